@@ -1,0 +1,131 @@
+//===- SeqAttrs.cpp - seq dialect enums and attributes --------------------===//
+
+#include "dialects/Seq/IR/SeqAttrs.h"
+#include "dialects/Seq/IR/SeqDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::seq;
+
+#include "dialects/Seq/IR/SeqEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/Seq/IR/SeqAttrs.cpp.inc"
+
+void SeqDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/Seq/IR/SeqAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// QuantEncodingAttr
+//===----------------------------------------------------------------------===//
+
+QuantEncodingAttr QuantEncodingAttr::get(MLIRContext *context, unsigned bits,
+                                         int64_t group, int64_t axis,
+                                         QuantMode mode) {
+  return Base::get(context, bits, group, axis, mode,
+                   Float32Type::get(context));
+}
+
+LogicalResult
+QuantEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                          unsigned bits, int64_t group, int64_t axis,
+                          QuantMode mode, Type scaleType) {
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
+    return emitError() << "quantization bits must be 2, 3, 4 or 8, got "
+                       << bits;
+  if (group <= 0)
+    return emitError() << "quantization group size must be positive, got "
+                       << group;
+  if (axis < 0)
+    return emitError() << "quantization axis must be non-negative, got "
+                       << axis;
+  if (!scaleType || !isa<FloatType>(scaleType))
+    return emitError() << "quantization scale type must be a float type, got "
+                       << scaleType;
+  return success();
+}
+
+LogicalResult QuantEncodingAttr::verifyEncoding(
+    ArrayRef<int64_t> shape, Type elementType,
+    function_ref<InFlightDiagnostic()> emitError) const {
+  auto intType = dyn_cast<IntegerType>(elementType);
+  if (!intType || !intType.isSignless() || intType.getWidth() != getBits())
+    return emitError() << "a tensor with encoding " << *this
+                       << " must have element type i" << getBits() << ", got "
+                       << elementType;
+  if (getAxis() >= static_cast<int64_t>(shape.size()))
+    return emitError() << "quantization axis " << getAxis()
+                       << " is out of range for a tensor of rank "
+                       << shape.size();
+  int64_t dim = shape[getAxis()];
+  if (!ShapedType::isDynamic(dim) && dim % getGroup() != 0)
+    return emitError() << "quantization group size " << getGroup()
+                       << " does not divide dimension " << getAxis()
+                       << " of size " << dim;
+  return success();
+}
+
+int64_t QuantEncodingAttr::getMaxCode() const {
+  return getMode() == QuantMode::Symmetric ? (int64_t(1) << (getBits() - 1)) - 1
+                                           : (int64_t(1) << getBits()) - 1;
+}
+
+int64_t QuantEncodingAttr::getMinCode() const {
+  return getMode() == QuantMode::Symmetric ? -getMaxCode() : 0;
+}
+
+int64_t QuantEncodingAttr::getNumGroups(ArrayRef<int64_t> shape) const {
+  int64_t elements = 1;
+  for (int64_t d : shape)
+    elements *= d;
+  return elements / getGroup();
+}
+
+// #seq.quant<bits = B, group = G, axis = A, symmetric|asymmetric[, scale = T]>
+Attribute QuantEncodingAttr::parse(AsmParser &parser, Type) {
+  MLIRContext *ctx = parser.getContext();
+  unsigned bits = 0;
+  int64_t group = 0, axis = 0;
+  StringRef modeName;
+  Type scaleType = Float32Type::get(ctx);
+  if (parser.parseLess() || parser.parseKeyword("bits") ||
+      parser.parseEqual() || parser.parseInteger(bits) ||
+      parser.parseComma() || parser.parseKeyword("group") ||
+      parser.parseEqual() || parser.parseInteger(group) ||
+      parser.parseComma() || parser.parseKeyword("axis") ||
+      parser.parseEqual() || parser.parseInteger(axis) || parser.parseComma())
+    return {};
+  SMLoc modeLoc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&modeName))
+    return {};
+  std::optional<QuantMode> mode = symbolizeQuantMode(modeName);
+  if (!mode) {
+    parser.emitError(modeLoc, "expected 'symmetric' or 'asymmetric', got '")
+        << modeName << "'";
+    return {};
+  }
+  if (succeeded(parser.parseOptionalComma()))
+    if (parser.parseKeyword("scale") || parser.parseEqual() ||
+        parser.parseType(scaleType))
+      return {};
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<QuantEncodingAttr>(ctx, bits, group, axis, *mode,
+                                              scaleType);
+}
+
+void QuantEncodingAttr::print(AsmPrinter &printer) const {
+  printer << "<bits = " << getBits() << ", group = " << getGroup()
+          << ", axis = " << getAxis() << ", "
+          << stringifyQuantMode(getMode());
+  if (!getScaleType().isF32())
+    printer << ", scale = " << getScaleType();
+  printer << ">";
+}

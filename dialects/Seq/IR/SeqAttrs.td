@@ -1,0 +1,131 @@
+//===- SeqAttrs.td - seq dialect enums and attributes -----*- tablegen -*-===//
+
+#ifndef SEQC_DIALECT_SEQ_SEQATTRS_TD
+#define SEQC_DIALECT_SEQ_SEQATTRS_TD
+
+include "dialects/Seq/IR/SeqDialect.td"
+include "mlir/IR/EnumAttr.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/IR/TensorEncoding.td"
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def Seq_ResetMode : I32EnumAttr<"ResetMode", "membrane reset after a spike", [
+    I32EnumAttrCase<"Hard", 0, "hard">,
+    I32EnumAttrCase<"Soft", 1, "soft">]> {
+  let cppNamespace = "::mlir::seq";
+  let genSpecializedAttr = 0;
+}
+def Seq_ResetModeAttr : EnumAttr<Seq_Dialect, Seq_ResetMode, "reset"> {
+  let assemblyFormat = "`<` $value `>`";
+  let summary = "membrane reset: `hard` sets v to v_reset, `soft` subtracts v_threshold";
+}
+
+def Seq_FireCmp : I32EnumAttr<"FireCmp", "comparison that decides a spike", [
+    I32EnumAttrCase<"GE", 0, "ge">,
+    I32EnumAttrCase<"GT", 1, "gt">]> {
+  let cppNamespace = "::mlir::seq";
+  let genSpecializedAttr = 0;
+}
+def Seq_FireCmpAttr : EnumAttr<Seq_Dialect, Seq_FireCmp, "fire"> {
+  let assemblyFormat = "`<` $value `>`";
+  let summary = "spike when `ge`: h >= threshold (SpikeGPT, SpikingJelly) or `gt`: h > threshold (NIR, Lava, snnTorch)";
+}
+
+def Seq_QuantMode : I32EnumAttr<"QuantMode", "quantization grid", [
+    I32EnumAttrCase<"Symmetric", 0, "symmetric">,
+    I32EnumAttrCase<"Asymmetric", 1, "asymmetric">]> {
+  let cppNamespace = "::mlir::seq";
+  let genSpecializedAttr = 0;
+}
+
+def Seq_RopeStyle : I32EnumAttr<"RopeStyle", "pairing of rotated channels", [
+    I32EnumAttrCase<"Half", 0, "half">,
+    I32EnumAttrCase<"Interleaved", 1, "interleaved">]> {
+  let cppNamespace = "::mlir::seq";
+  let genSpecializedAttr = 0;
+}
+def Seq_RopeStyleAttr : EnumAttr<Seq_Dialect, Seq_RopeStyle, "rope_style"> {
+  let assemblyFormat = "`<` $value `>`";
+  let summary = "`half` pairs channel i with i + d/2 (LLaMA, GPT-NeoX); `interleaved` pairs 2i with 2i+1 (GPT-J, RoFormer)";
+}
+
+def Seq_EvictPolicy : I32EnumAttr<"EvictPolicy", "KV-cache eviction policy", [
+    I32EnumAttrCase<"Window", 0, "window">,
+    I32EnumAttrCase<"H2O", 1, "h2o">,
+    I32EnumAttrCase<"RoCo", 2, "roco">]> {
+  let cppNamespace = "::mlir::seq";
+  let genSpecializedAttr = 0;
+}
+def Seq_EvictPolicyAttr : EnumAttr<Seq_Dialect, Seq_EvictPolicy, "evict"> {
+  let assemblyFormat = "`<` $value `>`";
+  let summary = "which tokens a full KV cache keeps: `window`, `h2o` or `roco`";
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization encoding
+//===----------------------------------------------------------------------===//
+
+def Seq_QuantEncodingAttr : AttrDef<Seq_Dialect, "QuantEncoding",
+    [DeclareAttrInterfaceMethods<VerifiableTensorEncoding>]> {
+  let mnemonic = "quant";
+  let summary = "group-wise integer quantization: bit width, group size, axis, grid";
+  let description = [{
+    Describes how a tensor of real numbers is stored as `bits`-bit integer
+    codes. Elements are split into groups of `group` consecutive elements
+    along dimension `axis`; each group has its own scale `s` (stored as
+    `scale`, f32 unless stated) and, for the asymmetric grid, its own zero
+    point `z`:
+
+    - symmetric: `q = clamp(round(x / s), -(2^(b-1) - 1), 2^(b-1) - 1)`,
+      `s = max|x| / (2^(b-1) - 1)`, `x' = s * q` (codes are signed);
+    - asymmetric: `q = clamp(round((x - m) / s), 0, 2^b - 1)`,
+      `s = (max x - min x) / (2^b - 1)`, `m = min x`, `x' = s * q + m`
+      (codes are unsigned; the zero point is stored as the real minimum `m`).
+
+    A group whose range is zero gets `s = 1` and quantizes exactly. Rounding is
+    to the nearest integer, ties away from zero.
+
+    Used as the encoding of a builtin tensor whose element type is the
+    signless integer `i<bits>`: `tensor<64x128xi4, #seq.quant<...>>` holds the
+    codes, and its storage (packed codes, scales, zero points) is laid out by
+    the lowering. `bits` is 2, 3, 4 or 8; `group` must divide the size of
+    dimension `axis`.
+
+    In a `!seq.kv_cache` type the axis refers to a head's `[tokens, head_dim]`
+    view: `axis = 0` groups tokens (per-channel quantization, as KIVI does for
+    keys) and `axis = 1` groups channels (per-token, as KIVI does for values).
+
+    Syntax:
+    ```
+    #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>
+    #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>
+    ```
+  }];
+  let parameters = (ins
+    "unsigned":$bits,
+    "int64_t":$group,
+    "int64_t":$axis,
+    "::mlir::seq::QuantMode":$mode,
+    "::mlir::Type":$scaleType
+  );
+  let builders = [
+    AttrBuilder<(ins "unsigned":$bits, "int64_t":$group, "int64_t":$axis,
+                     "::mlir::seq::QuantMode":$mode)>
+  ];
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Largest code magnitude of the symmetric grid, or largest code of the
+    /// asymmetric grid.
+    int64_t getMaxCode() const;
+    /// Smallest code of the grid.
+    int64_t getMinCode() const;
+    /// Number of groups of a tensor of the given shape (all dims static).
+    int64_t getNumGroups(::llvm::ArrayRef<int64_t> shape) const;
+  }];
+}
+
+#endif // SEQC_DIALECT_SEQ_SEQATTRS_TD

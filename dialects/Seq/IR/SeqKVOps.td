@@ -1,0 +1,134 @@
+//===- SeqKVOps.td - attention over a KV cache -------------*- tablegen -*-===//
+
+#ifndef SEQC_DIALECT_SEQ_SEQKVOPS_TD
+#define SEQC_DIALECT_SEQ_SEQKVOPS_TD
+
+include "dialects/Seq/IR/SeqTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Seq_KVEmptyOp : Seq_Op<"kv_empty", [Pure]> {
+  let summary = "an empty KV cache";
+  let description = [{
+    A cache of the result type holding no token (length 0, zero attention
+    statistics).
+
+    Example:
+    ```mlir
+    %c = seq.kv_empty : !seq.kv_cache<8x64x4096xf16>
+    ```
+  }];
+  let results = (outs Seq_KVCacheType:$cache);
+  let assemblyFormat = "attr-dict `:` qualified(type($cache))";
+}
+
+def Seq_KVAppendOp : Seq_Op<"kv_append", [Pure,
+    AllTypesMatch<["cache", "result"]>, AllTypesMatch<["keys", "values"]>]> {
+  let summary = "append the keys and values of T tokens to a KV cache";
+  let description = [{
+    Returns `cache` with `T` more tokens at its end: position `len + t` holds
+    `keys[t]` and `values[t]` (converted to the cache's element type, then
+    stored as the cache type says: sink tokens and the residual window at
+    full precision, older tokens quantized once they leave the window).
+    The length becomes `len + T`. Appending beyond `capacity` is a run-time
+    error unless an eviction makes room first.
+
+    Shapes: `keys, values : [T, heads, head_dim]` of the cache type.
+
+    Example:
+    ```mlir
+    %c1 = seq.kv_append %c0, %k, %v
+        : !seq.kv_cache<8x64x4096xf16>, tensor<?x8x64xf32>
+    ```
+  }];
+  let arguments = (ins Seq_KVCacheType:$cache, 3DTensorOf<[AnyFloat]>:$keys,
+                       3DTensorOf<[AnyFloat]>:$values);
+  let results = (outs Seq_KVCacheType:$result);
+  let assemblyFormat = [{
+    $cache `,` $keys `,` $values attr-dict `:` qualified(type($cache)) `,` type($keys)
+  }];
+  let hasVerifier = 1;
+}
+
+def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
+    AllTypesMatch<["query", "output"]>, AllTypesMatch<["cache", "new_cache"]>]> {
+  let summary = "scaled dot-product attention of queries over a KV cache";
+  let description = [{
+    Attention of the `T` most recently appended tokens' queries over the
+    cache of length `L` (grouped-query: query head `h` reads KV head
+    `h / (Hq / Hkv)`). For query token `t`, at position `p_t = L - T + t`:
+
+    ```
+    s[j]    = scale * dot(q[t, h], K[j, g(h)])        for kept tokens j
+    s[j]    = -inf                                   if causal and j > p_t
+    a       = softmax(s)
+    out[t, h] = sum_j a[j] * V[j, g(h)]
+    ```
+
+    `K` and `V` are read through the cache's encodings (codes dequantized
+    group by group inside the dot products, never as a whole cache). `scale`
+    defaults to `1/sqrt(head_dim)`; `causal` defaults to true. The returned
+    cache is the input cache with its per-token attention statistics updated
+    by `a` (accumulated attention and its count, which `seq.kv_evict`'s
+    `h2o` and `roco` policies read); its tokens are unchanged.
+
+    Shapes: `query, output : [T, Hq, head_dim]`, `Hq` a multiple of the
+    cache's `heads`.
+
+    Example:
+    ```mlir
+    %o, %c2 = seq.kv_attention %q, %c1 {scale = 0.125 : f32}
+        : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
+    ```
+  }];
+  let arguments = (ins 3DTensorOf<[AnyFloat]>:$query, Seq_KVCacheType:$cache,
+                       DefaultValuedAttr<BoolAttr, "true">:$causal,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs 3DTensorOf<[AnyFloat]>:$output,
+                      Seq_KVCacheType:$new_cache);
+  let assemblyFormat = [{
+    $query `,` $cache attr-dict `:` type($query) `,` qualified(type($cache))
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The softmax scale: the attribute, or 1/sqrt(head_dim).
+    float getEffectiveScale();
+  }];
+}
+
+def Seq_KVEvictOp : Seq_Op<"kv_evict", [Pure, AllTypesMatch<["cache", "result"]>]> {
+  let summary = "drop tokens from a KV cache down to a budget";
+  let description = [{
+    When the cache holds more than `budget` tokens, keeps `budget` of them
+    (in their original order) and drops the rest; otherwise returns it
+    unchanged. Always kept: the cache type's `sinks` first tokens and the
+    `recent` most recent ones. The other `budget - sinks - recent` slots go
+    to, by `policy`:
+
+    - `window`: the most recent tokens (StreamingLLM; `recent` must be 0,
+      the window is the recent set);
+    - `h2o`: the tokens with the largest accumulated attention
+      `sum_t a_t[j]` over all queries so far (heavy hitters, H2O);
+    - `roco`: the tokens with the largest mean attention
+      `sum_t a_t[j] / n_j` over the `n_j` queries that saw them, which does
+      not favour old tokens just for being old (RoCo's temporal score).
+
+    Ties keep the more recent token. An eviction to `budget >= capacity`
+    never drops a token and folds away; two `window` evictions in a row
+    become one with the smaller budget.
+
+    Example:
+    ```mlir
+    %c2 = seq.kv_evict %c1 {policy = #seq.evict<h2o>, budget = 1024 : i64, recent = 64 : i64}
+        : !seq.kv_cache<8x64x4096xf16>
+    ```
+  }];
+  let arguments = (ins Seq_KVCacheType:$cache, Seq_EvictPolicyAttr:$policy,
+                       I64Attr:$budget, DefaultValuedAttr<I64Attr, "0">:$recent);
+  let results = (outs Seq_KVCacheType:$result);
+  let assemblyFormat = "$cache attr-dict `:` qualified(type($cache))";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
+}
+
+#endif // SEQC_DIALECT_SEQ_SEQKVOPS_TD

@@ -1,0 +1,402 @@
+//===- SeqOps.cpp - seq dialect operations --------------------------------===//
+
+#include "dialects/Seq/IR/SeqOps.h"
+#include "seqc/Support/Hadamard.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::seq;
+
+#define GET_OP_CLASSES
+#include "dialects/Seq/IR/SeqOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shared verification helpers
+//===----------------------------------------------------------------------===//
+
+/// Two sizes agree when either is dynamic or both are equal.
+static bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Prints a shape as [a, b, ?].
+static std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  llvm::raw_string_ostream os(s);
+  llvm::interleave(
+      shape,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << "?";
+        else
+          os << d;
+      },
+      [&] { os << ", "; });
+  os << "]";
+  return s;
+}
+
+static LogicalResult verifyShape(Operation *op, StringRef name,
+                                 ShapedType type,
+                                 ArrayRef<int64_t> expected) {
+  ArrayRef<int64_t> actual = type.getShape();
+  bool ok = actual.size() == expected.size();
+  for (size_t i = 0; ok && i < actual.size(); ++i)
+    ok = compatible(actual[i], expected[i]);
+  if (!ok)
+    return op->emitOpError() << name << " must have shape "
+                             << shapeStr(expected) << ", got "
+                             << shapeStr(actual);
+  return success();
+}
+
+static LogicalResult verifySameElementType(Operation *op, StringRef name,
+                                           ShapedType type, StringRef refName,
+                                           ShapedType ref) {
+  if (type.getElementType() != ref.getElementType())
+    return op->emitOpError()
+           << name << " element type " << type.getElementType()
+           << " differs from " << refName << "'s " << ref.getElementType();
+  return success();
+}
+
+/// The channel count C of a [T, C] sequence operand, which must be static.
+static FailureOr<int64_t> staticChannels(Operation *op, StringRef name,
+                                         ShapedType seq) {
+  int64_t c = seq.getDimSize(1);
+  if (ShapedType::isDynamic(c))
+    return op->emitOpError()
+           << "channel dimension of " << name << " must be static";
+  return c;
+}
+
+/// Checks the multi-head layout shared by RWKV-5/6/7: a [H, N, N] state, a
+/// [T, H*N] sequence operand, and [H, N] per-head parameters.
+static LogicalResult verifyHeadLayout(Operation *op, ShapedType seq,
+                                      ShapedType state,
+                                      ArrayRef<std::pair<StringRef, ShapedType>>
+                                          perHead) {
+  FailureOr<int64_t> c = staticChannels(op, "r", seq);
+  if (failed(c))
+    return failure();
+  int64_t h = state.getDimSize(0), n = state.getDimSize(1);
+  if (state.isDynamicDim(0) || state.isDynamicDim(1) || state.isDynamicDim(2))
+    return op->emitOpError("state must have a static shape [H, N, N]");
+  if (state.getDimSize(2) != n)
+    return op->emitOpError() << "state must have shape [H, N, N], got "
+                             << shapeStr(state.getShape());
+  if (h * n != *c)
+    return op->emitOpError()
+           << "channels (" << *c << ") must equal heads x head size (" << h
+           << " x " << n << " = " << h * n << ") of the state";
+  for (auto [name, type] : perHead) {
+    if (failed(verifyShape(op, name, type, {h, n})) ||
+        failed(verifySameElementType(op, name, type, "r", seq)))
+      return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// TokenShiftOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TokenShiftOp::verify() {
+  auto input = getInput().getType();
+  auto prev = getPrev().getType();
+  if (failed(verifyShape(*this, "prev", prev, {input.getDimSize(1)})))
+    return failure();
+  return verifySameElementType(*this, "prev", prev, "input", input);
+}
+
+//===----------------------------------------------------------------------===//
+// WKV4Op .. WKV7Op
+//===----------------------------------------------------------------------===//
+
+LogicalResult WKV4Op::verify() {
+  auto k = getK().getType();
+  FailureOr<int64_t> c = staticChannels(*this, "k", k);
+  if (failed(c))
+    return failure();
+  if (failed(verifyShape(*this, "w", getW().getType(), {*c})) ||
+      failed(verifySameElementType(*this, "w", getW().getType(), "k", k)) ||
+      failed(verifyShape(*this, "state", getState().getType(), {3, *c})))
+    return failure();
+  return success();
+}
+
+LogicalResult WKV5Op::verify() {
+  return verifyHeadLayout(*this, getR().getType(), getState().getType(),
+                          {{"w", getW().getType()}, {"u", getU().getType()}});
+}
+
+LogicalResult WKV6Op::verify() {
+  return verifyHeadLayout(*this, getR().getType(), getState().getType(),
+                          {{"u", getU().getType()}});
+}
+
+LogicalResult WKV7Op::verify() {
+  return verifyHeadLayout(*this, getR().getType(), getState().getType(), {});
+}
+
+//===----------------------------------------------------------------------===//
+// LIFOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LIFOp::verify() {
+  auto input = getInput().getType();
+  auto v = getV().getType();
+  if (input.getRank() != v.getRank() + 1 ||
+      failed(verifyShape(*this, "membrane state", v,
+                         input.getShape().drop_front())))
+    return emitOpError() << "membrane state must have the input's shape "
+                            "without its leading time dimension ("
+                         << shapeStr(input.getShape().drop_front())
+                         << "), got " << shapeStr(v.getShape());
+  if (failed(verifySameElementType(*this, "membrane state", v, "input",
+                                   input)))
+    return failure();
+  float tau = getTau().convertToFloat();
+  if (!(tau > 0.0f) || !std::isfinite(tau))
+    return emitOpError() << "tau must be > 0 and finite, got " << tau;
+  float vth = getVThreshold().convertToFloat();
+  float vreset = getVReset().convertToFloat();
+  if (!(vth > vreset))
+    return emitOpError() << "v_threshold (" << vth
+                         << ") must be greater than v_reset (" << vreset << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// HeavisideOp
+//===----------------------------------------------------------------------===//
+
+/// True when every element of `v` is 0 or 1 by construction.
+static bool isBinary(Value v) {
+  if (v.getDefiningOp<HeavisideOp>())
+    return true;
+  if (auto lif = v.getDefiningOp<LIFOp>())
+    return v == lif.getSpikes();
+  return false;
+}
+
+OpFoldResult HeavisideOp::fold(FoldAdaptor adaptor) {
+  bool strict = getFire() == FireCmp::GT;
+  // 0 and 1 are fixed points of x > 0 (not of x >= 0, which maps 0 to 1).
+  if (strict && isBinary(getInput()))
+    return getInput();
+  auto cst = dyn_cast_or_null<DenseFPElementsAttr>(adaptor.getInput());
+  if (!cst)
+    return {};
+  auto type = cast<ShapedType>(getType());
+  auto floatType = cast<FloatType>(type.getElementType());
+  auto step = [&](const APFloat &x) {
+    bool fires = strict ? (x.isNonZero() && !x.isNegative() && !x.isNaN())
+                        : (!x.isNegative() || x.isZero()) && !x.isNaN();
+    APFloat r(fires ? 1.0 : 0.0);
+    bool lost;
+    r.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+              &lost);
+    return r;
+  };
+  if (cst.isSplat())
+    return DenseElementsAttr::get(type, step(cst.getSplatValue<APFloat>()));
+  SmallVector<APFloat> values;
+  for (const APFloat &x : cst.getValues<APFloat>())
+    values.push_back(step(x));
+  return DenseElementsAttr::get(type, values);
+}
+
+//===----------------------------------------------------------------------===//
+// QuantizeOp / DequantizeOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyQuantPair(Operation *op, RankedTensorType real,
+                                     RankedTensorType codes,
+                                     StringRef codesName) {
+  auto enc = dyn_cast_or_null<QuantEncodingAttr>(codes.getEncoding());
+  if (!enc)
+    return op->emitOpError()
+           << codesName << " type must carry a #seq.quant encoding, got "
+           << codes;
+  if (failed(verifyShape(op, codesName, codes, real.getShape())))
+    return failure();
+  return enc.verifyEncoding(codes.getShape(), codes.getElementType(),
+                            [&] { return op->emitOpError(); });
+}
+
+LogicalResult QuantizeOp::verify() {
+  return verifyQuantPair(*this, getInput().getType(), getResult().getType(),
+                         "result");
+}
+
+LogicalResult DequantizeOp::verify() {
+  return verifyQuantPair(*this, getResult().getType(), getInput().getType(),
+                         "input");
+}
+
+//===----------------------------------------------------------------------===//
+// HadamardOp
+//===----------------------------------------------------------------------===//
+
+int64_t HadamardOp::getBlockOrder() {
+  if (std::optional<int64_t> b = getBlockSize())
+    return *b;
+  return getInput().getType().getShape().back();
+}
+
+LogicalResult HadamardOp::verify() {
+  auto type = getInput().getType();
+  if (type.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  int64_t last = type.getShape().back();
+  if (ShapedType::isDynamic(last))
+    return emitOpError("the last (rotated) dimension must be static");
+  int64_t n = getBlockOrder();
+  if (n <= 0)
+    return emitOpError() << "block size must be positive, got " << n;
+  if (last % n != 0)
+    return emitOpError() << "block size " << n
+                         << " does not divide the last dimension (" << last
+                         << ")";
+  if (!seqc::factorizeHadamardOrder(n))
+    return emitOpError() << "no Hadamard matrix of order " << n
+                         << " is available; supported orders are "
+                         << seqc::describeSupportedHadamardOrders();
+  return success();
+}
+
+OpFoldResult HadamardOp::fold(FoldAdaptor) {
+  auto inner = getInput().getDefiningOp<HadamardOp>();
+  if (!inner || !getNormalized() || !inner.getNormalized() ||
+      getBlockOrder() != inner.getBlockOrder())
+    return {};
+  auto f = seqc::factorizeHadamardOrder(getBlockOrder());
+  if (!f)
+    return {};
+  // (c·H)(c·Hᵀ) = I always; (c·H)(c·H) = I only when H is symmetric.
+  if (getTranspose() != inner.getTranspose() || f->isSymmetric())
+    return inner.getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  auto type = getInput().getType();
+  int64_t d = type.getDimSize(2);
+  if (ShapedType::isDynamic(d) || d % 2 != 0)
+    return emitOpError() << "head dimension must be static and even, got "
+                         << shapeStr({d});
+  int64_t rot = getRotaryDim().value_or(d);
+  if (rot <= 0 || rot > d || rot % 2 != 0)
+    return emitOpError() << "rotary_dim must be even and in (0, " << d
+                         << "], got " << rot;
+  float theta = getTheta().convertToFloat();
+  if (!(theta > 0.0f) || !std::isfinite(theta))
+    return emitOpError() << "theta must be > 0 and finite, got " << theta;
+  return verifyShape(*this, "positions", getPositions().getType(),
+                     {type.getDimSize(0)});
+}
+
+//===----------------------------------------------------------------------===//
+// KV cache ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVAppendOp::verify() {
+  KVCacheType cache = getCache().getType();
+  auto keys = getKeys().getType();
+  if (!compatible(keys.getDimSize(1), cache.getHeads()) ||
+      !compatible(keys.getDimSize(2), cache.getHeadDim()))
+    return emitOpError() << "keys and values must have shape [T, "
+                         << cache.getHeads() << ", " << cache.getHeadDim()
+                         << "] to match the cache, got "
+                         << shapeStr(keys.getShape());
+  int64_t t = keys.getDimSize(0);
+  if (!ShapedType::isDynamic(t) && t > cache.getCapacity())
+    return emitOpError() << "appending " << t
+                         << " tokens exceeds the cache capacity ("
+                         << cache.getCapacity() << ")";
+  return success();
+}
+
+float KVAttentionOp::getEffectiveScale() {
+  if (std::optional<APFloat> s = getScale())
+    return s->convertToFloat();
+  return 1.0f / std::sqrt(float(getCache().getType().getHeadDim()));
+}
+
+LogicalResult KVAttentionOp::verify() {
+  KVCacheType cache = getCache().getType();
+  auto query = getQuery().getType();
+  int64_t hq = query.getDimSize(1);
+  if (!compatible(query.getDimSize(2), cache.getHeadDim()))
+    return emitOpError() << "query head_dim (" << query.getDimSize(2)
+                         << ") differs from the cache's ("
+                         << cache.getHeadDim() << ")";
+  if (ShapedType::isDynamic(hq) || hq % cache.getHeads() != 0)
+    return emitOpError() << "query heads (" << shapeStr({hq})
+                         << ") must be a static multiple of the cache's KV "
+                            "heads ("
+                         << cache.getHeads() << ")";
+  if (std::optional<APFloat> s = getScale()) {
+    float scale = s->convertToFloat();
+    if (!(scale > 0.0f) || !std::isfinite(scale))
+      return emitOpError() << "scale must be > 0 and finite, got " << scale;
+  }
+  return success();
+}
+
+LogicalResult KVEvictOp::verify() {
+  KVCacheType cache = getCache().getType();
+  int64_t budget = getBudget(), recent = getRecent();
+  if (budget <= 0)
+    return emitOpError() << "budget must be positive, got " << budget;
+  if (recent < 0)
+    return emitOpError() << "recent must be non-negative, got " << recent;
+  if (getPolicy() == EvictPolicy::Window && recent != 0)
+    return emitOpError() << "recent (" << recent
+                         << ") applies to the h2o and roco policies; the "
+                            "window policy keeps only recent tokens already";
+  if (budget <= cache.getSinks() + recent)
+    return emitOpError() << "budget (" << budget
+                         << ") must exceed the sink tokens ("
+                         << cache.getSinks() << ") plus recent tokens ("
+                         << recent << ")";
+  return success();
+}
+
+OpFoldResult KVEvictOp::fold(FoldAdaptor) {
+  // A cache never holds more than `capacity` tokens.
+  if (static_cast<int64_t>(getBudget()) >= getCache().getType().getCapacity())
+    return getCache();
+  return {};
+}
+
+/// window(window(c, b1), b2) keeps the sinks and the last min(b1, b2) - sinks
+/// tokens of c: one eviction with the smaller budget.
+static LogicalResult mergeWindowEvictions(KVEvictOp op,
+                                          PatternRewriter &rewriter) {
+  auto inner = op.getCache().getDefiningOp<KVEvictOp>();
+  if (!inner || op.getPolicy() != EvictPolicy::Window ||
+      inner.getPolicy() != EvictPolicy::Window)
+    return failure();
+  rewriter.modifyOpInPlace(op, [&] {
+    op.setBudget(std::min(op.getBudget(), inner.getBudget()));
+    op.getCacheMutable().assign(inner.getCache());
+  });
+  return success();
+}
+
+void KVEvictOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                            MLIRContext *context) {
+  results.add(mergeWindowEvictions);
+}

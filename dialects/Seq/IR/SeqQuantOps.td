@@ -1,0 +1,152 @@
+//===- SeqQuantOps.td - quantization and rotation ----------*- tablegen -*-===//
+
+#ifndef SEQC_DIALECT_SEQ_SEQQUANTOPS_TD
+#define SEQC_DIALECT_SEQ_SEQQUANTOPS_TD
+
+include "dialects/Seq/IR/SeqTypes.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Seq_QuantizeOp : Seq_Op<"quantize", [Pure]> {
+  let summary = "group-wise quantization to b-bit integer codes";
+  let description = [{
+    Quantizes a real tensor into `bits`-bit integer codes as the result
+    type's `#seq.quant` encoding says (group size, axis, symmetric or
+    asymmetric grid; the formulas are in the encoding's description). Scales
+    and zero points are computed from the data of each group. The result
+    element type is `i<bits>`; the storage (bit-packed codes, scales, zero
+    points) is laid out by the lowering.
+
+    `seq.dequantize(seq.quantize(x))` is not folded: it is lossy, and that
+    loss is what a model-level pass measures.
+
+    Example:
+    ```mlir
+    %q = seq.quantize %x : tensor<64x128xf32>
+        -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnyFloat]>:$input);
+  let results = (outs RankedTensorOf<[AnySignlessInteger]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    QuantEncodingAttr getEncoding() {
+      return ::llvm::cast<QuantEncodingAttr>(getResult().getType().getEncoding());
+    }
+  }];
+}
+
+def Seq_DequantizeOp : Seq_Op<"dequantize", [Pure]> {
+  let summary = "reconstruct real values from b-bit integer codes";
+  let description = [{
+    The inverse map of the input type's `#seq.quant` encoding:
+    `x' = s * q` (symmetric) or `x' = s * q + m` (asymmetric), with the
+    scale `s` and minimum `m` of the element's group.
+
+    `seq.quantize(seq.dequantize(q))` is not folded either: re-quantizing
+    recomputes each group's range from the reconstructed values, which can
+    differ from the original range when a group does not use its extreme
+    codes.
+
+    Example:
+    ```mlir
+    %x = seq.dequantize %q
+        : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
+        -> tensor<64x128xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnySignlessInteger]>:$input);
+  let results = (outs RankedTensorOf<[AnyFloat]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    QuantEncodingAttr getEncoding() {
+      return ::llvm::cast<QuantEncodingAttr>(getInput().getType().getEncoding());
+    }
+  }];
+}
+
+def Seq_HadamardOp : Seq_Op<"hadamard", [Pure, SameOperandsAndResultType]> {
+  let summary = "block-diagonal Walsh–Hadamard rotation of the last dimension";
+  let description = [{
+    Multiplies the last dimension, in consecutive blocks of `block_size`
+    channels (default: the whole dimension), by a Hadamard matrix `H` of
+    order `n = block_size`:
+
+    ```
+    y[..., b*n + i] = c * sum_j M[i][j] * x[..., b*n + j]
+    M = H (transpose = false) or Hᵀ (transpose = true)
+    c = 1/sqrt(n) (normalized = true, the default; the rotation is then
+        orthogonal) or 1 (normalized = false)
+    ```
+
+    `H` is `H_{2^k} ⊗ H_m`: Sylvester's construction for the power of two
+    and, for `m > 1`, a Paley matrix of order `m` (Paley I when `m - 1` is a
+    prime ≡ 3 mod 4, giving 12, 20, 24, 44, ...; Paley II when `m/2 - 1` is
+    a prime ≡ 1 mod 4, giving 12, 28, 36, 60, ...). Orders such as 2^k·12 and
+    2^k·20 (head sizes 96, 160, ...) are therefore supported; an order
+    without such a construction (e.g. 172) is a verifier error naming it.
+
+    Two normalized rotations of the same block size cancel when one undoes
+    the other: one is the transpose of the other, or `H` is symmetric
+    (Sylvester and Paley II are; Paley I is not). That fold is exact in real
+    arithmetic; two unnormalized ones multiply by `n` and are not folded.
+
+    Example:
+    ```mlir
+    %y = seq.hadamard %x {block_size = 128 : i64} : tensor<?x4096xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnyFloat]>:$input,
+      OptionalAttr<I64Attr>:$block_size,
+      DefaultValuedAttr<BoolAttr, "true">:$normalized,
+      DefaultValuedAttr<BoolAttr, "false">:$transpose);
+  let results = (outs RankedTensorOf<[AnyFloat]>:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let extraClassDeclaration = [{
+    /// The order of the Hadamard matrix: block_size, or the whole last
+    /// dimension when no block size is given.
+    int64_t getBlockOrder();
+  }];
+}
+
+def Seq_RopeOp : Seq_Op<"rope", [Pure, AllTypesMatch<["input", "output"]>]> {
+  let summary = "rotary position embedding";
+  let description = [{
+    Rotates pairs of channels of each head by an angle proportional to the
+    token's position. With `d = rotary_dim` (default: the head dimension
+    `D`) and, for `0 <= i < d/2`, `f_i = theta^(-2i/d)` and
+    `a = pos[t] * f_i`:
+
+    ```
+    (y[p], y[q]) = (x[p] cos a - x[q] sin a,  x[p] sin a + x[q] cos a)
+    p = i, q = i + d/2        style = half (LLaMA, GPT-NeoX; the default)
+    p = 2i, q = 2i + 1        style = interleaved (GPT-J, RoFormer)
+    ```
+
+    Channels `d .. D-1` pass through unchanged (partial rotary, as in
+    GPT-NeoX). Shapes: `input, output : [T, H, D]`, `positions : [T]`
+    (integer or index). `D` and `d` must be even, `0 < d <= D`, `theta > 0`.
+
+    Example:
+    ```mlir
+    %qr = seq.rope %q, %pos {theta = 10000.0 : f32}
+        : tensor<?x32x128xf32>, tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins 3DTensorOf<[AnyFloat]>:$input,
+      1DTensorOf<[AnySignlessInteger, Index]>:$positions,
+      DefaultValuedAttr<F32Attr, "10000.0f">:$theta,
+      OptionalAttr<I64Attr>:$rotary_dim,
+      DefaultValuedAttr<Seq_RopeStyleAttr, "::mlir::seq::RopeStyle::Half">:$style);
+  let results = (outs 3DTensorOf<[AnyFloat]>:$output);
+  let assemblyFormat = [{
+    $input `,` $positions attr-dict `:` type($input) `,` type($positions)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // SEQC_DIALECT_SEQ_SEQQUANTOPS_TD

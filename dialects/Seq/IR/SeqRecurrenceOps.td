@@ -1,0 +1,200 @@
+//===- SeqRecurrenceOps.td - RWKV recurrences --------------*- tablegen -*-===//
+//
+// Token shift and the WKV recurrences of RWKV-4, -5, -6 and -7. One op per
+// version: their operands, state shapes and update rules differ (see
+// docs/design.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_DIALECT_SEQ_SEQRECURRENCEOPS_TD
+#define SEQC_DIALECT_SEQ_SEQRECURRENCEOPS_TD
+
+include "dialects/Seq/IR/SeqTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Seq_TokenShiftOp : Seq_Op<"token_shift", [Pure,
+    AllTypesMatch<["input", "shifted"]>, AllTypesMatch<["prev", "last"]>]> {
+  let summary = "shift a sequence by one token, carrying the last token as state";
+  let description = [{
+    Token shift (RWKV "time shift"): the output at step `t` is the input at
+    step `t - 1`; the first output is the carried token `prev`, and the last
+    input token becomes the new carried token.
+
+    ```
+    shifted[0] = prev
+    shifted[t] = input[t - 1]          for 1 <= t < T
+    last       = input[T - 1]
+    ```
+
+    Shapes: `input : [T, C]`, `prev : [C]`. `T` may be dynamic (prefill of
+    any length, `T = 1` for decode) but must be at least 1 at run time.
+
+    Example:
+    ```mlir
+    %xx, %last = seq.token_shift %x, %prev : tensor<?x768xf32>, tensor<768xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[AnyFloat]>:$input, 1DTensorOf<[AnyFloat]>:$prev);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$shifted, 1DTensorOf<[AnyFloat]>:$last);
+  let assemblyFormat = [{
+    $input `,` $prev attr-dict `:` type($input) `,` type($prev)
+  }];
+  let hasVerifier = 1;
+}
+
+class Seq_WKVOp<string mnemonic, list<Trait> traits = []>
+    : Seq_Op<mnemonic, !listconcat(traits, [Pure,
+        AllTypesMatch<["state", "new_state"]>])>;
+
+def Seq_WKV4Op : Seq_WKVOp<"wkv4", [
+    AllTypesMatch<["k", "v", "y"]>, AllTypesMatch<["w", "u"]>]> {
+  let summary = "RWKV-4 WKV recurrence in the numerically stable (aa, bb, pp) form";
+  let description = [{
+    The RWKV-4 time-mixing recurrence over `T` tokens of `C` channels, with
+    the running numerator `aa`, denominator `bb` and exponent offset `pp`
+    (so that no `exp` overflows) kept per channel. `w` is the log-decay
+    (negative; a checkpoint's `time_decay` enters as `-exp(time_decay)`), `u`
+    the bonus of the current token (`time_first`). The state rows are
+    `state[0] = aa`, `state[1] = bb`, `state[2] = pp`; a fresh state is
+    `aa = bb = 0`, `pp = -1e38`. Per channel, for t = 0 .. T-1:
+
+    ```
+    q  = max(pp, u + k[t])
+    y[t] = (exp(pp - q) * aa + exp(u + k[t] - q) * v[t])
+         / (exp(pp - q) * bb + exp(u + k[t] - q))
+    q' = max(pp + w, k[t])
+    aa = exp(pp + w - q') * aa + exp(k[t] - q') * v[t]
+    bb = exp(pp + w - q') * bb + exp(k[t] - q')
+    pp = q'
+    ```
+
+    Shapes: `k, v, y : [T, C]`, `w, u : [C]`, `state : [3, C]` (f32).
+
+    Example:
+    ```mlir
+    %y, %s1 = seq.wkv4 %k, %v, %w, %u, %s0
+        : tensor<?x768xf32>, tensor<768xf32>, tensor<3x768xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[AnyFloat]>:$k, 2DTensorOf<[AnyFloat]>:$v,
+                       1DTensorOf<[AnyFloat]>:$w, 1DTensorOf<[AnyFloat]>:$u,
+                       2DTensorOf<[F32]>:$state);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$y, 2DTensorOf<[F32]>:$new_state);
+  let assemblyFormat = [{
+    $k `,` $v `,` $w `,` $u `,` $state attr-dict `:`
+    type($k) `,` type($w) `,` type($state)
+  }];
+  let hasVerifier = 1;
+}
+
+def Seq_WKV5Op : Seq_WKVOp<"wkv5", [
+    AllTypesMatch<["r", "k", "v", "y"]>, AllTypesMatch<["w", "u"]>]> {
+  let summary = "RWKV-5 (Eagle) WKV: matrix state per head, static decay";
+  let description = [{
+    Multi-head linear attention with a matrix-valued state per head. The
+    `C = H * N` channels are split into `H` heads of size `N`; within a head,
+    `S[i][j]` links key channel `i` to value channel `j`. `w` is the decay
+    (in (0, 1); a checkpoint's `time_decay` enters as
+    `exp(-exp(time_decay))`), `u` the bonus of the current token
+    (`time_faaaa`). Per head, for t = 0 .. T-1:
+
+    ```
+    y[t][j] = sum_i r[t][i] * (u[i] * k[t][i] * v[t][j] + S[i][j])
+    S[i][j] = w[i] * S[i][j] + k[t][i] * v[t][j]
+    ```
+
+    Shapes: `r, k, v, y : [T, H*N]`, `w, u : [H, N]`, `state : [H, N, N]`
+    (f32, indexed `[head][key][value]`).
+
+    Example:
+    ```mlir
+    %y, %s1 = seq.wkv5 %r, %k, %v, %w, %u, %s0
+        : tensor<?x2048xf32>, tensor<32x64xf32>, tensor<32x64x64xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[AnyFloat]>:$r, 2DTensorOf<[AnyFloat]>:$k,
+                       2DTensorOf<[AnyFloat]>:$v, 2DTensorOf<[AnyFloat]>:$w,
+                       2DTensorOf<[AnyFloat]>:$u, 3DTensorOf<[F32]>:$state);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$y, 3DTensorOf<[F32]>:$new_state);
+  let assemblyFormat = [{
+    $r `,` $k `,` $v `,` $w `,` $u `,` $state attr-dict `:`
+    type($r) `,` type($w) `,` type($state)
+  }];
+  let hasVerifier = 1;
+}
+
+def Seq_WKV6Op : Seq_WKVOp<"wkv6", [
+    AllTypesMatch<["r", "k", "v", "w", "y"]>]> {
+  let summary = "RWKV-6 (Finch) WKV: matrix state per head, data-dependent decay";
+  let description = [{
+    As `seq.wkv5`, but the decay is computed per token from the data: `w[t]`
+    is a `[T, H*N]` tensor of decays in (0, 1) (the model computes
+    `exp(-exp(time_decay + lora(x)))`). Per head, for t = 0 .. T-1:
+
+    ```
+    y[t][j] = sum_i r[t][i] * (u[i] * k[t][i] * v[t][j] + S[i][j])
+    S[i][j] = w[t][i] * S[i][j] + k[t][i] * v[t][j]
+    ```
+
+    Shapes: `r, k, v, w, y : [T, H*N]`, `u : [H, N]`, `state : [H, N, N]`
+    (f32, indexed `[head][key][value]`).
+
+    Example:
+    ```mlir
+    %y, %s1 = seq.wkv6 %r, %k, %v, %w, %u, %s0
+        : tensor<?x2048xf32>, tensor<32x64xf32>, tensor<32x64x64xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[AnyFloat]>:$r, 2DTensorOf<[AnyFloat]>:$k,
+                       2DTensorOf<[AnyFloat]>:$v, 2DTensorOf<[AnyFloat]>:$w,
+                       2DTensorOf<[AnyFloat]>:$u, 3DTensorOf<[F32]>:$state);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$y, 3DTensorOf<[F32]>:$new_state);
+  let assemblyFormat = [{
+    $r `,` $k `,` $v `,` $w `,` $u `,` $state attr-dict `:`
+    type($r) `,` type($u) `,` type($state)
+  }];
+  let hasVerifier = 1;
+}
+
+def Seq_WKV7Op : Seq_WKVOp<"wkv7", [
+    AllTypesMatch<["r", "w", "k", "v", "a", "b", "y"]>]> {
+  let summary = "RWKV-7 (Goose) WKV: generalized delta rule";
+  let description = [{
+    The RWKV-7 state update, a delta rule with per-channel decay and an
+    in-context learning rate. The state of a head is indexed
+    `S[i][j]` = value channel `i`, key channel `j`. Per head, for
+    t = 0 .. T-1:
+
+    ```
+    sa[i]   = sum_j S[i][j] * a[t][j]
+    S[i][j] = S[i][j] * w[t][j] + sa[i] * b[t][j] + v[t][i] * k[t][j]
+    y[t][i] = sum_j S[i][j] * r[t][j]
+    ```
+
+    that is `S = S·diag(w) + (S·aᵀ)·b + vᵀ·k` and `y = S·r`. RWKV-7 models
+    pass `a = -k̂` and `b = k̂ ⊙ α` (normalized key `k̂`, learning rate `α`),
+    which gives `S = S·diag(w) − S·k̂ᵀ(α ⊙ k̂) + vᵀk`; the op keeps `a` and `b`
+    general. `w` is the decay in (0, 1).
+
+    Shapes: `r, w, k, v, a, b, y : [T, H*N]`, `state : [H, N, N]` (f32,
+    indexed `[head][value][key]`).
+
+    Example:
+    ```mlir
+    %y, %s1 = seq.wkv7 %r, %w, %k, %v, %a, %b, %s0
+        : tensor<?x1024xf32>, tensor<16x64x64xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[AnyFloat]>:$r, 2DTensorOf<[AnyFloat]>:$w,
+                       2DTensorOf<[AnyFloat]>:$k, 2DTensorOf<[AnyFloat]>:$v,
+                       2DTensorOf<[AnyFloat]>:$a, 2DTensorOf<[AnyFloat]>:$b,
+                       3DTensorOf<[F32]>:$state);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$y, 3DTensorOf<[F32]>:$new_state);
+  let assemblyFormat = [{
+    $r `,` $w `,` $k `,` $v `,` $a `,` $b `,` $state attr-dict `:`
+    type($r) `,` type($state)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // SEQC_DIALECT_SEQ_SEQRECURRENCEOPS_TD

@@ -1,0 +1,182 @@
+//===- SeqTypes.cpp - seq dialect types -----------------------------------===//
+
+#include "dialects/Seq/IR/SeqTypes.h"
+#include "dialects/Seq/IR/SeqDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::seq;
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/Seq/IR/SeqTypes.cpp.inc"
+
+void SeqDialect::registerTypes() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialects/Seq/IR/SeqTypes.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// KVCacheType
+//===----------------------------------------------------------------------===//
+
+KVCacheType KVCacheType::get(int64_t heads, int64_t headDim, int64_t capacity,
+                             Type elementType) {
+  return Base::get(elementType.getContext(), heads, headDim, capacity,
+                   elementType, QuantEncodingAttr(), QuantEncodingAttr(), 0, 0);
+}
+
+static LogicalResult
+verifyCacheEncoding(function_ref<InFlightDiagnostic()> emitError,
+                    StringRef which, QuantEncodingAttr enc, int64_t headDim,
+                    int64_t window) {
+  if (!enc)
+    return success();
+  if (enc.getAxis() > 1)
+    return emitError() << which
+                       << " encoding axis must be 0 (groups of tokens) or 1 "
+                          "(groups of channels), got "
+                       << enc.getAxis();
+  if (enc.getAxis() == 1 && headDim % enc.getGroup() != 0)
+    return emitError() << which << " encoding group size " << enc.getGroup()
+                       << " does not divide head_dim " << headDim;
+  if (enc.getAxis() == 0 && (window <= 0 || window % enc.getGroup() != 0))
+    return emitError() << which << " encoding groups " << enc.getGroup()
+                       << " tokens, so the residual window must be a positive "
+                          "multiple of "
+                       << enc.getGroup() << ", got " << window;
+  return success();
+}
+
+LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t heads, int64_t headDim,
+                                  int64_t capacity, Type elementType,
+                                  QuantEncodingAttr keyEncoding,
+                                  QuantEncodingAttr valueEncoding,
+                                  int64_t sinks, int64_t window) {
+  if (heads <= 0 || headDim <= 0 || capacity <= 0)
+    return emitError() << "KV cache heads, head_dim and capacity must be "
+                          "positive, got "
+                       << heads << "x" << headDim << "x" << capacity;
+  if (!elementType || !(elementType.isF16() || elementType.isBF16() ||
+                        elementType.isF32()))
+    return emitError() << "KV cache element type must be f16, bf16 or f32, got "
+                       << elementType;
+  if (sinks < 0 || window < 0)
+    return emitError() << "KV cache sinks and window must be non-negative, got "
+                       << sinks << " and " << window;
+  if (sinks > capacity)
+    return emitError() << "KV cache sink tokens (" << sinks
+                       << ") exceed its capacity (" << capacity << ")";
+  bool compressed = keyEncoding || valueEncoding;
+  if (window > 0 && !compressed)
+    return emitError() << "KV cache residual window (" << window
+                       << ") needs a key or value encoding";
+  if (compressed && sinks + window >= capacity)
+    return emitError() << "KV cache sink tokens (" << sinks
+                       << ") and residual window (" << window
+                       << ") leave no room for quantized tokens in capacity "
+                       << capacity;
+  if (failed(verifyCacheEncoding(emitError, "key", keyEncoding, headDim,
+                                 window)) ||
+      failed(verifyCacheEncoding(emitError, "value", valueEncoding, headDim,
+                                 window)))
+    return failure();
+  return success();
+}
+
+static int64_t byteWidth(Type t) { return (t.getIntOrFloatBitWidth() + 7) / 8; }
+
+int64_t KVCacheType::getBytesPerFullToken() const {
+  return 2 * getHeads() * getHeadDim() * byteWidth(getElementType());
+}
+
+double KVCacheType::getBytesPerQuantizedToken() const {
+  auto side = [&](QuantEncodingAttr enc) -> double {
+    if (!enc)
+      return double(getHeads() * getHeadDim() * byteWidth(getElementType()));
+    // Whichever the axis, a token of one head owns head_dim / group scales
+    // (and zero points): one per channel group (axis 1), or its 1/group share
+    // of each channel's scale (axis 0).
+    double params = double(getHeadDim()) / enc.getGroup() *
+                    byteWidth(enc.getScaleType()) *
+                    (enc.getMode() == QuantMode::Asymmetric ? 2 : 1);
+    return getHeads() * (double(getHeadDim()) * enc.getBits() / 8 + params);
+  };
+  return side(getKeyEncoding()) + side(getValueEncoding());
+}
+
+// !seq.kv_cache<HxDxCxT[, keys = #seq.quant<..>][, values = #seq.quant<..>]
+//               [, sinks = N][, window = N]>
+Type KVCacheType::parse(AsmParser &parser) {
+  SmallVector<int64_t, 3> dims;
+  Type elementType;
+  SMLoc dimsLoc = parser.getCurrentLocation();
+  if (parser.parseLess() ||
+      parser.parseDimensionList(dims, /*allowDynamic=*/false,
+                                /*withTrailingX=*/true) ||
+      parser.parseType(elementType))
+    return {};
+  if (dims.size() != 3) {
+    parser.emitError(dimsLoc, "expected heads x head_dim x capacity, got ")
+        << dims.size() << " dimensions";
+    return {};
+  }
+  QuantEncodingAttr keys, values;
+  int64_t sinks = 0, window = 0;
+  llvm::StringSet<> seen;
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    StringRef key;
+    if (parser.parseKeyword(&key) || parser.parseEqual())
+      return {};
+    if (!seen.insert(key).second) {
+      parser.emitError(keyLoc, "duplicate KV cache parameter '") << key << "'";
+      return {};
+    }
+    if (key == "keys" || key == "values") {
+      Attribute attr;
+      SMLoc attrLoc = parser.getCurrentLocation();
+      if (parser.parseAttribute(attr))
+        return {};
+      auto enc = dyn_cast<QuantEncodingAttr>(attr);
+      if (!enc) {
+        parser.emitError(attrLoc, "expected a #seq.quant encoding, got ")
+            << attr;
+        return {};
+      }
+      (key == "keys" ? keys : values) = enc;
+    } else if (key == "sinks" || key == "window") {
+      if (parser.parseInteger(key == "sinks" ? sinks : window))
+        return {};
+    } else {
+      parser.emitError(keyLoc, "unknown KV cache parameter '")
+          << key << "' (expected keys, values, sinks or window)";
+      return {};
+    }
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<KVCacheType>(parser.getContext(), dims[0], dims[1],
+                                        dims[2], elementType, keys, values,
+                                        sinks, window);
+}
+
+void KVCacheType::print(AsmPrinter &printer) const {
+  printer << "<" << getHeads() << "x" << getHeadDim() << "x" << getCapacity()
+          << "x" << getElementType();
+  if (getKeyEncoding())
+    printer << ", keys = " << getKeyEncoding();
+  if (getValueEncoding())
+    printer << ", values = " << getValueEncoding();
+  if (getSinks())
+    printer << ", sinks = " << getSinks();
+  if (getWindow())
+    printer << ", window = " << getWindow();
+  printer << ">";
+}

@@ -1,0 +1,73 @@
+//===- SeqTypes.td - seq dialect types ---------------------*- tablegen -*-===//
+
+#ifndef SEQC_DIALECT_SEQ_SEQTYPES_TD
+#define SEQC_DIALECT_SEQ_SEQTYPES_TD
+
+include "dialects/Seq/IR/SeqAttrs.td"
+include "mlir/IR/BuiltinTypeInterfaces.td"
+
+def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
+  let mnemonic = "kv_cache";
+  let summary = "a per-layer key/value cache, possibly quantized";
+  let description = [{
+    The keys and values of one attention layer for up to `capacity` tokens,
+    for `heads` KV heads of `head_dim` channels each. A value of this type is
+    the whole cache (its contents, its current length and the per-token
+    attention statistics that eviction policies read); operations return a
+    new cache instead of mutating one, so a cache can be saved, restored and
+    forked like any other state.
+
+    Full-precision storage uses `element_type` (f16, bf16 or f32). The
+    optional `keys` and `values` encodings (`#seq.quant`) quantize the
+    middle of the cache; in the encodings, `axis = 0` groups tokens
+    (per-channel, KIVI keys) and `axis = 1` groups channels (per-token, KIVI
+    values). Two regions stay at full precision whatever the encodings say:
+
+    - the first `sinks` tokens (attention sinks, StreamingLLM / RotateKV);
+    - the most recent `window` tokens (the residual window of KIVI: tokens
+      are quantized once they leave it; with token-axis groups the window
+      must be a positive multiple of the group size, so that whole groups
+      leave it at once).
+
+    Storage per token and head, with `b` bits and group `g`, is
+    `head_dim * b / 8` bytes of codes plus, per group, one scale (and one
+    zero point for the asymmetric grid).
+
+    Syntax: `heads x head_dim x capacity x element_type`, then optional
+    `keys = ...`, `values = ...`, `sinks = N`, `window = N`:
+    ```
+    !seq.kv_cache<8x64x4096xf16>
+    !seq.kv_cache<8x64x4096xf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>,
+                  values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>,
+                  sinks = 4, window = 128>
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$heads,
+    "int64_t":$headDim,
+    "int64_t":$capacity,
+    "::mlir::Type":$elementType,
+    "::mlir::seq::QuantEncodingAttr":$keyEncoding,
+    "::mlir::seq::QuantEncodingAttr":$valueEncoding,
+    "int64_t":$sinks,
+    "int64_t":$window
+  );
+  let builders = [
+    TypeBuilderWithInferredContext<(ins "int64_t":$heads, "int64_t":$headDim,
+        "int64_t":$capacity, "::mlir::Type":$elementType)>
+  ];
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// True when keys or values are quantized.
+    bool isCompressed() const { return getKeyEncoding() || getValueEncoding(); }
+    /// Bytes one token occupies in the cache (keys and values, all heads),
+    /// counting codes, scales and zero points of its quantized region, or
+    /// full-precision storage when unquantized.
+    double getBytesPerQuantizedToken() const;
+    /// Bytes one full-precision token occupies (keys and values, all heads).
+    int64_t getBytesPerFullToken() const;
+  }];
+}
+
+#endif // SEQC_DIALECT_SEQ_SEQTYPES_TD

@@ -1,0 +1,55 @@
+//===- Passes.td - model-level passes on the seq dialect ---*- tablegen -*-===//
+
+#ifndef SEQC_PASSES_TRANSFORMS_PASSES_TD
+#define SEQC_PASSES_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def SeqCompressKVCache : Pass<"seq-compress-kv-cache", "::mlir::ModuleOp"> {
+  let summary = "Quantize the KV caches of a module (KIVI-style)";
+  let description = [{
+    Rewrites every full-precision `!seq.kv_cache` type in the module (function
+    signatures, block arguments, operation results) into a compressed one:
+    keys at `key-bits` and values at `value-bits`, in groups of `group-size`,
+    KIVI-style by default (keys per channel, i.e. groups of tokens; values per
+    token, i.e. groups of channels), with `sinks` attention-sink tokens and a
+    residual window of the `window` most recent tokens kept at full precision.
+    Caches that already carry an encoding are left as they are, so the pass
+    is idempotent.
+
+    Invalid options are reported before anything is rewritten: a bit width
+    other than 2, 3, 4 or 8, a non-positive group size; and, at the location
+    of the first operation that produces or uses the cache, a group size that
+    does not divide `head_dim`, more sink tokens than the capacity, or a
+    window that is not a multiple of the token-axis group.
+
+    Example: `seqc-opt --seq-compress-kv-cache="key-bits=2 value-bits=2 group-size=32 window=128"`
+    turns `!seq.kv_cache<8x64x4096xf16>` into
+    `!seq.kv_cache<8x64x4096xf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>, window = 128>`.
+  }];
+  let dependentDialects = ["::mlir::seq::SeqDialect"];
+  let options = [
+    Option<"keyBits", "key-bits", "unsigned", "4",
+           "Bits per key code (2, 3, 4 or 8)">,
+    Option<"valueBits", "value-bits", "unsigned", "4",
+           "Bits per value code (2, 3, 4 or 8)">,
+    Option<"groupSize", "group-size", "int64_t", "32",
+           "Elements sharing one scale (and zero point)">,
+    Option<"sinks", "sinks", "int64_t", "0",
+           "Leading attention-sink tokens kept at full precision">,
+    Option<"window", "window", "int64_t", "32",
+           "Most recent tokens kept at full precision (a multiple of "
+           "group-size when keys are grouped per channel)">,
+    Option<"perTokenKeys", "per-token-keys", "bool", "false",
+           "Group keys along channels (per token) instead of KIVI's "
+           "per-channel grouping along tokens">,
+    Option<"symmetric", "symmetric", "bool", "false",
+           "Use the symmetric grid (no zero point) instead of the asymmetric one">
+  ];
+  let statistics = [
+    Statistic<"numCachesCompressed", "caches-compressed",
+              "Number of distinct KV cache types compressed">
+  ];
+}
+
+#endif // SEQC_PASSES_TRANSFORMS_PASSES_TD

@@ -1,0 +1,137 @@
+// Round trip of every seq op, type and attribute: custom form, generic form
+// and bytecode all print back to the same custom form.
+// RUN: seqc-opt %s | seqc-opt | FileCheck %s
+// RUN: seqc-opt %s --mlir-print-op-generic | seqc-opt | FileCheck %s
+// RUN: seqc-opt %s --emit-bytecode | seqc-opt | FileCheck %s
+// RUN: seqc-opt %s --verify-roundtrip > /dev/null
+
+// CHECK-LABEL: func.func @token_shift
+// CHECK: %{{.*}}, %{{.*}} = seq.token_shift %arg0, %arg1 : tensor<?x768xf32>, tensor<768xf32>
+func.func @token_shift(%x: tensor<?x768xf32>, %prev: tensor<768xf32>) -> (tensor<?x768xf32>, tensor<768xf32>) {
+  %xx, %last = seq.token_shift %x, %prev : tensor<?x768xf32>, tensor<768xf32>
+  return %xx, %last : tensor<?x768xf32>, tensor<768xf32>
+}
+
+// CHECK-LABEL: func.func @wkv4
+// CHECK: seq.wkv4 %arg0, %arg1, %arg2, %arg3, %arg4 : tensor<?x64xf16>, tensor<64xf16>, tensor<3x64xf32>
+func.func @wkv4(%k: tensor<?x64xf16>, %v: tensor<?x64xf16>, %w: tensor<64xf16>, %u: tensor<64xf16>, %s: tensor<3x64xf32>) -> (tensor<?x64xf16>, tensor<3x64xf32>) {
+  %y, %s1 = seq.wkv4 %k, %v, %w, %u, %s : tensor<?x64xf16>, tensor<64xf16>, tensor<3x64xf32>
+  return %y, %s1 : tensor<?x64xf16>, tensor<3x64xf32>
+}
+
+// CHECK-LABEL: func.func @wkv5
+// CHECK: seq.wkv5 %arg0, %arg1, %arg2, %arg3, %arg4, %arg5 : tensor<4x64xf32>, tensor<2x32xf32>, tensor<2x32x32xf32>
+func.func @wkv5(%r: tensor<4x64xf32>, %k: tensor<4x64xf32>, %v: tensor<4x64xf32>, %w: tensor<2x32xf32>, %u: tensor<2x32xf32>, %s: tensor<2x32x32xf32>) -> tensor<4x64xf32> {
+  %y, %s1 = seq.wkv5 %r, %k, %v, %w, %u, %s : tensor<4x64xf32>, tensor<2x32xf32>, tensor<2x32x32xf32>
+  return %y : tensor<4x64xf32>
+}
+
+// CHECK-LABEL: func.func @wkv6
+// CHECK: seq.wkv6 %arg0, %arg1, %arg2, %arg3, %arg4, %arg5 : tensor<1x64xbf16>, tensor<2x32xbf16>, tensor<2x32x32xf32>
+func.func @wkv6(%r: tensor<1x64xbf16>, %k: tensor<1x64xbf16>, %v: tensor<1x64xbf16>, %w: tensor<1x64xbf16>, %u: tensor<2x32xbf16>, %s: tensor<2x32x32xf32>) -> tensor<2x32x32xf32> {
+  %y, %s1 = seq.wkv6 %r, %k, %v, %w, %u, %s : tensor<1x64xbf16>, tensor<2x32xbf16>, tensor<2x32x32xf32>
+  return %s1 : tensor<2x32x32xf32>
+}
+
+// CHECK-LABEL: func.func @wkv7
+// CHECK: seq.wkv7 %arg0, %arg1, %arg2, %arg3, %arg4, %arg5, %arg6 : tensor<?x128xf32>, tensor<2x64x64xf32>
+func.func @wkv7(%r: tensor<?x128xf32>, %w: tensor<?x128xf32>, %k: tensor<?x128xf32>, %v: tensor<?x128xf32>, %a: tensor<?x128xf32>, %b: tensor<?x128xf32>, %s: tensor<2x64x64xf32>) -> tensor<?x128xf32> {
+  %y, %s1 = seq.wkv7 %r, %w, %k, %v, %a, %b, %s : tensor<?x128xf32>, tensor<2x64x64xf32>
+  return %y : tensor<?x128xf32>
+}
+
+// CHECK-LABEL: func.func @lif
+// CHECK: seq.lif %arg0, %arg1 {tau = 2.000000e+00 : f32} : tensor<16x768xf32>, tensor<768xf32>
+// CHECK: seq.lif %arg0, %{{.*}} {decay_input = false, fire = #seq.fire<gt>, reset = #seq.reset<soft>, tau = 1.500000e+00 : f32, v_reset = -1.000000e+00 : f32, v_threshold = 5.000000e-01 : f32} : tensor<16x768xf32>, tensor<768xf32>
+func.func @lif(%x: tensor<16x768xf32>, %v: tensor<768xf32>) -> (tensor<16x768xf32>, tensor<768xf32>) {
+  %s, %v1 = seq.lif %x, %v {tau = 2.0 : f32} : tensor<16x768xf32>, tensor<768xf32>
+  %s2, %v2 = seq.lif %x, %v1 {tau = 1.5 : f32, v_threshold = 0.5 : f32, v_reset = -1.0 : f32, reset = #seq.reset<soft>, decay_input = false, fire = #seq.fire<gt>} : tensor<16x768xf32>, tensor<768xf32>
+  return %s2, %v2 : tensor<16x768xf32>, tensor<768xf32>
+}
+
+// CHECK-LABEL: func.func @lif_multi_dim
+// CHECK: seq.lif %arg0, %arg1 {tau = 4.000000e+00 : f32} : tensor<?x4x8xf16>, tensor<4x8xf16>
+func.func @lif_multi_dim(%x: tensor<?x4x8xf16>, %v: tensor<4x8xf16>) -> tensor<?x4x8xf16> {
+  %s, %v1 = seq.lif %x, %v {tau = 4.0 : f32} : tensor<?x4x8xf16>, tensor<4x8xf16>
+  return %s : tensor<?x4x8xf16>
+}
+
+// CHECK-LABEL: func.func @heaviside
+// CHECK: seq.heaviside %arg0 : tensor<4x8xf32>
+// CHECK: seq.heaviside %{{.*}} {fire = #seq.fire<gt>} : tensor<4x8xf32>
+func.func @heaviside(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = seq.heaviside %x : tensor<4x8xf32>
+  %1 = seq.heaviside %0 {fire = #seq.fire<gt>} : tensor<4x8xf32>
+  return %1 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @quantize
+// CHECK: seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
+// CHECK: seq.dequantize %{{.*}} : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>> -> tensor<64x128xf32>
+// CHECK: seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi2, #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>>
+// CHECK: seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi3, #seq.quant<bits = 3, group = 16, axis = 0, asymmetric, scale = bf16>>
+// CHECK: seq.quantize %arg1 : tensor<?x128xf16> -> tensor<?x128xi8, #seq.quant<bits = 8, group = 128, axis = 1, symmetric>>
+func.func @quantize(%x: tensor<64x128xf32>, %y: tensor<?x128xf16>) -> tensor<64x128xf32> {
+  %q = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
+  %d = seq.dequantize %q : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>> -> tensor<64x128xf32>
+  %q2 = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi2, #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>>
+  %q3 = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi3, #seq.quant<bits = 3, group = 16, axis = 0, asymmetric, scale = bf16>>
+  %q8 = seq.quantize %y : tensor<?x128xf16> -> tensor<?x128xi8, #seq.quant<bits = 8, group = 128, axis = 1, symmetric>>
+  return %d : tensor<64x128xf32>
+}
+
+// CHECK-LABEL: func.func @hadamard
+// CHECK: seq.hadamard %arg0 {block_size = 128 : i64} : tensor<?x4096xf32>
+// CHECK: seq.hadamard %{{.*}} {normalized = false, transpose = true} : tensor<?x4096xf32>
+// CHECK: seq.hadamard %arg1 : tensor<2x96xf32>
+// CHECK: seq.hadamard %arg1 {block_size = 12 : i64} : tensor<2x96xf32>
+// CHECK: seq.hadamard %arg2 : tensor<160xf16>
+func.func @hadamard(%x: tensor<?x4096xf32>, %y: tensor<2x96xf32>, %z: tensor<160xf16>) -> tensor<?x4096xf32> {
+  %0 = seq.hadamard %x {block_size = 128 : i64} : tensor<?x4096xf32>
+  %1 = seq.hadamard %0 {normalized = false, transpose = true} : tensor<?x4096xf32>
+  %2 = seq.hadamard %y : tensor<2x96xf32>
+  %3 = seq.hadamard %y {block_size = 12 : i64} : tensor<2x96xf32>
+  %4 = seq.hadamard %z : tensor<160xf16>
+  return %1 : tensor<?x4096xf32>
+}
+
+// CHECK-LABEL: func.func @rope
+// CHECK: seq.rope %arg0, %arg1 : tensor<?x32x128xf32>, tensor<?xi64>
+// CHECK: seq.rope %arg0, %arg2 {rotary_dim = 32 : i64, style = #seq.rope_style<interleaved>, theta = 5.000000e+05 : f32} : tensor<?x32x128xf32>, tensor<?xindex>
+func.func @rope(%q: tensor<?x32x128xf32>, %pos: tensor<?xi64>, %ipos: tensor<?xindex>) -> tensor<?x32x128xf32> {
+  %0 = seq.rope %q, %pos : tensor<?x32x128xf32>, tensor<?xi64>
+  %1 = seq.rope %q, %ipos {theta = 500000.0 : f32, rotary_dim = 32 : i64, style = #seq.rope_style<interleaved>} : tensor<?x32x128xf32>, tensor<?xindex>
+  return %1 : tensor<?x32x128xf32>
+}
+
+// CHECK-LABEL: func.func @kv_cache
+// CHECK: seq.kv_empty : !seq.kv_cache<8x64x4096xf16>
+// CHECK: seq.kv_append %{{.*}}, %arg0, %arg1 : !seq.kv_cache<8x64x4096xf16>, tensor<?x8x64xf32>
+// CHECK: seq.kv_attention %arg2, %{{.*}} {scale = 1.250000e-01 : f32} : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
+// CHECK: seq.kv_evict %{{.*}} {budget = 1024 : i64, policy = #seq.evict<h2o>, recent = 64 : i64} : !seq.kv_cache<8x64x4096xf16>
+// CHECK: seq.kv_evict %{{.*}} {budget = 512 : i64, policy = #seq.evict<window>} : !seq.kv_cache<8x64x4096xf16>
+// CHECK: seq.kv_evict %{{.*}} {budget = 256 : i64, policy = #seq.evict<roco>, recent = 16 : i64} : !seq.kv_cache<8x64x4096xf16>
+// CHECK: seq.kv_attention %arg2, %{{.*}} {causal = false} : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
+func.func @kv_cache(%k: tensor<?x8x64xf32>, %v: tensor<?x8x64xf32>, %q: tensor<?x32x64xf32>) -> (tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>) {
+  %c0 = seq.kv_empty : !seq.kv_cache<8x64x4096xf16>
+  %c1 = seq.kv_append %c0, %k, %v : !seq.kv_cache<8x64x4096xf16>, tensor<?x8x64xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 {scale = 0.125 : f32} : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
+  %c3 = seq.kv_evict %c2 {policy = #seq.evict<h2o>, budget = 1024 : i64, recent = 64 : i64} : !seq.kv_cache<8x64x4096xf16>
+  %c4 = seq.kv_evict %c3 {policy = #seq.evict<window>, budget = 512 : i64} : !seq.kv_cache<8x64x4096xf16>
+  %c5 = seq.kv_evict %c4 {policy = #seq.evict<roco>, budget = 256 : i64, recent = 16 : i64} : !seq.kv_cache<8x64x4096xf16>
+  %o2, %c6 = seq.kv_attention %q, %c5 {causal = false} : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
+  return %o2, %c6 : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
+}
+
+// CHECK-LABEL: func.func @kv_cache_compressed
+// CHECK-SAME: !seq.kv_cache<4x128x2048xbf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric, scale = f16>, sinks = 4, window = 128>
+// CHECK-SAME: !seq.kv_cache<2x64x64xf32, values = #seq.quant<bits = 8, group = 64, axis = 1, symmetric>>
+// CHECK-SAME: !seq.kv_cache<2x64x64xf32, sinks = 64>
+func.func @kv_cache_compressed(
+    %c: !seq.kv_cache<4x128x2048xbf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric, scale = f16>, sinks = 4, window = 128>,
+    %d: !seq.kv_cache<2x64x64xf32, values = #seq.quant<bits = 8, group = 64, axis = 1, symmetric>>,
+    %e: !seq.kv_cache<2x64x64xf32, sinks = 64>,
+    %q: tensor<1x8x128xf32>) -> tensor<1x8x128xf32> {
+  %o, %c1 = seq.kv_attention %q, %c : tensor<1x8x128xf32>, !seq.kv_cache<4x128x2048xbf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric, scale = f16>, sinks = 4, window = 128>
+  return %o : tensor<1x8x128xf32>
+}

@@ -1,0 +1,37 @@
+# -*- Python -*-
+# The seqc lit suite: dialect round trips and diagnostics, passes, docs.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "seqc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit",
+                   "reference", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.seqc_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%seqc_src_root", config.seqc_src_root))
+config.substitutions.append(("%seqc_obj_root", config.seqc_obj_root))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tools = [ToolSubst("seqc-opt", unresolved="fatal")]
+llvm_config.add_tool_substitutions(tools, [config.seqc_tools_dir,
+                                           config.llvm_tools_dir])
+
+# ../shared/data holds the tokenizer vocabularies and the training text.
+shared_data = os.path.normpath(os.path.join(config.seqc_src_root, "..",
+                                            "shared", "data"))
+if os.path.isdir(shared_data):
+    config.available_features.add("shared-data")
+    config.substitutions.append(("%shared_data", shared_data))
+else:
+    lit_config.note("../shared/data is absent: tests that REQUIRE shared-data "
+                    "are skipped")
