@@ -40,11 +40,11 @@ LogicalResult CompressKVCachePass::verifyOptions(Location loc) {
                             << "=" << bits << " (expected 2, 3, 4 or 8)";
   if (groupSize <= 0)
     return emitError(loc) << "seq-compress-kv-cache: invalid group-size="
-                          << groupSize << " (expected a positive size)";
+                          << int64_t(groupSize) << " (expected a positive size)";
   if (sinks < 0 || window < 0)
     return emitError(loc) << "seq-compress-kv-cache: sinks and window must be "
                              "non-negative, got "
-                          << sinks << " and " << window;
+                          << int64_t(sinks) << " and " << int64_t(window);
   return success();
 }
 

@@ -25,31 +25,42 @@ static bool compatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
+/// Prints one size, `?` when dynamic.
+static std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? "?" : std::to_string(d);
+}
+
+/// Prints a float attribute value the shortest way that reads back (0.5, 1).
+static std::string floatStr(const APFloat &value) {
+  SmallString<16> s;
+  value.toString(s);
+  return std::string(s);
+}
+
 /// Prints a shape as [a, b, ?].
 static std::string shapeStr(ArrayRef<int64_t> shape) {
   std::string s = "[";
   llvm::raw_string_ostream os(s);
-  llvm::interleave(
-      shape,
-      [&](int64_t d) {
-        if (ShapedType::isDynamic(d))
-          os << "?";
-        else
-          os << d;
-      },
-      [&] { os << ", "; });
+  llvm::interleave(shape, [&](int64_t d) { os << dimStr(d); }, [&] { os << ", "; });
   os << "]";
   return s;
+}
+
+static bool compatibleShapes(ArrayRef<int64_t> actual,
+                             ArrayRef<int64_t> expected) {
+  if (actual.size() != expected.size())
+    return false;
+  for (size_t i = 0; i < actual.size(); ++i)
+    if (!compatible(actual[i], expected[i]))
+      return false;
+  return true;
 }
 
 static LogicalResult verifyShape(Operation *op, StringRef name,
                                  ShapedType type,
                                  ArrayRef<int64_t> expected) {
   ArrayRef<int64_t> actual = type.getShape();
-  bool ok = actual.size() == expected.size();
-  for (size_t i = 0; ok && i < actual.size(); ++i)
-    ok = compatible(actual[i], expected[i]);
-  if (!ok)
+  if (!compatibleShapes(actual, expected))
     return op->emitOpError() << name << " must have shape "
                              << shapeStr(expected) << ", got "
                              << shapeStr(actual);
@@ -153,8 +164,7 @@ LogicalResult LIFOp::verify() {
   auto input = getInput().getType();
   auto v = getV().getType();
   if (input.getRank() != v.getRank() + 1 ||
-      failed(verifyShape(*this, "membrane state", v,
-                         input.getShape().drop_front())))
+      !compatibleShapes(v.getShape(), input.getShape().drop_front()))
     return emitOpError() << "membrane state must have the input's shape "
                             "without its leading time dimension ("
                          << shapeStr(input.getShape().drop_front())
@@ -164,12 +174,12 @@ LogicalResult LIFOp::verify() {
     return failure();
   float tau = getTau().convertToFloat();
   if (!(tau > 0.0f) || !std::isfinite(tau))
-    return emitOpError() << "tau must be > 0 and finite, got " << tau;
-  float vth = getVThreshold().convertToFloat();
-  float vreset = getVReset().convertToFloat();
-  if (!(vth > vreset))
-    return emitOpError() << "v_threshold (" << vth
-                         << ") must be greater than v_reset (" << vreset << ")";
+    return emitOpError() << "tau must be > 0 and finite, got "
+                         << floatStr(getTau());
+  if (!(getVThreshold().convertToFloat() > getVReset().convertToFloat()))
+    return emitOpError() << "v_threshold (" << floatStr(getVThreshold())
+                         << ") must be greater than v_reset ("
+                         << floatStr(getVReset()) << ")";
   return success();
 }
 
@@ -295,14 +305,15 @@ LogicalResult RopeOp::verify() {
   int64_t d = type.getDimSize(2);
   if (ShapedType::isDynamic(d) || d % 2 != 0)
     return emitOpError() << "head dimension must be static and even, got "
-                         << shapeStr({d});
+                         << dimStr(d);
   int64_t rot = getRotaryDim().value_or(d);
   if (rot <= 0 || rot > d || rot % 2 != 0)
     return emitOpError() << "rotary_dim must be even and in (0, " << d
                          << "], got " << rot;
   float theta = getTheta().convertToFloat();
   if (!(theta > 0.0f) || !std::isfinite(theta))
-    return emitOpError() << "theta must be > 0 and finite, got " << theta;
+    return emitOpError() << "theta must be > 0 and finite, got "
+                         << floatStr(getTheta());
   return verifyShape(*this, "positions", getPositions().getType(),
                      {type.getDimSize(0)});
 }
@@ -339,18 +350,19 @@ LogicalResult KVAttentionOp::verify() {
   auto query = getQuery().getType();
   int64_t hq = query.getDimSize(1);
   if (!compatible(query.getDimSize(2), cache.getHeadDim()))
-    return emitOpError() << "query head_dim (" << query.getDimSize(2)
+    return emitOpError() << "query head_dim (" << dimStr(query.getDimSize(2))
                          << ") differs from the cache's ("
                          << cache.getHeadDim() << ")";
   if (ShapedType::isDynamic(hq) || hq % cache.getHeads() != 0)
-    return emitOpError() << "query heads (" << shapeStr({hq})
+    return emitOpError() << "query heads (" << dimStr(hq)
                          << ") must be a static multiple of the cache's KV "
                             "heads ("
                          << cache.getHeads() << ")";
   if (std::optional<APFloat> s = getScale()) {
     float scale = s->convertToFloat();
     if (!(scale > 0.0f) || !std::isfinite(scale))
-      return emitOpError() << "scale must be > 0 and finite, got " << scale;
+      return emitOpError() << "scale must be > 0 and finite, got "
+                           << floatStr(*s);
   }
   return success();
 }

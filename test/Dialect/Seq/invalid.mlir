@@ -1,0 +1,510 @@
+// Every verifier and parser message of the seq dialect, at least once.
+// RUN: seqc-opt %s -split-input-file -verify-diagnostics
+
+//===----------------------------------------------------------------------===//
+// token_shift
+//===----------------------------------------------------------------------===//
+
+func.func @token_shift_channels(%x: tensor<4x768xf32>, %p: tensor<512xf32>) {
+  // expected-error @+1 {{'seq.token_shift' op prev must have shape [768], got [512]}}
+  %0, %1 = seq.token_shift %x, %p : tensor<4x768xf32>, tensor<512xf32>
+  return
+}
+
+// -----
+
+func.func @token_shift_element_type(%x: tensor<4x8xf32>, %p: tensor<8xf16>) {
+  // expected-error @+1 {{'seq.token_shift' op prev element type 'f16' differs from input's 'f32'}}
+  %0, %1 = seq.token_shift %x, %p : tensor<4x8xf32>, tensor<8xf16>
+  return
+}
+
+// -----
+
+func.func @token_shift_rank(%x: tensor<8xf32>, %p: tensor<8xf32>) {
+  // expected-error @+1 {{'seq.token_shift' op operand #0 must be 2D tensor of floating-point values, but got 'tensor<8xf32>'}}
+  %0, %1 = seq.token_shift %x, %p : tensor<8xf32>, tensor<8xf32>
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// wkv4
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @wkv4_dynamic_channels(%k: tensor<4x?xf32>, %w: tensor<64xf32>, %s: tensor<3x64xf32>) {
+  // expected-error @+1 {{'seq.wkv4' op channel dimension of k must be static}}
+  %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s : tensor<4x?xf32>, tensor<64xf32>, tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @wkv4_decay_shape(%k: tensor<4x64xf32>, %w: tensor<32xf32>, %s: tensor<3x64xf32>) {
+  // expected-error @+1 {{'seq.wkv4' op w must have shape [64], got [32]}}
+  %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s : tensor<4x64xf32>, tensor<32xf32>, tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @wkv4_decay_type(%k: tensor<4x64xf32>, %w: tensor<64xf16>, %s: tensor<3x64xf32>) {
+  // expected-error @+1 {{'seq.wkv4' op w element type 'f16' differs from k's 'f32'}}
+  %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s : tensor<4x64xf32>, tensor<64xf16>, tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @wkv4_state_shape(%k: tensor<4x64xf32>, %w: tensor<64xf32>, %s: tensor<2x64xf32>) {
+  // expected-error @+1 {{'seq.wkv4' op state must have shape [3, 64], got [2, 64]}}
+  %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s : tensor<4x64xf32>, tensor<64xf32>, tensor<2x64xf32>
+  return
+}
+
+// -----
+
+func.func @wkv4_state_f32(%k: tensor<4x64xf32>, %w: tensor<64xf32>, %s: tensor<3x64xf16>) {
+  // expected-error @+1 {{'seq.wkv4' op operand #4 must be 2D tensor of 32-bit float values, but got 'tensor<3x64xf16>'}}
+  %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s : tensor<4x64xf32>, tensor<64xf32>, tensor<3x64xf16>
+  return
+}
+
+// -----
+
+func.func @wkv4_mismatched_kv(%k: tensor<4x64xf32>, %v: tensor<5x64xf32>, %w: tensor<64xf32>, %s: tensor<3x64xf32>) {
+  // expected-error @+1 {{'seq.wkv4' op failed to verify that all of {k, v, y} have same type}}
+  %y, %s1 = "seq.wkv4"(%k, %v, %w, %w, %s) : (tensor<4x64xf32>, tensor<5x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<3x64xf32>) -> (tensor<4x64xf32>, tensor<3x64xf32>)
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// wkv5 / wkv6 / wkv7
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @wkv5_dynamic_channels(%r: tensor<4x?xf32>, %w: tensor<2x32xf32>, %s: tensor<2x32x32xf32>) {
+  // expected-error @+1 {{'seq.wkv5' op channel dimension of r must be static}}
+  %y, %s1 = seq.wkv5 %r, %r, %r, %w, %w, %s : tensor<4x?xf32>, tensor<2x32xf32>, tensor<2x32x32xf32>
+  return
+}
+
+// -----
+
+func.func @wkv5_dynamic_state(%r: tensor<4x64xf32>, %w: tensor<2x32xf32>, %s: tensor<?x32x32xf32>) {
+  // expected-error @+1 {{'seq.wkv5' op state must have a static shape [H, N, N]}}
+  %y, %s1 = seq.wkv5 %r, %r, %r, %w, %w, %s : tensor<4x64xf32>, tensor<2x32xf32>, tensor<?x32x32xf32>
+  return
+}
+
+// -----
+
+func.func @wkv5_state_not_square(%r: tensor<4x64xf32>, %w: tensor<2x32xf32>, %s: tensor<2x32x16xf32>) {
+  // expected-error @+1 {{'seq.wkv5' op state must have shape [H, N, N], got [2, 32, 16]}}
+  %y, %s1 = seq.wkv5 %r, %r, %r, %w, %w, %s : tensor<4x64xf32>, tensor<2x32xf32>, tensor<2x32x16xf32>
+  return
+}
+
+// -----
+
+func.func @wkv5_heads(%r: tensor<4x64xf32>, %w: tensor<2x16xf32>, %s: tensor<2x16x16xf32>) {
+  // expected-error @+1 {{'seq.wkv5' op channels (64) must equal heads x head size (2 x 16 = 32) of the state}}
+  %y, %s1 = seq.wkv5 %r, %r, %r, %w, %w, %s : tensor<4x64xf32>, tensor<2x16xf32>, tensor<2x16x16xf32>
+  return
+}
+
+// -----
+
+func.func @wkv5_decay_shape(%r: tensor<4x64xf32>, %w: tensor<4x16xf32>, %s: tensor<2x32x32xf32>) {
+  // expected-error @+1 {{'seq.wkv5' op w must have shape [2, 32], got [4, 16]}}
+  %y, %s1 = seq.wkv5 %r, %r, %r, %w, %w, %s : tensor<4x64xf32>, tensor<4x16xf32>, tensor<2x32x32xf32>
+  return
+}
+
+// -----
+
+func.func @wkv6_bonus_type(%r: tensor<4x64xf32>, %u: tensor<2x32xbf16>, %s: tensor<2x32x32xf32>) {
+  // expected-error @+1 {{'seq.wkv6' op u element type 'bf16' differs from r's 'f32'}}
+  %y, %s1 = seq.wkv6 %r, %r, %r, %r, %u, %s : tensor<4x64xf32>, tensor<2x32xbf16>, tensor<2x32x32xf32>
+  return
+}
+
+// -----
+
+func.func @wkv7_heads(%r: tensor<4x96xf32>, %s: tensor<2x32x32xf32>) {
+  // expected-error @+1 {{'seq.wkv7' op channels (96) must equal heads x head size (2 x 32 = 64) of the state}}
+  %y, %s1 = seq.wkv7 %r, %r, %r, %r, %r, %r, %s : tensor<4x96xf32>, tensor<2x32x32xf32>
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// lif / heaviside
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @lif_state_shape(%x: tensor<4x768xf32>, %v: tensor<512xf32>) {
+  // expected-error @+1 {{'seq.lif' op membrane state must have the input's shape without its leading time dimension ([768]), got [512]}}
+  %s, %v1 = seq.lif %x, %v {tau = 2.0 : f32} : tensor<4x768xf32>, tensor<512xf32>
+  return
+}
+
+// -----
+
+func.func @lif_state_type(%x: tensor<4x8xf32>, %v: tensor<8xf16>) {
+  // expected-error @+1 {{'seq.lif' op membrane state element type 'f16' differs from input's 'f32'}}
+  %s, %v1 = seq.lif %x, %v {tau = 2.0 : f32} : tensor<4x8xf32>, tensor<8xf16>
+  return
+}
+
+// -----
+
+func.func @lif_tau(%x: tensor<4x8xf32>, %v: tensor<8xf32>) {
+  // expected-error @+1 {{'seq.lif' op tau must be > 0 and finite, got 0}}
+  %s, %v1 = seq.lif %x, %v {tau = 0.0 : f32} : tensor<4x8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @lif_threshold(%x: tensor<4x8xf32>, %v: tensor<8xf32>) {
+  // expected-error @+1 {{'seq.lif' op v_threshold (0.5) must be greater than v_reset (1)}}
+  %s, %v1 = seq.lif %x, %v {tau = 2.0 : f32, v_threshold = 0.5 : f32, v_reset = 1.0 : f32} : tensor<4x8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @lif_missing_tau(%x: tensor<4x8xf32>, %v: tensor<8xf32>) {
+  // expected-error @+1 {{'seq.lif' op requires attribute 'tau'}}
+  %s, %v1 = seq.lif %x, %v : tensor<4x8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @lif_bad_reset(%x: tensor<4x8xf32>, %v: tensor<8xf32>) {
+  // expected-error @+2 {{expected ::mlir::seq::ResetMode to be one of: hard, soft}}
+  // expected-error @+1 {{failed to parse Seq_ResetModeAttr parameter 'value'}}
+  %s, %v1 = seq.lif %x, %v {tau = 2.0 : f32, reset = #seq.reset<medium>} : tensor<4x8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @heaviside_int(%x: tensor<4xi32>) {
+  // expected-error @+1 {{'seq.heaviside' op operand #0 must be ranked tensor of floating-point values, but got 'tensor<4xi32>'}}
+  %0 = seq.heaviside %x : tensor<4xi32>
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// quantization encoding, quantize, dequantize
+//===----------------------------------------------------------------------===//
+
+// -----
+
+// expected-error @+1 {{quantization bits must be 2, 3, 4 or 8, got 5}}
+func.func @quant_bits(%x: tensor<4x32xi5, #seq.quant<bits = 5, group = 32, axis = 1, symmetric>>)
+
+// -----
+
+// expected-error @+1 {{quantization group size must be positive, got 0}}
+func.func @quant_group(%x: tensor<4x32xi4, #seq.quant<bits = 4, group = 0, axis = 1, symmetric>>)
+
+// -----
+
+// expected-error @+1 {{quantization axis must be non-negative, got -1}}
+func.func @quant_axis(%x: tensor<4x32xi4, #seq.quant<bits = 4, group = 4, axis = -1, symmetric>>)
+
+// -----
+
+// expected-error @+1 {{quantization scale type must be a float type, got 'i8'}}
+func.func @quant_scale(%x: tensor<4x32xi4, #seq.quant<bits = 4, group = 4, axis = 1, symmetric, scale = i8>>)
+
+// -----
+
+// expected-error @+1 {{expected 'symmetric' or 'asymmetric', got 'sym'}}
+func.func @quant_mode(%x: tensor<4x32xi4, #seq.quant<bits = 4, group = 4, axis = 1, sym>>)
+
+// -----
+
+// expected-error @+1 {{a tensor with encoding #seq.quant<bits = 4, group = 32, axis = 1, symmetric> must have element type i4, got 'i8'}}
+func.func @quant_element(%x: tensor<4x32xi8, #seq.quant<bits = 4, group = 32, axis = 1, symmetric>>)
+
+// -----
+
+// expected-error @+1 {{quantization axis 2 is out of range for a tensor of rank 2}}
+func.func @quant_axis_range(%x: tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 2, symmetric>>)
+
+// -----
+
+// expected-error @+1 {{quantization group size 48 does not divide dimension 1 of size 64}}
+func.func @quant_group_divides(%x: tensor<4x64xi4, #seq.quant<bits = 4, group = 48, axis = 1, symmetric>>)
+
+// -----
+
+func.func @quantize_no_encoding(%x: tensor<4x32xf32>) {
+  // expected-error @+1 {{'seq.quantize' op result type must carry a #seq.quant encoding, got 'tensor<4x32xi4>'}}
+  %q = seq.quantize %x : tensor<4x32xf32> -> tensor<4x32xi4>
+  return
+}
+
+// -----
+
+func.func @quantize_shape(%x: tensor<4x32xf32>) {
+  // expected-error @+1 {{'seq.quantize' op result must have shape [4, 32], got [8, 32]}}
+  %q = seq.quantize %x : tensor<4x32xf32> -> tensor<8x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, symmetric>>
+  return
+}
+
+// -----
+
+func.func @dequantize_no_encoding(%q: tensor<4x32xi4>) {
+  // expected-error @+1 {{'seq.dequantize' op input type must carry a #seq.quant encoding, got 'tensor<4x32xi4>'}}
+  %x = seq.dequantize %q : tensor<4x32xi4> -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_float_codes(%q: tensor<4x32xf32>) {
+  // expected-error @+1 {{'seq.dequantize' op operand #0 must be ranked tensor of signless integer values, but got 'tensor<4x32xf32>'}}
+  %x = seq.dequantize %q : tensor<4x32xf32> -> tensor<4x32xf32>
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// hadamard
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @hadamard_rank0(%x: tensor<f32>) {
+  // expected-error @+1 {{'seq.hadamard' op input must have rank >= 1}}
+  %0 = seq.hadamard %x : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @hadamard_dynamic(%x: tensor<4x?xf32>) {
+  // expected-error @+1 {{'seq.hadamard' op the last (rotated) dimension must be static}}
+  %0 = seq.hadamard %x : tensor<4x?xf32>
+  return
+}
+
+// -----
+
+func.func @hadamard_block_zero(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{'seq.hadamard' op block size must be positive, got 0}}
+  %0 = seq.hadamard %x {block_size = 0 : i64} : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @hadamard_block_divides(%x: tensor<4x96xf32>) {
+  // expected-error @+1 {{'seq.hadamard' op block size 64 does not divide the last dimension (96)}}
+  %0 = seq.hadamard %x {block_size = 64 : i64} : tensor<4x96xf32>
+  return
+}
+
+// -----
+
+func.func @hadamard_unknown_order(%x: tensor<4x172xf32>) {
+  // expected-error @+1 {{'seq.hadamard' op no Hadamard matrix of order 172 is available; supported orders are 2^k, or 2^k·m}}
+  %0 = seq.hadamard %x : tensor<4x172xf32>
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// rope
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @rope_odd(%x: tensor<4x8x63xf32>, %p: tensor<4xi64>) {
+  // expected-error @+1 {{'seq.rope' op head dimension must be static and even, got 63}}
+  %0 = seq.rope %x, %p : tensor<4x8x63xf32>, tensor<4xi64>
+  return
+}
+
+// -----
+
+func.func @rope_rotary_dim(%x: tensor<4x8x64xf32>, %p: tensor<4xi64>) {
+  // expected-error @+1 {{'seq.rope' op rotary_dim must be even and in (0, 64], got 66}}
+  %0 = seq.rope %x, %p {rotary_dim = 66 : i64} : tensor<4x8x64xf32>, tensor<4xi64>
+  return
+}
+
+// -----
+
+func.func @rope_theta(%x: tensor<4x8x64xf32>, %p: tensor<4xi64>) {
+  // expected-error @+1 {{'seq.rope' op theta must be > 0 and finite, got -1}}
+  %0 = seq.rope %x, %p {theta = -1.0 : f32} : tensor<4x8x64xf32>, tensor<4xi64>
+  return
+}
+
+// -----
+
+func.func @rope_positions(%x: tensor<4x8x64xf32>, %p: tensor<3xi64>) {
+  // expected-error @+1 {{'seq.rope' op positions must have shape [4], got [3]}}
+  %0 = seq.rope %x, %p : tensor<4x8x64xf32>, tensor<3xi64>
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// kv_cache type
+//===----------------------------------------------------------------------===//
+
+// -----
+
+// expected-error @+1 {{KV cache heads, head_dim and capacity must be positive, got 0x64x16}}
+func.func @kv_zero(%c: !seq.kv_cache<0x64x16xf32>)
+
+// -----
+
+// expected-error @+1 {{KV cache element type must be f16, bf16 or f32, got 'i8'}}
+func.func @kv_element(%c: !seq.kv_cache<8x64x16xi8>)
+
+// -----
+
+// expected-error @+1 {{KV cache sinks and window must be non-negative, got -1 and 0}}
+func.func @kv_negative_sinks(%c: !seq.kv_cache<8x64x16xf32, sinks = -1>)
+
+// -----
+
+// expected-error @+1 {{KV cache sink tokens (17) exceed its capacity (16)}}
+func.func @kv_sinks(%c: !seq.kv_cache<8x64x16xf32, sinks = 17>)
+
+// -----
+
+// expected-error @+1 {{KV cache residual window (8) needs a key or value encoding}}
+func.func @kv_window(%c: !seq.kv_cache<8x64x16xf32, window = 8>)
+
+// -----
+
+// expected-error @+1 {{KV cache sink tokens (4) and residual window (32) leave no room for quantized tokens in capacity 36}}
+func.func @kv_room(%c: !seq.kv_cache<8x64x36xf32, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, sinks = 4, window = 32>)
+
+// -----
+
+// expected-error @+1 {{key encoding axis must be 0 (groups of tokens) or 1 (groups of channels), got 2}}
+func.func @kv_axis(%c: !seq.kv_cache<8x64x4096xf32, keys = #seq.quant<bits = 2, group = 32, axis = 2, asymmetric>, window = 32>)
+
+// -----
+
+// expected-error @+1 {{value encoding group size 48 does not divide head_dim 64}}
+func.func @kv_group(%c: !seq.kv_cache<8x64x4096xf32, values = #seq.quant<bits = 4, group = 48, axis = 1, asymmetric>>)
+
+// -----
+
+// expected-error @+1 {{key encoding groups 32 tokens, so the residual window must be a positive multiple of 32, got 16}}
+func.func @kv_key_window(%c: !seq.kv_cache<8x64x4096xf32, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, window = 16>)
+
+// -----
+
+// expected-error @+1 {{expected heads x head_dim x capacity, got 2 dimensions}}
+func.func @kv_dims(%c: !seq.kv_cache<8x64xf32>)
+
+// -----
+
+// expected-error @+1 {{duplicate KV cache parameter 'sinks'}}
+func.func @kv_duplicate(%c: !seq.kv_cache<8x64x64xf32, sinks = 1, sinks = 2>)
+
+// -----
+
+// expected-error @+1 {{unknown KV cache parameter 'bits' (expected keys, values, sinks or window)}}
+func.func @kv_unknown(%c: !seq.kv_cache<8x64x64xf32, bits = 4>)
+
+// -----
+
+// expected-error @+1 {{expected a #seq.quant encoding, got 4 : i64}}
+func.func @kv_not_encoding(%c: !seq.kv_cache<8x64x64xf32, keys = 4>)
+
+//===----------------------------------------------------------------------===//
+// kv_append / kv_attention / kv_evict
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @kv_append_heads(%c: !seq.kv_cache<8x64x4096xf16>, %k: tensor<?x4x64xf32>) {
+  // expected-error @+1 {{'seq.kv_append' op keys and values must have shape [T, 8, 64] to match the cache, got [?, 4, 64]}}
+  %0 = seq.kv_append %c, %k, %k : !seq.kv_cache<8x64x4096xf16>, tensor<?x4x64xf32>
+  return
+}
+
+// -----
+
+func.func @kv_append_capacity(%c: !seq.kv_cache<8x64x16xf16>, %k: tensor<17x8x64xf32>) {
+  // expected-error @+1 {{'seq.kv_append' op appending 17 tokens exceeds the cache capacity (16)}}
+  %0 = seq.kv_append %c, %k, %k : !seq.kv_cache<8x64x16xf16>, tensor<17x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @kv_attention_head_dim(%c: !seq.kv_cache<8x64x4096xf16>, %q: tensor<1x8x128xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op query head_dim (128) differs from the cache's (64)}}
+  %o, %c1 = seq.kv_attention %q, %c : tensor<1x8x128xf32>, !seq.kv_cache<8x64x4096xf16>
+  return
+}
+
+// -----
+
+func.func @kv_attention_gqa(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x6x64xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op query heads (6) must be a static multiple of the cache's KV heads (4)}}
+  %o, %c1 = seq.kv_attention %q, %c : tensor<1x6x64xf32>, !seq.kv_cache<4x64x4096xf16>
+  return
+}
+
+// -----
+
+func.func @kv_attention_scale(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x8x64xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op scale must be > 0 and finite, got 0}}
+  %o, %c1 = seq.kv_attention %q, %c {scale = 0.0 : f32} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16>
+  return
+}
+
+// -----
+
+func.func @kv_evict_budget(%c: !seq.kv_cache<4x64x4096xf16>) {
+  // expected-error @+1 {{'seq.kv_evict' op budget must be positive, got 0}}
+  %0 = seq.kv_evict %c {policy = #seq.evict<window>, budget = 0 : i64} : !seq.kv_cache<4x64x4096xf16>
+  return
+}
+
+// -----
+
+func.func @kv_evict_recent_negative(%c: !seq.kv_cache<4x64x4096xf16>) {
+  // expected-error @+1 {{'seq.kv_evict' op recent must be non-negative, got -1}}
+  %0 = seq.kv_evict %c {policy = #seq.evict<h2o>, budget = 64 : i64, recent = -1 : i64} : !seq.kv_cache<4x64x4096xf16>
+  return
+}
+
+// -----
+
+func.func @kv_evict_window_recent(%c: !seq.kv_cache<4x64x4096xf16>) {
+  // expected-error @+1 {{'seq.kv_evict' op recent (8) applies to the h2o and roco policies; the window policy keeps only recent tokens already}}
+  %0 = seq.kv_evict %c {policy = #seq.evict<window>, budget = 64 : i64, recent = 8 : i64} : !seq.kv_cache<4x64x4096xf16>
+  return
+}
+
+// -----
+
+func.func @kv_evict_room(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4>) {
+  // expected-error @+1 {{'seq.kv_evict' op budget (8) must exceed the sink tokens (4) plus recent tokens (4)}}
+  %0 = seq.kv_evict %c {policy = #seq.evict<roco>, budget = 8 : i64, recent = 4 : i64} : !seq.kv_cache<4x64x4096xf16, sinks = 4>
+  return
+}
+
+// -----
+
+func.func @kv_evict_policy(%c: !seq.kv_cache<4x64x4096xf16>) {
+  // expected-error @+1 {{'seq.kv_evict' op requires attribute 'policy'}}
+  %0 = seq.kv_evict %c {budget = 8 : i64} : !seq.kv_cache<4x64x4096xf16>
+  return
+}
