@@ -103,7 +103,8 @@ std::vector<int8_t> buildHadamardBase(const HadamardFactorization &f) {
   }
   case HadamardConstruction::PaleyII: {
     // C = [[0, 1ᵀ], [1, Q]] is a symmetric conference matrix of order q + 1;
-    // each 0 becomes [[1, -1], [-1, -1]] and each ±1 becomes ±[[1, 1], [1, -1]].
+    // each 0 becomes [[1, -1], [-1, -1]] and each ±1 becomes ±[[1, 1], [1,
+    // -1]].
     const int64_t q = m / 2 - 1;
     for (int64_t i = 0; i <= q; ++i)
       for (int64_t j = 0; j <= q; ++j) {
@@ -136,9 +137,10 @@ std::vector<int8_t> buildHadamardMatrix(const HadamardFactorization &f) {
   // Sylvester's entry (-1)^popcount(a & b).
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      int sign = __builtin_popcountll(static_cast<uint64_t>((i / m) & (j / m))) & 1
-                     ? -1
-                     : 1;
+      int sign =
+          __builtin_popcountll(static_cast<uint64_t>((i / m) & (j / m))) & 1
+              ? -1
+              : 1;
       h[i * n + j] = static_cast<int8_t>(sign * base[(i % m) * m + (j % m)]);
     }
   return h;

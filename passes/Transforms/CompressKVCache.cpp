@@ -36,11 +36,12 @@ LogicalResult CompressKVCachePass::verifyOptions(Location loc) {
   for (auto [name, bits] : {std::pair<StringRef, unsigned>{"key-bits", keyBits},
                             {"value-bits", valueBits}})
     if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
-      return emitError(loc) << "seq-compress-kv-cache: invalid " << name
-                            << "=" << bits << " (expected 2, 3, 4 or 8)";
+      return emitError(loc) << "seq-compress-kv-cache: invalid " << name << "="
+                            << bits << " (expected 2, 3, 4 or 8)";
   if (groupSize <= 0)
     return emitError(loc) << "seq-compress-kv-cache: invalid group-size="
-                          << int64_t(groupSize) << " (expected a positive size)";
+                          << int64_t(groupSize)
+                          << " (expected a positive size)";
   if (sinks < 0 || window < 0)
     return emitError(loc) << "seq-compress-kv-cache: sinks and window must be "
                              "non-negative, got "
@@ -56,8 +57,8 @@ FailureOr<KVCacheType> CompressKVCachePass::compress(KVCacheType type,
                                      perTokenKeys ? 1 : 0, mode);
   auto values = QuantEncodingAttr::get(ctx, valueBits, groupSize, 1, mode);
   auto emit = [&] {
-    return emitError(loc) << "seq-compress-kv-cache: cannot compress "
-                          << type << ": ";
+    return emitError(loc) << "seq-compress-kv-cache: cannot compress " << type
+                          << ": ";
   };
   KVCacheType result = KVCacheType::getChecked(
       emit, ctx, type.getHeads(), type.getHeadDim(), type.getCapacity(),
@@ -69,8 +70,6 @@ FailureOr<KVCacheType> CompressKVCachePass::compress(KVCacheType type,
 
 void CompressKVCachePass::runOnOperation() {
   ModuleOp module = getOperation();
-  if (failed(verifyOptions(module.getLoc())))
-    return signalPassFailure();
 
   // Each distinct full-precision cache type, with the first place it occurs
   // (for diagnostics).
@@ -79,7 +78,7 @@ void CompressKVCachePass::runOnOperation() {
     if (auto cache = dyn_cast<KVCacheType>(t); cache && !cache.isCompressed())
       found.insert({cache, loc});
   };
-  module.walk([&](Operation *op) {
+  module->walk<WalkOrder::PreOrder>([&](Operation *op) {
     for (Value v : op->getOperands())
       note(v.getType(), op->getLoc());
     for (Value v : op->getResults())
@@ -89,6 +88,12 @@ void CompressKVCachePass::runOnOperation() {
         for (BlockArgument arg : block.getArguments())
           note(arg.getType(), arg.getLoc());
   });
+
+  // Option errors point at the first cache they would have compressed (the
+  // module's own location is often just the file).
+  if (failed(verifyOptions(found.empty() ? module.getLoc()
+                                         : found.front().second)))
+    return signalPassFailure();
 
   llvm::DenseMap<Type, Type> replacement;
   for (auto [type, loc] : found) {

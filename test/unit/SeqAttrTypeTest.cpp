@@ -2,9 +2,9 @@
 
 #include "dialects/Seq/IR/SeqOps.h"
 
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/AsmParser/AsmParser.h"
 
 #include <gtest/gtest.h>
 
@@ -30,7 +30,8 @@ protected:
 };
 
 TEST_F(SeqBuildersTest, QuantEncodingBuilderDefaultsToF32Scales) {
-  auto enc = QuantEncodingAttr::get(&ctx, 4u, int64_t(32), int64_t(1), QuantMode::Asymmetric);
+  auto enc = QuantEncodingAttr::get(&ctx, 4u, int64_t(32), int64_t(1),
+                                    QuantMode::Asymmetric);
   EXPECT_EQ(enc.getBits(), 4u);
   EXPECT_EQ(enc.getGroup(), 32);
   EXPECT_EQ(enc.getAxis(), 1);
@@ -40,41 +41,44 @@ TEST_F(SeqBuildersTest, QuantEncodingBuilderDefaultsToF32Scales) {
   EXPECT_EQ(enc.getMaxCode(), 15);
   EXPECT_EQ(enc.getNumGroups({64, 128}), 64 * 128 / 32);
   // Uniqued: the same parameters give the same attribute.
-  EXPECT_EQ(enc, QuantEncodingAttr::get(&ctx, 4u, int64_t(32), int64_t(1), QuantMode::Asymmetric));
+  EXPECT_EQ(enc, QuantEncodingAttr::get(&ctx, 4u, int64_t(32), int64_t(1),
+                                        QuantMode::Asymmetric));
 }
 
 TEST_F(SeqBuildersTest, SymmetricGridIsBalanced) {
-  auto enc = QuantEncodingAttr::get(&ctx, 3u, int64_t(8), int64_t(0), QuantMode::Symmetric);
+  auto enc = QuantEncodingAttr::get(&ctx, 3u, int64_t(8), int64_t(0),
+                                    QuantMode::Symmetric);
   EXPECT_EQ(enc.getMaxCode(), 3);
   EXPECT_EQ(enc.getMinCode(), -3);
 }
 
 TEST_F(SeqBuildersTest, QuantEncodingRejectsBadParameters) {
-  EXPECT_FALSE(QuantEncodingAttr::getChecked(emitError, &ctx, 5u, int64_t(32), int64_t(0),
-                                             QuantMode::Symmetric,
+  EXPECT_FALSE(QuantEncodingAttr::getChecked(emitError, &ctx, 5u, int64_t(32),
+                                             int64_t(0), QuantMode::Symmetric,
                                              Type(Float32Type::get(&ctx))));
   EXPECT_NE(lastError.find("must be 2, 3, 4 or 8, got 5"), std::string::npos);
-  EXPECT_FALSE(QuantEncodingAttr::getChecked(emitError, &ctx, 4u, int64_t(0), int64_t(0),
-                                             QuantMode::Symmetric,
+  EXPECT_FALSE(QuantEncodingAttr::getChecked(emitError, &ctx, 4u, int64_t(0),
+                                             int64_t(0), QuantMode::Symmetric,
                                              Type(Float32Type::get(&ctx))));
   EXPECT_NE(lastError.find("group size must be positive, got 0"),
             std::string::npos);
-  EXPECT_FALSE(QuantEncodingAttr::getChecked(emitError, &ctx, 4u, int64_t(32), int64_t(0),
-                                             QuantMode::Symmetric,
+  EXPECT_FALSE(QuantEncodingAttr::getChecked(emitError, &ctx, 4u, int64_t(32),
+                                             int64_t(0), QuantMode::Symmetric,
                                              Type(IntegerType::get(&ctx, 8))));
   EXPECT_NE(lastError.find("scale type must be a float type"),
             std::string::npos);
 }
 
 TEST_F(SeqBuildersTest, QuantEncodingVerifiesTensorShape) {
-  auto enc = QuantEncodingAttr::get(&ctx, 4u, int64_t(48), int64_t(1), QuantMode::Symmetric);
+  auto enc = QuantEncodingAttr::get(&ctx, 4u, int64_t(48), int64_t(1),
+                                    QuantMode::Symmetric);
   auto i4 = IntegerType::get(&ctx, 4);
   EXPECT_TRUE(succeeded(enc.verifyEncoding({8, 96}, i4, emitError)));
   EXPECT_TRUE(failed(enc.verifyEncoding({8, 64}, i4, emitError)));
   EXPECT_NE(lastError.find("does not divide dimension 1 of size 64"),
             std::string::npos);
-  EXPECT_TRUE(
-      failed(enc.verifyEncoding({8, 96}, IntegerType::get(&ctx, 8), emitError)));
+  EXPECT_TRUE(failed(
+      enc.verifyEncoding({8, 96}, IntegerType::get(&ctx, 8), emitError)));
   EXPECT_TRUE(failed(enc.verifyEncoding({96}, i4, emitError)));
 }
 
@@ -88,9 +92,12 @@ TEST_F(SeqBuildersTest, KVCacheBuilderAndFootprint) {
   EXPECT_EQ(plain.getBytesPerFullToken(), 2 * 8 * 64 * 2);
   EXPECT_DOUBLE_EQ(plain.getBytesPerQuantizedToken(), 2.0 * 8 * 64 * 2);
 
-  auto k2 = QuantEncodingAttr::get(&ctx, 2u, int64_t(32), int64_t(0), QuantMode::Asymmetric);
-  auto v2 = QuantEncodingAttr::get(&ctx, 2u, int64_t(32), int64_t(1), QuantMode::Asymmetric);
-  auto kivi = KVCacheType::get(&ctx, int64_t(8), int64_t(64), int64_t(4096), Type(f16), k2, v2, int64_t(4), int64_t(128));
+  auto k2 = QuantEncodingAttr::get(&ctx, 2u, int64_t(32), int64_t(0),
+                                   QuantMode::Asymmetric);
+  auto v2 = QuantEncodingAttr::get(&ctx, 2u, int64_t(32), int64_t(1),
+                                   QuantMode::Asymmetric);
+  auto kivi = KVCacheType::get(&ctx, int64_t(8), int64_t(64), int64_t(4096),
+                               Type(f16), k2, v2, int64_t(4), int64_t(128));
   EXPECT_TRUE(kivi.isCompressed());
   // Per side and head: 64 · 2 / 8 = 16 bytes of codes, plus 64 / 32 = 2
   // groups' f32 scale and zero point = 16 bytes.
@@ -99,23 +106,22 @@ TEST_F(SeqBuildersTest, KVCacheBuilderAndFootprint) {
 
 TEST_F(SeqBuildersTest, KVCacheRejectsBadParameters) {
   auto f16 = Float16Type::get(&ctx);
-  auto k = QuantEncodingAttr::get(&ctx, 4u, int64_t(48), int64_t(1), QuantMode::Asymmetric);
-  EXPECT_FALSE(KVCacheType::getChecked(emitError, &ctx, int64_t(8), int64_t(64), int64_t(4096), Type(f16), k,
-                                       QuantEncodingAttr(), int64_t(0), int64_t(0)));
+  auto k = QuantEncodingAttr::get(&ctx, 4u, int64_t(48), int64_t(1),
+                                  QuantMode::Asymmetric);
+  EXPECT_FALSE(KVCacheType::getChecked(
+      emitError, &ctx, int64_t(8), int64_t(64), int64_t(4096), Type(f16), k,
+      QuantEncodingAttr(), int64_t(0), int64_t(0)));
   EXPECT_NE(lastError.find("group size 48 does not divide head_dim 64"),
             std::string::npos);
-  EXPECT_FALSE(KVCacheType::getChecked(emitError, &ctx, int64_t(8), int64_t(64),
-                                       int64_t(16), Type(f16),
-                                       QuantEncodingAttr(),
-                                       QuantEncodingAttr(), int64_t(17),
-                                       int64_t(0)));
+  EXPECT_FALSE(KVCacheType::getChecked(
+      emitError, &ctx, int64_t(8), int64_t(64), int64_t(16), Type(f16),
+      QuantEncodingAttr(), QuantEncodingAttr(), int64_t(17), int64_t(0)));
   EXPECT_NE(lastError.find("sink tokens (17) exceed its capacity (16)"),
             std::string::npos);
-  EXPECT_FALSE(KVCacheType::getChecked(emitError, &ctx, int64_t(8), int64_t(64),
-                                       int64_t(16), Type(IntegerType::get(&ctx, 8)),
-                                       QuantEncodingAttr(),
-                                       QuantEncodingAttr(), int64_t(0),
-                                       int64_t(0)));
+  EXPECT_FALSE(KVCacheType::getChecked(
+      emitError, &ctx, int64_t(8), int64_t(64), int64_t(16),
+      Type(IntegerType::get(&ctx, 8)), QuantEncodingAttr(), QuantEncodingAttr(),
+      int64_t(0), int64_t(0)));
 }
 
 TEST_F(SeqBuildersTest, TypesAndAttributesRoundTripThroughText) {

@@ -29,8 +29,7 @@ void SeqDialect::registerAttributes() {
 QuantEncodingAttr QuantEncodingAttr::get(MLIRContext *context, unsigned bits,
                                          int64_t group, int64_t axis,
                                          QuantMode mode) {
-  return Base::get(context, bits, group, axis, mode,
-                   Float32Type::get(context));
+  return Base::get(context, bits, group, axis, mode, Float32Type::get(context));
 }
 
 LogicalResult
@@ -96,11 +95,11 @@ Attribute QuantEncodingAttr::parse(AsmParser &parser, Type) {
   StringRef modeName;
   Type scaleType = Float32Type::get(ctx);
   if (parser.parseLess() || parser.parseKeyword("bits") ||
-      parser.parseEqual() || parser.parseInteger(bits) ||
-      parser.parseComma() || parser.parseKeyword("group") ||
-      parser.parseEqual() || parser.parseInteger(group) ||
-      parser.parseComma() || parser.parseKeyword("axis") ||
-      parser.parseEqual() || parser.parseInteger(axis) || parser.parseComma())
+      parser.parseEqual() || parser.parseInteger(bits) || parser.parseComma() ||
+      parser.parseKeyword("group") || parser.parseEqual() ||
+      parser.parseInteger(group) || parser.parseComma() ||
+      parser.parseKeyword("axis") || parser.parseEqual() ||
+      parser.parseInteger(axis) || parser.parseComma())
     return {};
   SMLoc modeLoc = parser.getCurrentLocation();
   if (parser.parseKeyword(&modeName))
@@ -123,8 +122,7 @@ Attribute QuantEncodingAttr::parse(AsmParser &parser, Type) {
 
 void QuantEncodingAttr::print(AsmPrinter &printer) const {
   printer << "<bits = " << getBits() << ", group = " << getGroup()
-          << ", axis = " << getAxis() << ", "
-          << stringifyQuantMode(getMode());
+          << ", axis = " << getAxis() << ", " << stringifyQuantMode(getMode());
   if (!getScaleType().isF32())
     printer << ", scale = " << getScaleType();
   printer << ">";

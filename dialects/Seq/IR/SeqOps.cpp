@@ -41,7 +41,8 @@ static std::string floatStr(const APFloat &value) {
 static std::string shapeStr(ArrayRef<int64_t> shape) {
   std::string s = "[";
   llvm::raw_string_ostream os(s);
-  llvm::interleave(shape, [&](int64_t d) { os << dimStr(d); }, [&] { os << ", "; });
+  llvm::interleave(
+      shape, [&](int64_t d) { os << dimStr(d); }, [&] { os << ", "; });
   os << "]";
   return s;
 }
@@ -56,14 +57,13 @@ static bool compatibleShapes(ArrayRef<int64_t> actual,
   return true;
 }
 
-static LogicalResult verifyShape(Operation *op, StringRef name,
-                                 ShapedType type,
+static LogicalResult verifyShape(Operation *op, StringRef name, ShapedType type,
                                  ArrayRef<int64_t> expected) {
   ArrayRef<int64_t> actual = type.getShape();
   if (!compatibleShapes(actual, expected))
-    return op->emitOpError() << name << " must have shape "
-                             << shapeStr(expected) << ", got "
-                             << shapeStr(actual);
+    return op->emitOpError()
+           << name << " must have shape " << shapeStr(expected) << ", got "
+           << shapeStr(actual);
   return success();
 }
 
@@ -89,10 +89,9 @@ static FailureOr<int64_t> staticChannels(Operation *op, StringRef name,
 
 /// Checks the multi-head layout shared by RWKV-5/6/7: a [H, N, N] state, a
 /// [T, H*N] sequence operand, and [H, N] per-head parameters.
-static LogicalResult verifyHeadLayout(Operation *op, ShapedType seq,
-                                      ShapedType state,
-                                      ArrayRef<std::pair<StringRef, ShapedType>>
-                                          perHead) {
+static LogicalResult
+verifyHeadLayout(Operation *op, ShapedType seq, ShapedType state,
+                 ArrayRef<std::pair<StringRef, ShapedType>> perHead) {
   FailureOr<int64_t> c = staticChannels(op, "r", seq);
   if (failed(c))
     return failure();
@@ -167,10 +166,9 @@ LogicalResult LIFOp::verify() {
       !compatibleShapes(v.getShape(), input.getShape().drop_front()))
     return emitOpError() << "membrane state must have the input's shape "
                             "without its leading time dimension ("
-                         << shapeStr(input.getShape().drop_front())
-                         << "), got " << shapeStr(v.getShape());
-  if (failed(verifySameElementType(*this, "membrane state", v, "input",
-                                   input)))
+                         << shapeStr(input.getShape().drop_front()) << "), got "
+                         << shapeStr(v.getShape());
+  if (failed(verifySameElementType(*this, "membrane state", v, "input", input)))
     return failure();
   float tau = getTau().convertToFloat();
   if (!(tau > 0.0f) || !std::isfinite(tau))
@@ -351,8 +349,8 @@ LogicalResult KVAttentionOp::verify() {
   int64_t hq = query.getDimSize(1);
   if (!compatible(query.getDimSize(2), cache.getHeadDim()))
     return emitOpError() << "query head_dim (" << dimStr(query.getDimSize(2))
-                         << ") differs from the cache's ("
-                         << cache.getHeadDim() << ")";
+                         << ") differs from the cache's (" << cache.getHeadDim()
+                         << ")";
   if (ShapedType::isDynamic(hq) || hq % cache.getHeads() != 0)
     return emitOpError() << "query heads (" << dimStr(hq)
                          << ") must be a static multiple of the cache's KV "

@@ -63,8 +63,8 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "KV cache heads, head_dim and capacity must be "
                           "positive, got "
                        << heads << "x" << headDim << "x" << capacity;
-  if (!elementType || !(elementType.isF16() || elementType.isBF16() ||
-                        elementType.isF32()))
+  if (!elementType ||
+      !(elementType.isF16() || elementType.isBF16() || elementType.isF32()))
     return emitError() << "KV cache element type must be f16, bf16 or f32, got "
                        << elementType;
   if (sinks < 0 || window < 0)

@@ -508,3 +508,11 @@ func.func @kv_evict_policy(%c: !seq.kv_cache<4x64x4096xf16>) {
   %0 = seq.kv_evict %c {budget = 8 : i64} : !seq.kv_cache<4x64x4096xf16>
   return
 }
+
+// -----
+
+func.func @kv_empty_not_a_cache() {
+  // expected-error @+1 {{'seq.kv_empty' op result #0 must be a per-layer key/value cache, possibly quantized, but got 'tensor<4xf32>'}}
+  %0 = "seq.kv_empty"() : () -> tensor<4xf32>
+  return
+}
