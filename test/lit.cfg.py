@@ -22,7 +22,8 @@ config.substitutions.append(("%seqc_obj_root", config.seqc_obj_root))
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
-tools = [ToolSubst("seqc-opt", unresolved="fatal")]
+tools = [ToolSubst("seqc-opt", unresolved="fatal"),
+         ToolSubst("mlir-runner", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, [config.seqc_tools_dir,
                                            config.llvm_tools_dir])
 
@@ -35,3 +36,18 @@ if os.path.isdir(shared_data):
 else:
     lit_config.note("../shared/data is absent: tests that REQUIRE shared-data "
                     "are skipped")
+
+# Execution on the CPU: mlir-runner with MLIR's runtime support libraries.
+runner_libs = ",".join(os.path.join(config.llvm_lib_dir, lib) for lib in
+                       ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
+config.substitutions.append(("%mlir_runner_libs", runner_libs))
+
+# The numpy references run under Debian's python3 with python3-numpy.
+config.substitutions.append(("%python", config.python_executable))
+import subprocess
+if subprocess.call([config.python_executable, "-c", "import numpy"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("numpy")
+else:
+    lit_config.note("numpy is missing for " + config.python_executable +
+                    ": tests against the numpy references are skipped")

@@ -11,8 +11,8 @@ namespace seqc {
 
 /// The seq dialect and the upstream dialects seqc's pipelines use (func, arith,
 /// math, tensor, linalg, scf, memref, bufferization, vector, llvm, gpu, spirv,
-/// nvvm), with the interface implementations they need (bufferization,
-/// inlining, conversion to LLVM).
+/// nvvm, cf, index, ub), with the interface implementations they need
+/// (bufferization, inlining, --convert-to-llvm).
 void registerAllDialects(mlir::DialectRegistry &registry);
 
 /// seq's passes and the upstream passes and pipelines of those dialects.

@@ -3,9 +3,18 @@
 #include "seqc/InitAll.h"
 
 #include "dialects/Seq/IR/SeqDialect.h"
+#include "passes/Conversion/Passes.h"
 #include "passes/Transforms/Passes.h"
 
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVM.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
@@ -13,11 +22,13 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/Extensions/InlinerExtension.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
@@ -36,10 +47,13 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/Passes.h"
+#include "mlir/Dialect/UB/IR/UBOps.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 void seqc::registerAllDialects(mlir::DialectRegistry &registry) {
@@ -49,7 +63,17 @@ void seqc::registerAllDialects(mlir::DialectRegistry &registry) {
                   linalg::LinalgDialect, scf::SCFDialect, memref::MemRefDialect,
                   bufferization::BufferizationDialect, vector::VectorDialect,
                   LLVM::LLVMDialect, gpu::GPUDialect, spirv::SPIRVDialect,
-                  NVVM::NVVMDialect>();
+                  NVVM::NVVMDialect, cf::ControlFlowDialect,
+                  index::IndexDialect, ub::UBDialect>();
+  // What --convert-to-llvm needs to lower each dialect.
+  arith::registerConvertArithToLLVMInterface(registry);
+  cf::registerConvertControlFlowToLLVMInterface(registry);
+  registerConvertFuncToLLVMInterface(registry);
+  index::registerConvertIndexToLLVMInterface(registry);
+  registerConvertMathToLLVMInterface(registry);
+  registerConvertMemRefToLLVMInterface(registry);
+  ub::registerConvertUBToLLVMInterface(registry);
+  vector::registerConvertVectorToLLVMInterface(registry);
   func::registerInlinerExtension(registry);
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
@@ -63,6 +87,22 @@ void seqc::registerAllDialects(mlir::DialectRegistry &registry) {
 void seqc::registerAllPasses() {
   using namespace mlir;
   seq::registerSeqTransformsPasses();
+  seq::registerSeqConversionPasses();
+  PassPipelineRegistration<>(
+      "seq-cpu-pipeline",
+      "Lower seq ops (those with a lowering so far) through linalg, one-shot "
+      "bufferization and loops to the LLVM dialect",
+      [](OpPassManager &pm) {
+        // A fixed textual pipeline of upstream passes: one place to read it.
+        if (failed(parsePassPipeline(
+                "convert-seq-to-linalg,"
+                "one-shot-bufferize{bufferize-function-boundaries},"
+                "func.func(convert-linalg-to-loops),expand-strided-metadata,"
+                "lower-affine,convert-scf-to-cf,convert-to-llvm,"
+                "reconcile-unrealized-casts",
+                pm, llvm::errs())))
+          llvm::report_fatal_error("seq-cpu-pipeline: invalid pipeline text");
+      });
   registerTransformsPasses();
   registerConversionPasses();
   arith::registerArithPasses();
