@@ -2,6 +2,7 @@
 # The seqc lit suite: dialect round trips and diagnostics, passes, docs.
 
 import os
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -44,7 +45,6 @@ config.substitutions.append(("%mlir_runner_libs", runner_libs))
 
 # The numpy references run under Debian's python3 with python3-numpy.
 config.substitutions.append(("%python", config.python_executable))
-import subprocess
 if subprocess.call([config.python_executable, "-c", "import numpy"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("numpy")

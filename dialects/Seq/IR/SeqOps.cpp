@@ -37,6 +37,15 @@ static std::string floatStr(const APFloat &value) {
   return std::string(s);
 }
 
+/// Checks that a float attribute is > 0 and finite, naming it otherwise.
+static LogicalResult verifyPositiveFinite(Operation *op, StringRef name,
+                                          const APFloat &value) {
+  if (value.isFinite() && !value.isZero() && !value.isNegative())
+    return success();
+  return op->emitOpError() << name << " must be > 0 and finite, got "
+                           << floatStr(value);
+}
+
 /// Prints a shape as [a, b, ?].
 static std::string shapeStr(ArrayRef<int64_t> shape) {
   std::string s = "[";
@@ -170,10 +179,8 @@ LogicalResult LIFOp::verify() {
                          << shapeStr(v.getShape());
   if (failed(verifySameElementType(*this, "membrane state", v, "input", input)))
     return failure();
-  float tau = getTau().convertToFloat();
-  if (!(tau > 0.0f) || !std::isfinite(tau))
-    return emitOpError() << "tau must be > 0 and finite, got "
-                         << floatStr(getTau());
+  if (failed(verifyPositiveFinite(*this, "tau", getTau())))
+    return failure();
   if (!(getVThreshold().convertToFloat() > getVReset().convertToFloat()))
     return emitOpError() << "v_threshold (" << floatStr(getVThreshold())
                          << ") must be greater than v_reset ("
@@ -308,10 +315,8 @@ LogicalResult RopeOp::verify() {
   if (rot <= 0 || rot > d || rot % 2 != 0)
     return emitOpError() << "rotary_dim must be even and in (0, " << d
                          << "], got " << rot;
-  float theta = getTheta().convertToFloat();
-  if (!(theta > 0.0f) || !std::isfinite(theta))
-    return emitOpError() << "theta must be > 0 and finite, got "
-                         << floatStr(getTheta());
+  if (failed(verifyPositiveFinite(*this, "theta", getTheta())))
+    return failure();
   return verifyShape(*this, "positions", getPositions().getType(),
                      {type.getDimSize(0)});
 }
@@ -356,12 +361,8 @@ LogicalResult KVAttentionOp::verify() {
                          << ") must be a static multiple of the cache's KV "
                             "heads ("
                          << cache.getHeads() << ")";
-  if (std::optional<APFloat> s = getScale()) {
-    float scale = s->convertToFloat();
-    if (!(scale > 0.0f) || !std::isfinite(scale))
-      return emitOpError() << "scale must be > 0 and finite, got "
-                           << floatStr(*s);
-  }
+  if (std::optional<APFloat> s = getScale())
+    return verifyPositiveFinite(*this, "scale", *s);
   return success();
 }
 

@@ -52,6 +52,14 @@ static Value castFloat(OpBuilder &b, Location loc, Value v, Type to) {
   return arith::TruncFOp::create(b, loc, to, v);
 }
 
+/// `v` as `type`: a tensor.cast where the lowering found a more static shape
+/// than the op's result type.
+static Value castToResultType(OpBuilder &b, Location loc, Value v, Type type) {
+  if (v.getType() == type)
+    return v;
+  return tensor::CastOp::create(b, loc, type, v);
+}
+
 namespace {
 
 //===----------------------------------------------------------------------===//
@@ -90,11 +98,10 @@ struct TokenShiftLowering : OpConversionPattern<TokenShiftOp> {
                                                 {last, c}, {unit, unit});
     shifted = tensor::InsertSliceOp::create(
         rewriter, loc, head, shifted, {unit, zero}, {last, c}, {unit, unit});
-    if (shifted.getType() != op.getShifted().getType())
-      shifted = tensor::CastOp::create(rewriter, loc, op.getShifted().getType(),
-                                       shifted);
     Value lastRow = extractRow(rewriter, loc, x, last);
-    rewriter.replaceOp(op, {shifted, lastRow});
+    rewriter.replaceOp(op, {castToResultType(rewriter, loc, shifted,
+                                             op.getShifted().getType()),
+                            lastRow});
     return success();
   }
 };
@@ -196,10 +203,9 @@ struct WKV4Lowering : OpConversionPattern<WKV4Op> {
     for (int64_t row = 0; row < 3; ++row)
       newState = insertRow(rewriter, loc, loop.getResult(row + 1), newState,
                            rewriter.getIndexAttr(row));
-    Value y = loop.getResult(0);
-    if (y.getType() != op.getY().getType())
-      y = tensor::CastOp::create(rewriter, loc, op.getY().getType(), y);
-    rewriter.replaceOp(op, {y, newState});
+    rewriter.replaceOp(op, {castToResultType(rewriter, loc, loop.getResult(0),
+                                             op.getY().getType()),
+                            newState});
     return success();
   }
 };
