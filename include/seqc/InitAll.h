@@ -5,6 +5,7 @@
 
 namespace mlir {
 class DialectRegistry;
+class OpPassManager;
 } // namespace mlir
 
 namespace seqc {
@@ -17,6 +18,11 @@ void registerAllDialects(mlir::DialectRegistry &registry);
 
 /// seq's passes and the upstream passes and pipelines of those dialects.
 void registerAllPasses();
+
+/// The CPU lowering (`seq-cpu-pipeline`): seq -> linalg/scf/arith/math ->
+/// one-shot bufferization with ownership-based deallocation -> loops -> LLVM
+/// dialect. Needs registerAllPasses() first.
+void buildCPUPipeline(mlir::OpPassManager &pm);
 
 } // namespace seqc
 

@@ -90,19 +90,9 @@ void seqc::registerAllPasses() {
   seq::registerSeqConversionPasses();
   PassPipelineRegistration<>(
       "seq-cpu-pipeline",
-      "Lower seq ops (those with a lowering so far) through linalg, one-shot "
-      "bufferization and loops to the LLVM dialect",
-      [](OpPassManager &pm) {
-        // A fixed textual pipeline of upstream passes: one place to read it.
-        if (failed(parsePassPipeline(
-                "convert-seq-to-linalg,"
-                "one-shot-bufferize{bufferize-function-boundaries},"
-                "func.func(convert-linalg-to-loops),expand-strided-metadata,"
-                "lower-affine,convert-scf-to-cf,convert-to-llvm,"
-                "reconcile-unrealized-casts",
-                pm, llvm::errs())))
-          llvm::report_fatal_error("seq-cpu-pipeline: invalid pipeline text");
-      });
+      "Lower seq ops through linalg, one-shot bufferization, buffer "
+      "deallocation and loops to the LLVM dialect",
+      [](OpPassManager &pm) { seqc::buildCPUPipeline(pm); });
   registerTransformsPasses();
   registerConversionPasses();
   arith::registerArithPasses();
@@ -118,4 +108,18 @@ void seqc::registerAllPasses() {
   spirv::registerSPIRVPasses();
   tensor::registerTensorPasses();
   vector::registerVectorPasses();
+}
+
+void seqc::buildCPUPipeline(mlir::OpPassManager &pm) {
+  // A fixed textual pipeline of upstream passes: one place to read it.
+  if (failed(mlir::parsePassPipeline(
+          "convert-seq-to-linalg,canonicalize,"
+          "one-shot-bufferize{bufferize-function-boundaries},"
+          "buffer-deallocation-pipeline,"
+          "func.func(seq-strided-copy-to-linalg,convert-linalg-to-loops),"
+          "expand-strided-metadata,"
+          "lower-affine,convert-scf-to-cf,convert-to-llvm,"
+          "reconcile-unrealized-casts",
+          pm, llvm::errs())))
+    llvm::report_fatal_error("seq-cpu-pipeline: invalid pipeline text");
 }

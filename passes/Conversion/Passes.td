@@ -28,4 +28,27 @@ def ConvertSeqToLinalg : Pass<"convert-seq-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def SeqStridedCopyToLinalg
+    : Pass<"seq-strided-copy-to-linalg", "::mlir::func::FuncOp"> {
+  let summary = "Rewrite strided memref.copy as linalg.copy";
+  let description = [{
+    Bufferization copies slices of the recurrent state with `memref.copy`.
+    When either side has a non-identity layout, the LLVM lowering of
+    `memref.copy` calls `memrefCopy` from MLIR's C runner utilities, which a
+    deployed model library must not depend on. This pass rewrites those
+    copies as `linalg.copy`, which `convert-linalg-to-loops` turns into
+    plain loops. Copies between identity layouts are left alone (they become
+    `llvm.memcpy`).
+
+    ```mlir
+    memref.copy %a, %b : memref<32xf32, strided<[1], offset: 32>>
+                      to memref<32xf32>
+    // becomes
+    linalg.copy ins(%a : memref<32xf32, strided<[1], offset: 32>>)
+                outs(%b : memref<32xf32>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // SEQC_PASSES_CONVERSION_PASSES_TD

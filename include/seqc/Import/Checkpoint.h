@@ -1,0 +1,91 @@
+//===- Checkpoint.h - read tensors from .pth and safetensors files -*- C++
+//-*-===//
+//
+// A checkpoint is a named set of tensors read from disk without executing
+// anything: PyTorch's torch.save zip archives (through a pickle reader that
+// accepts only the opcodes and globals torch.save emits for state dicts) and
+// Hugging Face safetensors files. The file is memory-mapped; tensors point
+// into the mapping and are converted to f32 on request.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_IMPORT_CHECKPOINT_H
+#define SEQC_IMPORT_CHECKPOINT_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace seqc {
+
+enum class DType { F32, F16, BF16 };
+
+/// "f32", "f16" or "bf16".
+llvm::StringRef dtypeName(DType dtype);
+/// Bytes per element.
+unsigned dtypeSize(DType dtype);
+
+/// One tensor of a checkpoint: a contiguous row-major view into the file.
+struct Tensor {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  llvm::ArrayRef<uint8_t> bytes;
+
+  int64_t numElements() const;
+  /// "[768, 768] f16".
+  std::string describe() const;
+  /// The elements converted to f32.
+  std::vector<float> toF32() const;
+};
+
+class Checkpoint {
+public:
+  /// Opens `path` (a torch.save archive or a safetensors file, told apart by
+  /// their contents). Errors name the file and what is wrong with it.
+  static llvm::Expected<std::unique_ptr<Checkpoint>> open(llvm::StringRef path);
+
+  /// "pth" or "safetensors".
+  llvm::StringRef format() const { return format_; }
+  llvm::StringRef path() const { return path_; }
+
+  /// Tensor names in file order.
+  llvm::ArrayRef<std::string> names() const { return order_; }
+  const Tensor *find(llvm::StringRef name) const;
+
+  /// Renames tensors (used to map alternative layouts onto one naming).
+  void rename(llvm::StringRef from, llvm::StringRef to);
+
+  // Parsers fill checkpoints through these.
+  llvm::Error add(Tensor tensor);
+  Checkpoint(std::string path, std::string format,
+             std::unique_ptr<llvm::MemoryBuffer> buffer);
+  llvm::ArrayRef<uint8_t> contents() const;
+
+private:
+  std::string path_, format_;
+  std::unique_ptr<llvm::MemoryBuffer> buffer_;
+  llvm::StringMap<Tensor> tensors_;
+  std::vector<std::string> order_;
+};
+
+/// Format-specific readers (exposed for tests).
+llvm::Error readTorchArchive(Checkpoint &ckpt);
+llvm::Error readSafetensors(Checkpoint &ckpt);
+
+/// Converts an IEEE half / bfloat16 bit pattern to float.
+float halfToFloat(uint16_t bits);
+float bfloat16ToFloat(uint16_t bits);
+/// Rounds a float to the nearest IEEE half (ties to even).
+uint16_t floatToHalf(float value);
+
+} // namespace seqc
+
+#endif // SEQC_IMPORT_CHECKPOINT_H

@@ -1,0 +1,81 @@
+//===- RWKV.h - RWKV checkpoints to seq-dialect modules ------------*- C++
+//-*-===//
+//
+// Detects the RWKV version and hyperparameters of a checkpoint from its tensor
+// names and shapes (official names, or the Hugging Face `rwkv.blocks.N...`
+// layout, which is renamed to the official one), and builds a module with
+// the model's entry points over a weight blob:
+//
+//   func.func @seqc_init_state(%state: memref<L x R x C x f32>)
+//   func.func @seqc_step(%weights: memref<?xi8>, %tokens: memref<1xi32>,
+//                        %state_in, %state_out, %logits: memref<1xVxf32>)
+//   func.func @seqc_prefill(..., %tokens: memref<?xi32>, ...,
+//                           %logits: memref<1xVxf32>)   (last token)
+//   func.func @seqc_prefill_all(..., %logits: memref<?xVxf32>)  (every token)
+//
+// The weights are never constants of the module: each is a memref.view of
+// the blob at a fixed offset, so the runtime can map the blob from disk.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_IMPORT_RWKV_H
+#define SEQC_IMPORT_RWKV_H
+
+#include "seqc/Import/Checkpoint.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace seqc {
+
+struct RWKVConfig {
+  int version = 0; // 4, 5, 6 or 7.
+  int64_t layers = 0, embd = 0, ffn = 0, vocab = 0;
+  int64_t heads = 0, headSize = 0; // RWKV-5 and later.
+  /// LoRA ranks (RWKV-6: mix, decay; RWKV-7: decay, a, value, gate).
+  std::vector<std::pair<std::string, int64_t>> loraRanks;
+  /// The checkpoint's element type (of its largest tensors).
+  DType dtype = DType::F32;
+
+  /// One line: "RWKV-4: 4 layers, width 128, ffn 512, vocab 256, f32".
+  std::string describe() const;
+};
+
+/// Renames a Hugging Face layout to the official names, then detects the
+/// version and hyperparameters, checking that every tensor the version needs
+/// is present with the right shape. Errors name the tensor.
+llvm::Expected<RWKVConfig> detectRWKV(Checkpoint &ckpt);
+
+/// Storage precision of the large matrices in the weight blob.
+enum class WeightFormat { F32, F16 };
+
+/// The weight blob: tensors prepared for the compiled code (decays
+/// pre-exponentiated, ln0 folded into the embedding, matrices converted to
+/// the chosen format), each aligned to 64 bytes.
+struct WeightBlob {
+  struct Entry {
+    std::string name;
+    uint64_t offset = 0;
+    std::vector<int64_t> shape;
+    DType dtype = DType::F32;
+  };
+  std::vector<Entry> entries;
+  std::vector<uint8_t> bytes;
+};
+
+struct RWKVModel {
+  RWKVConfig config;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  WeightBlob weights;
+  /// The state's shape: layers x rows x width (f32).
+  std::vector<int64_t> stateShape;
+};
+
+/// Builds the module and the blob. The module is verified.
+llvm::Expected<RWKVModel> buildRWKV(mlir::MLIRContext *ctx, Checkpoint &ckpt,
+                                    const RWKVConfig &config,
+                                    WeightFormat format);
+
+} // namespace seqc
+
+#endif // SEQC_IMPORT_RWKV_H

@@ -1,0 +1,204 @@
+//===- Checkpoint.cpp - tensors from .pth and safetensors files -----------===//
+
+#include "seqc/Import/Checkpoint.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace seqc;
+using llvm::StringRef;
+
+//===----------------------------------------------------------------------===//
+// Element types
+//===----------------------------------------------------------------------===//
+
+StringRef seqc::dtypeName(DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return "f32";
+  case DType::F16:
+    return "f16";
+  case DType::BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+unsigned seqc::dtypeSize(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+
+float seqc::halfToFloat(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else { // Subnormal: normalize.
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 0x1f) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float seqc::bfloat16ToFloat(uint16_t b) {
+  uint32_t bits = (uint32_t)b << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t seqc::floatToHalf(float value) {
+  uint32_t x;
+  std::memcpy(&x, &value, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  uint32_t absx = x & 0x7fffffff;
+  if (absx >= 0x7f800000) // Inf or NaN.
+    return sign | 0x7c00 | (absx > 0x7f800000 ? 0x200 : 0);
+  if (absx >= 0x477ff000) // Rounds to a value beyond the largest half.
+    return sign | 0x7c00;
+  if (absx < 0x38800000) { // Subnormal half (or zero).
+    int shift = 113 - (int)(absx >> 23);
+    if (shift > 24)
+      return sign;
+    uint32_t mant = (absx & 0x7fffff) | 0x800000;
+    uint32_t half = mant >> (shift + 13);
+    uint32_t rem = mant & ((1u << (shift + 13)) - 1);
+    uint32_t mid = 1u << (shift + 12);
+    if (rem > mid || (rem == mid && (half & 1)))
+      ++half;
+    return sign | half;
+  }
+  uint32_t half = ((absx >> 13) - ((127 - 15) << 10));
+  uint32_t rem = absx & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+    ++half;
+  return sign | half;
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor
+//===----------------------------------------------------------------------===//
+
+int64_t Tensor::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+std::string Tensor::describe() const {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "] " + dtypeName(dtype).str();
+}
+
+std::vector<float> Tensor::toF32() const {
+  int64_t n = numElements();
+  std::vector<float> out(n);
+  const uint8_t *p = bytes.data();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (dtype) {
+    case DType::F32:
+      std::memcpy(&out[i], p + 4 * i, 4);
+      break;
+    case DType::F16:
+    case DType::BF16: {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      out[i] = dtype == DType::F16 ? halfToFloat(h) : bfloat16ToFloat(h);
+      break;
+    }
+    }
+  }
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Checkpoint
+//===----------------------------------------------------------------------===//
+
+Checkpoint::Checkpoint(std::string path, std::string format,
+                       std::unique_ptr<llvm::MemoryBuffer> buffer)
+    : path_(std::move(path)), format_(std::move(format)),
+      buffer_(std::move(buffer)) {}
+
+llvm::ArrayRef<uint8_t> Checkpoint::contents() const {
+  return {reinterpret_cast<const uint8_t *>(buffer_->getBufferStart()),
+          buffer_->getBufferSize()};
+}
+
+const Tensor *Checkpoint::find(StringRef name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+llvm::Error Checkpoint::add(Tensor tensor) {
+  std::string name = tensor.name;
+  if (!tensors_.try_emplace(name, std::move(tensor)).second)
+    return llvm::createStringError("%s: tensor '%s' appears twice",
+                                   path_.c_str(), name.c_str());
+  order_.push_back(name);
+  return llvm::Error::success();
+}
+
+void Checkpoint::rename(StringRef from, StringRef to) {
+  auto it = tensors_.find(from);
+  if (it == tensors_.end() || from == to)
+    return;
+  Tensor t = std::move(it->second);
+  tensors_.erase(it);
+  t.name = to.str();
+  tensors_[to] = std::move(t);
+  for (std::string &n : order_)
+    if (n == from)
+      n = to.str();
+}
+
+llvm::Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return llvm::createStringError("%s: cannot open: %s", path.str().c_str(),
+                                   buffer.getError().message().c_str());
+  StringRef data = (*buffer)->getBuffer();
+  // A zip archive starts with a local file header ("PK\3\4"); a safetensors
+  // file with the 8-byte length of its JSON header, followed by '{'.
+  std::string format;
+  if (data.starts_with("PK\x03\x04"))
+    format = "pth";
+  else if (data.size() >= 9 && data[8] == '{')
+    format = "safetensors";
+  else if (data.size() >= 2 && (uint8_t)data[0] == 0x80)
+    return llvm::createStringError(
+        "%s: a legacy (pre-1.6, non-zip) torch.save file; re-save it with "
+        "torch.save(state_dict, path) from PyTorch 1.6 or later",
+        path.str().c_str());
+  else
+    return llvm::createStringError(
+        "%s: neither a torch.save zip archive nor a safetensors file",
+        path.str().c_str());
+  auto ckpt =
+      std::make_unique<Checkpoint>(path.str(), format, std::move(*buffer));
+  llvm::Error err =
+      format == "pth" ? readTorchArchive(*ckpt) : readSafetensors(*ckpt);
+  if (err)
+    return std::move(err);
+  if (ckpt->names().empty())
+    return llvm::createStringError("%s: the checkpoint holds no tensors",
+                                   path.str().c_str());
+  return std::move(ckpt);
+}

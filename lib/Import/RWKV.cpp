@@ -1,0 +1,778 @@
+//===- RWKV.cpp - RWKV checkpoints to seq-dialect modules -----------------===//
+
+#include "seqc/Import/RWKV.h"
+
+#include "dialects/Seq/IR/SeqOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace seqc;
+using namespace mlir;
+using llvm::StringRef;
+
+//===----------------------------------------------------------------------===//
+// Detection
+//===----------------------------------------------------------------------===//
+
+std::string RWKVConfig::describe() const {
+  std::string s = llvm::formatv("RWKV-{0}: {1} layers, width {2}, ffn {3}, "
+                                "vocab {4}",
+                                version, layers, embd, ffn, vocab);
+  if (heads)
+    s += llvm::formatv(", {0} heads of {1}", heads, headSize);
+  for (const auto &[name, rank] : loraRanks)
+    s += llvm::formatv(", {0} rank {1}", name, rank);
+  return s + ", " + dtypeName(dtype).str();
+}
+
+/// Hugging Face names (RwkvForCausalLM and its successors) to official ones.
+static void renameHuggingFace(Checkpoint &ckpt) {
+  std::vector<std::string> names(ckpt.names().begin(), ckpt.names().end());
+  for (const std::string &name : names) {
+    StringRef n = name;
+    if (!n.starts_with("rwkv.") && n != "head.weight")
+      continue;
+    std::string to = n.starts_with("rwkv.") ? n.drop_front(5).str() : name;
+    auto replace = [&](StringRef from, StringRef with) {
+      size_t pos = to.find(from.str());
+      if (pos != std::string::npos)
+        to.replace(pos, from.size(), with.str());
+    };
+    replace("embeddings.weight", "emb.weight");
+    replace(".pre_ln.", ".ln0.");
+    replace(".attention.", ".att.");
+    replace(".feed_forward.", ".ffn.");
+    replace("time_mix_key", "time_mix_k");
+    replace("time_mix_value", "time_mix_v");
+    replace("time_mix_receptance", "time_mix_r");
+    ckpt.rename(name, to);
+  }
+}
+
+namespace {
+/// Checks tensors against the shapes a version needs.
+struct ShapeChecker {
+  Checkpoint &ckpt;
+  std::string arch;
+
+  llvm::Expected<const Tensor *> get(StringRef name) {
+    const Tensor *t = ckpt.find(name);
+    if (!t)
+      return llvm::createStringError(ckpt.path() + ": " + arch +
+                                     " checkpoint is missing tensor '" + name +
+                                     "'");
+    return t;
+  }
+  /// `name` must hold `shape` (leading 1s are ignored: [1, 1, C] ~ [C]).
+  llvm::Error expect(StringRef name, std::vector<int64_t> shape) {
+    auto t = get(name);
+    if (!t)
+      return t.takeError();
+    std::vector<int64_t> have = (*t)->shape;
+    while (have.size() > shape.size() && have.front() == 1)
+      have.erase(have.begin());
+    if (have == shape)
+      return llvm::Error::success();
+    Tensor want;
+    want.shape = shape;
+    want.dtype = (*t)->dtype;
+    return llvm::createStringError(ckpt.path() + ": " + arch + " tensor '" +
+                                   name + "' is " + (*t)->describe() +
+                                   ", expected " + want.describe());
+  }
+};
+} // namespace
+
+llvm::Expected<RWKVConfig> seqc::detectRWKV(Checkpoint &ckpt) {
+  renameHuggingFace(ckpt);
+  RWKVConfig cfg;
+  if (ckpt.find("blocks.0.att.w0") || ckpt.find("blocks.0.att.k_k"))
+    cfg.version = 7;
+  else if (ckpt.find("blocks.0.att.time_maa_x"))
+    cfg.version = 6;
+  else if (ckpt.find("blocks.0.att.time_faaaa"))
+    cfg.version = 5;
+  else if (ckpt.find("blocks.0.att.time_first"))
+    cfg.version = 4;
+  else
+    return llvm::createStringError(
+        ckpt.path() +
+        ": unknown architecture: no RWKV-4/5/6/7 signature tensor "
+        "(blocks.0.att.time_first, time_faaaa, time_maa_x or w0); the first "
+        "tensor is '" +
+        ckpt.names().front() + "'");
+  ShapeChecker check{ckpt, "RWKV-" + std::to_string(cfg.version)};
+
+  auto emb = check.get("emb.weight");
+  if (!emb)
+    return emb.takeError();
+  if ((*emb)->shape.size() != 2)
+    return llvm::createStringError(ckpt.path() + ": emb.weight is " +
+                                   (*emb)->describe() +
+                                   ", expected [vocab, "
+                                   "width]");
+  cfg.vocab = (*emb)->shape[0];
+  cfg.embd = (*emb)->shape[1];
+  cfg.dtype = (*emb)->dtype;
+  // Layers: blocks.0 .. blocks.N-1, all present.
+  int64_t maxLayer = -1;
+  for (const std::string &name : ckpt.names()) {
+    StringRef n = name;
+    if (!n.consume_front("blocks."))
+      continue;
+    int64_t layer;
+    if (!n.take_until([](char c) { return c == '.'; }).getAsInteger(10, layer))
+      maxLayer = std::max(maxLayer, layer);
+  }
+  cfg.layers = maxLayer + 1;
+  if (cfg.layers == 0)
+    return llvm::createStringError(ckpt.path() + ": no blocks.N tensors");
+  auto ffnKey = check.get("blocks.0.ffn.key.weight");
+  if (!ffnKey)
+    return ffnKey.takeError();
+  cfg.ffn = (*ffnKey)->shape.empty() ? 0 : (*ffnKey)->shape[0];
+
+  int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab;
+  auto all =
+      [&](std::initializer_list<std::pair<const char *, std::vector<int64_t>>>
+              list,
+          int64_t layer) -> llvm::Error {
+    for (const auto &[suffix, shape] : list) {
+      std::string name =
+          layer < 0 ? std::string(suffix)
+                    : llvm::formatv("blocks.{0}.{1}", layer, suffix).str();
+      if (llvm::Error e = check.expect(name, shape))
+        return e;
+    }
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = all({{"blocks.0.ln0.weight", {C}},
+                           {"blocks.0.ln0.bias", {C}},
+                           {"ln_out.weight", {C}},
+                           {"ln_out.bias", {C}},
+                           {"head.weight", {V, C}}},
+                          -1))
+    return std::move(e);
+
+  if (cfg.version == 4) {
+    for (int64_t l = 0; l < cfg.layers; ++l)
+      if (llvm::Error e = all({{"ln1.weight", {C}},
+                               {"ln1.bias", {C}},
+                               {"ln2.weight", {C}},
+                               {"ln2.bias", {C}},
+                               {"att.time_decay", {C}},
+                               {"att.time_first", {C}},
+                               {"att.time_mix_k", {C}},
+                               {"att.time_mix_v", {C}},
+                               {"att.time_mix_r", {C}},
+                               {"att.key.weight", {C, C}},
+                               {"att.value.weight", {C, C}},
+                               {"att.receptance.weight", {C, C}},
+                               {"att.output.weight", {C, C}},
+                               {"ffn.time_mix_k", {C}},
+                               {"ffn.time_mix_r", {C}},
+                               {"ffn.key.weight", {F, C}},
+                               {"ffn.receptance.weight", {C, C}},
+                               {"ffn.value.weight", {C, F}}},
+                              l))
+        return std::move(e);
+    return cfg;
+  }
+
+  // RWKV-5/6/7: heads from the per-head bonus / key-normalization tensor.
+  const char *headTensor =
+      cfg.version == 7 ? "blocks.0.att.r_k" : "blocks.0.att.time_faaaa";
+  auto ht = check.get(headTensor);
+  if (!ht)
+    return ht.takeError();
+  if ((*ht)->shape.size() != 2 || (*ht)->shape[0] * (*ht)->shape[1] != C)
+    return llvm::createStringError(ckpt.path() + ": " + headTensor + " is " +
+                                   (*ht)->describe() +
+                                   ", expected [heads, head_size] with "
+                                   "heads * head_size = " +
+                                   llvm::Twine(C));
+  cfg.heads = (*ht)->shape[0];
+  cfg.headSize = (*ht)->shape[1];
+  auto rank = [&](const char *label, const char *name, int idx,
+                  int64_t divide) -> llvm::Error {
+    auto t = check.get(name);
+    if (!t)
+      return t.takeError();
+    if ((*t)->shape.size() != 2)
+      return llvm::createStringError(ckpt.path() + ": " + name + " is " +
+                                     (*t)->describe() + ", expected a matrix");
+    cfg.loraRanks.push_back({label, (*t)->shape[idx] / divide});
+    return llvm::Error::success();
+  };
+  llvm::Error e = llvm::Error::success();
+  if (cfg.version == 6) {
+    if ((e = rank("mix", "blocks.0.att.time_maa_w1", 1, 5)))
+      return std::move(e);
+    if ((e = rank("decay", "blocks.0.att.time_decay_w1", 1, 1)))
+      return std::move(e);
+  } else if (cfg.version == 7) {
+    if ((e = rank("decay", "blocks.0.att.w1", 1, 1)))
+      return std::move(e);
+    if ((e = rank("a", "blocks.0.att.a1", 1, 1)))
+      return std::move(e);
+    if (cfg.layers > 1 && (e = rank("value", "blocks.1.att.v1", 1, 1)))
+      return std::move(e);
+    if ((e = rank("gate", "blocks.0.att.g1", 1, 1)))
+      return std::move(e);
+  }
+  return cfg;
+}
+
+//===----------------------------------------------------------------------===//
+// Weight blob
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+class BlobWriter {
+public:
+  explicit BlobWriter(WeightBlob &blob) : blob(blob) {}
+
+  void add(std::string name, std::vector<int64_t> shape,
+           const std::vector<float> &values, DType dtype) {
+    uint64_t offset = (blob.bytes.size() + 63) / 64 * 64;
+    uint64_t size = values.size() * dtypeSize(dtype);
+    blob.bytes.resize(offset + size, 0);
+    uint8_t *dst = blob.bytes.data() + offset;
+    if (dtype == DType::F32) {
+      std::memcpy(dst, values.data(), size);
+    } else {
+      for (size_t i = 0; i < values.size(); ++i) {
+        uint16_t h = floatToHalf(values[i]);
+        std::memcpy(dst + 2 * i, &h, 2);
+      }
+    }
+    blob.entries.push_back({std::move(name), offset, std::move(shape), dtype});
+  }
+
+private:
+  WeightBlob &blob;
+};
+
+/// Layer norm of each row of `x` ([rows, C]) in place, in double precision.
+void layerNormRows(std::vector<float> &x, int64_t C,
+                   const std::vector<float> &w, const std::vector<float> &b) {
+  for (size_t row = 0; row * C < x.size(); ++row) {
+    float *p = &x[row * C];
+    double mean = 0, var = 0;
+    for (int64_t c = 0; c < C; ++c)
+      mean += p[c];
+    mean /= C;
+    for (int64_t c = 0; c < C; ++c)
+      var += (p[c] - mean) * (p[c] - mean);
+    var /= C;
+    double inv = 1.0 / std::sqrt(var + 1e-5);
+    for (int64_t c = 0; c < C; ++c)
+      p[c] = (float)((p[c] - mean) * inv * w[c] + b[c]);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// IR building
+//===----------------------------------------------------------------------===//
+
+/// Builds the RWKV-4 entry points. Values are f32 tensors; the matrices may
+/// be f16 and are extended inside the products.
+class RWKV4Builder {
+public:
+  RWKV4Builder(MLIRContext *ctx, const RWKVConfig &cfg, const WeightBlob &blob)
+      : ctx(ctx), b(ctx), loc(UnknownLoc::get(ctx)), cfg(cfg), blob(blob) {
+    f32 = b.getF32Type();
+    for (const WeightBlob::Entry &e : blob.entries)
+      entries[e.name] = &e;
+  }
+
+  OwningOpRef<ModuleOp> build() {
+    OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+    module->getOperation()->setAttr(
+        "seq.model", b.getStringAttr(llvm::formatv("rwkv{0}", cfg.version)));
+    b.setInsertionPointToEnd(module->getBody());
+    buildInitState();
+    buildForward("seqc_step", 1, /*allLogits=*/false);
+    buildForward("seqc_prefill", ShapedType::kDynamic, false);
+    buildForward("seqc_prefill_all", ShapedType::kDynamic, true);
+    return module;
+  }
+
+  static constexpr int64_t kRows = 5; // att x, aa, bb, pp, ffn x.
+
+private:
+  MLIRContext *ctx;
+  OpBuilder b;
+  Location loc;
+  const RWKVConfig &cfg;
+  const WeightBlob &blob;
+  Type f32;
+  llvm::StringMap<const WeightBlob::Entry *> entries;
+  Value weightsArg;
+  llvm::StringMap<Value> weightValues; // Per function.
+
+  MemRefType stateType() {
+    return MemRefType::get({cfg.layers, kRows, cfg.embd}, f32);
+  }
+
+  func::FuncOp startFunc(StringRef name, TypeRange args) {
+    auto fn =
+        func::FuncOp::create(b, loc, name, FunctionType::get(ctx, args, {}));
+    fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    return fn;
+  }
+  void endFunc(func::FuncOp fn) {
+    func::ReturnOp::create(b, loc);
+    b.setInsertionPointAfter(fn);
+    weightValues.clear();
+  }
+
+  /// Initial state: zeros, except pp (row 3) = -1e30 (no past).
+  void buildInitState() {
+    func::FuncOp fn = startFunc("seqc_init_state", {stateType()});
+    SmallVector<int64_t> shape = {cfg.layers, kRows, cfg.embd};
+    Value init = tensor::EmptyOp::create(b, loc, shape, f32);
+    Value filled =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+            SmallVector<AffineMap>{b.getMultiDimIdentityMap(3)},
+            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location nl, ValueRange) {
+              Value row = linalg::IndexOp::create(nb, nl, 1);
+              Value three = arith::ConstantIndexOp::create(nb, nl, 3);
+              Value isPP = arith::CmpIOp::create(
+                  nb, nl, arith::CmpIPredicate::eq, row, three);
+              Value v = arith::SelectOp::create(
+                  nb, nl, isPP, cst(nb, nl, -1e30f), cst(nb, nl, 0.0f));
+              linalg::YieldOp::create(nb, nl, v);
+            })
+            .getResult(0);
+    store(filled, fn.getArgument(0));
+    endFunc(fn);
+  }
+
+  static Value cst(OpBuilder &nb, Location nl, float v) {
+    return arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(v));
+  }
+
+  void store(Value tensor, Value memref) {
+    bufferization::MaterializeInDestinationOp::create(
+        b, loc, Type(), tensor, memref, /*restrict=*/true, /*writable=*/true);
+  }
+
+  /// The tensor view of a blob entry.
+  Value weight(StringRef name) {
+    auto cached = weightValues.find(name);
+    if (cached != weightValues.end())
+      return cached->second;
+    const WeightBlob::Entry *e = entries.lookup(name);
+    assert(e && "weight missing from the blob");
+    Type elt = e->dtype == DType::F32 ? f32 : (Type)b.getF16Type();
+    auto memrefType = MemRefType::get(e->shape, elt);
+    Value offset = arith::ConstantIndexOp::create(b, loc, e->offset);
+    Value view = memref::ViewOp::create(b, loc, memrefType, weightsArg, offset,
+                                        ValueRange{});
+    Value t = bufferization::ToTensorOp::create(
+        b, loc, RankedTensorType::get(e->shape, elt), view, /*restrict=*/true);
+    weightValues[name] = t;
+    return t;
+  }
+
+  /// Dimension `d` of a tensor as an OpFoldResult.
+  OpFoldResult dim(Value t, int64_t d) {
+    auto type = cast<RankedTensorType>(t.getType());
+    if (!type.isDynamicDim(d))
+      return b.getIndexAttr(type.getDimSize(d));
+    return tensor::DimOp::create(b, loc, t, d).getResult();
+  }
+
+  Value empty(ArrayRef<OpFoldResult> sizes) {
+    return tensor::EmptyOp::create(b, loc, sizes, f32);
+  }
+
+  Value zeros(ArrayRef<OpFoldResult> sizes) {
+    return linalg::FillOp::create(b, loc, ValueRange{cst(b, loc, 0.0f)},
+                                  ValueRange{empty(sizes)})
+        .getResult(0);
+  }
+
+  static Value ext(OpBuilder &nb, Location nl, Value v) {
+    if (v.getType().isF32())
+      return v;
+    return arith::ExtFOp::create(nb, nl, nb.getF32Type(), v);
+  }
+
+  /// Elementwise over [T, C]: inputs are [T, C] or broadcast [C].
+  Value elementwise(ArrayRef<Value> inputs,
+                    function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
+    Value shapeSource;
+    for (Value in : inputs)
+      if (cast<RankedTensorType>(in.getType()).getRank() == 2)
+        shapeSource = in;
+    assert(shapeSource && "elementwise needs a [T, C] input");
+    Value out = empty({dim(shapeSource, 0), dim(shapeSource, 1)});
+    SmallVector<AffineMap> maps;
+    for (Value in : inputs)
+      maps.push_back(cast<RankedTensorType>(in.getType()).getRank() == 2
+                         ? b.getMultiDimIdentityMap(2)
+                         : AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx));
+    maps.push_back(b.getMultiDimIdentityMap(2));
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{out.getType()}, inputs, ValueRange{out}, maps,
+               SmallVector<utils::IteratorType>(2,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 SmallVector<Value> in;
+                 for (Value a : args.drop_back())
+                   in.push_back(ext(nb, nl, a));
+                 linalg::YieldOp::create(nb, nl, fn(nb, nl, in));
+               })
+        .getResult(0);
+  }
+
+  /// y[t, n] = sum_k x[t, k] * W[n, k] (W as stored: [out, in]).
+  Value matmulT(Value x, Value w) {
+    Value out = zeros({dim(x, 0), dim(w, 0)});
+    MLIRContext *c = ctx;
+    AffineExpr t = getAffineDimExpr(0, c), n = getAffineDimExpr(1, c),
+               k = getAffineDimExpr(2, c);
+    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {t, k}, c),
+                                   AffineMap::get(3, 0, {n, k}, c),
+                                   AffineMap::get(3, 0, {t, n}, c)};
+    // Reassociation lets LLVM vectorize the reduction over k.
+    auto fm = arith::FastMathFlagsAttr::get(
+        c, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{out.getType()}, ValueRange{x, w},
+               ValueRange{out}, maps,
+               SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                                utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction},
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value prod = arith::MulFOp::create(nb, nl, ext(nb, nl, a[0]),
+                                                    ext(nb, nl, a[1]), fm);
+                 linalg::YieldOp::create(
+                     nb, nl,
+                     arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
+               })
+        .getResult(0);
+  }
+
+  /// Sum over the rows of f(x) ([T, C] -> [T]).
+  Value rowSum(Value x, Value rowInput,
+               function_ref<Value(OpBuilder &, Location, Value, Value)> f) {
+    Value out = zeros({dim(x, 0)});
+    SmallVector<Value> ins = {x};
+    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
+    AffineMap row = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
+    if (rowInput) {
+      ins.push_back(rowInput);
+      maps.push_back(row);
+    }
+    maps.push_back(row);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{out.getType()}, ins, ValueRange{out}, maps,
+               SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction},
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value v = f(nb, nl, a[0], rowInput ? a[1] : Value());
+                 linalg::YieldOp::create(
+                     nb, nl,
+                     arith::AddFOp::create(nb, nl, a.back(), v).getResult());
+               })
+        .getResult(0);
+  }
+
+  /// Layer norm of each row (eps 1e-5).
+  Value layerNorm(Value x, StringRef prefix) {
+    float invC = 1.0f / cfg.embd;
+    Value sum = rowSum(x, Value(),
+                       [](OpBuilder &, Location, Value v, Value) { return v; });
+    Value sq = rowSum(
+        x, sum, [&](OpBuilder &nb, Location nl, Value v, Value s) -> Value {
+          Value mean = arith::MulFOp::create(nb, nl, s, cst(nb, nl, invC));
+          Value d = arith::SubFOp::create(nb, nl, v, mean);
+          return arith::MulFOp::create(nb, nl, d, d);
+        });
+    Value w = weight((prefix + ".w").str()),
+          bias = weight((prefix + ".b").str());
+    // Broadcast the per-row statistics over [T, C] through a generic of its
+    // own (maps differ from elementwise's).
+    Value out = empty({dim(x, 0), dim(x, 1)});
+    AffineMap id = b.getMultiDimIdentityMap(2);
+    AffineMap row = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
+    AffineMap col = AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{out.getType()},
+               ValueRange{x, sum, sq, w, bias}, ValueRange{out},
+               SmallVector<AffineMap>{id, row, row, col, col, id},
+               SmallVector<utils::IteratorType>(2,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value mean =
+                     arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invC));
+                 Value var =
+                     arith::MulFOp::create(nb, nl, a[2], cst(nb, nl, invC));
+                 Value inv = math::RsqrtOp::create(
+                     nb, nl,
+                     arith::AddFOp::create(nb, nl, var, cst(nb, nl, 1e-5f)));
+                 Value v = arith::MulFOp::create(
+                     nb, nl, arith::SubFOp::create(nb, nl, a[0], mean), inv);
+                 v = arith::MulFOp::create(nb, nl, v, a[3]);
+                 linalg::YieldOp::create(
+                     nb, nl,
+                     arith::AddFOp::create(nb, nl, v, a[4]).getResult());
+               })
+        .getResult(0);
+  }
+
+  /// x * mix + prev * (1 - mix).
+  Value mix(Value x, Value shifted, StringRef name) {
+    return elementwise({x, shifted, weight(name)},
+                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                         Value d = arith::SubFOp::create(nb, nl, a[0], a[1]);
+                         return arith::AddFOp::create(
+                             nb, nl, a[1],
+                             arith::MulFOp::create(nb, nl, d, a[2]));
+                       });
+  }
+
+  static Value sigmoid(OpBuilder &nb, Location nl, Value v) {
+    Value e = math::ExpOp::create(nb, nl, arith::NegFOp::create(nb, nl, v));
+    return arith::DivFOp::create(
+        nb, nl, cst(nb, nl, 1.0f),
+        arith::AddFOp::create(nb, nl, cst(nb, nl, 1.0f), e));
+  }
+
+  /// state[layer, row0 .. row0+rows-1, :] as [C] (rows == 1) or [rows, C].
+  Value stateRows(Value state, int64_t layer, int64_t row0, int64_t rows) {
+    SmallVector<int64_t> shape = rows == 1
+                                     ? SmallVector<int64_t>{cfg.embd}
+                                     : SmallVector<int64_t>{rows, cfg.embd};
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get(shape, f32), state,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(layer), b.getIndexAttr(row0),
+                               b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(rows),
+                               b.getIndexAttr(cfg.embd)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                               b.getIndexAttr(1)});
+  }
+  Value setStateRows(Value state, Value rows, int64_t layer, int64_t row0) {
+    int64_t n = cast<RankedTensorType>(rows.getType()).getRank() == 1
+                    ? 1
+                    : cast<RankedTensorType>(rows.getType()).getDimSize(0);
+    return tensor::InsertSliceOp::create(
+        b, loc, rows, state,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(layer), b.getIndexAttr(row0),
+                               b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(n),
+                               b.getIndexAttr(cfg.embd)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                               b.getIndexAttr(1)});
+  }
+
+  void buildForward(StringRef name, int64_t tokens, bool allLogits) {
+    int64_t C = cfg.embd, V = cfg.vocab;
+    Type i32 = b.getI32Type();
+    auto weightsType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+    auto tokensType = MemRefType::get({tokens}, i32);
+    auto logitsType =
+        MemRefType::get({allLogits ? ShapedType::kDynamic : 1, V}, f32);
+    func::FuncOp fn = startFunc(
+        name, {weightsType, tokensType, stateType(), stateType(), logitsType});
+    weightsArg = fn.getArgument(0);
+    Value toks = bufferization::ToTensorOp::create(
+        b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
+        /*restrict=*/true);
+    Value state = bufferization::ToTensorOp::create(
+        b, loc, RankedTensorType::get({cfg.layers, kRows, C}, f32),
+        fn.getArgument(2), /*restrict=*/true);
+
+    // Embedding (ln0 is folded into the table at import).
+    Value emb = weight("emb");
+    Value T = getValueOrCreateConstantIndexOp(b, loc, dim(toks, 0));
+    Value xInit = empty({T, b.getIndexAttr(C)});
+    AffineMap tokMap = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
+    Value x =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{xInit.getType()}, ValueRange{toks},
+            ValueRange{xInit},
+            SmallVector<AffineMap>{tokMap, b.getMultiDimIdentityMap(2)},
+            SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              Value row =
+                  arith::IndexCastOp::create(nb, nl, nb.getIndexType(), a[0]);
+              Value col = linalg::IndexOp::create(nb, nl, 1);
+              Value v =
+                  tensor::ExtractOp::create(nb, nl, emb, ValueRange{row, col});
+              linalg::YieldOp::create(nb, nl, ext(nb, nl, v));
+            })
+            .getResult(0);
+
+    Value newState = tensor::EmptyOp::create(
+        b, loc, ArrayRef<int64_t>{cfg.layers, kRows, C}, f32);
+    auto seqType = cast<RankedTensorType>(x.getType());
+    auto rowType = RankedTensorType::get({C}, f32);
+    for (int64_t l = 0; l < cfg.layers; ++l) {
+      std::string p = "blocks." + std::to_string(l) + ".";
+      // Time mixing.
+      Value xx = layerNorm(x, p + "ln1");
+      auto shiftA =
+          seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
+                                    ValueRange{xx, stateRows(state, l, 0, 1)});
+      Value sx = shiftA.getResult(0);
+      Value xk = mix(xx, sx, p + "att.mix_k");
+      Value xv = mix(xx, sx, p + "att.mix_v");
+      Value xr = mix(xx, sx, p + "att.mix_r");
+      Value r = elementwise({matmulT(xr, weight(p + "att.Wr"))},
+                            [](OpBuilder &nb, Location nl, ValueRange a) {
+                              return sigmoid(nb, nl, a[0]);
+                            });
+      Value k = matmulT(xk, weight(p + "att.Wk"));
+      Value v = matmulT(xv, weight(p + "att.Wv"));
+      auto wkv = seq::WKV4Op::create(
+          b, loc, TypeRange{seqType, RankedTensorType::get({3, C}, f32)},
+          ValueRange{k, v, weight(p + "att.w"), weight(p + "att.u"),
+                     stateRows(state, l, 1, 3)});
+      Value ry = elementwise(
+          {r, wkv.getResult(0)}, [](OpBuilder &nb, Location nl, ValueRange a) {
+            return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
+          });
+      Value att = matmulT(ry, weight(p + "att.Wo"));
+      x = elementwise({x, att}, [](OpBuilder &nb, Location nl, ValueRange a) {
+        return arith::AddFOp::create(nb, nl, a[0], a[1]).getResult();
+      });
+      newState = setStateRows(newState, shiftA.getResult(1), l, 0);
+      newState = setStateRows(newState, wkv.getResult(1), l, 1);
+
+      // Channel mixing.
+      Value xx2 = layerNorm(x, p + "ln2");
+      auto shiftF =
+          seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
+                                    ValueRange{xx2, stateRows(state, l, 4, 1)});
+      Value fk = mix(xx2, shiftF.getResult(0), p + "ffn.mix_k");
+      Value fr = mix(xx2, shiftF.getResult(0), p + "ffn.mix_r");
+      Value gate = elementwise({matmulT(fr, weight(p + "ffn.Wr"))},
+                               [](OpBuilder &nb, Location nl, ValueRange a) {
+                                 return sigmoid(nb, nl, a[0]);
+                               });
+      Value hidden =
+          elementwise({matmulT(fk, weight(p + "ffn.Wk"))},
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        Value relu = arith::MaximumFOp::create(
+                            nb, nl, a[0], cst(nb, nl, 0.0f));
+                        return arith::MulFOp::create(nb, nl, relu, relu);
+                      });
+      Value ffn = matmulT(hidden, weight(p + "ffn.Wv"));
+      x = elementwise({x, gate, ffn},
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        return arith::AddFOp::create(
+                            nb, nl, a[0],
+                            arith::MulFOp::create(nb, nl, a[1], a[2]));
+                      });
+      newState = setStateRows(newState, shiftF.getResult(1), l, 4);
+    }
+
+    // Head: on the last token only, unless every token's logits are wanted.
+    if (!allLogits) {
+      Value last = arith::SubIOp::create(
+          b, loc, T, arith::ConstantIndexOp::create(b, loc, 1));
+      x = tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({1, C}, f32), x,
+          ArrayRef<OpFoldResult>{last, b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(C)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+    }
+    Value logits = matmulT(layerNorm(x, "ln_out"), weight("head"));
+    store(logits, fn.getArgument(4));
+    store(newState, fn.getArgument(3));
+    endFunc(fn);
+  }
+};
+
+} // namespace
+
+llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
+                                          const RWKVConfig &cfg,
+                                          WeightFormat format) {
+  if (cfg.version != 4)
+    return llvm::createStringError(
+        ckpt.path() + ": " + cfg.describe() +
+        ": detected, but seqc compiles only RWKV-4 models so far");
+  ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
+                   func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
+                   memref::MemRefDialect, seq::SeqDialect,
+                   tensor::TensorDialect>();
+  RWKVModel model;
+  model.config = cfg;
+  int64_t C = cfg.embd;
+  DType mat = format == WeightFormat::F16 ? DType::F16 : DType::F32;
+  auto get = [&](const std::string &name) { return ckpt.find(name)->toF32(); };
+  BlobWriter blob(model.weights);
+  // ln0 applies to the embedding alone: fold it into the table.
+  std::vector<float> emb = get("emb.weight");
+  layerNormRows(emb, C, get("blocks.0.ln0.weight"), get("blocks.0.ln0.bias"));
+  blob.add("emb", {cfg.vocab, C}, emb, mat);
+  for (int64_t l = 0; l < cfg.layers; ++l) {
+    std::string p = "blocks." + std::to_string(l) + ".";
+    auto vec = [&](const std::string &to, const std::string &from) {
+      blob.add(p + to, {C}, get(p + from), DType::F32);
+    };
+    auto matrix = [&](const std::string &to, const std::string &from) {
+      const Tensor *t = ckpt.find(p + from);
+      blob.add(p + to, t->shape, t->toF32(), mat);
+    };
+    vec("ln1.w", "ln1.weight");
+    vec("ln1.b", "ln1.bias");
+    vec("ln2.w", "ln2.weight");
+    vec("ln2.b", "ln2.bias");
+    vec("att.mix_k", "att.time_mix_k");
+    vec("att.mix_v", "att.time_mix_v");
+    vec("att.mix_r", "att.time_mix_r");
+    std::vector<float> w = get(p + "att.time_decay");
+    for (float &d : w)
+      d = -std::exp(d);
+    blob.add(p + "att.w", {C}, w, DType::F32);
+    vec("att.u", "att.time_first");
+    matrix("att.Wk", "att.key.weight");
+    matrix("att.Wv", "att.value.weight");
+    matrix("att.Wr", "att.receptance.weight");
+    matrix("att.Wo", "att.output.weight");
+    vec("ffn.mix_k", "ffn.time_mix_k");
+    vec("ffn.mix_r", "ffn.time_mix_r");
+    matrix("ffn.Wk", "ffn.key.weight");
+    matrix("ffn.Wr", "ffn.receptance.weight");
+    matrix("ffn.Wv", "ffn.value.weight");
+  }
+  blob.add("ln_out.w", {C}, get("ln_out.weight"), DType::F32);
+  blob.add("ln_out.b", {C}, get("ln_out.bias"), DType::F32);
+  blob.add("head", {cfg.vocab, C}, get("head.weight"), mat);
+  model.weights.bytes.resize((model.weights.bytes.size() + 63) / 64 * 64, 0);
+
+  RWKV4Builder builder(ctx, cfg, model.weights);
+  model.module = builder.build();
+  model.stateShape = {cfg.layers, RWKV4Builder::kRows, C};
+  if (failed(verify(*model.module)))
+    return llvm::createStringError("internal error: the built RWKV-4 module "
+                                   "does not verify");
+  return std::move(model);
+}

@@ -1,0 +1,69 @@
+//===- Tokenizer.h - text <-> token ids for seqc-run -------------*- C++
+//-*-===//
+//
+// Tokenizers of the models seqc runs: raw bytes (token = byte value) and the
+// RWKV World vocabulary (greedy longest match over a byte trie). They need no
+// MLIR or LLVM.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_RUN_TOKENIZER_H
+#define SEQC_RUN_TOKENIZER_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace seqc {
+
+class Tokenizer {
+public:
+  virtual ~Tokenizer() = default;
+  virtual std::vector<int32_t> encode(const std::string &text) const = 0;
+  /// The bytes of one token (possibly part of a UTF-8 character).
+  virtual std::string decode(int32_t token) const = 0;
+  virtual int32_t size() const = 0;
+
+  /// "bytes", or "world" (reading `vocabPath`). Errors go to `error`.
+  static std::unique_ptr<Tokenizer> create(const std::string &kind,
+                                           const std::string &vocabPath,
+                                           std::string &error);
+};
+
+class ByteTokenizer : public Tokenizer {
+public:
+  std::vector<int32_t> encode(const std::string &text) const override;
+  std::string decode(int32_t token) const override;
+  int32_t size() const override { return 256; }
+};
+
+/// RWKV World: lines "ID REPR LENGTH" where REPR is a Python str or bytes
+/// literal; text is split greedily into the longest vocabulary entries.
+class WorldTokenizer : public Tokenizer {
+public:
+  /// Reads the vocabulary; on failure returns null and sets `error`
+  /// ("path:line: cause").
+  static std::unique_ptr<WorldTokenizer> load(const std::string &path,
+                                              std::string &error);
+  std::vector<int32_t> encode(const std::string &text) const override;
+  std::string decode(int32_t token) const override;
+  int32_t size() const override { return (int32_t)tokens.size(); }
+
+private:
+  std::vector<std::string> tokens; // By id (id 0 is the empty end token).
+  // Trie over bytes: node -> (byte -> child); token id at each node (-1: none).
+  std::unordered_map<uint64_t, int32_t> children;
+  std::vector<int32_t> nodeToken;
+  void insert(const std::string &bytes, int32_t id);
+};
+
+/// Splits `pending` into the longest prefix of whole UTF-8 characters
+/// (returned) and an incomplete tail (left in `pending`). Bytes that can
+/// never start or continue a character come out as U+FFFD.
+std::string takeWholeUtf8(std::string &pending);
+
+} // namespace seqc
+
+#endif // SEQC_RUN_TOKENIZER_H

@@ -1,0 +1,439 @@
+//===- seqc-run.cpp - run seqc artifacts ----------------------------------===//
+//
+//   seqc-run generate ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-p P]
+//                              [--top-k K] [--seed S] [--vocab PATH]
+//   seqc-run logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [-o FILE]
+//   seqc-run ppl      ARTIFACT FILE [--start-fraction F] [--max-tokens N]
+//   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE]
+//
+// Links only the seqc runtime (no MLIR, no LLVM).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Tokenizer.h"
+#include "seqc/runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+[[noreturn]] void die(const std::string &msg) {
+  std::fprintf(stderr, "seqc-run: error: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+void check(seqc_status status) {
+  if (!status)
+    return;
+  std::string msg = seqc_status_message(status);
+  seqc_status_free(status);
+  die(msg);
+}
+
+const char *kUsage =
+    "usage: seqc-run COMMAND ARTIFACT [options]\n"
+    "  generate ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-p P] [--top-k K]\n"
+    "                    [--seed S] [--vocab PATH]\n"
+    "  logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [-o FILE.f32]\n"
+    "  ppl      ARTIFACT FILE [--start-fraction F] [--max-tokens N]\n"
+    "  bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE.json]\n";
+
+/// Options: "--name value" pairs and positionals.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+  std::map<std::string, bool> used;
+
+  Args(int argc, char **argv, const std::vector<std::string> &flags) {
+    for (int i = 2; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.size() > 1 && a[0] == '-') {
+        if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
+          options[a] = "1";
+          continue;
+        }
+        size_t eq = a.find('=');
+        if (eq != std::string::npos) {
+          options[a.substr(0, eq)] = a.substr(eq + 1);
+          continue;
+        }
+        if (i + 1 >= argc)
+          die("option " + a + " needs a value");
+        options[a] = argv[++i];
+      } else {
+        positional.push_back(a);
+      }
+    }
+  }
+  bool has(const std::string &k) {
+    used[k] = true;
+    return options.count(k);
+  }
+  std::string str(const std::string &k, const std::string &def) {
+    used[k] = true;
+    auto it = options.find(k);
+    return it == options.end() ? def : it->second;
+  }
+  double num(const std::string &k, double def, double lo, double hi) {
+    std::string v = str(k, "");
+    if (v.empty())
+      return def;
+    char *end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (*end || !(d >= lo && d <= hi))
+      die(k + "=" + v + ": expected a number in [" + std::to_string(lo) + ", " +
+          std::to_string(hi) + "]");
+    return d;
+  }
+  /// Rejects options no command read.
+  void finish() {
+    for (const auto &kv : options)
+      if (!used[kv.first])
+        die("unknown option " + kv.first + "\n" + kUsage);
+  }
+};
+
+struct Loaded {
+  seqc_model *model = nullptr;
+  std::unique_ptr<seqc::Tokenizer> tokenizer;
+  ~Loaded() { seqc_model_free(model); }
+};
+
+void load(Loaded &l, const std::string &dir, Args &args) {
+  check(seqc_model_load(dir.c_str(), &l.model));
+  const char *kind = seqc_model_get(l.model, "tokenizer");
+  std::string vocab =
+      args.str("--vocab", "../shared/data/rwkv_vocab_v20230424.txt");
+  std::string err;
+  l.tokenizer = seqc::Tokenizer::create(kind ? kind : "bytes", vocab, err);
+  if (!l.tokenizer)
+    die(err);
+  if (l.tokenizer->size() > seqc_model_vocab(l.model))
+    die("the tokenizer has " + std::to_string(l.tokenizer->size()) +
+        " tokens but the model only " +
+        std::to_string(seqc_model_vocab(l.model)));
+}
+
+double seconds() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Samples a token from logits: greedy at temperature 0, else softmax at
+/// temperature `temp` restricted to the top-k and the top-p mass.
+int32_t sample(const float *logits, int32_t vocab, double temp, int topK,
+               double topP, std::mt19937_64 &rng) {
+  if (temp <= 0)
+    return (int32_t)(std::max_element(logits, logits + vocab) - logits);
+  std::vector<int32_t> ids(vocab);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::sort(ids.begin(), ids.end(),
+            [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  size_t keep = topK > 0 ? std::min<size_t>(topK, vocab) : vocab;
+  std::vector<double> p(keep);
+  double total = 0;
+  for (size_t i = 0; i < keep; ++i)
+    total += p[i] = std::exp((logits[ids[i]] - logits[ids[0]]) / temp);
+  if (topP < 1.0) {
+    double mass = 0;
+    size_t n = 0;
+    while (n < keep && mass < topP * total)
+      mass += p[n++];
+    keep = std::max<size_t>(n, 1);
+    p.resize(keep);
+    total = mass;
+  }
+  double r = std::uniform_real_distribution<double>(0, total)(rng);
+  for (size_t i = 0; i < keep; ++i) {
+    r -= p[i];
+    if (r <= 0)
+      return ids[i];
+  }
+  return ids[keep - 1];
+}
+
+int cmdGenerate(Args &args) {
+  Loaded l;
+  load(l, args.positional.at(0), args);
+  std::string prompt = args.str("-p", "\n");
+  long n = (long)args.num("-n", 200, 0, 1e9);
+  double temp = args.num("--temp", 1.0, 0, 100);
+  double topP = args.num("--top-p", 0.9, 0, 1);
+  int topK = (int)args.num("--top-k", 0, 0, 1e9);
+  uint64_t seed = (uint64_t)args.num("--seed", 0, 0, 1.8e19);
+  args.finish();
+  if (prompt.empty())
+    die("-p: the prompt is empty");
+  std::vector<int32_t> ids = l.tokenizer->encode(prompt);
+  seqc_session *s;
+  check(seqc_session_create(l.model, &s));
+  check(seqc_session_prefill(s, ids.data(), ids.size()));
+  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  std::mt19937_64 rng(seed);
+  std::string pending;
+  int32_t vocab = std::min(seqc_model_vocab(l.model), l.tokenizer->size());
+  for (long i = 0; i < n; ++i) {
+    int32_t tok = sample(seqc_session_logits(s), vocab, temp, topK, topP, rng);
+    pending += l.tokenizer->decode(tok);
+    std::string out = seqc::takeWholeUtf8(pending);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    check(seqc_session_step(s, tok));
+  }
+  std::string rest = seqc::takeWholeUtf8(pending);
+  std::fwrite(rest.data(), 1, rest.size(), stdout);
+  std::fputs("\n", stdout);
+  seqc_session_free(s);
+  return 0;
+}
+
+std::vector<int32_t> parseTokens(const std::string &list) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char *end = nullptr;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end)
+      die("--tokens: '" + item + "' is not a token id");
+    if (v < INT32_MIN || v > INT32_MAX)
+      die("--tokens: " + item + " is out of range");
+    ids.push_back((int32_t)v);
+  }
+  return ids;
+}
+
+int cmdLogits(Args &args) {
+  Loaded l;
+  load(l, args.positional.at(0), args);
+  std::vector<int32_t> ids;
+  if (args.has("--tokens"))
+    ids = parseTokens(args.str("--tokens", ""));
+  else if (args.has("-p"))
+    ids = l.tokenizer->encode(args.str("-p", ""));
+  else
+    die("logits: give --tokens or -p");
+  bool all = args.has("--all");
+  std::string out = args.str("-o", "");
+  args.finish();
+  int32_t vocab = seqc_model_vocab(l.model);
+  seqc_session *s;
+  check(seqc_session_create(l.model, &s));
+  std::vector<float> logits((all ? ids.size() : 1) * vocab);
+  if (all) {
+    check(seqc_session_prefill_all(s, ids.data(), ids.size(), logits.data()));
+  } else {
+    check(seqc_session_prefill(s, ids.data(), ids.size()));
+    std::memcpy(logits.data(), seqc_session_logits(s), 4 * vocab);
+  }
+  seqc_session_free(s);
+  if (!out.empty()) {
+    // Raw little-endian f32, rows of `vocab`.
+    std::ofstream f(out, std::ios::binary);
+    f.write(reinterpret_cast<const char *>(logits.data()), 4 * logits.size());
+    if (!f)
+      die(out + ": cannot write");
+    return 0;
+  }
+  size_t rows = logits.size() / vocab;
+  for (size_t r = 0; r < rows; ++r) {
+    for (int32_t v = 0; v < vocab; ++v)
+      std::printf("%s%.9g", v ? " " : "", logits[r * vocab + v]);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+int cmdPpl(Args &args) {
+  Loaded l;
+  load(l, args.positional.at(0), args);
+  if (args.positional.size() < 2)
+    die("ppl: give a text file");
+  std::string path = args.positional[1];
+  double start = args.num("--start-fraction", 0, 0, 1);
+  long maxTokens = (long)args.num("--max-tokens", 0, 0, 1e12);
+  args.finish();
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    die(path + ": cannot open");
+  std::string text((std::istreambuf_iterator<char>(f)),
+                   std::istreambuf_iterator<char>());
+  size_t from = (size_t)(text.size() * start);
+  std::vector<int32_t> ids = l.tokenizer->encode(text.substr(from));
+  if (maxTokens > 0 && (size_t)maxTokens < ids.size())
+    ids.resize(maxTokens);
+  if (ids.size() < 2)
+    die(path + ": fewer than two tokens to score");
+  int32_t vocab = seqc_model_vocab(l.model);
+  seqc_session *s;
+  check(seqc_session_create(l.model, &s));
+  // The first token is context only; every later one is scored given all
+  // the earlier ones (the state carries across chunks).
+  const size_t chunk = 256;
+  std::vector<float> logits(chunk * vocab);
+  double nll = 0;
+  size_t scored = 0;
+  double t0 = seconds(), lastReport = t0;
+  std::vector<float> prev(seqc_session_logits(s),
+                          seqc_session_logits(s) + vocab);
+  for (size_t pos = 0; pos < ids.size(); pos += chunk) {
+    size_t n = std::min(chunk, ids.size() - pos);
+    check(seqc_session_prefill_all(s, ids.data() + pos, n, logits.data()));
+    for (size_t i = 0; i < n; ++i) {
+      size_t target = pos + i + 1;
+      if (target >= ids.size())
+        break;
+      const float *row = &logits[i * vocab];
+      double mx = *std::max_element(row, row + vocab), sum = 0;
+      for (int32_t v = 0; v < vocab; ++v)
+        sum += std::exp((double)row[v] - mx);
+      nll += std::log(sum) + mx - row[ids[target]];
+      ++scored;
+    }
+    if (seconds() - lastReport > 2) {
+      lastReport = seconds();
+      std::fprintf(stderr, "seqc-run: ppl: %zu / %zu tokens, ppl %.4f\n",
+                   pos + n, ids.size(), std::exp(nll / scored));
+    }
+  }
+  seqc_session_free(s);
+  double elapsed = seconds() - t0;
+  std::printf("{\"file\": \"%s\", \"start_byte\": %zu, \"tokens\": %zu, "
+              "\"scored\": %zu, \"nll\": %.6f, \"ppl\": %.6f, "
+              "\"tokens_per_s\": %.1f}\n",
+              path.c_str(), from, ids.size(), scored, nll / scored,
+              std::exp(nll / scored), ids.size() / elapsed);
+  return 0;
+}
+
+/// Read bandwidth of this machine: sums a buffer much larger than the
+/// caches, best of several passes (bytes / second).
+double readBandwidth() {
+  const size_t n = (size_t)256 << 20;
+  std::vector<float> buf(n / 4, 1.0f);
+  double best = 0;
+  volatile float sink = 0;
+  for (int pass = 0; pass < 4; ++pass) {
+    double t = seconds();
+    float acc[8] = {0};
+    for (size_t i = 0; i < buf.size(); i += 8)
+      for (int j = 0; j < 8; ++j)
+        acc[j] += buf[i + j];
+    double dt = seconds() - t;
+    sink = sink + acc[0] + acc[7];
+    best = std::max(best, n / dt);
+  }
+  return best;
+}
+
+int cmdBench(Args &args) {
+  Loaded l;
+  load(l, args.positional.at(0), args);
+  std::string prefillList = args.str("--prefill", "64,512");
+  long decode = (long)args.num("--decode", 64, 1, 1e6);
+  std::string out = args.str("-o", "");
+  args.finish();
+  int32_t vocab = seqc_model_vocab(l.model);
+  std::mt19937_64 rng(0);
+  auto randomTokens = [&](size_t n) {
+    std::vector<int32_t> ids(n);
+    for (int32_t &t : ids)
+      t = (int32_t)(rng() % vocab);
+    return ids;
+  };
+  seqc_session *s;
+  check(seqc_session_create(l.model, &s));
+  std::ostringstream json;
+  json << "{\n  \"model\": \"" << seqc_model_get(l.model, "description")
+       << "\",\n  \"weights_format\": \""
+       << seqc_model_get(l.model, "weights_format")
+       << "\",\n  \"weight_bytes\": " << seqc_model_weight_bytes(l.model)
+       << ",\n  \"prefill\": [";
+  bool first = true;
+  for (const std::string &item : [&] {
+         std::vector<std::string> v;
+         std::stringstream ss(prefillList);
+         std::string x;
+         while (std::getline(ss, x, ','))
+           v.push_back(x);
+         return v;
+       }()) {
+    long n = std::atol(item.c_str());
+    if (n <= 0)
+      die("--prefill: '" + item + "' is not a token count");
+    std::vector<int32_t> ids = randomTokens(n);
+    double best = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {
+      check(seqc_session_reset(s));
+      double t = seconds();
+      check(seqc_session_prefill(s, ids.data(), ids.size()));
+      best = std::min(best, seconds() - t);
+    }
+    json << (first ? "" : ",") << "\n    {\"tokens\": " << n
+         << ", \"seconds\": " << best << ", \"tokens_per_s\": " << n / best
+         << "}";
+    first = false;
+  }
+  json << "\n  ],\n";
+  std::vector<int32_t> ids = randomTokens(decode);
+  check(seqc_session_reset(s));
+  check(seqc_session_step(s, ids[0])); // Warm-up.
+  double t = seconds();
+  for (int32_t id : ids)
+    check(seqc_session_step(s, id));
+  double perToken = (seconds() - t) / decode;
+  double bw = readBandwidth();
+  double roofline = seqc_model_weight_bytes(l.model) / bw;
+  json << "  \"decode_tokens\": " << decode
+       << ",\n  \"decode_ms_per_token\": " << perToken * 1e3
+       << ",\n  \"read_bandwidth_gb_s\": " << bw / 1e9
+       << ",\n  \"roofline_ms_per_token\": " << roofline * 1e3
+       << ",\n  \"roofline_ratio\": " << roofline / perToken << "\n}\n";
+  seqc_session_free(s);
+  std::string text = json.str();
+  if (!out.empty()) {
+    std::ofstream f(out);
+    f << text;
+    if (!f)
+      die(out + ": cannot write");
+  }
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 1 : 0;
+  }
+  std::string cmd = argv[1];
+  Args args(argc, argv, {"--all"});
+  if (args.positional.empty())
+    die(cmd + ": give an artifact directory\n" + kUsage);
+  if (cmd == "generate")
+    return cmdGenerate(args);
+  if (cmd == "logits")
+    return cmdLogits(args);
+  if (cmd == "ppl")
+    return cmdPpl(args);
+  if (cmd == "bench")
+    return cmdBench(args);
+  die("unknown command '" + cmd + "'\n" + kUsage);
+}
