@@ -24,6 +24,9 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tools = [ToolSubst("seqc-opt", unresolved="fatal"),
+         ToolSubst("seqc", unresolved="fatal"),
+         ToolSubst("seqc-run", unresolved="fatal"),
+         ToolSubst("SeqcRuntimeTests", unresolved="fatal"),
          ToolSubst("mlir-runner", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, [config.seqc_tools_dir,
                                            config.llvm_tools_dir])

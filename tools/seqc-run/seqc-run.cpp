@@ -2,7 +2,8 @@
 //
 //   seqc-run generate ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-p P]
 //                              [--top-k K] [--seed S] [--vocab PATH]
-//   seqc-run logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [-o FILE]
+//   seqc-run logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]
+//                              [-o FILE]
 //   seqc-run ppl      ARTIFACT FILE [--start-fraction F] [--max-tokens N]
 //   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE]
 //
@@ -47,7 +48,8 @@ const char *kUsage =
     "usage: seqc-run COMMAND ARTIFACT [options]\n"
     "  generate ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-p P] [--top-k K]\n"
     "                    [--seed S] [--vocab PATH]\n"
-    "  logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [-o FILE.f32]\n"
+    "  logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]\n"
+    "                    [-o FILE.f32]\n"
     "  ppl      ARTIFACT FILE [--start-fraction F] [--max-tokens N]\n"
     "  bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE.json]\n";
 
@@ -106,25 +108,34 @@ struct Args {
   }
 };
 
+/// A loaded model and, on first use, its tokenizer.
 struct Loaded {
   seqc_model *model = nullptr;
-  std::unique_ptr<seqc::Tokenizer> tokenizer;
+  std::string vocabPath;
+  std::unique_ptr<seqc::Tokenizer> tok;
   ~Loaded() { seqc_model_free(model); }
+
+  seqc::Tokenizer &tokenizer() {
+    if (tok)
+      return *tok;
+    const char *kind = seqc_model_get(model, "tokenizer");
+    if (!kind || !std::strcmp(kind, "none"))
+      die("this model has no tokenizer; give token ids with --tokens");
+    std::string err;
+    tok = seqc::Tokenizer::create(kind, vocabPath, err);
+    if (!tok)
+      die(err);
+    if (tok->size() > seqc_model_vocab(model))
+      die("the tokenizer has " + std::to_string(tok->size()) +
+          " tokens but the model only " +
+          std::to_string(seqc_model_vocab(model)));
+    return *tok;
+  }
 };
 
 void load(Loaded &l, const std::string &dir, Args &args) {
   check(seqc_model_load(dir.c_str(), &l.model));
-  const char *kind = seqc_model_get(l.model, "tokenizer");
-  std::string vocab =
-      args.str("--vocab", "../shared/data/rwkv_vocab_v20230424.txt");
-  std::string err;
-  l.tokenizer = seqc::Tokenizer::create(kind ? kind : "bytes", vocab, err);
-  if (!l.tokenizer)
-    die(err);
-  if (l.tokenizer->size() > seqc_model_vocab(l.model))
-    die("the tokenizer has " + std::to_string(l.tokenizer->size()) +
-        " tokens but the model only " +
-        std::to_string(seqc_model_vocab(l.model)));
+  l.vocabPath = args.str("--vocab", "../shared/data/rwkv_vocab_v20230424.txt");
 }
 
 double seconds() {
@@ -178,17 +189,17 @@ int cmdGenerate(Args &args) {
   args.finish();
   if (prompt.empty())
     die("-p: the prompt is empty");
-  std::vector<int32_t> ids = l.tokenizer->encode(prompt);
+  std::vector<int32_t> ids = l.tokenizer().encode(prompt);
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
   check(seqc_session_prefill(s, ids.data(), ids.size()));
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   std::mt19937_64 rng(seed);
   std::string pending;
-  int32_t vocab = std::min(seqc_model_vocab(l.model), l.tokenizer->size());
+  int32_t vocab = std::min(seqc_model_vocab(l.model), l.tokenizer().size());
   for (long i = 0; i < n; ++i) {
     int32_t tok = sample(seqc_session_logits(s), vocab, temp, topK, topP, rng);
-    pending += l.tokenizer->decode(tok);
+    pending += l.tokenizer().decode(tok);
     std::string out = seqc::takeWholeUtf8(pending);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
@@ -224,17 +235,26 @@ int cmdLogits(Args &args) {
   if (args.has("--tokens"))
     ids = parseTokens(args.str("--tokens", ""));
   else if (args.has("-p"))
-    ids = l.tokenizer->encode(args.str("-p", ""));
+    ids = l.tokenizer().encode(args.str("-p", ""));
   else
     die("logits: give --tokens or -p");
   bool all = args.has("--all");
+  bool step = args.has("--step");
   std::string out = args.str("-o", "");
   args.finish();
   int32_t vocab = seqc_model_vocab(l.model);
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
   std::vector<float> logits((all ? ids.size() : 1) * vocab);
-  if (all) {
+  if (step) {
+    // One token at a time through the step entry.
+    for (size_t i = 0; i < ids.size(); ++i) {
+      check(seqc_session_step(s, ids[i]));
+      if (all || i + 1 == ids.size())
+        std::memcpy(&logits[(all ? i : 0) * vocab], seqc_session_logits(s),
+                    4 * vocab);
+    }
+  } else if (all) {
     check(seqc_session_prefill_all(s, ids.data(), ids.size(), logits.data()));
   } else {
     check(seqc_session_prefill(s, ids.data(), ids.size()));
@@ -273,7 +293,7 @@ int cmdPpl(Args &args) {
   std::string text((std::istreambuf_iterator<char>(f)),
                    std::istreambuf_iterator<char>());
   size_t from = (size_t)(text.size() * start);
-  std::vector<int32_t> ids = l.tokenizer->encode(text.substr(from));
+  std::vector<int32_t> ids = l.tokenizer().encode(text.substr(from));
   if (maxTokens > 0 && (size_t)maxTokens < ids.size())
     ids.resize(maxTokens);
   if (ids.size() < 2)
@@ -424,7 +444,7 @@ int main(int argc, char **argv) {
     return argc < 2 ? 1 : 0;
   }
   std::string cmd = argv[1];
-  Args args(argc, argv, {"--all"});
+  Args args(argc, argv, {"--all", "--step"});
   if (args.positional.empty())
     die(cmd + ": give an artifact directory\n" + kUsage);
   if (cmd == "generate")

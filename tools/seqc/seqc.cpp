@@ -87,7 +87,7 @@ cl::opt<std::string> cpu("cpu",
 cl::opt<std::string>
     tokenizer("tokenizer",
               cl::desc("Tokenizer recorded in the manifest: bytes, world or "
-                       "neox (default: from the vocabulary size)"),
+                       "neox, or none (default: from the vocabulary size)"),
               cl::init(""), cl::sub(compileCmd));
 
 auto startTime = std::chrono::steady_clock::now();

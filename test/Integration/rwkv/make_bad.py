@@ -1,0 +1,82 @@
+"""Writes the malformed inputs of bad-input.test into DIR from ok.pth and
+ok.safetensors (already in DIR)."""
+
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+import zipfile
+
+
+def read_safetensors(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def write_safetensors(path, header, body):
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + body)
+
+
+class Evil:
+    """Unpickling this would run a shell command."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (os.system, ("touch " + self.target,))
+
+
+def main():
+    d = sys.argv[1]
+    pth = open(os.path.join(d, "ok.pth"), "rb").read()
+    open(os.path.join(d, "truncated.pth"), "wb").write(pth[: len(pth) // 2])
+    st = open(os.path.join(d, "ok.safetensors"), "rb").read()
+    open(os.path.join(d, "truncated.safetensors"), "wb").write(st[:-100])
+    open(os.path.join(d, "garbage.bin"), "wb").write(b"hello, not a model\n" * 4)
+    open(os.path.join(d, "badjson.safetensors"), "wb").write(
+        struct.pack("<Q", 16) + b"{not json at all")
+
+    # The same archive with deflated entries.
+    with zipfile.ZipFile(os.path.join(d, "ok.pth")) as src, zipfile.ZipFile(
+            os.path.join(d, "compressed.pth"), "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+
+    # A torch.save-shaped archive whose pickle calls os.system.
+    with zipfile.ZipFile(os.path.join(d, "evil.pth"), "w",
+                         zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl",
+                   pickle.dumps({"emb.weight": Evil(os.path.join(d, "pwned"))},
+                                protocol=2))
+        z.writestr("archive/version", "3\n")
+
+    header, body = read_safetensors(os.path.join(d, "ok.safetensors"))
+    h = json.loads(json.dumps(header))
+    h["emb.weight"]["dtype"] = "F64"
+    h["emb.weight"]["shape"] = [h["emb.weight"]["shape"][0],
+                                h["emb.weight"]["shape"][1] // 2]
+    write_safetensors(os.path.join(d, "f64.safetensors"), h, body)
+
+    h = json.loads(json.dumps(header))
+    del h["blocks.0.att.output.weight"]
+    write_safetensors(os.path.join(d, "missing.safetensors"), h, body)
+
+    h = json.loads(json.dumps(header))
+    h["blocks.0.ffn.value.weight"]["shape"] = list(
+        reversed(h["blocks.0.ffn.value.weight"]["shape"]))
+    write_safetensors(os.path.join(d, "misshaped.safetensors"), h, body)
+
+    h = {("model.layers.0." + k if k != "__metadata__" else k): v
+         for k, v in header.items()}
+    write_safetensors(os.path.join(d, "unknown.safetensors"), h, body)
+
+
+if __name__ == "__main__":
+    main()
