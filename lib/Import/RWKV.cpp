@@ -728,10 +728,12 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   DType mat = format == WeightFormat::F16 ? DType::F16 : DType::F32;
   auto get = [&](const std::string &name) { return ckpt.find(name)->toF32(); };
   BlobWriter blob(model.weights);
-  // ln0 applies to the embedding alone: fold it into the table.
+  // ln0 applies to the embedding alone: fold it into the table. The table
+  // stays f32 whatever the format (a token reads one row of it, so its
+  // precision costs no bandwidth, and folding would not survive rounding).
   std::vector<float> emb = get("emb.weight");
   layerNormRows(emb, C, get("blocks.0.ln0.weight"), get("blocks.0.ln0.bias"));
-  blob.add("emb", {cfg.vocab, C}, emb, mat);
+  blob.add("emb", {cfg.vocab, C}, emb, DType::F32);
   for (int64_t l = 0; l < cfg.layers; ++l) {
     std::string p = "blocks." + std::to_string(l) + ".";
     auto vec = [&](const std::string &to, const std::string &from) {

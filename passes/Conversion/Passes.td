@@ -16,7 +16,13 @@ def ConvertSeqToLinalg : Pass<"convert-seq-to-linalg", "::mlir::ModuleOp"> {
     - `seq.wkv4`: an `scf.for` over the tokens carrying the (aa, bb, pp)
       rows of the state; each step is one elementwise `linalg.generic` over
       the channels that computes the output and the new state in f32
-      (f16/bf16 inputs are extended, the output truncated back).
+      (f16/bf16 inputs are extended, the output truncated back);
+    - `seq.wkv5`, `seq.wkv6`, `seq.wkv7`: an `scf.for` over the tokens
+      carrying the `[H, N, N]` state; a token's rows are viewed as `[H, N]`
+      (`tensor.expand_shape`) and each step is a few `linalg.generic`s over
+      `(head, i, j)`: RWKV-5/6 a reduction for the output and an elementwise
+      state update; RWKV-7 `S·a` (reduction), the delta-rule update, then
+      `y = S'·r` (reduction).
 
     The other seq operations are not lowered by this pass yet and are left
     in place (a later pipeline stage reports them if they survive).

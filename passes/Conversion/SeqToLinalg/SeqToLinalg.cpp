@@ -211,6 +211,224 @@ struct WKV4Lowering : OpConversionPattern<WKV4Op> {
 };
 
 //===----------------------------------------------------------------------===//
+// seq.wkv5, seq.wkv6, seq.wkv7 (matrix state per head)
+//===----------------------------------------------------------------------===//
+
+/// Token `tok` of a [T, H*N] tensor as [H, N] (f32 elements stay as they
+/// are; the bodies extend).
+static Value headRow(OpBuilder &b, Location loc, Value seq, Value tok,
+                     int64_t heads, int64_t n) {
+  Value row = extractRow(b, loc, seq, tok);
+  auto type = RankedTensorType::get(
+      {heads, n}, cast<RankedTensorType>(seq.getType()).getElementType());
+  return tensor::ExpandShapeOp::create(b, loc, type, row,
+                                       ArrayRef<ReassociationIndices>{{0, 1}});
+}
+
+/// A linalg.generic over (h, i, j) with the given input maps (in terms of
+/// d0 = h, d1 = i, d2 = j), one output with `outMap`, iterators `iters`.
+static Value
+headGeneric(OpBuilder &b, Location loc, ValueRange inputs,
+            ArrayRef<AffineMap> inMaps, Value init, AffineMap outMap,
+            ArrayRef<utils::IteratorType> iters,
+            function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  SmallVector<AffineMap> maps(inMaps.begin(), inMaps.end());
+  maps.push_back(outMap);
+  Type f32 = b.getF32Type();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+             iters,
+             [&](OpBuilder &nb, Location nl, ValueRange a) {
+               SmallVector<Value> args;
+               for (Value v : a)
+                 args.push_back(castFloat(nb, nl, v, f32));
+               linalg::YieldOp::create(nb, nl, body(nb, nl, args));
+             })
+      .getResult(0);
+}
+
+/// Maps over (h, i, j).
+struct HeadMaps {
+  AffineMap hi, hj, hij;
+  explicit HeadMaps(MLIRContext *ctx) {
+    AffineExpr h = getAffineDimExpr(0, ctx), i = getAffineDimExpr(1, ctx),
+               j = getAffineDimExpr(2, ctx);
+    hi = AffineMap::get(3, 0, {h, i}, ctx);
+    hj = AffineMap::get(3, 0, {h, j}, ctx);
+    hij = AffineMap::get(3, 0, {h, i, j}, ctx);
+  }
+};
+
+/// Lowers the three matrix-state WKV ops: an scf.for over tokens carrying
+/// the output and the state; `stepFn` emits one token's update on [H, N]
+/// rows and the [H, N, N] state and returns {y_t [H, N] f32, state'}.
+template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using Adaptor = typename OpT::Adaptor;
+
+  virtual std::pair<Value, Value> step(OpBuilder &b, Location loc,
+                                       Adaptor adaptor, Value tok, Value state,
+                                       int64_t heads, int64_t n) const = 0;
+
+  LogicalResult
+  matchAndRewrite(OpT op, Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value r = adaptor.getR();
+    auto seqType = cast<RankedTensorType>(r.getType());
+    auto stateType = cast<RankedTensorType>(adaptor.getState().getType());
+    if (!stateType.hasStaticShape() || seqType.isDynamicDim(1))
+      return rewriter.notifyMatchFailure(op, "needs static heads and width");
+    int64_t heads = stateType.getDimSize(0), n = stateType.getDimSize(1);
+    Type elt = seqType.getElementType();
+    OpFoldResult t = tensor::getMixedSize(rewriter, loc, r, 0);
+    Value yInit = tensor::EmptyOp::create(
+        rewriter, loc,
+        ArrayRef<OpFoldResult>{t, rewriter.getIndexAttr(heads * n)}, elt);
+    Value lb = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value ub = getValueOrCreateConstantIndexOp(rewriter, loc, t);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    auto loop = scf::ForOp::create(
+        rewriter, loc, lb, ub, one, ValueRange{yInit, adaptor.getState()},
+        [&](OpBuilder &b, Location loc, Value tok, ValueRange iters) {
+          auto [yt, next] = step(b, loc, adaptor, tok, iters[1], heads, n);
+          Value flat = tensor::CollapseShapeOp::create(
+              b, loc, RankedTensorType::get({heads * n}, b.getF32Type()), yt,
+              ArrayRef<ReassociationIndices>{{0, 1}});
+          if (elt != b.getF32Type()) {
+            Value out = tensor::EmptyOp::create(b, loc, {heads * n}, elt);
+            AffineMap id = b.getMultiDimIdentityMap(1);
+            flat = linalg::GenericOp::create(
+                       b, loc, TypeRange{out.getType()}, ValueRange{flat},
+                       ValueRange{out}, SmallVector<AffineMap>{id, id},
+                       SmallVector<utils::IteratorType>{
+                           utils::IteratorType::parallel},
+                       [&](OpBuilder &nb, Location nl, ValueRange a) {
+                         linalg::YieldOp::create(nb, nl,
+                                                 castFloat(nb, nl, a[0], elt));
+                       })
+                       .getResult(0);
+          }
+          Value y = insertRow(b, loc, flat, iters[0], tok);
+          scf::YieldOp::create(b, loc, ValueRange{y, next});
+        });
+    rewriter.replaceOp(op, {castToResultType(rewriter, loc, loop.getResult(0),
+                                             op.getY().getType()),
+                            loop.getResult(1)});
+    return success();
+  }
+
+  /// y[h, j] = sum_i r[h, i] * (u[h, i] * k[h, i] * v[h, j] + S[h, i, j]) and
+  /// S'[h, i, j] = w[h, i] * S[h, i, j] + k[h, i] * v[h, j] (RWKV-5 and -6).
+  static std::pair<Value, Value> eagleStep(OpBuilder &b, Location loc, Value rt,
+                                           Value kt, Value vt, Value wt,
+                                           Value u, Value state, int64_t heads,
+                                           int64_t n) {
+    HeadMaps m(b.getContext());
+    Type f32 = b.getF32Type();
+    auto par = utils::IteratorType::parallel,
+         red = utils::IteratorType::reduction;
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    Value yInit =
+        linalg::FillOp::create(
+            b, loc, ValueRange{zero},
+            ValueRange{tensor::EmptyOp::create(b, loc, {heads, n}, f32)})
+            .getResult(0);
+    // Loops (h, i, j) with i reduced: output indexed (h, j).
+    Value y = headGeneric(
+        b, loc, ValueRange{rt, kt, vt, u, state},
+        {m.hi, m.hi, m.hj, m.hi, m.hij}, yInit, m.hj, {par, red, par},
+        [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value ukv = arith::MulFOp::create(
+              nb, nl, arith::MulFOp::create(nb, nl, a[3], a[1]), a[2]);
+          Value inner = arith::AddFOp::create(nb, nl, ukv, a[4]);
+          return arith::AddFOp::create(
+              nb, nl, a[5], arith::MulFOp::create(nb, nl, a[0], inner));
+        });
+    Value next = headGeneric(
+        b, loc, ValueRange{wt, kt, vt, state}, {m.hi, m.hi, m.hj, m.hij},
+        tensor::EmptyOp::create(b, loc, {heads, n, n}, f32), m.hij,
+        {par, par, par}, [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value decayed = arith::MulFOp::create(nb, nl, a[0], a[3]);
+          return arith::AddFOp::create(
+              nb, nl, decayed, arith::MulFOp::create(nb, nl, a[1], a[2]));
+        });
+    return {y, next};
+  }
+};
+
+struct WKV5Lowering : MatrixWKVLowering<WKV5Op> {
+  using MatrixWKVLowering::MatrixWKVLowering;
+  std::pair<Value, Value> step(OpBuilder &b, Location loc, Adaptor a, Value tok,
+                               Value state, int64_t heads,
+                               int64_t n) const override {
+    // Rows in operand order (argument evaluation order is unspecified).
+    Value r = headRow(b, loc, a.getR(), tok, heads, n);
+    Value k = headRow(b, loc, a.getK(), tok, heads, n);
+    Value v = headRow(b, loc, a.getV(), tok, heads, n);
+    return eagleStep(b, loc, r, k, v, a.getW(), a.getU(), state, heads, n);
+  }
+};
+
+struct WKV6Lowering : MatrixWKVLowering<WKV6Op> {
+  using MatrixWKVLowering::MatrixWKVLowering;
+  std::pair<Value, Value> step(OpBuilder &b, Location loc, Adaptor a, Value tok,
+                               Value state, int64_t heads,
+                               int64_t n) const override {
+    Value r = headRow(b, loc, a.getR(), tok, heads, n);
+    Value k = headRow(b, loc, a.getK(), tok, heads, n);
+    Value v = headRow(b, loc, a.getV(), tok, heads, n);
+    Value w = headRow(b, loc, a.getW(), tok, heads, n);
+    return eagleStep(b, loc, r, k, v, w, a.getU(), state, heads, n);
+  }
+};
+
+/// sa[h, i] = sum_j S[h, i, j] a[h, j];
+/// S'[h, i, j] = S[h, i, j] w[h, j] + sa[h, i] b[h, j] + v[h, i] k[h, j];
+/// y[h, i] = sum_j S'[h, i, j] r[h, j].
+struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
+  using MatrixWKVLowering::MatrixWKVLowering;
+  std::pair<Value, Value> step(OpBuilder &b, Location loc, Adaptor ad,
+                               Value tok, Value state, int64_t heads,
+                               int64_t n) const override {
+    HeadMaps m(b.getContext());
+    Type f32 = b.getF32Type();
+    auto par = utils::IteratorType::parallel,
+         red = utils::IteratorType::reduction;
+    auto row = [&](Value seq) { return headRow(b, loc, seq, tok, heads, n); };
+    Value rt = row(ad.getR()), wt = row(ad.getW()), kt = row(ad.getK()),
+          vt = row(ad.getV()), at = row(ad.getA()), bt = row(ad.getB());
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    auto zeros = [&]() {
+      return linalg::FillOp::create(
+                 b, loc, ValueRange{zero},
+                 ValueRange{tensor::EmptyOp::create(b, loc, {heads, n}, f32)})
+          .getResult(0);
+    };
+    auto mulAdd = [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+      return arith::AddFOp::create(nb, nl, a[2],
+                                   arith::MulFOp::create(nb, nl, a[0], a[1]));
+    };
+    Value sa = headGeneric(b, loc, ValueRange{state, at}, {m.hij, m.hj},
+                           zeros(), m.hi, {par, par, red}, mulAdd);
+    Value next = headGeneric(
+        b, loc, ValueRange{state, wt, sa, bt, vt, kt},
+        {m.hij, m.hj, m.hi, m.hj, m.hi, m.hj},
+        tensor::EmptyOp::create(b, loc, {heads, n, n}, f32), m.hij,
+        {par, par, par}, [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value s = arith::MulFOp::create(nb, nl, a[0], a[1]);
+          s = arith::AddFOp::create(nb, nl, s,
+                                    arith::MulFOp::create(nb, nl, a[2], a[3]));
+          return arith::AddFOp::create(
+              nb, nl, s, arith::MulFOp::create(nb, nl, a[4], a[5]));
+        });
+    Value y = headGeneric(b, loc, ValueRange{next, rt}, {m.hij, m.hj}, zeros(),
+                          m.hi, {par, par, red}, mulAdd);
+    return {y, next};
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // The pass
 //===----------------------------------------------------------------------===//
 
@@ -222,7 +440,7 @@ struct ConvertSeqToLinalgPass
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                            math::MathDialect, scf::SCFDialect,
                            tensor::TensorDialect>();
-    target.addIllegalOp<TokenShiftOp, WKV4Op>();
+    target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateSeqToLinalgConversionPatterns(patterns);
@@ -236,5 +454,6 @@ struct ConvertSeqToLinalgPass
 
 void mlir::seq::populateSeqToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<TokenShiftLowering, WKV4Lowering>(patterns.getContext());
+  patterns.add<TokenShiftLowering, WKV4Lowering, WKV5Lowering, WKV6Lowering,
+               WKV7Lowering>(patterns.getContext());
 }
