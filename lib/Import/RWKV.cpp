@@ -293,9 +293,9 @@ void layerNormRows(std::vector<float> &x, int64_t C,
 
 /// Builds the RWKV-4 entry points. Values are f32 tensors; the matrices may
 /// be f16 and are extended inside the products.
-class RWKV4Builder {
+class RWKVBuilder {
 public:
-  RWKV4Builder(MLIRContext *ctx, const RWKVConfig &cfg, const WeightBlob &blob)
+  RWKVBuilder(MLIRContext *ctx, const RWKVConfig &cfg, const WeightBlob &blob)
       : ctx(ctx), b(ctx), loc(UnknownLoc::get(ctx)), cfg(cfg), blob(blob) {
     f32 = b.getF32Type();
     for (const WeightBlob::Entry &e : blob.entries)
@@ -314,7 +314,11 @@ public:
     return module;
   }
 
-  static constexpr int64_t kRows = 5; // att x, aa, bb, pp, ffn x.
+  /// State rows of width C per layer. RWKV-4: att x, aa, bb, pp, ffn x.
+  /// RWKV-5/6/7: att x, ffn x, then the [H, N, N] matrix state as N rows.
+  static int64_t stateRows(const RWKVConfig &cfg) {
+    return cfg.version == 4 ? 5 : 2 + cfg.headSize;
+  }
 
 private:
   MLIRContext *ctx;
@@ -328,7 +332,7 @@ private:
   llvm::StringMap<Value> weightValues; // Per function.
 
   MemRefType stateType() {
-    return MemRefType::get({cfg.layers, kRows, cfg.embd}, f32);
+    return MemRefType::get({cfg.layers, stateRows(cfg), cfg.embd}, f32);
   }
 
   func::FuncOp startFunc(StringRef name, TypeRange args) {
@@ -345,10 +349,10 @@ private:
     weightValues.clear();
   }
 
-  /// Initial state: zeros, except pp (row 3) = -1e30 (no past).
+  /// Initial state: zeros, except RWKV-4's pp (row 3) = -1e30 (no past).
   void buildInitState() {
     func::FuncOp fn = startFunc("seqc_init_state", {stateType()});
-    SmallVector<int64_t> shape = {cfg.layers, kRows, cfg.embd};
+    SmallVector<int64_t> shape = {cfg.layers, stateRows(cfg), cfg.embd};
     Value init = tensor::EmptyOp::create(b, loc, shape, f32);
     Value filled =
         linalg::GenericOp::create(
@@ -357,7 +361,8 @@ private:
             SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
             [&](OpBuilder &nb, Location nl, ValueRange) {
               Value row = linalg::IndexOp::create(nb, nl, 1);
-              Value three = arith::ConstantIndexOp::create(nb, nl, 3);
+              Value three = arith::ConstantIndexOp::create(
+                  nb, nl, cfg.version == 4 ? 3 : -1);
               Value isPP = arith::CmpIOp::create(
                   nb, nl, arith::CmpIPredicate::eq, row, three);
               Value v = arith::SelectOp::create(
@@ -590,6 +595,421 @@ private:
                                b.getIndexAttr(1)});
   }
 
+  //===--------------------------------------------------------------------===//
+  // RWKV-5/6/7 pieces
+  //===--------------------------------------------------------------------===//
+
+  using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+  Value add(Value a, Value c) {
+    return elementwise({a, c}, [](OpBuilder &nb, Location nl, ValueRange v) {
+      return arith::AddFOp::create(nb, nl, v[0], v[1]).getResult();
+    });
+  }
+  Value mul(Value a, Value c) {
+    return elementwise({a, c}, [](OpBuilder &nb, Location nl, ValueRange v) {
+      return arith::MulFOp::create(nb, nl, v[0], v[1]).getResult();
+    });
+  }
+  /// x + (prev - x) * m (m a [C] weight, optionally plus a [T, C] offset).
+  Value lerp(Value x, Value prev, Value m, Value offset = Value()) {
+    SmallVector<Value> ins = {x, prev, m};
+    if (offset)
+      ins.push_back(offset);
+    return elementwise(ins, [](OpBuilder &nb, Location nl, ValueRange a) {
+      Value f = a.size() > 3 ? arith::AddFOp::create(nb, nl, a[2], a[3]) : a[2];
+      Value d = arith::SubFOp::create(nb, nl, a[1], a[0]);
+      return arith::AddFOp::create(nb, nl, a[0],
+                                   arith::MulFOp::create(nb, nl, d, f))
+          .getResult();
+    });
+  }
+  static Value silu(OpBuilder &nb, Location nl, Value v) {
+    return arith::MulFOp::create(nb, nl, v, sigmoid(nb, nl, v));
+  }
+  /// exp(-exp(v)): a decay in (0, 1) from a log-log parameter.
+  static Value decay(OpBuilder &nb, Location nl, Value v) {
+    Value e = math::ExpOp::create(nb, nl, v);
+    return math::ExpOp::create(nb, nl, arith::NegFOp::create(nb, nl, e));
+  }
+  /// A low-rank product act(x · A) · B with A, B stored [out, in].
+  Value lora(Value x, StringRef a, StringRef bName, BodyFn act) {
+    Value h = matmulT(x, weight(a));
+    if (act)
+      h = elementwise({h}, act);
+    return matmulT(h, weight(bName));
+  }
+
+  /// [T, C] <-> [T, H, N].
+  Value splitHeads(Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    SmallVector<OpFoldResult> sizes = {dim(x, 0), b.getIndexAttr(cfg.heads),
+                                       b.getIndexAttr(cfg.headSize)};
+    return tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({type.getDimSize(0), cfg.heads, cfg.headSize},
+                              f32),
+        x, ArrayRef<ReassociationIndices>{{0}, {1, 2}}, sizes);
+  }
+  Value joinHeads(Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({type.getDimSize(0), cfg.embd}, f32), x,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  }
+  AffineMap map3(ArrayRef<unsigned> dims) {
+    SmallVector<AffineExpr> e;
+    for (unsigned d : dims)
+      e.push_back(b.getAffineDimExpr(d));
+    return AffineMap::get(3, 0, e, ctx);
+  }
+  /// Per-head sum of f(x3, ...) over the head's N channels: [T, H].
+  Value headSum(ValueRange ins, ArrayRef<AffineMap> maps, BodyFn f) {
+    Value x3 = ins.front();
+    Value out = zeros({dim(x3, 0), b.getIndexAttr(cfg.heads)});
+    SmallVector<AffineMap> all(maps.begin(), maps.end());
+    all.push_back(map3({0, 1}));
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{out.getType()}, ins, ValueRange{out}, all,
+               SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                                utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction},
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value v = f(nb, nl, a.drop_back());
+                 linalg::YieldOp::create(
+                     nb, nl,
+                     arith::AddFOp::create(nb, nl, a.back(), v).getResult());
+               })
+        .getResult(0);
+  }
+  /// An elementwise generic over [T, H, N].
+  Value heads3(ValueRange ins, ArrayRef<AffineMap> maps, BodyFn f) {
+    Value x3 = ins.front();
+    Value out = tensor::EmptyOp::create(
+        b, loc,
+        ArrayRef<OpFoldResult>{dim(x3, 0), b.getIndexAttr(cfg.heads),
+                               b.getIndexAttr(cfg.headSize)},
+        f32);
+    SmallVector<AffineMap> all(maps.begin(), maps.end());
+    all.push_back(map3({0, 1, 2}));
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{out.getType()}, ins, ValueRange{out}, all,
+               SmallVector<utils::IteratorType>(3,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 linalg::YieldOp::create(nb, nl, f(nb, nl, a.drop_back()));
+               })
+        .getResult(0);
+  }
+
+  /// Group norm with one group per head (eps 64e-5), weight and bias [H, N].
+  Value groupNorm(Value y, StringRef prefix) {
+    float invN = 1.0f / cfg.headSize;
+    Value y3 = splitHeads(y);
+    AffineMap id = map3({0, 1, 2}), th = map3({0, 1}), hn = map3({1, 2});
+    Value sum = headSum(
+        {y3}, {id}, [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+    Value sq = headSum({y3, sum}, {id, th},
+                       [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                         Value mean = arith::MulFOp::create(nb, nl, a[1],
+                                                            cst(nb, nl, invN));
+                         Value d = arith::SubFOp::create(nb, nl, a[0], mean);
+                         return arith::MulFOp::create(nb, nl, d, d);
+                       });
+    Value out = heads3(
+        {y3, sum, sq, weight((prefix + ".w").str()),
+         weight((prefix + ".b").str())},
+        {id, th, th, hn, hn},
+        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value mean = arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invN));
+          Value var = arith::MulFOp::create(nb, nl, a[2], cst(nb, nl, invN));
+          Value inv = math::RsqrtOp::create(
+              nb, nl, arith::AddFOp::create(nb, nl, var, cst(nb, nl, 64e-5f)));
+          Value v = arith::MulFOp::create(
+              nb, nl, arith::SubFOp::create(nb, nl, a[0], mean), inv);
+          return arith::AddFOp::create(
+              nb, nl, arith::MulFOp::create(nb, nl, v, a[3]), a[4]);
+        });
+    return joinHeads(out);
+  }
+
+  /// state[l] rows 2 .. 2+N as the [H, N, N] matrix state, and back.
+  Value matrixState(Value state, int64_t l) {
+    int64_t C = cfg.embd, N = cfg.headSize;
+    Value rows = stateRows(state, l, 2, N);
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({N * C}, f32), rows,
+        ArrayRef<ReassociationIndices>{{0, 1}});
+    return tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({cfg.heads, N, N}, f32), flat,
+        ArrayRef<ReassociationIndices>{{0, 1, 2}});
+  }
+  Value setMatrixState(Value newState, Value matrix, int64_t l) {
+    int64_t C = cfg.embd, N = cfg.headSize;
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({N * C}, f32), matrix,
+        ArrayRef<ReassociationIndices>{{0, 1, 2}});
+    Value rows = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({N, C}, f32), flat,
+        ArrayRef<ReassociationIndices>{{0, 1}});
+    return setStateRows(newState, rows, l, 2);
+  }
+
+  /// One RWKV-5, -6 or -7 block.
+  Value layer567(Value x, Value state, Value &newState, Value &vFirst,
+                 int64_t l) {
+    int64_t C = cfg.embd;
+    int version = cfg.version;
+    auto seqType = cast<RankedTensorType>(x.getType());
+    auto rowType = RankedTensorType::get({C}, f32);
+    std::string p = "blocks." + std::to_string(l) + ".att.";
+    auto w = [&](const std::string &name) { return weight(p + name); };
+    auto sigmoidFn = [](OpBuilder &nb, Location nl, ValueRange a) {
+      return sigmoid(nb, nl, a[0]);
+    };
+    auto tanhFn = [](OpBuilder &nb, Location nl, ValueRange a) {
+      return math::TanhOp::create(nb, nl, a[0]).getResult();
+    };
+
+    Value xx = layerNorm(x, "blocks." + std::to_string(l) + ".ln1");
+    auto shift =
+        seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
+                                  ValueRange{xx, stateRows(state, l, 0, 1)});
+    Value sx = shift.getResult(0);
+    newState = setStateRows(newState, shift.getResult(1), l, 0);
+    Value matrix = matrixState(state, l);
+
+    Value y, gate, next;
+    if (version == 5 || version == 6) {
+      Value xr, xk, xv, xg, decayT;
+      if (version == 5) {
+        xr = lerp(xx, sx, w("mix_r"));
+        xk = lerp(xx, sx, w("mix_k"));
+        xv = lerp(xx, sx, w("mix_v"));
+        xg = lerp(xx, sx, w("mix_g"));
+      } else {
+        // Data-dependent token shift (ddlerp) with a shared low-rank head.
+        Value xxx = lerp(xx, sx, w("maa_x"));
+        auto part = [&](const char *n) {
+          return lerp(xx, sx, w(std::string("maa_") + n),
+                      lora(xxx, p + "maa_w1_" + n, p + "maa_w2_" + n, tanhFn));
+        };
+        Value xw = part("w");
+        xk = part("k");
+        xv = part("v");
+        xr = part("r");
+        xg = part("g");
+        Value d =
+            add(lora(xw, p + "decay_w1", p + "decay_w2", tanhFn), w("decay"));
+        decayT = elementwise({d}, [](OpBuilder &nb, Location nl, ValueRange a) {
+          return decay(nb, nl, a[0]);
+        });
+      }
+      Value r = matmulT(xr, w("Wr"));
+      Value k = matmulT(xk, w("Wk"));
+      Value v = matmulT(xv, w("Wv"));
+      gate = elementwise({matmulT(xg, w("Wg"))},
+                         [](OpBuilder &nb, Location nl, ValueRange a) {
+                           return silu(nb, nl, a[0]);
+                         });
+      Type stateType = matrix.getType();
+      if (version == 5) {
+        auto op =
+            seq::WKV5Op::create(b, loc, TypeRange{seqType, stateType},
+                                ValueRange{r, k, v, w("w"), w("u"), matrix});
+        y = op.getResult(0);
+        next = op.getResult(1);
+      } else {
+        auto op =
+            seq::WKV6Op::create(b, loc, TypeRange{seqType, stateType},
+                                ValueRange{r, k, v, decayT, w("u"), matrix});
+        y = op.getResult(0);
+        next = op.getResult(1);
+      }
+      y = groupNorm(y, p + "ln_x");
+    } else {
+      Value xr = lerp(xx, sx, w("x_r")), xw = lerp(xx, sx, w("x_w")),
+            xk = lerp(xx, sx, w("x_k")), xv = lerp(xx, sx, w("x_v")),
+            xa = lerp(xx, sx, w("x_a")), xg = lerp(xx, sx, w("x_g"));
+      Value r = matmulT(xr, w("Wr"));
+      // w = -softplus(-(w0 + lora)) - 0.5, decay = exp(-exp(w)).
+      Value decayT = elementwise(
+          {lora(xw, p + "w1", p + "w2", tanhFn), w("w0")},
+          [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+            Value z = arith::AddFOp::create(nb, nl, a[0], a[1]);
+            // -softplus(-z) = min(z, 0) - log1p(exp(-|z|)).
+            Value absz = math::AbsFOp::create(nb, nl, z);
+            Value l1p = math::Log1pOp::create(
+                nb, nl,
+                math::ExpOp::create(nb, nl,
+                                    arith::NegFOp::create(nb, nl, absz)));
+            Value mn = arith::MinimumFOp::create(nb, nl, z, cst(nb, nl, 0.0f));
+            Value wv = arith::SubFOp::create(
+                nb, nl, arith::SubFOp::create(nb, nl, mn, l1p),
+                cst(nb, nl, 0.5f));
+            return decay(nb, nl, wv);
+          });
+      Value k = matmulT(xk, w("Wk"));
+      Value v = matmulT(xv, w("Wv"));
+      Value a = elementwise(
+          {lora(xa, p + "a1", p + "a2", BodyFn()), w("a0")},
+          [](OpBuilder &nb, Location nl, ValueRange s) {
+            return sigmoid(nb, nl, arith::AddFOp::create(nb, nl, s[0], s[1]));
+          });
+      gate = lora(xg, p + "g1", p + "g2", sigmoidFn);
+      // kk = normalize(k * k_k) within each head.
+      Value kk3 = splitHeads(mul(k, w("k_k")));
+      AffineMap id = map3({0, 1, 2}), th = map3({0, 1}), hn = map3({1, 2});
+      Value norm2 =
+          headSum({kk3}, {id}, [](OpBuilder &nb, Location nl, ValueRange s) {
+            return arith::MulFOp::create(nb, nl, s[0], s[0]).getResult();
+          });
+      Value kk = joinHeads(heads3(
+          {kk3, norm2}, {id, th},
+          [](OpBuilder &nb, Location nl, ValueRange s) -> Value {
+            Value n = math::SqrtOp::create(nb, nl, s[1]);
+            n = arith::MaximumFOp::create(nb, nl, n, cst(nb, nl, 1e-12f));
+            return arith::DivFOp::create(nb, nl, s[0], n);
+          }));
+      // k = k * (1 + (a - 1) * k_a).
+      k = elementwise({k, a, w("k_a")},
+                      [](OpBuilder &nb, Location nl, ValueRange s) -> Value {
+                        Value am1 =
+                            arith::SubFOp::create(nb, nl, s[1], cst(nb, nl, 1));
+                        Value f = arith::AddFOp::create(
+                            nb, nl, cst(nb, nl, 1),
+                            arith::MulFOp::create(nb, nl, am1, s[2]));
+                        return arith::MulFOp::create(nb, nl, s[0], f);
+                      });
+      if (l == 0) {
+        vFirst = v;
+      } else {
+        // v += (v_first - v) * sigmoid(v0 + lora).
+        Value mixV = lora(xv, p + "v1", p + "v2", BodyFn());
+        v = elementwise(
+            {v, vFirst, mixV, w("v0")},
+            [](OpBuilder &nb, Location nl, ValueRange s) -> Value {
+              Value g =
+                  sigmoid(nb, nl, arith::AddFOp::create(nb, nl, s[2], s[3]));
+              Value d = arith::SubFOp::create(nb, nl, s[1], s[0]);
+              return arith::AddFOp::create(nb, nl, s[0],
+                                           arith::MulFOp::create(nb, nl, d, g));
+            });
+      }
+      Value negKK =
+          elementwise({kk}, [](OpBuilder &nb, Location nl, ValueRange s) {
+            return arith::NegFOp::create(nb, nl, s[0]).getResult();
+          });
+      Value kka = mul(kk, a);
+      auto op =
+          seq::WKV7Op::create(b, loc, TypeRange{seqType, matrix.getType()},
+                              ValueRange{r, decayT, k, v, negKK, kka, matrix});
+      next = op.getResult(1);
+      y = groupNorm(op.getResult(0), p + "ln_x");
+      // y += (sum over the head of r * k * r_k) * v.
+      Value r3 = splitHeads(r), k3 = splitHeads(k), v3 = splitHeads(v);
+      Value bonus = headSum(
+          {r3, k3, w("r_k")}, {id, id, hn},
+          [](OpBuilder &nb, Location nl, ValueRange s) {
+            return arith::MulFOp::create(
+                       nb, nl, arith::MulFOp::create(nb, nl, s[0], s[1]), s[2])
+                .getResult();
+          });
+      Value bonusV = joinHeads(heads3(
+          {v3, bonus}, {id, th}, [](OpBuilder &nb, Location nl, ValueRange s) {
+            return arith::MulFOp::create(nb, nl, s[0], s[1]).getResult();
+          }));
+      y = add(y, bonusV);
+    }
+    newState = setMatrixState(newState, next, l);
+    x = add(x, matmulT(mul(y, gate), w("Wo")));
+
+    // Channel mixing.
+    std::string f = "blocks." + std::to_string(l) + ".ffn.";
+    Value xx2 = layerNorm(x, "blocks." + std::to_string(l) + ".ln2");
+    auto shiftF =
+        seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
+                                  ValueRange{xx2, stateRows(state, l, 1, 1)});
+    Value sx2 = shiftF.getResult(0);
+    newState = setStateRows(newState, shiftF.getResult(1), l, 1);
+    auto reluSq = [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+      Value relu = arith::MaximumFOp::create(nb, nl, a[0], cst(nb, nl, 0.0f));
+      return arith::MulFOp::create(nb, nl, relu, relu);
+    };
+    Value xk = lerp(xx2, sx2, weight(f + "mix_k"));
+    Value hidden = elementwise({matmulT(xk, weight(f + "Wk"))}, reluSq);
+    Value out = matmulT(hidden, weight(f + "Wv"));
+    if (version != 7) {
+      Value xr = lerp(xx2, sx2, weight(f + "mix_r"));
+      out = mul(elementwise({matmulT(xr, weight(f + "Wr"))}, sigmoidFn), out);
+    }
+    return add(x, out);
+  }
+
+  /// One RWKV-4 block; returns the new residual stream.
+  Value layer4(Value x, Value state, Value &newState, int64_t l) {
+    int64_t C = cfg.embd;
+    auto seqType = cast<RankedTensorType>(x.getType());
+    auto rowType = RankedTensorType::get({C}, f32);
+    std::string p = "blocks." + std::to_string(l) + ".";
+    // Time mixing.
+    Value xx = layerNorm(x, p + "ln1");
+    auto shiftA =
+        seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
+                                  ValueRange{xx, stateRows(state, l, 0, 1)});
+    Value sx = shiftA.getResult(0);
+    Value xk = mix(xx, sx, p + "att.mix_k");
+    Value xv = mix(xx, sx, p + "att.mix_v");
+    Value xr = mix(xx, sx, p + "att.mix_r");
+    Value r = elementwise({matmulT(xr, weight(p + "att.Wr"))},
+                          [](OpBuilder &nb, Location nl, ValueRange a) {
+                            return sigmoid(nb, nl, a[0]);
+                          });
+    Value k = matmulT(xk, weight(p + "att.Wk"));
+    Value v = matmulT(xv, weight(p + "att.Wv"));
+    auto wkv = seq::WKV4Op::create(
+        b, loc, TypeRange{seqType, RankedTensorType::get({3, C}, f32)},
+        ValueRange{k, v, weight(p + "att.w"), weight(p + "att.u"),
+                   stateRows(state, l, 1, 3)});
+    Value ry = elementwise(
+        {r, wkv.getResult(0)}, [](OpBuilder &nb, Location nl, ValueRange a) {
+          return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
+        });
+    Value att = matmulT(ry, weight(p + "att.Wo"));
+    x = elementwise({x, att}, [](OpBuilder &nb, Location nl, ValueRange a) {
+      return arith::AddFOp::create(nb, nl, a[0], a[1]).getResult();
+    });
+    newState = setStateRows(newState, shiftA.getResult(1), l, 0);
+    newState = setStateRows(newState, wkv.getResult(1), l, 1);
+
+    // Channel mixing.
+    Value xx2 = layerNorm(x, p + "ln2");
+    auto shiftF =
+        seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
+                                  ValueRange{xx2, stateRows(state, l, 4, 1)});
+    Value fk = mix(xx2, shiftF.getResult(0), p + "ffn.mix_k");
+    Value fr = mix(xx2, shiftF.getResult(0), p + "ffn.mix_r");
+    Value gate = elementwise({matmulT(fr, weight(p + "ffn.Wr"))},
+                             [](OpBuilder &nb, Location nl, ValueRange a) {
+                               return sigmoid(nb, nl, a[0]);
+                             });
+    Value hidden =
+        elementwise({matmulT(fk, weight(p + "ffn.Wk"))},
+                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      Value relu = arith::MaximumFOp::create(nb, nl, a[0],
+                                                             cst(nb, nl, 0.0f));
+                      return arith::MulFOp::create(nb, nl, relu, relu);
+                    });
+    Value ffn = matmulT(hidden, weight(p + "ffn.Wv"));
+    x = elementwise(
+        {x, gate, ffn}, [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          return arith::AddFOp::create(
+              nb, nl, a[0], arith::MulFOp::create(nb, nl, a[1], a[2]));
+        });
+    newState = setStateRows(newState, shiftF.getResult(1), l, 4);
+    return x;
+  }
+
   void buildForward(StringRef name, int64_t tokens, bool allLogits) {
     int64_t C = cfg.embd, V = cfg.vocab;
     Type i32 = b.getI32Type();
@@ -604,7 +1024,7 @@ private:
         b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
         /*restrict=*/true);
     Value state = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({cfg.layers, kRows, C}, f32),
+        b, loc, RankedTensorType::get({cfg.layers, stateRows(cfg), C}, f32),
         fn.getArgument(2), /*restrict=*/true);
 
     // Embedding (ln0 is folded into the table at import).
@@ -629,68 +1049,11 @@ private:
             .getResult(0);
 
     Value newState = tensor::EmptyOp::create(
-        b, loc, ArrayRef<int64_t>{cfg.layers, kRows, C}, f32);
-    auto seqType = cast<RankedTensorType>(x.getType());
-    auto rowType = RankedTensorType::get({C}, f32);
-    for (int64_t l = 0; l < cfg.layers; ++l) {
-      std::string p = "blocks." + std::to_string(l) + ".";
-      // Time mixing.
-      Value xx = layerNorm(x, p + "ln1");
-      auto shiftA =
-          seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
-                                    ValueRange{xx, stateRows(state, l, 0, 1)});
-      Value sx = shiftA.getResult(0);
-      Value xk = mix(xx, sx, p + "att.mix_k");
-      Value xv = mix(xx, sx, p + "att.mix_v");
-      Value xr = mix(xx, sx, p + "att.mix_r");
-      Value r = elementwise({matmulT(xr, weight(p + "att.Wr"))},
-                            [](OpBuilder &nb, Location nl, ValueRange a) {
-                              return sigmoid(nb, nl, a[0]);
-                            });
-      Value k = matmulT(xk, weight(p + "att.Wk"));
-      Value v = matmulT(xv, weight(p + "att.Wv"));
-      auto wkv = seq::WKV4Op::create(
-          b, loc, TypeRange{seqType, RankedTensorType::get({3, C}, f32)},
-          ValueRange{k, v, weight(p + "att.w"), weight(p + "att.u"),
-                     stateRows(state, l, 1, 3)});
-      Value ry = elementwise(
-          {r, wkv.getResult(0)}, [](OpBuilder &nb, Location nl, ValueRange a) {
-            return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
-          });
-      Value att = matmulT(ry, weight(p + "att.Wo"));
-      x = elementwise({x, att}, [](OpBuilder &nb, Location nl, ValueRange a) {
-        return arith::AddFOp::create(nb, nl, a[0], a[1]).getResult();
-      });
-      newState = setStateRows(newState, shiftA.getResult(1), l, 0);
-      newState = setStateRows(newState, wkv.getResult(1), l, 1);
-
-      // Channel mixing.
-      Value xx2 = layerNorm(x, p + "ln2");
-      auto shiftF =
-          seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
-                                    ValueRange{xx2, stateRows(state, l, 4, 1)});
-      Value fk = mix(xx2, shiftF.getResult(0), p + "ffn.mix_k");
-      Value fr = mix(xx2, shiftF.getResult(0), p + "ffn.mix_r");
-      Value gate = elementwise({matmulT(fr, weight(p + "ffn.Wr"))},
-                               [](OpBuilder &nb, Location nl, ValueRange a) {
-                                 return sigmoid(nb, nl, a[0]);
-                               });
-      Value hidden =
-          elementwise({matmulT(fk, weight(p + "ffn.Wk"))},
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        Value relu = arith::MaximumFOp::create(
-                            nb, nl, a[0], cst(nb, nl, 0.0f));
-                        return arith::MulFOp::create(nb, nl, relu, relu);
-                      });
-      Value ffn = matmulT(hidden, weight(p + "ffn.Wv"));
-      x = elementwise({x, gate, ffn},
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        return arith::AddFOp::create(
-                            nb, nl, a[0],
-                            arith::MulFOp::create(nb, nl, a[1], a[2]));
-                      });
-      newState = setStateRows(newState, shiftF.getResult(1), l, 4);
-    }
+        b, loc, ArrayRef<int64_t>{cfg.layers, stateRows(cfg), C}, f32);
+    Value vFirst; // RWKV-7: layer 0's values.
+    for (int64_t l = 0; l < cfg.layers; ++l)
+      x = cfg.version == 4 ? layer4(x, state, newState, l)
+                           : layer567(x, state, newState, vFirst, l);
 
     // Head: on the last token only, unless every token's logits are wanted.
     if (!allLogits) {
@@ -711,70 +1074,212 @@ private:
 
 } // namespace
 
+namespace {
+/// Reads checkpoint tensors for the blob, checking each one's element count
+/// against the shape the model needs; the first problem is kept as the error
+/// (later reads return zeros so that the caller can finish its sequence).
+struct TensorReader {
+  Checkpoint &ckpt;
+  std::string arch;
+  llvm::Error err = llvm::Error::success();
+
+  ~TensorReader() { llvm::consumeError(std::move(err)); }
+
+  std::vector<float> get(const std::string &name, std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    if (err)
+      return std::vector<float>(n);
+    const Tensor *t = ckpt.find(name);
+    if (!t) {
+      err = llvm::createStringError(ckpt.path() + ": " + arch +
+                                    " checkpoint is missing tensor '" + name +
+                                    "'");
+      return std::vector<float>(n);
+    }
+    if (t->numElements() != n) {
+      Tensor want;
+      want.shape = shape;
+      want.dtype = t->dtype;
+      err = llvm::createStringError(ckpt.path() + ": " + arch + " tensor '" +
+                                    name + "' is " + t->describe() +
+                                    ", expected " + want.describe());
+      return std::vector<float>(n);
+    }
+    return t->toF32();
+  }
+};
+
+/// `rows x cols` row-major -> `cols x rows`.
+std::vector<float> transpose(const std::vector<float> &m, int64_t rows,
+                             int64_t cols) {
+  std::vector<float> t(m.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      t[c * rows + r] = m[r * cols + c];
+  return t;
+}
+} // namespace
+
 llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
                                           const RWKVConfig &cfg,
                                           WeightFormat format) {
-  if (cfg.version != 4)
-    return llvm::createStringError(
-        ckpt.path() + ": " + cfg.describe() +
-        ": detected, but seqc compiles only RWKV-4 models so far");
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
                    memref::MemRefDialect, seq::SeqDialect,
                    tensor::TensorDialect>();
   RWKVModel model;
   model.config = cfg;
-  int64_t C = cfg.embd;
+  int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab, H = cfg.heads,
+          N = cfg.headSize;
   DType mat = format == WeightFormat::F16 ? DType::F16 : DType::F32;
-  auto get = [&](const std::string &name) { return ckpt.find(name)->toF32(); };
+  TensorReader reader{ckpt, "RWKV-" + std::to_string(cfg.version)};
+  auto get = [&](const std::string &name, std::vector<int64_t> shape) {
+    return reader.get(name, std::move(shape));
+  };
   BlobWriter blob(model.weights);
   // ln0 applies to the embedding alone: fold it into the table. The table
   // stays f32 whatever the format (a token reads one row of it, so its
   // precision costs no bandwidth, and folding would not survive rounding).
-  std::vector<float> emb = get("emb.weight");
-  layerNormRows(emb, C, get("blocks.0.ln0.weight"), get("blocks.0.ln0.bias"));
-  blob.add("emb", {cfg.vocab, C}, emb, DType::F32);
+  std::vector<float> emb = get("emb.weight", {V, C});
+  layerNormRows(emb, C, get("blocks.0.ln0.weight", {C}),
+                get("blocks.0.ln0.bias", {C}));
+  blob.add("emb", {V, C}, emb, DType::F32);
   for (int64_t l = 0; l < cfg.layers; ++l) {
     std::string p = "blocks." + std::to_string(l) + ".";
+    // A [C] vector (time-mix tensors are stored [1, 1, C]).
     auto vec = [&](const std::string &to, const std::string &from) {
-      blob.add(p + to, {C}, get(p + from), DType::F32);
+      blob.add(p + to, {C}, get(p + from, {C}), DType::F32);
     };
-    auto matrix = [&](const std::string &to, const std::string &from) {
-      const Tensor *t = ckpt.find(p + from);
-      blob.add(p + to, t->shape, t->toF32(), mat);
+    // 1 - m: RWKV-4/5 mix as x*m + prev*(1-m); the builder's lerp for
+    // RWKV-5 is x + (prev - x)*m', so m' = 1 - m.
+    auto oneMinus = [&](const std::string &to, const std::string &from) {
+      std::vector<float> m = get(p + from, {C});
+      for (float &x : m)
+        x = 1.0f - x;
+      blob.add(p + to, {C}, m, DType::F32);
+    };
+    auto heads = [&](const std::string &to, const std::string &from) {
+      blob.add(p + to, {H, N}, get(p + from, {H, N}), DType::F32);
+    };
+    auto matrix = [&](const std::string &to, const std::string &from,
+                      int64_t rows, int64_t cols) {
+      blob.add(p + to, {rows, cols}, get(p + from, {rows, cols}), mat);
+    };
+    // A LoRA factor stored [in, out] in the checkpoint, [out, in] here.
+    auto loraT = [&](const std::string &to, const std::string &from, int64_t in,
+                     int64_t out) {
+      blob.add(p + to, {out, in}, transpose(get(p + from, {in, out}), in, out),
+               DType::F32);
     };
     vec("ln1.w", "ln1.weight");
     vec("ln1.b", "ln1.bias");
     vec("ln2.w", "ln2.weight");
     vec("ln2.b", "ln2.bias");
-    vec("att.mix_k", "att.time_mix_k");
-    vec("att.mix_v", "att.time_mix_v");
-    vec("att.mix_r", "att.time_mix_r");
-    std::vector<float> w = get(p + "att.time_decay");
-    for (float &d : w)
-      d = -std::exp(d);
-    blob.add(p + "att.w", {C}, w, DType::F32);
-    vec("att.u", "att.time_first");
-    matrix("att.Wk", "att.key.weight");
-    matrix("att.Wv", "att.value.weight");
-    matrix("att.Wr", "att.receptance.weight");
-    matrix("att.Wo", "att.output.weight");
-    vec("ffn.mix_k", "ffn.time_mix_k");
-    vec("ffn.mix_r", "ffn.time_mix_r");
-    matrix("ffn.Wk", "ffn.key.weight");
-    matrix("ffn.Wr", "ffn.receptance.weight");
-    matrix("ffn.Wv", "ffn.value.weight");
+    if (cfg.version == 4) {
+      vec("att.mix_k", "att.time_mix_k");
+      vec("att.mix_v", "att.time_mix_v");
+      vec("att.mix_r", "att.time_mix_r");
+      std::vector<float> w = get(p + "att.time_decay", {C});
+      for (float &d : w)
+        d = -std::exp(d);
+      blob.add(p + "att.w", {C}, w, DType::F32);
+      vec("att.u", "att.time_first");
+      matrix("att.Wk", "att.key.weight", C, C);
+      matrix("att.Wv", "att.value.weight", C, C);
+      matrix("att.Wr", "att.receptance.weight", C, C);
+      matrix("att.Wo", "att.output.weight", C, C);
+      vec("ffn.mix_k", "ffn.time_mix_k");
+      vec("ffn.mix_r", "ffn.time_mix_r");
+      matrix("ffn.Wk", "ffn.key.weight", F, C);
+      matrix("ffn.Wr", "ffn.receptance.weight", C, C);
+      matrix("ffn.Wv", "ffn.value.weight", C, F);
+      continue;
+    }
+    matrix("att.Wr", "att.receptance.weight", C, C);
+    matrix("att.Wk", "att.key.weight", C, C);
+    matrix("att.Wv", "att.value.weight", C, C);
+    matrix("att.Wo", "att.output.weight", C, C);
+    heads("att.ln_x.w", "att.ln_x.weight");
+    heads("att.ln_x.b", "att.ln_x.bias");
+    if (cfg.version == 5) {
+      for (const char *m : {"r", "k", "v", "g"})
+        oneMinus(std::string("att.mix_") + m, std::string("att.time_mix_") + m);
+      std::vector<float> w = get(p + "att.time_decay", {H, N});
+      for (float &d : w)
+        d = std::exp(-std::exp(d));
+      blob.add(p + "att.w", {H, N}, w, DType::F32);
+      heads("att.u", "att.time_faaaa");
+      matrix("att.Wg", "att.gate.weight", C, C);
+      oneMinus("ffn.mix_k", "ffn.time_mix_k");
+      oneMinus("ffn.mix_r", "ffn.time_mix_r");
+    } else if (cfg.version == 6) {
+      int64_t D = cfg.loraRanks[0].second, D2 = cfg.loraRanks[1].second;
+      vec("att.maa_x", "att.time_maa_x");
+      std::vector<float> w1 = get(p + "att.time_maa_w1", {C, 5 * D});
+      std::vector<float> w2 = get(p + "att.time_maa_w2", {5, D, C});
+      const char *parts[] = {"w", "k", "v", "r", "g"};
+      for (int j = 0; j < 5; ++j) {
+        vec(std::string("att.maa_") + parts[j],
+            std::string("att.time_maa_") + parts[j]);
+        // Columns j*D .. (j+1)*D of w1, as [D, C].
+        std::vector<float> a(D * C);
+        for (int64_t d = 0; d < D; ++d)
+          for (int64_t c = 0; c < C; ++c)
+            a[d * C + c] = w1[c * 5 * D + j * D + d];
+        blob.add(p + "att.maa_w1_" + parts[j], {D, C}, a, DType::F32);
+        std::vector<float> m(w2.begin() + j * D * C,
+                             w2.begin() + (j + 1) * D * C);
+        blob.add(p + "att.maa_w2_" + parts[j], {C, D}, transpose(m, D, C),
+                 DType::F32);
+      }
+      vec("att.decay", "att.time_decay");
+      loraT("att.decay_w1", "att.time_decay_w1", C, D2);
+      loraT("att.decay_w2", "att.time_decay_w2", D2, C);
+      heads("att.u", "att.time_faaaa");
+      matrix("att.Wg", "att.gate.weight", C, C);
+      vec("ffn.mix_k", "ffn.time_maa_k");
+      vec("ffn.mix_r", "ffn.time_maa_r");
+    } else {
+      int64_t Dw = cfg.loraRanks[0].second, Da = cfg.loraRanks[1].second,
+              Dg = cfg.loraRanks.back().second;
+      for (const char *m :
+           {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g", "w0", "a0", "k_k", "k_a"})
+        vec(std::string("att.") + m, std::string("att.") + m);
+      loraT("att.w1", "att.w1", C, Dw);
+      loraT("att.w2", "att.w2", Dw, C);
+      loraT("att.a1", "att.a1", C, Da);
+      loraT("att.a2", "att.a2", Da, C);
+      if (l > 0) {
+        int64_t Dv = cfg.loraRanks[2].second;
+        vec("att.v0", "att.v0");
+        loraT("att.v1", "att.v1", C, Dv);
+        loraT("att.v2", "att.v2", Dv, C);
+      }
+      loraT("att.g1", "att.g1", C, Dg);
+      loraT("att.g2", "att.g2", Dg, C);
+      heads("att.r_k", "att.r_k");
+      vec("ffn.mix_k", "ffn.x_k");
+    }
+    matrix("ffn.Wk", "ffn.key.weight", F, C);
+    matrix("ffn.Wv", "ffn.value.weight", C, F);
+    if (cfg.version != 7)
+      matrix("ffn.Wr", "ffn.receptance.weight", C, C);
   }
-  blob.add("ln_out.w", {C}, get("ln_out.weight"), DType::F32);
-  blob.add("ln_out.b", {C}, get("ln_out.bias"), DType::F32);
-  blob.add("head", {cfg.vocab, C}, get("head.weight"), mat);
+  blob.add("ln_out.w", {C}, get("ln_out.weight", {C}), DType::F32);
+  blob.add("ln_out.b", {C}, get("ln_out.bias", {C}), DType::F32);
+  blob.add("head", {V, C}, get("head.weight", {V, C}), mat);
+  if (reader.err)
+    return std::move(reader.err);
   model.weights.bytes.resize((model.weights.bytes.size() + 63) / 64 * 64, 0);
 
-  RWKV4Builder builder(ctx, cfg, model.weights);
+  RWKVBuilder builder(ctx, cfg, model.weights);
   model.module = builder.build();
-  model.stateShape = {cfg.layers, RWKV4Builder::kRows, C};
+  model.stateShape = {cfg.layers, RWKVBuilder::stateRows(cfg), C};
   if (failed(verify(*model.module)))
-    return llvm::createStringError("internal error: the built RWKV-4 module "
-                                   "does not verify");
+    return llvm::createStringError("internal error: the built RWKV-" +
+                                   std::to_string(cfg.version) +
+                                   " module does not verify");
   return std::move(model);
 }

@@ -345,9 +345,10 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
           return arith::AddFOp::create(
               nb, nl, a[5], arith::MulFOp::create(nb, nl, a[0], inner));
         });
+    // The state is updated in place (it is the output operand), so that
+    // bufferization keeps one state buffer across the loop.
     Value next = headGeneric(
-        b, loc, ValueRange{wt, kt, vt, state}, {m.hi, m.hi, m.hj, m.hij},
-        tensor::EmptyOp::create(b, loc, {heads, n, n}, f32), m.hij,
+        b, loc, ValueRange{wt, kt, vt}, {m.hi, m.hi, m.hj}, state, m.hij,
         {par, par, par}, [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
           Value decayed = arith::MulFOp::create(nb, nl, a[0], a[3]);
           return arith::AddFOp::create(
@@ -411,16 +412,16 @@ struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
     };
     Value sa = headGeneric(b, loc, ValueRange{state, at}, {m.hij, m.hj},
                            zeros(), m.hi, {par, par, red}, mulAdd);
+    // In place: the state is the output operand (read as its last argument).
     Value next = headGeneric(
-        b, loc, ValueRange{state, wt, sa, bt, vt, kt},
-        {m.hij, m.hj, m.hi, m.hj, m.hi, m.hj},
-        tensor::EmptyOp::create(b, loc, {heads, n, n}, f32), m.hij,
-        {par, par, par}, [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-          Value s = arith::MulFOp::create(nb, nl, a[0], a[1]);
+        b, loc, ValueRange{wt, sa, bt, vt, kt}, {m.hj, m.hi, m.hj, m.hi, m.hj},
+        state, m.hij, {par, par, par},
+        [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value s = arith::MulFOp::create(nb, nl, a[5], a[0]);
           s = arith::AddFOp::create(nb, nl, s,
-                                    arith::MulFOp::create(nb, nl, a[2], a[3]));
+                                    arith::MulFOp::create(nb, nl, a[1], a[2]));
           return arith::AddFOp::create(
-              nb, nl, s, arith::MulFOp::create(nb, nl, a[4], a[5]));
+              nb, nl, s, arith::MulFOp::create(nb, nl, a[3], a[4]));
         });
     Value y = headGeneric(b, loc, ValueRange{next, rt}, {m.hij, m.hj}, zeros(),
                           m.hi, {par, par, red}, mulAdd);

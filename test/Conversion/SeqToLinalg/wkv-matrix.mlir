@@ -3,7 +3,8 @@
 // RWKV-5: one scf.for over the tokens carries the output and the [H, N, N]
 // state. A token's r, k, v rows are viewed as [H, N]; the output is a
 // reduction over the key channel i (loops h, i, j), the new state an
-// elementwise update w[h,i] * S + k[h,i] * v[h,j].
+// elementwise update w[h,i] * S + k[h,i] * v[h,j] written in place into the
+// carried state (its output operand), so bufferization keeps one buffer.
 // CHECK-LABEL: func.func @wkv5
 // CHECK-SAME: (%[[R:.*]]: tensor<?x8xf32>, %[[K:.*]]: tensor<?x8xf32>, %[[V:.*]]: tensor<?x8xf32>, %[[W:.*]]: tensor<2x4xf32>, %[[U:.*]]: tensor<2x4xf32>, %[[S:.*]]: tensor<2x4x4xf32>)
 // CHECK: %[[T:.*]] = tensor.dim %[[R]]
@@ -11,7 +12,7 @@
 // CHECK-DAG: tensor.extract_slice %[[R]][%[[I]], 0] [1, 8] [1, 1] : tensor<?x8xf32> to tensor<8xf32>
 // CHECK-DAG: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [2, 4] : tensor<8xf32> into tensor<2x4xf32>
 // CHECK: %[[OUT:.*]] = linalg.generic {indexing_maps = [#[[HI:.*]], #[[HI]], #[[HJ:.*]], #[[HI]], #[[HIJ:.*]], #[[HJ]]], iterator_types = ["parallel", "reduction", "parallel"]} ins({{.*}}, %[[U]], %[[ST]] :
-// CHECK: %[[NEXT:.*]] = linalg.generic {indexing_maps = [#[[HI]], #[[HI]], #[[HJ]], #[[HIJ]], #[[HIJ]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[W]], {{.*}}, %[[ST]] :
+// CHECK: %[[NEXT:.*]] = linalg.generic {indexing_maps = [#[[HI]], #[[HI]], #[[HJ]], #[[HIJ]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[W]], {{.*}}) outs(%[[ST]] :
 // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[OUT]] {{\[\[}}0, 1]] : tensor<2x4xf32> into tensor<8xf32>
 // CHECK: %[[INS:.*]] = tensor.insert_slice %[[FLAT]] into %[[Y]][%[[I]], 0] [1, 8] [1, 1]
 // CHECK: scf.yield %[[INS]], %[[NEXT]]
@@ -33,7 +34,7 @@ func.func @wkv5(%r: tensor<?x8xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf32>, %
 // CHECK: %[[WT:.*]] = tensor.expand_shape %[[WROW]]
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]
 // CHECK: arith.extf %{{.*}} : f16 to f32
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[WT]], {{.*}}, %[[ST]] :
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[WT]], {{.*}}) outs(%[[ST]] :
 // CHECK: arith.truncf %{{.*}} : f32 to f16
 // CHECK-NOT: seq.wkv6
 func.func @wkv6_f16(%r: tensor<?x8xf16>, %k: tensor<?x8xf16>, %v: tensor<?x8xf16>, %w: tensor<?x8xf16>, %u: tensor<2x4xf16>, %s: tensor<2x4x4xf32>) -> (tensor<?x8xf16>, tensor<2x4x4xf32>) {
@@ -44,11 +45,11 @@ func.func @wkv6_f16(%r: tensor<?x8xf16>, %k: tensor<?x8xf16>, %v: tensor<?x8xf16
 // -----
 
 // RWKV-7: sa = S·a (reduction over the key channel j), the delta-rule state
-// update, then y = S'·r (reduction over j) on the new state.
+// update in place, then y = S'·r (reduction over j) on the new state.
 // CHECK-LABEL: func.func @wkv7
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %[[ST:.*]] = %{{.*}})
 // CHECK: %[[SA:.*]] = linalg.generic {indexing_maps = [#[[HIJ:.*]], #[[HJ:.*]], #[[HI:.*]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[ST]], %{{.*}} :
-// CHECK: %[[NEXT:.*]] = linalg.generic {indexing_maps = [#[[HIJ]], #[[HJ]], #[[HI]], #[[HJ]], #[[HI]], #[[HJ]], #[[HIJ]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[ST]], %{{.*}}, %[[SA]],
+// CHECK: %[[NEXT:.*]] = linalg.generic {indexing_maps = [#[[HJ]], #[[HI]], #[[HJ]], #[[HI]], #[[HJ]], #[[HIJ]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.*}}, %[[SA]], {{.*}}) outs(%[[ST]] :
 // CHECK: %[[Y:.*]] = linalg.generic {indexing_maps = [#[[HIJ]], #[[HJ]], #[[HI]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[NEXT]], %{{.*}} :
 // CHECK: scf.yield %{{.*}}, %[[NEXT]]
 // CHECK-NOT: seq.wkv7
