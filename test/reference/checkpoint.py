@@ -1,0 +1,367 @@
+"""Writes PyTorch (.pth) and safetensors checkpoints from numpy, without torch.
+
+write_pth produces what torch.save(state_dict) writes: a zip archive of
+stored (uncompressed) records
+
+    archive/data.pkl     pickle (protocol 2) of an OrderedDict of tensors
+    archive/byteorder    "little" (torch >= 2.1 writes it; optional)
+    archive/data/<key>   raw little-endian bytes of one storage per tensor
+    archive/version      "3\\n"
+
+laid out as torch's zip writer lays it out: each record's data starts on a
+64-byte boundary (the local header's extra field "FB" pads to it), local
+headers carry no sizes and are followed by a data descriptor (but for
+empty records), and the archive ends with zip64 end records. (torch.save
+to a path names the top directory after the file, "model" for model.pth;
+to a file object, "archive".) Each tensor pickles as
+
+    torch._utils._rebuild_tensor_v2(
+        persistent_load(('storage', torch.<T>Storage, '<key>', 'cpu', numel)),
+        storage_offset, size, stride, False, collections.OrderedDict())
+
+with the opcodes and memo (BINPUT/BINGET) sequence of Python's pickler, so
+that with byteorder=False the file is byte for byte the one torch 1.13 writes
+to a file object for the same state_dict.
+
+Command line:
+
+    checkpoint.py random-rwkv4 --layers L --embd C --vocab V [--ffn F]
+        [--seed S] [--dtype fp32|fp16|bf16] [--format pth|safetensors]
+        -o PATH [--npz REF.npz --tokens 1,2,3]
+
+writes random RWKV-4 weights (rwkv_ref.random_rwkv4_weights) and, with
+--npz, the float64 reference logits [T, V] and final state [L, 5, C] of
+rwkv_ref.rwkv4_forward for the tokens, computed on the weights as rounded to
+the checkpoint's dtype.
+"""
+
+import argparse
+import json
+import struct
+import zlib
+
+import numpy as np
+
+import rwkv_ref
+
+# dtype name -> (pickled storage class, safetensors dtype)
+DTYPES = {
+    "fp32": ("FloatStorage", "F32"),
+    "fp16": ("HalfStorage", "F16"),
+    "bf16": ("BFloat16Storage", "BF16"),
+}
+
+
+# --- Element types ----------------------------------------------------------
+
+def f32_to_bf16_bits(x):
+    """float32 -> bfloat16 bit patterns (uint16), rounding to nearest even.
+
+    NaNs become the quiet NaN 0x7FC0 (torch's scalar conversion; its
+    vectorized one writes 0xFFFF).
+    """
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    nan = np.isnan(np.asarray(x, dtype=np.float32))
+    rounded = np.where(nan, 0x7FC0, rounded)
+    return rounded.astype(np.uint16)
+
+
+def bf16_bits_to_f32(bits):
+    """bfloat16 bit patterns (uint16) -> float32 (exact)."""
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def encode(array, dtype):
+    """Little-endian bytes of array converted to dtype ('fp32'|'fp16'|'bf16')."""
+    a = np.asarray(array, dtype=np.float32)
+    if dtype == "fp32":
+        return a.astype("<f4").tobytes()
+    if dtype == "fp16":
+        with np.errstate(over="ignore"):  # beyond 65504 is inf, as in torch
+            return a.astype("<f2").tobytes()
+    if dtype == "bf16":
+        return f32_to_bf16_bits(a).astype("<u2").tobytes()
+    raise ValueError(f"unknown dtype {dtype!r}")
+
+
+def round_to_dtype(array, dtype):
+    """The float32 values that array takes once stored as dtype."""
+    a = np.asarray(array, dtype=np.float32)
+    if dtype == "fp32":
+        return a.copy()
+    if dtype == "fp16":
+        with np.errstate(over="ignore"):
+            return a.astype(np.float16).astype(np.float32)
+    if dtype == "bf16":
+        return bf16_bits_to_f32(f32_to_bf16_bits(a)).reshape(a.shape)
+    raise ValueError(f"unknown dtype {dtype!r}")
+
+
+# --- The pickle -------------------------------------------------------------
+
+class _Pickle:
+    """Emits protocol-2 pickle opcodes with the memo use of Python's pickler.
+
+    The pickler memoizes (BINPUT) every object it saves except the empty
+    tuple, ints and bools, and refers back (BINGET) to an object it saves a
+    second time. Objects that torch.save shares between tensors (the globals,
+    the strings 'storage' and 'cpu') are passed with a memo key; all others
+    are new objects and are always written out.
+    """
+
+    def __init__(self):
+        self.out = bytearray(b"\x80\x02")  # PROTO 2
+        self.memo = {}
+        self.memo_size = 0
+
+    def put(self, key=None):
+        idx = self.memo_size
+        self.memo_size += 1
+        if key is not None:
+            self.memo[key] = idx
+        if idx < 256:
+            self.out += b"q" + bytes([idx])                     # BINPUT
+        else:
+            self.out += b"r" + struct.pack("<I", idx)           # LONG_BINPUT
+
+    def get(self, key):
+        """Writes a BINGET for key if it is memoized; returns whether it was."""
+        idx = self.memo.get(key)
+        if idx is None:
+            return False
+        if idx < 256:
+            self.out += b"h" + bytes([idx])                     # BINGET
+        else:
+            self.out += b"j" + struct.pack("<I", idx)           # LONG_BINGET
+        return True
+
+    def global_(self, module, name):
+        key = ("global", module, name)
+        if not self.get(key):
+            self.out += b"c" + f"{module}\n{name}\n".encode()   # GLOBAL
+            self.put(key)
+
+    def string(self, s, shared=False):
+        key = ("str", s) if shared else None
+        if key is None or not self.get(key):
+            data = s.encode("utf-8")
+            self.out += b"X" + struct.pack("<I", len(data)) + data  # BINUNICODE
+            self.put(key)
+
+    def int_(self, n):
+        if 0 <= n < 256:
+            self.out += b"K" + bytes([n])                       # BININT1
+        elif 0 <= n < 65536:
+            self.out += b"M" + struct.pack("<H", n)             # BININT2
+        elif -2**31 <= n < 2**31:
+            self.out += b"J" + struct.pack("<i", n)             # BININT
+        else:
+            data = n.to_bytes((n.bit_length() + 8) // 8, "little", signed=True)
+            self.out += b"\x8a" + bytes([len(data)]) + data     # LONG1
+
+    def int_tuple(self, values):
+        if not values:
+            self.out += b")"                                    # EMPTY_TUPLE
+            return
+        if len(values) > 3:
+            self.out += b"("                                    # MARK
+        for v in values:
+            self.int_(v)
+        self.out += {1: b"\x85", 2: b"\x86", 3: b"\x87"}.get(len(values), b"t")
+        self.put()
+
+    def empty_ordered_dict(self):
+        self.global_("collections", "OrderedDict")
+        self.out += b")R"                                       # EMPTY_TUPLE REDUCE
+        self.put()
+
+    def tensor(self, storage_class, storage_key, numel, shape):
+        """_rebuild_tensor_v2 of a contiguous tensor filling its own storage."""
+        self.global_("torch._utils", "_rebuild_tensor_v2")
+        self.out += b"(("                                       # MARK MARK
+        self.string("storage", shared=True)
+        self.global_("torch", storage_class)
+        self.string(storage_key)
+        self.string("cpu", shared=True)
+        self.int_(numel)
+        self.out += b"t"                                        # TUPLE
+        self.put()
+        self.out += b"Q"                                        # BINPERSID
+        self.int_(0)                                            # storage_offset
+        self.int_tuple(shape)
+        self.int_tuple(contiguous_strides(shape))
+        self.out += b"\x89"                                     # NEWFALSE
+        self.empty_ordered_dict()                               # backward hooks
+        self.out += b"t"                                        # TUPLE
+        self.put()
+        self.out += b"R"                                        # REDUCE
+        self.put()
+
+
+def contiguous_strides(shape):
+    """Element strides of a contiguous tensor, as torch computes them."""
+    strides, step = [], 1
+    for dim in reversed(shape):
+        strides.append(step)
+        step *= max(dim, 1)
+    return tuple(reversed(strides))
+
+
+def state_dict_pickle(shapes, storage_class):
+    """data.pkl for an OrderedDict {name: tensor}, storage keys '0', '1', ..."""
+    p = _Pickle()
+    p.empty_ordered_dict()
+    items = list(shapes.items())
+    for start in range(0, len(items), 1000):  # the pickler's SETITEMS batches
+        batch = items[start:start + 1000]
+        if len(batch) > 1:
+            p.out += b"("                                       # MARK
+        for idx, (name, shape) in enumerate(batch, start):
+            p.string(name)
+            p.tensor(storage_class, str(idx), int(np.prod(shape, dtype=np.int64)),
+                     tuple(int(d) for d in shape))
+        p.out += b"u" if len(batch) > 1 else b"s"               # SETITEMS / SETITEM
+    p.out += b"."                                               # STOP
+    return bytes(p.out)
+
+
+# --- The zip archive ----------------------------------------------------------
+
+ALIGNMENT = 64
+
+
+class _ZipWriter:
+    """Stored-only zip writer laid out like torch's (miniz) record writer."""
+
+    def __init__(self, f):
+        self.f = f
+        self.pos = 0
+        self.entries = []  # (name, flags, crc, size, local header offset)
+
+    def _write(self, data):
+        self.f.write(data)
+        self.pos += len(data)
+
+    def record(self, name, data):
+        name = name.encode("utf-8")
+        if len(data) >= 0xFFFFFFFF or self.pos >= 0xFFFFFFFF:
+            raise ValueError("records and archives of 4 GiB or more are not supported")
+        start = self.pos + 30 + len(name) + 4
+        pad = -start % ALIGNMENT
+        extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
+        crc = zlib.crc32(data)
+        # UTF-8 names; a data descriptor follows all but empty records.
+        flags = 0x0808 if data else 0x0800
+        self.entries.append((name, flags, crc, len(data), self.pos))
+        self._write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 0, flags, 0, 0, 0,
+                                0, 0, 0, len(name), len(extra)) + name + extra)
+        if data:
+            self._write(data)
+            self._write(struct.pack("<IIII", 0x08074B50, crc, len(data), len(data)))
+
+    def finish(self):
+        cd_start = self.pos
+        for name, flags, crc, size, offset in self.entries:
+            self._write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0, 0, flags,
+                                    0, 0, 0, crc, size, size, len(name), 0, 0, 0,
+                                    0, 0, offset) + name)
+        cd_size = self.pos - cd_start
+        n = len(self.entries)
+        eocd64 = self.pos
+        self._write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 0x031E, 45, 0, 0,
+                                n, n, cd_size, cd_start))
+        self._write(struct.pack("<IIQI", 0x07064B50, 0, eocd64, 1))
+        self._write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n,
+                                cd_size, cd_start, 0))
+
+
+def write_pth(path, tensors, dtype="fp32", byteorder=True):
+    """Writes tensors {name: array} as torch.save(OrderedDict of tensors) would.
+
+    Every tensor gets its own contiguous storage of the given dtype
+    ('fp32', 'fp16' or 'bf16'), keys '0', '1', ... in dict order. With
+    byteorder the archive has the 'byteorder' record of torch >= 2.1;
+    without, the file is what torch 1.13 writes.
+    """
+    storage_class = DTYPES[dtype][0]
+    shapes = {name: np.shape(a) for name, a in tensors.items()}
+    storages = {str(i): a for i, a in enumerate(tensors.values())}
+    with open(path, "wb") as f:
+        z = _ZipWriter(f)
+        z.record("archive/data.pkl", state_dict_pickle(shapes, storage_class))
+        if byteorder:
+            z.record("archive/byteorder", b"little")
+        for key in sorted(storages):  # torch writes them in string order
+            z.record(f"archive/data/{key}", encode(storages[key], dtype))
+        z.record("archive/version", b"3\n")
+        z.finish()
+
+
+# --- safetensors --------------------------------------------------------------
+
+def write_safetensors(path, tensors, dtype="fp32", metadata=None):
+    """Writes tensors {name: array} as a safetensors file of the given dtype.
+
+    Layout: u64 little-endian header size, the JSON header (padded with
+    spaces to a multiple of 8), then the tensors' bytes back to back, in
+    name order; metadata (str -> str) goes into "__metadata__".
+    """
+    st_dtype = DTYPES[dtype][1]
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = dict(metadata)
+    for name in sorted(tensors):
+        data = encode(tensors[name], dtype)
+        header[name] = {"dtype": st_dtype,
+                        "shape": [int(d) for d in np.shape(tensors[name])],
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for data in blobs:
+            f.write(data)
+
+
+# --- Command line -------------------------------------------------------------
+
+def random_rwkv4(args):
+    weights = rwkv_ref.random_rwkv4_weights(args.layers, args.embd, args.vocab,
+                                            args.ffn, args.seed)
+    if args.format == "pth":
+        write_pth(args.output, weights, args.dtype)
+    else:
+        write_safetensors(args.output, weights, args.dtype)
+    if args.npz:
+        tokens = [int(t) for t in args.tokens.split(",")]
+        stored = {k: round_to_dtype(v, args.dtype) for k, v in weights.items()}
+        logits, state = rwkv_ref.rwkv4_forward(stored, tokens)
+        np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64),
+                 logits=logits, state=state)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("random-rwkv4", help="random RWKV-4 weights")
+    r.add_argument("--layers", type=int, required=True)
+    r.add_argument("--embd", type=int, required=True)
+    r.add_argument("--vocab", type=int, required=True)
+    r.add_argument("--ffn", type=int, default=None, help="default 4 * embd")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
+    r.add_argument("--format", choices=("pth", "safetensors"), default="pth")
+    r.add_argument("-o", "--output", required=True)
+    r.add_argument("--npz", help="also write reference logits and state here")
+    r.add_argument("--tokens", default="0", help="comma-separated ids for --npz")
+    r.set_defaults(run=random_rwkv4)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
