@@ -457,7 +457,10 @@ private:
   Value matmulT(Value x, Value w) {
     Value out = zeros({dim(x, 0), dim(w, 0)});
     MLIRContext *c = ctx;
-    AffineExpr t = getAffineDimExpr(0, c), n = getAffineDimExpr(1, c),
+    // Loops (n, t, k): the output channel outermost, so that one weight row
+    // stays in cache while every token uses it (prefill reads the weights
+    // once, not once per token); k innermost for a contiguous dot product.
+    AffineExpr n = getAffineDimExpr(0, c), t = getAffineDimExpr(1, c),
                k = getAffineDimExpr(2, c);
     SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {t, k}, c),
                                    AffineMap::get(3, 0, {n, k}, c),

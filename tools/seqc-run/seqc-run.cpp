@@ -4,8 +4,11 @@
 //                              [--top-k K] [--seed S] [--vocab PATH]
 //   seqc-run logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]
 //                              [-o FILE]
-//   seqc-run ppl      ARTIFACT FILE [--start-fraction F] [--max-tokens N]
+//   seqc-run ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]
+//                              [--max-tokens N]
 //   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE]
+//   seqc-run tokenize (ARTIFACT | --tokenizer bytes|world) [--vocab PATH]
+//                     (-p TEXT | --file FILE)
 //
 // Links only the seqc runtime (no MLIR, no LLVM).
 //
@@ -27,7 +30,10 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 namespace {
 
@@ -50,8 +56,11 @@ const char *kUsage =
     "                    [--seed S] [--vocab PATH]\n"
     "  logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]\n"
     "                    [-o FILE.f32]\n"
-    "  ppl      ARTIFACT FILE [--start-fraction F] [--max-tokens N]\n"
-    "  bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE.json]\n";
+    "  ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]\n"
+    "                    [--max-tokens N]\n"
+    "  bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE.json]\n"
+    "  tokenize (ARTIFACT | --tokenizer bytes|world) [--vocab PATH]\n"
+    "           (-p TEXT | --file FILE)\n";
 
 /// Options: "--name value" pairs and positionals.
 struct Args {
@@ -285,6 +294,7 @@ int cmdPpl(Args &args) {
     die("ppl: give a text file");
   std::string path = args.positional[1];
   double start = args.num("--start-fraction", 0, 0, 1);
+  double startByte = args.num("--start-byte", -1, 0, 1e15);
   long maxTokens = (long)args.num("--max-tokens", 0, 0, 1e12);
   args.finish();
   std::ifstream f(path, std::ios::binary);
@@ -292,7 +302,11 @@ int cmdPpl(Args &args) {
     die(path + ": cannot open");
   std::string text((std::istreambuf_iterator<char>(f)),
                    std::istreambuf_iterator<char>());
-  size_t from = (size_t)(text.size() * start);
+  size_t from =
+      startByte >= 0 ? (size_t)startByte : (size_t)(text.size() * start);
+  if (from >= text.size())
+    die(path + ": start byte " + std::to_string(from) + " is past the end (" +
+        std::to_string(text.size()) + " bytes)");
   std::vector<int32_t> ids = l.tokenizer().encode(text.substr(from));
   if (maxTokens > 0 && (size_t)maxTokens < ids.size())
     ids.resize(maxTokens);
@@ -340,22 +354,31 @@ int cmdPpl(Args &args) {
   return 0;
 }
 
-/// Read bandwidth of this machine: sums a buffer much larger than the
-/// caches, best of several passes (bytes / second).
-double readBandwidth() {
-  const size_t n = (size_t)256 << 20;
+/// Read bandwidth of this machine with `threads` threads: each sums its
+/// share of a buffer much larger than the caches; best of several passes
+/// (bytes / second).
+double readBandwidth(int threads) {
+  const size_t n = (size_t)512 << 20;
   std::vector<float> buf(n / 4, 1.0f);
   double best = 0;
-  volatile float sink = 0;
-  for (int pass = 0; pass < 4; ++pass) {
+  std::vector<float> sums(threads * 16);
+  for (int pass = 0; pass < 5; ++pass) {
     double t = seconds();
-    float acc[8] = {0};
-    for (size_t i = 0; i < buf.size(); i += 8)
-      for (int j = 0; j < 8; ++j)
-        acc[j] += buf[i + j];
+    std::vector<std::thread> pool;
+    size_t share = buf.size() / threads / 8 * 8;
+    for (int th = 0; th < threads; ++th)
+      pool.emplace_back([&, th] {
+        const float *p = buf.data() + th * share;
+        float acc[8] = {0};
+        for (size_t i = 0; i < share; i += 8)
+          for (int j = 0; j < 8; ++j)
+            acc[j] += p[i + j];
+        sums[th * 16] = acc[0] + acc[7];
+      });
+    for (std::thread &th : pool)
+      th.join();
     double dt = seconds() - t;
-    sink = sink + acc[0] + acc[7];
-    best = std::max(best, n / dt);
+    best = std::max(best, share * threads * 4.0 / dt);
   }
   return best;
 }
@@ -416,11 +439,23 @@ int cmdBench(Args &args) {
   for (int32_t id : ids)
     check(seqc_session_step(s, id));
   double perToken = (seconds() - t) / decode;
-  double bw = readBandwidth();
+  // Peak RSS of the model's work so far (before the bandwidth probe's
+  // buffer): mapped weights actually touched, state, scratch, the process.
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  double peakRss = usage.ru_maxrss * 1024.0;
+  // The compiled code runs on one thread; the roofline uses the bandwidth
+  // of as many threads as the machine has (the bound a multithreaded
+  // kernel could reach), and the single-thread one is reported beside it.
+  int hw = (int)std::max(1u, std::thread::hardware_concurrency());
+  double bw1 = readBandwidth(1), bw = readBandwidth(hw);
   double roofline = seqc_model_weight_bytes(l.model) / bw;
   json << "  \"decode_tokens\": " << decode
        << ",\n  \"decode_ms_per_token\": " << perToken * 1e3
+       << ",\n  \"peak_rss_bytes\": " << (uint64_t)peakRss
+       << ",\n  \"read_bandwidth_threads\": " << hw
        << ",\n  \"read_bandwidth_gb_s\": " << bw / 1e9
+       << ",\n  \"read_bandwidth_1_thread_gb_s\": " << bw1 / 1e9
        << ",\n  \"roofline_ms_per_token\": " << roofline * 1e3
        << ",\n  \"roofline_ratio\": " << roofline / perToken << "\n}\n";
   seqc_session_free(s);
@@ -435,6 +470,50 @@ int cmdBench(Args &args) {
   return 0;
 }
 
+/// Prints the token ids of a text (comma-separated), then checks that they
+/// decode back to the text.
+int cmdTokenize(Args &args) {
+  std::string kind = args.str("--tokenizer", "");
+  std::string vocab =
+      args.str("--vocab", "../shared/data/rwkv_vocab_v20230424.txt");
+  std::string text = args.str("-p", "");
+  std::string file = args.str("--file", "");
+  args.finish();
+  Loaded l;
+  l.vocabPath = vocab;
+  std::unique_ptr<seqc::Tokenizer> own;
+  seqc::Tokenizer *tok;
+  if (kind.empty()) {
+    if (args.positional.empty())
+      die("tokenize: give an artifact or --tokenizer");
+    check(seqc_model_load(args.positional[0].c_str(), &l.model));
+    tok = &l.tokenizer();
+  } else {
+    std::string err;
+    own = seqc::Tokenizer::create(kind, vocab, err);
+    if (!own)
+      die(err);
+    tok = own.get();
+  }
+  if (!file.empty()) {
+    std::ifstream f(file, std::ios::binary);
+    if (!f)
+      die(file + ": cannot open");
+    text.assign(std::istreambuf_iterator<char>(f),
+                std::istreambuf_iterator<char>());
+  }
+  std::vector<int32_t> ids = tok->encode(text);
+  std::string back;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::printf("%s%d", i ? "," : "", ids[i]);
+    back += tok->decode(ids[i]);
+  }
+  std::printf("\n");
+  if (back != text)
+    die("tokenize: the ids do not decode back to the text");
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -445,6 +524,8 @@ int main(int argc, char **argv) {
   }
   std::string cmd = argv[1];
   Args args(argc, argv, {"--all", "--step"});
+  if (cmd == "tokenize")
+    return cmdTokenize(args);
   if (args.positional.empty())
     die(cmd + ": give an artifact directory\n" + kUsage);
   if (cmd == "generate")
