@@ -23,11 +23,15 @@ StringRef seqc::dtypeName(DType dtype) {
     return "f16";
   case DType::BF16:
     return "bf16";
+  case DType::I8:
+    return "i8";
   }
   return "?";
 }
 
-unsigned seqc::dtypeSize(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+unsigned seqc::dtypeSize(DType dtype) {
+  return dtype == DType::F32 ? 4 : dtype == DType::I8 ? 1 : 2;
+}
 
 float seqc::halfToFloat(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16;
@@ -122,6 +126,9 @@ std::vector<float> Tensor::toF32() const {
       out[i] = dtype == DType::F16 ? halfToFloat(h) : bfloat16ToFloat(h);
       break;
     }
+    case DType::I8:
+      out[i] = (float)(int8_t)p[i];
+      break;
     }
   }
   return out;

@@ -256,6 +256,24 @@ public:
     uint8_t *dst = blob.bytes.data() + offset;
     if (dtype == DType::F32) {
       std::memcpy(dst, values.data(), size);
+    } else if (dtype == DType::I8) {
+      // Symmetric per-row quantization: q = rint(w / s), s = max|w| / 127.
+      int64_t cols = shape.back(), rows = values.size() / cols;
+      std::vector<float> scales(rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        float mx = 0;
+        for (int64_t c = 0; c < cols; ++c)
+          mx = std::max(mx, std::fabs(values[r * cols + c]));
+        float s = mx > 0 ? mx / 127.0f : 1.0f;
+        scales[r] = s;
+        for (int64_t c = 0; c < cols; ++c) {
+          float q = std::nearbyint(values[r * cols + c] / s);
+          dst[r * cols + c] = (uint8_t)(int8_t)std::clamp(q, -127.0f, 127.0f);
+        }
+      }
+      blob.entries.push_back({name, offset, shape, dtype});
+      add(name + ".scale", {rows}, scales, DType::F32);
+      return;
     } else {
       for (size_t i = 0; i < values.size(); ++i) {
         uint16_t h = floatToHalf(values[i]);
@@ -390,7 +408,9 @@ private:
       return cached->second;
     const WeightBlob::Entry *e = entries.lookup(name);
     assert(e && "weight missing from the blob");
-    Type elt = e->dtype == DType::F32 ? f32 : (Type)b.getF16Type();
+    Type elt = e->dtype == DType::F32   ? f32
+               : e->dtype == DType::F16 ? (Type)b.getF16Type()
+                                        : (Type)b.getIntegerType(8);
     auto memrefType = MemRefType::get(e->shape, elt);
     Value offset = arith::ConstantIndexOp::create(b, loc, e->offset);
     Value view = memref::ViewOp::create(b, loc, memrefType, weightsArg, offset,
@@ -422,6 +442,8 @@ private:
   static Value ext(OpBuilder &nb, Location nl, Value v) {
     if (v.getType().isF32())
       return v;
+    if (v.getType().isInteger(8))
+      return arith::SIToFPOp::create(nb, nl, nb.getF32Type(), v);
     return arith::ExtFOp::create(nb, nl, nb.getF32Type(), v);
   }
 
@@ -482,6 +504,17 @@ private:
                      arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
                })
         .getResult(0);
+  }
+
+  /// A model projection: x · Wᵀ with W stored f32, f16, or int8 with one
+  /// f32 scale per output row (`<name>.scale`), applied after the integer
+  /// weights' dot products.
+  Value linear(Value x, const std::string &name) {
+    Value y = matmulT(x, weight(name));
+    const WeightBlob::Entry *e = entries.lookup(name);
+    if (e->dtype != DType::I8)
+      return y;
+    return mul(y, weight(name + ".scale"));
   }
 
   /// Sum over the rows of f(x) ([T, C] -> [T]).
@@ -808,10 +841,10 @@ private:
           return decay(nb, nl, a[0]);
         });
       }
-      Value r = matmulT(xr, w("Wr"));
-      Value k = matmulT(xk, w("Wk"));
-      Value v = matmulT(xv, w("Wv"));
-      gate = elementwise({matmulT(xg, w("Wg"))},
+      Value r = linear(xr, p + "Wr");
+      Value k = linear(xk, p + "Wk");
+      Value v = linear(xv, p + "Wv");
+      gate = elementwise({linear(xg, p + "Wg")},
                          [](OpBuilder &nb, Location nl, ValueRange a) {
                            return silu(nb, nl, a[0]);
                          });
@@ -834,7 +867,7 @@ private:
       Value xr = lerp(xx, sx, w("x_r")), xw = lerp(xx, sx, w("x_w")),
             xk = lerp(xx, sx, w("x_k")), xv = lerp(xx, sx, w("x_v")),
             xa = lerp(xx, sx, w("x_a")), xg = lerp(xx, sx, w("x_g"));
-      Value r = matmulT(xr, w("Wr"));
+      Value r = linear(xr, p + "Wr");
       // w = -softplus(-(w0 + lora)) - 0.5, decay = exp(-exp(w)).
       Value decayT = elementwise(
           {lora(xw, p + "w1", p + "w2", tanhFn), w("w0")},
@@ -852,8 +885,8 @@ private:
                 cst(nb, nl, 0.5f));
             return decay(nb, nl, wv);
           });
-      Value k = matmulT(xk, w("Wk"));
-      Value v = matmulT(xv, w("Wv"));
+      Value k = linear(xk, p + "Wk");
+      Value v = linear(xv, p + "Wv");
       Value a = elementwise(
           {lora(xa, p + "a1", p + "a2", BodyFn()), w("a0")},
           [](OpBuilder &nb, Location nl, ValueRange s) {
@@ -925,7 +958,7 @@ private:
       y = add(y, bonusV);
     }
     newState = setMatrixState(newState, next, l);
-    x = add(x, matmulT(mul(y, gate), w("Wo")));
+    x = add(x, linear(mul(y, gate), p + "Wo"));
 
     // Channel mixing.
     std::string f = "blocks." + std::to_string(l) + ".ffn.";
@@ -940,11 +973,11 @@ private:
       return arith::MulFOp::create(nb, nl, relu, relu);
     };
     Value xk = lerp(xx2, sx2, weight(f + "mix_k"));
-    Value hidden = elementwise({matmulT(xk, weight(f + "Wk"))}, reluSq);
-    Value out = matmulT(hidden, weight(f + "Wv"));
+    Value hidden = elementwise({linear(xk, f + "Wk")}, reluSq);
+    Value out = linear(hidden, f + "Wv");
     if (version != 7) {
       Value xr = lerp(xx2, sx2, weight(f + "mix_r"));
-      out = mul(elementwise({matmulT(xr, weight(f + "Wr"))}, sigmoidFn), out);
+      out = mul(elementwise({linear(xr, f + "Wr")}, sigmoidFn), out);
     }
     return add(x, out);
   }
@@ -964,12 +997,12 @@ private:
     Value xk = mix(xx, sx, p + "att.mix_k");
     Value xv = mix(xx, sx, p + "att.mix_v");
     Value xr = mix(xx, sx, p + "att.mix_r");
-    Value r = elementwise({matmulT(xr, weight(p + "att.Wr"))},
+    Value r = elementwise({linear(xr, p + "att.Wr")},
                           [](OpBuilder &nb, Location nl, ValueRange a) {
                             return sigmoid(nb, nl, a[0]);
                           });
-    Value k = matmulT(xk, weight(p + "att.Wk"));
-    Value v = matmulT(xv, weight(p + "att.Wv"));
+    Value k = linear(xk, p + "att.Wk");
+    Value v = linear(xv, p + "att.Wv");
     auto wkv = seq::WKV4Op::create(
         b, loc, TypeRange{seqType, RankedTensorType::get({3, C}, f32)},
         ValueRange{k, v, weight(p + "att.w"), weight(p + "att.u"),
@@ -978,7 +1011,7 @@ private:
         {r, wkv.getResult(0)}, [](OpBuilder &nb, Location nl, ValueRange a) {
           return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
         });
-    Value att = matmulT(ry, weight(p + "att.Wo"));
+    Value att = linear(ry, p + "att.Wo");
     x = elementwise({x, att}, [](OpBuilder &nb, Location nl, ValueRange a) {
       return arith::AddFOp::create(nb, nl, a[0], a[1]).getResult();
     });
@@ -992,18 +1025,18 @@ private:
                                   ValueRange{xx2, stateRows(state, l, 4, 1)});
     Value fk = mix(xx2, shiftF.getResult(0), p + "ffn.mix_k");
     Value fr = mix(xx2, shiftF.getResult(0), p + "ffn.mix_r");
-    Value gate = elementwise({matmulT(fr, weight(p + "ffn.Wr"))},
+    Value gate = elementwise({linear(fr, p + "ffn.Wr")},
                              [](OpBuilder &nb, Location nl, ValueRange a) {
                                return sigmoid(nb, nl, a[0]);
                              });
     Value hidden =
-        elementwise({matmulT(fk, weight(p + "ffn.Wk"))},
+        elementwise({linear(fk, p + "ffn.Wk")},
                     [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
                       Value relu = arith::MaximumFOp::create(nb, nl, a[0],
                                                              cst(nb, nl, 0.0f));
                       return arith::MulFOp::create(nb, nl, relu, relu);
                     });
-    Value ffn = matmulT(hidden, weight(p + "ffn.Wv"));
+    Value ffn = linear(hidden, p + "ffn.Wv");
     x = elementwise(
         {x, gate, ffn}, [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
           return arith::AddFOp::create(
@@ -1068,7 +1101,7 @@ private:
           ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(C)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
     }
-    Value logits = matmulT(layerNorm(x, "ln_out"), weight("head"));
+    Value logits = linear(layerNorm(x, "ln_out"), "head");
     store(logits, fn.getArgument(4));
     store(newState, fn.getArgument(3));
     endFunc(fn);
@@ -1136,7 +1169,9 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   model.config = cfg;
   int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab, H = cfg.heads,
           N = cfg.headSize;
-  DType mat = format == WeightFormat::F16 ? DType::F16 : DType::F32;
+  DType mat = format == WeightFormat::F16    ? DType::F16
+              : format == WeightFormat::Int8 ? DType::I8
+                                             : DType::F32;
   TensorReader reader{ckpt, "RWKV-" + std::to_string(cfg.version)};
   auto get = [&](const std::string &name, std::vector<int64_t> shape) {
     return reader.get(name, std::move(shape));

@@ -98,6 +98,29 @@ def round_to_dtype(array, dtype):
     raise ValueError(f"unknown dtype {dtype!r}")
 
 
+# Model projections that `seqc compile --weights=int8` stores as int8.
+INT8_MATRICES = ("att.key.weight", "att.value.weight", "att.receptance.weight",
+                 "att.output.weight", "att.gate.weight", "ffn.key.weight",
+                 "ffn.value.weight", "ffn.receptance.weight", "head.weight")
+
+
+def int8_roundtrip(weights):
+    """The weights as `seqc compile --weights=int8` stores them: each model
+    projection quantized symmetrically per output row (scale = max|w|/127,
+    codes rint(w / scale) in float32) and dequantized back."""
+    out = {}
+    for name, w in weights.items():
+        if name.endswith(INT8_MATRICES):
+            w = np.asarray(w, dtype=np.float32)
+            mx = np.max(np.abs(w), axis=1, keepdims=True)
+            scale = np.where(mx > 0, mx / np.float32(127), np.float32(1)).astype(np.float32)
+            q = np.clip(np.rint(w / scale), -127, 127)
+            out[name] = q.astype(np.float64) * scale.astype(np.float64)
+        else:
+            out[name] = w
+    return out
+
+
 # --- The pickle -------------------------------------------------------------
 
 class _Pickle:
@@ -339,6 +362,8 @@ def random_rwkv4(args):
     if args.npz:
         tokens = [int(t) for t in args.tokens.split(",")]
         stored = {k: round_to_dtype(v, args.dtype) for k, v in weights.items()}
+        if args.int8_reference:
+            stored = int8_roundtrip(stored)
         logits, state = rwkv_ref.rwkv4_forward(stored, tokens)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64),
                  logits=logits, state=state)
@@ -357,6 +382,9 @@ def main():
     r.add_argument("--format", choices=("pth", "safetensors"), default="pth")
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--npz", help="also write reference logits and state here")
+    r.add_argument("--int8-reference", action="store_true",
+                   help="compute the --npz logits with the projections as "
+                        "seqc's int8 weights store them")
     r.add_argument("--tokens", default="0", help="comma-separated ids for --npz")
     r.set_defaults(run=random_rwkv4)
     args = parser.parse_args()

@@ -697,6 +697,8 @@ def _random(args):
     if args.npz:
         tokens = [int(t) for t in args.tokens.split(",")]
         stored = {k: checkpoint.round_to_dtype(v, args.dtype) for k, v in weights.items()}
+        if args.int8_reference:
+            stored = checkpoint.int8_roundtrip(stored)
         logits = forward(args.version, stored, tokens)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64), logits=logits)
 
@@ -719,6 +721,9 @@ def main(argv=None):
                    help="v7: leave att.v0/v1/v2 out of block 0")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
+    r.add_argument("--int8-reference", action="store_true",
+                   help="compute the --npz logits with the projections as "
+                        "seqc's int8 weights store them")
     r.add_argument("--format", choices=("pth", "safetensors"), default="pth")
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--npz", help="also write tokens and reference logits here")

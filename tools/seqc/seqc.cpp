@@ -78,7 +78,9 @@ cl::opt<seqc::WeightFormat> weights(
     cl::init(seqc::WeightFormat::F32),
     cl::values(clEnumValN(seqc::WeightFormat::F32, "fp32", "32-bit floats"),
                clEnumValN(seqc::WeightFormat::F16, "fp16",
-                          "16-bit floats (computed in f32)")),
+                          "16-bit floats (computed in f32)"),
+               clEnumValN(seqc::WeightFormat::Int8, "int8",
+                          "8-bit integers, one f32 scale per output row")),
     cl::sub(compileCmd));
 cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU to tune for (default: this machine's; "
@@ -177,7 +179,10 @@ std::string manifestText(const seqc::RWKVModel &model, StringRef tok,
     os << " " << d;
   os << "\n";
   os << "weights_format "
-     << (weights == seqc::WeightFormat::F16 ? "fp16" : "fp32") << "\n";
+     << (weights == seqc::WeightFormat::F16    ? "fp16"
+         : weights == seqc::WeightFormat::Int8 ? "int8"
+                                               : "fp32")
+     << "\n";
   os << "weights_bytes " << model.weights.bytes.size() << "\n";
   os << formatv("weights_id {0:x16}\n", weightsId);
   os << "tokenizer " << tok << "\n";

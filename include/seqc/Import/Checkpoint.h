@@ -25,9 +25,11 @@
 
 namespace seqc {
 
-enum class DType { F32, F16, BF16 };
+/// Element types of checkpoint tensors (F32, F16, BF16) and of prepared
+/// weights (I8: quantized matrices).
+enum class DType { F32, F16, BF16, I8 };
 
-/// "f32", "f16" or "bf16".
+/// "f32", "f16", "bf16" or "i8".
 llvm::StringRef dtypeName(DType dtype);
 /// Bytes per element.
 unsigned dtypeSize(DType dtype);

@@ -47,7 +47,8 @@ struct RWKVConfig {
 llvm::Expected<RWKVConfig> detectRWKV(Checkpoint &ckpt);
 
 /// Storage precision of the large matrices in the weight blob.
-enum class WeightFormat { F32, F16 };
+/// (Int8: symmetric, one f32 scale per output row.)
+enum class WeightFormat { F32, F16, Int8 };
 
 /// The weight blob: tensors prepared for the compiled code (decays
 /// pre-exponentiated, ln0 folded into the embedding, matrices converted to
