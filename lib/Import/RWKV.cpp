@@ -1065,8 +1065,9 @@ private:
 
     // Embedding (ln0 is folded into the table at import).
     Value emb = weight("emb");
-    Value T = getValueOrCreateConstantIndexOp(b, loc, dim(toks, 0));
-    Value xInit = empty({T, b.getIndexAttr(C)});
+    // Static for the step entry (T = 1), so its shapes are all static.
+    OpFoldResult tokensDim = dim(toks, 0);
+    Value xInit = empty({tokensDim, b.getIndexAttr(C)});
     AffineMap tokMap = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
     Value x =
         linalg::GenericOp::create(
@@ -1093,6 +1094,7 @@ private:
 
     // Head: on the last token only, unless every token's logits are wanted.
     if (!allLogits) {
+      Value T = getValueOrCreateConstantIndexOp(b, loc, tokensDim);
       Value last = arith::SubIOp::create(
           b, loc, T, arith::ConstantIndexOp::create(b, loc, 1));
       x = tensor::ExtractSliceOp::create(

@@ -94,10 +94,15 @@ struct TokenShiftLowering : OpConversionPattern<TokenShiftOp> {
     Value shifted = tensor::EmptyOp::create(rewriter, loc,
                                             ArrayRef<OpFoldResult>{t, c}, elt);
     shifted = insertRow(rewriter, loc, adaptor.getPrev(), shifted, zero);
-    Value head = tensor::ExtractSliceOp::create(rewriter, loc, x, {zero, zero},
-                                                {last, c}, {unit, unit});
-    shifted = tensor::InsertSliceOp::create(
-        rewriter, loc, head, shifted, {unit, zero}, {last, c}, {unit, unit});
+    // The earlier tokens shift down by one (none when T is statically 1: an
+    // empty slice at offset 1 of a one-row tensor would be out of bounds).
+    std::optional<int64_t> tConst = getConstantIntValue(t);
+    if (!tConst || *tConst > 1) {
+      Value head = tensor::ExtractSliceOp::create(
+          rewriter, loc, x, {zero, zero}, {last, c}, {unit, unit});
+      shifted = tensor::InsertSliceOp::create(
+          rewriter, loc, head, shifted, {unit, zero}, {last, c}, {unit, unit});
+    }
     Value lastRow = extractRow(rewriter, loc, x, last);
     rewriter.replaceOp(op, {castToResultType(rewriter, loc, shifted,
                                              op.getShifted().getType()),

@@ -37,3 +37,18 @@ func.func @not_lowered(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = seq.heaviside %x : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// One static token: the shifted sequence is just the carried token.
+// CHECK-LABEL: func.func @token_shift_one
+// CHECK-SAME: (%[[X:.*]]: tensor<1x8xf32>, %[[P:.*]]: tensor<8xf32>)
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<1x8xf32>
+// CHECK: %[[S:.*]] = tensor.insert_slice %[[P]] into %[[E]][0, 0] [1, 8] [1, 1]
+// CHECK-NOT: tensor.insert_slice
+// CHECK: %[[L:.*]] = tensor.extract_slice %[[X]][0, 0] [1, 8] [1, 1]
+// CHECK: return %[[S]], %[[L]]
+func.func @token_shift_one(%x: tensor<1x8xf32>, %p: tensor<8xf32>) -> (tensor<1x8xf32>, tensor<8xf32>) {
+  %s, %l = seq.token_shift %x, %p : tensor<1x8xf32>, tensor<8xf32>
+  return %s, %l : tensor<1x8xf32>, tensor<8xf32>
+}
