@@ -4,8 +4,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(
-  # toolchain and build
-  cmake ninja-build ccache g++ git
+  # toolchain and build (gcc also links the model libraries seqc compiles)
+  cmake ninja-build ccache gcc g++ git
   # LLVM/MLIR 22 (libMLIR.so, mlir-tblgen, lit, FileCheck, not)
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 clang-format-22
   # tests and benchmarks
