@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
@@ -20,6 +21,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 using namespace seqc;
 using namespace mlir;
@@ -318,6 +320,43 @@ public:
     f32 = b.getF32Type();
     for (const WeightBlob::Entry &e : blob.entries)
       entries[e.name] = &e;
+    layerStart.assign(cfg.layers, UINT64_MAX);
+    for (const WeightBlob::Entry &e : blob.entries) {
+      StringRef n = e.name;
+      int64_t l;
+      if (n.consume_front("blocks.") &&
+          !n.take_until([](char c) { return c == '.'; }).getAsInteger(10, l))
+        layerStart[l] = std::min<uint64_t>(layerStart[l], e.offset);
+    }
+  }
+
+  /// The first layer that shares the common layer function (RWKV-7's layer 0
+  /// has a function of its own: it defines v_first and has no v mixing).
+  int64_t firstShared() const { return cfg.version == 7 ? 1 : 0; }
+
+  /// Checks that layers firstShared() .. L-1 have the same weights at the
+  /// same relative offsets (so one function serves them all), and sets the
+  /// stride between them.
+  bool checkUniformLayers() {
+    int64_t first = firstShared();
+    if (cfg.layers - first < 2)
+      return true;
+    layerStride = layerStart[first + 1] - layerStart[first];
+    std::string rep = "blocks." + std::to_string(first) + ".";
+    for (const WeightBlob::Entry &e : blob.entries) {
+      if (!StringRef(e.name).starts_with(rep))
+        continue;
+      std::string suffix = e.name.substr(rep.size());
+      for (int64_t l = first + 1; l < cfg.layers; ++l) {
+        const WeightBlob::Entry *o =
+            entries.lookup("blocks." + std::to_string(l) + "." + suffix);
+        if (!o || o->offset - layerStart[l] != e.offset - layerStart[first] ||
+            layerStart[l] - layerStart[first] !=
+                (uint64_t)(l - first) * layerStride)
+          return false;
+      }
+    }
+    return true;
   }
 
   OwningOpRef<ModuleOp> build() {
@@ -325,6 +364,8 @@ public:
     module->getOperation()->setAttr(
         "seq.model", b.getStringAttr(llvm::formatv("rwkv{0}", cfg.version)));
     b.setInsertionPointToEnd(module->getBody());
+    if (!checkUniformLayers())
+      return nullptr;
     buildInitState();
     buildForward("seqc_step", 1, /*allLogits=*/false);
     buildForward("seqc_prefill", ShapedType::kDynamic, false);
@@ -347,6 +388,17 @@ private:
   Type f32;
   llvm::StringMap<const WeightBlob::Entry *> entries;
   Value weightsArg;
+  // Inside a layer function: the byte offset of the layer's first weight,
+  // the layer whose names the code uses, and that layer's name prefix.
+  Value layerOffset;
+  int64_t repLayer = 0;
+  std::string layerPrefix;
+  // Byte offset of each layer's first weight, and the distance between
+  // consecutive layers of identical layout.
+  std::vector<uint64_t> layerStart;
+  uint64_t layerStride = 0;
+  // The shared layer functions, by (token count, first-layer flag).
+  std::map<std::pair<int64_t, bool>, func::FuncOp> layerFuncs;
   llvm::StringMap<Value> weightValues; // Per function.
 
   MemRefType stateType() {
@@ -412,7 +464,15 @@ private:
                : e->dtype == DType::F16 ? (Type)b.getF16Type()
                                         : (Type)b.getIntegerType(8);
     auto memrefType = MemRefType::get(e->shape, elt);
-    Value offset = arith::ConstantIndexOp::create(b, loc, e->offset);
+    Value offset;
+    if (layerOffset && name.starts_with(layerPrefix)) {
+      // Inside a shared layer function: relative to the layer's start.
+      Value rel = arith::ConstantIndexOp::create(
+          b, loc, e->offset - layerStart[repLayer]);
+      offset = arith::AddIOp::create(b, loc, layerOffset, rel);
+    } else {
+      offset = arith::ConstantIndexOp::create(b, loc, e->offset);
+    }
     Value view = memref::ViewOp::create(b, loc, memrefType, weightsArg, offset,
                                         ValueRange{});
     Value t = bufferization::ToTensorOp::create(
@@ -772,7 +832,7 @@ private:
   /// state[l] rows 2 .. 2+N as the [H, N, N] matrix state, and back.
   Value matrixState(Value state, int64_t l) {
     int64_t C = cfg.embd, N = cfg.headSize;
-    Value rows = stateRows(state, l, 2, N);
+    Value rows = stateRows(state, 0, 2, N);
     Value flat = tensor::CollapseShapeOp::create(
         b, loc, RankedTensorType::get({N * C}, f32), rows,
         ArrayRef<ReassociationIndices>{{0, 1}});
@@ -788,7 +848,7 @@ private:
     Value rows = tensor::ExpandShapeOp::create(
         b, loc, RankedTensorType::get({N, C}, f32), flat,
         ArrayRef<ReassociationIndices>{{0, 1}});
-    return setStateRows(newState, rows, l, 2);
+    return setStateRows(newState, rows, 0, 2);
   }
 
   /// One RWKV-5, -6 or -7 block.
@@ -810,10 +870,10 @@ private:
     Value xx = layerNorm(x, "blocks." + std::to_string(l) + ".ln1");
     auto shift =
         seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
-                                  ValueRange{xx, stateRows(state, l, 0, 1)});
+                                  ValueRange{xx, stateRows(state, 0, 0, 1)});
     Value sx = shift.getResult(0);
-    newState = setStateRows(newState, shift.getResult(1), l, 0);
-    Value matrix = matrixState(state, l);
+    newState = setStateRows(newState, shift.getResult(1), 0, 0);
+    Value matrix = matrixState(state, 0);
 
     Value y, gate, next;
     if (version == 5 || version == 6) {
@@ -957,7 +1017,7 @@ private:
           }));
       y = add(y, bonusV);
     }
-    newState = setMatrixState(newState, next, l);
+    newState = setMatrixState(newState, next, 0);
     x = add(x, linear(mul(y, gate), p + "Wo"));
 
     // Channel mixing.
@@ -965,9 +1025,9 @@ private:
     Value xx2 = layerNorm(x, "blocks." + std::to_string(l) + ".ln2");
     auto shiftF =
         seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
-                                  ValueRange{xx2, stateRows(state, l, 1, 1)});
+                                  ValueRange{xx2, stateRows(state, 0, 1, 1)});
     Value sx2 = shiftF.getResult(0);
-    newState = setStateRows(newState, shiftF.getResult(1), l, 1);
+    newState = setStateRows(newState, shiftF.getResult(1), 0, 1);
     auto reluSq = [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
       Value relu = arith::MaximumFOp::create(nb, nl, a[0], cst(nb, nl, 0.0f));
       return arith::MulFOp::create(nb, nl, relu, relu);
@@ -992,7 +1052,7 @@ private:
     Value xx = layerNorm(x, p + "ln1");
     auto shiftA =
         seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
-                                  ValueRange{xx, stateRows(state, l, 0, 1)});
+                                  ValueRange{xx, stateRows(state, 0, 0, 1)});
     Value sx = shiftA.getResult(0);
     Value xk = mix(xx, sx, p + "att.mix_k");
     Value xv = mix(xx, sx, p + "att.mix_v");
@@ -1006,7 +1066,7 @@ private:
     auto wkv = seq::WKV4Op::create(
         b, loc, TypeRange{seqType, RankedTensorType::get({3, C}, f32)},
         ValueRange{k, v, weight(p + "att.w"), weight(p + "att.u"),
-                   stateRows(state, l, 1, 3)});
+                   stateRows(state, 0, 1, 3)});
     Value ry = elementwise(
         {r, wkv.getResult(0)}, [](OpBuilder &nb, Location nl, ValueRange a) {
           return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
@@ -1015,14 +1075,14 @@ private:
     x = elementwise({x, att}, [](OpBuilder &nb, Location nl, ValueRange a) {
       return arith::AddFOp::create(nb, nl, a[0], a[1]).getResult();
     });
-    newState = setStateRows(newState, shiftA.getResult(1), l, 0);
-    newState = setStateRows(newState, wkv.getResult(1), l, 1);
+    newState = setStateRows(newState, shiftA.getResult(1), 0, 0);
+    newState = setStateRows(newState, wkv.getResult(1), 0, 1);
 
     // Channel mixing.
     Value xx2 = layerNorm(x, p + "ln2");
     auto shiftF =
         seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
-                                  ValueRange{xx2, stateRows(state, l, 4, 1)});
+                                  ValueRange{xx2, stateRows(state, 0, 4, 1)});
     Value fk = mix(xx2, shiftF.getResult(0), p + "ffn.mix_k");
     Value fr = mix(xx2, shiftF.getResult(0), p + "ffn.mix_r");
     Value gate = elementwise({linear(fr, p + "ffn.Wr")},
@@ -1042,8 +1102,64 @@ private:
           return arith::AddFOp::create(
               nb, nl, a[0], arith::MulFOp::create(nb, nl, a[1], a[2]));
         });
-    newState = setStateRows(newState, shiftF.getResult(1), l, 4);
+    newState = setStateRows(newState, shiftF.getResult(1), 0, 4);
     return x;
+  }
+
+  /// The private function computing one layer for `tokens` tokens (static
+  /// or dynamic): (weights, layer offset, x, layer state [, v_first]) ->
+  /// (x', layer state' [, v_first]). Built once and cached.
+  func::FuncOp layerFunc(int64_t tokens, bool firstLayer) {
+    auto key = std::make_pair(tokens, firstLayer);
+    auto found = layerFuncs.find(key);
+    if (found != layerFuncs.end())
+      return found->second;
+    int64_t C = cfg.embd, R = stateRows(cfg);
+    auto xType = RankedTensorType::get({tokens, C}, f32);
+    auto stType = RankedTensorType::get({1, R, C}, f32);
+    SmallVector<Type> args = {
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
+        b.getIndexType(), xType, stType};
+    SmallVector<Type> results = {xType, stType};
+    bool v7 = cfg.version == 7;
+    if (v7 && !firstLayer)
+      args.push_back(xType);
+    if (v7 && firstLayer)
+      results.push_back(xType);
+    std::string name = llvm::formatv("seqc_layer{0}_{1}", firstLayer ? "0" : "",
+                                     tokens == 1 ? "t1" : "tn");
+    OpBuilder::InsertionGuard guard(b);
+    // Layer functions go before the entry being built.
+    b.setInsertionPoint(b.getInsertionBlock()->getParentOp());
+    auto fn = func::FuncOp::create(b, loc, name,
+                                   FunctionType::get(ctx, args, results));
+    fn.setPrivate();
+    b.setInsertionPointToStart(fn.addEntryBlock());
+    // Swap in the layer function's view of the weights.
+    Value savedWeights = weightsArg;
+    llvm::StringMap<Value> savedViews = std::move(weightValues);
+    weightValues.clear();
+    weightsArg = fn.getArgument(0);
+    layerOffset = fn.getArgument(1);
+    repLayer = firstLayer ? 0 : firstShared();
+    layerPrefix = "blocks." + std::to_string(repLayer) + ".";
+
+    Value x = fn.getArgument(2), st = fn.getArgument(3);
+    Value newSt =
+        tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{1, R, C}, f32);
+    Value vFirst = v7 && !firstLayer ? fn.getArgument(4) : Value();
+    x = cfg.version == 4 ? layer4(x, st, newSt, repLayer)
+                         : layer567(x, st, newSt, vFirst, repLayer);
+    SmallVector<Value> outs = {x, newSt};
+    if (v7 && firstLayer)
+      outs.push_back(vFirst);
+    func::ReturnOp::create(b, loc, outs);
+
+    weightsArg = savedWeights;
+    weightValues = std::move(savedViews);
+    layerOffset = Value();
+    layerFuncs[key] = fn;
+    return fn;
   }
 
   void buildForward(StringRef name, int64_t tokens, bool allLogits) {
@@ -1085,12 +1201,61 @@ private:
             })
             .getResult(0);
 
+    // The layers: RWKV-7's layer 0 by its own function, then the shared
+    // layer function for the others, called with each layer's weight offset
+    // (the code of a layer exists once, whatever the depth).
+    int64_t R = stateRows(cfg);
     Value newState = tensor::EmptyOp::create(
-        b, loc, ArrayRef<int64_t>{cfg.layers, stateRows(cfg), C}, f32);
-    Value vFirst; // RWKV-7: layer 0's values.
-    for (int64_t l = 0; l < cfg.layers; ++l)
-      x = cfg.version == 4 ? layer4(x, state, newState, l)
-                           : layer567(x, state, newState, vFirst, l);
+        b, loc, ArrayRef<int64_t>{cfg.layers, R, C}, f32);
+    Value weights = fn.getArgument(0);
+    auto layerState = [&](Value st, Value l) {
+      return tensor::ExtractSliceOp::create(
+                 b, loc, RankedTensorType::get({1, R, C}, f32), st,
+                 ArrayRef<OpFoldResult>{l, b.getIndexAttr(0),
+                                        b.getIndexAttr(0)},
+                 ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(R),
+                                        b.getIndexAttr(C)},
+                 ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                                        b.getIndexAttr(1)})
+          .getResult();
+    };
+    auto putLayerState = [&](Value st, Value into, Value l) {
+      return tensor::InsertSliceOp::create(
+                 b, loc, st, into,
+                 ArrayRef<OpFoldResult>{l, b.getIndexAttr(0),
+                                        b.getIndexAttr(0)},
+                 ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(R),
+                                        b.getIndexAttr(C)},
+                 ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                                        b.getIndexAttr(1)})
+          .getResult();
+    };
+    Value vFirst;
+    int64_t first = firstShared();
+    if (first == 1) {
+      func::FuncOp f0 = layerFunc(tokens, /*firstLayer=*/true);
+      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+      Value off = arith::ConstantIndexOp::create(b, loc, layerStart[0]);
+      auto call = func::CallOp::create(
+          b, loc, f0, ValueRange{weights, off, x, layerState(state, zero)});
+      x = call.getResult(0);
+      newState = putLayerState(call.getResult(1), newState, zero);
+      vFirst = call.getResult(2);
+    }
+    // One call per layer (a few ops each): the layer's code exists once.
+    if (first < cfg.layers) {
+      func::FuncOp fl = layerFunc(tokens, /*firstLayer=*/false);
+      for (int64_t l = first; l < cfg.layers; ++l) {
+        Value li = arith::ConstantIndexOp::create(b, loc, l);
+        Value off = arith::ConstantIndexOp::create(b, loc, layerStart[l]);
+        SmallVector<Value> args = {weights, off, x, layerState(state, li)};
+        if (vFirst)
+          args.push_back(vFirst);
+        auto call = func::CallOp::create(b, loc, fl, args);
+        x = call.getResult(0);
+        newState = putLayerState(call.getResult(1), newState, li);
+      }
+    }
 
     // Head: on the last token only, unless every token's logits are wanted.
     if (!allLogits) {
@@ -1316,6 +1481,9 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
 
   RWKVBuilder builder(ctx, cfg, model.weights);
   model.module = builder.build();
+  if (!model.module)
+    return llvm::createStringError(
+        "internal error: the layers' weights are not laid out uniformly");
   model.stateShape = {cfg.layers, RWKVBuilder::stateRows(cfg), C};
   if (failed(verify(*model.module)))
     return llvm::createStringError("internal error: the built RWKV-" +

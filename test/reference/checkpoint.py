@@ -352,13 +352,32 @@ def write_safetensors(path, tensors, dtype="fp32", metadata=None):
 
 # --- Command line -------------------------------------------------------------
 
+def hugging_face_names(weights):
+    """The official RWKV-4 names in the Hugging Face RwkvForCausalLM layout
+    (rwkv.embeddings, rwkv.blocks.N.attention / feed_forward, pre_ln,
+    time_mix_key / value / receptance)."""
+    out = {}
+    for name, w in weights.items():
+        hf = name
+        for a, b in ((".att.", ".attention."), (".ffn.", ".feed_forward."),
+                     (".ln0.", ".pre_ln."), ("time_mix_k", "time_mix_key"),
+                     ("time_mix_v", "time_mix_value"),
+                     ("time_mix_r", "time_mix_receptance")):
+            hf = hf.replace(a, b)
+        if hf == "emb.weight":
+            hf = "embeddings.weight"
+        out[hf if hf == "head.weight" else "rwkv." + hf] = w
+    return out
+
+
 def random_rwkv4(args):
     weights = rwkv_ref.random_rwkv4_weights(args.layers, args.embd, args.vocab,
                                             args.ffn, args.seed)
+    stored_names = hugging_face_names(weights) if args.hf_names else weights
     if args.format == "pth":
-        write_pth(args.output, weights, args.dtype)
+        write_pth(args.output, stored_names, args.dtype)
     else:
-        write_safetensors(args.output, weights, args.dtype)
+        write_safetensors(args.output, stored_names, args.dtype)
     if args.npz:
         tokens = [int(t) for t in args.tokens.split(",")]
         stored = {k: round_to_dtype(v, args.dtype) for k, v in weights.items()}
@@ -382,6 +401,8 @@ def main():
     r.add_argument("--format", choices=("pth", "safetensors"), default="pth")
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--npz", help="also write reference logits and state here")
+    r.add_argument("--hf-names", action="store_true",
+                   help="write the Hugging Face RwkvForCausalLM tensor names")
     r.add_argument("--int8-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's int8 weights store them")

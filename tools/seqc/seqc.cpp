@@ -2,7 +2,7 @@
 //
 //   seqc import MODEL [-o model.mlir]
 //       Detects the architecture and prints the seq-dialect module.
-//   seqc compile MODEL --target=cpu [--weights=fp32|fp16] -o OUT
+//   seqc compile MODEL --target=cpu [--weights=fp32|fp16|int8] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       Builds a deployable artifact: a directory with model.so (C ABI
 //       entry points), weights.bin (mapped by the runtime, never copied) and
@@ -273,9 +273,12 @@ int runCompile() {
   progress(cfg->describe());
   std::string tok = tokenizer;
   if (tok.empty())
-    tok = cfg->vocab == 256 ? "bytes" : cfg->vocab == 65536 ? "world" : "neox";
-  if (tok != "bytes" && tok != "world" && tok != "neox")
-    return fail("--tokenizer=" + tok + ": expected bytes, world or neox");
+    tok = cfg->vocab <= 256                            ? "bytes"
+          : cfg->vocab == 65536                        ? "world"
+          : cfg->vocab >= 50277 && cfg->vocab <= 50432 ? "neox"
+                                                       : "none";
+  if (tok != "bytes" && tok != "world" && tok != "neox" && tok != "none")
+    return fail("--tokenizer=" + tok + ": expected bytes, world, neox or none");
 
   mlir::DialectRegistry registry;
   seqc::registerAllDialects(registry);
