@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libgtest-dev libbenchmark-dev
   # numpy references (Debian's python3, used through /usr/bin/python3)
   python3 python3-numpy
+  # the GPT-NeoX tokenizer reference (its pretokenizer regex uses \p{L}, \p{N})
+  python3-regex
 )
 
 SUDO=""

@@ -13,10 +13,16 @@ std::unique_ptr<Tokenizer> Tokenizer::create(const std::string &kind,
   if (kind == "bytes")
     return std::make_unique<ByteTokenizer>();
   if (kind == "world")
-    return WorldTokenizer::load(vocabPath, error);
+    return WorldTokenizer::load(vocabPath.empty()
+                                    ? "../shared/data/rwkv_vocab_v20230424.txt"
+                                    : vocabPath,
+                                error);
+  if (kind == "neox")
+    return NeoXTokenizer::load(
+        vocabPath.empty() ? "../shared/data/20B_tokenizer.json" : vocabPath,
+        error);
   error = "tokenizer '" + kind +
-          "' is not supported by seqc-run (bytes and "
-          "world are)";
+          "' is not supported by seqc-run (bytes, world and neox are)";
   return nullptr;
 }
 
@@ -31,7 +37,7 @@ std::string ByteTokenizer::decode(int32_t token) const {
   return std::string(1, (char)token);
 }
 
-static void appendUtf8(std::string &out, uint32_t cp) {
+void seqc::appendUtf8(std::string &out, uint32_t cp) {
   if (cp < 0x80) {
     out += (char)cp;
   } else if (cp < 0x800) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace seqc {
@@ -26,7 +27,8 @@ public:
   virtual std::string decode(int32_t token) const = 0;
   virtual int32_t size() const = 0;
 
-  /// "bytes", or "world" (reading `vocabPath`). Errors go to `error`.
+  /// "bytes", "world" or "neox", reading `vocabPath` (empty: the file in
+  /// ../shared/data). Errors go to `error`.
   static std::unique_ptr<Tokenizer> create(const std::string &kind,
                                            const std::string &vocabPath,
                                            std::string &error);
@@ -58,6 +60,32 @@ private:
   std::vector<int32_t> nodeToken;
   void insert(const std::string &bytes, int32_t id);
 };
+
+/// GPT-NeoX 20B: byte-level BPE from a Hugging Face tokenizer.json
+/// (20B_tokenizer.json), with its added tokens and the GPT-2 pretokenizer.
+/// The NFC normalizer is not applied (the text is taken as NFC).
+class NeoXTokenizer : public Tokenizer {
+public:
+  static std::unique_ptr<NeoXTokenizer> load(const std::string &path,
+                                             std::string &error);
+  std::vector<int32_t> encode(const std::string &text) const override;
+  std::string decode(int32_t token) const override;
+  int32_t size() const override { return (int32_t)pieces.size(); }
+
+private:
+  std::unordered_map<std::string, int32_t> vocab, ranks;
+  std::vector<std::string> pieces;                    // By id.
+  std::vector<std::pair<std::string, int32_t>> added; // Longest first.
+  std::unordered_set<int32_t> addedIds;
+  std::string byteToUnicode[256];
+  std::unordered_map<std::string, char> unicodeToByte;
+  mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
+  void bpe(const std::string &word, std::vector<int32_t> &out) const;
+  void encodePlain(const std::string &text, std::vector<int32_t> &out) const;
+};
+
+/// Appends the UTF-8 encoding of a code point.
+void appendUtf8(std::string &out, uint32_t cp);
 
 /// Splits `pending` into the longest prefix of whole UTF-8 characters
 /// (returned) and an incomplete tail (left in `pending`). Bytes that can

@@ -7,7 +7,7 @@
 //   seqc-run ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]
 //                              [--max-tokens N]
 //   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE]
-//   seqc-run tokenize (ARTIFACT | --tokenizer bytes|world) [--vocab PATH]
+//   seqc-run tokenize (ARTIFACT | --tokenizer bytes|world|neox) [--vocab PATH]
 //                     (-p TEXT | --file FILE)
 //
 // Links only the seqc runtime (no MLIR, no LLVM).
@@ -33,8 +33,6 @@
 #include <thread>
 #include <vector>
 
-#include <sys/resource.h>
-
 namespace {
 
 [[noreturn]] void die(const std::string &msg) {
@@ -59,7 +57,7 @@ const char *kUsage =
     "  ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]\n"
     "                    [--max-tokens N]\n"
     "  bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE.json]\n"
-    "  tokenize (ARTIFACT | --tokenizer bytes|world) [--vocab PATH]\n"
+    "  tokenize (ARTIFACT | --tokenizer bytes|world|neox) [--vocab PATH]\n"
     "           (-p TEXT | --file FILE)\n";
 
 /// Options: "--name value" pairs and positionals.
@@ -144,7 +142,7 @@ struct Loaded {
 
 void load(Loaded &l, const std::string &dir, Args &args) {
   check(seqc_model_load(dir.c_str(), &l.model));
-  l.vocabPath = args.str("--vocab", "../shared/data/rwkv_vocab_v20230424.txt");
+  l.vocabPath = args.str("--vocab", "");
 }
 
 double seconds() {
@@ -438,26 +436,39 @@ int cmdBench(Args &args) {
   double t = seconds();
   for (int32_t id : ids)
     check(seqc_session_step(s, id));
-  double perToken = (seconds() - t) / decode;
+  double decodeSeconds = (seconds() - t) / decode;
   // Peak RSS of the model's work so far (before the bandwidth probe's
-  // buffer): mapped weights actually touched, state, scratch, the process.
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  double peakRss = usage.ru_maxrss * 1024.0;
+  // buffer): mapped weights actually touched, state, activations, the
+  // process. VmHWM, not getrusage: ru_maxrss carries the parent's peak
+  // across exec.
+  double peakRss = 0;
+  {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("VmHWM:", 0) == 0)
+        peakRss = std::atof(line.c_str() + 6) * 1024.0;
+  }
   // The compiled code runs on one thread; the roofline uses the bandwidth
   // of as many threads as the machine has (the bound a multithreaded
   // kernel could reach), and the single-thread one is reported beside it.
   int hw = (int)std::max(1u, std::thread::hardware_concurrency());
   double bw1 = readBandwidth(1), bw = readBandwidth(hw);
-  double roofline = seqc_model_weight_bytes(l.model) / bw;
+  // Bytes a decoded token reads: the weights but the embedding table, of
+  // which a token reads one row (from the manifest; all weights otherwise).
+  const char *readBytes = seqc_model_get(l.model, "token_read_bytes");
+  double perToken = readBytes ? std::atof(readBytes)
+                              : (double)seqc_model_weight_bytes(l.model);
+  double roofline = perToken / bw;
   json << "  \"decode_tokens\": " << decode
-       << ",\n  \"decode_ms_per_token\": " << perToken * 1e3
+       << ",\n  \"decode_ms_per_token\": " << decodeSeconds * 1e3
+       << ",\n  \"token_read_bytes\": " << (uint64_t)perToken
        << ",\n  \"peak_rss_bytes\": " << (uint64_t)peakRss
        << ",\n  \"read_bandwidth_threads\": " << hw
        << ",\n  \"read_bandwidth_gb_s\": " << bw / 1e9
        << ",\n  \"read_bandwidth_1_thread_gb_s\": " << bw1 / 1e9
        << ",\n  \"roofline_ms_per_token\": " << roofline * 1e3
-       << ",\n  \"roofline_ratio\": " << roofline / perToken << "\n}\n";
+       << ",\n  \"roofline_ratio\": " << roofline / decodeSeconds << "\n}\n";
   seqc_session_free(s);
   std::string text = json.str();
   if (!out.empty()) {
@@ -474,8 +485,7 @@ int cmdBench(Args &args) {
 /// decode back to the text.
 int cmdTokenize(Args &args) {
   std::string kind = args.str("--tokenizer", "");
-  std::string vocab =
-      args.str("--vocab", "../shared/data/rwkv_vocab_v20230424.txt");
+  std::string vocab = args.str("--vocab", "");
   std::string text = args.str("-p", "");
   std::string file = args.str("--file", "");
   args.finish();

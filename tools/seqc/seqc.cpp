@@ -184,6 +184,14 @@ std::string manifestText(const seqc::RWKVModel &model, StringRef tok,
                                                : "fp32")
      << "\n";
   os << "weights_bytes " << model.weights.bytes.size() << "\n";
+  // What one decoded token reads: everything but the embedding table, of
+  // which it reads one row.
+  uint64_t embBytes = 0;
+  for (const seqc::WeightBlob::Entry &e : model.weights.entries)
+    if (e.name == "emb")
+      embBytes = e.shape[0] * e.shape[1] * seqc::dtypeSize(e.dtype);
+  os << "token_read_bytes "
+     << model.weights.bytes.size() - embBytes + c.embd * 4 << "\n";
   os << formatv("weights_id {0:x16}\n", weightsId);
   os << "tokenizer " << tok << "\n";
   os << "cpu " << cpuName << "\n";
