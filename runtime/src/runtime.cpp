@@ -2,6 +2,7 @@
 
 #include "seqc/runtime.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -60,6 +61,9 @@ MemRef<N> memref(const void *data, std::initializer_list<int64_t> shape) {
 using InitFn = void (*)(MemRef<3> *);
 using ForwardFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<3> *, MemRef<3> *,
                            MemRef<2> *);
+
+/// Tokens per call of the prefill entries.
+constexpr size_t kPrefillChunk = 128;
 
 constexpr char kStateMagic[8] = {'S', 'E', 'Q', 'C', 'S', 'T', 'A', '1'};
 
@@ -276,8 +280,14 @@ seqc_status seqc_session_prefill(seqc_session *s, const int32_t *tokens,
                                  size_t n) {
   if (seqc_status st = checkTokens(s, tokens, n))
     return st;
-  run(s, n == 1 ? s->model->step : s->model->prefill, tokens, n,
-      s->logits.data(), 1);
+  // Long prompts go through in chunks: the state carries across them, so
+  // the result is the same, and the activations (which grow with the chunk
+  // length) stay bounded.
+  for (size_t at = 0; at < n; at += kPrefillChunk) {
+    size_t len = std::min(kPrefillChunk, n - at);
+    run(s, len == 1 ? s->model->step : s->model->prefill, tokens + at, len,
+        s->logits.data(), 1);
+  }
   return nullptr;
 }
 
@@ -287,7 +297,11 @@ seqc_status seqc_session_prefill_all(seqc_session *s, const int32_t *tokens,
     return st;
   if (!logits)
     return error("seqc_session_prefill_all: null logits buffer");
-  run(s, s->model->prefillAll, tokens, n, logits, (int64_t)n);
+  for (size_t at = 0; at < n; at += kPrefillChunk) {
+    size_t len = std::min(kPrefillChunk, n - at);
+    run(s, s->model->prefillAll, tokens + at, len,
+        logits + at * s->model->vocab, (int64_t)len);
+  }
   std::memcpy(s->logits.data(), logits + (n - 1) * s->model->vocab,
               sizeof(float) * s->model->vocab);
   return nullptr;

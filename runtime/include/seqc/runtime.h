@@ -44,7 +44,8 @@ seqc_status seqc_session_create(seqc_model *model, seqc_session **out);
 void seqc_session_free(seqc_session *session);
 /* Back to the initial (empty) state. */
 seqc_status seqc_session_reset(seqc_session *session);
-/* Feeds `n` >= 1 tokens; the logits become those after the last one. */
+/* Feeds `n` >= 1 tokens (in chunks of 128 through the prefill entry); the
+ * logits become those after the last one. */
 seqc_status seqc_session_prefill(seqc_session *session, const int32_t *tokens,
                                  size_t n);
 /* As prefill, and writes the logits after every token to `logits`
