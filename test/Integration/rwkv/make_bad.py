@@ -1,5 +1,7 @@
 """Writes the malformed inputs of bad-input.test into DIR from ok.pth and
-ok.safetensors (already in DIR)."""
+ok.safetensors (already in DIR):  make_bad.py DIR
+or edits one safetensors file:     make_bad.py --drop NAME SRC DST
+                                   make_bad.py --reshape NAME D0,D1 SRC DST"""
 
 import io
 import json
@@ -33,7 +35,26 @@ class Evil:
         return (os.system, ("touch " + self.target,))
 
 
+def edit(argv):
+    """--drop NAME SRC DST or --reshape NAME D0,D1,.. SRC DST on a
+    safetensors file (the data stays; a reshape keeps the byte count only
+    when the element count matches, so the header is what is checked)."""
+    header, body = read_safetensors(argv[-2])
+    if argv[0] == "--drop":
+        del header[argv[1]]
+    else:
+        header[argv[1]]["shape"] = [int(x) for x in argv[2].split(",")]
+        n = 4
+        for x in header[argv[1]]["shape"]:
+            n *= x
+        begin = header[argv[1]]["data_offsets"][0]
+        header[argv[1]]["data_offsets"] = [begin, begin + n]
+    write_safetensors(argv[-1], header, body)
+
+
 def main():
+    if sys.argv[1].startswith("--"):
+        return edit(sys.argv[1:])
     d = sys.argv[1]
     pth = open(os.path.join(d, "ok.pth"), "rb").read()
     open(os.path.join(d, "truncated.pth"), "wb").write(pth[: len(pth) // 2])
