@@ -1382,6 +1382,15 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
     vec("ln1.b", "ln1.bias");
     vec("ln2.w", "ln2.weight");
     vec("ln2.b", "ln2.bias");
+    // Projections every version has.
+    matrix("att.Wr", "att.receptance.weight", C, C);
+    matrix("att.Wk", "att.key.weight", C, C);
+    matrix("att.Wv", "att.value.weight", C, C);
+    matrix("att.Wo", "att.output.weight", C, C);
+    matrix("ffn.Wk", "ffn.key.weight", F, C);
+    matrix("ffn.Wv", "ffn.value.weight", C, F);
+    if (cfg.version != 7)
+      matrix("ffn.Wr", "ffn.receptance.weight", C, C);
     if (cfg.version == 4) {
       vec("att.mix_k", "att.time_mix_k");
       vec("att.mix_v", "att.time_mix_v");
@@ -1391,21 +1400,10 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
         d = -std::exp(d);
       blob.add(p + "att.w", {C}, w, DType::F32);
       vec("att.u", "att.time_first");
-      matrix("att.Wk", "att.key.weight", C, C);
-      matrix("att.Wv", "att.value.weight", C, C);
-      matrix("att.Wr", "att.receptance.weight", C, C);
-      matrix("att.Wo", "att.output.weight", C, C);
       vec("ffn.mix_k", "ffn.time_mix_k");
       vec("ffn.mix_r", "ffn.time_mix_r");
-      matrix("ffn.Wk", "ffn.key.weight", F, C);
-      matrix("ffn.Wr", "ffn.receptance.weight", C, C);
-      matrix("ffn.Wv", "ffn.value.weight", C, F);
       continue;
     }
-    matrix("att.Wr", "att.receptance.weight", C, C);
-    matrix("att.Wk", "att.key.weight", C, C);
-    matrix("att.Wv", "att.value.weight", C, C);
-    matrix("att.Wo", "att.output.weight", C, C);
     heads("att.ln_x.w", "att.ln_x.weight");
     heads("att.ln_x.b", "att.ln_x.bias");
     if (cfg.version == 5) {
@@ -1467,10 +1465,6 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
       heads("att.r_k", "att.r_k");
       vec("ffn.mix_k", "ffn.x_k");
     }
-    matrix("ffn.Wk", "ffn.key.weight", F, C);
-    matrix("ffn.Wv", "ffn.value.weight", C, F);
-    if (cfg.version != 7)
-      matrix("ffn.Wr", "ffn.receptance.weight", C, C);
   }
   blob.add("ln_out.w", {C}, get("ln_out.weight", {C}), DType::F32);
   blob.add("ln_out.b", {C}, get("ln_out.bias", {C}), DType::F32);

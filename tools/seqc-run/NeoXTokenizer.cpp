@@ -47,11 +47,7 @@ void decodeUtf8(const std::string &s, std::vector<uint32_t> &cps,
                 std::vector<size_t> &offsets) {
   for (size_t i = 0; i < s.size();) {
     unsigned char c = s[i];
-    size_t len = c < 0x80         ? 1
-                 : (c >> 5) == 6  ? 2
-                 : (c >> 4) == 14 ? 3
-                 : (c >> 3) == 30 ? 4
-                                  : 0;
+    size_t len = utf8Length(c);
     uint32_t cp = 0xFFFFFFFF;
     if (len && i + len <= s.size()) {
       cp = len == 1 ? c : c & (0x7F >> len);
@@ -119,24 +115,7 @@ private:
     pos += n;
     return true;
   }
-  bool hex4(uint32_t &v) {
-    if (pos + 4 > s.size())
-      return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = s[pos++];
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        v |= c - 'A' + 10;
-      else
-        return false;
-    }
-    return true;
-  }
+  bool hex4(uint32_t &v) { return parseHex(s, pos, 4, v); }
   bool string(std::string &out) {
     if (s[pos] != '"')
       return false;
@@ -360,7 +339,7 @@ void NeoXTokenizer::bpe(const std::string &word,
   std::vector<std::string> parts;
   for (size_t i = 0; i < word.size();) {
     unsigned char c = word[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+    size_t len = std::max<size_t>(utf8Length(c), 1);
     parts.push_back(word.substr(i, len));
     i += len;
   }
@@ -491,7 +470,7 @@ std::string NeoXTokenizer::decode(int32_t token) const {
   std::string out;
   for (size_t i = 0; i < p.size();) {
     unsigned char c = p[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+    size_t len = std::max<size_t>(utf8Length(c), 1);
     auto it = unicodeToByte.find(p.substr(i, len));
     if (it != unicodeToByte.end())
       out += it->second;

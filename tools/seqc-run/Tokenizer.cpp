@@ -37,6 +37,34 @@ std::string ByteTokenizer::decode(int32_t token) const {
   return std::string(1, (char)token);
 }
 
+size_t seqc::utf8Length(unsigned char c) {
+  return c < 0x80         ? 1
+         : (c >> 5) == 6  ? 2
+         : (c >> 4) == 14 ? 3
+         : (c >> 3) == 30 ? 4
+                          : 0;
+}
+
+bool seqc::parseHex(const std::string &s, size_t &pos, size_t n, uint32_t &v) {
+  if (pos + n > s.size())
+    return false;
+  v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[pos + i];
+    v <<= 4;
+    if (c >= '0' && c <= '9')
+      v |= c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v |= c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v |= c - 'A' + 10;
+    else
+      return false;
+  }
+  pos += n;
+  return true;
+}
+
 void seqc::appendUtf8(std::string &out, uint32_t cp) {
   if (cp < 0x80) {
     out += (char)cp;
@@ -67,25 +95,7 @@ static bool parsePyLiteral(const std::string &s, size_t &pos,
   if (pos >= s.size() || (s[pos] != '\'' && s[pos] != '"'))
     return false;
   char quote = s[pos++];
-  auto hex = [&](size_t n, uint32_t &v) {
-    if (pos + n > s.size())
-      return false;
-    v = 0;
-    for (size_t i = 0; i < n; ++i) {
-      char c = s[pos + i];
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        v |= c - 'A' + 10;
-      else
-        return false;
-    }
-    pos += n;
-    return true;
-  };
+  auto hex = [&](size_t n, uint32_t &v) { return parseHex(s, pos, n, v); };
   while (pos < s.size() && s[pos] != quote) {
     char c = s[pos++];
     if (c != '\\') {
@@ -243,11 +253,7 @@ std::string seqc::takeWholeUtf8(std::string &pending) {
   size_t i = 0;
   while (i < pending.size()) {
     unsigned char c = pending[i];
-    size_t len = c < 0x80         ? 1
-                 : (c >> 5) == 6  ? 2
-                 : (c >> 4) == 14 ? 3
-                 : (c >> 3) == 30 ? 4
-                                  : 0;
+    size_t len = utf8Length(c);
     if (len == 0) { // A stray continuation or invalid lead byte.
       out += "\xEF\xBF\xBD";
       ++i;

@@ -87,6 +87,13 @@ private:
 /// Appends the UTF-8 encoding of a code point.
 void appendUtf8(std::string &out, uint32_t cp);
 
+/// The length of the UTF-8 sequence a lead byte starts (0: not a lead byte).
+size_t utf8Length(unsigned char lead);
+
+/// Reads `n` hex digits of `s` at `pos` into `v`, advancing `pos`; false
+/// (and `pos` unchanged) on a short or malformed number.
+bool parseHex(const std::string &s, size_t &pos, size_t n, uint32_t &v);
+
 /// Splits `pending` into the longest prefix of whole UTF-8 characters
 /// (returned) and an incomplete tail (left in `pending`). Bytes that can
 /// never start or continue a character come out as U+FFFD.
