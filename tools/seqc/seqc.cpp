@@ -24,6 +24,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -149,6 +150,14 @@ Expected<std::unique_ptr<TargetMachine>> makeTargetMachine() {
     return createStringError("no LLVM target for " + triple.str() + ": " + err);
   std::string cpuName =
       cpu == "native" ? sys::getHostCPUName().str() : cpu.getValue();
+  std::unique_ptr<MCSubtargetInfo> sti(
+      t->createMCSubtargetInfo(triple, cpuName, ""));
+  if (!sti || !sti->isCPUStringValid(cpuName))
+    return createStringError("--cpu=" + cpuName +
+                             ": not a CPU that LLVM knows "
+                             "for " +
+                             triple.str() +
+                             " (try 'generic', 'x86-64-v3' or 'native')");
   std::string features;
   if (cpu == "native") {
     SubtargetFeatures f;
@@ -271,6 +280,11 @@ int runCompile() {
                             "artifact; refusing to write into it");
   }
 
+  // The target first: a bad --cpu is reported before any long stage.
+  auto tm = makeTargetMachine();
+  if (!tm)
+    return fail(tm.takeError());
+
   progress("reading " + compileInput);
   auto ckpt = seqc::Checkpoint::open(compileInput);
   if (!ckpt)
@@ -313,9 +327,6 @@ int runCompile() {
   if (failed(pm.run(*model->module)))
     return fail("lowering failed (see the diagnostics above)");
 
-  auto tm = makeTargetMachine();
-  if (!tm)
-    return fail(tm.takeError());
   uint64_t weightsId = fnv1a(model->weights.bytes);
   std::string manifest =
       manifestText(*model, tok, weightsId, (*tm)->getTargetCPU());
