@@ -550,20 +550,22 @@ private:
     // Reassociation lets LLVM vectorize the reduction over k.
     auto fm = arith::FastMathFlagsAttr::get(
         c, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{out.getType()}, ValueRange{x, w},
-               ValueRange{out}, maps,
-               SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                                utils::IteratorType::parallel,
-                                                utils::IteratorType::reduction},
-               [&](OpBuilder &nb, Location nl, ValueRange a) {
-                 Value prod = arith::MulFOp::create(nb, nl, ext(nb, nl, a[0]),
-                                                    ext(nb, nl, a[1]), fm);
-                 linalg::YieldOp::create(
-                     nb, nl,
-                     arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
-               })
-        .getResult(0);
+    auto product = linalg::GenericOp::create(
+        b, loc, TypeRange{out.getType()}, ValueRange{x, w}, ValueRange{out},
+        maps,
+        SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                         utils::IteratorType::parallel,
+                                         utils::IteratorType::reduction},
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value prod = arith::MulFOp::create(nb, nl, ext(nb, nl, a[0]),
+                                             ext(nb, nl, a[1]), fm);
+          linalg::YieldOp::create(
+              nb, nl,
+              arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
+        });
+    // Worth spreading over threads (seq-parallelize-products).
+    product->setAttr("seq.parallel", UnitAttr::get(ctx));
+    return product.getResult(0);
   }
 
   /// A model projection: x · Wᵀ with W stored f32, f16, or int8 with one

@@ -7,6 +7,7 @@
 #include "passes/Transforms/Passes.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/AsyncToLLVM/AsyncToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
@@ -18,6 +19,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Async/IR/Async.h"
+#include "mlir/Dialect/Async/Passes.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
@@ -64,7 +67,7 @@ void seqc::registerAllDialects(mlir::DialectRegistry &registry) {
                   bufferization::BufferizationDialect, vector::VectorDialect,
                   LLVM::LLVMDialect, gpu::GPUDialect, spirv::SPIRVDialect,
                   NVVM::NVVMDialect, cf::ControlFlowDialect,
-                  index::IndexDialect, ub::UBDialect>();
+                  index::IndexDialect, ub::UBDialect, async::AsyncDialect>();
   // What --convert-to-llvm needs to lower each dialect.
   arith::registerConvertArithToLLVMInterface(registry);
   cf::registerConvertControlFlowToLLVMInterface(registry);
@@ -96,6 +99,7 @@ void seqc::registerAllPasses() {
   registerTransformsPasses();
   registerConversionPasses();
   arith::registerArithPasses();
+  registerAsyncPasses();
   bufferization::registerBufferizationPasses();
   bufferization::registerBufferizationPipelines();
   func::registerFuncPasses();
@@ -116,9 +120,17 @@ void seqc::buildCPUPipeline(mlir::OpPassManager &pm) {
           "convert-seq-to-linalg,canonicalize,"
           "one-shot-bufferize{bufferize-function-boundaries},"
           "buffer-deallocation-pipeline,"
+          // Matrix products on all threads: scf.parallel, split into tasks
+          // for the async runtime ABI (which seqc's runtime provides).
+          "func.func(seq-parallelize-products),"
+          "async-parallel-for{async-dispatch=false num-workers=-1 "
+          "min-task-size=512},"
+          "async-to-async-runtime,async-runtime-ref-counting,"
+          "async-runtime-ref-counting-opt,"
           "func.func(seq-strided-copy-to-linalg,convert-linalg-to-loops),"
           "expand-strided-metadata,"
-          "lower-affine,convert-scf-to-cf,convert-to-llvm,"
+          "lower-affine,convert-scf-to-cf,convert-async-to-llvm,"
+          "convert-to-llvm,"
           "reconcile-unrealized-casts",
           pm, llvm::errs())))
     llvm::report_fatal_error("seq-cpu-pipeline: invalid pipeline text");

@@ -57,4 +57,23 @@ def SeqStridedCopyToLinalg
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def SeqParallelizeProducts
+    : Pass<"seq-parallelize-products", "::mlir::func::FuncOp"> {
+  let summary = "Lower the marked linalg products to scf.parallel loops";
+  let description = [{
+    Runs after bufferization. Every `linalg.generic` that carries the
+    `seq.parallel` unit attribute (the model builders put it on the matrix
+    products, the only work worth spreading over threads) becomes an
+    `scf.parallel` over its parallel dimensions with the reductions as inner
+    `scf.for` loops; `async-parallel-for` then splits those loops into tasks.
+    Every other linalg op is left for `convert-linalg-to-loops`, so small
+    elementwise work stays sequential and costs no dispatch. Products whose
+    first input has a static single row (the decode step) stay sequential
+    too: on two cores, dispatching their tasks cost more than the second
+    core gained (measured: 6.1 against 4.3 ms per token on a 4 x 512 model).
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // SEQC_PASSES_CONVERSION_PASSES_TD

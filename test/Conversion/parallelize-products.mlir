@@ -1,0 +1,55 @@
+// RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products))" | FileCheck %s
+
+// A marked product over several tokens becomes an scf.parallel over its two
+// parallel dimensions with the reduction as an inner scf.for.
+// CHECK-LABEL: func.func @prefill_product
+// CHECK-SAME: (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<128x64xf32>, %[[Y:.*]]: memref<?x128xf32>)
+// CHECK: %[[T:.*]] = memref.dim %[[X]]
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c128, %[[T]])
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %c64
+// CHECK:     memref.load %[[X]]
+// CHECK:     memref.load %[[W]]
+// CHECK:     arith.mulf {{.*}} fastmath<reassoc,contract>
+// CHECK:     memref.store %{{.*}}, %[[Y]]
+// CHECK-NOT: linalg.generic
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, k)>
+#y = affine_map<(n, t, k) -> (t, n)>
+func.func @prefill_product(%x: memref<?x64xf32>, %w: memref<128x64xf32>, %y: memref<?x128xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<128x64xf32>) outs(%y : memref<?x128xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b fastmath<reassoc,contract> : f32
+    %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A single-token product (decode) and an unmarked op are left alone.
+// CHECK-LABEL: func.func @decode_product
+// CHECK-NOT: scf.parallel
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+#x1 = affine_map<(n, t, k) -> (t, k)>
+#w1 = affine_map<(n, t, k) -> (n, k)>
+#y1 = affine_map<(n, t, k) -> (t, n)>
+#id = affine_map<(i, j) -> (i, j)>
+func.func @decode_product(%x: memref<1x64xf32>, %w: memref<128x64xf32>, %y: memref<1x128xf32>, %z: memref<4x4xf32>) {
+  linalg.generic {indexing_maps = [#x1, #w1, #y1], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<1x64xf32>, memref<128x64xf32>) outs(%y : memref<1x128xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%z : memref<4x4xf32>) {
+  ^bb0(%o: f32):
+    linalg.yield %o : f32
+  }
+  return
+}
