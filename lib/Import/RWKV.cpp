@@ -66,39 +66,13 @@ static void renameHuggingFace(Checkpoint &ckpt) {
   }
 }
 
-namespace {
-/// Checks tensors against the shapes a version needs.
-struct ShapeChecker {
-  Checkpoint &ckpt;
-  std::string arch;
-
-  llvm::Expected<const Tensor *> get(StringRef name) {
-    const Tensor *t = ckpt.find(name);
-    if (!t)
-      return llvm::createStringError(ckpt.path() + ": " + arch +
-                                     " checkpoint is missing tensor '" + name +
-                                     "'");
-    return t;
-  }
-  /// `name` must hold `shape` (leading 1s are ignored: [1, 1, C] ~ [C]).
-  llvm::Error expect(StringRef name, std::vector<int64_t> shape) {
-    auto t = get(name);
-    if (!t)
-      return t.takeError();
-    std::vector<int64_t> have = (*t)->shape;
-    while (have.size() > shape.size() && have.front() == 1)
-      have.erase(have.begin());
-    if (have == shape)
-      return llvm::Error::success();
-    Tensor want;
-    want.shape = shape;
-    want.dtype = (*t)->dtype;
-    return llvm::createStringError(ckpt.path() + ": " + arch + " tensor '" +
-                                   name + "' is " + (*t)->describe() +
-                                   ", expected " + want.describe());
-  }
-};
-} // namespace
+/// "<file>: RWKV-N checkpoint is missing tensor '<name>'".
+static llvm::Error missingTensor(const Checkpoint &ckpt, StringRef arch,
+                                 StringRef name) {
+  return llvm::createStringError(ckpt.path() + ": " + arch +
+                                 " checkpoint is missing tensor '" + name +
+                                 "'");
+}
 
 llvm::Expected<RWKVConfig> seqc::detectRWKV(Checkpoint &ckpt) {
   renameHuggingFace(ckpt);
@@ -118,9 +92,16 @@ llvm::Expected<RWKVConfig> seqc::detectRWKV(Checkpoint &ckpt) {
         "(blocks.0.att.time_first, time_faaaa, time_maa_x or w0); the first "
         "tensor is '" +
         ckpt.names().front() + "'");
-  ShapeChecker check{ckpt, "RWKV-" + std::to_string(cfg.version)};
+  // Detection reads only the tensors that carry hyperparameters; every
+  // tensor's shape is checked when the weights are read (buildRWKV).
+  std::string arch = "RWKV-" + std::to_string(cfg.version);
+  auto find = [&](StringRef name) -> llvm::Expected<const Tensor *> {
+    if (const Tensor *t = ckpt.find(name))
+      return t;
+    return missingTensor(ckpt, arch, name);
+  };
 
-  auto emb = check.get("emb.weight");
+  auto emb = find("emb.weight");
   if (!emb)
     return emb.takeError();
   if ((*emb)->shape.size() != 2)
@@ -144,75 +125,31 @@ llvm::Expected<RWKVConfig> seqc::detectRWKV(Checkpoint &ckpt) {
   cfg.layers = maxLayer + 1;
   if (cfg.layers == 0)
     return llvm::createStringError(ckpt.path() + ": no blocks.N tensors");
-  auto ffnKey = check.get("blocks.0.ffn.key.weight");
+  auto ffnKey = find("blocks.0.ffn.key.weight");
   if (!ffnKey)
     return ffnKey.takeError();
   cfg.ffn = (*ffnKey)->shape.empty() ? 0 : (*ffnKey)->shape[0];
 
-  int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab;
-  auto all =
-      [&](std::initializer_list<std::pair<const char *, std::vector<int64_t>>>
-              list,
-          int64_t layer) -> llvm::Error {
-    for (const auto &[suffix, shape] : list) {
-      std::string name =
-          layer < 0 ? std::string(suffix)
-                    : llvm::formatv("blocks.{0}.{1}", layer, suffix).str();
-      if (llvm::Error e = check.expect(name, shape))
-        return e;
-    }
-    return llvm::Error::success();
-  };
-  if (llvm::Error e = all({{"blocks.0.ln0.weight", {C}},
-                           {"blocks.0.ln0.bias", {C}},
-                           {"ln_out.weight", {C}},
-                           {"ln_out.bias", {C}},
-                           {"head.weight", {V, C}}},
-                          -1))
-    return std::move(e);
-
-  if (cfg.version == 4) {
-    for (int64_t l = 0; l < cfg.layers; ++l)
-      if (llvm::Error e = all({{"ln1.weight", {C}},
-                               {"ln1.bias", {C}},
-                               {"ln2.weight", {C}},
-                               {"ln2.bias", {C}},
-                               {"att.time_decay", {C}},
-                               {"att.time_first", {C}},
-                               {"att.time_mix_k", {C}},
-                               {"att.time_mix_v", {C}},
-                               {"att.time_mix_r", {C}},
-                               {"att.key.weight", {C, C}},
-                               {"att.value.weight", {C, C}},
-                               {"att.receptance.weight", {C, C}},
-                               {"att.output.weight", {C, C}},
-                               {"ffn.time_mix_k", {C}},
-                               {"ffn.time_mix_r", {C}},
-                               {"ffn.key.weight", {F, C}},
-                               {"ffn.receptance.weight", {C, C}},
-                               {"ffn.value.weight", {C, F}}},
-                              l))
-        return std::move(e);
+  if (cfg.version == 4)
     return cfg;
-  }
 
   // RWKV-5/6/7: heads from the per-head bonus / key-normalization tensor.
   const char *headTensor =
       cfg.version == 7 ? "blocks.0.att.r_k" : "blocks.0.att.time_faaaa";
-  auto ht = check.get(headTensor);
+  auto ht = find(headTensor);
   if (!ht)
     return ht.takeError();
-  if ((*ht)->shape.size() != 2 || (*ht)->shape[0] * (*ht)->shape[1] != C)
+  if ((*ht)->shape.size() != 2 || (*ht)->shape[0] * (*ht)->shape[1] != cfg.embd)
     return llvm::createStringError(ckpt.path() + ": " + headTensor + " is " +
                                    (*ht)->describe() +
                                    ", expected [heads, head_size] with "
                                    "heads * head_size = " +
-                                   llvm::Twine(C));
+                                   llvm::Twine(cfg.embd));
   cfg.heads = (*ht)->shape[0];
   cfg.headSize = (*ht)->shape[1];
   auto rank = [&](const char *label, const char *name, int idx,
                   int64_t divide) -> llvm::Error {
-    auto t = check.get(name);
+    auto t = find(name);
     if (!t)
       return t.takeError();
     if ((*t)->shape.size() != 2)
@@ -335,13 +272,10 @@ public:
   int64_t firstShared() const { return cfg.version == 7 ? 1 : 0; }
 
   /// Checks that layers firstShared() .. L-1 have the same weights at the
-  /// same relative offsets (so one function serves them all), and sets the
-  /// stride between them.
+  /// same offsets relative to their layer's start (so one function, given
+  /// the start, serves them all).
   bool checkUniformLayers() {
     int64_t first = firstShared();
-    if (cfg.layers - first < 2)
-      return true;
-    layerStride = layerStart[first + 1] - layerStart[first];
     std::string rep = "blocks." + std::to_string(first) + ".";
     for (const WeightBlob::Entry &e : blob.entries) {
       if (!StringRef(e.name).starts_with(rep))
@@ -350,9 +284,7 @@ public:
       for (int64_t l = first + 1; l < cfg.layers; ++l) {
         const WeightBlob::Entry *o =
             entries.lookup("blocks." + std::to_string(l) + "." + suffix);
-        if (!o || o->offset - layerStart[l] != e.offset - layerStart[first] ||
-            layerStart[l] - layerStart[first] !=
-                (uint64_t)(l - first) * layerStride)
+        if (!o || o->offset - layerStart[l] != e.offset - layerStart[first])
           return false;
       }
     }
@@ -375,7 +307,7 @@ public:
 
   /// State rows of width C per layer. RWKV-4: att x, aa, bb, pp, ffn x.
   /// RWKV-5/6/7: att x, ffn x, then the [H, N, N] matrix state as N rows.
-  static int64_t stateRows(const RWKVConfig &cfg) {
+  static int64_t rowsPerLayer(const RWKVConfig &cfg) {
     return cfg.version == 4 ? 5 : 2 + cfg.headSize;
   }
 
@@ -393,16 +325,14 @@ private:
   Value layerOffset;
   int64_t repLayer = 0;
   std::string layerPrefix;
-  // Byte offset of each layer's first weight, and the distance between
-  // consecutive layers of identical layout.
+  // Byte offset of each layer's first weight.
   std::vector<uint64_t> layerStart;
-  uint64_t layerStride = 0;
   // The shared layer functions, by (token count, first-layer flag).
   std::map<std::pair<int64_t, bool>, func::FuncOp> layerFuncs;
   llvm::StringMap<Value> weightValues; // Per function.
 
   MemRefType stateType() {
-    return MemRefType::get({cfg.layers, stateRows(cfg), cfg.embd}, f32);
+    return MemRefType::get({cfg.layers, rowsPerLayer(cfg), cfg.embd}, f32);
   }
 
   func::FuncOp startFunc(StringRef name, TypeRange args) {
@@ -422,7 +352,7 @@ private:
   /// Initial state: zeros, except RWKV-4's pp (row 3) = -1e30 (no past).
   void buildInitState() {
     func::FuncOp fn = startFunc("seqc_init_state", {stateType()});
-    SmallVector<int64_t> shape = {cfg.layers, stateRows(cfg), cfg.embd};
+    SmallVector<int64_t> shape = {cfg.layers, rowsPerLayer(cfg), cfg.embd};
     Value init = tensor::EmptyOp::create(b, loc, shape, f32);
     Value filled =
         linalg::GenericOp::create(
@@ -645,17 +575,6 @@ private:
                      arith::AddFOp::create(nb, nl, v, a[4]).getResult());
                })
         .getResult(0);
-  }
-
-  /// x * mix + prev * (1 - mix).
-  Value mix(Value x, Value shifted, StringRef name) {
-    return elementwise({x, shifted, weight(name)},
-                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                         Value d = arith::SubFOp::create(nb, nl, a[0], a[1]);
-                         return arith::AddFOp::create(
-                             nb, nl, a[1],
-                             arith::MulFOp::create(nb, nl, d, a[2]));
-                       });
   }
 
   static Value sigmoid(OpBuilder &nb, Location nl, Value v) {
@@ -1022,24 +941,37 @@ private:
     newState = setMatrixState(newState, next, 0);
     x = add(x, linear(mul(y, gate), p + "Wo"));
 
-    // Channel mixing.
+    return channelMix(x, state, newState, l, /*shiftRow=*/1);
+  }
+
+  /// The channel-mixing half of a block, shared by every version:
+  /// x + sigmoid(Wr·xr) ⊙ Wv·relu(Wk·xk)² (RWKV-7: no receptance gate), with
+  /// the carried token in state row `shiftRow`.
+  Value channelMix(Value x, Value state, Value &newState, int64_t l,
+                   int64_t shiftRow) {
+    auto seqType = cast<RankedTensorType>(x.getType());
+    auto rowType = RankedTensorType::get({cfg.embd}, f32);
     std::string f = "blocks." + std::to_string(l) + ".ffn.";
-    Value xx2 = layerNorm(x, "blocks." + std::to_string(l) + ".ln2");
-    auto shiftF =
-        seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
-                                  ValueRange{xx2, stateRows(state, 0, 1, 1)});
-    Value sx2 = shiftF.getResult(0);
-    newState = setStateRows(newState, shiftF.getResult(1), 0, 1);
+    Value xx = layerNorm(x, "blocks." + std::to_string(l) + ".ln2");
+    auto shift = seq::TokenShiftOp::create(
+        b, loc, TypeRange{seqType, rowType},
+        ValueRange{xx, stateRows(state, 0, shiftRow, 1)});
+    Value sx = shift.getResult(0);
+    newState = setStateRows(newState, shift.getResult(1), 0, shiftRow);
     auto reluSq = [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
       Value relu = arith::MaximumFOp::create(nb, nl, a[0], cst(nb, nl, 0.0f));
       return arith::MulFOp::create(nb, nl, relu, relu);
     };
-    Value xk = lerp(xx2, sx2, weight(f + "mix_k"));
+    Value xk = lerp(xx, sx, weight(f + "mix_k"));
     Value hidden = elementwise({linear(xk, f + "Wk")}, reluSq);
     Value out = linear(hidden, f + "Wv");
-    if (version != 7) {
-      Value xr = lerp(xx2, sx2, weight(f + "mix_r"));
-      out = mul(elementwise({linear(xr, f + "Wr")}, sigmoidFn), out);
+    if (cfg.version != 7) {
+      Value xr = lerp(xx, sx, weight(f + "mix_r"));
+      out = mul(elementwise({linear(xr, f + "Wr")},
+                            [](OpBuilder &nb, Location nl, ValueRange a) {
+                              return sigmoid(nb, nl, a[0]);
+                            }),
+                out);
     }
     return add(x, out);
   }
@@ -1056,9 +988,9 @@ private:
         seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
                                   ValueRange{xx, stateRows(state, 0, 0, 1)});
     Value sx = shiftA.getResult(0);
-    Value xk = mix(xx, sx, p + "att.mix_k");
-    Value xv = mix(xx, sx, p + "att.mix_v");
-    Value xr = mix(xx, sx, p + "att.mix_r");
+    Value xk = lerp(xx, sx, weight(p + "att.mix_k"));
+    Value xv = lerp(xx, sx, weight(p + "att.mix_v"));
+    Value xr = lerp(xx, sx, weight(p + "att.mix_r"));
     Value r = elementwise({linear(xr, p + "att.Wr")},
                           [](OpBuilder &nb, Location nl, ValueRange a) {
                             return sigmoid(nb, nl, a[0]);
@@ -1080,32 +1012,7 @@ private:
     newState = setStateRows(newState, shiftA.getResult(1), 0, 0);
     newState = setStateRows(newState, wkv.getResult(1), 0, 1);
 
-    // Channel mixing.
-    Value xx2 = layerNorm(x, p + "ln2");
-    auto shiftF =
-        seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
-                                  ValueRange{xx2, stateRows(state, 0, 4, 1)});
-    Value fk = mix(xx2, shiftF.getResult(0), p + "ffn.mix_k");
-    Value fr = mix(xx2, shiftF.getResult(0), p + "ffn.mix_r");
-    Value gate = elementwise({linear(fr, p + "ffn.Wr")},
-                             [](OpBuilder &nb, Location nl, ValueRange a) {
-                               return sigmoid(nb, nl, a[0]);
-                             });
-    Value hidden =
-        elementwise({linear(fk, p + "ffn.Wk")},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      Value relu = arith::MaximumFOp::create(nb, nl, a[0],
-                                                             cst(nb, nl, 0.0f));
-                      return arith::MulFOp::create(nb, nl, relu, relu);
-                    });
-    Value ffn = linear(hidden, p + "ffn.Wv");
-    x = elementwise(
-        {x, gate, ffn}, [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-          return arith::AddFOp::create(
-              nb, nl, a[0], arith::MulFOp::create(nb, nl, a[1], a[2]));
-        });
-    newState = setStateRows(newState, shiftF.getResult(1), 0, 4);
-    return x;
+    return channelMix(x, state, newState, l, /*shiftRow=*/4);
   }
 
   /// The private function computing one layer for `tokens` tokens (static
@@ -1116,7 +1023,7 @@ private:
     auto found = layerFuncs.find(key);
     if (found != layerFuncs.end())
       return found->second;
-    int64_t C = cfg.embd, R = stateRows(cfg);
+    int64_t C = cfg.embd, R = rowsPerLayer(cfg);
     auto xType = RankedTensorType::get({tokens, C}, f32);
     auto stType = RankedTensorType::get({1, R, C}, f32);
     SmallVector<Type> args = {
@@ -1178,7 +1085,7 @@ private:
         b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
         /*restrict=*/true);
     Value state = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({cfg.layers, stateRows(cfg), C}, f32),
+        b, loc, RankedTensorType::get({cfg.layers, rowsPerLayer(cfg), C}, f32),
         fn.getArgument(2), /*restrict=*/true);
 
     // Embedding (ln0 is folded into the table at import).
@@ -1206,7 +1113,7 @@ private:
     // The layers: RWKV-7's layer 0 by its own function, then the shared
     // layer function for the others, called with each layer's weight offset
     // (the code of a layer exists once, whatever the depth).
-    int64_t R = stateRows(cfg);
+    int64_t R = rowsPerLayer(cfg);
     Value newState = tensor::EmptyOp::create(
         b, loc, ArrayRef<int64_t>{cfg.layers, R, C}, f32);
     Value weights = fn.getArgument(0);
@@ -1290,6 +1197,8 @@ struct TensorReader {
 
   ~TensorReader() { llvm::consumeError(std::move(err)); }
 
+  /// The tensor `name`, which must have `shape` (leading 1s of the stored
+  /// shape are ignored: [1, 1, C] reads as [C]), as f32.
   std::vector<float> get(const std::string &name, std::vector<int64_t> shape) {
     int64_t n = 1;
     for (int64_t d : shape)
@@ -1298,12 +1207,13 @@ struct TensorReader {
       return std::vector<float>(n);
     const Tensor *t = ckpt.find(name);
     if (!t) {
-      err = llvm::createStringError(ckpt.path() + ": " + arch +
-                                    " checkpoint is missing tensor '" + name +
-                                    "'");
+      err = missingTensor(ckpt, arch, name);
       return std::vector<float>(n);
     }
-    if (t->numElements() != n) {
+    std::vector<int64_t> have = t->shape;
+    while (have.size() > shape.size() && have.front() == 1)
+      have.erase(have.begin());
+    if (have != shape) {
       Tensor want;
       want.shape = shape;
       want.dtype = t->dtype;
@@ -1359,8 +1269,8 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
     auto vec = [&](const std::string &to, const std::string &from) {
       blob.add(p + to, {C}, get(p + from, {C}), DType::F32);
     };
-    // 1 - m: RWKV-4/5 mix as x*m + prev*(1-m); the builder's lerp for
-    // RWKV-5 is x + (prev - x)*m', so m' = 1 - m.
+    // 1 - m: RWKV-4/5 mix as x*m + prev*(1-m); the builder's lerp (shared
+    // by every version) is x + (prev - x)*m', so m' = 1 - m.
     auto oneMinus = [&](const std::string &to, const std::string &from) {
       std::vector<float> m = get(p + from, {C});
       for (float &x : m)
@@ -1394,20 +1304,22 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
     if (cfg.version != 7)
       matrix("ffn.Wr", "ffn.receptance.weight", C, C);
     if (cfg.version == 4) {
-      vec("att.mix_k", "att.time_mix_k");
-      vec("att.mix_v", "att.time_mix_v");
-      vec("att.mix_r", "att.time_mix_r");
+      for (const char *m : {"k", "v", "r"})
+        oneMinus(std::string("att.mix_") + m, std::string("att.time_mix_") + m);
       std::vector<float> w = get(p + "att.time_decay", {C});
       for (float &d : w)
         d = -std::exp(d);
       blob.add(p + "att.w", {C}, w, DType::F32);
       vec("att.u", "att.time_first");
-      vec("ffn.mix_k", "ffn.time_mix_k");
-      vec("ffn.mix_r", "ffn.time_mix_r");
+      oneMinus("ffn.mix_k", "ffn.time_mix_k");
+      oneMinus("ffn.mix_r", "ffn.time_mix_r");
       continue;
     }
-    heads("att.ln_x.w", "att.ln_x.weight");
-    heads("att.ln_x.b", "att.ln_x.bias");
+    // The group norm's [C] weight and bias, viewed per head.
+    blob.add(p + "att.ln_x.w", {H, N}, get(p + "att.ln_x.weight", {C}),
+             DType::F32);
+    blob.add(p + "att.ln_x.b", {H, N}, get(p + "att.ln_x.bias", {C}),
+             DType::F32);
     if (cfg.version == 5) {
       for (const char *m : {"r", "k", "v", "g"})
         oneMinus(std::string("att.mix_") + m, std::string("att.time_mix_") + m);
@@ -1480,7 +1392,7 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   if (!model.module)
     return llvm::createStringError(
         "internal error: the layers' weights are not laid out uniformly");
-  model.stateShape = {cfg.layers, RWKVBuilder::stateRows(cfg), C};
+  model.stateShape = {cfg.layers, RWKVBuilder::rowsPerLayer(cfg), C};
   if (failed(verify(*model.module)))
     return llvm::createStringError("internal error: the built RWKV-" +
                                    std::to_string(cfg.version) +

@@ -320,8 +320,6 @@ int cmdPpl(Args &args) {
   double nll = 0;
   size_t scored = 0;
   double t0 = seconds(), lastReport = t0;
-  std::vector<float> prev(seqc_session_logits(s),
-                          seqc_session_logits(s) + vocab);
   for (size_t pos = 0; pos < ids.size(); pos += chunk) {
     size_t n = std::min(chunk, ids.size() - pos);
     check(seqc_session_prefill_all(s, ids.data() + pos, n, logits.data()));
