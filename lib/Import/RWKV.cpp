@@ -1,6 +1,7 @@
 //===- RWKV.cpp - RWKV checkpoints to seq-dialect modules -----------------===//
 
 #include "seqc/Import/RWKV.h"
+#include "ModelBuilder.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -24,6 +25,7 @@
 #include <map>
 
 using namespace seqc;
+using namespace seqc::import;
 using namespace mlir;
 using llvm::StringRef;
 
@@ -183,49 +185,6 @@ llvm::Expected<RWKVConfig> seqc::detectRWKV(Checkpoint &ckpt) {
 
 namespace {
 
-class BlobWriter {
-public:
-  explicit BlobWriter(WeightBlob &blob) : blob(blob) {}
-
-  void add(std::string name, std::vector<int64_t> shape,
-           const std::vector<float> &values, DType dtype) {
-    uint64_t offset = (blob.bytes.size() + 63) / 64 * 64;
-    uint64_t size = values.size() * dtypeSize(dtype);
-    blob.bytes.resize(offset + size, 0);
-    uint8_t *dst = blob.bytes.data() + offset;
-    if (dtype == DType::F32) {
-      std::memcpy(dst, values.data(), size);
-    } else if (dtype == DType::I8) {
-      // Symmetric per-row quantization: q = rint(w / s), s = max|w| / 127.
-      int64_t cols = shape.back(), rows = values.size() / cols;
-      std::vector<float> scales(rows);
-      for (int64_t r = 0; r < rows; ++r) {
-        float mx = 0;
-        for (int64_t c = 0; c < cols; ++c)
-          mx = std::max(mx, std::fabs(values[r * cols + c]));
-        float s = mx > 0 ? mx / 127.0f : 1.0f;
-        scales[r] = s;
-        for (int64_t c = 0; c < cols; ++c) {
-          float q = std::nearbyint(values[r * cols + c] / s);
-          dst[r * cols + c] = (uint8_t)(int8_t)std::clamp(q, -127.0f, 127.0f);
-        }
-      }
-      blob.entries.push_back({name, offset, shape, dtype});
-      add(name + ".scale", {rows}, scales, DType::F32);
-      return;
-    } else {
-      for (size_t i = 0; i < values.size(); ++i) {
-        uint16_t h = floatToHalf(values[i]);
-        std::memcpy(dst + 2 * i, &h, 2);
-      }
-    }
-    blob.entries.push_back({std::move(name), offset, std::move(shape), dtype});
-  }
-
-private:
-  WeightBlob &blob;
-};
-
 /// Layer norm of each row of `x` ([rows, C]) in place, in double precision.
 void layerNormRows(std::vector<float> &x, int64_t C,
                    const std::vector<float> &w, const std::vector<float> &b) {
@@ -250,53 +209,21 @@ void layerNormRows(std::vector<float> &x, int64_t C,
 
 /// Builds the RWKV-4 entry points. Values are f32 tensors; the matrices may
 /// be f16 and are extended inside the products.
-class RWKVBuilder {
+class RWKVBuilder : public ModelBuilder {
 public:
   RWKVBuilder(MLIRContext *ctx, const RWKVConfig &cfg, const WeightBlob &blob)
-      : ctx(ctx), b(ctx), loc(UnknownLoc::get(ctx)), cfg(cfg), blob(blob) {
-    f32 = b.getF32Type();
-    for (const WeightBlob::Entry &e : blob.entries)
-      entries[e.name] = &e;
-    layerStart.assign(cfg.layers, UINT64_MAX);
-    for (const WeightBlob::Entry &e : blob.entries) {
-      StringRef n = e.name;
-      int64_t l;
-      if (n.consume_front("blocks.") &&
-          !n.take_until([](char c) { return c == '.'; }).getAsInteger(10, l))
-        layerStart[l] = std::min<uint64_t>(layerStart[l], e.offset);
-    }
-  }
+      : ModelBuilder(ctx, blob, "blocks.", cfg.layers), cfg(cfg) {}
 
   /// The first layer that shares the common layer function (RWKV-7's layer 0
   /// has a function of its own: it defines v_first and has no v mixing).
   int64_t firstShared() const { return cfg.version == 7 ? 1 : 0; }
-
-  /// Checks that layers firstShared() .. L-1 have the same weights at the
-  /// same offsets relative to their layer's start (so one function, given
-  /// the start, serves them all).
-  bool checkUniformLayers() {
-    int64_t first = firstShared();
-    std::string rep = "blocks." + std::to_string(first) + ".";
-    for (const WeightBlob::Entry &e : blob.entries) {
-      if (!StringRef(e.name).starts_with(rep))
-        continue;
-      std::string suffix = e.name.substr(rep.size());
-      for (int64_t l = first + 1; l < cfg.layers; ++l) {
-        const WeightBlob::Entry *o =
-            entries.lookup("blocks." + std::to_string(l) + "." + suffix);
-        if (!o || o->offset - layerStart[l] != e.offset - layerStart[first])
-          return false;
-      }
-    }
-    return true;
-  }
 
   OwningOpRef<ModuleOp> build() {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
     module->getOperation()->setAttr(
         "seq.model", b.getStringAttr(llvm::formatv("rwkv{0}", cfg.version)));
     b.setInsertionPointToEnd(module->getBody());
-    if (!checkUniformLayers())
+    if (!checkUniformLayers(firstShared()))
       return nullptr;
     buildInitState();
     buildForward("seqc_step", 1, /*allLogits=*/false);
@@ -312,41 +239,12 @@ public:
   }
 
 private:
-  MLIRContext *ctx;
-  OpBuilder b;
-  Location loc;
   const RWKVConfig &cfg;
-  const WeightBlob &blob;
-  Type f32;
-  llvm::StringMap<const WeightBlob::Entry *> entries;
-  Value weightsArg;
-  // Inside a layer function: the byte offset of the layer's first weight,
-  // the layer whose names the code uses, and that layer's name prefix.
-  Value layerOffset;
-  int64_t repLayer = 0;
-  std::string layerPrefix;
-  // Byte offset of each layer's first weight.
-  std::vector<uint64_t> layerStart;
   // The shared layer functions, by (token count, first-layer flag).
   std::map<std::pair<int64_t, bool>, func::FuncOp> layerFuncs;
-  llvm::StringMap<Value> weightValues; // Per function.
 
   MemRefType stateType() {
     return MemRefType::get({cfg.layers, rowsPerLayer(cfg), cfg.embd}, f32);
-  }
-
-  func::FuncOp startFunc(StringRef name, TypeRange args) {
-    auto fn =
-        func::FuncOp::create(b, loc, name, FunctionType::get(ctx, args, {}));
-    fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-    Block *entry = fn.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    return fn;
-  }
-  void endFunc(func::FuncOp fn) {
-    func::ReturnOp::create(b, loc);
-    b.setInsertionPointAfter(fn);
-    weightValues.clear();
   }
 
   /// Initial state: zeros, except RWKV-4's pp (row 3) = -1e30 (no past).
@@ -372,166 +270,6 @@ private:
             .getResult(0);
     store(filled, fn.getArgument(0));
     endFunc(fn);
-  }
-
-  static Value cst(OpBuilder &nb, Location nl, float v) {
-    return arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(v));
-  }
-
-  void store(Value tensor, Value memref) {
-    bufferization::MaterializeInDestinationOp::create(
-        b, loc, Type(), tensor, memref, /*restrict=*/true, /*writable=*/true);
-  }
-
-  /// The tensor view of a blob entry.
-  Value weight(StringRef name) {
-    auto cached = weightValues.find(name);
-    if (cached != weightValues.end())
-      return cached->second;
-    const WeightBlob::Entry *e = entries.lookup(name);
-    assert(e && "weight missing from the blob");
-    Type elt = e->dtype == DType::F32   ? f32
-               : e->dtype == DType::F16 ? (Type)b.getF16Type()
-                                        : (Type)b.getIntegerType(8);
-    auto memrefType = MemRefType::get(e->shape, elt);
-    Value offset;
-    if (layerOffset && name.starts_with(layerPrefix)) {
-      // Inside a shared layer function: relative to the layer's start.
-      Value rel = arith::ConstantIndexOp::create(
-          b, loc, e->offset - layerStart[repLayer]);
-      offset = arith::AddIOp::create(b, loc, layerOffset, rel);
-    } else {
-      offset = arith::ConstantIndexOp::create(b, loc, e->offset);
-    }
-    Value view = memref::ViewOp::create(b, loc, memrefType, weightsArg, offset,
-                                        ValueRange{});
-    Value t = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get(e->shape, elt), view, /*restrict=*/true);
-    weightValues[name] = t;
-    return t;
-  }
-
-  /// Dimension `d` of a tensor as an OpFoldResult.
-  OpFoldResult dim(Value t, int64_t d) {
-    auto type = cast<RankedTensorType>(t.getType());
-    if (!type.isDynamicDim(d))
-      return b.getIndexAttr(type.getDimSize(d));
-    return tensor::DimOp::create(b, loc, t, d).getResult();
-  }
-
-  Value empty(ArrayRef<OpFoldResult> sizes) {
-    return tensor::EmptyOp::create(b, loc, sizes, f32);
-  }
-
-  Value zeros(ArrayRef<OpFoldResult> sizes) {
-    return linalg::FillOp::create(b, loc, ValueRange{cst(b, loc, 0.0f)},
-                                  ValueRange{empty(sizes)})
-        .getResult(0);
-  }
-
-  static Value ext(OpBuilder &nb, Location nl, Value v) {
-    if (v.getType().isF32())
-      return v;
-    if (v.getType().isInteger(8))
-      return arith::SIToFPOp::create(nb, nl, nb.getF32Type(), v);
-    return arith::ExtFOp::create(nb, nl, nb.getF32Type(), v);
-  }
-
-  /// Elementwise over [T, C]: inputs are [T, C] or broadcast [C].
-  Value elementwise(ArrayRef<Value> inputs,
-                    function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
-    Value shapeSource;
-    for (Value in : inputs)
-      if (cast<RankedTensorType>(in.getType()).getRank() == 2)
-        shapeSource = in;
-    assert(shapeSource && "elementwise needs a [T, C] input");
-    Value out = empty({dim(shapeSource, 0), dim(shapeSource, 1)});
-    SmallVector<AffineMap> maps;
-    for (Value in : inputs)
-      maps.push_back(cast<RankedTensorType>(in.getType()).getRank() == 2
-                         ? b.getMultiDimIdentityMap(2)
-                         : AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx));
-    maps.push_back(b.getMultiDimIdentityMap(2));
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{out.getType()}, inputs, ValueRange{out}, maps,
-               SmallVector<utils::IteratorType>(2,
-                                                utils::IteratorType::parallel),
-               [&](OpBuilder &nb, Location nl, ValueRange args) {
-                 SmallVector<Value> in;
-                 for (Value a : args.drop_back())
-                   in.push_back(ext(nb, nl, a));
-                 linalg::YieldOp::create(nb, nl, fn(nb, nl, in));
-               })
-        .getResult(0);
-  }
-
-  /// y[t, n] = sum_k x[t, k] * W[n, k] (W as stored: [out, in]).
-  Value matmulT(Value x, Value w) {
-    Value out = zeros({dim(x, 0), dim(w, 0)});
-    MLIRContext *c = ctx;
-    // Loops (n, t, k): the output channel outermost, so that one weight row
-    // stays in cache while every token uses it (prefill reads the weights
-    // once, not once per token); k innermost for a contiguous dot product.
-    AffineExpr n = getAffineDimExpr(0, c), t = getAffineDimExpr(1, c),
-               k = getAffineDimExpr(2, c);
-    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {t, k}, c),
-                                   AffineMap::get(3, 0, {n, k}, c),
-                                   AffineMap::get(3, 0, {t, n}, c)};
-    // Reassociation lets LLVM vectorize the reduction over k.
-    auto fm = arith::FastMathFlagsAttr::get(
-        c, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
-    auto product = linalg::GenericOp::create(
-        b, loc, TypeRange{out.getType()}, ValueRange{x, w}, ValueRange{out},
-        maps,
-        SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                         utils::IteratorType::parallel,
-                                         utils::IteratorType::reduction},
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value prod = arith::MulFOp::create(nb, nl, ext(nb, nl, a[0]),
-                                             ext(nb, nl, a[1]), fm);
-          linalg::YieldOp::create(
-              nb, nl,
-              arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
-        });
-    // Worth spreading over threads (seq-parallelize-products).
-    product->setAttr("seq.parallel", UnitAttr::get(ctx));
-    return product.getResult(0);
-  }
-
-  /// A model projection: x · Wᵀ with W stored f32, f16, or int8 with one
-  /// f32 scale per output row (`<name>.scale`), applied after the integer
-  /// weights' dot products.
-  Value linear(Value x, const std::string &name) {
-    Value y = matmulT(x, weight(name));
-    const WeightBlob::Entry *e = entries.lookup(name);
-    if (e->dtype != DType::I8)
-      return y;
-    return mul(y, weight(name + ".scale"));
-  }
-
-  /// Sum over the rows of f(x) ([T, C] -> [T]).
-  Value rowSum(Value x, Value rowInput,
-               function_ref<Value(OpBuilder &, Location, Value, Value)> f) {
-    Value out = zeros({dim(x, 0)});
-    SmallVector<Value> ins = {x};
-    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
-    AffineMap row = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
-    if (rowInput) {
-      ins.push_back(rowInput);
-      maps.push_back(row);
-    }
-    maps.push_back(row);
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{out.getType()}, ins, ValueRange{out}, maps,
-               SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                                utils::IteratorType::reduction},
-               [&](OpBuilder &nb, Location nl, ValueRange a) {
-                 Value v = f(nb, nl, a[0], rowInput ? a[1] : Value());
-                 linalg::YieldOp::create(
-                     nb, nl,
-                     arith::AddFOp::create(nb, nl, a.back(), v).getResult());
-               })
-        .getResult(0);
   }
 
   /// Layer norm of each row (eps 1e-5).
@@ -577,13 +315,6 @@ private:
         .getResult(0);
   }
 
-  static Value sigmoid(OpBuilder &nb, Location nl, Value v) {
-    Value e = math::ExpOp::create(nb, nl, arith::NegFOp::create(nb, nl, v));
-    return arith::DivFOp::create(
-        nb, nl, cst(nb, nl, 1.0f),
-        arith::AddFOp::create(nb, nl, cst(nb, nl, 1.0f), e));
-  }
-
   /// state[layer, row0 .. row0+rows-1, :] as [C] (rows == 1) or [rows, C].
   Value stateRows(Value state, int64_t layer, int64_t row0, int64_t rows) {
     SmallVector<int64_t> shape = rows == 1
@@ -616,18 +347,6 @@ private:
   // RWKV-5/6/7 pieces
   //===--------------------------------------------------------------------===//
 
-  using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-  Value add(Value a, Value c) {
-    return elementwise({a, c}, [](OpBuilder &nb, Location nl, ValueRange v) {
-      return arith::AddFOp::create(nb, nl, v[0], v[1]).getResult();
-    });
-  }
-  Value mul(Value a, Value c) {
-    return elementwise({a, c}, [](OpBuilder &nb, Location nl, ValueRange v) {
-      return arith::MulFOp::create(nb, nl, v[0], v[1]).getResult();
-    });
-  }
   /// x + (prev - x) * m (m a [C] weight, optionally plus a [T, C] offset).
   Value lerp(Value x, Value prev, Value m, Value offset = Value()) {
     SmallVector<Value> ins = {x, prev, m};
@@ -640,9 +359,6 @@ private:
                                    arith::MulFOp::create(nb, nl, d, f))
           .getResult();
     });
-  }
-  static Value silu(OpBuilder &nb, Location nl, Value v) {
-    return arith::MulFOp::create(nb, nl, v, sigmoid(nb, nl, v));
   }
   /// exp(-exp(v)): a decay in (0, 1) from a log-log parameter.
   static Value decay(OpBuilder &nb, Location nl, Value v) {
@@ -1088,27 +804,9 @@ private:
         b, loc, RankedTensorType::get({cfg.layers, rowsPerLayer(cfg), C}, f32),
         fn.getArgument(2), /*restrict=*/true);
 
-    // Embedding (ln0 is folded into the table at import).
-    Value emb = weight("emb");
-    // Static for the step entry (T = 1), so its shapes are all static.
-    OpFoldResult tokensDim = dim(toks, 0);
-    Value xInit = empty({tokensDim, b.getIndexAttr(C)});
-    AffineMap tokMap = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
-    Value x =
-        linalg::GenericOp::create(
-            b, loc, TypeRange{xInit.getType()}, ValueRange{toks},
-            ValueRange{xInit},
-            SmallVector<AffineMap>{tokMap, b.getMultiDimIdentityMap(2)},
-            SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-            [&](OpBuilder &nb, Location nl, ValueRange a) {
-              Value row =
-                  arith::IndexCastOp::create(nb, nl, nb.getIndexType(), a[0]);
-              Value col = linalg::IndexOp::create(nb, nl, 1);
-              Value v =
-                  tensor::ExtractOp::create(nb, nl, emb, ValueRange{row, col});
-              linalg::YieldOp::create(nb, nl, ext(nb, nl, v));
-            })
-            .getResult(0);
+    // Embedding (ln0 is folded into the table at import); static for the
+    // step entry (T = 1), so its shapes are all static.
+    Value x = embedTokens(toks, "emb");
 
     // The layers: RWKV-7's layer 0 by its own function, then the shared
     // layer function for the others, called with each layer's weight offset
@@ -1167,16 +865,8 @@ private:
     }
 
     // Head: on the last token only, unless every token's logits are wanted.
-    if (!allLogits) {
-      Value T = getValueOrCreateConstantIndexOp(b, loc, tokensDim);
-      Value last = arith::SubIOp::create(
-          b, loc, T, arith::ConstantIndexOp::create(b, loc, 1));
-      x = tensor::ExtractSliceOp::create(
-          b, loc, RankedTensorType::get({1, C}, f32), x,
-          ArrayRef<OpFoldResult>{last, b.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(C)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-    }
+    if (!allLogits)
+      x = lastRow(x);
     Value logits = linear(layerNorm(x, "ln_out"), "head");
     store(logits, fn.getArgument(4));
     store(newState, fn.getArgument(3));
@@ -1186,56 +876,7 @@ private:
 
 } // namespace
 
-namespace {
-/// Reads checkpoint tensors for the blob, checking each one's element count
-/// against the shape the model needs; the first problem is kept as the error
-/// (later reads return zeros so that the caller can finish its sequence).
-struct TensorReader {
-  Checkpoint &ckpt;
-  std::string arch;
-  llvm::Error err = llvm::Error::success();
-
-  ~TensorReader() { llvm::consumeError(std::move(err)); }
-
-  /// The tensor `name`, which must have `shape` (leading 1s of the stored
-  /// shape are ignored: [1, 1, C] reads as [C]), as f32.
-  std::vector<float> get(const std::string &name, std::vector<int64_t> shape) {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    if (err)
-      return std::vector<float>(n);
-    const Tensor *t = ckpt.find(name);
-    if (!t) {
-      err = missingTensor(ckpt, arch, name);
-      return std::vector<float>(n);
-    }
-    std::vector<int64_t> have = t->shape;
-    while (have.size() > shape.size() && have.front() == 1)
-      have.erase(have.begin());
-    if (have != shape) {
-      Tensor want;
-      want.shape = shape;
-      want.dtype = t->dtype;
-      err = llvm::createStringError(ckpt.path() + ": " + arch + " tensor '" +
-                                    name + "' is " + t->describe() +
-                                    ", expected " + want.describe());
-      return std::vector<float>(n);
-    }
-    return t->toF32();
-  }
-};
-
-/// `rows x cols` row-major -> `cols x rows`.
-std::vector<float> transpose(const std::vector<float> &m, int64_t rows,
-                             int64_t cols) {
-  std::vector<float> t(m.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      t[c * rows + r] = m[r * cols + c];
-  return t;
-}
-} // namespace
+namespace {} // namespace
 
 llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
                                           const RWKVConfig &cfg,

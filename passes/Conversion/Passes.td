@@ -76,4 +76,41 @@ def SeqParallelizeProducts
                            "::mlir::memref::MemRefDialect"];
 }
 
+def ConvertSeqKVToLoops : Pass<"convert-seq-kv-to-loops", "::mlir::ModuleOp"> {
+  let summary = "Lower KV caches to in-place loops over packed bytes";
+  let description = [{
+    Lowers `seq.kv_load`, `seq.kv_length`, `seq.kv_append`,
+    `seq.kv_attention` and `seq.kv_store` to `scf` loops that read and write
+    the cache's bytes in its state buffer, in the layout of
+    `passes/Conversion/KVLayout.h`: a header (length, quantized count), then
+    full-precision regions and, for a compressed cache, the attention sinks,
+    a ring of the most recent tokens and the bit-packed codes with their f32
+    scales (and minima for the asymmetric grid). Runs before bufferization:
+    query, key and value tensors are read through
+    `bufferization.to_buffer`, attention outputs are fresh buffers.
+
+    - Append: tokens go to the sinks, then to the ring; when the ring holds
+      `window + chunk` tokens, its oldest `chunk` tokens are quantized
+      (group ranges, then codes packed 8 channels into `bits` bytes).
+    - Attention: per KV head, the scores of all its query heads, softmax,
+      then the weighted sum of values. Each token row is dequantized once
+      into a `head_dim` scratch row shared by the query heads of the group;
+      the cache is never dequantized as a whole.
+    - An append whose only use is an attention over the same tokens is
+      fused with it: token t is appended right before query t attends, so
+      a prefill of T tokens computes exactly what T single steps compute.
+
+    Caches are updated in place: a cache value must come from `seq.kv_load`,
+    be used by at most one updating operation (reads such as `seq.kv_length`
+    before it are fine) and end in a `seq.kv_store` to its own slot;
+    anything else is an error at the offending operation. `seq.kv_evict` and
+    `seq.kv_empty` are not lowered yet (an error names them).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // SEQC_PASSES_CONVERSION_PASSES_TD

@@ -61,11 +61,16 @@ MemRef<N> memref(const void *data, std::initializer_list<int64_t> shape) {
 using InitFn = void (*)(MemRef<3> *);
 using ForwardFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<3> *, MemRef<3> *,
                            MemRef<2> *);
+// Attention models: the state is one byte buffer (the layers' KV caches),
+// updated in place.
+using InitBytesFn = void (*)(MemRef<1> *);
+using ForwardBytesFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<1> *,
+                                MemRef<2> *);
 
 /// Tokens per call of the prefill entries.
 constexpr size_t kPrefillChunk = 128;
 
-constexpr char kStateMagic[8] = {'S', 'E', 'Q', 'C', 'S', 'T', 'A', '1'};
+constexpr char kStateMagic[8] = {'S', 'E', 'Q', 'C', 'S', 'T', 'A', '2'};
 
 } // namespace
 
@@ -80,6 +85,10 @@ struct seqc_model {
   int32_t vocab = 0;
   int64_t stateShape[3] = {0, 0, 0};
   size_t stateFloats = 0;
+  /// Attention models: the state's bytes (0 for recurrent models) and the
+  /// KV cache capacity in tokens.
+  size_t stateBytes = 0;
+  int64_t context = 0;
   uint64_t weightsId = 0;
   InitFn init = nullptr;
   ForwardFn step = nullptr, prefill = nullptr, prefillAll = nullptr;
@@ -88,6 +97,8 @@ struct seqc_model {
 struct seqc_session {
   seqc_model *model;
   std::vector<float> state, scratch, logits;
+  /// Tokens fed since the last reset.
+  int64_t position = 0;
 };
 
 extern "C" {
@@ -113,8 +124,10 @@ static seqc_status parseManifest(seqc_model *m, const char *text) {
   };
   const std::string *format = need("seqc_artifact"), *vocab = need("vocab"),
                     *shape = need("state_shape"),
-                    *bytes = need("weights_bytes"), *id = need("weights_id");
-  if (!format || !vocab || !shape || !bytes || !id)
+                    *stateBytes = need("state_bytes"),
+                    *context = need("context"), *bytes = need("weights_bytes"),
+                    *id = need("weights_id");
+  if (!format || !vocab || !(shape || (stateBytes && context)) || !bytes || !id)
     return error("%s/model.so: the embedded manifest lacks required keys",
                  m->dir.c_str());
   if (*format != "1")
@@ -122,10 +135,16 @@ static seqc_status parseManifest(seqc_model *m, const char *text) {
                  "(it reads format 1)",
                  m->dir.c_str(), format->c_str());
   m->vocab = (int32_t)std::stol(*vocab);
-  std::istringstream s(*shape);
-  s >> m->stateShape[0] >> m->stateShape[1] >> m->stateShape[2];
-  m->stateFloats =
-      (size_t)(m->stateShape[0] * m->stateShape[1] * m->stateShape[2]);
+  if (stateBytes) {
+    m->stateBytes = std::stoull(*stateBytes);
+    m->context = std::stoll(*context);
+    m->stateFloats = (m->stateBytes + 3) / 4;
+  } else {
+    std::istringstream s(*shape);
+    s >> m->stateShape[0] >> m->stateShape[1] >> m->stateShape[2];
+    m->stateFloats =
+        (size_t)(m->stateShape[0] * m->stateShape[1] * m->stateShape[2]);
+  }
   m->weightBytes = std::stoull(*bytes);
   m->weightsId = std::stoull(*id, nullptr, 16);
   if (m->vocab <= 0 || m->stateFloats == 0)
@@ -235,9 +254,11 @@ static MemRef<3> stateRef(const seqc_model *m, float *data) {
 seqc_status seqc_session_create(seqc_model *m, seqc_session **out) {
   if (!m || !out)
     return error("seqc_session_create: null argument");
-  auto *s = new seqc_session{m, std::vector<float>(m->stateFloats),
-                             std::vector<float>(m->stateFloats),
-                             std::vector<float>(m->vocab, 0.0f)};
+  // Attention models update their state in place: no second buffer.
+  auto *s =
+      new seqc_session{m, std::vector<float>(m->stateFloats),
+                       std::vector<float>(m->stateBytes ? 0 : m->stateFloats),
+                       std::vector<float>(m->vocab, 0.0f)};
   seqc_session_reset(s);
   *out = s;
   return nullptr;
@@ -246,8 +267,14 @@ seqc_status seqc_session_create(seqc_model *m, seqc_session **out) {
 void seqc_session_free(seqc_session *s) { delete s; }
 
 seqc_status seqc_session_reset(seqc_session *s) {
-  MemRef<3> st = stateRef(s->model, s->state.data());
-  s->model->init(&st);
+  if (s->model->stateBytes) {
+    MemRef<1> st = memref<1>(s->state.data(), {(int64_t)s->model->stateBytes});
+    reinterpret_cast<InitBytesFn>(s->model->init)(&st);
+  } else {
+    MemRef<3> st = stateRef(s->model, s->state.data());
+    s->model->init(&st);
+  }
+  s->position = 0;
   std::fill(s->logits.begin(), s->logits.end(), 0.0f);
   return nullptr;
 }
@@ -256,6 +283,11 @@ static seqc_status checkTokens(const seqc_session *s, const int32_t *tokens,
                                size_t n) {
   if (n == 0 || !tokens)
     return error("no tokens to feed");
+  if (s->model->context && s->position + (int64_t)n > s->model->context)
+    return error("the KV cache holds %lld tokens and is compiled for %lld: "
+                 "%zu more do not fit (reset the session, or compile with a "
+                 "larger --context)",
+                 (long long)s->position, (long long)s->model->context, n);
   for (size_t i = 0; i < n; ++i)
     if (tokens[i] < 0 || tokens[i] >= s->model->vocab)
       return error("token %d (at position %zu) is out of range: the "
@@ -269,6 +301,13 @@ static void run(seqc_session *s, ForwardFn fn, const int32_t *tokens, size_t n,
   seqc_model *m = s->model;
   MemRef<1> w = memref<1>(m->weights, {(int64_t)m->weightBytes});
   MemRef<1> t = memref<1>(tokens, {(int64_t)n});
+  s->position += (int64_t)n;
+  if (m->stateBytes) {
+    MemRef<1> st = memref<1>(s->state.data(), {(int64_t)m->stateBytes});
+    MemRef<2> l = memref<2>(logits, {logitRows, m->vocab});
+    reinterpret_cast<ForwardBytesFn>(fn)(&w, &t, &st, &l);
+    return;
+  }
   MemRef<3> in = stateRef(m, s->state.data());
   MemRef<3> out = stateRef(m, s->scratch.data());
   MemRef<2> l = memref<2>(logits, {logitRows, m->vocab});
@@ -315,9 +354,10 @@ const float *seqc_session_logits(const seqc_session *s) {
   return s->logits.data();
 }
 
-// Saved state: magic, weights id, float counts, state, logits.
+// Saved state: magic, weights id, float counts, position, state, logits.
+constexpr size_t kSavedHeader = 8 + 4 * 8;
 size_t seqc_session_state_size(const seqc_session *s) {
-  return 8 + 8 + 8 + 8 + 4 * (s->state.size() + s->logits.size());
+  return kSavedHeader + 4 * (s->state.size() + s->logits.size());
 }
 
 seqc_status seqc_session_save(const seqc_session *s, void *buffer,
@@ -326,11 +366,12 @@ seqc_status seqc_session_save(const seqc_session *s, void *buffer,
     return error("seqc_session_save: buffer of %zu bytes, %zu needed", size,
                  seqc_session_state_size(s));
   uint8_t *p = static_cast<uint8_t *>(buffer);
-  uint64_t header[3] = {s->model->weightsId, s->state.size(), s->logits.size()};
+  uint64_t header[4] = {s->model->weightsId, s->state.size(), s->logits.size(),
+                        (uint64_t)s->position};
   std::memcpy(p, kStateMagic, 8);
   std::memcpy(p + 8, header, sizeof header);
-  std::memcpy(p + 32, s->state.data(), 4 * s->state.size());
-  std::memcpy(p + 32 + 4 * s->state.size(), s->logits.data(),
+  std::memcpy(p + kSavedHeader, s->state.data(), 4 * s->state.size());
+  std::memcpy(p + kSavedHeader + 4 * s->state.size(), s->logits.data(),
               4 * s->logits.size());
   return nullptr;
 }
@@ -338,9 +379,9 @@ seqc_status seqc_session_save(const seqc_session *s, void *buffer,
 seqc_status seqc_session_restore(seqc_session *s, const void *buffer,
                                  size_t size) {
   const uint8_t *p = static_cast<const uint8_t *>(buffer);
-  if (!p || size < 32 || std::memcmp(p, kStateMagic, 8) != 0)
+  if (!p || size < kSavedHeader || std::memcmp(p, kStateMagic, 8) != 0)
     return error("seqc_session_restore: not a saved seqc state");
-  uint64_t header[3];
+  uint64_t header[4];
   std::memcpy(header, p + 8, sizeof header);
   if (header[0] != s->model->weightsId || header[1] != s->state.size() ||
       header[2] != s->logits.size())
@@ -351,9 +392,10 @@ seqc_status seqc_session_restore(seqc_session *s, const void *buffer,
   if (size != seqc_session_state_size(s))
     return error("seqc_session_restore: %zu bytes, expected %zu", size,
                  seqc_session_state_size(s));
-  std::memcpy(s->state.data(), p + 32, 4 * s->state.size());
-  std::memcpy(s->logits.data(), p + 32 + 4 * s->state.size(),
+  std::memcpy(s->state.data(), p + kSavedHeader, 4 * s->state.size());
+  std::memcpy(s->logits.data(), p + kSavedHeader + 4 * s->state.size(),
               4 * s->logits.size());
+  s->position = (int64_t)header[3];
   return nullptr;
 }
 

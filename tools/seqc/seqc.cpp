@@ -4,12 +4,16 @@
 //       Detects the architecture and prints the seq-dialect module.
 //   seqc compile MODEL --target=cpu [--weights=fp32|fp16|int8] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
+//       [--context=N] [--kv-bits=16|8|4|3|2 --kv-group=G --kv-window=W ...]
 //       Builds a deployable artifact: a directory with model.so (C ABI
 //       entry points), weights.bin (mapped by the runtime, never copied) and
 //       manifest.json; or one inspection file with --emit.
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/Seq/IR/SeqOps.h"
+#include "passes/Conversion/KVLayout.h"
+#include "seqc/Import/Llama.h"
 #include "seqc/Import/RWKV.h"
 #include "seqc/InitAll.h"
 
@@ -17,6 +21,7 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -92,6 +97,44 @@ cl::opt<std::string>
               cl::desc("Tokenizer recorded in the manifest: bytes, world or "
                        "neox, or none (default: from the vocabulary size)"),
               cl::init(""), cl::sub(compileCmd));
+
+// Attention models (LLaMA): the KV cache.
+cl::OptionCategory kvCat("KV cache (attention models)");
+cl::opt<int64_t> context("context",
+                         cl::desc("KV cache capacity in tokens (default: the "
+                                  "config's max_position_embeddings)"),
+                         cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<unsigned> kvBits("kv-bits",
+                         cl::desc("Bits per cached key and value: 16 (full "
+                                  "precision, the default), 8, 4, 3 or 2"),
+                         cl::init(16), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<unsigned> keyBits("key-bits",
+                          cl::desc("Bits per key (default: --kv-bits)"),
+                          cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<unsigned> valueBits("value-bits",
+                            cl::desc("Bits per value (default: --kv-bits)"),
+                            cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t> kvGroup("kv-group", cl::desc("Quantization group size"),
+                         cl::init(32), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t> kvWindow("kv-window",
+                          cl::desc("Most recent tokens kept at full precision"),
+                          cl::init(32), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t> kvSinks("kv-sinks",
+                         cl::desc("Leading tokens kept at full precision"),
+                         cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<bool> kvPerTokenKeys("kv-per-token-keys",
+                             cl::desc("Group keys per token instead of per "
+                                      "channel (KIVI groups keys per channel)"),
+                             cl::init(false), cl::cat(kvCat),
+                             cl::sub(compileCmd));
+cl::opt<bool>
+    kvSymmetric("kv-symmetric",
+                cl::desc("Symmetric quantization grid (no zero point)"),
+                cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<bool> kvF16("kv-f16",
+                    cl::desc("Keep full-precision cache entries in f16 "
+                             "instead of f32"),
+                    cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
 
 auto startTime = std::chrono::steady_clock::now();
 
@@ -174,19 +217,131 @@ Expected<std::unique_ptr<TargetMachine>> makeTargetMachine() {
   return tm;
 }
 
-std::string manifestText(const seqc::RWKVModel &model, StringRef tok,
-                         uint64_t weightsId, StringRef cpuName) {
-  const seqc::RWKVConfig &c = model.config;
+/// What the driver needs of an imported model, whatever its architecture.
+struct Model {
+  std::string arch, description;
+  int64_t vocab = 0, embd = 0, layers = 0;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  seqc::WeightBlob weights;
+  /// RWKV: the f32 state's shape. Attention models: empty (the state is the
+  /// layers' KV caches, sized after compression).
+  std::vector<int64_t> stateShape;
+  int64_t context = 0;
+};
+
+Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
+                            seqc::WeightFormat format) {
+  Model m;
+  if (seqc::isLlamaModel(path)) {
+    auto cfg = seqc::readLlamaConfig(path);
+    if (!cfg)
+      return cfg.takeError();
+    auto ckpt = seqc::Checkpoint::open(seqc::llamaWeightsPath(path));
+    if (!ckpt)
+      return ckpt.takeError();
+    auto built = seqc::buildLlama(ctx, **ckpt, *cfg, format, context, kvF16);
+    if (!built)
+      return built.takeError();
+    m.arch = "llama";
+    m.description = cfg->describe();
+    m.vocab = cfg->vocab;
+    m.embd = cfg->embd;
+    m.layers = cfg->layers;
+    m.context = built->context;
+    m.module = std::move(built->module);
+    m.weights = std::move(built->weights);
+    return std::move(m);
+  }
+  auto ckpt = seqc::Checkpoint::open(path);
+  if (!ckpt)
+    return ckpt.takeError();
+  auto cfg = seqc::detectRWKV(**ckpt);
+  if (!cfg)
+    return cfg.takeError();
+  auto built = seqc::buildRWKV(ctx, **ckpt, *cfg, format);
+  if (!built)
+    return built.takeError();
+  m.arch = "rwkv" + std::to_string(cfg->version);
+  m.description = cfg->describe();
+  m.vocab = cfg->vocab;
+  m.embd = cfg->embd;
+  m.layers = cfg->layers;
+  m.stateShape = built->stateShape;
+  m.module = std::move(built->module);
+  m.weights = std::move(built->weights);
+  return std::move(m);
+}
+
+/// Runs seq-compress-kv-cache as the --kv-* options ask (nothing at 16 bits).
+Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
+  unsigned kb = keyBits ? keyBits : kvBits, vb = valueBits ? valueBits : kvBits;
+  if (kb == 16 && vb == 16)
+    return Error::success();
+  if (kb == 16 || vb == 16)
+    return createStringError("--key-bits and --value-bits: quantize both or "
+                             "neither (got " +
+                             Twine(kb) + " and " + Twine(vb) + ")");
+  if (m.arch != "llama")
+    return createStringError("--kv-bits applies to attention models; " +
+                             m.arch + " has no KV cache");
+  mlir::PassManager pm(ctx);
+  std::string opts = formatv("key-bits={0} value-bits={1} group-size={2} "
+                             "sinks={3} window={4} per-token-keys={5} "
+                             "symmetric={6}",
+                             kb, vb, kvGroup, kvSinks, kvWindow,
+                             kvPerTokenKeys ? "true" : "false",
+                             kvSymmetric ? "true" : "false");
+  if (failed(
+          mlir::parsePassPipeline("seq-compress-kv-cache{" + opts + "}", pm)))
+    return createStringError("invalid KV cache options: " + opts);
+  if (failed(pm.run(*m.module)))
+    return createStringError("KV cache compression failed (see the "
+                             "diagnostics above)");
+  return Error::success();
+}
+
+/// Manifest lines of an attention model's state: its KV caches.
+Expected<std::string> kvManifest(Model &m) {
+  mlir::seq::KVCacheType type;
+  m.module->walk(
+      [&](mlir::seq::KVLoadOp op) { type = op.getCache().getType(); });
+  if (!type)
+    return createStringError("internal error: no KV cache in the module");
+  mlir::seq::KVLayout layout;
+  std::string error;
+  if (!mlir::seq::computeKVLayout(type, layout, error))
+    return createStringError("KV cache " + error);
+  std::string typeText;
+  raw_string_ostream ts(typeText);
+  ts << mlir::Type(type);
+  std::string s;
+  raw_string_ostream os(s);
+  os << "context " << m.context << "\n";
+  os << "state_bytes " << layout.bytes * m.layers << "\n";
+  os << "kv_cache " << typeText << "\n";
+  os << formatv(
+      "kv_bytes_per_token {0}\n",
+      (int64_t)std::llround(type.getBytesPerQuantizedToken() * m.layers));
+  os << "kv_bytes_per_full_token " << type.getBytesPerFullToken() * m.layers
+     << "\n";
+  return s;
+}
+
+std::string manifestText(const Model &model, StringRef stateLines,
+                         StringRef tok, uint64_t weightsId, StringRef cpuName) {
   std::string s;
   raw_string_ostream os(s);
   os << "seqc_artifact 1\n";
-  os << "model rwkv" << c.version << "\n";
-  os << "description " << c.describe() << "\n";
-  os << "vocab " << c.vocab << "\n";
-  os << "state_shape";
-  for (int64_t d : model.stateShape)
-    os << " " << d;
-  os << "\n";
+  os << "model " << model.arch << "\n";
+  os << "description " << model.description << "\n";
+  os << "vocab " << model.vocab << "\n";
+  if (!model.stateShape.empty()) {
+    os << "state_shape";
+    for (int64_t d : model.stateShape)
+      os << " " << d;
+    os << "\n";
+  }
+  os << stateLines;
   os << "weights_format "
      << (weights == seqc::WeightFormat::F16    ? "fp16"
          : weights == seqc::WeightFormat::Int8 ? "int8"
@@ -197,10 +352,10 @@ std::string manifestText(const seqc::RWKVModel &model, StringRef tok,
   // which it reads one row.
   uint64_t embBytes = 0;
   for (const seqc::WeightBlob::Entry &e : model.weights.entries)
-    if (e.name == "emb")
+    if (e.name == "emb" || e.name == "embed")
       embBytes = e.shape[0] * e.shape[1] * seqc::dtypeSize(e.dtype);
   os << "token_read_bytes "
-     << model.weights.bytes.size() - embBytes + c.embd * 4 << "\n";
+     << model.weights.bytes.size() - embBytes + model.embd * 4 << "\n";
   os << formatv("weights_id {0:x16}\n", weightsId);
   os << "tokenizer " << tok << "\n";
   os << "cpu " << cpuName << "\n";
@@ -235,19 +390,13 @@ std::string manifestJson(StringRef text) {
 }
 
 int runImport() {
-  auto ckpt = seqc::Checkpoint::open(importInput);
-  if (!ckpt)
-    return fail(ckpt.takeError());
-  auto cfg = seqc::detectRWKV(**ckpt);
-  if (!cfg)
-    return fail(cfg.takeError());
   mlir::MLIRContext ctx;
-  auto model = seqc::buildRWKV(&ctx, **ckpt, *cfg, seqc::WeightFormat::F32);
+  auto model = importModel(&ctx, importInput, seqc::WeightFormat::F32);
   if (!model)
     return fail(model.takeError());
   std::string text;
   raw_string_ostream os(text);
-  os << "// " << cfg->describe() << "\n";
+  os << "// " << model->description << "\n";
   model->module->print(os);
   if (importOutput == "-") {
     outs() << text;
@@ -286,31 +435,34 @@ int runCompile() {
     return fail(tm.takeError());
 
   progress("reading " + compileInput);
-  auto ckpt = seqc::Checkpoint::open(compileInput);
-  if (!ckpt)
-    return fail(ckpt.takeError());
-  auto cfg = seqc::detectRWKV(**ckpt);
-  if (!cfg)
-    return fail(cfg.takeError());
-  progress(cfg->describe());
-  std::string tok = tokenizer;
-  if (tok.empty())
-    tok = cfg->vocab <= 256                            ? "bytes"
-          : cfg->vocab == 65536                        ? "world"
-          : cfg->vocab >= 50277 && cfg->vocab <= 50432 ? "neox"
-                                                       : "none";
-  if (tok != "bytes" && tok != "world" && tok != "neox" && tok != "none")
-    return fail("--tokenizer=" + tok + ": expected bytes, world, neox or none");
-
   mlir::DialectRegistry registry;
   seqc::registerAllDialects(registry);
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
-  auto model = seqc::buildRWKV(&ctx, **ckpt, *cfg, weights);
+  seqc::registerAllPasses();
+  auto model = importModel(&ctx, compileInput, weights);
   if (!model)
     return fail(model.takeError());
+  progress(model->description);
+  std::string tok = tokenizer;
+  if (tok.empty())
+    tok = model->vocab <= 256                              ? "bytes"
+          : model->vocab == 65536                          ? "world"
+          : model->vocab >= 50277 && model->vocab <= 50432 ? "neox"
+                                                           : "none";
+  if (tok != "bytes" && tok != "world" && tok != "neox" && tok != "none")
+    return fail("--tokenizer=" + tok + ": expected bytes, world, neox or none");
+  if (Error e = compressCaches(&ctx, *model))
+    return fail(std::move(e));
+  std::string stateLines;
+  if (model->arch == "llama") {
+    auto kv = kvManifest(*model);
+    if (!kv)
+      return fail(kv.takeError());
+    stateLines = *kv;
+  }
   if (emit == Emit::MLIR) {
     std::string text;
     raw_string_ostream os(text);
@@ -321,7 +473,6 @@ int runCompile() {
   }
 
   progress("lowering to the LLVM dialect");
-  seqc::registerAllPasses();
   mlir::PassManager pm(&ctx);
   seqc::buildCPUPipeline(pm);
   if (failed(pm.run(*model->module)))
@@ -329,7 +480,7 @@ int runCompile() {
 
   uint64_t weightsId = fnv1a(model->weights.bytes);
   std::string manifest =
-      manifestText(*model, tok, weightsId, (*tm)->getTargetCPU());
+      manifestText(*model, stateLines, tok, weightsId, (*tm)->getTargetCPU());
   {
     // The manifest travels inside model.so as a NUL-terminated string.
     mlir::OpBuilder b(&ctx);

@@ -131,4 +131,62 @@ def Seq_KVEvictOp : Seq_Op<"kv_evict", [Pure, AllTypesMatch<["cache", "result"]>
   let hasCanonicalizer = 1;
 }
 
+def Seq_KVLoadOp : Seq_Op<"kv_load", [
+    MemoryEffects<[MemRead]>]> {
+  let summary = "the cache stored at a slot of a state buffer";
+  let description = [{
+    Reads the `slot`-th cache of `state`, a byte buffer that holds caches of
+    the result type back to back in the storage layout of the lowering
+    (`seqc::computeKVLayout`: a header with the length, then the
+    full-precision and the bit-packed regions). A zero-filled slot is an
+    empty cache.
+
+    The lowering updates caches in place: the chain of caches from a
+    `seq.kv_load` through `seq.kv_append` and `seq.kv_attention` must end in
+    a `seq.kv_store` to the same slot, with no cache of the chain used twice.
+
+    Example:
+    ```mlir
+    %c = seq.kv_load %state[%layer] : memref<?xi8> -> !seq.kv_cache<8x64x4096xf16>
+    ```
+  }];
+  let arguments = (ins MemRefRankOf<[I8], [1]>:$state, Index:$slot);
+  let results = (outs Seq_KVCacheType:$cache);
+  let assemblyFormat = [{
+    $state `[` $slot `]` attr-dict `:` type($state) `->` qualified(type($cache))
+  }];
+}
+
+def Seq_KVStoreOp : Seq_Op<"kv_store", [MemoryEffects<[MemWrite]>]> {
+  let summary = "write a cache back to its slot of a state buffer";
+  let description = [{
+    Stores `cache` as the `slot`-th cache of `state` (see `seq.kv_load`).
+
+    Example:
+    ```mlir
+    seq.kv_store %c2, %state[%layer] : !seq.kv_cache<8x64x4096xf16>, memref<?xi8>
+    ```
+  }];
+  let arguments = (ins Seq_KVCacheType:$cache, MemRefRankOf<[I8], [1]>:$state,
+                       Index:$slot);
+  let assemblyFormat = [{
+    $cache `,` $state `[` $slot `]` attr-dict `:` qualified(type($cache)) `,` type($state)
+  }];
+}
+
+def Seq_KVLengthOp : Seq_Op<"kv_length", [Pure]> {
+  let summary = "the number of tokens a cache holds";
+  let description = [{
+    The cache's length: the position the next appended token takes.
+
+    Example:
+    ```mlir
+    %n = seq.kv_length %c : !seq.kv_cache<8x64x4096xf16>
+    ```
+  }];
+  let arguments = (ins Seq_KVCacheType:$cache);
+  let results = (outs Index:$length);
+  let assemblyFormat = "$cache attr-dict `:` qualified(type($cache))";
+}
+
 #endif // SEQC_DIALECT_SEQ_SEQKVOPS_TD

@@ -435,6 +435,110 @@ struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
 };
 
 //===----------------------------------------------------------------------===//
+// seq.rope
+//===----------------------------------------------------------------------===//
+
+/// One linalg.generic over [T, H, D]: each output channel reads its partner
+/// channel with tensor.extract. The angle pos * theta^(-2i/d) and its cosine
+/// and sine are computed in f64 (exact enough at long positions), the
+/// rotation in f32.
+struct RopeLowering : OpConversionPattern<RopeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RopeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getInput().getType());
+    Type elt = type.getElementType();
+    int64_t D = type.getDimSize(2);
+    if (ShapedType::isDynamic(D))
+      return rewriter.notifyMatchFailure(op, "dynamic head_dim");
+    int64_t d = op.getRotaryDim().value_or(D);
+    bool half = op.getStyle() == RopeStyle::Half;
+    double logTheta = std::log((double)op.getTheta().convertToFloat());
+    Value input = adaptor.getInput(), pos = adaptor.getPositions();
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, input);
+    Value init = tensor::EmptyOp::create(rewriter, loc, sizes, elt);
+    MLIRContext *ctx = rewriter.getContext();
+    AffineMap id = rewriter.getMultiDimIdentityMap(3);
+    AffineMap tok = AffineMap::get(3, 0, rewriter.getAffineDimExpr(0), ctx);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{init.getType()}, ValueRange{input, pos},
+        ValueRange{init}, SmallVector<AffineMap>{id, tok, id},
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value t = linalg::IndexOp::create(b, l, 0);
+          Value h = linalg::IndexOp::create(b, l, 1);
+          Value c = linalg::IndexOp::create(b, l, 2);
+          auto cidx = [&](int64_t v) {
+            return arith::ConstantIndexOp::create(b, l, v);
+          };
+          Type f64 = b.getF64Type();
+          // Pair index i, partner channel and sign for this channel.
+          Value i, partner, sign;
+          Value f1 = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
+          Value fm1 = arith::ConstantOp::create(b, l, b.getF32FloatAttr(-1.0f));
+          if (half) {
+            Value first = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
+                                                c, cidx(d / 2));
+            i = arith::SelectOp::create(
+                b, l, first, c, arith::SubIOp::create(b, l, c, cidx(d / 2)));
+            partner = arith::SelectOp::create(
+                b, l, first, arith::AddIOp::create(b, l, c, cidx(d / 2)),
+                arith::SubIOp::create(b, l, c, cidx(d / 2)));
+            sign = arith::SelectOp::create(b, l, first, fm1, f1);
+          } else {
+            i = arith::DivUIOp::create(b, l, c, cidx(2));
+            Value odd = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::ne,
+                arith::RemUIOp::create(b, l, c, cidx(2)), cidx(0));
+            partner = arith::SelectOp::create(
+                b, l, odd, arith::SubIOp::create(b, l, c, cidx(1)),
+                arith::AddIOp::create(b, l, c, cidx(1)));
+            sign = arith::SelectOp::create(b, l, odd, f1, fm1);
+          }
+          Value rotated = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
+                                                c, cidx(d));
+          // Pass-through channels read themselves (partner unused).
+          partner = arith::SelectOp::create(b, l, rotated, partner, c);
+          Value x = castFloat(b, l, a[0], b.getF32Type());
+          Value y = castFloat(
+              b, l,
+              tensor::ExtractOp::create(b, l, input, ValueRange{t, h, partner}),
+              b.getF32Type());
+          Value p = a[1];
+          if (!p.getType().isIndex())
+            p = arith::IndexCastOp::create(b, l, b.getIndexType(), p);
+          Value pf = arith::UIToFPOp::create(
+              b, l, f64, arith::IndexCastOp::create(b, l, b.getI64Type(), p));
+          Value iF = arith::UIToFPOp::create(
+              b, l, f64, arith::IndexCastOp::create(b, l, b.getI64Type(), i));
+          // theta^(-2i/d) = exp(-(2 log theta / d) i)
+          Value expo = arith::MulFOp::create(
+              b, l, iF,
+              arith::ConstantOp::create(
+                  b, l, b.getF64FloatAttr(-2.0 * logTheta / d)));
+          Value ang =
+              arith::MulFOp::create(b, l, pf, math::ExpOp::create(b, l, expo));
+          Value cs = arith::TruncFOp::create(b, l, b.getF32Type(),
+                                             math::CosOp::create(b, l, ang));
+          Value sn = arith::TruncFOp::create(b, l, b.getF32Type(),
+                                             math::SinOp::create(b, l, ang));
+          // out = x cos + sign * y sin (sign -1 for the first of the pair).
+          Value r = arith::AddFOp::create(
+              b, l, arith::MulFOp::create(b, l, x, cs),
+              arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, sign, y),
+                                    sn));
+          r = arith::SelectOp::create(b, l, rotated, r, x);
+          linalg::YieldOp::create(b, l, castFloat(b, l, r, elt));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // The pass
 //===----------------------------------------------------------------------===//
 
@@ -446,7 +550,7 @@ struct ConvertSeqToLinalgPass
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                            math::MathDialect, scf::SCFDialect,
                            tensor::TensorDialect>();
-    target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op>();
+    target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op, RopeOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateSeqToLinalgConversionPatterns(patterns);
@@ -461,5 +565,5 @@ struct ConvertSeqToLinalgPass
 void mlir::seq::populateSeqToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<TokenShiftLowering, WKV4Lowering, WKV5Lowering, WKV6Lowering,
-               WKV7Lowering>(patterns.getContext());
+               WKV7Lowering, RopeLowering>(patterns.getContext());
 }

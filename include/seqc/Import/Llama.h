@@ -1,0 +1,60 @@
+//===- Llama.h - LLaMA checkpoints to seq-dialect modules -------*- C++ -*-===//
+//
+// Imports LLaMA-architecture decoders (Hugging Face LlamaForCausalLM:
+// safetensors + config.json) and builds them into seq-dialect modules whose
+// attention goes through a `!seq.kv_cache` per layer, kept in the model's
+// state buffer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_IMPORT_LLAMA_H
+#define SEQC_IMPORT_LLAMA_H
+
+#include "seqc/Import/Checkpoint.h"
+#include "seqc/Import/RWKV.h"
+
+namespace seqc {
+
+struct LlamaConfig {
+  int64_t layers = 0, embd = 0, ffn = 0, vocab = 0;
+  int64_t heads = 0, kvHeads = 0, headDim = 0;
+  int64_t maxPositions = 0;
+  double rmsEps = 1e-5, ropeTheta = 10000.0;
+  bool tiedEmbeddings = false;
+  DType dtype = DType::F32;
+
+  /// "LLaMA: 4 layers, width 128, 4 heads (2 KV) of 32, ffn 352, vocab 256,
+  /// f32".
+  std::string describe() const;
+};
+
+/// True when `path` names a LLaMA model: a directory with config.json, or a
+/// safetensors file with a config.json beside it whose architecture is llama.
+bool isLlamaModel(llvm::StringRef path);
+
+/// Opens the model at `path` (directory or its model.safetensors) and reads
+/// config.json; errors name the file and the missing or invalid field.
+llvm::Expected<LlamaConfig> readLlamaConfig(llvm::StringRef path);
+
+/// The safetensors file of the model at `path`.
+std::string llamaWeightsPath(llvm::StringRef path);
+
+struct LlamaModel {
+  LlamaConfig config;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  WeightBlob weights;
+  /// KV cache capacity in tokens.
+  int64_t context = 0;
+};
+
+/// Builds the model with full-precision KV caches of `context` tokens (0:
+/// the config's max_position_embeddings) holding `kvElement` (f32 or f16);
+/// `seq-compress-kv-cache` compresses them afterwards.
+llvm::Expected<LlamaModel> buildLlama(mlir::MLIRContext *ctx, Checkpoint &ckpt,
+                                      const LlamaConfig &config,
+                                      WeightFormat format, int64_t context,
+                                      bool f16Cache);
+
+} // namespace seqc
+
+#endif // SEQC_IMPORT_LLAMA_H

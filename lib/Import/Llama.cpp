@@ -1,0 +1,405 @@
+//===- Llama.cpp - LLaMA checkpoints to seq-dialect modules ---------------===//
+//
+// Hugging Face LlamaForCausalLM: config.json for the hyperparameters,
+// safetensors for the weights (names model.layers.N.self_attn.q_proj.weight,
+// ...). The attention of each layer goes through seq.rope, seq.kv_append and
+// seq.kv_attention on the layer's cache, loaded from and stored to the
+// model's state buffer (seq.kv_load / seq.kv_store), so that
+// seq-compress-kv-cache can change how the caches are stored without
+// touching anything else.
+//
+//===----------------------------------------------------------------------===//
+
+#include "seqc/Import/Llama.h"
+#include "ModelBuilder.h"
+
+#include "dialects/Seq/IR/SeqOps.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <map>
+
+using namespace seqc;
+using namespace seqc::import;
+using namespace mlir;
+using llvm::StringRef;
+
+std::string LlamaConfig::describe() const {
+  return llvm::formatv("LLaMA: {0} layers, width {1}, {2} heads ({3} KV) of "
+                       "{4}, ffn {5}, vocab {6}, {7}",
+                       layers, embd, heads, kvHeads, headDim, ffn, vocab,
+                       dtypeName(dtype))
+      .str();
+}
+
+/// config.json of the model at `path` (a directory or a file in it).
+static std::string configPath(StringRef path) {
+  llvm::SmallString<256> p(path);
+  if (!llvm::sys::fs::is_directory(path))
+    llvm::sys::path::remove_filename(p);
+  llvm::sys::path::append(p, "config.json");
+  return std::string(p);
+}
+
+std::string seqc::llamaWeightsPath(StringRef path) {
+  if (!llvm::sys::fs::is_directory(path))
+    return path.str();
+  llvm::SmallString<256> p(path);
+  llvm::sys::path::append(p, "model.safetensors");
+  return std::string(p);
+}
+
+bool seqc::isLlamaModel(StringRef path) {
+  if (!llvm::sys::fs::is_directory(path) && !path.ends_with(".safetensors"))
+    return false;
+  auto buf = llvm::MemoryBuffer::getFile(configPath(path));
+  if (!buf)
+    return llvm::sys::fs::is_directory(path); // a directory: report its error
+  return (*buf)->getBuffer().contains("\"llama\"") ||
+         (*buf)->getBuffer().contains("LlamaForCausalLM");
+}
+
+llvm::Expected<LlamaConfig> seqc::readLlamaConfig(StringRef path) {
+  std::string cfgPath = configPath(path);
+  auto buf = llvm::MemoryBuffer::getFile(cfgPath);
+  if (!buf)
+    return llvm::createStringError(
+        cfgPath + ": cannot read: " + buf.getError().message());
+  auto fail = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(cfgPath + ": " + msg);
+  };
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buf)->getBuffer());
+  if (!json)
+    return fail("not valid JSON: " + llvm::toString(json.takeError()));
+  const llvm::json::Object *o = json->getAsObject();
+  if (!o)
+    return fail("not a JSON object");
+  if (auto type = o->getString("model_type"); type && *type != "llama")
+    return fail("model_type is \"" + *type + "\", not \"llama\"");
+  LlamaConfig c;
+  auto integer = [&](StringRef key, int64_t &out,
+                     bool required) -> llvm::Error {
+    std::optional<int64_t> v = o->getInteger(key);
+    if (!v) {
+      if (!required)
+        return llvm::Error::success();
+      return fail("missing or non-integer \"" + key + "\"");
+    }
+    if (*v <= 0)
+      return fail("\"" + key + "\" must be positive, got " + llvm::Twine(*v));
+    out = *v;
+    return llvm::Error::success();
+  };
+  if (auto e = integer("num_hidden_layers", c.layers, true))
+    return std::move(e);
+  if (auto e = integer("hidden_size", c.embd, true))
+    return std::move(e);
+  if (auto e = integer("intermediate_size", c.ffn, true))
+    return std::move(e);
+  if (auto e = integer("num_attention_heads", c.heads, true))
+    return std::move(e);
+  if (auto e = integer("vocab_size", c.vocab, true))
+    return std::move(e);
+  c.kvHeads = c.heads;
+  if (auto e = integer("num_key_value_heads", c.kvHeads, false))
+    return std::move(e);
+  c.headDim = c.embd / c.heads;
+  if (auto e = integer("head_dim", c.headDim, false))
+    return std::move(e);
+  c.maxPositions = 2048;
+  if (auto e = integer("max_position_embeddings", c.maxPositions, false))
+    return std::move(e);
+  if (std::optional<double> v = o->getNumber("rms_norm_eps"))
+    c.rmsEps = *v;
+  if (std::optional<double> v = o->getNumber("rope_theta"))
+    c.ropeTheta = *v;
+  if (std::optional<bool> v = o->getBoolean("tie_word_embeddings"))
+    c.tiedEmbeddings = *v;
+  if (const llvm::json::Value *scaling = o->get("rope_scaling");
+      scaling && scaling->kind() != llvm::json::Value::Null)
+    return fail("rope_scaling is not supported yet");
+  if (c.heads % c.kvHeads != 0)
+    return fail(llvm::formatv("num_attention_heads ({0}) is not a multiple of "
+                              "num_key_value_heads ({1})",
+                              c.heads, c.kvHeads)
+                    .str());
+  if (c.headDim % 2 != 0)
+    return fail("head_dim " + llvm::Twine(c.headDim) +
+                " is odd (rotary embedding pairs channels)");
+  if (auto act = o->getString("hidden_act"); act && *act != "silu")
+    return fail("hidden_act \"" + *act + "\" is not supported (silu is)");
+  return c;
+}
+
+namespace {
+
+class LlamaBuilder : public ModelBuilder {
+public:
+  LlamaBuilder(MLIRContext *ctx, const LlamaConfig &cfg, const WeightBlob &blob,
+               int64_t context, bool f16Cache)
+      : ModelBuilder(ctx, blob, "layers.", cfg.layers), cfg(cfg),
+        context(context) {
+    cacheType = seq::KVCacheType::get(cfg.kvHeads, cfg.headDim, context,
+                                      f16Cache ? (Type)b.getF16Type() : f32);
+  }
+
+  OwningOpRef<ModuleOp> build() {
+    OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+    module->getOperation()->setAttr("seq.model", b.getStringAttr("llama"));
+    b.setInsertionPointToEnd(module->getBody());
+    if (!checkUniformLayers(0))
+      return nullptr;
+    buildInitState();
+    buildForward("seqc_step", 1, /*allLogits=*/false);
+    buildForward("seqc_prefill", ShapedType::kDynamic, false);
+    buildForward("seqc_prefill_all", ShapedType::kDynamic, true);
+    return module;
+  }
+
+private:
+  const LlamaConfig &cfg;
+  int64_t context;
+  seq::KVCacheType cacheType;
+  std::map<int64_t, func::FuncOp> layerFuncs;
+
+  MemRefType bytesType() {
+    return MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+  }
+
+  /// The state is the layers' caches; zero bytes are empty caches.
+  void buildInitState() {
+    func::FuncOp fn = startFunc("seqc_init_state", {bytesType()});
+    Value zero = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0);
+    linalg::FillOp::create(b, loc, ValueRange{zero},
+                           ValueRange{fn.getArgument(0)});
+    endFunc(fn);
+  }
+
+  /// x * rsqrt(mean(x^2) + eps) * w, per row.
+  Value rmsNorm(Value x, StringRef name) {
+    Value sq = rowSum(x, Value(),
+                      [](OpBuilder &nb, Location nl, Value v, Value) -> Value {
+                        return arith::MulFOp::create(nb, nl, v, v);
+                      });
+    float invC = 1.0f / cfg.embd, eps = (float)cfg.rmsEps;
+    Value out = empty({dim(x, 0), dim(x, 1)});
+    AffineMap id = b.getMultiDimIdentityMap(2);
+    AffineMap row = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
+    AffineMap col = AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{out.getType()},
+               ValueRange{x, sq, weight(name)}, ValueRange{out},
+               SmallVector<AffineMap>{id, row, col, id},
+               SmallVector<utils::IteratorType>(2,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value ms =
+                     arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invC));
+                 Value inv = math::RsqrtOp::create(
+                     nb, nl,
+                     arith::AddFOp::create(nb, nl, ms, cst(nb, nl, eps)));
+                 Value v = arith::MulFOp::create(nb, nl, a[0], inv);
+                 linalg::YieldOp::create(
+                     nb, nl,
+                     arith::MulFOp::create(nb, nl, v, a[2]).getResult());
+               })
+        .getResult(0);
+  }
+
+  /// [T, H*D] -> [T, H, D] and back.
+  Value splitHeads(Value x, int64_t heads) {
+    auto type = cast<RankedTensorType>(x.getType());
+    return tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({type.getDimSize(0), heads, cfg.headDim}, f32), x,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        SmallVector<OpFoldResult>{dim(x, 0), b.getIndexAttr(heads),
+                                  b.getIndexAttr(cfg.headDim)});
+  }
+  Value joinHeads(Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    return tensor::CollapseShapeOp::create(
+        b, loc,
+        RankedTensorType::get(
+            {type.getDimSize(0), type.getDimSize(1) * type.getDimSize(2)}, f32),
+        x, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  }
+
+  /// (weights, layer offset, x [T, C], state, slot) -> x'.
+  func::FuncOp layerFunc(int64_t tokens) {
+    auto found = layerFuncs.find(tokens);
+    if (found != layerFuncs.end())
+      return found->second;
+    auto xType = RankedTensorType::get({tokens, cfg.embd}, f32);
+    SmallVector<Type> args = {bytesType(), b.getIndexType(), xType, bytesType(),
+                              b.getIndexType()};
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(b.getInsertionBlock()->getParentOp());
+    auto fn = func::FuncOp::create(
+        b, loc, tokens == 1 ? "seqc_layer_t1" : "seqc_layer_tn",
+        FunctionType::get(ctx, args, {xType}));
+    fn.setPrivate();
+    b.setInsertionPointToStart(fn.addEntryBlock());
+    Value savedWeights = weightsArg;
+    llvm::StringMap<Value> savedViews = std::move(weightValues);
+    weightValues.clear();
+    weightsArg = fn.getArgument(0);
+    layerOffset = fn.getArgument(1);
+    repLayer = 0;
+    layerPrefix = "layers.0.";
+    Value x = fn.getArgument(2), state = fn.getArgument(3),
+          slot = fn.getArgument(4);
+
+    // Attention.
+    Value h = rmsNorm(x, "layers.0.attn_norm");
+    Value q = splitHeads(linear(h, "layers.0.wq"), cfg.heads);
+    Value k = splitHeads(linear(h, "layers.0.wk"), cfg.kvHeads);
+    Value v = splitHeads(linear(h, "layers.0.wv"), cfg.kvHeads);
+    Value cache = seq::KVLoadOp::create(b, loc, cacheType, state, slot);
+    Value pos0 = seq::KVLengthOp::create(b, loc, cache);
+    Value posInit = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{dim(x, 0)}, b.getIndexType());
+    Value positions =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{posInit.getType()}, ValueRange{},
+            ValueRange{posInit},
+            SmallVector<AffineMap>{b.getMultiDimIdentityMap(1)},
+            SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+            [&](OpBuilder &nb, Location nl, ValueRange) {
+              Value t = linalg::IndexOp::create(nb, nl, 0);
+              linalg::YieldOp::create(
+                  nb, nl, arith::AddIOp::create(nb, nl, pos0, t).getResult());
+            })
+            .getResult(0);
+    auto theta = b.getF32FloatAttr((float)cfg.ropeTheta);
+    q = seq::RopeOp::create(b, loc, q.getType(), q, positions, theta,
+                            IntegerAttr(),
+                            seq::RopeStyleAttr::get(ctx, seq::RopeStyle::Half));
+    k = seq::RopeOp::create(b, loc, k.getType(), k, positions, theta,
+                            IntegerAttr(),
+                            seq::RopeStyleAttr::get(ctx, seq::RopeStyle::Half));
+    Value appended = seq::KVAppendOp::create(b, loc, cache, k, v);
+    auto attention = seq::KVAttentionOp::create(
+        b, loc, TypeRange{q.getType(), cacheType}, q, appended,
+        /*causal=*/true, /*scale=*/FloatAttr());
+    seq::KVStoreOp::create(b, loc, attention.getNewCache(), state, slot);
+    Value o = linear(joinHeads(attention.getOutput()), "layers.0.wo");
+    x = add(x, o);
+
+    // SwiGLU MLP.
+    Value h2 = rmsNorm(x, "layers.0.mlp_norm");
+    Value gate = linear(h2, "layers.0.w_gate");
+    Value up = linear(h2, "layers.0.w_up");
+    Value act =
+        elementwise({gate, up}, [](OpBuilder &nb, Location nl, ValueRange a) {
+          return arith::MulFOp::create(nb, nl, silu(nb, nl, a[0]), a[1])
+              .getResult();
+        });
+    x = add(x, linear(act, "layers.0.w_down"));
+    func::ReturnOp::create(b, loc, x);
+
+    weightsArg = savedWeights;
+    weightValues = std::move(savedViews);
+    layerOffset = Value();
+    layerFuncs[tokens] = fn;
+    return fn;
+  }
+
+  void buildForward(StringRef name, int64_t tokens, bool allLogits) {
+    Type i32 = b.getI32Type();
+    auto tokensType = MemRefType::get({tokens}, i32);
+    auto logitsType =
+        MemRefType::get({allLogits ? ShapedType::kDynamic : 1, cfg.vocab}, f32);
+    func::FuncOp fn =
+        startFunc(name, {bytesType(), tokensType, bytesType(), logitsType});
+    weightsArg = fn.getArgument(0);
+    Value toks = bufferization::ToTensorOp::create(
+        b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
+        /*restrict=*/true);
+    Value x = embedTokens(toks, "embed");
+    func::FuncOp fl = layerFunc(tokens);
+    for (int64_t l = 0; l < cfg.layers; ++l) {
+      Value off = arith::ConstantIndexOp::create(b, loc, layerStart[l]);
+      Value slot = arith::ConstantIndexOp::create(b, loc, l);
+      x = func::CallOp::create(
+              b, loc, fl,
+              ValueRange{fn.getArgument(0), off, x, fn.getArgument(2), slot})
+              .getResult(0);
+    }
+    if (!allLogits)
+      x = lastRow(x);
+    Value logits = linear(rmsNorm(x, "norm"), "head");
+    store(logits, fn.getArgument(3));
+    endFunc(fn);
+  }
+};
+
+} // namespace
+
+llvm::Expected<LlamaModel> seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt,
+                                            const LlamaConfig &cfg,
+                                            WeightFormat format,
+                                            int64_t context, bool f16Cache) {
+  ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
+                   func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
+                   memref::MemRefDialect, seq::SeqDialect,
+                   tensor::TensorDialect>();
+  LlamaModel model;
+  model.config = cfg;
+  model.context = context > 0 ? context : cfg.maxPositions;
+  int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab, D = cfg.headDim;
+  DType mat = format == WeightFormat::F16    ? DType::F16
+              : format == WeightFormat::Int8 ? DType::I8
+                                             : DType::F32;
+  TensorReader reader{ckpt, "LLaMA"};
+  auto get = [&](const std::string &name, std::vector<int64_t> shape) {
+    return reader.get(name, std::move(shape));
+  };
+  BlobWriter blob(model.weights);
+  // The table stays f32: a token reads one row of it.
+  blob.add("embed", {V, C}, get("model.embed_tokens.weight", {V, C}),
+           DType::F32);
+  for (int64_t l = 0; l < cfg.layers; ++l) {
+    std::string from = "model.layers." + std::to_string(l) + ".";
+    std::string to = "layers." + std::to_string(l) + ".";
+    auto matrix = [&](const std::string &dst, const std::string &src,
+                      int64_t rows, int64_t cols) {
+      blob.add(to + dst, {rows, cols}, get(from + src, {rows, cols}), mat);
+    };
+    blob.add(to + "attn_norm", {C}, get(from + "input_layernorm.weight", {C}),
+             DType::F32);
+    matrix("wq", "self_attn.q_proj.weight", cfg.heads * D, C);
+    matrix("wk", "self_attn.k_proj.weight", cfg.kvHeads * D, C);
+    matrix("wv", "self_attn.v_proj.weight", cfg.kvHeads * D, C);
+    matrix("wo", "self_attn.o_proj.weight", C, cfg.heads * D);
+    blob.add(to + "mlp_norm", {C},
+             get(from + "post_attention_layernorm.weight", {C}), DType::F32);
+    matrix("w_gate", "mlp.gate_proj.weight", F, C);
+    matrix("w_up", "mlp.up_proj.weight", F, C);
+    matrix("w_down", "mlp.down_proj.weight", C, F);
+  }
+  blob.add("norm", {C}, get("model.norm.weight", {C}), DType::F32);
+  bool tied = cfg.tiedEmbeddings || !ckpt.find("lm_head.weight");
+  blob.add("head", {V, C},
+           get(tied ? "model.embed_tokens.weight" : "lm_head.weight", {V, C}),
+           mat);
+  if (reader.err)
+    return std::move(reader.err);
+  model.weights.bytes.resize((model.weights.bytes.size() + 63) / 64 * 64, 0);
+
+  LlamaBuilder builder(ctx, cfg, model.weights, model.context, f16Cache);
+  model.module = builder.build();
+  if (!model.module)
+    return llvm::createStringError(
+        "internal error: the layers' weights are not laid out uniformly");
+  if (failed(verify(*model.module)))
+    return llvm::createStringError(
+        "internal error: the built LLaMA module does not verify");
+  return std::move(model);
+}

@@ -1,0 +1,740 @@
+//===- KVCacheToLoops.cpp - KV caches to in-place loops over bytes --------===//
+//
+// Lowers seq.kv_load / kv_length / kv_append / kv_attention / kv_store to
+// scf loops over the cache's bytes in its state buffer (layout: KVLayout.h).
+// Caches are updated in place, so each cache value must be used linearly.
+// Quantized tokens are really bit-packed; attention dequantizes one token row
+// at a time into a head_dim scratch row, never the whole cache.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Conversion/KVLayout.h"
+#include "passes/Conversion/Passes.h"
+
+#include "dialects/Seq/IR/SeqOps.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <numeric>
+
+namespace mlir::seq {
+#define GEN_PASS_DEF_CONVERTSEQKVTOLOOPS
+#include "passes/Conversion/Passes.h.inc"
+} // namespace mlir::seq
+
+using namespace mlir;
+using namespace mlir::seq;
+
+static int64_t align64(int64_t n) { return (n + 63) / 64 * 64; }
+
+bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
+                                std::string &error) {
+  l = KVLayout();
+  l.heads = type.getHeads();
+  l.headDim = type.getHeadDim();
+  l.capacity = type.getCapacity();
+  l.elementBytes = type.getElementType().getIntOrFloatBitWidth() / 8;
+  int64_t H = l.heads, D = l.headDim, eb = l.elementBytes;
+  int64_t at = 64; // header
+  auto region = [&](int64_t bytes) {
+    int64_t start = at;
+    at = align64(at + bytes);
+    return start;
+  };
+  l.compressed = type.isCompressed();
+  if (!l.compressed) {
+    l.keys = region(H * l.capacity * D * eb);
+    l.values = region(H * l.capacity * D * eb);
+    l.bytes = at;
+    return true;
+  }
+  QuantEncodingAttr ke = type.getKeyEncoding(), ve = type.getValueEncoding();
+  if (!ke || !ve) {
+    error = "the lowering needs both keys and values quantized, or neither";
+    return false;
+  }
+  if (D % 8 != 0) {
+    error = "the lowering packs codes in units of 8 channels: head_dim " +
+            std::to_string(D) + " is not a multiple of 8";
+    return false;
+  }
+  for (QuantEncodingAttr e : {ke, ve})
+    if (!e.getScaleType().isF32()) {
+      error = "the lowering stores f32 scales only";
+      return false;
+    }
+  l.sinks = type.getSinks();
+  l.window = type.getWindow();
+  int64_t kChunk = ke.getAxis() == 0 ? ke.getGroup() : 1;
+  int64_t vChunk = ve.getAxis() == 0 ? ve.getGroup() : 1;
+  l.chunk = std::lcm(kChunk, vChunk);
+  l.ringSlots = l.window + l.chunk;
+  l.quantCapacity = (l.capacity - l.sinks + l.chunk - 1) / l.chunk * l.chunk;
+  l.sinkKeys = region(H * l.sinks * D * eb);
+  l.sinkValues = region(H * l.sinks * D * eb);
+  l.ringKeys = region(H * l.ringSlots * D * eb);
+  l.ringValues = region(H * l.ringSlots * D * eb);
+  auto side = [&](QuantEncodingAttr e, KVLayout::Side &s) {
+    s.bits = e.getBits();
+    s.group = e.getGroup();
+    s.perChannel = e.getAxis() == 0;
+    s.asymmetric = e.getMode() == QuantMode::Asymmetric;
+    s.rowBytes = D * s.bits / 8;
+    s.scaleRows = s.perChannel ? l.quantCapacity / s.group : l.quantCapacity;
+    s.scaleCols = s.perChannel ? D : D / s.group;
+    s.codes = region(H * l.quantCapacity * s.rowBytes);
+    s.scales = region(H * s.scaleRows * s.scaleCols * 4);
+    s.minima = s.asymmetric ? region(H * s.scaleRows * s.scaleCols * 4) : 0;
+  };
+  side(ke, l.key);
+  side(ve, l.value);
+  l.bytes = at;
+  return true;
+}
+
+namespace {
+
+/// Emits the loops of one cache's operations. All indices are `index`.
+class KVEmitter {
+public:
+  KVEmitter(ImplicitLocOpBuilder &b, const KVLayout &l, Type elt, Value state,
+            Value base)
+      : b(b), l(l), elt(elt), state(state), base(base) {
+    f32 = b.getF32Type();
+    fm = arith::FastMathFlagsAttr::get(b.getContext(),
+                                       arith::FastMathFlags::reassoc |
+                                           arith::FastMathFlags::contract);
+  }
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value f(float v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+
+  /// A typed view of the region at byte `offset` of this cache.
+  Value view(int64_t offset, ArrayRef<int64_t> shape, Type t) {
+    return memref::ViewOp::create(b, MemRefType::get(shape, t), state,
+                                  add(base, idx(offset)), ValueRange{});
+  }
+  Value header() { return view(0, {2}, b.getI64Type()); }
+  Value loadHeader(int64_t i) {
+    Value v = memref::LoadOp::create(b, header(), ValueRange{idx(i)});
+    return arith::IndexCastOp::create(b, b.getIndexType(), v);
+  }
+  void storeHeader(int64_t i, Value v) {
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI64Type(), v),
+                            header(), ValueRange{idx(i)});
+  }
+
+  Value toF32(Value v) {
+    if (v.getType() == f32)
+      return v;
+    return arith::ExtFOp::create(b, f32, v);
+  }
+  Value fromF32(Value v, Type t) {
+    if (t == f32)
+      return v;
+    return arith::TruncFOp::create(b, t, v);
+  }
+
+  /// for (i = lo; i < hi; ++i) body(i).
+  void loop(Value lo, Value hi, function_ref<void(Value)> body) {
+    auto forOp = scf::ForOp::create(b, lo, hi, idx(1));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    body(forOp.getInductionVar());
+  }
+  void loop(int64_t n, function_ref<void(Value)> body) {
+    loop(idx(0), idx(n), body);
+  }
+  /// A reduction loop carrying one f32.
+  Value reduce(Value lo, Value hi, Value init,
+               function_ref<Value(Value, Value)> body) {
+    auto forOp = scf::ForOp::create(b, lo, hi, idx(1), ValueRange{init});
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    scf::YieldOp::create(
+        b, body(forOp.getInductionVar(), forOp.getRegionIterArgs()[0]));
+    return forOp.getResult(0);
+  }
+  void ifThen(Value cond, function_ref<void()> then) {
+    auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    then();
+  }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
+  }
+
+  //===------------------------------------------------------------------===//
+  // Append
+  //===------------------------------------------------------------------===//
+
+  /// Appends row `t` of keys and values ([T, H, D] f32 memrefs).
+  void append(Value keys, Value values, Value t) {
+    int64_t H = l.heads, D = l.headDim;
+    Value len = loadHeader(0);
+    // A full cache takes no more tokens (the runtime refuses to call past
+    // the capacity; this guard only keeps memory safe).
+    ifThen(lt(len, idx(l.capacity)), [&] {
+      auto copyToken = [&](Value kDst, Value vDst, Value pos) {
+        loop(H, [&](Value h) {
+          loop(D, [&](Value d) {
+            Value k = memref::LoadOp::create(b, keys, ValueRange{t, h, d});
+            memref::StoreOp::create(b, fromF32(toF32(k), elt), kDst,
+                                    ValueRange{h, pos, d});
+            Value v = memref::LoadOp::create(b, values, ValueRange{t, h, d});
+            memref::StoreOp::create(b, fromF32(toF32(v), elt), vDst,
+                                    ValueRange{h, pos, d});
+          });
+        });
+      };
+      if (!l.compressed) {
+        copyToken(view(l.keys, {H, l.capacity, D}, elt),
+                  view(l.values, {H, l.capacity, D}, elt), len);
+        storeHeader(0, add(len, idx(1)));
+        return;
+      }
+      Value isSink = lt(len, idx(l.sinks));
+      auto ifOp = scf::IfOp::create(b, isSink, /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        if (l.sinks > 0)
+          copyToken(view(l.sinkKeys, {H, l.sinks, D}, elt),
+                    view(l.sinkValues, {H, l.sinks, D}, elt), len);
+        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+        Value slot =
+            arith::RemUIOp::create(b, sub(len, idx(l.sinks)), idx(l.ringSlots));
+        copyToken(ringKeys(), ringValues(), slot);
+      }
+      Value newLen = add(len, idx(1));
+      storeHeader(0, newLen);
+      // Once the ring holds window + chunk tokens, its oldest chunk is
+      // quantized.
+      Value nq = loadHeader(1);
+      Value inRing = arith::SubIOp::create(b, sub(newLen, idx(l.sinks)), nq);
+      Value full = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, inRing,
+                                         idx(l.ringSlots));
+      ifThen(full, [&] {
+        quantizeChunk(ringKeys(), l.key, nq);
+        quantizeChunk(ringValues(), l.value, nq);
+        storeHeader(1, add(nq, idx(l.chunk)));
+      });
+    });
+  }
+
+  Value ringKeys() {
+    return view(l.ringKeys, {l.heads, l.ringSlots, l.headDim}, elt);
+  }
+  Value ringValues() {
+    return view(l.ringValues, {l.heads, l.ringSlots, l.headDim}, elt);
+  }
+  Value sinkKeys() {
+    return view(l.sinkKeys, {l.heads, l.sinks, l.headDim}, elt);
+  }
+  Value sinkValues() {
+    return view(l.sinkValues, {l.heads, l.sinks, l.headDim}, elt);
+  }
+  Value codes(const KVLayout::Side &s) {
+    return view(s.codes, {l.heads, l.quantCapacity, s.rowBytes}, b.getI8Type());
+  }
+  Value scales(const KVLayout::Side &s) {
+    return view(s.scales, {l.heads, s.scaleRows, s.scaleCols}, f32);
+  }
+  Value minima(const KVLayout::Side &s) {
+    return view(s.minima, {l.heads, s.scaleRows, s.scaleCols}, f32);
+  }
+
+  /// The (row, column) of the scale of token `i`, channel `c`.
+  std::pair<Value, Value> scaleAt(const KVLayout::Side &s, Value i, Value c) {
+    if (s.perChannel)
+      return {arith::DivUIOp::create(b, i, idx(s.group)), c};
+    return {i, arith::DivUIOp::create(b, c, idx(s.group))};
+  }
+
+  /// (scale, minimum) of a group from its range: asymmetric
+  /// s = (max - min) / (2^b - 1), m = min; symmetric s = max|x| / (2^(b-1) -
+  /// 1), m = -2^(b-1) s. A zero range gets s = 1. Dequantization is q s + m.
+  std::pair<Value, Value> params(const KVLayout::Side &s, Value mn, Value mx) {
+    Value scale, minimum;
+    if (s.asymmetric) {
+      scale = arith::DivFOp::create(b, arith::SubFOp::create(b, mx, mn),
+                                    f(float((1u << s.bits) - 1)));
+      minimum = mn;
+    } else {
+      Value amax = arith::MaximumFOp::create(b, math::AbsFOp::create(b, mn),
+                                             math::AbsFOp::create(b, mx));
+      scale =
+          arith::DivFOp::create(b, amax, f(float((1u << (s.bits - 1)) - 1)));
+    }
+    Value zero =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, scale, f(0.0f));
+    scale = arith::SelectOp::create(b, zero, f(1.0f), scale);
+    if (!s.asymmetric)
+      minimum = arith::MulFOp::create(b, scale, f(-float(1u << (s.bits - 1))));
+    return {scale, minimum};
+  }
+
+  /// The code of x: asymmetric clamp(round((x - m) / s), 0, 2^b - 1);
+  /// symmetric clamp(round(x / s), -M, M) + 2^(b-1), M = 2^(b-1) - 1.
+  Value code(const KVLayout::Side &s, Value x, Value scale, Value minimum) {
+    Value q, lo, hi;
+    if (s.asymmetric) {
+      q = arith::DivFOp::create(b, arith::SubFOp::create(b, x, minimum), scale);
+      lo = f(0.0f);
+      hi = f(float((1u << s.bits) - 1));
+    } else {
+      q = arith::DivFOp::create(b, x, scale);
+      float m = float((1u << (s.bits - 1)) - 1);
+      lo = f(-m);
+      hi = f(m);
+    }
+    q = math::RoundOp::create(b, q); // ties away from zero
+    q = arith::MinimumFOp::create(b, arith::MaximumFOp::create(b, q, lo), hi);
+    if (!s.asymmetric)
+      q = arith::AddFOp::create(b, q, f(float(1u << (s.bits - 1))));
+    return arith::FPToUIOp::create(b, b.getI64Type(), q);
+  }
+
+  /// Quantizes tokens nq .. nq + chunk - 1 (indices after the sinks) of one
+  /// side from the ring into the packed region.
+  void quantizeChunk(Value ring, const KVLayout::Side &s, Value nq) {
+    int64_t H = l.heads, D = l.headDim, R = l.ringSlots;
+    Value sc = scales(s), mins = s.asymmetric ? minima(s) : Value();
+    Value cd = codes(s);
+    auto ringAt = [&](Value h, Value i, Value c) {
+      Value slot = arith::RemUIOp::create(b, i, idx(R));
+      return toF32(memref::LoadOp::create(b, ring, ValueRange{h, slot, c}));
+    };
+    auto minMax = [&](function_ref<Value(Value)> at, int64_t n) {
+      auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1),
+                                      ValueRange{f(INFINITY), f(-INFINITY)});
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(forOp.getBody());
+      Value x = at(forOp.getInductionVar());
+      Value mn = arith::MinimumFOp::create(b, forOp.getRegionIterArgs()[0], x);
+      Value mx = arith::MaximumFOp::create(b, forOp.getRegionIterArgs()[1], x);
+      scf::YieldOp::create(b, ValueRange{mn, mx});
+      return std::pair<Value, Value>{forOp.getResult(0), forOp.getResult(1)};
+    };
+    auto storeParams = [&](Value h, Value row, Value col, Value mn, Value mx) {
+      auto [scale, minimum] = params(s, mn, mx);
+      memref::StoreOp::create(b, scale, sc, ValueRange{h, row, col});
+      if (mins)
+        memref::StoreOp::create(b, minimum, mins, ValueRange{h, row, col});
+    };
+    loop(H, [&](Value h) {
+      // Group parameters.
+      if (s.perChannel) {
+        loop(l.chunk / s.group, [&](Value sub) {
+          Value i0 = add(nq, mul(sub, idx(s.group)));
+          Value row = arith::DivUIOp::create(b, i0, idx(s.group));
+          loop(D, [&](Value c) {
+            auto [mn, mx] = minMax(
+                [&](Value i) { return ringAt(h, add(i0, i), c); }, s.group);
+            storeParams(h, row, c, mn, mx);
+          });
+        });
+      } else {
+        loop(l.chunk, [&](Value k) {
+          Value i = add(nq, k);
+          loop(D / s.group, [&](Value g) {
+            Value c0 = mul(g, idx(s.group));
+            auto [mn, mx] = minMax(
+                [&](Value c) { return ringAt(h, i, add(c0, c)); }, s.group);
+            storeParams(h, i, g, mn, mx);
+          });
+        });
+      }
+      // Codes, 8 channels (`bits` bytes) at a time.
+      loop(l.chunk, [&](Value k) {
+        Value i = add(nq, k);
+        loop(D / 8, [&](Value u) {
+          Value word = arith::ConstantIntOp::create(b, b.getI64Type(), 0);
+          for (int64_t j = 0; j < 8; ++j) {
+            Value c = add(mul(u, idx(8)), idx(j));
+            auto [row, col] = scaleAt(s, i, c);
+            Value scale =
+                memref::LoadOp::create(b, sc, ValueRange{h, row, col});
+            Value minimum =
+                mins ? memref::LoadOp::create(b, mins, ValueRange{h, row, col})
+                           .getResult()
+                     : arith::MulFOp::create(b, scale,
+                                             f(-float(1u << (s.bits - 1))))
+                           .getResult();
+            Value q = code(s, ringAt(h, i, c), scale, minimum);
+            Value shifted = arith::ShLIOp::create(
+                b, q,
+                arith::ConstantIntOp::create(b, b.getI64Type(), j * s.bits));
+            word = arith::OrIOp::create(b, word, shifted);
+          }
+          for (unsigned byte = 0; byte < s.bits; ++byte) {
+            Value v = arith::ShRUIOp::create(
+                b, word,
+                arith::ConstantIntOp::create(b, b.getI64Type(), 8 * byte));
+            v = arith::TruncIOp::create(b, b.getI8Type(), v);
+            Value at = add(mul(u, idx(s.bits)), idx(byte));
+            memref::StoreOp::create(b, v, cd, ValueRange{h, i, at});
+          }
+        });
+      });
+    });
+  }
+
+  //===------------------------------------------------------------------===//
+  // Attention
+  //===------------------------------------------------------------------===//
+
+  /// Dequantizes token `i` (index after the sinks) of head `h` of one side
+  /// into `row` ([D] f32).
+  void dequantRow(const KVLayout::Side &s, Value h, Value i, Value row) {
+    Value sc = scales(s), mins = s.asymmetric ? minima(s) : Value();
+    Value cd = codes(s);
+    loop(l.headDim / 8, [&](Value u) {
+      Value word = arith::ConstantIntOp::create(b, b.getI64Type(), 0);
+      for (unsigned byte = 0; byte < s.bits; ++byte) {
+        Value at = add(mul(u, idx(s.bits)), idx(byte));
+        Value v = memref::LoadOp::create(b, cd, ValueRange{h, i, at});
+        v = arith::ExtUIOp::create(b, b.getI64Type(), v);
+        v = arith::ShLIOp::create(
+            b, v, arith::ConstantIntOp::create(b, b.getI64Type(), 8 * byte));
+        word = arith::OrIOp::create(b, word, v);
+      }
+      uint64_t mask = (1u << s.bits) - 1;
+      for (int64_t j = 0; j < 8; ++j) {
+        Value c = add(mul(u, idx(8)), idx(j));
+        Value q = arith::ShRUIOp::create(
+            b, word,
+            arith::ConstantIntOp::create(b, b.getI64Type(), j * s.bits));
+        q = arith::AndIOp::create(
+            b, q, arith::ConstantIntOp::create(b, b.getI64Type(), mask));
+        Value qf = arith::UIToFPOp::create(b, f32, q);
+        auto [r, col] = scaleAt(s, i, c);
+        Value scale = memref::LoadOp::create(b, sc, ValueRange{h, r, col});
+        Value minimum =
+            mins
+                ? memref::LoadOp::create(b, mins, ValueRange{h, r, col})
+                      .getResult()
+                : arith::MulFOp::create(b, scale, f(-float(1u << (s.bits - 1))))
+                      .getResult();
+        Value x = arith::AddFOp::create(b, arith::MulFOp::create(b, qf, scale),
+                                        minimum);
+        memref::StoreOp::create(b, x, row, ValueRange{c});
+      }
+    });
+  }
+
+  /// Copies `src[h, j, :]` (element type) into `row` ([D] f32).
+  void copyRow(Value src, Value h, Value j, Value row) {
+    loop(l.headDim, [&](Value d) {
+      Value x = memref::LoadOp::create(b, src, ValueRange{h, j, d});
+      memref::StoreOp::create(b, toF32(x), row, ValueRange{d});
+    });
+  }
+
+  /// Calls `body(j)` for every visible token j < n of head h after putting
+  /// its key (or value) row in `row`.
+  void forEachRow(bool keys, Value h, Value n, Value row,
+                  function_ref<void(Value)> body) {
+    int64_t H = l.heads, D = l.headDim;
+    if (!l.compressed) {
+      Value all = view(keys ? l.keys : l.values, {H, l.capacity, D}, elt);
+      loop(idx(0), n, [&](Value j) {
+        copyRow(all, h, j, row);
+        body(j);
+      });
+      return;
+    }
+    Value S = idx(l.sinks);
+    Value nSinks = arith::MinSIOp::create(b, n, S);
+    if (l.sinks > 0)
+      loop(idx(0), nSinks, [&](Value j) {
+        copyRow(keys ? sinkKeys() : sinkValues(), h, j, row);
+        body(j);
+      });
+    // Visible tokens after the sinks: n - sinks (or none).
+    Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
+    Value nq = arith::MinSIOp::create(b, loadHeader(1), after);
+    const KVLayout::Side &s = keys ? l.key : l.value;
+    loop(idx(0), nq, [&](Value i) {
+      dequantRow(s, h, i, row);
+      body(add(S, i));
+    });
+    Value ring = keys ? ringKeys() : ringValues();
+    loop(nq, after, [&](Value i) {
+      Value slot = arith::RemUIOp::create(b, i, idx(l.ringSlots));
+      copyRow(ring, h, slot, row);
+      body(add(S, i));
+    });
+  }
+
+  /// out[t, :, :] = attention of query row t ([T, Hq, D] f32 memrefs) over
+  /// the first n tokens.
+  void attend(Value query, Value out, Value t, Value n, int64_t hq, float scale,
+              Value scores, Value acc, Value row, Value stats) {
+    int64_t D = l.headDim, rep = hq / l.heads;
+    loop(l.heads, [&](Value kh) {
+      auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
+      for (int64_t r = 0; r < rep; ++r)
+        memref::StoreOp::create(b, f(-INFINITY), stats, ValueRange{idx(r)});
+      // Scores and their maximum.
+      forEachRow(true, kh, n, row, [&](Value j) {
+        for (int64_t r = 0; r < rep; ++r) {
+          Value qh = qHead(r);
+          Value dot = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
+            Value q =
+                toF32(memref::LoadOp::create(b, query, ValueRange{t, qh, d}));
+            Value k = memref::LoadOp::create(b, row, ValueRange{d});
+            return arith::AddFOp::create(
+                b, a, arith::MulFOp::create(b, q, k, fm), fm);
+          });
+          Value sv = arith::MulFOp::create(b, dot, f(scale));
+          memref::StoreOp::create(b, sv, scores, ValueRange{idx(r), j});
+          Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+          memref::StoreOp::create(b, arith::MaximumFOp::create(b, m, sv), stats,
+                                  ValueRange{idx(r)});
+        }
+      });
+      // Softmax weights: exp(s - max) / sum.
+      for (int64_t r = 0; r < rep; ++r) {
+        Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+        Value sum = reduce(idx(0), n, f(0.0f), [&](Value j, Value a) {
+          Value s = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
+          Value e = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
+          memref::StoreOp::create(b, e, scores, ValueRange{idx(r), j});
+          return arith::AddFOp::create(b, a, e);
+        });
+        Value inv = arith::DivFOp::create(b, f(1.0f), sum);
+        memref::StoreOp::create(b, inv, stats, ValueRange{idx(r)});
+        loop(D, [&](Value d) {
+          memref::StoreOp::create(b, f(0.0f), acc, ValueRange{idx(r), d});
+        });
+      }
+      // Weighted sum of the values.
+      forEachRow(false, kh, n, row, [&](Value j) {
+        for (int64_t r = 0; r < rep; ++r) {
+          Value e = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
+          Value inv = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+          Value w = arith::MulFOp::create(b, e, inv);
+          loop(D, [&](Value d) {
+            Value v = memref::LoadOp::create(b, row, ValueRange{d});
+            Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
+            a = arith::AddFOp::create(b, a, arith::MulFOp::create(b, w, v, fm),
+                                      fm);
+            memref::StoreOp::create(b, a, acc, ValueRange{idx(r), d});
+          });
+        }
+      });
+      for (int64_t r = 0; r < rep; ++r) {
+        Value qh = qHead(r);
+        loop(D, [&](Value d) {
+          Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
+          memref::StoreOp::create(b, a, out, ValueRange{t, qh, d});
+        });
+      }
+    });
+  }
+
+private:
+  ImplicitLocOpBuilder &b;
+  const KVLayout &l;
+  Type elt, f32;
+  Value state, base;
+  arith::FastMathFlagsAttr fm;
+};
+
+/// A cache value's storage: the state buffer, the slot and its layout.
+struct CacheRef {
+  Value state, slot;
+  KVLayout layout;
+};
+
+struct ConvertSeqKVToLoopsPass
+    : mlir::seq::impl::ConvertSeqKVToLoopsBase<ConvertSeqKVToLoopsPass> {
+  llvm::DenseMap<Value, CacheRef> caches;
+
+  /// A [T, H, D] f32 memref view of a tensor, for reading.
+  static Value readBuffer(ImplicitLocOpBuilder &b, Value tensor) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    int64_t dyn = ShapedType::kDynamic;
+    auto layout = StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn});
+    auto memType =
+        MemRefType::get(type.getShape(), type.getElementType(), layout);
+    return bufferization::ToBufferOp::create(b, memType, tensor,
+                                             /*read_only=*/true);
+  }
+
+  /// The cache that `op` updates: it must be known and used by nothing after
+  /// `op`.
+  FailureOr<CacheRef> takeCache(Operation *op, Value cache) {
+    auto it = caches.find(cache);
+    if (it == caches.end())
+      return op->emitOpError()
+             << "operates on a cache that does not come from seq.kv_load "
+                "(the in-place lowering follows caches from their slot)";
+    for (Operation *user : cache.getUsers())
+      if (user != op &&
+          (user->getBlock() != op->getBlock() || !user->isBeforeInBlock(op)))
+        return op->emitOpError()
+               << "updates a cache that is used again afterwards; caches "
+                  "are updated in place, so each may be used only once";
+    return it->second;
+  }
+
+  LogicalResult lowerLoad(KVLoadOp op) {
+    KVLayout layout;
+    std::string error;
+    if (!computeKVLayout(op.getCache().getType(), layout, error))
+      return op.emitOpError()
+             << "cannot lower " << op.getCache().getType() << ": " << error;
+    caches[op.getCache()] = {op.getState(), op.getSlot(), layout};
+    return success();
+  }
+
+  KVEmitter emitter(ImplicitLocOpBuilder &b, const CacheRef &ref, Type elt) {
+    Value base = arith::MulIOp::create(
+        b, ref.slot, arith::ConstantIndexOp::create(b, ref.layout.bytes));
+    return KVEmitter(b, ref.layout, elt, ref.state, base);
+  }
+
+  /// Lowers `attention` (and `append`, when it produced the attention's
+  /// cache from the same tokens: then token t is appended right before
+  /// query t attends, exactly as one step at a time would).
+  LogicalResult lowerAttention(KVAttentionOp op, KVAppendOp append) {
+    Value cacheIn = append ? append.getCache() : op.getCache();
+    FailureOr<CacheRef> ref = takeCache(append ? append : op, cacheIn);
+    if (failed(ref))
+      return failure();
+    if (!cast<RankedTensorType>(op.getQuery().getType())
+             .getElementType()
+             .isF32())
+      return op.emitOpError() << "the lowering takes f32 queries";
+    ImplicitLocOpBuilder b(op.getLoc(), op);
+    KVCacheType type = op.getCache().getType();
+    KVEmitter e = emitter(b, *ref, type.getElementType());
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    int64_t hq = qType.getDimSize(1), D = type.getHeadDim();
+    int64_t rep = hq / type.getHeads();
+    Value query = readBuffer(b, op.getQuery());
+    Value T = memref::DimOp::create(b, query, 0);
+    auto outType = MemRefType::get(qType.getShape(), b.getF32Type());
+    SmallVector<Value> dynSizes;
+    if (qType.isDynamicDim(0))
+      dynSizes.push_back(T);
+    Value out = memref::AllocOp::create(b, outType, dynSizes);
+    Type f32 = b.getF32Type();
+    Value scores = memref::AllocOp::create(
+        b, MemRefType::get({rep, type.getCapacity()}, f32));
+    Value acc = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
+    Value row = memref::AllocOp::create(b, MemRefType::get({D}, f32));
+    Value stats = memref::AllocOp::create(b, MemRefType::get({rep}, f32));
+    float scale = op.getEffectiveScale();
+    Value keys = append ? readBuffer(b, append.getKeys()) : Value();
+    Value values = append ? readBuffer(b, append.getValues()) : Value();
+    // Without a fused append the queries are the last T tokens.
+    Value len0 = append ? Value() : e.loadHeader(0);
+    e.loop(e.idx(0), T, [&](Value t) {
+      Value n;
+      if (append) {
+        e.append(keys, values, t);
+        n = e.loadHeader(0);
+      } else {
+        n = e.add(e.sub(len0, T), e.add(t, e.idx(1)));
+      }
+      e.attend(query, out, t, n, hq, scale, scores, acc, row, stats);
+    });
+    Value result = bufferization::ToTensorOp::create(
+        b, op.getOutput().getType(), out, /*restrict=*/true,
+        /*writable=*/true);
+    caches[op.getNewCache()] = *ref;
+    op.getOutput().replaceAllUsesWith(result);
+    return success();
+  }
+
+  LogicalResult lowerAppend(KVAppendOp op) {
+    FailureOr<CacheRef> ref = takeCache(op, op.getCache());
+    if (failed(ref))
+      return failure();
+    ImplicitLocOpBuilder b(op.getLoc(), op);
+    KVEmitter e = emitter(b, *ref, op.getCache().getType().getElementType());
+    Value keys = readBuffer(b, op.getKeys());
+    Value values = readBuffer(b, op.getValues());
+    Value T = memref::DimOp::create(b, keys, 0);
+    e.loop(e.idx(0), T, [&](Value t) { e.append(keys, values, t); });
+    caches[op.getResult()] = *ref;
+    return success();
+  }
+
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<KVLoadOp, KVLengthOp, KVAppendOp, KVAttentionOp, KVStoreOp,
+              KVEmptyOp, KVEvictOp>(op))
+        ops.push_back(op);
+    });
+    llvm::DenseSet<Operation *> fused;
+    bool failedAny = false;
+    for (Operation *op : ops) {
+      if (fused.contains(op))
+        continue;
+      LogicalResult r = success();
+      if (auto load = dyn_cast<KVLoadOp>(op)) {
+        r = lowerLoad(load);
+      } else if (auto len = dyn_cast<KVLengthOp>(op)) {
+        auto it = caches.find(len.getCache());
+        if (it == caches.end()) {
+          r = len.emitOpError() << "reads a cache that does not come from "
+                                   "seq.kv_load";
+        } else {
+          ImplicitLocOpBuilder b(len.getLoc(), len);
+          KVEmitter e =
+              emitter(b, it->second, len.getCache().getType().getElementType());
+          len.getLength().replaceAllUsesWith(e.loadHeader(0));
+        }
+      } else if (auto append = dyn_cast<KVAppendOp>(op)) {
+        // Fused with the attention that reads its result, when that is the
+        // only use and the queries are the appended tokens.
+        KVAttentionOp attention;
+        if (append.getResult().hasOneUse())
+          attention = dyn_cast<KVAttentionOp>(*append.getResult().user_begin());
+        if (attention && attention.getQuery().getType().getDimSize(0) ==
+                             append.getKeys().getType().getDimSize(0)) {
+          r = lowerAttention(attention, append);
+          fused.insert(attention);
+        } else {
+          r = lowerAppend(append);
+        }
+      } else if (auto attention = dyn_cast<KVAttentionOp>(op)) {
+        r = lowerAttention(attention, KVAppendOp());
+      } else if (auto store = dyn_cast<KVStoreOp>(op)) {
+        auto it = caches.find(store.getCache());
+        if (it == caches.end() || it->second.state != store.getState() ||
+            it->second.slot != store.getSlot())
+          r = store.emitOpError()
+              << "stores a cache to a slot other than the one it was loaded "
+                 "from; the lowering updates caches in place";
+        else if (failed(takeCache(store, store.getCache())))
+          r = failure();
+      } else {
+        r = op->emitOpError() << "is not lowered by convert-seq-kv-to-loops";
+      }
+      failedAny |= failed(r);
+    }
+    if (failedAny)
+      return signalPassFailure();
+    // Erase in reverse order: users before producers.
+    for (Operation *op : llvm::reverse(ops)) {
+      op->dropAllUses();
+      op->erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,336 @@
+"""Independent numpy reference of LLaMA inference over a (compressed) KV cache.
+
+    llama_ref.py random DIR [--seed S] [--layers L] [--embd C] [--heads H]
+                 [--kv-heads K] [--ffn F] [--vocab V] [--context N] [--tied]
+        writes a random LlamaForCausalLM model directory (config.json and
+        model.safetensors with the Hugging Face names).
+    llama_ref.py logits DIR --tokens 1,2,3 -o OUT.f32 [--kv-bits B ...]
+        writes the logits of every token ([T, V] float32, raw).
+    llama_ref.py ppl DIR FILE --window N [--kv-bits B ...]
+        perplexity per byte of FILE's bytes in windows of N (each from an
+        empty cache; the first byte of a window is not scored).
+
+The model (Hugging Face LlamaForCausalLM): RMSNorm, rotary embedding with
+rotate-half pairing, grouped-query attention, SwiGLU MLP, computed in
+float64. Keys and values enter the cache as float32 (the cache's storage
+type), and the cache follows seqc's documented semantics (dialect docs of
+!seq.kv_cache and #seq.quant, design notes): the first `sinks` tokens and
+a ring of the most recent tokens stay at full precision; whenever the ring
+holds window + chunk tokens, its oldest `chunk` tokens are quantized
+(chunk = the token-axis group size, 1 for per-token grouping). Quantization
+is group-wise in float32 exactly as the encoding defines it: asymmetric
+s = (max - min) / (2^b - 1), q = clamp(round((x - min) / s), 0, 2^b - 1);
+symmetric s = max|x| / (2^(b-1) - 1), q = clamp(round(x / s), -M, M) with
+M = 2^(b-1) - 1, code q + 2^(b-1), minimum -2^(b-1) s; a zero range gets
+s = 1; rounding is to nearest, ties away from zero; dequantized q s + m.
+Keys are grouped per channel (groups of tokens, KIVI) unless
+--kv-per-token-keys, values per token (groups of channels).
+"""
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkpoint import write_safetensors  # noqa: E402
+
+F32 = np.float32
+
+
+# --- Model files ------------------------------------------------------------
+
+def random_model(out, seed=0, layers=2, embd=64, heads=4, kv_heads=2, ffn=96,
+                 vocab=256, context=64, tied=False, head_dim=None):
+    rng = np.random.default_rng(seed)
+    D = head_dim or embd // heads
+    w = {}
+
+    def mat(rows, cols):
+        return (rng.standard_normal((rows, cols)) / math.sqrt(cols)).astype(F32)
+
+    w["model.embed_tokens.weight"] = rng.standard_normal((vocab, embd)).astype(F32)
+    for l in range(layers):
+        p = f"model.layers.{l}."
+        w[p + "input_layernorm.weight"] = (1 + 0.1 * rng.standard_normal(embd)).astype(F32)
+        w[p + "post_attention_layernorm.weight"] = (1 + 0.1 * rng.standard_normal(embd)).astype(F32)
+        w[p + "self_attn.q_proj.weight"] = mat(heads * D, embd)
+        w[p + "self_attn.k_proj.weight"] = mat(kv_heads * D, embd)
+        w[p + "self_attn.v_proj.weight"] = mat(kv_heads * D, embd)
+        w[p + "self_attn.o_proj.weight"] = mat(embd, heads * D)
+        w[p + "mlp.gate_proj.weight"] = mat(ffn, embd)
+        w[p + "mlp.up_proj.weight"] = mat(ffn, embd)
+        w[p + "mlp.down_proj.weight"] = mat(embd, ffn)
+    w["model.norm.weight"] = (1 + 0.1 * rng.standard_normal(embd)).astype(F32)
+    if not tied:
+        w["lm_head.weight"] = mat(vocab, embd)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_safetensors(out / "model.safetensors", w)
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+              "hidden_size": embd, "intermediate_size": ffn,
+              "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+              "num_hidden_layers": layers, "head_dim": D,
+              "max_position_embeddings": context, "rms_norm_eps": 1e-5,
+              "rope_theta": 10000.0, "vocab_size": vocab,
+              "tie_word_embeddings": tied, "hidden_act": "silu"}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def read_safetensors(path):
+    data = Path(path).read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dt = {"F32": np.float32, "F16": np.float16}[info["dtype"]]
+        a, b = info["data_offsets"]
+        out[name] = np.frombuffer(body[a:b], dtype=dt).reshape(info["shape"]).astype(np.float64)
+    return out
+
+
+def load(model_dir):
+    model_dir = Path(model_dir)
+    cfg = json.loads((model_dir / "config.json").read_text())
+    w = read_safetensors(model_dir / "model.safetensors")
+    if "lm_head.weight" not in w:
+        w["lm_head.weight"] = w["model.embed_tokens.weight"]
+    return cfg, w
+
+
+# --- KV cache ---------------------------------------------------------------
+
+def round_away(y):
+    """Round to nearest, ties away from zero (C's roundf), exactly."""
+    t = np.trunc(y)
+    frac = y - t
+    return t + np.where(np.abs(frac) >= F32(0.5), np.sign(y), F32(0)).astype(y.dtype)
+
+
+def quant_params(mn, mx, bits, symmetric):
+    if symmetric:
+        amax = np.maximum(np.abs(mn), np.abs(mx))
+        s = (amax / F32(2 ** (bits - 1) - 1)).astype(F32)
+        s = np.where(s == 0, F32(1), s).astype(F32)
+        m = (s * F32(-(2 ** (bits - 1)))).astype(F32)
+    else:
+        s = ((mx - mn) / F32(2 ** bits - 1)).astype(F32)
+        s = np.where(s == 0, F32(1), s).astype(F32)
+        m = mn.astype(F32)
+    return s, m
+
+
+def quantize(x, s, m, bits, symmetric):
+    """Codes and dequantized values of x (float32) with broadcastable s, m."""
+    if symmetric:
+        M = F32(2 ** (bits - 1) - 1)
+        q = np.clip(round_away((x / s).astype(F32)), -M, M) + F32(2 ** (bits - 1))
+    else:
+        q = np.clip(round_away(((x - m) / s).astype(F32)), F32(0), F32(2 ** bits - 1))
+    q = q.astype(F32)
+    return q.astype(np.int64), ((q * s).astype(F32) + m).astype(F32)
+
+
+def quantize_block(x, bits, group, per_channel, symmetric):
+    """x [n, H, D] float32 -> (codes, dequantized), grouped per channel
+    (groups of `group` tokens; n a multiple of group) or per token."""
+    n, H, D = x.shape
+    if per_channel:
+        g = x.reshape(n // group, group, H, D)
+        mn, mx = g.min(axis=1, keepdims=True), g.max(axis=1, keepdims=True)
+    else:
+        g = x.reshape(n, H, D // group, group)
+        mn, mx = g.min(axis=3, keepdims=True), g.max(axis=3, keepdims=True)
+    s, m = quant_params(mn, mx, bits, symmetric)
+    codes, deq = quantize(g, s, m, bits, symmetric)
+    return codes.reshape(x.shape), deq.reshape(x.shape)
+
+
+class KVCache:
+    def __init__(self, heads, head_dim, capacity, comp=None, storage=F32):
+        self.H, self.D, self.cap = heads, head_dim, capacity
+        self.comp = comp
+        self.storage = storage
+        self.K, self.V = [], []  # effective (possibly dequantized) [H, D] rows
+        self.nq = 0
+        if comp:
+            kg = comp["group"] if not comp["per_token_keys"] else 1
+            self.chunk = kg  # values are grouped per token
+            self.sinks, self.window = comp["sinks"], comp["window"]
+
+    def append(self, k, v):
+        assert len(self.K) < self.cap, "cache full"
+        self.K.append(k.astype(self.storage).astype(F32))
+        self.V.append(v.astype(self.storage).astype(F32))
+        if not self.comp:
+            return
+        in_ring = len(self.K) - self.sinks - self.nq
+        if in_ring >= self.window + self.chunk:
+            a = self.sinks + self.nq
+            b = a + self.chunk
+            c = self.comp
+            _, kd = quantize_block(np.stack(self.K[a:b]), c["key_bits"], c["group"],
+                                   not c["per_token_keys"], c["symmetric"])
+            _, vd = quantize_block(np.stack(self.V[a:b]), c["value_bits"], c["group"],
+                                   False, c["symmetric"])
+            self.K[a:b] = list(kd)
+            self.V[a:b] = list(vd)
+            self.nq += self.chunk
+
+    def keys(self):
+        return np.stack(self.K).astype(np.float64)
+
+    def values(self):
+        return np.stack(self.V).astype(np.float64)
+
+
+def attend(q, cache, scale):
+    """q [Hq, D] float64 over the whole cache (causal: it holds the past)."""
+    K, V = cache.keys(), cache.values()  # [n, H, D]
+    rep = q.shape[0] // cache.H
+    out = np.empty_like(q)
+    for h in range(q.shape[0]):
+        kh = h // rep
+        s = K[:, kh, :] @ q[h] * scale
+        a = np.exp(s - s.max())
+        a /= a.sum()
+        out[h] = a @ V[:, kh, :]
+    return out
+
+
+# --- Forward ----------------------------------------------------------------
+
+def rms_norm(x, w, eps):
+    return x / np.sqrt((x * x).mean() + eps) * w
+
+
+def rope(x, pos, theta):
+    """x [H, D], rotate-half pairing."""
+    D = x.shape[-1]
+    half = D // 2
+    f = theta ** (-2.0 * np.arange(half) / D)
+    a = pos * f
+    c, s = np.cos(a), np.sin(a)
+    x1, x2 = x[:, :half], x[:, half:]
+    return np.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=-1)
+
+
+class Llama:
+    def __init__(self, model_dir, comp=None, context=None, storage=F32):
+        self.cfg, self.w = load(model_dir)
+        c = self.cfg
+        self.L, self.C = c["num_hidden_layers"], c["hidden_size"]
+        self.Hq = c["num_attention_heads"]
+        self.Hk = c.get("num_key_value_heads", self.Hq)
+        self.D = c.get("head_dim", self.C // self.Hq)
+        self.eps, self.theta = c.get("rms_norm_eps", 1e-5), c.get("rope_theta", 10000.0)
+        self.context = context or c.get("max_position_embeddings", 2048)
+        self.comp, self.storage = comp, storage
+        self.reset()
+
+    def reset(self):
+        self.caches = [KVCache(self.Hk, self.D, self.context, self.comp, self.storage)
+                       for _ in range(self.L)]
+        self.pos = 0
+
+    def step(self, token):
+        w, D = self.w, self.D
+        x = w["model.embed_tokens.weight"][token].copy()
+        for l in range(self.L):
+            p = f"model.layers.{l}."
+            h = rms_norm(x, w[p + "input_layernorm.weight"], self.eps)
+            q = (w[p + "self_attn.q_proj.weight"] @ h).reshape(self.Hq, D)
+            k = (w[p + "self_attn.k_proj.weight"] @ h).reshape(self.Hk, D)
+            v = (w[p + "self_attn.v_proj.weight"] @ h).reshape(self.Hk, D)
+            q, k = rope(q, self.pos, self.theta), rope(k, self.pos, self.theta)
+            self.caches[l].append(k, v)
+            o = attend(q, self.caches[l], 1 / math.sqrt(D)).reshape(-1)
+            x = x + w[p + "self_attn.o_proj.weight"] @ o
+            h = rms_norm(x, w[p + "post_attention_layernorm.weight"], self.eps)
+            g = w[p + "mlp.gate_proj.weight"] @ h
+            u = w[p + "mlp.up_proj.weight"] @ h
+            x = x + w[p + "mlp.down_proj.weight"] @ (g / (1 + np.exp(-g)) * u)
+        self.pos += 1
+        return w["lm_head.weight"] @ rms_norm(x, w["model.norm.weight"], self.eps)
+
+
+def comp_from_args(args):
+    kb = args.key_bits or args.kv_bits
+    vb = args.value_bits or args.kv_bits
+    if kb == 16:
+        return None
+    return {"key_bits": kb, "value_bits": vb, "group": args.kv_group,
+            "window": args.kv_window, "sinks": args.kv_sinks,
+            "per_token_keys": args.kv_per_token_keys, "symmetric": args.kv_symmetric}
+
+
+def add_kv_args(p):
+    p.add_argument("--kv-bits", type=int, default=16)
+    p.add_argument("--key-bits", type=int, default=0)
+    p.add_argument("--value-bits", type=int, default=0)
+    p.add_argument("--kv-group", type=int, default=32)
+    p.add_argument("--kv-window", type=int, default=32)
+    p.add_argument("--kv-sinks", type=int, default=0)
+    p.add_argument("--kv-per-token-keys", action="store_true")
+    p.add_argument("--kv-symmetric", action="store_true")
+    p.add_argument("--kv-f16", action="store_true")
+    p.add_argument("--context", type=int, default=0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("random")
+    r.add_argument("dir")
+    for name, default in [("seed", 0), ("layers", 2), ("embd", 64), ("heads", 4),
+                          ("kv-heads", 2), ("ffn", 96), ("vocab", 256), ("context", 64),
+                          ("head-dim", 0)]:
+        r.add_argument("--" + name, type=int, default=default)
+    r.add_argument("--tied", action="store_true")
+    lg = sub.add_parser("logits")
+    lg.add_argument("dir")
+    lg.add_argument("--tokens", required=True)
+    lg.add_argument("-o", required=True)
+    add_kv_args(lg)
+    pp = sub.add_parser("ppl")
+    pp.add_argument("dir")
+    pp.add_argument("file")
+    pp.add_argument("--window", type=int, required=True)
+    pp.add_argument("--limit", type=int, default=0, help="score only the first N bytes")
+    add_kv_args(pp)
+    args = ap.parse_args()
+    if args.cmd == "random":
+        random_model(args.dir, args.seed, args.layers, args.embd, args.heads, args.kv_heads,
+                     args.ffn, args.vocab, args.context, args.tied, args.head_dim or None)
+        return
+    storage = np.float16 if args.kv_f16 else F32
+    m = Llama(args.dir, comp_from_args(args), args.context or None, storage)
+    if args.cmd == "logits":
+        toks = [int(t) for t in args.tokens.split(",")]
+        out = np.stack([m.step(t) for t in toks]).astype(F32)
+        out.tofile(args.o)
+        return
+    data = np.frombuffer(Path(args.file).read_bytes(), dtype=np.uint8)
+    if args.limit:
+        data = data[:args.limit]
+    nll, n = 0.0, 0
+    for start in range(0, len(data) - 1, args.window):
+        win = data[start:start + args.window]
+        m.reset()
+        for i in range(len(win) - 1):
+            logits = m.step(int(win[i]))
+            mx = logits.max()
+            lse = mx + math.log(np.exp(logits - mx).sum())
+            nll += lse - logits[win[i + 1]]
+            n += 1
+    print(f"{math.exp(nll / n):.6f} {n}")
+
+
+if __name__ == "__main__":
+    main()
