@@ -55,8 +55,9 @@ const char *kUsage =
     "  logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]\n"
     "                    [-o FILE.f32]\n"
     "  ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]\n"
-    "                    [--max-tokens N]\n"
+    "                    [--max-tokens N] [--window N]\n"
     "  bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE.json]\n"
+    "                    [--contexts 512,2048,8192]  (attention models)\n"
     "  tokenize (ARTIFACT | --tokenizer bytes|world|neox) [--vocab PATH]\n"
     "           (-p TEXT | --file FILE)\n";
 
@@ -294,7 +295,21 @@ int cmdPpl(Args &args) {
   double start = args.num("--start-fraction", 0, 0, 1);
   double startByte = args.num("--start-byte", -1, 0, 1e15);
   long maxTokens = (long)args.num("--max-tokens", 0, 0, 1e12);
+  size_t window = (size_t)args.num("--window", 0, 0, 1e12);
   args.finish();
+  // Attention models see at most their context: score in windows of it
+  // unless told otherwise.
+  const char *context = seqc_model_get(l.model, "context");
+  if (context && window == 0) {
+    window = std::stoull(context);
+    std::fprintf(stderr,
+                 "seqc-run: ppl: scoring in windows of %zu tokens (the "
+                 "model's context; --window to change)\n",
+                 window);
+  }
+  if (context && window > std::stoull(context))
+    die("ppl: --window " + std::to_string(window) +
+        " exceeds the model's context (" + context + " tokens)");
   std::ifstream f(path, std::ios::binary);
   if (!f)
     die(path + ": cannot open");
@@ -314,18 +329,29 @@ int cmdPpl(Args &args) {
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
   // The first token is context only; every later one is scored given all
-  // the earlier ones (the state carries across chunks).
+  // the earlier ones (the state carries across chunks). With a window, the
+  // text is cut into windows that each start from a reset session, and the
+  // first token of each window is context only.
   const size_t chunk = 256;
   std::vector<float> logits(chunk * vocab);
   double nll = 0;
   size_t scored = 0;
   double t0 = seconds(), lastReport = t0;
-  for (size_t pos = 0; pos < ids.size(); pos += chunk) {
-    size_t n = std::min(chunk, ids.size() - pos);
+  size_t windowEnd = ids.size();
+  for (size_t pos = 0; pos < ids.size();) {
+    if (window && pos % window == 0) {
+      check(seqc_session_reset(s));
+      windowEnd = std::min(ids.size(), pos + window);
+      if (windowEnd - pos < 2)
+        break;
+    }
+    size_t n = std::min(chunk, windowEnd - pos);
     check(seqc_session_prefill_all(s, ids.data() + pos, n, logits.data()));
+    size_t at = pos;
+    pos += n;
     for (size_t i = 0; i < n; ++i) {
-      size_t target = pos + i + 1;
-      if (target >= ids.size())
+      size_t target = at + i + 1;
+      if (target >= windowEnd)
         break;
       const float *row = &logits[i * vocab];
       double mx = *std::max_element(row, row + vocab), sum = 0;
@@ -336,16 +362,16 @@ int cmdPpl(Args &args) {
     }
     if (seconds() - lastReport > 2) {
       lastReport = seconds();
-      std::fprintf(stderr, "seqc-run: ppl: %zu / %zu tokens, ppl %.4f\n",
-                   pos + n, ids.size(), std::exp(nll / scored));
+      std::fprintf(stderr, "seqc-run: ppl: %zu / %zu tokens, ppl %.4f\n", pos,
+                   ids.size(), std::exp(nll / scored));
     }
   }
   seqc_session_free(s);
   double elapsed = seconds() - t0;
   std::printf("{\"file\": \"%s\", \"start_byte\": %zu, \"tokens\": %zu, "
-              "\"scored\": %zu, \"nll\": %.6f, \"ppl\": %.6f, "
-              "\"tokens_per_s\": %.1f}\n",
-              path.c_str(), from, ids.size(), scored, nll / scored,
+              "\"window\": %zu, \"scored\": %zu, \"nll\": %.6f, "
+              "\"ppl\": %.6f, \"tokens_per_s\": %.1f}\n",
+              path.c_str(), from, ids.size(), window, scored, nll / scored,
               std::exp(nll / scored), ids.size() / elapsed);
   return 0;
 }
@@ -384,6 +410,7 @@ int cmdBench(Args &args) {
   load(l, args.positional.at(0), args);
   std::string prefillList = args.str("--prefill", "64,512");
   long decode = (long)args.num("--decode", 64, 1, 1e6);
+  std::string contexts = args.str("--contexts", "");
   std::string out = args.str("-o", "");
   args.finish();
   int32_t vocab = seqc_model_vocab(l.model);
@@ -428,6 +455,44 @@ int cmdBench(Args &args) {
     first = false;
   }
   json << "\n  ],\n";
+  // Attention models: decode speed with the KV cache holding N tokens, for
+  // each N of --contexts (ascending; the cache is filled by prefill).
+  const char *kvPerToken = seqc_model_get(l.model, "kv_bytes_per_token");
+  if (kvPerToken) {
+    json << "  \"kv_cache\": \"" << seqc_model_get(l.model, "kv_cache")
+         << "\",\n  \"kv_bytes_per_token\": " << kvPerToken
+         << ",\n  \"kv_bytes_per_full_token\": "
+         << seqc_model_get(l.model, "kv_bytes_per_full_token")
+         << ",\n  \"decode_at_context\": [";
+    std::vector<long> points;
+    std::stringstream ss(contexts);
+    for (std::string x; std::getline(ss, x, ',');)
+      if (long n = std::atol(x.c_str()); n > 0)
+        points.push_back(n);
+      else
+        die("--contexts: '" + x + "' is not a token count");
+    std::sort(points.begin(), points.end());
+    check(seqc_session_reset(s));
+    long position = 0;
+    for (size_t i = 0; i < points.size(); ++i) {
+      if (points[i] < position)
+        die("--contexts: points must be at least --decode apart");
+      std::vector<int32_t> fill = randomTokens(points[i] - position);
+      if (!fill.empty())
+        check(seqc_session_prefill(s, fill.data(), fill.size()));
+      std::vector<int32_t> steps = randomTokens(decode);
+      double t0 = seconds();
+      for (int32_t id : steps)
+        check(seqc_session_step(s, id));
+      double ms = (seconds() - t0) / decode * 1e3;
+      position = points[i] + decode;
+      std::fprintf(stderr, "seqc-run: bench: context %ld: %.2f ms/token\n",
+                   points[i], ms);
+      json << (i ? "," : "") << "\n    {\"context\": " << points[i]
+           << ", \"ms_per_token\": " << ms << "}";
+    }
+    json << "\n  ],\n";
+  }
   std::vector<int32_t> ids = randomTokens(decode);
   check(seqc_session_reset(s));
   check(seqc_session_step(s, ids[0])); // Warm-up.

@@ -239,6 +239,9 @@ Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
     auto ckpt = seqc::Checkpoint::open(seqc::llamaWeightsPath(path));
     if (!ckpt)
       return ckpt.takeError();
+    if (const seqc::Tensor *t =
+            (*ckpt)->find("model.layers.0.self_attn.q_proj.weight"))
+      cfg->dtype = t->dtype;
     auto built = seqc::buildLlama(ctx, **ckpt, *cfg, format, context, kvF16);
     if (!built)
       return built.takeError();
