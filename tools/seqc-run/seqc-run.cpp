@@ -205,13 +205,26 @@ int cmdGenerate(Args &args) {
   std::mt19937_64 rng(seed);
   std::string pending;
   int32_t vocab = std::min(seqc_model_vocab(l.model), l.tokenizer().size());
+  // Attention models stop when their KV cache is full.
+  const char *context = seqc_model_get(l.model, "context");
+  size_t limit = context ? std::stoull(context) : SIZE_MAX, fed = ids.size();
   for (long i = 0; i < n; ++i) {
     int32_t tok = sample(seqc_session_logits(s), vocab, temp, topK, topP, rng);
     pending += l.tokenizer().decode(tok);
     std::string out = seqc::takeWholeUtf8(pending);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
+    if (i + 1 == n)
+      break;
+    if (fed >= limit) {
+      std::fprintf(stderr,
+                   "\nseqc-run: the model's context (%zu tokens) is full; "
+                   "stopping after %ld tokens\n",
+                   limit, i + 1);
+      break;
+    }
     check(seqc_session_step(s, tok));
+    ++fed;
   }
   std::string rest = seqc::takeWholeUtf8(pending);
   std::fwrite(rest.data(), 1, rest.size(), stdout);
