@@ -680,7 +680,6 @@ struct ConvertSeqKVToLoopsPass
         ops.push_back(op);
     });
     llvm::DenseSet<Operation *> fused;
-    bool failedAny = false;
     for (Operation *op : ops) {
       if (fused.contains(op))
         continue;
@@ -725,10 +724,11 @@ struct ConvertSeqKVToLoopsPass
       } else {
         r = op->emitOpError() << "is not lowered by convert-seq-kv-to-loops";
       }
-      failedAny |= failed(r);
+      // The first error stops the lowering: later operations would only
+      // report its consequences.
+      if (failed(r))
+        return signalPassFailure();
     }
-    if (failedAny)
-      return signalPassFailure();
     // Erase in reverse order: users before producers.
     for (Operation *op : llvm::reverse(ops)) {
       op->dropAllUses();

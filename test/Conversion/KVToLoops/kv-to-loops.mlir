@@ -1,0 +1,61 @@
+// RUN: seqc-opt %s --split-input-file --convert-seq-kv-to-loops --canonicalize --cse | FileCheck %s
+
+// A 2-bit KIVI cache (2 KV heads of 16 channels, 64 tokens, groups of 8,
+// window 8): 9280 bytes per slot. The fused append + attention is one loop
+// over the tokens; a token goes to the full-precision ring; when the ring is
+// full, keys get per-channel (min, max) over 8 tokens and values per-token
+// over 8 channels, then codes (round, clamp) packed 8 channels into 2 bytes
+// of a [2, 64, 4] i8 region. Attention dequantizes a row at a time (shift,
+// mask, uitofp) and takes the softmax with math.exp. No seq op is left.
+!c = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 2, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 8, axis = 1, asymmetric>, window = 8>
+// CHECK-LABEL: func.func @layer
+// CHECK-SAME: (%[[STATE:.*]]: memref<?xi8>, %[[SLOT:.*]]: index,
+// CHECK-DAG: %[[BYTES:.*]] = arith.constant 9280 : index
+// CHECK: %[[BASE:.*]] = arith.muli %[[SLOT]], %[[BYTES]]
+// CHECK: memref.view %[[STATE]][%[[BASE]]][] : memref<?xi8> to memref<2xi64>
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x4x16xf32>
+// CHECK: scf.for
+// CHECK:   memref.view %[[STATE]]{{.*}} : memref<?xi8> to memref<2x16x16xf32>
+// CHECK:   memref.view %[[STATE]]{{.*}} : memref<?xi8> to memref<2x8x16xf32>
+// CHECK:   memref.view %[[STATE]]{{.*}} : memref<?xi8> to memref<2x64x4xi8>
+// CHECK:   arith.minimumf
+// CHECK:   arith.maximumf
+// CHECK:   math.round
+// CHECK:   arith.shli
+// CHECK:   arith.ori
+// CHECK:   arith.trunci %{{.*}} : i64 to i8
+// CHECK:   memref.store %{{.*}}, %{{.*}} : memref<2x64x4xi8>
+// CHECK:   memref.view %[[STATE]]{{.*}} : memref<?xi8> to memref<2x64x2xf32>
+// CHECK:   arith.shrui
+// CHECK:   arith.andi
+// CHECK:   arith.uitofp
+// CHECK:   math.exp
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK-NOT: seq.
+func.func @layer(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> (tensor<?x4x16xf32>, index) {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !c
+  %n = seq.kv_length %c : !c
+  %c1 = seq.kv_append %c, %k, %v : !c, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !c
+  seq.kv_store %c2, %state[%slot] : !c, memref<?xi8>
+  return %o, %n : tensor<?x4x16xf32>, index
+}
+
+// -----
+
+// A full-precision cache: keys and values [2, 32, 16] f16 (values at byte
+// 2112) after a 64-byte
+// header; appends extend f32 to the cache's f16 (arith.truncf), attention
+// extends back. An append without a following attention is its own loop.
+// CHECK-LABEL: func.func @plain
+// CHECK-DAG: arith.constant 2112 : index
+// CHECK: scf.for
+// CHECK:   arith.truncf %{{.*}} : f32 to f16
+// CHECK-NOT: seq.
+func.func @plain(%state: memref<?xi8>, %k: tensor<3x2x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c = seq.kv_load %state[%c0] : memref<?xi8> -> !seq.kv_cache<2x16x32xf16>
+  %c1 = seq.kv_append %c, %k, %k : !seq.kv_cache<2x16x32xf16>, tensor<3x2x16xf32>
+  seq.kv_store %c1, %state[%c0] : !seq.kv_cache<2x16x32xf16>, memref<?xi8>
+  return
+}
