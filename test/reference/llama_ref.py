@@ -149,7 +149,11 @@ def quantize_block(x, bits, group, per_channel, symmetric):
         mn, mx = g.min(axis=3, keepdims=True), g.max(axis=3, keepdims=True)
     s, m = quant_params(mn, mx, bits, symmetric)
     codes, deq = quantize(g, s, m, bits, symmetric)
-    return codes.reshape(x.shape), deq.reshape(x.shape)
+    if per_channel:  # [n/group, H, D]
+        s, m = s[:, 0], m[:, 0]
+    else:  # [n, H, D/group]
+        s, m = s[..., 0], m[..., 0]
+    return codes.reshape(x.shape), deq.reshape(x.shape), s, m
 
 
 class KVCache:
@@ -159,6 +163,8 @@ class KVCache:
         self.storage = storage
         self.K, self.V = [], []  # effective (possibly dequantized) [H, D] rows
         self.nq = 0
+        # Per quantized chunk: (key codes, key scales, key minima, value ...).
+        self.chunks = []
         if comp:
             kg = comp["group"] if not comp["per_token_keys"] else 1
             self.chunk = kg  # values are grouped per token
@@ -175,10 +181,12 @@ class KVCache:
             a = self.sinks + self.nq
             b = a + self.chunk
             c = self.comp
-            _, kd = quantize_block(np.stack(self.K[a:b]), c["key_bits"], c["group"],
-                                   not c["per_token_keys"], c["symmetric"])
-            _, vd = quantize_block(np.stack(self.V[a:b]), c["value_bits"], c["group"],
-                                   False, c["symmetric"])
+            kq = quantize_block(np.stack(self.K[a:b]), c["key_bits"], c["group"],
+                                not c["per_token_keys"], c["symmetric"])
+            vq = quantize_block(np.stack(self.V[a:b]), c["value_bits"], c["group"],
+                                False, c["symmetric"])
+            self.chunks.append((kq, vq))
+            kd, vd = kq[1], vq[1]
             self.K[a:b] = list(kd)
             self.V[a:b] = list(vd)
             self.nq += self.chunk
