@@ -117,7 +117,8 @@ void seqc::registerAllPasses() {
 void seqc::buildCPUPipeline(mlir::OpPassManager &pm) {
   // A fixed textual pipeline of upstream passes: one place to read it.
   if (failed(mlir::parsePassPipeline(
-          "convert-seq-to-linalg,convert-seq-kv-to-loops,canonicalize,"
+          "convert-seq-to-linalg,convert-seq-hadamard-to-loops,"
+          "convert-seq-kv-to-loops,canonicalize,"
           "one-shot-bufferize{bufferize-function-boundaries},"
           "buffer-deallocation-pipeline,"
           // Matrix products on all threads: scf.parallel, split into tasks

@@ -113,4 +113,22 @@ def ConvertSeqKVToLoops : Pass<"convert-seq-kv-to-loops", "::mlir::ModuleOp"> {
   ];
 }
 
+def ConvertSeqHadamardToLoops
+    : Pass<"convert-seq-hadamard-to-loops", "::mlir::ModuleOp"> {
+  let summary = "Lower seq.hadamard to a fast Walsh–Hadamard transform";
+  let description = [{
+    Lowers each `seq.hadamard` (block order `n = 2^k · m`, `H = H_{2^k} ⊗
+    H_m`) to `scf` loops over a `n`-float scratch row per block: the Paley
+    base factor `H_m` (when `m > 1`) as a small dense product with a
+    constant matrix, then the `k` butterfly stages `(a + b, a - b)` of the
+    power of two, in place (`O(n log n)`), then the `1/sqrt(n)` scale. Runs
+    before bufferization: the input is read through
+    `bufferization.to_buffer`, the result is a fresh buffer.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // SEQC_PASSES_CONVERSION_PASSES_TD

@@ -52,4 +52,37 @@ def SeqCompressKVCache : Pass<"seq-compress-kv-cache", "::mlir::ModuleOp"> {
   ];
 }
 
+def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
+  let summary = "Rotate what enters the KV caches by Hadamard matrices";
+  let description = [{
+    Makes the cached keys and values easier to quantize without changing
+    what the model computes (QuaRot's online rotation of the KV cache). For
+    every `seq.kv_attention` over a `seq.kv_append` of the same tokens, with
+    `H` the normalized Hadamard matrix of the head dimension (an orthogonal
+    rotation, `seq.hadamard`):
+
+    - queries and keys (after RoPE) are both rotated: `(qH)·(kH) = q·k`, so
+      the scores are unchanged while the cached keys have their outlier
+      channels spread over all channels;
+    - values are rotated before they are cached and the attention output is
+      rotated back (`Hᵀ`): the output is a convex combination of values, so
+      `(Σ a·vH)Hᵀ = Σ a·v`.
+
+    Rotations that meet their inverse fold away (`seq.hadamard`'s folder).
+    The pass is idempotent (rotated attentions carry `seq.rotated`). A head
+    dimension with no Hadamard matrix (see `seq.hadamard`) is an error at
+    the attention, naming the size.
+
+    Not done yet: folding the rotations of the residual stream into the
+    weights (QuaRot's RMSNorm fusion and `W_v`/`W_o`, `W_q`/`W_k`, MLP
+    rotations), calibration-based channel reordering. They change weights,
+    which the importers own; see docs/design.md.
+  }];
+  let dependentDialects = ["::mlir::seq::SeqDialect"];
+  let statistics = [
+    Statistic<"numRotated", "attentions-rotated",
+              "Number of cached attentions whose keys and values were rotated">
+  ];
+}
+
 #endif // SEQC_PASSES_TRANSFORMS_PASSES_TD

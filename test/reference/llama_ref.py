@@ -229,8 +229,17 @@ def rope(x, pos, theta):
     return np.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=-1)
 
 
+def hadamard(n):
+    """Normalized Sylvester Hadamard matrix of order n (a power of two)."""
+    assert n & (n - 1) == 0, "the reference rotates power-of-two heads only"
+    h = np.ones((1, 1))
+    while h.shape[0] < n:
+        h = np.block([[h, h], [h, -h]])
+    return h / math.sqrt(n)
+
+
 class Llama:
-    def __init__(self, model_dir, comp=None, context=None, storage=F32):
+    def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False):
         self.cfg, self.w = load(model_dir)
         c = self.cfg
         self.L, self.C = c["num_hidden_layers"], c["hidden_size"]
@@ -240,6 +249,8 @@ class Llama:
         self.eps, self.theta = c.get("rms_norm_eps", 1e-5), c.get("rope_theta", 10000.0)
         self.context = context or c.get("max_position_embeddings", 2048)
         self.comp, self.storage = comp, storage
+        # seq-fuse-hadamard: q, k, v rotated by H (per head), output by H^T.
+        self.rot = hadamard(self.D) if rotate else None
         self.reset()
 
     def reset(self):
@@ -257,8 +268,13 @@ class Llama:
             k = (w[p + "self_attn.k_proj.weight"] @ h).reshape(self.Hk, D)
             v = (w[p + "self_attn.v_proj.weight"] @ h).reshape(self.Hk, D)
             q, k = rope(q, self.pos, self.theta), rope(k, self.pos, self.theta)
+            if self.rot is not None:
+                q, k, v = q @ self.rot.T, k @ self.rot.T, v @ self.rot.T
             self.caches[l].append(k, v)
-            o = attend(q, self.caches[l], 1 / math.sqrt(D)).reshape(-1)
+            o = attend(q, self.caches[l], 1 / math.sqrt(D))
+            if self.rot is not None:
+                o = o @ self.rot
+            o = o.reshape(-1)
             x = x + w[p + "self_attn.o_proj.weight"] @ o
             h = rms_norm(x, w[p + "post_attention_layernorm.weight"], self.eps)
             g = w[p + "mlp.gate_proj.weight"] @ h
@@ -289,6 +305,7 @@ def add_kv_args(p):
     p.add_argument("--kv-symmetric", action="store_true")
     p.add_argument("--kv-f16", action="store_true")
     p.add_argument("--context", type=int, default=0)
+    p.add_argument("--rotate-kv", action="store_true")
 
 
 def main():
@@ -318,7 +335,8 @@ def main():
                      args.ffn, args.vocab, args.context, args.tied, args.head_dim or None)
         return
     storage = np.float16 if args.kv_f16 else F32
-    m = Llama(args.dir, comp_from_args(args), args.context or None, storage)
+    m = Llama(args.dir, comp_from_args(args), args.context or None, storage,
+              args.rotate_kv)
     if args.cmd == "logits":
         toks = [int(t) for t in args.tokens.split(",")]
         out = np.stack([m.step(t) for t in toks]).astype(F32)

@@ -131,6 +131,12 @@ cl::opt<bool>
     kvSymmetric("kv-symmetric",
                 cl::desc("Symmetric quantization grid (no zero point)"),
                 cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<bool> rotateKV("rotate-kv",
+                       cl::desc("Rotate queries, keys and values by Hadamard "
+                                "matrices around the KV caches "
+                                "(seq-fuse-hadamard; the model computes the "
+                                "same function)"),
+                       cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool> kvF16("kv-f16",
                     cl::desc("Keep full-precision cache entries in f16 "
                              "instead of f32"),
@@ -278,6 +284,16 @@ Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
 /// Runs seq-compress-kv-cache as the --kv-* options ask (nothing at 16 bits).
 Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
   unsigned kb = keyBits ? keyBits : kvBits, vb = valueBits ? valueBits : kvBits;
+  if (rotateKV) {
+    if (m.arch != "llama")
+      return createStringError("--rotate-kv applies to attention models; " +
+                               m.arch + " has no KV cache");
+    mlir::PassManager pm(ctx);
+    if (failed(mlir::parsePassPipeline("seq-fuse-hadamard", pm)) ||
+        failed(pm.run(*m.module)))
+      return createStringError("seq-fuse-hadamard failed (see the "
+                               "diagnostics above)");
+  }
   if (kb == 16 && vb == 16)
     return Error::success();
   if (kb == 16 || vb == 16)
