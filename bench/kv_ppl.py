@@ -32,7 +32,10 @@ CONFIGS = [
     ("2-bit, per-token keys", ["--kv-bits", "2", "--kv-per-token-keys"]),
     ("2-bit + rotation, per-token keys", ["--kv-bits", "2", "--rotate-kv", "--kv-per-token-keys"]),
     ("2-bit, 4 sinks", ["--kv-bits", "2", "--kv-sinks", "4"]),
-    ("2-bit, window 0", ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys"]),
+    ("2-bit, per-token keys, window 0",
+     ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys"]),
+    ("2-bit + rotation, per-token keys, window 0",
+     ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys", "--rotate-kv"]),
 ]
 COMMON = ["--kv-group", "32", "--kv-window", "32"]
 

@@ -252,6 +252,12 @@ public:
     return view(s.minima, {l.heads, s.scaleRows, s.scaleCols}, f32);
   }
 
+  /// The integer holding 8 codes (`bits` bytes): i32 up to 4 bits, so that
+  /// the decoding vectorizes 8 lanes wide, i64 for 8 bits.
+  Type wordType(const KVLayout::Side &s) {
+    return s.bits <= 4 ? b.getI32Type() : b.getI64Type();
+  }
+
   /// The (row, column) of the scale of token `i`, channel `c`.
   std::pair<Value, Value> scaleAt(const KVLayout::Side &s, Value i, Value c) {
     if (s.perChannel)
@@ -300,7 +306,7 @@ public:
     q = arith::MinimumFOp::create(b, arith::MaximumFOp::create(b, q, lo), hi);
     if (!s.asymmetric)
       q = arith::AddFOp::create(b, q, f(float(1u << (s.bits - 1))));
-    return arith::FPToUIOp::create(b, b.getI64Type(), q);
+    return arith::FPToUIOp::create(b, wordType(s), q);
   }
 
   /// Quantizes tokens nq .. nq + chunk - 1 (indices after the sinks) of one
@@ -357,7 +363,7 @@ public:
       loop(l.chunk, [&](Value k) {
         Value i = add(nq, k);
         loop(D / 8, [&](Value u) {
-          Value word = arith::ConstantIntOp::create(b, b.getI64Type(), 0);
+          Value word = arith::ConstantIntOp::create(b, wordType(s), 0);
           for (int64_t j = 0; j < 8; ++j) {
             Value c = add(mul(u, idx(8)), idx(j));
             auto [row, col] = scaleAt(s, i, c);
@@ -372,13 +378,13 @@ public:
             Value q = code(s, ringAt(h, i, c), scale, minimum);
             Value shifted = arith::ShLIOp::create(
                 b, q,
-                arith::ConstantIntOp::create(b, b.getI64Type(), j * s.bits));
+                arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
             word = arith::OrIOp::create(b, word, shifted);
           }
           for (unsigned byte = 0; byte < s.bits; ++byte) {
             Value v = arith::ShRUIOp::create(
                 b, word,
-                arith::ConstantIntOp::create(b, b.getI64Type(), 8 * byte));
+                arith::ConstantIntOp::create(b, wordType(s), 8 * byte));
             v = arith::TruncIOp::create(b, b.getI8Type(), v);
             Value at = add(mul(u, idx(s.bits)), idx(byte));
             memref::StoreOp::create(b, v, cd, ValueRange{h, i, at});
@@ -398,13 +404,13 @@ public:
     Value sc = scales(s), mins = s.asymmetric ? minima(s) : Value();
     Value cd = codes(s);
     loop(l.headDim / 8, [&](Value u) {
-      Value word = arith::ConstantIntOp::create(b, b.getI64Type(), 0);
+      Value word = arith::ConstantIntOp::create(b, wordType(s), 0);
       for (unsigned byte = 0; byte < s.bits; ++byte) {
         Value at = add(mul(u, idx(s.bits)), idx(byte));
         Value v = memref::LoadOp::create(b, cd, ValueRange{h, i, at});
-        v = arith::ExtUIOp::create(b, b.getI64Type(), v);
+        v = arith::ExtUIOp::create(b, wordType(s), v);
         v = arith::ShLIOp::create(
-            b, v, arith::ConstantIntOp::create(b, b.getI64Type(), 8 * byte));
+            b, v, arith::ConstantIntOp::create(b, wordType(s), 8 * byte));
         word = arith::OrIOp::create(b, word, v);
       }
       uint64_t mask = (1u << s.bits) - 1;
@@ -412,9 +418,9 @@ public:
         Value c = add(mul(u, idx(8)), idx(j));
         Value q = arith::ShRUIOp::create(
             b, word,
-            arith::ConstantIntOp::create(b, b.getI64Type(), j * s.bits));
+            arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
         q = arith::AndIOp::create(
-            b, q, arith::ConstantIntOp::create(b, b.getI64Type(), mask));
+            b, q, arith::ConstantIntOp::create(b, wordType(s), mask));
         Value qf = arith::UIToFPOp::create(b, f32, q);
         auto [r, col] = scaleAt(s, i, c);
         Value scale = memref::LoadOp::create(b, sc, ValueRange{h, r, col});
@@ -478,24 +484,31 @@ public:
   /// out[t, :, :] = attention of query row t ([T, Hq, D] f32 memrefs) over
   /// the first n tokens.
   void attend(Value query, Value out, Value t, Value n, int64_t hq, float scale,
-              Value scores, Value acc, Value row, Value stats) {
+              Value scores, Value acc, Value row, Value stats, Value qbuf) {
     int64_t D = l.headDim, rep = hq / l.heads;
     loop(l.heads, [&](Value kh) {
       auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
-      for (int64_t r = 0; r < rep; ++r)
+      // The group's queries, scaled, in a contiguous [rep, D] buffer (the
+      // query tensor may be strided; unit stride lets the dot products
+      // vectorize).
+      for (int64_t r = 0; r < rep; ++r) {
         memref::StoreOp::create(b, f(-INFINITY), stats, ValueRange{idx(r)});
+        Value qh = qHead(r);
+        loop(D, [&](Value d) {
+          Value q = toF32(memref::LoadOp::create(b, query, ValueRange{t, qh, d}));
+          memref::StoreOp::create(b, arith::MulFOp::create(b, q, f(scale)),
+                                  qbuf, ValueRange{idx(r), d});
+        });
+      }
       // Scores and their maximum.
       forEachRow(true, kh, n, row, [&](Value j) {
         for (int64_t r = 0; r < rep; ++r) {
-          Value qh = qHead(r);
-          Value dot = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
-            Value q =
-                toF32(memref::LoadOp::create(b, query, ValueRange{t, qh, d}));
+          Value sv = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
+            Value q = memref::LoadOp::create(b, qbuf, ValueRange{idx(r), d});
             Value k = memref::LoadOp::create(b, row, ValueRange{d});
             return arith::AddFOp::create(
                 b, a, arith::MulFOp::create(b, q, k, fm), fm);
           });
-          Value sv = arith::MulFOp::create(b, dot, f(scale));
           memref::StoreOp::create(b, sv, scores, ValueRange{idx(r), j});
           Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
           memref::StoreOp::create(b, arith::MaximumFOp::create(b, m, sv), stats,
@@ -635,6 +648,7 @@ struct ConvertSeqKVToLoopsPass
     Value acc = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
     Value row = memref::AllocOp::create(b, MemRefType::get({D}, f32));
     Value stats = memref::AllocOp::create(b, MemRefType::get({rep}, f32));
+    Value qbuf = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
     float scale = op.getEffectiveScale();
     Value keys = append ? readBuffer(b, append.getKeys()) : Value();
     Value values = append ? readBuffer(b, append.getValues()) : Value();
@@ -648,7 +662,7 @@ struct ConvertSeqKVToLoopsPass
       } else {
         n = e.add(e.sub(len0, T), e.add(t, e.idx(1)));
       }
-      e.attend(query, out, t, n, hq, scale, scores, acc, row, stats);
+      e.attend(query, out, t, n, hq, scale, scores, acc, row, stats, qbuf);
     });
     Value result = bufferization::ToTensorOp::create(
         b, op.getOutput().getType(), out, /*restrict=*/true,
