@@ -86,18 +86,22 @@ def main():
     except ImportError:
         print("matplotlib missing: no plot")
         return
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for r in rows:
-        rot = "rotation" in r["label"]
-        ax.scatter(r["kv_bytes_per_token"], r["ppl"], marker="o" if rot else "s",
-                   color="tab:orange" if rot else "tab:blue")
-        ax.annotate(r["label"], (r["kv_bytes_per_token"], r["ppl"]), fontsize=7,
-                    xytext=(4, 2), textcoords="offset points")
-    ax.axhline(base, color="gray", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_xlabel("KV cache bytes per token (all layers)")
-    ax.set_ylabel("held-out perplexity per byte")
-    ax.set_title("Tiny LLaMA (tinyshakespeare), KIVI groups of 32, window 32")
+    # One bar per configuration: perplexity increase over the full-precision
+    # cache (symmetric log scale: 0.01% .. 60% on one axis).
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    labels = [f"{r['label']}  ({r['kv_bytes_per_token']} B/token)" for r in rows]
+    incr = [100 * (r["ppl"] / base - 1) for r in rows]
+    colors = ["tab:orange" if "rotation" in r["label"] else "tab:blue" for r in rows]
+    ax.barh(range(len(rows)), incr, color=colors)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlabel(f"held-out perplexity increase over the f32 cache, % (f32: {base:.4f})")
+    ax.set_title("Tiny LLaMA on tinyshakespeare: KIVI caches (groups of 32, window 32)\n"
+                 "orange: with seq-fuse-hadamard rotation")
+    for i, v in enumerate(incr):
+        ax.text(max(v, 0.001), i, f" {v:+.2f}%", va="center", fontsize=7)
     fig.tight_layout()
     fig.savefig(a.out / "kv_ppl.png", dpi=120)
 

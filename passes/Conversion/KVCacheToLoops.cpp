@@ -400,7 +400,8 @@ public:
 
   /// Dequantizes token `i` (index after the sinks) of head `h` of one side
   /// into `row` ([D] f32).
-  void dequantRow(const KVLayout::Side &s, Value h, Value i, Value row) {
+  void dequantRow(const KVLayout::Side &s, Value h, Value i, Value row,
+                  bool codesOnly = false) {
     Value sc = scales(s), mins = s.asymmetric ? minima(s) : Value();
     Value cd = codes(s);
     loop(l.headDim / 8, [&](Value u) {
@@ -422,6 +423,10 @@ public:
         q = arith::AndIOp::create(
             b, q, arith::ConstantIntOp::create(b, wordType(s), mask));
         Value qf = arith::UIToFPOp::create(b, f32, q);
+        if (codesOnly) {
+          memref::StoreOp::create(b, qf, row, ValueRange{c});
+          continue;
+        }
         auto [r, col] = scaleAt(s, i, c);
         Value scale = memref::LoadOp::create(b, sc, ValueRange{h, r, col});
         Value minimum =
@@ -448,7 +453,9 @@ public:
   /// Calls `body(j)` for every visible token j < n of head h after putting
   /// its key (or value) row in `row`.
   void forEachRow(bool keys, Value h, Value n, Value row,
-                  function_ref<void(Value)> body) {
+                  function_ref<void(Value)> body,
+                  function_ref<void(Value)> onKeyGroup = nullptr,
+                  function_ref<void(Value)> quantBody = nullptr) {
     int64_t H = l.heads, D = l.headDim;
     if (!l.compressed) {
       Value all = view(keys ? l.keys : l.values, {H, l.capacity, D}, elt);
@@ -469,9 +476,21 @@ public:
     Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
     Value nq = arith::MinSIOp::create(b, loadHeader(1), after);
     const KVLayout::Side &s = keys ? l.key : l.value;
+    // Per-channel keys: the caller folds each group's scales and minima
+    // into the query (onKeyGroup, at the group's first token) and takes
+    // the raw codes.
+    bool folded = keys && s.perChannel && onKeyGroup;
     loop(idx(0), nq, [&](Value i) {
-      dequantRow(s, h, i, row);
-      body(add(S, i));
+      if (folded) {
+        Value first = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::eq,
+            arith::RemUIOp::create(b, i, idx(s.group)), idx(0));
+        ifThen(first, [&] {
+          onKeyGroup(arith::DivUIOp::create(b, i, idx(s.group)));
+        });
+      }
+      dequantRow(s, h, i, row, folded);
+      (folded ? quantBody : body)(add(S, i));
     });
     Value ring = keys ? ringKeys() : ringValues();
     loop(nq, after, [&](Value i) {
@@ -484,7 +503,8 @@ public:
   /// out[t, :, :] = attention of query row t ([T, Hq, D] f32 memrefs) over
   /// the first n tokens.
   void attend(Value query, Value out, Value t, Value n, int64_t hq, float scale,
-              Value scores, Value acc, Value row, Value stats, Value qbuf) {
+              Value scores, Value acc, Value row, Value stats, Value qbuf,
+              Value qs, Value qm) {
     int64_t D = l.headDim, rep = hq / l.heads;
     loop(l.heads, [&](Value kh) {
       auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
@@ -500,21 +520,53 @@ public:
                                   qbuf, ValueRange{idx(r), d});
         });
       }
-      // Scores and their maximum.
-      forEachRow(true, kh, n, row, [&](Value j) {
+      // Scores and their maximum. With per-channel key groups the scale s
+      // and minimum m of a channel are shared by the group's tokens, so
+      // q·(code s + m) = (q s)·code + q·m: the group's first token folds
+      // them into qs and qm, and its tokens need only their codes.
+      auto score = [&](Value j, Value qsrc, bool withOffset) {
         for (int64_t r = 0; r < rep; ++r) {
           Value sv = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
-            Value q = memref::LoadOp::create(b, qbuf, ValueRange{idx(r), d});
+            Value q = memref::LoadOp::create(b, qsrc, ValueRange{idx(r), d});
             Value k = memref::LoadOp::create(b, row, ValueRange{d});
             return arith::AddFOp::create(
                 b, a, arith::MulFOp::create(b, q, k, fm), fm);
           });
+          if (withOffset)
+            sv = arith::AddFOp::create(
+                b, sv, memref::LoadOp::create(b, qm, ValueRange{idx(r)}));
           memref::StoreOp::create(b, sv, scores, ValueRange{idx(r), j});
           Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
           memref::StoreOp::create(b, arith::MaximumFOp::create(b, m, sv), stats,
                                   ValueRange{idx(r)});
         }
-      });
+      };
+      auto foldGroup = [&](Value g) {
+        const KVLayout::Side &ks = l.key;
+        Value sc = scales(ks), mins = ks.asymmetric ? minima(ks) : Value();
+        for (int64_t r = 0; r < rep; ++r) {
+          Value off = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
+            Value q = memref::LoadOp::create(b, qbuf, ValueRange{idx(r), d});
+            Value s = memref::LoadOp::create(b, sc, ValueRange{kh, g, d});
+            memref::StoreOp::create(b, arith::MulFOp::create(b, q, s), qs,
+                                    ValueRange{idx(r), d});
+            Value m = mins ? memref::LoadOp::create(b, mins, ValueRange{kh, g, d})
+                                 .getResult()
+                           : arith::MulFOp::create(
+                                 b, s, f(-float(1u << (ks.bits - 1))))
+                                 .getResult();
+            return arith::AddFOp::create(
+                b, a, arith::MulFOp::create(b, q, m, fm), fm);
+          });
+          memref::StoreOp::create(b, off, qm, ValueRange{idx(r)});
+        }
+      };
+      if (l.compressed && l.key.perChannel)
+        forEachRow(
+            true, kh, n, row, [&](Value j) { score(j, qbuf, false); },
+            foldGroup, [&](Value j) { score(j, qs, true); });
+      else
+        forEachRow(true, kh, n, row, [&](Value j) { score(j, qbuf, false); });
       // Softmax weights: exp(s - max) / sum.
       for (int64_t r = 0; r < rep; ++r) {
         Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
@@ -649,6 +701,8 @@ struct ConvertSeqKVToLoopsPass
     Value row = memref::AllocOp::create(b, MemRefType::get({D}, f32));
     Value stats = memref::AllocOp::create(b, MemRefType::get({rep}, f32));
     Value qbuf = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
+    Value qs = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
+    Value qm = memref::AllocOp::create(b, MemRefType::get({rep}, f32));
     float scale = op.getEffectiveScale();
     Value keys = append ? readBuffer(b, append.getKeys()) : Value();
     Value values = append ? readBuffer(b, append.getValues()) : Value();
@@ -662,7 +716,8 @@ struct ConvertSeqKVToLoopsPass
       } else {
         n = e.add(e.sub(len0, T), e.add(t, e.idx(1)));
       }
-      e.attend(query, out, t, n, hq, scale, scores, acc, row, stats, qbuf);
+      e.attend(query, out, t, n, hq, scale, scores, acc, row, stats, qbuf, qs,
+               qm);
     });
     Value result = bufferization::ToTensorOp::create(
         b, op.getOutput().getType(), out, /*restrict=*/true,

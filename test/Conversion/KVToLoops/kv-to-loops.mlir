@@ -23,7 +23,7 @@
 // CHECK:   math.round
 // CHECK:   arith.shli
 // CHECK:   arith.ori
-// CHECK:   arith.trunci %{{.*}} : i64 to i8
+// CHECK:   arith.trunci %{{.*}} : i32 to i8
 // CHECK:   memref.store %{{.*}}, %{{.*}} : memref<2x64x4xi8>
 // CHECK:   memref.view %[[STATE]]{{.*}} : memref<?xi8> to memref<2x64x2xf32>
 // CHECK:   arith.shrui
