@@ -377,8 +377,7 @@ public:
                            .getResult();
             Value q = code(s, ringAt(h, i, c), scale, minimum);
             Value shifted = arith::ShLIOp::create(
-                b, q,
-                arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
+                b, q, arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
             word = arith::OrIOp::create(b, word, shifted);
           }
           for (unsigned byte = 0; byte < s.bits; ++byte) {
@@ -418,8 +417,7 @@ public:
       for (int64_t j = 0; j < 8; ++j) {
         Value c = add(mul(u, idx(8)), idx(j));
         Value q = arith::ShRUIOp::create(
-            b, word,
-            arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
+            b, word, arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
         q = arith::AndIOp::create(
             b, q, arith::ConstantIntOp::create(b, wordType(s), mask));
         Value qf = arith::UIToFPOp::create(b, f32, q);
@@ -485,9 +483,8 @@ public:
         Value first = arith::CmpIOp::create(
             b, arith::CmpIPredicate::eq,
             arith::RemUIOp::create(b, i, idx(s.group)), idx(0));
-        ifThen(first, [&] {
-          onKeyGroup(arith::DivUIOp::create(b, i, idx(s.group)));
-        });
+        ifThen(first,
+               [&] { onKeyGroup(arith::DivUIOp::create(b, i, idx(s.group))); });
       }
       dequantRow(s, h, i, row, folded);
       (folded ? quantBody : body)(add(S, i));
@@ -515,7 +512,8 @@ public:
         memref::StoreOp::create(b, f(-INFINITY), stats, ValueRange{idx(r)});
         Value qh = qHead(r);
         loop(D, [&](Value d) {
-          Value q = toF32(memref::LoadOp::create(b, query, ValueRange{t, qh, d}));
+          Value q =
+              toF32(memref::LoadOp::create(b, query, ValueRange{t, qh, d}));
           memref::StoreOp::create(b, arith::MulFOp::create(b, q, f(scale)),
                                   qbuf, ValueRange{idx(r), d});
         });
@@ -550,11 +548,12 @@ public:
             Value s = memref::LoadOp::create(b, sc, ValueRange{kh, g, d});
             memref::StoreOp::create(b, arith::MulFOp::create(b, q, s), qs,
                                     ValueRange{idx(r), d});
-            Value m = mins ? memref::LoadOp::create(b, mins, ValueRange{kh, g, d})
-                                 .getResult()
-                           : arith::MulFOp::create(
-                                 b, s, f(-float(1u << (ks.bits - 1))))
-                                 .getResult();
+            Value m =
+                mins ? memref::LoadOp::create(b, mins, ValueRange{kh, g, d})
+                           .getResult()
+                     : arith::MulFOp::create(b, s,
+                                             f(-float(1u << (ks.bits - 1))))
+                           .getResult();
             return arith::AddFOp::create(
                 b, a, arith::MulFOp::create(b, q, m, fm), fm);
           });
