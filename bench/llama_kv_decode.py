@@ -21,45 +21,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "test" / "reference"))
-from checkpoint import write_safetensors  # noqa: E402
+from llama_ref import random_model  # noqa: E402
 
 CONFIGS = [("f32 cache", []),
            ("4-bit KIVI", ["--kv-bits", "4", "--kv-group", "32", "--kv-window", "32"]),
            ("2-bit KIVI", ["--kv-bits", "2", "--kv-group", "32", "--kv-window", "32"])]
-
-
-def write_model(out, layers, context):
-    C, H, K, D, F, V = 2048, 32, 4, 64, 5632, 32000
-    rng = np.random.default_rng(0)
-
-    def mat(r, c):
-        return (rng.standard_normal((r, c), dtype=np.float32) / np.sqrt(c)).astype(np.float16)
-
-    w = {"model.embed_tokens.weight": rng.standard_normal((V, C), dtype=np.float32).astype(np.float16),
-         "model.norm.weight": np.ones(C, np.float16), "lm_head.weight": mat(V, C)}
-    for l in range(layers):
-        p = f"model.layers.{l}."
-        w[p + "input_layernorm.weight"] = np.ones(C, np.float16)
-        w[p + "post_attention_layernorm.weight"] = np.ones(C, np.float16)
-        w[p + "self_attn.q_proj.weight"] = mat(H * D, C)
-        w[p + "self_attn.k_proj.weight"] = mat(K * D, C)
-        w[p + "self_attn.v_proj.weight"] = mat(K * D, C)
-        w[p + "self_attn.o_proj.weight"] = mat(C, H * D)
-        w[p + "mlp.gate_proj.weight"] = mat(F, C)
-        w[p + "mlp.up_proj.weight"] = mat(F, C)
-        w[p + "mlp.down_proj.weight"] = mat(C, F)
-    out.mkdir(parents=True)
-    write_safetensors(out / "model.safetensors", w, dtype="fp16")
-    (out / "config.json").write_text(json.dumps({
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": C,
-        "intermediate_size": F, "num_attention_heads": H, "num_key_value_heads": K,
-        "num_hidden_layers": layers, "head_dim": D, "max_position_embeddings": context,
-        "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "vocab_size": V,
-        "tie_word_embeddings": False, "hidden_act": "silu"}))
 
 
 def main():
@@ -73,7 +41,10 @@ def main():
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model"
-        write_model(model, a.layers, max(contexts) + 64)
+        # TinyLlama-1.1B's layer shape, f16 weights.
+        random_model(model, seed=0, layers=a.layers, embd=2048, heads=32, kv_heads=4,
+                     ffn=5632, vocab=32000, context=max(contexts) + 64, head_dim=64,
+                     dtype="fp16")
         for label, opts in CONFIGS:
             art = Path(tmp) / label.replace(" ", "_")
             subprocess.run([a.build / "bin" / "seqc", "compile", model, "-o", art,

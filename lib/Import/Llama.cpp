@@ -149,18 +149,7 @@ public:
                                       f16Cache ? (Type)b.getF16Type() : f32);
   }
 
-  OwningOpRef<ModuleOp> build() {
-    OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-    module->getOperation()->setAttr("seq.model", b.getStringAttr("llama"));
-    b.setInsertionPointToEnd(module->getBody());
-    if (!checkUniformLayers(0))
-      return nullptr;
-    buildInitState();
-    buildForward("seqc_step", 1, /*allLogits=*/false);
-    buildForward("seqc_prefill", ShapedType::kDynamic, false);
-    buildForward("seqc_prefill_all", ShapedType::kDynamic, true);
-    return module;
-  }
+  OwningOpRef<ModuleOp> build() { return buildModule("llama", 0); }
 
 private:
   const LlamaConfig &cfg;
@@ -173,7 +162,7 @@ private:
   }
 
   /// The state is the layers' caches; zero bytes are empty caches.
-  void buildInitState() {
+  void buildInitState() override {
     func::FuncOp fn = startFunc("seqc_init_state", {bytesType()});
     Value zero = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0);
     linalg::FillOp::create(b, loc, ValueRange{zero},
@@ -246,13 +235,7 @@ private:
         FunctionType::get(ctx, args, {xType}));
     fn.setPrivate();
     b.setInsertionPointToStart(fn.addEntryBlock());
-    Value savedWeights = weightsArg;
-    llvm::StringMap<Value> savedViews = std::move(weightValues);
-    weightValues.clear();
-    weightsArg = fn.getArgument(0);
-    layerOffset = fn.getArgument(1);
-    repLayer = 0;
-    layerPrefix = "layers.0.";
+    LayerScope scope(*this, fn, 0);
     Value x = fn.getArgument(2), state = fn.getArgument(3),
           slot = fn.getArgument(4);
 
@@ -303,15 +286,11 @@ private:
         });
     x = add(x, linear(act, "layers.0.w_down"));
     func::ReturnOp::create(b, loc, x);
-
-    weightsArg = savedWeights;
-    weightValues = std::move(savedViews);
-    layerOffset = Value();
     layerFuncs[tokens] = fn;
     return fn;
   }
 
-  void buildForward(StringRef name, int64_t tokens, bool allLogits) {
+  void buildForward(StringRef name, int64_t tokens, bool allLogits) override {
     Type i32 = b.getI32Type();
     auto tokensType = MemRefType::get({tokens}, i32);
     auto logitsType =

@@ -154,6 +154,24 @@ public:
     }
   }
 
+  virtual ~ModelBuilder() = default;
+
+  /// The module: the model kind as `seq.model`, the state initializer, and
+  /// the step (1 token), prefill and prefill_all (T tokens) entries. Null
+  /// when layers first .. L-1 are not laid out uniformly.
+  OwningOpRef<ModuleOp> buildModule(StringRef kind, int64_t firstShared) {
+    OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+    module->getOperation()->setAttr("seq.model", b.getStringAttr(kind));
+    b.setInsertionPointToEnd(module->getBody());
+    if (!checkUniformLayers(firstShared))
+      return nullptr;
+    buildInitState();
+    buildForward("seqc_step", 1, /*allLogits=*/false);
+    buildForward("seqc_prefill", ShapedType::kDynamic, false);
+    buildForward("seqc_prefill_all", ShapedType::kDynamic, true);
+    return module;
+  }
+
   /// Checks that layers first .. L-1 have the same weights at the same
   /// offsets relative to their layer's start (so one function, given the
   /// start, serves them all).
@@ -174,6 +192,11 @@ public:
   }
 
 protected:
+  virtual void buildInitState() = 0;
+  /// An entry for `tokens` tokens (static 1 or dynamic): logits of the last
+  /// token, or of every token when `allLogits`.
+  virtual void buildForward(StringRef name, int64_t tokens, bool allLogits) = 0;
+
   using BodyFn = llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
   mlir::MLIRContext *ctx;
@@ -390,6 +413,32 @@ protected:
   static Value silu(OpBuilder &nb, Location nl, Value v) {
     return arith::MulFOp::create(nb, nl, v, sigmoid(nb, nl, v));
   }
+  /// While a shared layer function is built: its weights (argument 0) and
+  /// layer offset (argument 1) replace the entry's, and weight names of layer
+  /// `rep` resolve relative to the offset. Restores the entry's on scope exit.
+  class LayerScope {
+  public:
+    LayerScope(ModelBuilder &mb, func::FuncOp fn, int64_t rep)
+        : mb(mb), savedWeights(mb.weightsArg),
+          savedViews(std::move(mb.weightValues)) {
+      mb.weightValues.clear();
+      mb.weightsArg = fn.getArgument(0);
+      mb.layerOffset = fn.getArgument(1);
+      mb.repLayer = rep;
+      mb.layerPrefix = mb.layerRoot + std::to_string(rep) + ".";
+    }
+    ~LayerScope() {
+      mb.weightsArg = savedWeights;
+      mb.weightValues = std::move(savedViews);
+      mb.layerOffset = Value();
+    }
+
+  private:
+    ModelBuilder &mb;
+    Value savedWeights;
+    llvm::StringMap<Value> savedViews;
+  };
+
   /// Rows `tokens[t]` of the [V, C] table `name` as a [T, C] f32 tensor.
   Value embedTokens(Value tokens, StringRef name) {
     Value table = weight(name);

@@ -219,17 +219,8 @@ public:
   int64_t firstShared() const { return cfg.version == 7 ? 1 : 0; }
 
   OwningOpRef<ModuleOp> build() {
-    OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-    module->getOperation()->setAttr(
-        "seq.model", b.getStringAttr(llvm::formatv("rwkv{0}", cfg.version)));
-    b.setInsertionPointToEnd(module->getBody());
-    if (!checkUniformLayers(firstShared()))
-      return nullptr;
-    buildInitState();
-    buildForward("seqc_step", 1, /*allLogits=*/false);
-    buildForward("seqc_prefill", ShapedType::kDynamic, false);
-    buildForward("seqc_prefill_all", ShapedType::kDynamic, true);
-    return module;
+    return buildModule(llvm::formatv("rwkv{0}", cfg.version).str(),
+                       firstShared());
   }
 
   /// State rows of width C per layer. RWKV-4: att x, aa, bb, pp, ffn x.
@@ -248,7 +239,7 @@ private:
   }
 
   /// Initial state: zeros, except RWKV-4's pp (row 3) = -1e30 (no past).
-  void buildInitState() {
+  void buildInitState() override {
     func::FuncOp fn = startFunc("seqc_init_state", {stateType()});
     SmallVector<int64_t> shape = {cfg.layers, rowsPerLayer(cfg), cfg.embd};
     Value init = tensor::EmptyOp::create(b, loc, shape, f32);
@@ -760,14 +751,7 @@ private:
                                    FunctionType::get(ctx, args, results));
     fn.setPrivate();
     b.setInsertionPointToStart(fn.addEntryBlock());
-    // Swap in the layer function's view of the weights.
-    Value savedWeights = weightsArg;
-    llvm::StringMap<Value> savedViews = std::move(weightValues);
-    weightValues.clear();
-    weightsArg = fn.getArgument(0);
-    layerOffset = fn.getArgument(1);
-    repLayer = firstLayer ? 0 : firstShared();
-    layerPrefix = "blocks." + std::to_string(repLayer) + ".";
+    LayerScope scope(*this, fn, firstLayer ? 0 : firstShared());
 
     Value x = fn.getArgument(2), st = fn.getArgument(3);
     Value newSt =
@@ -779,15 +763,11 @@ private:
     if (v7 && firstLayer)
       outs.push_back(vFirst);
     func::ReturnOp::create(b, loc, outs);
-
-    weightsArg = savedWeights;
-    weightValues = std::move(savedViews);
-    layerOffset = Value();
     layerFuncs[key] = fn;
     return fn;
   }
 
-  void buildForward(StringRef name, int64_t tokens, bool allLogits) {
+  void buildForward(StringRef name, int64_t tokens, bool allLogits) override {
     int64_t C = cfg.embd, V = cfg.vocab;
     Type i32 = b.getI32Type();
     auto weightsType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());

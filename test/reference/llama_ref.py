@@ -44,15 +44,15 @@ F32 = np.float32
 # --- Model files ------------------------------------------------------------
 
 def random_model(out, seed=0, layers=2, embd=64, heads=4, kv_heads=2, ffn=96,
-                 vocab=256, context=64, tied=False, head_dim=None):
+                 vocab=256, context=64, tied=False, head_dim=None, dtype="fp32"):
     rng = np.random.default_rng(seed)
     D = head_dim or embd // heads
     w = {}
 
     def mat(rows, cols):
-        return (rng.standard_normal((rows, cols)) / math.sqrt(cols)).astype(F32)
+        return rng.standard_normal((rows, cols), dtype=F32) / F32(math.sqrt(cols))
 
-    w["model.embed_tokens.weight"] = rng.standard_normal((vocab, embd)).astype(F32)
+    w["model.embed_tokens.weight"] = rng.standard_normal((vocab, embd), dtype=F32)
     for l in range(layers):
         p = f"model.layers.{l}."
         w[p + "input_layernorm.weight"] = (1 + 0.1 * rng.standard_normal(embd)).astype(F32)
@@ -69,7 +69,7 @@ def random_model(out, seed=0, layers=2, embd=64, heads=4, kv_heads=2, ffn=96,
         w["lm_head.weight"] = mat(vocab, embd)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_safetensors(out / "model.safetensors", w)
+    write_safetensors(out / "model.safetensors", w, dtype=dtype)
     config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
               "hidden_size": embd, "intermediate_size": ffn,
               "num_attention_heads": heads, "num_key_value_heads": kv_heads,

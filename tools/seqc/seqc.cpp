@@ -238,6 +238,15 @@ struct Model {
 Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
                             seqc::WeightFormat format) {
   Model m;
+  auto fill = [&](std::string arch, const auto &cfg, auto &built) {
+    m.arch = std::move(arch);
+    m.description = cfg.describe();
+    m.vocab = cfg.vocab;
+    m.embd = cfg.embd;
+    m.layers = cfg.layers;
+    m.module = std::move(built.module);
+    m.weights = std::move(built.weights);
+  };
   if (seqc::isLlamaModel(path)) {
     auto cfg = seqc::readLlamaConfig(path);
     if (!cfg)
@@ -251,14 +260,8 @@ Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
     auto built = seqc::buildLlama(ctx, **ckpt, *cfg, format, context, kvF16);
     if (!built)
       return built.takeError();
-    m.arch = "llama";
-    m.description = cfg->describe();
-    m.vocab = cfg->vocab;
-    m.embd = cfg->embd;
-    m.layers = cfg->layers;
+    fill("llama", *cfg, *built);
     m.context = built->context;
-    m.module = std::move(built->module);
-    m.weights = std::move(built->weights);
     return std::move(m);
   }
   auto ckpt = seqc::Checkpoint::open(path);
@@ -270,29 +273,32 @@ Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
   auto built = seqc::buildRWKV(ctx, **ckpt, *cfg, format);
   if (!built)
     return built.takeError();
-  m.arch = "rwkv" + std::to_string(cfg->version);
-  m.description = cfg->describe();
-  m.vocab = cfg->vocab;
-  m.embd = cfg->embd;
-  m.layers = cfg->layers;
+  fill("rwkv" + std::to_string(cfg->version), *cfg, *built);
   m.stateShape = built->stateShape;
-  m.module = std::move(built->module);
-  m.weights = std::move(built->weights);
   return std::move(m);
 }
 
-/// Runs seq-compress-kv-cache as the --kv-* options ask (nothing at 16 bits).
+/// Runs a textual pass pipeline on the model; `what` names it in errors.
+Error runPipeline(mlir::MLIRContext *ctx, Model &m, StringRef pipeline,
+                  StringRef what) {
+  mlir::PassManager pm(ctx);
+  if (failed(mlir::parsePassPipeline(pipeline, pm)))
+    return createStringError("invalid " + what + " options: " + pipeline);
+  if (failed(pm.run(*m.module)))
+    return createStringError(what + " failed (see the diagnostics above)");
+  return Error::success();
+}
+
+/// Runs seq-fuse-hadamard and seq-compress-kv-cache as the --rotate-kv and
+/// --kv-* options ask (nothing at 16 bits without rotation).
 Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
   unsigned kb = keyBits ? keyBits : kvBits, vb = valueBits ? valueBits : kvBits;
   if (rotateKV) {
     if (m.arch != "llama")
       return createStringError("--rotate-kv applies to attention models; " +
                                m.arch + " has no KV cache");
-    mlir::PassManager pm(ctx);
-    if (failed(mlir::parsePassPipeline("seq-fuse-hadamard", pm)) ||
-        failed(pm.run(*m.module)))
-      return createStringError("seq-fuse-hadamard failed (see the "
-                               "diagnostics above)");
+    if (Error e = runPipeline(ctx, m, "seq-fuse-hadamard", "seq-fuse-hadamard"))
+      return e;
   }
   if (kb == 16 && vb == 16)
     return Error::success();
@@ -303,20 +309,14 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
   if (m.arch != "llama")
     return createStringError("--kv-bits applies to attention models; " +
                              m.arch + " has no KV cache");
-  mlir::PassManager pm(ctx);
   std::string opts = formatv("key-bits={0} value-bits={1} group-size={2} "
                              "sinks={3} window={4} per-token-keys={5} "
                              "symmetric={6}",
                              kb, vb, kvGroup, kvSinks, kvWindow,
                              kvPerTokenKeys ? "true" : "false",
                              kvSymmetric ? "true" : "false");
-  if (failed(
-          mlir::parsePassPipeline("seq-compress-kv-cache{" + opts + "}", pm)))
-    return createStringError("invalid KV cache options: " + opts);
-  if (failed(pm.run(*m.module)))
-    return createStringError("KV cache compression failed (see the "
-                             "diagnostics above)");
-  return Error::success();
+  return runPipeline(ctx, m, "seq-compress-kv-cache{" + opts + "}",
+                     "KV cache compression");
 }
 
 /// Manifest lines of an attention model's state: its KV caches.

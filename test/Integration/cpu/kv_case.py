@@ -12,13 +12,13 @@ header, full-precision ring, bit-packed codes, scales and minima.
 import argparse
 import math
 import os
-import re
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "reference"))
 import llama_ref  # noqa: E402
+from wkv_case import parse_printed  # noqa: E402
 
 TOLERANCE = 1e-5  # attention outputs are averages of O(1) values
 
@@ -138,13 +138,6 @@ def emit(a):
               "  call @printMemrefI32(%wu) : (memref<*xi32>) -> ()",
               "  return", "}"]
     print("\n".join(lines))
-
-
-def parse_printed(text):
-    number = r"-?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-    blocks = text.split("Unranked Memref")[1:]
-    return [np.array([float(n) for n in re.findall(number, b.split("data =", 1)[1])])
-            for b in blocks]
 
 
 def check(a, text):
