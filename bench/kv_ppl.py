@@ -37,6 +37,16 @@ CONFIGS = [
     ("2-bit + rotation, per-token keys, window 0",
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys", "--rotate-kv"]),
 ]
+# Eviction keeps full-precision tokens: 50% and 25% of the 256-token
+# context, and 12.5% (32 tokens: the bytes of the 2-bit caches).
+EVICTION = [
+    ("window eviction, 50% (128 tokens, 4 sinks)",
+     ["--kv-evict", "window", "--kv-budget", "128", "--kv-sinks", "4"]),
+    ("window eviction, 25% (64 tokens, 4 sinks)",
+     ["--kv-evict", "window", "--kv-budget", "64", "--kv-sinks", "4"]),
+    ("window eviction, 12.5% (32 tokens, 4 sinks)",
+     ["--kv-evict", "window", "--kv-budget", "32", "--kv-sinks", "4"]),
+]
 COMMON = ["--kv-group", "32", "--kv-window", "32"]
 
 
@@ -53,9 +63,9 @@ def main():
     seqc, run = a.build / "bin" / "seqc", a.build / "bin" / "seqc-run"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (label, opts) in enumerate(CONFIGS):
+        for i, (label, opts) in enumerate(CONFIGS + EVICTION):
             art = Path(tmp) / f"a{i}"
-            args = COMMON + opts if opts else []
+            args = COMMON + opts if opts and "--kv-bits" in opts else opts
             # Later options win: "window 0" overrides the common window.
             subprocess.run([seqc, "compile", a.model, "-o", art] + args, check=True,
                            capture_output=True)
@@ -63,8 +73,14 @@ def main():
                                  check=True, capture_output=True, text=True).stdout
             result = json.loads(out)
             manifest = json.loads((art / "manifest.json").read_text())
+            # An evicting cache stores a fixed number of full-precision
+            # tokens: its bytes per context token are those over the context.
+            kept = manifest.get("kv_tokens_kept")
+            per_token = manifest["kv_bytes_per_token"]
+            if kept:
+                per_token = per_token * kept // manifest["context"]
             row = {"label": label, "options": args, "ppl": result["ppl"],
-                   "kv_bytes_per_token": manifest["kv_bytes_per_token"],
+                   "kv_bytes_per_token": per_token,
                    "kv_bytes_per_full_token": manifest["kv_bytes_per_full_token"],
                    "kv_cache": manifest["kv_cache"]}
             rows.append(row)
@@ -73,7 +89,8 @@ def main():
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "kv_ppl.json").write_text(json.dumps(rows, indent=2) + "\n")
     base = rows[0]["ppl"]
-    lines = ["| KV cache | held-out ppl per byte | vs full precision | KV bytes per token (4 layers) |",
+    lines = ["| KV cache | held-out ppl per byte | vs full precision | "
+             "KV bytes per context token (4 layers) |",
              "|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['label']} | {r['ppl']:.4f} | {100 * (r['ppl'] / base - 1):+.2f}% "
@@ -98,7 +115,8 @@ def main():
     ax.invert_yaxis()
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel(f"held-out perplexity increase over the f32 cache, % (f32: {base:.4f})")
-    ax.set_title("Tiny LLaMA on tinyshakespeare: KIVI caches (groups of 32, window 32)\n"
+    ax.set_title("Tiny LLaMA on tinyshakespeare: KIVI caches (groups of 32, "
+                 "window 32) and window eviction\n"
                  "orange: with seq-fuse-hadamard rotation")
     for i, v in enumerate(incr):
         ax.text(max(v, 0.001), i, f" {v:+.2f}%", va="center", fontsize=7)

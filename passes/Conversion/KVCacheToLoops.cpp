@@ -44,6 +44,19 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
     return start;
   };
   l.compressed = type.isCompressed();
+  l.evicting = !l.compressed && type.getWindow() > 0;
+  if (l.evicting) {
+    l.sinks = type.getSinks();
+    l.window = type.getWindow();
+    l.chunk = 1;
+    l.ringSlots = l.window;
+    l.sinkKeys = region(H * l.sinks * D * eb);
+    l.sinkValues = region(H * l.sinks * D * eb);
+    l.ringKeys = region(H * l.ringSlots * D * eb);
+    l.ringValues = region(H * l.ringSlots * D * eb);
+    l.bytes = at;
+    return true;
+  }
   if (!l.compressed) {
     l.keys = region(H * l.capacity * D * eb);
     l.values = region(H * l.capacity * D * eb);
@@ -195,7 +208,7 @@ public:
           });
         });
       };
-      if (!l.compressed) {
+      if (!l.compressed && !l.evicting) {
         copyToken(view(l.keys, {H, l.capacity, D}, elt),
                   view(l.values, {H, l.capacity, D}, elt), len);
         storeHeader(0, add(len, idx(1)));
@@ -217,11 +230,17 @@ public:
       Value newLen = add(len, idx(1));
       storeHeader(0, newLen);
       // Once the ring holds window + chunk tokens, its oldest chunk is
-      // quantized.
+      // quantized; an evicting ring drops its oldest token (the new one took
+      // its slot).
       Value nq = loadHeader(1);
       Value inRing = arith::SubIOp::create(b, sub(newLen, idx(l.sinks)), nq);
-      Value full = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, inRing,
-                                         idx(l.ringSlots));
+      Value full = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::sge, inRing,
+          idx(l.evicting ? l.ringSlots + 1 : l.ringSlots));
+      if (l.evicting) {
+        ifThen(full, [&] { storeHeader(1, add(nq, idx(1))); });
+        return;
+      }
       ifThen(full, [&] {
         quantizeChunk(ringKeys(), l.key, nq);
         quantizeChunk(ringValues(), l.value, nq);
@@ -448,6 +467,20 @@ public:
     });
   }
 
+  /// The token ranges [lo, hi) that attention sees among the first n: all
+  /// of them, except in an evicting cache, whose dropped tokens
+  /// [sinks, sinks + dropped) are skipped.
+  SmallVector<std::pair<Value, Value>> visibleRanges(Value n) {
+    if (!l.evicting)
+      return {{idx(0), n}};
+    Value S = idx(l.sinks);
+    Value nSinks = arith::MinSIOp::create(b, n, S);
+    Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
+    Value dropped = arith::MinSIOp::create(b, loadHeader(1), after);
+    return {{idx(0), nSinks},
+            {add(S, dropped), arith::MaxSIOp::create(b, n, S)}};
+  }
+
   /// Calls `body(j)` for every visible token j < n of head h after putting
   /// its key (or value) row in `row`.
   void forEachRow(bool keys, Value h, Value n, Value row,
@@ -455,7 +488,7 @@ public:
                   function_ref<void(Value)> onKeyGroup = nullptr,
                   function_ref<void(Value)> quantBody = nullptr) {
     int64_t H = l.heads, D = l.headDim;
-    if (!l.compressed) {
+    if (!l.compressed && !l.evicting) {
       Value all = view(keys ? l.keys : l.values, {H, l.capacity, D}, elt);
       loop(idx(0), n, [&](Value j) {
         copyRow(all, h, j, row);
@@ -473,6 +506,16 @@ public:
     // Visible tokens after the sinks: n - sinks (or none).
     Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
     Value nq = arith::MinSIOp::create(b, loadHeader(1), after);
+    Value ring = keys ? ringKeys() : ringValues();
+    auto ringRows = [&] {
+      loop(nq, after, [&](Value i) {
+        Value slot = arith::RemUIOp::create(b, i, idx(l.ringSlots));
+        copyRow(ring, h, slot, row);
+        body(add(S, i));
+      });
+    };
+    if (l.evicting) // tokens [S, S + nq) were dropped
+      return ringRows();
     const KVLayout::Side &s = keys ? l.key : l.value;
     // Per-channel keys: the caller folds each group's scales and minima
     // into the query (onKeyGroup, at the group's first token) and takes
@@ -489,12 +532,7 @@ public:
       dequantRow(s, h, i, row, folded);
       (folded ? quantBody : body)(add(S, i));
     });
-    Value ring = keys ? ringKeys() : ringValues();
-    loop(nq, after, [&](Value i) {
-      Value slot = arith::RemUIOp::create(b, i, idx(l.ringSlots));
-      copyRow(ring, h, slot, row);
-      body(add(S, i));
-    });
+    ringRows();
   }
 
   /// out[t, :, :] = attention of query row t ([T, Hq, D] f32 memrefs) over
@@ -569,12 +607,14 @@ public:
       // Softmax weights: exp(s - max) / sum.
       for (int64_t r = 0; r < rep; ++r) {
         Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
-        Value sum = reduce(idx(0), n, f(0.0f), [&](Value j, Value a) {
-          Value s = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
-          Value e = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
-          memref::StoreOp::create(b, e, scores, ValueRange{idx(r), j});
-          return arith::AddFOp::create(b, a, e);
-        });
+        Value sum = f(0.0f);
+        for (auto [lo, hi] : visibleRanges(n))
+          sum = reduce(lo, hi, sum, [&](Value j, Value a) {
+            Value s = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
+            Value e = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
+            memref::StoreOp::create(b, e, scores, ValueRange{idx(r), j});
+            return arith::AddFOp::create(b, a, e);
+          });
         Value inv = arith::DivFOp::create(b, f(1.0f), sum);
         memref::StoreOp::create(b, inv, stats, ValueRange{idx(r)});
         loop(D, [&](Value d) {

@@ -24,6 +24,10 @@
 //   token-axis groups (per-channel) and (quantCapacity, head_dim / group)
 //   for channel-axis groups (per-token).
 //
+// An evicting cache (a window, no encoding) has the sinks and a ring of
+// `window` slots only; a token leaving the ring is dropped (`quantized`
+// then counts the dropped tokens).
+//
 // Tokens leave the ring `chunk` at a time (the least common multiple of the
 // token-axis group sizes, 1 when both sides group channels), as soon as the
 // ring holds `window + chunk` tokens, so the `window` most recent tokens are
@@ -54,6 +58,8 @@ struct KVLayout {
 
   int64_t heads = 0, headDim = 0, capacity = 0, elementBytes = 0;
   bool compressed = false;
+  /// A window without encodings: tokens leaving it are dropped.
+  bool evicting = false;
   int64_t sinks = 0, window = 0, chunk = 1, ringSlots = 0, quantCapacity = 0;
   // Byte offsets within one cache.
   int64_t keys = 0, values = 0;         // uncompressed

@@ -52,6 +52,38 @@ def SeqCompressKVCache : Pass<"seq-compress-kv-cache", "::mlir::ModuleOp"> {
   ];
 }
 
+def SeqEvictKV : Pass<"seq-evict-kv", "::mlir::ModuleOp"> {
+  let summary = "Bound the KV caches of a module by evicting tokens";
+  let description = [{
+    Rewrites every plain (full-precision, non-evicting) `!seq.kv_cache` type
+    so that the cache keeps at most `budget` tokens: with policy `window`
+    (StreamingLLM), the first `sinks` tokens and the `budget - sinks` most
+    recent ones; a token leaving the window is dropped, and the cache
+    stores `budget` tokens whatever its capacity. Caches whose capacity is
+    within the budget are left alone.
+
+    Errors, at the first cache: a non-positive budget, a budget not larger
+    than the sinks, an unknown policy; `h2o` and `roco` are recognised but
+    not lowered yet (their per-token attention statistics are not kept).
+
+    Example: `seqc-opt --seq-evict-kv="policy=window budget=64 sinks=4"`
+    turns `!seq.kv_cache<8x64x256xf32>` into
+    `!seq.kv_cache<8x64x256xf32, sinks = 4, window = 60>`.
+  }];
+  let dependentDialects = ["::mlir::seq::SeqDialect"];
+  let options = [
+    Option<"policy", "policy", "std::string", "\"window\"",
+           "Which tokens to keep: window (h2o and roco: not lowered yet)">,
+    Option<"budget", "budget", "int64_t", "0", "Tokens a cache keeps">,
+    Option<"sinks", "sinks", "int64_t", "0",
+           "Leading tokens always kept (attention sinks)">
+  ];
+  let statistics = [
+    Statistic<"numCachesEvicting", "caches-evicting",
+              "Number of distinct KV cache types given an eviction window">
+  ];
+}
+
 def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
   let summary = "Rotate what enters the KV caches by Hadamard matrices";
   let description = [{

@@ -165,7 +165,7 @@ class KVCache:
         self.nq = 0
         # Per quantized chunk: (key codes, key scales, key minima, value ...).
         self.chunks = []
-        if comp:
+        if comp and not comp.get("evict"):
             kg = comp["group"] if not comp["per_token_keys"] else 1
             self.chunk = kg  # values are grouped per token
             self.sinks, self.window = comp["sinks"], comp["window"]
@@ -174,7 +174,7 @@ class KVCache:
         assert len(self.K) < self.cap, "cache full"
         self.K.append(k.astype(self.storage).astype(F32))
         self.V.append(v.astype(self.storage).astype(F32))
-        if not self.comp:
+        if not self.comp or self.comp.get("evict"):
             return
         in_ring = len(self.K) - self.sinks - self.nq
         if in_ring >= self.window + self.chunk:
@@ -191,11 +191,20 @@ class KVCache:
             self.V[a:b] = list(vd)
             self.nq += self.chunk
 
+    def visible(self, rows):
+        """Window eviction (StreamingLLM): the sinks and the most recent
+        `budget - sinks` tokens; the others are dropped."""
+        if self.comp and self.comp.get("evict"):
+            s, w = self.comp["sinks"], self.comp["budget"] - self.comp["sinks"]
+            if len(rows) > s + w:
+                rows = rows[:s] + rows[len(rows) - w:]
+        return np.stack(rows).astype(np.float64)
+
     def keys(self):
-        return np.stack(self.K).astype(np.float64)
+        return self.visible(self.K)
 
     def values(self):
-        return np.stack(self.V).astype(np.float64)
+        return self.visible(self.V)
 
 
 def attend(q, cache, scale):
@@ -287,6 +296,8 @@ class Llama:
 def comp_from_args(args):
     kb = args.key_bits or args.kv_bits
     vb = args.value_bits or args.kv_bits
+    if args.kv_evict:
+        return {"evict": args.kv_evict, "budget": args.kv_budget, "sinks": args.kv_sinks}
     if kb == 16:
         return None
     return {"key_bits": kb, "value_bits": vb, "group": args.kv_group,
@@ -306,6 +317,8 @@ def add_kv_args(p):
     p.add_argument("--kv-f16", action="store_true")
     p.add_argument("--context", type=int, default=0)
     p.add_argument("--rotate-kv", action="store_true")
+    p.add_argument("--kv-evict", choices=["window"])
+    p.add_argument("--kv-budget", type=int, default=0)
 
 
 def main():

@@ -131,6 +131,15 @@ cl::opt<bool>
     kvSymmetric("kv-symmetric",
                 cl::desc("Symmetric quantization grid (no zero point)"),
                 cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<std::string>
+    kvEvict("kv-evict",
+            cl::desc("Evict tokens instead of quantizing: "
+                     "window (keeps --kv-sinks first and the "
+                     "most recent tokens, --kv-budget in all)"),
+            cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t> kvBudget("kv-budget",
+                          cl::desc("Tokens an evicting cache keeps"),
+                          cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool> rotateKV("rotate-kv",
                        cl::desc("Rotate queries, keys and values by Hadamard "
                                 "matrices around the KV caches "
@@ -300,6 +309,19 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
     if (Error e = runPipeline(ctx, m, "seq-fuse-hadamard", "seq-fuse-hadamard"))
       return e;
   }
+  if (!kvEvict.empty()) {
+    if (m.arch != "llama")
+      return createStringError("--kv-evict applies to attention models; " +
+                               m.arch + " has no KV cache");
+    if (kb != 16 || vb != 16)
+      return createStringError("--kv-evict with --kv-bits: evicting and "
+                               "quantizing one cache is not lowered yet");
+    return runPipeline(ctx, m,
+                       formatv("seq-evict-kv{{policy={0} budget={1} sinks={2}}",
+                               kvEvict, kvBudget, kvSinks)
+                           .str(),
+                       "KV cache eviction");
+  }
   if (kb == 16 && vb == 16)
     return Error::success();
   if (kb == 16 || vb == 16)
@@ -341,6 +363,8 @@ Expected<std::string> kvManifest(Model &m) {
   os << formatv(
       "kv_bytes_per_token {0}\n",
       (int64_t)std::llround(type.getBytesPerQuantizedToken() * m.layers));
+  if (!type.isCompressed() && type.getWindow() > 0)
+    os << "kv_tokens_kept " << type.getSinks() + type.getWindow() << "\n";
   os << "kv_bytes_per_full_token " << type.getBytesPerFullToken() * m.layers
      << "\n";
   return s;

@@ -74,9 +74,10 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "KV cache sink tokens (" << sinks
                        << ") exceed its capacity (" << capacity << ")";
   bool compressed = keyEncoding || valueEncoding;
-  if (window > 0 && !compressed)
-    return emitError() << "KV cache residual window (" << window
-                       << ") needs a key or value encoding";
+  if (!compressed && window > 0 && sinks + window > capacity)
+    return emitError() << "KV cache sink tokens (" << sinks
+                       << ") and eviction window (" << window
+                       << ") exceed its capacity (" << capacity << ")";
   if (compressed && sinks + window >= capacity)
     return emitError() << "KV cache sink tokens (" << sinks
                        << ") and residual window (" << window

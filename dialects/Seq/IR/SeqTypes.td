@@ -29,6 +29,11 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
       must be a positive multiple of the group size, so that whole groups
       leave it at once).
 
+    A cache with a `window` but no encoding evicts instead (StreamingLLM):
+    it keeps the `sinks` first tokens and the `window` most recent ones, and
+    a token leaving the window is dropped; it stores `sinks + window` tokens
+    whatever its capacity (which still bounds the positions it accepts).
+
     Storage per token and head, with `b` bits and group `g`, is
     `head_dim * b / 8` bytes of codes plus, per group, one scale (and one
     zero point for the asymmetric grid).

@@ -382,8 +382,8 @@ func.func @kv_sinks(%c: !seq.kv_cache<8x64x16xf32, sinks = 17>)
 
 // -----
 
-// expected-error @+1 {{KV cache residual window (8) needs a key or value encoding}}
-func.func @kv_window(%c: !seq.kv_cache<8x64x16xf32, window = 8>)
+// expected-error @+1 {{KV cache sink tokens (4) and eviction window (16) exceed its capacity (16)}}
+func.func @kv_window(%c: !seq.kv_cache<8x64x16xf32, sinks = 4, window = 16>)
 
 // -----
 
