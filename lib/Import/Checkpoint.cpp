@@ -187,6 +187,8 @@ llvm::Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef path) {
   std::string format;
   if (data.starts_with("PK\x03\x04"))
     format = "pth";
+  else if (data.starts_with("GGUF"))
+    format = "gguf";
   else if (data.size() >= 9 && data[8] == '{')
     format = "safetensors";
   else if (data.size() >= 2 && (uint8_t)data[0] == 0x80)
@@ -196,12 +198,13 @@ llvm::Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef path) {
         path.str().c_str());
   else
     return llvm::createStringError(
-        "%s: neither a torch.save zip archive nor a safetensors file",
+        "%s: neither a torch.save zip archive, a safetensors nor a GGUF file",
         path.str().c_str());
   auto ckpt =
       std::make_unique<Checkpoint>(path.str(), format, std::move(*buffer));
-  llvm::Error err =
-      format == "pth" ? readTorchArchive(*ckpt) : readSafetensors(*ckpt);
+  llvm::Error err = format == "pth"    ? readTorchArchive(*ckpt)
+                    : format == "gguf" ? readGguf(*ckpt)
+                                       : readSafetensors(*ckpt);
   if (err)
     return std::move(err);
   if (ckpt->names().empty())

@@ -55,6 +55,8 @@ std::string seqc::llamaWeightsPath(StringRef path) {
 }
 
 bool seqc::isLlamaModel(StringRef path) {
+  if (path.ends_with(".gguf"))
+    return true;
   if (!llvm::sys::fs::is_directory(path) && !path.ends_with(".safetensors"))
     return false;
   auto buf = llvm::MemoryBuffer::getFile(configPath(path));
@@ -137,6 +139,81 @@ llvm::Expected<LlamaConfig> seqc::readLlamaConfig(StringRef path) {
   return c;
 }
 
+llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
+  auto fail = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(ckpt.path() + ": GGUF: " + msg);
+  };
+  const std::string *arch = ckpt.metadata("general.architecture");
+  if (!arch)
+    return fail("no general.architecture");
+  if (*arch != "llama")
+    return fail("architecture '" + *arch + "' is not supported (llama is)");
+  LlamaConfig c;
+  auto integer = [&](StringRef key, int64_t &out,
+                     bool required) -> llvm::Error {
+    const std::string *v = ckpt.metadata(("llama." + key).str());
+    if (!v)
+      return required ? fail("missing llama." + key) : llvm::Error::success();
+    if (StringRef(*v).getAsInteger(10, out) || out <= 0)
+      return fail("llama." + key + " is " + *v + ", not a positive integer");
+    return llvm::Error::success();
+  };
+  if (auto e = integer("block_count", c.layers, true))
+    return std::move(e);
+  if (auto e = integer("embedding_length", c.embd, true))
+    return std::move(e);
+  if (auto e = integer("feed_forward_length", c.ffn, true))
+    return std::move(e);
+  if (auto e = integer("attention.head_count", c.heads, true))
+    return std::move(e);
+  c.kvHeads = c.heads;
+  if (auto e = integer("attention.head_count_kv", c.kvHeads, false))
+    return std::move(e);
+  c.headDim = c.embd / c.heads;
+  if (auto e = integer("rope.dimension_count", c.headDim, false))
+    return std::move(e);
+  c.maxPositions = 2048;
+  if (auto e = integer("context_length", c.maxPositions, false))
+    return std::move(e);
+  if (const std::string *v = ckpt.metadata("llama.rope.freq_base"))
+    c.ropeTheta = std::strtod(v->c_str(), nullptr);
+  if (const std::string *v =
+          ckpt.metadata("llama.attention.layer_norm_rms_epsilon"))
+    c.rmsEps = std::strtod(v->c_str(), nullptr);
+  if (c.heads % c.kvHeads != 0 || c.headDim % 2 != 0)
+    return fail("inconsistent head counts or head size");
+  c.interleavedRope = true;
+  // llama.cpp names -> Hugging Face names.
+  std::vector<std::pair<std::string, std::string>> renames = {
+      {"token_embd.weight", "model.embed_tokens.weight"},
+      {"output_norm.weight", "model.norm.weight"},
+      {"output.weight", "lm_head.weight"}};
+  const char *perLayer[][2] = {{"attn_norm", "input_layernorm"},
+                               {"attn_q", "self_attn.q_proj"},
+                               {"attn_k", "self_attn.k_proj"},
+                               {"attn_v", "self_attn.v_proj"},
+                               {"attn_output", "self_attn.o_proj"},
+                               {"ffn_norm", "post_attention_layernorm"},
+                               {"ffn_gate", "mlp.gate_proj"},
+                               {"ffn_up", "mlp.up_proj"},
+                               {"ffn_down", "mlp.down_proj"}};
+  for (int64_t l = 0; l < c.layers; ++l)
+    for (auto &[from, to] : perLayer)
+      renames.push_back(
+          {llvm::formatv("blk.{0}.{1}.weight", l, from).str(),
+           llvm::formatv("model.layers.{0}.{1}.weight", l, to).str()});
+  for (auto &[from, to] : renames)
+    if (ckpt.find(from))
+      ckpt.rename(from, to);
+  const Tensor *emb = ckpt.find("model.embed_tokens.weight");
+  if (!emb || emb->shape.size() != 2)
+    return fail("missing tensor 'token_embd.weight'");
+  c.vocab = emb->shape[0];
+  if (const Tensor *q = ckpt.find("model.layers.0.self_attn.q_proj.weight"))
+    c.dtype = q->dtype;
+  return c;
+}
+
 namespace {
 
 class LlamaBuilder : public ModelBuilder {
@@ -168,6 +245,12 @@ private:
     linalg::FillOp::create(b, loc, ValueRange{zero},
                            ValueRange{fn.getArgument(0)});
     endFunc(fn);
+  }
+
+  seq::RopeStyleAttr ropeStyle() {
+    return seq::RopeStyleAttr::get(ctx, cfg.interleavedRope
+                                            ? seq::RopeStyle::Interleaved
+                                            : seq::RopeStyle::Half);
   }
 
   /// x * rsqrt(mean(x^2) + eps) * w, per row.
@@ -262,11 +345,9 @@ private:
             .getResult(0);
     auto theta = b.getF32FloatAttr((float)cfg.ropeTheta);
     q = seq::RopeOp::create(b, loc, q.getType(), q, positions, theta,
-                            IntegerAttr(),
-                            seq::RopeStyleAttr::get(ctx, seq::RopeStyle::Half));
+                            IntegerAttr(), ropeStyle());
     k = seq::RopeOp::create(b, loc, k.getType(), k, positions, theta,
-                            IntegerAttr(),
-                            seq::RopeStyleAttr::get(ctx, seq::RopeStyle::Half));
+                            IntegerAttr(), ropeStyle());
     Value appended = seq::KVAppendOp::create(b, loc, cache, k, v);
     auto attention = seq::KVAttentionOp::create(
         b, loc, TypeRange{q.getType(), cacheType}, q, appended,

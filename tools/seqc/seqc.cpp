@@ -257,12 +257,15 @@ Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
     m.weights = std::move(built.weights);
   };
   if (seqc::isLlamaModel(path)) {
-    auto cfg = seqc::readLlamaConfig(path);
-    if (!cfg)
-      return cfg.takeError();
-    auto ckpt = seqc::Checkpoint::open(seqc::llamaWeightsPath(path));
+    bool gguf = path.ends_with(".gguf");
+    auto ckpt = seqc::Checkpoint::open(gguf ? path.str()
+                                            : seqc::llamaWeightsPath(path));
     if (!ckpt)
       return ckpt.takeError();
+    auto cfg =
+        gguf ? seqc::llamaConfigFromGguf(**ckpt) : seqc::readLlamaConfig(path);
+    if (!cfg)
+      return cfg.takeError();
     if (const seqc::Tensor *t =
             (*ckpt)->find("model.layers.0.self_attn.q_proj.weight"))
       cfg->dtype = t->dtype;

@@ -54,7 +54,7 @@ public:
   /// their contents). Errors name the file and what is wrong with it.
   static llvm::Expected<std::unique_ptr<Checkpoint>> open(llvm::StringRef path);
 
-  /// "pth" or "safetensors".
+  /// "pth", "safetensors" or "gguf".
   llvm::StringRef format() const { return format_; }
   llvm::StringRef path() const { return path_; }
 
@@ -64,6 +64,15 @@ public:
 
   /// Renames tensors (used to map alternative layouts onto one naming).
   void rename(llvm::StringRef from, llvm::StringRef to);
+
+  /// Scalar metadata of formats that carry it (GGUF), as text.
+  const std::string *metadata(llvm::StringRef key) const {
+    auto it = metadata_.find(key);
+    return it == metadata_.end() ? nullptr : &it->second;
+  }
+  void setMetadata(llvm::StringRef key, std::string value) {
+    metadata_[key] = std::move(value);
+  }
 
   // Parsers fill checkpoints through these.
   llvm::Error add(Tensor tensor);
@@ -76,11 +85,13 @@ private:
   std::unique_ptr<llvm::MemoryBuffer> buffer_;
   llvm::StringMap<Tensor> tensors_;
   std::vector<std::string> order_;
+  llvm::StringMap<std::string> metadata_;
 };
 
 /// Format-specific readers (exposed for tests).
 llvm::Error readTorchArchive(Checkpoint &ckpt);
 llvm::Error readSafetensors(Checkpoint &ckpt);
+llvm::Error readGguf(Checkpoint &ckpt);
 
 /// Converts an IEEE half / bfloat16 bit pattern to float.
 float halfToFloat(uint16_t bits);

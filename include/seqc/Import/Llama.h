@@ -21,6 +21,9 @@ struct LlamaConfig {
   int64_t maxPositions = 0;
   double rmsEps = 1e-5, ropeTheta = 10000.0;
   bool tiedEmbeddings = false;
+  /// Rotary pairs (2i, 2i+1) instead of (i, i + d/2): GGUF files store q
+  /// and k permuted for that pairing (llama.cpp's convention).
+  bool interleavedRope = false;
   DType dtype = DType::F32;
 
   /// "LLaMA: 4 layers, width 128, 4 heads (2 KV) of 32, ffn 352, vocab 256,
@@ -38,6 +41,10 @@ llvm::Expected<LlamaConfig> readLlamaConfig(llvm::StringRef path);
 
 /// The safetensors file of the model at `path`.
 std::string llamaWeightsPath(llvm::StringRef path);
+
+/// The configuration of a GGUF checkpoint (architecture llama) from its
+/// metadata; renames its tensors to the Hugging Face names.
+llvm::Expected<LlamaConfig> llamaConfigFromGguf(Checkpoint &ckpt);
 
 struct LlamaModel {
   LlamaConfig config;

@@ -1,0 +1,116 @@
+"""Writes a Hugging Face LLaMA model directory as a GGUF file the way
+llama.cpp's converter does (independently of seqc):
+
+    gguf_writer.py MODEL_DIR OUT.gguf [--dtype f32|f16] [--truncate N]
+        [--quantized-type]
+
+GGUF v3: magic, version, tensor and metadata counts; metadata (general.*,
+llama.* hyperparameters, a tokenizer token array that readers must skip);
+tensor infos (dims fastest-varying first, GGML type 0 = F32 / 1 = F16,
+offsets in a data section aligned to 32 bytes). Tensors get llama.cpp's
+names, and q_proj / k_proj rows are permuted from Hugging Face's rotate-half
+pairing to llama.cpp's interleaved pairing, as convert_hf_to_gguf.py does.
+--truncate cuts the file to N bytes and --quantized-type marks one tensor
+with a quantized GGML type (bad-input tests).
+"""
+
+import argparse
+import json
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from llama_ref import read_safetensors  # noqa: E402
+
+
+def gguf_string(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def kv(key, vtype, value):
+    out = gguf_string(key) + struct.pack("<I", vtype)
+    if vtype == 4:
+        out += struct.pack("<I", value)
+    elif vtype == 6:
+        out += struct.pack("<f", value)
+    elif vtype == 8:
+        out += gguf_string(value)
+    elif vtype == 9:  # array of strings
+        out += struct.pack("<IQ", 8, len(value)) + b"".join(gguf_string(v) for v in value)
+    return out
+
+
+def permute(w, heads):
+    """convert_hf_to_gguf.py's LlamaModel.permute."""
+    return (w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:])
+            .swapaxes(1, 2).reshape(w.shape))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("out")
+    ap.add_argument("--dtype", choices=["f32", "f16"], default="f32")
+    ap.add_argument("--truncate", type=int, default=0)
+    ap.add_argument("--quantized-type", action="store_true")
+    a = ap.parse_args()
+    cfg = json.loads((Path(a.model) / "config.json").read_text())
+    w = read_safetensors(Path(a.model) / "model.safetensors")
+    H, K = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
+    names = {"model.embed_tokens.weight": "token_embd.weight",
+             "model.norm.weight": "output_norm.weight", "lm_head.weight": "output.weight"}
+    per_layer = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q",
+                 "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+                 "self_attn.o_proj": "attn_output", "post_attention_layernorm": "ffn_norm",
+                 "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
+    tensors = []
+    for name, t in w.items():
+        if name in names:
+            gname = names[name]
+        else:
+            parts = name.split(".")  # model.layers.N.<...>.weight
+            gname = f"blk.{parts[2]}.{per_layer['.'.join(parts[3:-1])]}.weight"
+        if name.endswith("q_proj.weight"):
+            t = permute(t, H)
+        elif name.endswith("k_proj.weight"):
+            t = permute(t, K)
+        tensors.append((gname, t.astype(np.float32 if a.dtype == "f32" or t.ndim == 1 else np.float16)))
+    meta = [kv("general.architecture", 8, "llama"), kv("general.name", 8, "seqc test"),
+            kv("llama.block_count", 4, cfg["num_hidden_layers"]),
+            kv("llama.context_length", 4, cfg["max_position_embeddings"]),
+            kv("llama.embedding_length", 4, cfg["hidden_size"]),
+            kv("llama.feed_forward_length", 4, cfg["intermediate_size"]),
+            kv("llama.attention.head_count", 4, H),
+            kv("llama.attention.head_count_kv", 4, K),
+            kv("llama.rope.dimension_count", 4, cfg.get("head_dim", cfg["hidden_size"] // H)),
+            kv("llama.rope.freq_base", 6, cfg.get("rope_theta", 10000.0)),
+            kv("llama.attention.layer_norm_rms_epsilon", 6, cfg.get("rms_norm_eps", 1e-5)),
+            kv("tokenizer.ggml.tokens", 9, [chr(i) if 32 <= i < 127 else f"<{i}>"
+                                           for i in range(cfg["vocab_size"])])]
+    infos, data, offset = [], b"", 0
+    for i, (name, t) in enumerate(tensors):
+        gtype = 0 if t.dtype == np.float32 else 1
+        if a.quantized_type and i == 0:
+            gtype = 2  # Q4_0
+        dims = list(reversed(t.shape))
+        infos.append(gguf_string(name) + struct.pack("<I", len(dims))
+                     + b"".join(struct.pack("<Q", d) for d in dims)
+                     + struct.pack("<IQ", gtype, offset))
+        blob = t.tobytes()
+        blob += b"\0" * (-len(blob) % 32)
+        data += blob
+        offset += len(blob)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta)) + b"".join(meta) + b"".join(infos)
+    head += b"\0" * (-len(head) % 32)
+    out = head + data
+    if a.truncate:
+        out = out[:a.truncate]
+    Path(a.out).write_bytes(out)
+
+
+if __name__ == "__main__":
+    main()
