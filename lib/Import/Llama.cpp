@@ -66,6 +66,27 @@ bool seqc::isLlamaModel(StringRef path) {
          (*buf)->getBuffer().contains("LlamaForCausalLM");
 }
 
+/// The integer hyperparameters, read by `integer(key, out, required)` under
+/// each format's key names: layers, width, ffn, heads, KV heads, head size,
+/// positions (the last three optional, with LLaMA's defaults).
+using IntegerReader =
+    llvm::function_ref<llvm::Error(StringRef, int64_t &, bool)>;
+static llvm::Error readIntegers(LlamaConfig &c, IntegerReader integer,
+                                ArrayRef<StringRef> keys) {
+  int64_t *required[] = {&c.layers, &c.embd, &c.ffn, &c.heads};
+  for (int i = 0; i < 4; ++i)
+    if (auto e = integer(keys[i], *required[i], true))
+      return e;
+  c.kvHeads = c.heads;
+  c.headDim = c.embd / c.heads;
+  c.maxPositions = 2048;
+  int64_t *optional[] = {&c.kvHeads, &c.headDim, &c.maxPositions};
+  for (int i = 0; i < 3; ++i)
+    if (auto e = integer(keys[4 + i], *optional[i], false))
+      return e;
+  return llvm::Error::success();
+}
+
 llvm::Expected<LlamaConfig> seqc::readLlamaConfig(StringRef path) {
   std::string cfgPath = configPath(path);
   auto buf = llvm::MemoryBuffer::getFile(cfgPath);
@@ -98,24 +119,13 @@ llvm::Expected<LlamaConfig> seqc::readLlamaConfig(StringRef path) {
     out = *v;
     return llvm::Error::success();
   };
-  if (auto e = integer("num_hidden_layers", c.layers, true))
-    return std::move(e);
-  if (auto e = integer("hidden_size", c.embd, true))
-    return std::move(e);
-  if (auto e = integer("intermediate_size", c.ffn, true))
-    return std::move(e);
-  if (auto e = integer("num_attention_heads", c.heads, true))
+  if (auto e =
+          readIntegers(c, integer,
+                       {"num_hidden_layers", "hidden_size", "intermediate_size",
+                        "num_attention_heads", "num_key_value_heads",
+                        "head_dim", "max_position_embeddings"}))
     return std::move(e);
   if (auto e = integer("vocab_size", c.vocab, true))
-    return std::move(e);
-  c.kvHeads = c.heads;
-  if (auto e = integer("num_key_value_heads", c.kvHeads, false))
-    return std::move(e);
-  c.headDim = c.embd / c.heads;
-  if (auto e = integer("head_dim", c.headDim, false))
-    return std::move(e);
-  c.maxPositions = 2048;
-  if (auto e = integer("max_position_embeddings", c.maxPositions, false))
     return std::move(e);
   if (std::optional<double> v = o->getNumber("rms_norm_eps"))
     c.rmsEps = *v;
@@ -158,22 +168,11 @@ llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
       return fail("llama." + key + " is " + *v + ", not a positive integer");
     return llvm::Error::success();
   };
-  if (auto e = integer("block_count", c.layers, true))
-    return std::move(e);
-  if (auto e = integer("embedding_length", c.embd, true))
-    return std::move(e);
-  if (auto e = integer("feed_forward_length", c.ffn, true))
-    return std::move(e);
-  if (auto e = integer("attention.head_count", c.heads, true))
-    return std::move(e);
-  c.kvHeads = c.heads;
-  if (auto e = integer("attention.head_count_kv", c.kvHeads, false))
-    return std::move(e);
-  c.headDim = c.embd / c.heads;
-  if (auto e = integer("rope.dimension_count", c.headDim, false))
-    return std::move(e);
-  c.maxPositions = 2048;
-  if (auto e = integer("context_length", c.maxPositions, false))
+  if (auto e = readIntegers(c, integer,
+                            {"block_count", "embedding_length",
+                             "feed_forward_length", "attention.head_count",
+                             "attention.head_count_kv", "rope.dimension_count",
+                             "context_length"}))
     return std::move(e);
   if (const std::string *v = ckpt.metadata("llama.rope.freq_base"))
     c.ropeTheta = std::strtod(v->c_str(), nullptr);
