@@ -208,8 +208,6 @@ llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
   if (!emb || emb->shape.size() != 2)
     return fail("missing tensor 'token_embd.weight'");
   c.vocab = emb->shape[0];
-  if (const Tensor *q = ckpt.find("model.layers.0.self_attn.q_proj.weight"))
-    c.dtype = q->dtype;
   return c;
 }
 
@@ -259,47 +257,15 @@ private:
                         return arith::MulFOp::create(nb, nl, v, v);
                       });
     float invC = 1.0f / cfg.embd, eps = (float)cfg.rmsEps;
-    Value out = empty({dim(x, 0), dim(x, 1)});
-    AffineMap id = b.getMultiDimIdentityMap(2);
-    AffineMap row = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
-    AffineMap col = AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx);
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{out.getType()},
-               ValueRange{x, sq, weight(name)}, ValueRange{out},
-               SmallVector<AffineMap>{id, row, col, id},
-               SmallVector<utils::IteratorType>(2,
-                                                utils::IteratorType::parallel),
-               [&](OpBuilder &nb, Location nl, ValueRange a) {
-                 Value ms =
-                     arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invC));
-                 Value inv = math::RsqrtOp::create(
-                     nb, nl,
-                     arith::AddFOp::create(nb, nl, ms, cst(nb, nl, eps)));
-                 Value v = arith::MulFOp::create(nb, nl, a[0], inv);
-                 linalg::YieldOp::create(
-                     nb, nl,
-                     arith::MulFOp::create(nb, nl, v, a[2]).getResult());
-               })
-        .getResult(0);
-  }
-
-  /// [T, H*D] -> [T, H, D] and back.
-  Value splitHeads(Value x, int64_t heads) {
-    auto type = cast<RankedTensorType>(x.getType());
-    return tensor::ExpandShapeOp::create(
-        b, loc,
-        RankedTensorType::get({type.getDimSize(0), heads, cfg.headDim}, f32), x,
-        ArrayRef<ReassociationIndices>{{0}, {1, 2}},
-        SmallVector<OpFoldResult>{dim(x, 0), b.getIndexAttr(heads),
-                                  b.getIndexAttr(cfg.headDim)});
-  }
-  Value joinHeads(Value x) {
-    auto type = cast<RankedTensorType>(x.getType());
-    return tensor::CollapseShapeOp::create(
-        b, loc,
-        RankedTensorType::get(
-            {type.getDimSize(0), type.getDimSize(1) * type.getDimSize(2)}, f32),
-        x, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+    return rowwise(
+        x, {sq}, {weight(name)},
+        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value ms = arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invC));
+          Value inv = math::RsqrtOp::create(
+              nb, nl, arith::AddFOp::create(nb, nl, ms, cst(nb, nl, eps)));
+          Value v = arith::MulFOp::create(nb, nl, a[0], inv);
+          return arith::MulFOp::create(nb, nl, v, a[2]);
+        });
   }
 
   /// (weights, layer offset, x [T, C], state, slot) -> x'.
@@ -323,9 +289,9 @@ private:
 
     // Attention.
     Value h = rmsNorm(x, "layers.0.attn_norm");
-    Value q = splitHeads(linear(h, "layers.0.wq"), cfg.heads);
-    Value k = splitHeads(linear(h, "layers.0.wk"), cfg.kvHeads);
-    Value v = splitHeads(linear(h, "layers.0.wv"), cfg.kvHeads);
+    Value q = splitHeads(linear(h, "layers.0.wq"), cfg.heads, cfg.headDim);
+    Value k = splitHeads(linear(h, "layers.0.wk"), cfg.kvHeads, cfg.headDim);
+    Value v = splitHeads(linear(h, "layers.0.wv"), cfg.kvHeads, cfg.headDim);
     Value cache = seq::KVLoadOp::create(b, loc, cacheType, state, slot);
     Value pos0 = seq::KVLengthOp::create(b, loc, cache);
     Value posInit = tensor::EmptyOp::create(

@@ -413,6 +413,53 @@ protected:
   static Value silu(OpBuilder &nb, Location nl, Value v) {
     return arith::MulFOp::create(nb, nl, v, sigmoid(nb, nl, v));
   }
+  /// [T, H*D] -> [T, H, D] and back.
+  Value splitHeads(Value x, int64_t heads, int64_t headDim) {
+    auto type = cast<RankedTensorType>(x.getType());
+    return tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({type.getDimSize(0), heads, headDim}, f32), x,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        SmallVector<OpFoldResult>{dim(x, 0), b.getIndexAttr(heads),
+                                  b.getIndexAttr(headDim)});
+  }
+  Value joinHeads(Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    return tensor::CollapseShapeOp::create(
+        b, loc,
+        RankedTensorType::get(
+            {type.getDimSize(0), type.getDimSize(1) * type.getDimSize(2)}, f32),
+        x, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  }
+
+  /// A [T, C] generic over x, per-row [T] statistics and per-channel [C]
+  /// weights: body(x, rows..., cols...) (normalizations).
+  Value rowwise(Value x, ValueRange rows, ValueRange cols, BodyFn body) {
+    Value out = empty({dim(x, 0), dim(x, 1)});
+    AffineMap id = b.getMultiDimIdentityMap(2);
+    AffineMap row = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
+    AffineMap col = AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx);
+    SmallVector<Value> ins = {x};
+    SmallVector<AffineMap> maps = {id};
+    for (Value r : rows) {
+      ins.push_back(r);
+      maps.push_back(row);
+    }
+    for (Value c : cols) {
+      ins.push_back(c);
+      maps.push_back(col);
+    }
+    maps.push_back(id);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{out.getType()}, ins, ValueRange{out}, maps,
+               SmallVector<utils::IteratorType>(2,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 linalg::YieldOp::create(nb, nl, body(nb, nl, a.drop_back()));
+               })
+        .getResult(0);
+  }
+
   /// While a shared layer function is built: its weights (argument 0) and
   /// layer offset (argument 1) replace the entry's, and weight names of layer
   /// `rep` resolve relative to the offset. Restores the entry's on scope exit.

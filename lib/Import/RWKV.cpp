@@ -276,34 +276,18 @@ private:
         });
     Value w = weight((prefix + ".w").str()),
           bias = weight((prefix + ".b").str());
-    // Broadcast the per-row statistics over [T, C] through a generic of its
-    // own (maps differ from elementwise's).
-    Value out = empty({dim(x, 0), dim(x, 1)});
-    AffineMap id = b.getMultiDimIdentityMap(2);
-    AffineMap row = AffineMap::get(2, 0, b.getAffineDimExpr(0), ctx);
-    AffineMap col = AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx);
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{out.getType()},
-               ValueRange{x, sum, sq, w, bias}, ValueRange{out},
-               SmallVector<AffineMap>{id, row, row, col, col, id},
-               SmallVector<utils::IteratorType>(2,
-                                                utils::IteratorType::parallel),
-               [&](OpBuilder &nb, Location nl, ValueRange a) {
-                 Value mean =
-                     arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invC));
-                 Value var =
-                     arith::MulFOp::create(nb, nl, a[2], cst(nb, nl, invC));
-                 Value inv = math::RsqrtOp::create(
-                     nb, nl,
-                     arith::AddFOp::create(nb, nl, var, cst(nb, nl, 1e-5f)));
-                 Value v = arith::MulFOp::create(
-                     nb, nl, arith::SubFOp::create(nb, nl, a[0], mean), inv);
-                 v = arith::MulFOp::create(nb, nl, v, a[3]);
-                 linalg::YieldOp::create(
-                     nb, nl,
-                     arith::AddFOp::create(nb, nl, v, a[4]).getResult());
-               })
-        .getResult(0);
+    return rowwise(
+        x, {sum, sq}, {w, bias},
+        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value mean = arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invC));
+          Value var = arith::MulFOp::create(nb, nl, a[2], cst(nb, nl, invC));
+          Value inv = math::RsqrtOp::create(
+              nb, nl, arith::AddFOp::create(nb, nl, var, cst(nb, nl, 1e-5f)));
+          Value v = arith::MulFOp::create(
+              nb, nl, arith::SubFOp::create(nb, nl, a[0], mean), inv);
+          v = arith::MulFOp::create(nb, nl, v, a[3]);
+          return arith::AddFOp::create(nb, nl, v, a[4]);
+        });
   }
 
   /// state[layer, row0 .. row0+rows-1, :] as [C] (rows == 1) or [rows, C].
@@ -366,20 +350,7 @@ private:
 
   /// [T, C] <-> [T, H, N].
   Value splitHeads(Value x) {
-    auto type = cast<RankedTensorType>(x.getType());
-    SmallVector<OpFoldResult> sizes = {dim(x, 0), b.getIndexAttr(cfg.heads),
-                                       b.getIndexAttr(cfg.headSize)};
-    return tensor::ExpandShapeOp::create(
-        b, loc,
-        RankedTensorType::get({type.getDimSize(0), cfg.heads, cfg.headSize},
-                              f32),
-        x, ArrayRef<ReassociationIndices>{{0}, {1, 2}}, sizes);
-  }
-  Value joinHeads(Value x) {
-    auto type = cast<RankedTensorType>(x.getType());
-    return tensor::CollapseShapeOp::create(
-        b, loc, RankedTensorType::get({type.getDimSize(0), cfg.embd}, f32), x,
-        ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+    return ModelBuilder::splitHeads(x, cfg.heads, cfg.headSize);
   }
   AffineMap map3(ArrayRef<unsigned> dims) {
     SmallVector<AffineExpr> e;
