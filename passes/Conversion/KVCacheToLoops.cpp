@@ -44,7 +44,8 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
     return start;
   };
   l.compressed = type.isCompressed();
-  l.evicting = !l.compressed && type.getWindow() > 0;
+  l.scored = type.isScored();
+  l.evicting = !l.compressed && !l.scored && type.getWindow() > 0;
   if (l.evicting) {
     l.sinks = type.getSinks();
     l.window = type.getWindow();
@@ -57,13 +58,31 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
     l.bytes = at;
     return true;
   }
-  if (!l.compressed) {
+  if (!l.compressed && !l.scored) {
     l.keys = region(H * l.capacity * D * eb);
     l.values = region(H * l.capacity * D * eb);
     l.bytes = at;
     return true;
   }
   QuantEncodingAttr ke = type.getKeyEncoding(), ve = type.getValueEncoding();
+  if (l.scored) {
+    l.mixed = l.compressed;
+    l.roco = type.getEvict().getValue() == EvictPolicy::RoCo;
+    l.budget = type.getBudget();
+    l.sinks = type.getSinks();
+    l.window = type.getWindow();
+    int64_t B = l.budget;
+    l.slotKeys = region(H * B * D * eb);
+    l.slotValues = region(H * B * D * eb);
+    l.slotPos = region(H * B * 4);
+    l.slotSum = region(H * B * 4);
+    l.slotCount = region(H * B * 4);
+    l.bytes = at;
+    if (!l.mixed)
+      return true;
+    l.lowFlags = region(H * l.capacity);
+    l.quantCapacity = l.capacity;
+  }
   if (!ke || !ve) {
     error = "the lowering needs both keys and values quantized, or neither";
     return false;
@@ -78,17 +97,19 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
       error = "the lowering stores f32 scales only";
       return false;
     }
-  l.sinks = type.getSinks();
-  l.window = type.getWindow();
-  int64_t kChunk = ke.getAxis() == 0 ? ke.getGroup() : 1;
-  int64_t vChunk = ve.getAxis() == 0 ? ve.getGroup() : 1;
-  l.chunk = std::lcm(kChunk, vChunk);
-  l.ringSlots = l.window + l.chunk;
-  l.quantCapacity = (l.capacity - l.sinks + l.chunk - 1) / l.chunk * l.chunk;
-  l.sinkKeys = region(H * l.sinks * D * eb);
-  l.sinkValues = region(H * l.sinks * D * eb);
-  l.ringKeys = region(H * l.ringSlots * D * eb);
-  l.ringValues = region(H * l.ringSlots * D * eb);
+  if (!l.scored) {
+    l.sinks = type.getSinks();
+    l.window = type.getWindow();
+    int64_t kChunk = ke.getAxis() == 0 ? ke.getGroup() : 1;
+    int64_t vChunk = ve.getAxis() == 0 ? ve.getGroup() : 1;
+    l.chunk = std::lcm(kChunk, vChunk);
+    l.ringSlots = l.window + l.chunk;
+    l.quantCapacity = (l.capacity - l.sinks + l.chunk - 1) / l.chunk * l.chunk;
+    l.sinkKeys = region(H * l.sinks * D * eb);
+    l.sinkValues = region(H * l.sinks * D * eb);
+    l.ringKeys = region(H * l.ringSlots * D * eb);
+    l.ringValues = region(H * l.ringSlots * D * eb);
+  }
   auto side = [&](QuantEncodingAttr e, KVLayout::Side &s) {
     s.bits = e.getBits();
     s.group = e.getGroup();
@@ -196,6 +217,8 @@ public:
     // A full cache takes no more tokens (the runtime refuses to call past
     // the capacity; this guard only keeps memory safe).
     ifThen(lt(len, idx(l.capacity)), [&] {
+      if (l.scored)
+        return appendScored(keys, values, t, len);
       auto copyToken = [&](Value kDst, Value vDst, Value pos) {
         loop(H, [&](Value h) {
           loop(D, [&](Value d) {
@@ -261,6 +284,145 @@ public:
   Value sinkValues() {
     return view(l.sinkValues, {l.heads, l.sinks, l.headDim}, elt);
   }
+  Value slotKeys() {
+    return view(l.slotKeys, {l.heads, l.budget, l.headDim}, elt);
+  }
+  Value slotValues() {
+    return view(l.slotValues, {l.heads, l.budget, l.headDim}, elt);
+  }
+  Value slotPos() {
+    return view(l.slotPos, {l.heads, l.budget}, b.getI32Type());
+  }
+  Value slotSum() { return view(l.slotSum, {l.heads, l.budget}, f32); }
+  Value slotCount() { return view(l.slotCount, {l.heads, l.budget}, f32); }
+  Value lowFlags() {
+    return view(l.lowFlags, {l.heads, l.capacity}, b.getI8Type());
+  }
+
+  /// Appends token `t` (position `len`) to a scored cache: into the next
+  /// free slot, or, once all `budget` slots are taken, per head into the
+  /// slot of the unprotected token with the lowest score (ties: the older),
+  /// which is dropped or, in a mixed-precision cache, quantized at its
+  /// position.
+  void appendScored(Value keys, Value values, Value t, Value len) {
+    int64_t D = l.headDim, B = l.budget;
+    Type i32 = b.getI32Type();
+    Value pos = slotPos(), sum = slotSum(), cnt = slotCount();
+    Value len32 = arith::IndexCastOp::create(b, i32, len);
+    auto place = [&](Value h, Value slot) {
+      Value kDst = slotKeys(), vDst = slotValues();
+      loop(D, [&](Value d) {
+        Value k = memref::LoadOp::create(b, keys, ValueRange{t, h, d});
+        memref::StoreOp::create(b, fromF32(toF32(k), elt), kDst,
+                                ValueRange{h, slot, d});
+        Value v = memref::LoadOp::create(b, values, ValueRange{t, h, d});
+        memref::StoreOp::create(b, fromF32(toF32(v), elt), vDst,
+                                ValueRange{h, slot, d});
+      });
+      memref::StoreOp::create(b, len32, pos, ValueRange{h, slot});
+      memref::StoreOp::create(b, f(0.0f), sum, ValueRange{h, slot});
+      memref::StoreOp::create(b, f(0.0f), cnt, ValueRange{h, slot});
+      if (l.mixed)
+        memref::StoreOp::create(
+            b, arith::ConstantIntOp::create(b, b.getI8Type(), 0), lowFlags(),
+            ValueRange{h, len});
+    };
+    auto ifOp = scf::IfOp::create(b, lt(len, idx(B)), /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      loop(l.heads, [&](Value h) { place(h, len); });
+      b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+      // Protected: the sinks and the window - 1 most recent tokens (with the
+      // new one they are the window most recent).
+      Value sinks32 = arith::ConstantIntOp::create(b, i32, l.sinks);
+      Value limit = arith::IndexCastOp::create(b, i32, sub(len, idx(l.window)));
+      loop(l.heads, [&](Value h) {
+        auto forOp = scf::ForOp::create(
+            b, idx(0), idx(B), idx(1),
+            ValueRange{f(INFINITY),
+                       arith::ConstantIntOp::create(b, i32, INT32_MAX),
+                       idx(0)});
+        {
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(forOp.getBody());
+          Value j = forOp.getInductionVar();
+          ValueRange it = forOp.getRegionIterArgs();
+          Value p = memref::LoadOp::create(b, pos, ValueRange{h, j});
+          Value score = memref::LoadOp::create(b, sum, ValueRange{h, j});
+          if (l.roco) {
+            Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
+            Value seen =
+                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, c, f(0.0f));
+            score = arith::SelectOp::create(
+                b, seen, arith::DivFOp::create(b, score, c), f(0.0f));
+          }
+          auto cmpI = [&](arith::CmpIPredicate pr, Value x, Value y) {
+            return arith::CmpIOp::create(b, pr, x, y);
+          };
+          Value cand = arith::AndIOp::create(
+              b, cmpI(arith::CmpIPredicate::sge, p, sinks32),
+              cmpI(arith::CmpIPredicate::sle, p, limit));
+          Value lower =
+              arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, score, it[0]);
+          Value tie = arith::AndIOp::create(
+              b,
+              arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, score, it[0]),
+              cmpI(arith::CmpIPredicate::slt, p, it[1]));
+          Value better = arith::AndIOp::create(
+              b, cand, arith::OrIOp::create(b, lower, tie));
+          scf::YieldOp::create(
+              b, ValueRange{arith::SelectOp::create(b, better, score, it[0]),
+                            arith::SelectOp::create(b, better, p, it[1]),
+                            arith::SelectOp::create(b, better, j, it[2])});
+        }
+        Value victim = forOp.getResult(2);
+        if (l.mixed) {
+          Value old = arith::IndexCastOp::create(
+              b, b.getIndexType(),
+              memref::LoadOp::create(b, pos, ValueRange{h, victim}));
+          Value kSrc = slotKeys(), vSrc = slotValues();
+          quantizeToken(l.key, h, old, [&](Value c) {
+            return toF32(
+                memref::LoadOp::create(b, kSrc, ValueRange{h, victim, c}));
+          });
+          quantizeToken(l.value, h, old, [&](Value c) {
+            return toF32(
+                memref::LoadOp::create(b, vSrc, ValueRange{h, victim, c}));
+          });
+          memref::StoreOp::create(
+              b, arith::ConstantIntOp::create(b, b.getI8Type(), 1), lowFlags(),
+              ValueRange{h, old});
+        }
+        place(h, victim);
+      });
+    }
+    storeHeader(0, add(len, idx(1)));
+  }
+
+  /// Adds each visible slot's attention from the softmax weights of the
+  /// `rep` query heads of KV head `h` (scores hold exp(s - max), `stats`
+  /// the reciprocal sums): their mean to the sum, 1 to the count.
+  void accumulateAttention(Value h, Value n, Value scores, Value stats,
+                           int64_t rep) {
+    Value sum = slotSum(), cnt = slotCount();
+    loop(idx(0), arith::MinSIOp::create(b, n, idx(l.budget)), [&](Value j) {
+      Value a = f(0.0f);
+      for (int64_t r = 0; r < rep; ++r) {
+        Value e = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
+        Value inv = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+        a = arith::AddFOp::create(b, a, arith::MulFOp::create(b, e, inv));
+      }
+      a = arith::MulFOp::create(b, a, f(1.0f / float(rep)));
+      Value s = memref::LoadOp::create(b, sum, ValueRange{h, j});
+      memref::StoreOp::create(b, arith::AddFOp::create(b, s, a), sum,
+                              ValueRange{h, j});
+      Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
+      memref::StoreOp::create(b, arith::AddFOp::create(b, c, f(1.0f)), cnt,
+                              ValueRange{h, j});
+    });
+  }
+
   Value codes(const KVLayout::Side &s) {
     return view(s.codes, {l.heads, l.quantCapacity, s.rowBytes}, b.getI8Type());
   }
@@ -328,86 +490,105 @@ public:
     return arith::FPToUIOp::create(b, wordType(s), q);
   }
 
+  /// (min, max) of `at(k)` for k in [0, n).
+  std::pair<Value, Value> minMax(function_ref<Value(Value)> at, int64_t n) {
+    auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1),
+                                    ValueRange{f(INFINITY), f(-INFINITY)});
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    Value x = at(forOp.getInductionVar());
+    Value mn = arith::MinimumFOp::create(b, forOp.getRegionIterArgs()[0], x);
+    Value mx = arith::MaximumFOp::create(b, forOp.getRegionIterArgs()[1], x);
+    scf::YieldOp::create(b, ValueRange{mn, mx});
+    return {forOp.getResult(0), forOp.getResult(1)};
+  }
+
+  /// Stores the scale (and minimum) of the group with range [mn, mx] at
+  /// (row, col) of head h.
+  void storeParams(const KVLayout::Side &s, Value h, Value row, Value col,
+                   Value mn, Value mx) {
+    auto [scale, minimum] = params(s, mn, mx);
+    memref::StoreOp::create(b, scale, scales(s), ValueRange{h, row, col});
+    if (s.asymmetric)
+      memref::StoreOp::create(b, minimum, minima(s), ValueRange{h, row, col});
+  }
+
+  /// Packs the codes of token i (index in the packed region) of head h,
+  /// whose channel c holds `at(c)`, with the group parameters already
+  /// stored: 8 channels (`bits` bytes) at a time.
+  void packCodes(const KVLayout::Side &s, Value h, Value i,
+                 function_ref<Value(Value)> at) {
+    Value sc = scales(s), mins = s.asymmetric ? minima(s) : Value();
+    Value cd = codes(s);
+    loop(l.headDim / 8, [&](Value u) {
+      Value word = arith::ConstantIntOp::create(b, wordType(s), 0);
+      for (int64_t j = 0; j < 8; ++j) {
+        Value c = add(mul(u, idx(8)), idx(j));
+        auto [row, col] = scaleAt(s, i, c);
+        Value scale = memref::LoadOp::create(b, sc, ValueRange{h, row, col});
+        Value minimum =
+            mins
+                ? memref::LoadOp::create(b, mins, ValueRange{h, row, col})
+                      .getResult()
+                : arith::MulFOp::create(b, scale, f(-float(1u << (s.bits - 1))))
+                      .getResult();
+        Value q = code(s, at(c), scale, minimum);
+        Value shifted = arith::ShLIOp::create(
+            b, q, arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
+        word = arith::OrIOp::create(b, word, shifted);
+      }
+      for (unsigned byte = 0; byte < s.bits; ++byte) {
+        Value v = arith::ShRUIOp::create(
+            b, word, arith::ConstantIntOp::create(b, wordType(s), 8 * byte));
+        v = arith::TruncIOp::create(b, b.getI8Type(), v);
+        Value pos = add(mul(u, idx(s.bits)), idx(byte));
+        memref::StoreOp::create(b, v, cd, ValueRange{h, i, pos});
+      }
+    });
+  }
+
+  /// Quantizes token i of head h (channel c = `at(c)`) with channel-axis
+  /// groups: its group parameters, then its codes.
+  void quantizeToken(const KVLayout::Side &s, Value h, Value i,
+                     function_ref<Value(Value)> at) {
+    loop(l.headDim / s.group, [&](Value g) {
+      Value c0 = mul(g, idx(s.group));
+      auto [mn, mx] = minMax([&](Value c) { return at(add(c0, c)); }, s.group);
+      storeParams(s, h, i, g, mn, mx);
+    });
+    packCodes(s, h, i, at);
+  }
+
   /// Quantizes tokens nq .. nq + chunk - 1 (indices after the sinks) of one
   /// side from the ring into the packed region.
   void quantizeChunk(Value ring, const KVLayout::Side &s, Value nq) {
-    int64_t H = l.heads, D = l.headDim, R = l.ringSlots;
-    Value sc = scales(s), mins = s.asymmetric ? minima(s) : Value();
-    Value cd = codes(s);
+    int64_t D = l.headDim, R = l.ringSlots;
     auto ringAt = [&](Value h, Value i, Value c) {
       Value slot = arith::RemUIOp::create(b, i, idx(R));
       return toF32(memref::LoadOp::create(b, ring, ValueRange{h, slot, c}));
     };
-    auto minMax = [&](function_ref<Value(Value)> at, int64_t n) {
-      auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1),
-                                      ValueRange{f(INFINITY), f(-INFINITY)});
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(forOp.getBody());
-      Value x = at(forOp.getInductionVar());
-      Value mn = arith::MinimumFOp::create(b, forOp.getRegionIterArgs()[0], x);
-      Value mx = arith::MaximumFOp::create(b, forOp.getRegionIterArgs()[1], x);
-      scf::YieldOp::create(b, ValueRange{mn, mx});
-      return std::pair<Value, Value>{forOp.getResult(0), forOp.getResult(1)};
-    };
-    auto storeParams = [&](Value h, Value row, Value col, Value mn, Value mx) {
-      auto [scale, minimum] = params(s, mn, mx);
-      memref::StoreOp::create(b, scale, sc, ValueRange{h, row, col});
-      if (mins)
-        memref::StoreOp::create(b, minimum, mins, ValueRange{h, row, col});
-    };
-    loop(H, [&](Value h) {
-      // Group parameters.
-      if (s.perChannel) {
-        loop(l.chunk / s.group, [&](Value sub) {
-          Value i0 = add(nq, mul(sub, idx(s.group)));
-          Value row = arith::DivUIOp::create(b, i0, idx(s.group));
-          loop(D, [&](Value c) {
-            auto [mn, mx] = minMax(
-                [&](Value i) { return ringAt(h, add(i0, i), c); }, s.group);
-            storeParams(h, row, c, mn, mx);
-          });
-        });
-      } else {
+    loop(l.heads, [&](Value h) {
+      if (!s.perChannel) {
         loop(l.chunk, [&](Value k) {
           Value i = add(nq, k);
-          loop(D / s.group, [&](Value g) {
-            Value c0 = mul(g, idx(s.group));
-            auto [mn, mx] = minMax(
-                [&](Value c) { return ringAt(h, i, add(c0, c)); }, s.group);
-            storeParams(h, i, g, mn, mx);
-          });
+          quantizeToken(s, h, i, [&](Value c) { return ringAt(h, i, c); });
         });
+        return;
       }
-      // Codes, 8 channels (`bits` bytes) at a time.
+      // Per-channel groups: the parameters of each channel over the
+      // group's tokens first, then the codes token by token.
+      loop(l.chunk / s.group, [&](Value sub) {
+        Value i0 = add(nq, mul(sub, idx(s.group)));
+        Value row = arith::DivUIOp::create(b, i0, idx(s.group));
+        loop(D, [&](Value c) {
+          auto [mn, mx] = minMax(
+              [&](Value i) { return ringAt(h, add(i0, i), c); }, s.group);
+          storeParams(s, h, row, c, mn, mx);
+        });
+      });
       loop(l.chunk, [&](Value k) {
         Value i = add(nq, k);
-        loop(D / 8, [&](Value u) {
-          Value word = arith::ConstantIntOp::create(b, wordType(s), 0);
-          for (int64_t j = 0; j < 8; ++j) {
-            Value c = add(mul(u, idx(8)), idx(j));
-            auto [row, col] = scaleAt(s, i, c);
-            Value scale =
-                memref::LoadOp::create(b, sc, ValueRange{h, row, col});
-            Value minimum =
-                mins ? memref::LoadOp::create(b, mins, ValueRange{h, row, col})
-                           .getResult()
-                     : arith::MulFOp::create(b, scale,
-                                             f(-float(1u << (s.bits - 1))))
-                           .getResult();
-            Value q = code(s, ringAt(h, i, c), scale, minimum);
-            Value shifted = arith::ShLIOp::create(
-                b, q, arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
-            word = arith::OrIOp::create(b, word, shifted);
-          }
-          for (unsigned byte = 0; byte < s.bits; ++byte) {
-            Value v = arith::ShRUIOp::create(
-                b, word,
-                arith::ConstantIntOp::create(b, wordType(s), 8 * byte));
-            v = arith::TruncIOp::create(b, b.getI8Type(), v);
-            Value at = add(mul(u, idx(s.bits)), idx(byte));
-            memref::StoreOp::create(b, v, cd, ValueRange{h, i, at});
-          }
-        });
+        packCodes(s, h, i, [&](Value c) { return ringAt(h, i, c); });
       });
     });
   }
@@ -471,6 +652,15 @@ public:
   /// of them, except in an evicting cache, whose dropped tokens
   /// [sinks, sinks + dropped) are skipped.
   SmallVector<std::pair<Value, Value>> visibleRanges(Value n) {
+    if (l.scored) {
+      // Slots, then (mixed) positions of quantized tokens, at B + p; the
+      // positions of tokens in slots have score -inf there.
+      SmallVector<std::pair<Value, Value>> r = {
+          {idx(0), arith::MinSIOp::create(b, n, idx(l.budget))}};
+      if (l.mixed)
+        r.push_back({idx(l.budget), add(idx(l.budget), n)});
+      return r;
+    }
     if (!l.evicting)
       return {{idx(0), n}};
     Value S = idx(l.sinks);
@@ -486,8 +676,39 @@ public:
   void forEachRow(bool keys, Value h, Value n, Value row,
                   function_ref<void(Value)> body,
                   function_ref<void(Value)> onKeyGroup = nullptr,
-                  function_ref<void(Value)> quantBody = nullptr) {
+                  function_ref<void(Value)> quantBody = nullptr,
+                  function_ref<void(Value)> onSkip = nullptr) {
     int64_t H = l.heads, D = l.headDim;
+    if (l.scored) {
+      Value held = arith::MinSIOp::create(b, n, idx(l.budget));
+      Value slots = keys ? slotKeys() : slotValues();
+      loop(idx(0), held, [&](Value j) {
+        copyRow(slots, h, j, row);
+        body(j);
+      });
+      if (!l.mixed)
+        return;
+      // Quantized tokens, at column budget + position.
+      const KVLayout::Side &s = keys ? l.key : l.value;
+      Value flags = lowFlags();
+      loop(idx(0), n, [&](Value p) {
+        Value flag = memref::LoadOp::create(b, flags, ValueRange{h, p});
+        Value low = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::ne, flag,
+            arith::ConstantIntOp::create(b, b.getI8Type(), 0));
+        auto ifOp = scf::IfOp::create(b, low,
+                                      /*withElseRegion=*/bool(onSkip));
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        dequantRow(s, h, p, row);
+        body(add(idx(l.budget), p));
+        if (onSkip) {
+          b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+          onSkip(add(idx(l.budget), p));
+        }
+      });
+      return;
+    }
     if (!l.compressed && !l.evicting) {
       Value all = view(keys ? l.keys : l.values, {H, l.capacity, D}, elt);
       loop(idx(0), n, [&](Value j) {
@@ -603,7 +824,14 @@ public:
             true, kh, n, row, [&](Value j) { score(j, qbuf, false); },
             foldGroup, [&](Value j) { score(j, qs, true); });
       else
-        forEachRow(true, kh, n, row, [&](Value j) { score(j, qbuf, false); });
+        forEachRow(
+            true, kh, n, row, [&](Value j) { score(j, qbuf, false); }, nullptr,
+            nullptr,
+            [&](Value j) {
+              for (int64_t r = 0; r < rep; ++r)
+                memref::StoreOp::create(b, f(-INFINITY), scores,
+                                        ValueRange{idx(r), j});
+            });
       // Softmax weights: exp(s - max) / sum.
       for (int64_t r = 0; r < rep; ++r) {
         Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
@@ -621,6 +849,8 @@ public:
           memref::StoreOp::create(b, f(0.0f), acc, ValueRange{idx(r), d});
         });
       }
+      if (l.scored)
+        accumulateAttention(kh, n, scores, stats, rep);
       // Weighted sum of the values.
       forEachRow(false, kh, n, row, [&](Value j) {
         for (int64_t r = 0; r < rep; ++r) {
@@ -720,6 +950,12 @@ struct ConvertSeqKVToLoopsPass
              .getElementType()
              .isF32())
       return op.emitOpError() << "the lowering takes f32 queries";
+    if (!append && ref->layout.scored)
+      return op.emitOpError()
+             << "over a cache that chooses its tokens by attention (evict = "
+                "h2o or roco) must read the tokens just appended by a "
+                "seq.kv_append of the same tokens (the lowering appends and "
+                "attends one token at a time)";
     ImplicitLocOpBuilder b(op.getLoc(), op);
     KVCacheType type = op.getCache().getType();
     KVEmitter e = emitter(b, *ref, type.getElementType());
@@ -735,7 +971,7 @@ struct ConvertSeqKVToLoopsPass
     Value out = memref::AllocOp::create(b, outType, dynSizes);
     Type f32 = b.getF32Type();
     Value scores = memref::AllocOp::create(
-        b, MemRefType::get({rep, type.getCapacity()}, f32));
+        b, MemRefType::get({rep, ref->layout.scoreColumns()}, f32));
     Value acc = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
     Value row = memref::AllocOp::create(b, MemRefType::get({D}, f32));
     Value stats = memref::AllocOp::create(b, MemRefType::get({rep}, f32));

@@ -28,6 +28,20 @@
 // `window` slots only; a token leaving the ring is dropped (`quantized`
 // then counts the dropped tokens).
 //
+// A scored cache (evict = h2o or roco) keeps, per KV head, `budget` slots
+// at full precision, with the position and attention statistics of the
+// token in each:
+//   slot keys, slot values     [heads, budget, head_dim] element type
+//   slot positions             [heads, budget] i32
+//   attention sums, counts     [heads, budget] f32 each
+// and, when it has encodings (mixed precision), every token that left the
+// slots, quantized per token at its position:
+//   low flags                  [heads, capacity] i8 (1: quantized)
+//   for keys, then values: codes, scales, minima as above with
+//   quantCapacity = capacity and channel-axis groups.
+// Tokens fill slots 0, 1, ... in order; once all are taken a new token
+// replaces, per head, the unprotected one with the lowest score.
+//
 // Tokens leave the ring `chunk` at a time (the least common multiple of the
 // token-axis group sizes, 1 when both sides group channels), as soon as the
 // ring holds `window + chunk` tokens, so the `window` most recent tokens are
@@ -60,12 +74,21 @@ struct KVLayout {
   bool compressed = false;
   /// A window without encodings: tokens leaving it are dropped.
   bool evicting = false;
+  /// Tokens chosen by attention (h2o / roco), dropped or (mixed) quantized.
+  bool scored = false, mixed = false, roco = false;
+  int64_t budget = 0;
   int64_t sinks = 0, window = 0, chunk = 1, ringSlots = 0, quantCapacity = 0;
   // Byte offsets within one cache.
   int64_t keys = 0, values = 0;         // uncompressed
   int64_t sinkKeys = 0, sinkValues = 0; // compressed
   int64_t ringKeys = 0, ringValues = 0;
+  int64_t slotKeys = 0, slotValues = 0, slotPos = 0, slotSum = 0, slotCount = 0,
+          lowFlags = 0; // scored
   Side key, value;
+  /// Columns of the attention's score buffer: one per token it can see.
+  int64_t scoreColumns() const {
+    return scored ? (mixed ? budget + capacity : budget) : capacity;
+  }
   /// Bytes of one cache (a multiple of 64).
   int64_t bytes = 0;
 };

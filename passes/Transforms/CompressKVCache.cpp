@@ -10,6 +10,7 @@
 namespace mlir::seq {
 #define GEN_PASS_DEF_SEQCOMPRESSKVCACHE
 #define GEN_PASS_DEF_SEQEVICTKV
+#define GEN_PASS_DEF_SEQMIXEDPRECISIONKV
 #include "passes/Transforms/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -21,8 +22,9 @@ using namespace mlir::seq;
 static llvm::MapVector<KVCacheType, Location> plainCaches(ModuleOp module) {
   llvm::MapVector<KVCacheType, Location> found;
   auto note = [&](Type t, Location loc) {
-    if (auto cache = dyn_cast<KVCacheType>(t);
-        cache && !cache.isCompressed() && cache.getWindow() == 0)
+    if (auto cache = dyn_cast<KVCacheType>(t); cache && !cache.isCompressed() &&
+                                               cache.getWindow() == 0 &&
+                                               !cache.isScored())
       found.insert({cache, loc});
   };
   module->walk<WalkOrder::PreOrder>([&](Operation *op) {
@@ -100,7 +102,8 @@ FailureOr<KVCacheType> CompressKVCachePass::compress(KVCacheType type,
   };
   KVCacheType result = KVCacheType::getChecked(
       emit, ctx, type.getHeads(), type.getHeadDim(), type.getCapacity(),
-      type.getElementType(), keys, values, int64_t(sinks), int64_t(window));
+      type.getElementType(), keys, values, int64_t(sinks), int64_t(window),
+      EvictPolicyAttr(), int64_t(0));
   if (!result)
     return failure();
   return result;
@@ -133,6 +136,42 @@ void CompressKVCachePass::runOnOperation() {
 
 namespace {
 
+/// The policy named `name` for an attention-scored cache, or an error at
+/// `loc` (`window` is accepted only when `allowWindow`).
+static FailureOr<EvictPolicy> parsePolicy(StringRef pass, StringRef name,
+                                          bool allowWindow, Location loc) {
+  std::optional<EvictPolicy> p = symbolizeEvictPolicy(name);
+  if (!p || (*p == EvictPolicy::Window && !allowWindow))
+    return emitError(loc) << pass << ": unknown policy '" << name
+                          << "' (expected " << (allowWindow ? "window, " : "")
+                          << "h2o or roco)";
+  return *p;
+}
+
+/// Rewrites each plain cache of `module` with `make`, skipping caches whose
+/// capacity is within `budget` (nothing would ever leave them).
+static LogicalResult rewriteCaches(
+    ModuleOp module, StringRef pass, int64_t budget,
+    function_ref<KVCacheType(KVCacheType, function_ref<InFlightDiagnostic()>)>
+        make,
+    int64_t &count) {
+  llvm::DenseMap<Type, Type> replacement;
+  for (auto [type, loc] : plainCaches(module)) {
+    if (budget >= type.getCapacity())
+      continue;
+    auto emit = [&, loc = loc, type = type] {
+      return emitError(loc) << pass << ": cannot rewrite " << type << ": ";
+    };
+    KVCacheType result = make(type, emit);
+    if (!result)
+      return failure();
+    replacement[type] = result;
+  }
+  count += replacement.size();
+  replaceCaches(module, replacement);
+  return success();
+}
+
 struct EvictKVPass : public seq::impl::SeqEvictKVBase<EvictKVPass> {
   using Base::Base;
 
@@ -140,39 +179,90 @@ struct EvictKVPass : public seq::impl::SeqEvictKVBase<EvictKVPass> {
     ModuleOp module = getOperation();
     llvm::MapVector<KVCacheType, Location> found = plainCaches(module);
     Location first = found.empty() ? module.getLoc() : found.front().second;
-    if (policy != "window") {
-      if (policy == "h2o" || policy == "roco")
-        emitError(first) << "seq-evict-kv: policy '" << policy
-                         << "' is not lowered yet (window is)";
-      else
-        emitError(first) << "seq-evict-kv: unknown policy '" << policy
-                         << "' (expected window, h2o or roco)";
+    FailureOr<EvictPolicy> p =
+        parsePolicy("seq-evict-kv", policy, /*allowWindow=*/true, first);
+    if (failed(p))
+      return signalPassFailure();
+    bool window = *p == EvictPolicy::Window;
+    if (window && recent != 0) {
+      emitError(first) << "seq-evict-kv: recent=" << int64_t(recent)
+                       << " applies to the h2o and roco policies (the window "
+                          "policy keeps only recent tokens already)";
       return signalPassFailure();
     }
-    if (budget <= 0 || sinks < 0 || sinks >= budget) {
+    if (budget <= 0 || sinks < 0 || recent < 0 || sinks + recent >= budget) {
       emitError(first) << "seq-evict-kv: budget must be positive and larger "
-                          "than sinks, got budget="
-                       << int64_t(budget) << " sinks=" << int64_t(sinks);
+                          "than sinks + recent, got budget="
+                       << int64_t(budget) << " sinks=" << int64_t(sinks)
+                       << " recent=" << int64_t(recent);
       return signalPassFailure();
     }
-    llvm::DenseMap<Type, Type> replacement;
-    for (auto [type, loc] : found) {
-      if (budget >= type.getCapacity())
-        continue; // Nothing would ever be evicted.
-      auto emit = [&, loc = loc, type = type] {
-        return emitError(loc)
-               << "seq-evict-kv: cannot evict in " << type << ": ";
-      };
-      KVCacheType result = KVCacheType::getChecked(
-          emit, type.getContext(), type.getHeads(), type.getHeadDim(),
-          type.getCapacity(), type.getElementType(), QuantEncodingAttr(),
-          QuantEncodingAttr(), int64_t(sinks), int64_t(budget - sinks));
-      if (!result)
+    int64_t count = 0;
+    auto make = [&](KVCacheType t, function_ref<InFlightDiagnostic()> emit) {
+      if (window)
+        return KVCacheType::getChecked(
+            emit, t.getContext(), t.getHeads(), t.getHeadDim(), t.getCapacity(),
+            t.getElementType(), QuantEncodingAttr(), QuantEncodingAttr(),
+            int64_t(sinks), int64_t(budget - sinks), EvictPolicyAttr(),
+            int64_t(0));
+      return KVCacheType::getChecked(
+          emit, t.getContext(), t.getHeads(), t.getHeadDim(), t.getCapacity(),
+          t.getElementType(), QuantEncodingAttr(), QuantEncodingAttr(),
+          int64_t(sinks), int64_t(recent),
+          EvictPolicyAttr::get(t.getContext(), *p), int64_t(budget));
+    };
+    if (failed(rewriteCaches(module, "seq-evict-kv", budget, make, count)))
+      return signalPassFailure();
+    numCachesEvicting += count;
+  }
+};
+
+struct MixedPrecisionKVPass
+    : public seq::impl::SeqMixedPrecisionKVBase<MixedPrecisionKVPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    llvm::MapVector<KVCacheType, Location> found = plainCaches(module);
+    Location first = found.empty() ? module.getLoc() : found.front().second;
+    StringRef pass = "seq-mixed-precision-kv";
+    FailureOr<EvictPolicy> p =
+        parsePolicy(pass, policy, /*allowWindow=*/false, first);
+    if (failed(p))
+      return signalPassFailure();
+    for (auto [name, bits] :
+         {std::pair<StringRef, unsigned>{"key-bits", keyBits},
+          {"value-bits", valueBits}})
+      if (bits != 2 && bits != 3 && bits != 4 && bits != 8) {
+        emitError(first) << pass << ": invalid " << name << "=" << bits
+                         << " (expected 2, 3, 4 or 8)";
         return signalPassFailure();
-      replacement[type] = result;
+      }
+    if (groupSize <= 0 || budget <= 0 || sinks < 0 || recent < 0 ||
+        sinks + recent >= budget) {
+      emitError(first) << pass
+                       << ": group-size and budget must be positive and the "
+                          "budget larger than sinks + recent, got group-size="
+                       << int64_t(groupSize) << " budget=" << int64_t(budget)
+                       << " sinks=" << int64_t(sinks)
+                       << " recent=" << int64_t(recent);
+      return signalPassFailure();
     }
-    numCachesEvicting += replacement.size();
-    replaceCaches(module, replacement);
+    QuantMode mode = symmetric ? QuantMode::Symmetric : QuantMode::Asymmetric;
+    int64_t count = 0;
+    auto make = [&](KVCacheType t, function_ref<InFlightDiagnostic()> emit) {
+      MLIRContext *ctx = t.getContext();
+      return KVCacheType::getChecked(
+          emit, ctx, t.getHeads(), t.getHeadDim(), t.getCapacity(),
+          t.getElementType(),
+          QuantEncodingAttr::get(ctx, keyBits, groupSize, 1, mode),
+          QuantEncodingAttr::get(ctx, valueBits, groupSize, 1, mode),
+          int64_t(sinks), int64_t(recent), EvictPolicyAttr::get(ctx, *p),
+          int64_t(budget));
+    };
+    if (failed(rewriteCaches(module, pass, budget, make, count)))
+      return signalPassFailure();
+    numCachesMixed += count;
   }
 };
 

@@ -56,31 +56,90 @@ def SeqEvictKV : Pass<"seq-evict-kv", "::mlir::ModuleOp"> {
   let summary = "Bound the KV caches of a module by evicting tokens";
   let description = [{
     Rewrites every plain (full-precision, non-evicting) `!seq.kv_cache` type
-    so that the cache keeps at most `budget` tokens: with policy `window`
-    (StreamingLLM), the first `sinks` tokens and the `budget - sinks` most
-    recent ones; a token leaving the window is dropped, and the cache
-    stores `budget` tokens whatever its capacity. Caches whose capacity is
-    within the budget are left alone.
+    so that the cache keeps at most `budget` tokens per KV head; a token it
+    does not keep is dropped for good. Always kept: the first `sinks` tokens
+    (attention sinks). The other slots go to, by `policy`:
 
-    Errors, at the first cache: a non-positive budget, a budget not larger
-    than the sinks, an unknown policy; `h2o` and `roco` are recognised but
-    not lowered yet (their per-token attention statistics are not kept).
+    - `window` (StreamingLLM): the `budget - sinks` most recent tokens; the
+      cache stores `budget` tokens whatever its capacity;
+    - `h2o` (heavy hitters): the `recent` most recent tokens and the tokens
+      with the largest accumulated attention;
+    - `roco`: the `recent` most recent tokens and the tokens with the
+      largest mean attention over the queries that saw them (RoCo's
+      temporal score, which does not favour old tokens for being old).
 
-    Example: `seqc-opt --seq-evict-kv="policy=window budget=64 sinks=4"`
+    Each KV head chooses its own tokens; the attention a token receives from
+    one query is the mean of the softmax weights of the query heads that
+    read its head. Caches whose capacity is within the budget are left
+    alone.
+
+    Errors, at the first cache: an unknown policy, a non-positive budget, a
+    budget not larger than `sinks` (plus `recent` for `h2o` and `roco`),
+    `recent` with the `window` policy.
+
+    Example: `seqc-opt --seq-evict-kv="policy=h2o budget=64 sinks=4 recent=16"`
     turns `!seq.kv_cache<8x64x256xf32>` into
-    `!seq.kv_cache<8x64x256xf32, sinks = 4, window = 60>`.
+    `!seq.kv_cache<8x64x256xf32, sinks = 4, window = 16, evict = h2o, budget = 64>`.
   }];
   let dependentDialects = ["::mlir::seq::SeqDialect"];
   let options = [
     Option<"policy", "policy", "std::string", "\"window\"",
-           "Which tokens to keep: window (h2o and roco: not lowered yet)">,
-    Option<"budget", "budget", "int64_t", "0", "Tokens a cache keeps">,
+           "Which tokens to keep: window, h2o or roco">,
+    Option<"budget", "budget", "int64_t", "0", "Tokens a cache keeps per KV head">,
     Option<"sinks", "sinks", "int64_t", "0",
-           "Leading tokens always kept (attention sinks)">
+           "Leading tokens always kept (attention sinks)">,
+    Option<"recent", "recent", "int64_t", "0",
+           "Most recent tokens always kept (h2o and roco)">
   ];
   let statistics = [
     Statistic<"numCachesEvicting", "caches-evicting",
-              "Number of distinct KV cache types given an eviction window">
+              "Number of distinct KV cache types made evicting">
+  ];
+}
+
+def SeqMixedPrecisionKV : Pass<"seq-mixed-precision-kv", "::mlir::ModuleOp"> {
+  let summary = "Keep important tokens at full precision and quantize the rest (MiKV)";
+  let description = [{
+    Rewrites every plain `!seq.kv_cache` type into a mixed-precision one:
+    like `seq-evict-kv` with policy `h2o` (or `roco`), the cache keeps
+    `budget` tokens per KV head at full precision (the `sinks` first, the
+    `recent` most recent and those with the highest attention score), but a
+    token that leaves that set is quantized instead of dropped: keys at
+    `key-bits`, values at `value-bits`, each token in groups of
+    `group-size` channels with its own scales (and zero points). Nothing is
+    forgotten; unimportant tokens only lose precision (MiKV).
+
+    Errors, at the first cache: an unknown policy (`h2o` or `roco`), a bit
+    width other than 2, 3, 4 or 8, a group size that does not divide
+    `head_dim`, a budget not larger than `sinks + recent` or not below the
+    capacity.
+
+    Example: `seqc-opt --seq-mixed-precision-kv="budget=64 recent=16 key-bits=2 value-bits=2 group-size=32"`
+    turns `!seq.kv_cache<8x64x256xf32>` into
+    `!seq.kv_cache<8x64x256xf32, keys = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>, window = 16, evict = h2o, budget = 64>`.
+  }];
+  let dependentDialects = ["::mlir::seq::SeqDialect"];
+  let options = [
+    Option<"policy", "policy", "std::string", "\"h2o\"",
+           "How important tokens are chosen: h2o or roco">,
+    Option<"budget", "budget", "int64_t", "0",
+           "Tokens per KV head kept at full precision">,
+    Option<"sinks", "sinks", "int64_t", "0",
+           "Leading tokens always kept at full precision">,
+    Option<"recent", "recent", "int64_t", "0",
+           "Most recent tokens always kept at full precision">,
+    Option<"keyBits", "key-bits", "unsigned", "2",
+           "Bits per quantized key code (2, 3, 4 or 8)">,
+    Option<"valueBits", "value-bits", "unsigned", "2",
+           "Bits per quantized value code (2, 3, 4 or 8)">,
+    Option<"groupSize", "group-size", "int64_t", "32",
+           "Channels sharing one scale (and zero point)">,
+    Option<"symmetric", "symmetric", "bool", "false",
+           "Use the symmetric grid (no zero point)">
+  ];
+  let statistics = [
+    Statistic<"numCachesMixed", "caches-mixed",
+              "Number of distinct KV cache types made mixed-precision">
   ];
 }
 

@@ -25,6 +25,15 @@ M = 2^(b-1) - 1, code q + 2^(b-1), minimum -2^(b-1) s; a zero range gets
 s = 1; rounding is to nearest, ties away from zero; dequantized q s + m.
 Keys are grouped per channel (groups of tokens, KIVI) unless
 --kv-per-token-keys, values per token (groups of channels).
+
+--kv-evict h2o|roco --kv-budget B [--kv-recent W] [--kv-sinks S]: each KV
+head keeps B tokens: the S first, the W most recent and those with the
+highest score, the accumulated attention (h2o) or its mean over the queries
+that saw the token (roco); the attention a token gets from one query is the
+mean softmax weight over the query heads of its KV head. A token arriving at
+a full head replaces the unprotected token of lowest score (ties: the
+older). With --kv-bits below 16 that token is quantized per token (groups
+of --kv-group channels) and stays visible instead of being dropped (MiKV).
 """
 
 import argparse
@@ -207,8 +216,71 @@ class KVCache:
         return self.visible(self.V)
 
 
+class ScoredCache:
+    """H2O / RoCo eviction, or MiKV mixed precision (comp has key_bits)."""
+
+    def __init__(self, heads, head_dim, comp, storage=F32):
+        self.H, self.D, self.storage, self.c = heads, head_dim, storage, comp
+        B = comp["budget"]
+        self.K = np.zeros((heads, B, head_dim), F32)
+        self.V = np.zeros((heads, B, head_dim), F32)
+        self.pos = np.full((heads, B), -1)
+        self.sum = np.zeros((heads, B))
+        self.cnt = np.zeros((heads, B))
+        self.low = [{} for _ in range(heads)]  # position -> (key, value)
+        self.n = 0
+
+    def quantized(self, x, bits):
+        c = self.c
+        q = quantize_block(x[None, None, :], bits, c["group"], False, c["symmetric"])
+        return q[1][0, 0]
+
+    def append(self, k, v):
+        c, p = self.c, self.n
+        for h in range(self.H):
+            if p < c["budget"]:
+                j = p
+            else:
+                score = self.sum[h].copy()
+                if c["evict"] == "roco":
+                    score = np.where(self.cnt[h] > 0, score / np.maximum(self.cnt[h], 1), 0)
+                cand = [j for j in range(c["budget"])
+                        if c["sinks"] <= self.pos[h, j] <= p - c["recent"]]
+                j = min(cand, key=lambda j: (score[j], self.pos[h, j]))
+                if c.get("key_bits"):
+                    self.low[h][self.pos[h, j]] = (
+                        self.quantized(self.K[h, j], c["key_bits"]),
+                        self.quantized(self.V[h, j], c["value_bits"]))
+            self.K[h, j] = k[h].astype(self.storage).astype(F32)
+            self.V[h, j] = v[h].astype(self.storage).astype(F32)
+            self.pos[h, j], self.sum[h, j], self.cnt[h, j] = p, 0, 0
+        self.n += 1
+
+    def attend(self, q, scale):
+        held = min(self.n, self.c["budget"])
+        rep = q.shape[0] // self.H
+        out = np.empty_like(q)
+        for kh in range(self.H):
+            low = sorted(self.low[kh])
+            K = np.concatenate([self.K[kh, :held]] + [self.low[kh][p][0][None] for p in low])
+            V = np.concatenate([self.V[kh, :held]] + [self.low[kh][p][1][None] for p in low])
+            K, V = K.astype(np.float64), V.astype(np.float64)
+            a_mean = np.zeros(held)
+            for h in range(kh * rep, (kh + 1) * rep):
+                s = K @ q[h] * scale
+                a = np.exp(s - s.max())
+                a /= a.sum()
+                out[h] = a @ V
+                a_mean += a[:held] / rep
+            self.sum[kh, :held] += a_mean
+            self.cnt[kh, :held] += 1
+        return out
+
+
 def attend(q, cache, scale):
     """q [Hq, D] float64 over the whole cache (causal: it holds the past)."""
+    if isinstance(cache, ScoredCache):
+        return cache.attend(q, scale)
     K, V = cache.keys(), cache.values()  # [n, H, D]
     rep = q.shape[0] // cache.H
     out = np.empty_like(q)
@@ -263,8 +335,12 @@ class Llama:
         self.reset()
 
     def reset(self):
-        self.caches = [KVCache(self.Hk, self.D, self.context, self.comp, self.storage)
-                       for _ in range(self.L)]
+        if self.comp and self.comp.get("evict") in ("h2o", "roco"):
+            self.caches = [ScoredCache(self.Hk, self.D, self.comp, self.storage)
+                           for _ in range(self.L)]
+        else:
+            self.caches = [KVCache(self.Hk, self.D, self.context, self.comp,
+                                   self.storage) for _ in range(self.L)]
         self.pos = 0
 
     def step(self, token):
@@ -296,6 +372,13 @@ class Llama:
 def comp_from_args(args):
     kb = args.key_bits or args.kv_bits
     vb = args.value_bits or args.kv_bits
+    if args.kv_evict in ("h2o", "roco"):
+        c = {"evict": args.kv_evict, "budget": args.kv_budget, "sinks": args.kv_sinks,
+             "recent": args.kv_recent}
+        if kb != 16:  # mixed precision: evicted tokens quantized per token
+            c.update(key_bits=kb, value_bits=vb, group=args.kv_group,
+                     symmetric=args.kv_symmetric)
+        return c
     if args.kv_evict:
         return {"evict": args.kv_evict, "budget": args.kv_budget, "sinks": args.kv_sinks}
     if kb == 16:
@@ -317,8 +400,9 @@ def add_kv_args(p):
     p.add_argument("--kv-f16", action="store_true")
     p.add_argument("--context", type=int, default=0)
     p.add_argument("--rotate-kv", action="store_true")
-    p.add_argument("--kv-evict", choices=["window"])
+    p.add_argument("--kv-evict", choices=["window", "h2o", "roco"])
     p.add_argument("--kv-budget", type=int, default=0)
+    p.add_argument("--kv-recent", type=int, default=0)
 
 
 def main():

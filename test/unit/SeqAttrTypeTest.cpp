@@ -97,7 +97,8 @@ TEST_F(SeqBuildersTest, KVCacheBuilderAndFootprint) {
   auto v2 = QuantEncodingAttr::get(&ctx, 2u, int64_t(32), int64_t(1),
                                    QuantMode::Asymmetric);
   auto kivi = KVCacheType::get(&ctx, int64_t(8), int64_t(64), int64_t(4096),
-                               Type(f16), k2, v2, int64_t(4), int64_t(128));
+                               Type(f16), k2, v2, int64_t(4), int64_t(128),
+                               EvictPolicyAttr(), int64_t(0));
   EXPECT_TRUE(kivi.isCompressed());
   // Per side and head: 64 · 2 / 8 = 16 bytes of codes, plus 64 / 32 = 2
   // groups' f32 scale and zero point = 16 bytes.
@@ -110,18 +111,20 @@ TEST_F(SeqBuildersTest, KVCacheRejectsBadParameters) {
                                   QuantMode::Asymmetric);
   EXPECT_FALSE(KVCacheType::getChecked(
       emitError, &ctx, int64_t(8), int64_t(64), int64_t(4096), Type(f16), k,
-      QuantEncodingAttr(), int64_t(0), int64_t(0)));
+      QuantEncodingAttr(), int64_t(0), int64_t(0), EvictPolicyAttr(),
+      int64_t(0)));
   EXPECT_NE(lastError.find("group size 48 does not divide head_dim 64"),
             std::string::npos);
   EXPECT_FALSE(KVCacheType::getChecked(
       emitError, &ctx, int64_t(8), int64_t(64), int64_t(16), Type(f16),
-      QuantEncodingAttr(), QuantEncodingAttr(), int64_t(17), int64_t(0)));
+      QuantEncodingAttr(), QuantEncodingAttr(), int64_t(17), int64_t(0),
+      EvictPolicyAttr(), int64_t(0)));
   EXPECT_NE(lastError.find("sink tokens (17) exceed its capacity (16)"),
             std::string::npos);
   EXPECT_FALSE(KVCacheType::getChecked(
       emitError, &ctx, int64_t(8), int64_t(64), int64_t(16),
       Type(IntegerType::get(&ctx, 8)), QuantEncodingAttr(), QuantEncodingAttr(),
-      int64_t(0), int64_t(0)));
+      int64_t(0), int64_t(0), EvictPolicyAttr(), int64_t(0)));
 }
 
 TEST_F(SeqBuildersTest, TypesAndAttributesRoundTripThroughText) {

@@ -133,12 +133,21 @@ cl::opt<bool>
                 cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<std::string>
     kvEvict("kv-evict",
-            cl::desc("Evict tokens instead of quantizing: "
-                     "window (keeps --kv-sinks first and the "
-                     "most recent tokens, --kv-budget in all)"),
+            cl::desc("Keep at most --kv-budget tokens per KV head: window "
+                     "(the --kv-sinks first and the most recent), h2o "
+                     "(sinks, --kv-recent most recent and the most attended) "
+                     "or roco (the same by mean attention). With h2o or roco "
+                     "and --kv-bits below 16 the other tokens are quantized "
+                     "to --kv-bits instead of dropped (mixed precision, "
+                     "MiKV)"),
             cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<int64_t> kvBudget("kv-budget",
-                          cl::desc("Tokens an evicting cache keeps"),
+                          cl::desc("Tokens per KV head an evicting cache "
+                                   "keeps (at full precision)"),
+                          cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t> kvRecent("kv-recent",
+                          cl::desc("Most recent tokens h2o and roco always "
+                                   "keep"),
                           cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool> rotateKV("rotate-kv",
                        cl::desc("Rotate queries, keys and values by Hadamard "
@@ -316,14 +325,32 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
     if (m.arch != "llama")
       return createStringError("--kv-evict applies to attention models; " +
                                m.arch + " has no KV cache");
-    if (kb != 16 || vb != 16)
-      return createStringError("--kv-evict with --kv-bits: evicting and "
-                               "quantizing one cache is not lowered yet");
-    return runPipeline(ctx, m,
-                       formatv("seq-evict-kv{{policy={0} budget={1} sinks={2}}",
-                               kvEvict, kvBudget, kvSinks)
-                           .str(),
-                       "KV cache eviction");
+    if (kb != 16 || vb != 16) {
+      if (kvEvict == "window")
+        return createStringError(
+            "--kv-evict window with --kv-bits: a window cache drops what "
+            "leaves it; quantizing instead is --kv-bits with --kv-window, "
+            "or --kv-evict h2o|roco with --kv-bits (mixed precision)");
+      if (kb == 16 || vb == 16)
+        return createStringError("--key-bits and --value-bits: quantize "
+                                 "both or neither (got " +
+                                 Twine(kb) + " and " + Twine(vb) + ")");
+      return runPipeline(
+          ctx, m,
+          formatv("seq-mixed-precision-kv{{policy={0} budget={1} sinks={2} "
+                  "recent={3} key-bits={4} value-bits={5} group-size={6} "
+                  "symmetric={7}}",
+                  kvEvict, kvBudget, kvSinks, kvRecent, kb, vb, kvGroup,
+                  kvSymmetric ? "true" : "false")
+              .str(),
+          "KV cache mixed precision");
+    }
+    return runPipeline(
+        ctx, m,
+        formatv("seq-evict-kv{{policy={0} budget={1} sinks={2} recent={3}}",
+                kvEvict, kvBudget, kvSinks, kvRecent)
+            .str(),
+        "KV cache eviction");
   }
   if (kb == 16 && vb == 16)
     return Error::success();
@@ -366,7 +393,11 @@ Expected<std::string> kvManifest(Model &m) {
   os << formatv(
       "kv_bytes_per_token {0}\n",
       (int64_t)std::llround(type.getBytesPerQuantizedToken() * m.layers));
-  if (!type.isCompressed() && type.getWindow() > 0)
+  if (type.isScored())
+    os << (type.isCompressed() ? "kv_tokens_full_precision "
+                               : "kv_tokens_kept ")
+       << type.getBudget() << "\n";
+  else if (!type.isCompressed() && type.getWindow() > 0)
     os << "kv_tokens_kept " << type.getSinks() + type.getWindow() << "\n";
   os << "kv_bytes_per_full_token " << type.getBytesPerFullToken() * m.layers
      << "\n";

@@ -28,7 +28,8 @@ void SeqDialect::registerTypes() {
 KVCacheType KVCacheType::get(int64_t heads, int64_t headDim, int64_t capacity,
                              Type elementType) {
   return Base::get(elementType.getContext(), heads, headDim, capacity,
-                   elementType, QuantEncodingAttr(), QuantEncodingAttr(), 0, 0);
+                   elementType, QuantEncodingAttr(), QuantEncodingAttr(), 0, 0,
+                   EvictPolicyAttr(), 0);
 }
 
 static LogicalResult
@@ -58,7 +59,8 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                                   int64_t capacity, Type elementType,
                                   QuantEncodingAttr keyEncoding,
                                   QuantEncodingAttr valueEncoding,
-                                  int64_t sinks, int64_t window) {
+                                  int64_t sinks, int64_t window,
+                                  EvictPolicyAttr evict, int64_t budget) {
   if (heads <= 0 || headDim <= 0 || capacity <= 0)
     return emitError() << "KV cache heads, head_dim and capacity must be "
                           "positive, got "
@@ -74,6 +76,36 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "KV cache sink tokens (" << sinks
                        << ") exceed its capacity (" << capacity << ")";
   bool compressed = keyEncoding || valueEncoding;
+  if (evict) {
+    if (evict.getValue() == EvictPolicy::Window)
+      return emitError() << "KV cache eviction by window is written `window = "
+                            "N` without encodings, not `evict = window`";
+    if (budget <= sinks + window || budget >= capacity)
+      return emitError() << "KV cache budget (" << budget
+                         << ") must exceed its sink tokens (" << sinks
+                         << ") plus recent window (" << window
+                         << ") and be below its capacity (" << capacity << ")";
+    for (QuantEncodingAttr enc : {keyEncoding, valueEncoding})
+      if (enc && enc.getAxis() != 1)
+        return emitError()
+               << "a mixed-precision KV cache ("
+               << stringifyEvictPolicy(evict.getValue())
+               << " with encodings) quantizes tokens one at a time, so its "
+                  "encodings must group channels (axis = 1), got axis "
+               << enc.getAxis();
+    if (compressed && !(keyEncoding && valueEncoding))
+      return emitError() << "a mixed-precision KV cache quantizes both keys "
+                            "and values, or neither";
+    if (failed(verifyCacheEncoding(emitError, "key", keyEncoding, headDim,
+                                   window)) ||
+        failed(verifyCacheEncoding(emitError, "value", valueEncoding, headDim,
+                                   window)))
+      return failure();
+    return success();
+  }
+  if (budget != 0)
+    return emitError() << "KV cache budget (" << budget
+                       << ") needs an eviction policy (evict = h2o or roco)";
   if (!compressed && window > 0 && sinks + window > capacity)
     return emitError() << "KV cache sink tokens (" << sinks
                        << ") and eviction window (" << window
@@ -113,7 +145,7 @@ double KVCacheType::getBytesPerQuantizedToken() const {
 }
 
 // !seq.kv_cache<HxDxCxT[, keys = #seq.quant<..>][, values = #seq.quant<..>]
-//               [, sinks = N][, window = N]>
+//               [, sinks = N][, window = N][, evict = P, budget = N]>
 Type KVCacheType::parse(AsmParser &parser) {
   SmallVector<int64_t, 3> dims;
   Type elementType;
@@ -129,7 +161,8 @@ Type KVCacheType::parse(AsmParser &parser) {
     return {};
   }
   QuantEncodingAttr keys, values;
-  int64_t sinks = 0, window = 0;
+  EvictPolicyAttr evict;
+  int64_t sinks = 0, window = 0, budget = 0;
   llvm::StringSet<> seen;
   while (succeeded(parser.parseOptionalComma())) {
     SMLoc keyLoc = parser.getCurrentLocation();
@@ -152,12 +185,26 @@ Type KVCacheType::parse(AsmParser &parser) {
         return {};
       }
       (key == "keys" ? keys : values) = enc;
-    } else if (key == "sinks" || key == "window") {
-      if (parser.parseInteger(key == "sinks" ? sinks : window))
+    } else if (key == "sinks" || key == "window" || key == "budget") {
+      if (parser.parseInteger(key == "sinks"    ? sinks
+                              : key == "window" ? window
+                                                : budget))
         return {};
+    } else if (key == "evict") {
+      SMLoc policyLoc = parser.getCurrentLocation();
+      StringRef name;
+      if (parser.parseKeyword(&name))
+        return {};
+      std::optional<EvictPolicy> policy = symbolizeEvictPolicy(name);
+      if (!policy) {
+        parser.emitError(policyLoc, "unknown eviction policy '")
+            << name << "' (expected h2o or roco)";
+        return {};
+      }
+      evict = EvictPolicyAttr::get(parser.getContext(), *policy);
     } else {
       parser.emitError(keyLoc, "unknown KV cache parameter '")
-          << key << "' (expected keys, values, sinks or window)";
+          << key << "' (expected keys, values, sinks, window, evict or budget)";
       return {};
     }
   }
@@ -165,7 +212,7 @@ Type KVCacheType::parse(AsmParser &parser) {
     return {};
   return parser.getChecked<KVCacheType>(parser.getContext(), dims[0], dims[1],
                                         dims[2], elementType, keys, values,
-                                        sinks, window);
+                                        sinks, window, evict, budget);
 }
 
 void KVCacheType::print(AsmPrinter &printer) const {
@@ -179,5 +226,8 @@ void KVCacheType::print(AsmPrinter &printer) const {
     printer << ", sinks = " << getSinks();
   if (getWindow())
     printer << ", window = " << getWindow();
+  if (getEvict())
+    printer << ", evict = " << stringifyEvictPolicy(getEvict().getValue())
+            << ", budget = " << getBudget();
   printer << ">";
 }

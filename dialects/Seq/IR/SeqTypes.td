@@ -34,17 +34,35 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
     a token leaving the window is dropped; it stores `sinks + window` tokens
     whatever its capacity (which still bounds the positions it accepts).
 
+    A cache with `evict = h2o` or `evict = roco` and a `budget` chooses the
+    tokens it keeps by attention (per KV head: each head keeps its own set).
+    It holds at most `budget` tokens per head at full precision: the `sinks`
+    first, the `window` most recent and, in the other slots, the tokens
+    with the highest score: accumulated attention (`h2o`, heavy hitters) or
+    mean attention over the queries that saw the token (`roco`). The
+    attention a token receives from a query is the mean of the softmax
+    weights of the query heads that read its KV head. When a token arrives
+    at a full cache, the unprotected token with the lowest score (ties: the
+    older one) leaves the full-precision set:
+
+    - without encodings it is dropped (H2O / RoCo eviction);
+    - with encodings it is quantized, token by token, and stays in the
+      cache at low precision (MiKV mixed precision); the encodings must then
+      group channels (`axis = 1`), since tokens are quantized one at a time.
+
     Storage per token and head, with `b` bits and group `g`, is
     `head_dim * b / 8` bytes of codes plus, per group, one scale (and one
     zero point for the asymmetric grid).
 
     Syntax: `heads x head_dim x capacity x element_type`, then optional
-    `keys = ...`, `values = ...`, `sinks = N`, `window = N`:
+    `keys = ...`, `values = ...`, `sinks = N`, `window = N`,
+    `evict = h2o|roco`, `budget = N`:
     ```
     !seq.kv_cache<8x64x4096xf16>
     !seq.kv_cache<8x64x4096xf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>,
                   values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>,
                   sinks = 4, window = 128>
+    !seq.kv_cache<8x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>
     ```
   }];
   let parameters = (ins
@@ -55,7 +73,9 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
     "::mlir::seq::QuantEncodingAttr":$keyEncoding,
     "::mlir::seq::QuantEncodingAttr":$valueEncoding,
     "int64_t":$sinks,
-    "int64_t":$window
+    "int64_t":$window,
+    "::mlir::seq::EvictPolicyAttr":$evict,
+    "int64_t":$budget
   );
   let builders = [
     TypeBuilderWithInferredContext<(ins "int64_t":$heads, "int64_t":$headDim,
@@ -66,6 +86,9 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
   let extraClassDeclaration = [{
     /// True when keys or values are quantized.
     bool isCompressed() const { return getKeyEncoding() || getValueEncoding(); }
+    /// True when tokens are chosen by attention (h2o or roco): dropped
+    /// without encodings, quantized with them (mixed precision).
+    bool isScored() const { return bool(getEvict()); }
     /// Bytes one token occupies in the cache (keys and values, all heads),
     /// counting codes, scales and zero points of its quantized region, or
     /// full-precision storage when unquantized.

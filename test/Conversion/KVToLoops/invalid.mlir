@@ -53,3 +53,17 @@ func.func @evict(%state: memref<?xi8>) {
   seq.kv_store %e, %state[%c0] : !seq.kv_cache<2x16x32xf32>, memref<?xi8>
   return
 }
+
+// -----
+
+// A cache that chooses its tokens by attention needs the append and the
+// attention of the same tokens together.
+!h = !seq.kv_cache<2x16x32xf32, evict = h2o, budget = 8>
+func.func @scored_unfused(%state: memref<?xi8>, %q: tensor<1x2x16xf32>) -> tensor<1x2x16xf32> {
+  %c0 = arith.constant 0 : index
+  %c = seq.kv_load %state[%c0] : memref<?xi8> -> !h
+  // expected-error @+1 {{over a cache that chooses its tokens by attention (evict = h2o or roco) must read the tokens just appended}}
+  %o, %c1 = seq.kv_attention %q, %c : tensor<1x2x16xf32>, !h
+  seq.kv_store %c1, %state[%c0] : !h, memref<?xi8>
+  return %o : tensor<1x2x16xf32>
+}

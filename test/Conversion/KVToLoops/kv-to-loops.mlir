@@ -59,3 +59,40 @@ func.func @plain(%state: memref<?xi8>, %k: tensor<3x2x16xf32>) {
   seq.kv_store %c1, %state[%c0] : !seq.kv_cache<2x16x32xf16>, memref<?xi8>
   return
 }
+
+// -----
+
+// A mixed-precision cache (roco scores, 8 full-precision slots per head, the
+// others at 2 bits per token in groups of 8 channels): 7552 bytes per slot =
+// 64 header + 2 x 1024 slot rows + 3 x 64 slot positions / sums / counts +
+// 128 flags + per side 512 codes and 2 x 1024 scales and minima. A token
+// arriving at a full head picks the victim with the lowest mean attention
+// (sum / count; ties: the older position) among the unprotected, quantizes
+// it per token and takes its slot; attention reads the slots, then the
+// flagged quantized tokens, and adds the softmax weights to the slot sums.
+!m = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 2, group = 8, axis = 1, asymmetric>, values = #seq.quant<bits = 2, group = 8, axis = 1, asymmetric>, sinks = 1, window = 2, evict = roco, budget = 8>
+// CHECK-LABEL: func.func @mixed
+// CHECK-DAG: arith.constant 7552 : index
+// CHECK: scf.for
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x8xi32>
+// CHECK:   scf.for {{.*}} iter_args({{.*}}) -> (f32, i32, index)
+// CHECK:     arith.divf
+// CHECK:     arith.cmpf olt
+// CHECK:     arith.cmpf oeq
+// CHECK:   math.round
+// CHECK:   memref.store %{{.*}}, %{{.*}} : memref<2x64x4xi8>
+// CHECK:   memref.store %{{.*}}, %{{.*}} : memref<2x64xi8>
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x8x16xf32>
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x64xi8>
+// CHECK:   arith.cmpi ne, %{{.*}}, %{{.*}} : i8
+// CHECK:   arith.uitofp
+// CHECK:   math.exp
+// CHECK:   memref.store %{{.*}}, %{{.*}} : memref<2x8xf32>
+// CHECK-NOT: seq.
+func.func @mixed(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !m
+  %c1 = seq.kv_append %c, %k, %v : !m, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !m
+  seq.kv_store %c2, %state[%slot] : !m, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}

@@ -417,13 +417,48 @@ func.func @kv_duplicate(%c: !seq.kv_cache<8x64x64xf32, sinks = 1, sinks = 2>)
 
 // -----
 
-// expected-error @+1 {{unknown KV cache parameter 'bits' (expected keys, values, sinks or window)}}
+// expected-error @+1 {{unknown KV cache parameter 'bits' (expected keys, values, sinks, window, evict or budget)}}
 func.func @kv_unknown(%c: !seq.kv_cache<8x64x64xf32, bits = 4>)
 
 // -----
 
 // expected-error @+1 {{expected a #seq.quant encoding, got 4 : i64}}
 func.func @kv_not_encoding(%c: !seq.kv_cache<8x64x64xf32, keys = 4>)
+
+// -----
+
+// expected-error @+1 {{unknown eviction policy 'lru' (expected h2o or roco)}}
+func.func @kv_policy(%c: !seq.kv_cache<8x64x64xf32, evict = lru, budget = 8>)
+
+// -----
+
+// expected-error @+1 {{KV cache eviction by window is written `window = N` without encodings, not `evict = window`}}
+func.func @kv_evict_window(%c: !seq.kv_cache<8x64x64xf32, evict = window, budget = 8>)
+
+// -----
+
+// expected-error @+1 {{KV cache budget (20) must exceed its sink tokens (4) plus recent window (16) and be below its capacity (64)}}
+func.func @kv_budget_small(%c: !seq.kv_cache<8x64x64xf32, sinks = 4, window = 16, evict = h2o, budget = 20>)
+
+// -----
+
+// expected-error @+1 {{KV cache budget (64) must exceed its sink tokens (0) plus recent window (0) and be below its capacity (64)}}
+func.func @kv_budget_large(%c: !seq.kv_cache<8x64x64xf32, evict = roco, budget = 64>)
+
+// -----
+
+// expected-error @+1 {{KV cache budget (8) needs an eviction policy (evict = h2o or roco)}}
+func.func @kv_budget_alone(%c: !seq.kv_cache<8x64x64xf32, budget = 8>)
+
+// -----
+
+// expected-error @+1 {{a mixed-precision KV cache (h2o with encodings) quantizes tokens one at a time, so its encodings must group channels (axis = 1), got axis 0}}
+func.func @kv_mixed_axis(%c: !seq.kv_cache<8x64x64xf32, keys = #seq.quant<bits = 2, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 8, axis = 1, asymmetric>, window = 8, evict = h2o, budget = 16>)
+
+// -----
+
+// expected-error @+1 {{a mixed-precision KV cache quantizes both keys and values, or neither}}
+func.func @kv_mixed_half(%c: !seq.kv_cache<8x64x64xf32, values = #seq.quant<bits = 2, group = 8, axis = 1, asymmetric>, evict = h2o, budget = 16>)
 
 //===----------------------------------------------------------------------===//
 // kv_append / kv_attention / kv_evict

@@ -127,10 +127,14 @@ func.func @kv_cache(%k: tensor<?x8x64xf32>, %v: tensor<?x8x64xf32>, %q: tensor<?
 // CHECK-SAME: !seq.kv_cache<4x128x2048xbf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric, scale = f16>, sinks = 4, window = 128>
 // CHECK-SAME: !seq.kv_cache<2x64x64xf32, values = #seq.quant<bits = 8, group = 64, axis = 1, symmetric>>
 // CHECK-SAME: !seq.kv_cache<2x64x64xf32, sinks = 64>
+// CHECK-SAME: !seq.kv_cache<2x64x64xf32, sinks = 4, window = 8, evict = h2o, budget = 32>
+// CHECK-SAME: !seq.kv_cache<2x64x64xf32, keys = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>, evict = roco, budget = 16>
 func.func @kv_cache_compressed(
     %c: !seq.kv_cache<4x128x2048xbf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric, scale = f16>, sinks = 4, window = 128>,
     %d: !seq.kv_cache<2x64x64xf32, values = #seq.quant<bits = 8, group = 64, axis = 1, symmetric>>,
     %e: !seq.kv_cache<2x64x64xf32, sinks = 64>,
+    %h: !seq.kv_cache<2x64x64xf32, budget = 32, evict = h2o, window = 8, sinks = 4>,
+    %m: !seq.kv_cache<2x64x64xf32, keys = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>, evict = roco, budget = 16>,
     %q: tensor<1x8x128xf32>) -> tensor<1x8x128xf32> {
   %o, %c1 = seq.kv_attention %q, %c : tensor<1x8x128xf32>, !seq.kv_cache<4x128x2048xbf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric, scale = f16>, sinks = 4, window = 128>
   return %o : tensor<1x8x128xf32>
