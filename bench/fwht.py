@@ -1,13 +1,15 @@
 """Throughput of the compiled fast Walsh–Hadamard transform against a copy.
 
-    /usr/bin/python3 bench/fwht.py [--build build] [--rows 16384] [--order 128]
+    /usr/bin/python3 bench/fwht.py [--build build] [--sizes 16384,262144] [--order 128]
 
 Emits a seq-dialect program that rotates a [rows, order] f32 tensor with
 `seq.hadamard` (lowered by convert-seq-hadamard-to-loops: FWHT butterflies)
 and copies a buffer of the same size with `memref.copy` (memcpy), each
 several times, timed with MLIR's rtclock; compiles it with seq-cpu-pipeline
 and runs it with mlir-runner. Prints JSON: GB/s of each (bytes read +
-written) and their ratio, measured in the same process.
+written) and their ratio, measured in the same process, for each number of
+rows (by default 16384, 8 MiB: in the caches of this machine, and 262144,
+128 MiB: from memory, the size of a long context's KV cache).
 """
 
 import argparse
@@ -75,29 +77,36 @@ func.func @main() {{
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", type=Path, default=REPO / "build")
-    ap.add_argument("--rows", type=int, default=16384)
+    ap.add_argument("--sizes", default="16384,262144", help="numbers of rows")
     ap.add_argument("--order", type=int, default=128)
-    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--bytes", type=float, default=2.5e9,
+                    help="bytes each side moves (sets the repetitions)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "fwht.json")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "fwht.mlir"
-        src.write_text(program(a.rows, a.order, a.reps))
-        lowered = subprocess.run([a.build / "bin" / "seqc-opt", src, "--seq-cpu-pipeline"],
-                                 check=True, capture_output=True, text=True).stdout
-        out = subprocess.run(["/usr/lib/llvm-22/bin/mlir-runner", "-e", "main",
-                              "-entry-point-result=void", "-O3",
-                              f"-shared-libs={LIBS}/libmlir_runner_utils.so,"
-                              f"{LIBS}/libmlir_c_runner_utils.so"],
-                             input=lowered, check=True, capture_output=True, text=True).stdout
-    _, t_fwht, t_copy, _ = [float(x) for x in re.findall(r"[-+0-9.e]+", out)[:4]]
-    nbytes = 2 * 4 * a.rows * a.order * a.reps  # read + write
-    result = {"rows": a.rows, "order": a.order, "reps": a.reps,
-              "fwht_gb_s": nbytes / t_fwht / 1e9, "copy_gb_s": nbytes / t_copy / 1e9,
-              "ratio": t_copy / t_fwht}
+    results = []
+    for rows in [int(r) for r in a.sizes.split(",")]:
+        reps = max(3, int(a.bytes / (8 * rows * a.order)))
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "fwht.mlir"
+            src.write_text(program(rows, a.order, reps))
+            lowered = subprocess.run([a.build / "bin" / "seqc-opt", src, "--seq-cpu-pipeline"],
+                                     check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(["/usr/lib/llvm-22/bin/mlir-runner", "-e", "main",
+                                  "-entry-point-result=void", "-O3",
+                                  f"-shared-libs={LIBS}/libmlir_runner_utils.so,"
+                                  f"{LIBS}/libmlir_c_runner_utils.so"],
+                                 input=lowered, check=True, capture_output=True,
+                                 text=True).stdout
+        _, t_fwht, t_copy, _ = [float(x) for x in re.findall(r"[-+0-9.e]+", out)[:4]]
+        nbytes = 2 * 4 * rows * a.order * reps  # read + write
+        result = {"rows": rows, "order": a.order, "reps": reps,
+                  "mib": 4 * rows * a.order / 2**20,
+                  "fwht_gb_s": nbytes / t_fwht / 1e9, "copy_gb_s": nbytes / t_copy / 1e9,
+                  "ratio": t_copy / t_fwht}
+        results.append(result)
+        print(json.dumps(result), flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    a.out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

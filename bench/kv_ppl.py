@@ -37,16 +37,30 @@ CONFIGS = [
     ("2-bit + rotation, per-token keys, window 0",
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys", "--rotate-kv"]),
 ]
-# Eviction keeps full-precision tokens: 50% and 25% of the 256-token
-# context, and 12.5% (32 tokens: the bytes of the 2-bit caches).
-EVICTION = [
-    ("window eviction, 50% (128 tokens, 4 sinks)",
-     ["--kv-evict", "window", "--kv-budget", "128", "--kv-sinks", "4"]),
-    ("window eviction, 25% (64 tokens, 4 sinks)",
-     ["--kv-evict", "window", "--kv-budget", "64", "--kv-sinks", "4"]),
-    ("window eviction, 12.5% (32 tokens, 4 sinks)",
-     ["--kv-evict", "window", "--kv-budget", "32", "--kv-sinks", "4"]),
-]
+# Eviction keeps full-precision tokens: 50%, 25%, 12.5% (32 tokens: the
+# bytes of the 2-bit caches) and 6.25% of the 256-token context, always with
+# 4 sinks; h2o and roco keep half of the rest as the most recent tokens
+# (H2O's split) and choose the other half by attention.
+EVICTION = []
+for pct, budget in [("50%", 128), ("25%", 64), ("12.5%", 32), ("6.25%", 16)]:
+    recent = str((budget - 4) // 2)
+    EVICTION += [
+        (f"window eviction, {pct} ({budget} tokens)",
+         ["--kv-evict", "window", "--kv-budget", str(budget), "--kv-sinks", "4"]),
+        (f"h2o eviction, {pct} ({budget} tokens)",
+         ["--kv-evict", "h2o", "--kv-budget", str(budget), "--kv-sinks", "4",
+          "--kv-recent", recent]),
+        (f"roco eviction, {pct} ({budget} tokens)",
+         ["--kv-evict", "roco", "--kv-budget", str(budget), "--kv-sinks", "4",
+          "--kv-recent", recent]),
+    ]
+# Mixed precision (MiKV): the tokens h2o would drop are kept at 2 bits
+# (groups of 32 channels per token) instead.
+for pct, budget in [("25%", 64), ("12.5%", 32), ("6.25%", 16)]:
+    EVICTION.append(
+        (f"mixed precision: h2o {pct} ({budget} tokens) + 2-bit rest",
+         ["--kv-evict", "h2o", "--kv-budget", str(budget), "--kv-sinks", "4",
+          "--kv-recent", str((budget - 4) // 2), "--kv-bits", "2", "--kv-group", "32"]))
 COMMON = ["--kv-group", "32", "--kv-window", "32"]
 
 
@@ -65,7 +79,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for i, (label, opts) in enumerate(CONFIGS + EVICTION):
             art = Path(tmp) / f"a{i}"
-            args = COMMON + opts if opts and "--kv-bits" in opts else opts
+            args = (COMMON + opts if opts and "--kv-bits" in opts
+                    and "--kv-evict" not in opts else opts)
             # Later options win: "window 0" overrides the common window.
             subprocess.run([seqc, "compile", a.model, "-o", art] + args, check=True,
                            capture_output=True)
@@ -74,13 +89,23 @@ def main():
             result = json.loads(out)
             manifest = json.loads((art / "manifest.json").read_text())
             # An evicting cache stores a fixed number of full-precision
-            # tokens: its bytes per context token are those over the context.
+            # tokens: its bytes per context token are those over the context;
+            # a mixed-precision one holds those at full precision and the
+            # others quantized.
+            ctx = manifest["context"]
             kept = manifest.get("kv_tokens_kept")
+            full = manifest.get("kv_tokens_full_precision")
             per_token = manifest["kv_bytes_per_token"]
             if kept:
-                per_token = per_token * kept // manifest["context"]
+                per_token = per_token * kept // ctx
+            if full:
+                per_token = (manifest["kv_bytes_per_full_token"] * full
+                             + per_token * (ctx - full)) // ctx
             row = {"label": label, "options": args, "ppl": result["ppl"],
                    "kv_bytes_per_token": per_token,
+                   # Everything the caches allocate (headers, full-precision
+                   # rings, attention statistics, flags), per context token.
+                   "state_bytes_per_token": manifest["state_bytes"] // ctx,
                    "kv_bytes_per_full_token": manifest["kv_bytes_per_full_token"],
                    "kv_cache": manifest["kv_cache"]}
             rows.append(row)
@@ -90,11 +115,12 @@ def main():
     (a.out / "kv_ppl.json").write_text(json.dumps(rows, indent=2) + "\n")
     base = rows[0]["ppl"]
     lines = ["| KV cache | held-out ppl per byte | vs full precision | "
-             "KV bytes per context token (4 layers) |",
-             "|---|---|---|---|"]
+             "KV bytes per context token (4 layers) | allocated state bytes per "
+             "context token |",
+             "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['label']} | {r['ppl']:.4f} | {100 * (r['ppl'] / base - 1):+.2f}% "
-                     f"| {r['kv_bytes_per_token']} |")
+                     f"| {r['kv_bytes_per_token']} | {r['state_bytes_per_token']} |")
     (a.out / "kv_ppl.md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
@@ -105,10 +131,17 @@ def main():
         return
     # One bar per configuration: perplexity increase over the full-precision
     # cache (symmetric log scale: 0.01% .. 60% on one axis).
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 9))
     labels = [f"{r['label']}  ({r['kv_bytes_per_token']} B/token)" for r in rows]
     incr = [100 * (r["ppl"] / base - 1) for r in rows]
-    colors = ["tab:orange" if "rotation" in r["label"] else "tab:blue" for r in rows]
+    def color(label):
+        for key, c in [("rotation", "tab:orange"), ("mixed", "tab:purple"),
+                       ("h2o", "tab:red"), ("roco", "tab:brown"),
+                       ("window eviction", "tab:green")]:
+            if key in label:
+                return c
+        return "tab:blue"
+    colors = [color(r["label"]) for r in rows]
     ax.barh(range(len(rows)), incr, color=colors)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(labels, fontsize=8)
@@ -116,8 +149,9 @@ def main():
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel(f"held-out perplexity increase over the f32 cache, % (f32: {base:.4f})")
     ax.set_title("Tiny LLaMA on tinyshakespeare: KIVI caches (groups of 32, "
-                 "window 32) and window eviction\n"
-                 "orange: with seq-fuse-hadamard rotation")
+                 "window 32), eviction and mixed precision\n"
+                 "blue: KIVI, orange: KIVI + seq-fuse-hadamard rotation, green: "
+                 "window, red: h2o, brown: roco, purple: MiKV")
     for i, v in enumerate(incr):
         ax.text(max(v, 0.001), i, f" {v:+.2f}%", va="center", fontsize=7)
     fig.tight_layout()

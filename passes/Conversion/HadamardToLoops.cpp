@@ -5,6 +5,12 @@
 // (m > 1, Paley) is a small dense product over r; the power of two is the
 // in-place butterfly over p (k stages of a + b, a - b), O(n log n).
 //
+// Power-of-two blocks of up to kMaxVectorOrder channels are transformed in
+// registers: the block is one vector, each stage two shuffles (the a and b
+// halves), an add, a subtract and a shuffle that interleaves them back;
+// LLVM turns stages of stride >= the SIMD width into plain register
+// arithmetic and the others into in-register permutes.
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/Conversion/Passes.h"
@@ -13,6 +19,7 @@
 #include "seqc/Support/Hadamard.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::seq {
@@ -24,6 +31,29 @@ using namespace mlir;
 using namespace mlir::seq;
 
 namespace {
+
+/// Largest power-of-two block transformed as one vector.
+constexpr int64_t kMaxVectorOrder = 256;
+
+/// The butterflies of a power-of-two block `v` (vector<n x f32>).
+static Value butterflies(ImplicitLocOpBuilder &b, Value v, int64_t n) {
+  for (int64_t h = 1; h < n; h *= 2) {
+    SmallVector<int64_t> lo, hi, back(n);
+    for (int64_t i = 0; i < n; ++i)
+      if ((i & h) == 0) {
+        back[i] = lo.size();
+        back[i + h] = n / 2 + lo.size();
+        lo.push_back(i);
+        hi.push_back(i + h);
+      }
+    Value a = vector::ShuffleOp::create(b, v, v, lo);
+    Value d = vector::ShuffleOp::create(b, v, v, hi);
+    Value sum = arith::AddFOp::create(b, a, d);
+    Value diff = arith::SubFOp::create(b, a, d);
+    v = vector::ShuffleOp::create(b, sum, diff, back);
+  }
+  return v;
+}
 
 struct ConvertSeqHadamardToLoopsPass
     : mlir::seq::impl::ConvertSeqHadamardToLoopsBase<
@@ -48,6 +78,7 @@ struct ConvertSeqHadamardToLoopsPass
       return v.getType() == f32 ? v : arith::ExtFOp::create(b, f32, v);
     };
 
+    bool inRegisters = m == 1 && n <= kMaxVectorOrder;
     int64_t dyn = ShapedType::kDynamic;
     auto inType = MemRefType::get(
         type.getShape(), elt,
@@ -64,7 +95,20 @@ struct ConvertSeqHadamardToLoopsPass
     }
     Value out = memref::AllocOp::create(
         b, MemRefType::get(type.getShape(), elt), dynSizes);
-    Value row = memref::AllocOp::create(b, MemRefType::get({n}, f32));
+    Value row = memref::AllocOp::create(
+        b, MemRefType::get({n}, inRegisters ? elt : f32));
+    // The vector form loads a block straight from the input when its last
+    // stride is 1 (the usual case), else through the scratch row.
+    Value unitStride, baseBuffer, offset;
+    SmallVector<Value> strides;
+    if (inRegisters) {
+      auto meta = memref::ExtractStridedMetadataOp::create(b, in);
+      baseBuffer = meta.getBaseBuffer();
+      offset = meta.getOffset();
+      strides.assign(meta.getStrides().begin(), meta.getStrides().end());
+      unitStride = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                         strides.back(), idx(1));
+    }
     Value tmp, base;
     if (m > 1) {
       tmp = memref::AllocOp::create(b, MemRefType::get({m}, f32));
@@ -99,6 +143,58 @@ struct ConvertSeqHadamardToLoopsPass
           index.push_back(arith::AddIOp::create(b, start, i));
           return index;
         };
+        if (inRegisters) {
+          auto vType = VectorType::get({n}, elt);
+          auto ifOp = scf::IfOp::create(b, TypeRange{vType}, unitStride,
+                                        /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard g2(b);
+            b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+            // offset + sum_d index_d * stride_d, the last stride being 1.
+            SmallVector<Value> index = at(idx(0));
+            Value off = offset;
+            for (int64_t d = 0; d < rank; ++d)
+              off = arith::AddIOp::create(
+                  b, off,
+                  d < rank - 1 ? arith::MulIOp::create(b, index[d], strides[d])
+                                     .getResult()
+                               : index[d]);
+            auto viewType = MemRefType::get(
+                {n}, elt,
+                StridedLayoutAttr::get(b.getContext(), dyn, {int64_t(1)}));
+            Value view = memref::ReinterpretCastOp::create(
+                b, viewType, baseBuffer, off,
+                ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
+                ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+            scf::YieldOp::create(
+                b, vector::LoadOp::create(b, vType, view, ValueRange{idx(0)})
+                       .getResult());
+            b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+            auto copy = scf::ForOp::create(b, idx(0), idx(n), idx(1));
+            {
+              OpBuilder::InsertionGuard g3(b);
+              b.setInsertionPointToStart(copy.getBody());
+              Value i = copy.getInductionVar();
+              memref::StoreOp::create(b, memref::LoadOp::create(b, in, at(i)),
+                                      row, ValueRange{i});
+            }
+            scf::YieldOp::create(
+                b, vector::LoadOp::create(b, vType, row, ValueRange{idx(0)})
+                       .getResult());
+          }
+          Value v = ifOp.getResult(0);
+          auto vf32 = VectorType::get({n}, f32);
+          if (elt != f32)
+            v = arith::ExtFOp::create(b, vf32, v);
+          v = butterflies(b, v, n);
+          v = arith::MulFOp::create(b, v,
+                                    vector::BroadcastOp::create(b, vf32, c));
+          if (elt != f32)
+            v = arith::TruncFOp::create(b, VectorType::get({n}, elt), v);
+          vector::StoreOp::create(b, v, out, at(idx(0)));
+          ivs.pop_back();
+          return;
+        }
         auto loop = [&](Value lo, Value hi, Value step,
                         function_ref<void(Value)> body) {
           auto l = scf::ForOp::create(b, lo, hi, step);

@@ -69,9 +69,16 @@ def SeqParallelizeProducts
     Every other linalg op is left for `convert-linalg-to-loops`, so small
     elementwise work stays sequential and costs no dispatch. Products whose
     first input has a static single row (the decode step) stay sequential
-    too: on two cores, dispatching their tasks cost more than the second
-    core gained (measured: 6.1 against 4.3 ms per token on a 4 x 512 model).
+    unless their weight has at least `min-decode-elements` elements: for
+    small weights dispatching the tasks costs more than the second core
+    gains (measured: 6.1 against 4.3 ms per token on a 4 x 512 model), for
+    large ones decode is bound by the bandwidth all cores together reach.
   }];
+  let options = [
+    Option<"minDecodeElements", "min-decode-elements", "int64_t", "1048576",
+           "Elements a single-row product's weight needs to run on all "
+           "threads (0: never)">
+  ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect"];
 }
@@ -121,13 +128,18 @@ def ConvertSeqHadamardToLoops
     H_m`) to `scf` loops over a `n`-float scratch row per block: the Paley
     base factor `H_m` (when `m > 1`) as a small dense product with a
     constant matrix, then the `k` butterfly stages `(a + b, a - b)` of the
-    power of two, in place (`O(n log n)`), then the `1/sqrt(n)` scale. Runs
-    before bufferization: the input is read through
-    `bufferization.to_buffer`, the result is a fresh buffer.
+    power of two, in place (`O(n log n)`), then the `1/sqrt(n)` scale.
+    Power-of-two blocks of up to 256 channels are instead transformed in
+    registers: one `vector.load` per block, per stage two `vector.shuffle`s
+    (the `a` and `b` halves), `addf`, `subf` and a `vector.shuffle` that
+    interleaves the results back, one `vector.store`. Runs before
+    bufferization: the input is read through `bufferization.to_buffer`
+    (with unit stride for the vector form), the result is a fresh buffer.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 

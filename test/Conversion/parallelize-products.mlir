@@ -1,4 +1,5 @@
 // RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products))" | FileCheck %s
+// RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{min-decode-elements=8192}))" | FileCheck %s --check-prefix=LARGE
 
 // A marked product over several tokens becomes an scf.parallel over its two
 // parallel dimensions with the reduction as an inner scf.for.
@@ -29,7 +30,12 @@ func.func @prefill_product(%x: memref<?x64xf32>, %w: memref<128x64xf32>, %y: mem
 
 // -----
 
-// A single-token product (decode) and an unmarked op are left alone.
+// A single-token product (decode) with a weight under min-decode-elements
+// (default 2^20) and an unmarked op are left alone; with a weight of at
+// least that many elements (8192 = 128 x 64 here) the product is parallel.
+// LARGE-LABEL: func.func @decode_product
+// LARGE: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c128, %{{.*}})
+// LARGE: linalg.generic
 // CHECK-LABEL: func.func @decode_product
 // CHECK-NOT: scf.parallel
 // CHECK: linalg.generic

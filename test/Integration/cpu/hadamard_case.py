@@ -2,7 +2,8 @@
 rows are the rotation matrix itself. Checks: entries are +-1/sqrt(n), rows
 orthonormal (H H^T = I), transpose=true gives the transpose, and for a power
 of two the matrix is Sylvester's (numpy, independently built). Also a
-random [3, 2n] input with two blocks against the recovered matrix.
+random [3, 2n] input with two blocks against the recovered matrix, and its
+every other column (a view with stride 2) rotated as one block.
 
     hadamard_case.py emit N > case.mlir
     hadamard_case.py check N < printed.txt
@@ -46,12 +47,16 @@ func.func @main() {{
   %h = seq.hadamard %i : tensor<{n}x{n}xf32>
   %ht = seq.hadamard %i {{transpose = true}} : tensor<{n}x{n}xf32>
   %y = seq.hadamard %x {{block_size = {n} : i64}} : tensor<3x{2 * n}xf32>
+  %xs = tensor.extract_slice %x[0, 0] [3, {n}] [1, 2] : tensor<3x{2 * n}xf32> to tensor<3x{n}xf32>
+  %ys = seq.hadamard %xs : tensor<3x{n}xf32>
   %a = tensor.cast %h : tensor<{n}x{n}xf32> to tensor<?x?xf32>
   %b = tensor.cast %ht : tensor<{n}x{n}xf32> to tensor<?x?xf32>
   %c = tensor.cast %y : tensor<3x{2 * n}xf32> to tensor<?x?xf32>
+  %d = tensor.cast %ys : tensor<3x{n}xf32> to tensor<?x?xf32>
   call @show(%a) : (tensor<?x?xf32>) -> ()
   call @show(%b) : (tensor<?x?xf32>) -> ()
   call @show(%c) : (tensor<?x?xf32>) -> ()
+  call @show(%d) : (tensor<?x?xf32>) -> ()
   return
 }}""")
 
@@ -74,6 +79,7 @@ def check(n, text):
     x = random_input(n).astype(np.float64)
     want = np.concatenate([x[:, :n] @ m.T, x[:, n:] @ m.T], axis=1)
     errors["blocks"] = np.max(np.abs(blocks[2].reshape(3, 2 * n) - want))
+    errors["strided"] = np.max(np.abs(blocks[3].reshape(3, n) - x[:, ::2] @ m.T))
     for k, v in errors.items():
         print(f"order {n} {k}: max error {v:.3g}")
     if not all(v <= 1e-5 for v in errors.values()):
