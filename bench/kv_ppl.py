@@ -54,13 +54,23 @@ for pct, budget in [("50%", 128), ("25%", 64), ("12.5%", 32), ("6.25%", 16)]:
          ["--kv-evict", "roco", "--kv-budget", str(budget), "--kv-sinks", "4",
           "--kv-recent", recent]),
     ]
-# Mixed precision (MiKV): the tokens h2o would drop are kept at 2 bits
-# (groups of 32 channels per token) instead.
+# Mixed precision (MiKV): the tokens h2o (or roco) would drop are kept at 2
+# or 4 bits (groups of 32 channels per token) instead.
 for pct, budget in [("25%", 64), ("12.5%", 32), ("6.25%", 16)]:
-    EVICTION.append(
-        (f"mixed precision: h2o {pct} ({budget} tokens) + 2-bit rest",
-         ["--kv-evict", "h2o", "--kv-budget", str(budget), "--kv-sinks", "4",
-          "--kv-recent", str((budget - 4) // 2), "--kv-bits", "2", "--kv-group", "32"]))
+    for bits in ["2", "4"]:
+        EVICTION.append(
+            (f"mixed precision: h2o {pct} ({budget} tokens) + {bits}-bit rest",
+             ["--kv-evict", "h2o", "--kv-budget", str(budget), "--kv-sinks", "4",
+              "--kv-recent", str((budget - 4) // 2), "--kv-bits", bits,
+              "--kv-group", "32"]))
+EVICTION += [
+    ("mixed precision: roco 12.5% (32 tokens) + 2-bit rest",
+     ["--kv-evict", "roco", "--kv-budget", "32", "--kv-sinks", "4", "--kv-recent", "14",
+      "--kv-bits", "2", "--kv-group", "32"]),
+    ("mixed precision + rotation: h2o 12.5% (32 tokens) + 2-bit rest",
+     ["--kv-evict", "h2o", "--kv-budget", "32", "--kv-sinks", "4", "--kv-recent", "14",
+      "--kv-bits", "2", "--kv-group", "32", "--rotate-kv"]),
+]
 COMMON = ["--kv-group", "32", "--kv-window", "32"]
 
 
@@ -71,13 +81,23 @@ def main():
     ap.add_argument("--model", type=Path, default=REPO / "models" / "llama-tiny-shakespeare")
     ap.add_argument("--text", type=Path,
                     default=REPO.parent / "shared" / "data" / "tinyshakespeare.txt")
+    ap.add_argument("--only", default="",
+                    help="run only the configurations whose label contains this text; "
+                         "the other rows are kept from the existing kv_ppl.json")
     a = ap.parse_args()
     if not a.text.exists():
         sys.exit(f"{a.text}: absent (../shared/data is needed for this benchmark)")
     seqc, run = a.build / "bin" / "seqc", a.build / "bin" / "seqc-run"
     rows = []
+    old = {}
+    if a.only and (a.out / "kv_ppl.json").exists():
+        old = {r["label"]: r for r in json.loads((a.out / "kv_ppl.json").read_text())}
     with tempfile.TemporaryDirectory() as tmp:
         for i, (label, opts) in enumerate(CONFIGS + EVICTION):
+            if a.only and a.only not in label:
+                if label in old:
+                    rows.append(old[label])
+                continue
             art = Path(tmp) / f"a{i}"
             args = (COMMON + opts if opts and "--kv-bits" in opts
                     and "--kv-evict" not in opts else opts)
