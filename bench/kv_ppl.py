@@ -155,7 +155,7 @@ def main():
     labels = [f"{r['label']}  ({r['kv_bytes_per_token']} B/token)" for r in rows]
     incr = [100 * (r["ppl"] / base - 1) for r in rows]
     def color(label):
-        for key, c in [("rotation", "tab:orange"), ("mixed", "tab:purple"),
+        for key, c in [("mixed", "tab:purple"), ("rotation", "tab:orange"),
                        ("h2o", "tab:red"), ("roco", "tab:brown"),
                        ("window eviction", "tab:green")]:
             if key in label:
@@ -168,10 +168,10 @@ def main():
     ax.invert_yaxis()
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel(f"held-out perplexity increase over the f32 cache, % (f32: {base:.4f})")
-    ax.set_title("Tiny LLaMA on tinyshakespeare: KIVI caches (groups of 32, "
-                 "window 32), eviction and mixed precision\n"
-                 "blue: KIVI, orange: KIVI + seq-fuse-hadamard rotation, green: "
-                 "window, red: h2o, brown: roco, purple: MiKV")
+    ax.set_title("Tiny LLaMA on tinyshakespeare: KV caches (KIVI: groups of 32, "
+                 "window 32)\nblue: KIVI, orange: KIVI + seq-fuse-hadamard rotation,\n"
+                 "green: window eviction, red: h2o, brown: roco, purple: mixed "
+                 "precision (MiKV)", fontsize=9)
     for i, v in enumerate(incr):
         ax.text(max(v, 0.001), i, f" {v:+.2f}%", va="center", fontsize=7)
     fig.tight_layout()

@@ -74,15 +74,17 @@ def main():
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "rwkv_decode.json"), "w") as f:
         json.dump(results, f, indent=2)
-    print("| shape | weights | weight MiB | decode ms/token | roofline ms/token "
-          "| roofline ratio | prefill 64 tok/s | prefill 512 tok/s | peak RSS MiB |")
+    print("| shape | weights | MiB/token | decode ms/token | roofline ms/token "
+          "| roofline ratio | prefill 64 tok/s | prefill 512 tok/s "
+          "| peak RSS MiB (weight file MiB) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         pre = {x["tokens"]: x["tokens_per_s"] for x in r["prefill"]}
-        print(f"| {r['shape']} | {r['format']} | {r['weight_bytes'] / 2**20:.0f} "
+        print(f"| {r['shape']} | {r['format']} | {r['token_read_bytes'] / 2**20:.0f} "
               f"| {r['decode_ms_per_token']:.1f} | {r['roofline_ms_per_token']:.1f} "
               f"| {r['roofline_ratio']:.2f} | {pre.get(64, 0):.1f} "
-              f"| {pre.get(512, 0):.1f} | {r['peak_rss_bytes'] / 2**20:.0f} |")
+              f"| {pre.get(512, 0):.1f} | {r['peak_rss_bytes'] / 2**20:.0f} "
+              f"({r['weight_bytes'] / 2**20:.0f}) |")
 
 
 if __name__ == "__main__":
