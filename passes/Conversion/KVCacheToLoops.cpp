@@ -13,7 +13,9 @@
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include "llvm/ADT/DenseMap.h"
 
@@ -28,6 +30,9 @@ using namespace mlir;
 using namespace mlir::seq;
 
 static int64_t align64(int64_t n) { return (n + 63) / 64 * 64; }
+
+/// Marks the softmax exponentials of the attention loops.
+static constexpr llvm::StringLiteral kSoftmaxExp = "seq.softmax_exp";
 
 bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
                                 std::string &error) {
@@ -839,7 +844,11 @@ public:
         for (auto [lo, hi] : visibleRanges(n))
           sum = reduce(lo, hi, sum, [&](Value j, Value a) {
             Value s = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
-            Value e = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
+            auto exp = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
+            // Expanded to a polynomial after the lowering (see
+            // runOnOperation): a call to expf per score would dominate.
+            exp->setAttr(kSoftmaxExp, b.getUnitAttr());
+            Value e = exp;
             memref::StoreOp::create(b, e, scores, ValueRange{idx(r), j});
             return arith::AddFOp::create(b, a, e);
           });
@@ -1077,6 +1086,25 @@ struct ConvertSeqKVToLoopsPass
     for (Operation *op : llvm::reverse(ops)) {
       op->dropAllUses();
       op->erase();
+    }
+    // The softmax exponentials become a polynomial approximation (MLIR's,
+    // a few ulp from expf, exp(-inf) = 0) that LLVM vectorizes with the
+    // rest of the loop; a libm call per score would cost more than reading
+    // the cache.
+    SmallVector<Operation *> exps;
+    getOperation()->walk([&](math::ExpOp op) {
+      if (op->hasAttr(kSoftmaxExp))
+        exps.push_back(op);
+    });
+    if (!exps.empty()) {
+      RewritePatternSet patterns(&getContext());
+      populateMathPolynomialApproximationPatterns(
+          patterns, [](StringRef name) {
+            return name == math::ExpOp::getOperationName();
+          });
+      GreedyRewriteConfig config;
+      config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+      (void)applyOpPatternsGreedily(exps, std::move(patterns), config);
     }
   }
 };
