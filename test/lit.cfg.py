@@ -41,9 +41,12 @@ else:
     lit_config.note("../shared/data is absent: tests that REQUIRE shared-data "
                     "are skipped")
 
-# Execution on the CPU: mlir-runner with MLIR's runtime support libraries.
+# Execution on the CPU: mlir-runner with MLIR's runtime support libraries
+# (the async runtime for loops seq-cpu-pipeline spreads over threads; such
+# programs need mlir-runner -O1 or more, which splits the coroutines).
 runner_libs = ",".join(os.path.join(config.llvm_lib_dir, lib) for lib in
-                       ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
+                       ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so",
+                        "libmlir_async_runtime.so"))
 config.substitutions.append(("%mlir_runner_libs", runner_libs))
 
 # The numpy references run under Debian's python3 with python3-numpy.

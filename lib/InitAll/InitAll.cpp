@@ -126,6 +126,11 @@ void seqc::buildCPUPipeline(mlir::OpPassManager &pm) {
           "func.func(seq-parallelize-products),"
           "async-parallel-for{async-dispatch=false num-workers=-1 "
           "min-task-size=512},"
+          // Then the loops marked parallel (attention over KV heads): a
+          // task per iteration.
+          "func.func(seq-parallelize-loops),"
+          "async-parallel-for{async-dispatch=false num-workers=-1 "
+          "min-task-size=1},"
           "async-to-async-runtime,async-runtime-ref-counting,"
           "async-runtime-ref-counting-opt,"
           "func.func(seq-strided-copy-to-linalg,convert-linalg-to-loops),"

@@ -135,6 +135,28 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
 
 namespace {
 
+/// The attention's scratch buffers, one slice per KV head (leading
+/// dimension), so that heads can run in parallel.
+struct AttentionScratch {
+  Value scores, acc, row, stats, qbuf, qs, qm;
+
+  /// buf[kh], rank-reduced.
+  Value head(OpBuilder &b, Value buf, Value kh) const {
+    auto type = cast<MemRefType>(buf.getType());
+    int64_t rank = type.getRank();
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+        strides(rank, b.getIndexAttr(1));
+    offsets[0] = kh;
+    sizes.push_back(b.getIndexAttr(1));
+    for (int64_t d = 1; d < rank; ++d)
+      sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
+    auto resultType = memref::SubViewOp::inferRankReducedResultType(
+        type.getShape().drop_front(), type, offsets, sizes, strides);
+    return memref::SubViewOp::create(b, buf.getLoc(), resultType, buf, offsets,
+                                     sizes, strides);
+  }
+};
+
 /// Emits the loops of one cache's operations. All indices are `index`.
 class KVEmitter {
 public:
@@ -190,6 +212,15 @@ public:
   }
   void loop(int64_t n, function_ref<void(Value)> body) {
     loop(idx(0), idx(n), body);
+  }
+  /// A loop whose iterations are independent, marked for
+  /// seq-parallelize-loops.
+  void parallelLoop(int64_t n, function_ref<void(Value)> body) {
+    auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1));
+    forOp->setAttr("seq.parallel", b.getUnitAttr());
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    body(forOp.getInductionVar());
   }
   /// A reduction loop carrying one f32.
   Value reduce(Value lo, Value hi, Value init,
@@ -451,6 +482,21 @@ public:
     return {i, arith::DivUIOp::create(b, c, idx(s.group))};
   }
 
+  /// The stored (scale, minimum) of token i, channel c of head h, from the
+  /// side's scale and minima views (`mins` null for the symmetric grid,
+  /// whose minimum is -2^(b-1) scale).
+  std::pair<Value, Value> groupParams(const KVLayout::Side &s, Value sc,
+                                      Value mins, Value h, Value i, Value c) {
+    auto [row, col] = scaleAt(s, i, c);
+    Value scale = memref::LoadOp::create(b, sc, ValueRange{h, row, col});
+    Value minimum =
+        mins ? memref::LoadOp::create(b, mins, ValueRange{h, row, col})
+                   .getResult()
+             : arith::MulFOp::create(b, scale, f(-float(1u << (s.bits - 1))))
+                   .getResult();
+    return {scale, minimum};
+  }
+
   /// (scale, minimum) of a group from its range: asymmetric
   /// s = (max - min) / (2^b - 1), m = min; symmetric s = max|x| / (2^(b-1) -
   /// 1), m = -2^(b-1) s. A zero range gets s = 1. Dequantization is q s + m.
@@ -529,14 +575,7 @@ public:
       Value word = arith::ConstantIntOp::create(b, wordType(s), 0);
       for (int64_t j = 0; j < 8; ++j) {
         Value c = add(mul(u, idx(8)), idx(j));
-        auto [row, col] = scaleAt(s, i, c);
-        Value scale = memref::LoadOp::create(b, sc, ValueRange{h, row, col});
-        Value minimum =
-            mins
-                ? memref::LoadOp::create(b, mins, ValueRange{h, row, col})
-                      .getResult()
-                : arith::MulFOp::create(b, scale, f(-float(1u << (s.bits - 1))))
-                      .getResult();
+        auto [scale, minimum] = groupParams(s, sc, mins, h, i, c);
         Value q = code(s, at(c), scale, minimum);
         Value shifted = arith::ShLIOp::create(
             b, q, arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
@@ -630,14 +669,7 @@ public:
           memref::StoreOp::create(b, qf, row, ValueRange{c});
           continue;
         }
-        auto [r, col] = scaleAt(s, i, c);
-        Value scale = memref::LoadOp::create(b, sc, ValueRange{h, r, col});
-        Value minimum =
-            mins
-                ? memref::LoadOp::create(b, mins, ValueRange{h, r, col})
-                      .getResult()
-                : arith::MulFOp::create(b, scale, f(-float(1u << (s.bits - 1))))
-                      .getResult();
+        auto [scale, minimum] = groupParams(s, sc, mins, h, i, c);
         Value x = arith::AddFOp::create(b, arith::MulFOp::create(b, qf, scale),
                                         minimum);
         memref::StoreOp::create(b, x, row, ValueRange{c});
@@ -764,10 +796,18 @@ public:
   /// out[t, :, :] = attention of query row t ([T, Hq, D] f32 memrefs) over
   /// the first n tokens.
   void attend(Value query, Value out, Value t, Value n, int64_t hq, float scale,
-              Value scores, Value acc, Value row, Value stats, Value qbuf,
-              Value qs, Value qm) {
+              const AttentionScratch &scratch) {
     int64_t D = l.headDim, rep = hq / l.heads;
-    loop(l.heads, [&](Value kh) {
+    // KV heads are independent: the loop may run on all threads
+    // (seq-parallelize-loops), each head with its own scratch.
+    parallelLoop(l.heads, [&](Value kh) {
+      Value scores = scratch.head(b, scratch.scores, kh);
+      Value acc = scratch.head(b, scratch.acc, kh);
+      Value row = scratch.head(b, scratch.row, kh);
+      Value stats = scratch.head(b, scratch.stats, kh);
+      Value qbuf = scratch.head(b, scratch.qbuf, kh);
+      Value qs = scratch.head(b, scratch.qs, kh);
+      Value qm = scratch.head(b, scratch.qm, kh);
       auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
       // The group's queries, scaled, in a contiguous [rep, D] buffer (the
       // query tensor may be strided; unit stride lets the dot products
@@ -979,14 +1019,20 @@ struct ConvertSeqKVToLoopsPass
       dynSizes.push_back(T);
     Value out = memref::AllocOp::create(b, outType, dynSizes);
     Type f32 = b.getF32Type();
-    Value scores = memref::AllocOp::create(
-        b, MemRefType::get({rep, ref->layout.scoreColumns()}, f32));
-    Value acc = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
-    Value row = memref::AllocOp::create(b, MemRefType::get({D}, f32));
-    Value stats = memref::AllocOp::create(b, MemRefType::get({rep}, f32));
-    Value qbuf = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
-    Value qs = memref::AllocOp::create(b, MemRefType::get({rep, D}, f32));
-    Value qm = memref::AllocOp::create(b, MemRefType::get({rep}, f32));
+    int64_t H = type.getHeads();
+    auto alloc = [&](ArrayRef<int64_t> shape) -> Value {
+      SmallVector<int64_t> full = {H};
+      full.append(shape.begin(), shape.end());
+      return memref::AllocOp::create(b, MemRefType::get(full, f32));
+    };
+    AttentionScratch scratch;
+    scratch.scores = alloc({rep, ref->layout.scoreColumns()});
+    scratch.acc = alloc({rep, D});
+    scratch.row = alloc({D});
+    scratch.stats = alloc({rep});
+    scratch.qbuf = alloc({rep, D});
+    scratch.qs = alloc({rep, D});
+    scratch.qm = alloc({rep});
     float scale = op.getEffectiveScale();
     Value keys = append ? readBuffer(b, append.getKeys()) : Value();
     Value values = append ? readBuffer(b, append.getValues()) : Value();
@@ -1000,8 +1046,7 @@ struct ConvertSeqKVToLoopsPass
       } else {
         n = e.add(e.sub(len0, T), e.add(t, e.idx(1)));
       }
-      e.attend(query, out, t, n, hq, scale, scores, acc, row, stats, qbuf, qs,
-               qm);
+      e.attend(query, out, t, n, hq, scale, scratch);
     });
     Value result = bufferization::ToTensorOp::create(
         b, op.getOutput().getType(), out, /*restrict=*/true,
@@ -1098,10 +1143,9 @@ struct ConvertSeqKVToLoopsPass
     });
     if (!exps.empty()) {
       RewritePatternSet patterns(&getContext());
-      populateMathPolynomialApproximationPatterns(
-          patterns, [](StringRef name) {
-            return name == math::ExpOp::getOperationName();
-          });
+      populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+        return name == math::ExpOp::getOperationName();
+      });
       GreedyRewriteConfig config;
       config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
       (void)applyOpPatternsGreedily(exps, std::move(patterns), config);

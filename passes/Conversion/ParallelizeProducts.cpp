@@ -9,6 +9,7 @@
 
 namespace mlir::seq {
 #define GEN_PASS_DEF_SEQPARALLELIZEPRODUCTS
+#define GEN_PASS_DEF_SEQPARALLELIZELOOPS
 #include "passes/Conversion/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -123,6 +124,28 @@ struct SeqParallelizeProductsPass
         op.emitOpError("could not be lowered to parallel loops");
         return signalPassFailure();
       }
+      rewriter.eraseOp(op);
+    }
+  }
+};
+struct SeqParallelizeLoopsPass
+    : public seq::impl::SeqParallelizeLoopsBase<SeqParallelizeLoopsPass> {
+  void runOnOperation() override {
+    SmallVector<scf::ForOp> loops;
+    getOperation().walk([&](scf::ForOp op) {
+      if (op->hasAttr("seq.parallel") && op.getNumResults() == 0)
+        loops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (scf::ForOp op : loops) {
+      rewriter.setInsertionPoint(op);
+      auto par = scf::ParallelOp::create(
+          rewriter, op.getLoc(), ValueRange{op.getLowerBound()},
+          ValueRange{op.getUpperBound()}, ValueRange{op.getStep()});
+      Block *body = op.getBody();
+      rewriter.eraseOp(body->getTerminator());
+      rewriter.inlineBlockBefore(body, par.getBody()->getTerminator(),
+                                 par.getInductionVars());
       rewriter.eraseOp(op);
     }
   }

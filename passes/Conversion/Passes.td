@@ -83,6 +83,20 @@ def SeqParallelizeProducts
                            "::mlir::memref::MemRefDialect"];
 }
 
+def SeqParallelizeLoops : Pass<"seq-parallelize-loops", "::mlir::func::FuncOp"> {
+  let summary = "Turn the scf.for loops marked seq.parallel into scf.parallel";
+  let description = [{
+    The lowerings mark loops whose iterations are independent and worth a
+    thread each with the `seq.parallel` unit attribute (the attention's loop
+    over KV heads: a few iterations, each a scan of the whole cache). Runs
+    after the products' `async-parallel-for` (whose minimum task size of 512
+    iterations suits products, not these loops): each marked loop without
+    results becomes an `scf.parallel` for a second `async-parallel-for` with
+    a task per iteration.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def ConvertSeqKVToLoops : Pass<"convert-seq-kv-to-loops", "::mlir::ModuleOp"> {
   let summary = "Lower KV caches to in-place loops over packed bytes";
   let description = [{

@@ -76,6 +76,14 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "KV cache sink tokens (" << sinks
                        << ") exceed its capacity (" << capacity << ")";
   bool compressed = keyEncoding || valueEncoding;
+  auto verifyEncodings = [&]() -> LogicalResult {
+    if (failed(verifyCacheEncoding(emitError, "key", keyEncoding, headDim,
+                                   window)) ||
+        failed(verifyCacheEncoding(emitError, "value", valueEncoding, headDim,
+                                   window)))
+      return failure();
+    return success();
+  };
   if (evict) {
     if (evict.getValue() == EvictPolicy::Window)
       return emitError() << "KV cache eviction by window is written `window = "
@@ -96,12 +104,7 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     if (compressed && !(keyEncoding && valueEncoding))
       return emitError() << "a mixed-precision KV cache quantizes both keys "
                             "and values, or neither";
-    if (failed(verifyCacheEncoding(emitError, "key", keyEncoding, headDim,
-                                   window)) ||
-        failed(verifyCacheEncoding(emitError, "value", valueEncoding, headDim,
-                                   window)))
-      return failure();
-    return success();
+    return verifyEncodings();
   }
   if (budget != 0)
     return emitError() << "KV cache budget (" << budget
@@ -115,12 +118,7 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << ") and residual window (" << window
                        << ") leave no room for quantized tokens in capacity "
                        << capacity;
-  if (failed(verifyCacheEncoding(emitError, "key", keyEncoding, headDim,
-                                 window)) ||
-      failed(verifyCacheEncoding(emitError, "value", valueEncoding, headDim,
-                                 window)))
-    return failure();
-  return success();
+  return verifyEncodings();
 }
 
 static int64_t byteWidth(Type t) { return (t.getIntOrFloatBitWidth() + 7) / 8; }

@@ -35,8 +35,10 @@
 // CHECK:   math.fma
 // CHECK:   arith.bitcast
 // CHECK-NOT: math.exp
+// The loop over KV heads is marked for seq-parallelize-loops.
+// CHECK: } {seq.parallel}
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
-// CHECK-NOT: seq.
+// CHECK-NOT: seq.kv
 func.func @layer(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> (tensor<?x4x16xf32>, index) {
   %c = seq.kv_load %state[%slot] : memref<?xi8> -> !c
   %n = seq.kv_length %c : !c
@@ -56,7 +58,7 @@ func.func @layer(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k:
 // CHECK-DAG: arith.constant 2112 : index
 // CHECK: scf.for
 // CHECK:   arith.truncf %{{.*}} : f32 to f16
-// CHECK-NOT: seq.
+// CHECK-NOT: seq.kv
 func.func @plain(%state: memref<?xi8>, %k: tensor<3x2x16xf32>) {
   %c0 = arith.constant 0 : index
   %c = seq.kv_load %state[%c0] : memref<?xi8> -> !seq.kv_cache<2x16x32xf16>
@@ -93,7 +95,7 @@ func.func @plain(%state: memref<?xi8>, %k: tensor<3x2x16xf32>) {
 // CHECK:   arith.uitofp
 // CHECK:   math.floor
 // CHECK:   memref.store %{{.*}}, %{{.*}} : memref<2x8xf32>
-// CHECK-NOT: seq.
+// CHECK-NOT: seq.kv
 func.func @mixed(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
   %c = seq.kv_load %state[%slot] : memref<?xi8> -> !m
   %c1 = seq.kv_append %c, %k, %v : !m, tensor<?x2x16xf32>
