@@ -135,8 +135,10 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
 
 namespace {
 
-/// The attention's scratch buffers, one slice per KV head (leading
-/// dimension), so that heads can run in parallel.
+/// The attention's heap scratch, one slice per KV head (leading dimension),
+/// so that heads can run in parallel: the scores of every visible token and,
+/// with a single KV head only, the small buffers (otherwise on each head's
+/// stack).
 struct AttentionScratch {
   Value scores, acc, row, stats, qbuf, qs, qm;
 
@@ -215,12 +217,18 @@ public:
   }
   /// A loop whose iterations are independent, marked for
   /// seq-parallelize-loops.
+  /// Stack allocations in `body` are released at the end of each
+  /// iteration.
   void parallelLoop(int64_t n, function_ref<void(Value)> body) {
     auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1));
     forOp->setAttr("seq.parallel", b.getUnitAttr());
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forOp.getBody());
-    body(forOp.getInductionVar());
+    Value iv = forOp.getInductionVar();
+    auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
+    b.setInsertionPointToStart(&scope.getBodyRegion().emplaceBlock());
+    body(iv);
+    memref::AllocaScopeReturnOp::create(b, ValueRange{});
   }
   /// A reduction loop carrying one f32.
   Value reduce(Value lo, Value hi, Value init,
@@ -800,14 +808,27 @@ public:
     int64_t D = l.headDim, rep = hq / l.heads;
     // KV heads are independent: the loop may run on all threads
     // (seq-parallelize-loops), each head with its own scratch.
-    parallelLoop(l.heads, [&](Value kh) {
+    auto headLoop = [&](function_ref<void(Value)> body) {
+      if (l.heads > 1)
+        parallelLoop(l.heads, body);
+      else
+        loop(l.heads, body);
+    };
+    headLoop([&](Value kh) {
+      // Small scratch on the stack of the thread running the head (LLVM
+      // then knows it aliases nothing, and vectorizes the loops over it
+      // inside the outlined parallel body); with a single KV head, which
+      // runs in place, the heap buffers of the caller.
+      auto small = [&](Value heap, ArrayRef<int64_t> shape) -> Value {
+        if (heap)
+          return scratch.head(b, heap, kh);
+        return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
+      };
       Value scores = scratch.head(b, scratch.scores, kh);
-      Value acc = scratch.head(b, scratch.acc, kh);
-      Value row = scratch.head(b, scratch.row, kh);
-      Value stats = scratch.head(b, scratch.stats, kh);
-      Value qbuf = scratch.head(b, scratch.qbuf, kh);
-      Value qs = scratch.head(b, scratch.qs, kh);
-      Value qm = scratch.head(b, scratch.qm, kh);
+      Value acc = small(scratch.acc, {rep, D}), row = small(scratch.row, {D});
+      Value stats = small(scratch.stats, {rep});
+      Value qbuf = small(scratch.qbuf, {rep, D});
+      Value qs = small(scratch.qs, {rep, D}), qm = small(scratch.qm, {rep});
       auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
       // The group's queries, scaled, in a contiguous [rep, D] buffer (the
       // query tensor may be strided; unit stride lets the dot products
@@ -1027,12 +1048,14 @@ struct ConvertSeqKVToLoopsPass
     };
     AttentionScratch scratch;
     scratch.scores = alloc({rep, ref->layout.scoreColumns()});
-    scratch.acc = alloc({rep, D});
-    scratch.row = alloc({D});
-    scratch.stats = alloc({rep});
-    scratch.qbuf = alloc({rep, D});
-    scratch.qs = alloc({rep, D});
-    scratch.qm = alloc({rep});
+    if (H == 1) {
+      scratch.acc = alloc({rep, D});
+      scratch.row = alloc({D});
+      scratch.stats = alloc({rep});
+      scratch.qbuf = alloc({rep, D});
+      scratch.qs = alloc({rep, D});
+      scratch.qm = alloc({rep});
+    }
     float scale = op.getEffectiveScale();
     Value keys = append ? readBuffer(b, append.getKeys()) : Value();
     Value values = append ? readBuffer(b, append.getValues()) : Value();
