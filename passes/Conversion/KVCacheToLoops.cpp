@@ -137,9 +137,11 @@ namespace {
 
 /// The attention's heap scratch, one slice per KV head (leading dimension),
 /// so that heads can run in parallel: the scores of every visible token and,
-/// with a single KV head only, the small buffers (otherwise on each head's
-/// stack).
+/// when the heads run in place, the small buffers (otherwise on the stack of
+/// the thread running each head).
 struct AttentionScratch {
+  /// Whether the KV heads run in parallel.
+  bool parallel = false;
   Value scores, acc, row, stats, qbuf, qs, qm;
 
   /// buf[kh], rank-reduced.
@@ -809,7 +811,7 @@ public:
     // KV heads are independent: the loop may run on all threads
     // (seq-parallelize-loops), each head with its own scratch.
     auto headLoop = [&](function_ref<void(Value)> body) {
-      if (l.heads > 1)
+      if (scratch.parallel)
         parallelLoop(l.heads, body);
       else
         loop(l.heads, body);
@@ -817,8 +819,8 @@ public:
     headLoop([&](Value kh) {
       // Small scratch on the stack of the thread running the head (LLVM
       // then knows it aliases nothing, and vectorizes the loops over it
-      // inside the outlined parallel body); with a single KV head, which
-      // runs in place, the heap buffers of the caller.
+      // inside the outlined parallel body); heads that run in place use
+      // the heap buffers of the caller.
       auto small = [&](Value heap, ArrayRef<int64_t> shape) -> Value {
         if (heap)
           return scratch.head(b, heap, kh);
@@ -1047,8 +1049,15 @@ struct ConvertSeqKVToLoopsPass
       return memref::AllocOp::create(b, MemRefType::get(full, f32));
     };
     AttentionScratch scratch;
+    // Heads in parallel when there are several and a full cache is a
+    // sizeable scan (capacity x head_dim x query heads per KV head >= 2^18
+    // multiply-adds per head): for small caches the dispatch per token
+    // costs more (a 4 x 128 model with a 256-token context ran its
+    // perplexity 30% slower with parallel heads).
+    scratch.parallel =
+        H > 1 && type.getCapacity() * D * rep >= (int64_t(1) << 18);
     scratch.scores = alloc({rep, ref->layout.scoreColumns()});
-    if (H == 1) {
+    if (!scratch.parallel) {
       scratch.acc = alloc({rep, D});
       scratch.row = alloc({D});
       scratch.stats = alloc({rep});

@@ -35,8 +35,8 @@
 // CHECK:   math.fma
 // CHECK:   arith.bitcast
 // CHECK-NOT: math.exp
-// The loop over KV heads is marked for seq-parallelize-loops.
-// CHECK: } {seq.parallel}
+// A cache this small scans its heads in place (not marked parallel).
+// CHECK-NOT: seq.parallel
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK-NOT: seq.kv
 func.func @layer(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> (tensor<?x4x16xf32>, index) {
@@ -102,4 +102,26 @@ func.func @mixed(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k:
   %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !m
   seq.kv_store %c2, %state[%slot] : !m, memref<?xi8>
   return %o : tensor<?x4x16xf32>
+}
+
+// -----
+
+// A large cache (4096 tokens x 64 channels x 4 query heads per KV head =
+// 2^20 multiply-adds per head): the loop over KV heads is marked for
+// seq-parallelize-loops, each head's small scratch on its own stack.
+!big = !seq.kv_cache<2x64x4096xf32>
+// CHECK-LABEL: func.func @parallel_heads
+// (canonicalize folds the alloca scope into the loop body, itself an
+// automatic allocation scope.)
+// CHECK: scf.for
+// CHECK:   memref.alloca() : memref<4x64xf32>
+// CHECK:   math.fma
+// CHECK: } {seq.parallel}
+func.func @parallel_heads(%state: memref<?xi8>, %q: tensor<1x8x64xf32>, %k: tensor<1x2x64xf32>) -> tensor<1x8x64xf32> {
+  %c0 = arith.constant 0 : index
+  %c = seq.kv_load %state[%c0] : memref<?xi8> -> !big
+  %c1 = seq.kv_append %c, %k, %k : !big, tensor<1x2x64xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<1x8x64xf32>, !big
+  seq.kv_store %c2, %state[%c0] : !big, memref<?xi8>
+  return %o : tensor<1x8x64xf32>
 }
