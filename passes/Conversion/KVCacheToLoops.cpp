@@ -256,6 +256,20 @@ public:
   // Append
   //===------------------------------------------------------------------===//
 
+  /// Stores head h of row t of keys and values ([T, H, D] f32 memrefs) at
+  /// position `pos` of kDst and vDst ([H, N, D], element type).
+  void copyTokenHead(Value keys, Value values, Value t, Value h, Value kDst,
+                     Value vDst, Value pos) {
+    loop(l.headDim, [&](Value d) {
+      Value k = memref::LoadOp::create(b, keys, ValueRange{t, h, d});
+      memref::StoreOp::create(b, fromF32(toF32(k), elt), kDst,
+                              ValueRange{h, pos, d});
+      Value v = memref::LoadOp::create(b, values, ValueRange{t, h, d});
+      memref::StoreOp::create(b, fromF32(toF32(v), elt), vDst,
+                              ValueRange{h, pos, d});
+    });
+  }
+
   /// Appends row `t` of keys and values ([T, H, D] f32 memrefs).
   void append(Value keys, Value values, Value t) {
     int64_t H = l.heads, D = l.headDim;
@@ -267,14 +281,7 @@ public:
         return appendScored(keys, values, t, len);
       auto copyToken = [&](Value kDst, Value vDst, Value pos) {
         loop(H, [&](Value h) {
-          loop(D, [&](Value d) {
-            Value k = memref::LoadOp::create(b, keys, ValueRange{t, h, d});
-            memref::StoreOp::create(b, fromF32(toF32(k), elt), kDst,
-                                    ValueRange{h, pos, d});
-            Value v = memref::LoadOp::create(b, values, ValueRange{t, h, d});
-            memref::StoreOp::create(b, fromF32(toF32(v), elt), vDst,
-                                    ValueRange{h, pos, d});
-          });
+          copyTokenHead(keys, values, t, h, kDst, vDst, pos);
         });
       };
       if (!l.compressed && !l.evicting) {
@@ -351,20 +358,12 @@ public:
   /// which is dropped or, in a mixed-precision cache, quantized at its
   /// position.
   void appendScored(Value keys, Value values, Value t, Value len) {
-    int64_t D = l.headDim, B = l.budget;
+    int64_t B = l.budget;
     Type i32 = b.getI32Type();
     Value pos = slotPos(), sum = slotSum(), cnt = slotCount();
     Value len32 = arith::IndexCastOp::create(b, i32, len);
     auto place = [&](Value h, Value slot) {
-      Value kDst = slotKeys(), vDst = slotValues();
-      loop(D, [&](Value d) {
-        Value k = memref::LoadOp::create(b, keys, ValueRange{t, h, d});
-        memref::StoreOp::create(b, fromF32(toF32(k), elt), kDst,
-                                ValueRange{h, slot, d});
-        Value v = memref::LoadOp::create(b, values, ValueRange{t, h, d});
-        memref::StoreOp::create(b, fromF32(toF32(v), elt), vDst,
-                                ValueRange{h, slot, d});
-      });
+      copyTokenHead(keys, values, t, h, slotKeys(), slotValues(), slot);
       memref::StoreOp::create(b, len32, pos, ValueRange{h, slot});
       memref::StoreOp::create(b, f(0.0f), sum, ValueRange{h, slot});
       memref::StoreOp::create(b, f(0.0f), cnt, ValueRange{h, slot});
