@@ -29,6 +29,12 @@ CONFIGS = [
     ("3-bit + rotation", ["--kv-bits", "3", "--rotate-kv"]),
     ("2-bit", ["--kv-bits", "2"]),
     ("2-bit + rotation", ["--kv-bits", "2", "--rotate-kv"]),
+    # QuaRot folded into the weights: values leave W_v rotated; with
+    # --rotate-kv, queries and keys are rotated online as well.
+    ("4-bit + QuaRot weights (values rotated)", ["--kv-bits", "4", "--rotate-weights"]),
+    ("2-bit + QuaRot weights (values rotated)", ["--kv-bits", "2", "--rotate-weights"]),
+    ("2-bit + QuaRot weights + rotation",
+     ["--kv-bits", "2", "--rotate-weights", "--rotate-kv"]),
     ("2-bit, per-token keys", ["--kv-bits", "2", "--kv-per-token-keys"]),
     ("2-bit + rotation, per-token keys", ["--kv-bits", "2", "--rotate-kv", "--kv-per-token-keys"]),
     ("2-bit, 4 sinks", ["--kv-bits", "2", "--kv-sinks", "4"]),
@@ -36,6 +42,9 @@ CONFIGS = [
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys"]),
     ("2-bit + rotation, per-token keys, window 0",
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys", "--rotate-kv"]),
+    # Weight quantization (per-row int8) with and without QuaRot.
+    ("f32 cache, int8 weights", ["--weights=int8"]),
+    ("f32 cache, int8 weights + QuaRot weights", ["--weights=int8", "--rotate-weights"]),
 ]
 # Eviction keeps full-precision tokens: 50%, 25%, 12.5% (32 tokens: the
 # bytes of the 2-bit caches) and 6.25% of the 256-token context, always with
@@ -155,7 +164,8 @@ def main():
     labels = [f"{r['label']}  ({r['kv_bytes_per_token']} B/token)" for r in rows]
     incr = [100 * (r["ppl"] / base - 1) for r in rows]
     def color(label):
-        for key, c in [("mixed", "tab:purple"), ("rotation", "tab:orange"),
+        for key, c in [("mixed", "tab:purple"), ("QuaRot", "tab:cyan"),
+                       ("rotation", "tab:orange"),
                        ("h2o", "tab:red"), ("roco", "tab:brown"),
                        ("window eviction", "tab:green")]:
             if key in label:
@@ -169,7 +179,8 @@ def main():
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel(f"held-out perplexity increase over the f32 cache, % (f32: {base:.4f})")
     ax.set_title("Tiny LLaMA on tinyshakespeare: KV caches (KIVI: groups of 32, "
-                 "window 32)\nblue: KIVI, orange: KIVI + seq-fuse-hadamard rotation,\n"
+                 "window 32)\nblue: KIVI, orange: KIVI + seq-fuse-hadamard rotation, "
+                 "cyan: QuaRot folded into the weights,\n"
                  "green: window eviction, red: h2o, brown: roco, purple: mixed "
                  "precision (MiKV)", fontsize=9)
     for i, v in enumerate(incr):

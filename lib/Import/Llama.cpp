@@ -15,6 +15,7 @@
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/IR/Verifier.h"
+#include "seqc/Support/Hadamard.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -22,6 +23,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <cmath>
 #include <map>
 
 using namespace seqc;
@@ -213,6 +215,108 @@ llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
 
 namespace {
 
+/// v ← v·diag(s)·H/√n for the n values at p[0], p[stride], ... (H the
+/// Hadamard matrix of order n, s optional signs): an orthogonal map.
+class Rotation {
+public:
+  static std::optional<Rotation> get(int64_t n, std::vector<double> signs) {
+    std::optional<HadamardFactorization> f = factorizeHadamardOrder(n);
+    if (!f)
+      return std::nullopt;
+    Rotation r;
+    r.f = *f;
+    r.base = buildHadamardBase(*f);
+    r.signs = std::move(signs);
+    return r;
+  }
+
+  void apply(float *p, int64_t stride) const {
+    std::vector<double> x(f.order);
+    for (int64_t i = 0; i < f.order; ++i)
+      x[i] = (double)p[i * stride] * (signs.empty() ? 1.0 : signs[i]);
+    applyHadamardToRow(f, base, x.data(), /*transpose=*/false);
+    double norm = 1.0 / std::sqrt((double)f.order);
+    for (int64_t i = 0; i < f.order; ++i)
+      p[i * stride] = (float)(x[i] * norm);
+  }
+
+private:
+  HadamardFactorization f;
+  std::vector<int8_t> base;
+  std::vector<double> signs;
+};
+
+/// QuaRot's rotations, folded into the weights of a LLaMA (see buildLlama):
+/// the residual stream x becomes x·Q, the values of each KV head v·H_D.
+class QuaRot {
+public:
+  static llvm::Expected<QuaRot> get(const LlamaConfig &cfg, uint64_t seed) {
+    // Random signs from splitmix64, so that a seed names one rotation.
+    std::vector<double> signs(cfg.embd);
+    uint64_t state = seed;
+    for (double &s : signs) {
+      uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      s = ((z ^ (z >> 31)) & 1) ? -1.0 : 1.0;
+    }
+    std::optional<Rotation> residual = Rotation::get(cfg.embd, signs);
+    if (!residual)
+      return llvm::createStringError(
+          "rotating the weights: hidden size " + llvm::Twine(cfg.embd) +
+          " has no Hadamard matrix; supported orders are " +
+          describeSupportedHadamardOrders());
+    std::optional<Rotation> head = Rotation::get(cfg.headDim, {});
+    if (!head)
+      return llvm::createStringError(
+          "rotating the weights: head size " + llvm::Twine(cfg.headDim) +
+          " has no Hadamard matrix; supported orders are " +
+          describeSupportedHadamardOrders());
+    return QuaRot(*residual, *head, cfg.embd, cfg.headDim);
+  }
+
+  /// W [rows, C] reads the residual stream, after an RMSNorm of scale `g`
+  /// when given: W ← W·diag(g)·Q.
+  void readsResidual(std::vector<float> &w, const std::vector<float> *g) const {
+    for (size_t r = 0; r < w.size(); r += C) {
+      if (g)
+        for (int64_t c = 0; c < C; ++c)
+          w[r + c] *= (*g)[c];
+      residual.apply(&w[r], 1);
+    }
+  }
+
+  /// W [C, cols] writes the residual stream: W ← Qᵀ·W (each column, read
+  /// as a row, times Q).
+  void writesResidual(std::vector<float> &w) const {
+    int64_t cols = w.size() / C;
+    for (int64_t j = 0; j < cols; ++j)
+      residual.apply(&w[j], cols);
+  }
+
+  /// W_v [KV heads·D, C]: each head's rows ← H_Dᵀ·rows, so v ← v·H_D.
+  void rotatesValues(std::vector<float> &w) const {
+    for (size_t row = 0; row < w.size() / C; row += D)
+      for (int64_t j = 0; j < C; ++j)
+        head.apply(&w[row * C + j], C);
+  }
+
+  /// W_o [C, heads·D]: each head's columns ← columns·H_D, undoing the
+  /// values' rotation (o·H_D·(W_o·H_D)ᵀ = o·W_oᵀ).
+  void unrotatesValues(std::vector<float> &w) const {
+    int64_t cols = w.size() / C;
+    for (int64_t r = 0; r < C; ++r)
+      for (int64_t h = 0; h < cols; h += D)
+        head.apply(&w[r * cols + h], 1);
+  }
+
+private:
+  QuaRot(Rotation residual, Rotation head, int64_t C, int64_t D)
+      : residual(std::move(residual)), head(std::move(head)), C(C), D(D) {}
+  Rotation residual, head;
+  int64_t C, D;
+};
+
 class LlamaBuilder : public ModelBuilder {
 public:
   LlamaBuilder(MLIRContext *ctx, const LlamaConfig &cfg, const WeightBlob &blob,
@@ -367,10 +471,10 @@ private:
 
 } // namespace
 
-llvm::Expected<LlamaModel> seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt,
-                                            const LlamaConfig &cfg,
-                                            WeightFormat format,
-                                            int64_t context, bool f16Cache) {
+llvm::Expected<LlamaModel>
+seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
+                 WeightFormat format, int64_t context, bool f16Cache,
+                 std::optional<uint64_t> rotationSeed) {
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
                    memref::MemRefDialect, seq::SeqDialect,
@@ -382,38 +486,73 @@ llvm::Expected<LlamaModel> seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt,
   DType mat = format == WeightFormat::F16    ? DType::F16
               : format == WeightFormat::Int8 ? DType::I8
                                              : DType::F32;
+  std::optional<QuaRot> rot;
+  if (rotationSeed) {
+    auto r = QuaRot::get(cfg, *rotationSeed);
+    if (!r)
+      return r.takeError();
+    rot.emplace(std::move(*r));
+  }
   TensorReader reader{ckpt, "LLaMA"};
   auto get = [&](const std::string &name, std::vector<int64_t> shape) {
     return reader.get(name, std::move(shape));
   };
+  // With the RMSNorm scales folded into the next projections.
+  std::vector<float> ones(C, 1.0f);
   BlobWriter blob(model.weights);
   // The table stays f32: a token reads one row of it.
-  blob.add("embed", {V, C}, get("model.embed_tokens.weight", {V, C}),
-           DType::F32);
+  std::vector<float> embed = get("model.embed_tokens.weight", {V, C});
+  if (rot)
+    rot->readsResidual(embed, nullptr);
+  blob.add("embed", {V, C}, embed, DType::F32);
   for (int64_t l = 0; l < cfg.layers; ++l) {
     std::string from = "model.layers." + std::to_string(l) + ".";
     std::string to = "layers." + std::to_string(l) + ".";
-    auto matrix = [&](const std::string &dst, const std::string &src,
-                      int64_t rows, int64_t cols) {
-      blob.add(to + dst, {rows, cols}, get(from + src, {rows, cols}), mat);
-    };
-    blob.add(to + "attn_norm", {C}, get(from + "input_layernorm.weight", {C}),
-             DType::F32);
-    matrix("wq", "self_attn.q_proj.weight", cfg.heads * D, C);
-    matrix("wk", "self_attn.k_proj.weight", cfg.kvHeads * D, C);
-    matrix("wv", "self_attn.v_proj.weight", cfg.kvHeads * D, C);
-    matrix("wo", "self_attn.o_proj.weight", C, cfg.heads * D);
-    blob.add(to + "mlp_norm", {C},
-             get(from + "post_attention_layernorm.weight", {C}), DType::F32);
-    matrix("w_gate", "mlp.gate_proj.weight", F, C);
-    matrix("w_up", "mlp.up_proj.weight", F, C);
-    matrix("w_down", "mlp.down_proj.weight", C, F);
+    std::vector<float> attnNorm = get(from + "input_layernorm.weight", {C});
+    std::vector<float> wq =
+        get(from + "self_attn.q_proj.weight", {cfg.heads * D, C});
+    std::vector<float> wk =
+        get(from + "self_attn.k_proj.weight", {cfg.kvHeads * D, C});
+    std::vector<float> wv =
+        get(from + "self_attn.v_proj.weight", {cfg.kvHeads * D, C});
+    std::vector<float> wo =
+        get(from + "self_attn.o_proj.weight", {C, cfg.heads * D});
+    std::vector<float> mlpNorm =
+        get(from + "post_attention_layernorm.weight", {C});
+    std::vector<float> gate = get(from + "mlp.gate_proj.weight", {F, C});
+    std::vector<float> up = get(from + "mlp.up_proj.weight", {F, C});
+    std::vector<float> down = get(from + "mlp.down_proj.weight", {C, F});
+    if (rot) {
+      for (std::vector<float> *w : {&wq, &wk, &wv})
+        rot->readsResidual(*w, &attnNorm);
+      rot->rotatesValues(wv);
+      rot->unrotatesValues(wo);
+      rot->writesResidual(wo);
+      rot->readsResidual(gate, &mlpNorm);
+      rot->readsResidual(up, &mlpNorm);
+      rot->writesResidual(down);
+      attnNorm = mlpNorm = ones;
+    }
+    blob.add(to + "attn_norm", {C}, attnNorm, DType::F32);
+    blob.add(to + "wq", {cfg.heads * D, C}, wq, mat);
+    blob.add(to + "wk", {cfg.kvHeads * D, C}, wk, mat);
+    blob.add(to + "wv", {cfg.kvHeads * D, C}, wv, mat);
+    blob.add(to + "wo", {C, cfg.heads * D}, wo, mat);
+    blob.add(to + "mlp_norm", {C}, mlpNorm, DType::F32);
+    blob.add(to + "w_gate", {F, C}, gate, mat);
+    blob.add(to + "w_up", {F, C}, up, mat);
+    blob.add(to + "w_down", {C, F}, down, mat);
   }
-  blob.add("norm", {C}, get("model.norm.weight", {C}), DType::F32);
+  std::vector<float> norm = get("model.norm.weight", {C});
   bool tied = cfg.tiedEmbeddings || !ckpt.find("lm_head.weight");
-  blob.add("head", {V, C},
-           get(tied ? "model.embed_tokens.weight" : "lm_head.weight", {V, C}),
-           mat);
+  std::vector<float> head =
+      get(tied ? "model.embed_tokens.weight" : "lm_head.weight", {V, C});
+  if (rot) {
+    rot->readsResidual(head, &norm);
+    norm = ones;
+  }
+  blob.add("norm", {C}, norm, DType::F32);
+  blob.add("head", {V, C}, head, mat);
   if (reader.err)
     return std::move(reader.err);
   model.weights.bytes.resize((model.weights.bytes.size() + 63) / 64 * 64, 0);
@@ -423,6 +562,11 @@ llvm::Expected<LlamaModel> seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt,
   if (!model.module)
     return llvm::createStringError(
         "internal error: the layers' weights are not laid out uniformly");
+  if (rot) {
+    Builder b(ctx);
+    model.module->getOperation()->setAttr(
+        "seq.folded_rotations", b.getStrArrayAttr({"residual", "values"}));
+  }
   if (failed(verify(*model.module)))
     return llvm::createStringError(
         "internal error: the built LLaMA module does not verify");

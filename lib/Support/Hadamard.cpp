@@ -2,6 +2,7 @@
 
 #include "seqc/Support/Hadamard.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace seqc {
@@ -144,6 +145,35 @@ std::vector<int8_t> buildHadamardMatrix(const HadamardFactorization &f) {
       h[i * n + j] = static_cast<int8_t>(sign * base[(i % m) * m + (j % m)]);
     }
   return h;
+}
+
+void applyHadamardToRow(const HadamardFactorization &f,
+                        const std::vector<int8_t> &base, double *x,
+                        bool transpose) {
+  const int64_t m = f.baseOrder, n = f.order;
+  assert((int64_t)base.size() == m * m && "base of another factorization");
+  // Index i = a·m + b: (x·(H_{2^k} ⊗ H_m))[a'·m + c] =
+  // Σ_a S[a][a'] Σ_b x[a·m + b] · H_m[b][c].
+  if (m > 1) {
+    std::vector<double> block(m);
+    for (int64_t a = 0; a < n; a += m) {
+      for (int64_t c = 0; c < m; ++c) {
+        double sum = 0;
+        for (int64_t b = 0; b < m; ++b)
+          sum += x[a + b] * base[transpose ? c * m + b : b * m + c];
+        block[c] = sum;
+      }
+      std::copy(block.begin(), block.end(), x + a);
+    }
+  }
+  // Sylvester's matrix is symmetric: the same butterflies either way.
+  for (int64_t h = m; h < n; h *= 2)
+    for (int64_t i = 0; i < n; i += 2 * h)
+      for (int64_t j = i; j < i + h; ++j) {
+        double u = x[j], v = x[j + h];
+        x[j] = u + v;
+        x[j + h] = u - v;
+      }
 }
 
 } // namespace seqc

@@ -21,6 +21,13 @@ namespace {
 struct FuseHadamardPass
     : public seq::impl::SeqFuseHadamardBase<FuseHadamardPass> {
   void runOnOperation() override {
+    // Values the importer already rotated (QuaRot, folded into W_v / W_o).
+    bool valuesFolded = false;
+    if (auto folded =
+            getOperation()->getAttrOfType<ArrayAttr>("seq.folded_rotations"))
+      for (Attribute a : folded)
+        if (auto str = dyn_cast<StringAttr>(a); str && str == "values")
+          valuesFolded = true;
     SmallVector<KVAttentionOp> attentions;
     getOperation()->walk([&](KVAttentionOp op) { attentions.push_back(op); });
     for (KVAttentionOp op : attentions) {
@@ -44,12 +51,15 @@ struct FuseHadamardPass
       };
       b.setInsertionPoint(append);
       append.getKeysMutable().assign(rotate(append.getKeys(), false));
-      append.getValuesMutable().assign(rotate(append.getValues(), false));
+      if (!valuesFolded)
+        append.getValuesMutable().assign(rotate(append.getValues(), false));
       b.setInsertionPoint(op);
       op.getQueryMutable().assign(rotate(op.getQuery(), false));
-      b.setInsertionPointAfter(op);
-      Value out = rotate(op.getOutput(), true);
-      op.getOutput().replaceAllUsesExcept(out, out.getDefiningOp());
+      if (!valuesFolded) {
+        b.setInsertionPointAfter(op);
+        Value out = rotate(op.getOutput(), true);
+        op.getOutput().replaceAllUsesExcept(out, out.getDefiningOp());
+      }
       op->setAttr("seq.rotated", b.getUnitAttr());
       ++numRotated;
     }

@@ -164,10 +164,15 @@ def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
     dimension with no Hadamard matrix (see `seq.hadamard`) is an error at
     the attention, naming the size.
 
-    Not done yet: folding the rotations of the residual stream into the
-    weights (QuaRot's RMSNorm fusion and `W_v`/`W_o`, `W_q`/`W_k`, MLP
-    rotations), calibration-based channel reordering. They change weights,
-    which the importers own; see docs/design.md.
+    Rotations folded into the weights are the importer's part (weights are
+    data of the mapped blob, not IR; `seqc compile --rotate-weights`):
+    QuaRot's RMSNorm fusion, the residual-stream rotation of every
+    projection, and `W_v` / `W_o` per head. A module whose
+    `seq.folded_rotations` attribute lists `"values"` has values that
+    already leave `W_v` rotated by `H` and an `W_o` that undoes it, so the
+    pass rotates only queries and keys there (RoPE sits between `W_q`/`W_k`
+    and the cache, so their rotation cannot be folded). Not done:
+    calibration-based channel reordering.
   }];
   let dependentDialects = ["::mlir::seq::SeqDialect"];
   let statistics = [

@@ -35,3 +35,28 @@ func.func @odd(%s: memref<?xi8>, %q: tensor<?x2x6xf32>, %k: tensor<?x2x6xf32>) -
   seq.kv_store %c2, %s[%c0] : !seq.kv_cache<2x6x64xf32>, memref<?xi8>
   return %o : tensor<?x2x6xf32>
 }
+
+// -----
+
+// Values the importer rotated already (QuaRot folded into W_v and W_o,
+// `seqc compile --rotate-weights`): only queries and keys are rotated, and
+// the output is left as W_o expects it.
+// CHECK-LABEL: func.func @folded
+// CHECK-SAME: (%[[S:.*]]: memref<?xi8>, %[[Q:.*]]: tensor<?x4x16xf32>, %[[K:.*]]: tensor<?x2x16xf32>, %[[V:.*]]: tensor<?x2x16xf32>)
+// CHECK: %[[KR:.*]] = seq.hadamard %[[K]] : tensor<?x2x16xf32>
+// CHECK-NOT: seq.hadamard %[[V]]
+// CHECK: %[[A:.*]] = seq.kv_append %{{.*}}, %[[KR]], %[[V]]
+// CHECK: %[[QR:.*]] = seq.hadamard %[[Q]] : tensor<?x4x16xf32>
+// CHECK: %[[O:.*]], %{{.*}} = seq.kv_attention %[[QR]], %[[A]] {seq.rotated}
+// CHECK-NOT: seq.hadamard
+// CHECK: return %[[O]]
+module attributes {seq.folded_rotations = ["residual", "values"]} {
+func.func @folded(%s: memref<?xi8>, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c0 = arith.constant 0 : index
+  %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<2x16x64xf32>
+  %a = seq.kv_append %c, %k, %v : !seq.kv_cache<2x16x64xf32>, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %a : tensor<?x4x16xf32>, !seq.kv_cache<2x16x64xf32>
+  seq.kv_store %c2, %s[%c0] : !seq.kv_cache<2x16x64xf32>, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}
+}

@@ -88,6 +88,19 @@ cl::opt<seqc::WeightFormat> weights(
                clEnumValN(seqc::WeightFormat::Int8, "int8",
                           "8-bit integers, one f32 scale per output row")),
     cl::sub(compileCmd));
+cl::OptionCategory rotationCat("Rotation (attention models)");
+cl::opt<bool> rotateWeights(
+    "rotate-weights",
+    cl::desc("Fold QuaRot's rotations into the weights before they are "
+             "stored: the RMSNorm scales, a random Hadamard rotation of the "
+             "residual stream, and a Hadamard rotation of each head's values "
+             "(the model computes the same function; int8 weights and "
+             "quantized value caches see no outlier channels)"),
+    cl::init(false), cl::cat(rotationCat), cl::sub(importCmd),
+    cl::sub(compileCmd));
+cl::opt<uint64_t> rotationSeed(
+    "rotation-seed", cl::desc("Seed of the residual rotation's random signs"),
+    cl::init(0), cl::cat(rotationCat), cl::sub(importCmd), cl::sub(compileCmd));
 cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU to tune for (default: this machine's; "
                                   "'generic' for portable code)"),
@@ -278,13 +291,20 @@ Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
     if (const seqc::Tensor *t =
             (*ckpt)->find("model.layers.0.self_attn.q_proj.weight"))
       cfg->dtype = t->dtype;
-    auto built = seqc::buildLlama(ctx, **ckpt, *cfg, format, context, kvF16);
+    std::optional<uint64_t> seed;
+    if (rotateWeights)
+      seed = rotationSeed;
+    auto built =
+        seqc::buildLlama(ctx, **ckpt, *cfg, format, context, kvF16, seed);
     if (!built)
       return built.takeError();
     fill("llama", *cfg, *built);
     m.context = built->context;
     return std::move(m);
   }
+  if (rotateWeights)
+    return createStringError("--rotate-weights applies to LLaMA models (" +
+                             path + " is not one)");
   auto ckpt = seqc::Checkpoint::open(path);
   if (!ckpt)
     return ckpt.takeError();
@@ -424,6 +444,8 @@ std::string manifestText(const Model &model, StringRef stateLines,
          : weights == seqc::WeightFormat::Int8 ? "int8"
                                                : "fp32")
      << "\n";
+  if (rotateWeights)
+    os << "weights_rotation quarot " << rotationSeed << "\n";
   os << "weights_bytes " << model.weights.bytes.size() << "\n";
   // What one decoded token reads: everything but the embedding table, of
   // which it reads one row.
