@@ -119,6 +119,8 @@ void seqc::buildCPUPipeline(mlir::OpPassManager &pm) {
   if (failed(mlir::parsePassPipeline(
           "convert-seq-to-linalg,convert-seq-hadamard-to-loops,"
           "convert-seq-kv-to-loops,canonicalize,"
+          // Results stored into a caller's buffer are computed there.
+          "eliminate-empty-tensors,"
           "one-shot-bufferize{bufferize-function-boundaries},"
           "buffer-deallocation-pipeline,"
           // Matrix products on all threads: scf.parallel, split into tasks
@@ -136,6 +138,7 @@ void seqc::buildCPUPipeline(mlir::OpPassManager &pm) {
           "func.func(seq-strided-copy-to-linalg,convert-linalg-to-loops),"
           "expand-strided-metadata,"
           "lower-affine,convert-scf-to-cf,convert-async-to-llvm,"
+          "convert-vector-to-llvm,"
           "convert-to-llvm,"
           "reconcile-unrealized-casts",
           pm, llvm::errs())))

@@ -6,10 +6,8 @@
 // in-place butterfly over p (k stages of a + b, a - b), O(n log n).
 //
 // Power-of-two blocks of up to kMaxVectorOrder channels are transformed in
-// registers: the block is one vector, each stage two shuffles (the a and b
-// halves), an add, a subtract and a shuffle that interleaves them back;
-// LLVM turns stages of stride >= the SIMD width into plain register
-// arithmetic and the others into in-register permutes.
+// registers: the block is one vector, each stage a shuffle that swaps
+// butterfly partners and a multiply-add by ±1 (see butterflies()).
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +17,7 @@
 #include "seqc/Support/Hadamard.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -34,23 +33,53 @@ namespace {
 
 /// Largest power-of-two block transformed as one vector.
 constexpr int64_t kMaxVectorOrder = 256;
+/// f32 lanes of a SIMD register (AVX2): butterfly partners this far apart
+/// or farther sit in different registers.
+constexpr int64_t kRegisterLanes = 8;
 
-/// The butterflies of a power-of-two block `v` (vector<n x f32>).
+/// The butterflies of a power-of-two block `v` (vector<n x f32>). Stage h
+/// maps v[j] to v[j] + v[j + h] (bit h of j clear) or v[j - h] - v[j] (set):
+/// one shuffle that swaps each element with its partner j ^ h and one
+/// multiply-add, v·s + swapped with s = ±1 by bit h (exact: the product by
+/// ±1 rounds nothing). Partners at least a SIMD width apart swap whole
+/// registers, which costs LLVM nothing; nearer ones take one in-register
+/// permute.
 static Value butterflies(ImplicitLocOpBuilder &b, Value v, int64_t n) {
-  for (int64_t h = 1; h < n; h *= 2) {
-    SmallVector<int64_t> lo, hi, back(n);
-    for (int64_t i = 0; i < n; ++i)
-      if ((i & h) == 0) {
-        back[i] = lo.size();
-        back[i + h] = n / 2 + lo.size();
-        lo.push_back(i);
-        hi.push_back(i + h);
-      }
-    Value a = vector::ShuffleOp::create(b, v, v, lo);
-    Value d = vector::ShuffleOp::create(b, v, v, hi);
-    Value sum = arith::AddFOp::create(b, a, d);
-    Value diff = arith::SubFOp::create(b, a, d);
-    v = vector::ShuffleOp::create(b, sum, diff, back);
+  auto type = cast<VectorType>(v.getType());
+  auto fm = arith::FastMathFlagsAttr::get(b.getContext(),
+                                          arith::FastMathFlags::contract);
+  // The stages commute (each is H_2 on one bit of the index): whole
+  // registers first, then in-register partners, so that each register is
+  // finished (and stored) by a short chain at the end.
+  for (int64_t h = n / 2; h >= 1; h /= 2) {
+    if (h >= kRegisterLanes) {
+      // Whole registers: the a and b halves, a + b and a - b, and back.
+      SmallVector<int64_t> lo, hi, back(n);
+      for (int64_t i = 0; i < n; ++i)
+        if ((i & h) == 0) {
+          back[i] = lo.size();
+          back[i + h] = n / 2 + lo.size();
+          lo.push_back(i);
+          hi.push_back(i + h);
+        }
+      Value a = vector::ShuffleOp::create(b, v, v, lo);
+      Value d = vector::ShuffleOp::create(b, v, v, hi);
+      Value sum = arith::AddFOp::create(b, a, d);
+      Value diff = arith::SubFOp::create(b, a, d);
+      v = vector::ShuffleOp::create(b, sum, diff, back);
+      continue;
+    }
+    SmallVector<int64_t> partner(n);
+    SmallVector<float> sign(n);
+    for (int64_t j = 0; j < n; ++j) {
+      partner[j] = j ^ h;
+      sign[j] = (j & h) ? -1.0f : 1.0f;
+    }
+    Value swapped = vector::ShuffleOp::create(b, v, v, partner);
+    Value s = arith::ConstantOp::create(
+        b, type, DenseElementsAttr::get(type, ArrayRef<float>(sign)));
+    v = arith::AddFOp::create(b, arith::MulFOp::create(b, v, s, fm), swapped,
+                              fm);
   }
   return v;
 }
@@ -93,8 +122,11 @@ struct ConvertSeqHadamardToLoopsPass
       if (type.isDynamicDim(d))
         dynSizes.push_back(size);
     }
-    Value out = memref::AllocOp::create(
-        b, MemRefType::get(type.getShape(), elt), dynSizes);
+    // The result is built in a tensor carried through the loops (written
+    // with vector.transfer_write / tensor.insert), so that bufferization
+    // writes it in place, e.g. straight into the caller's buffer after
+    // eliminate-empty-tensors.
+    Value init = tensor::EmptyOp::create(b, type.getShape(), elt, dynSizes);
     Value row = memref::AllocOp::create(
         b, MemRefType::get({n}, inRegisters ? elt : f32));
     // The vector form loads a block straight from the input when its last
@@ -126,16 +158,19 @@ struct ConvertSeqHadamardToLoopsPass
     float scale = op.getNormalized() ? 1.0f / std::sqrt(float(n)) : 1.0f;
     Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(scale));
 
-    // Loops over the leading dimensions and the blocks of the last one.
+    // Loops over the leading dimensions and the blocks of the last one,
+    // carrying the result tensor.
     SmallVector<Value> ivs;
-    std::function<void(int64_t)> nest = [&](int64_t d) {
+    std::function<Value(int64_t, Value)> nest = [&](int64_t d,
+                                                    Value out) -> Value {
       Value ub = d < rank - 1 ? ubs[d] : idx(last / n);
-      auto forOp = scf::ForOp::create(b, idx(0), ub, idx(1));
+      auto forOp = scf::ForOp::create(b, idx(0), ub, idx(1), ValueRange{out});
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(forOp.getBody());
       ivs.push_back(forOp.getInductionVar());
+      out = forOp.getRegionIterArgs()[0];
       if (d < rank - 1) {
-        nest(d + 1);
+        scf::YieldOp::create(b, nest(d + 1, out));
       } else {
         Value start = arith::MulIOp::create(b, ivs.back(), idx(n));
         auto at = [&](Value i) {
@@ -191,9 +226,12 @@ struct ConvertSeqHadamardToLoopsPass
                                     vector::BroadcastOp::create(b, vf32, c));
           if (elt != f32)
             v = arith::TruncFOp::create(b, VectorType::get({n}, elt), v);
-          vector::StoreOp::create(b, v, out, at(idx(0)));
+          scf::YieldOp::create(
+              b, vector::TransferWriteOp::create(b, v, out, at(idx(0)),
+                                                 ArrayRef<bool>{true})
+                     .getResult());
           ivs.pop_back();
-          return;
+          return forOp.getResult(0);
         }
         auto loop = [&](Value lo, Value hi, Value step,
                         function_ref<void(Value)> body) {
@@ -250,19 +288,26 @@ struct ConvertSeqHadamardToLoopsPass
             });
           });
         }
-        loop(idx(0), idx(n), idx(1), [&](Value i) {
+        auto store =
+            scf::ForOp::create(b, idx(0), idx(n), idx(1), ValueRange{out});
+        {
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(store.getBody());
+          Value i = store.getInductionVar();
           Value v = memref::LoadOp::create(b, row, ValueRange{i});
           v = arith::MulFOp::create(b, v, c);
           if (elt != f32)
             v = arith::TruncFOp::create(b, elt, v);
-          memref::StoreOp::create(b, v, out, at(i));
-        });
+          scf::YieldOp::create(b, tensor::InsertOp::create(
+                                      b, v, store.getRegionIterArgs()[0], at(i))
+                                      .getResult());
+        }
+        scf::YieldOp::create(b, store.getResult(0));
       }
       ivs.pop_back();
+      return forOp.getResult(0);
     };
-    nest(0);
-    Value result = bufferization::ToTensorOp::create(
-        b, type, out, /*restrict=*/true, /*writable=*/true);
+    Value result = nest(0, init);
     op.getOutput().replaceAllUsesWith(result);
     op.erase();
   }
