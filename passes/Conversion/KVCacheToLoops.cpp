@@ -912,7 +912,8 @@ public:
             exp->setAttr(kSoftmaxExp, b.getUnitAttr());
             Value e = exp;
             memref::StoreOp::create(b, e, scores, ValueRange{idx(r), j});
-            return arith::AddFOp::create(b, a, e);
+            // Reassociable, so that LLVM vectorizes the loop.
+            return arith::AddFOp::create(b, a, e, fm);
           });
         Value inv = arith::DivFOp::create(b, f(1.0f), sum);
         memref::StoreOp::create(b, inv, stats, ValueRange{idx(r)});
