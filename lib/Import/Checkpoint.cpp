@@ -107,13 +107,150 @@ std::string Tensor::describe() const {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
     s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "] " + dtypeName(dtype).str();
+  return s + "] " + (blocks ? blocks->name : dtypeName(dtype).str());
+}
+
+//===----------------------------------------------------------------------===//
+// GGML block-quantized types, decoded as llama.cpp's dequantize_row_* do
+//===----------------------------------------------------------------------===//
+
+static const GgmlBlockType kGgmlTypes[] = {
+    {2, "q4_0", 32, 18},    {3, "q4_1", 32, 20},   {6, "q5_0", 32, 22},
+    {7, "q5_1", 32, 24},    {8, "q8_0", 32, 34},   {12, "q4_K", 256, 144},
+    {13, "q5_K", 256, 176}, {14, "q6_K", 256, 210}};
+
+const GgmlBlockType *seqc::ggmlBlockType(uint32_t id) {
+  for (const GgmlBlockType &t : kGgmlTypes)
+    if (t.id == id)
+      return &t;
+  return nullptr;
+}
+
+std::string seqc::ggmlBlockTypeNames() {
+  std::string s;
+  for (const GgmlBlockType &t : kGgmlTypes)
+    s += (s.empty() ? "" : ", ") + std::string(t.name);
+  return s;
+}
+
+static float f16At(const uint8_t *p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return halfToFloat(h);
+}
+
+/// Sub-block j's 6-bit scale and min of a K-type super-block
+/// (get_scale_min_k4).
+static void scaleMinK4(int j, const uint8_t *q, int &sc, int &m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+/// Decodes one block of type `t` at `p` into `y` (t.values floats).
+static void decodeBlock(const GgmlBlockType &t, const uint8_t *p, float *y) {
+  switch (t.id) {
+  case 2: // q4_0: d, 16 bytes of nibbles (value j low, j + 16 high).
+  case 3: // q4_1: d, m, nibbles.
+  {
+    float d = f16At(p), m = t.id == 3 ? f16At(p + 2) : -8.0f * d;
+    const uint8_t *qs = p + (t.id == 3 ? 4 : 2);
+    for (int j = 0; j < 16; ++j) {
+      y[j] = (qs[j] & 0xF) * d + m;
+      y[j + 16] = (qs[j] >> 4) * d + m;
+    }
+    return;
+  }
+  case 6: // q5_0: d, u32 fifth bits, nibbles.
+  case 7: // q5_1: d, m, u32 fifth bits, nibbles.
+  {
+    float d = f16At(p), m = t.id == 7 ? f16At(p + 2) : -16.0f * d;
+    const uint8_t *rest = p + (t.id == 7 ? 4 : 2);
+    uint32_t qh;
+    std::memcpy(&qh, rest, 4);
+    const uint8_t *qs = rest + 4;
+    for (int j = 0; j < 16; ++j) {
+      int x0 = (qs[j] & 0xF) | (((qh >> j) << 4) & 0x10);
+      int x1 = (qs[j] >> 4) | ((qh >> (j + 12)) & 0x10);
+      y[j] = x0 * d + m;
+      y[j + 16] = x1 * d + m;
+    }
+    return;
+  }
+  case 8: { // q8_0: d, 32 int8.
+    float d = f16At(p);
+    for (int j = 0; j < 32; ++j)
+      y[j] = (int8_t)p[2 + j] * d;
+    return;
+  }
+  case 12: // q4_K: d, dmin, 12 bytes of scales, 128 bytes of nibbles.
+  case 13: // q5_K: the same with 32 bytes of fifth bits before the nibbles.
+  {
+    float d = f16At(p), dmin = f16At(p + 2);
+    const uint8_t *scales = p + 4, *qh = p + 16;
+    const uint8_t *q = p + (t.id == 13 ? 48 : 16);
+    int is = 0;
+    uint8_t u1 = 1, u2 = 2;
+    for (int j = 0; j < 256; j += 64) {
+      int sc, m;
+      scaleMinK4(is, scales, sc, m);
+      float d1 = d * sc, m1 = dmin * m;
+      scaleMinK4(is + 1, scales, sc, m);
+      float d2 = d * sc, m2 = dmin * m;
+      for (int l = 0; l < 32; ++l) {
+        int hi1 = t.id == 13 && (qh[l] & u1) ? 16 : 0;
+        int hi2 = t.id == 13 && (qh[l] & u2) ? 16 : 0;
+        y[j + l] = d1 * ((q[l] & 0xF) + hi1) - m1;
+        y[j + 32 + l] = d2 * ((q[l] >> 4) + hi2) - m2;
+      }
+      q += 32;
+      is += 2;
+      u1 <<= 2;
+      u2 <<= 2;
+    }
+    return;
+  }
+  case 14: { // q6_K: 128 bytes low nibbles, 64 bytes 2-bit highs, 16 int8
+             // scales, d.
+    const uint8_t *ql = p, *qh = p + 128;
+    const int8_t *sc = (const int8_t *)(p + 192);
+    float d = f16At(p + 208);
+    for (int n = 0; n < 256; n += 128) {
+      for (int l = 0; l < 32; ++l) {
+        int is = l / 16;
+        int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[n + l] = d * sc[is] * q1;
+        y[n + l + 32] = d * sc[is + 2] * q2;
+        y[n + l + 64] = d * sc[is + 4] * q3;
+        y[n + l + 96] = d * sc[is + 6] * q4;
+      }
+      ql += 64;
+      qh += 32;
+      sc += 8;
+    }
+    return;
+  }
+  }
 }
 
 std::vector<float> Tensor::toF32() const {
   int64_t n = numElements();
   std::vector<float> out(n);
   const uint8_t *p = bytes.data();
+  if (blocks) {
+    // Blocks run along the rows (the reader checked that they divide them).
+    for (int64_t b = 0; b < n / blocks->values; ++b)
+      decodeBlock(*blocks, p + b * blocks->bytes,
+                  out.data() + b * blocks->values);
+    return out;
+  }
   for (int64_t i = 0; i < n; ++i) {
     switch (dtype) {
     case DType::F32:

@@ -7,8 +7,10 @@
 // elements); tensor infos (string name, u32 dims, u64 ne[dims] with ne[0]
 // the fastest-varying, u32 type, u64 offset); then, at the next multiple of
 // general.alignment (default 32), the data. Scalar metadata is kept as text;
-// arrays (the tokenizer's) are skipped. Tensors are F32, F16 or BF16; the
-// quantized GGML types are refused with their name.
+// arrays (the tokenizer's) are skipped. Tensors are F32, F16, BF16 or one of
+// GGML's block-quantized types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K,
+// Q6_K (decoded to f32 when the importer reads them, then stored in the
+// weight format seqc compiles for); other types are refused by number.
 //
 //===----------------------------------------------------------------------===//
 
@@ -156,6 +158,7 @@ public:
       std::string name;
       std::vector<int64_t> shape;
       DType dtype;
+      const GgmlBlockType *blocks = nullptr;
       uint64_t offset;
     };
     std::vector<Info> infos;
@@ -190,11 +193,19 @@ public:
         info.dtype = DType::F16;
       else if (*type == 30)
         info.dtype = DType::BF16;
-      else
+      else if ((info.blocks = ggmlBlockType(*type))) {
+        info.dtype = DType::F32; // what decoding gives
+        if (info.shape.back() % info.blocks->values != 0)
+          return fail("tensor '" + info.name + "' of type " +
+                      info.blocks->name + " has rows of " +
+                      llvm::Twine(info.shape.back()) +
+                      " values, not a multiple of its blocks of " +
+                      llvm::Twine(info.blocks->values));
+      } else
         return fail("tensor '" + info.name + "' has GGML type " +
                     llvm::Twine(*type) +
-                    " (quantized); seqc reads F32, F16 and BF16 tensors "
-                    "(re-export with --outtype f16 or f32)");
+                    ", which seqc does not read (it reads F32, F16, BF16, " +
+                    ggmlBlockTypeNames() + ")");
       auto offset = read<uint64_t>();
       if (!offset)
         return offset.takeError();
@@ -207,7 +218,11 @@ public:
       t.name = info.name;
       t.dtype = info.dtype;
       t.shape = info.shape;
-      uint64_t bytes = (uint64_t)t.numElements() * dtypeSize(t.dtype);
+      t.blocks = info.blocks;
+      uint64_t bytes = info.blocks
+                           ? (uint64_t)t.numElements() / info.blocks->values *
+                                 info.blocks->bytes
+                           : (uint64_t)t.numElements() * dtypeSize(t.dtype);
       if (base > data.size() || info.offset > data.size() - base ||
           bytes > data.size() - base - info.offset)
         return llvm::createStringError(

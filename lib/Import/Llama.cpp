@@ -35,7 +35,7 @@ std::string LlamaConfig::describe() const {
   return llvm::formatv("LLaMA: {0} layers, width {1}, {2} heads ({3} KV) of "
                        "{4}, ffn {5}, vocab {6}, {7}",
                        layers, embd, heads, kvHeads, headDim, ffn, vocab,
-                       dtypeName(dtype))
+                       blockType.empty() ? dtypeName(dtype).str() : blockType)
       .str();
 }
 

@@ -2,7 +2,7 @@
 llama.cpp's converter does (independently of seqc):
 
     gguf_writer.py MODEL_DIR OUT.gguf [--dtype f32|f16] [--truncate N]
-        [--quantized-type]
+        [--quantized-type] [--qtype T [--head-qtype T] --dequantized DIR]
 
 GGUF v3: magic, version, tensor and metadata counts; metadata (general.*,
 llama.* hyperparameters, a tokenizer token array that readers must skip);
@@ -10,8 +10,13 @@ tensor infos (dims fastest-varying first, GGML type 0 = F32 / 1 = F16,
 offsets in a data section aligned to 32 bytes). Tensors get llama.cpp's
 names, and q_proj / k_proj rows are permuted from Hugging Face's rotate-half
 pairing to llama.cpp's interleaved pairing, as convert_hf_to_gguf.py does.
---truncate cuts the file to N bytes and --quantized-type marks one tensor
-with a quantized GGML type (bad-input tests).
+--truncate cuts the file to N bytes and --quantized-type [ID] gives the first
+tensor another GGML type without re-encoding it (bad-input tests).
+
+--qtype stores every matrix block-quantized (test/reference/ggml_quants.py:
+q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K; --head-qtype for
+output.weight, as llama.cpp's mixes do) and --dequantized writes the model
+those blocks decode to as a Hugging Face directory, for the reference.
 """
 
 import argparse
@@ -23,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llama_ref import read_safetensors  # noqa: E402
+import ggml_quants  # noqa: E402
+from llama_ref import read_safetensors, write_safetensors  # noqa: E402
 
 
 def gguf_string(s):
@@ -56,7 +62,12 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--dtype", choices=["f32", "f16"], default="f32")
     ap.add_argument("--truncate", type=int, default=0)
-    ap.add_argument("--quantized-type", action="store_true")
+    ap.add_argument("--quantized-type", type=int, nargs="?", const=10, default=0,
+                    help="GGML type id for the first tensor, data unchanged "
+                         "(default 10, Q2_K, which seqc does not read)")
+    ap.add_argument("--qtype", choices=sorted(ggml_quants.TYPES))
+    ap.add_argument("--head-qtype", choices=sorted(ggml_quants.TYPES))
+    ap.add_argument("--dequantized", help="directory for the decoded model")
     a = ap.parse_args()
     cfg = json.loads((Path(a.model) / "config.json").read_text())
     w = read_safetensors(Path(a.model) / "model.safetensors")
@@ -67,18 +78,31 @@ def main():
                  "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
                  "self_attn.o_proj": "attn_output", "post_attention_layernorm": "ffn_norm",
                  "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
-    tensors = []
+    tensors, decoded = [], {}
     for name, t in w.items():
         if name in names:
             gname = names[name]
         else:
             parts = name.split(".")  # model.layers.N.<...>.weight
             gname = f"blk.{parts[2]}.{per_layer['.'.join(parts[3:-1])]}.weight"
+        qtype = a.head_qtype if gname == "output.weight" and a.head_qtype else a.qtype
+        if qtype and t.ndim == 2:
+            # Rows are quantized independently, so the q/k row permutation
+            # below moves whole encoded rows.
+            raw = ggml_quants.encode(t, qtype)
+            decoded[name] = ggml_quants.decode(raw, qtype, t.shape[1]).astype(np.float32)
+            t = raw
+        else:
+            decoded[name] = t.astype(np.float32)
         if name.endswith("q_proj.weight"):
             t = permute(t, H)
         elif name.endswith("k_proj.weight"):
             t = permute(t, K)
-        tensors.append((gname, t.astype(np.float32 if a.dtype == "f32" or t.ndim == 1 else np.float16)))
+        if t.dtype == np.uint8:
+            tensors.append((gname, t, qtype))
+            continue
+        tensors.append((gname, t.astype(np.float32 if a.dtype == "f32" or t.ndim == 1
+                                        else np.float16), None))
     meta = [kv("general.architecture", 8, "llama"), kv("general.name", 8, "seqc test"),
             kv("llama.block_count", 4, cfg["num_hidden_layers"]),
             kv("llama.context_length", 4, cfg["max_position_embeddings"]),
@@ -92,11 +116,15 @@ def main():
             kv("tokenizer.ggml.tokens", 9, [chr(i) if 32 <= i < 127 else f"<{i}>"
                                            for i in range(cfg["vocab_size"])])]
     infos, data, offset = [], b"", 0
-    for i, (name, t) in enumerate(tensors):
+    for i, (name, t, qtype) in enumerate(tensors):
         gtype = 0 if t.dtype == np.float32 else 1
+        shape = t.shape
+        if qtype:
+            gtype, n, nbytes = ggml_quants.TYPES[qtype]
+            shape = (t.shape[0], t.shape[1] // nbytes * n)
         if a.quantized_type and i == 0:
-            gtype = 2  # Q4_0
-        dims = list(reversed(t.shape))
+            gtype = a.quantized_type
+        dims = list(reversed(shape))
         infos.append(gguf_string(name) + struct.pack("<I", len(dims))
                      + b"".join(struct.pack("<Q", d) for d in dims)
                      + struct.pack("<IQ", gtype, offset))
@@ -110,6 +138,11 @@ def main():
     if a.truncate:
         out = out[:a.truncate]
     Path(a.out).write_bytes(out)
+    if a.dequantized:
+        d = Path(a.dequantized)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "config.json").write_text((Path(a.model) / "config.json").read_text())
+        write_safetensors(d / "model.safetensors", decoded)
 
 
 if __name__ == "__main__":

@@ -289,8 +289,11 @@ Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
     if (!cfg)
       return cfg.takeError();
     if (const seqc::Tensor *t =
-            (*ckpt)->find("model.layers.0.self_attn.q_proj.weight"))
+            (*ckpt)->find("model.layers.0.self_attn.q_proj.weight")) {
       cfg->dtype = t->dtype;
+      if (t->blocks)
+        cfg->blockType = t->blocks->name;
+    }
     std::optional<uint64_t> seed;
     if (rotateWeights)
       seed = rotationSeed;

@@ -34,12 +34,28 @@ llvm::StringRef dtypeName(DType dtype);
 /// Bytes per element.
 unsigned dtypeSize(DType dtype);
 
+/// A GGML block-quantized type (GGUF files): `values` consecutive elements
+/// of a row are stored in `bytes` bytes.
+struct GgmlBlockType {
+  uint32_t id;
+  const char *name;
+  int64_t values, bytes;
+};
+/// The block type of GGML type id `id` that seqc decodes (Q4_0, Q4_1, Q5_0,
+/// Q5_1, Q8_0, Q4_K, Q5_K, Q6_K), or null.
+const GgmlBlockType *ggmlBlockType(uint32_t id);
+/// "Q4_0, Q4_1, ...": the decoded types, for error messages.
+std::string ggmlBlockTypeNames();
+
 /// One tensor of a checkpoint: a contiguous row-major view into the file.
 struct Tensor {
   std::string name;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   llvm::ArrayRef<uint8_t> bytes;
+  /// GGUF: the block-quantized type of the bytes (dtype is then F32, what
+  /// toF32 gives); null for plain element types.
+  const GgmlBlockType *blocks = nullptr;
 
   int64_t numElements() const;
   /// "[768, 768] f16".

@@ -25,6 +25,8 @@ struct LlamaConfig {
   /// and k permuted for that pairing (llama.cpp's convention).
   bool interleavedRope = false;
   DType dtype = DType::F32;
+  /// The GGML block type of the checkpoint's matrices ("q4_K"), if any.
+  std::string blockType;
 
   /// "LLaMA: 4 layers, width 128, 4 heads (2 KV) of 32, ffn 352, vocab 256,
   /// f32".

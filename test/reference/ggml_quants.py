@@ -1,0 +1,271 @@
+"""GGML's block-quantized tensor types in numpy, written from llama.cpp's
+block layouts (ggml-common.h) independently of seqc: an encoder (any valid
+encoding: simple absmax / min-max scales, not llama.cpp's search for the
+best ones) and a decoder, row by row (blocks run along the last axis).
+
+    encode(x, name) -> uint8 array [rows, bytes per row]
+    decode(raw, name, cols) -> float64 array [rows, cols]
+
+Types (GGML id, values per block, bytes per block):
+  q4_0 (2, 32, 18):  f16 d; 16 bytes of nibbles: x = (q - 8) d
+  q4_1 (3, 32, 20):  f16 d, f16 m; nibbles: x = q d + m
+  q5_0 (6, 32, 22):  f16 d; u32 high bits; nibbles: x = (q - 16) d
+  q5_1 (7, 32, 24):  f16 d, f16 m; u32 high bits; nibbles: x = q d + m
+  q8_0 (8, 32, 34):  f16 d; 32 int8: x = q d
+  q4_K (12, 256, 144): f16 d, f16 dmin; 12 bytes of 6-bit scales and mins of
+                       8 sub-blocks of 32; 128 bytes of nibbles:
+                       x = d sc q - dmin m
+  q5_K (13, 256, 176): as q4_K plus 32 bytes of fifth bits
+  q6_K (14, 256, 210): 128 bytes of low nibbles, 64 bytes of 2-bit highs,
+                       16 int8 scales of sub-blocks of 16, f16 d:
+                       x = d sc (q - 32)
+In the nibble types of block 32, byte j holds value j (low nibble) and value
+j + 16 (high nibble); in the K types each 64 values use 32 bytes: value l in
+the low nibbles, value 32 + l in the high ones.
+"""
+
+import numpy as np
+
+TYPES = {"q4_0": (2, 32, 18), "q4_1": (3, 32, 20), "q5_0": (6, 32, 22),
+         "q5_1": (7, 32, 24), "q8_0": (8, 32, 34), "q4_K": (12, 256, 144),
+         "q5_K": (13, 256, 176), "q6_K": (14, 256, 210)}
+
+
+def f16(v):
+    return np.asarray(v, np.float16)
+
+
+def f16bytes(v):
+    return f16(v).reshape(-1, 1).view(np.uint8)
+
+
+def rnd(x):
+    return np.floor(x + 0.5)
+
+
+def encode(x, name):
+    x = np.asarray(x, np.float64)
+    rows, cols = x.shape
+    _, n, nbytes = TYPES[name]
+    assert cols % n == 0, f"{name}: {cols} columns are not a multiple of {n}"
+    b = x.reshape(-1, n)
+    out = globals()["_enc_" + name](b)
+    assert out.shape == (b.shape[0], nbytes)
+    return out.reshape(rows, -1)
+
+
+def decode(raw, name, cols):
+    _, n, nbytes = TYPES[name]
+    rows = raw.shape[0]
+    b = np.asarray(raw, np.uint8).reshape(-1, nbytes)
+    return globals()["_dec_" + name](b).reshape(rows, cols)
+
+
+def _nibbles(q):  # q [blocks, 32] in 0..15
+    return (q[:, :16] | (q[:, 16:] << 4)).astype(np.uint8)
+
+
+def _unnibble(qs):  # [blocks, 16] -> [blocks, 32]
+    return np.concatenate([qs & 15, qs >> 4], axis=1).astype(np.int64)
+
+
+def _highbits(q):  # bit 4 of each of 32 values -> u32 little-endian bytes
+    bits = ((q >> 4) & 1).astype(np.uint64) << np.arange(32, dtype=np.uint64)
+    return bits.sum(axis=1).astype(np.uint32).reshape(-1, 1).view(np.uint8)
+
+
+def _unhighbits(qh):  # [blocks, 4] -> [blocks, 32] of 0/16
+    word = qh.copy().view(np.uint32).reshape(-1, 1).astype(np.int64)
+    return ((word >> np.arange(32)) & 1) << 4
+
+
+def _enc_q8_0(b):
+    d = f16(np.abs(b).max(axis=1) / 127)
+    df = d.astype(np.float64)
+    q = np.clip(rnd(b / np.where(df > 0, df, 1)[:, None]), -127, 127).astype(np.int8)
+    return np.concatenate([f16bytes(d), q.view(np.uint8)], axis=1)
+
+
+def _dec_q8_0(b):
+    d = b[:, :2].copy().view(np.float16).astype(np.float64)
+    return b[:, 2:].view(np.int8).astype(np.float64) * d
+
+
+def _signed_scale(b, levels):
+    """d with the largest-magnitude value at -levels (llama.cpp's choice)."""
+    idx = np.abs(b).argmax(axis=1)
+    mx = b[np.arange(len(b)), idx]
+    return f16(mx / -levels)
+
+
+def _enc_q4_0(b):
+    d = _signed_scale(b, 8)
+    df = d.astype(np.float64)
+    q = np.clip(rnd(b / np.where(df != 0, df, 1)[:, None]) + 8, 0, 15).astype(np.int64)
+    return np.concatenate([f16bytes(d), _nibbles(q)], axis=1)
+
+
+def _dec_q4_0(b):
+    d = b[:, :2].copy().view(np.float16).astype(np.float64)
+    return (_unnibble(b[:, 2:]) - 8) * d
+
+
+def _enc_q5_0(b):
+    d = _signed_scale(b, 16)
+    df = d.astype(np.float64)
+    q = np.clip(rnd(b / np.where(df != 0, df, 1)[:, None]) + 16, 0, 31).astype(np.int64)
+    return np.concatenate([f16bytes(d), _highbits(q), _nibbles(q & 15)], axis=1)
+
+
+def _dec_q5_0(b):
+    d = b[:, :2].copy().view(np.float16).astype(np.float64)
+    q = _unnibble(b[:, 6:]) | _unhighbits(b[:, 2:6])
+    return (q - 16) * d
+
+
+def _minmax(b, levels):
+    mn, mx = b.min(axis=1), b.max(axis=1)
+    d, m = f16((mx - mn) / levels), f16(mn)
+    df = d.astype(np.float64)
+    q = np.clip(rnd((b - m.astype(np.float64)[:, None]) / np.where(df > 0, df, 1)[:, None]),
+                0, levels).astype(np.int64)
+    return d, m, q
+
+
+def _enc_q4_1(b):
+    d, m, q = _minmax(b, 15)
+    return np.concatenate([f16bytes(d), f16bytes(m), _nibbles(q)], axis=1)
+
+
+def _dec_q4_1(b):
+    d = b[:, :2].copy().view(np.float16).astype(np.float64)
+    m = b[:, 2:4].copy().view(np.float16).astype(np.float64)
+    return _unnibble(b[:, 4:]) * d + m
+
+
+def _enc_q5_1(b):
+    d, m, q = _minmax(b, 31)
+    return np.concatenate([f16bytes(d), f16bytes(m), _highbits(q), _nibbles(q & 15)], axis=1)
+
+
+def _dec_q5_1(b):
+    d = b[:, :2].copy().view(np.float16).astype(np.float64)
+    m = b[:, 2:4].copy().view(np.float16).astype(np.float64)
+    q = _unnibble(b[:, 8:]) | _unhighbits(b[:, 4:8])
+    return q * d + m
+
+
+# --- K types: super-blocks of 256 ----------------------------------------
+
+def _k_scales(b, levels):
+    """6-bit scales and mins of 8 sub-blocks of 32 and the codes:
+    x ~ d sc q - dmin m, q in 0..levels."""
+    sub = b.reshape(-1, 8, 32)
+    mn = np.minimum(sub.min(axis=2), 0)  # mins are subtracted: m >= 0
+    scale = (sub.max(axis=2) - mn) / levels
+    d = f16(scale.max(axis=1) / 63)
+    dmin = f16(-mn.min(axis=1) / 63)
+    df, dminf = d.astype(np.float64), dmin.astype(np.float64)
+    sc = np.clip(rnd(scale / np.where(df > 0, df, 1)[:, None]), 0, 63).astype(np.int64)
+    m = np.clip(rnd(-mn / np.where(dminf > 0, dminf, 1)[:, None]), 0, 63).astype(np.int64)
+    step = df[:, None] * sc
+    off = dminf[:, None] * m
+    q = rnd((sub + off[:, :, None]) / np.where(step > 0, step, 1)[:, :, None])
+    q = np.clip(q, 0, levels).astype(np.int64).reshape(-1, 256)
+    packed = np.zeros((len(b), 12), np.int64)
+    packed[:, 0:4] = sc[:, 0:4] | ((sc[:, 4:8] >> 4) << 6)
+    packed[:, 4:8] = m[:, 0:4] | ((m[:, 4:8] >> 4) << 6)
+    packed[:, 8:12] = (sc[:, 4:8] & 15) | ((m[:, 4:8] & 15) << 4)
+    return d, dmin, packed.astype(np.uint8), q
+
+
+def _k_unscales(s):
+    s = s.astype(np.int64)
+    sc = np.concatenate([s[:, 0:4] & 63, (s[:, 8:12] & 15) | ((s[:, 0:4] >> 6) << 4)], axis=1)
+    m = np.concatenate([s[:, 4:8] & 63, (s[:, 8:12] >> 4) | ((s[:, 4:8] >> 6) << 4)], axis=1)
+    return sc, m
+
+
+def _k_nibbles(q):  # [blocks, 256] 0..15 -> 128 bytes
+    c = q.reshape(-1, 4, 2, 32)
+    return (c[:, :, 0] | (c[:, :, 1] << 4)).reshape(-1, 128).astype(np.uint8)
+
+
+def _k_unnibble(qs):  # 128 bytes -> [blocks, 256]
+    c = qs.reshape(-1, 4, 1, 32).astype(np.int64)
+    return np.concatenate([c & 15, c >> 4], axis=2).reshape(-1, 256)
+
+
+def _k_dequant(d, dmin, scales, q):
+    sc, m = _k_unscales(scales)
+    d = d.copy().view(np.float16).astype(np.float64).reshape(-1)
+    dmin = dmin.copy().view(np.float16).astype(np.float64).reshape(-1)
+    sub = q.reshape(-1, 8, 32)
+    return ((d[:, None] * sc)[:, :, None] * sub
+            - (dmin[:, None] * m)[:, :, None]).reshape(-1, 256)
+
+
+def _enc_q4_K(b):
+    d, dmin, scales, q = _k_scales(b, 15)
+    return np.concatenate([f16bytes(d), f16bytes(dmin), scales, _k_nibbles(q)], axis=1)
+
+
+def _dec_q4_K(b):
+    return _k_dequant(b[:, 0:2], b[:, 2:4], b[:, 4:16], _k_unnibble(b[:, 16:144]))
+
+
+def _enc_q5_K(b):
+    d, dmin, scales, q = _k_scales(b, 31)
+    # Fifth bits: bit 2c of byte l for value l of the c-th 64 (low half),
+    # bit 2c + 1 for value 32 + l.
+    hi = ((q >> 4) & 1).reshape(-1, 4, 2, 32)
+    qh = np.zeros((len(b), 32), np.int64)
+    for c in range(4):
+        qh |= hi[:, c, 0] << (2 * c)
+        qh |= hi[:, c, 1] << (2 * c + 1)
+    return np.concatenate([f16bytes(d), f16bytes(dmin), scales, qh.astype(np.uint8),
+                           _k_nibbles(q & 15)], axis=1)
+
+
+def _dec_q5_K(b):
+    qh = b[:, 16:48].astype(np.int64)
+    hi = np.zeros((len(b), 4, 2, 32), np.int64)
+    for c in range(4):
+        hi[:, c, 0] = (qh >> (2 * c)) & 1
+        hi[:, c, 1] = (qh >> (2 * c + 1)) & 1
+    q = _k_unnibble(b[:, 48:176]) | (hi.reshape(-1, 256) << 4)
+    return _k_dequant(b[:, 0:2], b[:, 2:4], b[:, 4:16], q)
+
+
+def _enc_q6_K(b):
+    sub = b.reshape(-1, 16, 16)
+    scale = np.abs(sub).max(axis=2) / 31
+    d = f16(scale.max(axis=1) / 127)
+    df = d.astype(np.float64)
+    sc = np.clip(rnd(scale / np.where(df > 0, df, 1)[:, None]), -128, 127).astype(np.int64)
+    step = df[:, None] * sc
+    q = np.clip(rnd(sub / np.where(step != 0, step, 1)[:, :, None]), -32, 31) + 32
+    L = q.astype(np.int64).reshape(-1, 2, 128)  # two halves of 128
+    ql = np.zeros((len(b), 2, 64), np.int64)
+    qh = np.zeros((len(b), 2, 32), np.int64)
+    ql[:, :, :32] = (L[:, :, 0:32] & 15) | ((L[:, :, 64:96] & 15) << 4)
+    ql[:, :, 32:] = (L[:, :, 32:64] & 15) | ((L[:, :, 96:128] & 15) << 4)
+    qh[:] = ((L[:, :, 0:32] >> 4) | ((L[:, :, 32:64] >> 4) << 2)
+             | ((L[:, :, 64:96] >> 4) << 4) | ((L[:, :, 96:128] >> 4) << 6))
+    return np.concatenate([ql.reshape(-1, 128).astype(np.uint8),
+                           qh.reshape(-1, 64).astype(np.uint8),
+                           sc.astype(np.int8).view(np.uint8), f16bytes(d)], axis=1)
+
+
+def _dec_q6_K(b):
+    ql = b[:, 0:128].astype(np.int64).reshape(-1, 2, 64)
+    qh = b[:, 128:192].astype(np.int64).reshape(-1, 2, 32)
+    sc = b[:, 192:208].view(np.int8).astype(np.float64).reshape(-1, 16)
+    d = b[:, 208:210].copy().view(np.float16).astype(np.float64).reshape(-1)
+    q = np.zeros((len(b), 2, 128), np.int64)
+    q[:, :, 0:32] = (ql[:, :, :32] & 15) | (((qh >> 0) & 3) << 4)
+    q[:, :, 32:64] = (ql[:, :, 32:] & 15) | (((qh >> 2) & 3) << 4)
+    q[:, :, 64:96] = (ql[:, :, :32] >> 4) | (((qh >> 4) & 3) << 4)
+    q[:, :, 96:128] = (ql[:, :, 32:] >> 4) | (((qh >> 6) & 3) << 4)
+    q = (q - 32).reshape(-1, 16, 16)
+    return (d[:, None, None] * sc[:, :, None] * q).reshape(-1, 256)
