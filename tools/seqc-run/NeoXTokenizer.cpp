@@ -7,7 +7,8 @@
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // (implemented as a scanner over code points with generated Unicode tables),
 // each piece's bytes are mapped to the byte-level alphabet and merged by BPE
-// rank. The NFC normalizer is not applied: text is taken as already NFC.
+// rank. Text between added tokens is NFC-normalized first, as the
+// tokenizer's normalizer says.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,6 +27,15 @@ namespace {
 struct CodepointRange {
   uint32_t lo, hi;
 };
+struct CombiningClassRange {
+  uint32_t lo, hi;
+  uint8_t ccc;
+};
+/// kDecompositions: {code point, first, second (0: none)}, by code point;
+/// kCompositions: {first, second, composite}, by (first, second).
+struct CodepointTriple {
+  uint32_t a, b, c;
+};
 #include "UnicodeTables.inc"
 
 template <size_t N>
@@ -40,6 +50,128 @@ bool inTable(const CodepointRange (&table)[N], uint32_t cp) {
 bool isLetter(uint32_t cp) { return inTable(kLetters, cp); }
 bool isNumber(uint32_t cp) { return inTable(kNumbers, cp); }
 bool isSpace(uint32_t cp) { return inTable(kWhiteSpace, cp); }
+
+//===----------------------------------------------------------------------===//
+// NFC (Unicode Standard Annex #15): canonical decomposition, canonical
+// ordering of combining marks, canonical composition
+//===----------------------------------------------------------------------===//
+
+// Hangul syllables decompose and compose by arithmetic.
+constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161,
+                   kTBase = 0x11A7, kLCount = 19, kVCount = 21, kTCount = 28,
+                   kSCount = kLCount * kVCount * kTCount;
+
+uint8_t combiningClass(uint32_t cp) {
+  const CombiningClassRange *end = std::end(kCombiningClasses);
+  const CombiningClassRange *it = std::upper_bound(
+      std::begin(kCombiningClasses), end, cp,
+      [](uint32_t v, const CombiningClassRange &r) { return v < r.lo; });
+  return it != std::begin(kCombiningClasses) && cp <= (it - 1)->hi
+             ? (it - 1)->ccc
+             : 0;
+}
+
+void decompose(uint32_t cp, std::vector<uint32_t> &out) {
+  if (cp >= kSBase && cp < kSBase + kSCount) {
+    uint32_t s = cp - kSBase;
+    out.push_back(kLBase + s / (kVCount * kTCount));
+    out.push_back(kVBase + s % (kVCount * kTCount) / kTCount);
+    if (s % kTCount)
+      out.push_back(kTBase + s % kTCount);
+    return;
+  }
+  const CodepointTriple *end = std::end(kDecompositions);
+  const CodepointTriple *it = std::lower_bound(
+      std::begin(kDecompositions), end, cp,
+      [](const CodepointTriple &t, uint32_t v) { return t.a < v; });
+  if (it == end || it->a != cp) {
+    out.push_back(cp);
+    return;
+  }
+  decompose(it->b, out);
+  if (it->c)
+    decompose(it->c, out);
+}
+
+/// The primary composite of (first, second), or 0.
+uint32_t compose(uint32_t first, uint32_t second) {
+  if (first >= kLBase && first < kLBase + kLCount && second >= kVBase &&
+      second < kVBase + kVCount)
+    return kSBase + ((first - kLBase) * kVCount + (second - kVBase)) * kTCount;
+  if (first >= kSBase && first < kSBase + kSCount &&
+      (first - kSBase) % kTCount == 0 && second > kTBase &&
+      second < kTBase + kTCount)
+    return first + (second - kTBase);
+  const CodepointTriple *end = std::end(kCompositions);
+  const CodepointTriple *it = std::lower_bound(
+      std::begin(kCompositions), end, std::make_pair(first, second),
+      [](const CodepointTriple &t, std::pair<uint32_t, uint32_t> v) {
+        return std::make_pair(t.a, t.b) < v;
+      });
+  return it != end && it->a == first && it->b == second ? it->c : 0;
+}
+
+void decodeUtf8(const std::string &s, std::vector<uint32_t> &cps,
+                std::vector<size_t> &offsets);
+
+/// NFC of `text`; bytes that are not UTF-8 are kept and end a run.
+std::string nfc(const std::string &text) {
+  if (std::all_of(text.begin(), text.end(),
+                  [](char c) { return (unsigned char)c < 0x80; }))
+    return text; // ASCII is its own NFC
+  std::vector<uint32_t> cps;
+  std::vector<size_t> offsets;
+  decodeUtf8(text, cps, offsets);
+  std::string out;
+  std::vector<uint32_t> run;
+  auto flush = [&] {
+    // Canonical order: a stable sort of each run of non-starters by class.
+    for (size_t i = 1; i < run.size(); ++i) {
+      uint8_t c = combiningClass(run[i]);
+      if (c == 0)
+        continue;
+      for (size_t j = i; j > 0; --j) {
+        uint8_t p = combiningClass(run[j - 1]);
+        if (p == 0 || p <= c)
+          break;
+        std::swap(run[j - 1], run[j]);
+      }
+    }
+    // Composition: each character joins the last starter unless a
+    // character between them blocks it (class 0, or not lower than its own).
+    std::vector<uint32_t> res;
+    ptrdiff_t starter = -1;
+    for (uint32_t cp : run) {
+      uint8_t c = combiningClass(cp);
+      if (starter >= 0) {
+        bool adjacent = (ptrdiff_t)res.size() - 1 == starter;
+        uint8_t last = combiningClass(res.back());
+        if (adjacent || (last != 0 && last < c)) {
+          if (uint32_t composite = compose(res[starter], cp)) {
+            res[starter] = composite;
+            continue;
+          }
+        }
+      }
+      if (c == 0)
+        starter = res.size();
+      res.push_back(cp);
+    }
+    for (uint32_t cp : res)
+      appendUtf8(out, cp);
+    run.clear();
+  };
+  for (size_t i = 0; i < cps.size(); ++i) {
+    if (cps[i] == 0xFFFFFFFF) { // not UTF-8: kept as it is
+      flush();
+      out.append(text, offsets[i], offsets[i + 1] - offsets[i]);
+      continue;
+    }
+    decompose(cps[i], run);
+  }
+  flush();
+  return out;
+}
 
 /// Decodes UTF-8 into code points with their byte offsets (invalid bytes
 /// become one "code point" each, classified as other).
@@ -276,6 +408,17 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
     return nullptr;
   }
   auto tok = std::unique_ptr<NeoXTokenizer>(new NeoXTokenizer);
+  if (const Json *norm = root.get("normalizer");
+      norm && norm->kind != Json::Null) {
+    const Json *ntype = norm->get("type");
+    if (!ntype || ntype->str != "NFC") {
+      error = path + ": normalizer " +
+              (ntype ? "'" + ntype->str + "'" : std::string("without a type")) +
+              " is not supported (NFC or none)";
+      return nullptr;
+    }
+    tok->normalizeNFC = true;
+  }
   for (const auto &[piece, id] : vocab->fields) {
     if (id.kind != Json::Number || id.number < 0 || id.number > 1e7) {
       error = path + ": vocabulary entry '" + piece + "' has no valid id";
@@ -376,7 +519,7 @@ void NeoXTokenizer::bpe(const std::string &word,
   out.insert(out.end(), ids.begin(), ids.end());
 }
 
-/// The GPT-2 pretokenizer over a text without added tokens.
+/// The GPT-2 pretokenizer over a (normalized) text without added tokens.
 void NeoXTokenizer::encodePlain(const std::string &text,
                                 std::vector<int32_t> &out) const {
   std::vector<uint32_t> cp;
@@ -437,8 +580,14 @@ void NeoXTokenizer::encodePlain(const std::string &text,
   }
 }
 
-std::vector<int32_t> NeoXTokenizer::encode(const std::string &text) const {
-  std::vector<int32_t> ids;
+void NeoXTokenizer::split(
+    const std::string &text,
+    const std::function<void(const std::string &)> &plain,
+    const std::function<void(const std::string &, int32_t)> &token) const {
+  auto emit = [&](size_t from, size_t to) {
+    std::string piece = text.substr(from, to - from);
+    plain(normalizeNFC ? nfc(piece) : piece);
+  };
   size_t start = 0, i = 0;
   while (i < text.size()) {
     const std::pair<std::string, int32_t> *match = nullptr;
@@ -451,13 +600,28 @@ std::vector<int32_t> NeoXTokenizer::encode(const std::string &text) const {
       ++i;
       continue;
     }
-    encodePlain(text.substr(start, i - start), ids);
-    ids.push_back(match->second);
+    emit(start, i);
+    token(match->first, match->second);
     i += match->first.size();
     start = i;
   }
-  encodePlain(text.substr(start), ids);
+  emit(start, text.size());
+}
+
+std::vector<int32_t> NeoXTokenizer::encode(const std::string &text) const {
+  std::vector<int32_t> ids;
+  split(
+      text, [&](const std::string &piece) { encodePlain(piece, ids); },
+      [&](const std::string &, int32_t id) { ids.push_back(id); });
   return ids;
+}
+
+std::string NeoXTokenizer::normalize(const std::string &text) const {
+  std::string out;
+  split(
+      text, [&](const std::string &piece) { out += piece; },
+      [&](const std::string &content, int32_t) { out += content; });
+  return out;
 }
 
 std::string NeoXTokenizer::decode(int32_t token) const {

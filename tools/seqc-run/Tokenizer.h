@@ -11,6 +11,7 @@
 #define SEQC_RUN_TOKENIZER_H
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -26,6 +27,9 @@ public:
   /// The bytes of one token (possibly part of a UTF-8 character).
   virtual std::string decode(int32_t token) const = 0;
   virtual int32_t size() const = 0;
+  /// The text as encode() sees it after the tokenizer's normalizer: what
+  /// the decoded ids of `text` spell.
+  virtual std::string normalize(const std::string &text) const { return text; }
 
   /// "bytes", "world" or "neox", reading `vocabPath` (empty: the file in
   /// ../shared/data). Errors go to `error`.
@@ -63,7 +67,8 @@ private:
 
 /// GPT-NeoX 20B: byte-level BPE from a Hugging Face tokenizer.json
 /// (20B_tokenizer.json), with its added tokens and the GPT-2 pretokenizer.
-/// The NFC normalizer is not applied (the text is taken as NFC).
+/// Text between added tokens is NFC-normalized when the file's normalizer
+/// is NFC (the only one supported).
 class NeoXTokenizer : public Tokenizer {
 public:
   static std::unique_ptr<NeoXTokenizer> load(const std::string &path,
@@ -71,6 +76,7 @@ public:
   std::vector<int32_t> encode(const std::string &text) const override;
   std::string decode(int32_t token) const override;
   int32_t size() const override { return (int32_t)pieces.size(); }
+  std::string normalize(const std::string &text) const override;
 
 private:
   std::unordered_map<std::string, int32_t> vocab, ranks;
@@ -80,8 +86,15 @@ private:
   std::string byteToUnicode[256];
   std::unordered_map<std::string, char> unicodeToByte;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
+  bool normalizeNFC = false;
   void bpe(const std::string &word, std::vector<int32_t> &out) const;
   void encodePlain(const std::string &text, std::vector<int32_t> &out) const;
+  /// Calls `plain` with the text between added tokens (normalized) and
+  /// `token` with each added token, in order.
+  void
+  split(const std::string &text,
+        const std::function<void(const std::string &)> &plain,
+        const std::function<void(const std::string &, int32_t)> &token) const;
 };
 
 /// Appends the UTF-8 encoding of a code point.

@@ -1,6 +1,10 @@
-"""Writes the Unicode property tables the GPT-NeoX pretokenizer needs
-(letters \\p{L}, numbers \\p{N}, White_Space) as sorted code point ranges,
-from Python's unicodedata, to the C++ include file named on the command line.
+"""Writes the Unicode tables the GPT-NeoX tokenizer needs, from Python's
+unicodedata, to the C++ include file named on the command line: the
+pretokenizer's letters \\p{L}, numbers \\p{N} and White_Space as sorted code
+point ranges, and for its NFC normalizer the canonical combining classes
+(ranges), the canonical decompositions (one or two code points, applied
+recursively) and the primary composites (pairs that NFC composes; Hangul
+syllables are left to the algorithm).
 """
 
 import sys
@@ -33,6 +37,37 @@ def emit(f, name, rs):
     f.write("};\n")
 
 
+def combining_classes():
+    out, start, cur = [], None, 0
+    for cp in range(0x110001):
+        c = unicodedata.combining(chr(cp)) if cp < 0x110000 else 0
+        if c != cur:
+            if cur:
+                out.append((start, cp - 1, cur))
+            start, cur = cp, c
+    return out
+
+
+def decompositions():
+    out = []
+    for cp in range(0x110000):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<"):
+            parts = [int(x, 16) for x in d.split()]
+            assert len(parts) <= 2
+            out.append((cp, parts[0], parts[1] if len(parts) == 2 else 0))
+    return out
+
+
+def compositions(decomps):
+    # A two-code-point decomposition that NFC turns back into its composite:
+    # neither excluded (CompositionExclusions) nor starting with a
+    # non-starter.
+    out = [(a, b, cp) for cp, a, b in decomps
+           if b and unicodedata.normalize("NFC", chr(a) + chr(b)) == chr(cp)]
+    return sorted(out)
+
+
 def main():
     letters = ranges(lambda c: unicodedata.category(chr(c)).startswith("L"))
     numbers = ranges(lambda c: unicodedata.category(chr(c)).startswith("N"))
@@ -42,6 +77,19 @@ def main():
         emit(f, "kLetters", letters)
         emit(f, "kNumbers", numbers)
         emit(f, "kWhiteSpace", WHITE_SPACE)
+        f.write("static const CombiningClassRange kCombiningClasses[] = {\n")
+        for a, b, c in combining_classes():
+            f.write(f"    {{0x{a:X}, 0x{b:X}, {c}}},\n")
+        f.write("};\n")
+        decomps = decompositions()
+        f.write("static const CodepointTriple kDecompositions[] = {\n")
+        for cp, a, b in decomps:
+            f.write(f"    {{0x{cp:X}, 0x{a:X}, 0x{b:X}}},\n")
+        f.write("};\n")
+        f.write("static const CodepointTriple kCompositions[] = {\n")
+        for a, b, cp in compositions(decomps):
+            f.write(f"    {{0x{a:X}, 0x{b:X}, 0x{cp:X}}},\n")
+        f.write("};\n")
 
 
 if __name__ == "__main__":

@@ -595,8 +595,8 @@ int cmdTokenize(Args &args) {
     back += tok->decode(ids[i]);
   }
   std::printf("\n");
-  if (back != text)
-    die("tokenize: the ids do not decode back to the text");
+  if (back != tok->normalize(text))
+    die("tokenize: the ids do not decode back to the (normalized) text");
   return 0;
 }
 
