@@ -2,11 +2,13 @@
 KV caches at growing contexts.
 
     /usr/bin/python3 bench/llama_kv_decode.py [--build build] [--layers 2]
-        [--contexts 512,2048,8192] [--repeat 3] [--out bench/results/llama_kv_decode.json]
+        [--kv-heads 4] [--contexts 512,2048,8192] [--repeat 3]
+        [--out bench/results/llama_kv_decode.json]
 
 The model has the shape of TinyLlama-1.1B's layers (width 2048, 32 query
 heads sharing 4 KV heads of 64, SwiGLU 5632, vocabulary 32000) with random
-f16 weights, --layers of them. Each configuration is compiled with
+f16 weights, --layers of them; --kv-heads 32 gives every query head its own
+KV head (multi-head attention, 8x the cache of grouped-query attention). Each configuration is compiled with
 `seqc compile --weights=fp16` and measured with `seqc-run bench --contexts`:
 the cache is filled by prefill to each context, then 16 decode steps are
 timed. Configurations: f32 cache, 4-bit and 2-bit KIVI (groups of 32,
@@ -35,6 +37,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", type=Path, default=REPO / "build")
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--kv-heads", type=int, default=4)
     ap.add_argument("--contexts", default="512,2048,8192")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "llama_kv_decode.json")
@@ -44,7 +47,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model"
         # TinyLlama-1.1B's layer shape, f16 weights.
-        random_model(model, seed=0, layers=a.layers, embd=2048, heads=32, kv_heads=4,
+        random_model(model, seed=0, layers=a.layers, embd=2048, heads=32, kv_heads=a.kv_heads,
                      ffn=5632, vocab=32000, context=max(contexts) + 64, head_dim=64,
                      dtype="fp16")
         arts = []
@@ -73,7 +76,8 @@ def main():
                           for p in r["decode_at_context"]],
                   "KV bytes/token", r["kv_bytes_per_token"], flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"layers": a.layers, "shape": "TinyLlama-1.1B layers",
+    a.out.write_text(json.dumps({"layers": a.layers, "kv_heads": a.kv_heads,
+                                 "shape": "TinyLlama-1.1B layers",
                                  "runs": results}, indent=2) + "\n")
 
 

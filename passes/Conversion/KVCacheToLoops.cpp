@@ -14,6 +14,7 @@
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -651,38 +652,82 @@ public:
   //===------------------------------------------------------------------===//
 
   /// Dequantizes token `i` (index after the sinks) of head `h` of one side
-  /// into `row` ([D] f32).
+  /// into `row` ([D] f32), 8 channels (one word of `bits` bytes) at a time
+  /// in vector registers: the word broadcast to 8 lanes, shifted right by
+  /// 0, b, ..., 7b, masked and converted, then scaled and offset by the
+  /// group parameters (8 per-channel ones, or one per-token group's,
+  /// broadcast). With `codesOnly` the codes themselves.
   void dequantRow(const KVLayout::Side &s, Value h, Value i, Value row,
                   bool codesOnly = false) {
     Value sc = scales(s), mins = s.asymmetric ? minima(s) : Value();
     Value cd = codes(s);
+    Type word = wordType(s);
+    auto wordVec = VectorType::get({8}, word);
+    auto fVec = VectorType::get({8}, f32);
+    SmallVector<int64_t> shifts, masks(8, (1 << s.bits) - 1);
+    for (int64_t j = 0; j < 8; ++j)
+      shifts.push_back(j * s.bits);
+    auto intVec = [&](ArrayRef<int64_t> v) -> Value {
+      SmallVector<APInt> bitsVals;
+      for (int64_t x : v)
+        bitsVals.push_back(APInt(word.getIntOrFloatBitWidth(), x));
+      return arith::ConstantOp::create(
+          b, wordVec, DenseElementsAttr::get(wordVec, bitsVals));
+    };
+    Value shiftV = intVec(shifts), maskV = intVec(masks);
+    // A per-token group covers whole 8-channel words when it is a multiple
+    // of 8; otherwise each channel reads its own group's parameters.
+    bool perToken = !s.perChannel;
+    bool wordInGroup = perToken && s.group % 8 == 0;
     loop(l.headDim / 8, [&](Value u) {
-      Value word = arith::ConstantIntOp::create(b, wordType(s), 0);
+      Value w = arith::ConstantIntOp::create(b, word, 0);
       for (unsigned byte = 0; byte < s.bits; ++byte) {
         Value at = add(mul(u, idx(s.bits)), idx(byte));
         Value v = memref::LoadOp::create(b, cd, ValueRange{h, i, at});
-        v = arith::ExtUIOp::create(b, wordType(s), v);
+        v = arith::ExtUIOp::create(b, word, v);
         v = arith::ShLIOp::create(
-            b, v, arith::ConstantIntOp::create(b, wordType(s), 8 * byte));
-        word = arith::OrIOp::create(b, word, v);
+            b, v, arith::ConstantIntOp::create(b, word, 8 * byte));
+        w = arith::OrIOp::create(b, w, v);
       }
-      uint64_t mask = (1u << s.bits) - 1;
-      for (int64_t j = 0; j < 8; ++j) {
-        Value c = add(mul(u, idx(8)), idx(j));
-        Value q = arith::ShRUIOp::create(
-            b, word, arith::ConstantIntOp::create(b, wordType(s), j * s.bits));
-        q = arith::AndIOp::create(
-            b, q, arith::ConstantIntOp::create(b, wordType(s), mask));
-        Value qf = arith::UIToFPOp::create(b, f32, q);
-        if (codesOnly) {
-          memref::StoreOp::create(b, qf, row, ValueRange{c});
-          continue;
+      Value q = vector::BroadcastOp::create(b, wordVec, w);
+      q = arith::AndIOp::create(b, arith::ShRUIOp::create(b, q, shiftV), maskV);
+      Value x = arith::UIToFPOp::create(b, fVec, q);
+      Value c0 = mul(u, idx(8));
+      if (!codesOnly) {
+        Value scale, minimum;
+        if (s.perChannel || wordInGroup) {
+          auto [rowIdx, col] = scaleAt(s, i, c0);
+          auto load = [&](Value m) -> Value {
+            if (wordInGroup)
+              return vector::BroadcastOp::create(
+                  b, fVec,
+                  memref::LoadOp::create(b, m, ValueRange{h, rowIdx, col}));
+            return vector::LoadOp::create(b, fVec, m,
+                                          ValueRange{h, rowIdx, col});
+          };
+          scale = load(sc);
+          minimum = mins ? load(mins)
+                         : arith::MulFOp::create(
+                               b, scale,
+                               vector::BroadcastOp::create(
+                                   b, fVec, f(-float(1u << (s.bits - 1)))));
+        } else {
+          // Small per-token groups: gather each lane's parameters.
+          Value sv = arith::ConstantOp::create(
+              b, fVec, DenseElementsAttr::get(fVec, 0.0f));
+          Value mv = sv;
+          for (int64_t j = 0; j < 8; ++j) {
+            auto [sj, mj] = groupParams(s, sc, mins, h, i, add(c0, idx(j)));
+            sv = vector::InsertOp::create(b, sj, sv, j);
+            mv = vector::InsertOp::create(b, mj, mv, j);
+          }
+          scale = sv;
+          minimum = mv;
         }
-        auto [scale, minimum] = groupParams(s, sc, mins, h, i, c);
-        Value x = arith::AddFOp::create(b, arith::MulFOp::create(b, qf, scale),
-                                        minimum);
-        memref::StoreOp::create(b, x, row, ValueRange{c});
+        x = arith::AddFOp::create(b, arith::MulFOp::create(b, x, scale),
+                                  minimum);
       }
+      vector::StoreOp::create(b, x, row, ValueRange{c0});
     });
   }
 
