@@ -184,6 +184,13 @@ public:
         // ne[0] varies fastest: the last dimension in PyTorch order.
         info.shape.insert(info.shape.begin(), (int64_t)*ne);
       }
+      // The element count (checked against the file size below) must not
+      // overflow.
+      uint64_t count = 1;
+      for (int64_t d : info.shape)
+        if (__builtin_mul_overflow(count, (uint64_t)d, &count) ||
+            count > (1ull << 48))
+          return fail("tensor '" + info.name + "' has too many elements");
       auto type = read<uint32_t>();
       if (!type)
         return type.takeError();

@@ -276,7 +276,8 @@ public:
   }
 
   /// W [rows, C] reads the residual stream, after an RMSNorm of scale `g`
-  /// when given: W ← W·diag(g)·Q.
+  /// when given: W ← W·diag(g)·Q. Also the embedding table, whose rows are
+  /// residual vectors (x·Q).
   void readsResidual(std::vector<float> &w, const std::vector<float> *g) const {
     for (size_t r = 0; r < w.size(); r += C) {
       if (g)

@@ -6,8 +6,9 @@
 // in-place butterfly over p (k stages of a + b, a - b), O(n log n).
 //
 // Power-of-two blocks of up to kMaxVectorOrder channels are transformed in
-// registers: the block is one vector, each stage a shuffle that swaps
-// butterfly partners and a multiply-add by ±1 (see butterflies()).
+// registers: the block is one vector; a stage whose partners sit in one
+// SIMD register is a shuffle that swaps them and a multiply-add by ±1, a
+// stage between whole registers an add and a subtract (see butterflies()).
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,12 +39,13 @@ constexpr int64_t kMaxVectorOrder = 256;
 constexpr int64_t kRegisterLanes = 8;
 
 /// The butterflies of a power-of-two block `v` (vector<n x f32>). Stage h
-/// maps v[j] to v[j] + v[j + h] (bit h of j clear) or v[j - h] - v[j] (set):
-/// one shuffle that swaps each element with its partner j ^ h and one
-/// multiply-add, v·s + swapped with s = ±1 by bit h (exact: the product by
-/// ±1 rounds nothing). Partners at least a SIMD width apart swap whole
-/// registers, which costs LLVM nothing; nearer ones take one in-register
-/// permute.
+/// maps v[j] to v[j] + v[j + h] (bit h of j clear) or v[j - h] - v[j] (set).
+/// Partners at least a register apart (h >= kRegisterLanes): the a and b
+/// halves (whole registers, which costs LLVM nothing to select), a + b and
+/// a - b, and the interleave back. Nearer partners: one in-register shuffle
+/// that swaps each element with its partner j ^ h and one multiply-add,
+/// v·s + swapped with s = ±1 by bit h (exact: the product by ±1 rounds
+/// nothing). The stages commute; the widest go first.
 static Value butterflies(ImplicitLocOpBuilder &b, Value v, int64_t n) {
   auto type = cast<VectorType>(v.getType());
   auto fm = arith::FastMathFlagsAttr::get(b.getContext(),

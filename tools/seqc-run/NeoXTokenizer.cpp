@@ -125,17 +125,24 @@ std::string nfc(const std::string &text) {
   std::string out;
   std::vector<uint32_t> run;
   auto flush = [&] {
-    // Canonical order: a stable sort of each run of non-starters by class.
-    for (size_t i = 1; i < run.size(); ++i) {
-      uint8_t c = combiningClass(run[i]);
-      if (c == 0)
+    // Canonical order: a stable sort of each run of non-starters by class
+    // (O(n log n) however the marks come).
+    std::vector<std::pair<uint8_t, uint32_t>> marks;
+    for (size_t i = 0; i < run.size();) {
+      if (combiningClass(run[i]) == 0) {
+        ++i;
         continue;
-      for (size_t j = i; j > 0; --j) {
-        uint8_t p = combiningClass(run[j - 1]);
-        if (p == 0 || p <= c)
-          break;
-        std::swap(run[j - 1], run[j]);
       }
+      size_t end = i;
+      marks.clear();
+      for (uint8_t c; end < run.size() && (c = combiningClass(run[end])); ++end)
+        marks.push_back({c, run[end]});
+      std::stable_sort(
+          marks.begin(), marks.end(),
+          [](const auto &x, const auto &y) { return x.first < y.first; });
+      for (size_t k = 0; k < marks.size(); ++k)
+        run[i + k] = marks[k].second;
+      i = end;
     }
     // Composition: each character joins the last starter unless a
     // character between them blocks it (class 0, or not lower than its own).
@@ -162,7 +169,14 @@ std::string nfc(const std::string &text) {
     run.clear();
   };
   for (size_t i = 0; i < cps.size(); ++i) {
-    if (cps[i] == 0xFFFFFFFF) { // not UTF-8: kept as it is
+    // Not UTF-8 (also overlong forms, surrogates, beyond U+10FFFF): kept as
+    // it is.
+    uint32_t cp = cps[i];
+    size_t len = offsets[i + 1] - offsets[i];
+    bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+                    (len == 4 && cp < 0x10000);
+    if (cp == 0xFFFFFFFF || overlong || (cp >= 0xD800 && cp < 0xE000) ||
+        cp > 0x10FFFF) {
       flush();
       out.append(text, offsets[i], offsets[i + 1] - offsets[i]);
       continue;

@@ -64,12 +64,12 @@ struct LlamaModel {
 /// before they are stored (and quantized): the RMSNorm scales into the
 /// projections that read the normalized stream, a random orthogonal
 /// Q = diag(±1)·H/√C (signs from the seed) into every weight that reads or
-/// writes the residual stream (embedding, W_q/W_k/W_v, W_gate/W_up, head;
-/// W_o, W_down), and the normalized Hadamard matrix of the head size into
-/// W_v (values leave it rotated) and W_o (which undoes it). The model
-/// computes the same function; the module records what was folded as
-/// `seq.folded_rotations` (["residual", "values"]). An error when the width
-/// or the head size has no Hadamard matrix.
+/// writes the residual stream (the embedding's rows and W_q/W_k/W_v,
+/// W_gate/W_up, head: W·Q; W_o, W_down: Qᵀ·W), and the normalized Hadamard
+/// matrix of the head size into W_v (values leave it rotated) and W_o (which
+/// undoes it). The model computes the same function; the module records what
+/// was folded as `seq.folded_rotations` (["residual", "values"]). An error when
+/// the width or the head size has no Hadamard matrix.
 llvm::Expected<LlamaModel>
 buildLlama(mlir::MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &config,
            WeightFormat format, int64_t context, bool f16Cache,
