@@ -123,6 +123,9 @@ void seqc::buildCPUPipeline(mlir::OpPassManager &pm) {
           "eliminate-empty-tensors,"
           "one-shot-bufferize{bufferize-function-boundaries},"
           "buffer-deallocation-pipeline,"
+          // Vector writes into buffers whose innermost stride is not 1 (a
+          // caller's strided view) become loops; unit-stride ones stay.
+          "func.func(convert-vector-to-scf),"
           // Matrix products on all threads: scf.parallel, split into tasks
           // for the async runtime ABI (which seqc's runtime provides).
           "func.func(seq-parallelize-products),"
