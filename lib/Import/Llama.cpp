@@ -234,7 +234,7 @@ public:
     std::vector<double> x(f.order);
     for (int64_t i = 0; i < f.order; ++i)
       x[i] = (double)p[i * stride] * (signs.empty() ? 1.0 : signs[i]);
-    applyHadamardToRow(f, base, x.data(), /*transpose=*/false);
+    applyHadamardToRow(f, base, x.data());
     double norm = 1.0 / std::sqrt((double)f.order);
     for (int64_t i = 0; i < f.order; ++i)
       p[i * stride] = (float)(x[i] * norm);
@@ -261,15 +261,12 @@ public:
       s = ((z ^ (z >> 31)) & 1) ? -1.0 : 1.0;
     }
     std::optional<Rotation> residual = Rotation::get(cfg.embd, signs);
-    if (!residual)
-      return llvm::createStringError(
-          "rotating the weights: hidden size " + llvm::Twine(cfg.embd) +
-          " has no Hadamard matrix; supported orders are " +
-          describeSupportedHadamardOrders());
     std::optional<Rotation> head = Rotation::get(cfg.headDim, {});
-    if (!head)
+    if (!residual || !head)
       return llvm::createStringError(
-          "rotating the weights: head size " + llvm::Twine(cfg.headDim) +
+          "rotating the weights: " +
+          (residual ? "head size " + llvm::Twine(cfg.headDim)
+                    : "hidden size " + llvm::Twine(cfg.embd)) +
           " has no Hadamard matrix; supported orders are " +
           describeSupportedHadamardOrders());
     return QuaRot(*residual, *head, cfg.embd, cfg.headDim);

@@ -148,8 +148,7 @@ std::vector<int8_t> buildHadamardMatrix(const HadamardFactorization &f) {
 }
 
 void applyHadamardToRow(const HadamardFactorization &f,
-                        const std::vector<int8_t> &base, double *x,
-                        bool transpose) {
+                        const std::vector<int8_t> &base, double *x) {
   const int64_t m = f.baseOrder, n = f.order;
   assert((int64_t)base.size() == m * m && "base of another factorization");
   // Index i = a·m + b: (x·(H_{2^k} ⊗ H_m))[a'·m + c] =
@@ -160,13 +159,12 @@ void applyHadamardToRow(const HadamardFactorization &f,
       for (int64_t c = 0; c < m; ++c) {
         double sum = 0;
         for (int64_t b = 0; b < m; ++b)
-          sum += x[a + b] * base[transpose ? c * m + b : b * m + c];
+          sum += x[a + b] * base[b * m + c];
         block[c] = sum;
       }
       std::copy(block.begin(), block.end(), x + a);
     }
   }
-  // Sylvester's matrix is symmetric: the same butterflies either way.
   for (int64_t h = m; h < n; h *= 2)
     for (int64_t i = 0; i < n; i += 2 * h)
       for (int64_t j = i; j < i + h; ++j) {

@@ -492,6 +492,15 @@ public:
     return {i, arith::DivUIOp::create(b, c, idx(s.group))};
   }
 
+  /// The minimum of the symmetric grid, -2^(b-1) scale (`scale` an f32 or
+  /// a vector of them).
+  Value symmetricMinimum(const KVLayout::Side &s, Value scale) {
+    Value k = f(-float(1u << (s.bits - 1)));
+    if (auto vt = dyn_cast<VectorType>(scale.getType()))
+      k = vector::BroadcastOp::create(b, vt, k);
+    return arith::MulFOp::create(b, scale, k);
+  }
+
   /// The stored (scale, minimum) of token i, channel c of head h, from the
   /// side's scale and minima views (`mins` null for the symmetric grid,
   /// whose minimum is -2^(b-1) scale).
@@ -501,9 +510,7 @@ public:
     Value scale = memref::LoadOp::create(b, sc, ValueRange{h, row, col});
     Value minimum =
         mins ? memref::LoadOp::create(b, mins, ValueRange{h, row, col})
-                   .getResult()
-             : arith::MulFOp::create(b, scale, f(-float(1u << (s.bits - 1))))
-                   .getResult();
+             : symmetricMinimum(s, scale);
     return {scale, minimum};
   }
 
@@ -526,7 +533,7 @@ public:
         arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, scale, f(0.0f));
     scale = arith::SelectOp::create(b, zero, f(1.0f), scale);
     if (!s.asymmetric)
-      minimum = arith::MulFOp::create(b, scale, f(-float(1u << (s.bits - 1))));
+      minimum = symmetricMinimum(s, scale);
     return {scale, minimum};
   }
 
@@ -706,11 +713,7 @@ public:
                                           ValueRange{h, rowIdx, col});
           };
           scale = load(sc);
-          minimum = mins ? load(mins)
-                         : arith::MulFOp::create(
-                               b, scale,
-                               vector::BroadcastOp::create(
-                                   b, fVec, f(-float(1u << (s.bits - 1)))));
+          minimum = mins ? load(mins) : symmetricMinimum(s, scale);
         } else {
           // Small per-token groups: gather each lane's parameters.
           Value sv = arith::ConstantOp::create(
@@ -921,10 +924,7 @@ public:
                                     ValueRange{idx(r), d});
             Value m =
                 mins ? memref::LoadOp::create(b, mins, ValueRange{kh, g, d})
-                           .getResult()
-                     : arith::MulFOp::create(b, s,
-                                             f(-float(1u << (ks.bits - 1))))
-                           .getResult();
+                     : symmetricMinimum(ks, s);
             return arith::AddFOp::create(
                 b, a, arith::MulFOp::create(b, q, m, fm), fm);
           });

@@ -57,13 +57,12 @@ std::vector<int8_t> buildHadamardMatrix(const HadamardFactorization &f);
 /// The base (non-power-of-two) factor H_m of the factorization, row-major.
 std::vector<int8_t> buildHadamardBase(const HadamardFactorization &f);
 
-/// x ← x·H, or x·Hᵀ when `transpose` (unnormalized), for a row x of
-/// f.order values, in O(n log n + n·m) operations: the base factor H_m is
-/// applied to each block of m consecutive values, then Sylvester's
-/// butterflies across the blocks. `base` is buildHadamardBase(f).
+/// x ← x·H (unnormalized) for a row x of f.order values, in
+/// O(n log n + n·m) operations: the base factor H_m is applied to each block
+/// of m consecutive values, then Sylvester's butterflies across the blocks.
+/// `base` is buildHadamardBase(f).
 void applyHadamardToRow(const HadamardFactorization &f,
-                        const std::vector<int8_t> &base, double *x,
-                        bool transpose);
+                        const std::vector<int8_t> &base, double *x);
 
 } // namespace seqc
 
