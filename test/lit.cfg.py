@@ -49,6 +49,22 @@ runner_libs = ",".join(os.path.join(config.llvm_lib_dir, lib) for lib in
                         "libmlir_async_runtime.so"))
 config.substitutions.append(("%mlir_runner_libs", runner_libs))
 
+# The integer kernels of int8 products (seq-parallelize-products int8-dot)
+# run where this CPU has their instructions.
+try:
+    with open("/proc/cpuinfo") as f:
+        flags = next((l.split(":", 1)[1].split() for l in f
+                      if l.startswith("flags")), [])
+except OSError:
+    flags = []
+for feature, needs in (("cpu-avx2", ["avx2"]), ("cpu-avxvnni", ["avx_vnni"]),
+                       ("cpu-avx512vnni", ["avx512_vnni", "avx512bw"])):
+    if all(f in flags for f in needs):
+        config.available_features.add(feature)
+    else:
+        lit_config.note(f"this CPU lacks {', '.join(needs)}: {feature} "
+                        "execution tests are skipped")
+
 # The numpy references run under Debian's python3 with python3-numpy.
 config.substitutions.append(("%python", config.python_executable))
 if subprocess.call([config.python_executable, "-c", "import numpy"],

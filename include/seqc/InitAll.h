@@ -3,6 +3,9 @@
 #ifndef SEQC_INITALL_H
 #define SEQC_INITALL_H
 
+#include <cstdint>
+#include <string>
+
 namespace mlir {
 class DialectRegistry;
 class OpPassManager;
@@ -22,7 +25,15 @@ void registerAllPasses();
 /// The CPU lowering (`seq-cpu-pipeline`): seq -> linalg/scf/arith/math ->
 /// one-shot bufferization with ownership-based deallocation -> loops -> LLVM
 /// dialect. Needs registerAllPasses() first.
-void buildCPUPipeline(mlir::OpPassManager &pm);
+struct CPUPipelineOptions {
+  /// Integer kernel for int8-weight products (seq-parallelize-products'
+  /// int8-dot: none, avx2, avxvnni, avx512vnni); the target must have it.
+  std::string int8Dot = "none";
+  /// Activation channels sharing one int8 scale in those kernels.
+  int64_t activationBlock = 32;
+};
+void buildCPUPipeline(mlir::OpPassManager &pm,
+                      const CPUPipelineOptions &options = {});
 
 } // namespace seqc
 

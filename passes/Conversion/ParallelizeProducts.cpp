@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/StringSwitch.h"
 
 namespace mlir::seq {
 #define GEN_PASS_DEF_SEQPARALLELIZEPRODUCTS
@@ -93,32 +94,348 @@ static LogicalResult toParallelReduction(RewriterBase &rewriter,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Integer dot-product kernels for int8 weights
+//===----------------------------------------------------------------------===//
+
+enum class Int8Isa { None, Avx2, AvxVnni, Avx512Vnni };
+
+static std::optional<Int8Isa> parseInt8Isa(StringRef name) {
+  return llvm::StringSwitch<std::optional<Int8Isa>>(name)
+      .Case("none", Int8Isa::None)
+      .Case("avx2", Int8Isa::Avx2)
+      .Case("avxvnni", Int8Isa::AvxVnni)
+      .Case("avx512vnni", Int8Isa::Avx512Vnni)
+      .Default(std::nullopt);
+}
+
+/// Weight bytes one dot-product step consumes (32-bit sums: a quarter).
+static int64_t vectorBytes(Int8Isa isa) {
+  return isa == Int8Isa::Avx512Vnni ? 64 : 32;
+}
+
+/// Whether `op` is y[t, n] += x[t, k] * sitofp(w[n, k]) with f32 x and y
+/// and int8 w, as the model builders write an int8 projection.
+static bool isInt8Product(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    return false;
+  MLIRContext *c = op.getContext();
+  AffineExpr n = getAffineDimExpr(0, c), t = getAffineDimExpr(1, c),
+             k = getAffineDimExpr(2, c);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[0] != AffineMap::get(3, 0, {t, k}, c) ||
+      maps[1] != AffineMap::get(3, 0, {n, k}, c) ||
+      maps[2] != AffineMap::get(3, 0, {t, n}, c))
+    return false;
+  auto x = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto w = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto y = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!x || !w || !y || !x.getElementType().isF32() ||
+      !w.getElementType().isInteger(8) || !y.getElementType().isF32())
+    return false;
+  Block *body = op.getBody();
+  if (body->getOperations().size() != 4)
+    return false;
+  auto add = cast<linalg::YieldOp>(body->getTerminator())
+                 .getOperand(0)
+                 .getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return false;
+  Value xArg = body->getArgument(0), wArg = body->getArgument(1),
+        acc = body->getArgument(2);
+  Value term = add.getLhs() == acc   ? add.getRhs()
+               : add.getRhs() == acc ? add.getLhs()
+                                     : Value();
+  auto mul = term ? term.getDefiningOp<arith::MulFOp>() : arith::MulFOp();
+  if (!mul)
+    return false;
+  auto isWeight = [&](Value v) {
+    auto cvt = v.getDefiningOp<arith::SIToFPOp>();
+    return cvt && cvt.getIn() == wArg;
+  };
+  return (mul.getLhs() == xArg && isWeight(mul.getRhs())) ||
+         (mul.getRhs() == xArg && isWeight(mul.getLhs()));
+}
+
+/// 32-bit sums of four adjacent products of the int8 vectors `w` and `q`
+/// (`vectorBytes(isa)` lanes each), by the instruction set's dot product.
+/// For avx512vnni the sums are of (w + 128) * q: the caller subtracts
+/// 128 * sum(q).
+static Value dotInt8(OpBuilder &b, Location l, Int8Isa isa, Value w, Value q) {
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  auto splat = [&](VectorType type, Attribute value) -> Value {
+    return arith::ConstantOp::create(b, l, type,
+                                     DenseElementsAttr::get(type, value));
+  };
+  auto intrinsic = [&](StringRef name, Type result, ValueRange args) {
+    return LLVM::CallIntrinsicOp::create(b, l, result, b.getStringAttr(name),
+                                         args)
+        .getResult(0);
+  };
+  Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
+  int64_t bytes = vectorBytes(isa), lanes = bytes / 4;
+  if (isa == Int8Isa::Avx512Vnni) {
+    // vpdpbusd multiplies unsigned by signed bytes: w + 128 (w xor 0x80)
+    // is w's unsigned stand-in.
+    Value wu = arith::XOrIOp::create(
+        b, l, w, splat(vec(bytes, i8), b.getI8IntegerAttr(-128)));
+    return intrinsic("llvm.x86.avx512.vpdpbusd.512", vec(lanes, i32),
+                     {splat(vec(lanes, i32), b.getI32IntegerAttr(0)), wu, q});
+  }
+  // |w| (unsigned) times q with w's sign: the same products, and no pair
+  // of them overflows the 16-bit sums of vpmaddubsw (2 * 127 * 127).
+  Value absW = math::AbsIOp::create(b, l, w);
+  Value signedQ = intrinsic("llvm.x86.avx2.psign.b", vec(bytes, i8), {q, w});
+  if (isa == Int8Isa::AvxVnni)
+    return intrinsic(
+        "llvm.x86.avx512.vpdpbusd.256", vec(lanes, i32),
+        {splat(vec(lanes, i32), b.getI32IntegerAttr(0)), absW, signedQ});
+  Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", vec(bytes / 2, i16),
+                          {absW, signedQ});
+  return intrinsic("llvm.x86.avx2.pmadd.wd", vec(lanes, i32),
+                   {pairs, splat(vec(bytes / 2, i16), b.getI16IntegerAttr(1))});
+}
+
+/// Replaces the int8 product `op` (see isInt8Product) by an integer kernel:
+/// the activations quantized per token and block of `block` channels,
+/// then one dot product per output over the whole row, as an scf.parallel
+/// over (n, t) when `parallel`, nested scf.for loops otherwise. Fails
+/// (leaving `op`) for other products, a dynamic or indivisible reduction
+/// length, or weight rows that are not contiguous.
+static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
+                                      linalg::GenericOp op, Int8Isa isa,
+                                      int64_t block, bool parallel) {
+  if (!isInt8Product(op))
+    return failure();
+  Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1],
+        y = op.getDpsInits()[0];
+  auto xType = cast<MemRefType>(x.getType());
+  auto wType = cast<MemRefType>(w.getType());
+  int64_t K = xType.getDimSize(1), bytes = vectorBytes(isa), lanes = bytes / 4;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (ShapedType::isDynamic(K) || wType.getDimSize(1) != K || K % block ||
+      K % bytes || failed(wType.getStridesAndOffset(strides, offset)) ||
+      strides[1] != 1)
+    return failure();
+
+  Location loc = op.getLoc();
+  Type f32 = rewriter.getF32Type(), i8 = rewriter.getI8Type(),
+       i32 = rewriter.getI32Type();
+  auto index = [&](OpBuilder &b, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto f32Const = [&](OpBuilder &b, float v) -> Value {
+    return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f32),
+                                          APFloat(v));
+  };
+  auto size = [&](Value m, MemRefType type, unsigned d) -> Value {
+    if (type.isDynamicDim(d))
+      return memref::DimOp::create(rewriter, loc, m, d);
+    return index(rewriter, type.getDimSize(d));
+  };
+  Value c0 = index(rewriter, 0), c1 = index(rewriter, 1);
+  Value T = size(x, xType, 0), N = size(w, wType, 0);
+
+  // Per token: int8 codes, each code's scale repeated for its 32-bit lane
+  // (k / 4), and for avx512vnni the 128 * sum(a * q) its sums carry.
+  auto alloc = [&](SmallVector<int64_t> shape, Type elt) -> Value {
+    shape.insert(shape.begin(), xType.getDimSize(0));
+    SmallVector<Value> dyn;
+    if (xType.isDynamicDim(0))
+      dyn.push_back(T);
+    return memref::AllocOp::create(rewriter, loc, MemRefType::get(shape, elt),
+                                   dyn, rewriter.getI64IntegerAttr(64));
+  };
+  Value codes = alloc({K}, i8), scales = alloc({K / 4}, f32);
+  Value offsetSums = isa == Int8Isa::Avx512Vnni ? alloc({}, f32) : Value();
+  scf::ForOp::create(
+      rewriter, loc, c0, T, c1, ValueRange{},
+      [&](OpBuilder &b, Location l, Value t, ValueRange) {
+        auto blocks = scf::ForOp::create(
+            b, l, c0, index(b, K / block), c1, ValueRange{f32Const(b, 0)},
+            [&](OpBuilder &b, Location l, Value blk, ValueRange sum) {
+              Value base = arith::MulIOp::create(b, l, blk, index(b, block));
+              auto element = [&](OpBuilder &b, Value j) -> Value {
+                Value k = arith::AddIOp::create(b, l, base, j);
+                return memref::LoadOp::create(b, l, x, ValueRange{t, k});
+              };
+              auto maxAbs = scf::ForOp::create(
+                  b, l, c0, index(b, block), c1, ValueRange{f32Const(b, 0)},
+                  [&](OpBuilder &b, Location l, Value j, ValueRange m) {
+                    Value a = math::AbsFOp::create(b, l, element(b, j));
+                    scf::YieldOp::create(
+                        b, l,
+                        ValueRange{arith::MaxNumFOp::create(b, l, m[0], a)});
+                  });
+              Value amax = maxAbs.getResult(0);
+              Value scale = arith::DivFOp::create(b, l, amax, f32Const(b, 127));
+              Value positive = arith::CmpFOp::create(
+                  b, l, arith::CmpFPredicate::OGT, amax, f32Const(b, 0));
+              Value inverse = arith::SelectOp::create(
+                  b, l, positive,
+                  arith::DivFOp::create(b, l, f32Const(b, 127), amax),
+                  f32Const(b, 0));
+              auto quantize = scf::ForOp::create(
+                  b, l, c0, index(b, block), c1,
+                  ValueRange{arith::ConstantIntOp::create(b, l, i32, 0)},
+                  [&](OpBuilder &b, Location l, Value j, ValueRange s) {
+                    Value r = math::RoundEvenOp::create(
+                        b, l,
+                        arith::MulFOp::create(b, l, element(b, j), inverse));
+                    r = arith::MinNumFOp::create(
+                        b, l,
+                        arith::MaxNumFOp::create(b, l, r, f32Const(b, -127)),
+                        f32Const(b, 127));
+                    Value q = arith::FPToSIOp::create(b, l, i32, r);
+                    memref::StoreOp::create(
+                        b, l, arith::TruncIOp::create(b, l, i8, q), codes,
+                        ValueRange{t, arith::AddIOp::create(b, l, base, j)});
+                    scf::YieldOp::create(
+                        b, l, ValueRange{arith::AddIOp::create(b, l, s[0], q)});
+                  });
+              Value laneBase =
+                  arith::MulIOp::create(b, l, blk, index(b, block / 4));
+              scf::ForOp::create(
+                  b, l, c0, index(b, block / 4), c1, ValueRange{},
+                  [&](OpBuilder &b, Location l, Value j, ValueRange) {
+                    memref::StoreOp::create(
+                        b, l, scale, scales,
+                        ValueRange{t,
+                                   arith::AddIOp::create(b, l, laneBase, j)});
+                    scf::YieldOp::create(b, l);
+                  });
+              Value codeSum =
+                  arith::SIToFPOp::create(b, l, f32, quantize.getResult(0));
+              scf::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::AddFOp::create(
+                      b, l, sum[0],
+                      arith::MulFOp::create(b, l, scale, codeSum))});
+            });
+        if (offsetSums)
+          memref::StoreOp::create(b, l,
+                                  arith::MulFOp::create(b, l,
+                                                        blocks.getResult(0),
+                                                        f32Const(b, 128)),
+                                  offsetSums, ValueRange{t});
+        scf::YieldOp::create(b, l);
+      });
+
+  // One output: the row's dot product, two accumulators where the length
+  // allows (the multiply-add chain, not the loads, bounds one).
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  auto output = [&](OpBuilder &b, Location l, Value n, Value t) {
+    auto accType = VectorType::get({lanes}, f32);
+    Value zero = arith::ConstantOp::create(
+        b, l, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+    int64_t unroll = K % (2 * bytes) == 0 ? 2 : 1;
+    auto loop = scf::ForOp::create(
+        b, l, c0, index(b, K), index(b, unroll * bytes),
+        SmallVector<Value>(unroll, zero),
+        [&](OpBuilder &b, Location l, Value k0, ValueRange accs) {
+          SmallVector<Value> next;
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value k = arith::AddIOp::create(b, l, k0, index(b, u * bytes));
+            auto bytesType = VectorType::get({bytes}, i8);
+            Value wv =
+                vector::LoadOp::create(b, l, bytesType, w, ValueRange{n, k});
+            Value qv = vector::LoadOp::create(b, l, bytesType, codes,
+                                              ValueRange{t, k});
+            Value lane = arith::DivUIOp::create(b, l, k, index(b, 4));
+            Value sv = vector::LoadOp::create(b, l, accType, scales,
+                                              ValueRange{t, lane});
+            Value dot = arith::SIToFPOp::create(b, l, accType,
+                                                dotInt8(b, l, isa, wv, qv));
+            next.push_back(math::FmaOp::create(b, l, dot, sv, accs[u]));
+          }
+          scf::YieldOp::create(b, l, next);
+        });
+    Value acc = loop.getResult(0);
+    if (unroll == 2)
+      acc = arith::AddFOp::create(b, l, acc, loop.getResult(1));
+    Value sum = vector::ReductionOp::create(b, l, vector::CombiningKind::ADD,
+                                            acc, Value(), fm);
+    if (offsetSums)
+      sum = arith::SubFOp::create(
+          b, l, sum, memref::LoadOp::create(b, l, offsetSums, ValueRange{t}));
+    Value init = memref::LoadOp::create(b, l, y, ValueRange{t, n});
+    memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, init, sum), y,
+                            ValueRange{t, n});
+  };
+  if (parallel) {
+    scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0}, ValueRange{N, T},
+                            ValueRange{c1, c1},
+                            [&](OpBuilder &b, Location l, ValueRange ivs) {
+                              output(b, l, ivs[0], ivs[1]);
+                            });
+  } else {
+    scf::ForOp::create(rewriter, loc, c0, N, c1, ValueRange{},
+                       [&](OpBuilder &b, Location l, Value n, ValueRange) {
+                         scf::ForOp::create(b, l, c0, T, c1, ValueRange{},
+                                            [&](OpBuilder &b, Location l,
+                                                Value t, ValueRange) {
+                                              output(b, l, n, t);
+                                              scf::YieldOp::create(b, l);
+                                            });
+                         scf::YieldOp::create(b, l);
+                       });
+  }
+  for (Value buffer : {codes, scales, offsetSums})
+    if (buffer)
+      memref::DeallocOp::create(rewriter, loc, buffer);
+  return success();
+}
+
 struct SeqParallelizeProductsPass
     : public seq::impl::SeqParallelizeProductsBase<SeqParallelizeProductsPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<linalg::GenericOp> products;
+    std::optional<Int8Isa> isa = parseInt8Isa(int8Dot);
+    if (!isa) {
+      getOperation().emitError()
+          << "seq-parallelize-products: int8-dot=" << int8Dot
+          << ": expected none, avx2, avxvnni or avx512vnni";
+      return signalPassFailure();
+    }
+    if (activationBlock <= 0 || activationBlock % 4) {
+      getOperation().emitError()
+          << "seq-parallelize-products: activation-block="
+          << static_cast<int64_t>(activationBlock)
+          << ": expected a positive multiple of 4";
+      return signalPassFailure();
+    }
+    // Each marked product, and whether it is worth all threads.
+    SmallVector<std::pair<linalg::GenericOp, bool>> products;
     getOperation().walk([&](linalg::GenericOp op) {
       if (!op->hasAttr("seq.parallel") || !op.hasPureBufferSemantics())
         return;
       // A single-token product (decode) stays on one thread unless its
       // weight is large: measured on 2 cores, task dispatch costs more than
       // the second core gains for small weights.
+      bool parallel = true;
       auto x = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
       if (x && x.getRank() == 2 && x.getDimSize(0) == 1) {
         auto w = op.getDpsInputs().size() > 1
                      ? dyn_cast<MemRefType>(op.getDpsInputs()[1].getType())
                      : MemRefType();
-        if (minDecodeElements <= 0 || !w || !w.hasStaticShape() ||
-            w.getNumElements() < minDecodeElements)
-          return;
+        parallel = minDecodeElements > 0 && w && w.hasStaticShape() &&
+                   w.getNumElements() >= minDecodeElements;
       }
-      products.push_back(op);
+      products.push_back({op, parallel});
     });
     IRRewriter rewriter(&getContext());
-    for (linalg::GenericOp op : products) {
+    for (auto [op, parallel] : products) {
       rewriter.setInsertionPoint(op);
+      if (*isa != Int8Isa::None &&
+          succeeded(toInt8DotProduct(rewriter, op, *isa, activationBlock,
+                                     parallel))) {
+        rewriter.eraseOp(op);
+        continue;
+      }
+      if (!parallel)
+        continue;
       if (failed(toParallelReduction(rewriter, op)) &&
           failed(linalg::linalgOpToParallelLoops(rewriter, op))) {
         op.emitOpError("could not be lowered to parallel loops");

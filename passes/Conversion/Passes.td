@@ -73,14 +73,47 @@ def SeqParallelizeProducts
     small weights dispatching the tasks costs more than the second core
     gains (measured: 6.1 against 4.3 ms per token on a 4 x 512 model), for
     large ones decode is bound by the bandwidth all cores together reach.
+
+    With `int8-dot` other than `none`, products of f32 activations with
+    int8 weights (the body `acc + x * sitofp(w)`, maps `(t, k)`, `(n, k)`,
+    `(t, n)`, a static reduction length divisible by the block and the
+    vector width) become integer dot-product kernels, whether they run on
+    all threads or on one:
+
+    1. each token's activations are quantized once per product, per block
+       of `activation-block` channels: `a = max abs(x) / 127`,
+       `q = clamp(roundeven(x * (127 / max abs(x))), -127, 127)` as int8;
+    2. each output is `Σ_k a_block(k) · (w_k · q_k)` with the integer
+       products summed four at a time by the instruction set's dot product
+       and only those 32-bit sums converted and scaled in f32:
+
+       | `int8-dot`    | instructions (per vector)                      |
+       |---------------|------------------------------------------------|
+       | `avx2`        | 32 bytes: `vpabsb`/`vpsignb` (abs w, q · sign w), `vpmaddubsw`, `vpmaddwd` |
+       | `avxvnni`     | 32 bytes: `vpabsb`/`vpsignb`, `{vex} vpdpbusd` |
+       | `avx512vnni`  | 64 bytes: `w ⊕ 0x80` (w + 128, unsigned), `vpdpbusd`; the `128 · Σ a·q` this adds is subtracted once per token |
+
+    The kernels call the x86 intrinsics directly (`llvm.call_intrinsic`), so
+    the target must have the named features; `seqc compile` picks the best
+    its target has. The weights are unchanged: only the activations'
+    rounding (relative error at most 1/254 of their block's maximum) makes
+    the result differ from the float product.
   }];
   let options = [
     Option<"minDecodeElements", "min-decode-elements", "int64_t", "1048576",
            "Elements a single-row product's weight needs to run on all "
-           "threads (0: never)">
+           "threads (0: never)">,
+    Option<"int8Dot", "int8-dot", "std::string", "\"none\"",
+           "Integer kernel for int8-weight products: none, avx2, avxvnni "
+           "or avx512vnni">,
+    Option<"activationBlock", "activation-block", "int64_t", "32",
+           "Activation channels sharing one int8 scale (a multiple of 4)">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
-                           "::mlir::memref::MemRefDialect"];
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::LLVM::LLVMDialect"];
 }
 
 def SeqParallelizeLoops : Pass<"seq-parallelize-loops", "::mlir::func::FuncOp"> {

@@ -104,10 +104,57 @@ INT8_MATRICES = ("att.key.weight", "att.value.weight", "att.receptance.weight",
                  "ffn.value.weight", "ffn.receptance.weight", "head.weight")
 
 
-def int8_roundtrip(weights):
+def quantize_activations(x, block):
+    """Activations as seqc's integer int8 kernels (seq-parallelize-products
+    int8-dot) round them: per row and block of `block` channels along the
+    last axis, in float32, a = max|x| / 127 and q = clip(rint(x * (127 /
+    max|x|)), -127, 127); returns a * q (float64)."""
+    x = np.asarray(x, dtype=np.float32)
+    shape = x.shape
+    xb = x.reshape(-1, shape[-1] // block, block)
+    amax = np.max(np.abs(xb), axis=2, keepdims=True)
+    safe = np.where(amax > 0, amax, np.float32(1))
+    inv = np.where(amax > 0, np.float32(127) / safe, np.float32(0)).astype(np.float32)
+    q = np.clip(np.rint(xb * inv), -127, 127)
+    a = (amax / np.float32(127)).astype(np.float32)
+    return (q.astype(np.float64) * a.astype(np.float64)).reshape(shape)
+
+
+class Int8Projection:
+    """A dequantized int8 projection whose products first round their
+    activations with quantize_activations, as seqc's integer kernels do.
+    Supports the references' two spellings: `W @ x` (x [K] or [K, T]) and
+    `x @ W.T` (x [T, K] or [K])."""
+
+    __array_ufunc__ = None  # numpy defers `x @ W.T` to __rmatmul__
+    rounds_activations = True  # the references keep it as it is
+
+    def __init__(self, w, block, transposed=False):
+        self.w, self.block, self.transposed = w, block, transposed
+
+    @property
+    def T(self):
+        return Int8Projection(self.w, self.block, not self.transposed)
+
+    @property
+    def shape(self):
+        return self.w.T.shape if self.transposed else self.w.shape
+
+    def __matmul__(self, x):
+        assert not self.transposed
+        return self.w @ quantize_activations(np.asarray(x).T, self.block).T
+
+    def __rmatmul__(self, x):
+        assert self.transposed
+        return quantize_activations(x, self.block) @ self.w.T
+
+
+def int8_roundtrip(weights, activation_block=None):
     """The weights as `seqc compile --weights=int8` stores them: each model
     projection quantized symmetrically per output row (scale = max|w|/127,
-    codes rint(w / scale) in float32) and dequantized back."""
+    codes rint(w / scale) in float32) and dequantized back. With
+    `activation_block`, the projections also round their activations as
+    the integer kernels do (Int8Projection)."""
     out = {}
     for name, w in weights.items():
         if name.endswith(INT8_MATRICES):
@@ -116,6 +163,8 @@ def int8_roundtrip(weights):
             scale = np.where(mx > 0, mx / np.float32(127), np.float32(1)).astype(np.float32)
             q = np.clip(np.rint(w / scale), -127, 127)
             out[name] = q.astype(np.float64) * scale.astype(np.float64)
+            if activation_block:
+                out[name] = Int8Projection(out[name], activation_block)
         else:
             out[name] = w
     return out
@@ -382,7 +431,7 @@ def random_rwkv4(args):
         tokens = [int(t) for t in args.tokens.split(",")]
         stored = {k: round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
-            stored = int8_roundtrip(stored)
+            stored = int8_roundtrip(stored, args.int8_activations)
         logits, state = rwkv_ref.rwkv4_forward(stored, tokens)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64),
                  logits=logits, state=state)
@@ -406,6 +455,10 @@ def main():
     r.add_argument("--int8-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's int8 weights store them")
+    r.add_argument("--int8-activations", type=int, metavar="BLOCK",
+                   help="with --int8-reference: the projections' activations "
+                        "rounded to int8 per block of BLOCK channels, as "
+                        "seqc's integer kernels (--int8-dot) do")
     r.add_argument("--tokens", default="0", help="comma-separated ids for --npz")
     r.set_defaults(run=random_rwkv4)
     args = parser.parse_args()

@@ -355,7 +355,10 @@ def l2_normalize_heads(x, heads):
 
 
 def _params(weights):
-    return {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+    # Projections that round their activations (checkpoint.Int8Projection)
+    # stay objects with `@`.
+    return {k: v if hasattr(v, "rounds_activations") else np.asarray(v, dtype=np.float64)
+            for k, v in weights.items()}
 
 
 def _vec(p, name):
@@ -698,7 +701,7 @@ def _random(args):
         tokens = [int(t) for t in args.tokens.split(",")]
         stored = {k: checkpoint.round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
-            stored = checkpoint.int8_roundtrip(stored)
+            stored = checkpoint.int8_roundtrip(stored, args.int8_activations)
         logits = forward(args.version, stored, tokens)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64), logits=logits)
 
@@ -724,6 +727,10 @@ def main(argv=None):
     r.add_argument("--int8-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's int8 weights store them")
+    r.add_argument("--int8-activations", type=int, metavar="BLOCK",
+                   help="with --int8-reference: the projections' activations "
+                        "rounded to int8 per block of BLOCK channels, as "
+                        "seqc's integer kernels (--int8-dot) do")
     r.add_argument("--format", choices=("pth", "safetensors"), default="pth")
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--npz", help="also write tokens and reference logits here")

@@ -169,7 +169,10 @@ def rwkv4_forward(weights, tokens, state=None):
     compared with another stable state through stable_to_direct.
     Returns (logits [T, V] float64, new state [L, 5, C] float64).
     """
-    p = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+    # Projections that round their activations (checkpoint.Int8Projection)
+    # stay objects with `@`.
+    p = {k: v if hasattr(v, "rounds_activations") else np.asarray(v, dtype=np.float64)
+         for k, v in weights.items()}
     n_layer = rwkv4_n_layer(p)
     n_embd = p["emb.weight"].shape[1]
     state = (rwkv4_init_state(n_layer, n_embd) if state is None

@@ -4,6 +4,7 @@
 //       Detects the architecture and prints the seq-dialect module.
 //   seqc compile MODEL --target=cpu [--weights=fp32|fp16|int8] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
+//       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--context=N] [--kv-bits=16|8|4|3|2 --kv-group=G --kv-window=W ...]
 //       Builds a deployable artifact: a directory with model.so (C ABI
 //       entry points), weights.bin (mapped by the runtime, never copied) and
@@ -101,6 +102,18 @@ cl::opt<bool> rotateWeights(
 cl::opt<uint64_t> rotationSeed(
     "rotation-seed", cl::desc("Seed of the residual rotation's random signs"),
     cl::init(0), cl::cat(rotationCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<std::string> int8Dot(
+    "int8-dot",
+    cl::desc("Kernel of the int8 weights' products: auto (the best the "
+             "target CPU has), none (f32 activations), avx2, avxvnni or "
+             "avx512vnni (integer dot products over int8-quantized "
+             "activations)"),
+    cl::init("auto"), cl::sub(compileCmd));
+cl::opt<int64_t> activationBlock(
+    "activation-block",
+    cl::desc("Activation channels sharing one int8 scale in the integer "
+             "kernels (a multiple of 4)"),
+    cl::init(32), cl::sub(compileCmd));
 cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU to tune for (default: this machine's; "
                                   "'generic' for portable code)"),
@@ -252,6 +265,36 @@ Expected<std::unique_ptr<TargetMachine>> makeTargetMachine() {
   if (!tm)
     return createStringError("cannot create a target machine for " + cpuName);
   return tm;
+}
+
+/// The integer kernel --int8-dot asks for on the target: auto picks the
+/// widest one the target has; a named one it lacks is an error.
+Expected<std::string> int8Kernel(const TargetMachine &tm) {
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  auto has = [&](StringRef features) { return sti->checkFeatures(features); };
+  struct Kernel {
+    StringRef name, features;
+  };
+  const Kernel kernels[] = {{"avx512vnni", "+avx512vnni,+avx512bw"},
+                            {"avxvnni", "+avxvnni"},
+                            {"avx2", "+avx2"}};
+  if (int8Dot == "none")
+    return std::string("none");
+  for (const Kernel &k : kernels) {
+    if (int8Dot == "auto" && has(k.features))
+      return k.name.str();
+    if (int8Dot == k.name) {
+      if (!has(k.features))
+        return createStringError("--int8-dot=" + int8Dot + ": the target CPU " +
+                                 tm.getTargetCPU() + " lacks " + k.features);
+      return k.name.str();
+    }
+  }
+  if (int8Dot == "auto")
+    return std::string("none");
+  return createStringError(
+      "--int8-dot=" + int8Dot +
+      ": expected auto, none, avx2, avxvnni or avx512vnni");
 }
 
 /// What the driver needs of an imported model, whatever its architecture.
@@ -428,7 +471,8 @@ Expected<std::string> kvManifest(Model &m) {
 }
 
 std::string manifestText(const Model &model, StringRef stateLines,
-                         StringRef tok, uint64_t weightsId, StringRef cpuName) {
+                         StringRef tok, uint64_t weightsId, StringRef cpuName,
+                         const seqc::CPUPipelineOptions &pipeline) {
   std::string s;
   raw_string_ostream os(s);
   os << "seqc_artifact 1\n";
@@ -447,6 +491,11 @@ std::string manifestText(const Model &model, StringRef stateLines,
          : weights == seqc::WeightFormat::Int8 ? "int8"
                                                : "fp32")
      << "\n";
+  // The int8 products' kernel: integer dot products over activations
+  // quantized per block (their rounding is part of the model's numerics).
+  if (pipeline.int8Dot != "none")
+    os << "int8_dot " << pipeline.int8Dot << "\nactivation_block "
+       << pipeline.activationBlock << "\n";
   if (rotateWeights)
     os << "weights_rotation quarot " << rotationSeed << "\n";
   os << "weights_bytes " << model.weights.bytes.size() << "\n";
@@ -535,6 +584,17 @@ int runCompile() {
   auto tm = makeTargetMachine();
   if (!tm)
     return fail(tm.takeError());
+  seqc::CPUPipelineOptions pipeline;
+  if (weights == seqc::WeightFormat::Int8) {
+    auto kernel = int8Kernel(**tm);
+    if (!kernel)
+      return fail(kernel.takeError());
+    pipeline.int8Dot = *kernel;
+  }
+  if (activationBlock <= 0 || activationBlock % 4)
+    return fail("--activation-block=" + std::to_string(activationBlock) +
+                ": expected a positive multiple of 4");
+  pipeline.activationBlock = activationBlock;
 
   progress("reading " + compileInput);
   mlir::DialectRegistry registry;
@@ -576,13 +636,13 @@ int runCompile() {
 
   progress("lowering to the LLVM dialect");
   mlir::PassManager pm(&ctx);
-  seqc::buildCPUPipeline(pm);
+  seqc::buildCPUPipeline(pm, pipeline);
   if (failed(pm.run(*model->module)))
     return fail("lowering failed (see the diagnostics above)");
 
   uint64_t weightsId = fnv1a(model->weights.bytes);
-  std::string manifest =
-      manifestText(*model, stateLines, tok, weightsId, (*tm)->getTargetCPU());
+  std::string manifest = manifestText(*model, stateLines, tok, weightsId,
+                                      (*tm)->getTargetCPU(), pipeline);
   {
     // The manifest travels inside model.so as a NUL-terminated string.
     mlir::OpBuilder b(&ctx);
