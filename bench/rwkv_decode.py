@@ -8,7 +8,16 @@ bandwidth measured in the same run, peak RSS) and writes
 bench/results/rwkv_decode.json and a Markdown table on stdout.
 
     python3 bench/rwkv_decode.py [--build build] [--work /tmp/seqc-bench]
-        [--shapes rwkv7-0.4b,rwkv4-430m] [--formats fp32,fp16]
+        [--shapes rwkv7-0.4b,rwkv4-430m] [--formats fp32,fp16,int8,int8/none]
+        [--cpu NAME] [--tile-rows N] [--compile-only]
+
+A format `int8/KERNEL` passes --int8-dot=KERNEL (none: f32 activations);
+plain `int8` lets seqc pick the target's best. For another machine:
+--cpu NAME compiles for it, --tile-rows N repeats N random rows through
+every matrix (the bytes read per token are the same, but the artifacts
+compress to a few MiB) and --compile-only stops before running; run
+`seqc-run bench ARTIFACT --prefill 64,512 --decode 32` there (under
+`taskset -c 0,1` for two threads).
 """
 
 import argparse
@@ -17,6 +26,8 @@ import os
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "test", "reference"))
@@ -30,13 +41,16 @@ SHAPES = {
 }
 
 
-def make_checkpoint(name, path):
+def make_checkpoint(name, path, tile_rows=0):
     s = SHAPES[name]
     if s["version"] == 4:
         w = rwkv_ref.random_rwkv4_weights(s["layers"], s["embd"], s["vocab"])
     else:
         w = rwkv567_ref.random_weights(s["version"], s["layers"], s["embd"],
                                        s["heads"], s["vocab"])
+    if tile_rows:
+        w = {k: np.resize(v[:tile_rows], v.shape) if v.ndim == 2 else v
+             for k, v in w.items()}
     checkpoint.write_safetensors(path, w, "fp16")
 
 
@@ -48,22 +62,35 @@ def main():
     p.add_argument("--formats", default="fp32,fp16")
     p.add_argument("--decode", type=int, default=32)
     p.add_argument("--prefill", default="64,512")
+    p.add_argument("--cpu", default="native", help="seqc compile --cpu")
+    p.add_argument("--tile-rows", type=int, default=0,
+                   help="matrices repeat this many random rows")
+    p.add_argument("--compile-only", action="store_true")
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
     seqc = os.path.join(a.build, "bin", "seqc")
     run = os.path.join(a.build, "bin", "seqc-run")
     results = []
     for name in a.shapes.split(","):
-        ckpt = os.path.join(a.work, name + ".safetensors")
+        tiled = f"-tile{a.tile_rows}" if a.tile_rows else ""
+        ckpt = os.path.join(a.work, name + tiled + ".safetensors")
         if not os.path.exists(ckpt):
             print(f"writing {ckpt}", file=sys.stderr)
-            make_checkpoint(name, ckpt)
+            make_checkpoint(name, ckpt, a.tile_rows)
         for fmt in a.formats.split(","):
-            art = os.path.join(a.work, f"{name}-{fmt}")
+            weights, _, kernel = fmt.partition("/")
+            art = os.path.join(a.work, f"{name}{tiled}-{fmt.replace('/', '-')}")
+            if a.cpu != "native":
+                art += "-" + a.cpu
+            cmd = [seqc, "compile", ckpt, "-o", art, f"--weights={weights}",
+                   "--tokenizer=none", f"--cpu={a.cpu}"]
+            if kernel:
+                cmd.append(f"--int8-dot={kernel}")
             t = time.time()
-            subprocess.run([seqc, "compile", ckpt, "-o", art, f"--weights={fmt}",
-                            "--tokenizer=none"], check=True)
+            subprocess.run(cmd, check=True)
             compile_s = time.time() - t
+            if a.compile_only:
+                continue
             out = subprocess.run([run, "bench", art, "--prefill", a.prefill,
                                   "--decode", str(a.decode)], check=True,
                                  capture_output=True, text=True).stdout
@@ -71,6 +98,8 @@ def main():
             r.update(shape=name, format=fmt, compile_seconds=round(compile_s, 1))
             results.append(r)
             print(json.dumps(r), file=sys.stderr)
+    if a.compile_only:
+        return
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "rwkv_decode.json"), "w") as f:
         json.dump(results, f, indent=2)

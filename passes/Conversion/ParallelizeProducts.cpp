@@ -158,9 +158,10 @@ static bool isInt8Product(linalg::GenericOp op) {
 }
 
 /// 32-bit sums of four adjacent products of the int8 vectors `w` and `q`
-/// (`vectorBytes(isa)` lanes each), by the instruction set's dot product.
-/// For avx512vnni the sums are of (w + 128) * q: the caller subtracts
-/// 128 * sum(q).
+/// (`vectorBytes(isa)` lanes each), by the instruction set's dot product:
+/// |w| (unsigned, as the instructions want their first operand) times q
+/// with w's sign. Every product and sum is exact: no pair of products
+/// overflows vpmaddubsw's 16-bit sums (2 * 127 * 127).
 static Value dotInt8(OpBuilder &b, Location l, Int8Isa isa, Value w, Value q) {
   auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
   auto splat = [&](VectorType type, Attribute value) -> Value {
@@ -174,22 +175,23 @@ static Value dotInt8(OpBuilder &b, Location l, Int8Isa isa, Value w, Value q) {
   };
   Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
   int64_t bytes = vectorBytes(isa), lanes = bytes / 4;
-  if (isa == Int8Isa::Avx512Vnni) {
-    // vpdpbusd multiplies unsigned by signed bytes: w + 128 (w xor 0x80)
-    // is w's unsigned stand-in.
-    Value wu = arith::XOrIOp::create(
-        b, l, w, splat(vec(bytes, i8), b.getI8IntegerAttr(-128)));
-    return intrinsic("llvm.x86.avx512.vpdpbusd.512", vec(lanes, i32),
-                     {splat(vec(lanes, i32), b.getI32IntegerAttr(0)), wu, q});
-  }
-  // |w| (unsigned) times q with w's sign: the same products, and no pair
-  // of them overflows the 16-bit sums of vpmaddubsw (2 * 127 * 127).
   Value absW = math::AbsIOp::create(b, l, w);
+  Value zeros = splat(vec(lanes, i32), b.getI32IntegerAttr(0));
+  if (isa == Int8Isa::Avx512Vnni) {
+    // No vpsignb on 64 bytes: negate q where w < 0 (a mask compare and a
+    // masked subtract).
+    Value zero = splat(vec(bytes, i8), b.getI8IntegerAttr(0));
+    Value negative =
+        arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, w, zero);
+    Value signedQ = arith::SelectOp::create(
+        b, l, negative, arith::SubIOp::create(b, l, zero, q), q);
+    return intrinsic("llvm.x86.avx512.vpdpbusd.512", vec(lanes, i32),
+                     {zeros, absW, signedQ});
+  }
   Value signedQ = intrinsic("llvm.x86.avx2.psign.b", vec(bytes, i8), {q, w});
   if (isa == Int8Isa::AvxVnni)
-    return intrinsic(
-        "llvm.x86.avx512.vpdpbusd.256", vec(lanes, i32),
-        {splat(vec(lanes, i32), b.getI32IntegerAttr(0)), absW, signedQ});
+    return intrinsic("llvm.x86.avx512.vpdpbusd.256", vec(lanes, i32),
+                     {zeros, absW, signedQ});
   Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", vec(bytes / 2, i16),
                           {absW, signedQ});
   return intrinsic("llvm.x86.avx2.pmadd.wd", vec(lanes, i32),
@@ -199,9 +201,10 @@ static Value dotInt8(OpBuilder &b, Location l, Int8Isa isa, Value w, Value q) {
 /// Replaces the int8 product `op` (see isInt8Product) by an integer kernel:
 /// the activations quantized per token and block of `block` channels,
 /// then one dot product per output over the whole row, as an scf.parallel
-/// over (n, t) when `parallel`, nested scf.for loops otherwise. Fails
-/// (leaving `op`) for other products, a dynamic or indivisible reduction
-/// length, or weight rows that are not contiguous.
+/// over (n, t) when `parallel`, nested scf.for loops otherwise; a length
+/// that is not a multiple of the vector ends with scalar integer products.
+/// Fails (leaving `op`) for other products, a dynamic reduction length or
+/// one the block does not divide, or weight rows that are not contiguous.
 static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                                       linalg::GenericOp op, Int8Isa isa,
                                       int64_t block, bool parallel) {
@@ -215,8 +218,7 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
   SmallVector<int64_t> strides;
   int64_t offset;
   if (ShapedType::isDynamic(K) || wType.getDimSize(1) != K || K % block ||
-      K % bytes || failed(wType.getStridesAndOffset(strides, offset)) ||
-      strides[1] != 1)
+      failed(wType.getStridesAndOffset(strides, offset)) || strides[1] != 1)
     return failure();
 
   Location loc = op.getLoc();
@@ -237,8 +239,8 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
   Value c0 = index(rewriter, 0), c1 = index(rewriter, 1);
   Value T = size(x, xType, 0), N = size(w, wType, 0);
 
-  // Per token: int8 codes, each code's scale repeated for its 32-bit lane
-  // (k / 4), and for avx512vnni the 128 * sum(a * q) its sums carry.
+  // Per token: int8 codes, and each code's scale repeated for its 32-bit
+  // lane (k / 4).
   auto alloc = [&](SmallVector<int64_t> shape, Type elt) -> Value {
     shape.insert(shape.begin(), xType.getDimSize(0));
     SmallVector<Value> dyn;
@@ -248,27 +250,36 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                                    dyn, rewriter.getI64IntegerAttr(64));
   };
   Value codes = alloc({K}, i8), scales = alloc({K / 4}, f32);
-  Value offsetSums = isa == Int8Isa::Avx512Vnni ? alloc({}, f32) : Value();
+  auto forLoop =
+      [&](OpBuilder &b, Location l, int64_t lb, int64_t ub, int64_t step,
+          ValueRange inits,
+          function_ref<SmallVector<Value>(OpBuilder &, Value, ValueRange)>
+              body) {
+        return scf::ForOp::create(
+            b, l, index(b, lb), index(b, ub), index(b, step), inits,
+            [&](OpBuilder &b, Location l, Value iv, ValueRange args) {
+              scf::YieldOp::create(b, l, body(b, iv, args));
+            });
+      };
   scf::ForOp::create(
       rewriter, loc, c0, T, c1, ValueRange{},
       [&](OpBuilder &b, Location l, Value t, ValueRange) {
-        auto blocks = scf::ForOp::create(
-            b, l, c0, index(b, K / block), c1, ValueRange{f32Const(b, 0)},
-            [&](OpBuilder &b, Location l, Value blk, ValueRange sum) {
+        forLoop(
+            b, l, 0, K / block, 1, {},
+            [&](OpBuilder &b, Value blk, ValueRange) {
               Value base = arith::MulIOp::create(b, l, blk, index(b, block));
               auto element = [&](OpBuilder &b, Value j) -> Value {
                 Value k = arith::AddIOp::create(b, l, base, j);
                 return memref::LoadOp::create(b, l, x, ValueRange{t, k});
               };
-              auto maxAbs = scf::ForOp::create(
-                  b, l, c0, index(b, block), c1, ValueRange{f32Const(b, 0)},
-                  [&](OpBuilder &b, Location l, Value j, ValueRange m) {
-                    Value a = math::AbsFOp::create(b, l, element(b, j));
-                    scf::YieldOp::create(
-                        b, l,
-                        ValueRange{arith::MaxNumFOp::create(b, l, m[0], a)});
-                  });
-              Value amax = maxAbs.getResult(0);
+              Value amax =
+                  forLoop(b, l, 0, block, 1, {f32Const(b, 0)},
+                          [&](OpBuilder &b, Value j, ValueRange m) {
+                            Value a = math::AbsFOp::create(b, l, element(b, j));
+                            return SmallVector<Value>{
+                                arith::MaxNumFOp::create(b, l, m[0], a)};
+                          })
+                      .getResult(0);
               Value scale = arith::DivFOp::create(b, l, amax, f32Const(b, 127));
               Value positive = arith::CmpFOp::create(
                   b, l, arith::CmpFPredicate::OGT, amax, f32Const(b, 0));
@@ -276,10 +287,9 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                   b, l, positive,
                   arith::DivFOp::create(b, l, f32Const(b, 127), amax),
                   f32Const(b, 0));
-              auto quantize = scf::ForOp::create(
-                  b, l, c0, index(b, block), c1,
-                  ValueRange{arith::ConstantIntOp::create(b, l, i32, 0)},
-                  [&](OpBuilder &b, Location l, Value j, ValueRange s) {
+              forLoop(
+                  b, l, 0, block, 1, {},
+                  [&](OpBuilder &b, Value j, ValueRange) {
                     Value r = math::RoundEvenOp::create(
                         b, l,
                         arith::MulFOp::create(b, l, element(b, j), inverse));
@@ -287,78 +297,98 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                         b, l,
                         arith::MaxNumFOp::create(b, l, r, f32Const(b, -127)),
                         f32Const(b, 127));
-                    Value q = arith::FPToSIOp::create(b, l, i32, r);
+                    Value q = arith::FPToSIOp::create(b, l, i8, r);
                     memref::StoreOp::create(
-                        b, l, arith::TruncIOp::create(b, l, i8, q), codes,
+                        b, l, q, codes,
                         ValueRange{t, arith::AddIOp::create(b, l, base, j)});
-                    scf::YieldOp::create(
-                        b, l, ValueRange{arith::AddIOp::create(b, l, s[0], q)});
+                    return SmallVector<Value>{};
                   });
               Value laneBase =
                   arith::MulIOp::create(b, l, blk, index(b, block / 4));
-              scf::ForOp::create(
-                  b, l, c0, index(b, block / 4), c1, ValueRange{},
-                  [&](OpBuilder &b, Location l, Value j, ValueRange) {
-                    memref::StoreOp::create(
-                        b, l, scale, scales,
-                        ValueRange{t,
-                                   arith::AddIOp::create(b, l, laneBase, j)});
-                    scf::YieldOp::create(b, l);
-                  });
-              Value codeSum =
-                  arith::SIToFPOp::create(b, l, f32, quantize.getResult(0));
-              scf::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::AddFOp::create(
-                      b, l, sum[0],
-                      arith::MulFOp::create(b, l, scale, codeSum))});
+              forLoop(b, l, 0, block / 4, 1, {},
+                      [&](OpBuilder &b, Value j, ValueRange) {
+                        memref::StoreOp::create(
+                            b, l, scale, scales,
+                            ValueRange{
+                                t, arith::AddIOp::create(b, l, laneBase, j)});
+                        return SmallVector<Value>{};
+                      });
+              return SmallVector<Value>{};
             });
-        if (offsetSums)
-          memref::StoreOp::create(b, l,
-                                  arith::MulFOp::create(b, l,
-                                                        blocks.getResult(0),
-                                                        f32Const(b, 128)),
-                                  offsetSums, ValueRange{t});
         scf::YieldOp::create(b, l);
       });
 
-  // One output: the row's dot product, two accumulators where the length
-  // allows (the multiply-add chain, not the loads, bounds one).
+  // One output: the row's dot product, with two accumulators where the
+  // length allows (the multiply-add chain, not the loads, bounds one), then
+  // single vectors, then scalar products for the last K % bytes channels.
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  int64_t unroll = K >= 2 * bytes ? 2 : 1;
+  int64_t unrolledEnd = K / (unroll * bytes) * (unroll * bytes),
+          vectorEnd = K / bytes * bytes;
   auto output = [&](OpBuilder &b, Location l, Value n, Value t) {
     auto accType = VectorType::get({lanes}, f32);
+    auto bytesType = VectorType::get({bytes}, i8);
     Value zero = arith::ConstantOp::create(
         b, l, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
-    int64_t unroll = K % (2 * bytes) == 0 ? 2 : 1;
-    auto loop = scf::ForOp::create(
-        b, l, c0, index(b, K), index(b, unroll * bytes),
-        SmallVector<Value>(unroll, zero),
-        [&](OpBuilder &b, Location l, Value k0, ValueRange accs) {
-          SmallVector<Value> next;
-          for (int64_t u = 0; u < unroll; ++u) {
-            Value k = arith::AddIOp::create(b, l, k0, index(b, u * bytes));
-            auto bytesType = VectorType::get({bytes}, i8);
-            Value wv =
-                vector::LoadOp::create(b, l, bytesType, w, ValueRange{n, k});
-            Value qv = vector::LoadOp::create(b, l, bytesType, codes,
-                                              ValueRange{t, k});
-            Value lane = arith::DivUIOp::create(b, l, k, index(b, 4));
-            Value sv = vector::LoadOp::create(b, l, accType, scales,
-                                              ValueRange{t, lane});
-            Value dot = arith::SIToFPOp::create(b, l, accType,
-                                                dotInt8(b, l, isa, wv, qv));
-            next.push_back(math::FmaOp::create(b, l, dot, sv, accs[u]));
-          }
-          scf::YieldOp::create(b, l, next);
-        });
-    Value acc = loop.getResult(0);
-    if (unroll == 2)
-      acc = arith::AddFOp::create(b, l, acc, loop.getResult(1));
+    // acc + dot(w[n, k:k+bytes], q[t, k:k+bytes]) * scales[t, k/4 ...]
+    auto step = [&](OpBuilder &b, Value k, Value acc) -> Value {
+      Value wv = vector::LoadOp::create(b, l, bytesType, w, ValueRange{n, k});
+      Value qv =
+          vector::LoadOp::create(b, l, bytesType, codes, ValueRange{t, k});
+      Value lane = arith::DivUIOp::create(b, l, k, index(b, 4));
+      Value sv =
+          vector::LoadOp::create(b, l, accType, scales, ValueRange{t, lane});
+      Value dot =
+          arith::SIToFPOp::create(b, l, accType, dotInt8(b, l, isa, wv, qv));
+      return math::FmaOp::create(b, l, dot, sv, acc);
+    };
+    Value acc = zero;
+    if (unrolledEnd > 0) {
+      auto loop = forLoop(
+          b, l, 0, unrolledEnd, unroll * bytes,
+          SmallVector<Value>(unroll, zero),
+          [&](OpBuilder &b, Value k0, ValueRange accs) {
+            SmallVector<Value> next;
+            for (int64_t u = 0; u < unroll; ++u)
+              next.push_back(
+                  step(b, arith::AddIOp::create(b, l, k0, index(b, u * bytes)),
+                       accs[u]));
+            return next;
+          });
+      acc = loop.getResult(0);
+      if (unroll == 2)
+        acc = arith::AddFOp::create(b, l, acc, loop.getResult(1));
+    }
+    if (vectorEnd > unrolledEnd)
+      acc = forLoop(b, l, unrolledEnd, vectorEnd, bytes, {acc},
+                    [&](OpBuilder &b, Value k, ValueRange a) {
+                      return SmallVector<Value>{step(b, k, a[0])};
+                    })
+                .getResult(0);
     Value sum = vector::ReductionOp::create(b, l, vector::CombiningKind::ADD,
                                             acc, Value(), fm);
-    if (offsetSums)
-      sum = arith::SubFOp::create(
-          b, l, sum, memref::LoadOp::create(b, l, offsetSums, ValueRange{t}));
+    if (K > vectorEnd)
+      sum =
+          forLoop(b, l, vectorEnd, K, 1, {sum},
+                  [&](OpBuilder &b, Value k, ValueRange s) {
+                    auto wide = [&](Value v) {
+                      return arith::ExtSIOp::create(b, l, i32, v).getResult();
+                    };
+                    Value p = arith::MulIOp::create(
+                        b, l,
+                        wide(memref::LoadOp::create(b, l, w, ValueRange{n, k})),
+                        wide(memref::LoadOp::create(b, l, codes,
+                                                    ValueRange{t, k})));
+                    Value a = memref::LoadOp::create(
+                        b, l, scales,
+                        ValueRange{
+                            t, arith::DivUIOp::create(b, l, k, index(b, 4))});
+                    Value term = arith::MulFOp::create(
+                        b, l, arith::SIToFPOp::create(b, l, f32, p), a);
+                    return SmallVector<Value>{
+                        arith::AddFOp::create(b, l, s[0], term)};
+                  })
+              .getResult(0);
     Value init = memref::LoadOp::create(b, l, y, ValueRange{t, n});
     memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, init, sum), y,
                             ValueRange{t, n});
@@ -381,9 +411,8 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                          scf::YieldOp::create(b, l);
                        });
   }
-  for (Value buffer : {codes, scales, offsetSums})
-    if (buffer)
-      memref::DeallocOp::create(rewriter, loc, buffer);
+  for (Value buffer : {codes, scales})
+    memref::DeallocOp::create(rewriter, loc, buffer);
   return success();
 }
 

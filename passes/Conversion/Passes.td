@@ -76,28 +76,33 @@ def SeqParallelizeProducts
 
     With `int8-dot` other than `none`, products of f32 activations with
     int8 weights (the body `acc + x * sitofp(w)`, maps `(t, k)`, `(n, k)`,
-    `(t, n)`, a static reduction length divisible by the block and the
-    vector width) become integer dot-product kernels, whether they run on
-    all threads or on one:
+    `(t, n)`, a static reduction length that `activation-block` divides)
+    become integer dot-product kernels, whether they run on all threads or
+    on one:
 
     1. each token's activations are quantized once per product, per block
        of `activation-block` channels: `a = max abs(x) / 127`,
        `q = clamp(roundeven(x * (127 / max abs(x))), -127, 127)` as int8;
-    2. each output is `Σ_k a_block(k) · (w_k · q_k)` with the integer
-       products summed four at a time by the instruction set's dot product
-       and only those 32-bit sums converted and scaled in f32:
+    2. each output is `Σ_k a_block(k) · (w_k · q_k)`: the instruction set's
+       dot product sums four adjacent integer products exactly (as
+       `abs(w) · (q · sign w)`: unsigned times signed bytes, as the
+       instructions take them), and only those 32-bit sums are converted
+       and scaled in f32. The last `K mod V` channels use scalar integer
+       products.
 
-       | `int8-dot`    | instructions (per vector)                      |
-       |---------------|------------------------------------------------|
-       | `avx2`        | 32 bytes: `vpabsb`/`vpsignb` (abs w, q · sign w), `vpmaddubsw`, `vpmaddwd` |
-       | `avxvnni`     | 32 bytes: `vpabsb`/`vpsignb`, `{vex} vpdpbusd` |
-       | `avx512vnni`  | 64 bytes: `w ⊕ 0x80` (w + 128, unsigned), `vpdpbusd`; the `128 · Σ a·q` this adds is subtracted once per token |
+       | `int8-dot`   | V bytes | instructions per vector                  |
+       |--------------|---------|------------------------------------------|
+       | `avx2`       | 32      | `vpabsb`, `vpsignb`, `vpmaddubsw`, `vpmaddwd` |
+       | `avxvnni`    | 32      | `vpabsb`, `vpsignb`, `{vex} vpdpbusd`    |
+       | `avx512vnni` | 64      | `vpabsb`, a mask compare and masked negate (no 64-byte `vpsignb`), `vpdpbusd` |
 
     The kernels call the x86 intrinsics directly (`llvm.call_intrinsic`), so
     the target must have the named features; `seqc compile` picks the best
-    its target has. The weights are unchanged: only the activations'
-    rounding (relative error at most 1/254 of their block's maximum) makes
-    the result differ from the float product.
+    its target has. All three compute the same integers, so they differ
+    from each other only in the order of f32 sums. The weights are
+    unchanged: only the activations' rounding (at most half a step,
+    `max abs(x) / 254` per block) makes the result differ from the float
+    product.
   }];
   let options = [
     Option<"minDecodeElements", "min-decode-elements", "int64_t", "1048576",

@@ -10,6 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "seqc/runtime.h"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -20,6 +22,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <sched.h>
 
 namespace {
 
@@ -125,9 +129,20 @@ private:
   bool stop = false;
 };
 
+} // namespace
+
+int seqc_thread_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+  return (int)std::max(1u, std::thread::hardware_concurrency());
+}
+
+namespace {
+
 ThreadPool &pool() {
   // The caller of a parallel loop works too: one worker fewer than cores.
-  static ThreadPool p(std::max(1u, std::thread::hardware_concurrency()) - 1);
+  static ThreadPool p(seqc_thread_count() - 1);
   return p;
 }
 

@@ -10,8 +10,7 @@
 // A prefill int8 product: the activations are quantized per token and block
 // (codes, a scale per 32-bit lane), then an scf.parallel over (n, t) sums
 // integer dot products 32 (avx2, avxvnni) or 64 (avx512vnni) bytes at a
-// time; avx512vnni's unsigned stand-in w xor 0x80 adds 128 * sum(a * q),
-// subtracted per token.
+// time.
 // CHECK-LABEL: func.func @prefill_int8
 // CHECK-SAME: (%[[X:.*]]: memref<?x128xf32>, %[[W:.*]]: memref<64x128xi8>, %[[Y:.*]]: memref<?x64xf32>)
 // CHECK: %[[T:.*]] = memref.dim %[[X]]
@@ -43,13 +42,12 @@
 // CHECK: memref.dealloc %[[SCALES]]
 // CHECK-NOT: linalg.generic
 // ZMM-LABEL: func.func @prefill_int8
-// ZMM: %[[SUMS:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
 // ZMM: scf.parallel
-// ZMM:   arith.xori %{{.*}}, %{{.*}} : vector<64xi8>
+// ZMM:   math.absi %{{.*}} : vector<64xi8>
+// ZMM:   arith.cmpi slt, %{{.*}}, %{{.*}} : vector<64xi8>
+// ZMM:   arith.select
 // ZMM:   llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"({{.*}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
 // ZMM:   vector.reduction <add>
-// ZMM:   memref.load %[[SUMS]]
-// ZMM:   arith.subf
 // VEX-LABEL: func.func @prefill_int8
 // VEX: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"({{.*}}) : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
 #x = affine_map<(n, t, k) -> (t, k)>

@@ -525,10 +525,10 @@ int cmdBench(Args &args) {
       if (line.rfind("VmHWM:", 0) == 0)
         peakRss = std::atof(line.c_str() + 6) * 1024.0;
   }
-  // The compiled code runs on one thread; the roofline uses the bandwidth
-  // of as many threads as the machine has (the bound a multithreaded
-  // kernel could reach), and the single-thread one is reported beside it.
-  int hw = (int)std::max(1u, std::thread::hardware_concurrency());
+  // The roofline uses the bandwidth of as many threads as the compiled
+  // code's parallel loops use (the CPUs this process may run on), and the
+  // single-thread one is reported beside it.
+  int hw = seqc_thread_count();
   double bw1 = readBandwidth(1), bw = readBandwidth(hw);
   // Bytes a decoded token reads: the weights but the embedding table, of
   // which a token reads one row (from the manifest; all weights otherwise).

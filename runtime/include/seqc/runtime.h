@@ -67,6 +67,10 @@ seqc_status seqc_session_restore(seqc_session *session, const void *buffer,
 /* A new session with a copy of this one's state and logits. */
 seqc_status seqc_session_fork(const seqc_session *session, seqc_session **out);
 
+/* Threads a model's parallel loops run on: the CPUs this process may use
+   (its affinity mask, as `taskset` sets it), at least 1. */
+int seqc_thread_count(void);
+
 #ifdef __cplusplus
 }
 #endif
