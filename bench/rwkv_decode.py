@@ -66,6 +66,8 @@ def main():
     p.add_argument("--tile-rows", type=int, default=0,
                    help="matrices repeat this many random rows")
     p.add_argument("--compile-only", action="store_true")
+    p.add_argument("--json", default=os.path.join(HERE, "results", "rwkv_decode.json"),
+                   help="where the results go (default bench/results/rwkv_decode.json)")
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
     seqc = os.path.join(a.build, "bin", "seqc")
@@ -100,8 +102,8 @@ def main():
             print(json.dumps(r), file=sys.stderr)
     if a.compile_only:
         return
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "rwkv_decode.json"), "w") as f:
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    with open(a.json, "w") as f:
         json.dump(results, f, indent=2)
     print("| shape | weights | MiB/token | decode ms/token | roofline ms/token "
           "| roofline ratio | prefill 64 tok/s | prefill 512 tok/s "

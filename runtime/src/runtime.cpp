@@ -190,6 +190,48 @@ static seqc_status mapWeights(seqc_model *m) {
   return nullptr;
 }
 
+/// The manifest's `cpu_features` (the instruction-set extensions the code was
+/// compiled to use) that this CPU lacks, comma-separated; empty when it has
+/// them all (names this runtime does not know are not checked).
+static std::string missingCpuFeatures(const seqc_model *m) {
+  auto it = m->manifest.find("cpu_features");
+  if (it == m->manifest.end())
+    return "";
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  struct Feature {
+    const char *name;
+    bool has;
+  };
+  const Feature features[] = {
+      {"avx", __builtin_cpu_supports("avx")},
+      {"avx2", __builtin_cpu_supports("avx2")},
+      {"fma", __builtin_cpu_supports("fma")},
+      {"f16c", __builtin_cpu_supports("f16c")},
+      {"bmi2", __builtin_cpu_supports("bmi2")},
+      {"avx512f", __builtin_cpu_supports("avx512f")},
+      {"avx512bw", __builtin_cpu_supports("avx512bw")},
+      {"avx512dq", __builtin_cpu_supports("avx512dq")},
+      {"avx512vl", __builtin_cpu_supports("avx512vl")},
+      {"avx512vnni", __builtin_cpu_supports("avx512vnni")},
+      {"avxvnni", __builtin_cpu_supports("avxvnni")},
+      {"avx512bf16", __builtin_cpu_supports("avx512bf16")},
+      {"avx512fp16", __builtin_cpu_supports("avx512fp16")},
+  };
+  std::string missing;
+  std::istringstream in(it->second);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    for (const Feature &f : features)
+      if (name == f.name && !f.has)
+        missing += (missing.empty() ? "" : ",") + name;
+  }
+  return missing;
+#else
+  return "";
+#endif
+}
+
 seqc_status seqc_model_load(const char *dir, seqc_model **out) {
   if (!dir || !out)
     return error("seqc_model_load: null argument");
@@ -217,6 +259,16 @@ seqc_status seqc_model_load(const char *dir, seqc_model **out) {
               lib.c_str());
   if (!s)
     s = parseManifest(m, manifest);
+  if (!s) {
+    // Code for extensions this CPU lacks would stop at an illegal
+    // instruction: refuse it here.
+    std::string missing = missingCpuFeatures(m);
+    if (!missing.empty())
+      s = error("%s: compiled for a CPU with %s, which this one lacks (cpu "
+                "%s in the manifest); compile it again with --cpu=native or "
+                "--cpu=generic",
+                lib.c_str(), missing.c_str(), m->manifest["cpu"].c_str());
+  }
   if (!s)
     s = mapWeights(m);
   if (s) {

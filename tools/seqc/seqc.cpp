@@ -267,6 +267,19 @@ Expected<std::unique_ptr<TargetMachine>> makeTargetMachine() {
   return tm;
 }
 
+/// The x86 extensions the target machine may use that the runtime checks
+/// before it runs the code (comma-separated, as in the manifest).
+std::string usedCpuFeatures(const TargetMachine &tm) {
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  std::string list;
+  for (StringRef f :
+       {"avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512bw", "avx512dq",
+        "avx512vl", "avx512vnni", "avxvnni", "avx512bf16", "avx512fp16"})
+    if (sti->checkFeatures(("+" + f).str()))
+      list += (list.empty() ? "" : ",") + f.str();
+  return list;
+}
+
 /// The integer kernel --int8-dot asks for on the target: auto picks the
 /// widest one the target has; a named one it lacks is an error.
 Expected<std::string> int8Kernel(const TargetMachine &tm) {
@@ -472,6 +485,7 @@ Expected<std::string> kvManifest(Model &m) {
 
 std::string manifestText(const Model &model, StringRef stateLines,
                          StringRef tok, uint64_t weightsId, StringRef cpuName,
+                         StringRef cpuFeatures,
                          const seqc::CPUPipelineOptions &pipeline) {
   std::string s;
   raw_string_ostream os(s);
@@ -510,6 +524,8 @@ std::string manifestText(const Model &model, StringRef stateLines,
   os << formatv("weights_id {0:x16}\n", weightsId);
   os << "tokenizer " << tok << "\n";
   os << "cpu " << cpuName << "\n";
+  if (!cpuFeatures.empty())
+    os << "cpu_features " << cpuFeatures << "\n";
   return s;
 }
 
@@ -641,8 +657,9 @@ int runCompile() {
     return fail("lowering failed (see the diagnostics above)");
 
   uint64_t weightsId = fnv1a(model->weights.bytes);
-  std::string manifest = manifestText(*model, stateLines, tok, weightsId,
-                                      (*tm)->getTargetCPU(), pipeline);
+  std::string manifest =
+      manifestText(*model, stateLines, tok, weightsId, (*tm)->getTargetCPU(),
+                   usedCpuFeatures(**tm), pipeline);
   {
     // The manifest travels inside model.so as a NUL-terminated string.
     mlir::OpBuilder b(&ctx);
