@@ -104,6 +104,9 @@ INT8_MATRICES = ("att.key.weight", "att.value.weight", "att.receptance.weight",
                  "ffn.value.weight", "ffn.receptance.weight", "head.weight")
 
 
+NEAR_TIES = 0  # activations quantize_activations found near a rounding boundary
+
+
 def quantize_activations(x, block):
     """Activations as seqc's integer int8 kernels (seq-parallelize-products
     int8-dot) round them: per row and block of `block` channels along the
@@ -115,7 +118,12 @@ def quantize_activations(x, block):
     amax = np.max(np.abs(xb), axis=2, keepdims=True)
     safe = np.where(amax > 0, amax, np.float32(1))
     inv = np.where(amax > 0, np.float32(127) / safe, np.float32(0)).astype(np.float32)
-    q = np.clip(np.rint(xb * inv), -127, 127)
+    v = xb * inv
+    # seqc computes x in f32, this reference in float64: a code this close
+    # to a rounding boundary may round the other way there (one step).
+    global NEAR_TIES
+    NEAR_TIES += int(np.count_nonzero(np.abs(np.abs(v - np.trunc(v)) - 0.5) < 1e-4))
+    q = np.clip(np.rint(v), -127, 127)
     a = (amax / np.float32(127)).astype(np.float32)
     return (q.astype(np.float64) * a.astype(np.float64)).reshape(shape)
 
@@ -155,19 +163,18 @@ def int8_roundtrip(weights, activation_block=None):
     codes rint(w / scale) in float32) and dequantized back. With
     `activation_block`, the projections also round their activations as
     the integer kernels do (Int8Projection)."""
-    out = {}
-    for name, w in weights.items():
-        if name.endswith(INT8_MATRICES):
-            w = np.asarray(w, dtype=np.float32)
-            mx = np.max(np.abs(w), axis=1, keepdims=True)
-            scale = np.where(mx > 0, mx / np.float32(127), np.float32(1)).astype(np.float32)
-            q = np.clip(np.rint(w / scale), -127, 127)
-            out[name] = q.astype(np.float64) * scale.astype(np.float64)
-            if activation_block:
-                out[name] = Int8Projection(out[name], activation_block)
-        else:
-            out[name] = w
-    return out
+    return {name: int8_matrix(w, activation_block) if name.endswith(INT8_MATRICES) else w
+            for name, w in weights.items()}
+
+
+def int8_matrix(w, activation_block=None):
+    """One matrix as seqc's int8 weights store it (see int8_roundtrip)."""
+    w = np.asarray(w, dtype=np.float32)
+    mx = np.max(np.abs(w), axis=1, keepdims=True)
+    scale = np.where(mx > 0, mx / np.float32(127), np.float32(1)).astype(np.float32)
+    q = np.clip(np.rint(w / scale), -127, 127)
+    deq = q.astype(np.float64) * scale.astype(np.float64)
+    return Int8Projection(deq, activation_block) if activation_block else deq
 
 
 # --- The pickle -------------------------------------------------------------

@@ -4,7 +4,7 @@
                  [--kv-heads K] [--ffn F] [--vocab V] [--context N] [--tied]
         writes a random LlamaForCausalLM model directory (config.json and
         model.safetensors with the Hugging Face names).
-    llama_ref.py logits DIR --tokens 1,2,3 -o OUT.f32 [--kv-bits B ...]
+    llama_ref.py logits DIR --tokens 1,2,3 -o OUT.f32 [--int8 BLOCK] [--kv-bits B ...]
         writes the logits of every token ([T, V] float32, raw).
     llama_ref.py ppl DIR FILE --window N [--kv-bits B ...]
         perplexity per byte of FILE's bytes in windows of N (each from an
@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkpoint import write_safetensors  # noqa: E402
+from checkpoint import int8_matrix, write_safetensors  # noqa: E402
 
 F32 = np.float32
 
@@ -319,9 +319,20 @@ def hadamard(n):
     return h / math.sqrt(n)
 
 
+# The matrices `seqc compile --weights=int8` stores as int8.
+INT8_MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight",
+                 "gate_proj.weight", "up_proj.weight", "down_proj.weight", "lm_head.weight")
+
+
 class Llama:
-    def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False):
+    def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
+                 int8=None):
         self.cfg, self.w = load(model_dir)
+        if int8 is not None:
+            # int8 weights; int8 > 0: activations rounded per block of int8
+            # channels, as the integer kernels (--int8-dot) do.
+            self.w = {k: int8_matrix(v, int8 or None) if k.endswith(INT8_MATRICES) else v
+                      for k, v in self.w.items()}
         c = self.cfg
         self.L, self.C = c["num_hidden_layers"], c["hidden_size"]
         self.Hq = c["num_attention_heads"]
@@ -419,6 +430,10 @@ def main():
     lg.add_argument("dir")
     lg.add_argument("--tokens", required=True)
     lg.add_argument("-o", required=True)
+    lg.add_argument("--int8", type=int, metavar="BLOCK",
+                    help="the projections and head as seqc's int8 weights store them; "
+                         "BLOCK > 0 also rounds their activations per BLOCK channels as "
+                         "the integer kernels do (0: f32 activations)")
     add_kv_args(lg)
     pp = sub.add_parser("ppl")
     pp.add_argument("dir")
@@ -433,7 +448,7 @@ def main():
         return
     storage = np.float16 if args.kv_f16 else F32
     m = Llama(args.dir, comp_from_args(args), args.context or None, storage,
-              args.rotate_kv)
+              args.rotate_kv, getattr(args, "int8", None))
     if args.cmd == "logits":
         toks = [int(t) for t in args.tokens.split(",")]
         out = np.stack([m.step(t) for t in toks]).astype(F32)
