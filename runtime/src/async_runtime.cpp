@@ -239,9 +239,15 @@ SEQC_ASYNC_EXPORT void mlirAsyncRuntimeAwaitToken(void *t) {
 
 SEQC_ASYNC_EXPORT void mlirAsyncRuntimeAwaitAllInGroup(void *g) {
   auto *group = static_cast<Group *>(g);
-  // Help with the queued tasks (they are this group's, mostly), then wait.
+  // Help with the queued tasks (they are this group's, mostly), then wait:
+  // spinning first, since the other threads' shares of a product end soon
+  // and waking a sleeping caller costs more than that.
   while (group->pending.load() != 0 && pool().tryRunOne()) {
   }
+  for (int spin = 0; spin < 20000 && group->pending.load() != 0; ++spin)
+    std::this_thread::yield();
+  if (group->pending.load() == 0)
+    return;
   std::unique_lock<std::mutex> lock(group->mu);
   group->cv.wait(lock, [group] { return group->pending.load() == 0; });
 }
