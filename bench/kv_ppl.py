@@ -42,9 +42,16 @@ CONFIGS = [
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys"]),
     ("2-bit + rotation, per-token keys, window 0",
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys", "--rotate-kv"]),
-    # Weight quantization (per-row int8) with and without QuaRot.
-    ("f32 cache, int8 weights", ["--weights=int8"]),
-    ("f32 cache, int8 weights + QuaRot weights", ["--weights=int8", "--rotate-weights"]),
+    # Weight quantization (per-row int8) with and without QuaRot, with f32
+    # activations and with the integer kernels' int8 activations (blocks of
+    # 32 channels; --int8-dot=avx2 so that the row means the same on any
+    # x86 machine with AVX2).
+    ("f32 cache, int8 weights", ["--weights=int8", "--int8-dot=none"]),
+    ("f32 cache, int8 weights + QuaRot weights",
+     ["--weights=int8", "--int8-dot=none", "--rotate-weights"]),
+    ("f32 cache, int8 weights and activations", ["--weights=int8", "--int8-dot=avx2"]),
+    ("f32 cache, int8 weights and activations + QuaRot weights",
+     ["--weights=int8", "--int8-dot=avx2", "--rotate-weights"]),
 ]
 # Eviction keeps full-precision tokens: 50%, 25%, 12.5% (32 tokens: the
 # bytes of the 2-bit caches) and 6.25% of the 256-token context, always with
