@@ -83,6 +83,8 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
     l.slotPos = region(H * B * 4);
     l.slotSum = region(H * B * 4);
     l.slotCount = region(H * B * 4);
+    if (l.roco)
+      l.slotSquares = region(H * B * 4);
     l.bytes = at;
     if (!l.mixed)
       return true;
@@ -349,6 +351,7 @@ public:
   }
   Value slotSum() { return view(l.slotSum, {l.heads, l.budget}, f32); }
   Value slotCount() { return view(l.slotCount, {l.heads, l.budget}, f32); }
+  Value slotSquares() { return view(l.slotSquares, {l.heads, l.budget}, f32); }
   Value lowFlags() {
     return view(l.lowFlags, {l.heads, l.capacity}, b.getI8Type());
   }
@@ -368,6 +371,8 @@ public:
       memref::StoreOp::create(b, len32, pos, ValueRange{h, slot});
       memref::StoreOp::create(b, f(0.0f), sum, ValueRange{h, slot});
       memref::StoreOp::create(b, f(0.0f), cnt, ValueRange{h, slot});
+      if (l.roco)
+        memref::StoreOp::create(b, f(0.0f), slotSquares(), ValueRange{h, slot});
       if (l.mixed)
         memref::StoreOp::create(
             b, arith::ConstantIntOp::create(b, b.getI8Type(), 0), lowFlags(),
@@ -380,10 +385,87 @@ public:
       loop(l.heads, [&](Value h) { place(h, len); });
       b.setInsertionPointToStart(&ifOp.getElseRegion().front());
       // Protected: the sinks and the window - 1 most recent tokens (with the
-      // new one they are the window most recent).
+      // new one they are the window most recent). RoCo protects only the
+      // rocoRecent() - 1 most recent by recency, and instead of the others
+      // the window - rocoRecent() candidates whose attention varied most
+      // (standard deviation over the queries that saw them; ties: the
+      // newer): RoCo's robustness measure.
+      int64_t recent = l.roco ? l.rocoRecent() : l.window;
+      int64_t robust = l.roco ? l.window - recent : 0;
       Value sinks32 = arith::ConstantIntOp::create(b, i32, l.sinks);
-      Value limit = arith::IndexCastOp::create(b, i32, sub(len, idx(l.window)));
+      Value limit = arith::IndexCastOp::create(b, i32, sub(len, idx(recent)));
+      auto cmpI = [&](arith::CmpIPredicate pr, Value x, Value y) {
+        return arith::CmpIOp::create(b, pr, x, y);
+      };
+      Value shielded;
+      if (robust > 0)
+        shielded =
+            memref::AllocaOp::create(b, MemRefType::get({B}, b.getI1Type()));
       loop(l.heads, [&](Value h) {
+        // A slot's token may be evicted: neither a sink, recent, nor (RoCo)
+        // shielded for its variable attention.
+        auto candidate = [&](Value j, Value p) {
+          Value c = arith::AndIOp::create(
+              b, cmpI(arith::CmpIPredicate::sge, p, sinks32),
+              cmpI(arith::CmpIPredicate::sle, p, limit));
+          if (!shielded)
+            return c;
+          Value s = memref::LoadOp::create(b, shielded, ValueRange{j});
+          Value free = arith::XOrIOp::create(
+              b, s, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
+          return arith::AndIOp::create(b, c, free).getResult();
+        };
+        if (shielded) {
+          Value no = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+          loop(B, [&](Value j) {
+            memref::StoreOp::create(b, no, shielded, ValueRange{j});
+          });
+          Value sq = slotSquares();
+          loop(robust, [&](Value) {
+            // The unshielded candidate of largest variance (ties: newer).
+            auto scan = scf::ForOp::create(
+                b, idx(0), idx(B), idx(1),
+                ValueRange{f(-1.0f), arith::ConstantIntOp::create(b, i32, -1),
+                           idx(B)});
+            {
+              OpBuilder::InsertionGuard g3(b);
+              b.setInsertionPointToStart(scan.getBody());
+              Value j = scan.getInductionVar();
+              ValueRange it = scan.getRegionIterArgs();
+              Value p = memref::LoadOp::create(b, pos, ValueRange{h, j});
+              Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
+              Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
+                                                 c, f(0.0f));
+              Value safe = arith::SelectOp::create(b, seen, c, f(1.0f));
+              Value mean = arith::DivFOp::create(
+                  b, memref::LoadOp::create(b, sum, ValueRange{h, j}), safe);
+              Value meanSq = arith::DivFOp::create(
+                  b, memref::LoadOp::create(b, sq, ValueRange{h, j}), safe);
+              Value var = arith::MaximumFOp::create(
+                  b,
+                  arith::SubFOp::create(b, meanSq,
+                                        arith::MulFOp::create(b, mean, mean)),
+                  f(0.0f));
+              var = arith::SelectOp::create(b, seen, var, f(0.0f));
+              Value higher = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
+                                                   var, it[0]);
+              Value tie = arith::AndIOp::create(
+                  b,
+                  arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, var,
+                                        it[0]),
+                  cmpI(arith::CmpIPredicate::sgt, p, it[1]));
+              Value better = arith::AndIOp::create(
+                  b, candidate(j, p), arith::OrIOp::create(b, higher, tie));
+              scf::YieldOp::create(
+                  b, ValueRange{arith::SelectOp::create(b, better, var, it[0]),
+                                arith::SelectOp::create(b, better, p, it[1]),
+                                arith::SelectOp::create(b, better, j, it[2])});
+            }
+            memref::StoreOp::create(
+                b, arith::ConstantIntOp::create(b, b.getI1Type(), 1), shielded,
+                ValueRange{scan.getResult(2)});
+          });
+        }
         auto forOp = scf::ForOp::create(
             b, idx(0), idx(B), idx(1),
             ValueRange{f(INFINITY),
@@ -403,12 +485,7 @@ public:
             score = arith::SelectOp::create(
                 b, seen, arith::DivFOp::create(b, score, c), f(0.0f));
           }
-          auto cmpI = [&](arith::CmpIPredicate pr, Value x, Value y) {
-            return arith::CmpIOp::create(b, pr, x, y);
-          };
-          Value cand = arith::AndIOp::create(
-              b, cmpI(arith::CmpIPredicate::sge, p, sinks32),
-              cmpI(arith::CmpIPredicate::sle, p, limit));
+          Value cand = candidate(j, p);
           Value lower =
               arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, score, it[0]);
           Value tie = arith::AndIOp::create(
@@ -466,6 +543,13 @@ public:
       Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
       memref::StoreOp::create(b, arith::AddFOp::create(b, c, f(1.0f)), cnt,
                               ValueRange{h, j});
+      if (l.roco) {
+        Value sq = slotSquares();
+        Value q = memref::LoadOp::create(b, sq, ValueRange{h, j});
+        memref::StoreOp::create(
+            b, arith::AddFOp::create(b, q, arith::MulFOp::create(b, a, a)), sq,
+            ValueRange{h, j});
+      }
     });
   }
 

@@ -83,8 +83,12 @@ struct KVLayout {
   int64_t sinkKeys = 0, sinkValues = 0; // compressed
   int64_t ringKeys = 0, ringValues = 0;
   int64_t slotKeys = 0, slotValues = 0, slotPos = 0, slotSum = 0, slotCount = 0,
-          lowFlags = 0; // scored
+          slotSquares = 0, lowFlags = 0; // scored (squares: roco)
   Side key, value;
+  /// RoCo's recency protection: the most recent tokens kept whatever their
+  /// attention (RoCo's implementation keeps the last 10); the rest of the
+  /// `window` protected tokens are the most variable ones.
+  int64_t rocoRecent() const { return window < 10 ? window : 10; }
   /// Columns of the attention's score buffer: one per token it can see.
   int64_t scoreColumns() const {
     return scored ? (mixed ? budget + capacity : budget) : capacity;

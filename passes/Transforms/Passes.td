@@ -64,9 +64,14 @@ def SeqEvictKV : Pass<"seq-evict-kv", "::mlir::ModuleOp"> {
       cache stores `budget` tokens whatever its capacity;
     - `h2o` (heavy hitters): the `recent` most recent tokens and the tokens
       with the largest accumulated attention;
-    - `roco`: the `recent` most recent tokens and the tokens with the
-      largest mean attention over the queries that saw them (RoCo's
-      temporal score, which does not favour old tokens for being old).
+    - `roco`: the tokens with the largest mean attention over the queries
+      that saw them (RoCo's temporal score, which does not favour old tokens
+      for being old), protecting `recent` tokens as RoCo does: the
+      min(`recent`, 10) most recent, and in place of the others the
+      candidates whose attention has the largest variance over the queries
+      that saw them (RoCo's robustness measure: a token attended to in
+      bursts is not evicted for a low mean). Finding those costs
+      O(`recent` · `budget`) per appended token and KV head.
 
     Each KV head chooses its own tokens; the attention a token receives from
     one query is the mean of the softmax weights of the query heads that

@@ -32,7 +32,10 @@ highest score, the accumulated attention (h2o) or its mean over the queries
 that saw the token (roco); the attention a token gets from one query is the
 mean softmax weight over the query heads of its KV head. A token arriving at
 a full head replaces the unprotected token of lowest score (ties: the
-older). With --kv-bits below 16 that token is quantized per token (groups
+older). RoCo protects only min(W, 10) tokens by recency; the other W -
+min(W, 10) protected tokens are the candidates whose attention has the
+largest variance over the queries that saw them (ties: the newer), RoCo's
+robustness measure. With --kv-bits below 16 that token is quantized per token (groups
 of --kv-group channels) and stays visible instead of being dropped (MiKV).
 """
 
@@ -227,6 +230,7 @@ class ScoredCache:
         self.pos = np.full((heads, B), -1)
         self.sum = np.zeros((heads, B))
         self.cnt = np.zeros((heads, B))
+        self.sq = np.zeros((heads, B))  # sum of squared attention (roco)
         self.low = [{} for _ in range(heads)]  # position -> (key, value)
         self.n = 0
 
@@ -244,8 +248,20 @@ class ScoredCache:
                 score = self.sum[h].copy()
                 if c["evict"] == "roco":
                     score = np.where(self.cnt[h] > 0, score / np.maximum(self.cnt[h], 1), 0)
+                roco = c["evict"] == "roco"
+                recent = min(c["recent"], 10) if roco else c["recent"]
                 cand = [j for j in range(c["budget"])
-                        if c["sinks"] <= self.pos[h, j] <= p - c["recent"]]
+                        if c["sinks"] <= self.pos[h, j] <= p - recent]
+                if roco and c["recent"] > recent:
+                    # The rest of the recent budget shields the candidates
+                    # whose attention varied most (ties: the newer).
+                    cnt = np.maximum(self.cnt[h], 1)
+                    mean = self.sum[h] / cnt
+                    var = np.where(self.cnt[h] > 0,
+                                   np.maximum(self.sq[h] / cnt - mean * mean, 0), 0)
+                    shield = sorted(cand, key=lambda j: (var[j], self.pos[h, j]),
+                                    reverse=True)[:c["recent"] - recent]
+                    cand = [j for j in cand if j not in shield]
                 j = min(cand, key=lambda j: (score[j], self.pos[h, j]))
                 if c.get("key_bits"):
                     self.low[h][self.pos[h, j]] = (
@@ -253,7 +269,7 @@ class ScoredCache:
                         self.quantized(self.V[h, j], c["value_bits"]))
             self.K[h, j] = k[h].astype(self.storage).astype(F32)
             self.V[h, j] = v[h].astype(self.storage).astype(F32)
-            self.pos[h, j], self.sum[h, j], self.cnt[h, j] = p, 0, 0
+            self.pos[h, j], self.sum[h, j], self.cnt[h, j], self.sq[h, j] = p, 0, 0, 0
         self.n += 1
 
     def attend(self, q, scale):
@@ -273,6 +289,7 @@ class ScoredCache:
                 out[h] = a @ V
                 a_mean += a[:held] / rep
             self.sum[kh, :held] += a_mean
+            self.sq[kh, :held] += a_mean * a_mean
             self.cnt[kh, :held] += 1
         return out
 

@@ -70,16 +70,16 @@ func.func @plain(%state: memref<?xi8>, %k: tensor<3x2x16xf32>) {
 // -----
 
 // A mixed-precision cache (roco scores, 8 full-precision slots per head, the
-// others at 2 bits per token in groups of 8 channels): 7552 bytes per slot =
-// 64 header + 2 x 1024 slot rows + 3 x 64 slot positions / sums / counts +
-// 128 flags + per side 512 codes and 2 x 1024 scales and minima. A token
+// others at 2 bits per token in groups of 8 channels): 7616 bytes per slot =
+// 64 header + 2 x 1024 slot rows + 4 x 64 slot positions / sums / counts /
+// squared sums (roco's variance) + 128 flags + per side 512 codes and 2 x 1024 scales and minima. A token
 // arriving at a full head picks the victim with the lowest mean attention
 // (sum / count; ties: the older position) among the unprotected, quantizes
 // it per token and takes its slot; attention reads the slots, then the
 // flagged quantized tokens, and adds the softmax weights to the slot sums.
 !m = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 2, group = 8, axis = 1, asymmetric>, values = #seq.quant<bits = 2, group = 8, axis = 1, asymmetric>, sinks = 1, window = 2, evict = roco, budget = 8>
 // CHECK-LABEL: func.func @mixed
-// CHECK-DAG: arith.constant 7552 : index
+// CHECK-DAG: arith.constant 7616 : index
 // CHECK: scf.for
 // CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x8xi32>
 // CHECK:   scf.for {{.*}} iter_args({{.*}}) -> (f32, i32, index)
