@@ -415,6 +415,54 @@ public:
               b, s, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
           return arith::AndIOp::create(b, c, free).getResult();
         };
+        // The slot whose token is eligible and has the smallest (or, with
+        // `largest`, the largest) value, ties to the older (the newer) one.
+        auto bestSlot = [&](bool largest, function_ref<Value(Value j)> valueOf,
+                            function_ref<Value(Value j, Value p)> eligible) {
+          auto scan = scf::ForOp::create(
+              b, idx(0), idx(B), idx(1),
+              ValueRange{f(largest ? -INFINITY : INFINITY),
+                         arith::ConstantIntOp::create(
+                             b, i32, largest ? INT32_MIN : INT32_MAX),
+                         idx(0)});
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(scan.getBody());
+          Value j = scan.getInductionVar();
+          ValueRange it = scan.getRegionIterArgs();
+          Value p = memref::LoadOp::create(b, pos, ValueRange{h, j});
+          Value v = valueOf(j);
+          Value ahead = arith::CmpFOp::create(
+              b,
+              largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
+              v, it[0]);
+          Value tie = arith::AndIOp::create(
+              b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, v, it[0]),
+              cmpI(largest ? arith::CmpIPredicate::sgt
+                           : arith::CmpIPredicate::slt,
+                   p, it[1]));
+          Value better = arith::AndIOp::create(
+              b, eligible(j, p), arith::OrIOp::create(b, ahead, tie));
+          scf::YieldOp::create(
+              b, ValueRange{arith::SelectOp::create(b, better, v, it[0]),
+                            arith::SelectOp::create(b, better, p, it[1]),
+                            arith::SelectOp::create(b, better, j, it[2])});
+          return scan.getResult(2);
+        };
+        // Mean attention over the queries that saw the slot (0 if none).
+        auto meanOf = [&](Value j, Value seen, Value count) -> Value {
+          return arith::SelectOp::create(
+              b, seen,
+              arith::DivFOp::create(
+                  b, memref::LoadOp::create(b, sum, ValueRange{h, j}), count),
+              f(0.0f));
+        };
+        auto counted = [&](Value j) {
+          Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
+          Value seen =
+              arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, c, f(0.0f));
+          return std::make_pair(
+              seen, arith::SelectOp::create(b, seen, c, f(1.0f)).getResult());
+        };
         if (shielded) {
           Value no = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
           loop(B, [&](Value j) {
@@ -422,84 +470,38 @@ public:
           });
           Value sq = slotSquares();
           loop(robust, [&](Value) {
-            // The unshielded candidate of largest variance (ties: newer).
-            auto scan = scf::ForOp::create(
-                b, idx(0), idx(B), idx(1),
-                ValueRange{f(-1.0f), arith::ConstantIntOp::create(b, i32, -1),
-                           idx(B)});
-            {
-              OpBuilder::InsertionGuard g3(b);
-              b.setInsertionPointToStart(scan.getBody());
-              Value j = scan.getInductionVar();
-              ValueRange it = scan.getRegionIterArgs();
-              Value p = memref::LoadOp::create(b, pos, ValueRange{h, j});
-              Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
-              Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
-                                                 c, f(0.0f));
-              Value safe = arith::SelectOp::create(b, seen, c, f(1.0f));
-              Value mean = arith::DivFOp::create(
-                  b, memref::LoadOp::create(b, sum, ValueRange{h, j}), safe);
-              Value meanSq = arith::DivFOp::create(
-                  b, memref::LoadOp::create(b, sq, ValueRange{h, j}), safe);
-              Value var = arith::MaximumFOp::create(
-                  b,
-                  arith::SubFOp::create(b, meanSq,
-                                        arith::MulFOp::create(b, mean, mean)),
-                  f(0.0f));
-              var = arith::SelectOp::create(b, seen, var, f(0.0f));
-              Value higher = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
-                                                   var, it[0]);
-              Value tie = arith::AndIOp::create(
-                  b,
-                  arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, var,
-                                        it[0]),
-                  cmpI(arith::CmpIPredicate::sgt, p, it[1]));
-              Value better = arith::AndIOp::create(
-                  b, candidate(j, p), arith::OrIOp::create(b, higher, tie));
-              scf::YieldOp::create(
-                  b, ValueRange{arith::SelectOp::create(b, better, var, it[0]),
-                                arith::SelectOp::create(b, better, p, it[1]),
-                                arith::SelectOp::create(b, better, j, it[2])});
-            }
+            // Shield the candidate of largest variance (ties: the newer).
+            Value slot = bestSlot(
+                /*largest=*/true,
+                [&](Value j) -> Value {
+                  auto [seen, count] = counted(j);
+                  Value mean = meanOf(j, seen, count);
+                  Value meanSq = arith::DivFOp::create(
+                      b, memref::LoadOp::create(b, sq, ValueRange{h, j}),
+                      count);
+                  Value var = arith::MaximumFOp::create(
+                      b,
+                      arith::SubFOp::create(
+                          b, meanSq, arith::MulFOp::create(b, mean, mean)),
+                      f(0.0f));
+                  return arith::SelectOp::create(b, seen, var, f(0.0f));
+                },
+                candidate);
             memref::StoreOp::create(
                 b, arith::ConstantIntOp::create(b, b.getI1Type(), 1), shielded,
-                ValueRange{scan.getResult(2)});
+                ValueRange{slot});
           });
         }
-        auto forOp = scf::ForOp::create(
-            b, idx(0), idx(B), idx(1),
-            ValueRange{f(INFINITY),
-                       arith::ConstantIntOp::create(b, i32, INT32_MAX),
-                       idx(0)});
-        {
-          OpBuilder::InsertionGuard g2(b);
-          b.setInsertionPointToStart(forOp.getBody());
-          Value j = forOp.getInductionVar();
-          ValueRange it = forOp.getRegionIterArgs();
-          Value p = memref::LoadOp::create(b, pos, ValueRange{h, j});
-          Value score = memref::LoadOp::create(b, sum, ValueRange{h, j});
-          if (l.roco) {
-            Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
-            Value seen =
-                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, c, f(0.0f));
-            score = arith::SelectOp::create(
-                b, seen, arith::DivFOp::create(b, score, c), f(0.0f));
-          }
-          Value cand = candidate(j, p);
-          Value lower =
-              arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, score, it[0]);
-          Value tie = arith::AndIOp::create(
-              b,
-              arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, score, it[0]),
-              cmpI(arith::CmpIPredicate::slt, p, it[1]));
-          Value better = arith::AndIOp::create(
-              b, cand, arith::OrIOp::create(b, lower, tie));
-          scf::YieldOp::create(
-              b, ValueRange{arith::SelectOp::create(b, better, score, it[0]),
-                            arith::SelectOp::create(b, better, p, it[1]),
-                            arith::SelectOp::create(b, better, j, it[2])});
-        }
-        Value victim = forOp.getResult(2);
+        // The victim: the candidate of lowest score (ties: the older).
+        Value victim = bestSlot(
+            /*largest=*/false,
+            [&](Value j) -> Value {
+              if (!l.roco)
+                return memref::LoadOp::create(b, sum, ValueRange{h, j});
+              auto [seen, count] = counted(j);
+              return meanOf(j, seen, count);
+            },
+            candidate);
         if (l.mixed) {
           Value old = arith::IndexCastOp::create(
               b, b.getIndexType(),
