@@ -85,6 +85,8 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
     l.slotCount = region(H * B * 4);
     if (l.roco)
       l.slotSquares = region(H * B * 4);
+    if (l.roco && l.window > l.rocoRecent())
+      l.slotShield = region(H * B);
     l.bytes = at;
     if (!l.mixed)
       return true;
@@ -352,6 +354,9 @@ public:
   Value slotSum() { return view(l.slotSum, {l.heads, l.budget}, f32); }
   Value slotCount() { return view(l.slotCount, {l.heads, l.budget}, f32); }
   Value slotSquares() { return view(l.slotSquares, {l.heads, l.budget}, f32); }
+  Value slotShield() {
+    return view(l.slotShield, {l.heads, l.budget}, b.getI8Type());
+  }
   Value lowFlags() {
     return view(l.lowFlags, {l.heads, l.capacity}, b.getI8Type());
   }
@@ -397,10 +402,9 @@ public:
       auto cmpI = [&](arith::CmpIPredicate pr, Value x, Value y) {
         return arith::CmpIOp::create(b, pr, x, y);
       };
-      Value shielded;
-      if (robust > 0)
-        shielded =
-            memref::AllocaOp::create(b, MemRefType::get({B}, b.getI1Type()));
+      // The shield flags are scratch bytes of the cache's state (not the
+      // stack: this runs in the loop over a prompt's tokens).
+      Value shield = robust > 0 ? slotShield() : Value();
       loop(l.heads, [&](Value h) {
         // A slot's token may be evicted: neither a sink, recent, nor (RoCo)
         // shielded for its variable attention.
@@ -408,11 +412,12 @@ public:
           Value c = arith::AndIOp::create(
               b, cmpI(arith::CmpIPredicate::sge, p, sinks32),
               cmpI(arith::CmpIPredicate::sle, p, limit));
-          if (!shielded)
+          if (!shield)
             return c;
-          Value s = memref::LoadOp::create(b, shielded, ValueRange{j});
-          Value free = arith::XOrIOp::create(
-              b, s, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
+          Value free = arith::CmpIOp::create(
+              b, arith::CmpIPredicate::eq,
+              memref::LoadOp::create(b, shield, ValueRange{h, j}),
+              arith::ConstantIntOp::create(b, b.getI8Type(), 0));
           return arith::AndIOp::create(b, c, free).getResult();
         };
         // The slot whose token is eligible and has the smallest (or, with
@@ -463,10 +468,10 @@ public:
           return std::make_pair(
               seen, arith::SelectOp::create(b, seen, c, f(1.0f)).getResult());
         };
-        if (shielded) {
-          Value no = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+        if (shield) {
+          Value no = arith::ConstantIntOp::create(b, b.getI8Type(), 0);
           loop(B, [&](Value j) {
-            memref::StoreOp::create(b, no, shielded, ValueRange{j});
+            memref::StoreOp::create(b, no, shield, ValueRange{h, j});
           });
           Value sq = slotSquares();
           loop(robust, [&](Value) {
@@ -488,8 +493,8 @@ public:
                 },
                 candidate);
             memref::StoreOp::create(
-                b, arith::ConstantIntOp::create(b, b.getI1Type(), 1), shielded,
-                ValueRange{slot});
+                b, arith::ConstantIntOp::create(b, b.getI8Type(), 1), shield,
+                ValueRange{h, slot});
           });
         }
         // The victim: the candidate of lowest score (ties: the older).

@@ -272,12 +272,14 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                 Value k = arith::AddIOp::create(b, l, base, j);
                 return memref::LoadOp::create(b, l, x, ValueRange{t, k});
               };
+              // maximumf: a NaN activation makes its block's scale NaN, and
+              // the outputs it feeds NaN, as with f32 activations.
               Value amax =
                   forLoop(b, l, 0, block, 1, {f32Const(b, 0)},
                           [&](OpBuilder &b, Value j, ValueRange m) {
                             Value a = math::AbsFOp::create(b, l, element(b, j));
                             return SmallVector<Value>{
-                                arith::MaxNumFOp::create(b, l, m[0], a)};
+                                arith::MaximumFOp::create(b, l, m[0], a)};
                           })
                       .getResult(0);
               Value scale = arith::DivFOp::create(b, l, amax, f32Const(b, 127));
@@ -457,11 +459,18 @@ struct SeqParallelizeProductsPass
     IRRewriter rewriter(&getContext());
     for (auto [op, parallel] : products) {
       rewriter.setInsertionPoint(op);
-      if (*isa != Int8Isa::None &&
-          succeeded(toInt8DotProduct(rewriter, op, *isa, activationBlock,
-                                     parallel))) {
-        rewriter.eraseOp(op);
-        continue;
+      if (*isa != Int8Isa::None && isInt8Product(op)) {
+        if (succeeded(toInt8DotProduct(rewriter, op, *isa, activationBlock,
+                                       parallel))) {
+          rewriter.eraseOp(op);
+          continue;
+        }
+        op.emitWarning() << "int8 product left with f32 activations (int8-dot="
+                         << int8Dot
+                         << "): its reduction length is dynamic or not a "
+                         << "multiple of activation-block="
+                         << static_cast<int64_t>(activationBlock)
+                         << ", or its weight rows are not contiguous";
       }
       if (!parallel)
         continue;

@@ -217,6 +217,14 @@ static std::string missingCpuFeatures(const seqc_model *m) {
       {"avxvnni", __builtin_cpu_supports("avxvnni")},
       {"avx512bf16", __builtin_cpu_supports("avx512bf16")},
       {"avx512fp16", __builtin_cpu_supports("avx512fp16")},
+      {"avx512vbmi", __builtin_cpu_supports("avx512vbmi")},
+      {"avx512vbmi2", __builtin_cpu_supports("avx512vbmi2")},
+      {"avx512ifma", __builtin_cpu_supports("avx512ifma")},
+      {"avx512bitalg", __builtin_cpu_supports("avx512bitalg")},
+      {"avx512vpopcntdq", __builtin_cpu_supports("avx512vpopcntdq")},
+      {"gfni", __builtin_cpu_supports("gfni")},
+      {"vaes", __builtin_cpu_supports("vaes")},
+      {"vpclmulqdq", __builtin_cpu_supports("vpclmulqdq")},
   };
   std::string missing;
   std::istringstream in(it->second);

@@ -1,4 +1,6 @@
-// RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=avx2}))" | FileCheck %s
+// RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=avx2}))" 2>%t.warnings | FileCheck %s
+// RUN: FileCheck %s --check-prefix=WARN < %t.warnings
+// WARN: warning: int8 product left with f32 activations (int8-dot=avx2): its reduction length is dynamic or not a multiple of activation-block=32, or its weight rows are not contiguous
 // RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=avx512vnni activation-block=64}))" | FileCheck %s --check-prefix=ZMM
 // RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=avxvnni}))" | FileCheck %s --check-prefix=VEX
 // RUN: not seqc-opt %s --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=sse}))" 2>&1 | FileCheck %s --check-prefix=BAD-ISA
@@ -19,7 +21,7 @@
 // CHECK: scf.for
 // CHECK:   scf.for
 // CHECK:     math.absf
-// CHECK:     arith.maxnumf
+// CHECK:     arith.maximumf
 // CHECK:   math.roundeven
 // CHECK:   arith.fptosi
 // CHECK:   memref.store %{{.*}}, %[[CODES]]
@@ -92,8 +94,8 @@ func.func @decode_int8(%x: memref<1x64xf32>, %w: memref<16x64xi8>, %y: memref<1x
 
 // -----
 
-// Left to the f32 path: a reduction length that is not a multiple of the
-// vector (48), and a float-weight product.
+// Left to the f32 path: a reduction length that the activation block (32)
+// does not divide (48; with a warning), and a float-weight product.
 // CHECK-LABEL: func.func @not_int8_kernels
 // CHECK-NOT: llvm.call_intrinsic
 // CHECK: scf.parallel

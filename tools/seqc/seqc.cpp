@@ -172,8 +172,10 @@ cl::opt<int64_t> kvBudget("kv-budget",
                                    "keeps (at full precision)"),
                           cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<int64_t> kvRecent("kv-recent",
-                          cl::desc("Most recent tokens h2o and roco always "
-                                   "keep"),
+                          cl::desc("Tokens h2o and roco protect: the most "
+                                   "recent ones (roco: at most 10 by "
+                                   "recency, the rest by attention "
+                                   "variance)"),
                           cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool> rotateKV("rotate-kv",
                        cl::desc("Rotate queries, keys and values by Hadamard "
@@ -272,9 +274,13 @@ Expected<std::unique_ptr<TargetMachine>> makeTargetMachine() {
 std::string usedCpuFeatures(const TargetMachine &tm) {
   const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
   std::string list;
-  for (StringRef f :
-       {"avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512bw", "avx512dq",
-        "avx512vl", "avx512vnni", "avxvnni", "avx512bf16", "avx512fp16"})
+  for (StringRef f : {"avx",        "avx2",         "fma",
+                      "f16c",       "bmi2",         "avx512f",
+                      "avx512bw",   "avx512dq",     "avx512vl",
+                      "avx512vnni", "avxvnni",      "avx512bf16",
+                      "avx512fp16", "avx512vbmi",   "avx512vbmi2",
+                      "avx512ifma", "avx512bitalg", "avx512vpopcntdq",
+                      "gfni",       "vaes",         "vpclmulqdq"})
     if (sti->checkFeatures(("+" + f).str()))
       list += (list.empty() ? "" : ",") + f.str();
   return list;
@@ -601,12 +607,11 @@ int runCompile() {
   if (!tm)
     return fail(tm.takeError());
   seqc::CPUPipelineOptions pipeline;
-  if (weights == seqc::WeightFormat::Int8) {
-    auto kernel = int8Kernel(**tm);
-    if (!kernel)
-      return fail(kernel.takeError());
+  auto kernel = int8Kernel(**tm);
+  if (!kernel)
+    return fail(kernel.takeError());
+  if (weights == seqc::WeightFormat::Int8)
     pipeline.int8Dot = *kernel;
-  }
   if (activationBlock <= 0 || activationBlock % 4)
     return fail("--activation-block=" + std::to_string(activationBlock) +
                 ": expected a positive multiple of 4");

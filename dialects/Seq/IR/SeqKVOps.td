@@ -110,7 +110,10 @@ def Seq_KVEvictOp : Seq_Op<"kv_evict", [Pure, AllTypesMatch<["cache", "result"]>
       `sum_t a_t[j]` over all queries so far (heavy hitters, H2O);
     - `roco`: the tokens with the largest mean attention
       `sum_t a_t[j] / n_j` over the `n_j` queries that saw them, which does
-      not favour old tokens just for being old (RoCo's temporal score).
+      not favour old tokens just for being old (RoCo's temporal score);
+      of the `recent` protected tokens only min(`recent`, 10) are the most
+      recent, the others are the tokens whose attention has the largest
+      variance over those queries (RoCo's robustness measure).
 
     Ties keep the more recent token. An eviction to `budget >= capacity`
     never drops a token and folds away; two `window` evictions in a row

@@ -41,9 +41,12 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
     with the highest score: accumulated attention (`h2o`, heavy hitters) or
     mean attention over the queries that saw the token (`roco`). The
     attention a token receives from a query is the mean of the softmax
-    weights of the query heads that read its KV head. When a token arrives
-    at a full cache, the unprotected token with the lowest score (ties: the
-    older one) leaves the full-precision set:
+    weights of the query heads that read its KV head. (With `roco`, only
+    min(`window`, 10) of the protected tokens are the most recent; the
+    other `window` - 10 are the candidates whose attention has the largest
+    variance over the queries that saw them, RoCo's robustness measure.)
+    When a token arrives at a full cache, the unprotected token with the
+    lowest score (ties: the older one) leaves the full-precision set:
 
     - without encodings it is dropped (H2O / RoCo eviction);
     - with encodings it is quantized, token by token, and stays in the
