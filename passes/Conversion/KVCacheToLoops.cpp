@@ -84,7 +84,7 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
     l.slotSum = region(H * B * 4);
     l.slotCount = region(H * B * 4);
     if (l.roco)
-      l.slotSquares = region(H * B * 4);
+      l.slotDeviations = region(H * B * 4);
     if (l.roco && l.window > l.rocoRecent())
       l.slotShield = region(H * B);
     l.bytes = at;
@@ -353,7 +353,9 @@ public:
   }
   Value slotSum() { return view(l.slotSum, {l.heads, l.budget}, f32); }
   Value slotCount() { return view(l.slotCount, {l.heads, l.budget}, f32); }
-  Value slotSquares() { return view(l.slotSquares, {l.heads, l.budget}, f32); }
+  Value slotDeviations() {
+    return view(l.slotDeviations, {l.heads, l.budget}, f32);
+  }
   Value slotShield() {
     return view(l.slotShield, {l.heads, l.budget}, b.getI8Type());
   }
@@ -377,7 +379,8 @@ public:
       memref::StoreOp::create(b, f(0.0f), sum, ValueRange{h, slot});
       memref::StoreOp::create(b, f(0.0f), cnt, ValueRange{h, slot});
       if (l.roco)
-        memref::StoreOp::create(b, f(0.0f), slotSquares(), ValueRange{h, slot});
+        memref::StoreOp::create(b, f(0.0f), slotDeviations(),
+                                ValueRange{h, slot});
       if (l.mixed)
         memref::StoreOp::create(
             b, arith::ConstantIntOp::create(b, b.getI8Type(), 0), lowFlags(),
@@ -473,22 +476,16 @@ public:
           loop(B, [&](Value j) {
             memref::StoreOp::create(b, no, shield, ValueRange{h, j});
           });
-          Value sq = slotSquares();
+          Value m2 = slotDeviations();
           loop(robust, [&](Value) {
             // Shield the candidate of largest variance (ties: the newer).
             Value slot = bestSlot(
                 /*largest=*/true,
                 [&](Value j) -> Value {
                   auto [seen, count] = counted(j);
-                  Value mean = meanOf(j, seen, count);
-                  Value meanSq = arith::DivFOp::create(
-                      b, memref::LoadOp::create(b, sq, ValueRange{h, j}),
+                  Value var = arith::DivFOp::create(
+                      b, memref::LoadOp::create(b, m2, ValueRange{h, j}),
                       count);
-                  Value var = arith::MaximumFOp::create(
-                      b,
-                      arith::SubFOp::create(
-                          b, meanSq, arith::MulFOp::create(b, mean, mean)),
-                      f(0.0f));
                   return arith::SelectOp::create(b, seen, var, f(0.0f));
                 },
                 candidate);
@@ -545,17 +542,30 @@ public:
       }
       a = arith::MulFOp::create(b, a, f(1.0f / float(rep)));
       Value s = memref::LoadOp::create(b, sum, ValueRange{h, j});
-      memref::StoreOp::create(b, arith::AddFOp::create(b, s, a), sum,
-                              ValueRange{h, j});
+      Value s1 = arith::AddFOp::create(b, s, a);
+      memref::StoreOp::create(b, s1, sum, ValueRange{h, j});
       Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
-      memref::StoreOp::create(b, arith::AddFOp::create(b, c, f(1.0f)), cnt,
-                              ValueRange{h, j});
+      Value c1 = arith::AddFOp::create(b, c, f(1.0f));
+      memref::StoreOp::create(b, c1, cnt, ValueRange{h, j});
       if (l.roco) {
-        Value sq = slotSquares();
-        Value q = memref::LoadOp::create(b, sq, ValueRange{h, j});
+        // Welford: the squared deviations from the mean, updated with the
+        // means before and after this query (no cancellation, unlike
+        // sum(a^2)/n - mean^2 for nearly constant attention).
+        Value before = arith::SelectOp::create(
+            b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, c, f(0.0f)),
+            arith::DivFOp::create(b, s,
+                                  arith::MaximumFOp::create(b, c, f(1.0f))),
+            f(0.0f));
+        Value after = arith::DivFOp::create(b, s1, c1);
+        Value m2 = slotDeviations();
+        Value d = memref::LoadOp::create(b, m2, ValueRange{h, j});
         memref::StoreOp::create(
-            b, arith::AddFOp::create(b, q, arith::MulFOp::create(b, a, a)), sq,
-            ValueRange{h, j});
+            b,
+            arith::AddFOp::create(
+                b, d,
+                arith::MulFOp::create(b, arith::SubFOp::create(b, a, before),
+                                      arith::SubFOp::create(b, a, after))),
+            m2, ValueRange{h, j});
       }
     });
   }

@@ -34,7 +34,8 @@
 //   slot keys, slot values     [heads, budget, head_dim] element type
 //   slot positions             [heads, budget] i32
 //   attention sums, counts     [heads, budget] f32 each
-//   squared attention sums     [heads, budget] f32 (roco: its variance)
+//   squared deviations         [heads, budget] f32 (roco: n x the variance
+//                              of the attention, by Welford's update)
 //   shield flags               [heads, budget] i8 (roco with window > 10:
 //                              scratch of the victim search)
 // and, when it has encodings (mixed precision), every token that left the
@@ -86,7 +87,7 @@ struct KVLayout {
   int64_t sinkKeys = 0, sinkValues = 0; // compressed
   int64_t ringKeys = 0, ringValues = 0;
   int64_t slotKeys = 0, slotValues = 0, slotPos = 0, slotSum = 0, slotCount = 0,
-          slotSquares = 0, slotShield = 0, lowFlags = 0; // scored
+          slotDeviations = 0, slotShield = 0, lowFlags = 0; // scored
   Side key, value;
   /// RoCo's recency protection: the most recent tokens kept whatever their
   /// attention (RoCo's implementation keeps the last 10); the rest of the
