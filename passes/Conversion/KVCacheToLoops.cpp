@@ -396,8 +396,8 @@ public:
       // new one they are the window most recent). RoCo protects only the
       // rocoRecent() - 1 most recent by recency, and instead of the others
       // the window - rocoRecent() candidates whose attention varied most
-      // (standard deviation over the queries that saw them; ties: the
-      // newer): RoCo's robustness measure.
+      // (variance over the queries that saw them; ties: the newer): RoCo's
+      // robustness measure.
       int64_t recent = l.roco ? l.rocoRecent() : l.window;
       int64_t robust = l.roco ? l.window - recent : 0;
       Value sinks32 = arith::ConstantIntOp::create(b, i32, l.sinks);
@@ -456,20 +456,14 @@ public:
                             arith::SelectOp::create(b, better, j, it[2])});
           return scan.getResult(2);
         };
-        // Mean attention over the queries that saw the slot (0 if none).
-        auto meanOf = [&](Value j, Value seen, Value count) -> Value {
-          return arith::SelectOp::create(
-              b, seen,
-              arith::DivFOp::create(
-                  b, memref::LoadOp::create(b, sum, ValueRange{h, j}), count),
-              f(0.0f));
-        };
-        auto counted = [&](Value j) {
+        // A slot statistic per query that saw the token: the mean attention
+        // (of `sum`) or its variance (of the squared deviations); 0 for a
+        // token no query saw yet (its statistics are 0 then).
+        auto perQuery = [&](Value stat, Value j) -> Value {
           Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
-          Value seen =
-              arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, c, f(0.0f));
-          return std::make_pair(
-              seen, arith::SelectOp::create(b, seen, c, f(1.0f)).getResult());
+          return arith::DivFOp::create(
+              b, memref::LoadOp::create(b, stat, ValueRange{h, j}),
+              arith::MaximumFOp::create(b, c, f(1.0f)));
         };
         if (shield) {
           Value no = arith::ConstantIntOp::create(b, b.getI8Type(), 0);
@@ -480,14 +474,7 @@ public:
           loop(robust, [&](Value) {
             // Shield the candidate of largest variance (ties: the newer).
             Value slot = bestSlot(
-                /*largest=*/true,
-                [&](Value j) -> Value {
-                  auto [seen, count] = counted(j);
-                  Value var = arith::DivFOp::create(
-                      b, memref::LoadOp::create(b, m2, ValueRange{h, j}),
-                      count);
-                  return arith::SelectOp::create(b, seen, var, f(0.0f));
-                },
+                /*largest=*/true, [&](Value j) { return perQuery(m2, j); },
                 candidate);
             memref::StoreOp::create(
                 b, arith::ConstantIntOp::create(b, b.getI8Type(), 1), shield,
@@ -498,10 +485,9 @@ public:
         Value victim = bestSlot(
             /*largest=*/false,
             [&](Value j) -> Value {
-              if (!l.roco)
-                return memref::LoadOp::create(b, sum, ValueRange{h, j});
-              auto [seen, count] = counted(j);
-              return meanOf(j, seen, count);
+              if (l.roco)
+                return perQuery(sum, j);
+              return memref::LoadOp::create(b, sum, ValueRange{h, j});
             },
             candidate);
         if (l.mixed) {
@@ -551,11 +537,9 @@ public:
         // Welford: the squared deviations from the mean, updated with the
         // means before and after this query (no cancellation, unlike
         // sum(a^2)/n - mean^2 for nearly constant attention).
-        Value before = arith::SelectOp::create(
-            b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, c, f(0.0f)),
-            arith::DivFOp::create(b, s,
-                                  arith::MaximumFOp::create(b, c, f(1.0f))),
-            f(0.0f));
+        // (A token no query saw has sum 0: its mean before is 0.)
+        Value before = arith::DivFOp::create(
+            b, s, arith::MaximumFOp::create(b, c, f(1.0f)));
         Value after = arith::DivFOp::create(b, s1, c1);
         Value m2 = slotDeviations();
         Value d = memref::LoadOp::create(b, m2, ValueRange{h, j});

@@ -198,18 +198,16 @@ static Value dotInt8(OpBuilder &b, Location l, Int8Isa isa, Value w, Value q) {
                    {pairs, splat(vec(bytes / 2, i16), b.getI16IntegerAttr(1))});
 }
 
-/// Replaces the int8 product `op` (see isInt8Product) by an integer kernel:
+/// Replaces the int8 product `op` (isInt8Product holds) by an integer kernel:
 /// the activations quantized per token and block of `block` channels,
 /// then one dot product per output over the whole row, as an scf.parallel
 /// over (n, t) when `parallel`, nested scf.for loops otherwise; a length
 /// that is not a multiple of the vector ends with scalar integer products.
-/// Fails (leaving `op`) for other products, a dynamic reduction length or
-/// one the block does not divide, or weight rows that are not contiguous.
+/// Fails (leaving `op`) for a dynamic reduction length or one the block
+/// does not divide, or weight rows that are not contiguous.
 static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                                       linalg::GenericOp op, Int8Isa isa,
                                       int64_t block, bool parallel) {
-  if (!isInt8Product(op))
-    return failure();
   Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1],
         y = op.getDpsInits()[0];
   auto xType = cast<MemRefType>(x.getType());
@@ -231,13 +229,12 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
     return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f32),
                                           APFloat(v));
   };
-  auto size = [&](Value m, MemRefType type, unsigned d) -> Value {
-    if (type.isDynamicDim(d))
-      return memref::DimOp::create(rewriter, loc, m, d);
-    return index(rewriter, type.getDimSize(d));
+  auto size = [&](Value m, unsigned d) {
+    return getValueOrCreateConstantIndexOp(
+        rewriter, loc, memref::getMixedSize(rewriter, loc, m, d));
   };
   Value c0 = index(rewriter, 0), c1 = index(rewriter, 1);
-  Value T = size(x, xType, 0), N = size(w, wType, 0);
+  Value T = size(x, 0), N = size(w, 0);
 
   // Per token: int8 codes, and each code's scale repeated for its 32-bit
   // lane (k / 4).

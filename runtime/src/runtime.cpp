@@ -204,28 +204,10 @@ static std::string missingCpuFeatures(const seqc_model *m) {
     bool has;
   };
   const Feature features[] = {
-      {"avx", __builtin_cpu_supports("avx")},
-      {"avx2", __builtin_cpu_supports("avx2")},
-      {"fma", __builtin_cpu_supports("fma")},
-      {"f16c", __builtin_cpu_supports("f16c")},
-      {"bmi2", __builtin_cpu_supports("bmi2")},
-      {"avx512f", __builtin_cpu_supports("avx512f")},
-      {"avx512bw", __builtin_cpu_supports("avx512bw")},
-      {"avx512dq", __builtin_cpu_supports("avx512dq")},
-      {"avx512vl", __builtin_cpu_supports("avx512vl")},
-      {"avx512vnni", __builtin_cpu_supports("avx512vnni")},
-      {"avxvnni", __builtin_cpu_supports("avxvnni")},
-      {"avx512bf16", __builtin_cpu_supports("avx512bf16")},
-      {"avx512fp16", __builtin_cpu_supports("avx512fp16")},
-      {"avx512vbmi", __builtin_cpu_supports("avx512vbmi")},
-      {"avx512vbmi2", __builtin_cpu_supports("avx512vbmi2")},
-      {"avx512ifma", __builtin_cpu_supports("avx512ifma")},
-      {"avx512bitalg", __builtin_cpu_supports("avx512bitalg")},
-      {"avx512vpopcntdq", __builtin_cpu_supports("avx512vpopcntdq")},
-      {"gfni", __builtin_cpu_supports("gfni")},
-      {"vaes", __builtin_cpu_supports("vaes")},
-      {"vpclmulqdq", __builtin_cpu_supports("vpclmulqdq")},
+#define SEQC_CPU_FEATURE(name) {#name, __builtin_cpu_supports(#name)},
+#include "seqc/cpu_features.def"
   };
+
   std::string missing;
   std::istringstream in(it->second);
   std::string name;

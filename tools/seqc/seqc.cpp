@@ -274,13 +274,10 @@ Expected<std::unique_ptr<TargetMachine>> makeTargetMachine() {
 std::string usedCpuFeatures(const TargetMachine &tm) {
   const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
   std::string list;
-  for (StringRef f : {"avx",        "avx2",         "fma",
-                      "f16c",       "bmi2",         "avx512f",
-                      "avx512bw",   "avx512dq",     "avx512vl",
-                      "avx512vnni", "avxvnni",      "avx512bf16",
-                      "avx512fp16", "avx512vbmi",   "avx512vbmi2",
-                      "avx512ifma", "avx512bitalg", "avx512vpopcntdq",
-                      "gfni",       "vaes",         "vpclmulqdq"})
+  for (StringRef f : {
+#define SEQC_CPU_FEATURE(name) #name,
+#include "runtime/include/seqc/cpu_features.def"
+       })
     if (sti->checkFeatures(("+" + f).str()))
       list += (list.empty() ? "" : ",") + f.str();
   return list;

@@ -45,6 +45,25 @@ def dense(a, elt):
     return f"dense<[{rows}]>"
 
 
+def product_func(name, rows, n, k, mul, add):
+    """An int8 product as the model builders write it: `rows` tokens (? or
+    1), the body's multiply and add operands in the given order (the
+    matcher accepts both)."""
+    x, w, y = f"memref<{rows}x{k}xf32>", f"memref<{n}x{k}xi8>", f"memref<{rows}x{n}xf32>"
+    return f"""func.func @{name}(%x: {x}, %w: {w}, %y: {y}) {{
+  linalg.generic {{indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%x, %w : {x}, {w}) outs(%y : {y})
+      attrs = {{seq.parallel}} {{
+  ^bb0(%a: f32, %b: i8, %acc: f32):
+    %bf = arith.sitofp %b : i8 to f32
+    %p = arith.mulf {mul} fastmath<reassoc,contract> : f32
+    %s = arith.addf {add} fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }}
+  return
+}}"""
+
+
 def emit(t, n, k, b):
     x, w, y0 = inputs(t, n, k)
     print(f"""#x = affine_map<(n, t, k) -> (t, k)>
@@ -54,30 +73,8 @@ memref.global "private" constant @x : memref<{t}x{k}xf32> = {dense(x, "f32")}
 memref.global "private" constant @w : memref<{n}x{k}xi8> = {dense(w, "i8")}
 memref.global "private" constant @y0 : memref<{t}x{n}xf32> = {dense(y0, "f32")}
 func.func private @printMemrefF32(memref<*xf32>)
-func.func @product(%x: memref<?x{k}xf32>, %w: memref<{n}x{k}xi8>, %y: memref<?x{n}xf32>) {{
-  linalg.generic {{indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%x, %w : memref<?x{k}xf32>, memref<{n}x{k}xi8>) outs(%y : memref<?x{n}xf32>)
-      attrs = {{seq.parallel}} {{
-  ^bb0(%a: f32, %b: i8, %acc: f32):
-    %bf = arith.sitofp %b : i8 to f32
-    %p = arith.mulf %a, %bf fastmath<reassoc,contract> : f32
-    %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
-    linalg.yield %s : f32
-  }}
-  return
-}}
-func.func @decode(%x: memref<1x{k}xf32>, %w: memref<{n}x{k}xi8>, %y: memref<1x{n}xf32>) {{
-  linalg.generic {{indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%x, %w : memref<1x{k}xf32>, memref<{n}x{k}xi8>) outs(%y : memref<1x{n}xf32>)
-      attrs = {{seq.parallel}} {{
-  ^bb0(%a: f32, %b: i8, %acc: f32):
-    %bf = arith.sitofp %b : i8 to f32
-    %p = arith.mulf %bf, %a fastmath<reassoc,contract> : f32
-    %s = arith.addf %p, %acc fastmath<reassoc,contract> : f32
-    linalg.yield %s : f32
-  }}
-  return
-}}
+{product_func("product", "?", n, k, "%a, %bf", "%acc, %p")}
+{product_func("decode", "1", n, k, "%bf, %a", "%p, %acc")}
 func.func @main() {{
   %x = memref.get_global @x : memref<{t}x{k}xf32>
   %w = memref.get_global @w : memref<{n}x{k}xi8>
