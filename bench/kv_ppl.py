@@ -42,6 +42,23 @@ CONFIGS = [
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys"]),
     ("2-bit + rotation, per-token keys, window 0",
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys", "--rotate-kv"]),
+    # RotateKV's pre-RoPE rotation: keys rotated before RoPE (alone, or the
+    # two KV heads of a layer together), cached so, rotated back and RoPE-d
+    # when attention reads them.
+    ("2-bit + pre-RoPE rotation", ["--kv-bits", "2", "--rotate-kv",
+                                   "--rotate-kv-keys=pre-rope"]),
+    ("2-bit + pre-RoPE rotation, 2 heads together",
+     ["--kv-bits", "2", "--rotate-kv", "--rotate-kv-keys=pre-rope", "--rotate-kv-heads=2"]),
+    ("3-bit + pre-RoPE rotation, 2 heads together",
+     ["--kv-bits", "3", "--rotate-kv", "--rotate-kv-keys=pre-rope", "--rotate-kv-heads=2"]),
+    ("2-bit + pre-RoPE rotation, per-token keys",
+     ["--kv-bits", "2", "--rotate-kv", "--rotate-kv-keys=pre-rope", "--kv-per-token-keys"]),
+    ("2-bit + pre-RoPE rotation, 2 heads together, per-token keys",
+     ["--kv-bits", "2", "--rotate-kv", "--rotate-kv-keys=pre-rope", "--rotate-kv-heads=2",
+      "--kv-per-token-keys"]),
+    ("2-bit + pre-RoPE rotation, 2 heads together, per-token keys, window 0",
+     ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys", "--rotate-kv",
+      "--rotate-kv-keys=pre-rope", "--rotate-kv-heads=2"]),
     # Weight quantization (per-row int8) with and without QuaRot, with f32
     # activations and with the integer kernels' int8 activations (blocks of
     # 32 channels; --int8-dot=avx2 so that the row means the same on any
@@ -172,7 +189,7 @@ def main():
     incr = [100 * (r["ppl"] / base - 1) for r in rows]
     def color(label):
         for key, c in [("mixed", "tab:purple"), ("QuaRot", "tab:cyan"),
-                       ("rotation", "tab:orange"),
+                       ("pre-RoPE", "tab:olive"), ("rotation", "tab:orange"),
                        ("h2o", "tab:red"), ("roco", "tab:brown"),
                        ("window eviction", "tab:green")]:
             if key in label:
@@ -187,6 +204,7 @@ def main():
     ax.set_xlabel(f"held-out perplexity increase over the f32 cache, % (f32: {base:.4f})")
     ax.set_title("Tiny LLaMA on tinyshakespeare: KV caches (KIVI: groups of 32, "
                  "window 32)\nblue: KIVI, orange: KIVI + seq-fuse-hadamard rotation, "
+                 "olive: pre-RoPE key rotation (RotateKV), "
                  "cyan: QuaRot folded into the weights,\n"
                  "green: window eviction, red: h2o, brown: roco, purple: mixed "
                  "precision (MiKV)", fontsize=9)

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Conversion/HadamardRow.h"
 #include "passes/Conversion/Passes.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
@@ -86,6 +87,101 @@ static Value butterflies(ImplicitLocOpBuilder &b, Value v, int64_t n) {
   return v;
 }
 
+} // namespace
+
+void mlir::seq::emitRowHadamard(ImplicitLocOpBuilder &b, Value row, int64_t n,
+                                bool transpose, bool normalized, Value tmp) {
+  seqc::HadamardFactorization f = *seqc::factorizeHadamardOrder(n);
+  int64_t m = f.baseOrder, P = n / m;
+  Type f32 = b.getF32Type();
+  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  float scale = normalized ? 1.0f / std::sqrt(float(n)) : 1.0f;
+  if (m == 1 && n <= kMaxVectorOrder) {
+    auto vType = VectorType::get({n}, f32);
+    Value v = vector::LoadOp::create(b, vType, row, ValueRange{idx(0)});
+    v = butterflies(b, v, n);
+    if (normalized)
+      v = arith::MulFOp::create(
+          b, v,
+          vector::BroadcastOp::create(
+              b, vType,
+              arith::ConstantOp::create(b, b.getF32FloatAttr(scale))));
+    vector::StoreOp::create(b, v, row, ValueRange{idx(0)});
+    return;
+  }
+  auto loop = [&](Value lo, Value hi, Value step,
+                  function_ref<void(Value)> body) {
+    auto l = scf::ForOp::create(b, lo, hi, step);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(l.getBody());
+    body(l.getInductionVar());
+  };
+  // Base factor: row[p·m + r] = sum_j B[r][j] row[p·m + j].
+  if (m > 1) {
+    std::vector<int8_t> hm = seqc::buildHadamardBase(f);
+    SmallVector<float> values;
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < m; ++j)
+        values.push_back(transpose ? hm[j * m + r] : hm[r * m + j]);
+    auto constType = RankedTensorType::get({m, m}, f32);
+    Value cst = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(constType, ArrayRef<float>(values)));
+    Value base = bufferization::ToBufferOp::create(
+        b, MemRefType::get({m, m}, f32), cst, /*read_only=*/true);
+    loop(idx(0), idx(P), idx(1), [&](Value p) {
+      Value off = arith::MulIOp::create(b, p, idx(m));
+      loop(idx(0), idx(m), idx(1), [&](Value r) {
+        auto sum = scf::ForOp::create(
+            b, idx(0), idx(m), idx(1),
+            ValueRange{arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f))});
+        {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPointToStart(sum.getBody());
+          Value j = sum.getInductionVar();
+          Value h = memref::LoadOp::create(b, base, ValueRange{r, j});
+          Value x = memref::LoadOp::create(
+              b, row, ValueRange{arith::AddIOp::create(b, off, j)});
+          scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(
+                                      b, sum.getRegionIterArgs()[0],
+                                      arith::MulFOp::create(b, h, x))});
+        }
+        memref::StoreOp::create(b, sum.getResult(0), tmp, ValueRange{r});
+      });
+      loop(idx(0), idx(m), idx(1), [&](Value r) {
+        Value v = memref::LoadOp::create(b, tmp, ValueRange{r});
+        memref::StoreOp::create(b, v, row,
+                                ValueRange{arith::AddIOp::create(b, off, r)});
+      });
+    });
+  }
+  // Butterflies over p, stride m: k stages, unrolled.
+  for (int64_t h = 1; h < P; h *= 2) {
+    loop(idx(0), idx(P), idx(2 * h), [&](Value i) {
+      loop(idx(0), idx(h * m), idx(1), [&](Value j) {
+        Value lo =
+            arith::AddIOp::create(b, arith::MulIOp::create(b, i, idx(m)), j);
+        Value hi = arith::AddIOp::create(b, lo, idx(h * m));
+        Value a = memref::LoadOp::create(b, row, ValueRange{lo});
+        Value d = memref::LoadOp::create(b, row, ValueRange{hi});
+        memref::StoreOp::create(b, arith::AddFOp::create(b, a, d), row,
+                                ValueRange{lo});
+        memref::StoreOp::create(b, arith::SubFOp::create(b, a, d), row,
+                                ValueRange{hi});
+      });
+    });
+  }
+  if (normalized) {
+    Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(scale));
+    loop(idx(0), idx(n), idx(1), [&](Value i) {
+      Value v = memref::LoadOp::create(b, row, ValueRange{i});
+      memref::StoreOp::create(b, arith::MulFOp::create(b, v, c), row,
+                              ValueRange{i});
+    });
+  }
+}
+
+namespace {
+
 struct ConvertSeqHadamardToLoopsPass
     : mlir::seq::impl::ConvertSeqHadamardToLoopsBase<
           ConvertSeqHadamardToLoopsPass> {
@@ -103,7 +199,7 @@ struct ConvertSeqHadamardToLoopsPass
     int64_t rank = type.getRank(), last = type.getShape().back();
     int64_t n = op.getBlockOrder();
     seqc::HadamardFactorization f = *seqc::factorizeHadamardOrder(n);
-    int64_t m = f.baseOrder, P = n / m;
+    int64_t m = f.baseOrder;
     auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
     auto toF32 = [&](Value v) {
       return v.getType() == f32 ? v : arith::ExtFOp::create(b, f32, v);
@@ -143,20 +239,10 @@ struct ConvertSeqHadamardToLoopsPass
       unitStride = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
                                          strides.back(), idx(1));
     }
-    Value tmp, base;
-    if (m > 1) {
+    // The base factor's scratch (Paley orders).
+    Value tmp;
+    if (m > 1)
       tmp = memref::AllocOp::create(b, MemRefType::get({m}, f32));
-      std::vector<int8_t> hm = seqc::buildHadamardBase(f);
-      SmallVector<float> values;
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t j = 0; j < m; ++j)
-          values.push_back(op.getTranspose() ? hm[j * m + r] : hm[r * m + j]);
-      auto constType = RankedTensorType::get({m, m}, f32);
-      Value cst = arith::ConstantOp::create(
-          b, DenseElementsAttr::get(constType, ArrayRef<float>(values)));
-      base = bufferization::ToBufferOp::create(b, MemRefType::get({m, m}, f32),
-                                               cst, /*read_only=*/true);
-    }
     float scale = op.getNormalized() ? 1.0f / std::sqrt(float(n)) : 1.0f;
     Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(scale));
 
@@ -235,61 +321,15 @@ struct ConvertSeqHadamardToLoopsPass
           ivs.pop_back();
           return forOp.getResult(0);
         }
-        auto loop = [&](Value lo, Value hi, Value step,
-                        function_ref<void(Value)> body) {
-          auto l = scf::ForOp::create(b, lo, hi, step);
+        auto copyIn = scf::ForOp::create(b, idx(0), idx(n), idx(1));
+        {
           OpBuilder::InsertionGuard g2(b);
-          b.setInsertionPointToStart(l.getBody());
-          body(l.getInductionVar());
-        };
-        loop(idx(0), idx(n), idx(1), [&](Value i) {
+          b.setInsertionPointToStart(copyIn.getBody());
+          Value i = copyIn.getInductionVar();
           Value x = memref::LoadOp::create(b, in, at(i));
           memref::StoreOp::create(b, toF32(x), row, ValueRange{i});
-        });
-        // Base factor: row[p·m + r] = sum_j B[r][j] row[p·m + j].
-        if (m > 1)
-          loop(idx(0), idx(P), idx(1), [&](Value p) {
-            Value off = arith::MulIOp::create(b, p, idx(m));
-            loop(idx(0), idx(m), idx(1), [&](Value r) {
-              auto sum =
-                  scf::ForOp::create(b, idx(0), idx(m), idx(1),
-                                     ValueRange{arith::ConstantOp::create(
-                                         b, b.getF32FloatAttr(0.0f))});
-              {
-                OpBuilder::InsertionGuard g2(b);
-                b.setInsertionPointToStart(sum.getBody());
-                Value j = sum.getInductionVar();
-                Value h = memref::LoadOp::create(b, base, ValueRange{r, j});
-                Value x = memref::LoadOp::create(
-                    b, row, ValueRange{arith::AddIOp::create(b, off, j)});
-                scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(
-                                            b, sum.getRegionIterArgs()[0],
-                                            arith::MulFOp::create(b, h, x))});
-              }
-              memref::StoreOp::create(b, sum.getResult(0), tmp, ValueRange{r});
-            });
-            loop(idx(0), idx(m), idx(1), [&](Value r) {
-              Value v = memref::LoadOp::create(b, tmp, ValueRange{r});
-              memref::StoreOp::create(
-                  b, v, row, ValueRange{arith::AddIOp::create(b, off, r)});
-            });
-          });
-        // Butterflies over p, stride m: k stages, unrolled.
-        for (int64_t h = 1; h < P; h *= 2) {
-          loop(idx(0), idx(P), idx(2 * h), [&](Value i) {
-            loop(idx(0), idx(h * m), idx(1), [&](Value j) {
-              Value lo = arith::AddIOp::create(
-                  b, arith::MulIOp::create(b, i, idx(m)), j);
-              Value hi = arith::AddIOp::create(b, lo, idx(h * m));
-              Value a = memref::LoadOp::create(b, row, ValueRange{lo});
-              Value d = memref::LoadOp::create(b, row, ValueRange{hi});
-              memref::StoreOp::create(b, arith::AddFOp::create(b, a, d), row,
-                                      ValueRange{lo});
-              memref::StoreOp::create(b, arith::SubFOp::create(b, a, d), row,
-                                      ValueRange{hi});
-            });
-          });
         }
+        emitRowHadamard(b, row, n, op.getTranspose(), op.getNormalized(), tmp);
         auto store =
             scf::ForOp::create(b, idx(0), idx(n), idx(1), ValueRange{out});
         {
@@ -297,7 +337,6 @@ struct ConvertSeqHadamardToLoopsPass
           b.setInsertionPointToStart(store.getBody());
           Value i = store.getInductionVar();
           Value v = memref::LoadOp::create(b, row, ValueRange{i});
-          v = arith::MulFOp::create(b, v, c);
           if (elt != f32)
             v = arith::TruncFOp::create(b, elt, v);
           scf::YieldOp::create(b, tensor::InsertOp::create(

@@ -8,11 +8,15 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Conversion/HadamardRow.h"
 #include "passes/Conversion/KVLayout.h"
 #include "passes/Conversion/Passes.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
+#include "seqc/Support/Hadamard.h"
+
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -140,6 +144,18 @@ bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
 
 namespace {
 
+/// How cached keys are read back (kv_attention's key_rotation_heads and
+/// key_rope_* attributes): rotated back by groups of heads, then RoPE at
+/// the token's position from tables of cos/sin [capacity, rotaryDim/2].
+struct KeyTransform {
+  /// KV heads per rotation (0: keys are not rotated).
+  int64_t groupHeads = 0;
+  /// RoPE at read (keys cached before it).
+  bool rope = false, half = true;
+  int64_t rotaryDim = 0;
+  Value cosTable, sinTable;
+};
+
 /// The attention's heap scratch, one slice per KV head (leading dimension),
 /// so that heads can run in parallel: the scores of every visible token and,
 /// when the heads run in place, the small buffers (otherwise on the stack of
@@ -148,6 +164,9 @@ struct AttentionScratch {
   /// Whether the KV heads run in parallel.
   bool parallel = false;
   Value scores, acc, row, stats, qbuf, qs, qm;
+  /// Key transforms: a group's rotated row [G * D] and the Hadamard base
+  /// factor's scratch.
+  Value group, baseTmp;
 
   /// buf[kh], rank-reduced.
   Value head(OpBuilder &b, Value buf, Value kh) const {
@@ -850,6 +869,56 @@ public:
             {add(S, dropped), arith::MaxSIOp::create(b, n, S)}};
   }
 
+  /// Head h's key at position `pos` as the attention sees it (`kt`): the
+  /// stored rows of h's rotation group (`get(hh, dst)` reads head hh's),
+  /// rotated back, then RoPE at `pos` from the tables, into `row`.
+  void readKey(Value h, Value pos, Value row,
+               function_ref<void(Value, Value)> get) {
+    int64_t D = l.headDim, G = std::max<int64_t>(kt->groupHeads, 1);
+    Value grp = ktGroup, first = h, off = idx(0);
+    if (G > 1) {
+      first = mul(arith::DivUIOp::create(b, h, idx(G)), idx(G));
+      off = mul(sub(h, first), idx(D));
+    }
+    for (int64_t g = 0; g < G; ++g) {
+      Value dst = grp;
+      if (G > 1) {
+        dst = memref::SubViewOp::create(
+            b, grp, ArrayRef<OpFoldResult>{b.getIndexAttr(g * D)},
+            ArrayRef<OpFoldResult>{b.getIndexAttr(D)},
+            ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+      }
+      get(G > 1 ? add(first, idx(g)) : h, dst);
+    }
+    // The cache holds c·H·k (seq.hadamard); c·Hᵀ undoes it.
+    if (kt->groupHeads)
+      emitRowHadamard(b, grp, G * D, /*transpose=*/true, /*normalized=*/true,
+                      ktBaseTmp);
+    auto at = [&](Value d) {
+      return memref::LoadOp::create(b, grp, ValueRange{add(off, d)});
+    };
+    int64_t rot = kt->rope ? kt->rotaryDim : 0, half = rot / 2;
+    // RoPE as seq.rope's lowering computes it (same products and sums, no
+    // contraction), so that keys match the unrotated model's.
+    loop(half, [&](Value i) {
+      Value p = kt->half ? i : mul(i, idx(2));
+      Value q = kt->half ? add(i, idx(half)) : add(p, idx(1));
+      Value x = at(p), y = at(q);
+      Value cs = memref::LoadOp::create(b, kt->cosTable, ValueRange{pos, i});
+      Value sn = memref::LoadOp::create(b, kt->sinTable, ValueRange{pos, i});
+      Value ny = arith::MulFOp::create(b, f(-1.0f), y);
+      Value rp = arith::AddFOp::create(b, arith::MulFOp::create(b, x, cs),
+                                       arith::MulFOp::create(b, ny, sn));
+      Value rq = arith::AddFOp::create(b, arith::MulFOp::create(b, y, cs),
+                                       arith::MulFOp::create(b, x, sn));
+      memref::StoreOp::create(b, rp, row, ValueRange{p});
+      memref::StoreOp::create(b, rq, row, ValueRange{q});
+    });
+    loop(idx(rot), idx(D), [&](Value d) {
+      memref::StoreOp::create(b, at(d), row, ValueRange{d});
+    });
+  }
+
   /// Calls `body(j)` for every visible token j < n of head h after putting
   /// its key (or value) row in `row`.
   void forEachRow(bool keys, Value h, Value n, Value row,
@@ -888,10 +957,18 @@ public:
       });
       return;
     }
+    // Puts head h's row of the token at position `pos` in `row`, where
+    // get(hh, dst) reads head hh's stored row into dst.
+    auto put = [&](Value pos, function_ref<void(Value, Value)> get) {
+      if (keys && kt)
+        readKey(h, pos, row, get);
+      else
+        get(h, row);
+    };
     if (!l.compressed && !l.evicting) {
       Value all = view(keys ? l.keys : l.values, {H, l.capacity, D}, elt);
       loop(idx(0), n, [&](Value j) {
-        copyRow(all, h, j, row);
+        put(j, [&](Value hh, Value dst) { copyRow(all, hh, j, dst); });
         body(j);
       });
       return;
@@ -900,7 +977,8 @@ public:
     Value nSinks = arith::MinSIOp::create(b, n, S);
     if (l.sinks > 0)
       loop(idx(0), nSinks, [&](Value j) {
-        copyRow(keys ? sinkKeys() : sinkValues(), h, j, row);
+        Value src = keys ? sinkKeys() : sinkValues();
+        put(j, [&](Value hh, Value dst) { copyRow(src, hh, j, dst); });
         body(j);
       });
     // Visible tokens after the sinks: n - sinks (or none).
@@ -910,7 +988,8 @@ public:
     auto ringRows = [&] {
       loop(nq, after, [&](Value i) {
         Value slot = arith::RemUIOp::create(b, i, idx(l.ringSlots));
-        copyRow(ring, h, slot, row);
+        put(add(S, i),
+            [&](Value hh, Value dst) { copyRow(ring, hh, slot, dst); });
         body(add(S, i));
       });
     };
@@ -929,7 +1008,8 @@ public:
         ifThen(first,
                [&] { onKeyGroup(arith::DivUIOp::create(b, i, idx(s.group))); });
       }
-      dequantRow(s, h, i, row, folded);
+      put(add(S, i),
+          [&](Value hh, Value dst) { dequantRow(s, hh, i, dst, folded); });
       (folded ? quantBody : body)(add(S, i));
     });
     ringRows();
@@ -963,6 +1043,13 @@ public:
       Value stats = small(scratch.stats, {rep});
       Value qbuf = small(scratch.qbuf, {rep, D});
       Value qs = small(scratch.qs, {rep, D}), qm = small(scratch.qm, {rep});
+      if (kt) {
+        int64_t G = std::max<int64_t>(kt->groupHeads, 1);
+        ktGroup = small(scratch.group, {G * D});
+        int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
+        ktBaseTmp =
+            kt->groupHeads && m > 1 ? small(scratch.baseTmp, {m}) : Value();
+      }
       auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
       // The group's queries, scaled, in a contiguous [rep, D] buffer (the
       // query tensor may be strided; unit stride lets the dot products
@@ -1016,7 +1103,7 @@ public:
           memref::StoreOp::create(b, off, qm, ValueRange{idx(r)});
         }
       };
-      if (l.compressed && l.key.perChannel)
+      if (l.compressed && l.key.perChannel && !kt)
         forEachRow(
             true, kh, n, row, [&](Value j) { score(j, qbuf, false); },
             foldGroup, [&](Value j) { score(j, qs, true); });
@@ -1078,7 +1165,12 @@ public:
     });
   }
 
+  /// How keys are read back (null: as stored).
+  const KeyTransform *kt = nullptr;
+
 private:
+  /// readKey's scratch, set by attend for the head being emitted.
+  Value ktGroup, ktBaseTmp;
   ImplicitLocOpBuilder &b;
   const KVLayout &l;
   Type elt, f32;
@@ -1140,6 +1232,41 @@ struct ConvertSeqKVToLoopsPass
     return KVEmitter(b, ref.layout, elt, ref.state, base);
   }
 
+  /// cos and sin of the RoPE angles of positions [0, n), computed as
+  /// seq.rope's lowering does (angle and cosine in f64).
+  static void buildRopeTables(ImplicitLocOpBuilder &b, KVEmitter &e,
+                              KeyTransform &kt, float theta, int64_t capacity,
+                              Value n) {
+    int64_t half = kt.rotaryDim / 2;
+    auto tableType = MemRefType::get({capacity, half}, b.getF32Type());
+    kt.cosTable = memref::AllocOp::create(b, tableType);
+    kt.sinTable = memref::AllocOp::create(b, tableType);
+    Type f64 = b.getF64Type(), i64 = b.getI64Type();
+    double logTheta = std::log((double)theta);
+    Value k = arith::ConstantOp::create(
+        b, b.getF64FloatAttr(-2.0 * logTheta / kt.rotaryDim));
+    e.loop(e.idx(0), n, [&](Value p) {
+      Value pf = arith::UIToFPOp::create(b, f64,
+                                         arith::IndexCastOp::create(b, i64, p));
+      e.loop(half, [&](Value i) {
+        Value iF = arith::UIToFPOp::create(
+            b, f64, arith::IndexCastOp::create(b, i64, i));
+        Value ang = arith::MulFOp::create(
+            b, pf, math::ExpOp::create(b, arith::MulFOp::create(b, iF, k)));
+        memref::StoreOp::create(
+            b,
+            arith::TruncFOp::create(b, b.getF32Type(),
+                                    math::CosOp::create(b, ang)),
+            kt.cosTable, ValueRange{p, i});
+        memref::StoreOp::create(
+            b,
+            arith::TruncFOp::create(b, b.getF32Type(),
+                                    math::SinOp::create(b, ang)),
+            kt.sinTable, ValueRange{p, i});
+      });
+    });
+  }
+
   /// Lowers `attention` (and `append`, when it produced the attention's
   /// cache from the same tokens: then token t is appended right before
   /// query t attends, exactly as one step at a time would).
@@ -1194,6 +1321,31 @@ struct ConvertSeqKVToLoopsPass
       scratch.qbuf = alloc({rep, D});
       scratch.qs = alloc({rep, D});
       scratch.qm = alloc({rep});
+    }
+    KeyTransform kt;
+    if (op.hasKeyTransform()) {
+      kt.groupHeads = op.getKeyRotationHeads().value_or(0);
+      int64_t G = std::max<int64_t>(kt.groupHeads, 1);
+      if (!scratch.parallel) {
+        scratch.group = alloc({G * D});
+        int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
+        if (kt.groupHeads && m > 1)
+          scratch.baseTmp = alloc({m});
+      }
+      if (std::optional<APFloat> theta = op.getKeyRopeTheta()) {
+        kt.rope = true;
+        kt.half =
+            op.getKeyRopeStyle().value_or(RopeStyle::Half) == RopeStyle::Half;
+        kt.rotaryDim = op.getKeyRotaryDim().value_or(D);
+        // Every position the attention reads: the tokens held after the
+        // appends.
+        Value held = e.loadHeader(0);
+        if (append)
+          held = e.add(held, T);
+        buildRopeTables(b, e, kt, theta->convertToFloat(), type.getCapacity(),
+                        held);
+      }
+      e.kt = &kt;
     }
     float scale = op.getEffectiveScale();
     Value keys = append ? readBuffer(b, append.getKeys()) : Value();

@@ -176,10 +176,33 @@ def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
     `seq.folded_rotations` attribute lists `"values"` has values that
     already leave `W_v` rotated by `H` and an `W_o` that undoes it, so the
     pass rotates only queries and keys there (RoPE sits between `W_q`/`W_k`
-    and the cache, so their rotation cannot be folded). Not done:
-    calibration-based channel reordering.
+    and the cache, so their rotation cannot be folded).
+
+    `key-rotation=pre-rope` rotates keys as RotateKV does instead: before
+    RoPE, `key-group-heads` KV heads together (one Hadamard matrix of order
+    `key-group-heads * head_dim`, so that an outlier channel of one head is
+    spread over its neighbours too), which needs the keys' `seq.rope` to be
+    the one feeding the append and its positions to be the cache's
+    (`kv_length` + token index; otherwise an error at the rope). The cache
+    then holds rotated keys before RoPE — the form whose channels are
+    stable across positions, which per-channel quantization likes — and the
+    attention (`key_rotation_heads`, `key_rope_theta`) rotates each key back
+    and applies RoPE at its position when it reads it; queries are not
+    rotated. Costs a transform of order `key-group-heads * head_dim` and a
+    RoPE per cached token, KV head and query token (the rotation is redone
+    by each of the group's heads), instead of none. The cache must keep
+    every token at its position (no eviction).
   }];
-  let dependentDialects = ["::mlir::seq::SeqDialect"];
+  let options = [
+    Option<"keyRotation", "key-rotation", "std::string", "\"post-rope\"",
+           "Where keys are rotated: post-rope (with the queries, per head) "
+           "or pre-rope (RotateKV: before RoPE, by groups of heads, rotated "
+           "back when read)">,
+    Option<"keyGroupHeads", "key-group-heads", "int64_t", "1",
+           "KV heads that share one key rotation (pre-rope only)">
+  ];
+  let dependentDialects = ["::mlir::seq::SeqDialect",
+                           "::mlir::tensor::TensorDialect"];
   let statistics = [
     Statistic<"numRotated", "attentions-rotated",
               "Number of cached attentions whose keys and values were rotated">

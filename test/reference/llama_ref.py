@@ -294,11 +294,12 @@ class ScoredCache:
         return out
 
 
-def attend(q, cache, scale):
-    """q [Hq, D] float64 over the whole cache (causal: it holds the past)."""
+def attend(q, cache, scale, keys=None):
+    """q [Hq, D] float64 over the whole cache (causal: it holds the past);
+    `keys` replaces the cache's keys (as read back from another form)."""
     if isinstance(cache, ScoredCache):
         return cache.attend(q, scale)
-    K, V = cache.keys(), cache.values()  # [n, H, D]
+    K, V = cache.keys() if keys is None else keys, cache.values()  # [n, H, D]
     rep = q.shape[0] // cache.H
     out = np.empty_like(q)
     for h in range(q.shape[0]):
@@ -317,13 +318,14 @@ def rms_norm(x, w, eps):
 
 
 def rope(x, pos, theta):
-    """x [H, D], rotate-half pairing."""
+    """x [H, D] at position pos, or [n, H, D] at positions pos [n];
+    rotate-half pairing."""
     D = x.shape[-1]
     half = D // 2
     f = theta ** (-2.0 * np.arange(half) / D)
-    a = pos * f
+    a = np.asarray(pos, dtype=np.float64)[..., None, None] * f
     c, s = np.cos(a), np.sin(a)
-    x1, x2 = x[:, :half], x[:, half:]
+    x1, x2 = x[..., :half], x[..., half:]
     return np.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=-1)
 
 
@@ -343,7 +345,7 @@ INT8_MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weig
 
 class Llama:
     def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
-                 int8=None):
+                 int8=None, pre_rope_heads=0):
         self.cfg, self.w = load(model_dir)
         if int8 is not None:
             # int8 weights; int8 > 0: activations rounded per block of int8
@@ -360,6 +362,11 @@ class Llama:
         self.comp, self.storage = comp, storage
         # seq-fuse-hadamard: q, k, v rotated by H (per head), output by H^T.
         self.rot = hadamard(self.D) if rotate else None
+        # --rotate-kv-keys pre-rope (RotateKV): keys rotated before RoPE by
+        # groups of G heads (order G*D), cached so, rotated back and RoPE-d
+        # at their positions when read; queries are not rotated.
+        self.G = pre_rope_heads
+        self.key_rot = hadamard(self.G * self.D) if self.G else None
         self.reset()
 
     def reset(self):
@@ -380,11 +387,23 @@ class Llama:
             q = (w[p + "self_attn.q_proj.weight"] @ h).reshape(self.Hq, D)
             k = (w[p + "self_attn.k_proj.weight"] @ h).reshape(self.Hk, D)
             v = (w[p + "self_attn.v_proj.weight"] @ h).reshape(self.Hk, D)
-            q, k = rope(q, self.pos, self.theta), rope(k, self.pos, self.theta)
-            if self.rot is not None:
-                q, k, v = q @ self.rot.T, k @ self.rot.T, v @ self.rot.T
-            self.caches[l].append(k, v)
-            o = attend(q, self.caches[l], 1 / math.sqrt(D))
+            q = rope(q, self.pos, self.theta)
+            keys = None
+            if self.G:
+                G = self.G
+                k = (k.reshape(-1, G * D) @ self.key_rot.T).reshape(self.Hk, D)
+                v = v @ self.rot.T
+                self.caches[l].append(k, v)
+                K = self.caches[l].keys()  # [n, Hk, D], as stored
+                n = K.shape[0]
+                K = (K.reshape(n, -1, G * D) @ self.key_rot).reshape(n, self.Hk, D)
+                keys = rope(K, np.arange(n), self.theta)
+            else:
+                k = rope(k, self.pos, self.theta)
+                if self.rot is not None:
+                    q, k, v = q @ self.rot.T, k @ self.rot.T, v @ self.rot.T
+                self.caches[l].append(k, v)
+            o = attend(q, self.caches[l], 1 / math.sqrt(D), keys)
             if self.rot is not None:
                 o = o @ self.rot
             o = o.reshape(-1)
@@ -428,6 +447,9 @@ def add_kv_args(p):
     p.add_argument("--kv-f16", action="store_true")
     p.add_argument("--context", type=int, default=0)
     p.add_argument("--rotate-kv", action="store_true")
+    p.add_argument("--rotate-kv-keys", choices=["post-rope", "pre-rope"],
+                   default="post-rope")
+    p.add_argument("--rotate-kv-heads", type=int, default=1)
     p.add_argument("--kv-evict", choices=["window", "h2o", "roco"])
     p.add_argument("--kv-budget", type=int, default=0)
     p.add_argument("--kv-recent", type=int, default=0)
@@ -465,7 +487,8 @@ def main():
         return
     storage = np.float16 if args.kv_f16 else F32
     m = Llama(args.dir, comp_from_args(args), args.context or None, storage,
-              args.rotate_kv, getattr(args, "int8", None))
+              args.rotate_kv, getattr(args, "int8", None),
+              args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0)
     if args.cmd == "logits":
         toks = [int(t) for t in args.tokens.split(",")]
         out = np.stack([m.step(t) for t in toks]).astype(F32)

@@ -183,6 +183,19 @@ cl::opt<bool> rotateKV("rotate-kv",
                                 "(seq-fuse-hadamard; the model computes the "
                                 "same function)"),
                        cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<std::string> rotateKVKeys(
+    "rotate-kv-keys",
+    cl::desc("With --rotate-kv, where keys are rotated: post-rope (with the "
+             "queries, per head; the default) or pre-rope (RotateKV: before "
+             "RoPE, --rotate-kv-heads KV heads together; the cache holds "
+             "keys before RoPE, rotated back and RoPE-d when read)"),
+    cl::init("post-rope"), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t> rotateKVHeads(
+    "rotate-kv-heads",
+    cl::desc("KV heads that share one key rotation with "
+             "--rotate-kv-keys=pre-rope (a Hadamard matrix of order heads x "
+             "head_dim)"),
+    cl::init(1), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool> kvF16("kv-f16",
                     cl::desc("Keep full-precision cache entries in f16 "
                              "instead of f32"),
@@ -396,11 +409,32 @@ Error runPipeline(mlir::MLIRContext *ctx, Model &m, StringRef pipeline,
 /// --kv-* options ask (nothing at 16 bits without rotation).
 Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
   unsigned kb = keyBits ? keyBits : kvBits, vb = valueBits ? valueBits : kvBits;
+  bool preRope = rotateKVKeys == "pre-rope";
+  if (!preRope && rotateKVKeys != "post-rope")
+    return createStringError("--rotate-kv-keys must be post-rope or "
+                             "pre-rope, got '" +
+                             rotateKVKeys + "'");
+  if (!rotateKV && (preRope || rotateKVHeads.getNumOccurrences()))
+    return createStringError("--rotate-kv-keys and --rotate-kv-heads need "
+                             "--rotate-kv");
+  if (rotateKVHeads < 1 || (!preRope && rotateKVHeads != 1))
+    return createStringError("--rotate-kv-heads must be positive, and 1 "
+                             "unless --rotate-kv-keys=pre-rope (got " +
+                             Twine(rotateKVHeads) + ")");
+  if (preRope && !kvEvict.empty())
+    return createStringError("--rotate-kv-keys=pre-rope caches keys before "
+                             "RoPE and needs every token at its position; "
+                             "it cannot be combined with --kv-evict");
   if (rotateKV) {
     if (m.arch != "llama")
       return createStringError("--rotate-kv applies to attention models; " +
                                m.arch + " has no KV cache");
-    if (Error e = runPipeline(ctx, m, "seq-fuse-hadamard", "seq-fuse-hadamard"))
+    if (Error e = runPipeline(
+            ctx, m,
+            formatv("seq-fuse-hadamard{{key-rotation={0} key-group-heads={1}}",
+                    rotateKVKeys, rotateKVHeads)
+                .str(),
+            "seq-fuse-hadamard"))
       return e;
   }
   if (!kvEvict.empty()) {

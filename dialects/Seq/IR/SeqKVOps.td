@@ -71,6 +71,24 @@ def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
     by `a` (accumulated attention and its count, which `seq.kv_evict`'s
     `h2o` and `roco` policies read); its tokens are unchanged.
 
+    Keys cached in another form (what `seq-fuse-hadamard`'s pre-RoPE mode
+    appends, RotateKV's pre-RoPE grouped-head rotation) are read back
+    before the dot products, token by token:
+
+    - `key_rotation_heads = G`: each group of `G` consecutive KV heads was
+      cached rotated together, `[k_g0 .. k_g(G-1)] · Hᵀ` with `H` the
+      normalized Hadamard matrix of order `G * head_dim` (as `seq.hadamard`
+      builds it); the attention rotates the group's dequantized row back
+      (`· H`) to get the keys.
+    - `key_rope_theta` (with `key_rope_style` and `key_rotary_dim`, as
+      `seq.rope`'s attributes): the cached keys are before the rotary
+      embedding; the attention applies it at the token's position `j`.
+      Positions are cache indices, so the cache must keep every token
+      where it was appended (no eviction).
+
+    With either, per-channel key groups are dequantized in full (the
+    scale cannot be folded into the query).
+
     Shapes: `query, output : [T, Hq, head_dim]`, `Hq` a multiple of the
     cache's `heads`.
 
@@ -82,7 +100,11 @@ def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
   }];
   let arguments = (ins 3DTensorOf<[AnyFloat]>:$query, Seq_KVCacheType:$cache,
                        DefaultValuedAttr<BoolAttr, "true">:$causal,
-                       OptionalAttr<F32Attr>:$scale);
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<I64Attr>:$key_rotation_heads,
+                       OptionalAttr<F32Attr>:$key_rope_theta,
+                       OptionalAttr<Seq_RopeStyleAttr>:$key_rope_style,
+                       OptionalAttr<I64Attr>:$key_rotary_dim);
   let results = (outs 3DTensorOf<[AnyFloat]>:$output,
                       Seq_KVCacheType:$new_cache);
   let assemblyFormat = [{
@@ -92,6 +114,10 @@ def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
   let extraClassDeclaration = [{
     /// The softmax scale: the attribute, or 1/sqrt(head_dim).
     float getEffectiveScale();
+    /// Whether cached keys are read back through a rotation or RoPE.
+    bool hasKeyTransform() {
+      return getKeyRotationHeads() || getKeyRopeTheta();
+    }
   }];
 }
 

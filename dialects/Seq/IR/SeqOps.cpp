@@ -362,7 +362,37 @@ LogicalResult KVAttentionOp::verify() {
                             "heads ("
                          << cache.getHeads() << ")";
   if (std::optional<APFloat> s = getScale())
-    return verifyPositiveFinite(*this, "scale", *s);
+    if (failed(verifyPositiveFinite(*this, "scale", *s)))
+      return failure();
+  int64_t D = cache.getHeadDim();
+  if (std::optional<uint64_t> g = getKeyRotationHeads()) {
+    int64_t G = static_cast<int64_t>(*g);
+    if (G <= 0 || cache.getHeads() % G != 0)
+      return emitOpError() << "key_rotation_heads (" << G
+                           << ") must divide the cache's KV heads ("
+                           << cache.getHeads() << ")";
+    if (!seqc::factorizeHadamardOrder(G * D))
+      return emitOpError() << "key_rotation_heads " << G << " x head_dim " << D
+                           << ": no Hadamard matrix of order " << G * D
+                           << "; supported orders are "
+                           << seqc::describeSupportedHadamardOrders();
+  }
+  std::optional<APFloat> theta = getKeyRopeTheta();
+  if (!theta && (getKeyRopeStyle() || getKeyRotaryDim()))
+    return emitOpError()
+           << "key_rope_style and key_rotary_dim need key_rope_theta";
+  if (!theta)
+    return success();
+  if (failed(verifyPositiveFinite(*this, "key_rope_theta", *theta)))
+    return failure();
+  int64_t rot = static_cast<int64_t>(getKeyRotaryDim().value_or(D));
+  if (D % 2 != 0 || rot <= 0 || rot > D || rot % 2 != 0)
+    return emitOpError() << "key_rotary_dim must be even and in (0, " << D
+                         << "] with an even head_dim, got " << rot;
+  if (cache.isScored() || (cache.getWindow() > 0 && !cache.isCompressed()))
+    return emitOpError()
+           << "keys cached before RoPE (key_rope_theta) need a cache that "
+              "keeps every token at its position; this one evicts";
   return success();
 }
 

@@ -498,6 +498,49 @@ func.func @kv_attention_gqa(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x6x64x
 
 // -----
 
+// Keys read back through a rotation of 3 KV heads: 4 heads do not split.
+func.func @kv_attention_key_rotation(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x8x64xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op key_rotation_heads (3) must divide the cache's KV heads (4)}}
+  %o, %c1 = seq.kv_attention %q, %c {key_rotation_heads = 3 : i64} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16>
+  return
+}
+
+// -----
+
+// 2 heads of 86 channels: no Hadamard matrix of order 172.
+func.func @kv_attention_key_rotation_order(%c: !seq.kv_cache<2x86x64xf32>, %q: tensor<1x2x86xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op key_rotation_heads 2 x head_dim 86: no Hadamard matrix of order 172}}
+  %o, %c1 = seq.kv_attention %q, %c {key_rotation_heads = 2 : i64} : tensor<1x2x86xf32>, !seq.kv_cache<2x86x64xf32>
+  return
+}
+
+// -----
+
+func.func @kv_attention_key_rope_style(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x8x64xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op key_rope_style and key_rotary_dim need key_rope_theta}}
+  %o, %c1 = seq.kv_attention %q, %c {key_rotary_dim = 32 : i64} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16>
+  return
+}
+
+// -----
+
+func.func @kv_attention_key_rotary_dim(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x8x64xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op key_rotary_dim must be even and in (0, 64] with an even head_dim, got 66}}
+  %o, %c1 = seq.kv_attention %q, %c {key_rope_theta = 1.0e4 : f32, key_rotary_dim = 66 : i64} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16>
+  return
+}
+
+// -----
+
+// Keys before RoPE need their positions, which an evicting cache loses.
+func.func @kv_attention_key_rope_evicting(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>, %q: tensor<1x8x64xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op keys cached before RoPE (key_rope_theta) need a cache that keeps every token at its position; this one evicts}}
+  %o, %c1 = seq.kv_attention %q, %c {key_rope_theta = 1.0e4 : f32} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>
+  return
+}
+
+// -----
+
 func.func @kv_attention_scale(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x8x64xf32>) {
   // expected-error @+1 {{'seq.kv_attention' op scale must be > 0 and finite, got 0}}
   %o, %c1 = seq.kv_attention %q, %c {scale = 0.0 : f32} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16>
