@@ -59,6 +59,22 @@ CONFIGS = [
     ("2-bit + pre-RoPE rotation, 2 heads together, per-token keys, window 0",
      ["--kv-bits", "2", "--kv-window", "0", "--kv-per-token-keys", "--rotate-kv",
       "--rotate-kv-keys=pre-rope", "--rotate-kv-heads=2"]),
+    # Rotation by Hadamard blocks of 8 channels (queries and keys), plain and
+    # with RotateKV's outlier-aware reordering from key statistics measured
+    # by `seqc-run calibrate` on the training part of the text (@CAL@).
+    ("2-bit + rotation in blocks of 8, per-token keys",
+     ["--kv-bits", "2", "--rotate-kv", "--rotate-kv-block", "8", "--kv-per-token-keys"]),
+    ("2-bit + reordered rotation in blocks of 8, per-token keys",
+     ["--kv-bits", "2", "--rotate-kv", "--rotate-kv-block", "8", "--kv-calibration", "@CAL@",
+      "--kv-per-token-keys"]),
+    ("2-bit + reordered rotation in blocks of 32, per-token keys",
+     ["--kv-bits", "2", "--rotate-kv", "--kv-calibration", "@CAL@", "--kv-per-token-keys"]),
+    ("2-bit + rotation in blocks of 8, per-token keys, window 0",
+     ["--kv-bits", "2", "--kv-window", "0", "--rotate-kv", "--rotate-kv-block", "8",
+      "--kv-per-token-keys"]),
+    ("2-bit + reordered rotation in blocks of 8, per-token keys, window 0",
+     ["--kv-bits", "2", "--kv-window", "0", "--rotate-kv", "--rotate-kv-block", "8",
+      "--kv-calibration", "@CAL@", "--kv-per-token-keys"]),
     # Weight quantization (per-row int8) with and without QuaRot, with f32
     # activations and with the integer kernels' int8 activations (blocks of
     # 32 channels; --int8-dot=avx2 so that the row means the same on any
@@ -126,12 +142,20 @@ def main():
     if a.only and (a.out / "kv_ppl.json").exists():
         old = {r["label"]: r for r in json.loads((a.out / "kv_ppl.json").read_text())}
     with tempfile.TemporaryDirectory() as tmp:
+        # Key statistics for the reordered rotations: the f32 model on the
+        # training part (first 90%) of the text, 16384 tokens.
+        cal = Path(tmp) / "calibration.json"
+        subprocess.run([seqc, "compile", a.model, "-o", Path(tmp) / "cal"], check=True,
+                       capture_output=True)
+        subprocess.run([run, "calibrate", Path(tmp) / "cal", a.text, "--end-fraction", "0.9",
+                        "-o", cal], check=True, capture_output=True)
         for i, (label, opts) in enumerate(CONFIGS + EVICTION):
             if a.only and a.only not in label:
                 if label in old:
                     rows.append(old[label])
                 continue
             art = Path(tmp) / f"a{i}"
+            opts = [str(cal) if o == "@CAL@" else o for o in opts]
             args = (COMMON + opts if opts and "--kv-bits" in opts
                     and "--kv-evict" not in opts else opts)
             # Later options win: "window 0" overrides the common window.
@@ -154,7 +178,8 @@ def main():
             if full:
                 per_token = (manifest["kv_bytes_per_full_token"] * full
                              + per_token * (ctx - full)) // ctx
-            row = {"label": label, "options": args, "ppl": result["ppl"],
+            shown = ["@CAL@" if o == str(cal) else o for o in args]
+            row = {"label": label, "options": shown, "ppl": result["ppl"],
                    "kv_bytes_per_token": per_token,
                    # Everything the caches allocate (headers, full-precision
                    # rings, attention statistics, flags), per context token.
@@ -189,7 +214,8 @@ def main():
     incr = [100 * (r["ppl"] / base - 1) for r in rows]
     def color(label):
         for key, c in [("mixed", "tab:purple"), ("QuaRot", "tab:cyan"),
-                       ("pre-RoPE", "tab:olive"), ("rotation", "tab:orange"),
+                       ("pre-RoPE", "tab:olive"), ("reordered", "tab:pink"),
+                       ("rotation", "tab:orange"),
                        ("h2o", "tab:red"), ("roco", "tab:brown"),
                        ("window eviction", "tab:green")]:
             if key in label:
@@ -204,7 +230,8 @@ def main():
     ax.set_xlabel(f"held-out perplexity increase over the f32 cache, % (f32: {base:.4f})")
     ax.set_title("Tiny LLaMA on tinyshakespeare: KV caches (KIVI: groups of 32, "
                  "window 32)\nblue: KIVI, orange: KIVI + seq-fuse-hadamard rotation, "
-                 "olive: pre-RoPE key rotation (RotateKV), "
+                 "olive: pre-RoPE key rotation (RotateKV), pink: reordered "
+                 "from calibration, "
                  "cyan: QuaRot folded into the weights,\n"
                  "green: window eviction, red: h2o, brown: roco, purple: mixed "
                  "precision (MiKV)", fontsize=9)

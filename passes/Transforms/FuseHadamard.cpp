@@ -10,6 +10,9 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+
+#include <numeric>
 
 namespace mlir::seq {
 #define GEN_PASS_DEF_SEQFUSEHADAMARD
@@ -46,6 +49,27 @@ static bool arePositionsOf(Value positions, Value cache) {
          (isLength(sum.getLhs()) && isIndex(sum.getRhs()));
 }
 
+/// Channel order of one head: its channels by decreasing magnitude, dealt
+/// to the blocks of `block` channels in zigzag order (0, 1, .., n-1, n-1,
+/// .., 0, ...); within a block, in the order they were dealt.
+static SmallVector<int32_t> zigzagOrder(ArrayRef<float> magnitude,
+                                        int64_t block) {
+  int64_t D = magnitude.size(), blocks = D / block;
+  SmallVector<int32_t> byMagnitude(D);
+  std::iota(byMagnitude.begin(), byMagnitude.end(), 0);
+  std::stable_sort(
+      byMagnitude.begin(), byMagnitude.end(),
+      [&](int32_t a, int32_t b) { return magnitude[a] > magnitude[b]; });
+  SmallVector<int32_t> order(D);
+  SmallVector<int64_t> filled(blocks, 0);
+  for (int64_t r = 0; r < D; ++r) {
+    int64_t round = r / blocks, at = r % blocks;
+    int64_t blk = round % 2 == 0 ? at : blocks - 1 - at;
+    order[blk * block + filled[blk]++] = byMagnitude[r];
+  }
+  return order;
+}
+
 struct FuseHadamardPass
     : public seq::impl::SeqFuseHadamardBase<FuseHadamardPass> {
   using Base::Base;
@@ -58,6 +82,27 @@ struct FuseHadamardPass
              "got '"
           << keyRotation << "'";
       return signalPassFailure();
+    }
+    if (preRope && (keyBlock != 0 || reorderKeys)) {
+      getOperation()->emitError()
+          << "seq-fuse-hadamard: key-block and reorder-keys apply to "
+             "key-rotation=post-rope";
+      return signalPassFailure();
+    }
+    DenseFPElementsAttr calibration;
+    if (reorderKeys) {
+      auto dict =
+          getOperation()->getAttrOfType<DictionaryAttr>("seq.kv_calibration");
+      calibration =
+          dict ? dyn_cast_or_null<DenseFPElementsAttr>(dict.get("key_absmax"))
+               : DenseFPElementsAttr();
+      if (!calibration) {
+        getOperation()->emitError()
+            << "seq-fuse-hadamard reorder-keys: the module has no "
+               "seq.kv_calibration = {key_absmax = dense<...> : "
+               "tensor<LxHxDxf32>} (seqc compile --kv-calibration)";
+        return signalPassFailure();
+      }
     }
     if (keyGroupHeads < 1 || (!preRope && keyGroupHeads != 1)) {
       getOperation()->emitError()
@@ -99,13 +144,20 @@ struct FuseHadamardPass
         if (failed(rotateKeysBeforeRope(b, op, append)))
           return signalPassFailure();
       } else {
-        append.getKeysMutable().assign(rotate(append.getKeys(), false));
+        if (failed(prepareKeys(b, op, append, calibration)))
+          return signalPassFailure();
+        append.getKeysMutable().assign(
+            rotateKeys(b, op.getLoc(), append.getKeys(), d));
       }
       if (!valuesFolded)
         append.getValuesMutable().assign(rotate(append.getValues(), false));
       if (!preRope) {
         b.setInsertionPoint(op);
-        op.getQueryMutable().assign(rotate(op.getQuery(), false));
+        Value q = op.getQuery();
+        if (queryOrder)
+          q = PermuteChannelsOp::create(b, op.getLoc(), q.getType(), q, layer,
+                                        queryOrder);
+        op.getQueryMutable().assign(rotateKeys(b, op.getLoc(), q, d));
       }
       if (!valuesFolded) {
         b.setInsertionPointAfter(op);
@@ -116,6 +168,82 @@ struct FuseHadamardPass
       ++numRotated;
     }
   }
+
+  /// Post-RoPE rotation of queries or keys: blocks of keyBlock channels or
+  /// the whole head.
+  Value rotateKeys(OpBuilder &b, Location loc, Value v, int64_t d) {
+    int64_t block = keyBlock ? keyBlock : d;
+    return HadamardOp::create(b, loc, v.getType(), v,
+                              block == d ? IntegerAttr()
+                                         : b.getI64IntegerAttr(block),
+                              /*normalized=*/true, /*transpose=*/false);
+  }
+
+  /// Checks the block size and, with reorder-keys, reorders the appended
+  /// keys by the calibration of the cache's layer (its slot) and keeps the
+  /// queries' table and the layer for the caller.
+  LogicalResult prepareKeys(OpBuilder &b, KVAttentionOp op, KVAppendOp append,
+                            DenseFPElementsAttr calibration) {
+    queryOrder = {};
+    KVCacheType type = op.getCache().getType();
+    int64_t H = type.getHeads(), D = type.getHeadDim();
+    int64_t block = keyBlock ? keyBlock : D;
+    if (block < 1 || D % block != 0 || !seqc::factorizeHadamardOrder(block))
+      return op.emitOpError()
+             << "seq-fuse-hadamard: key-block " << block
+             << " must divide head_dim " << D
+             << " and have a Hadamard matrix (supported orders are "
+             << seqc::describeSupportedHadamardOrders() << ")";
+    if (!calibration)
+      return success();
+    auto load = append.getCache().getDefiningOp<KVLoadOp>();
+    if (!load)
+      return op.emitOpError() << "seq-fuse-hadamard reorder-keys: the cache "
+                                 "must come from a seq.kv_load (its slot is "
+                                 "the layer of the calibration)";
+    auto shape = calibration.getType().getShape();
+    if (shape.size() != 3 || shape[1] != H || shape[2] != D)
+      return op.emitOpError()
+             << "seq-fuse-hadamard reorder-keys: seq.kv_calibration's "
+                "key_absmax has shape "
+             << calibration.getType() << ", expected [layers, " << H << ", "
+             << D << "]";
+    int64_t L = shape[0];
+    APInt slotValue;
+    if (matchPattern(load.getSlot(), m_ConstantInt(&slotValue)) &&
+        slotValue.getSExtValue() >= L)
+      return op.emitOpError() << "seq-fuse-hadamard reorder-keys: cache slot "
+                              << slotValue.getSExtValue()
+                              << " has no calibration (" << L << " layers)";
+    SmallVector<float> mag(calibration.getValues<float>());
+    int64_t rep =
+        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1) / H;
+    SmallVector<int32_t> keyTable, queryTable;
+    for (int64_t l = 0; l < L; ++l) {
+      SmallVector<SmallVector<int32_t>> heads;
+      for (int64_t h = 0; h < H; ++h) {
+        heads.push_back(
+            zigzagOrder(ArrayRef<float>(mag).slice((l * H + h) * D, D), block));
+        keyTable.append(heads.back());
+      }
+      for (int64_t h = 0; h < H * rep; ++h)
+        queryTable.append(heads[h / rep]);
+    }
+    auto table = [&](int64_t heads, ArrayRef<int32_t> values) {
+      return DenseIntElementsAttr::get(
+          RankedTensorType::get({L, heads, D}, b.getI32Type()), values);
+    };
+    layer = load.getSlot();
+    queryOrder = table(H * rep, queryTable);
+    Value k = append.getKeys();
+    append.getKeysMutable().assign(PermuteChannelsOp::create(
+        b, op.getLoc(), k.getType(), k, layer, table(H, keyTable)));
+    return success();
+  }
+
+  /// Set by prepareKeys for the attention being rotated.
+  DenseIntElementsAttr queryOrder;
+  Value layer;
 
   /// RotateKV: the append takes the keys before their seq.rope, rotated by
   /// groups of keyGroupHeads heads; the attention reads them back.

@@ -192,6 +192,20 @@ def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
     RoPE per cached token, KV head and query token (the rotation is redone
     by each of the group's heads), instead of none. The cache must keep
     every token at its position (no eviction).
+
+    `key-block=B` rotates queries and keys (post-RoPE) by a block-diagonal
+    Hadamard matrix of blocks of `B` channels instead of one matrix of the
+    whole head (cheaper, but an outlier is spread over its block only).
+    `reorder-keys` then first reorders both (`seq.permute_channels`, so
+    the scores are unchanged) from calibration statistics, RotateKV's
+    outlier-aware rotation: the module's `seq.kv_calibration` dictionary
+    holds `key_absmax`, the largest |key| of every channel seen on a
+    calibration text, `[layers, kv_heads, head_dim]` f32 (`seqc-run
+    calibrate` measures it, `seqc compile --kv-calibration` attaches it);
+    each head's channels, from the largest to the smallest, are dealt to
+    the blocks in zigzag order (0, 1, .., n-1, n-1, .., 0, 0, 1, ...), so
+    that every block holds its share of the outliers before the rotation
+    spreads them. The layer of an attention is its cache's slot.
   }];
   let options = [
     Option<"keyRotation", "key-rotation", "std::string", "\"post-rope\"",
@@ -199,7 +213,13 @@ def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
            "or pre-rope (RotateKV: before RoPE, by groups of heads, rotated "
            "back when read)">,
     Option<"keyGroupHeads", "key-group-heads", "int64_t", "1",
-           "KV heads that share one key rotation (pre-rope only)">
+           "KV heads that share one key rotation (pre-rope only)">,
+    Option<"keyBlock", "key-block", "int64_t", "0",
+           "Rotate queries and keys by Hadamard blocks of this many channels "
+           "(0: the whole head; post-rope only)">,
+    Option<"reorderKeys", "reorder-keys", "bool", "false",
+           "Reorder query and key channels before their rotation from the "
+           "module's seq.kv_calibration statistics (post-rope only)">
   ];
   let dependentDialects = ["::mlir::seq::SeqDialect",
                            "::mlir::tensor::TensorDialect"];

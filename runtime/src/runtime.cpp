@@ -204,7 +204,7 @@ static std::string missingCpuFeatures(const seqc_model *m) {
     bool has;
   };
   const Feature features[] = {
-#define SEQC_CPU_FEATURE(name) {#name, __builtin_cpu_supports(#name)},
+#define SEQC_CPU_FEATURE(name) {#name, __builtin_cpu_supports(#name) != 0},
 #include "seqc/cpu_features.def"
   };
 
@@ -398,6 +398,12 @@ const float *seqc_session_logits(const seqc_session *s) {
 
 // Saved state: magic, weights id, float counts, position, state, logits.
 constexpr size_t kSavedHeader = 8 + 4 * 8;
+const void *seqc_session_state_data(const seqc_session *s, size_t *bytes) {
+  if (bytes)
+    *bytes = 4 * s->state.size();
+  return s->state.data();
+}
+
 size_t seqc_session_state_size(const seqc_session *s) {
   return kSavedHeader + 4 * (s->state.size() + s->logits.size());
 }

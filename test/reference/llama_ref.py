@@ -329,6 +329,18 @@ def rope(x, pos, theta):
     return np.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=-1)
 
 
+def zigzag(mag, block):
+    """Channels by decreasing magnitude dealt to blocks of `block` channels
+    in the order 0, 1, .., n-1, n-1, .., 0, 0, 1, ...; returns the new
+    channel order (new position -> old channel)."""
+    n = len(mag) // block
+    blocks = [[] for _ in range(n)]
+    for r, c in enumerate(np.argsort(-np.asarray(mag), kind="stable")):
+        rnd, at = divmod(r, n)
+        blocks[at if rnd % 2 == 0 else n - 1 - at].append(int(c))
+    return np.array(sum(blocks, []))
+
+
 def hadamard(n):
     """Normalized Sylvester Hadamard matrix of order n (a power of two)."""
     assert n & (n - 1) == 0, "the reference rotates power-of-two heads only"
@@ -345,7 +357,7 @@ INT8_MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weig
 
 class Llama:
     def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
-                 int8=None, pre_rope_heads=0):
+                 int8=None, pre_rope_heads=0, key_block=0, calibration=None):
         self.cfg, self.w = load(model_dir)
         if int8 is not None:
             # int8 weights; int8 > 0: activations rounded per block of int8
@@ -367,6 +379,19 @@ class Llama:
         # at their positions when read; queries are not rotated.
         self.G = pre_rope_heads
         self.key_rot = hadamard(self.G * self.D) if self.G else None
+        # --rotate-kv-block B: queries and keys (post-RoPE) rotated by
+        # blocks of B channels; --kv-calibration: their channels reordered
+        # first, per layer and KV head, zigzag by calibrated magnitude.
+        self.qk_rot = None
+        if rotate and not self.G:
+            B = key_block or self.D
+            self.qk_rot = np.kron(np.eye(self.D // B), hadamard(B))
+        self.orders = None
+        if calibration:
+            cal = json.loads(Path(calibration).read_text())
+            mag = np.array(cal["key_absmax"]).reshape(self.L, self.Hk, self.D)
+            self.orders = [[zigzag(mag[l, h], key_block or self.D)
+                            for h in range(self.Hk)] for l in range(self.L)]
         self.reset()
 
     def reset(self):
@@ -400,8 +425,12 @@ class Llama:
                 keys = rope(K, np.arange(n), self.theta)
             else:
                 k = rope(k, self.pos, self.theta)
+                if self.orders is not None:
+                    rep = self.Hq // self.Hk
+                    q = np.stack([q[h][self.orders[l][h // rep]] for h in range(self.Hq)])
+                    k = np.stack([k[h][self.orders[l][h]] for h in range(self.Hk)])
                 if self.rot is not None:
-                    q, k, v = q @ self.rot.T, k @ self.rot.T, v @ self.rot.T
+                    q, k, v = q @ self.qk_rot.T, k @ self.qk_rot.T, v @ self.rot.T
                 self.caches[l].append(k, v)
             o = attend(q, self.caches[l], 1 / math.sqrt(D), keys)
             if self.rot is not None:
@@ -450,6 +479,8 @@ def add_kv_args(p):
     p.add_argument("--rotate-kv-keys", choices=["post-rope", "pre-rope"],
                    default="post-rope")
     p.add_argument("--rotate-kv-heads", type=int, default=1)
+    p.add_argument("--rotate-kv-block", type=int, default=0)
+    p.add_argument("--kv-calibration")
     p.add_argument("--kv-evict", choices=["window", "h2o", "roco"])
     p.add_argument("--kv-budget", type=int, default=0)
     p.add_argument("--kv-recent", type=int, default=0)
@@ -474,6 +505,13 @@ def main():
                          "BLOCK > 0 also rounds their activations per BLOCK channels as "
                          "the integer kernels do (0: f32 activations)")
     add_kv_args(lg)
+    cb = sub.add_parser("calibrate", help="largest |key| per layer, KV head and channel "
+                        "(post-RoPE, full-precision cache), as seqc-run calibrate")
+    cb.add_argument("dir")
+    cb.add_argument("--tokens", required=True)
+    cb.add_argument("--window", type=int, required=True)
+    cb.add_argument("-o", required=True)
+    add_kv_args(cb)
     pp = sub.add_parser("ppl")
     pp.add_argument("dir")
     pp.add_argument("file")
@@ -488,7 +526,19 @@ def main():
     storage = np.float16 if args.kv_f16 else F32
     m = Llama(args.dir, comp_from_args(args), args.context or None, storage,
               args.rotate_kv, getattr(args, "int8", None),
-              args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0)
+              args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0,
+              args.rotate_kv_block, args.kv_calibration)
+    if args.cmd == "calibrate":
+        toks = [int(t) for t in args.tokens.split(",")]
+        absmax = np.zeros((m.L, m.Hk, m.D))
+        for start in range(0, len(toks), args.window):
+            m.reset()
+            for t in toks[start:start + args.window]:
+                m.step(t)
+            for l, cache in enumerate(m.caches):
+                absmax[l] = np.maximum(absmax[l], np.abs(np.stack(cache.K)).max(axis=0))
+        Path(args.o).write_text(json.dumps({"key_absmax": absmax.reshape(-1).tolist()}))
+        return
     if args.cmd == "logits":
         toks = [int(t) for t in args.tokens.split(",")]
         out = np.stack([m.step(t) for t in toks]).astype(F32)

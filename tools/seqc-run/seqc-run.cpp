@@ -9,6 +9,8 @@
 //   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE]
 //   seqc-run tokenize (ARTIFACT | --tokenizer bytes|world|neox) [--vocab PATH]
 //                     (-p TEXT | --file FILE)
+//   seqc-run calibrate ARTIFACT (FILE | --tokens 1,2,3) -o STATS.json
+//                     [--start-fraction F] [--end-fraction F] [--max-tokens N]
 //
 // Links only the seqc runtime (no MLIR, no LLVM).
 //
@@ -59,7 +61,9 @@ const char *kUsage =
     "  bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE.json]\n"
     "                    [--contexts 512,2048,8192]  (attention models)\n"
     "  tokenize (ARTIFACT | --tokenizer bytes|world|neox) [--vocab PATH]\n"
-    "           (-p TEXT | --file FILE)\n";
+    "           (-p TEXT | --file FILE)\n"
+    "  calibrate ARTIFACT (FILE | --tokens 1,2,3) -o STATS.json\n"
+    "           [--start-fraction F] [--end-fraction F] [--max-tokens N]\n";
 
 /// Options: "--name value" pairs and positionals.
 struct Args {
@@ -389,6 +393,128 @@ int cmdPpl(Args &args) {
   return 0;
 }
 
+/// Key statistics for seq-fuse-hadamard's reordering: runs windows of the
+/// model's context from an empty cache and reads the keys the f32 caches
+/// hold (layout: passes/Conversion/KVLayout.h, a 64-byte header, then keys
+/// [heads, capacity, head_dim]); per layer, KV head and channel, the largest
+/// |key| and the root mean square.
+int cmdCalibrate(Args &args) {
+  Loaded l;
+  load(l, args.positional.at(0), args);
+  std::string out = args.str("-o", "");
+  std::string tokenList = args.str("--tokens", "");
+  double start = args.num("--start-fraction", 0, 0, 1);
+  double end = args.num("--end-fraction", 1, 0, 1);
+  long maxTokens = (long)args.num("--max-tokens", 16384, 2, 1e12);
+  args.finish();
+  if (out.empty())
+    die("calibrate: give the output file with -o FILE.json");
+  auto entry = [&](const char *key) -> std::string {
+    const char *v = seqc_model_get(l.model, key);
+    if (!v)
+      die(std::string("calibrate: the manifest has no ") + key +
+          " (an attention model compiled by this seqc is needed)");
+    return v;
+  };
+  std::string cache = entry("kv_cache");
+  int64_t H = 0, D = 0, cap = 0;
+  char rest[8] = {0};
+  if (std::sscanf(cache.c_str(), "!seq.kv_cache<%ldx%ldx%ldxf3%2s", &H, &D,
+                  &cap, rest) != 4 ||
+      std::string(rest) != "2>" || entry("kv_rotation") != "none")
+    die("calibrate: needs an artifact whose KV cache holds the keys as the "
+        "model computes them (f32, no compression, no rotation; compile "
+        "without --kv-*, --kv-f16 and --rotate-kv); this one has " +
+        cache + " and rotation " + entry("kv_rotation"));
+  int64_t layers = std::stoll(entry("kv_layers"));
+  size_t slotBytes = std::stoull(entry("kv_slot_bytes"));
+  size_t window = std::stoull(entry("context"));
+  std::vector<int32_t> ids;
+  std::string source;
+  if (!tokenList.empty()) {
+    ids = parseTokens(tokenList);
+    source = "--tokens";
+  } else {
+    if (args.positional.size() < 2)
+      die("calibrate: give a text file or --tokens");
+    source = args.positional[1];
+    std::ifstream f(source, std::ios::binary);
+    if (!f)
+      die(source + ": cannot open");
+    std::string text((std::istreambuf_iterator<char>(f)),
+                     std::istreambuf_iterator<char>());
+    size_t from = (size_t)(text.size() * start),
+           to = (size_t)(text.size() * end);
+    if (from >= to)
+      die("calibrate: --start-fraction must be below --end-fraction");
+    ids = l.tokenizer().encode(text.substr(from, to - from));
+  }
+  if ((long)ids.size() > maxTokens)
+    ids.resize(maxTokens);
+  if (ids.empty())
+    die("calibrate: no tokens");
+  int32_t vocab = seqc_model_vocab(l.model);
+  for (int32_t id : ids)
+    if (id < 0 || id >= vocab)
+      die("calibrate: token " + std::to_string(id) + " is out of range");
+  std::vector<double> absmax(layers * H * D, 0.0), sumsq(layers * H * D, 0.0);
+  seqc_session *s;
+  check(seqc_session_create(l.model, &s));
+  for (size_t pos = 0; pos < ids.size(); pos += window) {
+    size_t n = std::min(window, ids.size() - pos);
+    check(seqc_session_reset(s));
+    check(seqc_session_prefill(s, ids.data() + pos, n));
+    size_t bytes = 0;
+    const char *state =
+        static_cast<const char *>(seqc_session_state_data(s, &bytes));
+    if (bytes < layers * slotBytes)
+      die("calibrate: state of " + std::to_string(bytes) +
+          " bytes, the manifest says " + std::to_string(layers * slotBytes));
+    for (int64_t ly = 0; ly < layers; ++ly)
+      for (int64_t h = 0; h < H; ++h) {
+        const float *keys =
+            reinterpret_cast<const float *>(state + ly * slotBytes + 64) +
+            h * cap * D;
+        for (size_t j = 0; j < n; ++j)
+          for (int64_t d = 0; d < D; ++d) {
+            double k = keys[j * D + d];
+            size_t at = (ly * H + h) * D + d;
+            absmax[at] = std::max(absmax[at], std::fabs(k));
+            sumsq[at] += k * k;
+          }
+      }
+  }
+  seqc_session_free(s);
+  std::FILE *f = std::fopen(out.c_str(), "w");
+  if (!f)
+    die(out + ": cannot write");
+  auto list = [&](const std::vector<double> &v, bool rms) {
+    std::string text;
+    char buf[32];
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%s%.7g", i ? ", " : "",
+                    rms ? std::sqrt(v[i] / ids.size()) : v[i]);
+      text += buf;
+    }
+    return text;
+  };
+  std::fprintf(f,
+               "{\"seqc_kv_calibration\": 1, \"model\": \"%s\", "
+               "\"source\": \"%s\", \"tokens\": %zu, \"window\": %zu,\n"
+               " \"layers\": %ld, \"kv_heads\": %ld, \"head_dim\": %ld,\n"
+               " \"key_absmax\": [%s],\n \"key_rms\": [%s]}\n",
+               entry("description").c_str(), source.c_str(), ids.size(), window,
+               layers, H, D, list(absmax, false).c_str(),
+               list(sumsq, true).c_str());
+  if (std::fclose(f) != 0)
+    die(out + ": cannot write");
+  std::fprintf(stderr,
+               "seqc-run: calibrate: %zu tokens, %ld layers x %ld KV heads x "
+               "%ld channels -> %s\n",
+               ids.size(), layers, H, D, out.c_str());
+  return 0;
+}
+
 /// Read bandwidth of this machine with `threads` threads: each sums its
 /// share of a buffer much larger than the caches; best of several passes
 /// (bytes / second).
@@ -622,5 +748,7 @@ int main(int argc, char **argv) {
     return cmdPpl(args);
   if (cmd == "bench")
     return cmdBench(args);
+  if (cmd == "calibrate")
+    return cmdCalibrate(args);
   die("unknown command '" + cmd + "'\n" + kUsage);
 }

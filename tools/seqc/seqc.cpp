@@ -36,6 +36,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
@@ -196,6 +198,19 @@ cl::opt<int64_t> rotateKVHeads(
              "--rotate-kv-keys=pre-rope (a Hadamard matrix of order heads x "
              "head_dim)"),
     cl::init(1), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t> rotateKVBlock(
+    "rotate-kv-block",
+    cl::desc("With --rotate-kv (post-rope), rotate queries and keys by "
+             "Hadamard blocks of this many channels instead of the whole "
+             "head"),
+    cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<std::string> kvCalibration(
+    "kv-calibration",
+    cl::desc("With --rotate-kv (post-rope), reorder query and key channels "
+             "before their rotation from these key statistics (`seqc-run "
+             "calibrate` writes them): each head's channels dealt to the "
+             "Hadamard blocks in zigzag order of their largest magnitude"),
+    cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool> kvF16("kv-f16",
                     cl::desc("Keep full-precision cache entries in f16 "
                              "instead of f32"),
@@ -405,6 +420,56 @@ Error runPipeline(mlir::MLIRContext *ctx, Model &m, StringRef pipeline,
   return Error::success();
 }
 
+/// Reads --kv-calibration (seqc-run calibrate's JSON) and attaches it to
+/// the module as seq.kv_calibration = {key_absmax = dense<[L, H, D]>}.
+Error attachCalibration(mlir::MLIRContext *ctx, Model &m) {
+  std::string path = kvCalibration;
+  auto fail = [&](const Twine &why) {
+    return createStringError(path + ": " + why);
+  };
+  auto buf = MemoryBuffer::getFile(path);
+  if (!buf)
+    return fail("cannot read: " + buf.getError().message());
+  Expected<json::Value> parsed = json::parse((*buf)->getBuffer());
+  if (!parsed)
+    return fail("not valid JSON: " + toString(parsed.takeError()));
+  const json::Object *o = parsed->getAsObject();
+  if (!o || o->getInteger("seqc_kv_calibration") != 1)
+    return fail("not a key calibration written by seqc-run calibrate (no "
+                "\"seqc_kv_calibration\": 1)");
+  mlir::seq::KVCacheType type;
+  m.module->walk(
+      [&](mlir::seq::KVLoadOp op) { type = op.getCache().getType(); });
+  int64_t L = m.layers, H = type.getHeads(), D = type.getHeadDim();
+  std::optional<int64_t> l = o->getInteger("layers"),
+                         h = o->getInteger("kv_heads"),
+                         d = o->getInteger("head_dim");
+  if (!l || !h || !d || *l != L || *h != H || *d != D)
+    return fail(formatv("statistics of {0} layers x {1} KV heads x {2} "
+                        "channels; this model has {3} x {4} x {5}",
+                        l.value_or(0), h.value_or(0), d.value_or(0), L, H, D)
+                    .str());
+  const json::Array *values = o->getArray("key_absmax");
+  if (!values || (int64_t)values->size() != L * H * D)
+    return fail("key_absmax must list " + Twine(L * H * D) + " numbers");
+  SmallVector<float> absmax;
+  for (const json::Value &v : *values) {
+    std::optional<double> x = v.getAsNumber();
+    if (!x || !std::isfinite(*x) || *x < 0)
+      return fail("key_absmax holds a value that is not a finite "
+                  "non-negative number");
+    absmax.push_back((float)*x);
+  }
+  mlir::Builder b(ctx);
+  auto attr = mlir::DenseFPElementsAttr::get(
+      mlir::RankedTensorType::get({L, H, D}, b.getF32Type()),
+      ArrayRef<float>(absmax));
+  m.module->getOperation()->setAttr(
+      "seq.kv_calibration",
+      b.getDictionaryAttr(b.getNamedAttr("key_absmax", attr)));
+  return Error::success();
+}
+
 /// Runs seq-fuse-hadamard and seq-compress-kv-cache as the --rotate-kv and
 /// --kv-* options ask (nothing at 16 bits without rotation).
 Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
@@ -421,6 +486,13 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
     return createStringError("--rotate-kv-heads must be positive, and 1 "
                              "unless --rotate-kv-keys=pre-rope (got " +
                              Twine(rotateKVHeads) + ")");
+  if (!kvCalibration.empty() || rotateKVBlock != 0) {
+    if (!rotateKV || preRope)
+      return createStringError("--kv-calibration and --rotate-kv-block "
+                               "apply to --rotate-kv with post-RoPE keys");
+    if (rotateKVBlock < 0)
+      return createStringError("--rotate-kv-block must be positive");
+  }
   if (preRope && !kvEvict.empty())
     return createStringError("--rotate-kv-keys=pre-rope caches keys before "
                              "RoPE and needs every token at its position; "
@@ -429,10 +501,15 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
     if (m.arch != "llama")
       return createStringError("--rotate-kv applies to attention models; " +
                                m.arch + " has no KV cache");
+    if (!kvCalibration.empty())
+      if (Error e = attachCalibration(ctx, m))
+        return e;
     if (Error e = runPipeline(
             ctx, m,
-            formatv("seq-fuse-hadamard{{key-rotation={0} key-group-heads={1}}",
-                    rotateKVKeys, rotateKVHeads)
+            formatv("seq-fuse-hadamard{{key-rotation={0} key-group-heads={1} "
+                    "key-block={2} reorder-keys={3}}",
+                    rotateKVKeys, rotateKVHeads, rotateKVBlock,
+                    kvCalibration.empty() ? "false" : "true")
                 .str(),
             "seq-fuse-hadamard"))
       return e;
@@ -506,6 +583,11 @@ Expected<std::string> kvManifest(Model &m) {
   os << "context " << m.context << "\n";
   os << "state_bytes " << layout.bytes * m.layers << "\n";
   os << "kv_cache " << typeText << "\n";
+  // One cache per layer, slot l at l * kv_slot_bytes of the state (layout:
+  // passes/Conversion/KVLayout.h).
+  os << "kv_layers " << m.layers << "\nkv_slot_bytes " << layout.bytes << "\n";
+  os << "kv_rotation "
+     << (!rotateKV ? std::string("none") : rotateKVKeys.getValue()) << "\n";
   os << formatv(
       "kv_bytes_per_token {0}\n",
       (int64_t)std::llround(type.getBytesPerQuantizedToken() * m.layers));

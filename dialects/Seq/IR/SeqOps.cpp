@@ -305,6 +305,32 @@ OpFoldResult HadamardOp::fold(FoldAdaptor) {
 // RopeOp
 //===----------------------------------------------------------------------===//
 
+LogicalResult PermuteChannelsOp::verify() {
+  auto type = getInput().getType();
+  auto order = cast<ShapedType>(getOrder().getType());
+  if (order.getRank() != 3 || order.getDimSize(0) < 1 ||
+      !compatible(type.getDimSize(1), order.getDimSize(1)) ||
+      !compatible(type.getDimSize(2), order.getDimSize(2)))
+    return emitOpError() << "order must have shape [layers, " +
+                                dimStr(type.getDimSize(1)) + ", " +
+                                dimStr(type.getDimSize(2)) + "], got "
+                         << order;
+  int64_t L = order.getDimSize(0), H = order.getDimSize(1),
+          D = order.getDimSize(2);
+  SmallVector<int32_t> values(getOrder().getValues<int32_t>());
+  for (int64_t r = 0; r < L * H; ++r) {
+    SmallVector<bool> seen(D, false);
+    for (int64_t i = 0; i < D; ++i) {
+      int32_t c = values[r * D + i];
+      if (c < 0 || c >= D || seen[c])
+        return emitOpError() << "order[" << r / H << ", " << r % H
+                             << "] is not a permutation of 0.." << D - 1;
+      seen[c] = true;
+    }
+  }
+  return success();
+}
+
 LogicalResult RopeOp::verify() {
   auto type = getInput().getType();
   int64_t d = type.getDimSize(2);

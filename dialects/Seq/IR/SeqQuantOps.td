@@ -113,6 +113,36 @@ def Seq_HadamardOp : Seq_Op<"hadamard", [Pure, SameOperandsAndResultType]> {
   }];
 }
 
+def Seq_PermuteChannelsOp : Seq_Op<"permute_channels", [Pure,
+    AllTypesMatch<["input", "output"]>]> {
+  let summary = "reorder the channels of each head by a per-layer table";
+  let description = [{
+    `y[t, h, i] = x[t, h, order[layer, h, i]]`: each head's channels in the
+    order of row `[layer, h]` of the table, a permutation of `0 .. D-1`. The
+    table has one slice per layer, chosen at run time by `layer` (the
+    layers of a model share one function and differ by their cache slot),
+    which must be below the table's first dimension.
+
+    `seq-fuse-hadamard` inserts it (RotateKV's outlier-aware reordering:
+    channels ordered from calibration statistics so that every Hadamard
+    block gets its share of the outlier channels) on queries and keys
+    alike, so that their dot products are unchanged.
+
+    Shapes: `input, output : [T, H, D]`, `order : [L, H, D]` (i32).
+
+    Example:
+    ```mlir
+    %y = seq.permute_channels %k[%layer] {order = dense<...> : tensor<4x2x32xi32>}
+        : tensor<?x2x32xf32>
+    ```
+  }];
+  let arguments = (ins 3DTensorOf<[AnyFloat]>:$input, Index:$layer,
+                       I32ElementsAttr:$order);
+  let results = (outs 3DTensorOf<[AnyFloat]>:$output);
+  let assemblyFormat = "$input `[` $layer `]` attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
 def Seq_RopeOp : Seq_Op<"rope", [Pure, AllTypesMatch<["input", "output"]>]> {
   let summary = "rotary position embedding";
   let description = [{

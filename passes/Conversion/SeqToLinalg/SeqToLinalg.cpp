@@ -438,6 +438,44 @@ struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
 // seq.rope
 //===----------------------------------------------------------------------===//
 
+/// One linalg.generic over [T, H, D]: output channel i of head h reads
+/// channel order[layer, h, i] (tensor.extract from the constant table).
+struct PermuteChannelsLowering : OpConversionPattern<PermuteChannelsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(PermuteChannelsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getInput().getType());
+    Value input = adaptor.getInput(), layer = adaptor.getLayer();
+    Value table = arith::ConstantOp::create(rewriter, loc, op.getOrder());
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, input);
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
+    AffineMap id = rewriter.getMultiDimIdentityMap(3);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{init.getType()}, ValueRange{},
+        ValueRange{init}, SmallVector<AffineMap>{id},
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          Value t = linalg::IndexOp::create(b, l, 0);
+          Value h = linalg::IndexOp::create(b, l, 1);
+          Value i = linalg::IndexOp::create(b, l, 2);
+          Value c =
+              tensor::ExtractOp::create(b, l, table, ValueRange{layer, h, i});
+          c = arith::IndexCastOp::create(b, l, b.getIndexType(), c);
+          linalg::YieldOp::create(
+              b, l,
+              tensor::ExtractOp::create(b, l, input, ValueRange{t, h, c})
+                  .getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// One linalg.generic over [T, H, D]: each output channel reads its partner///
 /// One linalg.generic over [T, H, D]: each output channel reads its partner
 /// channel with tensor.extract. The angle pos * theta^(-2i/d) and its cosine
 /// and sine are computed in f64 (exact enough at long positions), the
@@ -550,7 +588,8 @@ struct ConvertSeqToLinalgPass
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                            math::MathDialect, scf::SCFDialect,
                            tensor::TensorDialect>();
-    target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op, RopeOp>();
+    target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op, RopeOp,
+                        PermuteChannelsOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateSeqToLinalgConversionPatterns(patterns);
@@ -565,5 +604,6 @@ struct ConvertSeqToLinalgPass
 void mlir::seq::populateSeqToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<TokenShiftLowering, WKV4Lowering, WKV5Lowering, WKV6Lowering,
-               WKV7Lowering, RopeLowering>(patterns.getContext());
+               WKV7Lowering, RopeLowering, PermuteChannelsLowering>(
+      patterns.getContext());
 }

@@ -594,3 +594,19 @@ func.func @kv_empty_not_a_cache() {
   %0 = "seq.kv_empty"() : () -> tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @permute_not_permutation(%x: tensor<?x1x4xf32>, %l: index) {
+  // expected-error @+1 {{'seq.permute_channels' op order[1, 0] is not a permutation of 0..3}}
+  %y = seq.permute_channels %x[%l] {order = dense<[[[0, 1, 2, 3]], [[0, 1, 1, 3]]]> : tensor<2x1x4xi32>} : tensor<?x1x4xf32>
+  return
+}
+
+// -----
+
+func.func @permute_shape(%x: tensor<?x2x4xf32>, %l: index) {
+  // expected-error @+1 {{'seq.permute_channels' op order must have shape [layers, 2, 4], got 'tensor<2x1x4xi32>'}}
+  %y = seq.permute_channels %x[%l] {order = dense<[[[0, 1, 2, 3]], [[3, 2, 1, 0]]]> : tensor<2x1x4xi32>} : tensor<?x2x4xf32>
+  return
+}
