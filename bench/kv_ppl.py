@@ -75,6 +75,13 @@ CONFIGS = [
     ("2-bit + reordered rotation in blocks of 8, per-token keys, window 0",
      ["--kv-bits", "2", "--kv-window", "0", "--rotate-kv", "--rotate-kv-block", "8",
       "--kv-calibration", "@CAL@", "--kv-per-token-keys"]),
+    # MiKV's outlier balancing (seq-balance-kv) from the same statistics.
+    ("2-bit, per-token keys, balanced (alpha 0.5)",
+     ["--kv-bits", "2", "--kv-per-token-keys", "--kv-calibration", "@CAL@",
+      "--kv-balance", "0.5"]),
+    ("2-bit, per-token keys, balanced (alpha 1)",
+     ["--kv-bits", "2", "--kv-per-token-keys", "--kv-calibration", "@CAL@",
+      "--kv-balance", "1"]),
     # Weight quantization (per-row int8) with and without QuaRot, with f32
     # activations and with the integer kernels' int8 activations (blocks of
     # 32 channels; --int8-dot=avx2 so that the row means the same on any
@@ -116,6 +123,10 @@ EVICTION += [
     ("mixed precision: roco 12.5% (32 tokens) + 2-bit rest",
      ["--kv-evict", "roco", "--kv-budget", "32", "--kv-sinks", "4", "--kv-recent", "14",
       "--kv-bits", "2", "--kv-group", "32"]),
+    ("mixed precision, balanced (alpha 0.5): h2o 12.5% (32 tokens) + 2-bit rest",
+     ["--kv-evict", "h2o", "--kv-budget", "32", "--kv-sinks", "4", "--kv-recent", "14",
+      "--kv-bits", "2", "--kv-group", "32", "--kv-calibration", "@CAL@",
+      "--kv-balance", "0.5"]),
     ("mixed precision + rotation: h2o 12.5% (32 tokens) + 2-bit rest",
      ["--kv-evict", "h2o", "--kv-budget", "32", "--kv-sinks", "4", "--kv-recent", "14",
       "--kv-bits", "2", "--kv-group", "32", "--rotate-kv"]),
@@ -213,7 +224,7 @@ def main():
     labels = [f"{r['label']}  ({r['kv_bytes_per_token']} B/token)" for r in rows]
     incr = [100 * (r["ppl"] / base - 1) for r in rows]
     def color(label):
-        for key, c in [("mixed", "tab:purple"), ("QuaRot", "tab:cyan"),
+        for key, c in [("balanced", "tab:gray"), ("mixed", "tab:purple"), ("QuaRot", "tab:cyan"),
                        ("pre-RoPE", "tab:olive"), ("reordered", "tab:pink"),
                        ("rotation", "tab:orange"),
                        ("h2o", "tab:red"), ("roco", "tab:brown"),
@@ -231,7 +242,7 @@ def main():
     ax.set_title("Tiny LLaMA on tinyshakespeare: KV caches (KIVI: groups of 32, "
                  "window 32)\nblue: KIVI, orange: KIVI + seq-fuse-hadamard rotation, "
                  "olive: pre-RoPE key rotation (RotateKV), pink: reordered "
-                 "from calibration, "
+                 "from calibration, gray: balanced (MiKV), "
                  "cyan: QuaRot folded into the weights,\n"
                  "green: window eviction, red: h2o, brown: roco, purple: mixed "
                  "precision (MiKV)", fontsize=9)

@@ -1046,9 +1046,9 @@ public:
       if (kt) {
         int64_t G = std::max<int64_t>(kt->groupHeads, 1);
         ktGroup = small(scratch.group, {G * D});
-        int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
-        ktBaseTmp =
-            kt->groupHeads && m > 1 ? small(scratch.baseTmp, {m}) : Value();
+        int64_t m =
+            kt->groupHeads ? seqc::factorizeHadamardOrder(G * D)->baseOrder : 1;
+        ktBaseTmp = m > 1 ? small(scratch.baseTmp, {m}) : Value();
       }
       auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
       // The group's queries, scaled, in a contiguous [rep, D] buffer (the
@@ -1328,9 +1328,11 @@ struct ConvertSeqKVToLoopsPass
       int64_t G = std::max<int64_t>(kt.groupHeads, 1);
       if (!scratch.parallel) {
         scratch.group = alloc({G * D});
-        int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
-        if (kt.groupHeads && m > 1)
-          scratch.baseTmp = alloc({m});
+        if (kt.groupHeads) {
+          int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
+          if (m > 1)
+            scratch.baseTmp = alloc({m});
+        }
       }
       if (std::optional<APFloat> theta = op.getKeyRopeTheta()) {
         kt.rope = true;
@@ -1341,7 +1343,8 @@ struct ConvertSeqKVToLoopsPass
         // appends.
         Value held = e.loadHeader(0);
         if (append)
-          held = e.add(held, T);
+          held = arith::MinSIOp::create(b, e.add(held, T),
+                                        e.idx(type.getCapacity()));
         buildRopeTables(b, e, kt, theta->convertToFloat(), type.getCapacity(),
                         held);
       }

@@ -1,6 +1,7 @@
 //===- FuseHadamard.cpp - rotate cached keys and values
 //--------------------===//
 
+#include "passes/Transforms/Calibration.h"
 #include "passes/Transforms/Passes.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
@@ -90,20 +91,9 @@ struct FuseHadamardPass
       return signalPassFailure();
     }
     DenseFPElementsAttr calibration;
-    if (reorderKeys) {
-      auto dict =
-          getOperation()->getAttrOfType<DictionaryAttr>("seq.kv_calibration");
-      calibration =
-          dict ? dyn_cast_or_null<DenseFPElementsAttr>(dict.get("key_absmax"))
-               : DenseFPElementsAttr();
-      if (!calibration) {
-        getOperation()->emitError()
-            << "seq-fuse-hadamard reorder-keys: the module has no "
-               "seq.kv_calibration = {key_absmax = dense<...> : "
-               "tensor<LxHxDxf32>} (seqc compile --kv-calibration)";
-        return signalPassFailure();
-      }
-    }
+    if (reorderKeys && !(calibration = getKeyCalibration(
+                             getOperation(), "seq-fuse-hadamard reorder-keys")))
+      return signalPassFailure();
     if (keyGroupHeads < 1 || (!preRope && keyGroupHeads != 1)) {
       getOperation()->emitError()
           << "seq-fuse-hadamard: key-group-heads (" << keyGroupHeads
@@ -196,34 +186,16 @@ struct FuseHadamardPass
              << seqc::describeSupportedHadamardOrders() << ")";
     if (!calibration)
       return success();
-    auto load = append.getCache().getDefiningOp<KVLoadOp>();
-    if (!load)
-      return op.emitOpError() << "seq-fuse-hadamard reorder-keys: the cache "
-                                 "must come from a seq.kv_load (its slot is "
-                                 "the layer of the calibration)";
-    auto shape = calibration.getType().getShape();
-    if (shape.size() != 3 || shape[1] != H || shape[2] != D)
-      return op.emitOpError()
-             << "seq-fuse-hadamard reorder-keys: seq.kv_calibration's "
-                "key_absmax has shape "
-             << calibration.getType() << ", expected [layers, " << H << ", "
-             << D << "]";
-    int64_t L = shape[0];
-    APInt slotValue;
-    if (matchPattern(load.getSlot(), m_ConstantInt(&slotValue)) &&
-        slotValue.getSExtValue() >= L)
-      return op.emitOpError() << "seq-fuse-hadamard reorder-keys: cache slot "
-                              << slotValue.getSExtValue()
-                              << " has no calibration (" << L << " layers)";
-    SmallVector<float> mag(calibration.getValues<float>());
-    int64_t rep =
-        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1) / H;
+    FailureOr<AttentionCalibration> cal = calibrationFor(
+        op, append, calibration, "seq-fuse-hadamard reorder-keys");
+    if (failed(cal))
+      return failure();
+    int64_t L = cal->layers, rep = cal->queryHeads / H;
     SmallVector<int32_t> keyTable, queryTable;
     for (int64_t l = 0; l < L; ++l) {
       SmallVector<SmallVector<int32_t>> heads;
       for (int64_t h = 0; h < H; ++h) {
-        heads.push_back(
-            zigzagOrder(ArrayRef<float>(mag).slice((l * H + h) * D, D), block));
+        heads.push_back(zigzagOrder(cal->head(l, h), block));
         keyTable.append(heads.back());
       }
       for (int64_t h = 0; h < H * rep; ++h)
@@ -233,7 +205,7 @@ struct FuseHadamardPass
       return DenseIntElementsAttr::get(
           RankedTensorType::get({L, heads, D}, b.getI32Type()), values);
     };
-    layer = load.getSlot();
+    layer = cal->layer;
     queryOrder = table(H * rep, queryTable);
     Value k = append.getKeys();
     append.getKeysMutable().assign(PermuteChannelsOp::create(

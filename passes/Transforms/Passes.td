@@ -148,6 +148,41 @@ def SeqMixedPrecisionKV : Pass<"seq-mixed-precision-kv", "::mlir::ModuleOp"> {
   ];
 }
 
+def SeqBalanceKV : Pass<"seq-balance-kv", "::mlir::ModuleOp"> {
+  let summary = "Move key outliers into the queries before the cache (MiKV)";
+  let description = [{
+    MiKV's outlier balancing: for every `seq.kv_attention` over a
+    `seq.kv_append` of the same tokens, each key channel is divided and
+    the matching channel of the queries that read it multiplied by the
+    same factor (`seq.scale_channels`), so `q·k` is unchanged while the
+    cached keys, which are quantized, lose their outlier channels (the
+    queries, which are not, take them). The factors come from calibration
+    statistics, the module's `seq.kv_calibration` (`key_absmax`, the
+    largest |key| per layer, KV head and channel: `seqc-run calibrate`):
+
+    ```
+    s[l, h, c] = (m[l, h, c] / rms_c m[l, h, c]) ^ alpha   (1 where m = 0)
+    ```
+
+    `alpha = 1` equalizes the channels' ranges, smaller values migrate
+    part of the outliers (SmoothQuant's migration strength). The layer of
+    an attention is its cache's slot. Channels of groups a per-channel key
+    encoding scales separately gain nothing; per-token key groups (MiKV's
+    low-precision store, `per-token-keys`) do. Run it before
+    `seq-fuse-hadamard` (which then rotates the balanced keys) and before
+    the compression passes. Idempotent (`seq.balanced`).
+  }];
+  let options = [
+    Option<"alpha", "alpha", "double", "0.5",
+           "Migration strength in [0, 1]">
+  ];
+  let dependentDialects = ["::mlir::seq::SeqDialect"];
+  let statistics = [
+    Statistic<"numBalanced", "attentions-balanced",
+              "Number of cached attentions whose keys were balanced">
+  ];
+}
+
 def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
   let summary = "Rotate what enters the KV caches by Hadamard matrices";
   let description = [{

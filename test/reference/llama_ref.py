@@ -357,7 +357,8 @@ INT8_MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weig
 
 class Llama:
     def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
-                 int8=None, pre_rope_heads=0, key_block=0, calibration=None):
+                 int8=None, pre_rope_heads=0, key_block=0, calibration=None,
+                 balance=None):
         self.cfg, self.w = load(model_dir)
         if int8 is not None:
             # int8 weights; int8 > 0: activations rounded per block of int8
@@ -387,7 +388,18 @@ class Llama:
             B = key_block or self.D
             self.qk_rot = np.kron(np.eye(self.D // B), hadamard(B))
         self.orders = None
-        if calibration:
+        # --kv-balance ALPHA (seq-balance-kv): keys divided, queries
+        # multiplied per channel by (m / rms(m))^alpha, m the calibrated
+        # largest |key| of the channel.
+        self.balance = None
+        if calibration and balance is not None:
+            cal = json.loads(Path(calibration).read_text())
+            mag = np.array(cal["key_absmax"], dtype=np.float32).reshape(
+                self.L, self.Hk, self.D).astype(np.float64)
+            rms = np.sqrt((mag * mag).mean(axis=2, keepdims=True))
+            self.balance = np.where((mag > 0) & (rms > 0),
+                                    (mag / np.where(rms > 0, rms, 1)) ** balance, 1.0)
+        if calibration and rotate and not self.G:
             cal = json.loads(Path(calibration).read_text())
             mag = np.array(cal["key_absmax"]).reshape(self.L, self.Hk, self.D)
             self.orders = [[zigzag(mag[l, h], key_block or self.D)
@@ -425,6 +437,11 @@ class Llama:
                 keys = rope(K, np.arange(n), self.theta)
             else:
                 k = rope(k, self.pos, self.theta)
+                if self.balance is not None:
+                    rep = self.Hq // self.Hk
+                    sc = self.balance[l]
+                    q = q * np.repeat(sc, rep, axis=0)
+                    k = k / sc
                 if self.orders is not None:
                     rep = self.Hq // self.Hk
                     q = np.stack([q[h][self.orders[l][h // rep]] for h in range(self.Hq)])
@@ -481,6 +498,7 @@ def add_kv_args(p):
     p.add_argument("--rotate-kv-heads", type=int, default=1)
     p.add_argument("--rotate-kv-block", type=int, default=0)
     p.add_argument("--kv-calibration")
+    p.add_argument("--kv-balance", type=float)
     p.add_argument("--kv-evict", choices=["window", "h2o", "roco"])
     p.add_argument("--kv-budget", type=int, default=0)
     p.add_argument("--kv-recent", type=int, default=0)
@@ -527,7 +545,7 @@ def main():
     m = Llama(args.dir, comp_from_args(args), args.context or None, storage,
               args.rotate_kv, getattr(args, "int8", None),
               args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0,
-              args.rotate_kv_block, args.kv_calibration)
+              args.rotate_kv_block, args.kv_calibration, args.kv_balance)
     if args.cmd == "calibrate":
         toks = [int(t) for t in args.tokens.split(",")]
         absmax = np.zeros((m.L, m.Hk, m.D))

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -419,8 +420,9 @@ int cmdCalibrate(Args &args) {
   std::string cache = entry("kv_cache");
   int64_t H = 0, D = 0, cap = 0;
   char rest[8] = {0};
-  if (std::sscanf(cache.c_str(), "!seq.kv_cache<%ldx%ldx%ldxf3%2s", &H, &D,
-                  &cap, rest) != 4 ||
+  if (std::sscanf(cache.c_str(),
+                  "!seq.kv_cache<%" SCNd64 "x%" SCNd64 "x%" SCNd64 "xf3%2s", &H,
+                  &D, &cap, rest) != 4 ||
       std::string(rest) != "2>" || entry("kv_rotation") != "none")
     die("calibrate: needs an artifact whose KV cache holds the keys as the "
         "model computes them (f32, no compression, no rotation; compile "
@@ -429,9 +431,14 @@ int cmdCalibrate(Args &args) {
   int64_t layers = std::stoll(entry("kv_layers"));
   size_t slotBytes = std::stoull(entry("kv_slot_bytes"));
   size_t window = std::stoull(entry("context"));
+  if (window > (size_t)cap)
+    die("calibrate: the context (" + std::to_string(window) +
+        ") exceeds the cache's capacity (" + std::to_string(cap) + ")");
   std::vector<int32_t> ids;
   std::string source;
   if (!tokenList.empty()) {
+    if (args.positional.size() > 1)
+      die("calibrate: give a text file or --tokens, not both");
     ids = parseTokens(tokenList);
     source = "--tokens";
   } else {
@@ -485,6 +492,23 @@ int cmdCalibrate(Args &args) {
       }
   }
   seqc_session_free(s);
+  // JSON string contents: quotes, backslashes and control bytes escaped.
+  auto quoted = [](const std::string &v) {
+    std::string r;
+    for (unsigned char c : v) {
+      if (c == '"' || c == '\\') {
+        r += '\\';
+        r += (char)c;
+      } else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        r += buf;
+      } else {
+        r += (char)c;
+      }
+    }
+    return r;
+  };
   std::FILE *f = std::fopen(out.c_str(), "w");
   if (!f)
     die(out + ": cannot write");
@@ -501,16 +525,18 @@ int cmdCalibrate(Args &args) {
   std::fprintf(f,
                "{\"seqc_kv_calibration\": 1, \"model\": \"%s\", "
                "\"source\": \"%s\", \"tokens\": %zu, \"window\": %zu,\n"
-               " \"layers\": %ld, \"kv_heads\": %ld, \"head_dim\": %ld,\n"
+               " \"layers\": %" PRId64 ", \"kv_heads\": %" PRId64
+               ", \"head_dim\": %" PRId64 ",\n"
                " \"key_absmax\": [%s],\n \"key_rms\": [%s]}\n",
-               entry("description").c_str(), source.c_str(), ids.size(), window,
-               layers, H, D, list(absmax, false).c_str(),
+               quoted(entry("description")).c_str(), quoted(source).c_str(),
+               ids.size(), window, layers, H, D, list(absmax, false).c_str(),
                list(sumsq, true).c_str());
   if (std::fclose(f) != 0)
     die(out + ": cannot write");
   std::fprintf(stderr,
-               "seqc-run: calibrate: %zu tokens, %ld layers x %ld KV heads x "
-               "%ld channels -> %s\n",
+               "seqc-run: calibrate: %zu tokens, %" PRId64 " layers x %" PRId64
+               " KV heads x "
+               "%" PRId64 " channels -> %s\n",
                ids.size(), layers, H, D, out.c_str());
   return 0;
 }

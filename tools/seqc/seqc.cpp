@@ -211,6 +211,13 @@ cl::opt<std::string> kvCalibration(
              "calibrate` writes them): each head's channels dealt to the "
              "Hadamard blocks in zigzag order of their largest magnitude"),
     cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<double> kvBalance(
+    "kv-balance",
+    cl::desc("With --kv-calibration, divide key channels and multiply the "
+             "queries' by (largest |key| / its RMS over the head)^ALPHA "
+             "before the cache (seq-balance-kv, MiKV's outlier balancing; "
+             "ALPHA in [0, 1])"),
+    cl::init(-1.0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool> kvF16("kv-f16",
                     cl::desc("Keep full-precision cache entries in f16 "
                              "instead of f32"),
@@ -486,13 +493,38 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
     return createStringError("--rotate-kv-heads must be positive, and 1 "
                              "unless --rotate-kv-keys=pre-rope (got " +
                              Twine(rotateKVHeads) + ")");
-  if (!kvCalibration.empty() || rotateKVBlock != 0) {
-    if (!rotateKV || preRope)
-      return createStringError("--kv-calibration and --rotate-kv-block "
-                               "apply to --rotate-kv with post-RoPE keys");
-    if (rotateKVBlock < 0)
-      return createStringError("--rotate-kv-block must be positive");
+  bool balance = kvBalance.getNumOccurrences() > 0;
+  if (balance && kvCalibration.empty())
+    return createStringError("--kv-balance needs --kv-calibration");
+  if (balance && !(kvBalance >= 0.0 && kvBalance <= 1.0))
+    return createStringError("--kv-balance must be in [0, 1], got " +
+                             std::to_string(kvBalance.getValue()));
+  if (balance && preRope)
+    return createStringError("--kv-balance scales keys after RoPE; it "
+                             "cannot be combined with "
+                             "--rotate-kv-keys=pre-rope");
+  if (rotateKVBlock != 0 && (!rotateKV || preRope))
+    return createStringError("--rotate-kv-block applies to --rotate-kv with "
+                             "post-RoPE keys");
+  if (rotateKVBlock < 0)
+    return createStringError("--rotate-kv-block must be positive");
+  if (!kvCalibration.empty() && !balance && (!rotateKV || preRope))
+    return createStringError("--kv-calibration is read by --kv-balance and "
+                             "by --rotate-kv with post-RoPE keys (channel "
+                             "reordering)");
+  if (!kvCalibration.empty()) {
+    if (m.arch != "llama")
+      return createStringError("--kv-calibration applies to attention "
+                               "models; " +
+                               m.arch + " has no KV cache");
+    if (Error e = attachCalibration(ctx, m))
+      return e;
   }
+  if (balance)
+    if (Error e = runPipeline(
+            ctx, m, formatv("seq-balance-kv{{alpha={0}}", kvBalance).str(),
+            "seq-balance-kv"))
+      return e;
   if (preRope && !kvEvict.empty())
     return createStringError("--rotate-kv-keys=pre-rope caches keys before "
                              "RoPE and needs every token at its position; "
@@ -501,15 +533,12 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
     if (m.arch != "llama")
       return createStringError("--rotate-kv applies to attention models; " +
                                m.arch + " has no KV cache");
-    if (!kvCalibration.empty())
-      if (Error e = attachCalibration(ctx, m))
-        return e;
     if (Error e = runPipeline(
             ctx, m,
             formatv("seq-fuse-hadamard{{key-rotation={0} key-group-heads={1} "
                     "key-block={2} reorder-keys={3}}",
                     rotateKVKeys, rotateKVHeads, rotateKVBlock,
-                    kvCalibration.empty() ? "false" : "true")
+                    kvCalibration.empty() || preRope ? "false" : "true")
                 .str(),
             "seq-fuse-hadamard"))
       return e;

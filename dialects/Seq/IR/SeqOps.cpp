@@ -305,16 +305,34 @@ OpFoldResult HadamardOp::fold(FoldAdaptor) {
 // RopeOp
 //===----------------------------------------------------------------------===//
 
+/// A per-layer channel table ([layers, H, D]) of an op over [T, H, D].
+static LogicalResult verifyChannelTable(Operation *op, StringRef name,
+                                        RankedTensorType type,
+                                        ShapedType table) {
+  if (table.getRank() != 3 || table.getDimSize(0) < 1 ||
+      !compatible(type.getDimSize(1), table.getDimSize(1)) ||
+      !compatible(type.getDimSize(2), table.getDimSize(2)))
+    return op->emitOpError()
+           << name << " must have shape [layers, " << dimStr(type.getDimSize(1))
+           << ", " << dimStr(type.getDimSize(2)) << "], got " << table;
+  return success();
+}
+
+LogicalResult ScaleChannelsOp::verify() {
+  if (failed(verifyChannelTable(*this, "scales", getInput().getType(),
+                                cast<ShapedType>(getScales().getType()))))
+    return failure();
+  for (APFloat s : getScales().getValues<APFloat>())
+    if (!s.isFiniteNonZero() || s.isNegative())
+      return emitOpError() << "scales must be finite and positive";
+  return success();
+}
+
 LogicalResult PermuteChannelsOp::verify() {
   auto type = getInput().getType();
   auto order = cast<ShapedType>(getOrder().getType());
-  if (order.getRank() != 3 || order.getDimSize(0) < 1 ||
-      !compatible(type.getDimSize(1), order.getDimSize(1)) ||
-      !compatible(type.getDimSize(2), order.getDimSize(2)))
-    return emitOpError() << "order must have shape [layers, " +
-                                dimStr(type.getDimSize(1)) + ", " +
-                                dimStr(type.getDimSize(2)) + "], got "
-                         << order;
+  if (failed(verifyChannelTable(*this, "order", type, order)))
+    return failure();
   int64_t L = order.getDimSize(0), H = order.getDimSize(1),
           D = order.getDimSize(2);
   SmallVector<int32_t> values(getOrder().getValues<int32_t>());
@@ -403,6 +421,10 @@ LogicalResult KVAttentionOp::verify() {
                            << "; supported orders are "
                            << seqc::describeSupportedHadamardOrders();
   }
+  if (hasKeyTransform() && cache.isScored())
+    return emitOpError() << "keys read back through a rotation or RoPE need "
+                            "a cache that does not choose its tokens by "
+                            "attention";
   std::optional<APFloat> theta = getKeyRopeTheta();
   if (!theta && (getKeyRopeStyle() || getKeyRotaryDim()))
     return emitOpError()

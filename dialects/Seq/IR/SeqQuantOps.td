@@ -143,6 +143,34 @@ def Seq_PermuteChannelsOp : Seq_Op<"permute_channels", [Pure,
   let hasVerifier = 1;
 }
 
+def Seq_ScaleChannelsOp : Seq_Op<"scale_channels", [Pure,
+    AllTypesMatch<["input", "output"]>]> {
+  let summary = "multiply the channels of each head by a per-layer table";
+  let description = [{
+    `y[t, h, i] = x[t, h, i] * scales[layer, h, i]`, with the table's slice
+    chosen at run time by `layer` (below the table's first dimension), as
+    for `seq.permute_channels`.
+
+    `seq-balance-kv` inserts it (MiKV's outlier balancing): key channels
+    divided and query channels multiplied by the same factors, so that the
+    scores are unchanged while the cached keys lose their outlier channels.
+
+    Shapes: `input, output : [T, H, D]`, `scales : [L, H, D]` (f32, finite
+    and positive).
+
+    Example:
+    ```mlir
+    %y = seq.scale_channels %k[%layer] {scales = dense<...> : tensor<4x2x32xf32>}
+        : tensor<?x2x32xf32>
+    ```
+  }];
+  let arguments = (ins 3DTensorOf<[AnyFloat]>:$input, Index:$layer,
+                       FloatElementsAttr<32>:$scales);
+  let results = (outs 3DTensorOf<[AnyFloat]>:$output);
+  let assemblyFormat = "$input `[` $layer `]` attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
 def Seq_RopeOp : Seq_Op<"rope", [Pure, AllTypesMatch<["input", "output"]>]> {
   let summary = "rotary position embedding";
   let description = [{

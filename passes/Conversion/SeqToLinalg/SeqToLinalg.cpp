@@ -438,44 +438,75 @@ struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
 // seq.rope
 //===----------------------------------------------------------------------===//
 
-/// One linalg.generic over [T, H, D]: output channel i of head h reads
-/// channel order[layer, h, i] (tensor.extract from the constant table).
+/// One linalg.generic over [T, H, D] whose element (t, h, i) is
+/// `body(t, h, i, entry)`, entry = table[layer, h, i] (tensor.extract from
+/// the constant per-layer table).
+static Value channelTableGeneric(
+    ConversionPatternRewriter &rewriter, Location loc, Value input, Value layer,
+    DenseElementsAttr table,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
+  auto type = cast<RankedTensorType>(input.getType());
+  Value cst = arith::ConstantOp::create(rewriter, loc, table);
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, input);
+  Value init =
+      tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
+  AffineMap id = rewriter.getMultiDimIdentityMap(3);
+  return linalg::GenericOp::create(
+             rewriter, loc, TypeRange{init.getType()}, ValueRange{},
+             ValueRange{init}, SmallVector<AffineMap>{id},
+             SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+             [&](OpBuilder &b, Location l, ValueRange) {
+               SmallVector<Value> at;
+               for (unsigned d = 0; d < 3; ++d)
+                 at.push_back(linalg::IndexOp::create(b, l, d));
+               Value entry = tensor::ExtractOp::create(
+                   b, l, cst, ValueRange{layer, at[1], at[2]});
+               linalg::YieldOp::create(b, l, body(b, l, at, entry));
+             })
+      .getResult(0);
+}
+
+/// Output channel i of head h reads channel order[layer, h, i].
 struct PermuteChannelsLowering : OpConversionPattern<PermuteChannelsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(PermuteChannelsOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getInput().getType());
-    Value input = adaptor.getInput(), layer = adaptor.getLayer();
-    Value table = arith::ConstantOp::create(rewriter, loc, op.getOrder());
-    SmallVector<OpFoldResult> sizes =
-        tensor::getMixedSizes(rewriter, loc, input);
-    Value init =
-        tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
-    AffineMap id = rewriter.getMultiDimIdentityMap(3);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{init.getType()}, ValueRange{},
-        ValueRange{init}, SmallVector<AffineMap>{id},
-        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange) {
-          Value t = linalg::IndexOp::create(b, l, 0);
-          Value h = linalg::IndexOp::create(b, l, 1);
-          Value i = linalg::IndexOp::create(b, l, 2);
-          Value c =
-              tensor::ExtractOp::create(b, l, table, ValueRange{layer, h, i});
-          c = arith::IndexCastOp::create(b, l, b.getIndexType(), c);
-          linalg::YieldOp::create(
-              b, l,
-              tensor::ExtractOp::create(b, l, input, ValueRange{t, h, c})
-                  .getResult());
-        });
-    rewriter.replaceOp(op, generic.getResult(0));
+    Value input = adaptor.getInput();
+    rewriter.replaceOp(
+        op, channelTableGeneric(
+                rewriter, op.getLoc(), input, adaptor.getLayer(), op.getOrder(),
+                [&](OpBuilder &b, Location l, ValueRange at, Value c) -> Value {
+                  c = arith::IndexCastOp::create(b, l, b.getIndexType(), c);
+                  return tensor::ExtractOp::create(b, l, input,
+                                                   ValueRange{at[0], at[1], c});
+                }));
     return success();
   }
 };
 
-/// One linalg.generic over [T, H, D]: each output channel reads its partner///
+/// x[t, h, i] * scales[layer, h, i], in f32.
+struct ScaleChannelsLowering : OpConversionPattern<ScaleChannelsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ScaleChannelsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value input = adaptor.getInput();
+    Type elt = cast<RankedTensorType>(input.getType()).getElementType();
+    rewriter.replaceOp(
+        op,
+        channelTableGeneric(
+            rewriter, op.getLoc(), input, adaptor.getLayer(), op.getScales(),
+            [&](OpBuilder &b, Location l, ValueRange at, Value s) -> Value {
+              Value x =
+                  castFloat(b, l, tensor::ExtractOp::create(b, l, input, at),
+                            b.getF32Type());
+              return castFloat(b, l, arith::MulFOp::create(b, l, x, s), elt);
+            }));
+    return success();
+  }
+};
+
 /// One linalg.generic over [T, H, D]: each output channel reads its partner
 /// channel with tensor.extract. The angle pos * theta^(-2i/d) and its cosine
 /// and sine are computed in f64 (exact enough at long positions), the
@@ -589,7 +620,7 @@ struct ConvertSeqToLinalgPass
                            math::MathDialect, scf::SCFDialect,
                            tensor::TensorDialect>();
     target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op, RopeOp,
-                        PermuteChannelsOp>();
+                        PermuteChannelsOp, ScaleChannelsOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateSeqToLinalgConversionPatterns(patterns);
@@ -604,6 +635,6 @@ struct ConvertSeqToLinalgPass
 void mlir::seq::populateSeqToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<TokenShiftLowering, WKV4Lowering, WKV5Lowering, WKV6Lowering,
-               WKV7Lowering, RopeLowering, PermuteChannelsLowering>(
-      patterns.getContext());
+               WKV7Lowering, RopeLowering, PermuteChannelsLowering,
+               ScaleChannelsLowering>(patterns.getContext());
 }

@@ -533,9 +533,17 @@ func.func @kv_attention_key_rotary_dim(%c: !seq.kv_cache<4x64x4096xf16>, %q: ten
 // -----
 
 // Keys before RoPE need their positions, which an evicting cache loses.
-func.func @kv_attention_key_rope_evicting(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>, %q: tensor<1x8x64xf32>) {
+func.func @kv_attention_key_rope_evicting(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64>, %q: tensor<1x8x64xf32>) {
   // expected-error @+1 {{'seq.kv_attention' op keys cached before RoPE (key_rope_theta) need a cache that keeps every token at its position; this one evicts}}
-  %o, %c1 = seq.kv_attention %q, %c {key_rope_theta = 1.0e4 : f32} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>
+  %o, %c1 = seq.kv_attention %q, %c {key_rope_theta = 1.0e4 : f32} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64>
+  return
+}
+
+// -----
+
+func.func @kv_attention_key_rotation_scored(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>, %q: tensor<1x8x64xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op keys read back through a rotation or RoPE need a cache that does not choose its tokens by attention}}
+  %o, %c1 = seq.kv_attention %q, %c {key_rotation_heads = 2 : i64} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>
   return
 }
 
@@ -608,5 +616,13 @@ func.func @permute_not_permutation(%x: tensor<?x1x4xf32>, %l: index) {
 func.func @permute_shape(%x: tensor<?x2x4xf32>, %l: index) {
   // expected-error @+1 {{'seq.permute_channels' op order must have shape [layers, 2, 4], got 'tensor<2x1x4xi32>'}}
   %y = seq.permute_channels %x[%l] {order = dense<[[[0, 1, 2, 3]], [[3, 2, 1, 0]]]> : tensor<2x1x4xi32>} : tensor<?x2x4xf32>
+  return
+}
+
+// -----
+
+func.func @scale_not_positive(%x: tensor<?x1x4xf32>, %l: index) {
+  // expected-error @+1 {{'seq.scale_channels' op scales must be finite and positive}}
+  %y = seq.scale_channels %x[%l] {scales = dense<[[[1.0, 2.0, 0.0, 1.0]]]> : tensor<1x1x4xf32>} : tensor<?x1x4xf32>
   return
 }
