@@ -243,8 +243,7 @@ struct FuseHadamardPass
              << "seq-fuse-hadamard: key-group-heads " << G << " x head_dim "
              << d << " = " << G * d << " has no Hadamard matrix; supported "
              << "orders are " << seqc::describeSupportedHadamardOrders();
-    KVCacheType cache = cacheType;
-    if (cache.isScored() || (cache.getWindow() > 0 && !cache.isCompressed()))
+    if (!cacheType.keepsPositions())
       return op.emitOpError()
              << "seq-fuse-hadamard key-rotation=pre-rope: the cache evicts "
                 "tokens, and keys before RoPE need their positions";

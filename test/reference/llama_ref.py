@@ -392,16 +392,15 @@ class Llama:
         # multiplied per channel by (m / rms(m))^alpha, m the calibrated
         # largest |key| of the channel.
         self.balance = None
-        if calibration and balance is not None:
+        if calibration:
             cal = json.loads(Path(calibration).read_text())
             mag = np.array(cal["key_absmax"], dtype=np.float32).reshape(
                 self.L, self.Hk, self.D).astype(np.float64)
+        if calibration and balance is not None:
             rms = np.sqrt((mag * mag).mean(axis=2, keepdims=True))
             self.balance = np.where((mag > 0) & (rms > 0),
                                     (mag / np.where(rms > 0, rms, 1)) ** balance, 1.0)
         if calibration and rotate and not self.G:
-            cal = json.loads(Path(calibration).read_text())
-            mag = np.array(cal["key_absmax"]).reshape(self.L, self.Hk, self.D)
             self.orders = [[zigzag(mag[l, h], key_block or self.D)
                             for h in range(self.Hk)] for l in range(self.L)]
         self.reset()

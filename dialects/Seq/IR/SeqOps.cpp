@@ -437,7 +437,7 @@ LogicalResult KVAttentionOp::verify() {
   if (D % 2 != 0 || rot <= 0 || rot > D || rot % 2 != 0)
     return emitOpError() << "key_rotary_dim must be even and in (0, " << D
                          << "] with an even head_dim, got " << rot;
-  if (cache.isScored() || (cache.getWindow() > 0 && !cache.isCompressed()))
+  if (!cache.keepsPositions())
     return emitOpError()
            << "keys cached before RoPE (key_rope_theta) need a cache that "
               "keeps every token at its position; this one evicts";

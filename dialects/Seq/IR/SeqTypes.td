@@ -92,6 +92,11 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
     /// True when tokens are chosen by attention (h2o or roco): dropped
     /// without encodings, quantized with them (mixed precision).
     bool isScored() const { return bool(getEvict()); }
+    /// True when every token stays at the index it was appended at (no
+    /// eviction by attention or by a window without encodings).
+    bool keepsPositions() const {
+      return !isScored() && (getWindow() == 0 || isCompressed());
+    }
     /// Bytes one token occupies in the cache (keys and values, all heads),
     /// counting codes, scales and zero points of its quantized region, or
     /// full-precision storage when unquantized.

@@ -61,8 +61,7 @@ const float *seqc_session_logits(const seqc_session *session);
 /* The session's state buffer, read-only, and its size in bytes (laid out as
  * the manifest's state_* and kv_* entries say; valid until the next call on
  * the session). */
-const void *seqc_session_state_data(const seqc_session *session,
-                                    size_t *bytes);
+const void *seqc_session_state_data(const seqc_session *session, size_t *bytes);
 
 /* Size of a saved state (state and logits, with a header naming the model). */
 size_t seqc_session_state_size(const seqc_session *session);
