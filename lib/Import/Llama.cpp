@@ -418,10 +418,11 @@ private:
     Value appended = seq::KVAppendOp::create(b, loc, cache, k, v);
     auto attention = seq::KVAttentionOp::create(
         b, loc, TypeRange{q.getType(), cacheType}, q, appended,
-        /*causal=*/true, /*scale=*/FloatAttr(), /*key_rotation_heads=*/
+        /*latent_basis=*/Value(), /*causal=*/true,
+        /*scale=*/FloatAttr(), /*key_rotation_heads=*/
         IntegerAttr(), /*key_rope_theta=*/FloatAttr(),
         /*key_rope_style=*/seq::RopeStyleAttr(),
-        /*key_rotary_dim=*/IntegerAttr());
+        /*key_rotary_dim=*/IntegerAttr(), /*latent_heads=*/IntegerAttr());
     seq::KVStoreOp::create(b, loc, attention.getNewCache(), state, slot);
     Value o = linear(joinHeads(attention.getOutput()), "layers.0.wo");
     x = add(x, o);

@@ -24,6 +24,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 
+#include <functional>
 #include <numeric>
 
 namespace mlir::seq {
@@ -154,6 +155,12 @@ struct KeyTransform {
   bool rope = false, half = true;
   int64_t rotaryDim = 0;
   Value cosTable, sinTable;
+  /// A latent cache (seq-low-rank-kv): the basis U [2 * heads * headDim,
+  /// 2 * r] of the attention's `heads` KV heads of `headDim` channels; the
+  /// cache holds r channels per token in each of its key and value rows.
+  Value basis;
+  int64_t heads = 0, headDim = 0;
+  bool latent() const { return bool(basis); }
 };
 
 /// The attention's heap scratch, one slice per KV head (leading dimension),
@@ -164,7 +171,8 @@ struct AttentionScratch {
   /// Whether the KV heads run in parallel.
   bool parallel = false;
   Value scores, acc, row, stats, qbuf, qs, qm;
-  /// Key transforms: a group's rotated row [G * D] and the Hadamard base
+  /// Key transforms: a group's rotated row [G * D] (latent caches: the
+  /// latent [2r], then the key before RoPE [D]) and the Hadamard base
   /// factor's scratch.
   Value group, baseTmp;
 
@@ -874,6 +882,8 @@ public:
   /// rotated back, then RoPE at `pos` from the tables, into `row`.
   void readKey(Value h, Value pos, Value row,
                function_ref<void(Value, Value)> get) {
+    if (kt->latent())
+      return readLatentKey(h, pos, row, get);
     int64_t D = l.headDim, G = std::max<int64_t>(kt->groupHeads, 1);
     Value grp = ktGroup, first = h, off = idx(0);
     if (G > 1) {
@@ -894,6 +904,42 @@ public:
     if (kt->groupHeads)
       emitRowHadamard(b, grp, G * D, /*transpose=*/true, /*normalized=*/true,
                       ktBaseTmp);
+    ropeInto(grp, off, D, pos, row);
+  }
+
+  /// Latent cache: head h's key before RoPE is U[h D .. h D + D, :] · c for
+  /// the token's latent c (`get` reads the key rows, then `getValues` the
+  /// value rows, both of the cache's single head).
+  void readLatentKey(Value h, Value pos, Value row,
+                     function_ref<void(Value, Value)> get) {
+    int64_t r = l.headDim, D = kt->headDim;
+    Value lat = sub1(ktGroup, 0, r);
+    get(idx(0), lat);
+    ktValueRow(sub1(ktGroup, r, r));
+    Value first = mul(h, idx(D));
+    loop(D, [&](Value d) {
+      Value k = reduce(idx(0), idx(2 * r), f(0.0f), [&](Value i, Value a) {
+        Value u =
+            memref::LoadOp::create(b, kt->basis, ValueRange{add(first, d), i});
+        Value c = memref::LoadOp::create(b, ktGroup, ValueRange{i});
+        return arith::AddFOp::create(b, a, arith::MulFOp::create(b, u, c, fm),
+                                     fm);
+      });
+      memref::StoreOp::create(b, k, ktGroup, ValueRange{add(idx(2 * r), d)});
+    });
+    ropeInto(ktGroup, idx(2 * r), D, pos, row);
+  }
+
+  /// buf[offset .. offset + n) as a memref<n x f32>.
+  Value sub1(Value buf, int64_t offset, int64_t n) {
+    return memref::SubViewOp::create(
+        b, buf, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  }
+
+  /// row[0, D) = RoPE at `pos` (kt's tables) of grp[off, off + D).
+  void ropeInto(Value grp, Value off, int64_t D, Value pos, Value row) {
     auto at = [&](Value d) {
       return memref::LoadOp::create(b, grp, ValueRange{add(off, d)});
     };
@@ -958,17 +1004,32 @@ public:
       return;
     }
     // Puts head h's row of the token at position `pos` in `row`, where
-    // get(hh, dst) reads head hh's stored row into dst.
-    auto put = [&](Value pos, function_ref<void(Value, Value)> get) {
-      if (keys && kt)
-        readKey(h, pos, row, get);
-      else
-        get(h, row);
+    // get(side, hh, dst) reads head hh's stored key (side true) or value
+    // row into dst. A latent cache's value rows are the whole latent [2r]
+    // (its key rows, then its value rows, of its single head).
+    auto put = [&](Value pos, function_ref<void(bool, Value, Value)> get) {
+      if (kt && kt->latent()) {
+        ktValueRow = [&](Value dst) { get(false, idx(0), dst); };
+        if (keys) {
+          readKey(h, pos, row,
+                  [&](Value hh, Value dst) { get(true, hh, dst); });
+        } else {
+          get(true, idx(0), sub1(row, 0, D));
+          get(false, idx(0), sub1(row, D, D));
+        }
+      } else if (keys && kt) {
+        readKey(h, pos, row, [&](Value hh, Value dst) { get(true, hh, dst); });
+      } else {
+        get(keys, h, row);
+      }
     };
     if (!l.compressed && !l.evicting) {
-      Value all = view(keys ? l.keys : l.values, {H, l.capacity, D}, elt);
+      Value kAll = view(l.keys, {H, l.capacity, D}, elt);
+      Value vAll = view(l.values, {H, l.capacity, D}, elt);
       loop(idx(0), n, [&](Value j) {
-        put(j, [&](Value hh, Value dst) { copyRow(all, hh, j, dst); });
+        put(j, [&](bool side, Value hh, Value dst) {
+          copyRow(side ? kAll : vAll, hh, j, dst);
+        });
         body(j);
       });
       return;
@@ -977,39 +1038,43 @@ public:
     Value nSinks = arith::MinSIOp::create(b, n, S);
     if (l.sinks > 0)
       loop(idx(0), nSinks, [&](Value j) {
-        Value src = keys ? sinkKeys() : sinkValues();
-        put(j, [&](Value hh, Value dst) { copyRow(src, hh, j, dst); });
+        Value kSrc = sinkKeys(), vSrc = sinkValues();
+        put(j, [&](bool side, Value hh, Value dst) {
+          copyRow(side ? kSrc : vSrc, hh, j, dst);
+        });
         body(j);
       });
     // Visible tokens after the sinks: n - sinks (or none).
     Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
     Value nq = arith::MinSIOp::create(b, loadHeader(1), after);
-    Value ring = keys ? ringKeys() : ringValues();
+    Value kRing = ringKeys(), vRing = ringValues();
     auto ringRows = [&] {
       loop(nq, after, [&](Value i) {
         Value slot = arith::RemUIOp::create(b, i, idx(l.ringSlots));
-        put(add(S, i),
-            [&](Value hh, Value dst) { copyRow(ring, hh, slot, dst); });
+        put(add(S, i), [&](bool side, Value hh, Value dst) {
+          copyRow(side ? kRing : vRing, hh, slot, dst);
+        });
         body(add(S, i));
       });
     };
     if (l.evicting) // tokens [S, S + nq) were dropped
       return ringRows();
-    const KVLayout::Side &s = keys ? l.key : l.value;
     // Per-channel keys: the caller folds each group's scales and minima
     // into the query (onKeyGroup, at the group's first token) and takes
     // the raw codes.
-    bool folded = keys && s.perChannel && onKeyGroup;
+    bool folded = keys && l.key.perChannel && onKeyGroup;
     loop(idx(0), nq, [&](Value i) {
       if (folded) {
         Value first = arith::CmpIOp::create(
             b, arith::CmpIPredicate::eq,
-            arith::RemUIOp::create(b, i, idx(s.group)), idx(0));
-        ifThen(first,
-               [&] { onKeyGroup(arith::DivUIOp::create(b, i, idx(s.group))); });
+            arith::RemUIOp::create(b, i, idx(l.key.group)), idx(0));
+        ifThen(first, [&] {
+          onKeyGroup(arith::DivUIOp::create(b, i, idx(l.key.group)));
+        });
       }
-      put(add(S, i),
-          [&](Value hh, Value dst) { dequantRow(s, hh, i, dst, folded); });
+      put(add(S, i), [&](bool side, Value hh, Value dst) {
+        dequantRow(side ? l.key : l.value, hh, i, dst, folded);
+      });
       (folded ? quantBody : body)(add(S, i));
     });
     ringRows();
@@ -1019,14 +1084,19 @@ public:
   /// the first n tokens.
   void attend(Value query, Value out, Value t, Value n, int64_t hq, float scale,
               const AttentionScratch &scratch) {
-    int64_t D = l.headDim, rep = hq / l.heads;
+    // A latent cache: kt's KV heads and head size; the values are summed
+    // as latents (W = 2r channels) and up-projected once per query row.
+    bool latent = kt && kt->latent();
+    int64_t H = latent ? kt->heads : l.heads;
+    int64_t D = latent ? kt->headDim : l.headDim, rep = hq / H;
+    int64_t W = latent ? 2 * l.headDim : D, rowSize = std::max(D, W);
     // KV heads are independent: the loop may run on all threads
     // (seq-parallelize-loops), each head with its own scratch.
     auto headLoop = [&](function_ref<void(Value)> body) {
       if (scratch.parallel)
-        parallelLoop(l.heads, body);
+        parallelLoop(H, body);
       else
-        loop(l.heads, body);
+        loop(H, body);
     };
     headLoop([&](Value kh) {
       // Small scratch on the stack of the thread running the head (LLVM
@@ -1039,13 +1109,14 @@ public:
         return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
       };
       Value scores = scratch.head(b, scratch.scores, kh);
-      Value acc = small(scratch.acc, {rep, D}), row = small(scratch.row, {D});
+      Value acc = small(scratch.acc, {rep, W});
+      Value row = small(scratch.row, {rowSize});
       Value stats = small(scratch.stats, {rep});
       Value qbuf = small(scratch.qbuf, {rep, D});
       Value qs = small(scratch.qs, {rep, D}), qm = small(scratch.qm, {rep});
       if (kt) {
         int64_t G = std::max<int64_t>(kt->groupHeads, 1);
-        ktGroup = small(scratch.group, {G * D});
+        ktGroup = small(scratch.group, {latent ? W + D : G * D});
         int64_t m =
             kt->groupHeads ? seqc::factorizeHadamardOrder(G * D)->baseOrder : 1;
         ktBaseTmp = m > 1 ? small(scratch.baseTmp, {m}) : Value();
@@ -1134,7 +1205,7 @@ public:
           });
         Value inv = arith::DivFOp::create(b, f(1.0f), sum);
         memref::StoreOp::create(b, inv, stats, ValueRange{idx(r)});
-        loop(D, [&](Value d) {
+        loop(W, [&](Value d) {
           memref::StoreOp::create(b, f(0.0f), acc, ValueRange{idx(r), d});
         });
       }
@@ -1146,7 +1217,7 @@ public:
           Value e = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
           Value inv = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
           Value w = arith::MulFOp::create(b, e, inv);
-          loop(D, [&](Value d) {
+          loop(W, [&](Value d) {
             Value v = memref::LoadOp::create(b, row, ValueRange{d});
             Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
             a = arith::AddFOp::create(b, a, arith::MulFOp::create(b, w, v, fm),
@@ -1157,6 +1228,21 @@ public:
       });
       for (int64_t r = 0; r < rep; ++r) {
         Value qh = qHead(r);
+        if (latent) {
+          // out = U_v[kh] · (sum_j a_j c_j).
+          Value first = add(idx(H * D), mul(kh, idx(D)));
+          loop(D, [&](Value d) {
+            Value o = reduce(idx(0), idx(W), f(0.0f), [&](Value i, Value a) {
+              Value u = memref::LoadOp::create(b, kt->basis,
+                                               ValueRange{add(first, d), i});
+              Value c = memref::LoadOp::create(b, acc, ValueRange{idx(r), i});
+              return arith::AddFOp::create(
+                  b, a, arith::MulFOp::create(b, u, c, fm), fm);
+            });
+            memref::StoreOp::create(b, o, out, ValueRange{t, qh, d});
+          });
+          continue;
+        }
         loop(D, [&](Value d) {
           Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
           memref::StoreOp::create(b, a, out, ValueRange{t, qh, d});
@@ -1171,6 +1257,8 @@ public:
 private:
   /// readKey's scratch, set by attend for the head being emitted.
   Value ktGroup, ktBaseTmp;
+  /// Reads the value rows of the token readLatentKey reconstructs.
+  std::function<void(Value)> ktValueRow;
   ImplicitLocOpBuilder &b;
   const KVLayout &l;
   Type elt, f32;
@@ -1188,11 +1276,13 @@ struct ConvertSeqKVToLoopsPass
     : mlir::seq::impl::ConvertSeqKVToLoopsBase<ConvertSeqKVToLoopsPass> {
   llvm::DenseMap<Value, CacheRef> caches;
 
-  /// A [T, H, D] f32 memref view of a tensor, for reading.
+  /// A memref view of a tensor ([T, H, D] f32 or a latent basis), for
+  /// reading.
   static Value readBuffer(ImplicitLocOpBuilder &b, Value tensor) {
     auto type = cast<RankedTensorType>(tensor.getType());
     int64_t dyn = ShapedType::kDynamic;
-    auto layout = StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn});
+    auto layout = StridedLayoutAttr::get(
+        b.getContext(), dyn, SmallVector<int64_t>(type.getRank(), dyn));
     auto memType =
         MemRefType::get(type.getShape(), type.getElementType(), layout);
     return bufferization::ToBufferOp::create(b, memType, tensor,
@@ -1289,8 +1379,12 @@ struct ConvertSeqKVToLoopsPass
     KVCacheType type = op.getCache().getType();
     KVEmitter e = emitter(b, *ref, type.getElementType());
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
-    int64_t hq = qType.getDimSize(1), D = type.getHeadDim();
-    int64_t rep = hq / type.getHeads();
+    // Heads and head size of the attention (a latent cache's differ from
+    // its own); W: channels of a value row (2r for a latent cache).
+    int64_t hq = qType.getDimSize(1), D = qType.getDimSize(2);
+    int64_t H = op.getKVHeads(), rep = hq / H;
+    bool latent = bool(op.getLatentBasis());
+    int64_t W = latent ? 2 * type.getHeadDim() : D;
     Value query = readBuffer(b, op.getQuery());
     Value T = memref::DimOp::create(b, query, 0);
     auto outType = MemRefType::get(qType.getShape(), b.getF32Type());
@@ -1299,7 +1393,6 @@ struct ConvertSeqKVToLoopsPass
       dynSizes.push_back(T);
     Value out = memref::AllocOp::create(b, outType, dynSizes);
     Type f32 = b.getF32Type();
-    int64_t H = type.getHeads();
     auto alloc = [&](ArrayRef<int64_t> shape) -> Value {
       SmallVector<int64_t> full = {H};
       full.append(shape.begin(), shape.end());
@@ -1315,8 +1408,8 @@ struct ConvertSeqKVToLoopsPass
         H > 1 && type.getCapacity() * D * rep >= (int64_t(1) << 18);
     scratch.scores = alloc({rep, ref->layout.scoreColumns()});
     if (!scratch.parallel) {
-      scratch.acc = alloc({rep, D});
-      scratch.row = alloc({D});
+      scratch.acc = alloc({rep, W});
+      scratch.row = alloc({std::max(D, W)});
       scratch.stats = alloc({rep});
       scratch.qbuf = alloc({rep, D});
       scratch.qs = alloc({rep, D});
@@ -1326,8 +1419,13 @@ struct ConvertSeqKVToLoopsPass
     if (op.hasKeyTransform()) {
       kt.groupHeads = op.getKeyRotationHeads().value_or(0);
       int64_t G = std::max<int64_t>(kt.groupHeads, 1);
+      if (latent) {
+        kt.basis = readBuffer(b, op.getLatentBasis());
+        kt.heads = H;
+        kt.headDim = D;
+      }
       if (!scratch.parallel) {
-        scratch.group = alloc({G * D});
+        scratch.group = alloc({latent ? W + D : G * D});
         if (kt.groupHeads) {
           int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
           if (m > 1)

@@ -3,7 +3,11 @@
 // The module attribute `seq.kv_calibration = {key_absmax = dense<...> :
 // tensor<L x H x D x f32>}` (seqc-run calibrate's statistics, attached by
 // seqc compile --kv-calibration) and how an attention finds its layer's
-// slice: the layer is the slot of the cache's seq.kv_load.
+// slice: the layer is the slot of the cache's seq.kv_load. With
+// `kv_covariance = dense<...> : tensor<L x N x N x f32>` (N = 2 x KV heads x
+// head_dim), the second moment of each token's keys before RoPE and values,
+// concatenated (seq-low-rank-kv). Also how passes recognize the importers'
+// RoPE positions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +16,8 @@
 
 #include "dialects/Seq/IR/SeqOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
 
@@ -88,6 +94,59 @@ calibrationFor(KVAttentionOp op, KVAppendOp append,
   c.absmax.assign(calibration.getValues<float>().begin(),
                   calibration.getValues<float>().end());
   return c;
+}
+
+/// The module's kv_covariance, or null after an error at the module naming
+/// `pass`.
+inline DenseFPElementsAttr getKVCovariance(Operation *module, StringRef pass) {
+  auto dict = module->getAttrOfType<DictionaryAttr>("seq.kv_calibration");
+  auto cov =
+      dict ? dyn_cast_or_null<DenseFPElementsAttr>(dict.get("kv_covariance"))
+           : DenseFPElementsAttr();
+  if (!cov) {
+    module->emitError() << pass
+                        << ": the module has no seq.kv_calibration = "
+                           "{kv_covariance = dense<...> : tensor<LxNxNxf32>} "
+                           "(seqc compile --kv-calibration, from seqc-run "
+                           "calibrate)";
+    return {};
+  }
+  auto shape = cov.getType().getShape();
+  if (!cov.getElementType().isF32() || shape.size() != 3 ||
+      shape[1] != shape[2] || llvm::any_of(cov.getValues<float>(), [](float x) {
+        return !std::isfinite(x);
+      })) {
+    module->emitError() << pass
+                        << ": seq.kv_calibration's kv_covariance must be "
+                           "finite f32 values of shape [layers, N, N]";
+    return {};
+  }
+  return cov;
+}
+
+/// Whether `positions` is `kv_length(cache) + t` for token t (the
+/// importers' form): a linalg.generic with no inputs whose body yields
+/// that sum.
+inline bool arePositionsOf(Value positions, Value cache) {
+  auto generic = positions.getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumDpsInputs() != 0 ||
+      generic.getNumDpsInits() != 1)
+    return false;
+  auto yield =
+      cast<linalg::YieldOp>(generic.getRegion().front().getTerminator());
+  auto sum = yield.getOperand(0).getDefiningOp<arith::AddIOp>();
+  if (!sum)
+    return false;
+  auto isIndex = [](Value v) {
+    auto index = v.getDefiningOp<linalg::IndexOp>();
+    return index && index.getDim() == 0;
+  };
+  auto isLength = [&](Value v) {
+    auto length = v.getDefiningOp<KVLengthOp>();
+    return length && length.getCache() == cache;
+  };
+  return (isIndex(sum.getLhs()) && isLength(sum.getRhs())) ||
+         (isLength(sum.getLhs()) && isIndex(sum.getRhs()));
 }
 
 } // namespace mlir::seq

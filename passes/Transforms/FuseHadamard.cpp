@@ -25,31 +25,6 @@ using namespace mlir::seq;
 
 namespace {
 
-/// Whether `positions` is `kv_length(cache) + t` for token t (the
-/// importers' form): a linalg.generic with no inputs whose body yields
-/// that sum.
-static bool arePositionsOf(Value positions, Value cache) {
-  auto generic = positions.getDefiningOp<linalg::GenericOp>();
-  if (!generic || generic.getNumDpsInputs() != 0 ||
-      generic.getNumDpsInits() != 1)
-    return false;
-  auto yield =
-      cast<linalg::YieldOp>(generic.getRegion().front().getTerminator());
-  auto sum = yield.getOperand(0).getDefiningOp<arith::AddIOp>();
-  if (!sum)
-    return false;
-  auto isIndex = [](Value v) {
-    auto index = v.getDefiningOp<linalg::IndexOp>();
-    return index && index.getDim() == 0;
-  };
-  auto isLength = [&](Value v) {
-    auto length = v.getDefiningOp<KVLengthOp>();
-    return length && length.getCache() == cache;
-  };
-  return (isIndex(sum.getLhs()) && isLength(sum.getRhs())) ||
-         (isLength(sum.getLhs()) && isIndex(sum.getRhs()));
-}
-
 /// Channel order of one head: its channels by decreasing magnitude, dealt
 /// to the blocks of `block` channels in zigzag order (0, 1, .., n-1, n-1,
 /// .., 0, ...); within a block, in the order they were dealt.

@@ -183,6 +183,59 @@ def SeqBalanceKV : Pass<"seq-balance-kv", "::mlir::ModuleOp"> {
   ];
 }
 
+def SeqLowRankKV : Pass<"seq-low-rank-kv", "::mlir::ModuleOp"> {
+  let summary = "Cache a joint low-rank latent of keys and values (EliteKV)";
+  let description = [{
+    EliteKV's joint low-rank K/V projection, from calibration data instead
+    of retraining: for every `seq.kv_attention` over a `seq.kv_append` of
+    the same tokens, the cache holds, per token, the `rank` coordinates
+
+    ```
+    c = U_lᵀ · [k_pre; v]     (k_pre: the keys of all KV heads before RoPE)
+    ```
+
+    where `U_l` (`2 · KV heads · head_dim` rows, `rank` orthonormal
+    columns) spans the `rank` principal directions of layer `l`'s joint
+    second moment `E[x xᵀ]`, `x = [k_pre; v]`, the module's
+    `seq.kv_calibration` `kv_covariance` (`seqc-run calibrate` measures
+    it). The layer of an attention is its cache's slot. This is the
+    projection that minimizes the mean squared error of the reconstructed
+    keys and values over the calibration tokens; keys and values share one
+    latent (a token's keys and values are linear in the same hidden
+    state, so together they have fewer dimensions than apart).
+
+    The cache becomes one head of `rank / 2` channels: the latent's first
+    half in the key rows, the second in the value rows (so that the
+    compression passes, run afterwards, quantize it like any cache). The
+    attention gets the basis (`latent_basis`, `latent_heads`) and the keys'
+    RoPE (`key_rope_*`, as `seq-fuse-hadamard`'s pre-RoPE mode): it
+    reconstructs each key from the latent, applies RoPE at the token's
+    position, and up-projects the attention-weighted latents for the
+    values. At `rank = 2 · KV heads · head_dim` the model computes the same
+    function (an orthogonal change of basis).
+
+    The keys must come from a `seq.rope` at the cache positions (or from
+    no RoPE at all). Run it before `seq-compress-kv-cache`; it refuses
+    caches that are already compressed, evicting or rotated. The basis is
+    computed by Jacobi rotations in double: O(N³) per sweep for
+    `N = 2 · KV heads · head_dim`, a fraction of a second at N = 128, tens
+    of seconds at N = 1024.
+  }];
+  let options = [
+    Option<"rank", "rank", "int64_t", "0",
+           "Channels of each token's latent: even, at most 2 x KV heads x "
+           "head_dim">
+  ];
+  let dependentDialects = ["::mlir::seq::SeqDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+  let statistics = [
+    Statistic<"numLowRank", "attentions-low-rank",
+              "Number of cached attentions given a low-rank latent cache">
+  ];
+}
+
 def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
   let summary = "Rotate what enters the KV caches by Hadamard matrices";
   let description = [{

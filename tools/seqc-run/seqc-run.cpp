@@ -465,6 +465,37 @@ int cmdCalibrate(Args &args) {
     if (id < 0 || id >= vocab)
       die("calibrate: token " + std::to_string(id) + " is out of range");
   std::vector<double> absmax(layers * H * D, 0.0), sumsq(layers * H * D, 0.0);
+  // The joint second moment of x = [keys before RoPE; values] (N = 2 H D)
+  // per layer, for seq-low-rank-kv: the cached keys are after RoPE, which
+  // is undone here (the manifest records it).
+  int64_t N = 2 * H * D;
+  std::vector<double> cov(layers * N * N, 0.0);
+  double theta = 0;
+  bool half = true;
+  int64_t rot = 0;
+  if (const char *t = seqc_model_get(l.model, "rope_theta")) {
+    theta = std::strtod(t, nullptr);
+    half = entry("rope_style") == std::string("half");
+    rot = std::stoll(entry("rope_rotary_dim"));
+    if (!(theta > 0) || rot <= 0 || rot > D || rot % 2 != 0)
+      die("calibrate: the manifest's RoPE (rope_theta, rope_rotary_dim) is "
+          "invalid");
+  }
+  // RoPE angles as seq.rope's lowering computes them (f64, then f32).
+  auto unrope = [&](float *k, size_t pos) {
+    int64_t halfRot = rot / 2;
+    for (int64_t i = 0; i < halfRot; ++i) {
+      double ang = (double)pos * std::exp(i * (-2.0 * std::log(theta) / rot));
+      double c = (float)std::cos(ang), sn = (float)std::sin(ang);
+      int64_t p = half ? i : 2 * i, q = half ? i + halfRot : 2 * i + 1;
+      double x = k[p], y = k[q];
+      k[p] = (float)(x * c + y * sn);
+      k[q] = (float)(y * c - x * sn);
+    }
+  };
+  // Values follow the keys in the uncompressed layout, 64-byte aligned.
+  size_t valuesAt = (64 + H * cap * D * 4 + 63) / 64 * 64;
+  std::vector<float> x(N);
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
   for (size_t pos = 0; pos < ids.size(); pos += window) {
@@ -490,6 +521,27 @@ int cmdCalibrate(Args &args) {
             sumsq[at] += k * k;
           }
       }
+    for (int64_t ly = 0; ly < layers; ++ly) {
+      const char *slot = state + ly * slotBytes;
+      double *c = cov.data() + ly * N * N;
+      for (size_t j = 0; j < n; ++j) {
+        for (int64_t h = 0; h < H; ++h) {
+          const float *k =
+              reinterpret_cast<const float *>(slot + 64) + (h * cap + j) * D;
+          const float *v = reinterpret_cast<const float *>(slot + valuesAt) +
+                           (h * cap + j) * D;
+          std::copy(k, k + D, x.begin() + h * D);
+          if (rot)
+            unrope(x.data() + h * D, j);
+          std::copy(v, v + D, x.begin() + H * D + h * D);
+        }
+        for (int64_t a = 0; a < N; ++a) {
+          double xa = x[a];
+          for (int64_t bb = a; bb < N; ++bb)
+            c[a * N + bb] += xa * x[bb];
+        }
+      }
+    }
   }
   seqc_session_free(s);
   // JSON string contents: quotes, backslashes and control bytes escaped.
@@ -522,15 +574,32 @@ int cmdCalibrate(Args &args) {
     }
     return text;
   };
+  // Mean of x xᵀ, both triangles.
+  for (int64_t ly = 0; ly < layers; ++ly)
+    for (int64_t a = 0; a < N; ++a)
+      for (int64_t bb = a; bb < N; ++bb) {
+        double &u = cov[(ly * N + a) * N + bb];
+        u /= (double)ids.size();
+        cov[(ly * N + bb) * N + a] = u;
+      }
+  std::string covText;
+  {
+    char buf[32];
+    for (size_t i = 0; i < cov.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%s%.9g", i ? ", " : "", cov[i]);
+      covText += buf;
+    }
+  }
   std::fprintf(f,
                "{\"seqc_kv_calibration\": 1, \"model\": \"%s\", "
                "\"source\": \"%s\", \"tokens\": %zu, \"window\": %zu,\n"
                " \"layers\": %" PRId64 ", \"kv_heads\": %" PRId64
                ", \"head_dim\": %" PRId64 ",\n"
-               " \"key_absmax\": [%s],\n \"key_rms\": [%s]}\n",
+               " \"key_absmax\": [%s],\n \"key_rms\": [%s],\n"
+               " \"kv_covariance\": [%s]}\n",
                quoted(entry("description")).c_str(), quoted(source).c_str(),
                ids.size(), window, layers, H, D, list(absmax, false).c_str(),
-               list(sumsq, true).c_str());
+               list(sumsq, true).c_str(), covText.c_str());
   if (std::fclose(f) != 0)
     die(out + ": cannot write");
   std::fprintf(stderr,

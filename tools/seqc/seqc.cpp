@@ -218,6 +218,14 @@ cl::opt<double> kvBalance(
              "before the cache (seq-balance-kv, MiKV's outlier balancing; "
              "ALPHA in [0, 1])"),
     cl::init(-1.0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t> kvRank(
+    "kv-rank",
+    cl::desc("With --kv-calibration, cache per token RANK coordinates of its "
+             "keys (before RoPE) and values in the principal directions of "
+             "the calibration's joint K/V covariance (seq-low-rank-kv, "
+             "EliteKV's joint low-rank projection; RANK even, at most 2 x KV "
+             "heads x head_dim; --kv-bits then quantizes the latent)"),
+    cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool> kvF16("kv-f16",
                     cl::desc("Keep full-precision cache entries in f16 "
                              "instead of f32"),
@@ -471,9 +479,29 @@ Error attachCalibration(mlir::MLIRContext *ctx, Model &m) {
   auto attr = mlir::DenseFPElementsAttr::get(
       mlir::RankedTensorType::get({L, H, D}, b.getF32Type()),
       ArrayRef<float>(absmax));
-  m.module->getOperation()->setAttr(
-      "seq.kv_calibration",
-      b.getDictionaryAttr(b.getNamedAttr("key_absmax", attr)));
+  SmallVector<mlir::NamedAttribute> entries = {
+      b.getNamedAttr("key_absmax", attr)};
+  // The joint second moment of [keys before RoPE; values], when measured.
+  if (const json::Array *cov = o->getArray("kv_covariance")) {
+    int64_t N = 2 * H * D;
+    if ((int64_t)cov->size() != L * N * N)
+      return fail("kv_covariance must list " + Twine(L * N * N) + " numbers");
+    SmallVector<float> values;
+    values.reserve(L * N * N);
+    for (const json::Value &v : *cov) {
+      std::optional<double> x = v.getAsNumber();
+      if (!x || !std::isfinite(*x))
+        return fail("kv_covariance holds a value that is not a finite number");
+      values.push_back((float)*x);
+    }
+    entries.push_back(b.getNamedAttr(
+        "kv_covariance",
+        mlir::DenseFPElementsAttr::get(
+            mlir::RankedTensorType::get({L, N, N}, b.getF32Type()),
+            ArrayRef<float>(values))));
+  }
+  m.module->getOperation()->setAttr("seq.kv_calibration",
+                                    b.getDictionaryAttr(entries));
   return Error::success();
 }
 
@@ -508,10 +536,23 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
                              "post-RoPE keys");
   if (rotateKVBlock < 0)
     return createStringError("--rotate-kv-block must be positive");
-  if (!kvCalibration.empty() && !balance && (!rotateKV || preRope))
-    return createStringError("--kv-calibration is read by --kv-balance and "
-                             "by --rotate-kv with post-RoPE keys (channel "
-                             "reordering)");
+  bool lowRank = kvRank.getNumOccurrences() > 0;
+  if (lowRank) {
+    if (kvCalibration.empty())
+      return createStringError("--kv-rank needs --kv-calibration (the joint "
+                               "K/V covariance seqc-run calibrate measures)");
+    if (kvRank <= 0 || kvRank % 2 != 0)
+      return createStringError("--kv-rank must be positive and even, got " +
+                               Twine(kvRank));
+    if (rotateKV || balance || !kvEvict.empty())
+      return createStringError("--kv-rank caches a latent of keys and "
+                               "values; it cannot be combined with "
+                               "--rotate-kv, --kv-balance or --kv-evict");
+  }
+  if (!kvCalibration.empty() && !balance && !lowRank && (!rotateKV || preRope))
+    return createStringError("--kv-calibration is read by --kv-balance, "
+                             "--kv-rank and by --rotate-kv with post-RoPE "
+                             "keys (channel reordering)");
   if (!kvCalibration.empty()) {
     if (m.arch != "llama")
       return createStringError("--kv-calibration applies to attention "
@@ -525,6 +566,19 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
             ctx, m, formatv("seq-balance-kv{{alpha={0}}", kvBalance).str(),
             "seq-balance-kv"))
       return e;
+  if (lowRank) {
+    if (!m.module->getOperation()
+             ->getAttrOfType<mlir::DictionaryAttr>("seq.kv_calibration")
+             .get("kv_covariance"))
+      return createStringError(
+          kvCalibration + ": has no kv_covariance (written by seqc-run "
+                          "calibrate of this version); --kv-rank needs it");
+    progress(formatv("low-rank KV cache: rank {0}", kvRank));
+    if (Error e = runPipeline(
+            ctx, m, formatv("seq-low-rank-kv{{rank={0}}", kvRank).str(),
+            "seq-low-rank-kv"))
+      return e;
+  }
   if (preRope && !kvEvict.empty())
     return createStringError("--rotate-kv-keys=pre-rope caches keys before "
                              "RoPE and needs every token at its position; "
@@ -617,6 +671,19 @@ Expected<std::string> kvManifest(Model &m) {
   os << "kv_layers " << m.layers << "\nkv_slot_bytes " << layout.bytes << "\n";
   os << "kv_rotation "
      << (!rotateKV ? std::string("none") : rotateKVKeys.getValue()) << "\n";
+  if (kvRank.getNumOccurrences())
+    os << "kv_rank " << kvRank << "\n";
+  // The model's RoPE (seqc-run calibrate undoes it on cached keys).
+  mlir::seq::RopeOp rope;
+  m.module->walk([&](mlir::seq::RopeOp op) { rope = op; });
+  if (rope) {
+    int64_t headDim =
+        cast<mlir::RankedTensorType>(rope.getInput().getType()).getDimSize(2);
+    os << formatv("rope_theta {0:e9}\nrope_style {1}\nrope_rotary_dim {2}\n",
+                  rope.getTheta().convertToFloat(),
+                  mlir::seq::stringifyRopeStyle(rope.getStyle()),
+                  rope.getRotaryDim().value_or(headDim));
+  }
   os << formatv(
       "kv_bytes_per_token {0}\n",
       (int64_t)std::llround(type.getBytesPerQuantizedToken() * m.layers));

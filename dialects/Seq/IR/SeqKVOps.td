@@ -89,26 +89,44 @@ def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
     With either, per-channel key groups are dequantized in full (the
     scale cannot be folded into the query).
 
+    A cache of low-rank latents (what `seq-low-rank-kv` appends, EliteKV's
+    joint low-rank K/V projection) has one head of `r` channels, and
+    `latent_basis` (`U : [2 * latent_heads * head_dim, 2 * r]`, orthonormal
+    columns) says what it holds: token `j`'s latent `c_j` is its keys'
+    row (`r` channels) followed by its values' row, and its keys and
+    values are `U · c_j`, the first `latent_heads * head_dim` rows the
+    keys of the `latent_heads` KV heads (before RoPE when `key_rope_theta`
+    is given), the rest their values. The attention reconstructs each key
+    from the dequantized latent, token by token, and sums the attention-
+    weighted latents before one up-projection per query row
+    (`sum_j a[j] V[j] = U_v · sum_j a[j] c_j`). `latent_heads` plays the
+    cache's role in the grouping of query heads.
+
     Shapes: `query, output : [T, Hq, head_dim]`, `Hq` a multiple of the
     cache's `heads`.
 
-    Example:
+    Examples:
     ```mlir
     %o, %c2 = seq.kv_attention %q, %c1 {scale = 0.125 : f32}
         : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
+    %o, %c2 = seq.kv_attention %q, %c1 basis %u {latent_heads = 8 : i64}
+        : tensor<?x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x512xf32>
     ```
   }];
   let arguments = (ins 3DTensorOf<[AnyFloat]>:$query, Seq_KVCacheType:$cache,
+                       Optional<2DTensorOf<[F32]>>:$latent_basis,
                        DefaultValuedAttr<BoolAttr, "true">:$causal,
                        OptionalAttr<F32Attr>:$scale,
                        OptionalAttr<I64Attr>:$key_rotation_heads,
                        OptionalAttr<F32Attr>:$key_rope_theta,
                        OptionalAttr<Seq_RopeStyleAttr>:$key_rope_style,
-                       OptionalAttr<I64Attr>:$key_rotary_dim);
+                       OptionalAttr<I64Attr>:$key_rotary_dim,
+                       OptionalAttr<I64Attr>:$latent_heads);
   let results = (outs 3DTensorOf<[AnyFloat]>:$output,
                       Seq_KVCacheType:$new_cache);
   let assemblyFormat = [{
-    $query `,` $cache attr-dict `:` type($query) `,` qualified(type($cache))
+    $query `,` $cache (`basis` $latent_basis^)? attr-dict `:` type($query) `,`
+    qualified(type($cache)) (`,` type($latent_basis)^)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -116,7 +134,13 @@ def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
     float getEffectiveScale();
     /// Whether cached keys are read back through a rotation or RoPE.
     bool hasKeyTransform() {
-      return getKeyRotationHeads() || getKeyRopeTheta();
+      return getKeyRotationHeads() || getKeyRopeTheta() || getLatentBasis();
+    }
+    /// The KV heads the queries are grouped by: latent_heads for a latent
+    /// cache, the cache's heads otherwise.
+    int64_t getKVHeads() {
+      return getLatentHeads() ? static_cast<int64_t>(*getLatentHeads())
+                              : getCache().getType().getHeads();
     }
   }];
 }

@@ -389,26 +389,52 @@ LogicalResult KVAppendOp::verify() {
 float KVAttentionOp::getEffectiveScale() {
   if (std::optional<APFloat> s = getScale())
     return s->convertToFloat();
-  return 1.0f / std::sqrt(float(getCache().getType().getHeadDim()));
+  // The query's head_dim (a latent cache's channels are not the heads').
+  return 1.0f / std::sqrt(float(getQuery().getType().getDimSize(2)));
 }
 
 LogicalResult KVAttentionOp::verify() {
   KVCacheType cache = getCache().getType();
   auto query = getQuery().getType();
   int64_t hq = query.getDimSize(1);
-  if (!compatible(query.getDimSize(2), cache.getHeadDim()))
+  bool latent = bool(getLatentBasis());
+  if (latent != getLatentHeads().has_value())
+    return emitOpError() << "latent_basis and latent_heads go together";
+  if (!latent && !compatible(query.getDimSize(2), cache.getHeadDim()))
     return emitOpError() << "query head_dim (" << dimStr(query.getDimSize(2))
                          << ") differs from the cache's (" << cache.getHeadDim()
                          << ")";
-  if (ShapedType::isDynamic(hq) || hq % cache.getHeads() != 0)
+  int64_t kvHeads = getKVHeads();
+  if (kvHeads <= 0 || ShapedType::isDynamic(hq) || hq % kvHeads != 0)
     return emitOpError() << "query heads (" << dimStr(hq)
-                         << ") must be a static multiple of the cache's KV "
-                            "heads ("
-                         << cache.getHeads() << ")";
+                         << ") must be a static multiple of the "
+                         << (latent ? "latent_heads" : "cache's KV heads")
+                         << " (" << kvHeads << ")";
   if (std::optional<APFloat> s = getScale())
     if (failed(verifyPositiveFinite(*this, "scale", *s)))
       return failure();
   int64_t D = cache.getHeadDim();
+  if (latent) {
+    D = query.getDimSize(2);
+    auto basis = cast<RankedTensorType>(getLatentBasis().getType());
+    int64_t r = cache.getHeadDim();
+    if (ShapedType::isDynamic(D))
+      return emitOpError() << "a latent cache needs a static query head_dim";
+    if (cache.getHeads() != 1)
+      return emitOpError() << "a latent cache has one head, this one has "
+                           << cache.getHeads();
+    if (basis.getDimSize(0) != 2 * kvHeads * D || basis.getDimSize(1) != 2 * r)
+      return emitOpError() << "latent_basis must be [2 x latent_heads x "
+                              "head_dim, 2 x the cache's channels] = ["
+                           << 2 * kvHeads * D << ", " << 2 * r << "], got "
+                           << basis;
+    if (getKeyRotationHeads())
+      return emitOpError() << "key_rotation_heads does not apply to a latent "
+                              "cache";
+    if (!cache.keepsPositions())
+      return emitOpError() << "a latent cache must keep every token (no "
+                              "eviction, no window without encodings)";
+  }
   if (std::optional<uint64_t> g = getKeyRotationHeads()) {
     int64_t G = static_cast<int64_t>(*g);
     if (G <= 0 || cache.getHeads() % G != 0)
