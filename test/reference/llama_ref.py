@@ -294,13 +294,15 @@ class ScoredCache:
         return out
 
 
-def attend(q, cache, scale, keys=None):
+def attend(q, cache, scale, keys=None, values=None):
     """q [Hq, D] float64 over the whole cache (causal: it holds the past);
-    `keys` replaces the cache's keys (as read back from another form)."""
+    `keys` and `values` replace the cache's (as read back from another
+    form)."""
     if isinstance(cache, ScoredCache):
         return cache.attend(q, scale)
-    K, V = cache.keys() if keys is None else keys, cache.values()  # [n, H, D]
-    rep = q.shape[0] // cache.H
+    K = cache.keys() if keys is None else keys  # [n, H, D]
+    V = cache.values() if values is None else values
+    rep = q.shape[0] // K.shape[1]
     out = np.empty_like(q)
     for h in range(q.shape[0]):
         kh = h // rep
@@ -327,6 +329,18 @@ def rope(x, pos, theta):
     c, s = np.cos(a), np.sin(a)
     x1, x2 = x[..., :half], x[..., half:]
     return np.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=-1)
+
+
+def principal_basis(cov, rank):
+    """The `rank` leading eigenvectors of the symmetric matrix `cov` as
+    columns (eigenvalues descending), each signed so that its component of
+    largest magnitude (the first, on ties) is positive."""
+    w, u = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    u = u[:, np.argsort(-w, kind="stable")[:rank]]
+    for k in range(rank):
+        if u[np.argmax(np.abs(u[:, k])), k] < 0:
+            u[:, k] = -u[:, k]
+    return u
 
 
 def zigzag(mag, block):
@@ -358,7 +372,7 @@ INT8_MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weig
 class Llama:
     def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
                  int8=None, pre_rope_heads=0, key_block=0, calibration=None,
-                 balance=None):
+                 balance=None, kv_rank=0):
         self.cfg, self.w = load(model_dir)
         if int8 is not None:
             # int8 weights; int8 > 0: activations rounded per block of int8
@@ -403,12 +417,28 @@ class Llama:
         if calibration and rotate and not self.G:
             self.orders = [[zigzag(mag[l, h], key_block or self.D)
                             for h in range(self.Hk)] for l in range(self.L)]
+        # --kv-rank R (seq-low-rank-kv, EliteKV): the cache holds, per token,
+        # c = U_l^T [k before RoPE; v] (U_l: the R leading eigenvectors of
+        # the layer's calibrated E[x x^T]), c[:R/2] as its key row and
+        # c[R/2:] as its value row of one head; keys and values are read
+        # back as U_l c, keys then RoPE-d at their positions.
+        self.rank, self.bases = kv_rank, None
+        if kv_rank:
+            N = 2 * self.Hk * self.D
+            cov = np.array(cal["kv_covariance"], dtype=np.float32).reshape(
+                self.L, N, N).astype(np.float64)
+            self.bases = [principal_basis(0.5 * (c + c.T), kv_rank) for c in cov]
+        # calibrate: [k before RoPE; v] of every token, per layer.
+        self.record = None
         self.reset()
 
     def reset(self):
         if self.comp and self.comp.get("evict") in ("h2o", "roco"):
             self.caches = [ScoredCache(self.Hk, self.D, self.comp, self.storage)
                            for _ in range(self.L)]
+        elif self.rank:
+            self.caches = [KVCache(1, self.rank // 2, self.context, self.comp,
+                                   self.storage) for _ in range(self.L)]
         else:
             self.caches = [KVCache(self.Hk, self.D, self.context, self.comp,
                                    self.storage) for _ in range(self.L)]
@@ -424,8 +454,20 @@ class Llama:
             k = (w[p + "self_attn.k_proj.weight"] @ h).reshape(self.Hk, D)
             v = (w[p + "self_attn.v_proj.weight"] @ h).reshape(self.Hk, D)
             q = rope(q, self.pos, self.theta)
-            keys = None
-            if self.G:
+            keys = values = None
+            if self.record is not None:
+                self.record[l].append(np.concatenate([k.reshape(-1), v.reshape(-1)]))
+            if self.rank:
+                U, R, HD = self.bases[l], self.rank, self.Hk * D
+                c = U.T @ np.concatenate([k.reshape(-1), v.reshape(-1)])
+                self.caches[l].append(c[None, :R // 2], c[None, R // 2:])
+                cache = self.caches[l]
+                lat = np.concatenate([cache.keys()[:, 0], cache.values()[:, 0]], axis=1)
+                n = lat.shape[0]
+                kv = lat @ U.T  # [n, 2 Hk D]
+                keys = rope(kv[:, :HD].reshape(n, self.Hk, D), np.arange(n), self.theta)
+                values = kv[:, HD:].reshape(n, self.Hk, D)
+            elif self.G:
                 G = self.G
                 k = (k.reshape(-1, G * D) @ self.key_rot.T).reshape(self.Hk, D)
                 v = v @ self.rot.T
@@ -448,7 +490,7 @@ class Llama:
                 if self.rot is not None:
                     q, k, v = q @ self.qk_rot.T, k @ self.qk_rot.T, v @ self.rot.T
                 self.caches[l].append(k, v)
-            o = attend(q, self.caches[l], 1 / math.sqrt(D), keys)
+            o = attend(q, self.caches[l], 1 / math.sqrt(D), keys, values)
             if self.rot is not None:
                 o = o @ self.rot
             o = o.reshape(-1)
@@ -498,6 +540,7 @@ def add_kv_args(p):
     p.add_argument("--rotate-kv-block", type=int, default=0)
     p.add_argument("--kv-calibration")
     p.add_argument("--kv-balance", type=float)
+    p.add_argument("--kv-rank", type=int, default=0)
     p.add_argument("--kv-evict", choices=["window", "h2o", "roco"])
     p.add_argument("--kv-budget", type=int, default=0)
     p.add_argument("--kv-recent", type=int, default=0)
@@ -544,17 +587,23 @@ def main():
     m = Llama(args.dir, comp_from_args(args), args.context or None, storage,
               args.rotate_kv, getattr(args, "int8", None),
               args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0,
-              args.rotate_kv_block, args.kv_calibration, args.kv_balance)
+              args.rotate_kv_block, args.kv_calibration, args.kv_balance,
+              args.kv_rank)
     if args.cmd == "calibrate":
         toks = [int(t) for t in args.tokens.split(",")]
         absmax = np.zeros((m.L, m.Hk, m.D))
+        m.record = [[] for _ in range(m.L)]
         for start in range(0, len(toks), args.window):
             m.reset()
             for t in toks[start:start + args.window]:
                 m.step(t)
             for l, cache in enumerate(m.caches):
                 absmax[l] = np.maximum(absmax[l], np.abs(np.stack(cache.K)).max(axis=0))
-        Path(args.o).write_text(json.dumps({"key_absmax": absmax.reshape(-1).tolist()}))
+        # Second moment of [k before RoPE; v], taken from the forward pass
+        # (seqc-run undoes RoPE on the cached keys instead).
+        cov = np.stack([np.stack(x).T @ np.stack(x) / len(x) for x in m.record])
+        Path(args.o).write_text(json.dumps({"key_absmax": absmax.reshape(-1).tolist(),
+                                            "kv_covariance": cov.reshape(-1).tolist()}))
         return
     if args.cmd == "logits":
         toks = [int(t) for t in args.tokens.split(",")]

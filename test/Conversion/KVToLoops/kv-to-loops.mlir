@@ -125,3 +125,34 @@ func.func @parallel_heads(%state: memref<?xi8>, %q: tensor<1x8x64xf32>, %k: tens
   seq.kv_store %c2, %state[%c0] : !big, memref<?xi8>
   return %o : tensor<1x8x64xf32>
 }
+
+// -----
+
+// A latent cache (seq-low-rank-kv): one head of 4 channels per row, read as
+// 2 KV heads of 8 through the basis [2 x 2 x 8, 2 x 4]. Scratch per KV head
+// of the attention: scores [rep 2, 64], the attention-weighted latents
+// [2, 8] and the latent followed by the key before RoPE [8 + 8].
+!lat = !seq.kv_cache<1x4x64xf32>
+// CHECK-LABEL: func.func @latent
+// CHECK-SAME: %[[U:[a-z0-9]+]]: tensor<32x8xf32>)
+// CHECK-DAG: memref.alloc() : memref<2x2x64xf32>
+// CHECK-DAG: memref.alloc() : memref<2x2x8xf32>
+// CHECK-DAG: memref.alloc() : memref<2x16xf32>
+// CHECK: math.cos
+// Keys: rows kh * 8 + d of the basis times the latent.
+// CHECK: %[[KB:.*]] = arith.muli %{{.*}}, %c8 : index
+// CHECK: %[[KI:.*]] = arith.addi %[[KB]], %{{.*}} : index
+// CHECK: tensor.extract %[[U]][%[[KI]], %{{.*}}] : tensor<32x8xf32>
+// Output: rows 16 + kh * 8 + d times the summed latents.
+// CHECK: %[[VB:.*]] = arith.muli %{{.*}}, %c8 : index
+// CHECK: %[[VR:.*]] = arith.addi %[[VB]], %c16 : index
+// CHECK: %[[VI:.*]] = arith.addi %[[VR]], %{{.*}} : index
+// CHECK: tensor.extract %[[U]][%[[VI]], %{{.*}}] : tensor<32x8xf32>
+func.func @latent(%state: memref<?xi8>, %q: tensor<?x4x8xf32>, %k: tensor<?x1x4xf32>, %v: tensor<?x1x4xf32>, %u: tensor<32x8xf32>) -> tensor<?x4x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c = seq.kv_load %state[%c0] : memref<?xi8> -> !lat
+  %c1 = seq.kv_append %c, %k, %v : !lat, tensor<?x1x4xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 basis %u {latent_heads = 2 : i64, key_rope_theta = 1.0e4 : f32} : tensor<?x4x8xf32>, !lat, tensor<32x8xf32>
+  seq.kv_store %c2, %state[%c0] : !lat, memref<?xi8>
+  return %o : tensor<?x4x8xf32>
+}

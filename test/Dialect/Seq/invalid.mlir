@@ -490,6 +490,38 @@ func.func @kv_attention_head_dim(%c: !seq.kv_cache<8x64x4096xf16>, %q: tensor<1x
 
 // -----
 
+func.func @kv_latent_heads(%c: !seq.kv_cache<1x256x4096xf16>, %q: tensor<1x32x64xf32>, %u: tensor<1024x512xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op latent_basis and latent_heads go together}}
+  %o, %c1 = seq.kv_attention %q, %c basis %u : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x512xf32>
+  return
+}
+
+// -----
+
+func.func @kv_latent_shape(%c: !seq.kv_cache<1x256x4096xf16>, %q: tensor<1x32x64xf32>, %u: tensor<1024x256xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op latent_basis must be [2 x latent_heads x head_dim, 2 x the cache's channels] = [1024, 512], got 'tensor<1024x256xf32>'}}
+  %o, %c1 = seq.kv_attention %q, %c basis %u {latent_heads = 8 : i64} : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x256xf32>
+  return
+}
+
+// -----
+
+func.func @kv_latent_cache_heads(%c: !seq.kv_cache<2x128x4096xf16>, %q: tensor<1x32x64xf32>, %u: tensor<1024x256xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op a latent cache has one head, this one has 2}}
+  %o, %c1 = seq.kv_attention %q, %c basis %u {latent_heads = 8 : i64} : tensor<1x32x64xf32>, !seq.kv_cache<2x128x4096xf16>, tensor<1024x256xf32>
+  return
+}
+
+// -----
+
+func.func @kv_latent_evict(%c: !seq.kv_cache<1x256x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>, %q: tensor<1x32x64xf32>, %u: tensor<1024x512xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op a latent cache must keep every token}}
+  %o, %c1 = seq.kv_attention %q, %c basis %u {latent_heads = 8 : i64} : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>, tensor<1024x512xf32>
+  return
+}
+
+// -----
+
 func.func @kv_attention_gqa(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x6x64xf32>) {
   // expected-error @+1 {{'seq.kv_attention' op query heads (6) must be a static multiple of the cache's KV heads (4)}}
   %o, %c1 = seq.kv_attention %q, %c : tensor<1x6x64xf32>, !seq.kv_cache<4x64x4096xf16>

@@ -123,6 +123,13 @@ func.func @kv_cache(%k: tensor<?x8x64xf32>, %v: tensor<?x8x64xf32>, %q: tensor<?
   return %o2, %c6 : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
 }
 
+// CHECK-LABEL: func.func @kv_latent
+// CHECK: seq.kv_attention %arg0, %arg1 basis %arg2 {key_rope_theta = 1.000000e+04 : f32, latent_heads = 8 : i64} : tensor<?x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x512xf32>
+func.func @kv_latent(%q: tensor<?x32x64xf32>, %c: !seq.kv_cache<1x256x4096xf16>, %u: tensor<1024x512xf32>) -> tensor<?x32x64xf32> {
+  %o, %c1 = seq.kv_attention %q, %c basis %u {latent_heads = 8 : i64, key_rope_theta = 1.0e4 : f32} : tensor<?x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x512xf32>
+  return %o : tensor<?x32x64xf32>
+}
+
 // CHECK-LABEL: func.func @kv_cache_compressed
 // CHECK-SAME: !seq.kv_cache<4x128x2048xbf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric, scale = f16>, sinks = 4, window = 128>
 // CHECK-SAME: !seq.kv_cache<2x64x64xf32, values = #seq.quant<bits = 8, group = 64, axis = 1, symmetric>>

@@ -1,6 +1,7 @@
 """Compares the key statistics of `seqc-run calibrate` with the reference's
 (`llama_ref.py calibrate`): the largest |key| of every layer, KV head and
-channel, relative error <= 1e-5 of the largest."""
+channel, and the second moment of [keys before RoPE; values] per layer,
+each within 1e-5 of its largest entry."""
 
 import json
 import sys
@@ -9,15 +10,19 @@ import numpy as np
 
 
 def main():
-    a = np.array(json.load(open(sys.argv[1]))["key_absmax"])
-    b = np.array(json.load(open(sys.argv[2]))["key_absmax"])
-    if a.shape != b.shape:
-        print(f"FAIL shapes {a.shape} {b.shape}")
-        return 1
-    err = np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
-    print(f"{'OK' if err <= 1e-5 else 'FAIL'} key_absmax rel_err={err:.2e} "
-          f"over {a.size} channels")
-    return 0 if err <= 1e-5 else 1
+    ours, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+    status = 0
+    for key in ("key_absmax", "kv_covariance"):
+        a, b = np.array(ours[key]), np.array(ref[key])
+        if a.shape != b.shape:
+            print(f"FAIL {key} shapes {a.shape} {b.shape}")
+            status = 1
+            continue
+        err = np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
+        print(f"{'OK' if err <= 1e-5 else 'FAIL'} {key} rel_err={err:.2e} "
+              f"over {a.size} values")
+        status |= err > 1e-5
+    return int(status)
 
 
 if __name__ == "__main__":
