@@ -82,6 +82,25 @@ CONFIGS = [
     ("2-bit, per-token keys, balanced (alpha 1)",
      ["--kv-bits", "2", "--kv-per-token-keys", "--kv-calibration", "@CAL@",
       "--kv-balance", "1"]),
+    # EliteKV's joint low-rank K/V cache (seq-low-rank-kv): per token, RANK
+    # coordinates of [keys before RoPE; values] (128 channels per layer) in
+    # the principal directions of their second moment, from the same
+    # calibration run; alone and with the latent quantized per token.
+    ("low rank 96 of 128 (f32 latent)", ["--kv-calibration", "@CAL@", "--kv-rank", "96"]),
+    ("low rank 64 of 128 (f32 latent)", ["--kv-calibration", "@CAL@", "--kv-rank", "64"]),
+    ("low rank 32 of 128 (f32 latent)", ["--kv-calibration", "@CAL@", "--kv-rank", "32"]),
+    ("low rank 16 of 128 (f32 latent)", ["--kv-calibration", "@CAL@", "--kv-rank", "16"]),
+    ("low rank 64 + 4-bit latent, per token",
+     ["--kv-bits", "4", "--kv-per-token-keys", "--kv-calibration", "@CAL@", "--kv-rank", "64"]),
+    ("low rank 64 + 2-bit latent, per token",
+     ["--kv-bits", "2", "--kv-per-token-keys", "--kv-calibration", "@CAL@", "--kv-rank", "64"]),
+    ("low rank 64 + 4-bit KIVI latent (per-channel key rows)",
+     ["--kv-bits", "4", "--kv-calibration", "@CAL@", "--kv-rank", "64"]),
+    ("low rank 64 + 2-bit KIVI latent (per-channel key rows)",
+     ["--kv-bits", "2", "--kv-calibration", "@CAL@", "--kv-rank", "64"]),
+    ("low rank 32 + 4-bit latent, per token (groups of 16)",
+     ["--kv-bits", "4", "--kv-per-token-keys", "--kv-group", "16", "--kv-calibration", "@CAL@",
+      "--kv-rank", "32"]),
     # Weight quantization (per-row int8) with and without QuaRot, with f32
     # activations and with the integer kernels' int8 activations (blocks of
     # 32 channels; --int8-dot=avx2 so that the row means the same on any

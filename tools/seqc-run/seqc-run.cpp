@@ -64,7 +64,9 @@ const char *kUsage =
     "  tokenize (ARTIFACT | --tokenizer bytes|world|neox) [--vocab PATH]\n"
     "           (-p TEXT | --file FILE)\n"
     "  calibrate ARTIFACT (FILE | --tokens 1,2,3) -o STATS.json\n"
-    "           [--start-fraction F] [--end-fraction F] [--max-tokens N]\n";
+    "           [--start-fraction F] [--end-fraction F] [--max-tokens N]\n"
+    "           (key statistics and the K/V covariance, for seqc compile\n"
+    "            --kv-calibration)\n";
 
 /// Options: "--name value" pairs and positionals.
 struct Args {
@@ -394,11 +396,13 @@ int cmdPpl(Args &args) {
   return 0;
 }
 
-/// Key statistics for seq-fuse-hadamard's reordering: runs windows of the
-/// model's context from an empty cache and reads the keys the f32 caches
-/// hold (layout: passes/Conversion/KVLayout.h, a 64-byte header, then keys
-/// [heads, capacity, head_dim]); per layer, KV head and channel, the largest
-/// |key| and the root mean square.
+/// Calibration statistics for seq-fuse-hadamard's reordering,
+/// seq-balance-kv and seq-low-rank-kv: runs windows of the model's context
+/// from an empty cache and reads the keys and values the f32 caches hold
+/// (layout: passes/Conversion/KVLayout.h, a 64-byte header, then keys
+/// [heads, capacity, head_dim], then values); per layer, KV head and
+/// channel, the largest |key| and the root mean square, and per layer the
+/// second moment of [keys before RoPE; values] over the tokens.
 int cmdCalibrate(Args &args) {
   Loaded l;
   load(l, args.positional.at(0), args);
