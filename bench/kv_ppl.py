@@ -178,6 +178,7 @@ def main():
         subprocess.run([seqc, "compile", a.model, "-o", Path(tmp) / "cal"], check=True,
                        capture_output=True)
         subprocess.run([run, "calibrate", Path(tmp) / "cal", a.text, "--end-fraction", "0.9",
+                        "--covariance",
                         "-o", cal], check=True, capture_output=True)
         for i, (label, opts) in enumerate(CONFIGS + EVICTION):
             if a.only and a.only not in label:

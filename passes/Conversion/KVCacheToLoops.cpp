@@ -24,7 +24,6 @@
 
 #include "llvm/ADT/DenseMap.h"
 
-#include <functional>
 #include <numeric>
 
 namespace mlir::seq {
@@ -882,8 +881,6 @@ public:
   /// rotated back, then RoPE at `pos` from the tables, into `row`.
   void readKey(Value h, Value pos, Value row,
                function_ref<void(Value, Value)> get) {
-    if (kt->latent())
-      return readLatentKey(h, pos, row, get);
     int64_t D = l.headDim, G = std::max<int64_t>(kt->groupHeads, 1);
     Value grp = ktGroup, first = h, off = idx(0);
     if (G > 1) {
@@ -908,14 +905,14 @@ public:
   }
 
   /// Latent cache: head h's key before RoPE is U[h D .. h D + D, :] · c for
-  /// the token's latent c (`get` reads the key rows, then `getValues` the
-  /// value rows, both of the cache's single head).
+  /// the token's latent c, whose halves `getKeys(dst)` and `getValues(dst)`
+  /// read (the key and value rows of the cache's single head).
   void readLatentKey(Value h, Value pos, Value row,
-                     function_ref<void(Value, Value)> get) {
+                     function_ref<void(Value)> getKeys,
+                     function_ref<void(Value)> getValues) {
     int64_t r = l.headDim, D = kt->headDim;
-    Value lat = sub1(ktGroup, 0, r);
-    get(idx(0), lat);
-    ktValueRow(sub1(ktGroup, r, r));
+    getKeys(sub1(ktGroup, 0, r));
+    getValues(sub1(ktGroup, r, r));
     Value first = mul(h, idx(D));
     loop(D, [&](Value d) {
       Value k = reduce(idx(0), idx(2 * r), f(0.0f), [&](Value i, Value a) {
@@ -1009,10 +1006,10 @@ public:
     // (its key rows, then its value rows, of its single head).
     auto put = [&](Value pos, function_ref<void(bool, Value, Value)> get) {
       if (kt && kt->latent()) {
-        ktValueRow = [&](Value dst) { get(false, idx(0), dst); };
         if (keys) {
-          readKey(h, pos, row,
-                  [&](Value hh, Value dst) { get(true, hh, dst); });
+          readLatentKey(
+              h, pos, row, [&](Value dst) { get(true, idx(0), dst); },
+              [&](Value dst) { get(false, idx(0), dst); });
         } else {
           get(true, idx(0), sub1(row, 0, D));
           get(false, idx(0), sub1(row, D, D));
@@ -1257,8 +1254,6 @@ public:
 private:
   /// readKey's scratch, set by attend for the head being emitted.
   Value ktGroup, ktBaseTmp;
-  /// Reads the value rows of the token readLatentKey reconstructs.
-  std::function<void(Value)> ktValueRow;
   ImplicitLocOpBuilder &b;
   const KVLayout &l;
   Type elt, f32;
@@ -1381,9 +1376,10 @@ struct ConvertSeqKVToLoopsPass
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
     // Heads and head size of the attention (a latent cache's differ from
     // its own); W: channels of a value row (2r for a latent cache).
-    int64_t hq = qType.getDimSize(1), D = qType.getDimSize(2);
-    int64_t H = op.getKVHeads(), rep = hq / H;
     bool latent = bool(op.getLatentBasis());
+    int64_t hq = qType.getDimSize(1),
+            D = latent ? qType.getDimSize(2) : type.getHeadDim();
+    int64_t H = op.getKVHeads(), rep = hq / H;
     int64_t W = latent ? 2 * type.getHeadDim() : D;
     Value query = readBuffer(b, op.getQuery());
     Value T = memref::DimOp::create(b, query, 0);

@@ -35,6 +35,12 @@ struct BalanceKVPass : public seq::impl::SeqBalanceKVBase<BalanceKVPass> {
     for (KVAttentionOp op : attentions) {
       if (op->hasAttr("seq.balanced"))
         continue;
+      if (op.getLatentBasis()) {
+        op.emitOpError() << "seq-balance-kv: the cache holds low-rank "
+                            "latents (seq-low-rank-kv); balance the keys "
+                            "before it";
+        return signalPassFailure();
+      }
       auto append = op.getCache().getDefiningOp<KVAppendOp>();
       if (!append)
         continue;

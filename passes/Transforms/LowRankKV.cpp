@@ -12,6 +12,8 @@
 
 #include "mlir/IR/AttrTypeSubElements.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::seq {
 #define GEN_PASS_DEF_SEQLOWRANKKV
@@ -44,6 +46,27 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVBase<LowRankKVPass> {
                           << rank;
       return signalPassFailure();
     }
+    // Every append and attention over a cache type that changes must be
+    // one of the rewritten pairs (the type changes module-wide).
+    llvm::DenseSet<Type> types;
+    llvm::DenseSet<Operation *> rewritten;
+    for (auto [op, append] : work) {
+      types.insert(op.getCache().getType());
+      rewritten.insert(op);
+      rewritten.insert(append);
+    }
+    WalkResult other = module->walk([&](Operation *o) {
+      if (!isa<KVAppendOp, KVAttentionOp>(o) || rewritten.contains(o) ||
+          !types.contains(o->getOperand(isa<KVAppendOp>(o) ? 0 : 1).getType()))
+        return WalkResult::advance();
+      o->emitOpError() << "seq-low-rank-kv: every seq.kv_append and "
+                          "seq.kv_attention on a cache must come as an "
+                          "attention over an append of the same tokens (the "
+                          "cache type changes everywhere)";
+      return WalkResult::interrupt();
+    });
+    if (other.wasInterrupted())
+      return signalPassFailure();
     DenseFPElementsAttr cov = getKVCovariance(module, "seq-low-rank-kv");
     if (!cov)
       return signalPassFailure();
@@ -84,11 +107,19 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVBase<LowRankKVPass> {
           (slot.getSExtValue() < 0 || slot.getSExtValue() >= L))
         return fail(op, "cache slot " + Twine(slot.getSExtValue()) +
                             " has no calibration (" + Twine(L) + " layers)");
-      if (!cast<RankedTensorType>(append.getKeys().getType())
-               .getElementType()
-               .isF32())
+      if (!append.getKeys().getType().getElementType().isF32() ||
+          !append.getValues().getType().getElementType().isF32())
         return fail(op, "the appended keys and values must be f32");
       RopeOp rope = append.getKeys().getDefiningOp<RopeOp>();
+      // Keys with a RoPE the pass cannot see would be projected after it
+      // with a basis measured before it.
+      bool anyRope = false;
+      append->getParentOfType<FunctionOpInterface>()->walk(
+          [&](RopeOp) { anyRope = true; });
+      if (!rope && anyRope)
+        return fail(op, "the appended keys must come directly from a "
+                        "seq.rope (the basis is measured before RoPE) or "
+                        "the function must have no RoPE");
       if (rope && !arePositionsOf(rope.getPositions(), append.getCache()))
         return fail(op, "the keys' RoPE positions must be the cache positions "
                         "(kv_length of the cache + token index), which the "

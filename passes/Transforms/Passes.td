@@ -217,9 +217,11 @@ def SeqLowRankKV : Pass<"seq-low-rank-kv", "::mlir::ModuleOp"> {
     The keys must come from a `seq.rope` at the cache positions (or from
     no RoPE at all). Run it before `seq-compress-kv-cache`; it refuses
     caches that are already compressed, evicting or rotated. The basis is
-    computed by Jacobi rotations in double: O(N³) per sweep for
-    `N = 2 · KV heads · head_dim`, a fraction of a second at N = 128, tens
-    of seconds at N = 1024.
+    computed by cyclic Jacobi rotations in double, per layer: O(N³) per
+    sweep for `N = 2 · KV heads · head_dim` (under 0.1 s per layer
+    at N = 128; at N = 1024 tens of seconds per layer, and hours for a
+    32-layer model with N = 2048, where a tridiagonal solver would be
+    needed).
   }];
   let options = [
     Option<"rank", "rank", "int64_t", "0",

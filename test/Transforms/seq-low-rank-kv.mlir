@@ -105,3 +105,37 @@ func.func @none(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>) 
   return %o : tensor<?x2x2xf32>
 }
 }
+
+// -----
+
+// An attention that does not read an append of its own tokens: the cache
+// type changes module-wide, so it would read latents as keys.
+module attributes {seq.kv_calibration = {kv_covariance = dense<1.0> : tensor<1x4x4xf32>}} {
+func.func @second(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>) -> tensor<?x2x2xf32> {
+  %c0 = arith.constant 0 : index
+  %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x2x64xf32>
+  %a = seq.kv_append %c, %k, %k : !seq.kv_cache<1x2x64xf32>, tensor<?x1x2xf32>
+  %o, %c2 = seq.kv_attention %q, %a : tensor<?x2x2xf32>, !seq.kv_cache<1x2x64xf32>
+  // expected-error @+1 {{seq-low-rank-kv: every seq.kv_append and seq.kv_attention on a cache must come as an attention over an append of the same tokens}}
+  %o2, %c3 = seq.kv_attention %q, %c2 : tensor<?x2x2xf32>, !seq.kv_cache<1x2x64xf32>
+  seq.kv_store %c3, %s[%c0] : !seq.kv_cache<1x2x64xf32>, memref<?xi8>
+  return %o2 : tensor<?x2x2xf32>
+}
+}
+
+// -----
+
+// Keys whose RoPE the pass cannot see (another op in between).
+module attributes {seq.kv_calibration = {kv_covariance = dense<1.0> : tensor<1x4x4xf32>}} {
+func.func @hidden(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>, %pos: tensor<?xindex>) -> tensor<?x2x2xf32> {
+  %c0 = arith.constant 0 : index
+  %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x2x64xf32>
+  %kr = seq.rope %k, %pos : tensor<?x1x2xf32>, tensor<?xindex>
+  %kh = seq.hadamard %kr : tensor<?x1x2xf32>
+  %a = seq.kv_append %c, %kh, %k : !seq.kv_cache<1x2x64xf32>, tensor<?x1x2xf32>
+  // expected-error @+1 {{seq-low-rank-kv: the appended keys must come directly from a seq.rope}}
+  %o, %c2 = seq.kv_attention %q, %a : tensor<?x2x2xf32>, !seq.kv_cache<1x2x64xf32>
+  seq.kv_store %c2, %s[%c0] : !seq.kv_cache<1x2x64xf32>, memref<?xi8>
+  return %o : tensor<?x2x2xf32>
+}
+}

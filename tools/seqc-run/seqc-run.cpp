@@ -11,6 +11,7 @@
 //                     (-p TEXT | --file FILE)
 //   seqc-run calibrate ARTIFACT (FILE | --tokens 1,2,3) -o STATS.json
 //                     [--start-fraction F] [--end-fraction F] [--max-tokens N]
+//                     [--covariance]
 //
 // Links only the seqc runtime (no MLIR, no LLVM).
 //
@@ -65,8 +66,8 @@ const char *kUsage =
     "           (-p TEXT | --file FILE)\n"
     "  calibrate ARTIFACT (FILE | --tokens 1,2,3) -o STATS.json\n"
     "           [--start-fraction F] [--end-fraction F] [--max-tokens N]\n"
-    "           (key statistics and the K/V covariance, for seqc compile\n"
-    "            --kv-calibration)\n";
+    "           [--covariance]  (key statistics, and with --covariance the\n"
+    "           K/V second moment --kv-rank needs, for --kv-calibration)\n";
 
 /// Options: "--name value" pairs and positionals.
 struct Args {
@@ -411,6 +412,7 @@ int cmdCalibrate(Args &args) {
   double start = args.num("--start-fraction", 0, 0, 1);
   double end = args.num("--end-fraction", 1, 0, 1);
   long maxTokens = (long)args.num("--max-tokens", 16384, 2, 1e12);
+  bool covariance = args.has("--covariance");
   args.finish();
   if (out.empty())
     die("calibrate: give the output file with -o FILE.json");
@@ -432,6 +434,9 @@ int cmdCalibrate(Args &args) {
         "model computes them (f32, no compression, no rotation; compile "
         "without --kv-*, --kv-f16 and --rotate-kv); this one has " +
         cache + " and rotation " + entry("kv_rotation"));
+  if (seqc_model_get(l.model, "kv_rank"))
+    die("calibrate: this artifact caches low-rank latents (--kv-rank); "
+        "calibrate one compiled without --kv-* options");
   int64_t layers = std::stoll(entry("kv_layers"));
   size_t slotBytes = std::stoull(entry("kv_slot_bytes"));
   size_t window = std::stoull(entry("context"));
@@ -472,18 +477,21 @@ int cmdCalibrate(Args &args) {
   // The joint second moment of x = [keys before RoPE; values] (N = 2 H D)
   // per layer, for seq-low-rank-kv: the cached keys are after RoPE, which
   // is undone here (the manifest records it).
-  int64_t N = 2 * H * D;
+  int64_t N = covariance ? 2 * H * D : 0;
   std::vector<double> cov(layers * N * N, 0.0);
   double theta = 0;
   bool half = true;
   int64_t rot = 0;
-  if (const char *t = seqc_model_get(l.model, "rope_theta")) {
-    theta = std::strtod(t, nullptr);
-    half = entry("rope_style") == std::string("half");
+  std::string style = covariance ? entry("rope_style") : "none";
+  if (style != "none") {
+    // As the compiler holds it: an f32 attribute.
+    theta = (float)std::strtod(entry("rope_theta").c_str(), nullptr);
+    half = style == "half";
     rot = std::stoll(entry("rope_rotary_dim"));
-    if (!(theta > 0) || rot <= 0 || rot > D || rot % 2 != 0)
-      die("calibrate: the manifest's RoPE (rope_theta, rope_rotary_dim) is "
-          "invalid");
+    if (!(theta > 0) || rot <= 0 || rot > D || rot % 2 != 0 ||
+        (style != "half" && style != "interleaved"))
+      die("calibrate: the manifest's RoPE (rope_theta, rope_style, "
+          "rope_rotary_dim) is invalid");
   }
   // RoPE angles as seq.rope's lowering computes them (f64, then f32).
   auto unrope = [&](float *k, size_t pos) {
@@ -525,7 +533,7 @@ int cmdCalibrate(Args &args) {
             sumsq[at] += k * k;
           }
       }
-    for (int64_t ly = 0; ly < layers; ++ly) {
+    for (int64_t ly = 0; ly < layers && covariance; ++ly) {
       const char *slot = state + ly * slotBytes;
       double *c = cov.data() + ly * N * N;
       for (size_t j = 0; j < n; ++j) {
@@ -587,7 +595,7 @@ int cmdCalibrate(Args &args) {
         cov[(ly * N + bb) * N + a] = u;
       }
   std::string covText;
-  {
+  if (covariance) {
     char buf[32];
     for (size_t i = 0; i < cov.size(); ++i) {
       std::snprintf(buf, sizeof buf, "%s%.9g", i ? ", " : "", cov[i]);
@@ -599,11 +607,12 @@ int cmdCalibrate(Args &args) {
                "\"source\": \"%s\", \"tokens\": %zu, \"window\": %zu,\n"
                " \"layers\": %" PRId64 ", \"kv_heads\": %" PRId64
                ", \"head_dim\": %" PRId64 ",\n"
-               " \"key_absmax\": [%s],\n \"key_rms\": [%s],\n"
-               " \"kv_covariance\": [%s]}\n",
+               " \"key_absmax\": [%s],\n \"key_rms\": [%s]%s%s%s}\n",
                quoted(entry("description")).c_str(), quoted(source).c_str(),
                ids.size(), window, layers, H, D, list(absmax, false).c_str(),
-               list(sumsq, true).c_str(), covText.c_str());
+               list(sumsq, true).c_str(),
+               covariance ? ",\n \"kv_covariance\": [" : "", covText.c_str(),
+               covariance ? "]" : "");
   if (std::fclose(f) != 0)
     die(out + ": cannot write");
   std::fprintf(stderr,
@@ -834,7 +843,7 @@ int main(int argc, char **argv) {
     return argc < 2 ? 1 : 0;
   }
   std::string cmd = argv[1];
-  Args args(argc, argv, {"--all", "--step"});
+  Args args(argc, argv, {"--all", "--step", "--covariance"});
   if (cmd == "tokenize")
     return cmdTokenize(args);
   if (args.positional.empty())

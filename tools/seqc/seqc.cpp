@@ -481,8 +481,11 @@ Error attachCalibration(mlir::MLIRContext *ctx, Model &m) {
       ArrayRef<float>(absmax));
   SmallVector<mlir::NamedAttribute> entries = {
       b.getNamedAttr("key_absmax", attr)};
-  // The joint second moment of [keys before RoPE; values], when measured.
-  if (const json::Array *cov = o->getArray("kv_covariance")) {
+  // The joint second moment of [keys before RoPE; values] (--kv-rank only:
+  // it is L x N x N numbers).
+  const json::Array *cov =
+      kvRank.getNumOccurrences() ? o->getArray("kv_covariance") : nullptr;
+  if (cov) {
     int64_t N = 2 * H * D;
     if ((int64_t)cov->size() != L * N * N)
       return fail("kv_covariance must list " + Twine(L * N * N) + " numbers");
@@ -544,6 +547,13 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
     if (kvRank <= 0 || kvRank % 2 != 0)
       return createStringError("--kv-rank must be positive and even, got " +
                                Twine(kvRank));
+    if ((kb != 16 || vb != 16) && kvRank % 16 != 0)
+      return createStringError(
+          "--kv-rank " + Twine(kvRank) +
+          " with --kv-bits: the latent's key and value rows (" +
+          Twine(kvRank / 2) +
+          " channels each) are bit-packed by 8 channels; use a multiple "
+          "of 16");
     if (rotateKV || balance || !kvEvict.empty())
       return createStringError("--kv-rank caches a latent of keys and "
                                "values; it cannot be combined with "
@@ -567,17 +577,21 @@ Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
             "seq-balance-kv"))
       return e;
   if (lowRank) {
-    if (!m.module->getOperation()
-             ->getAttrOfType<mlir::DictionaryAttr>("seq.kv_calibration")
-             .get("kv_covariance"))
-      return createStringError(
-          kvCalibration + ": has no kv_covariance (written by seqc-run "
-                          "calibrate of this version); --kv-rank needs it");
+    mlir::Operation *op = m.module->getOperation();
+    auto dict = op->getAttrOfType<mlir::DictionaryAttr>("seq.kv_calibration");
+    if (!dict || !dict.get("kv_covariance"))
+      return createStringError(kvCalibration +
+                               ": has no kv_covariance (seqc-run calibrate "
+                               "--covariance writes it); --kv-rank needs it");
     progress(formatv("low-rank KV cache: rank {0}", kvRank));
     if (Error e = runPipeline(
             ctx, m, formatv("seq-low-rank-kv{{rank={0}}", kvRank).str(),
             "seq-low-rank-kv"))
       return e;
+    // Consumed: the bases are in the module now.
+    mlir::NamedAttrList rest(dict);
+    rest.erase("kv_covariance");
+    op->setAttr("seq.kv_calibration", rest.getDictionary(ctx));
   }
   if (preRope && !kvEvict.empty())
     return createStringError("--rotate-kv-keys=pre-rope caches keys before "
@@ -683,6 +697,8 @@ Expected<std::string> kvManifest(Model &m) {
                   rope.getTheta().convertToFloat(),
                   mlir::seq::stringifyRopeStyle(rope.getStyle()),
                   rope.getRotaryDim().value_or(headDim));
+  } else {
+    os << "rope_style none\n";
   }
   os << formatv(
       "kv_bytes_per_token {0}\n",

@@ -389,8 +389,10 @@ LogicalResult KVAppendOp::verify() {
 float KVAttentionOp::getEffectiveScale() {
   if (std::optional<APFloat> s = getScale())
     return s->convertToFloat();
-  // The query's head_dim (a latent cache's channels are not the heads').
-  return 1.0f / std::sqrt(float(getQuery().getType().getDimSize(2)));
+  // A latent cache's channels are not the heads': the query's head_dim.
+  int64_t d = getLatentBasis() ? getQuery().getType().getDimSize(2)
+                               : getCache().getType().getHeadDim();
+  return 1.0f / std::sqrt(float(d));
 }
 
 LogicalResult KVAttentionOp::verify() {
