@@ -30,7 +30,16 @@ from llama_ref import random_model  # noqa: E402
 
 CONFIGS = [("f32 cache", []),
            ("4-bit KIVI", ["--kv-bits", "4", "--kv-group", "32", "--kv-window", "32"]),
-           ("2-bit KIVI", ["--kv-bits", "2", "--kv-group", "32", "--kv-window", "32"])]
+           ("2-bit KIVI", ["--kv-bits", "2", "--kv-group", "32", "--kv-window", "32"]),
+           # Keys read back through a transform at every step: RotateKV's
+           # pre-RoPE rotation (inverse FWHT and RoPE per cached key) and
+           # the low-rank latent (key rebuilt from 256 latent channels).
+           ("2-bit KIVI + pre-RoPE rotation",
+            ["--kv-bits", "2", "--kv-group", "32", "--kv-window", "32", "--rotate-kv",
+             "--rotate-kv-keys=pre-rope"]),
+           ("low rank 256 of 512 + 2-bit KIVI latent",
+            ["--kv-bits", "2", "--kv-group", "32", "--kv-window", "32", "--kv-calibration",
+             "@CAL@", "--kv-rank", "256"])]
 
 
 def main():
@@ -41,7 +50,10 @@ def main():
     ap.add_argument("--contexts", default="512,2048,8192")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "llama_kv_decode.json")
+    ap.add_argument("--only", default="",
+                    help="comma-separated labels to measure (default: all)")
     a = ap.parse_args()
+    configs = [c for c in CONFIGS if not a.only or c[0] in a.only.split(",")]
     contexts = [int(c) for c in a.contexts.split(",")]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,7 +63,18 @@ def main():
                      ffn=5632, vocab=32000, context=max(contexts) + 64, head_dim=64,
                      dtype="fp16")
         arts = []
-        for label, opts in CONFIGS:
+        cal = Path(tmp) / "calibration.json"
+        if any("@CAL@" in opts for _, opts in configs):
+            # The low-rank basis: K/V statistics of 512 random tokens.
+            subprocess.run([a.build / "bin" / "seqc", "compile", model, "-o",
+                            Path(tmp) / "cal", "--weights=fp16", "--context", "512"],
+                           check=True, capture_output=True)
+            toks = ",".join(str((i * 7919) % 32000) for i in range(512))
+            subprocess.run([a.build / "bin" / "seqc-run", "calibrate", Path(tmp) / "cal",
+                            "--tokens", toks, "--covariance", "-o", cal],
+                           check=True, capture_output=True)
+        for label, opts in configs:
+            opts = [str(cal) if o == "@CAL@" else o for o in opts]
             art = Path(tmp) / label.replace(" ", "_")
             subprocess.run([a.build / "bin" / "seqc", "compile", model, "-o", art,
                             "--weights=fp16"] + opts, check=True, capture_output=True)

@@ -20,7 +20,10 @@
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include "llvm/ADT/DenseMap.h"
 
@@ -1317,39 +1320,43 @@ struct ConvertSeqKVToLoopsPass
     return KVEmitter(b, ref.layout, elt, ref.state, base);
   }
 
-  /// cos and sin of the RoPE angles of positions [0, n), computed as
-  /// seq.rope's lowering does (angle and cosine in f64).
-  static void buildRopeTables(ImplicitLocOpBuilder &b, KVEmitter &e,
-                              KeyTransform &kt, float theta, int64_t capacity,
-                              Value n) {
+  /// cos and sin of the RoPE angles of every position [0, capacity), as
+  /// seq.rope's lowering computes them (angle, exp and cosine in f64, then
+  /// f32), in read-only globals of the module shared by every attention
+  /// with the same parameters: computed once at compile time instead of
+  /// n x rotaryDim / 2 f64 cosines and sines per attention call.
+  static void ropeTables(ImplicitLocOpBuilder &b, ModuleOp module,
+                         KeyTransform &kt, float theta, int64_t capacity) {
     int64_t half = kt.rotaryDim / 2;
-    auto tableType = MemRefType::get({capacity, half}, b.getF32Type());
-    kt.cosTable = memref::AllocOp::create(b, tableType);
-    kt.sinTable = memref::AllocOp::create(b, tableType);
-    Type f64 = b.getF64Type(), i64 = b.getI64Type();
-    double logTheta = std::log((double)theta);
-    Value k = arith::ConstantOp::create(
-        b, b.getF64FloatAttr(-2.0 * logTheta / kt.rotaryDim));
-    e.loop(e.idx(0), n, [&](Value p) {
-      Value pf = arith::UIToFPOp::create(b, f64,
-                                         arith::IndexCastOp::create(b, i64, p));
-      e.loop(half, [&](Value i) {
-        Value iF = arith::UIToFPOp::create(
-            b, f64, arith::IndexCastOp::create(b, i64, i));
-        Value ang = arith::MulFOp::create(
-            b, pf, math::ExpOp::create(b, arith::MulFOp::create(b, iF, k)));
-        memref::StoreOp::create(
-            b,
-            arith::TruncFOp::create(b, b.getF32Type(),
-                                    math::CosOp::create(b, ang)),
-            kt.cosTable, ValueRange{p, i});
-        memref::StoreOp::create(
-            b,
-            arith::TruncFOp::create(b, b.getF32Type(),
-                                    math::SinOp::create(b, ang)),
-            kt.sinTable, ValueRange{p, i});
-      });
-    });
+    auto type = MemRefType::get({capacity, half}, b.getF32Type());
+    std::string suffix = llvm::formatv("{0}x{1}_{2:x}", capacity, kt.rotaryDim,
+                                       llvm::bit_cast<uint32_t>(theta));
+    SymbolTable symbols(module);
+    auto global = [&](StringRef kind, bool sine) -> Value {
+      std::string name = ("__seqc_rope_" + kind + "_" + suffix).str();
+      if (!symbols.lookup(name)) {
+        SmallVector<float> values(capacity * half);
+        double k = -2.0 * std::log((double)theta) / kt.rotaryDim;
+        for (int64_t p = 0; p < capacity; ++p)
+          for (int64_t i = 0; i < half; ++i) {
+            double ang = (double)p * std::exp((double)i * k);
+            values[p * half + i] =
+                (float)(sine ? std::sin(ang) : std::cos(ang));
+          }
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(module.getBody());
+        auto op = memref::GlobalOp::create(
+            b, name, b.getStringAttr("private"), type,
+            DenseElementsAttr::get(
+                RankedTensorType::get({capacity, half}, b.getF32Type()),
+                ArrayRef<float>(values)),
+            /*constant=*/true, /*alignment=*/b.getI64IntegerAttr(64));
+        symbols.insert(op);
+      }
+      return memref::GetGlobalOp::create(b, type, name);
+    };
+    kt.cosTable = global("cos", false);
+    kt.sinTable = global("sin", true);
   }
 
   /// Lowers `attention` (and `append`, when it produced the attention's
@@ -1433,14 +1440,8 @@ struct ConvertSeqKVToLoopsPass
         kt.half =
             op.getKeyRopeStyle().value_or(RopeStyle::Half) == RopeStyle::Half;
         kt.rotaryDim = op.getKeyRotaryDim().value_or(D);
-        // Every position the attention reads: the tokens held after the
-        // appends.
-        Value held = e.loadHeader(0);
-        if (append)
-          held = arith::MinSIOp::create(b, e.add(held, T),
-                                        e.idx(type.getCapacity()));
-        buildRopeTables(b, e, kt, theta->convertToFloat(), type.getCapacity(),
-                        held);
+        ropeTables(b, op->getParentOfType<ModuleOp>(), kt,
+                   theta->convertToFloat(), type.getCapacity());
       }
       e.kt = &kt;
     }

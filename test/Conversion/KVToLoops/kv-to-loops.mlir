@@ -132,13 +132,18 @@ func.func @parallel_heads(%state: memref<?xi8>, %q: tensor<1x8x64xf32>, %k: tens
 // 2 KV heads of 8 through the basis [2 x 2 x 8, 2 x 4]. Scratch per KV head
 // of the attention: scores [rep 2, 64], the attention-weighted latents
 // [2, 8] and the latent followed by the key before RoPE [8 + 8].
+// RoPE's cos and sin for every position, computed at compile time.
 !lat = !seq.kv_cache<1x4x64xf32>
+// (theta 1e4 = 0x461c4000 as f32; the values are checked end to end by
+// the pre-RoPE and low-rank integration tests.)
+// CHECK-DAG: memref.global "private" constant @__seqc_rope_cos_64x8_0x461c4000 : memref<64x4xf32>
+// CHECK-DAG: memref.global "private" constant @__seqc_rope_sin_64x8_0x461c4000 : memref<64x4xf32>
 // CHECK-LABEL: func.func @latent
 // CHECK-SAME: %[[U:[a-z0-9]+]]: tensor<32x8xf32>)
 // CHECK-DAG: memref.alloc() : memref<2x2x64xf32>
 // CHECK-DAG: memref.alloc() : memref<2x2x8xf32>
 // CHECK-DAG: memref.alloc() : memref<2x16xf32>
-// CHECK: math.cos
+// CHECK: memref.get_global @__seqc_rope_cos_64x8
 // Keys: rows kh * 8 + d of the basis times the latent.
 // CHECK: %[[KB:.*]] = arith.muli %{{.*}}, %c8 : index
 // CHECK: %[[KI:.*]] = arith.addi %[[KB]], %{{.*}} : index
