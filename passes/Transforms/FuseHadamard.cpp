@@ -243,12 +243,7 @@ struct FuseHadamardPass
     }
     append.getKeysMutable().assign(rotated);
     op.setKeyRotationHeadsAttr(b.getI64IntegerAttr(G));
-    op.setKeyRopeThetaAttr(rope.getThetaAttr());
-    op.setKeyRopeStyleAttr(rope.getStyleAttr());
-    if (rope.getRotaryDim())
-      op.setKeyRotaryDimAttr(rope.getRotaryDimAttr());
-    if (rope->use_empty())
-      rope->erase();
+    applyRopeAtRead(op, rope);
     return success();
   }
 };

@@ -254,14 +254,8 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVBase<LowRankKVPass> {
     append.getValuesMutable().assign(latentValues);
     op.getLatentBasisMutable().assign(basis);
     op.setLatentHeadsAttr(b.getI64IntegerAttr(H));
-    if (rope) {
-      op.setKeyRopeThetaAttr(rope.getThetaAttr());
-      op.setKeyRopeStyleAttr(rope.getStyleAttr());
-      if (rope.getRotaryDim())
-        op.setKeyRotaryDimAttr(rope.getRotaryDimAttr());
-      if (rope->use_empty())
-        rope->erase();
-    }
+    if (rope)
+      applyRopeAtRead(op, rope);
   }
 };
 
