@@ -26,3 +26,18 @@ func.func @layer(%s: memref<?xi8>, %slot: index, %q: tensor<?x2x4xf32>, %k: tens
 // expected-error @+1 {{seq-balance-kv: seq.kv_calibration's key_absmax must hold finite non-negative f32 values}}
 module attributes {seq.kv_calibration = {key_absmax = dense<[[[2.0, -1.0, 0.0, 0.0]]]> : tensor<1x1x4xf32>}} {
 }
+
+// -----
+
+// A latent cache (seq-low-rank-kv): its channels are not the keys'.
+module attributes {seq.kv_calibration = {key_absmax = dense<1.0> : tensor<1x1x2xf32>}} {
+func.func @latent(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x1xf32>, %u: tensor<4x2xf32>) -> tensor<?x2x2xf32> {
+  %c0 = arith.constant 0 : index
+  %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x1x64xf32>
+  %a = seq.kv_append %c, %k, %k : !seq.kv_cache<1x1x64xf32>, tensor<?x1x1xf32>
+  // expected-error @+1 {{seq-balance-kv: the cache holds low-rank latents (seq-low-rank-kv); balance the keys before it}}
+  %o, %c2 = seq.kv_attention %q, %a basis %u {latent_heads = 1 : i64} : tensor<?x2x2xf32>, !seq.kv_cache<1x1x64xf32>, tensor<4x2xf32>
+  seq.kv_store %c2, %s[%c0] : !seq.kv_cache<1x1x64xf32>, memref<?xi8>
+  return %o : tensor<?x2x2xf32>
+}
+}
