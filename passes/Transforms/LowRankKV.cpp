@@ -70,9 +70,8 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVBase<LowRankKVPass> {
     DenseFPElementsAttr cov = getKVCovariance(module, "seq-low-rank-kv");
     if (!cov)
       return signalPassFailure();
-    // Bases by layer count and width, computed once for the module.
+    // One cache type (checked below), so one table of bases for the module.
     SmallVector<float> table;
-    int64_t tableN = -1;
     KVCacheType from, to;
     for (auto [op, append] : work) {
       KVCacheType type = op.getCache().getType();
@@ -124,10 +123,8 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVBase<LowRankKVPass> {
         return fail(op, "the keys' RoPE positions must be the cache positions "
                         "(kv_length of the cache + token index), which the "
                         "attention recomputes");
-      if (tableN != N) {
+      if (table.empty())
         table = bases(cov, L, N);
-        tableN = N;
-      }
       rewrite(op, append, load, rope, table, L, N);
       from = type;
       to = KVCacheType::get(&getContext(), 1, rank / 2, type.getCapacity(),

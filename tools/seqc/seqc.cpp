@@ -206,9 +206,10 @@ cl::opt<int64_t> rotateKVBlock(
     cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<std::string> kvCalibration(
     "kv-calibration",
-    cl::desc("With --rotate-kv (post-rope), reorder query and key channels "
-             "before their rotation from these key statistics (`seqc-run "
-             "calibrate` writes them): each head's channels dealt to the "
+    cl::desc("Calibration statistics (`seqc-run calibrate` writes them) for "
+             "--kv-balance, --kv-rank (written with --covariance) and, with "
+             "--rotate-kv (post-rope), reordering query and key channels "
+             "before their rotation: each head's channels dealt to the "
              "Hadamard blocks in zigzag order of their largest magnitude"),
     cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<double> kvBalance(
