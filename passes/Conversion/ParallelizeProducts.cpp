@@ -18,15 +18,16 @@ using namespace mlir;
 
 namespace {
 
-/// `op` as an scf.parallel over its parallel loops with the trailing
-/// reduction as an inner scf.for that carries the accumulator in a register
-/// (loaded from the output once, stored once): the outlined parallel body
-/// then vectorizes its dot product, which an accumulator kept in memory
-/// prevents. Fails (leaving `op`) unless the iterators are parallel loops
-/// then one reduction, the single output does not depend on the reduction
-/// and every indexing map is a projected permutation.
-static LogicalResult toParallelReduction(RewriterBase &rewriter,
-                                         linalg::GenericOp op) {
+/// `op` as loops over its parallel dimensions — one scf.parallel when
+/// `parallel`, nested scf.for otherwise — with the trailing reduction as an
+/// inner scf.for that carries the accumulator in a register (loaded from the
+/// output once, stored once): LLVM then vectorizes the dot product (given
+/// reassociation), which an accumulator kept in memory prevents. Fails
+/// (leaving `op`) unless the iterators are parallel loops then one
+/// reduction, the single output does not depend on the reduction and every
+/// indexing map is a projected permutation.
+static LogicalResult toReductionLoops(RewriterBase &rewriter,
+                                      linalg::GenericOp op, bool parallel) {
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   unsigned nLoops = iters.size();
   if (nLoops < 2 || iters.back() != utils::IteratorType::reduction ||
@@ -62,35 +63,40 @@ static LogicalResult toParallelReduction(RewriterBase &rewriter,
   };
   Value out = op.getDpsInits()[0];
   Block *body = op.getBody();
-  scf::ParallelOp::create(
+  auto reduce = [&](OpBuilder &b, Location l, ValueRange par) {
+    SmallVector<Value> outIvs(par.begin(), par.end());
+    outIvs.push_back(Value()); // the reduction index: unused
+    Value init =
+        memref::LoadOp::create(b, l, out, indices(maps.back(), outIvs));
+    auto red = scf::ForOp::create(
+        b, l, value(ranges.back().offset), value(ranges.back().size),
+        value(ranges.back().stride), ValueRange{init},
+        [&](OpBuilder &fb, Location fl, Value k, ValueRange acc) {
+          SmallVector<Value> ivs(par.begin(), par.end());
+          ivs.push_back(k);
+          IRMapping map;
+          for (OpOperand *in : op.getDpsInputOperands())
+            map.map(body->getArgument(in->getOperandNumber()),
+                    memref::LoadOp::create(
+                        fb, fl, in->get(),
+                        indices(maps[in->getOperandNumber()], ivs)));
+          map.map(body->getArguments().back(), acc[0]);
+          for (Operation &inner : body->without_terminator())
+            fb.clone(inner, map);
+          Value result = map.lookupOrDefault(
+              cast<linalg::YieldOp>(body->getTerminator()).getOperand(0));
+          scf::YieldOp::create(fb, fl, result);
+        });
+    memref::StoreOp::create(b, l, red.getResult(0), out,
+                            indices(maps.back(), outIvs));
+  };
+  if (parallel) {
+    scf::ParallelOp::create(rewriter, loc, lbs, ubs, steps, reduce);
+    return success();
+  }
+  scf::buildLoopNest(
       rewriter, loc, lbs, ubs, steps,
-      [&](OpBuilder &b, Location l, ValueRange par) {
-        SmallVector<Value> outIvs(par.begin(), par.end());
-        outIvs.push_back(Value()); // the reduction index: unused
-        Value init =
-            memref::LoadOp::create(b, l, out, indices(maps.back(), outIvs));
-        auto red = scf::ForOp::create(
-            b, l, value(ranges.back().offset), value(ranges.back().size),
-            value(ranges.back().stride), ValueRange{init},
-            [&](OpBuilder &fb, Location fl, Value k, ValueRange acc) {
-              SmallVector<Value> ivs(par.begin(), par.end());
-              ivs.push_back(k);
-              IRMapping map;
-              for (OpOperand *in : op.getDpsInputOperands())
-                map.map(body->getArgument(in->getOperandNumber()),
-                        memref::LoadOp::create(
-                            fb, fl, in->get(),
-                            indices(maps[in->getOperandNumber()], ivs)));
-              map.map(body->getArguments().back(), acc[0]);
-              for (Operation &inner : body->without_terminator())
-                fb.clone(inner, map);
-              Value result = map.lookupOrDefault(
-                  cast<linalg::YieldOp>(body->getTerminator()).getOperand(0));
-              scf::YieldOp::create(fb, fl, result);
-            });
-        memref::StoreOp::create(b, l, red.getResult(0), out,
-                                indices(maps.back(), outIvs));
-      });
+      [&](OpBuilder &b, Location l, ValueRange ivs) { reduce(b, l, ivs); });
   return success();
 }
 
@@ -434,10 +440,17 @@ struct SeqParallelizeProductsPass
           << ": expected a positive multiple of 4";
       return signalPassFailure();
     }
-    // Each marked product, and whether it is worth all threads.
+    // Each marked product, and whether it is worth all threads; dot
+    // products marked seq.dot stay on one thread.
     SmallVector<std::pair<linalg::GenericOp, bool>> products;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (!op->hasAttr("seq.parallel") || !op.hasPureBufferSemantics())
+      if (!op.hasPureBufferSemantics())
+        return;
+      if (op->hasAttr("seq.dot")) {
+        products.push_back({op, false});
+        return;
+      }
+      if (!op->hasAttr("seq.parallel"))
         return;
       // A single-token product (decode) stays on one thread unless its
       // weight is large: measured on 2 cores, task dispatch costs more than
@@ -469,10 +482,15 @@ struct SeqParallelizeProductsPass
                          << static_cast<int64_t>(activationBlock)
                          << ", or its weight rows are not contiguous";
       }
+      if (succeeded(toReductionLoops(rewriter, op, parallel))) {
+        rewriter.eraseOp(op);
+        continue;
+      }
+      // Sequential ones that are not a reduction into registers are left
+      // for convert-linalg-to-loops.
       if (!parallel)
         continue;
-      if (failed(toParallelReduction(rewriter, op)) &&
-          failed(linalg::linalgOpToParallelLoops(rewriter, op))) {
+      if (failed(linalg::linalgOpToParallelLoops(rewriter, op))) {
         op.emitOpError("could not be lowered to parallel loops");
         return signalPassFailure();
       }

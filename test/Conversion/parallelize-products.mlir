@@ -31,15 +31,26 @@ func.func @prefill_product(%x: memref<?x64xf32>, %w: memref<128x64xf32>, %y: mem
 // -----
 
 // A single-token product (decode) with a weight under min-decode-elements
-// (default 2^20) and an unmarked op are left alone; with a weight of at
-// least that many elements (8192 = 128 x 64 here) the product is parallel.
+// (default 2^20) stays on one thread: nested scf.for loops, the reduction
+// innermost with its accumulator carried in a register; an unmarked op is
+// left alone. With a weight of at least that many elements (8192 = 128 x 64
+// here) the product is parallel.
 // LARGE-LABEL: func.func @decode_product
 // LARGE: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c128, %{{.*}})
 // LARGE: linalg.generic
 // CHECK-LABEL: func.func @decode_product
 // CHECK-NOT: scf.parallel
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c128
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %c1
+// CHECK:     %[[INIT:.*]] = memref.load %{{.*}}
+// CHECK:     %[[SUM:.*]] = scf.for %{{.*}} = %{{.*}} to %c64 {{.*}} iter_args(%[[ACC:.*]] = %[[INIT]])
+// CHECK:       %[[P:.*]] = arith.mulf
+// CHECK:       %[[S:.*]] = arith.addf %[[ACC]], %[[P]]
+// CHECK:       scf.yield %[[S]]
+// CHECK:     memref.store %[[SUM]]
+// CHECK-NOT: scf.parallel
 // CHECK: linalg.generic
-// CHECK: linalg.generic
+// CHECK-NOT: linalg.generic
 #x1 = affine_map<(n, t, k) -> (t, k)>
 #w1 = affine_map<(n, t, k) -> (n, k)>
 #y1 = affine_map<(n, t, k) -> (t, n)>
@@ -56,6 +67,38 @@ func.func @decode_product(%x: memref<1x64xf32>, %w: memref<128x64xf32>, %y: memr
   linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%z : memref<4x4xf32>) {
   ^bb0(%o: f32):
     linalg.yield %o : f32
+  }
+  return
+}
+
+// -----
+
+// A dot product marked seq.dot (the WKV-7 state's products with a vector)
+// becomes sequential loops with a register accumulator, whatever its shape.
+// CHECK-LABEL: func.func @state_dot
+// CHECK-NOT: scf.parallel
+// CHECK: scf.for %[[H:.*]] = %{{.*}} to %c4
+// CHECK:   scf.for %[[I:.*]] = %{{.*}} to %c16
+// CHECK:     %[[INIT:.*]] = memref.load %{{.*}}[%[[H]], %[[I]]]
+// CHECK:     %[[SUM:.*]] = scf.for %[[J:.*]] = %{{.*}} to %c16{{.*}} iter_args(%[[ACC:.*]] = %[[INIT]])
+// CHECK:       memref.load %{{.*}}[%[[H]], %[[I]], %[[J]]]
+// CHECK:       memref.load %{{.*}}[%[[H]], %[[J]]]
+// CHECK:       scf.yield
+// CHECK:     memref.store %[[SUM]], %{{.*}}[%[[H]], %[[I]]]
+// CHECK-NOT: linalg.generic
+// LARGE-LABEL: func.func @state_dot
+// LARGE-NOT: scf.parallel
+#hij = affine_map<(h, i, j) -> (h, i, j)>
+#hj = affine_map<(h, i, j) -> (h, j)>
+#hi = affine_map<(h, i, j) -> (h, i)>
+func.func @state_dot(%s: memref<4x16x16xf32>, %a: memref<4x16xf32>, %out: memref<4x16xf32>) {
+  linalg.generic {indexing_maps = [#hij, #hj, #hi], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%s, %a : memref<4x16x16xf32>, memref<4x16xf32>) outs(%out : memref<4x16xf32>)
+      attrs = {seq.dot} {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+    %r = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
   }
   return
 }

@@ -104,6 +104,12 @@ INT8_MATRICES = ("att.key.weight", "att.value.weight", "att.receptance.weight",
                  "ffn.value.weight", "ffn.receptance.weight", "head.weight")
 
 
+# LoRA factors (RWKV-6, -7), which `--weights=fp16|int8` store as f16.
+LORA_FACTORS = ("att.time_maa_w1", "att.time_maa_w2", "att.time_decay_w1",
+                "att.time_decay_w2", "att.w1", "att.w2", "att.a1", "att.a2",
+                "att.v1", "att.v2", "att.g1", "att.g2")
+
+
 NEAR_TIES = 0  # activations quantize_activations found near a rounding boundary
 
 
@@ -162,9 +168,15 @@ def int8_roundtrip(weights, activation_block=None):
     projection quantized symmetrically per output row (scale = max|w|/127,
     codes rint(w / scale) in float32) and dequantized back. With
     `activation_block`, the projections also round their activations as
-    the integer kernels do (Int8Projection)."""
-    return {name: int8_matrix(w, activation_block) if name.endswith(INT8_MATRICES) else w
-            for name, w in weights.items()}
+    the integer kernels do (Int8Projection). LoRA factors are rounded to
+    f16."""
+    def stored(name, w):
+        if name.endswith(INT8_MATRICES):
+            return int8_matrix(w, activation_block)
+        if name.endswith(LORA_FACTORS):
+            return round_to_dtype(w, "fp16")
+        return w
+    return {name: stored(name, w) for name, w in weights.items()}
 
 
 def int8_matrix(w, activation_block=None):

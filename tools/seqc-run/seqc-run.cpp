@@ -6,7 +6,8 @@
 //                              [-o FILE]
 //   seqc-run ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]
 //                              [--max-tokens N]
-//   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE]
+//   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [--rounds R]
+//                     [-o FILE]
 //   seqc-run tokenize (ARTIFACT | --tokenizer bytes|world|neox) [--vocab PATH]
 //                     (-p TEXT | --file FILE)
 //   seqc-run calibrate ARTIFACT (FILE | --tokens 1,2,3) -o STATS.json
@@ -60,8 +61,11 @@ const char *kUsage =
     "                    [-o FILE.f32]\n"
     "  ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]\n"
     "                    [--max-tokens N] [--window N]\n"
-    "  bench    ARTIFACT [--prefill 64,512] [--decode N] [-o FILE.json]\n"
-    "                    [--contexts 512,2048,8192]  (attention models)\n"
+    "  bench    ARTIFACT [--prefill 64,512] [--decode N] [--rounds R]\n"
+    "                    [-o FILE.json] [--contexts 512,2048,8192]\n"
+    "                    (R rounds of N decode steps, each followed by a\n"
+    "                    probe of the read bandwidth; --contexts: attention\n"
+    "                    models)\n"
     "  tokenize (ARTIFACT | --tokenizer bytes|world|neox) [--vocab PATH]\n"
     "           (-p TEXT | --file FILE)\n"
     "  calibrate ARTIFACT (FILE | --tokens 1,2,3) -o STATS.json\n"
@@ -623,33 +627,44 @@ int cmdCalibrate(Args &args) {
   return 0;
 }
 
-/// Read bandwidth of this machine with `threads` threads: each sums its
-/// share of a buffer much larger than the caches; best of several passes
-/// (bytes / second).
-double readBandwidth(int threads) {
-  const size_t n = (size_t)512 << 20;
-  std::vector<float> buf(n / 4, 1.0f);
-  double best = 0;
-  std::vector<float> sums(threads * 16);
-  for (int pass = 0; pass < 5; ++pass) {
-    double t = seconds();
-    std::vector<std::thread> pool;
-    size_t share = buf.size() / threads / 8 * 8;
-    for (int th = 0; th < threads; ++th)
-      pool.emplace_back([&, th] {
-        const float *p = buf.data() + th * share;
-        float acc[8] = {0};
-        for (size_t i = 0; i < share; i += 8)
-          for (int j = 0; j < 8; ++j)
-            acc[j] += p[i + j];
-        sums[th * 16] = acc[0] + acc[7];
-      });
-    for (std::thread &th : pool)
-      th.join();
-    double dt = seconds() - t;
-    best = std::max(best, share * threads * 4.0 / dt);
+/// Read bandwidth probe: `threads` threads each sum their share of a
+/// buffer much larger than the caches, as a decode step reads its weights.
+class BandwidthProbe {
+public:
+  BandwidthProbe() : buf(((size_t)512 << 20) / 4, 1.0f) {}
+  /// Best of `passes` passes (bytes / second).
+  double measure(int threads, int passes) {
+    double best = 0;
+    std::vector<float> sums(threads * 16);
+    for (int pass = 0; pass < passes; ++pass) {
+      double t = seconds();
+      std::vector<std::thread> pool;
+      size_t share = buf.size() / threads / 8 * 8;
+      for (int th = 0; th < threads; ++th)
+        pool.emplace_back([&, th] {
+          const float *p = buf.data() + th * share;
+          float acc[8] = {0};
+          for (size_t i = 0; i < share; i += 8)
+            for (int j = 0; j < 8; ++j)
+              acc[j] += p[i + j];
+          sums[th * 16] = acc[0] + acc[7];
+        });
+      for (std::thread &th : pool)
+        th.join();
+      double dt = seconds() - t;
+      best = std::max(best, share * threads * 4.0 / dt);
+    }
+    return best;
   }
-  return best;
+
+private:
+  std::vector<float> buf;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int cmdBench(Args &args) {
@@ -657,6 +672,7 @@ int cmdBench(Args &args) {
   load(l, args.positional.at(0), args);
   std::string prefillList = args.str("--prefill", "64,512");
   long decode = (long)args.num("--decode", 64, 1, 1e6);
+  long rounds = (long)args.num("--rounds", 5, 1, 1000);
   std::string contexts = args.str("--contexts", "");
   std::string out = args.str("-o", "");
   args.finish();
@@ -740,45 +756,68 @@ int cmdBench(Args &args) {
     }
     json << "\n  ],\n";
   }
-  std::vector<int32_t> ids = randomTokens(decode);
+  // Decode: `rounds` rounds of `decode` steps, each followed by a probe of
+  // the read bandwidth, so that each round's roofline ratio compares the
+  // two under the same load from the rest of the machine (on a shared
+  // machine both drift by tens of percent between runs). The figures
+  // reported are the medians over the rounds.
   check(seqc_session_reset(s));
-  check(seqc_session_step(s, ids[0])); // Warm-up.
-  double t = seconds();
-  for (int32_t id : ids)
-    check(seqc_session_step(s, id));
-  double decodeSeconds = (seconds() - t) / decode;
-  // Peak RSS of the model's work so far (before the bandwidth probe's
-  // buffer): mapped weights actually touched, state, activations, the
-  // process. VmHWM, not getrusage: ru_maxrss carries the parent's peak
-  // across exec.
-  double peakRss = 0;
-  {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-      if (line.rfind("VmHWM:", 0) == 0)
-        peakRss = std::atof(line.c_str() + 6) * 1024.0;
-  }
+  check(seqc_session_step(s, randomTokens(1)[0])); // Warm-up.
   // The roofline uses the bandwidth of as many threads as the compiled
-  // code's parallel loops use (the CPUs this process may run on), and the
+  // code's parallel loops use (the CPUs this process may run on); the
   // single-thread one is reported beside it.
   int hw = seqc_thread_count();
-  double bw1 = readBandwidth(1), bw = readBandwidth(hw);
   // Bytes a decoded token reads: the weights but the embedding table, of
   // which a token reads one row (from the manifest; all weights otherwise).
   const char *readBytes = seqc_model_get(l.model, "token_read_bytes");
   double perToken = readBytes ? std::atof(readBytes)
                               : (double)seqc_model_weight_bytes(l.model);
-  double roofline = perToken / bw;
-  json << "  \"decode_tokens\": " << decode
-       << ",\n  \"decode_ms_per_token\": " << decodeSeconds * 1e3
+  double peakRss = 0;
+  std::unique_ptr<BandwidthProbe> probe;
+  std::vector<double> roundMs, roundBw, roundRatio;
+  for (long r = 0; r < rounds; ++r) {
+    std::vector<int32_t> ids = randomTokens(decode);
+    double t = seconds();
+    for (int32_t id : ids)
+      check(seqc_session_step(s, id));
+    double perStep = (seconds() - t) / decode;
+    if (!probe) {
+      // Peak RSS of the model's work (before the probe's buffer exists):
+      // mapped weights actually touched, state, activations, the process.
+      // VmHWM, not getrusage: ru_maxrss carries the parent's peak across
+      // exec.
+      std::ifstream status("/proc/self/status");
+      std::string line;
+      while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+          peakRss = std::atof(line.c_str() + 6) * 1024.0;
+      probe = std::make_unique<BandwidthProbe>();
+    }
+    double bw = probe->measure(hw, 3);
+    roundMs.push_back(perStep * 1e3);
+    roundBw.push_back(bw / 1e9);
+    roundRatio.push_back(perToken / bw / perStep);
+  }
+  double bw1 = probe->measure(1, 3);
+  auto list = [](const std::vector<double> &v) {
+    std::ostringstream o;
+    for (size_t i = 0; i < v.size(); ++i)
+      o << (i ? ", " : "") << v[i];
+    return "[" + o.str() + "]";
+  };
+  double bw = median(roundBw) * 1e9;
+  json << "  \"decode_tokens\": " << decode << ",\n  \"rounds\": " << rounds
+       << ",\n  \"decode_ms_per_token\": " << median(roundMs)
        << ",\n  \"token_read_bytes\": " << (uint64_t)perToken
        << ",\n  \"peak_rss_bytes\": " << (uint64_t)peakRss
        << ",\n  \"read_bandwidth_threads\": " << hw
        << ",\n  \"read_bandwidth_gb_s\": " << bw / 1e9
        << ",\n  \"read_bandwidth_1_thread_gb_s\": " << bw1 / 1e9
-       << ",\n  \"roofline_ms_per_token\": " << roofline * 1e3
-       << ",\n  \"roofline_ratio\": " << roofline / decodeSeconds << "\n}\n";
+       << ",\n  \"roofline_ms_per_token\": " << perToken / bw * 1e3
+       << ",\n  \"roofline_ratio\": " << median(roundRatio)
+       << ",\n  \"round_decode_ms_per_token\": " << list(roundMs)
+       << ",\n  \"round_read_bandwidth_gb_s\": " << list(roundBw)
+       << ",\n  \"round_roofline_ratio\": " << list(roundRatio) << "\n}\n";
   seqc_session_free(s);
   std::string text = json.str();
   if (!out.empty()) {

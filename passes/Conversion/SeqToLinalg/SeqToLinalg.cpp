@@ -232,24 +232,28 @@ static Value headRow(OpBuilder &b, Location loc, Value seq, Value tok,
 
 /// A linalg.generic over (h, i, j) with the given input maps (in terms of
 /// d0 = h, d1 = i, d2 = j), one output with `outMap`, iterators `iters`.
+/// `dot`: a dot product over the innermost dimension, marked `seq.dot` so
+/// that seq-parallelize-products keeps its accumulator in a register.
 static Value
 headGeneric(OpBuilder &b, Location loc, ValueRange inputs,
             ArrayRef<AffineMap> inMaps, Value init, AffineMap outMap,
             ArrayRef<utils::IteratorType> iters,
-            function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+            function_ref<Value(OpBuilder &, Location, ValueRange)> body,
+            bool dot = false) {
   SmallVector<AffineMap> maps(inMaps.begin(), inMaps.end());
   maps.push_back(outMap);
   Type f32 = b.getF32Type();
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
-             iters,
-             [&](OpBuilder &nb, Location nl, ValueRange a) {
-               SmallVector<Value> args;
-               for (Value v : a)
-                 args.push_back(castFloat(nb, nl, v, f32));
-               linalg::YieldOp::create(nb, nl, body(nb, nl, args));
-             })
-      .getResult(0);
+  auto op = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        SmallVector<Value> args;
+        for (Value v : a)
+          args.push_back(castFloat(nb, nl, v, f32));
+        linalg::YieldOp::create(nb, nl, body(nb, nl, args));
+      });
+  if (dot)
+    op->setAttr("seq.dot", b.getUnitAttr());
+  return op.getResult(0);
 }
 
 /// Maps over (h, i, j).
@@ -411,12 +415,17 @@ struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
                  ValueRange{tensor::EmptyOp::create(b, loc, {heads, n}, f32)})
           .getResult(0);
     };
+    // Dot products over j: reassociation lets LLVM vectorize them.
     auto mulAdd = [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-      return arith::AddFOp::create(nb, nl, a[2],
-                                   arith::MulFOp::create(nb, nl, a[0], a[1]));
+      auto fm = arith::FastMathFlagsAttr::get(
+          nb.getContext(),
+          arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+      return arith::AddFOp::create(
+          nb, nl, a[2], arith::MulFOp::create(nb, nl, a[0], a[1], fm), fm);
     };
     Value sa = headGeneric(b, loc, ValueRange{state, at}, {m.hij, m.hj},
-                           zeros(), m.hi, {par, par, red}, mulAdd);
+                           zeros(), m.hi, {par, par, red}, mulAdd,
+                           /*dot=*/true);
     // In place: the state is the output operand (read as its last argument).
     Value next = headGeneric(
         b, loc, ValueRange{wt, sa, bt, vt, kt}, {m.hj, m.hi, m.hj, m.hi, m.hj},
@@ -429,7 +438,7 @@ struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
               nb, nl, s, arith::MulFOp::create(nb, nl, a[3], a[4]));
         });
     Value y = headGeneric(b, loc, ValueRange{next, rt}, {m.hij, m.hj}, zeros(),
-                          m.hi, {par, par, red}, mulAdd);
+                          m.hi, {par, par, red}, mulAdd, /*dot=*/true);
     return {y, next};
   }
 };
