@@ -16,7 +16,7 @@ plain `int8` lets seqc pick the target's best. For another machine:
 --cpu NAME compiles for it, --tile-rows N repeats N random rows through
 every matrix (the bytes read per token are the same, but the artifacts
 compress to a few MiB) and --compile-only stops before running; run
-`seqc-run bench ARTIFACT --prefill 64,512 --decode 32` there (under
+`seqc-run bench ARTIFACT --prefill 64,512 --decode 16 --rounds 7` there (under
 `taskset -c 0,1` for two threads).
 """
 
@@ -60,7 +60,10 @@ def main():
     p.add_argument("--work", default="/tmp/seqc-bench")
     p.add_argument("--shapes", default=",".join(SHAPES))
     p.add_argument("--formats", default="fp32,fp16")
-    p.add_argument("--decode", type=int, default=32)
+    p.add_argument("--decode", type=int, default=16,
+                   help="decode steps per round")
+    p.add_argument("--rounds", type=int, default=7,
+                   help="rounds of decode, each followed by a bandwidth probe")
     p.add_argument("--prefill", default="64,512")
     p.add_argument("--cpu", default="native", help="seqc compile --cpu")
     p.add_argument("--tile-rows", type=int, default=0,
@@ -94,7 +97,8 @@ def main():
             if a.compile_only:
                 continue
             out = subprocess.run([run, "bench", art, "--prefill", a.prefill,
-                                  "--decode", str(a.decode)], check=True,
+                                  "--decode", str(a.decode),
+                                  "--rounds", str(a.rounds)], check=True,
                                  capture_output=True, text=True).stdout
             r = json.loads(out)
             r.update(shape=name, format=fmt, compile_seconds=round(compile_s, 1))

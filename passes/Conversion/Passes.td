@@ -68,11 +68,14 @@ def SeqParallelizeProducts
     `scf.for` loops; `async-parallel-for` then splits those loops into tasks.
     Every other linalg op is left for `convert-linalg-to-loops`, so small
     elementwise work stays sequential and costs no dispatch. Products whose
-    first input has a static single row (the decode step) stay sequential
+    first input has a static single row (the decode step) stay on one thread
     unless their weight has at least `min-decode-elements` elements: for
     small weights dispatching the tasks costs more than the second core
     gains (measured: 6.1 against 4.3 ms per token on a 4 x 512 model), for
     large ones decode is bound by the bandwidth all cores together reach.
+    Products left on one thread, and dot products marked `seq.dot` (the
+    WKV-7 state times a vector; always on one thread), become nested
+    `scf.for` loops with the same register accumulator.
 
     With `int8-dot` other than `none`, products of f32 activations with
     int8 weights (the body `acc + x * sitofp(w)`, maps `(t, k)`, `(n, k)`,
