@@ -846,7 +846,7 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   // LoRA factors (RWKV-6 and -7): f16 unless the weights are f32. Not int8:
   // their products are small (decode reads them on one thread), but they
   // carry the decay, where an int8 step is a visible change. At f16 they
-  // are 12% of what an RWKV-7 0.4B int8 token reads, at f32 they were 22%.
+  // are 8% of what an RWKV-7 0.4B int8 token reads, at f32 they were 14%.
   DType lora = format == WeightFormat::F32 ? DType::F32 : DType::F16;
   TensorReader reader{ckpt, "RWKV-" + std::to_string(cfg.version)};
   auto get = [&](const std::string &name, std::vector<int64_t> shape) {

@@ -763,6 +763,18 @@ int cmdBench(Args &args) {
   // reported are the medians over the rounds.
   check(seqc_session_reset(s));
   check(seqc_session_step(s, randomTokens(1)[0])); // Warm-up.
+  // Peak RSS of the model's work (a step reads every weight; taken before
+  // the probe's buffer exists): mapped weights actually touched, state,
+  // activations, the process. VmHWM, not getrusage: ru_maxrss carries the
+  // parent's peak across exec.
+  double peakRss = 0;
+  {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("VmHWM:", 0) == 0)
+        peakRss = std::atof(line.c_str() + 6) * 1024.0;
+  }
   // The roofline uses the bandwidth of as many threads as the compiled
   // code's parallel loops use (the CPUs this process may run on); the
   // single-thread one is reported beside it.
@@ -772,8 +784,7 @@ int cmdBench(Args &args) {
   const char *readBytes = seqc_model_get(l.model, "token_read_bytes");
   double perToken = readBytes ? std::atof(readBytes)
                               : (double)seqc_model_weight_bytes(l.model);
-  double peakRss = 0;
-  std::unique_ptr<BandwidthProbe> probe;
+  BandwidthProbe probe;
   std::vector<double> roundMs, roundBw, roundRatio;
   for (long r = 0; r < rounds; ++r) {
     std::vector<int32_t> ids = randomTokens(decode);
@@ -781,24 +792,12 @@ int cmdBench(Args &args) {
     for (int32_t id : ids)
       check(seqc_session_step(s, id));
     double perStep = (seconds() - t) / decode;
-    if (!probe) {
-      // Peak RSS of the model's work (before the probe's buffer exists):
-      // mapped weights actually touched, state, activations, the process.
-      // VmHWM, not getrusage: ru_maxrss carries the parent's peak across
-      // exec.
-      std::ifstream status("/proc/self/status");
-      std::string line;
-      while (std::getline(status, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-          peakRss = std::atof(line.c_str() + 6) * 1024.0;
-      probe = std::make_unique<BandwidthProbe>();
-    }
-    double bw = probe->measure(hw, 3);
+    double bw = probe.measure(hw, 3);
     roundMs.push_back(perStep * 1e3);
     roundBw.push_back(bw / 1e9);
     roundRatio.push_back(perToken / bw / perStep);
   }
-  double bw1 = probe->measure(1, 3);
+  double bw1 = probe.measure(1, 3);
   auto list = [](const std::vector<double> &v) {
     std::ostringstream o;
     for (size_t i = 0; i < v.size(); ++i)
