@@ -451,8 +451,7 @@ private:
   }
 
   /// One RWKV-5, -6 or -7 block.
-  Value layer567(Value x, Value state, Value &newState, Value &vFirst,
-                 int64_t l) {
+  Value layer567(Value x, Value &state, Value &vFirst, int64_t l) {
     int64_t C = cfg.embd;
     int version = cfg.version;
     auto seqType = cast<RankedTensorType>(x.getType());
@@ -471,7 +470,7 @@ private:
         seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
                                   ValueRange{xx, stateRows(state, 0, 0, 1)});
     Value sx = shift.getResult(0);
-    newState = setStateRows(newState, shift.getResult(1), 0, 0);
+    state = setStateRows(state, shift.getResult(1), 0, 0);
     Value matrix = matrixState(state, 0);
 
     Value y, gate, next;
@@ -616,17 +615,16 @@ private:
           }));
       y = add(y, bonusV);
     }
-    newState = setMatrixState(newState, next, 0);
+    state = setMatrixState(state, next, 0);
     x = add(x, linear(mul(y, gate), p + "Wo"));
 
-    return channelMix(x, state, newState, l, /*shiftRow=*/1);
+    return channelMix(x, state, l, /*shiftRow=*/1);
   }
 
   /// The channel-mixing half of a block, shared by every version:
   /// x + sigmoid(Wr·xr) ⊙ Wv·relu(Wk·xk)² (RWKV-7: no receptance gate), with
   /// the carried token in state row `shiftRow`.
-  Value channelMix(Value x, Value state, Value &newState, int64_t l,
-                   int64_t shiftRow) {
+  Value channelMix(Value x, Value &state, int64_t l, int64_t shiftRow) {
     auto seqType = cast<RankedTensorType>(x.getType());
     auto rowType = RankedTensorType::get({cfg.embd}, f32);
     std::string f = "blocks." + std::to_string(l) + ".ffn.";
@@ -635,7 +633,7 @@ private:
         b, loc, TypeRange{seqType, rowType},
         ValueRange{xx, stateRows(state, 0, shiftRow, 1)});
     Value sx = shift.getResult(0);
-    newState = setStateRows(newState, shift.getResult(1), 0, shiftRow);
+    state = setStateRows(state, shift.getResult(1), 0, shiftRow);
     auto reluSq = [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
       Value relu = arith::MaximumFOp::create(nb, nl, a[0], cst(nb, nl, 0.0f));
       return arith::MulFOp::create(nb, nl, relu, relu);
@@ -655,7 +653,7 @@ private:
   }
 
   /// One RWKV-4 block; returns the new residual stream.
-  Value layer4(Value x, Value state, Value &newState, int64_t l) {
+  Value layer4(Value x, Value &state, int64_t l) {
     int64_t C = cfg.embd;
     auto seqType = cast<RankedTensorType>(x.getType());
     auto rowType = RankedTensorType::get({C}, f32);
@@ -687,15 +685,19 @@ private:
     x = elementwise({x, att}, [](OpBuilder &nb, Location nl, ValueRange a) {
       return arith::AddFOp::create(nb, nl, a[0], a[1]).getResult();
     });
-    newState = setStateRows(newState, shiftA.getResult(1), 0, 0);
-    newState = setStateRows(newState, wkv.getResult(1), 0, 1);
+    state = setStateRows(state, shiftA.getResult(1), 0, 0);
+    state = setStateRows(state, wkv.getResult(1), 0, 1);
 
-    return channelMix(x, state, newState, l, /*shiftRow=*/4);
+    return channelMix(x, state, l, /*shiftRow=*/4);
   }
 
   /// The private function computing one layer for `tokens` tokens (static
   /// or dynamic): (weights, layer offset, x, layer state [, v_first]) ->
-  /// (x', layer state' [, v_first]). Built once and cached.
+  /// (x', layer state' [, v_first]). Built once and cached. The layer state
+  /// is updated in place: each row is read before it is overwritten, and
+  /// the argument's buffer layout is declared with the static strides of a
+  /// layer of the whole state, so the rows of the matrix state reshape to
+  /// [H, N, N] as a view (a fully dynamic layout would force a copy).
   func::FuncOp layerFunc(int64_t tokens, bool firstLayer) {
     auto key = std::make_pair(tokens, firstLayer);
     auto found = layerFuncs.find(key);
@@ -721,16 +723,17 @@ private:
     auto fn = func::FuncOp::create(b, loc, name,
                                    FunctionType::get(ctx, args, results));
     fn.setPrivate();
+    fn.setArgAttr(3, bufferization::BufferizationDialect::kBufferLayoutAttrName,
+                  StridedLayoutAttr::get(ctx, ShapedType::kDynamic,
+                                         ArrayRef<int64_t>{R * C, C, 1}));
     b.setInsertionPointToStart(fn.addEntryBlock());
     LayerScope scope(*this, fn, firstLayer ? 0 : firstShared());
 
     Value x = fn.getArgument(2), st = fn.getArgument(3);
-    Value newSt =
-        tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{1, R, C}, f32);
     Value vFirst = v7 && !firstLayer ? fn.getArgument(4) : Value();
-    x = cfg.version == 4 ? layer4(x, st, newSt, repLayer)
-                         : layer567(x, st, newSt, vFirst, repLayer);
-    SmallVector<Value> outs = {x, newSt};
+    x = cfg.version == 4 ? layer4(x, st, repLayer)
+                         : layer567(x, st, vFirst, repLayer);
+    SmallVector<Value> outs = {x, st};
     if (v7 && firstLayer)
       outs.push_back(vFirst);
     func::ReturnOp::create(b, loc, outs);
@@ -745,15 +748,16 @@ private:
     auto tokensType = MemRefType::get({tokens}, i32);
     auto logitsType =
         MemRefType::get({allLogits ? ShapedType::kDynamic : 1, V}, f32);
-    func::FuncOp fn = startFunc(
-        name, {weightsType, tokensType, stateType(), stateType(), logitsType});
+    // The state is read and written in place (one buffer, no copies).
+    func::FuncOp fn =
+        startFunc(name, {weightsType, tokensType, stateType(), logitsType});
     weightsArg = fn.getArgument(0);
     Value toks = bufferization::ToTensorOp::create(
         b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
         /*restrict=*/true);
     Value state = bufferization::ToTensorOp::create(
         b, loc, RankedTensorType::get({cfg.layers, rowsPerLayer(cfg), C}, f32),
-        fn.getArgument(2), /*restrict=*/true);
+        fn.getArgument(2), /*restrict=*/true, /*writable=*/true);
 
     // Embedding (ln0 is folded into the table at import); static for the
     // step entry (T = 1), so its shapes are all static.
@@ -763,8 +767,6 @@ private:
     // layer function for the others, called with each layer's weight offset
     // (the code of a layer exists once, whatever the depth).
     int64_t R = rowsPerLayer(cfg);
-    Value newState = tensor::EmptyOp::create(
-        b, loc, ArrayRef<int64_t>{cfg.layers, R, C}, f32);
     Value weights = fn.getArgument(0);
     auto layerState = [&](Value st, Value l) {
       return tensor::ExtractSliceOp::create(
@@ -797,7 +799,7 @@ private:
       auto call = func::CallOp::create(
           b, loc, f0, ValueRange{weights, off, x, layerState(state, zero)});
       x = call.getResult(0);
-      newState = putLayerState(call.getResult(1), newState, zero);
+      state = putLayerState(call.getResult(1), state, zero);
       vFirst = call.getResult(2);
     }
     // One call per layer (a few ops each): the layer's code exists once.
@@ -811,7 +813,7 @@ private:
           args.push_back(vFirst);
         auto call = func::CallOp::create(b, loc, fl, args);
         x = call.getResult(0);
-        newState = putLayerState(call.getResult(1), newState, li);
+        state = putLayerState(call.getResult(1), state, li);
       }
     }
 
@@ -819,8 +821,8 @@ private:
     if (!allLogits)
       x = lastRow(x);
     Value logits = linear(layerNorm(x, "ln_out"), "head");
-    store(logits, fn.getArgument(4));
-    store(newState, fn.getArgument(3));
+    store(logits, fn.getArgument(3));
+    store(state, fn.getArgument(2));
     endFunc(fn);
   }
 };

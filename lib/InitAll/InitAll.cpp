@@ -147,6 +147,10 @@ void seqc::buildCPUPipeline(mlir::OpPassManager &pm,
       // Results stored into a caller's buffer are computed there.
       "eliminate-empty-tensors,"
       "one-shot-bufferize{bufferize-function-boundaries},"
+      // A function result that is its argument's buffer (a layer's state,
+      // updated in place) is dropped: callers use their own buffer, and
+      // the copy back into it folds away.
+      "drop-equivalent-buffer-results,"
       "buffer-deallocation-pipeline,"
       // Vector writes into buffers whose innermost stride is not 1 (a
       // caller's strided view) become loops; unit-stride ones stay.

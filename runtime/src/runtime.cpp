@@ -58,14 +58,12 @@ MemRef<N> memref(const void *data, std::initializer_list<int64_t> shape) {
   return m;
 }
 
-using InitFn = void (*)(MemRef<3> *);
-using ForwardFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<3> *, MemRef<3> *,
-                           MemRef<2> *);
-// Attention models: the state is one byte buffer (the layers' KV caches),
-// updated in place.
-using InitBytesFn = void (*)(MemRef<1> *);
-using ForwardBytesFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<1> *,
-                                MemRef<2> *);
+// Every entry updates the state in place: a MemRef<3> of floats for
+// recurrent models ([layers, rows, width]), a MemRef<1> of bytes (the
+// layers' KV caches) for attention models.
+using InitFn = void (*)(void *state);
+using ForwardFn = void (*)(MemRef<1> *weights, MemRef<1> *tokens, void *state,
+                           MemRef<2> *logits);
 
 /// Tokens per call of the prefill entries.
 constexpr size_t kPrefillChunk = 128;
@@ -96,10 +94,24 @@ struct seqc_model {
 
 struct seqc_session {
   seqc_model *model;
-  std::vector<float> state, scratch, logits;
+  std::vector<float> state, logits;
   /// Tokens fed since the last reset.
   int64_t position = 0;
 };
+
+/// Calls `f` with the state's memref descriptor (bytes or [L, R, C]).
+template <typename F> static void withStateRef(seqc_session *s, F f) {
+  const seqc_model *m = s->model;
+  if (m->stateBytes) {
+    MemRef<1> st = memref<1>(s->state.data(), {(int64_t)m->stateBytes});
+    f(static_cast<void *>(&st));
+  } else {
+    MemRef<3> st =
+        memref<3>(s->state.data(),
+                  {m->stateShape[0], m->stateShape[1], m->stateShape[2]});
+    f(static_cast<void *>(&st));
+  }
+}
 
 extern "C" {
 
@@ -130,9 +142,9 @@ static seqc_status parseManifest(seqc_model *m, const char *text) {
   if (!format || !vocab || !(shape || (stateBytes && context)) || !bytes || !id)
     return error("%s/model.so: the embedded manifest lacks required keys",
                  m->dir.c_str());
-  if (*format != "1")
+  if (*format != "2")
     return error("%s: artifact format %s is not supported by this runtime "
-                 "(it reads format 1)",
+                 "(it reads format 2; recompile the model with this seqc)",
                  m->dir.c_str(), format->c_str());
   m->vocab = (int32_t)std::stol(*vocab);
   if (stateBytes) {
@@ -288,19 +300,11 @@ int32_t seqc_model_vocab(const seqc_model *m) { return m->vocab; }
 
 size_t seqc_model_weight_bytes(const seqc_model *m) { return m->weightBytes; }
 
-static MemRef<3> stateRef(const seqc_model *m, float *data) {
-  return memref<3>(data,
-                   {m->stateShape[0], m->stateShape[1], m->stateShape[2]});
-}
-
 seqc_status seqc_session_create(seqc_model *m, seqc_session **out) {
   if (!m || !out)
     return error("seqc_session_create: null argument");
-  // Attention models update their state in place: no second buffer.
-  auto *s =
-      new seqc_session{m, std::vector<float>(m->stateFloats),
-                       std::vector<float>(m->stateBytes ? 0 : m->stateFloats),
-                       std::vector<float>(m->vocab, 0.0f)};
+  auto *s = new seqc_session{m, std::vector<float>(m->stateFloats),
+                             std::vector<float>(m->vocab, 0.0f)};
   seqc_session_reset(s);
   *out = s;
   return nullptr;
@@ -309,13 +313,7 @@ seqc_status seqc_session_create(seqc_model *m, seqc_session **out) {
 void seqc_session_free(seqc_session *s) { delete s; }
 
 seqc_status seqc_session_reset(seqc_session *s) {
-  if (s->model->stateBytes) {
-    MemRef<1> st = memref<1>(s->state.data(), {(int64_t)s->model->stateBytes});
-    reinterpret_cast<InitBytesFn>(s->model->init)(&st);
-  } else {
-    MemRef<3> st = stateRef(s->model, s->state.data());
-    s->model->init(&st);
-  }
+  withStateRef(s, [&](void *st) { s->model->init(st); });
   s->position = 0;
   std::fill(s->logits.begin(), s->logits.end(), 0.0f);
   return nullptr;
@@ -344,17 +342,8 @@ static void run(seqc_session *s, ForwardFn fn, const int32_t *tokens, size_t n,
   MemRef<1> w = memref<1>(m->weights, {(int64_t)m->weightBytes});
   MemRef<1> t = memref<1>(tokens, {(int64_t)n});
   s->position += (int64_t)n;
-  if (m->stateBytes) {
-    MemRef<1> st = memref<1>(s->state.data(), {(int64_t)m->stateBytes});
-    MemRef<2> l = memref<2>(logits, {logitRows, m->vocab});
-    reinterpret_cast<ForwardBytesFn>(fn)(&w, &t, &st, &l);
-    return;
-  }
-  MemRef<3> in = stateRef(m, s->state.data());
-  MemRef<3> out = stateRef(m, s->scratch.data());
   MemRef<2> l = memref<2>(logits, {logitRows, m->vocab});
-  fn(&w, &t, &in, &out, &l);
-  s->state.swap(s->scratch);
+  withStateRef(s, [&](void *st) { fn(&w, &t, st, &l); });
 }
 
 seqc_status seqc_session_prefill(seqc_session *s, const int32_t *tokens,

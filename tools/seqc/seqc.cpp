@@ -721,7 +721,8 @@ std::string manifestText(const Model &model, StringRef stateLines,
                          const seqc::CPUPipelineOptions &pipeline) {
   std::string s;
   raw_string_ostream os(s);
-  os << "seqc_artifact 1\n";
+  // Format 2: every entry updates its state in place (one state buffer).
+  os << "seqc_artifact 2\n";
   os << "model " << model.arch << "\n";
   os << "description " << model.description << "\n";
   os << "vocab " << model.vocab << "\n";

@@ -8,7 +8,8 @@
 //
 //   func.func @seqc_init_state(%state: memref<L x R x C x f32>)
 //   func.func @seqc_step(%weights: memref<?xi8>, %tokens: memref<1xi32>,
-//                        %state_in, %state_out, %logits: memref<1xVxf32>)
+//                        %state (read and written in place),
+//                        %logits: memref<1xVxf32>)
 //   func.func @seqc_prefill(..., %tokens: memref<?xi32>, ...,
 //                           %logits: memref<1xVxf32>)   (last token)
 //   func.func @seqc_prefill_all(..., %logits: memref<?xVxf32>)  (every token)
