@@ -163,46 +163,72 @@ static bool isInt8Product(linalg::GenericOp op) {
          (mul.getRhs() == xArg && isWeight(mul.getLhs()));
 }
 
-/// 32-bit sums of four adjacent products of the int8 vectors `w` and `q`
-/// (`vectorBytes(isa)` lanes each), by the instruction set's dot product:
-/// |w| (unsigned, as the instructions want their first operand) times q
-/// with w's sign. Every product and sum is exact: no pair of products
-/// overflows vpmaddubsw's 16-bit sums (2 * 127 * 127).
-static Value dotInt8(OpBuilder &b, Location l, Int8Isa isa, Value w, Value q) {
-  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
-  auto splat = [&](VectorType type, Attribute value) -> Value {
+/// Whether the kernel stores the activation codes biased to unsigned bytes
+/// (q + 128): the VNNI instructions multiply unsigned by signed bytes with
+/// 32-bit sums, so the bias is exact and comes off as 128 · Σ w, which
+/// depends on the weights alone. vpmaddubsw's 16-bit pair sums would
+/// saturate with it (2 · 255 · 127), so AVX2 keeps signed codes.
+static bool biasedCodes(Int8Isa isa) { return isa != Int8Isa::Avx2; }
+
+/// The weight side of an int8 dot product, computed once per weight
+/// vector and shared by every token that multiplies it: the bytes and the
+/// negated bias term -128 · Σ w per 32-bit lane (VNNI), or |w| and w (AVX2).
+struct PreparedWeight {
+  Value first, second;
+};
+
+/// Helpers for the x86 intrinsics of the int8 kernels.
+struct Int8Ops {
+  OpBuilder &b;
+  Location l;
+  Int8Isa isa;
+  int64_t bytes, lanes;
+  Int8Ops(OpBuilder &b, Location l, Int8Isa isa)
+      : b(b), l(l), isa(isa), bytes(vectorBytes(isa)), lanes(bytes / 4) {}
+
+  VectorType vec(int64_t n, Type t) { return VectorType::get({n}, t); }
+  Value splat(VectorType type, Attribute value) {
     return arith::ConstantOp::create(b, l, type,
                                      DenseElementsAttr::get(type, value));
-  };
-  auto intrinsic = [&](StringRef name, Type result, ValueRange args) {
+  }
+  Value intrinsic(StringRef name, Type result, ValueRange args) {
     return LLVM::CallIntrinsicOp::create(b, l, result, b.getStringAttr(name),
                                          args)
         .getResult(0);
-  };
-  Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
-  int64_t bytes = vectorBytes(isa), lanes = bytes / 4;
-  Value absW = math::AbsIOp::create(b, l, w);
-  Value zeros = splat(vec(lanes, i32), b.getI32IntegerAttr(0));
-  if (isa == Int8Isa::Avx512Vnni) {
-    // No vpsignb on 64 bytes: negate q where w < 0 (a mask compare and a
-    // masked subtract).
-    Value zero = splat(vec(bytes, i8), b.getI8IntegerAttr(0));
-    Value negative =
-        arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, w, zero);
-    Value signedQ = arith::SelectOp::create(
-        b, l, negative, arith::SubIOp::create(b, l, zero, q), q);
-    return intrinsic("llvm.x86.avx512.vpdpbusd.512", vec(lanes, i32),
-                     {zeros, absW, signedQ});
   }
-  Value signedQ = intrinsic("llvm.x86.avx2.psign.b", vec(bytes, i8), {q, w});
-  if (isa == Int8Isa::AvxVnni)
-    return intrinsic("llvm.x86.avx512.vpdpbusd.256", vec(lanes, i32),
-                     {zeros, absW, signedQ});
-  Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", vec(bytes / 2, i16),
-                          {absW, signedQ});
-  return intrinsic("llvm.x86.avx2.pmadd.wd", vec(lanes, i32),
-                   {pairs, splat(vec(bytes / 2, i16), b.getI16IntegerAttr(1))});
-}
+  /// acc + four-byte sums of unsigned `u` times signed `s` (VNNI).
+  Value vpdpbusd(Value acc, Value u, Value s) {
+    return intrinsic(isa == Int8Isa::Avx512Vnni
+                         ? "llvm.x86.avx512.vpdpbusd.512"
+                         : "llvm.x86.avx512.vpdpbusd.256",
+                     vec(lanes, b.getI32Type()), {acc, u, s});
+  }
+  PreparedWeight prepare(Value w) {
+    if (biasedCodes(isa)) {
+      Value zeros = splat(vec(lanes, b.getI32Type()), b.getI32IntegerAttr(0));
+      Value bias = splat(vec(bytes, b.getI8Type()), b.getI8IntegerAttr(-128));
+      Value sum = vpdpbusd(zeros, bias, w); // 128 · Σ w, as unsigned 0x80
+      return {w, arith::SubIOp::create(b, l, zeros, sum)};
+    }
+    return {math::AbsIOp::create(b, l, w), w};
+  }
+  /// 32-bit sums of four adjacent products w · q, exact: VNNI adds the
+  /// biased codes' products to the negated bias term; AVX2 multiplies |w|
+  /// (unsigned, as vpmaddubsw wants its first operand) by q with w's sign
+  /// (no pair of products overflows its 16-bit sums, 2 · 127 · 127).
+  Value dot(const PreparedWeight &w, Value q) {
+    if (biasedCodes(isa))
+      return vpdpbusd(w.second, q, w.first);
+    Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
+    Value signedQ =
+        intrinsic("llvm.x86.avx2.psign.b", vec(bytes, i8), {q, w.second});
+    Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", vec(bytes / 2, i16),
+                            {w.first, signedQ});
+    return intrinsic(
+        "llvm.x86.avx2.pmadd.wd", vec(lanes, i32),
+        {pairs, splat(vec(bytes / 2, i16), b.getI16IntegerAttr(1))});
+  }
+};
 
 /// Replaces the int8 product `op` (isInt8Product holds) by an integer kernel:
 /// the activations quantized per token and block of `block` channels,
@@ -264,126 +290,163 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
               scf::YieldOp::create(b, l, body(b, iv, args));
             });
       };
-  scf::ForOp::create(
-      rewriter, loc, c0, T, c1, ValueRange{},
-      [&](OpBuilder &b, Location l, Value t, ValueRange) {
-        forLoop(
-            b, l, 0, K / block, 1, {},
-            [&](OpBuilder &b, Value blk, ValueRange) {
-              Value base = arith::MulIOp::create(b, l, blk, index(b, block));
-              auto element = [&](OpBuilder &b, Value j) -> Value {
-                Value k = arith::AddIOp::create(b, l, base, j);
-                return memref::LoadOp::create(b, l, x, ValueRange{t, k});
-              };
-              // maximumf: a NaN activation makes its block's scale NaN, and
-              // the outputs it feeds NaN, as with f32 activations.
-              Value amax =
-                  forLoop(b, l, 0, block, 1, {f32Const(b, 0)},
-                          [&](OpBuilder &b, Value j, ValueRange m) {
-                            Value a = math::AbsFOp::create(b, l, element(b, j));
-                            return SmallVector<Value>{
-                                arith::MaximumFOp::create(b, l, m[0], a)};
-                          })
-                      .getResult(0);
-              Value scale = arith::DivFOp::create(b, l, amax, f32Const(b, 127));
-              Value positive = arith::CmpFOp::create(
-                  b, l, arith::CmpFPredicate::OGT, amax, f32Const(b, 0));
-              Value inverse = arith::SelectOp::create(
-                  b, l, positive,
-                  arith::DivFOp::create(b, l, f32Const(b, 127), amax),
-                  f32Const(b, 0));
-              forLoop(
-                  b, l, 0, block, 1, {},
-                  [&](OpBuilder &b, Value j, ValueRange) {
-                    Value r = math::RoundEvenOp::create(
-                        b, l,
-                        arith::MulFOp::create(b, l, element(b, j), inverse));
-                    r = arith::MinNumFOp::create(
-                        b, l,
-                        arith::MaxNumFOp::create(b, l, r, f32Const(b, -127)),
-                        f32Const(b, 127));
-                    Value q = arith::FPToSIOp::create(b, l, i8, r);
-                    memref::StoreOp::create(
-                        b, l, q, codes,
-                        ValueRange{t, arith::AddIOp::create(b, l, base, j)});
-                    return SmallVector<Value>{};
-                  });
-              Value laneBase =
-                  arith::MulIOp::create(b, l, blk, index(b, block / 4));
-              forLoop(b, l, 0, block / 4, 1, {},
-                      [&](OpBuilder &b, Value j, ValueRange) {
-                        memref::StoreOp::create(
-                            b, l, scale, scales,
-                            ValueRange{
-                                t, arith::AddIOp::create(b, l, laneBase, j)});
-                        return SmallVector<Value>{};
-                      });
-              return SmallVector<Value>{};
-            });
-        scf::YieldOp::create(b, l);
-      });
+  // One block of one token's channels; over (t, block) on all threads when
+  // the product runs there (prefill: thousands of blocks), in loops
+  // otherwise.
+  auto quantize = [&](OpBuilder &b, Location l, Value t, Value blk) {
+    Value base = arith::MulIOp::create(b, l, blk, index(b, block));
+    auto element = [&](OpBuilder &b, Value j) -> Value {
+      Value k = arith::AddIOp::create(b, l, base, j);
+      return memref::LoadOp::create(b, l, x, ValueRange{t, k});
+    };
+    // maximumf: a NaN activation makes its block's scale NaN, and
+    // the outputs it feeds NaN, as with f32 activations.
+    Value amax = forLoop(b, l, 0, block, 1, {f32Const(b, 0)},
+                         [&](OpBuilder &b, Value j, ValueRange m) {
+                           Value a = math::AbsFOp::create(b, l, element(b, j));
+                           return SmallVector<Value>{
+                               arith::MaximumFOp::create(b, l, m[0], a)};
+                         })
+                     .getResult(0);
+    Value scale = arith::DivFOp::create(b, l, amax, f32Const(b, 127));
+    Value positive = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT,
+                                           amax, f32Const(b, 0));
+    Value inverse = arith::SelectOp::create(
+        b, l, positive, arith::DivFOp::create(b, l, f32Const(b, 127), amax),
+        f32Const(b, 0));
+    forLoop(b, l, 0, block, 1, {}, [&](OpBuilder &b, Value j, ValueRange) {
+      Value r = math::RoundEvenOp::create(
+          b, l, arith::MulFOp::create(b, l, element(b, j), inverse));
+      r = arith::MinNumFOp::create(
+          b, l, arith::MaxNumFOp::create(b, l, r, f32Const(b, -127)),
+          f32Const(b, 127));
+      Value q = arith::FPToSIOp::create(b, l, i8, r);
+      if (biasedCodes(isa)) // q + 128 as an unsigned byte
+        q = arith::XOrIOp::create(b, l, q,
+                                  arith::ConstantIntOp::create(b, l, i8, -128));
+      memref::StoreOp::create(
+          b, l, q, codes, ValueRange{t, arith::AddIOp::create(b, l, base, j)});
+      return SmallVector<Value>{};
+    });
+    Value laneBase = arith::MulIOp::create(b, l, blk, index(b, block / 4));
+    forLoop(b, l, 0, block / 4, 1, {}, [&](OpBuilder &b, Value j, ValueRange) {
+      memref::StoreOp::create(
+          b, l, scale, scales,
+          ValueRange{t, arith::AddIOp::create(b, l, laneBase, j)});
+      return SmallVector<Value>{};
+    });
+  };
+  Value blocks = index(rewriter, K / block);
+  if (parallel && xType.getDimSize(0) != 1) {
+    scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0},
+                            ValueRange{T, blocks}, ValueRange{c1, c1},
+                            [&](OpBuilder &b, Location l, ValueRange ivs) {
+                              quantize(b, l, ivs[0], ivs[1]);
+                            });
+  } else {
+    scf::buildLoopNest(rewriter, loc, ValueRange{c0, c0}, ValueRange{T, blocks},
+                       ValueRange{c1, c1},
+                       [&](OpBuilder &b, Location l, ValueRange ivs) {
+                         quantize(b, l, ivs[0], ivs[1]);
+                       });
+  }
 
-  // One output: the row's dot product, with two accumulators where the
-  // length allows (the multiply-add chain, not the loads, bounds one), then
-  // single vectors, then scalar products for the last K % bytes channels.
+  // A tile of `nr` outputs by `tr` tokens: each weight vector is loaded
+  // and prepared once for the tile's tokens, each token's codes and scales
+  // once for its rows (prefill is bound by these loads and the weight
+  // side's work, not by memory, once a weight row sits in cache). A single
+  // output keeps two accumulators where the length allows (the
+  // multiply-add chain, not the loads, bounds one). Then single vectors,
+  // then scalar products for the last K % bytes channels.
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-  int64_t unroll = K >= 2 * bytes ? 2 : 1;
-  int64_t unrolledEnd = K / (unroll * bytes) * (unroll * bytes),
-          vectorEnd = K / bytes * bytes;
-  auto output = [&](OpBuilder &b, Location l, Value n, Value t) {
+  int64_t vectorEnd = K / bytes * bytes;
+  auto tile = [&](OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
+                  int64_t tr) {
+    Int8Ops ops(b, l, isa);
+    int64_t unroll = nr * tr == 1 && K >= 2 * bytes ? 2 : 1;
+    int64_t unrolledEnd = K / (unroll * bytes) * (unroll * bytes);
     auto accType = VectorType::get({lanes}, f32);
     auto bytesType = VectorType::get({bytes}, i8);
     Value zero = arith::ConstantOp::create(
         b, l, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
-    // acc + dot(w[n, k:k+bytes], q[t, k:k+bytes]) * scales[t, k/4 ...]
-    auto step = [&](OpBuilder &b, Value k, Value acc) -> Value {
-      Value wv = vector::LoadOp::create(b, l, bytesType, w, ValueRange{n, k});
-      Value qv =
-          vector::LoadOp::create(b, l, bytesType, codes, ValueRange{t, k});
-      Value lane = arith::DivUIOp::create(b, l, k, index(b, 4));
-      Value sv =
-          vector::LoadOp::create(b, l, accType, scales, ValueRange{t, lane});
-      Value dot =
-          arith::SIToFPOp::create(b, l, accType, dotInt8(b, l, isa, wv, qv));
-      return math::FmaOp::create(b, l, dot, sv, acc);
+    auto offset = [&](Value base, int64_t d) -> Value {
+      return d ? arith::AddIOp::create(b, l, base, index(b, d)).getResult()
+               : base;
     };
-    Value acc = zero;
+    SmallVector<Value> ns, ts;
+    for (int64_t r = 0; r < nr; ++r)
+      ns.push_back(offset(n0, r));
+    for (int64_t j = 0; j < tr; ++j)
+      ts.push_back(offset(t0, j));
+    // accs[(u * nr + r) * tr + j] += dot(w[n_r, k..], q[t_j, k..]) * scales
+    auto step = [&](OpBuilder &b, Value k, ValueRange accs, int64_t u) {
+      SmallVector<Value> next(accs.begin(), accs.end());
+      SmallVector<PreparedWeight> ws;
+      for (Value n : ns)
+        ws.push_back(ops.prepare(
+            vector::LoadOp::create(b, l, bytesType, w, ValueRange{n, k})));
+      Value lane = arith::DivUIOp::create(b, l, k, index(b, 4));
+      for (int64_t j = 0; j < tr; ++j) {
+        Value qv = vector::LoadOp::create(b, l, bytesType, codes,
+                                          ValueRange{ts[j], k});
+        Value sv = vector::LoadOp::create(b, l, accType, scales,
+                                          ValueRange{ts[j], lane});
+        for (int64_t r = 0; r < nr; ++r) {
+          Value dot =
+              arith::SIToFPOp::create(b, l, accType, ops.dot(ws[r], qv));
+          int64_t at = (u * nr + r) * tr + j;
+          next[at] = math::FmaOp::create(b, l, dot, sv, next[at]);
+        }
+      }
+      return next;
+    };
+    SmallVector<Value> accs(nr * tr, zero);
     if (unrolledEnd > 0) {
-      auto loop = forLoop(
-          b, l, 0, unrolledEnd, unroll * bytes,
-          SmallVector<Value>(unroll, zero),
-          [&](OpBuilder &b, Value k0, ValueRange accs) {
-            SmallVector<Value> next;
-            for (int64_t u = 0; u < unroll; ++u)
-              next.push_back(
-                  step(b, arith::AddIOp::create(b, l, k0, index(b, u * bytes)),
-                       accs[u]));
-            return next;
-          });
-      acc = loop.getResult(0);
-      if (unroll == 2)
-        acc = arith::AddFOp::create(b, l, acc, loop.getResult(1));
+      auto loop = forLoop(b, l, 0, unrolledEnd, unroll * bytes,
+                          SmallVector<Value>(unroll * nr * tr, zero),
+                          [&](OpBuilder &b, Value k0, ValueRange in) {
+                            SmallVector<Value> out(in.begin(), in.end());
+                            for (int64_t u = 0; u < unroll; ++u)
+                              out = step(b, offset(k0, u * bytes), out, u);
+                            return out;
+                          });
+      for (int64_t i = 0; i < nr * tr; ++i) {
+        accs[i] = loop.getResult(i);
+        for (int64_t u = 1; u < unroll; ++u)
+          accs[i] = arith::AddFOp::create(b, l, accs[i],
+                                          loop.getResult(u * nr * tr + i));
+      }
     }
-    if (vectorEnd > unrolledEnd)
-      acc = forLoop(b, l, unrolledEnd, vectorEnd, bytes, {acc},
-                    [&](OpBuilder &b, Value k, ValueRange a) {
-                      return SmallVector<Value>{step(b, k, a[0])};
-                    })
-                .getResult(0);
-    Value sum = vector::ReductionOp::create(b, l, vector::CombiningKind::ADD,
-                                            acc, Value(), fm);
-    if (K > vectorEnd)
-      sum =
-          forLoop(b, l, vectorEnd, K, 1, {sum},
+    if (vectorEnd > unrolledEnd) {
+      auto loop = forLoop(b, l, unrolledEnd, vectorEnd, bytes, accs,
+                          [&](OpBuilder &b, Value k, ValueRange in) {
+                            return step(b, k, in, 0);
+                          });
+      accs.assign(loop.getResults().begin(), loop.getResults().end());
+    }
+    for (int64_t r = 0; r < nr; ++r)
+      for (int64_t j = 0; j < tr; ++j) {
+        Value n = ns[r], t = ts[j];
+        Value sum = vector::ReductionOp::create(
+            b, l, vector::CombiningKind::ADD, accs[r * tr + j], Value(), fm);
+        if (K > vectorEnd)
+          sum =
+              forLoop(
+                  b, l, vectorEnd, K, 1, {sum},
                   [&](OpBuilder &b, Value k, ValueRange s) {
                     auto wide = [&](Value v) {
                       return arith::ExtSIOp::create(b, l, i32, v).getResult();
                     };
+                    Value q =
+                        memref::LoadOp::create(b, l, codes, ValueRange{t, k});
+                    if (biasedCodes(isa))
+                      q = arith::XOrIOp::create(
+                          b, l, q,
+                          arith::ConstantIntOp::create(b, l, i8, -128));
                     Value p = arith::MulIOp::create(
                         b, l,
                         wide(memref::LoadOp::create(b, l, w, ValueRange{n, k})),
-                        wide(memref::LoadOp::create(b, l, codes,
-                                                    ValueRange{t, k})));
+                        wide(q));
                     Value a = memref::LoadOp::create(
                         b, l, scales,
                         ValueRange{
@@ -393,24 +456,50 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                     return SmallVector<Value>{
                         arith::AddFOp::create(b, l, s[0], term)};
                   })
-              .getResult(0);
-    Value init = memref::LoadOp::create(b, l, y, ValueRange{t, n});
-    memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, init, sum), y,
-                            ValueRange{t, n});
+                  .getResult(0);
+        Value init = memref::LoadOp::create(b, l, y, ValueRange{t, n});
+        memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, init, sum), y,
+                                ValueRange{t, n});
+      }
   };
-  if (parallel) {
-    scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0}, ValueRange{N, T},
-                            ValueRange{c1, c1},
-                            [&](OpBuilder &b, Location l, ValueRange ivs) {
-                              output(b, l, ivs[0], ivs[1]);
-                            });
+  auto parallelTiles = [&](Value n0, Value n1, Value t0, Value t1, int64_t nr,
+                           int64_t tr) {
+    scf::ParallelOp::create(
+        rewriter, loc, ValueRange{n0, t0}, ValueRange{n1, t1},
+        ValueRange{index(rewriter, nr), index(rewriter, tr)},
+        [&](OpBuilder &b, Location l, ValueRange ivs) {
+          tile(b, l, ivs[0], ivs[1], nr, tr);
+        });
+  };
+  // Prefill (more than one token, or a dynamic count): tiles of kTileRows
+  // x kTileTokens outputs, then the tokens and rows left over one by one.
+  // Decode keeps one output per iteration, so that its rows still split
+  // into tasks (async-parallel-for's minimum task size counts
+  // iterations).
+  constexpr int64_t kTileRows = 2, kTileTokens = 4;
+  int64_t staticT = xType.getDimSize(0), staticN = wType.getDimSize(0);
+  bool tiled = parallel && !ShapedType::isDynamic(staticN) &&
+               staticN >= kTileRows &&
+               (ShapedType::isDynamic(staticT) || staticT >= kTileTokens);
+  if (tiled) {
+    Value tileT = arith::SubIOp::create(
+        rewriter, loc, T,
+        arith::RemUIOp::create(rewriter, loc, T, index(rewriter, kTileTokens)));
+    int64_t tileN = staticN / kTileRows * kTileRows;
+    parallelTiles(c0, index(rewriter, tileN), c0, tileT, kTileRows,
+                  kTileTokens);
+    parallelTiles(c0, N, tileT, T, 1, 1);
+    if (tileN < staticN)
+      parallelTiles(index(rewriter, tileN), N, c0, tileT, 1, 1);
+  } else if (parallel) {
+    parallelTiles(c0, N, c0, T, 1, 1);
   } else {
     scf::ForOp::create(rewriter, loc, c0, N, c1, ValueRange{},
                        [&](OpBuilder &b, Location l, Value n, ValueRange) {
                          scf::ForOp::create(b, l, c0, T, c1, ValueRange{},
                                             [&](OpBuilder &b, Location l,
                                                 Value t, ValueRange) {
-                                              output(b, l, n, t);
+                                              tile(b, l, n, t, 1, 1);
                                               scf::YieldOp::create(b, l);
                                             });
                          scf::YieldOp::create(b, l);

@@ -85,19 +85,27 @@ def SeqParallelizeProducts
 
     1. each token's activations are quantized once per product, per block
        of `activation-block` channels: `a = max abs(x) / 127`,
-       `q = clamp(roundeven(x * (127 / max abs(x))), -127, 127)` as int8;
+       `q = clamp(roundeven(x * (127 / max abs(x))), -127, 127)` as int8
+       (over tokens and blocks on all threads when the product runs there);
     2. each output is `Σ_k a_block(k) · (w_k · q_k)`: the instruction set's
-       dot product sums four adjacent integer products exactly (as
-       `abs(w) · (q · sign w)`: unsigned times signed bytes, as the
-       instructions take them), and only those 32-bit sums are converted
-       and scaled in f32. The last `K mod V` channels use scalar integer
-       products.
+       dot product sums four adjacent integer products exactly, and only
+       those 32-bit sums are converted and scaled in f32. The VNNI kernels
+       store the codes biased, `q + 128` as an unsigned byte, and start
+       each dot product from `-128 · Σ w` (one `vpdpbusd` of `0x80` bytes
+       per weight vector); AVX2 multiplies `abs(w)` by `q · sign w`, since
+       `vpmaddubsw`'s 16-bit pair sums would saturate with biased codes.
+       The last `K mod V` channels use scalar integer products.
+    3. prefill products (more than one token) compute tiles of 2 rows x 4
+       tokens: each weight vector is loaded and prepared once for 4 tokens,
+       each token's codes and scales once for 2 rows; the tokens and rows
+       left over follow one output at a time. Decode keeps one output per
+       iteration, so that its rows still split into tasks.
 
-       | `int8-dot`   | V bytes | instructions per vector                  |
+       | `int8-dot`   | V bytes | instructions per weight vector and token |
        |--------------|---------|------------------------------------------|
-       | `avx2`       | 32      | `vpabsb`, `vpsignb`, `vpmaddubsw`, `vpmaddwd` |
-       | `avxvnni`    | 32      | `vpabsb`, `vpsignb`, `{vex} vpdpbusd`    |
-       | `avx512vnni` | 64      | `vpabsb`, a mask compare and masked negate (no 64-byte `vpsignb`), `vpdpbusd` |
+       | `avx2`       | 32      | `vpsignb`, `vpmaddubsw`, `vpmaddwd` (and `vpabsb` per weight vector) |
+       | `avxvnni`    | 32      | `{vex} vpdpbusd` (and one more per weight vector for the bias) |
+       | `avx512vnni` | 64      | `vpdpbusd` (and one more per weight vector for the bias) |
 
     The kernels call the x86 intrinsics directly (`llvm.call_intrinsic`), so
     the target must have the named features; `seqc compile` picks the best

@@ -10,45 +10,65 @@
 // BAD-BLOCK: error: seq-parallelize-products: activation-block=6: expected a positive multiple of 4
 
 // A prefill int8 product: the activations are quantized per token and block
-// (codes, a scale per 32-bit lane), then an scf.parallel over (n, t) sums
-// integer dot products 32 (avx2, avxvnni) or 64 (avx512vnni) bytes at a
-// time.
+// (codes, a scale per 32-bit lane) on all threads (an scf.parallel over
+// tokens and blocks), then an scf.parallel over tiles of 2 rows x 4 tokens
+// sums integer dot products 32 (avx2, avxvnni) or 64 (avx512vnni) bytes at
+// a time: each weight vector is loaded and prepared once for the tile's 4
+// tokens, each token's codes and scales once for its 2 rows. The tokens
+// beyond a multiple of 4 follow, one output per iteration.
 // CHECK-LABEL: func.func @prefill_int8
 // CHECK-SAME: (%[[X:.*]]: memref<?x128xf32>, %[[W:.*]]: memref<64x128xi8>, %[[Y:.*]]: memref<?x64xf32>)
 // CHECK: %[[T:.*]] = memref.dim %[[X]]
 // CHECK: %[[CODES:.*]] = memref.alloc(%[[T]]) {alignment = 64 : i64} : memref<?x128xi8>
 // CHECK: %[[SCALES:.*]] = memref.alloc(%[[T]]) {alignment = 64 : i64} : memref<?x32xf32>
-// CHECK: scf.for
+// CHECK: scf.parallel (%[[QT:.*]], %{{.*}}) = (%{{.*}}, %{{.*}}) to (%[[T]], %c4)
 // CHECK:   scf.for
 // CHECK:     math.absf
 // CHECK:     arith.maximumf
 // CHECK:   math.roundeven
 // CHECK:   arith.fptosi
-// CHECK:   memref.store %{{.*}}, %[[CODES]]
-// CHECK:   memref.store %{{.*}}, %[[SCALES]]
-// CHECK: scf.parallel (%[[N:.*]], %[[TI:.*]]) = (%{{.*}}, %{{.*}}) to (%c64, %[[T]])
-// CHECK:   scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK-NOT: arith.xori
+// CHECK:   memref.store %{{.*}}, %[[CODES]][%[[QT]]
+// CHECK:   memref.store %{{.*}}, %[[SCALES]][%[[QT]]
+// CHECK: %[[REM:.*]] = arith.remui %[[T]], %c4
+// CHECK: %[[TT:.*]] = arith.subi %[[T]], %[[REM]]
+// CHECK: scf.parallel (%[[N:.*]], %[[TI:.*]]) = (%{{.*}}, %{{.*}}) to (%c64{{.*}}, %[[TT]]) step (%c2{{.*}}, %c4{{.*}})
+// CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:     vector.load %[[W]][%[[N]], {{.*}} : memref<64x128xi8>, vector<32xi8>
+// CHECK:     math.absi
+// CHECK:     vector.load %[[W]][{{.*}} : memref<64x128xi8>, vector<32xi8>
+// CHECK:     math.absi
 // CHECK:     vector.load %[[CODES]][%[[TI]], {{.*}} : memref<?x128xi8>, vector<32xi8>
 // CHECK:     vector.load %[[SCALES]][%[[TI]], {{.*}} : memref<?x32xf32>, vector<8xf32>
-// CHECK:     math.absi
 // CHECK:     llvm.call_intrinsic "llvm.x86.avx2.psign.b"
 // CHECK:     llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
 // CHECK:     llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
 // CHECK:     arith.sitofp {{.*}} : vector<8xi32> to vector<8xf32>
 // CHECK:     math.fma
+// CHECK-COUNT-7: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK:     scf.yield
+// CHECK-COUNT-8: vector.reduction <add>
+// CHECK: scf.parallel (%[[N1:.*]], %[[T1:.*]]) = (%{{.*}}, %[[TT]]) to (%c64{{.*}}, %[[T]])
+// CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
 // CHECK:   vector.reduction <add>
-// CHECK:   memref.load %[[Y]][%[[TI]], %[[N]]]
-// CHECK:   memref.store %{{.*}}, %[[Y]][%[[TI]], %[[N]]]
+// CHECK:   memref.load %[[Y]][%[[T1]], %[[N1]]]
+// CHECK:   memref.store %{{.*}}, %[[Y]][%[[T1]], %[[N1]]]
 // CHECK: memref.dealloc %[[CODES]]
 // CHECK: memref.dealloc %[[SCALES]]
 // CHECK-NOT: linalg.generic
+// With VNNI the codes are stored biased (q + 128, an unsigned byte), and
+// each weight vector's bias term (-128 · Σ w per lane, one vpdpbusd of
+// 0x80 bytes) is the accumulator of its tokens' dot products.
 // ZMM-LABEL: func.func @prefill_int8
+// ZMM: arith.fptosi
+// ZMM: arith.xori %{{.*}}, %c-128{{.*}} : i8
 // ZMM: scf.parallel
-// ZMM:   math.absi %{{.*}} : vector<64xi8>
-// ZMM:   arith.cmpi slt, %{{.*}}, %{{.*}} : vector<64xi8>
-// ZMM:   arith.select
-// ZMM:   llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"({{.*}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// ZMM:   %[[W0:.*]] = vector.load {{.*}} : memref<64x128xi8>, vector<64xi8>
+// ZMM:   %[[B0:.*]] = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %{{.*}}, %[[W0]]) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// ZMM:   %[[NB0:.*]] = arith.subi %{{.*}}, %[[B0]] : vector<16xi32>
+// ZMM:   %[[Q0:.*]] = vector.load {{.*}} : memref<?x128xi8>, vector<64xi8>
+// ZMM:   llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%[[NB0]], %[[Q0]], %[[W0]]) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
 // ZMM:   vector.reduction <add>
 // VEX-LABEL: func.func @prefill_int8
 // VEX: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"({{.*}}) : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
