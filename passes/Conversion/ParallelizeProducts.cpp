@@ -63,40 +63,103 @@ static LogicalResult toReductionLoops(RewriterBase &rewriter,
   };
   Value out = op.getDpsInits()[0];
   Block *body = op.getBody();
-  auto reduce = [&](OpBuilder &b, Location l, ValueRange par) {
-    SmallVector<Value> outIvs(par.begin(), par.end());
-    outIvs.push_back(Value()); // the reduction index: unused
-    Value init =
-        memref::LoadOp::create(b, l, out, indices(maps.back(), outIvs));
+  // The outputs at `par` plus (r, j) for r < nr along the first parallel
+  // dimension and j < tr along the last: one reduction loop carrying all
+  // their accumulators, so that each input element the outputs share is
+  // loaded once (a prefill product's weight element serves `tr` tokens,
+  // a token's activation `nr` rows).
+  auto reduceTile = [&](OpBuilder &b, Location l, ValueRange par, int64_t nr,
+                        int64_t tr) {
+    unsigned last = par.size() - 1;
+    SmallVector<SmallVector<Value>> outIvs;
+    for (int64_t r = 0; r < nr; ++r)
+      for (int64_t j = 0; j < tr; ++j) {
+        SmallVector<Value> ivs(par.begin(), par.end());
+        if (r)
+          ivs[0] = arith::AddIOp::create(
+              b, l, ivs[0], arith::ConstantIndexOp::create(b, l, r));
+        if (j)
+          ivs[last] = arith::AddIOp::create(
+              b, l, ivs[last], arith::ConstantIndexOp::create(b, l, j));
+        ivs.push_back(Value()); // the reduction index: unused
+        outIvs.push_back(ivs);
+      }
+    SmallVector<Value> inits;
+    for (auto &ivs : outIvs)
+      inits.push_back(
+          memref::LoadOp::create(b, l, out, indices(maps.back(), ivs)));
     auto red = scf::ForOp::create(
         b, l, value(ranges.back().offset), value(ranges.back().size),
-        value(ranges.back().stride), ValueRange{init},
+        value(ranges.back().stride), inits,
         [&](OpBuilder &fb, Location fl, Value k, ValueRange acc) {
-          SmallVector<Value> ivs(par.begin(), par.end());
-          ivs.push_back(k);
-          IRMapping map;
-          for (OpOperand *in : op.getDpsInputOperands())
-            map.map(body->getArgument(in->getOperandNumber()),
-                    memref::LoadOp::create(
-                        fb, fl, in->get(),
-                        indices(maps[in->getOperandNumber()], ivs)));
-          map.map(body->getArguments().back(), acc[0]);
-          for (Operation &inner : body->without_terminator())
-            fb.clone(inner, map);
-          Value result = map.lookupOrDefault(
-              cast<linalg::YieldOp>(body->getTerminator()).getOperand(0));
-          scf::YieldOp::create(fb, fl, result);
+          SmallVector<Value> results;
+          for (auto [i, outIv] : llvm::enumerate(outIvs)) {
+            SmallVector<Value> ivs(outIv.begin(), outIv.end());
+            ivs.back() = k;
+            IRMapping map;
+            for (OpOperand *in : op.getDpsInputOperands())
+              map.map(body->getArgument(in->getOperandNumber()),
+                      memref::LoadOp::create(
+                          fb, fl, in->get(),
+                          indices(maps[in->getOperandNumber()], ivs)));
+            map.map(body->getArguments().back(), acc[i]);
+            for (Operation &inner : body->without_terminator())
+              fb.clone(inner, map);
+            results.push_back(map.lookupOrDefault(
+                cast<linalg::YieldOp>(body->getTerminator()).getOperand(0)));
+          }
+          scf::YieldOp::create(fb, fl, results);
         });
-    memref::StoreOp::create(b, l, red.getResult(0), out,
-                            indices(maps.back(), outIvs));
+    for (auto [i, ivs] : llvm::enumerate(outIvs))
+      memref::StoreOp::create(b, l, red.getResult(i), out,
+                              indices(maps.back(), ivs));
   };
-  if (parallel) {
+  auto reduce = [&](OpBuilder &b, Location l, ValueRange par) {
+    reduceTile(b, l, par, 1, 1);
+  };
+  if (!parallel) {
+    scf::buildLoopNest(
+        rewriter, loc, lbs, ubs, steps,
+        [&](OpBuilder &b, Location l, ValueRange ivs) { reduce(b, l, ivs); });
+    return success();
+  }
+  // Prefill products (two parallel dimensions, unit steps, the first of a
+  // static extent, the last dynamic or at least kTileTokens): tiles of
+  // kTileRows x kTileTokens outputs, then the outputs left over one by one.
+  constexpr int64_t kTileRows = 2, kTileTokens = 4;
+  std::optional<int64_t> rows = getConstantIntValue(ranges[0].size),
+                         tokens = getConstantIntValue(ranges[1].size);
+  auto isZero = [](OpFoldResult v) { return isConstantIntValue(v, 0); };
+  auto isOne = [](OpFoldResult v) { return isConstantIntValue(v, 1); };
+  bool tiled = nLoops == 3 && rows && *rows >= kTileRows &&
+               (!tokens || *tokens >= kTileTokens) &&
+               isZero(ranges[0].offset) && isZero(ranges[1].offset) &&
+               isOne(ranges[0].stride) && isOne(ranges[1].stride);
+  if (!tiled) {
     scf::ParallelOp::create(rewriter, loc, lbs, ubs, steps, reduce);
     return success();
   }
-  scf::buildLoopNest(
-      rewriter, loc, lbs, ubs, steps,
-      [&](OpBuilder &b, Location l, ValueRange ivs) { reduce(b, l, ivs); });
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  Value T = ubs[1];
+  Value tileT = arith::SubIOp::create(
+      rewriter, loc, T,
+      arith::RemUIOp::create(rewriter, loc, T, cst(kTileTokens)));
+  int64_t tileN = *rows / kTileRows * kTileRows;
+  scf::ParallelOp::create(rewriter, loc, ValueRange{cst(0), cst(0)},
+                          ValueRange{cst(tileN), tileT},
+                          ValueRange{cst(kTileRows), cst(kTileTokens)},
+                          [&](OpBuilder &b, Location l, ValueRange ivs) {
+                            reduceTile(b, l, ivs, kTileRows, kTileTokens);
+                          });
+  scf::ParallelOp::create(rewriter, loc, ValueRange{cst(0), tileT},
+                          ValueRange{ubs[0], T}, ValueRange{cst(1), cst(1)},
+                          reduce);
+  if (tileN < *rows)
+    scf::ParallelOp::create(rewriter, loc, ValueRange{cst(tileN), cst(0)},
+                            ValueRange{ubs[0], tileT},
+                            ValueRange{cst(1), cst(1)}, reduce);
   return success();
 }
 

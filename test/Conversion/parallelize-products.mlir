@@ -1,17 +1,29 @@
 // RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products))" | FileCheck %s
 // RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{min-decode-elements=8192}))" | FileCheck %s --check-prefix=LARGE
 
-// A marked product over several tokens becomes an scf.parallel over its two
-// parallel dimensions with the reduction as an inner scf.for.
+// A marked product over several tokens becomes scf.parallel loops over its
+// two parallel dimensions with the reduction as an inner scf.for: tiles of
+// 2 rows x 4 tokens (one reduction loop carrying the 8 accumulators, so a
+// weight element is loaded once for 4 tokens and an activation once for 2
+// rows), then the tokens beyond a multiple of 4, one output at a time.
 // CHECK-LABEL: func.func @prefill_product
 // CHECK-SAME: (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<128x64xf32>, %[[Y:.*]]: memref<?x128xf32>)
 // CHECK: %[[T:.*]] = memref.dim %[[X]]
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c128, %[[T]])
-// CHECK:   scf.for %{{.*}} = %{{.*}} to %c64
+// CHECK: %[[REM:.*]] = arith.remui %[[T]], %c4
+// CHECK: %[[TT:.*]] = arith.subi %[[T]], %[[REM]]
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c128{{.*}}, %[[TT]]) step (%c2{{.*}}, %c4{{.*}})
+// CHECK-COUNT-8: memref.load %[[Y]]
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %c64 {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-8: arith.mulf {{.*}} fastmath<reassoc,contract>
+// CHECK:     scf.yield
+// CHECK-COUNT-8: memref.store %{{.*}}, %[[Y]]
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[TT]]) to (%c128{{.*}}, %[[T]])
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %c64 {{.*}} -> (f32)
 // CHECK:     memref.load %[[X]]
 // CHECK:     memref.load %[[W]]
 // CHECK:     arith.mulf {{.*}} fastmath<reassoc,contract>
-// CHECK:     memref.store %{{.*}}, %[[Y]]
+// CHECK:   memref.store %{{.*}}, %[[Y]]
+// CHECK-NOT: scf.parallel
 // CHECK-NOT: linalg.generic
 #x = affine_map<(n, t, k) -> (t, k)>
 #w = affine_map<(n, t, k) -> (n, k)>
