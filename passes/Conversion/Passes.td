@@ -66,6 +66,11 @@ def SeqParallelizeProducts
     products, the only work worth spreading over threads) becomes an
     `scf.parallel` over its parallel dimensions with the reductions as inner
     `scf.for` loops; `async-parallel-for` then splits those loops into tasks.
+    A product over several tokens (prefill: two parallel dimensions, the
+    first of static extent) computes tiles of 2 rows x 4 tokens in one
+    reduction loop carrying their 8 accumulators, so that each weight
+    element is loaded once for 4 tokens and each activation once for 2
+    rows; the tokens and rows left over follow one output at a time.
     Every other linalg op is left for `convert-linalg-to-loops`, so small
     elementwise work stays sequential and costs no dispatch. Products whose
     first input has a static single row (the decode step) stay on one thread
