@@ -618,7 +618,31 @@ struct SeqParallelizeProductsPass
       }
       products.push_back({op, parallel});
     });
+    // Elementwise ops over a dynamic extent (prefill: [T, C] activations,
+    // tens of them per layer, with exp, log and divisions) on all threads
+    // as well; decode's single rows stay sequential (too small to pay for
+    // a dispatch).
+    SmallVector<linalg::GenericOp> elementwise;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (!op.hasPureBufferSemantics() || op->hasAttr("seq.dot") ||
+          op->hasAttr("seq.parallel") || op.getNumDpsInits() == 0 ||
+          op.getNumReductionLoops() != 0 ||
+          !llvm::is_contained(op.getStaticLoopRanges(), ShapedType::kDynamic))
+        return;
+      if (llvm::all_of(op.getIndexingMapsArray(), [](AffineMap m) {
+            return m.isProjectedPermutation();
+          }))
+        elementwise.push_back(op);
+    });
     IRRewriter rewriter(&getContext());
+    for (linalg::GenericOp op : elementwise) {
+      rewriter.setInsertionPoint(op);
+      if (failed(linalg::linalgOpToParallelLoops(rewriter, op))) {
+        op.emitOpError("could not be lowered to parallel loops");
+        return signalPassFailure();
+      }
+      rewriter.eraseOp(op);
+    }
     for (auto [op, parallel] : products) {
       rewriter.setInsertionPoint(op);
       if (*isa != Int8Isa::None && isInt8Product(op)) {

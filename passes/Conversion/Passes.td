@@ -71,7 +71,9 @@ def SeqParallelizeProducts
     reduction loop carrying their 8 accumulators, so that each weight
     element is loaded once for 4 tokens and each activation once for 2
     rows; the tokens and rows left over follow one output at a time.
-    Every other linalg op is left for `convert-linalg-to-loops`, so small
+    Elementwise ops (all loops parallel) over a dynamic extent, the
+    prefill's `[T, C]` activations, become `scf.parallel` loops too; every
+    other linalg op is left for `convert-linalg-to-loops`, so decode's small
     elementwise work stays sequential and costs no dispatch. Products whose
     first input has a static single row (the decode step) stay on one thread
     unless their weight has at least `min-decode-elements` elements: for

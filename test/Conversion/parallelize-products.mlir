@@ -114,3 +114,43 @@ func.func @state_dot(%s: memref<4x16x16xf32>, %a: memref<4x16xf32>, %out: memref
   }
   return
 }
+
+// -----
+
+// Elementwise ops over a dynamic extent (prefill activations) run on all
+// threads: an scf.parallel over every dimension. Static ones (decode's
+// single rows) and reductions are left to convert-linalg-to-loops.
+// LARGE-LABEL: func.func @prefill_elementwise
+// CHECK-LABEL: func.func @prefill_elementwise
+// CHECK-SAME: (%[[A:.*]]: memref<?x64xf32>, %[[B:.*]]: memref<?x64xf32>, %[[R:.*]]: memref<1x64xf32>, %[[S:.*]]: memref<?xf32>)
+// CHECK: %[[T:.*]] = memref.dim %[[A]]
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%[[T]], %c64)
+// CHECK:   %[[V:.*]] = memref.load %[[A]]
+// CHECK:   math.exp %[[V]]
+// CHECK:   memref.store %{{.*}}, %[[B]]
+// CHECK-NOT: scf.parallel
+// CHECK: linalg.generic {{.*}} outs(%[[R]]
+// CHECK: linalg.generic {{.*}} outs(%[[S]]
+#e2 = affine_map<(t, c) -> (t, c)>
+#r2 = affine_map<(t, c) -> (t)>
+func.func @prefill_elementwise(%a: memref<?x64xf32>, %b: memref<?x64xf32>, %r: memref<1x64xf32>, %s: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#e2, #e2], iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x64xf32>) outs(%b : memref<?x64xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %e = math.exp %x : f32
+    linalg.yield %e : f32
+  }
+  linalg.generic {indexing_maps = [#e2], iterator_types = ["parallel", "parallel"]}
+      outs(%r : memref<1x64xf32>) {
+  ^bb0(%o: f32):
+    %e = math.exp %o : f32
+    linalg.yield %e : f32
+  }
+  linalg.generic {indexing_maps = [#e2, #r2], iterator_types = ["parallel", "reduction"]}
+      ins(%a : memref<?x64xf32>) outs(%s : memref<?xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %p = arith.addf %x, %acc : f32
+    linalg.yield %p : f32
+  }
+  return
+}
