@@ -629,9 +629,8 @@ struct SeqParallelizeProductsPass
           op.getNumReductionLoops() != 0 ||
           !llvm::is_contained(op.getStaticLoopRanges(), ShapedType::kDynamic))
         return;
-      if (llvm::all_of(op.getIndexingMapsArray(), [](AffineMap m) {
-            return m.isProjectedPermutation();
-          }))
+      if (llvm::all_of(op.getIndexingMapsArray(),
+                       [](AffineMap m) { return m.isProjectedPermutation(); }))
         elementwise.push_back(op);
     });
     IRRewriter rewriter(&getContext());
