@@ -219,15 +219,43 @@ struct WKV4Lowering : OpConversionPattern<WKV4Op> {
 // seq.wkv5, seq.wkv6, seq.wkv7 (matrix state per head)
 //===----------------------------------------------------------------------===//
 
-/// Token `tok` of a [T, H*N] tensor as [H, N] (f32 elements stay as they
-/// are; the bodies extend).
+/// Token `tok` of a [T, H*N] tensor as [H, N], or only head `head` as
+/// [1, N] when given (f32 elements stay as they are; the bodies extend).
 static Value headRow(OpBuilder &b, Location loc, Value seq, Value tok,
-                     int64_t heads, int64_t n) {
+                     int64_t heads, int64_t n, Value head = Value()) {
+  Type elt = cast<RankedTensorType>(seq.getType()).getElementType();
+  if (head) {
+    Value col = arith::MulIOp::create(
+        b, loc, head, arith::ConstantIndexOp::create(b, loc, n));
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({1, n}, elt), seq,
+        ArrayRef<OpFoldResult>{tok, col},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  }
   Value row = extractRow(b, loc, seq, tok);
-  auto type = RankedTensorType::get(
-      {heads, n}, cast<RankedTensorType>(seq.getType()).getElementType());
+  auto type = RankedTensorType::get({heads, n}, elt);
   return tensor::ExpandShapeOp::create(b, loc, type, row,
                                        ArrayRef<ReassociationIndices>{{0, 1}});
+}
+
+/// Rows `head` .. head + count - 1 of `t` along its first dimension (a
+/// per-head weight [H, N] or the state [H, N, N]); `t` itself without a
+/// head.
+static Value headSlice(OpBuilder &b, Location loc, Value t, Value head) {
+  if (!head)
+    return t;
+  auto type = cast<RankedTensorType>(t.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape[0] = 1;
+  SmallVector<OpFoldResult> offsets(shape.size(), b.getIndexAttr(0)), sizes,
+      strides(shape.size(), b.getIndexAttr(1));
+  offsets[0] = head;
+  for (int64_t d : shape)
+    sizes.push_back(b.getIndexAttr(d));
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), t, offsets,
+      sizes, strides);
 }
 
 /// A linalg.generic over (h, i, j) with the given input maps (in terms of
@@ -269,15 +297,20 @@ struct HeadMaps {
 };
 
 /// Lowers the three matrix-state WKV ops: an scf.for over tokens carrying
-/// the output and the state; `stepFn` emits one token's update on [H, N]
-/// rows and the [H, N, N] state and returns {y_t [H, N] f32, state'}.
+/// the output and the state; `step` emits one token's update on [H, N]
+/// rows and the [H, N, N] state and returns {y_t [H, N] f32, state'}, or,
+/// given `head`, on that head's [1, N] rows and [1, N, N] state. Over
+/// several tokens (prefill) the heads are independent recurrences: an
+/// scf.for over heads marked `seq.parallel` (seq-parallelize-loops makes
+/// it a task per head) runs each head's token loop.
 template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
   using OpConversionPattern<OpT>::OpConversionPattern;
   using Adaptor = typename OpT::Adaptor;
 
   virtual std::pair<Value, Value> step(OpBuilder &b, Location loc,
                                        Adaptor adaptor, Value tok, Value state,
-                                       int64_t heads, int64_t n) const = 0;
+                                       int64_t heads, int64_t n,
+                                       Value head) const = 0;
 
   LogicalResult
   matchAndRewrite(OpT op, Adaptor adaptor,
@@ -297,33 +330,75 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
     Value lb = arith::ConstantIndexOp::create(rewriter, loc, 0);
     Value ub = getValueOrCreateConstantIndexOp(rewriter, loc, t);
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    auto loop = scf::ForOp::create(
-        rewriter, loc, lb, ub, one, ValueRange{yInit, adaptor.getState()},
-        [&](OpBuilder &b, Location loc, Value tok, ValueRange iters) {
-          auto [yt, next] = step(b, loc, adaptor, tok, iters[1], heads, n);
-          Value flat = tensor::CollapseShapeOp::create(
-              b, loc, RankedTensorType::get({heads * n}, b.getF32Type()), yt,
-              ArrayRef<ReassociationIndices>{{0, 1}});
-          if (elt != b.getF32Type()) {
-            Value out = tensor::EmptyOp::create(b, loc, {heads * n}, elt);
-            AffineMap id = b.getMultiDimIdentityMap(1);
-            flat = linalg::GenericOp::create(
-                       b, loc, TypeRange{out.getType()}, ValueRange{flat},
-                       ValueRange{out}, SmallVector<AffineMap>{id, id},
-                       SmallVector<utils::IteratorType>{
-                           utils::IteratorType::parallel},
-                       [&](OpBuilder &nb, Location nl, ValueRange a) {
-                         linalg::YieldOp::create(nb, nl,
-                                                 castFloat(nb, nl, a[0], elt));
-                       })
-                       .getResult(0);
-          }
-          Value y = insertRow(b, loc, flat, iters[0], tok);
-          scf::YieldOp::create(b, loc, ValueRange{y, next});
+    // The token loop over all heads (head null) or one head: y rows of
+    // `width` = heads * n or n channels from column `col`.
+    auto tokenLoop = [&](OpBuilder &b, Location loc, Value y0, Value state0,
+                         Value head) {
+      int64_t hs = head ? 1 : heads, width = hs * n;
+      return scf::ForOp::create(
+          b, loc, lb, ub, one, ValueRange{y0, state0},
+          [&](OpBuilder &b, Location loc, Value tok, ValueRange iters) {
+            auto [yt, next] =
+                step(b, loc, adaptor, tok, iters[1], heads, n, head);
+            Value flat = tensor::CollapseShapeOp::create(
+                b, loc, RankedTensorType::get({width}, b.getF32Type()), yt,
+                ArrayRef<ReassociationIndices>{{0, 1}});
+            if (elt != b.getF32Type()) {
+              Value out = tensor::EmptyOp::create(b, loc, {width}, elt);
+              AffineMap id = b.getMultiDimIdentityMap(1);
+              flat = linalg::GenericOp::create(
+                         b, loc, TypeRange{out.getType()}, ValueRange{flat},
+                         ValueRange{out}, SmallVector<AffineMap>{id, id},
+                         SmallVector<utils::IteratorType>{
+                             utils::IteratorType::parallel},
+                         [&](OpBuilder &nb, Location nl, ValueRange a) {
+                           linalg::YieldOp::create(
+                               nb, nl, castFloat(nb, nl, a[0], elt));
+                         })
+                         .getResult(0);
+            }
+            Value y;
+            if (head) {
+              Value col = arith::MulIOp::create(
+                  b, loc, head, arith::ConstantIndexOp::create(b, loc, n));
+              y = tensor::InsertSliceOp::create(
+                  b, loc, flat, iters[0], ArrayRef<OpFoldResult>{tok, col},
+                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(n)},
+                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+            } else {
+              y = insertRow(b, loc, flat, iters[0], tok);
+            }
+            scf::YieldOp::create(b, loc, ValueRange{y, next});
+          });
+    };
+    std::optional<int64_t> tokens = getConstantIntValue(t);
+    if (tokens && *tokens == 1) {
+      auto loop = tokenLoop(rewriter, loc, yInit, adaptor.getState(), Value());
+      rewriter.replaceOp(op, {castToResultType(rewriter, loc, loop.getResult(0),
+                                               op.getY().getType()),
+                              loop.getResult(1)});
+      return success();
+    }
+    auto heads_ = scf::ForOp::create(
+        rewriter, loc, lb, arith::ConstantIndexOp::create(rewriter, loc, heads),
+        one, ValueRange{yInit, adaptor.getState()},
+        [&](OpBuilder &b, Location loc, Value head, ValueRange iters) {
+          Value state = headSlice(b, loc, iters[1], head);
+          auto loop = tokenLoop(b, loc, iters[0], state, head);
+          SmallVector<OpFoldResult> offsets = {head, b.getIndexAttr(0),
+                                               b.getIndexAttr(0)};
+          Value next = tensor::InsertSliceOp::create(
+              b, loc, loop.getResult(1), iters[1], offsets,
+              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(n),
+                                     b.getIndexAttr(n)},
+              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                                     b.getIndexAttr(1)});
+          scf::YieldOp::create(b, loc, ValueRange{loop.getResult(0), next});
         });
-    rewriter.replaceOp(op, {castToResultType(rewriter, loc, loop.getResult(0),
+    heads_->setAttr("seq.parallel", rewriter.getUnitAttr());
+    rewriter.replaceOp(op, {castToResultType(rewriter, loc, heads_.getResult(0),
                                              op.getY().getType()),
-                            loop.getResult(1)});
+                            heads_.getResult(1)});
     return success();
   }
 
@@ -370,26 +445,29 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
 struct WKV5Lowering : MatrixWKVLowering<WKV5Op> {
   using MatrixWKVLowering::MatrixWKVLowering;
   std::pair<Value, Value> step(OpBuilder &b, Location loc, Adaptor a, Value tok,
-                               Value state, int64_t heads,
-                               int64_t n) const override {
+                               Value state, int64_t heads, int64_t n,
+                               Value head) const override {
     // Rows in operand order (argument evaluation order is unspecified).
-    Value r = headRow(b, loc, a.getR(), tok, heads, n);
-    Value k = headRow(b, loc, a.getK(), tok, heads, n);
-    Value v = headRow(b, loc, a.getV(), tok, heads, n);
-    return eagleStep(b, loc, r, k, v, a.getW(), a.getU(), state, heads, n);
+    Value r = headRow(b, loc, a.getR(), tok, heads, n, head);
+    Value k = headRow(b, loc, a.getK(), tok, heads, n, head);
+    Value v = headRow(b, loc, a.getV(), tok, heads, n, head);
+    return eagleStep(b, loc, r, k, v, headSlice(b, loc, a.getW(), head),
+                     headSlice(b, loc, a.getU(), head), state, head ? 1 : heads,
+                     n);
   }
 };
 
 struct WKV6Lowering : MatrixWKVLowering<WKV6Op> {
   using MatrixWKVLowering::MatrixWKVLowering;
   std::pair<Value, Value> step(OpBuilder &b, Location loc, Adaptor a, Value tok,
-                               Value state, int64_t heads,
-                               int64_t n) const override {
-    Value r = headRow(b, loc, a.getR(), tok, heads, n);
-    Value k = headRow(b, loc, a.getK(), tok, heads, n);
-    Value v = headRow(b, loc, a.getV(), tok, heads, n);
-    Value w = headRow(b, loc, a.getW(), tok, heads, n);
-    return eagleStep(b, loc, r, k, v, w, a.getU(), state, heads, n);
+                               Value state, int64_t heads, int64_t n,
+                               Value head) const override {
+    Value r = headRow(b, loc, a.getR(), tok, heads, n, head);
+    Value k = headRow(b, loc, a.getK(), tok, heads, n, head);
+    Value v = headRow(b, loc, a.getV(), tok, heads, n, head);
+    Value w = headRow(b, loc, a.getW(), tok, heads, n, head);
+    return eagleStep(b, loc, r, k, v, w, headSlice(b, loc, a.getU(), head),
+                     state, head ? 1 : heads, n);
   }
 };
 
@@ -399,13 +477,17 @@ struct WKV6Lowering : MatrixWKVLowering<WKV6Op> {
 struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
   using MatrixWKVLowering::MatrixWKVLowering;
   std::pair<Value, Value> step(OpBuilder &b, Location loc, Adaptor ad,
-                               Value tok, Value state, int64_t heads,
-                               int64_t n) const override {
+                               Value tok, Value state, int64_t heads, int64_t n,
+                               Value head) const override {
     HeadMaps m(b.getContext());
     Type f32 = b.getF32Type();
     auto par = utils::IteratorType::parallel,
          red = utils::IteratorType::reduction;
-    auto row = [&](Value seq) { return headRow(b, loc, seq, tok, heads, n); };
+    auto row = [&](Value seq) {
+      return headRow(b, loc, seq, tok, heads, n, head);
+    };
+    if (head)
+      heads = 1;
     Value rt = row(ad.getR()), wt = row(ad.getW()), kt = row(ad.getK()),
           vt = row(ad.getV()), at = row(ad.getA()), bt = row(ad.getB());
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
