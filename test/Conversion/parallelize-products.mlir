@@ -42,6 +42,32 @@ func.func @prefill_product(%x: memref<?x64xf32>, %w: memref<128x64xf32>, %y: mem
 
 // -----
 
+// An odd number of rows: the last row (beyond the 2-row tiles) follows for
+// the tiled tokens, after the tokens left over.
+// CHECK-LABEL: func.func @prefill_odd_rows
+// CHECK: %[[T:.*]] = memref.dim
+// CHECK: %[[TT:.*]] = arith.subi %[[T]], %{{.*}}
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c6{{.*}}, %[[TT]]) step (%c2{{.*}}, %c4{{.*}})
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[TT]]) to (%c7{{.*}}, %[[T]])
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c6{{.*}}, %{{.*}}) to (%c7{{.*}}, %[[TT]])
+// CHECK-NOT: linalg.generic
+#xo = affine_map<(n, t, k) -> (t, k)>
+#wo = affine_map<(n, t, k) -> (n, k)>
+#yo = affine_map<(n, t, k) -> (t, n)>
+func.func @prefill_odd_rows(%x: memref<?x16xf32>, %w: memref<7x16xf32>, %y: memref<?x7xf32>) {
+  linalg.generic {indexing_maps = [#xo, #wo, #yo], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x16xf32>, memref<7x16xf32>) outs(%y : memref<?x7xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b fastmath<reassoc,contract> : f32
+    %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
 // A single-token product (decode) with a weight under min-decode-elements
 // (default 2^20) stays on one thread: nested scf.for loops, the reduction
 // innermost with its accumulator carried in a register; an unmarked op is
