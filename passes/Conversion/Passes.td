@@ -76,10 +76,13 @@ def SeqParallelizeProducts
     other linalg op is left for `convert-linalg-to-loops`, so decode's small
     elementwise work stays sequential and costs no dispatch. Products whose
     first input has a static single row (the decode step) stay on one thread
-    unless their weight has at least `min-decode-elements` elements: for
-    small weights dispatching the tasks costs more than the second core
-    gains (measured: 6.1 against 4.3 ms per token on a 4 x 512 model), for
-    large ones decode is bound by the bandwidth all cores together reach.
+    unless their weight has at least `min-decode-elements` elements (2^16:
+    RWKV-7's LoRA up-projections, 1024 rows of 64 to 160, are in; a loop of
+    fewer than 1024 rows makes one task anyway): for small weights
+    dispatching the tasks costs more than the second core gains (measured:
+    6.1 against 4.3 ms per token on a 4 x 512 model with every product
+    parallel), for large ones decode is bound by the bandwidth all cores
+    together reach.
     Products left on one thread, and dot products marked `seq.dot` (the
     WKV-7 state times a vector; always on one thread), become nested
     `scf.for` loops with the same register accumulator.
@@ -123,7 +126,7 @@ def SeqParallelizeProducts
     product.
   }];
   let options = [
-    Option<"minDecodeElements", "min-decode-elements", "int64_t", "1048576",
+    Option<"minDecodeElements", "min-decode-elements", "int64_t", "65536",
            "Elements a single-row product's weight needs to run on all "
            "threads (0: never)">,
     Option<"int8Dot", "int8-dot", "std::string", "\"none\"",
