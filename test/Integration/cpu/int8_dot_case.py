@@ -13,10 +13,11 @@ have very different scales; some blocks are all zero.
     int8_dot_case.py check T N K B < printed.txt
 """
 
-import re
 import sys
 
 import numpy as np
+
+from product_case import module, printed, product_func
 
 
 def inputs(t, n, k):
@@ -38,71 +39,17 @@ def quantize(x, b):
     return q, (amax / np.float32(127)).astype(np.float32)
 
 
-def dense(a, elt):
-    def fmt(v):
-        return repr(float(v)) if elt == "f32" else str(int(v))
-    rows = ", ".join("[" + ", ".join(fmt(v) for v in r) + "]" for r in a)
-    return f"dense<[{rows}]>"
-
-
-def product_func(name, rows, n, k, mul, add):
-    """An int8 product as the model builders write it: `rows` tokens (? or
-    1), the body's multiply and add operands in the given order (the
-    matcher accepts both)."""
-    x, w, y = f"memref<{rows}x{k}xf32>", f"memref<{n}x{k}xi8>", f"memref<{rows}x{n}xf32>"
-    return f"""func.func @{name}(%x: {x}, %w: {w}, %y: {y}) {{
-  linalg.generic {{indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%x, %w : {x}, {w}) outs(%y : {y})
-      attrs = {{seq.parallel}} {{
-  ^bb0(%a: f32, %b: i8, %acc: f32):
-    %bf = arith.sitofp %b : i8 to f32
-    %p = arith.mulf {mul} fastmath<reassoc,contract> : f32
-    %s = arith.addf {add} fastmath<reassoc,contract> : f32
-    linalg.yield %s : f32
-  }}
-  return
-}}"""
-
-
 def emit(t, n, k, b):
     x, w, y0 = inputs(t, n, k)
-    print(f"""#x = affine_map<(n, t, k) -> (t, k)>
-#w = affine_map<(n, t, k) -> (n, k)>
-#y = affine_map<(n, t, k) -> (t, n)>
-memref.global "private" constant @x : memref<{t}x{k}xf32> = {dense(x, "f32")}
-memref.global "private" constant @w : memref<{n}x{k}xi8> = {dense(w, "i8")}
-memref.global "private" constant @y0 : memref<{t}x{n}xf32> = {dense(y0, "f32")}
-func.func private @printMemrefF32(memref<*xf32>)
-{product_func("product", "?", n, k, "%a, %bf", "%acc, %p")}
-{product_func("decode", "1", n, k, "%bf, %a", "%p, %acc")}
-func.func @main() {{
-  %x = memref.get_global @x : memref<{t}x{k}xf32>
-  %w = memref.get_global @w : memref<{n}x{k}xi8>
-  %y0 = memref.get_global @y0 : memref<{t}x{n}xf32>
-  %y = memref.alloc() : memref<{t}x{n}xf32>
-  memref.copy %y0, %y : memref<{t}x{n}xf32> to memref<{t}x{n}xf32>
-  %xd = memref.cast %x : memref<{t}x{k}xf32> to memref<?x{k}xf32>
-  %yd = memref.cast %y : memref<{t}x{n}xf32> to memref<?x{n}xf32>
-  call @product(%xd, %w, %yd) : (memref<?x{k}xf32>, memref<{n}x{k}xi8>, memref<?x{n}xf32>) -> ()
-  %u = memref.cast %y : memref<{t}x{n}xf32> to memref<*xf32>
-  call @printMemrefF32(%u) : (memref<*xf32>) -> ()
-  %x1 = memref.subview %x[0, 0] [1, {k}] [1, 1] : memref<{t}x{k}xf32> to memref<1x{k}xf32, strided<[{k}, 1]>>
-  %x1c = memref.alloc() : memref<1x{k}xf32>
-  memref.copy %x1, %x1c : memref<1x{k}xf32, strided<[{k}, 1]>> to memref<1x{k}xf32>
-  %y1 = memref.alloc() : memref<1x{n}xf32>
-  %zero = arith.constant 0.0 : f32
-  linalg.fill ins(%zero : f32) outs(%y1 : memref<1x{n}xf32>)
-  call @decode(%x1c, %w, %y1) : (memref<1x{k}xf32>, memref<{n}x{k}xi8>, memref<1x{n}xf32>) -> ()
-  %u1 = memref.cast %y1 : memref<1x{n}xf32> to memref<*xf32>
-  call @printMemrefF32(%u1) : (memref<*xf32>) -> ()
-  return
-}}""")
+    convert = "%bf = arith.sitofp %b : i8 to f32"
+    # The two operand orders of the body (the matcher accepts both).
+    print(module(x, w, y0, "i8",
+                 product_func("product", "?", n, k, "i8", convert, "%a, %bf", "%acc, %p"),
+                 product_func("decode", "1", n, k, "i8", convert, "%bf, %a", "%p, %acc")))
 
 
 def check(t, n, k, b, text):
-    number = r"-?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-    blocks = [np.array([float(v) for v in re.findall(number, s.split("data =", 1)[1])])
-              for s in text.split("Unranked Memref")[1:]]
+    blocks = printed(text)
     if len(blocks) != 2:
         sys.exit(f"int8 product {t}x{n}x{k}/{b}: FAIL: no output")
     x, w, y0 = inputs(t, n, k)
