@@ -18,6 +18,48 @@ using namespace mlir;
 
 namespace {
 
+/// Prefill products compute tiles of kTileRows outputs x kTileTokens tokens.
+constexpr int64_t kTileRows = 2, kTileTokens = 4;
+
+/// Computes one tile: `nr` rows from `n0` by `tr` tokens from `t0`.
+using TileFn = function_ref<void(OpBuilder &, Location, Value n0, Value t0,
+                                 int64_t nr, int64_t tr)>;
+
+/// Whether a product of `rows` outputs over `tokens` tokens (nullopt:
+/// dynamic) is computed in tiles: a static row count of at least a tile,
+/// and a dynamic token count or one of at least a tile (prefill).
+static bool isTiled(std::optional<int64_t> rows,
+                    std::optional<int64_t> tokens) {
+  return rows && *rows >= kTileRows && (!tokens || *tokens >= kTileTokens);
+}
+
+/// The scf.parallel loops covering outputs [0, rows) x tokens [0, T) when
+/// isTiled holds: the whole tiles, then the tokens beyond a multiple of
+/// kTileTokens and the rows beyond a multiple of kTileRows, one output per
+/// iteration.
+static void parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows,
+                          Value T, TileFn tile) {
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  auto loops = [&](Value n0, Value n1, Value t0, Value t1, int64_t nr,
+                   int64_t tr) {
+    scf::ParallelOp::create(rewriter, loc, ValueRange{n0, t0},
+                            ValueRange{n1, t1}, ValueRange{cst(nr), cst(tr)},
+                            [&](OpBuilder &b, Location l, ValueRange ivs) {
+                              tile(b, l, ivs[0], ivs[1], nr, tr);
+                            });
+  };
+  Value tileT = arith::SubIOp::create(
+      rewriter, loc, T,
+      arith::RemUIOp::create(rewriter, loc, T, cst(kTileTokens)));
+  int64_t tileN = rows / kTileRows * kTileRows;
+  loops(cst(0), cst(tileN), cst(0), tileT, kTileRows, kTileTokens);
+  loops(cst(0), cst(rows), tileT, T, 1, 1);
+  if (tileN < rows)
+    loops(cst(tileN), cst(rows), cst(0), tileT, 1, 1);
+}
+
 /// `op` as loops over its parallel dimensions — one scf.parallel when
 /// `parallel`, nested scf.for otherwise — with the trailing reduction as an
 /// inner scf.for that carries the accumulator in a register (loaded from the
@@ -123,43 +165,22 @@ static LogicalResult toReductionLoops(RewriterBase &rewriter,
         [&](OpBuilder &b, Location l, ValueRange ivs) { reduce(b, l, ivs); });
     return success();
   }
-  // Prefill products (two parallel dimensions, unit steps, the first of a
-  // static extent, the last dynamic or at least kTileTokens): tiles of
-  // kTileRows x kTileTokens outputs, then the outputs left over one by one.
-  constexpr int64_t kTileRows = 2, kTileTokens = 4;
-  std::optional<int64_t> rows = getConstantIntValue(ranges[0].size),
-                         tokens = getConstantIntValue(ranges[1].size);
-  auto isZero = [](OpFoldResult v) { return isConstantIntValue(v, 0); };
-  auto isOne = [](OpFoldResult v) { return isConstantIntValue(v, 1); };
-  bool tiled = nLoops == 3 && rows && *rows >= kTileRows &&
-               (!tokens || *tokens >= kTileTokens) &&
-               isZero(ranges[0].offset) && isZero(ranges[1].offset) &&
-               isOne(ranges[0].stride) && isOne(ranges[1].stride);
-  if (!tiled) {
+  // Prefill products (two parallel dimensions from 0 in unit steps): tiles.
+  std::optional<int64_t> rows = getConstantIntValue(ranges[0].size);
+  bool unitRanges =
+      llvm::all_of(ArrayRef(ranges).take_front(2), [](const Range &r) {
+        return isConstantIntValue(r.offset, 0) &&
+               isConstantIntValue(r.stride, 1);
+      });
+  if (nLoops != 3 || !unitRanges ||
+      !isTiled(rows, getConstantIntValue(ranges[1].size))) {
     scf::ParallelOp::create(rewriter, loc, lbs, ubs, steps, reduce);
     return success();
   }
-  auto cst = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(rewriter, loc, v);
-  };
-  Value T = ubs[1];
-  Value tileT = arith::SubIOp::create(
-      rewriter, loc, T,
-      arith::RemUIOp::create(rewriter, loc, T, cst(kTileTokens)));
-  int64_t tileN = *rows / kTileRows * kTileRows;
-  scf::ParallelOp::create(rewriter, loc, ValueRange{cst(0), cst(0)},
-                          ValueRange{cst(tileN), tileT},
-                          ValueRange{cst(kTileRows), cst(kTileTokens)},
-                          [&](OpBuilder &b, Location l, ValueRange ivs) {
-                            reduceTile(b, l, ivs, kTileRows, kTileTokens);
-                          });
-  scf::ParallelOp::create(rewriter, loc, ValueRange{cst(0), tileT},
-                          ValueRange{ubs[0], T}, ValueRange{cst(1), cst(1)},
-                          reduce);
-  if (tileN < *rows)
-    scf::ParallelOp::create(rewriter, loc, ValueRange{cst(tileN), cst(0)},
-                            ValueRange{ubs[0], tileT},
-                            ValueRange{cst(1), cst(1)}, reduce);
+  parallelTiles(
+      rewriter, loc, *rows, ubs[1],
+      [&](OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
+          int64_t tr) { reduceTile(b, l, ValueRange{n0, t0}, nr, tr); });
   return success();
 }
 
@@ -232,6 +253,13 @@ static bool isInt8Product(linalg::GenericOp op) {
 /// depends on the weights alone. vpmaddubsw's 16-bit pair sums would
 /// saturate with it (2 · 255 · 127), so AVX2 keeps signed codes.
 static bool biasedCodes(Int8Isa isa) { return isa != Int8Isa::Avx2; }
+
+/// The int8 code `q` biased (q + 128 as an unsigned byte), or a biased code
+/// back: the same flip of the sign bit.
+static Value flipBias(OpBuilder &b, Location l, Value q) {
+  return arith::XOrIOp::create(
+      b, l, q, arith::ConstantIntOp::create(b, l, b.getI8Type(), -128));
+}
 
 /// The weight side of an int8 dot product, computed once per weight
 /// vector and shared by every token that multiplies it: the bytes and the
@@ -384,9 +412,8 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
           b, l, arith::MaxNumFOp::create(b, l, r, f32Const(b, -127)),
           f32Const(b, 127));
       Value q = arith::FPToSIOp::create(b, l, i8, r);
-      if (biasedCodes(isa)) // q + 128 as an unsigned byte
-        q = arith::XOrIOp::create(b, l, q,
-                                  arith::ConstantIntOp::create(b, l, i8, -128));
+      if (biasedCodes(isa))
+        q = flipBias(b, l, q);
       memref::StoreOp::create(
           b, l, q, codes, ValueRange{t, arith::AddIOp::create(b, l, base, j)});
       return SmallVector<Value>{};
@@ -503,9 +530,7 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                     Value q =
                         memref::LoadOp::create(b, l, codes, ValueRange{t, k});
                     if (biasedCodes(isa))
-                      q = arith::XOrIOp::create(
-                          b, l, q,
-                          arith::ConstantIntOp::create(b, l, i8, -128));
+                      q = flipBias(b, l, q);
                     Value p = arith::MulIOp::create(
                         b, l,
                         wide(memref::LoadOp::create(b, l, w, ValueRange{n, k})),
@@ -525,37 +550,23 @@ static LogicalResult toInt8DotProduct(RewriterBase &rewriter,
                                 ValueRange{t, n});
       }
   };
-  auto parallelTiles = [&](Value n0, Value n1, Value t0, Value t1, int64_t nr,
-                           int64_t tr) {
-    scf::ParallelOp::create(
-        rewriter, loc, ValueRange{n0, t0}, ValueRange{n1, t1},
-        ValueRange{index(rewriter, nr), index(rewriter, tr)},
-        [&](OpBuilder &b, Location l, ValueRange ivs) {
-          tile(b, l, ivs[0], ivs[1], nr, tr);
-        });
+  // Prefill (more than one token, or a dynamic count): tiles. Decode keeps
+  // one output per iteration, so that its rows still split into tasks
+  // (async-parallel-for's minimum task size counts iterations).
+  auto staticSize = [](int64_t d) -> std::optional<int64_t> {
+    if (ShapedType::isDynamic(d))
+      return std::nullopt;
+    return d;
   };
-  // Prefill (more than one token, or a dynamic count): tiles of kTileRows
-  // x kTileTokens outputs, then the tokens and rows left over one by one.
-  // Decode keeps one output per iteration, so that its rows still split
-  // into tasks (async-parallel-for's minimum task size counts
-  // iterations).
-  constexpr int64_t kTileRows = 2, kTileTokens = 4;
-  int64_t staticT = xType.getDimSize(0), staticN = wType.getDimSize(0);
-  bool tiled = parallel && !ShapedType::isDynamic(staticN) &&
-               staticN >= kTileRows &&
-               (ShapedType::isDynamic(staticT) || staticT >= kTileTokens);
-  if (tiled) {
-    Value tileT = arith::SubIOp::create(
-        rewriter, loc, T,
-        arith::RemUIOp::create(rewriter, loc, T, index(rewriter, kTileTokens)));
-    int64_t tileN = staticN / kTileRows * kTileRows;
-    parallelTiles(c0, index(rewriter, tileN), c0, tileT, kTileRows,
-                  kTileTokens);
-    parallelTiles(c0, N, tileT, T, 1, 1);
-    if (tileN < staticN)
-      parallelTiles(index(rewriter, tileN), N, c0, tileT, 1, 1);
+  std::optional<int64_t> rows = staticSize(wType.getDimSize(0));
+  if (parallel && isTiled(rows, staticSize(xType.getDimSize(0)))) {
+    parallelTiles(rewriter, loc, *rows, T, tile);
   } else if (parallel) {
-    parallelTiles(c0, N, c0, T, 1, 1);
+    scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0}, ValueRange{N, T},
+                            ValueRange{c1, c1},
+                            [&](OpBuilder &b, Location l, ValueRange ivs) {
+                              tile(b, l, ivs[0], ivs[1], 1, 1);
+                            });
   } else {
     scf::ForOp::create(rewriter, loc, c0, N, c1, ValueRange{},
                        [&](OpBuilder &b, Location l, Value n, ValueRange) {

@@ -299,7 +299,8 @@ struct HeadMaps {
 /// Lowers the three matrix-state WKV ops: an scf.for over tokens carrying
 /// the output and the state; `step` emits one token's update on [H, N]
 /// rows and the [H, N, N] state and returns {y_t [H, N] f32, state'}, or,
-/// given `head`, on that head's [1, N] rows and [1, N, N] state. Over
+/// given `head` (and `heads` = 1), on that head's [1, N] rows and
+/// [1, N, N] state. Over
 /// several tokens (prefill) the heads are independent recurrences: an
 /// scf.for over heads marked `seq.parallel` (seq-parallelize-loops makes
 /// it a task per head) runs each head's token loop.
@@ -338,8 +339,7 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
       return scf::ForOp::create(
           b, loc, lb, ub, one, ValueRange{y0, state0},
           [&](OpBuilder &b, Location loc, Value tok, ValueRange iters) {
-            auto [yt, next] =
-                step(b, loc, adaptor, tok, iters[1], heads, n, head);
+            auto [yt, next] = step(b, loc, adaptor, tok, iters[1], hs, n, head);
             Value flat = tensor::CollapseShapeOp::create(
                 b, loc, RankedTensorType::get({width}, b.getF32Type()), yt,
                 ArrayRef<ReassociationIndices>{{0, 1}});
@@ -379,7 +379,7 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
                               loop.getResult(1)});
       return success();
     }
-    auto heads_ = scf::ForOp::create(
+    auto headLoop = scf::ForOp::create(
         rewriter, loc, lb, arith::ConstantIndexOp::create(rewriter, loc, heads),
         one, ValueRange{yInit, adaptor.getState()},
         [&](OpBuilder &b, Location loc, Value head, ValueRange iters) {
@@ -395,10 +395,11 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
                                      b.getIndexAttr(1)});
           scf::YieldOp::create(b, loc, ValueRange{loop.getResult(0), next});
         });
-    heads_->setAttr("seq.parallel", rewriter.getUnitAttr());
-    rewriter.replaceOp(op, {castToResultType(rewriter, loc, heads_.getResult(0),
-                                             op.getY().getType()),
-                            heads_.getResult(1)});
+    headLoop->setAttr("seq.parallel", rewriter.getUnitAttr());
+    rewriter.replaceOp(op,
+                       {castToResultType(rewriter, loc, headLoop.getResult(0),
+                                         op.getY().getType()),
+                        headLoop.getResult(1)});
     return success();
   }
 
@@ -452,8 +453,7 @@ struct WKV5Lowering : MatrixWKVLowering<WKV5Op> {
     Value k = headRow(b, loc, a.getK(), tok, heads, n, head);
     Value v = headRow(b, loc, a.getV(), tok, heads, n, head);
     return eagleStep(b, loc, r, k, v, headSlice(b, loc, a.getW(), head),
-                     headSlice(b, loc, a.getU(), head), state, head ? 1 : heads,
-                     n);
+                     headSlice(b, loc, a.getU(), head), state, heads, n);
   }
 };
 
@@ -467,7 +467,7 @@ struct WKV6Lowering : MatrixWKVLowering<WKV6Op> {
     Value v = headRow(b, loc, a.getV(), tok, heads, n, head);
     Value w = headRow(b, loc, a.getW(), tok, heads, n, head);
     return eagleStep(b, loc, r, k, v, w, headSlice(b, loc, a.getU(), head),
-                     state, head ? 1 : heads, n);
+                     state, heads, n);
   }
 };
 
@@ -486,8 +486,6 @@ struct WKV7Lowering : MatrixWKVLowering<WKV7Op> {
     auto row = [&](Value seq) {
       return headRow(b, loc, seq, tok, heads, n, head);
     };
-    if (head)
-      heads = 1;
     Value rt = row(ad.getR()), wt = row(ad.getW()), kt = row(ad.getK()),
           vt = row(ad.getV()), at = row(ad.getA()), bt = row(ad.getB());
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
