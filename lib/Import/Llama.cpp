@@ -12,6 +12,7 @@
 
 #include "seqc/Import/Llama.h"
 #include "ModelBuilder.h"
+#include "seqc/Import/Importer.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/IR/Verifier.h"
@@ -573,4 +574,49 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     return llvm::createStringError(
         "internal error: the built LLaMA module does not verify");
   return std::move(model);
+}
+
+//===----------------------------------------------------------------------===//
+// Registry entry
+//===----------------------------------------------------------------------===//
+
+static llvm::Expected<seqc::ImportedModel>
+importLlama(MLIRContext *ctx, llvm::StringRef path,
+            const seqc::ImportOptions &options) {
+  using namespace seqc;
+  bool gguf = path.ends_with(".gguf");
+  auto ckpt = Checkpoint::open(gguf ? path.str() : llamaWeightsPath(path));
+  if (!ckpt)
+    return ckpt.takeError();
+  auto cfg = gguf ? llamaConfigFromGguf(**ckpt) : readLlamaConfig(path);
+  if (!cfg)
+    return cfg.takeError();
+  if (const Tensor *t =
+          (*ckpt)->find("model.layers.0.self_attn.q_proj.weight")) {
+    cfg->dtype = t->dtype;
+    if (t->blocks)
+      cfg->blockType = t->blocks->name;
+  }
+  auto built = buildLlama(ctx, **ckpt, *cfg, options.weights, options.context,
+                          options.f16Cache, options.rotationSeed);
+  if (!built)
+    return built.takeError();
+  ImportedModel m;
+  m.arch = "llama";
+  m.description = cfg->describe();
+  m.vocab = cfg->vocab;
+  m.embd = cfg->embd;
+  m.layers = cfg->layers;
+  m.module = std::move(built->module);
+  m.weights = std::move(built->weights);
+  m.context = built->context;
+  return std::move(m);
+}
+
+const seqc::Architecture &seqc::getLlamaArchitecture() {
+  static const Architecture arch = {
+      "llama",
+      "LLaMA decoders: Hugging Face safetensors + config.json, or GGUF",
+      isLlamaModel, importLlama};
+  return arch;
 }

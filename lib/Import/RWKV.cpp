@@ -2,6 +2,7 @@
 
 #include "seqc/Import/RWKV.h"
 #include "ModelBuilder.h"
+#include "seqc/Import/Importer.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -997,4 +998,46 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
                                    std::to_string(cfg.version) +
                                    " module does not verify");
   return std::move(model);
+}
+
+//===----------------------------------------------------------------------===//
+// Registry entry
+//===----------------------------------------------------------------------===//
+
+static llvm::Expected<seqc::ImportedModel>
+importRWKV(MLIRContext *ctx, llvm::StringRef path,
+           const seqc::ImportOptions &options) {
+  using namespace seqc;
+  if (options.rotationSeed)
+    return llvm::createStringError(
+        "--rotate-weights applies to LLaMA models (" + path + " is not one)");
+  auto ckpt = Checkpoint::open(path);
+  if (!ckpt)
+    return ckpt.takeError();
+  auto cfg = detectRWKV(**ckpt);
+  if (!cfg)
+    return cfg.takeError();
+  auto built = buildRWKV(ctx, **ckpt, *cfg, options.weights);
+  if (!built)
+    return built.takeError();
+  ImportedModel m;
+  m.arch = "rwkv" + std::to_string(cfg->version);
+  m.description = cfg->describe();
+  m.vocab = cfg->vocab;
+  m.embd = cfg->embd;
+  m.layers = cfg->layers;
+  m.module = std::move(built->module);
+  m.weights = std::move(built->weights);
+  m.stateShape = built->stateShape;
+  return std::move(m);
+}
+
+const seqc::Architecture &seqc::getRWKVArchitecture() {
+  // RWKV takes any checkpoint no other architecture claimed: its version
+  // and hyperparameters come from the tensor names, and detectRWKV says
+  // clearly when they are not RWKV's.
+  static const Architecture arch = {
+      "rwkv", "RWKV-4, -5, -6, -7: official .pth or safetensors names",
+      [](llvm::StringRef) { return true; }, importRWKV};
+  return arch;
 }

@@ -1,6 +1,7 @@
 //===- InitAll.cpp - register what seqc's tools use -----------------------===//
 
 #include "seqc/InitAll.h"
+#include "seqc/Pipelines/ModelPipeline.h"
 
 #include "dialects/Seq/IR/SeqDialect.h"
 #include "passes/Conversion/Passes.h"
@@ -107,6 +108,7 @@ void seqc::registerAllPasses() {
   using namespace mlir;
   seq::registerSeqTransformsPasses();
   seq::registerSeqConversionPasses();
+  seqc::registerModelPipeline();
   PassPipelineRegistration<CPUPipelineCLOptions>(
       "seq-cpu-pipeline",
       "Lower seq ops through linalg, one-shot bufferization, buffer "

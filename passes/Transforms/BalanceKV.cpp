@@ -8,7 +8,7 @@
 #include <cmath>
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_SEQBALANCEKV
+#define GEN_PASS_DEF_SEQBALANCEKVPASS
 #include "passes/Transforms/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -17,7 +17,7 @@ using namespace mlir::seq;
 
 namespace {
 
-struct BalanceKVPass : public seq::impl::SeqBalanceKVBase<BalanceKVPass> {
+struct BalanceKVPass : public seq::impl::SeqBalanceKVPassBase<BalanceKVPass> {
   using Base::Base;
 
   void runOnOperation() override {

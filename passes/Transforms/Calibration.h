@@ -1,13 +1,10 @@
 //===- Calibration.h - per-layer key statistics of a module -----*- C++ -*-===//
 //
-// The module attribute `seq.kv_calibration = {key_absmax = dense<...> :
-// tensor<L x H x D x f32>}` (seqc-run calibrate's statistics, attached by
-// seqc compile --kv-calibration) and how an attention finds its layer's
-// slice: the layer is the slot of the cache's seq.kv_load. With
-// `kv_covariance = dense<...> : tensor<L x N x N x f32>` (N = 2 x KV heads x
-// head_dim), the second moment of each token's keys before RoPE and values,
-// concatenated (seq-low-rank-kv). Also how passes recognize the importers'
-// RoPE positions.
+// The module attribute `seq.kv_calibration = #seq.kv_calibration<...>`
+// (seqc-run calibrate's statistics, attached by seqc compile
+// --kv-calibration; see the attribute's documentation) and how an attention
+// finds its layer's slice: the layer is the slot of the cache's seq.kv_load.
+// Also how passes recognize the importers' RoPE positions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,27 +23,18 @@
 namespace mlir::seq {
 
 /// The module's key_absmax, or null after an error at the module naming
-/// `pass`.
+/// `pass`. (The attribute's verifier has checked its values.)
 inline DenseFPElementsAttr getKeyCalibration(Operation *module,
                                              StringRef pass) {
-  auto dict = module->getAttrOfType<DictionaryAttr>("seq.kv_calibration");
-  auto absmax =
-      dict ? dyn_cast_or_null<DenseFPElementsAttr>(dict.get("key_absmax"))
-           : DenseFPElementsAttr();
-  if (absmax && (!absmax.getElementType().isF32() ||
-                 llvm::any_of(absmax.getValues<float>(), [](float x) {
-                   return !std::isfinite(x) || x < 0;
-                 }))) {
-    module->emitError() << pass
-                        << ": seq.kv_calibration's key_absmax must hold "
-                           "finite non-negative f32 values";
-    return {};
-  }
+  KVCalibrationAttr calibration = KVCalibrationAttr::getFrom(module);
+  DenseFPElementsAttr absmax =
+      calibration ? calibration.getKeyAbsmax() : DenseFPElementsAttr();
   if (!absmax)
     module->emitError() << pass
                         << ": the module has no seq.kv_calibration = "
-                           "{key_absmax = dense<...> : tensor<LxHxDxf32>} "
-                           "(seqc compile --kv-calibration)";
+                           "#seq.kv_calibration<key_absmax = dense<...> : "
+                           "tensor<LxHxDxf32>> (seqc compile "
+                           "--kv-calibration)";
   return absmax;
 }
 
@@ -97,30 +85,17 @@ calibrationFor(KVAttentionOp op, KVAppendOp append,
 }
 
 /// The module's kv_covariance, or null after an error at the module naming
-/// `pass`.
+/// `pass`. (The attribute's verifier has checked its values.)
 inline DenseFPElementsAttr getKVCovariance(Operation *module, StringRef pass) {
-  auto dict = module->getAttrOfType<DictionaryAttr>("seq.kv_calibration");
-  auto cov =
-      dict ? dyn_cast_or_null<DenseFPElementsAttr>(dict.get("kv_covariance"))
-           : DenseFPElementsAttr();
-  if (!cov) {
+  KVCalibrationAttr calibration = KVCalibrationAttr::getFrom(module);
+  DenseFPElementsAttr cov =
+      calibration ? calibration.getKvCovariance() : DenseFPElementsAttr();
+  if (!cov)
     module->emitError() << pass
                         << ": the module has no seq.kv_calibration = "
-                           "{kv_covariance = dense<...> : tensor<LxNxNxf32>} "
-                           "(seqc compile --kv-calibration, from seqc-run "
-                           "calibrate)";
-    return {};
-  }
-  auto shape = cov.getType().getShape();
-  if (!cov.getElementType().isF32() || shape.size() != 3 ||
-      shape[1] != shape[2] || llvm::any_of(cov.getValues<float>(), [](float x) {
-        return !std::isfinite(x);
-      })) {
-    module->emitError() << pass
-                        << ": seq.kv_calibration's kv_covariance must be "
-                           "finite f32 values of shape [layers, N, N]";
-    return {};
-  }
+                           "#seq.kv_calibration<kv_covariance = dense<...> : "
+                           "tensor<LxNxNxf32>> (seqc compile "
+                           "--kv-calibration, from seqc-run calibrate)";
   return cov;
 }
 

@@ -8,9 +8,9 @@
 #include "llvm/ADT/MapVector.h"
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_SEQCOMPRESSKVCACHE
-#define GEN_PASS_DEF_SEQEVICTKV
-#define GEN_PASS_DEF_SEQMIXEDPRECISIONKV
+#define GEN_PASS_DEF_SEQCOMPRESSKVCACHEPASS
+#define GEN_PASS_DEF_SEQEVICTKVPASS
+#define GEN_PASS_DEF_SEQMIXEDPRECISIONKVPASS
 #include "passes/Transforms/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -58,7 +58,7 @@ static void replaceCaches(ModuleOp module,
 namespace {
 
 struct CompressKVCachePass
-    : public seq::impl::SeqCompressKVCacheBase<CompressKVCachePass> {
+    : public seq::impl::SeqCompressKVCachePassBase<CompressKVCachePass> {
   using Base::Base;
 
   void runOnOperation() override;
@@ -136,16 +136,15 @@ void CompressKVCachePass::runOnOperation() {
 
 namespace {
 
-/// The policy named `name` for an attention-scored cache, or an error at
-/// `loc` (`window` is accepted only when `allowWindow`).
-static FailureOr<EvictPolicy> parsePolicy(StringRef pass, StringRef name,
+/// `policy` for an attention-scored cache, or an error at `loc` (`window`
+/// is accepted only when `allowWindow`).
+static FailureOr<EvictPolicy> checkPolicy(StringRef pass, EvictPolicy policy,
                                           bool allowWindow, Location loc) {
-  std::optional<EvictPolicy> p = symbolizeEvictPolicy(name);
-  if (!p || (*p == EvictPolicy::Window && !allowWindow))
-    return emitError(loc) << pass << ": unknown policy '" << name
-                          << "' (expected " << (allowWindow ? "window, " : "")
-                          << "h2o or roco)";
-  return *p;
+  if (policy == EvictPolicy::Window && !allowWindow)
+    return emitError(loc) << pass << ": unknown policy '"
+                          << stringifyEvictPolicy(policy)
+                          << "' (expected h2o or roco)";
+  return policy;
 }
 
 /// Rewrites each plain cache of `module` with `make`, skipping caches whose
@@ -172,7 +171,7 @@ static LogicalResult rewriteCaches(
   return success();
 }
 
-struct EvictKVPass : public seq::impl::SeqEvictKVBase<EvictKVPass> {
+struct EvictKVPass : public seq::impl::SeqEvictKVPassBase<EvictKVPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -180,7 +179,7 @@ struct EvictKVPass : public seq::impl::SeqEvictKVBase<EvictKVPass> {
     llvm::MapVector<KVCacheType, Location> found = plainCaches(module);
     Location first = found.empty() ? module.getLoc() : found.front().second;
     FailureOr<EvictPolicy> p =
-        parsePolicy("seq-evict-kv", policy, /*allowWindow=*/true, first);
+        checkPolicy("seq-evict-kv", policy, /*allowWindow=*/true, first);
     if (failed(p))
       return signalPassFailure();
     bool window = *p == EvictPolicy::Window;
@@ -218,7 +217,7 @@ struct EvictKVPass : public seq::impl::SeqEvictKVBase<EvictKVPass> {
 };
 
 struct MixedPrecisionKVPass
-    : public seq::impl::SeqMixedPrecisionKVBase<MixedPrecisionKVPass> {
+    : public seq::impl::SeqMixedPrecisionKVPassBase<MixedPrecisionKVPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -227,7 +226,7 @@ struct MixedPrecisionKVPass
     Location first = found.empty() ? module.getLoc() : found.front().second;
     StringRef pass = "seq-mixed-precision-kv";
     FailureOr<EvictPolicy> p =
-        parsePolicy(pass, policy, /*allowWindow=*/false, first);
+        checkPolicy(pass, policy, /*allowWindow=*/false, first);
     if (failed(p))
       return signalPassFailure();
     for (auto [name, bits] :

@@ -16,7 +16,7 @@
 #include <numeric>
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_SEQFUSEHADAMARD
+#define GEN_PASS_DEF_SEQFUSEHADAMARDPASS
 #include "passes/Transforms/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -47,18 +47,11 @@ static SmallVector<int32_t> zigzagOrder(ArrayRef<float> magnitude,
 }
 
 struct FuseHadamardPass
-    : public seq::impl::SeqFuseHadamardBase<FuseHadamardPass> {
+    : public seq::impl::SeqFuseHadamardPassBase<FuseHadamardPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    bool preRope = keyRotation == "pre-rope";
-    if (!preRope && keyRotation != "post-rope") {
-      getOperation()->emitError()
-          << "seq-fuse-hadamard: key-rotation must be post-rope or pre-rope, "
-             "got '"
-          << keyRotation << "'";
-      return signalPassFailure();
-    }
+    bool preRope = keyRotation == KeyRotation::PreRope;
     if (preRope && (keyBlock != 0 || reorderKeys)) {
       getOperation()->emitError()
           << "seq-fuse-hadamard: key-block and reorder-keys apply to "

@@ -16,7 +16,7 @@
 #include "llvm/ADT/DenseSet.h"
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_SEQLOWRANKKV
+#define GEN_PASS_DEF_SEQLOWRANKKVPASS
 #include "passes/Transforms/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -25,7 +25,7 @@ using namespace mlir::seq;
 
 namespace {
 
-struct LowRankKVPass : public seq::impl::SeqLowRankKVBase<LowRankKVPass> {
+struct LowRankKVPass : public seq::impl::SeqLowRankKVPassBase<LowRankKVPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -141,6 +141,13 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVBase<LowRankKVPass> {
     replacer.recursivelyReplaceElementsIn(module, /*replaceAttrs=*/true,
                                           /*replaceLocs=*/false,
                                           /*replaceTypes=*/true);
+    // Consumed: the bases are in the module now, and the covariance
+    // (layers x N x N numbers) would only weigh on every later pass.
+    if (auto calibration = KVCalibrationAttr::getFrom(module))
+      module->setAttr(KVCalibrationAttr::kAttrName,
+                      KVCalibrationAttr::get(&getContext(),
+                                             calibration.getKeyAbsmax(),
+                                             DenseFPElementsAttr()));
   }
 
   void fail(KVAttentionOp op, const Twine &why) {

@@ -5,7 +5,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def SeqCompressKVCache : Pass<"seq-compress-kv-cache", "::mlir::ModuleOp"> {
+def SeqCompressKVCachePass : Pass<"seq-compress-kv-cache", "::mlir::ModuleOp"> {
   let summary = "Quantize the KV caches of a module (KIVI-style)";
   let description = [{
     Rewrites every full-precision `!seq.kv_cache` type in the module (function
@@ -52,7 +52,7 @@ def SeqCompressKVCache : Pass<"seq-compress-kv-cache", "::mlir::ModuleOp"> {
   ];
 }
 
-def SeqEvictKV : Pass<"seq-evict-kv", "::mlir::ModuleOp"> {
+def SeqEvictKVPass : Pass<"seq-evict-kv", "::mlir::ModuleOp"> {
   let summary = "Bound the KV caches of a module by evicting tokens";
   let description = [{
     Rewrites every plain (full-precision, non-evicting) `!seq.kv_cache` type
@@ -88,8 +88,12 @@ def SeqEvictKV : Pass<"seq-evict-kv", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::seq::SeqDialect"];
   let options = [
-    Option<"policy", "policy", "std::string", "\"window\"",
-           "Which tokens to keep: window, h2o or roco">,
+    Option<"policy", "policy", "::mlir::seq::EvictPolicy",
+           "::mlir::seq::EvictPolicy::Window",
+           "Which tokens to keep: window, h2o or roco", [{::llvm::cl::values(
+             clEnumValN(::mlir::seq::EvictPolicy::Window, "window", "the sinks and the most recent tokens"),
+             clEnumValN(::mlir::seq::EvictPolicy::H2O, "h2o", "heavy hitters: the most attended tokens"),
+             clEnumValN(::mlir::seq::EvictPolicy::RoCo, "roco", "the tokens of highest mean attention"))}]>,
     Option<"budget", "budget", "int64_t", "0", "Tokens a cache keeps per KV head">,
     Option<"sinks", "sinks", "int64_t", "0",
            "Leading tokens always kept (attention sinks)">,
@@ -102,7 +106,7 @@ def SeqEvictKV : Pass<"seq-evict-kv", "::mlir::ModuleOp"> {
   ];
 }
 
-def SeqMixedPrecisionKV : Pass<"seq-mixed-precision-kv", "::mlir::ModuleOp"> {
+def SeqMixedPrecisionKVPass : Pass<"seq-mixed-precision-kv", "::mlir::ModuleOp"> {
   let summary = "Keep important tokens at full precision and quantize the rest (MiKV)";
   let description = [{
     Rewrites every plain `!seq.kv_cache` type into a mixed-precision one:
@@ -125,8 +129,12 @@ def SeqMixedPrecisionKV : Pass<"seq-mixed-precision-kv", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::seq::SeqDialect"];
   let options = [
-    Option<"policy", "policy", "std::string", "\"h2o\"",
-           "How important tokens are chosen: h2o or roco">,
+    Option<"policy", "policy", "::mlir::seq::EvictPolicy",
+           "::mlir::seq::EvictPolicy::H2O",
+           "How important tokens are chosen: h2o or roco", [{::llvm::cl::values(
+             clEnumValN(::mlir::seq::EvictPolicy::Window, "window", "the sinks and the most recent tokens"),
+             clEnumValN(::mlir::seq::EvictPolicy::H2O, "h2o", "heavy hitters: the most attended tokens"),
+             clEnumValN(::mlir::seq::EvictPolicy::RoCo, "roco", "the tokens of highest mean attention"))}]>,
     Option<"budget", "budget", "int64_t", "0",
            "Tokens per KV head kept at full precision">,
     Option<"sinks", "sinks", "int64_t", "0",
@@ -148,7 +156,7 @@ def SeqMixedPrecisionKV : Pass<"seq-mixed-precision-kv", "::mlir::ModuleOp"> {
   ];
 }
 
-def SeqBalanceKV : Pass<"seq-balance-kv", "::mlir::ModuleOp"> {
+def SeqBalanceKVPass : Pass<"seq-balance-kv", "::mlir::ModuleOp"> {
   let summary = "Move key outliers into the queries before the cache (MiKV)";
   let description = [{
     MiKV's outlier balancing: for every `seq.kv_attention` over a
@@ -183,7 +191,7 @@ def SeqBalanceKV : Pass<"seq-balance-kv", "::mlir::ModuleOp"> {
   ];
 }
 
-def SeqLowRankKV : Pass<"seq-low-rank-kv", "::mlir::ModuleOp"> {
+def SeqLowRankKVPass : Pass<"seq-low-rank-kv", "::mlir::ModuleOp"> {
   let summary = "Cache a joint low-rank latent of keys and values (EliteKV)";
   let description = [{
     EliteKV's joint low-rank K/V projection, from calibration data instead
@@ -238,7 +246,7 @@ def SeqLowRankKV : Pass<"seq-low-rank-kv", "::mlir::ModuleOp"> {
   ];
 }
 
-def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
+def SeqFuseHadamardPass : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
   let summary = "Rotate what enters the KV caches by Hadamard matrices";
   let description = [{
     Makes the cached keys and values easier to quantize without changing
@@ -298,10 +306,13 @@ def SeqFuseHadamard : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
     spreads them. The layer of an attention is its cache's slot.
   }];
   let options = [
-    Option<"keyRotation", "key-rotation", "std::string", "\"post-rope\"",
+    Option<"keyRotation", "key-rotation", "::mlir::seq::KeyRotation",
+           "::mlir::seq::KeyRotation::PostRope",
            "Where keys are rotated: post-rope (with the queries, per head) "
            "or pre-rope (RotateKV: before RoPE, by groups of heads, rotated "
-           "back when read)">,
+           "back when read)", [{::llvm::cl::values(
+             clEnumValN(::mlir::seq::KeyRotation::PostRope, "post-rope", "after RoPE, with the queries"),
+             clEnumValN(::mlir::seq::KeyRotation::PreRope, "pre-rope", "before RoPE, by groups of heads"))}]>,
     Option<"keyGroupHeads", "key-group-heads", "int64_t", "1",
            "KV heads that share one key rotation (pre-rope only)">,
     Option<"keyBlock", "key-block", "int64_t", "0",

@@ -11,7 +11,7 @@
 // CHECK: %[[QS:.*]] = seq.scale_channels %[[Q]][%[[SLOT]]] {scales = dense<{{\[\[\[}}2.000000e+00, 1.000000e+00, 1.000000e+00, 1.000000e+00], [2.000000e+00, 1.000000e+00, 1.000000e+00, 1.000000e+00]]]> : tensor<1x2x4xf32>} : tensor<?x2x4xf32>
 // CHECK: seq.kv_attention %[[QS]], %[[A]] {seq.balanced}
 // CHECK-NOT: seq.scale_channels
-module attributes {seq.kv_calibration = {key_absmax = dense<[[[2.0, 0.0, 0.0, 0.0]]]> : tensor<1x1x4xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<[[[2.0, 0.0, 0.0, 0.0]]]> : tensor<1x1x4xf32>>} {
 func.func @layer(%s: memref<?xi8>, %slot: index, %q: tensor<?x2x4xf32>, %k: tensor<?x1x4xf32>, %v: tensor<?x1x4xf32>) -> tensor<?x2x4xf32> {
   %c = seq.kv_load %s[%slot] : memref<?xi8> -> !seq.kv_cache<1x4x64xf32>
   %a = seq.kv_append %c, %k, %v : !seq.kv_cache<1x4x64xf32>, tensor<?x1x4xf32>
@@ -23,14 +23,14 @@ func.func @layer(%s: memref<?xi8>, %slot: index, %q: tensor<?x2x4xf32>, %k: tens
 
 // -----
 
-// expected-error @+1 {{seq-balance-kv: seq.kv_calibration's key_absmax must hold finite non-negative f32 values}}
-module attributes {seq.kv_calibration = {key_absmax = dense<[[[2.0, -1.0, 0.0, 0.0]]]> : tensor<1x1x4xf32>}} {
+// expected-error @+1 {{key_absmax must hold finite non-negative values}}
+module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<[[[2.0, -1.0, 0.0, 0.0]]]> : tensor<1x1x4xf32>>} {
 }
 
 // -----
 
 // A latent cache (seq-low-rank-kv): its channels are not the keys'.
-module attributes {seq.kv_calibration = {key_absmax = dense<1.0> : tensor<1x1x2xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<1.0> : tensor<1x1x2xf32>>} {
 func.func @latent(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x1xf32>, %u: tensor<4x2xf32>) -> tensor<?x2x2xf32> {
   %c0 = arith.constant 0 : index
   %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x1x64xf32>

@@ -16,7 +16,7 @@
 // CHECK: %[[QP:.*]] = seq.permute_channels %[[Q]][%[[SLOT]]] {order = dense<{{\[\[\[}}1, 7, 6, 0, 3, 5, 4, 2], [1, 7, 6, 0, 3, 5, 4, 2]], {{\[\[}}0, 3, 4, 7, 1, 2, 5, 6], [0, 3, 4, 7, 1, 2, 5, 6]]]> : tensor<2x2x8xi32>} : tensor<?x2x8xf32>
 // CHECK: %[[QR:.*]] = seq.hadamard %[[QP]] {block_size = 4 : i64} : tensor<?x2x8xf32>
 // CHECK: seq.kv_attention %[[QR]], %[[A]] {seq.rotated}
-module attributes {seq.kv_calibration = {key_absmax = dense<[[[1.0, 8.0, 2.0, 7.0, 3.0, 6.0, 4.0, 5.0]], [[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]]> : tensor<2x1x8xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<[[[1.0, 8.0, 2.0, 7.0, 3.0, 6.0, 4.0, 5.0]], [[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]]> : tensor<2x1x8xf32>>} {
 func.func @layer(%s: memref<?xi8>, %slot: index, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %v: tensor<?x1x8xf32>) -> tensor<?x2x8xf32> {
   %c = seq.kv_load %s[%slot] : memref<?xi8> -> !seq.kv_cache<1x8x64xf32>
   %a = seq.kv_append %c, %k, %v : !seq.kv_cache<1x8x64xf32>, tensor<?x1x8xf32>
@@ -29,7 +29,7 @@ func.func @layer(%s: memref<?xi8>, %slot: index, %q: tensor<?x2x8xf32>, %k: tens
 // -----
 
 // A constant slot beyond the calibrated layers.
-module attributes {seq.kv_calibration = {key_absmax = dense<1.0> : tensor<2x1x8xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<1.0> : tensor<2x1x8xf32>>} {
 func.func @slot(%s: memref<?xi8>, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>) -> tensor<?x2x8xf32> {
   %c2 = arith.constant 2 : index
   %c = seq.kv_load %s[%c2] : memref<?xi8> -> !seq.kv_cache<1x8x64xf32>
@@ -44,7 +44,7 @@ func.func @slot(%s: memref<?xi8>, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>) 
 // -----
 
 // Statistics of another head size.
-module attributes {seq.kv_calibration = {key_absmax = dense<1.0> : tensor<2x1x16xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<1.0> : tensor<2x1x16xf32>>} {
 func.func @shape(%s: memref<?xi8>, %slot: index, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>) -> tensor<?x2x8xf32> {
   %c = seq.kv_load %s[%slot] : memref<?xi8> -> !seq.kv_cache<1x8x64xf32>
   %a = seq.kv_append %c, %k, %k : !seq.kv_cache<1x8x64xf32>, tensor<?x1x8xf32>

@@ -24,7 +24,7 @@
 // CHECK: %[[A:.*]] = seq.kv_append %[[C]], %[[EK]], %[[EV]] : !seq.kv_cache<1x1x64xf32>, tensor<?x1x1xf32>
 // CHECK: seq.kv_attention %[[QR]], %[[A]] basis %[[U]] {key_rope_style = #seq.rope_style<half>, key_rope_theta = 1.000000e+04 : f32, latent_heads = 1 : i64} : tensor<?x2x2xf32>, !seq.kv_cache<1x1x64xf32>, tensor<4x2xf32>
 // CHECK: seq.kv_store %{{.*}}, %[[S]]{{.*}} : !seq.kv_cache<1x1x64xf32>, memref<?xi8>
-module attributes {seq.kv_calibration = {key_absmax = dense<1.0> : tensor<1x1x2xf32>, kv_covariance = dense<[[[1.0, 0.0, 0.0, 0.0], [0.0, 4.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 3.0]]]> : tensor<1x4x4xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<1.0> : tensor<1x1x2xf32>, kv_covariance = dense<[[[1.0, 0.0, 0.0, 0.0], [0.0, 4.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 3.0]]]> : tensor<1x4x4xf32>>} {
 func.func @layer(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>, %v: tensor<?x1x2xf32>) -> tensor<?x2x2xf32> {
   %c0 = arith.constant 0 : index
   %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x2x64xf32>
@@ -49,7 +49,7 @@ func.func @layer(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>,
 // -----
 
 // A covariance of another width.
-module attributes {seq.kv_calibration = {kv_covariance = dense<1.0> : tensor<1x8x8xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<kv_covariance = dense<1.0> : tensor<1x8x8xf32>>} {
 func.func @width(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>) -> tensor<?x2x2xf32> {
   %c0 = arith.constant 0 : index
   %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x2x64xf32>
@@ -64,7 +64,7 @@ func.func @width(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>)
 // -----
 
 // A slot beyond the calibrated layers.
-module attributes {seq.kv_calibration = {kv_covariance = dense<1.0> : tensor<1x4x4xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<kv_covariance = dense<1.0> : tensor<1x4x4xf32>>} {
 func.func @slot(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>) -> tensor<?x2x2xf32> {
   %c1 = arith.constant 1 : index
   %c = seq.kv_load %s[%c1] : memref<?xi8> -> !seq.kv_cache<1x2x64xf32>
@@ -79,7 +79,7 @@ func.func @slot(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>) 
 // -----
 
 // A cache that is already compressed.
-module attributes {seq.kv_calibration = {kv_covariance = dense<1.0> : tensor<1x16x16xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<kv_covariance = dense<1.0> : tensor<1x16x16xf32>>} {
 func.func @compressed(%s: memref<?xi8>, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>) -> tensor<?x2x8xf32> {
   %c0 = arith.constant 0 : index
   %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x8x64xf32, keys = #seq.quant<bits = 4, group = 8, axis = 1, asymmetric>, values = #seq.quant<bits = 4, group = 8, axis = 1, asymmetric>, window = 8>
@@ -94,7 +94,7 @@ func.func @compressed(%s: memref<?xi8>, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8x
 // -----
 
 // No covariance.
-// expected-error @+1 {{seq-low-rank-kv: the module has no seq.kv_calibration = {kv_covariance}}
+// expected-error @+1 {{seq-low-rank-kv: the module has no seq.kv_calibration = #seq.kv_calibration<kv_covariance}}
 module {
 func.func @none(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>) -> tensor<?x2x2xf32> {
   %c0 = arith.constant 0 : index
@@ -110,7 +110,7 @@ func.func @none(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>) 
 
 // An attention that does not read an append of its own tokens: the cache
 // type changes module-wide, so it would read latents as keys.
-module attributes {seq.kv_calibration = {kv_covariance = dense<1.0> : tensor<1x4x4xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<kv_covariance = dense<1.0> : tensor<1x4x4xf32>>} {
 func.func @second(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>) -> tensor<?x2x2xf32> {
   %c0 = arith.constant 0 : index
   %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x2x64xf32>
@@ -126,7 +126,7 @@ func.func @second(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>
 // -----
 
 // Keys whose RoPE the pass cannot see (another op in between).
-module attributes {seq.kv_calibration = {kv_covariance = dense<1.0> : tensor<1x4x4xf32>}} {
+module attributes {seq.kv_calibration = #seq.kv_calibration<kv_covariance = dense<1.0> : tensor<1x4x4xf32>>} {
 func.func @hidden(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>, %pos: tensor<?xindex>) -> tensor<?x2x2xf32> {
   %c0 = arith.constant 0 : index
   %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x2x64xf32>

@@ -6,47 +6,32 @@
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--context=N] [--kv-bits=16|8|4|3|2 --kv-group=G --kv-window=W ...]
-//       Builds a deployable artifact: a directory with model.so (C ABI
-//       entry points), weights.bin (mapped by the runtime, never copied) and
-//       manifest.json; or one inspection file with --emit.
+//       Builds a deployable artifact: a directory with the target's
+//       executable (model.so on the CPU), weights.bin (mapped by the runtime,
+//       never copied) and manifest.json; or one inspection file with --emit.
+//
+// The driver only turns flags into options: import (lib/Import), the model
+// pipeline (lib/Pipelines), the target (lib/Target/<target>) and the
+// artifact (lib/Artifact) do the work.
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialects/Seq/IR/SeqOps.h"
-#include "passes/Conversion/KVLayout.h"
-#include "seqc/Import/Llama.h"
-#include "seqc/Import/RWKV.h"
+#include "seqc/Artifact/Artifact.h"
+#include "seqc/Import/Calibration.h"
+#include "seqc/Import/Importer.h"
 #include "seqc/InitAll.h"
+#include "seqc/Pipelines/ModelPipeline.h"
+#include "seqc/Target/Target.h"
 
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Export.h"
 
-#include "llvm/ADT/StringExtras.h"
-#include "llvm/IR/LegacyPassManager.h"
-#include "llvm/IR/Module.h"
-#include "llvm/MC/MCSubtargetInfo.h"
-#include "llvm/MC/TargetRegistry.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/Program.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
-#include "llvm/Target/TargetMachine.h"
-#include "llvm/Target/TargetOptions.h"
-#include "llvm/TargetParser/Host.h"
-#include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <chrono>
 
@@ -54,6 +39,7 @@ using namespace llvm;
 
 namespace {
 
+cl::OptionCategory seqcCat("seqc options");
 cl::SubCommand importCmd("import",
                          "Print a checkpoint as a seq-dialect module");
 cl::SubCommand compileCmd("compile", "Compile a checkpoint ahead of time");
@@ -64,6 +50,11 @@ cl::opt<std::string> importOutput("o", cl::desc("Output file (default: -)"),
                                   cl::value_desc("file"), cl::init("-"),
                                   cl::sub(importCmd));
 
+cl::opt<std::string>
+    arch("arch",
+         cl::desc("Architecture of the checkpoint (default: detected; the list "
+                  "is in seqc --help)"),
+         cl::init(""), cl::sub(importCmd), cl::sub(compileCmd));
 cl::opt<std::string> compileInput(cl::Positional, cl::desc("MODEL"),
                                   cl::Required, cl::sub(compileCmd));
 cl::opt<std::string> compileOutput("o",
@@ -71,8 +62,9 @@ cl::opt<std::string> compileOutput("o",
                                             "(or file with --emit)"),
                                    cl::value_desc("path"), cl::Required,
                                    cl::sub(compileCmd));
-cl::opt<std::string> target("target", cl::desc("Target (cpu)"), cl::init("cpu"),
-                            cl::sub(compileCmd));
+cl::opt<std::string> targetName("target",
+                                cl::desc("Target (see the list below)"),
+                                cl::init("cpu"), cl::sub(compileCmd));
 enum class Emit { Artifact, MLIR, LLVM, Obj };
 cl::opt<Emit>
     emit("emit", cl::desc("What to write"), cl::init(Emit::Artifact),
@@ -246,552 +238,73 @@ int fail(const Twine &msg) {
   return 1;
 }
 
-int fail(Error err) {
-  std::string msg = toString(std::move(err));
-  return fail(msg);
-}
+int fail(Error err) { return fail(toString(std::move(err))); }
 
-/// Writes `contents` to `path` through a temporary file and a rename, so a
-/// failure never leaves a half-written file behind.
-Error writeFileAtomic(StringRef path, StringRef contents) {
-  SmallString<256> tmp(path);
-  tmp += ".tmp";
-  std::error_code ec;
-  {
-    raw_fd_ostream os(tmp, ec, sys::fs::OF_None);
-    if (ec)
-      return createStringError(path + ": cannot write: " + ec.message());
-    os << contents;
-    os.close();
-    if (os.has_error())
-      return createStringError(path +
-                               ": write failed: " + os.error().message());
-  }
-  if ((ec = sys::fs::rename(tmp, path)))
-    return createStringError(path + ": cannot write: " + ec.message());
-  return Error::success();
-}
-
-uint64_t fnv1a(ArrayRef<uint8_t> bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (uint8_t c : bytes)
-    h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-Expected<std::unique_ptr<TargetMachine>> makeTargetMachine() {
-  InitializeNativeTarget();
-  InitializeNativeTargetAsmPrinter();
-  Triple triple(sys::getProcessTriple());
-  std::string err;
-  const Target *t = TargetRegistry::lookupTarget(triple, err);
-  if (!t)
-    return createStringError("no LLVM target for " + triple.str() + ": " + err);
-  std::string cpuName =
-      cpu == "native" ? sys::getHostCPUName().str() : cpu.getValue();
-  std::unique_ptr<MCSubtargetInfo> sti(
-      t->createMCSubtargetInfo(triple, cpuName, ""));
-  if (!sti || !sti->isCPUStringValid(cpuName))
-    return createStringError("--cpu=" + cpuName +
-                             ": not a CPU that LLVM knows "
-                             "for " +
-                             triple.str() +
-                             " (try 'generic', 'x86-64-v3' or 'native')");
-  std::string features;
-  if (cpu == "native") {
-    SubtargetFeatures f;
-    for (const auto &kv : sys::getHostCPUFeatures())
-      f.AddFeature(kv.getKey(), kv.getValue());
-    features = f.getString();
-  }
-  TargetOptions options;
-  std::unique_ptr<TargetMachine> tm(
-      t->createTargetMachine(triple, cpuName, features, options, Reloc::PIC_,
-                             std::nullopt, CodeGenOptLevel::Aggressive));
-  if (!tm)
-    return createStringError("cannot create a target machine for " + cpuName);
-  return tm;
-}
-
-/// The x86 extensions the target machine may use that the runtime checks
-/// before it runs the code (comma-separated, as in the manifest).
-std::string usedCpuFeatures(const TargetMachine &tm) {
-  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
-  std::string list;
-  for (StringRef f : {
-#define SEQC_CPU_FEATURE(name) #name,
-#include "runtime/include/seqc/cpu_features.def"
-       })
-    if (sti->checkFeatures(("+" + f).str()))
-      list += (list.empty() ? "" : ",") + f.str();
-  return list;
-}
-
-/// The integer kernel --int8-dot asks for on the target: auto picks the
-/// widest one the target has; a named one it lacks is an error.
-Expected<std::string> int8Kernel(const TargetMachine &tm) {
-  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
-  auto has = [&](StringRef features) { return sti->checkFeatures(features); };
-  struct Kernel {
-    StringRef name, features;
-  };
-  const Kernel kernels[] = {{"avx512vnni", "+avx512vnni,+avx512bw"},
-                            {"avxvnni", "+avxvnni"},
-                            {"avx2", "+avx2"}};
-  if (int8Dot == "none")
-    return std::string("none");
-  for (const Kernel &k : kernels) {
-    if (int8Dot == "auto" && has(k.features))
-      return k.name.str();
-    if (int8Dot == k.name) {
-      if (!has(k.features))
-        return createStringError("--int8-dot=" + int8Dot + ": the target CPU " +
-                                 tm.getTargetCPU() + " lacks " + k.features);
-      return k.name.str();
-    }
-  }
-  if (int8Dot == "auto")
-    return std::string("none");
-  return createStringError(
-      "--int8-dot=" + int8Dot +
-      ": expected auto, none, avx2, avxvnni or avx512vnni");
-}
-
-/// What the driver needs of an imported model, whatever its architecture.
-struct Model {
-  std::string arch, description;
-  int64_t vocab = 0, embd = 0, layers = 0;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  seqc::WeightBlob weights;
-  /// RWKV: the f32 state's shape. Attention models: empty (the state is the
-  /// layers' KV caches, sized after compression).
-  std::vector<int64_t> stateShape;
-  int64_t context = 0;
-};
-
-Expected<Model> importModel(mlir::MLIRContext *ctx, StringRef path,
-                            seqc::WeightFormat format) {
-  Model m;
-  auto fill = [&](std::string arch, const auto &cfg, auto &built) {
-    m.arch = std::move(arch);
-    m.description = cfg.describe();
-    m.vocab = cfg.vocab;
-    m.embd = cfg.embd;
-    m.layers = cfg.layers;
-    m.module = std::move(built.module);
-    m.weights = std::move(built.weights);
-  };
-  if (seqc::isLlamaModel(path)) {
-    bool gguf = path.ends_with(".gguf");
-    auto ckpt = seqc::Checkpoint::open(gguf ? path.str()
-                                            : seqc::llamaWeightsPath(path));
-    if (!ckpt)
-      return ckpt.takeError();
-    auto cfg =
-        gguf ? seqc::llamaConfigFromGguf(**ckpt) : seqc::readLlamaConfig(path);
-    if (!cfg)
-      return cfg.takeError();
-    if (const seqc::Tensor *t =
-            (*ckpt)->find("model.layers.0.self_attn.q_proj.weight")) {
-      cfg->dtype = t->dtype;
-      if (t->blocks)
-        cfg->blockType = t->blocks->name;
-    }
-    std::optional<uint64_t> seed;
-    if (rotateWeights)
-      seed = rotationSeed;
-    auto built =
-        seqc::buildLlama(ctx, **ckpt, *cfg, format, context, kvF16, seed);
-    if (!built)
-      return built.takeError();
-    fill("llama", *cfg, *built);
-    m.context = built->context;
-    return std::move(m);
-  }
+seqc::ImportOptions importOptions(seqc::WeightFormat format) {
+  seqc::ImportOptions o;
+  o.arch = arch;
+  o.weights = format;
+  o.context = context;
+  o.f16Cache = kvF16;
   if (rotateWeights)
-    return createStringError("--rotate-weights applies to LLaMA models (" +
-                             path + " is not one)");
-  auto ckpt = seqc::Checkpoint::open(path);
-  if (!ckpt)
-    return ckpt.takeError();
-  auto cfg = seqc::detectRWKV(**ckpt);
-  if (!cfg)
-    return cfg.takeError();
-  auto built = seqc::buildRWKV(ctx, **ckpt, *cfg, format);
-  if (!built)
-    return built.takeError();
-  fill("rwkv" + std::to_string(cfg->version), *cfg, *built);
-  m.stateShape = built->stateShape;
-  return std::move(m);
+    o.rotationSeed = rotationSeed;
+  return o;
 }
 
-/// Runs a textual pass pipeline on the model; `what` names it in errors.
-Error runPipeline(mlir::MLIRContext *ctx, Model &m, StringRef pipeline,
-                  StringRef what) {
-  mlir::PassManager pm(ctx);
-  if (failed(mlir::parsePassPipeline(pipeline, pm)))
-    return createStringError("invalid " + what + " options: " + pipeline);
-  if (failed(pm.run(*m.module)))
-    return createStringError(what + " failed (see the diagnostics above)");
-  return Error::success();
-}
-
-/// Reads --kv-calibration (seqc-run calibrate's JSON) and attaches it to
-/// the module as seq.kv_calibration = {key_absmax = dense<[L, H, D]>}.
-Error attachCalibration(mlir::MLIRContext *ctx, Model &m) {
-  std::string path = kvCalibration;
-  auto fail = [&](const Twine &why) {
-    return createStringError(path + ": " + why);
-  };
-  auto buf = MemoryBuffer::getFile(path);
-  if (!buf)
-    return fail("cannot read: " + buf.getError().message());
-  Expected<json::Value> parsed = json::parse((*buf)->getBuffer());
-  if (!parsed)
-    return fail("not valid JSON: " + toString(parsed.takeError()));
-  const json::Object *o = parsed->getAsObject();
-  if (!o || o->getInteger("seqc_kv_calibration") != 1)
-    return fail("not a key calibration written by seqc-run calibrate (no "
-                "\"seqc_kv_calibration\": 1)");
-  mlir::seq::KVCacheType type;
-  m.module->walk(
-      [&](mlir::seq::KVLoadOp op) { type = op.getCache().getType(); });
-  int64_t L = m.layers, H = type.getHeads(), D = type.getHeadDim();
-  std::optional<int64_t> l = o->getInteger("layers"),
-                         h = o->getInteger("kv_heads"),
-                         d = o->getInteger("head_dim");
-  if (!l || !h || !d || *l != L || *h != H || *d != D)
-    return fail(formatv("statistics of {0} layers x {1} KV heads x {2} "
-                        "channels; this model has {3} x {4} x {5}",
-                        l.value_or(0), h.value_or(0), d.value_or(0), L, H, D)
-                    .str());
-  const json::Array *values = o->getArray("key_absmax");
-  if (!values || (int64_t)values->size() != L * H * D)
-    return fail("key_absmax must list " + Twine(L * H * D) + " numbers");
-  SmallVector<float> absmax;
-  for (const json::Value &v : *values) {
-    std::optional<double> x = v.getAsNumber();
-    if (!x || !std::isfinite(*x) || *x < 0)
-      return fail("key_absmax holds a value that is not a finite "
-                  "non-negative number");
-    absmax.push_back((float)*x);
+/// The model pipeline's options from the --kv-* and --rotate-kv* flags.
+Expected<seqc::ModelPipelineOptions> modelPipelineOptions() {
+  seqc::ModelPipelineOptions o;
+  o.kv.bits = kvBits;
+  o.kv.keyBits = keyBits;
+  o.kv.valueBits = valueBits;
+  o.kv.group = kvGroup;
+  o.kv.window = kvWindow;
+  o.kv.sinks = kvSinks;
+  o.kv.perTokenKeys = kvPerTokenKeys;
+  o.kv.symmetric = kvSymmetric;
+  if (!kvEvict.empty()) {
+    o.kv.evict = mlir::seq::symbolizeEvictPolicy(kvEvict);
+    if (!o.kv.evict)
+      return createStringError("--kv-evict=" + kvEvict +
+                               ": expected window, h2o or roco");
   }
-  mlir::Builder b(ctx);
-  auto attr = mlir::DenseFPElementsAttr::get(
-      mlir::RankedTensorType::get({L, H, D}, b.getF32Type()),
-      ArrayRef<float>(absmax));
-  SmallVector<mlir::NamedAttribute> entries = {
-      b.getNamedAttr("key_absmax", attr)};
-  // The joint second moment of [keys before RoPE; values] (--kv-rank only:
-  // it is L x N x N numbers).
-  const json::Array *cov =
-      kvRank.getNumOccurrences() ? o->getArray("kv_covariance") : nullptr;
-  if (cov) {
-    int64_t N = 2 * H * D;
-    if ((int64_t)cov->size() != L * N * N)
-      return fail("kv_covariance must list " + Twine(L * N * N) + " numbers");
-    SmallVector<float> values;
-    values.reserve(L * N * N);
-    for (const json::Value &v : *cov) {
-      std::optional<double> x = v.getAsNumber();
-      if (!x || !std::isfinite(*x))
-        return fail("kv_covariance holds a value that is not a finite number");
-      values.push_back((float)*x);
-    }
-    entries.push_back(b.getNamedAttr(
-        "kv_covariance",
-        mlir::DenseFPElementsAttr::get(
-            mlir::RankedTensorType::get({L, N, N}, b.getF32Type()),
-            ArrayRef<float>(values))));
-  }
-  m.module->getOperation()->setAttr("seq.kv_calibration",
-                                    b.getDictionaryAttr(entries));
-  return Error::success();
-}
-
-/// Runs seq-fuse-hadamard and seq-compress-kv-cache as the --rotate-kv and
-/// --kv-* options ask (nothing at 16 bits without rotation).
-Error compressCaches(mlir::MLIRContext *ctx, Model &m) {
-  unsigned kb = keyBits ? keyBits : kvBits, vb = valueBits ? valueBits : kvBits;
-  bool preRope = rotateKVKeys == "pre-rope";
-  if (!preRope && rotateKVKeys != "post-rope")
+  o.kv.budget = kvBudget;
+  o.kv.recent = kvRecent;
+  o.rotation.enabled = rotateKV;
+  if (rotateKVKeys == "pre-rope")
+    o.rotation.keys = mlir::seq::KeyRotation::PreRope;
+  else if (rotateKVKeys != "post-rope")
     return createStringError("--rotate-kv-keys must be post-rope or "
                              "pre-rope, got '" +
                              rotateKVKeys + "'");
-  if (!rotateKV && (preRope || rotateKVHeads.getNumOccurrences()))
-    return createStringError("--rotate-kv-keys and --rotate-kv-heads need "
-                             "--rotate-kv");
-  if (rotateKVHeads < 1 || (!preRope && rotateKVHeads != 1))
-    return createStringError("--rotate-kv-heads must be positive, and 1 "
-                             "unless --rotate-kv-keys=pre-rope (got " +
-                             Twine(rotateKVHeads) + ")");
-  bool balance = kvBalance.getNumOccurrences() > 0;
-  if (balance && kvCalibration.empty())
-    return createStringError("--kv-balance needs --kv-calibration");
-  if (balance && !(kvBalance >= 0.0 && kvBalance <= 1.0))
-    return createStringError("--kv-balance must be in [0, 1], got " +
-                             std::to_string(kvBalance.getValue()));
-  if (balance && preRope)
-    return createStringError("--kv-balance scales keys after RoPE; it "
-                             "cannot be combined with "
-                             "--rotate-kv-keys=pre-rope");
-  if (rotateKVBlock != 0 && (!rotateKV || preRope))
-    return createStringError("--rotate-kv-block applies to --rotate-kv with "
-                             "post-RoPE keys");
-  if (rotateKVBlock < 0)
-    return createStringError("--rotate-kv-block must be positive");
-  bool lowRank = kvRank.getNumOccurrences() > 0;
-  if (lowRank) {
-    if (kvCalibration.empty())
-      return createStringError("--kv-rank needs --kv-calibration (the joint "
-                               "K/V covariance seqc-run calibrate measures)");
-    if (kvRank <= 0 || kvRank % 2 != 0)
-      return createStringError("--kv-rank must be positive and even, got " +
-                               Twine(kvRank));
-    if ((kb != 16 || vb != 16) && kvRank % 16 != 0)
-      return createStringError(
-          "--kv-rank " + Twine(kvRank) +
-          " with --kv-bits: the latent's key and value rows (" +
-          Twine(kvRank / 2) +
-          " channels each) are bit-packed by 8 channels; use a multiple "
-          "of 16");
-    if (rotateKV || balance || !kvEvict.empty())
-      return createStringError("--kv-rank caches a latent of keys and "
-                               "values; it cannot be combined with "
-                               "--rotate-kv, --kv-balance or --kv-evict");
-  }
-  if (!kvCalibration.empty() && !balance && !lowRank && (!rotateKV || preRope))
-    return createStringError("--kv-calibration is read by --kv-balance, "
-                             "--kv-rank and by --rotate-kv with post-RoPE "
-                             "keys (channel reordering)");
-  if (!kvCalibration.empty()) {
-    if (m.arch != "llama")
-      return createStringError("--kv-calibration applies to attention "
-                               "models; " +
-                               m.arch + " has no KV cache");
-    if (Error e = attachCalibration(ctx, m))
-      return e;
-  }
-  if (balance)
-    if (Error e = runPipeline(
-            ctx, m, formatv("seq-balance-kv{{alpha={0}}", kvBalance).str(),
-            "seq-balance-kv"))
-      return e;
-  if (lowRank) {
-    mlir::Operation *op = m.module->getOperation();
-    auto dict = op->getAttrOfType<mlir::DictionaryAttr>("seq.kv_calibration");
-    if (!dict || !dict.get("kv_covariance"))
-      return createStringError(kvCalibration +
-                               ": has no kv_covariance (seqc-run calibrate "
-                               "--covariance writes it); --kv-rank needs it");
-    progress(formatv("low-rank KV cache: rank {0}", kvRank));
-    if (Error e = runPipeline(
-            ctx, m, formatv("seq-low-rank-kv{{rank={0}}", kvRank).str(),
-            "seq-low-rank-kv"))
-      return e;
-    // Consumed: the bases are in the module now.
-    mlir::NamedAttrList rest(dict);
-    rest.erase("kv_covariance");
-    op->setAttr("seq.kv_calibration", rest.getDictionary(ctx));
-  }
-  if (preRope && !kvEvict.empty())
-    return createStringError("--rotate-kv-keys=pre-rope caches keys before "
-                             "RoPE and needs every token at its position; "
-                             "it cannot be combined with --kv-evict");
-  if (rotateKV) {
-    if (m.arch != "llama")
-      return createStringError("--rotate-kv applies to attention models; " +
-                               m.arch + " has no KV cache");
-    if (Error e = runPipeline(
-            ctx, m,
-            formatv("seq-fuse-hadamard{{key-rotation={0} key-group-heads={1} "
-                    "key-block={2} reorder-keys={3}}",
-                    rotateKVKeys, rotateKVHeads, rotateKVBlock,
-                    kvCalibration.empty() || preRope ? "false" : "true")
-                .str(),
-            "seq-fuse-hadamard"))
-      return e;
-  }
-  if (!kvEvict.empty()) {
-    if (m.arch != "llama")
-      return createStringError("--kv-evict applies to attention models; " +
-                               m.arch + " has no KV cache");
-    if (kb != 16 || vb != 16) {
-      if (kvEvict == "window")
-        return createStringError(
-            "--kv-evict window with --kv-bits: a window cache drops what "
-            "leaves it; quantizing instead is --kv-bits with --kv-window, "
-            "or --kv-evict h2o|roco with --kv-bits (mixed precision)");
-      if (kb == 16 || vb == 16)
-        return createStringError("--key-bits and --value-bits: quantize "
-                                 "both or neither (got " +
-                                 Twine(kb) + " and " + Twine(vb) + ")");
-      return runPipeline(
-          ctx, m,
-          formatv("seq-mixed-precision-kv{{policy={0} budget={1} sinks={2} "
-                  "recent={3} key-bits={4} value-bits={5} group-size={6} "
-                  "symmetric={7}}",
-                  kvEvict, kvBudget, kvSinks, kvRecent, kb, vb, kvGroup,
-                  kvSymmetric ? "true" : "false")
-              .str(),
-          "KV cache mixed precision");
-    }
-    return runPipeline(
-        ctx, m,
-        formatv("seq-evict-kv{{policy={0} budget={1} sinks={2} recent={3}}",
-                kvEvict, kvBudget, kvSinks, kvRecent)
-            .str(),
-        "KV cache eviction");
-  }
-  if (kb == 16 && vb == 16)
-    return Error::success();
-  if (kb == 16 || vb == 16)
-    return createStringError("--key-bits and --value-bits: quantize both or "
-                             "neither (got " +
-                             Twine(kb) + " and " + Twine(vb) + ")");
-  if (m.arch != "llama")
-    return createStringError("--kv-bits applies to attention models; " +
-                             m.arch + " has no KV cache");
-  std::string opts = formatv("key-bits={0} value-bits={1} group-size={2} "
-                             "sinks={3} window={4} per-token-keys={5} "
-                             "symmetric={6}",
-                             kb, vb, kvGroup, kvSinks, kvWindow,
-                             kvPerTokenKeys ? "true" : "false",
-                             kvSymmetric ? "true" : "false");
-  return runPipeline(ctx, m, "seq-compress-kv-cache{" + opts + "}",
-                     "KV cache compression");
-}
-
-/// Manifest lines of an attention model's state: its KV caches.
-Expected<std::string> kvManifest(Model &m) {
-  mlir::seq::KVCacheType type;
-  m.module->walk(
-      [&](mlir::seq::KVLoadOp op) { type = op.getCache().getType(); });
-  if (!type)
-    return createStringError("internal error: no KV cache in the module");
-  mlir::seq::KVLayout layout;
-  std::string error;
-  if (!mlir::seq::computeKVLayout(type, layout, error))
-    return createStringError("KV cache " + error);
-  std::string typeText;
-  raw_string_ostream ts(typeText);
-  ts << mlir::Type(type);
-  std::string s;
-  raw_string_ostream os(s);
-  os << "context " << m.context << "\n";
-  os << "state_bytes " << layout.bytes * m.layers << "\n";
-  os << "kv_cache " << typeText << "\n";
-  // One cache per layer, slot l at l * kv_slot_bytes of the state (layout:
-  // passes/Conversion/KVLayout.h).
-  os << "kv_layers " << m.layers << "\nkv_slot_bytes " << layout.bytes << "\n";
-  os << "kv_rotation "
-     << (!rotateKV ? std::string("none") : rotateKVKeys.getValue()) << "\n";
+  if (rotateKVHeads.getNumOccurrences())
+    o.rotation.groupHeads = rotateKVHeads;
+  o.rotation.block = rotateKVBlock;
+  if (kvBalance.getNumOccurrences())
+    o.balance = kvBalance;
   if (kvRank.getNumOccurrences())
-    os << "kv_rank " << kvRank << "\n";
-  // The model's RoPE (seqc-run calibrate undoes it on cached keys).
-  mlir::seq::RopeOp rope;
-  m.module->walk([&](mlir::seq::RopeOp op) { rope = op; });
-  if (rope) {
-    int64_t headDim =
-        cast<mlir::RankedTensorType>(rope.getInput().getType()).getDimSize(2);
-    os << formatv("rope_theta {0:e9}\nrope_style {1}\nrope_rotary_dim {2}\n",
-                  rope.getTheta().convertToFloat(),
-                  mlir::seq::stringifyRopeStyle(rope.getStyle()),
-                  rope.getRotaryDim().value_or(headDim));
-  } else {
-    os << "rope_style none\n";
-  }
-  os << formatv(
-      "kv_bytes_per_token {0}\n",
-      (int64_t)std::llround(type.getBytesPerQuantizedToken() * m.layers));
-  if (type.isScored())
-    os << (type.isCompressed() ? "kv_tokens_full_precision "
-                               : "kv_tokens_kept ")
-       << type.getBudget() << "\n";
-  else if (!type.isCompressed() && type.getWindow() > 0)
-    os << "kv_tokens_kept " << type.getSinks() + type.getWindow() << "\n";
-  os << "kv_bytes_per_full_token " << type.getBytesPerFullToken() * m.layers
-     << "\n";
-  return s;
+    o.rank = kvRank;
+  o.calibration = !kvCalibration.empty();
+  if (Error e = o.validate())
+    return std::move(e);
+  return o;
 }
 
-std::string manifestText(const Model &model, StringRef stateLines,
-                         StringRef tok, uint64_t weightsId, StringRef cpuName,
-                         StringRef cpuFeatures,
-                         const seqc::CPUPipelineOptions &pipeline) {
-  std::string s;
-  raw_string_ostream os(s);
-  // Format 2: every entry updates its state in place (one state buffer).
-  os << "seqc_artifact 2\n";
-  os << "model " << model.arch << "\n";
-  os << "description " << model.description << "\n";
-  os << "vocab " << model.vocab << "\n";
-  if (!model.stateShape.empty()) {
-    os << "state_shape";
-    for (int64_t d : model.stateShape)
-      os << " " << d;
-    os << "\n";
-  }
-  os << stateLines;
-  os << "weights_format "
-     << (weights == seqc::WeightFormat::F16    ? "fp16"
-         : weights == seqc::WeightFormat::Int8 ? "int8"
-                                               : "fp32")
-     << "\n";
-  // The int8 products' kernel: integer dot products over activations
-  // quantized per block (their rounding is part of the model's numerics).
-  if (pipeline.int8Dot != "none")
-    os << "int8_dot " << pipeline.int8Dot << "\nactivation_block "
-       << pipeline.activationBlock << "\n";
-  if (rotateWeights)
-    os << "weights_rotation quarot " << rotationSeed << "\n";
-  os << "weights_bytes " << model.weights.bytes.size() << "\n";
-  // What one decoded token reads: everything but the embedding table, of
-  // which it reads one row.
-  uint64_t embBytes = 0;
-  for (const seqc::WeightBlob::Entry &e : model.weights.entries)
-    if (e.name == "emb" || e.name == "embed")
-      embBytes = e.shape[0] * e.shape[1] * seqc::dtypeSize(e.dtype);
-  os << "token_read_bytes "
-     << model.weights.bytes.size() - embBytes + model.embd * 4 << "\n";
-  os << formatv("weights_id {0:x16}\n", weightsId);
-  os << "tokenizer " << tok << "\n";
-  os << "cpu " << cpuName << "\n";
-  if (!cpuFeatures.empty())
-    os << "cpu_features " << cpuFeatures << "\n";
-  return s;
-}
-
-/// The manifest as JSON, for people and tools (the runtime reads the copy
-/// embedded in model.so).
-std::string manifestJson(StringRef text) {
-  std::string s = "{\n";
-  SmallVector<StringRef> lines;
-  text.trim().split(lines, '\n');
-  for (size_t i = 0; i < lines.size(); ++i) {
-    auto [key, value] = lines[i].split(' ');
-    SmallVector<StringRef> parts;
-    value.split(parts, ' ');
-    bool numeric = all_of(parts, [](StringRef p) {
-      uint64_t n;
-      return !p.getAsInteger(10, n);
-    });
-    std::string v;
-    if (numeric && parts.size() > 1)
-      v = "[" + join(parts, ", ") + "]";
-    else if (numeric)
-      v = value.str();
-    else
-      v = "\"" + value.str() + "\"";
-    s +=
-        formatv("  \"{0}\": {1}{2}\n", key, v, i + 1 < lines.size() ? "," : "");
-  }
-  return s + "}\n";
+std::unique_ptr<mlir::MLIRContext>
+makeContext(const seqc::TargetBackend *target) {
+  mlir::DialectRegistry registry;
+  seqc::registerAllDialects(registry);
+  if (target)
+    target->registerDialects(registry);
+  auto ctx = std::make_unique<mlir::MLIRContext>(registry);
+  ctx->loadAllAvailableDialects();
+  return ctx;
 }
 
 int runImport() {
-  mlir::MLIRContext ctx;
-  auto model = importModel(&ctx, importInput, seqc::WeightFormat::F32);
+  auto ctx = makeContext(nullptr);
+  auto model = seqc::importModel(ctx.get(), importInput,
+                                 importOptions(seqc::WeightFormat::F32));
   if (!model)
     return fail(model.takeError());
   std::string text;
@@ -802,190 +315,114 @@ int runImport() {
     outs() << text;
     return 0;
   }
-  if (Error e = writeFileAtomic(importOutput, text))
+  if (Error e = seqc::writeFileAtomic(importOutput, text))
     return fail(std::move(e));
   return 0;
 }
 
 int runCompile() {
-  if (target != "cpu")
-    return fail("--target=" + target + ": only the cpu target exists so far");
-  std::string outPath = compileOutput;
-  // Check the destination before any long work.
-  if (emit == Emit::Artifact && sys::fs::exists(outPath)) {
-    if (!sys::fs::is_directory(outPath))
-      return fail(outPath + ": exists and is not a directory");
-    std::error_code ec;
-    bool hasOther = false;
-    for (sys::fs::directory_iterator it(outPath, ec), end; it != end && !ec;
-         it.increment(ec)) {
-      StringRef name = sys::path::filename(it->path());
-      if (name != "model.so" && name != "weights.bin" &&
-          name != "manifest.json")
-        hasOther = true;
-    }
-    if (hasOther)
-      return fail(outPath + ": directory holds files that are not a seqc "
-                            "artifact; refusing to write into it");
-  }
-
-  // The target first: a bad --cpu is reported before any long stage.
-  auto tm = makeTargetMachine();
-  if (!tm)
-    return fail(tm.takeError());
-  seqc::CPUPipelineOptions pipeline;
-  auto kernel = int8Kernel(**tm);
-  if (!kernel)
-    return fail(kernel.takeError());
-  if (weights == seqc::WeightFormat::Int8)
-    pipeline.int8Dot = *kernel;
-  if (activationBlock <= 0 || activationBlock % 4)
-    return fail("--activation-block=" + std::to_string(activationBlock) +
-                ": expected a positive multiple of 4");
-  pipeline.activationBlock = activationBlock;
+  // The target and the destination first: bad flags are reported before
+  // any long stage.
+  seqc::TargetOptions targetOptions;
+  targetOptions.weights = weights;
+  targetOptions.cpu.cpu = cpu;
+  targetOptions.cpu.int8Dot = int8Dot;
+  targetOptions.cpu.activationBlock = activationBlock;
+  auto target = seqc::createTarget(targetName, targetOptions);
+  if (!target)
+    return fail(target.takeError());
+  StringRef emitName = emit == Emit::LLVM  ? "llvm"
+                       : emit == Emit::Obj ? "obj"
+                                           : "";
+  if (!emitName.empty() &&
+      !is_contained((*target)->getIntermediateFormats(), emitName))
+    return fail("--emit=" + emitName + ": the " + (*target)->getName() +
+                " target does not write that form");
+  seqc::ArtifactWriter artifact(compileOutput);
+  if (emit == Emit::Artifact)
+    if (Error e = artifact.check((*target)->getExecutableFiles()))
+      return fail(std::move(e));
+  auto pipelineOptions = modelPipelineOptions();
+  if (!pipelineOptions)
+    return fail(pipelineOptions.takeError());
+  std::string tok = tokenizer;
+  if (!tok.empty() && tok != "bytes" && tok != "world" && tok != "neox" &&
+      tok != "none")
+    return fail("--tokenizer=" + tok + ": expected bytes, world, neox or none");
 
   progress("reading " + compileInput);
-  mlir::DialectRegistry registry;
-  seqc::registerAllDialects(registry);
-  mlir::registerBuiltinDialectTranslation(registry);
-  mlir::registerLLVMDialectTranslation(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
+  auto ctx = makeContext(target->get());
   seqc::registerAllPasses();
-  auto model = importModel(&ctx, compileInput, weights);
+  auto model =
+      seqc::importModel(ctx.get(), compileInput, importOptions(weights));
   if (!model)
     return fail(model.takeError());
   progress(model->description);
-  std::string tok = tokenizer;
   if (tok.empty())
-    tok = model->vocab <= 256                              ? "bytes"
-          : model->vocab == 65536                          ? "world"
-          : model->vocab >= 50277 && model->vocab <= 50432 ? "neox"
-                                                           : "none";
-  if (tok != "bytes" && tok != "world" && tok != "neox" && tok != "none")
-    return fail("--tokenizer=" + tok + ": expected bytes, world, neox or none");
-  if (Error e = compressCaches(&ctx, *model))
+    tok = seqc::defaultTokenizer(model->vocab).str();
+
+  // The model pipeline: KV-cache transformations.
+  if (Error e = pipelineOptions->validateFor(*model->module, model->arch))
     return fail(std::move(e));
-  std::string stateLines;
-  if (model->arch == "llama") {
-    auto kv = kvManifest(*model);
-    if (!kv)
-      return fail(kv.takeError());
-    stateLines = *kv;
+  if (pipelineOptions->calibration)
+    if (Error e = seqc::attachKVCalibration(*model->module, kvCalibration,
+                                            model->layers,
+                                            pipelineOptions->rank.has_value()))
+      return fail(std::move(e));
+  if (pipelineOptions->rank)
+    progress(formatv("low-rank KV cache: rank {0}", *pipelineOptions->rank));
+  if (!pipelineOptions->isEmpty()) {
+    mlir::PassManager pm(ctx.get());
+    seqc::buildModelPipeline(pm, *pipelineOptions);
+    if (failed(pm.run(*model->module)))
+      return fail("the model pipeline failed (see the diagnostics above)");
   }
+
+  seqc::ModelDescription description;
+  description.weights = weights;
+  if (rotateWeights)
+    description.weightsRotation = rotationSeed;
+  description.kvRotation = rotateKV ? rotateKVKeys.getValue() : "none";
+  description.kvRank = pipelineOptions->rank;
+  description.tokenizer = tok;
+  auto manifest =
+      seqc::describeArtifact(*model, description, (*target)->describe());
+  if (!manifest)
+    return fail(manifest.takeError());
   if (emit == Emit::MLIR) {
     std::string text;
     raw_string_ostream os(text);
     model->module->print(os);
-    if (Error e = writeFileAtomic(outPath, text))
+    if (Error e = seqc::writeFileAtomic(compileOutput, text))
       return fail(std::move(e));
     return 0;
   }
 
   progress("lowering to the LLVM dialect");
-  mlir::PassManager pm(&ctx);
-  seqc::buildCPUPipeline(pm, pipeline);
+  mlir::PassManager pm(ctx.get());
+  (*target)->buildPipeline(pm);
   if (failed(pm.run(*model->module)))
     return fail("lowering failed (see the diagnostics above)");
-
-  uint64_t weightsId = fnv1a(model->weights.bytes);
-  std::string manifest =
-      manifestText(*model, stateLines, tok, weightsId, (*tm)->getTargetCPU(),
-                   usedCpuFeatures(**tm), pipeline);
-  {
-    // The manifest travels inside model.so as a NUL-terminated string.
-    mlir::OpBuilder b(&ctx);
-    b.setInsertionPointToEnd(model->module->getBody());
-    auto i8 = b.getI8Type();
-    std::string value = manifest + '\0';
-    mlir::LLVM::GlobalOp::create(
-        b, model->module->getLoc(),
-        mlir::LLVM::LLVMArrayType::get(i8, value.size()), /*isConstant=*/true,
-        mlir::LLVM::Linkage::External, "seqc_manifest", b.getStringAttr(value));
-  }
-
-  progress("translating to LLVM IR and optimizing (-O3, " +
-           (*tm)->getTargetCPU() + ")");
-  LLVMContext llvmCtx;
-  std::unique_ptr<Module> llvmModule =
-      mlir::translateModuleToLLVMIR(*model->module, llvmCtx, "seqc_model");
-  if (!llvmModule)
-    return fail("translation to LLVM IR failed");
-  llvmModule->setDataLayout((*tm)->createDataLayout());
-  llvmModule->setTargetTriple((*tm)->getTargetTriple());
-  auto optimize = mlir::makeOptimizingTransformer(3, 0, tm->get());
-  if (Error e = optimize(llvmModule.get()))
-    return fail(std::move(e));
-  if (emit == Emit::LLVM) {
-    std::string text;
-    raw_string_ostream os(text);
-    llvmModule->print(os, nullptr);
-    if (Error e = writeFileAtomic(outPath, text))
+  if (!emitName.empty()) {
+    if (Error e = (*target)->emitIntermediate(
+            *model->module, *manifest, emitName, compileOutput, progress))
       return fail(std::move(e));
     return 0;
   }
-
-  progress("generating machine code");
-  SmallString<0> object;
-  {
-    raw_svector_ostream os(object);
-    legacy::PassManager codegen;
-    if ((*tm)->addPassesToEmitFile(codegen, os, nullptr,
-                                   CodeGenFileType::ObjectFile))
-      return fail("the target cannot emit object files");
-    codegen.run(*llvmModule);
-  }
-  if (emit == Emit::Obj) {
-    if (Error e = writeFileAtomic(outPath, object))
-      return fail(std::move(e));
-    return 0;
-  }
-
-  if (std::error_code ec = sys::fs::create_directories(outPath))
-    return fail(outPath + ": cannot create directory: " + ec.message());
-  SmallString<256> objPath(outPath), soPath(outPath), wPath(outPath),
-      mPath(outPath);
-  sys::path::append(objPath, "model.o.tmp");
-  sys::path::append(soPath, "model.so");
-  sys::path::append(wPath, "weights.bin");
-  sys::path::append(mPath, "manifest.json");
-  if (Error e = writeFileAtomic(objPath, object))
+  if (Error e =
+          (*target)->serialize(*model->module, *manifest, artifact, progress))
     return fail(std::move(e));
-
-  progress("linking model.so");
-  auto linker = sys::findProgramByName("cc");
-  if (!linker)
-    return fail("no C compiler driver 'cc' on PATH to link model.so");
-  SmallString<256> soTmp(soPath);
-  soTmp += ".tmp";
-  SmallVector<StringRef> args = {*linker, "-shared", "-o",
-                                 soTmp,   objPath,   "-lm"};
-  std::string errMsg;
-  int rc = sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &errMsg);
-  sys::fs::remove(objPath);
-  if (rc != 0)
-    return fail("linking model.so failed (" + *linker + " exited with " +
-                Twine(rc) + ") " + errMsg);
-  if (std::error_code ec = sys::fs::rename(soTmp, soPath))
-    return fail(soPath + ": " + ec.message());
-
   progress(formatv("writing weights.bin ({0:f1} MiB)",
                    model->weights.bytes.size() / 1048576.0)
                .str());
-  // weights.bin: a 4096-byte header (magic, id, size), then the blob, so that
-  // the blob starts page-aligned when mapped.
-  std::string weightsFile(4096, '\0');
-  std::string header =
-      formatv("SEQCWTS1 {0:x16} {1}\n", weightsId, model->weights.bytes.size());
-  weightsFile.replace(0, header.size(), header);
-  weightsFile.append(
-      reinterpret_cast<const char *>(model->weights.bytes.data()),
-      model->weights.bytes.size());
-  if (Error e = writeFileAtomic(wPath, weightsFile))
+  if (Error e = artifact.writeWeights(model->weights,
+                                      seqc::weightsId(model->weights)))
     return fail(std::move(e));
-  if (Error e = writeFileAtomic(mPath, manifestJson(manifest)))
+  if (Error e = artifact.writeManifest(*manifest))
     return fail(std::move(e));
-  progress("wrote " + outPath + "/{model.so, weights.bin, manifest.json}");
+  std::string files = join((*target)->getExecutableFiles(), ", ");
+  progress("wrote " + compileOutput + "/{" + files +
+           ", weights.bin, manifest.json}");
   return 0;
 }
 
@@ -993,9 +430,16 @@ int runCompile() {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "seqc: ahead-of-time compiler for sequence "
-                              "models\n");
+  // `seqc --help` lists seqc's subcommands, not the LLVM libraries' options.
+  cl::HideUnrelatedOptions(seqcCat, cl::SubCommand::getTopLevel());
+  std::string overview = "seqc: ahead-of-time compiler for sequence models\n"
+                         "\nTargets (compile --target):\n";
+  for (const seqc::TargetInfo &t : seqc::targets())
+    overview += formatv("  {0,-7}{1}\n", t.name, t.summary).str();
+  overview += "Architectures (detected from the checkpoint, or --arch):\n";
+  for (const seqc::Architecture &a : seqc::architectures())
+    overview += formatv("  {0,-7}{1}\n", a.name, a.summary).str();
+  cl::ParseCommandLineOptions(argc, argv, overview);
   if (importCmd)
     return runImport();
   if (compileCmd)

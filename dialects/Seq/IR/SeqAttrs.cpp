@@ -5,7 +5,10 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::seq;
@@ -126,4 +129,40 @@ void QuantEncodingAttr::print(AsmPrinter &printer) const {
   if (!getScaleType().isF32())
     printer << ", scale = " << getScaleType();
   printer << ">";
+}
+
+//===----------------------------------------------------------------------===//
+// KVCalibrationAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+KVCalibrationAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                          DenseFPElementsAttr keyAbsmax,
+                          DenseFPElementsAttr kvCovariance) {
+  auto isFinite = [](float x) { return std::isfinite(x); };
+  if (keyAbsmax) {
+    if (!keyAbsmax.getElementType().isF32() ||
+        keyAbsmax.getType().getRank() != 3)
+      return emitError() << "key_absmax must be f32 of shape [layers, KV "
+                            "heads, head_dim], got "
+                         << keyAbsmax.getType();
+    if (llvm::any_of(keyAbsmax.getValues<float>(),
+                     [&](float x) { return !isFinite(x) || x < 0; }))
+      return emitError() << "key_absmax must hold finite non-negative values";
+  }
+  if (kvCovariance) {
+    ArrayRef<int64_t> shape = kvCovariance.getType().getShape();
+    if (!kvCovariance.getElementType().isF32() || shape.size() != 3 ||
+        shape[1] != shape[2])
+      return emitError() << "kv_covariance must be f32 of shape [layers, N, "
+                            "N], got "
+                         << kvCovariance.getType();
+    if (!llvm::all_of(kvCovariance.getValues<float>(), isFinite))
+      return emitError() << "kv_covariance must hold finite values";
+    if (keyAbsmax && keyAbsmax.getType().getDimSize(0) != shape[0])
+      return emitError() << "key_absmax and kv_covariance describe "
+                         << keyAbsmax.getType().getDimSize(0) << " and "
+                         << shape[0] << " layers";
+  }
+  return success();
 }

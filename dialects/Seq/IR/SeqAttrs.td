@@ -128,4 +128,49 @@ def Seq_QuantEncodingAttr : AttrDef<Seq_Dialect, "QuantEncoding",
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// KV calibration
+//===----------------------------------------------------------------------===//
+
+def Seq_KVCalibrationAttr : AttrDef<Seq_Dialect, "KVCalibration"> {
+  let mnemonic = "kv_calibration";
+  let summary = "per-layer statistics of a model's keys and values";
+  let description = [{
+    What `seqc-run calibrate` measured over text, attached to a module as
+    `seq.kv_calibration` by `seqc compile --kv-calibration` and read by the
+    passes that need statistics:
+
+    - `key_absmax` `[L, H, D]` f32: the largest |key| of each layer, KV head
+      and channel, after RoPE (seq-balance-kv, seq-fuse-hadamard's channel
+      reordering);
+    - `kv_covariance` `[L, N, N]` f32 with `N = 2 x H x D`: the second moment
+      of each token's keys before RoPE and values, concatenated
+      (seq-low-rank-kv, which drops it once its bases are in the module).
+
+    Both are optional; the verifier checks element types, ranks, finite
+    values (non-negative for `key_absmax`), square covariances and that both
+    describe the same number of layers. A layer's slice is found through the
+    slot of its cache's `seq.kv_load`.
+
+    Syntax:
+    ```
+    #seq.kv_calibration<key_absmax = dense<1.0> : tensor<2x1x8xf32>>
+    ```
+  }];
+  let parameters = (ins
+    OptionalParameter<"::mlir::DenseFPElementsAttr">:$key_absmax,
+    OptionalParameter<"::mlir::DenseFPElementsAttr">:$kv_covariance
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The name of the module attribute that holds it.
+    static constexpr ::llvm::StringLiteral kAttrName = "seq.kv_calibration";
+    /// `op`'s calibration (a module's), or null.
+    static KVCalibrationAttr getFrom(::mlir::Operation *op) {
+      return op->getAttrOfType<KVCalibrationAttr>(kAttrName);
+    }
+  }];
+}
+
 #endif // SEQC_DIALECT_SEQ_SEQATTRS_TD

@@ -11,7 +11,12 @@
 #define SEQC_IMPORT_LLAMA_H
 
 #include "seqc/Import/Checkpoint.h"
-#include "seqc/Import/RWKV.h"
+#include "seqc/Import/WeightBlob.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <optional>
 
 namespace seqc {
 

@@ -1,5 +1,4 @@
-//===- RWKV.h - RWKV checkpoints to seq-dialect modules ------------*- C++
-//-*-===//
+//===- RWKV.h - RWKV checkpoints to seq-dialect modules ---------*- C++ -*-===//
 //
 // Detects the RWKV version and hyperparameters of a checkpoint from its tensor
 // names and shapes (official names, or the Hugging Face `rwkv.blocks.N...`
@@ -23,6 +22,7 @@
 #define SEQC_IMPORT_RWKV_H
 
 #include "seqc/Import/Checkpoint.h"
+#include "seqc/Import/WeightBlob.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -46,24 +46,6 @@ struct RWKVConfig {
 /// version and hyperparameters, checking that every tensor the version needs
 /// is present with the right shape. Errors name the tensor.
 llvm::Expected<RWKVConfig> detectRWKV(Checkpoint &ckpt);
-
-/// Storage precision of the large matrices in the weight blob.
-/// (Int8: symmetric, one f32 scale per output row.)
-enum class WeightFormat { F32, F16, Int8 };
-
-/// The weight blob: tensors prepared for the compiled code (decays
-/// pre-exponentiated, ln0 folded into the embedding, matrices converted to
-/// the chosen format), each aligned to 64 bytes.
-struct WeightBlob {
-  struct Entry {
-    std::string name;
-    uint64_t offset = 0;
-    std::vector<int64_t> shape;
-    DType dtype = DType::F32;
-  };
-  std::vector<Entry> entries;
-  std::vector<uint8_t> bytes;
-};
 
 struct RWKVModel {
   RWKVConfig config;

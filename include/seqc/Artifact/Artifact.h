@@ -1,0 +1,114 @@
+//===- Artifact.h - the deployable artifact directory -----------*- C++ -*-===//
+//
+// What `seqc compile` writes and the runtime loads: a directory with the
+// target's executable (model.so on the CPU), weights.bin (a 4096-byte header,
+// then the weight blob, mapped read-only by the runtime) and manifest.json.
+// The manifest is a list of `key value` lines; the executable embeds the
+// same text, which is what the runtime reads, and manifest.json is its copy
+// for people and tools.
+//
+// Every file is written through a temporary and a rename, so a failed
+// compile never leaves a half-written artifact, and a directory that holds
+// anything but an artifact is never written into.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_ARTIFACT_ARTIFACT_H
+#define SEQC_ARTIFACT_ARTIFACT_H
+
+#include "seqc/Import/Importer.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/Twine.h"
+#include "llvm/Support/Error.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace seqc {
+
+/// The manifest: `key value` entries in the order they were added.
+class Manifest {
+public:
+  void add(llvm::StringRef key, const llvm::Twine &value);
+  /// Adds `other`'s entries after these.
+  void append(const Manifest &other);
+  /// The value of `key`, if present.
+  std::optional<llvm::StringRef> get(llvm::StringRef key) const;
+  /// "key value\n" lines (the form embedded in the executable).
+  std::string text() const;
+  /// The same as a JSON object (numbers and lists of numbers unquoted).
+  std::string json() const;
+
+private:
+  std::vector<std::pair<std::string, std::string>> entries;
+};
+
+/// What the manifest says of a model beyond its architecture: choices made
+/// at import and in the model pipeline.
+struct ModelDescription {
+  WeightFormat weights = WeightFormat::F32;
+  /// QuaRot's rotations folded into the weights with this seed.
+  std::optional<uint64_t> weightsRotation;
+  /// "none", "post-rope" or "pre-rope" (attention models).
+  std::string kvRotation = "none";
+  std::optional<int64_t> kvRank;
+  /// bytes, world, neox or none.
+  std::string tokenizer = "none";
+};
+
+/// Entries the target adds: `numerics` right after the weight format (how
+/// the compiled code computes with the weights, e.g. int8 kernels), `runtime`
+/// at the end (what the runtime must check before it runs the code).
+struct TargetDescription {
+  Manifest numerics, runtime;
+};
+
+/// The manifest of `model`, whose module has been through the model
+/// pipeline (the KV caches' final types size the state).
+llvm::Expected<Manifest> describeArtifact(const ImportedModel &model,
+                                          const ModelDescription &description,
+                                          const TargetDescription &target);
+
+/// The tokenizer a vocabulary of `vocab` tokens implies (256: bytes, 65536:
+/// RWKV World, 50277..50432: GPT-NeoX, else none).
+llvm::StringRef defaultTokenizer(int64_t vocab);
+
+/// FNV-1a of the blob: the id the runtime checks weights.bin against.
+uint64_t weightsId(const WeightBlob &weights);
+
+/// Writes `contents` to `path` through a temporary file and a rename.
+llvm::Error writeFileAtomic(llvm::StringRef path, llvm::StringRef contents);
+
+/// The artifact directory.
+class ArtifactWriter {
+public:
+  explicit ArtifactWriter(llvm::StringRef dir) : dir(dir.str()) {}
+
+  /// Refuses a path that exists and is not a directory, or a directory
+  /// holding files other than weights.bin, manifest.json and the target's
+  /// `executables`. Call before long work.
+  llvm::Error check(llvm::ArrayRef<llvm::StringRef> executables) const;
+  /// Creates the directory.
+  llvm::Error create() const;
+  /// The path of `name` in the directory.
+  std::string path(llvm::StringRef name) const;
+  /// Writes `name` atomically.
+  llvm::Error writeFile(llvm::StringRef name, llvm::StringRef contents) const;
+  /// weights.bin: header (format, id, size) then the blob.
+  llvm::Error writeWeights(const WeightBlob &weights, uint64_t id) const;
+  /// manifest.json.
+  llvm::Error writeManifest(const Manifest &manifest) const;
+
+  llvm::StringRef getDir() const { return dir; }
+
+private:
+  std::string dir;
+};
+
+} // namespace seqc
+
+#endif // SEQC_ARTIFACT_ARTIFACT_H

@@ -1,0 +1,96 @@
+//===- Importer.h - checkpoints to seq-dialect modules ----------*- C++ -*-===//
+//
+// One entry point for every architecture: importModel() finds the
+// architecture of a checkpoint (or takes the one the user names), builds the
+// seq-dialect module and the weight blob, and returns what the rest of the
+// compiler needs, whatever the architecture was.
+//
+// Architectures live in a small registry: each says whether it recognizes a
+// path and how to build a model from it. A new architecture adds one entry
+// (its own file in lib/Import and one line in Importer.cpp) and no branch in
+// the tools.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_IMPORT_IMPORTER_H
+#define SEQC_IMPORT_IMPORTER_H
+
+#include "seqc/Import/WeightBlob.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace seqc {
+
+/// What the user decides at import: the storage of the weights and, for
+/// attention models, the KV caches' capacity and element type and QuaRot's
+/// weight rotation.
+struct ImportOptions {
+  /// An architecture's name (see architectures()); empty: detect it.
+  std::string arch;
+  WeightFormat weights = WeightFormat::F32;
+  /// Attention models: KV cache capacity in tokens (0: the config's
+  /// max_position_embeddings) and f16 instead of f32 cache entries.
+  int64_t context = 0;
+  bool f16Cache = false;
+  /// Fold QuaRot's rotations into the weights with this seed (attention
+  /// models only).
+  std::optional<uint64_t> rotationSeed;
+};
+
+/// An imported model, whatever its architecture.
+struct ImportedModel {
+  /// "rwkv4" ... "rwkv7", "llama": the manifest's `model`.
+  std::string arch;
+  /// One line: "RWKV-4: 4 layers, width 128, ...".
+  std::string description;
+  int64_t vocab = 0, embd = 0, layers = 0;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  WeightBlob weights;
+  /// Recurrent models: the f32 state's shape. Attention models: empty (the
+  /// state is the layers' KV caches, sized after compression).
+  std::vector<int64_t> stateShape;
+  /// Attention models: KV cache capacity in tokens.
+  int64_t context = 0;
+
+  bool hasKVCache() const { return stateShape.empty(); }
+};
+
+/// One architecture of the registry.
+struct Architecture {
+  /// Name for --arch and in messages ("rwkv", "llama").
+  llvm::StringRef name;
+  llvm::StringRef summary;
+  /// Whether `path` holds a model of this architecture, from what can be
+  /// told cheaply (file names, a config beside the checkpoint). The first
+  /// architecture that claims a path builds it.
+  bool (*claims)(llvm::StringRef path);
+  llvm::Expected<ImportedModel> (*build)(mlir::MLIRContext *ctx,
+                                         llvm::StringRef path,
+                                         const ImportOptions &options);
+};
+
+/// The registered architectures, in the order they are tried.
+llvm::ArrayRef<Architecture> architectures();
+
+/// Imports the model at `path`. The context must have the seq dialect and
+/// the dialects the importers build with loaded. Errors name the file and
+/// what is wrong with it.
+llvm::Expected<ImportedModel> importModel(mlir::MLIRContext *ctx,
+                                          llvm::StringRef path,
+                                          const ImportOptions &options);
+
+/// The registry entries of the architectures (defined in their own files).
+const Architecture &getLlamaArchitecture();
+const Architecture &getRWKVArchitecture();
+
+} // namespace seqc
+
+#endif // SEQC_IMPORT_IMPORTER_H

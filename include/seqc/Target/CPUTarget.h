@@ -1,0 +1,38 @@
+//===- CPUTarget.h - the CPU (LLVM) target ----------------------*- C++ -*-===//
+//
+// Lowers through the CPU pipeline to the LLVM dialect, optimizes at -O3 for
+// one CPU (this machine's by default), emits an object and links model.so
+// with the system's C compiler driver.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_TARGET_CPUTARGET_H
+#define SEQC_TARGET_CPUTARGET_H
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace seqc {
+
+class TargetBackend;
+struct TargetOptions;
+
+struct CPUTargetOptions {
+  /// LLVM CPU name; "native": this machine's, with its features.
+  std::string cpu = "native";
+  /// Kernel of int8 weights' products: auto (the widest the CPU has), none,
+  /// avx2, avxvnni or avx512vnni.
+  std::string int8Dot = "auto";
+  /// Activation channels sharing one int8 scale (a multiple of 4).
+  int64_t activationBlock = 32;
+};
+
+llvm::Expected<std::unique_ptr<TargetBackend>>
+createCPUTarget(const TargetOptions &options);
+
+} // namespace seqc
+
+#endif // SEQC_TARGET_CPUTARGET_H

@@ -1,0 +1,158 @@
+//===- Manifest.cpp - what an artifact says of its model ------------------===//
+
+#include "seqc/Artifact/Artifact.h"
+
+#include "dialects/Seq/IR/SeqOps.h"
+#include "passes/Conversion/KVLayout.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace llvm;
+
+void seqc::Manifest::add(StringRef key, const Twine &value) {
+  entries.emplace_back(key.str(), value.str());
+}
+
+void seqc::Manifest::append(const Manifest &other) {
+  entries.insert(entries.end(), other.entries.begin(), other.entries.end());
+}
+
+std::optional<StringRef> seqc::Manifest::get(StringRef key) const {
+  for (const auto &[k, v] : entries)
+    if (k == key)
+      return StringRef(v);
+  return std::nullopt;
+}
+
+std::string seqc::Manifest::text() const {
+  std::string s;
+  for (const auto &[k, v] : entries)
+    s += k + " " + v + "\n";
+  return s;
+}
+
+std::string seqc::Manifest::json() const {
+  std::string s = "{\n";
+  for (size_t i = 0; i < entries.size(); ++i) {
+    StringRef key = entries[i].first, value = entries[i].second;
+    SmallVector<StringRef> parts;
+    value.split(parts, ' ');
+    bool numeric = all_of(parts, [](StringRef p) {
+      uint64_t n;
+      return !p.getAsInteger(10, n);
+    });
+    std::string v;
+    if (numeric && parts.size() > 1)
+      v = "[" + join(parts, ", ") + "]";
+    else if (numeric)
+      v = value.str();
+    else
+      v = "\"" + value.str() + "\"";
+    s += formatv("  \"{0}\": {1}{2}\n", key, v,
+                 i + 1 < entries.size() ? "," : "");
+  }
+  return s + "}\n";
+}
+
+StringRef seqc::defaultTokenizer(int64_t vocab) {
+  return vocab <= 256                       ? "bytes"
+         : vocab == 65536                   ? "world"
+         : vocab >= 50277 && vocab <= 50432 ? "neox"
+                                            : "none";
+}
+
+uint64_t seqc::weightsId(const WeightBlob &weights) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint8_t c : weights.bytes)
+    h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+/// The state of an attention model: its KV caches, one per layer, each at
+/// l * kv_slot_bytes of the state buffer.
+static Error describeKVState(seqc::Manifest &m,
+                             const seqc::ImportedModel &model,
+                             const seqc::ModelDescription &d) {
+  mlir::ModuleOp module = model.module.get();
+  mlir::seq::KVCacheType type;
+  module->walk([&](mlir::seq::KVLoadOp op) { type = op.getCache().getType(); });
+  if (!type)
+    return createStringError("internal error: no KV cache in the module");
+  mlir::seq::KVLayout layout;
+  std::string error;
+  if (!mlir::seq::computeKVLayout(type, layout, error))
+    return createStringError("KV cache " + error);
+  std::string typeText;
+  raw_string_ostream(typeText) << mlir::Type(type);
+  int64_t L = model.layers;
+  m.add("context", Twine(model.context));
+  m.add("state_bytes", Twine(layout.bytes * L));
+  m.add("kv_cache", typeText);
+  m.add("kv_layers", Twine(L));
+  m.add("kv_slot_bytes", Twine(layout.bytes));
+  m.add("kv_rotation", d.kvRotation);
+  if (d.kvRank)
+    m.add("kv_rank", Twine(*d.kvRank));
+  // The model's RoPE (seqc-run calibrate undoes it on cached keys).
+  mlir::seq::RopeOp rope;
+  module->walk([&](mlir::seq::RopeOp op) { rope = op; });
+  if (rope) {
+    int64_t headDim =
+        cast<mlir::RankedTensorType>(rope.getInput().getType()).getDimSize(2);
+    m.add("rope_theta", formatv("{0:e9}", rope.getTheta().convertToFloat()));
+    m.add("rope_style", mlir::seq::stringifyRopeStyle(rope.getStyle()));
+    m.add("rope_rotary_dim", Twine(rope.getRotaryDim().value_or(headDim)));
+  } else {
+    m.add("rope_style", "none");
+  }
+  m.add("kv_bytes_per_token",
+        Twine((int64_t)std::llround(type.getBytesPerQuantizedToken() * L)));
+  if (type.isScored())
+    m.add(type.isCompressed() ? "kv_tokens_full_precision" : "kv_tokens_kept",
+          Twine(type.getBudget()));
+  else if (!type.isCompressed() && type.getWindow() > 0)
+    m.add("kv_tokens_kept", Twine(type.getSinks() + type.getWindow()));
+  m.add("kv_bytes_per_full_token", Twine(type.getBytesPerFullToken() * L));
+  return Error::success();
+}
+
+Expected<seqc::Manifest>
+seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
+                       const TargetDescription &target) {
+  Manifest m;
+  // Format 2: every entry updates its state in place (one state buffer).
+  m.add("seqc_artifact", "2");
+  m.add("model", model.arch);
+  m.add("description", model.description);
+  m.add("vocab", Twine(model.vocab));
+  if (!model.stateShape.empty()) {
+    SmallVector<std::string> dims;
+    for (int64_t n : model.stateShape)
+      dims.push_back(std::to_string(n));
+    m.add("state_shape", join(dims, " "));
+  } else if (Error e = describeKVState(m, model, d)) {
+    return std::move(e);
+  }
+  m.add("weights_format", stringifyWeightFormat(d.weights));
+  m.append(target.numerics);
+  if (d.weightsRotation)
+    m.add("weights_rotation", "quarot " + Twine(*d.weightsRotation));
+  const WeightBlob &w = model.weights;
+  m.add("weights_bytes", Twine(w.bytes.size()));
+  // What one decoded token reads: everything but the embedding table, of
+  // which it reads one row.
+  uint64_t embBytes = 0;
+  for (const WeightBlob::Entry &e : w.entries)
+    if (e.name == "emb" || e.name == "embed")
+      embBytes = e.shape[0] * e.shape[1] * dtypeSize(e.dtype);
+  m.add("token_read_bytes", Twine(w.bytes.size() - embBytes + model.embd * 4));
+  m.add("weights_id", formatv("{0:x16}", weightsId(w)));
+  m.add("tokenizer", d.tokenizer);
+  m.append(target.runtime);
+  return m;
+}

@@ -1,0 +1,67 @@
+//===- Importer.cpp - checkpoints to seq-dialect modules ------------------===//
+
+#include "seqc/Import/Importer.h"
+#include "seqc/Import/Llama.h"
+#include "seqc/Import/RWKV.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
+using namespace llvm;
+
+StringRef seqc::stringifyWeightFormat(WeightFormat format) {
+  switch (format) {
+  case WeightFormat::F32:
+    return "fp32";
+  case WeightFormat::F16:
+    return "fp16";
+  case WeightFormat::Int8:
+    return "int8";
+  }
+  llvm_unreachable("unknown weight format");
+}
+
+std::optional<seqc::WeightFormat> seqc::symbolizeWeightFormat(StringRef name) {
+  for (WeightFormat f :
+       {WeightFormat::F32, WeightFormat::F16, WeightFormat::Int8})
+    if (name == stringifyWeightFormat(f))
+      return f;
+  return std::nullopt;
+}
+
+const seqc::WeightBlob::Entry *seqc::WeightBlob::find(StringRef name) const {
+  for (const Entry &e : entries)
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+ArrayRef<seqc::Architecture> seqc::architectures() {
+  // Tried in this order: LLaMA claims a path by the config.json beside it,
+  // RWKV takes any other checkpoint (its version comes from tensor names).
+  static const Architecture registry[] = {getLlamaArchitecture(),
+                                          getRWKVArchitecture()};
+  return registry;
+}
+
+Expected<seqc::ImportedModel> seqc::importModel(mlir::MLIRContext *ctx,
+                                                StringRef path,
+                                                const ImportOptions &options) {
+  ArrayRef<Architecture> all = architectures();
+  if (!options.arch.empty()) {
+    const Architecture *named = find_if(
+        all, [&](const Architecture &a) { return a.name == options.arch; });
+    if (named == all.end()) {
+      SmallVector<StringRef> names;
+      for (const Architecture &a : all)
+        names.push_back(a.name);
+      return createStringError("--arch=" + options.arch + ": expected one of " +
+                               join(names, ", "));
+    }
+    return named->build(ctx, path, options);
+  }
+  for (const Architecture &a : all)
+    if (a.claims(path))
+      return a.build(ctx, path, options);
+  return createStringError(path + ": no architecture recognizes this model");
+}

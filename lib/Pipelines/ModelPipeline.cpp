@@ -1,0 +1,275 @@
+//===- ModelPipeline.cpp - the model-level pipeline -----------------------===//
+
+#include "seqc/Pipelines/ModelPipeline.h"
+
+#include "dialects/Seq/IR/SeqOps.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace llvm;
+using namespace mlir::seq;
+
+static Error fail(const Twine &message) { return createStringError(message); }
+
+Error seqc::ModelPipelineOptions::validate() const {
+  unsigned kb = kv.getKeyBits(), vb = kv.getValueBits();
+  bool preRope = rotation.keys == KeyRotation::PreRope;
+  int64_t groupHeads = rotation.groupHeads.value_or(1);
+  if (!rotation.enabled && (preRope || rotation.groupHeads))
+    return fail("--rotate-kv-keys and --rotate-kv-heads need --rotate-kv");
+  if (groupHeads < 1 || (!preRope && groupHeads != 1))
+    return fail("--rotate-kv-heads must be positive, and 1 unless "
+                "--rotate-kv-keys=pre-rope (got " +
+                Twine(groupHeads) + ")");
+  if (balance && !calibration)
+    return fail("--kv-balance needs --kv-calibration");
+  if (balance && !(*balance >= 0.0 && *balance <= 1.0))
+    return fail("--kv-balance must be in [0, 1], got " +
+                std::to_string(*balance));
+  if (balance && preRope)
+    return fail("--kv-balance scales keys after RoPE; it cannot be combined "
+                "with --rotate-kv-keys=pre-rope");
+  if (rotation.block != 0 && (!rotation.enabled || preRope))
+    return fail("--rotate-kv-block applies to --rotate-kv with post-RoPE "
+                "keys");
+  if (rotation.block < 0)
+    return fail("--rotate-kv-block must be positive");
+  if (rank) {
+    if (!calibration)
+      return fail("--kv-rank needs --kv-calibration (the joint K/V "
+                  "covariance seqc-run calibrate measures)");
+    if (*rank <= 0 || *rank % 2 != 0)
+      return fail("--kv-rank must be positive and even, got " + Twine(*rank));
+    if ((kb != 16 || vb != 16) && *rank % 16 != 0)
+      return fail("--kv-rank " + Twine(*rank) +
+                  " with --kv-bits: the latent's key and value rows (" +
+                  Twine(*rank / 2) +
+                  " channels each) are bit-packed by 8 channels; use a "
+                  "multiple of 16");
+    if (rotation.enabled || balance || kv.evict)
+      return fail("--kv-rank caches a latent of keys and values; it cannot "
+                  "be combined with --rotate-kv, --kv-balance or --kv-evict");
+  }
+  if (calibration && !balance && !rank && (!rotation.enabled || preRope))
+    return fail("--kv-calibration is read by --kv-balance, --kv-rank and by "
+                "--rotate-kv with post-RoPE keys (channel reordering)");
+  if (preRope && kv.evict)
+    return fail("--rotate-kv-keys=pre-rope caches keys before RoPE and needs "
+                "every token at its position; it cannot be combined with "
+                "--kv-evict");
+  if (kv.evict && (kb != 16 || vb != 16) && *kv.evict == EvictPolicy::Window)
+    return fail("--kv-evict window with --kv-bits: a window cache drops what "
+                "leaves it; quantizing instead is --kv-bits with --kv-window, "
+                "or --kv-evict h2o|roco with --kv-bits (mixed precision)");
+  if ((kb == 16) != (vb == 16))
+    return fail("--key-bits and --value-bits: quantize both or neither (got " +
+                Twine(kb) + " and " + Twine(vb) + ")");
+  return Error::success();
+}
+
+Error seqc::ModelPipelineOptions::validateFor(mlir::ModuleOp module,
+                                              StringRef model) const {
+  bool hasCache = false;
+  module->walk([&](KVLoadOp) { hasCache = true; });
+  if (hasCache)
+    return Error::success();
+  auto noCache = [&](StringRef flag) {
+    return fail(flag + " applies to attention models; " + model +
+                " has no KV cache");
+  };
+  if (calibration)
+    return noCache("--kv-calibration");
+  if (rotation.enabled)
+    return noCache("--rotate-kv");
+  if (kv.evict)
+    return noCache("--kv-evict");
+  if (kv.isQuantized())
+    return noCache("--kv-bits");
+  return Error::success();
+}
+
+bool seqc::ModelPipelineOptions::isEmpty() const {
+  return !balance && !rank && !rotation.enabled && !kv.evict &&
+         !kv.isQuantized();
+}
+
+void seqc::buildModelPipeline(mlir::OpPassManager &pm,
+                              const ModelPipelineOptions &o) {
+  if (o.balance) {
+    SeqBalanceKVPassOptions p;
+    p.alpha = *o.balance;
+    pm.addPass(createSeqBalanceKVPass(p));
+  }
+  if (o.rank) {
+    SeqLowRankKVPassOptions p;
+    p.rank = *o.rank;
+    pm.addPass(createSeqLowRankKVPass(p));
+  }
+  if (o.rotation.enabled) {
+    bool preRope = o.rotation.keys == KeyRotation::PreRope;
+    SeqFuseHadamardPassOptions p;
+    p.keyRotation = o.rotation.keys;
+    p.keyGroupHeads = o.rotation.groupHeads.value_or(1);
+    p.keyBlock = o.rotation.block;
+    p.reorderKeys = o.calibration && !preRope;
+    pm.addPass(createSeqFuseHadamardPass(p));
+  }
+  const KVCacheOptions &kv = o.kv;
+  if (kv.evict && kv.isQuantized()) {
+    SeqMixedPrecisionKVPassOptions p;
+    p.policy = *kv.evict;
+    p.budget = kv.budget;
+    p.sinks = kv.sinks;
+    p.recent = kv.recent;
+    p.keyBits = kv.getKeyBits();
+    p.valueBits = kv.getValueBits();
+    p.groupSize = kv.group;
+    p.symmetric = kv.symmetric;
+    pm.addPass(createSeqMixedPrecisionKVPass(p));
+  } else if (kv.evict) {
+    SeqEvictKVPassOptions p;
+    p.policy = *kv.evict;
+    p.budget = kv.budget;
+    p.sinks = kv.sinks;
+    p.recent = kv.recent;
+    pm.addPass(createSeqEvictKVPass(p));
+  } else if (kv.isQuantized()) {
+    SeqCompressKVCachePassOptions p;
+    p.keyBits = kv.getKeyBits();
+    p.valueBits = kv.getValueBits();
+    p.groupSize = kv.group;
+    p.sinks = kv.sinks;
+    p.window = kv.window;
+    p.perTokenKeys = kv.perTokenKeys;
+    p.symmetric = kv.symmetric;
+    pm.addPass(createSeqCompressKVCachePass(p));
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Registration
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// seq-model-pipeline's textual options: seqc compile's flags without the
+/// leading dashes.
+struct ModelPipelineCLOptions
+    : public mlir::PassPipelineOptions<ModelPipelineCLOptions> {
+  Option<unsigned> kvBits{*this, "kv-bits",
+                          cl::desc("Bits per cached key and value"),
+                          cl::init(16)};
+  Option<unsigned> keyBits{*this, "key-bits", cl::desc("Bits per key"),
+                           cl::init(0)};
+  Option<unsigned> valueBits{*this, "value-bits", cl::desc("Bits per value"),
+                             cl::init(0)};
+  Option<int64_t> kvGroup{*this, "kv-group",
+                          cl::desc("Quantization group size"), cl::init(32)};
+  Option<int64_t> kvWindow{*this, "kv-window",
+                           cl::desc("Most recent tokens at full precision"),
+                           cl::init(32)};
+  Option<int64_t> kvSinks{*this, "kv-sinks",
+                          cl::desc("Leading tokens at full precision"),
+                          cl::init(0)};
+  Option<bool> kvPerTokenKeys{*this, "kv-per-token-keys",
+                              cl::desc("Group keys per token"),
+                              cl::init(false)};
+  Option<bool> kvSymmetric{*this, "kv-symmetric",
+                           cl::desc("Symmetric quantization grid"),
+                           cl::init(false)};
+  Option<std::string> kvEvict{*this, "kv-evict",
+                              cl::desc("window, h2o or roco (empty: none)"),
+                              cl::init("")};
+  Option<int64_t> kvBudget{*this, "kv-budget",
+                           cl::desc("Tokens per KV head an evicting cache "
+                                    "keeps"),
+                           cl::init(0)};
+  Option<int64_t> kvRecent{*this, "kv-recent",
+                           cl::desc("Most recent tokens h2o and roco keep"),
+                           cl::init(0)};
+  Option<bool> rotateKV{*this, "rotate-kv",
+                        cl::desc("Hadamard rotation around the KV caches"),
+                        cl::init(false)};
+  Option<KeyRotation> rotateKVKeys{
+      *this, "rotate-kv-keys", cl::desc("Where keys are rotated"),
+      cl::init(KeyRotation::PostRope),
+      cl::values(clEnumValN(KeyRotation::PostRope, "post-rope",
+                            "after RoPE, with the queries"),
+                 clEnumValN(KeyRotation::PreRope, "pre-rope",
+                            "before RoPE, by groups of KV heads"))};
+  Option<int64_t> rotateKVHeads{*this, "rotate-kv-heads",
+                                cl::desc("KV heads sharing a key rotation"),
+                                cl::init(0)};
+  Option<int64_t> rotateKVBlock{*this, "rotate-kv-block",
+                                cl::desc("Hadamard block of post-RoPE keys"),
+                                cl::init(0)};
+  Option<double> kvBalance{*this, "kv-balance",
+                           cl::desc("Outlier balancing alpha (negative: off)"),
+                           cl::init(-1.0)};
+  Option<int64_t> kvRank{*this, "kv-rank",
+                         cl::desc("Rank of the low-rank latent (0: off)"),
+                         cl::init(0)};
+  Option<bool> calibration{*this, "calibration",
+                           cl::desc("The module carries seq.kv_calibration"),
+                           cl::init(false)};
+
+  Expected<seqc::ModelPipelineOptions> get() const {
+    seqc::ModelPipelineOptions o;
+    o.kv.bits = kvBits;
+    o.kv.keyBits = keyBits;
+    o.kv.valueBits = valueBits;
+    o.kv.group = kvGroup;
+    o.kv.window = kvWindow;
+    o.kv.sinks = kvSinks;
+    o.kv.perTokenKeys = kvPerTokenKeys;
+    o.kv.symmetric = kvSymmetric;
+    if (!kvEvict.empty()) {
+      o.kv.evict = symbolizeEvictPolicy(kvEvict);
+      if (!o.kv.evict)
+        return fail("--kv-evict=" + kvEvict + ": expected window, h2o or roco");
+    }
+    o.kv.budget = kvBudget;
+    o.kv.recent = kvRecent;
+    o.rotation.enabled = rotateKV;
+    o.rotation.keys = rotateKVKeys;
+    if (rotateKVHeads != 0)
+      o.rotation.groupHeads = rotateKVHeads;
+    o.rotation.block = rotateKVBlock;
+    if (kvBalance >= 0)
+      o.balance = kvBalance;
+    if (kvRank != 0)
+      o.rank = kvRank;
+    o.calibration = calibration;
+    if (Error e = o.validate())
+      return std::move(e);
+    return o;
+  }
+};
+} // namespace
+
+void seqc::registerModelPipeline() {
+  mlir::registerPassPipeline(
+      "seq-model-pipeline",
+      "The model-level KV-cache transformations of seqc compile (balance, "
+      "low rank, Hadamard rotation, eviction, quantization), with options "
+      "named like its flags",
+      [](mlir::OpPassManager &pm, StringRef text,
+         function_ref<mlir::LogicalResult(const Twine &)> errorHandler) {
+        auto cl = ModelPipelineCLOptions::createFromString(text);
+        if (!cl)
+          return errorHandler("seq-model-pipeline: invalid options '" + text +
+                              "'");
+        Expected<ModelPipelineOptions> options = cl->get();
+        if (!options)
+          return errorHandler("seq-model-pipeline: " +
+                              toString(options.takeError()));
+        buildModelPipeline(pm, *options);
+        return mlir::success();
+      },
+      [](function_ref<void(const mlir::detail::PassOptions &)> print) {
+        print(ModelPipelineCLOptions());
+      });
+}

@@ -1,0 +1,219 @@
+//===- CPUTarget.cpp - the CPU (LLVM) target ------------------------------===//
+//
+// The lowered module becomes model.so: the manifest is embedded as a
+// NUL-terminated global `seqc_manifest`, the module is translated to LLVM
+// IR, optimized at -O3 for the target machine, emitted as an object and
+// linked by the system's C compiler driver (`cc -shared`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "TargetMachine.h"
+
+#include "seqc/InitAll.h"
+#include "seqc/Target/Target.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+
+namespace {
+
+class CPUTarget : public seqc::TargetBackend {
+public:
+  CPUTarget(std::unique_ptr<TargetMachine> tm,
+            seqc::CPUPipelineOptions pipeline)
+      : tm(std::move(tm)), pipeline(std::move(pipeline)) {}
+
+  StringRef getName() const override { return "cpu"; }
+
+  ArrayRef<StringRef> getExecutableFiles() const override {
+    static const StringRef files[] = {"model.so"};
+    return files;
+  }
+
+  seqc::TargetDescription describe() const override {
+    seqc::TargetDescription d;
+    // The int8 products' kernel: integer dot products over activations
+    // quantized per block (their rounding is part of the model's numerics).
+    if (pipeline.int8Dot != "none") {
+      d.numerics.add("int8_dot", pipeline.int8Dot);
+      d.numerics.add("activation_block", Twine(pipeline.activationBlock));
+    }
+    d.runtime.add("cpu", tm->getTargetCPU());
+    std::string features = seqc::cpu::usedCpuFeatures(*tm);
+    if (!features.empty())
+      d.runtime.add("cpu_features", features);
+    return d;
+  }
+
+  void registerDialects(mlir::DialectRegistry &registry) const override {
+    mlir::registerBuiltinDialectTranslation(registry);
+    mlir::registerLLVMDialectTranslation(registry);
+  }
+
+  void buildPipeline(mlir::OpPassManager &pm) const override {
+    seqc::buildCPUPipeline(pm, pipeline);
+  }
+
+  ArrayRef<StringRef> getIntermediateFormats() const override {
+    static const StringRef formats[] = {"llvm", "obj"};
+    return formats;
+  }
+
+  Error serialize(mlir::ModuleOp module, const seqc::Manifest &manifest,
+                  const seqc::ArtifactWriter &artifact,
+                  const seqc::ProgressFn &progress) override;
+  Error emitIntermediate(mlir::ModuleOp module, const seqc::Manifest &manifest,
+                         StringRef format, StringRef path,
+                         const seqc::ProgressFn &progress) override;
+
+private:
+  /// The optimized LLVM IR of `module`, with the manifest embedded.
+  Expected<std::unique_ptr<Module>> translate(mlir::ModuleOp module,
+                                              const seqc::Manifest &manifest,
+                                              LLVMContext &llvmCtx,
+                                              const seqc::ProgressFn &progress);
+  Expected<SmallString<0>> emitObject(Module &llvmModule,
+                                      const seqc::ProgressFn &progress);
+
+  std::unique_ptr<TargetMachine> tm;
+  seqc::CPUPipelineOptions pipeline;
+};
+
+} // namespace
+
+Expected<std::unique_ptr<Module>>
+CPUTarget::translate(mlir::ModuleOp module, const seqc::Manifest &manifest,
+                     LLVMContext &llvmCtx, const seqc::ProgressFn &progress) {
+  {
+    // The manifest travels inside model.so as a NUL-terminated string.
+    mlir::OpBuilder b(module.getContext());
+    b.setInsertionPointToEnd(module.getBody());
+    std::string value = manifest.text() + '\0';
+    mlir::LLVM::GlobalOp::create(
+        b, module.getLoc(),
+        mlir::LLVM::LLVMArrayType::get(b.getI8Type(), value.size()),
+        /*isConstant=*/true, mlir::LLVM::Linkage::External, "seqc_manifest",
+        b.getStringAttr(value));
+  }
+  progress("translating to LLVM IR and optimizing (-O3, " + tm->getTargetCPU() +
+           ")");
+  std::unique_ptr<Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, llvmCtx, "seqc_model");
+  if (!llvmModule)
+    return createStringError("translation to LLVM IR failed");
+  llvmModule->setDataLayout(tm->createDataLayout());
+  llvmModule->setTargetTriple(tm->getTargetTriple());
+  auto optimize = mlir::makeOptimizingTransformer(3, 0, tm.get());
+  if (Error e = optimize(llvmModule.get()))
+    return std::move(e);
+  return std::move(llvmModule);
+}
+
+Expected<SmallString<0>>
+CPUTarget::emitObject(Module &llvmModule, const seqc::ProgressFn &progress) {
+  progress("generating machine code");
+  SmallString<0> object;
+  raw_svector_ostream os(object);
+  legacy::PassManager codegen;
+  if (tm->addPassesToEmitFile(codegen, os, nullptr,
+                              CodeGenFileType::ObjectFile))
+    return createStringError("the target cannot emit object files");
+  codegen.run(llvmModule);
+  return std::move(object);
+}
+
+Error CPUTarget::emitIntermediate(mlir::ModuleOp module,
+                                  const seqc::Manifest &manifest,
+                                  StringRef format, StringRef path,
+                                  const seqc::ProgressFn &progress) {
+  if (format != "llvm" && format != "obj")
+    return TargetBackend::emitIntermediate(module, manifest, format, path,
+                                           progress);
+  LLVMContext llvmCtx;
+  auto llvmModule = translate(module, manifest, llvmCtx, progress);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  if (format == "llvm") {
+    std::string text;
+    raw_string_ostream os(text);
+    (*llvmModule)->print(os, nullptr);
+    return seqc::writeFileAtomic(path, text);
+  }
+  auto object = emitObject(**llvmModule, progress);
+  if (!object)
+    return object.takeError();
+  return seqc::writeFileAtomic(path, *object);
+}
+
+Error CPUTarget::serialize(mlir::ModuleOp module,
+                           const seqc::Manifest &manifest,
+                           const seqc::ArtifactWriter &artifact,
+                           const seqc::ProgressFn &progress) {
+  LLVMContext llvmCtx;
+  auto llvmModule = translate(module, manifest, llvmCtx, progress);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  auto object = emitObject(**llvmModule, progress);
+  if (!object)
+    return object.takeError();
+  if (Error e = artifact.create())
+    return e;
+  std::string objPath = artifact.path("model.o.tmp"),
+              soPath = artifact.path("model.so");
+  if (Error e = seqc::writeFileAtomic(objPath, *object))
+    return e;
+
+  progress("linking model.so");
+  auto linker = sys::findProgramByName("cc");
+  if (!linker)
+    return createStringError("no C compiler driver 'cc' on PATH to link "
+                             "model.so");
+  std::string soTmp = soPath + ".tmp";
+  SmallVector<StringRef> args = {*linker, "-shared", "-o",
+                                 soTmp,   objPath,   "-lm"};
+  std::string errMsg;
+  int rc = sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &errMsg);
+  sys::fs::remove(objPath);
+  if (rc != 0)
+    return createStringError("linking model.so failed (" + *linker +
+                             " exited with " + Twine(rc) + ") " + errMsg);
+  if (std::error_code ec = sys::fs::rename(soTmp, soPath))
+    return createStringError(soPath + ": " + ec.message());
+  return Error::success();
+}
+
+Expected<std::unique_ptr<seqc::TargetBackend>>
+seqc::createCPUTarget(const TargetOptions &options) {
+  const CPUTargetOptions &o = options.cpu;
+  auto tm = cpu::makeTargetMachine(o.cpu);
+  if (!tm)
+    return tm.takeError();
+  auto kernel = cpu::chooseInt8Kernel(**tm, o.int8Dot);
+  if (!kernel)
+    return kernel.takeError();
+  CPUPipelineOptions pipeline;
+  if (options.weights == WeightFormat::Int8)
+    pipeline.int8Dot = *kernel;
+  if (o.activationBlock <= 0 || o.activationBlock % 4)
+    return createStringError(
+        "--activation-block=" + std::to_string(o.activationBlock) +
+        ": expected a positive multiple of 4");
+  pipeline.activationBlock = o.activationBlock;
+  return std::make_unique<CPUTarget>(std::move(*tm), pipeline);
+}

@@ -1,0 +1,89 @@
+//===- TargetMachine.cpp - the CPU the code is compiled for ---------------===//
+
+#include "TargetMachine.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+using namespace llvm;
+
+Expected<std::unique_ptr<TargetMachine>>
+seqc::cpu::makeTargetMachine(StringRef cpu) {
+  InitializeNativeTarget();
+  InitializeNativeTargetAsmPrinter();
+  Triple triple(sys::getProcessTriple());
+  std::string err;
+  const Target *t = TargetRegistry::lookupTarget(triple, err);
+  if (!t)
+    return createStringError("no LLVM target for " + triple.str() + ": " + err);
+  std::string cpuName =
+      cpu == "native" ? sys::getHostCPUName().str() : cpu.str();
+  std::unique_ptr<MCSubtargetInfo> sti(
+      t->createMCSubtargetInfo(triple, cpuName, ""));
+  if (!sti || !sti->isCPUStringValid(cpuName))
+    return createStringError("--cpu=" + cpuName +
+                             ": not a CPU that LLVM knows "
+                             "for " +
+                             triple.str() +
+                             " (try 'generic', 'x86-64-v3' or 'native')");
+  std::string features;
+  if (cpu == "native") {
+    SubtargetFeatures f;
+    for (const auto &kv : sys::getHostCPUFeatures())
+      f.AddFeature(kv.getKey(), kv.getValue());
+    features = f.getString();
+  }
+  TargetOptions options;
+  std::unique_ptr<TargetMachine> tm(
+      t->createTargetMachine(triple, cpuName, features, options, Reloc::PIC_,
+                             std::nullopt, CodeGenOptLevel::Aggressive));
+  if (!tm)
+    return createStringError("cannot create a target machine for " + cpuName);
+  return tm;
+}
+
+std::string seqc::cpu::usedCpuFeatures(const TargetMachine &tm) {
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  std::string list;
+  for (StringRef f : {
+#define SEQC_CPU_FEATURE(name) #name,
+#include "seqc/cpu_features.def"
+       })
+    if (sti->checkFeatures(("+" + f).str()))
+      list += (list.empty() ? "" : ",") + f.str();
+  return list;
+}
+
+Expected<std::string> seqc::cpu::chooseInt8Kernel(const TargetMachine &tm,
+                                                  StringRef request) {
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  auto has = [&](StringRef features) { return sti->checkFeatures(features); };
+  struct Kernel {
+    StringRef name, features;
+  };
+  const Kernel kernels[] = {{"avx512vnni", "+avx512vnni,+avx512bw"},
+                            {"avxvnni", "+avxvnni"},
+                            {"avx2", "+avx2"}};
+  if (request == "none")
+    return std::string("none");
+  for (const Kernel &k : kernels) {
+    if (request == "auto" && has(k.features))
+      return k.name.str();
+    if (request == k.name) {
+      if (!has(k.features))
+        return createStringError("--int8-dot=" + request + ": the target CPU " +
+                                 tm.getTargetCPU() + " lacks " + k.features);
+      return k.name.str();
+    }
+  }
+  if (request == "auto")
+    return std::string("none");
+  return createStringError(
+      "--int8-dot=" + request +
+      ": expected auto, none, avx2, avxvnni or avx512vnni");
+}

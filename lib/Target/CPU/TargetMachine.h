@@ -1,0 +1,30 @@
+//===- TargetMachine.h - the CPU the code is compiled for -------*- C++ -*-===//
+
+#ifndef SEQC_LIB_TARGET_CPU_TARGETMACHINE_H
+#define SEQC_LIB_TARGET_CPU_TARGETMACHINE_H
+
+#include "llvm/Support/Error.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace seqc::cpu {
+
+/// The target machine for `cpu` on this process's triple ("native": this
+/// machine's CPU and features), optimizing aggressively, PIC.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+makeTargetMachine(llvm::StringRef cpu);
+
+/// The x86 extensions the target machine may use that the runtime checks
+/// before it runs the code (comma-separated, as in the manifest).
+std::string usedCpuFeatures(const llvm::TargetMachine &tm);
+
+/// The integer kernel `request` (--int8-dot) names on the target: auto picks
+/// the widest one the target has; a named one it lacks is an error.
+llvm::Expected<std::string> chooseInt8Kernel(const llvm::TargetMachine &tm,
+                                             llvm::StringRef request);
+
+} // namespace seqc::cpu
+
+#endif // SEQC_LIB_TARGET_CPU_TARGETMACHINE_H

@@ -1,0 +1,28 @@
+//===- Target.cpp - the target registry -----------------------------------===//
+
+#include "seqc/Target/Target.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
+using namespace llvm;
+
+ArrayRef<seqc::TargetInfo> seqc::targets() {
+  static const TargetInfo registry[] = {
+      {"cpu", "this machine's CPU (or --cpu): model.so through LLVM",
+       createCPUTarget},
+  };
+  return registry;
+}
+
+Expected<std::unique_ptr<seqc::TargetBackend>>
+seqc::createTarget(StringRef name, const TargetOptions &options) {
+  for (const TargetInfo &t : targets())
+    if (t.name == name)
+      return t.create(options);
+  SmallVector<StringRef> names;
+  for (const TargetInfo &t : targets())
+    names.push_back(t.name);
+  return createStringError("--target=" + name + ": only the " +
+                           join(names, ", ") + " target exists so far");
+}
