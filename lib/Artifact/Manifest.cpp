@@ -2,8 +2,9 @@
 
 #include "seqc/Artifact/Artifact.h"
 
+#include "dialects/Seq/IR/SeqKVLayout.h"
 #include "dialects/Seq/IR/SeqOps.h"
-#include "passes/Conversion/KVLayout.h"
+#include "seqc/Support/KVLayout.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -83,9 +84,10 @@ static Error describeKVState(seqc::Manifest &m,
   module->walk([&](mlir::seq::KVLoadOp op) { type = op.getCache().getType(); });
   if (!type)
     return createStringError("internal error: no KV cache in the module");
-  mlir::seq::KVLayout layout;
+  seqc::KVCacheDesc desc = mlir::seq::getKVCacheDesc(type);
+  seqc::KVLayout layout;
   std::string error;
-  if (!mlir::seq::computeKVLayout(type, layout, error))
+  if (!seqc::computeKVLayout(desc, layout, error))
     return createStringError("KV cache " + error);
   std::string typeText;
   raw_string_ostream(typeText) << mlir::Type(type);
@@ -93,6 +95,8 @@ static Error describeKVState(seqc::Manifest &m,
   m.add("context", Twine(model.context));
   m.add("state_bytes", Twine(layout.bytes * L));
   m.add("kv_cache", typeText);
+  // The layout's input: the runtime rebuilds the layout from it.
+  m.add("kv_desc", seqc::serializeKVCacheDesc(desc));
   m.add("kv_layers", Twine(L));
   m.add("kv_slot_bytes", Twine(layout.bytes));
   m.add("kv_rotation", d.kvRotation);
