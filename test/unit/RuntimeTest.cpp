@@ -1,7 +1,7 @@
 //===- RuntimeTest.cpp - the C runtime API over a compiled artifact -------===//
 //
 // Runs against the artifact named by SEQC_TEST_ARTIFACT (the lit test
-// test/Integration/rwkv/runtime.test compiles one and runs this binary);
+// test/Integration/cpu/rwkv/runtime.test compiles one and runs this binary);
 // tests that need it are skipped when the variable is unset.
 //
 //===----------------------------------------------------------------------===//

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "reference"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "reference"))
 import llama_ref  # noqa: E402
 from wkv_case import parse_printed  # noqa: E402
 

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "reference"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "reference"))
 import rwkv_ref  # noqa: E402
 
 TOLERANCE = 1e-4  # max abs error at fp32 (outputs are O(1))

@@ -5,7 +5,7 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "reference"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "reference"))
 from checkpoint import write_safetensors  # noqa: E402
 from llama_ref import read_safetensors  # noqa: E402
 
