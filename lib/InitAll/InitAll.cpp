@@ -3,6 +3,7 @@
 #include "seqc/InitAll.h"
 
 #include "dialects/Seq/IR/SeqDialect.h"
+#include "passes/Codegen/CPU/Passes.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Transforms/Passes.h"
 
@@ -107,6 +108,7 @@ void seqc::registerAllPasses() {
   using namespace mlir;
   seq::registerSeqTransformsPasses();
   seq::registerSeqConversionPasses();
+  seq::registerSeqCPUCodegenPasses();
   PassPipelineRegistration<CPUPipelineCLOptions>(
       "seq-cpu-pipeline",
       "Lower seq ops through linalg, one-shot bufferization, buffer "

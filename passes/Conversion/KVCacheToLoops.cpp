@@ -30,7 +30,7 @@
 #include <numeric>
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_CONVERTSEQKVTOLOOPS
+#define GEN_PASS_DEF_CONVERTSEQKVTOLOOPSPASS
 #include "passes/Conversion/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -1271,7 +1271,7 @@ struct CacheRef {
 };
 
 struct ConvertSeqKVToLoopsPass
-    : mlir::seq::impl::ConvertSeqKVToLoopsBase<ConvertSeqKVToLoopsPass> {
+    : mlir::seq::impl::ConvertSeqKVToLoopsPassBase<ConvertSeqKVToLoopsPass> {
   llvm::DenseMap<Value, CacheRef> caches;
 
   /// A memref view of a tensor ([T, H, D] f32 or a latent basis), for

@@ -10,7 +10,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_CONVERTSEQTOLINALG
+#define GEN_PASS_DEF_CONVERTSEQTOLINALGPASS
 #include "passes/Conversion/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -701,7 +701,7 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
 //===----------------------------------------------------------------------===//
 
 struct ConvertSeqToLinalgPass
-    : public seq::impl::ConvertSeqToLinalgBase<ConvertSeqToLinalgPass> {
+    : public seq::impl::ConvertSeqToLinalgPassBase<ConvertSeqToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);
