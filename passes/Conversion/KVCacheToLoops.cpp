@@ -39,9 +39,6 @@ using namespace mlir::seq;
 
 static int64_t align64(int64_t n) { return (n + 63) / 64 * 64; }
 
-/// Marks the softmax exponentials of the attention loops.
-static constexpr llvm::StringLiteral kSoftmaxExp = "seq.softmax_exp";
-
 bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
                                 std::string &error) {
   l = KVLayout();
@@ -257,7 +254,8 @@ public:
   /// iteration.
   void parallelLoop(int64_t n, function_ref<void(Value)> body) {
     auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1));
-    forOp->setAttr("seq.parallel", b.getUnitAttr());
+    SeqDialect::ParallelAttrHelper(b.getContext())
+        .setAttr(forOp, b.getUnitAttr());
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forOp.getBody());
     Value iv = forOp.getInductionVar();
@@ -1197,7 +1195,8 @@ public:
             auto exp = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
             // Expanded to a polynomial after the lowering (see
             // runOnOperation): a call to expf per score would dominate.
-            exp->setAttr(kSoftmaxExp, b.getUnitAttr());
+            SeqDialect::SoftmaxExpAttrHelper(b.getContext())
+                .setAttr(exp, b.getUnitAttr());
             Value e = exp;
             memref::StoreOp::create(b, e, scores, ValueRange{idx(r), j});
             // Reassociable, so that LLVM vectorizes the loop.
@@ -1549,8 +1548,9 @@ struct ConvertSeqKVToLoopsPass
     // rest of the loop; a libm call per score would cost more than reading
     // the cache.
     SmallVector<Operation *> exps;
+    SeqDialect::SoftmaxExpAttrHelper softmaxExp(&getContext());
     getOperation()->walk([&](math::ExpOp op) {
-      if (op->hasAttr(kSoftmaxExp))
+      if (softmaxExp.isAttrPresent(op))
         exps.push_back(op);
     });
     if (!exps.empty()) {

@@ -2,6 +2,8 @@
 
 #include "passes/Codegen/CPU/Passes.h"
 
+#include "dialects/Seq/IR/SeqDialect.h"
+
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::seq {
@@ -16,8 +18,9 @@ struct SeqParallelizeLoopsPass
     : public seq::impl::SeqParallelizeLoopsPassBase<SeqParallelizeLoopsPass> {
   void runOnOperation() override {
     SmallVector<scf::ForOp> loops;
+    seq::SeqDialect::ParallelAttrHelper parallel(&getContext());
     getOperation().walk([&](scf::ForOp op) {
-      if (op->hasAttr("seq.parallel") && op.getNumResults() == 0)
+      if (parallel.isAttrPresent(op) && op.getNumResults() == 0)
         loops.push_back(op);
     });
     IRRewriter rewriter(&getContext());

@@ -10,6 +10,8 @@
 #include "passes/Codegen/CPU/ProductTiles.h"
 #include "passes/Codegen/CPU/X86Int8Kernels.h"
 
+#include "dialects/Seq/IR/SeqDialect.h"
+
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
@@ -193,14 +195,16 @@ struct SeqParallelizeProductsPass
     // Each marked product, and whether it is worth all threads; dot
     // products marked seq.dot stay on one thread.
     SmallVector<std::pair<linalg::GenericOp, bool>> products;
+    seq::SeqDialect::DotAttrHelper dot(&getContext());
+    seq::SeqDialect::ParallelAttrHelper marked(&getContext());
     getOperation().walk([&](linalg::GenericOp op) {
       if (!op.hasPureBufferSemantics())
         return;
-      if (op->hasAttr("seq.dot")) {
+      if (dot.isAttrPresent(op)) {
         products.push_back({op, false});
         return;
       }
-      if (!op->hasAttr("seq.parallel"))
+      if (!marked.isAttrPresent(op))
         return;
       // A single-token product (decode) stays on one thread unless its
       // weight is large: measured on 2 cores, task dispatch costs more than
@@ -222,8 +226,8 @@ struct SeqParallelizeProductsPass
     // a dispatch).
     SmallVector<linalg::GenericOp> elementwise;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (!op.hasPureBufferSemantics() || op->hasAttr("seq.dot") ||
-          op->hasAttr("seq.parallel") || op.getNumDpsInits() == 0 ||
+      if (!op.hasPureBufferSemantics() || dot.isAttrPresent(op) ||
+          marked.isAttrPresent(op) || op.getNumDpsInits() == 0 ||
           op.getNumReductionLoops() != 0 ||
           !llvm::is_contained(op.getStaticLoopRanges(), ShapedType::kDynamic))
         return;

@@ -280,7 +280,7 @@ headGeneric(OpBuilder &b, Location loc, ValueRange inputs,
         linalg::YieldOp::create(nb, nl, body(nb, nl, args));
       });
   if (dot)
-    op->setAttr("seq.dot", b.getUnitAttr());
+    seq::SeqDialect::DotAttrHelper(b.getContext()).setAttr(op, b.getUnitAttr());
   return op.getResult(0);
 }
 
@@ -395,7 +395,8 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
                                      b.getIndexAttr(1)});
           scf::YieldOp::create(b, loc, ValueRange{loop.getResult(0), next});
         });
-    headLoop->setAttr("seq.parallel", rewriter.getUnitAttr());
+    seq::SeqDialect::ParallelAttrHelper(rewriter.getContext())
+        .setAttr(headLoop, rewriter.getUnitAttr());
     rewriter.replaceOp(op,
                        {castToResultType(rewriter, loc, headLoop.getResult(0),
                                          op.getY().getType()),
