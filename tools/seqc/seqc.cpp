@@ -17,6 +17,7 @@
 #include "seqc/Import/Llama.h"
 #include "seqc/Import/RWKV.h"
 #include "seqc/InitAll.h"
+#include "seqc/Pipelines/CPUPipeline.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -740,9 +741,9 @@ std::string manifestText(const Model &model, StringRef stateLines,
      << "\n";
   // The int8 products' kernel: integer dot products over activations
   // quantized per block (their rounding is part of the model's numerics).
-  if (pipeline.int8Dot != "none")
-    os << "int8_dot " << pipeline.int8Dot << "\nactivation_block "
-       << pipeline.activationBlock << "\n";
+  if (pipeline.int8Kernel != seqc::Int8Kernel::None)
+    os << "int8_dot " << seqc::stringifyInt8Kernel(pipeline.int8Kernel)
+       << "\nactivation_block " << pipeline.activationBlock << "\n";
   if (rotateWeights)
     os << "weights_rotation quarot " << rotationSeed << "\n";
   os << "weights_bytes " << model.weights.bytes.size() << "\n";
@@ -838,7 +839,7 @@ int runCompile() {
   if (!kernel)
     return fail(kernel.takeError());
   if (weights == seqc::WeightFormat::Int8)
-    pipeline.int8Dot = *kernel;
+    pipeline.int8Kernel = *seqc::symbolizeInt8Kernel(*kernel);
   if (activationBlock <= 0 || activationBlock % 4)
     return fail("--activation-block=" + std::to_string(activationBlock) +
                 ": expected a positive multiple of 4");
