@@ -567,8 +567,9 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
         "internal error: the layers' weights are not laid out uniformly");
   if (rot) {
     Builder b(ctx);
-    model.module->getOperation()->setAttr(
-        "seq.folded_rotations", b.getStrArrayAttr({"residual", "values"}));
+    mlir::seq::SeqDialect::FoldedRotationsAttrHelper(ctx).setAttr(
+        model.module->getOperation(),
+        b.getStrArrayAttr({"residual", "values"}));
   }
   if (failed(verify(*model.module)))
     return llvm::createStringError(

@@ -15,6 +15,8 @@
 #include "seqc/Import/Checkpoint.h"
 #include "seqc/Import/RWKV.h"
 
+#include "dialects/Seq/IR/SeqDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -161,7 +163,8 @@ public:
   /// when layers first .. L-1 are not laid out uniformly.
   OwningOpRef<ModuleOp> buildModule(StringRef kind, int64_t firstShared) {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-    module->getOperation()->setAttr("seq.model", b.getStringAttr(kind));
+    mlir::seq::SeqDialect::ModelAttrHelper(ctx).setAttr(module->getOperation(),
+                                                        b.getStringAttr(kind));
     b.setInsertionPointToEnd(module->getBody());
     if (!checkUniformLayers(firstShared))
       return nullptr;
@@ -351,7 +354,8 @@ protected:
               arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
         });
     // Worth spreading over threads (seq-parallelize-products).
-    product->setAttr("seq.parallel", UnitAttr::get(ctx));
+    mlir::seq::SeqDialect::ParallelAttrHelper(ctx).setAttr(product,
+                                                           UnitAttr::get(ctx));
     return product.getResult(0);
   }
 

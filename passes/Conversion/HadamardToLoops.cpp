@@ -24,7 +24,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_CONVERTSEQHADAMARDTOLOOPS
+#define GEN_PASS_DEF_CONVERTSEQHADAMARDTOLOOPSPASS
 #include "passes/Conversion/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -183,7 +183,7 @@ void mlir::seq::emitRowHadamard(ImplicitLocOpBuilder &b, Value row, int64_t n,
 namespace {
 
 struct ConvertSeqHadamardToLoopsPass
-    : mlir::seq::impl::ConvertSeqHadamardToLoopsBase<
+    : mlir::seq::impl::ConvertSeqHadamardToLoopsPassBase<
           ConvertSeqHadamardToLoopsPass> {
   void runOnOperation() override {
     SmallVector<HadamardOp> ops;

@@ -30,7 +30,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_CONVERTSEQKVTOLOOPS
+#define GEN_PASS_DEF_CONVERTSEQKVTOLOOPSPASS
 #include "passes/Conversion/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -38,8 +38,6 @@ using namespace mlir;
 using namespace mlir::seq;
 using seqc::KVLayout;
 
-/// Marks the softmax exponentials of the attention loops.
-static constexpr llvm::StringLiteral kSoftmaxExp = "seq.softmax_exp";
 
 namespace {
 
@@ -153,7 +151,8 @@ public:
   /// iteration.
   void parallelLoop(int64_t n, function_ref<void(Value)> body) {
     auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1));
-    forOp->setAttr("seq.parallel", b.getUnitAttr());
+    SeqDialect::ParallelAttrHelper(b.getContext())
+        .setAttr(forOp, b.getUnitAttr());
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forOp.getBody());
     Value iv = forOp.getInductionVar();
@@ -1093,7 +1092,8 @@ public:
             auto exp = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
             // Expanded to a polynomial after the lowering (see
             // runOnOperation): a call to expf per score would dominate.
-            exp->setAttr(kSoftmaxExp, b.getUnitAttr());
+            SeqDialect::SoftmaxExpAttrHelper(b.getContext())
+                .setAttr(exp, b.getUnitAttr());
             Value e = exp;
             memref::StoreOp::create(b, e, scores, ValueRange{idx(r), j});
             // Reassociable, so that LLVM vectorizes the loop.
@@ -1167,7 +1167,7 @@ struct CacheRef {
 };
 
 struct ConvertSeqKVToLoopsPass
-    : mlir::seq::impl::ConvertSeqKVToLoopsBase<ConvertSeqKVToLoopsPass> {
+    : mlir::seq::impl::ConvertSeqKVToLoopsPassBase<ConvertSeqKVToLoopsPass> {
   llvm::DenseMap<Value, CacheRef> caches;
 
   /// A memref view of a tensor ([T, H, D] f32 or a latent basis), for
@@ -1439,8 +1439,9 @@ struct ConvertSeqKVToLoopsPass
     // rest of the loop; a libm call per score would cost more than reading
     // the cache.
     SmallVector<Operation *> exps;
+    SeqDialect::SoftmaxExpAttrHelper softmaxExp(&getContext());
     getOperation()->walk([&](math::ExpOp op) {
-      if (op->hasAttr(kSoftmaxExp))
+      if (softmaxExp.isAttrPresent(op))
         exps.push_back(op);
     });
     if (!exps.empty()) {

@@ -32,8 +32,9 @@ struct BalanceKVPass : public seq::impl::SeqBalanceKVPassBase<BalanceKVPass> {
       return signalPassFailure();
     SmallVector<KVAttentionOp> attentions;
     getOperation()->walk([&](KVAttentionOp op) { attentions.push_back(op); });
+    seq::SeqDialect::BalancedAttrHelper balanced(&getContext());
     for (KVAttentionOp op : attentions) {
-      if (op->hasAttr("seq.balanced"))
+      if (balanced.isAttrPresent(op))
         continue;
       if (op.getLatentBasis()) {
         op.emitOpError() << "seq-balance-kv: the cache holds low-rank "
@@ -84,7 +85,7 @@ struct BalanceKVPass : public seq::impl::SeqBalanceKVPassBase<BalanceKVPass> {
       Value q = op.getQuery();
       op.getQueryMutable().assign(ScaleChannelsOp::create(
           b, op.getLoc(), q.getType(), q, cal->layer, table(Hq, queryScales)));
-      op->setAttr("seq.balanced", b.getUnitAttr());
+      balanced.setAttr(op, b.getUnitAttr());
       ++numBalanced;
     }
   }

@@ -70,15 +70,17 @@ struct FuseHadamardPass
     }
     // Values the importer already rotated (QuaRot, folded into W_v / W_o).
     bool valuesFolded = false;
-    if (auto folded =
-            getOperation()->getAttrOfType<ArrayAttr>("seq.folded_rotations"))
+    if (ArrayAttr folded =
+            seq::SeqDialect::FoldedRotationsAttrHelper(&getContext())
+                .getAttr(getOperation()))
       for (Attribute a : folded)
         if (auto str = dyn_cast<StringAttr>(a); str && str == "values")
           valuesFolded = true;
     SmallVector<KVAttentionOp> attentions;
     getOperation()->walk([&](KVAttentionOp op) { attentions.push_back(op); });
+    seq::SeqDialect::RotatedAttrHelper rotated(&getContext());
     for (KVAttentionOp op : attentions) {
-      if (op->hasAttr("seq.rotated") || op.hasKeyTransform())
+      if (rotated.isAttrPresent(op) || op.hasKeyTransform())
         continue;
       auto append = op.getCache().getDefiningOp<KVAppendOp>();
       if (!append)
@@ -122,7 +124,7 @@ struct FuseHadamardPass
         Value out = rotate(op.getOutput(), true);
         op.getOutput().replaceAllUsesExcept(out, out.getDefiningOp());
       }
-      op->setAttr("seq.rotated", b.getUnitAttr());
+      rotated.setAttr(op, b.getUnitAttr());
       ++numRotated;
     }
   }

@@ -76,9 +76,12 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVPassBase<LowRankKVPass> {
     for (auto [op, append] : work) {
       KVCacheType type = op.getCache().getType();
       int64_t H = type.getHeads(), D = type.getHeadDim(), N = 2 * H * D;
-      if (op.hasKeyTransform() || op->hasAttr("seq.rotated") ||
-          op->hasAttr("seq.balanced") || type.isCompressed() ||
-          type.getWindow() != 0 || type.isScored())
+      if (op.hasKeyTransform() ||
+          seq::SeqDialect::RotatedAttrHelper(op->getContext())
+              .isAttrPresent(op) ||
+          seq::SeqDialect::BalancedAttrHelper(op->getContext())
+              .isAttrPresent(op) ||
+          type.isCompressed() || type.getWindow() != 0 || type.isScored())
         return fail(op, "the cache must be a plain full-precision one whose "
                         "keys and values are as the model computes them; run "
                         "seq-low-rank-kv before the rotation, balancing, "

@@ -37,6 +37,30 @@ def Seq_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  // Attributes seq's passes put on operations of any dialect. Each gets a
+  // typed helper, `SeqDialect::<Name>AttrHelper(ctx)` (get, set, present,
+  // remove), so that no pass spells the name as a string:
+  //   seq.parallel          (unit) on linalg products and scf.for loops worth
+  //                         all threads (seq-parallelize-products, -loops);
+  //   seq.dot               (unit) on dot products kept on one thread;
+  //   seq.softmax_exp       (unit) on the attention's softmax math.exp, which
+  //                         becomes a polynomial;
+  //   seq.model             (string) on the module: the model kind;
+  //   seq.rotated           (unit) on a seq.kv_attention whose keys and
+  //                         queries a rotation was folded into;
+  //   seq.balanced          (unit) on a seq.kv_attention whose key channels
+  //                         were balanced;
+  //   seq.folded_rotations  (array of strings) on the module: the rotations
+  //                         the importer folded into the weights.
+  let discardableAttrs = (ins
+    "::mlir::UnitAttr":$parallel,
+    "::mlir::UnitAttr":$dot,
+    "::mlir::UnitAttr":$softmax_exp,
+    "::mlir::StringAttr":$model,
+    "::mlir::UnitAttr":$rotated,
+    "::mlir::UnitAttr":$balanced,
+    "::mlir::ArrayAttr":$folded_rotations
+  );
   let extraClassDeclaration = [{
   private:
     void registerAttributes();

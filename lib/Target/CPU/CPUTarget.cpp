@@ -9,7 +9,7 @@
 
 #include "TargetMachine.h"
 
-#include "seqc/InitAll.h"
+#include "seqc/Pipelines/CPUPipeline.h"
 #include "seqc/Target/Target.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -50,8 +50,9 @@ public:
     seqc::TargetDescription d;
     // The int8 products' kernel: integer dot products over activations
     // quantized per block (their rounding is part of the model's numerics).
-    if (pipeline.int8Dot != "none") {
-      d.numerics.add("int8_dot", pipeline.int8Dot);
+    if (pipeline.int8Kernel != seqc::Int8Kernel::None) {
+      d.numerics.add("int8_dot",
+                     seqc::stringifyInt8Kernel(pipeline.int8Kernel));
       d.numerics.add("activation_block", Twine(pipeline.activationBlock));
     }
     d.runtime.add("cpu", tm->getTargetCPU());
@@ -209,7 +210,7 @@ seqc::createCPUTarget(const TargetOptions &options) {
     return kernel.takeError();
   CPUPipelineOptions pipeline;
   if (options.weights == WeightFormat::Int8)
-    pipeline.int8Dot = *kernel;
+    pipeline.int8Kernel = *kernel;
   if (o.activationBlock <= 0 || o.activationBlock % 4)
     return createStringError(
         "--activation-block=" + std::to_string(o.activationBlock) +

@@ -59,30 +59,32 @@ std::string seqc::cpu::usedCpuFeatures(const TargetMachine &tm) {
   return list;
 }
 
-Expected<std::string> seqc::cpu::chooseInt8Kernel(const TargetMachine &tm,
-                                                  StringRef request) {
+Expected<seqc::Int8Kernel> seqc::cpu::chooseInt8Kernel(const TargetMachine &tm,
+                                                       StringRef request) {
   const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
-  auto has = [&](StringRef features) { return sti->checkFeatures(features); };
   struct Kernel {
-    StringRef name, features;
+    Int8Kernel kernel;
+    StringRef features;
   };
-  const Kernel kernels[] = {{"avx512vnni", "+avx512vnni,+avx512bw"},
-                            {"avxvnni", "+avxvnni"},
-                            {"avx2", "+avx2"}};
+  // Widest first: auto takes the first one the target has.
+  const Kernel kernels[] = {{Int8Kernel::AVX512VNNI, "+avx512vnni,+avx512bw"},
+                            {Int8Kernel::AVXVNNI, "+avxvnni"},
+                            {Int8Kernel::AVX2, "+avx2"}};
   if (request == "none")
-    return std::string("none");
+    return Int8Kernel::None;
   for (const Kernel &k : kernels) {
-    if (request == "auto" && has(k.features))
-      return k.name.str();
-    if (request == k.name) {
-      if (!has(k.features))
+    bool has = sti->checkFeatures(k.features);
+    if (request == "auto" && has)
+      return k.kernel;
+    if (request == stringifyInt8Kernel(k.kernel)) {
+      if (!has)
         return createStringError("--int8-dot=" + request + ": the target CPU " +
                                  tm.getTargetCPU() + " lacks " + k.features);
-      return k.name.str();
+      return k.kernel;
     }
   }
   if (request == "auto")
-    return std::string("none");
+    return Int8Kernel::None;
   return createStringError(
       "--int8-dot=" + request +
       ": expected auto, none, avx2, avxvnni or avx512vnni");

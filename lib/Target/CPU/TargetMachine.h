@@ -3,6 +3,8 @@
 #ifndef SEQC_LIB_TARGET_CPU_TARGETMACHINE_H
 #define SEQC_LIB_TARGET_CPU_TARGETMACHINE_H
 
+#include "seqc/Support/Int8Kernel.h"
+
 #include "llvm/Support/Error.h"
 #include "llvm/Target/TargetMachine.h"
 
@@ -22,8 +24,8 @@ std::string usedCpuFeatures(const llvm::TargetMachine &tm);
 
 /// The integer kernel `request` (--int8-dot) names on the target: auto picks
 /// the widest one the target has; a named one it lacks is an error.
-llvm::Expected<std::string> chooseInt8Kernel(const llvm::TargetMachine &tm,
-                                             llvm::StringRef request);
+llvm::Expected<Int8Kernel> chooseInt8Kernel(const llvm::TargetMachine &tm,
+                                            llvm::StringRef request);
 
 } // namespace seqc::cpu
 

@@ -11,7 +11,7 @@
 #include "seqc/Support/Rope.h"
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_CONVERTSEQTOLINALG
+#define GEN_PASS_DEF_CONVERTSEQTOLINALGPASS
 #include "passes/Conversion/Passes.h.inc"
 } // namespace mlir::seq
 
@@ -281,7 +281,7 @@ headGeneric(OpBuilder &b, Location loc, ValueRange inputs,
         linalg::YieldOp::create(nb, nl, body(nb, nl, args));
       });
   if (dot)
-    op->setAttr("seq.dot", b.getUnitAttr());
+    seq::SeqDialect::DotAttrHelper(b.getContext()).setAttr(op, b.getUnitAttr());
   return op.getResult(0);
 }
 
@@ -396,7 +396,8 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
                                      b.getIndexAttr(1)});
           scf::YieldOp::create(b, loc, ValueRange{loop.getResult(0), next});
         });
-    headLoop->setAttr("seq.parallel", rewriter.getUnitAttr());
+    seq::SeqDialect::ParallelAttrHelper(rewriter.getContext())
+        .setAttr(headLoop, rewriter.getUnitAttr());
     rewriter.replaceOp(op,
                        {castToResultType(rewriter, loc, headLoop.getResult(0),
                                          op.getY().getType()),
@@ -702,7 +703,7 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
 //===----------------------------------------------------------------------===//
 
 struct ConvertSeqToLinalgPass
-    : public seq::impl::ConvertSeqToLinalgBase<ConvertSeqToLinalgPass> {
+    : public seq::impl::ConvertSeqToLinalgPassBase<ConvertSeqToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);

@@ -1,19 +1,18 @@
 //===- StridedCopyToLinalg.cpp - strided memref.copy as linalg.copy -------===//
 
-#include "passes/Conversion/Passes.h"
-
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "passes/Codegen/CPU/Passes.h"
 
 namespace mlir::seq {
-#define GEN_PASS_DEF_SEQSTRIDEDCOPYTOLINALG
-#include "passes/Conversion/Passes.h.inc"
+#define GEN_PASS_DEF_SEQSTRIDEDCOPYTOLINALGPASS
+#include "passes/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::seq
 
 using namespace mlir;
 
 namespace {
 struct SeqStridedCopyToLinalgPass
-    : public seq::impl::SeqStridedCopyToLinalgBase<SeqStridedCopyToLinalgPass> {
+    : public seq::impl::SeqStridedCopyToLinalgPassBase<
+          SeqStridedCopyToLinalgPass> {
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation().walk([&](memref::CopyOp op) {

@@ -6,7 +6,7 @@
 // RUN: not seqc-opt %s --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=sse}))" 2>&1 | FileCheck %s --check-prefix=BAD-ISA
 // RUN: not seqc-opt %s --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=avx2 activation-block=6}))" 2>&1 | FileCheck %s --check-prefix=BAD-BLOCK
 
-// BAD-ISA: error: seq-parallelize-products: int8-dot=sse: expected none, avx2, avxvnni or avx512vnni
+// BAD-ISA: for the --int8-dot option: Cannot find option named 'sse'!
 // BAD-BLOCK: error: seq-parallelize-products: activation-block=6: expected a positive multiple of 4
 
 // A prefill int8 product: the activations are quantized per token and block

@@ -1,0 +1,134 @@
+//===- CPUPipeline.cpp - the CPU lowering of seq IR -----------------------===//
+
+#include "seqc/Pipelines/CPUPipeline.h"
+
+#include "passes/Codegen/CPU/Passes.h"
+#include "passes/Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/Async/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#include <string>
+
+using namespace mlir;
+
+llvm::Error seqc::CPUPipelineOptions::validate() const {
+  if (activationBlock <= 0 || activationBlock % 4)
+    return llvm::createStringError(
+        "activation-block=" + std::to_string(activationBlock) +
+        ": expected a positive multiple of 4");
+  return llvm::Error::success();
+}
+
+/// async-parallel-for on the caller's thread (no dispatch task) with all the
+/// runtime's workers, in tasks of at least `minTaskSize` iterations.
+static std::unique_ptr<Pass> parallelForTasks(int32_t minTaskSize) {
+  AsyncParallelForPassOptions options;
+  options.asyncDispatch = false;
+  options.numWorkerThreads = -1;
+  options.minTaskSize = minTaskSize;
+  return createAsyncParallelForPass(options);
+}
+
+void seqc::buildCPUPipeline(OpPassManager &pm,
+                            const CPUPipelineOptions &options) {
+  // seq -> tensors, linalg and loops.
+  pm.addPass(seq::createConvertSeqToLinalgPass());
+  pm.addPass(seq::createConvertSeqHadamardToLoopsPass());
+  pm.addPass(seq::createConvertSeqKVToLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+
+  // Bufferization. Results stored into a caller's buffer are computed there.
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // A function result that is its argument's buffer (a layer's state,
+  // updated in place) is dropped: callers use their own buffer, and the copy
+  // back into it folds away.
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+  bufferization::buildBufferDeallocationPipeline(pm);
+  // Vector writes into buffers whose innermost stride is not 1 (a caller's
+  // strided view) become loops; unit-stride ones stay.
+  pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass());
+
+  // CPU codegen. Matrix products on all threads: scf.parallel, split into
+  // tasks for the async runtime ABI (which seqc's runtime provides).
+  seq::SeqParallelizeProductsPassOptions products;
+  products.int8Kernel = options.int8Kernel;
+  products.activationBlock = options.activationBlock;
+  pm.addNestedPass<func::FuncOp>(
+      seq::createSeqParallelizeProductsPass(products));
+  pm.addPass(parallelForTasks(/*minTaskSize=*/512));
+  // Then the loops marked parallel (attention over KV heads): a task per
+  // iteration.
+  pm.addNestedPass<func::FuncOp>(seq::createSeqParallelizeLoopsPass());
+  pm.addPass(parallelForTasks(/*minTaskSize=*/1));
+  pm.addPass(createAsyncToAsyncRuntimePass());
+  pm.addPass(createAsyncRuntimeRefCountingPass());
+  pm.addPass(createAsyncRuntimeRefCountingOptPass());
+  OpPassManager &loops = pm.nest<func::FuncOp>();
+  loops.addPass(seq::createSeqStridedCopyToLinalgPass());
+  loops.addPass(createConvertLinalgToLoopsPass());
+
+  // Loops -> the LLVM dialect.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertAsyncToLLVMPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+namespace {
+/// seq-cpu-pipeline's textual options (CPUPipelineOptions).
+struct CPUPipelineCLOptions : public PassPipelineOptions<CPUPipelineCLOptions> {
+  Option<seqc::Int8Kernel> int8Kernel{
+      *this, "int8-dot",
+      llvm::cl::desc("Integer kernel for int8-weight products: none, avx2, "
+                     "avxvnni or avx512vnni (the target must have it)"),
+      llvm::cl::init(seqc::Int8Kernel::None), seqc::int8KernelOptionValues()};
+  Option<int64_t> activationBlock{
+      *this, "activation-block",
+      llvm::cl::desc("Activation channels sharing one int8 scale"),
+      llvm::cl::init(32)};
+};
+} // namespace
+
+void seqc::registerCPUPipeline() {
+  // registerPassPipeline rather than PassPipelineRegistration: its builder
+  // can refuse options (validate) with a message instead of building a
+  // pipeline that fails later.
+  registerPassPipeline(
+      "seq-cpu-pipeline",
+      "Lower seq ops through linalg, one-shot bufferization, buffer "
+      "deallocation and loops to the LLVM dialect",
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        CPUPipelineCLOptions cl;
+        if (failed(cl.parseFromString(text)))
+          return failure();
+        CPUPipelineOptions options;
+        options.int8Kernel = cl.int8Kernel;
+        options.activationBlock = cl.activationBlock;
+        if (llvm::Error e = options.validate())
+          return errorHandler("seq-cpu-pipeline: " +
+                              llvm::toString(std::move(e)));
+        buildCPUPipeline(pm, options);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optHandler) {
+        optHandler(CPUPipelineCLOptions());
+      });
+}

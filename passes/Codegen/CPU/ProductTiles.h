@@ -1,0 +1,42 @@
+//===- ProductTiles.h - tiles of prefill products ---------------*- C++ -*-===//
+//
+// Prefill products (several tokens) compute tiles of outputs, so that a
+// weight element is loaded once for several tokens and an activation once
+// for several rows. The float products (ParallelizeProducts.cpp) and the
+// integer kernels (X86Int8Kernels.cpp) share the tile shape and the loops
+// that cover a product with tiles.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_PASSES_CODEGEN_CPU_PRODUCTTILES_H
+#define SEQC_PASSES_CODEGEN_CPU_PRODUCTTILES_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <optional>
+
+namespace mlir::seq::cpu {
+
+/// Prefill products compute tiles of kTileRows outputs x kTileTokens tokens.
+constexpr int64_t kTileRows = 2, kTileTokens = 4;
+
+/// Computes one tile: `nr` rows from `n0` by `tr` tokens from `t0`.
+using TileFn = function_ref<void(OpBuilder &, Location, Value n0, Value t0,
+                                 int64_t nr, int64_t tr)>;
+
+/// Whether a product of `rows` outputs over `tokens` tokens (nullopt:
+/// dynamic) is computed in tiles: a static row count of at least a tile,
+/// and a dynamic token count or one of at least a tile (prefill).
+bool isTiled(std::optional<int64_t> rows, std::optional<int64_t> tokens);
+
+/// The scf.parallel loops covering outputs [0, rows) x tokens [0, T) when
+/// isTiled holds: the whole tiles, then the tokens beyond a multiple of
+/// kTileTokens and the rows beyond a multiple of kTileRows, one output per
+/// iteration.
+void parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows, Value T,
+                   TileFn tile);
+
+} // namespace mlir::seq::cpu
+
+#endif // SEQC_PASSES_CODEGEN_CPU_PRODUCTTILES_H

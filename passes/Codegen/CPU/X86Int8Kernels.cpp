@@ -1,0 +1,488 @@
+//===- X86Int8Kernels.cpp - x86 integer kernels of int8 products ----------===//
+//
+// An int8 product becomes, in this order: activation buffers (codes and
+// scales), the quantization of the activations, then the outputs, each a
+// sum of integer dot products over prepared weight vectors plus scalar
+// products for the channels left over.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Codegen/CPU/X86Int8Kernels.h"
+#include "passes/Codegen/CPU/ProductTiles.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using seqc::Int8Kernel;
+
+namespace {
+
+/// Weight bytes one dot-product step consumes (32-bit sums: a quarter).
+int64_t vectorBytes(Int8Kernel kernel) {
+  return kernel == Int8Kernel::AVX512VNNI ? 64 : 32;
+}
+
+/// Whether the kernel stores the activation codes biased to unsigned bytes
+/// (q + 128): the VNNI instructions multiply unsigned by signed bytes with
+/// 32-bit sums, so the bias is exact and comes off as 128 · Σ w, which
+/// depends on the weights alone. vpmaddubsw's 16-bit pair sums would
+/// saturate with it (2 · 255 · 127), so AVX2 keeps signed codes.
+bool biasedCodes(Int8Kernel kernel) { return kernel != Int8Kernel::AVX2; }
+
+/// The int8 code `q` biased (q + 128 as an unsigned byte), or a biased code
+/// back: the same flip of the sign bit.
+Value flipBias(OpBuilder &b, Location l, Value q) {
+  return arith::XOrIOp::create(
+      b, l, q, arith::ConstantIntOp::create(b, l, b.getI8Type(), -128));
+}
+
+//===----------------------------------------------------------------------===//
+// The x86 instructions
+//===----------------------------------------------------------------------===//
+
+/// The weight side of an int8 dot product, computed once per weight
+/// vector and shared by every token that multiplies it: the bytes and the
+/// negated bias term -128 · Σ w per 32-bit lane (VNNI), or |w| and w (AVX2).
+struct PreparedWeight {
+  Value first, second;
+};
+
+/// Helpers for the x86 intrinsics of the int8 kernels.
+struct Int8Ops {
+  OpBuilder &b;
+  Location l;
+  Int8Kernel kernel;
+  int64_t bytes, lanes;
+  Int8Ops(OpBuilder &b, Location l, Int8Kernel kernel)
+      : b(b), l(l), kernel(kernel), bytes(vectorBytes(kernel)),
+        lanes(bytes / 4) {}
+
+  VectorType vec(int64_t n, Type t) { return VectorType::get({n}, t); }
+  Value splat(VectorType type, Attribute value) {
+    return arith::ConstantOp::create(b, l, type,
+                                     DenseElementsAttr::get(type, value));
+  }
+  Value intrinsic(StringRef name, Type result, ValueRange args) {
+    return LLVM::CallIntrinsicOp::create(b, l, result, b.getStringAttr(name),
+                                         args)
+        .getResult(0);
+  }
+  /// acc + four-byte sums of unsigned `u` times signed `s` (VNNI).
+  Value vpdpbusd(Value acc, Value u, Value s) {
+    return intrinsic(kernel == Int8Kernel::AVX512VNNI
+                         ? "llvm.x86.avx512.vpdpbusd.512"
+                         : "llvm.x86.avx512.vpdpbusd.256",
+                     vec(lanes, b.getI32Type()), {acc, u, s});
+  }
+  /// Prepares the weight vector `w` (bytes int8 weights of one row).
+  PreparedWeight prepare(Value w) {
+    if (biasedCodes(kernel)) {
+      Value zeros = splat(vec(lanes, b.getI32Type()), b.getI32IntegerAttr(0));
+      Value bias = splat(vec(bytes, b.getI8Type()), b.getI8IntegerAttr(-128));
+      Value sum = vpdpbusd(zeros, bias, w); // 128 · Σ w, as unsigned 0x80
+      return {w, arith::SubIOp::create(b, l, zeros, sum)};
+    }
+    return {math::AbsIOp::create(b, l, w), w};
+  }
+  /// 32-bit sums of four adjacent products w · q, exact: VNNI adds the
+  /// biased codes' products to the negated bias term; AVX2 multiplies |w|
+  /// (unsigned, as vpmaddubsw wants its first operand) by q with w's sign
+  /// (no pair of products overflows its 16-bit sums, 2 · 127 · 127).
+  Value dot(const PreparedWeight &w, Value q) {
+    if (biasedCodes(kernel))
+      return vpdpbusd(w.second, q, w.first);
+    Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
+    Value signedQ =
+        intrinsic("llvm.x86.avx2.psign.b", vec(bytes, i8), {q, w.second});
+    Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", vec(bytes / 2, i16),
+                            {w.first, signedQ});
+    return intrinsic(
+        "llvm.x86.avx2.pmadd.wd", vec(lanes, i32),
+        {pairs, splat(vec(bytes / 2, i16), b.getI16IntegerAttr(1))});
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// The lowering of one product
+//===----------------------------------------------------------------------===//
+
+/// The lowering of one int8 product y[t, n] += x[t, k] * w[n, k] (T tokens,
+/// N rows, K channels) by an integer kernel.
+class Int8ProductLowering {
+public:
+  Int8ProductLowering(linalg::GenericOp op, Int8Kernel kernel, int64_t block)
+      : kernel(kernel), block(block), loc(op.getLoc()), x(op.getDpsInputs()[0]),
+        w(op.getDpsInputs()[1]), y(op.getDpsInits()[0]),
+        xType(cast<MemRefType>(x.getType())),
+        wType(cast<MemRefType>(w.getType())), K(xType.getDimSize(1)),
+        bytes(vectorBytes(kernel)), lanes(bytes / 4) {}
+
+  /// Whether the kernel applies: a static reduction length that the block
+  /// divides, and contiguous weight rows.
+  bool applies() const {
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    return !ShapedType::isDynamic(K) && wType.getDimSize(1) == K &&
+           K % block == 0 &&
+           succeeded(wType.getStridesAndOffset(strides, offset)) &&
+           strides[1] == 1;
+  }
+
+  void lower(RewriterBase &rewriter, bool parallel) {
+    f32 = rewriter.getF32Type();
+    i8 = rewriter.getI8Type();
+    i32 = rewriter.getI32Type();
+    c0 = index(rewriter, 0);
+    c1 = index(rewriter, 1);
+    T = size(rewriter, x, 0);
+    N = size(rewriter, w, 0);
+    allocateActivations(rewriter);
+    quantizeActivations(rewriter, parallel);
+    computeOutputs(rewriter, parallel);
+    for (Value buffer : {codes, scales})
+      memref::DeallocOp::create(rewriter, loc, buffer);
+  }
+
+private:
+  Value index(OpBuilder &b, int64_t v) const {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+  Value f32Const(OpBuilder &b, float v) const {
+    return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f32),
+                                          APFloat(v));
+  }
+  Value size(RewriterBase &rewriter, Value m, unsigned d) const {
+    return getValueOrCreateConstantIndexOp(
+        rewriter, loc, memref::getMixedSize(rewriter, loc, m, d));
+  }
+  /// An scf.for over [lb, ub) whose body yields what `body` returns.
+  scf::ForOp
+  forLoop(OpBuilder &b, Location l, int64_t lb, int64_t ub, int64_t step,
+          ValueRange inits,
+          function_ref<SmallVector<Value>(OpBuilder &, Value, ValueRange)> body)
+      const {
+    return scf::ForOp::create(
+        b, l, index(b, lb), index(b, ub), index(b, step), inits,
+        [&](OpBuilder &b, Location l, Value iv, ValueRange args) {
+          scf::YieldOp::create(b, l, body(b, iv, args));
+        });
+  }
+
+  void allocateActivations(RewriterBase &rewriter);
+  void quantizeActivations(RewriterBase &rewriter, bool parallel);
+  void quantizeBlock(OpBuilder &b, Location l, Value t, Value blk);
+  void computeOutputs(RewriterBase &rewriter, bool parallel);
+  void computeTile(OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
+                   int64_t tr);
+  SmallVector<Value> tileStep(OpBuilder &b, Location l, Int8Ops &ops,
+                              ArrayRef<Value> ns, ArrayRef<Value> ts, Value k,
+                              ValueRange accs, int64_t u);
+  Value addLeftovers(OpBuilder &b, Location l, Value n, Value t, Value sum);
+
+  Int8Kernel kernel;
+  int64_t block;
+  Location loc;
+  Value x, w, y;
+  MemRefType xType, wType;
+  int64_t K, bytes, lanes;
+  Type f32, i8, i32;
+  Value c0, c1, T, N;
+  /// Per token: int8 codes ([T, K]), and each code's scale repeated for
+  /// its 32-bit lane (k / 4: [T, K / 4]).
+  Value codes, scales;
+};
+
+void Int8ProductLowering::allocateActivations(RewriterBase &rewriter) {
+  auto alloc = [&](SmallVector<int64_t> shape, Type elt) -> Value {
+    shape.insert(shape.begin(), xType.getDimSize(0));
+    SmallVector<Value> dyn;
+    if (xType.isDynamicDim(0))
+      dyn.push_back(T);
+    return memref::AllocOp::create(rewriter, loc, MemRefType::get(shape, elt),
+                                   dyn, rewriter.getI64IntegerAttr(64));
+  };
+  codes = alloc({K}, i8);
+  scales = alloc({K / 4}, f32);
+}
+
+/// Each token's activations, per block of `block` channels: over (t, block)
+/// on all threads when the product runs there (prefill: thousands of
+/// blocks), in loops otherwise.
+void Int8ProductLowering::quantizeActivations(RewriterBase &rewriter,
+                                              bool parallel) {
+  Value blocks = index(rewriter, K / block);
+  auto body = [&](OpBuilder &b, Location l, ValueRange ivs) {
+    quantizeBlock(b, l, ivs[0], ivs[1]);
+  };
+  if (parallel && xType.getDimSize(0) != 1)
+    scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0},
+                            ValueRange{T, blocks}, ValueRange{c1, c1}, body);
+  else
+    scf::buildLoopNest(rewriter, loc, ValueRange{c0, c0}, ValueRange{T, blocks},
+                       ValueRange{c1, c1}, body);
+}
+
+/// Block `blk` of token `t`: a = max abs(x) / 127, q = clamp(roundeven(x *
+/// (127 / max abs(x))), -127, 127), stored as codes (biased for VNNI) and
+/// a scale per 32-bit lane.
+void Int8ProductLowering::quantizeBlock(OpBuilder &b, Location l, Value t,
+                                        Value blk) {
+  Value base = arith::MulIOp::create(b, l, blk, index(b, block));
+  auto element = [&](OpBuilder &b, Value j) -> Value {
+    Value k = arith::AddIOp::create(b, l, base, j);
+    return memref::LoadOp::create(b, l, x, ValueRange{t, k});
+  };
+  // maximumf: a NaN activation makes its block's scale NaN, and the outputs
+  // it feeds NaN, as with f32 activations.
+  Value amax = forLoop(b, l, 0, block, 1, {f32Const(b, 0)},
+                       [&](OpBuilder &b, Value j, ValueRange m) {
+                         Value a = math::AbsFOp::create(b, l, element(b, j));
+                         return SmallVector<Value>{
+                             arith::MaximumFOp::create(b, l, m[0], a)};
+                       })
+                   .getResult(0);
+  Value scale = arith::DivFOp::create(b, l, amax, f32Const(b, 127));
+  Value positive = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, amax,
+                                         f32Const(b, 0));
+  Value inverse = arith::SelectOp::create(
+      b, l, positive, arith::DivFOp::create(b, l, f32Const(b, 127), amax),
+      f32Const(b, 0));
+  forLoop(b, l, 0, block, 1, {}, [&](OpBuilder &b, Value j, ValueRange) {
+    Value r = math::RoundEvenOp::create(
+        b, l, arith::MulFOp::create(b, l, element(b, j), inverse));
+    r = arith::MinNumFOp::create(
+        b, l, arith::MaxNumFOp::create(b, l, r, f32Const(b, -127)),
+        f32Const(b, 127));
+    Value q = arith::FPToSIOp::create(b, l, i8, r);
+    if (biasedCodes(kernel))
+      q = flipBias(b, l, q);
+    memref::StoreOp::create(
+        b, l, q, codes, ValueRange{t, arith::AddIOp::create(b, l, base, j)});
+    return SmallVector<Value>{};
+  });
+  Value laneBase = arith::MulIOp::create(b, l, blk, index(b, block / 4));
+  forLoop(b, l, 0, block / 4, 1, {}, [&](OpBuilder &b, Value j, ValueRange) {
+    memref::StoreOp::create(
+        b, l, scale, scales,
+        ValueRange{t, arith::AddIOp::create(b, l, laneBase, j)});
+    return SmallVector<Value>{};
+  });
+}
+
+/// Prefill (more than one token, or a dynamic count): tiles. Decode keeps
+/// one output per iteration, so that its rows still split into tasks
+/// (async-parallel-for's minimum task size counts iterations).
+void Int8ProductLowering::computeOutputs(RewriterBase &rewriter,
+                                         bool parallel) {
+  auto tile = [&](OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
+                  int64_t tr) { computeTile(b, l, n0, t0, nr, tr); };
+  auto staticSize = [](int64_t d) -> std::optional<int64_t> {
+    if (ShapedType::isDynamic(d))
+      return std::nullopt;
+    return d;
+  };
+  std::optional<int64_t> rows = staticSize(wType.getDimSize(0));
+  if (parallel && seq::cpu::isTiled(rows, staticSize(xType.getDimSize(0)))) {
+    seq::cpu::parallelTiles(rewriter, loc, *rows, T, tile);
+  } else if (parallel) {
+    scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0}, ValueRange{N, T},
+                            ValueRange{c1, c1},
+                            [&](OpBuilder &b, Location l, ValueRange ivs) {
+                              tile(b, l, ivs[0], ivs[1], 1, 1);
+                            });
+  } else {
+    scf::ForOp::create(rewriter, loc, c0, N, c1, ValueRange{},
+                       [&](OpBuilder &b, Location l, Value n, ValueRange) {
+                         scf::ForOp::create(b, l, c0, T, c1, ValueRange{},
+                                            [&](OpBuilder &b, Location l,
+                                                Value t, ValueRange) {
+                                              tile(b, l, n, t, 1, 1);
+                                              scf::YieldOp::create(b, l);
+                                            });
+                         scf::YieldOp::create(b, l);
+                       });
+  }
+}
+
+/// A tile of `nr` outputs by `tr` tokens: each weight vector is loaded and
+/// prepared once for the tile's tokens, each token's codes and scales once
+/// for its rows (prefill is bound by these loads and the weight side's
+/// work, not by memory, once a weight row sits in cache). A single output
+/// keeps two accumulators where the length allows (the multiply-add chain,
+/// not the loads, bounds one). Then single vectors, then scalar products
+/// for the last K % bytes channels.
+void Int8ProductLowering::computeTile(OpBuilder &b, Location l, Value n0,
+                                      Value t0, int64_t nr, int64_t tr) {
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  int64_t vectorEnd = K / bytes * bytes;
+  Int8Ops ops(b, l, kernel);
+  int64_t unroll = nr * tr == 1 && K >= 2 * bytes ? 2 : 1;
+  int64_t unrolledEnd = K / (unroll * bytes) * (unroll * bytes);
+  auto accType = VectorType::get({lanes}, f32);
+  Value zero = arith::ConstantOp::create(
+      b, l, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+  auto offset = [&](Value base, int64_t d) -> Value {
+    return d ? arith::AddIOp::create(b, l, base, index(b, d)).getResult()
+             : base;
+  };
+  SmallVector<Value> ns, ts;
+  for (int64_t r = 0; r < nr; ++r)
+    ns.push_back(offset(n0, r));
+  for (int64_t j = 0; j < tr; ++j)
+    ts.push_back(offset(t0, j));
+  SmallVector<Value> accs(nr * tr, zero);
+  if (unrolledEnd > 0) {
+    auto loop = forLoop(b, l, 0, unrolledEnd, unroll * bytes,
+                        SmallVector<Value>(unroll * nr * tr, zero),
+                        [&](OpBuilder &b, Value k0, ValueRange in) {
+                          SmallVector<Value> out(in.begin(), in.end());
+                          for (int64_t u = 0; u < unroll; ++u)
+                            out = tileStep(b, l, ops, ns, ts,
+                                           offset(k0, u * bytes), out, u);
+                          return out;
+                        });
+    for (int64_t i = 0; i < nr * tr; ++i) {
+      accs[i] = loop.getResult(i);
+      for (int64_t u = 1; u < unroll; ++u)
+        accs[i] = arith::AddFOp::create(b, l, accs[i],
+                                        loop.getResult(u * nr * tr + i));
+    }
+  }
+  if (vectorEnd > unrolledEnd) {
+    auto loop = forLoop(b, l, unrolledEnd, vectorEnd, bytes, accs,
+                        [&](OpBuilder &b, Value k, ValueRange in) {
+                          return tileStep(b, l, ops, ns, ts, k, in, 0);
+                        });
+    accs.assign(loop.getResults().begin(), loop.getResults().end());
+  }
+  for (int64_t r = 0; r < nr; ++r)
+    for (int64_t j = 0; j < tr; ++j) {
+      Value n = ns[r], t = ts[j];
+      Value sum = vector::ReductionOp::create(b, l, vector::CombiningKind::ADD,
+                                              accs[r * tr + j], Value(), fm);
+      if (K > vectorEnd)
+        sum = addLeftovers(b, l, n, t, sum);
+      Value init = memref::LoadOp::create(b, l, y, ValueRange{t, n});
+      memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, init, sum), y,
+                              ValueRange{t, n});
+    }
+}
+
+/// One vector step at channel `k` of a tile (rows `ns`, tokens `ts`):
+/// accs[(u * nr + r) * tr + j] += dot(w[n_r, k..], q[t_j, k..]) * scales.
+SmallVector<Value> Int8ProductLowering::tileStep(OpBuilder &b, Location l,
+                                                 Int8Ops &ops,
+                                                 ArrayRef<Value> ns,
+                                                 ArrayRef<Value> ts, Value k,
+                                                 ValueRange accs, int64_t u) {
+  auto accType = VectorType::get({lanes}, f32);
+  auto bytesType = VectorType::get({bytes}, i8);
+  int64_t nr = ns.size(), tr = ts.size();
+  SmallVector<Value> next(accs.begin(), accs.end());
+  SmallVector<PreparedWeight> ws;
+  for (Value n : ns)
+    ws.push_back(ops.prepare(
+        vector::LoadOp::create(b, l, bytesType, w, ValueRange{n, k})));
+  Value lane = arith::DivUIOp::create(b, l, k, index(b, 4));
+  for (int64_t j = 0; j < tr; ++j) {
+    Value qv =
+        vector::LoadOp::create(b, l, bytesType, codes, ValueRange{ts[j], k});
+    Value sv =
+        vector::LoadOp::create(b, l, accType, scales, ValueRange{ts[j], lane});
+    for (int64_t r = 0; r < nr; ++r) {
+      Value dot = arith::SIToFPOp::create(b, l, accType, ops.dot(ws[r], qv));
+      int64_t at = (u * nr + r) * tr + j;
+      next[at] = math::FmaOp::create(b, l, dot, sv, next[at]);
+    }
+  }
+  return next;
+}
+
+/// `sum` plus the scalar integer products of output (n, t) over the last
+/// K % bytes channels, which no whole vector covers.
+Value Int8ProductLowering::addLeftovers(OpBuilder &b, Location l, Value n,
+                                        Value t, Value sum) {
+  int64_t vectorEnd = K / bytes * bytes;
+  return forLoop(
+             b, l, vectorEnd, K, 1, {sum},
+             [&](OpBuilder &b, Value k, ValueRange s) {
+               auto wide = [&](Value v) {
+                 return arith::ExtSIOp::create(b, l, i32, v).getResult();
+               };
+               Value q = memref::LoadOp::create(b, l, codes, ValueRange{t, k});
+               if (biasedCodes(kernel))
+                 q = flipBias(b, l, q);
+               Value p = arith::MulIOp::create(
+                   b, l,
+                   wide(memref::LoadOp::create(b, l, w, ValueRange{n, k})),
+                   wide(q));
+               Value a = memref::LoadOp::create(
+                   b, l, scales,
+                   ValueRange{t, arith::DivUIOp::create(b, l, k, index(b, 4))});
+               Value term = arith::MulFOp::create(
+                   b, l, arith::SIToFPOp::create(b, l, f32, p), a);
+               return SmallVector<Value>{
+                   arith::AddFOp::create(b, l, s[0], term)};
+             })
+      .getResult(0);
+}
+
+} // namespace
+
+bool seq::cpu::isInt8Product(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    return false;
+  MLIRContext *c = op.getContext();
+  AffineExpr n = getAffineDimExpr(0, c), t = getAffineDimExpr(1, c),
+             k = getAffineDimExpr(2, c);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[0] != AffineMap::get(3, 0, {t, k}, c) ||
+      maps[1] != AffineMap::get(3, 0, {n, k}, c) ||
+      maps[2] != AffineMap::get(3, 0, {t, n}, c))
+    return false;
+  auto x = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto w = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto y = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!x || !w || !y || !x.getElementType().isF32() ||
+      !w.getElementType().isInteger(8) || !y.getElementType().isF32())
+    return false;
+  Block *body = op.getBody();
+  if (body->getOperations().size() != 4)
+    return false;
+  auto add = cast<linalg::YieldOp>(body->getTerminator())
+                 .getOperand(0)
+                 .getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return false;
+  Value xArg = body->getArgument(0), wArg = body->getArgument(1),
+        acc = body->getArgument(2);
+  Value term = add.getLhs() == acc   ? add.getRhs()
+               : add.getRhs() == acc ? add.getLhs()
+                                     : Value();
+  auto mul = term ? term.getDefiningOp<arith::MulFOp>() : arith::MulFOp();
+  if (!mul)
+    return false;
+  auto isWeight = [&](Value v) {
+    auto cvt = v.getDefiningOp<arith::SIToFPOp>();
+    return cvt && cvt.getIn() == wArg;
+  };
+  return (mul.getLhs() == xArg && isWeight(mul.getRhs())) ||
+         (mul.getRhs() == xArg && isWeight(mul.getLhs()));
+}
+
+LogicalResult seq::cpu::lowerInt8Product(RewriterBase &rewriter,
+                                         linalg::GenericOp op,
+                                         Int8Kernel kernel, int64_t block,
+                                         bool parallel) {
+  Int8ProductLowering lowering(op, kernel, block);
+  if (!lowering.applies())
+    return failure();
+  lowering.lower(rewriter, parallel);
+  return success();
+}
