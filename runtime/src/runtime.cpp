@@ -1,6 +1,7 @@
 //===- runtime.cpp - load and run seqc artifacts --------------------------===//
 
 #include "seqc/runtime.h"
+#include "seqc/artifact.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -68,7 +69,9 @@ using ForwardFn = void (*)(MemRef<1> *weights, MemRef<1> *tokens, void *state,
 /// Tokens per call of the prefill entries.
 constexpr size_t kPrefillChunk = 128;
 
-constexpr char kStateMagic[8] = {'S', 'E', 'Q', 'C', 'S', 'T', 'A', '2'};
+using seqc::artifact::Key;
+using seqc::artifact::keyName;
+using seqc::artifact::kStateMagic;
 
 } // namespace
 
@@ -122,30 +125,25 @@ const char *seqc_status_message(seqc_status status) {
 void seqc_status_free(seqc_status status) { delete status; }
 
 static seqc_status parseManifest(seqc_model *m, const char *text) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t space = line.find(' ');
-    if (space == std::string::npos)
-      continue;
-    m->manifest[line.substr(0, space)] = line.substr(space + 1);
-  }
-  auto need = [&](const char *key) -> const std::string * {
-    auto it = m->manifest.find(key);
+  m->manifest = seqc::artifact::parseManifest(text);
+  auto need = [&](Key key) -> const std::string * {
+    auto it = m->manifest.find(keyName(key));
     return it == m->manifest.end() ? nullptr : &it->second;
   };
-  const std::string *format = need("seqc_artifact"), *vocab = need("vocab"),
-                    *shape = need("state_shape"),
-                    *stateBytes = need("state_bytes"),
-                    *context = need("context"), *bytes = need("weights_bytes"),
-                    *id = need("weights_id");
+  const std::string *format = need(Key::Format), *vocab = need(Key::Vocab),
+                    *shape = need(Key::StateShape),
+                    *stateBytes = need(Key::StateBytes),
+                    *context = need(Key::Context),
+                    *bytes = need(Key::WeightsBytes),
+                    *id = need(Key::WeightsId);
   if (!format || !vocab || !(shape || (stateBytes && context)) || !bytes || !id)
     return error("%s/model.so: the embedded manifest lacks required keys",
                  m->dir.c_str());
-  if (*format != "2")
+  if (*format != std::to_string(seqc::artifact::kFormatVersion))
     return error("%s: artifact format %s is not supported by this runtime "
-                 "(it reads format 2; recompile the model with this seqc)",
-                 m->dir.c_str(), format->c_str());
+                 "(it reads format %d; recompile the model with this seqc)",
+                 m->dir.c_str(), format->c_str(),
+                 seqc::artifact::kFormatVersion);
   m->vocab = (int32_t)std::stol(*vocab);
   if (stateBytes) {
     m->stateBytes = std::stoull(*stateBytes);
@@ -176,10 +174,11 @@ static seqc_status mapWeights(seqc_model *m) {
     return error("%s: cannot stat: %s", path.c_str(), strerror(errno));
   }
   size_t size = (size_t)st.st_size;
-  if (size < 4096 + m->weightBytes) {
+  if (size < seqc::artifact::kWeightsHeaderBytes + m->weightBytes) {
     close(fd);
     return error("%s: %zu bytes, but the model needs %zu (truncated?)",
-                 path.c_str(), size, 4096 + m->weightBytes);
+                 path.c_str(), size,
+                 seqc::artifact::kWeightsHeaderBytes + m->weightBytes);
   }
   void *p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   close(fd);
@@ -187,18 +186,17 @@ static seqc_status mapWeights(seqc_model *m) {
     return error("%s: cannot map: %s", path.c_str(), strerror(errno));
   m->mapping = p;
   m->mappingSize = size;
-  char header[64] = {0};
-  std::memcpy(header, p, 63);
-  unsigned long long id = 0, bytes = 0;
-  if (std::strncmp(header, "SEQCWTS1 ", 9) != 0 ||
-      std::sscanf(header + 9, "%llx %llu", &id, &bytes) != 2)
+  uint64_t id = 0, bytes = 0;
+  if (!seqc::artifact::parseWeightsHeader(p, size, id, bytes))
     return error("%s: not a seqc weights file", path.c_str());
   if (id != m->weightsId || bytes != m->weightBytes)
     return error("%s: belongs to another compilation (weights id %016llx, "
                  "model.so expects %016llx); recompile or copy the matching "
                  "pair",
-                 path.c_str(), id, (unsigned long long)m->weightsId);
-  m->weights = static_cast<const uint8_t *>(p) + 4096;
+                 path.c_str(), (unsigned long long)id,
+                 (unsigned long long)m->weightsId);
+  m->weights =
+      static_cast<const uint8_t *>(p) + seqc::artifact::kWeightsHeaderBytes;
   return nullptr;
 }
 
@@ -206,7 +204,7 @@ static seqc_status mapWeights(seqc_model *m) {
 /// compiled to use) that this CPU lacks, comma-separated; empty when it has
 /// them all (names this runtime does not know are not checked).
 static std::string missingCpuFeatures(const seqc_model *m) {
-  auto it = m->manifest.find("cpu_features");
+  auto it = m->manifest.find(keyName(Key::CpuFeatures));
   if (it == m->manifest.end())
     return "";
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -248,7 +246,8 @@ seqc_status seqc_model_load(const char *dir, seqc_model **out) {
     return s;
   }
   auto sym = [&](const char *name) { return dlsym(m->library, name); };
-  const char *manifest = static_cast<const char *>(sym("seqc_manifest"));
+  const char *manifest =
+      static_cast<const char *>(sym(seqc::artifact::kManifestSymbol));
   m->init = reinterpret_cast<InitFn>(sym("_mlir_ciface_seqc_init_state"));
   m->step = reinterpret_cast<ForwardFn>(sym("_mlir_ciface_seqc_step"));
   m->prefill = reinterpret_cast<ForwardFn>(sym("_mlir_ciface_seqc_prefill"));
@@ -269,7 +268,8 @@ seqc_status seqc_model_load(const char *dir, seqc_model **out) {
       s = error("%s: compiled for a CPU with %s, which this one lacks (cpu "
                 "%s in the manifest); compile it again with --cpu=native or "
                 "--cpu=generic",
-                lib.c_str(), missing.c_str(), m->manifest["cpu"].c_str());
+                lib.c_str(), missing.c_str(),
+                m->manifest[keyName(Key::Cpu)].c_str());
   }
   if (!s)
     s = mapWeights(m);

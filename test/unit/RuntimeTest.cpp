@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "seqc/runtime.h"
+#include "seqc/artifact.h"
 
 #include <gtest/gtest.h>
 
@@ -136,6 +137,33 @@ TEST(RuntimeLoadTest, MissingArtifactIsAnError) {
             std::string::npos);
   EXPECT_EQ(m, nullptr);
   seqc_status_free(s);
+}
+
+TEST(ArtifactFormatTest, WeightsHeaderBytes) {
+  // The bytes `seqc compile` has always written: text, then NUL padding.
+  std::string h =
+      seqc::artifact::formatWeightsHeader(0x0123456789abcdefull, 42);
+  ASSERT_EQ(h.size(), seqc::artifact::kWeightsHeaderBytes);
+  const char text[] = "SEQCWTS1 0123456789abcdef 42\n";
+  EXPECT_EQ(h.substr(0, sizeof text - 1), text);
+  EXPECT_EQ(h.find_first_not_of('\0', sizeof text - 1), std::string::npos);
+  uint64_t id = 0, bytes = 0;
+  ASSERT_TRUE(
+      seqc::artifact::parseWeightsHeader(h.data(), h.size(), id, bytes));
+  EXPECT_EQ(id, 0x0123456789abcdefull);
+  EXPECT_EQ(bytes, 42u);
+  EXPECT_FALSE(
+      seqc::artifact::parseWeightsHeader("SEQCWTS2 00 1\n", 14, id, bytes));
+}
+
+TEST(ArtifactFormatTest, ManifestLines) {
+  auto m = seqc::artifact::parseManifest("seqc_artifact 2\nstate_shape 2 3 "
+                                         "4\nnospace\nfuture_key x y\n");
+  EXPECT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[seqc::artifact::keyName(seqc::artifact::Key::Format)], "2");
+  EXPECT_EQ(m["state_shape"], "2 3 4");
+  EXPECT_EQ(m["future_key"], "x y");
+  EXPECT_STREQ(seqc::artifact::keyName(seqc::artifact::Key::Target), "target");
 }
 
 } // namespace
