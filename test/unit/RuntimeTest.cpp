@@ -139,6 +139,79 @@ TEST(RuntimeLoadTest, MissingArtifactIsAnError) {
   seqc_status_free(s);
 }
 
+TEST(TokenizerApiTest, BytesRoundTrip) {
+  seqc_tokenizer *tok = nullptr;
+  ASSERT_OK(seqc_tokenizer_create("bytes", nullptr, &tok));
+  EXPECT_EQ(seqc_tokenizer_size(tok), 256);
+  std::string text = "ROMEO:\n\xC3\xA9";
+  // A short buffer gets a prefix and the full count.
+  int32_t ids[16];
+  size_t n = 0;
+  ASSERT_OK(seqc_tokenizer_encode(tok, text.data(), text.size(), ids, 3, &n));
+  ASSERT_EQ(n, text.size());
+  ASSERT_OK(seqc_tokenizer_encode(tok, text.data(), text.size(), ids, 16, &n));
+  EXPECT_EQ(ids[6], '\n');
+  EXPECT_EQ(ids[7], 0xC3);
+  std::string back;
+  for (size_t i = 0; i < n; ++i) {
+    char bytes[8];
+    size_t len = 0;
+    ASSERT_OK(seqc_tokenizer_decode(tok, ids[i], bytes, sizeof bytes, &len));
+    back.append(bytes, len);
+  }
+  EXPECT_EQ(back, text);
+  size_t len = 0;
+  std::string m = message(seqc_tokenizer_decode(tok, 256, nullptr, 0, &len));
+  EXPECT_NE(m.find("out of range"), std::string::npos) << m;
+  seqc_tokenizer_free(tok);
+  m = message(seqc_tokenizer_create("sentencepiece", "", &tok));
+  EXPECT_NE(m.find("not supported"), std::string::npos) << m;
+}
+
+TEST(TokenizerApiTest, Utf8Streaming) {
+  char pending[8] = {'a', '\xE4', '\xBD'}, out[24];
+  size_t left = 3;
+  ASSERT_EQ(seqc_utf8_take_whole(pending, &left, out), 1u);
+  EXPECT_EQ(out[0], 'a');
+  ASSERT_EQ(left, 2u);
+  pending[2] = '\xA0';
+  left = 3;
+  ASSERT_EQ(seqc_utf8_take_whole(pending, &left, out), 3u);
+  EXPECT_EQ(std::string(out, 3), "\xE4\xBD\xA0");
+  EXPECT_EQ(left, 0u);
+}
+
+TEST(SampleApiTest, GreedyAndSeeded) {
+  std::vector<float> logits = {0.5f, 2.0f, -1.0f, 1.5f, 0.0f};
+  int32_t tok = -1;
+  ASSERT_OK(seqc_sample(logits.data(), 5, 0.0, 1.0, 0, nullptr, &tok));
+  EXPECT_EQ(tok, 1);
+  // top-k 1 is greedy at any temperature.
+  seqc_rng *a, *b;
+  ASSERT_OK(seqc_rng_create(7, &a));
+  ASSERT_OK(seqc_rng_create(7, &b));
+  ASSERT_OK(seqc_sample(logits.data(), 5, 1.0, 1.0, 1, a, &tok));
+  EXPECT_EQ(tok, 1);
+  // The same seed draws the same tokens; top-k 2 keeps tokens 1 and 3.
+  std::vector<int32_t> da, db;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK(seqc_sample(logits.data(), 5, 1.0, 1.0, 2, a, &tok));
+    da.push_back(tok);
+    ASSERT_OK(seqc_sample(logits.data(), 5, 1.0, 1.0, 2, b, &tok));
+    db.push_back(tok);
+    EXPECT_TRUE(tok == 1 || tok == 3) << tok;
+  }
+  EXPECT_EQ(da.size(), 50u);
+  // `a` drew one token more than `b` (the top-k 1 draw), so the sequences
+  // differ in phase but agree when `b` catches up.
+  ASSERT_OK(seqc_sample(logits.data(), 5, 1.0, 1.0, 2, b, &tok));
+  db.push_back(tok);
+  db.erase(db.begin());
+  EXPECT_EQ(da, db);
+  seqc_rng_free(a);
+  seqc_rng_free(b);
+}
+
 TEST(ArtifactFormatTest, WeightsHeaderBytes) {
   // The bytes `seqc compile` has always written: text, then NUL padding.
   std::string h =

@@ -14,11 +14,11 @@
 //                     [--start-fraction F] [--end-fraction F] [--max-tokens N]
 //                     [--covariance]
 //
-// Links only the seqc runtime (no MLIR, no LLVM).
+// A command line over the seqc runtime's C API (seqc/runtime.h): models,
+// sessions, tokenizers and the sampler. No MLIR, no LLVM.
 //
 //===----------------------------------------------------------------------===//
 
-#include "Tokenizer.h"
 #include "seqc/runtime.h"
 
 #include <algorithm>
@@ -31,7 +31,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -128,27 +127,84 @@ struct Args {
   }
 };
 
+/// A tokenizer of the C API.
+class Tokenizer {
+public:
+  explicit Tokenizer(seqc_tokenizer *tok) : tok(tok) {}
+  ~Tokenizer() { seqc_tokenizer_free(tok); }
+  Tokenizer(const Tokenizer &) = delete;
+  Tokenizer &operator=(const Tokenizer &) = delete;
+
+  int32_t size() const { return seqc_tokenizer_size(tok); }
+  std::vector<int32_t> encode(const std::string &text) const {
+    std::vector<int32_t> ids(text.size() + 16);
+    size_t n = 0;
+    check(seqc_tokenizer_encode(tok, text.data(), text.size(), ids.data(),
+                                ids.size(), &n));
+    if (n > ids.size()) {
+      ids.resize(n);
+      check(seqc_tokenizer_encode(tok, text.data(), text.size(), ids.data(),
+                                  ids.size(), &n));
+    }
+    ids.resize(n);
+    return ids;
+  }
+  /// The bytes of one token.
+  std::string decode(int32_t token) const {
+    std::string bytes(64, '\0');
+    size_t n = 0;
+    check(seqc_tokenizer_decode(tok, token, &bytes[0], bytes.size(), &n));
+    if (n > bytes.size()) {
+      bytes.resize(n);
+      check(seqc_tokenizer_decode(tok, token, &bytes[0], bytes.size(), &n));
+    }
+    bytes.resize(n);
+    return bytes;
+  }
+  std::string normalize(const std::string &text) const {
+    std::string out(text.size() + 16, '\0');
+    size_t n = 0;
+    check(seqc_tokenizer_normalize(tok, text.data(), text.size(), &out[0],
+                                   out.size(), &n));
+    if (n > out.size()) {
+      out.resize(n);
+      check(seqc_tokenizer_normalize(tok, text.data(), text.size(), &out[0],
+                                     out.size(), &n));
+    }
+    out.resize(n);
+    return out;
+  }
+
+private:
+  seqc_tokenizer *tok;
+};
+
+/// The longest prefix of whole UTF-8 characters of `pending` (taken out of
+/// it; see seqc_utf8_take_whole).
+std::string takeWholeUtf8(std::string &pending) {
+  std::string out(3 * pending.size(), '\0');
+  size_t left = pending.size();
+  out.resize(seqc_utf8_take_whole(&pending[0], &left, &out[0]));
+  pending.resize(left);
+  return out;
+}
+
 /// A loaded model and, on first use, its tokenizer.
 struct Loaded {
   seqc_model *model = nullptr;
   std::string vocabPath;
-  std::unique_ptr<seqc::Tokenizer> tok;
-  ~Loaded() { seqc_model_free(model); }
+  std::unique_ptr<Tokenizer> tok;
+  ~Loaded() {
+    tok.reset();
+    seqc_model_free(model);
+  }
 
-  seqc::Tokenizer &tokenizer() {
+  Tokenizer &tokenizer() {
     if (tok)
       return *tok;
-    const char *kind = seqc_model_get(model, "tokenizer");
-    if (!kind || !std::strcmp(kind, "none"))
-      die("this model has no tokenizer; give token ids with --tokens");
-    std::string err;
-    tok = seqc::Tokenizer::create(kind, vocabPath, err);
-    if (!tok)
-      die(err);
-    if (tok->size() > seqc_model_vocab(model))
-      die("the tokenizer has " + std::to_string(tok->size()) +
-          " tokens but the model only " +
-          std::to_string(seqc_model_vocab(model)));
+    seqc_tokenizer *t = nullptr;
+    check(seqc_tokenizer_create_for_model(model, vocabPath.c_str(), &t));
+    tok = std::make_unique<Tokenizer>(t);
     return *tok;
   }
 };
@@ -162,39 +218,6 @@ double seconds() {
   return std::chrono::duration<double>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-/// Samples a token from logits: greedy at temperature 0, else softmax at
-/// temperature `temp` restricted to the top-k and the top-p mass.
-int32_t sample(const float *logits, int32_t vocab, double temp, int topK,
-               double topP, std::mt19937_64 &rng) {
-  if (temp <= 0)
-    return (int32_t)(std::max_element(logits, logits + vocab) - logits);
-  std::vector<int32_t> ids(vocab);
-  std::iota(ids.begin(), ids.end(), 0);
-  std::sort(ids.begin(), ids.end(),
-            [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
-  size_t keep = topK > 0 ? std::min<size_t>(topK, vocab) : vocab;
-  std::vector<double> p(keep);
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i)
-    total += p[i] = std::exp((logits[ids[i]] - logits[ids[0]]) / temp);
-  if (topP < 1.0) {
-    double mass = 0;
-    size_t n = 0;
-    while (n < keep && mass < topP * total)
-      mass += p[n++];
-    keep = std::max<size_t>(n, 1);
-    p.resize(keep);
-    total = mass;
-  }
-  double r = std::uniform_real_distribution<double>(0, total)(rng);
-  for (size_t i = 0; i < keep; ++i) {
-    r -= p[i];
-    if (r <= 0)
-      return ids[i];
-  }
-  return ids[keep - 1];
 }
 
 int cmdGenerate(Args &args) {
@@ -214,16 +237,19 @@ int cmdGenerate(Args &args) {
   check(seqc_session_create(l.model, &s));
   check(seqc_session_prefill(s, ids.data(), ids.size()));
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-  std::mt19937_64 rng(seed);
+  seqc_rng *rng;
+  check(seqc_rng_create(seed, &rng));
   std::string pending;
   int32_t vocab = std::min(seqc_model_vocab(l.model), l.tokenizer().size());
   // Attention models stop when their KV cache is full.
   const char *context = seqc_model_get(l.model, "context");
   size_t limit = context ? std::stoull(context) : SIZE_MAX, fed = ids.size();
   for (long i = 0; i < n; ++i) {
-    int32_t tok = sample(seqc_session_logits(s), vocab, temp, topK, topP, rng);
+    int32_t tok;
+    check(seqc_sample(seqc_session_logits(s), vocab, temp, topP, topK, rng,
+                      &tok));
     pending += l.tokenizer().decode(tok);
-    std::string out = seqc::takeWholeUtf8(pending);
+    std::string out = takeWholeUtf8(pending);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
     if (i + 1 == n)
@@ -238,9 +264,10 @@ int cmdGenerate(Args &args) {
     check(seqc_session_step(s, tok));
     ++fed;
   }
-  std::string rest = seqc::takeWholeUtf8(pending);
+  std::string rest = takeWholeUtf8(pending);
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::fputs("\n", stdout);
+  seqc_rng_free(rng);
   seqc_session_free(s);
   return 0;
 }
@@ -849,18 +876,17 @@ int cmdTokenize(Args &args) {
   args.finish();
   Loaded l;
   l.vocabPath = vocab;
-  std::unique_ptr<seqc::Tokenizer> own;
-  seqc::Tokenizer *tok;
+  std::unique_ptr<Tokenizer> own;
+  Tokenizer *tok;
   if (kind.empty()) {
     if (args.positional.empty())
       die("tokenize: give an artifact or --tokenizer");
     check(seqc_model_load(args.positional[0].c_str(), &l.model));
     tok = &l.tokenizer();
   } else {
-    std::string err;
-    own = seqc::Tokenizer::create(kind, vocab, err);
-    if (!own)
-      die(err);
+    seqc_tokenizer *t = nullptr;
+    check(seqc_tokenizer_create(kind.c_str(), vocab.c_str(), &t));
+    own = std::make_unique<Tokenizer>(t);
     tok = own.get();
   }
   if (!file.empty()) {
