@@ -1,7 +1,8 @@
 //===- KVCacheToLoops.cpp - KV caches to in-place loops over bytes --------===//
 //
 // Lowers seq.kv_load / kv_length / kv_append / kv_attention / kv_store to
-// scf loops over the cache's bytes in its state buffer (layout: KVLayout.h).
+// scf loops over the cache's bytes in its state buffer (layout:
+// seqc/Support/KVLayout.h).
 // Caches are updated in place, so each cache value must be used linearly.
 // Quantized tokens are really bit-packed; attention dequantizes one token row
 // at a time into a head_dim scratch row, never the whole cache.
@@ -9,11 +10,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Conversion/HadamardRow.h"
-#include "passes/Conversion/KVLayout.h"
 #include "passes/Conversion/Passes.h"
 
+#include "dialects/Seq/IR/SeqKVLayout.h"
 #include "dialects/Seq/IR/SeqOps.h"
 #include "seqc/Support/Hadamard.h"
+#include "seqc/Support/Rope.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -27,8 +29,6 @@
 
 #include "llvm/ADT/DenseMap.h"
 
-#include <numeric>
-
 namespace mlir::seq {
 #define GEN_PASS_DEF_CONVERTSEQKVTOLOOPS
 #include "passes/Conversion/Passes.h.inc"
@@ -36,114 +36,10 @@ namespace mlir::seq {
 
 using namespace mlir;
 using namespace mlir::seq;
-
-static int64_t align64(int64_t n) { return (n + 63) / 64 * 64; }
+using seqc::KVLayout;
 
 /// Marks the softmax exponentials of the attention loops.
 static constexpr llvm::StringLiteral kSoftmaxExp = "seq.softmax_exp";
-
-bool mlir::seq::computeKVLayout(KVCacheType type, KVLayout &l,
-                                std::string &error) {
-  l = KVLayout();
-  l.heads = type.getHeads();
-  l.headDim = type.getHeadDim();
-  l.capacity = type.getCapacity();
-  l.elementBytes = type.getElementType().getIntOrFloatBitWidth() / 8;
-  int64_t H = l.heads, D = l.headDim, eb = l.elementBytes;
-  int64_t at = 64; // header
-  auto region = [&](int64_t bytes) {
-    int64_t start = at;
-    at = align64(at + bytes);
-    return start;
-  };
-  l.compressed = type.isCompressed();
-  l.scored = type.isScored();
-  l.evicting = !l.compressed && !l.scored && type.getWindow() > 0;
-  if (l.evicting) {
-    l.sinks = type.getSinks();
-    l.window = type.getWindow();
-    l.chunk = 1;
-    l.ringSlots = l.window;
-    l.sinkKeys = region(H * l.sinks * D * eb);
-    l.sinkValues = region(H * l.sinks * D * eb);
-    l.ringKeys = region(H * l.ringSlots * D * eb);
-    l.ringValues = region(H * l.ringSlots * D * eb);
-    l.bytes = at;
-    return true;
-  }
-  if (!l.compressed && !l.scored) {
-    l.keys = region(H * l.capacity * D * eb);
-    l.values = region(H * l.capacity * D * eb);
-    l.bytes = at;
-    return true;
-  }
-  QuantEncodingAttr ke = type.getKeyEncoding(), ve = type.getValueEncoding();
-  if (l.scored) {
-    l.mixed = l.compressed;
-    l.roco = type.getEvict().getValue() == EvictPolicy::RoCo;
-    l.budget = type.getBudget();
-    l.sinks = type.getSinks();
-    l.window = type.getWindow();
-    int64_t B = l.budget;
-    l.slotKeys = region(H * B * D * eb);
-    l.slotValues = region(H * B * D * eb);
-    l.slotPos = region(H * B * 4);
-    l.slotSum = region(H * B * 4);
-    l.slotCount = region(H * B * 4);
-    if (l.roco)
-      l.slotDeviations = region(H * B * 4);
-    if (l.roco && l.window > l.rocoRecent())
-      l.slotShield = region(H * B);
-    l.bytes = at;
-    if (!l.mixed)
-      return true;
-    l.lowFlags = region(H * l.capacity);
-    l.quantCapacity = l.capacity;
-  }
-  if (!ke || !ve) {
-    error = "the lowering needs both keys and values quantized, or neither";
-    return false;
-  }
-  if (D % 8 != 0) {
-    error = "the lowering packs codes in units of 8 channels: head_dim " +
-            std::to_string(D) + " is not a multiple of 8";
-    return false;
-  }
-  for (QuantEncodingAttr e : {ke, ve})
-    if (!e.getScaleType().isF32()) {
-      error = "the lowering stores f32 scales only";
-      return false;
-    }
-  if (!l.scored) {
-    l.sinks = type.getSinks();
-    l.window = type.getWindow();
-    int64_t kChunk = ke.getAxis() == 0 ? ke.getGroup() : 1;
-    int64_t vChunk = ve.getAxis() == 0 ? ve.getGroup() : 1;
-    l.chunk = std::lcm(kChunk, vChunk);
-    l.ringSlots = l.window + l.chunk;
-    l.quantCapacity = (l.capacity - l.sinks + l.chunk - 1) / l.chunk * l.chunk;
-    l.sinkKeys = region(H * l.sinks * D * eb);
-    l.sinkValues = region(H * l.sinks * D * eb);
-    l.ringKeys = region(H * l.ringSlots * D * eb);
-    l.ringValues = region(H * l.ringSlots * D * eb);
-  }
-  auto side = [&](QuantEncodingAttr e, KVLayout::Side &s) {
-    s.bits = e.getBits();
-    s.group = e.getGroup();
-    s.perChannel = e.getAxis() == 0;
-    s.asymmetric = e.getMode() == QuantMode::Asymmetric;
-    s.rowBytes = D * s.bits / 8;
-    s.scaleRows = s.perChannel ? l.quantCapacity / s.group : l.quantCapacity;
-    s.scaleCols = s.perChannel ? D : D / s.group;
-    s.codes = region(H * l.quantCapacity * s.rowBytes);
-    s.scales = region(H * s.scaleRows * s.scaleCols * 4);
-    s.minima = s.asymmetric ? region(H * s.scaleRows * s.scaleCols * 4) : 0;
-  };
-  side(ke, l.key);
-  side(ve, l.value);
-  l.bytes = at;
-  return true;
-}
 
 namespace {
 
@@ -1307,7 +1203,7 @@ struct ConvertSeqKVToLoopsPass
   LogicalResult lowerLoad(KVLoadOp op) {
     KVLayout layout;
     std::string error;
-    if (!computeKVLayout(op.getCache().getType(), layout, error))
+    if (!getKVLayout(op.getCache().getType(), layout, error))
       return op.emitOpError()
              << "cannot lower " << op.getCache().getType() << ": " << error;
     caches[op.getCache()] = {op.getState(), op.getSlot(), layout};
@@ -1321,10 +1217,10 @@ struct ConvertSeqKVToLoopsPass
   }
 
   /// cos and sin of the RoPE angles of every position [0, capacity), as
-  /// seq.rope's lowering computes them (angle, exp and cosine in f64, then
-  /// f32), in read-only globals of the module shared by every attention
-  /// with the same parameters: computed once at compile time instead of
-  /// n x rotaryDim / 2 f64 cosines and sines per attention call.
+  /// seq.rope's lowering computes them (seqc/Support/Rope.h: angle, exp and
+  /// cosine in f64, then f32), in read-only globals of the module shared by
+  /// every attention with the same parameters: computed once at compile time
+  /// instead of n x rotaryDim / 2 f64 cosines and sines per attention call.
   static void ropeTables(ImplicitLocOpBuilder &b, ModuleOp module,
                          KeyTransform &kt, float theta, int64_t capacity) {
     int64_t half = kt.rotaryDim / 2;
@@ -1335,14 +1231,8 @@ struct ConvertSeqKVToLoopsPass
     auto global = [&](StringRef kind, bool sine) -> Value {
       std::string name = ("__seqc_rope_" + kind + "_" + suffix).str();
       if (!symbols.lookup(name)) {
-        SmallVector<float> values(capacity * half);
-        double k = -2.0 * std::log((double)theta) / kt.rotaryDim;
-        for (int64_t p = 0; p < capacity; ++p)
-          for (int64_t i = 0; i < half; ++i) {
-            double ang = (double)p * std::exp((double)i * k);
-            values[p * half + i] =
-                (float)(sine ? std::sin(ang) : std::cos(ang));
-          }
+        std::vector<float> values =
+            seqc::ropeTable(theta, kt.rotaryDim, capacity, sine);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(module.getBody());
         auto op = memref::GlobalOp::create(

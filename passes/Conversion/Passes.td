@@ -162,7 +162,7 @@ def ConvertSeqKVToLoops : Pass<"convert-seq-kv-to-loops", "::mlir::ModuleOp"> {
     Lowers `seq.kv_load`, `seq.kv_length`, `seq.kv_append`,
     `seq.kv_attention` and `seq.kv_store` to `scf` loops that read and write
     the cache's bytes in its state buffer, in the layout of
-    `passes/Conversion/KVLayout.h`: a header (length, quantized count), then
+    `include/seqc/Support/KVLayout.h`: a header (length, quantized count), then
     full-precision regions and, for a compressed cache, the attention sinks,
     a ring of the most recent tokens and the bit-packed codes with their f32
     scales (and minima for the asymmetric grid). Runs before bufferization:

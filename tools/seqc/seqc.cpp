@@ -12,8 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/Seq/IR/SeqKVLayout.h"
 #include "dialects/Seq/IR/SeqOps.h"
-#include "passes/Conversion/KVLayout.h"
 #include "seqc/Import/Llama.h"
 #include "seqc/Import/RWKV.h"
 #include "seqc/InitAll.h"
@@ -669,9 +669,10 @@ Expected<std::string> kvManifest(Model &m) {
       [&](mlir::seq::KVLoadOp op) { type = op.getCache().getType(); });
   if (!type)
     return createStringError("internal error: no KV cache in the module");
-  mlir::seq::KVLayout layout;
+  seqc::KVCacheDesc desc = mlir::seq::getKVCacheDesc(type);
+  seqc::KVLayout layout;
   std::string error;
-  if (!mlir::seq::computeKVLayout(type, layout, error))
+  if (!seqc::computeKVLayout(desc, layout, error))
     return createStringError("KV cache " + error);
   std::string typeText;
   raw_string_ostream ts(typeText);
@@ -681,8 +682,10 @@ Expected<std::string> kvManifest(Model &m) {
   os << "context " << m.context << "\n";
   os << "state_bytes " << layout.bytes * m.layers << "\n";
   os << "kv_cache " << typeText << "\n";
+  // The layout's input: the runtime rebuilds the layout from it.
+  os << "kv_desc " << seqc::serializeKVCacheDesc(desc) << "\n";
   // One cache per layer, slot l at l * kv_slot_bytes of the state (layout:
-  // passes/Conversion/KVLayout.h).
+  // seqc/Support/KVLayout.h).
   os << "kv_layers " << m.layers << "\nkv_slot_bytes " << layout.bytes << "\n";
   os << "kv_rotation "
      << (!rotateKV ? std::string("none") : rotateKVKeys.getValue()) << "\n";

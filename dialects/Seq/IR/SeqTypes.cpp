@@ -2,6 +2,7 @@
 
 #include "dialects/Seq/IR/SeqTypes.h"
 #include "dialects/Seq/IR/SeqDialect.h"
+#include "dialects/Seq/IR/SeqKVLayout.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -121,25 +122,13 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
   return verifyEncodings();
 }
 
-static int64_t byteWidth(Type t) { return (t.getIntOrFloatBitWidth() + 7) / 8; }
-
+// The byte accounting is the storage layout's (seqc/Support/KVLayout.h).
 int64_t KVCacheType::getBytesPerFullToken() const {
-  return 2 * getHeads() * getHeadDim() * byteWidth(getElementType());
+  return seqc::kvBytesPerFullToken(getKVCacheDesc(*this));
 }
 
 double KVCacheType::getBytesPerQuantizedToken() const {
-  auto side = [&](QuantEncodingAttr enc) -> double {
-    if (!enc)
-      return double(getHeads() * getHeadDim() * byteWidth(getElementType()));
-    // Whichever the axis, a token of one head owns head_dim / group scales
-    // (and zero points): one per channel group (axis 1), or its 1/group share
-    // of each channel's scale (axis 0).
-    double params = double(getHeadDim()) / enc.getGroup() *
-                    byteWidth(enc.getScaleType()) *
-                    (enc.getMode() == QuantMode::Asymmetric ? 2 : 1);
-    return getHeads() * (double(getHeadDim()) * enc.getBits() / 8 + params);
-  };
-  return side(getKeyEncoding()) + side(getValueEncoding());
+  return seqc::kvBytesPerQuantizedToken(getKVCacheDesc(*this));
 }
 
 // !seq.kv_cache<HxDxCxT[, keys = #seq.quant<..>][, values = #seq.quant<..>]

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "seqc/Support/Rope.h"
 
 namespace mlir::seq {
 #define GEN_PASS_DEF_CONVERTSEQTOLINALG
@@ -613,7 +614,8 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
       return rewriter.notifyMatchFailure(op, "dynamic head_dim");
     int64_t d = op.getRotaryDim().value_or(D);
     bool half = op.getStyle() == RopeStyle::Half;
-    double logTheta = std::log((double)op.getTheta().convertToFloat());
+    // theta^(-2i/d) = exp(step * i), step as every RoPE table of seqc has it.
+    double step = seqc::ropeExponentStep(op.getTheta().convertToFloat(), d);
     Value input = adaptor.getInput(), pos = adaptor.getPositions();
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(rewriter, loc, input);
@@ -672,11 +674,10 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
               b, l, f64, arith::IndexCastOp::create(b, l, b.getI64Type(), p));
           Value iF = arith::UIToFPOp::create(
               b, l, f64, arith::IndexCastOp::create(b, l, b.getI64Type(), i));
-          // theta^(-2i/d) = exp(-(2 log theta / d) i)
+          // The angle as seqc::ropeAngle computes it: pos * exp(i * step).
           Value expo = arith::MulFOp::create(
               b, l, iF,
-              arith::ConstantOp::create(
-                  b, l, b.getF64FloatAttr(-2.0 * logTheta / d)));
+              arith::ConstantOp::create(b, l, b.getF64FloatAttr(step)));
           Value ang =
               arith::MulFOp::create(b, l, pf, math::ExpOp::create(b, l, expo));
           Value cs = arith::TruncFOp::create(b, l, b.getF32Type(),

@@ -2,7 +2,7 @@
 cache and attends over it, or checks what the compiled program printed:
 the attention output against the numpy reference (test/reference/
 llama_ref.py), and the cache's bytes against the storage layout documented
-in passes/Conversion/KVLayout.h, recomputed here from the documentation:
+in include/seqc/Support/KVLayout.h, recomputed here from the documentation:
 header, full-precision ring, bit-packed codes, scales and minima.
 
     kv_case.py emit  [options] > case.mlir

@@ -1,5 +1,10 @@
 // RUN: seqc-opt %s --split-input-file --convert-seq-kv-to-loops --canonicalize --cse | FileCheck %s
 
+// One case per kind of cache (plain, KIVI, window, h2o, roco, mixed
+// precision, latent, keys cached before RoPE), each with the bytes of its
+// slot from the shared layout (include/seqc/Support/KVLayout.h; the same
+// sizes are checked in test/unit/KVLayoutTest.cpp).
+
 // A 2-bit KIVI cache (2 KV heads of 16 channels, 64 tokens, groups of 8,
 // window 8): 9280 bytes per slot. The fused append + attention is one loop
 // over the tokens; a token goes to the full-precision ring; when the ring is
@@ -10,7 +15,7 @@
 // polynomial (math.floor for the exponent split, math.fma, a bitcast to
 // build 2^k): no expf call. No seq op is left.
 !c = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 2, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 8, axis = 1, asymmetric>, window = 8>
-// CHECK-LABEL: func.func @layer
+// CHECK-LABEL: func.func @kivi
 // CHECK-SAME: (%[[STATE:.*]]: memref<?xi8>, %[[SLOT:.*]]: index,
 // CHECK-DAG: %[[BYTES:.*]] = arith.constant 9280 : index
 // CHECK: %[[BASE:.*]] = arith.muli %[[SLOT]], %[[BYTES]]
@@ -39,7 +44,7 @@
 // CHECK-NOT: seq.parallel
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK-NOT: seq.kv
-func.func @layer(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> (tensor<?x4x16xf32>, index) {
+func.func @kivi(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> (tensor<?x4x16xf32>, index) {
   %c = seq.kv_load %state[%slot] : memref<?xi8> -> !c
   %n = seq.kv_length %c : !c
   %c1 = seq.kv_append %c, %k, %v : !c, tensor<?x2x16xf32>
@@ -160,4 +165,103 @@ func.func @latent(%state: memref<?xi8>, %q: tensor<?x4x8xf32>, %k: tensor<?x1x4x
   %o, %c2 = seq.kv_attention %q, %c1 basis %u {latent_heads = 2 : i64, key_rope_theta = 1.0e4 : f32} : tensor<?x4x8xf32>, !lat, tensor<32x8xf32>
   seq.kv_store %c2, %state[%c0] : !lat, memref<?xi8>
   return %o : tensor<?x4x8xf32>
+}
+
+// -----
+
+// A window without encodings (2 KV heads of 16 channels, 4 sinks, a ring of
+// 12): 4160 bytes per slot = 64 header + 2 x 512 sinks + 2 x 1536 ring. A
+// token leaving the ring is dropped.
+!w = !seq.kv_cache<2x16x64xf32, sinks = 4, window = 12>
+// CHECK-LABEL: func.func @window
+// CHECK-DAG: arith.constant 4160 : index
+// CHECK-DAG: arith.constant 576 : index
+// CHECK-DAG: arith.constant 1088 : index
+// CHECK-DAG: arith.constant 2624 : index
+// CHECK: scf.for
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x4x16xf32>
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x12x16xf32>
+// CHECK-NOT: seq.kv
+func.func @window(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !w
+  %c1 = seq.kv_append %c, %k, %v : !w, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !w
+  seq.kv_store %c2, %state[%slot] : !w, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}
+
+// -----
+
+// H2O (16 full-precision slots per head, no encodings): 4544 bytes per slot
+// = 64 header + 2 x 2048 slot rows + positions (4160), attention sums
+// (4288) and counts (4416), 128 bytes each.
+!h = !seq.kv_cache<2x16x64xf32, sinks = 2, window = 4, evict = h2o, budget = 16>
+// CHECK-LABEL: func.func @h2o
+// CHECK-DAG: arith.constant 4544 : index
+// CHECK-DAG: arith.constant 4160 : index
+// CHECK-DAG: arith.constant 4288 : index
+// CHECK-DAG: arith.constant 4416 : index
+// CHECK: scf.for
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x16xi32>
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x16xf32>
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x16x16xf32>
+// CHECK-NOT: seq.kv
+func.func @h2o(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !h
+  %c1 = seq.kv_append %c, %k, %v : !h, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !h
+  seq.kv_store %c2, %state[%slot] : !h, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}
+
+// -----
+
+// RoCo with a window of 12 (above its 10 recent tokens): h2o's regions plus
+// squared deviations (4544) and shield flags (4672, [2, 16] i8): 4736 bytes
+// per slot.
+!r = !seq.kv_cache<2x16x64xf32, window = 12, evict = roco, budget = 16>
+// CHECK-LABEL: func.func @roco
+// CHECK-DAG: arith.constant 4736 : index
+// CHECK-DAG: arith.constant 4544 : index
+// CHECK-DAG: arith.constant 4672 : index
+// CHECK: scf.for
+// CHECK:   memref.view {{.*}} : memref<?xi8> to memref<2x16xi8>
+// CHECK-NOT: seq.kv
+func.func @roco(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !r
+  %c1 = seq.kv_append %c, %k, %v : !r, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !r
+  seq.kv_store %c2, %state[%slot] : !r, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}
+
+// -----
+
+// Keys cached before RoPE (interleaved pairs, 8 rotary channels of 16):
+// the plain layout (16448 bytes per slot, values at 8256); attention
+// rotates each key row at its position with the compile-time tables
+// (include/seqc/Support/Rope.h), pairs (2i, 2i + 1), the other channels
+// copied. Row 0 of the cosines is 1.0 (0x3F800000), row 1 starts with
+// cos(1) as f32 (0x3F0A5140).
+!p = !seq.kv_cache<2x16x64xf32>
+// CHECK-DAG: memref.global "private" constant @__seqc_rope_sin_64x8_0x48f42400 : memref<64x4xf32>
+// CHECK-DAG: memref.global "private" constant @__seqc_rope_cos_64x8_0x48f42400 : memref<64x4xf32> = dense<"0x0000803F0000803F0000803F0000803F40510A3F
+// CHECK-LABEL: func.func @pre_rope
+// CHECK-DAG: arith.constant 16448 : index
+// CHECK-DAG: arith.constant 8256 : index
+// CHECK-DAG: %[[COS:.*]] = memref.get_global @__seqc_rope_cos_64x8_0x48f42400
+// CHECK-DAG: %[[SIN:.*]] = memref.get_global @__seqc_rope_sin_64x8_0x48f42400
+// CHECK: scf.for %[[I:.*]] = %c0 to %c4 step %c1
+// CHECK:   %[[P:.*]] = arith.muli %[[I]], %c2 : index
+// CHECK:   arith.addi %[[P]], %c1 : index
+// CHECK:   memref.load %[[COS]][%{{.*}}, %[[I]]] : memref<64x4xf32>
+// CHECK:   memref.load %[[SIN]][%{{.*}}, %[[I]]] : memref<64x4xf32>
+// CHECK: scf.for %{{.*}} = %c8 to %c16 step %c1
+// CHECK-NOT: seq.kv
+func.func @pre_rope(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !p
+  %c1 = seq.kv_append %c, %k, %v : !p, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 {key_rope_theta = 5.0e5 : f32, key_rope_style = #seq.rope_style<interleaved>, key_rotary_dim = 8 : i64} : tensor<?x4x16xf32>, !p
+  seq.kv_store %c2, %state[%slot] : !p, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
 }

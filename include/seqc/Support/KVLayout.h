@@ -1,8 +1,13 @@
 //===- KVLayout.h - storage layout of a lowered KV cache --------*- C++ -*-===//
 //
-// Where the lowering (convert-seq-kv-to-loops) keeps a `!seq.kv_cache` in a
-// byte buffer, and how many bytes it takes. The driver uses the same numbers
-// to size the model's state, so there is one definition of the layout.
+// Where a `!seq.kv_cache` lives in a byte buffer, and how many bytes it
+// takes. The layout is part of the artifact's ABI: the KV lowering
+// (convert-seq-kv-to-loops) emits loads and stores at these offsets, the
+// driver sizes the model's state with it and records the cache's description
+// in the manifest (`kv_desc`), and the runtime rebuilds the same layout from
+// that line to read the cache. So it is defined once, here, in plain C++
+// (no MLIR): the dialect turns a cache type into a KVCacheDesc
+// (dialects/Seq/IR/SeqKVLayout.h) and everything else starts from the desc.
 //
 // One cache, all regions 64-byte aligned, in this order:
 //   header    i64 length (tokens held), i64 quantized (tokens in the
@@ -53,15 +58,59 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef SEQC_PASSES_CONVERSION_KVLAYOUT_H
-#define SEQC_PASSES_CONVERSION_KVLAYOUT_H
-
-#include "dialects/Seq/IR/SeqTypes.h"
+#ifndef SEQC_SUPPORT_KVLAYOUT_H
+#define SEQC_SUPPORT_KVLAYOUT_H
 
 #include <cstdint>
 #include <string>
 
-namespace mlir::seq {
+namespace seqc {
+
+/// How one side (keys or values) of a cache is quantized.
+struct KVQuantDesc {
+  /// False: the side is stored at the cache's element type (the other
+  /// fields are then unused and zero).
+  bool quantized = false;
+  unsigned bits = 0;
+  int64_t group = 0;
+  /// Axis 0: groups of tokens (one scale per channel and group of tokens);
+  /// otherwise axis 1, groups of channels.
+  bool perChannel = false;
+  bool asymmetric = false;
+  /// Bytes of one scale (and zero point) as the type declares them; the
+  /// lowering stores f32 scales only (4).
+  int64_t scaleBytes = 0;
+
+  bool operator==(const KVQuantDesc &o) const {
+    return quantized == o.quantized && bits == o.bits && group == o.group &&
+           perChannel == o.perChannel && asymmetric == o.asymmetric &&
+           scaleBytes == o.scaleBytes;
+  }
+  bool operator!=(const KVQuantDesc &o) const { return !(*this == o); }
+};
+
+/// Which tokens a cache keeps by attention score (`evict = ...`).
+enum class KVEvict { None, H2O, RoCo };
+
+/// Everything of a `!seq.kv_cache` type the storage layout depends on, in
+/// plain numbers.
+struct KVCacheDesc {
+  int64_t heads = 0, headDim = 0, capacity = 0;
+  /// Bytes of one key or value element (2: f16 / bf16, 4: f32).
+  int64_t elementBytes = 0;
+  KVQuantDesc keys, values;
+  int64_t sinks = 0, window = 0;
+  KVEvict evict = KVEvict::None;
+  int64_t budget = 0;
+
+  bool operator==(const KVCacheDesc &o) const {
+    return heads == o.heads && headDim == o.headDim && capacity == o.capacity &&
+           elementBytes == o.elementBytes && keys == o.keys &&
+           values == o.values && sinks == o.sinks && window == o.window &&
+           evict == o.evict && budget == o.budget;
+  }
+  bool operator!=(const KVCacheDesc &o) const { return !(*this == o); }
+};
 
 struct KVLayout {
   /// One quantized side (keys or values).
@@ -101,11 +150,39 @@ struct KVLayout {
   int64_t bytes = 0;
 };
 
-/// The layout of `type`, or an error message (in `error`) when the lowering
+/// The layout of `desc`, or an error message (in `error`) when the lowering
 /// does not support it: one side quantized and the other not, scales that
-/// are not f32, a head_dim that is not a multiple of 8.
-bool computeKVLayout(KVCacheType type, KVLayout &layout, std::string &error);
+/// are not f32, a head_dim that is not a multiple of 8. `desc` is taken as
+/// the cache type's verifier leaves it (see parseKVCacheDesc for a desc read
+/// from outside the compiler).
+bool computeKVLayout(const KVCacheDesc &desc, KVLayout &layout,
+                     std::string &error);
 
-} // namespace mlir::seq
+/// Bytes one full-precision token occupies (keys and values, all heads).
+int64_t kvBytesPerFullToken(const KVCacheDesc &desc);
 
-#endif // SEQC_PASSES_CONVERSION_KVLAYOUT_H
+/// Bytes one token occupies in the cache's quantized region (keys and
+/// values, all heads), counting codes, scales and zero points, or its
+/// full-precision storage for an unquantized side. Fractional for sub-byte
+/// codes and token-axis groups.
+double kvBytesPerQuantizedToken(const KVCacheDesc &desc);
+
+/// `desc` as one line of text without newlines (the manifest's `kv_desc`
+/// value), e.g.
+///   heads=2 head_dim=16 capacity=64 element_bytes=4
+///   keys=q2,g8,axis0,asym,s4 values=q2,g8,axis1,asym,s4 sinks=0 window=8
+///   evict=none budget=0
+/// (on one line); an unquantized side is written `none`.
+std::string serializeKVCacheDesc(const KVCacheDesc &desc);
+
+/// Reads what serializeKVCacheDesc writes: every field once, in that order,
+/// separated by single spaces, with values in range (positive sizes, 2 or
+/// 4 element bytes, 2/3/4/8 bits, a budget exactly when it evicts). On
+/// failure returns false and says why in `error`; `desc` is then
+/// unspecified.
+bool parseKVCacheDesc(const std::string &text, KVCacheDesc &desc,
+                      std::string &error);
+
+} // namespace seqc
+
+#endif // SEQC_SUPPORT_KVLAYOUT_H
