@@ -129,6 +129,78 @@ TEST_F(RuntimeTest, BadCallsReturnMessages) {
   seqc_session_free(a);
 }
 
+TEST_F(RuntimeTest, KVViewNeedsAKVCache) {
+  seqc_session *a;
+  ASSERT_OK(seqc_session_create(model, &a));
+  seqc_kv_view view;
+  std::string m = message(seqc_session_kv_view(a, 0, &view));
+  EXPECT_NE(m.find("has no KV cache"), std::string::npos) << m;
+  seqc_session_free(a);
+}
+
+/// An attention model's caches through seqc_session_kv_view: the artifact
+/// named by SEQC_TEST_KV_ARTIFACT (test/Integration/runtime/kv-view.test).
+/// Keys and values of the tokens fed are filled, the rest of the cache
+/// (zeroed by init) is not, and each layer's view differs.
+TEST(KVViewTest, PlainCache) {
+  const char *dir = std::getenv("SEQC_TEST_KV_ARTIFACT");
+  if (!dir)
+    GTEST_SKIP() << "SEQC_TEST_KV_ARTIFACT is not set";
+  seqc_model *model;
+  ASSERT_OK(seqc_model_load(dir, &model));
+  seqc_session *s;
+  ASSERT_OK(seqc_session_create(model, &s));
+  seqc_kv_view v;
+  ASSERT_OK(seqc_session_kv_view(s, 0, &v));
+  EXPECT_EQ(v.tokens, 0);
+  std::vector<int32_t> tokens = {3, 14, 15, 92, 65};
+  ASSERT_OK(seqc_session_prefill(s, tokens.data(), tokens.size()));
+  ASSERT_OK(seqc_session_kv_view(s, 0, &v));
+  EXPECT_EQ(v.tokens, 5);
+  EXPECT_STREQ(v.element_type, "f32");
+  EXPECT_EQ(v.strides[2], 1);
+  EXPECT_EQ(v.strides[1], v.head_dim);
+  EXPECT_EQ(v.strides[0], v.capacity * v.head_dim);
+  const float *k = static_cast<const float *>(v.keys);
+  const float *val = static_cast<const float *>(v.values);
+  for (int64_t h = 0; h < v.heads; ++h) {
+    double filled = 0, empty = 0;
+    for (int64_t d = 0; d < v.head_dim; ++d) {
+      filled += std::fabs(k[h * v.strides[0] + 4 * v.strides[1] + d]) +
+                std::fabs(val[h * v.strides[0] + 4 * v.strides[1] + d]);
+      empty += std::fabs(k[h * v.strides[0] + 5 * v.strides[1] + d]) +
+               std::fabs(val[h * v.strides[0] + 5 * v.strides[1] + d]);
+    }
+    EXPECT_GT(filled, 0) << "head " << h;
+    EXPECT_EQ(empty, 0) << "head " << h;
+  }
+  seqc_kv_view last;
+  ASSERT_OK(seqc_session_kv_view(s, v.layers - 1, &last));
+  EXPECT_NE(last.keys, v.keys);
+  std::string m = message(seqc_session_kv_view(s, v.layers, &last));
+  EXPECT_NE(m.find("out of range"), std::string::npos) << m;
+  seqc_session_free(s);
+  seqc_model_free(model);
+}
+
+/// A quantized cache is refused, naming its kind (SEQC_TEST_KV_QUANT_ARTIFACT).
+TEST(KVViewTest, QuantizedCacheIsRefused) {
+  const char *dir = std::getenv("SEQC_TEST_KV_QUANT_ARTIFACT");
+  if (!dir)
+    GTEST_SKIP() << "SEQC_TEST_KV_QUANT_ARTIFACT is not set";
+  seqc_model *model;
+  ASSERT_OK(seqc_model_load(dir, &model));
+  seqc_session *s;
+  ASSERT_OK(seqc_session_create(model, &s));
+  seqc_kv_view v;
+  std::string m = message(seqc_session_kv_view(s, 0, &v));
+  EXPECT_NE(m.find("the KV cache is quantized (keys 4-bit, values 4-bit)"),
+            std::string::npos)
+      << m;
+  seqc_session_free(s);
+  seqc_model_free(model);
+}
+
 TEST(RuntimeLoadTest, MissingArtifactIsAnError) {
   seqc_model *m = nullptr;
   seqc_status s = seqc_model_load("/nonexistent/artifact", &m);

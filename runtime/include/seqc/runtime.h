@@ -67,6 +67,28 @@ const float *seqc_session_logits(const seqc_session *session);
  * the session). */
 const void *seqc_session_state_data(const seqc_session *session, size_t *bytes);
 
+/* A read-only view of one layer's KV cache in a session: keys and values
+ * are [heads, capacity, head_dim] arrays of `element_type`, of which the
+ * first `tokens` rows per head are filled. Element (h, t, d) of the keys is
+ * at keys + (h * strides[0] + t * strides[1] + d * strides[2]) elements.
+ * Valid until the next call that feeds, resets or restores the session. */
+typedef struct seqc_kv_view {
+  int64_t layers; /* caches in the model (one per layer) */
+  int64_t heads, capacity, head_dim;
+  int64_t strides[3];       /* in elements */
+  int64_t tokens;           /* tokens the cache holds */
+  const char *element_type; /* "f32" */
+  size_t element_bytes;
+  const void *keys;
+  const void *values;
+} seqc_kv_view;
+/* The view of layer `layer`'s cache, computed from the manifest's `kv_desc`
+ * (include/seqc/Support/KVLayout.h). Refuses models without KV caches and
+ * caches that are not plain full precision (quantized, evicting, scored or
+ * 2-byte elements), saying which kind the cache is. */
+seqc_status seqc_session_kv_view(const seqc_session *session, int64_t layer,
+                                 seqc_kv_view *view);
+
 /* Size of a saved state (state and logits, with a header naming the model). */
 size_t seqc_session_state_size(const seqc_session *session);
 seqc_status seqc_session_save(const seqc_session *session, void *buffer,
