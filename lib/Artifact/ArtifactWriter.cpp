@@ -68,12 +68,8 @@ Error seqc::ArtifactWriter::writeFile(StringRef name,
 
 Error seqc::ArtifactWriter::writeWeights(const WeightBlob &weights,
                                          uint64_t id) const {
-  // A 4096-byte header (magic, id, size), then the blob, so that the blob
-  // starts page-aligned when mapped.
-  std::string file(4096, '\0');
-  std::string header =
-      formatv("SEQCWTS1 {0:x16} {1}\n", id, weights.bytes.size());
-  file.replace(0, header.size(), header);
+  // The header (seqc/artifact.h), then the blob, page-aligned when mapped.
+  std::string file = artifact::formatWeightsHeader(id, weights.bytes.size());
   file.append(reinterpret_cast<const char *>(weights.bytes.data()),
               weights.bytes.size());
   return writeFile("weights.bin", file);

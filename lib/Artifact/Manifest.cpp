@@ -14,6 +14,7 @@
 #include <cmath>
 
 using namespace llvm;
+using seqc::artifact::Key;
 
 void seqc::Manifest::add(StringRef key, const Twine &value) {
   entries.emplace_back(key.str(), value.str());
@@ -92,36 +93,36 @@ static Error describeKVState(seqc::Manifest &m,
   std::string typeText;
   raw_string_ostream(typeText) << mlir::Type(type);
   int64_t L = model.layers;
-  m.add("context", Twine(model.context));
-  m.add("state_bytes", Twine(layout.bytes * L));
-  m.add("kv_cache", typeText);
+  m.add(Key::Context, Twine(model.context));
+  m.add(Key::StateBytes, Twine(layout.bytes * L));
+  m.add(Key::KVCache, typeText);
   // The layout's input: the runtime rebuilds the layout from it.
-  m.add("kv_desc", seqc::serializeKVCacheDesc(desc));
-  m.add("kv_layers", Twine(L));
-  m.add("kv_slot_bytes", Twine(layout.bytes));
-  m.add("kv_rotation", d.kvRotation);
+  m.add(Key::KVDesc, seqc::serializeKVCacheDesc(desc));
+  m.add(Key::KVLayers, Twine(L));
+  m.add(Key::KVSlotBytes, Twine(layout.bytes));
+  m.add(Key::KVRotation, d.kvRotation);
   if (d.kvRank)
-    m.add("kv_rank", Twine(*d.kvRank));
+    m.add(Key::KVRank, Twine(*d.kvRank));
   // The model's RoPE (seqc-run calibrate undoes it on cached keys).
   mlir::seq::RopeOp rope;
   module->walk([&](mlir::seq::RopeOp op) { rope = op; });
   if (rope) {
     int64_t headDim =
         cast<mlir::RankedTensorType>(rope.getInput().getType()).getDimSize(2);
-    m.add("rope_theta", formatv("{0:e9}", rope.getTheta().convertToFloat()));
-    m.add("rope_style", mlir::seq::stringifyRopeStyle(rope.getStyle()));
-    m.add("rope_rotary_dim", Twine(rope.getRotaryDim().value_or(headDim)));
+    m.add(Key::RopeTheta, formatv("{0:e9}", rope.getTheta().convertToFloat()));
+    m.add(Key::RopeStyle, mlir::seq::stringifyRopeStyle(rope.getStyle()));
+    m.add(Key::RopeRotaryDim, Twine(rope.getRotaryDim().value_or(headDim)));
   } else {
-    m.add("rope_style", "none");
+    m.add(Key::RopeStyle, "none");
   }
-  m.add("kv_bytes_per_token",
+  m.add(Key::KVBytesPerToken,
         Twine((int64_t)std::llround(type.getBytesPerQuantizedToken() * L)));
   if (type.isScored())
-    m.add(type.isCompressed() ? "kv_tokens_full_precision" : "kv_tokens_kept",
+    m.add(type.isCompressed() ? Key::KVTokensFullPrecision : Key::KVTokensKept,
           Twine(type.getBudget()));
   else if (!type.isCompressed() && type.getWindow() > 0)
-    m.add("kv_tokens_kept", Twine(type.getSinks() + type.getWindow()));
-  m.add("kv_bytes_per_full_token", Twine(type.getBytesPerFullToken() * L));
+    m.add(Key::KVTokensKept, Twine(type.getSinks() + type.getWindow()));
+  m.add(Key::KVBytesPerFullToken, Twine(type.getBytesPerFullToken() * L));
   return Error::success();
 }
 
@@ -130,33 +131,33 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
                        const TargetDescription &target) {
   Manifest m;
   // Format 2: every entry updates its state in place (one state buffer).
-  m.add("seqc_artifact", "2");
-  m.add("model", model.arch);
-  m.add("description", model.description);
-  m.add("vocab", Twine(model.vocab));
+  m.add(Key::Format, Twine(seqc::artifact::kFormatVersion));
+  m.add(Key::Model, model.arch);
+  m.add(Key::Description, model.description);
+  m.add(Key::Vocab, Twine(model.vocab));
   if (!model.stateShape.empty()) {
     SmallVector<std::string> dims;
     for (int64_t n : model.stateShape)
       dims.push_back(std::to_string(n));
-    m.add("state_shape", join(dims, " "));
+    m.add(Key::StateShape, join(dims, " "));
   } else if (Error e = describeKVState(m, model, d)) {
     return std::move(e);
   }
-  m.add("weights_format", stringifyWeightFormat(d.weights));
+  m.add(Key::WeightsFormat, stringifyWeightFormat(d.weights));
   m.append(target.numerics);
   if (d.weightsRotation)
-    m.add("weights_rotation", "quarot " + Twine(*d.weightsRotation));
+    m.add(Key::WeightsRotation, "quarot " + Twine(*d.weightsRotation));
   const WeightBlob &w = model.weights;
-  m.add("weights_bytes", Twine(w.bytes.size()));
+  m.add(Key::WeightsBytes, Twine(w.bytes.size()));
   // What one decoded token reads: everything but the embedding table, of
   // which it reads one row.
   uint64_t embBytes = 0;
   for (const WeightBlob::Entry &e : w.entries)
     if (e.name == "emb" || e.name == "embed")
       embBytes = e.shape[0] * e.shape[1] * dtypeSize(e.dtype);
-  m.add("token_read_bytes", Twine(w.bytes.size() - embBytes + model.embd * 4));
-  m.add("weights_id", formatv("{0:x16}", weightsId(w)));
-  m.add("tokenizer", d.tokenizer);
+  m.add(Key::TokenReadBytes, Twine(w.bytes.size() - embBytes + model.embd * 4));
+  m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
+  m.add(Key::Tokenizer, d.tokenizer);
   m.append(target.runtime);
   return m;
 }

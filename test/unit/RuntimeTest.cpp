@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "seqc/runtime.h"
+#include "seqc/artifact.h"
 
 #include <gtest/gtest.h>
 
@@ -128,6 +129,78 @@ TEST_F(RuntimeTest, BadCallsReturnMessages) {
   seqc_session_free(a);
 }
 
+TEST_F(RuntimeTest, KVViewNeedsAKVCache) {
+  seqc_session *a;
+  ASSERT_OK(seqc_session_create(model, &a));
+  seqc_kv_view view;
+  std::string m = message(seqc_session_kv_view(a, 0, &view));
+  EXPECT_NE(m.find("has no KV cache"), std::string::npos) << m;
+  seqc_session_free(a);
+}
+
+/// An attention model's caches through seqc_session_kv_view: the artifact
+/// named by SEQC_TEST_KV_ARTIFACT (test/Integration/runtime/kv-view.test).
+/// Keys and values of the tokens fed are filled, the rest of the cache
+/// (zeroed by init) is not, and each layer's view differs.
+TEST(KVViewTest, PlainCache) {
+  const char *dir = std::getenv("SEQC_TEST_KV_ARTIFACT");
+  if (!dir)
+    GTEST_SKIP() << "SEQC_TEST_KV_ARTIFACT is not set";
+  seqc_model *model;
+  ASSERT_OK(seqc_model_load(dir, &model));
+  seqc_session *s;
+  ASSERT_OK(seqc_session_create(model, &s));
+  seqc_kv_view v;
+  ASSERT_OK(seqc_session_kv_view(s, 0, &v));
+  EXPECT_EQ(v.tokens, 0);
+  std::vector<int32_t> tokens = {3, 14, 15, 92, 65};
+  ASSERT_OK(seqc_session_prefill(s, tokens.data(), tokens.size()));
+  ASSERT_OK(seqc_session_kv_view(s, 0, &v));
+  EXPECT_EQ(v.tokens, 5);
+  EXPECT_STREQ(v.element_type, "f32");
+  EXPECT_EQ(v.strides[2], 1);
+  EXPECT_EQ(v.strides[1], v.head_dim);
+  EXPECT_EQ(v.strides[0], v.capacity * v.head_dim);
+  const float *k = static_cast<const float *>(v.keys);
+  const float *val = static_cast<const float *>(v.values);
+  for (int64_t h = 0; h < v.heads; ++h) {
+    double filled = 0, empty = 0;
+    for (int64_t d = 0; d < v.head_dim; ++d) {
+      filled += std::fabs(k[h * v.strides[0] + 4 * v.strides[1] + d]) +
+                std::fabs(val[h * v.strides[0] + 4 * v.strides[1] + d]);
+      empty += std::fabs(k[h * v.strides[0] + 5 * v.strides[1] + d]) +
+               std::fabs(val[h * v.strides[0] + 5 * v.strides[1] + d]);
+    }
+    EXPECT_GT(filled, 0) << "head " << h;
+    EXPECT_EQ(empty, 0) << "head " << h;
+  }
+  seqc_kv_view last;
+  ASSERT_OK(seqc_session_kv_view(s, v.layers - 1, &last));
+  EXPECT_NE(last.keys, v.keys);
+  std::string m = message(seqc_session_kv_view(s, v.layers, &last));
+  EXPECT_NE(m.find("out of range"), std::string::npos) << m;
+  seqc_session_free(s);
+  seqc_model_free(model);
+}
+
+/// A quantized cache is refused, naming its kind (SEQC_TEST_KV_QUANT_ARTIFACT).
+TEST(KVViewTest, QuantizedCacheIsRefused) {
+  const char *dir = std::getenv("SEQC_TEST_KV_QUANT_ARTIFACT");
+  if (!dir)
+    GTEST_SKIP() << "SEQC_TEST_KV_QUANT_ARTIFACT is not set";
+  seqc_model *model;
+  ASSERT_OK(seqc_model_load(dir, &model));
+  seqc_session *s;
+  ASSERT_OK(seqc_session_create(model, &s));
+  seqc_kv_view v;
+  std::string m = message(seqc_session_kv_view(s, 0, &v));
+  EXPECT_NE(m.find("the KV cache is quantized (keys 4-bit, values 4-bit)"),
+            std::string::npos)
+      << m;
+  seqc_session_free(s);
+  seqc_model_free(model);
+}
+
 TEST(RuntimeLoadTest, MissingArtifactIsAnError) {
   seqc_model *m = nullptr;
   seqc_status s = seqc_model_load("/nonexistent/artifact", &m);
@@ -136,6 +209,106 @@ TEST(RuntimeLoadTest, MissingArtifactIsAnError) {
             std::string::npos);
   EXPECT_EQ(m, nullptr);
   seqc_status_free(s);
+}
+
+TEST(TokenizerApiTest, BytesRoundTrip) {
+  seqc_tokenizer *tok = nullptr;
+  ASSERT_OK(seqc_tokenizer_create("bytes", nullptr, &tok));
+  EXPECT_EQ(seqc_tokenizer_size(tok), 256);
+  std::string text = "ROMEO:\n\xC3\xA9";
+  // A short buffer gets a prefix and the full count.
+  int32_t ids[16];
+  size_t n = 0;
+  ASSERT_OK(seqc_tokenizer_encode(tok, text.data(), text.size(), ids, 3, &n));
+  ASSERT_EQ(n, text.size());
+  ASSERT_OK(seqc_tokenizer_encode(tok, text.data(), text.size(), ids, 16, &n));
+  EXPECT_EQ(ids[6], '\n');
+  EXPECT_EQ(ids[7], 0xC3);
+  std::string back;
+  for (size_t i = 0; i < n; ++i) {
+    char bytes[8];
+    size_t len = 0;
+    ASSERT_OK(seqc_tokenizer_decode(tok, ids[i], bytes, sizeof bytes, &len));
+    back.append(bytes, len);
+  }
+  EXPECT_EQ(back, text);
+  size_t len = 0;
+  std::string m = message(seqc_tokenizer_decode(tok, 256, nullptr, 0, &len));
+  EXPECT_NE(m.find("out of range"), std::string::npos) << m;
+  seqc_tokenizer_free(tok);
+  m = message(seqc_tokenizer_create("sentencepiece", "", &tok));
+  EXPECT_NE(m.find("not supported"), std::string::npos) << m;
+}
+
+TEST(TokenizerApiTest, Utf8Streaming) {
+  char pending[8] = {'a', '\xE4', '\xBD'}, out[24];
+  size_t left = 3;
+  ASSERT_EQ(seqc_utf8_take_whole(pending, &left, out), 1u);
+  EXPECT_EQ(out[0], 'a');
+  ASSERT_EQ(left, 2u);
+  pending[2] = '\xA0';
+  left = 3;
+  ASSERT_EQ(seqc_utf8_take_whole(pending, &left, out), 3u);
+  EXPECT_EQ(std::string(out, 3), "\xE4\xBD\xA0");
+  EXPECT_EQ(left, 0u);
+}
+
+TEST(SampleApiTest, GreedyAndSeeded) {
+  std::vector<float> logits = {0.5f, 2.0f, -1.0f, 1.5f, 0.0f};
+  int32_t tok = -1;
+  ASSERT_OK(seqc_sample(logits.data(), 5, 0.0, 1.0, 0, nullptr, &tok));
+  EXPECT_EQ(tok, 1);
+  // top-k 1 is greedy at any temperature.
+  seqc_rng *a, *b;
+  ASSERT_OK(seqc_rng_create(7, &a));
+  ASSERT_OK(seqc_rng_create(7, &b));
+  ASSERT_OK(seqc_sample(logits.data(), 5, 1.0, 1.0, 1, a, &tok));
+  EXPECT_EQ(tok, 1);
+  // The same seed draws the same tokens; top-k 2 keeps tokens 1 and 3.
+  std::vector<int32_t> da, db;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK(seqc_sample(logits.data(), 5, 1.0, 1.0, 2, a, &tok));
+    da.push_back(tok);
+    ASSERT_OK(seqc_sample(logits.data(), 5, 1.0, 1.0, 2, b, &tok));
+    db.push_back(tok);
+    EXPECT_TRUE(tok == 1 || tok == 3) << tok;
+  }
+  EXPECT_EQ(da.size(), 50u);
+  // `a` drew one token more than `b` (the top-k 1 draw), so the sequences
+  // differ in phase but agree when `b` catches up.
+  ASSERT_OK(seqc_sample(logits.data(), 5, 1.0, 1.0, 2, b, &tok));
+  db.push_back(tok);
+  db.erase(db.begin());
+  EXPECT_EQ(da, db);
+  seqc_rng_free(a);
+  seqc_rng_free(b);
+}
+
+TEST(ArtifactFormatTest, WeightsHeaderBytes) {
+  // The bytes `seqc compile` has always written: text, then NUL padding.
+  std::string h =
+      seqc::artifact::formatWeightsHeader(0x0123456789abcdefull, 42);
+  ASSERT_EQ(h.size(), seqc::artifact::kWeightsHeaderBytes);
+  const char text[] = "SEQCWTS1 0x0123456789abcdef 42\n";
+  EXPECT_EQ(h.substr(0, sizeof text - 1), text);
+  EXPECT_EQ(h.find_first_not_of('\0', sizeof text - 1), std::string::npos);
+  uint64_t id = 0, bytes = 0;
+  ASSERT_TRUE(
+      seqc::artifact::parseWeightsHeader(h.data(), h.size(), id, bytes));
+  EXPECT_EQ(id, 0x0123456789abcdefull);
+  EXPECT_EQ(bytes, 42u);
+  EXPECT_FALSE(
+      seqc::artifact::parseWeightsHeader("SEQCWTS2 00 1\n", 14, id, bytes));
+}
+
+TEST(ArtifactFormatTest, ManifestLines) {
+  auto m = seqc::artifact::parseManifest("seqc_artifact 2\nstate_shape 2 3 "
+                                         "4\nnospace\nfuture_key x y\n");
+  EXPECT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[seqc::artifact::keyName(seqc::artifact::Key::Format)], "2");
+  EXPECT_EQ(m["state_shape"], "2 3 4");
+  EXPECT_EQ(m["future_key"], "x y");
+  EXPECT_STREQ(seqc::artifact::keyName(seqc::artifact::Key::Target), "target");
 }
 
 } // namespace

@@ -1,6 +1,6 @@
-//===- TokenizerTest.cpp - seqc-run's tokenizers and UTF-8 streaming ------===//
+//===- TokenizerTest.cpp - the tokenizers and UTF-8 streaming -----------===//
 
-#include "tools/seqc-run/Tokenizer.h"
+#include "runtime/src/tokenizer/Tokenizer.h"
 
 #include <gtest/gtest.h>
 

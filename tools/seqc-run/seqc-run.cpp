@@ -14,11 +14,12 @@
 //                     [--start-fraction F] [--end-fraction F] [--max-tokens N]
 //                     [--covariance]
 //
-// Links only the seqc runtime (no MLIR, no LLVM).
+// A command line over the seqc runtime's C API (seqc/runtime.h): models,
+// sessions, tokenizers and the sampler. No MLIR, no LLVM.
 //
 //===----------------------------------------------------------------------===//
 
-#include "Tokenizer.h"
+#include "seqc/Support/Rope.h"
 #include "seqc/runtime.h"
 
 #include <algorithm>
@@ -31,7 +32,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -128,27 +128,84 @@ struct Args {
   }
 };
 
+/// A tokenizer of the C API.
+class Tokenizer {
+public:
+  explicit Tokenizer(seqc_tokenizer *tok) : tok(tok) {}
+  ~Tokenizer() { seqc_tokenizer_free(tok); }
+  Tokenizer(const Tokenizer &) = delete;
+  Tokenizer &operator=(const Tokenizer &) = delete;
+
+  int32_t size() const { return seqc_tokenizer_size(tok); }
+  std::vector<int32_t> encode(const std::string &text) const {
+    std::vector<int32_t> ids(text.size() + 16);
+    size_t n = 0;
+    check(seqc_tokenizer_encode(tok, text.data(), text.size(), ids.data(),
+                                ids.size(), &n));
+    if (n > ids.size()) {
+      ids.resize(n);
+      check(seqc_tokenizer_encode(tok, text.data(), text.size(), ids.data(),
+                                  ids.size(), &n));
+    }
+    ids.resize(n);
+    return ids;
+  }
+  /// The bytes of one token.
+  std::string decode(int32_t token) const {
+    std::string bytes(64, '\0');
+    size_t n = 0;
+    check(seqc_tokenizer_decode(tok, token, &bytes[0], bytes.size(), &n));
+    if (n > bytes.size()) {
+      bytes.resize(n);
+      check(seqc_tokenizer_decode(tok, token, &bytes[0], bytes.size(), &n));
+    }
+    bytes.resize(n);
+    return bytes;
+  }
+  std::string normalize(const std::string &text) const {
+    std::string out(text.size() + 16, '\0');
+    size_t n = 0;
+    check(seqc_tokenizer_normalize(tok, text.data(), text.size(), &out[0],
+                                   out.size(), &n));
+    if (n > out.size()) {
+      out.resize(n);
+      check(seqc_tokenizer_normalize(tok, text.data(), text.size(), &out[0],
+                                     out.size(), &n));
+    }
+    out.resize(n);
+    return out;
+  }
+
+private:
+  seqc_tokenizer *tok;
+};
+
+/// The longest prefix of whole UTF-8 characters of `pending` (taken out of
+/// it; see seqc_utf8_take_whole).
+std::string takeWholeUtf8(std::string &pending) {
+  std::string out(3 * pending.size(), '\0');
+  size_t left = pending.size();
+  out.resize(seqc_utf8_take_whole(&pending[0], &left, &out[0]));
+  pending.resize(left);
+  return out;
+}
+
 /// A loaded model and, on first use, its tokenizer.
 struct Loaded {
   seqc_model *model = nullptr;
   std::string vocabPath;
-  std::unique_ptr<seqc::Tokenizer> tok;
-  ~Loaded() { seqc_model_free(model); }
+  std::unique_ptr<Tokenizer> tok;
+  ~Loaded() {
+    tok.reset();
+    seqc_model_free(model);
+  }
 
-  seqc::Tokenizer &tokenizer() {
+  Tokenizer &tokenizer() {
     if (tok)
       return *tok;
-    const char *kind = seqc_model_get(model, "tokenizer");
-    if (!kind || !std::strcmp(kind, "none"))
-      die("this model has no tokenizer; give token ids with --tokens");
-    std::string err;
-    tok = seqc::Tokenizer::create(kind, vocabPath, err);
-    if (!tok)
-      die(err);
-    if (tok->size() > seqc_model_vocab(model))
-      die("the tokenizer has " + std::to_string(tok->size()) +
-          " tokens but the model only " +
-          std::to_string(seqc_model_vocab(model)));
+    seqc_tokenizer *t = nullptr;
+    check(seqc_tokenizer_create_for_model(model, vocabPath.c_str(), &t));
+    tok = std::make_unique<Tokenizer>(t);
     return *tok;
   }
 };
@@ -162,39 +219,6 @@ double seconds() {
   return std::chrono::duration<double>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-/// Samples a token from logits: greedy at temperature 0, else softmax at
-/// temperature `temp` restricted to the top-k and the top-p mass.
-int32_t sample(const float *logits, int32_t vocab, double temp, int topK,
-               double topP, std::mt19937_64 &rng) {
-  if (temp <= 0)
-    return (int32_t)(std::max_element(logits, logits + vocab) - logits);
-  std::vector<int32_t> ids(vocab);
-  std::iota(ids.begin(), ids.end(), 0);
-  std::sort(ids.begin(), ids.end(),
-            [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
-  size_t keep = topK > 0 ? std::min<size_t>(topK, vocab) : vocab;
-  std::vector<double> p(keep);
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i)
-    total += p[i] = std::exp((logits[ids[i]] - logits[ids[0]]) / temp);
-  if (topP < 1.0) {
-    double mass = 0;
-    size_t n = 0;
-    while (n < keep && mass < topP * total)
-      mass += p[n++];
-    keep = std::max<size_t>(n, 1);
-    p.resize(keep);
-    total = mass;
-  }
-  double r = std::uniform_real_distribution<double>(0, total)(rng);
-  for (size_t i = 0; i < keep; ++i) {
-    r -= p[i];
-    if (r <= 0)
-      return ids[i];
-  }
-  return ids[keep - 1];
 }
 
 int cmdGenerate(Args &args) {
@@ -214,16 +238,19 @@ int cmdGenerate(Args &args) {
   check(seqc_session_create(l.model, &s));
   check(seqc_session_prefill(s, ids.data(), ids.size()));
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-  std::mt19937_64 rng(seed);
+  seqc_rng *rng;
+  check(seqc_rng_create(seed, &rng));
   std::string pending;
   int32_t vocab = std::min(seqc_model_vocab(l.model), l.tokenizer().size());
   // Attention models stop when their KV cache is full.
   const char *context = seqc_model_get(l.model, "context");
   size_t limit = context ? std::stoull(context) : SIZE_MAX, fed = ids.size();
   for (long i = 0; i < n; ++i) {
-    int32_t tok = sample(seqc_session_logits(s), vocab, temp, topK, topP, rng);
+    int32_t tok;
+    check(seqc_sample(seqc_session_logits(s), vocab, temp, topP, topK, rng,
+                      &tok));
     pending += l.tokenizer().decode(tok);
-    std::string out = seqc::takeWholeUtf8(pending);
+    std::string out = takeWholeUtf8(pending);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
     if (i + 1 == n)
@@ -238,9 +265,10 @@ int cmdGenerate(Args &args) {
     check(seqc_session_step(s, tok));
     ++fed;
   }
-  std::string rest = seqc::takeWholeUtf8(pending);
+  std::string rest = takeWholeUtf8(pending);
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::fputs("\n", stdout);
+  seqc_rng_free(rng);
   seqc_session_free(s);
   return 0;
 }
@@ -404,8 +432,7 @@ int cmdPpl(Args &args) {
 /// Calibration statistics for seq-fuse-hadamard's reordering,
 /// seq-balance-kv and seq-low-rank-kv: runs windows of the model's context
 /// from an empty cache and reads the keys and values the f32 caches hold
-/// (layout: passes/Conversion/KVLayout.h, a 64-byte header, then keys
-/// [heads, capacity, head_dim], then values); per layer, KV head and
+/// (through seqc_session_kv_view); per layer, KV head and
 /// channel, the largest |key| and the root mean square, and per layer the
 /// second moment of [keys before RoPE; values] over the tokens.
 int cmdCalibrate(Args &args) {
@@ -428,12 +455,16 @@ int cmdCalibrate(Args &args) {
     return v;
   };
   std::string cache = entry("kv_cache");
-  int64_t H = 0, D = 0, cap = 0;
-  char rest[8] = {0};
-  if (std::sscanf(cache.c_str(),
-                  "!seq.kv_cache<%" SCNd64 "x%" SCNd64 "x%" SCNd64 "xf3%2s", &H,
-                  &D, &cap, rest) != 4 ||
-      std::string(rest) != "2>" || entry("kv_rotation") != "none")
+  // The caches are read through the runtime's view of them (their layout is
+  // the compiler's, rebuilt from the manifest's kv_desc); it covers the f32
+  // caches of the keys as the model computes them.
+  seqc_session *s;
+  check(seqc_session_create(l.model, &s));
+  seqc_kv_view view;
+  seqc_status refused = seqc_session_kv_view(s, 0, &view);
+  bool plain = !refused && !std::strcmp(view.element_type, "f32");
+  seqc_status_free(refused);
+  if (!plain || entry("kv_rotation") != "none")
     die("calibrate: needs an artifact whose KV cache holds the keys as the "
         "model computes them (f32, no compression, no rotation; compile "
         "without --kv-*, --kv-f16 and --rotate-kv); this one has " +
@@ -441,8 +472,8 @@ int cmdCalibrate(Args &args) {
   if (seqc_model_get(l.model, "kv_rank"))
     die("calibrate: this artifact caches low-rank latents (--kv-rank); "
         "calibrate one compiled without --kv-* options");
-  int64_t layers = std::stoll(entry("kv_layers"));
-  size_t slotBytes = std::stoull(entry("kv_slot_bytes"));
+  int64_t layers = view.layers, H = view.heads, D = view.head_dim,
+          cap = view.capacity;
   size_t window = std::stoull(entry("context"));
   if (window > (size_t)cap)
     die("calibrate: the context (" + std::to_string(window) +
@@ -483,73 +514,65 @@ int cmdCalibrate(Args &args) {
   // is undone here (the manifest records it).
   int64_t N = covariance ? 2 * H * D : 0;
   std::vector<double> cov(layers * N * N, 0.0);
-  double theta = 0;
-  bool half = true;
+  float theta = 0;
+  seqc::RopeStyle ropeStyle = seqc::RopeStyle::Half;
   int64_t rot = 0;
   std::string style = covariance ? entry("rope_style") : "none";
   if (style != "none") {
     // As the compiler holds it: an f32 attribute.
     theta = (float)std::strtod(entry("rope_theta").c_str(), nullptr);
-    half = style == "half";
+    ropeStyle =
+        style == "half" ? seqc::RopeStyle::Half : seqc::RopeStyle::Interleaved;
     rot = std::stoll(entry("rope_rotary_dim"));
     if (!(theta > 0) || rot <= 0 || rot > D || rot % 2 != 0 ||
         (style != "half" && style != "interleaved"))
       die("calibrate: the manifest's RoPE (rope_theta, rope_style, "
           "rope_rotary_dim) is invalid");
   }
-  // RoPE angles as seq.rope's lowering computes them (f64, then f32).
+  // Undoes RoPE with the angles seq.rope's lowering uses (seqc/Support/Rope.h).
+  std::vector<float> cosines(rot / 2), sines(rot / 2);
   auto unrope = [&](float *k, size_t pos) {
-    int64_t halfRot = rot / 2;
-    for (int64_t i = 0; i < halfRot; ++i) {
-      double ang = (double)pos * std::exp(i * (-2.0 * std::log(theta) / rot));
-      double c = (float)std::cos(ang), sn = (float)std::sin(ang);
-      int64_t p = half ? i : 2 * i, q = half ? i + halfRot : 2 * i + 1;
+    seqc::ropeCosSin(theta, rot, (int64_t)pos, cosines.data(), sines.data());
+    for (int64_t i = 0; i < rot / 2; ++i) {
+      double c = cosines[i], sn = sines[i];
+      auto [p, q] = seqc::ropePairChannels(ropeStyle, rot, i);
       double x = k[p], y = k[q];
       k[p] = (float)(x * c + y * sn);
       k[q] = (float)(y * c - x * sn);
     }
   };
-  // Values follow the keys in the uncompressed layout, 64-byte aligned.
-  size_t valuesAt = (64 + H * cap * D * 4 + 63) / 64 * 64;
   std::vector<float> x(N);
-  seqc_session *s;
-  check(seqc_session_create(l.model, &s));
   for (size_t pos = 0; pos < ids.size(); pos += window) {
     size_t n = std::min(window, ids.size() - pos);
     check(seqc_session_reset(s));
     check(seqc_session_prefill(s, ids.data() + pos, n));
-    size_t bytes = 0;
-    const char *state =
-        static_cast<const char *>(seqc_session_state_data(s, &bytes));
-    if (bytes < layers * slotBytes)
-      die("calibrate: state of " + std::to_string(bytes) +
-          " bytes, the manifest says " + std::to_string(layers * slotBytes));
-    for (int64_t ly = 0; ly < layers; ++ly)
-      for (int64_t h = 0; h < H; ++h) {
-        const float *keys =
-            reinterpret_cast<const float *>(state + ly * slotBytes + 64) +
-            h * cap * D;
+    for (int64_t ly = 0; ly < layers; ++ly) {
+      seqc_kv_view v;
+      check(seqc_session_kv_view(s, ly, &v));
+      const float *keys = static_cast<const float *>(v.keys),
+                  *values = static_cast<const float *>(v.values);
+      auto at = [&](int64_t h, size_t j, int64_t d) {
+        return h * v.strides[0] + (int64_t)j * v.strides[1] + d * v.strides[2];
+      };
+      for (int64_t h = 0; h < H; ++h)
         for (size_t j = 0; j < n; ++j)
           for (int64_t d = 0; d < D; ++d) {
-            double k = keys[j * D + d];
-            size_t at = (ly * H + h) * D + d;
-            absmax[at] = std::max(absmax[at], std::fabs(k));
-            sumsq[at] += k * k;
+            double k = keys[at(h, j, d)];
+            size_t i = (ly * H + h) * D + d;
+            absmax[i] = std::max(absmax[i], std::fabs(k));
+            sumsq[i] += k * k;
           }
-      }
-    for (int64_t ly = 0; ly < layers && covariance; ++ly) {
-      const char *slot = state + ly * slotBytes;
+      if (!covariance)
+        continue;
       double *c = cov.data() + ly * N * N;
       for (size_t j = 0; j < n; ++j) {
         for (int64_t h = 0; h < H; ++h) {
-          const float *k =
-              reinterpret_cast<const float *>(slot + 64) + (h * cap + j) * D;
-          const float *v = reinterpret_cast<const float *>(slot + valuesAt) +
-                           (h * cap + j) * D;
-          std::copy(k, k + D, x.begin() + h * D);
+          for (int64_t d = 0; d < D; ++d) {
+            x[h * D + d] = keys[at(h, j, d)];
+            x[H * D + h * D + d] = values[at(h, j, d)];
+          }
           if (rot)
             unrope(x.data() + h * D, j);
-          std::copy(v, v + D, x.begin() + H * D + h * D);
         }
         for (int64_t a = 0; a < N; ++a) {
           double xa = x[a];
@@ -849,18 +872,17 @@ int cmdTokenize(Args &args) {
   args.finish();
   Loaded l;
   l.vocabPath = vocab;
-  std::unique_ptr<seqc::Tokenizer> own;
-  seqc::Tokenizer *tok;
+  std::unique_ptr<Tokenizer> own;
+  Tokenizer *tok;
   if (kind.empty()) {
     if (args.positional.empty())
       die("tokenize: give an artifact or --tokenizer");
     check(seqc_model_load(args.positional[0].c_str(), &l.model));
     tok = &l.tokenizer();
   } else {
-    std::string err;
-    own = seqc::Tokenizer::create(kind, vocab, err);
-    if (!own)
-      die(err);
+    seqc_tokenizer *t = nullptr;
+    check(seqc_tokenizer_create(kind.c_str(), vocab.c_str(), &t));
+    own = std::make_unique<Tokenizer>(t);
     tok = own.get();
   }
   if (!file.empty()) {

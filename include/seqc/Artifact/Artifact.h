@@ -17,6 +17,7 @@
 #define SEQC_ARTIFACT_ARTIFACT_H
 
 #include "seqc/Import/Importer.h"
+#include "seqc/artifact.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
@@ -30,14 +31,23 @@
 
 namespace seqc {
 
-/// The manifest: `key value` entries in the order they were added.
+/// The manifest: `key value` entries in the order they were added. The keys
+/// are the runtime's (seqc/artifact.h), so writer and reader share one
+/// definition.
 class Manifest {
 public:
+  void add(artifact::Key key, const llvm::Twine &value) {
+    add(artifact::keyName(key), value);
+  }
+  /// A key outside the shared list (tests, experiments): prefer the above.
   void add(llvm::StringRef key, const llvm::Twine &value);
   /// Adds `other`'s entries after these.
   void append(const Manifest &other);
   /// The value of `key`, if present.
   std::optional<llvm::StringRef> get(llvm::StringRef key) const;
+  std::optional<llvm::StringRef> get(artifact::Key key) const {
+    return get(artifact::keyName(key));
+  }
   /// "key value\n" lines (the form embedded in the executable).
   std::string text() const;
   /// The same as a JSON object (numbers and lists of numbers unquoted).

@@ -51,14 +51,15 @@ public:
     // The int8 products' kernel: integer dot products over activations
     // quantized per block (their rounding is part of the model's numerics).
     if (pipeline.int8Kernel != seqc::Int8Kernel::None) {
-      d.numerics.add("int8_dot",
+      d.numerics.add(seqc::artifact::Key::Int8Dot,
                      seqc::stringifyInt8Kernel(pipeline.int8Kernel));
-      d.numerics.add("activation_block", Twine(pipeline.activationBlock));
+      d.numerics.add(seqc::artifact::Key::ActivationBlock,
+                     Twine(pipeline.activationBlock));
     }
-    d.runtime.add("cpu", tm->getTargetCPU());
+    d.runtime.add(seqc::artifact::Key::Cpu, tm->getTargetCPU());
     std::string features = seqc::cpu::usedCpuFeatures(*tm);
     if (!features.empty())
-      d.runtime.add("cpu_features", features);
+      d.runtime.add(seqc::artifact::Key::CpuFeatures, features);
     return d;
   }
 
@@ -109,8 +110,8 @@ CPUTarget::translate(mlir::ModuleOp module, const seqc::Manifest &manifest,
     mlir::LLVM::GlobalOp::create(
         b, module.getLoc(),
         mlir::LLVM::LLVMArrayType::get(b.getI8Type(), value.size()),
-        /*isConstant=*/true, mlir::LLVM::Linkage::External, "seqc_manifest",
-        b.getStringAttr(value));
+        /*isConstant=*/true, mlir::LLVM::Linkage::External,
+        seqc::artifact::kManifestSymbol, b.getStringAttr(value));
   }
   progress("translating to LLVM IR and optimizing (-O3, " + tm->getTargetCPU() +
            ")");

@@ -3,7 +3,9 @@
  * The seqc runtime loads an artifact written by `seqc compile` (a directory
  * with model.so, weights.bin and manifest.json), maps its weights read-only
  * (they are never copied) and runs sessions: prefill a prompt, step one token
- * at a time, read the logits, save / restore / fork the recurrent state.
+ * at a time, read the logits, save / restore / fork the recurrent state. It
+ * also tokenizes text and samples tokens from logits, so that any C program
+ * can generate text with it.
  *
  * Every fallible call returns a seqc_status: NULL on success, otherwise an
  * object holding a message, which the caller frees with seqc_status_free.
@@ -24,6 +26,8 @@ extern "C" {
 typedef struct seqc_status_t *seqc_status; /* NULL: success */
 typedef struct seqc_model seqc_model;
 typedef struct seqc_session seqc_session;
+typedef struct seqc_tokenizer seqc_tokenizer;
+typedef struct seqc_rng seqc_rng;
 
 /* The message of a failed call ("" for NULL). */
 const char *seqc_status_message(seqc_status status);
@@ -63,6 +67,28 @@ const float *seqc_session_logits(const seqc_session *session);
  * the session). */
 const void *seqc_session_state_data(const seqc_session *session, size_t *bytes);
 
+/* A read-only view of one layer's KV cache in a session: keys and values
+ * are [heads, capacity, head_dim] arrays of `element_type`, of which the
+ * first `tokens` rows per head are filled. Element (h, t, d) of the keys is
+ * at keys + (h * strides[0] + t * strides[1] + d * strides[2]) elements.
+ * Valid until the next call that feeds, resets or restores the session. */
+typedef struct seqc_kv_view {
+  int64_t layers; /* caches in the model (one per layer) */
+  int64_t heads, capacity, head_dim;
+  int64_t strides[3];       /* in elements */
+  int64_t tokens;           /* tokens the cache holds */
+  const char *element_type; /* "f32" */
+  size_t element_bytes;
+  const void *keys;
+  const void *values;
+} seqc_kv_view;
+/* The view of layer `layer`'s cache, computed from the manifest's `kv_desc`
+ * (include/seqc/Support/KVLayout.h). Refuses models without KV caches and
+ * caches that are not plain full precision (quantized, evicting, scored or
+ * 2-byte elements), saying which kind the cache is. */
+seqc_status seqc_session_kv_view(const seqc_session *session, int64_t layer,
+                                 seqc_kv_view *view);
+
 /* Size of a saved state (state and logits, with a header naming the model). */
 size_t seqc_session_state_size(const seqc_session *session);
 seqc_status seqc_session_save(const seqc_session *session, void *buffer,
@@ -71,6 +97,57 @@ seqc_status seqc_session_restore(seqc_session *session, const void *buffer,
                                  size_t size);
 /* A new session with a copy of this one's state and logits. */
 seqc_status seqc_session_fork(const seqc_session *session, seqc_session **out);
+
+/* Tokenizers: text <-> token ids. */
+
+/* The tokenizer a model's manifest names (its `tokenizer` entry), reading
+ * its vocabulary from `vocab_path` (NULL or "": the default file). Refuses a
+ * model without one, and a tokenizer with more tokens than the model. */
+seqc_status seqc_tokenizer_create_for_model(const seqc_model *model,
+                                            const char *vocab_path,
+                                            seqc_tokenizer **out);
+/* The tokenizer called `name` ("bytes", "world" or "neox"). */
+seqc_status seqc_tokenizer_create(const char *name, const char *vocab_path,
+                                  seqc_tokenizer **out);
+void seqc_tokenizer_free(seqc_tokenizer *tokenizer);
+/* The number of token ids it knows. */
+int32_t seqc_tokenizer_size(const seqc_tokenizer *tokenizer);
+/* Encodes `len` bytes of text: writes at most `capacity` ids to `ids` and
+ * sets *n to the number of ids of the text (call again with a larger buffer
+ * when *n > capacity). */
+seqc_status seqc_tokenizer_encode(const seqc_tokenizer *tokenizer,
+                                  const char *text, size_t len, int32_t *ids,
+                                  size_t capacity, size_t *n);
+/* The bytes of one token (possibly part of a UTF-8 character): at most
+ * `capacity` of them to `bytes`, and their number to *n (as encode). */
+seqc_status seqc_tokenizer_decode(const seqc_tokenizer *tokenizer,
+                                  int32_t token, char *bytes, size_t capacity,
+                                  size_t *n);
+/* The text as encode sees it after the tokenizer's normalizer (what the
+ * decoded ids of the text spell); written as encode writes ids. */
+seqc_status seqc_tokenizer_normalize(const seqc_tokenizer *tokenizer,
+                                     const char *text, size_t len, char *out,
+                                     size_t capacity, size_t *n);
+/* For streaming decoded bytes: moves the longest prefix of whole UTF-8
+ * characters of `pending` (*pending_len bytes) to `out`, which has room for
+ * 3 * *pending_len bytes (bytes that can never start or continue a character
+ * come out as U+FFFD), and leaves the incomplete tail at the start of
+ * `pending`. Returns the bytes written to `out`. */
+size_t seqc_utf8_take_whole(char *pending, size_t *pending_len, char *out);
+
+/* Sampling. */
+
+/* A random number generator (64-bit Mersenne twister) seeded with `seed`:
+ * the same seed gives the same samples. */
+seqc_status seqc_rng_create(uint64_t seed, seqc_rng **out);
+void seqc_rng_free(seqc_rng *rng);
+/* Samples a token from `vocab` logits: the largest at temperature <= 0
+ * (drawing nothing from `rng`), else from the softmax at `temperature`
+ * restricted to the `top_k` most likely (0: all) and to the smallest set of
+ * them whose mass reaches `top_p`. */
+seqc_status seqc_sample(const float *logits, int32_t vocab, double temperature,
+                        double top_p, int32_t top_k, seqc_rng *rng,
+                        int32_t *token);
 
 /* Threads a model's parallel loops run on: the CPUs this process may use
    (its affinity mask, as `taskset` sets it), at least 1. */

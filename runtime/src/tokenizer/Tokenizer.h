@@ -1,5 +1,4 @@
-//===- Tokenizer.h - text <-> token ids for seqc-run -------------*- C++
-//-*-===//
+//===- Tokenizer.h - text <-> token ids ------------------------*- C++ -*-===//
 //
 // Tokenizers of the models seqc runs: raw bytes (token = byte value) and the
 // RWKV World vocabulary (greedy longest match over a byte trie). They need no
@@ -7,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef SEQC_RUN_TOKENIZER_H
-#define SEQC_RUN_TOKENIZER_H
+#ifndef SEQC_RUNTIME_TOKENIZER_TOKENIZER_H
+#define SEQC_RUNTIME_TOKENIZER_TOKENIZER_H
 
 #include <cstdint>
 #include <functional>
@@ -114,4 +113,4 @@ std::string takeWholeUtf8(std::string &pending);
 
 } // namespace seqc
 
-#endif // SEQC_RUN_TOKENIZER_H
+#endif // SEQC_RUNTIME_TOKENIZER_TOKENIZER_H

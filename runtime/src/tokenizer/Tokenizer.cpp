@@ -1,4 +1,4 @@
-//===- Tokenizer.cpp - text <-> token ids for seqc-run --------------------===//
+//===- Tokenizer.cpp - text <-> token ids -------------------------------===//
 
 #include "Tokenizer.h"
 
@@ -22,7 +22,7 @@ std::unique_ptr<Tokenizer> Tokenizer::create(const std::string &kind,
         vocabPath.empty() ? "../shared/data/20B_tokenizer.json" : vocabPath,
         error);
   error = "tokenizer '" + kind +
-          "' is not supported by seqc-run (bytes, world and neox are)";
+          "' is not supported by this runtime (bytes, world and neox are)";
   return nullptr;
 }
 

@@ -1,0 +1,164 @@
+//===- seqc/artifact.h - the artifact format, defined once ------*- C++ -*-===//
+//
+// An artifact written by `seqc compile` is a directory:
+//
+//   model.so       the compiled entries and the manifest, a text of
+//                  "key value" lines in the symbol `seqc_manifest`
+//   weights.bin    a 4096-byte header, then the weights blob
+//   manifest.json  the manifest again, as JSON, for people and tools
+//
+// This header is the one definition of that format: the format version, the
+// manifest keys, the weights header and the magic of saved session states.
+// It is header-only and includes neither MLIR nor LLVM, so that the
+// compiler's artifact writer (which links no runtime library) and the
+// runtime (which links no compiler library) both include it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_ARTIFACT_H
+#define SEQC_ARTIFACT_H
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+
+namespace seqc {
+namespace artifact {
+
+/// The format this header describes. Format 2: every entry updates its state
+/// in place (one state buffer per session).
+constexpr int kFormatVersion = 2;
+
+/// The manifest keys: X(Name, "key", "meaning"). Keys marked "attention"
+/// are written for models with KV caches only; others as their meaning says.
+/// Readers keep every line, so a key unknown to them is still readable.
+#define SEQC_MANIFEST_KEYS(X)                                                  \
+  X(Format, "seqc_artifact", "the artifact format version (kFormatVersion)")   \
+  X(Model, "model", "the architecture (rwkv4, rwkv5, ..., llama)")             \
+  X(Description, "description", "a one-line description of the checkpoint")    \
+  X(Vocab, "vocab", "the number of logits per token")                          \
+  X(StateShape, "state_shape",                                                 \
+    "recurrent models: the state as f32 [layers, rows, width]")                \
+  X(Context, "context", "attention: the KV cache capacity in tokens")          \
+  X(StateBytes, "state_bytes", "attention: the state's size in bytes")         \
+  X(KVCache, "kv_cache", "attention: the !seq.kv_cache type of every layer")   \
+  X(KVLayers, "kv_layers", "attention: the number of per-layer cache slots")   \
+  X(KVSlotBytes, "kv_slot_bytes",                                              \
+    "attention: bytes of one layer's slot; slot l is at l * kv_slot_bytes")    \
+  X(KVRotation, "kv_rotation", "attention: the keys' rotation, or none")       \
+  X(KVRank, "kv_rank", "attention: the rank of low-rank cached latents")       \
+  X(KVDesc, "kv_desc",                                                         \
+    "attention: the cache description (include/seqc/Support/KVLayout.h)")      \
+  X(RopeTheta, "rope_theta", "attention: the RoPE base (an f32)")              \
+  X(RopeStyle, "rope_style", "attention: half, interleaved or none")           \
+  X(RopeRotaryDim, "rope_rotary_dim", "attention: channels RoPE rotates")      \
+  X(KVBytesPerToken, "kv_bytes_per_token",                                     \
+    "attention: cache bytes per token, all layers")                            \
+  X(KVTokensFullPrecision, "kv_tokens_full_precision",                         \
+    "attention: compressed scored caches, tokens kept in full precision")      \
+  X(KVTokensKept, "kv_tokens_kept",                                            \
+    "attention: tokens a scored or windowed cache keeps")                      \
+  X(KVBytesPerFullToken, "kv_bytes_per_full_token",                            \
+    "attention: bytes per token of an uncompressed cache, all layers")         \
+  X(WeightsFormat, "weights_format", "fp32, fp16 or int8")                     \
+  X(Int8Dot, "int8_dot", "the int8 products' kernel, when not none")           \
+  X(ActivationBlock, "activation_block",                                       \
+    "with int8_dot: activations are quantized per block of this many")         \
+  X(WeightsRotation, "weights_rotation", "quarot SEED when rotated")           \
+  X(WeightsBytes, "weights_bytes", "bytes of the blob after the header")       \
+  X(TokenReadBytes, "token_read_bytes", "bytes one decoded token reads")       \
+  X(WeightsId, "weights_id", "16 hex digits; weights.bin must carry the same") \
+  X(Tokenizer, "tokenizer", "bytes, world, neox or none")                      \
+  X(Cpu, "cpu", "the CPU the code was compiled for")                           \
+  X(CpuFeatures, "cpu_features",                                               \
+    "the extensions the code uses, comma-separated (cpu_features.def)")        \
+  X(Target, "target", "the runtime driver that runs it; absent: cpu")
+
+enum class Key {
+#define SEQC_MANIFEST_KEY_ENUM(name, key, meaning) name,
+  SEQC_MANIFEST_KEYS(SEQC_MANIFEST_KEY_ENUM)
+#undef SEQC_MANIFEST_KEY_ENUM
+};
+
+/// The manifest's spelling of a key.
+inline const char *keyName(Key key) {
+  switch (key) {
+#define SEQC_MANIFEST_KEY_NAME(name, text, meaning)                            \
+  case Key::name:                                                              \
+    return text;
+    SEQC_MANIFEST_KEYS(SEQC_MANIFEST_KEY_NAME)
+#undef SEQC_MANIFEST_KEY_NAME
+  }
+  return "";
+}
+
+/// The target of an artifact whose manifest names none.
+constexpr const char *kDefaultTarget = "cpu";
+
+/// The symbol of model.so that holds the manifest text.
+constexpr const char *kManifestSymbol = "seqc_manifest";
+
+/// Splits a manifest text into its "key value" lines (the value is the rest
+/// of the line after the first space; lines without a space are skipped).
+inline std::map<std::string, std::string> parseManifest(const char *text) {
+  std::map<std::string, std::string> entries;
+  while (text && *text) {
+    const char *end = std::strchr(text, '\n');
+    std::string line = end ? std::string(text, end - text) : std::string(text);
+    text = end ? end + 1 : nullptr;
+    size_t space = line.find(' ');
+    if (space != std::string::npos)
+      entries[line.substr(0, space)] = line.substr(space + 1);
+  }
+  return entries;
+}
+
+//===----------------------------------------------------------------------===//
+// weights.bin
+//===----------------------------------------------------------------------===//
+
+/// The header's size; the blob follows it (page-aligned, so the runtime maps
+/// the file and passes a pointer into it).
+constexpr size_t kWeightsHeaderBytes = 4096;
+
+/// The header's text: "SEQCWTS1 0x<id as 16 hex digits> <blob bytes>\n",
+/// padded with NUL bytes to kWeightsHeaderBytes.
+inline std::string formatWeightsHeader(uint64_t id, uint64_t bytes) {
+  char text[64];
+  int n = std::snprintf(text, sizeof text, "SEQCWTS1 0x%016llx %llu\n",
+                        (unsigned long long)id, (unsigned long long)bytes);
+  std::string header(kWeightsHeaderBytes, '\0');
+  header.replace(0, (size_t)n, text, (size_t)n);
+  return header;
+}
+
+/// Reads the id and blob size of a header (at least 64 bytes of it); false
+/// when it is not a seqc weights header.
+inline bool parseWeightsHeader(const void *data, size_t size, uint64_t &id,
+                               uint64_t &bytes) {
+  char text[64] = {0};
+  std::memcpy(text, data, size < 63 ? size : 63);
+  unsigned long long i = 0, b = 0;
+  if (std::strncmp(text, "SEQCWTS1 ", 9) != 0 ||
+      std::sscanf(text + 9, "%llx %llu", &i, &b) != 2)
+    return false;
+  id = i;
+  bytes = b;
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Saved session states
+//===----------------------------------------------------------------------===//
+
+/// The first bytes of a state saved by seqc_session_save; then the weights
+/// id, the state's and the logits' float counts, the position (4 x u64),
+/// the state and the logits.
+constexpr char kStateMagic[8] = {'S', 'E', 'Q', 'C', 'S', 'T', 'A', '2'};
+
+} // namespace artifact
+} // namespace seqc
+
+#endif // SEQC_ARTIFACT_H
