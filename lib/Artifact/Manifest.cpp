@@ -158,6 +158,7 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
   m.add(Key::TokenReadBytes, Twine(w.bytes.size() - embBytes + model.embd * 4));
   m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
   m.add(Key::Tokenizer, d.tokenizer);
+  m.add(Key::Target, target.target);
   m.append(target.runtime);
   return m;
 }

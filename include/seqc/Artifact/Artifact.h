@@ -74,6 +74,8 @@ struct ModelDescription {
 /// the compiled code computes with the weights, e.g. int8 kernels), `runtime`
 /// at the end (what the runtime must check before it runs the code).
 struct TargetDescription {
+  /// The runtime driver that runs the code (the manifest's `target`).
+  std::string target;
   Manifest numerics, runtime;
 };
 

@@ -48,6 +48,7 @@ public:
 
   seqc::TargetDescription describe() const override {
     seqc::TargetDescription d;
+    d.target = getName().str();
     // The int8 products' kernel: integer dot products over activations
     // quantized per block (their rounding is part of the model's numerics).
     if (pipeline.int8Kernel != seqc::Int8Kernel::None) {
