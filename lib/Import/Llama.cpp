@@ -602,14 +602,7 @@ importLlama(MLIRContext *ctx, llvm::StringRef path,
                           options.f16Cache, options.rotationSeed);
   if (!built)
     return built.takeError();
-  ImportedModel m;
-  m.arch = "llama";
-  m.description = cfg->describe();
-  m.vocab = cfg->vocab;
-  m.embd = cfg->embd;
-  m.layers = cfg->layers;
-  m.module = std::move(built->module);
-  m.weights = std::move(built->weights);
+  ImportedModel m = makeImportedModel("llama", *cfg, *built);
   m.context = built->context;
   return std::move(m);
 }

@@ -1020,14 +1020,8 @@ importRWKV(MLIRContext *ctx, llvm::StringRef path,
   auto built = buildRWKV(ctx, **ckpt, *cfg, options.weights);
   if (!built)
     return built.takeError();
-  ImportedModel m;
-  m.arch = "rwkv" + std::to_string(cfg->version);
-  m.description = cfg->describe();
-  m.vocab = cfg->vocab;
-  m.embd = cfg->embd;
-  m.layers = cfg->layers;
-  m.module = std::move(built->module);
-  m.weights = std::move(built->weights);
+  ImportedModel m =
+      makeImportedModel("rwkv" + std::to_string(cfg->version), *cfg, *built);
   m.stateShape = built->stateShape;
   return std::move(m);
 }

@@ -15,6 +15,23 @@ using namespace mlir::seq;
 
 static Error fail(const Twine &message) { return createStringError(message); }
 
+Expected<std::optional<EvictPolicy>> seqc::parseKVEvict(StringRef name) {
+  if (name.empty())
+    return std::nullopt;
+  if (std::optional<EvictPolicy> p = symbolizeEvictPolicy(name))
+    return p;
+  return fail("--kv-evict=" + name + ": expected window, h2o or roco");
+}
+
+Expected<KeyRotation> seqc::parseKeyRotation(StringRef name) {
+  if (name == "post-rope")
+    return KeyRotation::PostRope;
+  if (name == "pre-rope")
+    return KeyRotation::PreRope;
+  return fail("--rotate-kv-keys must be post-rope or pre-rope, got '" + name +
+              "'");
+}
+
 Error seqc::ModelPipelineOptions::validate() const {
   unsigned kb = kv.getKeyBits(), vb = kv.getValueBits();
   bool preRope = rotation.keys == KeyRotation::PreRope;
@@ -193,13 +210,10 @@ struct ModelPipelineCLOptions
   Option<bool> rotateKV{*this, "rotate-kv",
                         cl::desc("Hadamard rotation around the KV caches"),
                         cl::init(false)};
-  Option<KeyRotation> rotateKVKeys{
-      *this, "rotate-kv-keys", cl::desc("Where keys are rotated"),
-      cl::init(KeyRotation::PostRope),
-      cl::values(clEnumValN(KeyRotation::PostRope, "post-rope",
-                            "after RoPE, with the queries"),
-                 clEnumValN(KeyRotation::PreRope, "pre-rope",
-                            "before RoPE, by groups of KV heads"))};
+  Option<std::string> rotateKVKeys{
+      *this, "rotate-kv-keys",
+      cl::desc("Where keys are rotated: post-rope or pre-rope"),
+      cl::init("post-rope")};
   Option<int64_t> rotateKVHeads{*this, "rotate-kv-heads",
                                 cl::desc("KV heads sharing a key rotation"),
                                 cl::init(0)};
@@ -226,15 +240,17 @@ struct ModelPipelineCLOptions
     o.kv.sinks = kvSinks;
     o.kv.perTokenKeys = kvPerTokenKeys;
     o.kv.symmetric = kvSymmetric;
-    if (!kvEvict.empty()) {
-      o.kv.evict = symbolizeEvictPolicy(kvEvict);
-      if (!o.kv.evict)
-        return fail("--kv-evict=" + kvEvict + ": expected window, h2o or roco");
-    }
+    auto evict = seqc::parseKVEvict(kvEvict);
+    if (!evict)
+      return evict.takeError();
+    o.kv.evict = *evict;
     o.kv.budget = kvBudget;
     o.kv.recent = kvRecent;
     o.rotation.enabled = rotateKV;
-    o.rotation.keys = rotateKVKeys;
+    auto keys = seqc::parseKeyRotation(rotateKVKeys);
+    if (!keys)
+      return keys.takeError();
+    o.rotation.keys = *keys;
     if (rotateKVHeads != 0)
       o.rotation.groupHeads = rotateKVHeads;
     o.rotation.block = rotateKVBlock;

@@ -23,7 +23,7 @@
 // HALF: seq-model-pipeline: --key-bits and --value-bits: quantize both or neither (got 4 and 16)
 // NOCAL: seq-model-pipeline: --kv-rank needs --kv-calibration
 // NOROT: seq-model-pipeline: --rotate-kv-keys and --rotate-kv-heads need --rotate-kv
-// KEYS: Cannot find option named 'before'
+// KEYS: seq-model-pipeline: --rotate-kv-keys must be post-rope or pre-rope, got 'before'
 
 func.func @layer(%c: !seq.kv_cache<2x64x256xf32>, %k: tensor<1x2x64xf32>, %q: tensor<1x4x64xf32>) -> (tensor<1x4x64xf32>, !seq.kv_cache<2x64x256xf32>) {
   %c1 = seq.kv_append %c, %k, %k : !seq.kv_cache<2x64x256xf32>, tensor<1x2x64xf32>

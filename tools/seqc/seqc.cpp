@@ -118,39 +118,52 @@ cl::opt<std::string>
                        "neox, or none (default: from the vocabulary size)"),
               cl::init(""), cl::sub(compileCmd));
 
-// Attention models (LLaMA): the KV cache.
+// Attention models (LLaMA): the KV cache. Flags that map one to one onto
+// the model pipeline's options are stored there directly.
 cl::OptionCategory kvCat("KV cache (attention models)");
+seqc::ModelPipelineOptions pipelineFlags;
 cl::opt<int64_t> context("context",
                          cl::desc("KV cache capacity in tokens (default: the "
                                   "config's max_position_embeddings)"),
                          cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<unsigned> kvBits("kv-bits",
-                         cl::desc("Bits per cached key and value: 16 (full "
-                                  "precision, the default), 8, 4, 3 or 2"),
-                         cl::init(16), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<unsigned> keyBits("key-bits",
-                          cl::desc("Bits per key (default: --kv-bits)"),
-                          cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<unsigned> valueBits("value-bits",
-                            cl::desc("Bits per value (default: --kv-bits)"),
-                            cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t> kvGroup("kv-group", cl::desc("Quantization group size"),
-                         cl::init(32), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t> kvWindow("kv-window",
-                          cl::desc("Most recent tokens kept at full precision"),
-                          cl::init(32), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t> kvSinks("kv-sinks",
-                         cl::desc("Leading tokens kept at full precision"),
-                         cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<bool> kvPerTokenKeys("kv-per-token-keys",
-                             cl::desc("Group keys per token instead of per "
-                                      "channel (KIVI groups keys per channel)"),
-                             cl::init(false), cl::cat(kvCat),
-                             cl::sub(compileCmd));
-cl::opt<bool>
+cl::opt<unsigned, true>
+    kvBits("kv-bits",
+           cl::desc("Bits per cached key and value: 16 (full "
+                    "precision, the default), 8, 4, 3 or 2"),
+           cl::location(pipelineFlags.kv.bits), cl::init(16), cl::cat(kvCat),
+           cl::sub(compileCmd));
+cl::opt<unsigned, true> keyBits("key-bits",
+                                cl::desc("Bits per key (default: --kv-bits)"),
+                                cl::location(pipelineFlags.kv.keyBits),
+                                cl::init(0), cl::cat(kvCat),
+                                cl::sub(compileCmd));
+cl::opt<unsigned, true>
+    valueBits("value-bits", cl::desc("Bits per value (default: --kv-bits)"),
+              cl::location(pipelineFlags.kv.valueBits), cl::init(0),
+              cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t, true> kvGroup("kv-group", cl::desc("Quantization group size"),
+                               cl::location(pipelineFlags.kv.group),
+                               cl::init(32), cl::cat(kvCat),
+                               cl::sub(compileCmd));
+cl::opt<int64_t, true>
+    kvWindow("kv-window", cl::desc("Most recent tokens kept at full precision"),
+             cl::location(pipelineFlags.kv.window), cl::init(32),
+             cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t, true>
+    kvSinks("kv-sinks", cl::desc("Leading tokens kept at full precision"),
+            cl::location(pipelineFlags.kv.sinks), cl::init(0), cl::cat(kvCat),
+            cl::sub(compileCmd));
+cl::opt<bool, true>
+    kvPerTokenKeys("kv-per-token-keys",
+                   cl::desc("Group keys per token instead of per "
+                            "channel (KIVI groups keys per channel)"),
+                   cl::location(pipelineFlags.kv.perTokenKeys), cl::init(false),
+                   cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<bool, true>
     kvSymmetric("kv-symmetric",
                 cl::desc("Symmetric quantization grid (no zero point)"),
-                cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
+                cl::location(pipelineFlags.kv.symmetric), cl::init(false),
+                cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<std::string>
     kvEvict("kv-evict",
             cl::desc("Keep at most --kv-budget tokens per KV head: window "
@@ -161,22 +174,28 @@ cl::opt<std::string>
                      "to --kv-bits instead of dropped (mixed precision, "
                      "MiKV)"),
             cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t> kvBudget("kv-budget",
-                          cl::desc("Tokens per KV head an evicting cache "
-                                   "keeps (at full precision)"),
-                          cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t> kvRecent("kv-recent",
-                          cl::desc("Tokens h2o and roco protect: the most "
-                                   "recent ones (roco: at most 10 by "
-                                   "recency, the rest by attention "
-                                   "variance)"),
-                          cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<bool> rotateKV("rotate-kv",
-                       cl::desc("Rotate queries, keys and values by Hadamard "
-                                "matrices around the KV caches "
-                                "(seq-fuse-hadamard; the model computes the "
-                                "same function)"),
-                       cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t, true> kvBudget("kv-budget",
+                                cl::desc("Tokens per KV head an evicting cache "
+                                         "keeps (at full precision)"),
+                                cl::location(pipelineFlags.kv.budget),
+                                cl::init(0), cl::cat(kvCat),
+                                cl::sub(compileCmd));
+cl::opt<int64_t, true>
+    kvRecent("kv-recent",
+             cl::desc("Tokens h2o and roco protect: the most "
+                      "recent ones (roco: at most 10 by "
+                      "recency, the rest by attention "
+                      "variance)"),
+             cl::location(pipelineFlags.kv.recent), cl::init(0), cl::cat(kvCat),
+             cl::sub(compileCmd));
+cl::opt<bool, true>
+    rotateKV("rotate-kv",
+             cl::desc("Rotate queries, keys and values by Hadamard "
+                      "matrices around the KV caches "
+                      "(seq-fuse-hadamard; the model computes the "
+                      "same function)"),
+             cl::location(pipelineFlags.rotation.enabled), cl::init(false),
+             cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<std::string> rotateKVKeys(
     "rotate-kv-keys",
     cl::desc("With --rotate-kv, where keys are rotated: post-rope (with the "
@@ -190,12 +209,13 @@ cl::opt<int64_t> rotateKVHeads(
              "--rotate-kv-keys=pre-rope (a Hadamard matrix of order heads x "
              "head_dim)"),
     cl::init(1), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t> rotateKVBlock(
+cl::opt<int64_t, true> rotateKVBlock(
     "rotate-kv-block",
     cl::desc("With --rotate-kv (post-rope), rotate queries and keys by "
              "Hadamard blocks of this many channels instead of the whole "
              "head"),
-    cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+    cl::location(pipelineFlags.rotation.block), cl::init(0), cl::cat(kvCat),
+    cl::sub(compileCmd));
 cl::opt<std::string> kvCalibration(
     "kv-calibration",
     cl::desc("Calibration statistics (`seqc-run calibrate` writes them) for "
@@ -251,35 +271,20 @@ seqc::ImportOptions importOptions(seqc::WeightFormat format) {
   return o;
 }
 
-/// The model pipeline's options from the --kv-* and --rotate-kv* flags.
+/// The model pipeline's options: the flags stored in pipelineFlags, and the
+/// ones that need parsing.
 Expected<seqc::ModelPipelineOptions> modelPipelineOptions() {
-  seqc::ModelPipelineOptions o;
-  o.kv.bits = kvBits;
-  o.kv.keyBits = keyBits;
-  o.kv.valueBits = valueBits;
-  o.kv.group = kvGroup;
-  o.kv.window = kvWindow;
-  o.kv.sinks = kvSinks;
-  o.kv.perTokenKeys = kvPerTokenKeys;
-  o.kv.symmetric = kvSymmetric;
-  if (!kvEvict.empty()) {
-    o.kv.evict = mlir::seq::symbolizeEvictPolicy(kvEvict);
-    if (!o.kv.evict)
-      return createStringError("--kv-evict=" + kvEvict +
-                               ": expected window, h2o or roco");
-  }
-  o.kv.budget = kvBudget;
-  o.kv.recent = kvRecent;
-  o.rotation.enabled = rotateKV;
-  if (rotateKVKeys == "pre-rope")
-    o.rotation.keys = mlir::seq::KeyRotation::PreRope;
-  else if (rotateKVKeys != "post-rope")
-    return createStringError("--rotate-kv-keys must be post-rope or "
-                             "pre-rope, got '" +
-                             rotateKVKeys + "'");
+  seqc::ModelPipelineOptions o = pipelineFlags;
+  auto evict = seqc::parseKVEvict(kvEvict);
+  if (!evict)
+    return evict.takeError();
+  o.kv.evict = *evict;
+  auto keys = seqc::parseKeyRotation(rotateKVKeys);
+  if (!keys)
+    return keys.takeError();
+  o.rotation.keys = *keys;
   if (rotateKVHeads.getNumOccurrences())
     o.rotation.groupHeads = rotateKVHeads;
-  o.rotation.block = rotateKVBlock;
   if (kvBalance.getNumOccurrences())
     o.balance = kvBalance;
   if (kvRank.getNumOccurrences())
@@ -382,7 +387,8 @@ int runCompile() {
   description.weights = weights;
   if (rotateWeights)
     description.weightsRotation = rotationSeed;
-  description.kvRotation = rotateKV ? rotateKVKeys.getValue() : "none";
+  description.kvRotation =
+      pipelineOptions->rotation.enabled ? rotateKVKeys.getValue() : "none";
   description.kvRank = pipelineOptions->rank;
   description.tokenizer = tok;
   auto manifest =

@@ -63,6 +63,22 @@ struct ImportedModel {
   bool hasKVCache() const { return stateShape.empty(); }
 };
 
+/// The ImportedModel of an architecture's `config` (with describe(), vocab,
+/// embd and layers) and what its builder `built` (module, weights) made.
+template <typename Config, typename Built>
+ImportedModel makeImportedModel(std::string arch, const Config &config,
+                                Built &built) {
+  ImportedModel m;
+  m.arch = std::move(arch);
+  m.description = config.describe();
+  m.vocab = config.vocab;
+  m.embd = config.embd;
+  m.layers = config.layers;
+  m.module = std::move(built.module);
+  m.weights = std::move(built.weights);
+  return m;
+}
+
 /// One architecture of the registry.
 struct Architecture {
   /// Name for --arch and in messages ("rwkv", "llama").

@@ -81,6 +81,12 @@ struct ModelPipelineOptions {
   bool isEmpty() const;
 };
 
+/// --kv-evict's value: window, h2o or roco; empty: no eviction.
+llvm::Expected<std::optional<mlir::seq::EvictPolicy>>
+parseKVEvict(llvm::StringRef name);
+/// --rotate-kv-keys' value: post-rope or pre-rope.
+llvm::Expected<mlir::seq::KeyRotation> parseKeyRotation(llvm::StringRef name);
+
 /// Adds the model-level passes the options ask for; `options` must be valid.
 void buildModelPipeline(mlir::OpPassManager &pm,
                         const ModelPipelineOptions &options);
