@@ -38,7 +38,6 @@ using namespace mlir;
 using namespace mlir::seq;
 using seqc::KVLayout;
 
-
 namespace {
 
 /// How cached keys are read back (kv_attention's key_rotation_heads and
