@@ -1,6 +1,7 @@
 //===- Calibration.cpp - KV statistics from seqc-run calibrate ------------===//
 
 #include "seqc/Import/Calibration.h"
+#include "seqc/Support/JsonDepth.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
 
@@ -21,6 +22,9 @@ Error seqc::attachKVCalibration(mlir::ModuleOp module, StringRef path,
   auto buf = MemoryBuffer::getFile(path);
   if (!buf)
     return fail("cannot read: " + buf.getError().message());
+  std::string deep;
+  if (!checkJsonDepth((*buf)->getBufferStart(), (*buf)->getBufferSize(), deep))
+    return fail(deep);
   Expected<json::Value> parsed = json::parse((*buf)->getBuffer());
   if (!parsed)
     return fail("not valid JSON: " + toString(parsed.takeError()));

@@ -13,6 +13,7 @@
 #include "seqc/Import/Llama.h"
 #include "ModelBuilder.h"
 #include "seqc/Import/Importer.h"
+#include "seqc/Support/JsonDepth.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/IR/Verifier.h"
@@ -99,6 +100,9 @@ llvm::Expected<LlamaConfig> seqc::readLlamaConfig(StringRef path) {
   auto fail = [&](const llvm::Twine &msg) {
     return llvm::createStringError(cfgPath + ": " + msg);
   };
+  std::string deep;
+  if (!checkJsonDepth((*buf)->getBufferStart(), (*buf)->getBufferSize(), deep))
+    return fail(deep);
   llvm::Expected<llvm::json::Value> json =
       llvm::json::parse((*buf)->getBuffer());
   if (!json)

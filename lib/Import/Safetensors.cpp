@@ -9,6 +9,8 @@
 
 #include "seqc/Import/Checkpoint.h"
 
+#include "seqc/Support/JsonDepth.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/JSON.h"
@@ -28,6 +30,9 @@ llvm::Error seqc::readSafetensors(Checkpoint &ckpt) {
     return fail("header length " + llvm::Twine(headerLen) +
                 " exceeds the file size (truncated?)");
   StringRef header((const char *)data.data() + 8, headerLen);
+  std::string deep;
+  if (!checkJsonDepth(header.data(), header.size(), deep))
+    return fail("header: " + deep);
   llvm::Expected<llvm::json::Value> json = llvm::json::parse(header);
   if (!json)
     return fail("header is not valid JSON: " +

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Tokenizer.h"
+#include "seqc/Support/JsonDepth.h"
 
 #include <algorithm>
 #include <cstring>
@@ -238,6 +239,9 @@ class JsonParser {
 public:
   explicit JsonParser(const std::string &text) : s(text) {}
   bool parse(Json &out, std::string &err) {
+    // value() recurses once per level: refuse deep nesting before it runs.
+    if (!seqc::checkJsonDepth(s.data(), s.size(), err))
+      return false;
     if (!value(out) || (ws(), pos != s.size())) {
       err = "invalid JSON at byte " + std::to_string(pos);
       return false;
@@ -454,10 +458,21 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
     tok->ranks[m] = (int32_t)r;
   }
   if (const Json *added = root.get("added_tokens")) {
-    for (const Json &a : added->items) {
+    for (size_t k = 0; k < added->items.size(); ++k) {
+      const Json &a = added->items[k];
       const Json *content = a.get("content"), *id = a.get("id");
       if (!content || !id)
         continue;
+      // The same bounds as the vocabulary's ids: a negative, huge,
+      // fractional or non-numeric id would index out of range or replace
+      // another piece.
+      if (content->kind != Json::String || id->kind != Json::Number ||
+          id->number < 0 || id->number > 1e7 ||
+          id->number != (double)(int32_t)id->number) {
+        error = path + ": added_tokens[" + std::to_string(k) +
+                "] has no valid id (a whole number in [0, 10^7]) or content";
+        return nullptr;
+      }
       tok->added.push_back({content->str, (int32_t)id->number});
       if ((size_t)id->number >= tok->pieces.size())
         tok->pieces.resize((size_t)id->number + 1);
