@@ -16,13 +16,15 @@ inputs that put h exactly on the threshold at every other step, so `ge` and
 
 import argparse
 import os
-import re
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "reference"))
 import lif_ref  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from wkv_case import parse_printed  # noqa: E402
 
 F32 = np.float32
 MEMBRANE_TOL = 1e-5  # relative to 1 + |v|
@@ -141,14 +143,6 @@ def emit(variant, x, v0):
         lines.append(f"  call @print(%{name}_p) : (tensor<?x?xf32>) -> ()")
     lines += ["  return", "}"]
     print("\n".join(lines))
-
-
-def parse_printed(text):
-    """The data of each printMemrefF32 call, as flat float arrays."""
-    number = r"-?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-    blocks = text.split("Unranked Memref")[1:]
-    return [np.array([float(n) for n in re.findall(number, b.split("data =", 1)[1])])
-            for b in blocks]
 
 
 def check(variant, x, v0, text):
