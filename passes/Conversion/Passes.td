@@ -22,7 +22,15 @@ def ConvertSeqToLinalgPass : Pass<"convert-seq-to-linalg", "::mlir::ModuleOp"> {
       (`tensor.expand_shape`) and each step is a few `linalg.generic`s over
       `(head, i, j)`: RWKV-5/6 a reduction for the output and an elementwise
       state update; RWKV-7 `S·a` (reduction), the delta-rule update, then
-      `y = S'·r` (reduction).
+      `y = S'·r` (reduction);
+    - `seq.lif`: an `scf.for` over the steps; each step is one elementwise
+      `linalg.generic` over the neurons (charge, fire, reset);
+    - `seq.quantize`, `seq.dequantize`: `linalg.generic`s over the tensor
+      with its quantization axis split into (groups, group): the range of
+      each group, its parameters, the codes; the codes are bit-packed (8 to
+      a little-endian word of `bits` bytes per innermost row), and a codes
+      tensor type becomes that byte tensor, in function signatures, calls
+      and returns too.
 
     The other seq operations are not lowered by this pass yet and are left
     in place (a later pipeline stage reports them if they survive).

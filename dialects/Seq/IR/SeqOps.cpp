@@ -246,14 +246,54 @@ static LogicalResult verifyQuantPair(Operation *op, RankedTensorType real,
                             [&] { return op->emitOpError(); });
 }
 
+/// The scales (and minima) of a quantized tensor: the codes' shape with
+/// dimension `axis` divided by `group`, the encoding's scale type; minima
+/// exactly for the asymmetric grid.
+static LogicalResult verifyQuantParams(Operation *op, RankedTensorType codes,
+                                       Type scales, Type minima) {
+  auto enc = cast<QuantEncodingAttr>(codes.getEncoding());
+  SmallVector<int64_t> shape(codes.getShape());
+  int64_t &dim = shape[enc.getAxis()];
+  if (!ShapedType::isDynamic(dim))
+    dim /= enc.getGroup();
+  bool asymmetric = enc.getMode() == QuantMode::Asymmetric;
+  if (asymmetric && !minima)
+    return op->emitOpError()
+           << "the asymmetric grid of " << enc << " needs minima";
+  if (!asymmetric && minima)
+    return op->emitOpError()
+           << "the symmetric grid of " << enc << " has no minima";
+  for (auto [name, type] : {std::pair<StringRef, Type>{"scales", scales},
+                            std::pair<StringRef, Type>{"minima", minima}}) {
+    if (!type)
+      continue;
+    auto t = cast<RankedTensorType>(type);
+    if (failed(verifyShape(op, name, t, shape)))
+      return failure();
+    if (t.getElementType() != enc.getScaleType())
+      return op->emitOpError() << name << " element type " << t.getElementType()
+                               << " differs from the encoding's scale type "
+                               << enc.getScaleType();
+  }
+  return success();
+}
+
 LogicalResult QuantizeOp::verify() {
-  return verifyQuantPair(*this, getInput().getType(), getResult().getType(),
-                         "result");
+  if (failed(verifyQuantPair(*this, getInput().getType(), getResult().getType(),
+                             "result")))
+    return failure();
+  Value minima = getMinima();
+  return verifyQuantParams(*this, getResult().getType(), getScales().getType(),
+                           minima ? minima.getType() : Type());
 }
 
 LogicalResult DequantizeOp::verify() {
-  return verifyQuantPair(*this, getResult().getType(), getInput().getType(),
-                         "input");
+  if (failed(verifyQuantPair(*this, getResult().getType(), getInput().getType(),
+                             "input")))
+    return failure();
+  Value minima = getMinima();
+  return verifyQuantParams(*this, getInput().getType(), getScales().getType(),
+                           minima ? minima.getType() : Type());
 }
 
 //===----------------------------------------------------------------------===//

@@ -8,27 +8,50 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Seq_QuantizeOp : Seq_Op<"quantize", [Pure]> {
-  let summary = "group-wise quantization to b-bit integer codes";
+  let summary = "group-wise quantization to b-bit integer codes, with the group parameters";
   let description = [{
     Quantizes a real tensor into `bits`-bit integer codes as the result
     type's `#seq.quant` encoding says (group size, axis, symmetric or
-    asymmetric grid; the formulas are in the encoding's description). Scales
-    and zero points are computed from the data of each group. The result
-    element type is `i<bits>`; the storage (bit-packed codes, scales, zero
-    points) is laid out by the lowering.
+    asymmetric grid; the formulas are in the encoding's description), and
+    returns the parameters it computed from the data of each group: the
+    scales and, for the asymmetric grid only, the minima. `seq.dequantize`
+    takes the same three values back.
+
+    The parameters have the codes' shape with dimension `axis` divided by
+    `group` (one entry per group, in the same order) and the encoding's
+    scale type as element type (f32 unless stated); a scale type narrower
+    than f32 is rounded before the codes are computed, so that the codes
+    are those of the stored parameters. A group whose range is zero gets
+    scale 1.
+
+    Storage (what the lowering makes of the codes tensor): each innermost
+    row of `n` codes is bit-packed into `ceil(n / 8) * bits` bytes, 8 codes
+    to a little-endian word of `bits` bytes (code `j` of a word in bits
+    `[j*bits, (j+1)*bits)`, the last word of a row zero-padded), as the
+    quantized KV cache stores a token's channels; symmetric codes are
+    stored offset by `2^(bits-1)` (so that they are unsigned), as there.
 
     `seq.dequantize(seq.quantize(x))` is not folded: it is lossy, and that
     loss is what a model-level pass measures.
 
     Example:
     ```mlir
-    %q = seq.quantize %x : tensor<64x128xf32>
-        -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
+    %q, %s, %m = seq.quantize %x : tensor<64x128xf32>
+        -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>,
+           tensor<64x4xf32>, tensor<64x4xf32>
+    %q2, %s2 = seq.quantize %x : tensor<64x128xf32>
+        -> tensor<64x128xi8, #seq.quant<bits = 8, group = 64, axis = 0, symmetric>>,
+           tensor<1x128xf32>
     ```
   }];
   let arguments = (ins RankedTensorOf<[AnyFloat]>:$input);
-  let results = (outs RankedTensorOf<[AnySignlessInteger]>:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let results = (outs RankedTensorOf<[AnySignlessInteger]>:$result,
+                      RankedTensorOf<[AnyFloat]>:$scales,
+                      Optional<RankedTensorOf<[AnyFloat]>>:$minima);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($result) `,` type($scales)
+    (`,` type($minima)^)?
+  }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     QuantEncodingAttr getEncoding() {
@@ -38,11 +61,15 @@ def Seq_QuantizeOp : Seq_Op<"quantize", [Pure]> {
 }
 
 def Seq_DequantizeOp : Seq_Op<"dequantize", [Pure]> {
-  let summary = "reconstruct real values from b-bit integer codes";
+  let summary = "reconstruct real values from b-bit integer codes and group parameters";
   let description = [{
     The inverse map of the input type's `#seq.quant` encoding:
     `x' = s * q` (symmetric) or `x' = s * q + m` (asymmetric), with the
-    scale `s` and minimum `m` of the element's group.
+    scale `s` and minimum `m` of the element's group taken from `scales`
+    and `minima` as `seq.quantize` returns them (the codes' shape with
+    dimension `axis` divided by `group`, the encoding's scale type; minima
+    for the asymmetric grid only). Arithmetic is in f32, the result rounded
+    to its element type.
 
     `seq.quantize(seq.dequantize(q))` is not folded either: re-quantizing
     recomputes each group's range from the reconstructed values, which can
@@ -51,14 +78,19 @@ def Seq_DequantizeOp : Seq_Op<"dequantize", [Pure]> {
 
     Example:
     ```mlir
-    %x = seq.dequantize %q
-        : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
-        -> tensor<64x128xf32>
+    %x = seq.dequantize %q, %s, %m
+        : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>,
+          tensor<64x4xf32>, tensor<64x4xf32> -> tensor<64x128xf32>
     ```
   }];
-  let arguments = (ins RankedTensorOf<[AnySignlessInteger]>:$input);
+  let arguments = (ins RankedTensorOf<[AnySignlessInteger]>:$input,
+                       RankedTensorOf<[AnyFloat]>:$scales,
+                       Optional<RankedTensorOf<[AnyFloat]>>:$minima);
   let results = (outs RankedTensorOf<[AnyFloat]>:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let assemblyFormat = [{
+    $input `,` $scales (`,` $minima^)? attr-dict `:` type($input) `,`
+    type($scales) (`,` type($minima)^)? `->` type($result)
+  }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     QuantEncodingAttr getEncoding() {

@@ -101,9 +101,9 @@ func.func @heaviside_constant() -> (tensor<4xf32>, tensor<4xf32>, tensor<2x2xf16
 // CHECK: seq.dequantize
 // CHECK: seq.quantize
 func.func @quant_roundtrip_kept(%x: tensor<4x32xf32>) -> (tensor<4x32xf32>, tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>) {
-  %q = seq.quantize %x : tensor<4x32xf32> -> tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
-  %d = seq.dequantize %q : tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>> -> tensor<4x32xf32>
-  %q2 = seq.quantize %d : tensor<4x32xf32> -> tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
+  %q, %s, %m = seq.quantize %x : tensor<4x32xf32> -> tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>, tensor<4x1xf32>, tensor<4x1xf32>
+  %d = seq.dequantize %q, %s, %m : tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>, tensor<4x1xf32>, tensor<4x1xf32> -> tensor<4x32xf32>
+  %q2, %s2, %m2 = seq.quantize %d : tensor<4x32xf32> -> tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>, tensor<4x1xf32>, tensor<4x1xf32>
   return %d, %q2 : tensor<4x32xf32>, tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
 }
 

@@ -248,7 +248,7 @@ func.func @quant_group_divides(%x: tensor<4x64xi4, #seq.quant<bits = 4, group = 
 
 func.func @quantize_no_encoding(%x: tensor<4x32xf32>) {
   // expected-error @+1 {{'seq.quantize' op result type must carry a #seq.quant encoding, got 'tensor<4x32xi4>'}}
-  %q = seq.quantize %x : tensor<4x32xf32> -> tensor<4x32xi4>
+  %q, %s = seq.quantize %x : tensor<4x32xf32> -> tensor<4x32xi4>, tensor<4x1xf32>
   return
 }
 
@@ -256,23 +256,55 @@ func.func @quantize_no_encoding(%x: tensor<4x32xf32>) {
 
 func.func @quantize_shape(%x: tensor<4x32xf32>) {
   // expected-error @+1 {{'seq.quantize' op result must have shape [4, 32], got [8, 32]}}
-  %q = seq.quantize %x : tensor<4x32xf32> -> tensor<8x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, symmetric>>
+  %q, %s = seq.quantize %x : tensor<4x32xf32> -> tensor<8x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, symmetric>>, tensor<8x1xf32>
   return
 }
 
 // -----
 
-func.func @dequantize_no_encoding(%q: tensor<4x32xi4>) {
+func.func @dequantize_no_encoding(%q: tensor<4x32xi4>, %s: tensor<4x1xf32>) {
   // expected-error @+1 {{'seq.dequantize' op input type must carry a #seq.quant encoding, got 'tensor<4x32xi4>'}}
-  %x = seq.dequantize %q : tensor<4x32xi4> -> tensor<4x32xf32>
+  %x = seq.dequantize %q, %s : tensor<4x32xi4>, tensor<4x1xf32> -> tensor<4x32xf32>
   return
 }
 
 // -----
 
-func.func @dequantize_float_codes(%q: tensor<4x32xf32>) {
+func.func @dequantize_float_codes(%q: tensor<4x32xf32>, %s: tensor<4x1xf32>) {
   // expected-error @+1 {{'seq.dequantize' op operand #0 must be ranked tensor of signless integer values, but got 'tensor<4x32xf32>'}}
-  %x = seq.dequantize %q : tensor<4x32xf32> -> tensor<4x32xf32>
+  %x = seq.dequantize %q, %s : tensor<4x32xf32>, tensor<4x1xf32> -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_needs_minima(%x: tensor<4x32xf32>) {
+  // expected-error @+1 {{'seq.quantize' op the asymmetric grid of #seq.quant<bits = 4, group = 32, axis = 1, asymmetric> needs minima}}
+  %q, %s = seq.quantize %x : tensor<4x32xf32> -> tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>, tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_symmetric_minima(%q: tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, symmetric>>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{'seq.dequantize' op the symmetric grid of #seq.quant<bits = 4, group = 32, axis = 1, symmetric> has no minima}}
+  %x = seq.dequantize %q, %s, %s : tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, symmetric>>, tensor<4x1xf32>, tensor<4x1xf32> -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_scales_shape(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{'seq.quantize' op scales must have shape [4, 2], got [4, 1]}}
+  %q, %s = seq.quantize %x : tensor<4x64xf32> -> tensor<4x64xi4, #seq.quant<bits = 4, group = 32, axis = 1, symmetric>>, tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_scale_type(%q: tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, symmetric, scale = f16>>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{'seq.dequantize' op scales element type 'f32' differs from the encoding's scale type 'f16'}}
+  %x = seq.dequantize %q, %s : tensor<4x32xi4, #seq.quant<bits = 4, group = 32, axis = 1, symmetric, scale = f16>>, tensor<4x1xf32> -> tensor<4x32xf32>
   return
 }
 

@@ -66,17 +66,19 @@ func.func @heaviside(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 }
 
 // CHECK-LABEL: func.func @quantize
-// CHECK: seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
-// CHECK: seq.dequantize %{{.*}} : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>> -> tensor<64x128xf32>
-// CHECK: seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi2, #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>>
-// CHECK: seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi3, #seq.quant<bits = 3, group = 16, axis = 0, asymmetric, scale = bf16>>
-// CHECK: seq.quantize %arg1 : tensor<?x128xf16> -> tensor<?x128xi8, #seq.quant<bits = 8, group = 128, axis = 1, symmetric>>
+// CHECK: %[[Q:.*]], %[[S:.*]], %[[M:.*]] = seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>, tensor<64x4xf32>, tensor<64x4xf32>
+// CHECK: seq.dequantize %[[Q]], %[[S]], %[[M]] : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>, tensor<64x4xf32>, tensor<64x4xf32> -> tensor<64x128xf32>
+// CHECK: %[[Q2:.*]], %[[S2:.*]] = seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi2, #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>>, tensor<1x128xf16>
+// CHECK: seq.dequantize %[[Q2]], %[[S2]] : tensor<64x128xi2, #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>>, tensor<1x128xf16> -> tensor<64x128xf16>
+// CHECK: seq.quantize %arg0 : tensor<64x128xf32> -> tensor<64x128xi3, #seq.quant<bits = 3, group = 16, axis = 0, asymmetric, scale = bf16>>, tensor<4x128xbf16>, tensor<4x128xbf16>
+// CHECK: seq.quantize %arg1 : tensor<?x128xf16> -> tensor<?x128xi8, #seq.quant<bits = 8, group = 128, axis = 1, symmetric>>, tensor<?x1xf32>
 func.func @quantize(%x: tensor<64x128xf32>, %y: tensor<?x128xf16>) -> tensor<64x128xf32> {
-  %q = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>
-  %d = seq.dequantize %q : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>> -> tensor<64x128xf32>
-  %q2 = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi2, #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>>
-  %q3 = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi3, #seq.quant<bits = 3, group = 16, axis = 0, asymmetric, scale = bf16>>
-  %q8 = seq.quantize %y : tensor<?x128xf16> -> tensor<?x128xi8, #seq.quant<bits = 8, group = 128, axis = 1, symmetric>>
+  %q, %s, %m = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>, tensor<64x4xf32>, tensor<64x4xf32>
+  %d = seq.dequantize %q, %s, %m : tensor<64x128xi4, #seq.quant<bits = 4, group = 32, axis = 1, asymmetric>>, tensor<64x4xf32>, tensor<64x4xf32> -> tensor<64x128xf32>
+  %q2, %s2 = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi2, #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>>, tensor<1x128xf16>
+  %d2 = seq.dequantize %q2, %s2 : tensor<64x128xi2, #seq.quant<bits = 2, group = 64, axis = 0, symmetric, scale = f16>>, tensor<1x128xf16> -> tensor<64x128xf16>
+  %q3, %s3, %m3 = seq.quantize %x : tensor<64x128xf32> -> tensor<64x128xi3, #seq.quant<bits = 3, group = 16, axis = 0, asymmetric, scale = bf16>>, tensor<4x128xbf16>, tensor<4x128xbf16>
+  %q8, %s8 = seq.quantize %y : tensor<?x128xf16> -> tensor<?x128xi8, #seq.quant<bits = 8, group = 128, axis = 1, symmetric>>, tensor<?x1xf32>
   return %d : tensor<64x128xf32>
 }
 

@@ -1,0 +1,55 @@
+//===- Common.h - shared helpers of the seq-to-linalg lowerings -*- C++ -*-===//
+//
+// Helpers and pattern entry points shared by the files of
+// convert-seq-to-linalg (SeqToLinalg.cpp: recurrences, RoPE, channel tables;
+// LIF.cpp: seq.lif; Quant.cpp: seq.quantize / seq.dequantize).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_PASSES_CONVERSION_SEQTOLINALG_COMMON_H
+#define SEQC_PASSES_CONVERSION_SEQTOLINALG_COMMON_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::seq::tolinalg {
+
+/// Converts a float value to `to` (extension, truncation or nothing).
+inline Value castFloat(OpBuilder &b, Location loc, Value v, Type to) {
+  Type from = v.getType();
+  if (from == to)
+    return v;
+  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+    return arith::ExtFOp::create(b, loc, to, v);
+  return arith::TruncFOp::create(b, loc, to, v);
+}
+
+/// `v` as `type`: a tensor.cast where the lowering found a more static shape
+/// than the op's result type.
+inline Value castToResultType(OpBuilder &b, Location loc, Value v, Type type) {
+  if (v.getType() == type)
+    return v;
+  return tensor::CastOp::create(b, loc, type, v);
+}
+
+/// seq.lif (LIF.cpp).
+void populateLIFLoweringPatterns(RewritePatternSet &patterns);
+
+/// The storage of `#seq.quant` tensors, packed bytes (Quant.cpp), added to
+/// `converter`; every other type converts to itself.
+void addQuantStorageConversion(TypeConverter &converter);
+
+/// Reports the first seq.quantize / seq.dequantize under `root` that the
+/// lowering cannot handle (a dynamic innermost dimension or axis).
+LogicalResult checkQuantLowerable(Operation *root);
+
+/// seq.quantize and seq.dequantize (Quant.cpp), with the storage conversion
+/// of `converter`.
+void populateQuantLoweringPatterns(const TypeConverter &converter,
+                                   RewritePatternSet &patterns);
+
+} // namespace mlir::seq::tolinalg
+
+#endif // SEQC_PASSES_CONVERSION_SEQTOLINALG_COMMON_H
