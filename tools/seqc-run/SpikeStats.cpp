@@ -58,9 +58,10 @@ std::string SpikeCounters::text(const Reading &before, const Reading &after,
                 tokens > 0 ? total / tokens / neurons : 0.0, neurons);
   std::string out = line;
   out += "firing rate per layer:\n  layer";
-  for (const std::string &site : sites)
-    out +=
-        "  " + site + std::string(site.size() < 6 ? 6 - site.size() : 0, ' ');
+  for (const std::string &site : sites) {
+    std::snprintf(line, sizeof line, "  %6s", site.c_str());
+    out += line;
+  }
   out += "\n";
   for (long l = 0; l < layers; ++l) {
     std::snprintf(line, sizeof line, "  %5ld", l);

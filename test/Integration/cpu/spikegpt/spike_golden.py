@@ -17,6 +17,9 @@
   spike_golden.py pair S1.f32 S2.f32 --shape L,9,C [--label X]
       The last states of two runs (prefill vs steps): spike counts equal,
       everything else within 1e-5.
+  spike_golden.py make-eos IN OUT
+      The checkpoint with <|endoftext|> (token 0) the most likely token
+      after every token: ln_out gives all ones, head row 0 sums to C.
   spike_golden.py make-tie IN OUT
       A checkpoint whose layer-0 ffn neurons 1..3 get an input of exactly 2.0
       every token (so the membrane lands exactly on the threshold 1.0 from
@@ -182,9 +185,18 @@ def make_tie(a):
     return 0
 
 
+def make_eos(a):
+    w = ref.load(a.files[0])
+    w["ln_out.weight"][:] = 0.0
+    w["ln_out.bias"][:] = 1.0
+    w["head.weight"][0, :] = 1.0
+    ref.save(a.files[1], w)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("command", choices=("check", "pair", "make-tie"))
+    p.add_argument("command", choices=("check", "pair", "make-tie", "make-eos"))
     p.add_argument("files", nargs="*")
     p.add_argument("--tokens")
     p.add_argument("--logits")
@@ -205,6 +217,8 @@ def main():
         return check(a)
     if a.command == "pair":
         return pair(a)
+    if a.command == "make-eos":
+        return make_eos(a)
     return make_tie(a)
 
 
