@@ -4,7 +4,7 @@
 //                              [--top-k K] [--seed S] [--vocab PATH]
 //                              [--ban 0,...] [--stats]
 //   seqc-run logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]
-//                              [-o FILE] [--state FILE]
+//                              [--step-from N] [-o FILE] [--state FILE]
 //   seqc-run ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]
 //                              [--max-tokens N]
 //   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [--rounds R]
@@ -62,8 +62,9 @@ const char *kUsage =
     "                    (--ban: token ids never sampled; --stats: spiking\n"
     "                    models' spikes per token and firing rates)\n"
     "  logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]\n"
-    "                    [-o FILE.f32] [--state FILE.f32] (the state after\n"
-    "                    each token with --step, else after the last)\n"
+    "                    [--step-from N] [-o FILE.f32] [--state FILE.f32]\n"
+    "                    (--step-from: the first N tokens by one prefill;\n"
+    "                    --state: the state after each call)\n"
     "  ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]\n"
     "                    [--max-tokens N] [--window N]\n"
     "  bench    ARTIFACT [--prefill 64,512] [--decode N] [--rounds R]\n"
@@ -334,7 +335,10 @@ int cmdLogits(Args &args) {
   bool step = args.has("--step");
   std::string out = args.str("-o", "");
   std::string stateOut = args.str("--state", "");
+  size_t stepFrom = (size_t)args.num("--step-from", 0, 0, 1e9);
   args.finish();
+  if (stepFrom && !step)
+    die("--step-from needs --step");
   int32_t vocab = seqc_model_vocab(l.model);
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
@@ -347,8 +351,20 @@ int cmdLogits(Args &args) {
     states.append(static_cast<const char *>(data), bytes);
   };
   if (step) {
-    // One token at a time through the step entry.
-    for (size_t i = 0; i < ids.size(); ++i) {
+    // The first --step-from tokens by one prefill, then one token at a time
+    // through the step entry.
+    size_t first = std::min(stepFrom, ids.size());
+    if (first) {
+      if (all)
+        check(seqc_session_prefill_all(s, ids.data(), first, logits.data()));
+      else
+        check(seqc_session_prefill(s, ids.data(), first));
+      if (!all && first == ids.size())
+        std::memcpy(logits.data(), seqc_session_logits(s), 4 * vocab);
+      if (!stateOut.empty())
+        keepState();
+    }
+    for (size_t i = first; i < ids.size(); ++i) {
       check(seqc_session_step(s, ids[i]));
       if (!stateOut.empty())
         keepState();
