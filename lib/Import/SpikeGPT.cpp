@@ -262,8 +262,8 @@ const Architecture &seqc::getSpikeGPTArchitecture() {
   // RWKV-4's.
   static const Architecture arch = {
       "spikegpt",
-      "SpikeGPT (RWKV-4 with LIF neurons; only with --arch=spikegpt): "
-      "official .pth or safetensors names",
+      "SpikeGPT, RWKV-4 with LIF neurons (only by --arch): official .pth or "
+      "safetensors names",
       [](StringRef) { return false; }, importSpikeGPT};
   return arch;
 }

@@ -531,7 +531,7 @@ int main(int argc, char **argv) {
     overview += formatv("  {0,-7}{1}\n", t.name, t.summary).str();
   overview += "Architectures (detected from the checkpoint, or --arch):\n";
   for (const seqc::Architecture &a : seqc::architectures())
-    overview += formatv("  {0,-7}{1}\n", a.name, a.summary).str();
+    overview += formatv("  {0,-9}{1}\n", a.name, a.summary).str();
   cl::ParseCommandLineOptions(argc, argv, overview);
   if (importCmd)
     return runImport();
