@@ -143,6 +143,15 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
   } else if (Error e = describeKVState(m, model, d)) {
     return std::move(e);
   }
+  if (!model.spikeCounters.empty()) {
+    SmallVector<std::string> sites, rows;
+    for (const auto &[site, row] : model.spikeCounters) {
+      sites.push_back(site);
+      rows.push_back(std::to_string(row));
+    }
+    m.add(Key::SpikeSites, join(sites, " "));
+    m.add(Key::SpikeCountRows, join(rows, " "));
+  }
   m.add(Key::WeightsFormat, stringifyWeightFormat(d.weights));
   m.append(target.numerics);
   if (d.weightsRotation)

@@ -38,9 +38,11 @@ const seqc::WeightBlob::Entry *seqc::WeightBlob::find(StringRef name) const {
 
 ArrayRef<seqc::Architecture> seqc::architectures() {
   // Tried in this order: LLaMA claims a path by the config.json beside it,
-  // RWKV takes any other checkpoint (its version comes from tensor names).
-  static const Architecture registry[] = {getLlamaArchitecture(),
-                                          getRWKVArchitecture()};
+  // SpikeGPT claims none (its tensors are RWKV-4's: only --arch=spikegpt
+  // selects it), RWKV takes any other checkpoint (its version comes from
+  // tensor names).
+  static const Architecture registry[] = {
+      getLlamaArchitecture(), getSpikeGPTArchitecture(), getRWKVArchitecture()};
   return registry;
 }
 

@@ -2,6 +2,7 @@
 
 #include "seqc/Import/RWKV.h"
 #include "ModelBuilder.h"
+#include "SpikeGPTBlock.h"
 #include "seqc/Import/Importer.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
@@ -29,156 +30,6 @@ using namespace seqc;
 using namespace seqc::import;
 using namespace mlir;
 using llvm::StringRef;
-
-//===----------------------------------------------------------------------===//
-// Detection
-//===----------------------------------------------------------------------===//
-
-std::string RWKVConfig::describe() const {
-  std::string s = llvm::formatv("RWKV-{0}: {1} layers, width {2}, ffn {3}, "
-                                "vocab {4}",
-                                version, layers, embd, ffn, vocab);
-  if (heads)
-    s += llvm::formatv(", {0} heads of {1}", heads, headSize);
-  for (const auto &[name, rank] : loraRanks)
-    s += llvm::formatv(", {0} rank {1}", name, rank);
-  return s + ", " + dtypeName(dtype).str();
-}
-
-/// Hugging Face names (RwkvForCausalLM and its successors) to official ones.
-static void renameHuggingFace(Checkpoint &ckpt) {
-  std::vector<std::string> names(ckpt.names().begin(), ckpt.names().end());
-  for (const std::string &name : names) {
-    StringRef n = name;
-    if (!n.starts_with("rwkv.") && n != "head.weight")
-      continue;
-    std::string to = n.starts_with("rwkv.") ? n.drop_front(5).str() : name;
-    auto replace = [&](StringRef from, StringRef with) {
-      size_t pos = to.find(from.str());
-      if (pos != std::string::npos)
-        to.replace(pos, from.size(), with.str());
-    };
-    replace("embeddings.weight", "emb.weight");
-    replace(".pre_ln.", ".ln0.");
-    replace(".attention.", ".att.");
-    replace(".feed_forward.", ".ffn.");
-    replace("time_mix_key", "time_mix_k");
-    replace("time_mix_value", "time_mix_v");
-    replace("time_mix_receptance", "time_mix_r");
-    ckpt.rename(name, to);
-  }
-}
-
-/// "<file>: RWKV-N checkpoint is missing tensor '<name>'".
-static llvm::Error missingTensor(const Checkpoint &ckpt, StringRef arch,
-                                 StringRef name) {
-  return llvm::createStringError(ckpt.path() + ": " + arch +
-                                 " checkpoint is missing tensor '" + name +
-                                 "'");
-}
-
-llvm::Expected<RWKVConfig> seqc::detectRWKV(Checkpoint &ckpt) {
-  renameHuggingFace(ckpt);
-  RWKVConfig cfg;
-  if (ckpt.find("blocks.0.att.w0") || ckpt.find("blocks.0.att.k_k"))
-    cfg.version = 7;
-  else if (ckpt.find("blocks.0.att.time_maa_x"))
-    cfg.version = 6;
-  else if (ckpt.find("blocks.0.att.time_faaaa"))
-    cfg.version = 5;
-  else if (ckpt.find("blocks.0.att.time_first"))
-    cfg.version = 4;
-  else
-    return llvm::createStringError(
-        ckpt.path() +
-        ": unknown architecture: no RWKV-4/5/6/7 signature tensor "
-        "(blocks.0.att.time_first, time_faaaa, time_maa_x or w0); the first "
-        "tensor is '" +
-        ckpt.names().front() + "'");
-  // Detection reads only the tensors that carry hyperparameters; every
-  // tensor's shape is checked when the weights are read (buildRWKV).
-  std::string arch = "RWKV-" + std::to_string(cfg.version);
-  auto find = [&](StringRef name) -> llvm::Expected<const Tensor *> {
-    if (const Tensor *t = ckpt.find(name))
-      return t;
-    return missingTensor(ckpt, arch, name);
-  };
-
-  auto emb = find("emb.weight");
-  if (!emb)
-    return emb.takeError();
-  if ((*emb)->shape.size() != 2)
-    return llvm::createStringError(ckpt.path() + ": emb.weight is " +
-                                   (*emb)->describe() +
-                                   ", expected [vocab, "
-                                   "width]");
-  cfg.vocab = (*emb)->shape[0];
-  cfg.embd = (*emb)->shape[1];
-  cfg.dtype = (*emb)->dtype;
-  // Layers: blocks.0 .. blocks.N-1, all present.
-  int64_t maxLayer = -1;
-  for (const std::string &name : ckpt.names()) {
-    StringRef n = name;
-    if (!n.consume_front("blocks."))
-      continue;
-    int64_t layer;
-    if (!n.take_until([](char c) { return c == '.'; }).getAsInteger(10, layer))
-      maxLayer = std::max(maxLayer, layer);
-  }
-  cfg.layers = maxLayer + 1;
-  if (cfg.layers == 0)
-    return llvm::createStringError(ckpt.path() + ": no blocks.N tensors");
-  auto ffnKey = find("blocks.0.ffn.key.weight");
-  if (!ffnKey)
-    return ffnKey.takeError();
-  cfg.ffn = (*ffnKey)->shape.empty() ? 0 : (*ffnKey)->shape[0];
-
-  if (cfg.version == 4)
-    return cfg;
-
-  // RWKV-5/6/7: heads from the per-head bonus / key-normalization tensor.
-  const char *headTensor =
-      cfg.version == 7 ? "blocks.0.att.r_k" : "blocks.0.att.time_faaaa";
-  auto ht = find(headTensor);
-  if (!ht)
-    return ht.takeError();
-  if ((*ht)->shape.size() != 2 || (*ht)->shape[0] * (*ht)->shape[1] != cfg.embd)
-    return llvm::createStringError(ckpt.path() + ": " + headTensor + " is " +
-                                   (*ht)->describe() +
-                                   ", expected [heads, head_size] with "
-                                   "heads * head_size = " +
-                                   llvm::Twine(cfg.embd));
-  cfg.heads = (*ht)->shape[0];
-  cfg.headSize = (*ht)->shape[1];
-  auto rank = [&](const char *label, const char *name, int idx,
-                  int64_t divide) -> llvm::Error {
-    auto t = find(name);
-    if (!t)
-      return t.takeError();
-    if ((*t)->shape.size() != 2)
-      return llvm::createStringError(ckpt.path() + ": " + name + " is " +
-                                     (*t)->describe() + ", expected a matrix");
-    cfg.loraRanks.push_back({label, (*t)->shape[idx] / divide});
-    return llvm::Error::success();
-  };
-  llvm::Error e = llvm::Error::success();
-  if (cfg.version == 6) {
-    if ((e = rank("mix", "blocks.0.att.time_maa_w1", 1, 5)))
-      return std::move(e);
-    if ((e = rank("decay", "blocks.0.att.time_decay_w1", 1, 1)))
-      return std::move(e);
-  } else if (cfg.version == 7) {
-    if ((e = rank("decay", "blocks.0.att.w1", 1, 1)))
-      return std::move(e);
-    if ((e = rank("a", "blocks.0.att.a1", 1, 1)))
-      return std::move(e);
-    if (cfg.layers > 1 && (e = rank("value", "blocks.1.att.v1", 1, 1)))
-      return std::move(e);
-    if ((e = rank("gate", "blocks.0.att.g1", 1, 1)))
-      return std::move(e);
-  }
-  return cfg;
-}
 
 //===----------------------------------------------------------------------===//
 // Weight blob
@@ -212,37 +63,43 @@ void layerNormRows(std::vector<float> &x, int64_t C,
 /// be f16 and are extended inside the products.
 class RWKVBuilder : public ModelBuilder {
 public:
-  RWKVBuilder(MLIRContext *ctx, const RWKVConfig &cfg, const WeightBlob &blob)
-      : ModelBuilder(ctx, blob, "blocks.", cfg.layers), cfg(cfg) {}
+  RWKVBuilder(MLIRContext *ctx, const RWKVConfig &cfg, const WeightBlob &blob,
+              const SpikeGPTOptions *spiking)
+      : ModelBuilder(ctx, blob, "blocks.", cfg.layers), cfg(cfg),
+        spiking(spiking) {}
 
   /// The first layer that shares the common layer function (RWKV-7's layer 0
   /// has a function of its own: it defines v_first and has no v mixing).
   int64_t firstShared() const { return cfg.version == 7 ? 1 : 0; }
 
   OwningOpRef<ModuleOp> build() {
-    return buildModule(llvm::formatv("rwkv{0}", cfg.version).str(),
+    return buildModule(spiking ? "spikegpt"
+                               : llvm::formatv("rwkv{0}", cfg.version).str(),
                        firstShared());
   }
 
   /// State rows of width C per layer. RWKV-4: att x, aa, bb, pp, ffn x.
   /// RWKV-5/6/7: att x, ffn x, then the [H, N, N] matrix state as N rows.
-  static int64_t rowsPerLayer(const RWKVConfig &cfg) {
-    return cfg.version == 4 ? 5 : 2 + cfg.headSize;
+  /// SpikeGPT: RWKV-4's, then the neurons' (SpikeGPTStateRow).
+  static int64_t rowsPerLayer(const RWKVConfig &cfg, bool spiking) {
+    return spiking ? kSpikeGPTRows : cfg.version == 4 ? 5 : 2 + cfg.headSize;
   }
+  int64_t rowsPerLayer() const { return rowsPerLayer(cfg, spiking); }
 
 private:
   const RWKVConfig &cfg;
+  const SpikeGPTOptions *spiking;
   // The shared layer functions, by (token count, first-layer flag).
   std::map<std::pair<int64_t, bool>, func::FuncOp> layerFuncs;
 
   MemRefType stateType() {
-    return MemRefType::get({cfg.layers, rowsPerLayer(cfg), cfg.embd}, f32);
+    return MemRefType::get({cfg.layers, rowsPerLayer(), cfg.embd}, f32);
   }
 
   /// Initial state: zeros, except RWKV-4's pp (row 3) = -1e30 (no past).
   void buildInitState() override {
     func::FuncOp fn = startFunc("seqc_init_state", {stateType()});
-    SmallVector<int64_t> shape = {cfg.layers, rowsPerLayer(cfg), cfg.embd};
+    SmallVector<int64_t> shape = {cfg.layers, rowsPerLayer(), cfg.embd};
     Value init = tensor::EmptyOp::create(b, loc, shape, f32);
     Value filled =
         linalg::GenericOp::create(
@@ -650,7 +507,22 @@ private:
                             }),
                 out);
     }
-    return add(x, out);
+    return cfg.version == 4 ? residual(x, out, state, kMembraneFfn)
+                            : add(x, out);
+  }
+
+  /// A block half's output joins the residual: x + out, or SpikeGPT's
+  /// x + LIF(out) with the membrane in state row `row`, the spike count in
+  /// row + 2.
+  Value residual(Value x, Value out, Value &state, int64_t row) {
+    if (!spiking)
+      return add(x, out);
+    SpikingResidual r =
+        buildSpikingResidual(b, loc, x, out, stateRows(state, 0, row, 1),
+                             stateRows(state, 0, row + 2, 1), *spiking);
+    state = setStateRows(state, r.membrane, 0, row);
+    state = setStateRows(state, r.counts, 0, row + 2);
+    return r.x;
   }
 
   /// One RWKV-4 block; returns the new residual stream.
@@ -682,10 +554,7 @@ private:
         {r, wkv.getResult(0)}, [](OpBuilder &nb, Location nl, ValueRange a) {
           return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
         });
-    Value att = linear(ry, p + "att.Wo");
-    x = elementwise({x, att}, [](OpBuilder &nb, Location nl, ValueRange a) {
-      return arith::AddFOp::create(nb, nl, a[0], a[1]).getResult();
-    });
+    x = residual(x, linear(ry, p + "att.Wo"), state, kMembraneAtt);
     state = setStateRows(state, shiftA.getResult(1), 0, 0);
     state = setStateRows(state, wkv.getResult(1), 0, 1);
 
@@ -704,7 +573,7 @@ private:
     auto found = layerFuncs.find(key);
     if (found != layerFuncs.end())
       return found->second;
-    int64_t C = cfg.embd, R = rowsPerLayer(cfg);
+    int64_t C = cfg.embd, R = rowsPerLayer();
     auto xType = RankedTensorType::get({tokens, C}, f32);
     auto stType = RankedTensorType::get({1, R, C}, f32);
     SmallVector<Type> args = {
@@ -757,7 +626,7 @@ private:
         b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
         /*restrict=*/true);
     Value state = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({cfg.layers, rowsPerLayer(cfg), C}, f32),
+        b, loc, RankedTensorType::get({cfg.layers, rowsPerLayer(), C}, f32),
         fn.getArgument(2), /*restrict=*/true, /*writable=*/true);
 
     // Embedding (ln0 is folded into the table at import); static for the
@@ -767,7 +636,7 @@ private:
     // The layers: RWKV-7's layer 0 by its own function, then the shared
     // layer function for the others, called with each layer's weight offset
     // (the code of a layer exists once, whatever the depth).
-    int64_t R = rowsPerLayer(cfg);
+    int64_t R = rowsPerLayer();
     Value weights = fn.getArgument(0);
     auto layerState = [&](Value st, Value l) {
       return tensor::ExtractSliceOp::create(
@@ -815,6 +684,13 @@ private:
         auto call = func::CallOp::create(b, loc, fl, args);
         x = call.getResult(0);
         state = putLayerState(call.getResult(1), state, li);
+        // SpikeGPT halves the residual every rescaleEvery layers.
+        if (spiking && spiking->rescaleEvery &&
+            (l + 1) % spiking->rescaleEvery == 0)
+          x = elementwise({x}, [](OpBuilder &nb, Location nl, ValueRange a) {
+            return arith::MulFOp::create(nb, nl, a[0], cst(nb, nl, 0.5f))
+                .getResult();
+          });
       }
     }
 
@@ -834,7 +710,8 @@ namespace {} // namespace
 
 llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
                                           const RWKVConfig &cfg,
-                                          WeightFormat format) {
+                                          WeightFormat format,
+                                          const SpikeGPTOptions *spiking) {
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
                    memref::MemRefDialect, seq::SeqDialect,
@@ -860,6 +737,9 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   // stays f32 whatever the format (a token reads one row of it, so its
   // precision costs no bandwidth, and folding would not survive rounding).
   std::vector<float> emb = get("emb.weight", {V, C});
+  if (spiking && spiking->binaryEmbedding.value_or(false))
+    for (float &e : emb)
+      e = e >= 0 ? 1.0f : 0.0f; // SpikeGPT's heaviside, before ln0.
   layerNormRows(emb, C, get("blocks.0.ln0.weight", {C}),
                 get("blocks.0.ln0.bias", {C}));
   blob.add("emb", {V, C}, emb, DType::F32);
@@ -881,9 +761,14 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
       blob.add(p + to, {H, N}, get(p + from, {H, N}), DType::F32);
     };
     auto matrix = [&](const std::string &to, const std::string &from,
-                      int64_t rows, int64_t cols) {
-      blob.add(p + to, {rows, cols}, get(p + from, {rows, cols}), mat);
+                      int64_t rows, int64_t cols, int shift = 0) {
+      std::vector<float> m = get(p + from, {rows, cols});
+      for (float &x : m) // SpikeGPT's rescaling: exact, a power of 2.
+        x = shift ? std::ldexp(x, -shift) : x;
+      blob.add(p + to, {rows, cols}, m, mat);
     };
+    int shift =
+        spiking && spiking->rescaleEvery ? (int)(l / spiking->rescaleEvery) : 0;
     // A LoRA factor stored [in, out] in the checkpoint, [out, in] here.
     auto loraT = [&](const std::string &to, const std::string &from, int64_t in,
                      int64_t out) {
@@ -898,9 +783,9 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
     matrix("att.Wr", "att.receptance.weight", C, C);
     matrix("att.Wk", "att.key.weight", C, C);
     matrix("att.Wv", "att.value.weight", C, C);
-    matrix("att.Wo", "att.output.weight", C, C);
+    matrix("att.Wo", "att.output.weight", C, C, shift);
     matrix("ffn.Wk", "ffn.key.weight", F, C);
-    matrix("ffn.Wv", "ffn.value.weight", C, F);
+    matrix("ffn.Wv", "ffn.value.weight", C, F, shift);
     if (cfg.version != 7)
       matrix("ffn.Wr", "ffn.receptance.weight", C, C);
     if (cfg.version == 4) {
@@ -987,12 +872,12 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
     return std::move(reader.err);
   model.weights.bytes.resize((model.weights.bytes.size() + 63) / 64 * 64, 0);
 
-  RWKVBuilder builder(ctx, cfg, model.weights);
+  RWKVBuilder builder(ctx, cfg, model.weights, spiking);
   model.module = builder.build();
   if (!model.module)
     return llvm::createStringError(
         "internal error: the layers' weights are not laid out uniformly");
-  model.stateShape = {cfg.layers, RWKVBuilder::rowsPerLayer(cfg), C};
+  model.stateShape = {cfg.layers, builder.rowsPerLayer(), C};
   if (failed(verify(*model.module)))
     return llvm::createStringError("internal error: the built RWKV-" +
                                    std::to_string(cfg.version) +

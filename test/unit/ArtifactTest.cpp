@@ -110,7 +110,8 @@ TEST(Importer, UnknownArchitecture) {
   options.arch = "gpt2";
   auto m = importModel(&ctx, "model.pth", options);
   ASSERT_FALSE(bool(m));
-  EXPECT_EQ(message(m.takeError()), "--arch=gpt2: expected one of llama, rwkv");
+  EXPECT_EQ(message(m.takeError()),
+            "--arch=gpt2: expected one of llama, spikegpt, rwkv");
 }
 
 TEST(ModelPipeline, Validate) {

@@ -69,6 +69,12 @@ TEST_F(RuntimeTest, SaveRestoreContinueIsBitIdentical) {
     ASSERT_OK(seqc_session_step(b, tokens[i]));
   std::vector<float> la = logits(a), lb = logits(b);
   EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), 4 * la.size()));
+  // The whole state too (a spiking model's membranes and spike counts).
+  size_t na = 0, nb = 0;
+  const void *sa = seqc_session_state_data(a, &na);
+  const void *sb = seqc_session_state_data(b, &nb);
+  ASSERT_EQ(na, nb);
+  EXPECT_EQ(0, std::memcmp(sa, sb, na));
   seqc_session_free(a);
   seqc_session_free(b);
 }
@@ -83,6 +89,12 @@ TEST_F(RuntimeTest, ForkCopiesStateAndLogits) {
   ASSERT_OK(seqc_session_step(b, 7));
   std::vector<float> la = logits(a), lb = logits(b);
   EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), 4 * la.size()));
+  // The whole state too (a spiking model's membranes and spike counts).
+  size_t na = 0, nb = 0;
+  const void *sa = seqc_session_state_data(a, &na);
+  const void *sb = seqc_session_state_data(b, &nb);
+  ASSERT_EQ(na, nb);
+  EXPECT_EQ(0, std::memcmp(sa, sb, na));
   seqc_session_free(a);
   seqc_session_free(b);
 }

@@ -2,8 +2,9 @@
 //
 //   seqc-run generate ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-p P]
 //                              [--top-k K] [--seed S] [--vocab PATH]
+//                              [--ban 0,...] [--stats]
 //   seqc-run logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]
-//                              [-o FILE]
+//                              [--step-from N] [-o FILE] [--state FILE]
 //   seqc-run ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]
 //                              [--max-tokens N]
 //   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [--rounds R]
@@ -19,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "SpikeStats.h"
 #include "seqc/Support/Rope.h"
 #include "seqc/runtime.h"
 
@@ -56,9 +58,13 @@ void check(seqc_status status) {
 const char *kUsage =
     "usage: seqc-run COMMAND ARTIFACT [options]\n"
     "  generate ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-p P] [--top-k K]\n"
-    "                    [--seed S] [--vocab PATH]\n"
+    "                    [--seed S] [--vocab PATH] [--ban 0,...] [--stats]\n"
+    "                    (--ban: token ids never sampled; --stats: spiking\n"
+    "                    models' spikes per token and firing rates)\n"
     "  logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]\n"
-    "                    [-o FILE.f32]\n"
+    "                    [--step-from N] [-o FILE.f32] [--state FILE.f32]\n"
+    "                    (--step-from: the first N tokens by one prefill;\n"
+    "                    --state: the state after each call)\n"
     "  ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]\n"
     "                    [--max-tokens N] [--window N]\n"
     "  bench    ARTIFACT [--prefill 64,512] [--decode N] [--rounds R]\n"
@@ -221,6 +227,9 @@ double seconds() {
       .count();
 }
 
+std::vector<int32_t> parseTokens(const std::string &list,
+                                 const std::string &flag);
+
 int cmdGenerate(Args &args) {
   Loaded l;
   load(l, args.positional.at(0), args);
@@ -230,12 +239,20 @@ int cmdGenerate(Args &args) {
   double topP = args.num("--top-p", 0.9, 0, 1);
   int topK = (int)args.num("--top-k", 0, 0, 1e9);
   uint64_t seed = (uint64_t)args.num("--seed", 0, 0, 1.8e19);
+  std::vector<int32_t> banned = parseTokens(args.str("--ban", ""), "--ban");
+  bool stats = args.has("--stats");
   args.finish();
   if (prompt.empty())
     die("-p: the prompt is empty");
+  seqc_run::SpikeCounters counters(l.model);
+  if (stats && counters.empty())
+    die("--stats: the model has no spike counters (not a spiking model)");
   std::vector<int32_t> ids = l.tokenizer().encode(prompt);
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
+  seqc_run::SpikeCounters::Reading before;
+  if (stats)
+    before = counters.read(s);
   check(seqc_session_prefill(s, ids.data(), ids.size()));
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   seqc_rng *rng;
@@ -245,10 +262,19 @@ int cmdGenerate(Args &args) {
   // Attention models stop when their KV cache is full.
   const char *context = seqc_model_get(l.model, "context");
   size_t limit = context ? std::stoull(context) : SIZE_MAX, fed = ids.size();
+  std::vector<float> masked;
   for (long i = 0; i < n; ++i) {
     int32_t tok;
-    check(seqc_sample(seqc_session_logits(s), vocab, temp, topP, topK, rng,
-                      &tok));
+    const float *logits = seqc_session_logits(s);
+    if (!banned.empty()) {
+      // As SpikeGPT's sampler masks <|endoftext|>: never drawn.
+      masked.assign(logits, logits + seqc_model_vocab(l.model));
+      for (int32_t b : banned)
+        if (b >= 0 && b < (int32_t)masked.size())
+          masked[b] = -INFINITY;
+      logits = masked.data();
+    }
+    check(seqc_sample(logits, vocab, temp, topP, topK, rng, &tok));
     pending += l.tokenizer().decode(tok);
     std::string out = takeWholeUtf8(pending);
     std::fwrite(out.data(), 1, out.size(), stdout);
@@ -268,12 +294,18 @@ int cmdGenerate(Args &args) {
   std::string rest = takeWholeUtf8(pending);
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::fputs("\n", stdout);
+  if (stats) {
+    std::fflush(stdout);
+    std::fputs(counters.text(before, counters.read(s), (double)fed).c_str(),
+               stderr);
+  }
   seqc_rng_free(rng);
   seqc_session_free(s);
   return 0;
 }
 
-std::vector<int32_t> parseTokens(const std::string &list) {
+std::vector<int32_t> parseTokens(const std::string &list,
+                                 const std::string &flag) {
   std::vector<int32_t> ids;
   std::stringstream ss(list);
   std::string item;
@@ -281,9 +313,9 @@ std::vector<int32_t> parseTokens(const std::string &list) {
     char *end = nullptr;
     long v = std::strtol(item.c_str(), &end, 10);
     if (item.empty() || *end)
-      die("--tokens: '" + item + "' is not a token id");
+      die(flag + ": '" + item + "' is not a token id");
     if (v < INT32_MIN || v > INT32_MAX)
-      die("--tokens: " + item + " is out of range");
+      die(flag + ": " + item + " is out of range");
     ids.push_back((int32_t)v);
   }
   return ids;
@@ -294,7 +326,7 @@ int cmdLogits(Args &args) {
   load(l, args.positional.at(0), args);
   std::vector<int32_t> ids;
   if (args.has("--tokens"))
-    ids = parseTokens(args.str("--tokens", ""));
+    ids = parseTokens(args.str("--tokens", ""), "--tokens");
   else if (args.has("-p"))
     ids = l.tokenizer().encode(args.str("-p", ""));
   else
@@ -302,15 +334,40 @@ int cmdLogits(Args &args) {
   bool all = args.has("--all");
   bool step = args.has("--step");
   std::string out = args.str("-o", "");
+  std::string stateOut = args.str("--state", "");
+  size_t stepFrom = (size_t)args.num("--step-from", 0, 0, 1e9);
   args.finish();
+  if (stepFrom && !step)
+    die("--step-from needs --step");
   int32_t vocab = seqc_model_vocab(l.model);
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
   std::vector<float> logits((all ? ids.size() : 1) * vocab);
+  // Raw copies of the state buffer: after each step, or after the last token.
+  std::string states;
+  auto keepState = [&] {
+    size_t bytes = 0;
+    const void *data = seqc_session_state_data(s, &bytes);
+    states.append(static_cast<const char *>(data), bytes);
+  };
   if (step) {
-    // One token at a time through the step entry.
-    for (size_t i = 0; i < ids.size(); ++i) {
+    // The first --step-from tokens by one prefill, then one token at a time
+    // through the step entry.
+    size_t first = std::min(stepFrom, ids.size());
+    if (first) {
+      if (all)
+        check(seqc_session_prefill_all(s, ids.data(), first, logits.data()));
+      else
+        check(seqc_session_prefill(s, ids.data(), first));
+      if (!all && first == ids.size())
+        std::memcpy(logits.data(), seqc_session_logits(s), 4 * vocab);
+      if (!stateOut.empty())
+        keepState();
+    }
+    for (size_t i = first; i < ids.size(); ++i) {
       check(seqc_session_step(s, ids[i]));
+      if (!stateOut.empty())
+        keepState();
       if (all || i + 1 == ids.size())
         std::memcpy(&logits[(all ? i : 0) * vocab], seqc_session_logits(s),
                     4 * vocab);
@@ -321,7 +378,15 @@ int cmdLogits(Args &args) {
     check(seqc_session_prefill(s, ids.data(), ids.size()));
     std::memcpy(logits.data(), seqc_session_logits(s), 4 * vocab);
   }
+  if (!step && !stateOut.empty())
+    keepState();
   seqc_session_free(s);
+  if (!stateOut.empty()) {
+    std::ofstream f(stateOut, std::ios::binary);
+    f.write(states.data(), states.size());
+    if (!f)
+      die(stateOut + ": cannot write");
+  }
   if (!out.empty()) {
     // Raw little-endian f32, rows of `vocab`.
     std::ofstream f(out, std::ios::binary);
@@ -483,7 +548,7 @@ int cmdCalibrate(Args &args) {
   if (!tokenList.empty()) {
     if (args.positional.size() > 1)
       die("calibrate: give a text file or --tokens, not both");
-    ids = parseTokens(tokenList);
+    ids = parseTokens(tokenList, "--tokens");
     source = "--tokens";
   } else {
     if (args.positional.size() < 2)
@@ -819,6 +884,8 @@ int cmdBench(Args &args) {
                               : (double)seqc_model_weight_bytes(l.model);
   BandwidthProbe probe;
   std::vector<double> roundMs, roundBw, roundRatio;
+  seqc_run::SpikeCounters counters(l.model);
+  seqc_run::SpikeCounters::Reading spikesBefore = counters.read(s);
   for (long r = 0; r < rounds; ++r) {
     std::vector<int32_t> ids = randomTokens(decode);
     double t = seconds();
@@ -849,7 +916,13 @@ int cmdBench(Args &args) {
        << ",\n  \"roofline_ratio\": " << median(roundRatio)
        << ",\n  \"round_decode_ms_per_token\": " << list(roundMs)
        << ",\n  \"round_read_bandwidth_gb_s\": " << list(roundBw)
-       << ",\n  \"round_roofline_ratio\": " << list(roundRatio) << "\n}\n";
+       << ",\n  \"round_roofline_ratio\": " << list(roundRatio);
+  // Spiking models: over the rounds' decode steps.
+  if (!counters.empty())
+    json << ",\n"
+         << counters.json(spikesBefore, counters.read(s),
+                          (double)rounds * decode, "  ");
+  json << "\n}\n";
   seqc_session_free(s);
   std::string text = json.str();
   if (!out.empty()) {
@@ -913,7 +986,7 @@ int main(int argc, char **argv) {
     return argc < 2 ? 1 : 0;
   }
   std::string cmd = argv[1];
-  Args args(argc, argv, {"--all", "--step", "--covariance"});
+  Args args(argc, argv, {"--all", "--step", "--covariance", "--stats"});
   if (cmd == "tokenize")
     return cmdTokenize(args);
   if (args.positional.empty())

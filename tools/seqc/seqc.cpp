@@ -23,6 +23,8 @@
 #include "seqc/Pipelines/ModelPipeline.h"
 #include "seqc/Target/Target.h"
 
+#include "dialects/Seq/IR/SeqOps.h"
+
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 
@@ -244,6 +246,61 @@ cl::opt<bool> kvF16("kv-f16",
                              "instead of f32"),
                     cl::init(false), cl::cat(kvCat), cl::sub(compileCmd));
 
+// SpikeGPT (--arch=spikegpt): what its checkpoint cannot say. Defaults: the
+// official RNN-mode inference (model_run.py).
+cl::OptionCategory spikeCat("SpikeGPT (--arch=spikegpt)");
+enum class Tristate { Auto, On, Off };
+cl::opt<Tristate> binaryEmbedding(
+    "binary-embedding",
+    cl::desc("Binarize the embedding (e >= 0) before ln0, as SpikeGPT's "
+             "training does"),
+    cl::init(Tristate::Auto),
+    cl::values(clEnumValN(Tristate::Auto, "auto",
+                          "on exactly for a 77-symbol vocabulary, as "
+                          "model_run.py (default)"),
+               clEnumValN(Tristate::On, "on", "always"),
+               clEnumValN(Tristate::Off, "off", "never")),
+    cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<int64_t> rescaleEvery(
+    "rescale-every",
+    cl::desc("Halve the residual after every N-th layer and divide layer i's "
+             "att.output and ffn.value weights by 2^(i/N) (0: off)"),
+    cl::init(6), cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<int64_t> spikeLayers(
+    "layers",
+    cl::desc("Layers the checkpoint must have (n_layer; default: what it "
+             "has)"),
+    cl::init(0), cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<float> lifTau("lif-tau", cl::desc("LIF membrane time constant"),
+                      cl::init(2.0f), cl::cat(spikeCat), cl::sub(importCmd),
+                      cl::sub(compileCmd));
+cl::opt<float> lifThreshold("lif-threshold", cl::desc("LIF firing threshold"),
+                            cl::init(1.0f), cl::cat(spikeCat),
+                            cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<float> lifReset("lif-reset", cl::desc("LIF reset potential"),
+                        cl::init(0.0f), cl::cat(spikeCat), cl::sub(importCmd),
+                        cl::sub(compileCmd));
+cl::opt<mlir::seq::ResetMode> lifResetMode(
+    "lif-reset-mode", cl::desc("After a spike"),
+    cl::init(mlir::seq::ResetMode::Hard),
+    cl::values(clEnumValN(mlir::seq::ResetMode::Hard, "hard",
+                          "the membrane becomes --lif-reset (default)"),
+               clEnumValN(mlir::seq::ResetMode::Soft, "soft",
+                          "the threshold is subtracted")),
+    cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<bool> lifDecayInput(
+    "lif-decay-input",
+    cl::desc("The input is divided by tau too (SpikingJelly's decay_input)"),
+    cl::init(true), cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<mlir::seq::FireCmp>
+    lifFire("lif-fire", cl::desc("When a neuron fires"),
+            cl::init(mlir::seq::FireCmp::GE),
+            cl::values(clEnumValN(mlir::seq::FireCmp::GE, "ge",
+                                  "membrane >= threshold (SpikeGPT, default)"),
+                       clEnumValN(mlir::seq::FireCmp::GT, "gt",
+                                  "membrane > threshold (NIR)")),
+            cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
+
 auto startTime = std::chrono::steady_clock::now();
 
 void progress(const Twine &msg) {
@@ -260,6 +317,18 @@ int fail(const Twine &msg) {
 
 int fail(Error err) { return fail(toString(std::move(err))); }
 
+/// SpikeGPT's flags given without --arch=spikegpt: the first one's name.
+std::optional<std::string> strayArchFlag() {
+  if (arch == "spikegpt")
+    return std::nullopt;
+  for (cl::Option *o : std::initializer_list<cl::Option *>{
+           &binaryEmbedding, &rescaleEvery, &spikeLayers, &lifTau,
+           &lifThreshold, &lifReset, &lifResetMode, &lifDecayInput, &lifFire})
+    if (o->getNumOccurrences())
+      return ("--" + o->ArgStr).str();
+  return std::nullopt;
+}
+
 seqc::ImportOptions importOptions(seqc::WeightFormat format) {
   seqc::ImportOptions o;
   o.arch = arch;
@@ -268,6 +337,17 @@ seqc::ImportOptions importOptions(seqc::WeightFormat format) {
   o.f16Cache = kvF16;
   if (rotateWeights)
     o.rotationSeed = rotationSeed;
+  seqc::SpikeGPTOptions &spk = o.spikegpt;
+  if (binaryEmbedding != Tristate::Auto)
+    spk.binaryEmbedding = binaryEmbedding == Tristate::On;
+  spk.rescaleEvery = rescaleEvery;
+  spk.layers = spikeLayers;
+  spk.tau = lifTau;
+  spk.vThreshold = lifThreshold;
+  spk.vReset = lifReset;
+  spk.hardReset = lifResetMode == mlir::seq::ResetMode::Hard;
+  spk.decayInput = lifDecayInput;
+  spk.fireGE = lifFire == mlir::seq::FireCmp::GE;
   return o;
 }
 
@@ -307,6 +387,8 @@ makeContext(const seqc::TargetBackend *target) {
 }
 
 int runImport() {
+  if (auto flag = strayArchFlag())
+    return fail(*flag + " applies to SpikeGPT: give --arch=spikegpt");
   auto ctx = makeContext(nullptr);
   auto model = seqc::importModel(ctx.get(), importInput,
                                  importOptions(seqc::WeightFormat::F32));
@@ -343,6 +425,11 @@ int runCompile() {
       !is_contained((*target)->getIntermediateFormats(), emitName))
     return fail("--emit=" + emitName + ": the " + (*target)->getName() +
                 " target does not write that form");
+  if (auto flag = strayArchFlag())
+    return fail(*flag + " applies to SpikeGPT: give --arch=spikegpt");
+  if (arch == "spikegpt")
+    if (Error e = importOptions(weights).spikegpt.validate())
+      return fail(std::move(e));
   seqc::ArtifactWriter artifact(compileOutput);
   if (emit == Emit::Artifact)
     if (Error e = artifact.check((*target)->getExecutableFiles()))
@@ -444,7 +531,7 @@ int main(int argc, char **argv) {
     overview += formatv("  {0,-7}{1}\n", t.name, t.summary).str();
   overview += "Architectures (detected from the checkpoint, or --arch):\n";
   for (const seqc::Architecture &a : seqc::architectures())
-    overview += formatv("  {0,-7}{1}\n", a.name, a.summary).str();
+    overview += formatv("  {0,-9}{1}\n", a.name, a.summary).str();
   cl::ParseCommandLineOptions(argc, argv, overview);
   if (importCmd)
     return runImport();

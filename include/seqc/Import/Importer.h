@@ -15,6 +15,7 @@
 #ifndef SEQC_IMPORT_IMPORTER_H
 #define SEQC_IMPORT_IMPORTER_H
 
+#include "seqc/Import/SpikeGPT.h"
 #include "seqc/Import/WeightBlob.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -43,6 +44,8 @@ struct ImportOptions {
   /// Fold QuaRot's rotations into the weights with this seed (attention
   /// models only).
   std::optional<uint64_t> rotationSeed;
+  /// --arch=spikegpt: what its checkpoint cannot say.
+  SpikeGPTOptions spikegpt;
 };
 
 /// An imported model, whatever its architecture.
@@ -59,6 +62,9 @@ struct ImportedModel {
   std::vector<int64_t> stateShape;
   /// Attention models: KV cache capacity in tokens.
   int64_t context = 0;
+  /// Spiking models: the state row of each layer that counts each site's
+  /// spikes, by site name ("att", "ffn").
+  std::vector<std::pair<std::string, int64_t>> spikeCounters;
 
   bool hasKVCache() const { return stateShape.empty(); }
 };
@@ -106,6 +112,7 @@ llvm::Expected<ImportedModel> importModel(mlir::MLIRContext *ctx,
 /// The registry entries of the architectures (defined in their own files).
 const Architecture &getLlamaArchitecture();
 const Architecture &getRWKVArchitecture();
+const Architecture &getSpikeGPTArchitecture();
 
 } // namespace seqc
 

@@ -22,6 +22,7 @@
 #define SEQC_IMPORT_RWKV_H
 
 #include "seqc/Import/Checkpoint.h"
+#include "seqc/Import/SpikeGPT.h"
 #include "seqc/Import/WeightBlob.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -55,10 +56,14 @@ struct RWKVModel {
   std::vector<int64_t> stateShape;
 };
 
-/// Builds the module and the blob. The module is verified.
+/// Builds the module and the blob. The module is verified. With `spiking`
+/// (an RWKV-4 config, binaryEmbedding decided), the model is SpikeGPT's:
+/// LIF neurons on both block outputs, their membranes and spike counts in
+/// the state (SpikeGPTStateRow), and the residual rescaling.
 llvm::Expected<RWKVModel> buildRWKV(mlir::MLIRContext *ctx, Checkpoint &ckpt,
                                     const RWKVConfig &config,
-                                    WeightFormat format);
+                                    WeightFormat format,
+                                    const SpikeGPTOptions *spiking = nullptr);
 
 } // namespace seqc
 

@@ -62,6 +62,11 @@ constexpr int kFormatVersion = 2;
     "attention: tokens a scored or windowed cache keeps")                      \
   X(KVBytesPerFullToken, "kv_bytes_per_full_token",                            \
     "attention: bytes per token of an uncompressed cache, all layers")         \
+  X(SpikeSites, "spike_sites",                                                 \
+    "spiking models: the names of the layers' neuron sites (att ffn)")         \
+  X(SpikeCountRows, "spike_count_rows",                                        \
+    "spiking models: per site, the state row of each layer that counts its "   \
+    "neurons' spikes since the state was initialized")                         \
   X(WeightsFormat, "weights_format", "fp32, fp16 or int8")                     \
   X(Int8Dot, "int8_dot", "the int8 products' kernel, when not none")           \
   X(ActivationBlock, "activation_block",                                       \
