@@ -189,6 +189,12 @@ llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
   if (c.heads % c.kvHeads != 0 || c.headDim % 2 != 0)
     return fail("inconsistent head counts or head size");
   c.interleavedRope = true;
+  // Each layer has several tensors: a block count beyond the tensor count
+  // is an edited number, not a model (and would make the loop below long).
+  if ((uint64_t)c.layers > ckpt.names().size())
+    return fail("llama.block_count is " + llvm::Twine(c.layers) +
+                ", but the file holds only " +
+                llvm::Twine(ckpt.names().size()) + " tensors");
   // llama.cpp names -> Hugging Face names.
   std::vector<std::pair<std::string, std::string>> renames = {
       {"token_embd.weight", "model.embed_tokens.weight"},
@@ -216,6 +222,50 @@ llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
     return fail("missing tensor 'token_embd.weight'");
   c.vocab = emb->shape[0];
   return c;
+}
+
+/// Checks the hyperparameters against the tensors before anything is sized
+/// from them: a config is a few numbers anyone can edit, the tensors are
+/// what the file holds. Every layer must be present, the embedding must
+/// have the config's shape, and the products the importer forms must be
+/// dimensions that fit in the file.
+static llvm::Error checkAgainstTensors(const Checkpoint &ckpt,
+                                       const LlamaConfig &c, StringRef source) {
+  auto fail = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(source + ": " + msg);
+  };
+  if ((uint64_t)c.layers > ckpt.names().size())
+    return fail(llvm::formatv("{0} layers, but {1} holds only {2} tensors",
+                              c.layers, ckpt.path(), ckpt.names().size())
+                    .str());
+  for (int64_t l = 0; l < c.layers; ++l) {
+    std::string q =
+        llvm::formatv("model.layers.{0}.self_attn.q_proj.weight", l);
+    if (!ckpt.find(q))
+      return fail(llvm::formatv("{0} layers, but {1} has no layer {2} "
+                                "(no tensor '{3}')",
+                                c.layers, ckpt.path(), l, q)
+                      .str());
+  }
+  const Tensor *emb = ckpt.find("model.embed_tokens.weight");
+  if (!emb)
+    return fail(ckpt.path() + " is missing tensor 'model.embed_tokens.weight'");
+  if (emb->shape != std::vector<int64_t>{c.vocab, c.embd})
+    return fail(llvm::formatv("vocabulary {0} and width {1}, but "
+                              "model.embed_tokens.weight is {2}",
+                              c.vocab, c.embd, emb->describe())
+                    .str());
+  uint64_t fileSize = ckpt.contents().size();
+  std::optional<int64_t> q = checkedMul(c.heads, c.headDim),
+                         kv = checkedMul(c.kvHeads, c.headDim);
+  for (auto [what, v] :
+       {std::pair<const char *, std::optional<int64_t>>{"heads * head_dim", q},
+        {"key-value heads * head_dim", kv},
+        {"the intermediate size", c.ffn}})
+    if (!v || (uint64_t)*v > fileSize)
+      return fail(llvm::Twine(what) +
+                  " is larger than the file: no tensor can have it");
+  return llvm::Error::success();
 }
 
 namespace {
@@ -509,7 +559,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   BlobWriter blob(model.weights);
   // The table stays f32: a token reads one row of it.
   std::vector<float> embed = get("model.embed_tokens.weight", {V, C});
-  if (rot)
+  if (rot && !reader.failed())
     rot->readsResidual(embed, nullptr);
   blob.add("embed", {V, C}, embed, DType::F32);
   for (int64_t l = 0; l < cfg.layers; ++l) {
@@ -529,6 +579,8 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     std::vector<float> gate = get(from + "mlp.gate_proj.weight", {F, C});
     std::vector<float> up = get(from + "mlp.up_proj.weight", {F, C});
     std::vector<float> down = get(from + "mlp.down_proj.weight", {C, F});
+    if (reader.failed()) // Stop at the first error.
+      break;
     if (rot) {
       for (std::vector<float> *w : {&wq, &wk, &wv})
         rot->readsResidual(*w, &attnNorm);
@@ -554,7 +606,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   bool tied = cfg.tiedEmbeddings || !ckpt.find("lm_head.weight");
   std::vector<float> head =
       get(tied ? "model.embed_tokens.weight" : "lm_head.weight", {V, C});
-  if (rot) {
+  if (rot && !reader.failed()) {
     rot->readsResidual(head, &norm);
     norm = ones;
   }
@@ -596,6 +648,10 @@ importLlama(MLIRContext *ctx, llvm::StringRef path,
   auto cfg = gguf ? llamaConfigFromGguf(**ckpt) : readLlamaConfig(path);
   if (!cfg)
     return cfg.takeError();
+  if (llvm::Error e = checkAgainstTensors(**ckpt, *cfg,
+                                          gguf ? path.str() + ": GGUF metadata"
+                                               : configPath(path)))
+    return std::move(e);
   if (const Tensor *t =
           (*ckpt)->find("model.layers.0.self_attn.q_proj.weight")) {
     cfg->dtype = t->dtype;

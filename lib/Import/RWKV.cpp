@@ -34,151 +34,7 @@ using llvm::StringRef;
 // Detection
 //===----------------------------------------------------------------------===//
 
-std::string RWKVConfig::describe() const {
-  std::string s = llvm::formatv("RWKV-{0}: {1} layers, width {2}, ffn {3}, "
-                                "vocab {4}",
-                                version, layers, embd, ffn, vocab);
-  if (heads)
-    s += llvm::formatv(", {0} heads of {1}", heads, headSize);
-  for (const auto &[name, rank] : loraRanks)
-    s += llvm::formatv(", {0} rank {1}", name, rank);
-  return s + ", " + dtypeName(dtype).str();
-}
-
-/// Hugging Face names (RwkvForCausalLM and its successors) to official ones.
-static void renameHuggingFace(Checkpoint &ckpt) {
-  std::vector<std::string> names(ckpt.names().begin(), ckpt.names().end());
-  for (const std::string &name : names) {
-    StringRef n = name;
-    if (!n.starts_with("rwkv.") && n != "head.weight")
-      continue;
-    std::string to = n.starts_with("rwkv.") ? n.drop_front(5).str() : name;
-    auto replace = [&](StringRef from, StringRef with) {
-      size_t pos = to.find(from.str());
-      if (pos != std::string::npos)
-        to.replace(pos, from.size(), with.str());
-    };
-    replace("embeddings.weight", "emb.weight");
-    replace(".pre_ln.", ".ln0.");
-    replace(".attention.", ".att.");
-    replace(".feed_forward.", ".ffn.");
-    replace("time_mix_key", "time_mix_k");
-    replace("time_mix_value", "time_mix_v");
-    replace("time_mix_receptance", "time_mix_r");
-    ckpt.rename(name, to);
-  }
-}
-
-/// "<file>: RWKV-N checkpoint is missing tensor '<name>'".
-static llvm::Error missingTensor(const Checkpoint &ckpt, StringRef arch,
-                                 StringRef name) {
-  return llvm::createStringError(ckpt.path() + ": " + arch +
-                                 " checkpoint is missing tensor '" + name +
-                                 "'");
-}
-
-llvm::Expected<RWKVConfig> seqc::detectRWKV(Checkpoint &ckpt) {
-  renameHuggingFace(ckpt);
-  RWKVConfig cfg;
-  if (ckpt.find("blocks.0.att.w0") || ckpt.find("blocks.0.att.k_k"))
-    cfg.version = 7;
-  else if (ckpt.find("blocks.0.att.time_maa_x"))
-    cfg.version = 6;
-  else if (ckpt.find("blocks.0.att.time_faaaa"))
-    cfg.version = 5;
-  else if (ckpt.find("blocks.0.att.time_first"))
-    cfg.version = 4;
-  else
-    return llvm::createStringError(
-        ckpt.path() +
-        ": unknown architecture: no RWKV-4/5/6/7 signature tensor "
-        "(blocks.0.att.time_first, time_faaaa, time_maa_x or w0); the first "
-        "tensor is '" +
-        ckpt.names().front() + "'");
-  // Detection reads only the tensors that carry hyperparameters; every
-  // tensor's shape is checked when the weights are read (buildRWKV).
-  std::string arch = "RWKV-" + std::to_string(cfg.version);
-  auto find = [&](StringRef name) -> llvm::Expected<const Tensor *> {
-    if (const Tensor *t = ckpt.find(name))
-      return t;
-    return missingTensor(ckpt, arch, name);
-  };
-
-  auto emb = find("emb.weight");
-  if (!emb)
-    return emb.takeError();
-  if ((*emb)->shape.size() != 2)
-    return llvm::createStringError(ckpt.path() + ": emb.weight is " +
-                                   (*emb)->describe() +
-                                   ", expected [vocab, "
-                                   "width]");
-  cfg.vocab = (*emb)->shape[0];
-  cfg.embd = (*emb)->shape[1];
-  cfg.dtype = (*emb)->dtype;
-  // Layers: blocks.0 .. blocks.N-1, all present.
-  int64_t maxLayer = -1;
-  for (const std::string &name : ckpt.names()) {
-    StringRef n = name;
-    if (!n.consume_front("blocks."))
-      continue;
-    int64_t layer;
-    if (!n.take_until([](char c) { return c == '.'; }).getAsInteger(10, layer))
-      maxLayer = std::max(maxLayer, layer);
-  }
-  cfg.layers = maxLayer + 1;
-  if (cfg.layers == 0)
-    return llvm::createStringError(ckpt.path() + ": no blocks.N tensors");
-  auto ffnKey = find("blocks.0.ffn.key.weight");
-  if (!ffnKey)
-    return ffnKey.takeError();
-  cfg.ffn = (*ffnKey)->shape.empty() ? 0 : (*ffnKey)->shape[0];
-
-  if (cfg.version == 4)
-    return cfg;
-
-  // RWKV-5/6/7: heads from the per-head bonus / key-normalization tensor.
-  const char *headTensor =
-      cfg.version == 7 ? "blocks.0.att.r_k" : "blocks.0.att.time_faaaa";
-  auto ht = find(headTensor);
-  if (!ht)
-    return ht.takeError();
-  if ((*ht)->shape.size() != 2 || (*ht)->shape[0] * (*ht)->shape[1] != cfg.embd)
-    return llvm::createStringError(ckpt.path() + ": " + headTensor + " is " +
-                                   (*ht)->describe() +
-                                   ", expected [heads, head_size] with "
-                                   "heads * head_size = " +
-                                   llvm::Twine(cfg.embd));
-  cfg.heads = (*ht)->shape[0];
-  cfg.headSize = (*ht)->shape[1];
-  auto rank = [&](const char *label, const char *name, int idx,
-                  int64_t divide) -> llvm::Error {
-    auto t = find(name);
-    if (!t)
-      return t.takeError();
-    if ((*t)->shape.size() != 2)
-      return llvm::createStringError(ckpt.path() + ": " + name + " is " +
-                                     (*t)->describe() + ", expected a matrix");
-    cfg.loraRanks.push_back({label, (*t)->shape[idx] / divide});
-    return llvm::Error::success();
-  };
-  llvm::Error e = llvm::Error::success();
-  if (cfg.version == 6) {
-    if ((e = rank("mix", "blocks.0.att.time_maa_w1", 1, 5)))
-      return std::move(e);
-    if ((e = rank("decay", "blocks.0.att.time_decay_w1", 1, 1)))
-      return std::move(e);
-  } else if (cfg.version == 7) {
-    if ((e = rank("decay", "blocks.0.att.w1", 1, 1)))
-      return std::move(e);
-    if ((e = rank("a", "blocks.0.att.a1", 1, 1)))
-      return std::move(e);
-    if (cfg.layers > 1 && (e = rank("value", "blocks.1.att.v1", 1, 1)))
-      return std::move(e);
-    if ((e = rank("gate", "blocks.0.att.g1", 1, 1)))
-      return std::move(e);
-  }
-  return cfg;
-}
+// detectRWKV and RWKVConfig::describe are in RWKVDetect.cpp.
 
 //===----------------------------------------------------------------------===//
 // Weight blob
@@ -398,7 +254,8 @@ private:
         .getResult(0);
   }
 
-  /// Group norm with one group per head (eps 64e-5), weight and bias [H, N].
+  /// Group norm with one group per head (eps cfg.lnXEps), weight and bias
+  /// [H, N].
   Value groupNorm(Value y, StringRef prefix) {
     float invN = 1.0f / cfg.headSize;
     Value y3 = splitHeads(y);
@@ -420,7 +277,8 @@ private:
           Value mean = arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invN));
           Value var = arith::MulFOp::create(nb, nl, a[2], cst(nb, nl, invN));
           Value inv = math::RsqrtOp::create(
-              nb, nl, arith::AddFOp::create(nb, nl, var, cst(nb, nl, 64e-5f)));
+              nb, nl,
+              arith::AddFOp::create(nb, nl, var, cst(nb, nl, cfg.lnXEps)));
           Value v = arith::MulFOp::create(
               nb, nl, arith::SubFOp::create(nb, nl, a[0], mean), inv);
           return arith::AddFOp::create(
@@ -481,7 +339,8 @@ private:
         xr = lerp(xx, sx, w("mix_r"));
         xk = lerp(xx, sx, w("mix_k"));
         xv = lerp(xx, sx, w("mix_v"));
-        xg = lerp(xx, sx, w("mix_g"));
+        if (cfg.minor > 0) // RWKV-5.0 has no gate.
+          xg = lerp(xx, sx, w("mix_g"));
       } else {
         // Data-dependent token shift (ddlerp) with a shared low-rank head.
         Value xxx = lerp(xx, sx, w("maa_x"));
@@ -503,10 +362,11 @@ private:
       Value r = linear(xr, p + "Wr");
       Value k = linear(xk, p + "Wk");
       Value v = linear(xv, p + "Wv");
-      gate = elementwise({linear(xg, p + "Wg")},
-                         [](OpBuilder &nb, Location nl, ValueRange a) {
-                           return silu(nb, nl, a[0]);
-                         });
+      if (xg)
+        gate = elementwise({linear(xg, p + "Wg")},
+                           [](OpBuilder &nb, Location nl, ValueRange a) {
+                             return silu(nb, nl, a[0]);
+                           });
       Type stateType = matrix.getType();
       if (version == 5) {
         auto op =
@@ -617,7 +477,7 @@ private:
       y = add(y, bonusV);
     }
     state = setMatrixState(state, next, 0);
-    x = add(x, linear(mul(y, gate), p + "Wo"));
+    x = add(x, linear(gate ? mul(y, gate) : y, p + "Wo"));
 
     return channelMix(x, state, l, /*shiftRow=*/1);
   }
@@ -851,7 +711,7 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   // carry the decay, where an int8 step is a visible change. At f16 they
   // are 8% of what an RWKV-7 0.4B int8 token reads, at f32 they were 14%.
   DType lora = format == WeightFormat::F32 ? DType::F32 : DType::F16;
-  TensorReader reader{ckpt, "RWKV-" + std::to_string(cfg.version)};
+  TensorReader reader{ckpt, cfg.name()};
   auto get = [&](const std::string &name, std::vector<int64_t> shape) {
     return reader.get(name, std::move(shape));
   };
@@ -859,11 +719,14 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   // ln0 applies to the embedding alone: fold it into the table. The table
   // stays f32 whatever the format (a token reads one row of it, so its
   // precision costs no bandwidth, and folding would not survive rounding).
-  std::vector<float> emb = get("emb.weight", {V, C});
-  layerNormRows(emb, C, get("blocks.0.ln0.weight", {C}),
-                get("blocks.0.ln0.bias", {C}));
+  std::vector<float> emb = get("emb.weight", {V, C}),
+                     ln0w = get("blocks.0.ln0.weight", {C}),
+                     ln0b = get("blocks.0.ln0.bias", {C});
+  if (!reader.failed())
+    layerNormRows(emb, C, ln0w, ln0b);
   blob.add("emb", {V, C}, emb, DType::F32);
-  for (int64_t l = 0; l < cfg.layers; ++l) {
+  // Stops at the first error (reads after it return nothing).
+  for (int64_t l = 0; l < cfg.layers && !reader.failed(); ++l) {
     std::string p = "blocks." + std::to_string(l) + ".";
     // A [C] vector (time-mix tensors are stored [1, 1, C]).
     auto vec = [&](const std::string &to, const std::string &from) {
@@ -921,14 +784,32 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
     blob.add(p + "att.ln_x.b", {H, N}, get(p + "att.ln_x.bias", {C}),
              DType::F32);
     if (cfg.version == 5) {
+      // 5.0 has no gate; 5.0 and 5.1 decay (and add the bonus) per head,
+      // 5.2 per channel: per-head values are repeated over the head.
+      auto perChannel = [&](const std::string &name) {
+        if (cfg.minor == 2)
+          return get(p + name, {H, N});
+        std::vector<float> h = get(p + name, {H}), out;
+        for (float x : h)
+          out.insert(out.end(), N, x);
+        return out;
+      };
       for (const char *m : {"r", "k", "v", "g"})
-        oneMinus(std::string("att.mix_") + m, std::string("att.time_mix_") + m);
-      std::vector<float> w = get(p + "att.time_decay", {H, N});
+        if (cfg.minor > 0 || *m != 'g')
+          oneMinus(std::string("att.mix_") + m,
+                   std::string("att.time_mix_") + m);
+      std::vector<float> w = perChannel("att.time_decay");
       for (float &d : w)
         d = std::exp(-std::exp(d));
       blob.add(p + "att.w", {H, N}, w, DType::F32);
-      heads("att.u", "att.time_faaaa");
-      matrix("att.Wg", "att.gate.weight", C, C);
+      std::vector<float> u =
+          perChannel(cfg.expTimeFirst ? "att.time_first" : "att.time_faaaa");
+      if (cfg.expTimeFirst)
+        for (float &x : u)
+          x = std::exp(x);
+      blob.add(p + "att.u", {H, N}, u, DType::F32);
+      if (cfg.minor > 0)
+        matrix("att.Wg", "att.gate.weight", C, C);
       oneMinus("ffn.mix_k", "ffn.time_mix_k");
       oneMinus("ffn.mix_r", "ffn.time_mix_r");
     } else if (cfg.version == 6) {
@@ -936,6 +817,8 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
       vec("att.maa_x", "att.time_maa_x");
       std::vector<float> w1 = get(p + "att.time_maa_w1", {C, 5 * D});
       std::vector<float> w2 = get(p + "att.time_maa_w2", {5, D, C});
+      if (reader.failed())
+        break;
       const char *parts[] = {"w", "k", "v", "r", "g"};
       for (int j = 0; j < 5; ++j) {
         vec(std::string("att.maa_") + parts[j],
@@ -994,8 +877,7 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
         "internal error: the layers' weights are not laid out uniformly");
   model.stateShape = {cfg.layers, RWKVBuilder::rowsPerLayer(cfg), C};
   if (failed(verify(*model.module)))
-    return llvm::createStringError("internal error: the built RWKV-" +
-                                   std::to_string(cfg.version) +
+    return llvm::createStringError("internal error: the built " + cfg.name() +
                                    " module does not verify");
   return std::move(model);
 }
@@ -1011,12 +893,17 @@ importRWKV(MLIRContext *ctx, llvm::StringRef path,
   if (options.rotationSeed)
     return llvm::createStringError(
         "--rotate-weights applies to LLaMA models (" + path + " is not one)");
+  if (!(options.lnXEps > 0 && options.lnXEps < 1))
+    return llvm::createStringError(
+        "--ln-x-eps=" + llvm::formatv("{0}", options.lnXEps).str() +
+        ": expected a number in (0, 1)");
   auto ckpt = Checkpoint::open(path);
   if (!ckpt)
     return ckpt.takeError();
   auto cfg = detectRWKV(**ckpt);
   if (!cfg)
     return cfg.takeError();
+  cfg->lnXEps = options.lnXEps;
   auto built = buildRWKV(ctx, **ckpt, *cfg, options.weights);
   if (!built)
     return built.takeError();

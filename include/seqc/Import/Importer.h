@@ -43,6 +43,8 @@ struct ImportOptions {
   /// Fold QuaRot's rotations into the weights with this seed (attention
   /// models only).
   std::optional<uint64_t> rotationSeed;
+  /// RWKV-5 and later: the epsilon of the ln_x GroupNorm.
+  float lnXEps = 64e-5f;
 };
 
 /// An imported model, whatever its architecture.
