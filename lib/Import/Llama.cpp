@@ -97,14 +97,18 @@ llvm::Expected<LlamaConfig> seqc::readLlamaConfig(StringRef path) {
   if (!buf)
     return llvm::createStringError(
         cfgPath + ": cannot read: " + buf.getError().message());
+  return parseLlamaConfig(cfgPath, (*buf)->getBuffer());
+}
+
+llvm::Expected<LlamaConfig> seqc::parseLlamaConfig(StringRef cfgPath,
+                                                   StringRef text) {
   auto fail = [&](const llvm::Twine &msg) {
     return llvm::createStringError(cfgPath + ": " + msg);
   };
   std::string deep;
-  if (!checkJsonDepth((*buf)->getBufferStart(), (*buf)->getBufferSize(), deep))
+  if (!checkJsonDepth(text.data(), text.size(), deep))
     return fail(deep);
-  llvm::Expected<llvm::json::Value> json =
-      llvm::json::parse((*buf)->getBuffer());
+  llvm::Expected<llvm::json::Value> json = llvm::json::parse(text);
   if (!json)
     return fail("not valid JSON: " + llvm::toString(json.takeError()));
   const llvm::json::Object *o = json->getAsObject();
