@@ -13,6 +13,7 @@
 #include "seqc/Import/Llama.h"
 #include "ModelBuilder.h"
 #include "seqc/Import/Importer.h"
+#include "seqc/Support/CheckedMath.h"
 #include "seqc/Support/JsonDepth.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
@@ -656,6 +657,18 @@ importLlama(MLIRContext *ctx, llvm::StringRef path,
                                           gguf ? path.str() + ": GGUF metadata"
                                                : configPath(path)))
     return std::move(e);
+  // The KV caches are sized by the context, a number from the config or the
+  // command line: their bytes must be countable (2^48, far beyond any
+  // machine, leaves the runtime's sums room).
+  int64_t context = options.context > 0 ? options.context : cfg->maxPositions;
+  std::optional<int64_t> cache =
+      checkedProduct({context, cfg->layers, cfg->kvHeads, cfg->headDim, 2, 4});
+  if (!cache || *cache > (int64_t(1) << 48))
+    return llvm::createStringError(
+        llvm::formatv("{0}: a context of {1} tokens makes KV caches of more "
+                      "than 2^48 bytes; set a smaller --context",
+                      path, context)
+            .str());
   if (const Tensor *t =
           (*ckpt)->find("model.layers.0.self_attn.q_proj.weight")) {
     cfg->dtype = t->dtype;

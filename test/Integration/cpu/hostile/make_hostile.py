@@ -169,6 +169,7 @@ def llama_cases(d, good):
         "llama-hidden": {"hidden_size": 1 << 20},
         "llama-vocab": {"vocab_size": 1 << 62},
         "llama-ffn": {"intermediate_size": 1 << 62},
+        "llama-context": {"max_position_embeddings": 1 << 62},
         "llama-heads": {"num_attention_heads": 1 << 31, "num_key_value_heads": 1 << 31,
                         "head_dim": 1 << 40},
     }
