@@ -2,6 +2,8 @@
 
 #include "seqc/Import/Checkpoint.h"
 
+#include "seqc/Support/CheckedMath.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
@@ -97,10 +99,18 @@ uint16_t seqc::floatToHalf(float value) {
 //===----------------------------------------------------------------------===//
 
 int64_t Tensor::numElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  return checkedProduct(shape).value_or(-1);
+}
+
+std::optional<uint64_t> Tensor::expectedBytes() const {
+  std::optional<int64_t> n = checkedProduct(shape);
+  if (!n)
+    return std::nullopt;
+  if (!blocks)
+    return checkedMul((uint64_t)*n, (uint64_t)dtypeSize(dtype));
+  if (*n % blocks->values != 0)
+    return std::nullopt;
+  return checkedMul((uint64_t)(*n / blocks->values), (uint64_t)blocks->bytes);
 }
 
 std::string Tensor::describe() const {
@@ -241,6 +251,12 @@ static void decodeBlock(const GgmlBlockType &t, const uint8_t *p, float *y) {
 }
 
 std::vector<float> Tensor::toF32() const {
+  // Checkpoint::add admits only tensors whose bytes match their shape; a
+  // tensor that does not (built by hand) converts to nothing rather than
+  // reading past its bytes.
+  std::optional<uint64_t> size = expectedBytes();
+  if (!size || *size != bytes.size())
+    return {};
   int64_t n = numElements();
   std::vector<float> out(n);
   const uint8_t *p = bytes.data();
@@ -292,6 +308,25 @@ const Tensor *Checkpoint::find(StringRef name) const {
 
 llvm::Error Checkpoint::add(Tensor tensor) {
   std::string name = tensor.name;
+  // Every reader checks its own header; this is the one rule they all share,
+  // kept here so that no tensor can describe more bytes than it points at or
+  // point outside the file (toF32 and the importers rely on it).
+  auto bad = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(path_ + ": tensor '" + name + "': " + msg);
+  };
+  std::optional<uint64_t> size = tensor.expectedBytes();
+  if (!size)
+    return bad("shape " + tensor.describe() +
+               " has a negative size or more elements than fit in 64 bits");
+  if (*size != tensor.bytes.size())
+    return bad(tensor.describe() + " needs " + llvm::Twine(*size) +
+               " bytes, but the file gives it " +
+               llvm::Twine(tensor.bytes.size()));
+  llvm::ArrayRef<uint8_t> all = contents();
+  if (!tensor.bytes.empty() && (tensor.bytes.data() < all.data() ||
+                                !rangeInside(tensor.bytes.data() - all.data(),
+                                             tensor.bytes.size(), all.size())))
+    return bad("data lies outside the file");
   if (!tensors_.try_emplace(name, std::move(tensor)).second)
     return llvm::createStringError("%s: tensor '%s' appears twice",
                                    path_.c_str(), name.c_str());
@@ -318,7 +353,13 @@ llvm::Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef path) {
   if (!buffer)
     return llvm::createStringError("%s: cannot open: %s", path.str().c_str(),
                                    buffer.getError().message().c_str());
-  StringRef data = (*buffer)->getBuffer();
+  return fromBuffer(path, std::move(*buffer));
+}
+
+llvm::Expected<std::unique_ptr<Checkpoint>>
+Checkpoint::fromBuffer(StringRef path,
+                       std::unique_ptr<llvm::MemoryBuffer> buffer) {
+  StringRef data = buffer->getBuffer();
   // A zip archive starts with a local file header ("PK\3\4"); a safetensors
   // file with the 8-byte length of its JSON header, followed by '{'.
   std::string format;
@@ -338,7 +379,7 @@ llvm::Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef path) {
         "%s: neither a torch.save zip archive, a safetensors nor a GGUF file",
         path.str().c_str());
   auto ckpt =
-      std::make_unique<Checkpoint>(path.str(), format, std::move(*buffer));
+      std::make_unique<Checkpoint>(path.str(), format, std::move(buffer));
   llvm::Error err = format == "pth"    ? readTorchArchive(*ckpt)
                     : format == "gguf" ? readGguf(*ckpt)
                                        : readSafetensors(*ckpt);

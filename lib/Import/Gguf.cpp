@@ -6,7 +6,10 @@
 // strings are u64 length + bytes; arrays are u32 element type, u64 count,
 // elements); tensor infos (string name, u32 dims, u64 ne[dims] with ne[0]
 // the fastest-varying, u32 type, u64 offset); then, at the next multiple of
-// general.alignment (default 32), the data. Scalar metadata is kept as text;
+// general.alignment (default 32), the data. As llama.cpp requires, each
+// tensor starts where the previous one ends, padded to the alignment (so
+// offsets are aligned and tensors neither overlap nor leave holes). Scalar
+// metadata is kept as text;
 // arrays (the tokenizer's) are skipped. Tensors are F32, F16, BF16 or one of
 // GGML's block-quantized types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K,
 // Q6_K (decoded to f32 when the importer reads them, then stored in the
@@ -15,6 +18,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "seqc/Import/Checkpoint.h"
+
+#include "seqc/Support/CheckedMath.h"
 
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Endian.h"
@@ -151,8 +156,9 @@ public:
         ckpt.setMetadata(*key, *v);
       if (*key == "general.alignment" &&
           (StringRef(*v).getAsInteger(10, alignment) || alignment == 0 ||
-           (alignment & (alignment - 1))))
-        return fail("general.alignment " + *v + " is not a power of two");
+           (alignment & (alignment - 1)) || alignment > (1u << 30)))
+        return fail("general.alignment " + *v +
+                    " is not a power of two of at most 2^30");
     }
     struct Info {
       std::string name;
@@ -220,21 +226,36 @@ public:
       infos.push_back(std::move(info));
     }
     uint64_t base = (at + alignment - 1) / alignment * alignment;
+    uint64_t expectedOffset = 0;
     for (Info &info : infos) {
       Tensor t;
       t.name = info.name;
       t.dtype = info.dtype;
       t.shape = info.shape;
       t.blocks = info.blocks;
-      uint64_t bytes = info.blocks
-                           ? (uint64_t)t.numElements() / info.blocks->values *
-                                 info.blocks->bytes
-                           : (uint64_t)t.numElements() * dtypeSize(t.dtype);
-      if (base > data.size() || info.offset > data.size() - base ||
-          bytes > data.size() - base - info.offset)
-        return llvm::createStringError(
-            ckpt.path() + ": GGUF: tensor '" + info.name +
-            "' extends past the end of the file (truncated?)");
+      // At most 2^48 elements of at most 4 bytes: no overflow below.
+      uint64_t bytes = *t.expectedBytes();
+      auto bad = [&](const llvm::Twine &msg) {
+        return llvm::createStringError(ckpt.path() + ": GGUF: tensor '" +
+                                       info.name + "' " + msg);
+      };
+      if (info.offset % alignment != 0)
+        return bad("has offset " + llvm::Twine(info.offset) +
+                   ", not a multiple of the alignment " +
+                   llvm::Twine(alignment));
+      if (info.offset != expectedOffset)
+        return bad("has offset " + llvm::Twine(info.offset) + ", expected " +
+                   llvm::Twine(expectedOffset) +
+                   " (tensors follow one another, each padded to the "
+                   "alignment; this one would " +
+                   (info.offset < expectedOffset ? "overlap the previous one"
+                                                 : "leave a hole") +
+                   ")");
+      if (!rangeInside(base, 0, data.size()) ||
+          !rangeInside(info.offset, bytes, data.size() - base))
+        return bad("extends past the end of the file (truncated?)");
+      // Within the file: the sum stays far from wrapping.
+      expectedOffset += (bytes + alignment - 1) / alignment * alignment;
       t.bytes = data.slice(base + info.offset, bytes);
       if (llvm::Error e = ckpt.add(std::move(t)))
         return e;

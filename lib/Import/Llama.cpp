@@ -13,6 +13,7 @@
 #include "seqc/Import/Llama.h"
 #include "ModelBuilder.h"
 #include "seqc/Import/Importer.h"
+#include "seqc/Support/CheckedMath.h"
 #include "seqc/Support/JsonDepth.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
@@ -97,14 +98,18 @@ llvm::Expected<LlamaConfig> seqc::readLlamaConfig(StringRef path) {
   if (!buf)
     return llvm::createStringError(
         cfgPath + ": cannot read: " + buf.getError().message());
+  return parseLlamaConfig(cfgPath, (*buf)->getBuffer());
+}
+
+llvm::Expected<LlamaConfig> seqc::parseLlamaConfig(StringRef cfgPath,
+                                                   StringRef text) {
   auto fail = [&](const llvm::Twine &msg) {
     return llvm::createStringError(cfgPath + ": " + msg);
   };
   std::string deep;
-  if (!checkJsonDepth((*buf)->getBufferStart(), (*buf)->getBufferSize(), deep))
+  if (!checkJsonDepth(text.data(), text.size(), deep))
     return fail(deep);
-  llvm::Expected<llvm::json::Value> json =
-      llvm::json::parse((*buf)->getBuffer());
+  llvm::Expected<llvm::json::Value> json = llvm::json::parse(text);
   if (!json)
     return fail("not valid JSON: " + llvm::toString(json.takeError()));
   const llvm::json::Object *o = json->getAsObject();
@@ -189,6 +194,12 @@ llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
   if (c.heads % c.kvHeads != 0 || c.headDim % 2 != 0)
     return fail("inconsistent head counts or head size");
   c.interleavedRope = true;
+  // Each layer has several tensors: a block count beyond the tensor count
+  // is an edited number, not a model (and would make the loop below long).
+  if ((uint64_t)c.layers > ckpt.names().size())
+    return fail("llama.block_count is " + llvm::Twine(c.layers) +
+                ", but the file holds only " +
+                llvm::Twine(ckpt.names().size()) + " tensors");
   // llama.cpp names -> Hugging Face names.
   std::vector<std::pair<std::string, std::string>> renames = {
       {"token_embd.weight", "model.embed_tokens.weight"},
@@ -216,6 +227,50 @@ llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
     return fail("missing tensor 'token_embd.weight'");
   c.vocab = emb->shape[0];
   return c;
+}
+
+/// Checks the hyperparameters against the tensors before anything is sized
+/// from them: a config is a few numbers anyone can edit, the tensors are
+/// what the file holds. Every layer must be present, the embedding must
+/// have the config's shape, and the products the importer forms must be
+/// dimensions that fit in the file.
+static llvm::Error checkAgainstTensors(const Checkpoint &ckpt,
+                                       const LlamaConfig &c, StringRef source) {
+  auto fail = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(source + ": " + msg);
+  };
+  if ((uint64_t)c.layers > ckpt.names().size())
+    return fail(llvm::formatv("{0} layers, but {1} holds only {2} tensors",
+                              c.layers, ckpt.path(), ckpt.names().size())
+                    .str());
+  for (int64_t l = 0; l < c.layers; ++l) {
+    std::string q =
+        llvm::formatv("model.layers.{0}.self_attn.q_proj.weight", l);
+    if (!ckpt.find(q))
+      return fail(llvm::formatv("{0} layers, but {1} has no layer {2} "
+                                "(no tensor '{3}')",
+                                c.layers, ckpt.path(), l, q)
+                      .str());
+  }
+  const Tensor *emb = ckpt.find("model.embed_tokens.weight");
+  if (!emb)
+    return fail(ckpt.path() + " is missing tensor 'model.embed_tokens.weight'");
+  if (emb->shape != std::vector<int64_t>{c.vocab, c.embd})
+    return fail(llvm::formatv("vocabulary {0} and width {1}, but "
+                              "model.embed_tokens.weight is {2}",
+                              c.vocab, c.embd, emb->describe())
+                    .str());
+  uint64_t fileSize = ckpt.contents().size();
+  std::optional<int64_t> q = checkedMul(c.heads, c.headDim),
+                         kv = checkedMul(c.kvHeads, c.headDim);
+  for (auto [what, v] :
+       {std::pair<const char *, std::optional<int64_t>>{"heads * head_dim", q},
+        {"key-value heads * head_dim", kv},
+        {"the intermediate size", c.ffn}})
+    if (!v || (uint64_t)*v > fileSize)
+      return fail(llvm::Twine(what) +
+                  " is larger than the file: no tensor can have it");
+  return llvm::Error::success();
 }
 
 namespace {
@@ -509,7 +564,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   BlobWriter blob(model.weights);
   // The table stays f32: a token reads one row of it.
   std::vector<float> embed = get("model.embed_tokens.weight", {V, C});
-  if (rot)
+  if (rot && !reader.failed())
     rot->readsResidual(embed, nullptr);
   blob.add("embed", {V, C}, embed, DType::F32);
   for (int64_t l = 0; l < cfg.layers; ++l) {
@@ -529,6 +584,8 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     std::vector<float> gate = get(from + "mlp.gate_proj.weight", {F, C});
     std::vector<float> up = get(from + "mlp.up_proj.weight", {F, C});
     std::vector<float> down = get(from + "mlp.down_proj.weight", {C, F});
+    if (reader.failed()) // Stop at the first error.
+      break;
     if (rot) {
       for (std::vector<float> *w : {&wq, &wk, &wv})
         rot->readsResidual(*w, &attnNorm);
@@ -554,7 +611,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   bool tied = cfg.tiedEmbeddings || !ckpt.find("lm_head.weight");
   std::vector<float> head =
       get(tied ? "model.embed_tokens.weight" : "lm_head.weight", {V, C});
-  if (rot) {
+  if (rot && !reader.failed()) {
     rot->readsResidual(head, &norm);
     norm = ones;
   }
@@ -596,6 +653,22 @@ importLlama(MLIRContext *ctx, llvm::StringRef path,
   auto cfg = gguf ? llamaConfigFromGguf(**ckpt) : readLlamaConfig(path);
   if (!cfg)
     return cfg.takeError();
+  if (llvm::Error e = checkAgainstTensors(**ckpt, *cfg,
+                                          gguf ? path.str() + ": GGUF metadata"
+                                               : configPath(path)))
+    return std::move(e);
+  // The KV caches are sized by the context, a number from the config or the
+  // command line: their bytes must be countable (2^48, far beyond any
+  // machine, leaves the runtime's sums room).
+  int64_t context = options.context > 0 ? options.context : cfg->maxPositions;
+  std::optional<int64_t> cache =
+      checkedProduct({context, cfg->layers, cfg->kvHeads, cfg->headDim, 2, 4});
+  if (!cache || *cache > (int64_t(1) << 48))
+    return llvm::createStringError(
+        llvm::formatv("{0}: a context of {1} tokens makes KV caches of more "
+                      "than 2^48 bytes; set a smaller --context",
+                      path, context)
+            .str());
   if (const Tensor *t =
           (*ckpt)->find("model.layers.0.self_attn.q_proj.weight")) {
     cfg->dtype = t->dtype;

@@ -14,6 +14,7 @@
 
 #include "seqc/Import/Checkpoint.h"
 #include "seqc/Import/RWKV.h"
+#include "seqc/Support/CheckedMath.h"
 
 #include "dialects/Seq/IR/SeqDialect.h"
 
@@ -51,7 +52,8 @@ public:
       std::memcpy(dst, values.data(), size);
     } else if (dtype == DType::I8) {
       // Symmetric per-row quantization: q = rint(w / s), s = max|w| / 127.
-      int64_t cols = shape.back(), rows = values.size() / cols;
+      int64_t cols = std::max<int64_t>(shape.back(), 1),
+              rows = values.size() / cols;
       std::vector<float> scales(rows);
       for (int64_t r = 0; r < rows; ++r) {
         float mx = 0;
@@ -80,9 +82,13 @@ private:
   WeightBlob &blob;
 };
 
-/// Reads checkpoint tensors for the blob, checking each one's element count
-/// against the shape the model needs; the first problem is kept as the error
-/// (later reads return zeros so that the caller can finish its sequence).
+/// Reads checkpoint tensors for the blob, checking each one's shape against
+/// the shape the model needs. The first problem is kept as the error, and
+/// from then on every read returns an empty vector without allocating: a
+/// hostile config can make the *expected* shape far larger than the file, so
+/// nothing is ever sized from it. Callers stop at the first error (check
+/// `failed()` before using what they read; the helpers below cope with
+/// empty inputs).
 struct TensorReader {
   Checkpoint &ckpt;
   std::string arch;
@@ -90,20 +96,20 @@ struct TensorReader {
 
   ~TensorReader() { llvm::consumeError(std::move(err)); }
 
+  bool failed() { return (bool)err; }
+
   /// The tensor `name`, which must have `shape` (leading 1s of the stored
-  /// shape are ignored: [1, 1, C] reads as [C]), as f32.
+  /// shape are ignored: [1, 1, C] reads as [C]), as f32; empty after an
+  /// error.
   std::vector<float> get(const std::string &name, std::vector<int64_t> shape) {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
     if (err)
-      return std::vector<float>(n);
+      return {};
     const Tensor *t = ckpt.find(name);
     if (!t) {
       err = llvm::createStringError(ckpt.path() + ": " + arch +
                                     " checkpoint is missing tensor '" + name +
                                     "'");
-      return std::vector<float>(n);
+      return {};
     }
     std::vector<int64_t> have = t->shape;
     while (have.size() > shape.size() && have.front() == 1)
@@ -115,15 +121,21 @@ struct TensorReader {
       err = llvm::createStringError(ckpt.path() + ": " + arch + " tensor '" +
                                     name + "' is " + t->describe() +
                                     ", expected " + want.describe());
-      return std::vector<float>(n);
+      return {};
     }
+    // The shape matched a tensor of the file: its size is what the file
+    // holds.
     return t->toF32();
   }
 };
 
 /// `rows x cols` row-major -> `cols x rows`.
+/// Empty when `m` is not that size (a read that failed).
 inline std::vector<float> transpose(const std::vector<float> &m, int64_t rows,
                                     int64_t cols) {
+  std::optional<int64_t> n = checkedMul(rows, cols);
+  if (!n || (int64_t)m.size() != *n)
+    return {};
   std::vector<float> t(m.size());
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)

@@ -255,7 +255,8 @@ private:
         .getResult(0);
   }
 
-  /// Group norm with one group per head (eps 64e-5), weight and bias [H, N].
+  /// Group norm with one group per head (eps cfg.lnXEps), weight and bias
+  /// [H, N].
   Value groupNorm(Value y, StringRef prefix) {
     float invN = 1.0f / cfg.headSize;
     Value y3 = splitHeads(y);
@@ -277,7 +278,8 @@ private:
           Value mean = arith::MulFOp::create(nb, nl, a[1], cst(nb, nl, invN));
           Value var = arith::MulFOp::create(nb, nl, a[2], cst(nb, nl, invN));
           Value inv = math::RsqrtOp::create(
-              nb, nl, arith::AddFOp::create(nb, nl, var, cst(nb, nl, 64e-5f)));
+              nb, nl,
+              arith::AddFOp::create(nb, nl, var, cst(nb, nl, cfg.lnXEps)));
           Value v = arith::MulFOp::create(
               nb, nl, arith::SubFOp::create(nb, nl, a[0], mean), inv);
           return arith::AddFOp::create(
@@ -338,7 +340,8 @@ private:
         xr = lerp(xx, sx, w("mix_r"));
         xk = lerp(xx, sx, w("mix_k"));
         xv = lerp(xx, sx, w("mix_v"));
-        xg = lerp(xx, sx, w("mix_g"));
+        if (cfg.minor > 0) // RWKV-5.0 has no gate.
+          xg = lerp(xx, sx, w("mix_g"));
       } else {
         // Data-dependent token shift (ddlerp) with a shared low-rank head.
         Value xxx = lerp(xx, sx, w("maa_x"));
@@ -360,10 +363,11 @@ private:
       Value r = linear(xr, p + "Wr");
       Value k = linear(xk, p + "Wk");
       Value v = linear(xv, p + "Wv");
-      gate = elementwise({linear(xg, p + "Wg")},
-                         [](OpBuilder &nb, Location nl, ValueRange a) {
-                           return silu(nb, nl, a[0]);
-                         });
+      if (xg)
+        gate = elementwise({linear(xg, p + "Wg")},
+                           [](OpBuilder &nb, Location nl, ValueRange a) {
+                             return silu(nb, nl, a[0]);
+                           });
       Type stateType = matrix.getType();
       if (version == 5) {
         auto op =
@@ -474,7 +478,7 @@ private:
       y = add(y, bonusV);
     }
     state = setMatrixState(state, next, 0);
-    x = add(x, linear(mul(y, gate), p + "Wo"));
+    x = add(x, linear(gate ? mul(y, gate) : y, p + "Wo"));
 
     return channelMix(x, state, l, /*shiftRow=*/1);
   }
@@ -728,7 +732,7 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   // carry the decay, where an int8 step is a visible change. At f16 they
   // are 8% of what an RWKV-7 0.4B int8 token reads, at f32 they were 14%.
   DType lora = format == WeightFormat::F32 ? DType::F32 : DType::F16;
-  TensorReader reader{ckpt, "RWKV-" + std::to_string(cfg.version)};
+  TensorReader reader{ckpt, cfg.name()};
   auto get = [&](const std::string &name, std::vector<int64_t> shape) {
     return reader.get(name, std::move(shape));
   };
@@ -736,14 +740,17 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   // ln0 applies to the embedding alone: fold it into the table. The table
   // stays f32 whatever the format (a token reads one row of it, so its
   // precision costs no bandwidth, and folding would not survive rounding).
-  std::vector<float> emb = get("emb.weight", {V, C});
+  std::vector<float> emb = get("emb.weight", {V, C}),
+                     ln0w = get("blocks.0.ln0.weight", {C}),
+                     ln0b = get("blocks.0.ln0.bias", {C});
   if (spiking && spiking->binaryEmbedding.value_or(false))
     for (float &e : emb)
       e = e >= 0 ? 1.0f : 0.0f; // SpikeGPT's heaviside, before ln0.
-  layerNormRows(emb, C, get("blocks.0.ln0.weight", {C}),
-                get("blocks.0.ln0.bias", {C}));
+  if (!reader.failed())
+    layerNormRows(emb, C, ln0w, ln0b);
   blob.add("emb", {V, C}, emb, DType::F32);
-  for (int64_t l = 0; l < cfg.layers; ++l) {
+  // Stops at the first error (reads after it return nothing).
+  for (int64_t l = 0; l < cfg.layers && !reader.failed(); ++l) {
     std::string p = "blocks." + std::to_string(l) + ".";
     // A [C] vector (time-mix tensors are stored [1, 1, C]).
     auto vec = [&](const std::string &to, const std::string &from) {
@@ -806,14 +813,32 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
     blob.add(p + "att.ln_x.b", {H, N}, get(p + "att.ln_x.bias", {C}),
              DType::F32);
     if (cfg.version == 5) {
+      // 5.0 has no gate; 5.0 and 5.1 decay (and add the bonus) per head,
+      // 5.2 per channel: per-head values are repeated over the head.
+      auto perChannel = [&](const std::string &name) {
+        if (cfg.minor == 2)
+          return get(p + name, {H, N});
+        std::vector<float> h = get(p + name, {H}), out;
+        for (float x : h)
+          out.insert(out.end(), N, x);
+        return out;
+      };
       for (const char *m : {"r", "k", "v", "g"})
-        oneMinus(std::string("att.mix_") + m, std::string("att.time_mix_") + m);
-      std::vector<float> w = get(p + "att.time_decay", {H, N});
+        if (cfg.minor > 0 || *m != 'g')
+          oneMinus(std::string("att.mix_") + m,
+                   std::string("att.time_mix_") + m);
+      std::vector<float> w = perChannel("att.time_decay");
       for (float &d : w)
         d = std::exp(-std::exp(d));
       blob.add(p + "att.w", {H, N}, w, DType::F32);
-      heads("att.u", "att.time_faaaa");
-      matrix("att.Wg", "att.gate.weight", C, C);
+      std::vector<float> u =
+          perChannel(cfg.expTimeFirst ? "att.time_first" : "att.time_faaaa");
+      if (cfg.expTimeFirst)
+        for (float &x : u)
+          x = std::exp(x);
+      blob.add(p + "att.u", {H, N}, u, DType::F32);
+      if (cfg.minor > 0)
+        matrix("att.Wg", "att.gate.weight", C, C);
       oneMinus("ffn.mix_k", "ffn.time_mix_k");
       oneMinus("ffn.mix_r", "ffn.time_mix_r");
     } else if (cfg.version == 6) {
@@ -821,6 +846,8 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
       vec("att.maa_x", "att.time_maa_x");
       std::vector<float> w1 = get(p + "att.time_maa_w1", {C, 5 * D});
       std::vector<float> w2 = get(p + "att.time_maa_w2", {5, D, C});
+      if (reader.failed())
+        break;
       const char *parts[] = {"w", "k", "v", "r", "g"};
       for (int j = 0; j < 5; ++j) {
         vec(std::string("att.maa_") + parts[j],
@@ -879,8 +906,7 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
         "internal error: the layers' weights are not laid out uniformly");
   model.stateShape = {cfg.layers, builder.rowsPerLayer(), C};
   if (failed(verify(*model.module)))
-    return llvm::createStringError("internal error: the built RWKV-" +
-                                   std::to_string(cfg.version) +
+    return llvm::createStringError("internal error: the built " + cfg.name() +
                                    " module does not verify");
   return std::move(model);
 }
@@ -896,12 +922,17 @@ importRWKV(MLIRContext *ctx, llvm::StringRef path,
   if (options.rotationSeed)
     return llvm::createStringError(
         "--rotate-weights applies to LLaMA models (" + path + " is not one)");
+  if (!(options.lnXEps > 0 && options.lnXEps < 1))
+    return llvm::createStringError(
+        "--ln-x-eps=" + llvm::formatv("{0}", options.lnXEps).str() +
+        ": expected a number in (0, 1)");
   auto ckpt = Checkpoint::open(path);
   if (!ckpt)
     return ckpt.takeError();
   auto cfg = detectRWKV(**ckpt);
   if (!cfg)
     return cfg.takeError();
+  cfg->lnXEps = options.lnXEps;
   auto built = buildRWKV(ctx, **ckpt, *cfg, options.weights);
   if (!built)
     return built.takeError();

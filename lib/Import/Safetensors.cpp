@@ -3,12 +3,15 @@
 // Layout: an 8-byte little-endian header length N, N bytes of JSON mapping
 // each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}
 // (offsets relative to the byte buffer that follows the header), an optional
-// "__metadata__" object, then the tensor bytes.
+// "__metadata__" object, then the tensor bytes. As the reference reader
+// (the safetensors crate) does, the tensors must tile the byte buffer
+// exactly: no overlaps, no holes, nothing after the last one.
 //
 //===----------------------------------------------------------------------===//
 
 #include "seqc/Import/Checkpoint.h"
 
+#include "seqc/Support/CheckedMath.h"
 #include "seqc/Support/JsonDepth.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -82,16 +85,41 @@ llvm::Error seqc::readSafetensors(Checkpoint &ckpt) {
     if ((uint64_t)*end > body.size())
       return bad("data [" + llvm::Twine(*begin) + ", " + llvm::Twine(*end) +
                  ") extends past the end of the file (truncated?)");
-    uint64_t expected = (uint64_t)t.numElements() * dtypeSize(t.dtype);
-    if ((uint64_t)(*end - *begin) != expected)
+    std::optional<uint64_t> expected = t.expectedBytes();
+    if (!expected)
+      return bad("shape " + t.describe() +
+                 " has more elements than fit in 64 bits");
+    if ((uint64_t)(*end - *begin) != *expected)
       return bad("holds " + llvm::Twine(*end - *begin) + " bytes, but " +
-                 t.describe() + " needs " + llvm::Twine(expected));
+                 t.describe() + " needs " + llvm::Twine(*expected));
     t.bytes = body.slice(*begin, *end - *begin);
     tensors.push_back(std::move(t));
   }
-  llvm::sort(tensors, [](const Tensor &a, const Tensor &b) {
-    return a.bytes.data() < b.bytes.data();
+  // File order is offset order (stable: empty tensors share offsets).
+  auto begin = [&](const Tensor &t) { return t.bytes.data() - body.data(); };
+  llvm::stable_sort(tensors, [&](const Tensor &a, const Tensor &b) {
+    return begin(a) < begin(b) ||
+           (begin(a) == begin(b) && a.bytes.size() < b.bytes.size());
   });
+  int64_t covered = 0;
+  const Tensor *prev = nullptr;
+  for (const Tensor &t : tensors) {
+    int64_t at = begin(t);
+    if (at < covered)
+      return fail("tensor '" + t.name + "' data [" + llvm::Twine(at) + ", " +
+                  llvm::Twine(at + (int64_t)t.bytes.size()) +
+                  ") overlaps tensor '" + prev->name + "' (ending at " +
+                  llvm::Twine(covered) + ")");
+    if (at > covered)
+      return fail("bytes [" + llvm::Twine(covered) + ", " + llvm::Twine(at) +
+                  ") of the data belong to no tensor (a hole before '" +
+                  t.name + "')");
+    covered = at + (int64_t)t.bytes.size();
+    prev = &t;
+  }
+  if ((uint64_t)covered != body.size())
+    return fail(llvm::Twine(body.size() - covered) +
+                " bytes after the last tensor's data belong to no tensor");
   for (Tensor &t : tensors)
     if (llvm::Error e = ckpt.add(std::move(t)))
       return e;

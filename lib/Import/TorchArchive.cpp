@@ -17,6 +17,8 @@
 
 #include "seqc/Import/Checkpoint.h"
 
+#include "seqc/Support/CheckedMath.h"
+
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -167,6 +169,27 @@ struct PValue {
   StorageRef storage;      // Storage
   Tensor tensor;           // TensorV
 
+  /// Containers: 1 + the deepest item's depth when the items were added.
+  unsigned depth = 0;
+
+  PValue() = default;
+  PValue(const PValue &) = delete;
+  PValue &operator=(const PValue &) = delete;
+  /// Releases the items without recursion: a hostile pickle can nest (or
+  /// link through the memo) more levels than the stack has frames.
+  ~PValue() {
+    std::vector<PRef> work = std::move(items);
+    while (!work.empty()) {
+      PRef v = std::move(work.back());
+      work.pop_back();
+      if (v.use_count() == 1) {
+        for (PRef &item : v->items)
+          work.push_back(std::move(item));
+        v->items.clear();
+      }
+    }
+  }
+
   static PRef make(Kind kind) {
     auto v = std::make_shared<PValue>();
     v->kind = kind;
@@ -179,6 +202,17 @@ struct PValue {
     return names[kind];
   }
 };
+
+/// Deeper than any torch.save state dict (a dict of tensors whose
+/// arguments are tuples: 3 or 4 levels), shallow enough to stay cheap.
+constexpr unsigned kMaxPickleDepth = 32;
+
+std::string describeShape(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
 
 class PickleMachine {
 public:
@@ -224,6 +258,25 @@ private:
     std::vector<PRef> items(stack.begin() + m, stack.end());
     stack.resize(m - 1);
     return items;
+  }
+  /// Adds `item` to container `c`, refusing nesting deeper than any state
+  /// dict needs.
+  llvm::Error append(PValue &c, PRef item) {
+    c.depth = std::max(c.depth, item->depth + 1);
+    if (c.depth > kMaxPickleDepth)
+      return fail(llvm::formatv("containers nest deeper than {0} levels (a "
+                                "state dict needs a few)",
+                                kMaxPickleDepth)
+                      .str());
+    c.items.push_back(std::move(item));
+    return llvm::Error::success();
+  }
+  llvm::Expected<PRef> makeTuple(std::vector<PRef> items) {
+    PRef v = PValue::make(PValue::Tuple);
+    for (PRef &e : items)
+      if (llvm::Error err = append(*v, std::move(e)))
+        return std::move(err);
+    return v;
   }
   llvm::Error call(PRef fn, PRef args);
   llvm::Expected<PRef> rebuildTensor(const std::vector<PRef> &args);
@@ -277,38 +330,44 @@ PickleMachine::rebuildTensor(const std::vector<PRef> &args) {
     return stride.takeError();
   if (shape->size() != stride->size())
     return fail("tensor size and stride differ in rank");
-  int64_t numel = 1, expect = 1;
-  for (int64_t d : *shape) {
+  for (int64_t d : *shape)
     if (d < 0)
       return fail("negative tensor size");
-    numel *= d;
-  }
+  // Sizes, offsets and byte counts come from the file: none may wrap.
+  std::optional<int64_t> numel = checkedProduct(*shape);
+  if (!numel)
+    return fail("tensor size " + describeShape(*shape) +
+                " has more elements than fit in 64 bits");
+  int64_t expect = 1;
   for (int64_t d = (int64_t)shape->size() - 1; d >= 0; --d) {
     if ((*shape)[d] != 1 && (*stride)[d] != expect)
       return fail("a non-contiguous tensor (strides do not describe a "
                   "row-major layout); save a contiguous state dict");
-    expect *= (*shape)[d];
+    expect *= (*shape)[d]; // A factor of numel: cannot overflow.
   }
   int64_t offset = args[1]->i;
-  if (offset < 0 || offset + numel > st.numel)
+  std::optional<int64_t> end = checkedAdd(offset, *numel);
+  if (st.numel < 0 || offset < 0 || !end || *end > st.numel)
     return fail(llvm::formatv("tensor [offset {0}, {1} elements] lies outside "
                               "its storage of {2} elements",
-                              offset, numel, st.numel)
+                              offset, *numel, st.numel)
                     .str());
   auto bytes = loadStorage(st.key);
   if (!bytes)
     return bytes.takeError();
   uint64_t es = dtypeSize(st.dtype);
-  if ((uint64_t)st.numel * es > bytes->size())
+  std::optional<uint64_t> storageBytes = checkedMul((uint64_t)st.numel, es);
+  if (!storageBytes || *storageBytes > bytes->size())
     return fail(llvm::formatv("storage '{0}' holds {1} bytes, fewer than its "
                               "{2} {3} elements (truncated archive?)",
                               st.key, bytes->size(), st.numel,
                               dtypeName(st.dtype))
                     .str());
+  // offset + numel <= st.numel, whose byte size fits: these cannot wrap.
   PRef t = PValue::make(PValue::TensorV);
   t->tensor.dtype = st.dtype;
   t->tensor.shape = *shape;
-  t->tensor.bytes = bytes->slice(offset * es, numel * es);
+  t->tensor.bytes = bytes->slice(offset * es, *numel * es);
   return t;
 }
 
@@ -476,22 +535,25 @@ llvm::Expected<PRef> PickleMachine::run() {
       unsigned n = op - 0x84;
       if (stack.size() < n)
         return fail("pickle stack underflow");
-      PRef v = PValue::make(PValue::Tuple);
-      v->items.assign(stack.end() - n, stack.end());
-      for (const PRef &e : v->items)
+      std::vector<PRef> items(stack.end() - n, stack.end());
+      for (const PRef &e : items)
         if (e->kind == PValue::Mark)
           return fail("pickle stack underflow");
       stack.resize(stack.size() - n);
-      stack.push_back(v);
+      auto v = makeTuple(std::move(items));
+      if (!v)
+        return v.takeError();
+      stack.push_back(*v);
       break;
     }
     case 't': { // TUPLE
       auto items = popToMark();
       if (!items)
         return items.takeError();
-      PRef v = PValue::make(PValue::Tuple);
-      v->items = std::move(*items);
-      stack.push_back(v);
+      auto v = makeTuple(std::move(*items));
+      if (!v)
+        return v.takeError();
+      stack.push_back(*v);
       break;
     }
     case '}':
@@ -518,7 +580,8 @@ llvm::Expected<PRef> PickleMachine::run() {
       if (items.size() % 2)
         return fail("SETITEMS with an odd number of items");
       for (PRef &e : items)
-        stack.back()->items.push_back(e);
+        if (llvm::Error err = append(*stack.back(), e))
+          return std::move(err);
       break;
     }
     case 'a':   // APPEND
@@ -536,7 +599,8 @@ llvm::Expected<PRef> PickleMachine::run() {
       if (stack.empty() || stack.back()->kind != PValue::List)
         return fail("APPENDS on something other than a list");
       for (PRef &e : items)
-        stack.back()->items.push_back(e);
+        if (llvm::Error err = append(*stack.back(), e))
+          return std::move(err);
       break;
     }
     case 'q':   // BINPUT

@@ -1,8 +1,9 @@
-"""Float64 numpy references for RWKV-5 ("Eagle", 5.2), RWKV-6 ("Finch") and
-RWKV-7 ("Goose", x070), in RNN form (one token at a time).
+"""Float64 numpy references for RWKV-5 ("Eagle": 5.0, 5.1, 5.2), RWKV-6
+("Finch") and RWKV-7 ("Goose", x070), in RNN form (one token at a time).
 
 Written from the papers and the semantics of the official inference code
-(BlinkDL's `rwkv` package: att_one_v5_1 / att_one_v6_0 / ffn_one / ffn_one_v6,
+(BlinkDL's `rwkv` package: att_one_v5 / att_one_v5_1 / att_one_v6_0 /
+ffn_one / ffn_one_v6,
 and the RWKV-7 RNN demo: time_mixing / channel_mixing), with the official
 checkpoint names and shapes. Nothing here needs torch.
 
@@ -23,6 +24,11 @@ RWKV-5.2 time mixing (xa = ln1 output, pa = previous one):
     per head, S [N key, N value], w = exp(-exp(time_decay)), u = time_faaaa:
         y_j = sum_i r_i (u_i k_i v_j + S_ij);  S_ij = k_i v_j + w_i S_ij
     out = Wo (ln_x(y) * g)
+  RWKV-5.0 and 5.1 (the package's version detection: ln_x makes a 5, a gate a
+  5.1, a time_decay of [H, N > 1] a 5.2): time_decay [H] and the bonus [H]
+  are per head (one w and u for the N channels of a head); the bonus is
+  time_faaaa as stored or, named time_first, exp(time_first); 5.0 has no
+  gate (no time_mix_g, gate.weight): out = Wo ln_x(y).
   channel mixing: x_m as above for m in k, r;
     out = sigmoid(Wr x_r) * (Wv relu(Wk x_k)^2)
 
@@ -80,15 +86,23 @@ NORM_EPS = 1e-12  # torch.nn.functional.normalize
 # --- Versions and shapes ------------------------------------------------------
 
 def normalize_version(version):
-    """5, '5', '5.2', 'v5' -> 5; 6, '6.0' -> 6; 7, 'x070' -> 7."""
+    """5, '5', '5.0', '5.1', '5.2', 'v5' -> 5; 6, '6.0' -> 6; 7, 'x070' -> 7."""
     s = str(version).strip().lower().lstrip("vx")
-    if s in ("5", "5.2"):
+    if s in ("5", "5.0", "5.1", "5.2"):
         return 5
     if s in ("6", "6.0", "060"):
         return 6
     if s in ("7", "7.0", "070"):
         return 7
     raise ValueError(f"unsupported RWKV version {version!r} (5.2, 6 or 7)")
+
+
+def v5_minor(version):
+    """The RWKV-5 sub-version: 0, 1 or 2 ('5' is 5.2); None for 6 and 7."""
+    if normalize_version(version) != 5:
+        return None
+    s = str(version).strip().lower().lstrip("vx")
+    return {"5.0": 0, "5.1": 1}.get(s, 2)
 
 
 def default_ffn(version, n_embd):
@@ -152,6 +166,7 @@ def shapes(version, layers, embd, heads, vocab, ffn=None, lora=None,
     block 0 (the official inference code ignores them there); with True they
     are present in every block.
     """
+    minor = v5_minor(version)
     version = normalize_version(version)
     c, h = embd, heads
     if c % h:
@@ -167,10 +182,12 @@ def shapes(version, layers, embd, heads, vocab, ffn=None, lora=None,
             out[b + ln + ".bias"] = (c,)
         a = b + "att."
         if version == 5:
-            for m in "kvrg":
+            for m in "kvrg" if minor else "kvr":
                 out[a + "time_mix_" + m] = (1, 1, c)
-            out[a + "time_decay"] = (h, n)
-            out[a + "time_faaaa"] = (h, n)
+            # 5.0 and 5.1: per head; 5.0 under the name time_first.
+            out[a + "time_decay"] = (h, n) if minor == 2 else (h,)
+            out[a + ("time_first" if minor == 0 else "time_faaaa")] = \
+                (h, n) if minor == 2 else (h,)
         elif version == 6:
             for m in "xwkvrg":
                 out[a + "time_maa_" + m] = (1, 1, c)
@@ -196,7 +213,7 @@ def shapes(version, layers, embd, heads, vocab, ffn=None, lora=None,
             out[a + "r_k"] = (h, n)
         for proj in ("receptance", "key", "value", "output"):
             out[a + proj + ".weight"] = (c, c)
-        if version in (5, 6):
+        if version == 6 or minor:
             out[a + "gate.weight"] = (c, c)
         out[a + "ln_x.weight"] = (c,)
         out[a + "ln_x.bias"] = (c,)
@@ -227,12 +244,11 @@ def detect(weights):
     elif "blocks.0.att.time_maa_x" in weights:
         version = 6
         heads, head_size = np.shape(weights["blocks.0.att.time_faaaa"])
-    elif "blocks.0.att.time_mix_g" in weights and "blocks.0.att.ln_x.weight" in weights:
-        decay = np.shape(weights["blocks.0.att.time_decay"])
-        if len(decay) != 2 or decay[1] <= 1 or "blocks.0.att.time_faaaa" not in weights:
-            raise ValueError("RWKV-5.0/5.1 checkpoints are not supported (5.2 only)")
+    elif "blocks.0.att.ln_x.weight" in weights:
         version = 5
-        heads, head_size = decay
+        decay = np.shape(weights["blocks.0.att.time_decay"])
+        heads = decay[0]
+        head_size = np.shape(weights["emb.weight"])[1] // heads
     else:
         raise ValueError("not an RWKV-5.2, 6 or 7 checkpoint")
     layers = 0
@@ -265,10 +281,10 @@ def random_weights(version, layers, embd, heads, vocab, ffn=None, lora=None,
         a0, v0 N(0, .5^2); k_k U(.5, 1.2); k_a U(.3, 1.2); r_k N(0, .3^2)
       LoRA inputs (x1) N(0, 1/C), outputs (x2) N(0, .3^2/D); v7 g2 N(0, 1/D)
     """
-    version = normalize_version(version)
+    raw_version, version = version, normalize_version(version)
     rng = np.random.default_rng(seed)
     out = {}
-    table = shapes(version, layers, embd, heads, vocab, ffn, lora, v7_layer0_v)
+    table = shapes(raw_version, layers, embd, heads, vocab, ffn, lora, v7_layer0_v)
     for name, shape in table.items():
         parts = name.split(".")
         # 'time_decay', 'w1', ... or 'ln1.weight', 'key.weight', 'ln_x.bias', ...
@@ -289,6 +305,8 @@ def random_weights(version, layers, embd, heads, vocab, ffn=None, lora=None,
             a = rng.uniform(-6.0, -0.5, shape)
         elif leaf == "time_faaaa":
             a = rng.uniform(-0.5, 1.0, shape)
+        elif leaf == "time_first":  # RWKV-5.0: the bonus is exp(time_first)
+            a = rng.uniform(-1.5, 0.0, shape)
         elif leaf in ("time_maa_w1", "time_decay_w1", "w1", "a1", "v1", "g1"):
             a = rng.normal(0.0, 1.0 / np.sqrt(shape[0]), shape)
         elif leaf == "time_maa_w2":
@@ -324,8 +342,10 @@ def layer_norm(x, weight, bias, eps=LN_EPS):
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
-def group_norm(y, heads, weight, bias, eps=GN_EPS):
-    """GroupNorm of [..., C] with `heads` groups of C / heads channels."""
+def group_norm(y, heads, weight, bias, eps=None):
+    """GroupNorm of [..., C] with `heads` groups of C / heads channels (eps
+    None: GN_EPS, which --gn-eps sets)."""
+    eps = GN_EPS if eps is None else eps
     shape = y.shape
     g = y.reshape(shape[:-1] + (heads, shape[-1] // heads))
     mean = g.mean(axis=-1, keepdims=True)
@@ -379,17 +399,32 @@ def init_state(version, weights):
             "ffn_x": np.zeros((layers, embd))}
 
 
+def _v5_decay_bonus(p, a, heads, n):
+    """log w and u as [H, N]: 5.0/5.1 store one value per head (time_decay
+    [H]; the bonus as time_faaaa, or as time_first used through exp)."""
+    logw = -np.exp(p[a + "time_decay"].reshape(heads, -1))
+    if a + "time_faaaa" in p:
+        u = p[a + "time_faaaa"].reshape(heads, -1)
+    else:
+        u = np.exp(p[a + "time_first"].reshape(heads, -1))
+    return np.broadcast_to(logw, (heads, n)), np.broadcast_to(u, (heads, n))
+
+
+def _v5_gate(p, a, xg):
+    """silu(Wg x_g), or 1 for RWKV-5.0, which has no gate."""
+    return silu(p[a + "gate.weight"] @ xg) if a + "gate.weight" in p else 1.0
+
+
 def _att_v5(p, a, x, prev, s, heads):
     n = x.shape[-1] // heads
-    xk, xv, xr, xg = (x * _vec(p, a + "time_mix_" + m) +
-                      prev * (1 - _vec(p, a + "time_mix_" + m)) for m in "kvrg")
-    r = (p[a + "receptance.weight"] @ xr).reshape(heads, n)
-    k = (p[a + "key.weight"] @ xk).reshape(heads, n)
-    v = (p[a + "value.weight"] @ xv).reshape(heads, n)
-    g = silu(p[a + "gate.weight"] @ xg)
-    w = np.exp(-np.exp(p[a + "time_decay"].reshape(heads, n)))
-    u = p[a + "time_faaaa"].reshape(heads, n)
-    y, s = _wkv56_step(r, k, v, w, u, s)
+    mix = {m: _vec(p, a + "time_mix_" + m) for m in "kvrg" if a + "time_mix_" + m in p}
+    xm = {m: x * mix[m] + prev * (1 - mix[m]) for m in mix}
+    r = (p[a + "receptance.weight"] @ xm["r"]).reshape(heads, n)
+    k = (p[a + "key.weight"] @ xm["k"]).reshape(heads, n)
+    v = (p[a + "value.weight"] @ xm["v"]).reshape(heads, n)
+    g = _v5_gate(p, a, xm.get("g"))
+    logw, u = _v5_decay_bonus(p, a, heads, n)
+    y, s = _wkv56_step(r, k, v, np.exp(logw), u, s)
     y = group_norm(y.reshape(-1), heads, p[a + "ln_x.weight"], p[a + "ln_x.bias"])
     return p[a + "output.weight"] @ (y * g), s
 
@@ -555,9 +590,11 @@ def forward_sequence(version, weights, tokens):
         pa = _shift(xa)
         if version in (5, 6):
             if version == 5:
-                mix = {m: _vec(p, a + "time_mix_" + m) for m in "kvrg"}
-                xm = {m: xa * mix[m] + pa * (1 - mix[m]) for m in "kvrg"}
-                logw = np.broadcast_to(-np.exp(p[a + "time_decay"].reshape(-1)), (T, embd))
+                mix = {m: _vec(p, a + "time_mix_" + m) for m in "kvrg"
+                       if a + "time_mix_" + m in p}
+                xm = {m: xa * mix[m] + pa * (1 - mix[m]) for m in mix}
+                logw5, u = _v5_decay_bonus(p, a, heads, n)
+                logw = np.broadcast_to(logw5.reshape(-1), (T, embd))
             else:
                 sx = pa - xa
                 lo = np.tanh((xa + sx * _vec(p, a + "time_maa_x")) @ p[a + "time_maa_w1"])
@@ -572,8 +609,11 @@ def forward_sequence(version, weights, tokens):
             r = (xm["r"] @ p[a + "receptance.weight"].T).reshape(T, heads, n)
             k = (xm["k"] @ p[a + "key.weight"].T).reshape(T, heads, n)
             v = (xm["v"] @ p[a + "value.weight"].T).reshape(T, heads, n)
-            g = silu(xm["g"] @ p[a + "gate.weight"].T)
-            u = p[a + "time_faaaa"].reshape(heads, n)
+            if version == 5:
+                g = silu(xm["g"] @ p[a + "gate.weight"].T) if "g" in xm else 1.0
+            else:
+                g = silu(xm["g"] @ p[a + "gate.weight"].T)
+                u = p[a + "time_faaaa"].reshape(heads, n)
             cum = np.cumsum(logw.reshape(T, heads, n), axis=0)   # L_t = sum_{q<=t} log w_q
             y = np.einsum("thi,hi,thi,thj->thj", r, u, k, v)
             for t in range(T):
@@ -639,6 +679,8 @@ def selfcheck(verbose=True):
     """Consistency checks of this module; raises AssertionError on failure."""
     cases = [
         (5, dict(layers=2, embd=32, heads=4, vocab=97)),
+        ("5.0", dict(layers=2, embd=32, heads=4, vocab=97)),
+        ("5.1", dict(layers=2, embd=32, heads=2, vocab=97)),
         (6, dict(layers=2, embd=32, heads=2, vocab=97, lora=8)),
         (7, dict(layers=3, embd=32, heads=4, vocab=97, lora=(8, 8, 8, 16))),
         (7, dict(layers=2, embd=48, heads=3, vocab=50, v7_layer0_v=False)),
@@ -647,7 +689,7 @@ def selfcheck(verbose=True):
     for version, kw in cases:
         w = random_weights(version, seed=7, **kw)
         got = detect(w)
-        assert got[:5] == (version, kw["layers"], kw["embd"], kw["heads"],
+        assert got[:5] == (normalize_version(version), kw["layers"], kw["embd"], kw["heads"],
                            kw["embd"] // kw["heads"]), got
         assert got[5] == default_ffn(version, kw["embd"]) and got[6] == kw["vocab"], got
         for name, shape in shapes(version, kw["layers"], kw["embd"], kw["heads"],
@@ -698,6 +740,9 @@ def _random(args):
     else:
         checkpoint.write_safetensors(args.output, weights, args.dtype)
     if args.npz:
+        global GN_EPS
+        if args.gn_eps is not None:
+            GN_EPS = args.gn_eps
         tokens = [int(t) for t in args.tokens.split(",")]
         stored = {k: checkpoint.round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
@@ -710,7 +755,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("random", help="random RWKV-5.2/6/7 weights (+ reference logits)")
-    r.add_argument("--version", required=True, help="5 (5.2), 6 or 7 (x070)")
+    r.add_argument("--version", required=True,
+                   help="5 (5.2), 5.0, 5.1, 6 or 7 (x070)")
+    r.add_argument("--gn-eps", type=float, default=None,
+                   help="epsilon of ln_x in the --npz reference (default 64e-5)")
     r.add_argument("--layers", type=int, required=True)
     r.add_argument("--embd", type=int, required=True)
     r.add_argument("--heads", type=int, required=True)

@@ -98,6 +98,12 @@ cl::opt<bool> rotateWeights(
 cl::opt<uint64_t> rotationSeed(
     "rotation-seed", cl::desc("Seed of the residual rotation's random signs"),
     cl::init(0), cl::cat(rotationCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<double>
+    lnXEps("ln-x-eps",
+           cl::desc("RWKV-5 and later: the epsilon of ln_x, the per-head group "
+                    "norm (the official code uses 64e-5; some third-party "
+                    "checkpoints were trained with 1e-5)"),
+           cl::init(64e-5), cl::sub(importCmd), cl::sub(compileCmd));
 cl::opt<std::string> int8Dot(
     "int8-dot",
     cl::desc("Kernel of the int8 weights' products: auto (the best the "
@@ -348,6 +354,7 @@ seqc::ImportOptions importOptions(seqc::WeightFormat format) {
   spk.hardReset = lifResetMode == mlir::seq::ResetMode::Hard;
   spk.decayInput = lifDecayInput;
   spk.fireGE = lifFire == mlir::seq::FireCmp::GE;
+  o.lnXEps = (float)lnXEps;
   return o;
 }
 

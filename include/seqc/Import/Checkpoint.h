@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,12 @@ struct Tensor {
   /// toF32 gives); null for plain element types.
   const GgmlBlockType *blocks = nullptr;
 
+  /// The product of the shape (-1 when it overflows; never for a tensor
+  /// of a checkpoint, whose shape Checkpoint::add checked).
   int64_t numElements() const;
+  /// The bytes the shape and type need, or nullopt when that overflows (or
+  /// the rows are not whole blocks).
+  std::optional<uint64_t> expectedBytes() const;
   /// "[768, 768] f16".
   std::string describe() const;
   /// The elements converted to f32.
@@ -69,6 +75,10 @@ public:
   /// Opens `path` (a torch.save archive or a safetensors file, told apart by
   /// their contents). Errors name the file and what is wrong with it.
   static llvm::Expected<std::unique_ptr<Checkpoint>> open(llvm::StringRef path);
+  /// The same on bytes already in memory (`path` names them in messages):
+  /// the entry point of the fuzz harnesses.
+  static llvm::Expected<std::unique_ptr<Checkpoint>>
+  fromBuffer(llvm::StringRef path, std::unique_ptr<llvm::MemoryBuffer> buffer);
 
   /// "pth", "safetensors" or "gguf".
   llvm::StringRef format() const { return format_; }
@@ -90,7 +100,9 @@ public:
     metadata_[key] = std::move(value);
   }
 
-  // Parsers fill checkpoints through these.
+  // Parsers fill checkpoints through these. add() refuses a tensor whose
+  // shape overflows, whose bytes do not match its shape, or whose bytes lie
+  // outside the file.
   llvm::Error add(Tensor tensor);
   Checkpoint(std::string path, std::string format,
              std::unique_ptr<llvm::MemoryBuffer> buffer);

@@ -46,6 +46,8 @@ struct ImportOptions {
   std::optional<uint64_t> rotationSeed;
   /// --arch=spikegpt: what its checkpoint cannot say.
   SpikeGPTOptions spikegpt;
+  /// RWKV-5 and later: the epsilon of the ln_x GroupNorm.
+  float lnXEps = 64e-5f;
 };
 
 /// An imported model, whatever its architecture.

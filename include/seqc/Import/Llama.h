@@ -45,6 +45,10 @@ bool isLlamaModel(llvm::StringRef path);
 /// Opens the model at `path` (directory or its model.safetensors) and reads
 /// config.json; errors name the file and the missing or invalid field.
 llvm::Expected<LlamaConfig> readLlamaConfig(llvm::StringRef path);
+/// The same on the text of a config.json (`name` names it in messages):
+/// the entry point of the fuzz harnesses.
+llvm::Expected<LlamaConfig> parseLlamaConfig(llvm::StringRef name,
+                                             llvm::StringRef text);
 
 /// The safetensors file of the model at `path`.
 std::string llamaWeightsPath(llvm::StringRef path);

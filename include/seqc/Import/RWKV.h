@@ -32,8 +32,18 @@ namespace seqc {
 
 struct RWKVConfig {
   int version = 0; // 4, 5, 6 or 7.
+  /// RWKV-5: 0 (per-head decay, no gate), 1 (per-head decay, gate) or 2
+  /// (per-channel decay, gate).
+  int minor = 0;
   int64_t layers = 0, embd = 0, ffn = 0, vocab = 0;
   int64_t heads = 0, headSize = 0; // RWKV-5 and later.
+  /// RWKV-5.0/5.1: the bonus is stored as time_first and used as its exp
+  /// (the official package's rule when there is no time_faaaa).
+  bool expTimeFirst = false;
+  /// The epsilon of ln_x, the per-head GroupNorm of RWKV-5 and later (an
+  /// import option: the official code uses 64e-5, some third-party
+  /// checkpoints were trained with 1e-5).
+  float lnXEps = 64e-5f;
   /// LoRA ranks (RWKV-6: mix, decay; RWKV-7: decay, a, value, gate).
   std::vector<std::pair<std::string, int64_t>> loraRanks;
   /// The checkpoint's element type (of its largest tensors).
@@ -41,11 +51,15 @@ struct RWKVConfig {
 
   /// One line: "RWKV-4: 4 layers, width 128, ffn 512, vocab 256, f32".
   std::string describe() const;
+  /// "RWKV-4", "RWKV-5.0", "RWKV-5.1", "RWKV-5" (5.2), "RWKV-6", "RWKV-7".
+  std::string name() const;
 };
 
 /// Renames a Hugging Face layout to the official names, then detects the
-/// version and hyperparameters, checking that every tensor the version needs
-/// is present with the right shape. Errors name the tensor.
+/// version and hyperparameters from the tensors that carry them (every
+/// layer present, every size a positive dimension of a tensor in the file);
+/// buildRWKV checks the other tensors' shapes. Errors name the tensor, and
+/// a layout that matches no version lists the signature tensors it has.
 llvm::Expected<RWKVConfig> detectRWKV(Checkpoint &ckpt);
 
 struct RWKVModel {

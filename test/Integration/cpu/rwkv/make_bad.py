@@ -19,6 +19,21 @@ def read_safetensors(path):
 
 
 def write_safetensors(path, header, body):
+    """Writes header and body, repacking the tensors back to back in offset
+    order (each takes the bytes its data_offsets name, zero-padded past the
+    end), so that an edited header still tiles the body exactly: only the
+    intended defect differs from a valid file."""
+    packed, out, offset = {}, [], 0
+    if "__metadata__" in header:
+        packed["__metadata__"] = header["__metadata__"]
+    tensors = [(k, v) for k, v in header.items() if k != "__metadata__"]
+    for name, info in sorted(tensors, key=lambda kv: kv[1]["data_offsets"][0]):
+        begin, end = info["data_offsets"]
+        data = body[begin:end].ljust(end - begin, b"\0")
+        packed[name] = dict(info, data_offsets=[offset, offset + len(data)])
+        out.append(data)
+        offset += len(data)
+    header, body = packed, b"".join(out)
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:
