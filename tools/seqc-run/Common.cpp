@@ -159,7 +159,8 @@ std::vector<int32_t> seqcrun::parseTokens(const std::string &list) {
   std::string why;
   if (list.empty())
     die("--tokens: no token ids given");
-  if (!seqc::parseIntegerList(list, 0, INT32_MAX, SIZE_MAX, v, why))
+  // Negative ids pass here: the runtime names their position.
+  if (!seqc::parseIntegerList(list, INT32_MIN, INT32_MAX, SIZE_MAX, v, why))
     die("--tokens: " + why);
   return std::vector<int32_t>(v.begin(), v.end());
 }

@@ -4,7 +4,11 @@
 #include "core/status.h"
 #include "seqc/artifact.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include <dlfcn.h>
+#include <unistd.h>
 
 using namespace seqc::rt;
 using seqc::artifact::Key;
@@ -34,7 +38,7 @@ seqc_status checkCodeLayout(const seqc_model &m) {
                 {"weight bytes", m.weightBytes, layout[3]}};
   for (const auto &c : checks)
     if (c.manifest != c.code)
-      return error("%s: the manifest's %s (%llu) differ from the compiled "
+      return error("%s: the manifest's %s (%llu) do not match the compiled "
                    "code's (%llu); the manifest was edited or damaged",
                    info.libraryPath.c_str(), c.what,
                    (unsigned long long)c.manifest, (unsigned long long)c.code);
@@ -49,6 +53,9 @@ seqc_status load(seqc_model &m, int verify) {
   ModelInfo &info = m.info;
   // model.so is checked before dlopen maps it: a damaged library would
   // fault inside dlopen, before any status could be returned.
+  if (access(info.libraryPath.c_str(), F_OK) != 0)
+    return error("%s: cannot load: %s", info.libraryPath.c_str(),
+                 strerror(errno));
   seqc::artifact::WeightsHeader header;
   if (seqc_status s = readWeightsHeader(info.dir, header))
     return s;

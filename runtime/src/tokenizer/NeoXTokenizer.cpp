@@ -407,7 +407,9 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
                                                    std::string &error) {
   std::string text;
   if (!readRegularFile(path, text, error)) {
-    error = "cannot read the GPT-NeoX tokenizer: " + error;
+    // "PATH: cannot open the ...: CAUSE" (the reader's message names the
+    // path first).
+    error = path + ": cannot open the GPT-NeoX tokenizer: " + error.substr(path.size() + 2);
     return nullptr;
   }
   Json root;

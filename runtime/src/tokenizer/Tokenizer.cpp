@@ -177,7 +177,9 @@ std::unique_ptr<WorldTokenizer> WorldTokenizer::load(const std::string &path,
                                                      std::string &error) {
   std::string text;
   if (!readRegularFile(path, text, error)) {
-    error = "cannot read the RWKV World vocabulary: " + error;
+    // "PATH: cannot open the ...: CAUSE" (the reader's message names the
+    // path first).
+    error = path + ": cannot open the RWKV World vocabulary: " + error.substr(path.size() + 2);
     return nullptr;
   }
   std::istringstream in(text);
