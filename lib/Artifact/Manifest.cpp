@@ -147,8 +147,8 @@ seqc::codeLayout(const Manifest &m) {
       stateBytes *= n;
     }
   }
-  return {seqc::artifact::kCodeLayoutWords - 1, stateBytes,
-          number(Key::Vocab), number(Key::WeightsBytes)};
+  return {seqc::artifact::kCodeLayoutWords - 1, stateBytes, number(Key::Vocab),
+          number(Key::WeightsBytes)};
 }
 
 Expected<seqc::Manifest>

@@ -43,8 +43,9 @@ bool looksLike(seqc::OutputKind kind, StringRef head) {
   case seqc::OutputKind::LLVMIR:
     return head.starts_with("; ModuleID = ");
   case seqc::OutputKind::Object:
-    return head.size() >= 18 && head.starts_with("\x7f"
-                                                  "ELF") &&
+    return head.size() >= 18 &&
+           head.starts_with("\x7f"
+                            "ELF") &&
            head[16] == 1 && head[17] == 0; // ET_REL
   case seqc::OutputKind::MLIR:
     while (head.consume_front("// "))
@@ -97,8 +98,7 @@ Error seqc::checkOutputFile(StringRef path, const OutputPolicy &policy) {
   if (head && policy.kind != OutputKind::Any &&
       looksLike(policy.kind, (*head)->getBuffer()))
     return Error::success();
-  return fail(path, Twine("exists and does not hold ") +
-                        kindName(policy.kind) +
+  return fail(path, Twine("exists and does not hold ") + kindName(policy.kind) +
                         " written by seqc; refusing to write over it "
                         "(--force to overwrite)");
 }
@@ -111,8 +111,8 @@ Error seqc::createTempFile(StringRef path, SmallVectorImpl<char> &tmp) {
   // createUniqueFile opens with O_CREAT | O_EXCL: an existing file of that
   // name is never reused or consumed.
   if (std::error_code ec = sys::fs::createUniqueFile(model, fd, tmp))
-    return fail(path, "cannot create a temporary file next to it: " +
-                          ec.message());
+    return fail(path,
+                "cannot create a temporary file next to it: " + ec.message());
   ::close(fd);
   sys::RemoveFileOnSignal(StringRef(tmp.data(), tmp.size()));
   return Error::success();
@@ -165,9 +165,9 @@ Error seqc::writeFileAtomic(StringRef path, StringRef contents) {
   std::string why;
   if (fd < 0 || !writeAll(fd, contents, why)) {
     discardTempFile(tmp);
-    return fail(path, "write failed: " +
-                          (fd < 0 ? std::string(strerror(errno)) : why) +
-                          " (nothing was written)");
+    return fail(
+        path, "write failed: " + (fd < 0 ? std::string(strerror(errno)) : why) +
+                  " (nothing was written)");
   }
   return commitTempFile(tmp, path);
 }

@@ -45,8 +45,8 @@ bool seqc::parseInteger(const std::string &text, int64_t lo, int64_t hi,
   return true;
 }
 
-bool seqc::parseReal(const std::string &text, double lo, double hi,
-                     double &out, std::string &error) {
+bool seqc::parseReal(const std::string &text, double lo, double hi, double &out,
+                     std::string &error) {
   std::string expected =
       "expected a number in [" + realText(lo) + ", " + realText(hi) + "]";
   // Digits, one point, an exponent: what strtod reads besides nan, inf and

@@ -6,8 +6,8 @@
 #include "seqc/Support/ReadFile.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -53,9 +53,8 @@ const char *seqcrun::kUsage =
     "           [--covariance]  (key statistics, and with --covariance the\n"
     "           K/V second moment --kv-rank needs, for --kv-calibration)\n"
     "Loading an artifact checks its files; --verify also checks the\n"
-    "weights' checksum whatever their size (by default: up to 1 GiB),\n"
+    "weights' checksum whatever their size (by default: up to 256 MiB),\n"
     "--no-verify never.\n";
-
 
 namespace {
 
@@ -111,7 +110,6 @@ int cmdGenerate(Args &args) {
   return 0;
 }
 
-
 int cmdLogits(Args &args) {
   Loaded l;
   load(l, args.positional.at(0), args);
@@ -154,9 +152,9 @@ int cmdLogits(Args &args) {
   seqc_session_free(s);
   if (!out.empty()) {
     // Raw little-endian f32, rows of `vocab`.
-    writeOutputFile(out, std::string(reinterpret_cast<const char *>(
-                                         logits.data()),
-                                     4 * logits.size()));
+    writeOutputFile(out,
+                    std::string(reinterpret_cast<const char *>(logits.data()),
+                                4 * logits.size()));
     return 0;
   }
   size_t rows = logits.size() / vocab;
@@ -257,7 +255,6 @@ int cmdPpl(Args &args) {
               std::exp(nll / scored), ids.size() / elapsed);
   return 0;
 }
-
 
 /// Prints the token ids of a text (comma-separated), then checks that they
 /// decode back to the text.

@@ -4,7 +4,8 @@
 // (seqc/Support/ParseNumber.h, which seqc-run uses too): decimal only, the
 // whole text, and within the bounds its declaration states, e.g.
 //
-//   cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, kMaxContext>> context(...)
+//   cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, kMaxContext>>
+//   context(...)
 //
 // so that "8x", "2.5", "-5" or 2^40 are errors naming the flag and the
 // range, never a truncation, a silently ignored value or a huge allocation.
@@ -78,8 +79,8 @@ constexpr int64_t kMaxChannels = int64_t(1) << 16;
 template <typename T>
 struct llvm::cl::OptionDiffPrinter<seqc::FlagValue<T>, T> {
   template <typename Parser>
-  void print(const Option &o, const Parser &p, const T &, const OptionValue<T> &,
-             size_t globalWidth) {
+  void print(const Option &o, const Parser &p, const T &,
+             const OptionValue<T> &, size_t globalWidth) {
     p.printOptionNoValue(o, globalWidth);
   }
 };

@@ -131,28 +131,27 @@ cl::OptionCategory kvCat("KV cache (attention models)");
 seqc::ModelPipelineOptions pipelineFlags;
 cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>>
     context("context",
-                         cl::desc("KV cache capacity in tokens (default: the "
-                                  "config's max_position_embeddings)"),
-                         cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+            cl::desc("KV cache capacity in tokens (default: the "
+                     "config's max_position_embeddings)"),
+            cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<unsigned, true, seqc::IntFlag<unsigned, 1, 16>>
     kvBits("kv-bits",
            cl::desc("Bits per cached key and value: 16 (full "
                     "precision, the default), 8, 4, 3 or 2"),
            cl::location(pipelineFlags.kv.bits), cl::init(16), cl::cat(kvCat),
            cl::sub(compileCmd));
-cl::opt<unsigned, true, seqc::IntFlag<unsigned, 1, 16>> keyBits("key-bits",
-                                cl::desc("Bits per key (default: --kv-bits)"),
-                                cl::location(pipelineFlags.kv.keyBits),
-                                cl::init(0), cl::cat(kvCat),
-                                cl::sub(compileCmd));
+cl::opt<unsigned, true, seqc::IntFlag<unsigned, 1, 16>>
+    keyBits("key-bits", cl::desc("Bits per key (default: --kv-bits)"),
+            cl::location(pipelineFlags.kv.keyBits), cl::init(0), cl::cat(kvCat),
+            cl::sub(compileCmd));
 cl::opt<unsigned, true, seqc::IntFlag<unsigned, 1, 16>>
     valueBits("value-bits", cl::desc("Bits per value (default: --kv-bits)"),
               cl::location(pipelineFlags.kv.valueBits), cl::init(0),
               cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxChannels>> kvGroup("kv-group", cl::desc("Quantization group size"),
-                               cl::location(pipelineFlags.kv.group),
-                               cl::init(32), cl::cat(kvCat),
-                               cl::sub(compileCmd));
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxChannels>>
+    kvGroup("kv-group", cl::desc("Quantization group size"),
+            cl::location(pipelineFlags.kv.group), cl::init(32), cl::cat(kvCat),
+            cl::sub(compileCmd));
 cl::opt<int64_t, true, seqc::IntFlag<int64_t, 0, seqc::kMaxTokens>>
     kvWindow("kv-window", cl::desc("Most recent tokens kept at full precision"),
              cl::location(pipelineFlags.kv.window), cl::init(32),
@@ -182,12 +181,12 @@ cl::opt<std::string>
                      "to --kv-bits instead of dropped (mixed precision, "
                      "MiKV)"),
             cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>> kvBudget("kv-budget",
-                                cl::desc("Tokens per KV head an evicting cache "
-                                         "keeps (at full precision)"),
-                                cl::location(pipelineFlags.kv.budget),
-                                cl::init(0), cl::cat(kvCat),
-                                cl::sub(compileCmd));
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>>
+    kvBudget("kv-budget",
+             cl::desc("Tokens per KV head an evicting cache "
+                      "keeps (at full precision)"),
+             cl::location(pipelineFlags.kv.budget), cl::init(0), cl::cat(kvCat),
+             cl::sub(compileCmd));
 cl::opt<int64_t, true, seqc::IntFlag<int64_t, 0, seqc::kMaxTokens>>
     kvRecent("kv-recent",
              cl::desc("Tokens h2o and roco protect: the most "
@@ -219,12 +218,12 @@ cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, 1024>> rotateKVHeads(
     cl::init(1), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxChannels>>
     rotateKVBlock(
-    "rotate-kv-block",
-    cl::desc("With --rotate-kv (post-rope), rotate queries and keys by "
-             "Hadamard blocks of this many channels instead of the whole "
-             "head"),
-    cl::location(pipelineFlags.rotation.block), cl::init(0), cl::cat(kvCat),
-    cl::sub(compileCmd));
+        "rotate-kv-block",
+        cl::desc("With --rotate-kv (post-rope), rotate queries and keys by "
+                 "Hadamard blocks of this many channels instead of the whole "
+                 "head"),
+        cl::location(pipelineFlags.rotation.block), cl::init(0), cl::cat(kvCat),
+        cl::sub(compileCmd));
 cl::opt<std::string> kvCalibration(
     "kv-calibration",
     cl::desc("Calibration statistics (`seqc-run calibrate` writes them) for "
@@ -461,9 +460,9 @@ int runCompile() {
   progress(formatv("writing weights.bin ({0:f1} MiB)",
                    model->weights.bytes.size() / 1048576.0)
                .str());
-  if (Error e = artifact.writeWeights(model->weights,
-                                      seqc::weightsId(model->weights),
-                                      (*target)->getExecutableFiles().front()))
+  if (Error e =
+          artifact.writeWeights(model->weights, seqc::weightsId(model->weights),
+                                (*target)->getExecutableFiles().front()))
     return fail(std::move(e));
   if (Error e = artifact.writeManifest(*manifest))
     return fail(std::move(e));

@@ -102,7 +102,6 @@ llvm::StringRef defaultTokenizer(int64_t vocab);
 /// FNV-1a of the blob: the id the runtime checks weights.bin against.
 uint64_t weightsId(const WeightBlob &weights);
 
-
 /// The artifact directory.
 class ArtifactWriter {
 public:

@@ -21,8 +21,8 @@ namespace seqc {
 /// Reads a decimal integer (optional sign, digits only) in [lo, hi]. On
 /// failure returns false and sets `error` to "expected an integer in
 /// [lo, hi]" or the like (without the flag's name, which the caller adds).
-bool parseInteger(const std::string &text, int64_t lo, int64_t hi,
-                  int64_t &out, std::string &error);
+bool parseInteger(const std::string &text, int64_t lo, int64_t hi, int64_t &out,
+                  std::string &error);
 
 /// Reads a finite decimal number in [lo, hi] (no "nan", "inf" or hex).
 bool parseReal(const std::string &text, double lo, double hi, double &out,

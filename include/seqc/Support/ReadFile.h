@@ -20,8 +20,7 @@ namespace seqc {
 /// `maxBytes`; otherwise returns false with `error` naming the file and the
 /// cause.
 bool readRegularFile(const std::string &path, std::string &out,
-                     std::string &error,
-                     size_t maxBytes = size_t(1) << 32);
+                     std::string &error, size_t maxBytes = size_t(1) << 32);
 
 } // namespace seqc
 

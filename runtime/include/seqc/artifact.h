@@ -71,7 +71,7 @@ constexpr int kFormatVersion = 2;
   X(TokenReadBytes, "token_read_bytes", "bytes one decoded token reads")       \
   X(WeightsId, "weights_id", "16 hex digits; weights.bin must carry the same") \
   X(WeightsChecksum, "weights_checksum",                                       \
-    "xxh64:<16 hex digits>, XXH64 of the blob (seqc/Support/Checksum.h)")     \
+    "xxh64:<16 hex digits>, XXH64 of the blob (seqc/Support/Checksum.h)")      \
   X(Tokenizer, "tokenizer", "bytes, world, neox or none")                      \
   X(Cpu, "cpu", "the CPU the code was compiled for")                           \
   X(CpuFeatures, "cpu_features",                                               \

@@ -58,7 +58,7 @@ enum {
   SEQC_VERIFY_ALWAYS = 1, /* verify (refuse artifacts without a checksum) */
   SEQC_VERIFY_NEVER = 2
 };
-#define SEQC_VERIFY_AUTO_MAX_BYTES ((size_t)1 << 30)
+#define SEQC_VERIFY_AUTO_MAX_BYTES ((size_t)256 << 20)
 typedef struct seqc_load_options {
   int verify_weights; /* a SEQC_VERIFY_* mode */
 } seqc_load_options;

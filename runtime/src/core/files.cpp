@@ -61,9 +61,11 @@ std::string checkElf(int fd, size_t size) {
   if (size < sizeof eh || !readAt(fd, &eh, sizeof eh, 0) ||
       std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
     return "not an ELF file";
-  if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+  if (eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh.e_phentsize != sizeof(Elf64_Phdr))
     return "not a 64-bit ELF library";
-  if (eh.e_phoff > size || eh.e_phnum > (size - eh.e_phoff) / sizeof(Elf64_Phdr))
+  if (eh.e_phoff > size ||
+      eh.e_phnum > (size - eh.e_phoff) / sizeof(Elf64_Phdr))
     return "its program headers lie past the end of the file (truncated?)";
   std::vector<Elf64_Phdr> ph(eh.e_phnum);
   if (!readAt(fd, ph.data(), ph.size() * sizeof(Elf64_Phdr), eh.e_phoff))

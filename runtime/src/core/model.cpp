@@ -28,8 +28,8 @@ seqc_status checkCodeLayout(const seqc_model &m) {
                  "compiled by an older seqc: recompile the model",
                  info.libraryPath.c_str(), seqc::artifact::kCodeLayoutSymbol);
   if (layout[0] + 1 < (uint64_t)seqc::artifact::kCodeLayoutWords)
-    return error("%s: the library's %s is malformed",
-                 info.libraryPath.c_str(), seqc::artifact::kCodeLayoutSymbol);
+    return error("%s: the library's %s is malformed", info.libraryPath.c_str(),
+                 seqc::artifact::kCodeLayoutSymbol);
   struct {
     const char *what;
     uint64_t manifest, code;

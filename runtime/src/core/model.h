@@ -40,8 +40,8 @@ namespace seqc::rt {
 /// Maps `dir`/weights.bin and checks that its header carries the model's
 /// weights id and size; with `verify` (a SEQC_VERIFY_* mode), checks the
 /// blob against the manifest's checksum.
-seqc_status mapWeights(const std::string &dir, const seqc_model &m,
-                       int verify, WeightsMapping &out);
+seqc_status mapWeights(const std::string &dir, const seqc_model &m, int verify,
+                       WeightsMapping &out);
 void unmapWeights(WeightsMapping &w);
 
 /// Opens `path` read-only without blocking and requires a regular file

@@ -50,9 +50,9 @@ seqc_status seqc::rt::mapWeights(const std::string &dir, const seqc_model &m,
                  path.c_str());
   out.data = static_cast<const uint8_t *>(p) + header;
   out.bytes = weightBytes;
-  bool check = verify == SEQC_VERIFY_ALWAYS ||
-               (verify == SEQC_VERIFY_AUTO &&
-                weightBytes <= SEQC_VERIFY_AUTO_MAX_BYTES);
+  bool check =
+      verify == SEQC_VERIFY_ALWAYS ||
+      (verify == SEQC_VERIFY_AUTO && weightBytes <= SEQC_VERIFY_AUTO_MAX_BYTES);
   if (!check)
     return nullptr;
   if (!m.hasWeightsChecksum) {

@@ -409,7 +409,8 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
   if (!readRegularFile(path, text, error)) {
     // "PATH: cannot open the ...: CAUSE" (the reader's message names the
     // path first).
-    error = path + ": cannot open the GPT-NeoX tokenizer: " + error.substr(path.size() + 2);
+    error = path + ": cannot open the GPT-NeoX tokenizer: " +
+            error.substr(path.size() + 2);
     return nullptr;
   }
   Json root;

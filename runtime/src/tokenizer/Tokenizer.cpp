@@ -179,7 +179,8 @@ std::unique_ptr<WorldTokenizer> WorldTokenizer::load(const std::string &path,
   if (!readRegularFile(path, text, error)) {
     // "PATH: cannot open the ...: CAUSE" (the reader's message names the
     // path first).
-    error = path + ": cannot open the RWKV World vocabulary: " + error.substr(path.size() + 2);
+    error = path + ": cannot open the RWKV World vocabulary: " +
+            error.substr(path.size() + 2);
     return nullptr;
   }
   std::istringstream in(text);

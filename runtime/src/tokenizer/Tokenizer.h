@@ -32,9 +32,7 @@ public:
   virtual std::string normalize(const std::string &text) const { return text; }
   /// Why `text` cannot be encoded (a byte no token holds, with its offset),
   /// or "" when it can; encode() requires text this accepts.
-  virtual std::string unencodable(const std::string &text) const {
-    return "";
-  }
+  virtual std::string unencodable(const std::string &text) const { return ""; }
 
   /// "bytes", "world" or "neox", reading `vocabPath` (empty: the file in
   /// ../shared/data). Errors go to `error`.
