@@ -1,11 +1,12 @@
 //===- seqc.cpp - the seqc ahead-of-time compiler driver ------------------===//
 //
-//   seqc import MODEL [-o model.mlir]
+//   seqc import MODEL [-o model.mlir] [--force]
 //       Detects the architecture and prints the seq-dialect module.
 //   seqc compile MODEL --target=cpu [--weights=fp32|fp16|int8] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--context=N] [--kv-bits=16|8|4|3|2 --kv-group=G --kv-window=W ...]
+//       [--force]
 //       Builds a deployable artifact: a directory with the target's
 //       executable (model.so on the CPU), weights.bin (mapped by the runtime,
 //       never copied) and manifest.json; or one inspection file with --emit.
