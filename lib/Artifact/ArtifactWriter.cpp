@@ -1,34 +1,18 @@
 //===- ArtifactWriter.cpp - the deployable artifact directory -------------===//
 
 #include "seqc/Artifact/Artifact.h"
+#include "seqc/Artifact/OutputFile.h"
+#include "seqc/Support/Checksum.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace llvm;
-
-Error seqc::writeFileAtomic(StringRef path, StringRef contents) {
-  SmallString<256> tmp(path);
-  tmp += ".tmp";
-  std::error_code ec;
-  {
-    raw_fd_ostream os(tmp, ec, sys::fs::OF_None);
-    if (ec)
-      return createStringError(path + ": cannot write: " + ec.message());
-    os << contents;
-    os.close();
-    if (os.has_error())
-      return createStringError(path +
-                               ": write failed: " + os.error().message());
-  }
-  if ((ec = sys::fs::rename(tmp, path)))
-    return createStringError(path + ": cannot write: " + ec.message());
-  return Error::success();
-}
 
 Error seqc::ArtifactWriter::check(ArrayRef<StringRef> executables) const {
   if (!sys::fs::exists(dir))
@@ -39,8 +23,10 @@ Error seqc::ArtifactWriter::check(ArrayRef<StringRef> executables) const {
   for (sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
        it.increment(ec)) {
     StringRef name = sys::path::filename(it->path());
+    // Temporaries of a killed compile are not foreign (each write makes a
+    // new, unique one).
     if (name != "weights.bin" && name != "manifest.json" &&
-        !is_contained(executables, name))
+        !is_contained(executables, name) && !name.contains(kTempMarker))
       return createStringError(dir + ": directory holds files that are not a "
                                      "seqc artifact; refusing to write into "
                                      "it");
@@ -66,10 +52,28 @@ Error seqc::ArtifactWriter::writeFile(StringRef name,
   return writeFileAtomic(path(name), contents);
 }
 
-Error seqc::ArtifactWriter::writeWeights(const WeightBlob &weights,
-                                         uint64_t id) const {
+Error seqc::ArtifactWriter::writeWeights(
+    const WeightBlob &weights, uint64_t id,
+    std::optional<StringRef> executable) const {
   // The header (seqc/artifact.h), then the blob, page-aligned when mapped.
-  std::string file = artifact::formatWeightsHeader(id, weights.bytes.size());
+  // The header records the checksums of the blob and of the executable the
+  // runtime opens first (it checks that file before dlopen maps it).
+  artifact::WeightsHeader header;
+  header.id = id;
+  header.bytes = weights.bytes.size();
+  header.payloadChecksum = xxh64(weights.bytes.data(), weights.bytes.size());
+  if (executable) {
+    auto exe = MemoryBuffer::getFile(path(*executable), /*IsText=*/false,
+                                     /*RequiresNullTerminator=*/false);
+    if (!exe)
+      return createStringError(path(*executable) +
+                               ": cannot read: " + exe.getError().message());
+    header.checked = true;
+    header.executableBytes = (*exe)->getBufferSize();
+    header.executableChecksum =
+        xxh64((*exe)->getBufferStart(), (*exe)->getBufferSize());
+  }
+  std::string file = artifact::formatWeightsHeader(header);
   file.append(reinterpret_cast<const char *>(weights.bytes.data()),
               weights.bytes.size());
   return writeFile("weights.bin", file);

@@ -4,6 +4,7 @@
 
 #include "dialects/Seq/IR/SeqKVLayout.h"
 #include "dialects/Seq/IR/SeqOps.h"
+#include "seqc/Support/Checksum.h"
 #include "seqc/Support/KVLayout.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -62,7 +63,8 @@ std::string seqc::Manifest::json() const {
 }
 
 StringRef seqc::defaultTokenizer(int64_t vocab) {
-  return vocab <= 256                       ? "bytes"
+  // The bytes tokenizer has 256 ids; a smaller model could not take them.
+  return vocab == 256                       ? "bytes"
          : vocab == 65536                   ? "world"
          : vocab >= 50277 && vocab <= 50432 ? "neox"
                                             : "none";
@@ -126,9 +128,37 @@ static Error describeKVState(seqc::Manifest &m,
   return Error::success();
 }
 
+std::array<uint64_t, seqc::artifact::kCodeLayoutWords>
+seqc::codeLayout(const Manifest &m) {
+  auto number = [&](artifact::Key key) {
+    uint64_t n = 0;
+    if (auto v = m.get(key))
+      (void)v->getAsInteger(10, n);
+    return n;
+  };
+  uint64_t stateBytes = number(Key::StateBytes);
+  if (auto shape = m.get(Key::StateShape)) {
+    SmallVector<StringRef> dims;
+    shape->split(dims, ' ');
+    stateBytes = 4;
+    for (StringRef d : dims) {
+      uint64_t n = 0;
+      (void)d.getAsInteger(10, n);
+      stateBytes *= n;
+    }
+  }
+  return {seqc::artifact::kCodeLayoutWords - 1, stateBytes, number(Key::Vocab),
+          number(Key::WeightsBytes)};
+}
+
 Expected<seqc::Manifest>
 seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
                        const TargetDescription &target) {
+  if (model.vocab < 1)
+    return createStringError(
+        formatv("the checkpoint's vocabulary has {0} tokens; a model needs "
+                "at least one",
+                model.vocab));
   Manifest m;
   // Format 2: every entry updates its state in place (one state buffer).
   m.add(Key::Format, Twine(seqc::artifact::kFormatVersion));
@@ -166,6 +196,8 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
       embBytes = e.shape[0] * e.shape[1] * dtypeSize(e.dtype);
   m.add(Key::TokenReadBytes, Twine(w.bytes.size() - embBytes + model.embd * 4));
   m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
+  m.add(Key::WeightsChecksum,
+        seqc::formatChecksum(seqc::xxh64(w.bytes.data(), w.bytes.size())));
   m.add(Key::Tokenizer, d.tokenizer);
   m.add(Key::Target, target.target);
   m.append(target.runtime);

@@ -11,10 +11,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -77,6 +79,77 @@ TEST_F(RuntimeTest, SaveRestoreContinueIsBitIdentical) {
   EXPECT_EQ(0, std::memcmp(sa, sb, na));
   seqc_session_free(a);
   seqc_session_free(b);
+}
+
+/// One job of the concurrency test: prefill a prompt of its own, greedily
+/// generate, save the state halfway, restore it into a second session and
+/// finish there. Returns every logit it saw, and the saved state.
+std::vector<float> runJob(seqc_model *model, int job, std::string &error) {
+  int32_t vocab = seqc_model_vocab(model);
+  std::vector<float> seen;
+  auto fail = [&](seqc_status s) {
+    if (!s)
+      return false;
+    error = seqc_status_message(s);
+    seqc_status_free(s);
+    return true;
+  };
+  seqc_session *a = nullptr, *b = nullptr;
+  if (fail(seqc_session_create(model, &a)) ||
+      fail(seqc_session_create(model, &b)))
+    return seen;
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 3 + job % 5; ++i)
+    prompt.push_back((job * 31 + i * 7) % vocab);
+  seqc_session *s = a;
+  int32_t next = 0;
+  std::vector<uint8_t> saved;
+  if (!fail(seqc_session_prefill(s, prompt.data(), prompt.size())))
+    for (int step = 0; step < 16; ++step) {
+      const float *l = seqc_session_logits(s);
+      seen.insert(seen.end(), l, l + vocab);
+      next = (int32_t)(std::max_element(l, l + vocab) - l);
+      if (step == 8) {
+        saved.resize(seqc_session_state_size(s));
+        if (fail(seqc_session_save(s, saved.data(), saved.size())) ||
+            fail(seqc_session_restore(b, saved.data(), saved.size())))
+          break;
+        s = b;
+      }
+      if (fail(seqc_session_step(s, next)))
+        break;
+    }
+  seqc_session_free(a);
+  seqc_session_free(b);
+  return seen;
+}
+
+/// Sessions of one model on several threads at once (generate, save,
+/// restore) give bit-identical results to the same jobs one after the other
+/// (runtime.h states what is thread-safe).
+TEST_F(RuntimeTest, ConcurrentSessionsMatchSequential) {
+  constexpr int kJobs = 16, kThreads = 4;
+  std::vector<std::vector<float>> sequential(kJobs), concurrent(kJobs);
+  std::vector<std::string> errors(kJobs);
+  for (int j = 0; j < kJobs; ++j) {
+    sequential[j] = runJob(model, j, errors[j]);
+    ASSERT_EQ(errors[j], "");
+  }
+  std::vector<std::thread> pool;
+  for (int t = 0; t < kThreads; ++t)
+    pool.emplace_back([&, t] {
+      for (int j = t; j < kJobs; j += kThreads)
+        concurrent[j] = runJob(model, j, errors[j]);
+    });
+  for (std::thread &t : pool)
+    t.join();
+  for (int j = 0; j < kJobs; ++j) {
+    EXPECT_EQ(errors[j], "") << "job " << j;
+    ASSERT_EQ(concurrent[j].size(), sequential[j].size()) << "job " << j;
+    EXPECT_EQ(0, std::memcmp(concurrent[j].data(), sequential[j].data(),
+                             4 * sequential[j].size()))
+        << "job " << j;
+  }
 }
 
 TEST_F(RuntimeTest, ForkCopiesStateAndLogits) {
@@ -311,6 +384,31 @@ TEST(ArtifactFormatTest, WeightsHeaderBytes) {
   EXPECT_EQ(bytes, 42u);
   EXPECT_FALSE(
       seqc::artifact::parseWeightsHeader("SEQCWTS2 00 1\n", 14, id, bytes));
+}
+
+TEST(ArtifactFormatTest, CheckedWeightsHeader) {
+  seqc::artifact::WeightsHeader h;
+  h.id = 1;
+  h.bytes = 42;
+  h.checked = true;
+  h.payloadChecksum = 0xabcdefull;
+  h.executableBytes = 1000;
+  h.executableChecksum = 0x1234ull;
+  std::string text = seqc::artifact::formatWeightsHeader(h);
+  EXPECT_EQ(text.substr(0, text.find('\n') + 1),
+            "SEQCWTS1 0x0000000000000001 42 xxh64:0000000000abcdef model.so "
+            "1000 xxh64:0000000000001234\n");
+  seqc::artifact::WeightsHeader back;
+  ASSERT_TRUE(
+      seqc::artifact::parseWeightsHeader(text.data(), text.size(), back));
+  EXPECT_TRUE(back.checked);
+  EXPECT_EQ(back.payloadChecksum, h.payloadChecksum);
+  EXPECT_EQ(back.executableBytes, h.executableBytes);
+  EXPECT_EQ(back.executableChecksum, h.executableChecksum);
+  // A damaged tail is refused, not read as an unchecked header.
+  text[40] = '?';
+  EXPECT_FALSE(
+      seqc::artifact::parseWeightsHeader(text.data(), text.size(), back));
 }
 
 TEST(ArtifactFormatTest, ManifestLines) {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <sstream>
 
-using namespace seqc_run;
+using namespace seqcrun;
 
 SpikeCounters::SpikeCounters(const seqc_model *model) {
   const char *siteList = seqc_model_get(model, "spike_sites");

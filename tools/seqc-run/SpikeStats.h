@@ -1,5 +1,4 @@
-//===- SpikeStats.h - spike counts of a spiking model's sessions -*- C++
-//-*-===//
+//===- SpikeStats.h - spike counts of spiking models ------------*- C++ -*-===//
 //
 // A spiking model (SpikeGPT) counts each neuron's spikes in rows of its
 // recurrent state (the manifest's spike_sites and spike_count_rows name
@@ -18,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace seqc_run {
+namespace seqcrun {
 
 class SpikeCounters {
 public:
@@ -46,6 +45,6 @@ private:
   long layers = 0, rowsPerLayer = 0, width = 0;
 };
 
-} // namespace seqc_run
+} // namespace seqcrun
 
 #endif // SEQC_TOOLS_SEQC_RUN_SPIKESTATS_H

@@ -1,11 +1,12 @@
 //===- seqc.cpp - the seqc ahead-of-time compiler driver ------------------===//
 //
-//   seqc import MODEL [-o model.mlir]
+//   seqc import MODEL [-o model.mlir] [--force]
 //       Detects the architecture and prints the seq-dialect module.
 //   seqc compile MODEL --target=cpu [--weights=fp32|fp16|int8] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--context=N] [--kv-bits=16|8|4|3|2 --kv-group=G --kv-window=W ...]
+//       [--force]
 //       Builds a deployable artifact: a directory with the target's
 //       executable (model.so on the CPU), weights.bin (mapped by the runtime,
 //       never copied) and manifest.json; or one inspection file with --emit.
@@ -15,6 +16,8 @@
 // artifact (lib/Artifact) do the work.
 //
 //===----------------------------------------------------------------------===//
+
+#include "Flags.h"
 
 #include "seqc/Artifact/Artifact.h"
 #include "seqc/Import/Calibration.h"
@@ -36,6 +39,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <csignal>
 
 using namespace llvm;
 
@@ -64,6 +68,10 @@ cl::opt<std::string> compileOutput("o",
                                             "(or file with --emit)"),
                                    cl::value_desc("path"), cl::Required,
                                    cl::sub(compileCmd));
+cl::opt<bool> force("force",
+                    cl::desc("Write over an existing file of another kind "
+                             "(never over an input of the command)"),
+                    cl::init(false), cl::sub(importCmd), cl::sub(compileCmd));
 cl::opt<std::string> targetName("target",
                                 cl::desc("Target (see the list below)"),
                                 cl::init("cpu"), cl::sub(compileCmd));
@@ -95,10 +103,10 @@ cl::opt<bool> rotateWeights(
              "quantized value caches see no outlier channels)"),
     cl::init(false), cl::cat(rotationCat), cl::sub(importCmd),
     cl::sub(compileCmd));
-cl::opt<uint64_t> rotationSeed(
+cl::opt<uint64_t, false, seqc::IntFlag<uint64_t, 0, INT64_MAX>> rotationSeed(
     "rotation-seed", cl::desc("Seed of the residual rotation's random signs"),
     cl::init(0), cl::cat(rotationCat), cl::sub(importCmd), cl::sub(compileCmd));
-cl::opt<double>
+cl::opt<double, false, seqc::RealFlag>
     lnXEps("ln-x-eps",
            cl::desc("RWKV-5 and later: the epsilon of ln_x, the per-head group "
                     "norm (the official code uses 64e-5; some third-party "
@@ -111,7 +119,7 @@ cl::opt<std::string> int8Dot(
              "avx512vnni (integer dot products over int8-quantized "
              "activations)"),
     cl::init("auto"), cl::sub(compileCmd));
-cl::opt<int64_t> activationBlock(
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 4, 4096>> activationBlock(
     "activation-block",
     cl::desc("Activation channels sharing one int8 scale in the integer "
              "kernels (a multiple of 4)"),
@@ -130,34 +138,34 @@ cl::opt<std::string>
 // the model pipeline's options are stored there directly.
 cl::OptionCategory kvCat("KV cache (attention models)");
 seqc::ModelPipelineOptions pipelineFlags;
-cl::opt<int64_t> context("context",
-                         cl::desc("KV cache capacity in tokens (default: the "
-                                  "config's max_position_embeddings)"),
-                         cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<unsigned, true>
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>>
+    context("context",
+            cl::desc("KV cache capacity in tokens (default: the "
+                     "config's max_position_embeddings)"),
+            cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<unsigned, true, seqc::IntFlag<unsigned, 1, 16>>
     kvBits("kv-bits",
            cl::desc("Bits per cached key and value: 16 (full "
                     "precision, the default), 8, 4, 3 or 2"),
            cl::location(pipelineFlags.kv.bits), cl::init(16), cl::cat(kvCat),
            cl::sub(compileCmd));
-cl::opt<unsigned, true> keyBits("key-bits",
-                                cl::desc("Bits per key (default: --kv-bits)"),
-                                cl::location(pipelineFlags.kv.keyBits),
-                                cl::init(0), cl::cat(kvCat),
-                                cl::sub(compileCmd));
-cl::opt<unsigned, true>
+cl::opt<unsigned, true, seqc::IntFlag<unsigned, 1, 16>>
+    keyBits("key-bits", cl::desc("Bits per key (default: --kv-bits)"),
+            cl::location(pipelineFlags.kv.keyBits), cl::init(0), cl::cat(kvCat),
+            cl::sub(compileCmd));
+cl::opt<unsigned, true, seqc::IntFlag<unsigned, 1, 16>>
     valueBits("value-bits", cl::desc("Bits per value (default: --kv-bits)"),
               cl::location(pipelineFlags.kv.valueBits), cl::init(0),
               cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t, true> kvGroup("kv-group", cl::desc("Quantization group size"),
-                               cl::location(pipelineFlags.kv.group),
-                               cl::init(32), cl::cat(kvCat),
-                               cl::sub(compileCmd));
-cl::opt<int64_t, true>
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxChannels>>
+    kvGroup("kv-group", cl::desc("Quantization group size"),
+            cl::location(pipelineFlags.kv.group), cl::init(32), cl::cat(kvCat),
+            cl::sub(compileCmd));
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 0, seqc::kMaxTokens>>
     kvWindow("kv-window", cl::desc("Most recent tokens kept at full precision"),
              cl::location(pipelineFlags.kv.window), cl::init(32),
              cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t, true>
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 0, seqc::kMaxTokens>>
     kvSinks("kv-sinks", cl::desc("Leading tokens kept at full precision"),
             cl::location(pipelineFlags.kv.sinks), cl::init(0), cl::cat(kvCat),
             cl::sub(compileCmd));
@@ -182,13 +190,13 @@ cl::opt<std::string>
                      "to --kv-bits instead of dropped (mixed precision, "
                      "MiKV)"),
             cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t, true> kvBudget("kv-budget",
-                                cl::desc("Tokens per KV head an evicting cache "
-                                         "keeps (at full precision)"),
-                                cl::location(pipelineFlags.kv.budget),
-                                cl::init(0), cl::cat(kvCat),
-                                cl::sub(compileCmd));
-cl::opt<int64_t, true>
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>>
+    kvBudget("kv-budget",
+             cl::desc("Tokens per KV head an evicting cache "
+                      "keeps (at full precision)"),
+             cl::location(pipelineFlags.kv.budget), cl::init(0), cl::cat(kvCat),
+             cl::sub(compileCmd));
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 0, seqc::kMaxTokens>>
     kvRecent("kv-recent",
              cl::desc("Tokens h2o and roco protect: the most "
                       "recent ones (roco: at most 10 by "
@@ -211,19 +219,20 @@ cl::opt<std::string> rotateKVKeys(
              "RoPE, --rotate-kv-heads KV heads together; the cache holds "
              "keys before RoPE, rotated back and RoPE-d when read)"),
     cl::init("post-rope"), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t> rotateKVHeads(
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, 1024>> rotateKVHeads(
     "rotate-kv-heads",
     cl::desc("KV heads that share one key rotation with "
              "--rotate-kv-keys=pre-rope (a Hadamard matrix of order heads x "
              "head_dim)"),
     cl::init(1), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t, true> rotateKVBlock(
-    "rotate-kv-block",
-    cl::desc("With --rotate-kv (post-rope), rotate queries and keys by "
-             "Hadamard blocks of this many channels instead of the whole "
-             "head"),
-    cl::location(pipelineFlags.rotation.block), cl::init(0), cl::cat(kvCat),
-    cl::sub(compileCmd));
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxChannels>>
+    rotateKVBlock(
+        "rotate-kv-block",
+        cl::desc("With --rotate-kv (post-rope), rotate queries and keys by "
+                 "Hadamard blocks of this many channels instead of the whole "
+                 "head"),
+        cl::location(pipelineFlags.rotation.block), cl::init(0), cl::cat(kvCat),
+        cl::sub(compileCmd));
 cl::opt<std::string> kvCalibration(
     "kv-calibration",
     cl::desc("Calibration statistics (`seqc-run calibrate` writes them) for "
@@ -232,14 +241,14 @@ cl::opt<std::string> kvCalibration(
              "before their rotation: each head's channels dealt to the "
              "Hadamard blocks in zigzag order of their largest magnitude"),
     cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<double> kvBalance(
+cl::opt<double, false, seqc::RealFlag> kvBalance(
     "kv-balance",
     cl::desc("With --kv-calibration, divide key channels and multiply the "
              "queries' by (largest |key| / its RMS over the head)^ALPHA "
              "before the cache (seq-balance-kv, MiKV's outlier balancing; "
              "ALPHA in [0, 1])"),
     cl::init(-1.0), cl::cat(kvCat), cl::sub(compileCmd));
-cl::opt<int64_t> kvRank(
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, seqc::kMaxChannels>> kvRank(
     "kv-rank",
     cl::desc("With --kv-calibration, cache per token RANK coordinates of its "
              "keys (before RoPE) and values in the principal directions of "
@@ -267,25 +276,31 @@ cl::opt<Tristate> binaryEmbedding(
                clEnumValN(Tristate::On, "on", "always"),
                clEnumValN(Tristate::Off, "off", "never")),
     cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
-cl::opt<int64_t> rescaleEvery(
-    "rescale-every",
-    cl::desc("Halve the residual after every N-th layer and divide layer i's "
-             "att.output and ffn.value weights by 2^(i/N) (0: off)"),
-    cl::init(6), cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
-cl::opt<int64_t> spikeLayers(
-    "layers",
-    cl::desc("Layers the checkpoint must have (n_layer; default: what it "
-             "has)"),
-    cl::init(0), cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
-cl::opt<float> lifTau("lif-tau", cl::desc("LIF membrane time constant"),
-                      cl::init(2.0f), cl::cat(spikeCat), cl::sub(importCmd),
-                      cl::sub(compileCmd));
-cl::opt<float> lifThreshold("lif-threshold", cl::desc("LIF firing threshold"),
-                            cl::init(1.0f), cl::cat(spikeCat),
-                            cl::sub(importCmd), cl::sub(compileCmd));
-cl::opt<float> lifReset("lif-reset", cl::desc("LIF reset potential"),
-                        cl::init(0.0f), cl::cat(spikeCat), cl::sub(importCmd),
-                        cl::sub(compileCmd));
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 0, seqc::kMaxChannels>>
+    rescaleEvery(
+        "rescale-every",
+        cl::desc(
+            "Halve the residual after every N-th layer and divide layer i's "
+            "att.output and ffn.value weights by 2^(i/N) (0: off)"),
+        cl::init(6), cl::cat(spikeCat), cl::sub(importCmd),
+        cl::sub(compileCmd));
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 0, seqc::kMaxChannels>>
+    spikeLayers(
+        "layers",
+        cl::desc("Layers the checkpoint must have (n_layer; default: what it "
+                 "has)"),
+        cl::init(0), cl::cat(spikeCat), cl::sub(importCmd),
+        cl::sub(compileCmd));
+cl::opt<double, false, seqc::RealFlag>
+    lifTau("lif-tau", cl::desc("LIF membrane time constant"), cl::init(2.0),
+           cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<double, false, seqc::RealFlag>
+    lifThreshold("lif-threshold", cl::desc("LIF firing threshold"),
+                 cl::init(1.0), cl::cat(spikeCat), cl::sub(importCmd),
+                 cl::sub(compileCmd));
+cl::opt<double, false, seqc::RealFlag>
+    lifReset("lif-reset", cl::desc("LIF reset potential"), cl::init(0.0),
+             cl::cat(spikeCat), cl::sub(importCmd), cl::sub(compileCmd));
 cl::opt<mlir::seq::ResetMode> lifResetMode(
     "lif-reset-mode", cl::desc("After a spike"),
     cl::init(mlir::seq::ResetMode::Hard),
@@ -393,9 +408,25 @@ makeContext(const seqc::TargetBackend *target) {
   return ctx;
 }
 
+/// The rules for the output file of `kind` (OutputFile.h).
+seqc::OutputPolicy outputPolicy(seqc::OutputKind kind,
+                                std::vector<std::string> inputs) {
+  seqc::OutputPolicy p;
+  p.kind = kind;
+  p.inputs = std::move(inputs);
+  if (!kvCalibration.empty())
+    p.inputs.push_back(kvCalibration);
+  p.force = force;
+  return p;
+}
+
 int runImport() {
   if (auto flag = strayArchFlag())
     return fail(*flag + " applies to SpikeGPT: give --arch=spikegpt");
+  auto policy = outputPolicy(seqc::OutputKind::MLIR, {importInput});
+  if (importOutput != "-")
+    if (Error e = seqc::checkOutputFile(importOutput, policy))
+      return fail(std::move(e));
   auto ctx = makeContext(nullptr);
   auto model = seqc::importModel(ctx.get(), importInput,
                                  importOptions(seqc::WeightFormat::F32));
@@ -409,7 +440,7 @@ int runImport() {
     outs() << text;
     return 0;
   }
-  if (Error e = seqc::writeFileAtomic(importOutput, text))
+  if (Error e = seqc::writeOutputFile(importOutput, text, policy))
     return fail(std::move(e));
   return 0;
 }
@@ -438,9 +469,16 @@ int runCompile() {
     if (Error e = importOptions(weights).spikegpt.validate())
       return fail(std::move(e));
   seqc::ArtifactWriter artifact(compileOutput);
-  if (emit == Emit::Artifact)
+  auto policy = outputPolicy(emit == Emit::MLIR   ? seqc::OutputKind::MLIR
+                             : emit == Emit::LLVM ? seqc::OutputKind::LLVMIR
+                                                  : seqc::OutputKind::Object,
+                             {compileInput});
+  if (emit == Emit::Artifact) {
     if (Error e = artifact.check((*target)->getExecutableFiles()))
       return fail(std::move(e));
+  } else if (Error e = seqc::checkOutputFile(compileOutput, policy)) {
+    return fail(std::move(e));
+  }
   auto pipelineOptions = modelPipelineOptions();
   if (!pipelineOptions)
     return fail(pipelineOptions.takeError());
@@ -459,6 +497,11 @@ int runCompile() {
   progress(model->description);
   if (tok.empty())
     tok = seqc::defaultTokenizer(model->vocab).str();
+  if (tok == "bytes" && model->vocab < 256)
+    return fail(formatv("--tokenizer=bytes needs a vocabulary of at least 256 "
+                        "tokens; this model has {0}",
+                        model->vocab)
+                    .str());
 
   // The model pipeline: KV-cache transformations.
   if (Error e = pipelineOptions->validateFor(*model->module, model->arch))
@@ -493,7 +536,7 @@ int runCompile() {
     std::string text;
     raw_string_ostream os(text);
     model->module->print(os);
-    if (Error e = seqc::writeFileAtomic(compileOutput, text))
+    if (Error e = seqc::writeOutputFile(compileOutput, text, policy))
       return fail(std::move(e));
     return 0;
   }
@@ -504,6 +547,9 @@ int runCompile() {
   if (failed(pm.run(*model->module)))
     return fail("lowering failed (see the diagnostics above)");
   if (!emitName.empty()) {
+    // Checked again: the file may have appeared during the long stages.
+    if (Error e = seqc::checkOutputFile(compileOutput, policy))
+      return fail(std::move(e));
     if (Error e = (*target)->emitIntermediate(
             *model->module, *manifest, emitName, compileOutput, progress))
       return fail(std::move(e));
@@ -515,8 +561,9 @@ int runCompile() {
   progress(formatv("writing weights.bin ({0:f1} MiB)",
                    model->weights.bytes.size() / 1048576.0)
                .str());
-  if (Error e = artifact.writeWeights(model->weights,
-                                      seqc::weightsId(model->weights)))
+  if (Error e =
+          artifact.writeWeights(model->weights, seqc::weightsId(model->weights),
+                                (*target)->getExecutableFiles().front()))
     return fail(std::move(e));
   if (Error e = artifact.writeManifest(*manifest))
     return fail(std::move(e));
@@ -530,6 +577,9 @@ int runCompile() {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // A file-size limit (ulimit -f) makes writes fail with EFBIG, reported
+  // with the file's name, instead of killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   // `seqc --help` lists seqc's subcommands, not the LLVM libraries' options.
   cl::HideUnrelatedOptions(seqcCat, cl::SubCommand::getTopLevel());
   std::string overview = "seqc: ahead-of-time compiler for sequence models\n"

@@ -7,15 +7,18 @@
 // same text, which is what the runtime reads, and manifest.json is its copy
 // for people and tools.
 //
-// Every file is written through a temporary and a rename, so a failed
-// compile never leaves a half-written artifact, and a directory that holds
-// anything but an artifact is never written into.
+// Every file is written through an exclusive temporary and a rename
+// (OutputFile.h), so a failed compile never leaves a half-written artifact,
+// and a directory that holds anything but an artifact is never written
+// into. weights.bin's header records checksums of the blob and of model.so,
+// which the runtime checks before it maps them.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef SEQC_ARTIFACT_ARTIFACT_H
 #define SEQC_ARTIFACT_ARTIFACT_H
 
+#include "seqc/Artifact/OutputFile.h"
 #include "seqc/Import/Importer.h"
 #include "seqc/artifact.h"
 
@@ -24,6 +27,7 @@
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
 
+#include <array>
 #include <optional>
 #include <string>
 #include <utility>
@@ -85,15 +89,18 @@ llvm::Expected<Manifest> describeArtifact(const ImportedModel &model,
                                           const ModelDescription &description,
                                           const TargetDescription &target);
 
+/// The layout the compiled code is built for, from its manifest: the
+/// words of artifact::kCodeLayoutSymbol (the target embeds them next to the
+/// manifest; the runtime checks the manifest against them).
+std::array<uint64_t, artifact::kCodeLayoutWords>
+codeLayout(const Manifest &manifest);
+
 /// The tokenizer a vocabulary of `vocab` tokens implies (256: bytes, 65536:
 /// RWKV World, 50277..50432: GPT-NeoX, else none).
 llvm::StringRef defaultTokenizer(int64_t vocab);
 
 /// FNV-1a of the blob: the id the runtime checks weights.bin against.
 uint64_t weightsId(const WeightBlob &weights);
-
-/// Writes `contents` to `path` through a temporary file and a rename.
-llvm::Error writeFileAtomic(llvm::StringRef path, llvm::StringRef contents);
 
 /// The artifact directory.
 class ArtifactWriter {
@@ -110,8 +117,12 @@ public:
   std::string path(llvm::StringRef name) const;
   /// Writes `name` atomically.
   llvm::Error writeFile(llvm::StringRef name, llvm::StringRef contents) const;
-  /// weights.bin: header (format, id, size) then the blob.
-  llvm::Error writeWeights(const WeightBlob &weights, uint64_t id) const;
+  /// weights.bin: header (format, id, size, checksums of the blob and of
+  /// `executable`, the artifact's file the runtime opens first) then the
+  /// blob.
+  llvm::Error
+  writeWeights(const WeightBlob &weights, uint64_t id,
+               std::optional<llvm::StringRef> executable = std::nullopt) const;
   /// manifest.json.
   llvm::Error writeManifest(const Manifest &manifest) const;
 

@@ -113,6 +113,18 @@ CPUTarget::translate(mlir::ModuleOp module, const seqc::Manifest &manifest,
         mlir::LLVM::LLVMArrayType::get(b.getI8Type(), value.size()),
         /*isConstant=*/true, mlir::LLVM::Linkage::External,
         seqc::artifact::kManifestSymbol, b.getStringAttr(value));
+    // Beside it, binary and apart from the text, the layout the code is
+    // built for: the runtime checks the (editable) manifest against it.
+    auto layout = seqc::codeLayout(manifest);
+    SmallVector<int64_t> words(layout.begin(), layout.end());
+    auto type = mlir::LLVM::LLVMArrayType::get(b.getI64Type(), words.size());
+    mlir::LLVM::GlobalOp::create(
+        b, module.getLoc(), type, /*isConstant=*/true,
+        mlir::LLVM::Linkage::External, seqc::artifact::kCodeLayoutSymbol,
+        mlir::DenseElementsAttr::get(
+            mlir::RankedTensorType::get({(int64_t)words.size()},
+                                        b.getI64Type()),
+            ArrayRef<int64_t>(words)));
   }
   progress("translating to LLVM IR and optimizing (-O3, " + tm->getTargetCPU() +
            ")");
@@ -177,28 +189,39 @@ Error CPUTarget::serialize(mlir::ModuleOp module,
     return object.takeError();
   if (Error e = artifact.create())
     return e;
-  std::string objPath = artifact.path("model.o.tmp"),
-              soPath = artifact.path("model.so");
-  if (Error e = seqc::writeFileAtomic(objPath, *object))
+  // The object and the linked library are exclusive temporaries in the
+  // artifact directory (OutputFile.h), removed on every failure path.
+  std::string soPath = artifact.path("model.so");
+  SmallString<256> objPath, soTmp;
+  if (Error e = seqc::createTempFile(artifact.path("model.o"), objPath))
     return e;
+  if (Error e = seqc::writeFileAtomic(objPath, *object)) {
+    seqc::discardTempFile(objPath);
+    return e;
+  }
 
   progress("linking model.so");
   auto linker = sys::findProgramByName("cc");
-  if (!linker)
+  if (!linker) {
+    seqc::discardTempFile(objPath);
     return createStringError("no C compiler driver 'cc' on PATH to link "
                              "model.so");
-  std::string soTmp = soPath + ".tmp";
+  }
+  if (Error e = seqc::createTempFile(soPath, soTmp)) {
+    seqc::discardTempFile(objPath);
+    return e;
+  }
   SmallVector<StringRef> args = {*linker, "-shared", "-o",
                                  soTmp,   objPath,   "-lm"};
   std::string errMsg;
   int rc = sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &errMsg);
-  sys::fs::remove(objPath);
-  if (rc != 0)
+  seqc::discardTempFile(objPath);
+  if (rc != 0) {
+    seqc::discardTempFile(soTmp);
     return createStringError("linking model.so failed (" + *linker +
                              " exited with " + Twine(rc) + ") " + errMsg);
-  if (std::error_code ec = sys::fs::rename(soTmp, soPath))
-    return createStringError(soPath + ": " + ec.message());
-  return Error::success();
+  }
+  return seqc::commitTempFile(soTmp, soPath);
 }
 
 Expected<std::unique_ptr<seqc::TargetBackend>>

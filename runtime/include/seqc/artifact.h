@@ -75,6 +75,8 @@ constexpr int kFormatVersion = 2;
   X(WeightsBytes, "weights_bytes", "bytes of the blob after the header")       \
   X(TokenReadBytes, "token_read_bytes", "bytes one decoded token reads")       \
   X(WeightsId, "weights_id", "16 hex digits; weights.bin must carry the same") \
+  X(WeightsChecksum, "weights_checksum",                                       \
+    "xxh64:<16 hex digits>, XXH64 of the blob (seqc/Support/Checksum.h)")      \
   X(Tokenizer, "tokenizer", "bytes, world, neox or none")                      \
   X(Cpu, "cpu", "the CPU the code was compiled for")                           \
   X(CpuFeatures, "cpu_features",                                               \
@@ -128,31 +130,90 @@ inline std::map<std::string, std::string> parseManifest(const char *text) {
 /// the file and passes a pointer into it).
 constexpr size_t kWeightsHeaderBytes = 4096;
 
-/// The header's text: "SEQCWTS1 0x<id as 16 hex digits> <blob bytes>\n",
-/// padded with NUL bytes to kWeightsHeaderBytes.
-inline std::string formatWeightsHeader(uint64_t id, uint64_t bytes) {
-  char text[64];
-  int n = std::snprintf(text, sizeof text, "SEQCWTS1 0x%016llx %llu\n",
-                        (unsigned long long)id, (unsigned long long)bytes);
+/// What the header says. `checked` headers (written since the checksums
+/// were added) also carry XXH64 checksums of the blob and of model.so, and
+/// model.so's size, so that the runtime can check the library before
+/// dlopen maps it (a truncated library faults inside dlopen) and the blob
+/// before code reads it.
+struct WeightsHeader {
+  uint64_t id = 0, bytes = 0;
+  bool checked = false;
+  uint64_t payloadChecksum = 0, executableBytes = 0, executableChecksum = 0;
+};
+
+/// The header's text: "SEQCWTS1 0x<id as 16 hex digits> <blob bytes>", then
+/// for checked headers " xxh64:<blob checksum> model.so <bytes>
+/// xxh64:<checksum>", then "\n", padded with NUL bytes to
+/// kWeightsHeaderBytes.
+inline std::string formatWeightsHeader(const WeightsHeader &h) {
+  char text[160];
+  int n = std::snprintf(text, sizeof text, "SEQCWTS1 0x%016llx %llu",
+                        (unsigned long long)h.id, (unsigned long long)h.bytes);
+  if (h.checked)
+    n += std::snprintf(text + n, sizeof text - n,
+                       " xxh64:%016llx model.so %llu xxh64:%016llx",
+                       (unsigned long long)h.payloadChecksum,
+                       (unsigned long long)h.executableBytes,
+                       (unsigned long long)h.executableChecksum);
+  text[n++] = '\n';
   std::string header(kWeightsHeaderBytes, '\0');
   header.replace(0, (size_t)n, text, (size_t)n);
   return header;
 }
 
-/// Reads the id and blob size of a header (at least 64 bytes of it); false
-/// when it is not a seqc weights header.
-inline bool parseWeightsHeader(const void *data, size_t size, uint64_t &id,
-                               uint64_t &bytes) {
-  char text[64] = {0};
-  std::memcpy(text, data, size < 63 ? size : 63);
-  unsigned long long i = 0, b = 0;
-  if (std::strncmp(text, "SEQCWTS1 ", 9) != 0 ||
-      std::sscanf(text + 9, "%llx %llu", &i, &b) != 2)
+inline std::string formatWeightsHeader(uint64_t id, uint64_t bytes) {
+  WeightsHeader h;
+  h.id = id;
+  h.bytes = bytes;
+  return formatWeightsHeader(h);
+}
+
+/// Reads a header (at least its first 160 bytes); false when it is not a
+/// seqc weights header.
+inline bool parseWeightsHeader(const void *data, size_t size,
+                               WeightsHeader &h) {
+  char text[160] = {0};
+  std::memcpy(text, data, size < sizeof text - 1 ? size : sizeof text - 1);
+  unsigned long long i = 0, b = 0, p = 0, eb = 0, ec = 0;
+  int end = 0;
+  if (std::strncmp(text, "SEQCWTS1 0x", 11) != 0 ||
+      std::sscanf(text + 9, "%llx %llu%n", &i, &b, &end) != 2)
     return false;
-  id = i;
-  bytes = b;
+  h = WeightsHeader();
+  h.id = i;
+  h.bytes = b;
+  const char *rest = text + 9 + end;
+  if (*rest == '\n')
+    return true;
+  int used = 0;
+  if (std::sscanf(rest, " xxh64:%16llx model.so %llu xxh64:%16llx%n", &p, &eb,
+                  &ec, &used) != 3 ||
+      rest[used] != '\n')
+    return false;
+  h.checked = true;
+  h.payloadChecksum = p;
+  h.executableBytes = eb;
+  h.executableChecksum = ec;
   return true;
 }
+
+inline bool parseWeightsHeader(const void *data, size_t size, uint64_t &id,
+                               uint64_t &bytes) {
+  WeightsHeader h;
+  if (!parseWeightsHeader(data, size, h))
+    return false;
+  id = h.id;
+  bytes = h.bytes;
+  return true;
+}
+
+/// The symbol of model.so that holds the layout the compiled code was built
+/// for, as kCodeLayoutWords little-endian u64: the count of words that
+/// follow, the state's bytes, the vocabulary, the weight blob's bytes. The
+/// runtime checks the manifest against it, so an edited manifest cannot
+/// make a session hand the code a smaller buffer than it writes.
+constexpr const char *kCodeLayoutSymbol = "seqc_code_layout";
+constexpr int kCodeLayoutWords = 4;
 
 //===----------------------------------------------------------------------===//
 // Saved session states

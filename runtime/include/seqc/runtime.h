@@ -11,6 +11,17 @@
  * object holding a message, which the caller frees with seqc_status_free.
  * The runtime links neither MLIR nor LLVM.
  *
+ * Threads: a loaded model is read-only after seqc_model_load returns, so any
+ * number of threads may create and run sessions of one model at once, each
+ * session used by one thread at a time (a session is not locked: two threads
+ * feeding the same session is a data race). Sessions of one model share
+ * nothing mutable; the compiled code's parallel loops share one process-wide
+ * thread pool, which is safe to enter from several threads. A tokenizer may
+ * be used from several threads at once (its caches are locked); an rng may
+ * not (one per thread). seqc_model_free must not race with any use of the
+ * model or its sessions. test/unit/RuntimeTest.cpp runs sessions on several
+ * threads and checks the results against a run one after the other.
+ *
  *===----------------------------------------------------------------------===*/
 
 #ifndef SEQC_RUNTIME_H
@@ -33,8 +44,28 @@ typedef struct seqc_rng seqc_rng;
 const char *seqc_status_message(seqc_status status);
 void seqc_status_free(seqc_status status);
 
-/* Loads the artifact in `dir`. */
+/* Loads the artifact in `dir`, checking its files before it maps them:
+ * model.so against the size and checksum weights.bin records (before
+ * dlopen), the manifest against the layout the code reports, and the weights
+ * against the manifest's checksum when verification is on (SEQC_VERIFY_AUTO,
+ * the default: weights of at most SEQC_VERIFY_AUTO_MAX_BYTES). */
 seqc_status seqc_model_load(const char *dir, seqc_model **out);
+
+/* Verification of the weights' checksum at load (XXH64 of the mapped blob;
+ * one core hashes several GB/s, docs/design.md has the measurement). */
+enum {
+  SEQC_VERIFY_AUTO = 0,   /* verify weights of at most the bound below */
+  SEQC_VERIFY_ALWAYS = 1, /* verify (refuse artifacts without a checksum) */
+  SEQC_VERIFY_NEVER = 2
+};
+#define SEQC_VERIFY_AUTO_MAX_BYTES ((size_t)256 << 20)
+typedef struct seqc_load_options {
+  int verify_weights; /* a SEQC_VERIFY_* mode */
+} seqc_load_options;
+/* seqc_model_load with options (NULL: the defaults). */
+seqc_status seqc_model_load_with(const char *dir,
+                                 const seqc_load_options *options,
+                                 seqc_model **out);
 void seqc_model_free(seqc_model *model);
 /* A manifest entry ("model", "vocab", "tokenizer", "description", ...), or
  * NULL when the manifest has no such key. */

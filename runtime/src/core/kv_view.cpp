@@ -9,6 +9,7 @@
 #include "core/model.h"
 #include "core/status.h"
 #include "seqc/Support/KVLayout.h"
+#include "seqc/Support/ParseNumber.h"
 #include "seqc/artifact.h"
 
 #include <cstring>
@@ -72,12 +73,15 @@ seqc_status seqc_session_kv_view(const seqc_session *s, int64_t layer,
   seqc::KVLayout layout;
   if (!seqc::computeKVLayout(desc, layout, why))
     return error("seqc_session_kv_view: the KV cache %s", why.c_str());
-  int64_t layers = std::stoll(*layersText);
+  int64_t layers;
+  if (!seqc::parseInteger(*layersText, 1, INT32_MAX, layers, why))
+    return error("seqc_session_kv_view: the manifest's kv_layers: %s",
+                 why.c_str());
   if (layer < 0 || layer >= layers)
     return error("seqc_session_kv_view: layer %lld is out of range: the "
                  "model has %lld",
                  (long long)layer, (long long)layers);
-  if ((size_t)(layers * layout.bytes) > s->state.size())
+  if (layout.bytes <= 0 || layers > (int64_t)s->state.size() / layout.bytes)
     return error("seqc_session_kv_view: %lld caches of %lld bytes do not fit "
                  "the state of %zu bytes",
                  (long long)layers, (long long)layout.bytes, s->state.size());

@@ -4,7 +4,11 @@
 #include "core/status.h"
 #include "seqc/artifact.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include <dlfcn.h>
+#include <unistd.h>
 
 using namespace seqc::rt;
 using seqc::artifact::Key;
@@ -12,12 +16,51 @@ using seqc::artifact::keyName;
 
 namespace {
 
+/// The manifest against the layout the code reports (kCodeLayoutSymbol): a
+/// session's buffers are sized from the manifest, the code writes what it
+/// was compiled for.
+seqc_status checkCodeLayout(const seqc_model &m) {
+  const ModelInfo &info = m.info;
+  const auto *layout = static_cast<const uint64_t *>(
+      dlsym(info.library, seqc::artifact::kCodeLayoutSymbol));
+  if (!layout)
+    return error("%s: the library does not report its state layout (%s); "
+                 "compiled by an older seqc: recompile the model",
+                 info.libraryPath.c_str(), seqc::artifact::kCodeLayoutSymbol);
+  if (layout[0] + 1 < (uint64_t)seqc::artifact::kCodeLayoutWords)
+    return error("%s: the library's %s is malformed", info.libraryPath.c_str(),
+                 seqc::artifact::kCodeLayoutSymbol);
+  struct {
+    const char *what;
+    uint64_t manifest, code;
+  } checks[] = {{"state bytes", info.stateBytes, layout[1]},
+                {"vocabulary", (uint64_t)info.vocab, layout[2]},
+                {"weight bytes", m.weightBytes, layout[3]}};
+  for (const auto &c : checks)
+    if (c.manifest != c.code)
+      return error("%s: the manifest's %s (%llu) do not match the compiled "
+                   "code's (%llu); the manifest was edited or damaged",
+                   info.libraryPath.c_str(), c.what,
+                   (unsigned long long)c.manifest, (unsigned long long)c.code);
+  return nullptr;
+}
+
 /// Opens model.so (every target's artifact has one: it carries the manifest,
 /// and the host code or embedded kernels its driver runs), reads the
 /// manifest, and loads the executable with the driver the manifest's
 /// `target` names.
-seqc_status load(seqc_model &m) {
+seqc_status load(seqc_model &m, int verify) {
   ModelInfo &info = m.info;
+  // model.so is checked before dlopen maps it: a damaged library would
+  // fault inside dlopen, before any status could be returned.
+  if (access(info.libraryPath.c_str(), F_OK) != 0)
+    return error("%s: cannot load: %s", info.libraryPath.c_str(),
+                 strerror(errno));
+  seqc::artifact::WeightsHeader header;
+  if (seqc_status s = readWeightsHeader(info.dir, header))
+    return s;
+  if (seqc_status s = checkLibrary(info.libraryPath, header))
+    return s;
   info.library = dlopen(info.libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!info.library)
     return error("%s: cannot load: %s", info.libraryPath.c_str(), dlerror());
@@ -28,6 +71,8 @@ seqc_status load(seqc_model &m) {
                  "missing)",
                  info.libraryPath.c_str());
   if (seqc_status s = parseManifest(m, manifest))
+    return s;
+  if (seqc_status s = checkCodeLayout(m))
     return s;
   auto target = info.manifest.find(keyName(Key::Target));
   std::string name = target == info.manifest.end()
@@ -40,7 +85,7 @@ seqc_status load(seqc_model &m) {
                  info.libraryPath.c_str(), name.c_str(), driverNames().c_str());
   if (seqc_status s = m.driver->load(info, m.executable))
     return s;
-  return mapWeights(info.dir, m.weightsId, m.weightBytes, m.weights);
+  return mapWeights(info.dir, m, verify, m.weights);
 }
 
 } // namespace
@@ -48,13 +93,25 @@ seqc_status load(seqc_model &m) {
 extern "C" {
 
 seqc_status seqc_model_load(const char *dir, seqc_model **out) {
+  return seqc_model_load_with(dir, nullptr, out);
+}
+
+seqc_status seqc_model_load_with(const char *dir,
+                                 const seqc_load_options *options,
+                                 seqc_model **out) {
   if (!dir || !out)
     return error("seqc_model_load: null argument");
   *out = nullptr;
+  int verify = options ? options->verify_weights : SEQC_VERIFY_AUTO;
+  if (verify != SEQC_VERIFY_AUTO && verify != SEQC_VERIFY_ALWAYS &&
+      verify != SEQC_VERIFY_NEVER)
+    return error("seqc_model_load_with: verify_weights %d is not a "
+                 "SEQC_VERIFY_* mode",
+                 verify);
   auto *m = new seqc_model;
   m->info.dir = dir;
   m->info.libraryPath = m->info.dir + "/model.so";
-  if (seqc_status s = load(*m)) {
+  if (seqc_status s = load(*m, verify)) {
     seqc_model_free(m);
     return s;
   }

@@ -4,6 +4,7 @@
 #define SEQC_RUNTIME_CORE_MODEL_H
 
 #include "drivers/driver.h"
+#include "seqc/artifact.h"
 
 #include <memory>
 #include <vector>
@@ -19,12 +20,6 @@ struct WeightsMapping {
   size_t bytes = 0;
 };
 
-/// Maps `dir`/weights.bin and checks that its header carries `id` and
-/// `bytes`.
-seqc_status mapWeights(const std::string &dir, uint64_t id, uint64_t bytes,
-                       WeightsMapping &out);
-void unmapWeights(WeightsMapping &w);
-
 } // namespace seqc::rt
 
 struct seqc_model {
@@ -32,12 +27,34 @@ struct seqc_model {
   /// Attention models: the KV cache capacity in tokens (0: no limit).
   int64_t context = 0;
   uint64_t weightsId = 0, weightBytes = 0;
+  /// The manifest's weights_checksum (artifacts compiled before it have
+  /// none).
+  bool hasWeightsChecksum = false;
+  uint64_t weightsChecksum = 0;
   seqc::rt::WeightsMapping weights;
   const seqc::rt::Driver *driver = nullptr;
   std::unique_ptr<seqc::rt::Executable> executable;
 };
 
 namespace seqc::rt {
+/// Maps `dir`/weights.bin and checks that its header carries the model's
+/// weights id and size; with `verify` (a SEQC_VERIFY_* mode), checks the
+/// blob against the manifest's checksum.
+seqc_status mapWeights(const std::string &dir, const seqc_model &m, int verify,
+                       WeightsMapping &out);
+void unmapWeights(WeightsMapping &w);
+
+/// Opens `path` read-only without blocking and requires a regular file
+/// (core/files.cpp); `fd` is the caller's to close.
+seqc_status openRegularFile(const std::string &path, int &fd, size_t &size);
+/// Reads `dir`/weights.bin's header.
+seqc_status readWeightsHeader(const std::string &dir,
+                              artifact::WeightsHeader &header);
+/// Checks model.so before dlopen: a regular file, the size and checksum the
+/// header records (when it records them), ELF segments inside the file.
+seqc_status checkLibrary(const std::string &path,
+                         const artifact::WeightsHeader &header);
+
 /// Reads the manifest text into `m` (info, context, weights id and size);
 /// refuses other formats and manifests that lack required keys.
 seqc_status parseManifest(seqc_model &m, const char *text);

@@ -14,8 +14,10 @@
 
 #include "Tokenizer.h"
 #include "seqc/Support/JsonDepth.h"
+#include "seqc/Support/ReadFile.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -403,13 +405,14 @@ private:
 
 std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
                                                    std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot open the GPT-NeoX tokenizer";
+  std::string text;
+  if (!readRegularFile(path, text, error)) {
+    // "PATH: cannot open the ...: CAUSE" (the reader's message names the
+    // path first).
+    error = path + ": cannot open the GPT-NeoX tokenizer: " +
+            error.substr(path.size() + 2);
     return nullptr;
   }
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
   Json root;
   if (!JsonParser(text).parse(root, error)) {
     error = path + ": " + error;
@@ -455,6 +458,13 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
       error = path + ": merge " + std::to_string(r) + " is not 'a b'";
       return nullptr;
     }
+    // A merge whose result has no id would encode as some other token.
+    std::string merged = m.substr(0, space) + m.substr(space + 1);
+    if (!tok->vocab.count(merged)) {
+      error = path + ": merge " + std::to_string(r) + " ('" + m +
+              "') makes a piece that is not in the vocabulary";
+      return nullptr;
+    }
     tok->ranks[m] = (int32_t)r;
   }
   if (const Json *added = root.get("added_tokens")) {
@@ -494,6 +504,7 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
     std::string u;
     appendUtf8(u, cp);
     tok->byteToUnicode[b] = u;
+    tok->byteHasToken[b] = tok->vocab.count(u) != 0;
     tok->unicodeToByte[u] = (char)b;
   }
   return tok;
@@ -502,10 +513,13 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
 /// BPE of one pretokenized piece (already in the byte-level alphabet).
 void NeoXTokenizer::bpe(const std::string &word,
                         std::vector<int32_t> &out) const {
-  auto cached = cache.find(word);
-  if (cached != cache.end()) {
-    out.insert(out.end(), cached->second.begin(), cached->second.end());
-    return;
+  {
+    std::lock_guard<std::mutex> lock(cacheMutex);
+    auto cached = cache.find(word);
+    if (cached != cache.end()) {
+      out.insert(out.end(), cached->second.begin(), cached->second.end());
+      return;
+    }
   }
   // Symbols: the word's UTF-8 characters.
   std::vector<std::string> parts;
@@ -544,7 +558,10 @@ void NeoXTokenizer::bpe(const std::string &word,
     auto it = vocab.find(p);
     ids.push_back(it == vocab.end() ? 0 : it->second);
   }
-  cache.emplace(word, ids);
+  {
+    std::lock_guard<std::mutex> lock(cacheMutex);
+    cache.emplace(word, ids);
+  }
   out.insert(out.end(), ids.begin(), ids.end());
 }
 
@@ -643,6 +660,22 @@ std::vector<int32_t> NeoXTokenizer::encode(const std::string &text) const {
       text, [&](const std::string &piece) { encodePlain(piece, ids); },
       [&](const std::string &, int32_t id) { ids.push_back(id); });
   return ids;
+}
+
+std::string NeoXTokenizer::unencodable(const std::string &text) const {
+  // Bytes that never occur in UTF-8 (0xC0, 0xC1, 0xF5..0xFF) have no token
+  // in the GPT-NeoX vocabulary; there is no byte fallback to give them, and
+  // a special token in their place would be a silent wrong answer.
+  for (size_t i = 0; i < text.size(); ++i)
+    if (!byteHasToken[(unsigned char)text[i]]) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "byte 0x%02X at offset %zu has no token in the GPT-NeoX "
+                    "vocabulary (the text is not UTF-8 there)",
+                    (unsigned char)text[i], i);
+      return buf;
+    }
+  return "";
 }
 
 std::string NeoXTokenizer::normalize(const std::string &text) const {

@@ -1,7 +1,9 @@
 //===- Tokenizer.cpp - text <-> token ids -------------------------------===//
 
 #include "Tokenizer.h"
+#include "seqc/Support/ReadFile.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -10,8 +12,15 @@ using namespace seqc;
 std::unique_ptr<Tokenizer> Tokenizer::create(const std::string &kind,
                                              const std::string &vocabPath,
                                              std::string &error) {
-  if (kind == "bytes")
+  if (kind == "bytes") {
+    if (!vocabPath.empty()) {
+      // Ignoring it would hide a mistake (the user meant another tokenizer).
+      error = "the bytes tokenizer reads no vocabulary file (" + vocabPath +
+              " given)";
+      return nullptr;
+    }
     return std::make_unique<ByteTokenizer>();
+  }
   if (kind == "world")
     return WorldTokenizer::load(vocabPath.empty()
                                     ? "../shared/data/rwkv_vocab_v20230424.txt"
@@ -166,11 +175,15 @@ void WorldTokenizer::insert(const std::string &bytes, int32_t id) {
 
 std::unique_ptr<WorldTokenizer> WorldTokenizer::load(const std::string &path,
                                                      std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot open the RWKV World vocabulary";
+  std::string text;
+  if (!readRegularFile(path, text, error)) {
+    // "PATH: cannot open the ...: CAUSE" (the reader's message names the
+    // path first).
+    error = path + ": cannot open the RWKV World vocabulary: " +
+            error.substr(path.size() + 2);
     return nullptr;
   }
+  std::istringstream in(text);
   auto tok = std::unique_ptr<WorldTokenizer>(new WorldTokenizer);
   tok->nodeToken.push_back(-1); // Root.
   tok->tokens.push_back("");    // Id 0: end of text.
@@ -234,14 +247,32 @@ std::vector<int32_t> WorldTokenizer::encode(const std::string &text) const {
         bestLen = i - pos + 1;
       }
     }
-    if (best < 0) { // Every byte is in the vocabulary; cannot happen.
-      best = (unsigned char)text[pos] + 1;
-      bestLen = 1;
-    }
+    if (best < 0) // unencodable() refused such text.
+      return {};
     ids.push_back(best);
     pos += bestLen;
   }
   return ids;
+}
+
+std::string WorldTokenizer::unencodable(const std::string &text) const {
+  // The official vocabulary has a token for every byte; a file without one
+  // could not encode it (there is no fallback that is not another token).
+  bool has[256] = {false};
+  for (int b = 0; b < 256; ++b) {
+    auto it = children.find((uint64_t)b);
+    has[b] = it != children.end() && nodeToken[it->second] >= 0;
+  }
+  for (size_t i = 0; i < text.size(); ++i)
+    if (!has[(unsigned char)text[i]]) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "byte 0x%02X at offset %zu has no token in the RWKV World "
+                    "vocabulary",
+                    (unsigned char)text[i], i);
+      return buf;
+    }
+  return "";
 }
 
 std::string WorldTokenizer::decode(int32_t token) const {

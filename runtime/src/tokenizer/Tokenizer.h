@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -29,6 +30,9 @@ public:
   /// The text as encode() sees it after the tokenizer's normalizer: what
   /// the decoded ids of `text` spell.
   virtual std::string normalize(const std::string &text) const { return text; }
+  /// Why `text` cannot be encoded (a byte no token holds, with its offset),
+  /// or "" when it can; encode() requires text this accepts.
+  virtual std::string unencodable(const std::string &text) const { return ""; }
 
   /// "bytes", "world" or "neox", reading `vocabPath` (empty: the file in
   /// ../shared/data). Errors go to `error`.
@@ -55,6 +59,7 @@ public:
   std::vector<int32_t> encode(const std::string &text) const override;
   std::string decode(int32_t token) const override;
   int32_t size() const override { return (int32_t)tokens.size(); }
+  std::string unencodable(const std::string &text) const override;
 
 private:
   std::vector<std::string> tokens; // By id (id 0 is the empty end token).
@@ -76,6 +81,7 @@ public:
   std::string decode(int32_t token) const override;
   int32_t size() const override { return (int32_t)pieces.size(); }
   std::string normalize(const std::string &text) const override;
+  std::string unencodable(const std::string &text) const override;
 
 private:
   std::unordered_map<std::string, int32_t> vocab, ranks;
@@ -84,7 +90,10 @@ private:
   std::unordered_set<int32_t> addedIds;
   std::string byteToUnicode[256];
   std::unordered_map<std::string, char> unicodeToByte;
+  bool byteHasToken[256] = {false};
+  /// Encoded pieces; locked, so that threads may share a tokenizer.
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
+  mutable std::mutex cacheMutex;
   bool normalizeNFC = false;
   void bpe(const std::string &word, std::vector<int32_t> &out) const;
   void encodePlain(const std::string &text, std::vector<int32_t> &out) const;

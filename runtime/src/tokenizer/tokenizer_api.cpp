@@ -74,7 +74,11 @@ seqc_status seqc_tokenizer_encode(const seqc_tokenizer *tokenizer,
                                   size_t capacity, size_t *n) {
   if (!tokenizer || (!text && len) || !n)
     return error("seqc_tokenizer_encode: null argument");
-  std::vector<int32_t> v = tokenizer->impl->encode(std::string(text, len));
+  std::string s(text, len);
+  std::string why = tokenizer->impl->unencodable(s);
+  if (!why.empty())
+    return error("cannot tokenize the text: %s", why.c_str());
+  std::vector<int32_t> v = tokenizer->impl->encode(s);
   copyOut(v.data(), v.size(), ids, capacity, n);
   return nullptr;
 }
