@@ -4,10 +4,12 @@
 
 #include "seqc/Support/CheckedMath.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cassert>
 #include <cstring>
 
 using namespace seqc;
@@ -345,6 +347,29 @@ void Checkpoint::rename(StringRef from, StringRef to) {
   for (std::string &n : order_)
     if (n == from)
       n = to.str();
+}
+
+void Checkpoint::setOwned(StringRef name, std::vector<int64_t> shape,
+                          std::vector<float> values) {
+  owned_.push_back(std::make_unique<std::vector<float>>(std::move(values)));
+  const std::vector<float> &data = *owned_.back();
+  Tensor t;
+  t.name = name.str();
+  t.dtype = DType::F32;
+  t.shape = std::move(shape);
+  t.bytes = {reinterpret_cast<const uint8_t *>(data.data()),
+             data.size() * sizeof(float)};
+  assert(t.expectedBytes() && *t.expectedBytes() == t.bytes.size() &&
+         "setOwned: values do not match the shape");
+  if (!tensors_.count(name))
+    order_.push_back(name.str());
+  tensors_[name] = std::move(t);
+}
+
+void Checkpoint::erase(StringRef name) {
+  if (!tensors_.erase(name))
+    return;
+  llvm::erase(order_, name.str());
 }
 
 llvm::Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef path) {

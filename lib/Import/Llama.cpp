@@ -13,6 +13,7 @@
 #include "seqc/Import/Llama.h"
 #include "ModelBuilder.h"
 #include "seqc/Import/Importer.h"
+#include "seqc/Import/RWKV.h"
 #include "seqc/Support/CheckedMath.h"
 #include "seqc/Support/JsonDepth.h"
 
@@ -60,8 +61,17 @@ std::string seqc::llamaWeightsPath(StringRef path) {
 }
 
 bool seqc::isLlamaModel(StringRef path) {
-  if (path.ends_with(".gguf"))
-    return true;
+  if (path.ends_with(".gguf")) {
+    // A GGUF file names its architecture: LLaMA takes every one but
+    // llama.cpp's RWKV layouts (and says which it cannot read).
+    auto ckpt = Checkpoint::open(path);
+    if (!ckpt) {
+      llvm::consumeError(ckpt.takeError());
+      return true; // the LLaMA importer reports it
+    }
+    const std::string *arch = (*ckpt)->metadata("general.architecture");
+    return !arch || !isRWKVGgufArchitecture(*arch);
+  }
   if (!llvm::sys::fs::is_directory(path) && !path.ends_with(".safetensors"))
     return false;
   auto buf = llvm::MemoryBuffer::getFile(configPath(path));

@@ -929,6 +929,9 @@ importRWKV(MLIRContext *ctx, llvm::StringRef path,
   auto ckpt = Checkpoint::open(path);
   if (!ckpt)
     return ckpt.takeError();
+  if ((*ckpt)->format() == "gguf")
+    if (llvm::Error e = mapRWKVGguf(**ckpt))
+      return std::move(e);
   auto cfg = detectRWKV(**ckpt);
   if (!cfg)
     return cfg.takeError();
@@ -947,7 +950,9 @@ const seqc::Architecture &seqc::getRWKVArchitecture() {
   // and hyperparameters come from the tensor names, and detectRWKV says
   // clearly when they are not RWKV's.
   static const Architecture arch = {
-      "rwkv", "RWKV-4, -5, -6, -7: official .pth or safetensors names",
+      "rwkv",
+      "RWKV-4, -5, -6, -7: official .pth or safetensors names; llama.cpp's "
+      "RWKV-6/-7 GGUF",
       [](llvm::StringRef) { return true; }, importRWKV};
   return arch;
 }

@@ -50,6 +50,33 @@ def kv(key, vtype, value):
     return out
 
 
+def gguf_bytes(meta, tensors, first_type=0):
+    """A GGUF v3 file: `meta` entries (from kv), `tensors` as (name, array,
+    qtype): float32/float16 arrays, or uint8 rows of ggml_quants blocks
+    (qtype names them); dims fastest-varying first, data aligned to 32
+    bytes. `first_type` overrides the first tensor's GGML type id."""
+    infos, data, offset = [], b"", 0
+    for i, (name, t, qtype) in enumerate(tensors):
+        gtype = 0 if t.dtype == np.float32 else 1
+        shape = t.shape
+        if qtype:
+            gtype, n, nbytes = ggml_quants.TYPES[qtype]
+            shape = (t.shape[0], t.shape[1] // nbytes * n)
+        if first_type and i == 0:
+            gtype = first_type
+        dims = list(reversed(shape))
+        infos.append(gguf_string(name) + struct.pack("<I", len(dims))
+                     + b"".join(struct.pack("<Q", d) for d in dims)
+                     + struct.pack("<IQ", gtype, offset))
+        blob = t.tobytes()
+        blob += b"\0" * (-len(blob) % 32)
+        data += blob
+        offset += len(blob)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta)) + b"".join(meta) + b"".join(infos)
+    head += b"\0" * (-len(head) % 32)
+    return head + data
+
+
 def permute(w, heads):
     """convert_hf_to_gguf.py's LlamaModel.permute."""
     return (w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:])
@@ -115,26 +142,7 @@ def main():
             kv("llama.attention.layer_norm_rms_epsilon", 6, cfg.get("rms_norm_eps", 1e-5)),
             kv("tokenizer.ggml.tokens", 9, [chr(i) if 32 <= i < 127 else f"<{i}>"
                                            for i in range(cfg["vocab_size"])])]
-    infos, data, offset = [], b"", 0
-    for i, (name, t, qtype) in enumerate(tensors):
-        gtype = 0 if t.dtype == np.float32 else 1
-        shape = t.shape
-        if qtype:
-            gtype, n, nbytes = ggml_quants.TYPES[qtype]
-            shape = (t.shape[0], t.shape[1] // nbytes * n)
-        if a.quantized_type and i == 0:
-            gtype = a.quantized_type
-        dims = list(reversed(shape))
-        infos.append(gguf_string(name) + struct.pack("<I", len(dims))
-                     + b"".join(struct.pack("<Q", d) for d in dims)
-                     + struct.pack("<IQ", gtype, offset))
-        blob = t.tobytes()
-        blob += b"\0" * (-len(blob) % 32)
-        data += blob
-        offset += len(blob)
-    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta)) + b"".join(meta) + b"".join(infos)
-    head += b"\0" * (-len(head) % 32)
-    out = head + data
+    out = gguf_bytes(meta, tensors, a.quantized_type)
     if a.truncate:
         out = out[:a.truncate]
     Path(a.out).write_bytes(out)

@@ -90,6 +90,14 @@ public:
 
   /// Renames tensors (used to map alternative layouts onto one naming).
   void rename(llvm::StringRef from, llvm::StringRef to);
+  /// Replaces tensor `name` (or adds it, last in file order) by f32
+  /// `values` of `shape` that the checkpoint owns: for importers that map a
+  /// foreign layout by transforming tensors (transposes, splits, scales).
+  /// `values` must hold the product of `shape`.
+  void setOwned(llvm::StringRef name, std::vector<int64_t> shape,
+                std::vector<float> values);
+  /// Removes tensor `name` (nothing when there is none).
+  void erase(llvm::StringRef name);
 
   /// Scalar metadata of formats that carry it (GGUF), as text.
   const std::string *metadata(llvm::StringRef key) const {
@@ -114,6 +122,7 @@ private:
   llvm::StringMap<Tensor> tensors_;
   std::vector<std::string> order_;
   llvm::StringMap<std::string> metadata_;
+  std::vector<std::unique_ptr<std::vector<float>>> owned_;
 };
 
 /// Format-specific readers (exposed for tests).

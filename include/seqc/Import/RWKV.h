@@ -62,6 +62,15 @@ struct RWKVConfig {
 /// a layout that matches no version lists the signature tensors it has.
 llvm::Expected<RWKVConfig> detectRWKV(Checkpoint &ckpt);
 
+/// Whether `arch` (a GGUF general.architecture) is one of llama.cpp's RWKV
+/// layouts that mapRWKVGguf reads: rwkv6, rwkv7.
+bool isRWKVGgufArchitecture(llvm::StringRef arch);
+/// Maps a GGUF file of llama.cpp's RWKV-6 / RWKV-7 layout onto the official
+/// tensor names and shapes, undoing the converter's transforms (including
+/// RWKV-6's per-block rescaling), so that detectRWKV and buildRWKV read it
+/// as the official checkpoint.
+llvm::Error mapRWKVGguf(Checkpoint &ckpt);
+
 struct RWKVModel {
   RWKVConfig config;
   mlir::OwningOpRef<mlir::ModuleOp> module;
