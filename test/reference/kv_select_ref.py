@@ -62,7 +62,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llama_ref import load, random_model, rms_norm, rope  # noqa: E402
+from llama_ref import load, random_model, rms_norm, rope, set_dims  # noqa: E402
 
 # --- Scores -----------------------------------------------------------------
 
@@ -194,12 +194,7 @@ class DynamicKV:
 class Model:
     def __init__(self, model_dir):
         self.cfg, self.w = load(model_dir)
-        c = self.cfg
-        self.L, self.C = c["num_hidden_layers"], c["hidden_size"]
-        self.Hq = c["num_attention_heads"]
-        self.Hk = c.get("num_key_value_heads", self.Hq)
-        self.D = c.get("head_dim", self.C // self.Hq)
-        self.eps, self.theta = c.get("rms_norm_eps", 1e-5), c.get("rope_theta", 10000.0)
+        set_dims(self, self.cfg)
 
     def qkv(self, l, X, pos):
         w, p, D = self.w, f"model.layers.{l}.", self.D

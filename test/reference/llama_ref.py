@@ -315,6 +315,15 @@ def attend(q, cache, scale, keys=None, values=None):
 
 # --- Forward ----------------------------------------------------------------
 
+def set_dims(model, c):
+    """L, C, Hq, Hk, D, eps, theta of `model` from config.json's `c`."""
+    model.L, model.C = c["num_hidden_layers"], c["hidden_size"]
+    model.Hq = c["num_attention_heads"]
+    model.Hk = c.get("num_key_value_heads", model.Hq)
+    model.D = c.get("head_dim", model.C // model.Hq)
+    model.eps, model.theta = c.get("rms_norm_eps", 1e-5), c.get("rope_theta", 10000.0)
+
+
 def rms_norm(x, w, eps):
     return x / np.sqrt((x * x).mean() + eps) * w
 
@@ -380,11 +389,7 @@ class Llama:
             self.w = {k: int8_matrix(v, int8 or None) if k.endswith(INT8_MATRICES) else v
                       for k, v in self.w.items()}
         c = self.cfg
-        self.L, self.C = c["num_hidden_layers"], c["hidden_size"]
-        self.Hq = c["num_attention_heads"]
-        self.Hk = c.get("num_key_value_heads", self.Hq)
-        self.D = c.get("head_dim", self.C // self.Hq)
-        self.eps, self.theta = c.get("rms_norm_eps", 1e-5), c.get("rope_theta", 10000.0)
+        set_dims(self, c)
         self.context = context or c.get("max_position_embeddings", 2048)
         self.comp, self.storage = comp, storage
         # seq-fuse-hadamard: q, k, v rotated by H (per head), output by H^T.
