@@ -1,6 +1,7 @@
 //===- Report.cpp - seqc-run report: operations and energy per token ------===//
 //
 //   seqc-run report ARTIFACT (--tokens 1,2,3 | -p TEXT) [-n N] [-o FILE]
+//                   [--plot FILE.svg]
 //
 // For an artifact of --target=neuro: feeds the tokens one step at a time
 // (then N more, each the previous step's most likely token), reads the
@@ -12,6 +13,7 @@
 // rate per population, membrane updates; and two energy rows, labelled: as
 // built (MAC x 4.6 pJ + AC x 0.9 pJ) and the paper convention's what-if
 // (the projections priced as spike-driven at the measured firing rate).
+// --plot draws the firing rates and the two energy rows per layer (SVG).
 //
 //===----------------------------------------------------------------------===//
 
@@ -66,6 +68,78 @@ std::string quoted(const std::string &s) {
   return out + "\"";
 }
 
+std::string shortNum(double v) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.4g", v);
+  return text;
+}
+
+/// Two panels of bars, one group per layer: the populations' firing rates,
+/// and the two energy rows (nJ per token).
+std::string svgPlot(const std::vector<std::string> &sites,
+                    const std::vector<std::vector<double>> &rates,
+                    const std::vector<double> &asBuilt,
+                    const std::vector<double> &whatIf) {
+  size_t layers = asBuilt.size();
+  const int W = 640, H = 220, left = 60, top = 30, plotH = 140;
+  const char *colors[] = {"#4c72b0", "#dd8452", "#55a868", "#c44e52"};
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W
+    << "\" height=\"" << 2 * H << "\" font-family=\"sans-serif\" "
+    << "font-size=\"11\">\n";
+  auto panel = [&](int y0, const std::string &title,
+                   const std::vector<std::string> &names,
+                   const std::vector<std::vector<double>> &series,
+                   const char *unit) {
+    double top_ = 0;
+    for (const auto &v : series)
+      for (double x : v)
+        top_ = std::max(top_, x);
+    if (!(top_ > 0))
+      top_ = 1;
+    double groupW = (double)(W - left - 20) / std::max<size_t>(1, layers);
+    double barW = groupW * 0.8 / std::max<size_t>(1, series.size());
+    o << "<text x=\"" << left << "\" y=\"" << y0 + 15 << "\" "
+      << "font-weight=\"bold\">" << title << "</text>\n";
+    int base = y0 + top + plotH;
+    o << "<line x1=\"" << left << "\" y1=\"" << base << "\" x2=\"" << W - 20
+      << "\" y2=\"" << base << "\" stroke=\"black\"/>\n";
+    o << "<text x=\"" << left - 5 << "\" y=\"" << y0 + top + 4
+      << "\" text-anchor=\"end\">" << shortNum(top_) << "</text>\n"
+      << "<text x=\"" << left - 5 << "\" y=\"" << base
+      << "\" text-anchor=\"end\">0</text>\n"
+      << "<text x=\"5\" y=\"" << y0 + top + plotH / 2 << "\">" << unit
+      << "</text>\n";
+    for (size_t l = 0; l < layers; ++l) {
+      double gx = left + l * groupW + groupW * 0.1;
+      for (size_t k = 0; k < series.size(); ++k) {
+        double h = series[k][l] / top_ * plotH;
+        o << "<rect x=\"" << gx + k * barW << "\" y=\"" << base - h
+          << "\" width=\"" << barW * 0.95 << "\" height=\"" << h << "\" fill=\""
+          << colors[k % 4] << "\"><title>layer " << l << " " << names[k] << ": "
+          << shortNum(series[k][l]) << "</title></rect>\n";
+      }
+      o << "<text x=\"" << gx + groupW * 0.4 << "\" y=\"" << base + 14
+        << "\" text-anchor=\"middle\">layer " << l << "</text>\n";
+    }
+    for (size_t k = 0; k < names.size(); ++k)
+      o << "<rect x=\"" << W - 220 << "\" y=\"" << y0 + 5 + 14 * k
+        << "\" width=\"10\" height=\"10\" fill=\"" << colors[k % 4]
+        << "\"/><text x=\"" << W - 205 << "\" y=\"" << y0 + 14 + 14 * k << "\">"
+        << names[k] << "</text>\n";
+  };
+  panel(0, "firing rate per population", sites, rates, "rate");
+  std::vector<double> a, b;
+  for (size_t l = 0; l < layers; ++l) {
+    a.push_back(asBuilt[l] / 1000);
+    b.push_back(whatIf[l] / 1000);
+  }
+  panel(H, "energy per token and layer (45 nm, Horowitz 2014)",
+        {"as built", "paper-convention what-if"}, {a, b}, "nJ");
+  o << "</svg>\n";
+  return o.str();
+}
+
 } // namespace
 
 int seqcrun::cmdReport(Args &args) {
@@ -80,11 +154,14 @@ int seqcrun::cmdReport(Args &args) {
     die("report: give --tokens or -p");
   long more = (long)args.integer("-n", 0, 0, 1000000);
   std::string out = args.str("-o", "-");
+  std::string plot = args.str("--plot", "");
   args.finish();
   if (ids.empty())
     die("report: the text has no tokens");
   if (out != "-")
     checkOutputPath(out);
+  if (!plot.empty())
+    checkOutputPath(plot);
 
   SpikeCounters counters(l.model);
   std::vector<double> layerMacs = numbers(l.model, "neuro_layer_macs");
@@ -143,6 +220,8 @@ int seqcrun::cmdReport(Args &args) {
   double allMacs = head[0], allAcs = 0, allSpikes = 0, allUpdates = 0;
   double whatIf = head[0] * kMacPJ;
   std::string perLayer;
+  std::vector<std::vector<double>> rates(sites.size());
+  std::vector<double> layerAsBuilt, layerWhatIf;
   for (long j = 0; j < layers; ++j) {
     double spikes = 0, acs = 0;
     std::string pops;
@@ -153,6 +232,7 @@ int seqcrun::cmdReport(Args &args) {
       n /= tokens;
       spikes += n;
       acs += n * fanout[k];
+      rates[k].push_back(n / width);
       pops += (k ? ", " : "") + quoted(sites[k]) +
               ": {\"neurons\": " + num(width) + ", \"spikes\": " + num(n) +
               ", \"firing_rate\": " + num(n / width) +
@@ -164,6 +244,8 @@ int seqcrun::cmdReport(Args &args) {
     double rate = spikes / updates;
     double asBuilt = layerMacs[j] * kMacPJ + acs * kAcPJ;
     double paper = layerMacs[j] * rate * kAcPJ + acs * kAcPJ;
+    layerAsBuilt.push_back(asBuilt);
+    layerWhatIf.push_back(paper);
     allAcs += acs;
     allSpikes += spikes;
     allUpdates += updates;
@@ -230,6 +312,8 @@ int seqcrun::cmdReport(Args &args) {
     std::fputs(o.str().c_str(), stdout);
   else
     writeOutputFile(out, o.str());
+  if (!plot.empty())
+    writeOutputFile(plot, svgPlot(sites, rates, layerAsBuilt, layerWhatIf));
   std::fprintf(stderr,
                "report: %.0f tokens: %.0f dense MACs, %.1f ACs, %.1f spikes "
                "(firing rate %.4f), %.0f membrane updates per token; energy "

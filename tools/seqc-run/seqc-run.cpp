@@ -15,6 +15,7 @@
 //                     [--start-fraction F] [--end-fraction F] [--max-tokens N]
 //                     [--covariance]
 //   seqc-run report   ARTIFACT (--tokens 1,2,3 | -p TEXT) [-n N] [-o FILE]
+//                     [--plot FILE.svg]
 //   (every command that loads an artifact: [--verify | --no-verify])
 //
 // A command line over the seqc runtime's C API (seqc/runtime.h): models,
@@ -60,6 +61,7 @@ const char *seqcrun::kUsage =
     "           [--covariance]  (key statistics, and with --covariance the\n"
     "           K/V second moment --kv-rank needs, for --kv-calibration)\n"
     "  report   ARTIFACT (--tokens 1,2,3 | -p TEXT) [-n N] [-o FILE.json]\n"
+    "           [--plot FILE.svg]\n"
     "           (--target=neuro artifacts: operations, spikes and energy per\n"
     "           token and layer, one step per token; -n: N more tokens, each\n"
     "           the most likely)\n"
