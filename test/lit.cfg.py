@@ -73,3 +73,24 @@ if subprocess.call([config.python_executable, "-c", "import numpy"],
 else:
     lit_config.note("numpy is missing for " + config.python_executable +
                     ": tests against the numpy references are skipped")
+
+# The NIR interoperability tests (--target=neuro) read model.nir with the
+# `nir` package and simulate populations in snnTorch: a venv that
+# scripts/setup.sh makes (SEQC_PYENV, default <source>/.venv) over Debian's
+# python3 (numpy, h5py, torch). Without it they are unsupported.
+nir_python = os.path.join(os.environ.get(
+    "SEQC_PYENV", os.path.join(config.seqc_src_root, ".venv")), "bin", "python")
+config.substitutions.append(("%nir_python", nir_python))
+if not os.path.exists(nir_python):
+    lit_config.note(nir_python + " is missing (scripts/setup.sh makes it): "
+                    "the NIR interoperability tests are skipped")
+else:
+    for feature, probe in (("nir", "import nir, h5py"),
+                           ("snntorch", "import torch, snntorch; "
+                            "from snntorch.import_nir import import_from_nir")):
+        if subprocess.call([nir_python, "-c", probe], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL) == 0:
+            config.available_features.add(feature)
+        else:
+            lit_config.note(f"{nir_python} cannot `{probe}`: tests that "
+                            f"need {feature} are skipped")

@@ -11,6 +11,10 @@ ArrayRef<seqc::TargetInfo> seqc::targets() {
   static const TargetInfo registry[] = {
       {"cpu", "this machine's CPU (or --cpu): model.so through LLVM",
        createCPUTarget},
+      {"neuro",
+       "neuromorphic: model.nir (NIR 1.0.8, the LIF populations) and the "
+       "host part as model.so",
+       createNeuroTarget},
   };
   return registry;
 }
@@ -23,6 +27,6 @@ seqc::createTarget(StringRef name, const TargetOptions &options) {
   SmallVector<StringRef> names;
   for (const TargetInfo &t : targets())
     names.push_back(t.name);
-  return createStringError("--target=" + name + ": only the " +
-                           join(names, ", ") + " target exists so far");
+  return createStringError("--target=" + name + ": expected one of " +
+                           join(names, ", "));
 }

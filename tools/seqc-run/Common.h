@@ -105,6 +105,7 @@ std::string takeWholeUtf8(std::string &pending);
 
 int cmdBench(Args &args);
 int cmdCalibrate(Args &args);
+int cmdReport(Args &args);
 
 } // namespace seqcrun
 

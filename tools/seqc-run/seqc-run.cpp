@@ -14,6 +14,8 @@
 //   seqc-run calibrate ARTIFACT (FILE | --tokens 1,2,3) -o STATS.json
 //                     [--start-fraction F] [--end-fraction F] [--max-tokens N]
 //                     [--covariance]
+//   seqc-run report   ARTIFACT (--tokens 1,2,3 | -p TEXT) [-n N] [-o FILE]
+//                     [--plot FILE.svg]
 //   (every command that loads an artifact: [--verify | --no-verify])
 //
 // A command line over the seqc runtime's C API (seqc/runtime.h): models,
@@ -58,6 +60,11 @@ const char *seqcrun::kUsage =
     "           [--start-fraction F] [--end-fraction F] [--max-tokens N]\n"
     "           [--covariance]  (key statistics, and with --covariance the\n"
     "           K/V second moment --kv-rank needs, for --kv-calibration)\n"
+    "  report   ARTIFACT (--tokens 1,2,3 | -p TEXT) [-n N] [-o FILE.json]\n"
+    "           [--plot FILE.svg]\n"
+    "           (--target=neuro artifacts: operations, spikes and energy per\n"
+    "           token and layer, one step per token; -n: N more tokens, each\n"
+    "           the most likely)\n"
     "Loading an artifact checks its files; --verify also checks the\n"
     "weights' checksum whatever their size (by default: up to 256 MiB),\n"
     "--no-verify never.\n";
@@ -380,6 +387,8 @@ int run(int argc, char **argv) {
     return cmdBench(args);
   if (cmd == "calibrate")
     return cmdCalibrate(args);
+  if (cmd == "report")
+    return cmdReport(args);
   die("unknown command '" + cmd + "'\n" + kUsage);
 }
 

@@ -2,7 +2,7 @@
 //
 //   seqc import MODEL [-o model.mlir] [--force]
 //       Detects the architecture and prints the seq-dialect module.
-//   seqc compile MODEL --target=cpu [--weights=fp32|fp16|int8] -o OUT
+//   seqc compile MODEL --target=cpu|neuro [--weights=fp32|fp16|int8] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--context=N] [--kv-bits=16|8|4|3|2 --kv-group=G --kv-window=W ...]
@@ -10,6 +10,8 @@
 //       Builds a deployable artifact: a directory with the target's
 //       executable (model.so on the CPU), weights.bin (mapped by the runtime,
 //       never copied) and manifest.json; or one inspection file with --emit.
+//       --target=neuro [--neuro-dt=S] adds model.nir (the LIF populations as
+//       a NIR graph) to the CPU artifact of the host part.
 //
 // The driver only turns flags into options: import (lib/Import), the model
 // pipeline (lib/Pipelines), the target (lib/Target/<target>) and the
@@ -128,6 +130,11 @@ cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU to tune for (default: this machine's; "
                                   "'generic' for portable code)"),
                          cl::init("native"), cl::sub(compileCmd));
+cl::opt<double, false, seqc::RealFlag>
+    neuroDt("neuro-dt",
+            cl::desc("--target=neuro: seconds of one step (token) on the "
+                     "neuromorphic clock; NIR's LIF tau = tau_steps x this"),
+            cl::init(1e-4), cl::sub(compileCmd));
 cl::opt<std::string>
     tokenizer("tokenizer",
               cl::desc("Tokenizer recorded in the manifest: bytes, world or "
@@ -453,6 +460,9 @@ int runCompile() {
   targetOptions.cpu.cpu = cpu;
   targetOptions.cpu.int8Dot = int8Dot;
   targetOptions.cpu.activationBlock = activationBlock;
+  targetOptions.neuro.dt = neuroDt;
+  if (neuroDt.getNumOccurrences() && targetName != "neuro")
+    return fail("--neuro-dt applies to --target=neuro");
   auto target = seqc::createTarget(targetName, targetOptions);
   if (!target)
     return fail(target.takeError());
@@ -546,6 +556,7 @@ int runCompile() {
   (*target)->buildPipeline(pm);
   if (failed(pm.run(*model->module)))
     return fail("lowering failed (see the diagnostics above)");
+  (*target)->completeManifest(*manifest);
   if (!emitName.empty()) {
     // Checked again: the file may have appeared during the long stages.
     if (Error e = seqc::checkOutputFile(compileOutput, policy))

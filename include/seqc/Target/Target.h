@@ -13,6 +13,7 @@
 
 #include "seqc/Artifact/Artifact.h"
 #include "seqc/Target/CPUTarget.h"
+#include "seqc/Target/NeuroTarget.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -66,6 +67,9 @@ public:
     return llvm::createStringError("--emit=" + format + ": the " + getName() +
                                    " target does not write that form");
   }
+  /// Adds to `manifest` what only the lowering learns (run after
+  /// buildPipeline's passes, before serialize()).
+  virtual void completeManifest(Manifest &manifest) const {}
 };
 
 /// Options of every target, one struct each; a target reads its own.
@@ -73,6 +77,7 @@ struct TargetOptions {
   /// The model's weight format (targets choose kernels by it).
   WeightFormat weights = WeightFormat::F32;
   CPUTargetOptions cpu;
+  NeuroTargetOptions neuro;
 };
 
 /// One registered target.

@@ -67,6 +67,13 @@ constexpr int kFormatVersion = 2;
   X(SpikeCountRows, "spike_count_rows",                                        \
     "spiking models: per site, the state row of each layer that counts its "   \
     "neurons' spikes since the state was initialized")                         \
+  X(NeuroLayerMacs, "neuro_layer_macs",                                        \
+    "neuro target: per layer, the dense host part's multiply-accumulates "     \
+    "per token")                                                               \
+  X(NeuroHeadMacs, "neuro_head_macs",                                          \
+    "neuro target: multiply-accumulates per token outside the layers")         \
+  X(NeuroSiteFanout, "neuro_site_fanout",                                      \
+    "neuro target: per site, the accumulates one spike does downstream")       \
   X(WeightsFormat, "weights_format", "fp32, fp16 or int8")                     \
   X(Int8Dot, "int8_dot", "the int8 products' kernel, when not none")           \
   X(ActivationBlock, "activation_block",                                       \
