@@ -11,6 +11,10 @@ ArrayRef<seqc::TargetInfo> seqc::targets() {
   static const TargetInfo registry[] = {
       {"cpu", "this machine's CPU (or --cpu): model.so through LLVM",
        createCPUTarget},
+      {"vulkan",
+       "Vulkan compute (SPIR-V for a device profile, --vulkan-profile): "
+       "kernel modules",
+       createVulkanTarget},
   };
   return registry;
 }

@@ -10,6 +10,9 @@
 //       Builds a deployable artifact: a directory with the target's
 //       executable (model.so on the CPU), weights.bin (mapped by the runtime,
 //       never copied) and manifest.json; or one inspection file with --emit.
+//   seqc compile KERNELS.mlir --target=vulkan [--vulkan-profile=FILE] -o OUT
+//       Compiles a kernel module (functions of loops on memrefs) to SPIR-V:
+//       kernels.bin (manifest, kernel table, modules) and manifest.json.
 //
 // The driver only turns flags into options: import (lib/Import), the model
 // pipeline (lib/Pipelines), the target (lib/Target/<target>) and the
@@ -29,6 +32,7 @@
 #include "dialects/Seq/IR/SeqOps.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -128,6 +132,11 @@ cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU to tune for (default: this machine's; "
                                   "'generic' for portable code)"),
                          cl::init("native"), cl::sub(compileCmd));
+cl::opt<std::string> vulkanProfile(
+    "vulkan-profile",
+    cl::desc("--target=vulkan: the device profile file (default: the "
+             "checked-in lavapipe profile)"),
+    cl::init(""), cl::sub(compileCmd));
 cl::opt<std::string>
     tokenizer("tokenizer",
               cl::desc("Tokenizer recorded in the manifest: bytes, world or "
@@ -445,6 +454,28 @@ int runImport() {
   return 0;
 }
 
+/// `seqc compile KERNELS.mlir`: the target lowers and writes the kernels.
+int runCompileKernels(seqc::TargetBackend &target) {
+  if (emit != Emit::Artifact)
+    return fail("--emit applies to models; run seqc-opt with the target's "
+                "pipeline to inspect a kernel module's lowering");
+  seqc::ArtifactWriter artifact(compileOutput);
+  if (Error e = artifact.check(target.getExecutableFiles()))
+    return fail(std::move(e));
+  progress("reading " + compileInput);
+  auto ctx = makeContext(&target);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(compileInput, ctx.get());
+  if (!module)
+    return fail(compileInput +
+                ": not a valid kernel module (see the diagnostics above)");
+  if (Error e = target.compileKernels(*module, artifact, progress))
+    return fail(std::move(e));
+  progress("wrote " + compileOutput + "/{" +
+           join(target.getExecutableFiles(), ", ") + ", manifest.json}");
+  return 0;
+}
+
 int runCompile() {
   // The target and the destination first: bad flags are reported before
   // any long stage.
@@ -453,9 +484,21 @@ int runCompile() {
   targetOptions.cpu.cpu = cpu;
   targetOptions.cpu.int8Dot = int8Dot;
   targetOptions.cpu.activationBlock = activationBlock;
+  targetOptions.vulkan.profile = vulkanProfile;
+  if (!vulkanProfile.empty() && targetName != "vulkan")
+    return fail("--vulkan-profile applies to --target=vulkan");
   auto target = seqc::createTarget(targetName, targetOptions);
   if (!target)
     return fail(target.takeError());
+  // A .mlir input is a kernel module; anything else a model checkpoint.
+  if (StringRef(compileInput).ends_with(".mlir"))
+    return runCompileKernels(**target);
+  if (!(*target)->compilesModels())
+    return fail(compileInput + ": the " + (*target)->getName() +
+                " target compiles kernel modules (.mlir) only so far; whole "
+                "models (RWKV, LLaMA, SpikeGPT) need the target-neutral "
+                "lowering of seq ops to loops, which is not there yet; "
+                "compile models with --target=cpu");
   StringRef emitName = emit == Emit::LLVM  ? "llvm"
                        : emit == Emit::Obj ? "obj"
                                            : "";
