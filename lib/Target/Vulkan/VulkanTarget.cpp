@@ -213,17 +213,26 @@ Error VulkanTarget::compileKernels(mlir::ModuleOp module,
 
     // Bindings: convert-gpu-to-spirv binds argument i at (0, i).
     SmallVector<std::string> bindings;
+    // Outlining orders a kernel's arguments by first use: each binding
+    // records the function argument it is.
     for (auto [i, arg] : enumerate(launch.getKernelOperands())) {
       auto type = cast<mlir::MemRefType>(arg.getType());
+      auto blockArg = dyn_cast<mlir::BlockArgument>(arg);
+      if (!blockArg || blockArg.getOwner() != &func.getBody().front())
+        return createStringError(
+            formatv("function @{0}: the kernel uses a buffer that is not an "
+                    "argument of the function (allocate buffers outside)",
+                    func.getName()));
       std::string element = elementName(type.getElementType());
       if (element.empty())
         return createStringError(
             formatv("function @{0}: argument {1} has elements of a type "
                     "the runtime does not bind",
                     func.getName(), i));
-      bindings.push_back(formatv("{0}:{1}:{2}", element, type.getNumElements(),
-                                 accessOf(kernel.getArgument(i)))
-                             .str());
+      bindings.push_back(
+          formatv("{0}:{1}:{2}:{3}", element, type.getNumElements(),
+                  accessOf(kernel.getArgument(i)), blockArg.getArgNumber())
+              .str());
     }
 
     // Workgroup memory and the features the module's capabilities need.

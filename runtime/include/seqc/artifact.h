@@ -121,8 +121,9 @@ constexpr const char *kDefaultTarget = "cpu";
 ///   workgroup=X,Y,Z      invocations per workgroup
 ///   shared=B             bytes of workgroup memory
 ///   features=F,...       vulkan_features.def names it needs, or "none"
-///   bindings=T:N:A,...   set 0, binding i: element type (f32, f16, i8, i32,
-///                        ...), element count, access (r, w or rw)
+///   bindings=T:N:A:F,... set 0, binding i: element type (f32, f16, i8, i32,
+///                        ...), element count, access (r, w or rw), and the
+///                        kernel function's argument it is
 constexpr const char *kKernelsFile = "kernels.bin";
 constexpr const char *kKernelsMagic = "SEQCSPV1";
 constexpr const char *kKernelKeyPrefix = "kernel.";
