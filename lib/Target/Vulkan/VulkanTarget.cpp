@@ -153,7 +153,11 @@ Error VulkanTarget::compileKernels(mlir::ModuleOp module,
   if (seqOp) {
     std::string loc;
     raw_string_ostream os(loc);
-    seqOp->getLoc().print(os);
+    if (auto fileLoc = dyn_cast<mlir::FileLineColLoc>(seqOp->getLoc()))
+      os << fileLoc.getFilename().getValue() << ":" << fileLoc.getLine() << ":"
+         << fileLoc.getColumn();
+    else
+      seqOp->getLoc().print(os);
     return createStringError(
         loc + ": '" + seqOp->getName().getStringRef() +
         "': the vulkan target compiles kernels written as loops on memrefs; "

@@ -124,7 +124,24 @@ bool KernelArtifact::load(const std::string &dir, KernelArtifact &out,
   std::string path = dir + "/" + artifact::kKernelsFile;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    error = path + ": cannot open (not a kernel artifact?)";
+    // Another target's artifact has a manifest.json naming its target
+    // (absent: cpu).
+    std::ifstream json(dir + "/manifest.json");
+    if (json) {
+      std::string text((std::istreambuf_iterator<char>(json)),
+                       std::istreambuf_iterator<char>());
+      std::string key = "\"target\": \"", target = artifact::kDefaultTarget;
+      size_t at = text.find(key);
+      if (at != std::string::npos) {
+        size_t end = text.find('"', at + key.size());
+        target = text.substr(at + key.size(), end - at - key.size());
+      }
+      error = dir + ": an artifact for the '" + target +
+              "' target, not a Vulkan kernel artifact (no " +
+              artifact::kKernelsFile + ")";
+    } else {
+      error = path + ": cannot open (not a Vulkan kernel artifact)";
+    }
     return false;
   }
   std::string data((std::istreambuf_iterator<char>(in)),
