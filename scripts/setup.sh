@@ -14,6 +14,10 @@ APT_PACKAGES=(
   python3 python3-numpy
   # the GPT-NeoX tokenizer reference (its pretokenizer regex uses \p{L}, \p{N})
   python3-regex
+  # the Vulkan target: lavapipe (a Vulkan 1.3 device on the CPU), the loader
+  # and headers, volk, the Khronos validation layer, spirv-val, vulkaninfo
+  mesa-vulkan-drivers libvulkan-dev libvulkan-volk-dev vulkan-validationlayers
+  spirv-tools vulkan-tools
 )
 
 SUDO=""

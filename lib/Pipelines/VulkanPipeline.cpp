@@ -63,6 +63,28 @@ bool isWorkgroupMemory(MemRefType type) {
   return space && space.getValue() == gpu::AddressSpace::Workgroup;
 }
 
+/// The profile features a buffer of `element` needs. Without them the
+/// upstream conversion does not fail: it stores f16 as f32 (reading the
+/// buffer as twice-wider words, a silent wrong answer) and narrows 64-bit
+/// types to 32 bits, so such kernels are refused instead.
+SmallVector<StringRef> featuresForElement(Type element) {
+  unsigned bits = element.getIntOrFloatBitWidth();
+  if (isa<FloatType>(element)) {
+    if (bits == 16)
+      return {"shaderFloat16", "storageBuffer16BitAccess"};
+    if (bits == 64)
+      return {"shaderFloat64"};
+    return {};
+  }
+  if (bits == 8)
+    return {"shaderInt8", "storageBuffer8BitAccess"};
+  if (bits == 16)
+    return {"shaderInt16", "storageBuffer16BitAccess"};
+  if (bits == 64)
+    return {"shaderInt64"};
+  return {};
+}
+
 /// Checks every outlined kernel and its launches against the profile and
 /// prepares the kernel for the SPIR-V conversion.
 struct PrepareKernelsPass
@@ -97,6 +119,17 @@ struct PrepareKernelsPass
              << " invocations per workgroup exceed the profile '"
              << profile.name << "' (" << profile.maxComputeWorkgroupInvocations
              << ")";
+    for (BlockArgument arg : kernel.getArguments()) {
+      auto type = dyn_cast<MemRefType>(arg.getType());
+      if (!type || !type.getElementType().isIntOrFloat())
+        continue;
+      for (StringRef feature : featuresForElement(type.getElementType()))
+        if (!profile.hasFeature(feature))
+          return kernel.emitError("kernel @")
+                 << kernel.getName() << ": a buffer of "
+                 << type.getElementType() << " needs the feature " << feature
+                 << ", which the profile '" << profile.name << "' lacks";
+    }
     kernel->setAttr(spirv::getEntryPointABIAttrName(),
                     spirv::getEntryPointABIAttr(&getContext(), size));
 

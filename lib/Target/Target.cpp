@@ -27,6 +27,6 @@ seqc::createTarget(StringRef name, const TargetOptions &options) {
   SmallVector<StringRef> names;
   for (const TargetInfo &t : targets())
     names.push_back(t.name);
-  return createStringError("--target=" + name + ": only the " +
-                           join(names, ", ") + " target exists so far");
+  return createStringError("--target=" + name + ": unknown target (the " +
+                           "targets: " + join(names, ", ") + ")");
 }

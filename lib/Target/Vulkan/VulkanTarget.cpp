@@ -43,8 +43,6 @@ std::string elementName(mlir::Type type) {
     return "f16";
   if (type.isF64())
     return "f64";
-  if (type.isBF16())
-    return "bf16";
   if (type.isInteger())
     return "i" + std::to_string(type.getIntOrFloatBitWidth());
   return "";
@@ -206,14 +204,21 @@ Error VulkanTarget::compileKernels(mlir::ModuleOp module,
       return createStringError("function @" + func.getName() +
                                ": no SPIR-V module for its kernel");
     auto kernel = gpuModule.lookupSymbol<mlir::gpu::GPUFuncOp>(kernelName);
+    if (!kernel)
+      return createStringError("function @" + func.getName() +
+                               ": its kernel @" + kernelName +
+                               " is missing after the lowering");
 
     SmallVector<int64_t> grid, workgroup;
     mlir::gpu::KernelDim3 g = launch.getGridSizeOperandValues(),
                           w = launch.getBlockSizeOperandValues();
     for (mlir::Value v : {g.x, g.y, g.z})
-      grid.push_back(*mlir::getConstantIntValue(v));
+      grid.push_back(mlir::getConstantIntValue(v).value_or(0));
     for (mlir::Value v : {w.x, w.y, w.z})
-      workgroup.push_back(*mlir::getConstantIntValue(v));
+      workgroup.push_back(mlir::getConstantIntValue(v).value_or(0));
+    if (is_contained(grid, 0) || is_contained(workgroup, 0))
+      return createStringError("function @" + func.getName() +
+                               ": the launch's sizes are not constants");
 
     // Bindings: convert-gpu-to-spirv binds argument i at (0, i).
     SmallVector<std::string> bindings;
