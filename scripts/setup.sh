@@ -17,6 +17,10 @@ APT_PACKAGES=(
   # --target=neuro writes model.nir (HDF5) with libhdf5's C API; the NIR
   # interoperability tests read it with h5py and simulate it with Debian's torch
   libhdf5-dev python3-h5py python3-torch
+  # the Vulkan target: lavapipe (a Vulkan 1.3 device on the CPU), the loader
+  # and headers, volk, the Khronos validation layer, spirv-val, vulkaninfo
+  mesa-vulkan-drivers libvulkan-dev libvulkan-volk-dev vulkan-validationlayers
+  spirv-tools vulkan-tools
 )
 
 SUDO=""

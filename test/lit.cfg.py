@@ -27,7 +27,8 @@ tools = [ToolSubst("seqc-opt", unresolved="fatal"),
          ToolSubst("seqc", unresolved="fatal"),
          ToolSubst("seqc-run", unresolved="fatal"),
          ToolSubst("SeqcRuntimeTests", unresolved="fatal"),
-         ToolSubst("mlir-runner", unresolved="fatal")]
+         ToolSubst("mlir-runner", unresolved="fatal"),
+         ToolSubst("seqc-vulkan-run", unresolved="ignore")]
 llvm_config.add_tool_substitutions(tools, [config.seqc_tools_dir,
                                            config.llvm_tools_dir])
 
@@ -94,3 +95,42 @@ else:
         else:
             lit_config.note(f"{nir_python} cannot `{probe}`: tests that "
                             f"need {feature} are skipped")
+
+# The Vulkan target. spirv-val (spirv-tools) validates its SPIR-V;
+# seqc-vulkan-run (built with SEQC_ENABLE_VULKAN) runs it on the first device:
+# lavapipe, selected explicitly when its ICD is installed, so that another
+# driver on the machine does not change what the tests see. Execution tests
+# also REQUIRE the Khronos validation layer (they fail on any message).
+import shutil
+if shutil.which("spirv-val"):
+    config.available_features.add("spirv-tools")
+else:
+    lit_config.note("spirv-val is missing (spirv-tools): SPIR-V validation "
+                    "tests are skipped")
+vulkan_run = os.path.join(config.seqc_tools_dir, "seqc-vulkan-run")
+if os.path.exists(vulkan_run):
+    config.available_features.add("vulkan-driver")
+    lavapipe = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
+    if os.path.exists(lavapipe):
+        config.environment["VK_ICD_FILENAMES"] = lavapipe
+        config.environment["VK_DRIVER_FILES"] = lavapipe
+    if subprocess.call([vulkan_run, "--devices"], env=config.environment,
+                       stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL) == 0:
+        config.available_features.add("vulkan")
+    else:
+        lit_config.note("no Vulkan device (for lavapipe: mesa-vulkan-drivers): "
+                        "Vulkan execution tests are skipped")
+    layer_dirs = ["/usr/share/vulkan/explicit_layer.d",
+                  "/etc/vulkan/explicit_layer.d",
+                  "/usr/local/share/vulkan/explicit_layer.d"]
+    if any(os.path.exists(os.path.join(d, "VkLayer_khronos_validation.json"))
+           for d in layer_dirs):
+        config.available_features.add("vulkan-validation")
+    else:
+        lit_config.note("the Khronos validation layer is missing "
+                        "(vulkan-validationlayers): Vulkan execution tests "
+                        "are skipped")
+else:
+    lit_config.note("seqc-vulkan-run was not built (SEQC_ENABLE_VULKAN off): "
+                    "Vulkan execution tests are skipped")

@@ -8,6 +8,7 @@
 #include "passes/Conversion/Passes.h"
 #include "passes/Transforms/Passes.h"
 #include "seqc/Pipelines/CPUPipeline.h"
+#include "seqc/Pipelines/VulkanPipeline.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/AsyncToLLVM/AsyncToLLVM.h"
@@ -96,6 +97,7 @@ void seqc::registerAllPasses() {
   seqc::registerModelPipeline();
   seq::registerSeqCPUCodegenPasses();
   seqc::registerCPUPipeline();
+  seqc::registerVulkanPipeline();
   registerTransformsPasses();
   registerConversionPasses();
   arith::registerArithPasses();

@@ -15,6 +15,10 @@ ArrayRef<seqc::TargetInfo> seqc::targets() {
        "neuromorphic: model.nir (NIR 1.0.8, the LIF populations) and the "
        "host part as model.so",
        createNeuroTarget},
+      {"vulkan",
+       "Vulkan compute (SPIR-V for a device profile, --vulkan-profile): "
+       "kernel modules",
+       createVulkanTarget},
   };
   return registry;
 }
@@ -27,6 +31,6 @@ seqc::createTarget(StringRef name, const TargetOptions &options) {
   SmallVector<StringRef> names;
   for (const TargetInfo &t : targets())
     names.push_back(t.name);
-  return createStringError("--target=" + name + ": expected one of " +
-                           join(names, ", "));
+  return createStringError("--target=" + name + ": unknown target (the " +
+                           "targets: " + join(names, ", ") + ")");
 }

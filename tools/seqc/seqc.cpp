@@ -12,6 +12,9 @@
 //       never copied) and manifest.json; or one inspection file with --emit.
 //       --target=neuro [--neuro-dt=S] adds model.nir (the LIF populations as
 //       a NIR graph) to the CPU artifact of the host part.
+//   seqc compile KERNELS.mlir --target=vulkan [--vulkan-profile=FILE] -o OUT
+//       Compiles a kernel module (functions of loops on memrefs) to SPIR-V:
+//       kernels.bin (manifest, kernel table, modules) and manifest.json.
 //
 // The driver only turns flags into options: import (lib/Import), the model
 // pipeline (lib/Pipelines), the target (lib/Target/<target>) and the
@@ -31,6 +34,7 @@
 #include "dialects/Seq/IR/SeqOps.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -135,6 +139,11 @@ cl::opt<double, false, seqc::RealFlag>
             cl::desc("--target=neuro: seconds of one step (token) on the "
                      "neuromorphic clock; NIR's LIF tau = tau_steps x this"),
             cl::init(1e-4), cl::sub(compileCmd));
+cl::opt<std::string> vulkanProfile(
+    "vulkan-profile",
+    cl::desc("--target=vulkan: the device profile file (default: the "
+             "checked-in lavapipe profile)"),
+    cl::init(""), cl::sub(compileCmd));
 cl::opt<std::string>
     tokenizer("tokenizer",
               cl::desc("Tokenizer recorded in the manifest: bytes, world or "
@@ -452,6 +461,28 @@ int runImport() {
   return 0;
 }
 
+/// `seqc compile KERNELS.mlir`: the target lowers and writes the kernels.
+int runCompileKernels(seqc::TargetBackend &target) {
+  if (emit != Emit::Artifact)
+    return fail("--emit applies to models; run seqc-opt with the target's "
+                "pipeline to inspect a kernel module's lowering");
+  seqc::ArtifactWriter artifact(compileOutput);
+  if (Error e = artifact.check(target.getExecutableFiles()))
+    return fail(std::move(e));
+  progress("reading " + compileInput);
+  auto ctx = makeContext(&target);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(compileInput, ctx.get());
+  if (!module)
+    return fail(compileInput +
+                ": not a valid kernel module (see the diagnostics above)");
+  if (Error e = target.compileKernels(*module, artifact, progress))
+    return fail(std::move(e));
+  progress("wrote " + compileOutput + "/{" +
+           join(target.getExecutableFiles(), ", ") + ", manifest.json}");
+  return 0;
+}
+
 int runCompile() {
   // The target and the destination first: bad flags are reported before
   // any long stage.
@@ -463,9 +494,21 @@ int runCompile() {
   targetOptions.neuro.dt = neuroDt;
   if (neuroDt.getNumOccurrences() && targetName != "neuro")
     return fail("--neuro-dt applies to --target=neuro");
+  targetOptions.vulkan.profile = vulkanProfile;
+  if (!vulkanProfile.empty() && targetName != "vulkan")
+    return fail("--vulkan-profile applies to --target=vulkan");
   auto target = seqc::createTarget(targetName, targetOptions);
   if (!target)
     return fail(target.takeError());
+  // A .mlir input is a kernel module; anything else a model checkpoint.
+  if (StringRef(compileInput).ends_with(".mlir"))
+    return runCompileKernels(**target);
+  if (!(*target)->compilesModels())
+    return fail(compileInput + ": the " + (*target)->getName() +
+                " target compiles kernel modules (.mlir) only so far; whole "
+                "models (RWKV, LLaMA, SpikeGPT) need the target-neutral "
+                "lowering of seq ops to loops, which is not there yet; "
+                "compile models with --target=cpu");
   StringRef emitName = emit == Emit::LLVM  ? "llvm"
                        : emit == Emit::Obj ? "obj"
                                            : "";

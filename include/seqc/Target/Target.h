@@ -14,6 +14,7 @@
 #include "seqc/Artifact/Artifact.h"
 #include "seqc/Target/CPUTarget.h"
 #include "seqc/Target/NeuroTarget.h"
+#include "seqc/Target/VulkanTarget.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -59,6 +60,18 @@ public:
   virtual llvm::Error serialize(mlir::ModuleOp module, const Manifest &manifest,
                                 const ArtifactWriter &artifact,
                                 const ProgressFn &progress) = 0;
+  /// Whether the target compiles whole models (checkpoints); a target that
+  /// does not compiles kernel modules only.
+  virtual bool compilesModels() const { return true; }
+  /// Compiles a kernel module (functions of loops on memrefs, from a .mlir
+  /// file) into an artifact of kernels.
+  virtual llvm::Error compileKernels(mlir::ModuleOp module,
+                                     const ArtifactWriter &artifact,
+                                     const ProgressFn &progress) {
+    return llvm::createStringError(
+        "the " + getName() +
+        " target compiles models, not kernel modules (.mlir)");
+  }
   virtual llvm::Error emitIntermediate(mlir::ModuleOp module,
                                        const Manifest &manifest,
                                        llvm::StringRef format,
@@ -78,6 +91,7 @@ struct TargetOptions {
   WeightFormat weights = WeightFormat::F32;
   CPUTargetOptions cpu;
   NeuroTargetOptions neuro;
+  VulkanTargetOptions vulkan;
 };
 
 /// One registered target.

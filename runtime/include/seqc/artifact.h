@@ -88,7 +88,13 @@ constexpr int kFormatVersion = 2;
   X(Cpu, "cpu", "the CPU the code was compiled for")                           \
   X(CpuFeatures, "cpu_features",                                               \
     "the extensions the code uses, comma-separated (cpu_features.def)")        \
-  X(Target, "target", "the runtime driver that runs it; absent: cpu")
+  X(Target, "target", "the runtime driver that runs it; absent: cpu")          \
+  X(Kernels, "kernels",                                                        \
+    "kernel artifacts: the kernels' names, each described by its kernel.NAME " \
+    "entry")                                                                   \
+  X(VulkanProfile, "vulkan_profile",                                           \
+    "vulkan: the device profile compiled for")                                 \
+  X(SpirvVersion, "spirv_version", "vulkan: the SPIR-V version of the kernels")
 
 enum class Key {
 #define SEQC_MANIFEST_KEY_ENUM(name, key, meaning) name,
@@ -110,6 +116,24 @@ inline const char *keyName(Key key) {
 
 /// The target of an artifact whose manifest names none.
 constexpr const char *kDefaultTarget = "cpu";
+
+/// Kernel artifacts (`seqc compile KERNELS.mlir --target=vulkan`): the
+/// executable kernels.bin is the line "SEQCSPV1 <manifest bytes>\n", the
+/// manifest text, NUL padding to a multiple of 16 bytes, then the SPIR-V
+/// modules. The manifest's `kernel.NAME` entries are space-separated
+/// `field=value` pairs:
+///   entry=E              the SPIR-V entry point
+///   spirv=O+N            its module: N bytes at offset O after the padding
+///   grid=X,Y,Z           workgroups dispatched
+///   workgroup=X,Y,Z      invocations per workgroup
+///   shared=B             bytes of workgroup memory
+///   features=F,...       vulkan_features.def names it needs, or "none"
+///   bindings=T:N:A:F,... set 0, binding i: element type (f32, f16, i8, i32,
+///                        ...), element count, access (r, w or rw), and the
+///                        kernel function's argument it is
+constexpr const char *kKernelsFile = "kernels.bin";
+constexpr const char *kKernelsMagic = "SEQCSPV1";
+constexpr const char *kKernelKeyPrefix = "kernel.";
 
 /// The symbol of model.so that holds the manifest text.
 constexpr const char *kManifestSymbol = "seqc_manifest";

@@ -53,9 +53,16 @@ seqc_status load(seqc_model &m, int verify) {
   ModelInfo &info = m.info;
   // model.so is checked before dlopen maps it: a damaged library would
   // fault inside dlopen, before any status could be returned.
-  if (access(info.libraryPath.c_str(), F_OK) != 0)
+  if (access(info.libraryPath.c_str(), F_OK) != 0) {
+    int err = errno;
+    std::string kernels = info.dir + "/" + seqc::artifact::kKernelsFile;
+    if (access(kernels.c_str(), F_OK) == 0)
+      return error("%s: a kernel artifact (%s), not a model: run its kernels "
+                   "with seqc-vulkan-run",
+                   info.dir.c_str(), seqc::artifact::kKernelsFile);
     return error("%s: cannot load: %s", info.libraryPath.c_str(),
-                 strerror(errno));
+                 strerror(err));
+  }
   seqc::artifact::WeightsHeader header;
   if (seqc_status s = readWeightsHeader(info.dir, header))
     return s;

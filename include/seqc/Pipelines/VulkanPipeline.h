@@ -1,0 +1,37 @@
+//===- VulkanPipeline.h - kernel modules to SPIR-V --------------*- C++ -*-===//
+//
+// seq-vulkan-pipeline: functions of loops on memrefs (linalg, or scf.parallel
+// with or without a GPU mapping) become gpu.launch ops, then outlined
+// kernels, then SPIR-V modules for a Vulkan device profile:
+//
+//   target env from the profile -> linalg to parallel loops -> map loops to
+//   blocks/threads -> gpu.launch -> sink constants, outline kernels ->
+//   check kernels against the profile, entry-point ABI, workgroup memory ->
+//   math to SPIR-V inside each gpu.module -> gpu/arith/scf/memref/func to
+//   SPIR-V -> lower ABI attributes, update version/capabilities/extensions.
+//
+// The target serializes each spirv.module (VulkanTarget.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_PIPELINES_VULKANPIPELINE_H
+#define SEQC_PIPELINES_VULKANPIPELINE_H
+
+#include "seqc/Target/VulkanTarget.h"
+
+namespace mlir {
+class OpPassManager;
+} // namespace mlir
+
+namespace seqc {
+
+/// Adds the Vulkan lowering for `profile` to `pm` (anchored on
+/// builtin.module).
+void buildVulkanPipeline(mlir::OpPassManager &pm, const VulkanProfile &profile);
+
+/// Registers `seq-vulkan-pipeline{profile=FILE}` (default: lavapipe).
+void registerVulkanPipeline();
+
+} // namespace seqc
+
+#endif // SEQC_PIPELINES_VULKANPIPELINE_H

@@ -1,0 +1,295 @@
+//===- VulkanPipeline.cpp - kernel modules to SPIR-V ----------------------===//
+//
+// Upstream passes do the work (SCF to GPU, outlining, the SPIR-V pattern
+// sets); the two passes here bind them to a device profile: one attaches
+// the profile's SPIR-V target environment, one checks each outlined kernel
+// against the profile's limits and gives it what the SPIR-V conversion
+// needs (its entry-point ABI from the launch's workgroup size, workgroup
+// memory in the Workgroup storage class).
+//
+//===----------------------------------------------------------------------===//
+
+#include "seqc/Pipelines/VulkanPipeline.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/GPUToSPIRV/GPUToSPIRVPass.h"
+#include "mlir/Conversion/MathToSPIRV/MathToSPIRVPass.h"
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
+#include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
+#include "mlir/Dialect/SPIRV/Transforms/Passes.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+
+namespace {
+
+/// Puts the profile's SPIR-V target environment on the module (replacing
+/// any there: the profile is the one description of the device).
+struct AttachTargetEnvPass
+    : public PassWrapper<AttachTargetEnvPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(AttachTargetEnvPass)
+  explicit AttachTargetEnvPass(seqc::VulkanProfile profile)
+      : profile(std::move(profile)) {}
+  StringRef getArgument() const override { return "seq-vulkan-attach-target"; }
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    module->setAttr(spirv::getTargetEnvAttrName(),
+                    profile.targetEnv(&getContext()));
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    UnitAttr::get(&getContext()));
+  }
+  seqc::VulkanProfile profile;
+};
+
+/// Whether `type` lives in GPU workgroup memory.
+bool isWorkgroupMemory(MemRefType type) {
+  auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(type.getMemorySpace());
+  return space && space.getValue() == gpu::AddressSpace::Workgroup;
+}
+
+/// The profile features a buffer of `element` needs. Without them the
+/// upstream conversion does not fail: it stores f16 as f32 (reading the
+/// buffer as twice-wider words, a silent wrong answer) and narrows 64-bit
+/// types to 32 bits, so such kernels are refused instead.
+SmallVector<StringRef> featuresForElement(Type element) {
+  unsigned bits = element.getIntOrFloatBitWidth();
+  if (isa<FloatType>(element)) {
+    if (bits == 16)
+      return {"shaderFloat16", "storageBuffer16BitAccess"};
+    if (bits == 64)
+      return {"shaderFloat64"};
+    return {};
+  }
+  if (bits == 8)
+    return {"shaderInt8", "storageBuffer8BitAccess"};
+  if (bits == 16)
+    return {"shaderInt16", "storageBuffer16BitAccess"};
+  if (bits == 64)
+    return {"shaderInt64"};
+  return {};
+}
+
+/// Checks every outlined kernel and its launches against the profile and
+/// prepares the kernel for the SPIR-V conversion.
+struct PrepareKernelsPass
+    : public PassWrapper<PrepareKernelsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PrepareKernelsPass)
+  explicit PrepareKernelsPass(seqc::VulkanProfile profile)
+      : profile(std::move(profile)) {}
+  StringRef getArgument() const override {
+    return "seq-vulkan-prepare-kernels";
+  }
+
+  LogicalResult prepareKernel(gpu::GPUFuncOp kernel) {
+    DenseI32ArrayAttr known = kernel.getKnownBlockSizeAttr();
+    if (!known)
+      return kernel.emitError("kernel @")
+             << kernel.getName()
+             << ": its workgroup size is not a constant (the loops mapped to "
+                "threads need constant bounds)";
+    ArrayRef<int32_t> size = known.asArrayRef();
+    int64_t invocations = 1;
+    for (auto [dim, n] : llvm::enumerate(size)) {
+      if (n > profile.maxComputeWorkgroupSize[dim])
+        return kernel.emitError("kernel @")
+               << kernel.getName() << ": workgroup size " << n << " in "
+               << "xyz"[dim] << " exceeds the profile '" << profile.name
+               << "' (" << profile.maxComputeWorkgroupSize[dim] << ")";
+      invocations *= n;
+    }
+    if (invocations > profile.maxComputeWorkgroupInvocations)
+      return kernel.emitError("kernel @")
+             << kernel.getName() << ": " << invocations
+             << " invocations per workgroup exceed the profile '"
+             << profile.name << "' (" << profile.maxComputeWorkgroupInvocations
+             << ")";
+    for (BlockArgument arg : kernel.getArguments()) {
+      auto type = dyn_cast<MemRefType>(arg.getType());
+      if (!type || !type.getElementType().isIntOrFloat())
+        continue;
+      for (StringRef feature : featuresForElement(type.getElementType()))
+        if (!profile.hasFeature(feature))
+          return kernel.emitError("kernel @")
+                 << kernel.getName() << ": a buffer of "
+                 << type.getElementType() << " needs the feature " << feature
+                 << ", which the profile '" << profile.name << "' lacks";
+    }
+    kernel->setAttr(spirv::getEntryPointABIAttrName(),
+                    spirv::getEntryPointABIAttr(&getContext(), size));
+
+    // Workgroup memory: memref.alloc/alloca in the GPU workgroup address
+    // space become allocations in the SPIR-V Workgroup storage class.
+    int64_t bytes = 0;
+    SmallVector<Operation *> allocs;
+    kernel.walk([&](Operation *op) {
+      if (isa<memref::AllocOp, memref::AllocaOp>(op) &&
+          isWorkgroupMemory(cast<MemRefType>(op->getResult(0).getType())))
+        allocs.push_back(op);
+    });
+    auto workgroup = spirv::StorageClassAttr::get(
+        &getContext(), spirv::StorageClass::Workgroup);
+    for (Operation *op : allocs) {
+      auto type = cast<MemRefType>(op->getResult(0).getType());
+      if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
+          !type.getElementType().isIntOrFloat())
+        return op->emitError("workgroup memory must have a static shape, the "
+                             "identity layout and scalar elements, not ")
+               << type;
+      if (op->getParentOp() != kernel.getOperation())
+        return op->emitError("workgroup memory must be allocated at the top "
+                             "level of the kernel (outside loops mapped to "
+                             "threads and sequential loops)");
+      bytes +=
+          type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+      auto newType = MemRefType::get(type.getShape(), type.getElementType(),
+                                     type.getLayout(), workgroup);
+      OpBuilder b(op);
+      Value alloc = memref::AllocOp::create(b, op->getLoc(), newType);
+      op->getResult(0).replaceAllUsesWith(alloc);
+      op->erase();
+    }
+    if (bytes > profile.maxComputeSharedMemorySize)
+      return kernel.emitError("kernel @")
+             << kernel.getName() << " allocates " << bytes
+             << " bytes of workgroup memory; the profile '" << profile.name
+             << "' allows " << profile.maxComputeSharedMemorySize;
+    return success();
+  }
+
+  LogicalResult checkLaunch(gpu::LaunchFuncOp launch) {
+    gpu::KernelDim3 gridSize = launch.getGridSizeOperandValues();
+    Value grid[] = {gridSize.x, gridSize.y, gridSize.z};
+    for (auto [dim, v] : llvm::enumerate(grid)) {
+      std::optional<int64_t> n = getConstantIntValue(v);
+      if (!n)
+        return launch.emitError("the number of workgroups in ")
+               << "xyz"[dim]
+               << " is not a constant (kernels have static shapes so far)";
+      if (*n > profile.maxComputeWorkgroupCount[dim])
+        return launch.emitError()
+               << *n << " workgroups in " << "xyz"[dim]
+               << " exceed the profile '" << profile.name << "' ("
+               << profile.maxComputeWorkgroupCount[dim] << ")";
+    }
+    for (auto [i, arg] : llvm::enumerate(launch.getKernelOperands())) {
+      auto type = dyn_cast<MemRefType>(arg.getType());
+      if (!type)
+        return launch.emitError("kernel argument ")
+               << i << " is a scalar (" << arg.getType()
+               << "); only memrefs are bound so far (no push constants): "
+                  "make it a constant of the function";
+      if (!type.hasStaticShape() || !type.getLayout().isIdentity())
+        return launch.emitError("kernel argument ")
+               << i << " (" << type
+               << ") must have a static shape and the identity layout";
+      int64_t bytes =
+          type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+      if (bytes > profile.maxStorageBufferRange)
+        return launch.emitError("kernel argument ")
+               << i << " has " << bytes
+               << " bytes, more than one storage binding of the profile '"
+               << profile.name << "' (" << profile.maxStorageBufferRange << ")";
+    }
+    return success();
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<gpu::GPUFuncOp> kernels;
+    SmallVector<gpu::LaunchFuncOp> launches;
+    module.walk([&](Operation *op) {
+      if (auto kernel = dyn_cast<gpu::GPUFuncOp>(op);
+          kernel && kernel.isKernel())
+        kernels.push_back(kernel);
+      else if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op))
+        launches.push_back(launch);
+    });
+    for (gpu::GPUFuncOp kernel : kernels)
+      if (failed(prepareKernel(kernel)))
+        return signalPassFailure();
+    for (gpu::LaunchFuncOp launch : launches)
+      if (failed(checkLaunch(launch)))
+        return signalPassFailure();
+  }
+  seqc::VulkanProfile profile;
+};
+
+} // namespace
+
+void seqc::buildVulkanPipeline(OpPassManager &pm,
+                               const VulkanProfile &profile) {
+  pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
+  // Loops to gpu.launch: linalg ops become scf.parallel; loops without a
+  // mapping get the greedy one (outermost to workgroups, next to threads).
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createCanonicalizerPass());
+  // Constants into the launches, so they are not kernel arguments.
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(std::make_unique<PrepareKernelsPass>(profile));
+  // convert-gpu-to-spirv does not lower math: convert it inside each
+  // gpu.module first.
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertMathToSPIRVPass());
+  pm.addPass(createConvertGPUToSPIRVPass(/*mapMemorySpace=*/true));
+  OpPassManager &spv = pm.nest<spirv::ModuleOp>();
+  spv.addPass(spirv::createSPIRVLowerABIAttributesPass());
+  spv.addPass(spirv::createSPIRVUpdateVCEPass());
+}
+
+namespace {
+struct VulkanPipelineCLOptions
+    : public PassPipelineOptions<VulkanPipelineCLOptions> {
+  Option<std::string> profile{
+      *this, "profile",
+      llvm::cl::desc("Device profile file (default: the checked-in lavapipe "
+                     "profile)"),
+      llvm::cl::init("")};
+};
+} // namespace
+
+void seqc::registerVulkanPipeline() {
+  registerPassPipeline(
+      "seq-vulkan-pipeline",
+      "Map loops on memrefs to workgroups and threads, outline kernels and "
+      "convert them to SPIR-V for a Vulkan device profile",
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        VulkanPipelineCLOptions cl;
+        if (failed(cl.parseFromString(text)))
+          return failure();
+        if (cl.profile.empty()) {
+          buildVulkanPipeline(pm, VulkanProfile::lavapipe());
+          return success();
+        }
+        auto profile = VulkanProfile::read(cl.profile);
+        if (!profile)
+          return errorHandler("seq-vulkan-pipeline: " +
+                              llvm::toString(profile.takeError()));
+        buildVulkanPipeline(pm, *profile);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optHandler) {
+        optHandler(VulkanPipelineCLOptions());
+      });
+}

@@ -1,0 +1,216 @@
+// Decode kernels for the Vulkan target, as loops on memrefs that
+// seq-vulkan-pipeline maps: the outer scf.parallel to workgroups, the inner
+// one to the 64 invocations of a workgroup.
+//
+// matvec_*: y[r] = sum_k W[r, k] * x[k] for a 512 x 256 weight, one
+// workgroup per row: each invocation sums the columns k = t, t + 64, ...,
+// then a tree reduction in workgroup memory (6 halving steps, a barrier
+// after each) adds the 64 partial sums. The weights are f32, f16 (widened
+// to f32 on load) or int8 with one f32 scale per row (y[r] = scale[r] *
+// sum_k W[r, k] * x[k]).
+//
+// wkv4_step: one RWKV-4 decode step, one invocation per channel (1024
+// channels, 64 per workgroup), in the numerically stable aa/bb/pp form:
+//   ww = u + k;  p = max(pp, ww);  e1 = exp(pp - p);  e2 = exp(ww - p)
+//   y  = (e1 * aa + e2 * v) / (e1 * bb + e2)
+//   ww = w + pp; p = max(ww, k);   e1 = exp(ww - p);  e2 = exp(k - p)
+//   aa = e1 * aa + e2 * v;  bb = e1 * bb + e2;  pp = p
+// with w the decay as the model stores it (-exp(time_decay)) and u the
+// bonus (time_first); aa, bb, pp are updated in place.
+
+#blocks = #gpu.loop_dim_map<processor = block_x, map = (d0) -> (d0), bound = (d0) -> (d0)>
+#threads = #gpu.loop_dim_map<processor = thread_x, map = (d0) -> (d0), bound = (d0) -> (d0)>
+#workgroup = #gpu.address_space<workgroup>
+
+module {
+
+func.func @matvec_f32(%w: memref<512x256xf32>, %x: memref<256xf32>, %y: memref<512xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c6 = arith.constant 6 : index
+  %c32 = arith.constant 32 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %c512 = arith.constant 512 : index
+  %zero = arith.constant 0.0 : f32
+  scf.parallel (%row) = (%c0) to (%c512) step (%c1) {
+    %partial = memref.alloc() : memref<64xf32, #workgroup>
+    scf.parallel (%t) = (%c0) to (%c64) step (%c1) {
+      %acc = scf.for %k = %t to %c256 step %c64 iter_args(%a = %zero) -> f32 {
+        %wv = memref.load %w[%row, %k] : memref<512x256xf32>
+        %xv = memref.load %x[%k] : memref<256xf32>
+        %p = arith.mulf %wv, %xv : f32
+        %n = arith.addf %a, %p : f32
+        scf.yield %n : f32
+      }
+      memref.store %acc, %partial[%t] : memref<64xf32, #workgroup>
+      gpu.barrier
+      %last = scf.for %i = %c0 to %c6 step %c1 iter_args(%stride = %c32) -> index {
+        %active = arith.cmpi ult, %t, %stride : index
+        scf.if %active {
+          %o = arith.addi %t, %stride : index
+          %mine = memref.load %partial[%t] : memref<64xf32, #workgroup>
+          %other = memref.load %partial[%o] : memref<64xf32, #workgroup>
+          %s = arith.addf %mine, %other : f32
+          memref.store %s, %partial[%t] : memref<64xf32, #workgroup>
+        }
+        gpu.barrier
+        %next = arith.divui %stride, %c2 : index
+        scf.yield %next : index
+      }
+      %first = arith.cmpi eq, %t, %c0 : index
+      scf.if %first {
+        %sum = memref.load %partial[%c0] : memref<64xf32, #workgroup>
+        memref.store %sum, %y[%row] : memref<512xf32>
+      }
+    } {mapping = [#threads]}
+  } {mapping = [#blocks]}
+  return
+}
+
+func.func @matvec_f16(%w: memref<512x256xf16>, %x: memref<256xf32>, %y: memref<512xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c6 = arith.constant 6 : index
+  %c32 = arith.constant 32 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %c512 = arith.constant 512 : index
+  %zero = arith.constant 0.0 : f32
+  scf.parallel (%row) = (%c0) to (%c512) step (%c1) {
+    %partial = memref.alloc() : memref<64xf32, #workgroup>
+    scf.parallel (%t) = (%c0) to (%c64) step (%c1) {
+      %acc = scf.for %k = %t to %c256 step %c64 iter_args(%a = %zero) -> f32 {
+        %wv = memref.load %w[%row, %k] : memref<512x256xf16>
+        %wf = arith.extf %wv : f16 to f32
+        %xv = memref.load %x[%k] : memref<256xf32>
+        %p = arith.mulf %wf, %xv : f32
+        %n = arith.addf %a, %p : f32
+        scf.yield %n : f32
+      }
+      memref.store %acc, %partial[%t] : memref<64xf32, #workgroup>
+      gpu.barrier
+      %last = scf.for %i = %c0 to %c6 step %c1 iter_args(%stride = %c32) -> index {
+        %active = arith.cmpi ult, %t, %stride : index
+        scf.if %active {
+          %o = arith.addi %t, %stride : index
+          %mine = memref.load %partial[%t] : memref<64xf32, #workgroup>
+          %other = memref.load %partial[%o] : memref<64xf32, #workgroup>
+          %s = arith.addf %mine, %other : f32
+          memref.store %s, %partial[%t] : memref<64xf32, #workgroup>
+        }
+        gpu.barrier
+        %next = arith.divui %stride, %c2 : index
+        scf.yield %next : index
+      }
+      %first = arith.cmpi eq, %t, %c0 : index
+      scf.if %first {
+        %sum = memref.load %partial[%c0] : memref<64xf32, #workgroup>
+        memref.store %sum, %y[%row] : memref<512xf32>
+      }
+    } {mapping = [#threads]}
+  } {mapping = [#blocks]}
+  return
+}
+
+func.func @matvec_i8(%w: memref<512x256xi8>, %scale: memref<512xf32>, %x: memref<256xf32>, %y: memref<512xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c6 = arith.constant 6 : index
+  %c32 = arith.constant 32 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %c512 = arith.constant 512 : index
+  %zero = arith.constant 0.0 : f32
+  scf.parallel (%row) = (%c0) to (%c512) step (%c1) {
+    %partial = memref.alloc() : memref<64xf32, #workgroup>
+    scf.parallel (%t) = (%c0) to (%c64) step (%c1) {
+      %acc = scf.for %k = %t to %c256 step %c64 iter_args(%a = %zero) -> f32 {
+        %wv = memref.load %w[%row, %k] : memref<512x256xi8>
+        %wf = arith.sitofp %wv : i8 to f32
+        %xv = memref.load %x[%k] : memref<256xf32>
+        %p = arith.mulf %wf, %xv : f32
+        %n = arith.addf %a, %p : f32
+        scf.yield %n : f32
+      }
+      memref.store %acc, %partial[%t] : memref<64xf32, #workgroup>
+      gpu.barrier
+      %last = scf.for %i = %c0 to %c6 step %c1 iter_args(%stride = %c32) -> index {
+        %active = arith.cmpi ult, %t, %stride : index
+        scf.if %active {
+          %o = arith.addi %t, %stride : index
+          %mine = memref.load %partial[%t] : memref<64xf32, #workgroup>
+          %other = memref.load %partial[%o] : memref<64xf32, #workgroup>
+          %s = arith.addf %mine, %other : f32
+          memref.store %s, %partial[%t] : memref<64xf32, #workgroup>
+        }
+        gpu.barrier
+        %next = arith.divui %stride, %c2 : index
+        scf.yield %next : index
+      }
+      %first = arith.cmpi eq, %t, %c0 : index
+      scf.if %first {
+        %sum = memref.load %partial[%c0] : memref<64xf32, #workgroup>
+        %s = memref.load %scale[%row] : memref<512xf32>
+        %r = arith.mulf %sum, %s : f32
+        memref.store %r, %y[%row] : memref<512xf32>
+      }
+    } {mapping = [#threads]}
+  } {mapping = [#blocks]}
+  return
+}
+
+func.func @wkv4_step(%k: memref<1024xf32>, %v: memref<1024xf32>,
+                     %w: memref<1024xf32>, %u: memref<1024xf32>,
+                     %aa: memref<1024xf32>, %bb: memref<1024xf32>,
+                     %pp: memref<1024xf32>, %y: memref<1024xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%g) = (%c0) to (%c16) step (%c1) {
+    scf.parallel (%t) = (%c0) to (%c64) step (%c1) {
+      %base = arith.muli %g, %c64 : index
+      %c = arith.addi %base, %t : index
+      %kc = memref.load %k[%c] : memref<1024xf32>
+      %vc = memref.load %v[%c] : memref<1024xf32>
+      %wc = memref.load %w[%c] : memref<1024xf32>
+      %uc = memref.load %u[%c] : memref<1024xf32>
+      %a = memref.load %aa[%c] : memref<1024xf32>
+      %b = memref.load %bb[%c] : memref<1024xf32>
+      %p0 = memref.load %pp[%c] : memref<1024xf32>
+      %ww = arith.addf %uc, %kc : f32
+      %p = arith.maximumf %p0, %ww : f32
+      %d1 = arith.subf %p0, %p : f32
+      %e1 = math.exp %d1 : f32
+      %d2 = arith.subf %ww, %p : f32
+      %e2 = math.exp %d2 : f32
+      %n1 = arith.mulf %e1, %a : f32
+      %n2 = arith.mulf %e2, %vc : f32
+      %num = arith.addf %n1, %n2 : f32
+      %m1 = arith.mulf %e1, %b : f32
+      %den = arith.addf %m1, %e2 : f32
+      %yc = arith.divf %num, %den : f32
+      memref.store %yc, %y[%c] : memref<1024xf32>
+      %ww2 = arith.addf %wc, %p0 : f32
+      %q = arith.maximumf %ww2, %kc : f32
+      %f1 = arith.subf %ww2, %q : f32
+      %g1 = math.exp %f1 : f32
+      %f2 = arith.subf %kc, %q : f32
+      %g2 = math.exp %f2 : f32
+      %a1 = arith.mulf %g1, %a : f32
+      %a2 = arith.mulf %g2, %vc : f32
+      %an = arith.addf %a1, %a2 : f32
+      %b1 = arith.mulf %g1, %b : f32
+      %bn = arith.addf %b1, %g2 : f32
+      memref.store %an, %aa[%c] : memref<1024xf32>
+      memref.store %bn, %bb[%c] : memref<1024xf32>
+      memref.store %q, %pp[%c] : memref<1024xf32>
+    } {mapping = [#threads]}
+  } {mapping = [#blocks]}
+  return
+}
+}

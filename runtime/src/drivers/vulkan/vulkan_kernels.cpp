@@ -1,0 +1,848 @@
+//===- vulkan_kernels.cpp - running an artifact's SPIR-V kernels ----------===//
+
+#include "drivers/vulkan/vulkan_kernels.h"
+
+#include "seqc/artifact.h"
+
+#include <volk.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+using namespace seqc::vk;
+
+//===----------------------------------------------------------------------===//
+// The artifact
+//===----------------------------------------------------------------------===//
+
+uint64_t Binding::bytes() const {
+  uint64_t bits = 0;
+  if (type.size() > 1 && (type[0] == 'f' || type[0] == 'i'))
+    bits = std::strtoull(type.c_str() + 1, nullptr, 10);
+  return count * ((bits + 7) / 8);
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string &s, char sep) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, sep))
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+bool parseUnsigned(const std::string &s, uint64_t &out) {
+  if (s.empty() || s.size() > 19 ||
+      s.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  out = std::stoull(s);
+  return true;
+}
+
+bool parseDims(const std::string &s, std::array<uint32_t, 3> &out) {
+  std::vector<std::string> parts = split(s, ',');
+  if (parts.size() != 3)
+    return false;
+  for (int i = 0; i < 3; ++i) {
+    uint64_t v;
+    if (!parseUnsigned(parts[i], v) || v == 0 || v > UINT32_MAX)
+      return false;
+    out[i] = static_cast<uint32_t>(v);
+  }
+  return true;
+}
+
+/// Parses one kernel.NAME entry.
+bool parseKernel(const std::string &name, const std::string &value,
+                 uint64_t spirvSize, Kernel &k, std::string &error) {
+  k.name = name;
+  auto fail = [&](const std::string &why) {
+    error = "kernel." + name + ": " + why;
+    return false;
+  };
+  std::map<std::string, std::string> fields;
+  for (const std::string &pair : split(value, ' ')) {
+    size_t eq = pair.find('=');
+    if (eq == std::string::npos)
+      return fail("'" + pair + "' is not field=value");
+    fields[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  for (const char *f : {"entry", "spirv", "grid", "workgroup", "shared",
+                        "features", "bindings"})
+    if (!fields.count(f))
+      return fail(std::string("no '") + f + "' field");
+  k.entry = fields["entry"];
+  std::vector<std::string> range = split(fields["spirv"], '+');
+  if (range.size() != 2 || !parseUnsigned(range[0], k.spirvOffset) ||
+      !parseUnsigned(range[1], k.spirvBytes) || k.spirvBytes == 0 ||
+      k.spirvBytes % 4 || k.spirvOffset % 4 || k.spirvOffset > spirvSize ||
+      k.spirvBytes > spirvSize - k.spirvOffset)
+    return fail("spirv=" + fields["spirv"] + " is not a range of the " +
+                std::to_string(spirvSize) + " bytes of SPIR-V");
+  if (!parseDims(fields["grid"], k.grid))
+    return fail("grid=" + fields["grid"] + " is not three positive integers");
+  if (!parseDims(fields["workgroup"], k.workgroup))
+    return fail("workgroup=" + fields["workgroup"] +
+                " is not three positive integers");
+  if (!parseUnsigned(fields["shared"], k.shared))
+    return fail("shared=" + fields["shared"] + " is not an integer");
+  if (fields["features"] != "none")
+    k.features = split(fields["features"], ',');
+  for (const std::string &b : split(fields["bindings"], ',')) {
+    std::vector<std::string> parts = split(b, ':');
+    Binding binding;
+    uint64_t arg = 0;
+    if (parts.size() != 4 || !parseUnsigned(parts[1], binding.count) ||
+        binding.count == 0 ||
+        (parts[2] != "r" && parts[2] != "w" && parts[2] != "rw") ||
+        !parseUnsigned(parts[3], arg) || arg > 65535)
+      return fail("binding '" + b + "' is not TYPE:COUNT:r|w|rw:ARGUMENT");
+    binding.arg = static_cast<unsigned>(arg);
+    for (const Binding &other : k.bindings)
+      if (other.arg == binding.arg)
+        return fail("two bindings are argument " + parts[3]);
+    binding.type = parts[0];
+    binding.access = parts[2];
+    if (binding.bytes() == 0)
+      return fail("binding '" + b + "' has an unknown element type");
+    k.bindings.push_back(binding);
+  }
+  if (k.bindings.empty())
+    return fail("no bindings");
+  return true;
+}
+
+} // namespace
+
+bool KernelArtifact::load(const std::string &dir, KernelArtifact &out,
+                          std::string &error) {
+  std::string path = dir + "/" + artifact::kKernelsFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    // Another target's artifact has a manifest.json naming its target
+    // (absent: cpu).
+    std::ifstream json(dir + "/manifest.json");
+    if (json) {
+      std::string text((std::istreambuf_iterator<char>(json)),
+                       std::istreambuf_iterator<char>());
+      std::string key = "\"target\": \"", target = artifact::kDefaultTarget;
+      size_t at = text.find(key);
+      if (at != std::string::npos) {
+        size_t end = text.find('"', at + key.size());
+        target = text.substr(at + key.size(), end - at - key.size());
+      }
+      error = dir + ": an artifact for the '" + target +
+              "' target, not a Vulkan kernel artifact (no " +
+              artifact::kKernelsFile + ")";
+    } else {
+      error = path + ": cannot open (not a Vulkan kernel artifact)";
+    }
+    return false;
+  }
+  std::string data((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  size_t nl = data.find('\n');
+  std::string magic = artifact::kKernelsMagic;
+  uint64_t textBytes = 0;
+  if (nl == std::string::npos || nl > 64 ||
+      data.compare(0, magic.size() + 1, magic + " ") != 0 ||
+      !parseUnsigned(data.substr(magic.size() + 1, nl - magic.size() - 1),
+                     textBytes) ||
+      textBytes > data.size() - nl - 1) {
+    error = path + ": not a kernels file (expected '" + magic +
+            " <manifest bytes>' and the manifest)";
+    return false;
+  }
+  std::string text = data.substr(nl + 1, textBytes);
+  size_t start = (nl + 1 + textBytes + 15) / 16 * 16;
+  out.dir = dir;
+  out.spirv = start <= data.size() ? data.substr(start) : std::string();
+  out.manifest = artifact::parseManifest(text.c_str());
+  auto get = [&](artifact::Key key) -> std::string {
+    auto it = out.manifest.find(artifact::keyName(key));
+    return it == out.manifest.end() ? std::string() : it->second;
+  };
+  std::string target = get(artifact::Key::Target);
+  if (target != "vulkan") {
+    error = path + ": the artifact is for the '" +
+            (target.empty() ? artifact::kDefaultTarget : target) +
+            "' target, not vulkan";
+    return false;
+  }
+  std::vector<std::string> names = split(get(artifact::Key::Kernels), ' ');
+  if (names.empty()) {
+    error = path + ": the manifest lists no kernels";
+    return false;
+  }
+  for (const std::string &name : names) {
+    auto it = out.manifest.find(artifact::kKernelKeyPrefix + name);
+    if (it == out.manifest.end()) {
+      error = path + ": kernel " + name + " has no kernel." + name + " entry";
+      return false;
+    }
+    Kernel k;
+    if (!parseKernel(name, it->second, out.spirv.size(), k, error)) {
+      error = path + ": " + error;
+      return false;
+    }
+    uint32_t magicWord;
+    std::memcpy(&magicWord, out.spirv.data() + k.spirvOffset, 4);
+    if (magicWord != 0x07230203) {
+      error = path + ": kernel " + name +
+              ": its module is not SPIR-V (bad magic number)";
+      return false;
+    }
+    out.kernels.push_back(std::move(k));
+  }
+  return true;
+}
+
+const Kernel *KernelArtifact::find(const std::string &name) const {
+  for (const Kernel &k : kernels)
+    if (k.name == name)
+      return &k;
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// The device
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+const char *kValidationLayer = "VK_LAYER_KHRONOS_validation";
+
+std::string vkError(const char *what, VkResult r) {
+  return std::string(what) + " failed (VkResult " + std::to_string(r) + ")";
+}
+
+/// The device's features, queried once, and the structs that enable them.
+struct Features {
+  VkPhysicalDeviceFeatures2 base{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  VkPhysicalDeviceVulkan11Features v11{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  VkPhysicalDeviceVulkan12Features v12{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceVulkan13Features v13{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+  bool has13 = false;
+
+  void chain(bool with13) {
+    has13 = with13;
+    base.pNext = &v11;
+    v11.pNext = &v12;
+    v12.pNext = with13 ? &v13 : nullptr;
+    v13.pNext = nullptr;
+  }
+  /// The VkBool32 of a vulkan_features.def feature (null: a subgroup
+  /// operation or unknown).
+  VkBool32 *field(const std::string &name) {
+    if (name == "shaderFloat16")
+      return &v12.shaderFloat16;
+    if (name == "shaderFloat64")
+      return &base.features.shaderFloat64;
+    if (name == "shaderInt8")
+      return &v12.shaderInt8;
+    if (name == "shaderInt16")
+      return &base.features.shaderInt16;
+    if (name == "shaderInt64")
+      return &base.features.shaderInt64;
+    if (name == "storageBuffer16BitAccess")
+      return &v11.storageBuffer16BitAccess;
+    if (name == "storageBuffer8BitAccess")
+      return &v12.storageBuffer8BitAccess;
+    if (name == "shaderIntegerDotProduct")
+      return has13 ? &v13.shaderIntegerDotProduct : nullptr;
+    return nullptr;
+  }
+};
+
+VkSubgroupFeatureFlagBits subgroupBit(const std::string &name) {
+  static const std::pair<const char *, VkSubgroupFeatureFlagBits> bits[] = {
+      {"subgroup_basic", VK_SUBGROUP_FEATURE_BASIC_BIT},
+      {"subgroup_vote", VK_SUBGROUP_FEATURE_VOTE_BIT},
+      {"subgroup_arithmetic", VK_SUBGROUP_FEATURE_ARITHMETIC_BIT},
+      {"subgroup_ballot", VK_SUBGROUP_FEATURE_BALLOT_BIT},
+      {"subgroup_shuffle", VK_SUBGROUP_FEATURE_SHUFFLE_BIT},
+      {"subgroup_shuffle_relative", VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT},
+      {"subgroup_quad", VK_SUBGROUP_FEATURE_QUAD_BIT}};
+  for (auto &[n, bit] : bits)
+    if (name == n)
+      return bit;
+  return VkSubgroupFeatureFlagBits(0);
+}
+
+bool knownFeature(const std::string &name) {
+#define SEQC_VULKAN_FEATURE(n, caps, ext)                                      \
+  if (name == #n)                                                              \
+    return true;
+#include "seqc/vulkan_features.def"
+  return false;
+}
+
+VKAPI_ATTR VkBool32 VKAPI_CALL
+onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+          VkDebugUtilsMessageTypeFlagsEXT,
+          const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+  auto *messages = static_cast<std::vector<std::string> *>(user);
+  const char *level = severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT
+                          ? "error"
+                          : "warning";
+  messages->push_back(std::string(level) + ": " +
+                      (data && data->pMessage ? data->pMessage : "?"));
+  return VK_FALSE;
+}
+
+struct Buffer {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  void *mapped = nullptr;
+  uint64_t bytes = 0;
+};
+
+struct Pipeline {
+  const Kernel *kernel = nullptr;
+  VkShaderModule module = VK_NULL_HANDLE;
+  VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
+  VkPipelineLayout layout = VK_NULL_HANDLE;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  std::vector<Buffer> buffers;
+};
+
+} // namespace
+
+struct Runner::Impl {
+  const KernelArtifact *artifact = nullptr;
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue queue = VK_NULL_HANDLE;
+  uint32_t queueFamily = 0;
+  VkCommandPool commandPool = VK_NULL_HANDLE;
+  VkDescriptorPool descriptorPool = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  VkPhysicalDeviceMemoryProperties memory{};
+  std::string name;
+  std::vector<Pipeline> pipelines;
+  std::vector<std::string> messages;
+
+  ~Impl();
+  bool createInstance(const Options &options, std::string &error);
+  bool checkDevice(std::string &error, Features &enable);
+  bool createDevice(Features &enable, std::string &error);
+  bool createBuffer(uint64_t bytes, Buffer &out, std::string &error);
+  bool createPipeline(const Kernel &k, Pipeline &p, std::string &error);
+};
+
+Runner::Impl::~Impl() {
+  if (device) {
+    vkDeviceWaitIdle(device);
+    for (Pipeline &p : pipelines) {
+      for (Buffer &b : p.buffers) {
+        if (b.mapped)
+          vkUnmapMemory(device, b.memory);
+        vkDestroyBuffer(device, b.buffer, nullptr);
+        vkFreeMemory(device, b.memory, nullptr);
+      }
+      vkDestroyPipeline(device, p.pipeline, nullptr);
+      vkDestroyPipelineLayout(device, p.layout, nullptr);
+      vkDestroyDescriptorSetLayout(device, p.setLayout, nullptr);
+      vkDestroyShaderModule(device, p.module, nullptr);
+    }
+    vkDestroyFence(device, fence, nullptr);
+    vkDestroyDescriptorPool(device, descriptorPool, nullptr);
+    vkDestroyCommandPool(device, commandPool, nullptr);
+    vkDestroyDevice(device, nullptr);
+  }
+  if (messenger)
+    vkDestroyDebugUtilsMessengerEXT(instance, messenger, nullptr);
+  if (instance)
+    vkDestroyInstance(instance, nullptr);
+}
+
+bool Runner::Impl::createInstance(const Options &options, std::string &error) {
+  VkResult r = volkInitialize();
+  if (r != VK_SUCCESS) {
+    error = "the Vulkan loader (libvulkan.so.1) is not installed";
+    return false;
+  }
+  if (volkGetInstanceVersion() < VK_API_VERSION_1_2) {
+    error = "the Vulkan loader is older than Vulkan 1.2";
+    return false;
+  }
+  std::vector<const char *> layers, extensions;
+  VkDebugUtilsMessengerCreateInfoEXT messengerInfo{
+      VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+  if (options.validation) {
+    uint32_t count = 0;
+    vkEnumerateInstanceLayerProperties(&count, nullptr);
+    std::vector<VkLayerProperties> props(count);
+    vkEnumerateInstanceLayerProperties(&count, props.data());
+    bool found = std::any_of(props.begin(), props.end(), [](auto &p) {
+      return std::strcmp(p.layerName, kValidationLayer) == 0;
+    });
+    if (!found) {
+      error = std::string("validation requested, but ") + kValidationLayer +
+              " is not installed (Debian: vulkan-validationlayers)";
+      return false;
+    }
+    layers.push_back(kValidationLayer);
+    extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    messengerInfo.messageSeverity =
+        VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+        VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    messengerInfo.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                                VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                                VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+    messengerInfo.pfnUserCallback = onMessage;
+    messengerInfo.pUserData = &messages;
+  }
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "seqc";
+  app.apiVersion = VK_API_VERSION_1_3;
+  VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  info.pApplicationInfo = &app;
+  info.enabledLayerCount = layers.size();
+  info.ppEnabledLayerNames = layers.data();
+  info.enabledExtensionCount = extensions.size();
+  info.ppEnabledExtensionNames = extensions.data();
+  // Messages during instance creation and destruction go to the same
+  // callback.
+  if (options.validation)
+    info.pNext = &messengerInfo;
+  if ((r = vkCreateInstance(&info, nullptr, &instance)) != VK_SUCCESS) {
+    error = vkError("vkCreateInstance", r);
+    instance = VK_NULL_HANDLE;
+    return false;
+  }
+  volkLoadInstance(instance);
+  if (options.validation &&
+      (r = vkCreateDebugUtilsMessengerEXT(instance, &messengerInfo, nullptr,
+                                          &messenger)) != VK_SUCCESS) {
+    error = vkError("vkCreateDebugUtilsMessengerEXT", r);
+    return false;
+  }
+  uint32_t count = 0;
+  vkEnumeratePhysicalDevices(instance, &count, nullptr);
+  if (count == 0) {
+    error = "no Vulkan device (for lavapipe, install mesa-vulkan-drivers)";
+    return false;
+  }
+  std::vector<VkPhysicalDevice> devices(count);
+  vkEnumeratePhysicalDevices(instance, &count, devices.data());
+  physical = devices.front();
+  return true;
+}
+
+bool Runner::Impl::checkDevice(std::string &error, Features &enable) {
+  VkPhysicalDeviceSubgroupProperties subgroup{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 props{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  props.pNext = &subgroup;
+  vkGetPhysicalDeviceProperties2(physical, &props);
+  name = props.properties.deviceName;
+  const VkPhysicalDeviceLimits &limits = props.properties.limits;
+  uint32_t api = props.properties.apiVersion;
+  std::string prefix = "device '" + name + "' cannot run " + artifact->dir;
+  if (api < VK_API_VERSION_1_2) {
+    error = prefix + ": it supports Vulkan " +
+            std::to_string(VK_API_VERSION_MAJOR(api)) + "." +
+            std::to_string(VK_API_VERSION_MINOR(api)) +
+            "; seqc's kernels need 1.2 or later";
+    return false;
+  }
+  Features have;
+  have.chain(api >= VK_API_VERSION_1_3);
+  vkGetPhysicalDeviceFeatures2(physical, &have.base);
+  enable.chain(api >= VK_API_VERSION_1_3);
+
+  for (const Kernel &k : artifact->kernels) {
+    std::string kp = prefix + ": kernel " + k.name + " needs ";
+    uint64_t invocations = 1;
+    for (int i = 0; i < 3; ++i) {
+      invocations *= k.workgroup[i];
+      if (k.workgroup[i] > limits.maxComputeWorkGroupSize[i]) {
+        error = kp + "a workgroup size of " + std::to_string(k.workgroup[i]) +
+                " in " + "xyz"[i] + "; the device allows " +
+                std::to_string(limits.maxComputeWorkGroupSize[i]);
+        return false;
+      }
+      if (k.grid[i] > limits.maxComputeWorkGroupCount[i]) {
+        error = kp + std::to_string(k.grid[i]) + " workgroups in " + "xyz"[i] +
+                "; the device allows " +
+                std::to_string(limits.maxComputeWorkGroupCount[i]);
+        return false;
+      }
+    }
+    if (invocations > limits.maxComputeWorkGroupInvocations) {
+      error = kp + std::to_string(invocations) +
+              " invocations per workgroup; the device allows " +
+              std::to_string(limits.maxComputeWorkGroupInvocations);
+      return false;
+    }
+    if (k.shared > limits.maxComputeSharedMemorySize) {
+      error = kp + std::to_string(k.shared) +
+              " bytes of workgroup memory; the device has " +
+              std::to_string(limits.maxComputeSharedMemorySize);
+      return false;
+    }
+    for (size_t b = 0; b < k.bindings.size(); ++b)
+      if (k.bindings[b].bytes() > limits.maxStorageBufferRange) {
+        error = kp + std::to_string(k.bindings[b].bytes()) +
+                " bytes in binding " + std::to_string(b) +
+                "; the device's storage buffers hold at most " +
+                std::to_string(limits.maxStorageBufferRange);
+        return false;
+      }
+    for (const std::string &f : k.features) {
+      if (!knownFeature(f)) {
+        error = kp + "the feature '" + f +
+                "', which this runtime does not know (a newer seqc?)";
+        return false;
+      }
+      if (VkSubgroupFeatureFlagBits bit = subgroupBit(f)) {
+        if (!(subgroup.supportedOperations & bit) ||
+            !(subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT)) {
+          error = kp + "the subgroup operations '" + f.substr(9) +
+                  "' in compute shaders, which the device lacks";
+          return false;
+        }
+        continue;
+      }
+      VkBool32 *field = have.field(f);
+      if (!field || !*field) {
+        error = kp + "the feature " + f + ", which the device lacks";
+        return false;
+      }
+      *enable.field(f) = VK_TRUE;
+    }
+  }
+  return true;
+}
+
+bool Runner::Impl::createDevice(Features &enable, std::string &error) {
+  uint32_t count = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(physical, &count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(count);
+  vkGetPhysicalDeviceQueueFamilyProperties(physical, &count, families.data());
+  bool found = false;
+  for (uint32_t i = 0; i < count && !found; ++i)
+    if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+      queueFamily = i;
+      found = true;
+    }
+  if (!found) {
+    error = "device '" + name + "' has no compute queue";
+    return false;
+  }
+  float priority = 1.0f;
+  VkDeviceQueueCreateInfo queueInfo{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  queueInfo.queueFamilyIndex = queueFamily;
+  queueInfo.queueCount = 1;
+  queueInfo.pQueuePriorities = &priority;
+  VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  info.pNext = &enable.base;
+  info.queueCreateInfoCount = 1;
+  info.pQueueCreateInfos = &queueInfo;
+  VkResult r = vkCreateDevice(physical, &info, nullptr, &device);
+  if (r != VK_SUCCESS) {
+    error = vkError("vkCreateDevice", r);
+    device = VK_NULL_HANDLE;
+    return false;
+  }
+  volkLoadDevice(device);
+  vkGetDeviceQueue(device, queueFamily, 0, &queue);
+  vkGetPhysicalDeviceMemoryProperties(physical, &memory);
+
+  VkCommandPoolCreateInfo poolInfo{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  poolInfo.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  poolInfo.queueFamilyIndex = queueFamily;
+  if ((r = vkCreateCommandPool(device, &poolInfo, nullptr, &commandPool)) !=
+      VK_SUCCESS) {
+    error = vkError("vkCreateCommandPool", r);
+    return false;
+  }
+  uint32_t sets = artifact->kernels.size(), buffers = 0;
+  for (const Kernel &k : artifact->kernels)
+    buffers += k.bindings.size();
+  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, buffers};
+  VkDescriptorPoolCreateInfo dpInfo{
+      VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+  dpInfo.maxSets = sets;
+  dpInfo.poolSizeCount = 1;
+  dpInfo.pPoolSizes = &size;
+  if ((r = vkCreateDescriptorPool(device, &dpInfo, nullptr, &descriptorPool)) !=
+      VK_SUCCESS) {
+    error = vkError("vkCreateDescriptorPool", r);
+    return false;
+  }
+  VkFenceCreateInfo fenceInfo{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  if ((r = vkCreateFence(device, &fenceInfo, nullptr, &fence)) != VK_SUCCESS) {
+    error = vkError("vkCreateFence", r);
+    return false;
+  }
+  return true;
+}
+
+bool Runner::Impl::createBuffer(uint64_t bytes, Buffer &out,
+                                std::string &error) {
+  out.bytes = bytes;
+  VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  info.size = bytes;
+  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+  info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  VkResult r = vkCreateBuffer(device, &info, nullptr, &out.buffer);
+  if (r != VK_SUCCESS) {
+    error = vkError("vkCreateBuffer", r);
+    return false;
+  }
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(device, out.buffer, &req);
+  // Host-visible, coherent memory: inputs are written and results read
+  // through the mapping (on lavapipe all memory is host memory; a
+  // discrete GPU would want device-local buffers and staging copies).
+  const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                     VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  uint32_t type = UINT32_MAX;
+  for (uint32_t i = 0; i < memory.memoryTypeCount && type == UINT32_MAX; ++i)
+    if ((req.memoryTypeBits & (1u << i)) &&
+        (memory.memoryTypes[i].propertyFlags & want) == want)
+      type = i;
+  if (type == UINT32_MAX) {
+    error = "device '" + name + "' has no host-visible coherent memory";
+    return false;
+  }
+  VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  alloc.allocationSize = req.size;
+  alloc.memoryTypeIndex = type;
+  if ((r = vkAllocateMemory(device, &alloc, nullptr, &out.memory)) !=
+      VK_SUCCESS) {
+    error = vkError("vkAllocateMemory", r);
+    return false;
+  }
+  if ((r = vkBindBufferMemory(device, out.buffer, out.memory, 0)) !=
+          VK_SUCCESS ||
+      (r = vkMapMemory(device, out.memory, 0, VK_WHOLE_SIZE, 0, &out.mapped)) !=
+          VK_SUCCESS) {
+    error = vkError("binding or mapping buffer memory", r);
+    return false;
+  }
+  std::memset(out.mapped, 0, bytes);
+  return true;
+}
+
+bool Runner::Impl::createPipeline(const Kernel &k, Pipeline &p,
+                                  std::string &error) {
+  p.kernel = &k;
+  VkShaderModuleCreateInfo smInfo{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  smInfo.codeSize = k.spirvBytes;
+  smInfo.pCode = reinterpret_cast<const uint32_t *>(artifact->spirv.data() +
+                                                    k.spirvOffset);
+  VkResult r = vkCreateShaderModule(device, &smInfo, nullptr, &p.module);
+  if (r != VK_SUCCESS) {
+    error = "kernel " + k.name + ": " + vkError("vkCreateShaderModule", r);
+    return false;
+  }
+  std::vector<VkDescriptorSetLayoutBinding> bindings(k.bindings.size());
+  for (size_t i = 0; i < bindings.size(); ++i) {
+    bindings[i].binding = i;
+    bindings[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    bindings[i].descriptorCount = 1;
+    bindings[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+  }
+  VkDescriptorSetLayoutCreateInfo slInfo{
+      VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+  slInfo.bindingCount = bindings.size();
+  slInfo.pBindings = bindings.data();
+  if ((r = vkCreateDescriptorSetLayout(device, &slInfo, nullptr,
+                                       &p.setLayout)) != VK_SUCCESS) {
+    error = vkError("vkCreateDescriptorSetLayout", r);
+    return false;
+  }
+  VkPipelineLayoutCreateInfo plInfo{
+      VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  plInfo.setLayoutCount = 1;
+  plInfo.pSetLayouts = &p.setLayout;
+  if ((r = vkCreatePipelineLayout(device, &plInfo, nullptr, &p.layout)) !=
+      VK_SUCCESS) {
+    error = vkError("vkCreatePipelineLayout", r);
+    return false;
+  }
+  VkComputePipelineCreateInfo cpInfo{
+      VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  cpInfo.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+  cpInfo.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  cpInfo.stage.module = p.module;
+  cpInfo.stage.pName = k.entry.c_str();
+  cpInfo.layout = p.layout;
+  if ((r = vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &cpInfo, nullptr,
+                                    &p.pipeline)) != VK_SUCCESS) {
+    error = "kernel " + k.name + ": " + vkError("vkCreateComputePipelines", r);
+    p.pipeline = VK_NULL_HANDLE;
+    return false;
+  }
+  VkDescriptorSetAllocateInfo dsInfo{
+      VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+  dsInfo.descriptorPool = descriptorPool;
+  dsInfo.descriptorSetCount = 1;
+  dsInfo.pSetLayouts = &p.setLayout;
+  if ((r = vkAllocateDescriptorSets(device, &dsInfo, &p.set)) != VK_SUCCESS) {
+    error = vkError("vkAllocateDescriptorSets", r);
+    return false;
+  }
+  p.buffers.resize(k.bindings.size());
+  std::vector<VkDescriptorBufferInfo> infos(k.bindings.size());
+  std::vector<VkWriteDescriptorSet> writes(k.bindings.size());
+  for (size_t i = 0; i < k.bindings.size(); ++i) {
+    if (!createBuffer(k.bindings[i].bytes(), p.buffers[i], error))
+      return false;
+    infos[i] = {p.buffers[i].buffer, 0, VK_WHOLE_SIZE};
+    writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    writes[i].dstSet = p.set;
+    writes[i].dstBinding = i;
+    writes[i].descriptorCount = 1;
+    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[i].pBufferInfo = &infos[i];
+  }
+  vkUpdateDescriptorSets(device, writes.size(), writes.data(), 0, nullptr);
+  return true;
+}
+
+Runner::Runner(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
+Runner::~Runner() = default;
+
+std::unique_ptr<Runner> Runner::create(const KernelArtifact &artifact,
+                                       const Options &options,
+                                       std::string &error) {
+  auto impl = std::make_unique<Impl>();
+  impl->artifact = &artifact;
+  Features enable;
+  if (!impl->createInstance(options, error) ||
+      !impl->checkDevice(error, enable) || !impl->createDevice(enable, error))
+    return nullptr;
+  impl->pipelines.resize(artifact.kernels.size());
+  for (size_t i = 0; i < artifact.kernels.size(); ++i)
+    if (!impl->createPipeline(artifact.kernels[i], impl->pipelines[i], error))
+      return nullptr;
+  return std::unique_ptr<Runner>(new Runner(std::move(impl)));
+}
+
+const std::string &Runner::deviceName() const { return impl->name; }
+
+const std::vector<std::string> &Runner::validationMessages() const {
+  return impl->messages;
+}
+
+bool Runner::dispatch(const std::string &kernel,
+                      const std::map<unsigned, std::string> &inputs,
+                      std::map<unsigned, std::string> &results,
+                      std::string &error) {
+  Pipeline *p = nullptr;
+  for (Pipeline &candidate : impl->pipelines)
+    if (candidate.kernel->name == kernel)
+      p = &candidate;
+  if (!p) {
+    error = "no kernel named '" + kernel + "' in " + impl->artifact->dir;
+    return false;
+  }
+  for (auto &[binding, bytes] : inputs) {
+    if (binding >= p->buffers.size()) {
+      error = "kernel " + kernel + " has " + std::to_string(p->buffers.size()) +
+              " bindings; there is no " + std::to_string(binding);
+      return false;
+    }
+    if (bytes.size() != p->buffers[binding].bytes) {
+      error = "kernel " + kernel + ", argument " +
+              std::to_string(p->kernel->bindings[binding].arg) + ": expected " +
+              std::to_string(p->buffers[binding].bytes) + " bytes (" +
+              p->kernel->bindings[binding].type + " x " +
+              std::to_string(p->kernel->bindings[binding].count) + "), got " +
+              std::to_string(bytes.size());
+      return false;
+    }
+    std::memcpy(p->buffers[binding].mapped, bytes.data(), bytes.size());
+  }
+  VkDevice device = impl->device;
+  VkCommandBufferAllocateInfo cbInfo{
+      VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  cbInfo.commandPool = impl->commandPool;
+  cbInfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cbInfo.commandBufferCount = 1;
+  VkCommandBuffer cb;
+  VkResult r = vkAllocateCommandBuffers(device, &cbInfo, &cb);
+  if (r != VK_SUCCESS) {
+    error = vkError("vkAllocateCommandBuffers", r);
+    return false;
+  }
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  vkBeginCommandBuffer(cb, &begin);
+  vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+  vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1,
+                          &p->set, 0, nullptr);
+  vkCmdDispatch(cb, p->kernel->grid[0], p->kernel->grid[1], p->kernel->grid[2]);
+  // The results become visible to the host's reads of the mapping.
+  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                       VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, nullptr,
+                       0, nullptr);
+  vkEndCommandBuffer(cb);
+  VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  submit.commandBufferCount = 1;
+  submit.pCommandBuffers = &cb;
+  vkResetFences(device, 1, &impl->fence);
+  r = vkQueueSubmit(impl->queue, 1, &submit, impl->fence);
+  if (r == VK_SUCCESS)
+    r = vkWaitForFences(device, 1, &impl->fence, VK_TRUE, UINT64_MAX);
+  vkFreeCommandBuffers(device, impl->commandPool, 1, &cb);
+  if (r != VK_SUCCESS) {
+    error = vkError("submitting the dispatch", r);
+    return false;
+  }
+  for (size_t i = 0; i < p->buffers.size(); ++i)
+    results[i].assign(static_cast<const char *>(p->buffers[i].mapped),
+                      p->buffers[i].bytes);
+  return true;
+}
+
+std::vector<std::string> seqc::vk::listDevices(std::string &error) {
+  std::vector<std::string> names;
+  if (volkInitialize() != VK_SUCCESS) {
+    error = "the Vulkan loader (libvulkan.so.1) is not installed";
+    return names;
+  }
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.apiVersion = VK_API_VERSION_1_2;
+  VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  info.pApplicationInfo = &app;
+  VkInstance instance;
+  VkResult r = vkCreateInstance(&info, nullptr, &instance);
+  if (r != VK_SUCCESS) {
+    error = vkError("vkCreateInstance", r);
+    return names;
+  }
+  volkLoadInstance(instance);
+  uint32_t count = 0;
+  vkEnumeratePhysicalDevices(instance, &count, nullptr);
+  std::vector<VkPhysicalDevice> devices(count);
+  vkEnumeratePhysicalDevices(instance, &count, devices.data());
+  for (VkPhysicalDevice d : devices) {
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(d, &props);
+    names.push_back(props.deviceName);
+  }
+  vkDestroyInstance(instance, nullptr);
+  if (names.empty())
+    error = "no Vulkan device";
+  return names;
+}

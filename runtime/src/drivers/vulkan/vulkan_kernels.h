@@ -1,0 +1,117 @@
+//===- vulkan_kernels.h - running an artifact's SPIR-V kernels --*- C++ -*-===//
+//
+// The Vulkan driver of kernel artifacts (`seqc compile KERNELS.mlir
+// --target=vulkan`): it reads kernels.bin (seqc/artifact.h), opens the first
+// physical device through volk (the loader is found at run time, so nothing
+// links libvulkan), refuses the artifact with a message naming the kernel,
+// the need and the device when the device lacks a feature or limit a kernel
+// needs, enables exactly the features the kernels need, and makes every
+// buffer, pipeline and descriptor set once. A dispatch then copies inputs
+// into the kernel's buffers, records one dispatch, submits, waits and reads
+// back. With validation, the Khronos layer is enabled and every message it
+// reports (warning or error) is counted.
+//
+// The runtime's model drivers (driver.h) do not use it yet: whole models
+// are not compiled for Vulkan.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_RUNTIME_VULKAN_KERNELS_H
+#define SEQC_RUNTIME_VULKAN_KERNELS_H
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace seqc {
+namespace vk {
+
+/// One storage buffer of a kernel: set 0, binding = its index.
+struct Binding {
+  std::string type;   // f32, f16, i8, i32, ...
+  uint64_t count = 0; // elements
+  std::string access; // r, w or rw
+  unsigned arg = 0;   // the kernel function's argument
+  uint64_t bytes() const;
+};
+
+/// A kernel table entry (the manifest's kernel.NAME).
+struct Kernel {
+  std::string name, entry;
+  uint64_t spirvOffset = 0, spirvBytes = 0;
+  std::array<uint32_t, 3> grid{}, workgroup{};
+  uint64_t shared = 0;
+  std::vector<std::string> features;
+  std::vector<Binding> bindings;
+};
+
+/// kernels.bin, parsed and checked.
+struct KernelArtifact {
+  std::string dir;
+  std::map<std::string, std::string> manifest;
+  std::vector<Kernel> kernels;
+  /// The SPIR-V modules (Kernel::spirvOffset is into this).
+  std::string spirv;
+
+  /// Reads DIR/kernels.bin; false with `error` set on any problem.
+  static bool load(const std::string &dir, KernelArtifact &out,
+                   std::string &error);
+  const Kernel *find(const std::string &name) const;
+};
+
+/// The binding of function argument `arg` of `kernel`, or -1.
+inline int bindingOfArg(const Kernel &kernel, unsigned arg) {
+  for (size_t i = 0; i < kernel.bindings.size(); ++i)
+    if (kernel.bindings[i].arg == arg)
+      return static_cast<int>(i);
+  return -1;
+}
+
+struct Options {
+  /// Enable VK_LAYER_KHRONOS_validation and count its messages.
+  bool validation = false;
+};
+
+/// A device with an artifact's kernels ready to dispatch.
+class Runner {
+public:
+  /// Opens the first physical device and prepares every kernel of
+  /// `artifact`; null with `error` set when Vulkan is unavailable or the
+  /// device cannot run the artifact.
+  static std::unique_ptr<Runner> create(const KernelArtifact &artifact,
+                                        const Options &options,
+                                        std::string &error);
+  ~Runner();
+
+  /// The device's name (VkPhysicalDeviceProperties::deviceName).
+  const std::string &deviceName() const;
+
+  /// Dispatches `kernel` once: `inputs` (binding -> bytes, each exactly the
+  /// binding's size) are copied in first, unnamed bindings keep their
+  /// contents (zero at creation); every binding is read back into
+  /// `results`. False with `error` set on failure.
+  bool dispatch(const std::string &kernel,
+                const std::map<unsigned, std::string> &inputs,
+                std::map<unsigned, std::string> &results, std::string &error);
+
+  /// Messages of the validation layer so far (warnings and errors).
+  const std::vector<std::string> &validationMessages() const;
+
+  struct Impl;
+
+private:
+  explicit Runner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+/// The names of the physical devices (empty with `error` set when the
+/// loader or an instance is unavailable).
+std::vector<std::string> listDevices(std::string &error);
+
+} // namespace vk
+} // namespace seqc
+
+#endif // SEQC_RUNTIME_VULKAN_KERNELS_H

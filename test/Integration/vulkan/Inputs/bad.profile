@@ -1,0 +1,3 @@
+name bad
+vulkan 1.3
+features shaderFloat16 cooperativeMatrix

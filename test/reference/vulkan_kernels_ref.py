@@ -1,0 +1,149 @@
+"""Numpy reference for the Vulkan decode kernels (lib/Target/Vulkan/kernels).
+
+Generates the inputs of one kernel (fixed seed), runs it with
+seqc-vulkan-run, and compares every written binding with this reference,
+computed in float64 from the same (float32 / float16 / int8) inputs:
+
+    matvec_f32:  y[r] = sum_k W[r, k] x[k]                  W float32
+    matvec_f16:  y[r] = sum_k W[r, k] x[k]                  W float16
+    matvec_i8:   y[r] = scale[r] * sum_k W[r, k] x[k]        W int8
+    wkv4_step:   the RWKV-4 step in the aa/bb/pp form, `steps` times:
+        ww = u + k;  p = max(pp, ww);  e1 = exp(pp - p);  e2 = exp(ww - p)
+        y  = (e1 aa + e2 v) / (e1 bb + e2)
+        ww = w + pp; p = max(ww, k);   e1 = exp(ww - p);  e2 = exp(k - p)
+        aa = e1 aa + e2 v;  bb = e1 bb + e2;  pp = p
+
+Tolerances. The products sum 256 terms in another order than numpy (64
+partial sums, then a tree): each y[r] must be within 1e-5 of
+sum_k |W[r, k] x[k]| (the scale of the rounding of a reordered float32 sum;
+for int8 times the row's scale). The float16 and int8 weights are exact in
+float32, so their kernels get the same bound. WKV: every output and state
+element within 1e-5 relative to the magnitudes it sums (y and aa mix signs:
+(e1 |aa| + e2 |v|) / (e1 bb + e2) and e1 |aa| + e2 |v|; bb, pp: themselves),
+after every step of the last; the state carries over between dispatches.
+
+Usage: vulkan_kernels_ref.py TOOL ARTIFACT KERNEL WORKDIR [--steps N]
+       [--validate]
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+ROWS, COLS, CHANNELS = 512, 256, 1024
+REL = 1e-5
+
+
+def matvec_inputs(kind, rng):
+    x = rng.standard_normal(COLS).astype(np.float32)
+    if kind == "f32":
+        w = rng.standard_normal((ROWS, COLS)).astype(np.float32)
+        return [w, x], None
+    if kind == "f16":
+        w = rng.standard_normal((ROWS, COLS)).astype(np.float16)
+        return [w, x], None
+    w = rng.integers(-127, 128, (ROWS, COLS)).astype(np.int8)
+    scale = (rng.random(ROWS) * 0.02 + 0.001).astype(np.float32)
+    return [w, scale, x], scale
+
+
+def check_matvec(kind, inputs, scale, y):
+    w = inputs[0].astype(np.float64)
+    x = inputs[-1].astype(np.float64)
+    terms = w * x[None, :]
+    ref = terms.sum(axis=1)
+    bound = np.abs(terms).sum(axis=1)
+    if scale is not None:
+        ref *= scale
+        bound *= scale
+    err = np.abs(y.astype(np.float64) - ref)
+    worst = float((err / bound).max())
+    return worst <= REL, f"max |y - ref| / sum|w x| = {worst:.3g}"
+
+
+def wkv4(k, v, w, u, aa, bb, pp, steps):
+    k, v, w, u = (a.astype(np.float64) for a in (k, v, w, u))
+    aa, bb, pp = (a.astype(np.float64) for a in (aa, bb, pp))
+    for _ in range(steps):
+        ww = u + k
+        p = np.maximum(pp, ww)
+        e1, e2 = np.exp(pp - p), np.exp(ww - p)
+        y = (e1 * aa + e2 * v) / (e1 * bb + e2)
+        y_scale = (e1 * np.abs(aa) + e2 * np.abs(v)) / (e1 * bb + e2)
+        ww = w + pp
+        p = np.maximum(ww, k)
+        e1, e2 = np.exp(ww - p), np.exp(k - p)
+        aa_scale = e1 * np.abs(aa) + e2 * np.abs(v)
+        aa, bb, pp = e1 * aa + e2 * v, e1 * bb + e2, p
+    # The scale each value's rounding is relative to: the magnitudes of the
+    # terms it sums (y and aa mix signs; bb and pp do not).
+    return (y, aa, bb, pp), (y_scale, aa_scale, np.abs(bb), np.abs(pp))
+
+
+def main(argv):
+    args = [a for a in argv if not a.startswith("--")]
+    tool, artifact, kernel, work = args[:4]
+    steps = 1
+    if "--steps" in argv:
+        steps = int(argv[argv.index("--steps") + 1])
+    os.makedirs(work, exist_ok=True)
+    rng = np.random.default_rng(20261204)
+    if kernel.startswith("matvec_"):
+        kind = kernel.split("_")[1]
+        inputs, scale = matvec_inputs(kind, rng)
+        outputs = {len(inputs): ROWS}
+    elif kernel == "wkv4_step":
+        c = CHANNELS
+        k = rng.standard_normal(c).astype(np.float32)
+        v = rng.standard_normal(c).astype(np.float32)
+        w = -np.exp(rng.standard_normal(c) * 0.5).astype(np.float32)
+        u = (rng.standard_normal(c) * 0.5).astype(np.float32)
+        aa = rng.standard_normal(c).astype(np.float32)
+        bb = (np.abs(rng.standard_normal(c)) + 0.1).astype(np.float32)
+        pp = rng.standard_normal(c).astype(np.float32)
+        inputs = [k, v, w, u, aa, bb, pp]
+        outputs = {4: c, 5: c, 6: c, 7: c}
+    else:
+        sys.exit(f"vulkan_kernels_ref.py: unknown kernel {kernel}")
+
+    cmd = [tool, artifact, kernel]
+    for i, a in enumerate(inputs):
+        path = os.path.join(work, f"{kernel}.in{i}.bin")
+        a.tofile(path)
+        cmd += ["--in", f"{i}={path}"]
+    for i in outputs:
+        cmd += ["--out", f"{i}={os.path.join(work, f'{kernel}.out{i}.bin')}"]
+    if steps > 1:
+        cmd += ["--repeat", str(steps)]
+    if "--validate" in argv:
+        cmd += ["--validate"]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    sys.stderr.write(run.stderr)
+    if run.returncode != 0:
+        print(f"{kernel}: seqc-vulkan-run failed ({run.returncode})")
+        return 1
+    got = {i: np.fromfile(os.path.join(work, f"{kernel}.out{i}.bin"),
+                          np.float32) for i in outputs}
+    for i, n in outputs.items():
+        if got[i].size != n or not np.all(np.isfinite(got[i])):
+            print(f"{kernel}: binding {i}: {got[i].size} values, "
+                  f"expected {n} finite ones")
+            return 1
+
+    if kernel.startswith("matvec_"):
+        ok, what = check_matvec(kind, inputs, scale, got[len(inputs)])
+    else:
+        ref, scale = wkv4(*inputs, steps)
+        worst = 0.0
+        for r, sc, i in zip(ref, scale, (7, 4, 5, 6)):
+            err = np.abs(got[i].astype(np.float64) - r) / (sc + 1e-30)
+            worst = max(worst, float(err.max()))
+        ok, what = worst <= REL, f"max relative error {worst:.3g}"
+    print(f"{kernel}: {what} (tolerance {REL:g}): {'ok' if ok else 'MISMATCH'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
