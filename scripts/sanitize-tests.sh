@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds seqc with AddressSanitizer and UndefinedBehaviorSanitizer (clang-22)
+# in its own directory and runs the tests that read hostile input under it:
+# the unit tests and the importer, tokenizer, runtime and hostile-input
+# integration tests. Any sanitizer report fails the test that triggered it.
+#
+#   scripts/sanitize-tests.sh [DIR]     (default build-fuzz/)
+#
+# DIR is configured with scripts/configure.sh --fuzz: the sanitizer build
+# plus libFuzzer's coverage instrumentation, so that one extra build serves
+# both this script and scripts/fuzz.sh (the instrumentation changes no
+# result). A DIR configured with --sanitize works the same.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR="${1:-build-fuzz}"
+if [ ! -f "$DIR/build.ninja" ]; then
+  bash scripts/configure.sh --fuzz "$DIR" > /dev/null
+fi
+cmake --build "$DIR" --target seqc seqc-opt seqc-run SeqcUnitTests \
+  SeqcCompilerTests SeqcRuntimeTests
+
+# The tests, by what they read: checkpoints and configs (import), tokenizer
+# files and text, artifacts (runtime), and the hostile-input suites.
+TESTS=(
+  test/Dialect/Seq
+  test/Integration/hostile
+  test/Integration/cpu/hostile
+  test/Integration/tokenizer
+  test/Integration/runtime
+  test/Integration/cpu/rwkv/bad-input.test
+  test/Integration/cpu/rwkv/import.test
+  test/Integration/cpu/rwkv/rwkv4-random.test
+  test/Integration/cpu/rwkv/rwkv5-early.test
+  test/Integration/cpu/rwkv/runtime.test
+  test/Integration/cpu/llama/bad-input.test
+  test/Integration/cpu/llama/deep-json.test
+  test/Integration/cpu/llama/llama-random.test
+  test/Integration/cpu/llama/gguf-quant.test
+  test/Integration/cpu/spikegpt/bad-input.test
+)
+lit_args=()
+for t in "${TESTS[@]}"; do lit_args+=("$DIR/$t"); done
+rc=0
+"$DIR/bin/SeqcUnitTests" --gtest_brief=1 || rc=1
+"$DIR/bin/SeqcCompilerTests" --gtest_brief=1 || rc=1
+/usr/lib/llvm-22/bin/lit -sq "${lit_args[@]}" || rc=1
+exit "$rc"
