@@ -20,7 +20,10 @@ cmake --build "$DIR" --target seqc seqc-opt seqc-run SeqcUnitTests \
   SeqcCompilerTests SeqcRuntimeTests
 
 # The tests, by what they read: checkpoints and configs (import), tokenizer
-# files and text, artifacts (runtime), and the hostile-input suites.
+# files and text, artifacts (runtime), and the hostile-input suites. The
+# numeric end-to-end tests (llama-random, rwkv4-random, gguf-quant) pass
+# under the sanitizers too but take 1-3 minutes each there; they are left
+# to a manual run (docs/design.md has the times).
 TESTS=(
   test/Dialect/Seq
   test/Integration/hostile
@@ -29,13 +32,10 @@ TESTS=(
   test/Integration/runtime
   test/Integration/cpu/rwkv/bad-input.test
   test/Integration/cpu/rwkv/import.test
-  test/Integration/cpu/rwkv/rwkv4-random.test
   test/Integration/cpu/rwkv/rwkv5-early.test
   test/Integration/cpu/rwkv/runtime.test
   test/Integration/cpu/llama/bad-input.test
   test/Integration/cpu/llama/deep-json.test
-  test/Integration/cpu/llama/llama-random.test
-  test/Integration/cpu/llama/gguf-quant.test
   test/Integration/cpu/spikegpt/bad-input.test
 )
 lit_args=()
@@ -43,5 +43,5 @@ for t in "${TESTS[@]}"; do lit_args+=("$DIR/$t"); done
 rc=0
 "$DIR/bin/SeqcUnitTests" --gtest_brief=1 || rc=1
 "$DIR/bin/SeqcCompilerTests" --gtest_brief=1 || rc=1
-/usr/lib/llvm-22/bin/lit -sq "${lit_args[@]}" || rc=1
+/usr/lib/llvm-22/bin/lit -s "${lit_args[@]}" || rc=1
 exit "$rc"
