@@ -41,7 +41,10 @@ TESTS=(
 lit_args=()
 for t in "${TESTS[@]}"; do lit_args+=("$DIR/$t"); done
 rc=0
-"$DIR/bin/SeqcUnitTests" --gtest_brief=1 || rc=1
-"$DIR/bin/SeqcCompilerTests" --gtest_brief=1 || rc=1
+for t in SeqcUnitTests SeqcCompilerTests; do
+  out=$("$DIR/bin/$t" --gtest_brief=1 2>&1) || { rc=1; printf '%s\n' "$out"; }
+  echo "sanitize: $t: $(printf '%s\n' "$out" | tail -1)"
+done
 /usr/lib/llvm-22/bin/lit -s "${lit_args[@]}" || rc=1
+echo "sanitize: $([ "$rc" = 0 ] && echo passed || echo FAILED) under ASan + UBSan"
 exit "$rc"
