@@ -8,6 +8,8 @@ APT_PACKAGES=(
   cmake ninja-build ccache gcc g++ git
   # LLVM/MLIR 22 (libMLIR.so, mlir-tblgen, lit, FileCheck, not)
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 clang-format-22
+  # the sanitizer and libFuzzer runtimes of clang-22 (scripts/configure.sh --sanitize | --fuzz)
+  libclang-rt-22-dev
   # tests and benchmarks
   libgtest-dev libbenchmark-dev
   # numpy references (Debian's python3, used through /usr/bin/python3)

@@ -32,6 +32,16 @@ tools = [ToolSubst("seqc-opt", unresolved="fatal"),
 llvm_config.add_tool_substitutions(tools, [config.seqc_tools_dir,
                                            config.llvm_tools_dir])
 
+# A C compiler for programs that link the runtime: in a sanitizer build
+# (scripts/configure.sh --sanitize | --fuzz) libseqcrt.so takes ASan and
+# UBSan from the program, which must then be built with them.
+if config.seqc_sanitize:
+    config.substitutions.append(
+        ("%cc", "clang-22 -fsanitize=address,undefined"))
+    config.available_features.add("sanitize")
+else:
+    config.substitutions.append(("%cc", "cc"))
+
 # ../shared/data holds the tokenizer vocabularies and the training text.
 shared_data = os.path.normpath(os.path.join(config.seqc_src_root, "..",
                                             "shared", "data"))

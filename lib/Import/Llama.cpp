@@ -86,19 +86,26 @@ bool seqc::isLlamaModel(StringRef path) {
 /// positions (the last three optional, with LLaMA's defaults).
 using IntegerReader =
     llvm::function_ref<llvm::Error(StringRef, int64_t &, bool)>;
-static llvm::Error readIntegers(LlamaConfig &c, IntegerReader integer,
-                                ArrayRef<StringRef> keys) {
+static llvm::Error
+readIntegers(LlamaConfig &c, IntegerReader integer, ArrayRef<StringRef> keys,
+             llvm::function_ref<llvm::Error(const llvm::Twine &)> fail) {
   int64_t *required[] = {&c.layers, &c.embd, &c.ffn, &c.heads};
   for (int i = 0; i < 4; ++i)
     if (auto e = integer(keys[i], *required[i], true))
       return e;
   c.kvHeads = c.heads;
-  c.headDim = c.embd / c.heads;
+  // Without a head size, the width is split evenly among the heads (0: it
+  // cannot be, which only a given head size resolves).
+  c.headDim = c.embd % c.heads == 0 ? c.embd / c.heads : 0;
   c.maxPositions = 2048;
   int64_t *optional[] = {&c.kvHeads, &c.headDim, &c.maxPositions};
   for (int i = 0; i < 3; ++i)
     if (auto e = integer(keys[4 + i], *optional[i], false))
       return e;
+  if (c.headDim == 0)
+    return fail(keys[1] + " (" + llvm::Twine(c.embd) +
+                ") is not a multiple of " + keys[3] + " (" +
+                llvm::Twine(c.heads) + ") and there is no " + keys[5]);
   return llvm::Error::success();
 }
 
@@ -145,7 +152,8 @@ llvm::Expected<LlamaConfig> seqc::parseLlamaConfig(StringRef cfgPath,
           readIntegers(c, integer,
                        {"num_hidden_layers", "hidden_size", "intermediate_size",
                         "num_attention_heads", "num_key_value_heads",
-                        "head_dim", "max_position_embeddings"}))
+                        "head_dim", "max_position_embeddings"},
+                       fail))
     return std::move(e);
   if (auto e = integer("vocab_size", c.vocab, true))
     return std::move(e);
@@ -194,7 +202,8 @@ llvm::Expected<LlamaConfig> seqc::llamaConfigFromGguf(Checkpoint &ckpt) {
                             {"block_count", "embedding_length",
                              "feed_forward_length", "attention.head_count",
                              "attention.head_count_kv", "rope.dimension_count",
-                             "context_length"}))
+                             "context_length"},
+                            fail))
     return std::move(e);
   if (const std::string *v = ckpt.metadata("llama.rope.freq_base"))
     c.ropeTheta = std::strtod(v->c_str(), nullptr);

@@ -49,7 +49,9 @@ public:
     blob.bytes.resize(offset + size, 0);
     uint8_t *dst = blob.bytes.data() + offset;
     if (dtype == DType::F32) {
-      std::memcpy(dst, values.data(), size);
+      // (An empty tensor's data() may be null, which memcpy must not get.)
+      if (size)
+        std::memcpy(dst, values.data(), size);
     } else if (dtype == DType::I8) {
       // Symmetric per-row quantization: q = rint(w / s), s = max|w| / 127.
       int64_t cols = std::max<int64_t>(shape.back(), 1),

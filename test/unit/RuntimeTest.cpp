@@ -411,6 +411,31 @@ TEST(ArtifactFormatTest, CheckedWeightsHeader) {
       seqc::artifact::parseWeightsHeader(text.data(), text.size(), back));
 }
 
+TEST(ArtifactFormatTest, WeightsHeaderIsReadStrictly) {
+  // Found by fuzz/fuzz_weights_header.cpp: sscanf's %llx read 23 hex
+  // digits as a clamped id. Only the text formatWeightsHeader writes is a
+  // header.
+  auto parses = [](const std::string &line) {
+    seqc::artifact::WeightsHeader h;
+    return seqc::artifact::parseWeightsHeader(line.data(), line.size(), h);
+  };
+  EXPECT_TRUE(parses("SEQCWTS1 0x0123456789abcdef 4096\n"));
+  EXPECT_TRUE(parses("SEQCWTS1 0xffffffffffffffff 18446744073709551615\n"));
+  for (const char *bad :
+       {"SEQCWTS1 0x0123456789abcd789abcdef 4096\n", // 23 digits
+        "SEQCWTS1 0x0123456789abcde 4096\n",         // 15 digits
+        "SEQCWTS1 0x0123456789ABCDEF 4096\n",        // not as written
+        "SEQCWTS1 0x0123456789abcdef -4096\n",
+        "SEQCWTS1 0x0123456789abcdef +4096\n",
+        "SEQCWTS1 0x0123456789abcdef 04096\n",
+        "SEQCWTS1 0x0123456789abcdef  4096\n",
+        "SEQCWTS1 0x0123456789abcdef 18446744073709551616\n", // 2^64
+        "SEQCWTS1 0x0123456789abcdef 4096",                   // no newline
+        "SEQCWTS1 0x0123456789abcdef 4096 xxh64:0000000000000001 model.so "
+        "12 xxh64:000000000000002\n"}) // a short checksum
+    EXPECT_FALSE(parses(bad)) << bad;
+}
+
 TEST(ArtifactFormatTest, ManifestLines) {
   auto m = seqc::artifact::parseManifest("seqc_artifact 2\nstate_shape 2 3 "
                                          "4\nnospace\nfuture_key x y\n");

@@ -57,6 +57,12 @@ QuantEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult QuantEncodingAttr::verifyEncoding(
     ArrayRef<int64_t> shape, Type elementType,
     function_ref<InFlightDiagnostic()> emitError) const {
+  // The tensor type parser verifies the encoding even when the element type
+  // failed to parse (found by fuzz/fuzz_seq_ir.cpp: `tensor<4x32x, #seq.quant
+  // ...>`), so the type may be null here.
+  if (!elementType)
+    return emitError() << "a tensor with encoding " << *this
+                       << " must have element type i" << getBits();
   auto intType = dyn_cast<IntegerType>(elementType);
   if (!intType || !intType.isSignless() || intType.getWidth() != getBits())
     return emitError() << "a tensor with encoding " << *this

@@ -201,28 +201,60 @@ inline std::string formatWeightsHeader(uint64_t id, uint64_t bytes) {
 
 /// Reads a header (at least its first 160 bytes); false when it is not a
 /// seqc weights header.
+/// Reads the header formatWeightsHeader writes, and only that text: exactly
+/// 16 hex digits for each id and checksum, plain decimal sizes that fit in
+/// 64 bits, single spaces and the closing newline (so that no other text
+/// reads as the same header, and no number is silently clamped).
 inline bool parseWeightsHeader(const void *data, size_t size,
                                WeightsHeader &h) {
   char text[160] = {0};
   std::memcpy(text, data, size < sizeof text - 1 ? size : sizeof text - 1);
-  unsigned long long i = 0, b = 0, p = 0, eb = 0, ec = 0;
-  int end = 0;
-  if (std::strncmp(text, "SEQCWTS1 0x", 11) != 0 ||
-      std::sscanf(text + 9, "%llx %llu%n", &i, &b, &end) != 2)
+  const char *p = text;
+  auto literal = [&](const char *word) {
+    size_t n = std::strlen(word);
+    if (std::strncmp(p, word, n) != 0)
+      return false;
+    p += n;
+    return true;
+  };
+  auto hex16 = [&](unsigned long long &v) {
+    v = 0;
+    for (int i = 0; i < 16; ++i, ++p) {
+      char c = *p;
+      int d = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                     : -1;
+      if (d < 0)
+        return false;
+      v = v << 4 | (unsigned)d;
+    }
+    return true;
+  };
+  auto decimal = [&](unsigned long long &v) {
+    v = 0;
+    const char *start = p;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+      unsigned d = unsigned(*p - '0');
+      if (v > (~0ull - d) / 10)
+        return false;
+      v = v * 10 + d;
+    }
+    // No empty number, no leading zero but "0" itself.
+    return p != start && !(*start == '0' && p - start > 1);
+  };
+  unsigned long long i, b, pc, eb, ec;
+  if (!literal("SEQCWTS1 0x") || !hex16(i) || !literal(" ") || !decimal(b))
     return false;
   h = WeightsHeader();
   h.id = i;
   h.bytes = b;
-  const char *rest = text + 9 + end;
-  if (*rest == '\n')
+  if (literal("\n"))
     return true;
-  int used = 0;
-  if (std::sscanf(rest, " xxh64:%16llx model.so %llu xxh64:%16llx%n", &p, &eb,
-                  &ec, &used) != 3 ||
-      rest[used] != '\n')
+  if (!literal(" xxh64:") || !hex16(pc) || !literal(" model.so ") ||
+      !decimal(eb) || !literal(" xxh64:") || !hex16(ec) || !literal("\n"))
     return false;
   h.checked = true;
-  h.payloadChecksum = p;
+  h.payloadChecksum = pc;
   h.executableBytes = eb;
   h.executableChecksum = ec;
   return true;

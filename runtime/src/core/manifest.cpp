@@ -42,7 +42,10 @@ seqc_status seqc::rt::parseManifest(seqc_model &m, const char *text) {
                     *bytes = need(Key::WeightsBytes),
                     *id = need(Key::WeightsId),
                     *checksum = need(Key::WeightsChecksum);
-  if (!format || !vocab || !(shape || (stateBytes && context)) || !bytes || !id)
+  // state_bytes comes with context (attention models), whether or not a
+  // state_shape is there too.
+  if (!format || !vocab || !(shape || stateBytes) || (stateBytes && !context) ||
+      !bytes || !id)
     return error("%s: the embedded manifest lacks required keys",
                  info.libraryPath.c_str());
   if (*format != std::to_string(artifact::kFormatVersion))

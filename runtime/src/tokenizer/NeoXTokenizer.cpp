@@ -413,6 +413,12 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
             error.substr(path.size() + 2);
     return nullptr;
   }
+  return fromText(text, path, error);
+}
+
+std::unique_ptr<NeoXTokenizer> NeoXTokenizer::fromText(const std::string &text,
+                                                       const std::string &path,
+                                                       std::string &error) {
   Json root;
   if (!JsonParser(text).parse(root, error)) {
     error = path + ": " + error;
@@ -447,8 +453,18 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
     }
     int32_t i = (int32_t)id.number;
     tok->vocab[piece] = i;
-    if ((size_t)i >= tok->pieces.size())
+    if ((size_t)i >= tok->pieces.size()) {
       tok->pieces.resize(i + 1);
+      tok->pieceDefined.resize(i + 1);
+    }
+    // Two pieces with one id: BPE would make one of them and decoding
+    // would spell the other.
+    if (tok->pieceDefined[i]) {
+      error = path + ": vocabulary entries '" + tok->pieces[i] + "' and '" +
+              piece + "' have the same id " + std::to_string(i);
+      return nullptr;
+    }
+    tok->pieceDefined[i] = true;
     tok->pieces[i] = piece;
   }
   for (size_t r = 0; r < merges->items.size(); ++r) {
@@ -483,11 +499,24 @@ std::unique_ptr<NeoXTokenizer> NeoXTokenizer::load(const std::string &path,
                 "] has no valid id (a whole number in [0, 10^7]) or content";
         return nullptr;
       }
-      tok->added.push_back({content->str, (int32_t)id->number});
-      if ((size_t)id->number >= tok->pieces.size())
-        tok->pieces.resize((size_t)id->number + 1);
-      tok->pieces[(size_t)id->number] = content->str;
-      tok->addedIds.insert((int32_t)id->number);
+      size_t i = (size_t)id->number;
+      // An added token may repeat a vocabulary entry (the official files
+      // list <|endoftext|> in both) but not give its id other text.
+      if (i < tok->pieces.size() && tok->pieceDefined[i] &&
+          tok->pieces[i] != content->str) {
+        error = path + ": added_tokens[" + std::to_string(k) + "] '" +
+                content->str + "' has the id " + std::to_string(i) + " of '" +
+                tok->pieces[i] + "'";
+        return nullptr;
+      }
+      tok->added.push_back({content->str, (int32_t)i});
+      if (i >= tok->pieces.size()) {
+        tok->pieces.resize(i + 1);
+        tok->pieceDefined.resize(i + 1);
+      }
+      tok->pieceDefined[i] = true;
+      tok->pieces[i] = content->str;
+      tok->addedIds.insert((int32_t)i);
     }
     std::stable_sort(tok->added.begin(), tok->added.end(),
                      [](const auto &a, const auto &b) {
@@ -675,7 +704,29 @@ std::string NeoXTokenizer::unencodable(const std::string &text) const {
                     (unsigned char)text[i], i);
       return buf;
     }
-  return "";
+  if (!normalizeNFC)
+    return "";
+  // NFC can make characters the text does not hold (A + U+030A is U+00C5),
+  // and it is the normalized text that is encoded: its bytes need tokens
+  // too (else BPE would meet a piece with no id).
+  std::string why;
+  size_t offset = 0;
+  split(
+      text,
+      [&](const std::string &piece) {
+        for (size_t i = 0; i < piece.size() && why.empty(); ++i)
+          if (!byteHasToken[(unsigned char)piece[i]]) {
+            char buf[200];
+            std::snprintf(buf, sizeof buf,
+                          "byte 0x%02X at offset %zu of the text's NFC form "
+                          "has no token in the GPT-NeoX vocabulary",
+                          (unsigned char)piece[i], offset + i);
+            why = buf;
+          }
+        offset += piece.size();
+      },
+      [&](const std::string &content, int32_t) { offset += content.size(); });
+  return why;
 }
 
 std::string NeoXTokenizer::normalize(const std::string &text) const {

@@ -1,6 +1,7 @@
 //===- Tokenizer.cpp - text <-> token ids -------------------------------===//
 
 #include "Tokenizer.h"
+#include "seqc/Support/ParseNumber.h"
 #include "seqc/Support/ReadFile.h"
 
 #include <cstdio>
@@ -183,6 +184,16 @@ std::unique_ptr<WorldTokenizer> WorldTokenizer::load(const std::string &path,
             error.substr(path.size() + 2);
     return nullptr;
   }
+  return fromText(text, path, error);
+}
+
+/// Ids beyond any RWKV World vocabulary (65536 tokens): a larger one is an
+/// edited number, which would size the id table.
+constexpr int64_t kMaxWorldId = 1000000;
+
+std::unique_ptr<WorldTokenizer>
+WorldTokenizer::fromText(const std::string &text, const std::string &path,
+                         std::string &error) {
   std::istringstream in(text);
   auto tok = std::unique_ptr<WorldTokenizer>(new WorldTokenizer);
   tok->nodeToken.push_back(-1); // Root.
@@ -198,29 +209,32 @@ std::unique_ptr<WorldTokenizer> WorldTokenizer::load(const std::string &path,
     size_t pos = line.find(' ');
     if (pos == std::string::npos)
       return bad("expected 'ID LITERAL LENGTH'");
-    long id;
-    try {
-      id = std::stol(line.substr(0, pos));
-    } catch (...) {
-      return bad("token id is not a number");
-    }
+    // Both numbers are whole decimal fields (no sign tricks, no trailing
+    // text), read with the flags' strict parser.
+    int64_t id, length;
+    std::string why;
+    if (!parseInteger(line.substr(0, pos), 1, kMaxWorldId, id, why))
+      return bad("token id '" + line.substr(0, pos) + "': " + why);
     ++pos;
     std::string bytes;
     if (!parsePyLiteral(line, pos, bytes))
       return bad("malformed token literal");
-    long length = -1;
-    try {
-      length = std::stol(line.substr(pos));
-    } catch (...) {
-    }
-    if (length != (long)bytes.size())
+    if (pos >= line.size() || line[pos] != ' ' ||
+        !parseInteger(line.substr(pos + 1), 0, INT64_MAX, length, why))
+      return bad("expected the token's length after its literal");
+    if (length != (int64_t)bytes.size())
       return bad("token length " + std::to_string(length) +
                  " does not match its literal (" +
                  std::to_string(bytes.size()) + " bytes)");
-    if (id <= 0 || id > 1000000)
-      return bad("token id out of range");
-    if ((size_t)id >= tok->tokens.size())
+    // A second definition of an id would leave the first one's bytes in
+    // the trie, encoding them as a token that decodes to other bytes.
+    if ((size_t)id < tok->tokens.size() && tok->defined[id])
+      return bad("token id " + std::to_string(id) + " is defined twice");
+    if ((size_t)id >= tok->tokens.size()) {
       tok->tokens.resize(id + 1);
+      tok->defined.resize(id + 1);
+    }
+    tok->defined[id] = true;
     tok->tokens[id] = bytes;
     tok->insert(bytes, (int32_t)id);
   }

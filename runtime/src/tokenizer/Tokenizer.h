@@ -56,6 +56,11 @@ public:
   /// ("path:line: cause").
   static std::unique_ptr<WorldTokenizer> load(const std::string &path,
                                               std::string &error);
+  /// The same on the text of a vocabulary file (`name` names it in
+  /// messages): the entry point of the fuzz harnesses.
+  static std::unique_ptr<WorldTokenizer> fromText(const std::string &text,
+                                                  const std::string &name,
+                                                  std::string &error);
   std::vector<int32_t> encode(const std::string &text) const override;
   std::string decode(int32_t token) const override;
   int32_t size() const override { return (int32_t)tokens.size(); }
@@ -63,6 +68,7 @@ public:
 
 private:
   std::vector<std::string> tokens; // By id (id 0 is the empty end token).
+  std::vector<bool> defined;       // By id: a line of the file defines it.
   // Trie over bytes: node -> (byte -> child); token id at each node (-1: none).
   std::unordered_map<uint64_t, int32_t> children;
   std::vector<int32_t> nodeToken;
@@ -77,6 +83,11 @@ class NeoXTokenizer : public Tokenizer {
 public:
   static std::unique_ptr<NeoXTokenizer> load(const std::string &path,
                                              std::string &error);
+  /// The same on the text of a tokenizer.json (`name` names it in
+  /// messages): the entry point of the fuzz harnesses.
+  static std::unique_ptr<NeoXTokenizer> fromText(const std::string &text,
+                                                 const std::string &name,
+                                                 std::string &error);
   std::vector<int32_t> encode(const std::string &text) const override;
   std::string decode(int32_t token) const override;
   int32_t size() const override { return (int32_t)pieces.size(); }
@@ -85,7 +96,8 @@ public:
 
 private:
   std::unordered_map<std::string, int32_t> vocab, ranks;
-  std::vector<std::string> pieces;                    // By id.
+  std::vector<std::string> pieces; // By id.
+  std::vector<bool> pieceDefined;  // By id: the file gives its piece.
   std::vector<std::pair<std::string, int32_t>> added; // Longest first.
   std::unordered_set<int32_t> addedIds;
   std::string byteToUnicode[256];

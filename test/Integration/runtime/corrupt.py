@@ -8,6 +8,8 @@
   corrupt.py edit DIR KEY VALUE     replace a manifest value inside model.so,
                                     keeping the file's length (VALUE is cut or
                                     padded with spaces to the old length)
+  corrupt.py rename DIR KEY NEW     rename a manifest key inside model.so (NEW
+                                    has KEY's length)
 """
 import os
 import sys
@@ -37,6 +39,14 @@ elif cmd == "edit":
     end = data.index(b"\n", at)
     old = end - at
     data[at:end] = (value + b" " * old)[:old]
+    open(path, "wb").write(data)
+elif cmd == "rename":
+    path = os.path.join(sys.argv[2], "model.so")
+    key, new = sys.argv[3].encode(), sys.argv[4].encode()
+    assert len(key) == len(new), "the new key must have the old one's length"
+    data = bytearray(open(path, "rb").read())
+    at = data.index(b"\n" + key + b" ") + 1
+    data[at:at + len(key)] = new
     open(path, "wb").write(data)
 else:
     sys.exit("unknown command " + cmd)
