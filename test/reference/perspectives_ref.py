@@ -395,7 +395,13 @@ def cmd_check(a):
         ref = {k: (checkpoint.round_to_dtype(v, "fp16") if np.ndim(v) == 2
                    and not k.startswith(("emb.", COMBINER)) else v)
                for k, v in ref.items()}
-    logits, state = persp_forward(ref, tokens)
+    # The reference token by token, with the state after each token.
+    logits, states, state = [], [], None
+    for t in tokens:
+        lg, state = persp_forward(ref, [t], state)
+        logits.append(lg[0])
+        states.append(state)
+    logits = np.array(logits)
     v = logits.shape[1]
     got = np.fromfile(a.logits, dtype="<f4").astype(np.float64).reshape(-1, v)
     want = logits[-got.shape[0]:]
@@ -404,12 +410,16 @@ def cmd_check(a):
     msg = f"logits max|err|/(tol+tol|ref|)={err:.3g}"
     ok = ok and err <= 1.0
     if a.state:
+        # One state per call: after the last token (prefill), or after each
+        # token of the steps (the last k states of the reference).
         gs = np.fromfile(a.state, dtype="<f4").astype(np.float64)
-        if gs.size != state.size:
+        k = gs.size // state.size
+        if k < 1 or k > len(tokens) or gs.size != k * state.size:
             ok, serr = False, np.inf
         else:
-            serr = state_error(gs.reshape(state.shape), state)
-        msg += f", state max|err|={serr:.3g}"
+            gs = gs.reshape((k,) + state.shape)
+            serr = max(state_error(g, r) for g, r in zip(gs, states[-k:]))
+        msg += f", {k} state(s) max|err|={serr:.3g}"
         ok = ok and serr <= a.state_tol
     print(f"{a.label}: {'OK' if ok else 'FAIL'} {msg}")
     return 0 if ok else 1
