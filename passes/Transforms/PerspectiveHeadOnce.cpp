@@ -73,15 +73,16 @@ bool isZeroFilled(Value v) {
   return matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
 }
 
-/// `map` over n dims without dim 1 (the perspective), which must not occur.
-AffineMap dropPerspectiveDim(AffineMap map) {
+/// `map` over n dims without dim `dp` (the perspective), which must not
+/// occur in it.
+AffineMap dropPerspectiveDim(AffineMap map, unsigned dp) {
   MLIRContext *ctx = map.getContext();
   unsigned n = map.getNumDims();
   SmallVector<AffineExpr> repl;
   for (unsigned d = 0; d < n; ++d)
-    repl.push_back(d == 0   ? getAffineDimExpr(0, ctx)
-                   : d == 1 ? getAffineConstantExpr(0, ctx)
-                            : getAffineDimExpr(d - 1, ctx));
+    repl.push_back(d < dp    ? getAffineDimExpr(d, ctx)
+                   : d == dp ? getAffineConstantExpr(0, ctx)
+                             : getAffineDimExpr(d - 1, ctx));
   SmallVector<AffineExpr> results;
   for (AffineExpr e : map.getResults())
     results.push_back(e.replaceDims(repl));
@@ -102,32 +103,31 @@ struct MixBeforeLinear : OpRewritePattern<PerspectiveMixOp> {
     MLIRContext *ctx = mix.getContext();
     unsigned n = gen.getNumLoops();
     SmallVector<utils::IteratorType> iters = gen.getIteratorTypesArray();
-    if (n < 3 || iters[0] != utils::IteratorType::parallel ||
-        iters[1] != utils::IteratorType::parallel ||
-        iters[2] != utils::IteratorType::parallel)
-      return rewriter.notifyMatchFailure(mix, "loops are not (t, p, n, ...)");
-    bool reduces = n > 3;
-    for (unsigned d = 3; d < n; ++d)
-      if (iters[d] != utils::IteratorType::reduction)
-        return rewriter.notifyMatchFailure(mix, "extra parallel loop");
+    // The output [t, p, n] names the loops dt, dp, dn (in any order); the
+    // others must be reductions.
     OpOperand *init = gen.getDpsInitOperand(0);
     AffineMap outMap = gen.getMatchingIndexingMap(init);
-    if (outMap.getNumResults() != 3 ||
-        outMap.getResult(0) != getAffineDimExpr(0, ctx) ||
-        outMap.getResult(1) != getAffineDimExpr(1, ctx) ||
-        outMap.getResult(2) != getAffineDimExpr(2, ctx))
+    if (outMap.getNumResults() != 3 || !outMap.isProjectedPermutation())
       return rewriter.notifyMatchFailure(mix, "output is not [t, p, n]");
-    // Exactly one input uses t or p: [t, p, k]; the others neither.
+    unsigned dt = outMap.getDimPosition(0), dp = outMap.getDimPosition(1),
+             dn = outMap.getDimPosition(2);
+    for (unsigned d = 0; d < n; ++d) {
+      bool out = d == dt || d == dp || d == dn;
+      if (iters[d] != (out ? utils::IteratorType::parallel
+                           : utils::IteratorType::reduction))
+        return rewriter.notifyMatchFailure(mix, "loops are not (t, p, n, k)");
+    }
+    bool reduces = n > 3;
+    // Exactly one input uses t or p, as [t, p, k]; the others neither.
+    AffineExpr t = getAffineDimExpr(dt, ctx), p = getAffineDimExpr(dp, ctx);
     OpOperand *act = nullptr;
     for (OpOperand *in : gen.getDpsInputOperands()) {
       AffineMap m = gen.getMatchingIndexingMap(in);
-      if (!m.isFunctionOfDim(0) && !m.isFunctionOfDim(1))
+      if (!m.isFunctionOfDim(dt) && !m.isFunctionOfDim(dp))
         continue;
-      if (act || m.getNumResults() != 3 ||
-          m.getResult(0) != getAffineDimExpr(0, ctx) ||
-          m.getResult(1) != getAffineDimExpr(1, ctx) ||
-          m.getResult(2).isFunctionOfDim(0) ||
-          m.getResult(2).isFunctionOfDim(1))
+      if (act || m.getNumResults() != 3 || m.getResult(0) != t ||
+          m.getResult(1) != p || m.getResult(2).isFunctionOfDim(dt) ||
+          m.getResult(2).isFunctionOfDim(dp))
         return rewriter.notifyMatchFailure(mix, "inputs are not [t, p, k]");
       act = in;
     }
@@ -180,21 +180,17 @@ struct MixBeforeLinear : OpRewritePattern<PerspectiveMixOp> {
       AffineMap m = gen.getMatchingIndexingMap(in);
       if (in == act) {
         ins.push_back(mixed);
-        maps.push_back(AffineMap::get(
-            n - 1, 0,
-            {getAffineDimExpr(0, ctx),
-             dropPerspectiveDim(AffineMap::get(n, 0, m.getResult(2), ctx))
-                 .getResult(0)},
-            ctx));
+        m = AffineMap::get(n, 0, {m.getResult(0), m.getResult(2)}, ctx);
       } else {
         ins.push_back(in->get());
-        maps.push_back(dropPerspectiveDim(m));
       }
+      maps.push_back(dropPerspectiveDim(m, dp));
     }
     maps.push_back(dropPerspectiveDim(
-        AffineMap::get(n, 0, {outMap.getResult(0), outMap.getResult(2)}, ctx)));
+        AffineMap::get(n, 0, {outMap.getResult(0), outMap.getResult(2)}, ctx),
+        dp));
     SmallVector<utils::IteratorType> newIters(iters);
-    newIters.erase(newIters.begin() + 1);
+    newIters.erase(newIters.begin() + dp);
     Type outType =
         RankedTensorType::get({mixedType.getDimSize(0), initType.getDimSize(2)},
                               initType.getElementType());

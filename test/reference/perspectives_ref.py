@@ -35,6 +35,8 @@ Command line:
         an RWKV-4 checkpoint turned into a P-perspective one as the paper's
         trainer does: each time_mix cloned P times, convert3.weight drawn
         from N(0, 0.01^2);
+    perspectives_ref.py bad DIR
+        malformed checkpoints for the import's error tests;
     perspectives_ref.py check CKPT.pth --tokens ... --logits GOT.f32
         [--state GOT.f32] [--weights fp32|fp16|int8] [--tol T] [--label L]
         the compiled model's logits (and final state) against the reference.
@@ -425,6 +427,27 @@ def cmd_check(a):
     return 0 if ok else 1
 
 
+def cmd_bad(a):
+    """Malformed P-perspective checkpoints for the import's error tests."""
+    base = random_persp_weights(2, 16, 64, 4, seed=3)
+    c = 16
+    cases = {
+        # One tensor with another P than convert3's.
+        "mismatch": dict(base, **{"blocks.1.ffn.time_mix_r":
+                                  np.zeros((3, 1, 1, c), np.float32)}),
+        # Per-perspective mixes without the combiner.
+        "nocombiner": {k: v for k, v in base.items() if k != COMBINER},
+        # A combiner of the wrong width, and of the wrong rank.
+        "widecombiner": dict(base, **{COMBINER: np.zeros((4, c + 1), np.float32)}),
+        "flatcombiner": dict(base, **{COMBINER: np.zeros((4 * c,), np.float32)}),
+        # A combiner beside stock [1, 1, C] mixes.
+        "stockmix": {k: (v[:1, 0] if is_mix(k) else v) for k, v in base.items()},
+    }
+    for name, w in cases.items():
+        checkpoint.write_pth(os.path.join(a.dir, name + ".pth"), w)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -460,6 +483,9 @@ def main():
     c.add_argument("--state-tol", type=float, default=1e-4)
     c.add_argument("--label", default="check")
     c.set_defaults(run=cmd_check)
+    d = sub.add_parser("bad")
+    d.add_argument("dir")
+    d.set_defaults(run=cmd_bad)
     a = parser.parse_args()
     return a.run(a)
 
