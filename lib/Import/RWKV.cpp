@@ -86,6 +86,19 @@ public:
   }
   int64_t rowsPerLayer() const { return rowsPerLayer(cfg, spiking); }
 
+  /// Temporal perspectives (RWKV-4): P copies of the residual stream, as a
+  /// batch. The stream is [T*P, C] (row t*P + p), so that the projections
+  /// are [T*P, C] x [C, C] products and the normalizations row-wise; the
+  /// token shift and the WKV recurrence, channel-wise, see it as
+  /// [T, P*C], and each state row holds P*C channels ([P, C], perspective
+  /// major). Stock models (no combiner) have none of this.
+  bool perspectives() const { return cfg.perspectives > 0; }
+  int64_t numPerspectives() const {
+    return std::max<int64_t>(cfg.perspectives, 1);
+  }
+  /// The width of a state row: C, or P*C with perspectives.
+  int64_t stateWidth() const { return numPerspectives() * cfg.embd; }
+
 private:
   const RWKVConfig &cfg;
   const SpikeGPTOptions *spiking;
@@ -93,13 +106,13 @@ private:
   std::map<std::pair<int64_t, bool>, func::FuncOp> layerFuncs;
 
   MemRefType stateType() {
-    return MemRefType::get({cfg.layers, rowsPerLayer(), cfg.embd}, f32);
+    return MemRefType::get({cfg.layers, rowsPerLayer(), stateWidth()}, f32);
   }
 
   /// Initial state: zeros, except RWKV-4's pp (row 3) = -1e30 (no past).
   void buildInitState() override {
     func::FuncOp fn = startFunc("seqc_init_state", {stateType()});
-    SmallVector<int64_t> shape = {cfg.layers, rowsPerLayer(), cfg.embd};
+    SmallVector<int64_t> shape = {cfg.layers, rowsPerLayer(), stateWidth()};
     Value init = tensor::EmptyOp::create(b, loc, shape, f32);
     Value filled =
         linalg::GenericOp::create(
@@ -150,15 +163,15 @@ private:
 
   /// state[layer, row0 .. row0+rows-1, :] as [C] (rows == 1) or [rows, C].
   Value stateRows(Value state, int64_t layer, int64_t row0, int64_t rows) {
-    SmallVector<int64_t> shape = rows == 1
-                                     ? SmallVector<int64_t>{cfg.embd}
-                                     : SmallVector<int64_t>{rows, cfg.embd};
+    int64_t width = stateWidth();
+    SmallVector<int64_t> shape = rows == 1 ? SmallVector<int64_t>{width}
+                                           : SmallVector<int64_t>{rows, width};
     return tensor::ExtractSliceOp::create(
         b, loc, RankedTensorType::get(shape, f32), state,
         ArrayRef<OpFoldResult>{b.getIndexAttr(layer), b.getIndexAttr(row0),
                                b.getIndexAttr(0)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(rows),
-                               b.getIndexAttr(cfg.embd)},
+                               b.getIndexAttr(width)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
                                b.getIndexAttr(1)});
   }
@@ -171,7 +184,7 @@ private:
         ArrayRef<OpFoldResult>{b.getIndexAttr(layer), b.getIndexAttr(row0),
                                b.getIndexAttr(0)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(n),
-                               b.getIndexAttr(cfg.embd)},
+                               b.getIndexAttr(stateWidth())},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
                                b.getIndexAttr(1)});
   }
@@ -487,10 +500,10 @@ private:
   /// x + sigmoid(Wr·xr) ⊙ Wv·relu(Wk·xk)² (RWKV-7: no receptance gate), with
   /// the carried token in state row `shiftRow`.
   Value channelMix(Value x, Value &state, int64_t l, int64_t shiftRow) {
-    auto seqType = cast<RankedTensorType>(x.getType());
-    auto rowType = RankedTensorType::get({cfg.embd}, f32);
+    auto rowType = RankedTensorType::get({stateWidth()}, f32);
     std::string f = "blocks." + std::to_string(l) + ".ffn.";
-    Value xx = layerNorm(x, "blocks." + std::to_string(l) + ".ln2");
+    Value xx = toTime(layerNorm(x, "blocks." + std::to_string(l) + ".ln2"));
+    auto seqType = cast<RankedTensorType>(xx.getType());
     auto shift = seq::TokenShiftOp::create(
         b, loc, TypeRange{seqType, rowType},
         ValueRange{xx, stateRows(state, 0, shiftRow, 1)});
@@ -501,11 +514,11 @@ private:
       return arith::MulFOp::create(nb, nl, relu, relu);
     };
     Value xk = lerp(xx, sx, weight(f + "mix_k"));
-    Value hidden = elementwise({linear(xk, f + "Wk")}, reluSq);
+    Value hidden = elementwise({linear(toRows(xk), f + "Wk")}, reluSq);
     Value out = linear(hidden, f + "Wv");
     if (cfg.version != 7) {
       Value xr = lerp(xx, sx, weight(f + "mix_r"));
-      out = mul(elementwise({linear(xr, f + "Wr")},
+      out = mul(elementwise({linear(toRows(xr), f + "Wr")},
                             [](OpBuilder &nb, Location nl, ValueRange a) {
                               return sigmoid(nb, nl, a[0]);
                             }),
@@ -529,14 +542,170 @@ private:
     return r.x;
   }
 
+  //===--------------------------------------------------------------------===//
+  // Temporal perspectives (RWKV-4)
+  //===--------------------------------------------------------------------===//
+
+  /// Rows of the residual stream for `tokens` tokens (static or dynamic).
+  int64_t streamRows(int64_t tokens) const {
+    if (!perspectives() || ShapedType::isDynamic(tokens))
+      return tokens;
+    return tokens * numPerspectives();
+  }
+
+  /// The stream's [T*P, C] rows as the [T, P*C] sequence of the channel-wise
+  /// ops (a view: rows t*P .. t*P+P-1 are contiguous); unchanged without
+  /// perspectives.
+  Value toTime(Value rows) {
+    if (!perspectives())
+      return rows;
+    int64_t P = numPerspectives(), C = cfg.embd;
+    auto type = cast<RankedTensorType>(rows.getType());
+    int64_t T =
+        type.isDynamicDim(0) ? ShapedType::kDynamic : type.getDimSize(0) / P;
+    OpFoldResult t =
+        type.isDynamicDim(0)
+            ? OpFoldResult(arith::DivUIOp::create(
+                               b, loc, tensor::DimOp::create(b, loc, rows, 0),
+                               arith::ConstantIndexOp::create(b, loc, P))
+                               .getResult())
+            : OpFoldResult(b.getIndexAttr(T));
+    Value x3 = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({T, P, C}, f32), rows,
+        ArrayRef<ReassociationIndices>{{0, 1}, {2}},
+        SmallVector<OpFoldResult>{t, b.getIndexAttr(P), b.getIndexAttr(C)});
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({T, P * C}, f32), x3,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  }
+
+  /// A [T, P*C] sequence as the stream's [T*P, C] rows.
+  Value toRows(Value seq) {
+    if (!perspectives())
+      return seq;
+    Value x3 = perspectiveRows3(seq);
+    auto type = cast<RankedTensorType>(x3.getType());
+    return tensor::CollapseShapeOp::create(
+        b, loc,
+        RankedTensorType::get({streamRows(type.getDimSize(0)), cfg.embd}, f32),
+        x3, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+  }
+
+  /// [T, P*C] as [T, P, C].
+  Value perspectiveRows3(Value seq) {
+    int64_t P = numPerspectives(), C = cfg.embd;
+    auto type = cast<RankedTensorType>(seq.getType());
+    return tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({type.getDimSize(0), P, C}, f32), seq,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        SmallVector<OpFoldResult>{dim(seq, 0), b.getIndexAttr(P),
+                                  b.getIndexAttr(C)});
+  }
+
+  /// The embedding [T, C] as the P identical perspectives' rows [T*P, C]
+  /// (every perspective starts from the same embedding).
+  Value broadcastPerspectives(Value x) {
+    int64_t P = numPerspectives(), C = cfg.embd;
+    auto type = cast<RankedTensorType>(x.getType());
+    Value init = tensor::EmptyOp::create(
+        b, loc,
+        ArrayRef<OpFoldResult>{dim(x, 0), b.getIndexAttr(P), b.getIndexAttr(C)},
+        f32);
+    Value x3 =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{init.getType()}, ValueRange{x}, ValueRange{init},
+            SmallVector<AffineMap>{map3({0, 2}), map3({0, 1, 2})},
+            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              linalg::YieldOp::create(nb, nl, a[0]);
+            })
+            .getResult(0);
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({streamRows(type.getDimSize(0)), C}, f32),
+        x3, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+  }
+
+  /// The last token's P rows of the stream, [P, C].
+  Value lastRows(Value x, int64_t P) {
+    int64_t C = cfg.embd;
+    Value n = getValueOrCreateConstantIndexOp(b, loc, dim(x, 0));
+    Value first = arith::SubIOp::create(
+        b, loc, n, arith::ConstantIndexOp::create(b, loc, P));
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({P, C}, f32), x,
+        ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(P), b.getIndexAttr(C)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  }
+
+  /// Logits from the final hidden rows h [T*P, C] (after ln_out):
+  /// alpha = seq.perspective_combine(h, convert3), each perspective
+  /// projected by the head ([T, P, C] x [V, C], loops (n, t, p, k), the
+  /// int8 row scales applied after), then seq.perspective_mix. The pass
+  /// seq-perspective-head-once turns this into one projection of the mix.
+  Value perspectiveHead(Value h) {
+    int64_t P = numPerspectives(), V = cfg.vocab;
+    Value h3 = perspectiveRows3(toTime(h));
+    auto h3Type = cast<RankedTensorType>(h3.getType());
+    int64_t T = h3Type.getDimSize(0);
+    Value alpha = seq::PerspectiveCombineOp::create(
+        b, loc, RankedTensorType::get({T, P}, f32), h3, weight("convert3"));
+    Value w = weight("head");
+    Value out = zeros({dim(h3, 0), b.getIndexAttr(P), b.getIndexAttr(V)});
+    auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
+    auto fm = arith::FastMathFlagsAttr::get(
+        ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+    // Loops (n, t, p, k): the output row outermost, as in matmulT.
+    auto product = linalg::GenericOp::create(
+        b, loc, TypeRange{out.getType()}, ValueRange{h3, w}, ValueRange{out},
+        SmallVector<AffineMap>{AffineMap::get(4, 0, {d(1), d(2), d(3)}, ctx),
+                               AffineMap::get(4, 0, {d(0), d(3)}, ctx),
+                               AffineMap::get(4, 0, {d(1), d(2), d(0)}, ctx)},
+        SmallVector<utils::IteratorType>{
+            utils::IteratorType::parallel, utils::IteratorType::parallel,
+            utils::IteratorType::parallel, utils::IteratorType::reduction},
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value prod = arith::MulFOp::create(nb, nl, ext(nb, nl, a[0]),
+                                             ext(nb, nl, a[1]), fm);
+          linalg::YieldOp::create(
+              nb, nl,
+              arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
+        });
+    mlir::seq::SeqDialect::ParallelAttrHelper(ctx).setAttr(product,
+                                                           UnitAttr::get(ctx));
+    Value y = product.getResult(0);
+    if (entries.lookup("head")->dtype == DType::I8) {
+      Value init = tensor::EmptyOp::create(
+          b, loc,
+          ArrayRef<OpFoldResult>{dim(h3, 0), b.getIndexAttr(P),
+                                 b.getIndexAttr(V)},
+          f32);
+      y = linalg::GenericOp::create(
+              b, loc, TypeRange{init.getType()},
+              ValueRange{y, weight("head.scale")}, ValueRange{init},
+              SmallVector<AffineMap>{map3({0, 1, 2}), map3({2}),
+                                     map3({0, 1, 2})},
+              SmallVector<utils::IteratorType>(3,
+                                               utils::IteratorType::parallel),
+              [&](OpBuilder &nb, Location nl, ValueRange a) {
+                linalg::YieldOp::create(
+                    nb, nl,
+                    arith::MulFOp::create(nb, nl, a[0], a[1]).getResult());
+              })
+              .getResult(0);
+    }
+    return seq::PerspectiveMixOp::create(
+        b, loc, RankedTensorType::get({T, V}, f32), y, alpha);
+  }
+
   /// One RWKV-4 block; returns the new residual stream.
   Value layer4(Value x, Value &state, int64_t l) {
-    int64_t C = cfg.embd;
-    auto seqType = cast<RankedTensorType>(x.getType());
+    int64_t C = stateWidth();
     auto rowType = RankedTensorType::get({C}, f32);
     std::string p = "blocks." + std::to_string(l) + ".";
     // Time mixing.
-    Value xx = layerNorm(x, p + "ln1");
+    Value xx = toTime(layerNorm(x, p + "ln1"));
+    auto seqType = cast<RankedTensorType>(xx.getType());
     auto shiftA =
         seq::TokenShiftOp::create(b, loc, TypeRange{seqType, rowType},
                                   ValueRange{xx, stateRows(state, 0, 0, 1)});
@@ -544,18 +713,19 @@ private:
     Value xk = lerp(xx, sx, weight(p + "att.mix_k"));
     Value xv = lerp(xx, sx, weight(p + "att.mix_v"));
     Value xr = lerp(xx, sx, weight(p + "att.mix_r"));
-    Value r = elementwise({linear(xr, p + "att.Wr")},
+    Value r = elementwise({linear(toRows(xr), p + "att.Wr")},
                           [](OpBuilder &nb, Location nl, ValueRange a) {
                             return sigmoid(nb, nl, a[0]);
                           });
-    Value k = linear(xk, p + "att.Wk");
-    Value v = linear(xv, p + "att.Wv");
+    Value k = toTime(linear(toRows(xk), p + "att.Wk"));
+    Value v = toTime(linear(toRows(xv), p + "att.Wv"));
     auto wkv = seq::WKV4Op::create(
         b, loc, TypeRange{seqType, RankedTensorType::get({3, C}, f32)},
         ValueRange{k, v, weight(p + "att.w"), weight(p + "att.u"),
                    stateRows(state, 0, 1, 3)});
     Value ry = elementwise(
-        {r, wkv.getResult(0)}, [](OpBuilder &nb, Location nl, ValueRange a) {
+        {r, toRows(wkv.getResult(0))},
+        [](OpBuilder &nb, Location nl, ValueRange a) {
           return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
         });
     x = residual(x, linear(ry, p + "att.Wo"), state, kMembraneAtt);
@@ -577,9 +747,9 @@ private:
     auto found = layerFuncs.find(key);
     if (found != layerFuncs.end())
       return found->second;
-    int64_t C = cfg.embd, R = rowsPerLayer();
-    auto xType = RankedTensorType::get({tokens, C}, f32);
-    auto stType = RankedTensorType::get({1, R, C}, f32);
+    int64_t C = cfg.embd, R = rowsPerLayer(), W = stateWidth();
+    auto xType = RankedTensorType::get({streamRows(tokens), C}, f32);
+    auto stType = RankedTensorType::get({1, R, W}, f32);
     SmallVector<Type> args = {
         MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
         b.getIndexType(), xType, stType};
@@ -599,7 +769,7 @@ private:
     fn.setPrivate();
     fn.setArgAttr(3, bufferization::BufferizationDialect::kBufferLayoutAttrName,
                   StridedLayoutAttr::get(ctx, ShapedType::kDynamic,
-                                         ArrayRef<int64_t>{R * C, C, 1}));
+                                         ArrayRef<int64_t>{R * W, W, 1}));
     b.setInsertionPointToStart(fn.addEntryBlock());
     LayerScope scope(*this, fn, firstLayer ? 0 : firstShared());
 
@@ -616,7 +786,7 @@ private:
   }
 
   void buildForward(StringRef name, int64_t tokens, bool allLogits) override {
-    int64_t C = cfg.embd, V = cfg.vocab;
+    int64_t V = cfg.vocab;
     Type i32 = b.getI32Type();
     auto weightsType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
     auto tokensType = MemRefType::get({tokens}, i32);
@@ -630,25 +800,28 @@ private:
         b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
         /*restrict=*/true);
     Value state = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({cfg.layers, rowsPerLayer(), C}, f32),
+        b, loc,
+        RankedTensorType::get({cfg.layers, rowsPerLayer(), stateWidth()}, f32),
         fn.getArgument(2), /*restrict=*/true, /*writable=*/true);
 
     // Embedding (ln0 is folded into the table at import); static for the
     // step entry (T = 1), so its shapes are all static.
     Value x = embedTokens(toks, "emb");
+    if (perspectives())
+      x = broadcastPerspectives(x);
 
     // The layers: RWKV-7's layer 0 by its own function, then the shared
     // layer function for the others, called with each layer's weight offset
     // (the code of a layer exists once, whatever the depth).
-    int64_t R = rowsPerLayer();
+    int64_t R = rowsPerLayer(), W = stateWidth();
     Value weights = fn.getArgument(0);
     auto layerState = [&](Value st, Value l) {
       return tensor::ExtractSliceOp::create(
-                 b, loc, RankedTensorType::get({1, R, C}, f32), st,
+                 b, loc, RankedTensorType::get({1, R, W}, f32), st,
                  ArrayRef<OpFoldResult>{l, b.getIndexAttr(0),
                                         b.getIndexAttr(0)},
                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(R),
-                                        b.getIndexAttr(C)},
+                                        b.getIndexAttr(W)},
                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
                                         b.getIndexAttr(1)})
           .getResult();
@@ -659,7 +832,7 @@ private:
                  ArrayRef<OpFoldResult>{l, b.getIndexAttr(0),
                                         b.getIndexAttr(0)},
                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(R),
-                                        b.getIndexAttr(C)},
+                                        b.getIndexAttr(W)},
                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
                                         b.getIndexAttr(1)})
           .getResult();
@@ -700,8 +873,9 @@ private:
 
     // Head: on the last token only, unless every token's logits are wanted.
     if (!allLogits)
-      x = lastRow(x);
-    Value logits = linear(layerNorm(x, "ln_out"), "head");
+      x = perspectives() ? lastRows(x, numPerspectives()) : lastRow(x);
+    Value logits = perspectives() ? perspectiveHead(layerNorm(x, "ln_out"))
+                                  : linear(layerNorm(x, "ln_out"), "head");
     store(logits, fn.getArgument(3));
     store(state, fn.getArgument(2));
     endFunc(fn);
@@ -795,6 +969,57 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
     matrix("ffn.Wv", "ffn.value.weight", C, F, shift);
     if (cfg.version != 7)
       matrix("ffn.Wr", "ffn.receptance.weight", C, C);
+    if (cfg.version == 4 && cfg.perspectives) {
+      // P temporal perspectives: each time_mix is [P, 1, 1, C] (P rows of
+      // 1 - m, perspective major, as the state rows hold them); the decay
+      // and bonus, shared, are repeated for the WKV op's P*C channels.
+      int64_t P = cfg.perspectives;
+      auto perspMix = [&](const std::string &to, const std::string &from) {
+        if (reader.failed())
+          return;
+        std::string name = p + from;
+        const Tensor *t = ckpt.find(name);
+        if (!t) {
+          reader.get(name, {P, 1, 1, C}); // Reports it missing.
+          return;
+        }
+        std::vector<int64_t> have = t->shape, squeezed = t->shape;
+        while (squeezed.size() > 1 && squeezed.front() == 1)
+          squeezed.erase(squeezed.begin());
+        bool ok = have == std::vector<int64_t>{P, 1, 1, C} ||
+                  have == std::vector<int64_t>{P, C} ||
+                  (P == 1 && squeezed == std::vector<int64_t>{C});
+        if (!ok) {
+          reader.err = llvm::createStringError(
+              ckpt.path() + ": " + cfg.name() + " tensor '" + name + "' is " +
+              t->describe() + ", expected [P, 1, 1, width] = [" +
+              std::to_string(P) + ", 1, 1, " + std::to_string(C) + "] (the " +
+              std::to_string(P) + " temporal perspectives of convert3.weight)");
+          return;
+        }
+        std::vector<float> m = t->toF32();
+        for (float &x : m)
+          x = 1.0f - x;
+        blob.add(p + to, {P * C}, m, DType::F32);
+      };
+      auto repeated = [&](std::vector<float> v) {
+        std::vector<float> out;
+        for (int64_t i = 0; i < P; ++i)
+          out.insert(out.end(), v.begin(), v.end());
+        return out;
+      };
+      for (const char *m : {"k", "v", "r"})
+        perspMix(std::string("att.mix_") + m, std::string("att.time_mix_") + m);
+      std::vector<float> w = get(p + "att.time_decay", {C});
+      for (float &d : w)
+        d = -std::exp(d);
+      blob.add(p + "att.w", {P * C}, repeated(w), DType::F32);
+      blob.add(p + "att.u", {P * C}, repeated(get(p + "att.time_first", {C})),
+               DType::F32);
+      perspMix("ffn.mix_k", "ffn.time_mix_k");
+      perspMix("ffn.mix_r", "ffn.time_mix_r");
+      continue;
+    }
     if (cfg.version == 4) {
       for (const char *m : {"k", "v", "r"})
         oneMinus(std::string("att.mix_") + m, std::string("att.time_mix_") + m);
@@ -895,6 +1120,9 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   blob.add("ln_out.w", {C}, get("ln_out.weight", {C}), DType::F32);
   blob.add("ln_out.b", {C}, get("ln_out.bias", {C}), DType::F32);
   blob.add("head", {V, C}, get("head.weight", {V, C}), mat);
+  if (cfg.perspectives)
+    blob.add("convert3", {cfg.perspectives, C},
+             get("convert3.weight", {cfg.perspectives, C}), DType::F32);
   if (reader.err)
     return std::move(reader.err);
   model.weights.bytes.resize((model.weights.bytes.size() + 63) / 64 * 64, 0);
@@ -904,7 +1132,8 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   if (!model.module)
     return llvm::createStringError(
         "internal error: the layers' weights are not laid out uniformly");
-  model.stateShape = {cfg.layers, builder.rowsPerLayer(), C};
+  model.stateShape = {cfg.layers, builder.rowsPerLayer(),
+                      std::max<int64_t>(cfg.perspectives, 1) * C};
   if (failed(verify(*model.module)))
     return llvm::createStringError("internal error: the built " + cfg.name() +
                                    " module does not verify");

@@ -31,6 +31,9 @@ std::string RWKVConfig::describe() const {
     s += llvm::formatv(", {0} heads of {1}", heads, headSize);
   for (const auto &[name, rank] : loraRanks)
     s += llvm::formatv(", {0} rank {1}", name, rank);
+  if (perspectives)
+    s += llvm::formatv(", {0} temporal perspective{1}", perspectives,
+                       perspectives == 1 ? "" : "s");
   return s + ", " + dtypeName(dtype).str();
 }
 
@@ -203,8 +206,34 @@ llvm::Expected<RWKVConfig> seqc::detectRWKV(Checkpoint &ckpt) {
                   ckpt.find("blocks.0.att.time_first")->describe() +
                   ", but RWKV-4 has it [width] = [" + llvm::Twine(cfg.embd) +
                   "] and RWKV-5 adds ln_x; recognized: " + recognized(ckpt));
+    // Multiple temporal perspectives: the combiner convert3.weight [P, C]
+    // gives P; the time_mix tensors' shapes [P, 1, 1, C] are checked as
+    // they are read (buildRWKV).
+    const Tensor *wc = ckpt.find("convert3.weight");
+    if (wc) {
+      if (wc->shape.size() != 2 || wc->shape[1] != cfg.embd || wc->shape[0] < 1)
+        return fail("convert3.weight (the combiner of the temporal "
+                    "perspectives) is " +
+                    wc->describe() + ", expected [perspectives, width] = [P, " +
+                    llvm::Twine(cfg.embd) + "]");
+      cfg.perspectives = wc->shape[0];
+    } else if (const Tensor *mix = ckpt.find("blocks.0.att.time_mix_k")) {
+      if (mix->shape.size() == 4 && mix->shape[0] != 1)
+        return fail("blocks.0.att.time_mix_k is " + mix->describe() +
+                    ": mixing coefficients of " + llvm::Twine(mix->shape[0]) +
+                    " temporal perspectives [P, 1, 1, width] need their "
+                    "combiner convert3.weight [P, width] = [" +
+                    llvm::Twine(mix->shape[0]) + ", " + llvm::Twine(cfg.embd) +
+                    "], which the checkpoint lacks (a stock RWKV-4 has "
+                    "time_mix [1, 1, width])");
+    }
     return cfg;
   }
+  if (const Tensor *wc = ckpt.find("convert3.weight"))
+    return fail("convert3.weight " + wc->describe() +
+                " is the combiner of temporal perspectives, which seqc "
+                "reads for RWKV-4 only; this checkpoint is " +
+                llvm::Twine(arch));
 
   // RWKV-5/6/7: heads from a per-head tensor: RWKV-5.0/5.1's time_decay
   // [H], the bonus time_faaaa [H, N], RWKV-7's r_k [H, N].

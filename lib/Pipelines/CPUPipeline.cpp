@@ -4,6 +4,7 @@
 
 #include "passes/Codegen/CPU/Passes.h"
 #include "passes/Conversion/Passes.h"
+#include "passes/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
@@ -42,6 +43,9 @@ static std::unique_ptr<Pass> parallelForTasks(int32_t minTaskSize) {
 
 void seqc::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
+  // Models with temporal perspectives: one head projection of the
+  // perspectives' mixture (exact: the head is linear).
+  pm.addPass(seq::createSeqPerspectiveHeadOncePass());
   // seq -> tensors, linalg and loops.
   pm.addPass(seq::createConvertSeqToLinalgPass());
   pm.addPass(seq::createConvertSeqHadamardToLoopsPass());

@@ -330,4 +330,35 @@ def SeqFuseHadamardPass : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
   ];
 }
 
+def SeqPerspectiveHeadOncePass : Pass<"seq-perspective-head-once", "::mlir::ModuleOp"> {
+  let summary = "Project the perspectives' mixture once instead of each perspective";
+  let description = [{
+    A model with P temporal perspectives computes its logits as
+    `sum_p alpha_p (W_head h_p)`: `seq.perspective_mix` of the P projected
+    hidden states. Since the head is linear, this equals
+    `W_head (sum_p alpha_p h_p)`, one vocabulary projection instead of P.
+
+    The pass moves each `seq.perspective_mix` before the `linalg.generic`
+    that produces its input when that generic is linear in one input
+    indexed `[t, p, k]` (a contraction into a zero-filled output, or an
+    elementwise product with values that do not depend on it, such as the
+    per-row scales of int8 weights), its other inputs do not depend on `t`
+    or `p`, and its output is indexed `[t, p, n]`: the mix is applied to
+    that input and the generic is rebuilt without the perspective loop.
+    Applied repeatedly, `mix(scale(project(h)))` becomes
+    `scale(project(mix(h)))`. The result is the same in exact arithmetic;
+    in floating point only the summation order changes.
+
+    Example: `seqc-opt --seq-perspective-head-once`.
+  }];
+  let dependentDialects = ["::mlir::seq::SeqDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+  let statistics = [
+    Statistic<"numMoved", "mixes-moved",
+              "Number of seq.perspective_mix moved before a linear generic">
+  ];
+}
+
 #endif // SEQC_PASSES_TRANSFORMS_PASSES_TD

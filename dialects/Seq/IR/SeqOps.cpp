@@ -150,6 +150,41 @@ LogicalResult WKV4Op::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// PerspectiveCombineOp, PerspectiveMixOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PerspectiveCombineOp::verify() {
+  auto h = getH().getType();
+  int64_t p = h.getDimSize(1), c = h.getDimSize(2);
+  if (ShapedType::isDynamic(p) || ShapedType::isDynamic(c))
+    return emitOpError() << "h must have static perspective and channel "
+                            "dimensions [T, P, C], got "
+                         << shapeStr(h.getShape());
+  if (p < 1)
+    return emitOpError() << "h has no perspective (P = 0)";
+  if (failed(verifyShape(*this, "weight", getWeight().getType(), {p, c})) ||
+      failed(verifyShape(*this, "alpha", getAlpha().getType(),
+                         {h.getDimSize(0), p})))
+    return failure();
+  return success();
+}
+
+LogicalResult PerspectiveMixOp::verify() {
+  auto in = getInput().getType();
+  int64_t t = in.getDimSize(0), p = in.getDimSize(1), n = in.getDimSize(2);
+  if (ShapedType::isDynamic(p))
+    return emitOpError() << "input must have a static perspective dimension "
+                            "[T, P, N], got "
+                         << shapeStr(in.getShape());
+  if (p < 1)
+    return emitOpError() << "input has no perspective (P = 0)";
+  if (failed(verifyShape(*this, "alpha", getAlpha().getType(), {t, p})) ||
+      failed(verifyShape(*this, "result", getResult().getType(), {t, n})))
+    return failure();
+  return success();
+}
+
 LogicalResult WKV5Op::verify() {
   return verifyHeadLayout(*this, getR().getType(), getState().getType(),
                           {{"w", getW().getType()}, {"u", getU().getType()}});

@@ -197,4 +197,68 @@ def Seq_WKV7Op : Seq_WKVOp<"wkv7", [
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Multiple temporal perspectives (RWKV-4 with P perspectives)
+//===----------------------------------------------------------------------===//
+
+def Seq_PerspectiveCombineOp : Seq_Op<"perspective_combine", [Pure]> {
+  let summary = "weights of P temporal perspectives: softmax over p of W_c · mean_p h_p";
+  let description = [{
+    The combiner of RWKV-4 with multiple temporal perspectives (Dumitru et
+    al., arXiv 2402.02625): P copies of the residual stream run through the
+    model, each with its own token-shift mixing coefficients, and the final
+    hidden states `h[t, p, :]` (after `ln_out`) are weighed by
+
+    ```
+    m[t, c]     = (1 / P) * sum_p h[t, p, c]
+    s[t, p]     = sum_c weight[p, c] * m[t, c]
+    alpha[t, p] = exp(s[t, p] - max_q s[t, q]) / sum_q exp(s[t, q] - max_q s[t, q])
+    ```
+
+    The softmax is over the P perspectives (each row of `alpha` sums to 1),
+    not over channels or the vocabulary. `weight` is the checkpoint's
+    `convert3.weight`.
+
+    Shapes: `h : [T, P, C]`, `weight : [P, C]`, `alpha : [T, P]` (f32); T
+    may be dynamic, P and C must be static.
+
+    Example:
+    ```mlir
+    %alpha = seq.perspective_combine %h, %wc
+        : tensor<?x4x768xf32>, tensor<4x768xf32> -> tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins 3DTensorOf<[F32]>:$h, 2DTensorOf<[F32]>:$weight);
+  let results = (outs 2DTensorOf<[F32]>:$alpha);
+  let assemblyFormat = [{
+    $h `,` $weight attr-dict `:` type($h) `,` type($weight) `->` type($alpha)
+  }];
+  let hasVerifier = 1;
+}
+
+def Seq_PerspectiveMixOp : Seq_Op<"perspective_mix", [Pure]> {
+  let summary = "sum of P perspectives weighed by their alpha";
+  let description = [{
+    `result[t, n] = sum_p alpha[t, p] * input[t, p, n]`, with `alpha` from
+    `seq.perspective_combine`. The model applies it to the per-perspective
+    logits `W_head · h_p`; since the head is linear, the pass
+    `seq-perspective-head-once` moves it before the projection
+    (`W_head · sum_p alpha_p h_p`: one vocabulary projection instead of P).
+
+    Shapes: `input : [T, P, N]`, `alpha : [T, P]`, `result : [T, N]` (f32).
+
+    Example:
+    ```mlir
+    %logits = seq.perspective_mix %per_p, %alpha
+        : tensor<?x4x50277xf32>, tensor<?x4xf32> -> tensor<?x50277xf32>
+    ```
+  }];
+  let arguments = (ins 3DTensorOf<[F32]>:$input, 2DTensorOf<[F32]>:$alpha);
+  let results = (outs 2DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `,` $alpha attr-dict `:` type($input) `,` type($alpha) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SEQC_DIALECT_SEQ_SEQRECURRENCEOPS_TD

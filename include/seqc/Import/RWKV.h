@@ -48,6 +48,10 @@ struct RWKVConfig {
   std::vector<std::pair<std::string, int64_t>> loraRanks;
   /// The checkpoint's element type (of its largest tensors).
   DType dtype = DType::F32;
+  /// RWKV-4 with multiple temporal perspectives (arXiv 2402.02625): P > 0
+  /// when the checkpoint has the combiner convert3.weight [P, C] (and
+  /// time_mix tensors [P, 1, 1, C]); 0 for stock RWKV-4 and later versions.
+  int64_t perspectives = 0;
 
   /// One line: "RWKV-4: 4 layers, width 128, ffn 512, vocab 256, f32".
   std::string describe() const;

@@ -2,7 +2,8 @@
 //
 // Helpers and pattern entry points shared by the files of
 // convert-seq-to-linalg (SeqToLinalg.cpp: recurrences, RoPE, channel tables;
-// LIF.cpp: seq.lif; Quant.cpp: seq.quantize / seq.dequantize).
+// LIF.cpp: seq.lif; Perspective.cpp: the perspective combiner and mix;
+// Quant.cpp: seq.quantize / seq.dequantize).
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +37,9 @@ inline Value castToResultType(OpBuilder &b, Location loc, Value v, Type type) {
 
 /// seq.lif (LIF.cpp).
 void populateLIFLoweringPatterns(RewritePatternSet &patterns);
+
+/// seq.perspective_combine and seq.perspective_mix (Perspective.cpp).
+void populatePerspectiveLoweringPatterns(RewritePatternSet &patterns);
 
 /// The storage of `#seq.quant` tensors, packed bytes (Quant.cpp), added to
 /// `converter`; every other type converts to itself.

@@ -699,7 +699,7 @@ struct ConvertSeqToLinalgPass
                            tensor::TensorDialect>();
     target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op, RopeOp,
                         PermuteChannelsOp, ScaleChannelsOp, LIFOp, QuantizeOp,
-                        DequantizeOp>();
+                        DequantizeOp, PerspectiveCombineOp, PerspectiveMixOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     // Quantized codes are stored packed: functions, calls and returns that
     // carry them take the storage type instead.
@@ -732,4 +732,5 @@ void mlir::seq::populateSeqToLinalgConversionPatterns(
                WKV7Lowering, RopeLowering, PermuteChannelsLowering,
                ScaleChannelsLowering>(patterns.getContext());
   tolinalg::populateLIFLoweringPatterns(patterns);
+  tolinalg::populatePerspectiveLoweringPatterns(patterns);
 }

@@ -690,3 +690,71 @@ func.func @scale_not_positive(%x: tensor<?x1x4xf32>, %l: index) {
   %y = seq.scale_channels %x[%l] {scales = dense<[[[1.0, 2.0, 0.0, 1.0]]]> : tensor<1x1x4xf32>} : tensor<?x1x4xf32>
   return
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// perspective_combine, perspective_mix
+//===----------------------------------------------------------------------===//
+
+func.func @perspective_combine_weight(%h: tensor<?x4x16xf32>, %w: tensor<3x16xf32>) {
+  // expected-error @+1 {{'seq.perspective_combine' op weight must have shape [4, 16], got [3, 16]}}
+  %0 = seq.perspective_combine %h, %w : tensor<?x4x16xf32>, tensor<3x16xf32> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @perspective_combine_alpha(%h: tensor<2x4x16xf32>, %w: tensor<4x16xf32>) {
+  // expected-error @+1 {{'seq.perspective_combine' op alpha must have shape [2, 4], got [2, 16]}}
+  %0 = seq.perspective_combine %h, %w : tensor<2x4x16xf32>, tensor<4x16xf32> -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @perspective_combine_dynamic(%h: tensor<2x?x16xf32>, %w: tensor<4x16xf32>) {
+  // expected-error @+1 {{'seq.perspective_combine' op h must have static perspective and channel dimensions [T, P, C], got [2, ?, 16]}}
+  %0 = seq.perspective_combine %h, %w : tensor<2x?x16xf32>, tensor<4x16xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @perspective_combine_empty(%h: tensor<2x0x16xf32>, %w: tensor<0x16xf32>) {
+  // expected-error @+1 {{'seq.perspective_combine' op h has no perspective (P = 0)}}
+  %0 = seq.perspective_combine %h, %w : tensor<2x0x16xf32>, tensor<0x16xf32> -> tensor<2x0xf32>
+  return
+}
+
+// -----
+
+func.func @perspective_mix_alpha(%x: tensor<?x4x50xf32>, %a: tensor<?x2xf32>) {
+  // expected-error @+1 {{'seq.perspective_mix' op alpha must have shape [?, 4], got [?, 2]}}
+  %0 = seq.perspective_mix %x, %a : tensor<?x4x50xf32>, tensor<?x2xf32> -> tensor<?x50xf32>
+  return
+}
+
+// -----
+
+func.func @perspective_mix_result(%x: tensor<3x4x50xf32>, %a: tensor<3x4xf32>) {
+  // expected-error @+1 {{'seq.perspective_mix' op result must have shape [3, 50], got [3, 4]}}
+  %0 = seq.perspective_mix %x, %a : tensor<3x4x50xf32>, tensor<3x4xf32> -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @perspective_mix_dynamic(%x: tensor<3x?x50xf32>, %a: tensor<3x4xf32>) {
+  // expected-error @+1 {{'seq.perspective_mix' op input must have a static perspective dimension [T, P, N], got [3, ?, 50]}}
+  %0 = seq.perspective_mix %x, %a : tensor<3x?x50xf32>, tensor<3x4xf32> -> tensor<3x50xf32>
+  return
+}
+
+// -----
+
+func.func @perspective_mix_rank(%x: tensor<4x50xf32>, %a: tensor<3x4xf32>) {
+  // expected-error @+1 {{'seq.perspective_mix' op operand #0 must be 3D tensor of 32-bit float values, but got 'tensor<4x50xf32>'}}
+  %0 = seq.perspective_mix %x, %a : tensor<4x50xf32>, tensor<3x4xf32> -> tensor<3x50xf32>
+  return
+}

@@ -148,3 +148,12 @@ func.func @kv_cache_compressed(
   %o, %c1 = seq.kv_attention %q, %c : tensor<1x8x128xf32>, !seq.kv_cache<4x128x2048xbf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>, values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric, scale = f16>, sinks = 4, window = 128>
   return %o : tensor<1x8x128xf32>
 }
+
+// CHECK-LABEL: func.func @perspectives
+// CHECK: %[[A:.*]] = seq.perspective_combine %arg0, %arg1 : tensor<?x4x16xf32>, tensor<4x16xf32> -> tensor<?x4xf32>
+// CHECK: seq.perspective_mix %arg0, %[[A]] : tensor<?x4x16xf32>, tensor<?x4xf32> -> tensor<?x16xf32>
+func.func @perspectives(%h: tensor<?x4x16xf32>, %wc: tensor<4x16xf32>) -> tensor<?x16xf32> {
+  %a = seq.perspective_combine %h, %wc : tensor<?x4x16xf32>, tensor<4x16xf32> -> tensor<?x4xf32>
+  %m = seq.perspective_mix %h, %a : tensor<?x4x16xf32>, tensor<?x4xf32> -> tensor<?x16xf32>
+  return %m : tensor<?x16xf32>
+}
