@@ -60,8 +60,10 @@ for h in "${HARNESSES[@]}"; do
   rc=0
   # -timeout: one input running 10 s is a finding (a hang); -rss_limit_mb:
   # so is one that needs 2 GiB.
+  # SEQC_FUZZ_SEED fixes libFuzzer's seed (the test command's smoke runs:
+  # the same mutations each run); unset, every run explores afresh.
   "$DIR/bin/fuzz/fuzz-$h" -max_total_time="$SECONDS_EACH" -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 \
+    -rss_limit_mb=2048 -print_final_stats=1 ${SEQC_FUZZ_SEED:+-seed=$SEQC_FUZZ_SEED} \
     -artifact_prefix="$WORK/findings/$h/" \
     "$WORK/corpus/$h" "$WORK/seeds/$h" > "$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
