@@ -258,3 +258,12 @@ std::string seqcrun::takeWholeUtf8(std::string &pending) {
   pending.resize(left);
   return out;
 }
+
+std::vector<int32_t> seqcrun::inputTokens(Loaded &l, Args &args,
+                                          const char *command) {
+  if (args.has("--tokens"))
+    return parseTokens(args.str("--tokens", ""), "--tokens");
+  if (args.has("-p"))
+    return l.tokenizer().encode(args.str("-p", ""));
+  die(std::string(command) + ": give --tokens or -p");
+}

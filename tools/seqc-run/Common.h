@@ -99,6 +99,10 @@ struct Loaded {
 /// check) and reads --vocab.
 void load(Loaded &l, const std::string &dir, Args &args);
 
+/// The input of `command`: --tokens LIST, or -p TEXT through the model's
+/// tokenizer; neither is an error.
+std::vector<int32_t> inputTokens(Loaded &l, Args &args, const char *command);
+
 /// The longest prefix of whole UTF-8 characters of `pending` (taken out of
 /// it; see seqc_utf8_take_whole).
 std::string takeWholeUtf8(std::string &pending);

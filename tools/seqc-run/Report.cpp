@@ -145,13 +145,7 @@ std::string svgPlot(const std::vector<std::string> &sites,
 int seqcrun::cmdReport(Args &args) {
   Loaded l;
   load(l, args.positional.at(0), args);
-  std::vector<int32_t> ids;
-  if (args.has("--tokens"))
-    ids = parseTokens(args.str("--tokens", ""), "--tokens");
-  else if (args.has("-p"))
-    ids = l.tokenizer().encode(args.str("-p", ""));
-  else
-    die("report: give --tokens or -p");
+  std::vector<int32_t> ids = inputTokens(l, args, "report");
   long more = (long)args.integer("-n", 0, 0, 1000000);
   std::string out = args.str("-o", "-");
   std::string plot = args.str("--plot", "");

@@ -150,13 +150,7 @@ int cmdGenerate(Args &args) {
 int cmdLogits(Args &args) {
   Loaded l;
   load(l, args.positional.at(0), args);
-  std::vector<int32_t> ids;
-  if (args.has("--tokens"))
-    ids = parseTokens(args.str("--tokens", ""), "--tokens");
-  else if (args.has("-p"))
-    ids = l.tokenizer().encode(args.str("-p", ""));
-  else
-    die("logits: give --tokens or -p");
+  std::vector<int32_t> ids = inputTokens(l, args, "logits");
   if (ids.empty())
     die("logits: the text has no tokens");
   bool all = args.has("--all");
