@@ -351,16 +351,21 @@ protected:
     SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {t, k}, c),
                                    AffineMap::get(3, 0, {n, k}, c),
                                    AffineMap::get(3, 0, {t, n}, c)};
-    // Reassociation lets LLVM vectorize the reduction over k.
+    return reduceProducts(x, w, out, maps);
+  }
+
+  /// out + sum over the last loop of x * w, the other loops parallel, with
+  /// `maps` indexing x, w and out; marked for seq-parallelize-products.
+  Value reduceProducts(Value x, Value w, Value out, ArrayRef<AffineMap> maps) {
+    // Reassociation lets LLVM vectorize the reduction.
     auto fm = arith::FastMathFlagsAttr::get(
-        c, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+        ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+    SmallVector<utils::IteratorType> iterators(maps.front().getNumDims() - 1,
+                                               utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
     auto product = linalg::GenericOp::create(
         b, loc, TypeRange{out.getType()}, ValueRange{x, w}, ValueRange{out},
-        maps,
-        SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                         utils::IteratorType::parallel,
-                                         utils::IteratorType::reduction},
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
+        maps, iterators, [&](OpBuilder &nb, Location nl, ValueRange a) {
           Value prod = arith::MulFOp::create(nb, nl, ext(nb, nl, a[0]),
                                              ext(nb, nl, a[1]), fm);
           linalg::YieldOp::create(

@@ -653,27 +653,11 @@ private:
     Value w = weight("head");
     Value out = zeros({dim(h3, 0), b.getIndexAttr(P), b.getIndexAttr(V)});
     auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
-    auto fm = arith::FastMathFlagsAttr::get(
-        ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
     // Loops (n, t, p, k): the output row outermost, as in matmulT.
-    auto product = linalg::GenericOp::create(
-        b, loc, TypeRange{out.getType()}, ValueRange{h3, w}, ValueRange{out},
-        SmallVector<AffineMap>{AffineMap::get(4, 0, {d(1), d(2), d(3)}, ctx),
-                               AffineMap::get(4, 0, {d(0), d(3)}, ctx),
-                               AffineMap::get(4, 0, {d(1), d(2), d(0)}, ctx)},
-        SmallVector<utils::IteratorType>{
-            utils::IteratorType::parallel, utils::IteratorType::parallel,
-            utils::IteratorType::parallel, utils::IteratorType::reduction},
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value prod = arith::MulFOp::create(nb, nl, ext(nb, nl, a[0]),
-                                             ext(nb, nl, a[1]), fm);
-          linalg::YieldOp::create(
-              nb, nl,
-              arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
-        });
-    mlir::seq::SeqDialect::ParallelAttrHelper(ctx).setAttr(product,
-                                                           UnitAttr::get(ctx));
-    Value y = product.getResult(0);
+    Value y = reduceProducts(h3, w, out,
+                             {AffineMap::get(4, 0, {d(1), d(2), d(3)}, ctx),
+                              AffineMap::get(4, 0, {d(0), d(3)}, ctx),
+                              AffineMap::get(4, 0, {d(1), d(2), d(0)}, ctx)});
     if (entries.lookup("head")->dtype == DType::I8) {
       Value init = tensor::EmptyOp::create(
           b, loc,
