@@ -1,0 +1,214 @@
+//===- kernel_artifact.cpp - reading an artifact's kernel table -----------===//
+//
+// kernels.bin: the manifest with its kernel table, then one SPIR-V module
+// per kernel (runtime/include/seqc/artifact.h); read strictly, without
+// Vulkan (the runner in vulkan_kernels.cpp executes what this reads).
+//
+//===----------------------------------------------------------------------===//
+
+#include "drivers/vulkan/vulkan_kernels.h"
+
+#include "seqc/artifact.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+using namespace seqc::vk;
+
+//===----------------------------------------------------------------------===//
+// The artifact
+//===----------------------------------------------------------------------===//
+
+uint64_t Binding::bytes() const {
+  uint64_t bits = 0;
+  if (type.size() > 1 && (type[0] == 'f' || type[0] == 'i'))
+    bits = std::strtoull(type.c_str() + 1, nullptr, 10);
+  return count * ((bits + 7) / 8);
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string &s, char sep) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, sep))
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+bool parseUnsigned(const std::string &s, uint64_t &out) {
+  if (s.empty() || s.size() > 19 ||
+      s.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  out = std::stoull(s);
+  return true;
+}
+
+bool parseDims(const std::string &s, std::array<uint32_t, 3> &out) {
+  std::vector<std::string> parts = split(s, ',');
+  if (parts.size() != 3)
+    return false;
+  for (int i = 0; i < 3; ++i) {
+    uint64_t v;
+    if (!parseUnsigned(parts[i], v) || v == 0 || v > UINT32_MAX)
+      return false;
+    out[i] = static_cast<uint32_t>(v);
+  }
+  return true;
+}
+
+/// Parses one kernel.NAME entry.
+bool parseKernel(const std::string &name, const std::string &value,
+                 uint64_t spirvSize, Kernel &k, std::string &error) {
+  k.name = name;
+  auto fail = [&](const std::string &why) {
+    error = "kernel." + name + ": " + why;
+    return false;
+  };
+  std::map<std::string, std::string> fields;
+  for (const std::string &pair : split(value, ' ')) {
+    size_t eq = pair.find('=');
+    if (eq == std::string::npos)
+      return fail("'" + pair + "' is not field=value");
+    fields[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  for (const char *f : {"entry", "spirv", "grid", "workgroup", "shared",
+                        "features", "bindings"})
+    if (!fields.count(f))
+      return fail(std::string("no '") + f + "' field");
+  k.entry = fields["entry"];
+  std::vector<std::string> range = split(fields["spirv"], '+');
+  if (range.size() != 2 || !parseUnsigned(range[0], k.spirvOffset) ||
+      !parseUnsigned(range[1], k.spirvBytes) || k.spirvBytes == 0 ||
+      k.spirvBytes % 4 || k.spirvOffset % 4 || k.spirvOffset > spirvSize ||
+      k.spirvBytes > spirvSize - k.spirvOffset)
+    return fail("spirv=" + fields["spirv"] + " is not a range of the " +
+                std::to_string(spirvSize) + " bytes of SPIR-V");
+  if (!parseDims(fields["grid"], k.grid))
+    return fail("grid=" + fields["grid"] + " is not three positive integers");
+  if (!parseDims(fields["workgroup"], k.workgroup))
+    return fail("workgroup=" + fields["workgroup"] +
+                " is not three positive integers");
+  if (!parseUnsigned(fields["shared"], k.shared))
+    return fail("shared=" + fields["shared"] + " is not an integer");
+  if (fields["features"] != "none")
+    k.features = split(fields["features"], ',');
+  for (const std::string &b : split(fields["bindings"], ',')) {
+    std::vector<std::string> parts = split(b, ':');
+    Binding binding;
+    uint64_t arg = 0;
+    if (parts.size() != 4 || !parseUnsigned(parts[1], binding.count) ||
+        binding.count == 0 ||
+        (parts[2] != "r" && parts[2] != "w" && parts[2] != "rw") ||
+        !parseUnsigned(parts[3], arg) || arg > 65535)
+      return fail("binding '" + b + "' is not TYPE:COUNT:r|w|rw:ARGUMENT");
+    binding.arg = static_cast<unsigned>(arg);
+    for (const Binding &other : k.bindings)
+      if (other.arg == binding.arg)
+        return fail("two bindings are argument " + parts[3]);
+    binding.type = parts[0];
+    binding.access = parts[2];
+    if (binding.bytes() == 0)
+      return fail("binding '" + b + "' has an unknown element type");
+    k.bindings.push_back(binding);
+  }
+  if (k.bindings.empty())
+    return fail("no bindings");
+  return true;
+}
+
+} // namespace
+
+bool KernelArtifact::load(const std::string &dir, KernelArtifact &out,
+                          std::string &error) {
+  std::string path = dir + "/" + artifact::kKernelsFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    // Another target's artifact has a manifest.json naming its target
+    // (absent: cpu).
+    std::ifstream json(dir + "/manifest.json");
+    if (json) {
+      std::string text((std::istreambuf_iterator<char>(json)),
+                       std::istreambuf_iterator<char>());
+      std::string key = "\"target\": \"", target = artifact::kDefaultTarget;
+      size_t at = text.find(key);
+      if (at != std::string::npos) {
+        size_t end = text.find('"', at + key.size());
+        target = text.substr(at + key.size(), end - at - key.size());
+      }
+      error = dir + ": an artifact for the '" + target +
+              "' target, not a Vulkan kernel artifact (no " +
+              artifact::kKernelsFile + ")";
+    } else {
+      error = path + ": cannot open (not a Vulkan kernel artifact)";
+    }
+    return false;
+  }
+  std::string data((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  size_t nl = data.find('\n');
+  std::string magic = artifact::kKernelsMagic;
+  uint64_t textBytes = 0;
+  if (nl == std::string::npos || nl > 64 ||
+      data.compare(0, magic.size() + 1, magic + " ") != 0 ||
+      !parseUnsigned(data.substr(magic.size() + 1, nl - magic.size() - 1),
+                     textBytes) ||
+      textBytes > data.size() - nl - 1) {
+    error = path + ": not a kernels file (expected '" + magic +
+            " <manifest bytes>' and the manifest)";
+    return false;
+  }
+  std::string text = data.substr(nl + 1, textBytes);
+  size_t start = (nl + 1 + textBytes + 15) / 16 * 16;
+  out.dir = dir;
+  out.spirv = start <= data.size() ? data.substr(start) : std::string();
+  out.manifest = artifact::parseManifest(text.c_str());
+  auto get = [&](artifact::Key key) -> std::string {
+    auto it = out.manifest.find(artifact::keyName(key));
+    return it == out.manifest.end() ? std::string() : it->second;
+  };
+  std::string target = get(artifact::Key::Target);
+  if (target != "vulkan") {
+    error = path + ": the artifact is for the '" +
+            (target.empty() ? artifact::kDefaultTarget : target) +
+            "' target, not vulkan";
+    return false;
+  }
+  std::vector<std::string> names = split(get(artifact::Key::Kernels), ' ');
+  if (names.empty()) {
+    error = path + ": the manifest lists no kernels";
+    return false;
+  }
+  for (const std::string &name : names) {
+    auto it = out.manifest.find(artifact::kKernelKeyPrefix + name);
+    if (it == out.manifest.end()) {
+      error = path + ": kernel " + name + " has no kernel." + name + " entry";
+      return false;
+    }
+    Kernel k;
+    if (!parseKernel(name, it->second, out.spirv.size(), k, error)) {
+      error = path + ": " + error;
+      return false;
+    }
+    uint32_t magicWord;
+    std::memcpy(&magicWord, out.spirv.data() + k.spirvOffset, 4);
+    if (magicWord != 0x07230203) {
+      error = path + ": kernel " + name +
+              ": its module is not SPIR-V (bad magic number)";
+      return false;
+    }
+    out.kernels.push_back(std::move(k));
+  }
+  return true;
+}
+
+const Kernel *KernelArtifact::find(const std::string &name) const {
+  for (const Kernel &k : kernels)
+    if (k.name == name)
+      return &k;
+  return nullptr;
+}
