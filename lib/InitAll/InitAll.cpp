@@ -8,6 +8,7 @@
 #include "passes/Conversion/Passes.h"
 #include "passes/Transforms/Passes.h"
 #include "seqc/Pipelines/CPUPipeline.h"
+#include "seqc/Pipelines/GPUPipeline.h"
 #include "seqc/Pipelines/VulkanPipeline.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -97,6 +98,7 @@ void seqc::registerAllPasses() {
   seqc::registerModelPipeline();
   seq::registerSeqCPUCodegenPasses();
   seqc::registerCPUPipeline();
+  seqc::registerGPUMappingPipeline();
   seqc::registerVulkanPipeline();
   registerTransformsPasses();
   registerConversionPasses();

@@ -1,4 +1,4 @@
-"""Numpy reference for the Vulkan decode kernels (lib/Target/Vulkan/kernels).
+"""Numpy reference for the Vulkan decode kernels (lib/Target/GPU/kernels).
 
 Generates the inputs of one kernel (fixed seed), runs it with
 seqc-vulkan-run, and compares every written binding with this reference,
