@@ -17,7 +17,10 @@
 // place steps N times). --time launches W times (default 3), then N times
 // back to back, and prints one JSON object: seconds per launch, the bytes a
 // launch moves (each binding once, read-write ones twice) and GB/s.
-// --probe prints the device, or why there is none.
+// --probe prints the device, or why there is none. With SEQC_CUDA_LOAD=ptx
+// the cubins are not tried: the driver JIT-compiles the PTX (as on a GPU
+// newer than the cubins' architecture). SEQC_CUDA_LIBRARY names another
+// driver library than libcuda.so.1.
 //
 // Exit status: 0; 1 on an error; 2 when the machine has no CUDA driver or
 // no CUDA device (the message says which).

@@ -30,6 +30,7 @@ enum : CUresult {
   CUDA_SUCCESS = 0,
   CUDA_ERROR_STUB_LIBRARY = 34,
   CUDA_ERROR_NO_DEVICE = 100,
+  CUDA_ERROR_NO_BINARY_FOR_GPU = 209,
 };
 
 /// Device attributes (CUdevice_attribute) the driver reads.

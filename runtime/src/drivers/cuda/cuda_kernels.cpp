@@ -238,8 +238,12 @@ struct Runner::Impl {
     // The cubin first; the driver refuses it on another architecture (or
     // from a newer toolkit than it knows), then the PTX is JIT-compiled.
     std::string cubin = artifact->codeOf(k, "cubin");
-    CUresult r =
-        api.cuModuleLoadDataEx(&p.module, cubin.data(), 0, nullptr, nullptr);
+    // SEQC_CUDA_LOAD=ptx skips the cubins (the tests run the JIT path so).
+    const char *load = std::getenv("SEQC_CUDA_LOAD");
+    bool ptxOnly = load && std::strcmp(load, "ptx") == 0;
+    CUresult r = ptxOnly ? CUresult(CUDA_ERROR_NO_BINARY_FOR_GPU)
+                         : api.cuModuleLoadDataEx(&p.module, cubin.data(), 0,
+                                                  nullptr, nullptr);
     if (r == CUDA_SUCCESS) {
       p.loaded = "cubin";
     } else {
