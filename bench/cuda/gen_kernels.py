@@ -44,14 +44,12 @@ def matvec_functions(text, rows, cols):
     out = []
     for m in re.finditer(r"^func\.func @matvec_\w+\(.*?^}\n", text,
                          re.M | re.S):
-        f = m.group(0)
-        f = f.replace("512x256x", f"{rows}x{cols}x")
-        f = f.replace("memref<256x", f"memref<{cols}x")
-        f = f.replace("memref<512x", f"memref<{rows}x")
-        f = f.replace("arith.constant 256 : index",
-                      f"arith.constant {cols} : index")
-        f = f.replace("arith.constant 512 : index",
-                      f"arith.constant {rows} : index")
+        # One pass, so a new size is never taken for an old one.
+        f = re.sub(r"(?<=memref<)(512x256|256|512)(?=x)|"
+                   r"(?<=arith\.constant )(256|512)(?= : index)",
+                   lambda t: {"512x256": f"{rows}x{cols}", "256": str(cols),
+                              "512": str(rows)}[t.group(0)],
+                   m.group(0))
         out.append(f)
     if len(out) != 3:
         sys.exit(f"gen_kernels.py: expected 3 matvec functions in {DECODE}, "
