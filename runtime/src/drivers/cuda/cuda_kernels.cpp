@@ -108,10 +108,6 @@ struct Device {
     info.major = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
     info.minor = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
     api->cuDeviceTotalMem(&info.memoryBytes, device);
-    // kHz x 2 (double data rate) x bus bytes.
-    double clockKHz = attribute(CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE);
-    double busBits = attribute(CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH);
-    info.peakBandwidthGBs = clockKHz * 1e3 * 2 * busBits / 8 / 1e9;
     return true;
   }
 

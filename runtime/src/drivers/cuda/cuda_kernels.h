@@ -47,8 +47,6 @@ struct DeviceInfo {
   int driverVersion = 0; // 13000 for CUDA 13.0
   int major = 0, minor = 0;
   size_t memoryBytes = 0;
-  /// From the memory clock and bus width (0 when the driver reports none).
-  double peakBandwidthGBs = 0;
 };
 
 /// Opens the driver and the first device; false with `error` set: "no
