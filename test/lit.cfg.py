@@ -157,6 +157,8 @@ if all(os.path.exists(os.path.join(cuda_toolkit, f)) for f in
         "lib64/stubs/libcuda.so")):
     config.available_features.add("cuda-toolkit")
     config.substitutions.append(("%cuda_toolkit", cuda_toolkit))
+    # seqc's default toolkit is $CUDA_HOME, else /usr/local/cuda.
+    config.environment["CUDA_HOME"] = cuda_toolkit
 else:
     lit_config.note(f"no CUDA toolkit at {cuda_toolkit} (SEQC_CUDA_TOOLKIT): "
                     "CUDA compile tests are skipped")
