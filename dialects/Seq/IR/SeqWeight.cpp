@@ -54,7 +54,7 @@ WeightTableAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 std::optional<int64_t> WeightTableAttr::layerOf(StringRef name) const {
-  if (getLayerRoot().empty() || !name.consume_front(getLayerRoot()))
+  if (!name.consume_front(getLayerRoot()))
     return std::nullopt;
   int64_t layer;
   if (name.take_until([](char c) { return c == '.'; })

@@ -209,7 +209,12 @@ private:
           lookup(op, table.layerName(l, op.getName()));
       if (failed(e))
         return failure();
-      uint64_t rel = e->getOffset() - layerStart.at(l);
+      auto start = layerStart.find(l);
+      if (start == layerStart.end())
+        return op.emitOpError() << "is called with layer " << l
+                                << ", which is not a layer of the weight "
+                                   "table";
+      uint64_t rel = e->getOffset() - start->second;
       if (!first) {
         first = l;
         r.offset = rel;

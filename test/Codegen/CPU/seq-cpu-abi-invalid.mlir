@@ -138,3 +138,19 @@ module attributes {seq.weights = #seq.weight_table<layer_root = "layers.", entri
     return %w : tensor<4xf32>
   }
 }
+
+// -----
+
+// A name that only looks like a layer's: "-1" is no layer.
+module attributes {seq.weights = #seq.weight_table<layer_root = "layers.", entries = {"layers.-1.w" = #seq.weight_entry<0, tensor<4xf32>>}>} {
+  func.func private @layer(%l: index) -> tensor<4xf32> {
+    // expected-error @+1 {{'seq.weight' op is called with layer -1, which is not a layer of the weight table}}
+    %w = seq.weight "w"[%l] : tensor<4xf32>
+    return %w : tensor<4xf32>
+  }
+  func.func @entry() -> tensor<4xf32> {
+    %m = arith.constant -1 : index
+    %w = call @layer(%m) : (index) -> tensor<4xf32>
+    return %w : tensor<4xf32>
+  }
+}

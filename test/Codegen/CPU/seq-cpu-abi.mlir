@@ -1,4 +1,4 @@
-// RUN: seqc-opt %s --seq-cpu-abi | FileCheck %s
+// RUN: seqc-opt %s --seq-cpu-abi -split-input-file | FileCheck %s
 
 // Weights by reference become views of the mapped weight file: the entry
 // and the shared layer function get it as their first argument, the layer
@@ -58,5 +58,31 @@ module attributes {seq.weights = #seq.weight_table<layer_root = "layers.", entri
   // CHECK-SAME: %{{.*}}: memref<4xf32>) attributes {llvm.emit_c_interface}
   func.func @init(%s: memref<4xf32>) {
     return
+  }
+}
+
+// -----
+
+// An empty layer root: layer l's weights are "<l>.<name>".
+// CHECK-LABEL: func.func private @bare(
+// CHECK-SAME: %[[W:.*]]: memref<?xi8>, %[[OFF:.*]]: index)
+// CHECK: %[[C16:.*]] = arith.constant 16 : index
+// CHECK: arith.addi %[[OFF]], %[[C16]] : index
+// CHECK-LABEL: func.func @bare_entry(
+// CHECK: %[[O:.*]] = arith.constant 64 : index
+// CHECK: call @bare(%{{.*}}, %[[O]])
+module attributes {seq.weights = #seq.weight_table<layer_root = "", entries = {
+    "0.a" = #seq.weight_entry<0, tensor<4xf32>>,
+    "0.b" = #seq.weight_entry<16, tensor<4xf32>>,
+    "1.a" = #seq.weight_entry<64, tensor<4xf32>>,
+    "1.b" = #seq.weight_entry<80, tensor<4xf32>>}>} {
+  func.func private @bare(%l: index) -> tensor<4xf32> {
+    %w = seq.weight "b"[%l] : tensor<4xf32>
+    return %w : tensor<4xf32>
+  }
+  func.func @bare_entry() -> tensor<4xf32> {
+    %c1 = arith.constant 1 : index
+    %w = call @bare(%c1) : (index) -> tensor<4xf32>
+    return %w : tensor<4xf32>
   }
 }
