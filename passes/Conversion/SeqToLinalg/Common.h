@@ -1,9 +1,9 @@
 //===- Common.h - shared helpers of the seq-to-linalg lowerings -*- C++ -*-===//
 //
 // Helpers and pattern entry points shared by the files of
-// convert-seq-to-linalg (SeqToLinalg.cpp: recurrences, RoPE, channel tables;
-// LIF.cpp: seq.lif; Perspective.cpp: the perspective combiner and mix;
-// Quant.cpp: seq.quantize / seq.dequantize).
+// convert-seq-to-linalg (SeqToLinalg.cpp: recurrences and the pass;
+// Channels.cpp: RoPE and the channel tables; LIF.cpp: seq.lif; Perspective.cpp:
+// the perspective combiner and mix; Quant.cpp: seq.quantize / seq.dequantize).
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +34,9 @@ inline Value castToResultType(OpBuilder &b, Location loc, Value v, Type type) {
     return v;
   return tensor::CastOp::create(b, loc, type, v);
 }
+
+/// seq.rope, seq.permute_channels and seq.scale_channels (Channels.cpp).
+void populateChannelLoweringPatterns(RewritePatternSet &patterns);
 
 /// seq.lif (LIF.cpp).
 void populateLIFLoweringPatterns(RewritePatternSet &patterns);
