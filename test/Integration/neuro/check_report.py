@@ -9,7 +9,9 @@ sizes of the checkpoint's matrices (each is read once per token: a matrix
 neuron of every population per token, the ACs one per spike (a spike adds 1
 to the residual stream), and so the synaptic events. The event code's own
 counters, per token, population and layer (the trace's "counted"), must
-equal these counts exactly. Every count must be equal (spikes exactly); the
+equal these counts exactly. Every count must be equal (spikes exactly), an
+average over the tokens within 1e-11 relative (the report prints 12
+significant digits); the
 energies, recomputed from the counts with E_MAC = 4.6 pJ and E_AC = 0.9 pJ,
 within 1e-9 relative.
 
@@ -100,20 +102,20 @@ def main():
                layer_macs[i])
         expect(f"layer {i} membrane_updates", layer["membrane_updates"], 2 * C)
         n = spikes[:, :, i].sum() / T
-        expect(f"layer {i} spikes", layer["spikes"], n, 1e-12)
-        expect(f"layer {i} acs", layer["acs"], n, 1e-12)
-        expect(f"layer {i} synaptic_events", layer["synaptic_events"], n, 1e-12)
+        expect(f"layer {i} spikes", layer["spikes"], n, 1e-11)
+        expect(f"layer {i} acs", layer["acs"], n, 1e-11)
+        expect(f"layer {i} synaptic_events", layer["synaptic_events"], n, 1e-11)
         rate = n / (2 * C)
-        expect(f"layer {i} firing_rate", layer["firing_rate"], rate, 1e-12)
+        expect(f"layer {i} firing_rate", layer["firing_rate"], rate, 1e-11)
         for k, site in enumerate(("att", "ffn")):
             pop = layer["populations"][site]
             m = spikes[:, k, i].sum() / T
             expect(f"layer {i} {site} neurons", pop["neurons"], C)
-            expect(f"layer {i} {site} spikes", pop["spikes"], m, 1e-12)
-            expect(f"layer {i} {site} firing_rate", pop["firing_rate"], m / C, 1e-12)
-            expect(f"layer {i} {site} acs", pop["acs"], m, 1e-12)
+            expect(f"layer {i} {site} spikes", pop["spikes"], m, 1e-11)
+            expect(f"layer {i} {site} firing_rate", pop["firing_rate"], m / C, 1e-11)
+            expect(f"layer {i} {site} acs", pop["acs"], m, 1e-11)
             expect(f"layer {i} {site} synaptic_events", pop["synaptic_events"],
-                   m, 1e-12)
+                   m, 1e-11)
             expect(f"layer {i} {site} membrane_updates", pop["membrane_updates"], C)
         expect(f"layer {i} energy as built", layer["energy_as_built_pj"],
                layer_macs[i] * E_MAC + n * E_AC, 1e-9)
@@ -127,9 +129,9 @@ def main():
     expect("per-token dense_macs", per["dense_macs"], all_macs)
     expect("per-token head_macs", per["head_macs"], head_macs)
     expect("per-token membrane_updates", per["membrane_updates"], 2 * L * C)
-    expect("per-token acs", per["acs"], total_acs, 1e-12)
-    expect("per-token synaptic_events", per["synaptic_events"], total_acs, 1e-12)
-    expect("per-token spikes", per["spikes"], spikes.sum() / T, 1e-12)
+    expect("per-token acs", per["acs"], total_acs, 1e-11)
+    expect("per-token synaptic_events", per["synaptic_events"], total_acs, 1e-11)
+    expect("per-token spikes", per["spikes"], spikes.sum() / T, 1e-11)
     energy = rep["energy_per_token_pj"]
     expect("energy as built", energy["as_built"]["pj"],
            all_macs * E_MAC + total_acs * E_AC, 1e-9)
