@@ -28,7 +28,8 @@ tools = [ToolSubst("seqc-opt", unresolved="fatal"),
          ToolSubst("seqc-run", unresolved="fatal"),
          ToolSubst("SeqcRuntimeTests", unresolved="fatal"),
          ToolSubst("mlir-runner", unresolved="fatal"),
-         ToolSubst("seqc-vulkan-run", unresolved="ignore")]
+         ToolSubst("seqc-vulkan-run", unresolved="ignore"),
+         ToolSubst("seqc-cuda-run", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, [config.seqc_tools_dir,
                                            config.llvm_tools_dir])
 
@@ -144,3 +145,28 @@ if os.path.exists(vulkan_run):
 else:
     lit_config.note("seqc-vulkan-run was not built (SEQC_ENABLE_VULKAN off): "
                     "Vulkan execution tests are skipped")
+
+# The CUDA target. The toolkit (ptxas and libdevice compile the kernels;
+# cuda.h and the stub libcuda check the driver's entry points) is optional:
+# without it the CUDA compile tests are skipped. seqc-cuda-run is always
+# built (it opens libcuda.so.1 at run time); --probe finds whether this
+# machine has a CUDA device, which the execution tests need.
+cuda_toolkit = os.environ.get("SEQC_CUDA_TOOLKIT", "/usr/local/cuda")
+if all(os.path.exists(os.path.join(cuda_toolkit, f)) for f in
+       ("bin/ptxas", "nvvm/libdevice/libdevice.10.bc", "include/cuda.h",
+        "lib64/stubs/libcuda.so")):
+    config.available_features.add("cuda-toolkit")
+    config.substitutions.append(("%cuda_toolkit", cuda_toolkit))
+    # seqc's default toolkit is $CUDA_HOME, else /usr/local/cuda.
+    config.environment["CUDA_HOME"] = cuda_toolkit
+else:
+    lit_config.note(f"no CUDA toolkit at {cuda_toolkit} (SEQC_CUDA_TOOLKIT): "
+                    "CUDA compile tests are skipped")
+cuda_run = os.path.join(config.seqc_tools_dir, "seqc-cuda-run")
+if os.path.exists(cuda_run) and subprocess.call(
+        [cuda_run, "--probe"], env=config.environment,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("cuda-device")
+else:
+    lit_config.note("no CUDA device (seqc-cuda-run --probe): CUDA execution "
+                    "tests are skipped")

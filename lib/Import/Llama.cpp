@@ -449,13 +449,13 @@ private:
         });
   }
 
-  /// (weights, layer offset, x [T, C], state, slot) -> x'.
+  /// (layer, x [T, C], state, slot) -> x'.
   func::FuncOp layerFunc(int64_t tokens) {
     auto found = layerFuncs.find(tokens);
     if (found != layerFuncs.end())
       return found->second;
     auto xType = RankedTensorType::get({tokens, cfg.embd}, f32);
-    SmallVector<Type> args = {bytesType(), b.getIndexType(), xType, bytesType(),
+    SmallVector<Type> args = {b.getIndexType(), xType, bytesType(),
                               b.getIndexType()};
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(b.getInsertionBlock()->getParentOp());
@@ -465,8 +465,8 @@ private:
     fn.setPrivate();
     b.setInsertionPointToStart(fn.addEntryBlock());
     LayerScope scope(*this, fn, 0);
-    Value x = fn.getArgument(2), state = fn.getArgument(3),
-          slot = fn.getArgument(4);
+    Value x = fn.getArgument(1), state = fn.getArgument(2),
+          slot = fn.getArgument(3);
 
     // Attention.
     Value h = rmsNorm(x, "layers.0.attn_norm");
@@ -526,26 +526,23 @@ private:
     auto tokensType = MemRefType::get({tokens}, i32);
     auto logitsType =
         MemRefType::get({allLogits ? ShapedType::kDynamic : 1, cfg.vocab}, f32);
-    func::FuncOp fn =
-        startFunc(name, {bytesType(), tokensType, bytesType(), logitsType});
-    weightsArg = fn.getArgument(0);
+    func::FuncOp fn = startFunc(name, {tokensType, bytesType(), logitsType});
     Value toks = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
+        b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(0),
         /*restrict=*/true);
     Value x = embedTokens(toks, "embed");
     func::FuncOp fl = layerFunc(tokens);
     for (int64_t l = 0; l < cfg.layers; ++l) {
-      Value off = arith::ConstantIndexOp::create(b, loc, layerStart[l]);
-      Value slot = arith::ConstantIndexOp::create(b, loc, l);
-      x = func::CallOp::create(
-              b, loc, fl,
-              ValueRange{fn.getArgument(0), off, x, fn.getArgument(2), slot})
+      // The layer names its weights and its cache's slot.
+      Value li = arith::ConstantIndexOp::create(b, loc, l);
+      x = func::CallOp::create(b, loc, fl,
+                               ValueRange{li, x, fn.getArgument(1), li})
               .getResult(0);
     }
     if (!allLogits)
       x = lastRow(x);
     Value logits = linear(rmsNorm(x, "norm"), "head");
-    store(logits, fn.getArgument(3));
+    store(logits, fn.getArgument(2));
     endFunc(fn);
   }
 };

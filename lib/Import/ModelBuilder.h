@@ -2,9 +2,11 @@
 //
 // What every importer needs: the weight blob writer (f32, f16, int8 with
 // per-row scales), a shape-checking tensor reader, and ModelBuilder, the base
-// of the IR builders: entry functions, weight views of the mapped blob (also
-// relative to a layer's first weight inside a shared layer function), and
-// the elementwise, product and reduction building blocks on f32 tensors.
+// of the IR builders: entry functions, weights by reference (seq.weight
+// through the module's weight table; relative to the layer argument inside
+// a shared layer function), and the elementwise, product and reduction
+// building blocks on f32 tensors. The CPU ABI (the mapped blob as an
+// argument, views at byte offsets, C-interface entries) is seq-cpu-abi's.
 // Private to lib/Import.
 //
 //===----------------------------------------------------------------------===//
@@ -17,6 +19,7 @@
 #include "seqc/Support/CheckedMath.h"
 
 #include "dialects/Seq/IR/SeqDialect.h"
+#include "dialects/Seq/IR/SeqOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -151,7 +154,7 @@ class ModelBuilder {
 public:
   /// `layerRoot` is the weight-name prefix of the layers ("blocks." for
   /// RWKV, "layers." for LLaMA): weights named `<root><l>.` belong to layer
-  /// `l`, whose first weight's offset a shared layer function is given.
+  /// `l`, which a shared layer function is given as an index.
   ModelBuilder(mlir::MLIRContext *ctx, const WeightBlob &blob,
                std::string layerRoot, int64_t layers)
       : ctx(ctx), b(ctx), loc(mlir::UnknownLoc::get(ctx)), blob(blob),
@@ -172,13 +175,15 @@ public:
 
   virtual ~ModelBuilder() = default;
 
-  /// The module: the model kind as `seq.model`, the state initializer, and
-  /// the step (1 token), prefill and prefill_all (T tokens) entries. Null
-  /// when layers first .. L-1 are not laid out uniformly.
+  /// The module: the model kind as `seq.model`, the blob's layout as
+  /// `seq.weights`, the state initializer, and the step (1 token), prefill
+  /// and prefill_all (T tokens) entries. Null when layers first .. L-1 are
+  /// not laid out uniformly.
   OwningOpRef<ModuleOp> buildModule(StringRef kind, int64_t firstShared) {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
     mlir::seq::SeqDialect::ModelAttrHelper(ctx).setAttr(module->getOperation(),
                                                         b.getStringAttr(kind));
+    (*module)->setAttr(mlir::seq::WeightTableAttr::kAttrName, weightTable());
     b.setInsertionPointToEnd(module->getBody());
     if (!checkUniformLayers(firstShared))
       return nullptr;
@@ -187,6 +192,24 @@ public:
     buildForward("seqc_prefill", ShapedType::kDynamic, false);
     buildForward("seqc_prefill_all", ShapedType::kDynamic, true);
     return module;
+  }
+
+  /// The blob's entries by name: offset and tensor type.
+  mlir::seq::WeightTableAttr weightTable() {
+    SmallVector<NamedAttribute> named;
+    for (const WeightBlob::Entry &e : blob.entries)
+      named.emplace_back(
+          b.getStringAttr(e.name),
+          mlir::seq::WeightEntryAttr::get(ctx, e.offset, weightType(e)));
+    return mlir::seq::WeightTableAttr::get(ctx, layerRoot,
+                                           b.getDictionaryAttr(named));
+  }
+
+  RankedTensorType weightType(const WeightBlob::Entry &e) {
+    Type elt = e.dtype == DType::F32   ? f32
+               : e.dtype == DType::F16 ? (Type)b.getF16Type()
+                                       : (Type)b.getIntegerType(8);
+    return RankedTensorType::get(e.shape, elt);
   }
 
   /// Checks that layers first .. L-1 have the same weights at the same
@@ -223,10 +246,9 @@ protected:
   std::string layerRoot;
   mlir::Type f32;
   llvm::StringMap<const WeightBlob::Entry *> entries;
-  Value weightsArg;
-  // Inside a layer function: the byte offset of the layer's first weight,
-  // the layer whose names the code uses, and that layer's name prefix.
-  Value layerOffset;
+  // Inside a layer function: the layer argument, the layer whose names the
+  // code uses, and that layer's name prefix.
+  Value layerIndex;
   int64_t repLayer = 0;
   std::string layerPrefix;
   // Byte offset of each layer's first weight.
@@ -236,7 +258,6 @@ protected:
   func::FuncOp startFunc(StringRef name, TypeRange args) {
     auto fn =
         func::FuncOp::create(b, loc, name, FunctionType::get(ctx, args, {}));
-    fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
     Block *entry = fn.addEntryBlock();
     b.setInsertionPointToStart(entry);
     return fn;
@@ -257,30 +278,21 @@ protected:
         b, loc, Type(), tensor, memref, /*restrict=*/true, /*writable=*/true);
   }
 
-  /// The tensor view of a blob entry.
+  /// A blob entry as a tensor: a reference by name (seq.weight).
   Value weight(StringRef name) {
     auto cached = weightValues.find(name);
     if (cached != weightValues.end())
       return cached->second;
     const WeightBlob::Entry *e = entries.lookup(name);
     assert(e && "weight missing from the blob");
-    Type elt = e->dtype == DType::F32   ? f32
-               : e->dtype == DType::F16 ? (Type)b.getF16Type()
-                                        : (Type)b.getIntegerType(8);
-    auto memrefType = MemRefType::get(e->shape, elt);
-    Value offset;
-    if (layerOffset && name.starts_with(layerPrefix)) {
-      // Inside a shared layer function: relative to the layer's start.
-      Value rel = arith::ConstantIndexOp::create(
-          b, loc, e->offset - layerStart[repLayer]);
-      offset = arith::AddIOp::create(b, loc, layerOffset, rel);
-    } else {
-      offset = arith::ConstantIndexOp::create(b, loc, e->offset);
-    }
-    Value view = memref::ViewOp::create(b, loc, memrefType, weightsArg, offset,
-                                        ValueRange{});
-    Value t = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get(e->shape, elt), view, /*restrict=*/true);
+    Value t;
+    if (layerIndex && name.starts_with(layerPrefix))
+      // Inside a shared layer function: relative to its layer argument.
+      t = mlir::seq::WeightOp::create(b, loc, weightType(*e),
+                                      name.drop_front(layerPrefix.size()),
+                                      layerIndex);
+    else
+      t = mlir::seq::WeightOp::create(b, loc, weightType(*e), name, Value());
     weightValues[name] = t;
     return t;
   }
@@ -483,29 +495,25 @@ protected:
         .getResult(0);
   }
 
-  /// While a shared layer function is built: its weights (argument 0) and
-  /// layer offset (argument 1) replace the entry's, and weight names of layer
-  /// `rep` resolve relative to the offset. Restores the entry's on scope exit.
+  /// While a shared layer function is built: weight names of layer `rep`
+  /// become references relative to its layer argument (argument 0).
+  /// Restores the entry's references on scope exit.
   class LayerScope {
   public:
     LayerScope(ModelBuilder &mb, func::FuncOp fn, int64_t rep)
-        : mb(mb), savedWeights(mb.weightsArg),
-          savedViews(std::move(mb.weightValues)) {
+        : mb(mb), savedViews(std::move(mb.weightValues)) {
       mb.weightValues.clear();
-      mb.weightsArg = fn.getArgument(0);
-      mb.layerOffset = fn.getArgument(1);
+      mb.layerIndex = fn.getArgument(0);
       mb.repLayer = rep;
       mb.layerPrefix = mb.layerRoot + std::to_string(rep) + ".";
     }
     ~LayerScope() {
-      mb.weightsArg = savedWeights;
       mb.weightValues = std::move(savedViews);
-      mb.layerOffset = Value();
+      mb.layerIndex = Value();
     }
 
   private:
     ModelBuilder &mb;
-    Value savedWeights;
     llvm::StringMap<Value> savedViews;
   };
 

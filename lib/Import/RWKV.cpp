@@ -720,7 +720,7 @@ private:
   }
 
   /// The private function computing one layer for `tokens` tokens (static
-  /// or dynamic): (weights, layer offset, x, layer state [, v_first]) ->
+  /// or dynamic): (layer, x, layer state [, v_first]) ->
   /// (x', layer state' [, v_first]). Built once and cached. The layer state
   /// is updated in place: each row is read before it is overwritten, and
   /// the argument's buffer layout is declared with the static strides of a
@@ -734,9 +734,7 @@ private:
     int64_t C = cfg.embd, R = rowsPerLayer(), W = stateWidth();
     auto xType = RankedTensorType::get({streamRows(tokens), C}, f32);
     auto stType = RankedTensorType::get({1, R, W}, f32);
-    SmallVector<Type> args = {
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
-        b.getIndexType(), xType, stType};
+    SmallVector<Type> args = {b.getIndexType(), xType, stType};
     SmallVector<Type> results = {xType, stType};
     bool v7 = cfg.version == 7;
     if (v7 && !firstLayer)
@@ -751,14 +749,14 @@ private:
     auto fn = func::FuncOp::create(b, loc, name,
                                    FunctionType::get(ctx, args, results));
     fn.setPrivate();
-    fn.setArgAttr(3, bufferization::BufferizationDialect::kBufferLayoutAttrName,
+    fn.setArgAttr(2, bufferization::BufferizationDialect::kBufferLayoutAttrName,
                   StridedLayoutAttr::get(ctx, ShapedType::kDynamic,
                                          ArrayRef<int64_t>{R * W, W, 1}));
     b.setInsertionPointToStart(fn.addEntryBlock());
     LayerScope scope(*this, fn, firstLayer ? 0 : firstShared());
 
-    Value x = fn.getArgument(2), st = fn.getArgument(3);
-    Value vFirst = v7 && !firstLayer ? fn.getArgument(4) : Value();
+    Value x = fn.getArgument(1), st = fn.getArgument(2);
+    Value vFirst = v7 && !firstLayer ? fn.getArgument(3) : Value();
     x = cfg.version == 4 ? layer4(x, st, repLayer)
                          : layer567(x, st, vFirst, repLayer);
     SmallVector<Value> outs = {x, st};
@@ -772,21 +770,18 @@ private:
   void buildForward(StringRef name, int64_t tokens, bool allLogits) override {
     int64_t V = cfg.vocab;
     Type i32 = b.getI32Type();
-    auto weightsType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
     auto tokensType = MemRefType::get({tokens}, i32);
     auto logitsType =
         MemRefType::get({allLogits ? ShapedType::kDynamic : 1, V}, f32);
     // The state is read and written in place (one buffer, no copies).
-    func::FuncOp fn =
-        startFunc(name, {weightsType, tokensType, stateType(), logitsType});
-    weightsArg = fn.getArgument(0);
+    func::FuncOp fn = startFunc(name, {tokensType, stateType(), logitsType});
     Value toks = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(1),
+        b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(0),
         /*restrict=*/true);
     Value state = bufferization::ToTensorOp::create(
         b, loc,
         RankedTensorType::get({cfg.layers, rowsPerLayer(), stateWidth()}, f32),
-        fn.getArgument(2), /*restrict=*/true, /*writable=*/true);
+        fn.getArgument(1), /*restrict=*/true, /*writable=*/true);
 
     // Embedding (ln0 is folded into the table at import); static for the
     // step entry (T = 1), so its shapes are all static.
@@ -795,10 +790,9 @@ private:
       x = broadcastPerspectives(x);
 
     // The layers: RWKV-7's layer 0 by its own function, then the shared
-    // layer function for the others, called with each layer's weight offset
-    // (the code of a layer exists once, whatever the depth).
+    // layer function for the others, called with each layer (the code of a
+    // layer exists once, whatever the depth).
     int64_t R = rowsPerLayer(), W = stateWidth();
-    Value weights = fn.getArgument(0);
     auto layerState = [&](Value st, Value l) {
       return tensor::ExtractSliceOp::create(
                  b, loc, RankedTensorType::get({1, R, W}, f32), st,
@@ -826,9 +820,8 @@ private:
     if (first == 1) {
       func::FuncOp f0 = layerFunc(tokens, /*firstLayer=*/true);
       Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-      Value off = arith::ConstantIndexOp::create(b, loc, layerStart[0]);
       auto call = func::CallOp::create(
-          b, loc, f0, ValueRange{weights, off, x, layerState(state, zero)});
+          b, loc, f0, ValueRange{zero, x, layerState(state, zero)});
       x = call.getResult(0);
       state = putLayerState(call.getResult(1), state, zero);
       vFirst = call.getResult(2);
@@ -838,8 +831,7 @@ private:
       func::FuncOp fl = layerFunc(tokens, /*firstLayer=*/false);
       for (int64_t l = first; l < cfg.layers; ++l) {
         Value li = arith::ConstantIndexOp::create(b, loc, l);
-        Value off = arith::ConstantIndexOp::create(b, loc, layerStart[l]);
-        SmallVector<Value> args = {weights, off, x, layerState(state, li)};
+        SmallVector<Value> args = {li, x, layerState(state, li)};
         if (vFirst)
           args.push_back(vFirst);
         auto call = func::CallOp::create(b, loc, fl, args);
@@ -860,8 +852,8 @@ private:
       x = perspectives() ? lastRows(x, numPerspectives()) : lastRow(x);
     Value logits = perspectives() ? perspectiveHead(layerNorm(x, "ln_out"))
                                   : linear(layerNorm(x, "ln_out"), "head");
-    store(logits, fn.getArgument(3));
-    store(state, fn.getArgument(2));
+    store(logits, fn.getArgument(2));
+    store(state, fn.getArgument(1));
     endFunc(fn);
   }
 };

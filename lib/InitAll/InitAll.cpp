@@ -8,6 +8,8 @@
 #include "passes/Conversion/Passes.h"
 #include "passes/Transforms/Passes.h"
 #include "seqc/Pipelines/CPUPipeline.h"
+#include "seqc/Pipelines/CUDAPipeline.h"
+#include "seqc/Pipelines/GPUPipeline.h"
 #include "seqc/Pipelines/VulkanPipeline.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -60,6 +62,11 @@
 #include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
 
 void seqc::registerAllDialects(mlir::DialectRegistry &registry) {
@@ -88,6 +95,13 @@ void seqc::registerAllDialects(mlir::DialectRegistry &registry) {
   scf::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
   vector::registerBufferizableOpInterfaceExternalModels(registry);
+  // The CUDA target: #nvvm.target serializes gpu.modules (to LLVM IR, then
+  // PTX and cubin), which needs these dialects' LLVM IR translations.
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
 }
 
 void seqc::registerAllPasses() {
@@ -97,7 +111,9 @@ void seqc::registerAllPasses() {
   seqc::registerModelPipeline();
   seq::registerSeqCPUCodegenPasses();
   seqc::registerCPUPipeline();
+  seqc::registerGPUMappingPipeline();
   seqc::registerVulkanPipeline();
+  seqc::registerCUDAPipeline();
   registerTransformsPasses();
   registerConversionPasses();
   arith::registerArithPasses();

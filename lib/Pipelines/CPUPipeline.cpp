@@ -43,6 +43,9 @@ static std::unique_ptr<Pass> parallelForTasks(int32_t minTaskSize) {
 
 void seqc::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
+  // The CPU entry ABI: weights by reference become views of the mapped
+  // weight file, public functions C-interface entries.
+  pm.addPass(seq::createSeqCPUABIPass());
   // Models with temporal perspectives: one head projection of the
   // perspectives' mixture (exact: the head is linear).
   pm.addPass(seq::createSeqPerspectiveHeadOncePass());

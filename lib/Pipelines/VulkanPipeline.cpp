@@ -1,25 +1,22 @@
 //===- VulkanPipeline.cpp - kernel modules to SPIR-V ----------------------===//
 //
-// Upstream passes do the work (SCF to GPU, outlining, the SPIR-V pattern
-// sets); the two passes here bind them to a device profile: one attaches
-// the profile's SPIR-V target environment, one checks each outlined kernel
-// against the profile's limits and gives it what the SPIR-V conversion
-// needs (its entry-point ABI from the launch's workgroup size, workgroup
-// memory in the Workgroup storage class).
+// Upstream passes do the work (the GPU mapping shared with the CUDA target,
+// GPUPipeline.cpp; the SPIR-V pattern sets); the two passes here bind them to a
+// device profile: one attaches the profile's SPIR-V target environment, one
+// checks each outlined kernel against the profile's limits and gives it what
+// the SPIR-V conversion needs (its entry-point ABI from the launch's workgroup
+// size, workgroup memory in the Workgroup storage class).
 //
 //===----------------------------------------------------------------------===//
 
 #include "seqc/Pipelines/VulkanPipeline.h"
+#include "seqc/Pipelines/GPUPipeline.h"
 
-#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/GPUToSPIRV/GPUToSPIRVPass.h"
 #include "mlir/Conversion/MathToSPIRV/MathToSPIRVPass.h"
 #include "mlir/Conversion/Passes.h"
-#include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/GPU/Transforms/Passes.h"
-#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
 #include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
@@ -235,18 +232,7 @@ struct PrepareKernelsPass
 void seqc::buildVulkanPipeline(OpPassManager &pm,
                                const VulkanProfile &profile) {
   pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
-  // Loops to gpu.launch: linalg ops become scf.parallel; loops without a
-  // mapping get the greedy one (outermost to workgroups, next to threads).
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
-  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
-  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createCanonicalizerPass());
-  // Constants into the launches, so they are not kernel arguments.
-  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
-  pm.addPass(createGpuKernelOutliningPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  buildGPUMappingPipeline(pm);
   pm.addPass(std::make_unique<PrepareKernelsPass>(profile));
   // convert-gpu-to-spirv does not lower math: convert it inside each
   // gpu.module first.

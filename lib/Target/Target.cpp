@@ -19,6 +19,10 @@ ArrayRef<seqc::TargetInfo> seqc::targets() {
        "Vulkan compute (SPIR-V for a device profile, --vulkan-profile): "
        "kernel modules",
        createVulkanTarget},
+      {"cuda",
+       "CUDA (cubin for --cuda-arch, default sm_90, plus PTX): kernel "
+       "modules",
+       createCUDATarget},
   };
   return registry;
 }

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::seq {
 #define GEN_PASS_DEF_CONVERTSEQHADAMARDTOLOOPSPASS
@@ -182,18 +183,16 @@ void mlir::seq::emitRowHadamard(ImplicitLocOpBuilder &b, Value row, int64_t n,
 
 namespace {
 
-struct ConvertSeqHadamardToLoopsPass
-    : mlir::seq::impl::ConvertSeqHadamardToLoopsPassBase<
-          ConvertSeqHadamardToLoopsPass> {
-  void runOnOperation() override {
-    SmallVector<HadamardOp> ops;
-    getOperation()->walk([&](HadamardOp op) { ops.push_back(op); });
-    for (HadamardOp op : ops)
-      lower(op);
-  }
+/// seq.hadamard: loops over the blocks of its input, each transformed in
+/// registers or in a scratch row, into a tensor carried through the loops.
+struct HadamardLowering : OpConversionPattern<HadamardOp> {
+  using OpConversionPattern::OpConversionPattern;
 
-  static void lower(HadamardOp op) {
-    ImplicitLocOpBuilder b(op.getLoc(), op);
+  LogicalResult
+  matchAndRewrite(HadamardOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Value input = adaptor.getInput();
     auto type = cast<RankedTensorType>(op.getInput().getType());
     Type elt = type.getElementType(), f32 = b.getF32Type();
     int64_t rank = type.getRank(), last = type.getShape().back();
@@ -211,7 +210,7 @@ struct ConvertSeqHadamardToLoopsPass
         type.getShape(), elt,
         StridedLayoutAttr::get(b.getContext(), dyn,
                                SmallVector<int64_t>(rank, dyn)));
-    Value in = bufferization::ToBufferOp::create(b, inType, op.getInput(),
+    Value in = bufferization::ToBufferOp::create(b, inType, input,
                                                  /*read_only=*/true);
     SmallVector<Value> dynSizes, ubs;
     for (int64_t d = 0; d < rank; ++d) {
@@ -348,10 +347,38 @@ struct ConvertSeqHadamardToLoopsPass
       ivs.pop_back();
       return forOp.getResult(0);
     };
-    Value result = nest(0, init);
-    op.getOutput().replaceAllUsesWith(result);
-    op.erase();
+    rewriter.replaceOp(op, nest(0, init));
+    return success();
+  }
+};
+
+struct ConvertSeqHadamardToLoopsPass
+    : mlir::seq::impl::ConvertSeqHadamardToLoopsPassBase<
+          ConvertSeqHadamardToLoopsPass> {
+  void runOnOperation() override {
+    ConversionTarget target(getContext());
+    configureSeqHadamardToLoopsTarget(target);
+    // The rest of the module stays as it is.
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    RewritePatternSet patterns(&getContext());
+    populateSeqHadamardToLoopsPatterns(patterns);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
   }
 };
 
 } // namespace
+
+void mlir::seq::populateSeqHadamardToLoopsPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<HadamardLowering>(patterns.getContext());
+}
+
+void mlir::seq::configureSeqHadamardToLoopsTarget(ConversionTarget &target) {
+  target.addIllegalOp<HadamardOp>();
+  target
+      .addLegalDialect<arith::ArithDialect, bufferization::BufferizationDialect,
+                       memref::MemRefDialect, scf::SCFDialect,
+                       tensor::TensorDialect, vector::VectorDialect>();
+}

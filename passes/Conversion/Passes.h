@@ -16,6 +16,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
+#include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::seq {
 
@@ -27,6 +28,13 @@ namespace mlir::seq {
 
 /// Adds the patterns that lower seq ops to tensor/linalg/scf/arith/math.
 void populateSeqToLinalgConversionPatterns(RewritePatternSet &patterns);
+
+/// Adds the pattern that lowers seq.hadamard to a fast Walsh-Hadamard
+/// transform (convert-seq-hadamard-to-loops).
+void populateSeqHadamardToLoopsPatterns(RewritePatternSet &patterns);
+
+/// Marks seq.hadamard illegal and the dialects its lowering emits legal.
+void configureSeqHadamardToLoopsTarget(ConversionTarget &target);
 
 } // namespace mlir::seq
 

@@ -1,7 +1,7 @@
-"""Numpy reference for the Vulkan decode kernels (lib/Target/Vulkan/kernels).
+"""Numpy reference for the GPU decode kernels (lib/Target/GPU/kernels).
 
-Generates the inputs of one kernel (fixed seed), runs it with
-seqc-vulkan-run, and compares every written binding with this reference,
+Generates the inputs of one kernel (fixed seed), runs it with TOOL
+(seqc-vulkan-run or seqc-cuda-run: the same command line), and compares every written binding with this reference,
 computed in float64 from the same (float32 / float16 / int8) inputs:
 
     matvec_f32:  y[r] = sum_k W[r, k] x[k]                  W float32
@@ -122,7 +122,7 @@ def main(argv):
     run = subprocess.run(cmd, capture_output=True, text=True)
     sys.stderr.write(run.stderr)
     if run.returncode != 0:
-        print(f"{kernel}: seqc-vulkan-run failed ({run.returncode})")
+        print(f"{kernel}: {os.path.basename(tool)} failed ({run.returncode})")
         return 1
     got = {i: np.fromfile(os.path.join(work, f"{kernel}.out{i}.bin"),
                           np.float32) for i in outputs}

@@ -85,15 +85,16 @@ int main(int argc, char **argv) {
   std::string dir = argv[1];
   seqc::vk::KernelArtifact artifact;
   std::string error;
-  if (!seqc::vk::KernelArtifact::load(dir, artifact, error))
+  if (!seqc::vk::loadArtifact(dir, artifact, error))
     return fail(error);
 
   if (std::strcmp(argv[2], "--list") == 0) {
     for (const seqc::vk::Kernel &k : artifact.kernels) {
-      std::cout << k.name << ": entry " << k.entry << ", " << k.spirvBytes
-                << " bytes of SPIR-V, grid " << k.grid[0] << "x" << k.grid[1]
-                << "x" << k.grid[2] << ", workgroup " << k.workgroup[0] << "x"
-                << k.workgroup[1] << "x" << k.workgroup[2] << ", " << k.shared
+      std::cout << k.name << ": entry " << k.entry << ", "
+                << k.code.at("spirv").bytes << " bytes of SPIR-V, grid "
+                << k.grid[0] << "x" << k.grid[1] << "x" << k.grid[2]
+                << ", workgroup " << k.workgroup[0] << "x" << k.workgroup[1]
+                << "x" << k.workgroup[2] << ", " << k.shared
                 << " bytes shared\n";
       for (size_t b = 0; b < k.bindings.size(); ++b)
         std::cout << "  binding " << b << ": argument " << k.bindings[b].arg
@@ -114,8 +115,7 @@ int main(int argc, char **argv) {
     const seqc::vk::Kernel *k = artifact.find(argv[3]);
     if (!k)
       return fail(std::string("no kernel named '") + argv[3] + "' in " + dir);
-    if (!writeFile(argv[5],
-                   artifact.spirv.substr(k->spirvOffset, k->spirvBytes)))
+    if (!writeFile(argv[5], artifact.codeOf(*k, "spirv")))
       return fail(std::string(argv[5]) + ": cannot write");
     return 0;
   }

@@ -15,6 +15,9 @@
 //   seqc compile KERNELS.mlir --target=vulkan [--vulkan-profile=FILE] -o OUT
 //       Compiles a kernel module (functions of loops on memrefs) to SPIR-V:
 //       kernels.bin (manifest, kernel table, modules) and manifest.json.
+//   seqc compile KERNELS.mlir --target=cuda [--cuda-arch=sm_90]
+//       [--cuda-toolkit=DIR] -o OUT
+//       The same for CUDA: kernels.bin holds each kernel's cubin and PTX.
 //
 // The driver only turns flags into options: import (lib/Import), the model
 // pipeline (lib/Pipelines), the target (lib/Target/<target>) and the
@@ -144,6 +147,16 @@ cl::opt<std::string> vulkanProfile(
     cl::desc("--target=vulkan: the device profile file (default: the "
              "checked-in lavapipe profile)"),
     cl::init(""), cl::sub(compileCmd));
+cl::opt<std::string>
+    cudaArch("cuda-arch",
+             cl::desc("--target=cuda: the GPU architecture of the cubins "
+                      "(default sm_90; the PTX also runs on later GPUs)"),
+             cl::init("sm_90"), cl::sub(compileCmd));
+cl::opt<std::string>
+    cudaToolkit("cuda-toolkit",
+                cl::desc("--target=cuda: the CUDA toolkit (default: "
+                         "$CUDA_HOME, else /usr/local/cuda)"),
+                cl::init(""), cl::sub(compileCmd));
 cl::opt<std::string>
     tokenizer("tokenizer",
               cl::desc("Tokenizer recorded in the manifest: bytes, world or "
@@ -497,6 +510,13 @@ int runCompile() {
   targetOptions.vulkan.profile = vulkanProfile;
   if (!vulkanProfile.empty() && targetName != "vulkan")
     return fail("--vulkan-profile applies to --target=vulkan");
+  targetOptions.cuda.arch = cudaArch;
+  targetOptions.cuda.toolkit = cudaToolkit;
+  if ((cudaArch.getNumOccurrences() || cudaToolkit.getNumOccurrences()) &&
+      targetName != "cuda")
+    return fail(std::string(cudaArch.getNumOccurrences() ? "--cuda-arch"
+                                                         : "--cuda-toolkit") +
+                " applies to --target=cuda");
   auto target = seqc::createTarget(targetName, targetOptions);
   if (!target)
     return fail(target.takeError());

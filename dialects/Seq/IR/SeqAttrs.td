@@ -173,4 +173,69 @@ def Seq_KVCalibrationAttr : AttrDef<Seq_Dialect, "KVCalibration"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Weight table
+//===----------------------------------------------------------------------===//
+
+def Seq_WeightEntryAttr : AttrDef<Seq_Dialect, "WeightEntry"> {
+  let mnemonic = "weight_entry";
+  let summary = "where a tensor lies in the weight file, and its type";
+  let description = [{
+    One tensor of the weight file: its byte offset from the start of the
+    file's data and its type (a static shape of f32, f16 or i8). The offset
+    is a multiple of the element size, so that a view of the mapped file at
+    it is aligned.
+
+    Syntax:
+    ```
+    #seq.weight_entry<4096, tensor<128x128xf32>>
+    ```
+  }];
+  let parameters = (ins "uint64_t":$offset, "::mlir::RankedTensorType":$type);
+  let assemblyFormat = "`<` $offset `,` $type `>`";
+  let genVerifyDecl = 1;
+}
+
+def Seq_WeightTableAttr : AttrDef<Seq_Dialect, "WeightTable"> {
+  let mnemonic = "weight_table";
+  let summary = "the layout of a model's weight file";
+  let description = [{
+    The importer's record of the weight file it wrote, attached to the
+    module as `seq.weights`: every tensor by name (`entries`, a dictionary
+    of `#seq.weight_entry`), and the prefix of the names that belong to a
+    layer (`layer_root`: the weights named `<layer_root><l>.` are layer
+    `l`'s). `seq.weight` references resolve through it; the bytes stay in
+    the file.
+
+    Syntax:
+    ```
+    #seq.weight_table<layer_root = "blocks.", entries = {
+        emb = #seq.weight_entry<0, tensor<256x128xf32>>,
+        "blocks.0.att.key" = #seq.weight_entry<131072, tensor<128x128xf32>>}>
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"prefix of layer weights">:$layer_root,
+                        "::mlir::DictionaryAttr":$entries);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The name of the module attribute that holds it.
+    static constexpr ::llvm::StringLiteral kAttrName = "seq.weights";
+    /// `op`'s table (a module's), or null.
+    static WeightTableAttr getFrom(::mlir::Operation *op) {
+      return op->getAttrOfType<WeightTableAttr>(kAttrName);
+    }
+    /// The entry `name`, or null.
+    WeightEntryAttr lookup(::llvm::StringRef name) const {
+      return ::llvm::dyn_cast_or_null<WeightEntryAttr>(getEntries().get(name));
+    }
+    /// The full name of `name` relative to layer `layer`.
+    std::string layerName(int64_t layer, ::llvm::StringRef name) const {
+      return (getLayerRoot() + ::llvm::Twine(layer) + "." + name).str();
+    }
+    /// The layer a full name belongs to, if any.
+    std::optional<int64_t> layerOf(::llvm::StringRef name) const;
+  }];
+}
+
 #endif // SEQC_DIALECT_SEQ_SEQATTRS_TD

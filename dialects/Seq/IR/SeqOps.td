@@ -7,5 +7,6 @@ include "dialects/Seq/IR/SeqRecurrenceOps.td"
 include "dialects/Seq/IR/SeqSpikingOps.td"
 include "dialects/Seq/IR/SeqQuantOps.td"
 include "dialects/Seq/IR/SeqKVOps.td"
+include "dialects/Seq/IR/SeqWeightOps.td"
 
 #endif // SEQC_DIALECT_SEQ_SEQOPS_TD

@@ -13,6 +13,7 @@
 
 #include "seqc/Artifact/Artifact.h"
 #include "seqc/Target/CPUTarget.h"
+#include "seqc/Target/CUDATarget.h"
 #include "seqc/Target/NeuroTarget.h"
 #include "seqc/Target/VulkanTarget.h"
 
@@ -92,6 +93,7 @@ struct TargetOptions {
   CPUTargetOptions cpu;
   NeuroTargetOptions neuro;
   VulkanTargetOptions vulkan;
+  CUDATargetOptions cuda;
 };
 
 /// One registered target.

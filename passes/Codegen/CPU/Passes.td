@@ -1,6 +1,7 @@
 //===- Passes.td - CPU code generation ---------------------*- tablegen -*-===//
 //
-// Passes that run after bufferization and prepare loops and buffers for the
+// The CPU entry ABI (weights as views of the mapped weight file), then
+// passes that run after bufferization and prepare loops and buffers for the
 // CPU: which products and loops run on all threads, the integer kernels of
 // int8 products (x86), and copies the LLVM lowering would send to MLIR's
 // runner utilities. A GPU or event backend has its own folder beside this one.
@@ -11,6 +12,41 @@
 #define SEQC_PASSES_CODEGEN_CPU_PASSES_TD
 
 include "mlir/Pass/PassBase.td"
+
+def SeqCPUABIPass : Pass<"seq-cpu-abi", "::mlir::ModuleOp"> {
+  let summary = "Materialize the CPU entry ABI: weights as views of the "
+                "mapped weight file, C-interface entries";
+  let description = [{
+    Runs first in `seq-cpu-pipeline`. A model module names its weights by
+    reference (`seq.weight`, resolved through the module's `seq.weights`
+    table); the CPU runtime maps the weight file and passes it to every
+    entry as one `memref<?xi8>`. This pass makes that ABI explicit:
+
+    - every function that reads a weight, or calls one that does, gets the
+      mapped file as a new first argument, and its calls pass it on;
+    - each `seq.weight` becomes `memref.view` of that argument at the
+      entry's byte offset and `bufferization.to_tensor restrict` (the file
+      is read-only and nothing else aliases it);
+    - a function whose weights are named relative to a layer argument
+      (`seq.weight "att.key"[%layer]`, a shared layer function) keeps that
+      argument, which now carries the byte offset of the layer's first
+      weight: its views are at that offset plus the weight's offset within
+      the layer, and its callers pass the offset of the constant layer they
+      gave. The weight must exist, with the same type and the same offset
+      within the layer, in every layer the function is called with;
+    - every public function becomes a C-interface entry
+      (`llvm.emit_c_interface`).
+
+    The table is dropped once every reference is resolved. A reference to
+    a name the table does not have, with another type than the table's, or
+    through a layer that is neither a constant nor an argument of its
+    function is an error at the reference; a layer argument given a
+    non-constant layer is an error at the call.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
 
 def SeqParallelizeProductsPass
     : Pass<"seq-parallelize-products", "::mlir::func::FuncOp"> {

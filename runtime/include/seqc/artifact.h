@@ -97,7 +97,11 @@ constexpr int kFormatVersion = 2;
     "entry")                                                                   \
   X(VulkanProfile, "vulkan_profile",                                           \
     "vulkan: the device profile compiled for")                                 \
-  X(SpirvVersion, "spirv_version", "vulkan: the SPIR-V version of the kernels")
+  X(SpirvVersion, "spirv_version",                                             \
+    "vulkan: the SPIR-V version of the kernels")                               \
+  X(CudaArch, "cuda_arch",                                                     \
+    "cuda: the GPU architecture of the cubins (their PTX JIT-compiles on "     \
+    "later ones)")
 
 enum class Key {
 #define SEQC_MANIFEST_KEY_ENUM(name, key, meaning) name,
@@ -134,8 +138,20 @@ constexpr const char *kDefaultTarget = "cpu";
 ///   bindings=T:N:A:F,... set 0, binding i: element type (f32, f16, i8, i32,
 ///                        ...), element count, access (r, w or rw), and the
 ///                        kernel function's argument it is
+///
+/// The CUDA target (`--target=cuda`) writes the same file with the first
+/// line "SEQCCUB1 <manifest bytes>\n" and, after the padding, each kernel's
+/// cubin and PTX (each at a multiple of 16 bytes); its kernel.NAME entries
+/// have the same fields but `spirv` and `features`, and instead:
+///   cubin=O+N            the cubin for the manifest's cuda_arch
+///   ptx=O+N              the PTX text (no NUL), for GPUs the cubin does not
+///                        run on (the driver JIT-compiles it)
+/// where grid is the blocks launched, workgroup the threads per block,
+/// shared the static shared memory, and binding i the kernel's parameter i
+/// (one device pointer).
 constexpr const char *kKernelsFile = "kernels.bin";
 constexpr const char *kKernelsMagic = "SEQCSPV1";
+constexpr const char *kCudaKernelsMagic = "SEQCCUB1";
 constexpr const char *kKernelKeyPrefix = "kernel.";
 
 /// The symbol of model.so that holds the manifest text.

@@ -5,6 +5,7 @@
 #include "seqc/artifact.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <dlfcn.h>
@@ -56,10 +57,19 @@ seqc_status load(seqc_model &m, int verify) {
   if (access(info.libraryPath.c_str(), F_OK) != 0) {
     int err = errno;
     std::string kernels = info.dir + "/" + seqc::artifact::kKernelsFile;
-    if (access(kernels.c_str(), F_OK) == 0)
+    if (access(kernels.c_str(), F_OK) == 0) {
+      // The first word of kernels.bin names the GPU target.
+      char magic[8] = {0};
+      FILE *f = fopen(kernels.c_str(), "rb");
+      bool cuda = f && fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
+                  memcmp(magic, seqc::artifact::kCudaKernelsMagic, 8) == 0;
+      if (f)
+        fclose(f);
       return error("%s: a kernel artifact (%s), not a model: run its kernels "
-                   "with seqc-vulkan-run",
-                   info.dir.c_str(), seqc::artifact::kKernelsFile);
+                   "with %s",
+                   info.dir.c_str(), seqc::artifact::kKernelsFile,
+                   cuda ? "seqc-cuda-run" : "seqc-vulkan-run");
+    }
     return error("%s: cannot load: %s", info.libraryPath.c_str(),
                  strerror(err));
   }

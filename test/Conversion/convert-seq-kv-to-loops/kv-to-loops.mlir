@@ -3,7 +3,8 @@
 // One case per kind of cache (plain, KIVI, window, h2o, roco, mixed
 // precision, latent, keys cached before RoPE), each with the bytes of its
 // slot from the shared layout (include/seqc/Support/KVLayout.h; the same
-// sizes are checked in test/unit/KVLayoutTest.cpp).
+// sizes are checked in test/unit/KVLayoutTest.cpp). KIVI at 3, 4 and 8
+// bits and grouped-head key rotation: cache-kinds.mlir.
 
 // A 2-bit KIVI cache (2 KV heads of 16 channels, 64 tokens, groups of 8,
 // window 8): 9280 bytes per slot. The fused append + attention is one loop

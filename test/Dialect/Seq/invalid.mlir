@@ -758,3 +758,50 @@ func.func @perspective_mix_rank(%x: tensor<4x50xf32>, %a: tensor<3x4xf32>) {
   %0 = seq.perspective_mix %x, %a : tensor<4x50xf32>, tensor<3x4xf32> -> tensor<3x50xf32>
   return
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// weight, weight_table, weight_entry
+//===----------------------------------------------------------------------===//
+
+func.func @weight_unnamed() {
+  // expected-error @+1 {{'seq.weight' op needs a weight name}}
+  %w = seq.weight "" : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_element() {
+  // expected-error @+1 {{'seq.weight' op result must be a static tensor of f32, f16 or i8 without encoding, got 'tensor<4xbf16>'}}
+  %w = seq.weight "w" : tensor<4xbf16>
+  return
+}
+
+// -----
+
+func.func @weight_dynamic() {
+  // expected-error @+1 {{'seq.weight' op result #0 must be statically shaped tensor of any type values, but got 'tensor<?xf32>'}}
+  %w = seq.weight "w" : tensor<?xf32>
+  return
+}
+
+// -----
+
+module attributes {seq.weights = #seq.weight_table<layer_root = "", entries = {
+    // expected-error @+2 {{a weight must be a static tensor of f32, f16 or i8 without encoding, got 'tensor<4xf64>'}}
+    // expected-error @+1 {{failed to parse Seq_WeightTableAttr parameter 'entries'}}
+    w = #seq.weight_entry<0, tensor<4xf64>>}>} {}
+
+// -----
+
+module attributes {seq.weights = #seq.weight_table<layer_root = "", entries = {
+    // expected-error @+2 {{weight offset 6 is not a multiple of its element size (4 bytes)}}
+    // expected-error @+1 {{failed to parse Seq_WeightTableAttr parameter 'entries'}}
+    w = #seq.weight_entry<6, tensor<4xf32>>}>} {}
+
+// -----
+
+// expected-error @+1 {{weight table entry 'w' must be a #seq.weight_entry, got 3 : i64}}
+module attributes {seq.weights = #seq.weight_table<layer_root = "", entries = {w = 3}>} {}

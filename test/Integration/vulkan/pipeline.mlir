@@ -3,9 +3,9 @@
 // spirv.module, and the entry point has the launch's workgroup size.
 // RUN: seqc-opt %s --seq-vulkan-pipeline | FileCheck %s
 // Mapped loops: 64 invocations per workgroup and workgroup memory.
-// RUN: seqc-opt %seqc_src_root/lib/Target/Vulkan/kernels/decode.mlir --seq-vulkan-pipeline | FileCheck %s --check-prefix=MATVEC
+// RUN: seqc-opt %seqc_src_root/lib/Target/GPU/kernels/decode.mlir --seq-vulkan-pipeline | FileCheck %s --check-prefix=MATVEC
 // A profile file is read (and a bad one refused).
-// RUN: seqc-opt %seqc_src_root/lib/Target/Vulkan/kernels/decode.mlir '--seq-vulkan-pipeline=profile=%S/Inputs/big-shared.profile' | FileCheck %s --check-prefix=PROFILE
+// RUN: seqc-opt %seqc_src_root/lib/Target/GPU/kernels/decode.mlir '--seq-vulkan-pipeline=profile=%S/Inputs/big-shared.profile' | FileCheck %s --check-prefix=PROFILE
 // RUN: not seqc-opt %s '--seq-vulkan-pipeline=profile=%S/Inputs/bad.profile' 2>&1 | FileCheck %s --check-prefix=BAD
 
 // CHECK: module attributes {gpu.container_module, spirv.target_env = #spirv.target_env<#spirv.vce<v1.3, [Shader, Float16, Float64, Int8, Int16, Int64

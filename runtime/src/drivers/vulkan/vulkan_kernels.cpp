@@ -445,9 +445,10 @@ bool Runner::Impl::createPipeline(const Kernel &k, Pipeline &p,
                                   std::string &error) {
   p.kernel = &k;
   VkShaderModuleCreateInfo smInfo{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  smInfo.codeSize = k.spirvBytes;
-  smInfo.pCode = reinterpret_cast<const uint32_t *>(artifact->spirv.data() +
-                                                    k.spirvOffset);
+  const gpu::CodeRange &spirv = k.code.at("spirv");
+  smInfo.codeSize = spirv.bytes;
+  smInfo.pCode =
+      reinterpret_cast<const uint32_t *>(artifact->code.data() + spirv.offset);
   VkResult r = vkCreateShaderModule(device, &smInfo, nullptr, &p.module);
   if (r != VK_SUCCESS) {
     error = "kernel " + k.name + ": " + vkError("vkCreateShaderModule", r);
@@ -647,4 +648,35 @@ std::vector<std::string> seqc::vk::listDevices(std::string &error) {
   if (names.empty())
     error = "no Vulkan device";
   return names;
+}
+
+//===----------------------------------------------------------------------===//
+// The artifact (read by drivers/gpu/kernel_artifact.cpp)
+//===----------------------------------------------------------------------===//
+
+const seqc::gpu::ArtifactFormat &seqc::vk::artifactFormat() {
+  static const gpu::ArtifactFormat format = {"vulkan",
+                                             artifact::kKernelsMagic,
+                                             "Vulkan kernel artifact",
+                                             {"spirv"},
+                                             "SPIR-V",
+                                             4,
+                                             /*hasFeatures=*/true};
+  return format;
+}
+
+bool seqc::vk::loadArtifact(const std::string &dir, KernelArtifact &out,
+                            std::string &error) {
+  if (!KernelArtifact::load(dir, artifactFormat(), out, error))
+    return false;
+  for (const Kernel &k : out.kernels) {
+    uint32_t magicWord;
+    std::memcpy(&magicWord, out.code.data() + k.code.at("spirv").offset, 4);
+    if (magicWord != 0x07230203) {
+      error = dir + "/" + artifact::kKernelsFile + ": kernel " + k.name +
+              ": its module is not SPIR-V (bad magic number)";
+      return false;
+    }
+  }
+  return true;
 }

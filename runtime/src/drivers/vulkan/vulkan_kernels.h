@@ -26,49 +26,24 @@
 #include <string>
 #include <vector>
 
+#include "drivers/gpu/kernel_artifact.h"
+
 namespace seqc {
 namespace vk {
 
-/// One storage buffer of a kernel: set 0, binding = its index.
-struct Binding {
-  std::string type;   // f32, f16, i8, i32, ...
-  uint64_t count = 0; // elements
-  std::string access; // r, w or rw
-  unsigned arg = 0;   // the kernel function's argument
-  uint64_t bytes() const;
-};
+// The kernel table is the GPU targets' shared one (drivers/gpu).
+using gpu::Binding;
+using gpu::bindingOfArg;
+using gpu::Kernel;
+using gpu::KernelArtifact;
 
-/// A kernel table entry (the manifest's kernel.NAME).
-struct Kernel {
-  std::string name, entry;
-  uint64_t spirvOffset = 0, spirvBytes = 0;
-  std::array<uint32_t, 3> grid{}, workgroup{};
-  uint64_t shared = 0;
-  std::vector<std::string> features;
-  std::vector<Binding> bindings;
-};
+/// kernels.bin as the Vulkan target writes it (SEQCSPV1, spirv= ranges).
+const gpu::ArtifactFormat &artifactFormat();
 
-/// kernels.bin, parsed and checked.
-struct KernelArtifact {
-  std::string dir;
-  std::map<std::string, std::string> manifest;
-  std::vector<Kernel> kernels;
-  /// The SPIR-V modules (Kernel::spirvOffset is into this).
-  std::string spirv;
-
-  /// Reads DIR/kernels.bin; false with `error` set on any problem.
-  static bool load(const std::string &dir, KernelArtifact &out,
-                   std::string &error);
-  const Kernel *find(const std::string &name) const;
-};
-
-/// The binding of function argument `arg` of `kernel`, or -1.
-inline int bindingOfArg(const Kernel &kernel, unsigned arg) {
-  for (size_t i = 0; i < kernel.bindings.size(); ++i)
-    if (kernel.bindings[i].arg == arg)
-      return static_cast<int>(i);
-  return -1;
-}
+/// Reads DIR/kernels.bin and checks that each kernel's module is SPIR-V;
+/// false with `error` set on any problem.
+bool loadArtifact(const std::string &dir, KernelArtifact &out,
+                  std::string &error);
 
 struct Options {
   /// Enable VK_LAYER_KHRONOS_validation and count its messages.

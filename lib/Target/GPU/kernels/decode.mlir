@@ -1,6 +1,8 @@
-// Decode kernels for the Vulkan target, as loops on memrefs that
-// seq-vulkan-pipeline maps: the outer scf.parallel to workgroups, the inner
-// one to the 64 invocations of a workgroup.
+// Decode kernels for the GPU targets (vulkan, cuda), as loops on memrefs
+// that the shared GPU mapping (buildGPUMappingPipeline, used by
+// seq-vulkan-pipeline and seq-cuda-pipeline) maps: the outer scf.parallel to
+// workgroups (CUDA blocks), the inner one to the 64 invocations (threads) of
+// a workgroup.
 //
 // matvec_*: y[r] = sum_k W[r, k] * x[k] for a 512 x 256 weight, one
 // workgroup per row: each invocation sums the columns k = t, t + 64, ...,

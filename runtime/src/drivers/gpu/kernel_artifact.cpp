@@ -1,12 +1,12 @@
-//===- kernel_artifact.cpp - reading an artifact's kernel table -----------===//
+//===- kernel_artifact.cpp - reading a GPU artifact's kernel table --------===//
 //
-// kernels.bin: the manifest with its kernel table, then one SPIR-V module
-// per kernel (runtime/include/seqc/artifact.h); read strictly, without
-// Vulkan (the runner in vulkan_kernels.cpp executes what this reads).
+// kernels.bin: the manifest with its kernel table, then the kernels' code
+// (runtime/include/seqc/artifact.h); read strictly, without any GPU API (the
+// Vulkan and CUDA runners execute what this reads).
 //
 //===----------------------------------------------------------------------===//
 
-#include "drivers/vulkan/vulkan_kernels.h"
+#include "drivers/gpu/kernel_artifact.h"
 
 #include "seqc/artifact.h"
 
@@ -15,7 +15,7 @@
 #include <fstream>
 #include <sstream>
 
-using namespace seqc::vk;
+using namespace seqc::gpu;
 
 //===----------------------------------------------------------------------===//
 // The artifact
@@ -63,7 +63,8 @@ bool parseDims(const std::string &s, std::array<uint32_t, 3> &out) {
 
 /// Parses one kernel.NAME entry.
 bool parseKernel(const std::string &name, const std::string &value,
-                 uint64_t spirvSize, Kernel &k, std::string &error) {
+                 const ArtifactFormat &format, uint64_t codeSize, Kernel &k,
+                 std::string &error) {
   k.name = name;
   auto fail = [&](const std::string &why) {
     error = "kernel." + name + ": " + why;
@@ -76,18 +77,27 @@ bool parseKernel(const std::string &name, const std::string &value,
       return fail("'" + pair + "' is not field=value");
     fields[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
-  for (const char *f : {"entry", "spirv", "grid", "workgroup", "shared",
-                        "features", "bindings"})
+  std::vector<std::string> required = {"entry", "grid", "workgroup", "shared",
+                                       "bindings"};
+  required.insert(required.end(), format.codeFields.begin(),
+                  format.codeFields.end());
+  if (format.hasFeatures)
+    required.push_back("features");
+  for (const std::string &f : required)
     if (!fields.count(f))
-      return fail(std::string("no '") + f + "' field");
+      return fail("no '" + f + "' field");
   k.entry = fields["entry"];
-  std::vector<std::string> range = split(fields["spirv"], '+');
-  if (range.size() != 2 || !parseUnsigned(range[0], k.spirvOffset) ||
-      !parseUnsigned(range[1], k.spirvBytes) || k.spirvBytes == 0 ||
-      k.spirvBytes % 4 || k.spirvOffset % 4 || k.spirvOffset > spirvSize ||
-      k.spirvBytes > spirvSize - k.spirvOffset)
-    return fail("spirv=" + fields["spirv"] + " is not a range of the " +
-                std::to_string(spirvSize) + " bytes of SPIR-V");
+  for (const std::string &f : format.codeFields) {
+    CodeRange r;
+    std::vector<std::string> range = split(fields[f], '+');
+    if (range.size() != 2 || !parseUnsigned(range[0], r.offset) ||
+        !parseUnsigned(range[1], r.bytes) || r.bytes == 0 ||
+        r.bytes % format.codeAlign || r.offset % format.codeAlign ||
+        r.offset > codeSize || r.bytes > codeSize - r.offset)
+      return fail(f + "=" + fields[f] + " is not a range of the " +
+                  std::to_string(codeSize) + " bytes of " + format.codeName);
+    k.code[f] = r;
+  }
   if (!parseDims(fields["grid"], k.grid))
     return fail("grid=" + fields["grid"] + " is not three positive integers");
   if (!parseDims(fields["workgroup"], k.workgroup))
@@ -95,7 +105,7 @@ bool parseKernel(const std::string &name, const std::string &value,
                 " is not three positive integers");
   if (!parseUnsigned(fields["shared"], k.shared))
     return fail("shared=" + fields["shared"] + " is not an integer");
-  if (fields["features"] != "none")
+  if (format.hasFeatures && fields["features"] != "none")
     k.features = split(fields["features"], ',');
   for (const std::string &b : split(fields["bindings"], ',')) {
     std::vector<std::string> parts = split(b, ':');
@@ -123,8 +133,8 @@ bool parseKernel(const std::string &name, const std::string &value,
 
 } // namespace
 
-bool KernelArtifact::load(const std::string &dir, KernelArtifact &out,
-                          std::string &error) {
+bool KernelArtifact::load(const std::string &dir, const ArtifactFormat &format,
+                          KernelArtifact &out, std::string &error) {
   std::string path = dir + "/" + artifact::kKernelsFile;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -140,42 +150,46 @@ bool KernelArtifact::load(const std::string &dir, KernelArtifact &out,
         size_t end = text.find('"', at + key.size());
         target = text.substr(at + key.size(), end - at - key.size());
       }
-      error = dir + ": an artifact for the '" + target +
-              "' target, not a Vulkan kernel artifact (no " +
-              artifact::kKernelsFile + ")";
+      error = dir + ": an artifact for the '" + target + "' target, not a " +
+              format.description + " (no " + artifact::kKernelsFile + ")";
     } else {
-      error = path + ": cannot open (not a Vulkan kernel artifact)";
+      error = path + ": cannot open (not a " + format.description + ")";
     }
     return false;
   }
   std::string data((std::istreambuf_iterator<char>(in)),
                    std::istreambuf_iterator<char>());
   size_t nl = data.find('\n');
-  std::string magic = artifact::kKernelsMagic;
+  // Either GPU target's file: the manifest's target then says whose it is.
+  std::string magic = format.magic;
+  for (const char *known :
+       {artifact::kKernelsMagic, artifact::kCudaKernelsMagic})
+    if (data.compare(0, std::strlen(known) + 1, std::string(known) + " ") == 0)
+      magic = known;
   uint64_t textBytes = 0;
   if (nl == std::string::npos || nl > 64 ||
       data.compare(0, magic.size() + 1, magic + " ") != 0 ||
       !parseUnsigned(data.substr(magic.size() + 1, nl - magic.size() - 1),
                      textBytes) ||
       textBytes > data.size() - nl - 1) {
-    error = path + ": not a kernels file (expected '" + magic +
+    error = path + ": not a kernels file (expected '" + format.magic +
             " <manifest bytes>' and the manifest)";
     return false;
   }
   std::string text = data.substr(nl + 1, textBytes);
   size_t start = (nl + 1 + textBytes + 15) / 16 * 16;
   out.dir = dir;
-  out.spirv = start <= data.size() ? data.substr(start) : std::string();
+  out.code = start <= data.size() ? data.substr(start) : std::string();
   out.manifest = artifact::parseManifest(text.c_str());
   auto get = [&](artifact::Key key) -> std::string {
     auto it = out.manifest.find(artifact::keyName(key));
     return it == out.manifest.end() ? std::string() : it->second;
   };
   std::string target = get(artifact::Key::Target);
-  if (target != "vulkan") {
+  if (target != format.target) {
     error = path + ": the artifact is for the '" +
             (target.empty() ? artifact::kDefaultTarget : target) +
-            "' target, not vulkan";
+            "' target, not " + format.target;
     return false;
   }
   std::vector<std::string> names = split(get(artifact::Key::Kernels), ' ');
@@ -190,20 +204,21 @@ bool KernelArtifact::load(const std::string &dir, KernelArtifact &out,
       return false;
     }
     Kernel k;
-    if (!parseKernel(name, it->second, out.spirv.size(), k, error)) {
+    if (!parseKernel(name, it->second, format, out.code.size(), k, error)) {
       error = path + ": " + error;
-      return false;
-    }
-    uint32_t magicWord;
-    std::memcpy(&magicWord, out.spirv.data() + k.spirvOffset, 4);
-    if (magicWord != 0x07230203) {
-      error = path + ": kernel " + name +
-              ": its module is not SPIR-V (bad magic number)";
       return false;
     }
     out.kernels.push_back(std::move(k));
   }
   return true;
+}
+
+std::string KernelArtifact::codeOf(const Kernel &kernel,
+                                   const std::string &field) const {
+  auto it = kernel.code.find(field);
+  if (it == kernel.code.end())
+    return std::string();
+  return code.substr(it->second.offset, it->second.bytes);
 }
 
 const Kernel *KernelArtifact::find(const std::string &name) const {

@@ -1,0 +1,94 @@
+"""Writes the JSON of bench/cuda/run.sh from its work directory.
+
+    report.py WORK ARTIFACTS [--out FILE]
+
+WORK holds probe.txt (seqc-cuda-run --probe), checks.txt (one line per
+correctness check: lit's PASS/FAIL lines, or the numpy reference's
+"KERNEL: ... ok|MISMATCH" lines) and time_SET_KERNEL.json (seqc-cuda-run
+--time). The result: the device, the checks and whether all passed, the
+copy bandwidth, and per product its GB/s and its ratio to the copy
+bandwidth (bytes a launch moves: each buffer once; the weights dominate).
+Written to FILE (default bench/results/cuda_<device>.json) and, when $OUT is
+set, to $OUT/ too; a table goes to stdout.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("work")
+    p.add_argument("artifacts")
+    p.add_argument("--out")
+    a = p.parse_args()
+    probe = open(os.path.join(a.work, "probe.txt")).read().strip()
+    checks = [l.rstrip() for l in open(os.path.join(a.work, "checks.txt"))
+              if l.strip() and not l.startswith("lit:")]
+    passed = bool(checks) and all(
+        l.startswith(("PASS", "UNSUPPORTED")) or l.endswith(": ok")
+        for l in checks)
+    times = {}
+    for name in sorted(os.listdir(a.work)):
+        m = re.match(r"time_(bench|decode)_(\w+)\.json$", name)
+        if m:
+            times[(m.group(1), m.group(2))] = json.load(
+                open(os.path.join(a.work, name)))
+    copy = times[("bench", "copy")]["gb_per_s"]
+    manifest = json.load(open(os.path.join(a.artifacts, "bench",
+                                           "manifest.json")))
+    shape = re.search(r"grid=(\d+),", manifest["kernel.matvec_f32"]).group(1)
+    cols = re.search(r"f32:\d+:r:1", manifest["kernel.matvec_f32"]).group(0)
+    rows_cols = f"{shape} x {cols.split(':')[1]}"
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        "device": probe,
+        "cuda_arch": manifest["cuda_arch"],
+        "checks_passed": passed,
+        "checks": checks,
+        "copy_gb_per_s": copy,
+        "copy": times[("bench", "copy")],
+        "products": {},
+        "decode_module": {},
+    }
+    print(f"device: {probe}")
+    print(f"checks: {'all passed' if passed else 'FAILED'} ({len(checks)})")
+    print(f"copy: {copy:.1f} GB/s")
+    print(f"products {rows_cols}:")
+    for k in ("matvec_f32", "matvec_f16", "matvec_i8"):
+        t = times[("bench", k)]
+        ratio = t["gb_per_s"] / copy
+        result["products"][k] = dict(t, shape=rows_cols,
+                                     ratio_to_copy=ratio)
+        print(f"  {k}: {t['seconds_per_launch'] * 1e6:.1f} us, "
+              f"{t['gb_per_s']:.1f} GB/s, {ratio:.2f} of copy "
+              f"({t['loaded']})")
+    print("decode module (512 x 256, L2-resident; not a bandwidth figure):")
+    for (s, k), t in sorted(times.items()):
+        if s == "decode":
+            result["decode_module"][k] = t
+            print(f"  {k}: {t['seconds_per_launch'] * 1e6:.2f} us")
+    device = re.sub(r"[^a-z0-9]+", "_", probe.split(":")[0].lower()).strip("_")
+    out = a.out or os.path.join(ROOT, "bench", "results",
+                                f"cuda_{device or 'gpu'}.json")
+    text = json.dumps(result, indent=2) + "\n"
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    open(out, "w").write(text)
+    print(f"wrote {out}")
+    if os.environ.get("OUT"):
+        path = os.path.join(os.environ["OUT"], os.path.basename(out))
+        open(path, "w").write(text)
+        print(f"wrote {path}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The CUDA target on a GPU: correctness of the decode kernels, then their
+# bandwidth as a ratio to the device's copy bandwidth. A few minutes on an
+# H200 (most of it starting up); it builds nothing heavy.
+#
+#   bash bench/cuda/run.sh --prepare [DIR]
+#       On a machine with seqc built and the CUDA toolkit (no GPU needed):
+#       compiles the artifacts into DIR (default bench/cuda/artifacts):
+#       decode/ (lib/Target/GPU/kernels/decode.mlir) and bench/ (the copy
+#       kernel and the decode products at 16384 x 8192, gen_kernels.py),
+#       for $SEQC_CUDA_ARCH (default sm_90; their PTX runs on later GPUs).
+#   bash bench/cuda/run.sh [--artifacts DIR] [--out FILE]
+#       On the GPU machine: uses build/bin/seqc-cuda-run, or compiles it
+#       with c++ (the runtime's CUDA driver only: no MLIR, no CUDA headers);
+#       prepares the artifacts first if they are missing and seqc is built;
+#       checks every decode kernel against the numpy reference (the
+#       cuda-device lit tests when lit and a build are there, else the same
+#       commands directly: test/reference/vulkan_kernels_ref.py, cubin and
+#       PTX-JIT); times copy and the products (seqc-cuda-run --time); writes
+#       FILE (default bench/results/cuda_<device>.json; also $OUT/ when set).
+#
+# Exit status: 0 when every check passed; 1 on a failed check or error; 2
+# when the machine has no CUDA device.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+artifacts=$root/bench/cuda/artifacts
+out=""
+arch=${SEQC_CUDA_ARCH:-sm_90}
+
+prepare() {
+  local dir=$1 seqc=$root/build/bin/seqc
+  [ -x "$seqc" ] || { echo "run.sh: $seqc is not built (scripts/configure.sh build && cmake --build build)" >&2; return 1; }
+  mkdir -p "$dir"
+  rm -rf "$dir/decode" "$dir/bench"
+  "$seqc" compile "$root/lib/Target/GPU/kernels/decode.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/decode"
+  python3 "$root/bench/cuda/gen_kernels.py" "$dir/bench.mlir"
+  "$seqc" compile "$dir/bench.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/bench"
+}
+
+if [ "${1:-}" = "--prepare" ]; then
+  prepare "${2:-$artifacts}"
+  exit 0
+fi
+while [ $# -gt 0 ]; do
+  case $1 in
+    --artifacts) artifacts=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; exit 1 ;;
+  esac
+done
+
+work=$(mktemp -d /tmp/seqc-cuda-bench.XXXXXX)
+run=$root/build/bin/seqc-cuda-run
+if [ ! -x "$run" ]; then
+  run=$work/seqc-cuda-run
+  echo "run.sh: compiling seqc-cuda-run" >&2
+  c++ -O2 -std=c++17 -I"$root/runtime/include" -I"$root/runtime/src" \
+    "$root/tools/seqc-cuda-run/seqc-cuda-run.cpp" \
+    "$root/runtime/src/drivers/cuda/cuda_kernels.cpp" \
+    "$root/runtime/src/drivers/gpu/kernel_artifact.cpp" -ldl -o "$run"
+fi
+
+set +e
+"$run" --probe > "$work/probe.txt" 2>&1
+status=$?
+set -e
+cat "$work/probe.txt"
+if [ $status -ne 0 ]; then
+  echo "run.sh: no CUDA device here; nothing measured" >&2
+  exit $status
+fi
+
+if [ ! -f "$artifacts/decode/kernels.bin" ] || [ ! -f "$artifacts/bench/kernels.bin" ]; then
+  prepare "$artifacts"
+fi
+
+# Correctness first: figures of wrong kernels mean nothing.
+: > "$work/checks.txt"
+ref=$root/test/reference/vulkan_kernels_ref.py
+lit=$(command -v lit || command -v /usr/lib/llvm-22/bin/lit || true)
+if [ -n "$lit" ] && [ -x "$root/build/bin/seqc" ] && [ -d "$root/build/test" ]; then
+  echo "lit: $("$lit" --version 2>&1 | head -1)" >> "$work/checks.txt"
+  set +e
+  "$lit" -v "$root/build/test/Integration/cuda" 2>&1 | tee "$work/lit.txt" |
+    grep -E '^(PASS|FAIL|UNSUPPORTED|XFAIL|UNRESOLVED):' >> "$work/checks.txt"
+  set -e
+else
+  py=""
+  for p in ${SEQC_PYTHON:-} python3 /usr/bin/python3; do
+    if "$p" -c "import numpy" 2>/dev/null; then py=$p; break; fi
+  done
+  [ -n "$py" ] || echo "no python with numpy: the kernels are not checked: MISMATCH" >> "$work/checks.txt"
+  for load in ${py:+cubin ptx}; do
+    for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step "wkv4_step --steps 8"; do
+      set +e
+      line=$(SEQC_CUDA_LOAD=$load "$py" "$ref" "$run" "$artifacts/decode" $k "$work/ref" 2>&1 | tail -1)
+      set -e
+      echo "$load: $line" >> "$work/checks.txt"
+    done
+  done
+fi
+cat "$work/checks.txt"
+
+# Bandwidth: copy (1 GiB each way) is the reference; the products at
+# 16384 x 8192 stream their weights from HBM; the decode module's 512 x 256
+# products fit in L2 (reported, not a bandwidth figure).
+for k in copy matvec_f32 matvec_f16 matvec_i8; do
+  "$run" "$artifacts/bench" $k --time 50 --warmup 5 > "$work/time_bench_$k.json"
+done
+for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step; do
+  "$run" "$artifacts/decode" $k --time 2000 --warmup 50 > "$work/time_decode_$k.json"
+done
+
+python3 "$root/bench/cuda/report.py" "$work" "$artifacts" ${out:+--out "$out"}

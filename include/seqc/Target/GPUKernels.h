@@ -1,0 +1,70 @@
+//===- GPUKernels.h - what the GPU targets share about kernels --*- C++ -*-===//
+//
+// The Vulkan and CUDA targets compile the same kernel modules (functions of
+// loops on memrefs) through the same mapping (seqc/Pipelines/GPUPipeline.h)
+// and write the same kind of artifact: kernels.bin, a first line naming
+// the format and the manifest's size, the manifest with one kernel.NAME
+// entry per kernel, then the kernels' code (seqc/artifact.h). This is what
+// they share: refusing what is not a kernel module, reading each host
+// function's launch (grid, block, the buffers in the kernel's argument
+// order, each with the function argument it is and how the kernel uses
+// it), and laying out the file.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_TARGET_GPUKERNELS_H
+#define SEQC_TARGET_GPUKERNELS_H
+
+#include "seqc/Artifact/Artifact.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mlir {
+class ModuleOp;
+} // namespace mlir
+
+namespace seqc {
+
+/// Refuses a module that is not a kernel module for `target`: one holding
+/// seq ops (a whole model, which needs the target-neutral lowering) or
+/// already holding GPU kernels.
+llvm::Error checkKernelModule(mlir::ModuleOp module, llvm::StringRef target);
+
+/// One host function of a kernel module after the GPU mapping: the one
+/// kernel it launches.
+struct KernelLaunch {
+  std::string function;
+  mlir::gpu::LaunchFuncOp launch;
+  mlir::gpu::GPUModuleOp gpuModule;
+  mlir::gpu::GPUFuncOp kernel;
+  llvm::SmallVector<int64_t, 3> grid, block;
+  /// Per kernel argument, in the kernel's order: "TYPE:COUNT:ACCESS:ARG"
+  /// (element type, element count, r/w/rw, the function argument it is).
+  llvm::SmallVector<std::string> bindings;
+};
+
+/// The launches of every defined function of `module` (after the GPU
+/// mapping; the gpu.func of each must still be there): exactly one per
+/// function, constant sizes, buffers that are function arguments.
+llvm::Expected<llvm::SmallVector<KernelLaunch>>
+collectKernelLaunches(mlir::ModuleOp module);
+
+/// "1,2,3".
+std::string joinInts(llvm::ArrayRef<int64_t> values);
+
+/// kernels.bin: "MAGIC <manifest bytes>\n", the manifest text, NUL padding
+/// to a multiple of 16 bytes, then `code`.
+std::string kernelsFile(llvm::StringRef magic, const Manifest &manifest,
+                        llvm::StringRef code);
+
+} // namespace seqc
+
+#endif // SEQC_TARGET_GPUKERNELS_H

@@ -1,0 +1,243 @@
+//===- CUDAPipeline.cpp - kernel modules to NVVM, PTX and cubin -----------===//
+//
+// Upstream passes do the work (the GPU mapping shared with the Vulkan
+// target, the NVVM conversion, gpu-module-to-binary); the pass here checks
+// each outlined kernel against the limits every CUDA GPU from sm_75 on has
+// and gives the NVVM conversion what it needs: workgroup memory allocated
+// at the top of a kernel (memref.alloc in #gpu.address_space<workgroup>,
+// how the kernel modules write it for both targets) becomes a workgroup
+// attribution of the gpu.func, which convert-gpu-to-nvvm turns into a
+// .shared global; left as an alloc it would become a call to malloc.
+//
+//===----------------------------------------------------------------------===//
+
+#include "seqc/Pipelines/CUDAPipeline.h"
+#include "seqc/Pipelines/GPUPipeline.h"
+
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+namespace {
+
+/// Limits of every CUDA GPU from compute capability 7.5 to 12.x.
+constexpr int64_t kMaxThreadsPerBlock = 1024;
+constexpr int64_t kMaxBlockDim[3] = {1024, 1024, 64};
+constexpr int64_t kMaxGridDim[3] = {2147483647, 65535, 65535};
+/// Static shared memory per block (more needs a dynamic allocation and an
+/// opt-in attribute, which the driver does not set).
+constexpr int64_t kMaxStaticShared = 48 * 1024;
+
+bool isWorkgroupMemory(MemRefType type) {
+  auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(type.getMemorySpace());
+  return space && space.getValue() == gpu::AddressSpace::Workgroup;
+}
+
+struct PrepareKernelsPass
+    : public PassWrapper<PrepareKernelsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PrepareKernelsPass)
+  StringRef getArgument() const override { return "seq-cuda-prepare-kernels"; }
+  StringRef getDescription() const override {
+    return "Check outlined kernels against CUDA's limits and turn their "
+           "workgroup memory into workgroup attributions";
+  }
+
+  LogicalResult prepareKernel(gpu::GPUFuncOp kernel) {
+    DenseI32ArrayAttr known = kernel.getKnownBlockSizeAttr();
+    if (!known)
+      return kernel.emitError("kernel @")
+             << kernel.getName()
+             << ": its block size is not a constant (the loops mapped to "
+                "threads need constant bounds)";
+    int64_t threads = 1;
+    for (auto [dim, n] : llvm::enumerate(known.asArrayRef())) {
+      if (n > kMaxBlockDim[dim])
+        return kernel.emitError("kernel @")
+               << kernel.getName() << ": block size " << n << " in "
+               << "xyz"[dim] << " exceeds CUDA's " << kMaxBlockDim[dim];
+      threads *= n;
+    }
+    if (threads > kMaxThreadsPerBlock)
+      return kernel.emitError("kernel @")
+             << kernel.getName() << ": " << threads
+             << " threads per block exceed CUDA's " << kMaxThreadsPerBlock;
+
+    SmallVector<Operation *> allocs;
+    kernel.walk([&](Operation *op) {
+      if (isa<memref::AllocOp, memref::AllocaOp>(op) &&
+          isWorkgroupMemory(cast<MemRefType>(op->getResult(0).getType())))
+        allocs.push_back(op);
+    });
+    int64_t bytes = 0;
+    for (Operation *op : allocs) {
+      auto type = cast<MemRefType>(op->getResult(0).getType());
+      if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
+          !type.getElementType().isIntOrFloat())
+        return op->emitError("workgroup memory must have a static shape, the "
+                             "identity layout and scalar elements, not ")
+               << type;
+      if (op->getParentOp() != kernel.getOperation())
+        return op->emitError("workgroup memory must be allocated at the top "
+                             "level of the kernel (outside loops mapped to "
+                             "threads and sequential loops)");
+      bytes +=
+          type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+      BlockArgument attribution =
+          kernel.addWorkgroupAttribution(type, op->getLoc());
+      for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      op->getResult(0).replaceAllUsesWith(attribution);
+      op->erase();
+    }
+    if (bytes > kMaxStaticShared)
+      return kernel.emitError("kernel @")
+             << kernel.getName() << " allocates " << bytes
+             << " bytes of workgroup (shared) memory; CUDA allows "
+             << kMaxStaticShared << " statically per block";
+    return success();
+  }
+
+  LogicalResult checkLaunch(gpu::LaunchFuncOp launch) {
+    gpu::KernelDim3 gridSize = launch.getGridSizeOperandValues();
+    Value grid[] = {gridSize.x, gridSize.y, gridSize.z};
+    for (auto [dim, v] : llvm::enumerate(grid)) {
+      std::optional<int64_t> n = getConstantIntValue(v);
+      if (!n)
+        return launch.emitError("the number of blocks in ")
+               << "xyz"[dim]
+               << " is not a constant (kernels have static shapes so far)";
+      if (*n > kMaxGridDim[dim])
+        return launch.emitError() << *n << " blocks in " << "xyz"[dim]
+                                  << " exceed CUDA's " << kMaxGridDim[dim];
+    }
+    for (auto [i, arg] : llvm::enumerate(launch.getKernelOperands())) {
+      auto type = dyn_cast<MemRefType>(arg.getType());
+      if (!type)
+        return launch.emitError("kernel argument ")
+               << i << " is a scalar (" << arg.getType()
+               << "); only buffers are passed so far: make it a constant of "
+                  "the function";
+      // Memrefs become bare pointers, which needs static shapes.
+      if (!type.hasStaticShape() || !type.getLayout().isIdentity())
+        return launch.emitError("kernel argument ")
+               << i << " (" << type
+               << ") must have a static shape and the identity layout";
+    }
+    return success();
+  }
+
+  void runOnOperation() override {
+    SmallVector<gpu::GPUFuncOp> kernels;
+    SmallVector<gpu::LaunchFuncOp> launches;
+    getOperation().walk([&](Operation *op) {
+      if (auto kernel = dyn_cast<gpu::GPUFuncOp>(op);
+          kernel && kernel.isKernel())
+        kernels.push_back(kernel);
+      else if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op))
+        launches.push_back(launch);
+    });
+    for (gpu::GPUFuncOp kernel : kernels)
+      if (failed(prepareKernel(kernel)))
+        return signalPassFailure();
+    for (gpu::LaunchFuncOp launch : launches)
+      if (failed(checkLaunch(launch)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
+
+void seqc::buildCUDAKernelPipeline(OpPassManager &pm) {
+  buildGPUMappingPipeline(pm);
+  pm.addPass(std::make_unique<PrepareKernelsPass>());
+}
+
+void seqc::buildCUDALoweringPipeline(OpPassManager &pm,
+                                     const CUDAPipelineOptions &options) {
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.optLevel = 3;
+  // libdevice (math.exp -> __nv_expf) is linked by gpu-module-to-binary
+  // from the toolkit; without it the PTX keeps .extern .func __nv_expf.
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
+  gpu.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  // Static shapes: each memref is one pointer (the runtime passes one
+  // device address per buffer).
+  nvvm.useBarePtrCallConv = true;
+  gpu.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  gpu.addPass(createCanonicalizerPass());
+  gpu.addPass(createCSEPass());
+  gpu.addPass(createReconcileUnrealizedCastsPass());
+  if (options.format.empty())
+    return;
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = options.toolkit;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void seqc::buildCUDAPipeline(OpPassManager &pm,
+                             const CUDAPipelineOptions &options) {
+  buildCUDAKernelPipeline(pm);
+  buildCUDALoweringPipeline(pm, options);
+}
+
+namespace {
+struct CUDAPipelineCLOptions
+    : public PassPipelineOptions<CUDAPipelineCLOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU architecture (sm_75 or later)"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> toolkit{*this, "toolkit",
+                              llvm::cl::desc("CUDA toolkit directory"),
+                              llvm::cl::init("/usr/local/cuda")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("isa (PTX), bin (cubin) or fatbin; empty: stop at NVVM"),
+      llvm::cl::init("")};
+};
+} // namespace
+
+void seqc::registerCUDAPipeline() {
+  PassRegistration<PrepareKernelsPass>();
+  registerPassPipeline(
+      "seq-cuda-pipeline",
+      "Map loops on memrefs to blocks and threads, outline kernels and "
+      "convert them to NVVM (and PTX or cubin with format=)",
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        CUDAPipelineCLOptions cl;
+        if (failed(cl.parseFromString(text)))
+          return failure();
+        if (!cl.format.empty() && cl.format != "isa" && cl.format != "bin" &&
+            cl.format != "fatbin")
+          return errorHandler("seq-cuda-pipeline: format=" + cl.format +
+                              ": expected isa, bin or fatbin");
+        CUDAPipelineOptions options;
+        options.chip = cl.chip;
+        options.toolkit = cl.toolkit;
+        options.format = cl.format;
+        buildCUDAPipeline(pm, options);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optHandler) {
+        optHandler(CUDAPipelineCLOptions());
+      });
+}

@@ -1,0 +1,511 @@
+//===- Attention.cpp - kv_attention as a conversion pattern ---------------===//
+//
+// seq.kv_attention over a cache in place: per KV head, the scores of all
+// its query heads, softmax, then the weighted sum of values. Each token row
+// is read once into a head_dim scratch row shared by the query heads of the
+// group: copied, or dequantized (KVCodec), or for the key transforms of
+// the attention rotated back by groups of heads, up-projected from a
+// latent, and RoPE-d at its position. The cache is never dequantized as a
+// whole. An attention over tokens a kv_append has just added (the append's
+// only use) appends them itself, one before each query.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Conversion/HadamardRow.h"
+#include "passes/Conversion/KVCacheToLoops/KVCacheToLoops.h"
+#include "passes/Conversion/KVCacheToLoops/KVKeyTransform.h"
+
+#include "seqc/Support/Hadamard.h"
+#include "seqc/Support/Rope.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::seq;
+using namespace mlir::seq::kv;
+
+namespace {
+
+/// The attention's heap scratch, one slice per KV head (leading dimension),
+/// so that heads can run in parallel: the scores of every visible token and,
+/// when the heads run in place, the small buffers (otherwise on the stack of
+/// the thread running each head).
+struct AttentionScratch {
+  /// Whether the KV heads run in parallel.
+  bool parallel = false;
+  Value scores, acc, row, stats, qbuf, qs, qm;
+  /// Key transforms: a group's rotated row [G * D] (latent caches: the
+  /// latent [2r], then the key before RoPE [D]) and the Hadamard base
+  /// factor's scratch.
+  Value group, baseTmp;
+
+  /// buf[kh], rank-reduced.
+  Value head(OpBuilder &b, Value buf, Value kh) const {
+    auto type = cast<MemRefType>(buf.getType());
+    int64_t rank = type.getRank();
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+        strides(rank, b.getIndexAttr(1));
+    offsets[0] = kh;
+    sizes.push_back(b.getIndexAttr(1));
+    for (int64_t d = 1; d < rank; ++d)
+      sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
+    auto resultType = memref::SubViewOp::inferRankReducedResultType(
+        type.getShape().drop_front(), type, offsets, sizes, strides);
+    return memref::SubViewOp::create(b, buf.getLoc(), resultType, buf, offsets,
+                                     sizes, strides);
+  }
+};
+
+/// The attention over one cache (and the append it is fused with).
+class KVAttentionEmitter : public KVKeyReader {
+public:
+  using KVKeyReader::KVKeyReader;
+
+  /// Copies `src[h, j, :]` (element type) into `row` ([D] f32).
+  void copyRow(Value src, Value h, Value j, Value row) {
+    loop(l.headDim, [&](Value d) {
+      Value x = memref::LoadOp::create(b, src, ValueRange{h, j, d});
+      memref::StoreOp::create(b, toF32(x), row, ValueRange{d});
+    });
+  }
+
+  /// The token ranges [lo, hi) that attention sees among the first n: all
+  /// of them, except in an evicting cache, whose dropped tokens
+  /// [sinks, sinks + dropped) are skipped.
+  SmallVector<std::pair<Value, Value>> visibleRanges(Value n) {
+    if (l.scored) {
+      // Slots, then (mixed) positions of quantized tokens, at B + p; the
+      // positions of tokens in slots have score -inf there.
+      SmallVector<std::pair<Value, Value>> r = {
+          {idx(0), arith::MinSIOp::create(b, n, idx(l.budget))}};
+      if (l.mixed)
+        r.push_back({idx(l.budget), add(idx(l.budget), n)});
+      return r;
+    }
+    if (!l.evicting)
+      return {{idx(0), n}};
+    Value S = idx(l.sinks);
+    Value nSinks = arith::MinSIOp::create(b, n, S);
+    Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
+    Value dropped = arith::MinSIOp::create(b, loadHeader(1), after);
+    return {{idx(0), nSinks},
+            {add(S, dropped), arith::MaxSIOp::create(b, n, S)}};
+  }
+  /// Calls `body(j)` for every visible token j < n of head h after putting
+  /// its key (or value) row in `row`.
+  void forEachRow(bool keys, Value h, Value n, Value row,
+                  function_ref<void(Value)> body,
+                  function_ref<void(Value)> onKeyGroup = nullptr,
+                  function_ref<void(Value)> quantBody = nullptr,
+                  function_ref<void(Value)> onSkip = nullptr) {
+    int64_t H = l.heads, D = l.headDim;
+    if (l.scored) {
+      Value held = arith::MinSIOp::create(b, n, idx(l.budget));
+      Value slots = keys ? slotKeys() : slotValues();
+      loop(idx(0), held, [&](Value j) {
+        copyRow(slots, h, j, row);
+        body(j);
+      });
+      if (!l.mixed)
+        return;
+      // Quantized tokens, at column budget + position.
+      const KVLayout::Side &s = keys ? l.key : l.value;
+      Value flags = lowFlags();
+      loop(idx(0), n, [&](Value p) {
+        Value flag = memref::LoadOp::create(b, flags, ValueRange{h, p});
+        Value low = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::ne, flag,
+            arith::ConstantIntOp::create(b, b.getI8Type(), 0));
+        auto ifOp = scf::IfOp::create(b, low,
+                                      /*withElseRegion=*/bool(onSkip));
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        dequantRow(s, h, p, row);
+        body(add(idx(l.budget), p));
+        if (onSkip) {
+          b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+          onSkip(add(idx(l.budget), p));
+        }
+      });
+      return;
+    }
+    // Puts head h's row of the token at position `pos` in `row`, where
+    // get(side, hh, dst) reads head hh's stored key (side true) or value
+    // row into dst. A latent cache's value rows are the whole latent [2r]
+    // (its key rows, then its value rows, of its single head).
+    auto put = [&](Value pos, function_ref<void(bool, Value, Value)> get) {
+      if (kt && kt->latent()) {
+        if (keys) {
+          readLatentKey(
+              h, pos, row, [&](Value dst) { get(true, idx(0), dst); },
+              [&](Value dst) { get(false, idx(0), dst); });
+        } else {
+          get(true, idx(0), sub1(row, 0, D));
+          get(false, idx(0), sub1(row, D, D));
+        }
+      } else if (keys && kt) {
+        readKey(h, pos, row, [&](Value hh, Value dst) { get(true, hh, dst); });
+      } else {
+        get(keys, h, row);
+      }
+    };
+    if (!l.compressed && !l.evicting) {
+      Value kAll = view(l.keys, {H, l.capacity, D}, elt);
+      Value vAll = view(l.values, {H, l.capacity, D}, elt);
+      loop(idx(0), n, [&](Value j) {
+        put(j, [&](bool side, Value hh, Value dst) {
+          copyRow(side ? kAll : vAll, hh, j, dst);
+        });
+        body(j);
+      });
+      return;
+    }
+    Value S = idx(l.sinks);
+    Value nSinks = arith::MinSIOp::create(b, n, S);
+    if (l.sinks > 0)
+      loop(idx(0), nSinks, [&](Value j) {
+        Value kSrc = sinkKeys(), vSrc = sinkValues();
+        put(j, [&](bool side, Value hh, Value dst) {
+          copyRow(side ? kSrc : vSrc, hh, j, dst);
+        });
+        body(j);
+      });
+    // Visible tokens after the sinks: n - sinks (or none).
+    Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
+    Value nq = arith::MinSIOp::create(b, loadHeader(1), after);
+    Value kRing = ringKeys(), vRing = ringValues();
+    auto ringRows = [&] {
+      loop(nq, after, [&](Value i) {
+        Value slot = arith::RemUIOp::create(b, i, idx(l.ringSlots));
+        put(add(S, i), [&](bool side, Value hh, Value dst) {
+          copyRow(side ? kRing : vRing, hh, slot, dst);
+        });
+        body(add(S, i));
+      });
+    };
+    if (l.evicting) // tokens [S, S + nq) were dropped
+      return ringRows();
+    // Per-channel keys: the caller folds each group's scales and minima
+    // into the query (onKeyGroup, at the group's first token) and takes
+    // the raw codes.
+    bool folded = keys && l.key.perChannel && onKeyGroup;
+    loop(idx(0), nq, [&](Value i) {
+      if (folded) {
+        Value first = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::eq,
+            arith::RemUIOp::create(b, i, idx(l.key.group)), idx(0));
+        ifThen(first, [&] {
+          onKeyGroup(arith::DivUIOp::create(b, i, idx(l.key.group)));
+        });
+      }
+      put(add(S, i), [&](bool side, Value hh, Value dst) {
+        dequantRow(side ? l.key : l.value, hh, i, dst, folded);
+      });
+      (folded ? quantBody : body)(add(S, i));
+    });
+    ringRows();
+  }
+
+  /// out[t, :, :] = attention of query row t ([T, Hq, D] f32 memrefs) over
+  /// the first n tokens.
+  void attend(Value query, Value out, Value t, Value n, int64_t hq, float scale,
+              const AttentionScratch &scratch) {
+    // A latent cache: kt's KV heads and head size; the values are summed
+    // as latents (W = 2r channels) and up-projected once per query row.
+    bool latent = kt && kt->latent();
+    int64_t H = latent ? kt->heads : l.heads;
+    int64_t D = latent ? kt->headDim : l.headDim, rep = hq / H;
+    int64_t W = latent ? 2 * l.headDim : D, rowSize = std::max(D, W);
+    // KV heads are independent: the loop may run on all threads
+    // (seq-parallelize-loops), each head with its own scratch.
+    auto headLoop = [&](function_ref<void(Value)> body) {
+      if (scratch.parallel)
+        parallelLoop(H, body);
+      else
+        loop(H, body);
+    };
+    headLoop([&](Value kh) {
+      // Small scratch on the stack of the thread running the head (LLVM
+      // then knows it aliases nothing, and vectorizes the loops over it
+      // inside the outlined parallel body); heads that run in place use
+      // the heap buffers of the caller.
+      auto small = [&](Value heap, ArrayRef<int64_t> shape) -> Value {
+        if (heap)
+          return scratch.head(b, heap, kh);
+        return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
+      };
+      Value scores = scratch.head(b, scratch.scores, kh);
+      Value acc = small(scratch.acc, {rep, W});
+      Value row = small(scratch.row, {rowSize});
+      Value stats = small(scratch.stats, {rep});
+      Value qbuf = small(scratch.qbuf, {rep, D});
+      Value qs = small(scratch.qs, {rep, D}), qm = small(scratch.qm, {rep});
+      if (kt) {
+        int64_t G = std::max<int64_t>(kt->groupHeads, 1);
+        ktGroup = small(scratch.group, {latent ? W + D : G * D});
+        int64_t m =
+            kt->groupHeads ? seqc::factorizeHadamardOrder(G * D)->baseOrder : 1;
+        ktBaseTmp = m > 1 ? small(scratch.baseTmp, {m}) : Value();
+      }
+      auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
+      // The group's queries, scaled, in a contiguous [rep, D] buffer (the
+      // query tensor may be strided; unit stride lets the dot products
+      // vectorize).
+      for (int64_t r = 0; r < rep; ++r) {
+        memref::StoreOp::create(b, f(-INFINITY), stats, ValueRange{idx(r)});
+        Value qh = qHead(r);
+        loop(D, [&](Value d) {
+          Value q =
+              toF32(memref::LoadOp::create(b, query, ValueRange{t, qh, d}));
+          memref::StoreOp::create(b, arith::MulFOp::create(b, q, f(scale)),
+                                  qbuf, ValueRange{idx(r), d});
+        });
+      }
+      // Scores and their maximum. With per-channel key groups the scale s
+      // and minimum m of a channel are shared by the group's tokens, so
+      // q·(code s + m) = (q s)·code + q·m: the group's first token folds
+      // them into qs and qm, and its tokens need only their codes.
+      auto score = [&](Value j, Value qsrc, bool withOffset) {
+        for (int64_t r = 0; r < rep; ++r) {
+          Value sv = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
+            Value q = memref::LoadOp::create(b, qsrc, ValueRange{idx(r), d});
+            Value k = memref::LoadOp::create(b, row, ValueRange{d});
+            return arith::AddFOp::create(
+                b, a, arith::MulFOp::create(b, q, k, fm), fm);
+          });
+          if (withOffset)
+            sv = arith::AddFOp::create(
+                b, sv, memref::LoadOp::create(b, qm, ValueRange{idx(r)}));
+          memref::StoreOp::create(b, sv, scores, ValueRange{idx(r), j});
+          Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+          memref::StoreOp::create(b, arith::MaximumFOp::create(b, m, sv), stats,
+                                  ValueRange{idx(r)});
+        }
+      };
+      auto foldGroup = [&](Value g) {
+        const KVLayout::Side &ks = l.key;
+        Value sc = scales(ks), mins = ks.asymmetric ? minima(ks) : Value();
+        for (int64_t r = 0; r < rep; ++r) {
+          Value off = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
+            Value q = memref::LoadOp::create(b, qbuf, ValueRange{idx(r), d});
+            Value s = memref::LoadOp::create(b, sc, ValueRange{kh, g, d});
+            memref::StoreOp::create(b, arith::MulFOp::create(b, q, s), qs,
+                                    ValueRange{idx(r), d});
+            Value m =
+                mins ? memref::LoadOp::create(b, mins, ValueRange{kh, g, d})
+                     : symmetricMinimum(ks, s);
+            return arith::AddFOp::create(
+                b, a, arith::MulFOp::create(b, q, m, fm), fm);
+          });
+          memref::StoreOp::create(b, off, qm, ValueRange{idx(r)});
+        }
+      };
+      if (l.compressed && l.key.perChannel && !kt)
+        forEachRow(
+            true, kh, n, row, [&](Value j) { score(j, qbuf, false); },
+            foldGroup, [&](Value j) { score(j, qs, true); });
+      else
+        forEachRow(
+            true, kh, n, row, [&](Value j) { score(j, qbuf, false); }, nullptr,
+            nullptr,
+            [&](Value j) {
+              for (int64_t r = 0; r < rep; ++r)
+                memref::StoreOp::create(b, f(-INFINITY), scores,
+                                        ValueRange{idx(r), j});
+            });
+      // Softmax weights: exp(s - max) / sum.
+      for (int64_t r = 0; r < rep; ++r) {
+        Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+        Value sum = f(0.0f);
+        for (auto [lo, hi] : visibleRanges(n))
+          sum = reduce(lo, hi, sum, [&](Value j, Value a) {
+            Value s = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
+            auto exp = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
+            // Expanded to a polynomial after the lowering (see
+            // runOnOperation): a call to expf per score would dominate.
+            SeqDialect::SoftmaxExpAttrHelper(b.getContext())
+                .setAttr(exp, b.getUnitAttr());
+            Value e = exp;
+            memref::StoreOp::create(b, e, scores, ValueRange{idx(r), j});
+            // Reassociable, so that LLVM vectorizes the loop.
+            return arith::AddFOp::create(b, a, e, fm);
+          });
+        Value inv = arith::DivFOp::create(b, f(1.0f), sum);
+        memref::StoreOp::create(b, inv, stats, ValueRange{idx(r)});
+        loop(W, [&](Value d) {
+          memref::StoreOp::create(b, f(0.0f), acc, ValueRange{idx(r), d});
+        });
+      }
+      if (l.scored)
+        accumulateAttention(kh, n, scores, stats, rep);
+      // Weighted sum of the values.
+      forEachRow(false, kh, n, row, [&](Value j) {
+        for (int64_t r = 0; r < rep; ++r) {
+          Value e = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
+          Value inv = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+          Value w = arith::MulFOp::create(b, e, inv);
+          loop(W, [&](Value d) {
+            Value v = memref::LoadOp::create(b, row, ValueRange{d});
+            Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
+            a = arith::AddFOp::create(b, a, arith::MulFOp::create(b, w, v, fm),
+                                      fm);
+            memref::StoreOp::create(b, a, acc, ValueRange{idx(r), d});
+          });
+        }
+      });
+      for (int64_t r = 0; r < rep; ++r) {
+        Value qh = qHead(r);
+        if (latent) {
+          // out = U_v[kh] · (sum_j a_j c_j).
+          Value first = add(idx(H * D), mul(kh, idx(D)));
+          loop(D, [&](Value d) {
+            Value o = reduce(idx(0), idx(W), f(0.0f), [&](Value i, Value a) {
+              Value u = memref::LoadOp::create(b, kt->basis,
+                                               ValueRange{add(first, d), i});
+              Value c = memref::LoadOp::create(b, acc, ValueRange{idx(r), i});
+              return arith::AddFOp::create(
+                  b, a, arith::MulFOp::create(b, u, c, fm), fm);
+            });
+            memref::StoreOp::create(b, o, out, ValueRange{t, qh, d});
+          });
+          continue;
+        }
+        loop(D, [&](Value d) {
+          Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
+          memref::StoreOp::create(b, a, out, ValueRange{t, qh, d});
+        });
+      }
+    });
+  }
+};
+
+/// seq.kv_attention: per query row t, attend over the first n tokens (n
+/// the cache's length after the fused append of token t, or the queries
+/// are its last T tokens). The output is a fresh buffer, returned as a
+/// tensor; the cache's storage is unchanged (updated in place).
+struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(KVAttentionOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto append = op.getCache().getDefiningOp<KVAppendOp>();
+    if (append && fusedAttention(append) != op)
+      append = {};
+    std::string error;
+    FailureOr<KVStorage> ref =
+        getKVStorage(op.getCache().getType(), adaptor.getCache(), error);
+    if (failed(ref))
+      return rewriter.notifyMatchFailure(op, error);
+    if (!op.getQuery().getType().getElementType().isF32())
+      return rewriter.notifyMatchFailure(op, "the lowering takes f32 queries");
+    if (!append && ref->layout.scored)
+      return rewriter.notifyMatchFailure(
+          op, "a scored cache is attended only with the append of the same "
+              "tokens");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    KVCacheType type = op.getCache().getType();
+    KVAttentionEmitter e(b, ref->layout, type.getElementType(), ref->state,
+                         cacheBase(b, *ref));
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    // Heads and head size of the attention (a latent cache's differ from
+    // its own); W: channels of a value row (2r for a latent cache).
+    bool latent = bool(op.getLatentBasis());
+    int64_t hq = qType.getDimSize(1),
+            D = latent ? qType.getDimSize(2) : type.getHeadDim();
+    int64_t H = op.getKVHeads(), rep = hq / H;
+    int64_t W = latent ? 2 * type.getHeadDim() : D;
+    Value query = readBuffer(b, op.getQuery());
+    Value T = memref::DimOp::create(b, query, 0);
+    auto outType = MemRefType::get(qType.getShape(), b.getF32Type());
+    SmallVector<Value> dynSizes;
+    if (qType.isDynamicDim(0))
+      dynSizes.push_back(T);
+    Value out = memref::AllocOp::create(b, outType, dynSizes);
+    Type f32 = b.getF32Type();
+    auto alloc = [&](ArrayRef<int64_t> shape) -> Value {
+      SmallVector<int64_t> full = {H};
+      full.append(shape.begin(), shape.end());
+      return memref::AllocOp::create(b, MemRefType::get(full, f32));
+    };
+    AttentionScratch scratch;
+    // Heads in parallel when there are several and a full cache is a
+    // sizeable scan (capacity x head_dim x query heads per KV head >= 2^18
+    // multiply-adds per head): for small caches the dispatch per token
+    // costs more (a 4 x 128 model with a 256-token context ran its
+    // perplexity 30% slower with parallel heads).
+    scratch.parallel =
+        H > 1 && type.getCapacity() * D * rep >= (int64_t(1) << 18);
+    scratch.scores = alloc({rep, ref->layout.scoreColumns()});
+    if (!scratch.parallel) {
+      scratch.acc = alloc({rep, W});
+      scratch.row = alloc({std::max(D, W)});
+      scratch.stats = alloc({rep});
+      scratch.qbuf = alloc({rep, D});
+      scratch.qs = alloc({rep, D});
+      scratch.qm = alloc({rep});
+    }
+    KeyTransform kt;
+    if (op.hasKeyTransform()) {
+      kt.groupHeads = op.getKeyRotationHeads().value_or(0);
+      int64_t G = std::max<int64_t>(kt.groupHeads, 1);
+      if (latent) {
+        kt.basis = readBuffer(b, op.getLatentBasis());
+        kt.heads = H;
+        kt.headDim = D;
+      }
+      if (!scratch.parallel) {
+        scratch.group = alloc({latent ? W + D : G * D});
+        if (kt.groupHeads) {
+          int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
+          if (m > 1)
+            scratch.baseTmp = alloc({m});
+        }
+      }
+      if (std::optional<APFloat> theta = op.getKeyRopeTheta()) {
+        kt.rope = true;
+        kt.half =
+            op.getKeyRopeStyle().value_or(RopeStyle::Half) == RopeStyle::Half;
+        kt.rotaryDim = op.getKeyRotaryDim().value_or(D);
+        ropeTables(b, op->getParentOfType<ModuleOp>(), kt,
+                   theta->convertToFloat(), type.getCapacity());
+      }
+      e.kt = &kt;
+    }
+    float scale = op.getEffectiveScale();
+    Value keys = append ? readBuffer(b, append.getKeys()) : Value();
+    Value values = append ? readBuffer(b, append.getValues()) : Value();
+    // Without a fused append the queries are the last T tokens.
+    Value len0 = append ? Value() : e.loadHeader(0);
+    e.loop(e.idx(0), T, [&](Value t) {
+      Value n;
+      if (append) {
+        e.append(keys, values, t);
+        n = e.loadHeader(0);
+      } else {
+        n = e.add(e.sub(len0, T), e.add(t, e.idx(1)));
+      }
+      e.attend(query, out, t, n, hq, scale, scratch);
+    });
+    Value result = bufferization::ToTensorOp::create(
+        b, op.getOutput().getType(), out, /*restrict=*/true,
+        /*writable=*/true);
+    SmallVector<SmallVector<Value>> replacements = {
+        {result}, llvm::to_vector(adaptor.getCache())};
+    rewriter.replaceOpWithMultiple(op, replacements);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::seq::populateKVAttentionPatterns(TypeConverter &converter,
+                                            RewritePatternSet &patterns) {
+  patterns.add<KVAttentionLowering>(converter, patterns.getContext());
+}

@@ -1,0 +1,161 @@
+//===- KVLoopBuilder.h - loops over a KV cache's bytes ---------*- C++ -*-===//
+//
+// The builder every KV lowering pattern emits through: typed views of the
+// regions of one cache in its state buffer (seqc/Support/KVLayout.h), its
+// header, and the scf loops the lowering is written in. Nothing here is
+// specific to a target: a view is a memref.view of the state bytes at the
+// cache's base offset, a loop an scf.for.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_PASSES_CONVERSION_KVCACHETOLOOPS_KVLOOPBUILDER_H
+#define SEQC_PASSES_CONVERSION_KVCACHETOLOOPS_KVLOOPBUILDER_H
+
+#include "dialects/Seq/IR/SeqKVLayout.h"
+#include "dialects/Seq/IR/SeqOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir::seq::kv {
+
+using seqc::KVLayout;
+
+/// Emits the loops of one cache's operations. All indices are `index`.
+class KVLoopBuilder {
+public:
+  KVLoopBuilder(ImplicitLocOpBuilder &b, const KVLayout &l, Type elt,
+                Value state, Value base)
+      : b(b), l(l), elt(elt), state(state), base(base) {
+    f32 = b.getF32Type();
+    fm = arith::FastMathFlagsAttr::get(b.getContext(),
+                                       arith::FastMathFlags::reassoc |
+                                           arith::FastMathFlags::contract);
+  }
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value f(float v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+
+  /// A typed view of the region at byte `offset` of this cache.
+  Value view(int64_t offset, ArrayRef<int64_t> shape, Type t) {
+    return memref::ViewOp::create(b, MemRefType::get(shape, t), state,
+                                  add(base, idx(offset)), ValueRange{});
+  }
+  Value header() { return view(0, {2}, b.getI64Type()); }
+  Value loadHeader(int64_t i) {
+    Value v = memref::LoadOp::create(b, header(), ValueRange{idx(i)});
+    return arith::IndexCastOp::create(b, b.getIndexType(), v);
+  }
+  void storeHeader(int64_t i, Value v) {
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI64Type(), v),
+                            header(), ValueRange{idx(i)});
+  }
+
+  Value toF32(Value v) {
+    if (v.getType() == f32)
+      return v;
+    return arith::ExtFOp::create(b, f32, v);
+  }
+  Value fromF32(Value v, Type t) {
+    if (t == f32)
+      return v;
+    return arith::TruncFOp::create(b, t, v);
+  }
+
+  /// for (i = lo; i < hi; ++i) body(i).
+  void loop(Value lo, Value hi, function_ref<void(Value)> body) {
+    auto forOp = scf::ForOp::create(b, lo, hi, idx(1));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    body(forOp.getInductionVar());
+  }
+  void loop(int64_t n, function_ref<void(Value)> body) {
+    loop(idx(0), idx(n), body);
+  }
+  /// A loop whose iterations are independent, marked for
+  /// seq-parallelize-loops.
+  /// Stack allocations in `body` are released at the end of each
+  /// iteration.
+  void parallelLoop(int64_t n, function_ref<void(Value)> body) {
+    auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1));
+    SeqDialect::ParallelAttrHelper(b.getContext())
+        .setAttr(forOp, b.getUnitAttr());
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    Value iv = forOp.getInductionVar();
+    auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
+    b.setInsertionPointToStart(&scope.getBodyRegion().emplaceBlock());
+    body(iv);
+    memref::AllocaScopeReturnOp::create(b, ValueRange{});
+  }
+  /// A reduction loop carrying one f32.
+  Value reduce(Value lo, Value hi, Value init,
+               function_ref<Value(Value, Value)> body) {
+    auto forOp = scf::ForOp::create(b, lo, hi, idx(1), ValueRange{init});
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    scf::YieldOp::create(
+        b, body(forOp.getInductionVar(), forOp.getRegionIterArgs()[0]));
+    return forOp.getResult(0);
+  }
+  void ifThen(Value cond, function_ref<void()> then) {
+    auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    then();
+  }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
+  }
+
+  Value ringKeys() {
+    return view(l.ringKeys, {l.heads, l.ringSlots, l.headDim}, elt);
+  }
+  Value ringValues() {
+    return view(l.ringValues, {l.heads, l.ringSlots, l.headDim}, elt);
+  }
+  Value sinkKeys() {
+    return view(l.sinkKeys, {l.heads, l.sinks, l.headDim}, elt);
+  }
+  Value sinkValues() {
+    return view(l.sinkValues, {l.heads, l.sinks, l.headDim}, elt);
+  }
+  Value slotKeys() {
+    return view(l.slotKeys, {l.heads, l.budget, l.headDim}, elt);
+  }
+  Value slotValues() {
+    return view(l.slotValues, {l.heads, l.budget, l.headDim}, elt);
+  }
+  Value slotPos() {
+    return view(l.slotPos, {l.heads, l.budget}, b.getI32Type());
+  }
+  Value slotSum() { return view(l.slotSum, {l.heads, l.budget}, f32); }
+  Value slotCount() { return view(l.slotCount, {l.heads, l.budget}, f32); }
+  Value slotDeviations() {
+    return view(l.slotDeviations, {l.heads, l.budget}, f32);
+  }
+  Value slotShield() {
+    return view(l.slotShield, {l.heads, l.budget}, b.getI8Type());
+  }
+  Value lowFlags() {
+    return view(l.lowFlags, {l.heads, l.capacity}, b.getI8Type());
+  }
+
+protected:
+  ImplicitLocOpBuilder &b;
+  const KVLayout &l;
+  Type elt, f32;
+  Value state, base;
+  arith::FastMathFlagsAttr fm;
+};
+
+} // namespace mlir::seq::kv
+
+#endif // SEQC_PASSES_CONVERSION_KVCACHETOLOOPS_KVLOOPBUILDER_H

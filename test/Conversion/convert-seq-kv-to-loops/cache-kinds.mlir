@@ -1,0 +1,149 @@
+// RUN: seqc-opt %s --split-input-file --convert-seq-kv-to-loops --canonicalize --cse | FileCheck %s
+
+// The cache kinds kv-to-loops.mlir does not cover: KIVI at 3, 4
+// (symmetric grid) and 8 bits, and keys rotated by groups of KV heads.
+// Each checks the packing (codes shifted to j x bits of a word, its `bits`
+// bytes stored), the dequantization on read (the word broadcast to 8 lanes,
+// shifted, masked, converted) and the bytes per slot of the shared layout.
+
+// 3-bit KIVI (keys per channel, values per token, groups of 8): 8 codes in
+// 3 bytes of an i32 word, a [2, 64, 6] i8 region; 9792 bytes per slot.
+!c3 = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 3, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 3, group = 8, axis = 1, asymmetric>, window = 8>
+// CHECK-LABEL: func.func @kivi3
+// CHECK-DAG: %[[MASK:.*]] = arith.constant dense<7> : vector<8xi32>
+// CHECK-DAG: %[[SHIFTS:.*]] = arith.constant dense<[0, 3, 6, 9, 12, 15, 18, 21]> : vector<8xi32>
+// CHECK-DAG: %[[BYTES:.*]] = arith.constant 9792 : index
+// CHECK: arith.muli %{{.*}}, %[[BYTES]]
+// CHECK: memref.view {{.*}} to memref<2x64x6xi8>
+// CHECK: math.round
+// CHECK: arith.shli %{{.*}}, %c3_i32 : i32
+// CHECK: arith.shli %{{.*}}, %c21_i32 : i32
+// CHECK: arith.trunci %{{.*}} : i32 to i8
+// CHECK: arith.shrui %{{.*}}, %c8_i32 : i32
+// CHECK: arith.shrui %{{.*}}, %c16_i32 : i32
+// CHECK-NOT: %c24_i32
+// CHECK: memref.store %{{.*}} : memref<2x64x6xi8>
+// Keys (per channel): the codes alone, their scale folded into the query.
+// CHECK: memref.load %{{.*}} : memref<2x64x6xi8>
+// CHECK: vector.broadcast %{{.*}} : i32 to vector<8xi32>
+// CHECK: arith.shrui %{{.*}}, %[[SHIFTS]] : vector<8xi32>
+// CHECK: arith.andi %{{.*}}, %[[MASK]] : vector<8xi32>
+// CHECK: %[[KCODES:.*]] = arith.uitofp %{{.*}} : vector<8xi32> to vector<8xf32>
+// CHECK-NEXT: arith.muli
+// CHECK-NEXT: vector.store %[[KCODES]]
+// Values (per token): code x scale + minimum, one group's broadcast.
+// CHECK: arith.shrui %{{.*}}, %[[SHIFTS]] : vector<8xi32>
+// CHECK: arith.andi %{{.*}}, %[[MASK]] : vector<8xi32>
+// CHECK: %[[VCODES:.*]] = arith.uitofp %{{.*}} : vector<8xi32> to vector<8xf32>
+// CHECK: %[[SCALED:.*]] = arith.mulf %[[VCODES]], %{{.*}} : vector<8xf32>
+// CHECK: %[[V:.*]] = arith.addf %[[SCALED]], %{{.*}} : vector<8xf32>
+// CHECK: vector.store %[[V]]
+// CHECK-NOT: seq.kv
+func.func @kivi3(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !c3
+  %c1 = seq.kv_append %c, %k, %v : !c3, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !c3
+  seq.kv_store %c2, %state[%slot] : !c3, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}
+
+// -----
+
+// 4-bit symmetric grid, both sides per token: scale = max|x| / 7, codes
+// clamp(round(x / scale), -7, 7) + 8 (no minima region: 6464 bytes per
+// slot), dequantized as code x scale + (-8 x scale).
+!c4 = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 4, group = 8, axis = 1, symmetric>, values = #seq.quant<bits = 4, group = 8, axis = 1, symmetric>, window = 8>
+// CHECK-LABEL: func.func @kivi4
+// CHECK-DAG: %[[M8:.*]] = arith.constant dense<-8.000000e+00> : vector<8xf32>
+// CHECK-DAG: %[[MASK:.*]] = arith.constant dense<15> : vector<8xi32>
+// CHECK-DAG: %[[SHIFTS:.*]] = arith.constant dense<[0, 4, 8, 12, 16, 20, 24, 28]> : vector<8xi32>
+// CHECK-DAG: %[[EIGHT:.*]] = arith.constant 8.000000e+00 : f32
+// CHECK-DAG: %[[LO:.*]] = arith.constant -7.000000e+00 : f32
+// CHECK-DAG: %[[SEVEN:.*]] = arith.constant 7.000000e+00 : f32
+// CHECK-DAG: %[[BYTES:.*]] = arith.constant 6464 : index
+// CHECK: arith.muli %{{.*}}, %[[BYTES]]
+// CHECK: math.absf
+// CHECK: arith.divf %{{.*}}, %[[SEVEN]] : f32
+// CHECK: math.round
+// CHECK: arith.maximumf %{{.*}}, %[[LO]]
+// CHECK: arith.minimumf %{{.*}}, %[[SEVEN]]
+// CHECK: arith.addf %{{.*}}, %[[EIGHT]]
+// CHECK: arith.shli %{{.*}}, %c28_i32 : i32
+// CHECK: memref.store %{{.*}} : memref<2x64x8xi8>
+// CHECK: arith.shrui %{{.*}}, %[[SHIFTS]] : vector<8xi32>
+// CHECK: arith.andi %{{.*}}, %[[MASK]] : vector<8xi32>
+// CHECK: %[[CODES:.*]] = arith.uitofp %{{.*}} : vector<8xi32> to vector<8xf32>
+// CHECK: %[[S:.*]] = vector.broadcast %{{.*}} : f32 to vector<8xf32>
+// CHECK: %[[MIN:.*]] = arith.mulf %[[S]], %[[M8]] : vector<8xf32>
+// CHECK: %[[SC:.*]] = arith.mulf %[[CODES]], %[[S]] : vector<8xf32>
+// CHECK: arith.addf %[[SC]], %[[MIN]] : vector<8xf32>
+// CHECK-NOT: seq.kv
+func.func @kivi4(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !c4
+  %c1 = seq.kv_append %c, %k, %v : !c4, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !c4
+  seq.kv_store %c2, %state[%slot] : !c4, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}
+
+// -----
+
+// 8-bit KIVI: 8 codes fill an i64 word (shifts up to 56), all 8 bytes
+// stored; a [2, 64, 16] i8 region, 12352 bytes per slot.
+!c8 = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 8, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 8, group = 8, axis = 1, asymmetric>, window = 8>
+// CHECK-LABEL: func.func @kivi8
+// CHECK-DAG: %[[MASK:.*]] = arith.constant dense<255> : vector<8xi64>
+// CHECK-DAG: %[[SHIFTS:.*]] = arith.constant dense<[0, 8, 16, 24, 32, 40, 48, 56]> : vector<8xi64>
+// CHECK-DAG: %[[BYTES:.*]] = arith.constant 12352 : index
+// CHECK: arith.muli %{{.*}}, %[[BYTES]]
+// CHECK: arith.fptoui %{{.*}} : f32 to i64
+// CHECK: arith.shli %{{.*}}, %c56_i64 : i64
+// CHECK: arith.trunci %{{.*}} : i64 to i8
+// CHECK: arith.shrui %{{.*}}, %c56_i64 : i64
+// CHECK: memref.store %{{.*}} : memref<2x64x16xi8>
+// CHECK: arith.extui %{{.*}} : i8 to i64
+// CHECK: vector.broadcast %{{.*}} : i64 to vector<8xi64>
+// CHECK: arith.shrui %{{.*}}, %[[SHIFTS]] : vector<8xi64>
+// CHECK: arith.andi %{{.*}}, %[[MASK]] : vector<8xi64>
+// CHECK: arith.uitofp %{{.*}} : vector<8xi64> to vector<8xf32>
+// CHECK-NOT: seq.kv
+func.func @kivi8(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !c8
+  %c1 = seq.kv_append %c, %k, %v : !c8, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !c8
+  seq.kv_store %c2, %state[%slot] : !c8, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}
+
+// -----
+
+// Keys rotated by a Hadamard matrix over both KV heads together (RotateKV's
+// grouped-head rotation, cached before RoPE): each head's key row is read
+// with its group's other head into a [32] row (first head of the group
+// h / 2 x 2; the two 16-channel halves), rotated back by the order-32
+// Hadamard transform (scaled by 1 / sqrt(32)), then RoPE-d at its position.
+// Per-channel key folding is off: the rotation mixes channels.
+!g = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 4, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 4, group = 8, axis = 1, asymmetric>, window = 8>
+// CHECK-LABEL: func.func @grouped_rotation
+// CHECK-DAG: %[[NORM:.*]] = arith.constant dense<0.176776692> : vector<32xf32>
+// CHECK-DAG: %[[COS:.*]] = memref.get_global @__seqc_rope_cos_64x16_0x461c4000 : memref<64x8xf32>
+// CHECK-DAG: %[[GROUPS:.*]] = memref.alloc() : memref<2x32xf32>
+// CHECK: scf.for %[[KH:.*]] = %c0 to %c2 step %c1
+// CHECK:   %[[GROUP:.*]] = memref.subview %[[GROUPS]][%[[KH]], 0] [1, 32]
+// CHECK:   arith.divui %[[KH]], %c2 : index
+// CHECK:   memref.subview %[[GROUP]][0] [16] [1]
+// CHECK:   arith.shrui %{{.*}} : vector<8xi32>
+// CHECK:   arith.mulf %{{.*}} : vector<8xf32>
+// CHECK:   memref.subview %[[GROUP]][16] [16] [1]
+// CHECK:   arith.shrui %{{.*}} : vector<8xi32>
+// CHECK:   %[[ROW:.*]] = vector.load %[[GROUP]][%c0] : memref<32xf32, strided<[1], offset: ?>>, vector<32xf32>
+// CHECK:   arith.mulf %{{.*}}, %[[NORM]] : vector<32xf32>
+// CHECK:   memref.load %[[COS]]
+// CHECK-NOT: seq.kv
+func.func @grouped_rotation(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
+  %c = seq.kv_load %state[%slot] : memref<?xi8> -> !g
+  %c1 = seq.kv_append %c, %k, %v : !g, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 {key_rotation_heads = 2 : i64, key_rope_theta = 1.0e4 : f32} : tensor<?x4x16xf32>, !g
+  seq.kv_store %c2, %state[%slot] : !g, memref<?xi8>
+  return %o : tensor<?x4x16xf32>
+}

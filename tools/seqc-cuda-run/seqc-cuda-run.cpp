@@ -1,0 +1,232 @@
+//===- seqc-cuda-run.cpp - run a kernel artifact's kernels on CUDA --------===//
+//
+//   seqc-cuda-run --probe
+//   seqc-cuda-run ARTIFACT --list
+//   seqc-cuda-run ARTIFACT --dump-ptx KERNEL -o FILE
+//   seqc-cuda-run ARTIFACT --dump-cubin KERNEL -o FILE
+//   seqc-cuda-run ARTIFACT KERNEL [--in A=FILE]... [--out A=FILE]...
+//                 [--repeat N]
+//   seqc-cuda-run ARTIFACT KERNEL --time N [--warmup W]
+//
+// Launches KERNEL of an artifact written by `seqc compile KERNELS.mlir
+// --target=cuda` on the first CUDA device, with seqc-vulkan-run's command
+// line: --in fills the buffer of the kernel function's argument A from a raw
+// little-endian file of exactly its size (numpy's tofile); --out writes
+// argument A after the last launch; --repeat launches N times (buffers keep
+// their contents between launches, so a kernel that updates a state in
+// place steps N times). --time launches W times (default 3), then N times
+// back to back, and prints one JSON object: seconds per launch, the bytes a
+// launch moves (each binding once, read-write ones twice) and GB/s.
+// --probe prints the device, or why there is none. With SEQC_CUDA_LOAD=ptx
+// the cubins are not tried: the driver JIT-compiles the PTX (as on a GPU
+// newer than the cubins' architecture). SEQC_CUDA_LIBRARY names another
+// driver library than libcuda.so.1.
+//
+// Exit status: 0; 1 on an error; 2 when the machine has no CUDA driver or
+// no CUDA device (the message says which).
+//
+//===----------------------------------------------------------------------===//
+
+#include "drivers/cuda/cuda_kernels.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+int fail(const std::string &msg) {
+  std::cerr << "seqc-cuda-run: " << msg << "\n";
+  return 1;
+}
+
+/// An error from opening the device: 2 when CUDA is not there at all.
+int failDevice(const std::string &msg) {
+  fail(msg);
+  return msg.rfind("no CUDA driver", 0) == 0 ||
+                 msg.rfind("no CUDA device", 0) == 0
+             ? 2
+             : 1;
+}
+
+int usage() {
+  return fail("usage: seqc-cuda-run --probe | ARTIFACT --list | ARTIFACT "
+              "--dump-ptx|--dump-cubin KERNEL -o FILE | ARTIFACT KERNEL "
+              "[--in A=FILE]... [--out A=FILE]... [--repeat N] | ARTIFACT "
+              "KERNEL --time N [--warmup W]");
+}
+
+bool parseBindingFile(const std::string &arg, unsigned &binding,
+                      std::string &file) {
+  size_t eq = arg.find('=');
+  if (eq == 0 || eq == std::string::npos || eq + 1 == arg.size() || eq > 4)
+    return false;
+  for (size_t i = 0; i < eq; ++i)
+    if (arg[i] < '0' || arg[i] > '9')
+      return false;
+  binding = std::stoul(arg.substr(0, eq));
+  file = arg.substr(eq + 1);
+  return true;
+}
+
+bool parseCount(const char *text, long max, long &out) {
+  char *end;
+  out = std::strtol(text, &end, 10);
+  return *text && !*end && out >= 1 && out <= max;
+}
+
+bool readFile(const std::string &path, std::string &out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  out.assign(std::istreambuf_iterator<char>(in),
+             std::istreambuf_iterator<char>());
+  return true;
+}
+
+bool writeFile(const std::string &path, const std::string &bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), bytes.size());
+  return bool(out);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--probe") == 0) {
+    seqc::cuda::DeviceInfo info;
+    std::string error;
+    if (!seqc::cuda::probe(info, error))
+      return failDevice(error);
+    std::cout << info.name << ": sm_" << info.major << info.minor << ", "
+              << (info.memoryBytes >> 20) << " MiB, driver "
+              << info.driverVersion / 1000 << "."
+              << (info.driverVersion % 1000) / 10 << " (" << info.driverPath
+              << ")\n";
+    return 0;
+  }
+  if (argc < 3)
+    return usage();
+  std::string dir = argv[1];
+  seqc::cuda::KernelArtifact artifact;
+  std::string error;
+  if (!seqc::cuda::loadArtifact(dir, artifact, error))
+    return fail(error);
+
+  if (std::strcmp(argv[2], "--list") == 0) {
+    for (const seqc::cuda::Kernel &k : artifact.kernels) {
+      std::cout << k.name << ": entry " << k.entry << ", "
+                << k.code.at("cubin").bytes << " bytes of cubin, "
+                << k.code.at("ptx").bytes << " bytes of PTX, grid " << k.grid[0]
+                << "x" << k.grid[1] << "x" << k.grid[2] << ", block "
+                << k.workgroup[0] << "x" << k.workgroup[1] << "x"
+                << k.workgroup[2] << ", " << k.shared << " bytes shared\n";
+      for (size_t b = 0; b < k.bindings.size(); ++b)
+        std::cout << "  parameter " << b << ": argument " << k.bindings[b].arg
+                  << ", " << k.bindings[b].type << " x " << k.bindings[b].count
+                  << " (" << k.bindings[b].access << ")\n";
+    }
+    return 0;
+  }
+  if (std::strcmp(argv[2], "--dump-ptx") == 0 ||
+      std::strcmp(argv[2], "--dump-cubin") == 0) {
+    if (argc != 6 || std::strcmp(argv[4], "-o") != 0)
+      return usage();
+    const seqc::cuda::Kernel *k = artifact.find(argv[3]);
+    if (!k)
+      return fail(std::string("no kernel named '") + argv[3] + "' in " + dir);
+    std::string field = argv[2][7] == 'p' ? "ptx" : "cubin";
+    if (!writeFile(argv[5], artifact.codeOf(*k, field)))
+      return fail(std::string(argv[5]) + ": cannot write");
+    return 0;
+  }
+
+  std::string kernel = argv[2];
+  if (kernel.rfind("--", 0) == 0)
+    return usage();
+  const seqc::cuda::Kernel *k = artifact.find(kernel);
+  if (!k)
+    return fail("no kernel named '" + kernel + "' in " + dir);
+  std::map<unsigned, std::string> inputs, outputs;
+  long repeat = 1, timed = 0, warmup = 3;
+  for (int i = 3; i < argc; ++i) {
+    std::string arg = argv[i];
+    if ((arg == "--in" || arg == "--out") && i + 1 < argc) {
+      unsigned fnArg;
+      std::string file;
+      if (!parseBindingFile(argv[++i], fnArg, file))
+        return fail(arg + " " + argv[i] + ": expected ARGUMENT=FILE");
+      int b = seqc::cuda::bindingOfArg(*k, fnArg);
+      if (b < 0)
+        return fail(arg + " " + argv[i] + ": argument " +
+                    std::to_string(fnArg) + " of " + kernel +
+                    " is not a buffer its kernel uses");
+      unsigned binding = b;
+      if (arg == "--out") {
+        outputs[binding] = file;
+        continue;
+      }
+      if (!readFile(file, inputs[binding]))
+        return fail(file + ": cannot read");
+    } else if (arg == "--repeat" && i + 1 < argc) {
+      if (!parseCount(argv[++i], 1000000, repeat))
+        return fail(std::string("--repeat ") + argv[i] +
+                    ": expected 1 to 1000000");
+    } else if (arg == "--time" && i + 1 < argc) {
+      if (!parseCount(argv[++i], 1000000, timed))
+        return fail(std::string("--time ") + argv[i] +
+                    ": expected 1 to 1000000");
+    } else if (arg == "--warmup" && i + 1 < argc) {
+      if (!parseCount(argv[++i], 1000000, warmup))
+        return fail(std::string("--warmup ") + argv[i] +
+                    ": expected 1 to 1000000");
+    } else {
+      return fail("unknown argument '" + arg + "'");
+    }
+  }
+  if (timed && (!outputs.empty() || repeat != 1))
+    return fail("--time runs alone (no --out, no --repeat)");
+
+  auto runner = seqc::cuda::Runner::create(artifact, error);
+  if (!runner)
+    return failDevice(error);
+  if (timed) {
+    // Inputs (if any) first, with one launch.
+    std::map<unsigned, std::string> none;
+    if (!inputs.empty() && !runner->launch(kernel, inputs, {}, none, error))
+      return fail(error);
+    double seconds = 0;
+    if (!runner->time(kernel, warmup, timed, seconds, error))
+      return fail(error);
+    uint64_t bytes = 0;
+    for (const seqc::cuda::Binding &b : k->bindings)
+      bytes += b.bytes() * (b.access == "rw" ? 2 : 1);
+    std::printf("{\"kernel\": \"%s\", \"device\": \"%s\", \"loaded\": \"%s\", "
+                "\"launches\": %ld, \"seconds_per_launch\": %.9g, "
+                "\"bytes_per_launch\": %llu, \"gb_per_s\": %.6g}\n",
+                kernel.c_str(), runner->device().name.c_str(),
+                runner->loadedCode(kernel).c_str(), timed, seconds,
+                static_cast<unsigned long long>(bytes),
+                seconds > 0 ? bytes / seconds / 1e9 : 0.0);
+    return 0;
+  }
+  std::vector<unsigned> readBack;
+  for (auto &[binding, file] : outputs)
+    readBack.push_back(binding);
+  std::map<unsigned, std::string> results;
+  for (long n = 0; n < repeat; ++n)
+    if (!runner->launch(kernel,
+                        n == 0 ? inputs : std::map<unsigned, std::string>(),
+                        n + 1 == repeat ? readBack : std::vector<unsigned>(),
+                        results, error))
+      return fail(error);
+  for (auto &[binding, file] : outputs)
+    if (!writeFile(file, results[binding]))
+      return fail(file + ": cannot write");
+  return 0;
+}
