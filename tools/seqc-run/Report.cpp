@@ -5,12 +5,13 @@
 //
 // For an artifact of --target=neuro: feeds the tokens one step at a time
 // (then N more, each the previous step's most likely token), reads the
-// spike counters of the state after every step, and writes the operation
-// and energy report as JSON: per token and per layer, the dense host part's
-// multiply-accumulates (MACs, the compiler's count from the contractions of
-// the step, in the manifest), the accumulates driven by spikes (ACs: spikes
-// x fan-out, one per spike added to the residual stream), spikes and firing
-// rate per population, membrane updates; and two energy rows, labelled: as
+// event code's counters (the event driver's) and the spike counters of the
+// state after every step, and writes the operation and energy report as
+// JSON: per token and per layer, as the compiled code counted them, the
+// dense host part's multiply-accumulates (MACs), the accumulates the event
+// code does for dequeued spikes (ACs, one per spike added to the residual
+// stream), synaptic events, spikes and firing rate per population, membrane
+// updates; and two energy rows, labelled: as
 // built (MAC x 4.6 pJ + AC x 0.9 pJ) and the paper convention's what-if
 // (the projections priced as spike-driven at the measured firing rate).
 // --plot draws the firing rates and the two energy rows per layer (SVG).
@@ -181,12 +182,35 @@ int seqcrun::cmdReport(Args &args) {
         "shape");
   const char *description = seqc_model_get(l.model, "description");
 
-  // One step per token; the spikes of each step from the counters.
+  // The event code's counters: 4 per population (layer x sites + site:
+  // spikes, synaptic events, accumulates, membrane updates), then the dense
+  // MACs of each layer and of the head.
+  const size_t nsites = sites.size();
+  const size_t popCounters = 4 * (size_t)layers * nsites;
+  std::vector<double> declared = numbers(l.model, "event_counters");
+  size_t ncounters = seqc_model_counters(l.model, nullptr, 0);
+  if (ncounters == 0)
+    die("report: the artifact has no event counters (compile it again with "
+        "--target=neuro)");
+  if (declared.size() != 1 || (size_t)declared[0] != ncounters ||
+      ncounters != popCounters + (size_t)layers + 1)
+    die("report: the event counters (" + std::to_string(ncounters) +
+        ") do not match the manifest's layers and sites");
+  auto readCounters = [&] {
+    std::vector<int64_t> c(ncounters);
+    seqc_model_counters(l.model, c.data(), c.size());
+    return c;
+  };
+
+  // One step per token; the spikes of each step from the state's spike
+  // counts, and every operation from the event counters.
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
   std::vector<SpikeCounters::Reading> steps; // [token][site][layer]
+  std::vector<std::vector<int64_t>> counted; // [token][counter]
   std::vector<int32_t> fed;
   SpikeCounters::Reading before = counters.read(s);
+  std::vector<int64_t> countedBefore = readCounters();
   int32_t vocab = seqc_model_vocab(l.model);
   for (size_t i = 0; i < ids.size() + (size_t)more; ++i) {
     int32_t tok;
@@ -205,54 +229,80 @@ int seqcrun::cmdReport(Args &args) {
         d[k][j] -= before[k][j];
     steps.push_back(d);
     before = after;
+    std::vector<int64_t> c = readCounters(), dc(ncounters);
+    for (size_t k = 0; k < ncounters; ++k)
+      dc[k] = c[k] - countedBefore[k];
+    countedBefore = c;
+    // The event code's spikes are the state's: anything else is a broken
+    // artifact, not a report.
+    for (size_t k = 0; k < nsites; ++k)
+      for (long j = 0; j < layers; ++j)
+        if ((double)dc[4 * (j * nsites + k)] != d[k][j])
+          die("report: token " + std::to_string(i) + ": layer " +
+              std::to_string(j) + " " + sites[k] + ": the event code counted " +
+              std::to_string(dc[4 * (j * nsites + k)]) + " spikes, the state " +
+              num(d[k][j]));
+    counted.push_back(dc);
   }
   seqc_session_free(s);
   double tokens = (double)fed.size();
+  auto mean = [&](size_t k) {
+    double n = 0;
+    for (const auto &c : counted)
+      n += (double)c[k];
+    return n / tokens;
+  };
 
   // Per layer, averaged over the tokens.
   std::ostringstream o;
-  double allMacs = head[0], allAcs = 0, allSpikes = 0, allUpdates = 0;
-  double whatIf = head[0] * kMacPJ;
+  double headMacs = mean(popCounters + layers);
+  double allMacs = headMacs, allAcs = 0, allSpikes = 0, allUpdates = 0,
+         allEvents = 0;
+  double whatIf = headMacs * kMacPJ;
   std::string perLayer;
   std::vector<std::vector<double>> rates(sites.size());
   std::vector<double> layerAsBuilt, layerWhatIf;
   for (long j = 0; j < layers; ++j) {
-    double spikes = 0, acs = 0;
+    double spikes = 0, acs = 0, updates = 0, events = 0;
+    double macs = mean(popCounters + j);
     std::string pops;
-    for (size_t k = 0; k < sites.size(); ++k) {
-      double n = 0;
-      for (const auto &d : steps)
-        n += d[k][j];
-      n /= tokens;
+    for (size_t k = 0; k < nsites; ++k) {
+      size_t p = 4 * (j * nsites + k);
+      double n = mean(p), ev = mean(p + 1), ac = mean(p + 2), up = mean(p + 3);
       spikes += n;
-      acs += n * fanout[k];
-      rates[k].push_back(n / width);
+      acs += ac;
+      events += ev;
+      updates += up;
+      rates[k].push_back(n / up);
       pops += (k ? ", " : "") + quoted(sites[k]) +
               ": {\"neurons\": " + num(width) + ", \"spikes\": " + num(n) +
-              ", \"firing_rate\": " + num(n / width) +
-              ", \"fanout\": " + num(fanout[k]) +
-              ", \"acs\": " + num(n * fanout[k]) +
-              ", \"membrane_updates\": " + num(width) + "}";
+              ", \"firing_rate\": " + num(n / up) +
+              ", \"fanout\": " + num(fanout[k]) + ", \"acs\": " + num(ac) +
+              ", \"synaptic_events\": " + num(ev) +
+              ", \"membrane_updates\": " + num(up) + "}";
     }
-    double updates = (double)sites.size() * width;
     double rate = spikes / updates;
-    double asBuilt = layerMacs[j] * kMacPJ + acs * kAcPJ;
-    double paper = layerMacs[j] * rate * kAcPJ + acs * kAcPJ;
+    double asBuilt = macs * kMacPJ + acs * kAcPJ;
+    double paper = macs * rate * kAcPJ + acs * kAcPJ;
     layerAsBuilt.push_back(asBuilt);
     layerWhatIf.push_back(paper);
     allAcs += acs;
+    allEvents += events;
     allSpikes += spikes;
     allUpdates += updates;
-    allMacs += layerMacs[j];
+    allMacs += macs;
     whatIf += paper;
-    perLayer +=
-        std::string(j ? ",\n" : "") + "    {\"layer\": " + std::to_string(j) +
-        ", \"dense_macs\": " + num(layerMacs[j]) + ", \"acs\": " + num(acs) +
-        ", \"spikes\": " + num(spikes) + ", \"firing_rate\": " + num(rate) +
-        ", \"membrane_updates\": " + num(updates) +
-        ", \"energy_as_built_pj\": " + num(asBuilt) +
-        ", \"energy_paper_convention_what_if_pj\": " + num(paper) +
-        ",\n     \"populations\": {" + pops + "}}";
+    perLayer += std::string(j ? ",\n" : "") +
+                "    {\"layer\": " + std::to_string(j) +
+                ", \"dense_macs\": " + num(macs) +
+                ", \"compiler_dense_macs\": " + num(layerMacs[j]) +
+                ", \"acs\": " + num(acs) + ", \"spikes\": " + num(spikes) +
+                ", \"firing_rate\": " + num(rate) +
+                ", \"synaptic_events\": " + num(events) +
+                ", \"membrane_updates\": " + num(updates) +
+                ", \"energy_as_built_pj\": " + num(asBuilt) +
+                ", \"energy_paper_convention_what_if_pj\": " + num(paper) +
+                ",\n     \"populations\": {" + pops + "}}";
   }
   double asBuilt = allMacs * kMacPJ + allAcs * kAcPJ;
 
@@ -270,15 +320,19 @@ int seqcrun::cmdReport(Args &args) {
        "elementwise work (LayerNorm, WKV, sigmoid, token shift)\"},\n";
   o << "  \"definitions\": {\"dense_macs\": \"multiply-accumulates of the "
        "host part's contractions per token (projections and head), counted "
-       "by the compiler in the one-token step\", \"acs\": \"accumulates "
-       "driven by spikes: spikes x fan-out (a spike adds 1 to the residual "
-       "stream)\", \"membrane_updates\": \"LIF neurons updated per token "
-       "(every neuron, every token)\", \"synaptic_events\": \"spikes x "
-       "fan-out\"},\n";
+       "by the compiled code as it runs (compiler_dense_macs: the "
+       "compiler's static count)\", \"acs\": \"accumulates the event code "
+       "does for dequeued spikes (a spike adds 1 to the residual stream)\", "
+       "\"membrane_updates\": \"LIF neurons the event code updated per "
+       "token (every neuron, every tick)\", \"synaptic_events\": \"spikes "
+       "dequeued and delivered to a target\"},\n";
+  o << "  \"counted_by\": \"the event code's counters (model.so's "
+       "seqc_event_counters, read by the event driver after every step)\",\n";
   o << "  \"per_token\": {\"dense_macs\": " << num(allMacs)
-    << ", \"head_macs\": " << num(head[0]) << ", \"acs\": " << num(allAcs)
-    << ", \"spikes\": " << num(allSpikes)
-    << ", \"synaptic_events\": " << num(allAcs)
+    << ", \"head_macs\": " << num(headMacs)
+    << ", \"compiler_head_macs\": " << num(head[0])
+    << ", \"acs\": " << num(allAcs) << ", \"spikes\": " << num(allSpikes)
+    << ", \"synaptic_events\": " << num(allEvents)
     << ", \"membrane_updates\": " << num(allUpdates)
     << ", \"firing_rate\": " << num(allSpikes / allUpdates) << "},\n";
   o << "  \"energy_per_token_pj\": {\n"
@@ -299,7 +353,27 @@ int seqcrun::cmdReport(Args &args) {
     o << "    {\"token\": " << fed[t] << ", \"spikes\": {";
     for (size_t k = 0; k < sites.size(); ++k)
       o << (k ? ", " : "") << quoted(sites[k]) << ": " << list(steps[t][k]);
-    o << "}}" << (t + 1 < steps.size() ? ",\n" : "\n");
+    // The counters of this token, as the event code counted them.
+    const std::vector<int64_t> &c = counted[t];
+    o << "}, \"counted\": {";
+    const char *fields[] = {"spikes", "synaptic_events", "acs",
+                            "membrane_updates"};
+    for (size_t k = 0; k < nsites; ++k) {
+      o << quoted(sites[k]) << ": {";
+      for (size_t f = 0; f < 4; ++f) {
+        std::vector<double> v;
+        for (long j = 0; j < layers; ++j)
+          v.push_back((double)c[4 * (j * nsites + k) + f]);
+        o << (f ? ", " : "") << quoted(fields[f]) << ": " << list(v);
+      }
+      o << "}, ";
+    }
+    std::vector<double> macs;
+    for (long j = 0; j < layers; ++j)
+      macs.push_back((double)c[popCounters + j]);
+    o << "\"dense_macs\": " << list(macs)
+      << ", \"head_macs\": " << num((double)c[popCounters + layers]) << "}}"
+      << (t + 1 < steps.size() ? ",\n" : "\n");
   }
   o << "  ]\n}\n";
   if (out == "-")

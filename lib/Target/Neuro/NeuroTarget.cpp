@@ -2,11 +2,11 @@
 //
 // The hybrid partition: the first pass of the pipeline reads the spiking
 // partition (SpikingPartition.cpp) before the CPU pipeline lowers the whole
-// module for the host. serialize() writes model.so (the CPU target's: the
-// runtime runs the host part and the LIF populations with their spike
-// counters) and model.nir (the populations, NIRWriter.cpp); the manifest
-// gets the host part's multiply-accumulates per layer for `seqc-run
-// report`.
+// module for the host; the second replaces the populations by event-driven
+// code (EventCode.cpp). serialize() writes model.so (the CPU target's, with
+// the event code in it, which the runtime's event driver runs) and model.nir
+// (the populations, NIRWriter.cpp); the manifest gets the host part's
+// multiply-accumulates per layer for `seqc-run report`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,8 +45,11 @@ public:
   }
 
   seqc::TargetDescription describe() const override {
-    // The host part runs through the CPU driver.
-    return host->describe();
+    // The host part is the CPU target's code; the runtime's event driver
+    // runs it and reads the event code's counters.
+    seqc::TargetDescription d = host->describe();
+    d.target = "event";
+    return d;
   }
 
   void registerDialects(mlir::DialectRegistry &registry) const override {
@@ -55,6 +58,7 @@ public:
 
   void buildPipeline(mlir::OpPassManager &pm) const override {
     pm.addPass(createSpikingPartitionPass(partition));
+    pm.addPass(createEventCodePass(partition));
     host->buildPipeline(pm);
   }
 
@@ -69,6 +73,8 @@ public:
     manifest.add(seqc::artifact::Key::NeuroHeadMacs,
                  Twine(partition->headMacs));
     manifest.add(seqc::artifact::Key::NeuroSiteFanout, join(fanout, " "));
+    manifest.add(seqc::artifact::Key::EventCounters,
+                 Twine(eventCounterCount(*partition)));
   }
 
   Error serialize(mlir::ModuleOp module, const seqc::Manifest &manifest,

@@ -53,6 +53,19 @@ struct SpikingPartition {
 std::unique_ptr<mlir::Pass>
 createSpikingPartitionPass(std::shared_ptr<SpikingPartition> out);
 
+/// A pass that replaces each seq.lif of the layer functions (and the
+/// residual add of its spikes) by a call to event-driven code it generates,
+/// and counts the operations in the module global `seqc_event_counters`
+/// reads (EventCode.cpp). Runs after the partition pass, which fills
+/// `partition`.
+std::unique_ptr<mlir::Pass>
+createEventCodePass(std::shared_ptr<SpikingPartition> partition);
+
+/// The number of event counters: 4 per population (spikes, synaptic events,
+/// accumulates, membrane updates; population = layer x sites + site), then
+/// the dense multiply-accumulates of each layer, then of the head.
+int64_t eventCounterCount(const SpikingPartition &partition);
+
 /// model.nir: the populations as a NIR 1.0.8 graph in an HDF5 file image.
 /// `siteNames` name each layer's sites (att, ffn); `description` is the
 /// model's line of the manifest.

@@ -74,6 +74,9 @@ constexpr int kFormatVersion = 2;
     "neuro target: multiply-accumulates per token outside the layers")         \
   X(NeuroSiteFanout, "neuro_site_fanout",                                      \
     "neuro target: per site, the accumulates one spike does downstream")       \
+  X(EventCounters, "event_counters",                                           \
+    "neuro target: the event code's counters (seqc_event_counters): 4 per "    \
+    "population, then per layer and the head dense MACs")                      \
   X(WeightsFormat, "weights_format", "fp32, fp16 or int8")                     \
   X(Int8Dot, "int8_dot", "the int8 products' kernel, when not none")           \
   X(ActivationBlock, "activation_block",                                       \

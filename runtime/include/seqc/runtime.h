@@ -73,6 +73,11 @@ const char *seqc_model_get(const seqc_model *model, const char *key);
 int32_t seqc_model_vocab(const seqc_model *model);
 /* Bytes of mapped weights. */
 size_t seqc_model_weight_bytes(const seqc_model *model);
+/* The operation counters of a model whose code keeps them (target event,
+ * from --target=neuro; the manifest's event_counters says their layout):
+ * copies up to `n` into `out` and returns how many there are, 0 for other
+ * models. Cumulative since the model was loaded, over all its sessions. */
+size_t seqc_model_counters(const seqc_model *model, int64_t *out, size_t n);
 
 /* A session holds the recurrent state and the latest logits. */
 seqc_status seqc_session_create(seqc_model *model, seqc_session **out);

@@ -155,4 +155,8 @@ int32_t seqc_model_vocab(const seqc_model *m) { return m->info.vocab; }
 
 size_t seqc_model_weight_bytes(const seqc_model *m) { return m->weightBytes; }
 
+size_t seqc_model_counters(const seqc_model *m, int64_t *out, size_t n) {
+  return m->executable ? m->executable->counters(out, n) : 0;
+}
+
 } // extern "C"

@@ -66,6 +66,9 @@ public:
   virtual seqc_status run(Entry entry, const uint8_t *weights,
                           size_t weightBytes, const int32_t *tokens, size_t n,
                           uint8_t *state, float *logits, int64_t logitRows) = 0;
+  /// Operation counters the code keeps (the event driver's); copies up to
+  /// `n` into `out` and returns how many there are (0: none).
+  virtual size_t counters(int64_t *out, size_t n) const { return 0; }
 };
 
 /// A backend: turns a model's artifact into an Executable.
