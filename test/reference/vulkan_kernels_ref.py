@@ -12,6 +12,9 @@ computed in float64 from the same (float32 / float16 / int8) inputs:
         y  = (e1 aa + e2 v) / (e1 bb + e2)
         ww = w + pp; p = max(ww, k);   e1 = exp(ww - p);  e2 = exp(k - p)
         aa = e1 aa + e2 v;  bb = e1 bb + e2;  pp = p
+    wkv7_step:   the RWKV-7 step on the state S [H, N value, N key], `steps`
+                 times (rwkv567_ref.py's _att_v7, with a = -kk, b = kk * a):
+        sa = S a;  S = S diag(w) + sa b^T + v k^T;  y = S r
 
 Tolerances. The products sum 256 terms in another order than numpy (64
 partial sums, then a tree): each y[r] must be within 1e-5 of
@@ -21,6 +24,10 @@ float32, so their kernels get the same bound. WKV: every output and state
 element within 1e-5 relative to the magnitudes it sums (y and aa mix signs:
 (e1 |aa| + e2 |v|) / (e1 bb + e2) and e1 |aa| + e2 |v|; bb, pp: themselves),
 after every step of the last; the state carries over between dispatches.
+WKV7: the same, each value's scale the step's sums taken with magnitudes
+(|S| w + (|S| |a|) |b| + |v| |k| for S, then |S| |r| for y), the scale
+of S carried from step to step like S itself, so the bound covers the
+rounding of every earlier step too.
 
 Usage: vulkan_kernels_ref.py TOOL ARTIFACT KERNEL WORKDIR [--steps N]
        [--validate]
@@ -33,6 +40,7 @@ import sys
 import numpy as np
 
 ROWS, COLS, CHANNELS = 512, 256, 1024
+HEADS, HEAD_SIZE = 16, 64
 REL = 1e-5
 
 
@@ -82,6 +90,21 @@ def wkv4(k, v, w, u, aa, bb, pp, steps):
     return (y, aa, bb, pp), (y_scale, aa_scale, np.abs(bb), np.abs(pp))
 
 
+def wkv7(r, w, k, v, a, b, s, steps):
+    r, w, k, v, a, b, s = (z.astype(np.float64) for z in (r, w, k, v, a, b, s))
+    scale = np.abs(s)
+    for _ in range(steps):
+        sa = np.einsum("hvk,hk->hv", s, a)
+        sa_scale = np.einsum("hvk,hk->hv", scale, np.abs(a))
+        s = (s * w[:, None, :] + sa[:, :, None] * b[:, None, :]
+             + v[:, :, None] * k[:, None, :])
+        scale = (scale * w[:, None, :] + sa_scale[:, :, None] * np.abs(b)[:, None, :]
+                 + np.abs(v[:, :, None] * k[:, None, :]))
+        y = np.einsum("hvk,hk->hv", s, r)
+        y_scale = np.einsum("hvk,hk->hv", scale, np.abs(r))
+    return (y, s), (y_scale, scale)
+
+
 def main(argv):
     args = [a for a in argv if not a.startswith("--")]
     tool, artifact, kernel, work = args[:4]
@@ -105,6 +128,22 @@ def main(argv):
         pp = rng.standard_normal(c).astype(np.float32)
         inputs = [k, v, w, u, aa, bb, pp]
         outputs = {4: c, 5: c, 6: c, 7: c}
+    elif kernel == "wkv7_step":
+        h, n = HEADS, HEAD_SIZE
+        # As the model makes them: decay exp(-exp(-softplus(-x) - 0.5)),
+        # kk a unit vector per head, the learning rate a sigmoid.
+        x = rng.standard_normal((h, n))
+        w = np.exp(-np.exp(-np.logaddexp(0.0, -x) - 0.5)).astype(np.float32)
+        r, k, v = (rng.standard_normal((h, n)).astype(np.float32)
+                   for _ in range(3))
+        kk = rng.standard_normal((h, n))
+        kk /= np.linalg.norm(kk, axis=1, keepdims=True)
+        lr = 1.0 / (1.0 + np.exp(-rng.standard_normal((h, n))))
+        a = (-kk).astype(np.float32)
+        b = (kk * lr).astype(np.float32)
+        s = (rng.standard_normal((h, n, n)) * 0.5).astype(np.float32)
+        inputs = [r, w, k, v, a, b, s]
+        outputs = {6: h * n * n, 7: h * n}
     else:
         sys.exit(f"vulkan_kernels_ref.py: unknown kernel {kernel}")
 
@@ -135,9 +174,15 @@ def main(argv):
     if kernel.startswith("matvec_"):
         ok, what = check_matvec(kind, inputs, scale, got[len(inputs)])
     else:
-        ref, scale = wkv4(*inputs, steps)
+        if kernel == "wkv7_step":
+            ref, scale = wkv7(*inputs, steps)
+            written = (7, 6)
+        else:
+            ref, scale = wkv4(*inputs, steps)
+            written = (7, 4, 5, 6)
         worst = 0.0
-        for r, sc, i in zip(ref, scale, (7, 4, 5, 6)):
+        for r, sc, i in zip(ref, scale, written):
+            r, sc = r.reshape(-1), sc.reshape(-1)
             err = np.abs(got[i].astype(np.float64) - r) / (sc + 1e-30)
             worst = max(worst, float(err.max()))
         ok, what = worst <= REL, f"max relative error {worst:.3g}"
