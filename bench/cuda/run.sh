@@ -55,6 +55,7 @@ if [ ! -x "$run" ]; then
   run=$work/seqc-cuda-run
   echo "run.sh: compiling seqc-cuda-run" >&2
   c++ -O2 -std=c++17 -I"$root/runtime/include" -I"$root/runtime/src" \
+    -I"$root/tools" \
     "$root/tools/seqc-cuda-run/seqc-cuda-run.cpp" \
     "$root/runtime/src/drivers/cuda/cuda_kernels.cpp" \
     "$root/runtime/src/drivers/gpu/kernel_artifact.cpp" -ldl -o "$run"

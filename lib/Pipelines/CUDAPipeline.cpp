@@ -42,11 +42,6 @@ constexpr int64_t kMaxGridDim[3] = {2147483647, 65535, 65535};
 /// opt-in attribute, which the driver does not set).
 constexpr int64_t kMaxStaticShared = 48 * 1024;
 
-bool isWorkgroupMemory(MemRefType type) {
-  auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(type.getMemorySpace());
-  return space && space.getValue() == gpu::AddressSpace::Workgroup;
-}
-
 struct PrepareKernelsPass
     : public PassWrapper<PrepareKernelsPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PrepareKernelsPass)
@@ -76,37 +71,21 @@ struct PrepareKernelsPass
              << kernel.getName() << ": " << threads
              << " threads per block exceed CUDA's " << kMaxThreadsPerBlock;
 
-    SmallVector<Operation *> allocs;
-    kernel.walk([&](Operation *op) {
-      if (isa<memref::AllocOp, memref::AllocaOp>(op) &&
-          isWorkgroupMemory(cast<MemRefType>(op->getResult(0).getType())))
-        allocs.push_back(op);
-    });
-    int64_t bytes = 0;
-    for (Operation *op : allocs) {
-      auto type = cast<MemRefType>(op->getResult(0).getType());
-      if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
-          !type.getElementType().isIntOrFloat())
-        return op->emitError("workgroup memory must have a static shape, the "
-                             "identity layout and scalar elements, not ")
-               << type;
-      if (op->getParentOp() != kernel.getOperation())
-        return op->emitError("workgroup memory must be allocated at the top "
-                             "level of the kernel (outside loops mapped to "
-                             "threads and sequential loops)");
-      bytes +=
-          type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
-      BlockArgument attribution =
-          kernel.addWorkgroupAttribution(type, op->getLoc());
-      for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
-        if (isa<memref::DeallocOp>(user))
-          user->erase();
-      op->getResult(0).replaceAllUsesWith(attribution);
-      op->erase();
-    }
-    if (bytes > kMaxStaticShared)
+    FailureOr<int64_t> bytes =
+        seqc::placeWorkgroupMemory(kernel, [&](Operation *op, MemRefType type) {
+          BlockArgument attribution =
+              kernel.addWorkgroupAttribution(type, op->getLoc());
+          for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
+            if (isa<memref::DeallocOp>(user))
+              user->erase();
+          op->getResult(0).replaceAllUsesWith(attribution);
+          op->erase();
+        });
+    if (failed(bytes))
+      return failure();
+    if (*bytes > kMaxStaticShared)
       return kernel.emitError("kernel @")
-             << kernel.getName() << " allocates " << bytes
+             << kernel.getName() << " allocates " << *bytes
              << " bytes of workgroup (shared) memory; CUDA allows "
              << kMaxStaticShared << " statically per block";
     return success();

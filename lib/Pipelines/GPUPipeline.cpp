@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -38,4 +39,35 @@ void seqc::registerGPUMappingPipeline() {
       "Map loops on memrefs to blocks and threads and outline the kernels "
       "(the start of seq-vulkan-pipeline and seq-cuda-pipeline)",
       [](OpPassManager &pm) { buildGPUMappingPipeline(pm); });
+}
+
+FailureOr<int64_t> seqc::placeWorkgroupMemory(
+    gpu::GPUFuncOp kernel,
+    llvm::function_ref<void(Operation *, MemRefType)> place) {
+  auto isWorkgroupMemory = [](MemRefType type) {
+    auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(type.getMemorySpace());
+    return space && space.getValue() == gpu::AddressSpace::Workgroup;
+  };
+  SmallVector<Operation *> allocs;
+  kernel.walk([&](Operation *op) {
+    if (isa<memref::AllocOp, memref::AllocaOp>(op) &&
+        isWorkgroupMemory(cast<MemRefType>(op->getResult(0).getType())))
+      allocs.push_back(op);
+  });
+  int64_t bytes = 0;
+  for (Operation *op : allocs) {
+    auto type = cast<MemRefType>(op->getResult(0).getType());
+    if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
+        !type.getElementType().isIntOrFloat())
+      return op->emitError("workgroup memory must have a static shape, the "
+                           "identity layout and scalar elements, not ")
+             << type;
+    if (op->getParentOp() != kernel.getOperation())
+      return op->emitError("workgroup memory must be allocated at the top "
+                           "level of the kernel (outside loops mapped to "
+                           "threads and sequential loops)");
+    bytes += type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+    place(op, type);
+  }
+  return bytes;
 }

@@ -54,12 +54,6 @@ struct AttachTargetEnvPass
   seqc::VulkanProfile profile;
 };
 
-/// Whether `type` lives in GPU workgroup memory.
-bool isWorkgroupMemory(MemRefType type) {
-  auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(type.getMemorySpace());
-  return space && space.getValue() == gpu::AddressSpace::Workgroup;
-}
-
 /// The profile features a buffer of `element` needs. Without them the
 /// upstream conversion does not fail: it stores f16 as f32 (reading the
 /// buffer as twice-wider words, a silent wrong answer) and narrows 64-bit
@@ -132,38 +126,22 @@ struct PrepareKernelsPass
 
     // Workgroup memory: memref.alloc/alloca in the GPU workgroup address
     // space become allocations in the SPIR-V Workgroup storage class.
-    int64_t bytes = 0;
-    SmallVector<Operation *> allocs;
-    kernel.walk([&](Operation *op) {
-      if (isa<memref::AllocOp, memref::AllocaOp>(op) &&
-          isWorkgroupMemory(cast<MemRefType>(op->getResult(0).getType())))
-        allocs.push_back(op);
-    });
     auto workgroup = spirv::StorageClassAttr::get(
         &getContext(), spirv::StorageClass::Workgroup);
-    for (Operation *op : allocs) {
-      auto type = cast<MemRefType>(op->getResult(0).getType());
-      if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
-          !type.getElementType().isIntOrFloat())
-        return op->emitError("workgroup memory must have a static shape, the "
-                             "identity layout and scalar elements, not ")
-               << type;
-      if (op->getParentOp() != kernel.getOperation())
-        return op->emitError("workgroup memory must be allocated at the top "
-                             "level of the kernel (outside loops mapped to "
-                             "threads and sequential loops)");
-      bytes +=
-          type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
-      auto newType = MemRefType::get(type.getShape(), type.getElementType(),
-                                     type.getLayout(), workgroup);
-      OpBuilder b(op);
-      Value alloc = memref::AllocOp::create(b, op->getLoc(), newType);
-      op->getResult(0).replaceAllUsesWith(alloc);
-      op->erase();
-    }
-    if (bytes > profile.maxComputeSharedMemorySize)
+    FailureOr<int64_t> bytes =
+        seqc::placeWorkgroupMemory(kernel, [&](Operation *op, MemRefType type) {
+          auto newType = MemRefType::get(type.getShape(), type.getElementType(),
+                                         type.getLayout(), workgroup);
+          OpBuilder b(op);
+          Value alloc = memref::AllocOp::create(b, op->getLoc(), newType);
+          op->getResult(0).replaceAllUsesWith(alloc);
+          op->erase();
+        });
+    if (failed(bytes))
+      return failure();
+    if (*bytes > profile.maxComputeSharedMemorySize)
       return kernel.emitError("kernel @")
-             << kernel.getName() << " allocates " << bytes
+             << kernel.getName() << " allocates " << *bytes
              << " bytes of workgroup memory; the profile '" << profile.name
              << "' allows " << profile.maxComputeSharedMemorySize;
     return success();

@@ -28,11 +28,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "drivers/cuda/cuda_kernels.h"
+#include "gpu-run-common/GPURunCommon.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -40,9 +40,13 @@
 
 namespace {
 
+using seqc::gpurun::parseBindingFile;
+using seqc::gpurun::parseCount;
+using seqc::gpurun::readFile;
+using seqc::gpurun::writeFile;
+
 int fail(const std::string &msg) {
-  std::cerr << "seqc-cuda-run: " << msg << "\n";
-  return 1;
+  return seqc::gpurun::fail("seqc-cuda-run", msg);
 }
 
 /// An error from opening the device: 2 when CUDA is not there at all.
@@ -59,40 +63,6 @@ int usage() {
               "--dump-ptx|--dump-cubin KERNEL -o FILE | ARTIFACT KERNEL "
               "[--in A=FILE]... [--out A=FILE]... [--repeat N] | ARTIFACT "
               "KERNEL --time N [--warmup W]");
-}
-
-bool parseBindingFile(const std::string &arg, unsigned &binding,
-                      std::string &file) {
-  size_t eq = arg.find('=');
-  if (eq == 0 || eq == std::string::npos || eq + 1 == arg.size() || eq > 4)
-    return false;
-  for (size_t i = 0; i < eq; ++i)
-    if (arg[i] < '0' || arg[i] > '9')
-      return false;
-  binding = std::stoul(arg.substr(0, eq));
-  file = arg.substr(eq + 1);
-  return true;
-}
-
-bool parseCount(const char *text, long max, long &out) {
-  char *end;
-  out = std::strtol(text, &end, 10);
-  return *text && !*end && out >= 1 && out <= max;
-}
-
-bool readFile(const std::string &path, std::string &out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return false;
-  out.assign(std::istreambuf_iterator<char>(in),
-             std::istreambuf_iterator<char>());
-  return true;
-}
-
-bool writeFile(const std::string &path, const std::string &bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), bytes.size());
-  return bool(out);
 }
 
 } // namespace

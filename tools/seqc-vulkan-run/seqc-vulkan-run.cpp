@@ -18,54 +18,30 @@
 //===----------------------------------------------------------------------===//
 
 #include "drivers/vulkan/vulkan_kernels.h"
+#include "gpu-run-common/GPURunCommon.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
 
 namespace {
 
+using seqc::gpurun::parseBindingFile;
+using seqc::gpurun::parseCount;
+using seqc::gpurun::readFile;
+using seqc::gpurun::writeFile;
+
 int fail(const std::string &msg) {
-  std::cerr << "seqc-vulkan-run: " << msg << "\n";
-  return 1;
+  return seqc::gpurun::fail("seqc-vulkan-run", msg);
 }
 
 int usage() {
   return fail("usage: seqc-vulkan-run --devices | ARTIFACT --list | ARTIFACT "
               "--dump-spirv KERNEL -o FILE | ARTIFACT KERNEL [--in A=FILE]... "
               "[--out A=FILE]... [--repeat N] [--validate]");
-}
-
-bool parseBindingFile(const std::string &arg, unsigned &binding,
-                      std::string &file) {
-  size_t eq = arg.find('=');
-  if (eq == 0 || eq == std::string::npos || eq + 1 == arg.size() || eq > 4)
-    return false;
-  for (size_t i = 0; i < eq; ++i)
-    if (arg[i] < '0' || arg[i] > '9')
-      return false;
-  binding = std::stoul(arg.substr(0, eq));
-  file = arg.substr(eq + 1);
-  return true;
-}
-
-bool readFile(const std::string &path, std::string &out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return false;
-  out.assign(std::istreambuf_iterator<char>(in),
-             std::istreambuf_iterator<char>());
-  return true;
-}
-
-bool writeFile(const std::string &path, const std::string &bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), bytes.size());
-  return bool(out);
 }
 
 } // namespace
@@ -151,9 +127,7 @@ int main(int argc, char **argv) {
       if (!readFile(file, inputs[binding]))
         return fail(file + ": cannot read");
     } else if (arg == "--repeat" && i + 1 < argc) {
-      char *end;
-      repeat = std::strtol(argv[++i], &end, 10);
-      if (*end || repeat < 1 || repeat > 1000000)
+      if (!parseCount(argv[++i], 1000000, repeat))
         return fail(std::string("--repeat ") + argv[i] +
                     ": expected 1 to 1000000");
     } else {

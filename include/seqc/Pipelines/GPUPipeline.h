@@ -18,6 +18,9 @@
 #ifndef SEQC_PIPELINES_GPUPIPELINE_H
 #define SEQC_PIPELINES_GPUPIPELINE_H
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Support/LLVM.h"
+
 namespace mlir {
 class OpPassManager;
 } // namespace mlir
@@ -30,6 +33,16 @@ void buildGPUMappingPipeline(mlir::OpPassManager &pm);
 
 /// Registers `seq-gpu-mapping-pipeline`.
 void registerGPUMappingPipeline();
+
+/// Checks the workgroup memory of `kernel` (memref.alloc/alloca in the GPU
+/// workgroup address space) as every GPU target needs it: a static shape,
+/// the identity layout, scalar elements, allocated at the kernel's top
+/// level. Each allocation is handed to `place` (which replaces and erases
+/// it) in order; the first bad one is reported on its op. Gives the bytes
+/// allocated in all, for the target's own limit.
+mlir::FailureOr<int64_t> placeWorkgroupMemory(
+    mlir::gpu::GPUFuncOp kernel,
+    llvm::function_ref<void(mlir::Operation *, mlir::MemRefType)> place);
 
 } // namespace seqc
 
