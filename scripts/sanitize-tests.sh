@@ -16,8 +16,9 @@ DIR="${1:-build-fuzz}"
 if [ ! -f "$DIR/build.ninja" ]; then
   bash scripts/configure.sh --fuzz "$DIR" > /dev/null
 fi
-cmake --build "$DIR" --target seqc seqc-opt seqc-run SeqcUnitTests \
-  SeqcCompilerTests SeqcRuntimeTests
+# seqc-cuda-run too: lit requires it (it reports a missing CUDA driver).
+cmake --build "$DIR" --target seqc seqc-opt seqc-run seqc-cuda-run \
+  SeqcUnitTests SeqcCompilerTests SeqcRuntimeTests
 
 # The tests, by what they read: checkpoints and configs (import), tokenizer
 # files and text, artifacts (runtime), and the hostile-input suites. The
