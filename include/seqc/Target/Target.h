@@ -57,10 +57,16 @@ public:
   }
   /// Serializes the lowered module with `manifest` embedded: the executable
   /// into the artifact, or, when `intermediate` names one of
-  /// getIntermediateFormats(), that form to `path`.
+  /// getIntermediateFormats(), that form to `path`. A target that compiles
+  /// kernel modules only (compilesModels() false) keeps this refusal.
   virtual llvm::Error serialize(mlir::ModuleOp module, const Manifest &manifest,
                                 const ArtifactWriter &artifact,
-                                const ProgressFn &progress) = 0;
+                                const ProgressFn &progress) {
+    return llvm::createStringError(
+        "the " + getName() +
+        " target compiles kernel modules only; whole models need the "
+        "target-neutral lowering of seq ops, which is not there yet");
+  }
   /// Whether the target compiles whole models (checkpoints); a target that
   /// does not compiles kernel modules only.
   virtual bool compilesModels() const { return true; }

@@ -85,14 +85,6 @@ public:
                        const seqc::ArtifactWriter &artifact,
                        const seqc::ProgressFn &progress) override;
 
-  Error serialize(mlir::ModuleOp, const seqc::Manifest &,
-                  const seqc::ArtifactWriter &,
-                  const seqc::ProgressFn &) override {
-    return createStringError("the vulkan target compiles kernel modules "
-                             "only; whole models need the target-neutral "
-                             "lowering of seq ops, which is not there yet");
-  }
-
 private:
   seqc::VulkanProfile profile;
 };
