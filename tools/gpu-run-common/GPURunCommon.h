@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <string>
 
 namespace seqc::gpurun {
@@ -53,6 +54,33 @@ inline bool readFile(const std::string &path, std::string &out) {
   out.assign(std::istreambuf_iterator<char>(in),
              std::istreambuf_iterator<char>());
   return true;
+}
+
+/// Takes `--in|--out ARG=FILE` (`flag`, `value`) for `kernel`: the input
+/// file is read into `inputs`, the output file named in `outputs`, both by
+/// binding; `bindingOf(ARG)` is the binding of function argument ARG, or
+/// negative when the kernel uses no buffer there. Returns the error message,
+/// empty on success.
+template <typename BindingOf>
+std::string takeBindingFile(const std::string &flag, const std::string &value,
+                            const std::string &kernel, BindingOf bindingOf,
+                            std::map<unsigned, std::string> &inputs,
+                            std::map<unsigned, std::string> &outputs) {
+  unsigned fnArg;
+  std::string file;
+  if (!parseBindingFile(value, fnArg, file))
+    return flag + " " + value + ": expected ARGUMENT=FILE";
+  int b = bindingOf(fnArg);
+  if (b < 0)
+    return flag + " " + value + ": argument " + std::to_string(fnArg) + " of " +
+           kernel + " is not a buffer its kernel uses";
+  if (flag == "--out") {
+    outputs[b] = file;
+    return "";
+  }
+  if (!readFile(file, inputs[b]))
+    return file + ": cannot read";
+  return "";
 }
 
 inline bool writeFile(const std::string &path, const std::string &bytes) {

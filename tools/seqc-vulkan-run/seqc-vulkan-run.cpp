@@ -29,9 +29,7 @@
 
 namespace {
 
-using seqc::gpurun::parseBindingFile;
 using seqc::gpurun::parseCount;
-using seqc::gpurun::readFile;
 using seqc::gpurun::writeFile;
 
 int fail(const std::string &msg) {
@@ -110,22 +108,12 @@ int main(int argc, char **argv) {
     if (arg == "--validate") {
       options.validation = true;
     } else if ((arg == "--in" || arg == "--out") && i + 1 < argc) {
-      unsigned fnArg;
-      std::string file;
-      if (!parseBindingFile(argv[++i], fnArg, file))
-        return fail(arg + " " + argv[i] + ": expected ARGUMENT=FILE");
-      int b = seqc::vk::bindingOfArg(*k, fnArg);
-      if (b < 0)
-        return fail(arg + " " + argv[i] + ": argument " +
-                    std::to_string(fnArg) + " of " + kernel +
-                    " is not a buffer its kernel uses");
-      unsigned binding = b;
-      if (arg == "--out") {
-        outputs[binding] = file;
-        continue;
-      }
-      if (!readFile(file, inputs[binding]))
-        return fail(file + ": cannot read");
+      std::string error = seqc::gpurun::takeBindingFile(
+          arg, argv[++i], kernel,
+          [&](unsigned fnArg) { return seqc::vk::bindingOfArg(*k, fnArg); },
+          inputs, outputs);
+      if (!error.empty())
+        return fail(error);
     } else if (arg == "--repeat" && i + 1 < argc) {
       if (!parseCount(argv[++i], 1000000, repeat))
         return fail(std::string("--repeat ") + argv[i] +
