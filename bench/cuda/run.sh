@@ -6,7 +6,7 @@
 #   bash bench/cuda/run.sh --prepare [DIR]
 #       On a machine with seqc built and the CUDA toolkit (no GPU needed):
 #       compiles the artifacts into DIR (default bench/cuda/artifacts):
-#       decode/ (lib/Target/GPU/kernels/decode.mlir) and bench/ (the copy
+#       decode/ (lib/Target/GPU/kernels/decode.mlir), wkv7/ (wkv7.mlir) and bench/ (the copy
 #       kernel and the decode products at 16384 x 8192, gen_kernels.py),
 #       for $SEQC_CUDA_ARCH (default sm_90; their PTX runs on later GPUs).
 #   bash bench/cuda/run.sh [--artifacts DIR] [--out FILE]
@@ -31,8 +31,9 @@ prepare() {
   local dir=$1 seqc=$root/build/bin/seqc
   [ -x "$seqc" ] || { echo "run.sh: $seqc is not built (scripts/configure.sh build && cmake --build build)" >&2; return 1; }
   mkdir -p "$dir"
-  rm -rf "$dir/decode" "$dir/bench"
+  rm -rf "$dir/decode" "$dir/wkv7" "$dir/bench"
   "$seqc" compile "$root/lib/Target/GPU/kernels/decode.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/decode"
+  "$seqc" compile "$root/lib/Target/GPU/kernels/wkv7.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/wkv7"
   python3 "$root/bench/cuda/gen_kernels.py" "$dir/bench.mlir"
   "$seqc" compile "$dir/bench.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/bench"
 }
@@ -71,7 +72,8 @@ if [ $status -ne 0 ]; then
   exit $status
 fi
 
-if [ ! -f "$artifacts/decode/kernels.bin" ] || [ ! -f "$artifacts/bench/kernels.bin" ]; then
+if [ ! -f "$artifacts/decode/kernels.bin" ] || [ ! -f "$artifacts/wkv7/kernels.bin" ] ||
+   [ ! -f "$artifacts/bench/kernels.bin" ]; then
   prepare "$artifacts"
 fi
 
@@ -92,9 +94,12 @@ else
   done
   [ -n "$py" ] || echo "no python with numpy: the kernels are not checked: MISMATCH" >> "$work/checks.txt"
   for load in ${py:+cubin ptx}; do
-    for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step "wkv4_step --steps 8"; do
+    for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step "wkv4_step --steps 8" \
+      wkv7_step "wkv7_step --steps 8"; do
+      art=$artifacts/decode
+      case $k in wkv7*) art=$artifacts/wkv7 ;; esac
       set +e
-      line=$(SEQC_CUDA_LOAD=$load "$py" "$ref" "$run" "$artifacts/decode" $k "$work/ref" 2>&1 | tail -1)
+      line=$(SEQC_CUDA_LOAD=$load "$py" "$ref" "$run" "$art" $k "$work/ref" 2>&1 | tail -1)
       set -e
       echo "$load: $line" >> "$work/checks.txt"
     done
@@ -111,5 +116,6 @@ done
 for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step; do
   "$run" "$artifacts/decode" $k --time 2000 --warmup 50 > "$work/time_decode_$k.json"
 done
+"$run" "$artifacts/wkv7" wkv7_step --time 2000 --warmup 50 > "$work/time_decode_wkv7_step.json"
 
 python3 "$root/bench/cuda/report.py" "$work" "$artifacts" ${out:+--out "$out"}

@@ -20,6 +20,7 @@
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
@@ -41,6 +42,9 @@ constexpr int64_t kMaxGridDim[3] = {2147483647, 65535, 65535};
 /// Static shared memory per block (more needs a dynamic allocation and an
 /// opt-in attribute, which the driver does not set).
 constexpr int64_t kMaxStaticShared = 48 * 1024;
+/// The alignment the kernels may assume of every buffer (the driver's
+/// allocations have 256 bytes; 16 is what vector loads need).
+constexpr int64_t kBufferAlignment = 16;
 
 struct PrepareKernelsPass
     : public PassWrapper<PrepareKernelsPass, OperationPass<ModuleOp>> {
@@ -70,6 +74,15 @@ struct PrepareKernelsPass
       return kernel.emitError("kernel @")
              << kernel.getName() << ": " << threads
              << " threads per block exceed CUDA's " << kMaxThreadsPerBlock;
+
+    // Every buffer is a whole allocation of the driver's (cuMemAlloc:
+    // 256-byte aligned; the kernel table binds function arguments only), so
+    // its pointer is declared 16-byte aligned: LLVM's load-store vectorizer
+    // then merges adjacent 32-bit loads into 64- and 128-bit ones.
+    for (auto [i, arg] : llvm::enumerate(kernel.getArguments()))
+      if (isa<MemRefType>(arg.getType()))
+        kernel.setArgAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                          Builder(kernel).getI64IntegerAttr(kBufferAlignment));
 
     FailureOr<int64_t> bytes =
         seqc::placeWorkgroupMemory(kernel, [&](Operation *op, MemRefType type) {

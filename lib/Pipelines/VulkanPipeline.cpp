@@ -76,6 +76,24 @@ SmallVector<StringRef> featuresForElement(Type element) {
   return {};
 }
 
+/// The feature that arithmetic on values of `element` needs ("" if none):
+/// SPIR-V's Float16, Float64, Int8, Int16 and Int64 capabilities.
+StringRef featureForArithmetic(Type element) {
+  unsigned bits = element.getIntOrFloatBitWidth();
+  if (isa<FloatType>(element))
+    return bits == 16 ? "shaderFloat16" : bits == 64 ? "shaderFloat64" : "";
+  switch (bits) {
+  case 8:
+    return "shaderInt8";
+  case 16:
+    return "shaderInt16";
+  case 64:
+    return "shaderInt64";
+  default:
+    return "";
+  }
+}
+
 /// Checks every outlined kernel and its launches against the profile and
 /// prepares the kernel for the SPIR-V conversion.
 struct PrepareKernelsPass
@@ -121,6 +139,27 @@ struct PrepareKernelsPass
                  << type.getElementType() << " needs the feature " << feature
                  << ", which the profile '" << profile.name << "' lacks";
     }
+    // Arithmetic on 8-, 16- and 64-bit values needs the shader features
+    // too, whatever the buffers hold (a kernel that loads 32-bit words and
+    // unpacks halves from them computes in f16 and i16).
+    WalkResult arithmetic = kernel.walk([&](Operation *op) {
+      for (Value v : op->getResults()) {
+        Type element = getElementTypeOrSelf(v.getType());
+        if (!element.isIntOrFloat())
+          continue;
+        StringRef feature = featureForArithmetic(element);
+        if (feature.empty() || profile.hasFeature(feature))
+          continue;
+        op->emitError("kernel @")
+            << kernel.getName() << ": a value of type " << element << " ("
+            << op->getName() << ") needs the feature " << feature
+            << ", which the profile '" << profile.name << "' lacks";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (arithmetic.wasInterrupted())
+      return failure();
     kernel->setAttr(spirv::getEntryPointABIAttrName(),
                     spirv::getEntryPointABIAttr(&getContext(), size));
 

@@ -23,10 +23,15 @@
 // MATVEC: spirv.GlobalVariable @__workgroup_mem__{{[0-9]+}} : !spirv.ptr<!spirv.struct<(!spirv.array<64 x f32>)>, Workgroup>
 // MATVEC: spirv.ControlBarrier <Workgroup>, <Workgroup>, <AcquireRelease|WorkgroupMemory>
 // MATVEC: spirv.ExecutionMode @matvec_f32_kernel "LocalSize", 64, 1, 1
-// MATVEC: spirv.module @__spv__matvec_f16_kernel Logical GLSL450 requires #spirv.vce<v1.0, [StorageBuffer16BitAccess, Shader, Float16, Matrix]
+// The f16 and int8 weights are read as 32-bit words and unpacked: halves
+// by a 16-bit bitcast (Int16, Float16; no 16-bit storage), bytes by shifts
+// in 32-bit integers (no Int8 at all).
+// MATVEC: spirv.module @__spv__matvec_f16_kernel Logical GLSL450 requires #spirv.vce<v1.0, [Shader, Int16, Float16, Matrix]
+// MATVEC: spirv.Bitcast %{{.*}} : i16 to f16
 // MATVEC: spirv.FConvert %{{.*}} : f16 to f32
-// MATVEC: spirv.module @__spv__matvec_i8_kernel Logical GLSL450 requires #spirv.vce<v1.0, [StorageBuffer8BitAccess, Shader, Int8, Matrix]
-// MATVEC: spirv.ConvertSToF %{{.*}} : i8 to f32
+// MATVEC: spirv.module @__spv__matvec_i8_kernel Logical GLSL450 requires #spirv.vce<v1.0, [Shader, Matrix]
+// MATVEC: spirv.ShiftRightArithmetic %{{.*}}, %{{.*}} : i32, i32
+// MATVEC: spirv.ConvertSToF %{{.*}} : i32 to f32
 // MATVEC: spirv.module @__spv__wkv4_step_kernel
 // MATVEC-COUNT-4: spirv.GL.Exp
 

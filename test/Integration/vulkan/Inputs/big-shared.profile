@@ -8,4 +8,4 @@ max_compute_shared_memory_size 65536
 max_compute_workgroup_invocations 1024
 max_compute_workgroup_size 1024 1024 1024
 max_compute_workgroup_count 65535 65535 65535
-features shaderFloat16 shaderInt8 storageBuffer16BitAccess storageBuffer8BitAccess
+features shaderFloat16 shaderInt8 shaderInt16 storageBuffer16BitAccess storageBuffer8BitAccess
