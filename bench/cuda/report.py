@@ -58,6 +58,7 @@ def main():
         "copy": times[("bench", "copy")],
         "products": {},
         "decode_module": {},
+        "prefill": {},
     }
     print(f"device: {probe}")
     print(f"checks: {'all passed' if passed else 'FAILED'} ({len(checks)})")
@@ -71,6 +72,28 @@ def main():
         print(f"  {k}: {t['seconds_per_launch'] * 1e6:.1f} us, "
               f"{t['gb_per_s']:.1f} GB/s, {ratio:.2f} of copy "
               f"({t['loaded']})")
+    # Prefill: the tiled product's FLOP/s against the FMA loop's.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gen_kernels
+    fma = times.get(("bench", "fma_peak"))
+    mm = times.get(("bench", "matmul_f32"))
+    if fma and mm:
+        peak = (gen_kernels.FMA_BLOCKS * 256 * gen_kernels.FMA_ROUNDS * 8 * 2
+                / fma["seconds_per_launch"])
+        counts = [int(b.split(":")[1]) for b in re.search(
+            r"bindings=(\S+)", manifest["kernel.matmul_f32"]).group(1).split(",")]
+        width = int(round(counts[1] ** 0.5))
+        tokens = counts[0] // width
+        flops = 2 * tokens * width * width / mm["seconds_per_launch"]
+        result["prefill"] = {
+            "fma_peak_tflops": peak / 1e12, "fma_peak": fma,
+            "matmul_f32": dict(mm, shape=f"{tokens} x {width} x {width}",
+                               tflops=flops / 1e12,
+                               ratio_to_fma_peak=flops / peak)}
+        print(f"FP32 FMA loop: {peak / 1e12:.1f} TFLOP/s")
+        print(f"prefill matmul_f32 {tokens} x {width} x {width}: "
+              f"{mm['seconds_per_launch'] * 1e3:.2f} ms, "
+              f"{flops / 1e12:.2f} TFLOP/s, {flops / peak:.2f} of the FMA loop")
     print("decode module (512 x 256, L2-resident; not a bandwidth figure):")
     for (s, k), t in sorted(times.items()):
         if s == "decode":

@@ -6,8 +6,10 @@
 #   bash bench/cuda/run.sh --prepare [DIR]
 #       On a machine with seqc built and the CUDA toolkit (no GPU needed):
 #       compiles the artifacts into DIR (default bench/cuda/artifacts):
-#       decode/ (lib/Target/GPU/kernels/decode.mlir), wkv7/ (wkv7.mlir) and bench/ (the copy
-#       kernel and the decode products at 16384 x 8192, gen_kernels.py),
+#       decode/ (lib/Target/GPU/kernels/decode.mlir), wkv7/ (wkv7.mlir),
+#       prefill/ (prefill.mlir) and bench/ (the copy kernel, the decode
+#       products at 16384 x 8192, the prefill product at 512 x 4096 x 4096
+#       and an FMA loop, gen_kernels.py),
 #       for $SEQC_CUDA_ARCH (default sm_90; their PTX runs on later GPUs).
 #   bash bench/cuda/run.sh [--artifacts DIR] [--out FILE]
 #       On the GPU machine: uses build/bin/seqc-cuda-run, or compiles it
@@ -31,9 +33,10 @@ prepare() {
   local dir=$1 seqc=$root/build/bin/seqc
   [ -x "$seqc" ] || { echo "run.sh: $seqc is not built (scripts/configure.sh build && cmake --build build)" >&2; return 1; }
   mkdir -p "$dir"
-  rm -rf "$dir/decode" "$dir/wkv7" "$dir/bench"
+  rm -rf "$dir/decode" "$dir/wkv7" "$dir/prefill" "$dir/bench"
   "$seqc" compile "$root/lib/Target/GPU/kernels/decode.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/decode"
   "$seqc" compile "$root/lib/Target/GPU/kernels/wkv7.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/wkv7"
+  "$seqc" compile "$root/lib/Target/GPU/kernels/prefill.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill"
   python3 "$root/bench/cuda/gen_kernels.py" "$dir/bench.mlir"
   "$seqc" compile "$dir/bench.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/bench"
 }
@@ -73,6 +76,7 @@ if [ $status -ne 0 ]; then
 fi
 
 if [ ! -f "$artifacts/decode/kernels.bin" ] || [ ! -f "$artifacts/wkv7/kernels.bin" ] ||
+   [ ! -f "$artifacts/prefill/kernels.bin" ] ||
    [ ! -f "$artifacts/bench/kernels.bin" ]; then
   prepare "$artifacts"
 fi
@@ -95,9 +99,9 @@ else
   [ -n "$py" ] || echo "no python with numpy: the kernels are not checked: MISMATCH" >> "$work/checks.txt"
   for load in ${py:+cubin ptx}; do
     for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step "wkv4_step --steps 8" \
-      wkv7_step "wkv7_step --steps 8"; do
+      wkv7_step "wkv7_step --steps 8" matmul_f32; do
       art=$artifacts/decode
-      case $k in wkv7*) art=$artifacts/wkv7 ;; esac
+      case $k in wkv7*) art=$artifacts/wkv7 ;; matmul*) art=$artifacts/prefill ;; esac
       set +e
       line=$(SEQC_CUDA_LOAD=$load "$py" "$ref" "$run" "$art" $k "$work/ref" 2>&1 | tail -1)
       set -e
@@ -110,7 +114,7 @@ cat "$work/checks.txt"
 # Bandwidth: copy (1 GiB each way) is the reference; the products at
 # 16384 x 8192 stream their weights from HBM; the decode module's 512 x 256
 # products fit in L2 (reported, not a bandwidth figure).
-for k in copy matvec_f32 matvec_f16 matvec_i8; do
+for k in copy matvec_f32 matvec_f16 matvec_i8 matmul_f32 fma_peak; do
   "$run" "$artifacts/bench" $k --time 50 --warmup 5 > "$work/time_bench_$k.json"
 done
 for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step; do

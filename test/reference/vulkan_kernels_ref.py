@@ -12,6 +12,7 @@ computed in float64 from the same (float32 / float16 / int8) inputs:
         y  = (e1 aa + e2 v) / (e1 bb + e2)
         ww = w + pp; p = max(ww, k);   e1 = exp(ww - p);  e2 = exp(k - p)
         aa = e1 aa + e2 v;  bb = e1 bb + e2;  pp = p
+    matmul_f32:  Y[m, n] = sum_k X[m, k] W[n, k]             (prefill.mlir)
     wkv7_step:   the RWKV-7 step on the state S [H, N value, N key], `steps`
                  times (rwkv567_ref.py's _att_v7, with a = -kk, b = kk * a):
         sa = S a;  S = S diag(w) + sa b^T + v k^T;  y = S r
@@ -19,7 +20,8 @@ computed in float64 from the same (float32 / float16 / int8) inputs:
 Tolerances. The products sum 256 terms in another order than numpy (64
 partial sums, then a tree): each y[r] must be within 1e-5 of
 sum_k |W[r, k] x[k]| (the scale of the rounding of a reordered float32 sum;
-for int8 times the row's scale). The float16 and int8 weights are exact in
+for int8 times the row's scale); the same for each element of matmul's Y
+(256 terms, summed in 16 steps of 16). The float16 and int8 weights are exact in
 float32, so their kernels get the same bound. WKV: every output and state
 element within 1e-5 relative to the magnitudes it sums (y and aa mix signs:
 (e1 |aa| + e2 |v|) / (e1 bb + e2) and e1 |aa| + e2 |v|; bb, pp: themselves),
@@ -40,6 +42,7 @@ import sys
 import numpy as np
 
 ROWS, COLS, CHANNELS = 512, 256, 1024
+TOKENS = 128  # matmul: X is TOKENS x COLS, W COLS x COLS
 HEADS, HEAD_SIZE = 16, 64
 REL = 1e-5
 
@@ -117,6 +120,11 @@ def main(argv):
         kind = kernel.split("_")[1]
         inputs, scale = matvec_inputs(kind, rng)
         outputs = {len(inputs): ROWS}
+    elif kernel == "matmul_f32":
+        x = rng.standard_normal((TOKENS, COLS)).astype(np.float32)
+        w = rng.standard_normal((COLS, COLS)).astype(np.float32)
+        inputs = [x, w]
+        outputs = {2: TOKENS * COLS}
     elif kernel == "wkv4_step":
         c = CHANNELS
         k = rng.standard_normal(c).astype(np.float32)
@@ -173,6 +181,13 @@ def main(argv):
 
     if kernel.startswith("matvec_"):
         ok, what = check_matvec(kind, inputs, scale, got[len(inputs)])
+    elif kernel == "matmul_f32":
+        x, w = (a.astype(np.float64) for a in inputs)
+        ref = x @ w.T
+        bound = np.abs(x) @ np.abs(w).T
+        y = got[2].astype(np.float64).reshape(ref.shape)
+        worst = float((np.abs(y - ref) / bound).max())
+        ok, what = worst <= REL, f"max |y - ref| / sum|x w| = {worst:.3g}"
     else:
         if kernel == "wkv7_step":
             ref, scale = wkv7(*inputs, steps)
