@@ -76,24 +76,28 @@ def main():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import gen_kernels
     fma = times.get(("bench", "fma_peak"))
-    mm = times.get(("bench", "matmul_f32"))
-    if fma and mm:
+    if fma and ("bench", "matmul_f32") in times:
         peak = (gen_kernels.FMA_BLOCKS * 256 * gen_kernels.FMA_ROUNDS * 8 * 2
                 / fma["seconds_per_launch"])
+        # The shape from matmul_f32's bindings: X tokens x width, W width^2.
         counts = [int(b.split(":")[1]) for b in re.search(
             r"bindings=(\S+)", manifest["kernel.matmul_f32"]).group(1).split(",")]
         width = int(round(counts[1] ** 0.5))
         tokens = counts[0] // width
-        flops = 2 * tokens * width * width / mm["seconds_per_launch"]
-        result["prefill"] = {
-            "fma_peak_tflops": peak / 1e12, "fma_peak": fma,
-            "matmul_f32": dict(mm, shape=f"{tokens} x {width} x {width}",
-                               tflops=flops / 1e12,
-                               ratio_to_fma_peak=flops / peak)}
+        shape = f"{tokens} x {width} x {width}"
+        result["prefill"] = {"fma_peak_tflops": peak / 1e12, "fma_peak": fma}
         print(f"FP32 FMA loop: {peak / 1e12:.1f} TFLOP/s")
-        print(f"prefill matmul_f32 {tokens} x {width} x {width}: "
-              f"{mm['seconds_per_launch'] * 1e3:.2f} ms, "
-              f"{flops / 1e12:.2f} TFLOP/s, {flops / peak:.2f} of the FMA loop")
+        print(f"prefill products {shape}:")
+        for k in ("matmul_f32", "matmul_f16", "matmul_i8"):
+            mm = times.get(("bench", k))
+            if not mm:
+                continue
+            flops = 2 * tokens * width * width / mm["seconds_per_launch"]
+            result["prefill"][k] = dict(mm, shape=shape, tflops=flops / 1e12,
+                                        ratio_to_fma_peak=flops / peak)
+            print(f"  {k}: {mm['seconds_per_launch'] * 1e3:.2f} ms, "
+                  f"{flops / 1e12:.2f} TFLOP/s, {flops / peak:.2f} of the "
+                  "FMA loop")
     print("decode module (512 x 256, L2-resident; not a bandwidth figure):")
     for (s, k), t in sorted(times.items()):
         if s == "decode":

@@ -8,8 +8,8 @@
 #       compiles the artifacts into DIR (default bench/cuda/artifacts):
 #       decode/ (lib/Target/GPU/kernels/decode.mlir), wkv7/ (wkv7.mlir),
 #       prefill/ (prefill.mlir) and bench/ (the copy kernel, the decode
-#       products at 16384 x 8192, the prefill product at 512 x 4096 x 4096
-#       and an FMA loop, gen_kernels.py),
+#       products at 16384 x 8192, the prefill products at 2048 x 4096 x
+#       4096 and an FMA loop, gen_kernels.py),
 #       for $SEQC_CUDA_ARCH (default sm_90; their PTX runs on later GPUs).
 #   bash bench/cuda/run.sh [--artifacts DIR] [--out FILE]
 #       On the GPU machine: uses build/bin/seqc-cuda-run, or compiles it
@@ -99,7 +99,7 @@ else
   [ -n "$py" ] || echo "no python with numpy: the kernels are not checked: MISMATCH" >> "$work/checks.txt"
   for load in ${py:+cubin ptx}; do
     for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step "wkv4_step --steps 8" \
-      wkv7_step "wkv7_step --steps 8" matmul_f32; do
+      wkv7_step "wkv7_step --steps 8" matmul_f32 matmul_f16 matmul_i8; do
       art=$artifacts/decode
       case $k in wkv7*) art=$artifacts/wkv7 ;; matmul*) art=$artifacts/prefill ;; esac
       set +e
@@ -114,7 +114,7 @@ cat "$work/checks.txt"
 # Bandwidth: copy (1 GiB each way) is the reference; the products at
 # 16384 x 8192 stream their weights from HBM; the decode module's 512 x 256
 # products fit in L2 (reported, not a bandwidth figure).
-for k in copy matvec_f32 matvec_f16 matvec_i8 matmul_f32 fma_peak; do
+for k in copy matvec_f32 matvec_f16 matvec_i8 matmul_f32 matmul_f16 matmul_i8 fma_peak; do
   "$run" "$artifacts/bench" $k --time 50 --warmup 5 > "$work/time_bench_$k.json"
 done
 for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step; do

@@ -41,6 +41,16 @@ void seqc::registerGPUMappingPipeline() {
       [](OpPassManager &pm) { buildGPUMappingPipeline(pm); });
 }
 
+int64_t seqc::workgroupMemoryBytes(MemRefType type) {
+  Type element = type.getElementType();
+  int64_t lanes = 1;
+  if (auto vector = dyn_cast<VectorType>(element))
+    lanes = vector.getNumElements();
+  Type scalar = getElementTypeOrSelf(element);
+  return type.getNumElements() * lanes *
+         ((scalar.getIntOrFloatBitWidth() + 7) / 8);
+}
+
 FailureOr<int64_t> seqc::placeWorkgroupMemory(
     gpu::GPUFuncOp kernel,
     llvm::function_ref<void(Operation *, MemRefType)> place) {
@@ -57,16 +67,24 @@ FailureOr<int64_t> seqc::placeWorkgroupMemory(
   int64_t bytes = 0;
   for (Operation *op : allocs) {
     auto type = cast<MemRefType>(op->getResult(0).getType());
+    // Scalars, or 1-D vectors of them (a tile read 128 bits at a time).
+    Type element = type.getElementType();
+    auto vector = dyn_cast<VectorType>(element);
+    bool scalarOrVector =
+        element.isIntOrFloat() ||
+        (vector && vector.getRank() == 1 && !vector.isScalable() &&
+         vector.getElementType().isIntOrFloat());
     if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
-        !type.getElementType().isIntOrFloat())
+        !scalarOrVector)
       return op->emitError("workgroup memory must have a static shape, the "
-                           "identity layout and scalar elements, not ")
+                           "identity layout and scalar or 1-D vector "
+                           "elements, not ")
              << type;
     if (op->getParentOp() != kernel.getOperation())
       return op->emitError("workgroup memory must be allocated at the top "
                            "level of the kernel (outside loops mapped to "
                            "threads and sequential loops)");
-    bytes += type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+    bytes += seqc::workgroupMemoryBytes(type);
     place(op, type);
   }
   return bytes;

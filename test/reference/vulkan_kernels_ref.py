@@ -13,6 +13,8 @@ computed in float64 from the same (float32 / float16 / int8) inputs:
         ww = w + pp; p = max(ww, k);   e1 = exp(ww - p);  e2 = exp(k - p)
         aa = e1 aa + e2 v;  bb = e1 bb + e2;  pp = p
     matmul_f32:  Y[m, n] = sum_k X[m, k] W[n, k]             (prefill.mlir)
+    matmul_f16:  the same, W float16
+    matmul_i8:   Y[m, n] = scale[n] * sum_k X[m, k] W[n, k]  W int8
     wkv7_step:   the RWKV-7 step on the state S [H, N value, N key], `steps`
                  times (rwkv567_ref.py's _att_v7, with a = -kk, b = kk * a):
         sa = S a;  S = S diag(w) + sa b^T + v k^T;  y = S r
@@ -120,11 +122,19 @@ def main(argv):
         kind = kernel.split("_")[1]
         inputs, scale = matvec_inputs(kind, rng)
         outputs = {len(inputs): ROWS}
-    elif kernel == "matmul_f32":
+    elif kernel.startswith("matmul_"):
+        kind = kernel.split("_")[1]
         x = rng.standard_normal((TOKENS, COLS)).astype(np.float32)
-        w = rng.standard_normal((COLS, COLS)).astype(np.float32)
-        inputs = [x, w]
-        outputs = {2: TOKENS * COLS}
+        if kind == "i8":
+            w = rng.integers(-127, 128, (COLS, COLS)).astype(np.int8)
+            scale = (rng.random(COLS) * 0.02 + 0.001).astype(np.float32)
+            inputs = [x, w, scale]
+        else:
+            w = rng.standard_normal((COLS, COLS)).astype(
+                np.float16 if kind == "f16" else np.float32)
+            scale = None
+            inputs = [x, w]
+        outputs = {len(inputs): TOKENS * COLS}
     elif kernel == "wkv4_step":
         c = CHANNELS
         k = rng.standard_normal(c).astype(np.float32)
@@ -181,11 +191,14 @@ def main(argv):
 
     if kernel.startswith("matvec_"):
         ok, what = check_matvec(kind, inputs, scale, got[len(inputs)])
-    elif kernel == "matmul_f32":
-        x, w = (a.astype(np.float64) for a in inputs)
+    elif kernel.startswith("matmul_"):
+        x, w = (a.astype(np.float64) for a in inputs[:2])
         ref = x @ w.T
         bound = np.abs(x) @ np.abs(w).T
-        y = got[2].astype(np.float64).reshape(ref.shape)
+        if scale is not None:
+            ref *= scale[None, :]
+            bound *= scale[None, :]
+        y = got[len(inputs)].astype(np.float64).reshape(ref.shape)
         worst = float((np.abs(y - ref) / bound).max())
         ok, what = worst <= REL, f"max |y - ref| / sum|x w| = {worst:.3g}"
     else:

@@ -34,9 +34,14 @@ void buildGPUMappingPipeline(mlir::OpPassManager &pm);
 /// Registers `seq-gpu-mapping-pipeline`.
 void registerGPUMappingPipeline();
 
+/// The bytes of a workgroup memory buffer: a static shape of scalars or 1-D
+/// vectors of them (what placeWorkgroupMemory accepts).
+int64_t workgroupMemoryBytes(mlir::MemRefType type);
+
 /// Checks the workgroup memory of `kernel` (memref.alloc/alloca in the GPU
 /// workgroup address space) as every GPU target needs it: a static shape,
-/// the identity layout, scalar elements, allocated at the kernel's top
+/// the identity layout, scalar or 1-D vector elements, allocated at the
+/// kernel's top
 /// level. Each allocation is handed to `place` (which replaces and erases
 /// it) in order; the first bad one is reported on its op. Gives the bytes
 /// allocated in all, for the target's own limit.

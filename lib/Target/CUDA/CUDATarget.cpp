@@ -16,6 +16,7 @@
 
 #include "seqc/Target/CUDATarget.h"
 #include "seqc/Pipelines/CUDAPipeline.h"
+#include "seqc/Pipelines/GPUPipeline.h"
 #include "seqc/Target/GPUKernels.h"
 #include "seqc/Target/Target.h"
 
@@ -149,9 +150,8 @@ Error CUDATarget::compileKernels(mlir::ModuleOp module,
     e.block = l.block;
     e.bindings = l.bindings;
     for (mlir::BlockArgument a : l.kernel.getWorkgroupAttributions()) {
-      auto type = cast<mlir::MemRefType>(a.getType());
       e.shared +=
-          type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+          seqc::workgroupMemoryBytes(cast<mlir::MemRefType>(a.getType()));
     }
     entries.push_back(std::move(e));
   }
