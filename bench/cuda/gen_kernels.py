@@ -15,7 +15,9 @@
 - `matmul_f32`, `matmul_f16`, `matmul_i8`: the tiled prefill products
   (lib/Target/GPU/kernels/prefill.py, which writes prefill.mlir) at
   T x C x C (tokens x width x width; default 2048 x 4096 x 4096: 68.7
-  GFLOP a launch, 512 blocks), timed as FLOP/s.
+  GFLOP a launch, 512 blocks), timed as FLOP/s; `matmul_f16_mma`, the
+  tensor-core product of lib/Target/CUDA/kernels/prefill_mma.py, at the
+  same shape.
 - `fma_peak`: the FP32 rate the products are compared with: 16 blocks per
   SM of an H200 (2112) x 256 threads, each 4096 rounds of 8 independent
   fused multiply-adds (2 FLOP each), the sums stored so nothing is dropped.
@@ -31,6 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 DECODE = os.path.join(ROOT, "lib", "Target", "GPU", "kernels", "decode.mlir")
 PREFILL = os.path.join(ROOT, "lib", "Target", "GPU", "kernels",
                        "prefill.py")
+PREFILL_MMA = os.path.join(ROOT, "lib", "Target", "CUDA", "kernels",
+                           "prefill_mma.py")
 
 FMA_BLOCKS, FMA_ROUNDS = 2112, 4096
 
@@ -130,11 +134,15 @@ def fma_function():
 
 
 def matmul_functions(tokens, width):
-    """prefill.py's products at tokens x width x width."""
+    """prefill.py's products and prefill_mma.py's at tokens x width x
+    width."""
     sys.path.insert(0, os.path.dirname(PREFILL))
+    sys.path.insert(0, os.path.dirname(PREFILL_MMA))
     import prefill
+    import prefill_mma
     return [prefill.kernel(kind, tokens, width, width)
-            for kind in ("f32", "f16", "i8")]
+            for kind in ("f32", "f16", "i8")] + [
+                prefill_mma.kernel(tokens, width, width)]
 
 
 def main():

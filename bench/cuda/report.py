@@ -88,7 +88,7 @@ def main():
         result["prefill"] = {"fma_peak_tflops": peak / 1e12, "fma_peak": fma}
         print(f"FP32 FMA loop: {peak / 1e12:.1f} TFLOP/s")
         print(f"prefill products {shape}:")
-        for k in ("matmul_f32", "matmul_f16", "matmul_i8"):
+        for k in ("matmul_f32", "matmul_f16", "matmul_i8", "matmul_f16_mma"):
             mm = times.get(("bench", k))
             if not mm:
                 continue

@@ -7,7 +7,8 @@
 #       On a machine with seqc built and the CUDA toolkit (no GPU needed):
 #       compiles the artifacts into DIR (default bench/cuda/artifacts):
 #       decode/ (lib/Target/GPU/kernels/decode.mlir), wkv7/ (wkv7.mlir),
-#       prefill/ (prefill.mlir) and bench/ (the copy kernel, the decode
+#       prefill/ (prefill.mlir), prefill_mma/ (lib/Target/CUDA/kernels/
+#       prefill_mma.mlir) and bench/ (the copy kernel, the decode
 #       products at 16384 x 8192, the prefill products at 2048 x 4096 x
 #       4096 and an FMA loop, gen_kernels.py),
 #       for $SEQC_CUDA_ARCH (default sm_90; their PTX runs on later GPUs).
@@ -33,10 +34,11 @@ prepare() {
   local dir=$1 seqc=$root/build/bin/seqc
   [ -x "$seqc" ] || { echo "run.sh: $seqc is not built (scripts/configure.sh build && cmake --build build)" >&2; return 1; }
   mkdir -p "$dir"
-  rm -rf "$dir/decode" "$dir/wkv7" "$dir/prefill" "$dir/bench"
+  rm -rf "$dir/decode" "$dir/wkv7" "$dir/prefill" "$dir/prefill_mma" "$dir/bench"
   "$seqc" compile "$root/lib/Target/GPU/kernels/decode.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/decode"
   "$seqc" compile "$root/lib/Target/GPU/kernels/wkv7.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/wkv7"
   "$seqc" compile "$root/lib/Target/GPU/kernels/prefill.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill"
+  "$seqc" compile "$root/lib/Target/CUDA/kernels/prefill_mma.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill_mma"
   python3 "$root/bench/cuda/gen_kernels.py" "$dir/bench.mlir"
   "$seqc" compile "$dir/bench.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/bench"
 }
@@ -76,7 +78,7 @@ if [ $status -ne 0 ]; then
 fi
 
 if [ ! -f "$artifacts/decode/kernels.bin" ] || [ ! -f "$artifacts/wkv7/kernels.bin" ] ||
-   [ ! -f "$artifacts/prefill/kernels.bin" ] ||
+   [ ! -f "$artifacts/prefill/kernels.bin" ] || [ ! -f "$artifacts/prefill_mma/kernels.bin" ] ||
    [ ! -f "$artifacts/bench/kernels.bin" ]; then
   prepare "$artifacts"
 fi
@@ -99,9 +101,13 @@ else
   [ -n "$py" ] || echo "no python with numpy: the kernels are not checked: MISMATCH" >> "$work/checks.txt"
   for load in ${py:+cubin ptx}; do
     for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step "wkv4_step --steps 8" \
-      wkv7_step "wkv7_step --steps 8" matmul_f32 matmul_f16 matmul_i8; do
+      wkv7_step "wkv7_step --steps 8" matmul_f32 matmul_f16 matmul_i8 matmul_f16_mma; do
       art=$artifacts/decode
-      case $k in wkv7*) art=$artifacts/wkv7 ;; matmul*) art=$artifacts/prefill ;; esac
+      case $k in
+        wkv7*) art=$artifacts/wkv7 ;;
+        *_mma) art=$artifacts/prefill_mma ;;
+        matmul*) art=$artifacts/prefill ;;
+      esac
       set +e
       line=$(SEQC_CUDA_LOAD=$load "$py" "$ref" "$run" "$art" $k "$work/ref" 2>&1 | tail -1)
       set -e
@@ -114,7 +120,7 @@ cat "$work/checks.txt"
 # Bandwidth: copy (1 GiB each way) is the reference; the products at
 # 16384 x 8192 stream their weights from HBM; the decode module's 512 x 256
 # products fit in L2 (reported, not a bandwidth figure).
-for k in copy matvec_f32 matvec_f16 matvec_i8 matmul_f32 matmul_f16 matmul_i8 fma_peak; do
+for k in copy matvec_f32 matvec_f16 matvec_i8 matmul_f32 matmul_f16 matmul_i8 matmul_f16_mma fma_peak; do
   "$run" "$artifacts/bench" $k --time 50 --warmup 5 > "$work/time_bench_$k.json"
 done
 for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step; do

@@ -48,6 +48,7 @@
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -71,13 +72,14 @@
 
 void seqc::registerAllDialects(mlir::DialectRegistry &registry) {
   using namespace mlir;
-  registry.insert<seq::SeqDialect, func::FuncDialect, arith::ArithDialect,
-                  math::MathDialect, tensor::TensorDialect,
-                  linalg::LinalgDialect, scf::SCFDialect, memref::MemRefDialect,
-                  bufferization::BufferizationDialect, vector::VectorDialect,
-                  LLVM::LLVMDialect, gpu::GPUDialect, spirv::SPIRVDialect,
-                  NVVM::NVVMDialect, cf::ControlFlowDialect,
-                  index::IndexDialect, ub::UBDialect, async::AsyncDialect>();
+  registry
+      .insert<seq::SeqDialect, func::FuncDialect, arith::ArithDialect,
+              math::MathDialect, tensor::TensorDialect, linalg::LinalgDialect,
+              scf::SCFDialect, memref::MemRefDialect,
+              bufferization::BufferizationDialect, vector::VectorDialect,
+              LLVM::LLVMDialect, gpu::GPUDialect, spirv::SPIRVDialect,
+              NVVM::NVVMDialect, nvgpu::NVGPUDialect, cf::ControlFlowDialect,
+              index::IndexDialect, ub::UBDialect, async::AsyncDialect>();
   // What --convert-to-llvm needs to lower each dialect.
   arith::registerConvertArithToLLVMInterface(registry);
   cf::registerConvertControlFlowToLLVMInterface(registry);

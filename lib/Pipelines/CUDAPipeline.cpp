@@ -22,6 +22,7 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -152,6 +153,53 @@ struct PrepareKernelsPass
   }
 };
 
+/// The compute capability of a chip name (`sm_90a` -> 90), 0 if none.
+unsigned smVersion(StringRef chip) {
+  unsigned version = 0;
+  if (!chip.consume_front("sm_"))
+    return 0;
+  chip = chip.take_while([](char c) { return llvm::isDigit(c); });
+  return chip.getAsInteger(10, version) ? 0 : version;
+}
+
+/// Refuses kernels that use instructions the chip lacks, before LLVM's
+/// NVPTX backend would stop the process on them ("Cannot select"): the
+/// tensor-core products of nvgpu.mma.sync need sm_80 (sm_75 has only the
+/// m16n8k8 f16 shape).
+struct CheckChipPass
+    : public PassWrapper<CheckChipPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(CheckChipPass)
+  explicit CheckChipPass(std::string chip) : chip(std::move(chip)) {}
+  StringRef getArgument() const override { return "seq-cuda-check-chip"; }
+  StringRef getDescription() const override {
+    return "Check the kernels' instructions against the chip";
+  }
+  void runOnOperation() override {
+    unsigned version = smVersion(chip);
+    WalkResult r = getOperation().walk([&](nvgpu::MmaSyncOp mma) {
+      SmallVector<int64_t> shape =
+          llvm::to_vector(llvm::map_range(mma.getMmaShape(), [](Attribute a) {
+            return cast<IntegerAttr>(a).getInt();
+          }));
+      Type element = getElementTypeOrSelf(mma.getMatrixA().getType());
+      bool turing = shape == SmallVector<int64_t>{16, 8, 8} && element.isF16();
+      unsigned needed = turing ? 75 : 80;
+      if (version >= needed)
+        return WalkResult::advance();
+      auto kernel = mma->getParentOfType<gpu::GPUFuncOp>();
+      mma.emitError("kernel @")
+          << (kernel ? kernel.getName() : StringRef("?"))
+          << ": a tensor-core product (mma.sync m" << shape[0] << "n"
+          << shape[1] << "k" << shape[2] << " on " << element << ") needs sm_"
+          << needed << " or later, not " << chip;
+      return WalkResult::interrupt();
+    });
+    if (r.wasInterrupted())
+      signalPassFailure();
+  }
+  std::string chip;
+};
+
 } // namespace
 
 void seqc::buildCUDAKernelPipeline(OpPassManager &pm) {
@@ -166,9 +214,13 @@ void seqc::buildCUDALoweringPipeline(OpPassManager &pm,
   target.optLevel = 3;
   // libdevice (math.exp -> __nv_expf) is linked by gpu-module-to-binary
   // from the toolkit; without it the PTX keeps .extern .func __nv_expf.
+  pm.addPass(std::make_unique<CheckChipPass>(options.chip));
   pm.addPass(createGpuNVVMAttachTarget(target));
   OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
   gpu.addPass(createSCFToControlFlowPass());
+  // Warp-level matrix products (nvgpu.mma.sync, the tensor-core kernels)
+  // become nvvm.mma.sync; the rest of nvgpu is not used.
+  gpu.addPass(createConvertNVGPUToNVVMPass());
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   // Static shapes: each memref is one pointer (the runtime passes one
   // device address per buffer).
