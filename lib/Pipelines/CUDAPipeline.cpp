@@ -89,6 +89,12 @@ struct PrepareKernelsPass
         seqc::placeWorkgroupMemory(kernel, [&](Operation *op, MemRefType type) {
           BlockArgument attribution =
               kernel.addWorkgroupAttribution(type, op->getLoc());
+          // 16-byte aligned like the buffers, whatever the element: a tile
+          // of halves may be written 128 bits at a time.
+          kernel.setWorkgroupAttributionAttr(
+              kernel.getNumWorkgroupAttributions() - 1,
+              LLVM::LLVMDialect::getAlignAttrName(),
+              Builder(kernel).getI64IntegerAttr(kBufferAlignment));
           for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
             if (isa<memref::DeallocOp>(user))
               user->erase();

@@ -13,7 +13,7 @@
 // CHECK: module attributes {gpu.container_module}
 // CHECK: gpu.launch_func  @matvec_f32_kernel::@matvec_f32_kernel blocks in (%c512, %c1, %c1) threads in (%c64, %c1, %c1)  args(%arg0 : memref<512x256xf32>, %arg1 : memref<256xf32>, %arg2 : memref<512xf32>)
 // CHECK: gpu.module @matvec_f32_kernel [#nvvm.target<O = 3, chip = "sm_90">]
-// CHECK-NEXT: llvm.mlir.global internal @__wg_matvec_f32_kernel_0() {addr_space = 3 : i32} : !llvm.array<64 x f32>
+// CHECK-NEXT: llvm.mlir.global internal @__wg_matvec_f32_kernel_0() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<64 x f32>
 // CHECK-NEXT: llvm.func @matvec_f32_kernel(%arg0: !llvm.ptr {llvm.align = 16 : i64}, %arg1: !llvm.ptr {llvm.align = 16 : i64}, %arg2: !llvm.ptr {llvm.align = 16 : i64}) attributes {gpu.kernel, {{.*}}nvvm.kernel, nvvm.maxntid = array<i32: 64, 1, 1>}
 // CHECK-NOT: llvm.call @malloc
 // CHECK: nvvm.barrier0

@@ -3,6 +3,7 @@
 
 #blocks = #gpu.loop_dim_map<processor = block_x, map = (d0) -> (d0), bound = (d0) -> (d0)>
 #threads = #gpu.loop_dim_map<processor = thread_x, map = (d0) -> (d0), bound = (d0) -> (d0)>
+#workgroup = #gpu.address_space<workgroup>
 
 module {
 
@@ -15,211 +16,463 @@ func.func @matmul_f16_mma(%x: memref<128x256xf32>, %w: memref<256x128xi32>, %y: 
   %c16 = arith.constant 16 : index
   %c24 = arith.constant 24 : index
   %c32 = arith.constant 32 : index
+  %c48 = arith.constant 48 : index
   %c64 = arith.constant 64 : index
   %c128 = arith.constant 128 : index
-  %blocks = arith.constant 8 : index
-  %nblocks = arith.constant 4 : index
+  %c256 = arith.constant 256 : index
+  %c512 = arith.constant 512 : index
+  %c768 = arith.constant 768 : index
+  %blocks = arith.constant 2 : index
+  %nblocks = arith.constant 2 : index
   %depth = arith.constant 256 : index
   %zero = arith.constant dense<0.0> : vector<2x2xf32>
   scf.parallel (%b) = (%c0) to (%blocks) step (%c1) {
-    scf.parallel (%t) = (%c0) to (%c128) step (%c1) {
+    %as = memref.alloc() : memref<128x40xf16, #workgroup>
+    %bs = memref.alloc() : memref<128x40xf16, #workgroup>
+    scf.parallel (%t) = (%c0) to (%c256) step (%c1) {
       %bm = arith.divui %b, %nblocks : index
       %bn = arith.remui %b, %nblocks : index
+      %m0 = arith.muli %bm, %c128 : index
+      %n0 = arith.muli %bn, %c128 : index
       %warp = arith.divui %t, %c32 : index
       %lane = arith.remui %t, %c32 : index
       %g = arith.divui %lane, %c4 : index
       %q = arith.remui %lane, %c4 : index
-      %wm = arith.divui %warp, %c2 : index
-      %wn = arith.remui %warp, %c2 : index
-      %bm64 = arith.muli %bm, %c64 : index
-      %bn64 = arith.muli %bn, %c64 : index
-      %wm32 = arith.muli %wm, %c32 : index
-      %wn32 = arith.muli %wn, %c32 : index
-      %mw = arith.addi %bm64, %wm32 : index
-      %nw = arith.addi %bn64, %wn32 : index
       %q2 = arith.muli %q, %c2 : index
-      %mt0 = arith.addi %mw, %c0 : index
-      %ma0 = arith.addi %mt0, %g : index
-      %mb0 = arith.addi %ma0, %c8 : index
-      %mt1 = arith.addi %mw, %c16 : index
-      %ma1 = arith.addi %mt1, %g : index
-      %mb1 = arith.addi %ma1, %c8 : index
-      %nt0 = arith.addi %nw, %c0 : index
-      %nr0 = arith.addi %nt0, %g : index
-      %nt1 = arith.addi %nw, %c8 : index
-      %nr1 = arith.addi %nt1, %g : index
-      %nt2 = arith.addi %nw, %c16 : index
-      %nr2 = arith.addi %nt2, %g : index
-      %nt3 = arith.addi %nw, %c24 : index
-      %nr3 = arith.addi %nt3, %g : index
-      %sum:8 = scf.for %k0 = %c0 to %depth step %c16 iter_args(%s00 = %zero, %s01 = %zero, %s02 = %zero, %s03 = %zero, %s10 = %zero, %s11 = %zero, %s12 = %zero, %s13 = %zero) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>) {
-        %ka = arith.addi %k0, %q2 : index
-        %ka1 = arith.addi %ka, %c1 : index
-        %kb = arith.addi %ka, %c8 : index
-        %kb1 = arith.addi %kb, %c1 : index
-        %kw0 = arith.divui %k0, %c2 : index
-        %kwa = arith.addi %kw0, %q : index
-        %kwb = arith.addi %kwa, %c4 : index
-        %a000f = memref.load %x[%ma0, %ka] : memref<128x256xf32>
-        %a000 = arith.truncf %a000f : f32 to f16
-        %a001f = memref.load %x[%ma0, %ka1] : memref<128x256xf32>
-        %a001 = arith.truncf %a001f : f32 to f16
-        %a010f = memref.load %x[%mb0, %ka] : memref<128x256xf32>
-        %a010 = arith.truncf %a010f : f32 to f16
-        %a011f = memref.load %x[%mb0, %ka1] : memref<128x256xf32>
-        %a011 = arith.truncf %a011f : f32 to f16
-        %a020f = memref.load %x[%ma0, %kb] : memref<128x256xf32>
-        %a020 = arith.truncf %a020f : f32 to f16
-        %a021f = memref.load %x[%ma0, %kb1] : memref<128x256xf32>
-        %a021 = arith.truncf %a021f : f32 to f16
-        %a030f = memref.load %x[%mb0, %kb] : memref<128x256xf32>
-        %a030 = arith.truncf %a030f : f32 to f16
-        %a031f = memref.load %x[%mb0, %kb1] : memref<128x256xf32>
-        %a031 = arith.truncf %a031f : f32 to f16
-        %A0 = vector.from_elements %a000, %a001, %a010, %a011, %a020, %a021, %a030, %a031 : vector<4x2xf16>
-        %a100f = memref.load %x[%ma1, %ka] : memref<128x256xf32>
-        %a100 = arith.truncf %a100f : f32 to f16
-        %a101f = memref.load %x[%ma1, %ka1] : memref<128x256xf32>
-        %a101 = arith.truncf %a101f : f32 to f16
-        %a110f = memref.load %x[%mb1, %ka] : memref<128x256xf32>
-        %a110 = arith.truncf %a110f : f32 to f16
-        %a111f = memref.load %x[%mb1, %ka1] : memref<128x256xf32>
-        %a111 = arith.truncf %a111f : f32 to f16
-        %a120f = memref.load %x[%ma1, %kb] : memref<128x256xf32>
-        %a120 = arith.truncf %a120f : f32 to f16
-        %a121f = memref.load %x[%ma1, %kb1] : memref<128x256xf32>
-        %a121 = arith.truncf %a121f : f32 to f16
-        %a130f = memref.load %x[%mb1, %kb] : memref<128x256xf32>
-        %a130 = arith.truncf %a130f : f32 to f16
-        %a131f = memref.load %x[%mb1, %kb1] : memref<128x256xf32>
-        %a131 = arith.truncf %a131f : f32 to f16
-        %A1 = vector.from_elements %a100, %a101, %a110, %a111, %a120, %a121, %a130, %a131 : vector<4x2xf16>
-        %b00w = memref.load %w[%nr0, %kwa] : memref<256x128xi32>
-        %b00v = vector.from_elements %b00w : vector<1xi32>
-        %b00h = vector.bitcast %b00v : vector<1xi32> to vector<2xf16>
-        %b00e0 = vector.extract %b00h[0] : f16 from vector<2xf16>
-        %b00e1 = vector.extract %b00h[1] : f16 from vector<2xf16>
-        %b01w = memref.load %w[%nr0, %kwb] : memref<256x128xi32>
-        %b01v = vector.from_elements %b01w : vector<1xi32>
-        %b01h = vector.bitcast %b01v : vector<1xi32> to vector<2xf16>
-        %b01e0 = vector.extract %b01h[0] : f16 from vector<2xf16>
-        %b01e1 = vector.extract %b01h[1] : f16 from vector<2xf16>
-        %B0 = vector.from_elements %b00e0, %b00e1, %b01e0, %b01e1 : vector<2x2xf16>
-        %b10w = memref.load %w[%nr1, %kwa] : memref<256x128xi32>
-        %b10v = vector.from_elements %b10w : vector<1xi32>
-        %b10h = vector.bitcast %b10v : vector<1xi32> to vector<2xf16>
-        %b10e0 = vector.extract %b10h[0] : f16 from vector<2xf16>
-        %b10e1 = vector.extract %b10h[1] : f16 from vector<2xf16>
-        %b11w = memref.load %w[%nr1, %kwb] : memref<256x128xi32>
-        %b11v = vector.from_elements %b11w : vector<1xi32>
-        %b11h = vector.bitcast %b11v : vector<1xi32> to vector<2xf16>
-        %b11e0 = vector.extract %b11h[0] : f16 from vector<2xf16>
-        %b11e1 = vector.extract %b11h[1] : f16 from vector<2xf16>
-        %B1 = vector.from_elements %b10e0, %b10e1, %b11e0, %b11e1 : vector<2x2xf16>
-        %b20w = memref.load %w[%nr2, %kwa] : memref<256x128xi32>
-        %b20v = vector.from_elements %b20w : vector<1xi32>
-        %b20h = vector.bitcast %b20v : vector<1xi32> to vector<2xf16>
-        %b20e0 = vector.extract %b20h[0] : f16 from vector<2xf16>
-        %b20e1 = vector.extract %b20h[1] : f16 from vector<2xf16>
-        %b21w = memref.load %w[%nr2, %kwb] : memref<256x128xi32>
-        %b21v = vector.from_elements %b21w : vector<1xi32>
-        %b21h = vector.bitcast %b21v : vector<1xi32> to vector<2xf16>
-        %b21e0 = vector.extract %b21h[0] : f16 from vector<2xf16>
-        %b21e1 = vector.extract %b21h[1] : f16 from vector<2xf16>
-        %B2 = vector.from_elements %b20e0, %b20e1, %b21e0, %b21e1 : vector<2x2xf16>
-        %b30w = memref.load %w[%nr3, %kwa] : memref<256x128xi32>
-        %b30v = vector.from_elements %b30w : vector<1xi32>
-        %b30h = vector.bitcast %b30v : vector<1xi32> to vector<2xf16>
-        %b30e0 = vector.extract %b30h[0] : f16 from vector<2xf16>
-        %b30e1 = vector.extract %b30h[1] : f16 from vector<2xf16>
-        %b31w = memref.load %w[%nr3, %kwb] : memref<256x128xi32>
-        %b31v = vector.from_elements %b31w : vector<1xi32>
-        %b31h = vector.bitcast %b31v : vector<1xi32> to vector<2xf16>
-        %b31e0 = vector.extract %b31h[0] : f16 from vector<2xf16>
-        %b31e1 = vector.extract %b31h[1] : f16 from vector<2xf16>
-        %B3 = vector.from_elements %b30e0, %b30e1, %b31e0, %b31e1 : vector<2x2xf16>
-        %r00 = nvgpu.mma.sync (%A0, %B0, %s00) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
-        %r01 = nvgpu.mma.sync (%A0, %B1, %s01) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
-        %r02 = nvgpu.mma.sync (%A0, %B2, %s02) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
-        %r03 = nvgpu.mma.sync (%A0, %B3, %s03) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
-        %r10 = nvgpu.mma.sync (%A1, %B0, %s10) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
-        %r11 = nvgpu.mma.sync (%A1, %B1, %s11) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
-        %r12 = nvgpu.mma.sync (%A1, %B2, %s12) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
-        %r13 = nvgpu.mma.sync (%A1, %B3, %s13) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
-        scf.yield %r00, %r01, %r02, %r03, %r10, %r11, %r12, %r13 : vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>
+      %wm = arith.divui %warp, %c4 : index
+      %wn = arith.remui %warp, %c4 : index
+      %wm64 = arith.muli %wm, %c64 : index
+      %wn32 = arith.muli %wn, %c32 : index
+      %ar00 = arith.addi %wm64, %c0 : index
+      %fa0 = arith.addi %ar00, %g : index
+      %fb0 = arith.addi %fa0, %c8 : index
+      %ar10 = arith.addi %wm64, %c16 : index
+      %fa1 = arith.addi %ar10, %g : index
+      %fb1 = arith.addi %fa1, %c8 : index
+      %ar20 = arith.addi %wm64, %c32 : index
+      %fa2 = arith.addi %ar20, %g : index
+      %fb2 = arith.addi %fa2, %c8 : index
+      %ar30 = arith.addi %wm64, %c48 : index
+      %fa3 = arith.addi %ar30, %g : index
+      %fb3 = arith.addi %fa3, %c8 : index
+      %br00 = arith.addi %wn32, %c0 : index
+      %fn0 = arith.addi %br00, %g : index
+      %br10 = arith.addi %wn32, %c8 : index
+      %fn1 = arith.addi %br10, %g : index
+      %br20 = arith.addi %wn32, %c16 : index
+      %fn2 = arith.addi %br20, %g : index
+      %br30 = arith.addi %wn32, %c24 : index
+      %fn3 = arith.addi %br30, %g : index
+      %xe0 = arith.addi %t, %c0 : index
+      %xr0 = arith.divui %xe0, %c8 : index
+      %xc00 = arith.remui %xe0, %c8 : index
+      %xc0 = arith.muli %xc00, %c4 : index
+      %xg0 = arith.addi %m0, %xr0 : index
+      %xe1 = arith.addi %t, %c256 : index
+      %xr1 = arith.divui %xe1, %c8 : index
+      %xc10 = arith.remui %xe1, %c8 : index
+      %xc1 = arith.muli %xc10, %c4 : index
+      %xg1 = arith.addi %m0, %xr1 : index
+      %xe2 = arith.addi %t, %c512 : index
+      %xr2 = arith.divui %xe2, %c8 : index
+      %xc20 = arith.remui %xe2, %c8 : index
+      %xc2 = arith.muli %xc20, %c4 : index
+      %xg2 = arith.addi %m0, %xr2 : index
+      %xe3 = arith.addi %t, %c768 : index
+      %xr3 = arith.divui %xe3, %c8 : index
+      %xc30 = arith.remui %xe3, %c8 : index
+      %xc3 = arith.muli %xc30, %c4 : index
+      %xg3 = arith.addi %m0, %xr3 : index
+      %we0 = arith.addi %t, %c0 : index
+      %wr0 = arith.divui %we0, %c4 : index
+      %wc00 = arith.remui %we0, %c4 : index
+      %wc0 = arith.muli %wc00, %c4 : index
+      %wh0 = arith.muli %wc00, %c8 : index
+      %wg0 = arith.addi %n0, %wr0 : index
+      %we1 = arith.addi %t, %c256 : index
+      %wr1 = arith.divui %we1, %c4 : index
+      %wc10 = arith.remui %we1, %c4 : index
+      %wc1 = arith.muli %wc10, %c4 : index
+      %wh1 = arith.muli %wc10, %c8 : index
+      %wg1 = arith.addi %n0, %wr1 : index
+      %sum:16 = scf.for %k0 = %c0 to %depth step %c32 iter_args(%s00 = %zero, %s01 = %zero, %s02 = %zero, %s03 = %zero, %s10 = %zero, %s11 = %zero, %s12 = %zero, %s13 = %zero, %s20 = %zero, %s21 = %zero, %s22 = %zero, %s23 = %zero, %s30 = %zero, %s31 = %zero, %s32 = %zero, %s33 = %zero) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>) {
+        %xk0 = arith.addi %k0, %xc0 : index
+        %xv0 = vector.load %x[%xg0, %xk0] {alignment = 16} : memref<128x256xf32>, vector<4xf32>
+        %xh0 = arith.truncf %xv0 : vector<4xf32> to vector<4xf16>
+        vector.store %xh0, %as[%xr0, %xc0] {alignment = 8} : memref<128x40xf16, #workgroup>, vector<4xf16>
+        %xk1 = arith.addi %k0, %xc1 : index
+        %xv1 = vector.load %x[%xg1, %xk1] {alignment = 16} : memref<128x256xf32>, vector<4xf32>
+        %xh1 = arith.truncf %xv1 : vector<4xf32> to vector<4xf16>
+        vector.store %xh1, %as[%xr1, %xc1] {alignment = 8} : memref<128x40xf16, #workgroup>, vector<4xf16>
+        %xk2 = arith.addi %k0, %xc2 : index
+        %xv2 = vector.load %x[%xg2, %xk2] {alignment = 16} : memref<128x256xf32>, vector<4xf32>
+        %xh2 = arith.truncf %xv2 : vector<4xf32> to vector<4xf16>
+        vector.store %xh2, %as[%xr2, %xc2] {alignment = 8} : memref<128x40xf16, #workgroup>, vector<4xf16>
+        %xk3 = arith.addi %k0, %xc3 : index
+        %xv3 = vector.load %x[%xg3, %xk3] {alignment = 16} : memref<128x256xf32>, vector<4xf32>
+        %xh3 = arith.truncf %xv3 : vector<4xf32> to vector<4xf16>
+        vector.store %xh3, %as[%xr3, %xc3] {alignment = 8} : memref<128x40xf16, #workgroup>, vector<4xf16>
+        %kw = arith.divui %k0, %c2 : index
+        %wk0 = arith.addi %kw, %wc0 : index
+        %wv0 = vector.load %w[%wg0, %wk0] {alignment = 16} : memref<256x128xi32>, vector<4xi32>
+        %wh0v = vector.bitcast %wv0 : vector<4xi32> to vector<8xf16>
+        vector.store %wh0v, %bs[%wr0, %wh0] {alignment = 16} : memref<128x40xf16, #workgroup>, vector<8xf16>
+        %wk1 = arith.addi %kw, %wc1 : index
+        %wv1 = vector.load %w[%wg1, %wk1] {alignment = 16} : memref<256x128xi32>, vector<4xi32>
+        %wh1v = vector.bitcast %wv1 : vector<4xi32> to vector<8xf16>
+        vector.store %wh1v, %bs[%wr1, %wh1] {alignment = 16} : memref<128x40xf16, #workgroup>, vector<8xf16>
+        gpu.barrier
+        %fc0 = arith.addi %q2, %c0 : index
+        %fd0 = arith.addi %fc0, %c8 : index
+        %a000 = vector.load %as[%fa0, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a001 = vector.load %as[%fb0, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a002 = vector.load %as[%fa0, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a003 = vector.load %as[%fb0, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a000e0 = vector.extract %a000[0] : f16 from vector<2xf16>
+        %a000e1 = vector.extract %a000[1] : f16 from vector<2xf16>
+        %a001e0 = vector.extract %a001[0] : f16 from vector<2xf16>
+        %a001e1 = vector.extract %a001[1] : f16 from vector<2xf16>
+        %a002e0 = vector.extract %a002[0] : f16 from vector<2xf16>
+        %a002e1 = vector.extract %a002[1] : f16 from vector<2xf16>
+        %a003e0 = vector.extract %a003[0] : f16 from vector<2xf16>
+        %a003e1 = vector.extract %a003[1] : f16 from vector<2xf16>
+        %A00 = vector.from_elements %a000e0, %a000e1, %a001e0, %a001e1, %a002e0, %a002e1, %a003e0, %a003e1 : vector<4x2xf16>
+        %a010 = vector.load %as[%fa1, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a011 = vector.load %as[%fb1, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a012 = vector.load %as[%fa1, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a013 = vector.load %as[%fb1, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a010e0 = vector.extract %a010[0] : f16 from vector<2xf16>
+        %a010e1 = vector.extract %a010[1] : f16 from vector<2xf16>
+        %a011e0 = vector.extract %a011[0] : f16 from vector<2xf16>
+        %a011e1 = vector.extract %a011[1] : f16 from vector<2xf16>
+        %a012e0 = vector.extract %a012[0] : f16 from vector<2xf16>
+        %a012e1 = vector.extract %a012[1] : f16 from vector<2xf16>
+        %a013e0 = vector.extract %a013[0] : f16 from vector<2xf16>
+        %a013e1 = vector.extract %a013[1] : f16 from vector<2xf16>
+        %A01 = vector.from_elements %a010e0, %a010e1, %a011e0, %a011e1, %a012e0, %a012e1, %a013e0, %a013e1 : vector<4x2xf16>
+        %a020 = vector.load %as[%fa2, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a021 = vector.load %as[%fb2, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a022 = vector.load %as[%fa2, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a023 = vector.load %as[%fb2, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a020e0 = vector.extract %a020[0] : f16 from vector<2xf16>
+        %a020e1 = vector.extract %a020[1] : f16 from vector<2xf16>
+        %a021e0 = vector.extract %a021[0] : f16 from vector<2xf16>
+        %a021e1 = vector.extract %a021[1] : f16 from vector<2xf16>
+        %a022e0 = vector.extract %a022[0] : f16 from vector<2xf16>
+        %a022e1 = vector.extract %a022[1] : f16 from vector<2xf16>
+        %a023e0 = vector.extract %a023[0] : f16 from vector<2xf16>
+        %a023e1 = vector.extract %a023[1] : f16 from vector<2xf16>
+        %A02 = vector.from_elements %a020e0, %a020e1, %a021e0, %a021e1, %a022e0, %a022e1, %a023e0, %a023e1 : vector<4x2xf16>
+        %a030 = vector.load %as[%fa3, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a031 = vector.load %as[%fb3, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a032 = vector.load %as[%fa3, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a033 = vector.load %as[%fb3, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a030e0 = vector.extract %a030[0] : f16 from vector<2xf16>
+        %a030e1 = vector.extract %a030[1] : f16 from vector<2xf16>
+        %a031e0 = vector.extract %a031[0] : f16 from vector<2xf16>
+        %a031e1 = vector.extract %a031[1] : f16 from vector<2xf16>
+        %a032e0 = vector.extract %a032[0] : f16 from vector<2xf16>
+        %a032e1 = vector.extract %a032[1] : f16 from vector<2xf16>
+        %a033e0 = vector.extract %a033[0] : f16 from vector<2xf16>
+        %a033e1 = vector.extract %a033[1] : f16 from vector<2xf16>
+        %A03 = vector.from_elements %a030e0, %a030e1, %a031e0, %a031e1, %a032e0, %a032e1, %a033e0, %a033e1 : vector<4x2xf16>
+        %b000 = vector.load %bs[%fn0, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b001 = vector.load %bs[%fn0, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b000e0 = vector.extract %b000[0] : f16 from vector<2xf16>
+        %b000e1 = vector.extract %b000[1] : f16 from vector<2xf16>
+        %b001e0 = vector.extract %b001[0] : f16 from vector<2xf16>
+        %b001e1 = vector.extract %b001[1] : f16 from vector<2xf16>
+        %B00 = vector.from_elements %b000e0, %b000e1, %b001e0, %b001e1 : vector<2x2xf16>
+        %b010 = vector.load %bs[%fn1, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b011 = vector.load %bs[%fn1, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b010e0 = vector.extract %b010[0] : f16 from vector<2xf16>
+        %b010e1 = vector.extract %b010[1] : f16 from vector<2xf16>
+        %b011e0 = vector.extract %b011[0] : f16 from vector<2xf16>
+        %b011e1 = vector.extract %b011[1] : f16 from vector<2xf16>
+        %B01 = vector.from_elements %b010e0, %b010e1, %b011e0, %b011e1 : vector<2x2xf16>
+        %b020 = vector.load %bs[%fn2, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b021 = vector.load %bs[%fn2, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b020e0 = vector.extract %b020[0] : f16 from vector<2xf16>
+        %b020e1 = vector.extract %b020[1] : f16 from vector<2xf16>
+        %b021e0 = vector.extract %b021[0] : f16 from vector<2xf16>
+        %b021e1 = vector.extract %b021[1] : f16 from vector<2xf16>
+        %B02 = vector.from_elements %b020e0, %b020e1, %b021e0, %b021e1 : vector<2x2xf16>
+        %b030 = vector.load %bs[%fn3, %fc0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b031 = vector.load %bs[%fn3, %fd0] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b030e0 = vector.extract %b030[0] : f16 from vector<2xf16>
+        %b030e1 = vector.extract %b030[1] : f16 from vector<2xf16>
+        %b031e0 = vector.extract %b031[0] : f16 from vector<2xf16>
+        %b031e1 = vector.extract %b031[1] : f16 from vector<2xf16>
+        %B03 = vector.from_elements %b030e0, %b030e1, %b031e0, %b031e1 : vector<2x2xf16>
+        %r000 = nvgpu.mma.sync (%A00, %B00, %s00) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r001 = nvgpu.mma.sync (%A00, %B01, %s01) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r002 = nvgpu.mma.sync (%A00, %B02, %s02) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r003 = nvgpu.mma.sync (%A00, %B03, %s03) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r010 = nvgpu.mma.sync (%A01, %B00, %s10) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r011 = nvgpu.mma.sync (%A01, %B01, %s11) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r012 = nvgpu.mma.sync (%A01, %B02, %s12) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r013 = nvgpu.mma.sync (%A01, %B03, %s13) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r020 = nvgpu.mma.sync (%A02, %B00, %s20) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r021 = nvgpu.mma.sync (%A02, %B01, %s21) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r022 = nvgpu.mma.sync (%A02, %B02, %s22) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r023 = nvgpu.mma.sync (%A02, %B03, %s23) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r030 = nvgpu.mma.sync (%A03, %B00, %s30) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r031 = nvgpu.mma.sync (%A03, %B01, %s31) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r032 = nvgpu.mma.sync (%A03, %B02, %s32) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r033 = nvgpu.mma.sync (%A03, %B03, %s33) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %fc1 = arith.addi %q2, %c16 : index
+        %fd1 = arith.addi %fc1, %c8 : index
+        %a100 = vector.load %as[%fa0, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a101 = vector.load %as[%fb0, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a102 = vector.load %as[%fa0, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a103 = vector.load %as[%fb0, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a100e0 = vector.extract %a100[0] : f16 from vector<2xf16>
+        %a100e1 = vector.extract %a100[1] : f16 from vector<2xf16>
+        %a101e0 = vector.extract %a101[0] : f16 from vector<2xf16>
+        %a101e1 = vector.extract %a101[1] : f16 from vector<2xf16>
+        %a102e0 = vector.extract %a102[0] : f16 from vector<2xf16>
+        %a102e1 = vector.extract %a102[1] : f16 from vector<2xf16>
+        %a103e0 = vector.extract %a103[0] : f16 from vector<2xf16>
+        %a103e1 = vector.extract %a103[1] : f16 from vector<2xf16>
+        %A10 = vector.from_elements %a100e0, %a100e1, %a101e0, %a101e1, %a102e0, %a102e1, %a103e0, %a103e1 : vector<4x2xf16>
+        %a110 = vector.load %as[%fa1, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a111 = vector.load %as[%fb1, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a112 = vector.load %as[%fa1, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a113 = vector.load %as[%fb1, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a110e0 = vector.extract %a110[0] : f16 from vector<2xf16>
+        %a110e1 = vector.extract %a110[1] : f16 from vector<2xf16>
+        %a111e0 = vector.extract %a111[0] : f16 from vector<2xf16>
+        %a111e1 = vector.extract %a111[1] : f16 from vector<2xf16>
+        %a112e0 = vector.extract %a112[0] : f16 from vector<2xf16>
+        %a112e1 = vector.extract %a112[1] : f16 from vector<2xf16>
+        %a113e0 = vector.extract %a113[0] : f16 from vector<2xf16>
+        %a113e1 = vector.extract %a113[1] : f16 from vector<2xf16>
+        %A11 = vector.from_elements %a110e0, %a110e1, %a111e0, %a111e1, %a112e0, %a112e1, %a113e0, %a113e1 : vector<4x2xf16>
+        %a120 = vector.load %as[%fa2, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a121 = vector.load %as[%fb2, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a122 = vector.load %as[%fa2, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a123 = vector.load %as[%fb2, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a120e0 = vector.extract %a120[0] : f16 from vector<2xf16>
+        %a120e1 = vector.extract %a120[1] : f16 from vector<2xf16>
+        %a121e0 = vector.extract %a121[0] : f16 from vector<2xf16>
+        %a121e1 = vector.extract %a121[1] : f16 from vector<2xf16>
+        %a122e0 = vector.extract %a122[0] : f16 from vector<2xf16>
+        %a122e1 = vector.extract %a122[1] : f16 from vector<2xf16>
+        %a123e0 = vector.extract %a123[0] : f16 from vector<2xf16>
+        %a123e1 = vector.extract %a123[1] : f16 from vector<2xf16>
+        %A12 = vector.from_elements %a120e0, %a120e1, %a121e0, %a121e1, %a122e0, %a122e1, %a123e0, %a123e1 : vector<4x2xf16>
+        %a130 = vector.load %as[%fa3, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a131 = vector.load %as[%fb3, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a132 = vector.load %as[%fa3, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a133 = vector.load %as[%fb3, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %a130e0 = vector.extract %a130[0] : f16 from vector<2xf16>
+        %a130e1 = vector.extract %a130[1] : f16 from vector<2xf16>
+        %a131e0 = vector.extract %a131[0] : f16 from vector<2xf16>
+        %a131e1 = vector.extract %a131[1] : f16 from vector<2xf16>
+        %a132e0 = vector.extract %a132[0] : f16 from vector<2xf16>
+        %a132e1 = vector.extract %a132[1] : f16 from vector<2xf16>
+        %a133e0 = vector.extract %a133[0] : f16 from vector<2xf16>
+        %a133e1 = vector.extract %a133[1] : f16 from vector<2xf16>
+        %A13 = vector.from_elements %a130e0, %a130e1, %a131e0, %a131e1, %a132e0, %a132e1, %a133e0, %a133e1 : vector<4x2xf16>
+        %b100 = vector.load %bs[%fn0, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b101 = vector.load %bs[%fn0, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b100e0 = vector.extract %b100[0] : f16 from vector<2xf16>
+        %b100e1 = vector.extract %b100[1] : f16 from vector<2xf16>
+        %b101e0 = vector.extract %b101[0] : f16 from vector<2xf16>
+        %b101e1 = vector.extract %b101[1] : f16 from vector<2xf16>
+        %B10 = vector.from_elements %b100e0, %b100e1, %b101e0, %b101e1 : vector<2x2xf16>
+        %b110 = vector.load %bs[%fn1, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b111 = vector.load %bs[%fn1, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b110e0 = vector.extract %b110[0] : f16 from vector<2xf16>
+        %b110e1 = vector.extract %b110[1] : f16 from vector<2xf16>
+        %b111e0 = vector.extract %b111[0] : f16 from vector<2xf16>
+        %b111e1 = vector.extract %b111[1] : f16 from vector<2xf16>
+        %B11 = vector.from_elements %b110e0, %b110e1, %b111e0, %b111e1 : vector<2x2xf16>
+        %b120 = vector.load %bs[%fn2, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b121 = vector.load %bs[%fn2, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b120e0 = vector.extract %b120[0] : f16 from vector<2xf16>
+        %b120e1 = vector.extract %b120[1] : f16 from vector<2xf16>
+        %b121e0 = vector.extract %b121[0] : f16 from vector<2xf16>
+        %b121e1 = vector.extract %b121[1] : f16 from vector<2xf16>
+        %B12 = vector.from_elements %b120e0, %b120e1, %b121e0, %b121e1 : vector<2x2xf16>
+        %b130 = vector.load %bs[%fn3, %fc1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b131 = vector.load %bs[%fn3, %fd1] {alignment = 4} : memref<128x40xf16, #workgroup>, vector<2xf16>
+        %b130e0 = vector.extract %b130[0] : f16 from vector<2xf16>
+        %b130e1 = vector.extract %b130[1] : f16 from vector<2xf16>
+        %b131e0 = vector.extract %b131[0] : f16 from vector<2xf16>
+        %b131e1 = vector.extract %b131[1] : f16 from vector<2xf16>
+        %B13 = vector.from_elements %b130e0, %b130e1, %b131e0, %b131e1 : vector<2x2xf16>
+        %r100 = nvgpu.mma.sync (%A10, %B10, %r000) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r101 = nvgpu.mma.sync (%A10, %B11, %r001) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r102 = nvgpu.mma.sync (%A10, %B12, %r002) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r103 = nvgpu.mma.sync (%A10, %B13, %r003) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r110 = nvgpu.mma.sync (%A11, %B10, %r010) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r111 = nvgpu.mma.sync (%A11, %B11, %r011) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r112 = nvgpu.mma.sync (%A11, %B12, %r012) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r113 = nvgpu.mma.sync (%A11, %B13, %r013) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r120 = nvgpu.mma.sync (%A12, %B10, %r020) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r121 = nvgpu.mma.sync (%A12, %B11, %r021) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r122 = nvgpu.mma.sync (%A12, %B12, %r022) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r123 = nvgpu.mma.sync (%A12, %B13, %r023) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r130 = nvgpu.mma.sync (%A13, %B10, %r030) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r131 = nvgpu.mma.sync (%A13, %B11, %r031) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r132 = nvgpu.mma.sync (%A13, %B12, %r032) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        %r133 = nvgpu.mma.sync (%A13, %B13, %r033) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+        gpu.barrier
+        scf.yield %r100, %r101, %r102, %r103, %r110, %r111, %r112, %r113, %r120, %r121, %r122, %r123, %r130, %r131, %r132, %r133 : vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>
       }
-      %oc0 = arith.addi %nt0, %q2 : index
-      %od0 = arith.addi %oc0, %c1 : index
-      %oc1 = arith.addi %nt1, %q2 : index
-      %od1 = arith.addi %oc1, %c1 : index
-      %oc2 = arith.addi %nt2, %q2 : index
-      %od2 = arith.addi %oc2, %c1 : index
-      %oc3 = arith.addi %nt3, %q2 : index
-      %od3 = arith.addi %oc3, %c1 : index
+      %om00 = arith.addi %m0, %ar00 : index
+      %oma0 = arith.addi %om00, %g : index
+      %omb0 = arith.addi %oma0, %c8 : index
+      %om10 = arith.addi %m0, %ar10 : index
+      %oma1 = arith.addi %om10, %g : index
+      %omb1 = arith.addi %oma1, %c8 : index
+      %om20 = arith.addi %m0, %ar20 : index
+      %oma2 = arith.addi %om20, %g : index
+      %omb2 = arith.addi %oma2, %c8 : index
+      %om30 = arith.addi %m0, %ar30 : index
+      %oma3 = arith.addi %om30, %g : index
+      %omb3 = arith.addi %oma3, %c8 : index
+      %on00 = arith.addi %n0, %br00 : index
+      %onc0 = arith.addi %on00, %q2 : index
+      %ond0 = arith.addi %onc0, %c1 : index
+      %on10 = arith.addi %n0, %br10 : index
+      %onc1 = arith.addi %on10, %q2 : index
+      %ond1 = arith.addi %onc1, %c1 : index
+      %on20 = arith.addi %n0, %br20 : index
+      %onc2 = arith.addi %on20, %q2 : index
+      %ond2 = arith.addi %onc2, %c1 : index
+      %on30 = arith.addi %n0, %br30 : index
+      %onc3 = arith.addi %on30, %q2 : index
+      %ond3 = arith.addi %onc3, %c1 : index
       %y0000 = vector.extract %sum#0[0, 0] : f32 from vector<2x2xf32>
-      memref.store %y0000, %y[%ma0, %oc0] : memref<128x256xf32>
+      memref.store %y0000, %y[%oma0, %onc0] : memref<128x256xf32>
       %y0001 = vector.extract %sum#0[0, 1] : f32 from vector<2x2xf32>
-      memref.store %y0001, %y[%ma0, %od0] : memref<128x256xf32>
+      memref.store %y0001, %y[%oma0, %ond0] : memref<128x256xf32>
       %y0010 = vector.extract %sum#0[1, 0] : f32 from vector<2x2xf32>
-      memref.store %y0010, %y[%mb0, %oc0] : memref<128x256xf32>
+      memref.store %y0010, %y[%omb0, %onc0] : memref<128x256xf32>
       %y0011 = vector.extract %sum#0[1, 1] : f32 from vector<2x2xf32>
-      memref.store %y0011, %y[%mb0, %od0] : memref<128x256xf32>
+      memref.store %y0011, %y[%omb0, %ond0] : memref<128x256xf32>
       %y0100 = vector.extract %sum#1[0, 0] : f32 from vector<2x2xf32>
-      memref.store %y0100, %y[%ma0, %oc1] : memref<128x256xf32>
+      memref.store %y0100, %y[%oma0, %onc1] : memref<128x256xf32>
       %y0101 = vector.extract %sum#1[0, 1] : f32 from vector<2x2xf32>
-      memref.store %y0101, %y[%ma0, %od1] : memref<128x256xf32>
+      memref.store %y0101, %y[%oma0, %ond1] : memref<128x256xf32>
       %y0110 = vector.extract %sum#1[1, 0] : f32 from vector<2x2xf32>
-      memref.store %y0110, %y[%mb0, %oc1] : memref<128x256xf32>
+      memref.store %y0110, %y[%omb0, %onc1] : memref<128x256xf32>
       %y0111 = vector.extract %sum#1[1, 1] : f32 from vector<2x2xf32>
-      memref.store %y0111, %y[%mb0, %od1] : memref<128x256xf32>
+      memref.store %y0111, %y[%omb0, %ond1] : memref<128x256xf32>
       %y0200 = vector.extract %sum#2[0, 0] : f32 from vector<2x2xf32>
-      memref.store %y0200, %y[%ma0, %oc2] : memref<128x256xf32>
+      memref.store %y0200, %y[%oma0, %onc2] : memref<128x256xf32>
       %y0201 = vector.extract %sum#2[0, 1] : f32 from vector<2x2xf32>
-      memref.store %y0201, %y[%ma0, %od2] : memref<128x256xf32>
+      memref.store %y0201, %y[%oma0, %ond2] : memref<128x256xf32>
       %y0210 = vector.extract %sum#2[1, 0] : f32 from vector<2x2xf32>
-      memref.store %y0210, %y[%mb0, %oc2] : memref<128x256xf32>
+      memref.store %y0210, %y[%omb0, %onc2] : memref<128x256xf32>
       %y0211 = vector.extract %sum#2[1, 1] : f32 from vector<2x2xf32>
-      memref.store %y0211, %y[%mb0, %od2] : memref<128x256xf32>
+      memref.store %y0211, %y[%omb0, %ond2] : memref<128x256xf32>
       %y0300 = vector.extract %sum#3[0, 0] : f32 from vector<2x2xf32>
-      memref.store %y0300, %y[%ma0, %oc3] : memref<128x256xf32>
+      memref.store %y0300, %y[%oma0, %onc3] : memref<128x256xf32>
       %y0301 = vector.extract %sum#3[0, 1] : f32 from vector<2x2xf32>
-      memref.store %y0301, %y[%ma0, %od3] : memref<128x256xf32>
+      memref.store %y0301, %y[%oma0, %ond3] : memref<128x256xf32>
       %y0310 = vector.extract %sum#3[1, 0] : f32 from vector<2x2xf32>
-      memref.store %y0310, %y[%mb0, %oc3] : memref<128x256xf32>
+      memref.store %y0310, %y[%omb0, %onc3] : memref<128x256xf32>
       %y0311 = vector.extract %sum#3[1, 1] : f32 from vector<2x2xf32>
-      memref.store %y0311, %y[%mb0, %od3] : memref<128x256xf32>
+      memref.store %y0311, %y[%omb0, %ond3] : memref<128x256xf32>
       %y1000 = vector.extract %sum#4[0, 0] : f32 from vector<2x2xf32>
-      memref.store %y1000, %y[%ma1, %oc0] : memref<128x256xf32>
+      memref.store %y1000, %y[%oma1, %onc0] : memref<128x256xf32>
       %y1001 = vector.extract %sum#4[0, 1] : f32 from vector<2x2xf32>
-      memref.store %y1001, %y[%ma1, %od0] : memref<128x256xf32>
+      memref.store %y1001, %y[%oma1, %ond0] : memref<128x256xf32>
       %y1010 = vector.extract %sum#4[1, 0] : f32 from vector<2x2xf32>
-      memref.store %y1010, %y[%mb1, %oc0] : memref<128x256xf32>
+      memref.store %y1010, %y[%omb1, %onc0] : memref<128x256xf32>
       %y1011 = vector.extract %sum#4[1, 1] : f32 from vector<2x2xf32>
-      memref.store %y1011, %y[%mb1, %od0] : memref<128x256xf32>
+      memref.store %y1011, %y[%omb1, %ond0] : memref<128x256xf32>
       %y1100 = vector.extract %sum#5[0, 0] : f32 from vector<2x2xf32>
-      memref.store %y1100, %y[%ma1, %oc1] : memref<128x256xf32>
+      memref.store %y1100, %y[%oma1, %onc1] : memref<128x256xf32>
       %y1101 = vector.extract %sum#5[0, 1] : f32 from vector<2x2xf32>
-      memref.store %y1101, %y[%ma1, %od1] : memref<128x256xf32>
+      memref.store %y1101, %y[%oma1, %ond1] : memref<128x256xf32>
       %y1110 = vector.extract %sum#5[1, 0] : f32 from vector<2x2xf32>
-      memref.store %y1110, %y[%mb1, %oc1] : memref<128x256xf32>
+      memref.store %y1110, %y[%omb1, %onc1] : memref<128x256xf32>
       %y1111 = vector.extract %sum#5[1, 1] : f32 from vector<2x2xf32>
-      memref.store %y1111, %y[%mb1, %od1] : memref<128x256xf32>
+      memref.store %y1111, %y[%omb1, %ond1] : memref<128x256xf32>
       %y1200 = vector.extract %sum#6[0, 0] : f32 from vector<2x2xf32>
-      memref.store %y1200, %y[%ma1, %oc2] : memref<128x256xf32>
+      memref.store %y1200, %y[%oma1, %onc2] : memref<128x256xf32>
       %y1201 = vector.extract %sum#6[0, 1] : f32 from vector<2x2xf32>
-      memref.store %y1201, %y[%ma1, %od2] : memref<128x256xf32>
+      memref.store %y1201, %y[%oma1, %ond2] : memref<128x256xf32>
       %y1210 = vector.extract %sum#6[1, 0] : f32 from vector<2x2xf32>
-      memref.store %y1210, %y[%mb1, %oc2] : memref<128x256xf32>
+      memref.store %y1210, %y[%omb1, %onc2] : memref<128x256xf32>
       %y1211 = vector.extract %sum#6[1, 1] : f32 from vector<2x2xf32>
-      memref.store %y1211, %y[%mb1, %od2] : memref<128x256xf32>
+      memref.store %y1211, %y[%omb1, %ond2] : memref<128x256xf32>
       %y1300 = vector.extract %sum#7[0, 0] : f32 from vector<2x2xf32>
-      memref.store %y1300, %y[%ma1, %oc3] : memref<128x256xf32>
+      memref.store %y1300, %y[%oma1, %onc3] : memref<128x256xf32>
       %y1301 = vector.extract %sum#7[0, 1] : f32 from vector<2x2xf32>
-      memref.store %y1301, %y[%ma1, %od3] : memref<128x256xf32>
+      memref.store %y1301, %y[%oma1, %ond3] : memref<128x256xf32>
       %y1310 = vector.extract %sum#7[1, 0] : f32 from vector<2x2xf32>
-      memref.store %y1310, %y[%mb1, %oc3] : memref<128x256xf32>
+      memref.store %y1310, %y[%omb1, %onc3] : memref<128x256xf32>
       %y1311 = vector.extract %sum#7[1, 1] : f32 from vector<2x2xf32>
-      memref.store %y1311, %y[%mb1, %od3] : memref<128x256xf32>
+      memref.store %y1311, %y[%omb1, %ond3] : memref<128x256xf32>
+      %y2000 = vector.extract %sum#8[0, 0] : f32 from vector<2x2xf32>
+      memref.store %y2000, %y[%oma2, %onc0] : memref<128x256xf32>
+      %y2001 = vector.extract %sum#8[0, 1] : f32 from vector<2x2xf32>
+      memref.store %y2001, %y[%oma2, %ond0] : memref<128x256xf32>
+      %y2010 = vector.extract %sum#8[1, 0] : f32 from vector<2x2xf32>
+      memref.store %y2010, %y[%omb2, %onc0] : memref<128x256xf32>
+      %y2011 = vector.extract %sum#8[1, 1] : f32 from vector<2x2xf32>
+      memref.store %y2011, %y[%omb2, %ond0] : memref<128x256xf32>
+      %y2100 = vector.extract %sum#9[0, 0] : f32 from vector<2x2xf32>
+      memref.store %y2100, %y[%oma2, %onc1] : memref<128x256xf32>
+      %y2101 = vector.extract %sum#9[0, 1] : f32 from vector<2x2xf32>
+      memref.store %y2101, %y[%oma2, %ond1] : memref<128x256xf32>
+      %y2110 = vector.extract %sum#9[1, 0] : f32 from vector<2x2xf32>
+      memref.store %y2110, %y[%omb2, %onc1] : memref<128x256xf32>
+      %y2111 = vector.extract %sum#9[1, 1] : f32 from vector<2x2xf32>
+      memref.store %y2111, %y[%omb2, %ond1] : memref<128x256xf32>
+      %y2200 = vector.extract %sum#10[0, 0] : f32 from vector<2x2xf32>
+      memref.store %y2200, %y[%oma2, %onc2] : memref<128x256xf32>
+      %y2201 = vector.extract %sum#10[0, 1] : f32 from vector<2x2xf32>
+      memref.store %y2201, %y[%oma2, %ond2] : memref<128x256xf32>
+      %y2210 = vector.extract %sum#10[1, 0] : f32 from vector<2x2xf32>
+      memref.store %y2210, %y[%omb2, %onc2] : memref<128x256xf32>
+      %y2211 = vector.extract %sum#10[1, 1] : f32 from vector<2x2xf32>
+      memref.store %y2211, %y[%omb2, %ond2] : memref<128x256xf32>
+      %y2300 = vector.extract %sum#11[0, 0] : f32 from vector<2x2xf32>
+      memref.store %y2300, %y[%oma2, %onc3] : memref<128x256xf32>
+      %y2301 = vector.extract %sum#11[0, 1] : f32 from vector<2x2xf32>
+      memref.store %y2301, %y[%oma2, %ond3] : memref<128x256xf32>
+      %y2310 = vector.extract %sum#11[1, 0] : f32 from vector<2x2xf32>
+      memref.store %y2310, %y[%omb2, %onc3] : memref<128x256xf32>
+      %y2311 = vector.extract %sum#11[1, 1] : f32 from vector<2x2xf32>
+      memref.store %y2311, %y[%omb2, %ond3] : memref<128x256xf32>
+      %y3000 = vector.extract %sum#12[0, 0] : f32 from vector<2x2xf32>
+      memref.store %y3000, %y[%oma3, %onc0] : memref<128x256xf32>
+      %y3001 = vector.extract %sum#12[0, 1] : f32 from vector<2x2xf32>
+      memref.store %y3001, %y[%oma3, %ond0] : memref<128x256xf32>
+      %y3010 = vector.extract %sum#12[1, 0] : f32 from vector<2x2xf32>
+      memref.store %y3010, %y[%omb3, %onc0] : memref<128x256xf32>
+      %y3011 = vector.extract %sum#12[1, 1] : f32 from vector<2x2xf32>
+      memref.store %y3011, %y[%omb3, %ond0] : memref<128x256xf32>
+      %y3100 = vector.extract %sum#13[0, 0] : f32 from vector<2x2xf32>
+      memref.store %y3100, %y[%oma3, %onc1] : memref<128x256xf32>
+      %y3101 = vector.extract %sum#13[0, 1] : f32 from vector<2x2xf32>
+      memref.store %y3101, %y[%oma3, %ond1] : memref<128x256xf32>
+      %y3110 = vector.extract %sum#13[1, 0] : f32 from vector<2x2xf32>
+      memref.store %y3110, %y[%omb3, %onc1] : memref<128x256xf32>
+      %y3111 = vector.extract %sum#13[1, 1] : f32 from vector<2x2xf32>
+      memref.store %y3111, %y[%omb3, %ond1] : memref<128x256xf32>
+      %y3200 = vector.extract %sum#14[0, 0] : f32 from vector<2x2xf32>
+      memref.store %y3200, %y[%oma3, %onc2] : memref<128x256xf32>
+      %y3201 = vector.extract %sum#14[0, 1] : f32 from vector<2x2xf32>
+      memref.store %y3201, %y[%oma3, %ond2] : memref<128x256xf32>
+      %y3210 = vector.extract %sum#14[1, 0] : f32 from vector<2x2xf32>
+      memref.store %y3210, %y[%omb3, %onc2] : memref<128x256xf32>
+      %y3211 = vector.extract %sum#14[1, 1] : f32 from vector<2x2xf32>
+      memref.store %y3211, %y[%omb3, %ond2] : memref<128x256xf32>
+      %y3300 = vector.extract %sum#15[0, 0] : f32 from vector<2x2xf32>
+      memref.store %y3300, %y[%oma3, %onc3] : memref<128x256xf32>
+      %y3301 = vector.extract %sum#15[0, 1] : f32 from vector<2x2xf32>
+      memref.store %y3301, %y[%oma3, %ond3] : memref<128x256xf32>
+      %y3310 = vector.extract %sum#15[1, 0] : f32 from vector<2x2xf32>
+      memref.store %y3310, %y[%omb3, %onc3] : memref<128x256xf32>
+      %y3311 = vector.extract %sum#15[1, 1] : f32 from vector<2x2xf32>
+      memref.store %y3311, %y[%omb3, %ond3] : memref<128x256xf32>
     } {mapping = [#threads]}
   } {mapping = [#blocks]}
   return
