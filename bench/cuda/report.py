@@ -98,6 +98,26 @@ def main():
             print(f"  {k}: {mm['seconds_per_launch'] * 1e3:.2f} ms, "
                   f"{flops / 1e12:.2f} TFLOP/s, {flops / peak:.2f} of the "
                   "FMA loop")
+    # One decode step's large products at model shapes.
+    steps = {}
+    for name in sorted(os.listdir(a.work)):
+        m = re.match(r"time_step_(.+)_(f16|i8)_(launches|graph)\.json$", name)
+        if m:
+            steps.setdefault(f"{m.group(1)} {m.group(2)}", {})[m.group(3)] = \
+                json.load(open(os.path.join(a.work, name)))
+    if steps:
+        result["decode_steps"] = {}
+        print("one decode step's large products (one kernel each, own weights):")
+        for key, runs in sorted(steps.items()):
+            entry = {}
+            for how, r in sorted(runs.items()):
+                ratio = r["gb_per_s"] / copy
+                entry[how] = dict(r, ratio_to_copy=ratio)
+                print(f"  {key} ({r['sequence']} kernels, "
+                      f"{r['bytes_per_sequence'] / 2**30:.2f} GiB), {how}: "
+                      f"{r['seconds_per_sequence'] * 1e3:.3f} ms, "
+                      f"{r['gb_per_s']:.0f} GB/s, {ratio:.2f} of copy")
+            result["decode_steps"][key] = entry
     print("decode module (512 x 256, L2-resident; not a bandwidth figure):")
     for (s, k), t in sorted(times.items()):
         if s == "decode":

@@ -10,7 +10,9 @@
 #       prefill/ (prefill.mlir), prefill_mma/ (lib/Target/CUDA/kernels/
 #       prefill_mma.mlir) and bench/ (the copy kernel, the decode
 #       products at 16384 x 8192, the prefill products at 2048 x 4096 x
-#       4096 and an FMA loop, gen_kernels.py),
+#       4096 and an FMA loop, gen_kernels.py), step_MODEL_W/ (the large
+#       products of one decode step of RWKV-7 1.5B and LLaMA 1B with f16
+#       and int8 weights, gen_kernels.py --model),
 #       for $SEQC_CUDA_ARCH (default sm_90; their PTX runs on later GPUs).
 #   bash bench/cuda/run.sh [--artifacts DIR] [--out FILE]
 #       On the GPU machine: uses build/bin/seqc-cuda-run, or compiles it
@@ -40,6 +42,14 @@ prepare() {
   "$seqc" compile "$root/lib/Target/GPU/kernels/prefill.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill"
   "$seqc" compile "$root/lib/Target/CUDA/kernels/prefill_mma.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill_mma"
   python3 "$root/bench/cuda/gen_kernels.py" "$dir/bench.mlir"
+  for model in rwkv7-1.5b llama-1b; do
+    for w in f16 i8; do
+      rm -rf "$dir/step_${model}_$w"
+      python3 "$root/bench/cuda/gen_kernels.py" "$dir/step_${model}_$w.mlir" --model "$model" --weights "$w"
+      "$seqc" compile "$dir/step_${model}_$w.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/step_${model}_$w"
+      rm "$dir/step_${model}_$w.mlir"
+    done
+  done
   "$seqc" compile "$dir/bench.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/bench"
 }
 
@@ -79,7 +89,8 @@ fi
 
 if [ ! -f "$artifacts/decode/kernels.bin" ] || [ ! -f "$artifacts/wkv7/kernels.bin" ] ||
    [ ! -f "$artifacts/prefill/kernels.bin" ] || [ ! -f "$artifacts/prefill_mma/kernels.bin" ] ||
-   [ ! -f "$artifacts/bench/kernels.bin" ]; then
+   [ ! -f "$artifacts/bench/kernels.bin" ] ||
+   [ ! -f "$artifacts/step_llama-1b_i8/kernels.bin" ]; then
   prepare "$artifacts"
 fi
 
@@ -127,5 +138,15 @@ for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step; do
   "$run" "$artifacts/decode" $k --time 2000 --warmup 50 > "$work/time_decode_$k.json"
 done
 "$run" "$artifacts/wkv7" wkv7_step --time 2000 --warmup 50 > "$work/time_decode_wkv7_step.json"
+
+# The large products of one decode step at model shapes, each with its own
+# weights (2.5 and 1.25 GiB of RWKV-7 1.5B weights at f16 and int8; 2.3 and
+# 1.2 GiB of LLaMA 1B), launched one by one and as one CUDA graph.
+for model in rwkv7-1.5b llama-1b; do
+  for w in f16 i8; do
+    "$run" "$artifacts/step_${model}_$w" --sequence --time 20 --warmup 3 > "$work/time_step_${model}_${w}_launches.json"
+    "$run" "$artifacts/step_${model}_$w" --sequence --time 20 --warmup 3 --graph > "$work/time_step_${model}_${w}_graph.json"
+  done
+done
 
 python3 "$root/bench/cuda/report.py" "$work" "$artifacts" ${out:+--out "$out"}

@@ -7,6 +7,7 @@
 //   seqc-cuda-run ARTIFACT KERNEL [--in A=FILE]... [--out A=FILE]...
 //                 [--repeat N]
 //   seqc-cuda-run ARTIFACT KERNEL --time N [--warmup W]
+//   seqc-cuda-run ARTIFACT --sequence --time N [--warmup W] [--graph]
 //
 // Launches KERNEL of an artifact written by `seqc compile KERNELS.mlir
 // --target=cuda` on the first CUDA device, with seqc-vulkan-run's command
@@ -17,7 +18,12 @@
 // place steps N times). --time launches W times (default 3), then N times
 // back to back, and prints one JSON object: seconds per launch, the bytes a
 // launch moves (each binding once, read-write ones twice) and GB/s.
-// --probe prints the device, or why there is none. With SEQC_CUDA_LOAD=ptx
+// --sequence --time N launches every kernel of the artifact in table order
+// (each with its own buffers), W + N times, and prints the seconds and
+// bytes per sequence; with --graph the sequence is captured once as a CUDA
+// graph and replayed (one launch per sequence: the per-token launch
+// sequence of a decode step, as a model would run it). --probe prints the
+// device, or why there is none. With SEQC_CUDA_LOAD=ptx
 // the cubins are not tried: the driver JIT-compiles the PTX (as on a GPU
 // newer than the cubins' architecture). SEQC_CUDA_LIBRARY names another
 // driver library than libcuda.so.1.
@@ -60,7 +66,8 @@ int usage() {
   return fail("usage: seqc-cuda-run --probe | ARTIFACT --list | ARTIFACT "
               "--dump-ptx|--dump-cubin KERNEL -o FILE | ARTIFACT KERNEL "
               "[--in A=FILE]... [--out A=FILE]... [--repeat N] | ARTIFACT "
-              "KERNEL --time N [--warmup W]");
+              "KERNEL --time N [--warmup W] | ARTIFACT --sequence --time N "
+              "[--warmup W] [--graph]");
 }
 
 } // namespace
@@ -111,6 +118,47 @@ int main(int argc, char **argv) {
     std::string field = argv[2][7] == 'p' ? "ptx" : "cubin";
     if (!writeFile(argv[5], artifact.codeOf(*k, field)))
       return fail(std::string(argv[5]) + ": cannot write");
+    return 0;
+  }
+
+  if (std::strcmp(argv[2], "--sequence") == 0) {
+    long timed = 0, warmup = 3;
+    bool graph = false;
+    for (int i = 3; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--time" && i + 1 < argc) {
+        if (!parseCount(argv[++i], 1000000, timed))
+          return fail(std::string("--time ") + argv[i] +
+                      ": expected 1 to 1000000");
+      } else if (arg == "--warmup" && i + 1 < argc) {
+        if (!parseCount(argv[++i], 1000000, warmup))
+          return fail(std::string("--warmup ") + argv[i] +
+                      ": expected 1 to 1000000");
+      } else if (arg == "--graph") {
+        graph = true;
+      } else {
+        return fail("unknown argument '" + arg + "'");
+      }
+    }
+    if (!timed)
+      return fail("--sequence needs --time N");
+    auto runner = seqc::cuda::Runner::create(artifact, error);
+    if (!runner)
+      return failDevice(error);
+    double seconds = 0;
+    if (!runner->timeSequence(warmup, timed, graph, seconds, error))
+      return fail(error);
+    uint64_t bytes = 0;
+    for (const seqc::cuda::Kernel &k : artifact.kernels)
+      for (const seqc::cuda::Binding &b : k.bindings)
+        bytes += b.bytes() * (b.access == "rw" ? 2 : 1);
+    std::printf("{\"sequence\": %zu, \"graph\": %s, \"device\": \"%s\", "
+                "\"iterations\": %ld, \"seconds_per_sequence\": %.9g, "
+                "\"bytes_per_sequence\": %llu, \"gb_per_s\": %.6g}\n",
+                artifact.kernels.size(), graph ? "true" : "false",
+                runner->device().name.c_str(), timed, seconds,
+                static_cast<unsigned long long>(bytes),
+                seconds > 0 ? bytes / seconds / 1e9 : 0.0);
     return 0;
   }
 

@@ -24,6 +24,8 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 
 /// The CUresult values the driver tells apart.
 enum : CUresult {
@@ -44,6 +46,12 @@ enum : int {
 };
 
 /// JIT options (CUjit_option) for loading PTX.
+enum : int {
+  /// CUstreamCaptureMode: other threads' unsafe calls are refused during
+  /// the capture.
+  CU_STREAM_CAPTURE_MODE_GLOBAL = 0,
+};
+
 enum : int {
   CU_JIT_ERROR_LOG_BUFFER = 5,
   CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,

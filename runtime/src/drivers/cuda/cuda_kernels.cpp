@@ -387,6 +387,69 @@ bool Runner::launch(const std::string &kernel,
   return true;
 }
 
+bool Runner::timeSequence(int warmup, int iterations, bool graph,
+                          double &seconds, std::string &error) {
+  const Api &api = *impl->device.api;
+  std::vector<Impl::Prepared *> order;
+  for (const Kernel &k : impl->artifact->kernels)
+    order.push_back(&impl->kernels.at(k.name));
+  auto once = [&]() {
+    for (Impl::Prepared *p : order)
+      if (!impl->launchOnce(*p, error))
+        return false;
+    return true;
+  };
+  // With `graph`, the sequence is captured once and replayed: one launch
+  // of the graph per iteration instead of one cuLaunchKernel per kernel.
+  CUgraph captured = nullptr;
+  CUgraphExec exec = nullptr;
+  auto release = [&]() {
+    if (exec)
+      api.cuGraphExecDestroy(exec);
+    if (captured)
+      api.cuGraphDestroy(captured);
+  };
+  if (graph) {
+    if (!impl->device.check(api.cuStreamBeginCapture(
+                                impl->stream, CU_STREAM_CAPTURE_MODE_GLOBAL),
+                            "cuStreamBeginCapture", error))
+      return false;
+    bool recorded = once();
+    // The capture is ended either way; a failed launch's message wins.
+    std::string endError;
+    bool ended =
+        impl->device.check(api.cuStreamEndCapture(impl->stream, &captured),
+                           "cuStreamEndCapture", endError);
+    if (recorded && !ended)
+      error = endError;
+    if (!recorded || !ended ||
+        !impl->device.check(api.cuGraphInstantiate(&exec, captured, 0),
+                            "cuGraphInstantiate", error)) {
+      release();
+      return false;
+    }
+  }
+  auto step = [&]() {
+    return graph ? impl->device.check(api.cuGraphLaunch(exec, impl->stream),
+                                      "cuGraphLaunch", error)
+                 : once();
+  };
+  bool ok = true;
+  for (int i = 0; ok && i < warmup; ++i)
+    ok = step();
+  ok = ok && impl->device.check(api.cuStreamSynchronize(impl->stream),
+                                "cuStreamSynchronize", error);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; ok && i < iterations; ++i)
+    ok = step();
+  ok = ok && impl->device.check(api.cuStreamSynchronize(impl->stream),
+                                "cuStreamSynchronize", error);
+  std::chrono::duration<double> d = std::chrono::steady_clock::now() - start;
+  seconds = d.count() / iterations;
+  release();
+  return ok;
+}
+
 bool Runner::time(const std::string &kernel, int warmup, int iterations,
                   double &seconds, std::string &error) {
   auto it = impl->kernels.find(kernel);

@@ -82,6 +82,13 @@ public:
   bool time(const std::string &kernel, int warmup, int iterations,
             double &seconds, std::string &error);
 
+  /// Launches every kernel of the artifact in table order, `warmup` times
+  /// then `iterations` times, and gives the mean seconds per sequence. With
+  /// `graph` the sequence is captured once as a CUDA graph and each
+  /// iteration is one graph launch.
+  bool timeSequence(int warmup, int iterations, bool graph, double &seconds,
+                    std::string &error);
+
   struct Impl;
 
 private:

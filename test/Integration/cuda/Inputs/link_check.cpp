@@ -56,6 +56,10 @@ static_assert(sc::CU_JIT_ERROR_LOG_BUFFER == ::CU_JIT_ERROR_LOG_BUFFER &&
                   sc::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES ==
                       ::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
               "");
+static_assert(sc::CU_STREAM_CAPTURE_MODE_GLOBAL ==
+                  ::CU_STREAM_CAPTURE_MODE_GLOBAL,
+              "");
+static_assert(sizeof(::CUstreamCaptureMode) == sizeof(int), "");
 static_assert(sizeof(sc::CUresult) == sizeof(::CUresult) &&
                   sizeof(sc::CUdevice) == sizeof(::CUdevice) &&
                   sizeof(sc::CUdeviceptr) == sizeof(::CUdeviceptr),
