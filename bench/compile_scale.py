@@ -7,13 +7,11 @@ is downloaded): RWKV-4 430M (.pth, bf16; 24 x 1024, vocab 50277), RWKV-7
 4096, vocab 32000, untied head). Each is compiled with
 `seqc compile --weights=fp32|fp16|int8`, and so is a checkpoint of the same
 architecture and depth at width 64 (RWKV-7: 128; vocabulary 256): the
-compiler's own
-memory (MLIR and LLVM over the same program structure, with next to no
-weights). Peak RSS is the compiler's ru_maxrss (GNU time); time is
-wall-clock.
-The embedded models' compile times are measured too. Results go to
-bench/results/compile_scale.json (with the machine), a Markdown table to
-stdout.
+compiler's own memory (MLIR and LLVM over the same program structure, with
+next to no weights). Peak RSS is the compiler's ru_maxrss (GNU time); time
+is wall-clock. The embedded models' compile times are measured too.
+Results go to bench/results/compile_scale.json (with the machine), a
+Markdown table to stdout.
 
     /usr/bin/python3 bench/compile_scale.py [--build build] [--work DIR]
         [--shapes rwkv4-430m,rwkv7-0.4b,llama-0.47b] [--formats fp32,fp16,int8]
