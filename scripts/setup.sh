@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libclang-rt-22-dev
   # tests and benchmarks
   libgtest-dev libbenchmark-dev
+  # bench/compile_scale.py measures peak RSS with GNU time
+  time
   # numpy references (Debian's python3, used through /usr/bin/python3)
   python3 python3-numpy
   # the GPT-NeoX tokenizer reference (its pretokenizer regex uses \p{L}, \p{N})

@@ -70,12 +70,7 @@ StringRef seqc::defaultTokenizer(int64_t vocab) {
                                             : "none";
 }
 
-uint64_t seqc::weightsId(const WeightBlob &weights) {
-  uint64_t h = 1469598103934665603ull;
-  for (uint8_t c : weights.bytes)
-    h = (h ^ c) * 1099511628211ull;
-  return h;
-}
+uint64_t seqc::weightsId(const WeightBlob &weights) { return weights.id; }
 
 /// The state of an attention model: its KV caches, one per layer, each at
 /// l * kv_slot_bytes of the state buffer.
@@ -187,17 +182,16 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
   if (d.weightsRotation)
     m.add(Key::WeightsRotation, "quarot " + Twine(*d.weightsRotation));
   const WeightBlob &w = model.weights;
-  m.add(Key::WeightsBytes, Twine(w.bytes.size()));
+  m.add(Key::WeightsBytes, Twine(w.size));
   // What one decoded token reads: everything but the embedding table, of
   // which it reads one row.
   uint64_t embBytes = 0;
   for (const WeightBlob::Entry &e : w.entries)
     if (e.name == "emb" || e.name == "embed")
       embBytes = e.shape[0] * e.shape[1] * dtypeSize(e.dtype);
-  m.add(Key::TokenReadBytes, Twine(w.bytes.size() - embBytes + model.embd * 4));
+  m.add(Key::TokenReadBytes, Twine(w.size - embBytes + model.embd * 4));
   m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
-  m.add(Key::WeightsChecksum,
-        seqc::formatChecksum(seqc::xxh64(w.bytes.data(), w.bytes.size())));
+  m.add(Key::WeightsChecksum, seqc::formatChecksum(w.checksum.digest()));
   m.add(Key::Tokenizer, d.tokenizer);
   m.add(Key::Target, target.target);
   m.append(target.runtime);

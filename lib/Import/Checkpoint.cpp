@@ -6,11 +6,19 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
+
+#if LLVM_ON_UNIX
+#include <sys/mman.h>
+#endif
 
 using namespace seqc;
 using llvm::StringRef;
@@ -252,6 +260,12 @@ static void decodeBlock(const GgmlBlockType &t, const uint8_t *p, float *y) {
   }
 }
 
+static void applyScale(float scale, std::vector<float> &values) {
+  if (scale != 1.0f)
+    for (float &x : values)
+      x *= scale;
+}
+
 std::vector<float> Tensor::toF32() const {
   // Checkpoint::add admits only tensors whose bytes match their shape; a
   // tensor that does not (built by hand) converts to nothing rather than
@@ -267,6 +281,7 @@ std::vector<float> Tensor::toF32() const {
     for (int64_t b = 0; b < n / blocks->values; ++b)
       decodeBlock(*blocks, p + b * blocks->bytes,
                   out.data() + b * blocks->values);
+    applyScale(scale, out);
     return out;
   }
   for (int64_t i = 0; i < n; ++i) {
@@ -286,6 +301,7 @@ std::vector<float> Tensor::toF32() const {
       break;
     }
   }
+  applyScale(scale, out);
   return out;
 }
 
@@ -364,6 +380,37 @@ void Checkpoint::setOwned(StringRef name, std::vector<int64_t> shape,
   if (!tensors_.count(name))
     order_.push_back(name.str());
   tensors_[name] = std::move(t);
+}
+
+void Checkpoint::releasePages(const Tensor &tensor) const {
+#if LLVM_ON_UNIX
+  // Only a mapped file: the pages of a buffer in memory are its contents.
+  if (buffer_->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap ||
+      tensor.bytes.empty())
+    return;
+  llvm::ArrayRef<uint8_t> all = contents();
+  if (tensor.bytes.data() < all.data() ||
+      tensor.bytes.end() > all.data() + all.size())
+    return; // Owned (setOwned): not in the file.
+  // The mapping starts on a page and covers whole pages; a page the tensor
+  // shares with a neighbour is read again if the neighbour is.
+  uintptr_t page = llvm::sys::Process::getPageSizeEstimate();
+  uintptr_t begin =
+                reinterpret_cast<uintptr_t>(tensor.bytes.data()) & ~(page - 1),
+            end = llvm::alignTo(reinterpret_cast<uintptr_t>(tensor.bytes.end()),
+                                page);
+  begin = std::max(begin, reinterpret_cast<uintptr_t>(all.data()));
+  if (begin % page == 0 && end > begin)
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+#else
+  (void)tensor;
+#endif
+}
+
+void Checkpoint::scale(StringRef name, float factor) {
+  auto it = tensors_.find(name);
+  if (it != tensors_.end())
+    it->second.scale *= factor;
 }
 
 void Checkpoint::erase(StringRef name) {

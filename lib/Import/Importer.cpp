@@ -36,6 +36,27 @@ const seqc::WeightBlob::Entry *seqc::WeightBlob::find(StringRef name) const {
   return nullptr;
 }
 
+seqc::WeightSink::~WeightSink() = default;
+
+void seqc::WeightBlob::append(ArrayRef<uint8_t> bytes) {
+  // FNV-1a, one byte at a time (the id's definition).
+  uint64_t h = id;
+  for (uint8_t c : bytes)
+    h = (h ^ c) * 1099511628211ull;
+  id = h;
+  checksum.update(bytes.data(), bytes.size());
+  size += bytes.size();
+  if (sink && !bytes.empty())
+    sink->write(bytes);
+}
+
+void seqc::WeightBlob::pad(uint64_t align) {
+  static const uint8_t zeros[64] = {};
+  uint64_t n = (size + align - 1) / align * align - size;
+  for (; n > 0; n -= std::min<uint64_t>(n, sizeof zeros))
+    append(ArrayRef<uint8_t>(zeros, std::min<uint64_t>(n, sizeof zeros)));
+}
+
 ArrayRef<seqc::Architecture> seqc::architectures() {
   // Tried in this order: LLaMA claims a path by the config.json beside it,
   // SpikeGPT claims none (its tensors are RWKV-4's: only --arch=spikegpt

@@ -552,13 +552,14 @@ private:
 llvm::Expected<LlamaModel>
 seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
                  WeightFormat format, int64_t context, bool f16Cache,
-                 std::optional<uint64_t> rotationSeed) {
+                 std::optional<uint64_t> rotationSeed, WeightSink *sink) {
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
                    memref::MemRefDialect, seq::SeqDialect,
                    tensor::TensorDialect>();
   LlamaModel model;
   model.config = cfg;
+  model.weights.sink = sink;
   model.context = context > 0 ? context : cfg.maxPositions;
   int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab, D = cfg.headDim;
   DType mat = format == WeightFormat::F16    ? DType::F16
@@ -583,6 +584,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   if (rot && !reader.failed())
     rot->readsResidual(embed, nullptr);
   blob.add("embed", {V, C}, embed, DType::F32);
+  std::vector<float>().swap(embed); // Written: freed.
   for (int64_t l = 0; l < cfg.layers; ++l) {
     std::string from = "model.layers." + std::to_string(l) + ".";
     std::string to = "layers." + std::to_string(l) + ".";
@@ -633,9 +635,10 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   }
   blob.add("norm", {C}, norm, DType::F32);
   blob.add("head", {V, C}, head, mat);
+  std::vector<float>().swap(head);
   if (reader.err)
     return std::move(reader.err);
-  model.weights.bytes.resize((model.weights.bytes.size() + 63) / 64 * 64, 0);
+  model.weights.pad(64);
 
   LlamaBuilder builder(ctx, cfg, model.weights, model.context, f16Cache);
   model.module = builder.build();
@@ -691,8 +694,9 @@ importLlama(MLIRContext *ctx, llvm::StringRef path,
     if (t->blocks)
       cfg->blockType = t->blocks->name;
   }
-  auto built = buildLlama(ctx, **ckpt, *cfg, options.weights, options.context,
-                          options.f16Cache, options.rotationSeed);
+  auto built =
+      buildLlama(ctx, **ckpt, *cfg, options.weights, options.context,
+                 options.f16Cache, options.rotationSeed, options.weightSink);
   if (!built)
     return built.takeError();
   ImportedModel m = makeImportedModel("llama", *cfg, *built);

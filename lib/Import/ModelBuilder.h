@@ -41,50 +41,71 @@ namespace seqc::import {
 // Private to lib/Import: the builders spell MLIR names unqualified.
 using namespace mlir;
 
+/// Appends converted tensors to a blob. Each tensor goes to the blob's sink
+/// as soon as it is added, converted through a small staging buffer: the
+/// caller's f32 values are the only whole copy of a tensor, and the caller
+/// frees them.
 class BlobWriter {
 public:
   explicit BlobWriter(WeightBlob &blob) : blob(blob) {}
 
   void add(std::string name, std::vector<int64_t> shape,
            const std::vector<float> &values, DType dtype) {
-    uint64_t offset = (blob.bytes.size() + 63) / 64 * 64;
-    uint64_t size = values.size() * dtypeSize(dtype);
-    blob.bytes.resize(offset + size, 0);
-    uint8_t *dst = blob.bytes.data() + offset;
+    blob.pad(64);
+    uint64_t offset = blob.size;
     if (dtype == DType::F32) {
-      // (An empty tensor's data() may be null, which memcpy must not get.)
-      if (size)
-        std::memcpy(dst, values.data(), size);
+      blob.append({reinterpret_cast<const uint8_t *>(values.data()),
+                   values.size() * sizeof(float)});
     } else if (dtype == DType::I8) {
       // Symmetric per-row quantization: q = rint(w / s), s = max|w| / 127.
       int64_t cols = std::max<int64_t>(shape.back(), 1),
               rows = values.size() / cols;
       std::vector<float> scales(rows);
       for (int64_t r = 0; r < rows; ++r) {
+        const float *row = values.data() + r * cols;
         float mx = 0;
         for (int64_t c = 0; c < cols; ++c)
-          mx = std::max(mx, std::fabs(values[r * cols + c]));
+          mx = std::max(mx, std::fabs(row[c]));
         float s = mx > 0 ? mx / 127.0f : 1.0f;
         scales[r] = s;
+        size_t at = staging.size();
+        staging.resize(at + cols);
         for (int64_t c = 0; c < cols; ++c) {
-          float q = std::nearbyint(values[r * cols + c] / s);
-          dst[r * cols + c] = (uint8_t)(int8_t)std::clamp(q, -127.0f, 127.0f);
+          float q = std::nearbyint(row[c] / s);
+          staging[at + c] = (uint8_t)(int8_t)std::clamp(q, -127.0f, 127.0f);
         }
+        if (staging.size() >= kStagingBytes)
+          flush();
       }
+      flush();
       blob.entries.push_back({name, offset, shape, dtype});
       add(name + ".scale", {rows}, scales, DType::F32);
       return;
     } else {
-      for (size_t i = 0; i < values.size(); ++i) {
-        uint16_t h = floatToHalf(values[i]);
-        std::memcpy(dst + 2 * i, &h, 2);
+      for (size_t i = 0; i < values.size();) {
+        size_t n = std::min(values.size() - i, kStagingBytes / 2);
+        staging.resize(2 * n);
+        for (size_t j = 0; j < n; ++j) {
+          uint16_t h = floatToHalf(values[i + j]);
+          std::memcpy(&staging[2 * j], &h, 2);
+        }
+        flush();
+        i += n;
       }
     }
     blob.entries.push_back({std::move(name), offset, std::move(shape), dtype});
   }
 
 private:
+  static constexpr size_t kStagingBytes = 1 << 20;
+
+  void flush() {
+    blob.append(staging);
+    staging.clear();
+  }
+
   WeightBlob &blob;
+  std::vector<uint8_t> staging;
 };
 
 /// Reads checkpoint tensors for the blob, checking each one's shape against
@@ -129,8 +150,10 @@ struct TensorReader {
       return {};
     }
     // The shape matched a tensor of the file: its size is what the file
-    // holds.
-    return t->toF32();
+    // holds. Its pages of the mapped file are not needed any more.
+    std::vector<float> values = t->toF32();
+    ckpt.releasePages(*t);
+    return values;
   }
 };
 

@@ -381,13 +381,15 @@ void RWKVBuilder::buildForward(StringRef name, int64_t tokens, bool allLogits) {
 llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
                                           const RWKVConfig &cfg,
                                           WeightFormat format,
-                                          const SpikeGPTOptions *spiking) {
+                                          const SpikeGPTOptions *spiking,
+                                          WeightSink *sink) {
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
                    memref::MemRefDialect, seq::SeqDialect,
                    tensor::TensorDialect>();
   RWKVModel model;
   model.config = cfg;
+  model.weights.sink = sink;
   int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab, H = cfg.heads,
           N = cfg.headSize;
   DType mat = format == WeightFormat::F16    ? DType::F16
@@ -415,6 +417,7 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   if (!reader.failed())
     layerNormRows(emb, C, ln0w, ln0b);
   blob.add("emb", {V, C}, emb, DType::F32);
+  std::vector<float>().swap(emb); // Written: freed.
   // Stops at the first error (reads after it return nothing).
   for (int64_t l = 0; l < cfg.layers && !reader.failed(); ++l) {
     std::string p = "blocks." + std::to_string(l) + ".";
@@ -570,7 +573,7 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
              get("convert3.weight", {cfg.perspectives, C}), DType::F32);
   if (reader.err)
     return std::move(reader.err);
-  model.weights.bytes.resize((model.weights.bytes.size() + 63) / 64 * 64, 0);
+  model.weights.pad(64);
 
   RWKVBuilder builder(ctx, cfg, model.weights, spiking);
   model.module = builder.build();
@@ -610,7 +613,8 @@ importRWKV(MLIRContext *ctx, llvm::StringRef path,
   if (!cfg)
     return cfg.takeError();
   cfg->lnXEps = options.lnXEps;
-  auto built = buildRWKV(ctx, **ckpt, *cfg, options.weights);
+  auto built = buildRWKV(ctx, **ckpt, *cfg, options.weights, nullptr,
+                         options.weightSink);
   if (!built)
     return built.takeError();
   ImportedModel m =

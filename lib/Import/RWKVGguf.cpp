@@ -128,12 +128,9 @@ llvm::Error GgufMapper::scaled(StringRef from, StringRef to, float scale) {
   auto t = get(from, {-1, -1});
   if (!t)
     return t.takeError();
-  std::vector<int64_t> shape = (*t)->shape;
-  std::vector<float> v = (*t)->toF32();
-  for (float &x : v)
-    x *= scale;
-  ckpt.erase(from);
-  ckpt.setOwned(to, std::move(shape), std::move(v));
+  // Scaled when it is read: no f32 copy of the matrix is held.
+  ckpt.rename(from, to);
+  ckpt.scale(to, scale);
   return llvm::Error::success();
 }
 

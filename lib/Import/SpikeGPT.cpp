@@ -232,7 +232,8 @@ llvm::Expected<ImportedModel> importSpikeGPT(MLIRContext *ctx, StringRef path,
   if (!o.binaryEmbedding)
     o.binaryEmbedding = cfg->vocab == 77;
 
-  auto built = buildRWKV(ctx, **ckpt, *cfg, options.weights, &o);
+  auto built =
+      buildRWKV(ctx, **ckpt, *cfg, options.weights, &o, options.weightSink);
   if (!built)
     return built.takeError();
   ImportedModel m;

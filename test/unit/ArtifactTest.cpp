@@ -85,12 +85,26 @@ TEST_F(ArtifactDir, RefusesForeignFilesAndFiles) {
 }
 
 TEST_F(ArtifactDir, WeightsHeader) {
-  WeightBlob blob;
-  blob.bytes = {1, 2, 3, 4};
   ArtifactWriter a(at("art"));
-  ASSERT_EQ(message(a.create()), "");
+  auto file = WeightsFile::create(a);
+  ASSERT_TRUE(bool(file)) << message(file.takeError());
+  // The bytes go to the file as they are made; the blob keeps their size
+  // and checksums.
+  WeightBlob blob;
+  blob.sink = file->get();
+  const uint8_t bytes[] = {1, 2, 3, 4};
+  blob.append(bytes);
+  EXPECT_EQ(blob.size, 4u);
+  EXPECT_EQ(blob.checksum.digest(), xxh64(bytes, 4));
+  EXPECT_FALSE(llvm::sys::fs::exists(a.path("weights.bin")));
   uint64_t id = weightsId(blob);
-  ASSERT_EQ(message(a.writeWeights(blob, id)), "");
+  // FNV-1a of the four bytes.
+  uint64_t fnv = 1469598103934665603ull;
+  for (uint8_t c : bytes)
+    fnv = (fnv ^ c) * 1099511628211ull;
+  EXPECT_EQ(id, fnv);
+  ASSERT_EQ(message((*file)->commit(blob, id)), "");
+  file->reset();
   auto buf = llvm::MemoryBuffer::getFile(a.path("weights.bin"));
   ASSERT_TRUE(bool(buf));
   llvm::StringRef data = (*buf)->getBuffer();
@@ -101,7 +115,39 @@ TEST_F(ArtifactDir, WeightsHeader) {
             "SEQCWTS1 0x" + std::string(hex) + " 4\n");
   EXPECT_EQ(data.substr(4096), llvm::StringRef("\1\2\3\4", 4));
   // No temporary left behind.
-  EXPECT_FALSE(llvm::sys::fs::exists(a.path("weights.bin.tmp")));
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(a.getDir(), ec), end;
+       it != end && !ec; it.increment(ec))
+    EXPECT_EQ(llvm::sys::path::filename(it->path()), "weights.bin");
+}
+
+TEST_F(ArtifactDir, WeightsFileNotCommitted) {
+  // A compile that fails after the weights file was started leaves
+  // nothing: not the temporary, not the directories it made.
+  ArtifactWriter a(at("new/art"));
+  {
+    auto file = WeightsFile::create(a);
+    ASSERT_TRUE(bool(file)) << message(file.takeError());
+    EXPECT_TRUE(llvm::sys::fs::is_directory(a.getDir()));
+    WeightBlob blob;
+    blob.sink = file->get();
+    blob.append(std::vector<uint8_t>(100, 7));
+  }
+  EXPECT_FALSE(llvm::sys::fs::exists(at("new")));
+  // A directory that was there stays, with what it holds.
+  ArtifactWriter b(at("kept"));
+  ASSERT_EQ(message(b.create()), "");
+  ASSERT_EQ(message(b.writeFile("manifest.json", "{}")), "");
+  {
+    ASSERT_TRUE(bool(WeightsFile::create(b)));
+  }
+  EXPECT_TRUE(llvm::sys::fs::exists(b.path("manifest.json")));
+  std::error_code ec;
+  int n = 0;
+  for (llvm::sys::fs::directory_iterator it(b.getDir(), ec), end;
+       it != end && !ec; it.increment(ec))
+    ++n;
+  EXPECT_EQ(n, 1);
 }
 
 TEST(Importer, UnknownArchitecture) {

@@ -560,13 +560,26 @@ int runCompile() {
       tok != "none")
     return fail("--tokenizer=" + tok + ": expected bytes, world, neox or none");
 
+  // An artifact's weights go to weights.bin as they are imported (the
+  // compiler never holds them); the file is finished after the executable.
+  std::unique_ptr<seqc::WeightsFile> weightsFile;
+  if (emit == Emit::Artifact) {
+    auto file = seqc::WeightsFile::create(artifact);
+    if (!file)
+      return fail(file.takeError());
+    weightsFile = std::move(*file);
+  }
   progress("reading " + compileInput);
   auto ctx = makeContext(target->get());
   seqc::registerAllPasses();
-  auto model =
-      seqc::importModel(ctx.get(), compileInput, importOptions(weights));
+  seqc::ImportOptions options = importOptions(weights);
+  options.weightSink = weightsFile.get();
+  auto model = seqc::importModel(ctx.get(), compileInput, options);
   if (!model)
     return fail(model.takeError());
+  if (weightsFile)
+    if (Error e = weightsFile->takeError())
+      return fail(std::move(e));
   progress(model->description);
   if (tok.empty())
     tok = seqc::defaultTokenizer(model->vocab).str();
@@ -633,11 +646,11 @@ int runCompile() {
           (*target)->serialize(*model->module, *manifest, artifact, progress))
     return fail(std::move(e));
   progress(formatv("writing weights.bin ({0:f1} MiB)",
-                   model->weights.bytes.size() / 1048576.0)
+                   model->weights.size / 1048576.0)
                .str());
   if (Error e =
-          artifact.writeWeights(model->weights, seqc::weightsId(model->weights),
-                                (*target)->getExecutableFiles().front()))
+          weightsFile->commit(model->weights, seqc::weightsId(model->weights),
+                              (*target)->getExecutableFiles().front()))
     return fail(std::move(e));
   if (Error e = artifact.writeManifest(*manifest))
     return fail(std::move(e));

@@ -23,11 +23,13 @@
 #include "seqc/artifact.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -99,7 +101,8 @@ codeLayout(const Manifest &manifest);
 /// RWKV World, 50277..50432: GPT-NeoX, else none).
 llvm::StringRef defaultTokenizer(int64_t vocab);
 
-/// FNV-1a of the blob: the id the runtime checks weights.bin against.
+/// FNV-1a of the blob: the id the runtime checks weights.bin against
+/// (computed as the blob is made: WeightBlob::id).
 uint64_t weightsId(const WeightBlob &weights);
 
 /// The artifact directory.
@@ -117,12 +120,6 @@ public:
   std::string path(llvm::StringRef name) const;
   /// Writes `name` atomically.
   llvm::Error writeFile(llvm::StringRef name, llvm::StringRef contents) const;
-  /// weights.bin: header (format, id, size, checksums of the blob and of
-  /// `executable`, the artifact's file the runtime opens first) then the
-  /// blob.
-  llvm::Error
-  writeWeights(const WeightBlob &weights, uint64_t id,
-               std::optional<llvm::StringRef> executable = std::nullopt) const;
   /// manifest.json.
   llvm::Error writeManifest(const Manifest &manifest) const;
 
@@ -130,6 +127,45 @@ public:
 
 private:
   std::string dir;
+};
+
+/// weights.bin, written while the model is imported: the blob's bytes go,
+/// as the importer makes them, to an exclusive temporary in the artifact
+/// directory after room for the header; commit() writes the header
+/// (format, id, size, checksums of the blob and of `executable`, the
+/// artifact's file the runtime opens first) and renames the temporary to
+/// weights.bin. So the compiler never holds the blob: its memory is the
+/// largest tensor being converted, whatever the model's size.
+///
+/// create() makes the artifact directory (and its missing parents); a
+/// WeightsFile destroyed without a commit removes its temporary and the
+/// directories it made, if they are empty (a failed compile leaves nothing
+/// behind).
+class WeightsFile : public WeightSink {
+public:
+  static llvm::Expected<std::unique_ptr<WeightsFile>>
+  create(const ArtifactWriter &artifact);
+  ~WeightsFile() override;
+
+  void write(llvm::ArrayRef<uint8_t> bytes) override;
+  /// The first write failure (with the file's name and the cause), if any.
+  llvm::Error takeError();
+  /// Writes the header of `weights` (whose bytes are those written) and
+  /// puts the file in place.
+  llvm::Error commit(const WeightBlob &weights, uint64_t id,
+                     std::optional<llvm::StringRef> executable = std::nullopt);
+
+private:
+  explicit WeightsFile(ArtifactWriter artifact)
+      : artifact(std::move(artifact)) {}
+
+  ArtifactWriter artifact;
+  std::vector<std::string> madeDirs; // Deepest first.
+  llvm::SmallString<256> tmp;
+  int fd = -1;
+  uint64_t written = 0;
+  std::string failure;
+  bool committed = false;
 };
 
 } // namespace seqc

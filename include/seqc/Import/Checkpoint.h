@@ -57,6 +57,8 @@ struct Tensor {
   /// GGUF: the block-quantized type of the bytes (dtype is then F32, what
   /// toF32 gives); null for plain element types.
   const GgmlBlockType *blocks = nullptr;
+  /// A factor toF32 applies to every element (Checkpoint::scale).
+  float scale = 1.0f;
 
   /// The product of the shape (-1 when it overflows; never for a tensor
   /// of a checkpoint, whose shape Checkpoint::add checked).
@@ -66,7 +68,7 @@ struct Tensor {
   std::optional<uint64_t> expectedBytes() const;
   /// "[768, 768] f16".
   std::string describe() const;
-  /// The elements converted to f32.
+  /// The elements converted to f32 (times `scale`).
   std::vector<float> toF32() const;
 };
 
@@ -96,8 +98,18 @@ public:
   /// `values` must hold the product of `shape`.
   void setOwned(llvm::StringRef name, std::vector<int64_t> shape,
                 std::vector<float> values);
+  /// Multiplies tensor `name` by `factor` when it is read (toF32), without
+  /// copying it: for importers that undo a foreign layout's scaling.
+  void scale(llvm::StringRef name, float factor);
   /// Removes tensor `name` (nothing when there is none).
   void erase(llvm::StringRef name);
+
+  /// Drops the pages of the mapped file that `tensor`'s bytes lie on from
+  /// this process's memory (they are read again from the file if touched):
+  /// an importer that has converted a tensor calls it, so that a model is
+  /// never resident as a whole. Nothing for tensors the checkpoint owns or
+  /// a checkpoint read from memory.
+  void releasePages(const Tensor &tensor) const;
 
   /// Scalar metadata of formats that carry it (GGUF), as text.
   const std::string *metadata(llvm::StringRef key) const {

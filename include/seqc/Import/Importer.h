@@ -48,6 +48,9 @@ struct ImportOptions {
   SpikeGPTOptions spikegpt;
   /// RWKV-5 and later: the epsilon of the ln_x GroupNorm.
   float lnXEps = 64e-5f;
+  /// Where the weight blob's bytes go as they are made (the artifact's
+  /// weights.bin); null: nowhere (the blob keeps its layout and checksums).
+  WeightSink *weightSink = nullptr;
 };
 
 /// An imported model, whatever its architecture.

@@ -78,11 +78,13 @@ struct LlamaModel {
 /// matrix of the head size into W_v (values leave it rotated) and W_o (which
 /// undoes it). The model computes the same function; the module records what
 /// was folded as `seq.folded_rotations` (["residual", "values"]). An error when
-/// the width or the head size has no Hadamard matrix.
+/// the width or the head size has no Hadamard matrix. The blob's bytes go to
+/// `sink` tensor by tensor (WeightBlob).
 llvm::Expected<LlamaModel>
 buildLlama(mlir::MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &config,
            WeightFormat format, int64_t context, bool f16Cache,
-           std::optional<uint64_t> rotationSeed = std::nullopt);
+           std::optional<uint64_t> rotationSeed = std::nullopt,
+           WeightSink *sink = nullptr);
 
 } // namespace seqc
 

@@ -86,11 +86,13 @@ struct RWKVModel {
 /// Builds the module and the blob. The module is verified. With `spiking`
 /// (an RWKV-4 config, binaryEmbedding decided), the model is SpikeGPT's:
 /// LIF neurons on both block outputs, their membranes and spike counts in
-/// the state (SpikeGPTStateRow), and the residual rescaling.
+/// the state (SpikeGPTStateRow), and the residual rescaling. The blob's
+/// bytes go to `sink` tensor by tensor (WeightBlob).
 llvm::Expected<RWKVModel> buildRWKV(mlir::MLIRContext *ctx, Checkpoint &ckpt,
                                     const RWKVConfig &config,
                                     WeightFormat format,
-                                    const SpikeGPTOptions *spiking = nullptr);
+                                    const SpikeGPTOptions *spiking = nullptr,
+                                    WeightSink *sink = nullptr);
 
 } // namespace seqc
 

@@ -12,7 +12,9 @@
 #define SEQC_IMPORT_WEIGHTBLOB_H
 
 #include "seqc/Import/Checkpoint.h"
+#include "seqc/Support/Checksum.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
@@ -30,9 +32,23 @@ enum class WeightFormat { F32, F16, Int8 };
 llvm::StringRef stringifyWeightFormat(WeightFormat format);
 std::optional<WeightFormat> symbolizeWeightFormat(llvm::StringRef name);
 
+/// Where the bytes of a weight blob go while an importer makes them (the
+/// artifact's weights.bin): importers convert one tensor at a time, hand
+/// its bytes over and free them, so that no whole-model copy is ever held.
+class WeightSink {
+public:
+  virtual ~WeightSink();
+  /// Appends `bytes`. A sink keeps its first failure and reports it when
+  /// asked (the importers do not stop for it).
+  virtual void write(llvm::ArrayRef<uint8_t> bytes) = 0;
+};
+
 /// The weight blob: tensors prepared for the compiled code (RWKV: decays
 /// pre-exponentiated, ln0 folded into the embedding; matrices converted to
-/// the chosen format), each aligned to 64 bytes.
+/// the chosen format), each aligned to 64 bytes. The blob keeps its layout
+/// and checksums; its bytes go to `sink` as they are made (none: only the
+/// layout and checksums are kept, which is all `seqc import` and `--emit`
+/// need).
 struct WeightBlob {
   struct Entry {
     std::string name;
@@ -41,9 +57,20 @@ struct WeightBlob {
     DType dtype = DType::F32;
   };
   std::vector<Entry> entries;
-  std::vector<uint8_t> bytes;
+  /// Bytes made so far (the whole blob once an importer is done: it ends
+  /// padded to 64 bytes).
+  uint64_t size = 0;
+  /// FNV-1a of the bytes: the id the runtime checks weights.bin against.
+  uint64_t id = 1469598103934665603ull;
+  /// XXH64 of the bytes (the manifest's and weights.bin's checksum).
+  Xxh64Stream checksum;
+  WeightSink *sink = nullptr;
 
   const Entry *find(llvm::StringRef name) const;
+  /// Appends `bytes`: counts and hashes them and passes them to the sink.
+  void append(llvm::ArrayRef<uint8_t> bytes);
+  /// Appends zero bytes up to a multiple of `align`.
+  void pad(uint64_t align);
 };
 
 } // namespace seqc
