@@ -11,10 +11,17 @@ f16 weights, --layers of them; --kv-heads 32 gives every query head its own
 KV head (multi-head attention, 8x the cache of grouped-query attention). Each configuration is compiled with
 `seqc compile --weights=fp16` and measured with `seqc-run bench --contexts`:
 the cache is filled by prefill to each context, then 16 decode steps are
-timed. Configurations: f32 cache, 4-bit and 2-bit KIVI (groups of 32,
-window 32). The configurations are measured in turn, --repeat rounds of
+timed. Configurations: f32 and fp16 caches, 4-bit and 2-bit KIVI (groups
+of 32, window 32). The configurations are measured in turn, --repeat rounds of
 them, and each context keeps its fastest round (every round is in the
 JSON): on a shared 2-core machine single runs differ by 10-15%.
+
+Attention's share of a step: with the smallest context as the baseline,
+the time a step gains from it to each larger context is the attention over
+the extra tokens, and the cache bytes those tokens hold divided by that
+time are the attention's read speed ("attention_gb_s"), set against the
+bandwidth probe of the same run ("attention_bandwidth_ratio"). Give a small
+first context (64) for that baseline.
 """
 
 import argparse
@@ -29,6 +36,7 @@ sys.path.insert(0, str(REPO / "test" / "reference"))
 from llama_ref import random_model  # noqa: E402
 
 CONFIGS = [("f32 cache", []),
+           ("fp16 cache", ["--kv-f16"]),
            ("4-bit KIVI", ["--kv-bits", "4", "--kv-group", "32", "--kv-window", "32"]),
            ("2-bit KIVI", ["--kv-bits", "2", "--kv-group", "32", "--kv-window", "32"]),
            # Keys read back through a transform at every step: RotateKV's
@@ -83,7 +91,7 @@ def main():
         for _ in range(a.repeat):
             for label, art in arts:
                 out = subprocess.run([a.build / "bin" / "seqc-run", "bench", art,
-                                      "--prefill", "64", "--decode", "16",
+                                      "--prefill", "64", "--decode", "16", "--rounds", "2",
                                       "--contexts", a.contexts],
                                      check=True, capture_output=True, text=True).stdout
                 runs[label].append(json.loads(out))
@@ -94,10 +102,22 @@ def main():
                 rounds = [x["decode_at_context"][i]["ms_per_token"] for x in runs[label]]
                 p["ms_per_token_rounds"] = rounds
                 p["ms_per_token"] = min(rounds)
+            pts = r["decode_at_context"]
+            base = pts[0]
+            for p in pts[1:]:
+                extra_ms = p["ms_per_token"] - base["ms_per_token"]
+                extra_bytes = r["kv_bytes_per_token"] * (p["context"] - base["context"])
+                p["attention_ms_over_first_context"] = extra_ms
+                if extra_ms > 0:
+                    p["attention_gb_s"] = extra_bytes / extra_ms / 1e6
+                    p["attention_bandwidth_ratio"] = (p["attention_gb_s"] /
+                                                      r["read_bandwidth_gb_s"])
             results.append(r)
-            print(label, [(p["context"], round(p["ms_per_token"], 2))
+            print(label, [(p["context"], round(p["ms_per_token"], 2),
+                           round(p.get("attention_gb_s", 0), 1))
                           for p in r["decode_at_context"]],
-                  "KV bytes/token", r["kv_bytes_per_token"], flush=True)
+                  "KV bytes/token", r["kv_bytes_per_token"],
+                  "probe GB/s", round(r["read_bandwidth_gb_s"], 1), flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"layers": a.layers, "kv_heads": a.kv_heads,
                                  "shape": "TinyLlama-1.1B layers",
