@@ -263,6 +263,53 @@ public:
   Value addf(Value x, Value y) { return arith::AddFOp::create(b, x, y, fm); }
   Value fma(Value x, Value y, Value a) { return addf(a, mulf(x, y)); }
 
+  /// The lane sums of the four [D] vectors `p`, as a vector<4>: each folded
+  /// to L = 16 (or 8) lanes by vector adds, then the four transposed into
+  /// one by rounds of two shuffles and an add, each round halving the
+  /// segment of every vector and putting two vectors' halves side by side
+  /// (a tree of 3 + 4 + 1 + 1 adds for four sums instead of four trees).
+  Value sum4(ArrayRef<Value> p) {
+    int64_t D = l.headDim, L = D % 16 == 0 ? 16 : 8;
+    SmallVector<Value> a;
+    for (Value v : p) {
+      auto slice = [&](int64_t off) -> Value {
+        return vector::ExtractStridedSliceOp::create(
+            b, v, ArrayRef<int64_t>{off}, ArrayRef<int64_t>{L},
+            ArrayRef<int64_t>{1});
+      };
+      Value acc = slice(0);
+      for (int64_t off = L; off < D; off += L)
+        acc = addf(acc, slice(off));
+      a.push_back(acc);
+    }
+    // x, y: L lanes of `segs` segments of m lanes each -> L lanes of 2 segs
+    // segments of m / 2 (x's segments halved and summed, then y's).
+    auto pair = [&](Value x, Value y, int64_t segs, int64_t m) -> Value {
+      SmallVector<int64_t> lo, hi;
+      for (int64_t src = 0; src < 2; ++src)
+        for (int64_t sg = 0; sg < segs; ++sg)
+          for (int64_t j = 0; j < m / 2; ++j) {
+            lo.push_back(src * L + sg * m + j);
+            hi.push_back(src * L + sg * m + m / 2 + j);
+          }
+      return addf(vector::ShuffleOp::create(b, x, y, lo),
+                  vector::ShuffleOp::create(b, x, y, hi));
+    };
+    Value v = pair(pair(a[0], a[1], 1, L), pair(a[2], a[3], 1, L), 2, L / 2);
+    // Four segments of m lanes -> four of m / 2, until one lane each.
+    for (int64_t m = L / 4; m > 1; m /= 2) {
+      SmallVector<int64_t> lo, hi;
+      for (int64_t sg = 0; sg < 4; ++sg)
+        for (int64_t j = 0; j < m / 2; ++j) {
+          lo.push_back(sg * m + j);
+          hi.push_back(sg * m + m / 2 + j);
+        }
+      v = addf(vector::ShuffleOp::create(b, v, v, lo),
+               vector::ShuffleOp::create(b, v, v, hi));
+    }
+    return v;
+  }
+
   /// The scores of the bit-packed keys [0, nq) of head kh (tokens S + i),
   /// row by row in vector registers, and their maximum folded into
   /// `stats`.
@@ -314,7 +361,26 @@ public:
           qm.push_back(sum(mulf(qP[r], mP)));
         }
         Value i0 = mul(g, idx(G));
-        loop(i0, add(i0, idx(G)), [&](Value i) { token(i, qs, qm); });
+        if (G % 4) {
+          loop(i0, add(i0, idx(G)), [&](Value i) { token(i, qs, qm); });
+          return;
+        }
+        // Four tokens at a time: their four sums share one reduction tree
+        // and one vector store.
+        auto block = scf::ForOp::create(b, i0, add(i0, idx(G)), idx(4));
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(block.getBody());
+        Value i = block.getInductionVar();
+        SmallVector<Value> raw;
+        for (int64_t t = 0; t < 4; ++t)
+          raw.push_back(unpackRow(s, cd, kh, add(i, idx(t))));
+        for (int64_t r = 0; r < rep; ++r) {
+          SmallVector<Value> prod;
+          for (Value x : raw)
+            prod.push_back(mulf(qs[r], x));
+          Value sv = addf(sum4(prod), splat(qm[r], 4));
+          vector::StoreOp::create(b, sv, scores, ValueRange{idx(r), add(S, i)});
+        }
       });
     } else {
       // Per query: its lanes times 2^-(e bits), and its sum over each

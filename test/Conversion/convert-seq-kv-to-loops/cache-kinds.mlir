@@ -131,7 +131,10 @@ func.func @kivi4(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k:
 !c8 = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 8, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 8, group = 8, axis = 1, asymmetric>, window = 8>
 // On read a row is its 16 bytes converted (one code per byte: no mask, and
 // the lane order is the channel order). Keys per channel: each group of 8
-// tokens folds its scales into the query and its minima into one offset.
+// tokens folds its scales into the query and its minima into one offset,
+// and its tokens are scored four at a time: four products, their lane sums
+// transposed into one vector<4> by rounds of two shuffles and an add, one
+// store.
 // CHECK-LABEL: func.func @kivi8
 // CHECK-DAG: %[[BYTES:.*]] = arith.constant 12352 : index
 // CHECK: arith.muli %{{.*}}, %[[BYTES]]
@@ -147,12 +150,21 @@ func.func @kivi4(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k:
 // CHECK:   %[[QS:.*]] = arith.mulf %[[Q]], %[[S]]
 // CHECK:   %[[QM:.*]] = arith.mulf %[[Q]], %[[M]]
 // CHECK:   %[[OFF:.*]] = vector.reduction <add>, %[[QM]]
-// CHECK:   scf.for
-// CHECK:     %[[ROW:.*]] = vector.load %{{.*}} : memref<2x64x16xi8>, vector<16xi8>
-// CHECK:     %[[KC:.*]] = arith.uitofp %[[ROW]] : vector<16xi8> to vector<16xf32>
-// CHECK:     %[[PROD:.*]] = arith.mulf %[[QS]], %[[KC]]
-// CHECK:     %[[DOT:.*]] = vector.reduction <add>, %[[PROD]]
-// CHECK:     arith.addf %[[DOT]], %[[OFF]]
+// CHECK:   scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %c4
+// CHECK:     %[[ROW0:.*]] = vector.load %{{.*}}[%{{.*}}, %[[I]], %c0] : memref<2x64x16xi8>, vector<16xi8>
+// CHECK:     %[[KC0:.*]] = arith.uitofp %[[ROW0]] : vector<16xi8> to vector<16xf32>
+// CHECK:     %[[I3:.*]] = arith.addi %[[I]], %c3
+// CHECK:     %[[ROW3:.*]] = vector.load %{{.*}}[%{{.*}}, %[[I3]], %c0] : memref<2x64x16xi8>, vector<16xi8>
+// CHECK:     %[[KC3:.*]] = arith.uitofp %[[ROW3]] : vector<16xi8> to vector<16xf32>
+// CHECK:     %[[P0:.*]] = arith.mulf %[[QS]], %[[KC0]]
+// CHECK:     %[[P3:.*]] = arith.mulf %[[QS]], %[[KC3]]
+// CHECK:     %[[OFF4:.*]] = vector.broadcast %[[OFF]] : f32 to vector<4xf32>
+// CHECK:     vector.shuffle %{{.*}}, %[[P3]] [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31]
+// CHECK:     vector.shuffle %[[P0]], %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]
+// CHECK:     %[[SUMS:.*]] = arith.addf %{{.*}} : vector<4xf32>
+// CHECK:     %[[SC4:.*]] = arith.addf %[[SUMS]], %[[OFF4]]
+// CHECK:     vector.store %[[SC4]], %{{.*}}[%c0, %[[I]]] : memref<2x64xf32, {{.*}}>, vector<4xf32>
+// CHECK-NOT: vector.reduction
 // CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<2xf32>, vector<2xf32>)
 // CHECK:   %[[VROW:.*]] = vector.load %{{.*}} : memref<2x64x16xi8>, vector<16xi8>
 // CHECK:   arith.uitofp %[[VROW]] : vector<16xi8> to vector<16xf32>
