@@ -21,6 +21,7 @@ the speedup over the fp16 cache.
 
 import argparse
 import json
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -185,6 +186,24 @@ func.func @main() {{
     return "\n".join(lines)
 
 
+def machine():
+    """The CPU the figures were measured on (/proc/cpuinfo) and its threads."""
+    info = {"cpus": os.cpu_count()}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return info
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and "model" not in info:
+            info["model"] = value.strip()
+        if key.strip() == "flags" and "isa" not in info:
+            flags = set(value.split())
+            info["isa"] = [f for f in ("avx2", "fma", "f16c", "avx512f", "avx512bw",
+                                       "avx512_vnni", "avx_vnni") if f in flags]
+    return info
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", type=Path, default=REPO / "build")
@@ -235,7 +254,7 @@ def main():
                   f"({k['bandwidth_ratio']:.2f} of the probe's {probe_gb_s:.1f})  "
                   f"x{k['speedup_over_fp16']:.2f} vs fp16", flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(results, indent=2) + "\n")
+    a.out.write_text(json.dumps({"machine": machine(), "contexts": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
