@@ -266,8 +266,9 @@ public:
   /// The lane sums of the four [D] vectors `p`, as a vector<4>: each folded
   /// to L = 16 (or 8) lanes by vector adds, then the four transposed into
   /// one by rounds of two shuffles and an add, each round halving the
-  /// segment of every vector and putting two vectors' halves side by side
-  /// (a tree of 3 + 4 + 1 + 1 adds for four sums instead of four trees).
+  /// segment of every vector and putting two vectors' halves side by side:
+  /// five steps of two shuffles and an add (head_dim 64) for the four sums,
+  /// where four reduction trees take four steps each.
   Value sum4(ArrayRef<Value> p) {
     int64_t D = l.headDim, L = D % 16 == 0 ? 16 : 8;
     SmallVector<Value> a;
