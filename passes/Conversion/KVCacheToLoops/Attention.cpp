@@ -103,7 +103,8 @@ public:
                   function_ref<void(Value)> body,
                   function_ref<void(Value)> onKeyGroup = nullptr,
                   function_ref<void(Value)> quantBody = nullptr,
-                  function_ref<void(Value)> onSkip = nullptr) {
+                  function_ref<void(Value)> onSkip = nullptr,
+                  function_ref<void(Value)> packedRegion = nullptr) {
     int64_t H = l.heads, D = l.headDim;
     if (l.scored) {
       Value held = arith::MinSIOp::create(b, n, idx(l.budget));
@@ -191,6 +192,12 @@ public:
     };
     if (l.evicting) // tokens [S, S + nq) were dropped
       return ringRows();
+    // The bit-packed tokens [0, nq) as whole rows in vector registers
+    // (packedRegion), or row by row through `row`.
+    if (packedRegion) {
+      packedRegion(nq);
+      return ringRows();
+    }
     // Per-channel keys: the caller folds each group's scales and minima
     // into the query (onKeyGroup, at the group's first token) and takes
     // the raw codes.
@@ -210,6 +217,313 @@ public:
       (folded ? quantBody : body)(add(S, i));
     });
     ringRows();
+  }
+
+  /// Whether the bit-packed tokens of one side are read as whole rows in
+  /// vector registers (KVCodec::unpackRow) rather than row by row: codes of
+  /// 1, 2, 4 or 8 bits in a cache that keeps every token (not scored), keys
+  /// without a key transform, values outside a latent cache.
+  bool packedRows(bool keys) {
+    if (!l.compressed || l.evicting || l.scored)
+      return false;
+    if (kt && (keys || kt->latent()))
+      return false;
+    return wholeRows(keys ? l.key : l.value);
+  }
+
+  /// Sum of the lanes of `v`, reassociable (a tree of vector adds).
+  Value sum(Value v) {
+    return vector::ReductionOp::create(b, vector::CombiningKind::ADD, v,
+                                       fm.getValue());
+  }
+  Value splat(Value x, int64_t n) {
+    return vector::BroadcastOp::create(b, VectorType::get({n}, f32), x);
+  }
+  /// The per-token group parameters of token i (channel-axis groups):
+  /// the row of head_dim / group values at (h, i) of `m` as a vector.
+  Value groupRow(const KVLayout::Side &s, Value m, Value h, Value i) {
+    return vector::LoadOp::create(b,
+                                  VectorType::get({l.headDim / s.group}, f32),
+                                  m, ValueRange{h, i, idx(0)});
+  }
+  /// `g` (one value per channel group, [D / G]) spread to the lanes of
+  /// `order` (the channel of each lane).
+  Value spreadGroups(const KVLayout::Side &s, Value g,
+                     ArrayRef<int64_t> order) {
+    int64_t NG = l.headDim / s.group;
+    if (NG == 1)
+      return splat(vector::ExtractOp::create(b, g, ArrayRef<int64_t>{0}),
+                   l.headDim);
+    SmallVector<int64_t> groupOf;
+    for (int64_t c : order)
+      groupOf.push_back(c / s.group);
+    return permute(g, groupOf);
+  }
+  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, x, y, fm); }
+  Value addf(Value x, Value y) { return arith::AddFOp::create(b, x, y, fm); }
+  Value fma(Value x, Value y, Value a) { return addf(a, mulf(x, y)); }
+
+  /// The lane sums of the four [D] vectors `p`, as a vector<4>: each folded
+  /// to L = 16 (or 8) lanes by vector adds, then the four transposed into
+  /// one by rounds of two shuffles and an add, each round halving the
+  /// segment of every vector and putting two vectors' halves side by side:
+  /// five steps of two shuffles and an add (head_dim 64) for the four sums,
+  /// where four reduction trees take four steps each.
+  Value sum4(ArrayRef<Value> p) {
+    int64_t D = l.headDim, L = D % 16 == 0 ? 16 : 8;
+    SmallVector<Value> a;
+    for (Value v : p) {
+      auto slice = [&](int64_t off) -> Value {
+        return vector::ExtractStridedSliceOp::create(
+            b, v, ArrayRef<int64_t>{off}, ArrayRef<int64_t>{L},
+            ArrayRef<int64_t>{1});
+      };
+      Value acc = slice(0);
+      for (int64_t off = L; off < D; off += L)
+        acc = addf(acc, slice(off));
+      a.push_back(acc);
+    }
+    // x, y: L lanes of `segs` segments of m lanes each -> L lanes of 2 segs
+    // segments of m / 2 (x's segments halved and summed, then y's).
+    auto pair = [&](Value x, Value y, int64_t segs, int64_t m) -> Value {
+      SmallVector<int64_t> lo, hi;
+      for (int64_t src = 0; src < 2; ++src)
+        for (int64_t sg = 0; sg < segs; ++sg)
+          for (int64_t j = 0; j < m / 2; ++j) {
+            lo.push_back(src * L + sg * m + j);
+            hi.push_back(src * L + sg * m + m / 2 + j);
+          }
+      return addf(vector::ShuffleOp::create(b, x, y, lo),
+                  vector::ShuffleOp::create(b, x, y, hi));
+    };
+    Value v = pair(pair(a[0], a[1], 1, L), pair(a[2], a[3], 1, L), 2, L / 2);
+    // Four segments of m lanes -> four of m / 2, until one lane each.
+    for (int64_t m = L / 4; m > 1; m /= 2) {
+      SmallVector<int64_t> lo, hi;
+      for (int64_t sg = 0; sg < 4; ++sg)
+        for (int64_t j = 0; j < m / 2; ++j) {
+          lo.push_back(sg * m + j);
+          hi.push_back(sg * m + m / 2 + j);
+        }
+      v = addf(vector::ShuffleOp::create(b, v, v, lo),
+               vector::ShuffleOp::create(b, v, v, hi));
+    }
+    return v;
+  }
+
+  /// The scores of the bit-packed keys [0, nq) of head kh (tokens S + i),
+  /// row by row in vector registers, and their maximum folded into
+  /// `stats`.
+  /// Per-channel groups (KIVI): the group's scales and minima fold into the
+  /// query once per group, q.(code s + m) = (q s).code + q.m, so a token
+  /// costs its unpacking, one vector multiply-add per 16 channels and one
+  /// sum. Per-token groups: the token's scales spread over the lanes, and
+  /// the minima's share from the query's sums per group.
+  void scorePacked(Value kh, Value nq, Value qbuf, Value scores, Value stats,
+                   int64_t rep) {
+    const KVLayout::Side &s = l.key;
+    int64_t D = l.headDim, G = s.group;
+    auto vD = VectorType::get({D}, f32);
+    SmallVector<int64_t> lanes = laneChannels(s);
+    Value pw = laneWeights(s), cd = codes(s), sc = scales(s);
+    Value mins = s.asymmetric ? minima(s) : Value();
+    Value S = idx(l.sinks);
+    SmallVector<Value> qP, maxes;
+    for (int64_t r = 0; r < rep; ++r) {
+      Value q = vector::LoadOp::create(b, vD, qbuf, ValueRange{idx(r), idx(0)});
+      qP.push_back(permute(q, lanes));
+      maxes.push_back(memref::LoadOp::create(b, stats, ValueRange{idx(r)}));
+    }
+    // The token loops only store scores; their maximum is a separate
+    // reduction over the stored row (a maximum carried from token to
+    // token is a serial chain of compare-and-selects in every iteration).
+    auto token = [&](Value i, ArrayRef<Value> qs, ArrayRef<Value> qm) {
+      Value raw = unpackRow(s, cd, kh, i);
+      Value j = add(S, i);
+      for (int64_t r = 0; r < rep; ++r) {
+        Value sv = addf(sum(mulf(qs[r], raw)), qm[r]);
+        memref::StoreOp::create(b, sv, scores, ValueRange{idx(r), j});
+      }
+    };
+    if (s.perChannel) {
+      Value groups = arith::DivUIOp::create(b, nq, idx(G));
+      loop(idx(0), groups, [&](Value g) {
+        Value sP = permute(
+            vector::LoadOp::create(b, vD, sc, ValueRange{kh, g, idx(0)}),
+            lanes);
+        Value mP = mins ? permute(vector::LoadOp::create(
+                                      b, vD, mins, ValueRange{kh, g, idx(0)}),
+                                  lanes)
+                        : symmetricMinimum(s, sP);
+        Value spw = pw ? mulf(sP, pw) : sP;
+        SmallVector<Value> qs, qm;
+        for (int64_t r = 0; r < rep; ++r) {
+          qs.push_back(mulf(qP[r], spw));
+          qm.push_back(sum(mulf(qP[r], mP)));
+        }
+        Value i0 = mul(g, idx(G));
+        if (G % 4) {
+          loop(i0, add(i0, idx(G)), [&](Value i) { token(i, qs, qm); });
+          return;
+        }
+        // Four tokens at a time: their four sums share one reduction tree
+        // and one vector store.
+        auto block = scf::ForOp::create(b, i0, add(i0, idx(G)), idx(4));
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(block.getBody());
+        Value i = block.getInductionVar();
+        SmallVector<Value> raw;
+        for (int64_t t = 0; t < 4; ++t)
+          raw.push_back(unpackRow(s, cd, kh, add(i, idx(t))));
+        for (int64_t r = 0; r < rep; ++r) {
+          SmallVector<Value> prod;
+          for (Value x : raw)
+            prod.push_back(mulf(qs[r], x));
+          Value sv = addf(sum4(prod), splat(qm[r], 4));
+          vector::StoreOp::create(b, sv, scores, ValueRange{idx(r), add(S, i)});
+        }
+      });
+    } else {
+      // Per query: its lanes times 2^-(e bits), and its sum over each
+      // channel group (for the minima).
+      int64_t NG = D / G;
+      SmallVector<Value> qPw, qSum;
+      for (int64_t r = 0; r < rep; ++r) {
+        qPw.push_back(pw ? mulf(qP[r], pw) : qP[r]);
+        Value q =
+            vector::LoadOp::create(b, vD, qbuf, ValueRange{idx(r), idx(0)});
+        SmallVector<Value> parts;
+        for (int64_t g = 0; g < NG; ++g)
+          parts.push_back(sum(vector::ExtractStridedSliceOp::create(
+              b, q, ArrayRef<int64_t>{g * G}, ArrayRef<int64_t>{G},
+              ArrayRef<int64_t>{1})));
+        qSum.push_back(vector::FromElementsOp::create(
+            b, VectorType::get({NG}, f32), parts));
+      }
+      loop(idx(0), nq, [&](Value i) {
+        Value srow = groupRow(s, sc, kh, i);
+        Value mrow =
+            mins ? groupRow(s, mins, kh, i) : symmetricMinimum(s, srow);
+        Value sL = spreadGroups(s, srow, lanes);
+        SmallVector<Value> qs, qm;
+        for (int64_t r = 0; r < rep; ++r) {
+          qs.push_back(mulf(qPw[r], sL));
+          qm.push_back(sum(mulf(qSum[r], mrow)));
+        }
+        token(i, qs, qm);
+      });
+    }
+    for (int64_t r = 0; r < rep; ++r) {
+      Value m = reduce(S, add(S, nq), maxes[r], [&](Value j, Value a) {
+        Value sv = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
+        return arith::MaximumFOp::create(b, a, sv);
+      });
+      memref::StoreOp::create(b, m, stats, ValueRange{idx(r)});
+    }
+  }
+
+  /// acc[r, :] += inv_r sum_i e[r, S + i] value_i over the bit-packed
+  /// values [0, nq) of head kh (e the softmax numerators in `scores`, inv_r
+  /// = stats[r] their reciprocal sum), accumulated in vector registers in
+  /// lane order and permuted back once. Per-token groups (KIVI): e s of the
+  /// token's groups spread over the lanes times its codes, and e m summed
+  /// per group. Per-channel groups: sum e code and sum e per group of
+  /// tokens, then times the group's scales and minima.
+  void accumulatePacked(Value kh, Value nq, Value scores, Value stats,
+                        Value acc, int64_t rep) {
+    const KVLayout::Side &s = l.value;
+    int64_t D = l.headDim, G = s.group;
+    auto vD = VectorType::get({D}, f32);
+    SmallVector<int64_t> lanes = laneChannels(s);
+    Value pw = laneWeights(s), cd = codes(s), sc = scales(s);
+    Value mins = s.asymmetric ? minima(s) : Value();
+    Value S = idx(l.sinks);
+    Value zeroD =
+        arith::ConstantOp::create(b, vD, DenseElementsAttr::get(vD, 0.0f));
+    auto weight = [&](int64_t r, Value i) -> Value {
+      return memref::LoadOp::create(b, scores, ValueRange{idx(r), add(S, i)});
+    };
+    // Per query, the sum in channel order.
+    SmallVector<Value> total;
+    if (s.perChannel) {
+      SmallVector<Value> init(2 * rep, zeroD);
+      Value groups = arith::DivUIOp::create(b, nq, idx(G));
+      SmallVector<Value> res =
+          carry(idx(0), groups, init, [&](Value g, ValueRange a) {
+            SmallVector<Value> inner(rep, zeroD);
+            inner.append(rep, f(0.0f));
+            Value i0 = mul(g, idx(G));
+            SmallVector<Value> in =
+                carry(i0, add(i0, idx(G)), inner, [&](Value i, ValueRange c) {
+                  Value raw = unpackRow(s, cd, kh, i);
+                  SmallVector<Value> out;
+                  SmallVector<Value> ws;
+                  for (int64_t r = 0; r < rep; ++r) {
+                    Value e = weight(r, i);
+                    out.push_back(fma(splat(e, D), raw, c[r]));
+                    ws.push_back(addf(c[rep + r], e));
+                  }
+                  out.append(ws);
+                  return out;
+                });
+            Value sP = permute(
+                vector::LoadOp::create(b, vD, sc, ValueRange{kh, g, idx(0)}),
+                lanes);
+            Value mP =
+                mins ? permute(vector::LoadOp::create(
+                                   b, vD, mins, ValueRange{kh, g, idx(0)}),
+                               lanes)
+                     : symmetricMinimum(s, sP);
+            SmallVector<Value> out;
+            for (int64_t r = 0; r < rep; ++r)
+              out.push_back(fma(sP, in[r], a[r]));
+            for (int64_t r = 0; r < rep; ++r)
+              out.push_back(fma(mP, splat(in[rep + r], D), a[rep + r]));
+            return out;
+          });
+      for (int64_t r = 0; r < rep; ++r) {
+        Value codesPart = pw ? mulf(res[r], pw) : res[r];
+        total.push_back(
+            permute(addf(codesPart, res[rep + r]), channelLanes(s)));
+      }
+    } else {
+      int64_t NG = D / G;
+      auto vG = VectorType::get({NG}, f32);
+      Value zeroG =
+          arith::ConstantOp::create(b, vG, DenseElementsAttr::get(vG, 0.0f));
+      SmallVector<Value> init(rep, zeroD);
+      init.append(rep, zeroG);
+      SmallVector<Value> res =
+          carry(idx(0), nq, init, [&](Value i, ValueRange a) {
+            Value raw = unpackRow(s, cd, kh, i);
+            Value srow = groupRow(s, sc, kh, i);
+            Value mrow =
+                mins ? groupRow(s, mins, kh, i) : symmetricMinimum(s, srow);
+            SmallVector<Value> out, outM;
+            for (int64_t r = 0; r < rep; ++r) {
+              Value e = splat(weight(r, i), NG);
+              out.push_back(
+                  fma(spreadGroups(s, mulf(e, srow), lanes), raw, a[r]));
+              outM.push_back(fma(e, mrow, a[rep + r]));
+            }
+            out.append(outM);
+            return out;
+          });
+      SmallVector<int64_t> channels;
+      for (int64_t c = 0; c < D; ++c)
+        channels.push_back(c);
+      for (int64_t r = 0; r < rep; ++r) {
+        Value codesPart = pw ? mulf(res[r], pw) : res[r];
+        total.push_back(addf(permute(codesPart, channelLanes(s)),
+                             spreadGroups(s, res[rep + r], channels)));
+      }
+    }
+    for (int64_t r = 0; r < rep; ++r) {
+      Value inv = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+      Value a = vector::LoadOp::create(b, vD, acc, ValueRange{idx(r), idx(0)});
+      vector::StoreOp::create(b, fma(total[r], splat(inv, D), a), acc,
+                              ValueRange{idx(r), idx(0)});
+    }
   }
 
   /// out[t, :, :] = attention of query row t ([T, Hq, D] f32 memrefs) over
@@ -306,10 +620,26 @@ public:
           memref::StoreOp::create(b, off, qm, ValueRange{idx(r)});
         }
       };
+      function_ref<void(Value)> packedKeys = nullptr, packedValues = nullptr;
+      auto scoreRegion = [&](Value nq) {
+        scorePacked(kh, nq, qbuf, scores, stats, rep);
+      };
+      auto valueRegion = [&](Value nq) {
+        accumulatePacked(kh, nq, scores, stats, acc, rep);
+      };
+      if (packedRows(true))
+        packedKeys = scoreRegion;
+      if (packedRows(false))
+        packedValues = valueRegion;
       if (l.compressed && l.key.perChannel && !kt)
         forEachRow(
             true, kh, n, row, [&](Value j) { score(j, qbuf, false); },
-            foldGroup, [&](Value j) { score(j, qs, true); });
+            foldGroup, [&](Value j) { score(j, qs, true); }, nullptr,
+            packedKeys);
+      else if (packedKeys)
+        forEachRow(
+            true, kh, n, row, [&](Value j) { score(j, qbuf, false); }, nullptr,
+            nullptr, nullptr, packedKeys);
       else
         forEachRow(
             true, kh, n, row, [&](Value j) { score(j, qbuf, false); }, nullptr,
@@ -345,20 +675,24 @@ public:
       if (l.scored)
         accumulateAttention(kh, n, scores, stats, rep);
       // Weighted sum of the values.
-      forEachRow(false, kh, n, row, [&](Value j) {
-        for (int64_t r = 0; r < rep; ++r) {
-          Value e = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
-          Value inv = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
-          Value w = arith::MulFOp::create(b, e, inv);
-          loop(W, [&](Value d) {
-            Value v = memref::LoadOp::create(b, row, ValueRange{d});
-            Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
-            a = arith::AddFOp::create(b, a, arith::MulFOp::create(b, w, v, fm),
-                                      fm);
-            memref::StoreOp::create(b, a, acc, ValueRange{idx(r), d});
-          });
-        }
-      });
+      forEachRow(
+          false, kh, n, row,
+          [&](Value j) {
+            for (int64_t r = 0; r < rep; ++r) {
+              Value e =
+                  memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
+              Value inv = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
+              Value w = arith::MulFOp::create(b, e, inv);
+              loop(W, [&](Value d) {
+                Value v = memref::LoadOp::create(b, row, ValueRange{d});
+                Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
+                a = arith::AddFOp::create(
+                    b, a, arith::MulFOp::create(b, w, v, fm), fm);
+                memref::StoreOp::create(b, a, acc, ValueRange{idx(r), d});
+              });
+            }
+          },
+          nullptr, nullptr, nullptr, packedValues);
       for (int64_t r = 0; r < rep; ++r) {
         Value qh = qHead(r);
         if (latent) {

@@ -9,6 +9,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::seq::kv;
 
@@ -246,4 +248,65 @@ void KVCodec::dequantRow(const KVLayout::Side &s, Value h, Value i, Value row,
     }
     vector::StoreOp::create(b, x, row, ValueRange{c0});
   });
+}
+
+bool KVCodec::wholeRows(const KVLayout::Side &s) const {
+  return s.bits > 0 && 8 % s.bits == 0 && l.headDim % 8 == 0 &&
+         l.headDim <= 512;
+}
+
+SmallVector<int64_t> KVCodec::laneChannels(const KVLayout::Side &s) const {
+  int64_t P = 8 / s.bits, R = s.rowBytes;
+  SmallVector<int64_t> order;
+  for (int64_t e = 0; e < P; ++e)
+    for (int64_t k = 0; k < R; ++k)
+      order.push_back(P * k + e);
+  return order;
+}
+
+SmallVector<int64_t> KVCodec::channelLanes(const KVLayout::Side &s) const {
+  SmallVector<int64_t> channels = laneChannels(s), lanes(channels.size());
+  for (auto [lane, c] : llvm::enumerate(channels))
+    lanes[c] = lane;
+  return lanes;
+}
+
+Value KVCodec::laneWeights(const KVLayout::Side &s) {
+  int64_t P = 8 / s.bits, R = s.rowBytes;
+  if (P == 1)
+    return {};
+  auto vt = VectorType::get({l.headDim}, f32);
+  SmallVector<float> w;
+  for (int64_t e = 0; e < P; ++e)
+    for (int64_t k = 0; k < R; ++k)
+      w.push_back(std::ldexp(1.0f, -int(e * s.bits)));
+  return arith::ConstantOp::create(b, vt,
+                                   DenseElementsAttr::get(vt, ArrayRef(w)));
+}
+
+Value KVCodec::unpackRow(const KVLayout::Side &s, Value cd, Value h, Value i) {
+  int64_t D = l.headDim, R = s.rowBytes, P = 8 / s.bits;
+  Type i8 = b.getI8Type();
+  Value bytes = vector::LoadOp::create(b, VectorType::get({R}, i8), cd,
+                                       ValueRange{h, i, idx(0)});
+  if (P > 1) {
+    SmallVector<int64_t> repeat;
+    SmallVector<APInt> masks;
+    for (int64_t e = 0; e < P; ++e)
+      for (int64_t k = 0; k < R; ++k) {
+        repeat.push_back(k);
+        masks.push_back(APInt(8, ((1u << s.bits) - 1) << (e * s.bits)));
+      }
+    auto wide = VectorType::get({D}, i8);
+    bytes = vector::ShuffleOp::create(b, bytes, bytes, repeat);
+    bytes = arith::AndIOp::create(
+        b, bytes,
+        arith::ConstantOp::create(b, wide,
+                                  DenseElementsAttr::get(wide, masks)));
+  }
+  return arith::UIToFPOp::create(b, VectorType::get({D}, f32), bytes);
+}
+
+Value KVCodec::permute(Value v, ArrayRef<int64_t> order) {
+  return vector::ShuffleOp::create(b, v, v, order);
 }

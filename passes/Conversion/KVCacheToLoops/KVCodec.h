@@ -76,6 +76,32 @@ public:
   /// broadcast). With `codesOnly` the codes themselves.
   void dequantRow(const KVLayout::Side &s, Value h, Value i, Value row,
                   bool codesOnly = false);
+
+  // Whole rows in vector registers (the attention's packed region). With
+  // `bits` dividing 8 (1, 2, 4, 8), byte k of a row holds the codes of
+  // channels P k + e (P = 8 / bits) at bits [e bits, (e + 1) bits): the row
+  // bytes repeated P times and masked lane by lane give every code in one
+  // vector of head_dim lanes, lane e R + k (R = rowBytes) holding channel
+  // P k + e's code times 2^(e bits), with no shift. The attention works in
+  // that lane order (queries and group parameters permuted once per query
+  // or group, the sums permuted back at the end) and folds the 2^-(e bits)
+  // into the factors it multiplies by anyway.
+
+  /// Whether side `s` decodes whole rows (bits 1, 2, 4 or 8).
+  bool wholeRows(const KVLayout::Side &s) const;
+  /// Channel of each lane: laneChannels(s)[e R + k] = P k + e.
+  SmallVector<int64_t> laneChannels(const KVLayout::Side &s) const;
+  /// Lane of each channel (the inverse permutation).
+  SmallVector<int64_t> channelLanes(const KVLayout::Side &s) const;
+  /// 2^-(e bits) per lane (vector<head_dim x f32>); null when bits = 8.
+  Value laneWeights(const KVLayout::Side &s);
+  /// Token i of head h from the codes view `cd`: one vector load of its
+  /// rowBytes bytes, repeated P times (vector.shuffle), masked (arith.andi)
+  /// and converted (arith.uitofp) to vector<head_dim x f32> in lane order.
+  Value unpackRow(const KVLayout::Side &s, Value cd, Value h, Value i);
+  /// v ([n] vector) with its lanes picked by `order`: result[k] =
+  /// v[order[k]].
+  Value permute(Value v, ArrayRef<int64_t> order);
 };
 
 } // namespace mlir::seq::kv

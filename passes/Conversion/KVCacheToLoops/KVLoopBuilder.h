@@ -105,6 +105,18 @@ public:
         b, body(forOp.getInductionVar(), forOp.getRegionIterArgs()[0]));
     return forOp.getResult(0);
   }
+  /// A loop carrying `init` (any types): body(i, carried) returns the
+  /// values of the next iteration; the results are those after the last.
+  SmallVector<Value>
+  carry(Value lo, Value hi, ValueRange init,
+        function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(b, lo, hi, idx(1), init);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    scf::YieldOp::create(
+        b, body(forOp.getInductionVar(), forOp.getRegionIterArgs()));
+    return SmallVector<Value>(forOp.getResults());
+  }
   void ifThen(Value cond, function_ref<void()> then) {
     auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard g(b);
