@@ -21,10 +21,11 @@ the speedup over the fp16 cache.
 
 import argparse
 import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
+
+from machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
 LIBS = "/usr/lib/llvm-22/lib"
@@ -184,24 +185,6 @@ func.func @main() {{
   return
 }""".replace("%PF%", str(PROBE_FLOATS)).replace("%PC%", str(PROBE_CHUNKS))]
     return "\n".join(lines)
-
-
-def machine():
-    """The CPU the figures were measured on (/proc/cpuinfo) and its threads."""
-    info = {"cpus": os.cpu_count()}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return info
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and "model" not in info:
-            info["model"] = value.strip()
-        if key.strip() == "flags" and "isa" not in info:
-            flags = set(value.split())
-            info["isa"] = [f for f in ("avx2", "fma", "f16c", "avx512f", "avx512bw",
-                                       "avx512_vnni", "avx_vnni") if f in flags]
-    return info
 
 
 def main():

@@ -26,7 +26,6 @@ first context (64) for that baseline.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "test" / "reference"))
 from llama_ref import random_model  # noqa: E402
+from machine import machine  # noqa: E402
 
 CONFIGS = [("f32 cache", []),
            ("fp16 cache", ["--kv-f16"]),
@@ -49,24 +49,6 @@ CONFIGS = [("f32 cache", []),
            ("low rank 256 of 512 + 2-bit KIVI latent",
             ["--kv-bits", "2", "--kv-group", "32", "--kv-window", "32", "--kv-calibration",
              "@CAL@", "--kv-rank", "256"])]
-
-
-def machine():
-    """The CPU the figures were measured on (/proc/cpuinfo) and its threads."""
-    info = {"cpus": os.cpu_count()}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return info
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and "model" not in info:
-            info["model"] = value.strip()
-        if key.strip() == "flags" and "isa" not in info:
-            flags = set(value.split())
-            info["isa"] = [f for f in ("avx2", "fma", "f16c", "avx512f", "avx512bw",
-                                       "avx512_vnni", "avx_vnni") if f in flags]
-    return info
 
 
 def main():

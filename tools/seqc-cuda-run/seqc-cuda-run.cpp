@@ -62,6 +62,19 @@ int failDevice(const std::string &msg) {
              : 1;
 }
 
+/// Takes `--time N` or `--warmup W` at argv[i] (advancing i past N): 1
+/// when taken, 0 when argv[i] is neither, -1 after reporting a bad count.
+int takeTiming(int argc, char **argv, int &i, long &timed, long &warmup) {
+  std::string arg = argv[i];
+  if ((arg != "--time" && arg != "--warmup") || i + 1 >= argc)
+    return 0;
+  if (!parseCount(argv[++i], 1000000, arg == "--time" ? timed : warmup)) {
+    fail(arg + " " + argv[i] + ": expected 1 to 1000000");
+    return -1;
+  }
+  return 1;
+}
+
 int usage() {
   return fail("usage: seqc-cuda-run --probe | ARTIFACT --list | ARTIFACT "
               "--dump-ptx|--dump-cubin KERNEL -o FILE | ARTIFACT KERNEL "
@@ -126,14 +139,9 @@ int main(int argc, char **argv) {
     bool graph = false;
     for (int i = 3; i < argc; ++i) {
       std::string arg = argv[i];
-      if (arg == "--time" && i + 1 < argc) {
-        if (!parseCount(argv[++i], 1000000, timed))
-          return fail(std::string("--time ") + argv[i] +
-                      ": expected 1 to 1000000");
-      } else if (arg == "--warmup" && i + 1 < argc) {
-        if (!parseCount(argv[++i], 1000000, warmup))
-          return fail(std::string("--warmup ") + argv[i] +
-                      ": expected 1 to 1000000");
+      if (int taken = takeTiming(argc, argv, i, timed, warmup)) {
+        if (taken < 0)
+          return 1;
       } else if (arg == "--graph") {
         graph = true;
       } else {
@@ -183,14 +191,9 @@ int main(int argc, char **argv) {
       if (!parseCount(argv[++i], 1000000, repeat))
         return fail(std::string("--repeat ") + argv[i] +
                     ": expected 1 to 1000000");
-    } else if (arg == "--time" && i + 1 < argc) {
-      if (!parseCount(argv[++i], 1000000, timed))
-        return fail(std::string("--time ") + argv[i] +
-                    ": expected 1 to 1000000");
-    } else if (arg == "--warmup" && i + 1 < argc) {
-      if (!parseCount(argv[++i], 1000000, warmup))
-        return fail(std::string("--warmup ") + argv[i] +
-                    ": expected 1 to 1000000");
+    } else if (int taken = takeTiming(argc, argv, i, timed, warmup)) {
+      if (taken < 0)
+        return 1;
     } else {
       return fail("unknown argument '" + arg + "'");
     }
