@@ -311,6 +311,28 @@ public:
     return v;
   }
 
+  /// What the packed paths of one side (keys or values) start from: the
+  /// head size and group, a vector of a row, the lanes' channels and
+  /// weights, the codes, scales and (asymmetric) minima, the sinks.
+  struct PackedSide {
+    int64_t D, G;
+    VectorType vD;
+    SmallVector<int64_t> lanes;
+    Value pw, cd, sc, mins, S;
+  };
+  PackedSide packedSide(const KVLayout::Side &s) {
+    int64_t D = l.headDim;
+    return {D,
+            s.group,
+            VectorType::get({D}, f32),
+            laneChannels(s),
+            laneWeights(s),
+            codes(s),
+            scales(s),
+            s.asymmetric ? minima(s) : Value(),
+            idx(l.sinks)};
+  }
+
   /// The scores of the bit-packed keys [0, nq) of head kh (tokens S + i),
   /// row by row in vector registers, and their maximum folded into
   /// `stats`.
@@ -322,12 +344,7 @@ public:
   void scorePacked(Value kh, Value nq, Value qbuf, Value scores, Value stats,
                    int64_t rep) {
     const KVLayout::Side &s = l.key;
-    int64_t D = l.headDim, G = s.group;
-    auto vD = VectorType::get({D}, f32);
-    SmallVector<int64_t> lanes = laneChannels(s);
-    Value pw = laneWeights(s), cd = codes(s), sc = scales(s);
-    Value mins = s.asymmetric ? minima(s) : Value();
-    Value S = idx(l.sinks);
+    auto [D, G, vD, lanes, pw, cd, sc, mins, S] = packedSide(s);
     SmallVector<Value> qP, maxes;
     for (int64_t r = 0; r < rep; ++r) {
       Value q = vector::LoadOp::create(b, vD, qbuf, ValueRange{idx(r), idx(0)});
@@ -432,12 +449,7 @@ public:
   void accumulatePacked(Value kh, Value nq, Value scores, Value stats,
                         Value acc, int64_t rep) {
     const KVLayout::Side &s = l.value;
-    int64_t D = l.headDim, G = s.group;
-    auto vD = VectorType::get({D}, f32);
-    SmallVector<int64_t> lanes = laneChannels(s);
-    Value pw = laneWeights(s), cd = codes(s), sc = scales(s);
-    Value mins = s.asymmetric ? minima(s) : Value();
-    Value S = idx(l.sinks);
+    auto [D, G, vD, lanes, pw, cd, sc, mins, S] = packedSide(s);
     Value zeroD =
         arith::ConstantOp::create(b, vD, DenseElementsAttr::get(vD, 0.0f));
     auto weight = [&](int64_t r, Value i) -> Value {
