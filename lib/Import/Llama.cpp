@@ -398,8 +398,7 @@ class LlamaBuilder : public ModelBuilder {
 public:
   LlamaBuilder(MLIRContext *ctx, const LlamaConfig &cfg, const WeightBlob &blob,
                int64_t context, bool f16Cache)
-      : ModelBuilder(ctx, blob, "layers.", cfg.layers), cfg(cfg),
-        context(context) {
+      : ModelBuilder(ctx, blob, "layers.", cfg.layers), cfg(cfg) {
     cacheType = seq::KVCacheType::get(cfg.kvHeads, cfg.headDim, context,
                                       f16Cache ? (Type)b.getF16Type() : f32);
   }
@@ -408,7 +407,6 @@ public:
 
 private:
   const LlamaConfig &cfg;
-  int64_t context;
   seq::KVCacheType cacheType;
   std::map<int64_t, func::FuncOp> layerFuncs;
 

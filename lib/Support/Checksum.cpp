@@ -91,6 +91,9 @@ seqc::Xxh64Stream::Xxh64Stream(uint64_t seed)
     : lanes{seed + P1 + P2, seed + P2, seed, seed - P1}, seed(seed) {}
 
 void seqc::Xxh64Stream::update(const void *data, size_t size) {
+  // Nothing to add (an empty tensor may come with no pointer at all).
+  if (size == 0)
+    return;
   const unsigned char *p = static_cast<const unsigned char *>(data);
   total += size;
   if (pendingBytes) {

@@ -344,7 +344,12 @@ public:
   void scorePacked(Value kh, Value nq, Value qbuf, Value scores, Value stats,
                    int64_t rep) {
     const KVLayout::Side &s = l.key;
-    auto [D, G, vD, lanes, pw, cd, sc, mins, S] = packedSide(s);
+    // Named copies, not structured bindings: lambdas below capture them.
+    PackedSide p = packedSide(s);
+    int64_t D = p.D, G = p.G;
+    VectorType vD = p.vD;
+    SmallVector<int64_t> lanes = p.lanes;
+    Value pw = p.pw, cd = p.cd, sc = p.sc, mins = p.mins, S = p.S;
     SmallVector<Value> qP, maxes;
     for (int64_t r = 0; r < rep; ++r) {
       Value q = vector::LoadOp::create(b, vD, qbuf, ValueRange{idx(r), idx(0)});
@@ -449,7 +454,12 @@ public:
   void accumulatePacked(Value kh, Value nq, Value scores, Value stats,
                         Value acc, int64_t rep) {
     const KVLayout::Side &s = l.value;
-    auto [D, G, vD, lanes, pw, cd, sc, mins, S] = packedSide(s);
+    // Named copies, not structured bindings: lambdas below capture them.
+    PackedSide p = packedSide(s);
+    int64_t D = p.D, G = p.G;
+    VectorType vD = p.vD;
+    SmallVector<int64_t> lanes = p.lanes;
+    Value pw = p.pw, cd = p.cd, sc = p.sc, mins = p.mins, S = p.S;
     Value zeroD =
         arith::ConstantOp::create(b, vD, DenseElementsAttr::get(vD, 0.0f));
     auto weight = [&](int64_t r, Value i) -> Value {
