@@ -183,7 +183,8 @@ private:
   }
 
   FailureOr<Resolved> resolve(seq::WeightOp op) {
-    Resolved r{op};
+    Resolved r;
+    r.op = op;
     Value layer = op.getLayer();
     if (!layer) {
       FailureOr<seq::WeightEntryAttr> e = lookup(op, op.getName());

@@ -221,7 +221,9 @@ void KVCodec::dequantRow(const KVLayout::Side &s, Value h, Value i, Value row,
     if (!codesOnly) {
       Value scale, minimum;
       if (s.perChannel || wordInGroup) {
-        auto [rowIdx, col] = scaleAt(s, i, c0);
+        // Named, not structured bindings: the lambda captures them.
+        std::pair<Value, Value> at = scaleAt(s, i, c0);
+        Value rowIdx = at.first, col = at.second;
         auto load = [&](Value m) -> Value {
           if (wordInGroup)
             return vector::BroadcastOp::create(
