@@ -59,6 +59,16 @@ MODELS = {
         ("q", 2048, 2048), ("k", 512, 2048), ("v", 512, 2048),
         ("o", 2048, 2048), ("gate", 8192, 2048), ("up", 8192, 2048),
         ("down", 2048, 8192))] + [("head", 128256, 2048)],
+    # The same steps with the products that read one input fused into one
+    # launch (RWKV-7: r, k, v; LLaMA: q, k, v and gate, up): what a
+    # schedule that concatenates those weights would launch.
+    "rwkv7-1.5b-fused": [(f"l{l}_{n}", r, c) for l in range(24) for n, r, c in (
+        ("att_rkv", 6144, 2048), ("att_o", 2048, 2048),
+        ("ffn_key", 8192, 2048), ("ffn_value", 2048, 8192))] +
+    [("head", 65536, 2048)],
+    "llama-1b-fused": [(f"l{l}_{n}", r, c) for l in range(16) for n, r, c in (
+        ("qkv", 3072, 2048), ("o", 2048, 2048), ("gate_up", 16384, 2048),
+        ("down", 2048, 8192))] + [("head", 128256, 2048)],
 }
 
 COPY = """

@@ -42,7 +42,7 @@ prepare() {
   "$seqc" compile "$root/lib/Target/GPU/kernels/prefill.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill"
   "$seqc" compile "$root/lib/Target/CUDA/kernels/prefill_mma.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill_mma"
   python3 "$root/bench/cuda/gen_kernels.py" "$dir/bench.mlir"
-  for model in rwkv7-1.5b llama-1b; do
+  for model in rwkv7-1.5b llama-1b rwkv7-1.5b-fused llama-1b-fused; do
     for w in f16 i8; do
       rm -rf "$dir/step_${model}_$w"
       python3 "$root/bench/cuda/gen_kernels.py" "$dir/step_${model}_$w.mlir" --model "$model" --weights "$w"
@@ -90,7 +90,7 @@ fi
 if [ ! -f "$artifacts/decode/kernels.bin" ] || [ ! -f "$artifacts/wkv7/kernels.bin" ] ||
    [ ! -f "$artifacts/prefill/kernels.bin" ] || [ ! -f "$artifacts/prefill_mma/kernels.bin" ] ||
    [ ! -f "$artifacts/bench/kernels.bin" ] ||
-   [ ! -f "$artifacts/step_llama-1b_i8/kernels.bin" ]; then
+   [ ! -f "$artifacts/step_llama-1b-fused_i8/kernels.bin" ]; then
   prepare "$artifacts"
 fi
 
@@ -142,7 +142,7 @@ done
 # The large products of one decode step at model shapes, each with its own
 # weights (2.5 and 1.25 GiB of RWKV-7 1.5B weights at f16 and int8; 2.3 and
 # 1.2 GiB of LLaMA 1B), launched one by one and as one CUDA graph.
-for model in rwkv7-1.5b llama-1b; do
+for model in rwkv7-1.5b llama-1b rwkv7-1.5b-fused llama-1b-fused; do
   for w in f16 i8; do
     "$run" "$artifacts/step_${model}_$w" --sequence --time 20 --warmup 3 > "$work/time_step_${model}_${w}_launches.json"
     "$run" "$artifacts/step_${model}_$w" --sequence --time 20 --warmup 3 --graph > "$work/time_step_${model}_${w}_graph.json"
