@@ -2,7 +2,7 @@
 
     gen_kernels.py OUT.mlir [--rows R] [--cols C] [--copy-floats N]
                    [--tokens T] [--width C]
-    gen_kernels.py OUT.mlir --model rwkv7-1.5b|llama-1b [--weights f32|f16|i8]
+    gen_kernels.py OUT.mlir --model MODEL [--weights f32|f16|i8]   (MODELS below)
 
 - `copy`: dst[i] = src[i] over N float32 (default 2^28: 1 GiB each way),
   1024 threads per block, four floats per thread in one 16-byte load and
