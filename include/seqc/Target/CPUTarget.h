@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace seqc {
 
@@ -28,6 +29,10 @@ struct CPUTargetOptions {
   std::string int8Dot = "auto";
   /// Activation channels sharing one int8 scale (a multiple of 4).
   int64_t activationBlock = 32;
+  /// C files of the artifact (names in its directory, written before
+  /// serialize()) compiled into model.so with the model's object: the
+  /// neuromorphic target's event code.
+  std::vector<std::string> cSources;
 };
 
 llvm::Expected<std::unique_ptr<TargetBackend>>

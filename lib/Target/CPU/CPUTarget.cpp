@@ -3,7 +3,9 @@
 // The lowered module becomes model.so: the manifest is embedded as a
 // NUL-terminated global `seqc_manifest`, the module is translated to LLVM
 // IR, optimized at -O3 for the target machine, emitted as an object and
-// linked by the system's C compiler driver (`cc -shared`).
+// linked by the system's C compiler driver (`cc -shared`), with the C files
+// another target wrote into the artifact (CPUTargetOptions::cSources),
+// compiled by the same driver.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,8 +38,10 @@ namespace {
 class CPUTarget : public seqc::TargetBackend {
 public:
   CPUTarget(std::unique_ptr<TargetMachine> tm,
-            seqc::CPUPipelineOptions pipeline)
-      : tm(std::move(tm)), pipeline(std::move(pipeline)) {}
+            seqc::CPUPipelineOptions pipeline,
+            std::vector<std::string> cSources)
+      : tm(std::move(tm)), pipeline(std::move(pipeline)),
+        cSources(std::move(cSources)) {}
 
   StringRef getName() const override { return "cpu"; }
 
@@ -96,6 +100,7 @@ private:
 
   std::unique_ptr<TargetMachine> tm;
   seqc::CPUPipelineOptions pipeline;
+  std::vector<std::string> cSources;
 };
 
 } // namespace
@@ -200,26 +205,68 @@ Error CPUTarget::serialize(mlir::ModuleOp module,
     return e;
   }
 
-  progress("linking model.so");
-  auto linker = sys::findProgramByName("cc");
-  if (!linker) {
-    seqc::discardTempFile(objPath);
+  // Temporaries removed on every path from here.
+  std::vector<std::string> objects = {objPath.str().str()};
+  auto discardAll = [&] {
+    for (const std::string &o : objects)
+      seqc::discardTempFile(o);
+  };
+  auto cc = sys::findProgramByName("cc");
+  if (!cc) {
+    discardAll();
     return createStringError("no C compiler driver 'cc' on PATH to link "
                              "model.so");
   }
+  auto run = [&](ArrayRef<StringRef> args, const Twine &what) -> Error {
+    std::string errMsg;
+    int rc = sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &errMsg);
+    if (rc == 0)
+      return Error::success();
+    return createStringError(what + " failed (" + *cc + " exited with " +
+                             Twine(rc) + ") " + errMsg);
+  };
+  for (const std::string &source : cSources) {
+    progress("compiling " + source);
+    SmallString<256> sourceObj;
+    if (Error e =
+            seqc::createTempFile(artifact.path(source + ".o"), sourceObj)) {
+      discardAll();
+      return e;
+    }
+    objects.push_back(sourceObj.str().str());
+    // No contraction: the C keeps the f32 operations of the MLIR it came
+    // from, one per statement, and must round as the LLVM code does.
+    std::string path = artifact.path(source);
+    SmallVector<StringRef> args = {*cc,
+                                   "-std=c99",
+                                   "-O2",
+                                   "-fPIC",
+                                   "-ffp-contract=off",
+                                   "-fno-fast-math",
+                                   "-c",
+                                   "-o",
+                                   sourceObj,
+                                   path};
+    if (Error e = run(args, "compiling " + source)) {
+      discardAll();
+      return e;
+    }
+  }
+
+  progress("linking model.so");
   if (Error e = seqc::createTempFile(soPath, soTmp)) {
-    seqc::discardTempFile(objPath);
+    discardAll();
     return e;
   }
-  SmallVector<StringRef> args = {*linker, "-shared", "-o",
-                                 soTmp,   objPath,   "-lm"};
-  std::string errMsg;
-  int rc = sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &errMsg);
-  seqc::discardTempFile(objPath);
-  if (rc != 0) {
+  SmallVector<StringRef> args = {*cc, "-shared", "-o", soTmp};
+  for (const std::string &o : objects)
+    args.push_back(o);
+  args.push_back("-lm");
+  Error linked = run(args, "linking model.so");
+  discardAll();
+  if (linked) {
     seqc::discardTempFile(soTmp);
-    return createStringError("linking model.so failed (" + *linker +
-                             " exited with " + Twine(rc) + ") " + errMsg);
+    return linked;
   }
   return seqc::commitTempFile(soTmp, soPath);
 }
@@ -241,5 +288,5 @@ seqc::createCPUTarget(const TargetOptions &options) {
         "--activation-block=" + std::to_string(o.activationBlock) +
         ": expected a positive multiple of 4");
   pipeline.activationBlock = o.activationBlock;
-  return std::make_unique<CPUTarget>(std::move(*tm), pipeline);
+  return std::make_unique<CPUTarget>(std::move(*tm), pipeline, o.cSources);
 }

@@ -3,15 +3,17 @@
 // The pass that turns the spiking partition into event-driven code before
 // the CPU pipeline lowers the module. Each seq.lif of a layer function, with
 // the residual add of its spikes, becomes a call to a function this pass
-// generates for it (scf, memref and arith: compiled by the same pipeline into
-// model.so), which per tick updates every membrane, enqueues the index of
-// each neuron that fires in its population's event queue, and then, only for
-// the spikes it dequeues, does the synaptic work: one accumulate into the
-// residual stream per spike. Counters in a module global (spikes, synaptic
-// events, accumulates and membrane updates per population; dense
-// multiply-accumulates of the host part per layer and of the head) are
-// incremented by that code and by the host part's contractions, and read by
-// the runtime through `seqc_event_counters`.
+// generates for it, which per tick updates every membrane, enqueues the
+// index of each neuron that fires in its population's event queue, and then,
+// only for the spikes it dequeues, does the synaptic work: one accumulate
+// into the residual stream per spike. The event functions (scf, arith, loads
+// and stores of buffers the caller passes, queue and counters included) move
+// to their own module, which serialize() translates to C (EventC.cpp,
+// event.c); the model's module keeps their declarations. Counters in a
+// module global (spikes, synaptic events, accumulates and membrane updates
+// per population; dense multiply-accumulates of the host part per layer and
+// of the head) are incremented by the event code and by the host part's
+// contractions, and read by the runtime through `seqc_event_counters`.
 //
 // Layer functions are shared by the layers, so each gets the layer's index
 // as one more argument, which its callers pass in call order.
@@ -23,6 +25,7 @@
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -70,18 +73,23 @@ bool readsSpikes(linalg::LinalgOp op) {
   return false;
 }
 
-/// A fully dynamic strided memref of `rank` f32 (what any buffer casts to).
-MemRefType anyLayout(MLIRContext *ctx, int64_t rank) {
+/// A fully dynamic strided memref of `rank` `element`s (what any buffer
+/// casts to).
+MemRefType anyLayout(Type element, int64_t rank) {
+  MLIRContext *ctx = element.getContext();
   SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
   SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
   return MemRefType::get(
-      shape, Float32Type::get(ctx),
+      shape, element,
       StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
+}
+MemRefType anyLayout(MLIRContext *ctx, int64_t rank) {
+  return anyLayout(Float32Type::get(ctx), rank);
 }
 
 class EventCodeGen {
 public:
-  EventCodeGen(ModuleOp module, const SpikingPartition &partition)
+  EventCodeGen(ModuleOp module, SpikingPartition &partition)
       : module(module), partition(partition), ctx(module.getContext()) {}
 
   LogicalResult run() {
@@ -137,20 +145,20 @@ public:
                  << f.getName();
         OpBuilder ib(op);
         Value slot;
-        if (inLayer)
-          slot = arith::AddIOp::create(ib, op.getLoc(), layerArg(f),
-                                       constIndex(ib, 4 * layers * sites));
-        else
+        if (inLayer) {
+          Value first = constIndex(ib, 4 * layers * sites);
+          slot = arith::AddIOp::create(ib, op.getLoc(), layerArg(f), first);
+        } else {
           slot = constIndex(ib, 4 * layers * sites + layers);
+        }
         Value n = constI64(ib, 1);
         for (Range r : op.createLoopRanges(ib, op.getLoc())) {
           Value size = getValueOrCreateConstantIndexOp(ib, op.getLoc(), r.size);
-          n = arith::MulIOp::create(ib, op.getLoc(), n,
-                                    arith::IndexCastOp::create(ib, op.getLoc(),
-                                                               ib.getI64Type(),
-                                                               size));
+          Value size64 = arith::IndexCastOp::create(ib, op.getLoc(),
+                                                    ib.getI64Type(), size);
+          n = arith::MulIOp::create(ib, op.getLoc(), n, size64);
         }
-        addToCounter(ib, op.getLoc(), slot, n);
+        addToCounter(ib, op.getLoc(), countersGlobal(ib, op.getLoc()), slot, n);
         return WalkResult::advance();
       });
       if (r.wasInterrupted())
@@ -169,14 +177,34 @@ public:
         if (failed(replace(f, lif, site)))
           return failure();
     }
+
+    // The event functions to their own module, translated to C; the model
+    // keeps their declarations, for the CPU pipeline.
+    OwningOpRef<ModuleOp> eventCode = ModuleOp::create(module.getLoc());
+    OpBuilder db(ctx);
+    for (func::FuncOp event : eventFunctions) {
+      db.setInsertionPoint(event);
+      auto decl = func::FuncOp::create(db, event.getLoc(), event.getName(),
+                                       event.getFunctionType());
+      decl.setPrivate();
+      event->remove();
+      event.setPublic();
+      eventCode->push_back(event);
+    }
+    auto c = translateEventCodeToC(*eventCode);
+    if (!c)
+      return module.emitError("--target=neuro: ")
+             << llvm::toString(c.takeError());
+    partition.eventC = std::move(*c);
     return success();
   }
 
 private:
   ModuleOp module;
-  const SpikingPartition &partition;
+  SpikingPartition &partition;
   MLIRContext *ctx;
   int64_t layers = 0, sites = 0, numCounters = 0;
+  SmallVector<func::FuncOp> eventFunctions;
 
   Value constIndex(OpBuilder &b, int64_t v) {
     return arith::ConstantIndexOp::create(b, b.getUnknownLoc(), v);
@@ -188,13 +216,17 @@ private:
     return f.getArgument(f.getNumArguments() - 1);
   }
 
-  /// counters[slot] += n (n: i64).
-  void addToCounter(OpBuilder &b, Location loc, Value slot, Value n) {
+  Value countersGlobal(OpBuilder &b, Location loc) {
     auto type = MemRefType::get({numCounters}, b.getI64Type());
-    Value g = memref::GetGlobalOp::create(b, loc, type, kCountersGlobal);
-    Value old = memref::LoadOp::create(b, loc, g, ValueRange{slot});
+    return memref::GetGlobalOp::create(b, loc, type, kCountersGlobal);
+  }
+
+  /// counters[slot] += n (n: i64).
+  void addToCounter(OpBuilder &b, Location loc, Value counters, Value slot,
+                    Value n) {
+    Value old = memref::LoadOp::create(b, loc, counters, ValueRange{slot});
     Value sum = arith::AddIOp::create(b, loc, old, n);
-    memref::StoreOp::create(b, loc, sum, g, ValueRange{slot});
+    memref::StoreOp::create(b, loc, sum, counters, ValueRange{slot});
   }
 
   /// `seqc_event_counters(out)`: copies the counters into `out` (the C
@@ -207,9 +239,12 @@ private:
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(f.addEntryBlock());
     Value g = memref::GetGlobalOp::create(b, loc, type, kCountersGlobal);
+    Value c0 = constIndex(b, 0);
+    Value cn = constIndex(b, numCounters);
+    Value c1 = constIndex(b, 1);
     scf::ForOp::create(
-        b, loc, constIndex(b, 0), constIndex(b, numCounters), constIndex(b, 1),
-        ValueRange{}, [&](OpBuilder &nb, Location l, Value i, ValueRange) {
+        b, loc, c0, cn, c1, ValueRange{},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange) {
           Value v = memref::LoadOp::create(nb, l, g, ValueRange{i});
           memref::StoreOp::create(nb, l, v, f.getArgument(0), ValueRange{i});
           scf::YieldOp::create(nb, l);
@@ -264,54 +299,80 @@ private:
   }
 
   /// The event function of one site: (input [T, N], v [N], spikes [T, N],
-  /// new v [N], layer) plus, with a residual add, (x [T, N], x + spikes
-  /// [T, N]).
+  /// new v [N], event queue [N], counters, layer) plus, with a residual
+  /// add, (x [T, N], x + spikes [T, N]). The caller owns every buffer. One
+  /// op per statement: the order of the emitted ops (and of event.c's
+  /// statements) must not depend on the host compiler.
   func::FuncOp buildEventFunction(func::FuncOp layerFunc, seq::LIFOp lif,
                                   int64_t site, bool residual) {
     OpBuilder b(ctx);
     b.setInsertionPointAfter(layerFunc);
     Location loc = lif.getLoc();
     MemRefType m2 = anyLayout(ctx, 2), m1 = anyLayout(ctx, 1);
-    SmallVector<Type> args = {m2, m1, m2, m1, b.getIndexType()};
+    SmallVector<Type> args = {m2,
+                              m1,
+                              m2,
+                              m1,
+                              anyLayout(b.getIndexType(), 1),
+                              anyLayout(b.getI64Type(), 1),
+                              b.getIndexType()};
     if (residual)
       args.append({m2, m2});
     std::string name =
         ("seqc_event_" + layerFunc.getName() + "_site" + Twine(site)).str();
     auto f = func::FuncOp::create(b, loc, name, b.getFunctionType(args, {}));
     f.setPrivate();
+    SmallVector<StringRef> names = {
+        "input [T][N]",    "v [N]",    "spikes [T][N]", "new v [N]",
+        "event queue [N]", "counters", "layer"};
+    if (residual)
+      names.append({"residual stream x [T][N]", "x + spikes [T][N]"});
+    f->setAttr(kEventArgumentNames, b.getStrArrayAttr(names));
+    eventFunctions.push_back(f);
     b.setInsertionPointToStart(f.addEntryBlock());
     Value in = f.getArgument(0), v0 = f.getArgument(1),
           spikes = f.getArgument(2), v = f.getArgument(3),
-          layer = f.getArgument(4);
-    Value x = residual ? f.getArgument(5) : Value();
-    Value next = residual ? f.getArgument(6) : Value();
+          queue = f.getArgument(4), counters = f.getArgument(5),
+          layer = f.getArgument(6);
+    Value x = residual ? f.getArgument(7) : Value();
+    Value next = residual ? f.getArgument(8) : Value();
 
-    Value c0 = constIndex(b, 0), c1 = constIndex(b, 1);
+    Value c0 = constIndex(b, 0);
+    Value c1 = constIndex(b, 1);
     Value T = memref::DimOp::create(b, loc, in, c0);
     Value N = memref::DimOp::create(b, loc, v0, c0);
-    // The population's event queue: the neurons that fired this tick.
-    Value queue = memref::AllocaOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getIndexType()),
-        ValueRange{N});
-    // The membrane, updated in place tick by tick.
-    memref::CopyOp::create(b, loc, v0, v);
-
     auto f32 = [&](OpBuilder &nb, double d) -> Value {
       return arith::ConstantOp::create(nb, loc, nb.getF32FloatAttr(d));
     };
+    auto copy = [&](OpBuilder &cb, Value from, Value to, ValueRange at) {
+      scf::ForOp::create(cb, loc, c0, N, c1, ValueRange{},
+                         [&](OpBuilder &nb, Location nl, Value j, ValueRange) {
+                           SmallVector<Value> index(at);
+                           index.push_back(j);
+                           Value e =
+                               memref::LoadOp::create(nb, nl, from, index);
+                           memref::StoreOp::create(nb, nl, e, to, index);
+                           scf::YieldOp::create(nb, nl);
+                         });
+    };
+    // The membrane, updated in place tick by tick.
+    copy(b, v0, v, {});
+
     bool decayInput = lif.getDecayInput();
     bool hard = lif.getReset() == seq::ResetMode::Hard;
     auto pred = lif.getFire() == seq::FireCmp::GE ? arith::CmpFPredicate::OGE
                                                   : arith::CmpFPredicate::OGT;
     // counters[(layer * sites + site) * 4 + field]
-    Value base = arith::MulIOp::create(
-        b, loc,
-        arith::AddIOp::create(
-            b, loc, arith::MulIOp::create(b, loc, layer, constIndex(b, sites)),
-            constIndex(b, site)),
-        constIndex(b, 4));
-    auto field = [&](OpBuilder &nb, int64_t k) -> Value {
-      return arith::AddIOp::create(nb, loc, base, constIndex(nb, k));
+    Value sitesC = constIndex(b, sites);
+    Value siteC = constIndex(b, site);
+    Value four = constIndex(b, 4);
+    Value population = arith::MulIOp::create(b, loc, layer, sitesC);
+    population = arith::AddIOp::create(b, loc, population, siteC);
+    Value base = arith::MulIOp::create(b, loc, population, four);
+    auto count = [&](OpBuilder &nb, int64_t k, Value n) {
+      Value kC = constIndex(nb, k);
+      Value slot = arith::AddIOp::create(nb, loc, base, kC);
+      addToCounter(nb, loc, counters, slot, n);
     };
 
     scf::ForOp::create(
@@ -328,6 +389,8 @@ private:
                 Value tau = f32(nb, lif.getTau().convertToFloat());
                 Value thr = f32(nb, lif.getVThreshold().convertToFloat());
                 Value rst = f32(nb, lif.getVReset().convertToFloat());
+                Value one = f32(nb, 1.0);
+                Value zero = f32(nb, 0.0);
                 auto sub = [&](Value p, Value q) -> Value {
                   return arith::SubFOp::create(nb, nl, p, q);
                 };
@@ -339,58 +402,61 @@ private:
                 };
                 // The same operations, in the same order, as the CPU
                 // lowering of seq.lif (SeqToLinalg/LIF.cpp).
-                Value h = decayInput
-                              ? add(vj, div(sub(cur, sub(vj, rst)), tau))
-                              : add(sub(vj, div(sub(vj, rst), tau)), cur);
+                Value h;
+                if (decayInput) {
+                  Value above = sub(vj, rst);
+                  Value drive = sub(cur, above);
+                  h = add(vj, div(drive, tau));
+                } else {
+                  Value above = sub(vj, rst);
+                  Value decayed = sub(vj, div(above, tau));
+                  h = add(decayed, cur);
+                }
                 Value fired = arith::CmpFOp::create(nb, nl, pred, h, thr);
-                Value s = arith::SelectOp::create(nb, nl, fired, f32(nb, 1.0),
-                                                  f32(nb, 0.0));
-                Value reset =
-                    hard ? arith::SelectOp::create(nb, nl, fired, rst, h)
-                               .getResult()
-                         : sub(h, arith::MulFOp::create(nb, nl, s, thr));
+                Value s = arith::SelectOp::create(nb, nl, fired, one, zero);
+                Value reset;
+                if (hard) {
+                  reset = arith::SelectOp::create(nb, nl, fired, rst, h);
+                } else {
+                  Value dropped = arith::MulFOp::create(nb, nl, s, thr);
+                  reset = sub(h, dropped);
+                }
                 memref::StoreOp::create(nb, nl, reset, v, ValueRange{j});
                 memref::StoreOp::create(nb, nl, s, spikes, ValueRange{t, j});
                 // Enqueue: the slot past the queue's end is overwritten
                 // unless the neuron fired.
                 memref::StoreOp::create(nb, nl, j, queue, ValueRange{it[0]});
-                Value grown = arith::SelectOp::create(
-                    nb, nl, fired, arith::AddIOp::create(nb, nl, it[0], c1),
-                    it[0]);
+                Value longer = arith::AddIOp::create(nb, nl, it[0], c1);
+                Value grown =
+                    arith::SelectOp::create(nb, nl, fired, longer, it[0]);
                 scf::YieldOp::create(nb, nl, grown);
               });
           Value fired = neurons.getResult(0);
           Value fired64 =
               arith::IndexCastOp::create(tb, l, tb.getI64Type(), fired);
-          addToCounter(tb, l, field(tb, 0), fired64);
-          addToCounter(tb, l, field(tb, 3),
-                       arith::IndexCastOp::create(tb, l, tb.getI64Type(), N));
+          count(tb, 0, fired64);
+          Value updates = arith::IndexCastOp::create(tb, l, tb.getI64Type(), N);
+          count(tb, 3, updates);
           if (!residual) {
             scf::YieldOp::create(tb, l);
             return;
           }
           // The residual stream passes on; each dequeued spike adds 1 to
           // its neuron's channel: one synaptic event, one accumulate.
-          scf::ForOp::create(
-              tb, l, c0, N, c1, ValueRange{},
-              [&](OpBuilder &nb, Location nl, Value j, ValueRange) {
-                Value xj = memref::LoadOp::create(nb, nl, x, ValueRange{t, j});
-                memref::StoreOp::create(nb, nl, xj, next, ValueRange{t, j});
-                scf::YieldOp::create(nb, nl);
-              });
+          copy(tb, x, next, {t});
           scf::ForOp::create(
               tb, l, c0, fired, c1, ValueRange{},
               [&](OpBuilder &nb, Location nl, Value e, ValueRange) {
                 Value j = memref::LoadOp::create(nb, nl, queue, ValueRange{e});
                 Value xj =
                     memref::LoadOp::create(nb, nl, next, ValueRange{t, j});
-                memref::StoreOp::create(
-                    nb, nl, arith::AddFOp::create(nb, nl, xj, f32(nb, 1.0)),
-                    next, ValueRange{t, j});
+                Value one = f32(nb, 1.0);
+                Value sum = arith::AddFOp::create(nb, nl, xj, one);
+                memref::StoreOp::create(nb, nl, sum, next, ValueRange{t, j});
                 scf::YieldOp::create(nb, nl);
               });
-          addToCounter(tb, l, field(tb, 1), fired64);
-          addToCounter(tb, l, field(tb, 2), fired64);
+          count(tb, 1, fired64);
+          count(tb, 2, fired64);
           scf::YieldOp::create(tb, l);
         });
     func::ReturnOp::create(b, loc);
@@ -447,10 +513,23 @@ private:
     auto newVType = cast<RankedTensorType>(lif.getNewV().getType());
     Value spikesBuf = alloc(spikesType, lif.getInput());
     Value vBuf = alloc(newVType, lif.getV());
+    // The population's event queue: the neurons that fired this tick.
+    SmallVector<Value> queueSize;
+    if (vType.isDynamicDim(0))
+      queueSize.push_back(tensor::DimOp::create(b, loc, lif.getV(), 0));
+    Value queue = memref::AllocaOp::create(
+        b, loc, MemRefType::get({vType.getDimSize(0)}, b.getIndexType()),
+        queueSize);
+    Value counters = countersGlobal(b, loc);
+    // In a braced list, left to right.
     SmallVector<Value> operands = {
-        toBuffer(lif.getInput()), toBuffer(lif.getV()),
+        toBuffer(lif.getInput()),
+        toBuffer(lif.getV()),
         memref::CastOp::create(b, loc, anyLayout(ctx, 2), spikesBuf),
-        memref::CastOp::create(b, loc, anyLayout(ctx, 1), vBuf), layerArg(f)};
+        memref::CastOp::create(b, loc, anyLayout(ctx, 1), vBuf),
+        memref::CastOp::create(b, loc, anyLayout(b.getIndexType(), 1), queue),
+        memref::CastOp::create(b, loc, anyLayout(b.getI64Type(), 1), counters),
+        layerArg(f)};
     Value nextBuf;
     Value x;
     if (residualAdd) {
@@ -497,7 +576,7 @@ public:
   }
   void getDependentDialects(DialectRegistry &registry) const override {
     registry.insert<arith::ArithDialect, bufferization::BufferizationDialect,
-                    memref::MemRefDialect, scf::SCFDialect,
+                    emitc::EmitCDialect, memref::MemRefDialect, scf::SCFDialect,
                     tensor::TensorDialect, func::FuncDialect>();
   }
   void runOnOperation() override {

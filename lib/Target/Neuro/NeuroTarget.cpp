@@ -3,10 +3,11 @@
 // The hybrid partition: the first pass of the pipeline reads the spiking
 // partition (SpikingPartition.cpp) before the CPU pipeline lowers the whole
 // module for the host; the second replaces the populations by event-driven
-// code (EventCode.cpp). serialize() writes model.so (the CPU target's, with
-// the event code in it, which the runtime's event driver runs) and model.nir
-// (the populations, NIRWriter.cpp); the manifest gets the host part's
-// multiply-accumulates per layer for `seqc-run report`.
+// code (EventCode.cpp). serialize() writes event.c (the event code as C,
+// EventC.cpp), model.so (the CPU target's, which compiles event.c into it;
+// the runtime's event driver runs it) and model.nir (the populations,
+// NIRWriter.cpp); the manifest gets the host part's multiply-accumulates per
+// layer for `seqc-run report`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +18,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -40,7 +42,7 @@ public:
 
   ArrayRef<StringRef> getExecutableFiles() const override {
     // model.so first: weights.bin's header checks it.
-    static const StringRef files[] = {"model.so", "model.nir"};
+    static const StringRef files[] = {"model.so", "model.nir", "event.c"};
     return files;
   }
 
@@ -95,8 +97,19 @@ public:
     auto image = writeNIR(*partition, nir);
     if (!image)
       return image.takeError();
-    if (Error e = host->serialize(module, manifest, artifact, progress))
+    if (partition->eventC.empty())
+      return createStringError("--target=neuro: no event code was generated");
+    // The host target compiles event.c into model.so (TargetOptions'
+    // cpu.cSources).
+    if (Error e = artifact.create())
       return e;
+    if (Error e = artifact.writeFile("event.c", partition->eventC))
+      return e;
+    if (Error e = host->serialize(module, manifest, artifact, progress)) {
+      // Not left beside an artifact without its model.so.
+      sys::fs::remove(artifact.path("event.c"));
+      return e;
+    }
     progress(formatv("writing model.nir ({0} LIF populations, {1} neurons)",
                      partition->populations.size(), neurons())
                  .str());
@@ -153,7 +166,10 @@ seqc::createNeuroTarget(const TargetOptions &options) {
                              ": expected a positive number of seconds per "
                              "step");
   }
-  auto host = createCPUTarget(options);
+  // The host part, with the event code's C compiled into its model.so.
+  TargetOptions hostOptions = options;
+  hostOptions.cpu.cSources.push_back("event.c");
+  auto host = createCPUTarget(hostOptions);
   if (!host)
     return host.takeError();
   return std::make_unique<NeuroTarget>(std::move(*host), o);

@@ -11,6 +11,7 @@
 #ifndef SEQC_LIB_TARGET_NEURO_SPIKINGPARTITION_H
 #define SEQC_LIB_TARGET_NEURO_SPIKINGPARTITION_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
 #include "llvm/ADT/StringRef.h"
@@ -46,6 +47,9 @@ struct SpikingPartition {
   uint64_t headMacs = 0;
   /// seq.lif ops per layer (the same in every layer).
   int64_t sitesPerLayer = 0;
+  /// event.c: the event functions (EventCode.cpp) as C; the model's module
+  /// keeps their declarations.
+  std::string eventC;
 };
 
 /// A pass that reads the partition of the module into `*out`; it fails with
@@ -54,10 +58,10 @@ std::unique_ptr<mlir::Pass>
 createSpikingPartitionPass(std::shared_ptr<SpikingPartition> out);
 
 /// A pass that replaces each seq.lif of the layer functions (and the
-/// residual add of its spikes) by a call to event-driven code it generates,
-/// and counts the operations in the module global `seqc_event_counters`
-/// reads (EventCode.cpp). Runs after the partition pass, which fills
-/// `partition`.
+/// residual add of its spikes) by a call to event-driven code it generates
+/// as C into `partition->eventC`, and counts the operations in the module
+/// global `seqc_event_counters` reads (EventCode.cpp). Runs after the
+/// partition pass, which fills `partition`.
 std::unique_ptr<mlir::Pass>
 createEventCodePass(std::shared_ptr<SpikingPartition> partition);
 
@@ -65,6 +69,13 @@ createEventCodePass(std::shared_ptr<SpikingPartition> partition);
 /// accumulates, membrane updates; population = layer x sites + site), then
 /// the dense multiply-accumulates of each layer, then of the head.
 int64_t eventCounterCount(const SpikingPartition &partition);
+
+/// The attribute of an event function naming its arguments (for event.c).
+constexpr llvm::StringLiteral kEventArgumentNames = "seqc.event_arguments";
+
+/// The event functions of `eventCode` (a module of them alone) as C
+/// (EventC.cpp); rewrites the module.
+llvm::Expected<std::string> translateEventCodeToC(mlir::ModuleOp eventCode);
 
 /// model.nir: the populations as a NIR 1.0.8 graph in an HDF5 file image.
 /// `siteNames` name each layer's sites (att, ffn); `description` is the
