@@ -333,8 +333,9 @@ protected:
   }
 
   Value zeros(ArrayRef<OpFoldResult> sizes) {
-    return linalg::FillOp::create(b, loc, ValueRange{cst(b, loc, 0.0f)},
-                                  ValueRange{empty(sizes)})
+    Value zero = cst(b, loc, 0.0f);
+    Value init = empty(sizes);
+    return linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{init})
         .getResult(0);
   }
 
@@ -401,8 +402,9 @@ protected:
     auto product = linalg::GenericOp::create(
         b, loc, TypeRange{out.getType()}, ValueRange{x, w}, ValueRange{out},
         maps, iterators, [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value prod = arith::MulFOp::create(nb, nl, ext(nb, nl, a[0]),
-                                             ext(nb, nl, a[1]), fm);
+          Value xa = ext(nb, nl, a[0]);
+          Value wa = ext(nb, nl, a[1]);
+          Value prod = arith::MulFOp::create(nb, nl, xa, wa, fm);
           linalg::YieldOp::create(
               nb, nl,
               arith::AddFOp::create(nb, nl, a[2], prod, fm).getResult());
@@ -451,9 +453,9 @@ protected:
 
   static Value sigmoid(OpBuilder &nb, Location nl, Value v) {
     Value e = math::ExpOp::create(nb, nl, arith::NegFOp::create(nb, nl, v));
-    return arith::DivFOp::create(
-        nb, nl, cst(nb, nl, 1.0f),
-        arith::AddFOp::create(nb, nl, cst(nb, nl, 1.0f), e));
+    Value one = cst(nb, nl, 1.0f);
+    Value den = arith::AddFOp::create(nb, nl, cst(nb, nl, 1.0f), e);
+    return arith::DivFOp::create(nb, nl, one, den);
   }
 
   Value add(Value a, Value c) {

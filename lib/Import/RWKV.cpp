@@ -75,8 +75,9 @@ void RWKVBuilder::buildInitState() {
                 nb, nl, cfg.version == 4 ? 3 : -1);
             Value isPP = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
                                                row, three);
-            Value v = arith::SelectOp::create(nb, nl, isPP, cst(nb, nl, -1e30f),
-                                              cst(nb, nl, 0.0f));
+            Value noPast = cst(nb, nl, -1e30f);
+            Value zero = cst(nb, nl, 0.0f);
+            Value v = arith::SelectOp::create(nb, nl, isPP, noPast, zero);
             linalg::YieldOp::create(nb, nl, v);
           })
           .getResult(0);
@@ -193,9 +194,10 @@ Value RWKVBuilder::channelMix(Value x, Value &state, int64_t l,
 Value RWKVBuilder::residual(Value x, Value out, Value &state, int64_t row) {
   if (!spiking)
     return add(x, out);
+  Value membrane = stateRows(state, 0, row, 1);
+  Value counts = stateRows(state, 0, row + 2, 1);
   SpikingResidual r =
-      buildSpikingResidual(b, loc, x, out, stateRows(state, 0, row, 1),
-                           stateRows(state, 0, row + 2, 1), *spiking);
+      buildSpikingResidual(b, loc, x, out, membrane, counts, *spiking);
   state = setStateRows(state, r.membrane, 0, row);
   state = setStateRows(state, r.counts, 0, row + 2);
   return r.x;

@@ -164,16 +164,18 @@ Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
       // Data-dependent token shift (ddlerp) with a shared low-rank head.
       Value xxx = lerp(xx, sx, w("maa_x"));
       auto part = [&](const char *n) {
-        return lerp(xx, sx, w(std::string("maa_") + n),
-                    lora(xxx, p + "maa_w1_" + n, p + "maa_w2_" + n, tanhFn));
+        Value mix = w(std::string("maa_") + n);
+        Value offset = lora(xxx, p + "maa_w1_" + n, p + "maa_w2_" + n, tanhFn);
+        return lerp(xx, sx, mix, offset);
       };
       Value xw = part("w");
       xk = part("k");
       xv = part("v");
       xr = part("r");
       xg = part("g");
-      Value d =
-          add(lora(xw, p + "decay_w1", p + "decay_w2", tanhFn), w("decay"));
+      Value dl = lora(xw, p + "decay_w1", p + "decay_w2", tanhFn);
+      Value d0 = w("decay");
+      Value d = add(dl, d0);
       decayT = elementwise({d}, [](OpBuilder &nb, Location nl, ValueRange a) {
         return decay(nb, nl, a[0]);
       });
@@ -217,9 +219,9 @@ Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
               nb, nl,
               math::ExpOp::create(nb, nl, arith::NegFOp::create(nb, nl, absz)));
           Value mn = arith::MinimumFOp::create(nb, nl, z, cst(nb, nl, 0.0f));
-          Value wv = arith::SubFOp::create(
-              nb, nl, arith::SubFOp::create(nb, nl, mn, l1p),
-              cst(nb, nl, 0.5f));
+          Value sp = arith::SubFOp::create(nb, nl, mn, l1p);
+          Value half = cst(nb, nl, 0.5f);
+          Value wv = arith::SubFOp::create(nb, nl, sp, half);
           return decay(nb, nl, wv);
         });
     Value k = linear(xk, p + "Wk");
@@ -245,14 +247,15 @@ Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
                  return arith::DivFOp::create(nb, nl, s[0], n);
                }));
     // k = k * (1 + (a - 1) * k_a).
-    k = elementwise(
-        {k, a, w("k_a")},
-        [](OpBuilder &nb, Location nl, ValueRange s) -> Value {
-          Value am1 = arith::SubFOp::create(nb, nl, s[1], cst(nb, nl, 1));
-          Value f = arith::AddFOp::create(
-              nb, nl, cst(nb, nl, 1), arith::MulFOp::create(nb, nl, am1, s[2]));
-          return arith::MulFOp::create(nb, nl, s[0], f);
-        });
+    k = elementwise({k, a, w("k_a")},
+                    [](OpBuilder &nb, Location nl, ValueRange s) -> Value {
+                      Value am1 =
+                          arith::SubFOp::create(nb, nl, s[1], cst(nb, nl, 1));
+                      Value one = cst(nb, nl, 1);
+                      Value ak = arith::MulFOp::create(nb, nl, am1, s[2]);
+                      Value f = arith::AddFOp::create(nb, nl, one, ak);
+                      return arith::MulFOp::create(nb, nl, s[0], f);
+                    });
     if (l == 0) {
       vFirst = v;
     } else {

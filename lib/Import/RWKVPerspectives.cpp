@@ -42,13 +42,14 @@ Value RWKVBuilder::toTime(Value rows) {
   auto type = cast<RankedTensorType>(rows.getType());
   int64_t T =
       type.isDynamicDim(0) ? ShapedType::kDynamic : type.getDimSize(0) / P;
-  OpFoldResult t =
-      type.isDynamicDim(0)
-          ? OpFoldResult(arith::DivUIOp::create(
-                             b, loc, tensor::DimOp::create(b, loc, rows, 0),
-                             arith::ConstantIndexOp::create(b, loc, P))
-                             .getResult())
-          : OpFoldResult(b.getIndexAttr(T));
+  OpFoldResult t;
+  if (type.isDynamicDim(0)) {
+    Value n = tensor::DimOp::create(b, loc, rows, 0);
+    Value per = arith::ConstantIndexOp::create(b, loc, P);
+    t = arith::DivUIOp::create(b, loc, n, per).getResult();
+  } else {
+    t = b.getIndexAttr(T);
+  }
   Value x3 = tensor::ExpandShapeOp::create(
       b, loc, RankedTensorType::get({T, P, C}, f32), rows,
       ArrayRef<ReassociationIndices>{{0, 1}, {2}},

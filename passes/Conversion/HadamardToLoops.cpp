@@ -129,11 +129,20 @@ void mlir::seq::emitRowHadamard(ImplicitLocOpBuilder &b, Value row, int64_t n,
         b, DenseElementsAttr::get(constType, ArrayRef<float>(values)));
     Value base = bufferization::ToBufferOp::create(
         b, MemRefType::get({m, m}, f32), cst, /*read_only=*/true);
-    loop(idx(0), idx(P), idx(1), [&](Value p) {
+    Value pLo = idx(0);
+    Value pHi = idx(P);
+    Value pStep = idx(1);
+    loop(pLo, pHi, pStep, [&](Value p) {
       Value off = arith::MulIOp::create(b, p, idx(m));
-      loop(idx(0), idx(m), idx(1), [&](Value r) {
+      Value rLo = idx(0);
+      Value rHi = idx(m);
+      Value rStep = idx(1);
+      loop(rLo, rHi, rStep, [&](Value r) {
+        Value jLo = idx(0);
+        Value jHi = idx(m);
+        Value jStep = idx(1);
         auto sum = scf::ForOp::create(
-            b, idx(0), idx(m), idx(1),
+            b, jLo, jHi, jStep,
             ValueRange{arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f))});
         {
           OpBuilder::InsertionGuard g(b);
@@ -148,7 +157,10 @@ void mlir::seq::emitRowHadamard(ImplicitLocOpBuilder &b, Value row, int64_t n,
         }
         memref::StoreOp::create(b, sum.getResult(0), tmp, ValueRange{r});
       });
-      loop(idx(0), idx(m), idx(1), [&](Value r) {
+      Value cLo = idx(0);
+      Value cHi = idx(m);
+      Value cStep = idx(1);
+      loop(cLo, cHi, cStep, [&](Value r) {
         Value v = memref::LoadOp::create(b, tmp, ValueRange{r});
         memref::StoreOp::create(b, v, row,
                                 ValueRange{arith::AddIOp::create(b, off, r)});
@@ -157,8 +169,14 @@ void mlir::seq::emitRowHadamard(ImplicitLocOpBuilder &b, Value row, int64_t n,
   }
   // Butterflies over p, stride m: k stages, unrolled.
   for (int64_t h = 1; h < P; h *= 2) {
-    loop(idx(0), idx(P), idx(2 * h), [&](Value i) {
-      loop(idx(0), idx(h * m), idx(1), [&](Value j) {
+    Value iLo = idx(0);
+    Value iHi = idx(P);
+    Value iStep = idx(2 * h);
+    loop(iLo, iHi, iStep, [&](Value i) {
+      Value jLo = idx(0);
+      Value jHi = idx(h * m);
+      Value jStep = idx(1);
+      loop(jLo, jHi, jStep, [&](Value j) {
         Value lo =
             arith::AddIOp::create(b, arith::MulIOp::create(b, i, idx(m)), j);
         Value hi = arith::AddIOp::create(b, lo, idx(h * m));
@@ -173,7 +191,10 @@ void mlir::seq::emitRowHadamard(ImplicitLocOpBuilder &b, Value row, int64_t n,
   }
   if (normalized) {
     Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(scale));
-    loop(idx(0), idx(n), idx(1), [&](Value i) {
+    Value lo = idx(0);
+    Value hi = idx(n);
+    Value step = idx(1);
+    loop(lo, hi, step, [&](Value i) {
       Value v = memref::LoadOp::create(b, row, ValueRange{i});
       memref::StoreOp::create(b, arith::MulFOp::create(b, v, c), row,
                               ValueRange{i});
@@ -251,7 +272,9 @@ struct HadamardLowering : OpConversionPattern<HadamardOp> {
     std::function<Value(int64_t, Value)> nest = [&](int64_t d,
                                                     Value out) -> Value {
       Value ub = d < rank - 1 ? ubs[d] : idx(last / n);
-      auto forOp = scf::ForOp::create(b, idx(0), ub, idx(1), ValueRange{out});
+      Value lo = idx(0);
+      Value step = idx(1);
+      auto forOp = scf::ForOp::create(b, lo, ub, step, ValueRange{out});
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(forOp.getBody());
       ivs.push_back(forOp.getInductionVar());
@@ -292,7 +315,10 @@ struct HadamardLowering : OpConversionPattern<HadamardOp> {
                 b, vector::LoadOp::create(b, vType, view, ValueRange{idx(0)})
                        .getResult());
             b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-            auto copy = scf::ForOp::create(b, idx(0), idx(n), idx(1));
+            Value cLo = idx(0);
+            Value cHi = idx(n);
+            Value cStep = idx(1);
+            auto copy = scf::ForOp::create(b, cLo, cHi, cStep);
             {
               OpBuilder::InsertionGuard g3(b);
               b.setInsertionPointToStart(copy.getBody());
@@ -320,7 +346,10 @@ struct HadamardLowering : OpConversionPattern<HadamardOp> {
           ivs.pop_back();
           return forOp.getResult(0);
         }
-        auto copyIn = scf::ForOp::create(b, idx(0), idx(n), idx(1));
+        Value iLo = idx(0);
+        Value iHi = idx(n);
+        Value iStep = idx(1);
+        auto copyIn = scf::ForOp::create(b, iLo, iHi, iStep);
         {
           OpBuilder::InsertionGuard g2(b);
           b.setInsertionPointToStart(copyIn.getBody());
@@ -329,8 +358,10 @@ struct HadamardLowering : OpConversionPattern<HadamardOp> {
           memref::StoreOp::create(b, toF32(x), row, ValueRange{i});
         }
         emitRowHadamard(b, row, n, op.getTranspose(), op.getNormalized(), tmp);
-        auto store =
-            scf::ForOp::create(b, idx(0), idx(n), idx(1), ValueRange{out});
+        Value sLo = idx(0);
+        Value sHi = idx(n);
+        Value sStep = idx(1);
+        auto store = scf::ForOp::create(b, sLo, sHi, sStep, ValueRange{out});
         {
           OpBuilder::InsertionGuard g2(b);
           b.setInsertionPointToStart(store.getBody());

@@ -47,10 +47,19 @@ void seq::cpu::parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows,
       rewriter, loc, T,
       arith::RemUIOp::create(rewriter, loc, T, cst(kTileTokens)));
   int64_t tileN = rows / kTileRows * kTileRows;
-  loops(cst(0), cst(tileN), cst(0), tileT, kTileRows, kTileTokens);
-  loops(cst(0), cst(rows), tileT, T, 1, 1);
-  if (tileN < rows)
-    loops(cst(tileN), cst(rows), cst(0), tileT, 1, 1);
+  Value tileN0 = cst(0);
+  Value tileN1 = cst(tileN);
+  Value tileT0 = cst(0);
+  loops(tileN0, tileN1, tileT0, tileT, kTileRows, kTileTokens);
+  Value tailN0 = cst(0);
+  Value tailN1 = cst(rows);
+  loops(tailN0, tailN1, tileT, T, 1, 1);
+  if (tileN < rows) {
+    Value edgeN0 = cst(tileN);
+    Value edgeN1 = cst(rows);
+    Value edgeT0 = cst(0);
+    loops(edgeN0, edgeN1, edgeT0, tileT, 1, 1);
+  }
 }
 
 namespace {
@@ -125,9 +134,11 @@ static LogicalResult toReductionLoops(RewriterBase &rewriter,
     for (auto &ivs : outIvs)
       inits.push_back(
           memref::LoadOp::create(b, l, out, indices(maps.back(), ivs)));
+    Value lb = value(ranges.back().offset);
+    Value ub = value(ranges.back().size);
+    Value step = value(ranges.back().stride);
     auto red = scf::ForOp::create(
-        b, l, value(ranges.back().offset), value(ranges.back().size),
-        value(ranges.back().stride), inits,
+        b, l, lb, ub, step, inits,
         [&](OpBuilder &fb, Location fl, Value k, ValueRange acc) {
           SmallVector<Value> results;
           for (auto [i, outIv] : llvm::enumerate(outIvs)) {

@@ -167,8 +167,11 @@ private:
           ValueRange inits,
           function_ref<SmallVector<Value>(OpBuilder &, Value, ValueRange)> body)
       const {
+    Value lo = index(b, lb);
+    Value hi = index(b, ub);
+    Value stride = index(b, step);
     return scf::ForOp::create(
-        b, l, index(b, lb), index(b, ub), index(b, step), inits,
+        b, l, lo, hi, stride, inits,
         [&](OpBuilder &b, Location l, Value iv, ValueRange args) {
           scf::YieldOp::create(b, l, body(b, iv, args));
         });
@@ -250,15 +253,15 @@ void Int8ProductLowering::quantizeBlock(OpBuilder &b, Location l, Value t,
   Value scale = arith::DivFOp::create(b, l, amax, f32Const(b, 127));
   Value positive = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, amax,
                                          f32Const(b, 0));
-  Value inverse = arith::SelectOp::create(
-      b, l, positive, arith::DivFOp::create(b, l, f32Const(b, 127), amax),
-      f32Const(b, 0));
+  Value ratio = arith::DivFOp::create(b, l, f32Const(b, 127), amax);
+  Value zero = f32Const(b, 0);
+  Value inverse = arith::SelectOp::create(b, l, positive, ratio, zero);
   forLoop(b, l, 0, block, 1, {}, [&](OpBuilder &b, Value j, ValueRange) {
     Value r = math::RoundEvenOp::create(
         b, l, arith::MulFOp::create(b, l, element(b, j), inverse));
-    r = arith::MinNumFOp::create(
-        b, l, arith::MaxNumFOp::create(b, l, r, f32Const(b, -127)),
-        f32Const(b, 127));
+    Value low = arith::MaxNumFOp::create(b, l, r, f32Const(b, -127));
+    Value high = f32Const(b, 127);
+    r = arith::MinNumFOp::create(b, l, low, high);
     Value q = arith::FPToSIOp::create(b, l, i8, r);
     if (biasedCodes(kernel))
       q = flipBias(b, l, q);
@@ -418,10 +421,10 @@ Value Int8ProductLowering::addLeftovers(OpBuilder &b, Location l, Value n,
                Value q = memref::LoadOp::create(b, l, codes, ValueRange{t, k});
                if (biasedCodes(kernel))
                  q = flipBias(b, l, q);
-               Value p = arith::MulIOp::create(
-                   b, l,
-                   wide(memref::LoadOp::create(b, l, w, ValueRange{n, k})),
-                   wide(q));
+               Value wk =
+                   wide(memref::LoadOp::create(b, l, w, ValueRange{n, k}));
+               Value qk = wide(q);
+               Value p = arith::MulIOp::create(b, l, wk, qk);
                Value a = memref::LoadOp::create(
                    b, l, scales,
                    ValueRange{t, arith::DivUIOp::create(b, l, k, index(b, 4))});

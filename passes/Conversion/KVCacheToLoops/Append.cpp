@@ -47,8 +47,9 @@ void KVAppendEmitter::append(Value keys, Value values, Value t) {
       });
     };
     if (!l.compressed && !l.evicting) {
-      copyToken(view(l.keys, {H, l.capacity, D}, elt),
-                view(l.values, {H, l.capacity, D}, elt), len);
+      Value kDst = view(l.keys, {H, l.capacity, D}, elt);
+      Value vDst = view(l.values, {H, l.capacity, D}, elt);
+      copyToken(kDst, vDst, len);
       storeHeader(0, add(len, idx(1)));
       return;
     }
@@ -57,13 +58,18 @@ void KVAppendEmitter::append(Value keys, Value values, Value t) {
     {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      if (l.sinks > 0)
-        copyToken(view(l.sinkKeys, {H, l.sinks, D}, elt),
-                  view(l.sinkValues, {H, l.sinks, D}, elt), len);
+      if (l.sinks > 0) {
+        Value kDst = view(l.sinkKeys, {H, l.sinks, D}, elt);
+        Value vDst = view(l.sinkValues, {H, l.sinks, D}, elt);
+        copyToken(kDst, vDst, len);
+      }
       b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-      Value slot =
-          arith::RemUIOp::create(b, sub(len, idx(l.sinks)), idx(l.ringSlots));
-      copyToken(ringKeys(), ringValues(), slot);
+      Value ringPos = sub(len, idx(l.sinks));
+      Value slots = idx(l.ringSlots);
+      Value slot = arith::RemUIOp::create(b, ringPos, slots);
+      Value kDst = ringKeys();
+      Value vDst = ringValues();
+      copyToken(kDst, vDst, slot);
     }
     Value newLen = add(len, idx(1));
     storeHeader(0, newLen);
@@ -94,17 +100,22 @@ void KVAppendEmitter::appendScored(Value keys, Value values, Value t,
   Value pos = slotPos(), sum = slotSum(), cnt = slotCount();
   Value len32 = arith::IndexCastOp::create(b, i32, len);
   auto place = [&](Value h, Value slot) {
-    copyTokenHead(keys, values, t, h, slotKeys(), slotValues(), slot);
+    Value kDst = slotKeys();
+    Value vDst = slotValues();
+    copyTokenHead(keys, values, t, h, kDst, vDst, slot);
     memref::StoreOp::create(b, len32, pos, ValueRange{h, slot});
     memref::StoreOp::create(b, f(0.0f), sum, ValueRange{h, slot});
     memref::StoreOp::create(b, f(0.0f), cnt, ValueRange{h, slot});
-    if (l.roco)
-      memref::StoreOp::create(b, f(0.0f), slotDeviations(),
-                              ValueRange{h, slot});
-    if (l.mixed)
-      memref::StoreOp::create(b,
-                              arith::ConstantIntOp::create(b, b.getI8Type(), 0),
-                              lowFlags(), ValueRange{h, len});
+    if (l.roco) {
+      Value zero = f(0.0f);
+      Value m2 = slotDeviations();
+      memref::StoreOp::create(b, zero, m2, ValueRange{h, slot});
+    }
+    if (l.mixed) {
+      Value zero = arith::ConstantIntOp::create(b, b.getI8Type(), 0);
+      Value flags = lowFlags();
+      memref::StoreOp::create(b, zero, flags, ValueRange{h, len});
+    }
   };
   auto ifOp = scf::IfOp::create(b, lt(len, idx(B)), /*withElseRegion=*/true);
   {
@@ -132,23 +143,26 @@ void KVAppendEmitter::appendScored(Value keys, Value values, Value t,
       // A slot's token may be evicted: neither a sink, recent, nor (RoCo)
       // shielded for its variable attention.
       auto candidate = [&](Value j, Value p) {
-        Value c = arith::AndIOp::create(
-            b, cmpI(arith::CmpIPredicate::sge, p, sinks32),
-            cmpI(arith::CmpIPredicate::sle, p, limit));
+        Value notSink = cmpI(arith::CmpIPredicate::sge, p, sinks32);
+        Value notRecent = cmpI(arith::CmpIPredicate::sle, p, limit);
+        Value c = arith::AndIOp::create(b, notSink, notRecent);
         if (!shield)
           return c;
-        Value free = arith::CmpIOp::create(
-            b, arith::CmpIPredicate::eq,
-            memref::LoadOp::create(b, shield, ValueRange{h, j}),
-            arith::ConstantIntOp::create(b, b.getI8Type(), 0));
+        Value flag = memref::LoadOp::create(b, shield, ValueRange{h, j});
+        Value no = arith::ConstantIntOp::create(b, b.getI8Type(), 0);
+        Value free =
+            arith::CmpIOp::create(b, arith::CmpIPredicate::eq, flag, no);
         return arith::AndIOp::create(b, c, free).getResult();
       };
       // The slot whose token is eligible and has the smallest (or, with
       // `largest`, the largest) value, ties to the older (the newer) one.
       auto bestSlot = [&](bool largest, function_ref<Value(Value j)> valueOf,
                           function_ref<Value(Value j, Value p)> eligible) {
+        Value lo = idx(0);
+        Value hi = idx(B);
+        Value step = idx(1);
         auto scan = scf::ForOp::create(
-            b, idx(0), idx(B), idx(1),
+            b, lo, hi, step,
             ValueRange{f(largest ? -INFINITY : INFINITY),
                        arith::ConstantIntOp::create(
                            b, i32, largest ? INT32_MIN : INT32_MAX),
@@ -162,13 +176,15 @@ void KVAppendEmitter::appendScored(Value keys, Value values, Value t,
         Value ahead = arith::CmpFOp::create(
             b, largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
             v, it[0]);
-        Value tie = arith::AndIOp::create(
-            b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, v, it[0]),
-            cmpI(largest ? arith::CmpIPredicate::sgt
-                         : arith::CmpIPredicate::slt,
-                 p, it[1]));
-        Value better = arith::AndIOp::create(
-            b, eligible(j, p), arith::OrIOp::create(b, ahead, tie));
+        Value same =
+            arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, v, it[0]);
+        Value order = cmpI(largest ? arith::CmpIPredicate::sgt
+                                   : arith::CmpIPredicate::slt,
+                           p, it[1]);
+        Value tie = arith::AndIOp::create(b, same, order);
+        Value ok = eligible(j, p);
+        Value wins = arith::OrIOp::create(b, ahead, tie);
+        Value better = arith::AndIOp::create(b, ok, wins);
         scf::YieldOp::create(
             b, ValueRange{arith::SelectOp::create(b, better, v, it[0]),
                           arith::SelectOp::create(b, better, p, it[1]),
@@ -180,9 +196,9 @@ void KVAppendEmitter::appendScored(Value keys, Value values, Value t,
       // token no query saw yet (its statistics are 0 then).
       auto perQuery = [&](Value stat, Value j) -> Value {
         Value c = memref::LoadOp::create(b, cnt, ValueRange{h, j});
-        return arith::DivFOp::create(
-            b, memref::LoadOp::create(b, stat, ValueRange{h, j}),
-            arith::MaximumFOp::create(b, c, f(1.0f)));
+        Value s = memref::LoadOp::create(b, stat, ValueRange{h, j});
+        Value n = arith::MaximumFOp::create(b, c, f(1.0f));
+        return arith::DivFOp::create(b, s, n);
       };
       if (shield) {
         Value no = arith::ConstantIntOp::create(b, b.getI8Type(), 0);
@@ -222,9 +238,9 @@ void KVAppendEmitter::appendScored(Value keys, Value values, Value t,
           return toF32(
               memref::LoadOp::create(b, vSrc, ValueRange{h, victim, c}));
         });
-        memref::StoreOp::create(
-            b, arith::ConstantIntOp::create(b, b.getI8Type(), 1), lowFlags(),
-            ValueRange{h, old});
+        Value one = arith::ConstantIntOp::create(b, b.getI8Type(), 1);
+        Value flags = lowFlags();
+        memref::StoreOp::create(b, one, flags, ValueRange{h, old});
       }
       place(h, victim);
     });
@@ -235,7 +251,9 @@ void KVAppendEmitter::appendScored(Value keys, Value values, Value t,
 void KVAppendEmitter::accumulateAttention(Value h, Value n, Value scores,
                                           Value stats, int64_t rep) {
   Value sum = slotSum(), cnt = slotCount();
-  loop(idx(0), arith::MinSIOp::create(b, n, idx(l.budget)), [&](Value j) {
+  Value lo = idx(0);
+  Value hi = arith::MinSIOp::create(b, n, idx(l.budget));
+  loop(lo, hi, [&](Value j) {
     Value a = f(0.0f);
     for (int64_t r = 0; r < rep; ++r) {
       Value e = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
@@ -259,12 +277,12 @@ void KVAppendEmitter::accumulateAttention(Value h, Value n, Value scores,
       Value after = arith::DivFOp::create(b, s1, c1);
       Value m2 = slotDeviations();
       Value d = memref::LoadOp::create(b, m2, ValueRange{h, j});
+      Value dBefore = arith::SubFOp::create(b, a, before);
+      Value dAfter = arith::SubFOp::create(b, a, after);
       memref::StoreOp::create(
           b,
-          arith::AddFOp::create(
-              b, d,
-              arith::MulFOp::create(b, arith::SubFOp::create(b, a, before),
-                                    arith::SubFOp::create(b, a, after))),
+          arith::AddFOp::create(b, d,
+                                arith::MulFOp::create(b, dBefore, dAfter)),
           m2, ValueRange{h, j});
     }
   });

@@ -92,7 +92,9 @@ public:
       return {{idx(0), n}};
     Value S = idx(l.sinks);
     Value nSinks = arith::MinSIOp::create(b, n, S);
-    Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
+    Value past = sub(n, S);
+    Value zero = idx(0);
+    Value after = arith::MaxSIOp::create(b, past, zero);
     Value dropped = arith::MinSIOp::create(b, loadHeader(1), after);
     return {{idx(0), nSinks},
             {add(S, dropped), arith::MaxSIOp::create(b, n, S)}};
@@ -147,8 +149,12 @@ public:
               h, pos, row, [&](Value dst) { get(true, idx(0), dst); },
               [&](Value dst) { get(false, idx(0), dst); });
         } else {
-          get(true, idx(0), sub1(row, 0, D));
-          get(false, idx(0), sub1(row, D, D));
+          Value kHead = idx(0);
+          Value kDst = sub1(row, 0, D);
+          get(true, kHead, kDst);
+          Value vHead = idx(0);
+          Value vDst = sub1(row, D, D);
+          get(false, vHead, vDst);
         }
       } else if (keys && kt) {
         readKey(h, pos, row, [&](Value hh, Value dst) { get(true, hh, dst); });
@@ -178,7 +184,9 @@ public:
         body(j);
       });
     // Visible tokens after the sinks: n - sinks (or none).
-    Value after = arith::MaxSIOp::create(b, sub(n, S), idx(0));
+    Value past = sub(n, S);
+    Value zero = idx(0);
+    Value after = arith::MaxSIOp::create(b, past, zero);
     Value nq = arith::MinSIOp::create(b, loadHeader(1), after);
     Value kRing = ringKeys(), vRing = ringValues();
     auto ringRows = [&] {
@@ -204,9 +212,10 @@ public:
     bool folded = keys && l.key.perChannel && onKeyGroup;
     loop(idx(0), nq, [&](Value i) {
       if (folded) {
-        Value first = arith::CmpIOp::create(
-            b, arith::CmpIPredicate::eq,
-            arith::RemUIOp::create(b, i, idx(l.key.group)), idx(0));
+        Value inGroup = arith::RemUIOp::create(b, i, idx(l.key.group));
+        Value c0 = idx(0);
+        Value first =
+            arith::CmpIOp::create(b, arith::CmpIPredicate::eq, inGroup, c0);
         ifThen(first, [&] {
           onKeyGroup(arith::DivUIOp::create(b, i, idx(l.key.group)));
         });
@@ -293,10 +302,13 @@ public:
             lo.push_back(src * L + sg * m + j);
             hi.push_back(src * L + sg * m + m / 2 + j);
           }
-      return addf(vector::ShuffleOp::create(b, x, y, lo),
-                  vector::ShuffleOp::create(b, x, y, hi));
+      Value xl = vector::ShuffleOp::create(b, x, y, lo);
+      Value xh = vector::ShuffleOp::create(b, x, y, hi);
+      return addf(xl, xh);
     };
-    Value v = pair(pair(a[0], a[1], 1, L), pair(a[2], a[3], 1, L), 2, L / 2);
+    Value p01 = pair(a[0], a[1], 1, L);
+    Value p23 = pair(a[2], a[3], 1, L);
+    Value v = pair(p01, p23, 2, L / 2);
     // Four segments of m lanes -> four of m / 2, until one lane each.
     for (int64_t m = L / 4; m > 1; m /= 2) {
       SmallVector<int64_t> lo, hi;
@@ -305,8 +317,9 @@ public:
           lo.push_back(sg * m + j);
           hi.push_back(sg * m + m / 2 + j);
         }
-      v = addf(vector::ShuffleOp::create(b, v, v, lo),
-               vector::ShuffleOp::create(b, v, v, hi));
+      Value vl = vector::ShuffleOp::create(b, v, v, lo);
+      Value vh = vector::ShuffleOp::create(b, v, v, hi);
+      v = addf(vl, vh);
     }
     return v;
   }
@@ -390,7 +403,9 @@ public:
         }
         // Four tokens at a time: their four sums share one reduction tree
         // and one vector store.
-        auto block = scf::ForOp::create(b, i0, add(i0, idx(G)), idx(4));
+        Value end = add(i0, idx(G));
+        Value four = idx(4);
+        auto block = scf::ForOp::create(b, i0, end, four);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(block.getBody());
         Value i = block.getInductionVar();
@@ -401,7 +416,9 @@ public:
           SmallVector<Value> prod;
           for (Value x : raw)
             prod.push_back(mulf(qs[r], x));
-          Value sv = addf(sum4(prod), splat(qm[r], 4));
+          Value dots = sum4(prod);
+          Value offs = splat(qm[r], 4);
+          Value sv = addf(dots, offs);
           vector::StoreOp::create(b, sv, scores, ValueRange{idx(r), add(S, i)});
         }
       });
@@ -536,15 +553,16 @@ public:
         channels.push_back(c);
       for (int64_t r = 0; r < rep; ++r) {
         Value codesPart = pw ? mulf(res[r], pw) : res[r];
-        total.push_back(addf(permute(codesPart, channelLanes(s)),
-                             spreadGroups(s, res[rep + r], channels)));
+        Value codesSum = permute(codesPart, channelLanes(s));
+        Value minsSum = spreadGroups(s, res[rep + r], channels);
+        total.push_back(addf(codesSum, minsSum));
       }
     }
     for (int64_t r = 0; r < rep; ++r) {
       Value inv = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
       Value a = vector::LoadOp::create(b, vD, acc, ValueRange{idx(r), idx(0)});
-      vector::StoreOp::create(b, fma(total[r], splat(inv, D), a), acc,
-                              ValueRange{idx(r), idx(0)});
+      Value sumv = fma(total[r], splat(inv, D), a);
+      vector::StoreOp::create(b, sumv, acc, ValueRange{idx(r), idx(0)});
     }
   }
 
@@ -589,18 +607,23 @@ public:
             kt->groupHeads ? seqc::factorizeHadamardOrder(G * D)->baseOrder : 1;
         ktBaseTmp = m > 1 ? small(scratch.baseTmp, {m}) : Value();
       }
-      auto qHead = [&](int64_t r) { return add(mul(kh, idx(rep)), idx(r)); };
+      auto qHead = [&](int64_t r) {
+        Value head0 = mul(kh, idx(rep));
+        Value off = idx(r);
+        return add(head0, off);
+      };
       // The group's queries, scaled, in a contiguous [rep, D] buffer (the
       // query tensor may be strided; unit stride lets the dot products
       // vectorize).
       for (int64_t r = 0; r < rep; ++r) {
-        memref::StoreOp::create(b, f(-INFINITY), stats, ValueRange{idx(r)});
+        Value ninf = f(-INFINITY);
+        memref::StoreOp::create(b, ninf, stats, ValueRange{idx(r)});
         Value qh = qHead(r);
         loop(D, [&](Value d) {
           Value q =
               toF32(memref::LoadOp::create(b, query, ValueRange{t, qh, d}));
-          memref::StoreOp::create(b, arith::MulFOp::create(b, q, f(scale)),
-                                  qbuf, ValueRange{idx(r), d});
+          Value scaled = arith::MulFOp::create(b, q, f(scale));
+          memref::StoreOp::create(b, scaled, qbuf, ValueRange{idx(r), d});
         });
       }
       // Scores and their maximum. With per-channel key groups the scale s
@@ -609,7 +632,10 @@ public:
       // them into qs and qm, and its tokens need only their codes.
       auto score = [&](Value j, Value qsrc, bool withOffset) {
         for (int64_t r = 0; r < rep; ++r) {
-          Value sv = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
+          Value lo = idx(0);
+          Value hi = idx(D);
+          Value zero = f(0.0f);
+          Value sv = reduce(lo, hi, zero, [&](Value d, Value a) {
             Value q = memref::LoadOp::create(b, qsrc, ValueRange{idx(r), d});
             Value k = memref::LoadOp::create(b, row, ValueRange{d});
             return arith::AddFOp::create(
@@ -620,19 +646,22 @@ public:
                 b, sv, memref::LoadOp::create(b, qm, ValueRange{idx(r)}));
           memref::StoreOp::create(b, sv, scores, ValueRange{idx(r), j});
           Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
-          memref::StoreOp::create(b, arith::MaximumFOp::create(b, m, sv), stats,
-                                  ValueRange{idx(r)});
+          Value m1 = arith::MaximumFOp::create(b, m, sv);
+          memref::StoreOp::create(b, m1, stats, ValueRange{idx(r)});
         }
       };
       auto foldGroup = [&](Value g) {
         const KVLayout::Side &ks = l.key;
         Value sc = scales(ks), mins = ks.asymmetric ? minima(ks) : Value();
         for (int64_t r = 0; r < rep; ++r) {
-          Value off = reduce(idx(0), idx(D), f(0.0f), [&](Value d, Value a) {
+          Value lo = idx(0);
+          Value hi = idx(D);
+          Value zero = f(0.0f);
+          Value off = reduce(lo, hi, zero, [&](Value d, Value a) {
             Value q = memref::LoadOp::create(b, qbuf, ValueRange{idx(r), d});
             Value s = memref::LoadOp::create(b, sc, ValueRange{kh, g, d});
-            memref::StoreOp::create(b, arith::MulFOp::create(b, q, s), qs,
-                                    ValueRange{idx(r), d});
+            Value qsv = arith::MulFOp::create(b, q, s);
+            memref::StoreOp::create(b, qsv, qs, ValueRange{idx(r), d});
             Value m =
                 mins ? memref::LoadOp::create(b, mins, ValueRange{kh, g, d})
                      : symmetricMinimum(ks, s);
@@ -667,9 +696,10 @@ public:
             true, kh, n, row, [&](Value j) { score(j, qbuf, false); }, nullptr,
             nullptr,
             [&](Value j) {
-              for (int64_t r = 0; r < rep; ++r)
-                memref::StoreOp::create(b, f(-INFINITY), scores,
-                                        ValueRange{idx(r), j});
+              for (int64_t r = 0; r < rep; ++r) {
+                Value ninf = f(-INFINITY);
+                memref::StoreOp::create(b, ninf, scores, ValueRange{idx(r), j});
+              }
             });
       // Softmax weights: exp(s - max) / sum.
       for (int64_t r = 0; r < rep; ++r) {
@@ -691,7 +721,8 @@ public:
         Value inv = arith::DivFOp::create(b, f(1.0f), sum);
         memref::StoreOp::create(b, inv, stats, ValueRange{idx(r)});
         loop(W, [&](Value d) {
-          memref::StoreOp::create(b, f(0.0f), acc, ValueRange{idx(r), d});
+          Value zero = f(0.0f);
+          memref::StoreOp::create(b, zero, acc, ValueRange{idx(r), d});
         });
       }
       if (l.scored)
@@ -719,9 +750,14 @@ public:
         Value qh = qHead(r);
         if (latent) {
           // out = U_v[kh] · (sum_j a_j c_j).
-          Value first = add(idx(H * D), mul(kh, idx(D)));
+          Value values = idx(H * D);
+          Value head = mul(kh, idx(D));
+          Value first = add(values, head);
           loop(D, [&](Value d) {
-            Value o = reduce(idx(0), idx(W), f(0.0f), [&](Value i, Value a) {
+            Value lo = idx(0);
+            Value hi = idx(W);
+            Value zero = f(0.0f);
+            Value o = reduce(lo, hi, zero, [&](Value i, Value a) {
               Value u = memref::LoadOp::create(b, kt->basis,
                                                ValueRange{add(first, d), i});
               Value c = memref::LoadOp::create(b, acc, ValueRange{idx(r), i});
@@ -845,7 +881,9 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
         e.append(keys, values, t);
         n = e.loadHeader(0);
       } else {
-        n = e.add(e.sub(len0, T), e.add(t, e.idx(1)));
+        Value first = e.sub(len0, T);
+        Value next = e.add(t, e.idx(1));
+        n = e.add(first, next);
       }
       e.attend(query, out, t, n, hq, scale, scratch);
     });

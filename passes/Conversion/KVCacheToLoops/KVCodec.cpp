@@ -59,12 +59,14 @@ std::pair<Value, Value> KVCodec::params(const KVLayout::Side &s, Value mn,
                                         Value mx) {
   Value scale, minimum;
   if (s.asymmetric) {
-    scale = arith::DivFOp::create(b, arith::SubFOp::create(b, mx, mn),
-                                  f(float((1u << s.bits) - 1)));
+    Value span = arith::SubFOp::create(b, mx, mn);
+    Value levels = f(float((1u << s.bits) - 1));
+    scale = arith::DivFOp::create(b, span, levels);
     minimum = mn;
   } else {
-    Value amax = arith::MaximumFOp::create(b, math::AbsFOp::create(b, mn),
-                                           math::AbsFOp::create(b, mx));
+    Value amn = math::AbsFOp::create(b, mn);
+    Value amx = math::AbsFOp::create(b, mx);
+    Value amax = arith::MaximumFOp::create(b, amn, amx);
     scale = arith::DivFOp::create(b, amax, f(float((1u << (s.bits - 1)) - 1)));
   }
   Value zero =
@@ -97,7 +99,10 @@ Value KVCodec::code(const KVLayout::Side &s, Value x, Value scale,
 
 std::pair<Value, Value> KVCodec::minMax(function_ref<Value(Value)> at,
                                         int64_t n) {
-  auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1),
+  Value lo = idx(0);
+  Value hi = idx(n);
+  Value step = idx(1);
+  auto forOp = scf::ForOp::create(b, lo, hi, step,
                                   ValueRange{f(INFINITY), f(-INFINITY)});
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPointToStart(forOp.getBody());
@@ -123,7 +128,9 @@ void KVCodec::packCodes(const KVLayout::Side &s, Value h, Value i,
   loop(l.headDim / 8, [&](Value u) {
     Value word = arith::ConstantIntOp::create(b, wordType(s), 0);
     for (int64_t j = 0; j < 8; ++j) {
-      Value c = add(mul(u, idx(8)), idx(j));
+      Value word0 = mul(u, idx(8));
+      Value lane = idx(j);
+      Value c = add(word0, lane);
       auto [scale, minimum] = groupParams(s, sc, mins, h, i, c);
       Value q = code(s, at(c), scale, minimum);
       Value shifted = arith::ShLIOp::create(
@@ -134,7 +141,9 @@ void KVCodec::packCodes(const KVLayout::Side &s, Value h, Value i,
       Value v = arith::ShRUIOp::create(
           b, word, arith::ConstantIntOp::create(b, wordType(s), 8 * byte));
       v = arith::TruncIOp::create(b, b.getI8Type(), v);
-      Value pos = add(mul(u, idx(s.bits)), idx(byte));
+      Value word0 = mul(u, idx(s.bits));
+      Value off = idx(byte);
+      Value pos = add(word0, off);
       memref::StoreOp::create(b, v, cd, ValueRange{h, i, pos});
     }
   });
@@ -207,7 +216,9 @@ void KVCodec::dequantRow(const KVLayout::Side &s, Value h, Value i, Value row,
   loop(l.headDim / 8, [&](Value u) {
     Value w = arith::ConstantIntOp::create(b, word, 0);
     for (unsigned byte = 0; byte < s.bits; ++byte) {
-      Value at = add(mul(u, idx(s.bits)), idx(byte));
+      Value word0 = mul(u, idx(s.bits));
+      Value off = idx(byte);
+      Value at = add(word0, off);
       Value v = memref::LoadOp::create(b, cd, ValueRange{h, i, at});
       v = arith::ExtUIOp::create(b, word, v);
       v = arith::ShLIOp::create(

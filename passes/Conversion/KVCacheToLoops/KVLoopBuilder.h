@@ -50,12 +50,14 @@ public:
   }
   Value header() { return view(0, {2}, b.getI64Type()); }
   Value loadHeader(int64_t i) {
-    Value v = memref::LoadOp::create(b, header(), ValueRange{idx(i)});
+    Value h = header();
+    Value v = memref::LoadOp::create(b, h, ValueRange{idx(i)});
     return arith::IndexCastOp::create(b, b.getIndexType(), v);
   }
   void storeHeader(int64_t i, Value v) {
-    memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI64Type(), v),
-                            header(), ValueRange{idx(i)});
+    Value w = arith::IndexCastOp::create(b, b.getI64Type(), v);
+    Value h = header();
+    memref::StoreOp::create(b, w, h, ValueRange{idx(i)});
   }
 
   Value toF32(Value v) {
@@ -77,14 +79,19 @@ public:
     body(forOp.getInductionVar());
   }
   void loop(int64_t n, function_ref<void(Value)> body) {
-    loop(idx(0), idx(n), body);
+    Value lo = idx(0);
+    Value hi = idx(n);
+    loop(lo, hi, body);
   }
   /// A loop whose iterations are independent, marked for
   /// seq-parallelize-loops.
   /// Stack allocations in `body` are released at the end of each
   /// iteration.
   void parallelLoop(int64_t n, function_ref<void(Value)> body) {
-    auto forOp = scf::ForOp::create(b, idx(0), idx(n), idx(1));
+    Value lo = idx(0);
+    Value hi = idx(n);
+    Value step = idx(1);
+    auto forOp = scf::ForOp::create(b, lo, hi, step);
     SeqDialect::ParallelAttrHelper(b.getContext())
         .setAttr(forOp, b.getUnitAttr());
     OpBuilder::InsertionGuard g(b);

@@ -52,8 +52,12 @@ void KVKeyReader::readKey(Value h, Value pos, Value row,
   int64_t D = l.headDim, G = std::max<int64_t>(kt->groupHeads, 1);
   Value grp = ktGroup, first = h, off = idx(0);
   if (G > 1) {
-    first = mul(arith::DivUIOp::create(b, h, idx(G)), idx(G));
-    off = mul(sub(h, first), idx(D));
+    Value group = arith::DivUIOp::create(b, h, idx(G));
+    Value perGroup = idx(G);
+    first = mul(group, perGroup);
+    Value inGroup = sub(h, first);
+    Value width = idx(D);
+    off = mul(inGroup, width);
   }
   for (int64_t g = 0; g < G; ++g) {
     Value dst = grp;
@@ -80,7 +84,10 @@ void KVKeyReader::readLatentKey(Value h, Value pos, Value row,
   getValues(sub1(ktGroup, r, r));
   Value first = mul(h, idx(D));
   loop(D, [&](Value d) {
-    Value k = reduce(idx(0), idx(2 * r), f(0.0f), [&](Value i, Value a) {
+    Value lo = idx(0);
+    Value hi = idx(2 * r);
+    Value zero = f(0.0f);
+    Value k = reduce(lo, hi, zero, [&](Value i, Value a) {
       Value u =
           memref::LoadOp::create(b, kt->basis, ValueRange{add(first, d), i});
       Value c = memref::LoadOp::create(b, ktGroup, ValueRange{i});
@@ -114,13 +121,17 @@ void KVKeyReader::ropeInto(Value grp, Value off, int64_t D, Value pos,
     Value cs = memref::LoadOp::create(b, kt->cosTable, ValueRange{pos, i});
     Value sn = memref::LoadOp::create(b, kt->sinTable, ValueRange{pos, i});
     Value ny = arith::MulFOp::create(b, f(-1.0f), y);
-    Value rp = arith::AddFOp::create(b, arith::MulFOp::create(b, x, cs),
-                                     arith::MulFOp::create(b, ny, sn));
-    Value rq = arith::AddFOp::create(b, arith::MulFOp::create(b, y, cs),
-                                     arith::MulFOp::create(b, x, sn));
+    Value xc = arith::MulFOp::create(b, x, cs);
+    Value ys = arith::MulFOp::create(b, ny, sn);
+    Value rp = arith::AddFOp::create(b, xc, ys);
+    Value yc = arith::MulFOp::create(b, y, cs);
+    Value xs = arith::MulFOp::create(b, x, sn);
+    Value rq = arith::AddFOp::create(b, yc, xs);
     memref::StoreOp::create(b, rp, row, ValueRange{p});
     memref::StoreOp::create(b, rq, row, ValueRange{q});
   });
-  loop(idx(rot), idx(D),
+  Value lo = idx(rot);
+  Value hi = idx(D);
+  loop(lo, hi,
        [&](Value d) { memref::StoreOp::create(b, at(d), row, ValueRange{d}); });
 }

@@ -139,18 +139,19 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
                                                 c, cidx(d / 2));
             i = arith::SelectOp::create(
                 b, l, first, c, arith::SubIOp::create(b, l, c, cidx(d / 2)));
-            partner = arith::SelectOp::create(
-                b, l, first, arith::AddIOp::create(b, l, c, cidx(d / 2)),
-                arith::SubIOp::create(b, l, c, cidx(d / 2)));
+            Value up = arith::AddIOp::create(b, l, c, cidx(d / 2));
+            Value down = arith::SubIOp::create(b, l, c, cidx(d / 2));
+            partner = arith::SelectOp::create(b, l, first, up, down);
             sign = arith::SelectOp::create(b, l, first, fm1, f1);
           } else {
             i = arith::DivUIOp::create(b, l, c, cidx(2));
-            Value odd = arith::CmpIOp::create(
-                b, l, arith::CmpIPredicate::ne,
-                arith::RemUIOp::create(b, l, c, cidx(2)), cidx(0));
-            partner = arith::SelectOp::create(
-                b, l, odd, arith::SubIOp::create(b, l, c, cidx(1)),
-                arith::AddIOp::create(b, l, c, cidx(1)));
+            Value parity = arith::RemUIOp::create(b, l, c, cidx(2));
+            Value zero = cidx(0);
+            Value odd = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne,
+                                              parity, zero);
+            Value down = arith::SubIOp::create(b, l, c, cidx(1));
+            Value up = arith::AddIOp::create(b, l, c, cidx(1));
+            partner = arith::SelectOp::create(b, l, odd, down, up);
             sign = arith::SelectOp::create(b, l, odd, f1, fm1);
           }
           Value rotated = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
@@ -180,10 +181,10 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
           Value sn = arith::TruncFOp::create(b, l, b.getF32Type(),
                                              math::SinOp::create(b, l, ang));
           // out = x cos + sign * y sin (sign -1 for the first of the pair).
-          Value r = arith::AddFOp::create(
-              b, l, arith::MulFOp::create(b, l, x, cs),
-              arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, sign, y),
-                                    sn));
+          Value xc = arith::MulFOp::create(b, l, x, cs);
+          Value sy = arith::MulFOp::create(b, l, sign, y);
+          Value ys = arith::MulFOp::create(b, l, sy, sn);
+          Value r = arith::AddFOp::create(b, l, xc, ys);
           r = arith::SelectOp::create(b, l, rotated, r, x);
           linalg::YieldOp::create(b, l, castFloat(b, l, r, elt));
         });

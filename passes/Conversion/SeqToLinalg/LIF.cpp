@@ -106,9 +106,9 @@ struct LIFLowering : OpConversionPattern<LIFOp> {
                                      : add(sub(v, div(sub(v, rst), tau)), in);
                 // Fire.
                 Value fired = arith::CmpFOp::create(nb, nl, pred, h, thr);
-                Value s = arith::SelectOp::create(
-                    nb, nl, fired, constant(nb, nl, APFloat(1.0f)),
-                    constant(nb, nl, APFloat(0.0f)));
+                Value one = constant(nb, nl, APFloat(1.0f));
+                Value zero = constant(nb, nl, APFloat(0.0f));
+                Value s = arith::SelectOp::create(nb, nl, fired, one, zero);
                 // Reset.
                 Value next =
                     hard ? arith::SelectOp::create(nb, nl, fired, rst, h)

@@ -163,8 +163,12 @@ Value packCodes(OpBuilder &b, Location loc, Value codes, unsigned bits) {
           return arith::ConstantIntOp::create(nb, nl, i64, v);
         };
         Value code = arith::ExtUIOp::create(nb, nl, i64, a[0]);
-        Value slot = arith::MulIOp::create(nb, nl, index(loops - 1), c64(bits));
-        Value byte = arith::MulIOp::create(nb, nl, index(loops - 2), c64(8));
+        Value j = index(loops - 1);
+        Value width = c64(bits);
+        Value slot = arith::MulIOp::create(nb, nl, j, width);
+        Value k = index(loops - 2);
+        Value eight = c64(8);
+        Value byte = arith::MulIOp::create(nb, nl, k, eight);
         Value word = arith::ShLIOp::create(nb, nl, code, slot);
         Value part = arith::TruncIOp::create(
             nb, nl, i8, arith::ShRUIOp::create(nb, nl, word, byte));
@@ -203,8 +207,12 @@ Value unpackCodes(OpBuilder &b, Location loc, Value packed, int64_t n,
           return arith::ConstantIntOp::create(nb, nl, i64, v);
         };
         Value byte = arith::ExtUIOp::create(nb, nl, i64, a[0]);
-        Value at = arith::MulIOp::create(nb, nl, index(loops - 1), c64(8));
-        Value slot = arith::MulIOp::create(nb, nl, index(loops - 2), c64(bits));
+        Value k = index(loops - 1);
+        Value eight = c64(8);
+        Value at = arith::MulIOp::create(nb, nl, k, eight);
+        Value j = index(loops - 2);
+        Value width = c64(bits);
+        Value slot = arith::MulIOp::create(nb, nl, j, width);
         Value part = arith::ShRUIOp::create(
             nb, nl, arith::ShLIOp::create(nb, nl, byte, at), slot);
         part = arith::AndIOp::create(nb, nl, part, c64((1 << bits) - 1));
@@ -288,12 +296,13 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
         iterators(rank, -1), [&](OpBuilder &b, Location l, ValueRange a) {
           Value mn = a[0], mx = a[1], s;
           if (asym) {
-            s = arith::DivFOp::create(b, l, arith::SubFOp::create(b, l, mx, mn),
-                                      f32Const(b, l, float((1u << bits) - 1)));
+            Value span = arith::SubFOp::create(b, l, mx, mn);
+            Value levels = f32Const(b, l, float((1u << bits) - 1));
+            s = arith::DivFOp::create(b, l, span, levels);
           } else {
-            Value amax =
-                arith::MaximumFOp::create(b, l, math::AbsFOp::create(b, l, mn),
-                                          math::AbsFOp::create(b, l, mx));
+            Value amn = math::AbsFOp::create(b, l, mn);
+            Value amx = math::AbsFOp::create(b, l, mx);
+            Value amax = arith::MaximumFOp::create(b, l, amn, amx);
             s = arith::DivFOp::create(
                 b, l, amax, f32Const(b, l, float((1u << (bits - 1)) - 1)));
           }
@@ -410,8 +419,9 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
           Value v;
           if (asym) {
             Value q = arith::UIToFPOp::create(b, l, f32, u);
-            v = arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, s, q),
-                                      castFloat(b, l, a[2], f32));
+            Value sq = arith::MulFOp::create(b, l, s, q);
+            Value m = castFloat(b, l, a[2], f32);
+            v = arith::AddFOp::create(b, l, sq, m);
           } else {
             Value q = arith::SIToFPOp::create(
                 b, l, f32,

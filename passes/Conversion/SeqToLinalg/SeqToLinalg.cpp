@@ -123,13 +123,19 @@ static SmallVector<Value> wkv4Step(OpBuilder &b, Location loc, Value k, Value v,
   Value ww = add(u, k);
   Value p = max(pp, ww);
   Value e1 = exp(sub(pp, p)), e2 = exp(sub(ww, p));
-  Value y = arith::DivFOp::create(b, loc, add(mul(e1, aa), mul(e2, v)),
-                                  add(mul(e1, bb), e2));
+  Value ea = mul(e1, aa);
+  Value ev = mul(e2, v);
+  Value num = add(ea, ev);
+  Value eb = mul(e1, bb);
+  Value den = add(eb, e2);
+  Value y = arith::DivFOp::create(b, loc, num, den);
   // State: decay the past by w, add the current token.
   Value ww2 = add(pp, w);
   Value p2 = max(ww2, k);
   Value f1 = exp(sub(ww2, p2)), f2 = exp(sub(k, p2));
-  Value aa2 = add(mul(f1, aa), mul(f2, v));
+  Value fa = mul(f1, aa);
+  Value fv = mul(f2, v);
+  Value aa2 = add(fa, fv);
   Value bb2 = add(mul(f1, bb), f2);
   return {y, aa2, bb2, p2};
 }
@@ -177,8 +183,12 @@ struct WKV4Lowering : OpConversionPattern<WKV4Op> {
               SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
               [&](OpBuilder &nb, Location nl, ValueRange a) {
                 auto in = [&](int i) { return castFloat(nb, nl, a[i], f32); };
-                SmallVector<Value> r = wkv4Step(nb, nl, in(0), in(1), in(2),
-                                                in(3), a[5], a[6], a[7]);
+                Value k = in(0);
+                Value v = in(1);
+                Value w = in(2);
+                Value u = in(3);
+                SmallVector<Value> r =
+                    wkv4Step(nb, nl, k, v, w, u, a[5], a[6], a[7]);
                 r[0] = castFloat(nb, nl, r[0], elt);
                 linalg::YieldOp::create(nb, nl, r);
               });
@@ -438,8 +448,9 @@ struct WKV5Lowering : MatrixWKVLowering<WKV5Op> {
     Value r = headRow(b, loc, a.getR(), tok, heads, n, head);
     Value k = headRow(b, loc, a.getK(), tok, heads, n, head);
     Value v = headRow(b, loc, a.getV(), tok, heads, n, head);
-    return eagleStep(b, loc, r, k, v, headSlice(b, loc, a.getW(), head),
-                     headSlice(b, loc, a.getU(), head), state, heads, n);
+    Value w = headSlice(b, loc, a.getW(), head);
+    Value u = headSlice(b, loc, a.getU(), head);
+    return eagleStep(b, loc, r, k, v, w, u, state, heads, n);
   }
 };
 
