@@ -112,8 +112,8 @@ func.func @kivi3(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k:
 // CHECK:   arith.addf %{{.*}}, %[[T]] {{.*}} : vector<16xf32>
 // CHECK: scf.yield
 // CHECK: %[[SUMW:.*]] = arith.mulf %{{.*}}#0, %[[LANEW]]
-// CHECK: %[[MSUM:.*]] = vector.shuffle %{{.*}}#2, %{{.*}}#2 [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
 // CHECK: %[[CH:.*]] = vector.shuffle %[[SUMW]], %[[SUMW]] [0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15]
+// CHECK: %[[MSUM:.*]] = vector.shuffle %{{.*}}#2, %{{.*}}#2 [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
 // CHECK: arith.addf %[[CH]], %[[MSUM]]
 // CHECK-NOT: seq.kv
 func.func @kivi4(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
@@ -158,10 +158,10 @@ func.func @kivi4(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k:
 // CHECK:     %[[KC3:.*]] = arith.uitofp %[[ROW3]] : vector<16xi8> to vector<16xf32>
 // CHECK:     %[[P0:.*]] = arith.mulf %[[QS]], %[[KC0]]
 // CHECK:     %[[P3:.*]] = arith.mulf %[[QS]], %[[KC3]]
-// CHECK:     %[[OFF4:.*]] = vector.broadcast %[[OFF]] : f32 to vector<4xf32>
-// CHECK:     vector.shuffle %{{.*}}, %[[P3]] [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31]
 // CHECK:     vector.shuffle %[[P0]], %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]
+// CHECK:     vector.shuffle %{{.*}}, %[[P3]] [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31]
 // CHECK:     %[[SUMS:.*]] = arith.addf %{{.*}} : vector<4xf32>
+// CHECK:     %[[OFF4:.*]] = vector.broadcast %[[OFF]] : f32 to vector<4xf32>
 // CHECK:     %[[SC4:.*]] = arith.addf %[[SUMS]], %[[OFF4]]
 // CHECK:     vector.store %[[SC4]], %{{.*}}[%c0, %[[I]]] : memref<2x64xf32, {{.*}}>, vector<4xf32>
 // CHECK-NOT: vector.reduction
