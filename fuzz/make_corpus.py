@@ -7,7 +7,8 @@ OUT_DIR/<harness>/ gets small valid inputs made by the project's own
 generators: random RWKV-4/5/6/7, SpikeGPT and LLaMA checkpoints from
 test/reference/ (.pth, safetensors, GGUF through gguf_writer.py), their
 config.json, tiny tokenizer files and texts, manifests and weights headers
-in the artifact format, and the seq dialect's lit tests split at
+in the artifact format, GPU kernel artifacts (kernels.bin of the Vulkan and
+CUDA targets), and the seq dialect's lit tests split at
 `// -----`. The files are regenerated on every call (deterministically;
 seeds are fixed) and nothing is downloaded. The real vocabularies in
 ../shared/data are used for the text harnesses only (loaded once by the
@@ -201,6 +202,42 @@ def artifacts(out):
                 text.encode().ljust(4096, b"\0"))
 
 
+def kernel_artifacts(out):
+    """kernels.bin of the Vulkan (SEQCSPV1, SPIR-V) and CUDA (SEQCCUB1,
+    cubin and PTX) targets, laid out as lib/Target/GPU writes them: the
+    first line, the manifest, the code from the next multiple of 16."""
+    def kernels_bin(magic, manifest, code):
+        text = "".join(f"{k} {v}\n" for k, v in manifest.items()).encode()
+        head = f"{magic} {len(text)}\n".encode() + text
+        return head.ljust((len(head) + 15) // 16 * 16, b"\0") + code
+
+    spirv = struct.pack("<5I", 0x07230203, 0x00010300, 0, 16, 0) * 4
+    manifest = {"seqc_artifact": "2", "target": "vulkan",
+                "kernels": "matvec_f32 wkv4_step",
+                "vulkan_profile": "lavapipe", "spirv_version": "1.3",
+                "kernel.matvec_f32":
+                    f"entry=matvec_f32_kernel spirv=0+{len(spirv)} "
+                    "grid=512,1,1 workgroup=64,1,1 shared=256 features=none "
+                    "bindings=f32:131072:r:0,f32:256:r:1,f32:512:w:2",
+                "kernel.wkv4_step":
+                    f"entry=wkv4_step_kernel spirv={len(spirv)}+{len(spirv)} "
+                    "grid=16,1,1 workgroup=64,1,1 shared=0 "
+                    "features=shaderFloat16,shaderInt16 "
+                    "bindings=f16:1024:r:0,i32:1024:rw:1,i8:64:w:3"}
+    put(out, "kernels", "vulkan", kernels_bin("SEQCSPV1", manifest,
+                                               spirv + spirv))
+    cubin = b"\x7fELF" + bytes(60)
+    ptx = b".version 8.0\n.target sm_90\n.visible .entry matvec_f16_kernel(\n)\n{\n}\n"
+    manifest = {"seqc_artifact": "2", "target": "cuda",
+                "kernels": "matvec_f16", "cuda_arch": "sm_90",
+                "kernel.matvec_f16":
+                    f"entry=matvec_f16_kernel cubin=0+{len(cubin)} "
+                    f"ptx={len(cubin)}+{len(ptx)} grid=512,1,1 "
+                    "workgroup=128,1,1 shared=512 "
+                    "bindings=i32:65536:r:0,f32:256:r:1,f32:512:w:2"}
+    put(out, "kernels", "cuda", kernels_bin("SEQCCUB1", manifest, cubin + ptx))
+
+
 def seq_ir(out):
     """The seq dialect's lit tests, one seed per `// -----` part."""
     n = 0
@@ -224,6 +261,7 @@ def main():
         llama(out, tmp)
     tokenizers(out)
     artifacts(out)
+    kernel_artifacts(out)
     seq_ir(out)
     for d in sorted(out.iterdir()):
         files = list(d.iterdir())

@@ -23,7 +23,7 @@ case "$SECONDS_EACH" in
   ;;
 esac
 ALL=(pth safetensors gguf llama-config world-vocab world-text neox-vocab
-     neox-text manifest weights-header seq-ir)
+     neox-text manifest weights-header seq-ir kernels)
 HARNESSES=("${@:-${ALL[@]}}")
 for h in "${HARNESSES[@]}"; do
   if [[ " ${ALL[*]} " != *" $h "* ]]; then

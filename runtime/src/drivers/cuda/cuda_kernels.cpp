@@ -146,36 +146,12 @@ bool seqc::cuda::probe(DeviceInfo &info, std::string &error) {
 //===----------------------------------------------------------------------===//
 
 const seqc::gpu::ArtifactFormat &seqc::cuda::artifactFormat() {
-  static const gpu::ArtifactFormat format = {"cuda",
-                                             artifact::kCudaKernelsMagic,
-                                             "CUDA kernel artifact",
-                                             {"cubin", "ptx"},
-                                             "kernel code",
-                                             1,
-                                             /*hasFeatures=*/false};
-  return format;
+  return gpu::cudaFormat();
 }
 
 bool seqc::cuda::loadArtifact(const std::string &dir, KernelArtifact &out,
                               std::string &error) {
-  if (!KernelArtifact::load(dir, artifactFormat(), out, error))
-    return false;
-  for (const Kernel &k : out.kernels) {
-    std::string cubin = out.codeOf(k, "cubin");
-    if (cubin.compare(0, 4,
-                      "\x7f"
-                      "ELF") != 0) {
-      error = dir + "/" + artifact::kKernelsFile + ": kernel " + k.name +
-              ": its cubin is not an ELF image";
-      return false;
-    }
-    if (out.codeOf(k, "ptx").find(".entry " + k.entry) == std::string::npos) {
-      error = dir + "/" + artifact::kKernelsFile + ": kernel " + k.name +
-              ": its PTX has no entry " + k.entry;
-      return false;
-    }
-  }
-  return true;
+  return KernelArtifact::load(dir, artifactFormat(), out, error);
 }
 
 //===----------------------------------------------------------------------===//

@@ -11,6 +11,8 @@
 #include "seqc/artifact.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -21,12 +23,27 @@ using namespace seqc::gpu;
 // The artifact
 //===----------------------------------------------------------------------===//
 
-uint64_t Binding::bytes() const {
-  uint64_t bits = 0;
-  if (type.size() > 1 && (type[0] == 'f' || type[0] == 'i'))
-    bits = std::strtoull(type.c_str() + 1, nullptr, 10);
-  return count * ((bits + 7) / 8);
+namespace {
+
+/// Bytes of one element of `type` (f16, f32, f64, i1 ... i64), or 0.
+uint64_t elementBytes(const std::string &type) {
+  if (type == "f16")
+    return 2;
+  if (type == "f32")
+    return 4;
+  if (type == "f64")
+    return 8;
+  if (type.size() < 2 || type.size() > 3 || type[0] != 'i' ||
+      type.find_first_not_of("0123456789", 1) != std::string::npos ||
+      type[1] == '0')
+    return 0;
+  unsigned long bits = std::strtoul(type.c_str() + 1, nullptr, 10);
+  return bits <= 64 ? (bits + 7) / 8 : 0;
 }
+
+} // namespace
+
+uint64_t Binding::bytes() const { return count * elementBytes(type); }
 
 namespace {
 
@@ -122,8 +139,13 @@ bool parseKernel(const std::string &name, const std::string &value,
         return fail("two bindings are argument " + parts[3]);
     binding.type = parts[0];
     binding.access = parts[2];
-    if (binding.bytes() == 0)
+    uint64_t element = elementBytes(binding.type);
+    if (element == 0)
       return fail("binding '" + b + "' has an unknown element type");
+    // A buffer's bytes must be a number (no wrap-around); the drivers
+    // check them against the device's limits.
+    if (binding.count > UINT64_MAX / element)
+      return fail("binding '" + b + "' has more bytes than 64 bits count");
     k.bindings.push_back(binding);
   }
   if (k.bindings.empty())
@@ -159,6 +181,13 @@ bool KernelArtifact::load(const std::string &dir, const ArtifactFormat &format,
   }
   std::string data((std::istreambuf_iterator<char>(in)),
                    std::istreambuf_iterator<char>());
+  return parse(data, dir, path, format, out, error);
+}
+
+bool KernelArtifact::parse(const std::string &data, const std::string &dir,
+                           const std::string &path,
+                           const ArtifactFormat &format, KernelArtifact &out,
+                           std::string &error) {
   size_t nl = data.find('\n');
   // Either GPU target's file: the manifest's target then says whose it is.
   std::string magic = format.magic;
@@ -198,6 +227,10 @@ bool KernelArtifact::load(const std::string &dir, const ArtifactFormat &format,
     return false;
   }
   for (const std::string &name : names) {
+    if (std::count(names.begin(), names.end(), name) > 1) {
+      error = path + ": kernel " + name + " is listed twice";
+      return false;
+    }
     auto it = out.manifest.find(artifact::kKernelKeyPrefix + name);
     if (it == out.manifest.end()) {
       error = path + ": kernel " + name + " has no kernel." + name + " entry";
@@ -208,9 +241,58 @@ bool KernelArtifact::load(const std::string &dir, const ArtifactFormat &format,
       error = path + ": " + error;
       return false;
     }
+    std::string bad = format.checkCode(out, k);
+    if (!bad.empty()) {
+      error = path + ": kernel " + name + ": " + bad;
+      return false;
+    }
     out.kernels.push_back(std::move(k));
   }
   return true;
+}
+
+//===----------------------------------------------------------------------===//
+// The formats
+//===----------------------------------------------------------------------===//
+
+const ArtifactFormat &seqc::gpu::vulkanFormat() {
+  static const ArtifactFormat format = {
+      "vulkan",
+      artifact::kKernelsMagic,
+      "Vulkan kernel artifact",
+      {"spirv"},
+      "SPIR-V",
+      4,
+      /*hasFeatures=*/true,
+      [](const KernelArtifact &a, const Kernel &k) -> std::string {
+        uint32_t magicWord;
+        std::memcpy(&magicWord, a.code.data() + k.code.at("spirv").offset, 4);
+        if (magicWord != 0x07230203)
+          return "its module is not SPIR-V (bad magic number)";
+        return "";
+      }};
+  return format;
+}
+
+const ArtifactFormat &seqc::gpu::cudaFormat() {
+  static const ArtifactFormat format = {
+      "cuda",
+      artifact::kCudaKernelsMagic,
+      "CUDA kernel artifact",
+      {"cubin", "ptx"},
+      "kernel code",
+      1,
+      /*hasFeatures=*/false,
+      [](const KernelArtifact &a, const Kernel &k) -> std::string {
+        if (a.codeOf(k, "cubin").compare(0, 4,
+                                         "\x7f"
+                                         "ELF") != 0)
+          return "its cubin is not an ELF image";
+        if (a.codeOf(k, "ptx").find(".entry " + k.entry) == std::string::npos)
+          return "its PTX has no entry " + k.entry;
+        return "";
+      }};
+  return format;
 }
 
 std::string KernelArtifact::codeOf(const Kernel &kernel,

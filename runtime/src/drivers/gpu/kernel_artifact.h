@@ -49,6 +49,8 @@ struct Kernel {
   std::vector<Binding> bindings;
 };
 
+struct KernelArtifact;
+
 /// What one target's kernels.bin holds.
 struct ArtifactFormat {
   const char *target;      // the manifest's target: vulkan, cuda
@@ -58,7 +60,16 @@ struct ArtifactFormat {
   const char *codeName; // "SPIR-V": "... bytes of SPIR-V"
   unsigned codeAlign;   // offsets and sizes are multiples of this
   bool hasFeatures;     // the entries have a features= field
+  /// What is wrong with one kernel's code ("its module is not SPIR-V"), or
+  /// an empty string.
+  std::string (*checkCode)(const KernelArtifact &artifact,
+                           const Kernel &kernel);
 };
+
+/// The Vulkan target's kernels.bin (SEQCSPV1: SPIR-V modules).
+const ArtifactFormat &vulkanFormat();
+/// The CUDA target's kernels.bin (SEQCCUB1: cubin and PTX of each kernel).
+const ArtifactFormat &cudaFormat();
 
 /// kernels.bin, parsed and checked.
 struct KernelArtifact {
@@ -72,6 +83,11 @@ struct KernelArtifact {
   /// problem (an artifact of another target says which).
   static bool load(const std::string &dir, const ArtifactFormat &format,
                    KernelArtifact &out, std::string &error);
+  /// The checks of load() on the bytes of a kernels.bin (`path` names it in
+  /// errors).
+  static bool parse(const std::string &data, const std::string &dir,
+                    const std::string &path, const ArtifactFormat &format,
+                    KernelArtifact &out, std::string &error);
   const Kernel *find(const std::string &name) const;
   /// The bytes of `field` of `kernel`.
   std::string codeOf(const Kernel &kernel, const std::string &field) const;

@@ -655,28 +655,10 @@ std::vector<std::string> seqc::vk::listDevices(std::string &error) {
 //===----------------------------------------------------------------------===//
 
 const seqc::gpu::ArtifactFormat &seqc::vk::artifactFormat() {
-  static const gpu::ArtifactFormat format = {"vulkan",
-                                             artifact::kKernelsMagic,
-                                             "Vulkan kernel artifact",
-                                             {"spirv"},
-                                             "SPIR-V",
-                                             4,
-                                             /*hasFeatures=*/true};
-  return format;
+  return gpu::vulkanFormat();
 }
 
 bool seqc::vk::loadArtifact(const std::string &dir, KernelArtifact &out,
                             std::string &error) {
-  if (!KernelArtifact::load(dir, artifactFormat(), out, error))
-    return false;
-  for (const Kernel &k : out.kernels) {
-    uint32_t magicWord;
-    std::memcpy(&magicWord, out.code.data() + k.code.at("spirv").offset, 4);
-    if (magicWord != 0x07230203) {
-      error = dir + "/" + artifact::kKernelsFile + ": kernel " + k.name +
-              ": its module is not SPIR-V (bad magic number)";
-      return false;
-    }
-  }
-  return true;
+  return KernelArtifact::load(dir, artifactFormat(), out, error);
 }

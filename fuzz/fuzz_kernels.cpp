@@ -1,0 +1,82 @@
+//===- fuzz_kernels.cpp - libFuzzer harness: GPU kernel artifacts ---------===//
+//
+// kernels.bin of the Vulkan and CUDA targets, read as both formats by the
+// reader both drivers share (runtime/src/drivers/gpu/kernel_artifact.cpp).
+// What it accepts, the drivers use without further checks, so the harness
+// checks that: every code range lies in the code and each kernel's code is
+// of its format, each binding's bytes are its count times its element's
+// size (no wrap-around), one binding per function argument, positive
+// launch sizes, and no kernel listed twice.
+//
+//===----------------------------------------------------------------------===//
+
+#include "drivers/gpu/kernel_artifact.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <string>
+
+using namespace seqc::gpu;
+
+namespace {
+
+[[noreturn]] void broken(const char *what, const std::string &kernel) {
+  std::fprintf(stderr,
+               "seqc fuzz: broken contract: an accepted kernels.bin has %s "
+               "(kernel %s)\n",
+               what, kernel.c_str());
+  std::abort();
+}
+
+void check(const KernelArtifact &a, const ArtifactFormat &format) {
+  std::set<std::string> names;
+  for (const Kernel &k : a.kernels) {
+    if (!names.insert(k.name).second)
+      broken("a kernel twice", k.name);
+    for (const std::string &field : format.codeFields) {
+      auto it = k.code.find(field);
+      if (it == k.code.end())
+        broken("no code field", k.name);
+      const CodeRange &r = it->second;
+      if (r.bytes == 0 || r.offset > a.code.size() ||
+          r.bytes > a.code.size() - r.offset ||
+          a.codeOf(k, field).size() != r.bytes)
+        broken("a code range outside the code", k.name);
+    }
+    if (!format.checkCode(a, k).empty())
+      broken("code not of its format", k.name);
+    for (int d = 0; d < 3; ++d)
+      if (k.grid[d] == 0 || k.workgroup[d] == 0)
+        broken("an empty launch", k.name);
+    std::set<unsigned> args;
+    for (const Binding &b : k.bindings) {
+      if (!args.insert(b.arg).second)
+        broken("two bindings of one argument", k.name);
+      uint64_t bytes = b.bytes();
+      if (b.count == 0 || bytes == 0 || bytes < b.count ||
+          bytes % b.count != 0 || bytes / b.count > 8)
+        broken("a binding whose bytes are not its count's", k.name);
+    }
+    if (k.bindings.empty())
+      broken("no bindings", k.name);
+  }
+  if (a.kernels.empty())
+    broken("no kernels", "-");
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  std::string bytes(reinterpret_cast<const char *>(data), size);
+  for (const ArtifactFormat *format : {&vulkanFormat(), &cudaFormat()}) {
+    KernelArtifact a;
+    std::string error;
+    if (KernelArtifact::parse(bytes, "fuzz", "fuzz/kernels.bin", *format, a,
+                              error))
+      check(a, *format);
+    else if (error.empty())
+      broken("a refusal without a reason", "-");
+  }
+  return 0;
+}
