@@ -284,9 +284,10 @@ const ArtifactFormat &seqc::gpu::cudaFormat() {
       1,
       /*hasFeatures=*/false,
       [](const KernelArtifact &a, const Kernel &k) -> std::string {
-        if (a.codeOf(k, "cubin").compare(0, 4,
-                                         "\x7f"
-                                         "ELF") != 0)
+        if (a.codeOf(k, "cubin")
+                .compare(0, 4,
+                         "\x7f"
+                         "ELF") != 0)
           return "its cubin is not an ELF image";
         if (a.codeOf(k, "ptx").find(".entry " + k.entry) == std::string::npos)
           return "its PTX has no entry " + k.entry;
