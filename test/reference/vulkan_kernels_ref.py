@@ -17,6 +17,9 @@ computed in float64 from the same (float32 / float16 / int8) inputs:
     matmul_i8:   Y[m, n] = scale[n] * sum_k X[m, k] W[n, k]  W int8
     matmul_f16_mma: as matmul_f16 with X rounded to float16 (the tensor-core
                  kernel of lib/Target/CUDA/kernels/prefill_mma.mlir)
+    wkv56_step:  the RWKV-5/6 step on the state S [H, N key, N value],
+                 `steps` times (rwkv567_ref.py's _wkv56_step):
+        y = r (u k^T v + S);  S = diag(w) S + k^T v
     wkv7_step:   the RWKV-7 step on the state S [H, N value, N key], `steps`
                  times (rwkv567_ref.py's _att_v7, with a = -kk, b = kk * a):
         sa = S a;  S = S diag(w) + sa b^T + v k^T;  y = S r
@@ -98,6 +101,19 @@ def wkv4(k, v, w, u, aa, bb, pp, steps):
     return (y, aa, bb, pp), (y_scale, aa_scale, np.abs(bb), np.abs(pp))
 
 
+def wkv56(r, k, v, w, u, s, steps):
+    r, k, v, w, u, s = (z.astype(np.float64) for z in (r, k, v, w, u, s))
+    scale = np.abs(s)
+    for _ in range(steps):
+        kv = k[:, :, None] * v[:, None, :]
+        y = np.einsum("hi,hij->hj", r, u[:, :, None] * kv + s)
+        y_scale = np.einsum("hi,hij->hj", np.abs(r),
+                            np.abs(u[:, :, None] * kv) + scale)
+        s = w[:, :, None] * s + kv
+        scale = np.abs(w)[:, :, None] * scale + np.abs(kv)
+    return (y, s), (y_scale, scale)
+
+
 def wkv7(r, w, k, v, a, b, s, steps):
     r, w, k, v, a, b, s = (z.astype(np.float64) for z in (r, w, k, v, a, b, s))
     scale = np.abs(s)
@@ -153,6 +169,19 @@ def main(argv):
         pp = rng.standard_normal(c).astype(np.float32)
         inputs = [k, v, w, u, aa, bb, pp]
         outputs = {4: c, 5: c, 6: c, 7: c}
+    elif kernel == "wkv56_step":
+        h, n = HEADS, HEAD_SIZE
+        # As the models make them: RWKV-6's decay exp(-exp(x)) of a
+        # data-dependent x (RWKV-5.2's is the same of a constant), the
+        # bonus u (time_faaaa) of either sign.
+        r, k, v = (rng.standard_normal((h, n)).astype(np.float32)
+                   for _ in range(3))
+        w = np.exp(-np.exp(rng.standard_normal((h, n)) - 1.0)).astype(
+            np.float32)
+        u = (rng.standard_normal((h, n)) * 0.5).astype(np.float32)
+        s = (rng.standard_normal((h, n, n)) * 0.5).astype(np.float32)
+        inputs = [r, k, v, w, u, s]
+        outputs = {5: h * n * n, 6: h * n}
     elif kernel == "wkv7_step":
         h, n = HEADS, HEAD_SIZE
         # As the model makes them: decay exp(-exp(-softplus(-x) - 0.5)),
@@ -213,6 +242,9 @@ def main(argv):
         if kernel == "wkv7_step":
             ref, scale = wkv7(*inputs, steps)
             written = (7, 6)
+        elif kernel == "wkv56_step":
+            ref, scale = wkv56(*inputs, steps)
+            written = (6, 5)
         else:
             ref, scale = wkv4(*inputs, steps)
             written = (7, 4, 5, 6)
