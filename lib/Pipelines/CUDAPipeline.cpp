@@ -13,6 +13,7 @@
 
 #include "seqc/Pipelines/CUDAPipeline.h"
 #include "seqc/Pipelines/GPUPipeline.h"
+#include "seqc/Support/CUDAArch.h"
 
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/Passes.h"
@@ -161,11 +162,8 @@ struct PrepareKernelsPass
 
 /// The compute capability of a chip name (`sm_90a` -> 90), 0 if none.
 unsigned smVersion(StringRef chip) {
-  unsigned version = 0;
-  if (!chip.consume_front("sm_"))
-    return 0;
-  chip = chip.take_while([](char c) { return llvm::isDigit(c); });
-  return chip.getAsInteger(10, version) ? 0 : version;
+  std::optional<seqc::CUDAArch> a = seqc::parseCUDAArch(chip);
+  return a ? a->version : 0;
 }
 
 /// Refuses kernels that use instructions the chip lacks, before LLVM's

@@ -17,6 +17,7 @@
 #include "seqc/Target/CUDATarget.h"
 #include "seqc/Pipelines/CUDAPipeline.h"
 #include "seqc/Pipelines/GPUPipeline.h"
+#include "seqc/Support/CUDAArch.h"
 #include "seqc/Target/GPUKernels.h"
 #include "seqc/Target/Target.h"
 
@@ -236,12 +237,11 @@ Error CUDATarget::compileKernels(mlir::ModuleOp module,
 Error seqc::checkCUDAArch(StringRef arch) {
   static const int versions[] = {75, 80,  86,  87,  88,  89,
                                  90, 100, 103, 110, 120, 121};
-  StringRef rest = arch;
-  unsigned version = 0;
-  bool ok = rest.consume_front("sm_") && !rest.consumeInteger(10, version) &&
-            is_contained(versions, static_cast<int>(version));
-  if (ok && !rest.empty())
-    ok = (rest == "a" && version >= 90) || (rest == "f" && version >= 100);
+  std::optional<CUDAArch> a = parseCUDAArch(arch);
+  bool ok = a && is_contained(versions, static_cast<int>(a->version));
+  if (ok && !a->suffix.empty())
+    ok = (a->suffix == "a" && a->version >= 90) ||
+         (a->suffix == "f" && a->version >= 100);
   if (ok)
     return Error::success();
   return createStringError(
