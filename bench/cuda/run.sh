@@ -7,7 +7,7 @@
 #       On a machine with seqc built and the CUDA toolkit (no GPU needed):
 #       compiles the artifacts into DIR (default bench/cuda/artifacts):
 #       decode/ (lib/Target/GPU/kernels/decode.mlir), wkv7/ (wkv7.mlir),
-#       wkv56/ (wkv56.mlir),
+#       wkv56/ (wkv56.mlir), attend/ (attend.mlir),
 #       prefill/ (prefill.mlir), prefill_mma/ (lib/Target/CUDA/kernels/
 #       prefill_mma.mlir) and bench/ (the copy kernel, the decode
 #       products at 16384 x 8192, the prefill products at 2048 x 4096 x
@@ -37,10 +37,11 @@ prepare() {
   local dir=$1 seqc=$root/build/bin/seqc
   [ -x "$seqc" ] || { echo "run.sh: $seqc is not built (scripts/configure.sh build && cmake --build build)" >&2; return 1; }
   mkdir -p "$dir"
-  rm -rf "$dir/decode" "$dir/wkv7" "$dir/wkv56" "$dir/prefill" "$dir/prefill_mma" "$dir/bench"
+  rm -rf "$dir/decode" "$dir/wkv7" "$dir/wkv56" "$dir/attend" "$dir/prefill" "$dir/prefill_mma" "$dir/bench"
   "$seqc" compile "$root/lib/Target/GPU/kernels/decode.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/decode"
   "$seqc" compile "$root/lib/Target/GPU/kernels/wkv7.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/wkv7"
   "$seqc" compile "$root/lib/Target/GPU/kernels/wkv56.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/wkv56"
+  "$seqc" compile "$root/lib/Target/GPU/kernels/attend.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/attend"
   "$seqc" compile "$root/lib/Target/GPU/kernels/prefill.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill"
   "$seqc" compile "$root/lib/Target/CUDA/kernels/prefill_mma.mlir" --target=cuda --cuda-arch="$arch" -o "$dir/prefill_mma"
   python3 "$root/bench/cuda/gen_kernels.py" "$dir/bench.mlir"
@@ -90,7 +91,7 @@ if [ $status -ne 0 ]; then
 fi
 
 if [ ! -f "$artifacts/decode/kernels.bin" ] || [ ! -f "$artifacts/wkv7/kernels.bin" ] ||
-   [ ! -f "$artifacts/wkv56/kernels.bin" ] ||
+   [ ! -f "$artifacts/wkv56/kernels.bin" ] || [ ! -f "$artifacts/attend/kernels.bin" ] ||
    [ ! -f "$artifacts/prefill/kernels.bin" ] || [ ! -f "$artifacts/prefill_mma/kernels.bin" ] ||
    [ ! -f "$artifacts/bench/kernels.bin" ] ||
    [ ! -f "$artifacts/step_llama-1b-fused_i8/kernels.bin" ]; then
@@ -115,11 +116,12 @@ else
   [ -n "$py" ] || echo "no python with numpy: the kernels are not checked: MISMATCH" >> "$work/checks.txt"
   for load in ${py:+cubin ptx}; do
     for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step "wkv4_step --steps 8" \
-      wkv7_step "wkv7_step --steps 8" "wkv56_step --steps 8" matmul_f32 matmul_f16 matmul_i8 matmul_f16_mma; do
+      wkv7_step "wkv7_step --steps 8" "wkv56_step --steps 8" attend_kivi2 attend_kivi4 matmul_f32 matmul_f16 matmul_i8 matmul_f16_mma; do
       art=$artifacts/decode
       case $k in
         wkv7*) art=$artifacts/wkv7 ;;
         wkv56*) art=$artifacts/wkv56 ;;
+        attend*) art=$artifacts/attend ;;
         *_mma) art=$artifacts/prefill_mma ;;
         matmul*) art=$artifacts/prefill ;;
       esac
@@ -143,6 +145,9 @@ for k in matvec_f32 matvec_f16 matvec_i8 wkv4_step; do
 done
 "$run" "$artifacts/wkv7" wkv7_step --time 2000 --warmup 50 > "$work/time_decode_wkv7_step.json"
 "$run" "$artifacts/wkv56" wkv56_step --time 2000 --warmup 50 > "$work/time_decode_wkv56_step.json"
+for k in attend_kivi2 attend_kivi4; do
+  "$run" "$artifacts/attend" $k --time 2000 --warmup 50 > "$work/time_decode_$k.json"
+done
 
 # The large products of one decode step at model shapes, each with its own
 # weights (2.5 and 1.25 GiB of RWKV-7 1.5B weights at f16 and int8; 2.3 and

@@ -17,6 +17,12 @@ computed in float64 from the same (float32 / float16 / int8) inputs:
     matmul_i8:   Y[m, n] = scale[n] * sum_k X[m, k] W[n, k]  W int8
     matmul_f16_mma: as matmul_f16 with X rounded to float16 (the tensor-core
                  kernel of lib/Target/CUDA/kernels/prefill_mma.mlir)
+    attend_kivi2, attend_kivi4: one query per head attending over T tokens
+                 of a KIVI cache of 2 or 4 bits (keys grouped per channel
+                 over G tokens, values per token over G channels, codes
+                 packed lowest bits first in 32-bit words; attend.py):
+        out = sum_t softmax_t(q . key_t / sqrt(D)) value_t
+                 on the dequantized keys and values (code * scale + min)
     wkv56_step:  the RWKV-5/6 step on the state S [H, N key, N value],
                  `steps` times (rwkv567_ref.py's _wkv56_step):
         y = r (u k^T v + S);  S = diag(w) S + k^T v
@@ -101,6 +107,75 @@ def wkv4(k, v, w, u, aa, bb, pp, steps):
     return (y, aa, bb, pp), (y_scale, aa_scale, np.abs(bb), np.abs(pp))
 
 
+ATT_H, ATT_D, ATT_T, ATT_G = 8, 64, 512, 32
+
+
+def kivi_quantize(x, bits, axis):
+    """KIVI's asymmetric grid over groups of ATT_G along `axis` (1: tokens,
+    keys per channel; 2: channels, values per token) of x [H, T, D]: the
+    codes, scales and minima (float32, as the cache stores them)."""
+    h, t, d = x.shape
+    if axis == 1:
+        g = x.reshape(h, t // ATT_G, ATT_G, d)
+        mn, mx = g.min(axis=2), g.max(axis=2)            # [H, T/G, D]
+        rep = lambda a: np.repeat(a, ATT_G, axis=1)      # noqa: E731
+    else:
+        g = x.reshape(h, t, d // ATT_G, ATT_G)
+        mn, mx = g.min(axis=3), g.max(axis=3)            # [H, T, D/G]
+        rep = lambda a: np.repeat(a, ATT_G, axis=2)      # noqa: E731
+    top = (1 << bits) - 1
+    scale = ((mx - mn) / top).astype(np.float32)
+    scale[scale == 0] = 1
+    mn = mn.astype(np.float32)
+    codes = np.clip(np.rint((x - rep(mn)) / rep(scale)), 0, top).astype(
+        np.uint32)
+    return codes, scale, mn, rep
+
+
+def kivi_pack(codes, bits):
+    """Codes [H, T, D] into 32-bit words, channel d at bits
+    bits * (d % (32 / bits)) of word d / (32 / bits)."""
+    per = 32 // bits
+    h, t, d = codes.shape
+    c = codes.reshape(h, t, d // per, per)
+    words = np.zeros((h, t, d // per), np.uint32)
+    for k in range(per):
+        words |= c[..., k] << np.uint32(bits * k)
+    return words
+
+
+def attend_inputs(bits, rng):
+    h, t, d = ATT_H, ATT_T, ATT_D
+    q = (rng.standard_normal((h, d)) * 2).astype(np.float32)
+    k = rng.standard_normal((h, t, d))
+    k[:, :, :4] *= 8  # outlier channels, the reason keys group per channel
+    v = rng.standard_normal((h, t, d))
+    kc, ks, km, _ = kivi_quantize(k, bits, 1)
+    vc, vs, vm, _ = kivi_quantize(v, bits, 2)
+    return [q, kivi_pack(kc, bits), ks, km, kivi_pack(vc, bits), vs, vm]
+
+
+def attend(bits, q, kw, ks, km, vw, vs, vm):
+    per = 32 // bits
+    unpack = lambda w: np.stack(                          # noqa: E731
+        [(w >> np.uint32(bits * k)) & np.uint32((1 << bits) - 1)
+         for k in range(per)], axis=-1).reshape(w.shape[0], w.shape[1], -1)
+    f = lambda a: a.astype(np.float64)                    # noqa: E731
+    key = (f(unpack(kw)) * np.repeat(f(ks), ATT_G, axis=1)
+           + np.repeat(f(km), ATT_G, axis=1))
+    value = (f(unpack(vw)) * np.repeat(f(vs), ATT_G, axis=2)
+             + np.repeat(f(vm), ATT_G, axis=2))
+    scores = np.einsum("hd,htd->ht", f(q), key) / np.sqrt(ATT_D)
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    out = np.einsum("ht,htd->hd", p, value)
+    # The scale of each output's rounding: the magnitudes it sums, and the
+    # scores' (an error in a score moves its weight by as much, relatively).
+    mag = np.einsum("ht,htd->hd", p, np.abs(value))
+    smag = np.einsum("hd,htd->ht", np.abs(f(q)), np.abs(key)).max() / np.sqrt(ATT_D)
+    return out, mag * (1 + smag)
+
+
 def wkv56(r, k, v, w, u, s, steps):
     r, k, v, w, u, s = (z.astype(np.float64) for z in (r, k, v, w, u, s))
     scale = np.abs(s)
@@ -169,6 +244,10 @@ def main(argv):
         pp = rng.standard_normal(c).astype(np.float32)
         inputs = [k, v, w, u, aa, bb, pp]
         outputs = {4: c, 5: c, 6: c, 7: c}
+    elif kernel.startswith("attend_kivi"):
+        bits = int(kernel[len("attend_kivi"):])
+        inputs = attend_inputs(bits, rng)
+        outputs = {7: ATT_H * ATT_D}
     elif kernel == "wkv56_step":
         h, n = HEADS, HEAD_SIZE
         # As the models make them: RWKV-6's decay exp(-exp(x)) of a
@@ -227,6 +306,11 @@ def main(argv):
 
     if kernel.startswith("matvec_"):
         ok, what = check_matvec(kind, inputs, scale, got[len(inputs)])
+    elif kernel.startswith("attend_kivi"):
+        ref, mag = attend(bits, *inputs)
+        y = got[7].astype(np.float64).reshape(ref.shape)
+        worst = float((np.abs(y - ref) / mag).max())
+        ok, what = worst <= REL, f"max |out - ref| / scale = {worst:.3g}"
     elif kernel.startswith("matmul_"):
         x, w = (a.astype(np.float64) for a in inputs[:2])
         ref = x @ w.T
