@@ -214,6 +214,39 @@ TEST_F(RuntimeTest, BadCallsReturnMessages) {
   seqc_session_free(a);
 }
 
+/// The weights copied into 2 MiB pages (SEQC_PAGES_HUGE_COPY) give the same
+/// logits as weights.bin mapped; the mode is reported, the bytes in 2 MiB
+/// pages are at most the weights' (0 where the OS gives none), and an
+/// unknown mode is refused.
+TEST_F(RuntimeTest, HugeCopyOfTheWeights) {
+  const char *dir = std::getenv("SEQC_TEST_ARTIFACT");
+  seqc_load_options options = {SEQC_VERIFY_AUTO, SEQC_PAGES_HUGE_COPY};
+  seqc_model *copied;
+  ASSERT_OK(seqc_model_load_with(dir, &options, &copied));
+  EXPECT_EQ(seqc_model_weight_pages(copied), SEQC_PAGES_HUGE_COPY);
+  EXPECT_EQ(seqc_model_weight_pages(model), SEQC_PAGES_FILE);
+  EXPECT_EQ(seqc_model_weight_bytes(copied), seqc_model_weight_bytes(model));
+  EXPECT_LE(seqc_model_weight_huge_bytes(copied),
+            seqc_model_weight_bytes(copied));
+  seqc_session *a, *b;
+  ASSERT_OK(seqc_session_create(model, &a));
+  ASSERT_OK(seqc_session_create(copied, &b));
+  ASSERT_OK(seqc_session_prefill(a, tokens.data(), tokens.size()));
+  ASSERT_OK(seqc_session_prefill(b, tokens.data(), tokens.size()));
+  EXPECT_EQ(logits(a), std::vector<float>(seqc_session_logits(b),
+                                          seqc_session_logits(b) + vocab));
+  seqc_session_free(a);
+  seqc_session_free(b);
+  seqc_model_free(copied);
+  options.weight_pages = 7;
+  seqc_model *bad = nullptr;
+  std::string m = message(seqc_model_load_with(dir, &options, &bad));
+  EXPECT_NE(m.find("weight_pages 7 is not a SEQC_PAGES_* mode"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(bad, nullptr);
+}
+
 TEST_F(RuntimeTest, KVViewNeedsAKVCache) {
   seqc_session *a;
   ASSERT_OK(seqc_session_create(model, &a));

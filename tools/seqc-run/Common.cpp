@@ -239,7 +239,12 @@ int64_t Loaded::manifestInteger(const char *key, int64_t def, int64_t lo,
 }
 
 void seqcrun::load(Loaded &l, const std::string &dir, Args &args) {
-  seqc_load_options options = {SEQC_VERIFY_AUTO};
+  seqc_load_options options = {SEQC_VERIFY_AUTO, SEQC_PAGES_FILE};
+  std::string pages = args.str("--weight-pages", "file");
+  if (pages == "huge-copy")
+    options.weight_pages = SEQC_PAGES_HUGE_COPY;
+  else if (pages != "file")
+    die("--weight-pages=" + pages + ": expected file or huge-copy");
   bool verify = args.has("--verify"), noVerify = args.has("--no-verify");
   if (verify && noVerify)
     die("give --verify or --no-verify, not both");

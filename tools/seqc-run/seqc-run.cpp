@@ -16,7 +16,8 @@
 //                     [--covariance]
 //   seqc-run report   ARTIFACT (--tokens 1,2,3 | -p TEXT) [-n N] [-o FILE]
 //                     [--plot FILE.svg]
-//   (every command that loads an artifact: [--verify | --no-verify])
+//   (every command that loads an artifact: [--verify | --no-verify]
+//    [--weight-pages=file|huge-copy])
 //
 // A command line over the seqc runtime's C API (seqc/runtime.h): models,
 // sessions, tokenizers and the sampler. No MLIR, no LLVM. Shared pieces are
@@ -67,7 +68,10 @@ const char *seqcrun::kUsage =
     "           the most likely)\n"
     "Loading an artifact checks its files; --verify also checks the\n"
     "weights' checksum whatever their size (by default: up to 256 MiB),\n"
-    "--no-verify never.\n";
+    "--no-verify never. --weight-pages=huge-copy copies the weights into\n"
+    "memory asked for 2 MiB pages (transparent huge pages) instead of\n"
+    "mapping weights.bin (file, the default), for decode speed that does\n"
+    "not depend on the page cache.\n";
 
 namespace {
 

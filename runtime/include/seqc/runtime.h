@@ -59,8 +59,25 @@ enum {
   SEQC_VERIFY_NEVER = 2
 };
 #define SEQC_VERIFY_AUTO_MAX_BYTES ((size_t)256 << 20)
+/* How the weights are held in memory. Decode reads every weight once per
+ * token, so its speed depends on the pages that hold them: 2 MiB pages
+ * spare the TLB misses of 4 KiB ones (up to 2x on some machines). */
+enum {
+  /* weights.bin mapped from the page cache, with madvise(MADV_HUGEPAGE):
+   * the kernel may back some of it with 2 MiB pages, or none (it depends
+   * on its support for huge pages of files and on what is cached). */
+  SEQC_PAGES_FILE = 0,
+  /* The weights copied into anonymous memory asked for 2 MiB pages
+   * (transparent huge pages, where the OS allows them): the same memory as
+   * the page cache's copy, a load that reads the file once, and pages that
+   * do not depend on the page cache. Refused where the copy cannot be
+   * allocated. */
+  SEQC_PAGES_HUGE_COPY = 1
+};
+/* Zero-initialize (C: = {0}): new fields default to 0. */
 typedef struct seqc_load_options {
   int verify_weights; /* a SEQC_VERIFY_* mode */
+  int weight_pages;   /* a SEQC_PAGES_* mode */
 } seqc_load_options;
 /* seqc_model_load with options (NULL: the defaults). */
 seqc_status seqc_model_load_with(const char *dir,
@@ -73,6 +90,11 @@ const char *seqc_model_get(const seqc_model *model, const char *key);
 int32_t seqc_model_vocab(const seqc_model *model);
 /* Bytes of mapped weights. */
 size_t seqc_model_weight_bytes(const seqc_model *model);
+/* Bytes of the weights the OS holds in 2 MiB pages now (Linux: from
+ * /proc/self/smaps; 0 where that cannot be read), and the SEQC_PAGES_* mode
+ * they were loaded with. */
+size_t seqc_model_weight_huge_bytes(const seqc_model *model);
+int seqc_model_weight_pages(const seqc_model *model);
 /* The operation counters of a model whose code keeps them (target event,
  * from --target=neuro; the manifest's event_counters says their layout):
  * copies up to `n` into `out` and returns how many there are, 0 for other

@@ -50,7 +50,7 @@ seqc_status checkCodeLayout(const seqc_model &m) {
 /// and the host code or embedded kernels its driver runs), reads the
 /// manifest, and loads the executable with the driver the manifest's
 /// `target` names.
-seqc_status load(seqc_model &m, int verify) {
+seqc_status load(seqc_model &m, int verify, int pages) {
   ModelInfo &info = m.info;
   // model.so is checked before dlopen maps it: a damaged library would
   // fault inside dlopen, before any status could be returned.
@@ -102,7 +102,7 @@ seqc_status load(seqc_model &m, int verify) {
                  info.libraryPath.c_str(), name.c_str(), driverNames().c_str());
   if (seqc_status s = m.driver->load(info, m.executable))
     return s;
-  return mapWeights(info.dir, m, verify, m.weights);
+  return mapWeights(info.dir, m, verify, pages, m.weights);
 }
 
 } // namespace
@@ -125,10 +125,15 @@ seqc_status seqc_model_load_with(const char *dir,
     return error("seqc_model_load_with: verify_weights %d is not a "
                  "SEQC_VERIFY_* mode",
                  verify);
+  int pages = options ? options->weight_pages : SEQC_PAGES_FILE;
+  if (pages != SEQC_PAGES_FILE && pages != SEQC_PAGES_HUGE_COPY)
+    return error("seqc_model_load_with: weight_pages %d is not a "
+                 "SEQC_PAGES_* mode",
+                 pages);
   auto *m = new seqc_model;
   m->info.dir = dir;
   m->info.libraryPath = m->info.dir + "/model.so";
-  if (seqc_status s = load(*m, verify)) {
+  if (seqc_status s = load(*m, verify, pages)) {
     seqc_model_free(m);
     return s;
   }
@@ -154,6 +159,12 @@ const char *seqc_model_get(const seqc_model *m, const char *key) {
 int32_t seqc_model_vocab(const seqc_model *m) { return m->info.vocab; }
 
 size_t seqc_model_weight_bytes(const seqc_model *m) { return m->weightBytes; }
+
+size_t seqc_model_weight_huge_bytes(const seqc_model *m) {
+  return hugeBytes(m->weights);
+}
+
+int seqc_model_weight_pages(const seqc_model *m) { return m->weights.pages; }
 
 size_t seqc_model_counters(const seqc_model *m, int64_t *out, size_t n) {
   return m->executable ? m->executable->counters(out, n) : 0;

@@ -11,13 +11,16 @@
 
 namespace seqc::rt {
 
-/// weights.bin, mapped read-only (never copied).
+/// weights.bin, mapped read-only, or (SEQC_PAGES_HUGE_COPY) its blob
+/// copied into anonymous memory asked for 2 MiB pages.
 struct WeightsMapping {
   void *mapping = nullptr;
   size_t mappingSize = 0;
   /// The blob after the header.
   const uint8_t *data = nullptr;
   size_t bytes = 0;
+  /// A SEQC_PAGES_* mode.
+  int pages = 0;
 };
 
 } // namespace seqc::rt
@@ -40,9 +43,12 @@ namespace seqc::rt {
 /// Maps `dir`/weights.bin and checks that its header carries the model's
 /// weights id and size; with `verify` (a SEQC_VERIFY_* mode), checks the
 /// blob against the manifest's checksum.
+/// `pages` (a SEQC_PAGES_* mode) says how the blob is held.
 seqc_status mapWeights(const std::string &dir, const seqc_model &m, int verify,
-                       WeightsMapping &out);
+                       int pages, WeightsMapping &out);
 void unmapWeights(WeightsMapping &w);
+/// Bytes of the blob in 2 MiB pages now (/proc/self/smaps), or 0.
+size_t hugeBytes(const WeightsMapping &w);
 
 /// Opens `path` read-only without blocking and requires a regular file
 /// (core/files.cpp); `fd` is the caller's to close.
