@@ -1,12 +1,12 @@
 """Decode speed by how the weights are held: weights.bin mapped from the
 page cache (`--weight-pages=file`, the default) against the weights copied
-into memory asked for 2 MiB pages (`--weight-pages=huge-copy`), on a real
+into memory asked for huge pages (`--weight-pages=huge-copy`), on a real
 model shape with random weights (bench/rwkv_decode.py's RWKV-4 430M by
 default), alternately in one run so that both see the same machine.
 
 Before each `file` run the page cache is left as the previous run left it
-(a real user's case: how much of weights.bin the kernel maps with 2 MiB
-pages depends on it); `seqc-run bench` reports the bytes in 2 MiB pages
+(a real user's case: how much of weights.bin the kernel maps with huge
+pages depends on it); `seqc-run bench` reports the bytes in huge pages
 after its rounds, so each figure comes with the pages it got.
 
     python3 bench/weight_pages.py [--build build] [--work /tmp/seqc-bench]
@@ -71,8 +71,8 @@ def main():
                        "roofline_ratio": r["roofline_ratio"],
                        "read_bandwidth_gb_s": r["read_bandwidth_gb_s"],
                        "weight_bytes": r["weight_bytes"],
-                       "weight_bytes_in_2mib_pages":
-                           r["weight_bytes_in_2mib_pages"],
+                       "weight_bytes_in_huge_pages":
+                           r["weight_bytes_in_huge_pages"],
                        "seconds": round(time.time() - t, 1)}
                 result["runs"].append(row)
                 runs[mode].append(row)
@@ -87,11 +87,11 @@ def main():
             "file_roofline_ratio": med(runs["file"], "roofline_ratio"),
             "huge_copy_roofline_ratio": med(runs["huge-copy"],
                                             "roofline_ratio"),
-            "file_fraction_in_2mib_pages": [
-                round(x["weight_bytes_in_2mib_pages"] / x["weight_bytes"], 3)
+            "file_fraction_in_huge_pages": [
+                round(x["weight_bytes_in_huge_pages"] / x["weight_bytes"], 3)
                 for x in runs["file"]],
-            "huge_copy_fraction_in_2mib_pages": [
-                round(x["weight_bytes_in_2mib_pages"] / x["weight_bytes"], 3)
+            "huge_copy_fraction_in_huge_pages": [
+                round(x["weight_bytes_in_huge_pages"] / x["weight_bytes"], 3)
                 for x in runs["huge-copy"]],
         }
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
@@ -99,15 +99,15 @@ def main():
         json.dump(result, f, indent=2)
         f.write("\n")
     print("| weights | pages | decode ms/token (median) | roofline ratio "
-          "| share in 2 MiB pages |")
+          "| share in huge pages |")
     print("|---|---|---|---|---|")
     for fmt, s in result["summary"].items():
         print(f"| {fmt} | file | {s['file_ms_per_token']:.1f} "
               f"| {s['file_roofline_ratio']:.2f} "
-              f"| {', '.join(map(str, s['file_fraction_in_2mib_pages']))} |")
+              f"| {', '.join(map(str, s['file_fraction_in_huge_pages']))} |")
         print(f"| {fmt} | huge-copy | {s['huge_copy_ms_per_token']:.1f} "
               f"| {s['huge_copy_roofline_ratio']:.2f} "
-              f"| {', '.join(map(str, s['huge_copy_fraction_in_2mib_pages']))} |")
+              f"| {', '.join(map(str, s['huge_copy_fraction_in_huge_pages']))} |")
 
 
 if __name__ == "__main__":

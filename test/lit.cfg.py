@@ -86,6 +86,15 @@ else:
     lit_config.note("numpy is missing for " + config.python_executable +
                     ": tests against the numpy references are skipped")
 
+# Transparent huge pages the runtime may ask for (madvise or always):
+# --weight-pages=huge-copy is then expected to get them.
+try:
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        if "[never]" not in f.read():
+            config.available_features.add("thp")
+except OSError:
+    pass
+
 # The NIR interoperability tests (--target=neuro) read model.nir with the
 # `nir` package and simulate populations in snnTorch: a venv that
 # scripts/setup.sh makes (SEQC_PYENV, default <source>/.venv) over Debian's

@@ -216,12 +216,12 @@ int seqcrun::cmdBench(Args &args) {
        << ",\n  \"round_roofline_ratio\": "
        << list(roundRatio)
        // How the weights were held, and how much of them the OS had in
-       // 2 MiB pages after the rounds (the speed depends on it).
+       // huge pages after the rounds (the speed depends on it).
        << ",\n  \"weight_pages\": \""
        << (seqc_model_weight_pages(l.model) == SEQC_PAGES_HUGE_COPY
                ? "huge-copy"
                : "file")
-       << "\",\n  \"weight_bytes_in_2mib_pages\": "
+       << "\",\n  \"weight_bytes_in_huge_pages\": "
        << seqc_model_weight_huge_bytes(l.model);
   // Spiking models: over the rounds' decode steps.
   if (!counters.empty())

@@ -69,7 +69,7 @@ const char *seqcrun::kUsage =
     "Loading an artifact checks its files; --verify also checks the\n"
     "weights' checksum whatever their size (by default: up to 256 MiB),\n"
     "--no-verify never. --weight-pages=huge-copy copies the weights into\n"
-    "memory asked for 2 MiB pages (transparent huge pages) instead of\n"
+    "memory asked for huge pages (transparent huge pages) instead of\n"
     "mapping weights.bin (file, the default), for decode speed that does\n"
     "not depend on the page cache.\n";
 

@@ -18,7 +18,10 @@
 //
 // The arithmetic is the CPU lowering's f32 operations, one per statement,
 // so the C must be compiled without contraction (-ffp-contract=off), as the
-// CPU target does, to give the same bits.
+// CPU target does, to give the same bits. `index` becomes size_t, which is
+// how MLIR's LLVM lowering passes it (64 bits) on LP64 hosts, the ones the
+// CPU target builds for; offsets and strides are non-negative here (the
+// caller's buffers come from allocations and identity or row-major views).
 //
 //===----------------------------------------------------------------------===//
 
@@ -102,15 +105,28 @@ LogicalResult scalarizeBuffers(func::FuncOp f, ArrayRef<StringRef> names,
     int64_t rank = type.getRank();
     // allocated, aligned, offset, sizes, strides: after the buffer, which
     // is then erased.
+    // Through the function's interface, so that its type and argument
+    // attributes follow.
     unsigned at = i + 1;
-    Buffer buffer;
-    entry.insertArgument(at++, pointer, loc); // allocated: unused
-    buffer.aligned = entry.insertArgument(at++, pointer, loc);
-    buffer.offset = entry.insertArgument(at++, indexType, loc);
-    for (int64_t d = 0; d < rank; ++d)
-      buffer.sizes.push_back(entry.insertArgument(at++, indexType, loc));
-    for (int64_t d = 0; d < rank; ++d)
-      buffer.strides.push_back(entry.insertArgument(at++, indexType, loc));
+    auto insert = [&](Type t) -> FailureOr<Value> {
+      if (failed(f.insertArgument(at, t, DictionaryAttr(), loc)))
+        return failure();
+      return Value(entry.getArgument(at++));
+    };
+    SmallVector<Type> pieces = {pointer, pointer, indexType};
+    pieces.append(2 * rank, indexType);
+    SmallVector<Value> values;
+    for (Type t : pieces) {
+      FailureOr<Value> v = insert(t);
+      if (failed(v))
+        return f.emitError("event code as C: cannot add an argument");
+      values.push_back(*v);
+    }
+    Buffer buffer; // values[0]: the allocated pointer, unused
+    buffer.aligned = values[1];
+    buffer.offset = values[2];
+    buffer.sizes.assign(values.begin() + 3, values.begin() + 3 + rank);
+    buffer.strides.assign(values.begin() + 3 + rank, values.end());
 
     for (Operation *user : llvm::make_early_inc_range(arg.getUsers())) {
       OpBuilder b(user);
@@ -136,19 +152,19 @@ LogicalResult scalarizeBuffers(func::FuncOp f, ArrayRef<StringRef> names,
       }
       user->erase();
     }
-    entry.eraseArgument(i);
+    if (failed(f.eraseArgument(i)))
+      return f.emitError("event code as C: cannot remove an argument");
     // C numbers the parameters from 1.
-    os << " *   v" << i + 1 << "-v" << at - 1 << ": " << name << " (";
-    if (rank == 2)
-      os << "allocated, aligned, offset, sizes[2], strides[2]";
-    else
-      os << "allocated, aligned, offset, size, stride";
+    os << " *   v" << i + 1 << "-v" << at - 1 << ": " << name
+       << " (allocated, aligned, offset";
+    if (rank == 1)
+      os << ", size, stride";
+    else if (rank > 1)
+      os << ", sizes[" << rank << "], strides[" << rank << "]";
     os << ")\n";
     i = at - 2; // the last piece
   }
   os << " */";
-  f.setType(FunctionType::get(ctx, entry.getArgumentTypes(),
-                              f.getFunctionType().getResults()));
   return success();
 }
 
@@ -162,6 +178,8 @@ seqc::neuro::translateEventCodeToC(ModuleOp module) {
   llvm::raw_string_ostream diagOS(diagnostics);
   ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &d) {
     diagOS << d.getLocation() << ": " << d << "\n";
+    for (Diagnostic &note : d.getNotes())
+      diagOS << note.getLocation() << ": note: " << note << "\n";
     return success();
   });
   auto fail = [&](const Twine &what) -> llvm::Error {
@@ -171,9 +189,9 @@ seqc::neuro::translateEventCodeToC(ModuleOp module) {
   };
 
   // Folded first (index arithmetic with zeros, x - 0.0), so that the C has
-  // no unused variables; folding keeps the f32 results bit for bit.
-  if (failed(applyPatternsGreedily(module, FrozenRewritePatternSet())))
-    return fail("folding");
+  // no unused variables; folding keeps the f32 results bit for bit. Only
+  // cosmetic: whether the driver converged does not matter.
+  (void)applyPatternsGreedily(module, FrozenRewritePatternSet());
   OpBuilder b(ctx);
   for (auto f : module.getOps<func::FuncOp>()) {
     SmallVector<StringRef> names;

@@ -2,7 +2,8 @@
  *
  * The seqc runtime loads an artifact written by `seqc compile` (a directory
  * with model.so, weights.bin and manifest.json), maps its weights read-only
- * (they are never copied) and runs sessions: prefill a prompt, step one token
+ * (or, if asked, copies them into huge pages) and runs sessions: prefill a
+ * prompt, step one token
  * at a time, read the logits, save / restore / fork the recurrent state. It
  * also tokenizes text and samples tokens from logits, so that any C program
  * can generate text with it.
@@ -29,6 +30,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The C ABI of this header, libseqcrt.so.N: raised when a struct or a
+ * signature changes (1: seqc_load_options.weight_pages), so that a program
+ * built against an older header keeps loading the library it was built
+ * for. */
+#define SEQC_RUNTIME_ABI 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,21 +67,24 @@ enum {
 };
 #define SEQC_VERIFY_AUTO_MAX_BYTES ((size_t)256 << 20)
 /* How the weights are held in memory. Decode reads every weight once per
- * token, so its speed depends on the pages that hold them: 2 MiB pages
- * spare the TLB misses of 4 KiB ones (up to 2x on some machines). */
+ * token, so its speed depends on the pages that hold them: huge pages (2
+ * MiB on x86-64) spare the TLB misses of 4 KiB ones (bench/weight_pages.py
+ * measures the difference on a machine). */
 enum {
   /* weights.bin mapped from the page cache, with madvise(MADV_HUGEPAGE):
-   * the kernel may back some of it with 2 MiB pages, or none (it depends
-   * on its support for huge pages of files and on what is cached). */
+   * the kernel may back some of it with huge pages, or none (it depends on
+   * its support for huge pages of files and on what is cached). */
   SEQC_PAGES_FILE = 0,
-  /* The weights copied into anonymous memory asked for 2 MiB pages
-   * (transparent huge pages, where the OS allows them): the same memory as
-   * the page cache's copy, a load that reads the file once, and pages that
-   * do not depend on the page cache. Refused where the copy cannot be
-   * allocated. */
+  /* The weights copied into anonymous memory aligned to huge pages and
+   * asked for them (transparent huge pages, where the OS allows them):
+   * pages that do not depend on the page cache, for a load that reads the
+   * file once. The copy is anonymous memory of the weights' size rounded
+   * up to a huge page, beside the file's pages in the page cache (which
+   * the kernel may reclaim). A copy the OS cannot map is an error. */
   SEQC_PAGES_HUGE_COPY = 1
 };
-/* Zero-initialize (C: = {0}): new fields default to 0. */
+/* Zero-initialize (C: = {0}): new fields default to 0. Adding a field
+ * changes the ABI: see SEQC_RUNTIME_ABI. */
 typedef struct seqc_load_options {
   int verify_weights; /* a SEQC_VERIFY_* mode */
   int weight_pages;   /* a SEQC_PAGES_* mode */
@@ -90,9 +100,9 @@ const char *seqc_model_get(const seqc_model *model, const char *key);
 int32_t seqc_model_vocab(const seqc_model *model);
 /* Bytes of mapped weights. */
 size_t seqc_model_weight_bytes(const seqc_model *model);
-/* Bytes of the weights the OS holds in 2 MiB pages now (Linux: from
- * /proc/self/smaps; 0 where that cannot be read), and the SEQC_PAGES_* mode
- * they were loaded with. */
+/* Bytes the OS holds in huge pages now in the mappings that hold the
+ * weights (Linux: from /proc/self/smaps, at most the weights' size; 0 where
+ * that cannot be read), and the SEQC_PAGES_* mode they were loaded with. */
 size_t seqc_model_weight_huge_bytes(const seqc_model *model);
 int seqc_model_weight_pages(const seqc_model *model);
 /* The operation counters of a model whose code keeps them (target event,
