@@ -21,6 +21,24 @@ using namespace seqc::gpu;
 
 namespace {
 
+/// Bytes of one element of `type`, worked out here independently of the
+/// reader: f16/f32/f64, iN for N in 1..64; 0 for anything else.
+uint64_t widthOf(const std::string &type) {
+  if (type == "f16")
+    return 2;
+  if (type == "f32")
+    return 4;
+  if (type == "f64")
+    return 8;
+  if (type.size() >= 2 && type[0] == 'i' && type[1] != '0' &&
+      type.size() <= 3 &&
+      type.find_first_not_of("0123456789", 1) == std::string::npos) {
+    unsigned bits = static_cast<unsigned>(std::stoul(type.substr(1)));
+    return bits >= 1 && bits <= 64 ? (bits + 7) / 8 : 0;
+  }
+  return 0;
+}
+
 [[noreturn]] void broken(const char *what, const std::string &kernel) {
   std::fprintf(stderr,
                "seqc fuzz: broken contract: an accepted kernels.bin has %s "
@@ -53,10 +71,15 @@ void check(const KernelArtifact &a, const ArtifactFormat &format) {
     for (const Binding &b : k.bindings) {
       if (!args.insert(b.arg).second)
         broken("two bindings of one argument", k.name);
-      uint64_t bytes = b.bytes();
-      if (b.count == 0 || bytes == 0 || bytes < b.count ||
-          bytes % b.count != 0 || bytes / b.count > 8)
-        broken("a binding whose bytes are not its count's", k.name);
+      uint64_t width = widthOf(b.type), expected = 0;
+      if (width == 0)
+        broken("a binding of an element type the compiler never writes",
+               k.name);
+      if (b.count == 0 || __builtin_mul_overflow(b.count, width, &expected) ||
+          b.bytes() != expected)
+        broken("a binding whose bytes are not its count times its element "
+               "size",
+               k.name);
     }
     if (k.bindings.empty())
       broken("no bindings", k.name);

@@ -43,7 +43,11 @@ after every step of the last; the state carries over between dispatches.
 WKV7: the same, each value's scale the step's sums taken with magnitudes
 (|S| w + (|S| |a|) |b| + |v| |k| for S, then |S| |r| for y), the scale
 of S carried from step to step like S itself, so the bound covers the
-rounding of every earlier step too.
+rounding of every earlier step too. WKV56 likewise (|r| (|u k v| + |S|)
+for y, |w| |S| + |k v| for S). attend: each output within 1e-5 of
+sum_t p_t |value_t| times (1 + the head's largest sum_d |q_d key_d| /
+sqrt(D)): a score's absolute rounding error moves its softmax weight by as
+much relatively.
 
 Usage: vulkan_kernels_ref.py TOOL ARTIFACT KERNEL WORKDIR [--steps N]
        [--validate]
@@ -172,7 +176,8 @@ def attend(bits, q, kw, ks, km, vw, vs, vm):
     # The scale of each output's rounding: the magnitudes it sums, and the
     # scores' (an error in a score moves its weight by as much, relatively).
     mag = np.einsum("ht,htd->hd", p, np.abs(value))
-    smag = np.einsum("hd,htd->ht", np.abs(f(q)), np.abs(key)).max() / np.sqrt(ATT_D)
+    smag = np.einsum("hd,htd->ht", np.abs(f(q)), np.abs(key)).max(
+        axis=1, keepdims=True) / np.sqrt(ATT_D)          # per head
     return out, mag * (1 + smag)
 
 

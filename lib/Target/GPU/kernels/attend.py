@@ -54,6 +54,10 @@ module {
 
 
 def kernel(bits):
+    # What the work split below assumes: one invocation per channel of a
+    # head, whole rounds of 64 tokens, whole groups, whole codes per word.
+    assert D == 64 and T % 64 == 0 and T % G == 0 and D % G == 0
+    assert 32 % bits == 0 and D % (32 // bits) == 0
     per = 32 // bits
     words = D // per
     mask = (1 << bits) - 1

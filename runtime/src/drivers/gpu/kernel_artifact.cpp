@@ -15,7 +15,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
+
+#include <sys/stat.h>
 
 using namespace seqc::gpu;
 
@@ -57,6 +60,18 @@ std::vector<std::string> split(const std::string &s, char sep) {
   return out;
 }
 
+/// Every piece between separators, empty ones included ("a,,b" is three),
+/// for the fields whose pieces must all be there.
+std::vector<std::string> splitExact(const std::string &s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t at; (at = s.find(sep, start)) != std::string::npos;
+       start = at + 1)
+    out.push_back(s.substr(start, at - start));
+  out.push_back(s.substr(start));
+  return out;
+}
+
 bool parseUnsigned(const std::string &s, uint64_t &out) {
   if (s.empty() || s.size() > 19 ||
       s.find_first_not_of("0123456789") != std::string::npos)
@@ -66,7 +81,7 @@ bool parseUnsigned(const std::string &s, uint64_t &out) {
 }
 
 bool parseDims(const std::string &s, std::array<uint32_t, 3> &out) {
-  std::vector<std::string> parts = split(s, ',');
+  std::vector<std::string> parts = splitExact(s, ',');
   if (parts.size() != 3)
     return false;
   for (int i = 0; i < 3; ++i) {
@@ -90,9 +105,10 @@ bool parseKernel(const std::string &name, const std::string &value,
   std::map<std::string, std::string> fields;
   for (const std::string &pair : split(value, ' ')) {
     size_t eq = pair.find('=');
-    if (eq == std::string::npos)
+    if (eq == std::string::npos || eq == 0)
       return fail("'" + pair + "' is not field=value");
-    fields[pair.substr(0, eq)] = pair.substr(eq + 1);
+    if (!fields.emplace(pair.substr(0, eq), pair.substr(eq + 1)).second)
+      return fail("field '" + pair.substr(0, eq) + "' is given twice");
   }
   std::vector<std::string> required = {"entry", "grid", "workgroup", "shared",
                                        "bindings"};
@@ -106,7 +122,7 @@ bool parseKernel(const std::string &name, const std::string &value,
   k.entry = fields["entry"];
   for (const std::string &f : format.codeFields) {
     CodeRange r;
-    std::vector<std::string> range = split(fields[f], '+');
+    std::vector<std::string> range = splitExact(fields[f], '+');
     if (range.size() != 2 || !parseUnsigned(range[0], r.offset) ||
         !parseUnsigned(range[1], r.bytes) || r.bytes == 0 ||
         r.bytes % format.codeAlign || r.offset % format.codeAlign ||
@@ -122,10 +138,14 @@ bool parseKernel(const std::string &name, const std::string &value,
                 " is not three positive integers");
   if (!parseUnsigned(fields["shared"], k.shared))
     return fail("shared=" + fields["shared"] + " is not an integer");
-  if (format.hasFeatures && fields["features"] != "none")
-    k.features = split(fields["features"], ',');
-  for (const std::string &b : split(fields["bindings"], ',')) {
-    std::vector<std::string> parts = split(b, ':');
+  if (format.hasFeatures && fields["features"] != "none") {
+    k.features = splitExact(fields["features"], ',');
+    for (const std::string &f : k.features)
+      if (f.empty())
+        return fail("features=" + fields["features"] + " has an empty feature");
+  }
+  for (const std::string &b : splitExact(fields["bindings"], ',')) {
+    std::vector<std::string> parts = splitExact(b, ':');
     Binding binding;
     uint64_t arg = 0;
     if (parts.size() != 4 || !parseUnsigned(parts[1], binding.count) ||
@@ -158,6 +178,13 @@ bool parseKernel(const std::string &name, const std::string &value,
 bool KernelArtifact::load(const std::string &dir, const ArtifactFormat &format,
                           KernelArtifact &out, std::string &error) {
   std::string path = dir + "/" + artifact::kKernelsFile;
+  // Not a FIFO or a device, which an ifstream would block on or read
+  // without end.
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    error = path + ": not a regular file";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     // Another target's artifact has a manifest.json naming its target
@@ -226,8 +253,9 @@ bool KernelArtifact::parse(const std::string &data, const std::string &dir,
     error = path + ": the manifest lists no kernels";
     return false;
   }
+  std::set<std::string> listed;
   for (const std::string &name : names) {
-    if (std::count(names.begin(), names.end(), name) > 1) {
+    if (!listed.insert(name).second) {
       error = path + ": kernel " + name + " is listed twice";
       return false;
     }
