@@ -5,12 +5,15 @@ model shape with random weights (bench/rwkv_decode.py's RWKV-4 430M by
 default), alternately in one run so that both see the same machine.
 
 Before each `file` run the page cache is left as the previous run left it
-(a real user's case: how much of weights.bin the kernel maps with huge
-pages depends on it); `seqc-run bench` reports the bytes in huge pages
-after its rounds, so each figure comes with the pages it got.
+(how much of weights.bin the kernel maps with huge pages then depends on
+what it has collapsed so far, which grows run after run), or, with
+--cold (root only), emptied (`echo 3 > /proc/sys/vm/drop_caches`): the
+case of an artifact just copied or a machine just booted. `seqc-run bench`
+reports the bytes in huge pages after its rounds, so each figure comes
+with the pages it got.
 
     python3 bench/weight_pages.py [--build build] [--work /tmp/seqc-bench]
-        [--shape rwkv4-430m] [--formats fp32,fp16] [--pairs 3]
+        [--shape rwkv4-430m] [--formats fp32,fp16] [--pairs 3] [--cold]
         [--json bench/results/weight_pages.json]
 """
 
@@ -38,6 +41,8 @@ def main():
                    help="file / huge-copy runs alternated this many times")
     p.add_argument("--decode", type=int, default=16)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--cold", action="store_true",
+                   help="empty the page cache before each file run (root)")
     p.add_argument("--json", default=os.path.join(HERE, "results",
                                                   "weight_pages.json"))
     a = p.parse_args()
@@ -48,8 +53,9 @@ def main():
     if not os.path.exists(ckpt):
         print(f"writing {ckpt}", file=sys.stderr)
         rwkv_decode.make_checkpoint(a.shape, ckpt)
-    result = {"machine": machine.machine(), "shape": a.shape, "runs": [],
-              "summary": {}}
+    result = {"machine": machine.machine(), "shape": a.shape,
+              "page_cache": "emptied before each file run" if a.cold
+              else "as the previous run left it", "runs": [], "summary": {}}
     for fmt in a.formats.split(","):
         art = os.path.join(a.work, f"{a.shape}-{fmt}")
         if not os.path.exists(os.path.join(art, "model.so")):
@@ -59,6 +65,10 @@ def main():
         runs = {"file": [], "huge-copy": []}
         for i in range(a.pairs):
             for mode in ("file", "huge-copy"):
+                if a.cold and mode == "file":
+                    subprocess.run(["sync"], check=True)
+                    with open("/proc/sys/vm/drop_caches", "w") as f:
+                        f.write("3\n")
                 t = time.time()
                 out = subprocess.run(
                     [run, "bench", art, "--prefill", "16", "--decode",
@@ -70,6 +80,8 @@ def main():
                        "decode_ms_per_token": r["decode_ms_per_token"],
                        "roofline_ratio": r["roofline_ratio"],
                        "read_bandwidth_gb_s": r["read_bandwidth_gb_s"],
+                       "probe_bytes_in_huge_pages":
+                           r["probe_bytes_in_huge_pages"],
                        "weight_bytes": r["weight_bytes"],
                        "weight_bytes_in_huge_pages":
                            r["weight_bytes_in_huge_pages"],
