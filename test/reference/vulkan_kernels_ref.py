@@ -133,7 +133,7 @@ def kivi_quantize(x, bits, axis):
     mn = mn.astype(np.float32)
     codes = np.clip(np.rint((x - rep(mn)) / rep(scale)), 0, top).astype(
         np.uint32)
-    return codes, scale, mn, rep
+    return codes, scale, mn
 
 
 def kivi_pack(codes, bits):
@@ -154,8 +154,8 @@ def attend_inputs(bits, rng):
     k = rng.standard_normal((h, t, d))
     k[:, :, :4] *= 8  # outlier channels, the reason keys group per channel
     v = rng.standard_normal((h, t, d))
-    kc, ks, km, _ = kivi_quantize(k, bits, 1)
-    vc, vs, vm, _ = kivi_quantize(v, bits, 2)
+    kc, ks, km = kivi_quantize(k, bits, 1)
+    vc, vs, vm = kivi_quantize(v, bits, 2)
     return [q, kivi_pack(kc, bits), ks, km, kivi_pack(vc, bits), vs, vm]
 
 

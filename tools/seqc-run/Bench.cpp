@@ -8,14 +8,14 @@
 #include "Common.h"
 #include "SpikeStats.h"
 
+#include "seqc/Support/HugePages.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <sys/mman.h>
 
 using namespace seqcrun;
 
@@ -31,52 +31,27 @@ constexpr int64_t kMaxBenchTokens = int64_t(1) << 20;
 /// lane) read up to 25% slower in a standalone comparison, which made the
 /// roofline ratios look better than they were.
 ///
-/// The buffer is asked for huge pages (MADV_HUGEPAGE on 2 MiB-aligned
-/// anonymous memory), as --weight-pages=huge-copy asks for the weights: the
+/// The buffer is asked for huge pages (seqc::mapHugeRegion), as
+/// --weight-pages=huge-copy asks for the weights: the
 /// bound is then the memory's, not the TLB's; with 4 KiB pages the probe
 /// read slower than decode over weights in huge pages ("roofline ratios"
 /// above 1). hugeBytes() says what the OS gave.
 class BandwidthProbe {
 public:
-  BandwidthProbe() {
-    size_t align = size_t(2) << 20;
-    size_t bytes = size_t(512) << 20;
-    raw = mmap(nullptr, bytes + align, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED)
+  BandwidthProbe() : region(seqc::mapHugeRegion(size_t(512) << 20)) {
+    if (!region.data)
       die("bench: cannot map 512 MiB for the bandwidth probe");
-    rawBytes = bytes + align;
-    uintptr_t start =
-        (reinterpret_cast<uintptr_t>(raw) + align - 1) & ~(align - 1);
-    data = reinterpret_cast<uint64_t *>(start);
-    words = bytes / 8;
-#ifdef MADV_HUGEPAGE
-    madvise(data, bytes, MADV_HUGEPAGE);
-#endif
+    data = static_cast<uint64_t *>(region.data);
+    words = (size_t(512) << 20) / 8;
     for (size_t i = 0; i < words; ++i)
       data[i] = i * 0x9E3779B97F4A7C15ull;
   }
-  ~BandwidthProbe() { munmap(raw, rawBytes); }
+  ~BandwidthProbe() { seqc::unmapHugeRegion(region); }
   BandwidthProbe(const BandwidthProbe &) = delete;
   BandwidthProbe &operator=(const BandwidthProbe &) = delete;
 
-  /// Bytes of the buffer in huge pages (/proc/self/smaps), or 0.
-  size_t hugeBytes() const {
-    std::ifstream in("/proc/self/smaps");
-    uintptr_t lo = reinterpret_cast<uintptr_t>(data), hi = lo + words * 8;
-    std::string line;
-    bool inside = false;
-    size_t total = 0;
-    while (std::getline(in, line)) {
-      unsigned long long start, end, kb;
-      if (std::sscanf(line.c_str(), "%llx-%llx ", &start, &end) == 2)
-        inside = start < hi && end > lo;
-      else if (inside &&
-               std::sscanf(line.c_str(), "AnonHugePages: %llu kB", &kb) == 1)
-        total += size_t(kb) * 1024;
-    }
-    return std::min(total, words * 8);
-  }
+  /// Bytes of the buffer in huge pages, or 0.
+  size_t hugeBytes() const { return seqc::bytesInHugePages(data, words * 8); }
   /// Best of `passes` passes (bytes / second).
   double measure(int threads, int passes) {
     double best = 0;
@@ -106,8 +81,7 @@ public:
   }
 
 private:
-  void *raw = nullptr;
-  size_t rawBytes = 0;
+  seqc::HugeRegion region;
   uint64_t *data = nullptr;
   size_t words = 0;
 };

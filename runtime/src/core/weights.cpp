@@ -3,65 +3,38 @@
 #include "core/model.h"
 #include "core/status.h"
 #include "seqc/Support/Checksum.h"
+#include "seqc/Support/HugePages.h"
 #include "seqc/artifact.h"
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include <sys/mman.h>
 #include <unistd.h>
 
+using namespace seqc;
 using namespace seqc::rt;
 
 namespace {
-
-/// The size of a transparent huge page (a PMD: 2 MiB on x86-64, 512 MiB on
-/// arm64 with 64 KiB pages), or 2 MiB where the kernel does not say.
-size_t hugePageBytes() {
-  size_t bytes = size_t(2) << 20;
-  if (FILE *f = std::fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
-                           "r")) {
-    unsigned long long v = 0;
-    if (std::fscanf(f, "%llu", &v) == 1 && v >= 4096 && (v & (v - 1)) == 0)
-      bytes = size_t(v);
-    std::fclose(f);
-  }
-  return bytes;
-}
 
 /// The blob copied into anonymous memory asked for huge pages: aligned to
 /// them and its size rounded up to them, so that every page of it can be
 /// one; read-only once filled.
 seqc_status copyToHugePages(const std::string &path, const uint8_t *blob,
                             size_t bytes, WeightsMapping &out) {
-  const size_t kHugePage = hugePageBytes();
-  size_t len = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  void *raw = mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED)
+  HugeRegion region = mapHugeRegion(bytes);
+  if (!region.data)
     return error("%s: cannot map %zu bytes for the weights' copy in huge "
                  "pages: %s",
-                 path.c_str(), len, strerror(errno));
-  uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
-  uintptr_t start = (begin + kHugePage - 1) & ~(kHugePage - 1);
-  if (start > begin)
-    munmap(raw, start - begin);
-  uintptr_t end = begin + len + kHugePage;
-  if (end > start + len)
-    munmap(reinterpret_cast<void *>(start + len), end - (start + len));
-  void *copy = reinterpret_cast<void *>(start);
-#ifdef MADV_HUGEPAGE
-  madvise(copy, len, MADV_HUGEPAGE); // advice: refused or ignored, 4 KiB
-#endif
+                 path.c_str(), bytes, strerror(errno));
+  void *copy = region.data;
+  size_t len = region.bytes;
   std::memcpy(copy, blob, bytes);
   // Read-only, as the file mapping is: compiled code never writes weights.
   if (mprotect(copy, len, PROT_READ) != 0) {
     int e = errno;
-    munmap(copy, len);
+    unmapHugeRegion(region);
     return error("%s: cannot make the weights' copy read-only: %s",
                  path.c_str(), strerror(e));
   }
@@ -162,32 +135,7 @@ seqc_status seqc::rt::mapWeights(const std::string &dir, const seqc_model &m,
 }
 
 size_t seqc::rt::hugeBytes(const WeightsMapping &w) {
-  if (!w.data)
-    return 0;
-  std::ifstream in("/proc/self/smaps");
-  if (!in)
-    return 0;
-  uintptr_t lo = reinterpret_cast<uintptr_t>(w.data), hi = lo + w.bytes;
-  size_t total = 0;
-  bool inside = false;
-  std::string line;
-  // Whole lines, however long their paths: each mapping's first line is
-  // "start-end perms ...", then "Key: N kB" lines (no key is hex digits
-  // followed by '-'). The counts are per mapping: those overlapping the
-  // weights (the file mapping's header included), capped at their size.
-  while (std::getline(in, line)) {
-    unsigned long long start, end, kb;
-    if (std::sscanf(line.c_str(), "%llx-%llx ", &start, &end) == 2) {
-      inside = start < hi && end > lo;
-      continue;
-    }
-    if (inside &&
-        (std::sscanf(line.c_str(), "AnonHugePages: %llu kB", &kb) == 1 ||
-         std::sscanf(line.c_str(), "FilePmdMapped: %llu kB", &kb) == 1 ||
-         std::sscanf(line.c_str(), "ShmemPmdMapped: %llu kB", &kb) == 1))
-      total += size_t(kb) * 1024;
-  }
-  return std::min(total, w.bytes);
+  return bytesInHugePages(w.data, w.bytes);
 }
 
 void seqc::rt::unmapWeights(WeightsMapping &w) {
