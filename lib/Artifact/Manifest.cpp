@@ -165,6 +165,8 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
     for (int64_t n : model.stateShape)
       dims.push_back(std::to_string(n));
     m.add(Key::StateShape, join(dims, " "));
+    if (model.stateFormat != "f32")
+      m.add(Key::StateFormat, model.stateFormat);
   } else if (Error e = describeKVState(m, model, d)) {
     return std::move(e);
   }

@@ -59,7 +59,80 @@ void layerNormRows(std::vector<float> &x, int64_t C,
 // IR building
 //===----------------------------------------------------------------------===//
 
-/// Initial state: zeros, except RWKV-4's pp (row 3) = -1e30 (no past).
+seq::QuantEncodingAttr RWKVBuilder::stateQuant() const {
+  if (!cfg.stateBits)
+    return {};
+  int64_t axis = cfg.version == 4 ? 0 : cfg.version == 7 ? 1 : 2;
+  return seq::QuantEncodingAttr::get(ctx, cfg.stateBits, cfg.stateGroup, axis,
+                                     seq::QuantMode::Symmetric);
+}
+
+seq::QuantizedStateLayout RWKVBuilder::stateLayout() const {
+  int64_t W = stateWidth(), N = cfg.headSize;
+  if (cfg.version == 4)
+    return seq::quantizedStateLayout(cfg.stateBits, cfg.stateGroup, {W}, W);
+  return seq::quantizedStateLayout(cfg.stateBits, cfg.stateGroup, {N, N}, 0);
+}
+
+int64_t RWKVBuilder::wkvRows() const {
+  if (!cfg.stateBits)
+    return cfg.version == 4 ? 3 : cfg.headSize;
+  int64_t words = stateLayout().words() * (cfg.version == 4 ? 1 : cfg.heads);
+  return (words + stateWidth() - 1) / stateWidth();
+}
+
+/// The quantized WKV state's words in rows row0 .. row0 + wkvRows() - 1:
+/// [words] (RWKV-4) or [H, words of a head].
+Value RWKVBuilder::wkvStateWords(Value state, int64_t row0) {
+  int64_t R = wkvRows(), W = stateWidth();
+  Value rows = stateRows(state, 0, row0, R);
+  if (R > 1)
+    rows = tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({R * W}, f32), rows,
+        ArrayRef<ReassociationIndices>{{0, 1}});
+  int64_t perHead = stateLayout().words(),
+          heads = cfg.version == 4 ? 1 : cfg.heads;
+  Value words = tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get({heads * perHead}, f32), rows,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(heads * perHead)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  if (cfg.version == 4)
+    return words;
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({heads, perHead}, f32), words,
+      ArrayRef<ReassociationIndices>{{0, 1}});
+}
+
+/// `state` with the quantized WKV state's words put back at row0 (the
+/// words after them in the last row are left as they are).
+Value RWKVBuilder::setWkvStateWords(Value state, Value words, int64_t row0) {
+  int64_t R = wkvRows(), W = stateWidth();
+  auto type = cast<RankedTensorType>(words.getType());
+  if (type.getRank() == 2)
+    words = tensor::CollapseShapeOp::create(
+        b, loc,
+        RankedTensorType::get({type.getDimSize(0) * type.getDimSize(1)}, f32),
+        words, ArrayRef<ReassociationIndices>{{0, 1}});
+  int64_t n = cast<RankedTensorType>(words.getType()).getDimSize(0);
+  Value rows = stateRows(state, 0, row0, R);
+  if (R > 1)
+    rows = tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({R * W}, f32), rows,
+        ArrayRef<ReassociationIndices>{{0, 1}});
+  rows = tensor::InsertSliceOp::create(
+      b, loc, words, rows, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  if (R > 1)
+    rows = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({R, W}, f32), rows,
+        ArrayRef<ReassociationIndices>{{0, 1}});
+  return setStateRows(state, rows, 0, row0);
+}
+
+/// Initial state: zeros, except RWKV-4's pp (row 3) = -1e30 (no past), or
+/// with a quantized WKV state its p (row 1, the layout's lead).
 void RWKVBuilder::buildInitState() {
   func::FuncOp fn = startFunc("seqc_init_state", {stateType()});
   SmallVector<int64_t> shape = {cfg.layers, rowsPerLayer(), stateWidth()};
@@ -71,8 +144,10 @@ void RWKVBuilder::buildInitState() {
           SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
           [&](OpBuilder &nb, Location nl, ValueRange) {
             Value row = linalg::IndexOp::create(nb, nl, 1);
-            Value three = arith::ConstantIndexOp::create(
-                nb, nl, cfg.version == 4 ? 3 : -1);
+            Value three = arith::ConstantIndexOp::create(nb, nl,
+                                                         cfg.version != 4 ? -1
+                                                         : cfg.stateBits  ? 1
+                                                                          : 3);
             Value isPP = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
                                                row, three);
             Value noPast = cst(nb, nl, -1e30f);
@@ -185,7 +260,8 @@ Value RWKVBuilder::channelMix(Value x, Value &state, int64_t l,
                           }),
               out);
   }
-  return cfg.version == 4 ? residual(x, out, state, kMembraneFfn) : add(x, out);
+  return cfg.version == 4 ? residual(x, out, state, row4(kMembraneFfn))
+                          : add(x, out);
 }
 
 /// A block half's output joins the residual: x + out, or SpikeGPT's
@@ -224,20 +300,24 @@ Value RWKVBuilder::layer4(Value x, Value &state, int64_t l) {
                         });
   Value k = toTime(linear(toRows(xk), p + "att.Wk"));
   Value v = toTime(linear(toRows(xv), p + "att.Wv"));
+  Value wkvState =
+      cfg.stateBits ? wkvStateWords(state, 1) : stateRows(state, 0, 1, 3);
   auto wkv = seq::WKV4Op::create(
-      b, loc, TypeRange{seqType, RankedTensorType::get({3, C}, f32)},
-      ValueRange{k, v, weight(p + "att.w"), weight(p + "att.u"),
-                 stateRows(state, 0, 1, 3)});
+      b, loc, TypeRange{seqType, wkvState.getType()},
+      ValueRange{k, v, weight(p + "att.w"), weight(p + "att.u"), wkvState});
+  if (seq::QuantEncodingAttr q = stateQuant())
+    wkv.setStateQuantAttr(q);
   Value ry =
       elementwise({r, toRows(wkv.getResult(0))}, [](OpBuilder &nb, Location nl,
                                                     ValueRange a) {
         return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
       });
-  x = residual(x, linear(ry, p + "att.Wo"), state, kMembraneAtt);
+  x = residual(x, linear(ry, p + "att.Wo"), state, row4(kMembraneAtt));
   state = setStateRows(state, shiftA.getResult(1), 0, 0);
-  state = setStateRows(state, wkv.getResult(1), 0, 1);
+  state = cfg.stateBits ? setWkvStateWords(state, wkv.getResult(1), 1)
+                        : setStateRows(state, wkv.getResult(1), 0, 1);
 
-  return channelMix(x, state, l, /*shiftRow=*/4);
+  return channelMix(x, state, l, /*shiftRow=*/row4(4));
 }
 
 /// The private function computing one layer for `tokens` tokens (static
@@ -594,6 +674,43 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
 // Registry entry
 //===----------------------------------------------------------------------===//
 
+llvm::Error seqc::applyStateOptions(MLIRContext *ctx, RWKVConfig &cfg,
+                                    const ImportOptions &options,
+                                    std::string &format) {
+  format = "f32";
+  if (!options.stateBits)
+    return llvm::Error::success();
+  std::string flags = llvm::formatv("--state=int{0} --state-group={1}",
+                                    options.stateBits, options.stateGroup);
+  if (options.stateBits != 4 && options.stateBits != 8)
+    return llvm::createStringError(flags +
+                                   ": a quantized state has 4 or 8 bits");
+  if (options.stateGroup < 1)
+    return llvm::createStringError(flags + ": the group must be positive");
+  int64_t axis = cfg.version == 4 ? 0 : cfg.version == 7 ? 1 : 2;
+  auto enc =
+      seq::QuantEncodingAttr::get(ctx, options.stateBits, options.stateGroup,
+                                  axis, seq::QuantMode::Symmetric);
+  int64_t n = cfg.version == 4
+                  ? std::max<int64_t>(cfg.perspectives, 1) * cfg.embd
+                  : cfg.headSize;
+  SmallVector<int64_t> shape =
+      cfg.version == 4 ? SmallVector<int64_t>{n} : SmallVector<int64_t>{n, n};
+  if (std::optional<std::string> problem =
+          seq::stateQuantProblem(enc, shape, axis))
+    return llvm::createStringError(
+        llvm::formatv("{0}: cannot keep the {1} state of {2} quantized: {3}",
+                      flags, cfg.name(),
+                      cfg.version == 4 ? "width " + std::to_string(n)
+                                       : "head size " + std::to_string(n),
+                      *problem)
+            .str());
+  cfg.stateBits = options.stateBits;
+  cfg.stateGroup = options.stateGroup;
+  format = llvm::formatv("int{0} group {1}", cfg.stateBits, cfg.stateGroup);
+  return llvm::Error::success();
+}
+
 static llvm::Expected<seqc::ImportedModel>
 importRWKV(MLIRContext *ctx, llvm::StringRef path,
            const seqc::ImportOptions &options) {
@@ -615,6 +732,9 @@ importRWKV(MLIRContext *ctx, llvm::StringRef path,
   if (!cfg)
     return cfg.takeError();
   cfg->lnXEps = options.lnXEps;
+  std::string stateFormat;
+  if (llvm::Error e = applyStateOptions(ctx, *cfg, options, stateFormat))
+    return std::move(e);
   auto built = buildRWKV(ctx, **ckpt, *cfg, options.weights, nullptr,
                          options.weightSink);
   if (!built)
@@ -622,6 +742,7 @@ importRWKV(MLIRContext *ctx, llvm::StringRef path,
   ImportedModel m =
       makeImportedModel("rwkv" + std::to_string(cfg->version), *cfg, *built);
   m.stateShape = built->stateShape;
+  m.stateFormat = stateFormat;
   return std::move(m);
 }
 

@@ -105,8 +105,11 @@ Value RWKVBuilder::groupNorm(Value y, StringRef prefix) {
   return joinHeads(out);
 }
 
-/// state[l] rows 2 .. 2+N as the [H, N, N] matrix state, and back.
+/// state[l] rows 2 .. 2+N as the [H, N, N] matrix state, and back (or,
+/// quantized, rows 2 .. 2 + wkvRows() as the [H, W] words).
 Value RWKVBuilder::matrixState(Value state, int64_t l) {
+  if (cfg.stateBits)
+    return wkvStateWords(state, 2);
   int64_t C = cfg.embd, N = cfg.headSize;
   Value rows = stateRows(state, 0, 2, N);
   Value flat = tensor::CollapseShapeOp::create(
@@ -118,6 +121,8 @@ Value RWKVBuilder::matrixState(Value state, int64_t l) {
 }
 
 Value RWKVBuilder::setMatrixState(Value newState, Value matrix, int64_t l) {
+  if (cfg.stateBits)
+    return setWkvStateWords(newState, matrix, 2);
   int64_t C = cfg.embd, N = cfg.headSize;
   Value flat = tensor::CollapseShapeOp::create(
       b, loc, RankedTensorType::get({N * C}, f32), matrix,
@@ -193,12 +198,16 @@ Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
       auto op =
           seq::WKV5Op::create(b, loc, TypeRange{seqType, stateType},
                               ValueRange{r, k, v, w("w"), w("u"), matrix});
+      if (seq::QuantEncodingAttr q = stateQuant())
+        op.setStateQuantAttr(q);
       y = op.getResult(0);
       next = op.getResult(1);
     } else {
       auto op =
           seq::WKV6Op::create(b, loc, TypeRange{seqType, stateType},
                               ValueRange{r, k, v, decayT, w("u"), matrix});
+      if (seq::QuantEncodingAttr q = stateQuant())
+        op.setStateQuantAttr(q);
       y = op.getResult(0);
       next = op.getResult(1);
     }
@@ -278,6 +287,8 @@ Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
     auto op =
         seq::WKV7Op::create(b, loc, TypeRange{seqType, matrix.getType()},
                             ValueRange{r, decayT, k, v, negKK, kka, matrix});
+    if (seq::QuantEncodingAttr q = stateQuant())
+      op.setStateQuantAttr(q);
     next = op.getResult(1);
     y = groupNorm(op.getResult(0), p + "ln_x");
     // y += (sum over the head of r * k * r_k) * v.

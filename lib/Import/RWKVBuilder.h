@@ -14,6 +14,7 @@
 
 #include "ModelBuilder.h"
 #include "SpikeGPTBlock.h"
+#include "dialects/Seq/IR/SeqStateLayout.h"
 #include "seqc/Import/RWKV.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -43,11 +44,27 @@ public:
 
   /// State rows of width C per layer. RWKV-4: att x, aa, bb, pp, ffn x.
   /// RWKV-5/6/7: att x, ffn x, then the [H, N, N] matrix state as N rows.
-  /// SpikeGPT: RWKV-4's, then the neurons' (SpikeGPTStateRow).
-  static int64_t rowsPerLayer(const RWKVConfig &cfg, bool spiking) {
-    return spiking ? kSpikeGPTRows : cfg.version == 4 ? 5 : 2 + cfg.headSize;
+  /// SpikeGPT: RWKV-4's, then the neurons' (SpikeGPTStateRow). A quantized
+  /// WKV state takes wkvRows() rows in place of aa, bb, pp or the matrix.
+  int64_t rowsPerLayer() const {
+    if (cfg.version != 4)
+      return 2 + wkvRows();
+    return row4(spiking ? kSpikeGPTRows : 5);
   }
-  int64_t rowsPerLayer() const { return rowsPerLayer(cfg, spiking); }
+
+  /// RWKV-4's (and SpikeGPT's) state row `r` of the f32 layout (1 .. 3: aa,
+  /// bb, pp; 4: ffn x; then SpikeGPTStateRow): one less from 4 on when the
+  /// WKV state is quantized (its two rows hold p, a's codes and scales).
+  int64_t row4(int64_t r) const { return cfg.stateBits && r >= 4 ? r - 1 : r; }
+
+  /// The encoding of the WKV state kept quantized (--state), or null: the
+  /// value axis is RWKV-4's channels, RWKV-5/6's last axis and RWKV-7's
+  /// middle one (seq.wkv4 .. seq.wkv7).
+  seq::QuantEncodingAttr stateQuant() const;
+  /// The quantized WKV state's layout (one head's for RWKV-5/6/7).
+  seq::QuantizedStateLayout stateLayout() const;
+  /// Rows of width stateWidth() the WKV state takes in a layer.
+  int64_t wkvRows() const;
 
   /// Temporal perspectives (RWKV-4): P copies of the residual stream, as a
   /// batch. The stream is [T*P, C] (row t*P + p), so that the projections
@@ -104,6 +121,8 @@ private:
   Value groupNorm(Value y, StringRef prefix);
   Value matrixState(Value state, int64_t l);
   Value setMatrixState(Value newState, Value matrix, int64_t l);
+  Value wkvStateWords(Value state, int64_t row0);
+  Value setWkvStateWords(Value state, Value words, int64_t row0);
   Value layer567(Value x, Value &state, Value &vFirst, int64_t l);
 
   //===--------------------------------------------------------------------===//

@@ -231,6 +231,9 @@ llvm::Expected<ImportedModel> importSpikeGPT(MLIRContext *ctx, StringRef path,
     return std::move(e);
   if (!o.binaryEmbedding)
     o.binaryEmbedding = cfg->vocab == 77;
+  std::string stateFormat;
+  if (llvm::Error e = applyStateOptions(ctx, *cfg, options, stateFormat))
+    return std::move(e);
 
   auto built =
       buildRWKV(ctx, **ckpt, *cfg, options.weights, &o, options.weightSink);
@@ -251,7 +254,11 @@ llvm::Expected<ImportedModel> importSpikeGPT(MLIRContext *ctx, StringRef path,
   m.module = std::move(built->module);
   m.weights = std::move(built->weights);
   m.stateShape = built->stateShape;
-  m.spikeCounters = {{"att", kSpikeCountAtt}, {"ffn", kSpikeCountFfn}};
+  m.stateFormat = stateFormat;
+  // A quantized WKV state takes one row less before the neurons' rows.
+  int64_t shift = cfg->stateBits ? 1 : 0;
+  m.spikeCounters = {{"att", kSpikeCountAtt - shift},
+                     {"ffn", kSpikeCountFfn - shift}};
   return std::move(m);
 }
 

@@ -451,7 +451,8 @@ def random_rwkv4(args):
         stored = {k: round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
             stored = int8_roundtrip(stored, args.int8_activations)
-        logits, state = rwkv_ref.rwkv4_forward(stored, tokens)
+        quant = (args.state_bits, args.state_group) if args.state_bits else None
+        logits, state = rwkv_ref.rwkv4_forward(stored, tokens, state_quant=quant)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64),
                  logits=logits, state=state)
 
@@ -479,6 +480,10 @@ def main():
                         "rounded to int8 per block of BLOCK channels, as "
                         "seqc's integer kernels (--int8-dot) do")
     r.add_argument("--tokens", default="0", help="comma-separated ids for --npz")
+    r.add_argument("--state-bits", type=int, choices=(4, 8),
+                   help="the --npz logits with the WKV state kept quantized "
+                        "between tokens (seqc compile --state=intB)")
+    r.add_argument("--state-group", type=int, default=32)
     r.set_defaults(run=random_rwkv4)
     args = parser.parse_args()
     args.run(args)

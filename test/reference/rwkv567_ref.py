@@ -78,6 +78,9 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import state_quant_ref  # noqa: E402
+
 LN_EPS = 1e-5
 GN_EPS = 64e-5
 NORM_EPS = 1e-12  # torch.nn.functional.normalize
@@ -514,13 +517,17 @@ def _ffn_v7(p, f, x, prev):
     return p[f + "value.weight"] @ k
 
 
-def forward(version, weights, tokens, state=None, return_state=False):
+def forward(version, weights, tokens, state=None, return_state=False,
+            state_quant=None):
     """Logits [T, V] (float64) of `tokens`, one token at a time.
 
     version: 5 (5.2), 6 or 7 (also '5.2', 'x070', ...; None to detect).
     weights: official names and shapes (any float dtype; computed in float64).
     state: None for the zero state, else a dict as from init_state (not
     modified). With return_state, returns (logits, final state).
+    state_quant: (bits, group) to keep the WKV state quantized between
+    tokens as `seqc compile --state=intB --state-group=G` does, in groups
+    along the value axis (state_quant_ref.store).
     """
     version = detect(weights)[0] if version is None else normalize_version(version)
     found = detect(weights)
@@ -550,6 +557,11 @@ def forward(version, weights, tokens, state=None, return_state=False):
             else:
                 out, st["wkv"][i], v_first = _att_v7(p, b + "att.", i, xa, prev,
                                                      st["wkv"][i], v_first, heads)
+            if state_quant:
+                # The value axis: last for 5.2/6 ([H, key, value]), the
+                # middle one for 7 ([H, value, key]).
+                st["wkv"][i] = state_quant_ref.store(
+                    st["wkv"][i], *state_quant, axis=1 if version == 7 else 2)
             x = x + out
             xf = layer_norm(x, p[b + "ln2.weight"], p[b + "ln2.bias"])
             prev, st["ffn_x"][i] = st["ffn_x"][i].copy(), xf
@@ -747,7 +759,8 @@ def _random(args):
         stored = {k: checkpoint.round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
             stored = checkpoint.int8_roundtrip(stored, args.int8_activations)
-        logits = forward(args.version, stored, tokens)
+        quant = (args.state_bits, args.state_group) if args.state_bits else None
+        logits = forward(args.version, stored, tokens, state_quant=quant)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64), logits=logits)
 
 
@@ -783,6 +796,10 @@ def main(argv=None):
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--npz", help="also write tokens and reference logits here")
     r.add_argument("--tokens", default="0", help="comma-separated ids for --npz")
+    r.add_argument("--state-bits", type=int, choices=(4, 8),
+                   help="the --npz logits with the WKV state kept quantized "
+                        "between tokens (seqc compile --state=intB)")
+    r.add_argument("--state-group", type=int, default=32)
     r.set_defaults(run=_random)
     c = sub.add_parser("selfcheck", help="run the internal consistency checks")
     c.set_defaults(run=lambda args: selfcheck())

@@ -5,7 +5,13 @@ in float64 and in the direct (not the numerically stabilized) form, so that
 they share no code or formulation with the compiler's lowering.
 """
 
+import os
+import sys
+
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import state_quant_ref  # noqa: E402
 
 
 def token_shift(x, prev):
@@ -158,7 +164,7 @@ def rwkv4_n_layer(weights):
     return n
 
 
-def rwkv4_forward(weights, tokens, state=None):
+def rwkv4_forward(weights, tokens, state=None, state_quant=None):
     """Runs RWKV-4 token by token (RNN form) in float64.
 
     weights: official names (see rwkv4_shapes), any float dtype.
@@ -167,6 +173,10 @@ def rwkv4_forward(weights, tokens, state=None):
     from and to the stable (aa, bb, pp) rows at the state boundary; a
     returned state therefore has pp = log(B), aa = A / B, bb = 1 and is
     compared with another stable state through stable_to_direct.
+    state_quant: (bits, group) to keep the state quantized between tokens
+    as `seqc compile --state=intB --state-group=G` does: after every token
+    the mean A / B is stored (state_quant_ref.store) and A becomes the
+    stored mean times B.
     Returns (logits [T, V] float64, new state [L, 5, C] float64).
     """
     # Projections that round their activations (checkpoint.Int8Projection)
@@ -203,6 +213,9 @@ def rwkv4_forward(weights, tokens, state=None):
             y = (a_sum[i] + bonus * v) / (b_sum[i] + bonus)
             a_sum[i] = np.exp(w) * a_sum[i] + np.exp(k) * v
             b_sum[i] = np.exp(w) * b_sum[i] + np.exp(k)
+            if state_quant:
+                a_sum[i] = state_quant_ref.store(a_sum[i] / b_sum[i],
+                                                 *state_quant) * b_sum[i]
             x = x + p[b + "att.output.weight"] @ (r * y)
             # Channel mixing (feed-forward).
             xx = layer_norm(x, p[b + "ln2.weight"], p[b + "ln2.bias"])

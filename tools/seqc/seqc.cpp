@@ -121,6 +121,24 @@ cl::opt<double, false, seqc::RealFlag>
                     "norm (the official code uses 64e-5; some third-party "
                     "checkpoints were trained with 1e-5)"),
            cl::init(64e-5), cl::sub(importCmd), cl::sub(compileCmd));
+cl::OptionCategory stateCat("Recurrent state (RWKV, SpikeGPT)");
+/// --state: the bits of the WKV state's codes (0: f32).
+enum class StateBits : unsigned { F32 = 0, Int4 = 4, Int8 = 8 };
+cl::opt<StateBits> stateBits(
+    "state",
+    cl::desc("How the WKV state is kept between tokens (f32 by default)"),
+    cl::init(StateBits::F32),
+    cl::values(clEnumValN(StateBits::F32, "f32", "32-bit floats"),
+               clEnumValN(StateBits::Int8, "int8",
+                          "8-bit codes, one f32 scale per group of values "
+                          "(RWKV-4 keeps the numerator in the mean form)"),
+               clEnumValN(StateBits::Int4, "int4",
+                          "4-bit codes, one f32 scale per group")),
+    cl::cat(stateCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, 4096>> stateGroup(
+    "state-group",
+    cl::desc("With --state=int8|int4: values per scale, along the value axis"),
+    cl::init(32), cl::cat(stateCat), cl::sub(importCmd), cl::sub(compileCmd));
 cl::opt<std::string> int8Dot(
     "int8-dot",
     cl::desc("Kernel of the int8 weights' products: auto (the best the "
@@ -399,6 +417,8 @@ seqc::ImportOptions importOptions(seqc::WeightFormat format) {
   spk.decayInput = lifDecayInput;
   spk.fireGE = lifFire == mlir::seq::FireCmp::GE;
   o.lnXEps = (float)lnXEps;
+  o.stateBits = static_cast<unsigned>(stateBits.getValue());
+  o.stateGroup = stateGroup;
   return o;
 }
 
@@ -452,6 +472,9 @@ seqc::OutputPolicy outputPolicy(seqc::OutputKind kind,
 int runImport() {
   if (auto flag = strayArchFlag())
     return fail(*flag + " applies to SpikeGPT: give --arch=spikegpt");
+  if (stateGroup.getNumOccurrences() && stateBits == StateBits::F32)
+    return fail("--state-group applies to a quantized state: give "
+                "--state=int8 or --state=int4");
   auto policy = outputPolicy(seqc::OutputKind::MLIR, {importInput});
   if (importOutput != "-")
     if (Error e = seqc::checkOutputFile(importOutput, policy))
@@ -538,6 +561,9 @@ int runCompile() {
                 " target does not write that form");
   if (auto flag = strayArchFlag())
     return fail(*flag + " applies to SpikeGPT: give --arch=spikegpt");
+  if (stateGroup.getNumOccurrences() && stateBits == StateBits::F32)
+    return fail("--state-group applies to a quantized state: give "
+                "--state=int8 or --state=int4");
   if (arch == "spikegpt")
     if (Error e = importOptions(weights).spikegpt.validate())
       return fail(std::move(e));

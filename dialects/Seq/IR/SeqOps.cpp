@@ -1,6 +1,7 @@
 //===- SeqOps.cpp - seq dialect operations --------------------------------===//
 
 #include "dialects/Seq/IR/SeqOps.h"
+#include "dialects/Seq/IR/SeqStateLayout.h"
 #include "seqc/Support/Hadamard.h"
 
 #include "mlir/IR/Builders.h"
@@ -96,14 +97,56 @@ static FailureOr<int64_t> staticChannels(Operation *op, StringRef name,
   return c;
 }
 
-/// Checks the multi-head layout shared by RWKV-5/6/7: a [H, N, N] state, a
+/// Checks the state of a WKV op whose `state_quant` is set: `enc` can keep
+/// the quantized tensor `shape` (grouped along `valueAxis`), and the state
+/// has `expected` shape (the words of its layout).
+static LogicalResult verifyQuantizedState(Operation *op, QuantEncodingAttr enc,
+                                          ArrayRef<int64_t> shape,
+                                          int64_t valueAxis, ShapedType state,
+                                          ArrayRef<int64_t> expected) {
+  if (std::optional<std::string> problem =
+          stateQuantProblem(enc, shape, valueAxis))
+    return op->emitOpError() << *problem;
+  if (state.getShape() != expected)
+    return op->emitOpError()
+           << "a state quantized with " << enc << " must have shape "
+           << shapeStr(expected) << " (f32 words of its layout), got "
+           << shapeStr(state.getShape());
+  return success();
+}
+
+/// Checks the multi-head layout shared by RWKV-5/6/7: a [H, N, N] state (or
+/// its quantized words [H, W] with `enc`, grouped along `valueAxis`), a
 /// [T, H*N] sequence operand, and [H, N] per-head parameters.
 static LogicalResult
 verifyHeadLayout(Operation *op, ShapedType seq, ShapedType state,
-                 ArrayRef<std::pair<StringRef, ShapedType>> perHead) {
+                 ArrayRef<std::pair<StringRef, ShapedType>> perHead,
+                 QuantEncodingAttr enc, int64_t valueAxis) {
   FailureOr<int64_t> c = staticChannels(op, "r", seq);
   if (failed(c))
     return failure();
+  if (enc) {
+    if (state.getRank() != 2 || state.isDynamicDim(0) ||
+        *c % state.getDimSize(0) != 0)
+      return op->emitOpError()
+             << "a quantized state must have a static shape [H, W] with H "
+                "dividing the channels ("
+             << *c << "), got " << shapeStr(state.getShape());
+    int64_t h = state.getDimSize(0), n = *c / h;
+    QuantizedStateLayout l = quantizedStateLayout(enc, {n, n}, 0);
+    if (failed(verifyQuantizedState(op, enc, {n, n}, valueAxis, state,
+                                    {h, l.words()})))
+      return failure();
+    for (auto [name, type] : perHead) {
+      if (failed(verifyShape(op, name, type, {h, n})) ||
+          failed(verifySameElementType(op, name, type, "r", seq)))
+        return failure();
+    }
+    return success();
+  }
+  if (state.getRank() != 3)
+    return op->emitOpError() << "state must have shape [H, N, N], got "
+                             << shapeStr(state.getShape());
   int64_t h = state.getDimSize(0), n = state.getDimSize(1);
   if (state.isDynamicDim(0) || state.isDynamicDim(1) || state.isDynamicDim(2))
     return op->emitOpError("state must have a static shape [H, N, N]");
@@ -144,10 +187,14 @@ LogicalResult WKV4Op::verify() {
   if (failed(c))
     return failure();
   if (failed(verifyShape(*this, "w", getW().getType(), {*c})) ||
-      failed(verifySameElementType(*this, "w", getW().getType(), "k", k)) ||
-      failed(verifyShape(*this, "state", getState().getType(), {3, *c})))
+      failed(verifySameElementType(*this, "w", getW().getType(), "k", k)))
     return failure();
-  return success();
+  if (QuantEncodingAttr enc = getStateQuantAttr()) {
+    QuantizedStateLayout l = quantizedStateLayout(enc, {*c}, *c);
+    return verifyQuantizedState(*this, enc, {*c}, 0, getState().getType(),
+                                {l.words()});
+  }
+  return verifyShape(*this, "state", getState().getType(), {3, *c});
 }
 
 //===----------------------------------------------------------------------===//
@@ -187,16 +234,18 @@ LogicalResult PerspectiveMixOp::verify() {
 
 LogicalResult WKV5Op::verify() {
   return verifyHeadLayout(*this, getR().getType(), getState().getType(),
-                          {{"w", getW().getType()}, {"u", getU().getType()}});
+                          {{"w", getW().getType()}, {"u", getU().getType()}},
+                          getStateQuantAttr(), 2);
 }
 
 LogicalResult WKV6Op::verify() {
   return verifyHeadLayout(*this, getR().getType(), getState().getType(),
-                          {{"u", getU().getType()}});
+                          {{"u", getU().getType()}}, getStateQuantAttr(), 2);
 }
 
 LogicalResult WKV7Op::verify() {
-  return verifyHeadLayout(*this, getR().getType(), getState().getType(), {});
+  return verifyHeadLayout(*this, getR().getType(), getState().getType(), {},
+                          getStateQuantAttr(), 1);
 }
 
 //===----------------------------------------------------------------------===//

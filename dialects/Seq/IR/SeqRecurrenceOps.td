@@ -70,6 +70,25 @@ def Seq_WKV4Op : Seq_WKVOp<"wkv4", [
 
     Shapes: `k, v, y : [T, C]`, `w, u : [C]`, `state : [3, C]` (f32).
 
+    With `state_quant` (a symmetric `#seq.quant` with f32 scales, axis 0)
+    the state is kept quantized between tokens in the mean form: `bb` is
+    folded into the exponent after every token, so the numerator row holds
+    `a = aa / bb`, a convex combination of past values (well conditioned
+    for a group scale), and `bb = 1` is not stored. Per token the stored `a`
+    is dequantized, then
+
+    ```
+    q  = max(p, u + k[t]),  e1 = exp(p - q),  e2 = exp(u + k[t] - q)
+    y[t] = (e1 * a + e2 * v[t]) / (e1 + e2)
+    q' = max(p + w, k[t]),  f1 = exp(p + w - q'),  f2 = exp(k[t] - q')
+    a  = quantize((f1 * a + f2 * v[t]) / (f1 + f2)),  p = q' + log(f1 + f2)
+    ```
+
+    and the state is one row of f32 words,
+    `[p (C) | codes (C * bits / 8 bytes, packed as seq.quantize packs them,
+    4 bytes to a word) | scales (C / group)]`; a fresh state is all zeros
+    except `p = -1e30`.
+
     Example:
     ```mlir
     %y, %s1 = seq.wkv4 %k, %v, %w, %u, %s0
@@ -78,8 +97,10 @@ def Seq_WKV4Op : Seq_WKVOp<"wkv4", [
   }];
   let arguments = (ins 2DTensorOf<[AnyFloat]>:$k, 2DTensorOf<[AnyFloat]>:$v,
                        1DTensorOf<[AnyFloat]>:$w, 1DTensorOf<[AnyFloat]>:$u,
-                       2DTensorOf<[F32]>:$state);
-  let results = (outs 2DTensorOf<[AnyFloat]>:$y, 2DTensorOf<[F32]>:$new_state);
+                       RankedTensorOf<[F32]>:$state,
+                       OptionalAttr<Seq_QuantEncodingAttr>:$state_quant);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$y,
+                      RankedTensorOf<[F32]>:$new_state);
   let assemblyFormat = [{
     $k `,` $v `,` $w `,` $u `,` $state attr-dict `:`
     type($k) `,` type($w) `,` type($state)
@@ -106,6 +127,14 @@ def Seq_WKV5Op : Seq_WKVOp<"wkv5", [
     Shapes: `r, k, v, y : [T, H*N]`, `w, u : [H, N]`, `state : [H, N, N]`
     (f32, indexed `[head][key][value]`).
 
+    With `state_quant` (a symmetric `#seq.quant` with f32 scales whose axis
+    is the value axis, 2 of `[H, N, N]`) the state is kept quantized
+    between tokens: per token it is dequantized, updated as above and
+    quantized again (groups of `group` values of one key, so that a group
+    shares one decay). It is then `[H, W]` f32 words, each head's
+    `[codes (N * N * bits / 8 bytes, packed as seq.quantize packs them, 4
+    bytes to a word) | scales (N * N / group)]`; a fresh state is zeros.
+
     Example:
     ```mlir
     %y, %s1 = seq.wkv5 %r, %k, %v, %w, %u, %s0
@@ -114,8 +143,10 @@ def Seq_WKV5Op : Seq_WKVOp<"wkv5", [
   }];
   let arguments = (ins 2DTensorOf<[AnyFloat]>:$r, 2DTensorOf<[AnyFloat]>:$k,
                        2DTensorOf<[AnyFloat]>:$v, 2DTensorOf<[AnyFloat]>:$w,
-                       2DTensorOf<[AnyFloat]>:$u, 3DTensorOf<[F32]>:$state);
-  let results = (outs 2DTensorOf<[AnyFloat]>:$y, 3DTensorOf<[F32]>:$new_state);
+                       2DTensorOf<[AnyFloat]>:$u, RankedTensorOf<[F32]>:$state,
+                       OptionalAttr<Seq_QuantEncodingAttr>:$state_quant);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$y,
+                      RankedTensorOf<[F32]>:$new_state);
   let assemblyFormat = [{
     $r `,` $k `,` $v `,` $w `,` $u `,` $state attr-dict `:`
     type($r) `,` type($w) `,` type($state)
@@ -139,6 +170,14 @@ def Seq_WKV6Op : Seq_WKVOp<"wkv6", [
     Shapes: `r, k, v, w, y : [T, H*N]`, `u : [H, N]`, `state : [H, N, N]`
     (f32, indexed `[head][key][value]`).
 
+    With `state_quant` (a symmetric `#seq.quant` with f32 scales whose axis
+    is the value axis, 2 of `[H, N, N]`) the state is kept quantized
+    between tokens: per token it is dequantized, updated as above and
+    quantized again (groups of `group` values of one key, so that a group
+    shares one decay). It is then `[H, W]` f32 words, each head's
+    `[codes (N * N * bits / 8 bytes, packed as seq.quantize packs them, 4
+    bytes to a word) | scales (N * N / group)]`; a fresh state is zeros.
+
     Example:
     ```mlir
     %y, %s1 = seq.wkv6 %r, %k, %v, %w, %u, %s0
@@ -147,8 +186,10 @@ def Seq_WKV6Op : Seq_WKVOp<"wkv6", [
   }];
   let arguments = (ins 2DTensorOf<[AnyFloat]>:$r, 2DTensorOf<[AnyFloat]>:$k,
                        2DTensorOf<[AnyFloat]>:$v, 2DTensorOf<[AnyFloat]>:$w,
-                       2DTensorOf<[AnyFloat]>:$u, 3DTensorOf<[F32]>:$state);
-  let results = (outs 2DTensorOf<[AnyFloat]>:$y, 3DTensorOf<[F32]>:$new_state);
+                       2DTensorOf<[AnyFloat]>:$u, RankedTensorOf<[F32]>:$state,
+                       OptionalAttr<Seq_QuantEncodingAttr>:$state_quant);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$y,
+                      RankedTensorOf<[F32]>:$new_state);
   let assemblyFormat = [{
     $r `,` $k `,` $v `,` $w `,` $u `,` $state attr-dict `:`
     type($r) `,` type($u) `,` type($state)
@@ -179,6 +220,14 @@ def Seq_WKV7Op : Seq_WKVOp<"wkv7", [
     Shapes: `r, w, k, v, a, b, y : [T, H*N]`, `state : [H, N, N]` (f32,
     indexed `[head][value][key]`).
 
+    With `state_quant` (a symmetric `#seq.quant` with f32 scales whose axis
+    is the value axis, 1 of `[H, N, N]`) the state is kept quantized
+    between tokens: per token it is dequantized, updated as above and
+    quantized again (groups of `group` values of one key, so that a group
+    shares one decay). It is then `[H, W]` f32 words, each head's
+    `[codes (N * N * bits / 8 bytes, packed as seq.quantize packs them, 4
+    bytes to a word) | scales (N * N / group)]`; a fresh state is zeros.
+
     Example:
     ```mlir
     %y, %s1 = seq.wkv7 %r, %w, %k, %v, %a, %b, %s0
@@ -188,8 +237,10 @@ def Seq_WKV7Op : Seq_WKVOp<"wkv7", [
   let arguments = (ins 2DTensorOf<[AnyFloat]>:$r, 2DTensorOf<[AnyFloat]>:$w,
                        2DTensorOf<[AnyFloat]>:$k, 2DTensorOf<[AnyFloat]>:$v,
                        2DTensorOf<[AnyFloat]>:$a, 2DTensorOf<[AnyFloat]>:$b,
-                       3DTensorOf<[F32]>:$state);
-  let results = (outs 2DTensorOf<[AnyFloat]>:$y, 3DTensorOf<[F32]>:$new_state);
+                       RankedTensorOf<[F32]>:$state,
+                       OptionalAttr<Seq_QuantEncodingAttr>:$state_quant);
+  let results = (outs 2DTensorOf<[AnyFloat]>:$y,
+                      RankedTensorOf<[F32]>:$new_state);
   let assemblyFormat = [{
     $r `,` $w `,` $k `,` $v `,` $a `,` $b `,` $state attr-dict `:`
     type($r) `,` type($state)

@@ -46,6 +46,10 @@ struct ImportOptions {
   std::optional<uint64_t> rotationSeed;
   /// --arch=spikegpt: what its checkpoint cannot say.
   SpikeGPTOptions spikegpt;
+  /// Recurrent models: keep the WKV state quantized between tokens, in codes
+  /// of `stateBits` bits (0: f32) and groups of `stateGroup` values.
+  unsigned stateBits = 0;
+  int64_t stateGroup = 32;
   /// RWKV-5 and later: the epsilon of the ln_x GroupNorm.
   float lnXEps = 64e-5f;
   /// Where the weight blob's bytes go as they are made (the artifact's
@@ -65,6 +69,9 @@ struct ImportedModel {
   /// Recurrent models: the f32 state's shape. Attention models: empty (the
   /// state is the layers' KV caches, sized after compression).
   std::vector<int64_t> stateShape;
+  /// Recurrent models: how the WKV state is kept, "f32" or "int8 group 32"
+  /// (the manifest's state_format).
+  std::string stateFormat = "f32";
   /// Attention models: KV cache capacity in tokens.
   int64_t context = 0;
   /// Spiking models: the state row of each layer that counts each site's

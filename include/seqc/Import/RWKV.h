@@ -30,6 +30,8 @@
 
 namespace seqc {
 
+struct ImportOptions;
+
 struct RWKVConfig {
   int version = 0; // 4, 5, 6 or 7.
   /// RWKV-5: 0 (per-head decay, no gate), 1 (per-head decay, gate) or 2
@@ -52,6 +54,10 @@ struct RWKVConfig {
   /// when the checkpoint has the combiner convert3.weight [P, C] (and
   /// time_mix tensors [P, 1, 1, C]); 0 for stock RWKV-4 and later versions.
   int64_t perspectives = 0;
+  /// The WKV state kept quantized between tokens (an import option): codes
+  /// of `stateBits` bits (0: the f32 state) in groups of `stateGroup`.
+  unsigned stateBits = 0;
+  int64_t stateGroup = 32;
 
   /// One line: "RWKV-4: 4 layers, width 128, ffn 512, vocab 256, f32".
   std::string describe() const;
@@ -88,6 +94,13 @@ struct RWKVModel {
 /// LIF neurons on both block outputs, their membranes and spike counts in
 /// the state (SpikeGPTStateRow), and the residual rescaling. The blob's
 /// bytes go to `sink` tensor by tensor (WeightBlob).
+/// Checks --state and --state-group for `cfg` and sets its stateBits and
+/// stateGroup; `format` becomes the manifest's state_format ("f32" or
+/// "int8 group 32"). Errors name the flags and the reason.
+llvm::Error applyStateOptions(mlir::MLIRContext *ctx, RWKVConfig &cfg,
+                              const ImportOptions &options,
+                              std::string &format);
+
 llvm::Expected<RWKVModel> buildRWKV(mlir::MLIRContext *ctx, Checkpoint &ckpt,
                                     const RWKVConfig &config,
                                     WeightFormat format,

@@ -10,6 +10,7 @@
 #ifndef SEQC_PASSES_CONVERSION_SEQTOLINALG_COMMON_H
 #define SEQC_PASSES_CONVERSION_SEQTOLINALG_COMMON_H
 
+#include "dialects/Seq/IR/SeqStateLayout.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
@@ -56,6 +57,39 @@ LogicalResult checkQuantLowerable(Operation *root);
 /// of `converter`.
 void populateQuantLoweringPatterns(const TypeConverter &converter,
                                    RewritePatternSet &patterns);
+
+/// Quantizes `input` (float, static along the axis and innermost) as `enc`
+/// says and packs the codes: {packed codes (i8 bytes, each innermost row of
+/// n codes as ceil(n / 8) * bits bytes), scales[, minima]} (Quant.cpp).
+/// Given `dest` (packed codes, scales of the result's shapes), they are
+/// written into it, so that a loop carrying them updates them in place.
+SmallVector<Value> quantizeToStorage(OpBuilder &b, Location loc, Value input,
+                                     QuantEncodingAttr enc,
+                                     ValueRange dest = {});
+
+/// The inverse: the codes' values as `elt`, from their packed bytes and
+/// group parameters (innermost size `n` before packing).
+Value dequantizeFromStorage(OpBuilder &b, Location loc, Value packed,
+                            ValueRange params, int64_t n, QuantEncodingAttr enc,
+                            Type elt);
+
+/// A quantized WKV state taken apart (StateQuant.cpp): RWKV-4's exponent
+/// row (or null), the packed code bytes and the f32 scales, each with the
+/// storage's leading dimensions (the heads) in front.
+struct QuantizedStateParts {
+  Value lead, codes, scales;
+};
+
+/// The parts of the f32 words `words` ([W] or [H, W]) of layout `l`, whose
+/// quantized tensor groups along `axis` of `l.shape`.
+QuantizedStateParts splitQuantizedState(OpBuilder &b, Location loc, Value words,
+                                        const QuantizedStateLayout &l,
+                                        QuantEncodingAttr enc, int64_t axis);
+
+/// The words of `parts` (the inverse of splitQuantizedState).
+Value joinQuantizedState(OpBuilder &b, Location loc,
+                         const QuantizedStateParts &parts,
+                         const QuantizedStateLayout &l);
 
 } // namespace mlir::seq::tolinalg
 

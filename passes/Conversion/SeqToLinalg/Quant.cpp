@@ -121,7 +121,8 @@ bool lowerable(RankedTensorType codes, QuantEncodingAttr enc) {
 /// Packs codes [..., n] (i8, each below 2^bits) into [..., ceil(n/8)*bits]
 /// bytes: a reduction over the 8 codes of a word that ORs each code's
 /// contribution, (code << 8-code slot) >> 8 * byte, into each byte.
-Value packCodes(OpBuilder &b, Location loc, Value codes, unsigned bits) {
+Value packCodes(OpBuilder &b, Location loc, Value codes, unsigned bits,
+                Value dest = Value()) {
   auto type = cast<RankedTensorType>(codes.getType());
   int64_t rank = type.getRank(), n = type.getShape().back();
   int64_t words = (n + 7) / 8;
@@ -145,7 +146,14 @@ Value packCodes(OpBuilder &b, Location loc, Value codes, unsigned bits) {
   Value byWord = expandDim(b, loc, codes, rank - 1, 8); // [..., W, 8]
   SmallVector<OpFoldResult> outSizes = tensor::getMixedSizes(b, loc, byWord);
   outSizes.back() = b.getIndexAttr(bits); // [..., W, bits]
-  Value init = filled(b, loc, outSizes, b.getI8IntegerAttr(0));
+  Value init =
+      dest ? linalg::FillOp::create(
+                 b, loc,
+                 arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0))
+                     .getResult(),
+                 expandDim(b, loc, dest, rank - 1, bits))
+                 .getResult(0)
+           : filled(b, loc, outSizes, b.getI8IntegerAttr(0));
   // Loops (..., w, byte, j): codes read at (..., w, j), bytes written at
   // (..., w, byte), j reduced.
   int64_t loops = rank + 2;
@@ -235,11 +243,134 @@ Value unpackCodes(OpBuilder &b, Location loc, Value packed, int64_t n,
 // seq.quantize
 //===----------------------------------------------------------------------===//
 
+} // namespace
+
 /// Three linalg.generics over the input with its quantization axis split
 /// into (groups, group): the range of each group (min, max: a reduction),
 /// the group parameters (as KV cache quantization computes them, rounded
 /// to the scale type), and the codes, clamp(round(...)), stored unsigned;
 /// then the packing.
+SmallVector<Value> mlir::seq::tolinalg::quantizeToStorage(OpBuilder &rewriter,
+                                                          Location loc,
+                                                          Value input,
+                                                          QuantEncodingAttr enc,
+                                                          ValueRange dest) {
+  unsigned bits = enc.getBits();
+  int64_t axis = enc.getAxis(),
+          rank = cast<RankedTensorType>(input.getType()).getRank();
+  bool asym = enc.getMode() == QuantMode::Asymmetric;
+  Type f32 = rewriter.getF32Type(), st = enc.getScaleType();
+  Value x = expandDim(rewriter, loc, input, axis, enc.getGroup());
+  int64_t loops = rank + 1; // the group's elements are loop axis + 1
+
+  // The range of each group.
+  SmallVector<OpFoldResult> paramSizes =
+      tensor::getMixedSizes(rewriter, loc, x);
+  paramSizes.erase(paramSizes.begin() + axis + 1);
+  Value mn0 =
+      filled(rewriter, loc, paramSizes, rewriter.getF32FloatAttr(INFINITY));
+  Value mx0 =
+      filled(rewriter, loc, paramSizes, rewriter.getF32FloatAttr(-INFINITY));
+  AffineMap id = identity(rewriter, loops),
+            group = dropLoop(rewriter, loops, axis + 1);
+  auto range = linalg::GenericOp::create(
+      rewriter, loc, TypeRange{mn0.getType(), mx0.getType()}, ValueRange{x},
+      ValueRange{mn0, mx0}, SmallVector<AffineMap>{id, group, group},
+      iterators(loops, axis + 1), [&](OpBuilder &b, Location l, ValueRange a) {
+        Value v = castFloat(b, l, a[0], f32);
+        linalg::YieldOp::create(
+            b, l,
+            ValueRange{arith::MinimumFOp::create(b, l, a[1], v),
+                       arith::MaximumFOp::create(b, l, a[2], v)});
+      });
+
+  // Scales (and minima) in the scale type: asymmetric
+  // s = (max - min) / (2^b - 1), m = min; symmetric s = max|x| / (2^(b-1)
+  // - 1); a scale of zero (after rounding) is 1.
+  Value sInit =
+      dest.size() > 1
+          ? dest[1]
+          : tensor::EmptyOp::create(rewriter, loc, paramSizes, st).getResult();
+  SmallVector<Value> paramInits{sInit};
+  if (asym)
+    paramInits.push_back(
+        tensor::EmptyOp::create(rewriter, loc, paramSizes, st));
+  AffineMap pid = identity(rewriter, rank);
+  auto params = linalg::GenericOp::create(
+      rewriter, loc, ValueRange(paramInits).getTypes(), range.getResults(),
+      paramInits, SmallVector<AffineMap>(2 + paramInits.size(), pid),
+      iterators(rank, -1), [&](OpBuilder &b, Location l, ValueRange a) {
+        Value mn = a[0], mx = a[1], s;
+        if (asym) {
+          Value span = arith::SubFOp::create(b, l, mx, mn);
+          Value levels = f32Const(b, l, float((1u << bits) - 1));
+          s = arith::DivFOp::create(b, l, span, levels);
+        } else {
+          Value amn = math::AbsFOp::create(b, l, mn);
+          Value amx = math::AbsFOp::create(b, l, mx);
+          Value amax = arith::MaximumFOp::create(b, l, amn, amx);
+          s = arith::DivFOp::create(
+              b, l, amax, f32Const(b, l, float((1u << (bits - 1)) - 1)));
+        }
+        s = castFloat(b, l, s, st);
+        Value zero = arith::CmpFOp::create(
+            b, l, arith::CmpFPredicate::OEQ, s,
+            arith::ConstantOp::create(b, l, b.getFloatAttr(st, 0.0)));
+        s = arith::SelectOp::create(
+            b, l, zero,
+            arith::ConstantOp::create(b, l, b.getFloatAttr(st, 1.0)), s);
+        SmallVector<Value> out{s};
+        if (asym)
+          out.push_back(castFloat(b, l, mn, st));
+        linalg::YieldOp::create(b, l, out);
+      });
+
+  // Codes: asymmetric clamp(round((x - m) / s), 0, 2^b - 1); symmetric
+  // clamp(round(x / s), -M, M) + 2^(b-1), M = 2^(b-1) - 1; rounding ties
+  // away from zero. The stored (rounded) parameters are used.
+  SmallVector<OpFoldResult> xSizes = tensor::getMixedSizes(rewriter, loc, x);
+  Value cInit =
+      tensor::EmptyOp::create(rewriter, loc, xSizes, rewriter.getI8Type());
+  SmallVector<Value> ins{x};
+  llvm::append_range(ins, params.getResults());
+  SmallVector<AffineMap> maps{id};
+  maps.append(params.getNumResults(), group);
+  maps.push_back(id);
+  auto codes = linalg::GenericOp::create(
+      rewriter, loc, TypeRange{cInit.getType()}, ins, ValueRange{cInit}, maps,
+      iterators(loops, -1), [&](OpBuilder &b, Location l, ValueRange a) {
+        Value v = castFloat(b, l, a[0], f32);
+        Value s = castFloat(b, l, a[1], f32);
+        Value q, lo, hi;
+        if (asym) {
+          Value m = castFloat(b, l, a[2], f32);
+          q = arith::DivFOp::create(b, l, arith::SubFOp::create(b, l, v, m), s);
+          lo = f32Const(b, l, 0.0f);
+          hi = f32Const(b, l, float((1u << bits) - 1));
+        } else {
+          q = arith::DivFOp::create(b, l, v, s);
+          float mx = float((1u << (bits - 1)) - 1);
+          lo = f32Const(b, l, -mx);
+          hi = f32Const(b, l, mx);
+        }
+        q = math::RoundOp::create(b, l, q);
+        q = arith::MinimumFOp::create(
+            b, l, arith::MaximumFOp::create(b, l, q, lo), hi);
+        if (!asym)
+          q = arith::AddFOp::create(b, l, q,
+                                    f32Const(b, l, float(1u << (bits - 1))));
+        linalg::YieldOp::create(
+            b, l, ValueRange{arith::FPToUIOp::create(b, l, b.getI8Type(), q)});
+      });
+  Value flat = collapseDim(rewriter, loc, codes.getResult(0), axis);
+  SmallVector<Value> results{
+      packCodes(rewriter, loc, flat, bits, dest.empty() ? Value() : dest[0])};
+  llvm::append_range(results, params.getResults());
+  return results;
+}
+
+namespace {
+
 struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -251,120 +382,12 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
     auto codesType = op.getResult().getType();
     if (!lowerable(codesType, enc))
       return rewriter.notifyMatchFailure(op, "dynamic axis or innermost size");
-    unsigned bits = enc.getBits();
-    int64_t axis = enc.getAxis(), rank = codesType.getRank();
-    bool asym = enc.getMode() == QuantMode::Asymmetric;
-    Type f32 = rewriter.getF32Type(), st = enc.getScaleType();
-    Value x =
-        expandDim(rewriter, loc, adaptor.getInput(), axis, enc.getGroup());
-    int64_t loops = rank + 1; // the group's elements are loop axis + 1
-
-    // The range of each group.
-    SmallVector<OpFoldResult> paramSizes =
-        tensor::getMixedSizes(rewriter, loc, x);
-    paramSizes.erase(paramSizes.begin() + axis + 1);
-    Value mn0 =
-        filled(rewriter, loc, paramSizes, rewriter.getF32FloatAttr(INFINITY));
-    Value mx0 =
-        filled(rewriter, loc, paramSizes, rewriter.getF32FloatAttr(-INFINITY));
-    AffineMap id = identity(rewriter, loops),
-              group = dropLoop(rewriter, loops, axis + 1);
-    auto range = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{mn0.getType(), mx0.getType()}, ValueRange{x},
-        ValueRange{mn0, mx0}, SmallVector<AffineMap>{id, group, group},
-        iterators(loops, axis + 1),
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value v = castFloat(b, l, a[0], f32);
-          linalg::YieldOp::create(
-              b, l,
-              ValueRange{arith::MinimumFOp::create(b, l, a[1], v),
-                         arith::MaximumFOp::create(b, l, a[2], v)});
-        });
-
-    // Scales (and minima) in the scale type: asymmetric
-    // s = (max - min) / (2^b - 1), m = min; symmetric s = max|x| / (2^(b-1)
-    // - 1); a scale of zero (after rounding) is 1.
-    Value sInit = tensor::EmptyOp::create(rewriter, loc, paramSizes, st);
-    SmallVector<Value> paramInits{sInit};
-    if (asym)
-      paramInits.push_back(
-          tensor::EmptyOp::create(rewriter, loc, paramSizes, st));
-    AffineMap pid = identity(rewriter, rank);
-    auto params = linalg::GenericOp::create(
-        rewriter, loc, ValueRange(paramInits).getTypes(), range.getResults(),
-        paramInits, SmallVector<AffineMap>(2 + paramInits.size(), pid),
-        iterators(rank, -1), [&](OpBuilder &b, Location l, ValueRange a) {
-          Value mn = a[0], mx = a[1], s;
-          if (asym) {
-            Value span = arith::SubFOp::create(b, l, mx, mn);
-            Value levels = f32Const(b, l, float((1u << bits) - 1));
-            s = arith::DivFOp::create(b, l, span, levels);
-          } else {
-            Value amn = math::AbsFOp::create(b, l, mn);
-            Value amx = math::AbsFOp::create(b, l, mx);
-            Value amax = arith::MaximumFOp::create(b, l, amn, amx);
-            s = arith::DivFOp::create(
-                b, l, amax, f32Const(b, l, float((1u << (bits - 1)) - 1)));
-          }
-          s = castFloat(b, l, s, st);
-          Value zero = arith::CmpFOp::create(
-              b, l, arith::CmpFPredicate::OEQ, s,
-              arith::ConstantOp::create(b, l, b.getFloatAttr(st, 0.0)));
-          s = arith::SelectOp::create(
-              b, l, zero,
-              arith::ConstantOp::create(b, l, b.getFloatAttr(st, 1.0)), s);
-          SmallVector<Value> out{s};
-          if (asym)
-            out.push_back(castFloat(b, l, mn, st));
-          linalg::YieldOp::create(b, l, out);
-        });
-
-    // Codes: asymmetric clamp(round((x - m) / s), 0, 2^b - 1); symmetric
-    // clamp(round(x / s), -M, M) + 2^(b-1), M = 2^(b-1) - 1; rounding ties
-    // away from zero. The stored (rounded) parameters are used.
-    SmallVector<OpFoldResult> xSizes = tensor::getMixedSizes(rewriter, loc, x);
-    Value cInit =
-        tensor::EmptyOp::create(rewriter, loc, xSizes, rewriter.getI8Type());
-    SmallVector<Value> ins{x};
-    llvm::append_range(ins, params.getResults());
-    SmallVector<AffineMap> maps{id};
-    maps.append(params.getNumResults(), group);
-    maps.push_back(id);
-    auto codes = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{cInit.getType()}, ins, ValueRange{cInit}, maps,
-        iterators(loops, -1), [&](OpBuilder &b, Location l, ValueRange a) {
-          Value v = castFloat(b, l, a[0], f32);
-          Value s = castFloat(b, l, a[1], f32);
-          Value q, lo, hi;
-          if (asym) {
-            Value m = castFloat(b, l, a[2], f32);
-            q = arith::DivFOp::create(b, l, arith::SubFOp::create(b, l, v, m),
-                                      s);
-            lo = f32Const(b, l, 0.0f);
-            hi = f32Const(b, l, float((1u << bits) - 1));
-          } else {
-            q = arith::DivFOp::create(b, l, v, s);
-            float mx = float((1u << (bits - 1)) - 1);
-            lo = f32Const(b, l, -mx);
-            hi = f32Const(b, l, mx);
-          }
-          q = math::RoundOp::create(b, l, q);
-          q = arith::MinimumFOp::create(
-              b, l, arith::MaximumFOp::create(b, l, q, lo), hi);
-          if (!asym)
-            q = arith::AddFOp::create(b, l, q,
-                                      f32Const(b, l, float(1u << (bits - 1))));
-          linalg::YieldOp::create(
-              b, l,
-              ValueRange{arith::FPToUIOp::create(b, l, b.getI8Type(), q)});
-        });
-    Value flat = collapseDim(rewriter, loc, codes.getResult(0), axis);
-    Value packed = packCodes(rewriter, loc, flat, bits);
+    SmallVector<Value> stored =
+        quantizeToStorage(rewriter, loc, adaptor.getInput(), enc);
     Type packedType = getTypeConverter()->convertType(codesType);
-    packed = castToResultType(rewriter, loc, packed, packedType);
-
-    SmallVector<Value> results{packed};
-    for (auto [i, r] : llvm::enumerate(params.getResults()))
+    SmallVector<Value> results{
+        castToResultType(rewriter, loc, stored[0], packedType)};
+    for (auto [i, r] : llvm::enumerate(ArrayRef(stored).drop_front()))
       results.push_back(
           castToResultType(rewriter, loc, r, op->getResult(i + 1).getType()));
     rewriter.replaceOp(op, results);
@@ -376,64 +399,78 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
 // seq.dequantize
 //===----------------------------------------------------------------------===//
 
+} // namespace
+
 /// The unpacking, then one linalg.generic over the codes with the
 /// quantization axis split into (groups, group): x' = s q (symmetric, q the
 /// stored code less 2^(b-1)) or s q + m (asymmetric), in f32.
+Value mlir::seq::tolinalg::dequantizeFromStorage(OpBuilder &rewriter,
+                                                 Location loc, Value packed,
+                                                 ValueRange params, int64_t n,
+                                                 QuantEncodingAttr enc,
+                                                 Type elt) {
+  unsigned bits = enc.getBits();
+  int64_t axis = enc.getAxis(),
+          rank = cast<RankedTensorType>(packed.getType()).getRank();
+  bool asym = enc.getMode() == QuantMode::Asymmetric;
+  Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+  Value codes = unpackCodes(rewriter, loc, packed, n, bits);
+  codes = expandDim(rewriter, loc, codes, axis, enc.getGroup());
+  int64_t loops = rank + 1;
+  AffineMap id = identity(rewriter, loops),
+            group = dropLoop(rewriter, loops, axis + 1);
+  SmallVector<Value> ins{codes};
+  llvm::append_range(ins, params);
+  SmallVector<AffineMap> maps{id};
+  maps.append(ins.size() - 1, group);
+  maps.push_back(id);
+  Value init = tensor::EmptyOp::create(
+      rewriter, loc, tensor::getMixedSizes(rewriter, loc, codes), elt);
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
+      iterators(loops, -1), [&](OpBuilder &b, Location l, ValueRange a) {
+        Value u = arith::ExtUIOp::create(b, l, i32, a[0]);
+        Value s = castFloat(b, l, a[1], f32);
+        Value v;
+        if (asym) {
+          Value q = arith::UIToFPOp::create(b, l, f32, u);
+          Value sq = arith::MulFOp::create(b, l, s, q);
+          Value m = castFloat(b, l, a[2], f32);
+          v = arith::AddFOp::create(b, l, sq, m);
+        } else {
+          Value q = arith::SIToFPOp::create(
+              b, l, f32,
+              arith::SubIOp::create(
+                  b, l, u,
+                  arith::ConstantIntOp::create(b, l, i32, 1 << (bits - 1))));
+          v = arith::MulFOp::create(b, l, s, q);
+        }
+        linalg::YieldOp::create(b, l, ValueRange{castFloat(b, l, v, elt)});
+      });
+  return collapseDim(rewriter, loc, generic.getResult(0), axis);
+}
+
+namespace {
+
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
   using OpConversionPattern::OpConversionPattern;
 
   LogicalResult
   matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
     QuantEncodingAttr enc = op.getEncoding();
     auto codesType = op.getInput().getType();
     if (!lowerable(codesType, enc))
       return rewriter.notifyMatchFailure(op, "dynamic axis or innermost size");
-    unsigned bits = enc.getBits();
-    int64_t axis = enc.getAxis(), rank = codesType.getRank();
-    bool asym = enc.getMode() == QuantMode::Asymmetric;
-    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
-    Type elt = resultType.getElementType();
-
-    Value codes = unpackCodes(rewriter, loc, adaptor.getInput(),
-                              codesType.getShape().back(), bits);
-    codes = expandDim(rewriter, loc, codes, axis, enc.getGroup());
-    int64_t loops = rank + 1;
-    AffineMap id = identity(rewriter, loops),
-              group = dropLoop(rewriter, loops, axis + 1);
-    SmallVector<Value> ins{codes, adaptor.getScales()};
-    if (asym)
-      ins.push_back(adaptor.getMinima());
-    SmallVector<AffineMap> maps{id};
-    maps.append(ins.size() - 1, group);
-    maps.push_back(id);
-    Value init = tensor::EmptyOp::create(
-        rewriter, loc, tensor::getMixedSizes(rewriter, loc, codes), elt);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
-        iterators(loops, -1), [&](OpBuilder &b, Location l, ValueRange a) {
-          Value u = arith::ExtUIOp::create(b, l, i32, a[0]);
-          Value s = castFloat(b, l, a[1], f32);
-          Value v;
-          if (asym) {
-            Value q = arith::UIToFPOp::create(b, l, f32, u);
-            Value sq = arith::MulFOp::create(b, l, s, q);
-            Value m = castFloat(b, l, a[2], f32);
-            v = arith::AddFOp::create(b, l, sq, m);
-          } else {
-            Value q = arith::SIToFPOp::create(
-                b, l, f32,
-                arith::SubIOp::create(
-                    b, l, u,
-                    arith::ConstantIntOp::create(b, l, i32, 1 << (bits - 1))));
-            v = arith::MulFOp::create(b, l, s, q);
-          }
-          linalg::YieldOp::create(b, l, ValueRange{castFloat(b, l, v, elt)});
-        });
-    Value x = collapseDim(rewriter, loc, generic.getResult(0), axis);
-    rewriter.replaceOp(op, castToResultType(rewriter, loc, x, resultType));
+    SmallVector<Value> params{adaptor.getScales()};
+    if (enc.getMode() == QuantMode::Asymmetric)
+      params.push_back(adaptor.getMinima());
+    Value x = dequantizeFromStorage(rewriter, op.getLoc(), adaptor.getInput(),
+                                    params, codesType.getShape().back(), enc,
+                                    resultType.getElementType());
+    rewriter.replaceOp(op,
+                       castToResultType(rewriter, op.getLoc(), x, resultType));
     return success();
   }
 };

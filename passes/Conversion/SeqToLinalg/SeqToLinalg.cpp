@@ -140,12 +140,54 @@ static SmallVector<Value> wkv4Step(OpBuilder &b, Location loc, Value k, Value v,
   return {y, aa2, bb2, p2};
 }
 
+/// One token of the mean form (seq.wkv4 with `state_quant`): the past as
+/// the mean a = aa / bb and the exponent p (bb folded in). Returns
+/// {y, a', p'}.
+static SmallVector<Value> wkv4MeanStep(OpBuilder &b, Location loc, Value k,
+                                       Value v, Value w, Value u, Value a,
+                                       Value p) {
+  auto add = [&](Value x, Value y) {
+    return arith::AddFOp::create(b, loc, x, y);
+  };
+  auto sub = [&](Value x, Value y) {
+    return arith::SubFOp::create(b, loc, x, y);
+  };
+  auto mul = [&](Value x, Value y) {
+    return arith::MulFOp::create(b, loc, x, y);
+  };
+  auto div = [&](Value x, Value y) {
+    return arith::DivFOp::create(b, loc, x, y);
+  };
+  auto max = [&](Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  };
+  auto exp = [&](Value x) { return math::ExpOp::create(b, loc, x); };
+
+  Value ww = add(u, k);
+  Value q = max(p, ww);
+  Value e1 = exp(sub(p, q)), e2 = exp(sub(ww, q));
+  Value ea = mul(e1, a);
+  Value ev = mul(e2, v);
+  Value y = div(add(ea, ev), add(e1, e2));
+  Value ww2 = add(p, w);
+  Value q2 = max(ww2, k);
+  Value f1 = exp(sub(ww2, q2)), f2 = exp(sub(k, q2));
+  Value fa = mul(f1, a);
+  Value fv = mul(f2, v);
+  Value sum = add(f1, f2);
+  Value a2 = div(add(fa, fv), sum);
+  Value p2 = add(q2, math::LogOp::create(b, loc, sum));
+  return {y, a2, p2};
+}
+
 struct WKV4Lowering : OpConversionPattern<WKV4Op> {
   using OpConversionPattern::OpConversionPattern;
 
   LogicalResult
   matchAndRewrite(WKV4Op op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    if (op.getStateQuantAttr())
+      return lowerQuantized(op, adaptor, rewriter);
     Location loc = op.getLoc();
     auto seqType = cast<RankedTensorType>(adaptor.getK().getType());
     Type elt = seqType.getElementType();
@@ -206,6 +248,72 @@ struct WKV4Lowering : OpConversionPattern<WKV4Op> {
     rewriter.replaceOp(op, {castToResultType(rewriter, loc, loop.getResult(0),
                                              op.getY().getType()),
                             newState});
+    return success();
+  }
+
+  /// The mean form over quantized a: per token, a is dequantized, the
+  /// channels step (a linalg.generic) and the new a is quantized again.
+  LogicalResult lowerQuantized(WKV4Op op, OpAdaptor adaptor,
+                               ConversionPatternRewriter &rewriter) const {
+    Location loc = op.getLoc();
+    QuantEncodingAttr enc = op.getStateQuantAttr();
+    auto seqType = cast<RankedTensorType>(adaptor.getK().getType());
+    Type elt = seqType.getElementType();
+    Type f32 = rewriter.getF32Type();
+    int64_t c = seqType.getDimSize(1);
+    auto rowType = RankedTensorType::get({c}, elt);
+    auto stateRowType = RankedTensorType::get({c}, f32);
+    OpFoldResult t = tensor::getMixedSize(rewriter, loc, adaptor.getK(), 0);
+    QuantizedStateLayout layout = quantizedStateLayout(enc, {c}, c);
+    QuantizedStateParts parts = splitQuantizedState(
+        rewriter, loc, adaptor.getState(), layout, enc, /*axis=*/0);
+    SmallVector<Value> init = {
+        tensor::EmptyOp::create(
+            rewriter, loc, ArrayRef<OpFoldResult>{t, rewriter.getIndexAttr(c)},
+            elt),
+        parts.codes, parts.scales, parts.lead};
+    Value lb = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value ub = getValueOrCreateConstantIndexOp(rewriter, loc, t);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    auto loop = scf::ForOp::create(
+        rewriter, loc, lb, ub, one, init,
+        [&](OpBuilder &b, Location loc, Value tok, ValueRange iters) {
+          Value kt = extractRow(b, loc, adaptor.getK(), tok);
+          Value vt = extractRow(b, loc, adaptor.getV(), tok);
+          Value a =
+              dequantizeFromStorage(b, loc, iters[1], iters[2], c, enc, f32);
+          AffineMap id = b.getMultiDimIdentityMap(1);
+          auto step = linalg::GenericOp::create(
+              b, loc, TypeRange{rowType, stateRowType, stateRowType},
+              ValueRange{kt, vt, adaptor.getW(), adaptor.getU(), a},
+              ValueRange{tensor::EmptyOp::create(b, loc, {c}, elt),
+                         tensor::EmptyOp::create(b, loc, {c}, f32), iters[3]},
+              SmallVector<AffineMap>(8, id),
+              SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+              [&](OpBuilder &nb, Location nl, ValueRange x) {
+                auto in = [&](int i) { return castFloat(nb, nl, x[i], f32); };
+                Value k = in(0);
+                Value v = in(1);
+                Value w = in(2);
+                Value u = in(3);
+                SmallVector<Value> r =
+                    wkv4MeanStep(nb, nl, k, v, w, u, x[4], x[7]);
+                r[0] = castFloat(nb, nl, r[0], elt);
+                linalg::YieldOp::create(nb, nl, r);
+              });
+          SmallVector<Value> stored = quantizeToStorage(
+              b, loc, step.getResult(1), enc, {iters[1], iters[2]});
+          Value y = insertRow(b, loc, step.getResult(0), iters[0], tok);
+          scf::YieldOp::create(
+              b, loc, ValueRange{y, stored[0], stored[1], step.getResult(2)});
+        });
+    QuantizedStateParts next{loop.getResult(3), loop.getResult(1),
+                             loop.getResult(2)};
+    Value words = joinQuantizedState(rewriter, loc, next, layout);
+    rewriter.replaceOp(op, {castToResultType(rewriter, loc, loop.getResult(0),
+                                             op.getY().getType()),
+                            castToResultType(rewriter, loc, words,
+                                             op.getNewState().getType())});
     return success();
   }
 };
@@ -317,7 +425,20 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
     auto stateType = cast<RankedTensorType>(adaptor.getState().getType());
     if (!stateType.hasStaticShape() || seqType.isDynamicDim(1))
       return rewriter.notifyMatchFailure(op, "needs static heads and width");
-    int64_t heads = stateType.getDimSize(0), n = stateType.getDimSize(1);
+    QuantEncodingAttr enc = op.getStateQuantAttr();
+    int64_t heads = stateType.getDimSize(0),
+            n = enc ? seqType.getDimSize(1) / heads : stateType.getDimSize(1);
+    // The state as the loops carry it: the f32 [H, N, N] state, or, kept
+    // quantized, its packed codes and scales (dequantized before each
+    // token's update and quantized after it).
+    QuantizedStateLayout layout;
+    SmallVector<Value> state0 = {adaptor.getState()};
+    if (enc) {
+      layout = quantizedStateLayout(enc, {n, n}, 0);
+      QuantizedStateParts parts = splitQuantizedState(
+          rewriter, loc, adaptor.getState(), layout, enc, enc.getAxis() - 1);
+      state0 = {parts.codes, parts.scales};
+    }
     Type elt = seqType.getElementType();
     OpFoldResult t = tensor::getMixedSize(rewriter, loc, r, 0);
     Value yInit = tensor::EmptyOp::create(
@@ -328,13 +449,19 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
     // The token loop over all heads (head null) or one head: y rows of
     // `width` = heads * n or n channels from column `col`.
-    auto tokenLoop = [&](OpBuilder &b, Location loc, Value y0, Value state0,
-                         Value head) {
+    auto tokenLoop = [&](OpBuilder &b, Location loc, Value y0,
+                         ValueRange state0, Value head) {
       int64_t hs = head ? 1 : heads, width = hs * n;
+      SmallVector<Value> init = {y0};
+      llvm::append_range(init, state0);
       return scf::ForOp::create(
-          b, loc, lb, ub, one, ValueRange{y0, state0},
+          b, loc, lb, ub, one, init,
           [&](OpBuilder &b, Location loc, Value tok, ValueRange iters) {
-            auto [yt, next] = step(b, loc, adaptor, tok, iters[1], hs, n, head);
+            Value state =
+                enc ? dequantizeFromStorage(b, loc, iters[1], iters[2], n, enc,
+                                            b.getF32Type())
+                    : iters[1];
+            auto [yt, next] = step(b, loc, adaptor, tok, state, hs, n, head);
             Value flat = tensor::CollapseShapeOp::create(
                 b, loc, RankedTensorType::get({width}, b.getF32Type()), yt,
                 ArrayRef<ReassociationIndices>{{0, 1}});
@@ -363,39 +490,61 @@ template <typename OpT> struct MatrixWKVLowering : OpConversionPattern<OpT> {
             } else {
               y = insertRow(b, loc, flat, iters[0], tok);
             }
-            scf::YieldOp::create(b, loc, ValueRange{y, next});
+            SmallVector<Value> yields = {y};
+            if (enc)
+              llvm::append_range(
+                  yields,
+                  quantizeToStorage(b, loc, next, enc, {iters[1], iters[2]}));
+            else
+              yields.push_back(next);
+            scf::YieldOp::create(b, loc, yields);
           });
+    };
+    // The op's results from the loop's: y and the state (as words when
+    // quantized).
+    auto replace = [&](ValueRange results) {
+      Value next = results[1];
+      if (enc)
+        next = joinQuantizedState(rewriter, loc,
+                                  {Value(), results[1], results[2]}, layout);
+      rewriter.replaceOp(
+          op,
+          {castToResultType(rewriter, loc, results[0], op.getY().getType()),
+           castToResultType(rewriter, loc, next, op.getNewState().getType())});
     };
     std::optional<int64_t> tokens = getConstantIntValue(t);
     if (tokens && *tokens == 1) {
-      auto loop = tokenLoop(rewriter, loc, yInit, adaptor.getState(), Value());
-      rewriter.replaceOp(op, {castToResultType(rewriter, loc, loop.getResult(0),
-                                               op.getY().getType()),
-                              loop.getResult(1)});
+      replace(tokenLoop(rewriter, loc, yInit, state0, Value()).getResults());
       return success();
     }
+    SmallVector<Value> init = {yInit};
+    llvm::append_range(init, state0);
     auto headLoop = scf::ForOp::create(
         rewriter, loc, lb, arith::ConstantIndexOp::create(rewriter, loc, heads),
-        one, ValueRange{yInit, adaptor.getState()},
+        one, init,
         [&](OpBuilder &b, Location loc, Value head, ValueRange iters) {
-          Value state = headSlice(b, loc, iters[1], head);
+          SmallVector<Value> state;
+          for (Value part : iters.drop_front())
+            state.push_back(headSlice(b, loc, part, head));
           auto loop = tokenLoop(b, loc, iters[0], state, head);
-          SmallVector<OpFoldResult> offsets = {head, b.getIndexAttr(0),
-                                               b.getIndexAttr(0)};
-          Value next = tensor::InsertSliceOp::create(
-              b, loc, loop.getResult(1), iters[1], offsets,
-              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(n),
-                                     b.getIndexAttr(n)},
-              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                                     b.getIndexAttr(1)});
-          scf::YieldOp::create(b, loc, ValueRange{loop.getResult(0), next});
+          SmallVector<Value> yields = {loop.getResult(0)};
+          for (auto [part, into] :
+               llvm::zip(loop.getResults().drop_front(), iters.drop_front())) {
+            auto type = cast<RankedTensorType>(part.getType());
+            SmallVector<OpFoldResult> offsets(type.getRank(),
+                                              b.getIndexAttr(0)),
+                sizes, strides(type.getRank(), b.getIndexAttr(1));
+            offsets[0] = head;
+            for (int64_t d : type.getShape())
+              sizes.push_back(b.getIndexAttr(d));
+            yields.push_back(tensor::InsertSliceOp::create(
+                b, loc, part, into, offsets, sizes, strides));
+          }
+          scf::YieldOp::create(b, loc, yields);
         });
     seq::SeqDialect::ParallelAttrHelper(rewriter.getContext())
         .setAttr(headLoop, rewriter.getUnitAttr());
-    rewriter.replaceOp(op,
-                       {castToResultType(rewriter, loc, headLoop.getResult(0),
-                                         op.getY().getType()),
-                        headLoop.getResult(1)});
+    replace(headLoop.getResults());
     return success();
   }
 

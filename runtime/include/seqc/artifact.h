@@ -41,6 +41,8 @@ constexpr int kFormatVersion = 2;
   X(Vocab, "vocab", "the number of logits per token")                          \
   X(StateShape, "state_shape",                                                 \
     "recurrent models: the state as f32 [layers, rows, width]")                \
+  X(StateFormat, "state_format",                                               \
+    "recurrent models whose WKV state is kept quantized: intB group G")        \
   X(Context, "context", "attention: the KV cache capacity in tokens")          \
   X(StateBytes, "state_bytes", "attention: the state's size in bytes")         \
   X(KVCache, "kv_cache", "attention: the !seq.kv_cache type of every layer")   \

@@ -66,7 +66,7 @@ func.func @wkv4_state_shape(%k: tensor<4x64xf32>, %w: tensor<64xf32>, %s: tensor
 // -----
 
 func.func @wkv4_state_f32(%k: tensor<4x64xf32>, %w: tensor<64xf32>, %s: tensor<3x64xf16>) {
-  // expected-error @+1 {{'seq.wkv4' op operand #4 must be 2D tensor of 32-bit float values, but got 'tensor<3x64xf16>'}}
+  // expected-error @+1 {{'seq.wkv4' op operand #4 must be ranked tensor of 32-bit float values, but got 'tensor<3x64xf16>'}}
   %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s : tensor<4x64xf32>, tensor<64xf32>, tensor<3x64xf16>
   return
 }
@@ -76,6 +76,22 @@ func.func @wkv4_state_f32(%k: tensor<4x64xf32>, %w: tensor<64xf32>, %s: tensor<3
 func.func @wkv4_mismatched_kv(%k: tensor<4x64xf32>, %v: tensor<5x64xf32>, %w: tensor<64xf32>, %s: tensor<3x64xf32>) {
   // expected-error @+1 {{'seq.wkv4' op failed to verify that all of {k, v, y} have same type}}
   %y, %s1 = "seq.wkv4"(%k, %v, %w, %w, %s) : (tensor<4x64xf32>, tensor<5x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<3x64xf32>) -> (tensor<4x64xf32>, tensor<3x64xf32>)
+  return
+}
+
+// -----
+
+func.func @wkv4_quantized_state_words(%k: tensor<4x64xf32>, %w: tensor<64xf32>, %s: tensor<80xf32>) {
+  // expected-error @+1 {{'seq.wkv4' op a state quantized with #seq.quant<bits = 8, group = 32, axis = 0, symmetric> must have shape [82] (f32 words of its layout), got [80]}}
+  %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s {state_quant = #seq.quant<bits = 8, group = 32, axis = 0, symmetric>} : tensor<4x64xf32>, tensor<64xf32>, tensor<80xf32>
+  return
+}
+
+// -----
+
+func.func @wkv4_quantized_state_asymmetric(%k: tensor<4x64xf32>, %w: tensor<64xf32>, %s: tensor<82xf32>) {
+  // expected-error @+1 {{'seq.wkv4' op a quantized state must use the symmetric grid}}
+  %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s {state_quant = #seq.quant<bits = 8, group = 32, axis = 0, asymmetric>} : tensor<4x64xf32>, tensor<64xf32>, tensor<82xf32>
   return
 }
 
@@ -805,3 +821,35 @@ module attributes {seq.weights = #seq.weight_table<layer_root = "", entries = {
 
 // expected-error @+1 {{weight table entry 'w' must be a #seq.weight_entry, got 3 : i64}}
 module attributes {seq.weights = #seq.weight_table<layer_root = "", entries = {w = 3}>} {}
+
+// -----
+
+func.func @wkv5_quantized_state_axis(%r: tensor<4x64xf32>, %w: tensor<2x32xf32>, %s: tensor<2x288xf32>) {
+  // expected-error @+1 {{'seq.wkv5' op a quantized state must group along its value axis (axis 2), got axis 1}}
+  %y, %s1 = seq.wkv5 %r, %r, %r, %w, %w, %s {state_quant = #seq.quant<bits = 8, group = 32, axis = 1, symmetric>} : tensor<4x64xf32>, tensor<2x32xf32>, tensor<2x288xf32>
+  return
+}
+
+// -----
+
+func.func @wkv5_quantized_state_f16_scales(%r: tensor<4x64xf32>, %w: tensor<2x32xf32>, %s: tensor<2x288xf32>) {
+  // expected-error @+1 {{'seq.wkv5' op a quantized state must have f32 scales}}
+  %y, %s1 = seq.wkv5 %r, %r, %r, %w, %w, %s {state_quant = #seq.quant<bits = 8, group = 32, axis = 2, symmetric, scale = f16>} : tensor<4x64xf32>, tensor<2x32xf32>, tensor<2x288xf32>
+  return
+}
+
+// -----
+
+func.func @wkv6_quantized_state_rank(%r: tensor<4x64xf32>, %u: tensor<2x32xf32>, %s: tensor<2x32x32xf32>) {
+  // expected-error @+1 {{'seq.wkv6' op a quantized state must have a static shape [H, W] with H dividing the channels (64), got [2, 32, 32]}}
+  %y, %s1 = seq.wkv6 %r, %r, %r, %r, %u, %s {state_quant = #seq.quant<bits = 8, group = 32, axis = 2, symmetric>} : tensor<4x64xf32>, tensor<2x32xf32>, tensor<2x32x32xf32>
+  return
+}
+
+// -----
+
+func.func @wkv7_quantized_state_group(%r: tensor<4x64xf32>, %s: tensor<2x288xf32>) {
+  // expected-error @+1 {{'seq.wkv7' op quantization group size 48 does not divide the state's value axis of size 32}}
+  %y, %s1 = seq.wkv7 %r, %r, %r, %r, %r, %r, %s {state_quant = #seq.quant<bits = 8, group = 48, axis = 1, symmetric>} : tensor<4x64xf32>, tensor<2x288xf32>
+  return
+}

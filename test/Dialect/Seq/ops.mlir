@@ -40,6 +40,17 @@ func.func @wkv7(%r: tensor<?x128xf32>, %w: tensor<?x128xf32>, %k: tensor<?x128xf
   return %y : tensor<?x128xf32>
 }
 
+// A state kept quantized: [p | codes | scales] words (RWKV-4: 64 + 16 + 2),
+// per head [codes | scales] (RWKV-7, 4-bit, heads of 64: 512 + 128 words).
+// CHECK-LABEL: func.func @wkv_quantized_state
+// CHECK: seq.wkv4 %arg0, %arg0, %arg1, %arg1, %arg2 {state_quant = #seq.quant<bits = 8, group = 32, axis = 0, symmetric>} : tensor<?x64xf32>, tensor<64xf32>, tensor<82xf32>
+// CHECK: seq.wkv7 %arg3, %arg3, %arg3, %arg3, %arg3, %arg3, %arg4 {state_quant = #seq.quant<bits = 4, group = 32, axis = 1, symmetric>} : tensor<1x128xf32>, tensor<2x640xf32>
+func.func @wkv_quantized_state(%k: tensor<?x64xf32>, %w: tensor<64xf32>, %s: tensor<82xf32>, %r: tensor<1x128xf32>, %m: tensor<2x640xf32>) -> (tensor<82xf32>, tensor<2x640xf32>) {
+  %y, %s1 = seq.wkv4 %k, %k, %w, %w, %s {state_quant = #seq.quant<bits = 8, group = 32, axis = 0, symmetric>} : tensor<?x64xf32>, tensor<64xf32>, tensor<82xf32>
+  %y7, %m1 = seq.wkv7 %r, %r, %r, %r, %r, %r, %m {state_quant = #seq.quant<bits = 4, group = 32, axis = 1, symmetric>} : tensor<1x128xf32>, tensor<2x640xf32>
+  return %s1, %m1 : tensor<82xf32>, tensor<2x640xf32>
+}
+
 // CHECK-LABEL: func.func @lif
 // CHECK: seq.lif %arg0, %arg1 {tau = 2.000000e+00 : f32} : tensor<16x768xf32>, tensor<768xf32>
 // CHECK: seq.lif %arg0, %{{.*}} {decay_input = false, fire = #seq.fire<gt>, reset = #seq.reset<soft>, tau = 1.500000e+00 : f32, v_reset = -1.000000e+00 : f32, v_threshold = 5.000000e-01 : f32} : tensor<16x768xf32>, tensor<768xf32>

@@ -5,6 +5,9 @@
       by checkpoint.py --npz;
   compare.py --pair A.f32 B.f32 --vocab V [--tol T] [--label L]
       two runs of the compiled model against each other (prefill vs step).
+  compare.py REF.npz GOT.f32 --far-from OTHER.npz --ratio R ...
+      also requires GOT to be R times closer to REF than to OTHER (a
+      quantized model against its quantized reference, not the float one).
 
 Prints "LABEL: OK max_abs_err=E" or "LABEL: FAIL ..." (exit status 1).
 """
@@ -23,6 +26,8 @@ def main():
     p.add_argument("--vocab", type=int)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--label", default="logits")
+    p.add_argument("--far-from")
+    p.add_argument("--ratio", type=float, default=0.3)
     a = p.parse_args()
     if a.pair:
         x = np.fromfile(a.files[0], dtype="<f4").reshape(-1, a.vocab)
@@ -43,6 +48,15 @@ def main():
     if err > a.tol:
         print(f"{a.label}: FAIL max_abs_err={err:.3g} > {a.tol:g}")
         return 1
+    if a.far_from:
+        other = np.load(a.far_from)["logits"]
+        if a.rows == "last":
+            other = other[-1:]
+        far = float(np.max(np.abs(other.astype(np.float64) - y)))
+        if err > a.ratio * far:
+            print(f"{a.label}: FAIL max_abs_err={err:.3g} is not {a.ratio:g} "
+                  f"of the distance to {a.far_from} ({far:.3g})")
+            return 1
     print(f"{a.label}: OK max_abs_err={err:.3g}")
     return 0
 
