@@ -2,6 +2,7 @@
 
 #include "core/model.h"
 #include "core/status.h"
+#include "drivers/cpu/async_runtime.h"
 #include "seqc/artifact.h"
 
 #include <cerrno>
@@ -144,6 +145,10 @@ seqc_status seqc_model_load_with(const char *dir,
 void seqc_model_free(seqc_model *m) {
   if (!m)
     return;
+  // A worker may still be returning through the model's code from the task
+  // that ended its last step: wait for it before the code is unloaded.
+  if (m->info.library)
+    seqc::cpu::waitForRunningTasks();
   unmapWeights(m->weights);
   m->executable.reset();
   if (m->info.library)

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "async_runtime.h"
 #include "seqc/runtime.h"
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -92,13 +94,57 @@ public:
       tasks.pop_front();
       queued.fetch_sub(1);
     }
-    task();
+    run(task);
     return true;
+  }
+
+  /// Waits until every task that some thread was running when this was
+  /// called has returned. A model's last task signals its group or token
+  /// before it returns, so the thread that awaited it can go on (and unload
+  /// the model) while that task still executes its last instructions in
+  /// the model's code; unloading waits here first. Tasks started later
+  /// (another model's) are not waited for.
+  void waitForRunningTasks() {
+    std::vector<std::pair<std::shared_ptr<Slot>, uint64_t>> running;
+    {
+      std::lock_guard<std::mutex> lock(slotsMu);
+      for (const std::shared_ptr<Slot> &slot : slots) {
+        uint64_t started = slot->started.load();
+        if (slot->finished.load() != started)
+          running.emplace_back(slot, started);
+      }
+    }
+    for (auto &[slot, started] : running)
+      while (slot->finished.load() < started)
+        std::this_thread::yield();
   }
   /// Threads that run tasks: the workers and a waiting caller.
   int64_t size() const { return (int64_t)workers.size() + 1; }
 
 private:
+  /// What a thread running tasks has started and finished (counts).
+  struct Slot {
+    std::atomic<uint64_t> started{0}, finished{0};
+  };
+
+  /// This thread's slot, registered on its first task.
+  std::shared_ptr<Slot> &slot() {
+    thread_local std::shared_ptr<Slot> mine;
+    if (!mine) {
+      mine = std::make_shared<Slot>();
+      std::lock_guard<std::mutex> lock(slotsMu);
+      slots.push_back(mine);
+    }
+    return mine;
+  }
+
+  void run(std::function<void()> &task) {
+    Slot &s = *slot();
+    s.started.fetch_add(1);
+    task();
+    s.finished.fetch_add(1);
+  }
+
   void loop() {
     while (true) {
       for (int spin = 0; spin < 20000 && queued.load() == 0 && !stopping();
@@ -114,7 +160,7 @@ private:
         tasks.pop_front();
         queued.fetch_sub(1);
       }
-      task();
+      run(task);
     }
   }
   bool stopping() {
@@ -127,6 +173,8 @@ private:
   std::mutex mu;
   std::condition_variable cv;
   bool stop = false;
+  std::mutex slotsMu;
+  std::vector<std::shared_ptr<Slot>> slots;
 };
 
 } // namespace
@@ -161,6 +209,8 @@ void setTokenState(Token *token, bool error) {
 }
 
 } // namespace
+
+void seqc::cpu::waitForRunningTasks() { pool().waitForRunningTasks(); }
 
 #define SEQC_ASYNC_EXPORT extern "C" __attribute__((visibility("default")))
 
