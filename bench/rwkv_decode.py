@@ -12,7 +12,10 @@ bench/results/rwkv_decode.json and a Markdown table on stdout.
         [--cpu NAME] [--tile-rows N] [--compile-only]
 
 A format `int8/KERNEL` passes --int8-dot=KERNEL (none: f32 activations);
-plain `int8` lets seqc pick the target's best. For another machine:
+plain `int8` lets seqc pick the target's best; a suffix `@STATE` passes
+--state=STATE (`fp16@int8`: fp16 weights, the WKV state kept in 8 bits).
+--repeat N runs the benchmarks N times, the artifacts in turn (so that
+formats compared with each other see the same machine load). For another machine:
 --cpu NAME compiles for it, --tile-rows N repeats N random rows through
 every matrix (the bytes read per token are the same, but the artifacts
 compress to a few MiB) and --compile-only stops before running; run
@@ -69,6 +72,8 @@ def main():
     p.add_argument("--tile-rows", type=int, default=0,
                    help="matrices repeat this many random rows")
     p.add_argument("--compile-only", action="store_true")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run every artifact's benchmark this many times, in turn")
     p.add_argument("--json", default=os.path.join(HERE, "results", "rwkv_decode.json"),
                    help="where the results go (default bench/results/rwkv_decode.json)")
     a = p.parse_args()
@@ -82,28 +87,35 @@ def main():
         if not os.path.exists(ckpt):
             print(f"writing {ckpt}", file=sys.stderr)
             make_checkpoint(name, ckpt, a.tile_rows)
+        arts = []
         for fmt in a.formats.split(","):
-            weights, _, kernel = fmt.partition("/")
+            wfmt, _, state = fmt.partition("@")
+            weights, _, kernel = wfmt.partition("/")
             art = os.path.join(a.work, f"{name}{tiled}-{fmt.replace('/', '-')}")
             if a.cpu != "native":
                 art += "-" + a.cpu
             cmd = [seqc, "compile", ckpt, "-o", art, f"--weights={weights}",
-                   "--tokenizer=none", f"--cpu={a.cpu}"]
+                   "--tokenizer=none", f"--cpu={a.cpu}", "--force"]
             if kernel:
                 cmd.append(f"--int8-dot={kernel}")
+            if state:
+                cmd.append(f"--state={state}")
             t = time.time()
             subprocess.run(cmd, check=True)
-            compile_s = time.time() - t
-            if a.compile_only:
-                continue
-            out = subprocess.run([run, "bench", art, "--prefill", a.prefill,
-                                  "--decode", str(a.decode),
-                                  "--rounds", str(a.rounds)], check=True,
-                                 capture_output=True, text=True).stdout
-            r = json.loads(out)
-            r.update(shape=name, format=fmt, compile_seconds=round(compile_s, 1))
-            results.append(r)
-            print(json.dumps(r), file=sys.stderr)
+            arts.append((fmt, art, time.time() - t))
+        if a.compile_only:
+            continue
+        for rep in range(a.repeat):
+            for fmt, art, compile_s in arts:
+                out = subprocess.run([run, "bench", art, "--prefill", a.prefill,
+                                      "--decode", str(a.decode),
+                                      "--rounds", str(a.rounds)], check=True,
+                                     capture_output=True, text=True).stdout
+                r = json.loads(out)
+                r.update(shape=name, format=fmt, repeat=rep,
+                         compile_seconds=round(compile_s, 1))
+                results.append(r)
+                print(json.dumps(r), file=sys.stderr)
     if a.compile_only:
         return
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)

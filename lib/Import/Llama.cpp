@@ -663,9 +663,10 @@ static llvm::Expected<seqc::ImportedModel>
 importLlama(MLIRContext *ctx, llvm::StringRef path,
             const seqc::ImportOptions &options) {
   using namespace seqc;
-  if (options.stateBits)
+  if (options.stateBits || options.stateRotate)
     return llvm::createStringError(
-        "--state applies to recurrent models (RWKV, SpikeGPT); " + path +
+        std::string(options.stateBits ? "--state" : "--state-rotate") +
+        " applies to recurrent models (RWKV, SpikeGPT); " + path +
         " is a LLaMA model, whose state is its KV caches (see --kv-bits)");
   bool gguf = path.ends_with(".gguf");
   auto ckpt = Checkpoint::open(gguf ? path.str() : llamaWeightsPath(path));

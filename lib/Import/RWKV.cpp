@@ -3,6 +3,7 @@
 #include "seqc/Import/RWKV.h"
 #include "RWKVBuilder.h"
 #include "seqc/Import/Importer.h"
+#include "seqc/Support/Hadamard.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -678,6 +679,20 @@ llvm::Error seqc::applyStateOptions(MLIRContext *ctx, RWKVConfig &cfg,
                                     const ImportOptions &options,
                                     std::string &format) {
   format = "f32";
+  if (options.stateRotate && !options.stateBits)
+    return llvm::createStringError(
+        "--state-rotate applies to a quantized state: give --state=int8 or "
+        "--state=int4");
+  if (options.stateRotate && cfg.version == 4)
+    return llvm::createStringError(
+        "--state-rotate applies to RWKV-5/6/7, whose heads' values share "
+        "their decays; RWKV-4 decays each channel by its own rate, so a "
+        "rotation across channels would not commute with the recurrence");
+  if (options.stateRotate && !factorizeHadamardOrder(cfg.headSize))
+    return llvm::createStringError(llvm::formatv(
+        "--state-rotate: the {0} heads have {1} channels, an order with no "
+        "Hadamard matrix seqc can build ({2})",
+        cfg.name(), cfg.headSize, describeSupportedHadamardOrders()));
   if (!options.stateBits)
     return llvm::Error::success();
   std::string flags = llvm::formatv("--state=int{0} --state-group={1}",
@@ -707,7 +722,9 @@ llvm::Error seqc::applyStateOptions(MLIRContext *ctx, RWKVConfig &cfg,
             .str());
   cfg.stateBits = options.stateBits;
   cfg.stateGroup = options.stateGroup;
-  format = llvm::formatv("int{0} group {1}", cfg.stateBits, cfg.stateGroup);
+  cfg.stateRotate = options.stateRotate;
+  format = llvm::formatv("int{0} group {1}{2}", cfg.stateBits, cfg.stateGroup,
+                         cfg.stateRotate ? " rotated" : "");
   return llvm::Error::success();
 }
 

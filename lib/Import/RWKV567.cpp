@@ -133,6 +133,21 @@ Value RWKVBuilder::setMatrixState(Value newState, Value matrix, int64_t l) {
   return setStateRows(newState, rows, 0, 2);
 }
 
+/// With --state-rotate, the value vectors entering a WKV recurrence
+/// rotated by a normalized Hadamard matrix per head, and its output rotated
+/// back (`undo`): the state then holds each head's values rotated (exactly:
+/// the update is linear in the value axis and the decays act on the keys),
+/// which spreads an outlier value channel over the head before the state is
+/// quantized. Without it, `x` itself.
+Value RWKVBuilder::rotateValues(Value x, bool undo) {
+  if (!cfg.stateRotate)
+    return x;
+  auto op = seq::HadamardOp::create(b, loc, x.getType(), x);
+  op.setBlockSizeAttr(b.getI64IntegerAttr(cfg.headSize));
+  op.setTransposeAttr(b.getBoolAttr(undo));
+  return op.getResult();
+}
+
 /// One RWKV-5, -6 or -7 block.
 Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
   int64_t C = cfg.embd;
@@ -194,10 +209,11 @@ Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
                            return silu(nb, nl, a[0]);
                          });
     Type stateType = matrix.getType();
+    Value vState = rotateValues(v, /*undo=*/false);
     if (version == 5) {
       auto op =
           seq::WKV5Op::create(b, loc, TypeRange{seqType, stateType},
-                              ValueRange{r, k, v, w("w"), w("u"), matrix});
+                              ValueRange{r, k, vState, w("w"), w("u"), matrix});
       if (seq::QuantEncodingAttr q = stateQuant())
         op.setStateQuantAttr(q);
       y = op.getResult(0);
@@ -205,13 +221,13 @@ Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
     } else {
       auto op =
           seq::WKV6Op::create(b, loc, TypeRange{seqType, stateType},
-                              ValueRange{r, k, v, decayT, w("u"), matrix});
+                              ValueRange{r, k, vState, decayT, w("u"), matrix});
       if (seq::QuantEncodingAttr q = stateQuant())
         op.setStateQuantAttr(q);
       y = op.getResult(0);
       next = op.getResult(1);
     }
-    y = groupNorm(y, p + "ln_x");
+    y = groupNorm(rotateValues(y, /*undo=*/true), p + "ln_x");
   } else {
     Value xr = lerp(xx, sx, w("x_r")), xw = lerp(xx, sx, w("x_w")),
           xk = lerp(xx, sx, w("x_k")), xv = lerp(xx, sx, w("x_v")),
@@ -284,13 +300,13 @@ Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
           return arith::NegFOp::create(nb, nl, s[0]).getResult();
         });
     Value kka = mul(kk, a);
-    auto op =
-        seq::WKV7Op::create(b, loc, TypeRange{seqType, matrix.getType()},
-                            ValueRange{r, decayT, k, v, negKK, kka, matrix});
+    auto op = seq::WKV7Op::create(
+        b, loc, TypeRange{seqType, matrix.getType()},
+        ValueRange{r, decayT, k, rotateValues(v, false), negKK, kka, matrix});
     if (seq::QuantEncodingAttr q = stateQuant())
       op.setStateQuantAttr(q);
     next = op.getResult(1);
-    y = groupNorm(op.getResult(0), p + "ln_x");
+    y = groupNorm(rotateValues(op.getResult(0), /*undo=*/true), p + "ln_x");
     // y += (sum over the head of r * k * r_k) * v.
     Value r3 = splitHeads(r), k3 = splitHeads(k), v3 = splitHeads(v);
     Value bonus = headSum(

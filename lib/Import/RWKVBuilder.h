@@ -49,13 +49,14 @@ public:
   int64_t rowsPerLayer() const {
     if (cfg.version != 4)
       return 2 + wkvRows();
-    return row4(spiking ? kSpikeGPTRows : 5);
+    return row4(spiking ? int64_t(kSpikeGPTRows) : int64_t(5));
   }
 
   /// RWKV-4's (and SpikeGPT's) state row `r` of the f32 layout (1 .. 3: aa,
-  /// bb, pp; 4: ffn x; then SpikeGPTStateRow): one less from 4 on when the
-  /// WKV state is quantized (its two rows hold p, a's codes and scales).
-  int64_t row4(int64_t r) const { return cfg.stateBits && r >= 4 ? r - 1 : r; }
+  /// bb, pp; 4: ffn x; then SpikeGPTStateRow): from 4 on, moved by the rows
+  /// a quantized WKV state takes instead of three (p, a's codes and scales:
+  /// two rows, three with groups of one).
+  int64_t row4(int64_t r) const { return r >= 4 ? r + wkvRows() - 3 : r; }
 
   /// The encoding of the WKV state kept quantized (--state), or null: the
   /// value axis is RWKV-4's channels, RWKV-5/6's last axis and RWKV-7's
@@ -122,6 +123,7 @@ private:
   Value matrixState(Value state, int64_t l);
   Value setMatrixState(Value newState, Value matrix, int64_t l);
   Value wkvStateWords(Value state, int64_t row0);
+  Value rotateValues(Value x, bool undo);
   Value setWkvStateWords(Value state, Value words, int64_t row0);
   Value layer567(Value x, Value &state, Value &vFirst, int64_t l);
 

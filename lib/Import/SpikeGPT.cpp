@@ -255,8 +255,8 @@ llvm::Expected<ImportedModel> importSpikeGPT(MLIRContext *ctx, StringRef path,
   m.weights = std::move(built->weights);
   m.stateShape = built->stateShape;
   m.stateFormat = stateFormat;
-  // A quantized WKV state takes one row less before the neurons' rows.
-  int64_t shift = cfg->stateBits ? 1 : 0;
+  // A quantized WKV state takes fewer rows before the neurons' rows.
+  int64_t shift = kSpikeGPTRows - m.stateShape[1];
   m.spikeCounters = {{"att", kSpikeCountAtt - shift},
                      {"ffn", kSpikeCountFfn - shift}};
   return std::move(m);

@@ -28,9 +28,18 @@ def ConvertSeqToLinalgPass : Pass<"convert-seq-to-linalg", "::mlir::ModuleOp"> {
     - `seq.quantize`, `seq.dequantize`: `linalg.generic`s over the tensor
       with its quantization axis split into (groups, group): the range of
       each group, its parameters, the codes; the codes are bit-packed (8 to
-      a little-endian word of `bits` bytes per innermost row), and a codes
-      tensor type becomes that byte tensor, in function signatures, calls
-      and returns too.
+      a little-endian word of `bits` bytes per innermost row; 8-bit codes
+      are their own bytes), and a codes tensor type becomes that byte
+      tensor, in function signatures, calls and returns too;
+    - the WKV ops with `state_quant`: the state's f32 words taken apart
+      into packed codes and scales once, the token loop carrying them,
+      dequantizing before each step and quantizing into them after it (as
+      `seq.quantize`/`seq.dequantize` do), RWKV-4 in the mean form;
+    - `seq.kv_window_score`: `linalg.generic`s for the window's logits
+      against every key (query heads split into (key head, group)), the
+      masked maximum and exponential sum of each window row, the
+      probabilities summed over the window, and the pooling (the padded
+      scores read at `j + t`).
 
     The other seq operations are not lowered by this pass yet and are left
     in place (a later pipeline stage reports them if they survive).

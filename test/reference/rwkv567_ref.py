@@ -525,9 +525,10 @@ def forward(version, weights, tokens, state=None, return_state=False,
     weights: official names and shapes (any float dtype; computed in float64).
     state: None for the zero state, else a dict as from init_state (not
     modified). With return_state, returns (logits, final state).
-    state_quant: (bits, group) to keep the WKV state quantized between
-    tokens as `seqc compile --state=intB --state-group=G` does, in groups
-    along the value axis (state_quant_ref.store).
+    state_quant: (bits, group[, rotate]) to keep the WKV state quantized
+    between tokens as `seqc compile --state=intB --state-group=G
+    [--state-rotate]` does, in groups along the value axis
+    (state_quant_ref.store).
     """
     version = detect(weights)[0] if version is None else normalize_version(version)
     found = detect(weights)
@@ -560,8 +561,10 @@ def forward(version, weights, tokens, state=None, return_state=False,
             if state_quant:
                 # The value axis: last for 5.2/6 ([H, key, value]), the
                 # middle one for 7 ([H, value, key]).
+                bits, group, *rotate = state_quant
                 st["wkv"][i] = state_quant_ref.store(
-                    st["wkv"][i], *state_quant, axis=1 if version == 7 else 2)
+                    st["wkv"][i], bits, group, axis=1 if version == 7 else 2,
+                    rotate=bool(rotate and rotate[0]))
             x = x + out
             xf = layer_norm(x, p[b + "ln2.weight"], p[b + "ln2.bias"])
             prev, st["ffn_x"][i] = st["ffn_x"][i].copy(), xf
@@ -759,7 +762,8 @@ def _random(args):
         stored = {k: checkpoint.round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
             stored = checkpoint.int8_roundtrip(stored, args.int8_activations)
-        quant = (args.state_bits, args.state_group) if args.state_bits else None
+        quant = ((args.state_bits, args.state_group, args.state_rotate)
+                 if args.state_bits else None)
         logits = forward(args.version, stored, tokens, state_quant=quant)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64), logits=logits)
 
@@ -800,6 +804,9 @@ def main(argv=None):
                    help="the --npz logits with the WKV state kept quantized "
                         "between tokens (seqc compile --state=intB)")
     r.add_argument("--state-group", type=int, default=32)
+    r.add_argument("--state-rotate", action="store_true",
+                   help="with --state-bits: quantized with each head's values "
+                        "rotated (seqc compile --state-rotate)")
     r.set_defaults(run=_random)
     c = sub.add_parser("selfcheck", help="run the internal consistency checks")
     c.set_defaults(run=lambda args: selfcheck())

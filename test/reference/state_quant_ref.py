@@ -19,9 +19,26 @@ def round_away(x):
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
-def store(x, bits, group, axis=-1):
-    """x (any float array) as a state quantized along `axis` stores it."""
+def hadamard(n):
+    """The normalized Sylvester Hadamard matrix of order n (a power of two),
+    seq.hadamard's for such orders."""
+    h = np.array([[1.0]])
+    while h.shape[0] < n:
+        h = np.block([[h, h], [h, -h]])
+    if h.shape[0] != n:
+        raise ValueError(f"{n} is not a power of two")
+    return h / np.sqrt(n)
+
+
+def store(x, bits, group, axis=-1, rotate=False):
+    """x (any float array) as a state quantized along `axis` stores it;
+    with `rotate`, the vectors along `axis` are quantized rotated by
+    hadamard(n) and rotated back (seqc compile --state-rotate keeps the
+    state rotated; its values are the same)."""
     x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
+    if rotate:
+        r = hadamard(x.shape[-1])
+        return np.moveaxis(store(x @ r.T, bits, group) @ r, -1, axis)
     shape = x.shape
     if shape[-1] % group:
         raise ValueError(f"group {group} does not divide {shape[-1]}")

@@ -139,6 +139,13 @@ cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, 4096>> stateGroup(
     "state-group",
     cl::desc("With --state=int8|int4: values per scale, along the value axis"),
     cl::init(32), cl::cat(stateCat), cl::sub(importCmd), cl::sub(compileCmd));
+cl::opt<bool> stateRotate(
+    "state-rotate",
+    cl::desc("With --state=int8|int4 on RWKV-5/6/7: rotate each head's "
+             "values by a Hadamard matrix before they enter the state (and "
+             "the output back), so that the state is quantized rotated"),
+    cl::init(false), cl::cat(stateCat), cl::sub(importCmd),
+    cl::sub(compileCmd));
 cl::opt<std::string> int8Dot(
     "int8-dot",
     cl::desc("Kernel of the int8 weights' products: auto (the best the "
@@ -419,6 +426,7 @@ seqc::ImportOptions importOptions(seqc::WeightFormat format) {
   o.lnXEps = (float)lnXEps;
   o.stateBits = static_cast<unsigned>(stateBits.getValue());
   o.stateGroup = stateGroup;
+  o.stateRotate = stateRotate;
   return o;
 }
 

@@ -52,6 +52,17 @@ def Seq_RopeStyleAttr : EnumAttr<Seq_Dialect, Seq_RopeStyle, "rope_style"> {
   let summary = "`half` pairs channel i with i + d/2 (LLaMA, GPT-NeoX); `interleaved` pairs 2i with 2i+1 (GPT-J, RoFormer)";
 }
 
+def Seq_ScorePool : I32EnumAttr<"ScorePool", "pooling of token scores along the sequence", [
+    I32EnumAttrCase<"Avg", 0, "avg">,
+    I32EnumAttrCase<"Max", 1, "max">]> {
+  let cppNamespace = "::mlir::seq";
+  let genSpecializedAttr = 0;
+}
+def Seq_ScorePoolAttr : EnumAttr<Seq_Dialect, Seq_ScorePool, "pool"> {
+  let assemblyFormat = "`<` $value `>`";
+  let summary = "`avg` (zero padding counted, as avg_pool1d) or `max` (-inf padding)";
+}
+
 def Seq_EvictPolicy : I32EnumAttr<"EvictPolicy", "KV-cache eviction policy", [
     I32EnumAttrCase<"Window", 0, "window">,
     I32EnumAttrCase<"H2O", 1, "h2o">,

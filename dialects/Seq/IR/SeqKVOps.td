@@ -242,4 +242,47 @@ def Seq_KVLengthOp : Seq_Op<"kv_length", [Pure]> {
   let assemblyFormat = "$cache attr-dict `:` qualified(type($cache))";
 }
 
+def Seq_KVWindowScoreOp : Seq_Op<"kv_window_score", [Pure]> {
+  let summary = "SnapKV's observation-window score of every prompt token";
+  let description = [{
+    How much the last `window` queries of a prompt attend to each earlier
+    token, the score DynamicKV and FastKV select a prefill's keys by. For
+    `n` tokens, queries `q : [n, Hq, D]` and keys `k : [n, Hk, D]` (after
+    RoPE; query head `h` reads key head `h / (Hq / Hk)`), with
+    `ws = window`:
+
+    ```
+    a[h, i, j] = softmax_j(q[n-ws+i, h] . k[j, h / G] / sqrt(D)),  j <= n-ws+i
+    raw[h, j]  = sum_i a[h, i, j]                      for j < n - ws
+    score[h, j] = pool_{|t| <= kernel/2} raw[h, j + t]
+    ```
+
+    `pool` is `avg` (the sum over the `kernel` positions divided by
+    `kernel`, positions outside 0 .. n-ws-1 counting as 0, as
+    `avg_pool1d` with zero padding does) or `max` (positions outside are
+    skipped). The window's own tokens get no score: a selection always
+    keeps them. `kernel` is odd.
+
+    Shapes: `q : [n, Hq, D]`, `k : [n, Hk, D]` with `Hk` dividing `Hq`,
+    `score : [Hq, n - window]`; `n` may be dynamic but must exceed
+    `window` at run time.
+
+    Example:
+    ```mlir
+    %s = seq.kv_window_score %q, %k {window = 8, kernel = 7, pool = #seq.pool<avg>}
+        : tensor<?x32x128xf32>, tensor<?x8x128xf32> -> tensor<32x?xf32>
+    ```
+  }];
+  let arguments = (ins 3DTensorOf<[AnyFloat]>:$query, 3DTensorOf<[AnyFloat]>:$key,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$window,
+                       DefaultValuedAttr<I64Attr, "7">:$kernel,
+                       DefaultValuedAttr<Seq_ScorePoolAttr,
+                                         "::mlir::seq::ScorePool::Avg">:$pool);
+  let results = (outs 2DTensorOf<[F32]>:$score);
+  let assemblyFormat = [{
+    $query `,` $key attr-dict `:` type($query) `,` type($key) `->` type($score)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SEQC_DIALECT_SEQ_SEQKVOPS_TD

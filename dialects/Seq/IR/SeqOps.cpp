@@ -127,7 +127,7 @@ verifyHeadLayout(Operation *op, ShapedType seq, ShapedType state,
     return failure();
   if (enc) {
     if (state.getRank() != 2 || state.isDynamicDim(0) ||
-        *c % state.getDimSize(0) != 0)
+        state.getDimSize(0) < 1 || *c % state.getDimSize(0) != 0)
       return op->emitOpError()
              << "a quantized state must have a static shape [H, W] with H "
                 "dividing the channels ("
@@ -612,6 +612,43 @@ LogicalResult KVEvictOp::verify() {
                          << ") must exceed the sink tokens ("
                          << cache.getSinks() << ") plus recent tokens ("
                          << recent << ")";
+  return success();
+}
+
+LogicalResult KVWindowScoreOp::verify() {
+  auto q = getQuery().getType(), k = getKey().getType();
+  auto score = getScore().getType();
+  int64_t window = getWindow(), kernel = getKernel();
+  if (kernel < 1 || kernel % 2 == 0)
+    return emitOpError() << "kernel must be odd and positive, got " << kernel;
+  for (int64_t d : {1, 2})
+    if (q.isDynamicDim(d) || k.isDynamicDim(d))
+      return emitOpError() << "query and key must have static heads and head "
+                              "size [n, H, D], got "
+                           << shapeStr(q.getShape()) << " and "
+                           << shapeStr(k.getShape());
+  int64_t hq = q.getDimSize(1), hk = k.getDimSize(1);
+  if (q.getDimSize(2) != k.getDimSize(2))
+    return emitOpError() << "query and key head sizes differ ("
+                         << q.getDimSize(2) << " and " << k.getDimSize(2)
+                         << ")";
+  if (hk < 1 || hq % hk != 0)
+    return emitOpError() << "key heads (" << hk
+                         << ") must divide the query heads (" << hq << ")";
+  if (!compatibleShapes({q.getDimSize(0)}, {k.getDimSize(0)}))
+    return emitOpError() << "query and key token counts differ ("
+                         << shapeStr(q.getShape()) << " and "
+                         << shapeStr(k.getShape()) << ")";
+  int64_t n = ShapedType::isDynamic(q.getDimSize(0)) ? k.getDimSize(0)
+                                                     : q.getDimSize(0);
+  if (!ShapedType::isDynamic(n) && n <= window)
+    return emitOpError() << "the prompt (" << n
+                         << " tokens) must be longer than the window ("
+                         << window << ")";
+  int64_t scored = ShapedType::isDynamic(n) ? ShapedType::kDynamic : n - window;
+  if (!compatibleShapes(score.getShape(), {hq, scored}))
+    return emitOpError() << "score must have shape " << shapeStr({hq, scored})
+                         << ", got " << shapeStr(score.getShape());
   return success();
 }
 

@@ -50,6 +50,9 @@ struct ImportOptions {
   /// of `stateBits` bits (0: f32) and groups of `stateGroup` values.
   unsigned stateBits = 0;
   int64_t stateGroup = 32;
+  /// RWKV-5/6/7 with a quantized state: rotate each head's values by a
+  /// Hadamard matrix before they enter the state.
+  bool stateRotate = false;
   /// RWKV-5 and later: the epsilon of the ln_x GroupNorm.
   float lnXEps = 64e-5f;
   /// Where the weight blob's bytes go as they are made (the artifact's

@@ -58,6 +58,9 @@ struct RWKVConfig {
   /// of `stateBits` bits (0: the f32 state) in groups of `stateGroup`.
   unsigned stateBits = 0;
   int64_t stateGroup = 32;
+  /// RWKV-5/6/7 with a quantized state: each head's values rotated by a
+  /// Hadamard matrix in the state (an import option).
+  bool stateRotate = false;
 
   /// One line: "RWKV-4: 4 layers, width 128, ffn 512, vocab 256, f32".
   std::string describe() const;

@@ -45,6 +45,9 @@ void populateLIFLoweringPatterns(RewritePatternSet &patterns);
 /// seq.perspective_combine and seq.perspective_mix (Perspective.cpp).
 void populatePerspectiveLoweringPatterns(RewritePatternSet &patterns);
 
+/// seq.kv_window_score (WindowScore.cpp).
+void populateWindowScoreLoweringPatterns(RewritePatternSet &patterns);
+
 /// The storage of `#seq.quant` tensors, packed bytes (Quant.cpp), added to
 /// `converter`; every other type converts to itself.
 void addQuantStorageConversion(TypeConverter &converter);

@@ -143,6 +143,13 @@ Value packCodes(OpBuilder &b, Location loc, Value codes, unsigned bits,
         codes, lo, hi, arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
         /*nofold=*/false);
   }
+  // 8-bit codes are their own bytes (code j of a word is byte j): no
+  // shifts, only the copy into `dest` when one is given.
+  if (bits == 8) {
+    if (!dest)
+      return codes;
+    return linalg::CopyOp::create(b, loc, codes, dest).getResult(0);
+  }
   Value byWord = expandDim(b, loc, codes, rank - 1, 8); // [..., W, 8]
   SmallVector<OpFoldResult> outSizes = tensor::getMixedSizes(b, loc, byWord);
   outSizes.back() = b.getIndexAttr(bits); // [..., W, bits]
@@ -186,11 +193,30 @@ Value packCodes(OpBuilder &b, Location loc, Value codes, unsigned bits,
   return collapseDim(b, loc, generic.getResult(0), rank - 1);
 }
 
+Value unpackWords(OpBuilder &b, Location loc, Value packed, unsigned bits);
+
 /// Unpacks [..., ceil(n/8)*bits] bytes into n codes [..., n] (i8): a
 /// reduction over a word's bytes that ORs each byte's share of code j,
 /// ((byte << 8 * k) >> j * bits) & (2^bits - 1).
 Value unpackCodes(OpBuilder &b, Location loc, Value packed, int64_t n,
                   unsigned bits) {
+  auto type = cast<RankedTensorType>(packed.getType());
+  int64_t rank = type.getRank();
+  // 8-bit codes are their own bytes.
+  Value codes = bits == 8 ? packed : unpackWords(b, loc, packed, bits);
+  int64_t padded = (n + 7) / 8 * 8;
+  if (padded == n)
+    return codes;
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
+      sizes = tensor::getMixedSizes(b, loc, codes),
+      strides(rank, b.getIndexAttr(1));
+  sizes.back() = b.getIndexAttr(n);
+  return tensor::ExtractSliceOp::create(b, loc, codes, offsets, sizes, strides);
+}
+
+/// The unpacking of unpackCodes for codes narrower than a byte: every code
+/// of every word, [..., ceil(n/8)*bits] bytes to [..., ceil(n/8)*8] codes.
+Value unpackWords(OpBuilder &b, Location loc, Value packed, unsigned bits) {
   auto type = cast<RankedTensorType>(packed.getType());
   int64_t rank = type.getRank();
   Type i8 = b.getI8Type(), i64 = b.getI64Type();
@@ -228,15 +254,7 @@ Value unpackCodes(OpBuilder &b, Location loc, Value packed, int64_t n,
         linalg::YieldOp::create(
             nb, nl, ValueRange{arith::OrIOp::create(nb, nl, a[1], part)});
       });
-  Value codes = collapseDim(b, loc, generic.getResult(0), rank - 1);
-  int64_t padded = (n + 7) / 8 * 8;
-  if (padded == n)
-    return codes;
-  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
-      sizes = tensor::getMixedSizes(b, loc, codes),
-      strides(rank, b.getIndexAttr(1));
-  sizes.back() = b.getIndexAttr(n);
-  return tensor::ExtractSliceOp::create(b, loc, codes, offsets, sizes, strides);
+  return collapseDim(b, loc, generic.getResult(0), rank - 1);
 }
 
 //===----------------------------------------------------------------------===//

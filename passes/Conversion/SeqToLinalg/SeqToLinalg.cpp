@@ -685,7 +685,8 @@ struct ConvertSeqToLinalgPass
                            tensor::TensorDialect>();
     target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op, RopeOp,
                         PermuteChannelsOp, ScaleChannelsOp, LIFOp, QuantizeOp,
-                        DequantizeOp, PerspectiveCombineOp, PerspectiveMixOp>();
+                        DequantizeOp, PerspectiveCombineOp, PerspectiveMixOp,
+                        KVWindowScoreOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     // Quantized codes are stored packed: functions, calls and returns that
     // carry them take the storage type instead.
@@ -719,4 +720,5 @@ void mlir::seq::populateSeqToLinalgConversionPatterns(
   tolinalg::populateChannelLoweringPatterns(patterns);
   tolinalg::populateLIFLoweringPatterns(patterns);
   tolinalg::populatePerspectiveLoweringPatterns(patterns);
+  tolinalg::populateWindowScoreLoweringPatterns(patterns);
 }

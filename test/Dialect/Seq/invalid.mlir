@@ -853,3 +853,43 @@ func.func @wkv7_quantized_state_group(%r: tensor<4x64xf32>, %s: tensor<2x288xf32
   %y, %s1 = seq.wkv7 %r, %r, %r, %r, %r, %r, %s {state_quant = #seq.quant<bits = 8, group = 48, axis = 1, symmetric>} : tensor<4x64xf32>, tensor<2x288xf32>
   return
 }
+
+// -----
+
+func.func @wkv5_quantized_state_no_heads(%r: tensor<4x64xf32>, %w: tensor<2x32xf32>, %s: tensor<0x288xf32>) {
+  // expected-error @+1 {{'seq.wkv5' op a quantized state must have a static shape [H, W] with H dividing the channels (64), got [0, 288]}}
+  %y, %s1 = seq.wkv5 %r, %r, %r, %w, %w, %s {state_quant = #seq.quant<bits = 8, group = 32, axis = 2, symmetric>} : tensor<4x64xf32>, tensor<2x32xf32>, tensor<0x288xf32>
+  return
+}
+
+// -----
+
+func.func @window_score_heads(%q: tensor<?x6x8xf32>, %k: tensor<?x4x8xf32>) {
+  // expected-error @+1 {{'seq.kv_window_score' op key heads (4) must divide the query heads (6)}}
+  %s = seq.kv_window_score %q, %k {window = 4} : tensor<?x6x8xf32>, tensor<?x4x8xf32> -> tensor<6x?xf32>
+  return
+}
+
+// -----
+
+func.func @window_score_kernel(%q: tensor<?x4x8xf32>, %k: tensor<?x2x8xf32>) {
+  // expected-error @+1 {{'seq.kv_window_score' op kernel must be odd and positive, got 6}}
+  %s = seq.kv_window_score %q, %k {window = 4, kernel = 6} : tensor<?x4x8xf32>, tensor<?x2x8xf32> -> tensor<4x?xf32>
+  return
+}
+
+// -----
+
+func.func @window_score_short_prompt(%q: tensor<4x4x8xf32>, %k: tensor<4x2x8xf32>) {
+  // expected-error @+1 {{'seq.kv_window_score' op the prompt (4 tokens) must be longer than the window (4)}}
+  %s = seq.kv_window_score %q, %k {window = 4} : tensor<4x4x8xf32>, tensor<4x2x8xf32> -> tensor<4x0xf32>
+  return
+}
+
+// -----
+
+func.func @window_score_shape(%q: tensor<10x4x8xf32>, %k: tensor<10x2x8xf32>) {
+  // expected-error @+1 {{'seq.kv_window_score' op score must have shape [4, 6], got [4, 10]}}
+  %s = seq.kv_window_score %q, %k {window = 4} : tensor<10x4x8xf32>, tensor<10x2x8xf32> -> tensor<4x10xf32>
+  return
+}

@@ -51,6 +51,15 @@ func.func @wkv_quantized_state(%k: tensor<?x64xf32>, %w: tensor<64xf32>, %s: ten
   return %s1, %m1 : tensor<82xf32>, tensor<2x640xf32>
 }
 
+// CHECK-LABEL: func.func @kv_window_score
+// CHECK: seq.kv_window_score %arg0, %arg1 {window = 8 : i64} : tensor<?x32x128xf32>, tensor<?x8x128xf32> -> tensor<32x?xf32>
+// CHECK: seq.kv_window_score %arg0, %arg1 {kernel = 5 : i64, pool = #seq.pool<max>, window = 4 : i64}
+func.func @kv_window_score(%q: tensor<?x32x128xf32>, %k: tensor<?x8x128xf32>) -> (tensor<32x?xf32>, tensor<32x?xf32>) {
+  %s = seq.kv_window_score %q, %k {window = 8} : tensor<?x32x128xf32>, tensor<?x8x128xf32> -> tensor<32x?xf32>
+  %m = seq.kv_window_score %q, %k {window = 4, kernel = 5, pool = #seq.pool<max>} : tensor<?x32x128xf32>, tensor<?x8x128xf32> -> tensor<32x?xf32>
+  return %s, %m : tensor<32x?xf32>, tensor<32x?xf32>
+}
+
 // CHECK-LABEL: func.func @lif
 // CHECK: seq.lif %arg0, %arg1 {tau = 2.000000e+00 : f32} : tensor<16x768xf32>, tensor<768xf32>
 // CHECK: seq.lif %arg0, %{{.*}} {decay_input = false, fire = #seq.fire<gt>, reset = #seq.reset<soft>, tau = 1.500000e+00 : f32, v_reset = -1.000000e+00 : f32, v_threshold = 5.000000e-01 : f32} : tensor<16x768xf32>, tensor<768xf32>
