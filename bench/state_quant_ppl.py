@@ -5,7 +5,8 @@ kept quantized between tokens (`seqc compile --state=int8|int4`).
         [--out DIR] [--gate 0.01]
 
 Compiles each embedded recurrent model (RWKV-4, RWKV-4 with 4 temporal
-perspectives, SpikeGPT) once per state format and scores N continuous
+perspectives, SpikeGPT, RWKV-5) once per state format (the RWKV-5 matrix
+state also rotated) and scores N continuous
 held-out bytes of ../shared/data/tinyshakespeare.txt (from byte 1003855, the
 first the models were not trained on; one stream from the fresh state, so
 the state carries the whole context: N = 20000 is 156 times the training
@@ -29,11 +30,17 @@ MODELS = [
     ("RWKV-4", "rwkv4-tiny-shakespeare.pth", []),
     ("RWKV-4, 4 perspectives", "rwkv4-perspectives-tiny-shakespeare.pth", []),
     ("SpikeGPT", "spikegpt-tiny-shakespeare.pth", ["--arch=spikegpt"]),
+    ("RWKV-5", "rwkv5-tiny-shakespeare.pth", []),
+]
+# The matrix state (RWKV-5/6/7) also with each head's values rotated.
+ROTATED = [
+    ("int8, group 32, rotated", ["--state=int8", "--state-rotate"]),
+    ("int4, group 32, rotated", ["--state=int4", "--state-rotate"]),
 ]
 FORMATS = [
     ("f32", []),
     ("int8, group 32", ["--state=int8"]),
-    ("int8, group 128", ["--state=int8", "--state-group=128"]),
+    ("int8, group 64", ["--state=int8", "--state-group=64"]),
     ("int4, group 32", ["--state=int4"]),
     ("int4, group 16", ["--state=int4", "--state-group=16"]),
 ]
@@ -85,7 +92,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for model, ckpt, flags in MODELS:
             base = None
-            for state, sflags in FORMATS:
+            formats = FORMATS + (ROTATED if model.startswith("RWKV-5") else [])
+            for state, sflags in formats:
                 art = Path(tmp) / f"{len(rows)}"
                 run([seqc, "compile", REPO / "models" / ckpt, *flags, *sflags,
                      "-o", art])

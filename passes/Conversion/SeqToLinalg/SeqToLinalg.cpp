@@ -100,83 +100,73 @@ struct TokenShiftLowering : OpConversionPattern<TokenShiftOp> {
 // seq.wkv4
 //===----------------------------------------------------------------------===//
 
+/// f32 scalar arithmetic at one location, for the WKV-4 steps.
+struct Scalar {
+  OpBuilder &b;
+  Location loc;
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value log(Value x) { return math::LogOp::create(b, loc, x); }
+};
+
 /// Emits one token of the numerically stable RWKV-4 recurrence on scalars (in
 /// f32) and returns {y, aa', bb', pp'}.
 static SmallVector<Value> wkv4Step(OpBuilder &b, Location loc, Value k, Value v,
                                    Value w, Value u, Value aa, Value bb,
                                    Value pp) {
-  auto add = [&](Value x, Value y) {
-    return arith::AddFOp::create(b, loc, x, y);
-  };
-  auto sub = [&](Value x, Value y) {
-    return arith::SubFOp::create(b, loc, x, y);
-  };
-  auto mul = [&](Value x, Value y) {
-    return arith::MulFOp::create(b, loc, x, y);
-  };
-  auto max = [&](Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  };
-  auto exp = [&](Value x) { return math::ExpOp::create(b, loc, x); };
-
+  Scalar s{b, loc};
   // Output: the current token gets the bonus u.
-  Value ww = add(u, k);
-  Value p = max(pp, ww);
-  Value e1 = exp(sub(pp, p)), e2 = exp(sub(ww, p));
-  Value ea = mul(e1, aa);
-  Value ev = mul(e2, v);
-  Value num = add(ea, ev);
-  Value eb = mul(e1, bb);
-  Value den = add(eb, e2);
-  Value y = arith::DivFOp::create(b, loc, num, den);
+  Value ww = s.add(u, k);
+  Value p = s.max(pp, ww);
+  Value e1 = s.exp(s.sub(pp, p)), e2 = s.exp(s.sub(ww, p));
+  Value ea = s.mul(e1, aa);
+  Value ev = s.mul(e2, v);
+  Value num = s.add(ea, ev);
+  Value eb = s.mul(e1, bb);
+  Value den = s.add(eb, e2);
+  Value y = s.div(num, den);
   // State: decay the past by w, add the current token.
-  Value ww2 = add(pp, w);
-  Value p2 = max(ww2, k);
-  Value f1 = exp(sub(ww2, p2)), f2 = exp(sub(k, p2));
-  Value fa = mul(f1, aa);
-  Value fv = mul(f2, v);
-  Value aa2 = add(fa, fv);
-  Value bb2 = add(mul(f1, bb), f2);
+  Value ww2 = s.add(pp, w);
+  Value p2 = s.max(ww2, k);
+  Value f1 = s.exp(s.sub(ww2, p2)), f2 = s.exp(s.sub(k, p2));
+  Value fa = s.mul(f1, aa);
+  Value fv = s.mul(f2, v);
+  Value aa2 = s.add(fa, fv);
+  Value bb2 = s.add(s.mul(f1, bb), f2);
   return {y, aa2, bb2, p2};
 }
 
 /// One token of the mean form (seq.wkv4 with `state_quant`): the past as
 /// the mean a = aa / bb and the exponent p (bb folded in). Returns
-/// {y, a', p'}.
+/// {y, a', p'}. (Each op is created in its own statement: the order of a
+/// call's arguments is unspecified, the emitted IR must not depend on it.)
 static SmallVector<Value> wkv4MeanStep(OpBuilder &b, Location loc, Value k,
                                        Value v, Value w, Value u, Value a,
                                        Value p) {
-  auto add = [&](Value x, Value y) {
-    return arith::AddFOp::create(b, loc, x, y);
-  };
-  auto sub = [&](Value x, Value y) {
-    return arith::SubFOp::create(b, loc, x, y);
-  };
-  auto mul = [&](Value x, Value y) {
-    return arith::MulFOp::create(b, loc, x, y);
-  };
-  auto div = [&](Value x, Value y) {
-    return arith::DivFOp::create(b, loc, x, y);
-  };
-  auto max = [&](Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  };
-  auto exp = [&](Value x) { return math::ExpOp::create(b, loc, x); };
-
-  Value ww = add(u, k);
-  Value q = max(p, ww);
-  Value e1 = exp(sub(p, q)), e2 = exp(sub(ww, q));
-  Value ea = mul(e1, a);
-  Value ev = mul(e2, v);
-  Value y = div(add(ea, ev), add(e1, e2));
-  Value ww2 = add(p, w);
-  Value q2 = max(ww2, k);
-  Value f1 = exp(sub(ww2, q2)), f2 = exp(sub(k, q2));
-  Value fa = mul(f1, a);
-  Value fv = mul(f2, v);
-  Value sum = add(f1, f2);
-  Value a2 = div(add(fa, fv), sum);
-  Value p2 = add(q2, math::LogOp::create(b, loc, sum));
+  Scalar s{b, loc};
+  Value ww = s.add(u, k);
+  Value q = s.max(p, ww);
+  Value e1 = s.exp(s.sub(p, q)), e2 = s.exp(s.sub(ww, q));
+  Value ea = s.mul(e1, a);
+  Value ev = s.mul(e2, v);
+  Value num = s.add(ea, ev);
+  Value den = s.add(e1, e2);
+  Value y = s.div(num, den);
+  Value ww2 = s.add(p, w);
+  Value q2 = s.max(ww2, k);
+  Value f1 = s.exp(s.sub(ww2, q2)), f2 = s.exp(s.sub(k, q2));
+  Value fa = s.mul(f1, a);
+  Value fv = s.mul(f2, v);
+  Value sum = s.add(f1, f2);
+  Value mean = s.add(fa, fv);
+  Value a2 = s.div(mean, sum);
+  Value p2 = s.add(q2, s.log(sum));
   return {y, a2, p2};
 }
 
