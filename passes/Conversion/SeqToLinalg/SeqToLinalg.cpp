@@ -143,31 +143,18 @@ static SmallVector<Value> wkv4Step(OpBuilder &b, Location loc, Value k, Value v,
 }
 
 /// One token of the mean form (seq.wkv4 with `state_quant`): the past as
-/// the mean a = aa / bb and the exponent p (bb folded in). Returns
-/// {y, a', p'}. (Each op is created in its own statement: the order of a
-/// call's arguments is unspecified, the emitted IR must not depend on it.)
+/// the mean a = aa / bb and the exponent p (bb folded in), i.e. the stable
+/// step with bb = 1, its new aa and bb then folded again: a' = aa' / bb',
+/// p' = pp' + log bb'. Returns {y, a', p'}.
 static SmallVector<Value> wkv4MeanStep(OpBuilder &b, Location loc, Value k,
                                        Value v, Value w, Value u, Value a,
                                        Value p) {
   Scalar s{b, loc};
-  Value ww = s.add(u, k);
-  Value q = s.max(p, ww);
-  Value e1 = s.exp(s.sub(p, q)), e2 = s.exp(s.sub(ww, q));
-  Value ea = s.mul(e1, a);
-  Value ev = s.mul(e2, v);
-  Value num = s.add(ea, ev);
-  Value den = s.add(e1, e2);
-  Value y = s.div(num, den);
-  Value ww2 = s.add(p, w);
-  Value q2 = s.max(ww2, k);
-  Value f1 = s.exp(s.sub(ww2, q2)), f2 = s.exp(s.sub(k, q2));
-  Value fa = s.mul(f1, a);
-  Value fv = s.mul(f2, v);
-  Value sum = s.add(f1, f2);
-  Value mean = s.add(fa, fv);
-  Value a2 = s.div(mean, sum);
-  Value p2 = s.add(q2, s.log(sum));
-  return {y, a2, p2};
+  Value one = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0f));
+  SmallVector<Value> stable = wkv4Step(b, loc, k, v, w, u, a, one, p);
+  Value a2 = s.div(stable[1], stable[2]);
+  Value p2 = s.add(stable[3], s.log(stable[2]));
+  return {stable[0], a2, p2};
 }
 
 struct WKV4Lowering : OpConversionPattern<WKV4Op> {

@@ -10,13 +10,13 @@ window_scores, float64).
 
 import argparse
 import os
-import re
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "reference"))
 import kv_select_ref  # noqa: E402
+from wkv_case import parse_printed  # noqa: E402
 
 # Relative to the largest score: the probabilities are computed in f32.
 TOLERANCE = 1e-5
@@ -61,9 +61,10 @@ def emit(a):
 
 def check(a, text):
     q, k = inputs(a)
-    number = r"-?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-    block = text.split("data =", 1)[1]
-    got = np.array([float(x) for x in re.findall(number, block)])
+    printed = parse_printed(text)
+    if len(printed) != 1:
+        sys.exit(f"expected 1 printed tensor, got {len(printed)}")
+    got = printed[0]
     ref = kv_select_ref.window_scores(q.astype(np.float64), k.astype(np.float64),
                                       a.window, a.kernel, a.pool)
     if got.size != ref.size:
