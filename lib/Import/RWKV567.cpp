@@ -133,21 +133,6 @@ Value RWKVBuilder::setMatrixState(Value newState, Value matrix, int64_t l) {
   return setStateRows(newState, rows, 0, 2);
 }
 
-/// With --state-rotate, the value vectors entering a WKV recurrence
-/// rotated by a normalized Hadamard matrix per head, and its output rotated
-/// back (`undo`): the state then holds each head's values rotated (exactly:
-/// the update is linear in the value axis and the decays act on the keys),
-/// which spreads an outlier value channel over the head before the state is
-/// quantized. Without it, `x` itself.
-Value RWKVBuilder::rotateValues(Value x, bool undo) {
-  if (!cfg.stateRotate)
-    return x;
-  auto op = seq::HadamardOp::create(b, loc, x.getType(), x);
-  op.setBlockSizeAttr(b.getI64IntegerAttr(cfg.headSize));
-  op.setTransposeAttr(b.getBoolAttr(undo));
-  return op.getResult();
-}
-
 /// One RWKV-5, -6 or -7 block.
 Value RWKVBuilder::layer567(Value x, Value &state, Value &vFirst, int64_t l) {
   int64_t C = cfg.embd;

@@ -4,7 +4,8 @@
 // RWKV.cpp has the entries, the layer functions, the RWKV-4 block and what
 // every version shares; RWKV567.cpp the RWKV-5/6/7 blocks and their
 // matrix state; RWKVPerspectives.cpp RWKV-4's temporal perspectives (the
-// residual stream as P copies, the perspective head, and their weights).
+// residual stream as P copies, the perspective head, and their weights);
+// RWKVState.cpp the WKV state kept quantized (--state, --state-rotate).
 // The methods are documented at their definitions. Private to lib/Import.
 //
 //===----------------------------------------------------------------------===//
