@@ -100,6 +100,8 @@ static Error describeKVState(seqc::Manifest &m,
   m.add(Key::KVRotation, d.kvRotation);
   if (d.kvRank)
     m.add(Key::KVRank, Twine(*d.kvRank));
+  if (!d.kvSelect.empty())
+    m.add(Key::KVSelect, d.kvSelect);
   // The model's RoPE (seqc-run calibrate undoes it on cached keys).
   mlir::seq::RopeOp rope;
   module->walk([&](mlir::seq::RopeOp op) { rope = op; });

@@ -23,6 +23,20 @@ Expected<std::optional<EvictPolicy>> seqc::parseKVEvict(StringRef name) {
   return fail("--kv-evict=" + name + ": expected window, h2o or roco");
 }
 
+Expected<bool> seqc::parseKVSelect(StringRef name) {
+  if (name.empty())
+    return false;
+  if (name == "fastkv")
+    return true;
+  return fail("--kv-select=" + name + ": expected fastkv");
+}
+
+Expected<ScorePool> seqc::parseScorePool(StringRef name) {
+  if (std::optional<ScorePool> p = symbolizeScorePool(name))
+    return *p;
+  return fail("--kv-select-pool=" + name + ": expected avg or max");
+}
+
 Expected<KeyRotation> seqc::parseKeyRotation(StringRef name) {
   if (name == "post-rope")
     return KeyRotation::PostRope;
@@ -82,6 +96,27 @@ Error seqc::ModelPipelineOptions::validate() const {
     return fail("--kv-evict window with --kv-bits: a window cache drops what "
                 "leaves it; quantizing instead is --kv-bits with --kv-window, "
                 "or --kv-evict h2o|roco with --kv-bits (mixed precision)");
+  if (select.enabled) {
+    if ((select.keep > 0) == (select.rate > 0.0))
+      return fail("--kv-select needs one of --kv-select-keep (rows per KV "
+                  "head) and --kv-select-rate (a fraction of the prompt)");
+    if (select.rate < 0.0 || select.rate > 1.0)
+      return fail("--kv-select-rate must be in (0, 1], got " +
+                  std::to_string(select.rate));
+    if (select.window <= 0 || (select.keep > 0 && select.keep <= select.window))
+      return fail("--kv-select-keep (" + Twine(select.keep) +
+                  ") must exceed --kv-select-window (" + Twine(select.window) +
+                  "), which is always kept");
+    if (select.kernel <= 0 || select.kernel % 2 == 0)
+      return fail("--kv-select-kernel must be odd and positive, got " +
+                  Twine(select.kernel));
+    if (kv.evict || kb != 16 || vb != 16 || rank || preRope)
+      return fail("--kv-select compresses plain caches once per prompt; it "
+                  "cannot be combined with --kv-evict, --kv-bits, --kv-rank "
+                  "or --rotate-kv-keys=pre-rope");
+  } else if (select.keep || select.rate != 0.0) {
+    return fail("--kv-select-keep and --kv-select-rate need --kv-select");
+  }
   if ((kb == 16) != (vb == 16))
     return fail("--key-bits and --value-bits: quantize both or neither (got " +
                 Twine(kb) + " and " + Twine(vb) + ")");
@@ -104,6 +139,8 @@ Error seqc::ModelPipelineOptions::validateFor(mlir::ModuleOp module,
     return noCache("--rotate-kv");
   if (kv.evict)
     return noCache("--kv-evict");
+  if (select.enabled)
+    return noCache("--kv-select");
   if (kv.isQuantized())
     return noCache("--kv-bits");
   return Error::success();
@@ -111,7 +148,7 @@ Error seqc::ModelPipelineOptions::validateFor(mlir::ModuleOp module,
 
 bool seqc::ModelPipelineOptions::isEmpty() const {
   return !balance && !rank && !rotation.enabled && !kv.evict &&
-         !kv.isQuantized();
+         !kv.isQuantized() && !select.enabled;
 }
 
 void seqc::buildModelPipeline(mlir::OpPassManager &pm,
@@ -134,6 +171,15 @@ void seqc::buildModelPipeline(mlir::OpPassManager &pm,
     p.keyBlock = o.rotation.block;
     p.reorderKeys = o.calibration && !preRope;
     pm.addPass(createSeqFuseHadamardPass(p));
+  }
+  if (o.select.enabled) {
+    SeqSelectKVPassOptions p;
+    p.keep = o.select.keep;
+    p.rate = o.select.rate;
+    p.window = o.select.window;
+    p.kernel = o.select.kernel;
+    p.pool = o.select.pool;
+    pm.addPass(createSeqSelectKVPass(p));
   }
   const KVCacheOptions &kv = o.kv;
   if (kv.evict && kv.isQuantized()) {
@@ -207,6 +253,21 @@ struct ModelPipelineCLOptions
   Option<int64_t> kvRecent{*this, "kv-recent",
                            cl::desc("Most recent tokens h2o and roco keep"),
                            cl::init(0)};
+  Option<std::string> kvSelect{*this, "kv-select",
+                               cl::desc("fastkv (empty: none)"), cl::init("")};
+  Option<int64_t> kvSelectKeep{*this, "kv-select-keep",
+                               cl::desc("Rows per KV head a prompt keeps"),
+                               cl::init(0)};
+  Option<double> kvSelectRate{*this, "kv-select-rate",
+                              cl::desc("Fraction of a prompt kept"),
+                              cl::init(0.0)};
+  Option<int64_t> kvSelectWindow{*this, "kv-select-window",
+                                 cl::desc("Observation window"), cl::init(8)};
+  Option<int64_t> kvSelectKernel{*this, "kv-select-kernel",
+                                 cl::desc("Score pooling kernel"), cl::init(7)};
+  Option<std::string> kvSelectPool{*this, "kv-select-pool",
+                                   cl::desc("Score pooling: avg or max"),
+                                   cl::init("max")};
   Option<bool> rotateKV{*this, "rotate-kv",
                         cl::desc("Hadamard rotation around the KV caches"),
                         cl::init(false)};
@@ -246,6 +307,18 @@ struct ModelPipelineCLOptions
     o.kv.evict = *evict;
     o.kv.budget = kvBudget;
     o.kv.recent = kvRecent;
+    auto select = seqc::parseKVSelect(kvSelect);
+    if (!select)
+      return select.takeError();
+    o.select.enabled = *select;
+    o.select.keep = kvSelectKeep;
+    o.select.rate = kvSelectRate;
+    o.select.window = kvSelectWindow;
+    o.select.kernel = kvSelectKernel;
+    auto pool = seqc::parseScorePool(kvSelectPool);
+    if (!pool)
+      return pool.takeError();
+    o.select.pool = *pool;
     o.rotation.enabled = rotateKV;
     auto keys = seqc::parseKeyRotation(rotateKVKeys);
     if (!keys)
@@ -270,7 +343,8 @@ void seqc::registerModelPipeline() {
   mlir::registerPassPipeline(
       "seq-model-pipeline",
       "The model-level KV-cache transformations of seqc compile (balance, "
-      "low rank, Hadamard rotation, eviction, quantization), with options "
+      "low rank, Hadamard rotation, prefill-time selection, eviction, "
+      "quantization), with options "
       "named like its flags",
       [](mlir::OpPassManager &pm, StringRef text,
          function_ref<mlir::LogicalResult(const Twine &)> errorHandler) {

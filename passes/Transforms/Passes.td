@@ -106,6 +106,63 @@ def SeqEvictKVPass : Pass<"seq-evict-kv", "::mlir::ModuleOp"> {
   ];
 }
 
+def SeqSelectKVPass : Pass<"seq-select-kv", "::mlir::ModuleOp"> {
+  let summary = "Compress each prefill's KV rows once, by the observation-window score (FastKV)";
+  let description = [{
+    Prefill-time KV selection as FastKV compresses every layer (arXiv
+    2502.01068, `FastKVCluster.update_kv`): after a prefill's attention,
+    which still sees every token, each layer's cache keeps per KV head only
+    the prompt tokens the last `window` queries attend to most, plus those
+    `window` tokens; decode then appends without evicting.
+
+    At every `seq.kv_attention` fused with the `seq.kv_append` of the same
+    tokens, over more than one token (a prefill), the pass inserts
+
+    - `seq.kv_window_score` of the attention's queries and the appended keys
+      (`window`, `kernel`, `pool`), giving a score per query head and token;
+    - the sum of the scores of the query heads that read each KV head
+      (FastKV's GQA-aware score; plain heads are their own group);
+    - `seq.kv_select` of the attention's cache by that score, keeping
+      `keep` rows per KV head, or `int(n * rate)` of a prompt of `n`
+      tokens when `rate` is set (FastKV's proportional mode); the score is
+      computed only when the prompt has more tokens than that.
+
+    The cache's length (the next position) is unchanged, so decode continues
+    at the right positions over fewer rows. The caches must be plain
+    (full precision, no window or eviction policy) and their attention must
+    have no key transform (pre-RoPE keys, a latent basis).
+
+    Errors: neither or both of `keep` and `rate`, `rate` outside (0, 1],
+    `keep` not above `window`, an even `kernel`, a cache that is not plain.
+
+    Example: `seqc-opt --seq-select-kv="keep=64 window=8 kernel=7 pool=max"`.
+  }];
+  let dependentDialects = ["::mlir::seq::SeqDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+  let options = [
+    Option<"keep", "keep", "int64_t", "0",
+           "Rows each KV head keeps of a prompt (window included)">,
+    Option<"rate", "rate", "double", "0.0",
+           "Instead of keep: the fraction of a prompt's tokens kept">,
+    Option<"window", "window", "int64_t", "8",
+           "The observation window: the last queries that score, always kept">,
+    Option<"kernel", "kernel", "int64_t", "7",
+           "Pooling kernel of the scores along the sequence (odd)">,
+    Option<"pool", "pool", "::mlir::seq::ScorePool",
+           "::mlir::seq::ScorePool::Max",
+           "Pooling: avg or max", [{::llvm::cl::values(
+             clEnumValN(::mlir::seq::ScorePool::Avg, "avg", "the mean, zero padding counted"),
+             clEnumValN(::mlir::seq::ScorePool::Max, "max", "the maximum"))}]>
+  ];
+  let statistics = [
+    Statistic<"numSelections", "selections",
+              "Number of prefill attentions whose cache is compressed">
+  ];
+}
+
 def SeqMixedPrecisionKVPass : Pass<"seq-mixed-precision-kv", "::mlir::ModuleOp"> {
   let summary = "Keep important tokens at full precision and quantize the rest (MiKV)";
   let description = [{

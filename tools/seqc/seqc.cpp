@@ -258,6 +258,43 @@ cl::opt<int64_t, true, seqc::IntFlag<int64_t, 0, seqc::kMaxTokens>>
                       "variance)"),
              cl::location(pipelineFlags.kv.recent), cl::init(0), cl::cat(kvCat),
              cl::sub(compileCmd));
+cl::opt<std::string> kvSelect(
+    "kv-select",
+    cl::desc("Compress each prompt's KV rows once, at the end of its "
+             "prefill (decode then appends without evicting): fastkv "
+             "(FastKV's per-layer compression: per KV head, the prompt "
+             "tokens the last --kv-select-window queries attend to most, "
+             "scores summed over the query heads of the group, and that "
+             "window)"),
+    cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>>
+    kvSelectKeep("kv-select-keep",
+                 cl::desc("With --kv-select: rows each KV head keeps of a "
+                          "prompt, window included"),
+                 cl::location(pipelineFlags.select.keep), cl::init(0),
+                 cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<double, false, seqc::RealFlag> kvSelectRate(
+    "kv-select-rate",
+    cl::desc("With --kv-select, instead of --kv-select-keep: the fraction "
+             "of a prompt's tokens kept (FastKV's proportional mode)"),
+    cl::init(0.0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>>
+    kvSelectWindow("kv-select-window",
+                   cl::desc("With --kv-select: the observation window (the "
+                            "last queries of a prompt, whose attention "
+                            "scores the others; always kept)"),
+                   cl::location(pipelineFlags.select.window), cl::init(8),
+                   cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, 255>> kvSelectKernel(
+    "kv-select-kernel",
+    cl::desc("With --kv-select: the pooling kernel of the scores (odd)"),
+    cl::location(pipelineFlags.select.kernel), cl::init(7), cl::cat(kvCat),
+    cl::sub(compileCmd));
+cl::opt<std::string>
+    kvSelectPool("kv-select-pool",
+                 cl::desc("With --kv-select: pooling of the scores along "
+                          "the prompt, max (FastKV) or avg"),
+                 cl::init("max"), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool, true>
     rotateKV("rotate-kv",
              cl::desc("Rotate queries, keys and values by Hadamard "
@@ -438,6 +475,16 @@ Expected<seqc::ModelPipelineOptions> modelPipelineOptions() {
   if (!evict)
     return evict.takeError();
   o.kv.evict = *evict;
+  auto select = seqc::parseKVSelect(kvSelect);
+  if (!select)
+    return select.takeError();
+  o.select.enabled = *select;
+  if (kvSelectRate.getNumOccurrences())
+    o.select.rate = kvSelectRate;
+  auto pool = seqc::parseScorePool(kvSelectPool);
+  if (!pool)
+    return pool.takeError();
+  o.select.pool = *pool;
   auto keys = seqc::parseKeyRotation(rotateKVKeys);
   if (!keys)
     return keys.takeError();
@@ -647,6 +694,13 @@ int runCompile() {
   description.kvRotation =
       pipelineOptions->rotation.enabled ? rotateKVKeys.getValue() : "none";
   description.kvRank = pipelineOptions->rank;
+  if (const seqc::KVSelectOptions &sel = pipelineOptions->select; sel.enabled)
+    description.kvSelect =
+        formatv("fastkv {0} window={1} kernel={2} pool={3}",
+                sel.rate > 0.0 ? formatv("rate={0}", sel.rate).str()
+                               : formatv("keep={0}", sel.keep).str(),
+                sel.window, sel.kernel, mlir::seq::stringifyScorePool(sel.pool))
+            .str();
   description.tokenizer = tok;
   auto manifest =
       seqc::describeArtifact(*model, description, (*target)->describe());

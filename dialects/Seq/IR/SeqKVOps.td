@@ -184,6 +184,47 @@ def Seq_KVEvictOp : Seq_Op<"kv_evict", [Pure, AllTypesMatch<["cache", "result"]>
   let hasCanonicalizer = 1;
 }
 
+def Seq_KVSelectOp : Seq_Op<"kv_select", [Pure,
+    AllTypesMatch<["cache", "result"]>]> {
+  let summary = "keep a prompt's best-scored tokens in a KV cache (SnapKV, FastKV)";
+  let description = [{
+    Compresses the prompt a prefill has just appended, once, by a score per
+    token and KV head (prefill-time selection: SnapKV, FastKV's per-layer
+    compression). With `score : [heads, S]` and `ws = window`, the cache's
+    last `n = S + ws` rows are the prompt: `S` scored tokens, then the
+    observation window. When `n > keep`, each KV head keeps
+
+    - the `keep - ws` scored tokens with the highest score (equal scores:
+      the earlier token first), and
+    - the `ws` window tokens,
+
+    in their original order; the other `n - keep` rows are dropped (each
+    head drops its own). Rows before the prompt are untouched, and so is the
+    cache's length (`seq.kv_length`, the position of the next token): the
+    dropped tokens' positions are not reused, since keys are stored after
+    RoPE. Later tokens are appended after the kept rows without eviction.
+    When `n <= keep` the cache is unchanged; a `keep` below `ws` keeps the
+    window only.
+
+    The cache must store every token at its row in full precision (no
+    encodings, window or eviction policy in its type). Scores are compared
+    as f32 values (NaN is not allowed).
+
+    Example:
+    ```mlir
+    %c2 = seq.kv_select %c1, %score, %keep {window = 8}
+        : !seq.kv_cache<8x128x4096xf16>, tensor<8x?xf32>
+    ```
+  }];
+  let arguments = (ins Seq_KVCacheType:$cache, 2DTensorOf<[F32]>:$score,
+                       Index:$keep, ConfinedAttr<I64Attr, [IntPositive]>:$window);
+  let results = (outs Seq_KVCacheType:$result);
+  let assemblyFormat = [{
+    $cache `,` $score `,` $keep attr-dict `:` qualified(type($cache)) `,` type($score)
+  }];
+  let hasVerifier = 1;
+}
+
 def Seq_KVLoadOp : Seq_Op<"kv_load", [
     MemoryEffects<[MemRead]>]> {
   let summary = "the cache stored at a slot of a state buffer";

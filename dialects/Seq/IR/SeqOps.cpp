@@ -615,6 +615,21 @@ LogicalResult KVEvictOp::verify() {
   return success();
 }
 
+LogicalResult KVSelectOp::verify() {
+  KVCacheType cache = getCache().getType();
+  if (cache.isCompressed() || cache.isScored() || cache.getWindow() != 0)
+    return emitOpError() << "selects rows of a cache that stores every token "
+                            "at full precision; "
+                         << cache << " has encodings, a window or an "
+                         << "eviction policy";
+  auto score = getScore().getType();
+  if (score.getDimSize(0) != cache.getHeads())
+    return emitOpError() << "score must have one row per KV head ("
+                         << cache.getHeads() << "), got "
+                         << shapeStr(score.getShape());
+  return success();
+}
+
 LogicalResult KVWindowScoreOp::verify() {
   auto q = getQuery().getType(), k = getKey().getType();
   auto score = getScore().getType();

@@ -72,6 +72,9 @@ struct ModelDescription {
   /// "none", "post-rope" or "pre-rope" (attention models).
   std::string kvRotation = "none";
   std::optional<int64_t> kvRank;
+  /// Prefill-time selection (seq-select-kv), e.g. "fastkv keep=64 window=8
+  /// kernel=7 pool=max"; empty: none.
+  std::string kvSelect;
   /// bytes, world, neox or none.
   std::string tokenizer = "none";
 };

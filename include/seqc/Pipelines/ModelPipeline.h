@@ -50,6 +50,17 @@ struct KVCacheOptions {
   }
 };
 
+/// Prefill-time selection (FastKV's per-layer compression, seq-select-kv):
+/// each prefill's rows compressed once, by the observation-window score.
+struct KVSelectOptions {
+  bool enabled = false;
+  /// Rows kept per KV head of a prompt, or (rate > 0) that fraction of it.
+  int64_t keep = 0;
+  double rate = 0.0;
+  int64_t window = 8, kernel = 7;
+  mlir::seq::ScorePool pool = mlir::seq::ScorePool::Max;
+};
+
 /// Hadamard rotation of queries, keys and values around the caches.
 struct KVRotationOptions {
   bool enabled = false;
@@ -63,6 +74,7 @@ struct KVRotationOptions {
 struct ModelPipelineOptions {
   KVCacheOptions kv;
   KVRotationOptions rotation;
+  KVSelectOptions select;
   /// MiKV's outlier balancing with this alpha (needs calibration).
   std::optional<double> balance;
   /// EliteKV's joint low-rank latent of this rank (needs calibration with
@@ -84,6 +96,10 @@ struct ModelPipelineOptions {
 /// --kv-evict's value: window, h2o or roco; empty: no eviction.
 llvm::Expected<std::optional<mlir::seq::EvictPolicy>>
 parseKVEvict(llvm::StringRef name);
+/// --kv-select's value: fastkv; empty: no selection.
+llvm::Expected<bool> parseKVSelect(llvm::StringRef name);
+/// --kv-select-pool's value: avg or max.
+llvm::Expected<mlir::seq::ScorePool> parseScorePool(llvm::StringRef name);
 /// --rotate-kv-keys' value: post-rope or pre-rope.
 llvm::Expected<mlir::seq::KeyRotation> parseKeyRotation(llvm::StringRef name);
 

@@ -11,7 +11,9 @@
 //
 // One cache, all regions 64-byte aligned, in this order:
 //   header    i64 length (tokens held), i64 quantized (tokens in the
-//             bit-packed region); 64 bytes
+//             bit-packed region; in an uncompressed cache, the tokens
+//             seq.kv_select dropped, so that the position of the next token
+//             is the sum of the two); 64 bytes
 // Uncompressed cache:
 //   keys      [heads, capacity, head_dim] element type
 //   values    [heads, capacity, head_dim] element type

@@ -1,12 +1,13 @@
 //===- KVCacheToLoops.cpp - KV caches to in-place loops over bytes --------===//
 //
 // The pass convert-seq-kv-to-loops: seq.kv_load / kv_length / kv_append /
-// kv_attention / kv_store become scf loops over the cache's bytes in its
-// state buffer (layout: seqc/Support/KVLayout.h), by a partial dialect
+// kv_attention / kv_select / kv_store become scf loops over the cache's bytes
+// in its state buffer (layout: seqc/Support/KVLayout.h), by a partial dialect
 // conversion whose target has the KV ops illegal. The type converter turns
 // a cache into its storage (state buffer, slot); the storage patterns are
 // here, append and scored eviction in Append.cpp, attention in
-// Attention.cpp, the quantization codec in KVCodec.cpp. Caches are updated
+// Attention.cpp, prefill-time selection in Select.cpp, the quantization
+// codec in KVCodec.cpp. Caches are updated
 // in place, so each cache value must be used linearly: checked before the
 // conversion, with an error at the offending op.
 //
@@ -116,6 +117,12 @@ LogicalResult mlir::seq::verifyKVCachesInPlace(Operation *root) {
       }
     } else if (auto att = dyn_cast<KVAttentionOp>(op)) {
       r = attention(att, KVAppendOp());
+    } else if (auto select = dyn_cast<KVSelectOp>(op)) {
+      if (FailureOr<KVLoadOp> load = take(select, select.getCache());
+          failed(load))
+        r = failure();
+      else
+        origin[select.getResult()] = *load;
     } else if (auto store = dyn_cast<KVStoreOp>(op)) {
       auto it = origin.find(store.getCache());
       if (it == origin.end() || it->second.getState() != store.getState() ||
@@ -175,7 +182,9 @@ struct KVStoreLowering : OpConversionPattern<KVStoreOp> {
   }
 };
 
-/// seq.kv_length: the token count of the cache's header.
+/// seq.kv_length: the token count of the cache's header; for a plain cache,
+/// its rows plus the tokens seq.kv_select dropped (the position of the next
+/// token either way).
 struct KVLengthLowering : OpConversionPattern<KVLengthOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -190,7 +199,11 @@ struct KVLengthLowering : OpConversionPattern<KVLengthOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     KVLoopBuilder e(b, ref->layout, op.getCache().getType().getElementType(),
                     ref->state, cacheBase(b, *ref));
-    rewriter.replaceOp(op, e.loadHeader(0));
+    const KVLayout &l = ref->layout;
+    Value length = e.loadHeader(0);
+    if (!l.compressed && !l.evicting && !l.scored)
+      length = e.add(length, e.loadHeader(1));
+    rewriter.replaceOp(op, length);
     return success();
   }
 };
@@ -208,6 +221,7 @@ void mlir::seq::populateKVCacheToLoopsPatterns(TypeConverter &converter,
   populateKVStoragePatterns(converter, patterns);
   populateKVAppendPatterns(converter, patterns);
   populateKVAttentionPatterns(converter, patterns);
+  populateKVSelectPatterns(converter, patterns);
 }
 
 void mlir::seq::configureKVCacheToLoopsTarget(ConversionTarget &target) {
@@ -217,7 +231,7 @@ void mlir::seq::configureKVCacheToLoopsTarget(ConversionTarget &target) {
                        math::MathDialect, memref::MemRefDialect,
                        scf::SCFDialect, vector::VectorDialect>();
   target.addIllegalOp<KVLoadOp, KVLengthOp, KVAppendOp, KVAttentionOp,
-                      KVStoreOp, KVEmptyOp, KVEvictOp>();
+                      KVStoreOp, KVEmptyOp, KVEvictOp, KVSelectOp>();
 }
 
 //===----------------------------------------------------------------------===//

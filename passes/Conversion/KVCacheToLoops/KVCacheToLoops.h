@@ -26,7 +26,8 @@ public:
 };
 
 /// seq.kv_load (the storage itself), seq.kv_store (nothing: the cache was
-/// updated in place) and seq.kv_length (the header's token count).
+/// updated in place) and seq.kv_length (the header's token count, plus the
+/// tokens seq.kv_select dropped from a plain cache).
 void populateKVStoragePatterns(TypeConverter &converter,
                                RewritePatternSet &patterns);
 
@@ -40,7 +41,11 @@ void populateKVAppendPatterns(TypeConverter &converter,
 void populateKVAttentionPatterns(TypeConverter &converter,
                                  RewritePatternSet &patterns);
 
-/// The storage, append and attention patterns.
+/// seq.kv_select: a prompt's best-scored rows kept per head, in place.
+void populateKVSelectPatterns(TypeConverter &converter,
+                              RewritePatternSet &patterns);
+
+/// The storage, append, attention and selection patterns.
 void populateKVCacheToLoopsPatterns(TypeConverter &converter,
                                     RewritePatternSet &patterns);
 

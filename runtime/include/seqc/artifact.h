@@ -51,6 +51,9 @@ constexpr int kFormatVersion = 2;
     "attention: bytes of one layer's slot; slot l is at l * kv_slot_bytes")    \
   X(KVRotation, "kv_rotation", "attention: the keys' rotation, or none")       \
   X(KVRank, "kv_rank", "attention: the rank of low-rank cached latents")       \
+  X(KVSelect, "kv_select",                                                     \
+    "attention: prefill-time selection (seq.kv_select); prompts are then "     \
+    "fed in one call, not in chunks")                                          \
   X(KVDesc, "kv_desc",                                                         \
     "attention: the cache description (include/seqc/Support/KVLayout.h)")      \
   X(RopeTheta, "rope_theta", "attention: the RoPE base (an f32)")              \

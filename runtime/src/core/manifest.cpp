@@ -74,6 +74,7 @@ seqc_status seqc::rt::parseManifest(seqc_model &m, const char *text) {
     if (seqc_status s = number(Key::Context, *context, 1, INT32_MAX, v))
       return s;
     m.context = v;
+    m.wholePrompts = need(Key::KVSelect) != nullptr;
   } else {
     std::istringstream in(*shape);
     int64_t floats = 1;

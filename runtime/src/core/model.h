@@ -29,6 +29,9 @@ struct seqc_model {
   seqc::rt::ModelInfo info;
   /// Attention models: the KV cache capacity in tokens (0: no limit).
   int64_t context = 0;
+  /// The model compresses each prompt's KV rows at the end of its prefill
+  /// (manifest kv_select): a prompt goes in one call, not in chunks.
+  bool wholePrompts = false;
   uint64_t weightsId = 0, weightBytes = 0;
   /// The manifest's weights_checksum (artifacts compiled before it have
   /// none).

@@ -36,6 +36,11 @@ seqc_status checkTokens(const seqc_session *s, const int32_t *tokens,
   return nullptr;
 }
 
+/// Tokens of a prompt of `n` per call of a prefill entry.
+size_t promptChunk(const seqc_session *s, size_t n) {
+  return s->model->wholePrompts ? n : kPrefillChunk;
+}
+
 seqc_status run(seqc_session *s, Entry entry, const int32_t *tokens, size_t n,
                 float *logits, int64_t logitRows) {
   seqc_model *m = s->model;
@@ -79,9 +84,11 @@ seqc_status seqc_session_prefill(seqc_session *s, const int32_t *tokens,
     return st;
   // Long prompts go through in chunks: the state carries across them, so
   // the result is the same, and the activations (which grow with the chunk
-  // length) stay bounded.
-  for (size_t at = 0; at < n; at += kPrefillChunk) {
-    size_t len = std::min(kPrefillChunk, n - at);
+  // length) stay bounded. Not for a model that compresses each prompt's
+  // KV rows at its end: that needs the whole prompt.
+  size_t chunk = promptChunk(s, n);
+  for (size_t at = 0; at < n; at += chunk) {
+    size_t len = std::min(chunk, n - at);
     if (seqc_status st = run(s, len == 1 ? Entry::Step : Entry::Prefill,
                              tokens + at, len, s->logits.data(), 1))
       return st;
@@ -96,8 +103,9 @@ seqc_status seqc_session_prefill_all(seqc_session *s, const int32_t *tokens,
   if (!logits)
     return error("seqc_session_prefill_all: null logits buffer");
   int32_t vocab = s->model->info.vocab;
-  for (size_t at = 0; at < n; at += kPrefillChunk) {
-    size_t len = std::min(kPrefillChunk, n - at);
+  size_t chunk = promptChunk(s, n);
+  for (size_t at = 0; at < n; at += chunk) {
+    size_t len = std::min(chunk, n - at);
     if (seqc_status st = run(s, Entry::PrefillAll, tokens + at, len,
                              logits + at * vocab, (int64_t)len))
       return st;

@@ -893,3 +893,19 @@ func.func @window_score_shape(%q: tensor<10x4x8xf32>, %k: tensor<10x2x8xf32>) {
   %s = seq.kv_window_score %q, %k {window = 4} : tensor<10x4x8xf32>, tensor<10x2x8xf32> -> tensor<4x10xf32>
   return
 }
+
+// -----
+
+func.func @select_scored(%c: !seq.kv_cache<2x16x64xf32, evict = h2o, budget = 16>, %s: tensor<2x?xf32>, %keep: index) {
+  // expected-error @+1 {{'seq.kv_select' op selects rows of a cache that stores every token at full precision; '!seq.kv_cache<2x16x64xf32, evict = h2o, budget = 16>' has encodings, a window or an eviction policy}}
+  %c2 = seq.kv_select %c, %s, %keep {window = 4} : !seq.kv_cache<2x16x64xf32, evict = h2o, budget = 16>, tensor<2x?xf32>
+  return
+}
+
+// -----
+
+func.func @select_rows(%c: !seq.kv_cache<2x16x64xf32>, %s: tensor<4x?xf32>, %keep: index) {
+  // expected-error @+1 {{'seq.kv_select' op score must have one row per KV head (2), got [4, ?]}}
+  %c2 = seq.kv_select %c, %s, %keep {window = 4} : !seq.kv_cache<2x16x64xf32>, tensor<4x?xf32>
+  return
+}

@@ -51,6 +51,13 @@ func.func @wkv_quantized_state(%k: tensor<?x64xf32>, %w: tensor<64xf32>, %s: ten
   return %s1, %m1 : tensor<82xf32>, tensor<2x640xf32>
 }
 
+// CHECK-LABEL: func.func @kv_select
+// CHECK: seq.kv_select %arg0, %arg1, %arg2 {window = 8 : i64} : !seq.kv_cache<8x64x256xf16>, tensor<8x?xf32>
+func.func @kv_select(%c: !seq.kv_cache<8x64x256xf16>, %s: tensor<8x?xf32>, %keep: index) -> !seq.kv_cache<8x64x256xf16> {
+  %c2 = seq.kv_select %c, %s, %keep {window = 8} : !seq.kv_cache<8x64x256xf16>, tensor<8x?xf32>
+  return %c2 : !seq.kv_cache<8x64x256xf16>
+}
+
 // CHECK-LABEL: func.func @kv_window_score
 // CHECK: seq.kv_window_score %arg0, %arg1 {window = 8 : i64} : tensor<?x32x128xf32>, tensor<?x8x128xf32> -> tensor<32x?xf32>
 // CHECK: seq.kv_window_score %arg0, %arg1 {kernel = 5 : i64, pool = #seq.pool<max>, window = 4 : i64}
