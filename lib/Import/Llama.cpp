@@ -12,12 +12,14 @@
 
 #include "seqc/Import/Llama.h"
 #include "ModelBuilder.h"
+#include "TokenPropagation.h"
 #include "seqc/Import/Importer.h"
 #include "seqc/Import/RWKV.h"
 #include "seqc/Support/CheckedMath.h"
 #include "seqc/Support/JsonDepth.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Verifier.h"
 #include "seqc/Support/Hadamard.h"
 
@@ -397,8 +399,8 @@ private:
 class LlamaBuilder : public ModelBuilder {
 public:
   LlamaBuilder(MLIRContext *ctx, const LlamaConfig &cfg, const WeightBlob &blob,
-               int64_t context, bool f16Cache)
-      : ModelBuilder(ctx, blob, "layers.", cfg.layers), cfg(cfg) {
+               int64_t context, bool f16Cache, const TokenPropagation &tsp)
+      : ModelBuilder(ctx, blob, "layers.", cfg.layers), cfg(cfg), tsp(tsp) {
     cacheType = seq::KVCacheType::get(cfg.kvHeads, cfg.headDim, context,
                                       f16Cache ? (Type)b.getF16Type() : f32);
   }
@@ -407,8 +409,14 @@ public:
 
 private:
   const LlamaConfig &cfg;
+  const TokenPropagation &tsp;
   seq::KVCacheType cacheType;
-  std::map<int64_t, func::FuncOp> layerFuncs;
+  /// How a layer function meets token-selective propagation: not at all,
+  /// as the selecting layer (it also returns the tokens' score and
+  /// positions), or after it (it takes the carried tokens' positions and
+  /// how many of the prompt's were left out).
+  enum class Layer { Plain, Selecting, Carried };
+  std::map<std::pair<int64_t, Layer>, func::FuncOp> layerFuncs;
 
   MemRefType bytesType() {
     return MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
@@ -447,24 +455,38 @@ private:
         });
   }
 
-  /// (layer, x [T, C], state, slot) -> x'.
-  func::FuncOp layerFunc(int64_t tokens) {
-    auto found = layerFuncs.find(tokens);
+  /// (layer, x [T, C], state, slot) -> x'; Selecting: -> (x', score
+  /// [T - window], positions [T]); Carried: (layer, x, positions, skipped,
+  /// state, slot) -> x'.
+  func::FuncOp layerFunc(int64_t tokens, Layer kind = Layer::Plain) {
+    auto found = layerFuncs.find({tokens, kind});
     if (found != layerFuncs.end())
       return found->second;
     auto xType = RankedTensorType::get({tokens, cfg.embd}, f32);
-    SmallVector<Type> args = {b.getIndexType(), xType, bytesType(),
-                              b.getIndexType()};
+    auto posType = RankedTensorType::get({tokens}, b.getIndexType());
+    SmallVector<Type> args = {b.getIndexType(), xType};
+    if (kind == Layer::Carried)
+      args.append({posType, b.getIndexType()});
+    args.append({bytesType(), b.getIndexType()});
+    SmallVector<Type> results = {xType};
+    if (kind == Layer::Selecting)
+      results.append(
+          {RankedTensorType::get({ShapedType::kDynamic}, f32), posType});
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(b.getInsertionBlock()->getParentOp());
     auto fn = func::FuncOp::create(
-        b, loc, tokens == 1 ? "seqc_layer_t1" : "seqc_layer_tn",
-        FunctionType::get(ctx, args, {xType}));
+        b, loc,
+        tokens == 1                ? "seqc_layer_t1"
+        : kind == Layer::Selecting ? "seqc_layer_tn_selecting"
+        : kind == Layer::Carried   ? "seqc_layer_tn_carried"
+                                   : "seqc_layer_tn",
+        FunctionType::get(ctx, args, results));
     fn.setPrivate();
     b.setInsertionPointToStart(fn.addEntryBlock());
     LayerScope scope(*this, fn, 0);
-    Value x = fn.getArgument(1), state = fn.getArgument(2),
-          slot = fn.getArgument(3);
+    unsigned at = kind == Layer::Carried ? 4 : 2;
+    Value x = fn.getArgument(1), state = fn.getArgument(at),
+          slot = fn.getArgument(at + 1);
 
     // Attention.
     Value h = rmsNorm(x, "layers.0.attn_norm");
@@ -472,21 +494,8 @@ private:
     Value k = splitHeads(linear(h, "layers.0.wk"), cfg.kvHeads, cfg.headDim);
     Value v = splitHeads(linear(h, "layers.0.wv"), cfg.kvHeads, cfg.headDim);
     Value cache = seq::KVLoadOp::create(b, loc, cacheType, state, slot);
-    Value pos0 = seq::KVLengthOp::create(b, loc, cache);
-    Value posInit = tensor::EmptyOp::create(
-        b, loc, ArrayRef<OpFoldResult>{dim(x, 0)}, b.getIndexType());
     Value positions =
-        linalg::GenericOp::create(
-            b, loc, TypeRange{posInit.getType()}, ValueRange{},
-            ValueRange{posInit},
-            SmallVector<AffineMap>{b.getMultiDimIdentityMap(1)},
-            SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
-            [&](OpBuilder &nb, Location nl, ValueRange) {
-              Value t = linalg::IndexOp::create(nb, nl, 0);
-              linalg::YieldOp::create(
-                  nb, nl, arith::AddIOp::create(nb, nl, pos0, t).getResult());
-            })
-            .getResult(0);
+        kind == Layer::Carried ? fn.getArgument(2) : tokenPositions(cache, x);
     auto theta = b.getF32FloatAttr((float)cfg.ropeTheta);
     q = seq::RopeOp::create(b, loc, q.getType(), q, positions, theta,
                             IntegerAttr(), ropeStyle());
@@ -500,7 +509,13 @@ private:
         IntegerAttr(), /*key_rope_theta=*/FloatAttr(),
         /*key_rope_style=*/seq::RopeStyleAttr(),
         /*key_rotary_dim=*/IntegerAttr(), /*latent_heads=*/IntegerAttr());
-    seq::KVStoreOp::create(b, loc, attention.getNewCache(), state, slot);
+    Value after = attention.getNewCache();
+    if (kind == Layer::Carried) // The tokens left out pass by.
+      after = seq::KVAdvanceOp::create(b, loc, after, fn.getArgument(3));
+    seq::KVStoreOp::create(b, loc, after, state, slot);
+    SmallVector<Value> extra;
+    if (kind == Layer::Selecting)
+      extra = {tokenScore(b, loc, q, k, tsp), positions};
     Value o = linear(joinHeads(attention.getOutput()), "layers.0.wo");
     x = add(x, o);
 
@@ -514,9 +529,29 @@ private:
               .getResult();
         });
     x = add(x, linear(act, "layers.0.w_down"));
-    func::ReturnOp::create(b, loc, x);
-    layerFuncs[tokens] = fn;
+    extra.insert(extra.begin(), x);
+    func::ReturnOp::create(b, loc, extra);
+    layerFuncs[{tokens, kind}] = fn;
     return fn;
+  }
+
+  /// Positions len .. len + T - 1 of the T tokens of x after `cache`.
+  Value tokenPositions(Value cache, Value x) {
+    Value pos0 = seq::KVLengthOp::create(b, loc, cache);
+    Value posInit = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{dim(x, 0)}, b.getIndexType());
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{posInit.getType()}, ValueRange{},
+               ValueRange{posInit},
+               SmallVector<AffineMap>{b.getMultiDimIdentityMap(1)},
+               SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+               [&](OpBuilder &nb, Location nl, ValueRange) {
+                 Value t = linalg::IndexOp::create(nb, nl, 0);
+                 linalg::YieldOp::create(
+                     nb, nl,
+                     arith::AddIOp::create(nb, nl, pos0, t).getResult());
+               })
+        .getResult(0);
   }
 
   void buildForward(StringRef name, int64_t tokens, bool allLogits) override {
@@ -530,12 +565,33 @@ private:
         /*restrict=*/true);
     Value x = embedTokens(toks, "embed");
     func::FuncOp fl = layerFunc(tokens);
+    // Token-selective propagation shortens the prompt's later layers; not
+    // when every token's logits are asked for.
+    bool select = tsp.enabled() && tokens != 1 && !allLogits;
+    Value positions, skipped;
     for (int64_t l = 0; l < cfg.layers; ++l) {
       // The layer names its weights and its cache's slot.
       Value li = arith::ConstantIndexOp::create(b, loc, l);
-      x = func::CallOp::create(b, loc, fl,
-                               ValueRange{li, x, fn.getArgument(1), li})
-              .getResult(0);
+      Value state = fn.getArgument(1);
+      if (!select || l < tsp.layer) {
+        x = func::CallOp::create(b, loc, fl, ValueRange{li, x, state, li})
+                .getResult(0);
+      } else if (l == tsp.layer) {
+        auto call =
+            func::CallOp::create(b, loc, layerFunc(tokens, Layer::Selecting),
+                                 ValueRange{li, x, state, li});
+        Value n = tensor::DimOp::create(b, loc, call.getResult(0), 0);
+        std::tie(x, positions) =
+            propagateTokens(b, loc, call.getResult(0), call.getResult(2),
+                            call.getResult(1), tsp);
+        skipped = arith::SubIOp::create(b, loc, n,
+                                        tensor::DimOp::create(b, loc, x, 0));
+      } else {
+        x = func::CallOp::create(
+                b, loc, layerFunc(tokens, Layer::Carried),
+                ValueRange{li, x, positions, skipped, state, li})
+                .getResult(0);
+      }
     }
     if (!allLogits)
       x = lastRow(x);
@@ -550,11 +606,17 @@ private:
 llvm::Expected<LlamaModel>
 seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
                  WeightFormat format, int64_t context, bool f16Cache,
-                 std::optional<uint64_t> rotationSeed, WeightSink *sink) {
+                 std::optional<uint64_t> rotationSeed, WeightSink *sink,
+                 const TokenPropagation &tsp) {
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
-                   memref::MemRefDialect, seq::SeqDialect,
+                   memref::MemRefDialect, scf::SCFDialect, seq::SeqDialect,
                    tensor::TensorDialect>();
+  if (tsp.enabled() && tsp.layer >= cfg.layers - 1)
+    return llvm::createStringError(llvm::formatv(
+        "--kv-tsp-layer {0}: tokens are selected after a layer before the "
+        "last (this model has {1} layers, 0 .. {2})",
+        tsp.layer, cfg.layers, cfg.layers - 1));
   LlamaModel model;
   model.config = cfg;
   model.weights.sink = sink;
@@ -638,7 +700,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     return std::move(reader.err);
   model.weights.pad(64);
 
-  LlamaBuilder builder(ctx, cfg, model.weights, model.context, f16Cache);
+  LlamaBuilder builder(ctx, cfg, model.weights, model.context, f16Cache, tsp);
   model.module = builder.build();
   if (!model.module)
     return llvm::createStringError(
@@ -697,9 +759,9 @@ importLlama(MLIRContext *ctx, llvm::StringRef path,
     if (t->blocks)
       cfg->blockType = t->blocks->name;
   }
-  auto built =
-      buildLlama(ctx, **ckpt, *cfg, options.weights, options.context,
-                 options.f16Cache, options.rotationSeed, options.weightSink);
+  auto built = buildLlama(ctx, **ckpt, *cfg, options.weights, options.context,
+                          options.f16Cache, options.rotationSeed,
+                          options.weightSink, options.tsp);
   if (!built)
     return built.takeError();
   ImportedModel m = makeImportedModel("llama", *cfg, *built);

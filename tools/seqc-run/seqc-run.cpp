@@ -4,7 +4,8 @@
 //                              [--top-k K] [--seed S] [--vocab PATH]
 //                              [--ban 0,...] [--stats]
 //   seqc-run logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]
-//                              [--step-from N] [-o FILE] [--state FILE]
+//                              [--step-from N [--after-prompt]] [-o FILE]
+//                              [--state FILE]
 //   seqc-run ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]
 //                              [--max-tokens N]
 //   seqc-run bench    ARTIFACT [--prefill 64,512] [--decode N] [--rounds R]
@@ -45,9 +46,13 @@ const char *seqcrun::kUsage =
     "                    (--ban: token ids never sampled; --stats: spiking\n"
     "                    models' spikes per token and firing rates)\n"
     "  logits   ARTIFACT (--tokens 1,2,3 | -p TEXT) [--all] [--step]\n"
-    "                    [--step-from N] [-o FILE.f32] [--state FILE.f32]\n"
+    "                    [--step-from N [--after-prompt]] [-o FILE.f32]\n"
+    "                    [--state FILE.f32]\n"
     "                    (--step-from: the first N tokens by one prefill;\n"
-    "                    --state: the state after each call)\n"
+    "                    --after-prompt: that prefill returns the last\n"
+    "                    logits only, as generation's does, and the rows\n"
+    "                    are those from token N-1 on; --state: the state\n"
+    "                    after each call)\n"
     "  ppl      ARTIFACT FILE [--start-fraction F | --start-byte B]\n"
     "                    [--max-tokens N] [--window N]\n"
     "  bench    ARTIFACT [--prefill 64,512] [--decode N] [--rounds R]\n"
@@ -162,9 +167,15 @@ int cmdLogits(Args &args) {
   std::string out = args.str("-o", "");
   std::string stateOut = args.str("--state", "");
   size_t stepFrom = (size_t)args.integer("--step-from", 0, 0, INT32_MAX);
+  // The prompt fed as generation feeds it (seqc_session_prefill, last
+  // logits only), then the rows from the prompt's last token on.
+  bool afterPrompt = args.has("--after-prompt");
   args.finish();
   if (stepFrom && !step)
     die("--step-from needs --step");
+  if (afterPrompt && (!stepFrom || all))
+    die("--after-prompt needs --step --step-from N (and prints its own rows: "
+        "not --all)");
   int32_t vocab = seqc_model_vocab(l.model);
   if (all && ids.size() > ((size_t)1 << 32) / (size_t)vocab)
     die("logits --all: " + std::to_string(ids.size()) + " tokens x " +
@@ -175,7 +186,11 @@ int cmdLogits(Args &args) {
     checkOutputPath(stateOut);
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
-  std::vector<float> logits((all ? ids.size() : 1) * vocab);
+  size_t firstRow = afterPrompt ? std::min(stepFrom, ids.size()) - 1 : 0;
+  std::vector<float> logits((all           ? ids.size()
+                             : afterPrompt ? ids.size() - firstRow
+                                           : 1) *
+                            vocab);
   // Raw copies of the state buffer: after each step, or after the last token.
   std::string states;
   auto keepState = [&] {
@@ -192,7 +207,7 @@ int cmdLogits(Args &args) {
         check(seqc_session_prefill_all(s, ids.data(), first, logits.data()));
       else
         check(seqc_session_prefill(s, ids.data(), first));
-      if (!all && first == ids.size())
+      if ((!all && first == ids.size()) || afterPrompt)
         std::memcpy(logits.data(), seqc_session_logits(s), 4 * vocab);
       if (!stateOut.empty())
         keepState();
@@ -201,9 +216,9 @@ int cmdLogits(Args &args) {
       check(seqc_session_step(s, ids[i]));
       if (!stateOut.empty())
         keepState();
-      if (all || i + 1 == ids.size())
-        std::memcpy(&logits[(all ? i : 0) * vocab], seqc_session_logits(s),
-                    4 * vocab);
+      if (all || afterPrompt || i + 1 == ids.size())
+        std::memcpy(&logits[(all || afterPrompt ? i - firstRow : 0) * vocab],
+                    seqc_session_logits(s), 4 * vocab);
     }
   } else if (all) {
     check(seqc_session_prefill_all(s, ids.data(), ids.size(), logits.data()));
@@ -369,8 +384,8 @@ int run(int argc, char **argv) {
   }
   std::string cmd = argv[1];
   Args args(argc, argv,
-            {"--all", "--step", "--covariance", "--stats", "--verify",
-             "--no-verify"});
+            {"--all", "--step", "--after-prompt", "--covariance", "--stats",
+             "--verify", "--no-verify"});
   if (cmd == "tokenize")
     return cmdTokenize(args);
   if (args.positional.empty())

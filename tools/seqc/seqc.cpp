@@ -295,6 +295,24 @@ cl::opt<std::string>
                  cl::desc("With --kv-select: pooling of the scores along "
                           "the prompt, max (FastKV) or avg"),
                  cl::init("max"), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 0, 1 << 20>> kvTspLayer(
+    "kv-tsp-layer",
+    cl::desc("With --kv-select: FastKV's token-selective propagation after "
+             "this layer (0-based): the prompt's later layers run on the "
+             "tokens that layer's window score ranks highest and the window, "
+             "at their positions (the prefill that returns the last logits "
+             "only; seqc_session_prefill_all runs every token)"),
+    cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>>
+    kvTspKeep("kv-tsp-keep",
+              cl::desc("With --kv-tsp-layer: tokens carried on, window "
+                       "included"),
+              cl::init(0), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<double, false, seqc::RealFlag>
+    kvTspRate("kv-tsp-rate",
+              cl::desc("With --kv-tsp-layer, instead of --kv-tsp-keep: the "
+                       "fraction of the prompt's tokens carried on"),
+              cl::init(0.0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<bool, true>
     rotateKV("rotate-kv",
              cl::desc("Rotate queries, keys and values by Hadamard "
@@ -449,6 +467,14 @@ seqc::ImportOptions importOptions(seqc::WeightFormat format) {
   o.f16Cache = kvF16;
   if (rotateWeights)
     o.rotationSeed = rotationSeed;
+  if (kvTspLayer.getNumOccurrences()) {
+    o.tsp.layer = kvTspLayer;
+    o.tsp.keep = kvTspKeep;
+    o.tsp.rate = kvTspRate;
+    o.tsp.window = kvSelectWindow;
+    o.tsp.kernel = kvSelectKernel;
+    o.tsp.maxPool = kvSelectPool == "max";
+  }
   seqc::SpikeGPTOptions &spk = o.spikegpt;
   if (binaryEmbedding != Tristate::Auto)
     spk.binaryEmbedding = binaryEmbedding == Tristate::On;
@@ -498,6 +524,29 @@ Expected<seqc::ModelPipelineOptions> modelPipelineOptions() {
   o.calibration = !kvCalibration.empty();
   if (Error e = o.validate())
     return std::move(e);
+  bool tsp = kvTspLayer.getNumOccurrences();
+  if (!tsp && (kvTspKeep.getNumOccurrences() || kvTspRate.getNumOccurrences()))
+    return createStringError("--kv-tsp-keep and --kv-tsp-rate need "
+                             "--kv-tsp-layer");
+  if (tsp) {
+    if (!o.select.enabled || o.select.rate > 0.0)
+      return createStringError(
+          "--kv-tsp-layer needs --kv-select=fastkv with --kv-select-keep "
+          "(FastKV rescales proportional budgets after the selecting layer; "
+          "seqc keeps the same number of rows in every layer)");
+    if (kvTspKeep.getNumOccurrences() == kvTspRate.getNumOccurrences())
+      return createStringError("--kv-tsp-layer needs one of --kv-tsp-keep "
+                               "and --kv-tsp-rate");
+    if (kvTspKeep.getNumOccurrences() && kvTspKeep <= o.select.window)
+      return createStringError(
+          formatv("--kv-tsp-keep ({0}) must exceed --kv-select-window ({1}), "
+                  "which is always carried on",
+                  (int64_t)kvTspKeep, o.select.window)
+              .str());
+    if (kvTspRate.getNumOccurrences() && !(kvTspRate > 0.0 && kvTspRate <= 1.0))
+      return createStringError("--kv-tsp-rate must be in (0, 1], got " +
+                               std::to_string(kvTspRate));
+  }
   return o;
 }
 
@@ -700,7 +749,14 @@ int runCompile() {
                 sel.rate > 0.0 ? formatv("rate={0}", sel.rate).str()
                                : formatv("keep={0}", sel.keep).str(),
                 sel.window, sel.kernel, mlir::seq::stringifyScorePool(sel.pool))
-            .str();
+            .str() +
+        (options.tsp.enabled()
+             ? formatv(" tsp_layer={0} tsp_{1}", options.tsp.layer,
+                       options.tsp.rate > 0.0
+                           ? formatv("rate={0}", options.tsp.rate).str()
+                           : formatv("keep={0}", options.tsp.keep).str())
+                   .str()
+             : std::string());
   description.tokenizer = tok;
   auto manifest =
       seqc::describeArtifact(*model, description, (*target)->describe());

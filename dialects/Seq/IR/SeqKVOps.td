@@ -225,6 +225,31 @@ def Seq_KVSelectOp : Seq_Op<"kv_select", [Pure,
   let hasVerifier = 1;
 }
 
+def Seq_KVAdvanceOp : Seq_Op<"kv_advance", [Pure,
+    AllTypesMatch<["cache", "result"]>]> {
+  let summary = "move a KV cache's next position past tokens it does not store";
+  let description = [{
+    Returns `cache` with its length (`seq.kv_length`, the position of the
+    next token) increased by `count`, its rows unchanged: `count` tokens
+    passed that this cache's layer never processed. FastKV's token-selective
+    propagation runs the layers after a chosen one on a subset of the
+    prompt, at the tokens' original positions; those layers' caches advance
+    by the tokens left out, so decode continues at the right position.
+
+    The cache must store every token at its row in full precision, as for
+    `seq.kv_select`.
+
+    Example:
+    ```mlir
+    %c2 = seq.kv_advance %c1, %skipped : !seq.kv_cache<8x128x4096xf16>
+    ```
+  }];
+  let arguments = (ins Seq_KVCacheType:$cache, Index:$count);
+  let results = (outs Seq_KVCacheType:$result);
+  let assemblyFormat = "$cache `,` $count attr-dict `:` qualified(type($cache))";
+  let hasVerifier = 1;
+}
+
 def Seq_KVLoadOp : Seq_Op<"kv_load", [
     MemoryEffects<[MemRead]>]> {
   let summary = "the cache stored at a slot of a state buffer";
@@ -324,6 +349,27 @@ def Seq_KVWindowScoreOp : Seq_Op<"kv_window_score", [Pure]> {
     $query `,` $key attr-dict `:` type($query) `,` type($key) `->` type($score)
   }];
   let hasVerifier = 1;
+}
+
+def Seq_SelectTopOp : Seq_Op<"select_top", [Pure]> {
+  let summary = "the indices of the k largest scores, in ascending order";
+  let description = [{
+    The positions of the `k` largest entries of `score`, sorted ascending
+    (not by score): the tokens FastKV's token-selective propagation carries
+    to the next layers, in their original order. Equal scores: the earlier
+    position is taken first. A `k` above the number of scores takes them
+    all. Scores compare as f32 values (NaN is not allowed; -0 equals +0).
+
+    Example:
+    ```mlir
+    %idx = seq.select_top %score, %k : tensor<?xf32> -> tensor<?xindex>
+    ```
+  }];
+  let arguments = (ins 1DTensorOf<[F32]>:$score, Index:$k);
+  let results = (outs 1DTensorOf<[Index]>:$indices);
+  let assemblyFormat = [{
+    $score `,` $k attr-dict `:` type($score) `->` type($indices)
+  }];
 }
 
 #endif // SEQC_DIALECT_SEQ_SEQKVOPS_TD

@@ -615,13 +615,25 @@ LogicalResult KVEvictOp::verify() {
   return success();
 }
 
+/// kv_select and kv_advance: `cache` stores every token at its row in full
+/// precision.
+static LogicalResult verifyRowCache(Operation *op, KVCacheType cache,
+                                    StringRef what) {
+  if (cache.isCompressed() || cache.isScored() || cache.getWindow() != 0)
+    return op->emitOpError()
+           << what << " a cache that stores every token at full precision; "
+           << cache << " has encodings, a window or an eviction policy";
+  return success();
+}
+
+LogicalResult KVAdvanceOp::verify() {
+  return verifyRowCache(*this, getCache().getType(), "advances");
+}
+
 LogicalResult KVSelectOp::verify() {
   KVCacheType cache = getCache().getType();
-  if (cache.isCompressed() || cache.isScored() || cache.getWindow() != 0)
-    return emitOpError() << "selects rows of a cache that stores every token "
-                            "at full precision; "
-                         << cache << " has encodings, a window or an "
-                         << "eviction policy";
+  if (failed(verifyRowCache(*this, cache, "selects rows of")))
+    return failure();
   auto score = getScore().getType();
   if (score.getDimSize(0) != cache.getHeads())
     return emitOpError() << "score must have one row per KV head ("

@@ -33,6 +33,22 @@ namespace seqc {
 /// What the user decides at import: the storage of the weights and, for
 /// attention models, the KV caches' capacity and element type and QuaRot's
 /// weight rotation.
+/// FastKV's token-selective propagation (attention models): after layer
+/// `layer`, a prompt's later layers run on the tokens its last `window`
+/// queries attended to most in that layer (and those `window`), `keep` of
+/// them or int(n * rate) of n, at their original positions.
+struct TokenPropagation {
+  /// The layer after which tokens are selected; -1: none.
+  int64_t layer = -1;
+  int64_t keep = 0;
+  double rate = 0.0;
+  /// The window score's window and pooling (as --kv-select's).
+  int64_t window = 8, kernel = 7;
+  bool maxPool = true;
+
+  bool enabled() const { return layer >= 0; }
+};
+
 struct ImportOptions {
   /// An architecture's name (see architectures()); empty: detect it.
   std::string arch;
@@ -44,6 +60,8 @@ struct ImportOptions {
   /// Fold QuaRot's rotations into the weights with this seed (attention
   /// models only).
   std::optional<uint64_t> rotationSeed;
+  /// Attention models: FastKV's token-selective propagation in the prefill.
+  TokenPropagation tsp;
   /// --arch=spikegpt: what its checkpoint cannot say.
   SpikeGPTOptions spikegpt;
   /// Recurrent models: keep the WKV state quantized between tokens, in codes

@@ -11,6 +11,7 @@
 #define SEQC_IMPORT_LLAMA_H
 
 #include "seqc/Import/Checkpoint.h"
+#include "seqc/Import/Importer.h"
 #include "seqc/Import/WeightBlob.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -79,12 +80,14 @@ struct LlamaModel {
 /// undoes it). The model computes the same function; the module records what
 /// was folded as `seq.folded_rotations` (["residual", "values"]). An error when
 /// the width or the head size has no Hadamard matrix. The blob's bytes go to
-/// `sink` tensor by tensor (WeightBlob).
+/// `sink` tensor by tensor (WeightBlob). With `tsp`, the prefill runs the
+/// layers after `tsp.layer` on the tokens it selects (seqc_prefill only:
+/// seqc_prefill_all, whose every token has logits, runs them all).
 llvm::Expected<LlamaModel>
 buildLlama(mlir::MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &config,
            WeightFormat format, int64_t context, bool f16Cache,
            std::optional<uint64_t> rotationSeed = std::nullopt,
-           WeightSink *sink = nullptr);
+           WeightSink *sink = nullptr, const TokenPropagation &tsp = {});
 
 } // namespace seqc
 

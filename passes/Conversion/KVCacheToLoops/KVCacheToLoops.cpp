@@ -117,12 +117,12 @@ LogicalResult mlir::seq::verifyKVCachesInPlace(Operation *root) {
       }
     } else if (auto att = dyn_cast<KVAttentionOp>(op)) {
       r = attention(att, KVAppendOp());
-    } else if (auto select = dyn_cast<KVSelectOp>(op)) {
-      if (FailureOr<KVLoadOp> load = take(select, select.getCache());
-          failed(load))
+    } else if (isa<KVSelectOp, KVAdvanceOp>(op)) {
+      // Both update the cache of their first operand into their result.
+      if (FailureOr<KVLoadOp> load = take(op, op->getOperand(0)); failed(load))
         r = failure();
       else
-        origin[select.getResult()] = *load;
+        origin[op->getResult(0)] = *load;
     } else if (auto store = dyn_cast<KVStoreOp>(op)) {
       auto it = origin.find(store.getCache());
       if (it == origin.end() || it->second.getState() != store.getState() ||
@@ -230,8 +230,9 @@ void mlir::seq::configureKVCacheToLoopsTarget(ConversionTarget &target) {
       .addLegalDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                        math::MathDialect, memref::MemRefDialect,
                        scf::SCFDialect, vector::VectorDialect>();
-  target.addIllegalOp<KVLoadOp, KVLengthOp, KVAppendOp, KVAttentionOp,
-                      KVStoreOp, KVEmptyOp, KVEvictOp, KVSelectOp>();
+  target
+      .addIllegalOp<KVLoadOp, KVLengthOp, KVAppendOp, KVAttentionOp, KVStoreOp,
+                    KVEmptyOp, KVEvictOp, KVSelectOp, KVAdvanceOp>();
 }
 
 //===----------------------------------------------------------------------===//

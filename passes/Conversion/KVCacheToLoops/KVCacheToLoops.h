@@ -41,7 +41,8 @@ void populateKVAppendPatterns(TypeConverter &converter,
 void populateKVAttentionPatterns(TypeConverter &converter,
                                  RewritePatternSet &patterns);
 
-/// seq.kv_select: a prompt's best-scored rows kept per head, in place.
+/// seq.kv_select (a prompt's best-scored rows kept per head, in place) and
+/// seq.kv_advance (positions passed without rows).
 void populateKVSelectPatterns(TypeConverter &converter,
                               RewritePatternSet &patterns);
 

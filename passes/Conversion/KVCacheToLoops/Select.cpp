@@ -5,8 +5,8 @@
 // selection is exact and in place, in two passes over each head's scores:
 //
 // 1. the k-th largest score, by a radix select on the scores' bits mapped
-//    to unsigned integers that order as the floats do (32 counting passes;
-//    no sort, no scratch memory);
+//    to unsigned integers that order as the floats do (RadixSelect.h: 32
+//    counting passes; no sort, no scratch memory);
 // 2. a compaction: rows above it, and the first rows equal to it until k
 //    are kept, moved down over the dropped ones in their original order
 //    (a row only ever moves to a lower row, so one forward pass suffices),
@@ -20,6 +20,7 @@
 
 #include "passes/Conversion/KVCacheToLoops/KVAppend.h"
 #include "passes/Conversion/KVCacheToLoops/KVCacheToLoops.h"
+#include "passes/Conversion/RadixSelect.h"
 
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -32,42 +33,6 @@ namespace {
 class KVSelectEmitter : public KVLoopBuilder {
 public:
   using KVLoopBuilder::KVLoopBuilder;
-
-  Value i32(int64_t v) {
-    return arith::ConstantIntOp::create(b, b.getI32Type(), v);
-  }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, p, x, y);
-  }
-  Value pick(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, c, x, y);
-  }
-  Value toIndex(Value i1) {
-    return arith::IndexCastOp::create(
-        b, b.getIndexType(), arith::ExtUIOp::create(b, b.getI32Type(), i1));
-  }
-
-  /// Score [h, j] as an i32 whose unsigned order is the float order: the
-  /// sign bit flipped for positive values, every bit for negative ones
-  /// (-0 first becomes +0, so the two compare equal).
-  Value orderedBits(Value scores, Value h, Value j) {
-    Value s = memref::LoadOp::create(b, scores, ValueRange{h, j});
-    s = arith::AddFOp::create(b, s, f(0.0f));
-    Value bits = arith::BitcastOp::create(b, b.getI32Type(), s);
-    Value sign = arith::ShRSIOp::create(b, bits, i32(31));
-    Value flip = arith::OrIOp::create(b, sign, i32(INT32_MIN));
-    return arith::XOrIOp::create(b, bits, flip);
-  }
-
-  /// How many of scores [h, 0..S) satisfy `pred(u, threshold)`.
-  Value count(Value scores, Value h, Value S, arith::CmpIPredicate pred,
-              Value threshold) {
-    return carry(idx(0), S, ValueRange{idx(0)},
-                 [&](Value j, ValueRange c) -> SmallVector<Value> {
-                   Value u = orderedBits(scores, h, j);
-                   return {add(c[0], toIndex(cmp(pred, u, threshold)))};
-                 })[0];
-  }
 
   /// Moves row `from` of head h to row `to` (keys and values).
   void moveRow(Value keys, Value values, Value h, Value from, Value to) {
@@ -92,42 +57,33 @@ public:
       Value keys = view(l.keys, {H, l.capacity, D}, elt);
       Value values = view(l.values, {H, l.capacity, D}, elt);
       loop(H, [&](Value h) {
-        // The largest t with #{u >= t} >= k: the k-th largest score.
-        Value kth = carry(
-            idx(0), idx(32), ValueRange{i32(0)},
-            [&](Value i, ValueRange c) -> SmallVector<Value> {
-              Value bit = arith::SubIOp::create(
-                  b, i32(31), arith::IndexCastOp::create(b, b.getI32Type(), i));
-              Value cand = arith::OrIOp::create(
-                  b, c[0], arith::ShLIOp::create(b, i32(1), bit));
-              Value cnt = count(scores, h, S, arith::CmpIPredicate::uge, cand);
-              Value enough = cmp(arith::CmpIPredicate::sge, cnt, k);
-              return {pick(enough, cand, c[0])};
-            })[0];
-        Value above = count(scores, h, S, arith::CmpIPredicate::ugt, kth);
-        Value ties =
-            arith::IndexCastOp::create(b, b.getI32Type(), sub(k, above));
-        // Compaction in order: rows above the k-th score, and the first
-        // `ties` rows equal to it.
-        carry(idx(0), S, ValueRange{idx(0), i32(0)},
+        auto bitsAt = [&](Value j) {
+          return orderedScoreBits(
+              b, memref::LoadOp::create(b, scores, ValueRange{h, j}));
+        };
+        RadixSelection sel = radixSelect(b, S, k, bitsAt);
+        // The kept rows moved down over the dropped ones, in order (a row
+        // only moves to a lower row), then the window after them.
+        Value zero32 = arith::ConstantIntOp::create(b, b.getI32Type(), 0);
+        carry(idx(0), S, ValueRange{idx(0), zero32},
               [&](Value j, ValueRange c) -> SmallVector<Value> {
-                Value u = orderedBits(scores, h, j);
-                Value tie = arith::AndIOp::create(
-                    b, cmp(arith::CmpIPredicate::eq, u, kth),
-                    cmp(arith::CmpIPredicate::slt, c[1], ties));
-                Value kept = arith::OrIOp::create(
-                    b, cmp(arith::CmpIPredicate::ugt, u, kth), tie);
+                auto [kept, tie] = radixTakes(b, sel, bitsAt(j), c[1]);
                 ifThen(kept, [&] {
-                  ifThen(cmp(arith::CmpIPredicate::ne, c[0], j), [&] {
-                    moveRow(keys, values, h, add(first, j), add(first, c[0]));
-                  });
+                  ifThen(arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                               c[0], j),
+                         [&] {
+                           moveRow(keys, values, h, add(first, j),
+                                   add(first, c[0]));
+                         });
                 });
-                return {add(c[0], toIndex(kept)),
+                Value one = arith::IndexCastOp::create(
+                    b, b.getIndexType(),
+                    arith::ExtUIOp::create(b, b.getI32Type(), kept));
+                return {add(c[0], one),
                         arith::AddIOp::create(
                             b, c[1],
                             arith::ExtUIOp::create(b, b.getI32Type(), tie))};
               });
-        // The window after them.
         loop(idx(0), ws, [&](Value i) {
           moveRow(keys, values, h, add(first, add(S, i)),
                   add(first, add(k, i)));
@@ -163,9 +119,33 @@ struct KVSelectLowering : OpConversionPattern<KVSelectOp> {
   }
 };
 
+/// seq.kv_advance: the dropped-token count of the header grows.
+struct KVAdvanceLowering : OpConversionPattern<KVAdvanceOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(KVAdvanceOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    std::string error;
+    FailureOr<KVStorage> ref =
+        getKVStorage(op.getCache().getType(), adaptor.getCache(), error);
+    if (failed(ref))
+      return rewriter.notifyMatchFailure(op, error);
+    if (ref->layout.compressed || ref->layout.evicting || ref->layout.scored)
+      return rewriter.notifyMatchFailure(op, "not a plain cache");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    KVLoopBuilder e(b, ref->layout, op.getCache().getType().getElementType(),
+                    ref->state, cacheBase(b, *ref));
+    e.storeHeader(1, e.add(e.loadHeader(1), adaptor.getCount().front()));
+    rewriter.replaceOpWithMultiple(op, {adaptor.getCache()});
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::seq::populateKVSelectPatterns(TypeConverter &converter,
                                          RewritePatternSet &patterns) {
-  patterns.add<KVSelectLowering>(converter, patterns.getContext());
+  patterns.add<KVSelectLowering, KVAdvanceLowering>(converter,
+                                                    patterns.getContext());
 }

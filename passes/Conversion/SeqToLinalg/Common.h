@@ -45,8 +45,10 @@ void populateLIFLoweringPatterns(RewritePatternSet &patterns);
 /// seq.perspective_combine and seq.perspective_mix (Perspective.cpp).
 void populatePerspectiveLoweringPatterns(RewritePatternSet &patterns);
 
-/// seq.kv_window_score (WindowScore.cpp).
-void populateWindowScoreLoweringPatterns(RewritePatternSet &patterns);
+/// Prefill-time selection: seq.kv_window_score (WindowScore.cpp) and
+/// seq.select_top (SelectTop.cpp, added by addSelectTopLowering).
+void populateSelectionLoweringPatterns(RewritePatternSet &patterns);
+void addSelectTopLowering(RewritePatternSet &patterns);
 
 /// The storage of `#seq.quant` tensors, packed bytes (Quant.cpp), added to
 /// `converter`; every other type converts to itself.

@@ -663,7 +663,7 @@ struct ConvertSeqToLinalgPass
     target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op, RopeOp,
                         PermuteChannelsOp, ScaleChannelsOp, LIFOp, QuantizeOp,
                         DequantizeOp, PerspectiveCombineOp, PerspectiveMixOp,
-                        KVWindowScoreOp>();
+                        KVWindowScoreOp, SelectTopOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     // Quantized codes are stored packed: functions, calls and returns that
     // carry them take the storage type instead.
@@ -697,5 +697,5 @@ void mlir::seq::populateSeqToLinalgConversionPatterns(
   tolinalg::populateChannelLoweringPatterns(patterns);
   tolinalg::populateLIFLoweringPatterns(patterns);
   tolinalg::populatePerspectiveLoweringPatterns(patterns);
-  tolinalg::populateWindowScoreLoweringPatterns(patterns);
+  tolinalg::populateSelectionLoweringPatterns(patterns);
 }

@@ -243,7 +243,8 @@ struct KVWindowScoreLowering : OpConversionPattern<KVWindowScoreOp> {
 
 } // namespace
 
-void mlir::seq::tolinalg::populateWindowScoreLoweringPatterns(
+void mlir::seq::tolinalg::populateSelectionLoweringPatterns(
     RewritePatternSet &patterns) {
   patterns.add<KVWindowScoreLowering>(patterns.getContext());
+  addSelectTopLowering(patterns);
 }

@@ -909,3 +909,11 @@ func.func @select_rows(%c: !seq.kv_cache<2x16x64xf32>, %s: tensor<4x?xf32>, %kee
   %c2 = seq.kv_select %c, %s, %keep {window = 4} : !seq.kv_cache<2x16x64xf32>, tensor<4x?xf32>
   return
 }
+
+// -----
+
+func.func @advance_window(%c: !seq.kv_cache<2x16x64xf32, window = 8>, %n: index) {
+  // expected-error @+1 {{'seq.kv_advance' op advances a cache that stores every token at full precision; '!seq.kv_cache<2x16x64xf32, window = 8>' has encodings, a window or an eviction policy}}
+  %c2 = seq.kv_advance %c, %n : !seq.kv_cache<2x16x64xf32, window = 8>
+  return
+}

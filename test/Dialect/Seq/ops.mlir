@@ -58,6 +58,15 @@ func.func @kv_select(%c: !seq.kv_cache<8x64x256xf16>, %s: tensor<8x?xf32>, %keep
   return %c2 : !seq.kv_cache<8x64x256xf16>
 }
 
+// CHECK-LABEL: func.func @token_selection
+// CHECK: seq.kv_advance %arg0, %arg2 : !seq.kv_cache<8x64x256xf32>
+// CHECK: seq.select_top %arg1, %arg2 : tensor<?xf32> -> tensor<?xindex>
+func.func @token_selection(%c: !seq.kv_cache<8x64x256xf32>, %s: tensor<?xf32>, %k: index) -> (!seq.kv_cache<8x64x256xf32>, tensor<?xindex>) {
+  %c2 = seq.kv_advance %c, %k : !seq.kv_cache<8x64x256xf32>
+  %i = seq.select_top %s, %k : tensor<?xf32> -> tensor<?xindex>
+  return %c2, %i : !seq.kv_cache<8x64x256xf32>, tensor<?xindex>
+}
+
 // CHECK-LABEL: func.func @kv_window_score
 // CHECK: seq.kv_window_score %arg0, %arg1 {window = 8 : i64} : tensor<?x32x128xf32>, tensor<?x8x128xf32> -> tensor<32x?xf32>
 // CHECK: seq.kv_window_score %arg0, %arg1 {kernel = 5 : i64, pool = #seq.pool<max>, window = 4 : i64}

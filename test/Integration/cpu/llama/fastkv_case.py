@@ -4,16 +4,21 @@ Model.prefill(method="fastkv") then Model.decode, float64).
 
     fastkv_case.py MODEL_DIR ARTIFACT --tokens 1,2,... --prompt N
                    (--keep M | --rate R) [--window WS] [--kernel K]
-                   [--pool avg|max] --logits GOT.f32 --state STATES.bin
+                   [--pool avg|max] [--tsp-layer L (--tsp-keep T | --tsp-rate R)]
+                   --logits GOT.f32 --state STATES.bin
                    [--tol T]
 
-GOT.f32 is `seqc-run logits --all --step --step-from N -o` over the tokens:
-its rows from N - 1 on (the prompt's last logits, then one per decoded token)
+GOT.f32 is `seqc-run logits --all --step --step-from N -o` (or
+`--after-prompt` instead of `--all`, the prefill generation uses, which
+runs token-selective propagation) over the tokens: its rows from N - 1 on (the prompt's last logits, then one per decoded token)
 must equal the reference's within T (absolute). STATES.bin is the same run's
 `--state`: its first state, right after the prompt's prefill, must hold per
 layer and KV head exactly the reference's kept positions (compared as sets:
 seqc keeps them in position order, the reference in score order), found by
-matching the stored keys to the reference's keys after RoPE. The check also
+matching the stored keys to the reference's kept keys (after RoPE).
+With --tsp-layer, the layers after it run on the tokens FastKV's
+token-selective propagation carries on (the reference's, compared through
+the logits and each later layer's kept keys). The check also
 reports the smallest gap between the last kept and the first dropped score,
 relative to the largest score: a gap near float32 precision would make the
 selection itself ambiguous, and the case is refused.
@@ -55,6 +60,9 @@ def main():
     p.add_argument("--window", type=int, default=8)
     p.add_argument("--kernel", type=int, default=7)
     p.add_argument("--pool", default="max")
+    p.add_argument("--tsp-layer", type=int, default=-1)
+    p.add_argument("--tsp-keep", type=int)
+    p.add_argument("--tsp-rate", type=float)
     p.add_argument("--logits", required=True)
     p.add_argument("--state", required=True)
     p.add_argument("--tol", type=float, default=1e-4)
@@ -67,6 +75,12 @@ def main():
         opts["retain_rate"] = a.rate
     else:
         opts["capacity"] = a.keep
+    if a.tsp_layer >= 0:
+        opts["tsp_layer"] = a.tsp_layer
+        if a.tsp_rate:
+            opts["tsp_rate"] = a.tsp_rate
+        else:
+            opts["tsp_len"] = a.tsp_keep
     ref = [model.prefill(tokens[:n], "fastkv", **opts)]
     caches = [(rows.copy(), K.copy()) for _, rows, K, _ in model.caches]
     gaps = []
@@ -82,19 +96,31 @@ def main():
             other = np.abs(row[row != v] - v)
             if other.size:
                 gaps.append(float(other.min() / np.max(s_kv)))
+    if model.tsp is not None:
+        # The same for the tokens carried on: their total score at the
+        # selecting layer.
+        tok = model.s_kv[a.tsp_layer][1].sum(axis=0)
+        v = -np.sort(-tok)[len(model.tsp) - a.window - 1]
+        other = np.abs(tok[tok != v] - v)
+        if other.size:
+            gaps.append(float(other.min() / np.max(tok)))
     for t in tokens[n:]:
         ref.append(model.decode(t))
     ref = np.array(ref)
 
     m = manifest(a.artifact)
     vocab = int(m["vocab"])
-    got = np.fromfile(a.logits, dtype="<f4").reshape(-1, vocab)[n - 1:]
+    got = np.fromfile(a.logits, dtype="<f4").reshape(-1, vocab)
+    if got.shape[0] == len(tokens):  # --all: every row.
+        got = got[n - 1:]
     if got.shape != ref.shape:
         sys.exit(f"expected {ref.shape[0]} rows from position {n - 1}, got {got.shape[0]}")
     err = float(np.max(np.abs(got - ref)))
     gap = min(gaps) if gaps else float("inf")
-    print(f"fastkv: {len(getattr(model, 's_kv', {}))} layers compressed, smallest boundary gap {gap:.3g} of the "
-          f"largest score; logits max abs error {err:.3g} (tolerance {a.tol:g})")
+    carried = "" if model.tsp is None else f", {len(model.tsp)} of {n} tokens carried on"
+    print(f"fastkv: {len(getattr(model, 's_kv', {}))} layers compressed{carried}, smallest "
+          f"boundary gap {gap:.3g} of the largest score; logits max abs error {err:.3g} "
+          f"(tolerance {a.tol:g})")
     if gap < MIN_GAP:
         sys.exit(f"fastkv: the selection boundary gap {gap:.3g} is below {MIN_GAP:g}: "
                  "choose another case")
@@ -118,9 +144,10 @@ def main():
         for h in range(H):
             want = set(int(x) for x in want_pos[h])
             stored = keys[h, :rows].astype(np.float64)
-            ref_k = full_keys(model, tokens[:n], l)[:, h]
+            # The reference's kept keys (after RoPE), each with its position.
+            ref_k = caches[l][1][h]
             dist = np.abs(stored[:, None, :] - ref_k[None, :, :]).max(axis=2)
-            pos = dist.argmin(axis=1)
+            pos = want_pos[h][dist.argmin(axis=1)]
             found = set(int(x) for x in pos)
             if dist.min(axis=1).max() > 1e-3 * max(1.0, np.abs(ref_k).max()) or found != want:
                 print(f"layer {l} head {h}: kept {sorted(found)}, expected {sorted(want)}")
@@ -131,24 +158,6 @@ def main():
     if bad or not err <= a.tol:
         sys.exit("fastkv: FAIL")
     print("fastkv: OK")
-
-
-_full = {}
-
-
-def full_keys(model, prompt, layer):
-    """Keys after RoPE of every prompt token at `layer` ([n, Hk, D]), from a
-    prefill without selection (identical up to the selecting layer)."""
-    key = (id(model), tuple(prompt))
-    if key not in _full:
-        X, pos = model.embed(prompt), np.arange(len(prompt))
-        out = []
-        for l in range(model.L):
-            q, k, v = model.qkv(l, X, pos)
-            out.append(k)
-            X = model.finish(l, X, model.attend_prefill(q, k, v))
-        _full[key] = out
-    return _full[key][layer]
 
 
 if __name__ == "__main__":
