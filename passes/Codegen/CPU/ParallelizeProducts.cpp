@@ -49,8 +49,23 @@ void seq::cpu::parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows,
   int64_t tileN = rows / kTileRows * kTileRows;
   Value tileN0 = cst(0);
   Value tileN1 = cst(tileN);
-  Value tileT0 = cst(0);
-  loops(tileN0, tileN1, tileT0, tileT, kTileRows, kTileTokens);
+  // The whole tiles in blocks of kBlockTokens tokens, one after the other:
+  // a block's activations stay in the cache while every row reads them
+  // (a 2048-token prompt in one block re-read its 4 MiB of activations
+  // from memory for each pair of rows, and ran at 0.53x the speed of the
+  // same prompt fed in 128-token calls).
+  auto blocks = scf::ForOp::create(rewriter, loc, cst(0), tileT,
+                                   cst(kBlockTokens));
+  {
+    OpBuilder::InsertionGuard g(rewriter);
+    rewriter.setInsertionPointToStart(blocks.getBody());
+    Value t0 = blocks.getInductionVar();
+    Value t1 = arith::MinUIOp::create(
+        rewriter, loc, arith::AddIOp::create(rewriter, loc, t0,
+                                             cst(kBlockTokens)),
+        tileT);
+    loops(tileN0, tileN1, t0, t1, kTileRows, kTileTokens);
+  }
   Value tailN0 = cst(0);
   Value tailN1 = cst(rows);
   loops(tailN0, tailN1, tileT, T, 1, 1);

@@ -18,8 +18,9 @@
 
 namespace mlir::seq::cpu {
 
-/// Prefill products compute tiles of kTileRows outputs x kTileTokens tokens.
-constexpr int64_t kTileRows = 2, kTileTokens = 4;
+/// Prefill products compute tiles of kTileRows outputs x kTileTokens tokens,
+/// in blocks of kBlockTokens tokens (a multiple of kTileTokens).
+constexpr int64_t kTileRows = 2, kTileTokens = 4, kBlockTokens = 128;
 
 /// Computes one tile: `nr` rows from `n0` by `tr` tokens from `t0`.
 using TileFn = function_ref<void(OpBuilder &, Location, Value n0, Value t0,
@@ -31,7 +32,8 @@ using TileFn = function_ref<void(OpBuilder &, Location, Value n0, Value t0,
 bool isTiled(std::optional<int64_t> rows, std::optional<int64_t> tokens);
 
 /// The scf.parallel loops covering outputs [0, rows) x tokens [0, T) when
-/// isTiled holds: the whole tiles, then the tokens beyond a multiple of
+/// isTiled holds: the whole tiles (one parallel loop per block of
+/// kBlockTokens tokens, in turn), then the tokens beyond a multiple of
 /// kTileTokens and the rows beyond a multiple of kTileRows, one output per
 /// iteration.
 void parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows, Value T,

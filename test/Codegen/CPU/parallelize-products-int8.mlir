@@ -32,7 +32,9 @@
 // CHECK:   memref.store %{{.*}}, %[[SCALES]][%[[QT]]
 // CHECK: %[[REM:.*]] = arith.remui %[[T]], %c4
 // CHECK: %[[TT:.*]] = arith.subi %[[T]], %[[REM]]
-// CHECK: scf.parallel (%[[N:.*]], %[[TI:.*]]) = (%{{.*}}, %{{.*}}) to (%c64{{.*}}, %[[TT]]) step (%c2{{.*}}, %c4{{.*}})
+// CHECK: scf.for %[[B:.*]] = %{{.*}} to %[[TT]] step %c128
+// CHECK: %[[BE:.*]] = arith.minui %{{.*}}, %[[TT]]
+// CHECK: scf.parallel (%[[N:.*]], %[[TI:.*]]) = (%{{.*}}, %[[B]]) to (%c64{{.*}}, %[[BE]]) step (%c2{{.*}}, %c4{{.*}})
 // CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:     vector.load %[[W]][%[[N]], {{.*}} : memref<64x128xi8>, vector<32xi8>
 // CHECK:     math.absi

@@ -5,13 +5,17 @@
 // two parallel dimensions with the reduction as an inner scf.for: tiles of
 // 2 rows x 4 tokens (one reduction loop carrying the 8 accumulators, so a
 // weight element is loaded once for 4 tokens and an activation once for 2
-// rows), then the tokens beyond a multiple of 4, one output at a time.
+// rows), in blocks of 128 tokens one after the other (a block's activations
+// stay in the cache while every row reads them), then the tokens beyond a
+// multiple of 4, one output at a time.
 // CHECK-LABEL: func.func @prefill_product
 // CHECK-SAME: (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<128x64xf32>, %[[Y:.*]]: memref<?x128xf32>)
 // CHECK: %[[T:.*]] = memref.dim %[[X]]
 // CHECK: %[[REM:.*]] = arith.remui %[[T]], %c4
 // CHECK: %[[TT:.*]] = arith.subi %[[T]], %[[REM]]
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c128{{.*}}, %[[TT]]) step (%c2{{.*}}, %c4{{.*}})
+// CHECK: scf.for %[[B:.*]] = %{{.*}} to %[[TT]] step %c128
+// CHECK: %[[BE:.*]] = arith.minui %{{.*}}, %[[TT]]
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[B]]) to (%c128{{.*}}, %[[BE]]) step (%c2{{.*}}, %c4{{.*}})
 // CHECK-COUNT-8: memref.load %[[Y]]
 // CHECK:   scf.for %{{.*}} = %{{.*}} to %c64 {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK-COUNT-8: arith.mulf {{.*}} fastmath<reassoc,contract>
@@ -47,7 +51,9 @@ func.func @prefill_product(%x: memref<?x64xf32>, %w: memref<128x64xf32>, %y: mem
 // CHECK-LABEL: func.func @prefill_odd_rows
 // CHECK: %[[T:.*]] = memref.dim
 // CHECK: %[[TT:.*]] = arith.subi %[[T]], %{{.*}}
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c6{{.*}}, %[[TT]]) step (%c2{{.*}}, %c4{{.*}})
+// CHECK: scf.for %[[B:.*]] = %{{.*}} to %[[TT]] step %c128
+// CHECK: %[[BE:.*]] = arith.minui %{{.*}}, %[[TT]]
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[B]]) to (%c6{{.*}}, %[[BE]]) step (%c2{{.*}}, %c4{{.*}})
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[TT]]) to (%c7{{.*}}, %[[T]])
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c6{{.*}}, %{{.*}}) to (%c7{{.*}}, %[[TT]])
 // CHECK-NOT: linalg.generic
