@@ -18,13 +18,16 @@ log-likelihood of those bytes. Configurations, for each capacity M:
   (`--kv-select=fastkv --kv-select-keep=M`), decode appends;
 - FastKV with token-selective propagation after layer 1 of 4, carrying
   max(M, P / 2) tokens (`--kv-tsp-layer=1 --kv-tsp-keep=...`);
+- DynamicKV: caches per query head (2x the rows of a KV-head cache here),
+  M rows per layer on average, spread over the layers by their scores
+  (average pooling, as the official Llama configuration);
 - H2O and RoCo (8 recent tokens protected) and a window, M tokens per KV
   head during the prompt and the decode.
 
 Writes kv_select_ppl.json (every configuration, with KV rows per layer and
 head after the prompt and at the end), kv_select_ppl.md (the table) and
-kv_select_ppl.svg (the plot). With --check, the full cache's and FastKV's
-mean NLLs must equal those of the numpy reference
+kv_select_ppl.svg (the plot). With --check, the full cache's, FastKV's and
+DynamicKV's mean NLLs must equal those of the numpy reference
 (test/reference/kv_select_ref.py, float64) on the same spans within 1e-4;
 exits 1 otherwise.
 """
@@ -66,6 +69,9 @@ def configs(capacities, prompt):
             (f"FastKV, {M} rows, {tsp} tokens after layer 1", "fastkv+tsp", M,
              ["--kv-select=fastkv", f"--kv-select-keep={M}", "--kv-tsp-layer=1",
               f"--kv-tsp-keep={tsp}"], dict(capacity=M, tsp_layer=1, tsp_len=tsp)),
+            (f"DynamicKV, {M} rows per layer on average", "dynamickv", M,
+             ["--kv-select=dynamickv", f"--kv-select-keep={M}", "--kv-select-pool=avg"],
+             dict(capacity=M, pool="avg", repair=True)),
             (f"H2O, {M} tokens", "h2o", M,
              ["--kv-evict", "h2o", "--kv-budget", str(M), "--kv-recent", "8"], None),
             (f"RoCo, {M} tokens", "roco", M,
@@ -145,15 +151,18 @@ def main():
                 nlls.append(nll_of(lg, seg, a.prompt))
             nll = float(np.mean(nlls))
             kept = a.prompt if M is None else min(M, a.prompt)
+            # (DynamicKV: per query head, the mean over the layers.)
             end = (a.prompt + a.cont if M is None else
-                   min(M, a.prompt) + a.cont if kind.startswith("fastkv") else min(M, span))
+                   min(M, a.prompt) + a.cont if kind in ("fastkv", "fastkv+tsp", "dynamickv")
+                   else min(M, span))
             row = {"config": name, "method": kind, "capacity": M, "flags": flags,
                    "nll": nll, "ppl": math.exp(nll),
                    "kv_rows_per_head_after_prompt": kept, "kv_rows_per_head_at_end": end}
-            if a.check and (kind == "full" or kind.startswith("fastkv")):
+            if a.check and (kind == "full" or kind.startswith("fastkv") or
+                            kind == "dynamickv"):
                 ref = []
                 for seg in spans:
-                    method = None if kind == "full" else "fastkv"
+                    method = {"full": None, "dynamickv": "dynamickv"}.get(kind, "fastkv")
                     lg = [ref_model.prefill(seg[:a.prompt], method, **(ref_opts or {}))]
                     for t in seg[a.prompt:-1]:
                         lg.append(ref_model.decode(t))

@@ -12,7 +12,7 @@
 
 #include "seqc/Import/Llama.h"
 #include "ModelBuilder.h"
-#include "TokenPropagation.h"
+#include "PrefillSelection.h"
 #include "seqc/Import/Importer.h"
 #include "seqc/Import/RWKV.h"
 #include "seqc/Support/CheckedMath.h"
@@ -399,9 +399,11 @@ private:
 class LlamaBuilder : public ModelBuilder {
 public:
   LlamaBuilder(MLIRContext *ctx, const LlamaConfig &cfg, const WeightBlob &blob,
-               int64_t context, bool f16Cache, const TokenPropagation &tsp)
-      : ModelBuilder(ctx, blob, "layers.", cfg.layers), cfg(cfg), tsp(tsp) {
-    cacheType = seq::KVCacheType::get(cfg.kvHeads, cfg.headDim, context,
+               int64_t context, bool f16Cache, const PrefillSelection &sel)
+      : ModelBuilder(ctx, blob, "layers.", cfg.layers), cfg(cfg), sel(sel) {
+    // DynamicKV keeps a cache per query head.
+    cacheType = seq::KVCacheType::get(sel.budgets() ? cfg.heads : cfg.kvHeads,
+                                      cfg.headDim, context,
                                       f16Cache ? (Type)b.getF16Type() : f32);
   }
 
@@ -409,13 +411,14 @@ public:
 
 private:
   const LlamaConfig &cfg;
-  const TokenPropagation &tsp;
+  const PrefillSelection &sel;
   seq::KVCacheType cacheType;
-  /// How a layer function meets token-selective propagation: not at all,
-  /// as the selecting layer (it also returns the tokens' score and
-  /// positions), or after it (it takes the carried tokens' positions and
-  /// how many of the prompt's were left out).
-  enum class Layer { Plain, Selecting, Carried };
+  /// How a layer function meets prefill-time selection: not at all, as
+  /// the selecting layer of token-selective propagation (it also returns
+  /// the tokens' score and positions), after it (it takes the carried
+  /// tokens' positions and how many of the prompt's were left out), or as a
+  /// layer DynamicKV scores (it also returns its scores per query head).
+  enum class Layer { Plain, Selecting, Carried, Scoring };
   std::map<std::pair<int64_t, Layer>, func::FuncOp> layerFuncs;
 
   MemRefType bytesType() {
@@ -472,6 +475,9 @@ private:
     if (kind == Layer::Selecting)
       results.append(
           {RankedTensorType::get({ShapedType::kDynamic}, f32), posType});
+    if (kind == Layer::Scoring)
+      results.push_back(
+          RankedTensorType::get({cfg.heads, ShapedType::kDynamic}, f32));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(b.getInsertionBlock()->getParentOp());
     auto fn = func::FuncOp::create(
@@ -479,6 +485,7 @@ private:
         tokens == 1                ? "seqc_layer_t1"
         : kind == Layer::Selecting ? "seqc_layer_tn_selecting"
         : kind == Layer::Carried   ? "seqc_layer_tn_carried"
+        : kind == Layer::Scoring   ? "seqc_layer_tn_scoring"
                                    : "seqc_layer_tn",
         FunctionType::get(ctx, args, results));
     fn.setPrivate();
@@ -501,7 +508,10 @@ private:
                             IntegerAttr(), ropeStyle());
     k = seq::RopeOp::create(b, loc, k.getType(), k, positions, theta,
                             IntegerAttr(), ropeStyle());
-    Value appended = seq::KVAppendOp::create(b, loc, cache, k, v);
+    int64_t groups = cacheType.getHeads() / cfg.kvHeads;
+    Value appended =
+        seq::KVAppendOp::create(b, loc, cache, repeatHeads(b, loc, k, groups),
+                                repeatHeads(b, loc, v, groups));
     auto attention = seq::KVAttentionOp::create(
         b, loc, TypeRange{q.getType(), cacheType}, q, appended,
         /*latent_basis=*/Value(), /*causal=*/true,
@@ -515,7 +525,9 @@ private:
     seq::KVStoreOp::create(b, loc, after, state, slot);
     SmallVector<Value> extra;
     if (kind == Layer::Selecting)
-      extra = {tokenScore(b, loc, q, k, tsp), positions};
+      extra = {tokenScore(b, loc, q, k, sel), positions};
+    if (kind == Layer::Scoring)
+      extra = {headScores(b, loc, q, k, sel)};
     Value o = linear(joinHeads(attention.getOutput()), "layers.0.wo");
     x = add(x, o);
 
@@ -564,26 +576,34 @@ private:
         b, loc, RankedTensorType::get({tokens}, i32), fn.getArgument(0),
         /*restrict=*/true);
     Value x = embedTokens(toks, "embed");
-    func::FuncOp fl = layerFunc(tokens);
     // Token-selective propagation shortens the prompt's later layers; not
     // when every token's logits are asked for.
-    bool select = tsp.enabled() && tokens != 1 && !allLogits;
+    bool select = sel.propagates() && tokens != 1 && !allLogits;
+    bool budgets = sel.budgets() && tokens != 1;
     Value positions, skipped;
+    SmallVector<Value> scores;
+    Value state = fn.getArgument(1);
     for (int64_t l = 0; l < cfg.layers; ++l) {
       // The layer names its weights and its cache's slot.
       Value li = arith::ConstantIndexOp::create(b, loc, l);
-      Value state = fn.getArgument(1);
-      if (!select || l < tsp.layer) {
-        x = func::CallOp::create(b, loc, fl, ValueRange{li, x, state, li})
+      if (budgets) {
+        auto call =
+            func::CallOp::create(b, loc, layerFunc(tokens, Layer::Scoring),
+                                 ValueRange{li, x, state, li});
+        x = call.getResult(0);
+        scores.push_back(call.getResult(1));
+      } else if (!select || l < sel.tspLayer) {
+        x = func::CallOp::create(b, loc, layerFunc(tokens),
+                                 ValueRange{li, x, state, li})
                 .getResult(0);
-      } else if (l == tsp.layer) {
+      } else if (l == sel.tspLayer) {
         auto call =
             func::CallOp::create(b, loc, layerFunc(tokens, Layer::Selecting),
                                  ValueRange{li, x, state, li});
         Value n = tensor::DimOp::create(b, loc, call.getResult(0), 0);
         std::tie(x, positions) =
             propagateTokens(b, loc, call.getResult(0), call.getResult(2),
-                            call.getResult(1), tsp);
+                            call.getResult(1), sel);
         skipped = arith::SubIOp::create(b, loc, n,
                                         tensor::DimOp::create(b, loc, x, 0));
       } else {
@@ -593,6 +613,9 @@ private:
                 .getResult(0);
       }
     }
+    // DynamicKV: every layer's rows, once all have been scored.
+    if (budgets)
+      chooseLayerRows(b, loc, scores, state, cacheType, sel);
     if (!allLogits)
       x = lastRow(x);
     Value logits = linear(rmsNorm(x, "norm"), "head");
@@ -607,16 +630,20 @@ llvm::Expected<LlamaModel>
 seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
                  WeightFormat format, int64_t context, bool f16Cache,
                  std::optional<uint64_t> rotationSeed, WeightSink *sink,
-                 const TokenPropagation &tsp) {
+                 const PrefillSelection &sel) {
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
                    memref::MemRefDialect, scf::SCFDialect, seq::SeqDialect,
                    tensor::TensorDialect>();
-  if (tsp.enabled() && tsp.layer >= cfg.layers - 1)
+  if (sel.propagates() && sel.budgets())
+    return llvm::createStringError(
+        "--kv-tsp-layer is FastKV's; DynamicKV (--kv-select=dynamickv) runs "
+        "every layer on every token");
+  if (sel.propagates() && sel.tspLayer >= cfg.layers - 1)
     return llvm::createStringError(llvm::formatv(
         "--kv-tsp-layer {0}: tokens are selected after a layer before the "
         "last (this model has {1} layers, 0 .. {2})",
-        tsp.layer, cfg.layers, cfg.layers - 1));
+        sel.tspLayer, cfg.layers, cfg.layers - 1));
   LlamaModel model;
   model.config = cfg;
   model.weights.sink = sink;
@@ -700,7 +727,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     return std::move(reader.err);
   model.weights.pad(64);
 
-  LlamaBuilder builder(ctx, cfg, model.weights, model.context, f16Cache, tsp);
+  LlamaBuilder builder(ctx, cfg, model.weights, model.context, f16Cache, sel);
   model.module = builder.build();
   if (!model.module)
     return llvm::createStringError(
@@ -761,7 +788,7 @@ importLlama(MLIRContext *ctx, llvm::StringRef path,
   }
   auto built = buildLlama(ctx, **ckpt, *cfg, options.weights, options.context,
                           options.f16Cache, options.rotationSeed,
-                          options.weightSink, options.tsp);
+                          options.weightSink, options.selection);
   if (!built)
     return built.takeError();
   ImportedModel m = makeImportedModel("llama", *cfg, *built);

@@ -23,12 +23,14 @@ Expected<std::optional<EvictPolicy>> seqc::parseKVEvict(StringRef name) {
   return fail("--kv-evict=" + name + ": expected window, h2o or roco");
 }
 
-Expected<bool> seqc::parseKVSelect(StringRef name) {
+Expected<seqc::KVSelectMethod> seqc::parseKVSelect(StringRef name) {
   if (name.empty())
-    return false;
+    return seqc::KVSelectMethod::None;
   if (name == "fastkv")
-    return true;
-  return fail("--kv-select=" + name + ": expected fastkv");
+    return seqc::KVSelectMethod::FastKV;
+  if (name == "dynamickv")
+    return seqc::KVSelectMethod::DynamicKV;
+  return fail("--kv-select=" + name + ": expected fastkv or dynamickv");
 }
 
 Expected<ScorePool> seqc::parseScorePool(StringRef name) {
@@ -96,7 +98,12 @@ Error seqc::ModelPipelineOptions::validate() const {
     return fail("--kv-evict window with --kv-bits: a window cache drops what "
                 "leaves it; quantizing instead is --kv-bits with --kv-window, "
                 "or --kv-evict h2o|roco with --kv-bits (mixed precision)");
-  if (select.enabled) {
+  if (select.enabled()) {
+    if (select.method == seqc::KVSelectMethod::DynamicKV && select.rate > 0.0)
+      return fail("--kv-select=dynamickv takes --kv-select-keep (the mean "
+                  "rows per layer), not --kv-select-rate");
+    if (!(select.ratioMax > 0.0))
+      return fail("--kv-select-ratio-max must be positive");
     if ((select.keep > 0) == (select.rate > 0.0))
       return fail("--kv-select needs one of --kv-select-keep (rows per KV "
                   "head) and --kv-select-rate (a fraction of the prompt)");
@@ -139,7 +146,7 @@ Error seqc::ModelPipelineOptions::validateFor(mlir::ModuleOp module,
     return noCache("--rotate-kv");
   if (kv.evict)
     return noCache("--kv-evict");
-  if (select.enabled)
+  if (select.enabled())
     return noCache("--kv-select");
   if (kv.isQuantized())
     return noCache("--kv-bits");
@@ -148,7 +155,7 @@ Error seqc::ModelPipelineOptions::validateFor(mlir::ModuleOp module,
 
 bool seqc::ModelPipelineOptions::isEmpty() const {
   return !balance && !rank && !rotation.enabled && !kv.evict &&
-         !kv.isQuantized() && !select.enabled;
+         !kv.isQuantized() && select.method != seqc::KVSelectMethod::FastKV;
 }
 
 void seqc::buildModelPipeline(mlir::OpPassManager &pm,
@@ -172,7 +179,7 @@ void seqc::buildModelPipeline(mlir::OpPassManager &pm,
     p.reorderKeys = o.calibration && !preRope;
     pm.addPass(createSeqFuseHadamardPass(p));
   }
-  if (o.select.enabled) {
+  if (o.select.method == seqc::KVSelectMethod::FastKV) {
     SeqSelectKVPassOptions p;
     p.keep = o.select.keep;
     p.rate = o.select.rate;
@@ -310,7 +317,7 @@ struct ModelPipelineCLOptions
     auto select = seqc::parseKVSelect(kvSelect);
     if (!select)
       return select.takeError();
-    o.select.enabled = *select;
+    o.select.method = *select;
     o.select.keep = kvSelectKeep;
     o.select.rate = kvSelectRate;
     o.select.window = kvSelectWindow;

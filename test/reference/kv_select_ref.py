@@ -132,8 +132,12 @@ class DynamicKV:
     leaves them; `scores` are the pooled window scores [H, n - ws] of each
     layer, fed in layer order."""
 
-    def __init__(self, layers, capacity, ws=8, ratio_max=10.0, kernel=7, pool="avg"):
+    def __init__(self, layers, capacity, ws=8, ratio_max=10.0, kernel=7, pool="avg",
+                 repair=False):
         self.L, self.ws, self.kernel, self.pool = layers, ws, kernel, pool
+        # repair: a re-normalization never gives a layer more rows than it
+        # holds (seqc's seq.kv_budgets), instead of slicing into the window.
+        self.repair = repair
         self.base = capacity - ws
         self.ratio_max = ratio_max
         if self.base <= 0:
@@ -180,6 +184,8 @@ class DynamicKV:
             b = min(fix[i], m)
             r = self.rows[i]
             held = r.shape[1] - self.ws
+            if self.repair:
+                b = min(b, held)
             if b > held:  # r[:, :b] reaches into the window rows
                 self.duplicated += (min(b, r.shape[1]) - held) * r.shape[0]
             self.rows[i] = np.concatenate([r[:, :b], r[:, r.shape[1] - self.ws:]], axis=1)
@@ -246,7 +252,7 @@ class Model:
         if method == "dynamickv":
             dyn = DynamicKV(self.L, opts["capacity"], opts.get("ws", 8),
                             opts.get("ratio_max", 10.0), opts.get("kernel", 7),
-                            opts.get("pool", "avg"))
+                            opts.get("pool", "avg"), opts.get("repair", False))
         self.tsp = None
         for l in range(self.L):
             q, k, v = self.qkv(l, X, pos)

@@ -265,7 +265,9 @@ cl::opt<std::string> kvSelect(
              "(FastKV's per-layer compression: per KV head, the prompt "
              "tokens the last --kv-select-window queries attend to most, "
              "scores summed over the query heads of the group, and that "
-             "window)"),
+             "window) or dynamickv (DynamicKV: caches per query head, each "
+             "layer's rows from budgets spread over the layers by their "
+             "scores, --kv-select-keep rows per layer on average)"),
     cl::init(""), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<int64_t, true, seqc::IntFlag<int64_t, 1, seqc::kMaxTokens>>
     kvSelectKeep("kv-select-keep",
@@ -295,6 +297,12 @@ cl::opt<std::string>
                  cl::desc("With --kv-select: pooling of the scores along "
                           "the prompt, max (FastKV) or avg"),
                  cl::init("max"), cl::cat(kvCat), cl::sub(compileCmd));
+cl::opt<double, false, seqc::RealFlag> kvSelectRatioMax(
+    "kv-select-ratio-max",
+    cl::desc("With --kv-select=dynamickv: every layer first keeps this many "
+             "times --kv-select-keep minus the window (DynamicKV's "
+             "radio_max)"),
+    cl::init(10.0), cl::cat(kvCat), cl::sub(compileCmd));
 cl::opt<int64_t, false, seqc::IntFlag<int64_t, 0, 1 << 20>> kvTspLayer(
     "kv-tsp-layer",
     cl::desc("With --kv-select: FastKV's token-selective propagation after "
@@ -467,13 +475,18 @@ seqc::ImportOptions importOptions(seqc::WeightFormat format) {
   o.f16Cache = kvF16;
   if (rotateWeights)
     o.rotationSeed = rotationSeed;
+  seqc::PrefillSelection &sel = o.selection;
+  sel.window = kvSelectWindow;
+  sel.kernel = kvSelectKernel;
+  sel.maxPool = kvSelectPool == "max";
   if (kvTspLayer.getNumOccurrences()) {
-    o.tsp.layer = kvTspLayer;
-    o.tsp.keep = kvTspKeep;
-    o.tsp.rate = kvTspRate;
-    o.tsp.window = kvSelectWindow;
-    o.tsp.kernel = kvSelectKernel;
-    o.tsp.maxPool = kvSelectPool == "max";
+    sel.tspLayer = kvTspLayer;
+    sel.tspKeep = kvTspKeep;
+    sel.tspRate = kvTspRate;
+  }
+  if (kvSelect == "dynamickv") {
+    sel.budget = kvSelectKeep;
+    sel.ratioMax = kvSelectRatioMax;
   }
   seqc::SpikeGPTOptions &spk = o.spikegpt;
   if (binaryEmbedding != Tristate::Auto)
@@ -504,7 +517,8 @@ Expected<seqc::ModelPipelineOptions> modelPipelineOptions() {
   auto select = seqc::parseKVSelect(kvSelect);
   if (!select)
     return select.takeError();
-  o.select.enabled = *select;
+  o.select.method = *select;
+  o.select.ratioMax = kvSelectRatioMax;
   if (kvSelectRate.getNumOccurrences())
     o.select.rate = kvSelectRate;
   auto pool = seqc::parseScorePool(kvSelectPool);
@@ -529,7 +543,7 @@ Expected<seqc::ModelPipelineOptions> modelPipelineOptions() {
     return createStringError("--kv-tsp-keep and --kv-tsp-rate need "
                              "--kv-tsp-layer");
   if (tsp) {
-    if (!o.select.enabled || o.select.rate > 0.0)
+    if (o.select.method != seqc::KVSelectMethod::FastKV || o.select.rate > 0.0)
       return createStringError(
           "--kv-tsp-layer needs --kv-select=fastkv with --kv-select-keep "
           "(FastKV rescales proportional budgets after the selecting layer; "
@@ -743,18 +757,24 @@ int runCompile() {
   description.kvRotation =
       pipelineOptions->rotation.enabled ? rotateKVKeys.getValue() : "none";
   description.kvRank = pipelineOptions->rank;
-  if (const seqc::KVSelectOptions &sel = pipelineOptions->select; sel.enabled)
+  if (const seqc::KVSelectOptions &sel = pipelineOptions->select; sel.enabled())
     description.kvSelect =
-        formatv("fastkv {0} window={1} kernel={2} pool={3}",
+        formatv("{0} {1} window={2} kernel={3} pool={4}{5}",
+                sel.method == seqc::KVSelectMethod::FastKV ? "fastkv"
+                                                           : "dynamickv",
                 sel.rate > 0.0 ? formatv("rate={0}", sel.rate).str()
                                : formatv("keep={0}", sel.keep).str(),
-                sel.window, sel.kernel, mlir::seq::stringifyScorePool(sel.pool))
+                sel.window, sel.kernel, mlir::seq::stringifyScorePool(sel.pool),
+                sel.method == seqc::KVSelectMethod::DynamicKV
+                    ? formatv(" ratio_max={0}", sel.ratioMax).str()
+                    : std::string())
             .str() +
-        (options.tsp.enabled()
-             ? formatv(" tsp_layer={0} tsp_{1}", options.tsp.layer,
-                       options.tsp.rate > 0.0
-                           ? formatv("rate={0}", options.tsp.rate).str()
-                           : formatv("keep={0}", options.tsp.keep).str())
+        (options.selection.propagates()
+             ? formatv(
+                   " tsp_layer={0} tsp_{1}", options.selection.tspLayer,
+                   options.selection.tspRate > 0.0
+                       ? formatv("rate={0}", options.selection.tspRate).str()
+                       : formatv("keep={0}", options.selection.tspKeep).str())
                    .str()
              : std::string());
   description.tokenizer = tok;

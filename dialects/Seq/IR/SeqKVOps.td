@@ -372,4 +372,58 @@ def Seq_SelectTopOp : Seq_Op<"select_top", [Pure]> {
   }];
 }
 
+def Seq_KVBudgetsOp : Seq_Op<"kv_budgets", [Pure]> {
+  let summary = "DynamicKV's per-layer cache lengths from every layer's scores";
+  let description = [{
+    The rows each layer's cache keeps of a prompt under DynamicKV's
+    layer-adaptive budgets (arXiv 2412.14838, `DynamicKVClusterV11`), from
+    the pooled window scores of every layer, `scores : [L, H, m]` (H heads,
+    `m` = n - `window` scored tokens): `capacity` is the mean cache length
+    per layer, window included, `base = capacity - window`, and every layer
+    first holds its `b_max = min(int(ratio_max * base), m)` best tokens.
+    After every layer `l` with `l % interval == interval - 1` (`j = l + 1`
+    layers so far) the budgets of layers 0 .. l are re-derived as the
+    official code does, integer divisions and float32 ratios included:
+
+    ```
+    c_i   = #(the base*H*j largest of scores[0..l], in layer i) // j
+    (at the model's last layer, when sum(c) != H*m:
+     c_last += base*H*j // L - sum(c))
+    rho_i = float32(c_i) / float32(sum(c))
+    b'_i  = int(float32(b_max) * rho_i)
+    sigma = sum(b') / (base * L)                  (float64)
+    b_i   = int(b'_i // sigma)                    (Python's float //)
+    b_last += base * L - sum(b)
+    ```
+
+    and layer i then holds `min(b_i, m, what it held)` of its best tokens:
+    a budget never grows back. (The official code slices its rows, best
+    first then the window, to `b_i`, so a budget larger than a layer holds
+    takes window rows twice; this op keeps what the layer holds instead, a
+    deliberate deviation.) Equal scores: the earlier entry (by layer, head,
+    token) is taken first.
+
+    The result is `b_i + window` per layer: the `keep` of `seq.kv_select`
+    over that layer's scores, which keeps the same rows as taking the first
+    `b_i` of the layer's score-ordered selection.
+
+    Example:
+    ```mlir
+    %keep = seq.kv_budgets %s {capacity = 64, window = 8, ratio_max = 10.0 : f64}
+        : tensor<32x32x?xf32> -> tensor<32xindex>
+    ```
+  }];
+  let arguments = (ins 3DTensorOf<[F32]>:$scores,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$capacity,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$window,
+                       DefaultValuedAttr<F64Attr, "10.0">:$ratio_max,
+                       DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>,
+                                         "4">:$interval);
+  let results = (outs 1DTensorOf<[Index]>:$keep);
+  let assemblyFormat = [{
+    $scores attr-dict `:` type($scores) `->` type($keep)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SEQC_DIALECT_SEQ_SEQKVOPS_TD

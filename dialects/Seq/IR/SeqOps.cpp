@@ -642,6 +642,26 @@ LogicalResult KVSelectOp::verify() {
   return success();
 }
 
+LogicalResult KVBudgetsOp::verify() {
+  auto scores = getScores().getType();
+  auto keep = getKeep().getType();
+  if (scores.isDynamicDim(0) || scores.isDynamicDim(1))
+    return emitOpError() << "scores must have static layers and heads [L, H, "
+                            "m], got "
+                         << shapeStr(scores.getShape());
+  if (!compatibleShapes(keep.getShape(), {scores.getDimSize(0)}))
+    return emitOpError() << "keep must have one entry per layer ("
+                         << scores.getDimSize(0) << "), got "
+                         << shapeStr(keep.getShape());
+  if (getCapacity() <= getWindow())
+    return emitOpError() << "capacity (" << getCapacity()
+                         << ") must exceed the window (" << getWindow() << ")";
+  double r = getRatioMax().convertToDouble();
+  if (!(r > 0.0 && r < 1e6))
+    return emitOpError() << "ratio_max must be positive, got " << r;
+  return success();
+}
+
 LogicalResult KVWindowScoreOp::verify() {
   auto q = getQuery().getType(), k = getKey().getType();
   auto score = getScore().getType();

@@ -33,20 +33,28 @@ namespace seqc {
 /// What the user decides at import: the storage of the weights and, for
 /// attention models, the KV caches' capacity and element type and QuaRot's
 /// weight rotation.
-/// FastKV's token-selective propagation (attention models): after layer
-/// `layer`, a prompt's later layers run on the tokens its last `window`
-/// queries attended to most in that layer (and those `window`), `keep` of
-/// them or int(n * rate) of n, at their original positions.
-struct TokenPropagation {
-  /// The layer after which tokens are selected; -1: none.
-  int64_t layer = -1;
-  int64_t keep = 0;
-  double rate = 0.0;
+/// Prefill-time KV selection that changes how the model is built
+/// (attention models); FastKV's per-layer compression alone is a pass
+/// (seq-select-kv).
+struct PrefillSelection {
+  /// FastKV's token-selective propagation: after layer `tspLayer`, a
+  /// prompt's later layers run on the tokens its last `window` queries
+  /// attended to most in that layer (and those `window`), `tspKeep` of them
+  /// or int(n * tspRate) of n, at their original positions. -1: none.
+  int64_t tspLayer = -1;
+  int64_t tspKeep = 0;
+  double tspRate = 0.0;
+  /// DynamicKV: caches per query head whose prompt rows are chosen, after
+  /// the last layer, by layer-adaptive budgets of `budget` rows per layer
+  /// on average (window included; seq.kv_budgets). 0: none.
+  int64_t budget = 0;
+  double ratioMax = 10.0;
   /// The window score's window and pooling (as --kv-select's).
   int64_t window = 8, kernel = 7;
   bool maxPool = true;
 
-  bool enabled() const { return layer >= 0; }
+  bool propagates() const { return tspLayer >= 0; }
+  bool budgets() const { return budget > 0; }
 };
 
 struct ImportOptions {
@@ -60,8 +68,8 @@ struct ImportOptions {
   /// Fold QuaRot's rotations into the weights with this seed (attention
   /// models only).
   std::optional<uint64_t> rotationSeed;
-  /// Attention models: FastKV's token-selective propagation in the prefill.
-  TokenPropagation tsp;
+  /// Attention models: prefill-time selection built into the model.
+  PrefillSelection selection;
   /// --arch=spikegpt: what its checkpoint cannot say.
   SpikeGPTOptions spikegpt;
   /// Recurrent models: keep the WKV state quantized between tokens, in codes

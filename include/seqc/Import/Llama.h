@@ -80,14 +80,16 @@ struct LlamaModel {
 /// undoes it). The model computes the same function; the module records what
 /// was folded as `seq.folded_rotations` (["residual", "values"]). An error when
 /// the width or the head size has no Hadamard matrix. The blob's bytes go to
-/// `sink` tensor by tensor (WeightBlob). With `tsp`, the prefill runs the
-/// layers after `tsp.layer` on the tokens it selects (seqc_prefill only:
-/// seqc_prefill_all, whose every token has logits, runs them all).
+/// `sink` tensor by tensor (WeightBlob). With `sel` propagating tokens, the
+/// prefill runs the layers after `sel.tspLayer` on the tokens it selects
+/// (seqc_prefill only: seqc_prefill_all, whose every token has logits, runs
+/// them all); with `sel` budgets, the caches hold every query head's keys
+/// and values, and each prefill ends by choosing each layer's rows.
 llvm::Expected<LlamaModel>
 buildLlama(mlir::MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &config,
            WeightFormat format, int64_t context, bool f16Cache,
            std::optional<uint64_t> rotationSeed = std::nullopt,
-           WeightSink *sink = nullptr, const TokenPropagation &tsp = {});
+           WeightSink *sink = nullptr, const PrefillSelection &sel = {});
 
 } // namespace seqc
 

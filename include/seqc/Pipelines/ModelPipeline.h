@@ -50,15 +50,24 @@ struct KVCacheOptions {
   }
 };
 
-/// Prefill-time selection (FastKV's per-layer compression, seq-select-kv):
-/// each prefill's rows compressed once, by the observation-window score.
+/// Prefill-time selection: each prefill's rows compressed once, by the
+/// observation-window score. FastKV's per-layer compression is the pass
+/// seq-select-kv; DynamicKV's layer budgets are built into the model by the
+/// importer (seqc::PrefillSelection), and so is FastKV's token-selective
+/// propagation.
+enum class KVSelectMethod { None, FastKV, DynamicKV };
 struct KVSelectOptions {
-  bool enabled = false;
-  /// Rows kept per KV head of a prompt, or (rate > 0) that fraction of it.
+  KVSelectMethod method = KVSelectMethod::None;
+  /// FastKV: rows kept per KV head of a prompt, or (rate > 0) that fraction
+  /// of it. DynamicKV: the mean rows per layer (`keep`; no rate).
   int64_t keep = 0;
   double rate = 0.0;
   int64_t window = 8, kernel = 7;
   mlir::seq::ScorePool pool = mlir::seq::ScorePool::Max;
+  /// DynamicKV: a layer's first budget, in multiples of keep - window.
+  double ratioMax = 10.0;
+
+  bool enabled() const { return method != KVSelectMethod::None; }
 };
 
 /// Hadamard rotation of queries, keys and values around the caches.
@@ -96,8 +105,8 @@ struct ModelPipelineOptions {
 /// --kv-evict's value: window, h2o or roco; empty: no eviction.
 llvm::Expected<std::optional<mlir::seq::EvictPolicy>>
 parseKVEvict(llvm::StringRef name);
-/// --kv-select's value: fastkv; empty: no selection.
-llvm::Expected<bool> parseKVSelect(llvm::StringRef name);
+/// --kv-select's value: fastkv or dynamickv; empty: no selection.
+llvm::Expected<KVSelectMethod> parseKVSelect(llvm::StringRef name);
 /// --kv-select-pool's value: avg or max.
 llvm::Expected<mlir::seq::ScorePool> parseScorePool(llvm::StringRef name);
 /// --rotate-kv-keys' value: post-rope or pre-rope.

@@ -54,16 +54,15 @@ void seq::cpu::parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows,
   // (a 2048-token prompt in one block re-read its 4 MiB of activations
   // from memory for each pair of rows, and ran at 0.53x the speed of the
   // same prompt fed in 128-token calls).
-  auto blocks = scf::ForOp::create(rewriter, loc, cst(0), tileT,
-                                   cst(kBlockTokens));
+  auto blocks =
+      scf::ForOp::create(rewriter, loc, cst(0), tileT, cst(kBlockTokens));
   {
     OpBuilder::InsertionGuard g(rewriter);
     rewriter.setInsertionPointToStart(blocks.getBody());
     Value t0 = blocks.getInductionVar();
     Value t1 = arith::MinUIOp::create(
-        rewriter, loc, arith::AddIOp::create(rewriter, loc, t0,
-                                             cst(kBlockTokens)),
-        tileT);
+        rewriter, loc,
+        arith::AddIOp::create(rewriter, loc, t0, cst(kBlockTokens)), tileT);
     loops(tileN0, tileN1, t0, t1, kTileRows, kTileTokens);
   }
   Value tailN0 = cst(0);

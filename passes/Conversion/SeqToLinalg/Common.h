@@ -45,10 +45,12 @@ void populateLIFLoweringPatterns(RewritePatternSet &patterns);
 /// seq.perspective_combine and seq.perspective_mix (Perspective.cpp).
 void populatePerspectiveLoweringPatterns(RewritePatternSet &patterns);
 
-/// Prefill-time selection: seq.kv_window_score (WindowScore.cpp) and
-/// seq.select_top (SelectTop.cpp, added by addSelectTopLowering).
+/// Prefill-time selection: seq.kv_window_score (WindowScore.cpp),
+/// seq.select_top (SelectTop.cpp, added by addSelectTopLowering) and
+/// seq.kv_budgets (Budgets.cpp, addKVBudgetsLowering).
 void populateSelectionLoweringPatterns(RewritePatternSet &patterns);
 void addSelectTopLowering(RewritePatternSet &patterns);
+void addKVBudgetsLowering(RewritePatternSet &patterns);
 
 /// The storage of `#seq.quant` tensors, packed bytes (Quant.cpp), added to
 /// `converter`; every other type converts to itself.

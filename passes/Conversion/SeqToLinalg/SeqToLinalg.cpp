@@ -663,7 +663,7 @@ struct ConvertSeqToLinalgPass
     target.addIllegalOp<TokenShiftOp, WKV4Op, WKV5Op, WKV6Op, WKV7Op, RopeOp,
                         PermuteChannelsOp, ScaleChannelsOp, LIFOp, QuantizeOp,
                         DequantizeOp, PerspectiveCombineOp, PerspectiveMixOp,
-                        KVWindowScoreOp, SelectTopOp>();
+                        KVWindowScoreOp, SelectTopOp, KVBudgetsOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     // Quantized codes are stored packed: functions, calls and returns that
     // carry them take the storage type instead.

@@ -247,4 +247,5 @@ void mlir::seq::tolinalg::populateSelectionLoweringPatterns(
     RewritePatternSet &patterns) {
   patterns.add<KVWindowScoreLowering>(patterns.getContext());
   addSelectTopLowering(patterns);
+  addKVBudgetsLowering(patterns);
 }

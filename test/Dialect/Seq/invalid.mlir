@@ -917,3 +917,19 @@ func.func @advance_window(%c: !seq.kv_cache<2x16x64xf32, window = 8>, %n: index)
   %c2 = seq.kv_advance %c, %n : !seq.kv_cache<2x16x64xf32, window = 8>
   return
 }
+
+// -----
+
+func.func @budgets_capacity(%s: tensor<4x2x?xf32>) {
+  // expected-error @+1 {{'seq.kv_budgets' op capacity (8) must exceed the window (8)}}
+  %k = seq.kv_budgets %s {capacity = 8, window = 8} : tensor<4x2x?xf32> -> tensor<4xindex>
+  return
+}
+
+// -----
+
+func.func @budgets_layers(%s: tensor<4x2x?xf32>) {
+  // expected-error @+1 {{'seq.kv_budgets' op keep must have one entry per layer (4), got [3]}}
+  %k = seq.kv_budgets %s {capacity = 16, window = 8} : tensor<4x2x?xf32> -> tensor<3xindex>
+  return
+}

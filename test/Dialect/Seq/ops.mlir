@@ -67,6 +67,15 @@ func.func @token_selection(%c: !seq.kv_cache<8x64x256xf32>, %s: tensor<?xf32>, %
   return %c2, %i : !seq.kv_cache<8x64x256xf32>, tensor<?xindex>
 }
 
+// CHECK-LABEL: func.func @kv_budgets
+// CHECK: seq.kv_budgets %arg0 {capacity = 64 : i64, window = 8 : i64} : tensor<32x8x?xf32> -> tensor<32xindex>
+// CHECK: seq.kv_budgets %arg0 {capacity = 64 : i64, interval = 2 : i64, ratio_max = 2.500000e+00 : f64, window = 8 : i64}
+func.func @kv_budgets(%s: tensor<32x8x?xf32>) -> (tensor<32xindex>, tensor<32xindex>) {
+  %k = seq.kv_budgets %s {capacity = 64, window = 8} : tensor<32x8x?xf32> -> tensor<32xindex>
+  %k2 = seq.kv_budgets %s {capacity = 64, window = 8, ratio_max = 2.5 : f64, interval = 2} : tensor<32x8x?xf32> -> tensor<32xindex>
+  return %k, %k2 : tensor<32xindex>, tensor<32xindex>
+}
+
 // CHECK-LABEL: func.func @kv_window_score
 // CHECK: seq.kv_window_score %arg0, %arg1 {window = 8 : i64} : tensor<?x32x128xf32>, tensor<?x8x128xf32> -> tensor<32x?xf32>
 // CHECK: seq.kv_window_score %arg0, %arg1 {kernel = 5 : i64, pool = #seq.pool<max>, window = 4 : i64}

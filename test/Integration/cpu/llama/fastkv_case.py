@@ -60,6 +60,8 @@ def main():
     p.add_argument("--window", type=int, default=8)
     p.add_argument("--kernel", type=int, default=7)
     p.add_argument("--pool", default="max")
+    p.add_argument("--method", choices=("fastkv", "dynamickv"), default="fastkv")
+    p.add_argument("--ratio-max", type=float, default=10.0)
     p.add_argument("--tsp-layer", type=int, default=-1)
     p.add_argument("--tsp-keep", type=int)
     p.add_argument("--tsp-rate", type=float)
@@ -81,10 +83,24 @@ def main():
             opts["tsp_rate"] = a.tsp_rate
         else:
             opts["tsp_len"] = a.tsp_keep
-    ref = [model.prefill(tokens[:n], "fastkv", **opts)]
+    if a.method == "dynamickv":
+        opts.update(ratio_max=a.ratio_max, repair=True)
+    model.tsp = None
+    ref = [model.prefill(tokens[:n], a.method, **opts)]
     caches = [(rows.copy(), K.copy()) for _, rows, K, _ in model.caches]
     gaps = []
-    for l, (s, s_kv) in sorted(getattr(model, "s_kv", {}).items()):
+    if a.method == "dynamickv" and model.dyn.scores[0] is not None:
+        # The same for each layer's final selection of its own scores.
+        for l, sc in enumerate(model.dyn.scores):
+            kept = caches[l][0].shape[1] - a.window
+            for row in sc:
+                if kept < row.size:
+                    v = -np.sort(-row)[kept - 1] if kept else np.inf
+                    other = np.abs(row[row != v] - v)
+                    if kept and other.size:
+                        gaps.append(float(other.min() / np.max(sc)))
+    for l, (s, s_kv) in sorted((getattr(model, "s_kv", {}) if a.method == "fastkv"
+                                else {}).items()):
         kept = caches[l][0].shape[1] - a.window
         if kept >= s_kv.shape[1]:
             continue
@@ -118,11 +134,15 @@ def main():
     err = float(np.max(np.abs(got - ref)))
     gap = min(gaps) if gaps else float("inf")
     carried = "" if model.tsp is None else f", {len(model.tsp)} of {n} tokens carried on"
-    print(f"fastkv: {len(getattr(model, 's_kv', {}))} layers compressed{carried}, smallest "
+    layers = (len(getattr(model, "s_kv", {})) if a.method == "fastkv" else
+              sum(r is not None for r in model.dyn.rows))
+    if a.method == "dynamickv":
+        carried = f", rows per layer {[int(c[0].shape[1]) for c in caches]}"
+    print(f"{a.method}: {layers} layers compressed{carried}, smallest "
           f"boundary gap {gap:.3g} of the largest score; logits max abs error {err:.3g} "
           f"(tolerance {a.tol:g})")
     if gap < MIN_GAP:
-        sys.exit(f"fastkv: the selection boundary gap {gap:.3g} is below {MIN_GAP:g}: "
+        sys.exit(f"{a.method}: the selection boundary gap {gap:.3g} is below {MIN_GAP:g}: "
                  "choose another case")
 
     # The kept rows, read from the state after the prefill.
@@ -156,8 +176,8 @@ def main():
                 print(f"layer {l} head {h}: rows not in position order: {list(pos)}")
                 bad += 1
     if bad or not err <= a.tol:
-        sys.exit("fastkv: FAIL")
-    print("fastkv: OK")
+        sys.exit(f"{a.method}: FAIL")
+    print(f"{a.method}: OK")
 
 
 if __name__ == "__main__":
