@@ -35,6 +35,7 @@ public:
                                            arith::FastMathFlags::contract);
   }
 
+  ImplicitLocOpBuilder &builder() { return b; }
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
   Value f(float v) {
     return arith::ConstantOp::create(b, b.getF32FloatAttr(v));

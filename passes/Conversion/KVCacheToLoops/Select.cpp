@@ -95,12 +95,18 @@ public:
   }
 };
 
-/// seq.kv_select: the selection above, in place.
-struct KVSelectLowering : OpConversionPattern<KVSelectOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// The two ops of a plain cache (every token at its row, full precision):
+/// `emit` writes the loops with the builder of the operand's storage, and
+/// the cache is its own result (updated in place).
+template <typename Op, typename Emitter>
+struct PlainCacheLowering : OpConversionPattern<Op> {
+  using OpConversionPattern<Op>::OpConversionPattern;
+  using OneToNOpAdaptor = typename OpConversionPattern<Op>::OneToNOpAdaptor;
+
+  virtual void emit(Emitter &e, Op op, OneToNOpAdaptor adaptor) const = 0;
 
   LogicalResult
-  matchAndRewrite(KVSelectOp op, OneToNOpAdaptor adaptor,
+  matchAndRewrite(Op op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     std::string error;
     FailureOr<KVStorage> ref =
@@ -110,35 +116,30 @@ struct KVSelectLowering : OpConversionPattern<KVSelectOp> {
     if (ref->layout.compressed || ref->layout.evicting || ref->layout.scored)
       return rewriter.notifyMatchFailure(op, "not a plain cache");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    KVSelectEmitter e(b, ref->layout, op.getCache().getType().getElementType(),
-                      ref->state, cacheBase(b, *ref));
-    e.select(readBuffer(b, adaptor.getScore().front()),
-             adaptor.getKeep().front(), op.getWindow());
+    Emitter e(b, ref->layout, op.getCache().getType().getElementType(),
+              ref->state, cacheBase(b, *ref));
+    emit(e, op, adaptor);
     rewriter.replaceOpWithMultiple(op, {adaptor.getCache()});
     return success();
   }
 };
 
-/// seq.kv_advance: the dropped-token count of the header grows.
-struct KVAdvanceLowering : OpConversionPattern<KVAdvanceOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// seq.kv_select: the selection above, in place.
+struct KVSelectLowering : PlainCacheLowering<KVSelectOp, KVSelectEmitter> {
+  using PlainCacheLowering::PlainCacheLowering;
+  void emit(KVSelectEmitter &e, KVSelectOp op,
+            OneToNOpAdaptor adaptor) const override {
+    e.select(readBuffer(e.builder(), adaptor.getScore().front()),
+             adaptor.getKeep().front(), op.getWindow());
+  }
+};
 
-  LogicalResult
-  matchAndRewrite(KVAdvanceOp op, OneToNOpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    std::string error;
-    FailureOr<KVStorage> ref =
-        getKVStorage(op.getCache().getType(), adaptor.getCache(), error);
-    if (failed(ref))
-      return rewriter.notifyMatchFailure(op, error);
-    if (ref->layout.compressed || ref->layout.evicting || ref->layout.scored)
-      return rewriter.notifyMatchFailure(op, "not a plain cache");
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    KVLoopBuilder e(b, ref->layout, op.getCache().getType().getElementType(),
-                    ref->state, cacheBase(b, *ref));
+/// seq.kv_advance: the dropped-token count of the header grows.
+struct KVAdvanceLowering : PlainCacheLowering<KVAdvanceOp, KVLoopBuilder> {
+  using PlainCacheLowering::PlainCacheLowering;
+  void emit(KVLoopBuilder &e, KVAdvanceOp,
+            OneToNOpAdaptor adaptor) const override {
     e.storeHeader(1, e.add(e.loadHeader(1), adaptor.getCount().front()));
-    rewriter.replaceOpWithMultiple(op, {adaptor.getCache()});
-    return success();
   }
 };
 
