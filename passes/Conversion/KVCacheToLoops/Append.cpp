@@ -309,17 +309,6 @@ Value mlir::seq::kv::cacheBase(ImplicitLocOpBuilder &b,
       b, storage.slot, arith::ConstantIndexOp::create(b, storage.layout.bytes));
 }
 
-Value mlir::seq::kv::readBuffer(ImplicitLocOpBuilder &b, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  int64_t dyn = ShapedType::kDynamic;
-  auto layout = StridedLayoutAttr::get(
-      b.getContext(), dyn, SmallVector<int64_t>(type.getRank(), dyn));
-  auto memType =
-      MemRefType::get(type.getShape(), type.getElementType(), layout);
-  return bufferization::ToBufferOp::create(b, memType, tensor,
-                                           /*read_only=*/true);
-}
-
 KVAttentionOp mlir::seq::kv::fusedAttention(KVAppendOp append) {
   if (!append.getResult().hasOneUse())
     return {};

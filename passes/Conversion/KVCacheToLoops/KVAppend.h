@@ -12,6 +12,7 @@
 #ifndef SEQC_PASSES_CONVERSION_KVCACHETOLOOPS_KVAPPEND_H
 #define SEQC_PASSES_CONVERSION_KVCACHETOLOOPS_KVAPPEND_H
 
+#include "passes/Conversion/Buffers.h"
 #include "passes/Conversion/KVCacheToLoops/KVCodec.h"
 
 namespace mlir::seq::kv {
@@ -54,10 +55,6 @@ FailureOr<KVStorage> getKVStorage(KVCacheType type, ValueRange converted,
 
 /// The byte offset of the cache in its state buffer: slot x layout.bytes.
 Value cacheBase(ImplicitLocOpBuilder &b, const KVStorage &storage);
-
-/// A memref view of a tensor ([T, H, D] f32 or a latent basis), for
-/// reading (bufferization.to_buffer, read-only, fully strided).
-Value readBuffer(ImplicitLocOpBuilder &b, Value tensor);
 
 /// The attention that `append` is fused with: its only use, over the same
 /// tokens (queries as many as the appended keys); null when none. The

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Conversion/Buffers.h"
 #include "passes/Conversion/RadixSelect.h"
 #include "passes/Conversion/SeqToLinalg/Common.h"
 
@@ -100,13 +101,7 @@ struct KVBudgetsLowering : OpConversionPattern<KVBudgetsOp> {
     int64_t L = type.getDimSize(0), H = type.getDimSize(1);
     int64_t ws = op.getWindow(), base = op.getCapacity() - ws;
     int64_t interval = op.getInterval();
-    int64_t dyn = ShapedType::kDynamic;
-    Value scores = bufferization::ToBufferOp::create(
-        b,
-        MemRefType::get(
-            type.getShape(), b.getF32Type(),
-            StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn})),
-        adaptor.getScores(), /*read_only=*/true);
+    Value scores = readBuffer(b, adaptor.getScores());
     Value m = memref::DimOp::create(b, scores, 2);
     auto vec = MemRefType::get({L}, b.getIndexType());
     Value held = memref::AllocOp::create(b, vec);

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Conversion/Buffers.h"
 #include "passes/Conversion/RadixSelect.h"
 #include "passes/Conversion/SeqToLinalg/Common.h"
 
@@ -29,14 +30,7 @@ struct SelectTopLowering : OpConversionPattern<SelectTopOp> {
   matchAndRewrite(SelectTopOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    auto scoreType = cast<RankedTensorType>(adaptor.getScore().getType());
-    Value scores = bufferization::ToBufferOp::create(
-        b,
-        MemRefType::get(scoreType.getShape(), b.getF32Type(),
-                        StridedLayoutAttr::get(b.getContext(),
-                                               ShapedType::kDynamic,
-                                               {ShapedType::kDynamic})),
-        adaptor.getScore(), /*read_only=*/true);
+    Value scores = readBuffer(b, adaptor.getScore());
     Value n = memref::DimOp::create(b, scores, 0);
     Value k = arith::MinSIOp::create(b, adaptor.getK(), n);
     auto outType = MemRefType::get({ShapedType::kDynamic}, b.getIndexType());
