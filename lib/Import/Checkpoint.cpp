@@ -37,12 +37,16 @@ StringRef seqc::dtypeName(DType dtype) {
     return "bf16";
   case DType::I8:
     return "i8";
+  case DType::Q4:
+    return "q4";
   }
   return "?";
 }
 
 unsigned seqc::dtypeSize(DType dtype) {
-  return dtype == DType::F32 ? 4 : dtype == DType::I8 ? 1 : 2;
+  if (dtype == DType::F32)
+    return 4;
+  return dtype == DType::I8 || dtype == DType::Q4 ? 1 : 2;
 }
 
 float seqc::halfToFloat(uint16_t h) {
@@ -299,6 +303,8 @@ std::vector<float> Tensor::toF32() const {
     case DType::I8:
       out[i] = (float)(int8_t)p[i];
       break;
+    case DType::Q4: // Written by the importers only, never read.
+      llvm_unreachable("no checkpoint tensor is q4");
     }
   }
   applyScale(scale, out);

@@ -17,13 +17,15 @@ StringRef seqc::stringifyWeightFormat(WeightFormat format) {
     return "fp16";
   case WeightFormat::Int8:
     return "int8";
+  case WeightFormat::Q4:
+    return "q4";
   }
   llvm_unreachable("unknown weight format");
 }
 
 std::optional<seqc::WeightFormat> seqc::symbolizeWeightFormat(StringRef name) {
-  for (WeightFormat f :
-       {WeightFormat::F32, WeightFormat::F16, WeightFormat::Int8})
+  for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16,
+                         WeightFormat::Int8, WeightFormat::Q4})
     if (name == stringifyWeightFormat(f))
       return f;
   return std::nullopt;

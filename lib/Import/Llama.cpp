@@ -550,9 +550,13 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   model.weights.sink = sink;
   model.context = context > 0 ? context : cfg.maxPositions;
   int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab, D = cfg.headDim;
-  DType mat = format == WeightFormat::F16    ? DType::F16
-              : format == WeightFormat::Int8 ? DType::I8
-                                             : DType::F32;
+  if (llvm::Error e =
+          checkQ4Widths(format, "LLaMA",
+                        {{"hidden_size", C},
+                         {"num_attention_heads * head_dim", cfg.heads * D},
+                         {"intermediate_size", F}}))
+    return std::move(e);
+  DType mat = matrixDType(format);
   std::optional<QuaRot> rot;
   if (rotationSeed) {
     auto r = QuaRot::get(cfg, *rotationSeed);

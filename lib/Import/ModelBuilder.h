@@ -20,6 +20,7 @@
 
 #include "dialects/Seq/IR/SeqDialect.h"
 #include "dialects/Seq/IR/SeqOps.h"
+#include "dialects/Seq/IR/SeqQ4Product.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -32,6 +33,7 @@
 #include "mlir/IR/Builders.h"
 
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
 #include <cmath>
@@ -81,6 +83,9 @@ public:
       blob.entries.push_back({name, offset, shape, dtype});
       add(name + ".scale", {rows}, scales, DType::F32);
       return;
+    } else if (dtype == DType::Q4) {
+      addQ4(std::move(name), shape, values, offset);
+      return;
     } else {
       for (size_t i = 0; i < values.size();) {
         size_t n = std::min(values.size() - i, kStagingBytes / 2);
@@ -98,6 +103,49 @@ public:
 
 private:
   static constexpr size_t kStagingBytes = 1 << 20;
+
+  /// A q4 matrix (dialects/Seq/IR/SeqQ4Product.h): the packed codes as
+  /// `name` ([rows, cols / 2] bytes), the group scales as `name.scale`
+  /// ([rows, cols / 32] f16). Each group as GGML's Q4_0 quantizes it (and
+  /// test/reference/ggml_quants.py, in float64 as here): d = m / -8 rounded
+  /// to f16, m the group's value of largest magnitude (the first such), and
+  /// codes clamp(floor(w / d + 0.5) + 8, 0, 15) against the rounded d.
+  void addQ4(std::string name, const std::vector<int64_t> &shape,
+             const std::vector<float> &values, uint64_t offset) {
+    constexpr int64_t G = mlir::seq::kQ4Group;
+    int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
+    assert(cols % G == 0 && "q4 rows are whole groups (checkQ4Widths)");
+    std::vector<float> scales(rows * (cols / G));
+    std::vector<uint8_t> codes(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *row = values.data() + r * cols;
+      for (int64_t g = 0; g < cols / G; ++g) {
+        const float *x = row + g * G;
+        int64_t at = 0;
+        for (int64_t j = 1; j < G; ++j)
+          if (std::fabs(x[j]) > std::fabs(x[at]))
+            at = j;
+        float d = halfToFloat(floatToHalf(x[at] / -8.0f));
+        scales[r * (cols / G) + g] = d;
+        double div = d != 0 ? d : 1.0;
+        for (int64_t j = 0; j < G; ++j) {
+          double q = std::floor((double)x[j] / div + 0.5) + 8;
+          codes[g * G + j] = (uint8_t)std::clamp(q, 0.0, 15.0);
+        }
+      }
+      size_t at = staging.size();
+      staging.resize(at + cols / 2);
+      for (int64_t g = 0; g < cols / G; ++g)
+        for (int64_t j = 0; j < G / 2; ++j)
+          staging[at + g * (G / 2) + j] =
+              codes[g * G + j] | codes[g * G + G / 2 + j] << 4;
+      if (staging.size() >= kStagingBytes)
+        flush();
+    }
+    flush();
+    blob.entries.push_back({name, offset, {rows, cols / 2}, DType::Q4});
+    add(name + ".scale", {rows, cols / G}, scales, DType::F16);
+  }
 
   void flush() {
     blob.append(staging);
@@ -171,8 +219,40 @@ inline std::vector<float> transpose(const std::vector<float> &m, int64_t rows,
   return t;
 }
 
+/// The storage of a model's projection matrices under `--weights=format`.
+inline DType matrixDType(WeightFormat format) {
+  switch (format) {
+  case WeightFormat::F32:
+    return DType::F32;
+  case WeightFormat::F16:
+    return DType::F16;
+  case WeightFormat::Int8:
+    return DType::I8;
+  case WeightFormat::Q4:
+    return DType::Q4;
+  }
+  return DType::F32;
+}
+
+/// Under --weights=q4, every input width of the model's projections
+/// (`widths`: what each is, and its size) must be a whole number of q4
+/// groups (32 channels); an error naming the first that is not.
+inline llvm::Error
+checkQ4Widths(WeightFormat format, llvm::StringRef model,
+              ArrayRef<std::pair<llvm::StringRef, int64_t>> widths) {
+  if (format != WeightFormat::Q4)
+    return llvm::Error::success();
+  for (auto [what, width] : widths)
+    if (width % mlir::seq::kQ4Group)
+      return llvm::createStringError(llvm::formatv(
+          "--weights=q4 scales the inputs of a projection in groups of {0} "
+          "channels; this {1} has {2} = {3}",
+          mlir::seq::kQ4Group, model, what, width));
+  return llvm::Error::success();
+}
+
 /// Base of the model IR builders. Values are f32 tensors; matrices may be
-/// f16 or int8 and are extended inside the products.
+/// f16, int8 or q4 and are converted inside the products.
 class ModelBuilder {
 public:
   /// `layerRoot` is the weight-name prefix of the layers ("blocks." for
@@ -419,8 +499,18 @@ protected:
   /// f32 scale per output row (`<name>.scale`), applied after the integer
   /// weights' dot products.
   Value linear(Value x, const std::string &name) {
-    Value y = matmulT(x, weight(name));
     const WeightBlob::Entry *e = entries.lookup(name);
+    if (e->dtype == DType::Q4) {
+      Value w = weight(name);
+      Value d = weight(name + ".scale");
+      Value out = zeros({dim(x, 0), b.getIndexAttr(e->shape[0])});
+      linalg::GenericOp product =
+          mlir::seq::buildQ4Product(b, loc, x, w, d, out);
+      mlir::seq::SeqDialect::ParallelAttrHelper(ctx).setAttr(
+          product, UnitAttr::get(ctx));
+      return product.getResult(0);
+    }
+    Value y = matmulT(x, weight(name));
     if (e->dtype != DType::I8)
       return y;
     return mul(y, weight(name + ".scale"));

@@ -402,9 +402,14 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   model.weights.sink = sink;
   int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab, H = cfg.heads,
           N = cfg.headSize;
-  DType mat = format == WeightFormat::F16    ? DType::F16
-              : format == WeightFormat::Int8 ? DType::I8
-                                             : DType::F32;
+  if (format == WeightFormat::Q4 && cfg.perspectives)
+    return llvm::createStringError(
+        "--weights=q4: the temporal-perspectives head is not a plain "
+        "projection; use --weights=int8, fp16 or fp32 for this model");
+  if (llvm::Error e =
+          checkQ4Widths(format, cfg.name(), {{"embd", C}, {"ffn", F}}))
+    return std::move(e);
+  DType mat = matrixDType(format);
   // LoRA factors (RWKV-6 and -7): f16 unless the weights are f32. Not int8:
   // their products are small (decode reads them on one thread), but they
   // carry the decay, where an int8 step is a visible change. At f16 they

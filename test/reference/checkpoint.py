@@ -170,13 +170,39 @@ def int8_roundtrip(weights, activation_block=None):
     `activation_block`, the projections also round their activations as
     the integer kernels do (Int8Projection). LoRA factors are rounded to
     f16."""
+    return stored_weights(weights, lambda w: int8_matrix(w, activation_block))
+
+
+def stored_weights(weights, matrix):
+    """`weights` with each model projection as `matrix` stores it and the
+    LoRA factors rounded to f16 (what --weights=int8|q4 do)."""
     def stored(name, w):
         if name.endswith(INT8_MATRICES):
-            return int8_matrix(w, activation_block)
+            return matrix(w)
         if name.endswith(LORA_FACTORS):
             return round_to_dtype(w, "fp16")
         return w
     return {name: stored(name, w) for name, w in weights.items()}
+
+
+def q4_roundtrip(weights, activation_block=32):
+    """The weights as `seqc compile --weights=q4` stores them: each model
+    projection as GGML's Q4_0 values (q4_matrix); LoRA factors rounded to
+    f16."""
+    return stored_weights(weights, lambda w: q4_matrix(w, activation_block))
+
+
+def q4_matrix(w, activation_block=32):
+    """One matrix as seqc's q4 weights store it: per group of 32 channels of
+    a row, GGML's Q4_0 values (ggml_quants.py: d = f16(m / -8) for the
+    value m of largest magnitude, codes clip(floor(w / d + 0.5) + 8, 0,
+    15)); its products round their activations per group of 32, as the
+    integer kernels do (Int8Projection), unless `activation_block` is None
+    (the products without integer kernels, --int8-dot=none)."""
+    import ggml_quants
+    w = np.asarray(w, dtype=np.float32)
+    deq = ggml_quants.decode(ggml_quants.encode(w, "q4_0"), "q4_0", w.shape[1])
+    return Int8Projection(deq, activation_block) if activation_block else deq
 
 
 def int8_matrix(w, activation_block=None):
@@ -451,6 +477,8 @@ def random_rwkv4(args):
         stored = {k: round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
             stored = int8_roundtrip(stored, args.int8_activations)
+        if args.q4_reference:
+            stored = q4_roundtrip(stored, None if args.q4_f32_activations else 32)
         quant = (args.state_bits, args.state_group) if args.state_bits else None
         logits, state = rwkv_ref.rwkv4_forward(stored, tokens, state_quant=quant)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64),
@@ -479,6 +507,12 @@ def main():
                    help="with --int8-reference: the projections' activations "
                         "rounded to int8 per block of BLOCK channels, as "
                         "seqc's integer kernels (--int8-dot) do")
+    r.add_argument("--q4-reference", action="store_true",
+                   help="compute the --npz logits with the projections as "
+                        "seqc's q4 weights store and compute them")
+    r.add_argument("--q4-f32-activations", action="store_true",
+                   help="with --q4-reference: f32 activations, as the "
+                        "products without integer kernels (--int8-dot=none)")
     r.add_argument("--tokens", default="0", help="comma-separated ids for --npz")
     r.add_argument("--state-bits", type=int, choices=(4, 8),
                    help="the --npz logits with the WKV state kept quantized "

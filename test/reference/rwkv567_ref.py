@@ -762,6 +762,8 @@ def _random(args):
         stored = {k: checkpoint.round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
             stored = checkpoint.int8_roundtrip(stored, args.int8_activations)
+        if args.q4_reference:
+            stored = checkpoint.q4_roundtrip(stored)
         quant = ((args.state_bits, args.state_group, args.state_rotate)
                  if args.state_bits else None)
         logits = forward(args.version, stored, tokens, state_quant=quant)
@@ -792,6 +794,9 @@ def main(argv=None):
     r.add_argument("--int8-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's int8 weights store them")
+    r.add_argument("--q4-reference", action="store_true",
+                   help="compute the --npz logits with the projections as "
+                        "seqc's q4 weights store and compute them")
     r.add_argument("--int8-activations", type=int, metavar="BLOCK",
                    help="with --int8-reference: the projections' activations "
                         "rounded to int8 per block of BLOCK channels, as "

@@ -2,7 +2,7 @@
 //
 //   seqc import MODEL [-o model.mlir] [--force]
 //       Detects the architecture and prints the seq-dialect module.
-//   seqc compile MODEL --target=cpu|neuro [--weights=fp32|fp16|int8] -o OUT
+//   seqc compile MODEL --target=cpu|neuro [--weights=fp32|fp16|int8|q4] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--context=N] [--kv-bits=16|8|4|3|2 --kv-group=G --kv-window=W ...]
@@ -100,7 +100,10 @@ cl::opt<seqc::WeightFormat> weights(
                clEnumValN(seqc::WeightFormat::F16, "fp16",
                           "16-bit floats (computed in f32)"),
                clEnumValN(seqc::WeightFormat::Int8, "int8",
-                          "8-bit integers, one f32 scale per output row")),
+                          "8-bit integers, one f32 scale per output row"),
+               clEnumValN(seqc::WeightFormat::Q4, "q4",
+                          "4-bit integers, one f16 scale per 32 input "
+                          "channels (GGML Q4_0's values)")),
     cl::sub(compileCmd));
 cl::OptionCategory rotationCat("Rotation (attention models)");
 cl::opt<bool> rotateWeights(

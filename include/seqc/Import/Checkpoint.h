@@ -27,12 +27,13 @@
 namespace seqc {
 
 /// Element types of checkpoint tensors (F32, F16, BF16) and of prepared
-/// weights (I8: quantized matrices).
-enum class DType { F32, F16, BF16, I8 };
+/// weights (I8: int8 matrices; Q4: 4-bit matrices, whose entry holds the
+/// packed codes as bytes, [N, K / 2], see dialects/Seq/IR/SeqQ4Product.h).
+enum class DType { F32, F16, BF16, I8, Q4 };
 
-/// "f32", "f16", "bf16" or "i8".
+/// "f32", "f16", "bf16", "i8" or "q4".
 llvm::StringRef dtypeName(DType dtype);
-/// Bytes per element.
+/// Bytes per element (Q4: per stored byte of packed codes).
 unsigned dtypeSize(DType dtype);
 
 /// A GGML block-quantized type (GGUF files): `values` consecutive elements

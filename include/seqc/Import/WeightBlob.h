@@ -25,10 +25,13 @@
 namespace seqc {
 
 /// Storage precision of the large matrices in the weight blob.
-/// (Int8: symmetric, one f32 scale per output row.)
-enum class WeightFormat { F32, F16, Int8 };
+/// (Int8: symmetric, one f32 scale per output row. Q4: GGML Q4_0's values,
+/// groups of 32 channels with an f16 scale, in the layout of
+/// dialects/Seq/IR/SeqQ4Product.h.)
+enum class WeightFormat { F32, F16, Int8, Q4 };
 
-/// "fp32", "fp16" or "int8" (the spelling of --weights and the manifest).
+/// "fp32", "fp16", "int8" or "q4" (the spelling of --weights and the
+/// manifest).
 llvm::StringRef stringifyWeightFormat(WeightFormat format);
 std::optional<WeightFormat> symbolizeWeightFormat(llvm::StringRef name);
 

@@ -14,6 +14,8 @@
 #include "seqc/Pipelines/CPUPipeline.h"
 #include "seqc/Target/Target.h"
 
+#include "dialects/Seq/IR/SeqQ4Product.h"
+
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
@@ -281,12 +283,20 @@ seqc::createCPUTarget(const TargetOptions &options) {
   if (!kernel)
     return kernel.takeError();
   CPUPipelineOptions pipeline;
-  if (options.weights == WeightFormat::Int8)
+  if (options.weights == WeightFormat::Int8 ||
+      options.weights == WeightFormat::Q4)
     pipeline.int8Kernel = *kernel;
   if (o.activationBlock <= 0 || o.activationBlock % 4)
     return createStringError(
         "--activation-block=" + std::to_string(o.activationBlock) +
         ": expected a positive multiple of 4");
+  // q4 products round their activations per weight group.
+  if (options.weights == WeightFormat::Q4 &&
+      o.activationBlock != mlir::seq::kQ4Group)
+    return createStringError(
+        "--activation-block=" + std::to_string(o.activationBlock) +
+        ": --weights=q4 quantizes the activations per group of its weights, " +
+        std::to_string(mlir::seq::kQ4Group) + " channels");
   pipeline.activationBlock = o.activationBlock;
   return std::make_unique<CPUTarget>(std::move(*tm), pipeline, o.cSources);
 }

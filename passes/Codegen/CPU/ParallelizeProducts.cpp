@@ -2,15 +2,18 @@
 //
 // The generic part of the CPU products: which products run on all threads,
 // tiles of prefill products, reductions into register accumulators. Int8
-// products go to the integer kernels of X86Int8Kernels.cpp when asked.
+// and q4 products go to the integer kernels of X86Int8Kernels.cpp and
+// X86Q4Kernels.cpp when asked.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/Codegen/CPU/Passes.h"
 #include "passes/Codegen/CPU/ProductTiles.h"
 #include "passes/Codegen/CPU/X86Int8Kernels.h"
+#include "passes/Codegen/CPU/X86Q4Kernels.h"
 
 #include "dialects/Seq/IR/SeqDialect.h"
+#include "dialects/Seq/IR/SeqQ4Product.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -271,6 +274,15 @@ struct SeqParallelizeProductsPass
     }
     for (auto [op, parallel] : products) {
       rewriter.setInsertionPoint(op);
+      if (int8Kernel != seqc::Int8Kernel::None && seq::isQ4Product(op)) {
+        if (succeeded(lowerQ4Product(rewriter, op, int8Kernel, parallel))) {
+          rewriter.eraseOp(op);
+          continue;
+        }
+        op.emitWarning() << "q4 product left to the generic loops (int8-dot="
+                         << seqc::stringifyInt8Kernel(int8Kernel)
+                         << "): its weight or scale rows are not contiguous";
+      }
       if (int8Kernel != seqc::Int8Kernel::None && isInt8Product(op)) {
         if (succeeded(lowerInt8Product(rewriter, op, int8Kernel,
                                        activationBlock, parallel))) {

@@ -115,6 +115,27 @@ def SeqParallelizeProductsPass
     unchanged: only the activations' rounding (at most half a step,
     `max abs(x) / 254` per block) makes the result differ from the float
     product.
+
+    With `int8-dot` other than `none`, q4 products (the linalg form of
+    `dialects/Seq/IR/SeqQ4Product.h`: packed 4-bit codes `c` and an f16
+    scale `d` per group of 32 channels, weight `d · (c - 8)`; recognized
+    after canonicalization) become integer kernels too:
+
+    1. each token's activations are quantized per group of 32 channels as
+       above, stored in the order of the weights' nibbles (per 64 channels:
+       0-15, 32-47, 16-31, 48-63), with `-8 · Σ q` per 32-bit lane and the
+       lanes' scales;
+    2. per 64 channels (two groups, 32 bytes) each row's bytes are split
+       into low and high nibbles, the unsigned operand of the dot product
+       as they are (`vpdpbusd`, or `vpmaddubsw` + `vpmaddwd`: 2 · 15 · 127
+       cannot saturate); two dot products start from the lanes' `-8 · Σ q`,
+       leaving lanes 0-3 with the first group's exact sums and 4-7 with
+       the second's, then one conversion and one multiply-add by the
+       activation scales times the two weight scales. A last single group
+       (K mod 64 = 32) is unpacked into channel order. Tiles as for int8.
+
+    The weights are read as stored (4.5 bits a weight); as for int8, only
+    the activations' rounding differs from the float product.
   }];
   let options = [
     Option<"minDecodeElements", "min-decode-elements", "int64_t", "65536",

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Codegen/CPU/X86Int8Kernels.h"
-#include "passes/Codegen/CPU/ProductTiles.h"
+#include "passes/Codegen/CPU/IntegerDot.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
+using mlir::seq::cpu::forLoop;
 using seqc::Int8Kernel;
 
 namespace {
@@ -53,33 +54,11 @@ struct PreparedWeight {
   Value first, second;
 };
 
-/// Helpers for the x86 intrinsics of the int8 kernels.
-struct Int8Ops {
-  OpBuilder &b;
-  Location l;
-  Int8Kernel kernel;
-  int64_t bytes, lanes;
+/// The int8 kernels' dot products: signed weights by activation codes.
+struct Int8Ops : seq::cpu::IntegerDot {
   Int8Ops(OpBuilder &b, Location l, Int8Kernel kernel)
-      : b(b), l(l), kernel(kernel), bytes(vectorBytes(kernel)),
-        lanes(bytes / 4) {}
+      : IntegerDot(b, l, kernel, vectorBytes(kernel)) {}
 
-  VectorType vec(int64_t n, Type t) { return VectorType::get({n}, t); }
-  Value splat(VectorType type, Attribute value) {
-    return arith::ConstantOp::create(b, l, type,
-                                     DenseElementsAttr::get(type, value));
-  }
-  Value intrinsic(StringRef name, Type result, ValueRange args) {
-    return LLVM::CallIntrinsicOp::create(b, l, result, b.getStringAttr(name),
-                                         args)
-        .getResult(0);
-  }
-  /// acc + four-byte sums of unsigned `u` times signed `s` (VNNI).
-  Value vpdpbusd(Value acc, Value u, Value s) {
-    return intrinsic(kernel == Int8Kernel::AVX512VNNI
-                         ? "llvm.x86.avx512.vpdpbusd.512"
-                         : "llvm.x86.avx512.vpdpbusd.256",
-                     vec(lanes, b.getI32Type()), {acc, u, s});
-  }
   /// Prepares the weight vector `w` (bytes int8 weights of one row).
   PreparedWeight prepare(Value w) {
     if (biasedCodes(kernel)) {
@@ -97,14 +76,9 @@ struct Int8Ops {
   Value dot(const PreparedWeight &w, Value q) {
     if (biasedCodes(kernel))
       return vpdpbusd(w.second, q, w.first);
-    Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
-    Value signedQ =
-        intrinsic("llvm.x86.avx2.psign.b", vec(bytes, i8), {q, w.second});
-    Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", vec(bytes / 2, i16),
-                            {w.first, signedQ});
-    return intrinsic(
-        "llvm.x86.avx2.pmadd.wd", vec(lanes, i32),
-        {pairs, splat(vec(bytes / 2, i16), b.getI16IntegerAttr(1))});
+    Value signedQ = intrinsic("llvm.x86.avx2.psign.b",
+                              vec(bytes, b.getI8Type()), {q, w.second});
+    return pairSums(w.first, signedQ);
   }
 };
 
@@ -138,8 +112,6 @@ public:
     f32 = rewriter.getF32Type();
     i8 = rewriter.getI8Type();
     i32 = rewriter.getI32Type();
-    c0 = index(rewriter, 0);
-    c1 = index(rewriter, 1);
     T = size(rewriter, x, 0);
     N = size(rewriter, w, 0);
     allocateActivations(rewriter);
@@ -153,30 +125,10 @@ private:
   Value index(OpBuilder &b, int64_t v) const {
     return arith::ConstantIndexOp::create(b, loc, v);
   }
-  Value f32Const(OpBuilder &b, float v) const {
-    return arith::ConstantFloatOp::create(b, loc, cast<FloatType>(f32),
-                                          APFloat(v));
-  }
   Value size(RewriterBase &rewriter, Value m, unsigned d) const {
     return getValueOrCreateConstantIndexOp(
         rewriter, loc, memref::getMixedSize(rewriter, loc, m, d));
   }
-  /// An scf.for over [lb, ub) whose body yields what `body` returns.
-  scf::ForOp
-  forLoop(OpBuilder &b, Location l, int64_t lb, int64_t ub, int64_t step,
-          ValueRange inits,
-          function_ref<SmallVector<Value>(OpBuilder &, Value, ValueRange)> body)
-      const {
-    Value lo = index(b, lb);
-    Value hi = index(b, ub);
-    Value stride = index(b, step);
-    return scf::ForOp::create(
-        b, l, lo, hi, stride, inits,
-        [&](OpBuilder &b, Location l, Value iv, ValueRange args) {
-          scf::YieldOp::create(b, l, body(b, iv, args));
-        });
-  }
-
   void allocateActivations(RewriterBase &rewriter);
   void quantizeActivations(RewriterBase &rewriter, bool parallel);
   void quantizeBlock(OpBuilder &b, Location l, Value t, Value blk);
@@ -195,7 +147,7 @@ private:
   MemRefType xType, wType;
   int64_t K, bytes, lanes;
   Type f32, i8, i32;
-  Value c0, c1, T, N;
+  Value T, N;
   /// Per token: int8 codes ([T, K]), and each code's scale repeated for
   /// its 32-bit lane (k / 4: [T, K / 4]).
   Value codes, scales;
@@ -219,56 +171,25 @@ void Int8ProductLowering::allocateActivations(RewriterBase &rewriter) {
 /// blocks), in loops otherwise.
 void Int8ProductLowering::quantizeActivations(RewriterBase &rewriter,
                                               bool parallel) {
-  Value blocks = index(rewriter, K / block);
-  auto body = [&](OpBuilder &b, Location l, ValueRange ivs) {
-    quantizeBlock(b, l, ivs[0], ivs[1]);
-  };
-  if (parallel && xType.getDimSize(0) != 1)
-    scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0},
-                            ValueRange{T, blocks}, ValueRange{c1, c1}, body);
-  else
-    scf::buildLoopNest(rewriter, loc, ValueRange{c0, c0}, ValueRange{T, blocks},
-                       ValueRange{c1, c1}, body);
+  seq::cpu::forEachTokenBlock(rewriter, loc, T, xType.getDimSize(0) == 1,
+                              K / block, parallel,
+                              [&](OpBuilder &b, Location l, Value t,
+                                  Value blk) { quantizeBlock(b, l, t, blk); });
 }
 
-/// Block `blk` of token `t`: a = max abs(x) / 127, q = clamp(roundeven(x *
-/// (127 / max abs(x))), -127, 127), stored as codes (biased for VNNI) and
-/// a scale per 32-bit lane.
+/// Block `blk` of token `t` (quantizeActivationBlock): codes (biased for
+/// VNNI) and the scale once per 32-bit lane.
 void Int8ProductLowering::quantizeBlock(OpBuilder &b, Location l, Value t,
                                         Value blk) {
   Value base = arith::MulIOp::create(b, l, blk, index(b, block));
-  auto element = [&](OpBuilder &b, Value j) -> Value {
-    Value k = arith::AddIOp::create(b, l, base, j);
-    return memref::LoadOp::create(b, l, x, ValueRange{t, k});
-  };
-  // maximumf: a NaN activation makes its block's scale NaN, and the outputs
-  // it feeds NaN, as with f32 activations.
-  Value amax = forLoop(b, l, 0, block, 1, {f32Const(b, 0)},
-                       [&](OpBuilder &b, Value j, ValueRange m) {
-                         Value a = math::AbsFOp::create(b, l, element(b, j));
-                         return SmallVector<Value>{
-                             arith::MaximumFOp::create(b, l, m[0], a)};
-                       })
-                   .getResult(0);
-  Value scale = arith::DivFOp::create(b, l, amax, f32Const(b, 127));
-  Value positive = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, amax,
-                                         f32Const(b, 0));
-  Value ratio = arith::DivFOp::create(b, l, f32Const(b, 127), amax);
-  Value zero = f32Const(b, 0);
-  Value inverse = arith::SelectOp::create(b, l, positive, ratio, zero);
-  forLoop(b, l, 0, block, 1, {}, [&](OpBuilder &b, Value j, ValueRange) {
-    Value r = math::RoundEvenOp::create(
-        b, l, arith::MulFOp::create(b, l, element(b, j), inverse));
-    Value low = arith::MaxNumFOp::create(b, l, r, f32Const(b, -127));
-    Value high = f32Const(b, 127);
-    r = arith::MinNumFOp::create(b, l, low, high);
-    Value q = arith::FPToSIOp::create(b, l, i8, r);
-    if (biasedCodes(kernel))
-      q = flipBias(b, l, q);
-    memref::StoreOp::create(
-        b, l, q, codes, ValueRange{t, arith::AddIOp::create(b, l, base, j)});
-    return SmallVector<Value>{};
-  });
+  Value scale = seq::cpu::quantizeActivationBlock(
+      b, l, x, t, base, block, [&](OpBuilder &b, Value j, Value q) {
+        if (biasedCodes(kernel))
+          q = flipBias(b, l, q);
+        memref::StoreOp::create(
+            b, l, q, codes,
+            ValueRange{t, arith::AddIOp::create(b, l, base, j)});
+      });
   Value laneBase = arith::MulIOp::create(b, l, blk, index(b, block / 4));
   forLoop(b, l, 0, block / 4, 1, {}, [&](OpBuilder &b, Value j, ValueRange) {
     memref::StoreOp::create(
@@ -283,34 +204,16 @@ void Int8ProductLowering::quantizeBlock(OpBuilder &b, Location l, Value t,
 /// (async-parallel-for's minimum task size counts iterations).
 void Int8ProductLowering::computeOutputs(RewriterBase &rewriter,
                                          bool parallel) {
-  auto tile = [&](OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
-                  int64_t tr) { computeTile(b, l, n0, t0, nr, tr); };
   auto staticSize = [](int64_t d) -> std::optional<int64_t> {
     if (ShapedType::isDynamic(d))
       return std::nullopt;
     return d;
   };
-  std::optional<int64_t> rows = staticSize(wType.getDimSize(0));
-  if (parallel && seq::cpu::isTiled(rows, staticSize(xType.getDimSize(0)))) {
-    seq::cpu::parallelTiles(rewriter, loc, *rows, T, tile);
-  } else if (parallel) {
-    scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0}, ValueRange{N, T},
-                            ValueRange{c1, c1},
-                            [&](OpBuilder &b, Location l, ValueRange ivs) {
-                              tile(b, l, ivs[0], ivs[1], 1, 1);
-                            });
-  } else {
-    scf::ForOp::create(rewriter, loc, c0, N, c1, ValueRange{},
-                       [&](OpBuilder &b, Location l, Value n, ValueRange) {
-                         scf::ForOp::create(b, l, c0, T, c1, ValueRange{},
-                                            [&](OpBuilder &b, Location l,
-                                                Value t, ValueRange) {
-                                              tile(b, l, n, t, 1, 1);
-                                              scf::YieldOp::create(b, l);
-                                            });
-                         scf::YieldOp::create(b, l);
-                       });
-  }
+  seq::cpu::forEachOutputTile(
+      rewriter, loc, N, T, staticSize(wType.getDimSize(0)),
+      staticSize(xType.getDimSize(0)), parallel,
+      [&](OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
+          int64_t tr) { computeTile(b, l, n0, t0, nr, tr); });
 }
 
 /// A tile of `nr` outputs by `tr` tokens: each weight vector is loaded and

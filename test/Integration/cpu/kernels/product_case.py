@@ -38,30 +38,44 @@ def product_func(name, rows, n, k, wtype, convert, mul, add):
 }}"""
 
 
-def module(x, w, y0, wtype, prefill, decode):
-    """The test module: globals x [T, K] f32, w [N, K] `wtype`, y0 [T, N]
-    f32, the functions `prefill` (@product) and `decode` (@decode) from
-    product_func, and a @main that prints y0 + x·w'ᵀ, then x[0]·w'ᵀ."""
+def module(x, w, y0, wtype, prefill, decode, maps="#w = affine_map<(n, t, k) -> (n, k)>",
+           extra=()):
+    """The test module: globals x [T, K] f32, w [N, K] `wtype` (any shape:
+    its element type is `wtype`), y0 [T, N] f32 and `extra` weight operands
+    ((name, array, element type) after w), the functions `prefill`
+    (@product) and `decode` (@decode) taking (x, w, extra..., y), and a
+    @main that prints y0 + x·w'ᵀ, then x[0]·w'ᵀ. `maps` defines the weight
+    operands' affine maps."""
     t, k = x.shape
-    n = w.shape[0]
+    n = y0.shape[1]
+
+    def mtype(a, elt):
+        return "memref<" + "x".join(str(d) for d in a.shape) + f"x{elt}>"
+    weights = [("w", w, wtype)] + list(extra)
+    globals_ = "\n".join(f'memref.global "private" constant @{name} : {mtype(a, elt)} = '
+                          f"{dense(a, elt)}" for name, a, elt in weights)
+    gets = "\n".join(f"  %{name} = memref.get_global @{name} : {mtype(a, elt)}"
+                      for name, a, elt in weights)
+    args = ", ".join(f"%{name}" for name, _, _ in weights)
+    types = ", ".join(mtype(a, elt) for _, a, elt in weights)
     return f"""#x = affine_map<(n, t, k) -> (t, k)>
-#w = affine_map<(n, t, k) -> (n, k)>
+{maps}
 #y = affine_map<(n, t, k) -> (t, n)>
 memref.global "private" constant @x : memref<{t}x{k}xf32> = {dense(x, "f32")}
-memref.global "private" constant @w : memref<{n}x{k}x{wtype}> = {dense(w, wtype)}
+{globals_}
 memref.global "private" constant @y0 : memref<{t}x{n}xf32> = {dense(y0, "f32")}
 func.func private @printMemrefF32(memref<*xf32>)
 {prefill}
 {decode}
 func.func @main() {{
   %x = memref.get_global @x : memref<{t}x{k}xf32>
-  %w = memref.get_global @w : memref<{n}x{k}x{wtype}>
+{gets}
   %y0 = memref.get_global @y0 : memref<{t}x{n}xf32>
   %y = memref.alloc() : memref<{t}x{n}xf32>
   memref.copy %y0, %y : memref<{t}x{n}xf32> to memref<{t}x{n}xf32>
   %xd = memref.cast %x : memref<{t}x{k}xf32> to memref<?x{k}xf32>
   %yd = memref.cast %y : memref<{t}x{n}xf32> to memref<?x{n}xf32>
-  call @product(%xd, %w, %yd) : (memref<?x{k}xf32>, memref<{n}x{k}x{wtype}>, memref<?x{n}xf32>) -> ()
+  call @product(%xd, {args}, %yd) : (memref<?x{k}xf32>, {types}, memref<?x{n}xf32>) -> ()
   %u = memref.cast %y : memref<{t}x{n}xf32> to memref<*xf32>
   call @printMemrefF32(%u) : (memref<*xf32>) -> ()
   %x1 = memref.subview %x[0, 0] [1, {k}] [1, 1] : memref<{t}x{k}xf32> to memref<1x{k}xf32, strided<[{k}, 1]>>
@@ -70,7 +84,7 @@ func.func @main() {{
   %y1 = memref.alloc() : memref<1x{n}xf32>
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%zero : f32) outs(%y1 : memref<1x{n}xf32>)
-  call @decode(%x1c, %w, %y1) : (memref<1x{k}xf32>, memref<{n}x{k}x{wtype}>, memref<1x{n}xf32>) -> ()
+  call @decode(%x1c, {args}, %y1) : (memref<1x{k}xf32>, {types}, memref<1x{n}xf32>) -> ()
   %u1 = memref.cast %y1 : memref<1x{n}xf32> to memref<*xf32>
   call @printMemrefF32(%u1) : (memref<*xf32>) -> ()
   return

@@ -1,0 +1,131 @@
+"""A q4-weight product (the linalg.generic of dialects/Seq/IR/SeqQ4Product.h,
+marked seq.parallel, as the model builders write it) compiled by
+seq-cpu-pipeline and run on the CPU, against numpy.
+
+The numpy side reads the weights from the packed bytes as the format
+describes them (byte 16 g + j of a row: code of channel 32 g + j in the low
+nibble, of 32 g + 16 + j in the high one; value d (c - 8)), quantizes the
+activations as the kernels document it (per token and group of 32
+channels: a = max|x| / 127, q = clip(rint(x * (127 / max|x|)), -127, 127),
+in float32), sums the integer products of each group exactly and scales
+them by a and d in float64: the kernel's only freedom is the order of its
+f32 sums (and the output is printed with 6 digits). With `float` (no integer
+kernel) the reference keeps the activations in f32. Activations get outlier
+channels so that groups have very different scales; some groups are all
+zero, some weight groups have a zero scale.
+
+    q4_dot_case.py emit T N K > case.mlir
+    q4_dot_case.py check T N K [float] < printed.txt
+"""
+
+import sys
+
+import numpy as np
+
+from product_case import module, printed
+
+
+def inputs(t, n, k):
+    rng = np.random.default_rng(t * 1000 + n + k)
+    x = rng.standard_normal((t, k)).astype(np.float32)
+    x[:, rng.choice(k, max(1, k // 16), replace=False)] *= 20
+    x[:, :32] = 0  # an all-zero group
+    packed = rng.integers(0, 256, (n, k // 2)).astype(np.uint8)
+    d = (rng.standard_normal((n, k // 32)) * 0.05).astype(np.float16)
+    d[0, -1] = 0
+    y0 = rng.standard_normal((t, n)).astype(np.float32)
+    return x, packed, d, y0
+
+
+def codes(packed):
+    n, half = packed.shape
+    g = packed.reshape(n, half // 16, 16).astype(np.int64)
+    return np.concatenate([g & 15, g >> 4], axis=2).reshape(n, 2 * half)
+
+
+def quantize(x):
+    t, k = x.shape
+    xb = x.reshape(t, k // 32, 32)
+    amax = np.max(np.abs(xb), axis=2, keepdims=True).astype(np.float32)
+    inv = np.where(amax > 0, np.float32(127) / np.where(amax > 0, amax, 1), 0)
+    q = np.clip(np.rint(xb * inv.astype(np.float32)), -127, 127).astype(np.int64)
+    return q, (amax / np.float32(127)).astype(np.float32)
+
+
+def product_func(name, rows, n, k):
+    x = f"memref<{rows}x{k}xf32>"
+    w, s = f"memref<{n}x{k // 2}xi8>", f"memref<{n}x{k // 32}xf16>"
+    y = f"memref<{rows}x{n}xf32>"
+    return f"""func.func @{name}(%x: {x}, %w: {w}, %d: {s}, %y: {y}) {{
+  linalg.generic {{indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%x, %w, %d : {x}, {w}, {s}) outs(%y : {y})
+      attrs = {{seq.parallel}} {{
+  ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
+    %k = linalg.index 2 : index
+    %c32 = arith.constant 32 : index
+    %c16 = arith.constant 16 : index
+    %in = arith.remui %k, %c32 : index
+    %h = arith.divui %in, %c16 : index
+    %h8 = arith.index_cast %h : index to i8
+    %c4 = arith.constant 4 : i8
+    %sh = arith.muli %h8, %c4 : i8
+    %v = arith.shrui %b, %sh : i8
+    %c15 = arith.constant 15 : i8
+    %n = arith.andi %v, %c15 : i8
+    %nf = arith.uitofp %n : i8 to f32
+    %c8 = arith.constant 8.0 : f32
+    %q = arith.subf %nf, %c8 : f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %q, %df : f32
+    %p = arith.mulf %a, %wv fastmath<reassoc,contract> : f32
+    %r = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }}
+  return
+}}"""
+
+
+def emit(t, n, k):
+    x, packed, d, y0 = inputs(t, n, k)
+    print(module(x, packed.view(np.int8), y0, "i8",
+                 product_func("product", "?", n, k), product_func("decode", "1", n, k),
+                 maps="#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>\n"
+                      "#s = affine_map<(n, t, k) -> (n, k floordiv 32)>",
+                 extra=[("d", d, "f16")]))
+
+
+def check(t, n, k, floats, text):
+    label = f"q4 product {t}x{n}x{k}" + (" (f32 activations)" if floats else "")
+    blocks = printed(text)
+    if len(blocks) != 2:
+        sys.exit(f"{label}: FAIL: no output")
+    x, packed, d, y0 = inputs(t, n, k)
+    c = (codes(packed) - 8).reshape(n, k // 32, 32)
+    q, a = quantize(x)
+    d64 = d.astype(np.float64)
+    # Exact integer sums per (token, group, row), then both scales.
+    sums = np.einsum("tgj,ngj->tgn", q, c)
+    rounded = np.einsum("tg,ng,tgn->tn", a[:, :, 0].astype(np.float64), d64, sums)
+    weights = (c * d64[:, :, None]).reshape(n, k)
+    exact = x.astype(np.float64) @ weights.T
+    want = y0.astype(np.float64) + (exact if floats else rounded)
+    got = blocks[0].reshape(t, n)
+    scale = np.max(np.abs(want))
+    err = np.max(np.abs(got - want)) / scale
+    err1 = np.max(np.abs(blocks[1].reshape(1, n) - (want[:1] - y0[:1]))) / scale
+    # The other side's rounding, which the test must see.
+    other = np.max(np.abs(exact - rounded)) / scale
+    print(f"{label}: relative error {err:.3g} (decode {err1:.3g}; "
+          f"activation rounding {other:.3g})")
+    if not (err <= 1e-5 and err1 <= 1e-5 and other > 1e-3):
+        sys.exit(f"{label}: FAIL")
+    print(f"{label}: OK")
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    t, n, k = (int(v) for v in sys.argv[2:5])
+    if mode == "emit":
+        emit(t, n, k)
+    else:
+        check(t, n, k, sys.argv[5:] == ["float"], sys.stdin.read())
