@@ -104,12 +104,47 @@ public:
 private:
   static constexpr size_t kStagingBytes = 1 << 20;
 
+  /// One group of 32 values as q4: returns the scale d (an f16 value) and
+  /// writes the codes c (w ~ d (c - 8)). As GGML's Q4_0 quantizes (and
+  /// test/reference/ggml_quants.py, in float64 as here): d = m / -8 rounded
+  /// to f16, m the value of largest magnitude (the first such), and codes
+  /// clamp(floor(w / d + 0.5) + 8, 0, 15) against the rounded d. Values
+  /// that lie exactly on a grid d (c - 8) for another d = f16(m / k), k in
+  /// 7, -7, 6, ..., -1 (what a GGUF Q4_0 block whose largest code is not 0,
+  /// as importance-matrix quantization makes them, decodes to), keep that
+  /// grid: the import is then exact.
+  static float quantizeQ4Group(const float *x, uint8_t *codes) {
+    constexpr int64_t G = mlir::seq::kQ4Group;
+    int64_t at = 0;
+    for (int64_t j = 1; j < G; ++j)
+      if (std::fabs(x[j]) > std::fabs(x[at]))
+        at = j;
+    // The codes for scale d; whether they give back every value exactly.
+    auto encode = [&](float d) {
+      double div = d != 0 ? d : 1.0;
+      bool exact = true;
+      for (int64_t j = 0; j < G; ++j) {
+        double q =
+            std::clamp(std::floor((double)x[j] / div + 0.5) + 8, 0.0, 15.0);
+        codes[j] = (uint8_t)q;
+        exact = exact && d * (float)(q - 8) == x[j];
+      }
+      return exact;
+    };
+    auto scale = [&](int k) { return halfToFloat(floatToHalf(x[at] / k)); };
+    float standard = scale(-8);
+    if (encode(standard))
+      return standard;
+    for (int k : {7, -7, 6, -6, 5, -5, 4, -4, 3, -3, 2, -2, 1, -1})
+      if (float d = scale(k); d != 0 && encode(d))
+        return d;
+    encode(standard);
+    return standard;
+  }
+
   /// A q4 matrix (dialects/Seq/IR/SeqQ4Product.h): the packed codes as
   /// `name` ([rows, cols / 2] bytes), the group scales as `name.scale`
-  /// ([rows, cols / 32] f16). Each group as GGML's Q4_0 quantizes it (and
-  /// test/reference/ggml_quants.py, in float64 as here): d = m / -8 rounded
-  /// to f16, m the group's value of largest magnitude (the first such), and
-  /// codes clamp(floor(w / d + 0.5) + 8, 0, 15) against the rounded d.
+  /// ([rows, cols / 32] f16). Groups quantized by quantizeQ4Group.
   void addQ4(std::string name, const std::vector<int64_t> &shape,
              const std::vector<float> &values, uint64_t offset) {
     constexpr int64_t G = mlir::seq::kQ4Group;
@@ -119,20 +154,9 @@ private:
     std::vector<uint8_t> codes(cols);
     for (int64_t r = 0; r < rows; ++r) {
       const float *row = values.data() + r * cols;
-      for (int64_t g = 0; g < cols / G; ++g) {
-        const float *x = row + g * G;
-        int64_t at = 0;
-        for (int64_t j = 1; j < G; ++j)
-          if (std::fabs(x[j]) > std::fabs(x[at]))
-            at = j;
-        float d = halfToFloat(floatToHalf(x[at] / -8.0f));
-        scales[r * (cols / G) + g] = d;
-        double div = d != 0 ? d : 1.0;
-        for (int64_t j = 0; j < G; ++j) {
-          double q = std::floor((double)x[j] / div + 0.5) + 8;
-          codes[g * G + j] = (uint8_t)std::clamp(q, 0.0, 15.0);
-        }
-      }
+      for (int64_t g = 0; g < cols / G; ++g)
+        scales[r * (cols / G) + g] =
+            quantizeQ4Group(row + g * G, codes.data() + g * G);
       size_t at = staging.size();
       staging.resize(at + cols / 2);
       for (int64_t g = 0; g < cols / G; ++g)

@@ -98,8 +98,14 @@ def _signed_scale(b, levels):
     return f16(mx / -levels)
 
 
+# The level Q4_0's largest magnitude maps to: 8 (code 0) as llama.cpp's
+# reference quantizer does; 7 writes blocks without a code 0, as
+# importance-matrix quantization can (gguf_writer.py --q4-0-levels).
+Q4_0_LEVELS = 8
+
+
 def _enc_q4_0(b):
-    d = _signed_scale(b, 8)
+    d = _signed_scale(b, Q4_0_LEVELS)
     df = d.astype(np.float64)
     q = np.clip(rnd(b / np.where(df != 0, df, 1)[:, None]) + 8, 0, 15).astype(np.int64)
     return np.concatenate([f16bytes(d), _nibbles(q)], axis=1)

@@ -95,7 +95,11 @@ def main():
     ap.add_argument("--qtype", choices=sorted(ggml_quants.TYPES))
     ap.add_argument("--head-qtype", choices=sorted(ggml_quants.TYPES))
     ap.add_argument("--dequantized", help="directory for the decoded model")
+    ap.add_argument("--q4-0-levels", type=int, default=8,
+                    help="Q4_0 blocks map their largest magnitude to this level "
+                         "(7: no block has a code 0)")
     a = ap.parse_args()
+    ggml_quants.Q4_0_LEVELS = a.q4_0_levels
     cfg = json.loads((Path(a.model) / "config.json").read_text())
     w = read_safetensors(Path(a.model) / "model.safetensors")
     H, K = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkpoint import int8_matrix, q4_matrix, write_safetensors  # noqa: E402
+from checkpoint import Int8Projection, int8_matrix, q4_matrix, write_safetensors  # noqa: E402
 
 F32 = np.float32
 
@@ -381,8 +381,12 @@ INT8_MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weig
 class Llama:
     def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
                  int8=None, pre_rope_heads=0, key_block=0, calibration=None,
-                 balance=None, kv_rank=0, q4=False):
+                 balance=None, kv_rank=0, q4=False, activations=0):
         self.cfg, self.w = load(model_dir)
+        if activations:
+            # The weights as they are, the activations rounded per block.
+            self.w = {k: Int8Projection(v, activations) if k.endswith(INT8_MATRICES)
+                      else v for k, v in self.w.items()}
         if q4:
             # q4 weights (their products round activations per 32 channels).
             self.w = {k: q4_matrix(v) if k.endswith(INT8_MATRICES) else v
@@ -573,6 +577,9 @@ def main():
                     help="the projections and head as seqc's int8 weights store them; "
                          "BLOCK > 0 also rounds their activations per BLOCK channels as "
                          "the integer kernels do (0: f32 activations)")
+    lg.add_argument("--activations", type=int, default=0, metavar="BLOCK",
+                    help="the projections' weights as they are, their activations "
+                         "rounded per BLOCK channels as the integer kernels do")
     lg.add_argument("--q4", action="store_true",
                     help="the projections and head as seqc's q4 weights store and "
                          "compute them")
@@ -600,7 +607,7 @@ def main():
               args.rotate_kv, getattr(args, "int8", None),
               args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0,
               args.rotate_kv_block, args.kv_calibration, args.kv_balance,
-              args.kv_rank, getattr(args, "q4", False))
+              args.kv_rank, getattr(args, "q4", False), getattr(args, "activations", 0))
     if args.cmd == "calibrate":
         toks = [int(t) for t in args.tokens.split(",")]
         absmax = np.zeros((m.L, m.Hk, m.D))

@@ -297,13 +297,32 @@ void Q4ProductLowering::computeTile(OpBuilder &b, Location l, Value n0,
 
   Value zero = outer.splat(accType, b.getF32FloatAttr(0));
   SmallVector<Value> accs(nr * tr, zero);
-  if (chunks) {
+  // A single output takes two chunks per iteration into two accumulators:
+  // one multiply-add chain would bound it.
+  int64_t unroll = nr * tr == 1 && chunks >= 2 ? 2 : 1;
+  int64_t unrolledEnd = chunks / unroll * unroll;
+  if (unrolledEnd) {
     auto loop = seq::cpu::forLoop(
-        b, l, 0, chunks, 1, accs, [&](OpBuilder &b, Value c, ValueRange in) {
-          return step(b, c, 2, SmallVector<Value>(in.begin(), in.end()));
+        b, l, 0, unrolledEnd, unroll,
+        SmallVector<Value>(unroll * nr * tr, zero),
+        [&](OpBuilder &b, Value c, ValueRange in) {
+          SmallVector<Value> out;
+          for (int64_t u = 0; u < unroll; ++u) {
+            SmallVector<Value> part(in.begin() + u * nr * tr,
+                                    in.begin() + (u + 1) * nr * tr);
+            llvm::append_range(out, step(b, offset(b, l, c, u), 2, part));
+          }
+          return out;
         });
-    accs.assign(loop.getResults().begin(), loop.getResults().end());
+    for (int64_t i = 0; i < nr * tr; ++i) {
+      accs[i] = loop.getResult(i);
+      for (int64_t u = 1; u < unroll; ++u)
+        accs[i] = arith::AddFOp::create(b, l, accs[i],
+                                        loop.getResult(u * nr * tr + i));
+    }
   }
+  if (unrolledEnd < chunks)
+    accs = step(b, index(b, unrolledEnd), 2, accs);
   if (tail)
     accs = step(b, index(b, chunks), 1, accs);
   for (int64_t r = 0; r < nr; ++r)
