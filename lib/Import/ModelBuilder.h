@@ -119,26 +119,31 @@ private:
     for (int64_t j = 1; j < G; ++j)
       if (std::fabs(x[j]) > std::fabs(x[at]))
         at = j;
-    // The codes for scale d; whether they give back every value exactly.
-    auto encode = [&](float d) {
+    // Whether codes for scale d give back every value exactly (stops at
+    // the first that does not); the codes are written as it goes.
+    auto code = [&](int64_t j, float d) {
       double div = d != 0 ? d : 1.0;
-      bool exact = true;
+      return std::clamp(std::floor((double)x[j] / div + 0.5) + 8, 0.0, 15.0);
+    };
+    auto exact = [&](float d) {
       for (int64_t j = 0; j < G; ++j) {
-        double q =
-            std::clamp(std::floor((double)x[j] / div + 0.5) + 8, 0.0, 15.0);
+        double q = code(j, d);
         codes[j] = (uint8_t)q;
-        exact = exact && d * (float)(q - 8) == x[j];
+        if (d * (float)(q - 8) != x[j])
+          return false;
       }
-      return exact;
+      return true;
     };
     auto scale = [&](int k) { return halfToFloat(floatToHalf(x[at] / k)); };
     float standard = scale(-8);
-    if (encode(standard))
+    if (exact(standard))
       return standard;
     for (int k : {7, -7, 6, -6, 5, -5, 4, -4, 3, -3, 2, -2, 1, -1})
-      if (float d = scale(k); d != 0 && encode(d))
+      if (float d = scale(k); d != 0 && exact(d))
         return d;
-    encode(standard);
+    // Rounded: the standard codes, all of them.
+    for (int64_t j = 0; j < G; ++j)
+      codes[j] = (uint8_t)code(j, standard);
     return standard;
   }
 

@@ -9,14 +9,15 @@
 // the lane's codes, which depends on the activations alone and is computed
 // once per token.
 //
-// The kernels work on chunks of two groups (64 channels, 32 bytes of
-// codes): the low nibbles of the 32 bytes are channels 0-15 of both groups,
-// the high nibbles channels 16-31. The activation codes are stored in that
-// order (per chunk: channels 0-15, 32-47, 16-31, 48-63), so that the two
-// dot products of a chunk leave lanes 0-3 with the first group's sums and
-// lanes 4-7 with the second's, and are scaled together by one vector of
-// the two groups' scales. A last single group (K mod 64 = 32) is unpacked
-// into channel order and multiplies codes stored in channel order.
+// The kernels work on units of W groups (16 W bytes of codes): W = 4 with
+// 64-byte vectors (avx512vnni), 2 with 32-byte ones, and 1 for a last
+// single group. The low nibbles of a unit's bytes are channels 0-15 of its
+// groups, the high nibbles channels 16-31; the activation codes are stored
+// in that order (per unit: channels 0-15 of each group, then 16-31 of
+// each), so that a unit's two dot products leave each group's exact sums
+// in four lanes of its own, scaled together by one vector of the groups'
+// scales. A single group is unpacked into channel order (its codes are
+// then in channel order too) for one 32-byte dot product.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,9 +39,14 @@ using seqc::Int8Kernel;
 
 namespace {
 
-/// Channels per chunk, and the vectors of the kernels: 32 bytes of codes,
-/// eight 32-bit lanes.
-constexpr int64_t kChunk = 2 * kQ4Group, kBytes = 32, kLanes = 8;
+/// Consecutive units of `width` groups, from group `first`; their lanes in
+/// the activation buffers start at `lane`.
+struct Region {
+  int64_t first, units, width, lane;
+  /// Bytes of a unit's dot-product vectors, and 32-bit lanes.
+  int64_t bytes() const { return std::max<int64_t>(32, 16 * width); }
+  int64_t lanes() const { return bytes() / 4; }
+};
 
 class Q4ProductLowering {
 public:
@@ -48,7 +54,17 @@ public:
       : kernel(kernel), loc(op.getLoc()), x(op.getDpsInputs()[0]),
         w(op.getDpsInputs()[1]), d(op.getDpsInputs()[2]),
         y(op.getDpsInits()[0]), xType(cast<MemRefType>(x.getType())),
-        K(xType.getDimSize(1)), chunks(K / kChunk), tail(K % kChunk != 0) {}
+        K(xType.getDimSize(1)) {
+    int64_t groups = K / kQ4Group, next = 0;
+    for (int64_t width : {kernel == Int8Kernel::AVX512VNNI ? 4 : 2, 2, 1}) {
+      int64_t units = (groups - next) / width;
+      if (!units)
+        continue;
+      regions.push_back({next, units, width, lanes});
+      next += units * width;
+      lanes += units * regions.back().lanes();
+    }
+  }
 
   /// Whether the kernel applies: contiguous rows of codes and scales.
   bool applies() const {
@@ -67,14 +83,12 @@ public:
     N = size(rewriter, w, 0);
     allocateActivations(rewriter);
     bool single = xType.getDimSize(0) == 1;
-    if (chunks)
-      seq::cpu::forEachTokenBlock(rewriter, loc, T, single, chunks, parallel,
-                                  [&](OpBuilder &b, Location l, Value t,
-                                      Value c) { quantizeChunk(b, l, t, c); });
-    if (tail)
-      seq::cpu::forEachTokenBlock(rewriter, loc, T, single, 1, parallel,
-                                  [&](OpBuilder &b, Location l, Value t,
-                                      Value) { quantizeTail(b, l, t); });
+    for (const Region &region : regions)
+      seq::cpu::forEachTokenBlock(
+          rewriter, loc, T, single, region.units, parallel,
+          [&](OpBuilder &b, Location l, Value t, Value u) {
+            quantizeUnit(b, l, region, t, u);
+          });
     auto staticSize = [](int64_t v) -> std::optional<int64_t> {
       if (ShapedType::isDynamic(v))
         return std::nullopt;
@@ -103,17 +117,19 @@ private:
                ? arith::AddIOp::create(b, l, base, index(b, delta)).getResult()
                : base;
   }
-  Value times(OpBuilder &b, Location l, Value v, int64_t factor) const {
-    return arith::MulIOp::create(b, l, v, index(b, factor));
+  /// base + v · factor.
+  Value affine(OpBuilder &b, Location l, int64_t base, Value v,
+               int64_t factor) const {
+    Value scaled = arith::MulIOp::create(b, l, v, index(b, factor));
+    return offset(b, l, scaled, base);
   }
 
   void allocateActivations(RewriterBase &rewriter);
-  Value quantizeGroup(OpBuilder &b, Location l, Value t, Value base,
-                      function_ref<Value(OpBuilder &, Value)> position);
-  void finishChunk(OpBuilder &b, Location l, Value t, Value c, int64_t groups,
-                   ArrayRef<Value> groupScales);
-  void quantizeChunk(OpBuilder &b, Location l, Value t, Value c);
-  void quantizeTail(OpBuilder &b, Location l, Value t);
+  void quantizeUnit(OpBuilder &b, Location l, const Region &region, Value t,
+                    Value u);
+  SmallVector<Value> unitStep(OpBuilder &b, Location l, const Region &region,
+                              Value u, ArrayRef<Value> ns, ArrayRef<Value> ts,
+                              SmallVector<Value> accs);
   void computeTile(OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
                    int64_t tr);
 
@@ -121,12 +137,12 @@ private:
   Location loc;
   Value x, w, d, y;
   MemRefType xType;
-  int64_t K, chunks;
-  bool tail;
+  int64_t K, lanes = 0;
+  SmallVector<Region> regions;
   Value T, N;
-  /// Per token: int8 codes ([T, K], in the kernels' order), and per chunk
-  /// and 32-bit lane -8 · Σ q ([T, 8 · chunks (+ 8)] i32) and the scale of
-  /// the lane's group ([T, 8 · chunks (+ 8)] f32).
+  /// Per token: int8 codes ([T, K], in the kernels' order), and per unit
+  /// and 32-bit lane -8 · Σ q ([T, lanes] i32) and the scale of the lane's
+  /// group ([T, lanes] f32).
   Value codes, corrections, scales;
 };
 
@@ -139,199 +155,181 @@ void Q4ProductLowering::allocateActivations(RewriterBase &rewriter) {
         rewriter, loc, MemRefType::get({xType.getDimSize(0), cols}, elt), dyn,
         rewriter.getI64IntegerAttr(64));
   };
-  int64_t lanes = kLanes * (chunks + (tail ? 1 : 0));
   codes = alloc(K, rewriter.getI8Type());
   corrections = alloc(lanes, rewriter.getI32Type());
   scales = alloc(lanes, rewriter.getF32Type());
 }
 
-/// The group of token `t` from channel `base`: its codes stored at
-/// `position(j)` for channel base + j; returns its scale.
-Value Q4ProductLowering::quantizeGroup(
-    OpBuilder &b, Location l, Value t, Value base,
-    function_ref<Value(OpBuilder &, Value)> position) {
-  return seq::cpu::quantizeActivationBlock(
-      b, l, x, t, base, kQ4Group, [&](OpBuilder &b, Value j, Value q) {
-        memref::StoreOp::create(b, l, q, codes, ValueRange{t, position(b, j)});
-      });
-}
-
-/// Chunk `c` of token `t` once its codes are stored: the lanes' -8 · Σ q
-/// over the chunk's 32-byte halves (dot products with bytes of 8), and the
-/// lanes' scales (`groups` 1: all eight the one group's; 2: four each).
-void Q4ProductLowering::finishChunk(OpBuilder &b, Location l, Value t, Value c,
-                                    int64_t groups,
-                                    ArrayRef<Value> groupScales) {
-  IntegerDot dot(b, l, kernel, kBytes);
-  auto bytesType = dot.vec(kBytes, b.getI8Type());
-  auto laneType = dot.vec(kLanes, b.getI32Type());
+/// Unit `u` of `region` for token `t`: each group's codes
+/// (quantizeActivationBlock; channel 32 i + j of the unit goes to 16 i + j,
+/// plus 16 (W - 1) for j >= 16), the lanes' -8 · Σ q (dot products of the
+/// unit's codes with bytes of 8) and the lanes' scales.
+void Q4ProductLowering::quantizeUnit(OpBuilder &b, Location l,
+                                     const Region &region, Value t, Value u) {
+  int64_t W = region.width, bytes = region.bytes(), unitLanes = region.lanes();
+  Value base = affine(b, l, region.first * kQ4Group, u, W * kQ4Group);
+  SmallVector<Value> groupScales;
+  for (int64_t i = 0; i < W; ++i)
+    groupScales.push_back(seq::cpu::quantizeActivationBlock(
+        b, l, x, t, offset(b, l, base, i * kQ4Group), kQ4Group,
+        [&](OpBuilder &b, Value j, Value q) {
+          Value high = arith::DivUIOp::create(b, l, j, index(b, 16));
+          Value at = arith::AddIOp::create(
+              b, l, j,
+              arith::MulIOp::create(b, l, high, index(b, 16 * (W - 1))));
+          Value position =
+              arith::AddIOp::create(b, l, offset(b, l, base, 16 * i), at);
+          memref::StoreOp::create(b, l, q, codes, ValueRange{t, position});
+        }));
+  IntegerDot dot(b, l, kernel, bytes);
+  auto bytesType = dot.vec(bytes, b.getI8Type());
+  auto laneType = dot.vec(unitLanes, b.getI32Type());
   Value zero = dot.splat(laneType, b.getI32IntegerAttr(0));
   Value eights = dot.splat(bytesType, b.getI8IntegerAttr(8));
-  Value base = times(b, l, c, kChunk);
   Value sums = zero;
-  for (int64_t h = 0; h < groups; ++h) {
+  for (int64_t h = 0; h < 16 * W * 2 / bytes; ++h) {
     Value q = vector::LoadOp::create(
-        b, l, bytesType, codes, ValueRange{t, offset(b, l, base, h * kBytes)});
+        b, l, bytesType, codes, ValueRange{t, offset(b, l, base, h * bytes)});
     sums = dot.dotSmallUnsigned(sums, eights, q);
   }
-  Value lane = times(b, l, c, kLanes);
+  Value lane = affine(b, l, region.lane, u, unitLanes);
   vector::StoreOp::create(b, l, arith::SubIOp::create(b, l, zero, sums),
                           corrections, ValueRange{t, lane});
   SmallVector<Value> laneScales;
-  for (int64_t i = 0; i < kLanes; ++i)
-    laneScales.push_back(groupScales[i * groups / kLanes]);
+  for (int64_t i = 0; i < unitLanes; ++i)
+    laneScales.push_back(groupScales[i * W / unitLanes]);
   Value v = vector::FromElementsOp::create(
-      b, l, dot.vec(kLanes, b.getF32Type()), laneScales);
+      b, l, dot.vec(unitLanes, b.getF32Type()), laneScales);
   vector::StoreOp::create(b, l, v, scales, ValueRange{t, lane});
 }
 
-/// Whole chunk `c`: channel 64c + 32h + j goes to 64c + 16h + j, plus 16
-/// for j >= 16 (the order of the weights' nibbles).
-void Q4ProductLowering::quantizeChunk(OpBuilder &b, Location l, Value t,
-                                      Value c) {
-  Value base = times(b, l, c, kChunk);
-  Value groupScales[2];
-  for (int64_t h = 0; h < 2; ++h)
-    groupScales[h] = quantizeGroup(
-        b, l, t, offset(b, l, base, h * kQ4Group),
-        [&](OpBuilder &b, Value j) -> Value {
-          Value high =
-              times(b, l, arith::DivUIOp::create(b, l, j, index(b, 16)), 16);
-          Value at = arith::AddIOp::create(b, l, j, high);
-          return arith::AddIOp::create(b, l, offset(b, l, base, 16 * h), at);
-        });
-  finishChunk(b, l, t, c, 2, groupScales);
+/// Unit `u` of `region` for the tile's rows `ns` and tokens `ts`: each
+/// row's 16 W bytes split into their nibbles once for all the tokens (a
+/// single group's put back into channel order), each token's codes,
+/// corrections and scales loaded once for all the rows; per output the
+/// dot products, one conversion to f32 and one multiply-add by the lanes'
+/// activation times weight scales.
+SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
+                                               const Region &region, Value u,
+                                               ArrayRef<Value> ns,
+                                               ArrayRef<Value> ts,
+                                               SmallVector<Value> accs) {
+  int64_t W = region.width, bytes = region.bytes(), unitLanes = region.lanes();
+  Type f32 = b.getF32Type(), f16 = b.getF16Type(), i8 = b.getI8Type(),
+       i32 = b.getI32Type();
+  IntegerDot dot(b, l, kernel, bytes);
+  auto accType = dot.vec(unitLanes, f32);
+  auto bytesType = dot.vec(bytes, i8);
+  Value group = affine(b, l, region.first, u, W);
+  Value byte = affine(b, l, region.first * kQ4Group / 2, u, W * kQ4Group / 2);
+  Value base = affine(b, l, region.first * kQ4Group, u, W * kQ4Group);
+  Value lane = affine(b, l, region.lane, u, unitLanes);
+  int64_t parts = 16 * W * 2 / bytes; // dot products per unit: 2, or 1
+  // Per row: the unsigned codes of each dot product, and the lanes' scales.
+  SmallVector<SmallVector<Value, 2>> wCodes;
+  SmallVector<Value> wScales;
+  for (Value n : ns) {
+    auto packedType = dot.vec(16 * W, i8);
+    Value packed =
+        vector::LoadOp::create(b, l, packedType, w, ValueRange{n, byte});
+    Value mask = dot.splat(packedType, b.getI8IntegerAttr(15));
+    Value four = dot.splat(packedType, b.getI8IntegerAttr(4));
+    Value shifted = arith::ShRUIOp::create(b, l, packed, four);
+    Value low = arith::AndIOp::create(b, l, packed, mask);
+    Value high = arith::AndIOp::create(b, l, shifted, mask);
+    if (parts == 2) {
+      wCodes.push_back({low, high});
+    } else {
+      SmallVector<int64_t> both;
+      for (int64_t i = 0; i < bytes; ++i)
+        both.push_back(i);
+      wCodes.push_back({vector::ShuffleOp::create(b, l, low, high, both)});
+    }
+    Value halves =
+        vector::LoadOp::create(b, l, dot.vec(W, f16), d, ValueRange{n, group});
+    Value wide = arith::ExtFOp::create(b, l, dot.vec(W, f32), halves);
+    SmallVector<int64_t> spread;
+    for (int64_t i = 0; i < unitLanes; ++i)
+      spread.push_back(i * W / unitLanes);
+    wScales.push_back(vector::ShuffleOp::create(b, l, wide, wide, spread));
+  }
+  int64_t nr = ns.size(), tr = ts.size();
+  for (int64_t j = 0; j < tr; ++j) {
+    SmallVector<Value, 2> q;
+    for (int64_t h = 0; h < parts; ++h)
+      q.push_back(vector::LoadOp::create(
+          b, l, bytesType, codes,
+          ValueRange{ts[j], offset(b, l, base, h * bytes)}));
+    Value corr = vector::LoadOp::create(b, l, dot.vec(unitLanes, i32),
+                                        corrections, ValueRange{ts[j], lane});
+    Value a =
+        vector::LoadOp::create(b, l, accType, scales, ValueRange{ts[j], lane});
+    for (int64_t r = 0; r < nr; ++r) {
+      Value sums = corr;
+      for (int64_t h = 0; h < parts; ++h)
+        sums = dot.dotSmallUnsigned(sums, wCodes[r][h], q[h]);
+      Value f = arith::SIToFPOp::create(b, l, accType, sums);
+      Value s = arith::MulFOp::create(b, l, a, wScales[r]);
+      accs[r * tr + j] = math::FmaOp::create(b, l, f, s, accs[r * tr + j]);
+    }
+  }
+  return accs;
 }
 
-/// The last single group, in channel order.
-void Q4ProductLowering::quantizeTail(OpBuilder &b, Location l, Value t) {
-  Value c = index(b, chunks);
-  Value base = index(b, chunks * kChunk);
-  Value scale =
-      quantizeGroup(b, l, t, base, [&](OpBuilder &b, Value j) -> Value {
-        return arith::AddIOp::create(b, l, base, j);
-      });
-  finishChunk(b, l, t, c, 1, {scale});
-}
-
-/// A tile of `nr` outputs by `tr` tokens. Per chunk each row's 32 bytes
-/// are loaded once and split into their nibbles for all the tile's tokens,
-/// each token's codes, corrections and scales loaded once for all its
-/// rows; per chunk and output two dot products (one per nibble), one
-/// conversion to f32 and one multiply-add by the lanes' two scales. The
-/// last single group follows the same steps on 16 bytes.
+/// A tile of `nr` outputs by `tr` tokens: each region's units in a loop
+/// (a single output takes two units per iteration into two accumulators:
+/// one multiply-add chain would bound it), the regions' accumulators
+/// summed at the end.
 void Q4ProductLowering::computeTile(OpBuilder &b, Location l, Value n0,
                                     Value t0, int64_t nr, int64_t tr) {
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-  Type f32 = b.getF32Type(), f16 = b.getF16Type(), i8 = b.getI8Type(),
-       i32 = b.getI32Type();
-  IntegerDot outer(b, l, kernel, kBytes);
-  auto accType = outer.vec(kLanes, f32);
-  auto bytesType = outer.vec(kBytes, i8);
-  auto laneType = outer.vec(kLanes, i32);
   SmallVector<Value> ns, ts;
   for (int64_t r = 0; r < nr; ++r)
     ns.push_back(offset(b, l, n0, r));
   for (int64_t j = 0; j < tr; ++j)
     ts.push_back(offset(b, l, t0, j));
-
-  // One chunk (`groups` 2) or the last group (1) at chunk index `c`.
-  auto step = [&](OpBuilder &b, Value c, int64_t groups,
-                  SmallVector<Value> accs) {
-    IntegerDot dot(b, l, kernel, kBytes);
-    Value byte = times(b, l, c, kBytes);
-    Value group = times(b, l, c, 2);
-    Value lane = times(b, l, c, kLanes);
-    Value chunkBase = times(b, l, c, kChunk);
-    // Per row: the nibbles as unsigned codes, and the lanes' scales.
-    SmallVector<std::array<Value, 2>> wCodes;
-    SmallVector<Value> wScales;
-    for (Value n : ns) {
-      int64_t width = groups * kQ4Group / 2;
-      auto packedType = dot.vec(width, i8);
-      Value packed =
-          vector::LoadOp::create(b, l, packedType, w, ValueRange{n, byte});
-      Value mask = dot.splat(packedType, b.getI8IntegerAttr(15));
-      Value four = dot.splat(packedType, b.getI8IntegerAttr(4));
-      Value shifted = arith::ShRUIOp::create(b, l, packed, four);
-      Value low = arith::AndIOp::create(b, l, packed, mask);
-      Value high = arith::AndIOp::create(b, l, shifted, mask);
-      if (groups == 2) {
-        wCodes.push_back({low, high});
-      } else {
-        SmallVector<int64_t> both;
-        for (int64_t i = 0; i < kBytes; ++i)
-          both.push_back(i);
-        wCodes.push_back(
-            {vector::ShuffleOp::create(b, l, low, high, both), Value()});
-      }
-      Value halves = vector::LoadOp::create(b, l, dot.vec(groups, f16), d,
-                                            ValueRange{n, group});
-      Value wide = arith::ExtFOp::create(b, l, dot.vec(groups, f32), halves);
-      SmallVector<int64_t> spread;
-      for (int64_t i = 0; i < kLanes; ++i)
-        spread.push_back(i * groups / kLanes);
-      wScales.push_back(vector::ShuffleOp::create(b, l, wide, wide, spread));
-    }
-    for (int64_t j = 0; j < tr; ++j) {
-      Value q[2];
-      for (int64_t h = 0; h < groups; ++h)
-        q[h] = vector::LoadOp::create(
-            b, l, bytesType, codes,
-            ValueRange{ts[j], offset(b, l, chunkBase, h * kBytes)});
-      Value corr = vector::LoadOp::create(b, l, laneType, corrections,
-                                          ValueRange{ts[j], lane});
-      Value a = vector::LoadOp::create(b, l, accType, scales,
-                                       ValueRange{ts[j], lane});
-      for (int64_t r = 0; r < nr; ++r) {
-        Value sums = corr;
-        for (int64_t h = 0; h < groups; ++h)
-          sums = dot.dotSmallUnsigned(sums, wCodes[r][h], q[h]);
-        Value f = arith::SIToFPOp::create(b, l, accType, sums);
-        Value s = arith::MulFOp::create(b, l, a, wScales[r]);
-        accs[r * tr + j] = math::FmaOp::create(b, l, f, s, accs[r * tr + j]);
+  SmallVector<Value> sums(nr * tr);
+  for (const Region &region : regions) {
+    IntegerDot dot(b, l, kernel, region.bytes());
+    auto accType = dot.vec(region.lanes(), b.getF32Type());
+    Value zero = dot.splat(accType, b.getF32FloatAttr(0));
+    SmallVector<Value> accs(nr * tr, zero);
+    int64_t unroll = nr * tr == 1 && region.units >= 2 ? 2 : 1;
+    int64_t unrolledEnd = region.units / unroll * unroll;
+    if (unrolledEnd) {
+      auto loop = seq::cpu::forLoop(
+          b, l, 0, unrolledEnd, unroll,
+          SmallVector<Value>(unroll * nr * tr, zero),
+          [&](OpBuilder &b, Value u, ValueRange in) {
+            SmallVector<Value> out;
+            for (int64_t k = 0; k < unroll; ++k) {
+              SmallVector<Value> part(in.begin() + k * nr * tr,
+                                      in.begin() + (k + 1) * nr * tr);
+              llvm::append_range(out, unitStep(b, l, region, offset(b, l, u, k),
+                                               ns, ts, part));
+            }
+            return out;
+          });
+      for (int64_t i = 0; i < nr * tr; ++i) {
+        accs[i] = loop.getResult(i);
+        for (int64_t k = 1; k < unroll; ++k)
+          accs[i] = arith::AddFOp::create(b, l, accs[i],
+                                          loop.getResult(k * nr * tr + i));
       }
     }
-    return accs;
-  };
-
-  Value zero = outer.splat(accType, b.getF32FloatAttr(0));
-  SmallVector<Value> accs(nr * tr, zero);
-  // A single output takes two chunks per iteration into two accumulators:
-  // one multiply-add chain would bound it.
-  int64_t unroll = nr * tr == 1 && chunks >= 2 ? 2 : 1;
-  int64_t unrolledEnd = chunks / unroll * unroll;
-  if (unrolledEnd) {
-    auto loop = seq::cpu::forLoop(
-        b, l, 0, unrolledEnd, unroll,
-        SmallVector<Value>(unroll * nr * tr, zero),
-        [&](OpBuilder &b, Value c, ValueRange in) {
-          SmallVector<Value> out;
-          for (int64_t u = 0; u < unroll; ++u) {
-            SmallVector<Value> part(in.begin() + u * nr * tr,
-                                    in.begin() + (u + 1) * nr * tr);
-            llvm::append_range(out, step(b, offset(b, l, c, u), 2, part));
-          }
-          return out;
-        });
+    if (unrolledEnd < region.units)
+      accs = unitStep(b, l, region, index(b, unrolledEnd), ns, ts, accs);
     for (int64_t i = 0; i < nr * tr; ++i) {
-      accs[i] = loop.getResult(i);
-      for (int64_t u = 1; u < unroll; ++u)
-        accs[i] = arith::AddFOp::create(b, l, accs[i],
-                                        loop.getResult(u * nr * tr + i));
+      Value sum = vector::ReductionOp::create(b, l, vector::CombiningKind::ADD,
+                                              accs[i], Value(), fm);
+      sums[i] = sums[i] ? arith::AddFOp::create(b, l, sums[i], sum) : sum;
     }
   }
-  if (unrolledEnd < chunks)
-    accs = step(b, index(b, unrolledEnd), 2, accs);
-  if (tail)
-    accs = step(b, index(b, chunks), 1, accs);
   for (int64_t r = 0; r < nr; ++r)
     for (int64_t j = 0; j < tr; ++j) {
-      Value sum = vector::ReductionOp::create(b, l, vector::CombiningKind::ADD,
-                                              accs[r * tr + j], Value(), fm);
       Value init = memref::LoadOp::create(b, l, y, ValueRange{ts[j], ns[r]});
-      memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, init, sum), y,
-                              ValueRange{ts[j], ns[r]});
+      Value sum = arith::AddFOp::create(b, l, init, sums[r * tr + j]);
+      memref::StoreOp::create(b, l, sum, y, ValueRange{ts[j], ns[r]});
     }
 }
 
