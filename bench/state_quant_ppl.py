@@ -53,25 +53,27 @@ def run(cmd):
     return r.stdout
 
 
-def svg(rows, path):
-    """A bar chart of the perplexity ratio to f32 per model and format."""
+def svg(rows, path, column="state", title="held-out perplexity / f32 state, minus 1",
+        gate=0.01):
+    """A bar chart of the perplexity ratio to f32 (`vs_f32`) per model and
+    `column`, with a dashed line at `gate`."""
     w, h, left, top, bar = 760, 60 + 22 * len(rows), 330, 30, 16
     worst = max(r["vs_f32"] for r in rows)
-    scale = (w - left - 60) / max(worst - 1.0, 0.011)
+    scale = (w - left - 60) / max(worst - 1.0, 1.1 * gate)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
            'font-family="sans-serif" font-size="12">',
-           f'<text x="{left}" y="18">held-out perplexity / f32 state, minus 1 '
-           '(dashed: the 1% gate)</text>']
+           f'<text x="{left}" y="18">{title} '
+           f'(dashed: the {100 * gate:g}% gate)</text>']
     for i, r in enumerate(rows):
         y = top + 22 * i
         d = max(r["vs_f32"] - 1.0, 0.0)
         out.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">'
-                   f'{r["model"]}, {r["state"]}</text>')
+                   f'{r["model"]}, {r[column]}</text>')
         out.append(f'<rect x="{left}" y="{y}" width="{d * scale:.1f}" '
                    f'height="{bar}" fill="#4878a8"/>')
         out.append(f'<text x="{left + d * scale + 4:.1f}" y="{y + 12}">'
                    f'{100 * (r["vs_f32"] - 1):+.2f}%</text>')
-    gx = left + 0.01 * scale
+    gx = left + gate * scale
     out.append(f'<line x1="{gx:.1f}" y1="{top - 4}" x2="{gx:.1f}" y2="{h - 10}" '
                'stroke="#c03030" stroke-dasharray="4,3"/>')
     out.append("</svg>")
