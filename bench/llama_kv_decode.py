@@ -3,13 +3,14 @@ KV caches at growing contexts.
 
     /usr/bin/python3 bench/llama_kv_decode.py [--build build] [--layers 2]
         [--kv-heads 4] [--contexts 512,2048,8192] [--repeat 3] [--decode 16]
-        [--out bench/results/llama_kv_decode.json]
+        [--weights fp16[,int8,q4]] [--out bench/results/llama_kv_decode.json]
 
 The model has the shape of TinyLlama-1.1B's layers (width 2048, 32 query
 heads sharing 4 KV heads of 64, SwiGLU 5632, vocabulary 32000) with random
 f16 weights, --layers of them; --kv-heads 32 gives every query head its own
 KV head (multi-head attention, 8x the cache of grouped-query attention). Each configuration is compiled with
-`seqc compile --weights=fp16` and measured with `seqc-run bench --contexts`:
+`seqc compile --weights=fp16` (or each of --weights; labels then start
+with the weight format) and measured with `seqc-run bench --contexts`:
 the cache is filled by prefill to each context, then --decode steps are
 timed. Configurations: f32 and fp16 caches, 4-bit and 2-bit KIVI (groups
 of 32, window 32). The configurations are measured in turn, --repeat rounds of
@@ -61,10 +62,15 @@ def main():
     ap.add_argument("--decode", type=int, default=16,
                     help="decode steps timed at each context")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "llama_kv_decode.json")
+    ap.add_argument("--weights", default="fp16",
+                    help="comma-separated weight formats, each with every cache")
     ap.add_argument("--only", default="",
                     help="comma-separated labels to measure (default: all)")
     a = ap.parse_args()
-    configs = [c for c in CONFIGS if not a.only or c[0] in a.only.split(",")]
+    formats = a.weights.split(",")
+    configs = [(label if formats == ["fp16"] else f"{w} weights, {label}", opts + [f"--weights={w}"])
+               for w in formats for label, opts in CONFIGS
+               if not a.only or label in a.only.split(",")]
     contexts = [int(c) for c in a.contexts.split(",")]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,9 +92,9 @@ def main():
                            check=True, capture_output=True)
         for label, opts in configs:
             opts = [str(cal) if o == "@CAL@" else o for o in opts]
-            art = Path(tmp) / label.replace(" ", "_")
-            subprocess.run([a.build / "bin" / "seqc", "compile", model, "-o", art,
-                            "--weights=fp16"] + opts, check=True, capture_output=True)
+            art = Path(tmp) / label.replace(" ", "_").replace(",", "")
+            subprocess.run([a.build / "bin" / "seqc", "compile", model, "-o", art] + opts,
+                           check=True, capture_output=True)
             arts.append((label, art))
         runs = {label: [] for label, _ in arts}
         for _ in range(a.repeat):
