@@ -194,6 +194,18 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
     if (e.name == "emb" || e.name == "embed")
       embBytes = e.shape[0] * e.shape[1] * dtypeSize(e.dtype);
   m.add(Key::TokenReadBytes, Twine(w.size - embBytes + model.embd * 4));
+  // A token's matrix products: every matrix of the weight file but the
+  // embedding table and the q4 group scales (a q4 entry holds two weights
+  // a byte). The few small tables that are no products ([heads, head
+  // size] decays, RWKV-4 perspectives' [P, C]) count as if they were:
+  // C multiply-adds each, noise beside a layer's matrices.
+  uint64_t macs = 0;
+  for (const WeightBlob::Entry &e : w.entries)
+    if (e.shape.size() == 2 && e.name != "emb" && e.name != "embed" &&
+        !StringRef(e.name).ends_with(".scale"))
+      macs +=
+          (uint64_t)e.shape[0] * e.shape[1] * (e.dtype == DType::Q4 ? 2 : 1);
+  m.add(Key::TokenMatrixMacs, Twine(macs));
   m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
   m.add(Key::WeightsChecksum, seqc::formatChecksum(w.checksum.digest()));
   m.add(Key::Tokenizer, d.tokenizer);

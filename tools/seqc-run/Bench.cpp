@@ -10,6 +10,8 @@
 
 #include "seqc/Support/HugePages.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -86,6 +88,74 @@ private:
   size_t words = 0;
 };
 
+/// FP32 multiply-add peak: each thread runs 12 independent chains of
+/// vector FMAs (enough to keep two FMA units busy through a 4-cycle
+/// latency) in the widest form the CPU has; the compiled products use the
+/// same instructions, so prefill's GFLOP/s over this peak says how much of
+/// the arithmetic the products reach. Returns FLOP/s (0 without FMA).
+__attribute__((target("avx512f"))) float fmaChains512(long iterations) {
+  __m512 acc[12];
+  for (int j = 0; j < 12; ++j)
+    acc[j] = _mm512_set1_ps((float)j);
+  __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < iterations; ++i)
+    for (int j = 0; j < 12; ++j)
+      acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+  alignas(64) float lanes[16];
+  float sum = 0;
+  for (int j = 0; j < 12; ++j) {
+    _mm512_store_ps(lanes, acc[j]);
+    for (float v : lanes)
+      sum += v;
+  }
+  return sum;
+}
+
+__attribute__((target("avx2,fma"))) float fmaChains256(long iterations) {
+  __m256 acc[12];
+  for (int j = 0; j < 12; ++j)
+    acc[j] = _mm256_set1_ps((float)j);
+  __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iterations; ++i)
+    for (int j = 0; j < 12; ++j)
+      acc[j] = _mm256_fmadd_ps(acc[j], a, b);
+  alignas(32) float lanes[8];
+  float sum = 0;
+  for (int j = 0; j < 12; ++j) {
+    _mm256_store_ps(lanes, acc[j]);
+    for (float v : lanes)
+      sum += v;
+  }
+  return sum;
+}
+
+/// Best of `passes` runs of `threads` threads; `isa` gets the form used.
+double fmaPeak(int threads, int passes, std::string &isa) {
+  bool wide = __builtin_cpu_supports("avx512f");
+  if (!wide && !__builtin_cpu_supports("fma")) {
+    isa = "none";
+    return 0;
+  }
+  isa = wide ? "avx512f" : "avx2+fma";
+  const long iterations = 20000000;
+  double flopsPerThread = 2.0 * 12 * (wide ? 16 : 8) * iterations;
+  double best = 0;
+  std::vector<float> sink(threads * 16);
+  for (int pass = 0; pass < passes; ++pass) {
+    double t = seconds();
+    std::vector<std::thread> pool;
+    for (int th = 0; th < threads; ++th)
+      pool.emplace_back([&, th] {
+        sink[th * 16] =
+            wide ? fmaChains512(iterations) : fmaChains256(iterations);
+      });
+    for (std::thread &th : pool)
+      th.join();
+    best = std::max(best, flopsPerThread * threads / (seconds() - t));
+  }
+  return best;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
@@ -118,6 +188,13 @@ int seqcrun::cmdBench(Args &args) {
   };
   seqc_session *s;
   check(seqc_session_create(l.model, &s));
+  // FP32 FMA peak with as many threads as the products use, measured
+  // before the prefills it is set against.
+  std::string fmaIsa;
+  double peak = fmaPeak(seqc_thread_count(), 3, fmaIsa);
+  // A token's matrix multiply-adds (from the manifest; 0 when it predates
+  // the key): prefill's FLOP/s are 2 · macs · tokens / seconds.
+  double macs = (double)l.manifestInteger("token_matrix_macs", 0, 0, INT64_MAX);
   std::ostringstream json;
   json << "{\n  \"model\": \"" << seqc_model_get(l.model, "description")
        << "\",\n  \"weights_format\": \""
@@ -134,12 +211,16 @@ int seqcrun::cmdBench(Args &args) {
       check(seqc_session_prefill(s, ids.data(), ids.size()));
       best = std::min(best, seconds() - t);
     }
+    double flops = 2 * macs * n / best;
     json << (first ? "" : ",") << "\n    {\"tokens\": " << n
          << ", \"seconds\": " << best << ", \"tokens_per_s\": " << n / best
-         << "}";
+         << ", \"gflop_s\": " << flops / 1e9
+         << ", \"fma_peak_ratio\": " << (peak > 0 ? flops / peak : 0) << "}";
     first = false;
   }
-  json << "\n  ],\n";
+  json << "\n  ],\n  \"token_matrix_macs\": " << (uint64_t)macs
+       << ",\n  \"fma_peak_gflop_s\": " << peak / 1e9
+       << ",\n  \"fma_peak_isa\": \"" << fmaIsa << "\",\n";
   // Attention models: decode speed with the KV cache holding N tokens, for
   // each N of --contexts (ascending; the cache is filled by prefill).
   const char *kvPerToken = seqc_model_get(l.model, "kv_bytes_per_token");

@@ -89,6 +89,9 @@ constexpr int kFormatVersion = 2;
   X(WeightsRotation, "weights_rotation", "quarot SEED when rotated")           \
   X(WeightsBytes, "weights_bytes", "bytes of the blob after the header")       \
   X(TokenReadBytes, "token_read_bytes", "bytes one decoded token reads")       \
+  X(TokenMatrixMacs, "token_matrix_macs",                                      \
+    "multiply-adds of a token's matrix products (the weights but the "         \
+    "embedding table)")                                                        \
   X(WeightsId, "weights_id", "16 hex digits; weights.bin must carry the same") \
   X(WeightsChecksum, "weights_checksum",                                       \
     "xxh64:<16 hex digits>, XXH64 of the blob (seqc/Support/Checksum.h)")      \
