@@ -91,7 +91,7 @@ uint16_t seqc::floatToHalf(float value) {
     return sign | 0x7c00;
   if (absx < 0x38800000) { // Subnormal half (or zero).
     int shift = 113 - (int)(absx >> 23);
-    if (shift > 24)
+    if (shift > 11) // Below 2^-25: rounds to zero (and would shift by 32+).
       return sign;
     uint32_t mant = (absx & 0x7fffff) | 0x800000;
     uint32_t half = mant >> (shift + 13);

@@ -630,6 +630,8 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   std::vector<float>().swap(head);
   if (reader.err)
     return std::move(reader.err);
+  if (llvm::Error e = blob.takeError())
+    return std::move(e);
   model.weights.pad(64);
 
   LlamaBuilder builder(ctx, cfg, model.weights, model.context, f16Cache, sel);

@@ -38,6 +38,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace seqc::import {
 // Private to lib/Import: the builders spell MLIR names unqualified.
@@ -50,6 +51,14 @@ using namespace mlir;
 class BlobWriter {
 public:
   explicit BlobWriter(WeightBlob &blob) : blob(blob) {}
+
+  /// The first tensor the format could not hold, if any (the importers
+  /// check it once every tensor is written).
+  llvm::Error takeError() {
+    if (problem.empty())
+      return llvm::Error::success();
+    return llvm::createStringError(problem);
+  }
 
   void add(std::string name, std::vector<int64_t> shape,
            const std::vector<float> &values, DType dtype) {
@@ -115,6 +124,12 @@ private:
   /// grid: the import is then exact.
   static float quantizeQ4Group(const float *x, uint8_t *codes) {
     constexpr int64_t G = mlir::seq::kQ4Group;
+    // A NaN or infinite weight: the group decodes to NaN, as the f32
+    // product would give NaN (codes 8: d · 0 is NaN too).
+    if (!std::all_of(x, x + G, [](float v) { return std::isfinite(v); })) {
+      std::fill(codes, codes + G, 8);
+      return std::numeric_limits<float>::quiet_NaN();
+    }
     int64_t at = 0;
     for (int64_t j = 1; j < G; ++j)
       if (std::fabs(x[j]) > std::fabs(x[at]))
@@ -159,9 +174,21 @@ private:
     std::vector<uint8_t> codes(cols);
     for (int64_t r = 0; r < rows; ++r) {
       const float *row = values.data() + r * cols;
-      for (int64_t g = 0; g < cols / G; ++g)
-        scales[r * (cols / G) + g] =
-            quantizeQ4Group(row + g * G, codes.data() + g * G);
+      for (int64_t g = 0; g < cols / G; ++g) {
+        float d = quantizeQ4Group(row + g * G, codes.data() + g * G);
+        scales[r * (cols / G) + g] = d;
+        if (std::isinf(d) && problem.empty()) {
+          float m = 0;
+          for (int64_t j = 0; j < G; ++j)
+            m = std::max(m, std::fabs(row[g * G + j]));
+          problem = llvm::formatv(
+                        "--weights=q4: tensor '{0}' row {1} has a weight of "
+                        "magnitude {2:e}, beyond what a group's f16 scale can "
+                        "hold (8 x 65504); use --weights=int8, fp16 or fp32",
+                        name, r, m)
+                        .str();
+        }
+      }
       size_t at = staging.size();
       staging.resize(at + cols / 2);
       for (int64_t g = 0; g < cols / G; ++g)
@@ -183,6 +210,7 @@ private:
 
   WeightBlob &blob;
   std::vector<uint8_t> staging;
+  std::string problem;
 };
 
 /// Reads checkpoint tensors for the blob, checking each one's shape against

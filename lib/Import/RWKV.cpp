@@ -588,6 +588,8 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
              get("convert3.weight", {cfg.perspectives, C}), DType::F32);
   if (reader.err)
     return std::move(reader.err);
+  if (llvm::Error e = blob.takeError())
+    return std::move(e);
   model.weights.pad(64);
 
   RWKVBuilder builder(ctx, cfg, model.weights, spiking);

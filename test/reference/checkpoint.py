@@ -198,7 +198,10 @@ def q4_matrix(w, activation_block=32):
     value m of largest magnitude, codes clip(floor(w / d + 0.5) + 8, 0,
     15)); its products round their activations per group of 32, as the
     integer kernels do (Int8Projection), unless `activation_block` is None
-    (the products without integer kernels, --int8-dot=none)."""
+    (the products without integer kernels, --int8-dot=none). seqc keeps a
+    group that lies exactly on another grid d' (c - 8) as it is (GGUF
+    blocks without a code 0); random weights never do, so this reference
+    does not look for one."""
     import ggml_quants
     w = np.asarray(w, dtype=np.float32)
     deq = ggml_quants.decode(ggml_quants.encode(w, "q4_0"), "q4_0", w.shape[1])

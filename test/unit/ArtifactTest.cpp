@@ -1,6 +1,7 @@
 //===- ArtifactTest.cpp - manifest, artifact directory, option checks -----===//
 
 #include "seqc/Artifact/Artifact.h"
+#include "seqc/Import/Checkpoint.h"
 #include "seqc/Import/Importer.h"
 #include "seqc/Pipelines/ModelPipeline.h"
 
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 
 using namespace seqc;
 
@@ -186,3 +188,28 @@ TEST(ModelPipeline, Validate) {
 }
 
 } // namespace
+
+// The weight writer's f32 -> f16 conversion (fp16 weights, q4 scales)
+// against the compiler's _Float16 conversion (round to nearest even), over
+// every exponent from far below the smallest subnormal half to beyond the
+// largest half, with mantissas of random bits and ties; and back.
+TEST(Half, RoundsToNearestEven) {
+  uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed;
+  };
+  const uint32_t edges[] = {0, 0x1000, 0x2000, 0x7fffff};
+  for (uint32_t exponent = 60; exponent < 160; ++exponent)
+    for (int i = 0; i < 200; ++i) {
+      uint32_t mantissa = i < 4 ? edges[i] : next() & 0x7fffff;
+      uint32_t bits = (i & 1) << 31 | exponent << 23 | mantissa;
+      float v;
+      std::memcpy(&v, &bits, 4);
+      _Float16 h = (_Float16)v;
+      uint16_t want;
+      std::memcpy(&want, &h, 2);
+      ASSERT_EQ(floatToHalf(v), want) << "value " << v;
+      EXPECT_EQ(halfToFloat(want), (float)h);
+    }
+}

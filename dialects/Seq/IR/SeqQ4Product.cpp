@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 using namespace mlir;
 
@@ -126,11 +127,21 @@ bool seq::isQ4Product(linalg::GenericOp op) {
       !y.getElementType().isF32())
     return false;
   int64_t K = x.getDimSize(1);
-  if (ShapedType::isDynamic(K) || K % kQ4Group || w.getDimSize(1) != K / 2 ||
-      d.getDimSize(1) != K / kQ4Group)
+  if (ShapedType::isDynamic(K) || K <= 0 || K % kQ4Group ||
+      w.getDimSize(1) != K / 2 || d.getDimSize(1) != K / kQ4Group)
     return false;
 
+  // Nothing but the 13 ops of the form (and constants, unless they were
+  // moved out): the chain below accounts for each of them.
   Block *body = op.getBody();
+  int64_t ops = 0;
+  for (Operation &inner : body->without_terminator()) {
+    if (!isMemoryEffectFree(&inner) || inner.getNumRegions())
+      return false;
+    ops += !matchPattern(&inner, m_Constant());
+  }
+  if (ops != 13)
+    return false;
   Value xArg = body->getArgument(0), wArg = body->getArgument(1),
         dArg = body->getArgument(2), acc = body->getArgument(3);
   Value yielded = cast<linalg::YieldOp>(body->getTerminator()).getOperand(0);

@@ -65,14 +65,6 @@ bool isResidualAdd(linalg::GenericOp g, Value spikes) {
          g.getResult(0).getType() == spikes.getType();
 }
 
-bool readsSpikes(linalg::LinalgOp op) {
-  for (Value in : op.getDpsInputs())
-    if (auto r = dyn_cast<OpResult>(in))
-      if (isa<seq::LIFOp>(r.getOwner()) && r.getResultNumber() == 0)
-        return true;
-  return false;
-}
-
 /// A fully dynamic strided memref of `rank` `element`s (what any buffer
 /// casts to).
 MemRefType anyLayout(Type element, int64_t rank) {
@@ -136,7 +128,7 @@ public:
         continue;
       bool inLayer = lifFuncs.contains(f);
       WalkResult r = f.walk([&](linalg::LinalgOp op) -> WalkResult {
-        if (!linalg::isaContractionOpInterface(op) || readsSpikes(op))
+        if (!isDenseProduct(op) || readsSpikes(op))
           return WalkResult::advance();
         if (!inLayer && !f.isPublic())
           return op->emitError("--target=neuro: event code counts the "
@@ -480,7 +472,7 @@ private:
       if (g && !residualAdd && isResidualAdd(g, lif.getSpikes()))
         residualAdd = g;
       else if (auto l = dyn_cast<linalg::LinalgOp>(user);
-               l && linalg::isaContractionOpInterface(l))
+               l && isDenseProduct(l))
         return l->emitError("--target=neuro: a projection fed by spikes: "
                             "event code for it is not generated yet");
     }

@@ -11,6 +11,7 @@
 #include "SpikingPartition.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
+#include "dialects/Seq/IR/SeqQ4Product.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -33,14 +34,6 @@ uint64_t loopProduct(linalg::LinalgOp op) {
     if (r != ShapedType::kDynamic && r > 0)
       n *= (uint64_t)r;
   return n;
-}
-
-bool readsSpikes(linalg::LinalgOp op) {
-  for (Value in : op.getDpsInputs())
-    if (auto r = dyn_cast<OpResult>(in))
-      if (isa<seq::LIFOp>(r.getOwner()) && r.getResultNumber() == 0)
-        return true;
-  return false;
 }
 
 /// True for an all-parallel generic whose body yields the sum of its two
@@ -156,7 +149,7 @@ private:
           auto l = dyn_cast<linalg::LinalgOp>(user);
           if (!l)
             continue;
-          if (linalg::isaContractionOpInterface(l))
+          if (isDenseProduct(l))
             p.fanout += loopProduct(l) / std::max<int64_t>(1, p.neurons);
           else if (auto g = dyn_cast<linalg::GenericOp>(user))
             p.fanout += isElementwiseAdd(g) ? 1 : 0;
@@ -166,7 +159,7 @@ private:
         return WalkResult::advance();
       }
       if (auto l = dyn_cast<linalg::LinalgOp>(op)) {
-        if (linalg::isaContractionOpInterface(l) && !readsSpikes(l))
+        if (isDenseProduct(l) && !readsSpikes(l))
           (layer >= 0 ? out.layerMacs[layer] : out.headMacs) += loopProduct(l);
         return WalkResult::advance();
       }
@@ -203,6 +196,21 @@ private:
 };
 
 } // namespace
+
+bool seqc::neuro::isDenseProduct(linalg::LinalgOp op) {
+  if (linalg::isaContractionOpInterface(op))
+    return true;
+  auto g = dyn_cast<linalg::GenericOp>(op.getOperation());
+  return g && seq::isQ4Product(g);
+}
+
+bool seqc::neuro::readsSpikes(linalg::LinalgOp op) {
+  for (Value in : op.getDpsInputs())
+    if (auto r = dyn_cast<OpResult>(in))
+      if (isa<seq::LIFOp>(r.getOwner()) && r.getResultNumber() == 0)
+        return true;
+  return false;
+}
 
 std::unique_ptr<Pass>
 seqc::neuro::createSpikingPartitionPass(std::shared_ptr<SpikingPartition> out) {

@@ -11,6 +11,7 @@
 #ifndef SEQC_LIB_TARGET_NEURO_SPIKINGPARTITION_H
 #define SEQC_LIB_TARGET_NEURO_SPIKINGPARTITION_H
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
@@ -23,6 +24,14 @@
 #include <vector>
 
 namespace seqc::neuro {
+
+/// Whether `op` is one of the model's dense products, whose multiply-adds
+/// the counters count: a linalg contraction or a q4 product (its body
+/// unpacks the codes, so it is no contraction by the interface).
+bool isDenseProduct(mlir::linalg::LinalgOp op);
+
+/// Whether `op` reads the spikes of a seq.lif.
+bool readsSpikes(mlir::linalg::LinalgOp op);
 
 /// One LIF population: the neurons of one seq.lif in one layer.
 struct Population {

@@ -243,8 +243,11 @@ struct SeqParallelizeProductsPass
         auto w = op.getDpsInputs().size() > 1
                      ? dyn_cast<MemRefType>(op.getDpsInputs()[1].getType())
                      : MemRefType();
-        parallel = minDecodeElements > 0 && w && w.hasStaticShape() &&
-                   w.getNumElements() >= minDecodeElements;
+        // A q4 weight holds two elements a byte.
+        int64_t elements = w && w.hasStaticShape() ? w.getNumElements() : 0;
+        if (seq::isQ4Product(op))
+          elements *= 2;
+        parallel = minDecodeElements > 0 && elements >= minDecodeElements;
       }
       products.push_back({op, parallel});
     });

@@ -121,18 +121,21 @@ def SeqParallelizeProductsPass
     scale `d` per group of 32 channels, weight `d · (c - 8)`; recognized
     after canonicalization) become integer kernels too:
 
-    1. each token's activations are quantized per group of 32 channels as
-       above, stored in the order of the weights' nibbles (per 64 channels:
-       0-15, 32-47, 16-31, 48-63), with `-8 · Σ q` per 32-bit lane and the
-       lanes' scales;
-    2. per 64 channels (two groups, 32 bytes) each row's bytes are split
-       into low and high nibbles, the unsigned operand of the dot product
-       as they are (`vpdpbusd`, or `vpmaddubsw` + `vpmaddwd`: 2 · 15 · 127
-       cannot saturate); two dot products start from the lanes' `-8 · Σ q`,
-       leaving lanes 0-3 with the first group's exact sums and 4-7 with
-       the second's, then one conversion and one multiply-add by the
-       activation scales times the two weight scales. A last single group
-       (K mod 64 = 32) is unpacked into channel order. Tiles as for int8.
+    1. the row is cut into units of W groups: W = 4 (64-byte vectors) with
+       `avx512vnni`, else 2 (32 bytes), then a unit of 2 and one of 1 for
+       the groups left over. Each token's activations are quantized per
+       group of 32 channels as above and stored in the order of the
+       weights' nibbles (per unit: channels 0-15 of each group, then 16-31
+       of each), with `-8 · Σ q` per 32-bit lane and the lanes' scales;
+    2. per unit each row's 16 W bytes are split into low and high nibbles,
+       the unsigned operand of the dot product as they are (`vpdpbusd`, or
+       `vpmaddubsw` + `vpmaddwd`: 2 · 15 · 127 cannot saturate); two dot
+       products start from the lanes' `-8 · Σ q`, leaving each group's
+       exact sums in four lanes of its own, then one conversion and one
+       multiply-add by the activation scales times the weight scales. A
+       single group is unpacked into channel order for one 32-byte dot
+       product. Tiles as for int8; decode takes two units per iteration
+       into two accumulators.
 
     The weights are read as stored (4.5 bits a weight); as for int8, only
     the activations' rounding differs from the float product.

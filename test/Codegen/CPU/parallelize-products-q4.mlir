@@ -168,3 +168,84 @@ func.func @strided_q4(%x: memref<1x64xf32>, %w: memref<8x32xi8, strided<[64, 2]>
   }
   return
 }
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+#s = affine_map<(n, t, k) -> (n, k floordiv 32)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// The q4 body with one op more, a store a kernel would drop: not the form,
+// left to the generic loops with its store.
+// CHECK-LABEL: func.func @extra_op
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK: memref.store %{{.*}}, %{{.*}}[%c0] : memref<1xf32>
+func.func @extra_op(%x: memref<1x64xf32>, %w: memref<8x32xi8>, %d: memref<8x2xf16>, %y: memref<1x8xf32>, %log: memref<1xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %d : memref<1x64xf32>, memref<8x32xi8>, memref<8x2xf16>) outs(%y : memref<1x8xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
+    %k = linalg.index 2 : index
+    %c32 = arith.constant 32 : index
+    %c16 = arith.constant 16 : index
+    %in = arith.remui %k, %c32 : index
+    %h = arith.divui %in, %c16 : index
+    %h8 = arith.index_cast %h : index to i8
+    %c4 = arith.constant 4 : i8
+    %sh = arith.muli %h8, %c4 : i8
+    %v = arith.shrui %b, %sh : i8
+    %c15 = arith.constant 15 : i8
+    %n = arith.andi %v, %c15 : i8
+    %nf = arith.uitofp %n : i8 to f32
+    %c8 = arith.constant 8.0 : f32
+    %q = arith.subf %nf, %c8 : f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %q, %df : f32
+    %p = arith.mulf %a, %wv : f32
+    %c0 = arith.constant 0 : index
+    memref.store %p, %log[%c0] : memref<1xf32>
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+#s = affine_map<(n, t, k) -> (n, k floordiv 32)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// No channels (K = 0): nothing for a kernel; left to the generic loops.
+// CHECK-LABEL: func.func @empty_q4
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK: return
+func.func @empty_q4(%x: memref<1x0xf32>, %w: memref<8x0xi8>, %d: memref<8x0xf16>, %y: memref<1x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %d : memref<1x0xf32>, memref<8x0xi8>, memref<8x0xf16>) outs(%y : memref<1x8xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
+    %k = linalg.index 2 : index
+    %c32 = arith.constant 32 : index
+    %c16 = arith.constant 16 : index
+    %in = arith.remui %k, %c32 : index
+    %h = arith.divui %in, %c16 : index
+    %h8 = arith.index_cast %h : index to i8
+    %c4 = arith.constant 4 : i8
+    %sh = arith.muli %h8, %c4 : i8
+    %v = arith.shrui %b, %sh : i8
+    %c15 = arith.constant 15 : i8
+    %n = arith.andi %v, %c15 : i8
+    %nf = arith.uitofp %n : i8 to f32
+    %c8 = arith.constant 8.0 : f32
+    %q = arith.subf %nf, %c8 : f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %q, %df : f32
+    %p = arith.mulf %a, %wv : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
