@@ -8,10 +8,10 @@ bandwidth measured in the same run, peak RSS) and writes
 bench/results/rwkv_decode.json and a Markdown table on stdout.
 
     python3 bench/rwkv_decode.py [--build build] [--work /tmp/seqc-bench]
-        [--shapes rwkv7-0.4b,rwkv4-430m] [--formats fp32,fp16,int8,int8/none]
+        [--shapes rwkv7-0.4b,rwkv4-430m] [--formats fp32,fp16,int8,int8/none,q4]
         [--cpu NAME] [--tile-rows N] [--compile-only]
 
-A format `int8/KERNEL` passes --int8-dot=KERNEL (none: f32 activations);
+A format `int8/KERNEL` (or `q4/KERNEL`) passes --int8-dot=KERNEL (none: f32 activations);
 plain `int8` lets seqc pick the target's best; a suffix `@STATE` passes
 --state=STATE (`fp16@int8`: fp16 weights, the WKV state kept in 8 bits).
 --repeat N runs the benchmarks N times, the artifacts in turn (so that
