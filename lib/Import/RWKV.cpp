@@ -402,10 +402,6 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   model.weights.sink = sink;
   int64_t C = cfg.embd, F = cfg.ffn, V = cfg.vocab, H = cfg.heads,
           N = cfg.headSize;
-  if (format == WeightFormat::Q4 && cfg.perspectives)
-    return llvm::createStringError(
-        "--weights=q4: the temporal-perspectives head is not a plain "
-        "projection; use --weights=int8, fp16 or fp32 for this model");
   if (llvm::Error e =
           checkQ4Widths(format, cfg.name(), {{"embd", C}, {"ffn", F}}))
     return std::move(e);
@@ -582,7 +578,11 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   }
   blob.add("ln_out.w", {C}, get("ln_out.weight", {C}), DType::F32);
   blob.add("ln_out.b", {C}, get("ln_out.bias", {C}), DType::F32);
-  blob.add("head", {V, C}, get("head.weight", {V, C}), mat);
+  // The perspectives head is no plain projection (it runs over every
+  // perspective before they are mixed): under q4 it is int8 (one scale per
+  // row, applied after the mix).
+  DType head = cfg.perspectives && mat == DType::Q4 ? DType::I8 : mat;
+  blob.add("head", {V, C}, get("head.weight", {V, C}), head);
   if (cfg.perspectives)
     blob.add("convert3", {cfg.perspectives, C},
              get("convert3.weight", {cfg.perspectives, C}), DType::F32);

@@ -38,7 +38,7 @@ Command line:
     perspectives_ref.py bad DIR
         malformed checkpoints for the import's error tests;
     perspectives_ref.py check CKPT.pth --tokens ... --logits GOT.f32
-        [--state GOT.f32] [--weights fp32|fp16|int8] [--tol T] [--label L]
+        [--state GOT.f32] [--weights fp32|fp16|int8|q4] [--tol T] [--label L]
         the compiled model's logits (and final state) against the reference.
 """
 
@@ -135,7 +135,13 @@ def combine(h, wc):
 
 
 def mixed_logits(head, h, alpha):
-    """sum_p alpha_p (W_head h_p): each perspective projected, then weighed."""
+    """sum_p alpha_p (W_head h_p): each perspective projected, then weighed.
+    A head whose products round their activations (the integer kernels'
+    int8 head under --weights=q4) sees the mixed vector W_head (sum_p
+    alpha_p h_p), as seq-perspective-head-once computes it: the same sum
+    in exact arithmetic, not once the activations are rounded."""
+    if getattr(head, "rounds_activations", False):
+        return head @ (alpha @ h)
     out = np.zeros(head.shape[0])
     for p in range(h.shape[0]):
         out = out + alpha[p] * (head @ h[p])
@@ -358,12 +364,20 @@ def state_error(got, ref):
 
 # --- Command line ---------------------------------------------------------------
 
-def stored_weights(weights, dtype, int8=None):
+def stored_weights(weights, dtype, int8=None, q4=False):
     """The weights as a compiled model sees them: rounded to the file's
-    dtype, then (int8) the projections as seqc's int8 rows store them."""
+    dtype, then (int8) the projections as seqc's int8 rows store them, or
+    (q4) the layers' projections as q4 (their activations rounded per 32,
+    as the kernels do) and the head as int8 rows (f32 activations: its
+    product runs over the perspectives, which the integer kernels do not
+    take)."""
     w = {k: checkpoint.round_to_dtype(v, dtype) for k, v in weights.items()}
     if int8:
         w = checkpoint.int8_roundtrip(w)
+    if q4:
+        w = {k: checkpoint.int8_matrix(v, 32) if k == "head.weight"
+             else checkpoint.q4_matrix(v) if k.endswith(checkpoint.INT8_MATRICES)
+             else v for k, v in w.items()}
     return w
 
 
@@ -392,7 +406,7 @@ def cmd_check(a):
     import spikegpt_ref
     w = spikegpt_ref.read_pth(a.checkpoint)
     tokens = [int(t) for t in a.tokens.split(",")]
-    ref = stored_weights(w, "fp32", a.weights == "int8")
+    ref = stored_weights(w, "fp32", a.weights == "int8", a.weights == "q4")
     if a.weights == "fp16":
         ref = {k: (checkpoint.round_to_dtype(v, "fp16") if np.ndim(v) == 2
                    and not k.startswith(("emb.", COMBINER)) else v)
@@ -478,7 +492,7 @@ def main():
     c.add_argument("--tokens", required=True)
     c.add_argument("--logits", required=True)
     c.add_argument("--state")
-    c.add_argument("--weights", choices=("fp32", "fp16", "int8"), default="fp32")
+    c.add_argument("--weights", choices=("fp32", "fp16", "int8", "q4"), default="fp32")
     c.add_argument("--tol", type=float, default=1e-4)
     c.add_argument("--state-tol", type=float, default=1e-4)
     c.add_argument("--label", default="check")
