@@ -80,16 +80,34 @@ def svg(rows, path, column="state", title="held-out perplexity / f32 state, minu
     path.write_text("\n".join(out) + "\n")
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc):
+    """The options the perplexity benches share, parsed."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--build", default=str(REPO / "build"))
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data" /
                                          "tinyshakespeare.txt"))
     p.add_argument("--bytes", type=int, default=20000)
     p.add_argument("--out", default=str(REPO / "bench" / "results"))
     p.add_argument("--gate", type=float)
-    a = p.parse_args()
-    seqc, seqc_run = Path(a.build) / "bin" / "seqc", Path(a.build) / "bin" / "seqc-run"
+    return p.parse_args()
+
+
+def compile_and_score(a, ckpt, flags, art):
+    """Compiles models/`ckpt` with `flags` to `art` and scores a.bytes
+    held-out bytes (attention models in windows of their context); returns
+    the manifest and what `seqc-run ppl` printed."""
+    build = Path(a.build) / "bin"
+    run([build / "seqc", "compile", REPO / "models" / ckpt, *flags, "-o", art])
+    manifest = json.loads((art / "manifest.json").read_text())
+    window = manifest.get("context")
+    got = json.loads(run([build / "seqc-run", "ppl", art, a.data, "--start-byte",
+                          str(HELDOUT), "--max-tokens", str(a.bytes)]
+                         + (["--window", str(window)] if window else [])))
+    return manifest, got
+
+
+def main():
+    a = arguments(__doc__)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model, ckpt, flags in MODELS:
@@ -97,12 +115,8 @@ def main():
             formats = FORMATS + (ROTATED if model.startswith("RWKV-5") else [])
             for state, sflags in formats:
                 art = Path(tmp) / f"{len(rows)}"
-                run([seqc, "compile", REPO / "models" / ckpt, *flags, *sflags,
-                     "-o", art])
-                manifest = json.loads((art / "manifest.json").read_text())
+                manifest, got = compile_and_score(a, ckpt, [*flags, *sflags], art)
                 shape = manifest["state_shape"]
-                got = json.loads(run([seqc_run, "ppl", art, a.data, "--start-byte",
-                                      str(HELDOUT), "--max-tokens", str(a.bytes)]))
                 base = base or got["ppl"]
                 rows.append({"model": model, "state": state, "ppl": got["ppl"],
                              "vs_f32": got["ppl"] / base, "scored": got["scored"],

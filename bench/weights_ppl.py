@@ -17,14 +17,12 @@ perspectives model keeps its head in int8 rows (the head runs over every
 perspective before they are mixed, which the q4 product does not).
 """
 
-import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from state_quant_ppl import HELDOUT, REPO, run, svg
+from state_quant_ppl import HELDOUT, arguments, compile_and_score, svg
 
 MODELS = [
     ("RWKV-4", "rwkv4-tiny-shakespeare.pth", []),
@@ -37,28 +35,15 @@ FORMATS = ["fp32", "fp16", "int8", "q4"]
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--build", default=str(REPO / "build"))
-    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" /
-                                         "tinyshakespeare.txt"))
-    p.add_argument("--bytes", type=int, default=20000)
-    p.add_argument("--out", default=str(REPO / "bench" / "results"))
-    p.add_argument("--gate", type=float)
-    a = p.parse_args()
-    seqc, seqc_run = Path(a.build) / "bin" / "seqc", Path(a.build) / "bin" / "seqc-run"
+    a = arguments(__doc__)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model, ckpt, flags in MODELS:
             base = None
             for fmt in FORMATS:
                 art = Path(tmp) / f"{len(rows)}"
-                run([seqc, "compile", REPO / "models" / ckpt, *flags,
-                     f"--weights={fmt}", "-o", art])
-                manifest = json.loads((art / "manifest.json").read_text())
-                window = manifest.get("context")
-                got = json.loads(run([seqc_run, "ppl", art, a.data, "--start-byte",
-                                      str(HELDOUT), "--max-tokens", str(a.bytes)]
-                                     + (["--window", str(window)] if window else [])))
+                manifest, got = compile_and_score(a, ckpt, [*flags, f"--weights={fmt}"],
+                                                  art)
                 base = base or got["ppl"]
                 rows.append({"model": model, "weights": fmt, "ppl": got["ppl"],
                              "vs_f32": got["ppl"] / base, "scored": got["scored"],

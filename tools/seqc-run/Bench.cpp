@@ -93,6 +93,15 @@ private:
 /// latency) in the widest form the CPU has; the compiled products use the
 /// same instructions, so prefill's GFLOP/s over this peak says how much of
 /// the arithmetic the products reach. Returns FLOP/s (0 without FMA).
+/// The sum of `n` floats (what the chains computed, so that the compiler
+/// keeps them).
+float sumOf(const float *v, int n) {
+  float sum = 0;
+  for (int i = 0; i < n; ++i)
+    sum += v[i];
+  return sum;
+}
+
 __attribute__((target("avx512f"))) float fmaChains512(long iterations) {
   __m512 acc[12];
   for (int j = 0; j < 12; ++j)
@@ -101,14 +110,10 @@ __attribute__((target("avx512f"))) float fmaChains512(long iterations) {
   for (long i = 0; i < iterations; ++i)
     for (int j = 0; j < 12; ++j)
       acc[j] = _mm512_fmadd_ps(acc[j], a, b);
-  alignas(64) float lanes[16];
-  float sum = 0;
-  for (int j = 0; j < 12; ++j) {
-    _mm512_store_ps(lanes, acc[j]);
-    for (float v : lanes)
-      sum += v;
-  }
-  return sum;
+  alignas(64) float lanes[12][16];
+  for (int j = 0; j < 12; ++j)
+    _mm512_store_ps(lanes[j], acc[j]);
+  return sumOf(&lanes[0][0], 12 * 16);
 }
 
 __attribute__((target("avx2,fma"))) float fmaChains256(long iterations) {
@@ -119,14 +124,10 @@ __attribute__((target("avx2,fma"))) float fmaChains256(long iterations) {
   for (long i = 0; i < iterations; ++i)
     for (int j = 0; j < 12; ++j)
       acc[j] = _mm256_fmadd_ps(acc[j], a, b);
-  alignas(32) float lanes[8];
-  float sum = 0;
-  for (int j = 0; j < 12; ++j) {
-    _mm256_store_ps(lanes, acc[j]);
-    for (float v : lanes)
-      sum += v;
-  }
-  return sum;
+  alignas(32) float lanes[12][8];
+  for (int j = 0; j < 12; ++j)
+    _mm256_store_ps(lanes[j], acc[j]);
+  return sumOf(&lanes[0][0], 12 * 8);
 }
 
 /// Best of `passes` runs of `threads` threads; `isa` gets the form used.

@@ -3,6 +3,7 @@
 #include "passes/Codegen/CPU/IntegerDot.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -109,13 +110,25 @@ void seq::cpu::forEachTokenBlock(
                        ValueRange{c1, c1}, loopBody);
 }
 
+Value seq::cpu::memrefDim(RewriterBase &rewriter, Location loc, Value m,
+                          unsigned d) {
+  return getValueOrCreateConstantIndexOp(
+      rewriter, loc, memref::getMixedSize(rewriter, loc, m, d));
+}
+
 void seq::cpu::forEachOutputTile(RewriterBase &rewriter, Location loc, Value N,
-                                 Value T, std::optional<int64_t> rows,
-                                 std::optional<int64_t> tokens, bool parallel,
+                                 Value T, int64_t rowExtent,
+                                 int64_t tokenExtent, bool parallel,
                                  TileFn tile) {
+  auto extent = [](int64_t v) -> std::optional<int64_t> {
+    if (ShapedType::isDynamic(v))
+      return std::nullopt;
+    return v;
+  };
+  std::optional<int64_t> rows = extent(rowExtent);
   Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
-  if (parallel && isTiled(rows, tokens)) {
+  if (parallel && isTiled(rows, extent(tokenExtent))) {
     parallelTiles(rewriter, loc, *rows, T, tile);
   } else if (parallel) {
     scf::ParallelOp::create(rewriter, loc, ValueRange{c0, c0}, ValueRange{N, T},

@@ -67,14 +67,17 @@ void forEachTokenBlock(
     int64_t blocks, bool parallel,
     function_ref<void(OpBuilder &, Location, Value t, Value blk)> body);
 
+/// Dimension `d` of memref `m` as an index value (a constant when static).
+Value memrefDim(RewriterBase &rewriter, Location loc, Value m, unsigned d);
+
 /// Covers outputs [0, N) x tokens [0, T) with `tile`: prefill tiles
 /// (parallelTiles) when `parallel` and isTiled(rows, tokens) hold, one
 /// output per scf.parallel iteration when `parallel` (decode keeps single
 /// outputs, so that its rows still split into tasks), nested scf.for loops
-/// otherwise.
+/// otherwise. `rows` and `tokens` are N's and T's static extents, or
+/// ShapedType::kDynamic.
 void forEachOutputTile(RewriterBase &rewriter, Location loc, Value N, Value T,
-                       std::optional<int64_t> rows,
-                       std::optional<int64_t> tokens, bool parallel,
+                       int64_t rows, int64_t tokens, bool parallel,
                        TileFn tile);
 
 } // namespace mlir::seq::cpu

@@ -112,8 +112,8 @@ public:
     f32 = rewriter.getF32Type();
     i8 = rewriter.getI8Type();
     i32 = rewriter.getI32Type();
-    T = size(rewriter, x, 0);
-    N = size(rewriter, w, 0);
+    T = seq::cpu::memrefDim(rewriter, loc, x, 0);
+    N = seq::cpu::memrefDim(rewriter, loc, w, 0);
     allocateActivations(rewriter);
     quantizeActivations(rewriter, parallel);
     computeOutputs(rewriter, parallel);
@@ -124,10 +124,6 @@ public:
 private:
   Value index(OpBuilder &b, int64_t v) const {
     return arith::ConstantIndexOp::create(b, loc, v);
-  }
-  Value size(RewriterBase &rewriter, Value m, unsigned d) const {
-    return getValueOrCreateConstantIndexOp(
-        rewriter, loc, memref::getMixedSize(rewriter, loc, m, d));
   }
   void allocateActivations(RewriterBase &rewriter);
   void quantizeActivations(RewriterBase &rewriter, bool parallel);
@@ -204,14 +200,8 @@ void Int8ProductLowering::quantizeBlock(OpBuilder &b, Location l, Value t,
 /// (async-parallel-for's minimum task size counts iterations).
 void Int8ProductLowering::computeOutputs(RewriterBase &rewriter,
                                          bool parallel) {
-  auto staticSize = [](int64_t d) -> std::optional<int64_t> {
-    if (ShapedType::isDynamic(d))
-      return std::nullopt;
-    return d;
-  };
   seq::cpu::forEachOutputTile(
-      rewriter, loc, N, T, staticSize(wType.getDimSize(0)),
-      staticSize(xType.getDimSize(0)), parallel,
+      rewriter, loc, N, T, wType.getDimSize(0), xType.getDimSize(0), parallel,
       [&](OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
           int64_t tr) { computeTile(b, l, n0, t0, nr, tr); });
 }

@@ -79,8 +79,8 @@ public:
   }
 
   void lower(RewriterBase &rewriter, bool parallel) {
-    T = size(rewriter, x, 0);
-    N = size(rewriter, w, 0);
+    T = seq::cpu::memrefDim(rewriter, loc, x, 0);
+    N = seq::cpu::memrefDim(rewriter, loc, w, 0);
     allocateActivations(rewriter);
     bool single = xType.getDimSize(0) == 1;
     for (const Region &region : regions)
@@ -89,15 +89,9 @@ public:
           [&](OpBuilder &b, Location l, Value t, Value u) {
             quantizeUnit(b, l, region, t, u);
           });
-    auto staticSize = [](int64_t v) -> std::optional<int64_t> {
-      if (ShapedType::isDynamic(v))
-        return std::nullopt;
-      return v;
-    };
     seq::cpu::forEachOutputTile(
-        rewriter, loc, N, T,
-        staticSize(cast<MemRefType>(w.getType()).getDimSize(0)),
-        staticSize(xType.getDimSize(0)), parallel,
+        rewriter, loc, N, T, cast<MemRefType>(w.getType()).getDimSize(0),
+        xType.getDimSize(0), parallel,
         [&](OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
             int64_t tr) { computeTile(b, l, n0, t0, nr, tr); });
     for (Value buffer : {codes, corrections, scales})
@@ -107,10 +101,6 @@ public:
 private:
   Value index(OpBuilder &b, int64_t v) const {
     return arith::ConstantIndexOp::create(b, loc, v);
-  }
-  Value size(RewriterBase &rewriter, Value m, unsigned dim) const {
-    return getValueOrCreateConstantIndexOp(
-        rewriter, loc, memref::getMixedSize(rewriter, loc, m, dim));
   }
   Value offset(OpBuilder &b, Location l, Value base, int64_t delta) const {
     return delta
