@@ -5,6 +5,7 @@
 //   seqc compile MODEL --target=cpu|neuro [--weights=fp32|fp16|int8|q4] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
+//       [--vector-width=auto|256|512]
 //       [--context=N] [--kv-bits=16|8|4|3|2 --kv-group=G --kv-window=W ...]
 //       [--force]
 //       Builds a deployable artifact: a directory with the target's
@@ -155,6 +156,12 @@ cl::opt<std::string> int8Dot(
              "target CPU has), none (f32 activations), avx2, avxvnni or "
              "avx512vnni (integer dot products over int8-quantized "
              "activations)"),
+    cl::init("auto"), cl::sub(compileCmd));
+cl::opt<std::string> vectorWidth(
+    "vector-width",
+    cl::desc("Vector width LLVM vectorizes loops for: auto (512 bits where "
+             "the target CPU has AVX-512F, else the CPU's default), 256 or "
+             "512"),
     cl::init("auto"), cl::sub(compileCmd));
 cl::opt<int64_t, false, seqc::IntFlag<int64_t, 4, 4096>> activationBlock(
     "activation-block",
@@ -647,6 +654,7 @@ int runCompile() {
   targetOptions.weights = weights;
   targetOptions.cpu.cpu = cpu;
   targetOptions.cpu.int8Dot = int8Dot;
+  targetOptions.cpu.vectorWidth = vectorWidth;
   targetOptions.cpu.activationBlock = activationBlock;
   targetOptions.neuro.dt = neuroDt;
   if (neuroDt.getNumOccurrences() && targetName != "neuro")

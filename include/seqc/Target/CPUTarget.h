@@ -27,6 +27,9 @@ struct CPUTargetOptions {
   /// Kernel of int8 weights' products: auto (the widest the CPU has), none,
   /// avx2, avxvnni or avx512vnni.
   std::string int8Dot = "auto";
+  /// Width of the vectors LLVM's vectorizers prefer: auto (512 where the
+  /// CPU has AVX-512F, else the CPU's default), 256 or 512.
+  std::string vectorWidth = "auto";
   /// Activation channels sharing one int8 scale (a multiple of 4).
   int64_t activationBlock = 32;
   /// C files of the artifact (names in its directory, written before

@@ -40,10 +40,10 @@ namespace {
 class CPUTarget : public seqc::TargetBackend {
 public:
   CPUTarget(std::unique_ptr<TargetMachine> tm,
-            seqc::CPUPipelineOptions pipeline,
+            seqc::CPUPipelineOptions pipeline, unsigned vectorWidth,
             std::vector<std::string> cSources)
       : tm(std::move(tm)), pipeline(std::move(pipeline)),
-        cSources(std::move(cSources)) {}
+        vectorWidth(vectorWidth), cSources(std::move(cSources)) {}
 
   StringRef getName() const override { return "cpu"; }
 
@@ -67,6 +67,8 @@ public:
     std::string features = seqc::cpu::usedCpuFeatures(*tm);
     if (!features.empty())
       d.runtime.add(seqc::artifact::Key::CpuFeatures, features);
+    if (vectorWidth)
+      d.runtime.add(seqc::artifact::Key::VectorWidth, Twine(vectorWidth));
     return d;
   }
 
@@ -102,6 +104,8 @@ private:
 
   std::unique_ptr<TargetMachine> tm;
   seqc::CPUPipelineOptions pipeline;
+  /// prefer-vector-width of every function, in bits; 0: the CPU's default.
+  unsigned vectorWidth;
   std::vector<std::string> cSources;
 };
 
@@ -141,6 +145,13 @@ CPUTarget::translate(mlir::ModuleOp module, const seqc::Manifest &manifest,
     return createStringError("translation to LLVM IR failed");
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple());
+  // LLVM's x86 tuning prefers 256-bit vectors even where AVX-512 exists;
+  // the loops it vectorizes (fp16/fp32 products, elementwise code) run
+  // faster at 512 bits on the AVX-512 machines measured (docs/design.md).
+  if (vectorWidth)
+    for (Function &f : *llvmModule)
+      if (!f.isDeclaration())
+        f.addFnAttr("prefer-vector-width", std::to_string(vectorWidth));
   auto optimize = mlir::makeOptimizingTransformer(3, 0, tm.get());
   if (Error e = optimize(llvmModule.get()))
     return std::move(e);
@@ -282,6 +293,9 @@ seqc::createCPUTarget(const TargetOptions &options) {
   auto kernel = cpu::chooseInt8Kernel(**tm, o.int8Dot);
   if (!kernel)
     return kernel.takeError();
+  auto vectorWidth = cpu::chooseVectorWidth(**tm, o.vectorWidth);
+  if (!vectorWidth)
+    return vectorWidth.takeError();
   CPUPipelineOptions pipeline;
   if (options.weights == WeightFormat::Int8 ||
       options.weights == WeightFormat::Q4)
@@ -298,5 +312,6 @@ seqc::createCPUTarget(const TargetOptions &options) {
         ": --weights=q4 quantizes the activations per group of its weights, " +
         std::to_string(mlir::seq::kQ4Group) + " channels");
   pipeline.activationBlock = o.activationBlock;
-  return std::make_unique<CPUTarget>(std::move(*tm), pipeline, o.cSources);
+  return std::make_unique<CPUTarget>(std::move(*tm), pipeline, *vectorWidth,
+                                     o.cSources);
 }

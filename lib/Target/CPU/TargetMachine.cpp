@@ -89,3 +89,20 @@ Expected<seqc::Int8Kernel> seqc::cpu::chooseInt8Kernel(const TargetMachine &tm,
       "--int8-dot=" + request +
       ": expected auto, none, avx2, avxvnni or avx512vnni");
 }
+
+Expected<unsigned> seqc::cpu::chooseVectorWidth(const TargetMachine &tm,
+                                                StringRef request) {
+  bool avx512 = tm.getMCSubtargetInfo()->checkFeatures("+avx512f");
+  if (request == "auto")
+    return avx512 ? 512u : 0u;
+  if (request == "256")
+    return 256u;
+  if (request == "512") {
+    if (!avx512)
+      return createStringError("--vector-width=512: the target CPU " +
+                               tm.getTargetCPU() + " lacks avx512f");
+    return 512u;
+  }
+  return createStringError("--vector-width=" + request +
+                           ": expected auto, 256 or 512");
+}

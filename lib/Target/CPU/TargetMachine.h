@@ -27,6 +27,12 @@ std::string usedCpuFeatures(const llvm::TargetMachine &tm);
 llvm::Expected<Int8Kernel> chooseInt8Kernel(const llvm::TargetMachine &tm,
                                             llvm::StringRef request);
 
+/// The vector width, in bits, that `request` (--vector-width) asks LLVM's
+/// vectorizers to prefer: auto is 512 where the target has AVX-512F and 0
+/// (the CPU's own preference) elsewhere; 512 without AVX-512F is an error.
+llvm::Expected<unsigned> chooseVectorWidth(const llvm::TargetMachine &tm,
+                                           llvm::StringRef request);
+
 } // namespace seqc::cpu
 
 #endif // SEQC_LIB_TARGET_CPU_TARGETMACHINE_H

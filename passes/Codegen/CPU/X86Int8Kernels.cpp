@@ -1,9 +1,10 @@
 //===- X86Int8Kernels.cpp - x86 integer kernels of int8 products ----------===//
 //
-// An int8 product becomes, in this order: activation buffers (codes and
-// scales), the quantization of the activations, then the outputs, each a
-// sum of integer dot products over prepared weight vectors plus scalar
-// products for the channels left over.
+// An int8 product becomes, in this order: activation buffers (codes,
+// scales and, for VNNI decode, per-lane corrections), the quantization of
+// the activations, then the outputs, each a sum of integer dot products
+// over prepared weight vectors plus scalar products for the channels left
+// over.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,12 +30,22 @@ int64_t vectorBytes(Int8Kernel kernel) {
   return kernel == Int8Kernel::AVX512VNNI ? 64 : 32;
 }
 
-/// Whether the kernel stores the activation codes biased to unsigned bytes
-/// (q + 128): the VNNI instructions multiply unsigned by signed bytes with
-/// 32-bit sums, so the bias is exact and comes off as 128 · Σ w, which
-/// depends on the weights alone. vpmaddubsw's 16-bit pair sums would
-/// saturate with it (2 · 255 · 127), so AVX2 keeps signed codes.
-bool biasedCodes(Int8Kernel kernel) { return kernel != Int8Kernel::AVX2; }
+/// Which operand a kernel biases to unsigned bytes (x + 128, a flip of the
+/// sign bit): the VNNI instructions multiply unsigned by signed bytes with
+/// exact 32-bit sums, so a bias comes off exactly as 128 times the sum of
+/// the other operand, per 32-bit lane.
+/// - Codes (VNNI prefill): the activation codes are stored biased, and each
+///   weight vector's -128 · Σ w (one vpdpbusd of 0x80 bytes and a
+///   subtraction) starts the sums of every token of its tile.
+/// - Weights (VNNI decode): each weight vector is biased as it is loaded
+///   (one vpxor), and its sum starts from the token's -128 · Σ q, computed
+///   once when the token is quantized. Decode multiplies each weight vector
+///   by one token, so this saves a vpdpbusd and a subtraction per vector;
+///   a prefill tile would load the correction once per token and step
+///   instead, and ran 15% slower so.
+/// - None (AVX2): vpmaddubsw's 16-bit pair sums would saturate with a bias
+///   (2 · 255 · 127), so it multiplies |w| by q with w's sign.
+enum class Bias { None, Codes, Weights };
 
 /// The int8 code `q` biased (q + 128 as an unsigned byte), or a biased code
 /// back: the same flip of the sign bit.
@@ -49,33 +60,40 @@ Value flipBias(OpBuilder &b, Location l, Value q) {
 
 /// The weight side of an int8 dot product, computed once per weight
 /// vector and shared by every token that multiplies it: the bytes and the
-/// negated bias term -128 · Σ w per 32-bit lane (VNNI), or |w| and w (AVX2).
+/// negated bias term -128 · Σ w per 32-bit lane (Bias::Codes), the biased
+/// bytes w + 128 (Bias::Weights), or |w| and w (AVX2).
 struct PreparedWeight {
   Value first, second;
 };
 
 /// The int8 kernels' dot products: signed weights by activation codes.
 struct Int8Ops : seq::cpu::IntegerDot {
-  Int8Ops(OpBuilder &b, Location l, Int8Kernel kernel)
-      : IntegerDot(b, l, kernel, vectorBytes(kernel)) {}
+  Int8Ops(OpBuilder &b, Location l, Int8Kernel kernel, Bias bias)
+      : IntegerDot(b, l, kernel, vectorBytes(kernel)), bias(bias) {}
+  Bias bias;
 
   /// Prepares the weight vector `w` (bytes int8 weights of one row).
   PreparedWeight prepare(Value w) {
-    if (biasedCodes(kernel)) {
+    Value flip = splat(vec(bytes, b.getI8Type()), b.getI8IntegerAttr(-128));
+    if (bias == Bias::Codes) {
       Value zeros = splat(vec(lanes, b.getI32Type()), b.getI32IntegerAttr(0));
-      Value bias = splat(vec(bytes, b.getI8Type()), b.getI8IntegerAttr(-128));
-      Value sum = vpdpbusd(zeros, bias, w); // 128 · Σ w, as unsigned 0x80
+      Value sum = vpdpbusd(zeros, flip, w); // 128 · Σ w, as unsigned 0x80
       return {w, arith::SubIOp::create(b, l, zeros, sum)};
     }
+    if (bias == Bias::Weights)
+      return {arith::XOrIOp::create(b, l, w, flip), Value()};
     return {math::AbsIOp::create(b, l, w), w};
   }
   /// 32-bit sums of four adjacent products w · q, exact: VNNI adds the
-  /// biased codes' products to the negated bias term; AVX2 multiplies |w|
+  /// products of the biased operand to the negated bias term (the weight
+  /// vector's, or the token's `correction`); AVX2 multiplies |w|
   /// (unsigned, as vpmaddubsw wants its first operand) by q with w's sign
   /// (no pair of products overflows its 16-bit sums, 2 · 127 · 127).
-  Value dot(const PreparedWeight &w, Value q) {
-    if (biasedCodes(kernel))
+  Value dot(const PreparedWeight &w, Value q, Value correction) {
+    if (bias == Bias::Codes)
       return vpdpbusd(w.second, q, w.first);
+    if (bias == Bias::Weights)
+      return vpdpbusd(correction, w.first, q);
     Value signedQ = intrinsic("llvm.x86.avx2.psign.b",
                               vec(bytes, b.getI8Type()), {q, w.second});
     return pairSums(w.first, signedQ);
@@ -95,7 +113,10 @@ public:
         w(op.getDpsInputs()[1]), y(op.getDpsInits()[0]),
         xType(cast<MemRefType>(x.getType())),
         wType(cast<MemRefType>(w.getType())), K(xType.getDimSize(1)),
-        bytes(vectorBytes(kernel)), lanes(bytes / 4) {}
+        bytes(vectorBytes(kernel)), lanes(bytes / 4),
+        bias(kernel == Int8Kernel::AVX2 ? Bias::None
+             : xType.getDimSize(0) == 1 ? Bias::Weights
+                                        : Bias::Codes) {}
 
   /// Whether the kernel applies: a static reduction length that the block
   /// divides, and contiguous weight rows.
@@ -117,8 +138,9 @@ public:
     allocateActivations(rewriter);
     quantizeActivations(rewriter, parallel);
     computeOutputs(rewriter, parallel);
-    for (Value buffer : {codes, scales})
-      memref::DeallocOp::create(rewriter, loc, buffer);
+    for (Value buffer : {codes, scales, corrections})
+      if (buffer)
+        memref::DeallocOp::create(rewriter, loc, buffer);
   }
 
 private:
@@ -142,11 +164,13 @@ private:
   Value x, w, y;
   MemRefType xType, wType;
   int64_t K, bytes, lanes;
+  Bias bias;
   Type f32, i8, i32;
   Value T, N;
   /// Per token: int8 codes ([T, K]), and each code's scale repeated for
-  /// its 32-bit lane (k / 4: [T, K / 4]).
-  Value codes, scales;
+  /// its 32-bit lane (k / 4: [T, K / 4]); with Bias::Weights, each lane's
+  /// -128 · Σ q ([T, K / 4]).
+  Value codes, scales, corrections;
 };
 
 void Int8ProductLowering::allocateActivations(RewriterBase &rewriter) {
@@ -160,6 +184,8 @@ void Int8ProductLowering::allocateActivations(RewriterBase &rewriter) {
   };
   codes = alloc({K}, i8);
   scales = alloc({K / 4}, f32);
+  if (bias == Bias::Weights)
+    corrections = alloc({K / 4}, i32);
 }
 
 /// Each token's activations, per block of `block` channels: over (t, block)
@@ -173,14 +199,15 @@ void Int8ProductLowering::quantizeActivations(RewriterBase &rewriter,
                                   Value blk) { quantizeBlock(b, l, t, blk); });
 }
 
-/// Block `blk` of token `t` (quantizeActivationBlock): codes (biased for
-/// VNNI) and the scale once per 32-bit lane.
+/// Block `blk` of token `t` (quantizeActivationBlock): codes (biased with
+/// Bias::Codes), the scale once per 32-bit lane and, with Bias::Weights,
+/// each lane's -128 · Σ q.
 void Int8ProductLowering::quantizeBlock(OpBuilder &b, Location l, Value t,
                                         Value blk) {
   Value base = arith::MulIOp::create(b, l, blk, index(b, block));
   Value scale = seq::cpu::quantizeActivationBlock(
       b, l, x, t, base, block, [&](OpBuilder &b, Value j, Value q) {
-        if (biasedCodes(kernel))
+        if (bias == Bias::Codes)
           q = flipBias(b, l, q);
         memref::StoreOp::create(
             b, l, q, codes,
@@ -188,9 +215,23 @@ void Int8ProductLowering::quantizeBlock(OpBuilder &b, Location l, Value t,
       });
   Value laneBase = arith::MulIOp::create(b, l, blk, index(b, block / 4));
   forLoop(b, l, 0, block / 4, 1, {}, [&](OpBuilder &b, Value j, ValueRange) {
-    memref::StoreOp::create(
-        b, l, scale, scales,
-        ValueRange{t, arith::AddIOp::create(b, l, laneBase, j)});
+    Value lane = arith::AddIOp::create(b, l, laneBase, j);
+    memref::StoreOp::create(b, l, scale, scales, ValueRange{t, lane});
+    if (corrections) {
+      Value sum = arith::ConstantIntOp::create(b, l, i32, 0);
+      Value first = arith::MulIOp::create(b, l, lane, index(b, 4));
+      for (int64_t i = 0; i < 4; ++i) {
+        Value q = memref::LoadOp::create(
+            b, l, codes,
+            ValueRange{t, arith::AddIOp::create(b, l, first, index(b, i))});
+        sum = arith::AddIOp::create(b, l, sum,
+                                    arith::ExtSIOp::create(b, l, i32, q));
+      }
+      Value correction = arith::MulIOp::create(
+          b, l, sum, arith::ConstantIntOp::create(b, l, i32, -128));
+      memref::StoreOp::create(b, l, correction, corrections,
+                              ValueRange{t, lane});
+    }
     return SmallVector<Value>{};
   });
 }
@@ -217,7 +258,7 @@ void Int8ProductLowering::computeTile(OpBuilder &b, Location l, Value n0,
                                       Value t0, int64_t nr, int64_t tr) {
   auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
   int64_t vectorEnd = K / bytes * bytes;
-  Int8Ops ops(b, l, kernel);
+  Int8Ops ops(b, l, kernel, bias);
   int64_t unroll = nr * tr == 1 && K >= 2 * bytes ? 2 : 1;
   int64_t unrolledEnd = K / (unroll * bytes) * (unroll * bytes);
   auto accType = VectorType::get({lanes}, f32);
@@ -291,8 +332,13 @@ SmallVector<Value> Int8ProductLowering::tileStep(OpBuilder &b, Location l,
         vector::LoadOp::create(b, l, bytesType, codes, ValueRange{ts[j], k});
     Value sv =
         vector::LoadOp::create(b, l, accType, scales, ValueRange{ts[j], lane});
+    Value cv;
+    if (corrections)
+      cv = vector::LoadOp::create(b, l, VectorType::get({lanes}, i32),
+                                  corrections, ValueRange{ts[j], lane});
     for (int64_t r = 0; r < nr; ++r) {
-      Value dot = arith::SIToFPOp::create(b, l, accType, ops.dot(ws[r], qv));
+      Value dot =
+          arith::SIToFPOp::create(b, l, accType, ops.dot(ws[r], qv, cv));
       int64_t at = (u * nr + r) * tr + j;
       next[at] = math::FmaOp::create(b, l, dot, sv, next[at]);
     }
@@ -312,7 +358,7 @@ Value Int8ProductLowering::addLeftovers(OpBuilder &b, Location l, Value n,
                  return arith::ExtSIOp::create(b, l, i32, v).getResult();
                };
                Value q = memref::LoadOp::create(b, l, codes, ValueRange{t, k});
-               if (biasedCodes(kernel))
+               if (bias == Bias::Codes)
                  q = flipBias(b, l, q);
                Value wk =
                    wide(memref::LoadOp::create(b, l, w, ValueRange{n, k}));

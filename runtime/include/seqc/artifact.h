@@ -99,6 +99,8 @@ constexpr int kFormatVersion = 2;
   X(Cpu, "cpu", "the CPU the code was compiled for")                           \
   X(CpuFeatures, "cpu_features",                                               \
     "the extensions the code uses, comma-separated (cpu_features.def)")        \
+  X(VectorWidth, "vector_width",                                               \
+    "the vector width, in bits, LLVM vectorized the loops for, when chosen")   \
   X(Target, "target", "the runtime driver that runs it; absent: cpu")          \
   X(Kernels, "kernels",                                                        \
     "kernel artifacts: the kernels' names, each described by its kernel.NAME " \

@@ -98,6 +98,30 @@ func.func @prefill_int8(%x: memref<?x128xf32>, %w: memref<64x128xi8>, %y: memref
 // CHECK-NOT: scf.parallel
 // CHECK: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
 // CHECK-NOT: linalg.generic
+// With VNNI, decode (one token, statically) biases the weights instead of
+// the codes: each weight vector's sign bit is flipped as it is loaded
+// (w + 128, the unsigned operand), the codes stay signed, and the token's
+// lanes start from -128 · Σ q (four codes per lane), stored beside the
+// scales when the token is quantized, so the bias costs no vpdpbusd per
+// weight vector.
+// ZMM-LABEL: func.func @decode_int8
+// ZMM: %[[CODES:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x64xi8>
+// ZMM: %[[SCALES:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x16xf32>
+// ZMM: %[[CORR:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x16xi32>
+// ZMM: arith.fptosi
+// ZMM-NOT: arith.xori
+// ZMM: memref.store %{{.*}}, %[[CODES]]
+// ZMM: memref.store %{{.*}}, %[[SCALES]]
+// ZMM-COUNT-4: arith.extsi %{{.*}} : i8 to i32
+// ZMM: %[[C:.*]] = arith.muli %{{.*}}, %c-128_i32 : i32
+// ZMM: memref.store %[[C]], %[[CORR]]
+// ZMM: %[[W0:.*]] = vector.load {{.*}} : memref<16x64xi8>, vector<64xi8>
+// ZMM: %[[U0:.*]] = arith.xori %[[W0]], %{{.*}} : vector<64xi8>
+// ZMM: %[[Q0:.*]] = vector.load %[[CODES]]{{.*}} : memref<1x64xi8>, vector<64xi8>
+// ZMM: %[[C0:.*]] = vector.load %[[CORR]]{{.*}} : memref<1x16xi32>, vector<16xi32>
+// ZMM: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%[[C0]], %[[U0]], %[[Q0]]) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// ZMM-NOT: llvm.call_intrinsic
+// ZMM: memref.dealloc %[[CORR]]
 #x1 = affine_map<(n, t, k) -> (t, k)>
 #w1 = affine_map<(n, t, k) -> (n, k)>
 #y1 = affine_map<(n, t, k) -> (t, n)>
