@@ -58,9 +58,9 @@ def SeqParallelizeProductsPass
     `scf.parallel` over its parallel dimensions with the reductions as inner
     `scf.for` loops; `async-parallel-for` then splits those loops into tasks.
     A product over several tokens (prefill: two parallel dimensions, the
-    first of static extent) computes tiles of 2 rows x 4 tokens in one
-    reduction loop carrying their 8 accumulators, so that each weight
-    element is loaded once for 4 tokens and each activation once for 2
+    first of static extent) computes tiles of 4 rows x 4 tokens in one
+    reduction loop carrying their 16 accumulators, so that each weight
+    element is loaded once for 4 tokens and each activation once for 4
     rows; the tokens and rows left over follow one output at a time.
     Elementwise ops (all loops parallel) over a dynamic extent, the
     prefill's `[T, C]` activations, become `scf.parallel` loops too; every
@@ -96,9 +96,9 @@ def SeqParallelizeProductsPass
        per weight vector); AVX2 multiplies `abs(w)` by `q · sign w`, since
        `vpmaddubsw`'s 16-bit pair sums would saturate with biased codes.
        The last `K mod V` channels use scalar integer products.
-    3. prefill products (more than one token) compute tiles of 2 rows x 4
+    3. prefill products (more than one token) compute tiles of 4 rows x 4
        tokens: each weight vector is loaded and prepared once for 4 tokens,
-       each token's codes and scales once for 2 rows; the tokens and rows
+       each token's codes and scales once for 4 rows; the tokens and rows
        left over follow one output at a time. Decode keeps one output per
        iteration, so that its rows still split into tasks.
 

@@ -20,7 +20,7 @@ namespace mlir::seq::cpu {
 
 /// Prefill products compute tiles of kTileRows outputs x kTileTokens tokens,
 /// in blocks of kBlockTokens tokens (a multiple of kTileTokens).
-constexpr int64_t kTileRows = 2, kTileTokens = 4, kBlockTokens = 128;
+constexpr int64_t kTileRows = 4, kTileTokens = 4, kBlockTokens = 128;
 
 /// Computes one tile: `nr` rows from `n0` by `tr` tokens from `t0`.
 using TileFn = function_ref<void(OpBuilder &, Location, Value n0, Value t0,

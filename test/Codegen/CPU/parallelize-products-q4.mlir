@@ -14,7 +14,7 @@
 // group), its body's constants outside and commutative operands swapped as
 // canonicalization may leave them. The activations are quantized per token
 // and chunk (codes in the nibbles' order, -8 · Σ q per lane, the lanes'
-// scales), then per tile of 2 rows x 4 tokens each row's 32 bytes are split
+// scales), then per tile of 4 rows x 4 tokens each row's 32 bytes are split
 // into nibbles once and each token takes two vpdpbusd from its corrections,
 // one conversion and one multiply-add by the two groups' scales. The last
 // group's 16 bytes are unpacked into channel order.
@@ -31,7 +31,7 @@
 // CHECK:   vector.store %{{.*}}, %[[CORR]]
 // CHECK:   %[[LS:.*]] = vector.from_elements %[[A0:.*]], %[[A0]], %[[A0]], %[[A0]], %[[A1:.*]], %[[A1]], %[[A1]], %[[A1]] : vector<8xf32>
 // CHECK:   vector.store %[[LS]], %[[SCALES]]
-// CHECK: scf.parallel (%[[N:.*]], %[[T:.*]]) = {{.*}} step (%c2, %c4)
+// CHECK: scf.parallel (%[[N:.*]], %[[T:.*]]) = {{.*}} step (%c4{{.*}}, %c4{{.*}})
 // CHECK:   %[[P:.*]] = vector.load %[[W]][%[[N]], %c0] : memref<64x48xi8>, vector<32xi8>
 // CHECK:   %[[HI:.*]] = arith.shrui %[[P]]
 // CHECK:   %[[LO:.*]] = arith.andi %[[P]]
@@ -51,7 +51,7 @@
 // CHECK:   %[[TAIL:.*]] = vector.load %[[W]][%[[N]], %c32] : memref<64x48xi8>, vector<16xi8>
 // CHECK:   vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31] : vector<16xi8>, vector<16xi8>
 // CHECK:   vector.load %[[D]][%[[N]], %c2] : memref<64x3xf16>, vector<1xf16>
-// CHECK-COUNT-8: vector.reduction <add>
+// CHECK-COUNT-16: vector.reduction <add>
 // CHECK: memref.dealloc %[[CODES]]
 // CHECK-NOT: linalg.generic
 

@@ -3,8 +3,8 @@
 
 // A marked product over several tokens becomes scf.parallel loops over its
 // two parallel dimensions with the reduction as an inner scf.for: tiles of
-// 2 rows x 4 tokens (one reduction loop carrying the 8 accumulators, so a
-// weight element is loaded once for 4 tokens and an activation once for 2
+// 4 rows x 4 tokens (one reduction loop carrying the 16 accumulators, so a
+// weight element is loaded once for 4 tokens and an activation once for 4
 // rows), in blocks of 128 tokens one after the other (a block's activations
 // stay in the cache while every row reads them), then the tokens beyond a
 // multiple of 4, one output at a time.
@@ -15,12 +15,12 @@
 // CHECK: %[[TT:.*]] = arith.subi %[[T]], %[[REM]]
 // CHECK: scf.for %[[B:.*]] = %{{.*}} to %[[TT]] step %c128
 // CHECK: %[[BE:.*]] = arith.minui %{{.*}}, %[[TT]]
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[B]]) to (%c128{{.*}}, %[[BE]]) step (%c2{{.*}}, %c4{{.*}})
-// CHECK-COUNT-8: memref.load %[[Y]]
-// CHECK:   scf.for %{{.*}} = %{{.*}} to %c64 {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32)
-// CHECK-COUNT-8: arith.mulf {{.*}} fastmath<reassoc,contract>
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[B]]) to (%c128{{.*}}, %[[BE]]) step (%c4{{.*}}, %c4{{.*}})
+// CHECK-COUNT-16: memref.load %[[Y]]
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %c64 {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-16: arith.mulf {{.*}} fastmath<reassoc,contract>
 // CHECK:     scf.yield
-// CHECK-COUNT-8: memref.store %{{.*}}, %[[Y]]
+// CHECK-COUNT-16: memref.store %{{.*}}, %[[Y]]
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[TT]]) to (%c128{{.*}}, %[[T]])
 // CHECK:   scf.for %{{.*}} = %{{.*}} to %c64 {{.*}} -> (f32)
 // CHECK:     memref.load %[[X]]
@@ -46,16 +46,16 @@ func.func @prefill_product(%x: memref<?x64xf32>, %w: memref<128x64xf32>, %y: mem
 
 // -----
 
-// An odd number of rows: the last row (beyond the 2-row tiles) follows for
-// the tiled tokens, after the tokens left over.
+// Rows beyond a multiple of 4: the last 3 (beyond the 4-row tiles) follow
+// for the tiled tokens, one output at a time, after the tokens left over.
 // CHECK-LABEL: func.func @prefill_odd_rows
 // CHECK: %[[T:.*]] = memref.dim
 // CHECK: %[[TT:.*]] = arith.subi %[[T]], %{{.*}}
 // CHECK: scf.for %[[B:.*]] = %{{.*}} to %[[TT]] step %c128
 // CHECK: %[[BE:.*]] = arith.minui %{{.*}}, %[[TT]]
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[B]]) to (%c6{{.*}}, %[[BE]]) step (%c2{{.*}}, %c4{{.*}})
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[B]]) to (%c4{{.*}}, %[[BE]]) step (%c4{{.*}}, %c4{{.*}})
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %[[TT]]) to (%c7{{.*}}, %[[T]])
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c6{{.*}}, %{{.*}}) to (%c7{{.*}}, %[[TT]])
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c4{{.*}}, %{{.*}}) to (%c7{{.*}}, %[[TT]])
 // CHECK-NOT: linalg.generic
 #xo = affine_map<(n, t, k) -> (t, k)>
 #wo = affine_map<(n, t, k) -> (n, k)>
