@@ -31,10 +31,13 @@ The converter's tensor layout (names as gguf-py's tensor map gives them):
 Metadata: general.architecture rwkv6|rwkv7, <arch>.block_count,
 embedding_length, feed_forward_length, wkv.head_size, context_length,
 attention.layer_norm_epsilon, rwkv6.rescale_every_n_layers,
-rwkv6.time_mix_extra_dim / time_decay_extra_dim, rwkv7.*_lora_rank, a
-tokenizer.ggml.tokens array. --qtype stores the matrices llama.cpp quantizes
-(not its small RWKV tensors) as ggml_quants blocks; --drop and --block-count
-make damaged files for bad-input tests.
+rwkv6.time_mix_extra_dim / time_decay_extra_dim, rwkv7.attention.*_lora_rank
+(gguf-py's key names), tokenizer.ggml.model "rwkv" and a tokenizer.ggml.tokens
+array: llama.cpp loads these files (bench/llama_cpp_peer.py --rwkv compares
+its logits with seqc's). --dtype f16 stores the matrices in f16 and the
+small RWKV tensors in f32, as the converter does. --qtype stores the
+matrices llama.cpp quantizes (not its small RWKV tensors) as ggml_quants
+blocks; --drop and --block-count make damaged files for bad-input tests.
 """
 
 import argparse
@@ -165,8 +168,11 @@ def main():
                                  * np.float32(scale)).astype(np.float32)
             out.append((name, raw, a.qtype))
         else:
-            out.append((name, t if a.dtype == "f32" or t.ndim == 1 else t.astype(np.float16),
-                        None))
+            # --dtype f16 as the converter does it: the matrices in f16,
+            # the small RWKV tensors (LoRA, lerp, decay, ...) kept in f32
+            # (llama.cpp's binary ops refuse an f16 operand there).
+            half = a.dtype == "f16" and t.ndim == 2 and not small
+            out.append((name, t.astype(np.float16) if half else t, None))
     meta = [kv("general.architecture", 8, arch), kv("general.name", 8, "seqc test"),
             kv(arch + ".block_count", 4, a.block_count or hp["layers"]),
             kv(arch + ".context_length", 4, 1048576),
@@ -180,10 +186,11 @@ def main():
                  kv("rwkv6.time_mix_extra_dim", 4, hp["maa"]),
                  kv("rwkv6.time_decay_extra_dim", 4, hp["decay"])]
     else:
-        meta += [kv("rwkv7.decay_lora_rank", 4, hp["w"]),
-                 kv("rwkv7.iclr_lora_rank", 4, hp["a"]),
-                 kv("rwkv7.value_residual_mix_lora_rank", 4, hp["v"]),
-                 kv("rwkv7.gate_lora_rank", 4, hp["g"])]
+        meta += [kv("rwkv7.attention.decay_lora_rank", 4, hp["w"]),
+                 kv("rwkv7.attention.iclr_lora_rank", 4, hp["a"]),
+                 kv("rwkv7.attention.value_residual_mix_lora_rank", 4, hp["v"]),
+                 kv("rwkv7.attention.gate_lora_rank", 4, hp["g"])]
+    meta.append(kv("tokenizer.ggml.model", 8, "rwkv"))
     meta.append(kv("tokenizer.ggml.tokens", 9, [f"<{i}>" for i in range(hp["vocab"])]))
     Path(a.out).write_bytes(gguf_bytes(meta, out))
     if a.dequantized:
