@@ -74,15 +74,15 @@ struct Int8Ops : seq::cpu::IntegerDot {
 
   /// Prepares the weight vector `w` (bytes int8 weights of one row).
   PreparedWeight prepare(Value w) {
+    if (bias == Bias::None)
+      return {math::AbsIOp::create(b, l, w), w};
     Value flip = splat(vec(bytes, b.getI8Type()), b.getI8IntegerAttr(-128));
     if (bias == Bias::Codes) {
       Value zeros = splat(vec(lanes, b.getI32Type()), b.getI32IntegerAttr(0));
       Value sum = vpdpbusd(zeros, flip, w); // 128 · Σ w, as unsigned 0x80
       return {w, arith::SubIOp::create(b, l, zeros, sum)};
     }
-    if (bias == Bias::Weights)
-      return {arith::XOrIOp::create(b, l, w, flip), Value()};
-    return {math::AbsIOp::create(b, l, w), w};
+    return {arith::XOrIOp::create(b, l, w, flip), Value()};
   }
   /// 32-bit sums of four adjacent products w · q, exact: VNNI adds the
   /// products of the biased operand to the negated bias term (the weight
