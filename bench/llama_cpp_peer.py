@@ -231,9 +231,10 @@ def llama_run(a, model, kv="f16", contexts=""):
 
 
 def seqc_compile(a, model, out, flags):
-    if not (out / "manifest.json").exists():
-        subprocess.run([str(a.build / "bin" / "seqc"), "compile", str(model), "-o", str(out)]
-                       + flags, check=True, capture_output=True)
+    """Compiles every run (--force): an artifact kept from an earlier run
+    would measure an earlier seqc."""
+    subprocess.run([str(a.build / "bin" / "seqc"), "compile", str(model), "-o", str(out),
+                    "--force"] + flags, check=True, capture_output=True)
 
 
 def llama_logits(model, toks):
@@ -285,9 +286,6 @@ def rwkv_check(a):
         print(f"RWKV-{version}: seqc vs llama.cpp logits, max |difference| {diff:.3g}",
               flush=True)
     return out
-
-
-RWKV_FORMATS = {"f16": "fp16", "q8_0": "int8", "q4_0": "q4"}
 
 
 def write_rwkv_gguf(checkpoint, path, fmt):
@@ -398,29 +396,38 @@ def main():
               "shape": dict(SHAPE, layers=a.layers), "prefill_tokens": a.prefill,
               "decode_tokens": a.decode, "weights": [], "kv_depth": []}
     if a.rwkv:
-        result["shape"] = "rwkv7-0.4b"
-        result["logit_check"] = rwkv_check(a)
-        st = Path("/tmp/seqc-bench/rwkv7-0.4b.safetensors")
-        if not st.exists():
-            st = a.work / "rwkv7-0.4b.safetensors"
-            if not st.exists():
-                subprocess.run(["/usr/bin/python3", "-c",
-                                "import sys; sys.path.insert(0, 'bench'); import rwkv_decode; "
-                                f"rwkv_decode.make_checkpoint('rwkv7-0.4b', {str(st)!r})"],
-                               check=True, cwd=REPO)
-        for fmt in [f for f in a.formats.split(",") if f]:
-            gg = a.work / f"rwkv7-0.4b-{fmt}.gguf"
-            if not gg.exists():
-                print(f"writing {gg}", flush=True)
-                write_rwkv_gguf(st, gg, fmt)
-            entry = compare_weights(a, gg, a.work / f"seqc-rwkv7-0.4b-{fmt}",
-                                    [f"--weights={RWKV_FORMATS[fmt]}"], fmt)
-            entry.update(gguf=FORMATS[fmt][0], seqc_weights=RWKV_FORMATS[fmt])
-            result["weights"].append(entry)
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {a.out}")
-        return
+        rwkv_runs(a, result)
+    else:
+        llama_runs(a, result)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {a.out}")
+
+
+def rwkv_runs(a, result):
+    """The RWKV logit check, then the RWKV-7 0.4B shape at each format."""
+    result["shape"] = "rwkv7-0.4b"
+    result["logit_check"] = rwkv_check(a)
+    formats = [f for f in a.formats.split(",") if f]
+    st = a.work / "rwkv7-0.4b.safetensors"
+    if formats and not st.exists():
+        subprocess.run(["/usr/bin/python3", "-c",
+                        "import sys; sys.path.insert(0, 'bench'); import rwkv_decode; "
+                        f"rwkv_decode.make_checkpoint('rwkv7-0.4b', {str(st)!r})"],
+                       check=True, cwd=REPO)
+    for fmt in formats:
+        gg = a.work / f"rwkv7-0.4b-{fmt}.gguf"
+        if not gg.exists():
+            print(f"writing {gg}", flush=True)
+            write_rwkv_gguf(st, gg, fmt)
+        entry = compare_weights(a, gg, a.work / f"seqc-rwkv7-0.4b-{fmt}",
+                                [f"--weights={FORMATS[fmt][2]}"], fmt)
+        entry.update(gguf=FORMATS[fmt][0], seqc_weights=FORMATS[fmt][2])
+        result["weights"].append(entry)
+
+
+def llama_runs(a, result):
+    """The TinyLlama-shaped weights at each format, then the KV depths."""
     for fmt in [f for f in a.formats.split(",") if f]:
         gg = a.work / f"tinyllama-{a.layers}l-{fmt}.gguf"
         if not gg.exists():
@@ -454,9 +461,6 @@ def main():
                     for l, s in zip(entry["llama.cpp"], entry["seqc"])]
             print("depth", json.dumps(entry), flush=True)
             result["kv_depth"].append(entry)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {a.out}")
 
 
 if __name__ == "__main__":
