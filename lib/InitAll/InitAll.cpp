@@ -114,6 +114,7 @@ void seqc::registerAllPasses() {
   seq::registerSeqCPUCodegenPasses();
   seqc::registerCPUPipeline();
   seqc::registerGPUMappingPipeline();
+  seqc::registerGPUSchedulePass();
   seqc::registerVulkanPipeline();
   seqc::registerCUDAPipeline();
   registerTransformsPasses();

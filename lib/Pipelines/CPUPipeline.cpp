@@ -1,6 +1,7 @@
 //===- CPUPipeline.cpp - the CPU lowering of seq IR -----------------------===//
 
 #include "seqc/Pipelines/CPUPipeline.h"
+#include "seqc/Pipelines/ModelPipeline.h"
 
 #include "passes/Codegen/CPU/Passes.h"
 #include "passes/Conversion/Passes.h"
@@ -46,24 +47,9 @@ void seqc::buildCPUPipeline(OpPassManager &pm,
   // The CPU entry ABI: weights by reference become views of the mapped
   // weight file, public functions C-interface entries.
   pm.addPass(seq::createSeqCPUABIPass());
-  // Models with temporal perspectives: one head projection of the
-  // perspectives' mixture (exact: the head is linear).
-  pm.addPass(seq::createSeqPerspectiveHeadOncePass());
-  // seq -> tensors, linalg and loops.
-  pm.addPass(seq::createConvertSeqToLinalgPass());
-  pm.addPass(seq::createConvertSeqHadamardToLoopsPass());
-  pm.addPass(seq::createConvertSeqKVToLoopsPass());
+  addSeqLoweringPasses(pm);
   pm.addPass(createCanonicalizerPass());
-
-  // Bufferization. Results stored into a caller's buffer are computed there.
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  // A function result that is its argument's buffer (a layer's state,
-  // updated in place) is dropped: callers use their own buffer, and the copy
-  // back into it folds away.
-  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+  addBufferizationPasses(pm);
   bufferization::buildBufferDeallocationPipeline(pm);
   // Vector writes into buffers whose innermost stride is not 1 (a caller's
   // strided view) become loops; unit-stride ones stay.

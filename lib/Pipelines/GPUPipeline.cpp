@@ -5,13 +5,20 @@
 //===----------------------------------------------------------------------===//
 
 #include "seqc/Pipelines/GPUPipeline.h"
+#include "seqc/Pipelines/ModelPipeline.h"
+
+#include "passes/Codegen/CPU/Passes.h"
+#include "passes/Conversion/Passes.h"
+#include "passes/Transforms/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -29,8 +36,35 @@ void seqc::buildGPUMappingPipeline(OpPassManager &pm) {
   // Constants into the launches, so they are not kernel arguments.
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
+  // Parallel loops the mapping left inside a kernel (nested under a
+  // sequential loop, as in the WKV-5/6 state update) run sequentially in
+  // each thread.
+  pm.addNestedPass<gpu::GPUModuleOp>(createParallelForToNestedForsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
+
+void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
+  pm.addPass(createGPUStepEntriesPass());
+  pm.addPass(createSymbolDCEPass()); // their layer functions
+  // Weights as views of one buffer at their byte offsets, as on the CPU;
+  // no C interfaces: no host code calls the entries.
+  seq::SeqCPUABIPassOptions abi;
+  abi.cInterface = false;
+  pm.addPass(seq::createSeqCPUABIPass(abi));
+  addSeqLoweringPasses(pm);
+  // One straight list of kernels per entry: the shared layer functions
+  // inlined (their calls pass constant layers, so every view's offset
+  // becomes a constant).
+  pm.addPass(createInlinerPass());
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createCanonicalizerPass());
+  addBufferizationPasses(pm);
+  pm.addPass(createCanonicalizerPass());
+  // A copy is a kernel like any other.
+  seq::SeqStridedCopyToLinalgPassOptions copies;
+  copies.all = true;
+  pm.addNestedPass<func::FuncOp>(seq::createSeqStridedCopyToLinalgPass(copies));
 }
 
 void seqc::registerGPUMappingPipeline() {

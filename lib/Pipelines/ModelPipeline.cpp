@@ -4,6 +4,9 @@
 
 #include "dialects/Seq/IR/SeqOps.h"
 
+#include "passes/Conversion/Passes.h"
+
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
@@ -345,6 +348,28 @@ struct ModelPipelineCLOptions
   }
 };
 } // namespace
+
+void seqc::addSeqLoweringPasses(mlir::OpPassManager &pm) {
+  // Models with temporal perspectives: one head projection of the
+  // perspectives' mixture (exact: the head is linear).
+  pm.addPass(createSeqPerspectiveHeadOncePass());
+  // seq -> tensors, linalg and loops.
+  pm.addPass(createConvertSeqToLinalgPass());
+  pm.addPass(createConvertSeqHadamardToLoopsPass());
+  pm.addPass(createConvertSeqKVToLoopsPass());
+}
+
+void seqc::addBufferizationPasses(mlir::OpPassManager &pm) {
+  // Results stored into a caller's buffer are computed there.
+  pm.addPass(mlir::bufferization::createEmptyTensorEliminationPass());
+  mlir::bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  pm.addPass(mlir::bufferization::createOneShotBufferizePass(bufferize));
+  // A function result that is its argument's buffer (a layer's state,
+  // updated in place) is dropped: callers use their own buffer, and the copy
+  // back into it folds away.
+  pm.addPass(mlir::bufferization::createDropEquivalentBufferResultsPass());
+}
 
 void seqc::registerModelPipeline() {
   mlir::registerPassPipeline(

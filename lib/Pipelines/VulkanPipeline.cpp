@@ -246,10 +246,11 @@ struct PrepareKernelsPass
 
 } // namespace
 
-void seqc::buildVulkanPipeline(OpPassManager &pm,
-                               const VulkanProfile &profile) {
-  pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
-  buildGPUMappingPipeline(pm);
+namespace {
+/// What a kernel module and a model share after the GPU mapping: the
+/// profile's checks, then SPIR-V.
+void buildKernelsToSPIRV(OpPassManager &pm,
+                         const seqc::VulkanProfile &profile) {
   pm.addPass(std::make_unique<PrepareKernelsPass>(profile));
   // convert-gpu-to-spirv does not lower math: convert it inside each
   // gpu.module first.
@@ -258,6 +259,23 @@ void seqc::buildVulkanPipeline(OpPassManager &pm,
   OpPassManager &spv = pm.nest<spirv::ModuleOp>();
   spv.addPass(spirv::createSPIRVLowerABIAttributesPass());
   spv.addPass(spirv::createSPIRVUpdateVCEPass());
+}
+} // namespace
+
+void seqc::buildVulkanPipeline(OpPassManager &pm,
+                               const VulkanProfile &profile) {
+  pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
+  buildGPUMappingPipeline(pm);
+  buildKernelsToSPIRV(pm, profile);
+}
+
+void seqc::buildVulkanModelPipeline(OpPassManager &pm,
+                                    const VulkanProfile &profile) {
+  pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
+  buildGPUModelLoweringPipeline(pm);
+  buildGPUMappingPipeline(pm);
+  pm.addPass(createGPUSchedulePass());
+  buildKernelsToSPIRV(pm, profile);
 }
 
 namespace {
@@ -271,28 +289,43 @@ struct VulkanPipelineCLOptions
 };
 } // namespace
 
-void seqc::registerVulkanPipeline() {
+namespace {
+void registerWithProfile(StringRef name, StringRef description,
+                         void (*build)(OpPassManager &,
+                                       const seqc::VulkanProfile &)) {
   registerPassPipeline(
-      "seq-vulkan-pipeline",
-      "Map loops on memrefs to workgroups and threads, outline kernels and "
-      "convert them to SPIR-V for a Vulkan device profile",
-      [](OpPassManager &pm, StringRef text,
-         function_ref<LogicalResult(const Twine &)> errorHandler) {
+      name, description,
+      [name, build](OpPassManager &pm, StringRef text,
+                    function_ref<LogicalResult(const Twine &)> errorHandler) {
         VulkanPipelineCLOptions cl;
         if (failed(cl.parseFromString(text)))
           return failure();
         if (cl.profile.empty()) {
-          buildVulkanPipeline(pm, VulkanProfile::lavapipe());
+          build(pm, seqc::VulkanProfile::lavapipe());
           return success();
         }
-        auto profile = VulkanProfile::read(cl.profile);
+        auto profile = seqc::VulkanProfile::read(cl.profile);
         if (!profile)
-          return errorHandler("seq-vulkan-pipeline: " +
+          return errorHandler(name + ": " +
                               llvm::toString(profile.takeError()));
-        buildVulkanPipeline(pm, *profile);
+        build(pm, *profile);
         return success();
       },
       [](function_ref<void(const detail::PassOptions &)> optHandler) {
         optHandler(VulkanPipelineCLOptions());
       });
+}
+} // namespace
+
+void seqc::registerVulkanPipeline() {
+  registerWithProfile(
+      "seq-vulkan-pipeline",
+      "Map loops on memrefs to workgroups and threads, outline kernels and "
+      "convert them to SPIR-V for a Vulkan device profile",
+      buildVulkanPipeline);
+  registerWithProfile(
+      "seq-vulkan-model-pipeline",
+      "Lower a model-level module to SPIR-V kernels for a Vulkan device "
+      "profile and each entry to a static schedule of dispatches",
+      buildVulkanModelPipeline);
 }

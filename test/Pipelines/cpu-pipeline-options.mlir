@@ -7,7 +7,7 @@
 // CHECK: async-parallel-for{async-dispatch=false min-task-size=512 num-workers=-1}
 // CHECK: seq-parallelize-loops
 // CHECK: async-parallel-for{async-dispatch=false min-task-size=1 num-workers=-1}
-// CHECK: seq-strided-copy-to-linalg,
+// CHECK: seq-strided-copy-to-linalg{all=false},
 // CHECK-NEXT: convert-linalg-to-loops
 // CHECK: reconcile-unrealized-casts
 

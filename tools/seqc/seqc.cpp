@@ -643,7 +643,7 @@ int runCompileKernels(seqc::TargetBackend &target) {
   if (Error e = target.compileKernels(*module, artifact, progress))
     return fail(std::move(e));
   progress("wrote " + compileOutput + "/{" +
-           join(target.getExecutableFiles(), ", ") + ", manifest.json}");
+           std::string(seqc::artifact::kKernelsFile) + ", manifest.json}");
   return 0;
 }
 
@@ -678,9 +678,8 @@ int runCompile() {
   if (!(*target)->compilesModels())
     return fail(compileInput + ": the " + (*target)->getName() +
                 " target compiles kernel modules (.mlir) only so far; whole "
-                "models (RWKV, LLaMA, SpikeGPT) need the target-neutral "
-                "lowering of seq ops to loops, which is not there yet; "
-                "compile models with --target=cpu");
+                "models need its model driver, which is not there yet; "
+                "compile models with --target=cpu or --target=vulkan");
   StringRef emitName = emit == Emit::LLVM  ? "llvm"
                        : emit == Emit::Obj ? "obj"
                                            : "";
@@ -802,7 +801,7 @@ int runCompile() {
     return 0;
   }
 
-  progress("lowering to the LLVM dialect");
+  progress((*target)->getLoweringDescription());
   mlir::PassManager pm(ctx.get());
   (*target)->buildPipeline(pm);
   if (failed(pm.run(*model->module)))

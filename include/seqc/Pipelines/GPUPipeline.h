@@ -21,8 +21,13 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Support/LLVM.h"
 
+#include "llvm/ADT/StringRef.h"
+
+#include <memory>
+
 namespace mlir {
 class OpPassManager;
+class Pass;
 } // namespace mlir
 
 namespace seqc {
@@ -33,6 +38,36 @@ void buildGPUMappingPipeline(mlir::OpPassManager &pm);
 
 /// Registers `seq-gpu-mapping-pipeline`.
 void registerGPUMappingPipeline();
+
+/// Adds what takes a model-level module (after the model pipeline) to the
+/// functions of loops on memrefs the GPU mapping starts from: weights as
+/// views of one weights buffer (seq-cpu-abi without C interfaces), seq ops
+/// to linalg and loops, the layer functions inlined (each entry becomes one
+/// straight list of kernels), one-shot bufferization, every copy a
+/// linalg.copy (a kernel). Entries with loops over tokens (prefill) must be
+/// removed first: their host part is not a static schedule.
+void buildGPUModelLoweringPipeline(mlir::OpPassManager &pm);
+
+/// seq-gpu-schedule (GPUSchedule.cpp) leaves each entry's schedule on its
+/// func.func, whose body it empties: an array of {kernel, grid, block,
+/// bindings} dictionaries in dispatch order, `bindings` holding a (buffer,
+/// byte offset, bytes) triple per kernel argument, the buffer being the
+/// entry's argument number or kScratch; and the scratch arena's bytes.
+inline constexpr llvm::StringLiteral kScheduleAttr = "seq.gpu.schedule";
+inline constexpr llvm::StringLiteral kScratchAttr = "seq.gpu.scratch_bytes";
+/// The buffer number of the scratch arena in a schedule's bindings.
+inline constexpr int64_t kScratch = -1;
+/// Every binding of a schedule starts at a multiple of this (the largest
+/// minStorageBufferOffsetAlignment Vulkan allows).
+inline constexpr int64_t kBindingAlignment = 256;
+
+/// Creates seq-gpu-schedule; registerGPUSchedulePass() makes it and
+/// seq-gpu-step-entries known to seqc-opt.
+std::unique_ptr<mlir::Pass> createGPUSchedulePass();
+/// seq-gpu-step-entries: erases seqc_prefill and seqc_prefill_all, whose
+/// host part loops over tokens (prompts run token by token on GPUs).
+std::unique_ptr<mlir::Pass> createGPUStepEntriesPass();
+void registerGPUSchedulePass();
 
 /// The bytes of a workgroup memory buffer: a static shape of scalars or 1-D
 /// vectors of them (what placeWorkgroupMemory accepts).

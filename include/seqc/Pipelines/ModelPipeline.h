@@ -120,6 +120,15 @@ void buildModelPipeline(mlir::OpPassManager &pm,
 /// flags (kv-bits=2 rotate-kv=true ...).
 void registerModelPipeline();
 
+/// What every target's lowering does after its entry ABI: seq ops to
+/// tensors, linalg and loops (temporal perspectives' head projected once,
+/// recurrences, Hadamard rotations, KV caches).
+void addSeqLoweringPasses(mlir::OpPassManager &pm);
+/// One-shot bufferization across functions, results stored into a caller's
+/// buffer computed there, and a function result that is its argument's
+/// buffer (a state updated in place) dropped.
+void addBufferizationPasses(mlir::OpPassManager &pm);
+
 } // namespace seqc
 
 #endif // SEQC_PIPELINES_MODELPIPELINE_H

@@ -29,7 +29,15 @@ namespace seqc {
 /// builtin.module).
 void buildVulkanPipeline(mlir::OpPassManager &pm, const VulkanProfile &profile);
 
-/// Registers `seq-vulkan-pipeline{profile=FILE}` (default: lavapipe).
+/// Adds the Vulkan lowering of a model-level module (after the model
+/// pipeline): the GPU model lowering (GPUPipeline.h), the mapping, each
+/// entry's host part compiled to a schedule (seq-gpu-schedule), then the
+/// kernels as above.
+void buildVulkanModelPipeline(mlir::OpPassManager &pm,
+                              const VulkanProfile &profile);
+
+/// Registers `seq-vulkan-pipeline{profile=FILE}` and
+/// `seq-vulkan-model-pipeline{profile=FILE}` (default: lavapipe).
 void registerVulkanPipeline();
 
 } // namespace seqc

@@ -57,6 +57,13 @@ struct KernelLaunch {
 llvm::Expected<llvm::SmallVector<KernelLaunch>>
 collectKernelLaunches(mlir::ModuleOp module);
 
+/// A kernel table binding, "TYPE:COUNT:ACCESS:ARG": the element type of
+/// `kernelArg` (a memref argument of a gpu.func), `count` elements, how the
+/// kernel uses it (r, w, rw) and `arg`; empty when the runtime does not
+/// bind elements of that type.
+std::string describeBinding(mlir::BlockArgument kernelArg, uint64_t count,
+                            unsigned arg);
+
 /// "1,2,3".
 std::string joinInts(llvm::ArrayRef<int64_t> values);
 

@@ -50,6 +50,10 @@ public:
   virtual void registerDialects(mlir::DialectRegistry &registry) const {}
   /// Lowers the model-level module to what serialize() translates.
   virtual void buildPipeline(mlir::OpPassManager &pm) const = 0;
+  /// What buildPipeline's passes do, for the progress line.
+  virtual llvm::StringRef getLoweringDescription() const {
+    return "lowering to the LLVM dialect";
+  }
   /// Intermediate forms --emit may ask for instead of an artifact (the CPU:
   /// llvm, obj).
   virtual llvm::ArrayRef<llvm::StringRef> getIntermediateFormats() const {
@@ -64,8 +68,8 @@ public:
                                 const ProgressFn &progress) {
     return llvm::createStringError(
         "the " + getName() +
-        " target compiles kernel modules only; whole models need the "
-        "target-neutral lowering of seq ops, which is not there yet");
+        " target compiles kernel modules only; whole models need its model "
+        "driver, which is not there yet");
   }
   /// Whether the target compiles whole models (checkpoints); a target that
   /// does not compiles kernel modules only.

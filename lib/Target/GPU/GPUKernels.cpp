@@ -74,9 +74,9 @@ Error seqc::checkKernelModule(mlir::ModuleOp module, StringRef target) {
       seqOp->getLoc().print(os);
     return createStringError(
         loc + ": '" + seqOp->getName().getStringRef() + "': the " + target +
-        " target compiles kernels written as loops on memrefs; seq ops "
-        "(whole models) need the target-neutral lowering, which is not "
-        "there yet");
+        " target compiles kernel modules written as loops on memrefs; seq "
+        "ops belong to whole models, which are compiled from their "
+        "checkpoints");
   }
   if (module->hasAttr(mlir::gpu::GPUDialect::getContainerModuleAttrName()))
     return createStringError("the kernel module already holds GPU kernels; "
@@ -132,22 +132,31 @@ seqc::collectKernelLaunches(mlir::ModuleOp module) {
             formatv("function @{0}: the kernel uses a buffer that is not an "
                     "argument of the function (allocate buffers outside)",
                     func.getName()));
-      std::string element = elementName(type.getElementType());
-      if (element.empty())
+      std::string binding =
+          describeBinding(k.kernel.getArgument(i), type.getNumElements(),
+                          blockArg.getArgNumber());
+      if (binding.empty())
         return createStringError(
             formatv("function @{0}: argument {1} has elements of a type "
                     "the runtime does not bind",
                     func.getName(), i));
-      k.bindings.push_back(
-          formatv("{0}:{1}:{2}:{3}", element, type.getNumElements(),
-                  accessOf(k.kernel.getArgument(i)), blockArg.getArgNumber())
-              .str());
+      k.bindings.push_back(std::move(binding));
     }
     out.push_back(std::move(k));
   }
   if (out.empty())
     return createStringError("the kernel module has no functions");
   return out;
+}
+
+std::string seqc::describeBinding(mlir::BlockArgument kernelArg, uint64_t count,
+                                  unsigned arg) {
+  std::string element =
+      elementName(cast<mlir::MemRefType>(kernelArg.getType()).getElementType());
+  if (element.empty())
+    return "";
+  return formatv("{0}:{1}:{2}:{3}", element, count, accessOf(kernelArg), arg)
+      .str();
 }
 
 std::string seqc::joinInts(ArrayRef<int64_t> v) {

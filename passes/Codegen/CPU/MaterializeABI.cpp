@@ -41,7 +41,8 @@ struct Resolved {
 
 class ABIMaterializer {
 public:
-  ABIMaterializer(ModuleOp module) : module(module), ctx(module.getContext()) {}
+  ABIMaterializer(ModuleOp module, bool cInterface)
+      : module(module), ctx(module.getContext()), cInterface(cInterface) {}
 
   LogicalResult run() {
     SmallVector<seq::WeightOp> refs;
@@ -74,7 +75,7 @@ public:
     materialize(resolved);
     module->removeAttr(seq::WeightTableAttr::kAttrName);
     for (auto fn : module.getOps<func::FuncOp>())
-      if (fn.isPublic() && !fn.isExternal())
+      if (cInterface && fn.isPublic() && !fn.isExternal())
         fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
     return success();
   }
@@ -82,6 +83,7 @@ public:
 private:
   ModuleOp module;
   MLIRContext *ctx;
+  bool cInterface;
   seq::WeightTableAttr table;
   /// The byte offset of each layer's first weight.
   std::map<int64_t, uint64_t> layerStart;
@@ -270,8 +272,9 @@ private:
 };
 
 struct SeqCPUABIPass : public seq::impl::SeqCPUABIPassBase<SeqCPUABIPass> {
+  using Base::Base;
   void runOnOperation() override {
-    if (failed(ABIMaterializer(getOperation()).run()))
+    if (failed(ABIMaterializer(getOperation(), cInterface).run()))
       signalPassFailure();
   }
 };

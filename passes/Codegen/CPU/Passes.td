@@ -35,7 +35,9 @@ def SeqCPUABIPass : Pass<"seq-cpu-abi", "::mlir::ModuleOp"> {
       gave. The weight must exist, with the same type and the same offset
       within the layer, in every layer the function is called with;
     - every public function becomes a C-interface entry
-      (`llvm.emit_c_interface`).
+      (`llvm.emit_c_interface`), unless `c-interface=false` (the GPU
+      targets: they take the weights as one buffer too, but no host code
+      calls the entries).
 
     The table is dropped once every reference is resolved. A reference to
     a name the table does not have, with another type than the table's, or
@@ -43,6 +45,10 @@ def SeqCPUABIPass : Pass<"seq-cpu-abi", "::mlir::ModuleOp"> {
     function is an error at the reference; a layer argument given a
     non-constant layer is an error at the call.
   }];
+  let options = [
+    Option<"cInterface", "c-interface", "bool", "true",
+           "Make public functions C-interface entries">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
                            "::mlir::memref::MemRefDialect"];
@@ -193,6 +199,10 @@ def SeqStridedCopyToLinalgPass
                 outs(%b : memref<32xf32>)
     ```
   }];
+  let options = [
+    Option<"all", "all", "bool", "false",
+           "Rewrite copies between identity layouts too">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 

@@ -13,13 +13,15 @@ namespace {
 struct SeqStridedCopyToLinalgPass
     : public seq::impl::SeqStridedCopyToLinalgPassBase<
           SeqStridedCopyToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation().walk([&](memref::CopyOp op) {
       auto src = dyn_cast<MemRefType>(op.getSource().getType());
       auto dst = dyn_cast<MemRefType>(op.getTarget().getType());
       if (src && dst &&
-          !(src.getLayout().isIdentity() && dst.getLayout().isIdentity()))
+          (all ||
+           !(src.getLayout().isIdentity() && dst.getLayout().isIdentity())))
         copies.push_back(op);
     });
     for (memref::CopyOp op : copies) {

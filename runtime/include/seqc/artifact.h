@@ -164,6 +164,19 @@ constexpr const char *kKernelsMagic = "SEQCSPV1";
 constexpr const char *kCudaKernelsMagic = "SEQCCUB1";
 constexpr const char *kKernelKeyPrefix = "kernel.";
 
+/// Model artifacts of the GPU targets: kernels.bin has the kernel table
+/// above (kernels named k0, k1, ...; `grid` the dispatch's workgroups, and
+/// each binding's argument its own index) and one `schedule.ENTRY` line per
+/// entry (seqc_init_state, seqc_step):
+///   args=B,...           the entry's buffers in order: weights, tokens,
+///                        state, logits (init: state)
+///   scratch=N            bytes of one scratch buffer the dispatches share
+///   dispatch=K:B@O+N,... in order: kernel K, its binding i on N bytes of
+///                        buffer B (an argument or `scratch`) at byte O, a
+///                        multiple of 256
+/// model.so carries the model's manifest only.
+constexpr const char *kScheduleKeyPrefix = "schedule.";
+
 /// The symbol of model.so that holds the manifest text.
 constexpr const char *kManifestSymbol = "seqc_manifest";
 

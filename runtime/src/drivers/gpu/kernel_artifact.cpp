@@ -211,6 +211,80 @@ bool KernelArtifact::load(const std::string &dir, const ArtifactFormat &format,
   return parse(data, dir, path, format, out, error);
 }
 
+namespace {
+
+/// schedule.ENTRY: "args=B,... scratch=N dispatch=K:B@O+N,... ...", every
+/// kernel listed, each binding of its kernel's size, at a multiple of 256
+/// bytes (the largest offset alignment Vulkan allows), the scratch ones
+/// inside the scratch buffer.
+bool parseSchedule(const KernelArtifact &artifact, const std::string &text,
+                   Schedule &out, std::string &error) {
+  std::vector<std::string> fields = split(text, ' ');
+  if (fields.size() < 2 || fields[0].compare(0, 5, "args=") != 0 ||
+      fields[1].compare(0, 8, "scratch=") != 0 ||
+      !parseUnsigned(fields[1].substr(8), out.scratch)) {
+    error = "expected 'args=B,... scratch=N dispatch=...'";
+    return false;
+  }
+  out.args = splitExact(fields[0].substr(5), ',');
+  for (size_t i = 2; i < fields.size(); ++i) {
+    const std::string &f = fields[i];
+    size_t colon = f.find(':');
+    if (f.compare(0, 9, "dispatch=") != 0 || colon == std::string::npos) {
+      error = "field " + std::to_string(i) + ": expected dispatch=K:B@O+N,...";
+      return false;
+    }
+    std::string name = f.substr(9, colon - 9);
+    Dispatch d;
+    const Kernel *k = artifact.find(name);
+    if (!k) {
+      error = "dispatch " + std::to_string(out.dispatches.size()) +
+              ": no kernel " + name;
+      return false;
+    }
+    d.kernel = k - artifact.kernels.data();
+    std::vector<std::string> refs = splitExact(f.substr(colon + 1), ',');
+    if (refs.size() != k->bindings.size()) {
+      error = "dispatch " + std::to_string(out.dispatches.size()) + ": " +
+              std::to_string(refs.size()) + " buffers for kernel " + name +
+              ", which has " + std::to_string(k->bindings.size()) + " bindings";
+      return false;
+    }
+    for (size_t b = 0; b < refs.size(); ++b) {
+      const std::string &r = refs[b];
+      size_t at = r.find('@'), plus = r.find('+');
+      Dispatch::Ref ref;
+      std::string buffer =
+          at == std::string::npos ? std::string() : r.substr(0, at);
+      auto arg = std::find(out.args.begin(), out.args.end(), buffer);
+      ref.buffer = buffer == "scratch"     ? Schedule::kScratch
+                   : arg != out.args.end() ? arg - out.args.begin()
+                                           : Schedule::kScratch - 1;
+      if (at == std::string::npos || plus == std::string::npos || plus < at ||
+          ref.buffer == Schedule::kScratch - 1 ||
+          !parseUnsigned(r.substr(at + 1, plus - at - 1), ref.offset) ||
+          !parseUnsigned(r.substr(plus + 1), ref.bytes) ||
+          ref.offset % 256 != 0 || ref.bytes != k->bindings[b].bytes() ||
+          (ref.buffer == Schedule::kScratch &&
+           (ref.offset > out.scratch ||
+            ref.bytes > out.scratch - ref.offset))) {
+        error = "dispatch " + std::to_string(out.dispatches.size()) +
+                ", binding " + std::to_string(b) + " '" + r +
+                "': expected BUFFER@OFFSET+BYTES with one of the args or "
+                "scratch, the offset a multiple of 256, the kernel's " +
+                std::to_string(k->bindings[b].bytes()) +
+                " bytes, inside the scratch buffer";
+        return false;
+      }
+      d.bindings.push_back(ref);
+    }
+    out.dispatches.push_back(std::move(d));
+  }
+  return true;
+}
+
+} // namespace
+
 bool KernelArtifact::parse(const std::string &data, const std::string &dir,
                            const std::string &path,
                            const ArtifactFormat &format, KernelArtifact &out,
@@ -275,6 +349,16 @@ bool KernelArtifact::parse(const std::string &data, const std::string &dir,
       return false;
     }
     out.kernels.push_back(std::move(k));
+  }
+  for (const auto &[key, value] : out.manifest) {
+    const std::string prefix = artifact::kScheduleKeyPrefix;
+    if (key.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    std::string entry = key.substr(prefix.size());
+    if (!parseSchedule(out, value, out.schedules[entry], error)) {
+      error = path + ": schedule." + entry + ": " + error;
+      return false;
+    }
   }
   return true;
 }

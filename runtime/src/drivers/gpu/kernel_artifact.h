@@ -49,6 +49,27 @@ struct Kernel {
   std::vector<Binding> bindings;
 };
 
+/// One dispatch of a model entry's schedule.
+struct Dispatch {
+  /// Index into KernelArtifact::kernels.
+  size_t kernel = 0;
+  /// Per binding of the kernel: the buffer (an index into the schedule's
+  /// args, or Schedule::kScratch), its byte offset and bytes.
+  struct Ref {
+    unsigned buffer = 0;
+    uint64_t offset = 0, bytes = 0;
+  };
+  std::vector<Ref> bindings;
+};
+
+/// A model entry (schedule.ENTRY): its buffers and dispatches in order.
+struct Schedule {
+  static constexpr unsigned kScratch = ~0u;
+  std::vector<std::string> args;
+  uint64_t scratch = 0;
+  std::vector<Dispatch> dispatches;
+};
+
 struct KernelArtifact;
 
 /// What one target's kernels.bin holds.
@@ -76,6 +97,9 @@ struct KernelArtifact {
   std::string dir;
   std::map<std::string, std::string> manifest;
   std::vector<Kernel> kernels;
+  /// Model artifacts: entry name -> its schedule (empty for kernel
+  /// artifacts).
+  std::map<std::string, Schedule> schedules;
   /// The code after the manifest (CodeRange is into this).
   std::string code;
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 using namespace seqc::vk;
 
@@ -134,6 +135,10 @@ struct Runner::Impl {
   std::string name;
   std::vector<Pipeline> pipelines;
   std::vector<std::string> messages;
+  /// Model artifacts: the buffers the schedules name and one recorded
+  /// command buffer per entry.
+  std::map<std::string, Buffer> modelBuffers;
+  std::map<std::string, VkCommandBuffer> entries;
 
   ~Impl();
   bool createInstance(const Options &options, std::string &error);
@@ -141,11 +146,21 @@ struct Runner::Impl {
   bool createDevice(Features &enable, std::string &error);
   bool createBuffer(uint64_t bytes, Buffer &out, std::string &error);
   bool createPipeline(const Kernel &k, Pipeline &p, std::string &error);
+  bool recordEntry(const std::string &name, const gpu::Schedule &schedule,
+                   std::string &error);
+  bool allocateCommandBuffer(VkCommandBuffer &cb, std::string &error);
+  bool submit(VkCommandBuffer cb, std::string &error);
 };
 
 Runner::Impl::~Impl() {
   if (device) {
     vkDeviceWaitIdle(device);
+    for (auto &[name, b] : modelBuffers) {
+      if (b.mapped)
+        vkUnmapMemory(device, b.memory);
+      vkDestroyBuffer(device, b.buffer, nullptr);
+      vkFreeMemory(device, b.memory, nullptr);
+    }
     for (Pipeline &p : pipelines) {
       for (Buffer &b : p.buffers) {
         if (b.mapped)
@@ -372,9 +387,18 @@ bool Runner::Impl::createDevice(Features &enable, std::string &error) {
     error = vkError("vkCreateCommandPool", r);
     return false;
   }
+  // A kernel artifact: one set per kernel; a model: one per dispatch.
   uint32_t sets = artifact->kernels.size(), buffers = 0;
   for (const Kernel &k : artifact->kernels)
     buffers += k.bindings.size();
+  if (!artifact->schedules.empty()) {
+    sets = buffers = 0;
+    for (auto &[name, schedule] : artifact->schedules)
+      for (const gpu::Dispatch &d : schedule.dispatches) {
+        ++sets;
+        buffers += d.bindings.size();
+      }
+  }
   VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, buffers};
   VkDescriptorPoolCreateInfo dpInfo{
       VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
@@ -492,6 +516,9 @@ bool Runner::Impl::createPipeline(const Kernel &k, Pipeline &p,
     p.pipeline = VK_NULL_HANDLE;
     return false;
   }
+  // A model's dispatches bind the model's buffers (recordEntry).
+  if (!artifact->schedules.empty())
+    return true;
   VkDescriptorSetAllocateInfo dsInfo{
       VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
   dsInfo.descriptorPool = descriptorPool;
@@ -519,6 +546,129 @@ bool Runner::Impl::createPipeline(const Kernel &k, Pipeline &p,
   return true;
 }
 
+bool Runner::Impl::allocateCommandBuffer(VkCommandBuffer &cb,
+                                         std::string &error) {
+  VkCommandBufferAllocateInfo cbInfo{
+      VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  cbInfo.commandPool = commandPool;
+  cbInfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cbInfo.commandBufferCount = 1;
+  VkResult r = vkAllocateCommandBuffers(device, &cbInfo, &cb);
+  if (r != VK_SUCCESS) {
+    error = vkError("vkAllocateCommandBuffers", r);
+    return false;
+  }
+  return true;
+}
+
+bool Runner::Impl::recordEntry(const std::string &name,
+                               const gpu::Schedule &schedule,
+                               std::string &error) {
+  std::vector<VkBuffer> buffers;
+  std::vector<uint64_t> sizes;
+  for (const std::string &arg : schedule.args) {
+    auto it = modelBuffers.find(arg);
+    if (it == modelBuffers.end()) {
+      error = "entry " + name + " takes a buffer '" + arg +
+              "' the runtime does not have";
+      return false;
+    }
+    buffers.push_back(it->second.buffer);
+    sizes.push_back(it->second.bytes);
+  }
+  const Buffer &scratch = modelBuffers.at("scratch");
+  VkCommandBuffer cb;
+  if (!allocateCommandBuffer(cb, error))
+    return false;
+  entries[name] = cb;
+  VkResult r;
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  vkBeginCommandBuffer(cb, &begin);
+  // Each dispatch reads what the ones before it wrote.
+  VkMemoryBarrier between{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  between.dstAccessMask =
+      VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  for (size_t i = 0; i < schedule.dispatches.size(); ++i) {
+    const gpu::Dispatch &d = schedule.dispatches[i];
+    const Pipeline &p = pipelines[d.kernel];
+    VkDescriptorSetAllocateInfo dsInfo{
+        VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    dsInfo.descriptorPool = descriptorPool;
+    dsInfo.descriptorSetCount = 1;
+    dsInfo.pSetLayouts = &p.setLayout;
+    VkDescriptorSet set;
+    if ((r = vkAllocateDescriptorSets(device, &dsInfo, &set)) != VK_SUCCESS) {
+      vkEndCommandBuffer(cb);
+      error = vkError("vkAllocateDescriptorSets", r);
+      return false;
+    }
+    std::vector<VkDescriptorBufferInfo> infos(d.bindings.size());
+    std::vector<VkWriteDescriptorSet> writes(d.bindings.size());
+    for (size_t b = 0; b < d.bindings.size(); ++b) {
+      const gpu::Dispatch::Ref &ref = d.bindings[b];
+      bool isScratch = ref.buffer == gpu::Schedule::kScratch;
+      uint64_t size = isScratch ? scratch.bytes : sizes[ref.buffer];
+      if (ref.offset > size || ref.bytes > size - ref.offset) {
+        vkEndCommandBuffer(cb);
+        error =
+            "entry " + name + ", dispatch " + std::to_string(i) + ": binding " +
+            std::to_string(b) + " (" + std::to_string(ref.bytes) +
+            " bytes at " + std::to_string(ref.offset) +
+            ") lies outside its buffer '" +
+            (isScratch ? std::string("scratch") : schedule.args[ref.buffer]) +
+            "' of " + std::to_string(size) + " bytes";
+        return false;
+      }
+      infos[b] = {isScratch ? scratch.buffer : buffers[ref.buffer], ref.offset,
+                  ref.bytes};
+      writes[b] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+      writes[b].dstSet = set;
+      writes[b].dstBinding = b;
+      writes[b].descriptorCount = 1;
+      writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[b].pBufferInfo = &infos[b];
+    }
+    vkUpdateDescriptorSets(device, writes.size(), writes.data(), 0, nullptr);
+    if (i)
+      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &between,
+                           0, nullptr, 0, nullptr);
+    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1,
+                            &set, 0, nullptr);
+    const Kernel &k = artifact->kernels[d.kernel];
+    vkCmdDispatch(cb, k.grid[0], k.grid[1], k.grid[2]);
+  }
+  // The results become visible to the host's reads of the mappings.
+  VkMemoryBarrier toHost{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  toHost.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  toHost.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                       VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &toHost, 0, nullptr, 0,
+                       nullptr);
+  if ((r = vkEndCommandBuffer(cb)) != VK_SUCCESS) {
+    error = vkError("vkEndCommandBuffer", r);
+    return false;
+  }
+  return true;
+}
+
+bool Runner::Impl::submit(VkCommandBuffer cb, std::string &error) {
+  VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  submit.commandBufferCount = 1;
+  submit.pCommandBuffers = &cb;
+  vkResetFences(device, 1, &fence);
+  VkResult r = vkQueueSubmit(queue, 1, &submit, fence);
+  if (r == VK_SUCCESS)
+    r = vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX);
+  if (r != VK_SUCCESS) {
+    error = vkError("submitting the dispatches", r);
+    return false;
+  }
+  return true;
+}
+
 Runner::Runner(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
 Runner::~Runner() = default;
 
@@ -540,6 +690,45 @@ std::unique_ptr<Runner> Runner::create(const KernelArtifact &artifact,
 
 const std::string &Runner::deviceName() const { return impl->name; }
 
+bool Runner::prepareModel(const std::map<std::string, uint64_t> &bytes,
+                          std::string &error) {
+  if (impl->artifact->schedules.empty()) {
+    error = impl->artifact->dir + ": a kernel artifact, not a model";
+    return false;
+  }
+  std::map<std::string, uint64_t> sizes = bytes;
+  uint64_t scratch = 0;
+  for (auto &[name, schedule] : impl->artifact->schedules)
+    scratch = std::max(scratch, schedule.scratch);
+  // A buffer of no bytes cannot be created; a schedule with no scratch
+  // binds none.
+  sizes["scratch"] = std::max<uint64_t>(scratch, 4);
+  for (auto &[name, n] : sizes)
+    if (!impl->createBuffer(std::max<uint64_t>(n, 4), impl->modelBuffers[name],
+                            error))
+      return false;
+  for (auto &[name, schedule] : impl->artifact->schedules)
+    if (!impl->recordEntry(name, schedule, error))
+      return false;
+  return true;
+}
+
+uint8_t *Runner::modelBuffer(const std::string &name) {
+  auto it = impl->modelBuffers.find(name);
+  return it == impl->modelBuffers.end()
+             ? nullptr
+             : static_cast<uint8_t *>(it->second.mapped);
+}
+
+bool Runner::runEntry(const std::string &entry, std::string &error) {
+  auto it = impl->entries.find(entry);
+  if (it == impl->entries.end()) {
+    error = impl->artifact->dir + " has no entry " + entry;
+    return false;
+  }
+  return impl->submit(it->second, error);
+}
+
 const std::vector<std::string> &Runner::validationMessages() const {
   return impl->messages;
 }
@@ -548,6 +737,12 @@ bool Runner::dispatch(const std::string &kernel,
                       const std::map<unsigned, std::string> &inputs,
                       std::map<unsigned, std::string> &results,
                       std::string &error) {
+  if (!impl->artifact->schedules.empty()) {
+    error = impl->artifact->dir +
+            " is a model: its kernels bind the model's buffers; run it "
+            "with seqc-run";
+    return false;
+  }
   Pipeline *p = nullptr;
   for (Pipeline &candidate : impl->pipelines)
     if (candidate.kernel->name == kernel)
@@ -574,17 +769,9 @@ bool Runner::dispatch(const std::string &kernel,
     std::memcpy(p->buffers[binding].mapped, bytes.data(), bytes.size());
   }
   VkDevice device = impl->device;
-  VkCommandBufferAllocateInfo cbInfo{
-      VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  cbInfo.commandPool = impl->commandPool;
-  cbInfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  cbInfo.commandBufferCount = 1;
   VkCommandBuffer cb;
-  VkResult r = vkAllocateCommandBuffers(device, &cbInfo, &cb);
-  if (r != VK_SUCCESS) {
-    error = vkError("vkAllocateCommandBuffers", r);
+  if (!impl->allocateCommandBuffer(cb, error))
     return false;
-  }
   VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   vkBeginCommandBuffer(cb, &begin);
@@ -600,18 +787,10 @@ bool Runner::dispatch(const std::string &kernel,
                        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, nullptr,
                        0, nullptr);
   vkEndCommandBuffer(cb);
-  VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-  submit.commandBufferCount = 1;
-  submit.pCommandBuffers = &cb;
-  vkResetFences(device, 1, &impl->fence);
-  r = vkQueueSubmit(impl->queue, 1, &submit, impl->fence);
-  if (r == VK_SUCCESS)
-    r = vkWaitForFences(device, 1, &impl->fence, VK_TRUE, UINT64_MAX);
+  bool submitted = impl->submit(cb, error);
   vkFreeCommandBuffers(device, impl->commandPool, 1, &cb);
-  if (r != VK_SUCCESS) {
-    error = vkError("submitting the dispatch", r);
+  if (!submitted)
     return false;
-  }
   for (size_t i = 0; i < p->buffers.size(); ++i)
     results[i].assign(static_cast<const char *>(p->buffers[i].mapped),
                       p->buffers[i].bytes);

@@ -11,8 +11,9 @@
 // back. With validation, the Khronos layer is enabled and every message it
 // reports (warning or error) is counted.
 //
-// The runtime's model drivers (driver.h) do not use it yet: whole models
-// are not compiled for Vulkan.
+// Model artifacts (seqc compile MODEL --target=vulkan) add one schedule
+// per entry: the runtime's vulkan driver (vulkan_driver.cpp) records each
+// into a command buffer once and submits it per token.
 //
 //===----------------------------------------------------------------------===//
 
@@ -71,6 +72,19 @@ public:
   bool dispatch(const std::string &kernel,
                 const std::map<unsigned, std::string> &inputs,
                 std::map<unsigned, std::string> &results, std::string &error);
+
+  /// Model artifacts (kernels.bin with schedules): creates the buffers the
+  /// schedules name, `bytes` giving each argument's size (weights, tokens,
+  /// state, logits; the scratch size is the schedules'), and records each
+  /// entry into a command buffer once: one dispatch per schedule step with
+  /// a barrier between dispatches. A binding outside its buffer is an
+  /// error here.
+  bool prepareModel(const std::map<std::string, uint64_t> &bytes,
+                    std::string &error);
+  /// The mapping of a model buffer (host-visible and coherent), or null.
+  uint8_t *modelBuffer(const std::string &name);
+  /// Submits `entry`'s command buffer and waits for it.
+  bool runEntry(const std::string &entry, std::string &error);
 
   /// Messages of the validation layer so far (warnings and errors).
   const std::vector<std::string> &validationMessages() const;

@@ -1,0 +1,321 @@
+//===- GPUSchedule.cpp - an entry's host part as a static dispatch list ---===//
+//
+// After the GPU mapping, a model entry (seqc_init_state, seqc_step) is a
+// host function of buffer bookkeeping around gpu.launch_func ops: scratch
+// allocations, views of the weights buffer at constant byte offsets,
+// subviews of the state. Nothing in it depends on a value computed at run
+// time, so it is compiled to a schedule here, once: the dispatches in
+// order, each kernel argument bound to (buffer, byte offset, bytes), where
+// the buffer is one of the entry's arguments or one scratch arena. The
+// runtime records the schedule into a command buffer once and replays it
+// per token; no host code of the model runs at all.
+//
+// Binding offsets must be multiples of the device's
+// minStorageBufferOffsetAlignment; 256 bytes is the largest value Vulkan
+// allows, so bindings start at 256-byte boundaries everywhere and the rest
+// of a view's offset goes into the kernel argument's layout (a static
+// strided layout, which the SPIR-V and NVVM conversions linearize). Every
+// kernel argument is rebased that way, so the kernels of one layer and the
+// next become identical and the target can keep one copy.
+//
+//===----------------------------------------------------------------------===//
+
+#include "seqc/Pipelines/GPUPipeline.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Pass/Pass.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using seqc::kBindingAlignment;
+using seqc::kScheduleAttr;
+using seqc::kScratch;
+using seqc::kScratchAttr;
+
+namespace {
+
+/// Where a memref's element 0 (before its layout offset) lies.
+struct Place {
+  int64_t buffer; // an argument's number, or kScratch
+  int64_t base;   // bytes into that buffer
+};
+
+int64_t elementBytes(MemRefType type) {
+  return (type.getElementTypeBitWidth() + 7) / 8;
+}
+
+/// The type `type` takes when its binding starts `shift` elements past its
+/// base: the same shape and strides, the layout offset less `shift`.
+MemRefType rebased(MemRefType type, int64_t offset) {
+  auto [strides, old] = type.getStridesAndOffset();
+  (void)old;
+  MemRefLayoutAttrInterface layout;
+  SmallVector<int64_t> identity(type.getRank(), 1);
+  for (int64_t d = type.getRank() - 2; d >= 0; --d)
+    identity[d] = identity[d + 1] * type.getDimSize(d + 1);
+  if (offset != 0 || ArrayRef<int64_t>(strides) != ArrayRef(identity))
+    layout = StridedLayoutAttr::get(type.getContext(), offset, strides);
+  return MemRefType::get(type.getShape(), type.getElementType(), layout,
+                         type.getMemorySpace());
+}
+
+struct GPUSchedulePass
+    : public PassWrapper<GPUSchedulePass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUSchedulePass)
+  StringRef getArgument() const override { return "seq-gpu-schedule"; }
+  StringRef getDescription() const override {
+    return "Compile each entry's host part (after the GPU mapping) into a "
+           "static list of dispatches with their buffer bindings";
+  }
+
+  struct Dispatch {
+    gpu::LaunchFuncOp launch;
+    SmallVector<int64_t> bindings; // (buffer, offset, bytes) per argument
+    SmallVector<MemRefType> types; // each kernel argument's rebased type
+  };
+
+  LogicalResult schedule(func::FuncOp func, SmallVector<Dispatch> &out,
+                         int64_t &scratch) {
+    if (!func.getBody().hasOneBlock())
+      return func.emitError("the host part of @")
+             << func.getName()
+             << " has control flow; a GPU schedule is a straight list of "
+                "dispatches (entries with loops over tokens are not "
+                "compiled for GPU targets yet)";
+    DenseMap<Value, Place> places;
+    for (BlockArgument arg : func.getArguments())
+      if (isa<MemRefType>(arg.getType()))
+        places[arg] = {arg.getArgNumber(), 0};
+    scratch = 0;
+    auto staticLayout = [](Operation *op, MemRefType type) -> LogicalResult {
+      int64_t offset;
+      SmallVector<int64_t> strides;
+      if (!type.hasStaticShape() ||
+          failed(type.getStridesAndOffset(strides, offset)) ||
+          ShapedType::isDynamic(offset) ||
+          llvm::any_of(strides, ShapedType::isDynamic))
+        return op->emitError("a buffer of the GPU schedule needs a static "
+                             "shape and layout, not ")
+               << type;
+      return success();
+    };
+    for (Operation &op : func.getBody().front()) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        if (ret.getNumOperands())
+          return ret.emitError("a GPU entry returns nothing (its results "
+                               "are written into its arguments)");
+        continue;
+      }
+      if (isa<memref::DeallocOp>(op))
+        continue;
+      if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+        MemRefType type = alloc.getType();
+        if (failed(staticLayout(&op, type)))
+          return failure();
+        scratch = llvm::alignTo(scratch, kBindingAlignment);
+        places[alloc] = {kScratch, scratch};
+        scratch += type.getNumElements() * elementBytes(type);
+        continue;
+      }
+      if (auto view = dyn_cast<memref::ViewOp>(op)) {
+        auto shift = getConstantIntValue(view.getByteShift());
+        auto it = places.find(view.getSource());
+        if (!shift || it == places.end() || !view.getSizes().empty())
+          return view.emitError("a view of the GPU schedule needs a constant "
+                                "byte offset and static sizes");
+        places[view] = {it->second.buffer, it->second.base + *shift};
+        continue;
+      }
+      if (auto like = dyn_cast<ViewLikeOpInterface>(op)) {
+        auto it = places.find(like.getViewSource());
+        if (it == places.end() || op.getNumResults() != 1)
+          return op.emitError("a view of a buffer the GPU schedule does not "
+                              "place");
+        auto type = dyn_cast<MemRefType>(op.getResult(0).getType());
+        if (!type || failed(staticLayout(&op, type)))
+          return failure();
+        places[op.getResult(0)] = it->second;
+        continue;
+      }
+      if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
+        Dispatch d;
+        d.launch = launch;
+        for (Value arg : launch.getKernelOperands()) {
+          auto type = dyn_cast<MemRefType>(arg.getType());
+          auto it = places.find(arg);
+          if (!type || it == places.end())
+            return launch.emitError("a kernel argument the GPU schedule "
+                                    "cannot bind: ")
+                   << arg.getType();
+          if (failed(staticLayout(launch, type)))
+            return failure();
+          auto [strides, offset] = type.getStridesAndOffset();
+          int64_t bytes = elementBytes(type);
+          int64_t first = it->second.base + offset * bytes;
+          int64_t start = llvm::alignDown(first, kBindingAlignment);
+          if ((first - start) % bytes)
+            return launch.emitError("a kernel argument at byte ")
+                   << first << " is not aligned to its elements";
+          int64_t extent = 1;
+          for (auto [size, stride] : llvm::zip(type.getShape(), strides))
+            extent += (size - 1) * stride;
+          d.types.push_back(rebased(type, (first - start) / bytes));
+          d.bindings.append(
+              {it->second.buffer, start,
+               (int64_t)llvm::alignTo(first - start + extent * bytes, 4)});
+        }
+        out.push_back(std::move(d));
+        continue;
+      }
+      if (isMemoryEffectFree(&op) &&
+          llvm::none_of(op.getResultTypes(), llvm::IsaPred<MemRefType>))
+        continue; // constants and index arithmetic of the launches
+      return op.emitError("the host part of @")
+             << func.getName() << " has '" << op.getName()
+             << "', which a GPU schedule cannot run (only scratch "
+                "allocations, views and kernel launches)";
+    }
+    return success();
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Builder b(&getContext());
+    SmallVector<std::pair<func::FuncOp, SmallVector<Dispatch>>> entries;
+    SmallVector<int64_t> scratches;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      SmallVector<Dispatch> dispatches;
+      int64_t scratch = 0;
+      if (failed(schedule(func, dispatches, scratch)))
+        return signalPassFailure();
+      entries.push_back({func, std::move(dispatches)});
+      scratches.push_back(scratch);
+    }
+    // A kernel launched twice would need two argument types.
+    DenseMap<gpu::GPUFuncOp, gpu::LaunchFuncOp> launched;
+    SymbolTableCollection symbols;
+    for (auto &[func, dispatches] : entries)
+      for (Dispatch &d : dispatches) {
+        auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+            d.launch, d.launch.getKernel());
+        if (!kernel)
+          return signalPassFailure();
+        if (!launched.try_emplace(kernel, d.launch).second) {
+          d.launch.emitError("kernel @")
+              << kernel.getName() << " is launched twice";
+          return signalPassFailure();
+        }
+        // Rebase the kernel's arguments onto their bindings. The body
+        // indexes them with loads and stores only (the mapping of linalg
+        // and parallel loops emits nothing else on arguments).
+        for (auto [arg, type] : llvm::zip(kernel.getArguments(), d.types)) {
+          for (Operation *user : arg.getUsers())
+            if (!isa<memref::LoadOp, memref::StoreOp>(user)) {
+              user->emitError("kernel @")
+                  << kernel.getName() << ": an argument used by '"
+                  << user->getName() << "' cannot be rebased onto its binding";
+              return signalPassFailure();
+            }
+          arg.setType(type);
+        }
+        kernel.setFunctionType(FunctionType::get(
+            &getContext(), kernel.getBody().getArgumentTypes(), {}));
+      }
+    // The schedule replaces the host part.
+    for (auto [i, entry] : llvm::enumerate(entries)) {
+      auto &[func, dispatches] = entry;
+      SmallVector<Attribute> list;
+      for (Dispatch &d : dispatches) {
+        gpu::KernelDim3 g = d.launch.getGridSizeOperandValues(),
+                        t = d.launch.getBlockSizeOperandValues();
+        SmallVector<int64_t> grid, block;
+        for (Value v : {g.x, g.y, g.z})
+          grid.push_back(getConstantIntValue(v).value_or(0));
+        for (Value v : {t.x, t.y, t.z})
+          block.push_back(getConstantIntValue(v).value_or(0));
+        if (llvm::is_contained(grid, 0) || llvm::is_contained(block, 0)) {
+          d.launch.emitError("a launch of the GPU schedule needs constant "
+                             "sizes");
+          return signalPassFailure();
+        }
+        list.push_back(b.getDictionaryAttr({
+            b.getNamedAttr("kernel", d.launch.getKernel()),
+            b.getNamedAttr("grid", b.getDenseI64ArrayAttr(grid)),
+            b.getNamedAttr("block", b.getDenseI64ArrayAttr(block)),
+            b.getNamedAttr("bindings", b.getDenseI64ArrayAttr(d.bindings)),
+        }));
+      }
+      func->setAttr(kScheduleAttr, b.getArrayAttr(list));
+      func->setAttr(kScratchAttr, b.getI64IntegerAttr(scratches[i]));
+      for (Operation &op : func.getBody().front())
+        op.dropAllReferences();
+      func.getBody().front().clear();
+      OpBuilder ob = OpBuilder::atBlockEnd(&func.getBody().front());
+      func::ReturnOp::create(ob, func.getLoc());
+    }
+  }
+};
+
+/// Erases the entries whose host part loops over tokens (seqc_prefill,
+/// seqc_prefill_all): their schedule would not be static. The GPU drivers
+/// run a prompt token by token through seqc_step.
+struct GPUStepEntriesPass
+    : public PassWrapper<GPUStepEntriesPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUStepEntriesPass)
+  StringRef getArgument() const override { return "seq-gpu-step-entries"; }
+  StringRef getDescription() const override {
+    return "Keep the entries a GPU schedule runs (initial state and one "
+           "token); prompts run token by token";
+  }
+  void runOnOperation() override {
+    // KV caches: their attention loops over a length known at run time and
+    // their state is bytes; neither is lowered for GPUs yet.
+    WalkResult kv =
+        getOperation().walk([](Operation *op) {
+          if (op->getName().getStringRef().starts_with("seq.kv_")) {
+            auto func = op->getParentOfType<func::FuncOp>();
+            op->emitError("'")
+                << op->getName() << "' in @" << (func ? func.getName() : "?")
+                << ": the GPU targets compile recurrent models (RWKV-4/5/6/7, "
+                   "SpikeGPT) so far; attention over a KV cache is not lowered "
+                   "for them yet (compile this model with --target=cpu)";
+            return WalkResult::interrupt();
+          }
+          return WalkResult::advance();
+        });
+    if (kv.wasInterrupted())
+      return signalPassFailure();
+    for (auto func :
+         llvm::make_early_inc_range(getOperation().getOps<func::FuncOp>()))
+      if (func.getName() == "seqc_prefill" ||
+          func.getName() == "seqc_prefill_all")
+        func.erase();
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> seqc::createGPUStepEntriesPass() {
+  return std::make_unique<GPUStepEntriesPass>();
+}
+
+std::unique_ptr<Pass> seqc::createGPUSchedulePass() {
+  return std::make_unique<GPUSchedulePass>();
+}
+
+void seqc::registerGPUSchedulePass() {
+  PassRegistration<GPUSchedulePass>();
+  PassRegistration<GPUStepEntriesPass>();
+}
