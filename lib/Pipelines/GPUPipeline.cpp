@@ -59,12 +59,19 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createInlinerPass());
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createCanonicalizerPass());
+  // Fewer kernels: elementwise producers fused into their consumers (each
+  // kernel is a dispatch, with a barrier, per token).
+  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
   addBufferizationPasses(pm);
   pm.addPass(createCanonicalizerPass());
   // A copy is a kernel like any other.
   seq::SeqStridedCopyToLinalgPassOptions copies;
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(seq::createSeqStridedCopyToLinalgPass(copies));
+  // Threads, not only workgroups: the loops the mapping will take, tiled.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createGPUTileLoopsPass());
 }
 
 void seqc::registerGPUMappingPipeline() {

@@ -25,7 +25,10 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -305,7 +308,54 @@ struct GPUStepEntriesPass
   }
 };
 
+/// Tiles the innermost dimension of more than one iteration of each
+/// outermost unmapped parallel loop by `kThreads`, so that the greedy mapping
+/// gives the tiles to workgroups and the iterations within a tile to threads
+/// (without it every workgroup has one thread). Bounds that are not a multiple
+/// stay exact: the inner loop has the tile's constant bound and its body a
+/// guard.
+struct GPUTileLoopsPass
+    : public PassWrapper<GPUTileLoopsPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUTileLoopsPass)
+  static constexpr int64_t kThreads = 64;
+  StringRef getArgument() const override { return "seq-gpu-tile-loops"; }
+  StringRef getDescription() const override {
+    return "Tile the innermost dimension of outermost parallel loops by 64 "
+           "threads for the greedy GPU mapping";
+  }
+  void runOnOperation() override {
+    SmallVector<scf::ParallelOp> loops;
+    getOperation().walk([&](scf::ParallelOp op) {
+      if (!op->getParentOfType<scf::ParallelOp>() &&
+          !op->hasAttr(gpu::getMappingAttrName()))
+        loops.push_back(op);
+    });
+    for (scf::ParallelOp op : loops) {
+      // The innermost dimension of more than one iteration (a product's
+      // output may be [rows, 1]).
+      for (int d = op.getNumLoops() - 1; d >= 0; --d) {
+        auto lb = getConstantIntValue(op.getLowerBound()[d]);
+        auto ub = getConstantIntValue(op.getUpperBound()[d]);
+        auto step = getConstantIntValue(op.getStep()[d]);
+        if (!lb || !ub || !step || *step <= 0)
+          break;
+        int64_t trips = (*ub - *lb + *step - 1) / *step;
+        if (trips <= 1)
+          continue;
+        SmallVector<int64_t> sizes(op.getNumLoops(), 1);
+        sizes[d] = std::min(kThreads, trips);
+        scf::tileParallelLoop(op, sizes, /*noMinMaxBounds=*/true);
+        break;
+      }
+    }
+  }
+};
+
 } // namespace
+
+std::unique_ptr<Pass> seqc::createGPUTileLoopsPass() {
+  return std::make_unique<GPUTileLoopsPass>();
+}
 
 std::unique_ptr<Pass> seqc::createGPUStepEntriesPass() {
   return std::make_unique<GPUStepEntriesPass>();
@@ -318,4 +368,5 @@ std::unique_ptr<Pass> seqc::createGPUSchedulePass() {
 void seqc::registerGPUSchedulePass() {
   PassRegistration<GPUSchedulePass>();
   PassRegistration<GPUStepEntriesPass>();
+  PassRegistration<GPUTileLoopsPass>();
 }

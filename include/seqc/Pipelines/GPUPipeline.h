@@ -67,6 +67,10 @@ std::unique_ptr<mlir::Pass> createGPUSchedulePass();
 /// seq-gpu-step-entries: erases seqc_prefill and seqc_prefill_all, whose
 /// host part loops over tokens (prompts run token by token on GPUs).
 std::unique_ptr<mlir::Pass> createGPUStepEntriesPass();
+/// seq-gpu-tile-loops (on func.func): the innermost dimension of each
+/// outermost parallel loop without a mapping tiled by 64, tile iterations
+/// to threads.
+std::unique_ptr<mlir::Pass> createGPUTileLoopsPass();
 void registerGPUSchedulePass();
 
 /// The bytes of a workgroup memory buffer: a static shape of scalars or 1-D
