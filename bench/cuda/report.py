@@ -118,6 +118,22 @@ def main():
                       f"{r['seconds_per_sequence'] * 1e3:.3f} ms, "
                       f"{r['gb_per_s']:.0f} GB/s, {ratio:.2f} of copy")
             result["decode_steps"][key] = entry
+    # Whole models (seqc-run bench on --target=cuda artifacts): decode's
+    # bytes per token against the copy bandwidth.
+    models = {}
+    for name in sorted(os.listdir(a.work)):
+        m = re.match(r"model_(.+)\.json$", name)
+        if m:
+            models[m.group(1)] = json.load(open(os.path.join(a.work, name)))
+    if models:
+        result["models"] = {}
+        print("whole models (seqc-run bench, decode):")
+        for key, r in models.items():
+            ms = r["decode_ms_per_token"]
+            gbs = r["token_read_bytes"] / (ms * 1e-3) / 1e9
+            result["models"][key] = dict(r, gb_per_s=gbs, ratio_to_copy=gbs / copy)
+            print(f"  {key}: {ms:.3f} ms/token, {gbs:.0f} GB/s of weights, "
+                  f"{gbs / copy:.2f} of copy")
     print("decode module (512 x 256, L2-resident; not a bandwidth figure):")
     for (s, k), t in sorted(times.items()):
         if s == "decode":

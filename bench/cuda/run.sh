@@ -159,4 +159,24 @@ for model in rwkv7-1.5b llama-1b rwkv7-1.5b-fused llama-1b-fused; do
   done
 done
 
+# Whole models, when seqc is built here: random RWKV-7 of 12 x 768 and
+# 24 x 2048 (1.5B-shaped) checkpoints compiled with --target=cuda at f32
+# and f16, decoded by seqc-run bench (its logits are checked against the
+# CPU by test/Integration/cuda/models-run.test above).
+if [ -x "$root/build/bin/seqc" ] && [ -x "$root/build/bin/seqc-run" ]; then
+  for shape in "12 768 12 16384" "24 2048 32 65536"; do
+    set -- $shape
+    ckpt=$work/rwkv7-$1x$2.safetensors
+    python3 "$root/test/reference/rwkv567_ref.py" random --version 7 \
+      --layers "$1" --embd "$2" --heads "$3" --vocab "$4" --seed 1 \
+      --dtype fp16 --format safetensors -o "$ckpt" > /dev/null
+    for w in fp32 fp16; do
+      "$root/build/bin/seqc" compile "$ckpt" --target=cuda --cuda-arch="$arch" \
+        --weights=$w -o "$work/model-$1x$2-$w" 2>/dev/null
+      "$root/build/bin/seqc-run" bench "$work/model-$1x$2-$w" --prefill 16 \
+        --decode 32 --rounds 3 -o "$work/model_rwkv7-$1x$2_$w.json" > /dev/null
+    done
+  done
+fi
+
 python3 "$root/bench/cuda/report.py" "$work" "$artifacts" ${out:+--out "$out"}

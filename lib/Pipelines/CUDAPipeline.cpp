@@ -211,6 +211,13 @@ void seqc::buildCUDAKernelPipeline(OpPassManager &pm) {
   pm.addPass(std::make_unique<PrepareKernelsPass>());
 }
 
+void seqc::buildCUDAModelKernelPipeline(OpPassManager &pm) {
+  buildGPUModelLoweringPipeline(pm);
+  buildGPUMappingPipeline(pm);
+  pm.addPass(createGPUSchedulePass());
+  pm.addPass(std::make_unique<PrepareKernelsPass>());
+}
+
 void seqc::buildCUDALoweringPipeline(OpPassManager &pm,
                                      const CUDAPipelineOptions &options) {
   GpuNVVMAttachTargetOptions target;

@@ -40,6 +40,10 @@ struct CUDAPipelineOptions {
 
 /// The GPU mapping, outlining and seq-cuda-prepare-kernels.
 void buildCUDAKernelPipeline(mlir::OpPassManager &pm);
+/// A model-level module (after the model pipeline) to outlined kernels and
+/// a dispatch schedule per entry: the GPU model lowering, the mapping,
+/// seq-gpu-schedule, seq-cuda-prepare-kernels (GPUPipeline.h).
+void buildCUDAModelKernelPipeline(mlir::OpPassManager &pm);
 /// From outlined kernels to NVVM (and to `options.format` when set).
 void buildCUDALoweringPipeline(mlir::OpPassManager &pm,
                                const CUDAPipelineOptions &options);

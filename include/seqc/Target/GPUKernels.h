@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mlir {
 class ModuleOp;
@@ -63,6 +64,38 @@ collectKernelLaunches(mlir::ModuleOp module);
 /// bind elements of that type.
 std::string describeBinding(mlir::BlockArgument kernelArg, uint64_t count,
                             unsigned arg);
+
+/// One dispatch of a model entry, read from seq-gpu-schedule's attributes
+/// (before the target converts the kernel).
+struct ScheduledDispatch {
+  std::string gpuModule;
+  mlir::gpu::GPUFuncOp kernel;
+  llvm::SmallVector<int64_t, 3> grid, block;
+  /// Per kernel argument: the kernel table's binding ("TYPE:COUNT:ACCESS:I")
+  /// and the schedule's ("BUFFER@OFFSET+BYTES").
+  llvm::SmallVector<std::string> bindings, refs;
+};
+
+/// A model entry's schedule.
+struct EntrySchedule {
+  std::string name;
+  /// The entry's buffers in order (weights, tokens, state, logits).
+  llvm::SmallVector<llvm::StringRef> args;
+  int64_t scratch = 0;
+  std::vector<ScheduledDispatch> dispatches;
+};
+
+/// The schedules seq-gpu-schedule left on `module`'s entries, each binding
+/// checked against `maxBindingBytes` (errors name `target` and its limit's
+/// `limitName`).
+llvm::Expected<std::vector<EntrySchedule>>
+collectSchedules(mlir::ModuleOp module, llvm::StringRef target,
+                 int64_t maxBindingBytes, llvm::StringRef limitName);
+
+/// The schedule.ENTRY line of `entry` (seqc/artifact.h), `kernels[i]` being
+/// the kernel table's name of dispatch i.
+std::string scheduleLine(const EntrySchedule &entry,
+                         llvm::ArrayRef<std::string> kernels);
 
 /// "1,2,3".
 std::string joinInts(llvm::ArrayRef<int64_t> values);

@@ -9,8 +9,12 @@
 // the architecture (format=bin, ptxas). kernels.bin holds the manifest and
 // both (seqc/artifact.h); no PTX may still call a libdevice function.
 //
-// Whole models are not compiled for CUDA yet: they need the target-neutral
-// lowering of seq ops to loops on memrefs that the GPU mapping starts from.
+// A whole model goes through the GPU model lowering shared with the Vulkan
+// target, the mapping and seq-gpu-schedule; serialize() reads the
+// schedules and each kernel's name and shared memory, lowers and
+// serializes the kernels as above, keeps identical ones once, and writes
+// kernels.bin with one schedule.ENTRY line per entry, and model.so (the
+// manifest only, linked by the CPU target from an empty module).
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,12 +32,14 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
 
 #include <cstdlib>
+#include <limits>
 #include <map>
 
 using namespace llvm;
@@ -51,14 +57,22 @@ struct KernelEntry {
 
 class CUDATarget : public seqc::TargetBackend {
 public:
-  CUDATarget(std::string arch, std::string toolkit)
-      : arch(std::move(arch)), toolkit(std::move(toolkit)) {}
+  CUDATarget(std::string arch, std::string toolkit,
+             std::unique_ptr<seqc::TargetBackend> host)
+      : arch(std::move(arch)), toolkit(std::move(toolkit)),
+        host(std::move(host)) {}
 
   StringRef getName() const override { return "cuda"; }
 
   ArrayRef<StringRef> getExecutableFiles() const override {
-    static const StringRef files[] = {seqc::artifact::kKernelsFile};
+    // model.so first: weights.bin's header checks it (models only; a
+    // kernel module's artifact is kernels.bin alone).
+    static const StringRef files[] = {"model.so", seqc::artifact::kKernelsFile};
     return files;
+  }
+
+  void registerDialects(mlir::DialectRegistry &registry) const override {
+    host->registerDialects(registry);
   }
 
   seqc::TargetDescription describe() const override {
@@ -68,11 +82,18 @@ public:
     return d;
   }
 
+  /// Models: to outlined kernels and schedules; serialize() lowers the
+  /// kernels to NVVM, PTX and cubin after reading what the table needs.
   void buildPipeline(mlir::OpPassManager &pm) const override {
-    seqc::buildCUDAPipeline(pm, options(""));
+    seqc::buildCUDAModelKernelPipeline(pm);
+  }
+  StringRef getLoweringDescription() const override {
+    return "lowering to GPU kernels and a dispatch schedule";
   }
 
-  bool compilesModels() const override { return false; }
+  Error serialize(mlir::ModuleOp module, const seqc::Manifest &manifest,
+                  const seqc::ArtifactWriter &artifact,
+                  const seqc::ProgressFn &progress) override;
 
   Error compileKernels(mlir::ModuleOp module,
                        const seqc::ArtifactWriter &artifact,
@@ -92,10 +113,165 @@ private:
   Expected<std::map<std::string, std::string>>
   serializeModules(mlir::ModuleOp module, StringRef format) const;
 
+  /// The PTX and cubin of every gpu.module, lowered from outlined kernels:
+  /// the kernel modules' lowering after the mapping.
+  Error lowerAndSerialize(mlir::ModuleOp module,
+                          std::map<std::string, std::string> &ptx,
+                          std::map<std::string, std::string> &cubin,
+                          const seqc::ProgressFn &progress) const;
+  /// What is wrong with a kernel's PTX (a libdevice call left unresolved),
+  /// or an empty string.
+  std::string checkPTX(StringRef what, StringRef ptx) const;
+
   std::string arch, toolkit;
+  /// Links model.so (the manifest only).
+  std::unique_ptr<seqc::TargetBackend> host;
 };
 
+/// Bytes of a kernel's workgroup memory (after seq-cuda-prepare-kernels
+/// made it workgroup attributions).
+int64_t sharedBytes(mlir::gpu::GPUFuncOp kernel) {
+  int64_t bytes = 0;
+  for (mlir::BlockArgument a : kernel.getWorkgroupAttributions())
+    bytes += seqc::workgroupMemoryBytes(cast<mlir::MemRefType>(a.getType()));
+  return bytes;
+}
+
+/// "O+N" of `bytes` appended to `blob` at a multiple of 16.
+std::string appendCode(std::string &blob, const std::string &bytes) {
+  blob.resize(alignTo(blob.size(), 16), '\0');
+  size_t offset = blob.size();
+  blob += bytes;
+  return formatv("{0}+{1}", offset, bytes.size()).str();
+}
+
 } // namespace
+
+Error CUDATarget::lowerAndSerialize(mlir::ModuleOp module,
+                                    std::map<std::string, std::string> &ptx,
+                                    std::map<std::string, std::string> &cubin,
+                                    const seqc::ProgressFn &progress) const {
+  mlir::PassManager lowering(module.getContext());
+  seqc::buildCUDALoweringPipeline(lowering, options(""));
+  if (failed(lowering.run(module)))
+    return createStringError(
+        "the CUDA lowering failed (see the diagnostics above)");
+  progress("PTX and cubin (" + arch + ") with " + toolkit + "/bin/ptxas");
+  auto p = serializeModules(module, "isa");
+  if (!p)
+    return p.takeError();
+  auto c = serializeModules(module, "bin");
+  if (!c)
+    return c.takeError();
+  ptx = std::move(*p);
+  cubin = std::move(*c);
+  return Error::success();
+}
+
+std::string CUDATarget::checkPTX(StringRef what, StringRef ptx) const {
+  // libdevice is linked from the toolkit: a call left unresolved would
+  // fail at load time on the GPU, so it is refused here.
+  size_t at = ptx.find(".extern .func __nv_");
+  if (at == StringRef::npos)
+    return "";
+  StringRef rest = ptx.substr(at + 14);
+  return (what + ": the PTX still calls " +
+          rest.take_until([](char ch) { return ch == '(' || ch == ' '; }) +
+          " (libdevice was not linked: " + toolkit +
+          "/nvvm/libdevice/libdevice.10.bc)")
+      .str();
+}
+
+Error CUDATarget::serialize(mlir::ModuleOp module,
+                            const seqc::Manifest &manifest,
+                            const seqc::ArtifactWriter &artifact,
+                            const seqc::ProgressFn &progress) {
+  // A CUDA kernel parameter is a pointer: no binding limit but the
+  // device's memory.
+  auto schedules = seqc::collectSchedules(
+      module, "CUDA", std::numeric_limits<int64_t>::max(), "");
+  if (!schedules)
+    return schedules.takeError();
+  // What the table needs of each kernel, before the NVVM conversion
+  // replaces the gpu.func ops.
+  std::map<std::string, std::pair<std::string, int64_t>> kernelInfo;
+  for (seqc::EntrySchedule &entry : *schedules)
+    for (seqc::ScheduledDispatch &d : entry.dispatches)
+      kernelInfo[d.gpuModule] = {d.kernel.getName().str(),
+                                 sharedBytes(d.kernel)};
+  std::map<std::string, std::string> ptx, cubin;
+  if (Error e = lowerAndSerialize(module, ptx, cubin, progress))
+    return e;
+
+  seqc::Manifest table;
+  table.add(seqc::artifact::Key::Format, Twine(seqc::artifact::kFormatVersion));
+  table.add(seqc::artifact::Key::Target, getName());
+  SmallVector<std::string> names;
+  SmallVector<std::pair<std::string, std::string>> entries, lines;
+  std::string blob;
+  StringMap<std::string> known;
+  size_t dispatches = 0, ptxBytes = 0, cubinBytes = 0;
+  for (seqc::EntrySchedule &entry : *schedules) {
+    SmallVector<std::string> kernels;
+    for (seqc::ScheduledDispatch &d : entry.dispatches) {
+      auto p = ptx.find(d.gpuModule), c = cubin.find(d.gpuModule);
+      if (p == ptx.end() || c == cubin.end() || p->second.empty() ||
+          c->second.empty())
+        return createStringError("entry @" + entry.name +
+                                 ": no PTX or cubin for kernel " + d.gpuModule);
+      std::string bad = checkPTX("kernel " + d.gpuModule, p->second);
+      if (!bad.empty())
+        return createStringError("entry @" + entry.name + ", " + bad);
+      auto &[kernelName, shared] = kernelInfo.at(d.gpuModule);
+      // The PTX names nothing of the gpu.module: identical kernels of two
+      // layers have the same text.
+      std::string key = p->second + "/" + seqc::joinInts(d.grid) + "/" +
+                        seqc::joinInts(d.block) + "/" + join(d.bindings, ",") +
+                        "/" + kernelName;
+      auto [it, inserted] =
+          known.try_emplace(key, "k" + std::to_string(names.size()));
+      if (inserted) {
+        std::string cubinRange = appendCode(blob, c->second);
+        std::string ptxRange = appendCode(blob, p->second);
+        cubinBytes += c->second.size();
+        ptxBytes += p->second.size();
+        names.push_back(it->second);
+        entries.push_back(
+            {seqc::artifact::kKernelKeyPrefix + it->second,
+             formatv("entry={0} cubin={1} ptx={2} grid={3} workgroup={4} "
+                     "shared={5} bindings={6}",
+                     kernelName, cubinRange, ptxRange, seqc::joinInts(d.grid),
+                     seqc::joinInts(d.block), shared, join(d.bindings, ","))
+                 .str()});
+      }
+      kernels.push_back(it->second);
+      ++dispatches;
+    }
+    lines.push_back({seqc::artifact::kScheduleKeyPrefix + entry.name,
+                     seqc::scheduleLine(entry, kernels)});
+  }
+  table.add(seqc::artifact::Key::Kernels, join(names, " "));
+  table.add(seqc::artifact::Key::CudaArch, arch);
+  for (auto &[key, value] : entries)
+    table.add(StringRef(key), value);
+  for (auto &[key, value] : lines)
+    table.add(StringRef(key), value);
+  progress(formatv("writing {0} ({1} kernels for {2} dispatches, {3} bytes "
+                   "of cubin, {4} bytes of PTX)",
+                   seqc::artifact::kKernelsFile, names.size(), dispatches,
+                   cubinBytes, ptxBytes)
+               .str());
+  if (Error e = artifact.create())
+    return e;
+  if (Error e = artifact.writeFile(
+          seqc::artifact::kKernelsFile,
+          seqc::kernelsFile(seqc::artifact::kCudaKernelsMagic, table, blob)))
+    return e;
+  // model.so: the manifest, from a module with no code.
+  mlir::OwningOpRef<mlir::ModuleOp> empty =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(module.getContext()));
+  return host->serialize(*empty, manifest, artifact, progress);
+}
 
 Expected<std::map<std::string, std::string>>
 CUDATarget::serializeModules(mlir::ModuleOp module, StringRef format) const {
@@ -150,26 +326,13 @@ Error CUDATarget::compileKernels(mlir::ModuleOp module,
     e.grid = l.grid;
     e.block = l.block;
     e.bindings = l.bindings;
-    for (mlir::BlockArgument a : l.kernel.getWorkgroupAttributions()) {
-      e.shared +=
-          seqc::workgroupMemoryBytes(cast<mlir::MemRefType>(a.getType()));
-    }
+    e.shared = sharedBytes(l.kernel);
     entries.push_back(std::move(e));
   }
 
-  mlir::PassManager lowering(module.getContext());
-  seqc::buildCUDALoweringPipeline(lowering, options(""));
-  if (failed(lowering.run(module)))
-    return createStringError(
-        "the CUDA lowering failed (see the diagnostics above)");
-
-  progress("PTX and cubin (" + arch + ") with " + toolkit + "/bin/ptxas");
-  auto ptx = serializeModules(module, "isa");
-  if (!ptx)
-    return ptx.takeError();
-  auto cubin = serializeModules(module, "bin");
-  if (!cubin)
-    return cubin.takeError();
+  std::map<std::string, std::string> ptx, cubin;
+  if (Error e = lowerAndSerialize(module, ptx, cubin, progress))
+    return e;
 
   seqc::Manifest manifest;
   manifest.add(seqc::artifact::Key::Format,
@@ -178,32 +341,18 @@ Error CUDATarget::compileKernels(mlir::ModuleOp module,
   SmallVector<std::string> names;
   SmallVector<std::pair<std::string, std::string>> table;
   std::string blob;
-  auto append = [&](const std::string &bytes) {
-    blob.resize(alignTo(blob.size(), 16), '\0');
-    size_t offset = blob.size();
-    blob += bytes;
-    return formatv("{0}+{1}", offset, bytes.size()).str();
-  };
   size_t ptxBytes = 0, cubinBytes = 0;
   for (KernelEntry &e : entries) {
-    auto p = ptx->find(e.gpuModule), c = cubin->find(e.gpuModule);
-    if (p == ptx->end() || c == cubin->end() || p->second.empty() ||
+    auto p = ptx.find(e.gpuModule), c = cubin.find(e.gpuModule);
+    if (p == ptx.end() || c == cubin.end() || p->second.empty() ||
         c->second.empty())
       return createStringError("function @" + e.function +
                                ": no PTX or cubin for its kernel");
-    // libdevice is linked from the toolkit: a call left unresolved would
-    // fail at load time on the GPU, so it is refused here.
-    size_t at = p->second.find(".extern .func __nv_");
-    if (at != std::string::npos) {
-      StringRef rest = StringRef(p->second).substr(at + 14);
-      return createStringError(
-          "function @" + e.function + ": the PTX still calls " +
-          rest.take_until([](char ch) { return ch == '(' || ch == ' '; }) +
-          " (libdevice was not linked: " + toolkit +
-          "/nvvm/libdevice/libdevice.10.bc)");
-    }
-    std::string cubinRange = append(c->second);
-    std::string ptxRange = append(p->second);
+    std::string bad = checkPTX("function @" + e.function, p->second);
+    if (!bad.empty())
+      return createStringError(bad);
+    std::string cubinRange = appendCode(blob, c->second);
+    std::string ptxRange = appendCode(blob, p->second);
     cubinBytes += c->second.size();
     ptxBytes += p->second.size();
     names.push_back(e.function);
@@ -276,5 +425,9 @@ seqc::createCUDATarget(const TargetOptions &options) {
   auto toolkit = findCUDAToolkit(options.cuda.toolkit);
   if (!toolkit)
     return toolkit.takeError();
-  return std::make_unique<CUDATarget>(options.cuda.arch, *toolkit);
+  auto host = createCPUTarget(options);
+  if (!host)
+    return host.takeError();
+  return std::make_unique<CUDATarget>(options.cuda.arch, *toolkit,
+                                      std::move(*host));
 }

@@ -1,6 +1,7 @@
 //===- GPUKernels.cpp - what the GPU targets share about kernels ----------===//
 
 #include "seqc/Target/GPUKernels.h"
+#include "seqc/Pipelines/GPUPipeline.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -157,6 +158,113 @@ std::string seqc::describeBinding(mlir::BlockArgument kernelArg, uint64_t count,
     return "";
   return formatv("{0}:{1}:{2}:{3}", element, count, accessOf(kernelArg), arg)
       .str();
+}
+
+namespace {
+/// The buffers a model entry takes, in order (the importers' entry ABI with
+/// the weights first, as seq-cpu-abi makes it).
+std::optional<SmallVector<StringRef>> entryBuffers(mlir::func::FuncOp func) {
+  unsigned n = func.getNumArguments();
+  if (func.getName() == "seqc_init_state" && n == 1)
+    return SmallVector<StringRef>{"state"};
+  if (func.getName() == "seqc_step" && (n == 3 || n == 4)) {
+    SmallVector<StringRef> names;
+    if (n == 4)
+      names.push_back("weights");
+    names.append({"tokens", "state", "logits"});
+    return names;
+  }
+  return std::nullopt;
+}
+} // namespace
+
+Expected<std::vector<seqc::EntrySchedule>>
+seqc::collectSchedules(mlir::ModuleOp module, StringRef target,
+                       int64_t maxBindingBytes, StringRef limitName) {
+  std::vector<EntrySchedule> out;
+  for (auto func : module.getOps<mlir::func::FuncOp>()) {
+    auto list = func->getAttrOfType<mlir::ArrayAttr>(kScheduleAttr);
+    auto scratch = func->getAttrOfType<mlir::IntegerAttr>(kScratchAttr);
+    if (!list || !scratch)
+      continue;
+    EntrySchedule entry;
+    entry.name = func.getName().str();
+    auto buffers = entryBuffers(func);
+    if (!buffers)
+      return createStringError("entry @" + func.getName() + " is not one the " +
+                               target + " runtime runs");
+    entry.args = *buffers;
+    entry.scratch = scratch.getInt();
+    for (mlir::Attribute a : list) {
+      auto d = cast<mlir::DictionaryAttr>(a);
+      auto ref = cast<mlir::SymbolRefAttr>(d.get("kernel"));
+      ArrayRef<int64_t> bindings =
+          cast<mlir::DenseI64ArrayAttr>(d.get("bindings")).asArrayRef();
+      ScheduledDispatch dispatch;
+      dispatch.gpuModule = ref.getRootReference().getValue().str();
+      auto gpuModule =
+          module.lookupSymbol<mlir::gpu::GPUModuleOp>(dispatch.gpuModule);
+      dispatch.kernel = gpuModule
+                            ? gpuModule.lookupSymbol<mlir::gpu::GPUFuncOp>(
+                                  ref.getLeafReference())
+                            : nullptr;
+      if (!dispatch.kernel ||
+          bindings.size() != 3 * dispatch.kernel.getNumArguments())
+        return createStringError("entry @" + func.getName() + ": kernel " +
+                                 dispatch.gpuModule +
+                                 " is missing after the lowering");
+      llvm::append_range(
+          dispatch.grid,
+          cast<mlir::DenseI64ArrayAttr>(d.get("grid")).asArrayRef());
+      llvm::append_range(
+          dispatch.block,
+          cast<mlir::DenseI64ArrayAttr>(d.get("block")).asArrayRef());
+      for (unsigned i = 0; i < dispatch.kernel.getNumArguments(); ++i) {
+        int64_t buffer = bindings[3 * i], offset = bindings[3 * i + 1],
+                bytes = bindings[3 * i + 2];
+        mlir::BlockArgument arg = dispatch.kernel.getArgument(i);
+        auto type = cast<mlir::MemRefType>(arg.getType());
+        int64_t element = (type.getElementTypeBitWidth() + 7) / 8;
+        if (bytes > maxBindingBytes)
+          return createStringError(formatv(
+              "entry @{0}: kernel {1} binds {2} bytes, more than {3} ({4})",
+              func.getName(), dispatch.gpuModule, bytes, limitName,
+              maxBindingBytes));
+        std::string binding = describeBinding(arg, bytes / element, i);
+        if (binding.empty() || bytes % element)
+          return createStringError("entry @" + func.getName() + ": kernel " +
+                                   dispatch.gpuModule +
+                                   " binds elements of a type the runtime "
+                                   "does not bind");
+        StringRef name = buffer == kScratch ? StringRef("scratch")
+                         : buffer >= 0 && buffer < (int64_t)buffers->size()
+                             ? (*buffers)[buffer]
+                             : StringRef();
+        if (name.empty())
+          return createStringError("entry @" + func.getName() +
+                                   ": a binding of a buffer it does not take");
+        dispatch.bindings.push_back(std::move(binding));
+        dispatch.refs.push_back(
+            formatv("{0}@{1}+{2}", name, offset, bytes).str());
+      }
+      entry.dispatches.push_back(std::move(dispatch));
+    }
+    out.push_back(std::move(entry));
+  }
+  if (out.empty())
+    return createStringError("the " + target +
+                             " lowering left no entry schedule");
+  return out;
+}
+
+std::string seqc::scheduleLine(const EntrySchedule &entry,
+                               ArrayRef<std::string> kernels) {
+  std::string line =
+      formatv("args={0} scratch={1}", join(entry.args, ","), entry.scratch)
+          .str();
+  for (auto [d, kernel] : llvm::zip(entry.dispatches, kernels))
+    line += formatv(" dispatch={0}:{1}", kernel, join(d.refs, ",")).str();
+  return line;
 }
 
 std::string seqc::joinInts(ArrayRef<int64_t> v) {

@@ -106,22 +106,6 @@ std::string kernelEntry(StringRef entry, size_t offset, const SPIRVKernel &k,
       .str();
 }
 
-/// The buffers a model entry takes, in order (the importers' entry ABI
-/// with the weights first, as seq-cpu-abi makes it).
-std::optional<SmallVector<StringRef>> entryBuffers(mlir::func::FuncOp func) {
-  unsigned n = func.getNumArguments();
-  if (func.getName() == "seqc_init_state" && n == 1)
-    return SmallVector<StringRef>{"state"};
-  if (func.getName() == "seqc_step" && (n == 3 || n == 4)) {
-    SmallVector<StringRef> names;
-    if (n == 4)
-      names.push_back("weights");
-    names.append({"tokens", "state", "logits"});
-    return names;
-  }
-  return std::nullopt;
-}
-
 class VulkanTarget : public seqc::TargetBackend {
 public:
   VulkanTarget(seqc::VulkanProfile profile,
@@ -190,84 +174,36 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
                               const seqc::Manifest &manifest,
                               const seqc::ArtifactWriter &artifact,
                               const seqc::ProgressFn &progress) {
+  auto schedules = seqc::collectSchedules(
+      module, "Vulkan", profile.maxStorageBufferRange,
+      "one storage binding of the profile '" + profile.name + "'");
+  if (!schedules)
+    return schedules.takeError();
   seqc::Manifest table = kernelTable();
   SmallVector<std::string> names;
-  SmallVector<std::pair<std::string, std::string>> entries, schedules;
+  SmallVector<std::pair<std::string, std::string>> entries, lines;
   std::string blob;
   // Identical kernels (the same code, sizes and bindings: a layer's
   // kernels and the next layer's) are kept once.
   StringMap<std::string> known;
   size_t dispatches = 0;
-  for (auto func : module.getOps<mlir::func::FuncOp>()) {
-    auto list = func->getAttrOfType<mlir::ArrayAttr>(seqc::kScheduleAttr);
-    auto scratch = func->getAttrOfType<mlir::IntegerAttr>(seqc::kScratchAttr);
-    if (!list || !scratch)
-      continue;
-    auto buffers = entryBuffers(func);
-    if (!buffers)
-      return createStringError("entry @" + func.getName() +
-                               " is not one the Vulkan runtime runs");
-    std::string line =
-        formatv("args={0} scratch={1}", join(*buffers, ","), scratch.getInt())
-            .str();
-    for (mlir::Attribute a : list) {
-      auto d = cast<mlir::DictionaryAttr>(a);
-      auto ref = cast<mlir::SymbolRefAttr>(d.get("kernel"));
-      ArrayRef<int64_t> grid =
-          cast<mlir::DenseI64ArrayAttr>(d.get("grid")).asArrayRef();
-      ArrayRef<int64_t> block =
-          cast<mlir::DenseI64ArrayAttr>(d.get("block")).asArrayRef();
-      ArrayRef<int64_t> bindings =
-          cast<mlir::DenseI64ArrayAttr>(d.get("bindings")).asArrayRef();
-      StringRef root = ref.getRootReference().getValue();
-      auto gpuModule = module.lookupSymbol<mlir::gpu::GPUModuleOp>(root);
+  for (seqc::EntrySchedule &entry : *schedules) {
+    SmallVector<std::string> kernels;
+    for (seqc::ScheduledDispatch &d : entry.dispatches) {
       auto spvModule =
-          module.lookupSymbol<mlir::spirv::ModuleOp>(("__spv__" + root).str());
-      mlir::gpu::GPUFuncOp kernel =
-          gpuModule ? gpuModule.lookupSymbol<mlir::gpu::GPUFuncOp>(
-                          ref.getLeafReference())
-                    : nullptr;
-      if (!kernel || !spvModule ||
-          bindings.size() != 3 * kernel.getNumArguments())
-        return createStringError("entry @" + func.getName() + ": kernel " +
-                                 root + " is missing after the lowering");
-      auto spv = describeSPIRV(spvModule, "kernel " + root);
+          module.lookupSymbol<mlir::spirv::ModuleOp>("__spv__" + d.gpuModule);
+      if (!spvModule)
+        return createStringError("entry @" + entry.name +
+                                 ": no SPIR-V "
+                                 "module for kernel " +
+                                 d.gpuModule);
+      auto spv = describeSPIRV(spvModule, "kernel " + d.gpuModule);
       if (!spv)
         return spv.takeError();
-      SmallVector<std::string> tableBindings, dispatchBindings;
-      for (unsigned i = 0; i < kernel.getNumArguments(); ++i) {
-        int64_t buffer = bindings[3 * i], offset = bindings[3 * i + 1],
-                bytes = bindings[3 * i + 2];
-        auto type = cast<mlir::MemRefType>(kernel.getArgument(i).getType());
-        int64_t element = (type.getElementTypeBitWidth() + 7) / 8;
-        if (bytes > (int64_t)profile.maxStorageBufferRange)
-          return createStringError(formatv(
-              "entry @{0}: kernel {1} binds {2} bytes, more than one storage "
-              "binding of the profile '{3}' ({4})",
-              func.getName(), root, bytes, profile.name,
-              profile.maxStorageBufferRange));
-        std::string binding =
-            seqc::describeBinding(kernel.getArgument(i), bytes / element, i);
-        if (binding.empty() || bytes % element)
-          return createStringError("entry @" + func.getName() + ": kernel " +
-                                   root +
-                                   " binds elements of a type the "
-                                   "runtime does not bind");
-        tableBindings.push_back(binding);
-        StringRef name = buffer == seqc::kScratch ? StringRef("scratch")
-                         : buffer >= 0 && buffer < (int64_t)buffers->size()
-                             ? (*buffers)[buffer]
-                             : StringRef();
-        if (name.empty())
-          return createStringError("entry @" + func.getName() +
-                                   ": a binding of a buffer it does not take");
-        dispatchBindings.push_back(
-            formatv("{0}@{1}+{2}", name, offset, bytes).str());
-      }
       std::string key(reinterpret_cast<const char *>(spv->words.data()),
                       spv->words.size() * sizeof(uint32_t));
-      key += seqc::joinInts(grid) + "/" + seqc::joinInts(block) + "/" +
-             join(tableBindings, ",");
+      key += seqc::joinInts(d.grid) + "/" + seqc::joinInts(d.block) + "/" +
+             join(d.bindings, ",");
       auto [it, inserted] =
           known.try_emplace(key, "k" + std::to_string(names.size()));
       if (inserted) {
@@ -276,25 +212,20 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
                     spv->words.size() * sizeof(uint32_t));
         names.push_back(it->second);
         entries.push_back({seqc::artifact::kKernelKeyPrefix + it->second,
-                           kernelEntry(kernel.getName(), offset, *spv, grid,
-                                       block, tableBindings)});
+                           kernelEntry(d.kernel.getName(), offset, *spv, d.grid,
+                                       d.block, d.bindings)});
       }
-      line +=
-          formatv(" dispatch={0}:{1}", it->second, join(dispatchBindings, ","))
-              .str();
+      kernels.push_back(it->second);
       ++dispatches;
     }
-    schedules.push_back(
-        {std::string(seqc::artifact::kScheduleKeyPrefix) + func.getName().str(),
-         line});
+    lines.push_back({seqc::artifact::kScheduleKeyPrefix + entry.name,
+                     seqc::scheduleLine(entry, kernels)});
   }
-  if (schedules.empty())
-    return createStringError("the Vulkan lowering left no entry schedule");
   table.add(seqc::artifact::Key::Kernels, join(names, " "));
   addProfile(table);
   for (auto &[key, value] : entries)
     table.add(StringRef(key), value);
-  for (auto &[key, value] : schedules)
+  for (auto &[key, value] : lines)
     table.add(StringRef(key), value);
 
   progress(formatv("writing {0} ({1} kernels for {2} dispatches, {3} bytes "

@@ -11,27 +11,22 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "reference"))
+import kernels_file  # noqa: E402
+
 
 def main():
-    path = os.path.join(sys.argv[1], "kernels.bin")
+    magic, manifest, code = kernels_file.read(sys.argv[1])
     envs = sys.argv[2:]
-    data = open(path, "rb").read()
-    nl = data.index(b"\n")
-    magic, size = data[:nl].split(b" ")
-    if magic != b"SEQCSPV1":
-        print(f"{path}: not a Vulkan kernels file")
+    if magic != "SEQCSPV1":
+        print(f"{sys.argv[1]}: not a Vulkan artifact")
         return 1
-    text = data[nl + 1:nl + 1 + int(size)].decode()
-    code = data[(nl + 1 + int(size) + 15) // 16 * 16:]
-    kernels = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key.startswith("kernel."):
-            fields = dict(f.split("=", 1) for f in value.split(" "))
-            offset, length = map(int, fields["spirv"].split("+"))
-            kernels[key[len("kernel."):]] = code[offset:offset + length]
+    kernels = {name: kernels_file.code_range(
+                   code, kernels_file.kernel_fields(manifest, name), "spirv")
+               for name in manifest.get("kernels", "").split()}
     if not kernels:
-        print(f"{path}: no kernels")
+        print(f"{sys.argv[1]}: no kernels")
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         for name, spirv in kernels.items():

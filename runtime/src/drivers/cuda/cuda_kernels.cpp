@@ -7,9 +7,11 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 using namespace seqc::cuda;
@@ -170,6 +172,20 @@ struct Runner::Impl {
     std::vector<CUdeviceptr> buffers;
   };
   std::map<std::string, Prepared> kernels;
+  /// Model artifacts: the device buffers the schedules name, and per entry
+  /// its launches (each kernel argument a device address) and, once run,
+  /// their CUDA graph.
+  struct Buffer {
+    CUdeviceptr ptr = 0;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, Buffer> modelBuffers;
+  struct Launch {
+    Prepared *kernel = nullptr;
+    std::vector<CUdeviceptr> params;
+  };
+  std::map<std::string, std::vector<Launch>> entries;
+  std::map<std::string, CUgraphExec> graphs;
 
   bool checkKernel(const Kernel &k, std::string &error) const {
     std::string kp = "kernel " + k.name + " needs ";
@@ -245,6 +261,9 @@ struct Runner::Impl {
               " in its module (" + errorText(api, r) + ")";
       return false;
     }
+    // A model's kernels take the model's buffers (prepareModel).
+    if (!artifact->schedules.empty())
+      return true;
     for (const Binding &b : k.bindings) {
       CUdeviceptr ptr = 0;
       if (!device.check(api.cuMemAlloc(&ptr, b.bytes()), "cuMemAlloc", error))
@@ -257,9 +276,39 @@ struct Runner::Impl {
   }
 
   bool launchOnce(Prepared &p, std::string &error) {
+    return launchWith(p, p.buffers, error);
+  }
+
+  /// Captures what `launches` launches on the stream as a CUDA graph,
+  /// instantiated into `exec`.
+  bool capture(const std::function<bool()> &launches, CUgraphExec &exec,
+               std::string &error) {
+    const Api &api = *device.api;
+    CUgraph captured = nullptr;
+    if (!device.check(
+            api.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL),
+            "cuStreamBeginCapture", error))
+      return false;
+    bool recorded = launches();
+    // The capture is ended either way; a failed launch's message wins.
+    std::string endError;
+    bool ended = device.check(api.cuStreamEndCapture(stream, &captured),
+                              "cuStreamEndCapture", endError);
+    if (recorded && !ended)
+      error = endError;
+    bool made = recorded && ended &&
+                device.check(api.cuGraphInstantiate(&exec, captured, 0),
+                             "cuGraphInstantiate", error);
+    if (captured)
+      api.cuGraphDestroy(captured);
+    return made;
+  }
+
+  bool launchWith(Prepared &p, std::vector<CUdeviceptr> &buffers,
+                  std::string &error) {
     const Kernel &k = *p.kernel;
     std::vector<void *> params;
-    for (CUdeviceptr &ptr : p.buffers)
+    for (CUdeviceptr &ptr : buffers)
       params.push_back(&ptr);
     // Static shared memory only: it is in the module, not a launch size.
     return device.check(device.api->cuLaunchKernel(
@@ -272,6 +321,10 @@ struct Runner::Impl {
   ~Impl() {
     if (!device.api)
       return;
+    for (auto &[name, exec] : graphs)
+      device.api->cuGraphExecDestroy(exec);
+    for (auto &[name, b] : modelBuffers)
+      device.api->cuMemFree(b.ptr);
     for (auto &[name, p] : kernels) {
       for (CUdeviceptr ptr : p.buffers)
         device.api->cuMemFree(ptr);
@@ -319,6 +372,12 @@ bool Runner::launch(const std::string &kernel,
                     const std::vector<unsigned> &readBack,
                     std::map<unsigned, std::string> &results,
                     std::string &error) {
+  if (!impl->artifact->schedules.empty()) {
+    error = impl->artifact->dir +
+            " is a model: its kernels take the model's buffers; run it with "
+            "seqc-run";
+    return false;
+  }
   auto it = impl->kernels.find(kernel);
   if (it == impl->kernels.end()) {
     error = "no kernel named '" + kernel + "'";
@@ -363,8 +422,121 @@ bool Runner::launch(const std::string &kernel,
   return true;
 }
 
+bool Runner::prepareModel(const std::map<std::string, uint64_t> &bytes,
+                          std::string &error) {
+  const KernelArtifact &artifact = *impl->artifact;
+  if (artifact.schedules.empty()) {
+    error = artifact.dir + ": a kernel artifact, not a model";
+    return false;
+  }
+  const Api &api = *impl->device.api;
+  std::map<std::string, uint64_t> sizes = bytes;
+  uint64_t scratch = 0;
+  for (auto &[name, schedule] : artifact.schedules)
+    scratch = std::max(scratch, schedule.scratch);
+  sizes["scratch"] = scratch;
+  for (auto &[name, n] : sizes) {
+    Impl::Buffer &b = impl->modelBuffers[name];
+    b.bytes = n;
+    // cuMemAlloc of 0 bytes fails; an unused buffer gets 256.
+    if (!impl->device.check(api.cuMemAlloc(&b.ptr, std::max<uint64_t>(n, 256)),
+                            ("cuMemAlloc(" + name + ")").c_str(), error) ||
+        !impl->device.check(
+            api.cuMemsetD8(b.ptr, 0, std::max<uint64_t>(n, 256)), "cuMemsetD8",
+            error))
+      return false;
+  }
+  for (auto &[name, schedule] : artifact.schedules) {
+    std::vector<Impl::Launch> &launches = impl->entries[name];
+    for (size_t i = 0; i < schedule.dispatches.size(); ++i) {
+      const gpu::Dispatch &d = schedule.dispatches[i];
+      Impl::Launch launch;
+      launch.kernel = &impl->kernels.at(artifact.kernels[d.kernel].name);
+      for (size_t b = 0; b < d.bindings.size(); ++b) {
+        const gpu::Dispatch::Ref &ref = d.bindings[b];
+        const std::string &buffer = ref.buffer == gpu::Schedule::kScratch
+                                        ? std::string("scratch")
+                                        : schedule.args[ref.buffer];
+        auto it = impl->modelBuffers.find(buffer);
+        if (it == impl->modelBuffers.end()) {
+          error = "entry " + name + " takes a buffer '" + buffer +
+                  "' the runtime does not have";
+          return false;
+        }
+        if (ref.offset > it->second.bytes ||
+            ref.bytes > it->second.bytes - ref.offset) {
+          error = "entry " + name + ", dispatch " + std::to_string(i) +
+                  ": binding " + std::to_string(b) + " (" +
+                  std::to_string(ref.bytes) + " bytes at " +
+                  std::to_string(ref.offset) + ") lies outside its buffer '" +
+                  buffer + "' of " + std::to_string(it->second.bytes) +
+                  " bytes";
+          return false;
+        }
+        launch.params.push_back(it->second.ptr + ref.offset);
+      }
+      launches.push_back(std::move(launch));
+    }
+  }
+  return true;
+}
+
+bool Runner::copyToModel(const std::string &buffer, const void *data,
+                         size_t bytes, std::string &error) {
+  Impl::Buffer *b =
+      gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
+  return b &&
+         impl->device.check(impl->device.api->cuMemcpyHtoD(b->ptr, data, bytes),
+                            "cuMemcpyHtoD", error);
+}
+
+bool Runner::copyFromModel(const std::string &buffer, void *data, size_t bytes,
+                           std::string &error) {
+  Impl::Buffer *b =
+      gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
+  return b &&
+         impl->device.check(impl->device.api->cuMemcpyDtoH(data, b->ptr, bytes),
+                            "cuMemcpyDtoH", error);
+}
+
+bool Runner::runEntry(const std::string &entry, std::string &error) {
+  auto it = impl->entries.find(entry);
+  if (it == impl->entries.end()) {
+    error = impl->artifact->dir + " has no entry " + entry;
+    return false;
+  }
+  const Api &api = *impl->device.api;
+  auto launchAll = [&]() {
+    for (Impl::Launch &l : it->second)
+      if (!impl->launchWith(*l.kernel, l.params, error))
+        return false;
+    return true;
+  };
+  // The entry's launches are captured once as a CUDA graph and replayed
+  // (SEQC_CUDA_GRAPH=0: launched one by one).
+  const char *graphs = std::getenv("SEQC_CUDA_GRAPH");
+  bool useGraph = !(graphs && std::strcmp(graphs, "0") == 0);
+  if (useGraph && !impl->graphs.count(entry)) {
+    CUgraphExec exec = nullptr;
+    if (!impl->capture(launchAll, exec, error))
+      return false;
+    impl->graphs[entry] = exec;
+  }
+  bool ok = useGraph
+                ? impl->device.check(
+                      api.cuGraphLaunch(impl->graphs.at(entry), impl->stream),
+                      "cuGraphLaunch", error)
+                : launchAll();
+  return ok && impl->device.check(api.cuStreamSynchronize(impl->stream),
+                                  ("entry " + entry).c_str(), error);
+}
+
 bool Runner::timeSequence(int warmup, int iterations, bool graph,
                           double &seconds, std::string &error) {
+  if (!impl->artifact->schedules.empty()) {
+    error = impl->artifact->dir + " is a model: run it with seqc-run";
+    return false;
+  }
   const Api &api = *impl->device.api;
   std::vector<Impl::Prepared *> order;
   for (const Kernel &k : impl->artifact->kernels)
@@ -377,34 +549,13 @@ bool Runner::timeSequence(int warmup, int iterations, bool graph,
   };
   // With `graph`, the sequence is captured once and replayed: one launch
   // of the graph per iteration instead of one cuLaunchKernel per kernel.
-  CUgraph captured = nullptr;
   CUgraphExec exec = nullptr;
   auto release = [&]() {
     if (exec)
       api.cuGraphExecDestroy(exec);
-    if (captured)
-      api.cuGraphDestroy(captured);
   };
-  if (graph) {
-    if (!impl->device.check(api.cuStreamBeginCapture(
-                                impl->stream, CU_STREAM_CAPTURE_MODE_GLOBAL),
-                            "cuStreamBeginCapture", error))
-      return false;
-    bool recorded = once();
-    // The capture is ended either way; a failed launch's message wins.
-    std::string endError;
-    bool ended =
-        impl->device.check(api.cuStreamEndCapture(impl->stream, &captured),
-                           "cuStreamEndCapture", endError);
-    if (recorded && !ended)
-      error = endError;
-    if (!recorded || !ended ||
-        !impl->device.check(api.cuGraphInstantiate(&exec, captured, 0),
-                            "cuGraphInstantiate", error)) {
-      release();
-      return false;
-    }
-  }
+  if (graph && !impl->capture(once, exec, error))
+    return false;
   auto step = [&]() {
     return graph ? impl->device.check(api.cuGraphLaunch(exec, impl->stream),
                                       "cuGraphLaunch", error)
@@ -428,6 +579,10 @@ bool Runner::timeSequence(int warmup, int iterations, bool graph,
 
 bool Runner::time(const std::string &kernel, int warmup, int iterations,
                   double &seconds, std::string &error) {
+  if (!impl->artifact->schedules.empty()) {
+    error = impl->artifact->dir + " is a model: run it with seqc-run";
+    return false;
+  }
   auto it = impl->kernels.find(kernel);
   if (it == impl->kernels.end()) {
     error = "no kernel named '" + kernel + "'";

@@ -12,8 +12,9 @@
 // buffer per binding, once. A launch copies inputs to the device, launches
 // on one stream, waits and reads back.
 //
-// The runtime's model drivers (driver.h) do not use it yet: whole models
-// are not compiled for CUDA.
+// Model artifacts (seqc compile MODEL --target=cuda) add one schedule per
+// entry: the runtime's cuda driver (cuda_driver.cpp) resolves each to
+// launches on device addresses once and replays it as a CUDA graph.
 //
 //===----------------------------------------------------------------------===//
 
@@ -81,6 +82,23 @@ public:
   /// (host clock around the launches and one stream synchronization).
   bool time(const std::string &kernel, int warmup, int iterations,
             double &seconds, std::string &error);
+
+  /// Model artifacts (kernels.bin with schedules): allocates the device
+  /// buffers the schedules name, `bytes` giving each argument's size
+  /// (weights, tokens, state, logits; the scratch size is the schedules'),
+  /// and resolves every launch's arguments to device addresses once. A
+  /// binding outside its buffer is an error here.
+  bool prepareModel(const std::map<std::string, uint64_t> &bytes,
+                    std::string &error);
+  /// Copies `bytes` bytes to / from the start of a model buffer.
+  bool copyToModel(const std::string &buffer, const void *data, size_t bytes,
+                   std::string &error);
+  bool copyFromModel(const std::string &buffer, void *data, size_t bytes,
+                     std::string &error);
+  /// Runs `entry`'s launches in order on the stream, captured as a CUDA
+  /// graph on the first run and replayed after (SEQC_CUDA_GRAPH=0: one
+  /// cuLaunchKernel each), and waits for them.
+  bool runEntry(const std::string &entry, std::string &error);
 
   /// Launches every kernel of the artifact in table order, `warmup` times
   /// then `iterations` times, and gives the mean seconds per sequence. With

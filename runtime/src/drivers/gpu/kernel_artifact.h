@@ -117,6 +117,21 @@ struct KernelArtifact {
   std::string codeOf(const Kernel &kernel, const std::string &field) const;
 };
 
+/// A model buffer of at least `bytes` bytes named `name` in `buffers` (a
+/// runner's: each Buffer has a `bytes` field), or null with `error` set.
+template <typename Buffer>
+Buffer *findModelBuffer(std::map<std::string, Buffer> &buffers,
+                        const std::string &name, size_t bytes,
+                        std::string &error) {
+  auto it = buffers.find(name);
+  if (it == buffers.end() || bytes > it->second.bytes) {
+    error =
+        "no model buffer '" + name + "' of " + std::to_string(bytes) + " bytes";
+    return nullptr;
+  }
+  return &it->second;
+}
+
 /// The binding of function argument `arg` of `kernel`, or -1.
 inline int bindingOfArg(const Kernel &kernel, unsigned arg) {
   for (size_t i = 0; i < kernel.bindings.size(); ++i)

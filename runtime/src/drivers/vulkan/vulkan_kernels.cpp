@@ -139,6 +139,8 @@ struct Runner::Impl {
   /// command buffer per entry.
   std::map<std::string, Buffer> modelBuffers;
   std::map<std::string, VkCommandBuffer> entries;
+  /// Validation messages already reported by runEntry.
+  size_t reported = 0;
 
   ~Impl();
   bool createInstance(const Options &options, std::string &error);
@@ -713,11 +715,20 @@ bool Runner::prepareModel(const std::map<std::string, uint64_t> &bytes,
   return true;
 }
 
-uint8_t *Runner::modelBuffer(const std::string &name) {
-  auto it = impl->modelBuffers.find(name);
-  return it == impl->modelBuffers.end()
-             ? nullptr
-             : static_cast<uint8_t *>(it->second.mapped);
+bool Runner::copyToModel(const std::string &buffer, const void *data,
+                         size_t bytes, std::string &error) {
+  Buffer *b = gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
+  if (b)
+    std::memcpy(b->mapped, data, bytes);
+  return b;
+}
+
+bool Runner::copyFromModel(const std::string &buffer, void *data, size_t bytes,
+                           std::string &error) {
+  Buffer *b = gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
+  if (b)
+    std::memcpy(data, b->mapped, bytes);
+  return b;
 }
 
 bool Runner::runEntry(const std::string &entry, std::string &error) {
@@ -726,7 +737,19 @@ bool Runner::runEntry(const std::string &entry, std::string &error) {
     error = impl->artifact->dir + " has no entry " + entry;
     return false;
   }
-  return impl->submit(it->second, error);
+  if (!impl->submit(it->second, error))
+    return false;
+  // Messages since the last call (pipeline creation's included).
+  const std::vector<std::string> &messages = impl->messages;
+  if (messages.size() > impl->reported) {
+    size_t more = messages.size() - impl->reported - 1;
+    error =
+        "the Vulkan validation layer reported: " + messages[impl->reported] +
+        (more ? " (and " + std::to_string(more) + " more)" : "");
+    impl->reported = messages.size();
+    return false;
+  }
+  return true;
 }
 
 const std::vector<std::string> &Runner::validationMessages() const {

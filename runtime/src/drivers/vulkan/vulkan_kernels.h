@@ -81,9 +81,14 @@ public:
   /// error here.
   bool prepareModel(const std::map<std::string, uint64_t> &bytes,
                     std::string &error);
-  /// The mapping of a model buffer (host-visible and coherent), or null.
-  uint8_t *modelBuffer(const std::string &name);
-  /// Submits `entry`'s command buffer and waits for it.
+  /// Copies `bytes` bytes to / from the start of a model buffer (through
+  /// its mapping: host-visible, coherent memory).
+  bool copyToModel(const std::string &buffer, const void *data, size_t bytes,
+                   std::string &error);
+  bool copyFromModel(const std::string &buffer, void *data, size_t bytes,
+                     std::string &error);
+  /// Submits `entry`'s command buffer and waits for it. With validation, a
+  /// message the layer reported since the last call fails it.
   bool runEntry(const std::string &entry, std::string &error);
 
   /// Messages of the validation layer so far (warnings and errors).
