@@ -115,6 +115,7 @@ void seqc::registerAllPasses() {
   seqc::registerCPUPipeline();
   seqc::registerGPUMappingPipeline();
   seqc::registerGPUSchedulePass();
+  seqc::registerGPUProductsPasses();
   seqc::registerVulkanPipeline();
   seqc::registerCUDAPipeline();
   registerTransformsPasses();

@@ -60,8 +60,9 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createCanonicalizerPass());
   // Fewer kernels: elementwise producers fused into their consumers (each
-  // kernel is a dispatch, with a barrier, per token).
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  // kernel is a dispatch, with a barrier, per token), but not into
+  // products, where they would be recomputed for every output element.
+  pm.addNestedPass<func::FuncOp>(createGPUFuseElementwisePass());
   pm.addPass(createCanonicalizerPass());
   addBufferizationPasses(pm);
   pm.addPass(createCanonicalizerPass());
@@ -69,6 +70,9 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
   seq::SeqStridedCopyToLinalgPassOptions copies;
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(seq::createSeqStridedCopyToLinalgPass(copies));
+  // Products: a workgroup per output element, its threads sharing the
+  // reduction.
+  pm.addNestedPass<func::FuncOp>(createGPUProductsPass());
   // Threads, not only workgroups: the loops the mapping will take, tiled.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createGPUTileLoopsPass());

@@ -136,7 +136,9 @@ struct GPUSchedulePass
         if (!shift || it == places.end() || !view.getSizes().empty())
           return view.emitError("a view of the GPU schedule needs a constant "
                                 "byte offset and static sizes");
-        places[view] = {it->second.buffer, it->second.base + *shift};
+        // A copy first: inserting may move the map's entries.
+        Place source = it->second;
+        places[view] = {source.buffer, source.base + *shift};
         continue;
       }
       if (auto like = dyn_cast<ViewLikeOpInterface>(op)) {
@@ -147,7 +149,8 @@ struct GPUSchedulePass
         auto type = dyn_cast<MemRefType>(op.getResult(0).getType());
         if (!type || failed(staticLayout(&op, type)))
           return failure();
-        places[op.getResult(0)] = it->second;
+        Place source = it->second; // before inserting moves it
+        places[op.getResult(0)] = source;
         continue;
       }
       if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {

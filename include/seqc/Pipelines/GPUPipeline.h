@@ -67,6 +67,15 @@ std::unique_ptr<mlir::Pass> createGPUSchedulePass();
 /// seq-gpu-step-entries: erases seqc_prefill and seqc_prefill_all, whose
 /// host part loops over tokens (prompts run token by token on GPUs).
 std::unique_ptr<mlir::Pass> createGPUStepEntriesPass();
+/// seq-gpu-products (on func.func, buffers): each marked product a
+/// workgroup per output element whose 64 threads share the reduction
+/// (GPUProducts.cpp); seq-gpu-fuse-elementwise (on func.func, tensors):
+/// elementwise fusion but into products. registerGPUProductsPasses()
+/// makes both known to seqc-opt.
+std::unique_ptr<mlir::Pass> createGPUProductsPass();
+std::unique_ptr<mlir::Pass> createGPUFuseElementwisePass();
+void registerGPUProductsPasses();
+
 /// seq-gpu-tile-loops (on func.func): the innermost dimension of each
 /// outermost parallel loop without a mapping tiled by 64, tile iterations
 /// to threads.

@@ -1,0 +1,269 @@
+//===- GPUProducts.cpp - the model's products as workgroup reductions ----===//
+//
+// The greedy GPU mapping gives a matrix product's output elements to
+// threads and leaves each thread the whole reduction: one thread walks a
+// weight row alone, its neighbours walk other rows, so a warp's loads are
+// a row apart (uncoalesced) and a decode step of a 2048-wide model has too
+// few threads to fill a GPU. seq-gpu-products gives each output element a
+// workgroup instead, as the hand-written decode kernels do
+// (lib/Target/GPU/kernels/decode.mlir): its 64 threads take every 64th
+// reduction index, so neighbouring threads read neighbouring weights, then
+// add their partial sums by a tree in workgroup memory. The body of the
+// product is the model's own (f32, f16 or int8 weights, q4 nibbles with
+// their group scales), cloned into the loop: the pass needs only that the
+// product adds a term to its output (linalg.yield of arith.addf with the
+// output), which is how every product of the model pipeline is written
+// and which the `reassoc` the products carry allows to reorder.
+//
+// Before bufferization, seq-gpu-fuse-elementwise fuses elementwise producers
+// into their consumers except into products: fused there, a token-shift
+// mix would be recomputed for every output row.
+//
+//===----------------------------------------------------------------------===//
+
+#include "seqc/Pipelines/GPUPipeline.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+using namespace mlir;
+
+namespace {
+
+/// Threads of a product's workgroup (a power of two: the tree halves it).
+constexpr int64_t kThreads = 64;
+
+/// The term a product adds to its output: the operand of the yielded
+/// arith.addf that is not the output, when the output is used by nothing
+/// else.
+Value productTerm(linalg::GenericOp op, arith::AddFOp &add) {
+  auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
+  if (yield.getNumOperands() != 1)
+    return nullptr;
+  add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  BlockArgument out = op.getBody()->getArguments().back();
+  if (!add || !out.hasOneUse())
+    return nullptr;
+  if (add.getLhs() == out)
+    return add.getRhs();
+  if (add.getRhs() == out)
+    return add.getLhs();
+  return nullptr;
+}
+
+struct GPUProductsPass
+    : public PassWrapper<GPUProductsPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUProductsPass)
+  StringRef getArgument() const override { return "seq-gpu-products"; }
+  StringRef getDescription() const override {
+    return "Lower the marked products (linalg on buffers) to a workgroup "
+           "per output element, its threads sharing the reduction";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<affine::AffineDialect, gpu::GPUDialect,
+                    memref::MemRefDialect, scf::SCFDialect>();
+  }
+
+  /// Whether `op` is a product this pass lowers: static, on buffers, two
+  /// parallel dimensions and one reduction, one output it adds a term to.
+  static bool matches(linalg::GenericOp op) {
+    if (!op->hasAttr("seq.parallel") || !op.hasPureBufferSemantics() ||
+        op.getNumDpsInits() != 1 || op.getNumLoops() != 3 ||
+        op.getNumReductionLoops() != 1)
+      return false;
+    for (int64_t n : op.getStaticLoopRanges())
+      if (ShapedType::isDynamic(n))
+        return false;
+    auto out = dyn_cast<MemRefType>(op.getDpsInitOperand(0)->get().getType());
+    arith::AddFOp add;
+    return out && out.getElementType().isF32() && productTerm(op, add);
+  }
+
+  void lower(linalg::GenericOp op) {
+    MLIRContext *ctx = &getContext();
+    Location loc = op.getLoc();
+    OpBuilder b(op);
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+    unsigned reduction = 0;
+    SmallVector<unsigned> parallel;
+    for (auto [d, it] : llvm::enumerate(iterators))
+      if (it == utils::IteratorType::reduction)
+        reduction = d;
+      else
+        parallel.push_back(d);
+    arith::AddFOp add;
+    Value term = productTerm(op, add);
+
+    auto index = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v).getResult();
+    };
+    Value c0 = index(0), c1 = index(1);
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    auto identity = AffineMap::getMultiDimIdentityMap(1, ctx);
+    auto mapping = [&](gpu::Processor p) {
+      return gpu::ParallelLoopDimMappingAttr::get(ctx, p, identity, identity);
+    };
+    // Indices of an operand at the loops' induction variables.
+    auto indices = [&](OpBuilder &ib, AffineMap map, ArrayRef<Value> ivs) {
+      SmallVector<Value> out;
+      for (AffineExpr e : map.getResults()) {
+        if (auto dim = dyn_cast<AffineDimExpr>(e))
+          out.push_back(ivs[dim.getPosition()]);
+        else
+          out.push_back(affine::AffineApplyOp::create(
+              ib, loc, AffineMap::get(map.getNumDims(), 0, e), ivs));
+      }
+      return out;
+    };
+
+    // A workgroup per output element.
+    auto outer = scf::ParallelOp::create(
+        b, loc, ValueRange{c0, c0},
+        ValueRange{index(ranges[parallel[0]]), index(ranges[parallel[1]])},
+        ValueRange{c1, c1});
+    (void)gpu::setMappingAttr(outer, {mapping(gpu::Processor::BlockX),
+                                      mapping(gpu::Processor::BlockY)});
+    b.setInsertionPointToStart(outer.getBody());
+    auto workgroup =
+        gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    Value partial = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get({kThreads}, b.getF32Type(), MemRefLayoutAttrInterface(),
+                        workgroup));
+    auto inner = scf::ParallelOp::create(
+        b, loc, ValueRange{c0}, ValueRange{index(kThreads)}, ValueRange{c1});
+    (void)gpu::setMappingAttr(inner, {mapping(gpu::Processor::ThreadX)});
+    b.setInsertionPointToStart(inner.getBody());
+    Value t = inner.getInductionVars()[0];
+
+    // Each thread sums the terms of every kThreads-th reduction index.
+    SmallVector<Value> ivs(3);
+    ivs[parallel[0]] = outer.getInductionVars()[0];
+    ivs[parallel[1]] = outer.getInductionVars()[1];
+    auto loop = scf::ForOp::create(
+        b, loc, t, index(ranges[reduction]), index(kThreads), ValueRange{zero},
+        [&](OpBuilder &lb, Location l, Value k, ValueRange acc) {
+          SmallVector<Value> at = ivs;
+          at[reduction] = k;
+          IRMapping map;
+          for (OpOperand *input : op.getDpsInputOperands()) {
+            AffineMap m = op.getMatchingIndexingMap(input);
+            Value v =
+                memref::LoadOp::create(lb, l, input->get(), indices(lb, m, at));
+            map.map(op.getMatchingBlockArgument(input), v);
+          }
+          for (Operation &inner : op.getBody()->without_terminator()) {
+            if (&inner == add.getOperation())
+              continue;
+            if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
+              map.map(idx.getResult(), at[idx.getDim()]);
+              continue;
+            }
+            lb.clone(inner, map);
+          }
+          Value sum = arith::AddFOp::create(
+              lb, l, acc[0], map.lookupOrDefault(term), add.getFastmathAttr());
+          scf::YieldOp::create(lb, l, sum);
+        });
+    memref::StoreOp::create(b, loc, loop.getResult(0), partial, t);
+    gpu::BarrierOp::create(b, loc);
+    // The tree: halving strides, a barrier after each step.
+    auto tree = scf::ForOp::create(
+        b, loc, c0, index(llvm::Log2_64(kThreads)), c1,
+        ValueRange{index(kThreads / 2)},
+        [&](OpBuilder &lb, Location l, Value, ValueRange stride) {
+          Value active = arith::CmpIOp::create(lb, l, arith::CmpIPredicate::ult,
+                                               t, stride[0]);
+          scf::IfOp::create(lb, l, active, [&](OpBuilder &ib, Location il) {
+            Value other = arith::AddIOp::create(ib, il, t, stride[0]);
+            Value mine = memref::LoadOp::create(ib, il, partial, t);
+            Value theirs = memref::LoadOp::create(ib, il, partial, other);
+            memref::StoreOp::create(ib, il,
+                                    arith::AddFOp::create(ib, il, mine, theirs),
+                                    partial, t);
+            scf::YieldOp::create(ib, il);
+          });
+          gpu::BarrierOp::create(lb, l);
+          Value half = arith::DivUIOp::create(lb, l, stride[0], index(2));
+          scf::YieldOp::create(lb, l, half);
+        });
+    (void)tree;
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t, c0);
+    scf::IfOp::create(b, loc, first, [&](OpBuilder &ib, Location il) {
+      OpOperand *init = op.getDpsInitOperand(0);
+      SmallVector<Value> at = indices(ib, op.getMatchingIndexingMap(init), ivs);
+      Value old = memref::LoadOp::create(ib, il, init->get(), at);
+      Value total = memref::LoadOp::create(ib, il, partial, c0);
+      memref::StoreOp::create(
+          ib, il,
+          arith::AddFOp::create(ib, il, old, total, add.getFastmathAttr()),
+          init->get(), at);
+      scf::YieldOp::create(ib, il);
+    });
+    op.erase();
+  }
+
+  void runOnOperation() override {
+    SmallVector<linalg::GenericOp> products;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (matches(op))
+        products.push_back(op);
+    });
+    for (linalg::GenericOp op : products)
+      lower(op);
+  }
+};
+
+/// linalg-fuse-elementwise-ops, but never into a product (an op with a
+/// reduction): the producer would be recomputed for every output element.
+struct GPUFuseElementwisePass
+    : public PassWrapper<GPUFuseElementwisePass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUFuseElementwisePass)
+  StringRef getArgument() const override { return "seq-gpu-fuse-elementwise"; }
+  StringRef getDescription() const override {
+    return "Fuse elementwise producers into consumers that have no reduction";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<affine::AffineDialect, linalg::LinalgDialect,
+                    memref::MemRefDialect, tensor::TensorDialect>();
+  }
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    linalg::populateElementwiseOpsFusionPatterns(
+        patterns, [](OpOperand *fused) {
+          auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
+          Operation *producer = fused->get().getDefiningOp();
+          return consumer && producer && producer->hasOneUse() &&
+                 consumer.getNumReductionLoops() == 0;
+        });
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> seqc::createGPUProductsPass() {
+  return std::make_unique<GPUProductsPass>();
+}
+
+std::unique_ptr<Pass> seqc::createGPUFuseElementwisePass() {
+  return std::make_unique<GPUFuseElementwisePass>();
+}
+
+void seqc::registerGPUProductsPasses() {
+  PassRegistration<GPUProductsPass>();
+  PassRegistration<GPUFuseElementwisePass>();
+}
