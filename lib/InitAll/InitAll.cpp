@@ -5,6 +5,7 @@
 
 #include "dialects/Seq/IR/SeqDialect.h"
 #include "passes/Codegen/CPU/Passes.h"
+#include "passes/Codegen/GPU/Passes.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Transforms/Passes.h"
 #include "seqc/Pipelines/CPUPipeline.h"
@@ -112,10 +113,9 @@ void seqc::registerAllPasses() {
   seq::registerSeqConversionPasses();
   seqc::registerModelPipeline();
   seq::registerSeqCPUCodegenPasses();
+  seq::registerSeqGPUCodegenPasses();
   seqc::registerCPUPipeline();
   seqc::registerGPUMappingPipeline();
-  seqc::registerGPUSchedulePass();
-  seqc::registerGPUProductsPasses();
   seqc::registerVulkanPipeline();
   seqc::registerCUDAPipeline();
   registerTransformsPasses();

@@ -13,6 +13,8 @@
 
 #include "seqc/Pipelines/CUDAPipeline.h"
 #include "seqc/Pipelines/GPUPipeline.h"
+
+#include "passes/Codegen/GPU/Passes.h"
 #include "seqc/Support/CUDAArch.h"
 
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
@@ -214,7 +216,7 @@ void seqc::buildCUDAKernelPipeline(OpPassManager &pm) {
 void seqc::buildCUDAModelKernelPipeline(OpPassManager &pm) {
   buildGPUModelLoweringPipeline(pm);
   buildGPUMappingPipeline(pm);
-  pm.addPass(createGPUSchedulePass());
+  pm.addPass(seq::createSeqGPUSchedulePass());
   pm.addPass(std::make_unique<PrepareKernelsPass>());
 }
 

@@ -8,6 +8,7 @@
 #include "seqc/Pipelines/ModelPipeline.h"
 
 #include "passes/Codegen/CPU/Passes.h"
+#include "passes/Codegen/GPU/Passes.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Transforms/Passes.h"
 
@@ -45,7 +46,7 @@ void seqc::buildGPUMappingPipeline(OpPassManager &pm) {
 }
 
 void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
-  pm.addPass(createGPUStepEntriesPass());
+  pm.addPass(seq::createSeqGPUStepEntriesPass());
   pm.addPass(createSymbolDCEPass()); // their layer functions
   // Weights as views of one buffer at their byte offsets, as on the CPU;
   // no C interfaces: no host code calls the entries.
@@ -62,7 +63,7 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
   // Fewer kernels: elementwise producers fused into their consumers (each
   // kernel is a dispatch, with a barrier, per token), but not into
   // products, where they would be recomputed for every output element.
-  pm.addNestedPass<func::FuncOp>(createGPUFuseElementwisePass());
+  pm.addNestedPass<func::FuncOp>(seq::createSeqGPUFuseElementwisePass());
   pm.addPass(createCanonicalizerPass());
   addBufferizationPasses(pm);
   pm.addPass(createCanonicalizerPass());
@@ -72,10 +73,10 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(seq::createSeqStridedCopyToLinalgPass(copies));
   // Products: a workgroup per output element, its threads sharing the
   // reduction.
-  pm.addNestedPass<func::FuncOp>(createGPUProductsPass());
+  pm.addNestedPass<func::FuncOp>(seq::createSeqGPUProductsPass());
   // Threads, not only workgroups: the loops the mapping will take, tiled.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
-  pm.addNestedPass<func::FuncOp>(createGPUTileLoopsPass());
+  pm.addNestedPass<func::FuncOp>(seq::createSeqGPUTileLoopsPass());
 }
 
 void seqc::registerGPUMappingPipeline() {

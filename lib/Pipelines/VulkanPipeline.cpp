@@ -12,6 +12,8 @@
 #include "seqc/Pipelines/VulkanPipeline.h"
 #include "seqc/Pipelines/GPUPipeline.h"
 
+#include "passes/Codegen/GPU/Passes.h"
+
 #include "mlir/Conversion/GPUToSPIRV/GPUToSPIRVPass.h"
 #include "mlir/Conversion/MathToSPIRV/MathToSPIRVPass.h"
 #include "mlir/Conversion/Passes.h"
@@ -274,7 +276,7 @@ void seqc::buildVulkanModelPipeline(OpPassManager &pm,
   pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
   buildGPUModelLoweringPipeline(pm);
   buildGPUMappingPipeline(pm);
-  pm.addPass(createGPUSchedulePass());
+  pm.addPass(seq::createSeqGPUSchedulePass());
   buildKernelsToSPIRV(pm, profile);
 }
 

@@ -1,7 +1,7 @@
 //===- GPUKernels.cpp - what the GPU targets share about kernels ----------===//
 
 #include "seqc/Target/GPUKernels.h"
-#include "seqc/Pipelines/GPUPipeline.h"
+#include "passes/Codegen/GPU/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -183,8 +183,8 @@ seqc::collectSchedules(mlir::ModuleOp module, StringRef target,
                        int64_t maxBindingBytes, StringRef limitName) {
   std::vector<EntrySchedule> out;
   for (auto func : module.getOps<mlir::func::FuncOp>()) {
-    auto list = func->getAttrOfType<mlir::ArrayAttr>(kScheduleAttr);
-    auto scratch = func->getAttrOfType<mlir::IntegerAttr>(kScratchAttr);
+    auto list = func->getAttrOfType<mlir::ArrayAttr>(mlir::seq::kGPUScheduleAttr);
+    auto scratch = func->getAttrOfType<mlir::IntegerAttr>(mlir::seq::kGPUScratchAttr);
     if (!list || !scratch)
       continue;
     EntrySchedule entry;
@@ -236,7 +236,7 @@ seqc::collectSchedules(mlir::ModuleOp module, StringRef target,
                                    dispatch.gpuModule +
                                    " binds elements of a type the runtime "
                                    "does not bind");
-        StringRef name = buffer == kScratch ? StringRef("scratch")
+        StringRef name = buffer == mlir::seq::kGPUScratchBuffer ? StringRef("scratch")
                          : buffer >= 0 && buffer < (int64_t)buffers->size()
                              ? (*buffers)[buffer]
                              : StringRef();

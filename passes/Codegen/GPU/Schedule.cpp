@@ -1,4 +1,4 @@
-//===- GPUSchedule.cpp - an entry's host part as a static dispatch list ---===//
+//===- Schedule.cpp - an entry's host part as a static dispatch list ------===//
 //
 // After the GPU mapping, a model entry (seqc_init_state, seqc_step) is a
 // host function of buffer bookkeeping around gpu.launch_func ops: scratch
@@ -20,30 +20,23 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "seqc/Pipelines/GPUPipeline.h"
+#include "passes/Codegen/GPU/Passes.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
-#include "mlir/Pass/Pass.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/MathExtras.h"
 
+namespace mlir::seq {
+#define GEN_PASS_DEF_SEQGPUSCHEDULEPASS
+#include "passes/Codegen/GPU/Passes.h.inc"
+} // namespace mlir::seq
+
 using namespace mlir;
-using seqc::kBindingAlignment;
-using seqc::kScheduleAttr;
-using seqc::kScratch;
-using seqc::kScratchAttr;
 
 namespace {
 
@@ -73,13 +66,7 @@ MemRefType rebased(MemRefType type, int64_t offset) {
 }
 
 struct GPUSchedulePass
-    : public PassWrapper<GPUSchedulePass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUSchedulePass)
-  StringRef getArgument() const override { return "seq-gpu-schedule"; }
-  StringRef getDescription() const override {
-    return "Compile each entry's host part (after the GPU mapping) into a "
-           "static list of dispatches with their buffer bindings";
-  }
+    : public seq::impl::SeqGPUSchedulePassBase<GPUSchedulePass> {
 
   struct Dispatch {
     gpu::LaunchFuncOp launch;
@@ -125,8 +112,8 @@ struct GPUSchedulePass
         MemRefType type = alloc.getType();
         if (failed(staticLayout(&op, type)))
           return failure();
-        scratch = llvm::alignTo(scratch, kBindingAlignment);
-        places[alloc] = {kScratch, scratch};
+        scratch = llvm::alignTo(scratch, seq::kGPUBindingAlignment);
+        places[alloc] = {seq::kGPUScratchBuffer, scratch};
         scratch += type.getNumElements() * elementBytes(type);
         continue;
       }
@@ -168,7 +155,7 @@ struct GPUSchedulePass
           auto [strides, offset] = type.getStridesAndOffset();
           int64_t bytes = elementBytes(type);
           int64_t first = it->second.base + offset * bytes;
-          int64_t start = llvm::alignDown(first, kBindingAlignment);
+          int64_t start = llvm::alignDown(first, seq::kGPUBindingAlignment);
           if ((first - start) % bytes)
             return launch.emitError("a kernel argument at byte ")
                    << first << " is not aligned to its elements";
@@ -263,8 +250,8 @@ struct GPUSchedulePass
             b.getNamedAttr("bindings", b.getDenseI64ArrayAttr(d.bindings)),
         }));
       }
-      func->setAttr(kScheduleAttr, b.getArrayAttr(list));
-      func->setAttr(kScratchAttr, b.getI64IntegerAttr(scratches[i]));
+      func->setAttr(seq::kGPUScheduleAttr, b.getArrayAttr(list));
+      func->setAttr(seq::kGPUScratchAttr, b.getI64IntegerAttr(scratches[i]));
       for (Operation &op : func.getBody().front())
         op.dropAllReferences();
       func.getBody().front().clear();
@@ -274,102 +261,4 @@ struct GPUSchedulePass
   }
 };
 
-/// Erases the entries whose host part loops over tokens (seqc_prefill,
-/// seqc_prefill_all): their schedule would not be static. The GPU drivers
-/// run a prompt token by token through seqc_step.
-struct GPUStepEntriesPass
-    : public PassWrapper<GPUStepEntriesPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUStepEntriesPass)
-  StringRef getArgument() const override { return "seq-gpu-step-entries"; }
-  StringRef getDescription() const override {
-    return "Keep the entries a GPU schedule runs (initial state and one "
-           "token); prompts run token by token";
-  }
-  void runOnOperation() override {
-    // KV caches: their attention loops over a length known at run time and
-    // their state is bytes; neither is lowered for GPUs yet.
-    WalkResult kv =
-        getOperation().walk([](Operation *op) {
-          if (op->getName().getStringRef().starts_with("seq.kv_")) {
-            auto func = op->getParentOfType<func::FuncOp>();
-            op->emitError("'")
-                << op->getName() << "' in @" << (func ? func.getName() : "?")
-                << ": the GPU targets compile recurrent models (RWKV-4/5/6/7, "
-                   "SpikeGPT) so far; attention over a KV cache is not lowered "
-                   "for them yet (compile this model with --target=cpu)";
-            return WalkResult::interrupt();
-          }
-          return WalkResult::advance();
-        });
-    if (kv.wasInterrupted())
-      return signalPassFailure();
-    for (auto func :
-         llvm::make_early_inc_range(getOperation().getOps<func::FuncOp>()))
-      if (func.getName() == "seqc_prefill" ||
-          func.getName() == "seqc_prefill_all")
-        func.erase();
-  }
-};
-
-/// Tiles the innermost dimension of more than one iteration of each
-/// outermost unmapped parallel loop by `kThreads`, so that the greedy mapping
-/// gives the tiles to workgroups and the iterations within a tile to threads
-/// (without it every workgroup has one thread). Bounds that are not a multiple
-/// stay exact: the inner loop has the tile's constant bound and its body a
-/// guard.
-struct GPUTileLoopsPass
-    : public PassWrapper<GPUTileLoopsPass, OperationPass<func::FuncOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUTileLoopsPass)
-  static constexpr int64_t kThreads = 64;
-  StringRef getArgument() const override { return "seq-gpu-tile-loops"; }
-  StringRef getDescription() const override {
-    return "Tile the innermost dimension of outermost parallel loops by 64 "
-           "threads for the greedy GPU mapping";
-  }
-  void runOnOperation() override {
-    SmallVector<scf::ParallelOp> loops;
-    getOperation().walk([&](scf::ParallelOp op) {
-      if (!op->getParentOfType<scf::ParallelOp>() &&
-          !op->hasAttr(gpu::getMappingAttrName()))
-        loops.push_back(op);
-    });
-    for (scf::ParallelOp op : loops) {
-      // The innermost dimension of more than one iteration (a product's
-      // output may be [rows, 1]).
-      for (int d = op.getNumLoops() - 1; d >= 0; --d) {
-        auto lb = getConstantIntValue(op.getLowerBound()[d]);
-        auto ub = getConstantIntValue(op.getUpperBound()[d]);
-        auto step = getConstantIntValue(op.getStep()[d]);
-        if (!lb || !ub || !step || *step <= 0)
-          break;
-        int64_t trips = (*ub - *lb + *step - 1) / *step;
-        if (trips <= 1)
-          continue;
-        SmallVector<int64_t> sizes(op.getNumLoops(), 1);
-        sizes[d] = std::min(kThreads, trips);
-        scf::tileParallelLoop(op, sizes, /*noMinMaxBounds=*/true);
-        break;
-      }
-    }
-  }
-};
-
 } // namespace
-
-std::unique_ptr<Pass> seqc::createGPUTileLoopsPass() {
-  return std::make_unique<GPUTileLoopsPass>();
-}
-
-std::unique_ptr<Pass> seqc::createGPUStepEntriesPass() {
-  return std::make_unique<GPUStepEntriesPass>();
-}
-
-std::unique_ptr<Pass> seqc::createGPUSchedulePass() {
-  return std::make_unique<GPUSchedulePass>();
-}
-
-void seqc::registerGPUSchedulePass() {
-  PassRegistration<GPUSchedulePass>();
-  PassRegistration<GPUStepEntriesPass>();
-  PassRegistration<GPUTileLoopsPass>();
-}

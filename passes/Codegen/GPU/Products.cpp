@@ -1,4 +1,4 @@
-//===- GPUProducts.cpp - the model's products as workgroup reductions ----===//
+//===- Products.cpp - the model's products as workgroup reductions -------===//
 //
 // The greedy GPU mapping gives a matrix product's output elements to
 // threads and leaves each thread the whole reduction: one thread walks a
@@ -21,20 +21,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "seqc/Pipelines/GPUPipeline.h"
+#include "passes/Codegen/GPU/Passes.h"
 
-#include "mlir/Dialect/Affine/IR/AffineOps.h"
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Pass/Pass.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::seq {
+#define GEN_PASS_DEF_SEQGPUPRODUCTSPASS
+#include "passes/Codegen/GPU/Passes.h.inc"
+} // namespace mlir::seq
 
 using namespace mlir;
 
@@ -62,17 +57,7 @@ Value productTerm(linalg::GenericOp op, arith::AddFOp &add) {
 }
 
 struct GPUProductsPass
-    : public PassWrapper<GPUProductsPass, OperationPass<func::FuncOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUProductsPass)
-  StringRef getArgument() const override { return "seq-gpu-products"; }
-  StringRef getDescription() const override {
-    return "Lower the marked products (linalg on buffers) to a workgroup "
-           "per output element, its threads sharing the reduction";
-  }
-  void getDependentDialects(DialectRegistry &registry) const override {
-    registry.insert<affine::AffineDialect, gpu::GPUDialect,
-                    memref::MemRefDialect, scf::SCFDialect>();
-  }
+    : public seq::impl::SeqGPUProductsPassBase<GPUProductsPass> {
 
   /// Whether `op` is a product this pass lowers: static, on buffers, two
   /// parallel dimensions and one reduction, one output it adds a term to.
@@ -226,44 +211,4 @@ struct GPUProductsPass
   }
 };
 
-/// linalg-fuse-elementwise-ops, but never into a product (an op with a
-/// reduction): the producer would be recomputed for every output element.
-struct GPUFuseElementwisePass
-    : public PassWrapper<GPUFuseElementwisePass, OperationPass<func::FuncOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(GPUFuseElementwisePass)
-  StringRef getArgument() const override { return "seq-gpu-fuse-elementwise"; }
-  StringRef getDescription() const override {
-    return "Fuse elementwise producers into consumers that have no reduction";
-  }
-  void getDependentDialects(DialectRegistry &registry) const override {
-    registry.insert<affine::AffineDialect, linalg::LinalgDialect,
-                    memref::MemRefDialect, tensor::TensorDialect>();
-  }
-  void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    linalg::populateElementwiseOpsFusionPatterns(
-        patterns, [](OpOperand *fused) {
-          auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
-          Operation *producer = fused->get().getDefiningOp();
-          return consumer && producer && producer->hasOneUse() &&
-                 consumer.getNumReductionLoops() == 0;
-        });
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
-  }
-};
-
 } // namespace
-
-std::unique_ptr<Pass> seqc::createGPUProductsPass() {
-  return std::make_unique<GPUProductsPass>();
-}
-
-std::unique_ptr<Pass> seqc::createGPUFuseElementwisePass() {
-  return std::make_unique<GPUFuseElementwisePass>();
-}
-
-void seqc::registerGPUProductsPasses() {
-  PassRegistration<GPUProductsPass>();
-  PassRegistration<GPUFuseElementwisePass>();
-}
