@@ -6,7 +6,10 @@
 // checks that: every code range lies in the code and each kernel's code is
 // of its format, each binding's bytes are its count times its element's
 // size (no wrap-around), one binding per function argument, positive
-// launch sizes, and no kernel listed twice.
+// launch sizes, and no kernel listed twice; of a model's schedules, that
+// every dispatch names a listed kernel with one buffer per binding, each
+// an argument of its entry or the scratch arena, of its binding's bytes, at
+// an offset that is a multiple of 256, scratch ones inside the arena.
 //
 //===----------------------------------------------------------------------===//
 
@@ -86,6 +89,24 @@ void check(const KernelArtifact &a, const ArtifactFormat &format) {
   }
   if (a.kernels.empty())
     broken("no kernels", "-");
+  for (const auto &[entry, s] : a.schedules)
+    for (const Dispatch &d : s.dispatches) {
+      if (d.kernel >= a.kernels.size())
+        broken("a dispatch of no kernel", entry);
+      const Kernel &k = a.kernels[d.kernel];
+      if (d.bindings.size() != k.bindings.size())
+        broken("a dispatch with another number of buffers", entry);
+      for (size_t b = 0; b < d.bindings.size(); ++b) {
+        const Dispatch::Ref &r = d.bindings[b];
+        if (r.buffer != Schedule::kScratch && r.buffer >= s.args.size())
+          broken("a binding of a buffer the entry does not take", entry);
+        if (r.bytes != k.bindings[b].bytes() || r.offset % 256 != 0)
+          broken("a binding of other bytes or a misaligned offset", entry);
+        if (r.buffer == Schedule::kScratch &&
+            (r.offset > s.scratch || r.bytes > s.scratch - r.offset))
+          broken("a scratch binding outside the arena", entry);
+      }
+    }
 }
 
 } // namespace

@@ -236,6 +236,26 @@ def kernel_artifacts(out):
                     "workgroup=128,1,1 shared=512 "
                     "bindings=i32:65536:r:0,f32:256:r:1,f32:512:w:2"}
     put(out, "kernels", "cuda", kernels_bin("SEQCCUB1", manifest, cubin + ptx))
+    # A model artifact: kernels k0, k1 and a schedule per entry.
+    manifest = {"seqc_artifact": "2", "target": "vulkan", "kernels": "k0 k1",
+                "vulkan_profile": "lavapipe", "spirv_version": "1.3",
+                "kernel.k0":
+                    f"entry=seqc_init_state_kernel spirv=0+{len(spirv)} "
+                    "grid=4,5,2 workgroup=1,1,64 shared=0 features=none "
+                    "bindings=f32:2560:w:0",
+                "kernel.k1":
+                    f"entry=seqc_step_kernel spirv={len(spirv)}+{len(spirv)} "
+                    "grid=128,1,1 workgroup=64,1,1 shared=256 features=none "
+                    "bindings=f32:128:r:0,f32:16384:r:1,f32:128:w:2",
+                "schedule.seqc_init_state":
+                    "args=state scratch=0 dispatch=k0:state@0+10240",
+                "schedule.seqc_step":
+                    "args=weights,tokens,state,logits scratch=1024 "
+                    "dispatch=k1:scratch@0+512,weights@131072+65536,"
+                    "scratch@512+512 dispatch=k1:state@0+512,"
+                    "weights@0+65536,logits@0+512"}
+    put(out, "kernels", "vulkan-model", kernels_bin("SEQCSPV1", manifest,
+                                                     spirv + spirv))
 
 
 def seq_ir(out):
