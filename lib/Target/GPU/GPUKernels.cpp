@@ -183,8 +183,10 @@ seqc::collectSchedules(mlir::ModuleOp module, StringRef target,
                        int64_t maxBindingBytes, StringRef limitName) {
   std::vector<EntrySchedule> out;
   for (auto func : module.getOps<mlir::func::FuncOp>()) {
-    auto list = func->getAttrOfType<mlir::ArrayAttr>(mlir::seq::kGPUScheduleAttr);
-    auto scratch = func->getAttrOfType<mlir::IntegerAttr>(mlir::seq::kGPUScratchAttr);
+    auto list =
+        func->getAttrOfType<mlir::ArrayAttr>(mlir::seq::kGPUScheduleAttr);
+    auto scratch =
+        func->getAttrOfType<mlir::IntegerAttr>(mlir::seq::kGPUScratchAttr);
     if (!list || !scratch)
       continue;
     EntrySchedule entry;
@@ -236,7 +238,8 @@ seqc::collectSchedules(mlir::ModuleOp module, StringRef target,
                                    dispatch.gpuModule +
                                    " binds elements of a type the runtime "
                                    "does not bind");
-        StringRef name = buffer == mlir::seq::kGPUScratchBuffer ? StringRef("scratch")
+        StringRef name = buffer == mlir::seq::kGPUScratchBuffer
+                             ? StringRef("scratch")
                          : buffer >= 0 && buffer < (int64_t)buffers->size()
                              ? (*buffers)[buffer]
                              : StringRef();

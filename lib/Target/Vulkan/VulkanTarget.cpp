@@ -11,10 +11,10 @@
 //
 // Whole models go through seq-vulkan-model-pipeline: the GPU model
 // lowering, the mapping, each entry's host part compiled to a static
-// schedule (passes/Codegen/GPU/Schedule.cpp), SPIR-V. serialize() writes kernels.bin with
-// the kernels (identical ones once) and one schedule.ENTRY line per entry,
-// and model.so, which carries the manifest only (the CPU target links it
-// from an empty module): the runtime's core opens model.so for every
+// schedule (passes/Codegen/GPU/Schedule.cpp), SPIR-V. serialize() writes
+// kernels.bin with the kernels (identical ones once) and one schedule.ENTRY
+// line per entry, and model.so, which carries the manifest only (the CPU target
+// links it from an empty module): the runtime's core opens model.so for every
 // target.
 //
 //===----------------------------------------------------------------------===//
