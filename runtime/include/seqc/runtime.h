@@ -132,7 +132,8 @@ const float *seqc_session_logits(const seqc_session *session);
 
 /* The session's state buffer, read-only, and its size in bytes (laid out as
  * the manifest's state_* and kv_* entries say; valid until the next call on
- * the session). */
+ * the session). A GPU driver keeps the newest state on its device and
+ * copies it back here; NULL (and 0 bytes) when that copy fails. */
 const void *seqc_session_state_data(const seqc_session *session, size_t *bytes);
 
 /* A read-only view of one layer's KV cache in a session: keys and values

@@ -85,6 +85,8 @@ seqc_status seqc_session_kv_view(const seqc_session *s, int64_t layer,
     return error("seqc_session_kv_view: %lld caches of %lld bytes do not fit "
                  "the state of %zu bytes",
                  (long long)layers, (long long)layout.bytes, s->state.size());
+  if (seqc_status st = syncState(s))
+    return st;
   const uint8_t *slot = s->state.data() + layer * layout.bytes;
   int64_t length;
   std::memcpy(&length, slot, sizeof length);

@@ -69,6 +69,10 @@ seqc_status checkLibrary(const std::string &path,
 seqc_status parseManifest(seqc_model &m, const char *text);
 } // namespace seqc::rt
 
+/// Makes the host bytes of the session's state current (the driver may
+/// keep the newest state on its device); core calls it before reading them.
+seqc_status syncState(const seqc_session *s);
+
 struct seqc_session {
   seqc_model *model;
   /// The state: one byte buffer of the model's stateBytes (rounded up to

@@ -41,6 +41,16 @@ size_t promptChunk(const seqc_session *s, size_t n) {
   return s->model->wholePrompts ? n : kPrefillChunk;
 }
 
+} // namespace
+
+/// The session's state as core reads it: the driver's newest copy first.
+seqc_status syncState(const seqc_session *s) {
+  return s->model->executable->syncState(
+      const_cast<uint8_t *>(s->state.data()));
+}
+
+namespace {
+
 seqc_status run(seqc_session *s, Entry entry, const int32_t *tokens, size_t n,
                 float *logits, int64_t logitRows) {
   seqc_model *m = s->model;
@@ -68,7 +78,11 @@ seqc_status seqc_session_create(seqc_model *m, seqc_session **out) {
   return nullptr;
 }
 
-void seqc_session_free(seqc_session *s) { delete s; }
+void seqc_session_free(seqc_session *s) {
+  if (s)
+    s->model->executable->stateChanged(s->state.data());
+  delete s;
+}
 
 seqc_status seqc_session_reset(seqc_session *s) {
   if (seqc_status st = s->model->executable->init(s->state.data()))
@@ -125,6 +139,10 @@ const float *seqc_session_logits(const seqc_session *s) {
 
 const void *seqc_session_state_data(const seqc_session *s, size_t *bytes) {
   if (bytes)
+    *bytes = 0;
+  if (syncState(s))
+    return nullptr;
+  if (bytes)
     *bytes = s->state.size();
   return s->state.data();
 }
@@ -138,6 +156,8 @@ seqc_status seqc_session_save(const seqc_session *s, void *buffer,
   if (!buffer || size < seqc_session_state_size(s))
     return error("seqc_session_save: buffer of %zu bytes, %zu needed", size,
                  seqc_session_state_size(s));
+  if (seqc_status st = syncState(s))
+    return st;
   uint8_t *p = static_cast<uint8_t *>(buffer);
   // The state's size counts floats, as format 2 has always saved it.
   uint64_t header[4] = {s->model->weightsId, s->state.size() / 4,
@@ -167,6 +187,7 @@ seqc_status seqc_session_restore(seqc_session *s, const void *buffer,
     return error("seqc_session_restore: %zu bytes, expected %zu", size,
                  seqc_session_state_size(s));
   std::memcpy(s->state.data(), p + kSavedHeader, s->state.size());
+  s->model->executable->stateChanged(s->state.data());
   std::memcpy(s->logits.data(), p + kSavedHeader + s->state.size(),
               4 * s->logits.size());
   s->position = (int64_t)header[3];
@@ -176,7 +197,11 @@ seqc_status seqc_session_restore(seqc_session *s, const void *buffer,
 seqc_status seqc_session_fork(const seqc_session *s, seqc_session **out) {
   if (!out)
     return error("seqc_session_fork: null argument");
+  if (seqc_status st = syncState(s))
+    return st;
   *out = new seqc_session(*s);
+  // A new buffer, perhaps where a freed one was.
+  s->model->executable->stateChanged((*out)->state.data());
   return nullptr;
 }
 

@@ -69,6 +69,14 @@ public:
   /// Operation counters the code keeps (the event driver's); copies up to
   /// `n` into `out` and returns how many there are (0: none).
   virtual size_t counters(int64_t *out, size_t n) const { return 0; }
+  /// Core is about to read the host bytes of `state` (a save, the state
+  /// view, a fork): a driver that keeps the newest state on its device
+  /// copies it back first.
+  virtual seqc_status syncState(uint8_t *state) { return nullptr; }
+  /// Core wrote the host bytes of `state` (a restore, a fork's copy) or is
+  /// about to free them: a driver that keeps a device copy of that state
+  /// drops it.
+  virtual void stateChanged(const uint8_t *state) {}
 };
 
 /// A backend: turns a model's artifact into an Executable.

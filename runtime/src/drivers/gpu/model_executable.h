@@ -14,12 +14,16 @@
 // Prompts run token by token through the step (the compiled prefill entries
 // loop over tokens on the host, which a static schedule does not). The
 // weights are copied in on the first run (and again only if the session's
-// mapping changes). The state lives in core's host buffer and is copied in
-// and out around a call, so save, restore and fork work as for the CPU;
-// keeping it on the device between calls is left for discrete GPUs, where
-// the copies cost. Sessions of one model share the device buffers, so calls
-// are serialized (one queue: concurrent sessions get the sequential
-// results).
+// mapping changes).
+//
+// The state stays on the device between calls: the device buffer holds one
+// session's state (`resident`, core's host buffer of it), newer than the
+// host bytes after a run. It is copied back only when core reads the host
+// bytes (syncState: a save, the state view, a fork) or when another
+// session's call takes the device buffer; core's writes (a restore, a
+// fork's copy, freeing the session) drop it (stateChanged). Sessions of one
+// model share the device buffers, so calls are serialized (one queue:
+// concurrent sessions get the sequential results).
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,10 +61,31 @@ public:
   seqc_status init(uint8_t *state) override {
     std::lock_guard<std::mutex> lock(mutex);
     std::string message;
-    if (!runner->runEntry("seqc_init_state", message) ||
+    if (!evict(message) || !runner->runEntry("seqc_init_state", message) ||
         !runner->copyFromModel("state", state, stateBytes, message))
       return error("%s: %s", path.c_str(), message.c_str());
+    resident = state;
+    deviceNewer = false;
     return nullptr;
+  }
+
+  seqc_status syncState(uint8_t *state) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::string message;
+    if (resident == state && deviceNewer) {
+      if (!runner->copyFromModel("state", state, stateBytes, message))
+        return error("%s: %s", path.c_str(), message.c_str());
+      deviceNewer = false;
+    }
+    return nullptr;
+  }
+
+  void stateChanged(const uint8_t *state) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (resident == state) {
+      resident = nullptr;
+      deviceNewer = false;
+    }
   }
 
   seqc_status run(Entry entry, const uint8_t *weights, size_t bytes,
@@ -77,8 +102,14 @@ public:
         return fail();
       uploaded = weights;
     }
-    if (!runner->copyToModel("state", state, stateBytes, message))
-      return fail();
+    if (resident != state) {
+      if (!evict(message) ||
+          !runner->copyToModel("state", state, stateBytes, message))
+        return fail();
+      resident = state;
+    }
+    // From here the device's state is the newest, whatever happens.
+    deviceNewer = true;
     for (size_t i = 0; i < n; ++i) {
       bool row = entry == Entry::PrefillAll && (int64_t)i < logitRows;
       bool last = i + 1 == n && entry != Entry::PrefillAll;
@@ -91,12 +122,22 @@ public:
                                  vocab * sizeof(float), message))
         return fail();
     }
-    if (!runner->copyFromModel("state", state, stateBytes, message))
-      return fail();
     return nullptr;
   }
 
 private:
+  /// Gives the device's state buffer up: the resident session's newer
+  /// state goes back to its host bytes first.
+  bool evict(std::string &message) {
+    if (resident && deviceNewer &&
+        !runner->copyFromModel("state", const_cast<uint8_t *>(resident),
+                               stateBytes, message))
+      return false;
+    resident = nullptr;
+    deviceNewer = false;
+    return true;
+  }
+
   std::unique_ptr<gpu::KernelArtifact> artifact;
   std::unique_ptr<Runner> runner;
   std::string path;
@@ -104,6 +145,10 @@ private:
   int64_t vocab;
   uint64_t weightBytes;
   const uint8_t *uploaded = nullptr;
+  /// The session state the device's buffer holds, and whether it is newer
+  /// than that session's host bytes.
+  const uint8_t *resident = nullptr;
+  bool deviceNewer = false;
   /// Sessions of one model share its device buffers: one call at a time.
   std::mutex mutex;
 };
