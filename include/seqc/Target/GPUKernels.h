@@ -97,6 +97,28 @@ collectSchedules(mlir::ModuleOp module, llvm::StringRef target,
 std::string scheduleLine(const EntrySchedule &entry,
                          llvm::ArrayRef<std::string> kernels);
 
+/// A model artifact's kernel table: one kernel per gpu.module the schedules
+/// dispatch (seq-gpu-schedule keeps each distinct kernel once), named k0,
+/// k1, ... in the order of their first dispatch, and one schedule.ENTRY
+/// line per entry.
+struct ModelKernels {
+  llvm::SmallVector<std::string> names;
+  /// kernel.NAME and schedule.ENTRY manifest lines.
+  llvm::SmallVector<std::pair<std::string, std::string>> entries, lines;
+  size_t dispatches = 0;
+  /// Adds the kernel entries, then the schedules, to `table`.
+  void addTo(Manifest &table) const;
+};
+
+/// Builds the table of `schedules`: `entryOf` is called once per kernel,
+/// with its first dispatch and its name, and gives its kernel.NAME value
+/// (having appended its code where the target keeps it).
+llvm::Expected<ModelKernels> tableModelKernels(
+    std::vector<EntrySchedule> &schedules,
+    llvm::function_ref<llvm::Expected<std::string>(ScheduledDispatch &,
+                                                   llvm::StringRef)>
+        entryOf);
+
 /// "1,2,3".
 std::string joinInts(llvm::ArrayRef<int64_t> values);
 

@@ -32,7 +32,6 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
@@ -203,63 +202,41 @@ Error CUDATarget::serialize(mlir::ModuleOp module,
   if (Error e = lowerAndSerialize(module, ptx, cubin, progress))
     return e;
 
-  seqc::Manifest table;
-  table.add(seqc::artifact::Key::Format, Twine(seqc::artifact::kFormatVersion));
-  table.add(seqc::artifact::Key::Target, getName());
-  SmallVector<std::string> names;
-  SmallVector<std::pair<std::string, std::string>> entries, lines;
   std::string blob;
-  StringMap<std::string> known;
-  size_t dispatches = 0, ptxBytes = 0, cubinBytes = 0;
-  for (seqc::EntrySchedule &entry : *schedules) {
-    SmallVector<std::string> kernels;
-    for (seqc::ScheduledDispatch &d : entry.dispatches) {
-      auto p = ptx.find(d.gpuModule), c = cubin.find(d.gpuModule);
-      if (p == ptx.end() || c == cubin.end() || p->second.empty() ||
-          c->second.empty())
-        return createStringError("entry @" + entry.name +
-                                 ": no PTX or cubin for kernel " + d.gpuModule);
-      std::string bad = checkPTX("kernel " + d.gpuModule, p->second);
-      if (!bad.empty())
-        return createStringError("entry @" + entry.name + ", " + bad);
-      auto &[kernelName, shared] = kernelInfo.at(d.gpuModule);
-      // The PTX names nothing of the gpu.module: identical kernels of two
-      // layers have the same text.
-      std::string key = p->second + "/" + seqc::joinInts(d.grid) + "/" +
-                        seqc::joinInts(d.block) + "/" + join(d.bindings, ",") +
-                        "/" + kernelName;
-      auto [it, inserted] =
-          known.try_emplace(key, "k" + std::to_string(names.size()));
-      if (inserted) {
+  size_t ptxBytes = 0, cubinBytes = 0;
+  auto kernels = seqc::tableModelKernels(
+      *schedules,
+      [&](seqc::ScheduledDispatch &d, StringRef) -> Expected<std::string> {
+        auto p = ptx.find(d.gpuModule), c = cubin.find(d.gpuModule);
+        if (p == ptx.end() || c == cubin.end() || p->second.empty() ||
+            c->second.empty())
+          return createStringError("no PTX or cubin for kernel " + d.gpuModule);
+        std::string bad = checkPTX("kernel " + d.gpuModule, p->second);
+        if (!bad.empty())
+          return createStringError(bad);
+        auto &[kernelName, shared] = kernelInfo.at(d.gpuModule);
         std::string cubinRange = appendCode(blob, c->second);
         std::string ptxRange = appendCode(blob, p->second);
         cubinBytes += c->second.size();
         ptxBytes += p->second.size();
-        names.push_back(it->second);
-        entries.push_back(
-            {seqc::artifact::kKernelKeyPrefix + it->second,
-             formatv("entry={0} cubin={1} ptx={2} grid={3} workgroup={4} "
-                     "shared={5} bindings={6}",
-                     kernelName, cubinRange, ptxRange, seqc::joinInts(d.grid),
-                     seqc::joinInts(d.block), shared, join(d.bindings, ","))
-                 .str()});
-      }
-      kernels.push_back(it->second);
-      ++dispatches;
-    }
-    lines.push_back({seqc::artifact::kScheduleKeyPrefix + entry.name,
-                     seqc::scheduleLine(entry, kernels)});
-  }
-  table.add(seqc::artifact::Key::Kernels, join(names, " "));
+        return formatv("entry={0} cubin={1} ptx={2} grid={3} workgroup={4} "
+                       "shared={5} bindings={6}",
+                       kernelName, cubinRange, ptxRange, seqc::joinInts(d.grid),
+                       seqc::joinInts(d.block), shared, join(d.bindings, ","))
+            .str();
+      });
+  if (!kernels)
+    return kernels.takeError();
+  seqc::Manifest table;
+  table.add(seqc::artifact::Key::Format, Twine(seqc::artifact::kFormatVersion));
+  table.add(seqc::artifact::Key::Target, getName());
+  table.add(seqc::artifact::Key::Kernels, join(kernels->names, " "));
   table.add(seqc::artifact::Key::CudaArch, arch);
-  for (auto &[key, value] : entries)
-    table.add(StringRef(key), value);
-  for (auto &[key, value] : lines)
-    table.add(StringRef(key), value);
+  kernels->addTo(table);
   progress(formatv("writing {0} ({1} kernels for {2} dispatches, {3} bytes "
                    "of cubin, {4} bytes of PTX)",
-                   seqc::artifact::kKernelsFile, names.size(), dispatches,
-                   cubinBytes, ptxBytes)
+                   seqc::artifact::kKernelsFile, kernels->names.size(),
+                   kernels->dispatches, cubinBytes, ptxBytes)
                .str());
   if (Error e = artifact.create())
     return e;

@@ -9,9 +9,11 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "llvm/ADT/STLExtras.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
+#include <map>
 
 using namespace llvm;
 
@@ -268,6 +270,41 @@ std::string seqc::scheduleLine(const EntrySchedule &entry,
   for (auto [d, kernel] : llvm::zip(entry.dispatches, kernels))
     line += formatv(" dispatch={0}:{1}", kernel, join(d.refs, ",")).str();
   return line;
+}
+
+void seqc::ModelKernels::addTo(Manifest &table) const {
+  for (auto &[key, value] : entries)
+    table.add(StringRef(key), value);
+  for (auto &[key, value] : lines)
+    table.add(StringRef(key), value);
+}
+
+Expected<seqc::ModelKernels> seqc::tableModelKernels(
+    std::vector<EntrySchedule> &schedules,
+    function_ref<Expected<std::string>(ScheduledDispatch &, StringRef)>
+        entryOf) {
+  ModelKernels out;
+  std::map<std::string, std::string> named; // gpu.module -> kernel name
+  for (EntrySchedule &entry : schedules) {
+    SmallVector<std::string> kernels;
+    for (ScheduledDispatch &d : entry.dispatches) {
+      auto [it, inserted] = named.try_emplace(
+          d.gpuModule, "k" + std::to_string(out.names.size()));
+      if (inserted) {
+        auto value = entryOf(d, it->second);
+        if (!value)
+          return value.takeError();
+        out.names.push_back(it->second);
+        out.entries.push_back(
+            {artifact::kKernelKeyPrefix + it->second, std::move(*value)});
+      }
+      kernels.push_back(it->second);
+      ++out.dispatches;
+    }
+    out.lines.push_back({artifact::kScheduleKeyPrefix + entry.name,
+                         scheduleLine(entry, kernels)});
+  }
+  return out;
 }
 
 std::string seqc::joinInts(ArrayRef<int64_t> v) {

@@ -37,7 +37,6 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace llvm;
@@ -179,59 +178,35 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
       "one storage binding of the profile '" + profile.name + "'");
   if (!schedules)
     return schedules.takeError();
-  seqc::Manifest table = kernelTable();
-  SmallVector<std::string> names;
-  SmallVector<std::pair<std::string, std::string>> entries, lines;
   std::string blob;
-  // Identical kernels (the same code, sizes and bindings: a layer's
-  // kernels and the next layer's) are kept once.
-  StringMap<std::string> known;
-  size_t dispatches = 0;
-  for (seqc::EntrySchedule &entry : *schedules) {
-    SmallVector<std::string> kernels;
-    for (seqc::ScheduledDispatch &d : entry.dispatches) {
-      auto spvModule =
-          module.lookupSymbol<mlir::spirv::ModuleOp>("__spv__" + d.gpuModule);
-      if (!spvModule)
-        return createStringError("entry @" + entry.name +
-                                 ": no SPIR-V "
-                                 "module for kernel " +
-                                 d.gpuModule);
-      auto spv = describeSPIRV(spvModule, "kernel " + d.gpuModule);
-      if (!spv)
-        return spv.takeError();
-      std::string key(reinterpret_cast<const char *>(spv->words.data()),
-                      spv->words.size() * sizeof(uint32_t));
-      key += seqc::joinInts(d.grid) + "/" + seqc::joinInts(d.block) + "/" +
-             join(d.bindings, ",");
-      auto [it, inserted] =
-          known.try_emplace(key, "k" + std::to_string(names.size()));
-      if (inserted) {
+  auto kernels = seqc::tableModelKernels(
+      *schedules,
+      [&](seqc::ScheduledDispatch &d, StringRef) -> Expected<std::string> {
+        auto spvModule =
+            module.lookupSymbol<mlir::spirv::ModuleOp>("__spv__" + d.gpuModule);
+        if (!spvModule)
+          return createStringError("no SPIR-V module for kernel " +
+                                   d.gpuModule);
+        auto spv = describeSPIRV(spvModule, "kernel " + d.gpuModule);
+        if (!spv)
+          return spv.takeError();
         size_t offset = blob.size();
         blob.append(reinterpret_cast<const char *>(spv->words.data()),
                     spv->words.size() * sizeof(uint32_t));
-        names.push_back(it->second);
-        entries.push_back({seqc::artifact::kKernelKeyPrefix + it->second,
-                           kernelEntry(d.kernel.getName(), offset, *spv, d.grid,
-                                       d.block, d.bindings)});
-      }
-      kernels.push_back(it->second);
-      ++dispatches;
-    }
-    lines.push_back({seqc::artifact::kScheduleKeyPrefix + entry.name,
-                     seqc::scheduleLine(entry, kernels)});
-  }
-  table.add(seqc::artifact::Key::Kernels, join(names, " "));
+        return kernelEntry(d.kernel.getName(), offset, *spv, d.grid, d.block,
+                           d.bindings);
+      });
+  if (!kernels)
+    return kernels.takeError();
+  seqc::Manifest table = kernelTable();
+  table.add(seqc::artifact::Key::Kernels, join(kernels->names, " "));
   addProfile(table);
-  for (auto &[key, value] : entries)
-    table.add(StringRef(key), value);
-  for (auto &[key, value] : lines)
-    table.add(StringRef(key), value);
+  kernels->addTo(table);
 
   progress(formatv("writing {0} ({1} kernels for {2} dispatches, {3} bytes "
                    "of SPIR-V)",
-                   seqc::artifact::kKernelsFile, names.size(), dispatches,
-                   blob.size())
+                   seqc::artifact::kKernelsFile, kernels->names.size(),
+                   kernels->dispatches, blob.size())
                .str());
   if (Error e = artifact.create())
     return e;

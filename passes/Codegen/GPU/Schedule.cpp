@@ -22,6 +22,7 @@
 
 #include "passes/Codegen/GPU/Passes.h"
 
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -29,7 +30,9 @@
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MathExtras.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace mlir::seq {
 #define GEN_PASS_DEF_SEQGPUSCHEDULEPASS
@@ -56,10 +59,9 @@ MemRefType rebased(MemRefType type, int64_t offset) {
   auto [strides, old] = type.getStridesAndOffset();
   (void)old;
   MemRefLayoutAttrInterface layout;
-  SmallVector<int64_t> identity(type.getRank(), 1);
-  for (int64_t d = type.getRank() - 2; d >= 0; --d)
-    identity[d] = identity[d + 1] * type.getDimSize(d + 1);
-  if (offset != 0 || ArrayRef<int64_t>(strides) != ArrayRef(identity))
+  if (offset != 0 ||
+      ArrayRef<int64_t>(strides) !=
+          ArrayRef<int64_t>(computeSuffixProduct(type.getShape())))
     layout = StridedLayoutAttr::get(type.getContext(), offset, strides);
   return MemRefType::get(type.getShape(), type.getElementType(), layout,
                          type.getMemorySpace());
@@ -184,23 +186,25 @@ struct GPUSchedulePass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     Builder b(&getContext());
-    SmallVector<std::pair<func::FuncOp, SmallVector<Dispatch>>> entries;
-    SmallVector<int64_t> scratches;
+    struct Entry {
+      func::FuncOp func;
+      SmallVector<Dispatch> dispatches;
+      int64_t scratch = 0;
+    };
+    SmallVector<Entry> entries;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
-      SmallVector<Dispatch> dispatches;
-      int64_t scratch = 0;
-      if (failed(schedule(func, dispatches, scratch)))
+      Entry &e = entries.emplace_back();
+      e.func = func;
+      if (failed(schedule(func, e.dispatches, e.scratch)))
         return signalPassFailure();
-      entries.push_back({func, std::move(dispatches)});
-      scratches.push_back(scratch);
     }
     // A kernel launched twice would need two argument types.
     DenseMap<gpu::GPUFuncOp, gpu::LaunchFuncOp> launched;
     SymbolTableCollection symbols;
-    for (auto &[func, dispatches] : entries)
-      for (Dispatch &d : dispatches) {
+    for (Entry &e : entries)
+      for (Dispatch &d : e.dispatches) {
         auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
             d.launch, d.launch.getKernel());
         if (!kernel)
@@ -226,11 +230,28 @@ struct GPUSchedulePass
         kernel.setFunctionType(FunctionType::get(
             &getContext(), kernel.getBody().getArgumentTypes(), {}));
       }
+    // Rebased, the kernels of one layer and the next are the same: each
+    // distinct kernel is kept once (its text: sizes are attributes of the
+    // gpu.func), so the target converts and assembles it once.
+    llvm::StringMap<SymbolRefAttr> distinct;
+    SmallVector<Operation *> duplicates;
+    auto canonical = [&](gpu::LaunchFuncOp launch) {
+      auto kernel = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+          launch, launch.getKernel());
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      // Values numbered within the function, not the module.
+      kernel->print(os, OpPrintingFlags().useLocalScope().assumeVerified());
+      auto [it, inserted] = distinct.try_emplace(text, launch.getKernel());
+      if (!inserted)
+        duplicates.push_back(kernel->getParentOp());
+      return it->second;
+    };
     // The schedule replaces the host part.
-    for (auto [i, entry] : llvm::enumerate(entries)) {
-      auto &[func, dispatches] = entry;
+    for (Entry &e : entries) {
+      func::FuncOp func = e.func;
       SmallVector<Attribute> list;
-      for (Dispatch &d : dispatches) {
+      for (Dispatch &d : e.dispatches) {
         gpu::KernelDim3 g = d.launch.getGridSizeOperandValues(),
                         t = d.launch.getBlockSizeOperandValues();
         SmallVector<int64_t> grid, block;
@@ -244,20 +265,22 @@ struct GPUSchedulePass
           return signalPassFailure();
         }
         list.push_back(b.getDictionaryAttr({
-            b.getNamedAttr("kernel", d.launch.getKernel()),
+            b.getNamedAttr("kernel", canonical(d.launch)),
             b.getNamedAttr("grid", b.getDenseI64ArrayAttr(grid)),
             b.getNamedAttr("block", b.getDenseI64ArrayAttr(block)),
             b.getNamedAttr("bindings", b.getDenseI64ArrayAttr(d.bindings)),
         }));
       }
       func->setAttr(seq::kGPUScheduleAttr, b.getArrayAttr(list));
-      func->setAttr(seq::kGPUScratchAttr, b.getI64IntegerAttr(scratches[i]));
+      func->setAttr(seq::kGPUScratchAttr, b.getI64IntegerAttr(e.scratch));
       for (Operation &op : func.getBody().front())
         op.dropAllReferences();
       func.getBody().front().clear();
       OpBuilder ob = OpBuilder::atBlockEnd(&func.getBody().front());
       func::ReturnOp::create(ob, func.getLoc());
     }
+    for (Operation *gpuModule : duplicates)
+      gpuModule->erase();
   }
 };
 
