@@ -1,6 +1,6 @@
 //===- vulkan_kernels.cpp - running an artifact's SPIR-V kernels ----------===//
 
-#include "drivers/vulkan/vulkan_kernels.h"
+#include "drivers/vulkan/vulkan_impl.h"
 
 #include "seqc/artifact.h"
 
@@ -11,6 +11,10 @@
 #include <map>
 
 using namespace seqc::vk;
+using detail::Buffer;
+using detail::Features;
+using detail::Pipeline;
+using detail::vkError;
 
 //===----------------------------------------------------------------------===//
 // The device
@@ -20,12 +24,10 @@ namespace {
 
 const char *kValidationLayer = "VK_LAYER_KHRONOS_validation";
 
-std::string vkError(const char *what, VkResult r) {
-  return std::string(what) + " failed (VkResult " + std::to_string(r) + ")";
-}
+} // namespace
 
 /// The device's features, queried once, and the structs that enable them.
-struct Features {
+struct seqc::vk::detail::Features {
   VkPhysicalDeviceFeatures2 base{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   VkPhysicalDeviceVulkan11Features v11{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
@@ -65,6 +67,8 @@ struct Features {
   }
 };
 
+namespace {
+
 VkSubgroupFeatureFlagBits subgroupBit(const std::string &name) {
   static const std::pair<const char *, VkSubgroupFeatureFlagBits> bits[] = {
       {"subgroup_basic", VK_SUBGROUP_FEATURE_BASIC_BIT},
@@ -101,58 +105,7 @@ onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
   return VK_FALSE;
 }
 
-struct Buffer {
-  VkBuffer buffer = VK_NULL_HANDLE;
-  VkDeviceMemory memory = VK_NULL_HANDLE;
-  void *mapped = nullptr;
-  uint64_t bytes = 0;
-};
-
-struct Pipeline {
-  const Kernel *kernel = nullptr;
-  VkShaderModule module = VK_NULL_HANDLE;
-  VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
-  VkPipelineLayout layout = VK_NULL_HANDLE;
-  VkPipeline pipeline = VK_NULL_HANDLE;
-  VkDescriptorSet set = VK_NULL_HANDLE;
-  std::vector<Buffer> buffers;
-};
-
 } // namespace
-
-struct Runner::Impl {
-  const KernelArtifact *artifact = nullptr;
-  VkInstance instance = VK_NULL_HANDLE;
-  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
-  VkPhysicalDevice physical = VK_NULL_HANDLE;
-  VkDevice device = VK_NULL_HANDLE;
-  VkQueue queue = VK_NULL_HANDLE;
-  uint32_t queueFamily = 0;
-  VkCommandPool commandPool = VK_NULL_HANDLE;
-  VkDescriptorPool descriptorPool = VK_NULL_HANDLE;
-  VkFence fence = VK_NULL_HANDLE;
-  VkPhysicalDeviceMemoryProperties memory{};
-  std::string name;
-  std::vector<Pipeline> pipelines;
-  std::vector<std::string> messages;
-  /// Model artifacts: the buffers the schedules name and one recorded
-  /// command buffer per entry.
-  std::map<std::string, Buffer> modelBuffers;
-  std::map<std::string, VkCommandBuffer> entries;
-  /// Validation messages already reported by runEntry.
-  size_t reported = 0;
-
-  ~Impl();
-  bool createInstance(const Options &options, std::string &error);
-  bool checkDevice(std::string &error, Features &enable);
-  bool createDevice(Features &enable, std::string &error);
-  bool createBuffer(uint64_t bytes, Buffer &out, std::string &error);
-  bool createPipeline(const Kernel &k, Pipeline &p, std::string &error);
-  bool recordEntry(const std::string &name, const gpu::Schedule &schedule,
-                   std::string &error);
-  bool allocateCommandBuffer(VkCommandBuffer &cb, std::string &error);
-  bool submit(VkCommandBuffer cb, std::string &error);
-};
 
 Runner::Impl::~Impl() {
   if (device) {
@@ -563,99 +516,6 @@ bool Runner::Impl::allocateCommandBuffer(VkCommandBuffer &cb,
   return true;
 }
 
-bool Runner::Impl::recordEntry(const std::string &name,
-                               const gpu::Schedule &schedule,
-                               std::string &error) {
-  std::vector<VkBuffer> buffers;
-  std::vector<uint64_t> sizes;
-  for (const std::string &arg : schedule.args) {
-    auto it = modelBuffers.find(arg);
-    if (it == modelBuffers.end()) {
-      error = "entry " + name + " takes a buffer '" + arg +
-              "' the runtime does not have";
-      return false;
-    }
-    buffers.push_back(it->second.buffer);
-    sizes.push_back(it->second.bytes);
-  }
-  const Buffer &scratch = modelBuffers.at("scratch");
-  VkCommandBuffer cb;
-  if (!allocateCommandBuffer(cb, error))
-    return false;
-  entries[name] = cb;
-  VkResult r;
-  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  vkBeginCommandBuffer(cb, &begin);
-  // Each dispatch reads what the ones before it wrote.
-  VkMemoryBarrier between{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  between.dstAccessMask =
-      VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  for (size_t i = 0; i < schedule.dispatches.size(); ++i) {
-    const gpu::Dispatch &d = schedule.dispatches[i];
-    const Pipeline &p = pipelines[d.kernel];
-    VkDescriptorSetAllocateInfo dsInfo{
-        VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-    dsInfo.descriptorPool = descriptorPool;
-    dsInfo.descriptorSetCount = 1;
-    dsInfo.pSetLayouts = &p.setLayout;
-    VkDescriptorSet set;
-    if ((r = vkAllocateDescriptorSets(device, &dsInfo, &set)) != VK_SUCCESS) {
-      vkEndCommandBuffer(cb);
-      error = vkError("vkAllocateDescriptorSets", r);
-      return false;
-    }
-    std::vector<VkDescriptorBufferInfo> infos(d.bindings.size());
-    std::vector<VkWriteDescriptorSet> writes(d.bindings.size());
-    for (size_t b = 0; b < d.bindings.size(); ++b) {
-      const gpu::Dispatch::Ref &ref = d.bindings[b];
-      bool isScratch = ref.buffer == gpu::Schedule::kScratch;
-      uint64_t size = isScratch ? scratch.bytes : sizes[ref.buffer];
-      if (ref.offset > size || ref.bytes > size - ref.offset) {
-        vkEndCommandBuffer(cb);
-        error =
-            "entry " + name + ", dispatch " + std::to_string(i) + ": binding " +
-            std::to_string(b) + " (" + std::to_string(ref.bytes) +
-            " bytes at " + std::to_string(ref.offset) +
-            ") lies outside its buffer '" +
-            (isScratch ? std::string("scratch") : schedule.args[ref.buffer]) +
-            "' of " + std::to_string(size) + " bytes";
-        return false;
-      }
-      infos[b] = {isScratch ? scratch.buffer : buffers[ref.buffer], ref.offset,
-                  ref.bytes};
-      writes[b] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-      writes[b].dstSet = set;
-      writes[b].dstBinding = b;
-      writes[b].descriptorCount = 1;
-      writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-      writes[b].pBufferInfo = &infos[b];
-    }
-    vkUpdateDescriptorSets(device, writes.size(), writes.data(), 0, nullptr);
-    if (i)
-      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &between,
-                           0, nullptr, 0, nullptr);
-    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
-    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1,
-                            &set, 0, nullptr);
-    const Kernel &k = artifact->kernels[d.kernel];
-    vkCmdDispatch(cb, k.grid[0], k.grid[1], k.grid[2]);
-  }
-  // The results become visible to the host's reads of the mappings.
-  VkMemoryBarrier toHost{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  toHost.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  toHost.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                       VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &toHost, 0, nullptr, 0,
-                       nullptr);
-  if ((r = vkEndCommandBuffer(cb)) != VK_SUCCESS) {
-    error = vkError("vkEndCommandBuffer", r);
-    return false;
-  }
-  return true;
-}
-
 bool Runner::Impl::submit(VkCommandBuffer cb, std::string &error) {
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   submit.commandBufferCount = 1;
@@ -691,66 +551,6 @@ std::unique_ptr<Runner> Runner::create(const KernelArtifact &artifact,
 }
 
 const std::string &Runner::deviceName() const { return impl->name; }
-
-bool Runner::prepareModel(const std::map<std::string, uint64_t> &bytes,
-                          std::string &error) {
-  if (impl->artifact->schedules.empty()) {
-    error = impl->artifact->dir + ": a kernel artifact, not a model";
-    return false;
-  }
-  std::map<std::string, uint64_t> sizes = bytes;
-  uint64_t scratch = 0;
-  for (auto &[name, schedule] : impl->artifact->schedules)
-    scratch = std::max(scratch, schedule.scratch);
-  // A buffer of no bytes cannot be created; a schedule with no scratch
-  // binds none.
-  sizes["scratch"] = std::max<uint64_t>(scratch, 4);
-  for (auto &[name, n] : sizes)
-    if (!impl->createBuffer(std::max<uint64_t>(n, 4), impl->modelBuffers[name],
-                            error))
-      return false;
-  for (auto &[name, schedule] : impl->artifact->schedules)
-    if (!impl->recordEntry(name, schedule, error))
-      return false;
-  return true;
-}
-
-bool Runner::copyToModel(const std::string &buffer, const void *data,
-                         size_t bytes, std::string &error) {
-  Buffer *b = gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
-  if (b)
-    std::memcpy(b->mapped, data, bytes);
-  return b;
-}
-
-bool Runner::copyFromModel(const std::string &buffer, void *data, size_t bytes,
-                           std::string &error) {
-  Buffer *b = gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
-  if (b)
-    std::memcpy(data, b->mapped, bytes);
-  return b;
-}
-
-bool Runner::runEntry(const std::string &entry, std::string &error) {
-  auto it = impl->entries.find(entry);
-  if (it == impl->entries.end()) {
-    error = impl->artifact->dir + " has no entry " + entry;
-    return false;
-  }
-  if (!impl->submit(it->second, error))
-    return false;
-  // Messages since the last call (pipeline creation's included).
-  const std::vector<std::string> &messages = impl->messages;
-  if (messages.size() > impl->reported) {
-    size_t more = messages.size() - impl->reported - 1;
-    error =
-        "the Vulkan validation layer reported: " + messages[impl->reported] +
-        (more ? " (and " + std::to_string(more) + " more)" : "");
-    impl->reported = messages.size();
-    return false;
-  }
-  return true;
-}
 
 const std::vector<std::string> &Runner::validationMessages() const {
   return impl->messages;

@@ -1,0 +1,89 @@
+//===- vulkan_impl.h - the Vulkan runner's internals ------------*- C++ -*-===//
+//
+// What vulkan_kernels.cpp (the device, kernel artifacts) and vulkan_model.cpp
+// (model artifacts: their buffers and one command buffer per entry) share.
+// Not part of the driver's interface (vulkan_kernels.h).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SEQC_RUNTIME_VULKAN_IMPL_H
+#define SEQC_RUNTIME_VULKAN_IMPL_H
+
+#include "drivers/vulkan/vulkan_kernels.h"
+
+#include <volk.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace seqc::vk {
+namespace detail {
+
+inline std::string vkError(const char *what, VkResult r) {
+  return std::string(what) + " failed (VkResult " + std::to_string(r) + ")";
+}
+
+/// The device's features and the structs that enable them
+/// (vulkan_kernels.cpp).
+struct Features;
+
+struct Buffer {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  void *mapped = nullptr;
+  uint64_t bytes = 0;
+};
+
+struct Pipeline {
+  const Kernel *kernel = nullptr;
+  VkShaderModule module = VK_NULL_HANDLE;
+  VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
+  VkPipelineLayout layout = VK_NULL_HANDLE;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  std::vector<Buffer> buffers;
+};
+
+} // namespace detail
+
+struct Runner::Impl {
+  using Buffer = detail::Buffer;
+  using Pipeline = detail::Pipeline;
+  using Features = detail::Features;
+  const KernelArtifact *artifact = nullptr;
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue queue = VK_NULL_HANDLE;
+  uint32_t queueFamily = 0;
+  VkCommandPool commandPool = VK_NULL_HANDLE;
+  VkDescriptorPool descriptorPool = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  VkPhysicalDeviceMemoryProperties memory{};
+  std::string name;
+  std::vector<Pipeline> pipelines;
+  std::vector<std::string> messages;
+  /// Model artifacts: the buffers the schedules name and one recorded
+  /// command buffer per entry.
+  std::map<std::string, Buffer> modelBuffers;
+  std::map<std::string, VkCommandBuffer> entries;
+  /// Validation messages already reported by runEntry.
+  size_t reported = 0;
+
+  ~Impl();
+  bool createInstance(const Options &options, std::string &error);
+  bool checkDevice(std::string &error, Features &enable);
+  bool createDevice(Features &enable, std::string &error);
+  bool createBuffer(uint64_t bytes, Buffer &out, std::string &error);
+  bool createPipeline(const Kernel &k, Pipeline &p, std::string &error);
+  bool recordEntry(const std::string &name, const gpu::Schedule &schedule,
+                   std::string &error);
+  bool allocateCommandBuffer(VkCommandBuffer &cb, std::string &error);
+  bool submit(VkCommandBuffer cb, std::string &error);
+};
+
+} // namespace seqc::vk
+
+#endif // SEQC_RUNTIME_VULKAN_IMPL_H
