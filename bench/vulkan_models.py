@@ -1,11 +1,12 @@
 """Whole models on the Vulkan target against the CPU target, same machine.
 
     python3 bench/vulkan_models.py [--build build] [--work /tmp/seqc-vulkan]
-        [--repeats 3] [--decode 16] [--rounds 3] [-o FILE]
+        [--repeats 3] [--decode 16] [--rounds 3] [--models A,B] [-o FILE]
 
-Compiles the embedded RWKV-4, RWKV-5 and SpikeGPT, and a random RWKV-7 of
-12 layers x 768 (vocabulary 16384: lavapipe binds at most 128 MiB, and the
-f32 head of a 65536-token vocabulary is 192 MiB), for --target=cpu and
+Compiles the embedded RWKV-4, RWKV-5, SpikeGPT and LLaMA (with a full
+precision and a KIVI 2-bit KV cache), and a random RWKV-7 of 12 layers x
+768 (vocabulary 16384: lavapipe binds at most 128 MiB, and the f32 head of
+a 65536-token vocabulary is 192 MiB), for --target=cpu and
 --target=vulkan, and runs `seqc-run bench` on the two alternately
 (--repeats times, each --rounds rounds of --decode steps). The Vulkan device
 is the first one the loader lists (VK_ICD_FILENAMES selects lavapipe);
@@ -36,6 +37,10 @@ MODELS = [
     ("spikegpt-tiny", os.path.join(ROOT, "models", "spikegpt-tiny-shakespeare.pth"),
      ["--arch=spikegpt"]),
     ("rwkv7-12x768", None, []),
+    # Attention over KV caches: full precision, and KIVI 2-bit with sinks.
+    ("llama-tiny", os.path.join(ROOT, "models", "llama-tiny-shakespeare"), []),
+    ("llama-tiny-kv2", os.path.join(ROOT, "models", "llama-tiny-shakespeare"),
+     ["--kv-bits=2", "--kv-sinks=4", "--kv-window=32"]),
 ]
 
 

@@ -17,6 +17,7 @@
 #include "passes/Codegen/GPU/Passes.h"
 #include "seqc/Support/CUDAArch.h"
 
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
@@ -25,14 +26,18 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -206,6 +211,29 @@ struct CheckChipPass
   std::string chip;
 };
 
+/// In-bounds 1-D vector transfers (the Hadamard rows) as vector loads and
+/// stores, vector.insert/extract_strided_slice as shuffles and element
+/// moves: convert-gpu-to-nvvm leaves them, and LLVM IR has no translation.
+struct LowerVectorSlicesPass
+    : public PassWrapper<LowerVectorSlicesPass,
+                         OperationPass<gpu::GPUModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerVectorSlicesPass)
+  StringRef getArgument() const override {
+    return "seq-cuda-lower-vector-slices";
+  }
+  StringRef getDescription() const override {
+    return "Lower 1-D vector transfers and strided vector slices";
+  }
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    vector::populateVectorInsertExtractStridedSliceTransforms(patterns);
+    vector::populateVectorTransferLoweringPatterns(patterns,
+                                                   /*maxTransferRank=*/1);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
 } // namespace
 
 void seqc::buildCUDAKernelPipeline(OpPassManager &pm) {
@@ -230,6 +258,13 @@ void seqc::buildCUDALoweringPipeline(OpPassManager &pm,
   pm.addPass(std::make_unique<CheckChipPass>(options.chip));
   pm.addPass(createGpuNVVMAttachTarget(target));
   OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
+  // Subviews in kernels (a KV head's scratch) folded into the indices of
+  // their loads and stores.
+  gpu.addPass(memref::createFoldMemRefAliasOpsPass());
+  gpu.addPass(createLowerAffinePass());
+  // Strided slices of vectors (the KV codec's groups) as shuffles, which
+  // NVVM's translation has; 1-D transfers as loads and stores.
+  gpu.addPass(std::make_unique<LowerVectorSlicesPass>());
   gpu.addPass(createSCFToControlFlowPass());
   // Warp-level matrix products (nvgpu.mma.sync, the tensor-core kernels)
   // become nvvm.mma.sync; the rest of nvgpu is not used.

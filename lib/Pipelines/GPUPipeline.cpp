@@ -53,7 +53,8 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
   seq::SeqCPUABIPassOptions abi;
   abi.cInterface = false;
   pm.addPass(seq::createSeqCPUABIPass(abi));
-  addSeqLoweringPasses(pm);
+  // KV heads: a parallel loop (workgroups), their scratch on the heap.
+  addSeqLoweringPasses(pm, /*parallelKVHeads=*/true);
   // One straight list of kernels per entry: the shared layer functions
   // inlined (their calls pass constant layers, so every view's offset
   // becomes a constant).
@@ -76,6 +77,9 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(seq::createSeqGPUProductsPass());
   // Threads, not only workgroups: the loops the mapping will take, tiled.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  // The KV-cache code left on the host (the length read, the append, the
+  // heads' loop) into kernels.
+  pm.addNestedPass<func::FuncOp>(seq::createSeqGPUHostKernelsPass());
   pm.addNestedPass<func::FuncOp>(seq::createSeqGPUTileLoopsPass());
 }
 

@@ -349,14 +349,16 @@ struct ModelPipelineCLOptions
 };
 } // namespace
 
-void seqc::addSeqLoweringPasses(mlir::OpPassManager &pm) {
+void seqc::addSeqLoweringPasses(mlir::OpPassManager &pm, bool parallelKVHeads) {
   // Models with temporal perspectives: one head projection of the
   // perspectives' mixture (exact: the head is linear).
   pm.addPass(createSeqPerspectiveHeadOncePass());
   // seq -> tensors, linalg and loops.
   pm.addPass(createConvertSeqToLinalgPass());
   pm.addPass(createConvertSeqHadamardToLoopsPass());
-  pm.addPass(createConvertSeqKVToLoopsPass());
+  ConvertSeqKVToLoopsPassOptions kv;
+  kv.parallelHeads = parallelKVHeads;
+  pm.addPass(createConvertSeqKVToLoopsPass(kv));
 }
 
 void seqc::addBufferizationPasses(mlir::OpPassManager &pm) {

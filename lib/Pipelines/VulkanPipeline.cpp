@@ -14,12 +14,15 @@
 
 #include "passes/Codegen/GPU/Passes.h"
 
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/GPUToSPIRV/GPUToSPIRVPass.h"
 #include "mlir/Conversion/MathToSPIRV/MathToSPIRVPass.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
 #include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
 #include "mlir/Dialect/SPIRV/Transforms/Passes.h"
@@ -107,7 +110,41 @@ struct PrepareKernelsPass
     return "seq-vulkan-prepare-kernels";
   }
 
+  /// SCF-to-SPIR-V keeps a loop's results in variables that only its
+  /// iterations write, so a loop that runs no iteration yields undefined
+  /// values, not its initial ones (a KV window's ring loop at the first
+  /// tokens). A loop with results that may run none is guarded: scf.if
+  /// (lower < upper) runs it, else yields the initial values.
+  static void guardEmptyLoops(gpu::GPUFuncOp kernel) {
+    SmallVector<scf::ForOp> loops;
+    kernel.walk([&](scf::ForOp loop) {
+      std::optional<int64_t> lo = getConstantIntValue(loop.getLowerBound());
+      std::optional<int64_t> hi = getConstantIntValue(loop.getUpperBound());
+      if (loop.getNumResults() && !(lo && hi && *lo < *hi))
+        loops.push_back(loop);
+    });
+    for (scf::ForOp loop : loops) {
+      OpBuilder b(loop);
+      Location loc = loop.getLoc();
+      Value runs = arith::CmpIOp::create(
+          b, loc,
+          loop.getUnsignedCmp() ? arith::CmpIPredicate::ult
+                                : arith::CmpIPredicate::slt,
+          loop.getLowerBound(), loop.getUpperBound());
+      auto guard = scf::IfOp::create(b, loc, loop.getResultTypes(), runs,
+                                     /*withElseRegion=*/true);
+      loop->replaceAllUsesWith(guard.getResults());
+      b.setInsertionPointToStart(guard.thenBlock());
+      loop->moveBefore(guard.thenBlock(), guard.thenBlock()->begin());
+      b.setInsertionPointAfter(loop);
+      scf::YieldOp::create(b, loc, loop.getResults());
+      b.setInsertionPointToStart(guard.elseBlock());
+      scf::YieldOp::create(b, loc, loop.getInitArgs());
+    }
+  }
+
   LogicalResult prepareKernel(gpu::GPUFuncOp kernel) {
+    guardEmptyLoops(kernel);
     DenseI32ArrayAttr known = kernel.getKnownBlockSizeAttr();
     if (!known)
       return kernel.emitError("kernel @")
@@ -256,6 +293,17 @@ void buildKernelsToSPIRV(OpPassManager &pm,
   pm.addPass(std::make_unique<PrepareKernelsPass>(profile));
   // convert-gpu-to-spirv does not lower math: convert it inside each
   // gpu.module first.
+  // GLSL's exp, sin and cos take 32-bit floats at most: the f64 ones
+  // (RoPE angles) in f64 arithmetic.
+  // Vectors of a head's width (the KV codec) lane by lane.
+  pm.addNestedPass<gpu::GPUModuleOp>(seq::createSeqGPUScalarizeVectorsPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(seq::createSeqGPUExpandF64MathPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(seq::createSeqGPURoundF16Pass());
+  // Subviews in kernels (a KV head's scratch) folded into the indices of
+  // their loads and stores: SPIR-V has no strided views.
+  pm.addNestedPass<gpu::GPUModuleOp>(memref::createFoldMemRefAliasOpsPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createLowerAffinePass());
   pm.addNestedPass<gpu::GPUModuleOp>(createConvertMathToSPIRVPass());
   pm.addPass(createConvertGPUToSPIRVPass(/*mapMemorySpace=*/true));
   OpPassManager &spv = pm.nest<spirv::ModuleOp>();

@@ -81,7 +81,18 @@ def ConvertSeqKVToLoopsPass : Pass<"convert-seq-kv-to-loops", "::mlir::ModuleOp"
     before it are fine) and end in a `seq.kv_store` to its own slot;
     anything else is an error at the offending operation. `seq.kv_evict` and
     `seq.kv_empty` are not lowered yet (an error names them).
+
+    The KV heads' loop is marked parallel (`seq.parallel`) where the scan is
+    large enough to pay for a task per head on the CPU, each head with small
+    scratch on its own stack. With `parallel-heads`, as the GPU targets ask,
+    it is always marked and every head's scratch is a slice of a buffer with
+    a leading head dimension, so the loop needs no stack allocations.
   }];
+  let options = [
+    Option<"parallelHeads", "parallel-heads", "bool", /*default=*/"false",
+           "Mark every KV heads' loop parallel, with heap scratch per head "
+           "(for GPU targets)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",

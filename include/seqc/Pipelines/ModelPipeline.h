@@ -122,8 +122,10 @@ void registerModelPipeline();
 
 /// What every target's lowering does after its entry ABI: seq ops to
 /// tensors, linalg and loops (temporal perspectives' head projected once,
-/// recurrences, Hadamard rotations, KV caches).
-void addSeqLoweringPasses(mlir::OpPassManager &pm);
+/// recurrences, Hadamard rotations, KV caches). `parallelKVHeads`: every
+/// KV heads' loop parallel with heap scratch (GPU targets).
+void addSeqLoweringPasses(mlir::OpPassManager &pm,
+                          bool parallelKVHeads = false);
 /// One-shot bufferization across functions, results stored into a caller's
 /// buffer computed there, and a function result that is its argument's
 /// buffer (a state updated in place) dropped.

@@ -28,7 +28,13 @@ struct GPUFuseElementwisePass
         patterns, [](OpOperand *fused) {
           auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
           Operation *producer = fused->get().getDefiningOp();
-          return consumer && producer && producer->hasOneUse() &&
+          // A producer that reads nothing (a broadcast scalar, such as a
+          // KV cache's position) is fused into every consumer: it costs
+          // nothing to recompute, and its buffer would be one of index
+          // elements, whose size is the target's.
+          auto generator = dyn_cast_or_null<linalg::LinalgOp>(producer);
+          bool free = generator && generator.getNumDpsInputs() == 0;
+          return consumer && producer && (producer->hasOneUse() || free) &&
                  consumer.getNumReductionLoops() == 0;
         });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

@@ -15,16 +15,23 @@ include "mlir/Pass/PassBase.td"
 
 def SeqGPUStepEntriesPass
     : Pass<"seq-gpu-step-entries", "::mlir::ModuleOp"> {
-  let summary = "Keep the entries a GPU schedule runs; refuse KV caches";
+  let summary = "Keep the entries a GPU schedule runs";
   let description = [{
     Erases `seqc_prefill` and `seqc_prefill_all`, whose host part loops over
     the tokens of a prompt: their schedule would not be static, and the GPU
     drivers run a prompt token by token through `seqc_step`. Run
     `symbol-dce` after it for their layer functions.
 
-    A KV-cache op (`seq.kv_*`) is an error naming the op and its function:
-    attention over a cache loops over a length known at run time and keeps
-    the cache as bytes, neither of which is lowered for GPUs yet.
+    The `seqc_init_state` of a model with KV caches fills its whole state
+    buffer, whose size its IR leaves open (`memref<?xi8>`); a GPU kernel's
+    grid is fixed, so the buffer is viewed at the size the caches take: one
+    cache layout (`seqc/Support/KVLayout.h`) per slot up to the largest
+    slot a `seq.kv_load` reaches (a constant at every call of its layer
+    function, or an error).
+
+    `seq.kv_select` (prefill-time selection, FastKV and DynamicKV) is an
+    error: it runs at the end of a prefill, and a prompt run token by token
+    would never be compressed.
   }];
 }
 
@@ -79,6 +86,108 @@ def SeqGPUProductsPass : Pass<"seq-gpu-products", "::mlir::func::FuncOp"> {
                            "::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def SeqGPUHostKernelsPass
+    : Pass<"seq-gpu-host-kernels", "::mlir::func::FuncOp"> {
+  let summary = "Move the host code a GPU schedule cannot run into kernels";
+  let description = [{
+    Runs on buffers, after the linalg ops became parallel loops and before
+    the GPU mapping. A GPU entry's host part must be bookkeeping only
+    (buffers, views, launches): `seq-gpu-schedule` compiles it once. What
+    the KV-cache lowering leaves at the top level of an entry is moved into
+    kernels:
+
+    - a loop marked `seq.parallel` (the KV heads) becomes `scf.parallel`,
+      one iteration per head;
+    - each run of other ops that read or write memory or have regions (the
+      append under `scf.if` on the cache's length, the header's update)
+      becomes a kernel of one thread: an `scf.parallel` of one iteration;
+    - a scalar read from memory (`memref.load` of the cache's length) and
+      what is computed from it is cloned into each parallel loop that uses
+      it, so the kernel reads it when it runs. That is the same value only
+      if nothing between the read and the loop may write the memory it
+      reads; where something may, the read is an error with a note at the
+      write. A loop whose bounds are such a scalar is an error: a grid is
+      fixed when the model is compiled.
+
+    Entries without such code (the recurrent models) are unchanged.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def SeqGPUExpandF64MathPass
+    : Pass<"seq-gpu-expand-f64-math", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Evaluate f64 exp, sin and cos with f64 arithmetic";
+  let description = [{
+    SPIR-V's GLSL instructions have exp, sin and cos for 16- and 32-bit
+    floats only, and the rotary position embedding computes its angles in
+    f64 (as the CPU does, so that long contexts keep their precision). This
+    pass rewrites `math.exp`, `math.sin` and `math.cos` on f64 in a GPU
+    module into f64 arithmetic:
+
+    - exp(x) = 2^k exp(r), k = round(x / ln 2), r = x - k ln 2 with ln 2 in
+      two parts; a degree-14 Taylor polynomial of exp(r), |r| <= ln(2)/2;
+      2^k built as the bits of a double (k clamped to -1022..1023).
+    - sin and cos: x = k pi/2 + r, with pi/2 in three parts of 33 bits
+      (Cody and Waite; exact while |x| < 1.6e6), Taylor polynomials of
+      degree 19 and 20 on |r| <= pi/4, the quadrant k mod 4 picking the
+      function of r and its sign.
+
+    The polynomials' truncation error is below 1e-17 relative. Any other
+    math op on f64 without a SPIR-V instruction is an error naming it.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
+def SeqGPUScalarizeVectorsPass
+    : Pass<"seq-gpu-scalarize-vectors", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Turn 1-D vector code in kernels into scalar code";
+  let description = [{
+    The KV-cache codec and the packed attention are written on 1-D vectors
+    of a head's width (32 to 128 lanes: a row of codes unpacked, scaled and
+    dotted at once), which the CPU's LLVM backend maps onto its vector
+    registers. SPIR-V has vectors of 2, 3, 4 (8 and 16 with a capability)
+    lanes, NVVM's translation lacks some vector ops, and a GPU thread is
+    one lane of its own. This pass rewrites the
+    vector code of a GPU module lane by lane, a 1:N type conversion of each
+    `vector<NxT>` of more than 4 lanes into N values of T (vectors of 2 to
+    4 lanes, the tiles of the hand-written kernels, stay, except in loads
+    and stores on buffers of scalars, which SPIR-V's logical addressing
+    cannot bitcast to vector pointers): elementwise ops (arith, math) one per
+    lane, constants, `vector.broadcast`, `vector.load` and `vector.store`
+    (consecutive elements of the innermost dimension), `vector.insert` and
+    `vector.extract` at static positions, `vector.shuffle`,
+    `vector.extract_strided_slice`, `vector.from_elements`,
+    `vector.reduction` (in lane order) and the `scf` ops that carry vectors;
+    in-bounds 1-D `vector.transfer_read/write` (the Hadamard rows) become
+    loads and stores first, and the loads and stores through a 1-D
+    unit-stride `memref.reinterpret_cast` of a contiguous buffer (the
+    Hadamard rows' fast path) index that buffer after.
+    Any other op on vectors is an error naming it.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def SeqGPURoundF16Pass : Pass<"seq-gpu-round-f16", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Round f32 to f16 to nearest even in integer arithmetic";
+  let description = [{
+    SPIR-V leaves the rounding of `OpFConvert` to f16 to the driver unless
+    it is decorated `FPRoundingMode`, which Vulkan allows only on a
+    conversion stored straight to a 16-bit buffer (lavapipe rounds
+    differently from the CPU, and an f16 KV cache then drifts from the
+    CPU's by up to 3e-4 in the logits). This pass rewrites `arith.truncf`
+    from f32 to f16 without a rounding mode into the IEEE conversion with
+    round to nearest even done on the bits: NaN stays NaN, values from
+    65520 up become infinity, values below 2^-14 become subnormals (their
+    rounding by `math.roundeven` of the value scaled by 2^24, exact).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
 }
 
 def SeqGPUTileLoopsPass : Pass<"seq-gpu-tile-loops", "::mlir::func::FuncOp"> {

@@ -24,6 +24,7 @@
 
 #include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -92,6 +93,10 @@ struct GPUSchedulePass
     auto staticLayout = [](Operation *op, MemRefType type) -> LogicalResult {
       int64_t offset;
       SmallVector<int64_t> strides;
+      if (!type.getElementType().isIntOrFloat())
+        return op->emitError("a buffer of the GPU schedule needs integer or "
+                             "float elements (their size is fixed), not ")
+               << type;
       if (!type.hasStaticShape() ||
           failed(type.getStridesAndOffset(strides, offset)) ||
           ShapedType::isDynamic(offset) ||
@@ -183,6 +188,32 @@ struct GPUSchedulePass
     return success();
   }
 
+  /// Gives `value` (a kernel argument or a subview of one) the type
+  /// `type`, and the subviews of it the types that follow.
+  static LogicalResult retype(gpu::GPUFuncOp kernel, Value value,
+                              MemRefType type) {
+    if (value.getType() == type)
+      return success();
+    for (Operation *user : value.getUsers()) {
+      if (isa<memref::LoadOp, memref::StoreOp, vector::LoadOp, vector::StoreOp>(
+              user))
+        continue;
+      auto subview = dyn_cast<memref::SubViewOp>(user);
+      if (!subview)
+        return user->emitError("kernel @")
+               << kernel.getName() << ": an argument used by '"
+               << user->getName() << "' cannot be rebased onto its binding";
+      MemRefType result = subview.getType();
+      auto inferred = memref::SubViewOp::inferRankReducedResultType(
+          result.getShape(), type, subview.getMixedOffsets(),
+          subview.getMixedSizes(), subview.getMixedStrides());
+      if (failed(retype(kernel, subview.getResult(), inferred)))
+        return failure();
+    }
+    value.setType(type);
+    return success();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     Builder b(&getContext());
@@ -215,18 +246,11 @@ struct GPUSchedulePass
           return signalPassFailure();
         }
         // Rebase the kernel's arguments onto their bindings. The body
-        // indexes them with loads and stores only (the mapping of linalg
-        // and parallel loops emits nothing else on arguments).
-        for (auto [arg, type] : llvm::zip(kernel.getArguments(), d.types)) {
-          for (Operation *user : arg.getUsers())
-            if (!isa<memref::LoadOp, memref::StoreOp>(user)) {
-              user->emitError("kernel @")
-                  << kernel.getName() << ": an argument used by '"
-                  << user->getName() << "' cannot be rebased onto its binding";
-              return signalPassFailure();
-            }
-          arg.setType(type);
-        }
+        // indexes them with (vector) loads and stores, and takes subviews
+        // (a KV head's scratch), whose types follow.
+        for (auto [arg, type] : llvm::zip(kernel.getArguments(), d.types))
+          if (failed(retype(kernel, arg, type)))
+            return signalPassFailure();
         kernel.setFunctionType(FunctionType::get(
             &getContext(), kernel.getBody().getArgumentTypes(), {}));
       }

@@ -7,6 +7,13 @@
 
 #include "passes/Codegen/GPU/Passes.h"
 
+#include "dialects/Seq/IR/SeqDialect.h"
+#include "dialects/Seq/IR/SeqKVLayout.h"
+#include "dialects/Seq/IR/SeqOps.h"
+#include "seqc/Support/KVLayout.h"
+
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
 namespace mlir::seq {
 #define GEN_PASS_DEF_SEQGPUSTEPENTRIESPASS
 #include "passes/Codegen/GPU/Passes.h.inc"
@@ -21,23 +28,82 @@ namespace {
 /// run a prompt token by token through seqc_step.
 struct GPUStepEntriesPass
     : public seq::impl::SeqGPUStepEntriesPassBase<GPUStepEntriesPass> {
+  /// The bytes a model's KV caches take in its state: one cache layout per
+  /// slot up to the largest slot a seq.kv_load reaches (a constant, or an
+  /// argument of its function that every call passes as a constant); 0
+  /// without KV caches.
+  static FailureOr<int64_t> kvStateBytes(ModuleOp module) {
+    int64_t bytes = 0;
+    WalkResult walked = module.walk([&](seq::KVLoadOp op) {
+      SmallVector<Value> slots = {op.getSlot()};
+      if (auto arg = dyn_cast<BlockArgument>(op.getSlot())) {
+        auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+        if (func && arg.getOwner() == &func.getBody().front()) {
+          slots.clear();
+          module.walk([&](func::CallOp call) {
+            if (call.getCallee() == func.getName())
+              slots.push_back(call.getOperand(arg.getArgNumber()));
+          });
+        }
+      }
+      std::string error;
+      seqc::KVLayout layout;
+      if (!seqc::computeKVLayout(seq::getKVCacheDesc(op.getCache().getType()),
+                                 layout, error)) {
+        op.emitError("KV cache ") << error;
+        return WalkResult::interrupt();
+      }
+      for (Value slot : slots) {
+        std::optional<int64_t> n = getConstantIntValue(slot);
+        if (!n) {
+          op.emitError("a GPU target sizes the state by the KV caches' "
+                       "slots, and this cache's slot is not a constant at "
+                       "every call");
+          return WalkResult::interrupt();
+        }
+        bytes = std::max<int64_t>(bytes, (*n + 1) * (int64_t)layout.bytes);
+      }
+      return WalkResult::advance();
+    });
+    if (walked.wasInterrupted())
+      return failure();
+    return bytes;
+  }
+
   void runOnOperation() override {
-    // KV caches: their attention loops over a length known at run time and
-    // their state is bytes; neither is lowered for GPUs yet.
-    WalkResult kv =
-        getOperation().walk([](Operation *op) {
-          if (op->getName().getStringRef().starts_with("seq.kv_")) {
-            auto func = op->getParentOfType<func::FuncOp>();
-            op->emitError("'")
-                << op->getName() << "' in @" << (func ? func.getName() : "?")
-                << ": the GPU targets compile recurrent models (RWKV-4/5/6/7, "
-                   "SpikeGPT) so far; attention over a KV cache is not lowered "
-                   "for them yet (compile this model with --target=cpu)";
-            return WalkResult::interrupt();
-          }
-          return WalkResult::advance();
-        });
-    if (kv.wasInterrupted())
+    // seqc_init_state of a KV model fills its whole state buffer, whose
+    // size its IR leaves open: a GPU kernel's grid is fixed, so the buffer
+    // is viewed at the size its caches take.
+    FailureOr<int64_t> stateBytes = kvStateBytes(getOperation());
+    if (failed(stateBytes))
+      return signalPassFailure();
+    auto init = getOperation().lookupSymbol<func::FuncOp>("seqc_init_state");
+    if (*stateBytes && init && !init.isExternal() &&
+        init.getNumArguments() == 1) {
+      BlockArgument state = init.getArgument(0);
+      auto type = dyn_cast<MemRefType>(state.getType());
+      if (type && type.getRank() == 1 && type.isDynamicDim(0) &&
+          type.getElementType().isInteger(8)) {
+        OpBuilder b = OpBuilder::atBlockBegin(&init.getBody().front());
+        Location loc = init.getLoc();
+        Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+        Value whole = memref::ViewOp::create(
+            b, loc, MemRefType::get({*stateBytes}, b.getI8Type()), state, zero,
+            ValueRange{});
+        state.replaceAllUsesExcept(whole, whole.getDefiningOp());
+      }
+    }
+    // Prefill-time selection (FastKV, DynamicKV) compresses a prompt's rows
+    // at the end of its prefill; token by token through seqc_step it would
+    // never run, and the model would silently differ from the CPU's.
+    WalkResult selects = getOperation().walk([](seq::KVSelectOp op) {
+      op.emitError("prefill-time KV selection (--kv-select) runs in the "
+                   "prefill entries, which the GPU targets do not compile "
+                   "(they run a prompt token by token); compile this model "
+                   "for the CPU, or without --kv-select");
+      return WalkResult::interrupt();
+    });
+    if (selects.wasInterrupted())
       return signalPassFailure();
     for (auto func :
          llvm::make_early_inc_range(getOperation().getOps<func::FuncOp>()))

@@ -447,7 +447,11 @@ public:
 /// are its last T tokens). The output is a fresh buffer, returned as a
 /// tensor; the cache's storage is unchanged (updated in place).
 struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
-  using OpConversionPattern::OpConversionPattern;
+  KVAttentionLowering(TypeConverter &converter, MLIRContext *context,
+                      bool parallelHeads)
+      : OpConversionPattern(converter, context), parallelHeads(parallelHeads) {}
+  /// Every heads' loop parallel, with heap scratch (GPU targets).
+  bool parallelHeads;
 
   LogicalResult
   matchAndRewrite(KVAttentionOp op, OneToNOpAdaptor adaptor,
@@ -497,10 +501,14 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
     // multiply-adds per head): for small caches the dispatch per token
     // costs more (a 4 x 128 model with a 256-token context ran its
     // perplexity 30% slower with parallel heads).
+    // GPU targets: always parallel, the heads' scratch on the heap (a
+    // kernel has no stack to speak of).
     scratch.parallel =
-        H > 1 && type.getCapacity() * D * rep >= (int64_t(1) << 18);
+        parallelHeads ||
+        (H > 1 && type.getCapacity() * D * rep >= (int64_t(1) << 18));
+    bool heap = parallelHeads || !scratch.parallel;
     scratch.scores = alloc({rep, ref->layout.scoreColumns()});
-    if (!scratch.parallel) {
+    if (heap) {
       scratch.acc = alloc({rep, W});
       scratch.row = alloc({std::max(D, W)});
       scratch.stats = alloc({rep});
@@ -517,7 +525,7 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
         kt.heads = H;
         kt.headDim = D;
       }
-      if (!scratch.parallel) {
+      if (heap) {
         scratch.group = alloc({latent ? W + D : G * D});
         if (kt.groupHeads) {
           int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
@@ -530,8 +538,13 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
         kt.half =
             op.getKeyRopeStyle().value_or(RopeStyle::Half) == RopeStyle::Half;
         kt.rotaryDim = op.getKeyRotaryDim().value_or(D);
-        ropeTables(b, op->getParentOfType<ModuleOp>(), kt,
-                   theta->convertToFloat(), type.getCapacity());
+        // GPU kernels bind no module globals: the angles in the kernel.
+        if (parallelHeads)
+          kt.ropeStep =
+              seqc::ropeExponentStep(theta->convertToFloat(), kt.rotaryDim);
+        else
+          ropeTables(b, op->getParentOfType<ModuleOp>(), kt,
+                     theta->convertToFloat(), type.getCapacity());
       }
       e.kt = &kt;
     }
@@ -565,6 +578,8 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
 } // namespace
 
 void mlir::seq::populateKVAttentionPatterns(TypeConverter &converter,
-                                            RewritePatternSet &patterns) {
-  patterns.add<KVAttentionLowering>(converter, patterns.getContext());
+                                            RewritePatternSet &patterns,
+                                            bool parallelHeads) {
+  patterns.add<KVAttentionLowering>(converter, patterns.getContext(),
+                                    parallelHeads);
 }

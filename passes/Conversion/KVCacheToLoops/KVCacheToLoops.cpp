@@ -217,10 +217,11 @@ void mlir::seq::populateKVStoragePatterns(TypeConverter &converter,
 }
 
 void mlir::seq::populateKVCacheToLoopsPatterns(TypeConverter &converter,
-                                               RewritePatternSet &patterns) {
+                                               RewritePatternSet &patterns,
+                                               bool parallelHeads) {
   populateKVStoragePatterns(converter, patterns);
   populateKVAppendPatterns(converter, patterns);
-  populateKVAttentionPatterns(converter, patterns);
+  populateKVAttentionPatterns(converter, patterns, parallelHeads);
   populateKVSelectPatterns(converter, patterns);
 }
 
@@ -243,6 +244,7 @@ namespace {
 
 struct ConvertSeqKVToLoopsPass
     : mlir::seq::impl::ConvertSeqKVToLoopsPassBase<ConvertSeqKVToLoopsPass> {
+  using Base::Base;
   void runOnOperation() override {
     if (failed(verifyKVCachesInPlace(getOperation())))
       return signalPassFailure();
@@ -252,7 +254,7 @@ struct ConvertSeqKVToLoopsPass
     // The rest of the module stays as it is.
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
-    populateKVCacheToLoopsPatterns(converter, patterns);
+    populateKVCacheToLoopsPatterns(converter, patterns, parallelHeads);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       return signalPassFailure();

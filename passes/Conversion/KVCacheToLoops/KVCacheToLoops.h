@@ -37,9 +37,13 @@ void populateKVAppendPatterns(TypeConverter &converter,
                               RewritePatternSet &patterns);
 
 /// seq.kv_attention, fused with the append of the same tokens, with its key
-/// transforms (grouped-head rotation, pre-RoPE keys, latent basis).
+/// transforms (grouped-head rotation, pre-RoPE keys, latent basis). With
+/// `parallelHeads`, every KV heads' loop is marked parallel and its scratch
+/// is a per-head slice of a heap buffer (no stack allocations), as GPU
+/// targets need; otherwise a cost rule picks (see Attention.cpp).
 void populateKVAttentionPatterns(TypeConverter &converter,
-                                 RewritePatternSet &patterns);
+                                 RewritePatternSet &patterns,
+                                 bool parallelHeads = false);
 
 /// seq.kv_select (a prompt's best-scored rows kept per head, in place) and
 /// seq.kv_advance (positions passed without rows).
@@ -48,7 +52,8 @@ void populateKVSelectPatterns(TypeConverter &converter,
 
 /// The storage, append, attention and selection patterns.
 void populateKVCacheToLoopsPatterns(TypeConverter &converter,
-                                    RewritePatternSet &patterns);
+                                    RewritePatternSet &patterns,
+                                    bool parallelHeads = false);
 
 /// Marks the seq KV ops illegal and the dialects the patterns emit
 /// (arith, bufferization, math, memref, scf, vector) legal.

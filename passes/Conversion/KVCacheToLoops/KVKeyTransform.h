@@ -26,7 +26,10 @@ struct KeyTransform {
   /// RoPE at read (keys cached before it).
   bool rope = false, half = true;
   int64_t rotaryDim = 0;
+  /// The tables of ropeTables, or none: the angles computed where they
+  /// are used (GPU kernels bind no module globals), with `ropeStep`.
   Value cosTable, sinTable;
+  double ropeStep = 0.0;
   /// A latent cache (seq-low-rank-kv): the basis U [2 * heads * headDim,
   /// 2 * r] of the attention's `heads` KV heads of `headDim` channels; the
   /// cache holds r channels per token in each of its key and value rows.

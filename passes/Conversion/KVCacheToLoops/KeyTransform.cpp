@@ -10,6 +10,7 @@
 
 #include "seqc/Support/Rope.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -118,8 +119,26 @@ void KVKeyReader::ropeInto(Value grp, Value off, int64_t D, Value pos,
     Value p = kt->half ? i : mul(i, idx(2));
     Value q = kt->half ? add(i, idx(half)) : add(p, idx(1));
     Value x = at(p), y = at(q);
-    Value cs = memref::LoadOp::create(b, kt->cosTable, ValueRange{pos, i});
-    Value sn = memref::LoadOp::create(b, kt->sinTable, ValueRange{pos, i});
+    Value cs, sn;
+    if (kt->cosTable) {
+      cs = memref::LoadOp::create(b, kt->cosTable, ValueRange{pos, i});
+      sn = memref::LoadOp::create(b, kt->sinTable, ValueRange{pos, i});
+    } else {
+      // seqc::ropeAngle in f64: pos * exp(i * step), then cos and sin.
+      auto toF64 = [&](Value v) -> Value {
+        Value n = arith::IndexCastOp::create(b, b.getI64Type(), v);
+        return arith::UIToFPOp::create(b, b.getF64Type(), n);
+      };
+      Value step =
+          arith::ConstantOp::create(b, b.getF64FloatAttr(kt->ropeStep));
+      Value ang = arith::MulFOp::create(
+          b, toF64(pos),
+          math::ExpOp::create(b, arith::MulFOp::create(b, toF64(i), step)));
+      cs = arith::TruncFOp::create(b, b.getF32Type(),
+                                   math::CosOp::create(b, ang));
+      sn = arith::TruncFOp::create(b, b.getF32Type(),
+                                   math::SinOp::create(b, ang));
+    }
     Value ny = arith::MulFOp::create(b, f(-1.0f), y);
     Value xc = arith::MulFOp::create(b, x, cs);
     Value ys = arith::MulFOp::create(b, ny, sn);
