@@ -17,13 +17,13 @@ ArrayRef<seqc::TargetInfo> seqc::targets() {
        createNeuroTarget},
       {"vulkan",
        "Vulkan compute (SPIR-V for a device profile, --vulkan-profile): "
-       "recurrent models (kernels + a dispatch schedule per entry), or "
+       "recurrent models and LLaMA (kernels + a dispatch schedule per entry), or "
        "kernel modules (.mlir)",
        createVulkanTarget},
       {"cuda",
        "CUDA (cubin for --cuda-arch, default sm_90, plus PTX): recurrent "
-       "models (kernels + a schedule replayed as a CUDA graph), or kernel "
-       "modules (.mlir)",
+       "models and LLaMA (kernels + a schedule replayed as a CUDA graph), or "
+       "kernel modules (.mlir)",
        createCUDATarget},
   };
   return registry;
