@@ -45,7 +45,8 @@ void seqc::buildGPUMappingPipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
+void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm,
+                                         int64_t maxBindingBytes) {
   pm.addPass(seq::createSeqGPUStepEntriesPass());
   pm.addPass(createSymbolDCEPass()); // their layer functions
   // Weights as views of one buffer at their byte offsets, as on the CPU;
@@ -72,6 +73,10 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm) {
   seq::SeqStridedCopyToLinalgPassOptions copies;
   copies.all = true;
   pm.addNestedPass<func::FuncOp>(seq::createSeqStridedCopyToLinalgPass(copies));
+  // Products larger than one storage binding: as several launches.
+  seq::SeqGPUSplitProductsPassOptions split;
+  split.maxBindingBytes = maxBindingBytes;
+  pm.addNestedPass<func::FuncOp>(seq::createSeqGPUSplitProductsPass(split));
   // Products: a workgroup per output element, its threads sharing the
   // reduction.
   pm.addNestedPass<func::FuncOp>(seq::createSeqGPUProductsPass());

@@ -322,7 +322,7 @@ void seqc::buildVulkanPipeline(OpPassManager &pm,
 void seqc::buildVulkanModelPipeline(OpPassManager &pm,
                                     const VulkanProfile &profile) {
   pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
-  buildGPUModelLoweringPipeline(pm);
+  buildGPUModelLoweringPipeline(pm, profile.maxStorageBufferRange);
   buildGPUMappingPipeline(pm);
   pm.addPass(seq::createSeqGPUSchedulePass());
   buildKernelsToSPIRV(pm, profile);

@@ -17,7 +17,8 @@ ArrayRef<seqc::TargetInfo> seqc::targets() {
        createNeuroTarget},
       {"vulkan",
        "Vulkan compute (SPIR-V for a device profile, --vulkan-profile): "
-       "recurrent models and LLaMA (kernels + a dispatch schedule per entry), or "
+       "recurrent models and LLaMA (kernels + a dispatch schedule per entry), "
+       "or "
        "kernel modules (.mlir)",
        createVulkanTarget},
       {"cuda",

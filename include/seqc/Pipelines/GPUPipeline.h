@@ -43,7 +43,10 @@ void registerGPUMappingPipeline();
 /// bufferization, every copy a linalg.copy (a kernel), the products as
 /// workgroup reductions and the other loops tiled for threads
 /// (passes/Codegen/GPU). seq-gpu-schedule runs after the mapping.
-void buildGPUModelLoweringPipeline(mlir::OpPassManager &pm);
+/// `maxBindingBytes` (0: none): products whose buffers exceed one storage
+/// binding are split (seq-gpu-split-products).
+void buildGPUModelLoweringPipeline(mlir::OpPassManager &pm,
+                                   int64_t maxBindingBytes = 0);
 
 /// The bytes of a workgroup memory buffer: a static shape of scalars or 1-D
 /// vectors of them (what placeWorkgroupMemory accepts).

@@ -52,6 +52,32 @@ def SeqGPUFuseElementwisePass
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SeqGPUSplitProductsPass
+    : Pass<"seq-gpu-split-products", "::mlir::func::FuncOp"> {
+  let summary = "Split the products whose buffers exceed one storage binding";
+  let description = [{
+    Runs on buffers, before `seq-gpu-products`. A device binds at most
+    `maxStorageBufferRange` bytes to one storage buffer binding (128 MiB on
+    lavapipe), and a model's head or embedding-sized products can be
+    larger (a 65536-token vocabulary's f32 head of width 768 is 192 MiB). A
+    marked product (`seq.parallel`) whose largest buffer exceeds
+    `max-binding-bytes` less 256 (a binding starts at the 256-byte boundary
+    before its view) is replaced by products over consecutive ranges of the
+    parallel loop that indexes that buffer's first dimension (a weight's
+    rows, the output's columns): each on subviews of every buffer that loop
+    indexes, as many rows as fit in one binding. Each becomes its own
+    kernel launch with its own bindings. A product that cannot be split
+    that way (the loop indexes a buffer by an expression, the body reads
+    its indices, one row is too large) is an error. 0 (the default) turns
+    the pass off.
+  }];
+  let options = [
+    Option<"maxBindingBytes", "max-binding-bytes", "int64_t", "0",
+           "The most bytes one storage binding holds (0: no limit)">
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def SeqGPUProductsPass : Pass<"seq-gpu-products", "::mlir::func::FuncOp"> {
   let summary = "Lower the marked products to a workgroup per output element "
                 "whose threads share the reduction";
