@@ -83,7 +83,8 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm,
   // Threads, not only workgroups: the loops the mapping will take, tiled.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   // The KV-cache code left on the host (the length read, the append, the
-  // heads' loop) into kernels.
+  // heads' loop, made parallel) into kernels.
+  pm.addNestedPass<func::FuncOp>(seq::createSeqParallelizeLoopsPass());
   pm.addNestedPass<func::FuncOp>(seq::createSeqGPUHostKernelsPass());
   pm.addNestedPass<func::FuncOp>(seq::createSeqGPUTileLoopsPass());
 }

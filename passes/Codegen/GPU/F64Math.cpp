@@ -30,6 +30,12 @@ struct F64 {
   Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
   Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
+  Value i64(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
+  }
+  Value toI64(Value x) {
+    return arith::FPToSIOp::create(b, loc, b.getI64Type(), x);
+  }
   /// The nearest integer (ties away from zero; any tie rule would do).
   Value round(Value x) { return math::RoundOp::create(b, loc, x); }
   Value select(Value cond, Value x, Value y) {
@@ -62,84 +68,61 @@ struct F64 {
 /// below 1e-18 relative), then 2^k built as the bits of a double. k is
 /// clamped to the normal range: exp of x below -708 or above 709 is not
 /// the IEEE result (0 or inf) but a finite bound.
-struct ExpandExp : OpRewritePattern<math::ExpOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(math::ExpOp op,
-                                PatternRewriter &rewriter) const override {
-    if (!op.getType().isF64())
-      return failure();
-    Location loc = op.getLoc();
-    F64 f{rewriter, loc};
-    Value x = op.getOperand();
-    Value k = f.round(f.mul(x, f.c(1.4426950408889634)));
-    k = arith::MaximumFOp::create(rewriter, loc, k, f.c(-1022.0));
-    k = arith::MinimumFOp::create(rewriter, loc, k, f.c(1023.0));
-    Value r = f.sub(f.sub(x, f.mul(k, f.c(6.93147180369123816490e-01))),
-                    f.mul(k, f.c(1.90821492927058770002e-10)));
-    SmallVector<double> coefficients;
-    double factorial = 1.0;
-    for (int i = 0; i <= 14; ++i) {
-      if (i)
-        factorial *= i;
-      coefficients.push_back(1.0 / factorial);
-    }
-    Value e = f.poly(r, coefficients);
-    Type i64 = rewriter.getI64Type();
-    Value bits = arith::FPToSIOp::create(rewriter, loc, i64, k);
-    bits = arith::AddIOp::create(
-        rewriter, loc, bits,
-        arith::ConstantOp::create(rewriter, loc,
-                                  rewriter.getI64IntegerAttr(1023)));
-    bits = arith::ShLIOp::create(
-        rewriter, loc, bits,
-        arith::ConstantOp::create(rewriter, loc,
-                                  rewriter.getI64IntegerAttr(52)));
-    Value scale = arith::BitcastOp::create(rewriter, loc, op.getType(), bits);
-    rewriter.replaceOp(op, f.mul(e, scale));
-    return success();
+Value expandExp(F64 &f, Value x) {
+  Value k = f.round(f.mul(x, f.c(1.4426950408889634)));
+  k = arith::MaximumFOp::create(f.b, f.loc, k, f.c(-1022.0));
+  k = arith::MinimumFOp::create(f.b, f.loc, k, f.c(1023.0));
+  Value r = f.sub(f.sub(x, f.mul(k, f.c(6.93147180369123816490e-01))),
+                  f.mul(k, f.c(1.90821492927058770002e-10)));
+  SmallVector<double> coefficients;
+  double factorial = 1.0;
+  for (int i = 0; i <= 14; ++i) {
+    if (i)
+      factorial *= i;
+    coefficients.push_back(1.0 / factorial);
   }
-};
+  Value bits = arith::AddIOp::create(f.b, f.loc, f.toI64(k), f.i64(1023));
+  bits = arith::ShLIOp::create(f.b, f.loc, bits, f.i64(52));
+  Value scale = arith::BitcastOp::create(f.b, f.loc, f.b.getF64Type(), bits);
+  return f.mul(f.poly(r, coefficients), scale);
+}
 
 /// sin and cos: x = k pi/2 + r, k = round(x 2/pi), r by Cody and Waite's
 /// reduction with pi/2 in three parts of 33 bits (r keeps full precision
 /// while k < 2^20, |x| < 1.6e6), |r| <= pi/4: Taylor polynomials to degree
 /// 19 and 20 (error below 1e-17), then the quadrant k mod 4 picks sin or
 /// cos of r and the sign.
-template <typename Op, bool isSin> struct ExpandSinCos : OpRewritePattern<Op> {
+template <bool isSin> Value expandSinCos(F64 &f, Value x) {
+  Value k = f.round(f.mul(x, f.c(6.36619772367581382433e-01)));
+  Value r = f.sub(x, f.mul(k, f.c(1.57079632673412561417e+00)));
+  r = f.sub(r, f.mul(k, f.c(6.07710050630396597660e-11)));
+  r = f.sub(r, f.mul(k, f.c(2.02226624871116645580e-21)));
+  Value r2 = f.mul(r, r);
+  Value s = f.mul(r, f.poly(r2, F64::taylor(1, 19, true)));
+  Value c = f.poly(r2, F64::taylor(0, 20, true));
+  // The quadrant: k mod 4, in 0..3.
+  Value q = arith::AndIOp::create(f.b, f.loc, f.toI64(k), f.i64(3));
+  auto is = [&](int64_t n) {
+    return arith::CmpIOp::create(f.b, f.loc, arith::CmpIPredicate::eq, q,
+                                 f.i64(n));
+  };
+  // sin(x) by quadrant: s, c, -s, -c; cos(x): c, -s, -c, s.
+  Value first = isSin ? s : c, second = isSin ? c : f.neg(s);
+  return f.select(
+      is(0), first,
+      f.select(is(1), second, f.select(is(2), f.neg(first), f.neg(second))));
+}
+
+/// `Op` on f64 replaced by `expand` of its operand.
+template <typename Op, Value (*expand)(F64 &, Value)>
+struct ExpandF64 : OpRewritePattern<Op> {
   using OpRewritePattern<Op>::OpRewritePattern;
   LogicalResult matchAndRewrite(Op op,
                                 PatternRewriter &rewriter) const override {
     if (!op.getType().isF64())
       return failure();
-    Location loc = op.getLoc();
-    F64 f{rewriter, loc};
-    Value x = op.getOperand();
-    Value k = f.round(f.mul(x, f.c(6.36619772367581382433e-01)));
-    Value r = f.sub(x, f.mul(k, f.c(1.57079632673412561417e+00)));
-    r = f.sub(r, f.mul(k, f.c(6.07710050630396597660e-11)));
-    r = f.sub(r, f.mul(k, f.c(2.02226624871116645580e-21)));
-    Value r2 = f.mul(r, r);
-    Value s = f.mul(r, f.poly(r2, F64::taylor(1, 19, true)));
-    Value c = f.poly(r2, F64::taylor(0, 20, true));
-    // The quadrant: k mod 4, in 0..3.
-    Type i64 = rewriter.getI64Type();
-    Value q = arith::FPToSIOp::create(rewriter, loc, i64, k);
-    q = arith::AndIOp::create(
-        rewriter, loc, q,
-        arith::ConstantOp::create(rewriter, loc,
-                                  rewriter.getI64IntegerAttr(3)));
-    auto is = [&](int64_t n) {
-      return arith::CmpIOp::create(
-          rewriter, loc, arith::CmpIPredicate::eq, q,
-          arith::ConstantOp::create(rewriter, loc,
-                                    rewriter.getI64IntegerAttr(n)));
-    };
-    // sin(x) by quadrant: s, c, -s, -c; cos(x): c, -s, -c, s.
-    Value first = isSin ? s : c, second = isSin ? c : f.neg(s);
-    Value result = f.select(
-        is(0), first,
-        f.select(is(1), second, f.select(is(2), f.neg(first), f.neg(second))));
-    rewriter.replaceOp(op, result);
+    F64 f{rewriter, op.getLoc()};
+    rewriter.replaceOp(op, expand(f, op.getOperand()));
     return success();
   }
 };
@@ -148,8 +131,9 @@ struct GPUExpandF64MathPass
     : public seq::impl::SeqGPUExpandF64MathPassBase<GPUExpandF64MathPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<ExpandExp, ExpandSinCos<math::SinOp, true>,
-                 ExpandSinCos<math::CosOp, false>>(&getContext());
+    patterns.add<ExpandF64<math::ExpOp, expandExp>,
+                 ExpandF64<math::SinOp, expandSinCos<true>>,
+                 ExpandF64<math::CosOp, expandSinCos<false>>>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // What is left has no f64 expansion here.

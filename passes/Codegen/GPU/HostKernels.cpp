@@ -6,8 +6,6 @@
 
 #include "passes/Codegen/GPU/Passes.h"
 
-#include "dialects/Seq/IR/SeqDialect.h"
-
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
@@ -102,26 +100,6 @@ struct GPUHostKernelsPass
       Operation *def = v.getDefiningOp();
       return def && runtime.contains(def);
     });
-  }
-
-  /// Marked loops (the KV heads) at the top level become scf.parallel.
-  static void parallelizeMarked(func::FuncOp func, IRRewriter &rewriter) {
-    seq::SeqDialect::ParallelAttrHelper parallel(func.getContext());
-    SmallVector<scf::ForOp> loops;
-    for (auto op : func.getBody().front().getOps<scf::ForOp>())
-      if (parallel.isAttrPresent(op) && op.getNumResults() == 0)
-        loops.push_back(op);
-    for (scf::ForOp op : loops) {
-      rewriter.setInsertionPoint(op);
-      auto par = scf::ParallelOp::create(
-          rewriter, op.getLoc(), ValueRange{op.getLowerBound()},
-          ValueRange{op.getUpperBound()}, ValueRange{op.getStep()});
-      Block *body = op.getBody();
-      rewriter.eraseOp(body->getTerminator());
-      rewriter.inlineBlockBefore(body, par.getBody()->getTerminator(),
-                                 par.getInductionVars());
-      rewriter.eraseOp(op);
-    }
   }
 
   /// Each run of host ops that read or write memory or have regions (an
@@ -270,7 +248,6 @@ struct GPUHostKernelsPass
     if (func.isExternal() || !func.getBody().hasOneBlock())
       return;
     IRRewriter rewriter(&getContext());
-    parallelizeMarked(func, rewriter);
     if (failed(wrap(func, rewriter)) || failed(sink(func, rewriter)))
       return signalPassFailure();
     hoistViews(func);

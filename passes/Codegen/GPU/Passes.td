@@ -124,8 +124,8 @@ def SeqGPUHostKernelsPass
     the KV-cache lowering leaves at the top level of an entry is moved into
     kernels:
 
-    - a loop marked `seq.parallel` (the KV heads) becomes `scf.parallel`,
-      one iteration per head;
+    - (`seq-parallelize-loops`, run before it, made the loop marked
+      `seq.parallel`, the KV heads, an `scf.parallel`: a lane per head);
     - each run of other ops that read or write memory or have regions (the
       append under `scf.if` on the cache's length, the header's update)
       becomes a kernel of one thread: an `scf.parallel` of one iteration;

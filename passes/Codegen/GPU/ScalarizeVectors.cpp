@@ -130,6 +130,14 @@ struct Broadcast : OpConversionPattern<vector::BroadcastOp> {
   }
 };
 
+/// A vector.load/store's indices (scalars, one value each).
+SmallVector<Value> scalarIndices(ArrayRef<ValueRange> indices) {
+  SmallVector<Value> out;
+  for (ValueRange v : indices)
+    out.push_back(v.front());
+  return out;
+}
+
 /// Lane i of a vector.load/store is the element i past the last index.
 SmallVector<Value> laneIndices(OpBuilder &b, Location loc, ValueRange indices,
                                int64_t i) {
@@ -147,9 +155,7 @@ struct Load : OpConversionPattern<vector::LoadOp> {
                   ConversionPatternRewriter &rewriter) const override {
     if (op.getVectorType().getRank() != 1)
       return failure();
-    SmallVector<Value> indices;
-    for (ValueRange v : adaptor.getIndices())
-      indices.push_back(v.front());
+    SmallVector<Value> indices = scalarIndices(adaptor.getIndices());
     SmallVector<Value> out;
     for (int64_t i = 0; i < op.getVectorType().getNumElements(); ++i)
       out.push_back(memref::LoadOp::create(
@@ -167,9 +173,7 @@ struct Store : OpConversionPattern<vector::StoreOp> {
                   ConversionPatternRewriter &rewriter) const override {
     if (op.getVectorType().getRank() != 1)
       return failure();
-    SmallVector<Value> indices;
-    for (ValueRange v : adaptor.getIndices())
-      indices.push_back(v.front());
+    SmallVector<Value> indices = scalarIndices(adaptor.getIndices());
     int64_t n = op.getVectorType().getNumElements();
     SmallVector<Value> value =
         lanes(rewriter, op.getLoc(), adaptor.getValueToStore(), n);

@@ -1,9 +1,10 @@
 // seq-gpu-host-kernels: what a KV-cache lowering leaves on the host of a GPU
-// entry moves into kernels. The marked heads' loop becomes scf.parallel; the
+// entry moves into kernels. The marked heads' loop (scf.parallel after
+// seq-parallelize-loops) gets the length read; the
 // append under scf.if on the cache's length becomes a one-iteration loop
 // (one thread); the length read is cloned into each loop that uses it, and
 // the views of the state move out of the kernels.
-// RUN: seqc-opt %s --split-input-file --verify-diagnostics --pass-pipeline="builtin.module(func.func(seq-gpu-host-kernels))" | FileCheck %s
+// RUN: seqc-opt %s --split-input-file --verify-diagnostics --pass-pipeline="builtin.module(func.func(seq-parallelize-loops,seq-gpu-host-kernels))" | FileCheck %s
 
 // CHECK-LABEL: func.func @step
 // CHECK-NOT: memref.load
