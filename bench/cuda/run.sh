@@ -179,4 +179,26 @@ if [ -x "$root/build/bin/seqc" ] && [ -x "$root/build/bin/seqc-run" ]; then
   done
 fi
 
+# LLaMA with its KV cache (plain f32 entries), random checkpoints of a small
+# shape and of LLaMA 3.2 1B's (16 x 2048, 32 heads over 8 KV heads, ffn
+# 8192, vocabulary 128256), context 2048, f32 and f16 weights: decode at the
+# first 48 positions, the attention a small share of the bytes. On a 2-core
+# machine the 1B checkpoint takes about 50 s to write (5.6 GB) and 25 s per
+# compile.
+if [ -x "$root/build/bin/seqc" ] && [ -x "$root/build/bin/seqc-run" ]; then
+  for shape in "4 512 8 4 1376 32000" "16 2048 32 8 8192 128256"; do
+    set -- $shape
+    ckpt=$work/llama-$1x$2
+    python3 "$root/test/reference/llama_ref.py" random "$ckpt" --layers "$1" \
+      --embd "$2" --heads "$3" --kv-heads "$4" --ffn "$5" --vocab "$6" \
+      --context 2048 --seed 1 > /dev/null
+    for w in fp32 fp16; do
+      "$root/build/bin/seqc" compile "$ckpt" --target=cuda --cuda-arch="$arch" \
+        --weights=$w -o "$work/llama-model-$1x$2-$w" 2>/dev/null
+      "$root/build/bin/seqc-run" bench "$work/llama-model-$1x$2-$w" --prefill 16 \
+        --decode 32 --rounds 3 -o "$work/model_llama-$1x$2_$w.json" > /dev/null
+    done
+  done
+fi
+
 python3 "$root/bench/cuda/report.py" "$work" "$artifacts" ${out:+--out "$out"}
