@@ -54,7 +54,8 @@ def SeqGPUFuseElementwisePass
 
 def SeqGPUSplitProductsPass
     : Pass<"seq-gpu-split-products", "::mlir::func::FuncOp"> {
-  let summary = "Split the products whose buffers exceed one storage binding";
+  let summary = "Split the products whose buffers exceed one storage binding "
+                "or whose rows exceed a grid dimension";
   let description = [{
     Runs on buffers, before `seq-gpu-products`. A device binds at most
     `maxStorageBufferRange` bytes to one storage buffer binding (128 MiB on
@@ -68,12 +69,18 @@ def SeqGPUSplitProductsPass
     indexes, as many rows as fit in one binding. Each becomes its own
     kernel launch with its own bindings. A product that cannot be split
     that way (the loop indexes a buffer by an expression, the body reads
-    its indices, one row is too large) is an error. 0 (the default) turns
-    the pass off.
+    its indices, one row is too large) is an error.
+
+    A product of more rows than `max-workgroups` (65535, the workgroups
+    Vulkan guarantees in a grid dimension; `seq-gpu-products` gives each row
+    a workgroup) is split the same way: a vocabulary of 65536 or 128256
+    tokens.
   }];
   let options = [
     Option<"maxBindingBytes", "max-binding-bytes", "int64_t", "0",
-           "The most bytes one storage binding holds (0: no limit)">
+           "The most bytes one storage binding holds (0: no limit)">,
+    Option<"maxWorkgroups", "max-workgroups", "int64_t", "65535",
+           "The most rows (workgroups) one product launch has">
   ];
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
@@ -225,7 +232,11 @@ def SeqGPUTileLoopsPass : Pass<"seq-gpu-tile-loops", "::mlir::func::FuncOp"> {
     if smaller): the greedy mapping then gives the tiles to workgroups and
     the iterations of a tile to threads. Without it every workgroup has one
     thread. A bound that is not a multiple keeps the tile's constant size
-    (block sizes must be constants) and guards the body.
+    (block sizes must be constants) and guards the body. Where that would
+    make more than 65535 tiles (the workgroups Vulkan guarantees in a grid
+    dimension; a long-context KV state's fill), each thread takes k
+    consecutive iterations instead, a loop that stays sequential in the
+    thread, with k the smallest that fits.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];

@@ -29,6 +29,9 @@ namespace {
 struct GPUTileLoopsPass
     : public seq::impl::SeqGPUTileLoopsPassBase<GPUTileLoopsPass> {
   static constexpr int64_t kThreads = 64;
+  /// Workgroups a grid dimension may have (Vulkan's guaranteed minimum of
+  /// maxComputeWorkGroupCount, lavapipe's value).
+  static constexpr int64_t kMaxWorkgroups = 65535;
   void runOnOperation() override {
     SmallVector<scf::ParallelOp> loops;
     getOperation().walk([&](scf::ParallelOp op) {
@@ -48,9 +51,21 @@ struct GPUTileLoopsPass
         int64_t trips = (*ub - *lb + *step - 1) / *step;
         if (trips <= 1)
           continue;
+        // More tiles than a grid dimension holds (a large KV state's
+        // fill): each thread takes `k` consecutive iterations, the tile's
+        // innermost loop, which stays sequential in the thread.
+        int64_t threads = std::min(kThreads, trips);
+        int64_t k = llvm::divideCeil(trips, threads * kMaxWorkgroups);
         SmallVector<int64_t> sizes(op.getNumLoops(), 1);
-        sizes[d] = std::min(kThreads, trips);
-        scf::tileParallelLoop(op, sizes, /*noMinMaxBounds=*/true);
+        sizes[d] = threads * k;
+        auto [outer, inner] =
+            scf::tileParallelLoop(op, sizes, /*noMinMaxBounds=*/true);
+        (void)outer;
+        if (k > 1) {
+          SmallVector<int64_t> perThread(inner.getNumLoops(), 1);
+          perThread[d] = k;
+          scf::tileParallelLoop(inner, perThread, /*noMinMaxBounds=*/true);
+        }
         break;
       }
     }

@@ -6,6 +6,15 @@
 // bytes, so ranges of 32, 32, 32 and 4 rows, each with its slice of the
 // per-row scales and of the output.
 // RUN: seqc-opt %s --split-input-file --verify-diagnostics --pass-pipeline="builtin.module(func.func(seq-gpu-split-products{max-binding-bytes=8448}))" | FileCheck %s
+// Rows past a grid dimension (max-workgroups, 65535 by default) split the
+// same way, whatever the bytes: 100 rows at most 60 a launch.
+// RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-gpu-split-products{max-workgroups=60}))" 2>/dev/null | FileCheck %s --check-prefix=ROWS
+// ROWS-LABEL: func.func @head
+// ROWS: memref.subview %arg1[0, 0] [60, 64] [1, 1]
+// ROWS: memref.subview %arg1[60, 0] [40, 64] [1, 1]
+// ROWS-NOT: memref.subview %arg1
+// ROWS-LABEL: func.func @wide
+// ROWS-NOT: memref.subview
 
 // CHECK-LABEL: func.func @head
 // CHECK: %[[W0:.*]] = memref.subview %arg1[0, 0] [32, 64] [1, 1]

@@ -34,3 +34,20 @@ func.func @column(%a: memref<8x1xf32>, %b: memref<8x1xf32>) {
   linalg.copy ins(%a : memref<8x1xf32>) outs(%b : memref<8x1xf32>)
   return
 }
+
+// More tiles than a grid dimension holds: 2^23 + 64 bytes to zero would be
+// 131073 tiles of 64; each thread takes 3 consecutive bytes instead (tiles
+// of 192, 43691 of them), its own loop of 3 left sequential in the thread.
+// TILE-LABEL: func.func @fill
+// TILE: %[[C192:.*]] = arith.constant 192 : index
+// TILE: scf.parallel (%{{.*}}) = (%c0) to (%c8388672) step (%[[TILE:.*]]) {
+// TILE: %[[C3:.*]] = arith.constant 3 : index
+// TILE: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[TILE]]) step (%[[K:.*]]) {
+// TILE-NEXT: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[K]]) step (%c1) {
+// MAP-LABEL: func.func @fill
+// MAP-SAME: block = array<i64: 64, 1, 1>, grid = array<i64: 43691, 1, 1>
+func.func @fill(%a: memref<8388672xi8>) {
+  %z = arith.constant 0 : i8
+  linalg.fill ins(%z : i8) outs(%a : memref<8388672xi8>)
+  return
+}
