@@ -159,10 +159,25 @@ for model in rwkv7-1.5b llama-1b rwkv7-1.5b-fused llama-1b-fused; do
   done
 done
 
-# Whole models, when seqc is built here: random RWKV-7 of 12 x 768 and
-# 24 x 2048 (1.5B-shaped) checkpoints compiled with --target=cuda at f32
-# and f16, decoded by seqc-run bench (its logits are checked against the
-# CPU by test/Integration/cuda/models-run.test above).
+# Whole models, when seqc is built here: random checkpoints compiled with
+# --target=cuda at f32 and f16 and decoded by seqc-run bench (their logits
+# are checked against the CPU and numpy by test/Integration/cuda/
+# models-run.test above).
+#   RWKV-7 of 12 x 768 and 24 x 2048 (1.5B-shaped);
+#   LLaMA with its KV cache (plain f32 entries) of a small shape and of
+#   LLaMA 3.2 1B's (16 x 2048, 32 heads over 8 KV heads, ffn 8192,
+#   vocabulary 128256), context 2048: decode at the first 48 positions, the
+#   attention a small share of the bytes. On a 2-core machine the 1B
+#   checkpoint takes about 50 s to write (5.6 GB) and 25 s per compile.
+bench_model() { # NAME CHECKPOINT: model_NAME_{fp32,fp16}.json
+  local w
+  for w in fp32 fp16; do
+    "$root/build/bin/seqc" compile "$2" --target=cuda --cuda-arch="$arch" \
+      --weights=$w -o "$work/model-$1-$w" 2>/dev/null
+    "$root/build/bin/seqc-run" bench "$work/model-$1-$w" --prefill 16 \
+      --decode 32 --rounds 3 -o "$work/model_$1_$w.json" > /dev/null
+  done
+}
 if [ -x "$root/build/bin/seqc" ] && [ -x "$root/build/bin/seqc-run" ]; then
   for shape in "12 768 12 16384" "24 2048 32 65536"; do
     set -- $shape
@@ -170,34 +185,15 @@ if [ -x "$root/build/bin/seqc" ] && [ -x "$root/build/bin/seqc-run" ]; then
     python3 "$root/test/reference/rwkv567_ref.py" random --version 7 \
       --layers "$1" --embd "$2" --heads "$3" --vocab "$4" --seed 1 \
       --dtype fp16 --format safetensors -o "$ckpt" > /dev/null
-    for w in fp32 fp16; do
-      "$root/build/bin/seqc" compile "$ckpt" --target=cuda --cuda-arch="$arch" \
-        --weights=$w -o "$work/model-$1x$2-$w" 2>/dev/null
-      "$root/build/bin/seqc-run" bench "$work/model-$1x$2-$w" --prefill 16 \
-        --decode 32 --rounds 3 -o "$work/model_rwkv7-$1x$2_$w.json" > /dev/null
-    done
+    bench_model "rwkv7-$1x$2" "$ckpt"
   done
-fi
-
-# LLaMA with its KV cache (plain f32 entries), random checkpoints of a small
-# shape and of LLaMA 3.2 1B's (16 x 2048, 32 heads over 8 KV heads, ffn
-# 8192, vocabulary 128256), context 2048, f32 and f16 weights: decode at the
-# first 48 positions, the attention a small share of the bytes. On a 2-core
-# machine the 1B checkpoint takes about 50 s to write (5.6 GB) and 25 s per
-# compile.
-if [ -x "$root/build/bin/seqc" ] && [ -x "$root/build/bin/seqc-run" ]; then
   for shape in "4 512 8 4 1376 32000" "16 2048 32 8 8192 128256"; do
     set -- $shape
     ckpt=$work/llama-$1x$2
     python3 "$root/test/reference/llama_ref.py" random "$ckpt" --layers "$1" \
       --embd "$2" --heads "$3" --kv-heads "$4" --ffn "$5" --vocab "$6" \
       --context 2048 --seed 1 > /dev/null
-    for w in fp32 fp16; do
-      "$root/build/bin/seqc" compile "$ckpt" --target=cuda --cuda-arch="$arch" \
-        --weights=$w -o "$work/llama-model-$1x$2-$w" 2>/dev/null
-      "$root/build/bin/seqc-run" bench "$work/llama-model-$1x$2-$w" --prefill 16 \
-        --decode 32 --rounds 3 -o "$work/model_llama-$1x$2_$w.json" > /dev/null
-    done
+    bench_model "llama-$1x$2" "$ckpt"
   done
 fi
 

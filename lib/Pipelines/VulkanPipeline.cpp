@@ -251,8 +251,7 @@ struct PrepareKernelsPass
         return launch.emitError("kernel argument ")
                << i << " (" << type
                << ") must have a static shape and the identity layout";
-      int64_t bytes =
-          type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+      int64_t bytes = seq::gpuBufferBytes(type);
       if (bytes > profile.maxStorageBufferRange)
         return launch.emitError("kernel argument ")
                << i << " has " << bytes

@@ -235,10 +235,8 @@ struct GPUHostKernelsPass
       SmallVector<memref::ViewOp> views;
       par->walk([&](memref::ViewOp view) { views.push_back(view); });
       for (memref::ViewOp view : views)
-        if (llvm::all_of(view->getOperands(), [&](Value v) {
-              return v.getParentRegion()->isAncestor(&func.getBody()) ||
-                     v.getParentBlock() == &block;
-            }))
+        if (llvm::all_of(view->getOperands(),
+                         [&](Value v) { return v.getParentBlock() == &block; }))
           view->moveBefore(par);
     }
   }

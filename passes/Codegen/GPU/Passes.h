@@ -33,6 +33,14 @@ inline constexpr int64_t kGPUScratchBuffer = -1;
 /// Every binding of a schedule starts at a multiple of this.
 inline constexpr int64_t kGPUBindingAlignment = 256;
 
+/// Bytes of one element of a buffer, and of a static buffer.
+inline int64_t gpuElementBytes(MemRefType type) {
+  return (type.getElementTypeBitWidth() + 7) / 8;
+}
+inline int64_t gpuBufferBytes(MemRefType type) {
+  return type.getNumElements() * gpuElementBytes(type);
+}
+
 } // namespace mlir::seq
 
 #endif // SEQC_PASSES_CODEGEN_GPU_PASSES_H

@@ -50,10 +50,6 @@ struct Place {
   int64_t base;   // bytes into that buffer
 };
 
-int64_t elementBytes(MemRefType type) {
-  return (type.getElementTypeBitWidth() + 7) / 8;
-}
-
 /// The type `type` takes when its binding starts `shift` elements past its
 /// base: the same shape and strides, the layout offset less `shift`.
 MemRefType rebased(MemRefType type, int64_t offset) {
@@ -121,7 +117,7 @@ struct GPUSchedulePass
           return failure();
         scratch = llvm::alignTo(scratch, seq::kGPUBindingAlignment);
         places[alloc] = {seq::kGPUScratchBuffer, scratch};
-        scratch += type.getNumElements() * elementBytes(type);
+        scratch += seq::gpuBufferBytes(type);
         continue;
       }
       if (auto view = dyn_cast<memref::ViewOp>(op)) {
@@ -160,7 +156,7 @@ struct GPUSchedulePass
           if (failed(staticLayout(launch, type)))
             return failure();
           auto [strides, offset] = type.getStridesAndOffset();
-          int64_t bytes = elementBytes(type);
+          int64_t bytes = seq::gpuElementBytes(type);
           int64_t first = it->second.base + offset * bytes;
           int64_t start = llvm::alignDown(first, seq::kGPUBindingAlignment);
           if ((first - start) % bytes)

@@ -19,10 +19,6 @@ using namespace mlir;
 
 namespace {
 
-int64_t bytesOf(MemRefType type) {
-  return type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
-}
-
 struct GPUSplitProductsPass
     : public seq::impl::SeqGPUSplitProductsPassBase<GPUSplitProductsPass> {
   using Base::Base;
@@ -38,8 +34,8 @@ struct GPUSplitProductsPass
       auto type = dyn_cast<MemRefType>(operand.get().getType());
       if (!type || !type.hasStaticShape())
         return success(); // left to the target's checks
-      if (bytesOf(type) > most) {
-        most = bytesOf(type);
+      if (seq::gpuBufferBytes(type) > most) {
+        most = seq::gpuBufferBytes(type);
         largest = &operand;
       }
     }

@@ -7,6 +7,7 @@
 
 #include "passes/Conversion/HadamardRow.h"
 #include "passes/Conversion/KVCacheToLoops/KVKeyTransform.h"
+#include "passes/Conversion/RopeAngle.h"
 
 #include "seqc/Support/Rope.h"
 
@@ -125,19 +126,7 @@ void KVKeyReader::ropeInto(Value grp, Value off, int64_t D, Value pos,
       sn = memref::LoadOp::create(b, kt->sinTable, ValueRange{pos, i});
     } else {
       // seqc::ropeAngle in f64: pos * exp(i * step), then cos and sin.
-      auto toF64 = [&](Value v) -> Value {
-        Value n = arith::IndexCastOp::create(b, b.getI64Type(), v);
-        return arith::UIToFPOp::create(b, b.getF64Type(), n);
-      };
-      Value step =
-          arith::ConstantOp::create(b, b.getF64FloatAttr(kt->ropeStep));
-      Value ang = arith::MulFOp::create(
-          b, toF64(pos),
-          math::ExpOp::create(b, arith::MulFOp::create(b, toF64(i), step)));
-      cs = arith::TruncFOp::create(b, b.getF32Type(),
-                                   math::CosOp::create(b, ang));
-      sn = arith::TruncFOp::create(b, b.getF32Type(),
-                                   math::SinOp::create(b, ang));
+      std::tie(cs, sn) = emitRopeCosSin(b, b.getLoc(), pos, i, kt->ropeStep);
     }
     Value ny = arith::MulFOp::create(b, f(-1.0f), y);
     Value xc = arith::MulFOp::create(b, x, cs);

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "passes/Conversion/RopeAngle.h"
 #include "seqc/Support/Rope.h"
 
 using namespace mlir;
@@ -129,7 +130,6 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
           auto cidx = [&](int64_t v) {
             return arith::ConstantIndexOp::create(b, l, v);
           };
-          Type f64 = b.getF64Type();
           // Pair index i, partner channel and sign for this channel.
           Value i, partner, sign;
           Value f1 = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
@@ -166,20 +166,8 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
           Value p = a[1];
           if (!p.getType().isIndex())
             p = arith::IndexCastOp::create(b, l, b.getIndexType(), p);
-          Value pf = arith::UIToFPOp::create(
-              b, l, f64, arith::IndexCastOp::create(b, l, b.getI64Type(), p));
-          Value iF = arith::UIToFPOp::create(
-              b, l, f64, arith::IndexCastOp::create(b, l, b.getI64Type(), i));
           // The angle as seqc::ropeAngle computes it: pos * exp(i * step).
-          Value expo = arith::MulFOp::create(
-              b, l, iF,
-              arith::ConstantOp::create(b, l, b.getF64FloatAttr(step)));
-          Value ang =
-              arith::MulFOp::create(b, l, pf, math::ExpOp::create(b, l, expo));
-          Value cs = arith::TruncFOp::create(b, l, b.getF32Type(),
-                                             math::CosOp::create(b, l, ang));
-          Value sn = arith::TruncFOp::create(b, l, b.getF32Type(),
-                                             math::SinOp::create(b, l, ang));
+          auto [cs, sn] = emitRopeCosSin(b, l, p, i, step);
           // out = x cos + sign * y sin (sign -1 for the first of the pair).
           Value xc = arith::MulFOp::create(b, l, x, cs);
           Value sy = arith::MulFOp::create(b, l, sign, y);
