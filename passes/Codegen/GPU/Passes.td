@@ -211,9 +211,11 @@ def SeqGPURoundF16Pass : Pass<"seq-gpu-round-f16", "::mlir::gpu::GPUModuleOp"> {
   let description = [{
     SPIR-V leaves the rounding of `OpFConvert` to f16 to the driver unless
     it is decorated `FPRoundingMode`, which Vulkan allows only on a
-    conversion stored straight to a 16-bit buffer (lavapipe rounds
-    differently from the CPU, and an f16 KV cache then drifts from the
-    CPU's by up to 3e-4 in the logits). This pass rewrites `arith.truncf`
+    conversion stored straight to a 16-bit buffer; a driver may round
+    toward zero, and an f16 KV cache would then drift from the CPU's (which
+    rounds to nearest even). lavapipe happens to round to nearest even
+    already, so there the pass changes no result. This pass rewrites
+    `arith.truncf`
     from f32 to f16 without a rounding mode into the IEEE conversion with
     round to nearest even done on the bits: NaN stays NaN, values from
     65520 up become infinity, values below 2^-14 become subnormals (their
