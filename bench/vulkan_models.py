@@ -7,8 +7,10 @@ Compiles the embedded RWKV-4, RWKV-5, SpikeGPT and LLaMA (with a full
 precision and a KIVI 2-bit KV cache), and a random RWKV-7 of 12 layers x
 768 (vocabulary 16384: lavapipe binds at most 128 MiB, and the f32 head of
 a 65536-token vocabulary is 192 MiB), for --target=cpu and
---target=vulkan, and runs `seqc-run bench` on the two alternately
-(--repeats times, each --rounds rounds of --decode steps). The Vulkan device
+--target=vulkan (and --target=vulkan --prefill-chunk=0, whose prompts run
+token by token: the prefill schedule's gain, measured in the same run), and
+runs `seqc-run bench` on them in turn (--repeats times, rotating the order,
+each --rounds rounds of --decode steps and a prompt of 16 tokens). The Vulkan device
 is the first one the loader lists (VK_ICD_FILENAMES selects lavapipe);
 lavapipe runs the kernels on this CPU, so the ratio is a sanity check of
 the schedule's overhead, not of a GPU. On a machine with a GPU the same
@@ -89,15 +91,18 @@ def main():
         if ckpt is None:
             ckpt = rwkv7_checkpoint(a.work)
         arts = {}
-        for target in ("cpu", "vulkan"):
+        variants = {"cpu": ["--target=cpu"], "vulkan": ["--target=vulkan"],
+                    "vulkan_steps": ["--target=vulkan", "--prefill-chunk=0"]}
+        for target, options in variants.items():
             out = os.path.join(a.work, f"{name}-{target}")
-            subprocess.run([seqc, "compile", ckpt, f"--target={target}", "-o",
-                            out, "--force"] + flags, check=True,
+            subprocess.run([seqc, "compile", ckpt, "-o", out, "--force"] +
+                           options + flags, check=True,
                            stderr=subprocess.DEVNULL)
             arts[target] = out
-        runs = {"cpu": [], "vulkan": []}
+        runs = {target: [] for target in variants}
         for r in range(a.repeats):
-            order = ("cpu", "vulkan") if r % 2 == 0 else ("vulkan", "cpu")
+            names = list(variants)
+            order = names[r % len(names):] + names[:r % len(names)]
             for target in order:
                 js = os.path.join(a.work, f"{name}-{target}-{r}.json")
                 subprocess.run([run, "bench", arts[target], "--prefill", "16",
@@ -124,13 +129,18 @@ def main():
             step[0].count(" dispatch=") if step else None)
         entry["vulkan_over_cpu"] = (entry["vulkan"]["decode_ms_per_token"] /
                                     entry["cpu"]["decode_ms_per_token"])
+        entry["prefill_schedule_over_steps"] = (
+            entry["vulkan"]["prefill16_tokens_per_s"] /
+            entry["vulkan_steps"]["prefill16_tokens_per_s"])
         results["models"][name] = entry
         rows.append(f"| {name} | {entry['cpu']['decode_ms_per_token']:.3f} | "
                     f"{entry['vulkan']['decode_ms_per_token']:.2f} | "
                     f"{entry['vulkan_over_cpu']:.0f} | "
                     f"{entry['vulkan']['dispatches_per_token']} | "
                     f"{entry['cpu']['prefill16_tokens_per_s']:.0f} | "
-                    f"{entry['vulkan']['prefill16_tokens_per_s']:.1f} |")
+                    f"{entry['vulkan']['prefill16_tokens_per_s']:.1f} | "
+                    f"{entry['vulkan_steps']['prefill16_tokens_per_s']:.1f} | "
+                    f"{entry['prefill_schedule_over_steps']:.2f} |")
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with open(output, "w") as f:
         json.dump(results, f, indent=2)
@@ -139,8 +149,9 @@ def main():
     print(f"machine: {m.get('model', '?')}, {m.get('cpus')} threads; "
           f"Vulkan device: {device}")
     print("| model | CPU decode ms/token | Vulkan decode ms/token | Vulkan/CPU | "
-          "dispatches/token | CPU prefill 16 tok/s | Vulkan prefill 16 tok/s |")
-    print("|---|---|---|---|---|---|---|")
+          "dispatches/token | CPU prefill 16 tok/s | Vulkan prefill 16 tok/s | "
+          "Vulkan token by token, tok/s | prefill schedule / token by token |")
+    print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     return 0
 

@@ -308,7 +308,9 @@ public:
                                       f16Cache ? (Type)b.getF16Type() : f32);
   }
 
-  OwningOpRef<ModuleOp> build() { return buildModule("llama", 0); }
+  OwningOpRef<ModuleOp> build() {
+    return buildModule("llama", 0, cfg.prefillTokens);
+  }
 
 private:
   const LlamaConfig &cfg;
@@ -383,11 +385,12 @@ private:
     b.setInsertionPoint(b.getInsertionBlock()->getParentOp());
     auto fn = func::FuncOp::create(
         b, loc,
-        tokens == 1                ? "seqc_layer_t1"
-        : kind == Layer::Selecting ? "seqc_layer_tn_selecting"
-        : kind == Layer::Carried   ? "seqc_layer_tn_carried"
-        : kind == Layer::Scoring   ? "seqc_layer_tn_scoring"
-                                   : "seqc_layer_tn",
+        "seqc_layer_t" +
+            (ShapedType::isDynamic(tokens) ? "n" : std::to_string(tokens)) +
+            (kind == Layer::Selecting ? "_selecting"
+             : kind == Layer::Carried ? "_carried"
+             : kind == Layer::Scoring ? "_scoring"
+                                      : ""),
         FunctionType::get(ctx, args, results));
     fn.setPrivate();
     b.setInsertionPointToStart(fn.addEntryBlock());
@@ -693,6 +696,7 @@ importLlama(MLIRContext *ctx, llvm::StringRef path,
     if (t->blocks)
       cfg->blockType = t->blocks->name;
   }
+  cfg->prefillTokens = options.prefillTokens;
   auto built = buildLlama(ctx, **ckpt, *cfg, options.weights, options.context,
                           options.f16Cache, options.rotationSeed,
                           options.weightSink, options.selection);

@@ -300,8 +300,10 @@ public:
   /// The module: the model kind as `seq.model`, the blob's layout as
   /// `seq.weights`, the state initializer, and the step (1 token), prefill
   /// and prefill_all (T tokens) entries. Null when layers first .. L-1 are
-  /// not laid out uniformly.
-  OwningOpRef<ModuleOp> buildModule(StringRef kind, int64_t firstShared) {
+  /// not laid out uniformly. `prefillTokens` > 0 makes seqc_prefill take
+  /// exactly that many tokens (a GPU target's static schedule).
+  OwningOpRef<ModuleOp> buildModule(StringRef kind, int64_t firstShared,
+                                    int64_t prefillTokens) {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
     mlir::seq::SeqDialect::ModelAttrHelper(ctx).setAttr(module->getOperation(),
                                                         b.getStringAttr(kind));
@@ -311,7 +313,9 @@ public:
       return nullptr;
     buildInitState();
     buildForward("seqc_step", 1, /*allLogits=*/false);
-    buildForward("seqc_prefill", ShapedType::kDynamic, false);
+    buildForward("seqc_prefill",
+                 prefillTokens > 0 ? prefillTokens : ShapedType::kDynamic,
+                 false);
     buildForward("seqc_prefill_all", ShapedType::kDynamic, true);
     return module;
   }

@@ -270,8 +270,9 @@ func::FuncOp RWKVBuilder::layerFunc(int64_t tokens, bool firstLayer) {
     args.push_back(xType);
   if (v7 && firstLayer)
     results.push_back(xType);
-  std::string name = llvm::formatv("seqc_layer{0}_{1}", firstLayer ? "0" : "",
-                                   tokens == 1 ? "t1" : "tn");
+  std::string name = llvm::formatv(
+      "seqc_layer{0}_t{1}", firstLayer ? "0" : "",
+      ShapedType::isDynamic(tokens) ? "n" : std::to_string(tokens));
   OpBuilder::InsertionGuard guard(b);
   // Layer functions go before the entry being built.
   b.setInsertionPoint(b.getInsertionBlock()->getParentOp());
@@ -630,6 +631,7 @@ importRWKV(MLIRContext *ctx, llvm::StringRef path,
   if (!cfg)
     return cfg.takeError();
   cfg->lnXEps = options.lnXEps;
+  cfg->prefillTokens = options.prefillTokens;
   std::string stateFormat;
   if (llvm::Error e = applyStateOptions(ctx, *cfg, options, stateFormat))
     return std::move(e);

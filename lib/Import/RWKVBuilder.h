@@ -40,7 +40,7 @@ public:
   OwningOpRef<ModuleOp> build() {
     return buildModule(spiking ? "spikegpt"
                                : llvm::formatv("rwkv{0}", cfg.version).str(),
-                       firstShared());
+                       firstShared(), cfg.prefillTokens);
   }
 
   /// State rows of width C per layer. RWKV-4: att x, aa, bb, pp, ffn x.

@@ -207,6 +207,7 @@ llvm::Expected<ImportedModel> importSpikeGPT(MLIRContext *ctx, StringRef path,
   auto cfg = detectRWKV(**ckpt);
   if (!cfg)
     return cfg.takeError();
+  cfg->prefillTokens = options.prefillTokens;
   if (cfg->version != 4)
     return llvm::createStringError(
         path +

@@ -262,6 +262,9 @@ void seqc::buildCUDALoweringPipeline(OpPassManager &pm,
   // their loads and stores.
   gpu.addPass(memref::createFoldMemRefAliasOpsPass());
   gpu.addPass(createLowerAffinePass());
+  // A thread's scratch (a prefill's WKV output row per token) in local
+  // memory.
+  gpu.addPass(seq::createSeqGPUPrivateAllocsPass());
   // Strided slices of vectors (the KV codec's groups) as shuffles, which
   // NVVM's translation has; 1-D transfers as loads and stores.
   gpu.addPass(std::make_unique<LowerVectorSlicesPass>());

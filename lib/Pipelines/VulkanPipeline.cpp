@@ -18,6 +18,7 @@
 #include "mlir/Conversion/GPUToSPIRV/GPUToSPIRVPass.h"
 #include "mlir/Conversion/MathToSPIRV/MathToSPIRVPass.h"
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -33,9 +34,11 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 
@@ -43,6 +46,27 @@ namespace {
 
 /// Puts the profile's SPIR-V target environment on the module (replacing
 /// any there: the profile is the one description of the device).
+/// Signed floor and ceiling divisions (of an index delinearized when a
+/// load through a collapsed view is folded onto its buffer) in the arith
+/// ops SPIR-V has: the SPIR-V conversion has no pattern for them.
+struct ExpandIndexDivisionPass
+    : public PassWrapper<ExpandIndexDivisionPass,
+                         OperationPass<gpu::GPUModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ExpandIndexDivisionPass)
+  StringRef getArgument() const override {
+    return "seq-vulkan-expand-index-division";
+  }
+  StringRef getDescription() const override {
+    return "Expand arith.floordivsi and ceildivsi/ui into basic arith ops";
+  }
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    arith::populateCeilFloorDivExpandOpsPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
 struct AttachTargetEnvPass
     : public PassWrapper<AttachTargetEnvPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(AttachTargetEnvPass)
@@ -143,7 +167,48 @@ struct PrepareKernelsPass
     }
   }
 
+  /// The loop iterations one invocation of `kernel` runs at most, over
+  /// the loops whose bounds are constants (every enclosing loop's trips
+  /// multiplied in); loops with bounds known only at run time (a KV
+  /// cache's length) are not counted.
+  static uint64_t staticLoopIterations(gpu::GPUFuncOp kernel) {
+    uint64_t total = 0;
+    kernel.walk([&](scf::ForOp loop) {
+      uint64_t trips = 1;
+      for (Operation *op = loop; op && op != kernel.getOperation();
+           op = op->getParentOp()) {
+        auto f = dyn_cast<scf::ForOp>(op);
+        if (!f)
+          continue;
+        std::optional<int64_t> lo = getConstantIntValue(f.getLowerBound()),
+                               hi = getConstantIntValue(f.getUpperBound()),
+                               step = getConstantIntValue(f.getStep());
+        if (!lo || !hi || !step || *step <= 0)
+          return;
+        trips = llvm::SaturatingMultiply(
+            trips,
+            (uint64_t)std::max<int64_t>(0, llvm::divideCeil(*hi - *lo, *step)));
+      }
+      total = llvm::SaturatingAdd(total, trips);
+    });
+    return total;
+  }
+
   LogicalResult prepareKernel(gpu::GPUFuncOp kernel) {
+    // A device that ends a shader's loops after so many iterations in all
+    // (llvmpipe) would return wrong values silently.
+    if (profile.maxLoopIterations) {
+      uint64_t iterations = staticLoopIterations(kernel);
+      if (iterations > (uint64_t)profile.maxLoopIterations)
+        return kernel.emitError("kernel @")
+               << kernel.getName() << " runs " << iterations
+               << " loop iterations per invocation; the profile '"
+               << profile.name << "' ends a kernel's loops after "
+               << profile.maxLoopIterations
+               << " in all (max_loop_iterations): a prefill's recurrences "
+                  "grow with its tokens, so compile with a smaller "
+                  "--prefill-chunk";
+    }
     guardEmptyLoops(kernel);
     DenseI32ArrayAttr known = kernel.getKnownBlockSizeAttr();
     if (!known)
@@ -289,6 +354,15 @@ namespace {
 /// profile's checks, then SPIR-V.
 void buildKernelsToSPIRV(OpPassManager &pm,
                          const seqc::VulkanProfile &profile) {
+  // A thread's scratch (a prefill's WKV rows, per token) as its slice of
+  // a workgroup array: lavapipe hung compiling kernels with Function
+  // variables in small unrolled loops, and workgroup memory is what the
+  // products use already. Before the profile's checks, which count it.
+  seq::SeqGPUPrivateAllocsPassOptions privateAllocs;
+  privateAllocs.memorySpace = "workgroup";
+  privateAllocs.maxBytes = profile.maxComputeSharedMemorySize;
+  pm.addNestedPass<gpu::GPUModuleOp>(
+      seq::createSeqGPUPrivateAllocsPass(privateAllocs));
   pm.addPass(std::make_unique<PrepareKernelsPass>(profile));
   // convert-gpu-to-spirv does not lower math: convert it inside each
   // gpu.module first.
@@ -303,6 +377,8 @@ void buildKernelsToSPIRV(OpPassManager &pm,
   // their loads and stores: SPIR-V has no strided views.
   pm.addNestedPass<gpu::GPUModuleOp>(memref::createFoldMemRefAliasOpsPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createLowerAffinePass());
+  pm.addNestedPass<gpu::GPUModuleOp>(
+      std::make_unique<ExpandIndexDivisionPass>());
   pm.addNestedPass<gpu::GPUModuleOp>(createConvertMathToSPIRVPass());
   pm.addPass(createConvertGPUToSPIRVPass(/*mapMemorySpace=*/true));
   OpPassManager &spv = pm.nest<spirv::ModuleOp>();

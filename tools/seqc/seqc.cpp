@@ -192,6 +192,13 @@ cl::opt<std::string>
                 cl::desc("--target=cuda: the CUDA toolkit (default: "
                          "$CUDA_HOME, else /usr/local/cuda)"),
                 cl::init(""), cl::sub(compileCmd));
+cl::opt<int64_t, false, seqc::IntFlag<int64_t, 0, 4096>> prefillChunk(
+    "prefill-chunk",
+    cl::desc("--target=vulkan|cuda: the tokens of one prefill schedule; a "
+             "prompt runs in chunks of this many, the rest token by token "
+             "(default: the Vulkan profile's prefill_tokens, 16 for CUDA; "
+             "0: every token through the step)"),
+    cl::init(16), cl::sub(compileCmd));
 cl::opt<std::string>
     tokenizer("tokenizer",
               cl::desc("Tokenizer recorded in the manifest: bytes, world or "
@@ -669,6 +676,12 @@ int runCompile() {
     return fail(std::string(cudaArch.getNumOccurrences() ? "--cuda-arch"
                                                          : "--cuda-toolkit") +
                 " applies to --target=cuda");
+  if (prefillChunk.getNumOccurrences())
+    targetOptions.gpuPrefillTokens = prefillChunk;
+  if (prefillChunk.getNumOccurrences() && targetName != "vulkan" &&
+      targetName != "cuda")
+    return fail("--prefill-chunk applies to --target=vulkan and "
+                "--target=cuda (the CPU's prefill takes any token count)");
   auto target = seqc::createTarget(targetName, targetOptions);
   if (!target)
     return fail(target.takeError());
@@ -728,6 +741,7 @@ int runCompile() {
   seqc::registerAllPasses();
   seqc::ImportOptions options = importOptions(weights);
   options.weightSink = weightsFile.get();
+  options.prefillTokens = (*target)->prefillTokens();
   auto model = seqc::importModel(ctx.get(), compileInput, options);
   if (!model)
     return fail(model.takeError());

@@ -81,6 +81,10 @@ struct ImportOptions {
   bool stateRotate = false;
   /// RWKV-5 and later: the epsilon of the ln_x GroupNorm.
   float lnXEps = 64e-5f;
+  /// The token count of the seqc_prefill entry: 0 for any count (the
+  /// CPU's), N > 0 for exactly N (the GPU targets', whose schedules are
+  /// static: a prompt runs in chunks of N, the rest token by token).
+  int64_t prefillTokens = 0;
   /// Where the weight blob's bytes go as they are made (the artifact's
   /// weights.bin); null: nowhere (the blob keeps its layout and checksums).
   WeightSink *weightSink = nullptr;

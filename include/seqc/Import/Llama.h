@@ -33,6 +33,8 @@ struct LlamaConfig {
   DType dtype = DType::F32;
   /// The GGML block type of the checkpoint's matrices ("q4_K"), if any.
   std::string blockType;
+  /// seqc_prefill's token count (an import option): 0 for any.
+  int64_t prefillTokens = 0;
 
   /// "LLaMA: 4 layers, width 128, 4 heads (2 KV) of 32, ffn 352, vocab 256,
   /// f32".

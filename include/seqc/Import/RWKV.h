@@ -61,6 +61,8 @@ struct RWKVConfig {
   /// RWKV-5/6/7 with a quantized state: each head's values rotated by a
   /// Hadamard matrix in the state (an import option).
   bool stateRotate = false;
+  /// seqc_prefill's token count (an import option): 0 for any.
+  int64_t prefillTokens = 0;
 
   /// One line: "RWKV-4: 4 layers, width 128, ffn 512, vocab 256, f32".
   std::string describe() const;

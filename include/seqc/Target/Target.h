@@ -94,6 +94,10 @@ public:
   /// Adds to `manifest` what only the lowering learns (run after
   /// buildPipeline's passes, before serialize()).
   virtual void completeManifest(Manifest &manifest) const {}
+  /// The token count the model's seqc_prefill entry is built for: 0 for
+  /// any (the CPU's loops take the count at run time); N > 0 for targets
+  /// whose entries are static schedules (a prompt runs in chunks of N).
+  virtual int64_t prefillTokens() const { return 0; }
 };
 
 /// Options of every target, one struct each; a target reads its own.
@@ -104,6 +108,9 @@ struct TargetOptions {
   NeuroTargetOptions neuro;
   VulkanTargetOptions vulkan;
   CUDATargetOptions cuda;
+  /// GPU targets: the tokens of one seqc_prefill schedule (0: prompts run
+  /// token by token through seqc_step; -1: the target's default).
+  int64_t gpuPrefillTokens = -1;
 };
 
 /// One registered target.

@@ -39,6 +39,15 @@ struct VulkanProfile {
   int64_t subgroupSize = 0;
   int64_t maxStorageBufferRange = 0;
   int64_t maxComputeSharedMemorySize = 0;
+  /// Storage buffers one kernel may bind (maxPerStageDescriptorStorageBuffers;
+  /// optional: 0 when the profile does not say, and the runtime checks).
+  int64_t maxPerStageStorageBuffers = 0;
+  /// Loop iterations a kernel invocation may run in all before the driver
+  /// ends its loops (llvmpipe: 65535); 0: no such limit.
+  int64_t maxLoopIterations = 0;
+  /// The tokens of one prefill schedule when --prefill-chunk is not given
+  /// (optional; 16 when the profile does not say).
+  int64_t prefillTokens = 16;
   int64_t maxComputeWorkgroupInvocations = 0;
   std::array<int64_t, 3> maxComputeWorkgroupSize = {0, 0, 0};
   std::array<int64_t, 3> maxComputeWorkgroupCount = {0, 0, 0};

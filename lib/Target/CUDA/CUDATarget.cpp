@@ -56,9 +56,9 @@ struct KernelEntry {
 
 class CUDATarget : public seqc::TargetBackend {
 public:
-  CUDATarget(std::string arch, std::string toolkit,
+  CUDATarget(std::string arch, std::string toolkit, int64_t prefill,
              std::unique_ptr<seqc::TargetBackend> host)
-      : arch(std::move(arch)), toolkit(std::move(toolkit)),
+      : arch(std::move(arch)), toolkit(std::move(toolkit)), prefill(prefill),
         host(std::move(host)) {}
 
   StringRef getName() const override { return "cuda"; }
@@ -78,8 +78,12 @@ public:
     seqc::TargetDescription d;
     d.target = getName().str();
     d.runtime.add(seqc::artifact::Key::CudaArch, arch);
+    if (prefill)
+      d.runtime.add(seqc::artifact::Key::PrefillTokens, Twine(prefill));
     return d;
   }
+
+  int64_t prefillTokens() const override { return prefill; }
 
   /// Models: to outlined kernels and schedules; serialize() lowers the
   /// kernels to NVVM, PTX and cubin after reading what the table needs.
@@ -123,6 +127,8 @@ private:
   std::string checkPTX(StringRef what, StringRef ptx) const;
 
   std::string arch, toolkit;
+  /// Tokens of one seqc_prefill schedule (0: none).
+  int64_t prefill;
   /// Links model.so (the manifest only).
   std::unique_ptr<seqc::TargetBackend> host;
 };
@@ -405,6 +411,8 @@ seqc::createCUDATarget(const TargetOptions &options) {
   auto host = createCPUTarget(options);
   if (!host)
     return host.takeError();
-  return std::make_unique<CUDATarget>(options.cuda.arch, *toolkit,
-                                      std::move(*host));
+  return std::make_unique<CUDATarget>(
+      options.cuda.arch, *toolkit,
+      options.gpuPrefillTokens >= 0 ? options.gpuPrefillTokens : 16,
+      std::move(*host));
 }

@@ -169,7 +169,8 @@ std::optional<SmallVector<StringRef>> entryBuffers(mlir::func::FuncOp func) {
   unsigned n = func.getNumArguments();
   if (func.getName() == "seqc_init_state" && n == 1)
     return SmallVector<StringRef>{"state"};
-  if (func.getName() == "seqc_step" && (n == 3 || n == 4)) {
+  if ((func.getName() == "seqc_step" || func.getName() == "seqc_prefill") &&
+      (n == 3 || n == 4)) {
     SmallVector<StringRef> names;
     if (n == 4)
       names.push_back("weights");

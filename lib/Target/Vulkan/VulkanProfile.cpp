@@ -96,6 +96,17 @@ Expected<seqc::VulkanProfile> seqc::VulkanProfile::parse(StringRef text,
     } else if (key == "max_compute_shared_memory_size") {
       if (Error e = integers(MutableArrayRef(p.maxComputeSharedMemorySize)))
         return std::move(e);
+    } else if (key == "max_loop_iterations") {
+      if (Error e = integers(MutableArrayRef(p.maxLoopIterations)))
+        return std::move(e);
+    } else if (key == "prefill_tokens") {
+      if (Error e = integers(MutableArrayRef(p.prefillTokens)))
+        return std::move(e);
+      if (p.prefillTokens > 4096)
+        return fail("'prefill_tokens': at most 4096");
+    } else if (key == "max_per_stage_storage_buffers") {
+      if (Error e = integers(MutableArrayRef(p.maxPerStageStorageBuffers)))
+        return std::move(e);
     } else if (key == "max_compute_workgroup_invocations") {
       if (Error e = integers(MutableArrayRef(p.maxComputeWorkgroupInvocations)))
         return std::move(e);

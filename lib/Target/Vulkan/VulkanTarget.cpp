@@ -107,9 +107,9 @@ std::string kernelEntry(StringRef entry, size_t offset, const SPIRVKernel &k,
 
 class VulkanTarget : public seqc::TargetBackend {
 public:
-  VulkanTarget(seqc::VulkanProfile profile,
+  VulkanTarget(seqc::VulkanProfile profile, int64_t prefill,
                std::unique_ptr<seqc::TargetBackend> host)
-      : profile(std::move(profile)), host(std::move(host)) {}
+      : profile(std::move(profile)), prefill(prefill), host(std::move(host)) {}
 
   StringRef getName() const override { return "vulkan"; }
 
@@ -128,8 +128,12 @@ public:
     seqc::TargetDescription d;
     d.target = getName().str();
     d.runtime.add(seqc::artifact::Key::VulkanProfile, profile.name);
+    if (prefill)
+      d.runtime.add(seqc::artifact::Key::PrefillTokens, Twine(prefill));
     return d;
   }
+
+  int64_t prefillTokens() const override { return prefill; }
 
   void buildPipeline(mlir::OpPassManager &pm) const override {
     seqc::buildVulkanModelPipeline(pm, profile);
@@ -163,6 +167,8 @@ private:
   }
 
   seqc::VulkanProfile profile;
+  /// Tokens of one seqc_prefill schedule (0: none).
+  int64_t prefill;
   /// Links model.so (the manifest only).
   std::unique_ptr<seqc::TargetBackend> host;
 };
@@ -187,6 +193,13 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
         if (!spvModule)
           return createStringError("no SPIR-V module for kernel " +
                                    d.gpuModule);
+        if (profile.maxPerStageStorageBuffers &&
+            (int64_t)d.bindings.size() > profile.maxPerStageStorageBuffers)
+          return createStringError(
+              formatv("kernel {0} binds {1} storage buffers; the profile '{2}' "
+                      "allows {3} per kernel (max_per_stage_storage_buffers)",
+                      d.gpuModule, d.bindings.size(), profile.name,
+                      profile.maxPerStageStorageBuffers));
         auto spv = describeSPIRV(spvModule, "kernel " + d.gpuModule);
         if (!spv)
           return spv.takeError();
@@ -279,14 +292,21 @@ Error VulkanTarget::compileKernels(mlir::ModuleOp module,
 
 Expected<std::unique_ptr<seqc::TargetBackend>>
 seqc::createVulkanTarget(const TargetOptions &options) {
+  // The profile's prefill chunk unless --prefill-chunk names one.
+  auto prefillOf = [&](const VulkanProfile &p) {
+    return options.gpuPrefillTokens >= 0 ? options.gpuPrefillTokens
+                                         : p.prefillTokens;
+  };
   auto host = createCPUTarget(options);
   if (!host)
     return host.takeError();
   if (options.vulkan.profile.empty())
     return std::make_unique<VulkanTarget>(VulkanProfile::lavapipe(),
+                                          prefillOf(VulkanProfile::lavapipe()),
                                           std::move(*host));
   auto profile = VulkanProfile::read(options.vulkan.profile);
   if (!profile)
     return profile.takeError();
-  return std::make_unique<VulkanTarget>(std::move(*profile), std::move(*host));
+  return std::make_unique<VulkanTarget>(std::move(*profile),
+                                        prefillOf(*profile), std::move(*host));
 }

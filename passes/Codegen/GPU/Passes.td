@@ -17,10 +17,14 @@ def SeqGPUStepEntriesPass
     : Pass<"seq-gpu-step-entries", "::mlir::ModuleOp"> {
   let summary = "Keep the entries a GPU schedule runs";
   let description = [{
-    Erases `seqc_prefill` and `seqc_prefill_all`, whose host part loops over
-    the tokens of a prompt: their schedule would not be static, and the GPU
-    drivers run a prompt token by token through `seqc_step`. Run
-    `symbol-dce` after it for their layer functions.
+    Erases `seqc_prefill_all`, and `seqc_prefill` unless its tokens have a
+    static count: an entry whose host part loops over a prompt's tokens has
+    no static schedule. A GPU target has the importer build `seqc_prefill`
+    for exactly `--prefill-chunk` tokens (16 on CUDA, the Vulkan profile's
+    `prefill_tokens`), which this pass keeps: the GPU drivers run a prompt
+    in chunks of that many tokens through it and the rest token by token
+    through `seqc_step`, and every token's logits through `seqc_step`. Run
+    `symbol-dce` after it for the erased entries' layer functions.
 
     The `seqc_init_state` of a model with KV caches fills its whole state
     buffer, whose size its IR leaves open (`memref<?xi8>`); a GPU kernel's
@@ -30,8 +34,8 @@ def SeqGPUStepEntriesPass
     function, or an error).
 
     `seq.kv_select` (prefill-time selection, FastKV and DynamicKV) is an
-    error: it runs at the end of a prefill, and a prompt run token by token
-    would never be compressed.
+    error: it scores a whole prompt at the end of its prefill, and in fixed
+    chunks each chunk would be selected alone.
   }];
 }
 
@@ -204,6 +208,34 @@ def SeqGPUScalarizeVectorsPass
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def SeqGPUPrivateAllocsPass
+    : Pass<"seq-gpu-private-allocs", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Give each thread's scratch buffers private memory";
+  let description = [{
+    A buffer a thread allocates inside a kernel (a recurrence's output row
+    for one token, inside the token loop of a prefill's WKV-5/6/7 head)
+    has no host allocation to come from: kernels cannot allocate from
+    device memory. This pass turns each `memref.alloc` in a kernel that
+    is not workgroup memory into a `memref.alloca` of the thread's private
+    memory, moved to the kernel's entry (SPIR-V declares its function
+    variables in the first block; a fresh allocation's contents are
+    undefined, so one buffer for every iteration of a loop is the same
+    program), and erases its `memref.dealloc`. The memory space is an
+    option: `function` (SPIR-V's Function storage class) or `none` (the
+    default space, which NVVM makes local memory). A dynamic size, or more
+    than `max-bytes` of private memory per thread, is an error naming the
+    kernel.
+  }];
+  let options = [
+    Option<"memorySpace", "memory-space", "std::string", "\"none\"",
+           "The private buffers' memory space: none or function">,
+    Option<"maxBytes", "max-bytes", "int64_t", "16384",
+           "Private memory a thread may take, in bytes">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::spirv::SPIRVDialect"];
 }
 
 def SeqGPURoundF16Pass : Pass<"seq-gpu-round-f16", "::mlir::gpu::GPUModuleOp"> {

@@ -37,6 +37,9 @@ namespace {
 
 /// Threads of a product's workgroup (a power of two: the tree halves it).
 constexpr int64_t kThreads = 64;
+/// Tokens of a prefill product one workgroup computes (8, or 4 or 2 when
+/// the token count is not a multiple of 8).
+constexpr int64_t kTokenTile = 8;
 
 /// The term a product adds to its output: the operand of the yielded
 /// arith.addf that is not the output, when the output is used by nothing
@@ -112,10 +115,38 @@ struct GPUProductsPass
       return out;
     };
 
-    // A workgroup per output element.
+    // The tokens' dimension: the parallel dimension the largest input (the
+    // weight matrix) does not index. A workgroup computes `tile`
+    // consecutive tokens of it, so each weight it loads serves them all
+    // (prefill); a step's products have one token and keep tile 1.
+    unsigned tokenDim = parallel[0];
+    int64_t tile = 1;
+    OpOperand *weights = nullptr;
+    int64_t most = 0;
+    for (OpOperand *in : op.getDpsInputOperands())
+      if (auto type = dyn_cast<MemRefType>(in->get().getType());
+          type && type.hasStaticShape() && type.getNumElements() > most) {
+        most = type.getNumElements();
+        weights = in;
+      }
+    for (unsigned p : parallel)
+      if (weights && !op.getMatchingIndexingMap(weights).isFunctionOfDim(p)) {
+        tokenDim = p;
+        for (int64_t t : {kTokenTile, kTokenTile / 2, kTokenTile / 4})
+          if (t > 1 && ranges[p] % t == 0) {
+            tile = t;
+            break;
+          }
+        break;
+      }
+    auto gridRange = [&](unsigned d) {
+      return index(d == tokenDim ? ranges[d] / tile : ranges[d]);
+    };
+
+    // A workgroup per output element (or tile of tokens).
     auto outer = scf::ParallelOp::create(
         b, loc, ValueRange{c0, c0},
-        ValueRange{index(ranges[parallel[0]]), index(ranges[parallel[1]])},
+        ValueRange{gridRange(parallel[0]), gridRange(parallel[1])},
         ValueRange{c1, c1});
     (void)gpu::setMappingAttr(outer, {mapping(gpu::Processor::BlockX),
                                       mapping(gpu::Processor::BlockY)});
@@ -124,44 +155,101 @@ struct GPUProductsPass
         gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
     Value partial = memref::AllocOp::create(
         b, loc,
-        MemRefType::get({kThreads}, b.getF32Type(), MemRefLayoutAttrInterface(),
-                        workgroup));
+        MemRefType::get({tile * kThreads}, b.getF32Type(),
+                        MemRefLayoutAttrInterface(), workgroup));
     auto inner = scf::ParallelOp::create(
         b, loc, ValueRange{c0}, ValueRange{index(kThreads)}, ValueRange{c1});
     (void)gpu::setMappingAttr(inner, {mapping(gpu::Processor::ThreadX)});
     b.setInsertionPointToStart(inner.getBody());
     Value t = inner.getInductionVars()[0];
 
-    // Each thread sums the terms of every kThreads-th reduction index.
+    // The loops' indices for token r of the tile.
     SmallVector<Value> ivs(3);
     ivs[parallel[0]] = outer.getInductionVars()[0];
     ivs[parallel[1]] = outer.getInductionVars()[1];
+    SmallVector<SmallVector<Value>> tokenIvs;
+    for (int64_t r = 0; r < tile; ++r) {
+      SmallVector<Value> at = ivs;
+      if (tile > 1) {
+        Value base = arith::MulIOp::create(b, loc, ivs[tokenDim], index(tile));
+        at[tokenDim] =
+            r ? arith::AddIOp::create(b, loc, base, index(r)).getResult()
+              : base;
+      }
+      tokenIvs.push_back(at);
+    }
+    // Where partial sum r of thread `thread` lives.
+    auto slot = [&](OpBuilder &ib, Location l, int64_t r, Value thread) {
+      return r ? arith::AddIOp::create(ib, l, thread, index(r * kThreads))
+                     .getResult()
+               : thread;
+    };
+
+    // Each thread sums the terms of every kThreads-th reduction index, for
+    // each token of the tile. What does not depend on the token (the
+    // weight, its dequantization) is computed once.
+    SmallVector<Value> zeros(tile, zero);
     auto loop = scf::ForOp::create(
-        b, loc, t, index(ranges[reduction]), index(kThreads), ValueRange{zero},
+        b, loc, t, index(ranges[reduction]), index(kThreads), zeros,
         [&](OpBuilder &lb, Location l, Value k, ValueRange acc) {
-          SmallVector<Value> at = ivs;
-          at[reduction] = k;
-          IRMapping map;
+          SmallVector<IRMapping> maps(tile);
+          DenseSet<Value> shared;
+          auto at = [&](int64_t r) {
+            SmallVector<Value> v = tokenIvs[r];
+            v[reduction] = k;
+            return v;
+          };
           for (OpOperand *input : op.getDpsInputOperands()) {
             AffineMap m = op.getMatchingIndexingMap(input);
-            Value v =
-                memref::LoadOp::create(lb, l, input->get(), indices(lb, m, at));
-            map.map(op.getMatchingBlockArgument(input), v);
+            BlockArgument arg = op.getMatchingBlockArgument(input);
+            bool perToken = tile > 1 && m.isFunctionOfDim(tokenDim);
+            for (int64_t r = 0; r < tile; ++r) {
+              if (r && !perToken) {
+                maps[r].map(arg, maps[0].lookup(arg));
+                continue;
+              }
+              maps[r].map(arg, memref::LoadOp::create(lb, l, input->get(),
+                                                      indices(lb, m, at(r))));
+            }
+            if (!perToken)
+              shared.insert(arg);
           }
           for (Operation &inner : op.getBody()->without_terminator()) {
             if (&inner == add.getOperation())
               continue;
             if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
-              map.map(idx.getResult(), at[idx.getDim()]);
+              for (int64_t r = 0; r < tile; ++r)
+                maps[r].map(idx.getResult(), at(r)[idx.getDim()]);
+              if (idx.getDim() != tokenDim || tile == 1)
+                shared.insert(idx.getResult());
               continue;
             }
-            lb.clone(inner, map);
+            bool once = llvm::all_of(inner.getOperands(), [&](Value v) {
+              return shared.contains(v) ||
+                     v.getParentRegion() != &op.getRegion();
+            });
+            for (int64_t r = 0; r < tile; ++r) {
+              if (r && once) {
+                for (Value res : inner.getResults())
+                  maps[r].map(res, maps[0].lookup(res));
+                continue;
+              }
+              lb.clone(inner, maps[r]);
+            }
+            if (once)
+              shared.insert(inner.getResults().begin(),
+                            inner.getResults().end());
           }
-          Value sum = arith::AddFOp::create(
-              lb, l, acc[0], map.lookupOrDefault(term), add.getFastmathAttr());
-          scf::YieldOp::create(lb, l, sum);
+          SmallVector<Value> sums;
+          for (int64_t r = 0; r < tile; ++r)
+            sums.push_back(arith::AddFOp::create(lb, l, acc[r],
+                                                 maps[r].lookupOrDefault(term),
+                                                 add.getFastmathAttr()));
+          scf::YieldOp::create(lb, l, sums);
         });
-    memref::StoreOp::create(b, loc, loop.getResult(0), partial, t);
+    for (int64_t r = 0; r < tile; ++r)
+      memref::StoreOp::create(b, loc, loop.getResult(r), partial,
+                              slot(b, loc, r, t));
     gpu::BarrierOp::create(b, loc);
     // The tree: halving strides, a barrier after each step.
     auto tree = scf::ForOp::create(
@@ -172,11 +260,14 @@ struct GPUProductsPass
                                                t, stride[0]);
           scf::IfOp::create(lb, l, active, [&](OpBuilder &ib, Location il) {
             Value other = arith::AddIOp::create(ib, il, t, stride[0]);
-            Value mine = memref::LoadOp::create(ib, il, partial, t);
-            Value theirs = memref::LoadOp::create(ib, il, partial, other);
-            memref::StoreOp::create(ib, il,
-                                    arith::AddFOp::create(ib, il, mine, theirs),
-                                    partial, t);
+            for (int64_t r = 0; r < tile; ++r) {
+              Value mine = slot(ib, il, r, t);
+              Value a = memref::LoadOp::create(ib, il, partial, mine);
+              Value c = memref::LoadOp::create(ib, il, partial,
+                                               slot(ib, il, r, other));
+              memref::StoreOp::create(
+                  ib, il, arith::AddFOp::create(ib, il, a, c), partial, mine);
+            }
             scf::YieldOp::create(ib, il);
           });
           gpu::BarrierOp::create(lb, l);
@@ -188,13 +279,17 @@ struct GPUProductsPass
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t, c0);
     scf::IfOp::create(b, loc, first, [&](OpBuilder &ib, Location il) {
       OpOperand *init = op.getDpsInitOperand(0);
-      SmallVector<Value> at = indices(ib, op.getMatchingIndexingMap(init), ivs);
-      Value old = memref::LoadOp::create(ib, il, init->get(), at);
-      Value total = memref::LoadOp::create(ib, il, partial, c0);
-      memref::StoreOp::create(
-          ib, il,
-          arith::AddFOp::create(ib, il, old, total, add.getFastmathAttr()),
-          init->get(), at);
+      for (int64_t r = 0; r < tile; ++r) {
+        SmallVector<Value> at =
+            indices(ib, op.getMatchingIndexingMap(init), tokenIvs[r]);
+        Value old = memref::LoadOp::create(ib, il, init->get(), at);
+        Value total = memref::LoadOp::create(ib, il, partial,
+                                             r ? index(r * kThreads) : c0);
+        memref::StoreOp::create(
+            ib, il,
+            arith::AddFOp::create(ib, il, old, total, add.getFastmathAttr()),
+            init->get(), at);
+      }
       scf::YieldOp::create(ib, il);
     });
     op.erase();

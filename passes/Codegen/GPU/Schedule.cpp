@@ -210,6 +210,32 @@ struct GPUSchedulePass
     return success();
   }
 
+  /// Makes the arguments bound to the same bytes with the same type one
+  /// argument: the host part hands a kernel each view it uses, and views
+  /// of one buffer at one place (a KV cache's length, read by every
+  /// attention) would otherwise take a binding each, past the 32 storage
+  /// buffers per stage a Vulkan device may stop at.
+  static void mergeArguments(gpu::GPUFuncOp kernel, Dispatch &d) {
+    auto fn = cast<FunctionOpInterface>(kernel.getOperation());
+    for (unsigned j = 1; j < d.types.size();) {
+      ArrayRef<int64_t> bound = ArrayRef<int64_t>(d.bindings).slice(3 * j, 3);
+      unsigned i = 0;
+      while (i < j && (d.types[i] != d.types[j] ||
+                       ArrayRef<int64_t>(d.bindings).slice(3 * i, 3) != bound))
+        ++i;
+      if (i == j) {
+        ++j;
+        continue;
+      }
+      kernel.getArgument(j).replaceAllUsesWith(kernel.getArgument(i));
+      (void)fn.eraseArgument(j);
+      d.launch.getKernelOperandsMutable().erase(j);
+      d.types.erase(d.types.begin() + j);
+      d.bindings.erase(d.bindings.begin() + 3 * j,
+                       d.bindings.begin() + 3 * j + 3);
+    }
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     Builder b(&getContext());
@@ -247,6 +273,7 @@ struct GPUSchedulePass
         for (auto [arg, type] : llvm::zip(kernel.getArguments(), d.types))
           if (failed(retype(kernel, arg, type)))
             return signalPassFailure();
+        mergeArguments(kernel, d);
         kernel.setFunctionType(FunctionType::get(
             &getContext(), kernel.getBody().getArgumentTypes(), {}));
       }

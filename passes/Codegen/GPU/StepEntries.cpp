@@ -23,9 +23,11 @@ using namespace mlir;
 
 namespace {
 
-/// Erases the entries whose host part loops over tokens (seqc_prefill,
-/// seqc_prefill_all): their schedule would not be static. The GPU drivers
-/// run a prompt token by token through seqc_step.
+/// Erases the entries whose host part loops over tokens (seqc_prefill_all,
+/// and seqc_prefill unless it was built for a static token count): their
+/// schedule would not be static. The GPU drivers run a prompt in chunks
+/// through a static seqc_prefill, the rest token by token through
+/// seqc_step.
 struct GPUStepEntriesPass
     : public seq::impl::SeqGPUStepEntriesPassBase<GPUStepEntriesPass> {
   /// The bytes a model's KV caches take in its state: one cache layout per
@@ -70,6 +72,14 @@ struct GPUStepEntriesPass
     return bytes;
   }
 
+  /// Whether an entry's tokens (its first argument) have a static count.
+  static bool hasStaticTokens(func::FuncOp func) {
+    if (func.getNumArguments() == 0)
+      return false;
+    auto type = dyn_cast<ShapedType>(func.getArgument(0).getType());
+    return type && type.hasStaticShape();
+  }
+
   void runOnOperation() override {
     // seqc_init_state of a KV model fills its whole state buffer, whose
     // size its IR leaves open: a GPU kernel's grid is fixed, so the buffer
@@ -94,21 +104,23 @@ struct GPUStepEntriesPass
       }
     }
     // Prefill-time selection (FastKV, DynamicKV) compresses a prompt's rows
-    // at the end of its prefill; token by token through seqc_step it would
-    // never run, and the model would silently differ from the CPU's.
+    // at the end of its prefill, scored over the whole prompt; in the fixed
+    // chunks of a static prefill schedule it would score each chunk alone,
+    // and the model would silently differ from the CPU's.
     WalkResult selects = getOperation().walk([](seq::KVSelectOp op) {
-      op.emitError("prefill-time KV selection (--kv-select) runs in the "
-                   "prefill entries, which the GPU targets do not compile "
-                   "(they run a prompt token by token); compile this model "
-                   "for the CPU, or without --kv-select");
+      op.emitError("prefill-time KV selection (--kv-select) scores a whole "
+                   "prompt at the end of its prefill; the GPU targets run a "
+                   "prompt in fixed chunks (--prefill-chunk), so each chunk "
+                   "would be selected alone; compile this model for the "
+                   "CPU, or without --kv-select");
       return WalkResult::interrupt();
     });
     if (selects.wasInterrupted())
       return signalPassFailure();
     for (auto func :
          llvm::make_early_inc_range(getOperation().getOps<func::FuncOp>()))
-      if (func.getName() == "seqc_prefill" ||
-          func.getName() == "seqc_prefill_all")
+      if (func.getName() == "seqc_prefill_all" ||
+          (func.getName() == "seqc_prefill" && !hasStaticTokens(func)))
         func.erase();
   }
 };

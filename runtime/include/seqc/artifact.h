@@ -111,7 +111,10 @@ constexpr int kFormatVersion = 2;
     "vulkan: the SPIR-V version of the kernels")                               \
   X(CudaArch, "cuda_arch",                                                     \
     "cuda: the GPU architecture of the cubins (their PTX JIT-compiles on "     \
-    "later ones)")
+    "later ones)")                                                             \
+  X(PrefillTokens, "prefill_tokens",                                           \
+    "vulkan, cuda: the tokens of one seqc_prefill schedule (absent: prompts "  \
+    "run token by token)")
 
 enum class Key {
 #define SEQC_MANIFEST_KEY_ENUM(name, key, meaning) name,

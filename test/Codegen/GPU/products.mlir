@@ -88,3 +88,29 @@ func.func @maximum(%x: memref<1x64xf32>, %w: memref<4x64xf32>, %y: memref<1x4xf3
   }
   return
 }
+
+// A prefill's product (8 tokens): a workgroup per row and 8 tokens, each
+// thread summing 8 tokens' terms, the weight loaded once for them all.
+// CHECK-LABEL: func.func @tokens
+// CHECK: scf.parallel (%[[R:.*]], %[[TB:.*]]) = (%c0, %c0) to (%c16, %c1)
+// CHECK: memref.alloc() : memref<512xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %cst, %{{.*}} = %cst, %{{.*}} = %cst, %{{.*}} = %cst, %{{.*}} = %cst, %{{.*}} = %cst, %{{.*}} = %cst, %{{.*}} = %cst) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-8: memref.load %{{.*}} : memref<8x32xf32>
+// CHECK-NOT: memref.load
+// CHECK: memref.load %{{.*}} : memref<16x32xf16>
+// CHECK-NOT: memref.load
+// CHECK: arith.extf
+// CHECK-NOT: arith.extf
+// CHECK-COUNT-8: arith.mulf
+// CHECK: scf.yield
+func.func @tokens(%x: memref<8x32xf32>, %w: memref<16x32xf16>, %y: memref<8x16xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<8x32xf32>, memref<16x32xf16>) outs(%y : memref<8x16xf32>) attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: f16, %out: f32):
+    %e = arith.extf %b : f16 to f32
+    %p = arith.mulf %a, %e fastmath<reassoc,contract> : f32
+    %s = arith.addf %out, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}

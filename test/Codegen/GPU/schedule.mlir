@@ -49,3 +49,28 @@ func.func @host_load(%state: memref<8xf32>, %out: memref<8xf32>) {
   linalg.fill ins(%x : f32) outs(%out : memref<8xf32>)
   return
 }
+
+// -----
+
+// Two views of the same bytes (byte 256 of the weights, one directly and
+// one as a subview of a view from byte 224), rebased to the same type: one
+// argument and one binding, since bindings are few (32 storage buffers per
+// kernel on lavapipe).
+// CHECK-LABEL: func.func @twice
+// CHECK-SAME: {bindings = array<i64: 0, 256, 32, 1, 0, 32>, block = array<i64: 1, 1, 1>, grid = array<i64: 8, 1, 1>, kernel = @twice_kernel::@twice_kernel}
+// CHECK: gpu.func @twice_kernel(%[[A:[^:]*]]: memref<8xf32>, %{{[^:]*}}: memref<8xf32>)
+// CHECK-COUNT-2: memref.load %[[A]]
+func.func @twice(%w: memref<?xi8>, %out: memref<8xf32>) {
+  %c224 = arith.constant 224 : index
+  %c256 = arith.constant 256 : index
+  %a = memref.view %w[%c256][] : memref<?xi8> to memref<8xf32>
+  %big = memref.view %w[%c224][] : memref<?xi8> to memref<16xf32>
+  %b = memref.subview %big[8] [8] [1] : memref<16xf32> to memref<8xf32, strided<[1], offset: 8>>
+  linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%a, %b : memref<8xf32>, memref<8xf32, strided<[1], offset: 8>>) outs(%out : memref<8xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  }
+  return
+}

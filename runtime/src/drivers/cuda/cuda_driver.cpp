@@ -30,13 +30,15 @@ public:
       return error("%s", message.c_str());
     std::map<std::string, uint64_t> sizes;
     uint64_t weightBytes = 0;
-    if (seqc_status s = gpuModelBuffers(m, *artifact, sizes, weightBytes))
+    int64_t prefillTokens = 0;
+    if (seqc_status s =
+            gpuModelBuffers(m, *artifact, sizes, weightBytes, prefillTokens))
       return s;
     auto runner = cuda::Runner::create(*artifact, message);
     if (!runner || !runner->prepareModel(sizes, message))
       return error("%s: %s", m.dir.c_str(), message.c_str());
     out = std::make_unique<GpuModelExecutable<cuda::Runner>>(
-        std::move(artifact), std::move(runner), m, weightBytes);
+        std::move(artifact), std::move(runner), m, weightBytes, prefillTokens);
     return nullptr;
   }
 };

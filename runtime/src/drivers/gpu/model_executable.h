@@ -10,11 +10,12 @@
 //   bool copyFromModel(buffer, data, bytes, error);  device buffer -> host
 //   bool runEntry(entry, error);                     one entry, waited for
 //
-// A token is: its id copied in, the step run, the logits copied back.
-// Prompts run token by token through the step (the compiled prefill entries
-// loop over tokens on the host, which a static schedule does not). The
-// weights are copied in on the first run (and again only if the session's
-// mapping changes).
+// A token is: its id copied in, the step run, the logits copied back. A
+// prompt runs in chunks of the prefill schedule's token count (the
+// artifact's prefill_tokens: the compiled seqc_prefill takes exactly that
+// many), the rest token by token through the step; every token's logits
+// (prefill_all) come from the step. The weights are copied in on the
+// first run (and again only if the session's mapping changes).
 //
 // The state stays on the device between calls: the device buffer holds one
 // session's state (`resident`, core's host buffer of it), newer than the
@@ -42,21 +43,23 @@
 
 namespace seqc::rt {
 
-/// Checks that `artifact` schedules both entries a model needs and gives
+/// Checks that `artifact` schedules the entries a model needs and gives
 /// the size of each buffer they take (weights, tokens, state, logits; the
-/// runner adds the scratch arena) and the weights' bytes.
+/// runner adds the scratch arena), the weights' bytes and the tokens of
+/// its seqc_prefill schedule (0: none).
 seqc_status gpuModelBuffers(const ModelInfo &m,
                             const gpu::KernelArtifact &artifact,
                             std::map<std::string, uint64_t> &sizes,
-                            uint64_t &weightBytes);
+                            uint64_t &weightBytes, int64_t &prefillTokens);
 
 template <typename Runner> class GpuModelExecutable : public Executable {
 public:
   GpuModelExecutable(std::unique_ptr<gpu::KernelArtifact> artifact,
                      std::unique_ptr<Runner> runner, const ModelInfo &m,
-                     uint64_t weightBytes)
+                     uint64_t weightBytes, int64_t prefillTokens)
       : artifact(std::move(artifact)), runner(std::move(runner)), path(m.dir),
-        stateBytes(m.stateBytes), vocab(m.vocab), weightBytes(weightBytes) {}
+        stateBytes(m.stateBytes), vocab(m.vocab), weightBytes(weightBytes),
+        prefillTokens((size_t)prefillTokens) {}
 
   seqc_status init(uint8_t *state) override {
     std::lock_guard<std::mutex> lock(mutex);
@@ -110,7 +113,19 @@ public:
     }
     // From here the device's state is the newest, whatever happens.
     deviceNewer = true;
-    for (size_t i = 0; i < n; ++i) {
+    size_t i = 0;
+    if (entry == Entry::Prefill && prefillTokens)
+      for (; n - i >= prefillTokens; i += prefillTokens) {
+        if (!runner->copyToModel("tokens", &tokens[i],
+                                 prefillTokens * sizeof(int32_t), message) ||
+            !runner->runEntry("seqc_prefill", message))
+          return fail();
+        if (i + prefillTokens == n &&
+            !runner->copyFromModel("logits", logits, vocab * sizeof(float),
+                                   message))
+          return fail();
+      }
+    for (; i < n; ++i) {
       bool row = entry == Entry::PrefillAll && (int64_t)i < logitRows;
       bool last = i + 1 == n && entry != Entry::PrefillAll;
       if (!runner->copyToModel("tokens", &tokens[i], sizeof(int32_t),
@@ -144,6 +159,8 @@ private:
   size_t stateBytes;
   int64_t vocab;
   uint64_t weightBytes;
+  /// Tokens of one seqc_prefill run (0: no prefill schedule).
+  size_t prefillTokens;
   const uint8_t *uploaded = nullptr;
   /// The session state the device's buffer holds, and whether it is newer
   /// than that session's host bytes.

@@ -266,6 +266,13 @@ bool Runner::Impl::checkDevice(std::string &error, Features &enable) {
               std::to_string(limits.maxComputeSharedMemorySize);
       return false;
     }
+    if (k.bindings.size() > limits.maxPerStageDescriptorStorageBuffers) {
+      error = kp + std::to_string(k.bindings.size()) +
+              " storage buffers; the device binds at most " +
+              std::to_string(limits.maxPerStageDescriptorStorageBuffers) +
+              " per kernel";
+      return false;
+    }
     for (size_t b = 0; b < k.bindings.size(); ++b)
       if (k.bindings[b].bytes() > limits.maxStorageBufferRange) {
         error = kp + std::to_string(k.bindings[b].bytes()) +

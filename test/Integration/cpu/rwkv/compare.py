@@ -3,8 +3,10 @@
   compare.py REF.npz GOT.f32 --rows all|last [--tol T] [--label L]
       against the float64 numpy reference (test/reference/rwkv_ref.py) saved
       by checkpoint.py --npz;
-  compare.py --pair A.f32 B.f32 --vocab V [--tol T] [--label L]
-      two runs of the compiled model against each other (prefill vs step).
+  compare.py --pair A.f32 B.f32 --vocab V [--rows last] [--tol T] [--label L]
+      two runs of the compiled model against each other (prefill vs step);
+      --rows last: B is one row, A's last (every token's logits against a
+      prompt's last).
   compare.py REF.npz GOT.f32 --far-from OTHER.npz --ratio R ...
       also requires GOT to be R times closer to REF than to OTHER (a
       quantized model against its quantized reference, not the float one).
@@ -32,6 +34,8 @@ def main():
     if a.pair:
         x = np.fromfile(a.files[0], dtype="<f4").reshape(-1, a.vocab)
         y = np.fromfile(a.files[1], dtype="<f4").reshape(-1, a.vocab)
+        if a.rows == "last":
+            x = x[-1:]
     else:
         ref = np.load(a.files[0])["logits"]
         if a.rows == "last":
