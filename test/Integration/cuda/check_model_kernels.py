@@ -4,8 +4,9 @@
 
 Every kernel's cubin is an ELF image and its PTX has the kernel's entry and
 no call to a libdevice function left unresolved; each kernel is listed
-once; seqc_init_state and seqc_step have schedules whose dispatches name
-listed kernels. Prints one summary line, or the first problem (exit 1).
+once; seqc_init_state and seqc_step (and seqc_prefill, when the manifest
+has prefill_tokens) have schedules whose dispatches name listed kernels.
+Prints one summary line, or the first problem (exit 1).
 """
 
 import os
@@ -45,7 +46,11 @@ def main():
             return 1
         seen.add(key)
     counts = []
-    for entry in ("seqc_init_state", "seqc_step"):
+    entries = ["seqc_init_state", "seqc_step"]
+    if "prefill_tokens" in open(os.path.join(sys.argv[1],
+                                             "manifest.json")).read():
+        entries.append("seqc_prefill")
+    for entry in entries:
         line = manifest.get("schedule." + entry)
         if line is None:
             print(f"no schedule for {entry}")
