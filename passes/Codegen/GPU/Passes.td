@@ -58,8 +58,8 @@ def SeqGPUFuseElementwisePass
 
 def SeqGPUSplitProductsPass
     : Pass<"seq-gpu-split-products", "::mlir::func::FuncOp"> {
-  let summary = "Split the products whose buffers exceed one storage binding "
-                "or whose rows exceed a grid dimension";
+  let summary = "Split the products and gathers whose buffers exceed one "
+                "storage binding or whose rows exceed a grid dimension";
   let description = [{
     Runs on buffers, before `seq-gpu-products`. A device binds at most
     `maxStorageBufferRange` bytes to one storage buffer binding (128 MiB on
@@ -79,6 +79,13 @@ def SeqGPUSplitProductsPass
     Vulkan guarantees in a grid dimension; `seq-gpu-products` gives each row
     a workgroup) is split the same way: a vocabulary of 65536 or 128256
     tokens.
+
+    A gather is split too: a `memref.load` inside an op's body (an
+    embedding lookup, one row per token) from a buffer defined outside it
+    that exceeds one binding reads from subviews of consecutive row ranges
+    of it instead, each within one binding, the range chosen at run time
+    by the row index (`scf.if` on its first row): each range is a binding
+    of the kernel. One row larger than a binding is an error.
   }];
   let options = [
     Option<"maxBindingBytes", "max-binding-bytes", "int64_t", "0",
@@ -86,7 +93,9 @@ def SeqGPUSplitProductsPass
     Option<"maxWorkgroups", "max-workgroups", "int64_t", "65535",
            "The most rows (workgroups) one product launch has">
   ];
-  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 def SeqGPUProductsPass : Pass<"seq-gpu-products", "::mlir::func::FuncOp"> {

@@ -8,6 +8,7 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <functional>
 #include <limits>
 
 namespace mlir::seq {
@@ -111,6 +112,73 @@ struct GPUSplitProductsPass
     return success();
   }
 
+  /// Replaces `load`, which indexes a buffer larger than `limit` bytes by
+  /// its first dimension at a value known only at run time (an embedding
+  /// row by token), by loads from row ranges of it that each fit in one
+  /// binding, the range chosen by the index. `pieces` keeps each buffer's
+  /// ranges (first row, subview), made once after the buffer.
+  LogicalResult
+  splitGather(memref::LoadOp load, int64_t limit,
+              DenseMap<Value, SmallVector<std::pair<int64_t, Value>>> &pieces) {
+    Value buffer = load.getMemRef();
+    MemRefType type = load.getMemRefType();
+    int64_t n = type.getDimSize(0);
+    int64_t rowBytes = seq::gpuBufferBytes(type) / n;
+    int64_t rows = limit / rowBytes;
+    if (rows == 0)
+      return load.emitError("one row of a buffer this load reads (")
+             << rowBytes << " bytes) exceeds one storage binding (" << limit
+             << " usable bytes)";
+    auto &ranges = pieces[buffer];
+    if (ranges.empty()) {
+      OpBuilder b(&getContext());
+      if (Operation *def = buffer.getDefiningOp())
+        b.setInsertionPointAfter(def);
+      else
+        b.setInsertionPointToStart(cast<BlockArgument>(buffer).getOwner());
+      for (int64_t lo = 0; lo < n; lo += rows) {
+        SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0)),
+            sizes, strides(type.getRank(), b.getIndexAttr(1));
+        for (int64_t d : type.getShape())
+          sizes.push_back(b.getIndexAttr(d));
+        offsets[0] = b.getIndexAttr(lo);
+        sizes[0] = b.getIndexAttr(std::min(rows, n - lo));
+        ranges.emplace_back(lo,
+                            memref::SubViewOp::create(b, load.getLoc(), buffer,
+                                                      offsets, sizes, strides));
+      }
+    }
+    OpBuilder b(load);
+    Location loc = load.getLoc();
+    Value row = load.getIndices()[0];
+    // if row < second range's first row: range 0; else if ...: range 1 ...
+    std::function<Value(size_t)> pick = [&](size_t i) -> Value {
+      auto [lo, piece] = ranges[i];
+      auto read = [&, lo = lo, piece = piece](OpBuilder &ib) {
+        SmallVector<Value> at(load.getIndices());
+        at[0] = arith::SubIOp::create(
+            ib, loc, row, arith::ConstantIndexOp::create(ib, loc, lo));
+        return memref::LoadOp::create(ib, loc, piece, at).getResult();
+      };
+      if (i + 1 == ranges.size())
+        return read(b);
+      Value inRange = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ult, row,
+          arith::ConstantIndexOp::create(b, loc, ranges[i + 1].first));
+      auto choice = scf::IfOp::create(b, loc, load.getType(), inRange,
+                                      /*withElseRegion=*/true);
+      b.setInsertionPointToStart(choice.thenBlock());
+      scf::YieldOp::create(b, loc, read(b));
+      b.setInsertionPointToStart(choice.elseBlock());
+      scf::YieldOp::create(b, loc, pick(i + 1));
+      b.setInsertionPointAfter(choice);
+      return choice.getResult(0);
+    };
+    load.replaceAllUsesWith(pick(0));
+    load.erase();
+    return success();
+  }
+
   void runOnOperation() override {
     // A binding starts up to 252 bytes before its view (256-byte aligned
     // offsets, seq-gpu-schedule).
@@ -124,6 +192,20 @@ struct GPUSplitProductsPass
     });
     for (linalg::GenericOp op : products)
       if (failed(split(op, limit, maxWorkgroups)))
+        return signalPassFailure();
+    // Gathers: a load inside an op's body (a kernel's, after the mapping)
+    // of a buffer from outside it that exceeds one binding.
+    SmallVector<memref::LoadOp> gathers;
+    getOperation().walk([&](memref::LoadOp load) {
+      MemRefType type = load.getMemRefType();
+      if (type.hasStaticShape() && type.getRank() >= 1 &&
+          type.getLayout().isIdentity() && seq::gpuBufferBytes(type) > limit &&
+          load->getParentRegion() != load.getMemRef().getParentRegion())
+        gathers.push_back(load);
+    });
+    DenseMap<Value, SmallVector<std::pair<int64_t, Value>>> pieces;
+    for (memref::LoadOp load : gathers)
+      if (failed(splitGather(load, limit, pieces)))
         return signalPassFailure();
   }
 };

@@ -62,3 +62,38 @@ func.func @wide(%x: memref<1x4096xf32>, %w: memref<4x4096xf32>, %o: memref<1x4xf
   }
   return
 }
+
+// -----
+
+// A gather (an embedding row per token) from a 100 x 64 f32 table: the
+// load reads from subviews of rows 0..31, 32..63, 64..95 and 96..99, the
+// range chosen by the row index.
+// CHECK-LABEL: func.func @embed
+// CHECK: %[[T:.*]] = memref.view
+// CHECK-NEXT: %[[P0:.*]] = memref.subview %[[T]][0, 0] [32, 64] [1, 1]
+// CHECK-NEXT: %[[P1:.*]] = memref.subview %[[T]][32, 0] [32, 64] [1, 1]
+// CHECK-NEXT: %[[P2:.*]] = memref.subview %[[T]][64, 0] [32, 64] [1, 1]
+// CHECK-NEXT: %[[P3:.*]] = memref.subview %[[T]][96, 0] [4, 64] [1, 1]
+// CHECK: linalg.generic
+// CHECK: arith.cmpi ult, %[[ROW:.*]], %c32
+// CHECK: memref.load %[[P0]]
+// CHECK: arith.cmpi ult, %[[ROW]], %c64
+// CHECK: memref.load %[[P1]]
+// CHECK: arith.cmpi ult, %[[ROW]], %c96
+// CHECK: memref.load %[[P2]]
+// CHECK: arith.subi %[[ROW]], %c96
+// CHECK: memref.load %[[P3]]
+// CHECK-NOT: memref.load %[[T]]
+func.func @embed(%w: memref<?xi8>, %tokens: memref<4xi32>, %x: memref<4x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %table = memref.view %w[%c0][] : memref<?xi8> to memref<100x64xf32>
+  linalg.generic {indexing_maps = [affine_map<(t, c) -> (t)>, affine_map<(t, c) -> (t, c)>], iterator_types = ["parallel", "parallel"]}
+      ins(%tokens : memref<4xi32>) outs(%x : memref<4x64xf32>) {
+  ^bb0(%tok: i32, %out: f32):
+    %row = arith.index_cast %tok : i32 to index
+    %c = linalg.index 1 : index
+    %v = memref.load %table[%row, %c] : memref<100x64xf32>
+    linalg.yield %v : f32
+  }
+  return
+}
