@@ -306,7 +306,12 @@ int seqcrun::cmdBench(Args &args) {
   double bw = median(roundBw) * 1e9;
   json << "  \"decode_tokens\": " << decode << ",\n  \"rounds\": " << rounds
        << ",\n  \"decode_ms_per_token\": " << median(roundMs)
-       << ",\n  \"token_read_bytes\": " << (uint64_t)perToken
+       << ",\n  \"token_read_bytes\": "
+       << (uint64_t)perToken
+       // GPU artifacts run a prompt in chunks of their prefill schedule's
+       // tokens (0: the prefill takes any count, as on the CPU).
+       << ",\n  \"prefill_chunk_tokens\": "
+       << l.manifestInteger("prefill_tokens", 0, 0, 4096)
        << ",\n  \"peak_rss_bytes\": " << (uint64_t)peakRss
        << ",\n  \"read_bandwidth_threads\": " << hw
        << ",\n  \"read_bandwidth_gb_s\": " << bw / 1e9
