@@ -44,8 +44,6 @@ using namespace mlir;
 
 namespace {
 
-/// Puts the profile's SPIR-V target environment on the module (replacing
-/// any there: the profile is the one description of the device).
 /// Signed floor and ceiling divisions (of an index delinearized when a
 /// load through a collapsed view is folded onto its buffer) in the arith
 /// ops SPIR-V has: the SPIR-V conversion has no pattern for them.
@@ -67,6 +65,8 @@ struct ExpandIndexDivisionPass
   }
 };
 
+/// Puts the profile's SPIR-V target environment on the module (replacing
+/// any there: the profile is the one description of the device).
 struct AttachTargetEnvPass
     : public PassWrapper<AttachTargetEnvPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(AttachTargetEnvPass)

@@ -76,12 +76,15 @@ struct GPUPrivateAllocsPass
       space = gpu::AddressSpaceAttr::get(&getContext(),
                                          gpu::AddressSpace::Workgroup);
     for (auto kernel : getOperation().getOps<gpu::GPUFuncOp>()) {
-      SmallVector<memref::AllocOp> allocs;
-      kernel.walk([&](memref::AllocOp op) {
-        if (!isWorkgroup(op.getType()))
-          allocs.push_back(op);
-      });
-      if (allocs.empty())
+      auto threadAllocs = [&] {
+        SmallVector<memref::AllocOp> allocs;
+        kernel.walk([&](memref::AllocOp op) {
+          if (!isWorkgroup(op.getType()))
+            allocs.push_back(op);
+        });
+        return allocs;
+      };
+      if (threadAllocs().empty())
         continue;
       // Views of the buffers (a row collapsed) folded into the loads and
       // stores, which are then all that use them.
@@ -89,11 +92,7 @@ struct GPUPrivateAllocsPass
       memref::populateFoldMemRefAliasOpPatterns(folds);
       if (failed(applyPatternsGreedily(kernel, std::move(folds))))
         return signalPassFailure();
-      allocs.clear();
-      kernel.walk([&](memref::AllocOp op) {
-        if (!isWorkgroup(op.getType()))
-          allocs.push_back(op);
-      });
+      SmallVector<memref::AllocOp> allocs = threadAllocs();
       OpBuilder b = OpBuilder::atBlockBegin(&kernel.getBody().front());
       Value thread;
       int64_t threads = 1;
@@ -160,20 +159,18 @@ struct GPUPrivateAllocsPass
                             MemRefLayoutAttrInterface(), space));
         for (Operation *user : llvm::make_early_inc_range(op->getUsers())) {
           OpBuilder ub(user);
+          SmallVector<Value> at = {thread};
           if (auto load = dyn_cast<memref::LoadOp>(user)) {
-            SmallVector<Value> at = {thread};
             llvm::append_range(at, load.getIndices());
             load.replaceAllUsesWith(
                 memref::LoadOp::create(ub, load.getLoc(), all, at).getResult());
-            load.erase();
           } else {
             auto store = cast<memref::StoreOp>(user);
-            SmallVector<Value> at = {thread};
             llvm::append_range(at, store.getIndices());
             memref::StoreOp::create(ub, store.getLoc(), store.getValue(), all,
                                     at);
-            store.erase();
           }
+          user->erase();
         }
         op.erase();
       }

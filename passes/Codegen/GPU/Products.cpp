@@ -167,16 +167,13 @@ struct GPUProductsPass
     SmallVector<Value> ivs(3);
     ivs[parallel[0]] = outer.getInductionVars()[0];
     ivs[parallel[1]] = outer.getInductionVars()[1];
-    SmallVector<SmallVector<Value>> tokenIvs;
-    for (int64_t r = 0; r < tile; ++r) {
-      SmallVector<Value> at = ivs;
-      if (tile > 1) {
-        Value base = arith::MulIOp::create(b, loc, ivs[tokenDim], index(tile));
-        at[tokenDim] =
+    SmallVector<SmallVector<Value>> tokenIvs(tile, ivs);
+    if (tile > 1) {
+      Value base = arith::MulIOp::create(b, loc, ivs[tokenDim], index(tile));
+      for (int64_t r = 0; r < tile; ++r)
+        tokenIvs[r][tokenDim] =
             r ? arith::AddIOp::create(b, loc, base, index(r)).getResult()
               : base;
-      }
-      tokenIvs.push_back(at);
     }
     // Where partial sum r of thread `thread` lives.
     auto slot = [&](OpBuilder &ib, Location l, int64_t r, Value thread) {

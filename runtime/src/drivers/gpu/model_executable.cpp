@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <string>
+#include <vector>
 
 namespace seqc::rt {
 
@@ -25,9 +25,11 @@ seqc_status gpuModelBuffers(const ModelInfo &m,
     return error("%s: manifest.json: prefill_tokens is not a token count "
                  "of 0 to 4096",
                  m.dir.c_str());
-  for (const char *entry : {"seqc_init_state", "seqc_step", "seqc_prefill"})
-    if (!artifact.schedules.count(entry) &&
-        (prefillTokens || std::string(entry) != "seqc_prefill"))
+  std::vector<const char *> entries = {"seqc_init_state", "seqc_step"};
+  if (prefillTokens)
+    entries.push_back("seqc_prefill");
+  for (const char *entry : entries)
+    if (!artifact.schedules.count(entry))
       return error("%s: kernels.bin has no schedule for %s (a kernel "
                    "artifact, or compiled by another seqc)",
                    m.dir.c_str(), entry);
