@@ -12,6 +12,7 @@
 #include "seqc/Pipelines/VulkanPipeline.h"
 #include "seqc/Pipelines/GPUPipeline.h"
 
+#include "passes/Codegen/GPU/LoopTrips.h"
 #include "passes/Codegen/GPU/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
@@ -167,47 +168,32 @@ struct PrepareKernelsPass
     }
   }
 
-  /// The loop iterations one invocation of `kernel` runs at most, over
-  /// the loops whose bounds are constants (every enclosing loop's trips
-  /// multiplied in); loops with bounds known only at run time (a KV
-  /// cache's length) are not counted.
-  static uint64_t staticLoopIterations(gpu::GPUFuncOp kernel) {
-    uint64_t total = 0;
-    kernel.walk([&](scf::ForOp loop) {
-      uint64_t trips = 1;
-      for (Operation *op = loop; op && op != kernel.getOperation();
-           op = op->getParentOp()) {
-        auto f = dyn_cast<scf::ForOp>(op);
-        if (!f)
-          continue;
-        std::optional<int64_t> lo = getConstantIntValue(f.getLowerBound()),
-                               hi = getConstantIntValue(f.getUpperBound()),
-                               step = getConstantIntValue(f.getStep());
-        if (!lo || !hi || !step || *step <= 0)
-          return;
-        trips = llvm::SaturatingMultiply(
-            trips,
-            (uint64_t)std::max<int64_t>(0, llvm::divideCeil(*hi - *lo, *step)));
-      }
-      total = llvm::SaturatingAdd(total, trips);
-    });
-    return total;
-  }
-
   LogicalResult prepareKernel(gpu::GPUFuncOp kernel) {
     // A device that ends a shader's loops after so many iterations in all
     // (llvmpipe) would return wrong values silently.
     if (profile.maxLoopIterations) {
-      uint64_t iterations = staticLoopIterations(kernel);
-      if (iterations > (uint64_t)profile.maxLoopIterations)
+      scf::ForOp unbounded;
+      FailureOr<uint64_t> iterations =
+          seq::kernelLoopIterations(kernel, unbounded);
+      if (failed(iterations))
+        return (unbounded ? unbounded.emitError() : kernel.emitError())
+               << "kernel @" << kernel.getName()
+               << ": a loop whose iterations are not bounded at compile time; "
+                  "the profile '"
+               << profile.name << "' ends a kernel's loops after "
+               << profile.maxLoopIterations
+               << " in all (max_loop_iterations), so the kernel could stop "
+                  "short without an error";
+      if (*iterations > (uint64_t)profile.maxLoopIterations)
         return kernel.emitError("kernel @")
-               << kernel.getName() << " runs " << iterations
+               << kernel.getName() << " runs up to " << *iterations
                << " loop iterations per invocation; the profile '"
                << profile.name << "' ends a kernel's loops after "
                << profile.maxLoopIterations
                << " in all (max_loop_iterations): a prefill's recurrences "
-                  "grow with its tokens, so compile with a smaller "
-                  "--prefill-chunk";
+                  "grow with its tokens (compile with a smaller "
+                  "--prefill-chunk), an attention's scan with the context "
+                  "(a smaller KV cache)";
     }
     guardEmptyLoops(kernel);
     DenseI32ArrayAttr known = kernel.getKnownBlockSizeAttr();

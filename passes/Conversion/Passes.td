@@ -87,11 +87,28 @@ def ConvertSeqKVToLoopsPass : Pass<"convert-seq-kv-to-loops", "::mlir::ModuleOp"
     scratch on its own stack. With `parallel-heads`, as the GPU targets ask,
     it is always marked and every head's scratch is a slice of a buffer with
     a leading head dimension, so the loop needs no stack allocations.
+
+    With `parallel-heads`, the queries of an attention with a static count
+    are also emitted one after another (each query's parallel loop outside
+    any loop), and each KV head's tokens are split (flash-decoding): token
+    blocks are dealt round-robin to `kv-splits` invocations (blocks of whole
+    per-channel groups), each keeping its own maximum score, sum of
+    exponentials and unnormalized value sum; a second parallel loop, one
+    invocation per output channel, rescales and combines them. A thread
+    then scans about n / splits tokens instead of n, which is what makes a
+    long context run on GPU targets at all (a single invocation per head
+    leaves a GPU idle, and llvmpipe ends a shader's loops after 65535
+    iterations). Scored caches (H2O, RoCo, mixed) are not split: their
+    eviction scores need every token's normalized weight.
   }];
   let options = [
     Option<"parallelHeads", "parallel-heads", "bool", /*default=*/"false",
            "Mark every KV heads' loop parallel, with heap scratch per head "
-           "(for GPU targets)">
+           "(for GPU targets)">,
+    Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
+           "With parallel-heads: invocations per KV head, each over a share "
+           "of the tokens (0: one token block of a full cache per split up "
+           "to 64 splits, then 64 tokens per split; 1: no split)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -51,7 +51,12 @@ def Seq_Dialect : Dialect {
   //   seq.balanced          (unit) on a seq.kv_attention whose key channels
   //                         were balanced;
   //   seq.folded_rotations  (array of strings) on the module: the rotations
-  //                         the importer folded into the weights.
+  //                         the importer folded into the weights;
+  //   seq.max_trips         (i64) on an scf.for whose bounds are known only
+  //                         at run time: the most iterations it runs (the
+  //                         KV lowering's token loops for GPU targets, whose
+  //                         kernels are checked against a device's loop
+  //                         limit).
   let discardableAttrs = (ins
     "::mlir::UnitAttr":$parallel,
     "::mlir::UnitAttr":$dot,
@@ -59,7 +64,8 @@ def Seq_Dialect : Dialect {
     "::mlir::StringAttr":$model,
     "::mlir::UnitAttr":$rotated,
     "::mlir::UnitAttr":$balanced,
-    "::mlir::ArrayAttr":$folded_rotations
+    "::mlir::ArrayAttr":$folded_rotations,
+    "::mlir::IntegerAttr":$max_trips
   );
   let extraClassDeclaration = [{
   private:

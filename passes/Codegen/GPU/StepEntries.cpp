@@ -117,6 +117,19 @@ struct GPUStepEntriesPass
     });
     if (selects.wasInterrupted())
       return signalPassFailure();
+    // A low-rank cache's basis (seq-low-rank-kv) is a constant of the
+    // module, which a GPU schedule has no buffer for yet.
+    WalkResult latent = getOperation().walk([](seq::KVAttentionOp op) {
+      if (!op.getLatentBasis())
+        return WalkResult::advance();
+      op.emitError("low-rank KV caches (--kv-rank) keep their basis as a "
+                   "constant of the model, which the GPU targets cannot "
+                   "bind yet; compile this model for the CPU, or without "
+                   "--kv-rank");
+      return WalkResult::interrupt();
+    });
+    if (latent.wasInterrupted())
+      return signalPassFailure();
     for (auto func :
          llvm::make_early_inc_range(getOperation().getOps<func::FuncOp>()))
       if (func.getName() == "seqc_prefill_all" ||

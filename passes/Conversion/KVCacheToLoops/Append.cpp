@@ -253,7 +253,7 @@ void KVAppendEmitter::accumulateAttention(Value h, Value n, Value scores,
   Value sum = slotSum(), cnt = slotCount();
   Value lo = idx(0);
   Value hi = arith::MinSIOp::create(b, n, idx(l.budget));
-  loop(lo, hi, [&](Value j) {
+  tokenLoop(lo, hi, tokenBase(0), [&](Value j) {
     Value a = f(0.0f);
     for (int64_t r = 0; r < rep; ++r) {
       Value e = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});

@@ -29,6 +29,8 @@
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <numeric>
+
 using namespace mlir;
 using namespace mlir::seq;
 using namespace mlir::seq::kv;
@@ -42,7 +44,16 @@ namespace {
 struct AttentionScratch {
   /// Whether the KV heads run in parallel.
   bool parallel = false;
+  /// Invocations per KV head, each over its share of the tokens (see
+  /// KVLoopBuilder::splits); with more than one, the small buffers have a
+  /// leading dimension of heads x splits, and each split leaves its maximum
+  /// score, its sum of exponentials and its unnormalized value sum for a
+  /// second loop to combine.
+  int64_t splits = 1;
   Value scores, acc, row, stats, qbuf, qs, qm;
+  /// Splits: each split's maximum and sum [H * splits, rep]; a latent
+  /// cache's combined value sums [H, rep, W].
+  Value partMax, partSum, combined;
   /// Key transforms: a group's rotated row [G * D] (latent caches: the
   /// latent [2r], then the key before RoPE [D]) and the Hadamard base
   /// factor's scratch.
@@ -102,6 +113,27 @@ public:
     return {{idx(0), nSinks},
             {add(S, dropped), arith::MaxSIOp::create(b, n, S)}};
   }
+  /// visibleRanges with the base each token loop of forEachRow numbers
+  /// the range's tokens from (see KVLoopBuilder::tokenCarry): the sinks
+  /// from 0, the tokens after them from `sinks`.
+  SmallVector<std::tuple<Value, Value, Value>> tokenRanges(Value n) {
+    SmallVector<std::tuple<Value, Value, Value>> r;
+    if (splits > 1 && l.compressed && !l.evicting && l.sinks > 0) {
+      Value S = idx(l.sinks);
+      r.push_back({idx(0), arith::MinSIOp::create(b, n, S), idx(0)});
+      r.push_back({S, arith::MaxSIOp::create(b, n, S), S});
+      return r;
+    }
+    // Without splits the bases are unused; an evicting cache's second
+    // range is the ring, after the sinks.
+    for (auto [lo, hi] : visibleRanges(n)) {
+      Value base;
+      if (splits > 1)
+        base = idx(l.evicting && !r.empty() ? l.sinks : 0);
+      r.push_back({lo, hi, base});
+    }
+    return r;
+  }
   /// Calls `body(j)` for every visible token j < n of head h after putting
   /// its key (or value) row in `row`.
   void forEachRow(bool keys, Value h, Value n, Value row,
@@ -114,7 +146,7 @@ public:
     if (l.scored) {
       Value held = arith::MinSIOp::create(b, n, idx(l.budget));
       Value slots = keys ? slotKeys() : slotValues();
-      loop(idx(0), held, [&](Value j) {
+      tokenLoop(idx(0), held, tokenBase(0), [&](Value j) {
         copyRow(slots, h, j, row);
         body(j);
       });
@@ -123,7 +155,7 @@ public:
       // Quantized tokens, at column budget + position.
       const KVLayout::Side &s = keys ? l.key : l.value;
       Value flags = lowFlags();
-      loop(idx(0), n, [&](Value p) {
+      tokenLoop(idx(0), n, tokenBase(0), [&](Value p) {
         Value flag = memref::LoadOp::create(b, flags, ValueRange{h, p});
         Value low = arith::CmpIOp::create(
             b, arith::CmpIPredicate::ne, flag,
@@ -168,7 +200,7 @@ public:
     if (!l.compressed && !l.evicting) {
       Value kAll = view(l.keys, {H, l.capacity, D}, elt);
       Value vAll = view(l.values, {H, l.capacity, D}, elt);
-      loop(idx(0), n, [&](Value j) {
+      tokenLoop(idx(0), n, tokenBase(0), [&](Value j) {
         put(j, [&](bool side, Value hh, Value dst) {
           copyRow(side ? kAll : vAll, hh, j, dst);
         });
@@ -179,7 +211,7 @@ public:
     Value S = idx(l.sinks);
     Value nSinks = arith::MinSIOp::create(b, n, S);
     if (l.sinks > 0)
-      loop(idx(0), nSinks, [&](Value j) {
+      tokenLoop(idx(0), nSinks, tokenBase(0), [&](Value j) {
         Value kSrc = sinkKeys(), vSrc = sinkValues();
         put(j, [&](bool side, Value hh, Value dst) {
           copyRow(side ? kSrc : vSrc, hh, j, dst);
@@ -193,7 +225,7 @@ public:
     Value nq = arith::MinSIOp::create(b, loadHeader(1), after);
     Value kRing = ringKeys(), vRing = ringValues();
     auto ringRows = [&] {
-      loop(nq, after, [&](Value i) {
+      tokenLoop(nq, after, tokenBase(0), [&](Value i) {
         Value slot = arith::RemUIOp::create(b, i, idx(l.ringSlots));
         put(add(S, i), [&](bool side, Value hh, Value dst) {
           copyRow(side ? kRing : vRing, hh, slot, dst);
@@ -212,8 +244,9 @@ public:
     // Per-channel keys: the caller folds each group's scales and minima
     // into the query (onKeyGroup, at the group's first token) and takes
     // the raw codes.
+    // With splits, a split's tokens are whole blocks of whole groups.
     bool folded = keys && l.key.perChannel && onKeyGroup;
-    loop(idx(0), nq, [&](Value i) {
+    tokenLoop(idx(0), nq, tokenBase(0), [&](Value i) {
       if (folded) {
         Value inGroup = arith::RemUIOp::create(b, i, idx(l.key.group));
         Value c0 = idx(0);
@@ -242,21 +275,29 @@ public:
     int64_t D = latent ? kt->headDim : l.headDim, rep = hq / H;
     int64_t W = latent ? 2 * l.headDim : D, rowSize = std::max(D, W);
     // KV heads are independent: the loop may run on all threads
-    // (seq-parallelize-loops), each head with its own scratch.
-    auto headLoop = [&](function_ref<void(Value)> body) {
-      if (scratch.parallel)
-        parallelLoop(H, body);
+    // (seq-parallelize-loops), each head with its own scratch; with splits,
+    // each (head, split) pair, its scratch at `slot` = head x splits +
+    // split.
+    int64_t S = scratch.splits;
+    auto headLoop = [&](function_ref<void(Value, Value)> body) {
+      if (S > 1)
+        parallelLoop(H * S, [&](Value slot) {
+          split = arith::RemUIOp::create(b, slot, idx(S));
+          body(arith::DivUIOp::create(b, slot, idx(S)), slot);
+        });
+      else if (scratch.parallel)
+        parallelLoop(H, [&](Value kh) { body(kh, kh); });
       else
-        loop(H, body);
+        loop(H, [&](Value kh) { body(kh, kh); });
     };
-    headLoop([&](Value kh) {
+    headLoop([&](Value kh, Value slot) {
       // Small scratch on the stack of the thread running the head (LLVM
       // then knows it aliases nothing, and vectorizes the loops over it
       // inside the outlined parallel body); heads that run in place use
       // the heap buffers of the caller.
       auto small = [&](Value heap, ArrayRef<int64_t> shape) -> Value {
         if (heap)
-          return scratch.head(b, heap, kh);
+          return scratch.head(b, heap, slot);
         return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
       };
       Value scores = scratch.head(b, scratch.scores, kh);
@@ -366,12 +407,13 @@ public:
                 memref::StoreOp::create(b, ninf, scores, ValueRange{idx(r), j});
               }
             });
-      // Softmax weights: exp(s - max) / sum.
+      // Softmax weights: exp(s - max) / sum (a split's own maximum and sum:
+      // combine() rescales them).
       for (int64_t r = 0; r < rep; ++r) {
         Value m = memref::LoadOp::create(b, stats, ValueRange{idx(r)});
         Value sum = f(0.0f);
-        for (auto [lo, hi] : visibleRanges(n))
-          sum = reduce(lo, hi, sum, [&](Value j, Value a) {
+        for (auto [lo, hi, base] : tokenRanges(n))
+          sum = tokenReduce(lo, hi, base, sum, [&](Value j, Value a) {
             Value s = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
             auto exp = math::ExpOp::create(b, arith::SubFOp::create(b, s, m));
             // Expanded to a polynomial after the lowering (see
@@ -383,8 +425,15 @@ public:
             // Reassociable, so that LLVM vectorizes the loop.
             return arith::AddFOp::create(b, a, e, fm);
           });
-        Value inv = arith::DivFOp::create(b, f(1.0f), sum);
-        memref::StoreOp::create(b, inv, stats, ValueRange{idx(r)});
+        if (S > 1) {
+          Value part[] = {slot, idx(r)};
+          memref::StoreOp::create(b, m, scratch.partMax, part);
+          memref::StoreOp::create(b, sum, scratch.partSum, part);
+          memref::StoreOp::create(b, f(1.0f), stats, ValueRange{idx(r)});
+        } else {
+          Value inv = arith::DivFOp::create(b, f(1.0f), sum);
+          memref::StoreOp::create(b, inv, stats, ValueRange{idx(r)});
+        }
         loop(W, [&](Value d) {
           Value zero = f(0.0f);
           memref::StoreOp::create(b, zero, acc, ValueRange{idx(r), d});
@@ -411,33 +460,106 @@ public:
             }
           },
           nullptr, nullptr, nullptr, packedValues);
-      for (int64_t r = 0; r < rep; ++r) {
-        Value qh = qHead(r);
-        if (latent) {
-          // out = U_v[kh] · (sum_j a_j c_j).
-          Value values = idx(H * D);
-          Value head = mul(kh, idx(D));
-          Value first = add(values, head);
-          loop(D, [&](Value d) {
-            Value lo = idx(0);
-            Value hi = idx(W);
-            Value zero = f(0.0f);
-            Value o = reduce(lo, hi, zero, [&](Value i, Value a) {
-              Value u = memref::LoadOp::create(b, kt->basis,
-                                               ValueRange{add(first, d), i});
-              Value c = memref::LoadOp::create(b, acc, ValueRange{idx(r), i});
-              return arith::AddFOp::create(
-                  b, a, arith::MulFOp::create(b, u, c, fm), fm);
-            });
-            memref::StoreOp::create(b, o, out, ValueRange{t, qh, d});
-          });
-          continue;
-        }
-        loop(D, [&](Value d) {
-          Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
-          memref::StoreOp::create(b, a, out, ValueRange{t, qh, d});
+      if (S > 1)
+        return;
+      for (int64_t r = 0; r < rep; ++r)
+        writeOutput(out, t, kh, r, hq, acc);
+    });
+    if (S > 1)
+      combine(out, t, hq, scratch);
+  }
+
+  /// out[t, kh * rep + r, :] from head kh's value sum for query r,
+  /// `acc[r, :]` (normalized): a latent cache's up-projected.
+  void writeOutput(Value out, Value t, Value kh, int64_t r, int64_t hq,
+                   Value acc) {
+    bool latent = kt && kt->latent();
+    int64_t H = latent ? kt->heads : l.heads;
+    int64_t D = latent ? kt->headDim : l.headDim, rep = hq / H;
+    int64_t W = latent ? 2 * l.headDim : D;
+    Value head0 = mul(kh, idx(rep));
+    Value off = idx(r);
+    Value qh = add(head0, off);
+    if (latent) {
+      // out = U_v[kh] · (sum_j a_j c_j).
+      Value values = idx(H * D);
+      Value head = mul(kh, idx(D));
+      Value first = add(values, head);
+      loop(D, [&](Value d) {
+        Value lo = idx(0);
+        Value hi = idx(W);
+        Value zero = f(0.0f);
+        Value o = reduce(lo, hi, zero, [&](Value i, Value a) {
+          Value u = memref::LoadOp::create(b, kt->basis,
+                                           ValueRange{add(first, d), i});
+          Value c = memref::LoadOp::create(b, acc, ValueRange{idx(r), i});
+          return arith::AddFOp::create(b, a, arith::MulFOp::create(b, u, c, fm),
+                                       fm);
         });
+        memref::StoreOp::create(b, o, out, ValueRange{t, qh, d});
+      });
+      return;
+    }
+    loop(D, [&](Value d) {
+      Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
+      memref::StoreOp::create(b, a, out, ValueRange{t, qh, d});
+    });
+  }
+
+  /// The splits' partial results of each KV head combined: with M the
+  /// largest split maximum and w_s = exp(m_s - M) (0 for a split without
+  /// tokens), value sum (sum_s w_s acc_s) / (sum_s w_s sum_s), one
+  /// invocation per output channel; a latent cache's sums are then
+  /// up-projected, one invocation per query head.
+  void combine(Value out, Value t, int64_t hq,
+               const AttentionScratch &scratch) {
+    bool latent = kt && kt->latent();
+    int64_t H = latent ? kt->heads : l.heads, rep = hq / H;
+    int64_t W = latent ? 2 * l.headDim : l.headDim, S = scratch.splits;
+    parallelLoop(H * rep * W, [&](Value i) {
+      Value d = arith::RemUIOp::create(b, i, idx(W));
+      Value hr = arith::DivUIOp::create(b, i, idx(W));
+      Value r = arith::RemUIOp::create(b, hr, idx(rep));
+      Value kh = arith::DivUIOp::create(b, hr, idx(rep));
+      Value first = mul(kh, idx(S));
+      Value M = reduce(idx(0), idx(S), f(-INFINITY), [&](Value s, Value a) {
+        Value m = memref::LoadOp::create(b, scratch.partMax,
+                                         ValueRange{add(first, s), r});
+        return arith::MaximumFOp::create(b, a, m);
+      });
+      SmallVector<Value> sums = carry(
+          idx(0), idx(S), ValueRange{f(0.0f), f(0.0f)},
+          [&](Value s, ValueRange a) -> SmallVector<Value> {
+            Value slot = add(first, s);
+            Value m =
+                memref::LoadOp::create(b, scratch.partMax, ValueRange{slot, r});
+            Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m,
+                                               f(-INFINITY));
+            Value e = math::ExpOp::create(b, arith::SubFOp::create(b, m, M));
+            Value w = arith::SelectOp::create(b, none, f(0.0f), e);
+            Value part =
+                memref::LoadOp::create(b, scratch.partSum, ValueRange{slot, r});
+            Value v =
+                memref::LoadOp::create(b, scratch.acc, ValueRange{slot, r, d});
+            return {arith::AddFOp::create(
+                        b, a[0], arith::MulFOp::create(b, w, part, fm), fm),
+                    arith::AddFOp::create(
+                        b, a[1], arith::MulFOp::create(b, w, v, fm), fm)};
+          });
+      Value o = arith::DivFOp::create(b, sums[1], sums[0]);
+      if (latent) {
+        memref::StoreOp::create(b, o, scratch.combined, ValueRange{kh, r, d});
+        return;
       }
+      Value qh = add(mul(kh, idx(rep)), r);
+      memref::StoreOp::create(b, o, out, ValueRange{t, qh, d});
+    });
+    if (!latent)
+      return;
+    parallelLoop(H, [&](Value kh) {
+      Value acc = scratch.head(b, scratch.combined, kh);
+      for (int64_t r = 0; r < rep; ++r)
+        writeOutput(out, t, kh, r, hq, acc);
     });
   }
 };
@@ -448,10 +570,43 @@ public:
 /// tensor; the cache's storage is unchanged (updated in place).
 struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
   KVAttentionLowering(TypeConverter &converter, MLIRContext *context,
-                      bool parallelHeads)
-      : OpConversionPattern(converter, context), parallelHeads(parallelHeads) {}
+                      bool parallelHeads, int64_t splits)
+      : OpConversionPattern(converter, context), parallelHeads(parallelHeads),
+        splits(splits) {}
   /// Every heads' loop parallel, with heap scratch (GPU targets).
   bool parallelHeads;
+  /// Token splits per KV head with parallel heads (0: by capacity).
+  int64_t splits;
+
+  /// The splits of a head's tokens and the block they are dealt by: whole
+  /// groups of per-channel codes where a group is read as one (keys folded
+  /// into the query by group, bit-packed rows by group); `packedValues`:
+  /// the value rows are read whole (KVPackedAttention::packedRows).
+  /// A scored cache's eviction needs every token's normalized weight in
+  /// one place: no splits. Otherwise one block of a full cache per split
+  /// up to 64 splits, and past that 64 tokens per split: the combine reads
+  /// every split's partial results for each output channel, cheap next to
+  /// the scan, and a scan of 64 tokens keeps a thread's loops short.
+  std::pair<int64_t, int64_t> splitsFor(const KVLayout &l, int64_t capacity,
+                                        bool keyTransform,
+                                        bool packedValues) const {
+    if (!parallelHeads || l.scored)
+      return {1, 1};
+    int64_t block = 1;
+    if (l.compressed) {
+      if (l.key.perChannel && !keyTransform)
+        block = std::lcm(block, l.key.group);
+      if (l.value.perChannel && packedValues)
+        block = std::lcm(block, l.value.group);
+    }
+    if (splits)
+      return {splits, block};
+    int64_t blocks = llvm::divideCeil(capacity, block);
+    int64_t most = std::max<int64_t>(64, capacity / 64);
+    return {
+        std::max<int64_t>(1, llvm::bit_floor(uint64_t(std::min(blocks, most)))),
+        block};
+  }
 
   LogicalResult
   matchAndRewrite(KVAttentionOp op, OneToNOpAdaptor adaptor,
@@ -507,14 +662,35 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
         parallelHeads ||
         (H > 1 && type.getCapacity() * D * rep >= (int64_t(1) << 18));
     bool heap = parallelHeads || !scratch.parallel;
+    const KVLayout &layout = ref->layout;
+    bool packedValues = !latent && layout.compressed && !layout.evicting &&
+                        e.wholeRows(layout.value);
+    std::tie(e.splits, e.splitBlock) = splitsFor(
+        layout, type.getCapacity(), op.hasKeyTransform(), packedValues);
+    scratch.splits = e.splits;
+    if (parallelHeads)
+      e.tokenBound = ref->layout.scoreColumns();
+    // Scores by head (the splits' columns are disjoint); the small buffers
+    // by head and split.
     scratch.scores = alloc({rep, ref->layout.scoreColumns()});
+    auto allocSplit = [&](ArrayRef<int64_t> shape) -> Value {
+      SmallVector<int64_t> full = {H * e.splits};
+      full.append(shape.begin(), shape.end());
+      return memref::AllocOp::create(b, MemRefType::get(full, f32));
+    };
     if (heap) {
-      scratch.acc = alloc({rep, W});
-      scratch.row = alloc({std::max(D, W)});
-      scratch.stats = alloc({rep});
-      scratch.qbuf = alloc({rep, D});
-      scratch.qs = alloc({rep, D});
-      scratch.qm = alloc({rep});
+      scratch.acc = allocSplit({rep, W});
+      scratch.row = allocSplit({std::max(D, W)});
+      scratch.stats = allocSplit({rep});
+      scratch.qbuf = allocSplit({rep, D});
+      scratch.qs = allocSplit({rep, D});
+      scratch.qm = allocSplit({rep});
+    }
+    if (e.splits > 1) {
+      scratch.partMax = allocSplit({rep});
+      scratch.partSum = allocSplit({rep});
+      if (latent)
+        scratch.combined = alloc({rep, W});
     }
     KeyTransform kt;
     if (op.hasKeyTransform()) {
@@ -526,11 +702,11 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
         kt.headDim = D;
       }
       if (heap) {
-        scratch.group = alloc({latent ? W + D : G * D});
+        scratch.group = allocSplit({latent ? W + D : G * D});
         if (kt.groupHeads) {
           int64_t m = seqc::factorizeHadamardOrder(G * D)->baseOrder;
           if (m > 1)
-            scratch.baseTmp = alloc({m});
+            scratch.baseTmp = allocSplit({m});
         }
       }
       if (std::optional<APFloat> theta = op.getKeyRopeTheta()) {
@@ -553,7 +729,7 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
     Value values = append ? readBuffer(b, append.getValues()) : Value();
     // Without a fused append the queries are the last T tokens.
     Value len0 = append ? Value() : e.loadHeader(0);
-    e.loop(e.idx(0), T, [&](Value t) {
+    auto query1 = [&](Value t) {
       Value n;
       if (append) {
         e.append(keys, values, t);
@@ -564,7 +740,15 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
         n = e.add(first, next);
       }
       e.attend(query, out, t, n, hq, scale, scratch);
-    });
+    };
+    // With parallel heads a known number of queries one after another, so
+    // that each query's heads are a parallel loop outside any other loop
+    // (one kernel per query on a GPU, not one thread for all of them).
+    if (parallelHeads && !qType.isDynamicDim(0))
+      for (int64_t t = 0; t < qType.getDimSize(0); ++t)
+        query1(e.idx(t));
+    else
+      e.loop(e.idx(0), T, query1);
     Value result = bufferization::ToTensorOp::create(
         b, op.getOutput().getType(), out, /*restrict=*/true,
         /*writable=*/true);
@@ -579,7 +763,8 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
 
 void mlir::seq::populateKVAttentionPatterns(TypeConverter &converter,
                                             RewritePatternSet &patterns,
-                                            bool parallelHeads) {
+                                            bool parallelHeads,
+                                            int64_t splits) {
   patterns.add<KVAttentionLowering>(converter, patterns.getContext(),
-                                    parallelHeads);
+                                    parallelHeads, splits);
 }

@@ -218,10 +218,11 @@ void mlir::seq::populateKVStoragePatterns(TypeConverter &converter,
 
 void mlir::seq::populateKVCacheToLoopsPatterns(TypeConverter &converter,
                                                RewritePatternSet &patterns,
-                                               bool parallelHeads) {
+                                               bool parallelHeads,
+                                               int64_t splits) {
   populateKVStoragePatterns(converter, patterns);
   populateKVAppendPatterns(converter, patterns);
-  populateKVAttentionPatterns(converter, patterns, parallelHeads);
+  populateKVAttentionPatterns(converter, patterns, parallelHeads, splits);
   populateKVSelectPatterns(converter, patterns);
 }
 
@@ -254,7 +255,8 @@ struct ConvertSeqKVToLoopsPass
     // The rest of the module stays as it is.
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
-    populateKVCacheToLoopsPatterns(converter, patterns, parallelHeads);
+    populateKVCacheToLoopsPatterns(converter, patterns, parallelHeads,
+                                   kvSplits);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       return signalPassFailure();

@@ -40,10 +40,14 @@ void populateKVAppendPatterns(TypeConverter &converter,
 /// transforms (grouped-head rotation, pre-RoPE keys, latent basis). With
 /// `parallelHeads`, every KV heads' loop is marked parallel and its scratch
 /// is a per-head slice of a heap buffer (no stack allocations), as GPU
-/// targets need; otherwise a cost rule picks (see Attention.cpp).
+/// targets need; otherwise a cost rule picks (see Attention.cpp). With
+/// parallel heads, each head's tokens are also split among `splits`
+/// invocations whose results a second loop combines (0: a count chosen
+/// from the cache's capacity; scored caches are never split).
 void populateKVAttentionPatterns(TypeConverter &converter,
                                  RewritePatternSet &patterns,
-                                 bool parallelHeads = false);
+                                 bool parallelHeads = false,
+                                 int64_t splits = 0);
 
 /// seq.kv_select (a prompt's best-scored rows kept per head, in place) and
 /// seq.kv_advance (positions passed without rows).
@@ -53,7 +57,8 @@ void populateKVSelectPatterns(TypeConverter &converter,
 /// The storage, append, attention and selection patterns.
 void populateKVCacheToLoopsPatterns(TypeConverter &converter,
                                     RewritePatternSet &patterns,
-                                    bool parallelHeads = false);
+                                    bool parallelHeads = false,
+                                    int64_t splits = 0);
 
 /// Marks the seq KV ops illegal and the dialects the patterns emit
 /// (arith, bufferization, math, memref, scf, vector) legal.

@@ -72,9 +72,12 @@ public:
     return arith::TruncFOp::create(b, t, v);
   }
 
-  /// for (i = lo; i < hi; ++i) body(i).
-  void loop(Value lo, Value hi, function_ref<void(Value)> body) {
+  /// for (i = lo; i < hi; ++i) body(i). `maxTrips`: the most iterations
+  /// of a loop with run-time bounds (see tokenBound).
+  void loop(Value lo, Value hi, function_ref<void(Value)> body,
+            int64_t maxTrips = 0) {
     auto forOp = scf::ForOp::create(b, lo, hi, idx(1));
+    boundTrips(forOp, maxTrips);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forOp.getBody());
     body(forOp.getInductionVar());
@@ -117,12 +120,108 @@ public:
   /// values of the next iteration; the results are those after the last.
   SmallVector<Value>
   carry(Value lo, Value hi, ValueRange init,
-        function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+        function_ref<SmallVector<Value>(Value, ValueRange)> body,
+        int64_t maxTrips = 0) {
     auto forOp = scf::ForOp::create(b, lo, hi, idx(1), init);
+    boundTrips(forOp, maxTrips);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forOp.getBody());
     scf::YieldOp::create(
         b, body(forOp.getInductionVar(), forOp.getRegionIterArgs()));
+    return SmallVector<Value>(forOp.getResults());
+  }
+  /// Token splits (flash-decoding, GPU targets): an attention's tokens are
+  /// dealt to `splits` invocations by blocks of `splitBlock` consecutive
+  /// tokens, block k to invocation k mod splits; `split` is this
+  /// invocation's. A token loop over [lo, hi) numbers its tokens u = i -
+  /// base, so that every loop over the same tokens deals them alike.
+  /// With one split, tokenLoop and tokenCarry are loop and carry.
+  int64_t splits = 1, splitBlock = 1;
+  Value split;
+  /// With a bound (GPU targets), the token loops and the loops of run-time
+  /// bounds inside them carry `seq.max_trips` (SeqDialect.td): a token
+  /// range spans at most `tokenBound` tokens (the score columns).
+  int64_t tokenBound = 0;
+  void boundTrips(scf::ForOp op, int64_t maxTrips) {
+    if (tokenBound && maxTrips)
+      SeqDialect::MaxTripsAttrHelper(b.getContext())
+          .setAttr(op, b.getI64IntegerAttr(maxTrips));
+  }
+  void tokenLoop(Value lo, Value hi, Value base, function_ref<void(Value)> body,
+                 int64_t block = 0) {
+    if (splits == 1)
+      return loop(lo, hi, body, tokenBound);
+    tokenCarry(lo, hi, base, {}, block,
+               [&](Value i, ValueRange) -> SmallVector<Value> {
+                 body(i);
+                 return {};
+               });
+  }
+  /// A token loop's base: none without splits.
+  Value tokenBase(int64_t v) { return splits > 1 ? idx(v) : Value(); }
+  /// carry() over this split's tokens of [lo, hi), in blocks of `block`
+  /// (0: splitBlock).
+  SmallVector<Value>
+  tokenCarry(Value lo, Value hi, Value base, ValueRange init, int64_t block,
+             function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    if (splits == 1)
+      return carry(lo, hi, init, body, tokenBound);
+    int64_t blk = block ? block : splitBlock;
+    // Iterations: blocks of this split, then tokens of a block.
+    int64_t splitTrips = llvm::divideCeil(tokenBound, blk * splits) + 1;
+    Value S = idx(splits);
+    // The first block k >= first with k mod splits == split.
+    auto firstOwn = [&](Value first) {
+      Value r = arith::RemUIOp::create(b, first, S);
+      Value d = arith::RemUIOp::create(b, add(sub(split, r), S), S);
+      return add(first, d);
+    };
+    Value ulo = sub(lo, base), uhi = sub(hi, base);
+    if (blk == 1)
+      return stepCarry(
+          firstOwn(ulo), uhi, S, init,
+          [&](Value u, ValueRange a) { return body(add(u, base), a); },
+          splitTrips);
+    Value B = idx(blk);
+    Value k0 = firstOwn(arith::DivUIOp::create(b, ulo, B));
+    Value kEnd = arith::CeilDivUIOp::create(b, uhi, B);
+    return stepCarry(
+        k0, kEnd, S, init,
+        [&](Value k, ValueRange a) {
+          Value start = mul(k, B);
+          Value from = arith::MaxUIOp::create(b, ulo, start);
+          Value to = arith::MinUIOp::create(b, uhi, add(start, B));
+          return stepCarry(
+              from, to, idx(1), a,
+              [&](Value u, ValueRange c) { return body(add(u, base), c); },
+              blk);
+        },
+        splitTrips);
+  }
+  /// A reduction of one f32 over this split's tokens of [lo, hi).
+  Value tokenReduce(Value lo, Value hi, Value base, Value init,
+                    function_ref<Value(Value, Value)> body, int64_t block = 0) {
+    if (splits == 1 && !tokenBound)
+      return reduce(lo, hi, init, body);
+    return tokenCarry(lo, hi, base, ValueRange{init}, block,
+                      [&](Value i, ValueRange a) -> SmallVector<Value> {
+                        return {body(i, a[0])};
+                      })[0];
+  }
+  /// carry() with a step (an empty `init`: a plain loop).
+  SmallVector<Value>
+  stepCarry(Value lo, Value hi, Value step, ValueRange init,
+            function_ref<SmallVector<Value>(Value, ValueRange)> body,
+            int64_t maxTrips) {
+    auto forOp = scf::ForOp::create(b, lo, hi, step, init);
+    boundTrips(forOp, maxTrips);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    SmallVector<Value> next =
+        body(forOp.getInductionVar(), forOp.getRegionIterArgs());
+    if (init.empty())
+      return {};
+    scf::YieldOp::create(b, next);
     return SmallVector<Value>(forOp.getResults());
   }
   void ifThen(Value cond, function_ref<void()> then) {

@@ -54,6 +54,10 @@ public:
     Value pw, cd, sc, mins, S;
   };
   PackedSide packedSide(const KVLayout::Side &s);
+  /// Per-channel groups: group g's scales and minima of head kh, in lane
+  /// order.
+  std::pair<Value, Value> groupScales(const KVLayout::Side &s,
+                                      const PackedSide &p, Value kh, Value g);
   /// The scores of the bit-packed keys [0, nq) of head kh (tokens S + i),
   /// row by row in vector registers, and their maximum folded into
   /// `stats`.

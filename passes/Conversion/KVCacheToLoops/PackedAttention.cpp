@@ -106,6 +106,19 @@ KVPackedAttention::packedSide(const KVLayout::Side &s) {
           idx(l.sinks)};
 }
 
+std::pair<Value, Value> KVPackedAttention::groupScales(const KVLayout::Side &s,
+                                                       const PackedSide &p,
+                                                       Value kh, Value g) {
+  Value sP =
+      permute(vector::LoadOp::create(b, p.vD, p.sc, ValueRange{kh, g, idx(0)}),
+              p.lanes);
+  Value mP = p.mins ? permute(vector::LoadOp::create(b, p.vD, p.mins,
+                                                     ValueRange{kh, g, idx(0)}),
+                              p.lanes)
+                    : symmetricMinimum(s, sP);
+  return {sP, mP};
+}
+
 void KVPackedAttention::scorePacked(Value kh, Value nq, Value qbuf,
                                     Value scores, Value stats, int64_t rep) {
   const KVLayout::Side &s = l.key;
@@ -134,45 +147,46 @@ void KVPackedAttention::scorePacked(Value kh, Value nq, Value qbuf,
   };
   if (s.perChannel) {
     Value groups = arith::DivUIOp::create(b, nq, idx(G));
-    loop(idx(0), groups, [&](Value g) {
-      Value sP = permute(
-          vector::LoadOp::create(b, vD, sc, ValueRange{kh, g, idx(0)}), lanes);
-      Value mP = mins ? permute(vector::LoadOp::create(
-                                    b, vD, mins, ValueRange{kh, g, idx(0)}),
-                                lanes)
-                      : symmetricMinimum(s, sP);
-      Value spw = pw ? mulf(sP, pw) : sP;
-      SmallVector<Value> qs, qm;
-      for (int64_t r = 0; r < rep; ++r) {
-        qs.push_back(mulf(qP[r], spw));
-        qm.push_back(sum(mulf(qP[r], mP)));
-      }
-      Value i0 = mul(g, idx(G));
-      if (G % 4) {
-        loop(i0, add(i0, idx(G)), [&](Value i) { token(i, qs, qm); });
-        return;
-      }
-      // Four tokens at a time: their four sums share one reduction tree
-      // and one vector store.
-      Value end = add(i0, idx(G));
-      Value four = idx(4);
-      auto block = scf::ForOp::create(b, i0, end, four);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(block.getBody());
-      Value i = block.getInductionVar();
-      SmallVector<Value> raw;
-      for (int64_t t = 0; t < 4; ++t)
-        raw.push_back(unpackRow(s, cd, kh, add(i, idx(t))));
-      for (int64_t r = 0; r < rep; ++r) {
-        SmallVector<Value> prod;
-        for (Value x : raw)
-          prod.push_back(mulf(qs[r], x));
-        Value dots = sum4(prod);
-        Value offs = splat(qm[r], 4);
-        Value sv = addf(dots, offs);
-        vector::StoreOp::create(b, sv, scores, ValueRange{idx(r), add(S, i)});
-      }
-    });
+    // With splits, blocks of splitBlock / G groups.
+    tokenLoop(
+        idx(0), groups, tokenBase(0),
+        [&](Value g) {
+          auto [sP, mP] = groupScales(s, p, kh, g);
+          Value spw = pw ? mulf(sP, pw) : sP;
+          SmallVector<Value> qs, qm;
+          for (int64_t r = 0; r < rep; ++r) {
+            qs.push_back(mulf(qP[r], spw));
+            qm.push_back(sum(mulf(qP[r], mP)));
+          }
+          Value i0 = mul(g, idx(G));
+          if (G % 4) {
+            loop(i0, add(i0, idx(G)), [&](Value i) { token(i, qs, qm); }, G);
+            return;
+          }
+          // Four tokens at a time: their four sums share one reduction tree
+          // and one vector store.
+          Value end = add(i0, idx(G));
+          Value four = idx(4);
+          auto block = scf::ForOp::create(b, i0, end, four);
+          boundTrips(block, G / 4);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(block.getBody());
+          Value i = block.getInductionVar();
+          SmallVector<Value> raw;
+          for (int64_t t = 0; t < 4; ++t)
+            raw.push_back(unpackRow(s, cd, kh, add(i, idx(t))));
+          for (int64_t r = 0; r < rep; ++r) {
+            SmallVector<Value> prod;
+            for (Value x : raw)
+              prod.push_back(mulf(qs[r], x));
+            Value dots = sum4(prod);
+            Value offs = splat(qm[r], 4);
+            Value sv = addf(dots, offs);
+            vector::StoreOp::create(b, sv, scores,
+                                    ValueRange{idx(r), add(S, i)});
+          }
+        },
+        splits > 1 ? splitBlock / G : 0);
   } else {
     // Per query: its lanes times 2^-(e bits), and its sum over each
     // channel group (for the minima).
@@ -189,7 +203,7 @@ void KVPackedAttention::scorePacked(Value kh, Value nq, Value qbuf,
       qSum.push_back(
           vector::FromElementsOp::create(b, VectorType::get({NG}, f32), parts));
     }
-    loop(idx(0), nq, [&](Value i) {
+    tokenLoop(idx(0), nq, tokenBase(0), [&](Value i) {
       Value srow = groupRow(s, sc, kh, i);
       Value mrow = mins ? groupRow(s, mins, kh, i) : symmetricMinimum(s, srow);
       Value sL = spreadGroups(s, srow, lanes);
@@ -202,7 +216,7 @@ void KVPackedAttention::scorePacked(Value kh, Value nq, Value qbuf,
     });
   }
   for (int64_t r = 0; r < rep; ++r) {
-    Value m = reduce(S, add(S, nq), maxes[r], [&](Value j, Value a) {
+    Value m = tokenReduce(S, add(S, nq), S, maxes[r], [&](Value j, Value a) {
       Value sv = memref::LoadOp::create(b, scores, ValueRange{idx(r), j});
       return arith::MaximumFOp::create(b, a, sv);
     });
@@ -229,13 +243,15 @@ void KVPackedAttention::accumulatePacked(Value kh, Value nq, Value scores,
   if (s.perChannel) {
     SmallVector<Value> init(2 * rep, zeroD);
     Value groups = arith::DivUIOp::create(b, nq, idx(G));
-    SmallVector<Value> res =
-        carry(idx(0), groups, init, [&](Value g, ValueRange a) {
+    SmallVector<Value> res = tokenCarry(
+        idx(0), groups, tokenBase(0), init, splits > 1 ? splitBlock / G : 0,
+        [&](Value g, ValueRange a) -> SmallVector<Value> {
           SmallVector<Value> inner(rep, zeroD);
           inner.append(rep, f(0.0f));
           Value i0 = mul(g, idx(G));
-          SmallVector<Value> in =
-              carry(i0, add(i0, idx(G)), inner, [&](Value i, ValueRange c) {
+          SmallVector<Value> in = carry(
+              i0, add(i0, idx(G)), inner,
+              [&](Value i, ValueRange c) -> SmallVector<Value> {
                 Value raw = unpackRow(s, cd, kh, i);
                 SmallVector<Value> out;
                 SmallVector<Value> ws;
@@ -246,14 +262,9 @@ void KVPackedAttention::accumulatePacked(Value kh, Value nq, Value scores,
                 }
                 out.append(ws);
                 return out;
-              });
-          Value sP = permute(
-              vector::LoadOp::create(b, vD, sc, ValueRange{kh, g, idx(0)}),
-              lanes);
-          Value mP = mins ? permute(vector::LoadOp::create(
-                                        b, vD, mins, ValueRange{kh, g, idx(0)}),
-                                    lanes)
-                          : symmetricMinimum(s, sP);
+              },
+              G);
+          auto [sP, mP] = groupScales(s, p, kh, g);
           SmallVector<Value> out;
           for (int64_t r = 0; r < rep; ++r)
             out.push_back(fma(sP, in[r], a[r]));
@@ -273,21 +284,22 @@ void KVPackedAttention::accumulatePacked(Value kh, Value nq, Value scores,
     SmallVector<Value> init(rep, zeroD);
     init.append(rep, zeroG);
     SmallVector<Value> res =
-        carry(idx(0), nq, init, [&](Value i, ValueRange a) {
-          Value raw = unpackRow(s, cd, kh, i);
-          Value srow = groupRow(s, sc, kh, i);
-          Value mrow =
-              mins ? groupRow(s, mins, kh, i) : symmetricMinimum(s, srow);
-          SmallVector<Value> out, outM;
-          for (int64_t r = 0; r < rep; ++r) {
-            Value e = splat(weight(r, i), NG);
-            out.push_back(
-                fma(spreadGroups(s, mulf(e, srow), lanes), raw, a[r]));
-            outM.push_back(fma(e, mrow, a[rep + r]));
-          }
-          out.append(outM);
-          return out;
-        });
+        tokenCarry(idx(0), nq, tokenBase(0), init, 0,
+                   [&](Value i, ValueRange a) -> SmallVector<Value> {
+                     Value raw = unpackRow(s, cd, kh, i);
+                     Value srow = groupRow(s, sc, kh, i);
+                     Value mrow = mins ? groupRow(s, mins, kh, i)
+                                       : symmetricMinimum(s, srow);
+                     SmallVector<Value> out, outM;
+                     for (int64_t r = 0; r < rep; ++r) {
+                       Value e = splat(weight(r, i), NG);
+                       out.push_back(fma(spreadGroups(s, mulf(e, srow), lanes),
+                                         raw, a[r]));
+                       outM.push_back(fma(e, mrow, a[rep + r]));
+                     }
+                     out.append(outM);
+                     return out;
+                   });
     SmallVector<int64_t> channels;
     for (int64_t c = 0; c < D; ++c)
       channels.push_back(c);
