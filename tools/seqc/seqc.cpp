@@ -773,6 +773,9 @@ int runCompile() {
     if (failed(pm.run(*model->module)))
       return fail("the model pipeline failed (see the diagnostics above)");
   }
+  // What the pipeline computed at compile time (a low-rank cache's basis)
+  // is read as weights, by every target alike.
+  seqc::moveConstantsToWeights(*model);
 
   seqc::ModelDescription description;
   description.weights = weights;

@@ -154,6 +154,15 @@ llvm::Expected<ImportedModel> importModel(mlir::MLIRContext *ctx,
                                           llvm::StringRef path,
                                           const ImportOptions &options);
 
+/// Moves the tensor constants of at least `minBytes` that the model
+/// pipeline put in `model`'s module (a low-rank cache's basis) into its
+/// weight blob: each becomes an entry `const.<n>` of the blob and of the
+/// module's weight table, and its uses read it through `seq.weight`. Every
+/// target then reads it as it reads weights (mapped on the CPU rather than
+/// compiled into the executable; bound with the weights on the GPU
+/// targets, whose schedules bind no module constants).
+void moveConstantsToWeights(ImportedModel &model, int64_t minBytes = 0);
+
 /// The registry entries of the architectures (defined in their own files).
 const Architecture &getLlamaArchitecture();
 const Architecture &getRWKVArchitecture();

@@ -117,18 +117,19 @@ struct GPUStepEntriesPass
     });
     if (selects.wasInterrupted())
       return signalPassFailure();
-    // A low-rank cache's basis (seq-low-rank-kv) is a constant of the
-    // module, which a GPU schedule has no buffer for yet.
-    WalkResult latent = getOperation().walk([](seq::KVAttentionOp op) {
-      if (!op.getLatentBasis())
+    // Per-channel tables held as attributes (MiKV's balancing factors,
+    // calibrated key orders) lower to module constants, which a GPU
+    // schedule has no buffer for.
+    WalkResult tables = getOperation().walk([](Operation *op) {
+      if (!isa<seq::ScaleChannelsOp, seq::PermuteChannelsOp>(op))
         return WalkResult::advance();
-      op.emitError("low-rank KV caches (--kv-rank) keep their basis as a "
-                   "constant of the model, which the GPU targets cannot "
-                   "bind yet; compile this model for the CPU, or without "
-                   "--kv-rank");
+      op->emitError("per-channel KV tables (--kv-balance, or key channels "
+                    "reordered by --kv-calibration) are constants of the "
+                    "model, which the GPU targets cannot bind yet; compile "
+                    "this model for the CPU, or without them");
       return WalkResult::interrupt();
     });
-    if (latent.wasInterrupted())
+    if (tables.wasInterrupted())
       return signalPassFailure();
     for (auto func :
          llvm::make_early_inc_range(getOperation().getOps<func::FuncOp>()))
