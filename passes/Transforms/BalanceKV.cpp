@@ -79,12 +79,14 @@ struct BalanceKVPass : public seq::impl::SeqBalanceKVPassBase<BalanceKVPass> {
       };
       OpBuilder b(append);
       Value k = append.getKeys();
-      append.getKeysMutable().assign(ScaleChannelsOp::create(
-          b, op.getLoc(), k.getType(), k, cal->layer, table(H, keyScales)));
+      append.getKeysMutable().assign(
+          ScaleChannelsOp::create(b, op.getLoc(), k.getType(), k, cal->layer,
+                                  table(H, keyScales), /*table=*/Value()));
       b.setInsertionPoint(op);
       Value q = op.getQuery();
       op.getQueryMutable().assign(ScaleChannelsOp::create(
-          b, op.getLoc(), q.getType(), q, cal->layer, table(Hq, queryScales)));
+          b, op.getLoc(), q.getType(), q, cal->layer, table(Hq, queryScales),
+          /*table=*/Value()));
       balanced.setAttr(op, b.getUnitAttr());
       ++numBalanced;
     }

@@ -116,7 +116,7 @@ struct FuseHadamardPass
         Value q = op.getQuery();
         if (queryOrder)
           q = PermuteChannelsOp::create(b, op.getLoc(), q.getType(), q, layer,
-                                        queryOrder);
+                                        queryOrder, /*table=*/Value());
         op.getQueryMutable().assign(rotateKeys(b, op.getLoc(), q, d));
       }
       if (!valuesFolded) {
@@ -178,8 +178,9 @@ struct FuseHadamardPass
     layer = cal->layer;
     queryOrder = table(H * rep, queryTable);
     Value k = append.getKeys();
-    append.getKeysMutable().assign(PermuteChannelsOp::create(
-        b, op.getLoc(), k.getType(), k, layer, table(H, keyTable)));
+    append.getKeysMutable().assign(
+        PermuteChannelsOp::create(b, op.getLoc(), k.getType(), k, layer,
+                                  table(H, keyTable), /*table=*/Value()));
     return success();
   }
 

@@ -378,24 +378,46 @@ static LogicalResult verifyChannelTable(Operation *op, StringRef name,
   return success();
 }
 
+/// A channel table op's table: the attribute `attrName` or the operand
+/// `table`, exactly one (the operand's values are checked where they are
+/// made, before they leave the IR).
+static LogicalResult verifyTableSource(Operation *op, StringRef attrName,
+                                       Attribute attr, Value table) {
+  if (bool(attr) == bool(table))
+    return op->emitOpError() << "takes its table either as the attribute '"
+                             << attrName << "' or as an operand, exactly one";
+  return success();
+}
+
 LogicalResult ScaleChannelsOp::verify() {
-  if (failed(verifyChannelTable(*this, "scales", getInput().getType(),
-                                cast<ShapedType>(getScales().getType()))))
+  if (failed(verifyTableSource(*this, "scales", getScalesAttr(), getTable())))
     return failure();
-  for (APFloat s : getScales().getValues<APFloat>())
+  if (Value table = getTable())
+    return verifyChannelTable(*this, "table", getInput().getType(),
+                              cast<ShapedType>(table.getType()));
+  DenseElementsAttr scales = getScalesAttr();
+  if (failed(verifyChannelTable(*this, "scales", getInput().getType(),
+                                cast<ShapedType>(scales.getType()))))
+    return failure();
+  for (APFloat s : scales.getValues<APFloat>())
     if (!s.isFiniteNonZero() || s.isNegative())
       return emitOpError() << "scales must be finite and positive";
   return success();
 }
 
 LogicalResult PermuteChannelsOp::verify() {
+  if (failed(verifyTableSource(*this, "order", getOrderAttr(), getTable())))
+    return failure();
   auto type = getInput().getType();
-  auto order = cast<ShapedType>(getOrder().getType());
+  if (Value table = getTable())
+    return verifyChannelTable(*this, "table", type,
+                              cast<ShapedType>(table.getType()));
+  auto order = cast<ShapedType>(getOrderAttr().getType());
   if (failed(verifyChannelTable(*this, "order", type, order)))
     return failure();
   int64_t L = order.getDimSize(0), H = order.getDimSize(1),
           D = order.getDimSize(2);
-  SmallVector<int32_t> values(getOrder().getValues<int32_t>());
+  SmallVector<int32_t> values(getOrderAttr().getValues<int32_t>());
   for (int64_t r = 0; r < L * H; ++r) {
     SmallVector<bool> seen(D, false);
     for (int64_t i = 0; i < D; ++i) {

@@ -162,16 +162,27 @@ def Seq_PermuteChannelsOp : Seq_Op<"permute_channels", [Pure,
 
     Shapes: `input, output : [T, H, D]`, `order : [L, H, D]` (i32).
 
+    The table is either the attribute `order` or, once `seqc compile` has
+    moved it into the weight file, the operand `table`: the same values as
+    f32 (exact below 2^24), read through `seq.weight` like any weight, so
+    that GPU targets bind it with the weights. Exactly one of the two.
+
     Example:
     ```mlir
     %y = seq.permute_channels %k[%layer] {order = dense<...> : tensor<4x2x32xi32>}
         : tensor<?x2x32xf32>
+    %w = seq.weight "const.0" : tensor<4x2x32xf32>
+    %z = seq.permute_channels %k[%layer] by %w : tensor<?x2x32xf32>, tensor<4x2x32xf32>
     ```
   }];
   let arguments = (ins 3DTensorOf<[AnyFloat]>:$input, Index:$layer,
-                       I32ElementsAttr:$order);
+                       OptionalAttr<I32ElementsAttr>:$order,
+                       Optional<3DTensorOf<[F32]>>:$table);
   let results = (outs 3DTensorOf<[AnyFloat]>:$output);
-  let assemblyFormat = "$input `[` $layer `]` attr-dict `:` type($input)";
+  let assemblyFormat = [{
+    $input `[` $layer `]` (`by` $table^)? attr-dict `:` type($input)
+    (`,` type($table)^)?
+  }];
   let hasVerifier = 1;
 }
 
@@ -190,16 +201,26 @@ def Seq_ScaleChannelsOp : Seq_Op<"scale_channels", [Pure,
     Shapes: `input, output : [T, H, D]`, `scales : [L, H, D]` (f32, finite
     and positive).
 
+    The table is either the attribute `scales` or, once `seqc compile` has
+    moved it into the weight file, the operand `table` (read through
+    `seq.weight`); exactly one of the two.
+
     Example:
     ```mlir
     %y = seq.scale_channels %k[%layer] {scales = dense<...> : tensor<4x2x32xf32>}
         : tensor<?x2x32xf32>
+    %w = seq.weight "const.0" : tensor<4x2x32xf32>
+    %z = seq.scale_channels %k[%layer] by %w : tensor<?x2x32xf32>, tensor<4x2x32xf32>
     ```
   }];
   let arguments = (ins 3DTensorOf<[AnyFloat]>:$input, Index:$layer,
-                       FloatElementsAttr<32>:$scales);
+                       OptionalAttr<FloatElementsAttr<32>>:$scales,
+                       Optional<3DTensorOf<[F32]>>:$table);
   let results = (outs 3DTensorOf<[AnyFloat]>:$output);
-  let assemblyFormat = "$input `[` $layer `]` attr-dict `:` type($input)";
+  let assemblyFormat = [{
+    $input `[` $layer `]` (`by` $table^)? attr-dict `:` type($input)
+    (`,` type($table)^)?
+  }];
   let hasVerifier = 1;
 }
 

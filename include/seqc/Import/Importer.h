@@ -154,10 +154,12 @@ llvm::Expected<ImportedModel> importModel(mlir::MLIRContext *ctx,
                                           llvm::StringRef path,
                                           const ImportOptions &options);
 
-/// Moves the tensor constants of at least `minBytes` that the model
-/// pipeline put in `model`'s module (a low-rank cache's basis) into its
-/// weight blob: each becomes an entry `const.<n>` of the blob and of the
-/// module's weight table, and its uses read it through `seq.weight`. Every
+/// Moves the tables the model pipeline computed at compile time into
+/// `model`'s weight blob: f32 tensor constants of at least `minBytes` (a
+/// low-rank cache's basis) and the per-channel tables of
+/// seq.scale_channels and seq.permute_channels (MiKV's balancing factors,
+/// calibrated key orders, as f32). Each becomes an entry `const.<n>` of the
+/// blob and of the module's weight table, read through `seq.weight`. Every
 /// target then reads it as it reads weights (mapped on the CPU rather than
 /// compiled into the executable; bound with the weights on the GPU
 /// targets, whose schedules bind no module constants).

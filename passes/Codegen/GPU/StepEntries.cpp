@@ -117,16 +117,20 @@ struct GPUStepEntriesPass
     });
     if (selects.wasInterrupted())
       return signalPassFailure();
-    // Per-channel tables held as attributes (MiKV's balancing factors,
-    // calibrated key orders) lower to module constants, which a GPU
-    // schedule has no buffer for.
+    // Per-channel tables still held as attributes (MiKV's balancing
+    // factors, calibrated key orders) would lower to module constants, which
+    // a GPU schedule has no buffer for; `seqc compile` moves them into the
+    // weight file first (seqc::moveConstantsToWeights).
     WalkResult tables = getOperation().walk([](Operation *op) {
-      if (!isa<seq::ScaleChannelsOp, seq::PermuteChannelsOp>(op))
+      auto scale = dyn_cast<seq::ScaleChannelsOp>(op);
+      auto permute = dyn_cast<seq::PermuteChannelsOp>(op);
+      if (!(scale && scale.getScalesAttr()) &&
+          !(permute && permute.getOrderAttr()))
         return WalkResult::advance();
-      op->emitError("per-channel KV tables (--kv-balance, or key channels "
-                    "reordered by --kv-calibration) are constants of the "
-                    "model, which the GPU targets cannot bind yet; compile "
-                    "this model for the CPU, or without them");
+      op->emitError("a per-channel KV table held as an attribute would be a "
+                    "module constant, which a GPU schedule cannot bind; give "
+                    "it as a weight (the op's 'by' operand, as seqc compile "
+                    "does)");
       return WalkResult::interrupt();
     });
     if (tables.wasInterrupted())

@@ -26,13 +26,16 @@ namespace {
 
 /// One linalg.generic over [T, H, D] whose element (t, h, i) is
 /// `body(t, h, i, entry)`, entry = table[layer, h, i] (tensor.extract from
-/// the constant per-layer table).
+/// the per-layer table: the operand `tableValue`, or else a constant of
+/// the attribute `table`).
 static Value channelTableGeneric(
     ConversionPatternRewriter &rewriter, Location loc, Value input, Value layer,
-    DenseElementsAttr table,
+    DenseElementsAttr table, Value tableValue,
     function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
   auto type = cast<RankedTensorType>(input.getType());
-  Value cst = arith::ConstantOp::create(rewriter, loc, table);
+  Value cst = tableValue
+                  ? tableValue
+                  : (Value)arith::ConstantOp::create(rewriter, loc, table);
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, input);
   Value init =
       tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
@@ -52,7 +55,8 @@ static Value channelTableGeneric(
       .getResult(0);
 }
 
-/// Output channel i of head h reads channel order[layer, h, i].
+/// Output channel i of head h reads channel order[layer, h, i] (i32, or
+/// f32 holding the same integers when the table is a weight).
 struct PermuteChannelsLowering : OpConversionPattern<PermuteChannelsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -61,8 +65,11 @@ struct PermuteChannelsLowering : OpConversionPattern<PermuteChannelsOp> {
     Value input = adaptor.getInput();
     rewriter.replaceOp(
         op, channelTableGeneric(
-                rewriter, op.getLoc(), input, adaptor.getLayer(), op.getOrder(),
+                rewriter, op.getLoc(), input, adaptor.getLayer(),
+                op.getOrderAttr(), adaptor.getTable(),
                 [&](OpBuilder &b, Location l, ValueRange at, Value c) -> Value {
+                  if (isa<FloatType>(c.getType()))
+                    c = arith::FPToSIOp::create(b, l, b.getI32Type(), c);
                   c = arith::IndexCastOp::create(b, l, b.getIndexType(), c);
                   return tensor::ExtractOp::create(b, l, input,
                                                    ValueRange{at[0], at[1], c});
@@ -82,7 +89,8 @@ struct ScaleChannelsLowering : OpConversionPattern<ScaleChannelsOp> {
     rewriter.replaceOp(
         op,
         channelTableGeneric(
-            rewriter, op.getLoc(), input, adaptor.getLayer(), op.getScales(),
+            rewriter, op.getLoc(), input, adaptor.getLayer(),
+            op.getScalesAttr(), adaptor.getTable(),
             [&](OpBuilder &b, Location l, ValueRange at, Value s) -> Value {
               Value x =
                   castFloat(b, l, tensor::ExtractOp::create(b, l, input, at),

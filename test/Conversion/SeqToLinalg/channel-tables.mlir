@@ -44,3 +44,21 @@ func.func @scale(%k: tensor<?x1x4xf16>, %layer: index) -> tensor<?x1x4xf16> {
   %0 = seq.scale_channels %k[%layer] {scales = dense<[[[0.5, 1.0, 2.0, 4.0]]]> : tensor<1x1x4xf32>} : tensor<?x1x4xf16>
   return %0 : tensor<?x1x4xf16>
 }
+
+// -----
+
+// Tables given as operands (weights, as seqc compile moves them): read the
+// same way; an order held in f32 converts back to an integer first.
+// CHECK-LABEL: func.func @by_weights
+// CHECK-SAME: (%[[K:.*]]: tensor<?x1x4xf32>, %[[LAYER:.*]]: index, %[[W:.*]]: tensor<2x1x4xf32>)
+// CHECK-NOT: arith.constant dense
+// CHECK: %[[O:.*]] = tensor.extract %[[W]][%[[LAYER]], %{{.*}}, %{{.*}}] : tensor<2x1x4xf32>
+// CHECK: %[[OI:.*]] = arith.fptosi %[[O]] : f32 to i32
+// CHECK: arith.index_cast %[[OI]] : i32 to index
+// CHECK: %[[S:.*]] = tensor.extract %[[W]][%[[LAYER]], %{{.*}}, %{{.*}}] : tensor<2x1x4xf32>
+// CHECK: arith.mulf %{{.*}}, %[[S]] : f32
+func.func @by_weights(%k: tensor<?x1x4xf32>, %layer: index, %w: tensor<2x1x4xf32>) -> tensor<?x1x4xf32> {
+  %0 = seq.permute_channels %k[%layer] by %w : tensor<?x1x4xf32>, tensor<2x1x4xf32>
+  %1 = seq.scale_channels %0[%layer] by %w : tensor<?x1x4xf32>, tensor<2x1x4xf32>
+  return %1 : tensor<?x1x4xf32>
+}

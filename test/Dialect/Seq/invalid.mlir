@@ -709,6 +709,30 @@ func.func @scale_not_positive(%x: tensor<?x1x4xf32>, %l: index) {
 
 // -----
 
+func.func @scale_two_tables(%x: tensor<?x1x4xf32>, %l: index, %t: tensor<1x1x4xf32>) {
+  // expected-error @+1 {{'seq.scale_channels' op takes its table either as the attribute 'scales' or as an operand, exactly one}}
+  %y = seq.scale_channels %x[%l] by %t {scales = dense<[[[1.0, 2.0, 1.0, 1.0]]]> : tensor<1x1x4xf32>} : tensor<?x1x4xf32>, tensor<1x1x4xf32>
+  return
+}
+
+// -----
+
+func.func @permute_no_table(%x: tensor<?x1x4xf32>, %l: index) {
+  // expected-error @+1 {{'seq.permute_channels' op takes its table either as the attribute 'order' or as an operand, exactly one}}
+  %y = seq.permute_channels %x[%l] : tensor<?x1x4xf32>
+  return
+}
+
+// -----
+
+func.func @permute_table_shape(%x: tensor<?x2x4xf32>, %l: index, %t: tensor<1x1x4xf32>) {
+  // expected-error @+1 {{'seq.permute_channels' op table must have shape [layers, 2, 4], got 'tensor<1x1x4xf32>'}}
+  %y = seq.permute_channels %x[%l] by %t : tensor<?x2x4xf32>, tensor<1x1x4xf32>
+  return
+}
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // perspective_combine, perspective_mix
 //===----------------------------------------------------------------------===//

@@ -202,3 +202,17 @@ func.func @perspectives(%h: tensor<?x4x16xf32>, %wc: tensor<4x16xf32>) -> tensor
   %m = seq.perspective_mix %h, %a : tensor<?x4x16xf32>, tensor<?x4xf32> -> tensor<?x16xf32>
   return %m : tensor<?x16xf32>
 }
+
+// Per-channel tables as attributes, or as an operand (a weight).
+// CHECK-LABEL: func.func @channel_tables
+// CHECK: seq.permute_channels %arg0[%arg1] {order = dense<{{\[\[\[}}1, 0, 3, 2]]]> : tensor<1x1x4xi32>} : tensor<?x1x4xf32>
+// CHECK: seq.scale_channels %{{.*}}[%arg1] {scales = dense<{{\[\[\[}}1.000000e+00, 2.000000e+00, 5.000000e-01, 1.000000e+00]]]> : tensor<1x1x4xf32>} : tensor<?x1x4xf32>
+// CHECK: seq.permute_channels %{{.*}}[%arg1] by %arg2 : tensor<?x1x4xf32>, tensor<1x1x4xf32>
+// CHECK: seq.scale_channels %{{.*}}[%arg1] by %arg2 : tensor<?x1x4xf32>, tensor<1x1x4xf32>
+func.func @channel_tables(%x: tensor<?x1x4xf32>, %l: index, %t: tensor<1x1x4xf32>) -> tensor<?x1x4xf32> {
+  %a = seq.permute_channels %x[%l] {order = dense<[[[1, 0, 3, 2]]]> : tensor<1x1x4xi32>} : tensor<?x1x4xf32>
+  %b = seq.scale_channels %a[%l] {scales = dense<[[[1.0, 2.0, 0.5, 1.0]]]> : tensor<1x1x4xf32>} : tensor<?x1x4xf32>
+  %c = seq.permute_channels %b[%l] by %t : tensor<?x1x4xf32>, tensor<1x1x4xf32>
+  %d = seq.scale_channels %c[%l] by %t : tensor<?x1x4xf32>, tensor<1x1x4xf32>
+  return %d : tensor<?x1x4xf32>
+}
