@@ -103,37 +103,35 @@ struct GPUStepEntriesPass
         state.replaceAllUsesExcept(whole, whole.getDefiningOp());
       }
     }
-    // Prefill-time selection (FastKV, DynamicKV) compresses a prompt's rows
-    // at the end of its prefill, scored over the whole prompt; in the fixed
-    // chunks of a static prefill schedule it would score each chunk alone,
-    // and the model would silently differ from the CPU's.
-    WalkResult selects = getOperation().walk([](seq::KVSelectOp op) {
-      op.emitError("prefill-time KV selection (--kv-select) scores a whole "
-                   "prompt at the end of its prefill; the GPU targets run a "
-                   "prompt in fixed chunks (--prefill-chunk), so each chunk "
-                   "would be selected alone; compile this model for the "
-                   "CPU, or without --kv-select");
-      return WalkResult::interrupt();
-    });
-    if (selects.wasInterrupted())
-      return signalPassFailure();
-    // Per-channel tables still held as attributes (MiKV's balancing
-    // factors, calibrated key orders) would lower to module constants, which
-    // a GPU schedule has no buffer for; `seqc compile` moves them into the
-    // weight file first (seqc::moveConstantsToWeights).
-    WalkResult tables = getOperation().walk([](Operation *op) {
+    // What a GPU model cannot hold, each refused at its op:
+    // - prefill-time selection (FastKV, DynamicKV) compresses a prompt's
+    //   rows at the end of its prefill, scored over the whole prompt; in the
+    //   fixed chunks of a static prefill schedule it would score each chunk
+    //   alone, and the model would silently differ from the CPU's;
+    // - per-channel tables still held as attributes (MiKV's balancing
+    //   factors, calibrated key orders) would lower to module constants,
+    //   which a GPU schedule has no buffer for; `seqc compile` moves them
+    //   into the weight file first (seqc::moveConstantsToWeights).
+    WalkResult refused = getOperation().walk([](Operation *op) {
       auto scale = dyn_cast<seq::ScaleChannelsOp>(op);
       auto permute = dyn_cast<seq::PermuteChannelsOp>(op);
-      if (!(scale && scale.getScalesAttr()) &&
-          !(permute && permute.getOrderAttr()))
+      if (isa<seq::KVSelectOp>(op))
+        op->emitError("prefill-time KV selection (--kv-select) scores a whole "
+                      "prompt at the end of its prefill; the GPU targets run "
+                      "a prompt in fixed chunks (--prefill-chunk), so each "
+                      "chunk would be selected alone; compile this model for "
+                      "the CPU, or without --kv-select");
+      else if ((scale && scale.getScalesAttr()) ||
+               (permute && permute.getOrderAttr()))
+        op->emitError("a per-channel KV table held as an attribute would be "
+                      "a module constant, which a GPU schedule cannot bind; "
+                      "give it as a weight (the op's 'by' operand, as seqc "
+                      "compile does)");
+      else
         return WalkResult::advance();
-      op->emitError("a per-channel KV table held as an attribute would be a "
-                    "module constant, which a GPU schedule cannot bind; give "
-                    "it as a weight (the op's 'by' operand, as seqc compile "
-                    "does)");
       return WalkResult::interrupt();
     });
-    if (tables.wasInterrupted())
+    if (refused.wasInterrupted())
       return signalPassFailure();
     for (auto func :
          llvm::make_early_inc_range(getOperation().getOps<func::FuncOp>()))

@@ -16,7 +16,7 @@
 #include "passes/Conversion/HadamardRow.h"
 #include "passes/Conversion/KVCacheToLoops/KVCacheToLoops.h"
 #include "passes/Conversion/KVCacheToLoops/KVKeyTransform.h"
-#include "passes/Conversion/KVCacheToLoops/KVPackedAttention.h"
+#include "passes/Conversion/KVCacheToLoops/KVSplitAttention.h"
 
 #include "seqc/Support/Hadamard.h"
 #include "seqc/Support/Rope.h"
@@ -37,49 +37,10 @@ using namespace mlir::seq::kv;
 
 namespace {
 
-/// The attention's heap scratch, one slice per KV head (leading dimension),
-/// so that heads can run in parallel: the scores of every visible token and,
-/// when the heads run in place, the small buffers (otherwise on the stack of
-/// the thread running each head).
-struct AttentionScratch {
-  /// Whether the KV heads run in parallel.
-  bool parallel = false;
-  /// Invocations per KV head, each over its share of the tokens (see
-  /// KVLoopBuilder::splits); with more than one, the small buffers have a
-  /// leading dimension of heads x splits, and each split leaves its maximum
-  /// score, its sum of exponentials and its unnormalized value sum for a
-  /// second loop to combine.
-  int64_t splits = 1;
-  Value scores, acc, row, stats, qbuf, qs, qm;
-  /// Splits: each split's maximum and sum [H * splits, rep]; a latent
-  /// cache's combined value sums [H, rep, W].
-  Value partMax, partSum, combined;
-  /// Key transforms: a group's rotated row [G * D] (latent caches: the
-  /// latent [2r], then the key before RoPE [D]) and the Hadamard base
-  /// factor's scratch.
-  Value group, baseTmp;
-
-  /// buf[kh], rank-reduced.
-  Value head(OpBuilder &b, Value buf, Value kh) const {
-    auto type = cast<MemRefType>(buf.getType());
-    int64_t rank = type.getRank();
-    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
-        strides(rank, b.getIndexAttr(1));
-    offsets[0] = kh;
-    sizes.push_back(b.getIndexAttr(1));
-    for (int64_t d = 1; d < rank; ++d)
-      sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
-    auto resultType = memref::SubViewOp::inferRankReducedResultType(
-        type.getShape().drop_front(), type, offsets, sizes, strides);
-    return memref::SubViewOp::create(b, buf.getLoc(), resultType, buf, offsets,
-                                     sizes, strides);
-  }
-};
-
 /// The attention over one cache (and the append it is fused with).
-class KVAttentionEmitter : public KVPackedAttention {
+class KVAttentionEmitter : public KVSplitAttention {
 public:
-  using KVPackedAttention::KVPackedAttention;
+  using KVSplitAttention::KVSplitAttention;
 
   /// Copies `src[h, j, :]` (element type) into `row` ([D] f32).
   void copyRow(Value src, Value h, Value j, Value row) {
@@ -278,7 +239,7 @@ public:
     // (seq-parallelize-loops), each head with its own scratch; with splits,
     // each (head, split) pair, its scratch at `slot` = head x splits +
     // split.
-    int64_t S = scratch.splits;
+    int64_t S = splits;
     auto headLoop = [&](function_ref<void(Value, Value)> body) {
       if (S > 1)
         parallelLoop(H * S, [&](Value slot) {
@@ -468,100 +429,6 @@ public:
     if (S > 1)
       combine(out, t, hq, scratch);
   }
-
-  /// out[t, kh * rep + r, :] from head kh's value sum for query r,
-  /// `acc[r, :]` (normalized): a latent cache's up-projected.
-  void writeOutput(Value out, Value t, Value kh, int64_t r, int64_t hq,
-                   Value acc) {
-    bool latent = kt && kt->latent();
-    int64_t H = latent ? kt->heads : l.heads;
-    int64_t D = latent ? kt->headDim : l.headDim, rep = hq / H;
-    int64_t W = latent ? 2 * l.headDim : D;
-    Value head0 = mul(kh, idx(rep));
-    Value off = idx(r);
-    Value qh = add(head0, off);
-    if (latent) {
-      // out = U_v[kh] · (sum_j a_j c_j).
-      Value values = idx(H * D);
-      Value head = mul(kh, idx(D));
-      Value first = add(values, head);
-      loop(D, [&](Value d) {
-        Value lo = idx(0);
-        Value hi = idx(W);
-        Value zero = f(0.0f);
-        Value o = reduce(lo, hi, zero, [&](Value i, Value a) {
-          Value u = memref::LoadOp::create(b, kt->basis,
-                                           ValueRange{add(first, d), i});
-          Value c = memref::LoadOp::create(b, acc, ValueRange{idx(r), i});
-          return arith::AddFOp::create(b, a, arith::MulFOp::create(b, u, c, fm),
-                                       fm);
-        });
-        memref::StoreOp::create(b, o, out, ValueRange{t, qh, d});
-      });
-      return;
-    }
-    loop(D, [&](Value d) {
-      Value a = memref::LoadOp::create(b, acc, ValueRange{idx(r), d});
-      memref::StoreOp::create(b, a, out, ValueRange{t, qh, d});
-    });
-  }
-
-  /// The splits' partial results of each KV head combined: with M the
-  /// largest split maximum and w_s = exp(m_s - M) (0 for a split without
-  /// tokens), value sum (sum_s w_s acc_s) / (sum_s w_s sum_s), one
-  /// invocation per output channel; a latent cache's sums are then
-  /// up-projected, one invocation per query head.
-  void combine(Value out, Value t, int64_t hq,
-               const AttentionScratch &scratch) {
-    bool latent = kt && kt->latent();
-    int64_t H = latent ? kt->heads : l.heads, rep = hq / H;
-    int64_t W = latent ? 2 * l.headDim : l.headDim, S = scratch.splits;
-    parallelLoop(H * rep * W, [&](Value i) {
-      Value d = arith::RemUIOp::create(b, i, idx(W));
-      Value hr = arith::DivUIOp::create(b, i, idx(W));
-      Value r = arith::RemUIOp::create(b, hr, idx(rep));
-      Value kh = arith::DivUIOp::create(b, hr, idx(rep));
-      Value first = mul(kh, idx(S));
-      Value M = reduce(idx(0), idx(S), f(-INFINITY), [&](Value s, Value a) {
-        Value m = memref::LoadOp::create(b, scratch.partMax,
-                                         ValueRange{add(first, s), r});
-        return arith::MaximumFOp::create(b, a, m);
-      });
-      SmallVector<Value> sums = carry(
-          idx(0), idx(S), ValueRange{f(0.0f), f(0.0f)},
-          [&](Value s, ValueRange a) -> SmallVector<Value> {
-            Value slot = add(first, s);
-            Value m =
-                memref::LoadOp::create(b, scratch.partMax, ValueRange{slot, r});
-            Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m,
-                                               f(-INFINITY));
-            Value e = math::ExpOp::create(b, arith::SubFOp::create(b, m, M));
-            Value w = arith::SelectOp::create(b, none, f(0.0f), e);
-            Value part =
-                memref::LoadOp::create(b, scratch.partSum, ValueRange{slot, r});
-            Value v =
-                memref::LoadOp::create(b, scratch.acc, ValueRange{slot, r, d});
-            return {arith::AddFOp::create(
-                        b, a[0], arith::MulFOp::create(b, w, part, fm), fm),
-                    arith::AddFOp::create(
-                        b, a[1], arith::MulFOp::create(b, w, v, fm), fm)};
-          });
-      Value o = arith::DivFOp::create(b, sums[1], sums[0]);
-      if (latent) {
-        memref::StoreOp::create(b, o, scratch.combined, ValueRange{kh, r, d});
-        return;
-      }
-      Value qh = add(mul(kh, idx(rep)), r);
-      memref::StoreOp::create(b, o, out, ValueRange{t, qh, d});
-    });
-    if (!latent)
-      return;
-    parallelLoop(H, [&](Value kh) {
-      Value acc = scratch.head(b, scratch.combined, kh);
-      for (int64_t r = 0; r < rep; ++r)
-        writeOutput(out, t, kh, r, hq, acc);
-    });
-  }
 };
 
 /// seq.kv_attention: per query row t, attend over the first n tokens (n
@@ -667,7 +534,6 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
                         e.wholeRows(layout.value);
     std::tie(e.splits, e.splitBlock) = splitsFor(
         layout, type.getCapacity(), op.hasKeyTransform(), packedValues);
-    scratch.splits = e.splits;
     if (parallelHeads)
       e.tokenBound = ref->layout.scoreColumns();
     // Scores by head (the splits' columns are disjoint); the small buffers
