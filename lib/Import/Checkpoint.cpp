@@ -39,6 +39,8 @@ StringRef seqc::dtypeName(DType dtype) {
     return "i8";
   case DType::Q4:
     return "q4";
+  case DType::Q4K:
+    return "q4k";
   }
   return "?";
 }
@@ -46,7 +48,8 @@ StringRef seqc::dtypeName(DType dtype) {
 unsigned seqc::dtypeSize(DType dtype) {
   if (dtype == DType::F32)
     return 4;
-  return dtype == DType::I8 || dtype == DType::Q4 ? 1 : 2;
+  return dtype == DType::I8 || dtype == DType::Q4 || dtype == DType::Q4K ? 1
+                                                                         : 2;
 }
 
 float seqc::halfToFloat(uint16_t h) {
@@ -304,7 +307,8 @@ std::vector<float> Tensor::toF32() const {
       out[i] = (float)(int8_t)p[i];
       break;
     case DType::Q4: // Written by the importers only, never read.
-      llvm_unreachable("no checkpoint tensor is q4");
+    case DType::Q4K:
+      llvm_unreachable("no checkpoint tensor is q4 or q4k");
     }
   }
   applyScale(scale, out);

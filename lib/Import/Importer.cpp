@@ -19,13 +19,16 @@ StringRef seqc::stringifyWeightFormat(WeightFormat format) {
     return "int8";
   case WeightFormat::Q4:
     return "q4";
+  case WeightFormat::Q4K:
+    return "q4k";
   }
   llvm_unreachable("unknown weight format");
 }
 
 std::optional<seqc::WeightFormat> seqc::symbolizeWeightFormat(StringRef name) {
-  for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16,
-                         WeightFormat::Int8, WeightFormat::Q4})
+  for (WeightFormat f :
+       {WeightFormat::F32, WeightFormat::F16, WeightFormat::Int8,
+        WeightFormat::Q4, WeightFormat::Q4K})
     if (name == stringifyWeightFormat(f))
       return f;
   return std::nullopt;

@@ -571,6 +571,11 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   auto get = [&](const std::string &name, std::vector<int64_t> shape) {
     return reader.get(name, std::move(shape));
   };
+  // The file's tensor behind a matrix the rotation leaves as it is (a GGUF
+  // Q4_K tensor then keeps its blocks under --weights=q4k).
+  auto source = [&](const std::string &name) -> const Tensor * {
+    return rot ? nullptr : ckpt.find(name);
+  };
   // With the RMSNorm scales folded into the next projections.
   std::vector<float> ones(C, 1.0f);
   BlobWriter blob(model.weights);
@@ -611,25 +616,31 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
       attnNorm = mlpNorm = ones;
     }
     blob.add(to + "attn_norm", {C}, attnNorm, DType::F32);
-    blob.add(to + "wq", {cfg.heads * D, C}, wq, mat);
-    blob.add(to + "wk", {cfg.kvHeads * D, C}, wk, mat);
-    blob.add(to + "wv", {cfg.kvHeads * D, C}, wv, mat);
-    blob.add(to + "wo", {C, cfg.heads * D}, wo, mat);
+    blob.add(to + "wq", {cfg.heads * D, C}, wq, mat,
+             source(from + "self_attn.q_proj.weight"));
+    blob.add(to + "wk", {cfg.kvHeads * D, C}, wk, mat,
+             source(from + "self_attn.k_proj.weight"));
+    blob.add(to + "wv", {cfg.kvHeads * D, C}, wv, mat,
+             source(from + "self_attn.v_proj.weight"));
+    blob.add(to + "wo", {C, cfg.heads * D}, wo, mat,
+             source(from + "self_attn.o_proj.weight"));
     blob.add(to + "mlp_norm", {C}, mlpNorm, DType::F32);
-    blob.add(to + "w_gate", {F, C}, gate, mat);
-    blob.add(to + "w_up", {F, C}, up, mat);
-    blob.add(to + "w_down", {C, F}, down, mat);
+    blob.add(to + "w_gate", {F, C}, gate, mat,
+             source(from + "mlp.gate_proj.weight"));
+    blob.add(to + "w_up", {F, C}, up, mat, source(from + "mlp.up_proj.weight"));
+    blob.add(to + "w_down", {C, F}, down, mat,
+             source(from + "mlp.down_proj.weight"));
   }
   std::vector<float> norm = get("model.norm.weight", {C});
   bool tied = cfg.tiedEmbeddings || !ckpt.find("lm_head.weight");
-  std::vector<float> head =
-      get(tied ? "model.embed_tokens.weight" : "lm_head.weight", {V, C});
+  std::string headName = tied ? "model.embed_tokens.weight" : "lm_head.weight";
+  std::vector<float> head = get(headName, {V, C});
   if (rot && !reader.failed()) {
     rot->readsResidual(head, &norm);
     norm = ones;
   }
   blob.add("norm", {C}, norm, DType::F32);
-  blob.add("head", {V, C}, head, mat);
+  blob.add("head", {V, C}, head, mat, source(headName));
   std::vector<float>().swap(head);
   if (reader.err)
     return std::move(reader.err);

@@ -60,8 +60,13 @@ public:
     return llvm::createStringError(problem);
   }
 
+  /// Appends `values` of `shape` converted to `dtype`. A Q4K matrix read
+  /// from a GGUF Q4_K tensor (`source`, unchanged since) keeps its blocks.
   void add(std::string name, std::vector<int64_t> shape,
-           const std::vector<float> &values, DType dtype) {
+           const std::vector<float> &values, DType dtype,
+           const Tensor *source = nullptr) {
+    if (dtype == DType::Q4K)
+      return addQ4K(std::move(name), shape, values, source);
     blob.pad(64);
     uint64_t offset = blob.size;
     if (dtype == DType::F32) {
@@ -128,41 +133,24 @@ private:
   /// `name` ([rows, cols / 2] bytes), the group scales as `name.scale`
   /// ([rows, cols / 32] f16). Groups quantized by quantizeQ4Group.
   void addQ4(std::string name, const std::vector<int64_t> &shape,
-             const std::vector<float> &values, uint64_t offset) {
-    constexpr int64_t G = mlir::seq::kQ4Group;
-    int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
-    assert(cols % G == 0 && "q4 rows are whole groups (checkQ4Widths)");
-    std::vector<float> scales(rows * (cols / G));
-    std::vector<uint8_t> codes(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float *row = values.data() + r * cols;
-      for (int64_t g = 0; g < cols / G; ++g) {
-        float d = quantizeQ4Group(row + g * G, codes.data() + g * G);
-        scales[r * (cols / G) + g] = d;
-        if (std::isinf(d) && problem.empty()) {
-          float m = 0;
-          for (int64_t j = 0; j < G; ++j)
-            m = std::max(m, std::fabs(row[g * G + j]));
-          problem = llvm::formatv(
-                        "--weights=q4: tensor '{0}' row {1} has a weight of "
-                        "magnitude {2:e}, beyond what a group's f16 scale can "
-                        "hold (8 x 65504); use --weights=int8, fp16 or fp32",
-                        name, r, m)
-                        .str();
-        }
-      }
-      size_t at = staging.size();
-      staging.resize(at + cols / 2);
-      for (int64_t g = 0; g < cols / G; ++g)
-        for (int64_t j = 0; j < G / 2; ++j)
-          staging[at + g * (G / 2) + j] =
-              codes[g * G + j] | codes[g * G + G / 2 + j] << 4;
-      if (staging.size() >= kStagingBytes)
-        flush();
-    }
-    flush();
-    blob.entries.push_back({name, offset, {rows, cols / 2}, DType::Q4});
-    add(name + ".scale", {rows, cols / G}, scales, DType::F16);
+             const std::vector<float> &values, uint64_t offset);
+
+  /// A q4k matrix (dialects/Seq/IR/SeqQ4Product.h): the packed codes as
+  /// `name` ([rows, cols / 2] bytes), the sub-blocks' 6-bit scales and
+  /// minima as `name.scale` and `name.min` ([rows, cols / 32] bytes), the
+  /// super-blocks' factors as `name.d` and `name.dmin` ([rows, ceil(cols /
+  /// 256)] f16). From a GGUF Q4_K `source`, its blocks' values; otherwise
+  /// encoded as test/reference/ggml_quants.py encodes Q4_K (Q4Encode.cpp).
+  void addQ4K(std::string name, const std::vector<int64_t> &shape,
+              const std::vector<float> &values, const Tensor *source);
+
+  /// Appends `bytes` as they are, an entry of `shape` and `dtype`.
+  void addBytes(std::string name, std::vector<int64_t> shape,
+                llvm::ArrayRef<uint8_t> bytes, DType dtype) {
+    blob.pad(64);
+    uint64_t offset = blob.size;
+    blob.append(bytes);
+    blob.entries.push_back({std::move(name), offset, std::move(shape), dtype});
   }
 
   void flush() {
@@ -249,24 +237,27 @@ inline DType matrixDType(WeightFormat format) {
     return DType::I8;
   case WeightFormat::Q4:
     return DType::Q4;
+  case WeightFormat::Q4K:
+    return DType::Q4K;
   }
   return DType::F32;
 }
 
-/// Under --weights=q4, every input width of the model's projections
-/// (`widths`: what each is, and its size) must be a whole number of q4
-/// groups (32 channels); an error naming the first that is not.
+/// Under --weights=q4 or q4k, every input width of the model's projections
+/// (`widths`: what each is, and its size) must be a whole number of groups
+/// (32 channels); an error naming the first that is not.
 inline llvm::Error
 checkQ4Widths(WeightFormat format, llvm::StringRef model,
               ArrayRef<std::pair<llvm::StringRef, int64_t>> widths) {
-  if (format != WeightFormat::Q4)
+  if (format != WeightFormat::Q4 && format != WeightFormat::Q4K)
     return llvm::Error::success();
   for (auto [what, width] : widths)
     if (width % mlir::seq::kQ4Group)
       return llvm::createStringError(llvm::formatv(
-          "--weights=q4 scales the inputs of a projection in groups of {0} "
-          "channels; this {1} has {2} = {3}",
-          mlir::seq::kQ4Group, model, what, width));
+          "--weights={0} scales the inputs of a projection in groups of {1} "
+          "channels; this {2} has {3} = {4}",
+          stringifyWeightFormat(format), mlir::seq::kQ4Group, model, what,
+          width));
   return llvm::Error::success();
 }
 
@@ -518,17 +509,26 @@ protected:
     return product.getResult(0);
   }
 
-  /// A model projection: x · Wᵀ with W stored f32, f16, or int8 with one
-  /// f32 scale per output row (`<name>.scale`), applied after the integer
-  /// weights' dot products.
+  /// A model projection: x · Wᵀ with W stored f32, f16, int8 with one f32
+  /// scale per output row (`<name>.scale`, applied after the integer
+  /// weights' dot products), or q4/q4k (the products of SeqQ4Product.h).
   Value linear(Value x, const std::string &name) {
     const WeightBlob::Entry *e = entries.lookup(name);
-    if (e->dtype == DType::Q4) {
+    if (e->dtype == DType::Q4 || e->dtype == DType::Q4K) {
+      // One op-creating call per statement: the ops' order is fixed.
       Value w = weight(name);
-      Value d = weight(name + ".scale");
+      Value scale = weight(name + ".scale");
       Value out = zeros({dim(x, 0), b.getIndexAttr(e->shape[0])});
-      linalg::GenericOp product =
-          mlir::seq::buildQ4Product(b, loc, x, w, d, out);
+      linalg::GenericOp product;
+      if (e->dtype == DType::Q4) {
+        product = mlir::seq::buildQ4Product(b, loc, x, w, scale, out);
+      } else {
+        Value mins = weight(name + ".min");
+        Value d = weight(name + ".d");
+        Value dmin = weight(name + ".dmin");
+        product =
+            mlir::seq::buildQ4KProduct(b, loc, x, w, scale, mins, d, dmin, out);
+      }
       mlir::seq::SeqDialect::ParallelAttrHelper(ctx).setAttr(
           product, UnitAttr::get(ctx));
       return product.getResult(0);

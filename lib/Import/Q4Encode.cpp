@@ -1,12 +1,14 @@
-//===- Q4Encode.cpp - one group of weights as q4
-//---------------------------===//
+//===- Q4Encode.cpp - weights as q4 and q4k -------------------------------===//
 //
-// BlobWriter::quantizeQ4Group (ModelBuilder.h): the q4 encoder of the weight
-// writer, apart from the header every importer includes.
+// BlobWriter::quantizeQ4Group and BlobWriter::addQ4K (ModelBuilder.h): the
+// 4-bit encoders of the weight writer, apart from the header every
+// importer includes.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ModelBuilder.h"
+
+#include "llvm/Support/Parallel.h"
 
 using namespace seqc;
 using namespace seqc::import;
@@ -49,4 +51,279 @@ float BlobWriter::quantizeQ4Group(const float *x, uint8_t *codes) {
   for (int64_t j = 0; j < G; ++j)
     codes[j] = (uint8_t)code(j, standard);
   return standard;
+}
+
+void BlobWriter::addQ4(std::string name, const std::vector<int64_t> &shape,
+                       const std::vector<float> &values, uint64_t offset) {
+  constexpr int64_t G = mlir::seq::kQ4Group;
+  int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
+  assert(cols % G == 0 && "q4 rows are whole groups (checkQ4Widths)");
+  std::vector<float> scales(rows * (cols / G));
+  std::vector<uint8_t> codes(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = values.data() + r * cols;
+    for (int64_t g = 0; g < cols / G; ++g) {
+      float d = quantizeQ4Group(row + g * G, codes.data() + g * G);
+      scales[r * (cols / G) + g] = d;
+      if (std::isinf(d) && problem.empty()) {
+        float m = 0;
+        for (int64_t j = 0; j < G; ++j)
+          m = std::max(m, std::fabs(row[g * G + j]));
+        problem = llvm::formatv(
+                      "--weights=q4: tensor '{0}' row {1} has a weight of "
+                      "magnitude {2:e}, beyond what a group's f16 scale can "
+                      "hold (8 x 65504); use --weights=int8, fp16 or fp32",
+                      name, r, m)
+                      .str();
+      }
+    }
+    size_t at = staging.size();
+    staging.resize(at + cols / 2);
+    for (int64_t g = 0; g < cols / G; ++g)
+      for (int64_t j = 0; j < G / 2; ++j)
+        staging[at + g * (G / 2) + j] =
+            codes[g * G + j] | codes[g * G + G / 2 + j] << 4;
+    if (staging.size() >= kStagingBytes)
+      flush();
+  }
+  flush();
+  blob.entries.push_back({name, offset, {rows, cols / 2}, DType::Q4});
+  add(name + ".scale", {rows, cols / G}, scales, DType::F16);
+}
+
+namespace {
+
+/// GGML's type id of Q4_K blocks: f16 d, f16 dmin, 12 bytes of 6-bit
+/// scales and minima of 8 sub-blocks, 128 bytes of nibbles.
+constexpr uint32_t kGgmlQ4K = 12;
+constexpr int64_t kQ4KBlockBytes = 144;
+
+/// GGML's nearest_int: round half to even (|v| < 2^22).
+int nearestInt(float v) { return (int)std::nearbyint(v); }
+
+/// GGML's make_qkx2_quants for one sub-block of 32 values (n = 32, nmax =
+/// 15, rmin = -1, rdelta = 0.1, nstep = 20, squared errors), in f32 and in
+/// its order of operations: the min-max grid, then 21 grids of slightly
+/// different steps, each with the least-squares scale and minimum of its
+/// codes (weighted by `w`), keeping the one of least weighted error.
+/// Returns the scale and sets `theMin` (the minimum's magnitude, >= 0).
+float makeQkx2Quants(const float *x, const float *w, uint8_t *L,
+                     float &theMin) {
+  constexpr int n = 32, nmax = 15, nstep = 20;
+  constexpr float rmin = -1.f, rdelta = 0.1f;
+  float min = x[0], max = x[0], sumW = w[0], sumX = sumW * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min)
+      min = x[i];
+    if (x[i] > max)
+      max = x[i];
+    sumW += w[i];
+    sumX += w[i] * x[i];
+  }
+  if (min > 0)
+    min = 0;
+  if (max == min) {
+    std::fill(L, L + n, 0);
+    theMin = -min;
+    return 0.f;
+  }
+  float iscale = nmax / (max - min);
+  float scale = 1 / iscale;
+  float bestError = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = nearestInt(iscale * (x[i] - min));
+    L[i] = (uint8_t)std::max(0, std::min(nmax, l));
+    float diff = scale * L[i] + min - x[i];
+    bestError += w[i] * (diff * diff);
+  }
+  uint8_t aux[n];
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * is + nmax) / (max - min);
+    float sumL = 0, sumL2 = 0, sumXL = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = std::max(0, std::min(nmax, nearestInt(iscale * (x[i] - min))));
+      aux[i] = (uint8_t)l;
+      sumL += w[i] * l;
+      sumL2 += w[i] * l * l;
+      sumXL += w[i] * l * x[i];
+    }
+    float D = sumW * sumL2 - sumL * sumL;
+    if (D > 0) {
+      float thisScale = (sumW * sumXL - sumX * sumL) / D;
+      float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
+      if (thisMin > 0) {
+        thisMin = 0;
+        thisScale = sumXL / sumL2;
+      }
+      float error = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = thisScale * aux[i] + thisMin - x[i];
+        error += w[i] * (diff * diff);
+      }
+      if (error < bestError) {
+        std::copy(aux, aux + n, L);
+        bestError = error;
+        scale = thisScale;
+        min = thisMin;
+      }
+    }
+  }
+  theMin = -min;
+  return scale;
+}
+
+/// One super-block of `n` values (a multiple of 32, at most 256) as GGML's
+/// quantize_row_q4_K_ref encodes it (llama.cpp's reference quantizer, in
+/// f32): per sub-block makeQkx2Quants weighted by rms(x) + |x|; the 6-bit
+/// scales and minima rounded against the largest of each (d = f16(max
+/// scale / 63), dmin = f16(max min / 63)); then the codes again against
+/// the rounded step and minimum. A short last super-block is encoded as if
+/// padded with zeros (which change neither factor). A NaN or infinite
+/// value makes d NaN (the block decodes to NaN, as the f32 product would
+/// give NaN).
+void encodeQ4KSuperBlock(const float *x, int64_t n, uint8_t *codes, uint8_t *sc,
+                         uint8_t *m, float &d, float &dmin) {
+  constexpr int64_t G = mlir::seq::kQ4Group;
+  int64_t subs = n / G;
+  if (!std::all_of(x, x + n, [](float v) { return std::isfinite(v); })) {
+    std::fill(codes, codes + n, 0);
+    std::fill(sc, sc + subs, 0);
+    std::fill(m, m + subs, 0);
+    d = std::numeric_limits<float>::quiet_NaN();
+    dmin = 0;
+    return;
+  }
+  float scales[8], mins[8], maxScale = 0, maxMin = 0, weights[G];
+  for (int64_t j = 0; j < subs; ++j) {
+    const float *sub = x + j * G;
+    float sumX2 = 0;
+    for (int64_t l = 0; l < G; ++l)
+      sumX2 += sub[l] * sub[l];
+    float avX = std::sqrt(sumX2 / 32);
+    for (int64_t l = 0; l < G; ++l)
+      weights[l] = avX + std::fabs(sub[l]);
+    scales[j] = makeQkx2Quants(sub, weights, codes + j * G, mins[j]);
+    maxScale = std::max(maxScale, scales[j]);
+    maxMin = std::max(maxMin, mins[j]);
+  }
+  float invScale = maxScale > 0 ? 63.f / maxScale : 0.f;
+  float invMin = maxMin > 0 ? 63.f / maxMin : 0.f;
+  for (int64_t j = 0; j < subs; ++j) {
+    sc[j] =
+        (uint8_t)std::min(63, (int)(uint8_t)nearestInt(invScale * scales[j]));
+    m[j] = (uint8_t)std::min(63, (int)(uint8_t)nearestInt(invMin * mins[j]));
+  }
+  d = halfToFloat(floatToHalf(maxScale / 63.f));
+  dmin = halfToFloat(floatToHalf(maxMin / 63.f));
+  for (int64_t j = 0; j < subs; ++j) {
+    float step = d * sc[j];
+    if (!step)
+      continue; // The sub-block's values are -dmin m whatever its codes.
+    float offset = dmin * m[j];
+    for (int64_t l = 0; l < G; ++l)
+      codes[j * G + l] = (uint8_t)std::max(
+          0, std::min(15, nearestInt((x[j * G + l] + offset) / step)));
+  }
+}
+
+/// One Q4_K block (144 bytes) decoded into its codes (256, in value
+/// order), sub-block scales and minima (8 each) and factors.
+void readQ4KBlock(const uint8_t *block, uint8_t *codes, uint8_t *sc, uint8_t *m,
+                  float &d, float &dmin) {
+  uint16_t h;
+  std::memcpy(&h, block, 2);
+  d = halfToFloat(h);
+  std::memcpy(&h, block + 2, 2);
+  dmin = halfToFloat(h);
+  const uint8_t *s = block + 4, *qs = block + 16;
+  // GGML's get_scale_min_k4.
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      sc[j] = s[j] & 63;
+      m[j] = s[j + 4] & 63;
+    } else {
+      sc[j] = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+      m[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+  }
+  // Each 64 values: 32 bytes, value l in the low nibbles, 32 + l in the
+  // high ones.
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      codes[64 * c + l] = qs[32 * c + l] & 15;
+      codes[64 * c + 32 + l] = qs[32 * c + l] >> 4;
+    }
+}
+
+} // namespace
+
+void BlobWriter::addQ4K(std::string name, const std::vector<int64_t> &shape,
+                        const std::vector<float> &values,
+                        const Tensor *source) {
+  constexpr int64_t G = mlir::seq::kQ4Group, S = mlir::seq::kQ4KSuperBlock;
+  int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
+  assert(cols % G == 0 && "q4k rows are whole sub-blocks (checkQ4Widths)");
+  int64_t groups = cols / G, supers = llvm::divideCeil(cols, S);
+  // The file's own blocks: a Q4_K tensor of this shape, read unscaled.
+  std::vector<int64_t> have = source ? source->shape : std::vector<int64_t>{};
+  while (have.size() > 2 && have.front() == 1)
+    have.erase(have.begin());
+  bool blocks =
+      source && source->blocks && source->blocks->id == kGgmlQ4K &&
+      source->scale == 1.0f && have == std::vector<int64_t>{rows, cols} &&
+      source->bytes.size() == (uint64_t)rows * (cols / S) * kQ4KBlockBytes;
+  std::vector<uint8_t> scales(rows * groups), mins(rows * groups);
+  std::vector<float> d(rows * supers), dmin(rows * supers);
+  blob.pad(64);
+  uint64_t offset = blob.size;
+  // Rows in chunks, each chunk's rows on all threads (llama.cpp's search
+  // costs about 0.1 us a weight): every row writes only its own codes,
+  // fields and factors, so the bytes do not depend on the threads.
+  constexpr int64_t kChunkRows = 64;
+  std::vector<uint8_t> packed;
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
+    int64_t r1 = std::min(rows, r0 + kChunkRows);
+    packed.assign((r1 - r0) * (cols / 2), 0);
+    llvm::parallelFor(r0, r1, [&](int64_t r) {
+      uint8_t codes[S];
+      for (int64_t s = 0; s < supers; ++s) {
+        int64_t n = std::min(S, cols - s * S), at = r * supers + s;
+        uint8_t *sc = &scales[r * groups + s * (S / G)],
+                *m = &mins[r * groups + s * (S / G)];
+        if (blocks)
+          readQ4KBlock(source->bytes.data() + at * kQ4KBlockBytes, codes, sc, m,
+                       d[at], dmin[at]);
+        else
+          encodeQ4KSuperBlock(values.data() + r * cols + s * S, n, codes, sc, m,
+                              d[at], dmin[at]);
+        // The q4 layout: per sub-block 16 bytes, channel j in the low
+        // nibble, 16 + j in the high one.
+        uint8_t *out = &packed[(r - r0) * (cols / 2) + s * (S / 2)];
+        for (int64_t g = 0; g < n / G; ++g)
+          for (int64_t j = 0; j < G / 2; ++j)
+            out[g * (G / 2) + j] = codes[g * G + j] | codes[g * G + G / 2 + j]
+                                                          << 4;
+      }
+    });
+    for (int64_t r = r0; r < r1 && problem.empty(); ++r)
+      for (int64_t at = r * supers; at < (r + 1) * supers; ++at)
+        if (std::isinf(d[at]) || std::isinf(dmin[at])) {
+          problem = llvm::formatv(
+                        "--weights=q4k: tensor '{0}' row {1} has weights "
+                        "beyond what a super-block's f16 factors can hold "
+                        "(15 x 63 x 65504); use --weights=int8, fp16 or fp32",
+                        name, r)
+                        .str();
+          break;
+        }
+    staging.insert(staging.end(), packed.begin(), packed.end());
+    if (staging.size() >= kStagingBytes)
+      flush();
+  }
+  flush();
+  blob.entries.push_back({name, offset, {rows, cols / 2}, DType::Q4K});
+  addBytes(name + ".scale", {rows, groups}, scales, DType::I8);
+  addBytes(name + ".min", {rows, groups}, mins, DType::I8);
+  add(name + ".d", {rows, supers}, d, DType::F16);
+  add(name + ".dmin", {rows, supers}, dmin, DType::F16);
 }

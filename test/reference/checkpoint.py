@@ -175,7 +175,7 @@ def int8_roundtrip(weights, activation_block=None):
 
 def stored_weights(weights, matrix):
     """`weights` with each model projection as `matrix` stores it and the
-    LoRA factors rounded to f16 (what --weights=int8|q4 do)."""
+    LoRA factors rounded to f16 (what --weights=int8|q4|q4k do)."""
     def stored(name, w):
         if name.endswith(INT8_MATRICES):
             return matrix(w)
@@ -205,6 +205,31 @@ def q4_matrix(w, activation_block=32):
     import ggml_quants
     w = np.asarray(w, dtype=np.float32)
     deq = ggml_quants.decode(ggml_quants.encode(w, "q4_0"), "q4_0", w.shape[1])
+    return Int8Projection(deq, activation_block) if activation_block else deq
+
+
+def q4k_roundtrip(weights, activation_block=32):
+    """The weights as `seqc compile --weights=q4k` stores them: each model
+    projection as GGML's Q4_K values (q4k_matrix); LoRA factors rounded to
+    f16."""
+    return stored_weights(weights, lambda w: q4k_matrix(w, activation_block))
+
+
+def q4k_matrix(w, activation_block=32):
+    """One matrix as seqc's q4k weights store it: GGML's Q4_K values as
+    llama.cpp's reference quantizer writes them (ggml_quants.py: per
+    sub-block of 32 channels a searched scale and minimum, both as 6-bit
+    multiples of f16 factors per super-block of 256), a last shorter
+    super-block taken as if padded with zeros (which change neither
+    factor); its products round their activations per group of 32
+    (Int8Projection), unless `activation_block` is None."""
+    import ggml_quants
+    w = np.asarray(w, dtype=np.float32)
+    rows, cols = w.shape
+    padded = np.zeros((rows, -(-cols // 256) * 256), np.float32)
+    padded[:, :cols] = w
+    deq = ggml_quants.decode(ggml_quants.encode(padded, "q4_K"), "q4_K",
+                             padded.shape[1])[:, :cols]
     return Int8Projection(deq, activation_block) if activation_block else deq
 
 
@@ -482,6 +507,8 @@ def random_rwkv4(args):
             stored = int8_roundtrip(stored, args.int8_activations)
         if args.q4_reference:
             stored = q4_roundtrip(stored, None if args.q4_f32_activations else 32)
+        if args.q4k_reference:
+            stored = q4k_roundtrip(stored, None if args.q4_f32_activations else 32)
         quant = (args.state_bits, args.state_group) if args.state_bits else None
         logits, state = rwkv_ref.rwkv4_forward(stored, tokens, state_quant=quant)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64),
@@ -513,8 +540,11 @@ def main():
     r.add_argument("--q4-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's q4 weights store and compute them")
+    r.add_argument("--q4k-reference", action="store_true",
+                   help="compute the --npz logits with the projections as "
+                        "seqc's q4k weights store and compute them")
     r.add_argument("--q4-f32-activations", action="store_true",
-                   help="with --q4-reference: f32 activations, as the "
+                   help="with --q4-reference or --q4k-reference: f32 activations, as the "
                         "products without integer kernels (--int8-dot=none)")
     r.add_argument("--tokens", default="0", help="comma-separated ids for --npz")
     r.add_argument("--state-bits", type=int, choices=(4, 8),

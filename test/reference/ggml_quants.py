@@ -1,7 +1,8 @@
 """GGML's block-quantized tensor types in numpy, written from llama.cpp's
 block layouts (ggml-common.h) independently of seqc: an encoder (any valid
 encoding: simple absmax / min-max scales, not llama.cpp's search for the
-best ones) and a decoder, row by row (blocks run along the last axis).
+best ones; for q4_K, llama.cpp's reference quantizer, its search included)
+and a decoder, row by row (blocks run along the last axis).
 
     encode(x, name) -> uint8 array [rows, bytes per row]
     decode(raw, name, cols) -> float64 array [rows, cols]
@@ -211,8 +212,118 @@ def _k_dequant(d, dmin, scales, q):
             - (dmin[:, None] * m)[:, :, None]).reshape(-1, 256)
 
 
+# Q4_K's encoder: None for llama.cpp's reference quantizer (_q4_K_ggml);
+# a number of levels for the min-max encoding (_k_scales) whose sub-block
+# maxima map to that code: 13 writes blocks whose codes never reach 14 or
+# 15 (gguf_writer.py --q4-k-levels).
+Q4_K_LEVELS = None
+
+
+def _f(v):
+    return np.float32(v)
+
+
+def _qkx2(x, w):
+    """GGML's make_qkx2_quants(32, 15, x, w, ..., rmin -1, rdelta 0.1, nstep
+    20, squared errors) on the rows of x [B, 32], in float32 and in its order
+    of operations (sums run over the 32 values in turn): returns the scale,
+    the minimum's magnitude and the codes."""
+    f32 = np.float32
+    x, w = x.astype(f32), w.astype(f32)
+    B = len(x)
+    mn, mx = x[:, 0].copy(), x[:, 0].copy()
+    sum_w, sum_x = w[:, 0].copy(), w[:, 0] * x[:, 0]
+    for i in range(1, 32):
+        mn = np.minimum(mn, x[:, i])
+        mx = np.maximum(mx, x[:, i])
+        sum_w = sum_w + w[:, i]
+        sum_x = sum_x + w[:, i] * x[:, i]
+    mn = np.where(mn > 0, f32(0), mn)
+    flat = mx == mn
+    rng = np.where(flat, f32(1), mx - mn)
+    iscale = f32(15) / rng
+    scale = f32(1) / iscale
+    L = np.clip(np.rint(iscale[:, None] * (x - mn[:, None])), 0, 15).astype(f32)
+    flat_min = mn.copy()
+    best = np.zeros(B, f32)
+    for i in range(32):
+        diff = scale * L[:, i] + mn - x[:, i]
+        best = best + w[:, i] * (diff * diff)
+    for step in range(21):
+        # GGML's loop divides by max - min with the minimum it has kept.
+        isc = (_f(-1) + _f(0.1) * f32(step) + f32(15)) / np.where(flat, f32(1), mx - mn)
+        aux = np.clip(np.rint(isc[:, None] * (x - mn[:, None])), 0, 15).astype(f32)
+        sl = np.zeros(B, f32)
+        sl2 = np.zeros(B, f32)
+        sxl = np.zeros(B, f32)
+        for i in range(32):
+            wl = w[:, i] * aux[:, i]
+            sl = sl + wl
+            sl2 = sl2 + wl * aux[:, i]
+            sxl = sxl + wl * x[:, i]
+        D = sum_w * sl2 - sl * sl
+        ok = D > 0
+        Dd = np.where(ok, D, f32(1))
+        ts = (sum_w * sxl - sum_x * sl) / Dd
+        tm = (sl2 * sum_x - sl * sxl) / Dd
+        pos = tm > 0
+        tm = np.where(pos, f32(0), tm)
+        ts = np.where(pos, sxl / np.where(sl2 != 0, sl2, f32(1)), ts)
+        err = np.zeros(B, f32)
+        for i in range(32):
+            diff = ts * aux[:, i] + tm - x[:, i]
+            err = err + w[:, i] * (diff * diff)
+        better = ok & (err < best)
+        best = np.where(better, err, best)
+        scale = np.where(better, ts, scale)
+        mn = np.where(better, tm, mn)
+        L = np.where(better[:, None], aux, L)
+    scale = np.where(flat, f32(0), scale)
+    mn = np.where(flat, flat_min, mn)
+    L = np.where(flat[:, None], f32(0), L)
+    return scale, -mn, L.astype(np.int64)
+
+
+def _q4_K_ggml(b):
+    """llama.cpp's quantize_row_q4_K_ref, in float32: per sub-block _qkx2
+    weighted by rms(x) + |x|, the 6-bit scales and minima rounded against
+    the largest of each, then the codes again against the rounded step and
+    minimum (a sub-block of zero step keeps _qkx2's codes)."""
+    f32 = np.float32
+    x = b.astype(f32).reshape(-1, 8, 32)
+    B = len(x)
+    sub = x.reshape(-1, 32)
+    sx2 = np.zeros(len(sub), f32)
+    for i in range(32):
+        sx2 = sx2 + sub[:, i] * sub[:, i]
+    av = np.sqrt(sx2 / f32(32))
+    scale, mins, L = _qkx2(sub, av[:, None] + np.abs(sub))
+    scale, mins, L = scale.reshape(B, 8), mins.reshape(B, 8), L.reshape(B, 8, 32)
+    max_scale = np.maximum(scale.max(axis=1), f32(0))
+    max_min = np.maximum(mins.max(axis=1), f32(0))
+    inv_s = np.where(max_scale > 0, f32(63) / np.where(max_scale > 0, max_scale, f32(1)), f32(0))
+    inv_m = np.where(max_min > 0, f32(63) / np.where(max_min > 0, max_min, f32(1)), f32(0))
+    sc = np.minimum(63, np.rint(inv_s[:, None] * scale).astype(np.int64) & 255)
+    m = np.minimum(63, np.rint(inv_m[:, None] * mins).astype(np.int64) & 255)
+    d = f16(max_scale / f32(63))
+    dmin = f16(max_min / f32(63))
+    step = d.astype(f32)[:, None] * sc.astype(f32)
+    off = dmin.astype(f32)[:, None] * m.astype(f32)
+    q = np.clip(np.rint((x + off[:, :, None]) / np.where(step > 0, step, f32(1))[:, :, None]),
+                0, 15).astype(np.int64)
+    q = np.where((step > 0)[:, :, None], q, L).reshape(B, 256)
+    packed = np.zeros((B, 12), np.int64)
+    packed[:, 0:4] = sc[:, 0:4] | ((sc[:, 4:8] >> 4) << 6)
+    packed[:, 4:8] = m[:, 0:4] | ((m[:, 4:8] >> 4) << 6)
+    packed[:, 8:12] = (sc[:, 4:8] & 15) | ((m[:, 4:8] & 15) << 4)
+    return d, dmin, packed.astype(np.uint8), q
+
+
 def _enc_q4_K(b):
-    d, dmin, scales, q = _k_scales(b, 15)
+    if Q4_K_LEVELS is None:
+        d, dmin, scales, q = _q4_K_ggml(b)
+    else:
+        d, dmin, scales, q = _k_scales(b, Q4_K_LEVELS)
     return np.concatenate([f16bytes(d), f16bytes(dmin), scales, _k_nibbles(q)], axis=1)
 
 

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkpoint import Int8Projection, int8_matrix, q4_matrix, write_safetensors  # noqa: E402
+from checkpoint import Int8Projection, int8_matrix, q4_matrix, q4k_matrix, write_safetensors  # noqa: E402
 
 F32 = np.float32
 
@@ -381,15 +381,19 @@ INT8_MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weig
 class Llama:
     def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
                  int8=None, pre_rope_heads=0, key_block=0, calibration=None,
-                 balance=None, kv_rank=0, q4=False, activations=0):
+                 balance=None, kv_rank=0, q4=False, activations=0, q4k=False):
         self.cfg, self.w = load(model_dir)
-        if activations:
+        if activations > 0 and not (q4 or q4k):
             # The weights as they are, the activations rounded per block.
             self.w = {k: Int8Projection(v, activations) if k.endswith(INT8_MATRICES)
                       else v for k, v in self.w.items()}
-        if q4:
-            # q4 weights (their products round activations per 32 channels).
-            self.w = {k: q4_matrix(v) if k.endswith(INT8_MATRICES) else v
+        if q4 or q4k:
+            # q4 or q4k weights (their products round activations per 32
+            # channels).
+            # activations < 0: f32 activations (--int8-dot=none).
+            matrix = q4k_matrix if q4k else q4_matrix
+            block = None if activations < 0 else 32
+            self.w = {k: matrix(v, block) if k.endswith(INT8_MATRICES) else v
                       for k, v in self.w.items()}
         if int8 is not None:
             # int8 weights; int8 > 0: activations rounded per block of int8
@@ -579,9 +583,14 @@ def main():
                          "the integer kernels do (0: f32 activations)")
     lg.add_argument("--activations", type=int, default=0, metavar="BLOCK",
                     help="the projections' weights as they are, their activations "
-                         "rounded per BLOCK channels as the integer kernels do")
+                         "rounded per BLOCK channels as the integer kernels do; "
+                         "with --q4 or --q4k, -1 keeps the activations f32 "
+                         "(--int8-dot=none)")
     lg.add_argument("--q4", action="store_true",
                     help="the projections and head as seqc's q4 weights store and "
+                         "compute them")
+    lg.add_argument("--q4k", action="store_true",
+                    help="the projections and head as seqc's q4k weights store and "
                          "compute them")
     add_kv_args(lg)
     cb = sub.add_parser("calibrate", help="largest |key| per layer, KV head and channel "
@@ -607,7 +616,8 @@ def main():
               args.rotate_kv, getattr(args, "int8", None),
               args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0,
               args.rotate_kv_block, args.kv_calibration, args.kv_balance,
-              args.kv_rank, getattr(args, "q4", False), getattr(args, "activations", 0))
+              args.kv_rank, getattr(args, "q4", False), getattr(args, "activations", 0),
+              getattr(args, "q4k", False))
     if args.cmd == "calibrate":
         toks = [int(t) for t in args.tokens.split(",")]
         absmax = np.zeros((m.L, m.Hk, m.D))

@@ -764,6 +764,8 @@ def _random(args):
             stored = checkpoint.int8_roundtrip(stored, args.int8_activations)
         if args.q4_reference:
             stored = checkpoint.q4_roundtrip(stored)
+        if args.q4k_reference:
+            stored = checkpoint.q4k_roundtrip(stored)
         quant = ((args.state_bits, args.state_group, args.state_rotate)
                  if args.state_bits else None)
         logits = forward(args.version, stored, tokens, state_quant=quant)
@@ -797,6 +799,9 @@ def main(argv=None):
     r.add_argument("--q4-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's q4 weights store and compute them")
+    r.add_argument("--q4k-reference", action="store_true",
+                   help="compute the --npz logits with the projections as "
+                        "seqc's q4k weights store and compute them")
     r.add_argument("--int8-activations", type=int, metavar="BLOCK",
                    help="with --int8-reference: the projections' activations "
                         "rounded to int8 per block of BLOCK channels, as "

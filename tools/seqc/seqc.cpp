@@ -104,7 +104,12 @@ cl::opt<seqc::WeightFormat> weights(
                           "8-bit integers, one f32 scale per output row"),
                clEnumValN(seqc::WeightFormat::Q4, "q4",
                           "4-bit integers, one f16 scale per 32 input "
-                          "channels (GGML Q4_0's values)")),
+                          "channels (GGML Q4_0's values)"),
+               clEnumValN(seqc::WeightFormat::Q4K, "q4k",
+                          "4-bit integers, 6-bit scales and minima per 32 "
+                          "input channels under f16 factors per 256 (GGML "
+                          "Q4_K's values; a GGUF Q4_K tensor keeps its "
+                          "blocks)")),
     cl::sub(compileCmd));
 cl::OptionCategory rotationCat("Rotation (attention models)");
 cl::opt<bool> rotateWeights(

@@ -16,6 +16,18 @@
 //     k % 32 < 16, in its high nibble otherwise (Q4_0's order, so a GGUF
 //     Q4_0 tensor keeps its codes byte for byte).
 //
+// The q4k format (`--weights=q4k`) is GGML Q4_K's values with the codes in
+// the q4 layout above:
+//   - sub-blocks of 32 channels along K, each with a 6-bit scale sc[n, g]
+//     and a 6-bit minimum m[n, g] (bytes 0..63), and super-blocks of 256
+//     channels (8 sub-blocks; the last may be shorter) with f16 factors
+//     d[n, s] and dmin[n, s]:
+//       W[n, k] = d[n, k / 256] * sc[n, k / 32] * c[n, k]
+//                 - dmin[n, k / 256] * m[n, k / 32],  c in 0..15;
+//   - codes packed as q4's (a GGUF Q4_K tensor's nibbles are reordered at
+//     compile time: Q4_K keeps a sub-block in the low or the high nibbles
+//     of 32 bytes).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef SEQC_DIALECTS_SEQ_IR_SEQQ4PRODUCT_H
@@ -26,8 +38,10 @@
 
 namespace mlir::seq {
 
-/// Channels per scale of a q4 weight.
+/// Channels per scale of a q4 weight (and per sub-block of a q4k one).
 constexpr int64_t kQ4Group = 32;
+/// Channels per super-block of a q4k weight.
+constexpr int64_t kQ4KSuperBlock = 256;
 
 /// out[t, n] + sum_k x[t, k] * d[n, k / 32] * (c[n, k] - 8), with the codes
 /// c unpacked from `w` as above: x [T, K] f32, w [N, K / 2] i8, d [N, K /
@@ -39,6 +53,18 @@ linalg::GenericOp buildQ4Product(OpBuilder &b, Location loc, Value x, Value w,
 /// which moves the body's constants out and may swap commutative operands),
 /// on f32 activations of a static reduction length K.
 bool isQ4Product(linalg::GenericOp op);
+
+/// out[t, n] + sum_k x[t, k] * (d[n, k / 256] * sc[n, k / 32] * c[n, k] -
+/// dmin[n, k / 256] * m[n, k / 32]), the q4k product: x [T, K] f32, w [N,
+/// K / 2] i8 (codes as buildQ4Product's), sc and m [N, ceil(K / 32)] i8
+/// (unsigned), d and dmin [N, ceil(K / 256)] f16, out [T, N] f32.
+linalg::GenericOp buildQ4KProduct(OpBuilder &b, Location loc, Value x, Value w,
+                                  Value sc, Value m, Value d, Value dmin,
+                                  Value out);
+
+/// Whether `op` is a product buildQ4KProduct makes (after canonicalization),
+/// on f32 activations of a static reduction length K, a multiple of 32.
+bool isQ4KProduct(linalg::GenericOp op);
 
 } // namespace mlir::seq
 

@@ -27,13 +27,14 @@
 namespace seqc {
 
 /// Element types of checkpoint tensors (F32, F16, BF16) and of prepared
-/// weights (I8: int8 matrices; Q4: 4-bit matrices, whose entry holds the
-/// packed codes as bytes, [N, K / 2], see dialects/Seq/IR/SeqQ4Product.h).
-enum class DType { F32, F16, BF16, I8, Q4 };
+/// weights (I8: int8 matrices, and the byte tables of Q4K; Q4 and Q4K:
+/// 4-bit matrices, whose entry holds the packed codes as bytes, [N, K / 2],
+/// see dialects/Seq/IR/SeqQ4Product.h).
+enum class DType { F32, F16, BF16, I8, Q4, Q4K };
 
-/// "f32", "f16", "bf16", "i8" or "q4".
+/// "f32", "f16", "bf16", "i8", "q4" or "q4k".
 llvm::StringRef dtypeName(DType dtype);
-/// Bytes per element (Q4: per stored byte of packed codes).
+/// Bytes per element (Q4, Q4K: per stored byte of packed codes).
 unsigned dtypeSize(DType dtype);
 
 /// A GGML block-quantized type (GGUF files): `values` consecutive elements

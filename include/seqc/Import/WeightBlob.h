@@ -26,11 +26,12 @@ namespace seqc {
 
 /// Storage precision of the large matrices in the weight blob.
 /// (Int8: symmetric, one f32 scale per output row. Q4: GGML Q4_0's values,
-/// groups of 32 channels with an f16 scale, in the layout of
-/// dialects/Seq/IR/SeqQ4Product.h.)
-enum class WeightFormat { F32, F16, Int8, Q4 };
+/// groups of 32 channels with an f16 scale; Q4K: GGML Q4_K's values,
+/// sub-blocks of 32 channels with 6-bit scales and minima under f16 factors
+/// per 256; both in the layout of dialects/Seq/IR/SeqQ4Product.h.)
+enum class WeightFormat { F32, F16, Int8, Q4, Q4K };
 
-/// "fp32", "fp16", "int8" or "q4" (the spelling of --weights and the
+/// "fp32", "fp16", "int8", "q4" or "q4k" (the spelling of --weights and the
 /// manifest).
 llvm::StringRef stringifyWeightFormat(WeightFormat format);
 std::optional<WeightFormat> symbolizeWeightFormat(llvm::StringRef name);

@@ -297,19 +297,20 @@ seqc::createCPUTarget(const TargetOptions &options) {
   if (!vectorWidth)
     return vectorWidth.takeError();
   CPUPipelineOptions pipeline;
-  if (options.weights == WeightFormat::Int8 ||
-      options.weights == WeightFormat::Q4)
+  bool fourBit = options.weights == WeightFormat::Q4 ||
+                 options.weights == WeightFormat::Q4K;
+  if (options.weights == WeightFormat::Int8 || fourBit)
     pipeline.int8Kernel = *kernel;
   if (o.activationBlock <= 0 || o.activationBlock % 4)
     return createStringError(
         "--activation-block=" + std::to_string(o.activationBlock) +
         ": expected a positive multiple of 4");
-  // q4 products round their activations per weight group.
-  if (options.weights == WeightFormat::Q4 &&
-      o.activationBlock != mlir::seq::kQ4Group)
+  // q4 and q4k products round their activations per weight group.
+  if (fourBit && o.activationBlock != mlir::seq::kQ4Group)
     return createStringError(
         "--activation-block=" + std::to_string(o.activationBlock) +
-        ": --weights=q4 quantizes the activations per group of its weights, " +
+        ": --weights=" + stringifyWeightFormat(options.weights) +
+        " quantizes the activations per group of its weights, " +
         std::to_string(mlir::seq::kQ4Group) + " channels");
   pipeline.activationBlock = o.activationBlock;
   return std::make_unique<CPUTarget>(std::move(*tm), pipeline, *vectorWidth,

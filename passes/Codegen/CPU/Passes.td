@@ -145,6 +145,16 @@ def SeqParallelizeProductsPass
 
     The weights are read as stored (4.5 bits a weight); as for int8, only
     the activations' rounding differs from the float product.
+
+    q4k products (GGML Q4_K's values: per sub-block of 32 channels a 6-bit
+    scale `sc` and minimum `m`, per super-block of 256 f16 factors `d` and
+    `dmin`, weight `d · sc · c - dmin · m`) use the same units and codes.
+    Their codes are unsigned as they are, so the dot products start from
+    zero and the lanes' weight scales are `d · sc`; each token also keeps
+    `-a · Σ q` per lane, and one more multiply-add by the lanes'
+    `dmin · m` adds the minima's share. A unit never straddles a
+    super-block (W divides its 8 sub-blocks). The weights are read as
+    stored (4.625 bits a weight).
   }];
   let options = [
     Option<"minDecodeElements", "min-decode-elements", "int64_t", "65536",

@@ -19,6 +19,13 @@
 // scales. A single group is unpacked into channel order (its codes are
 // then in channel order too) for one 32-byte dot product.
 //
+// A q4k product (GGML Q4_K's values: W = d sc c - dmin m per sub-block of
+// 32) uses the same units: its codes are unsigned as they are, so the dot
+// products start from zero, and the lanes' scales are d sc; the minima's
+// share, -dmin m a Σ q per lane, is one more multiply-add by a vector of
+// -a Σ q per lane that each token computes once (a unit never straddles a
+// super-block: W divides its 8 sub-blocks).
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/Codegen/CPU/X86Q4Kernels.h"
@@ -51,10 +58,18 @@ struct Region {
 class Q4ProductLowering {
 public:
   Q4ProductLowering(linalg::GenericOp op, Int8Kernel kernel)
-      : kernel(kernel), loc(op.getLoc()), x(op.getDpsInputs()[0]),
-        w(op.getDpsInputs()[1]), d(op.getDpsInputs()[2]),
+      : kernel(kernel), loc(op.getLoc()), q4k(op.getNumDpsInputs() == 6),
+        x(op.getDpsInputs()[0]), w(op.getDpsInputs()[1]),
         y(op.getDpsInits()[0]), xType(cast<MemRefType>(x.getType())),
         K(xType.getDimSize(1)) {
+    if (q4k) {
+      sc = op.getDpsInputs()[2];
+      mins = op.getDpsInputs()[3];
+      d = op.getDpsInputs()[4];
+      dmin = op.getDpsInputs()[5];
+    } else {
+      d = op.getDpsInputs()[2];
+    }
     int64_t groups = K / kQ4Group, next = 0;
     for (int64_t width : {kernel == Int8Kernel::AVX512VNNI ? 4 : 2, 2, 1}) {
       int64_t units = (groups - next) / width;
@@ -68,7 +83,9 @@ public:
 
   /// Whether the kernel applies: contiguous rows of codes and scales.
   bool applies() const {
-    for (Value v : {w, d}) {
+    for (Value v : {w, d, sc, mins, dmin}) {
+      if (!v)
+        continue;
       SmallVector<int64_t> strides;
       int64_t offset;
       auto type = cast<MemRefType>(v.getType());
@@ -123,16 +140,24 @@ private:
   void computeTile(OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
                    int64_t tr);
 
+  /// The lanes' weight scales (d, or d sc) and, for q4k, the lanes'
+  /// minima (dmin m) of row `n`'s unit at `group`.
+  std::pair<Value, Value> rowScales(OpBuilder &b, Location l,
+                                    const Region &region, Value n, Value group);
+
   Int8Kernel kernel;
   Location loc;
-  Value x, w, d, y;
+  bool q4k;
+  /// The operands: for q4k, also the sub-blocks' scales and minima and the
+  /// super-blocks' factors.
+  Value x, w, d, y, sc, mins, dmin;
   MemRefType xType;
   int64_t K, lanes = 0;
   SmallVector<Region> regions;
   Value T, N;
   /// Per token: int8 codes ([T, K], in the kernels' order), and per unit
-  /// and 32-bit lane -8 · Σ q ([T, lanes] i32) and the scale of the lane's
-  /// group ([T, lanes] f32).
+  /// and 32-bit lane -8 · Σ q ([T, lanes] i32; q4k: -a · Σ q, f32) and the
+  /// scale a of the lane's group ([T, lanes] f32).
   Value codes, corrections, scales;
 };
 
@@ -146,7 +171,8 @@ void Q4ProductLowering::allocateActivations(RewriterBase &rewriter) {
         rewriter.getI64IntegerAttr(64));
   };
   codes = alloc(K, rewriter.getI8Type());
-  corrections = alloc(lanes, rewriter.getI32Type());
+  corrections = alloc(lanes, q4k ? Type(rewriter.getF32Type())
+                                 : Type(rewriter.getI32Type()));
   scales = alloc(lanes, rewriter.getF32Type());
 }
 
@@ -175,22 +201,65 @@ void Q4ProductLowering::quantizeUnit(OpBuilder &b, Location l,
   auto bytesType = dot.vec(bytes, b.getI8Type());
   auto laneType = dot.vec(unitLanes, b.getI32Type());
   Value zero = dot.splat(laneType, b.getI32IntegerAttr(0));
-  Value eights = dot.splat(bytesType, b.getI8IntegerAttr(8));
+  // Σ q per lane, times 8 for q4 (its codes stand for c - 8).
+  Value factors = dot.splat(bytesType, b.getI8IntegerAttr(q4k ? 1 : 8));
   Value sums = zero;
   for (int64_t h = 0; h < 16 * W * 2 / bytes; ++h) {
     Value q = vector::LoadOp::create(
         b, l, bytesType, codes, ValueRange{t, offset(b, l, base, h * bytes)});
-    sums = dot.dotSmallUnsigned(sums, eights, q);
+    sums = dot.dotSmallUnsigned(sums, factors, q);
   }
   Value lane = affine(b, l, region.lane, u, unitLanes);
-  vector::StoreOp::create(b, l, arith::SubIOp::create(b, l, zero, sums),
-                          corrections, ValueRange{t, lane});
   SmallVector<Value> laneScales;
   for (int64_t i = 0; i < unitLanes; ++i)
     laneScales.push_back(groupScales[i * W / unitLanes]);
-  Value v = vector::FromElementsOp::create(
-      b, l, dot.vec(unitLanes, b.getF32Type()), laneScales);
+  auto floats = dot.vec(unitLanes, b.getF32Type());
+  Value v, correction;
+  if (q4k) { // -a Σ q
+    v = vector::FromElementsOp::create(b, l, floats, laneScales);
+    Value f = arith::SIToFPOp::create(b, l, floats, sums);
+    Value scaled = arith::MulFOp::create(b, l, f, v);
+    correction = arith::NegFOp::create(b, l, scaled);
+  } else { // -8 Σ q
+    correction = arith::SubIOp::create(b, l, zero, sums);
+  }
+  vector::StoreOp::create(b, l, correction, corrections, ValueRange{t, lane});
+  if (!v)
+    v = vector::FromElementsOp::create(b, l, floats, laneScales);
   vector::StoreOp::create(b, l, v, scales, ValueRange{t, lane});
+}
+
+std::pair<Value, Value> Q4ProductLowering::rowScales(OpBuilder &b, Location l,
+                                                     const Region &region,
+                                                     Value n, Value group) {
+  int64_t W = region.width, unitLanes = region.lanes();
+  Type f32 = b.getF32Type(), f16 = b.getF16Type(), i8 = b.getI8Type();
+  IntegerDot dot(b, l, kernel, region.bytes());
+  SmallVector<int64_t> spread;
+  for (int64_t i = 0; i < unitLanes; ++i)
+    spread.push_back(i * W / unitLanes);
+  auto toLanes = [&](Value wide) -> Value {
+    return vector::ShuffleOp::create(b, l, wide, wide, spread);
+  };
+  if (!q4k) {
+    Value halves =
+        vector::LoadOp::create(b, l, dot.vec(W, f16), d, ValueRange{n, group});
+    return {toLanes(arith::ExtFOp::create(b, l, dot.vec(W, f32), halves)),
+            Value()};
+  }
+  // factor[n, group / 8] · table[n, group .. group + W).
+  Value super = arith::DivUIOp::create(
+      b, l, group, index(b, seq::kQ4KSuperBlock / kQ4Group));
+  auto scaled = [&](Value factors, Value table) -> Value {
+    Value factor = memref::LoadOp::create(b, l, factors, ValueRange{n, super});
+    Value wide = arith::ExtFOp::create(b, l, f32, factor);
+    Value counts = vector::LoadOp::create(b, l, dot.vec(W, i8), table,
+                                          ValueRange{n, group});
+    Value countsF = arith::UIToFPOp::create(b, l, dot.vec(W, f32), counts);
+    Value splat = vector::BroadcastOp::create(b, l, dot.vec(W, f32), wide);
+    return toLanes(arith::MulFOp::create(b, l, countsF, splat));
+  };
+  return {scaled(d, sc), scaled(dmin, mins)};
 }
 
 /// Unit `u` of `region` for the tile's rows `ns` and tokens `ts`: each
@@ -205,8 +274,7 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
                                                ArrayRef<Value> ts,
                                                SmallVector<Value> accs) {
   int64_t W = region.width, bytes = region.bytes(), unitLanes = region.lanes();
-  Type f32 = b.getF32Type(), f16 = b.getF16Type(), i8 = b.getI8Type(),
-       i32 = b.getI32Type();
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
   IntegerDot dot(b, l, kernel, bytes);
   auto accType = dot.vec(unitLanes, f32);
   auto bytesType = dot.vec(bytes, i8);
@@ -217,7 +285,7 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
   int64_t parts = 16 * W * 2 / bytes; // dot products per unit: 2, or 1
   // Per row: the unsigned codes of each dot product, and the lanes' scales.
   SmallVector<SmallVector<Value, 2>> wCodes;
-  SmallVector<Value> wScales;
+  SmallVector<Value> wScales, wMins;
   for (Value n : ns) {
     auto packedType = dot.vec(16 * W, i8);
     Value packed =
@@ -235,13 +303,9 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
         both.push_back(i);
       wCodes.push_back({vector::ShuffleOp::create(b, l, low, high, both)});
     }
-    Value halves =
-        vector::LoadOp::create(b, l, dot.vec(W, f16), d, ValueRange{n, group});
-    Value wide = arith::ExtFOp::create(b, l, dot.vec(W, f32), halves);
-    SmallVector<int64_t> spread;
-    for (int64_t i = 0; i < unitLanes; ++i)
-      spread.push_back(i * W / unitLanes);
-    wScales.push_back(vector::ShuffleOp::create(b, l, wide, wide, spread));
+    auto [laneScales, laneMins] = rowScales(b, l, region, n, group);
+    wScales.push_back(laneScales);
+    wMins.push_back(laneMins);
   }
   int64_t nr = ns.size(), tr = ts.size();
   for (int64_t j = 0; j < tr; ++j) {
@@ -250,17 +314,22 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
       q.push_back(vector::LoadOp::create(
           b, l, bytesType, codes,
           ValueRange{ts[j], offset(b, l, base, h * bytes)}));
-    Value corr = vector::LoadOp::create(b, l, dot.vec(unitLanes, i32),
-                                        corrections, ValueRange{ts[j], lane});
+    Value corr =
+        vector::LoadOp::create(b, l, dot.vec(unitLanes, q4k ? f32 : i32),
+                               corrections, ValueRange{ts[j], lane});
     Value a =
         vector::LoadOp::create(b, l, accType, scales, ValueRange{ts[j], lane});
+    Value zero = dot.splat(dot.vec(unitLanes, i32), b.getI32IntegerAttr(0));
     for (int64_t r = 0; r < nr; ++r) {
-      Value sums = corr;
+      Value sums = q4k ? zero : corr;
       for (int64_t h = 0; h < parts; ++h)
         sums = dot.dotSmallUnsigned(sums, wCodes[r][h], q[h]);
       Value f = arith::SIToFPOp::create(b, l, accType, sums);
       Value s = arith::MulFOp::create(b, l, a, wScales[r]);
-      accs[r * tr + j] = math::FmaOp::create(b, l, f, s, accs[r * tr + j]);
+      Value acc = math::FmaOp::create(b, l, f, s, accs[r * tr + j]);
+      if (q4k) // - dmin m · a Σ q
+        acc = math::FmaOp::create(b, l, corr, wMins[r], acc);
+      accs[r * tr + j] = acc;
     }
   }
   return accs;

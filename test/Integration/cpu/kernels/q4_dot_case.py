@@ -1,10 +1,11 @@
-"""A q4-weight product (the linalg.generic of dialects/Seq/IR/SeqQ4Product.h,
-marked seq.parallel, as the model builders write it) compiled by
-seq-cpu-pipeline and run on the CPU, against numpy.
+"""A q4- or q4k-weight product (the linalg.generics of
+dialects/Seq/IR/SeqQ4Product.h, marked seq.parallel, as the model builders
+write them) compiled by seq-cpu-pipeline and run on the CPU, against numpy.
 
 The numpy side reads the weights from the packed bytes as the format
 describes them (byte 16 g + j of a row: code of channel 32 g + j in the low
-nibble, of 32 g + 16 + j in the high one; value d (c - 8)), quantizes the
+nibble, of 32 g + 16 + j in the high one; value d (c - 8), or for q4k
+d[k / 256] sc[k / 32] c - dmin[k / 256] m[k / 32]), quantizes the
 activations as the kernels document it (per token and group of 32
 channels: a = max|x| / 127, q = clip(rint(x * (127 / max|x|)), -127, 127),
 in float32), sums the integer products of each group exactly and scales
@@ -12,10 +13,11 @@ them by a and d in float64: the kernel's only freedom is the order of its
 f32 sums (and the output is printed with 6 digits). With `float` (no integer
 kernel) the reference keeps the activations in f32. Activations get outlier
 channels so that groups have very different scales; some groups are all
-zero, some weight groups have a zero scale.
+zero, some weight groups have a zero scale (q4k: a zero d, a zero dmin, 6-bit
+scales and minima over their whole range 0..63).
 
-    q4_dot_case.py emit T N K > case.mlir
-    q4_dot_case.py check T N K [float] < printed.txt
+    q4_dot_case.py emit T N K [q4k] > case.mlir
+    q4_dot_case.py check T N K [float] [q4k] < printed.txt
 """
 
 import sys
@@ -37,6 +39,22 @@ def inputs(t, n, k):
     return x, packed, d, y0
 
 
+def q4k_inputs(t, n, k):
+    """x, packed codes, sc, m [n, k / 32] bytes 0..63, d, dmin [n, ceil(k /
+    256)] f16, y0."""
+    x, packed, _, y0 = inputs(t, n, k)
+    rng = np.random.default_rng(t * 7 + n * 3 + k)
+    g, s = k // 32, -(-k // 256)
+    sc = rng.integers(0, 64, (n, g)).astype(np.uint8)
+    m = rng.integers(0, 64, (n, g)).astype(np.uint8)
+    sc[1, 0], m[1, 0] = 63, 63
+    d = (np.abs(rng.standard_normal((n, s))) * 0.002).astype(np.float16)
+    dmin = (np.abs(rng.standard_normal((n, s))) * 0.004).astype(np.float16)
+    d[0, -1] = 0
+    dmin[2 % n, 0] = 0
+    return x, packed, sc, m, d, dmin, y0
+
+
 def codes(packed):
     n, half = packed.shape
     g = packed.reshape(n, half // 16, 16).astype(np.int64)
@@ -52,15 +70,9 @@ def quantize(x):
     return q, (amax / np.float32(127)).astype(np.float32)
 
 
-def product_func(name, rows, n, k):
-    x = f"memref<{rows}x{k}xf32>"
-    w, s = f"memref<{n}x{k // 2}xi8>", f"memref<{n}x{k // 32}xf16>"
-    y = f"memref<{rows}x{n}xf32>"
-    return f"""func.func @{name}(%x: {x}, %w: {w}, %d: {s}, %y: {y}) {{
-  linalg.generic {{indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%x, %w, %d : {x}, {w}, {s}) outs(%y : {y})
-      attrs = {{seq.parallel}} {{
-  ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
+# The body's code of channel k from the weight byte %b, as %nf (f32), and
+# its end: the term x * %wv added to the accumulator.
+CODE = """\
     %k = linalg.index 2 : index
     %c32 = arith.constant 32 : index
     %c16 = arith.constant 16 : index
@@ -72,20 +84,67 @@ def product_func(name, rows, n, k):
     %v = arith.shrui %b, %sh : i8
     %c15 = arith.constant 15 : i8
     %n = arith.andi %v, %c15 : i8
-    %nf = arith.uitofp %n : i8 to f32
+    %nf = arith.uitofp %n : i8 to f32"""
+SUM = """\
+    %p = arith.mulf %a, %wv fastmath<reassoc,contract> : f32
+    %r = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }
+  return
+}"""
+
+
+def product_func(name, rows, n, k):
+    x = f"memref<{rows}x{k}xf32>"
+    w, s = f"memref<{n}x{k // 2}xi8>", f"memref<{n}x{k // 32}xf16>"
+    y = f"memref<{rows}x{n}xf32>"
+    return f"""func.func @{name}(%x: {x}, %w: {w}, %d: {s}, %y: {y}) {{
+  linalg.generic {{indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%x, %w, %d : {x}, {w}, {s}) outs(%y : {y})
+      attrs = {{seq.parallel}} {{
+  ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
+{CODE}
     %c8 = arith.constant 8.0 : f32
     %q = arith.subf %nf, %c8 : f32
     %df = arith.extf %c : f16 to f32
     %wv = arith.mulf %q, %df : f32
-    %p = arith.mulf %a, %wv fastmath<reassoc,contract> : f32
-    %r = arith.addf %acc, %p fastmath<reassoc,contract> : f32
-    linalg.yield %r : f32
-  }}
-  return
-}}"""
+{SUM}"""
 
 
-def emit(t, n, k):
+def q4k_product_func(name, rows, n, k):
+    x = f"memref<{rows}x{k}xf32>"
+    w, g = f"memref<{n}x{k // 2}xi8>", f"memref<{n}x{k // 32}xi8>"
+    s = f"memref<{n}x{-(-k // 256)}xf16>"
+    y = f"memref<{rows}x{n}xf32>"
+    return f"""func.func @{name}(%x: {x}, %w: {w}, %sc: {g}, %m: {g}, %d: {s}, %dmin: {s}, %y: {y}) {{
+  linalg.generic {{indexing_maps = [#x, #w, #g, #g, #s, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%x, %w, %sc, %m, %d, %dmin : {x}, {w}, {g}, {g}, {s}, {s}) outs(%y : {y})
+      attrs = {{seq.parallel}} {{
+  ^bb0(%a: f32, %b: i8, %bs: i8, %bm: i8, %bd: f16, %bdm: f16, %acc: f32):
+{CODE}
+    %df = arith.extf %bd : f16 to f32
+    %sf = arith.uitofp %bs : i8 to f32
+    %step = arith.mulf %df, %sf : f32
+    %dmf = arith.extf %bdm : f16 to f32
+    %mf = arith.uitofp %bm : i8 to f32
+    %off = arith.mulf %dmf, %mf : f32
+    %scaled = arith.mulf %nf, %step : f32
+    %wv = arith.subf %scaled, %off : f32
+{SUM}"""
+
+
+def emit(t, n, k, q4k):
+    if q4k:
+        x, packed, sc, m, d, dmin, y0 = q4k_inputs(t, n, k)
+        print(module(x, packed.view(np.int8), y0, "i8",
+                     q4k_product_func("product", "?", n, k),
+                     q4k_product_func("decode", "1", n, k),
+                     maps="#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>\n"
+                          "#g = affine_map<(n, t, k) -> (n, k floordiv 32)>\n"
+                          "#s = affine_map<(n, t, k) -> (n, k floordiv 256)>",
+                     extra=[("sc", sc.view(np.int8), "i8"), ("m", m.view(np.int8), "i8"),
+                            ("d", d, "f16"), ("dmin", dmin, "f16")]))
+        return
     x, packed, d, y0 = inputs(t, n, k)
     print(module(x, packed.view(np.int8), y0, "i8",
                  product_func("product", "?", n, k), product_func("decode", "1", n, k),
@@ -94,19 +153,33 @@ def emit(t, n, k):
                  extra=[("d", d, "f16")]))
 
 
-def check(t, n, k, floats, text):
-    label = f"q4 product {t}x{n}x{k}" + (" (f32 activations)" if floats else "")
+def check(t, n, k, floats, q4k, text):
+    label = (f"{'q4k' if q4k else 'q4'} product {t}x{n}x{k}"
+             + (" (f32 activations)" if floats else ""))
     blocks = printed(text)
     if len(blocks) != 2:
         sys.exit(f"{label}: FAIL: no output")
-    x, packed, d, y0 = inputs(t, n, k)
-    c = (codes(packed) - 8).reshape(n, k // 32, 32)
-    q, a = quantize(x)
-    d64 = d.astype(np.float64)
-    # Exact integer sums per (token, group, row), then both scales.
-    sums = np.einsum("tgj,ngj->tgn", q, c)
-    rounded = np.einsum("tg,ng,tgn->tn", a[:, :, 0].astype(np.float64), d64, sums)
-    weights = (c * d64[:, :, None]).reshape(n, k)
+    q, a = quantize(x := (q4k_inputs if q4k else inputs)(t, n, k)[0])
+    a64 = a[:, :, 0].astype(np.float64)
+    if q4k:
+        _, packed, sc, m, d, dmin, y0 = q4k_inputs(t, n, k)
+        c = codes(packed).reshape(n, k // 32, 32)
+        sub = np.arange(k // 32) // 8  # each sub-block's super-block
+        step = d.astype(np.float64)[:, sub] * sc          # [n, g]
+        offset = dmin.astype(np.float64)[:, sub] * m      # [n, g]
+        sums = np.einsum("tgj,ngj->tgn", q, c)
+        qsums = q.sum(axis=2)                              # [t, g]
+        rounded = (np.einsum("tg,ng,tgn->tn", a64, step, sums)
+                   - np.einsum("tg,ng,tg->tn", a64, offset, qsums))
+        weights = (c * step[:, :, None] - offset[:, :, None]).reshape(n, k)
+    else:
+        _, packed, d, y0 = inputs(t, n, k)
+        c = (codes(packed) - 8).reshape(n, k // 32, 32)
+        d64 = d.astype(np.float64)
+        # Exact integer sums per (token, group, row), then both scales.
+        sums = np.einsum("tgj,ngj->tgn", q, c)
+        rounded = np.einsum("tg,ng,tgn->tn", a64, d64, sums)
+        weights = (c * d64[:, :, None]).reshape(n, k)
     exact = x.astype(np.float64) @ weights.T
     want = y0.astype(np.float64) + (exact if floats else rounded)
     got = blocks[0].reshape(t, n)
@@ -125,7 +198,8 @@ def check(t, n, k, floats, text):
 if __name__ == "__main__":
     mode = sys.argv[1]
     t, n, k = (int(v) for v in sys.argv[2:5])
+    flags = sys.argv[5:]
     if mode == "emit":
-        emit(t, n, k)
+        emit(t, n, k, "q4k" in flags)
     else:
-        check(t, n, k, sys.argv[5:] == ["float"], sys.stdin.read())
+        check(t, n, k, "float" in flags, "q4k" in flags, sys.stdin.read())
