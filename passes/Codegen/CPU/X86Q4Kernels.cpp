@@ -319,9 +319,11 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
                                corrections, ValueRange{ts[j], lane});
     Value a =
         vector::LoadOp::create(b, l, accType, scales, ValueRange{ts[j], lane});
-    Value zero = dot.splat(dot.vec(unitLanes, i32), b.getI32IntegerAttr(0));
+    // q4k's sums start from zero, q4's from -8 Σ q.
+    Value start =
+        q4k ? dot.splat(dot.vec(unitLanes, i32), b.getI32IntegerAttr(0)) : corr;
     for (int64_t r = 0; r < nr; ++r) {
-      Value sums = q4k ? zero : corr;
+      Value sums = start;
       for (int64_t h = 0; h < parts; ++h)
         sums = dot.dotSmallUnsigned(sums, wCodes[r][h], q[h]);
       Value f = arith::SIToFPOp::create(b, l, accType, sums);
