@@ -264,13 +264,12 @@ void BlobWriter::addQ4K(std::string name, const std::vector<int64_t> &shape,
   int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
   assert(cols % G == 0 && "q4k rows are whole sub-blocks (checkQ4Widths)");
   int64_t groups = cols / G, supers = llvm::divideCeil(cols, S);
-  // The file's own blocks: a Q4_K tensor of this shape, read unscaled.
-  std::vector<int64_t> have = source ? source->shape : std::vector<int64_t>{};
-  while (have.size() > 2 && have.front() == 1)
-    have.erase(have.begin());
+  // The file's own blocks: a Q4_K tensor of these rows (blocks run along
+  // the last axis), read unscaled.
   bool blocks =
       source && source->blocks && source->blocks->id == kGgmlQ4K &&
-      source->scale == 1.0f && have == std::vector<int64_t>{rows, cols} &&
+      source->scale == 1.0f && source->shape.back() == cols &&
+      source->numElements() == rows * cols &&
       source->bytes.size() == (uint64_t)rows * (cols / S) * kQ4KBlockBytes;
   std::vector<uint8_t> scales(rows * groups), mins(rows * groups);
   std::vector<float> d(rows * supers), dmin(rows * supers);
