@@ -1,20 +1,21 @@
 """Held-out perplexity of the embedded models at each weight format
-(`seqc compile --weights=fp32|fp16|int8|q4|q4k`).
+(`seqc compile --weights=fp32|fp16|int8|q8|q6|q5|q4|q4k`).
 
     /usr/bin/python3 bench/weights_ppl.py [--build build] [--bytes N]
         [--out DIR] [--gate 0.05]
 
 Compiles each embedded model (RWKV-4, RWKV-4 with 4 temporal perspectives,
 SpikeGPT, RWKV-5, LLaMA) once per
-weight format, each with the integer kernels the target CPU has for int8,
-q4 and q4k, and scores N continuous held-out bytes of
+weight format, each with the integer kernels the target CPU has for int8
+and the group formats (q8 .. q4, q4k), and scores N continuous held-out bytes of
 ../shared/data/tinyshakespeare.txt (from byte 1003855, the first the models
 were not trained on) with `seqc-run ppl` (the LLaMA in windows of its
 trained context). Writes weights_ppl.json (every run), weights_ppl.md (the
 table) and weights_ppl.svg (the plot). With --gate G, exits 1 unless every
-format is within G (relative) of the fp32 weights' perplexity. At q4 and
-q4k the perspectives model keeps its head in int8 rows (the head runs over
-every perspective before they are mixed, which the 4-bit products do not).
+format is within G (relative) of the fp32 weights' perplexity. In the group
+formats the perspectives model keeps its head in int8 rows (the head runs
+over every perspective before they are mixed, which the group products do
+not).
 """
 
 import json
@@ -31,7 +32,7 @@ MODELS = [
     ("RWKV-5", "rwkv5-tiny-shakespeare.pth", []),
     ("LLaMA", "llama-tiny-shakespeare", []),
 ]
-FORMATS = ["fp32", "fp16", "int8", "q4", "q4k"]
+FORMATS = ["fp32", "fp16", "int8", "q8", "q6", "q5", "q4", "q4k"]
 
 
 def main():

@@ -195,17 +195,19 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
       embBytes = e.shape[0] * e.shape[1] * dtypeSize(e.dtype);
   m.add(Key::TokenReadBytes, Twine(w.size - embBytes + model.embd * 4));
   // A token's matrix products: every matrix of the weight file but the
-  // embedding table and the 4-bit weights' scale tables (a q4 or q4k entry
-  // holds two weights a byte). The few small tables that are no products
-  // ([heads, head size] decays, RWKV-4 perspectives' [P, C]) count as if
-  // they were: C multiply-adds each, noise beside a layer's matrices.
+  // embedding table and the group formats' tables of scales and bits (a
+  // q4, q5, q6 or q4k entry holds two weights a byte). The few small
+  // tables that are no products ([heads, head size] decays, RWKV-4
+  // perspectives' [P, C]) count as if they were: C multiply-adds each,
+  // noise beside a layer's matrices.
   auto isScaleTable = [&](StringRef name) {
     if (name.ends_with(".scale"))
       return true;
-    for (StringRef suffix : {".min", ".d", ".dmin"})
+    for (StringRef suffix : {".min", ".d", ".dmin", ".bit4", ".bit5"})
       if (name.ends_with(suffix)) {
         const WeightBlob::Entry *codes = w.find(name.drop_back(suffix.size()));
-        if (codes && codes->dtype == DType::Q4K)
+        if (codes && (codes->dtype == DType::Q4K || codes->dtype == DType::Q5 ||
+                      codes->dtype == DType::Q6))
           return true;
       }
     return false;
@@ -215,7 +217,10 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
     if (e.shape.size() == 2 && e.name != "emb" && e.name != "embed" &&
         !isScaleTable(e.name))
       macs += (uint64_t)e.shape[0] * e.shape[1] *
-              (e.dtype == DType::Q4 || e.dtype == DType::Q4K ? 2 : 1);
+              (e.dtype == DType::Q4 || e.dtype == DType::Q5 ||
+                       e.dtype == DType::Q6 || e.dtype == DType::Q4K
+                   ? 2
+                   : 1);
   m.add(Key::TokenMatrixMacs, Twine(macs));
   m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
   m.add(Key::WeightsChecksum, seqc::formatChecksum(w.checksum.digest()));

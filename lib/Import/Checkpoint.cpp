@@ -39,6 +39,12 @@ StringRef seqc::dtypeName(DType dtype) {
     return "i8";
   case DType::Q4:
     return "q4";
+  case DType::Q5:
+    return "q5";
+  case DType::Q6:
+    return "q6";
+  case DType::Q8:
+    return "q8";
   case DType::Q4K:
     return "q4k";
   }
@@ -48,8 +54,7 @@ StringRef seqc::dtypeName(DType dtype) {
 unsigned seqc::dtypeSize(DType dtype) {
   if (dtype == DType::F32)
     return 4;
-  return dtype == DType::I8 || dtype == DType::Q4 || dtype == DType::Q4K ? 1
-                                                                         : 2;
+  return dtype == DType::F16 || dtype == DType::BF16 ? 2 : 1;
 }
 
 float seqc::halfToFloat(uint16_t h) {
@@ -307,8 +312,11 @@ std::vector<float> Tensor::toF32() const {
       out[i] = (float)(int8_t)p[i];
       break;
     case DType::Q4: // Written by the importers only, never read.
+    case DType::Q5:
+    case DType::Q6:
+    case DType::Q8:
     case DType::Q4K:
-      llvm_unreachable("no checkpoint tensor is q4 or q4k");
+      llvm_unreachable("no checkpoint tensor is in a group format");
     }
   }
   applyScale(scale, out);

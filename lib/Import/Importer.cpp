@@ -19,6 +19,12 @@ StringRef seqc::stringifyWeightFormat(WeightFormat format) {
     return "int8";
   case WeightFormat::Q4:
     return "q4";
+  case WeightFormat::Q5:
+    return "q5";
+  case WeightFormat::Q6:
+    return "q6";
+  case WeightFormat::Q8:
+    return "q8";
   case WeightFormat::Q4K:
     return "q4k";
   }
@@ -26,9 +32,9 @@ StringRef seqc::stringifyWeightFormat(WeightFormat format) {
 }
 
 std::optional<seqc::WeightFormat> seqc::symbolizeWeightFormat(StringRef name) {
-  for (WeightFormat f :
-       {WeightFormat::F32, WeightFormat::F16, WeightFormat::Int8,
-        WeightFormat::Q4, WeightFormat::Q4K})
+  for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16,
+                         WeightFormat::Int8, WeightFormat::Q4, WeightFormat::Q5,
+                         WeightFormat::Q6, WeightFormat::Q8, WeightFormat::Q4K})
     if (name == stringifyWeightFormat(f))
       return f;
   return std::nullopt;

@@ -1,7 +1,7 @@
 //===- ModelBuilder.h - shared pieces of the model importers ----*- C++ -*-===//
 //
-// What every importer needs: the weight blob writer (f32, f16, int8 with
-// per-row scales), a shape-checking tensor reader, and ModelBuilder, the base
+// What every importer needs: the weight blob writer (BlobWriter.h), a
+// shape-checking tensor reader, and ModelBuilder, the base
 // of the IR builders: entry functions, weights by reference (seq.weight
 // through the module's weight table; relative to the layer argument inside
 // a shared layer function), and the elementwise, product and reduction
@@ -14,6 +14,7 @@
 #ifndef SEQC_LIB_IMPORT_MODELBUILDER_H
 #define SEQC_LIB_IMPORT_MODELBUILDER_H
 
+#include "BlobWriter.h"
 #include "seqc/Import/Checkpoint.h"
 #include "seqc/Import/RWKV.h"
 #include "seqc/Support/CheckedMath.h"
@@ -43,125 +44,6 @@
 namespace seqc::import {
 // Private to lib/Import: the builders spell MLIR names unqualified.
 using namespace mlir;
-
-/// Appends converted tensors to a blob. Each tensor goes to the blob's sink
-/// as soon as it is added, converted through a small staging buffer: the
-/// caller's f32 values are the only whole copy of a tensor, and the caller
-/// frees them.
-class BlobWriter {
-public:
-  explicit BlobWriter(WeightBlob &blob) : blob(blob) {}
-
-  /// The first tensor the format could not hold, if any (the importers
-  /// check it once every tensor is written).
-  llvm::Error takeError() {
-    if (problem.empty())
-      return llvm::Error::success();
-    return llvm::createStringError(problem);
-  }
-
-  /// Appends `values` of `shape` converted to `dtype`. A Q4K matrix read
-  /// from a GGUF Q4_K tensor (`source`, unchanged since) keeps its blocks.
-  void add(std::string name, std::vector<int64_t> shape,
-           const std::vector<float> &values, DType dtype,
-           const Tensor *source = nullptr) {
-    if (dtype == DType::Q4K)
-      return addQ4K(std::move(name), shape, values, source);
-    blob.pad(64);
-    uint64_t offset = blob.size;
-    if (dtype == DType::F32) {
-      blob.append({reinterpret_cast<const uint8_t *>(values.data()),
-                   values.size() * sizeof(float)});
-    } else if (dtype == DType::I8) {
-      // Symmetric per-row quantization: q = rint(w / s), s = max|w| / 127.
-      int64_t cols = std::max<int64_t>(shape.back(), 1),
-              rows = values.size() / cols;
-      std::vector<float> scales(rows);
-      for (int64_t r = 0; r < rows; ++r) {
-        const float *row = values.data() + r * cols;
-        float mx = 0;
-        for (int64_t c = 0; c < cols; ++c)
-          mx = std::max(mx, std::fabs(row[c]));
-        float s = mx > 0 ? mx / 127.0f : 1.0f;
-        scales[r] = s;
-        size_t at = staging.size();
-        staging.resize(at + cols);
-        for (int64_t c = 0; c < cols; ++c) {
-          float q = std::nearbyint(row[c] / s);
-          staging[at + c] = (uint8_t)(int8_t)std::clamp(q, -127.0f, 127.0f);
-        }
-        if (staging.size() >= kStagingBytes)
-          flush();
-      }
-      flush();
-      blob.entries.push_back({name, offset, shape, dtype});
-      add(name + ".scale", {rows}, scales, DType::F32);
-      return;
-    } else if (dtype == DType::Q4) {
-      addQ4(std::move(name), shape, values, offset);
-      return;
-    } else {
-      for (size_t i = 0; i < values.size();) {
-        size_t n = std::min(values.size() - i, kStagingBytes / 2);
-        staging.resize(2 * n);
-        for (size_t j = 0; j < n; ++j) {
-          uint16_t h = floatToHalf(values[i + j]);
-          std::memcpy(&staging[2 * j], &h, 2);
-        }
-        flush();
-        i += n;
-      }
-    }
-    blob.entries.push_back({std::move(name), offset, std::move(shape), dtype});
-  }
-
-private:
-  static constexpr size_t kStagingBytes = 1 << 20;
-
-  /// One group of 32 values as q4: returns the scale d (an f16 value) and
-  /// writes the codes c (w ~ d (c - 8)). As GGML's Q4_0 quantizes (and
-  /// test/reference/ggml_quants.py, in float64 as here): d = m / -8 rounded
-  /// to f16, m the value of largest magnitude (the first such), and codes
-  /// clamp(floor(w / d + 0.5) + 8, 0, 15) against the rounded d. Values
-  /// that lie exactly on a grid d (c - 8) for another d = f16(m / k), k in
-  /// 7, -7, 6, ..., -1 (what a GGUF Q4_0 block whose largest code is not 0,
-  /// as importance-matrix quantization makes them, decodes to), keep that
-  /// grid: the import is then exact.
-  static float quantizeQ4Group(const float *x, uint8_t *codes);
-
-  /// A q4 matrix (dialects/Seq/IR/SeqQ4Product.h): the packed codes as
-  /// `name` ([rows, cols / 2] bytes), the group scales as `name.scale`
-  /// ([rows, cols / 32] f16). Groups quantized by quantizeQ4Group.
-  void addQ4(std::string name, const std::vector<int64_t> &shape,
-             const std::vector<float> &values, uint64_t offset);
-
-  /// A q4k matrix (dialects/Seq/IR/SeqQ4Product.h): the packed codes as
-  /// `name` ([rows, cols / 2] bytes), the sub-blocks' 6-bit scales and
-  /// minima as `name.scale` and `name.min` ([rows, cols / 32] bytes), the
-  /// super-blocks' factors as `name.d` and `name.dmin` ([rows, ceil(cols /
-  /// 256)] f16). From a GGUF Q4_K `source`, its blocks' values; otherwise
-  /// encoded as test/reference/ggml_quants.py encodes Q4_K (Q4Encode.cpp).
-  void addQ4K(std::string name, const std::vector<int64_t> &shape,
-              const std::vector<float> &values, const Tensor *source);
-
-  /// Appends `bytes` as they are, an entry of `shape` and `dtype`.
-  void addBytes(std::string name, std::vector<int64_t> shape,
-                llvm::ArrayRef<uint8_t> bytes, DType dtype) {
-    blob.pad(64);
-    uint64_t offset = blob.size;
-    blob.append(bytes);
-    blob.entries.push_back({std::move(name), offset, std::move(shape), dtype});
-  }
-
-  void flush() {
-    blob.append(staging);
-    staging.clear();
-  }
-
-  WeightBlob &blob;
-  std::vector<uint8_t> staging;
-  std::string problem;
-};
 
 /// Reads checkpoint tensors for the blob, checking each one's shape against
 /// the shape the model needs. The first problem is kept as the error, and
@@ -237,19 +119,26 @@ inline DType matrixDType(WeightFormat format) {
     return DType::I8;
   case WeightFormat::Q4:
     return DType::Q4;
+  case WeightFormat::Q5:
+    return DType::Q5;
+  case WeightFormat::Q6:
+    return DType::Q6;
+  case WeightFormat::Q8:
+    return DType::Q8;
   case WeightFormat::Q4K:
     return DType::Q4K;
   }
   return DType::F32;
 }
 
-/// Under --weights=q4 or q4k, every input width of the model's projections
+/// Under a group format (--weights=q4 .. q8, q4k), every input width of the
+/// model's projections
 /// (`widths`: what each is, and its size) must be a whole number of groups
 /// (32 channels); an error naming the first that is not.
 inline llvm::Error
 checkQ4Widths(WeightFormat format, llvm::StringRef model,
               ArrayRef<std::pair<llvm::StringRef, int64_t>> widths) {
-  if (format != WeightFormat::Q4 && format != WeightFormat::Q4K)
+  if (!isGroupFormat(format))
     return llvm::Error::success();
   for (auto [what, width] : widths)
     if (width % mlir::seq::kQ4Group)
@@ -511,17 +400,23 @@ protected:
 
   /// A model projection: x · Wᵀ with W stored f32, f16, int8 with one f32
   /// scale per output row (`<name>.scale`, applied after the integer
-  /// weights' dot products), or q4/q4k (the products of SeqQ4Product.h).
+  /// weights' dot products), or in a group format (the products of
+  /// SeqQ4Product.h).
   Value linear(Value x, const std::string &name) {
     const WeightBlob::Entry *e = entries.lookup(name);
-    if (e->dtype == DType::Q4 || e->dtype == DType::Q4K) {
+    if (int bits = e->dtype == DType::Q4K ? 4 : groupBits(e->dtype)) {
       // One op-creating call per statement: the ops' order is fixed.
       Value w = weight(name);
+      SmallVector<Value, 2> planes;
+      for (int bit = 4; bit < bits && bits < 8; ++bit)
+        planes.push_back(weight(name + ".bit" + std::to_string(bit)));
       Value scale = weight(name + ".scale");
       Value out = zeros({dim(x, 0), b.getIndexAttr(e->shape[0])});
       linalg::GenericOp product;
-      if (e->dtype == DType::Q4) {
-        product = mlir::seq::buildQ4Product(b, loc, x, w, scale, out);
+      if (e->dtype == DType::Q8) {
+        product = mlir::seq::buildQ8Product(b, loc, x, w, scale, out);
+      } else if (e->dtype != DType::Q4K) {
+        product = mlir::seq::buildQ4Product(b, loc, x, w, planes, scale, out);
       } else {
         Value mins = weight(name + ".min");
         Value d = weight(name + ".d");

@@ -1,24 +1,31 @@
-//===- Q4Encode.cpp - weights as q4 and q4k -------------------------------===//
+//===- Q4Encode.cpp - weights in the group formats ------------------------===//
 //
-// BlobWriter::quantizeQ4Group and BlobWriter::addQ4K (ModelBuilder.h): the
-// 4-bit encoders of the weight writer, apart from the header every
-// importer includes.
+// BlobWriter::quantizeGroup, BlobWriter::addGroups and BlobWriter::addQ4K
+// (BlobWriter.h): the group-format encoders of the weight writer (q4, q5,
+// q6, q8, q4k), apart from the header every importer includes.
 //
 //===----------------------------------------------------------------------===//
 
-#include "ModelBuilder.h"
+#include "BlobWriter.h"
 
+#include "dialects/Seq/IR/SeqQ4Product.h"
+
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Parallel.h"
 
 using namespace seqc;
 using namespace seqc::import;
 
-float BlobWriter::quantizeQ4Group(const float *x, uint8_t *codes) {
+float BlobWriter::quantizeGroup(const float *x, uint8_t *codes, int bits) {
   constexpr int64_t G = mlir::seq::kQ4Group;
+  // Codes stand for c - middle; q8's are symmetric (-127 .. 127).
+  const bool q8 = bits == 8;
+  const double middle = 1 << (bits - 1), lowest = q8 ? middle - 127 : 0,
+               highest = q8 ? middle + 127 : 2 * middle - 1;
   // A NaN or infinite weight: the group decodes to NaN, as the f32
-  // product would give NaN (codes 8: d · 0 is NaN too).
+  // product would give NaN (codes of 0: d · 0 is NaN too).
   if (!std::all_of(x, x + G, [](float v) { return std::isfinite(v); })) {
-    std::fill(codes, codes + G, 8);
+    std::fill(codes, codes + G, (uint8_t)middle);
     return std::numeric_limits<float>::quiet_NaN();
   }
   int64_t at = 0;
@@ -29,65 +36,96 @@ float BlobWriter::quantizeQ4Group(const float *x, uint8_t *codes) {
   // the first that does not); the codes are written as it goes.
   auto code = [&](int64_t j, float d) {
     double div = d != 0 ? d : 1.0;
-    return std::clamp(std::floor((double)x[j] / div + 0.5) + 8, 0.0, 15.0);
+    return std::clamp(std::floor((double)x[j] / div + 0.5) + middle, lowest,
+                      highest);
   };
   auto exact = [&](float d) {
     for (int64_t j = 0; j < G; ++j) {
       double q = code(j, d);
       codes[j] = (uint8_t)q;
-      if (d * (float)(q - 8) != x[j])
+      if (d * (float)(q - middle) != x[j])
         return false;
     }
     return true;
   };
-  auto scale = [&](int k) { return halfToFloat(floatToHalf(x[at] / k)); };
-  float standard = scale(-8);
+  // q8's scales are positive: |m| / k.
+  float m = q8 ? std::fabs(x[at]) : x[at];
+  auto scale = [&](int k) { return halfToFloat(floatToHalf(m / k)); };
+  float standard = scale(q8 ? 127 : -(int)middle);
   if (exact(standard))
     return standard;
-  for (int k : {7, -7, 6, -6, 5, -5, 4, -4, 3, -3, 2, -2, 1, -1})
-    if (float d = scale(k); d != 0 && exact(d))
-      return d;
+  for (int k = q8 ? 126 : (int)middle - 1; k >= 1; --k)
+    for (int sign : {1, -1}) {
+      if (q8 && sign < 0)
+        continue;
+      if (float d = scale(sign * k); d != 0 && exact(d))
+        return d;
+    }
   // Rounded: the standard codes, all of them.
   for (int64_t j = 0; j < G; ++j)
     codes[j] = (uint8_t)code(j, standard);
   return standard;
 }
 
-void BlobWriter::addQ4(std::string name, const std::vector<int64_t> &shape,
-                       const std::vector<float> &values, uint64_t offset) {
+void BlobWriter::addGroups(std::string name, const std::vector<int64_t> &shape,
+                           const std::vector<float> &values, uint64_t offset,
+                           int bits) {
   constexpr int64_t G = mlir::seq::kQ4Group;
   int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
-  assert(cols % G == 0 && "q4 rows are whole groups (checkQ4Widths)");
+  assert(cols % G == 0 && "group rows are whole groups (checkQ4Widths)");
+  const bool q8 = bits == 8;
+  const char *format = q8 ? "q8" : bits == 4 ? "q4" : bits == 5 ? "q5" : "q6";
   std::vector<float> scales(rows * (cols / G));
   std::vector<uint8_t> codes(cols);
+  // Bits 4 and 5 of the codes, [rows, cols / 8] each.
+  std::vector<uint8_t> planes[2];
+  for (int bit = 4; bit < bits && !q8; ++bit)
+    planes[bit - 4].assign(rows * (cols / 8), 0);
   for (int64_t r = 0; r < rows; ++r) {
     const float *row = values.data() + r * cols;
     for (int64_t g = 0; g < cols / G; ++g) {
-      float d = quantizeQ4Group(row + g * G, codes.data() + g * G);
+      float d = quantizeGroup(row + g * G, codes.data() + g * G, bits);
       scales[r * (cols / G) + g] = d;
       if (std::isinf(d) && problem.empty()) {
         float m = 0;
         for (int64_t j = 0; j < G; ++j)
           m = std::max(m, std::fabs(row[g * G + j]));
         problem = llvm::formatv(
-                      "--weights=q4: tensor '{0}' row {1} has a weight of "
-                      "magnitude {2:e}, beyond what a group's f16 scale can "
-                      "hold (8 x 65504); use --weights=int8, fp16 or fp32",
-                      name, r, m)
+                      "--weights={0}: tensor '{1}' row {2} has a weight of "
+                      "magnitude {3:e}, beyond what a group's f16 scale can "
+                      "hold ({4} x 65504); use --weights=int8, fp16 or fp32",
+                      format, name, r, m, q8 ? 127 : 1 << (bits - 1))
                       .str();
       }
     }
     size_t at = staging.size();
-    staging.resize(at + cols / 2);
-    for (int64_t g = 0; g < cols / G; ++g)
-      for (int64_t j = 0; j < G / 2; ++j)
-        staging[at + g * (G / 2) + j] =
-            codes[g * G + j] | codes[g * G + G / 2 + j] << 4;
+    if (q8) {
+      staging.resize(at + cols);
+      for (int64_t k = 0; k < cols; ++k)
+        staging[at + k] = (uint8_t)(codes[k] - 128);
+    } else {
+      staging.resize(at + cols / 2);
+      for (int64_t g = 0; g < cols / G; ++g)
+        for (int64_t j = 0; j < G / 2; ++j)
+          staging[at + g * (G / 2) + j] =
+              (codes[g * G + j] & 15) | (codes[g * G + G / 2 + j] & 15) << 4;
+      for (int bit = 4; bit < bits; ++bit)
+        for (int64_t k = 0; k < cols; ++k)
+          planes[bit - 4][r * (cols / 8) + k / 8] |= ((codes[k] >> bit) & 1)
+                                                     << (k % 8);
+    }
     if (staging.size() >= kStagingBytes)
       flush();
   }
   flush();
-  blob.entries.push_back({name, offset, {rows, cols / 2}, DType::Q4});
+  DType dtype = q8          ? DType::Q8
+                : bits == 4 ? DType::Q4
+                : bits == 5 ? DType::Q5
+                            : DType::Q6;
+  blob.entries.push_back({name, offset, {rows, q8 ? cols : cols / 2}, dtype});
+  for (int bit = 4; bit < bits && !q8; ++bit)
+    addBytes(name + ".bit" + std::to_string(bit), {rows, cols / 8},
+             planes[bit - 4], DType::I8);
   add(name + ".scale", {rows, cols / G}, scales, DType::F16);
 }
 

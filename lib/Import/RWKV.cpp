@@ -580,11 +580,9 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   blob.add("ln_out.w", {C}, get("ln_out.weight", {C}), DType::F32);
   blob.add("ln_out.b", {C}, get("ln_out.bias", {C}), DType::F32);
   // The perspectives head is no plain projection (it runs over every
-  // perspective before they are mixed): under q4 and q4k it is int8 (one
-  // scale per row, applied after the mix).
-  DType head = cfg.perspectives && (mat == DType::Q4 || mat == DType::Q4K)
-                   ? DType::I8
-                   : mat;
+  // perspective before they are mixed): under a group format it is int8
+  // (one scale per row, applied after the mix).
+  DType head = cfg.perspectives && isGroupFormat(format) ? DType::I8 : mat;
   blob.add("head", {V, C}, get("head.weight", {V, C}), head);
   if (cfg.perspectives)
     blob.add("convert3", {cfg.perspectives, C},

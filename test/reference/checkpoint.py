@@ -208,6 +208,39 @@ def q4_matrix(w, activation_block=32):
     return Int8Projection(deq, activation_block) if activation_block else deq
 
 
+def group_matrix(w, fmt, activation_block=32):
+    """One matrix as seqc's weights of group format `fmt` store it: q4 and
+    q4k as q4_matrix and q4k_matrix; q5 and q8 as GGML's Q5_0 and Q8_0
+    values (ggml_quants.py: q5, d = f16(m / -16) for the value m of largest
+    magnitude, codes clip(floor(w / d + 0.5) + 16, 0, 31); q8, d = f16(max
+    |w| / 127), codes clip(floor(w / d + 0.5), -127, 127)); q6 as q5 with
+    d = f16(m / -32) and codes clip(floor(w / d + 0.5) + 32, 0, 63). Per
+    group of 32 channels of a row; the products round their activations
+    per group of 32 (Int8Projection), unless `activation_block` is None."""
+    import ggml_quants
+    if fmt == "q4":
+        return q4_matrix(w, activation_block)
+    if fmt == "q4k":
+        return q4k_matrix(w, activation_block)
+    w = np.asarray(w, dtype=np.float32)
+    rows, cols = w.shape
+    if fmt == "q6":
+        b = w.reshape(-1, 32).astype(np.float64)
+        d = ggml_quants._signed_scale(b, 32).astype(np.float64)[:, None]
+        q = np.clip(ggml_quants.rnd(b / np.where(d != 0, d, 1)) + 32, 0, 63)
+        deq = ((q - 32) * d).reshape(rows, cols)
+    else:
+        name = {"q5": "q5_0", "q8": "q8_0"}[fmt]
+        deq = ggml_quants.decode(ggml_quants.encode(w, name), name, cols)
+    return Int8Projection(deq, activation_block) if activation_block else deq
+
+
+def group_roundtrip(weights, fmt, activation_block=32):
+    """The weights as `seqc compile --weights=FMT` stores them (a group
+    format: group_matrix); LoRA factors rounded to f16."""
+    return stored_weights(weights, lambda w: group_matrix(w, fmt, activation_block))
+
+
 def q4k_roundtrip(weights, activation_block=32):
     """The weights as `seqc compile --weights=q4k` stores them: each model
     projection as GGML's Q4_K values (q4k_matrix); LoRA factors rounded to
@@ -509,6 +542,9 @@ def random_rwkv4(args):
             stored = q4_roundtrip(stored, None if args.q4_f32_activations else 32)
         if args.q4k_reference:
             stored = q4k_roundtrip(stored, None if args.q4_f32_activations else 32)
+        if args.group_reference:
+            stored = group_roundtrip(stored, args.group_reference,
+                                     None if args.q4_f32_activations else 32)
         quant = (args.state_bits, args.state_group) if args.state_bits else None
         logits, state = rwkv_ref.rwkv4_forward(stored, tokens, state_quant=quant)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64),
@@ -543,6 +579,9 @@ def main():
     r.add_argument("--q4k-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's q4k weights store and compute them")
+    r.add_argument("--group-reference", choices=("q4", "q5", "q6", "q8", "q4k"),
+                   help="compute the --npz logits with the projections as "
+                        "seqc's weights of that group format store and compute them")
     r.add_argument("--q4-f32-activations", action="store_true",
                    help="with --q4-reference or --q4k-reference: f32 activations, as the "
                         "products without integer kernels (--int8-dot=none)")

@@ -81,7 +81,7 @@ def _unhighbits(qh):  # [blocks, 4] -> [blocks, 32] of 0/16
 
 
 def _enc_q8_0(b):
-    d = f16(np.abs(b).max(axis=1) / 127)
+    d = f16(np.abs(b).max(axis=1) / Q8_0_LEVELS)
     df = d.astype(np.float64)
     q = np.clip(rnd(b / np.where(df > 0, df, 1)[:, None]), -127, 127).astype(np.int8)
     return np.concatenate([f16bytes(d), q.view(np.uint8)], axis=1)
@@ -117,8 +117,15 @@ def _dec_q4_0(b):
     return (_unnibble(b[:, 2:]) - 8) * d
 
 
+# Likewise for Q5_0 (16: code 0) and Q8_0 (127: codes -127..127); fewer
+# levels write blocks whose largest code is not the extreme one
+# (gguf_writer.py --q5-0-levels, --q8-0-levels).
+Q5_0_LEVELS = 16
+Q8_0_LEVELS = 127
+
+
 def _enc_q5_0(b):
-    d = _signed_scale(b, 16)
+    d = _signed_scale(b, Q5_0_LEVELS)
     df = d.astype(np.float64)
     q = np.clip(rnd(b / np.where(df != 0, df, 1)[:, None]) + 16, 0, 31).astype(np.int64)
     return np.concatenate([f16bytes(d), _highbits(q), _nibbles(q & 15)], axis=1)

@@ -98,6 +98,12 @@ def main():
     ap.add_argument("--q4-0-levels", type=int, default=8,
                     help="Q4_0 blocks map their largest magnitude to this level "
                          "(7: no block has a code 0)")
+    ap.add_argument("--q5-0-levels", type=int, default=16,
+                    help="Q5_0 blocks map their largest magnitude to this level "
+                         "(15: no block has a code 0)")
+    ap.add_argument("--q8-0-levels", type=int, default=127,
+                    help="Q8_0 blocks map their largest magnitude to this code "
+                         "(100: codes beyond 100 unused)")
     ap.add_argument("--q4-k-levels", type=int,
                     help="Q4_K blocks by the min-max encoding, sub-block maxima "
                          "mapped to this code (13: codes 14 and 15 unused); "
@@ -105,6 +111,8 @@ def main():
     a = ap.parse_args()
     ggml_quants.Q4_0_LEVELS = a.q4_0_levels
     ggml_quants.Q4_K_LEVELS = a.q4_k_levels
+    ggml_quants.Q5_0_LEVELS = a.q5_0_levels
+    ggml_quants.Q8_0_LEVELS = a.q8_0_levels
     cfg = json.loads((Path(a.model) / "config.json").read_text())
     w = read_safetensors(Path(a.model) / "model.safetensors")
     H, K = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])

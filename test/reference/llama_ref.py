@@ -48,7 +48,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkpoint import Int8Projection, int8_matrix, q4_matrix, q4k_matrix, write_safetensors  # noqa: E402
+from checkpoint import (Int8Projection, group_matrix, int8_matrix, q4_matrix,  # noqa: E402
+                        q4k_matrix, write_safetensors)
 
 F32 = np.float32
 
@@ -381,9 +382,15 @@ INT8_MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weig
 class Llama:
     def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
                  int8=None, pre_rope_heads=0, key_block=0, calibration=None,
-                 balance=None, kv_rank=0, q4=False, activations=0, q4k=False):
+                 balance=None, kv_rank=0, q4=False, activations=0, q4k=False,
+                 group=None):
         self.cfg, self.w = load(model_dir)
-        if activations > 0 and not (q4 or q4k):
+        if group:
+            # Weights of a group format; activations as for q4 below.
+            block = None if activations < 0 else 32
+            self.w = {k: group_matrix(v, group, block) if k.endswith(INT8_MATRICES)
+                      else v for k, v in self.w.items()}
+        if activations > 0 and not (q4 or q4k or group):
             # The weights as they are, the activations rounded per block.
             self.w = {k: Int8Projection(v, activations) if k.endswith(INT8_MATRICES)
                       else v for k, v in self.w.items()}
@@ -589,6 +596,9 @@ def main():
     lg.add_argument("--q4", action="store_true",
                     help="the projections and head as seqc's q4 weights store and "
                          "compute them")
+    lg.add_argument("--group", choices=("q4", "q5", "q6", "q8", "q4k"),
+                    help="the projections and head as seqc's weights of that group "
+                         "format store and compute them")
     lg.add_argument("--q4k", action="store_true",
                     help="the projections and head as seqc's q4k weights store and "
                          "compute them")
@@ -617,7 +627,7 @@ def main():
               args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0,
               args.rotate_kv_block, args.kv_calibration, args.kv_balance,
               args.kv_rank, getattr(args, "q4", False), getattr(args, "activations", 0),
-              getattr(args, "q4k", False))
+              getattr(args, "q4k", False), getattr(args, "group", None))
     if args.cmd == "calibrate":
         toks = [int(t) for t in args.tokens.split(",")]
         absmax = np.zeros((m.L, m.Hk, m.D))

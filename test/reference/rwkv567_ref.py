@@ -766,6 +766,8 @@ def _random(args):
             stored = checkpoint.q4_roundtrip(stored)
         if args.q4k_reference:
             stored = checkpoint.q4k_roundtrip(stored)
+        if args.group_reference:
+            stored = checkpoint.group_roundtrip(stored, args.group_reference)
         quant = ((args.state_bits, args.state_group, args.state_rotate)
                  if args.state_bits else None)
         logits = forward(args.version, stored, tokens, state_quant=quant)
@@ -799,6 +801,9 @@ def main(argv=None):
     r.add_argument("--q4-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's q4 weights store and compute them")
+    r.add_argument("--group-reference", choices=("q4", "q5", "q6", "q8", "q4k"),
+                   help="compute the --npz logits with the projections as "
+                        "seqc's weights of that group format store and compute them")
     r.add_argument("--q4k-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's q4k weights store and compute them")

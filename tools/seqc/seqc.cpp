@@ -105,6 +105,15 @@ cl::opt<seqc::WeightFormat> weights(
                clEnumValN(seqc::WeightFormat::Q4, "q4",
                           "4-bit integers, one f16 scale per 32 input "
                           "channels (GGML Q4_0's values)"),
+               clEnumValN(seqc::WeightFormat::Q5, "q5",
+                          "5-bit integers, one f16 scale per 32 input "
+                          "channels (GGML Q5_0's values)"),
+               clEnumValN(seqc::WeightFormat::Q6, "q6",
+                          "6-bit integers, one f16 scale per 32 input "
+                          "channels"),
+               clEnumValN(seqc::WeightFormat::Q8, "q8",
+                          "8-bit integers, one f16 scale per 32 input "
+                          "channels (GGML Q8_0's values)"),
                clEnumValN(seqc::WeightFormat::Q4K, "q4k",
                           "4-bit integers, 6-bit scales and minima per 32 "
                           "input channels under f16 factors per 256 (GGML "

@@ -10,22 +10,29 @@ using namespace mlir;
 
 namespace {
 
-/// The maps of a q4 product over loops (n, t, k): x, w, d, out; of a q4k
-/// product: x, w, sc, m, d, dmin, out.
-SmallVector<AffineMap> q4Maps(MLIRContext *c, bool q4k = false) {
+/// The maps of a group product over loops (n, t, k): x, w, the bit planes
+/// (q5, q6), then d (q4 .. q8) or sc, m, d, dmin (q4k), out.
+SmallVector<AffineMap> q4Maps(MLIRContext *c, seq::GroupFormat format) {
   AffineExpr n = getAffineDimExpr(0, c), t = getAffineDimExpr(1, c),
              k = getAffineDimExpr(2, c);
   AffineExpr packed =
       k.floorDiv(seq::kQ4Group) * (seq::kQ4Group / 2) + k % (seq::kQ4Group / 2);
+  auto map = [&](AffineExpr col) { return AffineMap::get(3, 0, {n, col}, c); };
   AffineMap x = AffineMap::get(3, 0, {t, k}, c),
-            w = AffineMap::get(3, 0, {n, packed}, c),
-            group = AffineMap::get(3, 0, {n, k.floorDiv(seq::kQ4Group)}, c),
+            group = map(k.floorDiv(seq::kQ4Group)),
             out = AffineMap::get(3, 0, {t, n}, c);
-  if (!q4k)
-    return {x, w, group, out};
-  AffineMap super =
-      AffineMap::get(3, 0, {n, k.floorDiv(seq::kQ4KSuperBlock)}, c);
-  return {x, w, group, group, super, super, out};
+  SmallVector<AffineMap> maps = {x};
+  maps.push_back(format == seq::GroupFormat::Q8 ? map(k) : map(packed));
+  for (int64_t b = 4; b < seq::codeBits(format); ++b)
+    if (format != seq::GroupFormat::Q8)
+      maps.push_back(map(k.floorDiv(8)));
+  maps.push_back(group);
+  if (format == seq::GroupFormat::Q4K) {
+    AffineMap super = map(k.floorDiv(seq::kQ4KSuperBlock));
+    llvm::append_values(maps, group, super, super);
+  }
+  maps.push_back(out);
+  return maps;
 }
 
 SmallVector<utils::IteratorType> q4Iterators() {
@@ -77,16 +84,15 @@ bool isNibbleShift(Value v) {
   return index && index.getDim() == 2;
 }
 
-/// The code of channel k as f32: uitofp((w >> shift) & 15).
-Value buildCode(OpBuilder &nb, Location nl, Value w) {
-  Type i8 = nb.getI8Type(), f32 = nb.getF32Type();
+/// Bits 0..3 of channel k's code: (w >> shift) & 15, with k = `k`.
+Value buildNibble(OpBuilder &nb, Location nl, Value k, Value w) {
+  Type i8 = nb.getI8Type();
   auto index = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(nb, nl, v);
   };
   auto byte = [&](int64_t v) -> Value {
     return arith::ConstantIntOp::create(nb, nl, i8, v);
   };
-  Value k = linalg::IndexOp::create(nb, nl, 2);
   Value group = index(seq::kQ4Group);
   Value inGroup = arith::RemUIOp::create(nb, nl, k, group);
   Value halfGroup = index(seq::kQ4Group / 2);
@@ -96,20 +102,74 @@ Value buildCode(OpBuilder &nb, Location nl, Value w) {
   Value shift = arith::MulIOp::create(nb, nl, halfByte, four);
   Value shifted = arith::ShRUIOp::create(nb, nl, w, shift);
   Value mask = byte(15);
-  Value code = arith::AndIOp::create(nb, nl, shifted, mask);
+  return arith::AndIOp::create(nb, nl, shifted, mask);
+}
+
+/// The code of channel k as f32: the nibble of `w`, with bit 4 + i from
+/// plane `bits[i]` ((bits[i] >> (k % 8)) & 1), unsigned.
+Value buildCode(OpBuilder &nb, Location nl, Value w, ValueRange bits = {}) {
+  Type i8 = nb.getI8Type(), f32 = nb.getF32Type();
+  Value k = linalg::IndexOp::create(nb, nl, 2);
+  Value code = buildNibble(nb, nl, k, w);
+  if (!bits.empty()) {
+    Value eight = arith::ConstantIndexOp::create(nb, nl, 8);
+    Value inByte = arith::RemUIOp::create(nb, nl, k, eight);
+    Value bitShift = arith::IndexCastOp::create(nb, nl, i8, inByte);
+    for (auto [i, plane] : llvm::enumerate(bits)) {
+      Value shifted = arith::ShRUIOp::create(nb, nl, plane, bitShift);
+      Value one = arith::ConstantIntOp::create(nb, nl, i8, 1);
+      Value bit = arith::AndIOp::create(nb, nl, shifted, one);
+      Value at = arith::ConstantIntOp::create(nb, nl, i8, 4 + i);
+      Value high = arith::ShLIOp::create(nb, nl, bit, at);
+      code = arith::OrIOp::create(nb, nl, code, high);
+    }
+  }
   return arith::UIToFPOp::create(nb, nl, f32, code);
 }
 
-/// Whether `codeF` is buildCode's value of `wArg`.
-bool isCode(Value codeF, Value wArg) {
-  auto toFloat = codeF.getDefiningOp<arith::UIToFPOp>();
-  auto code =
-      toFloat ? commuted<arith::AndIOp>(toFloat.getIn(),
-                                        [](Value v) { return isInt(v, 15); })
-              : std::nullopt;
+/// Whether `v` is i8(k % 8), with k the reduction index.
+bool isBitShift(Value v) {
+  auto cast = v.getDefiningOp<arith::IndexCastOp>();
+  auto rem =
+      cast ? cast.getIn().getDefiningOp<arith::RemUIOp>() : arith::RemUIOp();
+  auto index = rem && isInt(rem.getRhs(), 8)
+                   ? rem.getLhs().getDefiningOp<linalg::IndexOp>()
+                   : linalg::IndexOp();
+  return index && index.getDim() == 2;
+}
+
+/// Whether `v` is ((`plane` >> (k % 8)) & 1) << `at`.
+bool isPlaneBit(Value v, Value plane, int64_t at) {
+  auto shl = v.getDefiningOp<arith::ShLIOp>();
+  if (!shl || !isInt(shl.getRhs(), at))
+    return false;
+  auto bit = commuted<arith::AndIOp>(shl.getLhs(),
+                                     [](Value a) { return isInt(a, 1); });
   auto shifted =
-      code ? code->second.getDefiningOp<arith::ShRUIOp>() : arith::ShRUIOp();
-  return shifted && shifted.getLhs() == wArg && isNibbleShift(shifted.getRhs());
+      bit ? bit->second.getDefiningOp<arith::ShRUIOp>() : arith::ShRUIOp();
+  return shifted && shifted.getLhs() == plane && isBitShift(shifted.getRhs());
+}
+
+/// Whether `code` (i8) is buildCode's integer code of `wArg` and `bits`.
+bool isCodeBits(Value code, Value wArg, ArrayRef<Value> bits) {
+  if (bits.empty()) {
+    auto nibble =
+        commuted<arith::AndIOp>(code, [](Value v) { return isInt(v, 15); });
+    auto shifted = nibble ? nibble->second.getDefiningOp<arith::ShRUIOp>()
+                          : arith::ShRUIOp();
+    return shifted && shifted.getLhs() == wArg &&
+           isNibbleShift(shifted.getRhs());
+  }
+  int64_t at = 4 + bits.size() - 1;
+  auto joined = commuted<arith::OrIOp>(
+      code, [&](Value v) { return isPlaneBit(v, bits.back(), at); });
+  return joined && isCodeBits(joined->second, wArg, bits.drop_back());
+}
+
+/// Whether `codeF` is buildCode's value of `wArg` and `bits`.
+bool isCode(Value codeF, Value wArg, ArrayRef<Value> bits = {}) {
+  auto toFloat = codeF.getDefiningOp<arith::UIToFPOp>();
+  return toFloat && isCodeBits(toFloat.getIn(), wArg, bits);
 }
 
 /// Whether `v` is extf(`arg`).
@@ -131,15 +191,21 @@ bool isScaledCount(Value v, Value factor, Value count) {
   return mul && isUnsignedOf(mul->second, count);
 }
 
+/// A table operand of a group product: its element type and the channels
+/// of K each of its columns covers (its width is ceil(K / per)).
+struct Table {
+  Type type;
+  int64_t per;
+};
+
 /// Whether the product's operands have the form's types and shapes: x [T,
-/// K] f32 with K static, positive and a multiple of 32, w [N, K / 2] i8,
-/// the group tables [N, K / 32] and super-block ones [N, ceil(K / 256)] of
-/// the given element types, out [T, N] f32.
-bool hasQ4Operands(linalg::GenericOp op, ArrayRef<Type> groupTypes,
-                   ArrayRef<Type> superTypes) {
+/// K] f32 with K static, positive and a multiple of 32, w [N, K / `perByte`]
+/// i8, then `tables`, out [T, N] f32.
+bool hasQ4Operands(linalg::GenericOp op, int64_t perByte,
+                   ArrayRef<Table> tables) {
   auto shaped = [&](Value v) { return dyn_cast<ShapedType>(v.getType()); };
   auto ins = op.getDpsInputs();
-  if (ins.size() != 2 + groupTypes.size() + superTypes.size())
+  if (ins.size() != 2 + tables.size())
     return false;
   ShapedType x = shaped(ins[0]), w = shaped(ins[1]),
              y = shaped(op.getDpsInits()[0]);
@@ -149,15 +215,12 @@ bool hasQ4Operands(linalg::GenericOp op, ArrayRef<Type> groupTypes,
     return false;
   int64_t K = x.getDimSize(1);
   if (ShapedType::isDynamic(K) || K <= 0 || K % seq::kQ4Group ||
-      w.getDimSize(1) != K / 2)
+      w.getDimSize(1) != K / perByte)
     return false;
-  int64_t supers = llvm::divideCeil(K, seq::kQ4KSuperBlock);
-  for (auto [i, type] :
-       llvm::enumerate(llvm::concat<const Type>(groupTypes, superTypes))) {
+  for (auto [i, table] : llvm::enumerate(tables)) {
     ShapedType t = shaped(ins[2 + i]);
-    int64_t want = i < groupTypes.size() ? K / seq::kQ4Group : supers;
-    if (!t || t.getRank() != 2 || t.getElementType() != type ||
-        t.getDimSize(1) != want)
+    if (!t || t.getRank() != 2 || t.getElementType() != table.type ||
+        t.getDimSize(1) != llvm::divideCeil(K, table.per))
       return false;
   }
   return true;
@@ -197,18 +260,54 @@ buildProduct(OpBuilder &b, Location loc, ValueRange ins, Value out,
       });
 }
 
+int64_t seq::codeBits(GroupFormat format) {
+  switch (format) {
+  case GroupFormat::Q4:
+  case GroupFormat::Q4K:
+    return 4;
+  case GroupFormat::Q5:
+    return 5;
+  case GroupFormat::Q6:
+    return 6;
+  case GroupFormat::Q8:
+    return 8;
+  }
+  llvm_unreachable("unknown group format");
+}
+
 linalg::GenericOp seq::buildQ4Product(OpBuilder &b, Location loc, Value x,
+                                      Value w, ValueRange bits, Value d,
+                                      Value out) {
+  assert(bits.size() <= 2 && "q4, q5 or q6");
+  auto format = bits.empty()       ? GroupFormat::Q4
+                : bits.size() == 1 ? GroupFormat::Q5
+                                   : GroupFormat::Q6;
+  SmallVector<Value> ins = {x, w};
+  llvm::append_range(ins, bits);
+  ins.push_back(d);
+  int64_t planes = bits.size();
+  return buildProduct(
+      b, loc, ins, out, q4Maps(b.getContext(), format),
+      [planes](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+        Type f32 = nb.getF32Type();
+        Value codeF = buildCode(nb, nl, a[1], a.slice(2, planes));
+        Value middle = arith::ConstantFloatOp::create(
+            nb, nl, cast<FloatType>(f32), APFloat(float(8 << planes)));
+        Value centered = arith::SubFOp::create(nb, nl, codeF, middle);
+        Value scale = arith::ExtFOp::create(nb, nl, f32, a[2 + planes]);
+        return arith::MulFOp::create(nb, nl, centered, scale);
+      });
+}
+
+linalg::GenericOp seq::buildQ8Product(OpBuilder &b, Location loc, Value x,
                                       Value w, Value d, Value out) {
-  return buildProduct(b, loc, ValueRange{x, w, d}, out, q4Maps(b.getContext()),
+  return buildProduct(b, loc, ValueRange{x, w, d}, out,
+                      q4Maps(b.getContext(), GroupFormat::Q8),
                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
                         Type f32 = nb.getF32Type();
-                        Value codeF = buildCode(nb, nl, a[1]);
-                        Value eight = arith::ConstantFloatOp::create(
-                            nb, nl, cast<FloatType>(f32), APFloat(8.0f));
-                        Value centered =
-                            arith::SubFOp::create(nb, nl, codeF, eight);
+                        Value code = arith::SIToFPOp::create(nb, nl, f32, a[1]);
                         Value scale = arith::ExtFOp::create(nb, nl, f32, a[2]);
-                        return arith::MulFOp::create(nb, nl, centered, scale);
+                        return arith::MulFOp::create(nb, nl, code, scale);
                       });
 }
 
@@ -216,7 +315,7 @@ linalg::GenericOp seq::buildQ4KProduct(OpBuilder &b, Location loc, Value x,
                                        Value w, Value sc, Value m, Value d,
                                        Value dmin, Value out) {
   return buildProduct(b, loc, ValueRange{x, w, sc, m, d, dmin}, out,
-                      q4Maps(b.getContext(), /*q4k=*/true),
+                      q4Maps(b.getContext(), GroupFormat::Q4K),
                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
                         Type f32 = nb.getF32Type();
                         Value codeF = buildCode(nb, nl, a[1]);
@@ -245,32 +344,70 @@ static Value productWeight(linalg::GenericOp op) {
   return term ? term->second : Value();
 }
 
-bool seq::isQ4Product(linalg::GenericOp op) {
+/// Whether `op` is buildQ4Product's product with `planes` bit planes.
+static bool isQ4Product(linalg::GenericOp op, int64_t planes) {
   MLIRContext *c = op.getContext();
-  if (op.getNumDpsInits() != 1 || op.getIndexingMapsArray() != q4Maps(c) ||
+  auto format = planes == 0   ? seq::GroupFormat::Q4
+                : planes == 1 ? seq::GroupFormat::Q5
+                              : seq::GroupFormat::Q6;
+  SmallVector<Table> tables(planes, Table{IntegerType::get(c, 8), 8});
+  tables.push_back({Float16Type::get(c), seq::kQ4Group});
+  // The ops: the code's 8 (2 more with planes, then 4 per plane), then
+  // (code - middle) * extf(d), the term, the sum.
+  int64_t ops = 13 + (planes ? 2 + 4 * planes : 0);
+  if (op.getNumDpsInits() != 1 ||
+      op.getIndexingMapsArray() != q4Maps(c, format) ||
       op.getIteratorTypesArray() != q4Iterators() ||
-      !hasQ4Operands(op, {Float16Type::get(c)}, {}) || !hasBodyOps(op, 13))
+      !hasQ4Operands(op, 2, tables) || !hasBodyOps(op, ops))
     return false;
-  // The 13 ops: the code's 8, then (code - 8) * extf(d), the term, the sum.
   Block *body = op.getBody();
-  Value wArg = body->getArgument(1), dArg = body->getArgument(2);
+  Value wArg = body->getArgument(1), dArg = body->getArgument(2 + planes);
+  SmallVector<Value> bits;
+  for (int64_t i = 0; i < planes; ++i)
+    bits.push_back(body->getArgument(2 + i));
   Value weight = productWeight(op);
   auto scaled = weight ? commuted<arith::MulFOp>(
                              weight, [&](Value v) { return isExtOf(v, dArg); })
                        : std::nullopt;
   auto centered =
       scaled ? scaled->second.getDefiningOp<arith::SubFOp>() : arith::SubFOp();
-  return centered && isFloat(centered.getRhs(), 8.0) &&
-         isCode(centered.getLhs(), wArg);
+  return centered && isFloat(centered.getRhs(), 8 << planes) &&
+         isCode(centered.getLhs(), wArg, bits);
 }
 
-bool seq::isQ4KProduct(linalg::GenericOp op) {
+/// Whether `op` is buildQ8Product's product.
+static bool isQ8Product(linalg::GenericOp op) {
+  MLIRContext *c = op.getContext();
+  if (op.getNumDpsInits() != 1 ||
+      op.getIndexingMapsArray() != q4Maps(c, seq::GroupFormat::Q8) ||
+      op.getIteratorTypesArray() != q4Iterators() ||
+      !hasQ4Operands(op, 1, {{Float16Type::get(c), seq::kQ4Group}}) ||
+      !hasBodyOps(op, 5))
+    return false;
+  // The 5 ops: sitofp(w) * extf(d), the term, the sum.
+  Block *body = op.getBody();
+  Value wArg = body->getArgument(1), dArg = body->getArgument(2);
+  Value weight = productWeight(op);
+  auto scaled = weight ? commuted<arith::MulFOp>(
+                             weight, [&](Value v) { return isExtOf(v, dArg); })
+                       : std::nullopt;
+  auto code = scaled ? scaled->second.getDefiningOp<arith::SIToFPOp>()
+                     : arith::SIToFPOp();
+  return code && code.getIn() == wArg;
+}
+
+static bool isQ4KProduct(linalg::GenericOp op) {
   MLIRContext *c = op.getContext();
   Type i8 = IntegerType::get(c, 8), f16 = Float16Type::get(c);
   if (op.getNumDpsInits() != 1 ||
-      op.getIndexingMapsArray() != q4Maps(c, /*q4k=*/true) ||
+      op.getIndexingMapsArray() != q4Maps(c, seq::GroupFormat::Q4K) ||
       op.getIteratorTypesArray() != q4Iterators() ||
-      !hasQ4Operands(op, {i8, i8}, {f16, f16}) || !hasBodyOps(op, 18))
+      !hasQ4Operands(op, 2,
+                     {{i8, seq::kQ4Group},
+                      {i8, seq::kQ4Group},
+                      {f16, seq::kQ4KSuperBlock},
+                      {f16, seq::kQ4KSuperBlock}}) ||
+      !hasBodyOps(op, 18))
     return false;
   // The 18 ops: the code's 8, d * sc and dmin * m (3 each), code * step,
   // minus the offset, the term, the sum.
@@ -285,4 +422,28 @@ bool seq::isQ4KProduct(linalg::GenericOp op) {
   auto scaled = commuted<arith::MulFOp>(
       diff.getLhs(), [&](Value v) { return isScaledCount(v, dArg, scArg); });
   return scaled && isCode(scaled->second, wArg);
+}
+
+std::optional<seq::GroupFormat> seq::matchGroupProduct(linalg::GenericOp op) {
+  switch (op.getNumDpsInputs()) {
+  case 3:
+    if (isQ4Product(op, 0))
+      return GroupFormat::Q4;
+    if (isQ8Product(op))
+      return GroupFormat::Q8;
+    break;
+  case 4:
+    if (isQ4Product(op, 1))
+      return GroupFormat::Q5;
+    break;
+  case 5:
+    if (isQ4Product(op, 2))
+      return GroupFormat::Q6;
+    break;
+  case 6:
+    if (isQ4KProduct(op))
+      return GroupFormat::Q4K;
+    break;
+  }
+  return std::nullopt;
 }

@@ -16,6 +16,20 @@
 //     k % 32 < 16, in its high nibble otherwise (Q4_0's order, so a GGUF
 //     Q4_0 tensor keeps its codes byte for byte).
 //
+// The q5 and q6 formats (`--weights=q5`, `q6`) add high bits to q4's codes:
+//   - groups of 32 channels with an f16 scale d[n, g] and codes c in
+//     0..2^B - 1 (B = 5, 6): W[n, k] = d[n, k / 32] * (c[n, k] - 2^(B-1))
+//     (q5 is GGML Q5_0's values);
+//   - bits 0..3 of the codes packed as q4's, and each higher bit b (4, 5)
+//     as a plane of its own, [N, K / 8] bytes: bit k % 8 of byte
+//     (n, k / 8) is bit b of c[n, k] (a group's four bytes are GGML
+//     Q5_0's qh, least significant byte first, so that a GGUF Q5_0 tensor
+//     keeps its codes byte for byte).
+//
+// The q8 format (`--weights=q8`) is GGML Q8_0's with the scales apart:
+// groups of 32 channels with an f16 scale d[n, g], and signed codes as
+// bytes w[n, k] in -127..127: W[n, k] = d[n, k / 32] * w[n, k].
+//
 // The q4k format (`--weights=q4k`) is GGML Q4_K's values with the codes in
 // the q4 layout above:
 //   - sub-blocks of 32 channels along K, each with a 6-bit scale sc[n, g]
@@ -38,21 +52,30 @@
 
 namespace mlir::seq {
 
-/// Channels per scale of a q4 weight (and per sub-block of a q4k one).
+/// Channels per scale of a q4, q5, q6 or q8 weight (and per sub-block of a
+/// q4k one).
 constexpr int64_t kQ4Group = 32;
 /// Channels per super-block of a q4k weight.
 constexpr int64_t kQ4KSuperBlock = 256;
 
-/// out[t, n] + sum_k x[t, k] * d[n, k / 32] * (c[n, k] - 8), with the codes
-/// c unpacked from `w` as above: x [T, K] f32, w [N, K / 2] i8, d [N, K /
-/// 32] f16, out [T, N] f32; tensors (the result is the op's) or memrefs.
-linalg::GenericOp buildQ4Product(OpBuilder &b, Location loc, Value x, Value w,
-                                 Value d, Value out);
+/// The weight formats of the group products below.
+enum class GroupFormat { Q4, Q5, Q6, Q8, Q4K };
 
-/// Whether `op` is a product buildQ4Product makes (after canonicalization,
-/// which moves the body's constants out and may swap commutative operands),
-/// on f32 activations of a static reduction length K.
-bool isQ4Product(linalg::GenericOp op);
+/// Bits of a format's codes (4 for q4k).
+int64_t codeBits(GroupFormat format);
+
+/// out[t, n] + sum_k x[t, k] * d[n, k / 32] * (c[n, k] - 2^(B-1)), with
+/// the codes c unpacked from `w` and the bit planes `bits` (none for q4,
+/// bit 4 for q5, bits 4 and 5 for q6) as above: x [T, K] f32, w [N, K / 2]
+/// i8, each plane [N, K / 8] i8, d [N, K / 32] f16, out [T, N] f32;
+/// tensors (the result is the op's) or memrefs.
+linalg::GenericOp buildQ4Product(OpBuilder &b, Location loc, Value x, Value w,
+                                 ValueRange bits, Value d, Value out);
+
+/// out[t, n] + sum_k x[t, k] * d[n, k / 32] * w[n, k], the q8 product: x
+/// [T, K] f32, w [N, K] i8, d [N, K / 32] f16, out [T, N] f32.
+linalg::GenericOp buildQ8Product(OpBuilder &b, Location loc, Value x, Value w,
+                                 Value d, Value out);
 
 /// out[t, n] + sum_k x[t, k] * (d[n, k / 256] * sc[n, k / 32] * c[n, k] -
 /// dmin[n, k / 256] * m[n, k / 32]), the q4k product: x [T, K] f32, w [N,
@@ -62,9 +85,11 @@ linalg::GenericOp buildQ4KProduct(OpBuilder &b, Location loc, Value x, Value w,
                                   Value sc, Value m, Value d, Value dmin,
                                   Value out);
 
-/// Whether `op` is a product buildQ4KProduct makes (after canonicalization),
-/// on f32 activations of a static reduction length K, a multiple of 32.
-bool isQ4KProduct(linalg::GenericOp op);
+/// The format of `op` if it is a product one of the builders above makes
+/// (after canonicalization, which moves the body's constants out and may
+/// swap commutative operands), on f32 activations of a static reduction
+/// length K, a multiple of 32.
+std::optional<GroupFormat> matchGroupProduct(linalg::GenericOp op);
 
 } // namespace mlir::seq
 

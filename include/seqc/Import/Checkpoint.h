@@ -27,14 +27,15 @@
 namespace seqc {
 
 /// Element types of checkpoint tensors (F32, F16, BF16) and of prepared
-/// weights (I8: int8 matrices, and the byte tables of Q4K; Q4 and Q4K:
-/// 4-bit matrices, whose entry holds the packed codes as bytes, [N, K / 2],
-/// see dialects/Seq/IR/SeqQ4Product.h).
-enum class DType { F32, F16, BF16, I8, Q4, Q4K };
+/// weights (I8: int8 matrices, and the byte tables of Q4K and the bit
+/// planes of Q5 and Q6; Q4, Q5, Q6 and Q4K: matrices whose entry holds
+/// bits 0..3 of the codes packed as bytes, [N, K / 2]; Q8: signed codes,
+/// [N, K]; see dialects/Seq/IR/SeqQ4Product.h).
+enum class DType { F32, F16, BF16, I8, Q4, Q5, Q6, Q8, Q4K };
 
-/// "f32", "f16", "bf16", "i8", "q4" or "q4k".
+/// "f32", "f16", "bf16", "i8", "q4", "q5", "q6", "q8" or "q4k".
 llvm::StringRef dtypeName(DType dtype);
-/// Bytes per element (Q4, Q4K: per stored byte of packed codes).
+/// Bytes per element (Q4, Q5, Q6, Q8, Q4K: per stored byte of codes).
 unsigned dtypeSize(DType dtype);
 
 /// A GGML block-quantized type (GGUF files): `values` consecutive elements

@@ -297,16 +297,15 @@ seqc::createCPUTarget(const TargetOptions &options) {
   if (!vectorWidth)
     return vectorWidth.takeError();
   CPUPipelineOptions pipeline;
-  bool fourBit = options.weights == WeightFormat::Q4 ||
-                 options.weights == WeightFormat::Q4K;
-  if (options.weights == WeightFormat::Int8 || fourBit)
+  bool grouped = isGroupFormat(options.weights);
+  if (options.weights == WeightFormat::Int8 || grouped)
     pipeline.int8Kernel = *kernel;
   if (o.activationBlock <= 0 || o.activationBlock % 4)
     return createStringError(
         "--activation-block=" + std::to_string(o.activationBlock) +
         ": expected a positive multiple of 4");
-  // q4 and q4k products round their activations per weight group.
-  if (fourBit && o.activationBlock != mlir::seq::kQ4Group)
+  // Group products round their activations per weight group.
+  if (grouped && o.activationBlock != mlir::seq::kQ4Group)
     return createStringError(
         "--activation-block=" + std::to_string(o.activationBlock) +
         ": --weights=" + stringifyWeightFormat(options.weights) +

@@ -201,7 +201,7 @@ bool seqc::neuro::isDenseProduct(linalg::LinalgOp op) {
   if (linalg::isaContractionOpInterface(op))
     return true;
   auto g = dyn_cast<linalg::GenericOp>(op.getOperation());
-  return g && (seq::isQ4Product(g) || seq::isQ4KProduct(g));
+  return g && seq::matchGroupProduct(g);
 }
 
 bool seqc::neuro::readsSpikes(linalg::LinalgOp op) {

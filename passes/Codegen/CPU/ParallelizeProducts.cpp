@@ -2,8 +2,8 @@
 //
 // The generic part of the CPU products: which products run on all threads,
 // tiles of prefill products, reductions into register accumulators. Int8
-// and q4/q4k products go to the integer kernels of X86Int8Kernels.cpp and
-// X86Q4Kernels.cpp when asked.
+// and group products (q4 .. q8, q4k) go to the integer kernels of
+// X86Int8Kernels.cpp and X86Q4Kernels.cpp when asked.
 //
 //===----------------------------------------------------------------------===//
 
@@ -243,9 +243,10 @@ struct SeqParallelizeProductsPass
         auto w = op.getDpsInputs().size() > 1
                      ? dyn_cast<MemRefType>(op.getDpsInputs()[1].getType())
                      : MemRefType();
-        // A q4 or q4k weight holds two elements a byte.
+        // A q4, q5, q6 or q4k weight holds two elements a byte.
         int64_t elements = w && w.hasStaticShape() ? w.getNumElements() : 0;
-        if (seq::isQ4Product(op) || seq::isQ4KProduct(op))
+        if (auto format = seq::matchGroupProduct(op);
+            format && *format != seq::GroupFormat::Q8)
           elements *= 2;
         parallel = minDecodeElements > 0 && elements >= minDecodeElements;
       }
@@ -277,13 +278,12 @@ struct SeqParallelizeProductsPass
     }
     for (auto [op, parallel] : products) {
       rewriter.setInsertionPoint(op);
-      if (int8Kernel != seqc::Int8Kernel::None &&
-          (seq::isQ4Product(op) || seq::isQ4KProduct(op))) {
+      if (int8Kernel != seqc::Int8Kernel::None && seq::matchGroupProduct(op)) {
         if (succeeded(lowerQ4Product(rewriter, op, int8Kernel, parallel))) {
           rewriter.eraseOp(op);
           continue;
         }
-        op.emitWarning() << "4-bit product left to the generic loops (int8-dot="
+        op.emitWarning() << "group product left to the generic loops (int8-dot="
                          << seqc::stringifyInt8Kernel(int8Kernel)
                          << "): its weight or scale rows are not contiguous";
       }

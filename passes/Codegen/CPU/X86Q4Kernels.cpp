@@ -26,6 +26,21 @@
 // -a Σ q per lane that each token computes once (a unit never straddles a
 // super-block: W divides its 8 sub-blocks).
 //
+// q5 and q6 products (codes of 5 and 6 bits standing for c - 16, c - 32)
+// take q4's units and corrections (-16 Σ q, -32 Σ q): a unit's high bits,
+// 4 bytes a group and plane, are spread over the nibbles' 16 W bytes by one
+// byte shuffle per plane and half (bytes 0-1 of a group for channels 0-15,
+// 2-3 for 16-31), tested against each byte's bit (1 << j % 8) and or-ed in
+// as 16 or 32; the codes stay below 64, so pairs of products stay far from
+// saturating.
+//
+// q8 products (GGML Q8_0's signed codes) take units of one vector of
+// groups in channel order (W = 2 with 64-byte vectors, else 1; one dot
+// product each). With VNNI the codes are made unsigned by flipping their
+// sign bit (c + 128) and the sums start from -128 Σ q; vpmaddubsw's pairs
+// of 255 · 127 would saturate, so AVX2 multiplies |c| by q with c's sign
+// (vpsignb), from zero.
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/Codegen/CPU/X86Q4Kernels.h"
@@ -47,18 +62,24 @@ using seqc::Int8Kernel;
 namespace {
 
 /// Consecutive units of `width` groups, from group `first`; their lanes in
-/// the activation buffers start at `lane`.
+/// the activation buffers start at `lane`. A group's codes take
+/// `groupBytes` bytes (16 packed, 32 for q8).
 struct Region {
-  int64_t first, units, width, lane;
+  int64_t first, units, width, lane, groupBytes;
+  /// Bytes of a unit's codes in a weight row.
+  int64_t codeBytes() const { return groupBytes * width; }
   /// Bytes of a unit's dot-product vectors, and 32-bit lanes.
-  int64_t bytes() const { return std::max<int64_t>(32, 16 * width); }
+  int64_t bytes() const { return std::max<int64_t>(32, codeBytes()); }
   int64_t lanes() const { return bytes() / 4; }
 };
 
 class Q4ProductLowering {
 public:
-  Q4ProductLowering(linalg::GenericOp op, Int8Kernel kernel)
-      : kernel(kernel), loc(op.getLoc()), q4k(op.getNumDpsInputs() == 6),
+  Q4ProductLowering(linalg::GenericOp op, seq::GroupFormat format,
+                    Int8Kernel kernel)
+      : kernel(kernel), loc(op.getLoc()), q4k(format == seq::GroupFormat::Q4K),
+        q8(format == seq::GroupFormat::Q8),
+        planes(q4k || q8 ? 0 : seq::codeBits(format) - 4),
         x(op.getDpsInputs()[0]), w(op.getDpsInputs()[1]),
         y(op.getDpsInits()[0]), xType(cast<MemRefType>(x.getType())),
         K(xType.getDimSize(1)) {
@@ -68,14 +89,20 @@ public:
       d = op.getDpsInputs()[4];
       dmin = op.getDpsInputs()[5];
     } else {
-      d = op.getDpsInputs()[2];
+      for (int64_t i = 0; i < planes; ++i)
+        bits.push_back(op.getDpsInputs()[2 + i]);
+      d = op.getDpsInputs()[2 + planes];
     }
     int64_t groups = K / kQ4Group, next = 0;
-    for (int64_t width : {kernel == Int8Kernel::AVX512VNNI ? 4 : 2, 2, 1}) {
+    bool wide = kernel == Int8Kernel::AVX512VNNI;
+    SmallVector<int64_t, 3> widths = {wide ? 4 : 2, 2, 1};
+    if (q8) // one vector of groups a unit
+      widths = {wide ? 2 : 1, 1};
+    for (int64_t width : widths) {
       int64_t units = (groups - next) / width;
       if (!units)
         continue;
-      regions.push_back({next, units, width, lanes});
+      regions.push_back({next, units, width, lanes, q8 ? 32 : 16});
       next += units * width;
       lanes += units * regions.back().lanes();
     }
@@ -83,7 +110,9 @@ public:
 
   /// Whether the kernel applies: contiguous rows of codes and scales.
   bool applies() const {
-    for (Value v : {w, d, sc, mins, dmin}) {
+    SmallVector<Value> operands = {w, d, sc, mins, dmin};
+    llvm::append_range(operands, bits);
+    for (Value v : operands) {
       if (!v)
         continue;
       SmallVector<int64_t> strides;
@@ -145,19 +174,33 @@ private:
   std::pair<Value, Value> rowScales(OpBuilder &b, Location l,
                                     const Region &region, Value n, Value group);
 
+  /// The unsigned codes of row `n`'s unit at `byte` for each of the unit's
+  /// dot products (q8 on AVX2: |c|, with `sign` set to c).
+  SmallVector<Value, 2> rowCodes(OpBuilder &b, Location l, const Region &region,
+                                 Value n, Value byte, Value group, Value &sign);
+
+  /// Whether the codes are signed, multiplied as |c| by q with c's sign.
+  bool signTrick() const { return q8 && kernel == Int8Kernel::AVX2; }
+  /// Whether the integer sums start from the per-lane corrections (codes
+  /// standing for c - middle).
+  bool centered() const { return !q4k && !signTrick(); }
+
   Int8Kernel kernel;
   Location loc;
-  bool q4k;
+  bool q4k, q8;
+  /// Bit planes of the codes (q5: 1, q6: 2).
+  int64_t planes;
   /// The operands: for q4k, also the sub-blocks' scales and minima and the
-  /// super-blocks' factors.
+  /// super-blocks' factors; for q5 and q6 the bit planes.
   Value x, w, d, y, sc, mins, dmin;
+  SmallVector<Value, 2> bits;
   MemRefType xType;
   int64_t K, lanes = 0;
   SmallVector<Region> regions;
   Value T, N;
   /// Per token: int8 codes ([T, K], in the kernels' order), and per unit
-  /// and 32-bit lane -8 · Σ q ([T, lanes] i32; q4k: -a · Σ q, f32) and the
-  /// scale a of the lane's group ([T, lanes] f32).
+  /// and 32-bit lane -middle · Σ q ([T, lanes] i32; q4k: -a · Σ q, f32) and
+  /// the scale a of the lane's group ([T, lanes] f32).
   Value codes, corrections, scales;
 };
 
@@ -178,8 +221,9 @@ void Q4ProductLowering::allocateActivations(RewriterBase &rewriter) {
 
 /// Unit `u` of `region` for token `t`: each group's codes
 /// (quantizeActivationBlock; channel 32 i + j of the unit goes to 16 i + j,
-/// plus 16 (W - 1) for j >= 16), the lanes' -8 · Σ q (dot products of the
-/// unit's codes with bytes of 8) and the lanes' scales.
+/// plus 16 (W - 1) for j >= 16; q8: kept in place), the lanes' -middle · Σ q
+/// (dot products of the unit's codes with bytes of the middle code) and the
+/// lanes' scales.
 void Q4ProductLowering::quantizeUnit(OpBuilder &b, Location l,
                                      const Region &region, Value t, Value u) {
   int64_t W = region.width, bytes = region.bytes(), unitLanes = region.lanes();
@@ -189,6 +233,12 @@ void Q4ProductLowering::quantizeUnit(OpBuilder &b, Location l,
     groupScales.push_back(seq::cpu::quantizeActivationBlock(
         b, l, x, t, offset(b, l, base, i * kQ4Group), kQ4Group,
         [&](OpBuilder &b, Value j, Value q) {
+          if (q8) {
+            Value at = offset(b, l, base, i * kQ4Group);
+            Value position = arith::AddIOp::create(b, l, at, j);
+            memref::StoreOp::create(b, l, q, codes, ValueRange{t, position});
+            return;
+          }
           Value high = arith::DivUIOp::create(b, l, j, index(b, 16));
           Value at = arith::AddIOp::create(
               b, l, j,
@@ -201,10 +251,12 @@ void Q4ProductLowering::quantizeUnit(OpBuilder &b, Location l,
   auto bytesType = dot.vec(bytes, b.getI8Type());
   auto laneType = dot.vec(unitLanes, b.getI32Type());
   Value zero = dot.splat(laneType, b.getI32IntegerAttr(0));
-  // Σ q per lane, times 8 for q4 (its codes stand for c - 8).
-  Value factors = dot.splat(bytesType, b.getI8IntegerAttr(q4k ? 1 : 8));
+  // Σ q per lane, times the middle code for codes standing for c - middle.
+  int64_t middle = q4k || signTrick() ? 1 : q8 ? 128 : 8 << planes;
+  Value factors =
+      dot.splat(bytesType, b.getI8IntegerAttr(static_cast<int8_t>(middle)));
   Value sums = zero;
-  for (int64_t h = 0; h < 16 * W * 2 / bytes; ++h) {
+  for (int64_t h = 0; h < kQ4Group * W / bytes && (q4k || centered()); ++h) {
     Value q = vector::LoadOp::create(
         b, l, bytesType, codes, ValueRange{t, offset(b, l, base, h * bytes)});
     sums = dot.dotSmallUnsigned(sums, factors, q);
@@ -262,12 +314,71 @@ std::pair<Value, Value> Q4ProductLowering::rowScales(OpBuilder &b, Location l,
   return {scaled(d, sc), scaled(dmin, mins)};
 }
 
+SmallVector<Value, 2> Q4ProductLowering::rowCodes(OpBuilder &b, Location l,
+                                                  const Region &region, Value n,
+                                                  Value byte, Value group,
+                                                  Value &sign) {
+  int64_t W = region.width, bytes = region.bytes();
+  Type i8 = b.getI8Type();
+  IntegerDot dot(b, l, kernel, bytes);
+  if (q8) {
+    Value c = vector::LoadOp::create(b, l, dot.vec(bytes, i8), w,
+                                     ValueRange{n, byte});
+    if (signTrick()) {
+      sign = c;
+      return {math::AbsIOp::create(b, l, c)};
+    }
+    Value flip = dot.splat(dot.vec(bytes, i8), b.getI8IntegerAttr(-128));
+    return {arith::XOrIOp::create(b, l, c, flip)};
+  }
+  auto packedType = dot.vec(16 * W, i8);
+  Value packed =
+      vector::LoadOp::create(b, l, packedType, w, ValueRange{n, byte});
+  Value mask = dot.splat(packedType, b.getI8IntegerAttr(15));
+  Value four = dot.splat(packedType, b.getI8IntegerAttr(4));
+  Value shifted = arith::ShRUIOp::create(b, l, packed, four);
+  Value halves[2] = {arith::AndIOp::create(b, l, packed, mask),
+                     arith::AndIOp::create(b, l, shifted, mask)};
+  // The planes' bits: byte 16 g + j of half h takes bit j % 8 of the
+  // plane's byte 4 g + 2 h + j / 8.
+  for (auto [p, plane] : llvm::enumerate(bits)) {
+    Value at = arith::MulIOp::create(b, l, group, index(b, 4));
+    Value high = vector::LoadOp::create(b, l, dot.vec(4 * W, i8), plane,
+                                        ValueRange{n, at});
+    SmallVector<int8_t> bitOf;
+    for (int64_t i = 0; i < 16 * W; ++i)
+      bitOf.push_back(static_cast<int8_t>(1 << (i % 8)));
+    Value bitMask = arith::ConstantOp::create(
+        b, l, DenseElementsAttr::get(packedType, ArrayRef<int8_t>(bitOf)));
+    Value zero = dot.splat(packedType, b.getI8IntegerAttr(0));
+    Value value = dot.splat(packedType, b.getI8IntegerAttr(16 << p));
+    for (int64_t h = 0; h < 2; ++h) {
+      SmallVector<int64_t> spread;
+      for (int64_t i = 0; i < 16 * W; ++i)
+        spread.push_back(4 * (i / 16) + 2 * h + i % 16 / 8);
+      Value spreadBytes = vector::ShuffleOp::create(b, l, high, high, spread);
+      Value tested = arith::AndIOp::create(b, l, spreadBytes, bitMask);
+      Value set =
+          arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne, tested, zero);
+      Value add = arith::SelectOp::create(b, l, set, value, zero);
+      halves[h] = arith::OrIOp::create(b, l, halves[h], add);
+    }
+  }
+  if (16 * W * 2 == bytes) {
+    // A single group: back into channel order, one dot product.
+    SmallVector<int64_t> both;
+    for (int64_t i = 0; i < bytes; ++i)
+      both.push_back(i);
+    return {vector::ShuffleOp::create(b, l, halves[0], halves[1], both)};
+  }
+  return {halves[0], halves[1]};
+}
+
 /// Unit `u` of `region` for the tile's rows `ns` and tokens `ts`: each
-/// row's 16 W bytes split into their nibbles once for all the tokens (a
-/// single group's put back into channel order), each token's codes,
-/// corrections and scales loaded once for all the rows; per output the
-/// dot products, one conversion to f32 and one multiply-add by the lanes'
-/// activation times weight scales.
+/// row's codes unpacked once for all the tokens (rowCodes), each token's
+/// codes, corrections and scales loaded once for all the rows; per output
+/// the dot products, one conversion to f32 and one multiply-add by the
+/// lanes' activation times weight scales.
 SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
                                                const Region &region, Value u,
                                                ArrayRef<Value> ns,
@@ -279,30 +390,19 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
   auto accType = dot.vec(unitLanes, f32);
   auto bytesType = dot.vec(bytes, i8);
   Value group = affine(b, l, region.first, u, W);
-  Value byte = affine(b, l, region.first * kQ4Group / 2, u, W * kQ4Group / 2);
+  Value byte =
+      affine(b, l, region.first * region.groupBytes, u, region.codeBytes());
   Value base = affine(b, l, region.first * kQ4Group, u, W * kQ4Group);
   Value lane = affine(b, l, region.lane, u, unitLanes);
-  int64_t parts = 16 * W * 2 / bytes; // dot products per unit: 2, or 1
-  // Per row: the unsigned codes of each dot product, and the lanes' scales.
+  int64_t parts = kQ4Group * W / bytes; // dot products per unit: 2, or 1
+  // Per row: the unsigned codes of each dot product (and for the sign
+  // trick the signed ones), and the lanes' scales.
   SmallVector<SmallVector<Value, 2>> wCodes;
-  SmallVector<Value> wScales, wMins;
+  SmallVector<Value> wSigns, wScales, wMins;
   for (Value n : ns) {
-    auto packedType = dot.vec(16 * W, i8);
-    Value packed =
-        vector::LoadOp::create(b, l, packedType, w, ValueRange{n, byte});
-    Value mask = dot.splat(packedType, b.getI8IntegerAttr(15));
-    Value four = dot.splat(packedType, b.getI8IntegerAttr(4));
-    Value shifted = arith::ShRUIOp::create(b, l, packed, four);
-    Value low = arith::AndIOp::create(b, l, packed, mask);
-    Value high = arith::AndIOp::create(b, l, shifted, mask);
-    if (parts == 2) {
-      wCodes.push_back({low, high});
-    } else {
-      SmallVector<int64_t> both;
-      for (int64_t i = 0; i < bytes; ++i)
-        both.push_back(i);
-      wCodes.push_back({vector::ShuffleOp::create(b, l, low, high, both)});
-    }
+    Value sign;
+    wCodes.push_back(rowCodes(b, l, region, n, byte, group, sign));
+    wSigns.push_back(sign);
     auto [laneScales, laneMins] = rowScales(b, l, region, n, group);
     wScales.push_back(laneScales);
     wMins.push_back(laneMins);
@@ -319,13 +419,19 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
                                corrections, ValueRange{ts[j], lane});
     Value a =
         vector::LoadOp::create(b, l, accType, scales, ValueRange{ts[j], lane});
-    // q4k's sums start from zero, q4's from -8 Σ q.
+    // q4k's sums (and the sign trick's) start from zero, the others' from
+    // -middle Σ q.
     Value start =
-        q4k ? dot.splat(dot.vec(unitLanes, i32), b.getI32IntegerAttr(0)) : corr;
+        centered() ? corr
+                   : dot.splat(dot.vec(unitLanes, i32), b.getI32IntegerAttr(0));
     for (int64_t r = 0; r < nr; ++r) {
       Value sums = start;
-      for (int64_t h = 0; h < parts; ++h)
-        sums = dot.dotSmallUnsigned(sums, wCodes[r][h], q[h]);
+      for (int64_t h = 0; h < parts; ++h) {
+        Value s = q[h];
+        if (signTrick())
+          s = dot.intrinsic("llvm.x86.avx2.psign.b", bytesType, {s, wSigns[r]});
+        sums = dot.dotSmallUnsigned(sums, wCodes[r][h], s);
+      }
       Value f = arith::SIToFPOp::create(b, l, accType, sums);
       Value s = arith::MulFOp::create(b, l, a, wScales[r]);
       Value acc = math::FmaOp::create(b, l, f, s, accs[r * tr + j]);
@@ -399,7 +505,9 @@ void Q4ProductLowering::computeTile(OpBuilder &b, Location l, Value n0,
 LogicalResult seq::cpu::lowerQ4Product(RewriterBase &rewriter,
                                        linalg::GenericOp op, Int8Kernel kernel,
                                        bool parallel) {
-  Q4ProductLowering lowering(op, kernel);
+  std::optional<seq::GroupFormat> format = seq::matchGroupProduct(op);
+  assert(format && "a group product");
+  Q4ProductLowering lowering(op, *format, kernel);
   if (!lowering.applies())
     return failure();
   lowering.lower(rewriter, parallel);

@@ -18,8 +18,8 @@
 
 namespace mlir::seq::cpu {
 
-/// Replaces the q4 or q4k product `op` (seq::isQ4Product or
-/// seq::isQ4KProduct holds, on memrefs) by
+/// Replaces the group product `op` (q4, q5, q6, q8 or q4k:
+/// seq::matchGroupProduct holds, on memrefs) by
 /// the integer kernel `kernel` (not None): each token's activations
 /// quantized per group of 32 channels, then per output and group the
 /// 32-bit sums of the codes' products, scaled once by the two groups'

@@ -3,7 +3,7 @@
 // RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=avx2}))" 2>/dev/null | FileCheck %s --check-prefix=AVX2
 // RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products))" | FileCheck %s --check-prefix=NONE
 
-// WARN: warning: 4-bit product left to the generic loops (int8-dot=avxvnni): its weight or scale rows are not contiguous
+// WARN: warning: group product left to the generic loops (int8-dot=avxvnni): its weight or scale rows are not contiguous
 
 #x = affine_map<(n, t, k) -> (t, k)>
 #w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>

@@ -1,11 +1,13 @@
-"""A q4- or q4k-weight product (the linalg.generics of
+"""A group-format product: q4, q5, q6, q8 or q4k weights (the linalg.generics of
 dialects/Seq/IR/SeqQ4Product.h, marked seq.parallel, as the model builders
 write them) compiled by seq-cpu-pipeline and run on the CPU, against numpy.
 
 The numpy side reads the weights from the packed bytes as the format
 describes them (byte 16 g + j of a row: code of channel 32 g + j in the low
-nibble, of 32 g + 16 + j in the high one; value d (c - 8), or for q4k
-d[k / 256] sc[k / 32] c - dmin[k / 256] m[k / 32]), quantizes the
+nibble, of 32 g + 16 + j in the high one; for q5 and q6 bits 4 and 5 of
+the code of channel k are bit k % 8 of byte k / 8 of the planes; value d (c
+- 2^(B-1)); q8: the signed byte of channel k times d; for q4k d[k / 256]
+sc[k / 32] c - dmin[k / 256] m[k / 32]), quantizes the
 activations as the kernels document it (per token and group of 32
 channels: a = max|x| / 127, q = clip(rint(x * (127 / max|x|)), -127, 127),
 in float32), sums the integer products of each group exactly and scales
@@ -14,10 +16,11 @@ f32 sums (and the output is printed with 6 digits). With `float` (no integer
 kernel) the reference keeps the activations in f32. Activations get outlier
 channels so that groups have very different scales; some groups are all
 zero, some weight groups have a zero scale (q4k: a zero d, a zero dmin, 6-bit
-scales and minima over their whole range 0..63).
+scales and minima over their whole range 0..63; q8: codes over -128..127,
+-128 included, which no encoder writes but a kernel must multiply right).
 
-    q4_dot_case.py emit T N K [q4k] > case.mlir
-    q4_dot_case.py check T N K [float] [q4k] < printed.txt
+    q4_dot_case.py emit T N K [q5|q6|q8|q4k] > case.mlir
+    q4_dot_case.py check T N K [float] [q5|q6|q8|q4k] < printed.txt
 """
 
 import sys
@@ -55,6 +58,31 @@ def q4k_inputs(t, n, k):
     return x, packed, sc, m, d, dmin, y0
 
 
+def group_inputs(t, n, k, bits):
+    """x, the codes' bytes (q8: [n, k] int8), the bit planes ([n, k / 8]
+    each: bits - 4 of them for q5 and q6), d, y0."""
+    x, packed, d, y0 = inputs(t, n, k)
+    rng = np.random.default_rng(t * 11 + n * 5 + k)
+    if bits == 8:
+        packed = rng.integers(-128, 128, (n, k)).astype(np.int8)
+        d = (d.astype(np.float32) / 8).astype(np.float16)
+        return x, packed, [], d, y0
+    planes = [rng.integers(0, 256, (n, k // 8)).astype(np.uint8)
+              for _ in range(bits - 4)]
+    d = (d.astype(np.float32) / 2 ** (bits - 4)).astype(np.float16)
+    return x, packed, planes, d, y0
+
+
+def group_codes(packed, planes):
+    """The unsigned codes of a q4, q5 or q6 weight, [n, k]."""
+    c = codes(packed)
+    k = c.shape[1]
+    for i, plane in enumerate(planes):
+        bit = (plane[:, np.arange(k) // 8].astype(np.int64) >> (np.arange(k) % 8)) & 1
+        c = c | (bit << (4 + i))
+    return c
+
+
 def codes(packed):
     n, half = packed.shape
     g = packed.reshape(n, half // 16, 16).astype(np.int64)
@@ -70,9 +98,9 @@ def quantize(x):
     return q, (amax / np.float32(127)).astype(np.float32)
 
 
-# The body's code of channel k from the weight byte %b, as %nf (f32), and
-# its end: the term x * %wv added to the accumulator.
-CODE = """\
+# The body's code of channel k from the weight byte %b, as %n (i8) and
+# %nf (f32), and its end: the term x * %wv added to the accumulator.
+NIBBLE = """\
     %k = linalg.index 2 : index
     %c32 = arith.constant 32 : index
     %c16 = arith.constant 16 : index
@@ -83,8 +111,33 @@ CODE = """\
     %sh = arith.muli %h8, %c4 : i8
     %v = arith.shrui %b, %sh : i8
     %c15 = arith.constant 15 : i8
-    %n = arith.andi %v, %c15 : i8
+    %n = arith.andi %v, %c15 : i8"""
+CODE = NIBBLE + """
     %nf = arith.uitofp %n : i8 to f32"""
+
+
+def plane_bits(planes):
+    """Bits 4 .. 3 + planes of the code from the planes' bytes %p4, %p5,
+    or-ed into %n; the code as %nf."""
+    if not planes:
+        return CODE
+    lines = [NIBBLE, """\
+    %c8i = arith.constant 8 : index
+    %kb = arith.remui %k, %c8i : index
+    %kb8 = arith.index_cast %kb : index to i8
+    %c1 = arith.constant 1 : i8"""]
+    code = "%n"
+    for i in range(planes):
+        b = 4 + i
+        lines.append(f"""\
+    %s{b} = arith.shrui %p{b}, %kb8 : i8
+    %b{b} = arith.andi %s{b}, %c1 : i8
+    %at{b} = arith.constant {b} : i8
+    %h{b} = arith.shli %b{b}, %at{b} : i8
+    %o{b} = arith.ori {code}, %h{b} : i8""")
+        code = f"%o{b}"
+    lines.append(f"    %nf = arith.uitofp {code} : i8 to f32")
+    return "\n".join(lines)
 SUM = """\
     %p = arith.mulf %a, %wv fastmath<reassoc,contract> : f32
     %r = arith.addf %acc, %p fastmath<reassoc,contract> : f32
@@ -94,20 +147,42 @@ SUM = """\
 }"""
 
 
-def product_func(name, rows, n, k):
+def product_func(name, rows, n, k, planes=0):
     x = f"memref<{rows}x{k}xf32>"
     w, s = f"memref<{n}x{k // 2}xi8>", f"memref<{n}x{k // 32}xf16>"
+    p = f"memref<{n}x{k // 8}xi8>"
+    y = f"memref<{rows}x{n}xf32>"
+    pnames = [f"%p{4 + i}" for i in range(planes)]
+    args = "".join(f", %plane{4 + i}: {p}" for i in range(planes))
+    ins = "".join(f", %plane{4 + i}" for i in range(planes))
+    types = "".join(f", {p}" for _ in pnames)
+    maps = "".join(", #p" for _ in pnames)
+    bargs = "".join(f", {a}: i8" for a in pnames)
+    return f"""func.func @{name}(%x: {x}, %w: {w}{args}, %d: {s}, %y: {y}) {{
+  linalg.generic {{indexing_maps = [#x, #w{maps}, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%x, %w{ins}, %d : {x}, {w}{types}, {s}) outs(%y : {y})
+      attrs = {{seq.parallel}} {{
+  ^bb0(%a: f32, %b: i8{bargs}, %c: f16, %acc: f32):
+{plane_bits(planes)}
+    %c8 = arith.constant {8 << planes}.0 : f32
+    %q = arith.subf %nf, %c8 : f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %q, %df : f32
+{SUM}"""
+
+
+def q8_product_func(name, rows, n, k):
+    x = f"memref<{rows}x{k}xf32>"
+    w, s = f"memref<{n}x{k}xi8>", f"memref<{n}x{k // 32}xf16>"
     y = f"memref<{rows}x{n}xf32>"
     return f"""func.func @{name}(%x: {x}, %w: {w}, %d: {s}, %y: {y}) {{
   linalg.generic {{indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
       ins(%x, %w, %d : {x}, {w}, {s}) outs(%y : {y})
       attrs = {{seq.parallel}} {{
   ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
-{CODE}
-    %c8 = arith.constant 8.0 : f32
-    %q = arith.subf %nf, %c8 : f32
+    %wf = arith.sitofp %b : i8 to f32
     %df = arith.extf %c : f16 to f32
-    %wv = arith.mulf %q, %df : f32
+    %wv = arith.mulf %wf, %df : f32
 {SUM}"""
 
 
@@ -133,7 +208,25 @@ def q4k_product_func(name, rows, n, k):
 {SUM}"""
 
 
-def emit(t, n, k, q4k):
+def emit(t, n, k, q4k, bits):
+    if bits in (5, 6, 8):
+        x, packed, planes, d, y0 = group_inputs(t, n, k, bits)
+        if bits == 8:
+            print(module(x, packed, y0, "i8", q8_product_func("product", "?", n, k),
+                         q8_product_func("decode", "1", n, k),
+                         maps="#w = affine_map<(n, t, k) -> (n, k)>\n"
+                              "#s = affine_map<(n, t, k) -> (n, k floordiv 32)>",
+                         extra=[("d", d, "f16")]))
+            return
+        print(module(x, packed.view(np.int8), y0, "i8",
+                     product_func("product", "?", n, k, len(planes)),
+                     product_func("decode", "1", n, k, len(planes)),
+                     maps="#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>\n"
+                          "#p = affine_map<(n, t, k) -> (n, k floordiv 8)>\n"
+                          "#s = affine_map<(n, t, k) -> (n, k floordiv 32)>",
+                     extra=[(f"p{4 + i}", p.view(np.int8), "i8") for i, p in enumerate(planes)]
+                     + [("d", d, "f16")]))
+        return
     if q4k:
         x, packed, sc, m, d, dmin, y0 = q4k_inputs(t, n, k)
         print(module(x, packed.view(np.int8), y0, "i8",
@@ -153,15 +246,26 @@ def emit(t, n, k, q4k):
                  extra=[("d", d, "f16")]))
 
 
-def check(t, n, k, floats, q4k, text):
-    label = (f"{'q4k' if q4k else 'q4'} product {t}x{n}x{k}"
+def check(t, n, k, floats, q4k, bits, text):
+    name = "q4k" if q4k else f"q{bits}"
+    label = (f"{name} product {t}x{n}x{k}"
              + (" (f32 activations)" if floats else ""))
     blocks = printed(text)
     if len(blocks) != 2:
         sys.exit(f"{label}: FAIL: no output")
     q, a = quantize(x := (q4k_inputs if q4k else inputs)(t, n, k)[0])
     a64 = a[:, :, 0].astype(np.float64)
-    if q4k:
+    if bits in (5, 6, 8):
+        _, packed, planes, d, y0 = group_inputs(t, n, k, bits)
+        if bits == 8:
+            c = packed.astype(np.int64).reshape(n, k // 32, 32)
+        else:
+            c = (group_codes(packed, planes) - 2 ** (bits - 1)).reshape(n, k // 32, 32)
+        d64 = d.astype(np.float64)
+        sums = np.einsum("tgj,ngj->tgn", q, c)
+        rounded = np.einsum("tg,ng,tgn->tn", a64, d64, sums)
+        weights = (c * d64[:, :, None]).reshape(n, k)
+    elif q4k:
         _, packed, sc, m, d, dmin, y0 = q4k_inputs(t, n, k)
         c = codes(packed).reshape(n, k // 32, 32)
         sub = np.arange(k // 32) // 8  # each sub-block's super-block
@@ -199,7 +303,8 @@ if __name__ == "__main__":
     mode = sys.argv[1]
     t, n, k = (int(v) for v in sys.argv[2:5])
     flags = sys.argv[5:]
+    bits = next((int(f[1]) for f in flags if f in ("q5", "q6", "q8")), 4)
     if mode == "emit":
-        emit(t, n, k, "q4k" in flags)
+        emit(t, n, k, "q4k" in flags, bits)
     else:
-        check(t, n, k, "float" in flags, "q4k" in flags, sys.stdin.read())
+        check(t, n, k, "float" in flags, "q4k" in flags, bits, sys.stdin.read())

@@ -1,0 +1,187 @@
+// RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=avxvnni}),canonicalize,cse)" | FileCheck %s
+// RUN: seqc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(seq-parallelize-products{int8-dot=avx2}),canonicalize,cse)" | FileCheck %s --check-prefix=AVX2
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+#p = affine_map<(n, t, k) -> (n, k floordiv 8)>
+#g = affine_map<(n, t, k) -> (n, k floordiv 32)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// A decode q5 product over 64 channels (one unit of two groups), its body's
+// constants outside and the or's operands swapped as canonicalization may
+// leave them. Per token the activations' codes go through dot products with
+// bytes of 16 (-16 Σ q per lane). Per row the nibbles are split, then the
+// plane's four bytes of each group are spread over the nibbles' bytes (bytes
+// 0-1 of a group for channels 0-15, 2-3 for 16-31), tested against each
+// byte's bit and or-ed in as 16.
+// CHECK-LABEL: func.func @decode_q5
+// CHECK-SAME: (%[[X:.*]]: memref<1x64xf32>, %[[W:.*]]: memref<8x32xi8>, %[[P:.*]]: memref<8x8xi8>, %[[D:.*]]: memref<8x2xf16>, %[[Y:.*]]: memref<1x8xf32>)
+// CHECK-DAG: %[[SIXTEEN:.*]] = arith.constant dense<16> : vector<32xi8>
+// CHECK-DAG: %[[BITS:.*]] = arith.constant dense<[1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128]> : vector<32xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"(%{{.*}}, %[[SIXTEEN]], %{{.*}})
+// CHECK: %[[HIGH:.*]] = vector.load %[[P]][%{{.*}}, %{{.*}}] : memref<8x8xi8>, vector<8xi8>
+// CHECK: vector.shuffle %[[HIGH]], %[[HIGH]] [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5]
+// CHECK: arith.andi %{{.*}}, %[[BITS]] : vector<32xi8>
+// CHECK: arith.cmpi ne
+// CHECK: arith.select %{{.*}}, %[[SIXTEEN]], %{{.*}} : vector<32xi1>, vector<32xi8>
+// CHECK: vector.shuffle %[[HIGH]], %[[HIGH]] [2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7]
+// CHECK-NOT: linalg.generic
+// AVX2-LABEL: func.func @decode_q5
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// AVX2-NOT: linalg.generic
+func.func @decode_q5(%x: memref<1x64xf32>, %w: memref<8x32xi8>, %p4: memref<8x8xi8>, %d: memref<8x2xf16>, %y: memref<1x8xf32>) {
+  %c32 = arith.constant 32 : index
+  %c16 = arith.constant 16 : index
+  %c8 = arith.constant 8 : index
+  %c4 = arith.constant 4 : i8
+  %c15 = arith.constant 15 : i8
+  %c1 = arith.constant 1 : i8
+  %mid = arith.constant 16.0 : f32
+  linalg.generic {indexing_maps = [#x, #w, #p, #g, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %p4, %d : memref<1x64xf32>, memref<8x32xi8>, memref<8x8xi8>, memref<8x2xf16>) outs(%y : memref<1x8xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %bp: i8, %c: f16, %acc: f32):
+    %k = linalg.index 2 : index
+    %in = arith.remui %k, %c32 : index
+    %h = arith.divui %in, %c16 : index
+    %h8 = arith.index_cast %h : index to i8
+    %sh = arith.muli %c4, %h8 : i8
+    %v = arith.shrui %b, %sh : i8
+    %n = arith.andi %c15, %v : i8
+    %kb = arith.remui %k, %c8 : index
+    %kb8 = arith.index_cast %kb : index to i8
+    %s4 = arith.shrui %bp, %kb8 : i8
+    %b4 = arith.andi %c1, %s4 : i8
+    %h4 = arith.shli %b4, %c4 : i8
+    %code = arith.ori %h4, %n : i8
+    %nf = arith.uitofp %code : i8 to f32
+    %q = arith.subf %nf, %mid : f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %df, %q : f32
+    %t = arith.mulf %wv, %a fastmath<reassoc,contract> : f32
+    %r = arith.addf %t, %acc fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+#p = affine_map<(n, t, k) -> (n, k floordiv 8)>
+#g = affine_map<(n, t, k) -> (n, k floordiv 32)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// Not q5: the plane's bit lands on bit 5 (the code would reach 47 with
+// codes standing for c - 16), so the product runs as written.
+// CHECK-LABEL: func.func @q5_wrong_bit
+// AVX2-LABEL: func.func @q5_wrong_bit
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK: arith.shli %{{.*}}, %{{.*}} : i8
+func.func @q5_wrong_bit(%x: memref<1x64xf32>, %w: memref<8x32xi8>, %p4: memref<8x8xi8>, %d: memref<8x2xf16>, %y: memref<1x8xf32>) {
+  %c32 = arith.constant 32 : index
+  %c16 = arith.constant 16 : index
+  %c8 = arith.constant 8 : index
+  %c4 = arith.constant 4 : i8
+  %c5 = arith.constant 5 : i8
+  %c15 = arith.constant 15 : i8
+  %c1 = arith.constant 1 : i8
+  %mid = arith.constant 16.0 : f32
+  linalg.generic {indexing_maps = [#x, #w, #p, #g, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %p4, %d : memref<1x64xf32>, memref<8x32xi8>, memref<8x8xi8>, memref<8x2xf16>) outs(%y : memref<1x8xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %bp: i8, %c: f16, %acc: f32):
+    %k = linalg.index 2 : index
+    %in = arith.remui %k, %c32 : index
+    %h = arith.divui %in, %c16 : index
+    %h8 = arith.index_cast %h : index to i8
+    %sh = arith.muli %c4, %h8 : i8
+    %v = arith.shrui %b, %sh : i8
+    %n = arith.andi %c15, %v : i8
+    %kb = arith.remui %k, %c8 : index
+    %kb8 = arith.index_cast %kb : index to i8
+    %s4 = arith.shrui %bp, %kb8 : i8
+    %b4 = arith.andi %c1, %s4 : i8
+    %h4 = arith.shli %b4, %c5 : i8
+    %code = arith.ori %h4, %n : i8
+    %nf = arith.uitofp %code : i8 to f32
+    %q = arith.subf %nf, %mid : f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %df, %q : f32
+    %t = arith.mulf %wv, %a fastmath<reassoc,contract> : f32
+    %r = arith.addf %t, %acc fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, k)>
+#g = affine_map<(n, t, k) -> (n, k floordiv 32)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// A prefill q8 product over 64 channels: units of one group in channel
+// order (32-byte vectors). With VNNI the codes' sign bits are flipped (c +
+// 128) and the sums start from -128 Σ q; on AVX2 |c| is multiplied by q
+// with c's sign, from zero (vpmaddubsw's pairs of 255 · 127 would
+// saturate).
+// CHECK-LABEL: func.func @prefill_q8
+// CHECK-DAG: %[[FLIP:.*]] = arith.constant dense<-128> : vector<32xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"(%{{.*}}, %[[FLIP]], %{{.*}})
+// CHECK: scf.parallel
+// CHECK: %[[C:.*]] = vector.load %{{.*}} : memref<40x64xi8>, vector<32xi8>
+// CHECK: %[[U:.*]] = arith.xori %[[C]], %[[FLIP]] : vector<32xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"(%{{.*}}, %[[U]], %{{.*}})
+// CHECK-NOT: linalg.generic
+// AVX2-LABEL: func.func @prefill_q8
+// AVX2-NOT: arith.xori
+// AVX2: scf.parallel
+// AVX2: %[[C:.*]] = vector.load %{{.*}} : memref<40x64xi8>, vector<32xi8>
+// AVX2: %[[ABS:.*]] = math.absi %[[C]] : vector<32xi8>
+// AVX2: %[[S:.*]] = llvm.call_intrinsic "llvm.x86.avx2.psign.b"(%{{.*}}, %[[C]])
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[ABS]], %[[S]])
+// AVX2-NOT: linalg.generic
+func.func @prefill_q8(%x: memref<?x64xf32>, %w: memref<40x64xi8>, %d: memref<40x2xf16>, %y: memref<?x40xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #g, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %d : memref<?x64xf32>, memref<40x64xi8>, memref<40x2xf16>) outs(%y : memref<?x40xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
+    %wf = arith.sitofp %b : i8 to f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %df, %wf : f32
+    %t = arith.mulf %a, %wv fastmath<reassoc,contract> : f32
+    %r = arith.addf %acc, %t fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, k)>
+#g = affine_map<(n, t, k) -> (n, k floordiv 32)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// Not q8: unsigned codes; the product runs as written, in loops.
+// CHECK-LABEL: func.func @q8_unsigned
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK: scf.for
+// CHECK: arith.uitofp %{{.*}} : i8 to f32
+func.func @q8_unsigned(%x: memref<?x64xf32>, %w: memref<40x64xi8>, %d: memref<40x2xf16>, %y: memref<?x40xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #g, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %d : memref<?x64xf32>, memref<40x64xi8>, memref<40x2xf16>) outs(%y : memref<?x40xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
+    %wf = arith.uitofp %b : i8 to f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %df, %wf : f32
+    %t = arith.mulf %a, %wv fastmath<reassoc,contract> : f32
+    %r = arith.addf %acc, %t fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }
+  return
+}
