@@ -175,7 +175,7 @@ def int8_roundtrip(weights, activation_block=None):
 
 def stored_weights(weights, matrix):
     """`weights` with each model projection as `matrix` stores it and the
-    LoRA factors rounded to f16 (what --weights=int8|q4|q4k do)."""
+    LoRA factors rounded to f16 (what --weights=int8 and the group formats do)."""
     def stored(name, w):
         if name.endswith(INT8_MATRICES):
             return matrix(w)

@@ -2,7 +2,7 @@
 //
 //   seqc import MODEL [-o model.mlir] [--force]
 //       Detects the architecture and prints the seq-dialect module.
-//   seqc compile MODEL --target=cpu|neuro [--weights=fp32|fp16|int8|q4] -o OUT
+//   seqc compile MODEL --target=cpu|neuro [--weights=fp32|fp16|int8|q8|q6|q5|q4|q4k] -o OUT
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--vector-width=auto|256|512]

@@ -147,9 +147,10 @@ SUM = """\
 }"""
 
 
-def product_func(name, rows, n, k, planes=0):
+def product_func(name, rows, n, k, planes=0, q8=False):
+    """q4 (q5, q6 with `planes` bit planes), or q8's signed bytes."""
     x = f"memref<{rows}x{k}xf32>"
-    w, s = f"memref<{n}x{k // 2}xi8>", f"memref<{n}x{k // 32}xf16>"
+    w, s = f"memref<{n}x{k if q8 else k // 2}xi8>", f"memref<{n}x{k // 32}xf16>"
     p = f"memref<{n}x{k // 8}xi8>"
     y = f"memref<{rows}x{n}xf32>"
     pnames = [f"%p{4 + i}" for i in range(planes)]
@@ -158,31 +159,24 @@ def product_func(name, rows, n, k, planes=0):
     types = "".join(f", {p}" for _ in pnames)
     maps = "".join(", #p" for _ in pnames)
     bargs = "".join(f", {a}: i8" for a in pnames)
+    if q8:
+        weight = """\
+    %wf = arith.sitofp %b : i8 to f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %wf, %df : f32"""
+    else:
+        weight = f"""\
+{plane_bits(planes)}
+    %c8 = arith.constant {8 << planes}.0 : f32
+    %q = arith.subf %nf, %c8 : f32
+    %df = arith.extf %c : f16 to f32
+    %wv = arith.mulf %q, %df : f32"""
     return f"""func.func @{name}(%x: {x}, %w: {w}{args}, %d: {s}, %y: {y}) {{
   linalg.generic {{indexing_maps = [#x, #w{maps}, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
       ins(%x, %w{ins}, %d : {x}, {w}{types}, {s}) outs(%y : {y})
       attrs = {{seq.parallel}} {{
   ^bb0(%a: f32, %b: i8{bargs}, %c: f16, %acc: f32):
-{plane_bits(planes)}
-    %c8 = arith.constant {8 << planes}.0 : f32
-    %q = arith.subf %nf, %c8 : f32
-    %df = arith.extf %c : f16 to f32
-    %wv = arith.mulf %q, %df : f32
-{SUM}"""
-
-
-def q8_product_func(name, rows, n, k):
-    x = f"memref<{rows}x{k}xf32>"
-    w, s = f"memref<{n}x{k}xi8>", f"memref<{n}x{k // 32}xf16>"
-    y = f"memref<{rows}x{n}xf32>"
-    return f"""func.func @{name}(%x: {x}, %w: {w}, %d: {s}, %y: {y}) {{
-  linalg.generic {{indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%x, %w, %d : {x}, {w}, {s}) outs(%y : {y})
-      attrs = {{seq.parallel}} {{
-  ^bb0(%a: f32, %b: i8, %c: f16, %acc: f32):
-    %wf = arith.sitofp %b : i8 to f32
-    %df = arith.extf %c : f16 to f32
-    %wv = arith.mulf %wf, %df : f32
+{weight}
 {SUM}"""
 
 
@@ -212,8 +206,8 @@ def emit(t, n, k, q4k, bits):
     if bits in (5, 6, 8):
         x, packed, planes, d, y0 = group_inputs(t, n, k, bits)
         if bits == 8:
-            print(module(x, packed, y0, "i8", q8_product_func("product", "?", n, k),
-                         q8_product_func("decode", "1", n, k),
+            print(module(x, packed, y0, "i8", product_func("product", "?", n, k, q8=True),
+                         product_func("decode", "1", n, k, q8=True),
                          maps="#w = affine_map<(n, t, k) -> (n, k)>\n"
                               "#s = affine_map<(n, t, k) -> (n, k floordiv 32)>",
                          extra=[("d", d, "f16")]))
