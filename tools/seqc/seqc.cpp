@@ -2,7 +2,8 @@
 //
 //   seqc import MODEL [-o model.mlir] [--force]
 //       Detects the architecture and prints the seq-dialect module.
-//   seqc compile MODEL --target=cpu|neuro [--weights=fp32|fp16|int8|q8|q6|q5|q4|q4k] -o OUT
+//   seqc compile MODEL --target=cpu|neuro -o OUT
+//       [--weights=fp32|fp16|int8|q8|q6|q5|q4|q4k]
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--vector-width=auto|256|512]
