@@ -94,8 +94,8 @@ public:
       blob.entries.push_back({name, offset, shape, dtype});
       add(name + ".scale", {rows}, scales, DType::F32);
       return;
-    } else if (int bits = groupBits(dtype)) {
-      addGroups(std::move(name), shape, values, offset, bits);
+    } else if (groupBits(dtype)) {
+      addGroups(std::move(name), shape, values, offset, dtype);
       return;
     } else {
       for (size_t i = 0; i < values.size();) {
@@ -129,14 +129,15 @@ private:
   /// makes them) keep that grid: the import is then exact.
   static float quantizeGroup(const float *x, uint8_t *codes, int bits);
 
-  /// A q4, q5, q6 or q8 matrix (`bits`; dialects/Seq/IR/SeqQ4Product.h):
+  /// A q4, q5, q6 or q8 matrix (`dtype`; dialects/Seq/IR/SeqQ4Product.h):
   /// the codes as `name` (bits 0..3 packed, [rows, cols / 2] bytes; q8: the
   /// signed codes, [rows, cols]), bits 4 and 5 as the planes `name.bit4`
   /// and `name.bit5` ([rows, cols / 8] bytes), the group scales as
   /// `name.scale` ([rows, cols / 32] f16). Groups quantized by
   /// quantizeGroup.
   void addGroups(std::string name, const std::vector<int64_t> &shape,
-                 const std::vector<float> &values, uint64_t offset, int bits);
+                 const std::vector<float> &values, uint64_t offset,
+                 DType dtype);
 
   /// A q4k matrix (dialects/Seq/IR/SeqQ4Product.h): the packed codes as
   /// `name` ([rows, cols / 2] bytes), the sub-blocks' 6-bit scales and

@@ -69,12 +69,12 @@ float BlobWriter::quantizeGroup(const float *x, uint8_t *codes, int bits) {
 
 void BlobWriter::addGroups(std::string name, const std::vector<int64_t> &shape,
                            const std::vector<float> &values, uint64_t offset,
-                           int bits) {
+                           DType dtype) {
   constexpr int64_t G = mlir::seq::kQ4Group;
   int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
   assert(cols % G == 0 && "group rows are whole groups (checkQ4Widths)");
+  const int bits = groupBits(dtype);
   const bool q8 = bits == 8;
-  const char *format = q8 ? "q8" : bits == 4 ? "q4" : bits == 5 ? "q5" : "q6";
   std::vector<float> scales(rows * (cols / G));
   std::vector<uint8_t> codes(cols);
   // Bits 4 and 5 of the codes, [rows, cols / 8] each.
@@ -94,7 +94,7 @@ void BlobWriter::addGroups(std::string name, const std::vector<int64_t> &shape,
                       "--weights={0}: tensor '{1}' row {2} has a weight of "
                       "magnitude {3:e}, beyond what a group's f16 scale can "
                       "hold ({4} x 65504); use --weights=int8, fp16 or fp32",
-                      format, name, r, m, q8 ? 127 : 1 << (bits - 1))
+                      dtypeName(dtype), name, r, m, q8 ? 127 : 1 << (bits - 1))
                       .str();
       }
     }
@@ -118,10 +118,6 @@ void BlobWriter::addGroups(std::string name, const std::vector<int64_t> &shape,
       flush();
   }
   flush();
-  DType dtype = q8          ? DType::Q8
-                : bits == 4 ? DType::Q4
-                : bits == 5 ? DType::Q5
-                            : DType::Q6;
   blob.entries.push_back({name, offset, {rows, q8 ? cols : cols / 2}, dtype});
   for (int bit = 4; bit < bits && !q8; ++bit)
     addBytes(name + ".bit" + std::to_string(bit), {rows, cols / 8},

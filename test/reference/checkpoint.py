@@ -185,13 +185,6 @@ def stored_weights(weights, matrix):
     return {name: stored(name, w) for name, w in weights.items()}
 
 
-def q4_roundtrip(weights, activation_block=32):
-    """The weights as `seqc compile --weights=q4` stores them: each model
-    projection as GGML's Q4_0 values (q4_matrix); LoRA factors rounded to
-    f16."""
-    return stored_weights(weights, lambda w: q4_matrix(w, activation_block))
-
-
 def q4_matrix(w, activation_block=32):
     """One matrix as seqc's q4 weights store it: per group of 32 channels of
     a row, GGML's Q4_0 values (ggml_quants.py: d = f16(m / -8) for the
@@ -206,6 +199,17 @@ def q4_matrix(w, activation_block=32):
     w = np.asarray(w, dtype=np.float32)
     deq = ggml_quants.decode(ggml_quants.encode(w, "q4_0"), "q4_0", w.shape[1])
     return Int8Projection(deq, activation_block) if activation_block else deq
+
+
+# The group formats of `seqc compile --weights` (group_matrix).
+GROUP_FORMATS = ("q4", "q5", "q6", "q8", "q4k")
+
+
+def reference_group(args):
+    """The group format a reference's flags ask for: --group-reference FMT,
+    or its older spellings --q4-reference and --q4k-reference; None."""
+    return (args.group_reference or ("q4" if args.q4_reference else None)
+            or ("q4k" if args.q4k_reference else None))
 
 
 def group_matrix(w, fmt, activation_block=32):
@@ -239,13 +243,6 @@ def group_roundtrip(weights, fmt, activation_block=32):
     """The weights as `seqc compile --weights=FMT` stores them (a group
     format: group_matrix); LoRA factors rounded to f16."""
     return stored_weights(weights, lambda w: group_matrix(w, fmt, activation_block))
-
-
-def q4k_roundtrip(weights, activation_block=32):
-    """The weights as `seqc compile --weights=q4k` stores them: each model
-    projection as GGML's Q4_K values (q4k_matrix); LoRA factors rounded to
-    f16."""
-    return stored_weights(weights, lambda w: q4k_matrix(w, activation_block))
 
 
 def q4k_matrix(w, activation_block=32):
@@ -538,13 +535,8 @@ def random_rwkv4(args):
         stored = {k: round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
             stored = int8_roundtrip(stored, args.int8_activations)
-        if args.q4_reference:
-            stored = q4_roundtrip(stored, None if args.q4_f32_activations else 32)
-        if args.q4k_reference:
-            stored = q4k_roundtrip(stored, None if args.q4_f32_activations else 32)
-        if args.group_reference:
-            stored = group_roundtrip(stored, args.group_reference,
-                                     None if args.q4_f32_activations else 32)
+        if fmt := reference_group(args):
+            stored = group_roundtrip(stored, fmt, None if args.q4_f32_activations else 32)
         quant = (args.state_bits, args.state_group) if args.state_bits else None
         logits, state = rwkv_ref.rwkv4_forward(stored, tokens, state_quant=quant)
         np.savez(args.npz, tokens=np.array(tokens, dtype=np.int64),
@@ -579,7 +571,7 @@ def main():
     r.add_argument("--q4k-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's q4k weights store and compute them")
-    r.add_argument("--group-reference", choices=("q4", "q5", "q6", "q8", "q4k"),
+    r.add_argument("--group-reference", choices=GROUP_FORMATS,
                    help="compute the --npz logits with the projections as "
                         "seqc's weights of that group format store and compute them")
     r.add_argument("--q4-f32-activations", action="store_true",

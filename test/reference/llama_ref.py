@@ -48,8 +48,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkpoint import (Int8Projection, group_matrix, int8_matrix, q4_matrix,  # noqa: E402
-                        q4k_matrix, write_safetensors)
+from checkpoint import (GROUP_FORMATS, Int8Projection, group_matrix,  # noqa: E402
+                        int8_matrix, write_safetensors)
 
 F32 = np.float32
 
@@ -385,23 +385,18 @@ class Llama:
                  balance=None, kv_rank=0, q4=False, activations=0, q4k=False,
                  group=None):
         self.cfg, self.w = load(model_dir)
+        group = group or ("q4k" if q4k else "q4" if q4 else None)
         if group:
-            # Weights of a group format; activations as for q4 below.
+            # Weights of a group format (their products round activations
+            # per 32 channels); activations < 0: f32 activations
+            # (--int8-dot=none).
             block = None if activations < 0 else 32
             self.w = {k: group_matrix(v, group, block) if k.endswith(INT8_MATRICES)
                       else v for k, v in self.w.items()}
-        if activations > 0 and not (q4 or q4k or group):
+        elif activations > 0:
             # The weights as they are, the activations rounded per block.
             self.w = {k: Int8Projection(v, activations) if k.endswith(INT8_MATRICES)
                       else v for k, v in self.w.items()}
-        if q4 or q4k:
-            # q4 or q4k weights (their products round activations per 32
-            # channels).
-            # activations < 0: f32 activations (--int8-dot=none).
-            matrix = q4k_matrix if q4k else q4_matrix
-            block = None if activations < 0 else 32
-            self.w = {k: matrix(v, block) if k.endswith(INT8_MATRICES) else v
-                      for k, v in self.w.items()}
         if int8 is not None:
             # int8 weights; int8 > 0: activations rounded per block of int8
             # channels, as the integer kernels (--int8-dot) do.
@@ -596,7 +591,7 @@ def main():
     lg.add_argument("--q4", action="store_true",
                     help="the projections and head as seqc's q4 weights store and "
                          "compute them")
-    lg.add_argument("--group", choices=("q4", "q5", "q6", "q8", "q4k"),
+    lg.add_argument("--group", choices=GROUP_FORMATS,
                     help="the projections and head as seqc's weights of that group "
                          "format store and compute them")
     lg.add_argument("--q4k", action="store_true",

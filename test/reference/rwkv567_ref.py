@@ -79,6 +79,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checkpoint  # noqa: E402  (checkpoint writers, no torch)
 import state_quant_ref  # noqa: E402
 
 LN_EPS = 1e-5
@@ -741,9 +742,6 @@ def selfcheck(verbose=True):
 # --- Command line ------------------------------------------------------------------
 
 def _random(args):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import checkpoint  # noqa: E402  (checkpoint writers, no torch)
-
     lora = None
     if args.lora:
         lora = [int(d) for d in args.lora.split(",")]
@@ -762,12 +760,8 @@ def _random(args):
         stored = {k: checkpoint.round_to_dtype(v, args.dtype) for k, v in weights.items()}
         if args.int8_reference:
             stored = checkpoint.int8_roundtrip(stored, args.int8_activations)
-        if args.q4_reference:
-            stored = checkpoint.q4_roundtrip(stored)
-        if args.q4k_reference:
-            stored = checkpoint.q4k_roundtrip(stored)
-        if args.group_reference:
-            stored = checkpoint.group_roundtrip(stored, args.group_reference)
+        if fmt := checkpoint.reference_group(args):
+            stored = checkpoint.group_roundtrip(stored, fmt)
         quant = ((args.state_bits, args.state_group, args.state_rotate)
                  if args.state_bits else None)
         logits = forward(args.version, stored, tokens, state_quant=quant)
@@ -801,7 +795,7 @@ def main(argv=None):
     r.add_argument("--q4-reference", action="store_true",
                    help="compute the --npz logits with the projections as "
                         "seqc's q4 weights store and compute them")
-    r.add_argument("--group-reference", choices=("q4", "q5", "q6", "q8", "q4k"),
+    r.add_argument("--group-reference", choices=checkpoint.GROUP_FORMATS,
                    help="compute the --npz logits with the projections as "
                         "seqc's weights of that group format store and compute them")
     r.add_argument("--q4k-reference", action="store_true",
