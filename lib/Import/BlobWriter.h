@@ -57,13 +57,14 @@ public:
     return llvm::createStringError(problem);
   }
 
-  /// Appends `values` of `shape` converted to `dtype`. A Q4K matrix read
-  /// from a GGUF Q4_K tensor (`source`, unchanged since) keeps its blocks.
+  /// Appends `values` of `shape` converted to `dtype`. A Q4K (Q6K) matrix
+  /// read from a GGUF Q4_K (Q6_K) tensor (`source`, unchanged since) keeps
+  /// its blocks.
   void add(std::string name, std::vector<int64_t> shape,
            const std::vector<float> &values, DType dtype,
            const Tensor *source = nullptr) {
-    if (dtype == DType::Q4K)
-      return addQ4K(std::move(name), shape, values, source);
+    if (dtype == DType::Q4K || dtype == DType::Q6K)
+      return addSuperBlocks(std::move(name), shape, values, source, dtype);
     blob.pad(64);
     uint64_t offset = blob.size;
     if (dtype == DType::F32) {
@@ -139,14 +140,19 @@ private:
                  const std::vector<float> &values, uint64_t offset,
                  DType dtype);
 
-  /// A q4k matrix (dialects/Seq/IR/SeqQ4Product.h): the packed codes as
-  /// `name` ([rows, cols / 2] bytes), the sub-blocks' 6-bit scales and
-  /// minima as `name.scale` and `name.min` ([rows, cols / 32] bytes), the
-  /// super-blocks' factors as `name.d` and `name.dmin` ([rows, ceil(cols /
-  /// 256)] f16). From a GGUF Q4_K `source`, its blocks' values; otherwise
-  /// encoded as test/reference/ggml_quants.py encodes Q4_K (Q4Encode.cpp).
-  void addQ4K(std::string name, const std::vector<int64_t> &shape,
-              const std::vector<float> &values, const Tensor *source);
+  /// A q4k or q6k matrix (`dtype`; dialects/Seq/IR/SeqQ4Product.h): the
+  /// packed codes as `name` ([rows, cols / 2] bytes) and, for q6k, bits 4
+  /// and 5 as `name.bit4` and `name.bit5` ([rows, cols / 8] bytes); q4k:
+  /// the sub-blocks' 6-bit scales and minima as `name.scale` and
+  /// `name.min` ([rows, cols / 32] bytes), the super-blocks' factors as
+  /// `name.d` and `name.dmin` ([rows, ceil(cols / 256)] f16); q6k: the
+  /// sub-blocks' int8 scales as `name.scale` ([rows, cols / 16]), the
+  /// factors as `name.d`. From a GGUF Q4_K or Q6_K `source`, its blocks'
+  /// values; otherwise encoded as llama.cpp's reference quantizers encode
+  /// them (Q4Encode.cpp; test/reference/ggml_quants.py).
+  void addSuperBlocks(std::string name, const std::vector<int64_t> &shape,
+                      const std::vector<float> &values, const Tensor *source,
+                      DType dtype);
 
   /// Appends `bytes` as they are, an entry of `shape` and `dtype`.
   void addBytes(std::string name, std::vector<int64_t> shape,

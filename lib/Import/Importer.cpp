@@ -27,14 +27,17 @@ StringRef seqc::stringifyWeightFormat(WeightFormat format) {
     return "q8";
   case WeightFormat::Q4K:
     return "q4k";
+  case WeightFormat::Q6K:
+    return "q6k";
   }
   llvm_unreachable("unknown weight format");
 }
 
 std::optional<seqc::WeightFormat> seqc::symbolizeWeightFormat(StringRef name) {
-  for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16,
-                         WeightFormat::Int8, WeightFormat::Q4, WeightFormat::Q5,
-                         WeightFormat::Q6, WeightFormat::Q8, WeightFormat::Q4K})
+  for (WeightFormat f :
+       {WeightFormat::F32, WeightFormat::F16, WeightFormat::Int8,
+        WeightFormat::Q4, WeightFormat::Q5, WeightFormat::Q6, WeightFormat::Q8,
+        WeightFormat::Q4K, WeightFormat::Q6K})
     if (name == stringifyWeightFormat(f))
       return f;
   return std::nullopt;

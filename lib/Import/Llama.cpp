@@ -572,7 +572,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     return reader.get(name, std::move(shape));
   };
   // The file's tensor behind a matrix the rotation leaves as it is (a GGUF
-  // Q4_K tensor then keeps its blocks under --weights=q4k).
+  // Q4_K or Q6_K tensor then keeps its blocks under --weights=q4k, q6k).
   auto source = [&](const std::string &name) -> const Tensor * {
     return rot ? nullptr : ckpt.find(name);
   };

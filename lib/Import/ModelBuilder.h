@@ -127,6 +127,8 @@ inline DType matrixDType(WeightFormat format) {
     return DType::Q8;
   case WeightFormat::Q4K:
     return DType::Q4K;
+  case WeightFormat::Q6K:
+    return DType::Q6K;
   }
   return DType::F32;
 }
@@ -404,7 +406,9 @@ protected:
   /// SeqQ4Product.h).
   Value linear(Value x, const std::string &name) {
     const WeightBlob::Entry *e = entries.lookup(name);
-    if (int bits = e->dtype == DType::Q4K ? 4 : groupBits(e->dtype)) {
+    if (int bits = e->dtype == DType::Q4K   ? 4
+                   : e->dtype == DType::Q6K ? 6
+                                            : groupBits(e->dtype)) {
       // One op-creating call per statement: the ops' order is fixed.
       Value w = weight(name);
       SmallVector<Value, 2> planes;
@@ -415,6 +419,10 @@ protected:
       linalg::GenericOp product;
       if (e->dtype == DType::Q8) {
         product = mlir::seq::buildQ8Product(b, loc, x, w, scale, out);
+      } else if (e->dtype == DType::Q6K) {
+        Value d = weight(name + ".d");
+        product = mlir::seq::buildQ6KProduct(b, loc, x, w, planes[0], planes[1],
+                                             scale, d, out);
       } else if (e->dtype != DType::Q4K) {
         product = mlir::seq::buildQ4Product(b, loc, x, w, planes, scale, out);
       } else {

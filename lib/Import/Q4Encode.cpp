@@ -1,8 +1,9 @@
 //===- Q4Encode.cpp - weights in the group formats ------------------------===//
 //
-// BlobWriter::quantizeGroup, BlobWriter::addGroups and BlobWriter::addQ4K
-// (BlobWriter.h): the group-format encoders of the weight writer (q4, q5,
-// q6, q8, q4k), apart from the header every importer includes.
+// BlobWriter::quantizeGroup, BlobWriter::addGroups and
+// BlobWriter::addSuperBlocks (BlobWriter.h): the group-format encoders of
+// the weight writer (q4, q5, q6, q8, q4k, q6k), apart from the header every
+// importer includes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -289,29 +290,216 @@ void readQ4KBlock(const uint8_t *block, uint8_t *codes, uint8_t *sc, uint8_t *m,
     }
 }
 
+/// GGML's type id of Q6_K blocks: 128 bytes of bits 0..3, 64 of bits 4..5,
+/// 16 int8 scales of sub-blocks of 16, f16 d.
+constexpr uint32_t kGgmlQ6K = 14;
+constexpr int64_t kQ6KBlockBytes = 210;
+
+/// GGML's make_qx_quants for one sub-block of 16 values as Q6_K calls it
+/// (n = 16, nmax = 32, rmse_type 1: weights x², no importance), in f32 and
+/// in its order of operations: the grid whose extreme code is the value of
+/// largest magnitude, then 18 grids of slightly different steps, keeping
+/// the one of largest (Σ w x l)² / Σ w l² with its least-squares scale.
+/// Writes the codes (l + 32) and returns the scale.
+float makeQxQuants(const float *x, uint8_t *L) {
+  constexpr int n = 16, nmax = 32;
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i)
+    if (float ax = std::fabs(x[i]); ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  if (amax < 1e-15f) { // GGML's GROUP_MAX_EPS
+    std::fill(L, L + n, 0);
+    return 0.f;
+  }
+  auto code = [&](float iscale, int i) {
+    return std::max(-nmax, std::min(nmax - 1, nearestInt(iscale * x[i])));
+  };
+  float iscale = -nmax / max, sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = code(iscale, i);
+    L[i] = (uint8_t)(l + nmax);
+    float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  float scale = suml2 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0)
+      continue;
+    iscale = -(nmax + 0.1f * is) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = code(iscale, i);
+      float w = x[i] * x[i];
+      sumlx += w * x[i] * l;
+      suml2 += w * l * l;
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i)
+        L[i] = (uint8_t)(nmax + code(iscale, i));
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+/// One super-block of `n` values (a multiple of 32, at most 256) as GGML's
+/// quantize_row_q6_K_ref encodes it (in f32): per sub-block of 16
+/// makeQxQuants; the int8 scales rounded against the largest in magnitude
+/// (d = f16(-max / 128), sc = min(127, round(-128 sc / max))); then the
+/// codes again against each rounded step d sc. A short last super-block is
+/// encoded as if padded with zeros (which change no scale). A NaN or
+/// infinite value makes d NaN (the block decodes to NaN).
+void encodeQ6KSuperBlock(const float *x, int64_t n, uint8_t *codes, int8_t *sc,
+                         float &d) {
+  constexpr int64_t G = mlir::seq::kQ6KSubBlock;
+  int64_t subs = n / G;
+  if (!std::all_of(x, x + n, [](float v) { return std::isfinite(v); })) {
+    std::fill(codes, codes + n, 32);
+    std::fill(sc, sc + subs, 1);
+    d = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  float scales[16], maxScale = 0, maxAbsScale = 0;
+  for (int64_t j = 0; j < subs; ++j) {
+    scales[j] = makeQxQuants(x + j * G, codes + j * G);
+    if (std::fabs(scales[j]) > maxAbsScale) {
+      maxAbsScale = std::fabs(scales[j]);
+      maxScale = scales[j];
+    }
+  }
+  if (maxAbsScale < 1e-15f) { // An all-zero block.
+    std::fill(codes, codes + n, 0);
+    std::fill(sc, sc + subs, 0);
+    d = 0;
+    return;
+  }
+  float iscale = -128.f / maxScale;
+  d = halfToFloat(floatToHalf(1 / iscale));
+  for (int64_t j = 0; j < subs; ++j)
+    sc[j] = (int8_t)std::min(127, nearestInt(iscale * scales[j]));
+  for (int64_t j = 0; j < subs; ++j) {
+    float step = d * sc[j];
+    if (!step)
+      continue;
+    for (int64_t l = 0; l < G; ++l)
+      codes[j * G + l] =
+          (uint8_t)(32 + std::max(-32, std::min(31, nearestInt(x[j * G + l] /
+                                                               step))));
+  }
+}
+
+/// One Q6_K block (210 bytes) decoded into its codes (256, in value order,
+/// 0..63), sub-block scales (16) and factor.
+void readQ6KBlock(const uint8_t *block, uint8_t *codes, int8_t *sc, float &d) {
+  const uint8_t *ql = block, *qh = block + 128;
+  std::memcpy(sc, block + 192, 16);
+  uint16_t h;
+  std::memcpy(&h, block + 208, 2);
+  d = halfToFloat(h);
+  // Each 128 values: 64 bytes of bits 0..3 (value l and 64 + l in byte l's
+  // nibbles, 32 + l and 96 + l in byte 32 + l's), 32 bytes of bits 4..5
+  // (byte l: values l, 32 + l, 64 + l, 96 + l, two bits each).
+  for (int c = 0; c < 2; ++c, ql += 64, qh += 32)
+    for (int l = 0; l < 32; ++l)
+      for (int q = 0; q < 4; ++q)
+        codes[128 * c + 32 * q + l] =
+            ((ql[l + 32 * (q % 2)] >> (4 * (q / 2))) & 15) |
+            ((qh[l] >> (2 * q)) & 3) << 4;
+}
+
+/// A super-block format's encoding: the codes (value order) and, per
+/// sub-block, `tables` bytes; per super-block, `factors` floats.
+struct SuperBlockCodec {
+  DType dtype;
+  uint32_t ggmlId;
+  int64_t blockBytes, sub, bits;
+  int tables, factors;
+  /// GGML's block `block` (its file bytes), or `n` values, into `codes`,
+  /// the sub-blocks' entries of `table[i]` and `factor[i]`.
+  void (*read)(const uint8_t *block, uint8_t *codes, uint8_t *table[2],
+               float *factor[2]);
+  void (*encode)(const float *x, int64_t n, uint8_t *codes, uint8_t *table[2],
+                 float *factor[2]);
+  const char *suffixes[2][2]; // {tables, factors}
+  const char *limit;
+};
+
+const SuperBlockCodec &codecOf(DType dtype) {
+  static const SuperBlockCodec q4k = {
+      DType::Q4K,
+      kGgmlQ4K,
+      kQ4KBlockBytes,
+      mlir::seq::kQ4Group,
+      4,
+      2,
+      2,
+      [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2]) {
+        readQ4KBlock(block, codes, t[0], t[1], *f[0], *f[1]);
+      },
+      [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
+         float *f[2]) {
+        encodeQ4KSuperBlock(x, n, codes, t[0], t[1], *f[0], *f[1]);
+      },
+      {{".scale", ".min"}, {".d", ".dmin"}},
+      "15 x 63 x 65504"};
+  static const SuperBlockCodec q6k = {
+      DType::Q6K,
+      kGgmlQ6K,
+      kQ6KBlockBytes,
+      mlir::seq::kQ6KSubBlock,
+      6,
+      1,
+      1,
+      [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2]) {
+        readQ6KBlock(block, codes, (int8_t *)t[0], *f[0]);
+      },
+      [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
+         float *f[2]) {
+        encodeQ6KSuperBlock(x, n, codes, (int8_t *)t[0], *f[0]);
+      },
+      {{".scale", nullptr}, {".d", nullptr}},
+      "32 x 128 x 65504"};
+  return dtype == DType::Q4K ? q4k : q6k;
+}
+
 } // namespace
 
-void BlobWriter::addQ4K(std::string name, const std::vector<int64_t> &shape,
-                        const std::vector<float> &values,
-                        const Tensor *source) {
+void BlobWriter::addSuperBlocks(std::string name,
+                                const std::vector<int64_t> &shape,
+                                const std::vector<float> &values,
+                                const Tensor *source, DType dtype) {
   constexpr int64_t G = mlir::seq::kQ4Group, S = mlir::seq::kQ4KSuperBlock;
+  const SuperBlockCodec &codec = codecOf(dtype);
   int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
-  assert(cols % G == 0 && "q4k rows are whole sub-blocks (checkQ4Widths)");
-  int64_t groups = cols / G, supers = llvm::divideCeil(cols, S);
-  // The file's own blocks: a Q4_K tensor of these rows (blocks run along
-  // the last axis), read unscaled.
+  assert(cols % G == 0 && "super-block rows are whole groups (checkQ4Widths)");
+  int64_t subs = cols / codec.sub, supers = llvm::divideCeil(cols, S);
+  // The file's own blocks: a tensor of the format's GGML type and of these
+  // rows (blocks run along the last axis), read unscaled.
   bool blocks =
-      source && source->blocks && source->blocks->id == kGgmlQ4K &&
+      source && source->blocks && source->blocks->id == codec.ggmlId &&
       source->scale == 1.0f && source->shape.back() == cols &&
       source->numElements() == rows * cols &&
-      source->bytes.size() == (uint64_t)rows * (cols / S) * kQ4KBlockBytes;
-  std::vector<uint8_t> scales(rows * groups), mins(rows * groups);
-  std::vector<float> d(rows * supers), dmin(rows * supers);
+      source->bytes.size() == (uint64_t)rows * (cols / S) * codec.blockBytes;
+  std::vector<uint8_t> tables[2];
+  std::vector<float> factors[2];
+  for (int i = 0; i < codec.tables; ++i)
+    tables[i].assign(rows * subs, 0);
+  for (int i = 0; i < codec.factors; ++i)
+    factors[i].assign(rows * supers, 0);
+  // Bits 4 and 5 of the codes, [rows, cols / 8] each.
+  std::vector<uint8_t> planes[2];
+  for (int bit = 4; bit < codec.bits; ++bit)
+    planes[bit - 4].assign(rows * (cols / 8), 0);
   blob.pad(64);
   uint64_t offset = blob.size;
-  // Rows in chunks, each chunk's rows on all threads (llama.cpp's search
-  // costs about 0.1 us a weight): every row writes only its own codes,
-  // fields and factors, so the bytes do not depend on the threads.
+  // Rows in chunks, each chunk's rows on all threads (llama.cpp's searches
+  // cost about 0.1 us a weight): every row writes only its own codes,
+  // tables and factors, so the bytes do not depend on the threads.
   constexpr int64_t kChunkRows = 64;
   std::vector<uint8_t> packed;
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
@@ -321,32 +509,39 @@ void BlobWriter::addQ4K(std::string name, const std::vector<int64_t> &shape,
       uint8_t codes[S];
       for (int64_t s = 0; s < supers; ++s) {
         int64_t n = std::min(S, cols - s * S), at = r * supers + s;
-        uint8_t *sc = &scales[r * groups + s * (S / G)],
-                *m = &mins[r * groups + s * (S / G)];
+        uint8_t *t[2];
+        float *f[2];
+        for (int i = 0; i < codec.tables; ++i)
+          t[i] = &tables[i][r * subs + s * (S / codec.sub)];
+        for (int i = 0; i < codec.factors; ++i)
+          f[i] = &factors[i][at];
         if (blocks)
-          readQ4KBlock(source->bytes.data() + at * kQ4KBlockBytes, codes, sc, m,
-                       d[at], dmin[at]);
+          codec.read(source->bytes.data() + at * codec.blockBytes, codes, t, f);
         else
-          encodeQ4KSuperBlock(values.data() + r * cols + s * S, n, codes, sc, m,
-                              d[at], dmin[at]);
-        // The q4 layout: per sub-block 16 bytes, channel j in the low
-        // nibble, 16 + j in the high one.
+          codec.encode(values.data() + r * cols + s * S, n, codes, t, f);
+        // The q4 layout: per group of 32, 16 bytes, channel j in the low
+        // nibble, 16 + j in the high one; higher bits in their planes.
         uint8_t *out = &packed[(r - r0) * (cols / 2) + s * (S / 2)];
         for (int64_t g = 0; g < n / G; ++g)
           for (int64_t j = 0; j < G / 2; ++j)
-            out[g * (G / 2) + j] = codes[g * G + j] | codes[g * G + G / 2 + j]
-                                                          << 4;
+            out[g * (G / 2) + j] =
+                (codes[g * G + j] & 15) | (codes[g * G + G / 2 + j] & 15) << 4;
+        for (int bit = 4; bit < codec.bits; ++bit)
+          for (int64_t k = 0; k < n; ++k)
+            planes[bit - 4][r * (cols / 8) + (s * S + k) / 8] |=
+                ((codes[k] >> bit) & 1) << (k % 8);
       }
     });
     for (int64_t r = r0; r < r1 && problem.empty(); ++r)
       for (int64_t at = r * supers; at < (r + 1) * supers; ++at)
-        if (std::isinf(d[at]) || std::isinf(dmin[at])) {
-          problem = llvm::formatv(
-                        "--weights=q4k: tensor '{0}' row {1} has weights "
-                        "beyond what a super-block's f16 factors can hold "
-                        "(15 x 63 x 65504); use --weights=int8, fp16 or fp32",
-                        name, r)
-                        .str();
+        if (std::isinf(factors[0][at]) ||
+            (codec.factors > 1 && std::isinf(factors[1][at]))) {
+          problem =
+              llvm::formatv("--weights={0}: tensor '{1}' row {2} has weights "
+                            "beyond what a super-block's f16 factors can hold "
+                            "({3}); use --weights=int8, fp16 or fp32",
+                            dtypeName(dtype), name, r, codec.limit)
+                  .str();
           break;
         }
     staging.insert(staging.end(), packed.begin(), packed.end());
@@ -354,9 +549,12 @@ void BlobWriter::addQ4K(std::string name, const std::vector<int64_t> &shape,
       flush();
   }
   flush();
-  blob.entries.push_back({name, offset, {rows, cols / 2}, DType::Q4K});
-  addBytes(name + ".scale", {rows, groups}, scales, DType::I8);
-  addBytes(name + ".min", {rows, groups}, mins, DType::I8);
-  add(name + ".d", {rows, supers}, d, DType::F16);
-  add(name + ".dmin", {rows, supers}, dmin, DType::F16);
+  blob.entries.push_back({name, offset, {rows, cols / 2}, dtype});
+  for (int bit = 4; bit < codec.bits; ++bit)
+    addBytes(name + ".bit" + std::to_string(bit), {rows, cols / 8},
+             planes[bit - 4], DType::I8);
+  for (int i = 0; i < codec.tables; ++i)
+    addBytes(name + codec.suffixes[0][i], {rows, subs}, tables[i], DType::I8);
+  for (int i = 0; i < codec.factors; ++i)
+    add(name + codec.suffixes[1][i], {rows, supers}, factors[i], DType::F16);
 }

@@ -1,7 +1,8 @@
 """GGML's block-quantized tensor types in numpy, written from llama.cpp's
 block layouts (ggml-common.h) independently of seqc: an encoder (any valid
 encoding: simple absmax / min-max scales, not llama.cpp's search for the
-best ones; for q4_K, llama.cpp's reference quantizer, its search included)
+best ones; for q4_K and q6_K, llama.cpp's reference quantizers, their
+searches included)
 and a decoder, row by row (blocks run along the last axis).
 
     encode(x, name) -> uint8 array [rows, bytes per row]
@@ -361,15 +362,96 @@ def _dec_q5_K(b):
     return _k_dequant(b[:, 0:2], b[:, 2:4], b[:, 4:16], q)
 
 
-def _enc_q6_K(b):
+# Q6_K blocks by the absmax encoding, sub-block maxima mapped to this code
+# magnitude (gguf_writer.py --q6-k-levels: blocks llama.cpp's quantizer
+# would not write); None: llama.cpp's reference quantizer.
+Q6_K_LEVELS = None
+
+
+def _qx(x):
+    """GGML's make_qx_quants(16, 32, x, L, rmse_type 1, no weights) on the
+    rows of x [B, 16], in float32 and in its order of operations: the grid
+    whose extreme code (-32) is the value of largest magnitude, then 18 grids
+    of steps -(32 + 0.1 is) / max, keeping the one of largest
+    (sum w x l)^2 / sum w l^2 (w = x^2) with its least-squares scale.
+    Returns the scale and the codes l + 32 (0 for an all-zero row)."""
+    f32 = np.float32
+    x = x.astype(f32)
+    B = len(x)
+    rows = np.arange(B)
+    at = np.abs(x).argmax(axis=1)  # the first of largest magnitude
+    mx, amax = x[rows, at], np.abs(x[rows, at])
+    zero = amax < f32(1e-15)
+    mxs = np.where(zero, f32(1), mx)
+
+    def grid(iscale):
+        l = np.clip(np.rint(iscale[:, None] * x), -32, 31).astype(f32)
+        sumlx = np.zeros(B, f32)
+        suml2 = np.zeros(B, f32)
+        for i in range(16):
+            w = x[:, i] * x[:, i]
+            sumlx = sumlx + w * x[:, i] * l[:, i]
+            suml2 = suml2 + w * l[:, i] * l[:, i]
+        return l, sumlx, suml2
+
+    L, sumlx, suml2 = grid(f32(-32) / mxs)
+    scale = np.where(suml2 != 0, sumlx / np.where(suml2 != 0, suml2, f32(1)), f32(0))
+    best = scale * sumlx
+    for step in range(-9, 10):
+        if step == 0:
+            continue
+        l, sumlx, suml2 = grid(-(f32(32) + f32(0.1) * f32(step)) / mxs)
+        better = (suml2 > 0) & (sumlx * sumlx > best * suml2)
+        L = np.where(better[:, None], l, L)
+        scale = np.where(better, sumlx / np.where(suml2 > 0, suml2, f32(1)), scale)
+        best = np.where(better, scale * sumlx, best)
+    L = np.where(zero[:, None], f32(-32), L)
+    return np.where(zero, f32(0), scale), L.astype(np.int64) + 32
+
+
+def _q6_K_ggml(b):
+    """llama.cpp's quantize_row_q6_K_ref, in float32: per sub-block of 16
+    _qx; the int8 scales rounded against the one of largest magnitude
+    (iscale = -128 / max, d = f16(1 / iscale), sc = min(127,
+    rint(iscale scale))); then the codes again against each rounded step d
+    sc (a sub-block of zero step keeps _qx's codes; an all-zero block is
+    all zeros). Returns d, sc [B, 16] and the codes [B, 256] in 0..63."""
+    f32 = np.float32
+    x = b.astype(f32).reshape(-1, 16, 16)
+    B = len(x)
+    scale, L = _qx(x.reshape(-1, 16))
+    scale, L = scale.reshape(B, 16), L.reshape(B, 16, 16)
+    at = np.abs(scale).argmax(axis=1)
+    max_scale = scale[np.arange(B), at]
+    zero = np.abs(max_scale) < f32(1e-15)
+    iscale = f32(-128) / np.where(zero, f32(1), max_scale)
+    d = f16(np.where(zero, f32(0), f32(1) / iscale))
+    sc = np.minimum(127, np.rint(iscale[:, None] * scale)).astype(np.int64)
+    sc = np.where(zero[:, None], 0, sc)
+    step = d.astype(f32)[:, None] * sc.astype(f32)
+    q = np.clip(np.rint(x / np.where(step != 0, step, f32(1))[:, :, None]), -32, 31) + 32
+    q = np.where((step != 0)[:, :, None], q.astype(np.int64), L)
+    q = np.where(zero[:, None, None], 0, q)
+    return d, sc, q.reshape(B, 256)
+
+
+def _q6_K_levels(b, levels):
     sub = b.reshape(-1, 16, 16)
-    scale = np.abs(sub).max(axis=2) / 31
+    scale = np.abs(sub).max(axis=2) / levels
     d = f16(scale.max(axis=1) / 127)
     df = d.astype(np.float64)
     sc = np.clip(rnd(scale / np.where(df > 0, df, 1)[:, None]), -128, 127).astype(np.int64)
     step = df[:, None] * sc
     q = np.clip(rnd(sub / np.where(step != 0, step, 1)[:, :, None]), -32, 31) + 32
-    L = q.astype(np.int64).reshape(-1, 2, 128)  # two halves of 128
+    return d, sc, q.astype(np.int64).reshape(-1, 256)
+
+
+def _enc_q6_K(b):
+    if Q6_K_LEVELS is None:
+        d, sc, q = _q6_K_ggml(b)
+    else:
+        d, sc, q = _q6_K_levels(b, Q6_K_LEVELS)
+    L = q.reshape(-1, 2, 128)  # two halves of 128
     ql = np.zeros((len(b), 2, 64), np.int64)
     qh = np.zeros((len(b), 2, 32), np.int64)
     ql[:, :, :32] = (L[:, :, 0:32] & 15) | ((L[:, :, 64:96] & 15) << 4)

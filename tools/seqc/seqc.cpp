@@ -3,7 +3,7 @@
 //   seqc import MODEL [-o model.mlir] [--force]
 //       Detects the architecture and prints the seq-dialect module.
 //   seqc compile MODEL --target=cpu|neuro -o OUT
-//       [--weights=fp32|fp16|int8|q8|q6|q5|q4|q4k]
+//       [--weights=fp32|fp16|int8|q8|q6|q5|q4|q4k|q6k]
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--vector-width=auto|256|512]
@@ -119,6 +119,11 @@ cl::opt<seqc::WeightFormat> weights(
                           "4-bit integers, 6-bit scales and minima per 32 "
                           "input channels under f16 factors per 256 (GGML "
                           "Q4_K's values; a GGUF Q4_K tensor keeps its "
+                          "blocks)"),
+               clEnumValN(seqc::WeightFormat::Q6K, "q6k",
+                          "6-bit integers, int8 scales per 16 input "
+                          "channels under an f16 factor per 256 (GGML "
+                          "Q6_K's values; a GGUF Q6_K tensor keeps its "
                           "blocks)")),
     cl::sub(compileCmd));
 cl::OptionCategory rotationCat("Rotation (attention models)");

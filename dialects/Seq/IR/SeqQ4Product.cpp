@@ -11,7 +11,8 @@ using namespace mlir;
 namespace {
 
 /// The maps of a group product over loops (n, t, k): x, w, the bit planes
-/// (q5, q6), then d (q4 .. q8) or sc, m, d, dmin (q4k), out.
+/// (q5, q6, q6k), then d (q4 .. q8), sc, m, d, dmin (q4k) or sc, d (q6k),
+/// out.
 SmallVector<AffineMap> q4Maps(MLIRContext *c, seq::GroupFormat format) {
   AffineExpr n = getAffineDimExpr(0, c), t = getAffineDimExpr(1, c),
              k = getAffineDimExpr(2, c);
@@ -26,6 +27,11 @@ SmallVector<AffineMap> q4Maps(MLIRContext *c, seq::GroupFormat format) {
   for (int64_t b = 4; b < seq::codeBits(format); ++b)
     if (format != seq::GroupFormat::Q8)
       maps.push_back(map(k.floorDiv(8)));
+  if (format == seq::GroupFormat::Q6K) {
+    llvm::append_values(maps, map(k.floorDiv(seq::kQ6KSubBlock)),
+                        map(k.floorDiv(seq::kQ4KSuperBlock)), out);
+    return maps;
+  }
   maps.push_back(group);
   if (format == seq::GroupFormat::Q4K) {
     AffineMap super = map(k.floorDiv(seq::kQ4KSuperBlock));
@@ -268,6 +274,7 @@ int64_t seq::codeBits(GroupFormat format) {
   case GroupFormat::Q5:
     return 5;
   case GroupFormat::Q6:
+  case GroupFormat::Q6K:
     return 6;
   case GroupFormat::Q8:
     return 8;
@@ -328,6 +335,25 @@ linalg::GenericOp seq::buildQ4KProduct(OpBuilder &b, Location loc, Value x,
                         Value scaled =
                             arith::MulFOp::create(nb, nl, codeF, step);
                         return arith::SubFOp::create(nb, nl, scaled, offset);
+                      });
+}
+
+linalg::GenericOp seq::buildQ6KProduct(OpBuilder &b, Location loc, Value x,
+                                       Value w, Value bit4, Value bit5,
+                                       Value sc, Value d, Value out) {
+  return buildProduct(b, loc, ValueRange{x, w, bit4, bit5, sc, d}, out,
+                      q4Maps(b.getContext(), GroupFormat::Q6K),
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        Type f32 = nb.getF32Type();
+                        Value codeF = buildCode(nb, nl, a[1], a.slice(2, 2));
+                        Value middle = arith::ConstantFloatOp::create(
+                            nb, nl, cast<FloatType>(f32), APFloat(32.0f));
+                        Value centered =
+                            arith::SubFOp::create(nb, nl, codeF, middle);
+                        Value dF = arith::ExtFOp::create(nb, nl, f32, a[5]);
+                        Value scF = arith::SIToFPOp::create(nb, nl, f32, a[4]);
+                        Value step = arith::MulFOp::create(nb, nl, dF, scF);
+                        return arith::MulFOp::create(nb, nl, centered, step);
                       });
 }
 
@@ -424,6 +450,46 @@ static bool isQ4KProduct(linalg::GenericOp op) {
   return scaled && isCode(scaled->second, wArg);
 }
 
+/// Whether `v` is extf(`factor`) * sitofp(`scale`), in either order.
+static bool isSignedScale(Value v, Value factor, Value scale) {
+  auto mul =
+      commuted<arith::MulFOp>(v, [&](Value a) { return isExtOf(a, factor); });
+  auto cast =
+      mul ? mul->second.getDefiningOp<arith::SIToFPOp>() : arith::SIToFPOp();
+  return cast && cast.getIn() == scale;
+}
+
+static bool isQ6KProduct(linalg::GenericOp op) {
+  MLIRContext *c = op.getContext();
+  Type i8 = IntegerType::get(c, 8), f16 = Float16Type::get(c);
+  if (op.getNumDpsInits() != 1 ||
+      op.getIndexingMapsArray() != q4Maps(c, seq::GroupFormat::Q6K) ||
+      op.getIteratorTypesArray() != q4Iterators() ||
+      !hasQ4Operands(op, 2,
+                     {{i8, 8},
+                      {i8, 8},
+                      {i8, seq::kQ6KSubBlock},
+                      {f16, seq::kQ4KSuperBlock}}) ||
+      !hasBodyOps(op, 25))
+    return false;
+  // The 25 ops: the code's 18, minus the middle, d * sc (3), the weight,
+  // the term, the sum.
+  Block *body = op.getBody();
+  Value wArg = body->getArgument(1), scArg = body->getArgument(4),
+        dArg = body->getArgument(5);
+  Value bits[2] = {body->getArgument(2), body->getArgument(3)};
+  Value weight = productWeight(op);
+  auto scaled =
+      weight
+          ? commuted<arith::MulFOp>(
+                weight, [&](Value v) { return isSignedScale(v, dArg, scArg); })
+          : std::nullopt;
+  auto centered =
+      scaled ? scaled->second.getDefiningOp<arith::SubFOp>() : arith::SubFOp();
+  return centered && isFloat(centered.getRhs(), 32) &&
+         isCode(centered.getLhs(), wArg, bits);
+}
+
 std::optional<seq::GroupFormat> seq::matchGroupProduct(linalg::GenericOp op) {
   switch (op.getNumDpsInputs()) {
   case 3:
@@ -443,6 +509,8 @@ std::optional<seq::GroupFormat> seq::matchGroupProduct(linalg::GenericOp op) {
   case 6:
     if (isQ4KProduct(op))
       return GroupFormat::Q4K;
+    if (isQ6KProduct(op))
+      return GroupFormat::Q6K;
     break;
   }
   return std::nullopt;

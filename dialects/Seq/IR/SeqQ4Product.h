@@ -42,6 +42,19 @@
 //     compile time: Q4_K keeps a sub-block in the low or the high nibbles
 //     of 32 bytes).
 //
+// The q6k format (`--weights=q6k`) is GGML Q6_K's values with the codes in
+// the q6 layout above:
+//   - sub-blocks of 16 channels along K, each with a signed 8-bit scale
+//     sc[n, j], and super-blocks of 256 channels (16 sub-blocks; the last
+//     may be shorter) with an f16 factor d[n, s]:
+//       W[n, k] = d[n, k / 256] * sc[n, k / 16] * (c[n, k] - 32),
+//     c in 0..63;
+//   - codes as q6's: bits 0..3 packed as q4's (a group of 32 channels
+//     holds two sub-blocks: channels 0-15 in the low nibbles, 16-31 in the
+//     high ones), bits 4 and 5 as planes (a GGUF Q6_K tensor's codes are
+//     reordered at compile time: Q6_K keeps bits 0..3 of 64 channels in 32
+//     bytes and bits 4..5 of 128 in 32).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef SEQC_DIALECTS_SEQ_IR_SEQQ4PRODUCT_H
@@ -55,13 +68,15 @@ namespace mlir::seq {
 /// Channels per scale of a q4, q5, q6 or q8 weight (and per sub-block of a
 /// q4k one).
 constexpr int64_t kQ4Group = 32;
-/// Channels per super-block of a q4k weight.
+/// Channels per super-block of a q4k or q6k weight.
 constexpr int64_t kQ4KSuperBlock = 256;
+/// Channels per scale of a q6k weight.
+constexpr int64_t kQ6KSubBlock = 16;
 
 /// The weight formats of the group products below.
-enum class GroupFormat { Q4, Q5, Q6, Q8, Q4K };
+enum class GroupFormat { Q4, Q5, Q6, Q8, Q4K, Q6K };
 
-/// Bits of a format's codes (4 for q4k).
+/// Bits of a format's codes (4 for q4k, 6 for q6k).
 int64_t codeBits(GroupFormat format);
 
 /// out[t, n] + sum_k x[t, k] * d[n, k / 32] * (c[n, k] - 2^(B-1)), with
@@ -83,6 +98,15 @@ linalg::GenericOp buildQ8Product(OpBuilder &b, Location loc, Value x, Value w,
 /// (unsigned), d and dmin [N, ceil(K / 256)] f16, out [T, N] f32.
 linalg::GenericOp buildQ4KProduct(OpBuilder &b, Location loc, Value x, Value w,
                                   Value sc, Value m, Value d, Value dmin,
+                                  Value out);
+
+/// out[t, n] + sum_k x[t, k] * d[n, k / 256] * sc[n, k / 16] * (c[n, k] -
+/// 32), the q6k product: x [T, K] f32, w [N, K / 2] i8 and the planes
+/// `bit4`, `bit5` [N, K / 8] i8 (codes as buildQ4Product's with two
+/// planes), sc [N, K / 16] i8 (signed), d [N, ceil(K / 256)] f16, out [T,
+/// N] f32.
+linalg::GenericOp buildQ6KProduct(OpBuilder &b, Location loc, Value x, Value w,
+                                  Value bit4, Value bit5, Value sc, Value d,
                                   Value out);
 
 /// The format of `op` if it is a product one of the builders above makes

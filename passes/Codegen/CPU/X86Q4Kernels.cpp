@@ -34,6 +34,13 @@
 // as 16 or 32; the codes stay below 64, so pairs of products stay far from
 // saturating.
 //
+// q6k products (GGML Q6_K's values: W = d sc (c - 32) per sub-block of 16)
+// take q6's codes and units, but a unit's two dot products (channels 0-15
+// of each group, then 16-31) are sub-blocks with scales of their own: each
+// keeps its own sums, from its own -32 Σ q, converted and scaled by its
+// own lanes' d sc (a single group's one dot product has sub-block 0 in
+// lanes 0-3 and sub-block 1 in lanes 4-7).
+//
 // q8 products (GGML Q8_0's signed codes) take units of one vector of
 // groups in channel order (W = 2 with 64-byte vectors, else 1; one dot
 // product each). With VNNI the codes are made unsigned by flipping their
@@ -78,6 +85,7 @@ public:
   Q4ProductLowering(linalg::GenericOp op, seq::GroupFormat format,
                     Int8Kernel kernel)
       : kernel(kernel), loc(op.getLoc()), q4k(format == seq::GroupFormat::Q4K),
+        q6k(format == seq::GroupFormat::Q6K),
         q8(format == seq::GroupFormat::Q8),
         planes(q4k || q8 ? 0 : seq::codeBits(format) - 4),
         x(op.getDpsInputs()[0]), w(op.getDpsInputs()[1]),
@@ -91,7 +99,9 @@ public:
     } else {
       for (int64_t i = 0; i < planes; ++i)
         bits.push_back(op.getDpsInputs()[2 + i]);
-      d = op.getDpsInputs()[2 + planes];
+      if (q6k)
+        sc = op.getDpsInputs()[2 + planes];
+      d = op.getDpsInputs()[2 + planes + q6k];
     }
     int64_t groups = K / kQ4Group, next = 0;
     bool wide = kernel == Int8Kernel::AVX512VNNI;
@@ -169,10 +179,15 @@ private:
   void computeTile(OpBuilder &b, Location l, Value n0, Value t0, int64_t nr,
                    int64_t tr);
 
-  /// The lanes' weight scales (d, or d sc) and, for q4k, the lanes'
-  /// minima (dmin m) of row `n`'s unit at `group`.
-  std::pair<Value, Value> rowScales(OpBuilder &b, Location l,
-                                    const Region &region, Value n, Value group);
+  /// The lanes' weight scales of row `n`'s unit at `group`: d, or d sc
+  /// (q6k: one vector per dot product, the sub-blocks' d sc), and for q4k
+  /// the lanes' minima (dmin m).
+  struct RowScales {
+    SmallVector<Value, 2> scales;
+    Value mins;
+  };
+  RowScales rowScales(OpBuilder &b, Location l, const Region &region, Value n,
+                      Value group);
 
   /// The unsigned codes of row `n`'s unit at `byte` for each of the unit's
   /// dot products (q8 on AVX2: |c|, with `sign` set to c).
@@ -184,10 +199,22 @@ private:
   /// Whether the integer sums start from the per-lane corrections (codes
   /// standing for c - middle).
   bool centered() const { return !q4k && !signTrick(); }
+  /// Dot products per unit of `region`: 2 (the halves of the groups), or
+  /// 1 (a single group in channel order, or q8's groups).
+  int64_t parts(const Region &region) const {
+    return kQ4Group * region.width / region.bytes();
+  }
+  /// Whether a unit's dot products keep sums of their own (q6k's
+  /// sub-blocks of 16 in the two halves).
+  bool splitParts(const Region &region) const {
+    return q6k && parts(region) == 2;
+  }
+  /// Correction lanes a unit's lane takes: q6k keeps one per half.
+  int64_t correctionsPerLane() const { return q6k ? 2 : 1; }
 
   Int8Kernel kernel;
   Location loc;
-  bool q4k, q8;
+  bool q4k, q6k, q8;
   /// Bit planes of the codes (q5: 1, q6: 2).
   int64_t planes;
   /// The operands: for q4k, also the sub-blocks' scales and minima and the
@@ -199,8 +226,9 @@ private:
   SmallVector<Region> regions;
   Value T, N;
   /// Per token: int8 codes ([T, K], in the kernels' order), and per unit
-  /// and 32-bit lane -middle · Σ q ([T, lanes] i32; q4k: -a · Σ q, f32) and
-  /// the scale a of the lane's group ([T, lanes] f32).
+  /// and 32-bit lane -middle · Σ q ([T, lanes] i32; q4k: -a · Σ q, f32;
+  /// q6k: [T, 2 lanes], each unit's lanes for each half) and the scale a of
+  /// the lane's group ([T, lanes] f32).
   Value codes, corrections, scales;
 };
 
@@ -214,8 +242,9 @@ void Q4ProductLowering::allocateActivations(RewriterBase &rewriter) {
         rewriter.getI64IntegerAttr(64));
   };
   codes = alloc(K, rewriter.getI8Type());
-  corrections = alloc(lanes, q4k ? Type(rewriter.getF32Type())
-                                 : Type(rewriter.getI32Type()));
+  corrections =
+      alloc(lanes * correctionsPerLane(),
+            q4k ? Type(rewriter.getF32Type()) : Type(rewriter.getI32Type()));
   scales = alloc(lanes, rewriter.getF32Type());
 }
 
@@ -255,11 +284,14 @@ void Q4ProductLowering::quantizeUnit(OpBuilder &b, Location l,
   int64_t middle = q4k || signTrick() ? 1 : q8 ? 128 : 8 << planes;
   Value factors =
       dot.splat(bytesType, b.getI8IntegerAttr(static_cast<int8_t>(middle)));
-  Value sums = zero;
-  for (int64_t h = 0; h < kQ4Group * W / bytes && (q4k || centered()); ++h) {
+  // One sum per dot product where they are kept apart (q6k), else one.
+  SmallVector<Value, 2> sums = {zero};
+  for (int64_t h = 0; h < parts(region) && (q4k || centered()); ++h) {
     Value q = vector::LoadOp::create(
         b, l, bytesType, codes, ValueRange{t, offset(b, l, base, h * bytes)});
-    sums = dot.dotSmallUnsigned(sums, factors, q);
+    if (h && splitParts(region))
+      sums.push_back(zero);
+    sums.back() = dot.dotSmallUnsigned(sums.back(), factors, q);
   }
   Value lane = affine(b, l, region.lane, u, unitLanes);
   SmallVector<Value> laneScales;
@@ -269,21 +301,31 @@ void Q4ProductLowering::quantizeUnit(OpBuilder &b, Location l,
   Value v, correction;
   if (q4k) { // -a Σ q
     v = vector::FromElementsOp::create(b, l, floats, laneScales);
-    Value f = arith::SIToFPOp::create(b, l, floats, sums);
+    Value f = arith::SIToFPOp::create(b, l, floats, sums[0]);
     Value scaled = arith::MulFOp::create(b, l, f, v);
     correction = arith::NegFOp::create(b, l, scaled);
   } else { // -8 Σ q
-    correction = arith::SubIOp::create(b, l, zero, sums);
+    correction = arith::SubIOp::create(b, l, zero, sums[0]);
   }
-  vector::StoreOp::create(b, l, correction, corrections, ValueRange{t, lane});
+  // q6k: the unit's lanes at 2 lane, each half's unitLanes apart.
+  Value correctionLane =
+      q6k ? affine(b, l, 2 * region.lane, u, 2 * unitLanes) : lane;
+  vector::StoreOp::create(b, l, correction, corrections,
+                          ValueRange{t, correctionLane});
+  if (sums.size() == 2) {
+    Value second = arith::SubIOp::create(b, l, zero, sums[1]);
+    vector::StoreOp::create(
+        b, l, second, corrections,
+        ValueRange{t, offset(b, l, correctionLane, unitLanes)});
+  }
   if (!v)
     v = vector::FromElementsOp::create(b, l, floats, laneScales);
   vector::StoreOp::create(b, l, v, scales, ValueRange{t, lane});
 }
 
-std::pair<Value, Value> Q4ProductLowering::rowScales(OpBuilder &b, Location l,
-                                                     const Region &region,
-                                                     Value n, Value group) {
+Q4ProductLowering::RowScales
+Q4ProductLowering::rowScales(OpBuilder &b, Location l, const Region &region,
+                             Value n, Value group) {
   int64_t W = region.width, unitLanes = region.lanes();
   Type f32 = b.getF32Type(), f16 = b.getF16Type(), i8 = b.getI8Type();
   IntegerDot dot(b, l, kernel, region.bytes());
@@ -293,15 +335,37 @@ std::pair<Value, Value> Q4ProductLowering::rowScales(OpBuilder &b, Location l,
   auto toLanes = [&](Value wide) -> Value {
     return vector::ShuffleOp::create(b, l, wide, wide, spread);
   };
-  if (!q4k) {
+  if (!q4k && !q6k) {
     Value halves =
         vector::LoadOp::create(b, l, dot.vec(W, f16), d, ValueRange{n, group});
-    return {toLanes(arith::ExtFOp::create(b, l, dot.vec(W, f32), halves)),
+    return {{toLanes(arith::ExtFOp::create(b, l, dot.vec(W, f32), halves))},
             Value()};
   }
   // factor[n, group / 8] · table[n, group .. group + W).
   Value super = arith::DivUIOp::create(
       b, l, group, index(b, seq::kQ4KSuperBlock / kQ4Group));
+  if (q6k) {
+    // d[n, group / 8] · sc[n, 2 group .. 2 group + 2 W): the lanes of half
+    // h of group g take sub-block 2 g + h; a single group's lane i, i / 4.
+    Value factor = memref::LoadOp::create(b, l, d, ValueRange{n, super});
+    Value wide = arith::ExtFOp::create(b, l, f32, factor);
+    Value at = arith::MulIOp::create(b, l, group, index(b, 2));
+    Value counts =
+        vector::LoadOp::create(b, l, dot.vec(2 * W, i8), sc, ValueRange{n, at});
+    Value countsF = arith::SIToFPOp::create(b, l, dot.vec(2 * W, f32), counts);
+    Value splat = vector::BroadcastOp::create(b, l, dot.vec(2 * W, f32), wide);
+    Value scaled = arith::MulFOp::create(b, l, countsF, splat);
+    RowScales out;
+    for (int64_t h = 0; h < parts(region); ++h) {
+      SmallVector<int64_t> subOf;
+      for (int64_t i = 0; i < unitLanes; ++i)
+        subOf.push_back(splitParts(region) ? 2 * (i * W / unitLanes) + h
+                                           : i * 2 / unitLanes);
+      out.scales.push_back(
+          vector::ShuffleOp::create(b, l, scaled, scaled, subOf));
+    }
+    return out;
+  }
   auto scaled = [&](Value factors, Value table) -> Value {
     Value factor = memref::LoadOp::create(b, l, factors, ValueRange{n, super});
     Value wide = arith::ExtFOp::create(b, l, f32, factor);
@@ -311,7 +375,7 @@ std::pair<Value, Value> Q4ProductLowering::rowScales(OpBuilder &b, Location l,
     Value splat = vector::BroadcastOp::create(b, l, dot.vec(W, f32), wide);
     return toLanes(arith::MulFOp::create(b, l, countsF, splat));
   };
-  return {scaled(d, sc), scaled(dmin, mins)};
+  return {{scaled(d, sc)}, scaled(dmin, mins)};
 }
 
 SmallVector<Value, 2> Q4ProductLowering::rowCodes(OpBuilder &b, Location l,
@@ -394,18 +458,18 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
       affine(b, l, region.first * region.groupBytes, u, region.codeBytes());
   Value base = affine(b, l, region.first * kQ4Group, u, W * kQ4Group);
   Value lane = affine(b, l, region.lane, u, unitLanes);
-  int64_t parts = kQ4Group * W / bytes; // dot products per unit: 2, or 1
+  int64_t parts = this->parts(region);
+  bool split = splitParts(region);
   // Per row: the unsigned codes of each dot product (and for the sign
   // trick the signed ones), and the lanes' scales.
   SmallVector<SmallVector<Value, 2>> wCodes;
-  SmallVector<Value> wSigns, wScales, wMins;
+  SmallVector<Value> wSigns;
+  SmallVector<RowScales> wScales;
   for (Value n : ns) {
     Value sign;
     wCodes.push_back(rowCodes(b, l, region, n, byte, group, sign));
     wSigns.push_back(sign);
-    auto [laneScales, laneMins] = rowScales(b, l, region, n, group);
-    wScales.push_back(laneScales);
-    wMins.push_back(laneMins);
+    wScales.push_back(rowScales(b, l, region, n, group));
   }
   int64_t nr = ns.size(), tr = ts.size();
   for (int64_t j = 0; j < tr; ++j) {
@@ -414,29 +478,38 @@ SmallVector<Value> Q4ProductLowering::unitStep(OpBuilder &b, Location l,
       q.push_back(vector::LoadOp::create(
           b, l, bytesType, codes,
           ValueRange{ts[j], offset(b, l, base, h * bytes)}));
-    Value corr =
-        vector::LoadOp::create(b, l, dot.vec(unitLanes, q4k ? f32 : i32),
-                               corrections, ValueRange{ts[j], lane});
+    // q6k: the halves' corrections, unitLanes apart from 2 lane.
+    Value correctionLane =
+        q6k ? affine(b, l, 2 * region.lane, u, 2 * unitLanes) : lane;
+    SmallVector<Value, 2> corr;
+    for (int64_t h = 0; h < (split ? 2 : 1); ++h)
+      corr.push_back(vector::LoadOp::create(
+          b, l, dot.vec(unitLanes, q4k ? f32 : i32), corrections,
+          ValueRange{ts[j], offset(b, l, correctionLane, h * unitLanes)}));
     Value a =
         vector::LoadOp::create(b, l, accType, scales, ValueRange{ts[j], lane});
     // q4k's sums (and the sign trick's) start from zero, the others' from
     // -middle Σ q.
-    Value start =
-        centered() ? corr
-                   : dot.splat(dot.vec(unitLanes, i32), b.getI32IntegerAttr(0));
+    Value zero = dot.splat(dot.vec(unitLanes, i32), b.getI32IntegerAttr(0));
     for (int64_t r = 0; r < nr; ++r) {
-      Value sums = start;
-      for (int64_t h = 0; h < parts; ++h) {
-        Value s = q[h];
-        if (signTrick())
-          s = dot.intrinsic("llvm.x86.avx2.psign.b", bytesType, {s, wSigns[r]});
-        sums = dot.dotSmallUnsigned(sums, wCodes[r][h], s);
+      Value acc = accs[r * tr + j];
+      // One sum for the unit, or (q6k) one per dot product, each scaled.
+      for (int64_t first = 0; first < parts; first += split ? 1 : parts) {
+        Value sums = centered() ? corr[split ? first : 0] : zero;
+        for (int64_t h = first; h < (split ? first + 1 : parts); ++h) {
+          Value s = q[h];
+          if (signTrick())
+            s = dot.intrinsic("llvm.x86.avx2.psign.b", bytesType,
+                              {s, wSigns[r]});
+          sums = dot.dotSmallUnsigned(sums, wCodes[r][h], s);
+        }
+        Value f = arith::SIToFPOp::create(b, l, accType, sums);
+        Value s = arith::MulFOp::create(b, l, a,
+                                        wScales[r].scales[split ? first : 0]);
+        acc = math::FmaOp::create(b, l, f, s, acc);
       }
-      Value f = arith::SIToFPOp::create(b, l, accType, sums);
-      Value s = arith::MulFOp::create(b, l, a, wScales[r]);
-      Value acc = math::FmaOp::create(b, l, f, s, accs[r * tr + j]);
       if (q4k) // - dmin m · a Σ q
-        acc = math::FmaOp::create(b, l, corr, wMins[r], acc);
+        acc = math::FmaOp::create(b, l, corr[0], wScales[r].mins, acc);
       accs[r * tr + j] = acc;
     }
   }

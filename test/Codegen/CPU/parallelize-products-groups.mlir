@@ -185,3 +185,132 @@ func.func @q8_unsigned(%x: memref<?x64xf32>, %w: memref<40x64xi8>, %d: memref<40
   }
   return
 }
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+#p = affine_map<(n, t, k) -> (n, k floordiv 8)>
+#g = affine_map<(n, t, k) -> (n, k floordiv 16)>
+#s = affine_map<(n, t, k) -> (n, k floordiv 256)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// A decode q6k product over 64 channels (one unit of two groups: four
+// sub-blocks of 16). Per token each half's codes get their own -32 Σ q;
+// per row the four int8 scales are converted (signed) and multiplied by
+// the super-block's d, then spread to the lanes of each half (channels
+// 0-15 of the groups: sub-blocks 0 and 2; 16-31: 1 and 3), and each half's
+// sums are converted and scaled apart.
+// CHECK-LABEL: func.func @decode_q6k
+// CHECK-SAME: (%[[X:.*]]: memref<1x64xf32>, %[[W:.*]]: memref<8x32xi8>, %[[P4:.*]]: memref<8x8xi8>, %[[P5:.*]]: memref<8x8xi8>, %[[SC:.*]]: memref<8x4xi8>, %[[D:.*]]: memref<8x1xf16>, %[[Y:.*]]: memref<1x8xf32>)
+// CHECK: %[[SCALES:.*]] = vector.load %[[SC]][%{{.*}}, %{{.*}}] : memref<8x4xi8>, vector<4xi8>
+// CHECK: %[[SCALESF:.*]] = arith.sitofp %[[SCALES]] : vector<4xi8> to vector<4xf32>
+// CHECK: %[[STEPS:.*]] = arith.mulf %[[SCALESF]], %{{.*}} : vector<4xf32>
+// CHECK: vector.shuffle %[[STEPS]], %[[STEPS]] [0, 0, 0, 0, 2, 2, 2, 2]
+// CHECK: vector.shuffle %[[STEPS]], %[[STEPS]] [1, 1, 1, 1, 3, 3, 3, 3]
+// CHECK-COUNT-2: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"
+// CHECK-NOT: linalg.generic
+// AVX2-LABEL: func.func @decode_q6k
+// AVX2-COUNT-2: arith.sitofp %{{.*}} : vector<8xi32> to vector<8xf32>
+// AVX2-NOT: linalg.generic
+func.func @decode_q6k(%x: memref<1x64xf32>, %w: memref<8x32xi8>, %p4: memref<8x8xi8>, %p5: memref<8x8xi8>, %sc: memref<8x4xi8>, %d: memref<8x1xf16>, %y: memref<1x8xf32>) {
+  %c32 = arith.constant 32 : index
+  %c16 = arith.constant 16 : index
+  %c8 = arith.constant 8 : index
+  %c4 = arith.constant 4 : i8
+  %c5 = arith.constant 5 : i8
+  %c15 = arith.constant 15 : i8
+  %c1 = arith.constant 1 : i8
+  %mid = arith.constant 32.0 : f32
+  linalg.generic {indexing_maps = [#x, #w, #p, #p, #g, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %p4, %p5, %sc, %d : memref<1x64xf32>, memref<8x32xi8>, memref<8x8xi8>, memref<8x8xi8>, memref<8x4xi8>, memref<8x1xf16>) outs(%y : memref<1x8xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %bp4: i8, %bp5: i8, %bs: i8, %bd: f16, %acc: f32):
+    %k = linalg.index 2 : index
+    %in = arith.remui %k, %c32 : index
+    %h = arith.divui %in, %c16 : index
+    %h8 = arith.index_cast %h : index to i8
+    %sh = arith.muli %c4, %h8 : i8
+    %v = arith.shrui %b, %sh : i8
+    %n = arith.andi %c15, %v : i8
+    %kb = arith.remui %k, %c8 : index
+    %kb8 = arith.index_cast %kb : index to i8
+    %s4 = arith.shrui %bp4, %kb8 : i8
+    %b4 = arith.andi %c1, %s4 : i8
+    %h4 = arith.shli %b4, %c4 : i8
+    %o4 = arith.ori %h4, %n : i8
+    %s5 = arith.shrui %bp5, %kb8 : i8
+    %b5 = arith.andi %s5, %c1 : i8
+    %h5 = arith.shli %b5, %c5 : i8
+    %code = arith.ori %o4, %h5 : i8
+    %nf = arith.uitofp %code : i8 to f32
+    %q = arith.subf %nf, %mid : f32
+    %df = arith.extf %bd : f16 to f32
+    %sf = arith.sitofp %bs : i8 to f32
+    %step = arith.mulf %sf, %df : f32
+    %wv = arith.mulf %step, %q : f32
+    %t = arith.mulf %wv, %a fastmath<reassoc,contract> : f32
+    %r = arith.addf %t, %acc fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+#p = affine_map<(n, t, k) -> (n, k floordiv 8)>
+#g = affine_map<(n, t, k) -> (n, k floordiv 16)>
+#s = affine_map<(n, t, k) -> (n, k floordiv 256)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// Not q6k: the sub-blocks' scales are read unsigned (Q6_K's are signed),
+// so the product runs as written.
+// CHECK-LABEL: func.func @q6k_unsigned_scales
+// AVX2-LABEL: func.func @q6k_unsigned_scales
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK: arith.uitofp %{{.*}} : i8 to f32
+// CHECK: arith.uitofp %{{.*}} : i8 to f32
+func.func @q6k_unsigned_scales(%x: memref<1x64xf32>, %w: memref<8x32xi8>, %p4: memref<8x8xi8>, %p5: memref<8x8xi8>, %sc: memref<8x4xi8>, %d: memref<8x1xf16>, %y: memref<1x8xf32>) {
+  %c32 = arith.constant 32 : index
+  %c16 = arith.constant 16 : index
+  %c8 = arith.constant 8 : index
+  %c4 = arith.constant 4 : i8
+  %c5 = arith.constant 5 : i8
+  %c15 = arith.constant 15 : i8
+  %c1 = arith.constant 1 : i8
+  %mid = arith.constant 32.0 : f32
+  linalg.generic {indexing_maps = [#x, #w, #p, #p, #g, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %p4, %p5, %sc, %d : memref<1x64xf32>, memref<8x32xi8>, memref<8x8xi8>, memref<8x8xi8>, memref<8x4xi8>, memref<8x1xf16>) outs(%y : memref<1x8xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %bp4: i8, %bp5: i8, %bs: i8, %bd: f16, %acc: f32):
+    %k = linalg.index 2 : index
+    %in = arith.remui %k, %c32 : index
+    %h = arith.divui %in, %c16 : index
+    %h8 = arith.index_cast %h : index to i8
+    %sh = arith.muli %c4, %h8 : i8
+    %v = arith.shrui %b, %sh : i8
+    %n = arith.andi %c15, %v : i8
+    %kb = arith.remui %k, %c8 : index
+    %kb8 = arith.index_cast %kb : index to i8
+    %s4 = arith.shrui %bp4, %kb8 : i8
+    %b4 = arith.andi %c1, %s4 : i8
+    %h4 = arith.shli %b4, %c4 : i8
+    %o4 = arith.ori %h4, %n : i8
+    %s5 = arith.shrui %bp5, %kb8 : i8
+    %b5 = arith.andi %s5, %c1 : i8
+    %h5 = arith.shli %b5, %c5 : i8
+    %code = arith.ori %o4, %h5 : i8
+    %nf = arith.uitofp %code : i8 to f32
+    %q = arith.subf %nf, %mid : f32
+    %df = arith.extf %bd : f16 to f32
+    %sf = arith.uitofp %bs : i8 to f32
+    %step = arith.mulf %sf, %df : f32
+    %wv = arith.mulf %step, %q : f32
+    %t = arith.mulf %wv, %a fastmath<reassoc,contract> : f32
+    %r = arith.addf %t, %acc fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }
+  return
+}

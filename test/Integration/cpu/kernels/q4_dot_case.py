@@ -7,7 +7,8 @@ describes them (byte 16 g + j of a row: code of channel 32 g + j in the low
 nibble, of 32 g + 16 + j in the high one; for q5 and q6 bits 4 and 5 of
 the code of channel k are bit k % 8 of byte k / 8 of the planes; value d (c
 - 2^(B-1)); q8: the signed byte of channel k times d; for q4k d[k / 256]
-sc[k / 32] c - dmin[k / 256] m[k / 32]), quantizes the
+sc[k / 32] c - dmin[k / 256] m[k / 32]; for q6k, 6-bit codes as q6's, d[k /
+256] sc[k / 16] (c - 32) with signed sc), quantizes the
 activations as the kernels document it (per token and group of 32
 channels: a = max|x| / 127, q = clip(rint(x * (127 / max|x|)), -127, 127),
 in float32), sums the integer products of each group exactly and scales
@@ -16,11 +17,12 @@ f32 sums (and the output is printed with 6 digits). With `float` (no integer
 kernel) the reference keeps the activations in f32. Activations get outlier
 channels so that groups have very different scales; some groups are all
 zero, some weight groups have a zero scale (q4k: a zero d, a zero dmin, 6-bit
-scales and minima over their whole range 0..63; q8: codes over -128..127,
+scales and minima over their whole range 0..63; q6k: int8 scales over
+-128..127; q8: codes over -128..127,
 -128 included, which no encoder writes but a kernel must multiply right).
 
-    q4_dot_case.py emit T N K [q5|q6|q8|q4k] > case.mlir
-    q4_dot_case.py check T N K [float] [q5|q6|q8|q4k] < printed.txt
+    q4_dot_case.py emit T N K [q5|q6|q8|q4k|q6k] > case.mlir
+    q4_dot_case.py check T N K [float] [q5|q6|q8|q4k|q6k] < printed.txt
 """
 
 import sys
@@ -71,6 +73,18 @@ def group_inputs(t, n, k, bits):
               for _ in range(bits - 4)]
     d = (d.astype(np.float32) / 2 ** (bits - 4)).astype(np.float16)
     return x, packed, planes, d, y0
+
+
+def q6k_inputs(t, n, k):
+    """x, the codes' bytes, the planes of bits 4 and 5, sc [n, k / 16]
+    int8, d [n, ceil(k / 256)] f16, y0."""
+    x, packed, planes, _, y0 = group_inputs(t, n, k, 6)
+    rng = np.random.default_rng(t * 13 + n * 7 + k)
+    sc = rng.integers(-128, 128, (n, k // 16)).astype(np.int8)
+    sc[1, 0], sc[1, 1] = -128, 127
+    d = (np.abs(rng.standard_normal((n, -(-k // 256)))) * 0.0005).astype(np.float16)
+    d[0, -1] = 0
+    return x, packed, planes, sc, d, y0
 
 
 def group_codes(packed, planes):
@@ -202,7 +216,39 @@ def q4k_product_func(name, rows, n, k):
 {SUM}"""
 
 
-def emit(t, n, k, q4k, bits):
+def q6k_product_func(name, rows, n, k):
+    x = f"memref<{rows}x{k}xf32>"
+    w, p = f"memref<{n}x{k // 2}xi8>", f"memref<{n}x{k // 8}xi8>"
+    g, s = f"memref<{n}x{k // 16}xi8>", f"memref<{n}x{-(-k // 256)}xf16>"
+    y = f"memref<{rows}x{n}xf32>"
+    return f"""func.func @{name}(%x: {x}, %w: {w}, %plane4: {p}, %plane5: {p}, %sc: {g}, %d: {s}, %y: {y}) {{
+  linalg.generic {{indexing_maps = [#x, #w, #p, #p, #g, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%x, %w, %plane4, %plane5, %sc, %d : {x}, {w}, {p}, {p}, {g}, {s}) outs(%y : {y})
+      attrs = {{seq.parallel}} {{
+  ^bb0(%a: f32, %b: i8, %p4: i8, %p5: i8, %bs: i8, %bd: f16, %acc: f32):
+{plane_bits(2)}
+    %c32f = arith.constant 32.0 : f32
+    %q = arith.subf %nf, %c32f : f32
+    %df = arith.extf %bd : f16 to f32
+    %sf = arith.sitofp %bs : i8 to f32
+    %step = arith.mulf %df, %sf : f32
+    %wv = arith.mulf %q, %step : f32
+{SUM}"""
+
+
+def emit(t, n, k, q4k, bits, q6k=False):
+    if q6k:
+        x, packed, planes, sc, d, y0 = q6k_inputs(t, n, k)
+        print(module(x, packed.view(np.int8), y0, "i8",
+                     q6k_product_func("product", "?", n, k),
+                     q6k_product_func("decode", "1", n, k),
+                     maps="#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>\n"
+                          "#p = affine_map<(n, t, k) -> (n, k floordiv 8)>\n"
+                          "#g = affine_map<(n, t, k) -> (n, k floordiv 16)>\n"
+                          "#s = affine_map<(n, t, k) -> (n, k floordiv 256)>",
+                     extra=[(f"p{4 + i}", p.view(np.int8), "i8") for i, p in enumerate(planes)]
+                     + [("sc", sc, "i8"), ("d", d, "f16")]))
+        return
     if bits in (5, 6, 8):
         x, packed, planes, d, y0 = group_inputs(t, n, k, bits)
         if bits == 8:
@@ -240,16 +286,25 @@ def emit(t, n, k, q4k, bits):
                  extra=[("d", d, "f16")]))
 
 
-def check(t, n, k, floats, q4k, bits, text):
-    name = "q4k" if q4k else f"q{bits}"
+def check(t, n, k, floats, q4k, bits, text, q6k=False):
+    name = "q4k" if q4k else "q6k" if q6k else f"q{bits}"
     label = (f"{name} product {t}x{n}x{k}"
              + (" (f32 activations)" if floats else ""))
     blocks = printed(text)
     if len(blocks) != 2:
         sys.exit(f"{label}: FAIL: no output")
-    q, a = quantize(x := (q4k_inputs if q4k else inputs)(t, n, k)[0])
+    q, a = quantize(x := inputs(t, n, k)[0])
     a64 = a[:, :, 0].astype(np.float64)
-    if bits in (5, 6, 8):
+    if q6k:
+        _, packed, planes, sc, d, y0 = q6k_inputs(t, n, k)
+        c = (group_codes(packed, planes) - 32).reshape(n, k // 16, 16)
+        sub = np.arange(k // 16) // 16  # each sub-block's super-block
+        step = d.astype(np.float64)[:, sub] * sc           # [n, k / 16]
+        sums = np.einsum("tsj,nsj->tsn", q.reshape(t, k // 16, 16), c)
+        a_sub = np.repeat(a64, 2, axis=1)                  # [t, k / 16]
+        rounded = np.einsum("ts,ns,tsn->tn", a_sub, step, sums)
+        weights = (c * step[:, :, None]).reshape(n, k)
+    elif bits in (5, 6, 8):
         _, packed, planes, d, y0 = group_inputs(t, n, k, bits)
         if bits == 8:
             c = packed.astype(np.int64).reshape(n, k // 32, 32)
@@ -299,6 +354,7 @@ if __name__ == "__main__":
     flags = sys.argv[5:]
     bits = next((int(f[1]) for f in flags if f in ("q5", "q6", "q8")), 4)
     if mode == "emit":
-        emit(t, n, k, "q4k" in flags, bits)
+        emit(t, n, k, "q4k" in flags, bits, "q6k" in flags)
     else:
-        check(t, n, k, "float" in flags, "q4k" in flags, bits, sys.stdin.read())
+        check(t, n, k, "float" in flags, "q4k" in flags, bits, sys.stdin.read(),
+              "q6k" in flags)
