@@ -226,7 +226,7 @@ bool hasQ4Operands(linalg::GenericOp op, int64_t perByte,
   for (auto [i, table] : llvm::enumerate(tables)) {
     ShapedType t = shaped(ins[2 + i]);
     if (!t || t.getRank() != 2 || t.getElementType() != table.type ||
-        t.getDimSize(1) != llvm::divideCeil(K, table.per))
+        t.getDimSize(1) != (int64_t)llvm::divideCeil(K, table.per))
       return false;
   }
   return true;
