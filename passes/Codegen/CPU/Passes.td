@@ -155,6 +155,25 @@ def SeqParallelizeProductsPass
     `dmin · m` adds the minima's share. A unit never straddles a
     super-block (W divides its 8 sub-blocks). The weights are read as
     stored (4.625 bits a weight).
+
+    q5 and q6 products (codes of 5 and 6 bits: q4's nibbles plus one or two
+    bit planes, weight `d · (c - 16)` or `d · (c - 32)`) take q4's units:
+    per row and unit each plane's 4 W bytes are spread over the nibbles'
+    bytes by one byte shuffle per half, tested against each byte's bit and
+    or-ed in as 16 or 32; the sums start from `-16 · Σ q` or `-32 · Σ q`.
+    q8 products (GGML Q8_0's signed bytes) take units of one vector of
+    groups in channel order: with VNNI the codes' sign bits are flipped
+    and the sums start from `-128 · Σ q`; with AVX2 `|c|` is multiplied by
+    `q` with `c`'s sign (`vpabsb`, `vpsignb`), from zero.
+
+    q6k products (GGML Q6_K's values: q6's codes, per sub-block of 16
+    channels a signed 8-bit scale `sc`, per super-block of 256 an f16
+    factor `d`, weight `d · sc · (c - 32)`) take q6's units; the two dot
+    products of a unit (channels 0-15 of its groups, then 16-31) are
+    sub-blocks with scales of their own, so each keeps its own sums from
+    its own `-32 · Σ q`, converted and scaled by its lanes' `d · sc` (a
+    single group's one dot product holds sub-block 0 in lanes 0-3 and 1 in
+    lanes 4-7). The weights are read as stored (6.5625 bits a weight).
   }];
   let options = [
     Option<"minDecodeElements", "min-decode-elements", "int64_t", "65536",
