@@ -29,6 +29,8 @@ StringRef seqc::stringifyWeightFormat(WeightFormat format) {
     return "q4k";
   case WeightFormat::Q6K:
     return "q6k";
+  case WeightFormat::Gguf:
+    return "gguf";
   }
   llvm_unreachable("unknown weight format");
 }
@@ -37,7 +39,7 @@ std::optional<seqc::WeightFormat> seqc::symbolizeWeightFormat(StringRef name) {
   for (WeightFormat f :
        {WeightFormat::F32, WeightFormat::F16, WeightFormat::Int8,
         WeightFormat::Q4, WeightFormat::Q5, WeightFormat::Q6, WeightFormat::Q8,
-        WeightFormat::Q4K, WeightFormat::Q6K})
+        WeightFormat::Q4K, WeightFormat::Q6K, WeightFormat::Gguf})
     if (name == stringifyWeightFormat(f))
       return f;
   return std::nullopt;

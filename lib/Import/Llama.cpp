@@ -559,7 +559,12 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
                          {"num_attention_heads * head_dim", cfg.heads * D},
                          {"intermediate_size", F}}))
     return std::move(e);
-  DType mat = matrixDType(format);
+  if (llvm::Error e = checkWeightSource(format, ckpt))
+    return std::move(e);
+  // The storage of a matrix, by its checkpoint name.
+  auto mat = [&](const std::string &name) {
+    return matrixDType(format, ckpt.find(name));
+  };
   std::optional<QuaRot> rot;
   if (rotationSeed) {
     auto r = QuaRot::get(cfg, *rotationSeed);
@@ -616,19 +621,24 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
       attnNorm = mlpNorm = ones;
     }
     blob.add(to + "attn_norm", {C}, attnNorm, DType::F32);
-    blob.add(to + "wq", {cfg.heads * D, C}, wq, mat,
+    blob.add(to + "wq", {cfg.heads * D, C}, wq,
+             mat(from + "self_attn.q_proj.weight"),
              source(from + "self_attn.q_proj.weight"));
-    blob.add(to + "wk", {cfg.kvHeads * D, C}, wk, mat,
+    blob.add(to + "wk", {cfg.kvHeads * D, C}, wk,
+             mat(from + "self_attn.k_proj.weight"),
              source(from + "self_attn.k_proj.weight"));
-    blob.add(to + "wv", {cfg.kvHeads * D, C}, wv, mat,
+    blob.add(to + "wv", {cfg.kvHeads * D, C}, wv,
+             mat(from + "self_attn.v_proj.weight"),
              source(from + "self_attn.v_proj.weight"));
-    blob.add(to + "wo", {C, cfg.heads * D}, wo, mat,
+    blob.add(to + "wo", {C, cfg.heads * D}, wo,
+             mat(from + "self_attn.o_proj.weight"),
              source(from + "self_attn.o_proj.weight"));
     blob.add(to + "mlp_norm", {C}, mlpNorm, DType::F32);
-    blob.add(to + "w_gate", {F, C}, gate, mat,
+    blob.add(to + "w_gate", {F, C}, gate, mat(from + "mlp.gate_proj.weight"),
              source(from + "mlp.gate_proj.weight"));
-    blob.add(to + "w_up", {F, C}, up, mat, source(from + "mlp.up_proj.weight"));
-    blob.add(to + "w_down", {C, F}, down, mat,
+    blob.add(to + "w_up", {F, C}, up, mat(from + "mlp.up_proj.weight"),
+             source(from + "mlp.up_proj.weight"));
+    blob.add(to + "w_down", {C, F}, down, mat(from + "mlp.down_proj.weight"),
              source(from + "mlp.down_proj.weight"));
   }
   std::vector<float> norm = get("model.norm.weight", {C});
@@ -640,7 +650,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     norm = ones;
   }
   blob.add("norm", {C}, norm, DType::F32);
-  blob.add("head", {V, C}, head, mat, source(headName));
+  blob.add("head", {V, C}, head, mat(headName), source(headName));
   std::vector<float>().swap(head);
   if (reader.err)
     return std::move(reader.err);

@@ -129,8 +129,38 @@ inline DType matrixDType(WeightFormat format) {
     return DType::Q4K;
   case WeightFormat::Q6K:
     return DType::Q6K;
+  case WeightFormat::Gguf: // per tensor: the overload below
+    break;
   }
   return DType::F32;
+}
+
+/// The storage of the matrix read from `tensor` under `--weights=format`:
+/// matrixDType(format), or for Gguf the format of the tensor's GGML type:
+/// the one that keeps its values (Q4_0: q4, Q5_0: q5, Q8_0: q8, Q4_K: q4k,
+/// Q6_K: q6k, F16 and BF16: fp16, F32: fp32) or, for the types seqc has no
+/// format of (Q4_1, Q5_1, Q5_K), q8, quantized again: its step is an eighth
+/// of theirs or less, so it adds a small fraction of their own error (a
+/// format of 5 or 6 bits on another grid would about double it).
+inline DType matrixDType(WeightFormat format, const Tensor *tensor) {
+  if (format != WeightFormat::Gguf)
+    return matrixDType(format);
+  if (!tensor)
+    return DType::F32;
+  if (!tensor->blocks)
+    return tensor->dtype == DType::F32 ? DType::F32 : DType::F16;
+  switch (tensor->blocks->id) {
+  case 2: // Q4_0
+    return DType::Q4;
+  case 6: // Q5_0
+    return DType::Q5;
+  case 12: // Q4_K
+    return DType::Q4K;
+  case 14: // Q6_K
+    return DType::Q6K;
+  default: // Q8_0; Q4_1, Q5_1, Q5_K
+    return DType::Q8;
+  }
 }
 
 /// Under a group format (--weights=q4 .. q8, q4k), every input width of the
@@ -150,6 +180,18 @@ checkQ4Widths(WeightFormat format, llvm::StringRef model,
           stringifyWeightFormat(format), mlir::seq::kQ4Group, model, what,
           width));
   return llvm::Error::success();
+}
+
+/// --weights=gguf reads the formats from a GGUF file's tensor types: an
+/// error for any other checkpoint.
+inline llvm::Error checkWeightSource(WeightFormat format,
+                                     const Checkpoint &ckpt) {
+  if (format != WeightFormat::Gguf || ckpt.format() == "gguf")
+    return llvm::Error::success();
+  return llvm::createStringError(
+      "--weights=gguf keeps the types of a GGUF file's tensors; " +
+      ckpt.path() + " is a " + ckpt.format() +
+      " checkpoint: choose fp32, fp16, int8, q8, q6, q5, q4, q4k or q6k");
 }
 
 /// Base of the model IR builders. Values are f32 tensors; matrices may be

@@ -479,11 +479,14 @@ void BlobWriter::addSuperBlocks(std::string name,
   assert(cols % G == 0 && "super-block rows are whole groups (checkQ4Widths)");
   int64_t subs = cols / codec.sub, supers = llvm::divideCeil(cols, S);
   // The file's own blocks: a tensor of the format's GGML type and of these
-  // rows (blocks run along the last axis), read unscaled.
+  // rows (blocks run along the last axis), unscaled or scaled by a power of
+  // two (Checkpoint::scale: the factors take it, exactly unless they
+  // overflow, which the check below reports).
+  int exponent = 0;
+  bool exact = source && std::frexp(source->scale, &exponent) == 0.5f;
   bool blocks =
-      source && source->blocks && source->blocks->id == codec.ggmlId &&
-      source->scale == 1.0f && source->shape.back() == cols &&
-      source->numElements() == rows * cols &&
+      exact && source->blocks && source->blocks->id == codec.ggmlId &&
+      source->shape.back() == cols && source->numElements() == rows * cols &&
       source->bytes.size() == (uint64_t)rows * (cols / S) * codec.blockBytes;
   std::vector<uint8_t> tables[2];
   std::vector<float> factors[2];
@@ -515,9 +518,11 @@ void BlobWriter::addSuperBlocks(std::string name,
           t[i] = &tables[i][r * subs + s * (S / codec.sub)];
         for (int i = 0; i < codec.factors; ++i)
           f[i] = &factors[i][at];
-        if (blocks)
+        if (blocks) {
           codec.read(source->bytes.data() + at * codec.blockBytes, codes, t, f);
-        else
+          for (int i = 0; i < codec.factors; ++i)
+            *f[i] = std::ldexp(*f[i], exponent - 1);
+        } else
           codec.encode(values.data() + r * cols + s * S, n, codes, t, f);
         // The q4 layout: per group of 32, 16 bytes, channel j in the low
         // nibble, 16 + j in the high one; higher bits in their planes.

@@ -406,12 +406,21 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   if (llvm::Error e =
           checkQ4Widths(format, cfg.name(), {{"embd", C}, {"ffn", F}}))
     return std::move(e);
-  DType mat = matrixDType(format);
-  // LoRA factors (RWKV-6 and -7): f16 unless the weights are f32. Not int8:
+  if (llvm::Error e = checkWeightSource(format, ckpt))
+    return std::move(e);
+  // The storage of a matrix, by its checkpoint name.
+  auto mat = [&](const std::string &name) {
+    return matrixDType(format, ckpt.find(name));
+  };
+  // LoRA factors (RWKV-6 and -7): f16 unless the weights are f32 (or a
+  // GGUF file's types, whose LoRA factors llama.cpp's converter keeps in
+  // f32, the types seqc reads them in: the mapping transposes them). Not int8:
   // their products are small (decode reads them on one thread), but they
   // carry the decay, where an int8 step is a visible change. At f16 they
   // are 8% of what an RWKV-7 0.4B int8 token reads, at f32 they were 14%.
-  DType lora = format == WeightFormat::F32 ? DType::F32 : DType::F16;
+  DType lora = format == WeightFormat::F32 || format == WeightFormat::Gguf
+                   ? DType::F32
+                   : DType::F16;
   TensorReader reader{ckpt, cfg.name()};
   auto get = [&](const std::string &name, std::vector<int64_t> shape) {
     return reader.get(name, std::move(shape));
@@ -453,7 +462,10 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
       std::vector<float> m = get(p + from, {rows, cols});
       for (float &x : m) // SpikeGPT's rescaling: exact, a power of 2.
         x = shift ? std::ldexp(x, -shift) : x;
-      blob.add(p + to, {rows, cols}, m, mat);
+      // A GGUF file's blocks are kept where the format allows (a
+      // Checkpoint::scale of a power of two included).
+      const Tensor *t = ckpt.find(p + from);
+      blob.add(p + to, {rows, cols}, m, mat(p + from), shift ? nullptr : t);
     };
     int shift =
         spiking && spiking->rescaleEvery ? (int)(l / spiking->rescaleEvery) : 0;
@@ -582,8 +594,10 @@ llvm::Expected<RWKVModel> seqc::buildRWKV(MLIRContext *ctx, Checkpoint &ckpt,
   // The perspectives head is no plain projection (it runs over every
   // perspective before they are mixed): under a group format it is int8
   // (one scale per row, applied after the mix).
-  DType head = cfg.perspectives && isGroupFormat(format) ? DType::I8 : mat;
-  blob.add("head", {V, C}, get("head.weight", {V, C}), head);
+  DType head = cfg.perspectives && isGroupFormat(format) ? DType::I8
+                                                         : mat("head.weight");
+  blob.add("head", {V, C}, get("head.weight", {V, C}), head,
+           ckpt.find("head.weight"));
   if (cfg.perspectives)
     blob.add("convert3", {cfg.perspectives, C},
              get("convert3.weight", {cfg.perspectives, C}), DType::F32);

@@ -185,20 +185,48 @@ def stored_weights(weights, matrix):
     return {name: stored(name, w) for name, w in weights.items()}
 
 
-def q4_matrix(w, activation_block=32):
+def q4_matrix(w, activation_block=32, kept=False):
     """One matrix as seqc's q4 weights store it: per group of 32 channels of
     a row, GGML's Q4_0 values (ggml_quants.py: d = f16(m / -8) for the
     value m of largest magnitude, codes clip(floor(w / d + 0.5) + 8, 0,
     15)); its products round their activations per group of 32, as the
     integer kernels do (Int8Projection), unless `activation_block` is None
-    (the products without integer kernels, --int8-dot=none). seqc keeps a
-    group that lies exactly on another grid d' (c - 8) as it is (GGUF
-    blocks without a code 0); random weights never do, so this reference
-    does not look for one."""
+    (the products without integer kernels, --int8-dot=none). With `kept`,
+    a group that lies exactly on another grid d' (c - 8) is kept as it is,
+    as seqc keeps it (kept_groups: GGUF blocks without a code 0); random
+    weights never do."""
     import ggml_quants
     w = np.asarray(w, dtype=np.float32)
     deq = ggml_quants.decode(ggml_quants.encode(w, "q4_0"), "q4_0", w.shape[1])
+    deq = kept_groups(w, deq, 4) if kept else deq
     return Int8Projection(deq, activation_block) if activation_block else deq
+
+
+def kept_groups(w, deq, bits):
+    """`deq` with the groups of 32 of `w` that lie exactly on some grid seqc's
+    group encoder tries (BlobWriter::quantizeGroup: d = f16(m / k) for the
+    value m of largest magnitude, k = -2^(B-1), then 2^(B-1) - 1 .. 1 of
+    either sign; for 8 bits d = f16(|m| / k), k = 127 .. 1) taken as they
+    are: such a group is stored exactly (what a GGUF file's blocks decode to,
+    also blocks of other types that happen to lie on such a grid). Random
+    weights never do."""
+    f32 = np.float32
+    b = np.asarray(w, f32).reshape(-1, 32)
+    middle = 1 << (bits - 1)
+    q8 = bits == 8
+    m = b[np.arange(len(b)), np.abs(b).argmax(axis=1)]
+    m = np.abs(m) if q8 else m
+    lo, hi = (middle - 127, middle + 127) if q8 else (0, 2 * middle - 1)
+    ks = [127] if q8 else [-middle]
+    ks += [k * sign for k in range(126 if q8 else middle - 1, 0, -1)
+           for sign in ((1,) if q8 else (1, -1))]
+    found = np.zeros(len(b), bool)
+    for k in ks:
+        d = (m / f32(k)).astype(np.float16).astype(f32)
+        q = np.clip(np.floor(b.astype(np.float64) / np.where(d != 0, d, 1)[:, None].astype(np.float64)
+                             + 0.5) + middle, lo, hi)
+        found |= (d != 0) & np.all(d[:, None] * (q - middle).astype(f32) == b, axis=1)
+    return np.where(found[:, None], b, np.asarray(deq).reshape(-1, 32)).reshape(np.shape(deq))
 
 
 # The group formats of `seqc compile --weights` (group_matrix).
@@ -212,7 +240,7 @@ def reference_group(args):
             or ("q4k" if args.q4k_reference else None))
 
 
-def group_matrix(w, fmt, activation_block=32):
+def group_matrix(w, fmt, activation_block=32, kept=False):
     """One matrix as seqc's weights of group format `fmt` store it: q4, q4k
     and q6k as q4_matrix and super_block_matrix; q5 and q8 as GGML's Q5_0 and Q8_0
     values (ggml_quants.py: q5, d = f16(m / -16) for the value m of largest
@@ -220,10 +248,12 @@ def group_matrix(w, fmt, activation_block=32):
     |w| / 127), codes clip(floor(w / d + 0.5), -127, 127)); q6 as q5 with
     d = f16(m / -32) and codes clip(floor(w / d + 0.5) + 32, 0, 63). Per
     group of 32 channels of a row; the products round their activations
-    per group of 32 (Int8Projection), unless `activation_block` is None."""
+    per group of 32 (Int8Projection), unless `activation_block` is None.
+    With `kept` (q4 .. q8), the groups that lie exactly on a grid seqc's
+    encoder tries are taken as they are (kept_groups)."""
     import ggml_quants
     if fmt == "q4":
-        return q4_matrix(w, activation_block)
+        return q4_matrix(w, activation_block, kept)
     if fmt in ("q4k", "q6k"):
         return super_block_matrix(w, fmt, activation_block)
     w = np.asarray(w, dtype=np.float32)
@@ -236,6 +266,7 @@ def group_matrix(w, fmt, activation_block=32):
     else:
         name = {"q5": "q5_0", "q8": "q8_0"}[fmt]
         deq = ggml_quants.decode(ggml_quants.encode(w, name), name, cols)
+    deq = kept_groups(w, deq, int(fmt[1])) if kept else deq
     return Int8Projection(deq, activation_block) if activation_block else deq
 
 

@@ -383,7 +383,7 @@ class Llama:
     def __init__(self, model_dir, comp=None, context=None, storage=F32, rotate=False,
                  int8=None, pre_rope_heads=0, key_block=0, calibration=None,
                  balance=None, kv_rank=0, q4=False, activations=0, q4k=False,
-                 group=None):
+                 group=None, kept=False):
         self.cfg, self.w = load(model_dir)
         group = group or ("q4k" if q4k else "q4" if q4 else None)
         if group:
@@ -391,7 +391,7 @@ class Llama:
             # per 32 channels); activations < 0: f32 activations
             # (--int8-dot=none).
             block = None if activations < 0 else 32
-            self.w = {k: group_matrix(v, group, block) if k.endswith(INT8_MATRICES)
+            self.w = {k: group_matrix(v, group, block, kept) if k.endswith(INT8_MATRICES)
                       else v for k, v in self.w.items()}
         elif activations > 0:
             # The weights as they are, the activations rounded per block.
@@ -594,6 +594,9 @@ def main():
     lg.add_argument("--group", choices=GROUP_FORMATS,
                     help="the projections and head as seqc's weights of that group "
                          "format store and compute them")
+    lg.add_argument("--kept-groups", action="store_true",
+                    help="with --group q4 .. q8: groups lying exactly on a grid seqc's "
+                         "encoder tries are kept as they are (checkpoint.kept_groups)")
     lg.add_argument("--q4k", action="store_true",
                     help="the projections and head as seqc's q4k weights store and "
                          "compute them")
@@ -622,7 +625,8 @@ def main():
               args.rotate_kv_heads if args.rotate_kv_keys == "pre-rope" else 0,
               args.rotate_kv_block, args.kv_calibration, args.kv_balance,
               args.kv_rank, getattr(args, "q4", False), getattr(args, "activations", 0),
-              getattr(args, "q4k", False), getattr(args, "group", None))
+              getattr(args, "q4k", False), getattr(args, "group", None),
+              getattr(args, "kept_groups", False))
     if args.cmd == "calibrate":
         toks = [int(t) for t in args.tokens.split(",")]
         absmax = np.zeros((m.L, m.Hk, m.D))

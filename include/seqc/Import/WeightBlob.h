@@ -32,16 +32,19 @@ namespace seqc {
 /// factors per 256; Q6K: GGML Q6_K's values, 6-bit codes in sub-blocks of
 /// 16 channels with int8 scales under an f16 factor per 256; all in the
 /// layout of dialects/Seq/IR/SeqQ4Product.h.)
-enum class WeightFormat { F32, F16, Int8, Q4, Q5, Q6, Q8, Q4K, Q6K };
+/// Gguf: each matrix in the format of its GGUF tensor's type (GGUF files;
+/// see matrixDType in lib/Import/ModelBuilder.h).
+enum class WeightFormat { F32, F16, Int8, Q4, Q5, Q6, Q8, Q4K, Q6K, Gguf };
 
 /// Whether `format` is one of the group formats (Q4 .. Q8, Q4K, Q6K), whose
-/// products run on activations rounded per group of 32.
+/// products run on activations rounded per group of 32 (Gguf counts: its
+/// matrices may be any of them).
 inline bool isGroupFormat(WeightFormat format) {
   return format != WeightFormat::F32 && format != WeightFormat::F16 &&
          format != WeightFormat::Int8;
 }
 
-/// "fp32", "fp16", "int8", "q4", "q5", "q6", "q8", "q4k" or "q6k" (the
+/// "fp32", "fp16", "int8", "q4", "q5", "q6", "q8", "q4k", "q6k" or "gguf" (the
 /// spelling of
 /// --weights and the manifest).
 llvm::StringRef stringifyWeightFormat(WeightFormat format);
