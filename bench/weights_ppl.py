@@ -1,5 +1,5 @@
 """Held-out perplexity of the embedded models at each weight format
-(`seqc compile --weights=fp32|fp16|int8|q8|q6|q5|q4|q4k|q6k`).
+(`seqc compile --weights=fp32|fp16|int8|q8|q6|q5|q4|q4k|q6k|q5k`).
 
     /usr/bin/python3 bench/weights_ppl.py [--build build] [--bytes N]
         [--out DIR] [--gate 0.05]
@@ -7,7 +7,7 @@
 Compiles each embedded model (RWKV-4, RWKV-4 with 4 temporal perspectives,
 SpikeGPT, RWKV-5, LLaMA) once per
 weight format, each with the integer kernels the target CPU has for int8
-and the group formats (q8 .. q4, q4k, q6k), and scores N continuous held-out bytes of
+and the group formats (q8 .. q4, q4k, q6k, q5k), and scores N continuous held-out bytes of
 ../shared/data/tinyshakespeare.txt (from byte 1003855, the first the models
 were not trained on) with `seqc-run ppl` (the LLaMA in windows of its
 trained context). Writes weights_ppl.json (every run), weights_ppl.md (the
@@ -32,7 +32,7 @@ MODELS = [
     ("RWKV-5", "rwkv5-tiny-shakespeare.pth", []),
     ("LLaMA", "llama-tiny-shakespeare", []),
 ]
-FORMATS = ["fp32", "fp16", "int8", "q8", "q6", "q5", "q4", "q4k", "q6k"]
+FORMATS = ["fp32", "fp16", "int8", "q8", "q6", "q5", "q4", "q4k", "q6k", "q5k"]
 
 
 def main():

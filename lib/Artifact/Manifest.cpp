@@ -196,7 +196,7 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
   m.add(Key::TokenReadBytes, Twine(w.size - embBytes + model.embd * 4));
   // A token's matrix products: every matrix of the weight file but the
   // embedding table and the group formats' tables of scales and bits (a
-  // q4, q5, q6, q4k or q6k entry holds two weights a byte). The few small
+  // q4, q5, q6, q4k, q5k or q6k entry holds two weights a byte). The few small
   // tables that are no products ([heads, head size] decays, RWKV-4
   // perspectives' [P, C]) count as if they were: C multiply-adds each,
   // noise beside a layer's matrices.
@@ -207,7 +207,8 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
       if (name.ends_with(suffix)) {
         const WeightBlob::Entry *codes = w.find(name.drop_back(suffix.size()));
         if (codes && (codes->dtype == DType::Q4K || codes->dtype == DType::Q5 ||
-                      codes->dtype == DType::Q6 || codes->dtype == DType::Q6K))
+                      codes->dtype == DType::Q6 || codes->dtype == DType::Q5K ||
+                      codes->dtype == DType::Q6K))
           return true;
       }
     return false;
@@ -219,7 +220,7 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
       macs += (uint64_t)e.shape[0] * e.shape[1] *
               (e.dtype == DType::Q4 || e.dtype == DType::Q5 ||
                        e.dtype == DType::Q6 || e.dtype == DType::Q4K ||
-                       e.dtype == DType::Q6K
+                       e.dtype == DType::Q5K || e.dtype == DType::Q6K
                    ? 2
                    : 1);
   m.add(Key::TokenMatrixMacs, Twine(macs));

@@ -63,7 +63,7 @@ public:
   void add(std::string name, std::vector<int64_t> shape,
            const std::vector<float> &values, DType dtype,
            const Tensor *source = nullptr) {
-    if (dtype == DType::Q4K || dtype == DType::Q6K)
+    if (dtype == DType::Q4K || dtype == DType::Q5K || dtype == DType::Q6K)
       return addSuperBlocks(std::move(name), shape, values, source, dtype);
     blob.pad(64);
     uint64_t offset = blob.size;
@@ -140,16 +140,17 @@ private:
                  const std::vector<float> &values, uint64_t offset,
                  DType dtype);
 
-  /// A q4k or q6k matrix (`dtype`; dialects/Seq/IR/SeqQ4Product.h): the
-  /// packed codes as `name` ([rows, cols / 2] bytes) and, for q6k, bits 4
-  /// and 5 as `name.bit4` and `name.bit5` ([rows, cols / 8] bytes); q4k:
+  /// A q4k, q5k or q6k matrix (`dtype`; dialects/Seq/IR/SeqQ4Product.h):
+  /// the packed codes as `name` ([rows, cols / 2] bytes) and, for q5k and
+  /// q6k, bit 4 (and 5) as `name.bit4` (and `name.bit5`, [rows, cols / 8]
+  /// bytes); q4k and q5k:
   /// the sub-blocks' 6-bit scales and minima as `name.scale` and
   /// `name.min` ([rows, cols / 32] bytes), the super-blocks' factors as
   /// `name.d` and `name.dmin` ([rows, ceil(cols / 256)] f16); q6k: the
   /// sub-blocks' int8 scales as `name.scale` ([rows, cols / 16]), the
-  /// factors as `name.d`. From a GGUF Q4_K or Q6_K `source`, its blocks'
-  /// values; otherwise encoded as llama.cpp's reference quantizers encode
-  /// them (Q4Encode.cpp; test/reference/ggml_quants.py).
+  /// factors as `name.d`. From a GGUF Q4_K, Q5_K or Q6_K `source`, its
+  /// blocks' values; otherwise encoded as llama.cpp's reference quantizers
+  /// encode them (Q4Encode.cpp; test/reference/ggml_quants.py).
   void addSuperBlocks(std::string name, const std::vector<int64_t> &shape,
                       const std::vector<float> &values, const Tensor *source,
                       DType dtype);

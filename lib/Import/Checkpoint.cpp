@@ -47,6 +47,8 @@ StringRef seqc::dtypeName(DType dtype) {
     return "q8";
   case DType::Q4K:
     return "q4k";
+  case DType::Q5K:
+    return "q5k";
   case DType::Q6K:
     return "q6k";
   }
@@ -318,6 +320,7 @@ std::vector<float> Tensor::toF32() const {
     case DType::Q6:
     case DType::Q8:
     case DType::Q4K:
+    case DType::Q5K:
     case DType::Q6K:
       llvm_unreachable("no checkpoint tensor is in a group format");
     }

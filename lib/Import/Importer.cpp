@@ -27,6 +27,8 @@ StringRef seqc::stringifyWeightFormat(WeightFormat format) {
     return "q8";
   case WeightFormat::Q4K:
     return "q4k";
+  case WeightFormat::Q5K:
+    return "q5k";
   case WeightFormat::Q6K:
     return "q6k";
   case WeightFormat::Gguf:
@@ -39,7 +41,8 @@ std::optional<seqc::WeightFormat> seqc::symbolizeWeightFormat(StringRef name) {
   for (WeightFormat f :
        {WeightFormat::F32, WeightFormat::F16, WeightFormat::Int8,
         WeightFormat::Q4, WeightFormat::Q5, WeightFormat::Q6, WeightFormat::Q8,
-        WeightFormat::Q4K, WeightFormat::Q6K, WeightFormat::Gguf})
+        WeightFormat::Q4K, WeightFormat::Q5K, WeightFormat::Q6K,
+        WeightFormat::Gguf})
     if (name == stringifyWeightFormat(f))
       return f;
   return std::nullopt;

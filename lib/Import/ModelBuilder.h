@@ -127,6 +127,8 @@ inline DType matrixDType(WeightFormat format) {
     return DType::Q8;
   case WeightFormat::Q4K:
     return DType::Q4K;
+  case WeightFormat::Q5K:
+    return DType::Q5K;
   case WeightFormat::Q6K:
     return DType::Q6K;
   case WeightFormat::Gguf: // per tensor: the overload below
@@ -138,9 +140,9 @@ inline DType matrixDType(WeightFormat format) {
 /// The storage of the matrix read from `tensor` under `--weights=format`:
 /// matrixDType(format), or for Gguf the format of the tensor's GGML type:
 /// the one that keeps its values (Q4_0: q4, Q5_0: q5, Q8_0: q8, Q4_K: q4k,
-/// Q6_K: q6k, F16 and BF16: fp16, F32: fp32) or, for the types seqc has no
-/// format of (Q4_1, Q5_1, Q5_K), q8, quantized again: its step is an eighth
-/// of theirs or less, so it adds a small fraction of their own error (a
+/// Q5_K: q5k, Q6_K: q6k, F16 and BF16: fp16, F32: fp32) or, for the types
+/// seqc has no format of (Q4_1, Q5_1), q8, quantized again: its step is an
+/// eighth of theirs or less, so it adds a small fraction of their own error (a
 /// format of 5 or 6 bits on another grid would about double it).
 inline DType matrixDType(WeightFormat format, const Tensor *tensor) {
   if (format != WeightFormat::Gguf)
@@ -156,9 +158,11 @@ inline DType matrixDType(WeightFormat format, const Tensor *tensor) {
     return DType::Q5;
   case 12: // Q4_K
     return DType::Q4K;
+  case 13: // Q5_K
+    return DType::Q5K;
   case 14: // Q6_K
     return DType::Q6K;
-  default: // Q8_0; Q4_1, Q5_1, Q5_K
+  default: // Q8_0; Q4_1, Q5_1
     return DType::Q8;
   }
 }
@@ -449,6 +453,7 @@ protected:
   Value linear(Value x, const std::string &name) {
     const WeightBlob::Entry *e = entries.lookup(name);
     if (int bits = e->dtype == DType::Q4K   ? 4
+                   : e->dtype == DType::Q5K ? 5
                    : e->dtype == DType::Q6K ? 6
                                             : groupBits(e->dtype)) {
       // One op-creating call per statement: the ops' order is fixed.
@@ -465,14 +470,14 @@ protected:
         Value d = weight(name + ".d");
         product = mlir::seq::buildQ6KProduct(b, loc, x, w, planes[0], planes[1],
                                              scale, d, out);
-      } else if (e->dtype != DType::Q4K) {
+      } else if (e->dtype != DType::Q4K && e->dtype != DType::Q5K) {
         product = mlir::seq::buildQ4Product(b, loc, x, w, planes, scale, out);
       } else {
         Value mins = weight(name + ".min");
         Value d = weight(name + ".d");
         Value dmin = weight(name + ".dmin");
-        product =
-            mlir::seq::buildQ4KProduct(b, loc, x, w, scale, mins, d, dmin, out);
+        product = mlir::seq::buildQ4KProduct(b, loc, x, w, planes, scale, mins,
+                                             d, dmin, out);
       }
       mlir::seq::SeqDialect::ParallelAttrHelper(ctx).setAttr(
           product, UnitAttr::get(ctx));

@@ -132,20 +132,25 @@ namespace {
 /// scales and minima of 8 sub-blocks, 128 bytes of nibbles.
 constexpr uint32_t kGgmlQ4K = 12;
 constexpr int64_t kQ4KBlockBytes = 144;
+/// Q5_K's: as Q4_K's, with 32 bytes of fifth bits before the nibbles.
+constexpr uint32_t kGgmlQ5K = 13;
+constexpr int64_t kQ5KBlockBytes = 176;
 
 /// GGML's nearest_int: round half to even (|v| < 2^22).
 int nearestInt(float v) { return (int)std::nearbyint(v); }
 
-/// GGML's make_qkx2_quants for one sub-block of 32 values (n = 32, nmax =
-/// 15, rmin = -1, rdelta = 0.1, nstep = 20, squared errors), in f32 and in
-/// its order of operations: the min-max grid, then 21 grids of slightly
+/// GGML's make_qkx2_quants for one sub-block of 32 values as Q4_K (nmax =
+/// 15, rmin = -1, nstep = 20) and Q5_K (nmax = 31, rmin = -0.5, nstep =
+/// 15) call it (rdelta = 0.1, squared errors), in f32 and in its order of
+/// operations: the min-max grid, then nstep + 1 grids of slightly
 /// different steps, each with the least-squares scale and minimum of its
 /// codes (weighted by `w`), keeping the one of least weighted error.
 /// Returns the scale and sets `theMin` (the minimum's magnitude, >= 0).
-float makeQkx2Quants(const float *x, const float *w, uint8_t *L,
-                     float &theMin) {
-  constexpr int n = 32, nmax = 15, nstep = 20;
-  constexpr float rmin = -1.f, rdelta = 0.1f;
+float makeQkx2Quants(const float *x, const float *w, uint8_t *L, float &theMin,
+                     int nmax) {
+  constexpr int n = 32;
+  const int nstep = nmax == 15 ? 20 : 15;
+  const float rmin = nmax == 15 ? -1.f : -0.5f, rdelta = 0.1f;
   float min = x[0], max = x[0], sumW = w[0], sumX = sumW * x[0];
   for (int i = 1; i < n; ++i) {
     if (x[i] < min)
@@ -208,7 +213,8 @@ float makeQkx2Quants(const float *x, const float *w, uint8_t *L,
 }
 
 /// One super-block of `n` values (a multiple of 32, at most 256) as GGML's
-/// quantize_row_q4_K_ref encodes it (llama.cpp's reference quantizer, in
+/// quantize_row_q4_K_ref (codes up to `nmax` = 15; quantize_row_q5_K_ref:
+/// 31) encodes it (llama.cpp's reference quantizer, in
 /// f32): per sub-block makeQkx2Quants weighted by rms(x) + |x|; the 6-bit
 /// scales and minima rounded against the largest of each (d = f16(max
 /// scale / 63), dmin = f16(max min / 63)); then the codes again against
@@ -217,7 +223,7 @@ float makeQkx2Quants(const float *x, const float *w, uint8_t *L,
 /// value makes d NaN (the block decodes to NaN, as the f32 product would
 /// give NaN).
 void encodeQ4KSuperBlock(const float *x, int64_t n, uint8_t *codes, uint8_t *sc,
-                         uint8_t *m, float &d, float &dmin) {
+                         uint8_t *m, float &d, float &dmin, int nmax) {
   constexpr int64_t G = mlir::seq::kQ4Group;
   int64_t subs = n / G;
   if (!std::all_of(x, x + n, [](float v) { return std::isfinite(v); })) {
@@ -237,7 +243,7 @@ void encodeQ4KSuperBlock(const float *x, int64_t n, uint8_t *codes, uint8_t *sc,
     float avX = std::sqrt(sumX2 / 32);
     for (int64_t l = 0; l < G; ++l)
       weights[l] = avX + std::fabs(sub[l]);
-    scales[j] = makeQkx2Quants(sub, weights, codes + j * G, mins[j]);
+    scales[j] = makeQkx2Quants(sub, weights, codes + j * G, mins[j], nmax);
     maxScale = std::max(maxScale, scales[j]);
     maxMin = std::max(maxMin, mins[j]);
   }
@@ -257,20 +263,21 @@ void encodeQ4KSuperBlock(const float *x, int64_t n, uint8_t *codes, uint8_t *sc,
     float offset = dmin * m[j];
     for (int64_t l = 0; l < G; ++l)
       codes[j * G + l] = (uint8_t)std::max(
-          0, std::min(15, nearestInt((x[j * G + l] + offset) / step)));
+          0, std::min(nmax, nearestInt((x[j * G + l] + offset) / step)));
   }
 }
 
-/// One Q4_K block (144 bytes) decoded into its codes (256, in value
-/// order), sub-block scales and minima (8 each) and factors.
+/// One Q4_K block (144 bytes; `q5`: a Q5_K block, 176 bytes) decoded into
+/// its codes (256, in value order), sub-block scales and minima (8 each)
+/// and factors.
 void readQ4KBlock(const uint8_t *block, uint8_t *codes, uint8_t *sc, uint8_t *m,
-                  float &d, float &dmin) {
+                  float &d, float &dmin, bool q5) {
   uint16_t h;
   std::memcpy(&h, block, 2);
   d = halfToFloat(h);
   std::memcpy(&h, block + 2, 2);
   dmin = halfToFloat(h);
-  const uint8_t *s = block + 4, *qs = block + 16;
+  const uint8_t *s = block + 4, *qh = block + 16, *qs = block + (q5 ? 48 : 16);
   // GGML's get_scale_min_k4.
   for (int j = 0; j < 8; ++j) {
     if (j < 4) {
@@ -283,10 +290,15 @@ void readQ4KBlock(const uint8_t *block, uint8_t *codes, uint8_t *sc, uint8_t *m,
   }
   // Each 64 values: 32 bytes, value l in the low nibbles, 32 + l in the
   // high ones.
+  // high ones. Q5_K: their fifth bits in bits 2c and 2c + 1 of 32 bytes.
   for (int c = 0; c < 4; ++c)
     for (int l = 0; l < 32; ++l) {
       codes[64 * c + l] = qs[32 * c + l] & 15;
       codes[64 * c + 32 + l] = qs[32 * c + l] >> 4;
+      if (q5) {
+        codes[64 * c + l] |= ((qh[l] >> (2 * c)) & 1) << 4;
+        codes[64 * c + 32 + l] |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
+      }
     }
 }
 
@@ -439,14 +451,31 @@ const SuperBlockCodec &codecOf(DType dtype) {
       2,
       2,
       [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2]) {
-        readQ4KBlock(block, codes, t[0], t[1], *f[0], *f[1]);
+        readQ4KBlock(block, codes, t[0], t[1], *f[0], *f[1], false);
       },
       [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
          float *f[2]) {
-        encodeQ4KSuperBlock(x, n, codes, t[0], t[1], *f[0], *f[1]);
+        encodeQ4KSuperBlock(x, n, codes, t[0], t[1], *f[0], *f[1], 15);
       },
       {{".scale", ".min"}, {".d", ".dmin"}},
       "15 x 63 x 65504"};
+  static const SuperBlockCodec q5k = {
+      DType::Q5K,
+      kGgmlQ5K,
+      kQ5KBlockBytes,
+      mlir::seq::kQ4Group,
+      5,
+      2,
+      2,
+      [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2]) {
+        readQ4KBlock(block, codes, t[0], t[1], *f[0], *f[1], true);
+      },
+      [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
+         float *f[2]) {
+        encodeQ4KSuperBlock(x, n, codes, t[0], t[1], *f[0], *f[1], 31);
+      },
+      {{".scale", ".min"}, {".d", ".dmin"}},
+      "31 x 63 x 65504"};
   static const SuperBlockCodec q6k = {
       DType::Q6K,
       kGgmlQ6K,
@@ -464,7 +493,7 @@ const SuperBlockCodec &codecOf(DType dtype) {
       },
       {{".scale", nullptr}, {".d", nullptr}},
       "32 x 128 x 65504"};
-  return dtype == DType::Q4K ? q4k : q6k;
+  return dtype == DType::Q4K ? q4k : dtype == DType::Q5K ? q5k : q6k;
 }
 
 } // namespace

@@ -230,7 +230,7 @@ def kept_groups(w, deq, bits):
 
 
 # The group formats of `seqc compile --weights` (group_matrix).
-GROUP_FORMATS = ("q4", "q5", "q6", "q8", "q4k", "q6k")
+GROUP_FORMATS = ("q4", "q5", "q6", "q8", "q4k", "q5k", "q6k")
 
 
 def reference_group(args):
@@ -241,8 +241,8 @@ def reference_group(args):
 
 
 def group_matrix(w, fmt, activation_block=32, kept=False):
-    """One matrix as seqc's weights of group format `fmt` store it: q4, q4k
-    and q6k as q4_matrix and super_block_matrix; q5 and q8 as GGML's Q5_0 and Q8_0
+    """One matrix as seqc's weights of group format `fmt` store it: q4, q4k,
+    q5k and q6k as q4_matrix and super_block_matrix; q5 and q8 as GGML's Q5_0 and Q8_0
     values (ggml_quants.py: q5, d = f16(m / -16) for the value m of largest
     magnitude, codes clip(floor(w / d + 0.5) + 16, 0, 31); q8, d = f16(max
     |w| / 127), codes clip(floor(w / d + 0.5), -127, 127)); q6 as q5 with
@@ -254,7 +254,7 @@ def group_matrix(w, fmt, activation_block=32, kept=False):
     import ggml_quants
     if fmt == "q4":
         return q4_matrix(w, activation_block, kept)
-    if fmt in ("q4k", "q6k"):
+    if fmt in ("q4k", "q5k", "q6k"):
         return super_block_matrix(w, fmt, activation_block)
     w = np.asarray(w, dtype=np.float32)
     rows, cols = w.shape
@@ -277,16 +277,17 @@ def group_roundtrip(weights, fmt, activation_block=32):
 
 
 def super_block_matrix(w, fmt, activation_block=32):
-    """One matrix as seqc's q4k or q6k weights store it: GGML's Q4_K or Q6_K
-    values as llama.cpp's reference quantizers write them (ggml_quants.py:
-    Q4_K, per sub-block of 32 channels a searched scale and minimum, both as
-    6-bit multiples of f16 factors per super-block of 256; Q6_K, per
+    """One matrix as seqc's q4k, q5k or q6k weights store it: GGML's Q4_K,
+    Q5_K or Q6_K values as llama.cpp's reference quantizers write them
+    (ggml_quants.py: Q4_K and Q5_K, per sub-block of 32 channels a searched
+    scale and minimum, both as 6-bit multiples of f16 factors per
+    super-block of 256; Q6_K, per
     sub-block of 16 a searched scale as an int8 multiple of an f16 factor
     per 256), a last shorter super-block taken as if padded with zeros
     (which change no factor); its products round their activations per
     group of 32 (Int8Projection), unless `activation_block` is None."""
     import ggml_quants
-    name = {"q4k": "q4_K", "q6k": "q6_K"}[fmt]
+    name = {"q4k": "q4_K", "q5k": "q5_K", "q6k": "q6_K"}[fmt]
     w = np.asarray(w, dtype=np.float32)
     rows, cols = w.shape
     padded = np.zeros((rows, -(-cols // 256) * 256), np.float32)

@@ -1,8 +1,8 @@
 """GGML's block-quantized tensor types in numpy, written from llama.cpp's
 block layouts (ggml-common.h) independently of seqc: an encoder (any valid
 encoding: simple absmax / min-max scales, not llama.cpp's search for the
-best ones; for q4_K and q6_K, llama.cpp's reference quantizers, their
-searches included)
+best ones; for q4_K, q5_K and q6_K, llama.cpp's reference quantizers,
+their searches included)
 and a decoder, row by row (blocks run along the last axis).
 
     encode(x, name) -> uint8 array [rows, bytes per row]
@@ -231,12 +231,14 @@ def _f(v):
     return np.float32(v)
 
 
-def _qkx2(x, w):
-    """GGML's make_qkx2_quants(32, 15, x, w, ..., rmin -1, rdelta 0.1, nstep
-    20, squared errors) on the rows of x [B, 32], in float32 and in its order
-    of operations (sums run over the 32 values in turn): returns the scale,
-    the minimum's magnitude and the codes."""
+def _qkx2(x, w, nmax=15):
+    """GGML's make_qkx2_quants(32, nmax, x, w, ..., rdelta 0.1, squared
+    errors) as Q4_K (nmax 15, rmin -1, nstep 20) and Q5_K (nmax 31, rmin
+    -0.5, nstep 15) call it, on the rows of x [B, 32], in float32 and in its
+    order of operations (sums run over the 32 values in turn): returns the
+    scale, the minimum's magnitude and the codes."""
     f32 = np.float32
+    rmin, nstep = (-1, 20) if nmax == 15 else (-0.5, 15)
     x, w = x.astype(f32), w.astype(f32)
     B = len(x)
     mn, mx = x[:, 0].copy(), x[:, 0].copy()
@@ -249,18 +251,18 @@ def _qkx2(x, w):
     mn = np.where(mn > 0, f32(0), mn)
     flat = mx == mn
     rng = np.where(flat, f32(1), mx - mn)
-    iscale = f32(15) / rng
+    iscale = f32(nmax) / rng
     scale = f32(1) / iscale
-    L = np.clip(np.rint(iscale[:, None] * (x - mn[:, None])), 0, 15).astype(f32)
+    L = np.clip(np.rint(iscale[:, None] * (x - mn[:, None])), 0, nmax).astype(f32)
     flat_min = mn.copy()
     best = np.zeros(B, f32)
     for i in range(32):
         diff = scale * L[:, i] + mn - x[:, i]
         best = best + w[:, i] * (diff * diff)
-    for step in range(21):
+    for step in range(nstep + 1):
         # GGML's loop divides by max - min with the minimum it has kept.
-        isc = (_f(-1) + _f(0.1) * f32(step) + f32(15)) / np.where(flat, f32(1), mx - mn)
-        aux = np.clip(np.rint(isc[:, None] * (x - mn[:, None])), 0, 15).astype(f32)
+        isc = (_f(rmin) + _f(0.1) * f32(step) + f32(nmax)) / np.where(flat, f32(1), mx - mn)
+        aux = np.clip(np.rint(isc[:, None] * (x - mn[:, None])), 0, nmax).astype(f32)
         sl = np.zeros(B, f32)
         sl2 = np.zeros(B, f32)
         sxl = np.zeros(B, f32)
@@ -292,11 +294,12 @@ def _qkx2(x, w):
     return scale, -mn, L.astype(np.int64)
 
 
-def _q4_K_ggml(b):
-    """llama.cpp's quantize_row_q4_K_ref, in float32: per sub-block _qkx2
-    weighted by rms(x) + |x|, the 6-bit scales and minima rounded against
-    the largest of each, then the codes again against the rounded step and
-    minimum (a sub-block of zero step keeps _qkx2's codes)."""
+def _q4_K_ggml(b, nmax=15):
+    """llama.cpp's quantize_row_q4_K_ref (nmax 31: quantize_row_q5_K_ref),
+    in float32: per sub-block _qkx2 weighted by rms(x) + |x|, the 6-bit
+    scales and minima rounded against the largest of each, then the codes
+    (0..nmax) again against the rounded step and minimum (a sub-block of
+    zero step keeps _qkx2's codes)."""
     f32 = np.float32
     x = b.astype(f32).reshape(-1, 8, 32)
     B = len(x)
@@ -305,7 +308,7 @@ def _q4_K_ggml(b):
     for i in range(32):
         sx2 = sx2 + sub[:, i] * sub[:, i]
     av = np.sqrt(sx2 / f32(32))
-    scale, mins, L = _qkx2(sub, av[:, None] + np.abs(sub))
+    scale, mins, L = _qkx2(sub, av[:, None] + np.abs(sub), nmax)
     scale, mins, L = scale.reshape(B, 8), mins.reshape(B, 8), L.reshape(B, 8, 32)
     max_scale = np.maximum(scale.max(axis=1), f32(0))
     max_min = np.maximum(mins.max(axis=1), f32(0))
@@ -318,7 +321,7 @@ def _q4_K_ggml(b):
     step = d.astype(f32)[:, None] * sc.astype(f32)
     off = dmin.astype(f32)[:, None] * m.astype(f32)
     q = np.clip(np.rint((x + off[:, :, None]) / np.where(step > 0, step, f32(1))[:, :, None]),
-                0, 15).astype(np.int64)
+                0, nmax).astype(np.int64)
     q = np.where((step > 0)[:, :, None], q, L).reshape(B, 256)
     packed = np.zeros((B, 12), np.int64)
     packed[:, 0:4] = sc[:, 0:4] | ((sc[:, 4:8] >> 4) << 6)
@@ -339,8 +342,16 @@ def _dec_q4_K(b):
     return _k_dequant(b[:, 0:2], b[:, 2:4], b[:, 4:16], _k_unnibble(b[:, 16:144]))
 
 
+# Q5_K blocks by the min-max encoding with codes up to this level
+# (gguf_writer.py --q5-k-levels); None: llama.cpp's reference quantizer.
+Q5_K_LEVELS = None
+
+
 def _enc_q5_K(b):
-    d, dmin, scales, q = _k_scales(b, 31)
+    if Q5_K_LEVELS is None:
+        d, dmin, scales, q = _q4_K_ggml(b, 31)
+    else:
+        d, dmin, scales, q = _k_scales(b, Q5_K_LEVELS)
     # Fifth bits: bit 2c of byte l for value l of the c-th 64 (low half),
     # bit 2c + 1 for value 32 + l.
     hi = ((q >> 4) & 1).reshape(-1, 4, 2, 32)

@@ -108,6 +108,10 @@ def main():
                     help="Q4_K blocks by the min-max encoding, sub-block maxima "
                          "mapped to this code (13: codes 14 and 15 unused); "
                          "default: llama.cpp's reference quantizer")
+    ap.add_argument("--q5-k-levels", type=int,
+                    help="Q5_K blocks by the min-max encoding, sub-block maxima "
+                         "mapped to this code (27: codes 28 to 31 unused); "
+                         "default: llama.cpp's reference quantizer")
     ap.add_argument("--q6-k-levels", type=int,
                     help="Q6_K blocks by the absmax encoding, sub-block maxima "
                          "mapped to this code magnitude (20: codes beyond "
@@ -116,6 +120,7 @@ def main():
     a = ap.parse_args()
     ggml_quants.Q4_0_LEVELS = a.q4_0_levels
     ggml_quants.Q4_K_LEVELS = a.q4_k_levels
+    ggml_quants.Q5_K_LEVELS = a.q5_k_levels
     ggml_quants.Q6_K_LEVELS = a.q6_k_levels
     ggml_quants.Q5_0_LEVELS = a.q5_0_levels
     ggml_quants.Q8_0_LEVELS = a.q8_0_levels

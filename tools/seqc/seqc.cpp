@@ -3,7 +3,7 @@
 //   seqc import MODEL [-o model.mlir] [--force]
 //       Detects the architecture and prints the seq-dialect module.
 //   seqc compile MODEL --target=cpu|neuro -o OUT
-//       [--weights=fp32|fp16|int8|q8|q6|q5|q4|q4k|q6k|gguf]
+//       [--weights=fp32|fp16|int8|q8|q6|q5|q4|q4k|q5k|q6k|gguf]
 //       [--emit=artifact|mlir|llvm|obj] [--cpu=NAME] [--tokenizer=...]
 //       [--int8-dot=auto|none|avx2|avxvnni|avx512vnni] [--activation-block=N]
 //       [--vector-width=auto|256|512]
@@ -120,6 +120,11 @@ cl::opt<seqc::WeightFormat> weights(
                           "input channels under f16 factors per 256 (GGML "
                           "Q4_K's values; a GGUF Q4_K tensor keeps its "
                           "blocks)"),
+               clEnumValN(seqc::WeightFormat::Q5K, "q5k",
+                          "5-bit integers, 6-bit scales and minima per 32 "
+                          "input channels under f16 factors per 256 (GGML "
+                          "Q5_K's values; a GGUF Q5_K tensor keeps its "
+                          "blocks)"),
                clEnumValN(seqc::WeightFormat::Q6K, "q6k",
                           "6-bit integers, int8 scales per 16 input "
                           "channels under an f16 factor per 256 (GGML "
@@ -128,8 +133,8 @@ cl::opt<seqc::WeightFormat> weights(
                clEnumValN(seqc::WeightFormat::Gguf, "gguf",
                           "GGUF files: each matrix in the format of its "
                           "tensor's type (Q4_0: q4, Q5_0: q5, Q8_0: q8, "
-                          "Q4_K: q4k, Q6_K: q6k, F16/BF16: fp16, F32: fp32; "
-                          "Q4_1, Q5_1, Q5_K: q8), blocks kept")),
+                          "Q4_K: q4k, Q5_K: q5k, Q6_K: q6k, F16/BF16: fp16, "
+                          "F32: fp32; Q4_1, Q5_1: q8), blocks kept")),
     cl::sub(compileCmd));
 cl::OptionCategory rotationCat("Rotation (attention models)");
 cl::opt<bool> rotateWeights(

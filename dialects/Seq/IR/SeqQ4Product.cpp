@@ -11,8 +11,8 @@ using namespace mlir;
 namespace {
 
 /// The maps of a group product over loops (n, t, k): x, w, the bit planes
-/// (q5, q6, q6k), then d (q4 .. q8), sc, m, d, dmin (q4k) or sc, d (q6k),
-/// out.
+/// (q5, q6, q5k, q6k), then d (q4 .. q8), sc, m, d, dmin (q4k, q5k) or
+/// sc, d (q6k), out.
 SmallVector<AffineMap> q4Maps(MLIRContext *c, seq::GroupFormat format) {
   AffineExpr n = getAffineDimExpr(0, c), t = getAffineDimExpr(1, c),
              k = getAffineDimExpr(2, c);
@@ -33,7 +33,7 @@ SmallVector<AffineMap> q4Maps(MLIRContext *c, seq::GroupFormat format) {
     return maps;
   }
   maps.push_back(group);
-  if (format == seq::GroupFormat::Q4K) {
+  if (format == seq::GroupFormat::Q4K || format == seq::GroupFormat::Q5K) {
     AffineMap super = map(k.floorDiv(seq::kQ4KSuperBlock));
     llvm::append_values(maps, group, super, super);
   }
@@ -272,6 +272,7 @@ int64_t seq::codeBits(GroupFormat format) {
   case GroupFormat::Q4K:
     return 4;
   case GroupFormat::Q5:
+  case GroupFormat::Q5K:
     return 5;
   case GroupFormat::Q6:
   case GroupFormat::Q6K:
@@ -319,23 +320,30 @@ linalg::GenericOp seq::buildQ8Product(OpBuilder &b, Location loc, Value x,
 }
 
 linalg::GenericOp seq::buildQ4KProduct(OpBuilder &b, Location loc, Value x,
-                                       Value w, Value sc, Value m, Value d,
-                                       Value dmin, Value out) {
-  return buildProduct(b, loc, ValueRange{x, w, sc, m, d, dmin}, out,
-                      q4Maps(b.getContext(), GroupFormat::Q4K),
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        Type f32 = nb.getF32Type();
-                        Value codeF = buildCode(nb, nl, a[1]);
-                        Value dF = arith::ExtFOp::create(nb, nl, f32, a[4]);
-                        Value scF = arith::UIToFPOp::create(nb, nl, f32, a[2]);
-                        Value step = arith::MulFOp::create(nb, nl, dF, scF);
-                        Value dminF = arith::ExtFOp::create(nb, nl, f32, a[5]);
-                        Value mF = arith::UIToFPOp::create(nb, nl, f32, a[3]);
-                        Value offset = arith::MulFOp::create(nb, nl, dminF, mF);
-                        Value scaled =
-                            arith::MulFOp::create(nb, nl, codeF, step);
-                        return arith::SubFOp::create(nb, nl, scaled, offset);
-                      });
+                                       Value w, ValueRange bits, Value sc,
+                                       Value m, Value d, Value dmin,
+                                       Value out) {
+  assert(bits.size() <= 1 && "q4k or q5k");
+  SmallVector<Value> ins = {x, w};
+  llvm::append_range(ins, bits);
+  llvm::append_values(ins, sc, m, d, dmin);
+  int64_t planes = bits.size();
+  return buildProduct(
+      b, loc, ins, out,
+      q4Maps(b.getContext(), planes ? GroupFormat::Q5K : GroupFormat::Q4K),
+      [planes](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+        Type f32 = nb.getF32Type();
+        ValueRange t = a.drop_front(2 + planes); // sc, m, d, dmin
+        Value codeF = buildCode(nb, nl, a[1], a.slice(2, planes));
+        Value dF = arith::ExtFOp::create(nb, nl, f32, t[2]);
+        Value scF = arith::UIToFPOp::create(nb, nl, f32, t[0]);
+        Value step = arith::MulFOp::create(nb, nl, dF, scF);
+        Value dminF = arith::ExtFOp::create(nb, nl, f32, t[3]);
+        Value mF = arith::UIToFPOp::create(nb, nl, f32, t[1]);
+        Value offset = arith::MulFOp::create(nb, nl, dminF, mF);
+        Value scaled = arith::MulFOp::create(nb, nl, codeF, step);
+        return arith::SubFOp::create(nb, nl, scaled, offset);
+      });
 }
 
 linalg::GenericOp seq::buildQ6KProduct(OpBuilder &b, Location loc, Value x,
@@ -422,32 +430,40 @@ static bool isQ8Product(linalg::GenericOp op) {
   return code && code.getIn() == wArg;
 }
 
-static bool isQ4KProduct(linalg::GenericOp op) {
+/// Whether `op` is buildQ4KProduct's product with `planes` bit planes (q4k:
+/// none, q5k: one).
+static bool isQ4KProduct(linalg::GenericOp op, int64_t planes) {
   MLIRContext *c = op.getContext();
   Type i8 = IntegerType::get(c, 8), f16 = Float16Type::get(c);
+  SmallVector<Table> tables(planes, Table{i8, 8});
+  llvm::append_values(tables, Table{i8, seq::kQ4Group},
+                      Table{i8, seq::kQ4Group}, Table{f16, seq::kQ4KSuperBlock},
+                      Table{f16, seq::kQ4KSuperBlock});
+  auto format = planes ? seq::GroupFormat::Q5K : seq::GroupFormat::Q4K;
   if (op.getNumDpsInits() != 1 ||
-      op.getIndexingMapsArray() != q4Maps(c, seq::GroupFormat::Q4K) ||
+      op.getIndexingMapsArray() != q4Maps(c, format) ||
       op.getIteratorTypesArray() != q4Iterators() ||
-      !hasQ4Operands(op, 2,
-                     {{i8, seq::kQ4Group},
-                      {i8, seq::kQ4Group},
-                      {f16, seq::kQ4KSuperBlock},
-                      {f16, seq::kQ4KSuperBlock}}) ||
-      !hasBodyOps(op, 18))
+      !hasQ4Operands(op, 2, tables) ||
+      !hasBodyOps(op, 18 + (planes ? 2 + 4 * planes : 0)))
     return false;
-  // The 18 ops: the code's 8, d * sc and dmin * m (3 each), code * step,
-  // minus the offset, the term, the sum.
+  // The 18 ops (24 with a plane): the code's 8 (and the plane's), d * sc
+  // and dmin * m (3 each), code * step, minus the offset, the term, the
+  // sum.
   Block *body = op.getBody();
-  Value wArg = body->getArgument(1), scArg = body->getArgument(2),
-        mArg = body->getArgument(3), dArg = body->getArgument(4),
-        dminArg = body->getArgument(5);
+  SmallVector<Value> bits;
+  for (int64_t i = 0; i < planes; ++i)
+    bits.push_back(body->getArgument(2 + i));
+  Value wArg = body->getArgument(1), scArg = body->getArgument(2 + planes),
+        mArg = body->getArgument(3 + planes),
+        dArg = body->getArgument(4 + planes),
+        dminArg = body->getArgument(5 + planes);
   Value weight = productWeight(op);
   auto diff = weight ? weight.getDefiningOp<arith::SubFOp>() : arith::SubFOp();
   if (!diff || !isScaledCount(diff.getRhs(), dminArg, mArg))
     return false;
   auto scaled = commuted<arith::MulFOp>(
       diff.getLhs(), [&](Value v) { return isScaledCount(v, dArg, scArg); });
-  return scaled && isCode(scaled->second, wArg);
+  return scaled && isCode(scaled->second, wArg, bits);
 }
 
 /// Whether `v` is extf(`factor`) * sitofp(`scale`), in either order.
@@ -507,10 +523,14 @@ std::optional<seq::GroupFormat> seq::matchGroupProduct(linalg::GenericOp op) {
       return GroupFormat::Q6;
     break;
   case 6:
-    if (isQ4KProduct(op))
+    if (isQ4KProduct(op, 0))
       return GroupFormat::Q4K;
     if (isQ6KProduct(op))
       return GroupFormat::Q6K;
+    break;
+  case 7:
+    if (isQ4KProduct(op, 1))
+      return GroupFormat::Q5K;
     break;
   }
   return std::nullopt;

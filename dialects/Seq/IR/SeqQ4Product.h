@@ -42,6 +42,9 @@
 //     compile time: Q4_K keeps a sub-block in the low or the high nibbles
 //     of 32 bytes).
 //
+// The q5k format (`--weights=q5k`) is GGML Q5_K's values: q4k's with codes
+// c in 0..31, bit 4 in a plane as q5's.
+//
 // The q6k format (`--weights=q6k`) is GGML Q6_K's values with the codes in
 // the q6 layout above:
 //   - sub-blocks of 16 channels along K, each with a signed 8-bit scale
@@ -74,9 +77,9 @@ constexpr int64_t kQ4KSuperBlock = 256;
 constexpr int64_t kQ6KSubBlock = 16;
 
 /// The weight formats of the group products below.
-enum class GroupFormat { Q4, Q5, Q6, Q8, Q4K, Q6K };
+enum class GroupFormat { Q4, Q5, Q6, Q8, Q4K, Q5K, Q6K };
 
-/// Bits of a format's codes (4 for q4k, 6 for q6k).
+/// Bits of a format's codes (4 for q4k, 5 for q5k, 6 for q6k).
 int64_t codeBits(GroupFormat format);
 
 /// out[t, n] + sum_k x[t, k] * d[n, k / 32] * (c[n, k] - 2^(B-1)), with
@@ -93,12 +96,13 @@ linalg::GenericOp buildQ8Product(OpBuilder &b, Location loc, Value x, Value w,
                                  Value d, Value out);
 
 /// out[t, n] + sum_k x[t, k] * (d[n, k / 256] * sc[n, k / 32] * c[n, k] -
-/// dmin[n, k / 256] * m[n, k / 32]), the q4k product: x [T, K] f32, w [N,
-/// K / 2] i8 (codes as buildQ4Product's), sc and m [N, ceil(K / 32)] i8
+/// dmin[n, k / 256] * m[n, k / 32]), the q4k product (with the plane of
+/// bit 4 in `bits`, the q5k product): x [T, K] f32, w [N, K / 2] i8 and
+/// the planes (codes as buildQ4Product's), sc and m [N, ceil(K / 32)] i8
 /// (unsigned), d and dmin [N, ceil(K / 256)] f16, out [T, N] f32.
 linalg::GenericOp buildQ4KProduct(OpBuilder &b, Location loc, Value x, Value w,
-                                  Value sc, Value m, Value d, Value dmin,
-                                  Value out);
+                                  ValueRange bits, Value sc, Value m, Value d,
+                                  Value dmin, Value out);
 
 /// out[t, n] + sum_k x[t, k] * d[n, k / 256] * sc[n, k / 16] * (c[n, k] -
 /// 32), the q6k product: x [T, K] f32, w [N, K / 2] i8 and the planes

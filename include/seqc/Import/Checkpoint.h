@@ -27,15 +27,15 @@
 namespace seqc {
 
 /// Element types of checkpoint tensors (F32, F16, BF16) and of prepared
-/// weights (I8: int8 matrices, and the byte tables of Q4K and the bit
-/// planes of Q5, Q6 and Q6K; Q4, Q5, Q6, Q4K and Q6K: matrices whose entry
-/// holds bits 0..3 of the codes packed as bytes, [N, K / 2]; Q8: signed codes,
-/// [N, K]; see dialects/Seq/IR/SeqQ4Product.h).
-enum class DType { F32, F16, BF16, I8, Q4, Q5, Q6, Q8, Q4K, Q6K };
+/// weights (I8: int8 matrices, and the byte tables of Q4K and Q5K and the
+/// bit planes of Q5, Q6, Q5K and Q6K; Q4, Q5, Q6, Q4K, Q5K and Q6K:
+/// matrices whose entry holds bits 0..3 of the codes packed as bytes, [N, K /
+/// 2]; Q8: signed codes, [N, K]; see dialects/Seq/IR/SeqQ4Product.h).
+enum class DType { F32, F16, BF16, I8, Q4, Q5, Q6, Q8, Q4K, Q5K, Q6K };
 
-/// "f32", "f16", "bf16", "i8", "q4", "q5", "q6", "q8", "q4k" or "q6k".
+/// "f32", "f16", "bf16", "i8", "q4", "q5", "q6", "q8", "q4k", "q5k" or "q6k".
 llvm::StringRef dtypeName(DType dtype);
-/// Bytes per element (Q4, Q5, Q6, Q8, Q4K, Q6K: per stored byte of
+/// Bytes per element (Q4, Q5, Q6, Q8, Q4K, Q5K, Q6K: per stored byte of
 /// codes).
 unsigned dtypeSize(DType dtype);
 

@@ -29,23 +29,24 @@ namespace seqc {
 /// of 32 channels with an f16 scale and 4-, 5-, 6- or 8-bit codes (GGML
 /// Q4_0's, Q5_0's and Q8_0's values for Q4, Q5 and Q8); Q4K: GGML Q4_K's
 /// values, sub-blocks of 32 channels with 6-bit scales and minima under f16
-/// factors per 256; Q6K: GGML Q6_K's values, 6-bit codes in sub-blocks of
+/// factors per 256; Q5K: GGML Q5_K's values, the same with 5-bit codes;
+/// Q6K: GGML Q6_K's values, 6-bit codes in sub-blocks of
 /// 16 channels with int8 scales under an f16 factor per 256; all in the
 /// layout of dialects/Seq/IR/SeqQ4Product.h.)
 /// Gguf: each matrix in the format of its GGUF tensor's type (GGUF files;
 /// see matrixDType in lib/Import/ModelBuilder.h).
-enum class WeightFormat { F32, F16, Int8, Q4, Q5, Q6, Q8, Q4K, Q6K, Gguf };
+enum class WeightFormat { F32, F16, Int8, Q4, Q5, Q6, Q8, Q4K, Q5K, Q6K, Gguf };
 
-/// Whether `format` is one of the group formats (Q4 .. Q8, Q4K, Q6K), whose
-/// products run on activations rounded per group of 32 (Gguf counts: its
+/// Whether `format` is one of the group formats (Q4 .. Q8, Q4K, Q5K, Q6K),
+/// whose products run on activations rounded per group of 32 (Gguf counts: its
 /// matrices may be any of them).
 inline bool isGroupFormat(WeightFormat format) {
   return format != WeightFormat::F32 && format != WeightFormat::F16 &&
          format != WeightFormat::Int8;
 }
 
-/// "fp32", "fp16", "int8", "q4", "q5", "q6", "q8", "q4k", "q6k" or "gguf" (the
-/// spelling of
+/// "fp32", "fp16", "int8", "q4", "q5", "q6", "q8", "q4k", "q5k", "q6k" or
+/// "gguf" (the spelling of
 /// --weights and the manifest).
 llvm::StringRef stringifyWeightFormat(WeightFormat format);
 std::optional<WeightFormat> symbolizeWeightFormat(llvm::StringRef name);

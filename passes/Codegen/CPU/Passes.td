@@ -154,7 +154,8 @@ def SeqParallelizeProductsPass
     `-a · Σ q` per lane, and one more multiply-add by the lanes'
     `dmin · m` adds the minima's share. A unit never straddles a
     super-block (W divides its 8 sub-blocks). The weights are read as
-    stored (4.625 bits a weight).
+    stored (4.625 bits a weight). q5k products (GGML Q5_K's values: q4k's
+    with 5-bit codes) add q5's bit plane to q4k's codes as below.
 
     q5 and q6 products (codes of 5 and 6 bits: q4's nibbles plus one or two
     bit planes, weight `d · (c - 16)` or `d · (c - 32)`) take q4's units:

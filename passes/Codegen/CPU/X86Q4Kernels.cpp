@@ -34,6 +34,10 @@
 // as 16 or 32; the codes stay below 64, so pairs of products stay far from
 // saturating.
 //
+// q5k products (GGML Q5_K's values) are q4k's with q5's plane of bit 4 or-ed
+// into the codes as 16 (codes below 32: pairs of products stay far from
+// saturating).
+//
 // q6k products (GGML Q6_K's values: W = d sc (c - 32) per sub-block of 16)
 // take q6's codes and units, but a unit's two dot products (channels 0-15
 // of each group, then 16-31) are sub-blocks with scales of their own: each
@@ -84,21 +88,21 @@ class Q4ProductLowering {
 public:
   Q4ProductLowering(linalg::GenericOp op, seq::GroupFormat format,
                     Int8Kernel kernel)
-      : kernel(kernel), loc(op.getLoc()), q4k(format == seq::GroupFormat::Q4K),
+      : kernel(kernel), loc(op.getLoc()),
+        q4k(format == seq::GroupFormat::Q4K || format == seq::GroupFormat::Q5K),
         q6k(format == seq::GroupFormat::Q6K),
         q8(format == seq::GroupFormat::Q8),
-        planes(q4k || q8 ? 0 : seq::codeBits(format) - 4),
-        x(op.getDpsInputs()[0]), w(op.getDpsInputs()[1]),
-        y(op.getDpsInits()[0]), xType(cast<MemRefType>(x.getType())),
-        K(xType.getDimSize(1)) {
+        planes(q8 ? 0 : seq::codeBits(format) - 4), x(op.getDpsInputs()[0]),
+        w(op.getDpsInputs()[1]), y(op.getDpsInits()[0]),
+        xType(cast<MemRefType>(x.getType())), K(xType.getDimSize(1)) {
+    for (int64_t i = 0; i < planes; ++i)
+      bits.push_back(op.getDpsInputs()[2 + i]);
     if (q4k) {
-      sc = op.getDpsInputs()[2];
-      mins = op.getDpsInputs()[3];
-      d = op.getDpsInputs()[4];
-      dmin = op.getDpsInputs()[5];
+      sc = op.getDpsInputs()[2 + planes];
+      mins = op.getDpsInputs()[3 + planes];
+      d = op.getDpsInputs()[4 + planes];
+      dmin = op.getDpsInputs()[5 + planes];
     } else {
-      for (int64_t i = 0; i < planes; ++i)
-        bits.push_back(op.getDpsInputs()[2 + i]);
       if (q6k)
         sc = op.getDpsInputs()[2 + planes];
       d = op.getDpsInputs()[2 + planes + q6k];
@@ -214,8 +218,9 @@ private:
 
   Int8Kernel kernel;
   Location loc;
+  /// q4k: q4k or q5k (codes unsigned as they are, minima).
   bool q4k, q6k, q8;
-  /// Bit planes of the codes (q5: 1, q6: 2).
+  /// Bit planes of the codes (q5, q5k: 1; q6, q6k: 2).
   int64_t planes;
   /// The operands: for q4k, also the sub-blocks' scales and minima and the
   /// super-blocks' factors; for q5 and q6 the bit planes.

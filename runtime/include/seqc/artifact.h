@@ -83,7 +83,7 @@ constexpr int kFormatVersion = 2;
     "neuro target: the event code's counters (seqc_event_counters): 4 per "    \
     "population, then per layer and the head dense MACs")                      \
   X(WeightsFormat, "weights_format",                                           \
-    "fp32, fp16, int8, q4, q5, q6, q8, q4k, q6k or gguf")                      \
+    "fp32, fp16, int8, q4, q5, q6, q8, q4k, q5k, q6k or gguf")                 \
   X(Int8Dot, "int8_dot", "the int8 and q4 products' kernel, when not none")    \
   X(ActivationBlock, "activation_block",                                       \
     "with int8_dot: activations are quantized per block of this many")         \

@@ -314,3 +314,66 @@ func.func @q6k_unsigned_scales(%x: memref<1x64xf32>, %w: memref<8x32xi8>, %p4: m
   }
   return
 }
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+#p = affine_map<(n, t, k) -> (n, k floordiv 8)>
+#g = affine_map<(n, t, k) -> (n, k floordiv 32)>
+#s = affine_map<(n, t, k) -> (n, k floordiv 256)>
+#y = affine_map<(n, t, k) -> (t, n)>
+
+// A decode q5k product over 64 channels: q4k's kernel (sums from zero, the
+// minima by one more multiply-add) with the plane's bytes spread over the
+// nibbles as q5's and or-ed in as 16.
+// CHECK-LABEL: func.func @decode_q5k
+// CHECK-DAG: %[[SIXTEEN:.*]] = arith.constant dense<16> : vector<32xi8>
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5]
+// CHECK: arith.select %{{.*}}, %[[SIXTEEN]], %{{.*}} : vector<32xi1>, vector<32xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"
+// CHECK: math.fma
+// CHECK: math.fma
+// CHECK-NOT: linalg.generic
+// AVX2-LABEL: func.func @decode_q5k
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// AVX2-NOT: linalg.generic
+func.func @decode_q5k(%x: memref<1x64xf32>, %w: memref<8x32xi8>, %p4: memref<8x8xi8>, %sc: memref<8x2xi8>, %m: memref<8x2xi8>, %d: memref<8x1xf16>, %dmin: memref<8x1xf16>, %y: memref<1x8xf32>) {
+  %c32 = arith.constant 32 : index
+  %c16 = arith.constant 16 : index
+  %c8 = arith.constant 8 : index
+  %c4 = arith.constant 4 : i8
+  %c15 = arith.constant 15 : i8
+  %c1 = arith.constant 1 : i8
+  linalg.generic {indexing_maps = [#x, #w, #p, #g, #g, #s, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %p4, %sc, %m, %d, %dmin : memref<1x64xf32>, memref<8x32xi8>, memref<8x8xi8>, memref<8x2xi8>, memref<8x2xi8>, memref<8x1xf16>, memref<8x1xf16>) outs(%y : memref<1x8xf32>)
+      attrs = {seq.parallel} {
+  ^bb0(%a: f32, %b: i8, %bp4: i8, %bs: i8, %bm: i8, %bd: f16, %bdm: f16, %acc: f32):
+    %k = linalg.index 2 : index
+    %in = arith.remui %k, %c32 : index
+    %h = arith.divui %in, %c16 : index
+    %h8 = arith.index_cast %h : index to i8
+    %sh = arith.muli %h8, %c4 : i8
+    %v = arith.shrui %b, %sh : i8
+    %n = arith.andi %v, %c15 : i8
+    %kb = arith.remui %k, %c8 : index
+    %kb8 = arith.index_cast %kb : index to i8
+    %s4 = arith.shrui %bp4, %kb8 : i8
+    %b4 = arith.andi %s4, %c1 : i8
+    %h4 = arith.shli %b4, %c4 : i8
+    %code = arith.ori %n, %h4 : i8
+    %nf = arith.uitofp %code : i8 to f32
+    %df = arith.extf %bd : f16 to f32
+    %sf = arith.uitofp %bs : i8 to f32
+    %step = arith.mulf %df, %sf : f32
+    %dmf = arith.extf %bdm : f16 to f32
+    %mf = arith.uitofp %bm : i8 to f32
+    %off = arith.mulf %dmf, %mf : f32
+    %scaled = arith.mulf %nf, %step : f32
+    %wv = arith.subf %scaled, %off : f32
+    %t = arith.mulf %a, %wv fastmath<reassoc,contract> : f32
+    %r = arith.addf %acc, %t fastmath<reassoc,contract> : f32
+    linalg.yield %r : f32
+  }
+  return
+}

@@ -7,7 +7,7 @@ describes them (byte 16 g + j of a row: code of channel 32 g + j in the low
 nibble, of 32 g + 16 + j in the high one; for q5 and q6 bits 4 and 5 of
 the code of channel k are bit k % 8 of byte k / 8 of the planes; value d (c
 - 2^(B-1)); q8: the signed byte of channel k times d; for q4k d[k / 256]
-sc[k / 32] c - dmin[k / 256] m[k / 32]; for q6k, 6-bit codes as q6's, d[k /
+sc[k / 32] c - dmin[k / 256] m[k / 32], q5k the same with q5's codes; for q6k, 6-bit codes as q6's, d[k /
 256] sc[k / 16] (c - 32) with signed sc), quantizes the
 activations as the kernels document it (per token and group of 32
 channels: a = max|x| / 127, q = clip(rint(x * (127 / max|x|)), -127, 127),
@@ -21,8 +21,8 @@ scales and minima over their whole range 0..63; q6k: int8 scales over
 -128..127; q8: codes over -128..127,
 -128 included, which no encoder writes but a kernel must multiply right).
 
-    q4_dot_case.py emit T N K [q5|q6|q8|q4k|q6k] > case.mlir
-    q4_dot_case.py check T N K [float] [q5|q6|q8|q4k|q6k] < printed.txt
+    q4_dot_case.py emit T N K [q5|q6|q8|q4k|q5k|q6k] > case.mlir
+    q4_dot_case.py check T N K [float] [q5|q6|q8|q4k|q5k|q6k] < printed.txt
 """
 
 import sys
@@ -194,17 +194,24 @@ def product_func(name, rows, n, k, planes=0, q8=False):
 {SUM}"""
 
 
-def q4k_product_func(name, rows, n, k):
+def q4k_product_func(name, rows, n, k, planes=0):
+    """q4k (q5k with a plane of bit 4)."""
     x = f"memref<{rows}x{k}xf32>"
     w, g = f"memref<{n}x{k // 2}xi8>", f"memref<{n}x{k // 32}xi8>"
+    p = f"memref<{n}x{k // 8}xi8>"
     s = f"memref<{n}x{-(-k // 256)}xf16>"
     y = f"memref<{rows}x{n}xf32>"
-    return f"""func.func @{name}(%x: {x}, %w: {w}, %sc: {g}, %m: {g}, %d: {s}, %dmin: {s}, %y: {y}) {{
-  linalg.generic {{indexing_maps = [#x, #w, #g, #g, #s, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%x, %w, %sc, %m, %d, %dmin : {x}, {w}, {g}, {g}, {s}, {s}) outs(%y : {y})
+    args = "".join(f", %plane{4 + i}: {p}" for i in range(planes))
+    ins = "".join(f", %plane{4 + i}" for i in range(planes))
+    types = "".join(f", {p}" for _ in range(planes))
+    maps = "".join(", #p" for _ in range(planes))
+    bargs = "".join(f", %p{4 + i}: i8" for i in range(planes))
+    return f"""func.func @{name}(%x: {x}, %w: {w}{args}, %sc: {g}, %m: {g}, %d: {s}, %dmin: {s}, %y: {y}) {{
+  linalg.generic {{indexing_maps = [#x, #w{maps}, #g, #g, #s, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%x, %w{ins}, %sc, %m, %d, %dmin : {x}, {w}{types}, {g}, {g}, {s}, {s}) outs(%y : {y})
       attrs = {{seq.parallel}} {{
-  ^bb0(%a: f32, %b: i8, %bs: i8, %bm: i8, %bd: f16, %bdm: f16, %acc: f32):
-{CODE}
+  ^bb0(%a: f32, %b: i8{bargs}, %bs: i8, %bm: i8, %bd: f16, %bdm: f16, %acc: f32):
+{plane_bits(planes)}
     %df = arith.extf %bd : f16 to f32
     %sf = arith.uitofp %bs : i8 to f32
     %step = arith.mulf %df, %sf : f32
@@ -236,7 +243,13 @@ def q6k_product_func(name, rows, n, k):
 {SUM}"""
 
 
-def emit(t, n, k, q4k, bits, q6k=False):
+def q5k_plane(t, n, k):
+    """The plane of bit 4 of a q5k case's codes."""
+    rng = np.random.default_rng(t * 17 + n * 3 + k)
+    return rng.integers(0, 256, (n, k // 8)).astype(np.uint8)
+
+
+def emit(t, n, k, q4k, bits, q6k=False, q5k=False):
     if q6k:
         x, packed, planes, sc, d, y0 = q6k_inputs(t, n, k)
         print(module(x, packed.view(np.int8), y0, "i8",
@@ -267,16 +280,18 @@ def emit(t, n, k, q4k, bits, q6k=False):
                      extra=[(f"p{4 + i}", p.view(np.int8), "i8") for i, p in enumerate(planes)]
                      + [("d", d, "f16")]))
         return
-    if q4k:
+    if q4k or q5k:
         x, packed, sc, m, d, dmin, y0 = q4k_inputs(t, n, k)
+        planes = [("p4", q5k_plane(t, n, k).view(np.int8), "i8")] if q5k else []
         print(module(x, packed.view(np.int8), y0, "i8",
-                     q4k_product_func("product", "?", n, k),
-                     q4k_product_func("decode", "1", n, k),
+                     q4k_product_func("product", "?", n, k, len(planes)),
+                     q4k_product_func("decode", "1", n, k, len(planes)),
                      maps="#w = affine_map<(n, t, k) -> (n, (k floordiv 32) * 16 + k mod 16)>\n"
+                          "#p = affine_map<(n, t, k) -> (n, k floordiv 8)>\n"
                           "#g = affine_map<(n, t, k) -> (n, k floordiv 32)>\n"
                           "#s = affine_map<(n, t, k) -> (n, k floordiv 256)>",
-                     extra=[("sc", sc.view(np.int8), "i8"), ("m", m.view(np.int8), "i8"),
-                            ("d", d, "f16"), ("dmin", dmin, "f16")]))
+                     extra=planes + [("sc", sc.view(np.int8), "i8"), ("m", m.view(np.int8), "i8"),
+                                     ("d", d, "f16"), ("dmin", dmin, "f16")]))
         return
     x, packed, d, y0 = inputs(t, n, k)
     print(module(x, packed.view(np.int8), y0, "i8",
@@ -286,8 +301,8 @@ def emit(t, n, k, q4k, bits, q6k=False):
                  extra=[("d", d, "f16")]))
 
 
-def check(t, n, k, floats, q4k, bits, text, q6k=False):
-    name = "q4k" if q4k else "q6k" if q6k else f"q{bits}"
+def check(t, n, k, floats, q4k, bits, text, q6k=False, q5k=False):
+    name = "q4k" if q4k else "q5k" if q5k else "q6k" if q6k else f"q{bits}"
     label = (f"{name} product {t}x{n}x{k}"
              + (" (f32 activations)" if floats else ""))
     blocks = printed(text)
@@ -314,9 +329,9 @@ def check(t, n, k, floats, q4k, bits, text, q6k=False):
         sums = np.einsum("tgj,ngj->tgn", q, c)
         rounded = np.einsum("tg,ng,tgn->tn", a64, d64, sums)
         weights = (c * d64[:, :, None]).reshape(n, k)
-    elif q4k:
+    elif q4k or q5k:
         _, packed, sc, m, d, dmin, y0 = q4k_inputs(t, n, k)
-        c = codes(packed).reshape(n, k // 32, 32)
+        c = group_codes(packed, [q5k_plane(t, n, k)] if q5k else []).reshape(n, k // 32, 32)
         sub = np.arange(k // 32) // 8  # each sub-block's super-block
         step = d.astype(np.float64)[:, sub] * sc          # [n, g]
         offset = dmin.astype(np.float64)[:, sub] * m      # [n, g]
@@ -354,7 +369,7 @@ if __name__ == "__main__":
     flags = sys.argv[5:]
     bits = next((int(f[1]) for f in flags if f in ("q5", "q6", "q8")), 4)
     if mode == "emit":
-        emit(t, n, k, "q4k" in flags, bits, "q6k" in flags)
+        emit(t, n, k, "q4k" in flags, bits, "q6k" in flags, "q5k" in flags)
     else:
         check(t, n, k, "float" in flags, "q4k" in flags, bits, sys.stdin.read(),
-              "q6k" in flags)
+              "q6k" in flags, "q5k" in flags)
