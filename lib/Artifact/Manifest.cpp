@@ -206,9 +206,7 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
     for (StringRef suffix : {".min", ".d", ".dmin", ".bit4", ".bit5"})
       if (name.ends_with(suffix)) {
         const WeightBlob::Entry *codes = w.find(name.drop_back(suffix.size()));
-        if (codes && (codes->dtype == DType::Q4K || codes->dtype == DType::Q5 ||
-                      codes->dtype == DType::Q6 || codes->dtype == DType::Q5K ||
-                      codes->dtype == DType::Q6K))
+        if (codes && holdsPackedCodes(codes->dtype))
           return true;
       }
     return false;
@@ -218,11 +216,7 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
     if (e.shape.size() == 2 && e.name != "emb" && e.name != "embed" &&
         !isScaleTable(e.name))
       macs += (uint64_t)e.shape[0] * e.shape[1] *
-              (e.dtype == DType::Q4 || e.dtype == DType::Q5 ||
-                       e.dtype == DType::Q6 || e.dtype == DType::Q4K ||
-                       e.dtype == DType::Q5K || e.dtype == DType::Q6K
-                   ? 2
-                   : 1);
+              (holdsPackedCodes(e.dtype) ? 2 : 1);
   m.add(Key::TokenMatrixMacs, Twine(macs));
   m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
   m.add(Key::WeightsChecksum, seqc::formatChecksum(w.checksum.digest()));

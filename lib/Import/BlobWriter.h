@@ -25,14 +25,17 @@
 
 namespace seqc::import {
 
-/// The code bits of a q4, q5, q6 or q8 matrix (0 for other types).
+/// The code bits of a matrix of a group format (0 for other types).
 inline int groupBits(DType dtype) {
   switch (dtype) {
   case DType::Q4:
+  case DType::Q4K:
     return 4;
   case DType::Q5:
+  case DType::Q5K:
     return 5;
   case DType::Q6:
+  case DType::Q6K:
     return 6;
   case DType::Q8:
     return 8;
@@ -63,7 +66,7 @@ public:
   void add(std::string name, std::vector<int64_t> shape,
            const std::vector<float> &values, DType dtype,
            const Tensor *source = nullptr) {
-    if (dtype == DType::Q4K || dtype == DType::Q5K || dtype == DType::Q6K)
+    if (isSuperBlockType(dtype))
       return addSuperBlocks(std::move(name), shape, values, source, dtype);
     blob.pad(64);
     uint64_t offset = blob.size;

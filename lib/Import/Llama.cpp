@@ -561,10 +561,6 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     return std::move(e);
   if (llvm::Error e = checkWeightSource(format, ckpt))
     return std::move(e);
-  // The storage of a matrix, by its checkpoint name.
-  auto mat = [&](const std::string &name) {
-    return matrixDType(format, ckpt.find(name));
-  };
   std::optional<QuaRot> rot;
   if (rotationSeed) {
     auto r = QuaRot::get(cfg, *rotationSeed);
@@ -576,14 +572,19 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
   auto get = [&](const std::string &name, std::vector<int64_t> shape) {
     return reader.get(name, std::move(shape));
   };
-  // The file's tensor behind a matrix the rotation leaves as it is (a GGUF
-  // Q4_K or Q6_K tensor then keeps its blocks under --weights=q4k, q6k).
-  auto source = [&](const std::string &name) -> const Tensor * {
-    return rot ? nullptr : ckpt.find(name);
-  };
   // With the RMSNorm scales folded into the next projections.
   std::vector<float> ones(C, 1.0f);
   BlobWriter blob(model.weights);
+  // A matrix read from the checkpoint's tensor `from`: stored as the
+  // format says for that tensor, and, where the rotation leaves it as it
+  // is, from the file's tensor (a GGUF block type the format keeps then
+  // keeps its blocks).
+  auto matrix = [&](const std::string &to, std::vector<int64_t> shape,
+                    const std::vector<float> &values, const std::string &from) {
+    const Tensor *tensor = ckpt.find(from);
+    blob.add(to, std::move(shape), values, matrixDType(format, tensor),
+             rot ? nullptr : tensor);
+  };
   // The table stays f32: a token reads one row of it.
   std::vector<float> embed = get("model.embed_tokens.weight", {V, C});
   if (rot && !reader.failed())
@@ -621,25 +622,16 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
       attnNorm = mlpNorm = ones;
     }
     blob.add(to + "attn_norm", {C}, attnNorm, DType::F32);
-    blob.add(to + "wq", {cfg.heads * D, C}, wq,
-             mat(from + "self_attn.q_proj.weight"),
-             source(from + "self_attn.q_proj.weight"));
-    blob.add(to + "wk", {cfg.kvHeads * D, C}, wk,
-             mat(from + "self_attn.k_proj.weight"),
-             source(from + "self_attn.k_proj.weight"));
-    blob.add(to + "wv", {cfg.kvHeads * D, C}, wv,
-             mat(from + "self_attn.v_proj.weight"),
-             source(from + "self_attn.v_proj.weight"));
-    blob.add(to + "wo", {C, cfg.heads * D}, wo,
-             mat(from + "self_attn.o_proj.weight"),
-             source(from + "self_attn.o_proj.weight"));
+    matrix(to + "wq", {cfg.heads * D, C}, wq, from + "self_attn.q_proj.weight");
+    matrix(to + "wk", {cfg.kvHeads * D, C}, wk,
+           from + "self_attn.k_proj.weight");
+    matrix(to + "wv", {cfg.kvHeads * D, C}, wv,
+           from + "self_attn.v_proj.weight");
+    matrix(to + "wo", {C, cfg.heads * D}, wo, from + "self_attn.o_proj.weight");
     blob.add(to + "mlp_norm", {C}, mlpNorm, DType::F32);
-    blob.add(to + "w_gate", {F, C}, gate, mat(from + "mlp.gate_proj.weight"),
-             source(from + "mlp.gate_proj.weight"));
-    blob.add(to + "w_up", {F, C}, up, mat(from + "mlp.up_proj.weight"),
-             source(from + "mlp.up_proj.weight"));
-    blob.add(to + "w_down", {C, F}, down, mat(from + "mlp.down_proj.weight"),
-             source(from + "mlp.down_proj.weight"));
+    matrix(to + "w_gate", {F, C}, gate, from + "mlp.gate_proj.weight");
+    matrix(to + "w_up", {F, C}, up, from + "mlp.up_proj.weight");
+    matrix(to + "w_down", {C, F}, down, from + "mlp.down_proj.weight");
   }
   std::vector<float> norm = get("model.norm.weight", {C});
   bool tied = cfg.tiedEmbeddings || !ckpt.find("lm_head.weight");
@@ -650,7 +642,7 @@ seqc::buildLlama(MLIRContext *ctx, Checkpoint &ckpt, const LlamaConfig &cfg,
     norm = ones;
   }
   blob.add("norm", {C}, norm, DType::F32);
-  blob.add("head", {V, C}, head, mat(headName), source(headName));
+  matrix("head", {V, C}, head, headName);
   std::vector<float>().swap(head);
   if (reader.err)
     return std::move(reader.err);

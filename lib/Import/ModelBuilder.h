@@ -452,10 +452,7 @@ protected:
   /// SeqQ4Product.h).
   Value linear(Value x, const std::string &name) {
     const WeightBlob::Entry *e = entries.lookup(name);
-    if (int bits = e->dtype == DType::Q4K   ? 4
-                   : e->dtype == DType::Q5K ? 5
-                   : e->dtype == DType::Q6K ? 6
-                                            : groupBits(e->dtype)) {
+    if (int bits = groupBits(e->dtype)) {
       // One op-creating call per statement: the ops' order is fixed.
       Value w = weight(name);
       SmallVector<Value, 2> planes;

@@ -74,6 +74,7 @@ void BlobWriter::addGroups(std::string name, const std::vector<int64_t> &shape,
   constexpr int64_t G = mlir::seq::kQ4Group;
   int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
   assert(cols % G == 0 && "group rows are whole groups (checkQ4Widths)");
+  assert(!isSuperBlockType(dtype) && "addSuperBlocks' types");
   const int bits = groupBits(dtype);
   const bool q8 = bits == 8;
   std::vector<float> scales(rows * (cols / G));
@@ -424,76 +425,61 @@ void readQ6KBlock(const uint8_t *block, uint8_t *codes, int8_t *sc, float &d) {
             ((qh[l] >> (2 * q)) & 3) << 4;
 }
 
-/// A super-block format's encoding: the codes (value order) and, per
-/// sub-block, `tables` bytes; per super-block, `factors` floats.
+/// A super-block format's encoding: the codes (value order, `bits` bits)
+/// and, per sub-block of `sub` channels, `tables` bytes; per super-block,
+/// `factors` floats.
 struct SuperBlockCodec {
-  DType dtype;
   uint32_t ggmlId;
-  int64_t blockBytes, sub, bits;
-  int tables, factors;
+  int64_t blockBytes, sub;
+  int bits, tables, factors;
   /// GGML's block `block` (its file bytes), or `n` values, into `codes`,
   /// the sub-blocks' entries of `table[i]` and `factor[i]`.
   void (*read)(const uint8_t *block, uint8_t *codes, uint8_t *table[2],
-               float *factor[2]);
+               float *factor[2], int bits);
   void (*encode)(const float *x, int64_t n, uint8_t *codes, uint8_t *table[2],
-                 float *factor[2]);
+                 float *factor[2], int bits);
   const char *suffixes[2][2]; // {tables, factors}
+  /// The largest magnitude the f16 factors can hold, for the error.
   const char *limit;
 };
 
-const SuperBlockCodec &codecOf(DType dtype) {
-  static const SuperBlockCodec q4k = {
-      DType::Q4K,
-      kGgmlQ4K,
-      kQ4KBlockBytes,
-      mlir::seq::kQ4Group,
-      4,
-      2,
-      2,
-      [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2]) {
-        readQ4KBlock(block, codes, t[0], t[1], *f[0], *f[1], false);
-      },
-      [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
-         float *f[2]) {
-        encodeQ4KSuperBlock(x, n, codes, t[0], t[1], *f[0], *f[1], 15);
-      },
-      {{".scale", ".min"}, {".d", ".dmin"}},
-      "15 x 63 x 65504"};
-  static const SuperBlockCodec q5k = {
-      DType::Q5K,
-      kGgmlQ5K,
-      kQ5KBlockBytes,
-      mlir::seq::kQ4Group,
-      5,
-      2,
-      2,
-      [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2]) {
-        readQ4KBlock(block, codes, t[0], t[1], *f[0], *f[1], true);
-      },
-      [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
-         float *f[2]) {
-        encodeQ4KSuperBlock(x, n, codes, t[0], t[1], *f[0], *f[1], 31);
-      },
-      {{".scale", ".min"}, {".d", ".dmin"}},
-      "31 x 63 x 65504"};
-  static const SuperBlockCodec q6k = {
-      DType::Q6K,
-      kGgmlQ6K,
-      kQ6KBlockBytes,
-      mlir::seq::kQ6KSubBlock,
-      6,
-      1,
-      1,
-      [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2]) {
-        readQ6KBlock(block, codes, (int8_t *)t[0], *f[0]);
-      },
-      [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
-         float *f[2]) {
-        encodeQ6KSuperBlock(x, n, codes, (int8_t *)t[0], *f[0]);
-      },
-      {{".scale", nullptr}, {".d", nullptr}},
-      "32 x 128 x 65504"};
-  return dtype == DType::Q4K ? q4k : dtype == DType::Q5K ? q5k : q6k;
+/// q4k and q5k: Q4_K's and Q5_K's scales and minima (codes of 4 or 5 bits).
+void readMinimaBlock(const uint8_t *block, uint8_t *codes, uint8_t *t[2],
+                     float *f[2], int bits) {
+  readQ4KBlock(block, codes, t[0], t[1], *f[0], *f[1], bits == 5);
+}
+void encodeMinimaBlock(const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
+                       float *f[2], int bits) {
+  encodeQ4KSuperBlock(x, n, codes, t[0], t[1], *f[0], *f[1], (1 << bits) - 1);
+}
+
+SuperBlockCodec codecOf(DType dtype) {
+  if (dtype == DType::Q6K)
+    return {kGgmlQ6K,
+            kQ6KBlockBytes,
+            mlir::seq::kQ6KSubBlock,
+            6,
+            1,
+            1,
+            [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2],
+               int) { readQ6KBlock(block, codes, (int8_t *)t[0], *f[0]); },
+            [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
+               float *f[2], int) {
+              encodeQ6KSuperBlock(x, n, codes, (int8_t *)t[0], *f[0]);
+            },
+            {{".scale", nullptr}, {".d", nullptr}},
+            "32 x 128 x 65504"};
+  bool q5 = dtype == DType::Q5K;
+  return {q5 ? kGgmlQ5K : kGgmlQ4K,
+          q5 ? kQ5KBlockBytes : kQ4KBlockBytes,
+          mlir::seq::kQ4Group,
+          q5 ? 5 : 4,
+          2,
+          2,
+          readMinimaBlock,
+          encodeMinimaBlock,
+          {{".scale", ".min"}, {".d", ".dmin"}},
+          q5 ? "31 x 63 x 65504" : "15 x 63 x 65504"};
 }
 
 } // namespace
@@ -503,7 +489,7 @@ void BlobWriter::addSuperBlocks(std::string name,
                                 const std::vector<float> &values,
                                 const Tensor *source, DType dtype) {
   constexpr int64_t G = mlir::seq::kQ4Group, S = mlir::seq::kQ4KSuperBlock;
-  const SuperBlockCodec &codec = codecOf(dtype);
+  const SuperBlockCodec codec = codecOf(dtype);
   int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
   assert(cols % G == 0 && "super-block rows are whole groups (checkQ4Widths)");
   int64_t subs = cols / codec.sub, supers = llvm::divideCeil(cols, S);
@@ -548,11 +534,13 @@ void BlobWriter::addSuperBlocks(std::string name,
         for (int i = 0; i < codec.factors; ++i)
           f[i] = &factors[i][at];
         if (blocks) {
-          codec.read(source->bytes.data() + at * codec.blockBytes, codes, t, f);
+          codec.read(source->bytes.data() + at * codec.blockBytes, codes, t, f,
+                     codec.bits);
           for (int i = 0; i < codec.factors; ++i)
             *f[i] = std::ldexp(*f[i], exponent - 1);
         } else
-          codec.encode(values.data() + r * cols + s * S, n, codes, t, f);
+          codec.encode(values.data() + r * cols + s * S, n, codes, t, f,
+                       codec.bits);
         // The q4 layout: per group of 32, 16 bytes, channel j in the low
         // nibble, 16 + j in the high one; higher bits in their planes.
         uint8_t *out = &packed[(r - r0) * (cols / 2) + s * (S / 2)];

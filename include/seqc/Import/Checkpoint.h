@@ -35,6 +35,16 @@ enum class DType { F32, F16, BF16, I8, Q4, Q5, Q6, Q8, Q4K, Q5K, Q6K };
 
 /// "f32", "f16", "bf16", "i8", "q4", "q5", "q6", "q8", "q4k", "q5k" or "q6k".
 llvm::StringRef dtypeName(DType dtype);
+/// Whether `dtype` is a format of super-blocks of 256 (Q4K, Q5K, Q6K).
+inline bool isSuperBlockType(DType dtype) {
+  return dtype == DType::Q4K || dtype == DType::Q5K || dtype == DType::Q6K;
+}
+/// Whether an entry of `dtype` holds packed codes, two weights a byte (the
+/// group formats but Q8).
+inline bool holdsPackedCodes(DType dtype) {
+  return dtype == DType::Q4 || dtype == DType::Q5 || dtype == DType::Q6 ||
+         isSuperBlockType(dtype);
+}
 /// Bytes per element (Q4, Q5, Q6, Q8, Q4K, Q5K, Q6K: per stored byte of
 /// codes).
 unsigned dtypeSize(DType dtype);

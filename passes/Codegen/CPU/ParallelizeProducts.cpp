@@ -243,7 +243,7 @@ struct SeqParallelizeProductsPass
         auto w = op.getDpsInputs().size() > 1
                      ? dyn_cast<MemRefType>(op.getDpsInputs()[1].getType())
                      : MemRefType();
-        // A q4, q5, q6 or q4k weight holds two elements a byte.
+        // A group weight but q8's holds two elements a byte.
         int64_t elements = w && w.hasStaticShape() ? w.getNumElements() : 0;
         if (auto format = seq::matchGroupProduct(op);
             format && *format != seq::GroupFormat::Q8)
