@@ -79,6 +79,42 @@ void seq::cpu::parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows,
   }
 }
 
+void seq::cpu::prefetchRowsAhead(OpBuilder &b, Location l, ValueRange weights,
+                                 Value n) {
+  SmallVector<Value> rows;
+  int64_t rowBytes = 0;
+  for (Value w : weights) {
+    auto type = dyn_cast<MemRefType>(w.getType());
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (!type || type.getRank() != 2 || type.isDynamicDim(1) ||
+        !type.getElementType().isIntOrFloat() ||
+        failed(type.getStridesAndOffset(strides, offset)) || strides[1] != 1)
+      continue;
+    rows.push_back(w);
+    rowBytes += type.getDimSize(1) * type.getElementTypeBitWidth() / 8;
+  }
+  if (rows.empty() || rowBytes <= 0)
+    return;
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, l, v);
+  };
+  int64_t ahead = std::max<int64_t>(1, kPrefetchBytes / rowBytes);
+  Value last = arith::SubIOp::create(
+      b, l, memref::DimOp::create(b, l, rows.front(), 0), cst(1));
+  Value row = arith::MinUIOp::create(
+      b, l, arith::AddIOp::create(b, l, n, cst(ahead)), last);
+  for (Value w : rows) {
+    auto type = cast<MemRefType>(w.getType());
+    int64_t bytes = type.getDimSize(1) * type.getElementTypeBitWidth() / 8;
+    int64_t perLine = std::max<int64_t>(1, type.getDimSize(1) * 64 / bytes);
+    for (int64_t col = 0; col < type.getDimSize(1); col += perLine)
+      memref::PrefetchOp::create(b, l, w, ValueRange{row, cst(col)},
+                                 /*isWrite=*/false, /*localityHint=*/2,
+                                 /*isDataCache=*/true);
+  }
+}
+
 namespace {
 
 /// `op` as loops over its parallel dimensions — one scf.parallel when
@@ -90,7 +126,8 @@ namespace {
 /// reduction, the single output does not depend on the reduction and every
 /// indexing map is a projected permutation.
 static LogicalResult toReductionLoops(RewriterBase &rewriter,
-                                      linalg::GenericOp op, bool parallel) {
+                                      linalg::GenericOp op, bool parallel,
+                                      bool prefetch) {
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   unsigned nLoops = iters.size();
   if (nLoops < 2 || iters.back() != utils::IteratorType::reduction ||
@@ -147,6 +184,18 @@ static LogicalResult toReductionLoops(RewriterBase &rewriter,
         ivs.push_back(Value()); // the reduction index: unused
         outIvs.push_back(ivs);
       }
+    // One output at a time (decode): the weights, the inputs indexed by the
+    // first loop (the output row) and the reduction, are prefetched ahead.
+    if (prefetch && nr * tr == 1 && nLoops == 3) {
+      SmallVector<Value> weights;
+      for (OpOperand *in : op.getDpsInputOperands()) {
+        AffineMap m = maps[in->getOperandNumber()];
+        if (m.getNumResults() == 2 && m.getDimPosition(0) == 0 &&
+            m.getDimPosition(1) == nLoops - 1)
+          weights.push_back(in->get());
+      }
+      prefetchRowsAhead(b, l, weights, par[0]);
+    }
     SmallVector<Value> inits;
     for (auto &ivs : outIvs)
       inits.push_back(
@@ -300,7 +349,8 @@ struct SeqParallelizeProductsPass
                          << static_cast<int64_t>(activationBlock)
                          << ", or its weight rows are not contiguous";
       }
-      if (succeeded(toReductionLoops(rewriter, op, parallel))) {
+      if (succeeded(toReductionLoops(rewriter, op, parallel,
+                                     /*prefetch=*/!dot.isAttrPresent(op)))) {
         rewriter.eraseOp(op);
         continue;
       }

@@ -268,6 +268,8 @@ void Int8ProductLowering::computeTile(OpBuilder &b, Location l, Value n0,
     return d ? arith::AddIOp::create(b, l, base, index(b, d)).getResult()
              : base;
   };
+  if (nr * tr == 1)
+    seq::cpu::prefetchRowsAhead(b, l, w, n0);
   SmallVector<Value> ns, ts;
   for (int64_t r = 0; r < nr; ++r)
     ns.push_back(offset(n0, r));

@@ -534,6 +534,14 @@ void Q4ProductLowering::computeTile(OpBuilder &b, Location l, Value n0,
   for (int64_t j = 0; j < tr; ++j)
     ts.push_back(offset(b, l, t0, j));
   SmallVector<Value> sums(nr * tr);
+  if (nr * tr == 1) {
+    SmallVector<Value> weights = {w};
+    llvm::append_range(weights, bits);
+    for (Value v : {sc, mins, d, dmin})
+      if (v)
+        weights.push_back(v);
+    seq::cpu::prefetchRowsAhead(b, l, weights, n0);
+  }
   for (const Region &region : regions) {
     IntegerDot dot(b, l, kernel, region.bytes());
     auto accType = dot.vec(region.lanes(), b.getF32Type());

@@ -326,9 +326,17 @@ func.func @q6k_unsigned_scales(%x: memref<1x64xf32>, %w: memref<8x32xi8>, %p4: m
 
 // A decode q5k product over 64 channels: q4k's kernel (sums from zero, the
 // minima by one more multiply-add) with the plane's bytes spread over the
-// nibbles as q5's and or-ed in as 16.
+// nibbles as q5's and or-ed in as 16. Each output first prefetches the row
+// 8 KiB of weights ahead (clamped to the last, row 7) of every weight-side
+// array: codes, plane, scales, minima and both factors.
 // CHECK-LABEL: func.func @decode_q5k
 // CHECK-DAG: %[[SIXTEEN:.*]] = arith.constant dense<16> : vector<32xi8>
+// CHECK: %[[ROW:.*]] = arith.minui %{{.*}}, %c7 : index
+// CHECK-NEXT: memref.prefetch %{{.*}}[%[[ROW]], %c0], read, locality<2>, data : memref<8x32xi8>
+// CHECK-NEXT: memref.prefetch %{{.*}}[%[[ROW]], %c0], read, locality<2>, data : memref<8x8xi8>
+// CHECK-COUNT-2: memref.prefetch %{{.*}}[%[[ROW]], %c0], read, locality<2>, data : memref<8x2xi8>
+// CHECK-COUNT-2: memref.prefetch %{{.*}}[%[[ROW]], %c0], read, locality<2>, data : memref<8x1xf16>
+// CHECK-NOT: memref.prefetch
 // CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5]
 // CHECK: arith.select %{{.*}}, %[[SIXTEEN]], %{{.*}} : vector<32xi1>, vector<32xi8>
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"

@@ -114,6 +114,8 @@ func.func @prefill_int8(%x: memref<?x128xf32>, %w: memref<64x128xi8>, %y: memref
 // ZMM-COUNT-4: arith.extsi %{{.*}} : i8 to i32
 // ZMM: %[[C:.*]] = arith.muli %{{.*}}, %c-128_i32 : i32
 // ZMM: memref.store %[[C]], %[[CORR]]
+// ZMM: memref.prefetch %{{.*}}[%{{.*}}, %c0{{.*}}], read, locality<2>, data : memref<16x64xi8>
+// ZMM-NOT: memref.prefetch
 // ZMM: %[[W0:.*]] = vector.load {{.*}} : memref<16x64xi8>, vector<64xi8>
 // ZMM: %[[U0:.*]] = arith.xori %[[W0]], %{{.*}} : vector<64xi8>
 // ZMM: %[[Q0:.*]] = vector.load %[[CODES]]{{.*}} : memref<1x64xi8>, vector<64xi8>

@@ -78,14 +78,28 @@ func.func @prefill_odd_rows(%x: memref<?x16xf32>, %w: memref<7x16xf32>, %y: memr
 // (default 2^20) stays on one thread: nested scf.for loops, the reduction
 // innermost with its accumulator carried in a register; an unmarked op is
 // left alone. With a weight of at least that many elements (8192 = 128 x 64
-// here) the product is parallel.
+// here) the product is parallel. Either way each output prefetches the
+// weight row 8 KiB ahead (32 rows of 256 bytes here, clamped to the last
+// row), one prefetch into L2 per 64-byte line.
 // LARGE-LABEL: func.func @decode_product
-// LARGE: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c128, %{{.*}})
+// LARGE: scf.parallel (%[[PN:.*]], %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c128, %{{.*}})
+// LARGE: %[[PAHEAD:.*]] = arith.addi %[[PN]], %c32
+// LARGE: %[[PROW:.*]] = arith.minui %[[PAHEAD]]
+// LARGE-COUNT-4: memref.prefetch %{{.*}}[%[[PROW]], %{{.*}}], read, locality<2>, data : memref<128x64xf32>
+// LARGE-NOT: memref.prefetch
 // LARGE: linalg.generic
 // CHECK-LABEL: func.func @decode_product
 // CHECK-NOT: scf.parallel
-// CHECK: scf.for %{{.*}} = %{{.*}} to %c128
+// CHECK: scf.for %[[N:.*]] = %{{.*}} to %c128
 // CHECK:   scf.for %{{.*}} = %{{.*}} to %c1
+// CHECK:     %[[LAST:.*]] = arith.subi
+// CHECK:     %[[AHEAD:.*]] = arith.addi %[[N]], %c32
+// CHECK:     %[[ROW:.*]] = arith.minui %[[AHEAD]], %[[LAST]]
+// CHECK:     memref.prefetch %{{.*}}[%[[ROW]], %c0{{.*}}], read, locality<2>, data
+// CHECK:     memref.prefetch %{{.*}}[%[[ROW]], %c16], read, locality<2>, data
+// CHECK:     memref.prefetch %{{.*}}[%[[ROW]], %c32{{.*}}], read, locality<2>, data
+// CHECK:     memref.prefetch %{{.*}}[%[[ROW]], %c48], read, locality<2>, data
+// CHECK-NOT: memref.prefetch
 // CHECK:     %[[INIT:.*]] = memref.load %{{.*}}
 // CHECK:     %[[SUM:.*]] = scf.for %{{.*}} = %{{.*}} to %c64 {{.*}} iter_args(%[[ACC:.*]] = %[[INIT]])
 // CHECK:       %[[P:.*]] = arith.mulf
@@ -118,9 +132,11 @@ func.func @decode_product(%x: memref<1x64xf32>, %w: memref<128x64xf32>, %y: memr
 // -----
 
 // A dot product marked seq.dot (the WKV-7 state's products with a vector)
-// becomes sequential loops with a register accumulator, whatever its shape.
+// becomes sequential loops with a register accumulator, whatever its shape,
+// and prefetches nothing (its rows are the state, not weights).
 // CHECK-LABEL: func.func @state_dot
 // CHECK-NOT: scf.parallel
+// CHECK-NOT: memref.prefetch
 // CHECK: scf.for %[[H:.*]] = %{{.*}} to %c4
 // CHECK:   scf.for %[[I:.*]] = %{{.*}} to %c16
 // CHECK:     %[[INIT:.*]] = memref.load %{{.*}}[%[[H]], %[[I]]]

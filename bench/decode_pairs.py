@@ -1,0 +1,91 @@
+"""Decode speed of pairs of artifacts, run alternately.
+
+    /usr/bin/python3 bench/decode_pairs.py [--build build] [--repeat 3]
+        [--decode 16] [--rounds 3] [--out FILE.json]
+        LABEL=BEFORE_DIR,AFTER_DIR ...
+
+For comparing two builds of seqc on the same checkpoint: compile the
+checkpoint with each (`seqc compile ... -o BEFORE_DIR`, then with the other
+build `-o AFTER_DIR`), then give the pairs here. Every round runs
+`seqc-run bench` (this build's, so the bandwidth probe is the same for
+both) on each pair's two artifacts one after the other, the order swapped
+from round to round, so that both see the same machine load. Records per
+run the decode ms/token, the read bandwidth probe of the same run and
+the roofline ratio; per pair the ratio before/after of each round and
+their range. On a shared machine single runs differ by 10-20%; the ratio
+within one round is what to quote.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from machine import machine  # noqa: E402
+
+
+def bench(run, artifact, decode, rounds):
+    out = subprocess.run([str(run), "bench", artifact, "--prefill", "1",
+                          "--decode", str(decode), "--rounds", str(rounds)],
+                         check=True, capture_output=True, text=True).stdout
+    d = json.loads(out)
+    return {k: d[k] for k in ("decode_ms_per_token", "read_bandwidth_gb_s",
+                              "roofline_ratio", "token_read_bytes",
+                              "weights_format", "weight_pages")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", type=Path, default=REPO / "build")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--decode", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("pairs", nargs="+", help="LABEL=BEFORE_DIR,AFTER_DIR")
+    a = ap.parse_args()
+    run = a.build / "bin" / "seqc-run"
+    pairs = []
+    for p in a.pairs:
+        label, sep, dirs = p.partition("=")
+        before, comma, after = dirs.partition(",")
+        if not sep or not comma or not before or not after:
+            sys.exit(f"decode_pairs.py: {p!r}: expected LABEL=BEFORE_DIR,AFTER_DIR")
+        for d in (before, after):
+            if not (Path(d) / "manifest.json").is_file():
+                sys.exit(f"decode_pairs.py: {d}: not an artifact (no manifest.json)")
+        pairs.append({"label": label, "before": before, "after": after, "runs": []})
+    for r in range(a.repeat):
+        for p in pairs:
+            order = ("before", "after") if r % 2 == 0 else ("after", "before")
+            res = {}
+            for side in order:
+                res[side] = bench(run, p[side], a.decode, a.rounds)
+            res["speedup"] = (res["before"]["decode_ms_per_token"] /
+                              res["after"]["decode_ms_per_token"])
+            p["runs"].append(res)
+            print(f"{p['label']}: before {res['before']['decode_ms_per_token']:.2f} ms "
+                  f"({res['before']['roofline_ratio']:.2f} of roofline), after "
+                  f"{res['after']['decode_ms_per_token']:.2f} ms "
+                  f"({res['after']['roofline_ratio']:.2f}), {res['speedup']:.2f}x",
+                  flush=True)
+    print("\n| artifact | before ms/token | after ms/token | speedup (same round) "
+          "| roofline before | roofline after |")
+    print("|---|---|---|---|---|---|")
+    for p in pairs:
+        def rng(key, side=None, fmt="{:.2f}"):
+            v = [r[side][key] if side else r[key] for r in p["runs"]]
+            return fmt.format(min(v)) + "–" + fmt.format(max(v))
+        print(f"| {p['label']} | {rng('decode_ms_per_token', 'before', '{:.1f}')} "
+              f"| {rng('decode_ms_per_token', 'after', '{:.1f}')} | {rng('speedup')} "
+              f"| {rng('roofline_ratio', 'before')} | {rng('roofline_ratio', 'after')} |")
+    if a.out:
+        a.out.write_text(json.dumps({"machine": machine(), "repeat": a.repeat,
+                                     "decode_tokens": a.decode, "rounds": a.rounds,
+                                     "pairs": pairs}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
