@@ -73,6 +73,9 @@ void seqc::buildCPUPipeline(OpPassManager &pm,
   OpPassManager &loops = pm.nest<func::FuncOp>();
   loops.addPass(seq::createSeqStridedCopyToLinalgPass());
   loops.addPass(createConvertLinalgToLoopsPass());
+  // exp and tanh as polynomials, so that their loops vectorize (a libm call
+  // per element keeps a loop scalar).
+  loops.addPass(seq::createSeqApproximateMathPass());
 
   // Loops -> the LLVM dialect.
   pm.addPass(memref::createExpandStridedMetadataPass());
