@@ -16,10 +16,9 @@ sharing 4 KV heads of 64, SwiGLU 5632, vocabulary 32000) with random
 weights, written by the `gguf` package (not by seqc's test writer) once per
 format: F16, Q8_0 or Q4_0 for every matrix, the embedding and the output
 included; norms in F32. Each file is compiled by `seqc compile` with the
-format seqc has for it: F16 -> --weights=fp16, Q4_0 -> --weights=q4 (the
-same blocks, kept exactly), Q8_0 -> --weights=int8 (seqc has no Q8_0
-format: the blocks are decoded and quantized again per row, 1.0 bytes per
-weight against Q8_0's 1.06).
+format seqc has for it: F16 -> --weights=fp16, Q4_0 -> --weights=q4 and
+Q8_0 -> --weights=q8 (the same blocks, kept exactly, so both programs read
+the same bytes).
 
 Weights: for each format, --repeat rounds of [seqc, llama.cpp] (the order
 alternates between rounds), each a fresh process on 2 threads: prefill
@@ -63,7 +62,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from machine import machine  # noqa: E402
 
 SHAPE = dict(embd=2048, heads=32, kv_heads=4, head_dim=64, ffn=5632, vocab=32000)
-FORMATS = {"f16": ("F16", 1, "fp16"), "q8_0": ("Q8_0", 7, "int8"),
+FORMATS = {"f16": ("F16", 1, "fp16"), "q8_0": ("Q8_0", 7, "q8"),
            "q4_0": ("Q4_0", 2, "q4")}
 # (label, seqc flags, llama.cpp K/V type or None).
 CACHES = [("f16", ["--kv-f16"], "f16"),
