@@ -81,7 +81,9 @@ void seq::cpu::parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows,
 
 void seq::cpu::prefetchRowsAhead(OpBuilder &b, Location l, ValueRange weights,
                                  Value n) {
-  SmallVector<Value> rows;
+  // The arrays with static contiguous rows, and their elements a row and
+  // a 64-byte line.
+  SmallVector<std::tuple<Value, int64_t, int64_t>> rows;
   int64_t rowBytes = 0;
   for (Value w : weights) {
     auto type = dyn_cast<MemRefType>(w.getType());
@@ -91,28 +93,26 @@ void seq::cpu::prefetchRowsAhead(OpBuilder &b, Location l, ValueRange weights,
         !type.getElementType().isIntOrFloat() ||
         failed(type.getStridesAndOffset(strides, offset)) || strides[1] != 1)
       continue;
-    rows.push_back(w);
-    rowBytes += type.getDimSize(1) * type.getElementTypeBitWidth() / 8;
+    int64_t bits = type.getElementTypeBitWidth();
+    rows.emplace_back(w, type.getDimSize(1), std::max<int64_t>(1, 512 / bits));
+    rowBytes += type.getDimSize(1) * bits / 8;
   }
-  if (rows.empty() || rowBytes <= 0)
+  if (rowBytes <= 0)
     return;
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
   int64_t ahead = std::max<int64_t>(1, kPrefetchBytes / rowBytes);
+  Value first = std::get<0>(rows.front());
   Value last = arith::SubIOp::create(
-      b, l, memref::DimOp::create(b, l, rows.front(), 0), cst(1));
+      b, l, memref::DimOp::create(b, l, first, 0), cst(1));
   Value row = arith::MinUIOp::create(
       b, l, arith::AddIOp::create(b, l, n, cst(ahead)), last);
-  for (Value w : rows) {
-    auto type = cast<MemRefType>(w.getType());
-    int64_t bytes = type.getDimSize(1) * type.getElementTypeBitWidth() / 8;
-    int64_t perLine = std::max<int64_t>(1, type.getDimSize(1) * 64 / bytes);
-    for (int64_t col = 0; col < type.getDimSize(1); col += perLine)
+  for (auto [w, cols, perLine] : rows)
+    for (int64_t col = 0; col < cols; col += perLine)
       memref::PrefetchOp::create(b, l, w, ValueRange{row, cst(col)},
                                  /*isWrite=*/false, /*localityHint=*/2,
                                  /*isDataCache=*/true);
-  }
 }
 
 namespace {
@@ -292,7 +292,7 @@ struct SeqParallelizeProductsPass
         auto w = op.getDpsInputs().size() > 1
                      ? dyn_cast<MemRefType>(op.getDpsInputs()[1].getType())
                      : MemRefType();
-        // A group weight but q8's holds two elements a byte.
+        // Group weights other than q8's hold two codes a byte.
         int64_t elements = w && w.hasStaticShape() ? w.getNumElements() : 0;
         if (auto format = seq::matchGroupProduct(op);
             format && *format != seq::GroupFormat::Q8)
