@@ -419,10 +419,7 @@ private:
     auto attention = seq::KVAttentionOp::create(
         b, loc, TypeRange{q.getType(), cacheType}, q, appended,
         /*latent_basis=*/Value(), /*causal=*/true,
-        /*scale=*/FloatAttr(), /*key_rotation_heads=*/
-        IntegerAttr(), /*key_rope_theta=*/FloatAttr(),
-        /*key_rope_style=*/seq::RopeStyleAttr(),
-        /*key_rotary_dim=*/IntegerAttr(), /*latent_heads=*/IntegerAttr());
+        /*scale=*/FloatAttr());
     Value after = attention.getNewCache();
     if (kind == Layer::Carried) // The tokens left out pass by.
       after = seq::KVAdvanceOp::create(b, loc, after, fn.getArgument(3));

@@ -124,17 +124,6 @@ inline bool arePositionsOf(Value positions, Value cache) {
          (isLength(sum.getLhs()) && isIndex(sum.getRhs()));
 }
 
-/// Makes `op` apply `rope` (the appended keys' RoPE, now bypassed) when it
-/// reads the cached keys back, and erases `rope` once nothing uses it.
-inline void applyRopeAtRead(KVAttentionOp op, RopeOp rope) {
-  op.setKeyRopeThetaAttr(rope.getThetaAttr());
-  op.setKeyRopeStyleAttr(rope.getStyleAttr());
-  if (rope.getRotaryDim())
-    op.setKeyRotaryDimAttr(rope.getRotaryDimAttr());
-  if (rope->use_empty())
-    rope->erase();
-}
-
 } // namespace mlir::seq
 
 #endif // SEQC_PASSES_TRANSFORMS_CALIBRATION_H

@@ -1,9 +1,9 @@
 //===- CompressKVCache.cpp - quantize the KV caches of a module -----------===//
 
+#include "passes/Transforms/CacheTypes.h"
 #include "passes/Transforms/Passes.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
-#include "mlir/IR/AttrTypeSubElements.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
 
@@ -38,21 +38,6 @@ static llvm::MapVector<KVCacheType, Location> plainCaches(ModuleOp module) {
           note(arg.getType(), arg.getLoc());
   });
   return found;
-}
-
-/// Replaces cache types everywhere in the module (signatures included).
-static void replaceCaches(ModuleOp module,
-                          const llvm::DenseMap<Type, Type> &replacement) {
-  AttrTypeReplacer replacer;
-  replacer.addReplacement([&](KVCacheType t) -> std::optional<Type> {
-    auto it = replacement.find(t);
-    if (it == replacement.end())
-      return std::nullopt;
-    return it->second;
-  });
-  replacer.recursivelyReplaceElementsIn(module, /*replaceAttrs=*/true,
-                                        /*replaceLocs=*/false,
-                                        /*replaceTypes=*/true);
 }
 
 namespace {
@@ -103,7 +88,7 @@ FailureOr<KVCacheType> CompressKVCachePass::compress(KVCacheType type,
   KVCacheType result = KVCacheType::getChecked(
       emit, ctx, type.getHeads(), type.getHeadDim(), type.getCapacity(),
       type.getElementType(), keys, values, int64_t(sinks), int64_t(window),
-      EvictPolicyAttr(), int64_t(0));
+      EvictPolicyAttr(), int64_t(0), type.getKeyForm());
   if (!result)
     return failure();
   return result;
@@ -131,7 +116,7 @@ void CompressKVCachePass::runOnOperation() {
     return markAllAnalysesPreserved();
   numCachesCompressed += replacement.size();
 
-  replaceCaches(module, replacement);
+  replaceCacheTypes(module, replacement);
 }
 
 namespace {
@@ -167,7 +152,7 @@ static LogicalResult rewriteCaches(
     replacement[type] = result;
   }
   count += replacement.size();
-  replaceCaches(module, replacement);
+  replaceCacheTypes(module, replacement);
   return success();
 }
 
@@ -203,12 +188,13 @@ struct EvictKVPass : public seq::impl::SeqEvictKVPassBase<EvictKVPass> {
             emit, t.getContext(), t.getHeads(), t.getHeadDim(), t.getCapacity(),
             t.getElementType(), QuantEncodingAttr(), QuantEncodingAttr(),
             int64_t(sinks), int64_t(budget - sinks), EvictPolicyAttr(),
-            int64_t(0));
+            int64_t(0), t.getKeyForm());
       return KVCacheType::getChecked(
           emit, t.getContext(), t.getHeads(), t.getHeadDim(), t.getCapacity(),
           t.getElementType(), QuantEncodingAttr(), QuantEncodingAttr(),
           int64_t(sinks), int64_t(recent),
-          EvictPolicyAttr::get(t.getContext(), *p), int64_t(budget));
+          EvictPolicyAttr::get(t.getContext(), *p), int64_t(budget),
+          t.getKeyForm());
     };
     if (failed(rewriteCaches(module, "seq-evict-kv", budget, make, count)))
       return signalPassFailure();
@@ -257,7 +243,7 @@ struct MixedPrecisionKVPass
           QuantEncodingAttr::get(ctx, keyBits, groupSize, 1, mode),
           QuantEncodingAttr::get(ctx, valueBits, groupSize, 1, mode),
           int64_t(sinks), int64_t(recent), EvictPolicyAttr::get(ctx, *p),
-          int64_t(budget));
+          int64_t(budget), t.getKeyForm());
     };
     if (failed(rewriteCaches(module, pass, budget, make, count)))
       return signalPassFailure();

@@ -1,6 +1,7 @@
 //===- FuseHadamard.cpp - rotate cached keys and values
 //--------------------===//
 
+#include "passes/Transforms/CacheTypes.h"
 #include "passes/Transforms/Calibration.h"
 #include "passes/Transforms/Passes.h"
 
@@ -127,7 +128,22 @@ struct FuseHadamardPass
       rotated.setAttr(op, b.getUnitAttr());
       ++numRotated;
     }
+    if (keyForms.empty())
+      return;
+    // The caches of keys before RoPE say so in their type.
+    llvm::DenseSet<Type> types;
+    for (auto &entry : keyForms)
+      types.insert(entry.first);
+    if (failed(checkOwnsCacheTypes(getOperation(), types, preRopeOps,
+                                   "seq-fuse-hadamard key-rotation=pre-rope")))
+      return signalPassFailure();
+    replaceCacheTypes(getOperation(), keyForms);
   }
+
+  /// Pre-RoPE mode: each rotated cache type and the type that says how its
+  /// keys are stored, and the appends and attentions rewritten.
+  llvm::DenseMap<Type, Type> keyForms;
+  llvm::DenseSet<Operation *> preRopeOps;
 
   /// Post-RoPE rotation of queries or keys: blocks of keyBlock channels or
   /// the whole head.
@@ -238,8 +254,16 @@ struct FuseHadamardPass
       rotated = tensor::ExpandShapeOp::create(b, loc, type, flat, re, shape);
     }
     append.getKeysMutable().assign(rotated);
-    op.setKeyRotationHeadsAttr(b.getI64IntegerAttr(G));
-    applyRopeAtRead(op, rope);
+    KVCacheType stored = cacheType.withKeyForm(
+        cachedKeyForm(op.getContext(), G, /*latentHeads=*/0, rope));
+    auto [it, inserted] = keyForms.try_emplace(cacheType, stored);
+    if (!inserted && it->second != stored)
+      return op.emitOpError()
+             << "seq-fuse-hadamard key-rotation=pre-rope: caches of one type "
+                "would store their keys in different forms (their RoPE "
+                "differs)";
+    preRopeOps.insert(op);
+    preRopeOps.insert(append);
     return success();
   }
 };

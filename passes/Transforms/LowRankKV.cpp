@@ -4,13 +4,13 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include "passes/Transforms/CacheTypes.h"
 #include "passes/Transforms/Calibration.h"
 #include "passes/Transforms/Passes.h"
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "seqc/Support/Eigen.h"
 
-#include "mlir/IR/AttrTypeSubElements.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
@@ -55,17 +55,8 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVPassBase<LowRankKVPass> {
       rewritten.insert(op);
       rewritten.insert(append);
     }
-    WalkResult other = module->walk([&](Operation *o) {
-      if (!isa<KVAppendOp, KVAttentionOp>(o) || rewritten.contains(o) ||
-          !types.contains(o->getOperand(isa<KVAppendOp>(o) ? 0 : 1).getType()))
-        return WalkResult::advance();
-      o->emitOpError() << "seq-low-rank-kv: every seq.kv_append and "
-                          "seq.kv_attention on a cache must come as an "
-                          "attention over an append of the same tokens (the "
-                          "cache type changes everywhere)";
-      return WalkResult::interrupt();
-    });
-    if (other.wasInterrupted())
+    if (failed(
+            checkOwnsCacheTypes(module, types, rewritten, "seq-low-rank-kv")))
       return signalPassFailure();
     DenseFPElementsAttr cov = getKVCovariance(module, "seq-low-rank-kv");
     if (!cov)
@@ -128,22 +119,16 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVPassBase<LowRankKVPass> {
                         "attention recomputes");
       if (table.empty())
         table = bases(cov, L, N);
-      rewrite(op, append, load, rope, table, L, N);
+      KeyFormAttr form = rewrite(op, append, load, rope, table, L, N);
+      if (to && to.getKeyForm() != form)
+        return fail(op, "the keys of every cache must have the same RoPE");
       from = type;
       to = KVCacheType::get(&getContext(), 1, rank / 2, type.getCapacity(),
                             type.getElementType(), {}, {}, type.getSinks(), 0,
-                            {}, 0);
+                            {}, 0, form);
       ++numLowRank;
     }
-    AttrTypeReplacer replacer;
-    replacer.addReplacement([&](KVCacheType t) -> std::optional<Type> {
-      if (t == from)
-        return to;
-      return std::nullopt;
-    });
-    replacer.recursivelyReplaceElementsIn(module, /*replaceAttrs=*/true,
-                                          /*replaceLocs=*/false,
-                                          /*replaceTypes=*/true);
+    replaceCacheTypes(module, {{from, to}});
     // Consumed: the bases are in the module now, and the covariance
     // (layers x N x N numbers) would only weigh on every later pass.
     if (auto calibration = KVCalibrationAttr::getFrom(module))
@@ -181,8 +166,10 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVPassBase<LowRankKVPass> {
     return table;
   }
 
-  void rewrite(KVAttentionOp op, KVAppendOp append, KVLoadOp load, RopeOp rope,
-               ArrayRef<float> table, int64_t L, int64_t N) {
+  /// Returns the cache's key form (latents, before `rope` if any).
+  KeyFormAttr rewrite(KVAttentionOp op, KVAppendOp append, KVLoadOp load,
+                      RopeOp rope, ArrayRef<float> table, int64_t L,
+                      int64_t N) {
     KVCacheType type = op.getCache().getType();
     int64_t H = type.getHeads(), D = type.getHeadDim(), HD = H * D;
     int64_t R = rank, half = rank / 2;
@@ -260,9 +247,7 @@ struct LowRankKVPass : public seq::impl::SeqLowRankKVPassBase<LowRankKVPass> {
     append.getKeysMutable().assign(latentKeys);
     append.getValuesMutable().assign(latentValues);
     op.getLatentBasisMutable().assign(basis);
-    op.setLatentHeadsAttr(b.getI64IntegerAttr(H));
-    if (rope)
-      applyRopeAtRead(op, rope);
+    return cachedKeyForm(op.getContext(), /*rotationHeads=*/0, H, rope);
   }
 };
 

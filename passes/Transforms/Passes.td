@@ -272,8 +272,9 @@ def SeqLowRankKVPass : Pass<"seq-low-rank-kv", "::mlir::ModuleOp"> {
     The cache becomes one head of `rank / 2` channels: the latent's first
     half in the key rows, the second in the value rows (so that the
     compression passes, run afterwards, quantize it like any cache). The
-    attention gets the basis (`latent_basis`, `latent_heads`) and the keys'
-    RoPE (`key_rope_*`, as `seq-fuse-hadamard`'s pre-RoPE mode): it
+    attention gets the basis (`latent_basis`) and the cache type a key form
+    (`#seq.key_form` with `latent_heads` and the keys' RoPE, as
+    `seq-fuse-hadamard`'s pre-RoPE mode): it
     reconstructs each key from the latent, applies RoPE at the token's
     position, and up-projects the attention-weighted latents for the
     values. At `rank = 2 · KV heads · head_dim` the model computes the same
@@ -341,7 +342,8 @@ def SeqFuseHadamardPass : Pass<"seq-fuse-hadamard", "::mlir::ModuleOp"> {
     (`kv_length` + token index; otherwise an error at the rope). The cache
     then holds rotated keys before RoPE — the form whose channels are
     stable across positions, which per-channel quantization likes — and the
-    attention (`key_rotation_heads`, `key_rope_theta`) rotates each key back
+    attention (through the cache type's key form, `#seq.key_form` with
+    `rotation_heads` and `rope_theta`) rotates each key back
     and applies RoPE at its position when it reads it; queries are not
     rotated. Costs a transform of order `key-group-heads * head_dim` and a
     RoPE per cached token, KV head and query token (the rotation is redone

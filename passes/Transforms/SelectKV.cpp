@@ -95,7 +95,7 @@ struct SelectKVPass : public seq::impl::SeqSelectKVPassBase<SelectKVPass> {
       return emitError(loc) << "seq-select-kv: selects rows of plain caches "
                                "(full precision, every token at its row); "
                             << cache << " is not";
-    if (attention.hasKeyTransform() || attention.getLatentBasis())
+    if (attention.hasKeyTransform())
       return emitError(loc)
              << "seq-select-kv: the attention transforms its keys (pre-RoPE "
                 "keys or a latent basis); selection needs keys after RoPE";

@@ -33,11 +33,11 @@ module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<[
 module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<1.0> : tensor<1x1x2xf32>>} {
 func.func @latent(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x1xf32>, %u: tensor<4x2xf32>) -> tensor<?x2x2xf32> {
   %c0 = arith.constant 0 : index
-  %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x1x64xf32>
-  %a = seq.kv_append %c, %k, %k : !seq.kv_cache<1x1x64xf32>, tensor<?x1x1xf32>
+  %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<1x1x64xf32, key_form = #seq.key_form<latent_heads = 1>>
+  %a = seq.kv_append %c, %k, %k : !seq.kv_cache<1x1x64xf32, key_form = #seq.key_form<latent_heads = 1>>, tensor<?x1x1xf32>
   // expected-error @+1 {{seq-balance-kv: the cache holds low-rank latents (seq-low-rank-kv); balance the keys before it}}
-  %o, %c2 = seq.kv_attention %q, %a basis %u {latent_heads = 1 : i64} : tensor<?x2x2xf32>, !seq.kv_cache<1x1x64xf32>, tensor<4x2xf32>
-  seq.kv_store %c2, %s[%c0] : !seq.kv_cache<1x1x64xf32>, memref<?xi8>
+  %o, %c2 = seq.kv_attention %q, %a basis %u : tensor<?x2x2xf32>, !seq.kv_cache<1x1x64xf32, key_form = #seq.key_form<latent_heads = 1>>, tensor<4x2xf32>
+  seq.kv_store %c2, %s[%c0] : !seq.kv_cache<1x1x64xf32, key_form = #seq.key_form<latent_heads = 1>>, memref<?xi8>
   return %o : tensor<?x2x2xf32>
 }
 }

@@ -7,7 +7,7 @@
 // are not rotated; values are rotated per head and the output back.
 // CHECK-LABEL: func.func @layer
 // CHECK-SAME: (%[[S:.*]]: memref<?xi8>, %[[Q:.*]]: tensor<?x4x16xf32>, %[[K:.*]]: tensor<?x2x16xf32>, %[[V:.*]]: tensor<?x2x16xf32>)
-// CHECK: %[[C:.*]] = seq.kv_load
+// CHECK: %[[C:.*]] = seq.kv_load %{{.*}} : memref<?xi8> -> !seq.kv_cache<2x16x64xf32, key_form = #seq.key_form<rotation_heads = 2, rope_theta = 5.000000e+05 : f32, rope_style = interleaved, rotary_dim = 8>>
 // CHECK: %[[QR:.*]] = seq.rope %[[Q]]
 // CHECK-NOT: = seq.rope
 // CHECK: %[[F:.*]] = tensor.collapse_shape %[[K]] {{\[\[}}0], [1, 2]] : tensor<?x2x16xf32> into tensor<?x32xf32>
@@ -15,7 +15,7 @@
 // CHECK: %[[KR:.*]] = tensor.expand_shape %[[FR]] {{\[\[}}0], [1, 2]] output_shape [%{{.*}}, 2, 16] : tensor<?x32xf32> into tensor<?x2x16xf32>
 // CHECK: %[[VR:.*]] = seq.hadamard %[[V]] : tensor<?x2x16xf32>
 // CHECK: %[[A:.*]] = seq.kv_append %[[C]], %[[KR]], %[[VR]]
-// CHECK: %[[O:.*]], %{{.*}} = seq.kv_attention %[[QR]], %[[A]] {key_rope_style = #seq.rope_style<interleaved>, key_rope_theta = 5.000000e+05 : f32, key_rotary_dim = 8 : i64, key_rotation_heads = 2 : i64, seq.rotated}
+// CHECK: %[[O:.*]], %{{.*}} = seq.kv_attention %[[QR]], %[[A]] {seq.rotated}
 // CHECK: %[[OR:.*]] = seq.hadamard %[[O]] {transpose = true} : tensor<?x4x16xf32>
 // CHECK: return %[[OR]]
 func.func @layer(%s: memref<?xi8>, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
@@ -109,4 +109,33 @@ func.func @evicting(%s: memref<?xi8>, %q: tensor<?x2x16xf32>, %k: tensor<?x2x16x
   %o, %c2 = seq.kv_attention %q, %a : tensor<?x2x16xf32>, !seq.kv_cache<2x16x64xf32, sinks = 2, window = 8>
   seq.kv_store %c2, %s[%c0] : !seq.kv_cache<2x16x64xf32, sinks = 2, window = 8>, memref<?xi8>
   return %o : tensor<?x2x16xf32>
+}
+
+// -----
+
+// The cache type changes module-wide: an attention over a cache of the
+// same type that the pass does not rewrite (no append of its own) would
+// read pre-RoPE keys as plain ones.
+func.func @not_owned(%s: memref<?xi8>, %q: tensor<?x2x16xf32>, %k: tensor<?x2x16xf32>) -> tensor<?x2x16xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c = seq.kv_load %s[%c0] : memref<?xi8> -> !seq.kv_cache<2x16x64xf32>
+  %len = seq.kv_length %c : !seq.kv_cache<2x16x64xf32>
+  %t = tensor.dim %q, %c0 : tensor<?x2x16xf32>
+  %init = tensor.empty(%t) : tensor<?xindex>
+  %pos = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} outs(%init : tensor<?xindex>) {
+  ^bb0(%out: index):
+    %i = linalg.index 0 : index
+    %p = arith.addi %len, %i : index
+    linalg.yield %p : index
+  } -> tensor<?xindex>
+  %kr = seq.rope %k, %pos : tensor<?x2x16xf32>, tensor<?xindex>
+  %a = seq.kv_append %c, %kr, %k : !seq.kv_cache<2x16x64xf32>, tensor<?x2x16xf32>
+  %o, %c2 = seq.kv_attention %q, %a : tensor<?x2x16xf32>, !seq.kv_cache<2x16x64xf32>
+  seq.kv_store %c2, %s[%c0] : !seq.kv_cache<2x16x64xf32>, memref<?xi8>
+  %d = seq.kv_load %s[%c1] : memref<?xi8> -> !seq.kv_cache<2x16x64xf32>
+  // expected-error @+1 {{seq-fuse-hadamard key-rotation=pre-rope: every seq.kv_append and seq.kv_attention on a cache must come as an attention over an append of the same tokens (the cache type changes everywhere)}}
+  %o2, %d2 = seq.kv_attention %o, %d : tensor<?x2x16xf32>, !seq.kv_cache<2x16x64xf32>
+  seq.kv_store %d2, %s[%c1] : !seq.kv_cache<2x16x64xf32>, memref<?xi8>
+  return %o2 : tensor<?x2x16xf32>
 }

@@ -7,7 +7,7 @@
 // channel each; the attention reconstructs keys (then RoPE) and values.
 // CHECK-LABEL: func.func @layer
 // CHECK-SAME: (%[[S:.*]]: memref<?xi8>, %[[Q:.*]]: tensor<?x2x2xf32>, %[[K:.*]]: tensor<?x1x2xf32>, %[[V:.*]]: tensor<?x1x2xf32>)
-// CHECK: %[[C:.*]] = seq.kv_load %[[S]][%{{.*}}] : memref<?xi8> -> !seq.kv_cache<1x1x64xf32>
+// CHECK: %[[C:.*]] = seq.kv_load %[[S]][%{{.*}}] : memref<?xi8> -> !seq.kv_cache<1x1x64xf32, key_form = #seq.key_form<rope_theta = 1.000000e+04 : f32, latent_heads = 1>>
 // CHECK: %[[QR:.*]] = seq.rope %[[Q]]
 // CHECK-NOT: seq.rope
 // CHECK: %[[KF:.*]] = tensor.collapse_shape %[[K]] {{\[\[}}0], [1, 2]] : tensor<?x1x2xf32> into tensor<?x2xf32>
@@ -21,9 +21,9 @@
 // CHECK: %[[EK:.*]] = tensor.expand_shape %[[LK]] {{.*}} into tensor<?x1x1xf32>
 // CHECK: %[[LV:.*]] = tensor.extract_slice %[[L]][0, 1] [%{{.*}}, 1] [1, 1]
 // CHECK: %[[EV:.*]] = tensor.expand_shape %[[LV]]
-// CHECK: %[[A:.*]] = seq.kv_append %[[C]], %[[EK]], %[[EV]] : !seq.kv_cache<1x1x64xf32>, tensor<?x1x1xf32>
-// CHECK: seq.kv_attention %[[QR]], %[[A]] basis %[[U]] {key_rope_style = #seq.rope_style<half>, key_rope_theta = 1.000000e+04 : f32, latent_heads = 1 : i64} : tensor<?x2x2xf32>, !seq.kv_cache<1x1x64xf32>, tensor<4x2xf32>
-// CHECK: seq.kv_store %{{.*}}, %[[S]]{{.*}} : !seq.kv_cache<1x1x64xf32>, memref<?xi8>
+// CHECK: %[[A:.*]] = seq.kv_append %[[C]], %[[EK]], %[[EV]] : !seq.kv_cache<1x1x64xf32, key_form = #seq.key_form<rope_theta = 1.000000e+04 : f32, latent_heads = 1>>, tensor<?x1x1xf32>
+// CHECK: seq.kv_attention %[[QR]], %[[A]] basis %[[U]] : tensor<?x2x2xf32>, !seq.kv_cache<1x1x64xf32, key_form = #seq.key_form<rope_theta = 1.000000e+04 : f32, latent_heads = 1>>, tensor<4x2xf32>
+// CHECK: seq.kv_store %{{.*}}, %[[S]]{{.*}} : !seq.kv_cache<1x1x64xf32, key_form = #seq.key_form<rope_theta = 1.000000e+04 : f32, latent_heads = 1>>, memref<?xi8>
 module attributes {seq.kv_calibration = #seq.kv_calibration<key_absmax = dense<1.0> : tensor<1x1x2xf32>, kv_covariance = dense<[[[1.0, 0.0, 0.0, 0.0], [0.0, 4.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 3.0]]]> : tensor<1x4x4xf32>>} {
 func.func @layer(%s: memref<?xi8>, %q: tensor<?x2x2xf32>, %k: tensor<?x1x2xf32>, %v: tensor<?x1x2xf32>) -> tensor<?x2x2xf32> {
   %c0 = arith.constant 0 : index

@@ -98,7 +98,7 @@ TEST_F(SeqBuildersTest, KVCacheBuilderAndFootprint) {
                                    QuantMode::Asymmetric);
   auto kivi = KVCacheType::get(&ctx, int64_t(8), int64_t(64), int64_t(4096),
                                Type(f16), k2, v2, int64_t(4), int64_t(128),
-                               EvictPolicyAttr(), int64_t(0));
+                               EvictPolicyAttr(), int64_t(0), KeyFormAttr());
   EXPECT_TRUE(kivi.isCompressed());
   // Per side and head: 64 · 2 / 8 = 16 bytes of codes, plus 64 / 32 = 2
   // groups' f32 scale and zero point = 16 bytes.
@@ -112,19 +112,52 @@ TEST_F(SeqBuildersTest, KVCacheRejectsBadParameters) {
   EXPECT_FALSE(KVCacheType::getChecked(
       emitError, &ctx, int64_t(8), int64_t(64), int64_t(4096), Type(f16), k,
       QuantEncodingAttr(), int64_t(0), int64_t(0), EvictPolicyAttr(),
-      int64_t(0)));
+      int64_t(0), KeyFormAttr()));
   EXPECT_NE(lastError.find("group size 48 does not divide head_dim 64"),
             std::string::npos);
   EXPECT_FALSE(KVCacheType::getChecked(
       emitError, &ctx, int64_t(8), int64_t(64), int64_t(16), Type(f16),
       QuantEncodingAttr(), QuantEncodingAttr(), int64_t(17), int64_t(0),
-      EvictPolicyAttr(), int64_t(0)));
+      EvictPolicyAttr(), int64_t(0), KeyFormAttr()));
   EXPECT_NE(lastError.find("sink tokens (17) exceed its capacity (16)"),
             std::string::npos);
   EXPECT_FALSE(KVCacheType::getChecked(
       emitError, &ctx, int64_t(8), int64_t(64), int64_t(16),
       Type(IntegerType::get(&ctx, 8)), QuantEncodingAttr(), QuantEncodingAttr(),
-      int64_t(0), int64_t(0), EvictPolicyAttr(), int64_t(0)));
+      int64_t(0), int64_t(0), EvictPolicyAttr(), int64_t(0), KeyFormAttr()));
+}
+
+TEST_F(SeqBuildersTest, KVCacheKeyForms) {
+  auto f16 = Float16Type::get(&ctx);
+  auto plain = KVCacheType::get(8, 64, 4096, f16);
+  auto theta = FloatAttr::get(Float32Type::get(&ctx), 10000.0);
+  auto rotated = KeyFormAttr::get(&ctx, 2, theta, RopeStyle::Half, 0, 0);
+  KVCacheType stored = plain.withKeyForm(rotated);
+  EXPECT_EQ(stored.getKeyForm(), rotated);
+  EXPECT_EQ(stored.getKeyForm().getRotaryDimOr(64), 64);
+  EXPECT_EQ(stored.withKeyForm(KeyFormAttr()), plain);
+  // The storage does not depend on the key form.
+  EXPECT_EQ(stored.getBytesPerFullToken(), plain.getBytesPerFullToken());
+  // Three heads per rotation do not divide 8.
+  EXPECT_FALSE(KVCacheType::getChecked(
+      emitError, &ctx, int64_t(8), int64_t(64), int64_t(4096), Type(f16),
+      QuantEncodingAttr(), QuantEncodingAttr(), int64_t(0), int64_t(0),
+      EvictPolicyAttr(), int64_t(0),
+      KeyFormAttr::get(&ctx, 3, FloatAttr(), RopeStyle::Half, 0, 0)));
+  EXPECT_NE(lastError.find("rotation_heads (3) must divide the cache's KV "
+                           "heads (8)"),
+            std::string::npos);
+  // Keys before RoPE need their positions: no eviction by attention.
+  EXPECT_FALSE(KVCacheType::getChecked(
+      emitError, &ctx, int64_t(8), int64_t(64), int64_t(4096), Type(f16),
+      QuantEncodingAttr(), QuantEncodingAttr(), int64_t(4), int64_t(60),
+      EvictPolicyAttr::get(&ctx, EvictPolicy::H2O), int64_t(1024), rotated));
+  EXPECT_NE(lastError.find("keeps its tokens by position"), std::string::npos);
+  // A key form says something.
+  EXPECT_FALSE(KeyFormAttr::getChecked(emitError, &ctx, int64_t(0), FloatAttr(),
+                                       RopeStyle::Half, int64_t(0),
+                                       int64_t(0)));
+  EXPECT_NE(lastError.find("a key form needs"), std::string::npos);
 }
 
 TEST_F(SeqBuildersTest, TypesAndAttributesRoundTripThroughText) {

@@ -138,6 +138,40 @@ void QuantEncodingAttr::print(AsmPrinter &printer) const {
 }
 
 //===----------------------------------------------------------------------===//
+// KeyFormAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult KeyFormAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t rotationHeads, FloatAttr ropeTheta,
+                                  RopeStyle ropeStyle, int64_t rotaryDim,
+                                  int64_t latentHeads) {
+  if (rotationHeads < 0 || rotaryDim < 0 || latentHeads < 0)
+    return emitError() << "key form rotation_heads, rotary_dim and "
+                          "latent_heads must be non-negative";
+  if (!rotationHeads && !ropeTheta && !latentHeads)
+    return emitError() << "a key form needs rotation_heads, rope_theta or "
+                          "latent_heads (a cache of plain keys has none)";
+  if (rotationHeads && latentHeads)
+    return emitError() << "a key form rotates heads (rotation_heads) or "
+                          "stores latents (latent_heads), not both";
+  if (!ropeTheta) {
+    if (rotaryDim || ropeStyle != RopeStyle::Half)
+      return emitError() << "key form rope_style and rotary_dim need "
+                            "rope_theta";
+    return success();
+  }
+  APFloat theta = ropeTheta.getValue();
+  if (!ropeTheta.getType().isF32() || !theta.isFinite() || theta.isZero() ||
+      theta.isNegative())
+    return emitError() << "key form rope_theta must be an f32 > 0 and finite, "
+                          "got "
+                       << ropeTheta;
+  if (rotaryDim % 2 != 0)
+    return emitError() << "key form rotary_dim must be even, got " << rotaryDim;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // KVCalibrationAttr
 //===----------------------------------------------------------------------===//
 

@@ -140,6 +140,68 @@ def Seq_QuantEncodingAttr : AttrDef<Seq_Dialect, "QuantEncoding",
 }
 
 //===----------------------------------------------------------------------===//
+// Cached key forms
+//===----------------------------------------------------------------------===//
+
+def Seq_KeyFormAttr : AttrDef<Seq_Dialect, "KeyForm"> {
+  let mnemonic = "key_form";
+  let summary = "the form in which a KV cache stores its keys";
+  let description = [{
+    A `!seq.kv_cache` parameter (`key_form = ...`) for caches whose keys
+    are stored in another form than the attention's dot products use, so
+    that `seq.kv_attention` reads each cached key back, token by token:
+
+    - `rotation_heads = G`: each group of `G` consecutive KV heads is stored
+      rotated together, `[k_g0 .. k_g(G-1)] · Hᵀ` with `H` the normalized
+      Hadamard matrix of order `G * head_dim` (as `seq.hadamard` builds
+      it); the attention rotates the group's dequantized row back (`· H`).
+      RotateKV's pre-RoPE grouped-head rotation (`seq-fuse-hadamard
+      key-rotation=pre-rope`).
+    - `rope_theta` (with `rope_style`, default `half`, and `rotary_dim`,
+      default the whole head, as `seq.rope`'s attributes): the keys are
+      stored before the rotary embedding; the attention applies it at the
+      token's position. Positions are cache indices, so the cache must keep
+      every token where it was appended (no eviction).
+    - `latent_heads = N`: the cache stores per token one row of low-rank
+      latents of the keys and values of `N` KV heads (`seq-low-rank-kv`,
+      EliteKV); the attention's `latent_basis` operand rebuilds them, and
+      `N` groups the query heads in place of the cache's one head.
+
+    The parts combine (a latent of keys before RoPE, a rotated group of
+    keys before RoPE), except a rotation of a latent. With any of them, a
+    cache keeps its tokens by position, not by attention, and per-channel
+    key groups are dequantized in full (their scale cannot be folded into
+    the query).
+
+    Syntax:
+    ```
+    #seq.key_form<rotation_heads = 2, rope_theta = 1.000000e+04 : f32>
+    #seq.key_form<rope_theta = 5.000000e+05 : f32, rope_style = interleaved, rotary_dim = 32, latent_heads = 8>
+    ```
+  }];
+  let parameters = (ins
+    DefaultValuedParameter<"int64_t", "0">:$rotation_heads,
+    OptionalParameter<"::mlir::FloatAttr">:$rope_theta,
+    DefaultValuedParameter<"::mlir::seq::RopeStyle",
+                           "::mlir::seq::RopeStyle::Half">:$rope_style,
+    DefaultValuedParameter<"int64_t", "0">:$rotary_dim,
+    DefaultValuedParameter<"int64_t", "0">:$latent_heads
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Whether the keys are stored before RoPE.
+    bool hasRope() const { return bool(getRopeTheta()); }
+    /// Whether the cache stores low-rank latents.
+    bool isLatent() const { return getLatentHeads() > 0; }
+    /// RoPE's rotated channels of heads of `headDim` channels.
+    int64_t getRotaryDimOr(int64_t headDim) const {
+      return getRotaryDim() ? getRotaryDim() : headDim;
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // KV calibration
 //===----------------------------------------------------------------------===//
 

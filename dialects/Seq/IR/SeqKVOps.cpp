@@ -2,7 +2,6 @@
 
 #include "dialects/Seq/IR/SeqOps.h"
 #include "dialects/Seq/IR/SeqVerify.h"
-#include "seqc/Support/Hadamard.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -44,9 +43,11 @@ LogicalResult KVAttentionOp::verify() {
   KVCacheType cache = getCache().getType();
   auto query = getQuery().getType();
   int64_t hq = query.getDimSize(1);
+  KeyFormAttr form = getKeyForm();
   bool latent = bool(getLatentBasis());
-  if (latent != getLatentHeads().has_value())
-    return emitOpError() << "latent_basis and latent_heads go together";
+  if (latent != (form && form.isLatent()))
+    return emitOpError() << "a latent_basis goes with a cache of latents (a "
+                            "key_form with latent_heads), and only with one";
   if (!latent && !compatible(query.getDimSize(2), cache.getHeadDim()))
     return emitOpError() << "query head_dim (" << dimStr(query.getDimSize(2))
                          << ") differs from the cache's (" << cache.getHeadDim()
@@ -60,60 +61,25 @@ LogicalResult KVAttentionOp::verify() {
   if (std::optional<APFloat> s = getScale())
     if (failed(verifyPositiveFinite(*this, "scale", *s)))
       return failure();
-  int64_t D = cache.getHeadDim();
-  if (latent) {
-    D = query.getDimSize(2);
-    auto basis = cast<RankedTensorType>(getLatentBasis().getType());
-    int64_t r = cache.getHeadDim();
-    if (ShapedType::isDynamic(D))
-      return emitOpError() << "a latent cache needs a static query head_dim";
-    if (cache.getHeads() != 1)
-      return emitOpError() << "a latent cache has one head, this one has "
-                           << cache.getHeads();
-    if (basis.getDimSize(0) != 2 * kvHeads * D || basis.getDimSize(1) != 2 * r)
-      return emitOpError() << "latent_basis must be [2 x latent_heads x "
-                              "head_dim, 2 x the cache's channels] = ["
-                           << 2 * kvHeads * D << ", " << 2 * r << "], got "
-                           << basis;
-    if (getKeyRotationHeads())
-      return emitOpError() << "key_rotation_heads does not apply to a latent "
-                              "cache";
-    if (!cache.keepsPositions())
-      return emitOpError() << "a latent cache must keep every token (no "
-                              "eviction, no window without encodings)";
-  }
-  if (std::optional<uint64_t> g = getKeyRotationHeads()) {
-    int64_t G = static_cast<int64_t>(*g);
-    if (G <= 0 || cache.getHeads() % G != 0)
-      return emitOpError() << "key_rotation_heads (" << G
-                           << ") must divide the cache's KV heads ("
-                           << cache.getHeads() << ")";
-    if (!seqc::factorizeHadamardOrder(G * D))
-      return emitOpError() << "key_rotation_heads " << G << " x head_dim " << D
-                           << ": no Hadamard matrix of order " << G * D
-                           << "; supported orders are "
-                           << seqc::describeSupportedHadamardOrders();
-  }
-  if (hasKeyTransform() && cache.isScored())
-    return emitOpError() << "keys read back through a rotation or RoPE need "
-                            "a cache that does not choose its tokens by "
-                            "attention";
-  std::optional<APFloat> theta = getKeyRopeTheta();
-  if (!theta && (getKeyRopeStyle() || getKeyRotaryDim()))
-    return emitOpError()
-           << "key_rope_style and key_rotary_dim need key_rope_theta";
-  if (!theta)
+  if (!latent)
     return success();
-  if (failed(verifyPositiveFinite(*this, "key_rope_theta", *theta)))
-    return failure();
-  int64_t rot = static_cast<int64_t>(getKeyRotaryDim().value_or(D));
-  if (D % 2 != 0 || rot <= 0 || rot > D || rot % 2 != 0)
-    return emitOpError() << "key_rotary_dim must be even and in (0, " << D
-                         << "] with an even head_dim, got " << rot;
-  if (!cache.keepsPositions())
-    return emitOpError()
-           << "keys cached before RoPE (key_rope_theta) need a cache that "
-              "keeps every token at its position; this one evicts";
+  // The cache type checked the rest of its key form; a latent's heads are
+  // the query's.
+  int64_t D = query.getDimSize(2);
+  auto basis = cast<RankedTensorType>(getLatentBasis().getType());
+  int64_t r = cache.getHeadDim();
+  if (ShapedType::isDynamic(D))
+    return emitOpError() << "a latent cache needs a static query head_dim";
+  if (basis.getDimSize(0) != 2 * kvHeads * D || basis.getDimSize(1) != 2 * r)
+    return emitOpError() << "latent_basis must be [2 x latent_heads x "
+                            "head_dim, 2 x the cache's channels] = ["
+                         << 2 * kvHeads * D << ", " << 2 * r << "], got "
+                         << basis;
+  int64_t rot = form.getRotaryDimOr(D);
+  if (form.hasRope() && (D % 2 != 0 || rot > D))
+    return emitOpError() << "the key form's rotary_dim must be even and at "
+                            "most the query's head_dim ("
+                         << D << ") with an even head_dim, got " << rot;
   return success();
 }
 

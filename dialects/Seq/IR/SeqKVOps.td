@@ -71,36 +71,27 @@ def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
     by `a` (accumulated attention and its count, which `seq.kv_evict`'s
     `h2o` and `roco` policies read); its tokens are unchanged.
 
-    Keys cached in another form (what `seq-fuse-hadamard`'s pre-RoPE mode
-    appends, RotateKV's pre-RoPE grouped-head rotation) are read back
-    before the dot products, token by token:
+    A cache whose type has a `key_form` (`#seq.key_form`) stores its keys
+    in another form: the attention reads each cached key back before the
+    dot products, token by token. Keys rotated over groups of `G` heads
+    (`rotation_heads = G`, RotateKV's pre-RoPE grouped-head rotation from
+    `seq-fuse-hadamard`) are rotated back (`· H`); keys stored before RoPE
+    (`rope_theta`, ...) get the rotary embedding at the token's position.
+    With either, per-channel key groups are dequantized in full (the scale
+    cannot be folded into the query).
 
-    - `key_rotation_heads = G`: each group of `G` consecutive KV heads was
-      cached rotated together, `[k_g0 .. k_g(G-1)] · Hᵀ` with `H` the
-      normalized Hadamard matrix of order `G * head_dim` (as `seq.hadamard`
-      builds it); the attention rotates the group's dequantized row back
-      (`· H`) to get the keys.
-    - `key_rope_theta` (with `key_rope_style` and `key_rotary_dim`, as
-      `seq.rope`'s attributes): the cached keys are before the rotary
-      embedding; the attention applies it at the token's position `j`.
-      Positions are cache indices, so the cache must keep every token
-      where it was appended (no eviction).
-
-    With either, per-channel key groups are dequantized in full (the
-    scale cannot be folded into the query).
-
-    A cache of low-rank latents (what `seq-low-rank-kv` appends, EliteKV's
-    joint low-rank K/V projection) has one head of `r` channels, and
-    `latent_basis` (`U : [2 * latent_heads * head_dim, 2 * r]`, orthonormal
-    columns) says what it holds: token `j`'s latent `c_j` is its keys'
-    row (`r` channels) followed by its values' row, and its keys and
-    values are `U · c_j`, the first `latent_heads * head_dim` rows the
-    keys of the `latent_heads` KV heads (before RoPE when `key_rope_theta`
-    is given), the rest their values. The attention reconstructs each key
-    from the dequantized latent, token by token, and sums the attention-
-    weighted latents before one up-projection per query row
-    (`sum_j a[j] V[j] = U_v · sum_j a[j] c_j`). `latent_heads` plays the
-    cache's role in the grouping of query heads.
+    A cache of low-rank latents (`latent_heads = N`, what `seq-low-rank-kv`
+    appends, EliteKV's joint low-rank K/V projection) has one head of `r`
+    channels, and the `latent_basis` operand (`U : [2 * N * head_dim,
+    2 * r]`, orthonormal columns, `head_dim` the query's) says what it
+    holds: token `j`'s latent `c_j` is its keys' row (`r` channels)
+    followed by its values' row, and its keys and values are `U · c_j`, the
+    first `N * head_dim` rows the keys of the `N` KV heads (before RoPE when
+    the form has `rope_theta`), the rest their values. The attention
+    reconstructs each key from the dequantized latent, token by token, and
+    sums the attention-weighted latents before one up-projection per query
+    row (`sum_j a[j] V[j] = U_v · sum_j a[j] c_j`). `N` plays the cache's
+    role in the grouping of query heads.
 
     Shapes: `query, output : [T, Hq, head_dim]`, `Hq` a multiple of the
     cache's `heads`.
@@ -109,19 +100,16 @@ def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
     ```mlir
     %o, %c2 = seq.kv_attention %q, %c1 {scale = 0.125 : f32}
         : tensor<?x32x64xf32>, !seq.kv_cache<8x64x4096xf16>
-    %o, %c2 = seq.kv_attention %q, %c1 basis %u {latent_heads = 8 : i64}
-        : tensor<?x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x512xf32>
+    %o, %c2 = seq.kv_attention %q, %c1 basis %u
+        : tensor<?x32x64xf32>,
+          !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8>>,
+          tensor<1024x512xf32>
     ```
   }];
   let arguments = (ins 3DTensorOf<[AnyFloat]>:$query, Seq_KVCacheType:$cache,
                        Optional<2DTensorOf<[F32]>>:$latent_basis,
                        DefaultValuedAttr<BoolAttr, "true">:$causal,
-                       OptionalAttr<F32Attr>:$scale,
-                       OptionalAttr<I64Attr>:$key_rotation_heads,
-                       OptionalAttr<F32Attr>:$key_rope_theta,
-                       OptionalAttr<Seq_RopeStyleAttr>:$key_rope_style,
-                       OptionalAttr<I64Attr>:$key_rotary_dim,
-                       OptionalAttr<I64Attr>:$latent_heads);
+                       OptionalAttr<F32Attr>:$scale);
   let results = (outs 3DTensorOf<[AnyFloat]>:$output,
                       Seq_KVCacheType:$new_cache);
   let assemblyFormat = [{
@@ -132,15 +120,20 @@ def Seq_KVAttentionOp : Seq_Op<"kv_attention", [Pure,
   let extraClassDeclaration = [{
     /// The softmax scale: the attribute, or 1/sqrt(head_dim).
     float getEffectiveScale();
-    /// Whether cached keys are read back through a rotation or RoPE.
-    bool hasKeyTransform() {
-      return getKeyRotationHeads() || getKeyRopeTheta() || getLatentBasis();
+    /// The form the cache stores its keys in (its type's key_form), or
+    /// null for plain keys.
+    ::mlir::seq::KeyFormAttr getKeyForm() {
+      return getCache().getType().getKeyForm();
     }
-    /// The KV heads the queries are grouped by: latent_heads for a latent
-    /// cache, the cache's heads otherwise.
+    /// Whether cached keys are read back through a rotation, RoPE or a
+    /// latent basis.
+    bool hasKeyTransform() { return bool(getKeyForm()); }
+    /// The KV heads the queries are grouped by: the key form's
+    /// latent_heads for a latent cache, the cache's heads otherwise.
     int64_t getKVHeads() {
-      return getLatentHeads() ? static_cast<int64_t>(*getLatentHeads())
-                              : getCache().getType().getHeads();
+      ::mlir::seq::KeyFormAttr form = getKeyForm();
+      return form && form.isLatent() ? form.getLatentHeads()
+                                     : getCache().getType().getHeads();
     }
   }];
 }

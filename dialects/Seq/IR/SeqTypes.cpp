@@ -3,6 +3,7 @@
 #include "dialects/Seq/IR/SeqTypes.h"
 #include "dialects/Seq/IR/SeqDialect.h"
 #include "dialects/Seq/IR/SeqKVLayout.h"
+#include "seqc/Support/Hadamard.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -30,7 +31,54 @@ KVCacheType KVCacheType::get(int64_t heads, int64_t headDim, int64_t capacity,
                              Type elementType) {
   return Base::get(elementType.getContext(), heads, headDim, capacity,
                    elementType, QuantEncodingAttr(), QuantEncodingAttr(), 0, 0,
-                   EvictPolicyAttr(), 0);
+                   EvictPolicyAttr(), 0, KeyFormAttr());
+}
+
+KVCacheType KVCacheType::withKeyForm(KeyFormAttr keyForm) const {
+  return Base::get(getContext(), getHeads(), getHeadDim(), getCapacity(),
+                   getElementType(), getKeyEncoding(), getValueEncoding(),
+                   getSinks(), getWindow(), getEvict(), getBudget(), keyForm);
+}
+
+/// What a key form asks of the cache that stores it (the form's own rules
+/// are KeyFormAttr::verify's).
+static LogicalResult verifyKeyForm(function_ref<InFlightDiagnostic()> emitError,
+                                   KeyFormAttr form, int64_t heads,
+                                   int64_t headDim, bool scored,
+                                   bool keepsPositions) {
+  if (!form)
+    return success();
+  if (scored)
+    return emitError() << "a KV cache whose keys are stored in another form "
+                          "(key_form) keeps its tokens by position, not by "
+                          "attention (no evict)";
+  if ((form.hasRope() || form.isLatent()) && !keepsPositions)
+    return emitError() << "a KV cache of keys before RoPE or of latents "
+                          "(key_form) keeps every token at its position; "
+                          "this one evicts by window";
+  if (form.isLatent() && heads != 1)
+    return emitError() << "a latent KV cache has one head, this one has "
+                       << heads;
+  if (int64_t g = form.getRotationHeads()) {
+    if (heads % g != 0)
+      return emitError() << "key form rotation_heads (" << g
+                         << ") must divide the cache's KV heads (" << heads
+                         << ")";
+    if (!seqc::factorizeHadamardOrder(g * headDim))
+      return emitError() << "key form rotation_heads " << g << " x head_dim "
+                         << headDim << ": no Hadamard matrix of order "
+                         << g * headDim << "; supported orders are "
+                         << seqc::describeSupportedHadamardOrders();
+  }
+  // A latent's channels are not a head's: the attention checks its RoPE
+  // against the query's head_dim.
+  if (form.hasRope() && !form.isLatent() &&
+      (headDim % 2 != 0 || form.getRotaryDimOr(headDim) > headDim))
+    return emitError() << "key form rotary_dim must be even and at most "
+                          "head_dim ("
+                       << headDim << ") with an even head_dim, got "
+                       << form.getRotaryDimOr(headDim);
+  return success();
 }
 
 static LogicalResult
@@ -61,7 +109,8 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                                   QuantEncodingAttr keyEncoding,
                                   QuantEncodingAttr valueEncoding,
                                   int64_t sinks, int64_t window,
-                                  EvictPolicyAttr evict, int64_t budget) {
+                                  EvictPolicyAttr evict, int64_t budget,
+                                  KeyFormAttr keyForm) {
   if (heads <= 0 || headDim <= 0 || capacity <= 0)
     return emitError() << "KV cache heads, head_dim and capacity must be "
                           "positive, got "
@@ -77,6 +126,9 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "KV cache sink tokens (" << sinks
                        << ") exceed its capacity (" << capacity << ")";
   bool compressed = keyEncoding || valueEncoding;
+  if (failed(verifyKeyForm(emitError, keyForm, heads, headDim, bool(evict),
+                           !evict && (window == 0 || compressed))))
+    return failure();
   auto verifyEncodings = [&]() -> LogicalResult {
     if (failed(verifyCacheEncoding(emitError, "key", keyEncoding, headDim,
                                    window)) ||
@@ -132,7 +184,8 @@ double KVCacheType::getBytesPerQuantizedToken() const {
 }
 
 // !seq.kv_cache<HxDxCxT[, keys = #seq.quant<..>][, values = #seq.quant<..>]
-//               [, sinks = N][, window = N][, evict = P, budget = N]>
+//               [, sinks = N][, window = N][, evict = P, budget = N]
+//               [, key_form = #seq.key_form<..>]>
 Type KVCacheType::parse(AsmParser &parser) {
   SmallVector<int64_t, 3> dims;
   Type elementType;
@@ -149,6 +202,7 @@ Type KVCacheType::parse(AsmParser &parser) {
   }
   QuantEncodingAttr keys, values;
   EvictPolicyAttr evict;
+  KeyFormAttr keyForm;
   int64_t sinks = 0, window = 0, budget = 0;
   llvm::StringSet<> seen;
   while (succeeded(parser.parseOptionalComma())) {
@@ -189,9 +243,21 @@ Type KVCacheType::parse(AsmParser &parser) {
         return {};
       }
       evict = EvictPolicyAttr::get(parser.getContext(), *policy);
+    } else if (key == "key_form") {
+      Attribute attr;
+      SMLoc attrLoc = parser.getCurrentLocation();
+      if (parser.parseAttribute(attr))
+        return {};
+      keyForm = dyn_cast<KeyFormAttr>(attr);
+      if (!keyForm) {
+        parser.emitError(attrLoc, "expected a #seq.key_form, got ") << attr;
+        return {};
+      }
     } else {
       parser.emitError(keyLoc, "unknown KV cache parameter '")
-          << key << "' (expected keys, values, sinks, window, evict or budget)";
+          << key
+          << "' (expected keys, values, sinks, window, evict, budget or "
+             "key_form)";
       return {};
     }
   }
@@ -199,7 +265,7 @@ Type KVCacheType::parse(AsmParser &parser) {
     return {};
   return parser.getChecked<KVCacheType>(parser.getContext(), dims[0], dims[1],
                                         dims[2], elementType, keys, values,
-                                        sinks, window, evict, budget);
+                                        sinks, window, evict, budget, keyForm);
 }
 
 void KVCacheType::print(AsmPrinter &printer) const {
@@ -216,5 +282,7 @@ void KVCacheType::print(AsmPrinter &printer) const {
   if (getEvict())
     printer << ", evict = " << stringifyEvictPolicy(getEvict().getValue())
             << ", budget = " << getBudget();
+  if (getKeyForm())
+    printer << ", key_form = " << getKeyForm();
   printer << ">";
 }

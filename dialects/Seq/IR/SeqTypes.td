@@ -53,19 +53,28 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
       cache at low precision (MiKV mixed precision); the encodings must then
       group channels (`axis = 1`), since tokens are quantized one at a time.
 
+    A `key_form` (`#seq.key_form`) says that the keys are stored in another
+    form than the dot products use: rotated by a Hadamard matrix over groups
+    of heads, before RoPE, or as low-rank latents (then the cache has one
+    head of latent channels). The storage is the same; `seq.kv_attention`
+    reads each key back through the form. Such a cache keeps its tokens by
+    position (no `evict`, and keys before RoPE or latents allow no window
+    without encodings).
+
     Storage per token and head, with `b` bits and group `g`, is
     `head_dim * b / 8` bytes of codes plus, per group, one scale (and one
     zero point for the asymmetric grid).
 
     Syntax: `heads x head_dim x capacity x element_type`, then optional
     `keys = ...`, `values = ...`, `sinks = N`, `window = N`,
-    `evict = h2o|roco`, `budget = N`:
+    `evict = h2o|roco`, `budget = N`, `key_form = #seq.key_form<...>`:
     ```
     !seq.kv_cache<8x64x4096xf16>
     !seq.kv_cache<8x64x4096xf16, keys = #seq.quant<bits = 2, group = 32, axis = 0, asymmetric>,
                   values = #seq.quant<bits = 2, group = 32, axis = 1, asymmetric>,
                   sinks = 4, window = 128>
     !seq.kv_cache<8x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>
+    !seq.kv_cache<8x64x4096xf16, key_form = #seq.key_form<rotation_heads = 2, rope_theta = 1.000000e+04 : f32>>
     ```
   }];
   let parameters = (ins
@@ -78,7 +87,8 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
     "int64_t":$sinks,
     "int64_t":$window,
     "::mlir::seq::EvictPolicyAttr":$evict,
-    "int64_t":$budget
+    "int64_t":$budget,
+    "::mlir::seq::KeyFormAttr":$keyForm
   );
   let builders = [
     TypeBuilderWithInferredContext<(ins "int64_t":$heads, "int64_t":$headDim,
@@ -103,6 +113,9 @@ def Seq_KVCacheType : TypeDef<Seq_Dialect, "KVCache"> {
     double getBytesPerQuantizedToken() const;
     /// Bytes one full-precision token occupies (keys and values, all heads).
     int64_t getBytesPerFullToken() const;
+    /// This type with `keyForm` (null: plain keys) and every other
+    /// parameter kept.
+    KVCacheType withKeyForm(::mlir::seq::KeyFormAttr keyForm) const;
   }];
 }
 

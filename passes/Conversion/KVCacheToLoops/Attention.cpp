@@ -559,8 +559,8 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
         scratch.combined = alloc({rep, W});
     }
     KeyTransform kt;
-    if (op.hasKeyTransform()) {
-      kt.groupHeads = op.getKeyRotationHeads().value_or(0);
+    if (KeyFormAttr form = op.getKeyForm()) {
+      kt.groupHeads = form.getRotationHeads();
       int64_t G = std::max<int64_t>(kt.groupHeads, 1);
       if (latent) {
         kt.basis = readBuffer(b, op.getLatentBasis());
@@ -575,18 +575,17 @@ struct KVAttentionLowering : OpConversionPattern<KVAttentionOp> {
             scratch.baseTmp = allocSplit({m});
         }
       }
-      if (std::optional<APFloat> theta = op.getKeyRopeTheta()) {
+      if (form.hasRope()) {
+        float theta = form.getRopeTheta().getValue().convertToFloat();
         kt.rope = true;
-        kt.half =
-            op.getKeyRopeStyle().value_or(RopeStyle::Half) == RopeStyle::Half;
-        kt.rotaryDim = op.getKeyRotaryDim().value_or(D);
+        kt.half = form.getRopeStyle() == RopeStyle::Half;
+        kt.rotaryDim = form.getRotaryDimOr(D);
         // GPU kernels bind no module globals: the angles in the kernel.
         if (parallelHeads)
-          kt.ropeStep =
-              seqc::ropeExponentStep(theta->convertToFloat(), kt.rotaryDim);
+          kt.ropeStep = seqc::ropeExponentStep(theta, kt.rotaryDim);
         else
-          ropeTables(b, op->getParentOfType<ModuleOp>(), kt,
-                     theta->convertToFloat(), type.getCapacity());
+          ropeTables(b, op->getParentOfType<ModuleOp>(), kt, theta,
+                     type.getCapacity());
       }
       e.kt = &kt;
     }

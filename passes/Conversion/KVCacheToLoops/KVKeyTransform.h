@@ -17,8 +17,8 @@
 
 namespace mlir::seq::kv {
 
-/// How cached keys are read back (kv_attention's key_rotation_heads and
-/// key_rope_* attributes): rotated back by groups of heads, then RoPE at
+/// How cached keys are read back (the cache type's #seq.key_form):
+/// rotated back by groups of heads, then RoPE at
 /// the token's position from tables of cos/sin [capacity, rotaryDim/2].
 struct KeyTransform {
   /// KV heads per rotation (0: keys are not rotated).

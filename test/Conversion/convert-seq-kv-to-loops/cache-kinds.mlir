@@ -185,7 +185,7 @@ func.func @kivi8(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k:
 // h / 2 x 2; the two 16-channel halves), rotated back by the order-32
 // Hadamard transform (scaled by 1 / sqrt(32)), then RoPE-d at its position.
 // Per-channel key folding is off: the rotation mixes channels.
-!g = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 4, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 4, group = 8, axis = 1, asymmetric>, window = 8>
+!g = !seq.kv_cache<2x16x64xf32, keys = #seq.quant<bits = 4, group = 8, axis = 0, asymmetric>, values = #seq.quant<bits = 4, group = 8, axis = 1, asymmetric>, window = 8, key_form = #seq.key_form<rotation_heads = 2, rope_theta = 1.0e4 : f32>>
 // CHECK-LABEL: func.func @grouped_rotation
 // CHECK-DAG: %[[NORM:.*]] = arith.constant dense<0.176776692> : vector<32xf32>
 // CHECK-DAG: %[[COS:.*]] = memref.get_global @__seqc_rope_cos_64x16_0x461c4000 : memref<64x8xf32>
@@ -205,7 +205,7 @@ func.func @kivi8(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k:
 func.func @grouped_rotation(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
   %c = seq.kv_load %state[%slot] : memref<?xi8> -> !g
   %c1 = seq.kv_append %c, %k, %v : !g, tensor<?x2x16xf32>
-  %o, %c2 = seq.kv_attention %q, %c1 {key_rotation_heads = 2 : i64, key_rope_theta = 1.0e4 : f32} : tensor<?x4x16xf32>, !g
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !g
   seq.kv_store %c2, %state[%slot] : !g, memref<?xi8>
   return %o : tensor<?x4x16xf32>
 }

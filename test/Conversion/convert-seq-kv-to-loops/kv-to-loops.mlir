@@ -139,7 +139,7 @@ func.func @parallel_heads(%state: memref<?xi8>, %q: tensor<1x8x64xf32>, %k: tens
 // of the attention: scores [rep 2, 64], the attention-weighted latents
 // [2, 8] and the latent followed by the key before RoPE [8 + 8].
 // RoPE's cos and sin for every position, computed at compile time.
-!lat = !seq.kv_cache<1x4x64xf32>
+!lat = !seq.kv_cache<1x4x64xf32, key_form = #seq.key_form<latent_heads = 2, rope_theta = 1.0e4 : f32>>
 // (theta 1e4 = 0x461c4000 as f32; the values are checked end to end by
 // the pre-RoPE and low-rank integration tests.)
 // CHECK-DAG: memref.global "private" constant @__seqc_rope_cos_64x8_0x461c4000 : memref<64x4xf32>
@@ -163,7 +163,7 @@ func.func @latent(%state: memref<?xi8>, %q: tensor<?x4x8xf32>, %k: tensor<?x1x4x
   %c0 = arith.constant 0 : index
   %c = seq.kv_load %state[%c0] : memref<?xi8> -> !lat
   %c1 = seq.kv_append %c, %k, %v : !lat, tensor<?x1x4xf32>
-  %o, %c2 = seq.kv_attention %q, %c1 basis %u {latent_heads = 2 : i64, key_rope_theta = 1.0e4 : f32} : tensor<?x4x8xf32>, !lat, tensor<32x8xf32>
+  %o, %c2 = seq.kv_attention %q, %c1 basis %u : tensor<?x4x8xf32>, !lat, tensor<32x8xf32>
   seq.kv_store %c2, %state[%c0] : !lat, memref<?xi8>
   return %o : tensor<?x4x8xf32>
 }
@@ -244,7 +244,7 @@ func.func @roco(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: 
 // (include/seqc/Support/Rope.h), pairs (2i, 2i + 1), the other channels
 // copied. Row 0 of the cosines is 1.0 (0x3F800000), row 1 starts with
 // cos(1) as f32 (0x3F0A5140).
-!p = !seq.kv_cache<2x16x64xf32>
+!p = !seq.kv_cache<2x16x64xf32, key_form = #seq.key_form<rope_theta = 5.0e5 : f32, rope_style = interleaved, rotary_dim = 8>>
 // CHECK-DAG: memref.global "private" constant @__seqc_rope_sin_64x8_0x48f42400 : memref<64x4xf32>
 // CHECK-DAG: memref.global "private" constant @__seqc_rope_cos_64x8_0x48f42400 : memref<64x4xf32> = dense<"0x0000803F0000803F0000803F0000803F40510A3F
 // CHECK-LABEL: func.func @pre_rope
@@ -262,7 +262,7 @@ func.func @roco(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: 
 func.func @pre_rope(%state: memref<?xi8>, %slot: index, %q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>) -> tensor<?x4x16xf32> {
   %c = seq.kv_load %state[%slot] : memref<?xi8> -> !p
   %c1 = seq.kv_append %c, %k, %v : !p, tensor<?x2x16xf32>
-  %o, %c2 = seq.kv_attention %q, %c1 {key_rope_theta = 5.0e5 : f32, key_rope_style = #seq.rope_style<interleaved>, key_rotary_dim = 8 : i64} : tensor<?x4x16xf32>, !p
+  %o, %c2 = seq.kv_attention %q, %c1 : tensor<?x4x16xf32>, !p
   seq.kv_store %c2, %state[%slot] : !p, memref<?xi8>
   return %o : tensor<?x4x16xf32>
 }

@@ -465,7 +465,7 @@ func.func @kv_duplicate(%c: !seq.kv_cache<8x64x64xf32, sinks = 1, sinks = 2>)
 
 // -----
 
-// expected-error @+1 {{unknown KV cache parameter 'bits' (expected keys, values, sinks, window, evict or budget)}}
+// expected-error @+1 {{unknown KV cache parameter 'bits' (expected keys, values, sinks, window, evict, budget or key_form)}}
 func.func @kv_unknown(%c: !seq.kv_cache<8x64x64xf32, bits = 4>)
 
 // -----
@@ -539,34 +539,46 @@ func.func @kv_attention_head_dim(%c: !seq.kv_cache<8x64x4096xf16>, %q: tensor<1x
 // -----
 
 func.func @kv_latent_heads(%c: !seq.kv_cache<1x256x4096xf16>, %q: tensor<1x32x64xf32>, %u: tensor<1024x512xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op latent_basis and latent_heads go together}}
+  // expected-error @+1 {{'seq.kv_attention' op a latent_basis goes with a cache of latents (a key_form with latent_heads), and only with one}}
   %o, %c1 = seq.kv_attention %q, %c basis %u : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x512xf32>
   return
 }
 
 // -----
 
-func.func @kv_latent_shape(%c: !seq.kv_cache<1x256x4096xf16>, %q: tensor<1x32x64xf32>, %u: tensor<1024x256xf32>) {
+func.func @kv_latent_no_basis(%c: !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8>>, %q: tensor<1x32x64xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op a latent_basis goes with a cache of latents (a key_form with latent_heads), and only with one}}
+  %o, %c1 = seq.kv_attention %q, %c : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8>>
+  return
+}
+
+// -----
+
+func.func @kv_latent_shape(%c: !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8>>, %q: tensor<1x32x64xf32>, %u: tensor<1024x256xf32>) {
   // expected-error @+1 {{'seq.kv_attention' op latent_basis must be [2 x latent_heads x head_dim, 2 x the cache's channels] = [1024, 512], got 'tensor<1024x256xf32>'}}
-  %o, %c1 = seq.kv_attention %q, %c basis %u {latent_heads = 8 : i64} : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x256xf32>
+  %o, %c1 = seq.kv_attention %q, %c basis %u : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8>>, tensor<1024x256xf32>
   return
 }
 
 // -----
 
-func.func @kv_latent_cache_heads(%c: !seq.kv_cache<2x128x4096xf16>, %q: tensor<1x32x64xf32>, %u: tensor<1024x256xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op a latent cache has one head, this one has 2}}
-  %o, %c1 = seq.kv_attention %q, %c basis %u {latent_heads = 8 : i64} : tensor<1x32x64xf32>, !seq.kv_cache<2x128x4096xf16>, tensor<1024x256xf32>
+// A latent's RoPE is checked against the query's head_dim (64), not the
+// cache's channels (256).
+func.func @kv_latent_rotary_dim(%c: !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8, rope_theta = 1.0e4 : f32, rotary_dim = 128>>, %q: tensor<1x32x64xf32>, %u: tensor<1024x512xf32>) {
+  // expected-error @+1 {{'seq.kv_attention' op the key form's rotary_dim must be even and at most the query's head_dim (64) with an even head_dim, got 128}}
+  %o, %c1 = seq.kv_attention %q, %c basis %u : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8, rope_theta = 1.0e4 : f32, rotary_dim = 128>>, tensor<1024x512xf32>
   return
 }
 
 // -----
 
-func.func @kv_latent_evict(%c: !seq.kv_cache<1x256x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>, %q: tensor<1x32x64xf32>, %u: tensor<1024x512xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op a latent cache must keep every token}}
-  %o, %c1 = seq.kv_attention %q, %c basis %u {latent_heads = 8 : i64} : tensor<1x32x64xf32>, !seq.kv_cache<1x256x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>, tensor<1024x512xf32>
-  return
-}
+// expected-error @+1 {{a latent KV cache has one head, this one has 2}}
+func.func @kv_latent_cache_heads(%c: !seq.kv_cache<2x128x4096xf16, key_form = #seq.key_form<latent_heads = 8>>)
+
+// -----
+
+// expected-error @+1 {{a KV cache whose keys are stored in another form (key_form) keeps its tokens by position, not by attention (no evict)}}
+func.func @kv_latent_evict(%c: !seq.kv_cache<1x256x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024, key_form = #seq.key_form<latent_heads = 8>>)
 
 // -----
 
@@ -578,54 +590,61 @@ func.func @kv_attention_gqa(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x6x64x
 
 // -----
 
-// Keys read back through a rotation of 3 KV heads: 4 heads do not split.
-func.func @kv_attention_key_rotation(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x8x64xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op key_rotation_heads (3) must divide the cache's KV heads (4)}}
-  %o, %c1 = seq.kv_attention %q, %c {key_rotation_heads = 3 : i64} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16>
-  return
-}
+// Keys stored rotated over groups of 3 KV heads: 4 heads do not split.
+// expected-error @+1 {{key form rotation_heads (3) must divide the cache's KV heads (4)}}
+func.func @kv_key_rotation(%c: !seq.kv_cache<4x64x4096xf16, key_form = #seq.key_form<rotation_heads = 3>>)
 
 // -----
 
 // 2 heads of 86 channels: no Hadamard matrix of order 172.
-func.func @kv_attention_key_rotation_order(%c: !seq.kv_cache<2x86x64xf32>, %q: tensor<1x2x86xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op key_rotation_heads 2 x head_dim 86: no Hadamard matrix of order 172}}
-  %o, %c1 = seq.kv_attention %q, %c {key_rotation_heads = 2 : i64} : tensor<1x2x86xf32>, !seq.kv_cache<2x86x64xf32>
-  return
-}
+// expected-error @+1 {{key form rotation_heads 2 x head_dim 86: no Hadamard matrix of order 172}}
+func.func @kv_key_rotation_order(%c: !seq.kv_cache<2x86x64xf32, key_form = #seq.key_form<rotation_heads = 2>>)
 
 // -----
 
-func.func @kv_attention_key_rope_style(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x8x64xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op key_rope_style and key_rotary_dim need key_rope_theta}}
-  %o, %c1 = seq.kv_attention %q, %c {key_rotary_dim = 32 : i64} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16>
-  return
-}
+// expected-error @+1 {{key form rope_style and rotary_dim need rope_theta}}
+func.func @kv_key_rope_style(%c: !seq.kv_cache<4x64x4096xf16, key_form = #seq.key_form<rotation_heads = 1, rotary_dim = 32>>)
 
 // -----
 
-func.func @kv_attention_key_rotary_dim(%c: !seq.kv_cache<4x64x4096xf16>, %q: tensor<1x8x64xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op key_rotary_dim must be even and in (0, 64] with an even head_dim, got 66}}
-  %o, %c1 = seq.kv_attention %q, %c {key_rope_theta = 1.0e4 : f32, key_rotary_dim = 66 : i64} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16>
-  return
-}
+// expected-error @+1 {{key form rotary_dim must be even and at most head_dim (64) with an even head_dim, got 66}}
+func.func @kv_key_rotary_dim(%c: !seq.kv_cache<4x64x4096xf16, key_form = #seq.key_form<rope_theta = 1.0e4 : f32, rotary_dim = 66>>)
+
+// -----
+
+// expected-error @+1 {{key form rotary_dim must be even, got 7}}
+func.func @kv_key_rotary_dim_odd(%c: !seq.kv_cache<4x64x4096xf16, key_form = #seq.key_form<rope_theta = 1.0e4 : f32, rotary_dim = 7>>)
+
+// -----
+
+// expected-error @+1 {{key form rope_theta must be an f32 > 0 and finite, got -1.000000e+04 : f32}}
+func.func @kv_key_rope_theta(%c: !seq.kv_cache<4x64x4096xf16, key_form = #seq.key_form<rope_theta = -1.0e4 : f32>>)
+
+// -----
+
+// expected-error @+1 {{a key form needs rotation_heads, rope_theta or latent_heads}}
+func.func @kv_key_form_empty(%c: !seq.kv_cache<4x64x4096xf16, key_form = #seq.key_form<>>)
+
+// -----
+
+// expected-error @+1 {{a key form rotates heads (rotation_heads) or stores latents (latent_heads), not both}}
+func.func @kv_key_form_both(%c: !seq.kv_cache<1x64x4096xf16, key_form = #seq.key_form<rotation_heads = 1, latent_heads = 2>>)
+
+// -----
+
+// expected-error @+1 {{expected a #seq.key_form, got 3 : i64}}
+func.func @kv_key_form_attr(%c: !seq.kv_cache<4x64x4096xf16, key_form = 3>)
 
 // -----
 
 // Keys before RoPE need their positions, which an evicting cache loses.
-func.func @kv_attention_key_rope_evicting(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64>, %q: tensor<1x8x64xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op keys cached before RoPE (key_rope_theta) need a cache that keeps every token at its position; this one evicts}}
-  %o, %c1 = seq.kv_attention %q, %c {key_rope_theta = 1.0e4 : f32} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64>
-  return
-}
+// expected-error @+1 {{a KV cache of keys before RoPE or of latents (key_form) keeps every token at its position; this one evicts by window}}
+func.func @kv_key_rope_evicting(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, key_form = #seq.key_form<rope_theta = 1.0e4 : f32>>)
 
 // -----
 
-func.func @kv_attention_key_rotation_scored(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>, %q: tensor<1x8x64xf32>) {
-  // expected-error @+1 {{'seq.kv_attention' op keys read back through a rotation or RoPE need a cache that does not choose its tokens by attention}}
-  %o, %c1 = seq.kv_attention %q, %c {key_rotation_heads = 2 : i64} : tensor<1x8x64xf32>, !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024>
-  return
-}
+// expected-error @+1 {{a KV cache whose keys are stored in another form (key_form) keeps its tokens by position, not by attention (no evict)}}
+func.func @kv_key_rotation_scored(%c: !seq.kv_cache<4x64x4096xf16, sinks = 4, window = 64, evict = h2o, budget = 1024, key_form = #seq.key_form<rotation_heads = 2>>)
 
 // -----
 

@@ -171,9 +171,9 @@ func.func @kv_cache(%k: tensor<?x8x64xf32>, %v: tensor<?x8x64xf32>, %q: tensor<?
 }
 
 // CHECK-LABEL: func.func @kv_latent
-// CHECK: seq.kv_attention %arg0, %arg1 basis %arg2 {key_rope_theta = 1.000000e+04 : f32, latent_heads = 8 : i64} : tensor<?x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x512xf32>
-func.func @kv_latent(%q: tensor<?x32x64xf32>, %c: !seq.kv_cache<1x256x4096xf16>, %u: tensor<1024x512xf32>) -> tensor<?x32x64xf32> {
-  %o, %c1 = seq.kv_attention %q, %c basis %u {latent_heads = 8 : i64, key_rope_theta = 1.0e4 : f32} : tensor<?x32x64xf32>, !seq.kv_cache<1x256x4096xf16>, tensor<1024x512xf32>
+// CHECK: seq.kv_attention %arg0, %arg1 basis %arg2 : tensor<?x32x64xf32>, !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<rope_theta = 1.000000e+04 : f32, latent_heads = 8>>, tensor<1024x512xf32>
+func.func @kv_latent(%q: tensor<?x32x64xf32>, %c: !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8, rope_theta = 1.0e4 : f32>>, %u: tensor<1024x512xf32>) -> tensor<?x32x64xf32> {
+  %o, %c1 = seq.kv_attention %q, %c basis %u : tensor<?x32x64xf32>, !seq.kv_cache<1x256x4096xf16, key_form = #seq.key_form<latent_heads = 8, rope_theta = 1.0e4 : f32>>, tensor<1024x512xf32>
   return %o : tensor<?x32x64xf32>
 }
 
