@@ -9,7 +9,10 @@
 //
 // SEQC_VULKAN_VALIDATION=1 enables the Khronos validation layer; any
 // message it reports fails the call that caused it (the execution tests run
-// that way).
+// that way). SEQC_VULKAN_STAGING=1 stages the copies to and from the model
+// buffers as on a discrete GPU even where the host could map them, and
+// SEQC_VULKAN_STAGING_BYTES=N sizes the staging buffer (the tests make it
+// small, so that the weights pass through it in many pieces).
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +44,17 @@ public:
     vk::Options options;
     const char *validate = std::getenv("SEQC_VULKAN_VALIDATION");
     options.validation = validate && std::strcmp(validate, "0") != 0;
+    const char *staging = std::getenv("SEQC_VULKAN_STAGING");
+    options.staging = staging && std::strcmp(staging, "0") != 0;
+    if (const char *n = std::getenv("SEQC_VULKAN_STAGING_BYTES")) {
+      char *end = nullptr;
+      unsigned long long v = std::strtoull(n, &end, 10);
+      if (!*n || *end || v == 0 || v > (1ull << 40))
+        return error("SEQC_VULKAN_STAGING_BYTES must be a positive number "
+                     "of bytes, got '%s'",
+                     n);
+      options.stagingBytes = v;
+    }
     auto runner = vk::Runner::create(*artifact, options, message);
     if (!runner || !runner->prepareModel(sizes, message))
       return error("%s: %s", m.dir.c_str(), message.c_str());

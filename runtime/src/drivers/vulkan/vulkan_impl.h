@@ -69,6 +69,14 @@ struct Runner::Impl {
   /// command buffer per entry.
   std::map<std::string, Buffer> modelBuffers;
   std::map<std::string, VkCommandBuffer> entries;
+  /// Model buffers the host does not map (staged): the host-visible twins
+  /// of the tokens (copied in at the start of every entry that takes them)
+  /// and the logits (copied out at its end), and the staging buffer the
+  /// other copies go through.
+  bool staged = false;
+  uint64_t stagingBytes = 0;
+  std::map<std::string, Buffer> inputTwins, outputTwins;
+  Buffer staging;
   /// Validation messages already reported by runEntry.
   size_t reported = 0;
 
@@ -76,7 +84,22 @@ struct Runner::Impl {
   bool createInstance(const Options &options, std::string &error);
   bool checkDevice(std::string &error, Features &enable);
   bool createDevice(Features &enable, std::string &error);
-  bool createBuffer(uint64_t bytes, Buffer &out, std::string &error);
+  /// Where a buffer lives: host-visible, coherent memory the host maps
+  /// (kernel artifacts' buffers, twins, staging), or device-local memory,
+  /// mapped only when it is also host-visible, coherent and cached and
+  /// copies are not staged.
+  enum class Memory { Host, Device };
+  bool createBuffer(uint64_t bytes, Memory where, Buffer &out,
+                    std::string &error);
+  void destroyBuffer(Buffer &b);
+  /// The first memory type `bits` allows with every flag of `required`,
+  /// preferring one with `preferred` too; UINT32_MAX when none.
+  uint32_t findMemoryType(uint32_t bits, VkMemoryPropertyFlags required,
+                          VkMemoryPropertyFlags preferred) const;
+  /// Copies between the host and an unmapped model buffer through the
+  /// staging buffer, a piece at a time.
+  bool transfer(Buffer &b, void *host, size_t bytes, bool toDevice,
+                std::string &error);
   bool createPipeline(const Kernel &k, Pipeline &p, std::string &error);
   bool recordEntry(const std::string &name, const gpu::Schedule &schedule,
                    std::string &error);

@@ -110,19 +110,14 @@ onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
 Runner::Impl::~Impl() {
   if (device) {
     vkDeviceWaitIdle(device);
-    for (auto &[name, b] : modelBuffers) {
-      if (b.mapped)
-        vkUnmapMemory(device, b.memory);
-      vkDestroyBuffer(device, b.buffer, nullptr);
-      vkFreeMemory(device, b.memory, nullptr);
-    }
+    for (auto *buffers : {&modelBuffers, &inputTwins, &outputTwins})
+      for (auto &[name, b] : *buffers)
+        destroyBuffer(b);
+    if (staging.buffer)
+      destroyBuffer(staging);
     for (Pipeline &p : pipelines) {
-      for (Buffer &b : p.buffers) {
-        if (b.mapped)
-          vkUnmapMemory(device, b.memory);
-        vkDestroyBuffer(device, b.buffer, nullptr);
-        vkFreeMemory(device, b.memory, nullptr);
-      }
+      for (Buffer &b : p.buffers)
+        destroyBuffer(b);
       vkDestroyPipeline(device, p.pipeline, nullptr);
       vkDestroyPipelineLayout(device, p.layout, nullptr);
       vkDestroyDescriptorSetLayout(device, p.setLayout, nullptr);
@@ -167,6 +162,7 @@ bool Runner::Impl::createInstance(const Options &options, std::string &error) {
     }
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
     messengerInfo.messageSeverity =
         VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
         VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
@@ -186,9 +182,17 @@ bool Runner::Impl::createInstance(const Options &options, std::string &error) {
   info.enabledExtensionCount = extensions.size();
   info.ppEnabledExtensionNames = extensions.data();
   // Messages during instance creation and destruction go to the same
-  // callback.
+  // callback. Synchronization validation too: a missing barrier between
+  // dispatches and copies is a hazard message like any other.
+  VkValidationFeatureEnableEXT syncValidation =
+      VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeaturesEXT validationFeatures{
+      VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  validationFeatures.enabledValidationFeatureCount = 1;
+  validationFeatures.pEnabledValidationFeatures = &syncValidation;
+  validationFeatures.pNext = &messengerInfo;
   if (options.validation)
-    info.pNext = &messengerInfo;
+    info.pNext = &validationFeatures;
   if ((r = vkCreateInstance(&info, nullptr, &instance)) != VK_SUCCESS) {
     error = vkError("vkCreateInstance", r);
     instance = VK_NULL_HANDLE;
@@ -380,12 +384,30 @@ bool Runner::Impl::createDevice(Features &enable, std::string &error) {
   return true;
 }
 
-bool Runner::Impl::createBuffer(uint64_t bytes, Buffer &out,
+uint32_t Runner::Impl::findMemoryType(uint32_t bits,
+                                      VkMemoryPropertyFlags required,
+                                      VkMemoryPropertyFlags preferred) const {
+  uint32_t found = UINT32_MAX;
+  for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
+    VkMemoryPropertyFlags flags = memory.memoryTypes[i].propertyFlags;
+    if (!(bits & (1u << i)) || (flags & required) != required)
+      continue;
+    if ((flags & preferred) == preferred)
+      return i;
+    if (found == UINT32_MAX)
+      found = i;
+  }
+  return found;
+}
+
+bool Runner::Impl::createBuffer(uint64_t bytes, Memory where, Buffer &out,
                                 std::string &error) {
   out.bytes = bytes;
   VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   info.size = bytes;
-  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+               VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+               VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   VkResult r = vkCreateBuffer(device, &info, nullptr, &out.buffer);
   if (r != VK_SUCCESS) {
@@ -394,18 +416,29 @@ bool Runner::Impl::createBuffer(uint64_t bytes, Buffer &out,
   }
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(device, out.buffer, &req);
-  // Host-visible, coherent memory: inputs are written and results read
-  // through the mapping (on lavapipe all memory is host memory; a
-  // discrete GPU would want device-local buffers and staging copies).
-  const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                     VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  const VkMemoryPropertyFlags hostMapped = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                           VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  const VkMemoryPropertyFlags cached = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+  const VkMemoryPropertyFlags local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
   uint32_t type = UINT32_MAX;
-  for (uint32_t i = 0; i < memory.memoryTypeCount && type == UINT32_MAX; ++i)
-    if ((req.memoryTypeBits & (1u << i)) &&
-        (memory.memoryTypes[i].propertyFlags & want) == want)
-      type = i;
+  bool map = true;
+  if (where == Memory::Host) {
+    // Cached where there is such memory: the host reads results back.
+    type = findMemoryType(req.memoryTypeBits, hostMapped, cached);
+  } else {
+    // Device-local memory the host reads cheaply (lavapipe, integrated
+    // GPUs) is mapped; otherwise, or when copies are staged, it is not.
+    if (!staged)
+      type = findMemoryType(req.memoryTypeBits, local | hostMapped | cached, 0);
+    if (type == UINT32_MAX) {
+      type = findMemoryType(req.memoryTypeBits, local, 0);
+      map = false;
+    }
+  }
   if (type == UINT32_MAX) {
-    error = "device '" + name + "' has no host-visible coherent memory";
+    error = "device '" + name + "' has no " +
+            (where == Memory::Host ? "host-visible coherent" : "device-local") +
+            " memory for a buffer of " + std::to_string(bytes) + " bytes";
     return false;
   }
   VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
@@ -413,18 +446,32 @@ bool Runner::Impl::createBuffer(uint64_t bytes, Buffer &out,
   alloc.memoryTypeIndex = type;
   if ((r = vkAllocateMemory(device, &alloc, nullptr, &out.memory)) !=
       VK_SUCCESS) {
-    error = vkError("vkAllocateMemory", r);
+    error = vkError("vkAllocateMemory", r) + " for a buffer of " +
+            std::to_string(bytes) + " bytes";
     return false;
   }
   if ((r = vkBindBufferMemory(device, out.buffer, out.memory, 0)) !=
-          VK_SUCCESS ||
-      (r = vkMapMemory(device, out.memory, 0, VK_WHOLE_SIZE, 0, &out.mapped)) !=
-          VK_SUCCESS) {
-    error = vkError("binding or mapping buffer memory", r);
+      VK_SUCCESS) {
+    error = vkError("vkBindBufferMemory", r);
+    return false;
+  }
+  if (!map)
+    return true;
+  if ((r = vkMapMemory(device, out.memory, 0, VK_WHOLE_SIZE, 0, &out.mapped)) !=
+      VK_SUCCESS) {
+    error = vkError("vkMapMemory", r);
     return false;
   }
   std::memset(out.mapped, 0, bytes);
   return true;
+}
+
+void Runner::Impl::destroyBuffer(Buffer &b) {
+  if (b.mapped)
+    vkUnmapMemory(device, b.memory);
+  vkDestroyBuffer(device, b.buffer, nullptr);
+  vkFreeMemory(device, b.memory, nullptr);
+  b = Buffer();
 }
 
 bool Runner::Impl::createPipeline(const Kernel &k, Pipeline &p,
@@ -494,7 +541,7 @@ bool Runner::Impl::createPipeline(const Kernel &k, Pipeline &p,
   std::vector<VkDescriptorBufferInfo> infos(k.bindings.size());
   std::vector<VkWriteDescriptorSet> writes(k.bindings.size());
   for (size_t i = 0; i < k.bindings.size(); ++i) {
-    if (!createBuffer(k.bindings[i].bytes(), p.buffers[i], error))
+    if (!createBuffer(k.bindings[i].bytes(), Memory::Host, p.buffers[i], error))
       return false;
     infos[i] = {p.buffers[i].buffer, 0, VK_WHOLE_SIZE};
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
@@ -546,6 +593,8 @@ std::unique_ptr<Runner> Runner::create(const KernelArtifact &artifact,
                                        std::string &error) {
   auto impl = std::make_unique<Impl>();
   impl->artifact = &artifact;
+  impl->staged = options.staging;
+  impl->stagingBytes = options.stagingBytes ? options.stagingBytes : 16 << 20;
   Features enable;
   if (!impl->createInstance(options, error) ||
       !impl->checkDevice(error, enable) || !impl->createDevice(enable, error))

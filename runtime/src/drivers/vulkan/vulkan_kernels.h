@@ -49,6 +49,14 @@ bool loadArtifact(const std::string &dir, KernelArtifact &out,
 struct Options {
   /// Enable VK_LAYER_KHRONOS_validation and count its messages.
   bool validation = false;
+  /// Model buffers: copy through host-visible staging buffers even where
+  /// the device-local memory is host-visible and cached (which the host
+  /// otherwise maps: lavapipe, integrated GPUs). A discrete GPU's buffers
+  /// are staged whatever this says.
+  bool staging = false;
+  /// Bytes of the staging buffer that weights and state pass through, a
+  /// piece at a time (0: 16 MiB).
+  uint64_t stagingBytes = 0;
 };
 
 /// A device with an artifact's kernels ready to dispatch.
@@ -81,8 +89,12 @@ public:
   /// error here.
   bool prepareModel(const std::map<std::string, uint64_t> &bytes,
                     std::string &error);
-  /// Copies `bytes` bytes to / from the start of a model buffer (through
-  /// its mapping: host-visible, coherent memory).
+  /// Copies `bytes` bytes to / from the start of a model buffer. Model
+  /// buffers live in device-local memory: mapped where the host can read
+  /// it cheaply (host-visible, coherent and cached), otherwise (or with
+  /// Options::staging) the tokens and logits have host-visible twins that
+  /// each entry's command buffer copies from and to, and the weights and
+  /// state pass through a staging buffer.
   bool copyToModel(const std::string &buffer, const void *data, size_t bytes,
                    std::string &error);
   bool copyFromModel(const std::string &buffer, void *data, size_t bytes,

@@ -2,7 +2,11 @@
 //
 // Model artifacts (kernels.bin with schedules): the buffers the schedules
 // name, one descriptor set per dispatch and one command buffer per entry,
-// recorded once; a run submits it (vulkan_kernels.h).
+// recorded once; a run submits it (vulkan_kernels.h). The buffers live in
+// device-local memory; where the host does not map it, each entry's command
+// buffer also copies the tokens in from a host-visible twin and the logits
+// out to one, so a token is still one submission, and the weights and state
+// go through a staging buffer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +42,35 @@ bool Runner::Impl::recordEntry(const std::string &name,
   VkResult r;
   VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   vkBeginCommandBuffer(cb, &begin);
+  // Staged: the inputs' twins first (once the previous submission's
+  // dispatches are done with the buffers).
+  bool copiesIn = false;
+  for (const std::string &arg : schedule.args) {
+    auto twin = inputTwins.find(arg);
+    if (twin == inputTwins.end())
+      continue;
+    if (!copiesIn) {
+      VkMemoryBarrier before{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+      before.srcAccessMask =
+          VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+      before.dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                           VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &before, 0,
+                           nullptr, 0, nullptr);
+    }
+    copiesIn = true;
+    VkBufferCopy region{0, 0, twin->second.bytes};
+    vkCmdCopyBuffer(cb, twin->second.buffer, modelBuffers.at(arg).buffer, 1,
+                    &region);
+  }
+  if (copiesIn) {
+    VkMemoryBarrier in{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    in.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    in.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0,
+                         nullptr, 0, nullptr);
+  }
   // Each dispatch reads what the ones before it wrote.
   VkMemoryBarrier between{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
@@ -94,11 +127,33 @@ bool Runner::Impl::recordEntry(const std::string &name,
     const Kernel &k = artifact->kernels[d.kernel];
     vkCmdDispatch(cb, k.grid[0], k.grid[1], k.grid[2]);
   }
+  // Staged: the outputs to their twins.
+  bool copiesOut = false;
+  for (const std::string &arg : schedule.args) {
+    auto twin = outputTwins.find(arg);
+    if (twin == outputTwins.end())
+      continue;
+    if (!copiesOut) {
+      VkMemoryBarrier out{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+      out.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+      out.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                           VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &out, 0,
+                           nullptr, 0, nullptr);
+    }
+    copiesOut = true;
+    VkBufferCopy region{0, 0, twin->second.bytes};
+    vkCmdCopyBuffer(cb, modelBuffers.at(arg).buffer, twin->second.buffer, 1,
+                    &region);
+  }
   // The results become visible to the host's reads of the mappings.
   VkMemoryBarrier toHost{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  toHost.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  toHost.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT |
+                         (copiesOut ? VK_ACCESS_TRANSFER_WRITE_BIT : 0);
   toHost.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+  vkCmdPipelineBarrier(cb,
+                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+                           (copiesOut ? VK_PIPELINE_STAGE_TRANSFER_BIT : 0),
                        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &toHost, 0, nullptr, 0,
                        nullptr);
   if ((r = vkEndCommandBuffer(cb)) != VK_SUCCESS) {
@@ -121,30 +176,110 @@ bool Runner::prepareModel(const std::map<std::string, uint64_t> &bytes,
   // A buffer of no bytes cannot be created; a schedule with no scratch
   // binds none.
   sizes["scratch"] = std::max<uint64_t>(scratch, 4);
-  for (auto &[name, n] : sizes)
-    if (!impl->createBuffer(std::max<uint64_t>(n, 4), impl->modelBuffers[name],
+  for (auto &[name, n] : sizes) {
+    Buffer &b = impl->modelBuffers[name];
+    if (!impl->createBuffer(std::max<uint64_t>(n, 4), Impl::Memory::Device, b,
                             error))
       return false;
+    if (b.mapped)
+      continue;
+    // Unmapped: the tokens and logits of every token through twins, the
+    // rest through the staging buffer.
+    std::map<std::string, Buffer> *twins = name == "tokens" ? &impl->inputTwins
+                                           : name == "logits"
+                                               ? &impl->outputTwins
+                                               : nullptr;
+    if (twins &&
+        !impl->createBuffer(b.bytes, Impl::Memory::Host, (*twins)[name], error))
+      return false;
+    if (!twins && !impl->staging.buffer &&
+        !impl->createBuffer(impl->stagingBytes, Impl::Memory::Host,
+                            impl->staging, error))
+      return false;
+  }
   for (auto &[name, schedule] : impl->artifact->schedules)
     if (!impl->recordEntry(name, schedule, error))
       return false;
   return true;
 }
 
+bool Runner::Impl::transfer(Buffer &b, void *host, size_t bytes, bool toDevice,
+                            std::string &error) {
+  for (size_t done = 0; done < bytes;) {
+    size_t n = std::min<uint64_t>(bytes - done, staging.bytes);
+    if (toDevice)
+      std::memcpy(staging.mapped, static_cast<const char *>(host) + done, n);
+    VkCommandBuffer cb;
+    if (!allocateCommandBuffer(cb, error))
+      return false;
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    vkBeginCommandBuffer(cb, &begin);
+    // After the dispatches (and copies) submitted before.
+    VkMemoryBarrier before{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    before.srcAccessMask = VK_ACCESS_SHADER_READ_BIT |
+                           VK_ACCESS_SHADER_WRITE_BIT |
+                           VK_ACCESS_TRANSFER_WRITE_BIT;
+    before.dstAccessMask =
+        VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    vkCmdPipelineBarrier(
+        cb,
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+        VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &before, 0, nullptr, 0, nullptr);
+    VkBufferCopy region{toDevice ? 0 : done, toDevice ? done : 0, n};
+    vkCmdCopyBuffer(cb, toDevice ? staging.buffer : b.buffer,
+                    toDevice ? b.buffer : staging.buffer, 1, &region);
+    // For the dispatches submitted after, or the host's read.
+    VkMemoryBarrier after{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    after.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    after.dstAccessMask =
+        toDevice ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT
+                 : VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         toDevice ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
+                                  : VK_PIPELINE_STAGE_HOST_BIT,
+                         0, 1, &after, 0, nullptr, 0, nullptr);
+    vkEndCommandBuffer(cb);
+    bool submitted = submit(cb, error);
+    vkFreeCommandBuffers(device, commandPool, 1, &cb);
+    if (!submitted)
+      return false;
+    if (!toDevice)
+      std::memcpy(static_cast<char *>(host) + done, staging.mapped, n);
+    done += n;
+  }
+  return true;
+}
+
 bool Runner::copyToModel(const std::string &buffer, const void *data,
                          size_t bytes, std::string &error) {
   Buffer *b = gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
-  if (b)
-    std::memcpy(b->mapped, data, bytes);
-  return b;
+  if (!b)
+    return false;
+  auto twin = impl->inputTwins.find(buffer);
+  if (b->mapped || twin != impl->inputTwins.end()) {
+    // The entry copies a twin in when it starts.
+    Buffer &dst = b->mapped ? *b : twin->second;
+    std::memcpy(dst.mapped, data, bytes);
+    return true;
+  }
+  return impl->transfer(*b, const_cast<void *>(data), bytes,
+                        /*toDevice=*/true, error);
 }
 
 bool Runner::copyFromModel(const std::string &buffer, void *data, size_t bytes,
                            std::string &error) {
   Buffer *b = gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
-  if (b)
-    std::memcpy(data, b->mapped, bytes);
-  return b;
+  if (!b)
+    return false;
+  auto twin = impl->outputTwins.find(buffer);
+  if (b->mapped || twin != impl->outputTwins.end()) {
+    // The last entry copied the twin out when it ended.
+    const Buffer &src = b->mapped ? *b : twin->second;
+    std::memcpy(data, src.mapped, bytes);
+    return true;
+  }
+  return impl->transfer(*b, data, bytes, /*toDevice=*/false, error);
 }
 
 bool Runner::runEntry(const std::string &entry, std::string &error) {
