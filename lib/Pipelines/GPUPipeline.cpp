@@ -46,7 +46,8 @@ void seqc::buildGPUMappingPipeline(OpPassManager &pm) {
 }
 
 void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm,
-                                         int64_t maxBindingBytes) {
+                                         int64_t maxBindingBytes,
+                                         bool subgroupReduce) {
   pm.addPass(seq::createSeqGPUStepEntriesPass());
   pm.addPass(createSymbolDCEPass()); // their layer functions
   // Weights as views of one buffer at their byte offsets, as on the CPU;
@@ -79,7 +80,9 @@ void seqc::buildGPUModelLoweringPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(seq::createSeqGPUSplitProductsPass(split));
   // Products: a workgroup per output element, its threads sharing the
   // reduction.
-  pm.addNestedPass<func::FuncOp>(seq::createSeqGPUProductsPass());
+  seq::SeqGPUProductsPassOptions products;
+  products.subgroupReduce = subgroupReduce;
+  pm.addNestedPass<func::FuncOp>(seq::createSeqGPUProductsPass(products));
   // Threads, not only workgroups: the loops the mapping will take, tiled.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   // The KV-cache code left on the host (the length read, the append, the

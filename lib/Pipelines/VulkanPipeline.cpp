@@ -135,6 +135,16 @@ struct PrepareKernelsPass
     return "seq-vulkan-prepare-kernels";
   }
 
+  /// convert-gpu-to-spirv turns a `uniform` gpu.subgroup_reduce into
+  /// OpGroupFAdd, whose Groups capability Vulkan does not have; the
+  /// canonicalizer marks the products' subgroup sums uniform (every thread
+  /// of the workgroup reaches them). The non-uniform form
+  /// (OpGroupNonUniformFAdd, GroupNonUniformArithmetic) computes the same
+  /// where every invocation is active.
+  static void nonUniformSubgroupReductions(gpu::GPUFuncOp kernel) {
+    kernel.walk([](gpu::SubgroupReduceOp op) { op.setUniform(false); });
+  }
+
   /// SCF-to-SPIR-V keeps a loop's results in variables that only its
   /// iterations write, so a loop that runs no iteration yields undefined
   /// values, not its initial ones (a KV window's ring loop at the first
@@ -196,6 +206,7 @@ struct PrepareKernelsPass
                   "(a smaller KV cache)";
     }
     guardEmptyLoops(kernel);
+    nonUniformSubgroupReductions(kernel);
     DenseI32ArrayAttr known = kernel.getKnownBlockSizeAttr();
     if (!known)
       return kernel.emitError("kernel @")
@@ -383,7 +394,11 @@ void seqc::buildVulkanPipeline(OpPassManager &pm,
 void seqc::buildVulkanModelPipeline(OpPassManager &pm,
                                     const VulkanProfile &profile) {
   pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
-  buildGPUModelLoweringPipeline(pm, profile.maxStorageBufferRange);
+  // Subgroup arithmetic where the profile has it; a profile without it
+  // (or a driver whose subgroup operations are broken: remove the feature
+  // from its profile) gets the reduction in workgroup memory alone.
+  buildGPUModelLoweringPipeline(pm, profile.maxStorageBufferRange,
+                                profile.hasFeature("subgroup_arithmetic"));
   buildGPUMappingPipeline(pm);
   pm.addPass(seq::createSeqGPUSchedulePass());
   buildKernelsToSPIRV(pm, profile);

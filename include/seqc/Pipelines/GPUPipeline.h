@@ -44,9 +44,12 @@ void registerGPUMappingPipeline();
 /// workgroup reductions and the other loops tiled for threads
 /// (passes/Codegen/GPU). seq-gpu-schedule runs after the mapping.
 /// `maxBindingBytes` (0: none): products whose buffers exceed one storage
-/// binding are split (seq-gpu-split-products).
+/// binding are split (seq-gpu-split-products). `subgroupReduce`: the
+/// products' workgroups add their threads' sums by subgroup arithmetic
+/// first (seq-gpu-products subgroup-reduce).
 void buildGPUModelLoweringPipeline(mlir::OpPassManager &pm,
-                                   int64_t maxBindingBytes = 0);
+                                   int64_t maxBindingBytes = 0,
+                                   bool subgroupReduce = false);
 
 /// The bytes of a workgroup memory buffer: a static shape of scalars or 1-D
 /// vectors of them (what placeWorkgroupMemory accepts).

@@ -127,7 +127,21 @@ def SeqGPUProductsPass : Pass<"seq-gpu-products", "::mlir::func::FuncOp"> {
     `linalg.index` of the reduction dimension becoming the thread's index)
     need nothing of their own; the `reassoc` the products carry allows the
     reordered sum. Other ops are left to the greedy mapping.
+
+    With `subgroup-reduce`, the threads' sums are added by subgroup
+    arithmetic first (`gpu.subgroup_reduce add`): the first thread of each
+    subgroup stores its subgroup's sum, one barrier, and thread 0 adds the
+    `gpu.num_subgroups` sums, whatever subgroup size the device picks. The
+    kernels then need the device's subgroup arithmetic
+    (GroupNonUniformArithmetic); without the option (a profile without
+    `subgroup_arithmetic`, or a driver whose subgroup operations are
+    broken) the tree in workgroup memory does the whole reduction.
   }];
+  let options = [
+    Option<"subgroupReduce", "subgroup-reduce", "bool", /*default=*/"false",
+           "Add the threads' sums by subgroup arithmetic before the "
+           "workgroup's">
+  ];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::memref::MemRefDialect",

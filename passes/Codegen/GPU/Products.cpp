@@ -23,6 +23,8 @@
 
 #include "passes/Codegen/GPU/Passes.h"
 
+#include "dialects/Seq/IR/SeqDialect.h"
+
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -61,6 +63,7 @@ Value productTerm(linalg::GenericOp op, arith::AddFOp &add) {
 
 struct GPUProductsPass
     : public seq::impl::SeqGPUProductsPassBase<GPUProductsPass> {
+  using Base::Base;
 
   /// Whether `op` is a product this pass lowers: static, on buffers, two
   /// parallel dimensions and one reduction, one output it adds a term to.
@@ -244,34 +247,82 @@ struct GPUProductsPass
                                                  add.getFastmathAttr()));
           scf::YieldOp::create(lb, l, sums);
         });
-    for (int64_t r = 0; r < tile; ++r)
-      memref::StoreOp::create(b, loc, loop.getResult(r), partial,
-                              slot(b, loc, r, t));
-    gpu::BarrierOp::create(b, loc);
-    // The tree: halving strides, a barrier after each step.
-    auto tree = scf::ForOp::create(
-        b, loc, c0, index(llvm::Log2_64(kThreads)), c1,
-        ValueRange{index(kThreads / 2)},
-        [&](OpBuilder &lb, Location l, Value, ValueRange stride) {
-          Value active = arith::CmpIOp::create(lb, l, arith::CmpIPredicate::ult,
-                                               t, stride[0]);
-          scf::IfOp::create(lb, l, active, [&](OpBuilder &ib, Location il) {
-            Value other = arith::AddIOp::create(ib, il, t, stride[0]);
-            for (int64_t r = 0; r < tile; ++r) {
-              Value mine = slot(ib, il, r, t);
-              Value a = memref::LoadOp::create(ib, il, partial, mine);
-              Value c = memref::LoadOp::create(ib, il, partial,
-                                               slot(ib, il, r, other));
-              memref::StoreOp::create(
-                  ib, il, arith::AddFOp::create(ib, il, a, c), partial, mine);
-            }
-            scf::YieldOp::create(ib, il);
+    // Thread 0's total for token r of the tile: partial[r * kThreads].
+    std::function<Value(OpBuilder &, Location, int64_t)> total =
+        [&](OpBuilder &ib, Location il, int64_t r) -> Value {
+      return memref::LoadOp::create(ib, il, partial,
+                                    r ? index(r * kThreads) : c0);
+    };
+    if (subgroupReduce) {
+      // Each subgroup adds its threads' sums in registers; its first
+      // thread puts the subgroup's sum at partial[r * kThreads + subgroup]
+      // and thread 0 adds the subgroups' (however many the device makes of
+      // kThreads threads): one barrier instead of the tree's.
+      SmallVector<Value> sums;
+      for (int64_t r = 0; r < tile; ++r)
+        sums.push_back(gpu::SubgroupReduceOp::create(
+            b, loc, loop.getResult(r), gpu::AllReduceOperation::ADD,
+            /*uniform=*/false));
+      Value lane = gpu::LaneIdOp::create(b, loc, /*upperBound=*/nullptr);
+      Value leader =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, c0);
+      scf::IfOp::create(b, loc, leader, [&](OpBuilder &ib, Location il) {
+        Value sg = gpu::SubgroupIdOp::create(
+            ib, il, /*upperBound=*/ib.getIndexAttr(kThreads));
+        for (int64_t r = 0; r < tile; ++r)
+          memref::StoreOp::create(ib, il, sums[r], partial,
+                                  slot(ib, il, r, sg));
+        scf::YieldOp::create(ib, il);
+      });
+      gpu::BarrierOp::create(b, loc);
+      total = [&](OpBuilder &ib, Location il, int64_t r) -> Value {
+        Value n = gpu::NumSubgroupsOp::create(
+            ib, il, /*upperBound=*/ib.getIndexAttr(kThreads));
+        Value zeroF =
+            arith::ConstantOp::create(ib, il, ib.getF32FloatAttr(0.0f));
+        // At most kThreads subgroups (of one thread each).
+        auto sum = scf::ForOp::create(
+            ib, il, c0, n, c1, ValueRange{zeroF},
+            [&](OpBuilder &fb, Location fl, Value i, ValueRange a) {
+              Value v =
+                  memref::LoadOp::create(fb, fl, partial, slot(fb, fl, r, i));
+              scf::YieldOp::create(
+                  fb, fl, ValueRange{arith::AddFOp::create(fb, fl, a[0], v)});
+            });
+        seq::SeqDialect::MaxTripsAttrHelper(ctx).setAttr(
+            sum, ib.getI64IntegerAttr(kThreads));
+        return sum.getResult(0);
+      };
+    } else {
+      for (int64_t r = 0; r < tile; ++r)
+        memref::StoreOp::create(b, loc, loop.getResult(r), partial,
+                                slot(b, loc, r, t));
+      gpu::BarrierOp::create(b, loc);
+      // The tree: halving strides, a barrier after each step.
+      auto tree = scf::ForOp::create(
+          b, loc, c0, index(llvm::Log2_64(kThreads)), c1,
+          ValueRange{index(kThreads / 2)},
+          [&](OpBuilder &lb, Location l, Value, ValueRange stride) {
+            Value active = arith::CmpIOp::create(
+                lb, l, arith::CmpIPredicate::ult, t, stride[0]);
+            scf::IfOp::create(lb, l, active, [&](OpBuilder &ib, Location il) {
+              Value other = arith::AddIOp::create(ib, il, t, stride[0]);
+              for (int64_t r = 0; r < tile; ++r) {
+                Value mine = slot(ib, il, r, t);
+                Value a = memref::LoadOp::create(ib, il, partial, mine);
+                Value c = memref::LoadOp::create(ib, il, partial,
+                                                 slot(ib, il, r, other));
+                memref::StoreOp::create(
+                    ib, il, arith::AddFOp::create(ib, il, a, c), partial, mine);
+              }
+              scf::YieldOp::create(ib, il);
+            });
+            gpu::BarrierOp::create(lb, l);
+            Value half = arith::DivUIOp::create(lb, l, stride[0], index(2));
+            scf::YieldOp::create(lb, l, half);
           });
-          gpu::BarrierOp::create(lb, l);
-          Value half = arith::DivUIOp::create(lb, l, stride[0], index(2));
-          scf::YieldOp::create(lb, l, half);
-        });
-    (void)tree;
+      (void)tree;
+    }
     Value first =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t, c0);
     scf::IfOp::create(b, loc, first, [&](OpBuilder &ib, Location il) {
@@ -280,12 +331,11 @@ struct GPUProductsPass
         SmallVector<Value> at =
             indices(ib, op.getMatchingIndexingMap(init), tokenIvs[r]);
         Value old = memref::LoadOp::create(ib, il, init->get(), at);
-        Value total = memref::LoadOp::create(ib, il, partial,
-                                             r ? index(r * kThreads) : c0);
-        memref::StoreOp::create(
-            ib, il,
-            arith::AddFOp::create(ib, il, old, total, add.getFastmathAttr()),
-            init->get(), at);
+        memref::StoreOp::create(ib, il,
+                                arith::AddFOp::create(ib, il, old,
+                                                      total(ib, il, r),
+                                                      add.getFastmathAttr()),
+                                init->get(), at);
       }
       scf::YieldOp::create(ib, il);
     });
