@@ -247,12 +247,6 @@ struct GPUProductsPass
                                                  add.getFastmathAttr()));
           scf::YieldOp::create(lb, l, sums);
         });
-    // Thread 0's total for token r of the tile: partial[r * kThreads].
-    std::function<Value(OpBuilder &, Location, int64_t)> total =
-        [&](OpBuilder &ib, Location il, int64_t r) -> Value {
-      return memref::LoadOp::create(ib, il, partial,
-                                    r ? index(r * kThreads) : c0);
-    };
     if (subgroupReduce) {
       // Each subgroup adds its threads' sums in registers; its first
       // thread puts the subgroup's sum at partial[r * kThreads + subgroup]
@@ -275,24 +269,6 @@ struct GPUProductsPass
         scf::YieldOp::create(ib, il);
       });
       gpu::BarrierOp::create(b, loc);
-      total = [&](OpBuilder &ib, Location il, int64_t r) -> Value {
-        Value n = gpu::NumSubgroupsOp::create(
-            ib, il, /*upperBound=*/ib.getIndexAttr(kThreads));
-        Value zeroF =
-            arith::ConstantOp::create(ib, il, ib.getF32FloatAttr(0.0f));
-        // At most kThreads subgroups (of one thread each).
-        auto sum = scf::ForOp::create(
-            ib, il, c0, n, c1, ValueRange{zeroF},
-            [&](OpBuilder &fb, Location fl, Value i, ValueRange a) {
-              Value v =
-                  memref::LoadOp::create(fb, fl, partial, slot(fb, fl, r, i));
-              scf::YieldOp::create(
-                  fb, fl, ValueRange{arith::AddFOp::create(fb, fl, a[0], v)});
-            });
-        seq::SeqDialect::MaxTripsAttrHelper(ctx).setAttr(
-            sum, ib.getI64IntegerAttr(kThreads));
-        return sum.getResult(0);
-      };
     } else {
       for (int64_t r = 0; r < tile; ++r)
         memref::StoreOp::create(b, loc, loop.getResult(r), partial,
@@ -323,6 +299,28 @@ struct GPUProductsPass
           });
       (void)tree;
     }
+    // Thread 0's total for token r of the tile: the subgroups' sums
+    // (however many the device makes of kThreads threads, at most kThreads
+    // of one thread each), or the tree's root.
+    auto total = [&](OpBuilder &ib, Location il, int64_t r) -> Value {
+      if (!subgroupReduce)
+        return memref::LoadOp::create(ib, il, partial,
+                                      r ? index(r * kThreads) : c0);
+      Value n = gpu::NumSubgroupsOp::create(
+          ib, il, /*upperBound=*/ib.getIndexAttr(kThreads));
+      Value zeroF = arith::ConstantOp::create(ib, il, ib.getF32FloatAttr(0.0f));
+      auto sum = scf::ForOp::create(
+          ib, il, c0, n, c1, ValueRange{zeroF},
+          [&](OpBuilder &fb, Location fl, Value i, ValueRange a) {
+            Value v =
+                memref::LoadOp::create(fb, fl, partial, slot(fb, fl, r, i));
+            scf::YieldOp::create(
+                fb, fl, ValueRange{arith::AddFOp::create(fb, fl, a[0], v)});
+          });
+      seq::SeqDialect::MaxTripsAttrHelper(ctx).setAttr(
+          sum, ib.getI64IntegerAttr(kThreads));
+      return sum.getResult(0);
+    };
     Value first =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t, c0);
     scf::IfOp::create(b, loc, first, [&](OpBuilder &ib, Location il) {

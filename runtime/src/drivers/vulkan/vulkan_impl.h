@@ -24,6 +24,19 @@ inline std::string vkError(const char *what, VkResult r) {
   return std::string(what) + " failed (VkResult " + std::to_string(r) + ")";
 }
 
+/// Records a memory barrier: `srcAccess` in `srcStage` happens before
+/// `dstAccess` in `dstStage`.
+inline void memoryBarrier(VkCommandBuffer cb, VkPipelineStageFlags srcStage,
+                          VkAccessFlags srcAccess,
+                          VkPipelineStageFlags dstStage,
+                          VkAccessFlags dstAccess) {
+  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  barrier.srcAccessMask = srcAccess;
+  barrier.dstAccessMask = dstAccess;
+  vkCmdPipelineBarrier(cb, srcStage, dstStage, 0, 1, &barrier, 0, nullptr, 0,
+                       nullptr);
+}
+
 /// The device's features and the structs that enable them
 /// (vulkan_kernels.cpp).
 struct Features;
@@ -103,6 +116,11 @@ struct Runner::Impl {
   bool createPipeline(const Kernel &k, Pipeline &p, std::string &error);
   bool recordEntry(const std::string &name, const gpu::Schedule &schedule,
                    std::string &error);
+  /// Staged: records the copies between the buffers among `args` that have
+  /// twins and their twins (the inputs' in, or the outputs' out), after
+  /// the dispatches before them; whether there were any.
+  bool copyTwins(VkCommandBuffer cb, const std::vector<std::string> &args,
+                 bool in);
   bool allocateCommandBuffer(VkCommandBuffer &cb, std::string &error);
   bool submit(VkCommandBuffer cb, std::string &error);
 };

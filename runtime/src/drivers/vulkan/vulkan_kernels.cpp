@@ -659,12 +659,9 @@ bool Runner::dispatch(const std::string &kernel,
                           &p->set, 0, nullptr);
   vkCmdDispatch(cb, p->kernel->grid[0], p->kernel->grid[1], p->kernel->grid[2]);
   // The results become visible to the host's reads of the mapping.
-  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                       VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, nullptr,
-                       0, nullptr);
+  detail::memoryBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                        VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                        VK_ACCESS_HOST_READ_BIT);
   vkEndCommandBuffer(cb);
   bool submitted = impl->submit(cb, error);
   vkFreeCommandBuffers(device, impl->commandPool, 1, &cb);

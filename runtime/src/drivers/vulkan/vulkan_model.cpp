@@ -17,6 +17,7 @@
 
 using namespace seqc::vk;
 using detail::Buffer;
+using detail::memoryBarrier;
 using detail::vkError;
 
 bool Runner::Impl::recordEntry(const std::string &name,
@@ -44,38 +45,10 @@ bool Runner::Impl::recordEntry(const std::string &name,
   vkBeginCommandBuffer(cb, &begin);
   // Staged: the inputs' twins first (once the previous submission's
   // dispatches are done with the buffers).
-  bool copiesIn = false;
-  for (const std::string &arg : schedule.args) {
-    auto twin = inputTwins.find(arg);
-    if (twin == inputTwins.end())
-      continue;
-    if (!copiesIn) {
-      VkMemoryBarrier before{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-      before.srcAccessMask =
-          VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-      before.dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                           VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &before, 0,
-                           nullptr, 0, nullptr);
-    }
-    copiesIn = true;
-    VkBufferCopy region{0, 0, twin->second.bytes};
-    vkCmdCopyBuffer(cb, twin->second.buffer, modelBuffers.at(arg).buffer, 1,
-                    &region);
-  }
-  if (copiesIn) {
-    VkMemoryBarrier in{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    in.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    in.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0,
-                         nullptr, 0, nullptr);
-  }
-  // Each dispatch reads what the ones before it wrote.
-  VkMemoryBarrier between{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  between.dstAccessMask =
-      VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  if (copyTwins(cb, schedule.args, /*in=*/true))
+    memoryBarrier(
+        cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
   for (size_t i = 0; i < schedule.dispatches.size(); ++i) {
     const gpu::Dispatch &d = schedule.dispatches[i];
     const Pipeline &p = pipelines[d.kernel];
@@ -117,50 +90,56 @@ bool Runner::Impl::recordEntry(const std::string &name,
       writes[b].pBufferInfo = &infos[b];
     }
     vkUpdateDescriptorSets(device, writes.size(), writes.data(), 0, nullptr);
+    // Each dispatch reads what the ones before it wrote.
     if (i)
-      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &between,
-                           0, nullptr, 0, nullptr);
+      memoryBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                    VK_ACCESS_SHADER_WRITE_BIT,
+                    VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                    VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
     vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
     vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1,
                             &set, 0, nullptr);
     const Kernel &k = artifact->kernels[d.kernel];
     vkCmdDispatch(cb, k.grid[0], k.grid[1], k.grid[2]);
   }
-  // Staged: the outputs to their twins.
-  bool copiesOut = false;
-  for (const std::string &arg : schedule.args) {
-    auto twin = outputTwins.find(arg);
-    if (twin == outputTwins.end())
-      continue;
-    if (!copiesOut) {
-      VkMemoryBarrier out{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-      out.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-      out.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                           VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &out, 0,
-                           nullptr, 0, nullptr);
-    }
-    copiesOut = true;
-    VkBufferCopy region{0, 0, twin->second.bytes};
-    vkCmdCopyBuffer(cb, modelBuffers.at(arg).buffer, twin->second.buffer, 1,
-                    &region);
-  }
-  // The results become visible to the host's reads of the mappings.
-  VkMemoryBarrier toHost{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  toHost.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT |
-                         (copiesOut ? VK_ACCESS_TRANSFER_WRITE_BIT : 0);
-  toHost.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(cb,
-                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
-                           (copiesOut ? VK_PIPELINE_STAGE_TRANSFER_BIT : 0),
-                       VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &toHost, 0, nullptr, 0,
-                       nullptr);
+  // Staged: the outputs to their twins. The results become visible to the
+  // host's reads of the mappings.
+  bool copiesOut = copyTwins(cb, schedule.args, /*in=*/false);
+  memoryBarrier(cb,
+                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+                    (copiesOut ? VK_PIPELINE_STAGE_TRANSFER_BIT : 0),
+                VK_ACCESS_SHADER_WRITE_BIT |
+                    (copiesOut ? VK_ACCESS_TRANSFER_WRITE_BIT : 0),
+                VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
   if ((r = vkEndCommandBuffer(cb)) != VK_SUCCESS) {
     error = vkError("vkEndCommandBuffer", r);
     return false;
   }
   return true;
+}
+
+bool Runner::Impl::copyTwins(VkCommandBuffer cb,
+                             const std::vector<std::string> &args, bool in) {
+  std::map<std::string, Buffer> &twins = in ? inputTwins : outputTwins;
+  bool any = false;
+  for (const std::string &arg : args) {
+    auto twin = twins.find(arg);
+    if (twin == twins.end())
+      continue;
+    if (!any)
+      memoryBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                    in ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT
+                       : VK_ACCESS_SHADER_WRITE_BIT,
+                    VK_PIPELINE_STAGE_TRANSFER_BIT,
+                    in ? VK_ACCESS_TRANSFER_WRITE_BIT
+                       : VK_ACCESS_TRANSFER_READ_BIT);
+    any = true;
+    VkBuffer model = modelBuffers.at(arg).buffer;
+    VkBufferCopy region{0, 0, twin->second.bytes};
+    vkCmdCopyBuffer(cb, in ? twin->second.buffer : model,
+                    in ? model : twin->second.buffer, 1, &region);
+  }
+  return any;
 }
 
 bool Runner::prepareModel(const std::map<std::string, uint64_t> &bytes,
@@ -216,29 +195,23 @@ bool Runner::Impl::transfer(Buffer &b, void *host, size_t bytes, bool toDevice,
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vkBeginCommandBuffer(cb, &begin);
     // After the dispatches (and copies) submitted before.
-    VkMemoryBarrier before{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    before.srcAccessMask = VK_ACCESS_SHADER_READ_BIT |
-                           VK_ACCESS_SHADER_WRITE_BIT |
-                           VK_ACCESS_TRANSFER_WRITE_BIT;
-    before.dstAccessMask =
-        VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    vkCmdPipelineBarrier(
-        cb,
-        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-        VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &before, 0, nullptr, 0, nullptr);
+    memoryBarrier(cb,
+                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+                      VK_PIPELINE_STAGE_TRANSFER_BIT,
+                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                      VK_ACCESS_TRANSFER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_TRANSFER_BIT,
+                  VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
     VkBufferCopy region{toDevice ? 0 : done, toDevice ? done : 0, n};
     vkCmdCopyBuffer(cb, toDevice ? staging.buffer : b.buffer,
                     toDevice ? b.buffer : staging.buffer, 1, &region);
     // For the dispatches submitted after, or the host's read.
-    VkMemoryBarrier after{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    after.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    after.dstAccessMask =
+    memoryBarrier(
+        cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+        toDevice ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
+                 : VK_PIPELINE_STAGE_HOST_BIT,
         toDevice ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT
-                 : VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         toDevice ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
-                                  : VK_PIPELINE_STAGE_HOST_BIT,
-                         0, 1, &after, 0, nullptr, 0, nullptr);
+                 : VK_ACCESS_HOST_READ_BIT);
     vkEndCommandBuffer(cb);
     bool submitted = submit(cb, error);
     vkFreeCommandBuffers(device, commandPool, 1, &cb);
