@@ -1,8 +1,9 @@
 //===- vulkan_impl.h - the Vulkan runner's internals ------------*- C++ -*-===//
 //
-// What vulkan_kernels.cpp (the device, kernel artifacts) and vulkan_model.cpp
-// (model artifacts: their buffers and one command buffer per entry) share.
-// Not part of the driver's interface (vulkan_kernels.h).
+// What vulkan_kernels.cpp (the device, kernel artifacts), vulkan_memory.cpp
+// (buffers, their memory, staged copies) and vulkan_model.cpp (model
+// artifacts: their buffers and one command buffer per entry) share. Not
+// part of the driver's interface (vulkan_kernels.h).
 //
 //===----------------------------------------------------------------------===//
 

@@ -182,48 +182,6 @@ bool Runner::prepareModel(const std::map<std::string, uint64_t> &bytes,
   return true;
 }
 
-bool Runner::Impl::transfer(Buffer &b, void *host, size_t bytes, bool toDevice,
-                            std::string &error) {
-  for (size_t done = 0; done < bytes;) {
-    size_t n = std::min<uint64_t>(bytes - done, staging.bytes);
-    if (toDevice)
-      std::memcpy(staging.mapped, static_cast<const char *>(host) + done, n);
-    VkCommandBuffer cb;
-    if (!allocateCommandBuffer(cb, error))
-      return false;
-    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    vkBeginCommandBuffer(cb, &begin);
-    // After the dispatches (and copies) submitted before.
-    memoryBarrier(cb,
-                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
-                      VK_PIPELINE_STAGE_TRANSFER_BIT,
-                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                      VK_ACCESS_TRANSFER_WRITE_BIT,
-                  VK_PIPELINE_STAGE_TRANSFER_BIT,
-                  VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
-    VkBufferCopy region{toDevice ? 0 : done, toDevice ? done : 0, n};
-    vkCmdCopyBuffer(cb, toDevice ? staging.buffer : b.buffer,
-                    toDevice ? b.buffer : staging.buffer, 1, &region);
-    // For the dispatches submitted after, or the host's read.
-    memoryBarrier(
-        cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
-        toDevice ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
-                 : VK_PIPELINE_STAGE_HOST_BIT,
-        toDevice ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT
-                 : VK_ACCESS_HOST_READ_BIT);
-    vkEndCommandBuffer(cb);
-    bool submitted = submit(cb, error);
-    vkFreeCommandBuffers(device, commandPool, 1, &cb);
-    if (!submitted)
-      return false;
-    if (!toDevice)
-      std::memcpy(static_cast<char *>(host) + done, staging.mapped, n);
-    done += n;
-  }
-  return true;
-}
-
 bool Runner::copyToModel(const std::string &buffer, const void *data,
                          size_t bytes, std::string &error) {
   Buffer *b = gpu::findModelBuffer(impl->modelBuffers, buffer, bytes, error);
