@@ -391,16 +391,29 @@ void seqc::buildVulkanPipeline(OpPassManager &pm,
   buildKernelsToSPIRV(pm, profile);
 }
 
-void seqc::buildVulkanModelPipeline(OpPassManager &pm,
-                                    const VulkanProfile &profile) {
+void seqc::buildVulkanModelSchedulePipeline(OpPassManager &pm,
+                                            const VulkanProfile &profile,
+                                            bool subgroups) {
   pm.addPass(std::make_unique<AttachTargetEnvPass>(profile));
   // Subgroup arithmetic where the profile has it; a profile without it
-  // (or a driver whose subgroup operations are broken: remove the feature
-  // from its profile) gets the reduction in workgroup memory alone.
+  // gets the reduction in workgroup memory alone (and so do the fallback
+  // kernels the target adds for devices that turn out to lack it).
   buildGPUModelLoweringPipeline(pm, profile.maxStorageBufferRange,
-                                profile.hasFeature("subgroup_arithmetic"));
+                                subgroups &&
+                                    profile.hasFeature("subgroup_arithmetic"));
   buildGPUMappingPipeline(pm);
   pm.addPass(seq::createSeqGPUSchedulePass());
+}
+
+void seqc::buildVulkanKernelsToSPIRV(OpPassManager &pm,
+                                     const VulkanProfile &profile) {
+  buildKernelsToSPIRV(pm, profile);
+}
+
+void seqc::buildVulkanModelPipeline(OpPassManager &pm,
+                                    const VulkanProfile &profile,
+                                    bool subgroups) {
+  buildVulkanModelSchedulePipeline(pm, profile, subgroups);
   buildKernelsToSPIRV(pm, profile);
 }
 
@@ -453,5 +466,7 @@ void seqc::registerVulkanPipeline() {
       "seq-vulkan-model-pipeline",
       "Lower a model-level module to SPIR-V kernels for a Vulkan device "
       "profile and each entry to a static schedule of dispatches",
-      buildVulkanModelPipeline);
+      [](OpPassManager &pm, const VulkanProfile &profile) {
+        buildVulkanModelPipeline(pm, profile);
+      });
 }

@@ -32,9 +32,21 @@ void buildVulkanPipeline(mlir::OpPassManager &pm, const VulkanProfile &profile);
 /// Adds the Vulkan lowering of a model-level module (after the model
 /// pipeline): the GPU model lowering (GPUPipeline.h), the mapping, each
 /// entry's host part compiled to a schedule (seq-gpu-schedule), then the
-/// kernels as above.
+/// kernels as above. The products add their threads' sums by subgroup
+/// arithmetic where the profile has it and `subgroups` allows it, else in
+/// workgroup memory alone (the same launches, bindings and workgroup
+/// memory: the target lowers a copy that way for the artifact's fallback
+/// kernels).
 void buildVulkanModelPipeline(mlir::OpPassManager &pm,
-                              const VulkanProfile &profile);
+                              const VulkanProfile &profile,
+                              bool subgroups = true);
+/// Its two halves: up to the schedules (outlined gpu.modules, scheduled
+/// entries), then the kernels to SPIR-V.
+void buildVulkanModelSchedulePipeline(mlir::OpPassManager &pm,
+                                      const VulkanProfile &profile,
+                                      bool subgroups = true);
+void buildVulkanKernelsToSPIRV(mlir::OpPassManager &pm,
+                               const VulkanProfile &profile);
 
 /// Registers `seq-vulkan-pipeline{profile=FILE}` and
 /// `seq-vulkan-model-pipeline{profile=FILE}` (default: lavapipe).

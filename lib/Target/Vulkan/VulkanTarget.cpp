@@ -17,6 +17,13 @@
 // links it from an empty module): the runtime's core opens model.so for every
 // target.
 //
+// Where the profile has subgroup arithmetic, the products' kernels use it,
+// and each of them gets a fallback in the table: the same kernel lowered
+// without subgroup operations (the module the pipeline started from, kept
+// as bytecode by KeepSourcePass and lowered again in serialize()), which the
+// runtime dispatches on a device that lacks them or where
+// SEQC_VULKAN_SUBGROUPS=0 says they are broken.
+//
 //===----------------------------------------------------------------------===//
 
 #include "seqc/Target/VulkanTarget.h"
@@ -25,6 +32,7 @@
 #include "seqc/Target/GPUKernels.h"
 #include "seqc/Target/Target.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
@@ -32,12 +40,18 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/SPIRV/Serialization.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
+
+#include <map>
+#include <memory>
+#include <set>
 
 using namespace llvm;
 
@@ -68,6 +82,25 @@ struct SPIRVKernel {
   SmallVector<std::string> features;
 };
 
+/// The device features a SPIR-V module's capabilities need, sorted.
+SmallVector<std::string> spirvFeatures(mlir::spirv::ModuleOp spvModule) {
+  SmallVector<std::string> features;
+  if (auto vce = spvModule.getVceTriple())
+    for (mlir::spirv::Capability cap : vce->getCapabilities()) {
+      StringRef feature = seqc::vulkanFeatureForCapability(
+          mlir::spirv::stringifyCapability(cap));
+      if (!feature.empty() && !is_contained(features, feature))
+        features.push_back(feature.str());
+    }
+  llvm::sort(features);
+  return features;
+}
+
+bool needsSubgroups(ArrayRef<std::string> features) {
+  return llvm::any_of(features,
+                      [](StringRef f) { return f.starts_with("subgroup_"); });
+}
+
 Expected<SPIRVKernel> describeSPIRV(mlir::spirv::ModuleOp spvModule,
                                     const Twine &what) {
   SPIRVKernel k;
@@ -78,14 +111,7 @@ Expected<SPIRVKernel> describeSPIRV(mlir::spirv::ModuleOp spvModule,
       continue;
     k.shared += workgroupBytes(ptr.getPointeeType());
   }
-  if (auto vce = spvModule.getVceTriple())
-    for (mlir::spirv::Capability cap : vce->getCapabilities()) {
-      StringRef feature = seqc::vulkanFeatureForCapability(
-          mlir::spirv::stringifyCapability(cap));
-      if (!feature.empty() && !is_contained(k.features, feature))
-        k.features.push_back(feature.str());
-    }
-  llvm::sort(k.features);
+  k.features = spirvFeatures(spvModule);
   if (failed(mlir::spirv::serialize(spvModule, k.words)))
     return createStringError(what + ": SPIR-V serialization failed (see the "
                                     "diagnostics above)");
@@ -102,6 +128,63 @@ std::string kernelEntry(StringRef entry, size_t offset, const SPIRVKernel &k,
                  k.features.empty() ? std::string("none")
                                     : join(k.features, ","),
                  join(bindings, ","))
+      .str();
+}
+
+/// Keeps the module as the target's pipeline receives it, as bytecode, for
+/// the fallback kernels' second lowering (bytecode, not a clone: the
+/// target outlives the context).
+struct KeepSourcePass
+    : public mlir::PassWrapper<KeepSourcePass,
+                               mlir::OperationPass<mlir::ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(KeepSourcePass)
+  explicit KeepSourcePass(std::shared_ptr<std::string> into)
+      : into(std::move(into)) {}
+  StringRef getArgument() const override { return "seq-vulkan-keep-source"; }
+  void runOnOperation() override {
+    into->clear();
+    raw_string_ostream os(*into);
+    if (failed(mlir::writeBytecodeToFile(getOperation(), os))) {
+      getOperation().emitError("could not keep the module for the fallback "
+                               "kernels' lowering");
+      signalPassFailure();
+    }
+  }
+  std::shared_ptr<std::string> into;
+};
+
+/// The kernel table fields of `fallback`, the workgroup-memory twin of
+/// `main` (dispatched with the same grid, workgroup size and bindings).
+Expected<std::string> fallbackFields(const seqc::ScheduledDispatch &main,
+                                     const seqc::ScheduledDispatch &fallback,
+                                     mlir::ModuleOp fallbackModule,
+                                     const SPIRVKernel &mainSpv,
+                                     std::string &blob) {
+  std::string what = "kernel " + main.gpuModule + "'s fallback";
+  if (main.grid != fallback.grid || main.block != fallback.block ||
+      main.bindings != fallback.bindings)
+    return createStringError(what + " (" + fallback.gpuModule +
+                             ") is launched differently");
+  auto spvModule = fallbackModule.lookupSymbol<mlir::spirv::ModuleOp>(
+      "__spv__" + fallback.gpuModule);
+  if (!spvModule)
+    return createStringError("no SPIR-V module for " + what);
+  auto spv = describeSPIRV(spvModule, what);
+  if (!spv)
+    return spv.takeError();
+  if (spv->shared != mainSpv.shared)
+    return createStringError(
+        formatv("{0} has {1} bytes of workgroup memory, the kernel {2}", what,
+                spv->shared, mainSpv.shared));
+  if (needsSubgroups(spv->features))
+    return createStringError(what + " still needs subgroup operations");
+  size_t offset = blob.size();
+  blob.append(reinterpret_cast<const char *>(spv->words.data()),
+              spv->words.size() * sizeof(uint32_t));
+  return formatv(" fallback_spirv={0}+{1} fallback_features={2}", offset,
+                 spv->words.size() * sizeof(uint32_t),
+                 spv->features.empty() ? std::string("none")
+                                       : join(spv->features, ","))
       .str();
 }
 
@@ -136,6 +219,8 @@ public:
   int64_t prefillTokens() const override { return prefill; }
 
   void buildPipeline(mlir::OpPassManager &pm) const override {
+    if (hasFallbacks())
+      pm.addPass(std::make_unique<KeepSourcePass>(source));
     seqc::buildVulkanModelPipeline(pm, profile);
   }
   StringRef getLoweringDescription() const override {
@@ -166,7 +251,23 @@ private:
               Twine(major) + "." + Twine(minor));
   }
 
+  /// Whether the products' kernels use subgroup operations, and so get
+  /// fallbacks.
+  bool hasFallbacks() const {
+    return profile.hasFeature("subgroup_arithmetic");
+  }
+  /// The fallback kernels: the module the pipeline started from, lowered
+  /// without subgroup operations, and its schedules; only the kernels of
+  /// the dispatches `needed` (entry -> dispatch indices) are converted to
+  /// SPIR-V (the others are identical to the main lowering's).
+  Error lowerFallbacks(mlir::MLIRContext *ctx,
+                       const std::map<std::string, std::set<size_t>> &needed,
+                       mlir::OwningOpRef<mlir::ModuleOp> &module,
+                       std::vector<seqc::EntrySchedule> &schedules) const;
+
   seqc::VulkanProfile profile;
+  /// The module KeepSourcePass kept (bytecode).
+  std::shared_ptr<std::string> source = std::make_shared<std::string>();
   /// Tokens of one seqc_prefill schedule (0: none).
   int64_t prefill;
   /// Links model.so (the manifest only).
@@ -174,6 +275,63 @@ private:
 };
 
 } // namespace
+
+Error VulkanTarget::lowerFallbacks(
+    mlir::MLIRContext *ctx,
+    const std::map<std::string, std::set<size_t>> &needed,
+    mlir::OwningOpRef<mlir::ModuleOp> &module,
+    std::vector<seqc::EntrySchedule> &schedules) const {
+  if (source->empty())
+    return createStringError("the module for the fallback kernels was not "
+                             "kept (KeepSourcePass did not run)");
+  module = mlir::parseSourceString<mlir::ModuleOp>(
+      *source, mlir::ParserConfig(ctx), "fallback kernels' source");
+  source->clear();
+  if (!module)
+    return createStringError("could not read back the module for the "
+                             "fallback kernels");
+  auto failedTo = [](StringRef what) {
+    return createStringError("lowering the fallback kernels failed " + what +
+                             " (see the diagnostics above)");
+  };
+  mlir::PassManager schedule(ctx);
+  seqc::buildVulkanModelSchedulePipeline(schedule, profile,
+                                         /*subgroups=*/false);
+  if (failed(schedule.run(*module)))
+    return failedTo("before the schedules");
+  auto collected = seqc::collectSchedules(
+      *module, "Vulkan", profile.maxStorageBufferRange,
+      "one storage binding of the profile '" + profile.name + "'");
+  if (!collected)
+    return collected.takeError();
+  schedules = std::move(*collected);
+  // Only the needed kernels on to SPIR-V: the schedules are read, so the
+  // entries go, and every other gpu.module.
+  std::set<std::string> keep;
+  for (const seqc::EntrySchedule &entry : schedules) {
+    auto it = needed.find(entry.name);
+    if (it == needed.end())
+      continue;
+    for (size_t i : it->second)
+      if (i < entry.dispatches.size())
+        keep.insert(entry.dispatches[i].gpuModule);
+  }
+  for (auto func :
+       llvm::make_early_inc_range(module->getOps<mlir::func::FuncOp>()))
+    func.erase();
+  for (auto gpuModule :
+       llvm::make_early_inc_range(module->getOps<mlir::gpu::GPUModuleOp>()))
+    if (!keep.count(gpuModule.getName().str()))
+      gpuModule.erase();
+  for (seqc::EntrySchedule &entry : schedules)
+    for (seqc::ScheduledDispatch &d : entry.dispatches)
+      d.kernel = nullptr; // erased, or converted below
+  mlir::PassManager spirv(ctx);
+  seqc::buildVulkanKernelsToSPIRV(spirv, profile);
+  if (failed(spirv.run(*module)))
+    return failedTo("in the conversion to SPIR-V");
+  return Error::success();
+}
 
 Error VulkanTarget::serialize(mlir::ModuleOp module,
                               const seqc::Manifest &manifest,
@@ -184,7 +342,38 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
       "one storage binding of the profile '" + profile.name + "'");
   if (!schedules)
     return schedules.takeError();
+  // Each dispatch's twin in the fallback lowering, by position.
+  mlir::OwningOpRef<mlir::ModuleOp> fallbackModule;
+  std::vector<seqc::EntrySchedule> fallbackSchedules;
+  std::map<std::string, const seqc::ScheduledDispatch *> twin;
+  // The dispatches whose kernels need subgroup operations.
+  std::map<std::string, std::set<size_t>> needed;
+  for (const seqc::EntrySchedule &entry : *schedules)
+    for (auto [i, d] : llvm::enumerate(entry.dispatches))
+      if (auto spv = module.lookupSymbol<mlir::spirv::ModuleOp>("__spv__" +
+                                                                d.gpuModule))
+        if (needsSubgroups(spirvFeatures(spv)))
+          needed[entry.name].insert(i);
+  if (hasFallbacks() && !needed.empty()) {
+    progress("lowering the products again without subgroup operations (the "
+             "fallback kernels)");
+    if (Error e = lowerFallbacks(module.getContext(), needed, fallbackModule,
+                                 fallbackSchedules))
+      return e;
+    for (const seqc::EntrySchedule &entry : *schedules) {
+      auto other = llvm::find_if(fallbackSchedules,
+                                 [&](auto &s) { return s.name == entry.name; });
+      if (other == fallbackSchedules.end() ||
+          other->dispatches.size() != entry.dispatches.size())
+        return createStringError("the fallback kernels' lowering scheduled "
+                                 "entry " +
+                                 entry.name + " differently");
+      for (size_t i : needed[entry.name])
+        twin.try_emplace(entry.dispatches[i].gpuModule, &other->dispatches[i]);
+    }
+  }
   std::string blob;
+  size_t fallbacks = 0;
   auto kernels = seqc::tableModelKernels(
       *schedules,
       [&](seqc::ScheduledDispatch &d, StringRef) -> Expected<std::string> {
@@ -206,8 +395,16 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
         size_t offset = blob.size();
         blob.append(reinterpret_cast<const char *>(spv->words.data()),
                     spv->words.size() * sizeof(uint32_t));
-        return kernelEntry(d.kernel.getName(), offset, *spv, d.grid, d.block,
-                           d.bindings);
+        std::string fields = kernelEntry(d.kernel.getName(), offset, *spv,
+                                         d.grid, d.block, d.bindings);
+        if (!needsSubgroups(spv->features) || !hasFallbacks())
+          return fields;
+        auto fallback = fallbackFields(d, *twin.at(d.gpuModule),
+                                       *fallbackModule, *spv, blob);
+        if (!fallback)
+          return fallback.takeError();
+        ++fallbacks;
+        return fields + *fallback;
       });
   if (!kernels)
     return kernels.takeError();
@@ -216,10 +413,16 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
   addProfile(table);
   kernels->addTo(table);
 
-  progress(formatv("writing {0} ({1} kernels for {2} dispatches, {3} bytes "
-                   "of SPIR-V)",
+  progress(formatv("writing {0} ({1} kernels for {2} dispatches{3}, {4} "
+                   "bytes of SPIR-V)",
                    seqc::artifact::kKernelsFile, kernels->names.size(),
-                   kernels->dispatches, blob.size())
+                   kernels->dispatches,
+                   fallbacks ? formatv(", {0} with a fallback without "
+                                       "subgroup operations",
+                                       fallbacks)
+                                   .str()
+                             : std::string(),
+                   blob.size())
                .str());
   if (Error e = artifact.create())
     return e;

@@ -149,6 +149,11 @@ constexpr const char *kDefaultTarget = "cpu";
 ///   workgroup=X,Y,Z      invocations per workgroup
 ///   shared=B             bytes of workgroup memory
 ///   features=F,...       vulkan_features.def names it needs, or "none"
+///   fallback_spirv=O+N   optional, with fallback_features: the same kernel
+///   fallback_features=F,... without subgroup operations (launched with the
+///                        same grid, workgroup, shared and bindings), which
+///                        the runtime dispatches where the device lacks a
+///                        feature of `features` (or SEQC_VULKAN_SUBGROUPS=0)
 ///   bindings=T:N:A:F,... set 0, binding i: element type (f32, f16, i8, i32,
 ///                        ...), element count, access (r, w or rw), and the
 ///                        kernel function's argument it is

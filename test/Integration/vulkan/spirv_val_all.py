@@ -1,4 +1,5 @@
-"""Runs spirv-val on every kernel of a Vulkan artifact's kernels.bin.
+"""Runs spirv-val on every kernel of a Vulkan artifact's kernels.bin (and on
+each kernel's fallback, where it has one).
 
   spirv_val_all.py ARTIFACT_DIR ENV...
 
@@ -22,9 +23,14 @@ def main():
     if magic != "SEQCSPV1":
         print(f"{sys.argv[1]}: not a Vulkan artifact")
         return 1
-    kernels = {name: kernels_file.code_range(
-                   code, kernels_file.kernel_fields(manifest, name), "spirv")
-               for name in manifest.get("kernels", "").split()}
+    kernels = {}
+    for name in manifest.get("kernels", "").split():
+        fields = kernels_file.kernel_fields(manifest, name)
+        kernels[name] = kernels_file.code_range(code, fields, "spirv")
+        # Its twin without subgroup operations, where it has one.
+        if "fallback_spirv" in fields:
+            kernels[name + ".fallback"] = kernels_file.code_range(
+                code, fields, "fallback_spirv")
     if not kernels:
         print(f"{sys.argv[1]}: no kernels")
         return 1

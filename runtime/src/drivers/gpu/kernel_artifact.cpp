@@ -120,16 +120,49 @@ bool parseKernel(const std::string &name, const std::string &value,
     if (!fields.count(f))
       return fail("no '" + f + "' field");
   k.entry = fields["entry"];
-  for (const std::string &f : format.codeFields) {
-    CodeRange r;
-    std::vector<std::string> range = splitExact(fields[f], '+');
-    if (range.size() != 2 || !parseUnsigned(range[0], r.offset) ||
-        !parseUnsigned(range[1], r.bytes) || r.bytes == 0 ||
+  auto range = [&](const std::string &f, CodeRange &r) {
+    std::vector<std::string> parts = splitExact(fields[f], '+');
+    if (parts.size() != 2 || !parseUnsigned(parts[0], r.offset) ||
+        !parseUnsigned(parts[1], r.bytes) || r.bytes == 0 ||
         r.bytes % format.codeAlign || r.offset % format.codeAlign ||
         r.offset > codeSize || r.bytes > codeSize - r.offset)
       return fail(f + "=" + fields[f] + " is not a range of the " +
                   std::to_string(codeSize) + " bytes of " + format.codeName);
-    k.code[f] = r;
+    return true;
+  };
+  auto featureList = [&](const std::string &f, std::vector<std::string> &out) {
+    if (fields[f] == "none")
+      return true;
+    out = splitExact(fields[f], ',');
+    for (const std::string &name : out)
+      if (name.empty())
+        return fail(f + "=" + fields[f] + " has an empty feature");
+    return true;
+  };
+  for (const std::string &f : format.codeFields)
+    if (!range(f, k.code[f]))
+      return false;
+  // A fallback has every code field and (Vulkan) its features, or none.
+  std::vector<std::string> fallback;
+  for (const std::string &f : format.codeFields)
+    fallback.push_back("fallback_" + f);
+  if (format.hasFeatures)
+    fallback.push_back("fallback_features");
+  size_t given = std::count_if(fallback.begin(), fallback.end(),
+                               [&](auto &f) { return fields.count(f) != 0; });
+  if (given && given != fallback.size()) {
+    std::string names;
+    for (const std::string &f : fallback)
+      names += (names.empty() ? "" : ", ") + f;
+    return fail("a fallback needs all of the fields " + names);
+  }
+  if (given) {
+    for (const std::string &f : format.codeFields)
+      if (!range("fallback_" + f, k.fallbackCode[f]))
+        return false;
+    if (format.hasFeatures &&
+        !featureList("fallback_features", k.fallbackFeatures))
+      return false;
   }
   if (!parseDims(fields["grid"], k.grid))
     return fail("grid=" + fields["grid"] + " is not three positive integers");
@@ -138,12 +171,8 @@ bool parseKernel(const std::string &name, const std::string &value,
                 " is not three positive integers");
   if (!parseUnsigned(fields["shared"], k.shared))
     return fail("shared=" + fields["shared"] + " is not an integer");
-  if (format.hasFeatures && fields["features"] != "none") {
-    k.features = splitExact(fields["features"], ',');
-    for (const std::string &f : k.features)
-      if (f.empty())
-        return fail("features=" + fields["features"] + " has an empty feature");
-  }
+  if (format.hasFeatures && !featureList("features", k.features))
+    return false;
   for (const std::string &b : splitExact(fields["bindings"], ',')) {
     std::vector<std::string> parts = splitExact(b, ':');
     Binding binding;
@@ -344,6 +373,13 @@ bool KernelArtifact::parse(const std::string &data, const std::string &dir,
       return false;
     }
     std::string bad = format.checkCode(out, k);
+    if (bad.empty() && !k.fallbackCode.empty()) {
+      Kernel fallback = k;
+      fallback.code = k.fallbackCode;
+      bad = format.checkCode(out, fallback);
+      if (!bad.empty())
+        bad = "its fallback: " + bad;
+    }
     if (!bad.empty()) {
       error = path + ": kernel " + name + ": " + bad;
       return false;

@@ -46,6 +46,11 @@ struct Kernel {
   uint64_t shared = 0;
   /// Vulkan: the device features it needs (none for CUDA).
   std::vector<std::string> features;
+  /// Vulkan: the same kernel without subgroup operations (fallback_spirv,
+  /// fallback_features), launched alike, for a device that lacks a feature
+  /// of `features`; empty when the artifact has none.
+  std::map<std::string, CodeRange> fallbackCode;
+  std::vector<std::string> fallbackFeatures;
   std::vector<Binding> bindings;
 };
 

@@ -13,6 +13,10 @@
 // buffers as on a discrete GPU even where the host could map them, and
 // SEQC_VULKAN_STAGING_BYTES=N sizes the staging buffer (the tests make it
 // small, so that the weights pass through it in many pieces).
+// SEQC_VULKAN_SUBGROUPS=0 treats the device's subgroup operations as
+// missing (a driver whose subgroup operations are broken): the products run
+// as the artifact's fallback kernels, which add their sums in workgroup
+// memory alone, as they do on a device without subgroup arithmetic.
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,6 +58,13 @@ public:
                      "of bytes, got '%s'",
                      n);
       options.stagingBytes = v;
+    }
+    if (const char *sg = std::getenv("SEQC_VULKAN_SUBGROUPS")) {
+      if (std::strcmp(sg, "0") != 0 && std::strcmp(sg, "1") != 0)
+        return error("SEQC_VULKAN_SUBGROUPS must be 0 (do not use the "
+                     "device's subgroup operations) or 1, got '%s'",
+                     sg);
+      options.subgroups = std::strcmp(sg, "1") == 0;
     }
     auto runner = vk::Runner::create(*artifact, options, message);
     if (!runner || !runner->prepareModel(sizes, message))

@@ -78,6 +78,9 @@ struct Runner::Impl {
   VkPhysicalDeviceMemoryProperties memory{};
   std::string name;
   std::vector<Pipeline> pipelines;
+  /// Per kernel: whether it runs as its fallback (checkDevice decides).
+  std::vector<bool> fallback;
+  bool subgroups = true;
   std::vector<std::string> messages;
   /// Model artifacts: the buffers the schedules name and one recorded
   /// command buffer per entry.

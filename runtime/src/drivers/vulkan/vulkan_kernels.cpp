@@ -285,28 +285,43 @@ bool Runner::Impl::checkDevice(std::string &error, Features &enable) {
                 std::to_string(limits.maxStorageBufferRange);
         return false;
       }
-    for (const std::string &f : k.features) {
-      if (!knownFeature(f)) {
-        error = kp + "the feature '" + f +
-                "', which this runtime does not know (a newer seqc?)";
-        return false;
-      }
-      if (VkSubgroupFeatureFlagBits bit = subgroupBit(f)) {
-        if (!(subgroup.supportedOperations & bit) ||
-            !(subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT)) {
-          error = kp + "the subgroup operations '" + f.substr(9) +
-                  "' in compute shaders, which the device lacks";
-          return false;
+    // What the device lacks of `features` ("" if nothing); enables them
+    // when `use`.
+    auto lacking = [&](const std::vector<std::string> &features,
+                       bool use) -> std::string {
+      for (const std::string &f : features) {
+        if (!knownFeature(f))
+          return "the feature '" + f +
+                 "', which this runtime does not know (a newer seqc?)";
+        if (VkSubgroupFeatureFlagBits bit = subgroupBit(f)) {
+          if (!subgroups)
+            return "the subgroup operations '" + f.substr(9) +
+                   "', which SEQC_VULKAN_SUBGROUPS=0 turns off";
+          if (!(subgroup.supportedOperations & bit) ||
+              !(subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT))
+            return "the subgroup operations '" + f.substr(9) +
+                   "' in compute shaders, which the device lacks";
+          continue;
         }
-        continue;
+        VkBool32 *field = have.field(f);
+        if (!field || !*field)
+          return "the feature " + f + ", which the device lacks";
       }
-      VkBool32 *field = have.field(f);
-      if (!field || !*field) {
-        error = kp + "the feature " + f + ", which the device lacks";
-        return false;
-      }
-      *enable.field(f) = VK_TRUE;
+      if (use)
+        for (const std::string &f : features)
+          if (VkBool32 *field = enable.field(f))
+            *field = VK_TRUE;
+      return "";
+    };
+    std::string why = lacking(k.features, false);
+    bool useFallback = !why.empty() && !k.fallbackCode.empty() &&
+                       lacking(k.fallbackFeatures, false).empty();
+    if (!why.empty() && !useFallback) {
+      error = kp + why;
+      return false;
     }
+    lacking(useFallback ? k.fallbackFeatures : k.features, true);
+    fallback.push_back(useFallback);
   }
   return true;
 }
@@ -388,7 +403,9 @@ bool Runner::Impl::createPipeline(const Kernel &k, Pipeline &p,
                                   std::string &error) {
   p.kernel = &k;
   VkShaderModuleCreateInfo smInfo{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  const gpu::CodeRange &spirv = k.code.at("spirv");
+  size_t index = &k - artifact->kernels.data();
+  const gpu::CodeRange &spirv =
+      (fallback.at(index) ? k.fallbackCode : k.code).at("spirv");
   smInfo.codeSize = spirv.bytes;
   smInfo.pCode =
       reinterpret_cast<const uint32_t *>(artifact->code.data() + spirv.offset);
@@ -504,6 +521,7 @@ std::unique_ptr<Runner> Runner::create(const KernelArtifact &artifact,
   auto impl = std::make_unique<Impl>();
   impl->artifact = &artifact;
   impl->staged = options.staging;
+  impl->subgroups = options.subgroups;
   impl->stagingBytes = options.stagingBytes ? options.stagingBytes : 16 << 20;
   Features enable;
   if (!impl->createInstance(options, error) ||

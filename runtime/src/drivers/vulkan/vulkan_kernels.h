@@ -57,6 +57,10 @@ struct Options {
   /// Bytes of the staging buffer that weights and state pass through, a
   /// piece at a time (0: 16 MiB).
   uint64_t stagingBytes = 0;
+  /// Use the device's subgroup operations. False treats them as missing (a
+  /// driver whose subgroup operations are broken): kernels that need them
+  /// run as their fallbacks, and an artifact without fallbacks is refused.
+  bool subgroups = true;
 };
 
 /// A device with an artifact's kernels ready to dispatch.

@@ -6,6 +6,7 @@ hostile or corrupted file would be, with the header kept consistent.
     kernels_file.py DIR spirv-magic KERNEL             break its SPIR-V magic
     kernels_file.py DIR magic                          break the file magic
     kernels_file.py DIR set KEY VALUE                  edit a manifest line
+    kernels_file.py DIR drop-fallbacks                 remove every fallback
 """
 
 import sys
@@ -39,6 +40,10 @@ def main(argv):
         key, value = argv[2], argv[3]
         lines = [f"{key} {value}" if l.split(" ", 1)[0] == key else l
                  for l in lines]
+    elif op == "drop-fallbacks":
+        lines = [" ".join(f for f in l.split(" ")
+                          if not f.startswith("fallback_"))
+                 if l.startswith("kernel.") else l for l in lines]
     elif op in ("set-field", "spirv-magic"):
         key = "kernel." + argv[2]
         for i, l in enumerate(lines):
