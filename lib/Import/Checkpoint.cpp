@@ -151,9 +151,10 @@ std::string Tensor::describe() const {
 //===----------------------------------------------------------------------===//
 
 static const GgmlBlockType kGgmlTypes[] = {
-    {2, "q4_0", 32, 18},    {3, "q4_1", 32, 20},   {6, "q5_0", 32, 22},
-    {7, "q5_1", 32, 24},    {8, "q8_0", 32, 34},   {12, "q4_K", 256, 144},
-    {13, "q5_K", 256, 176}, {14, "q6_K", 256, 210}};
+    {2, "q4_0", 32, 18},    {3, "q4_1", 32, 20},    {6, "q5_0", 32, 22},
+    {7, "q5_1", 32, 24},    {8, "q8_0", 32, 34},    {10, "q2_K", 256, 84},
+    {11, "q3_K", 256, 110}, {12, "q4_K", 256, 144}, {13, "q5_K", 256, 176},
+    {14, "q6_K", 256, 210}};
 
 const GgmlBlockType *seqc::ggmlBlockType(uint32_t id) {
   for (const GgmlBlockType &t : kGgmlTypes)
@@ -185,6 +186,49 @@ static void scaleMinK4(int j, const uint8_t *q, int &sc, int &m) {
     sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
     m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
   }
+}
+
+/// The 2-bit codes of a q2_K or q3_K block (`qs`, 64 bytes) in value order:
+/// value 128 n + 32 j + l (l < 32) at bits 2j of byte 32 n + l
+/// (dequantize_row_q2_K, _q3_K).
+static void codes2(const uint8_t *qs, int8_t *q) {
+  for (int n = 0; n < 2; ++n)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 32; ++l)
+        q[128 * n + 32 * j + l] = (qs[32 * n + l] >> (2 * j)) & 3;
+}
+
+void seqc::readQ2KBlock(const uint8_t *p, int8_t *q, int8_t *sc, uint8_t *mins,
+                        float &d, float &dmin) {
+  for (int i = 0; i < 16; ++i) {
+    sc[i] = p[i] & 0xF;
+    mins[i] = p[i] >> 4;
+  }
+  codes2(p + 16, q);
+  d = f16At(p + 80);
+  dmin = f16At(p + 82);
+}
+
+void seqc::readQ3KBlock(const uint8_t *p, int8_t *q, int8_t *sc, float &d) {
+  const uint8_t *hm = p, *s = p + 96;
+  // The 6-bit scales: low nibbles in bytes 0..7 (scale k and 8 + k in byte
+  // k, 4 + k and 12 + k in byte 4 + k), high pairs in bytes 8..11.
+  for (int k = 0; k < 4; ++k) {
+    sc[k] = (s[k] & 0xF) | ((s[8 + k] >> 0) & 3) << 4;
+    sc[4 + k] = (s[4 + k] & 0xF) | ((s[8 + k] >> 2) & 3) << 4;
+    sc[8 + k] = (s[k] >> 4) | ((s[8 + k] >> 4) & 3) << 4;
+    sc[12 + k] = (s[4 + k] >> 4) | ((s[8 + k] >> 6) & 3) << 4;
+  }
+  for (int i = 0; i < 16; ++i)
+    sc[i] -= 32;
+  codes2(p + 32, q);
+  // 4 is subtracted where the high bit (bit 4 n + j of byte l) is clear.
+  for (int n = 0; n < 2; ++n)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 32; ++l)
+        if (!(hm[l] >> (4 * n + j) & 1))
+          q[128 * n + 32 * j + l] -= 4;
+  d = f16At(p + 108);
 }
 
 /// Decodes one block of type `t` at `p` into `y` (t.values floats).
@@ -248,6 +292,22 @@ static void decodeBlock(const GgmlBlockType &t, const uint8_t *p, float *y) {
       u1 <<= 2;
       u2 <<= 2;
     }
+    return;
+  }
+  case 10:   // q2_K: 16 bytes of 4-bit scales and mins, 64 bytes of 2-bit
+             // codes, d, dmin.
+  case 11: { // q3_K: 32 bytes of high bits, 64 bytes of 2-bit codes, 12
+             // bytes of 6-bit scales, d.
+    int8_t sc[16], q[256];
+    float d, dmin = 0;
+    uint8_t mins[16] = {};
+    if (t.id == 10) {
+      readQ2KBlock(p, q, sc, mins, d, dmin);
+    } else {
+      readQ3KBlock(p, q, sc, d);
+    }
+    for (int v = 0; v < 256; ++v)
+      y[v] = d * sc[v / 16] * q[v] - dmin * mins[v / 16];
     return;
   }
   case 14: { // q6_K: 128 bytes low nibbles, 64 bytes 2-bit highs, 16 int8

@@ -140,10 +140,12 @@ inline DType matrixDType(WeightFormat format) {
 /// The storage of the matrix read from `tensor` under `--weights=format`:
 /// matrixDType(format), or for Gguf the format of the tensor's GGML type:
 /// the one that keeps its values (Q4_0: q4, Q5_0: q5, Q8_0: q8, Q4_K: q4k,
-/// Q5_K: q5k, Q6_K: q6k, F16 and BF16: fp16, F32: fp32) or, for the types
-/// seqc has no format of (Q4_1, Q5_1), q8, quantized again: its step is an
-/// eighth of theirs or less, so it adds a small fraction of their own error (a
-/// format of 5 or 6 bits on another grid would about double it).
+/// Q5_K: q5k, Q6_K: q6k, Q3_K: q6k, whose blocks hold its values exactly,
+/// F16 and BF16: fp16, F32: fp32) or, for the types seqc has no format of,
+/// one quantized again: Q4_1 and Q5_1 as q8, whose step is an eighth of
+/// theirs or less, so it adds a small fraction of their own error (a format
+/// of 5 or 6 bits on another grid would about double it); Q2_K as q6k, whose
+/// sub-blocks are Q2_K's and whose step is a tenth of Q2_K's or less.
 inline DType matrixDType(WeightFormat format, const Tensor *tensor) {
   if (format != WeightFormat::Gguf)
     return matrixDType(format);
@@ -160,6 +162,8 @@ inline DType matrixDType(WeightFormat format, const Tensor *tensor) {
     return DType::Q4K;
   case 13: // Q5_K
     return DType::Q5K;
+  case 10: // Q2_K
+  case 11: // Q3_K
   case 14: // Q6_K
     return DType::Q6K;
   default: // Q8_0; Q4_1, Q5_1

@@ -135,6 +135,8 @@ constexpr uint32_t kGgmlQ4K = 12;
 constexpr int64_t kQ4KBlockBytes = 144;
 /// Q5_K's: as Q4_K's, with 32 bytes of fifth bits before the nibbles.
 constexpr uint32_t kGgmlQ5K = 13;
+constexpr uint32_t kGgmlQ3K = 11;
+constexpr int64_t kQ3KBlockBytes = 110;
 constexpr int64_t kQ5KBlockBytes = 176;
 
 /// GGML's nearest_int: round half to even (|v| < 2^22).
@@ -441,6 +443,12 @@ struct SuperBlockCodec {
   const char *suffixes[2][2]; // {tables, factors}
   /// The largest magnitude the f16 factors can hold, for the error.
   const char *limit;
+  /// Another GGML type whose blocks `readAlso` turns into this format's
+  /// exactly (q6k: Q3_K), or none.
+  uint32_t alsoId = 0;
+  int64_t alsoBlockBytes = 0;
+  void (*readAlso)(const uint8_t *block, uint8_t *codes, uint8_t *table[2],
+                   float *factor[2], int bits) = nullptr;
 };
 
 /// q4k and q5k: Q4_K's and Q5_K's scales and minima (codes of 4 or 5 bits).
@@ -453,22 +461,36 @@ void encodeMinimaBlock(const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
   encodeQ4KSuperBlock(x, n, codes, t[0], t[1], *f[0], *f[1], (1 << bits) - 1);
 }
 
+/// A Q3_K block as Q6_K's codes (q + 32), scales and factor: the same values.
+void readQ3KAsQ6K(const uint8_t *block, uint8_t *codes, uint8_t *t[2],
+                  float *f[2], int) {
+  int8_t q[mlir::seq::kQ4KSuperBlock];
+  readQ3KBlock(block, q, (int8_t *)t[0], *f[0]);
+  for (int64_t v = 0; v < mlir::seq::kQ4KSuperBlock; ++v)
+    codes[v] = (uint8_t)(q[v] + 32);
+}
+
 SuperBlockCodec codecOf(DType dtype) {
-  if (dtype == DType::Q6K)
-    return {kGgmlQ6K,
-            kQ6KBlockBytes,
-            mlir::seq::kQ6KSubBlock,
-            6,
-            1,
-            1,
-            [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2],
-               int) { readQ6KBlock(block, codes, (int8_t *)t[0], *f[0]); },
-            [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
-               float *f[2], int) {
-              encodeQ6KSuperBlock(x, n, codes, (int8_t *)t[0], *f[0]);
-            },
-            {{".scale", nullptr}, {".d", nullptr}},
-            "32 x 128 x 65504"};
+  if (dtype == DType::Q6K) {
+    SuperBlockCodec codec = {
+        kGgmlQ6K,
+        kQ6KBlockBytes,
+        mlir::seq::kQ6KSubBlock,
+        6,
+        1,
+        1,
+        [](const uint8_t *block, uint8_t *codes, uint8_t *t[2], float *f[2],
+           int) { readQ6KBlock(block, codes, (int8_t *)t[0], *f[0]); },
+        [](const float *x, int64_t n, uint8_t *codes, uint8_t *t[2],
+           float *f[2],
+           int) { encodeQ6KSuperBlock(x, n, codes, (int8_t *)t[0], *f[0]); },
+        {{".scale", nullptr}, {".d", nullptr}},
+        "32 x 128 x 65504"};
+    codec.alsoId = kGgmlQ3K;
+    codec.alsoBlockBytes = kQ3KBlockBytes;
+    codec.readAlso = readQ3KAsQ6K;
+    return codec;
+  }
   bool q5 = dtype == DType::Q5K;
   return {q5 ? kGgmlQ5K : kGgmlQ4K,
           q5 ? kQ5KBlockBytes : kQ4KBlockBytes,
@@ -493,16 +515,20 @@ void BlobWriter::addSuperBlocks(std::string name,
   int64_t cols = shape.back(), rows = cols ? values.size() / cols : 0;
   assert(cols % G == 0 && "super-block rows are whole groups (checkQ4Widths)");
   int64_t subs = cols / codec.sub, supers = llvm::divideCeil(cols, S);
-  // The file's own blocks: a tensor of the format's GGML type and of these
+  // The file's own blocks: a tensor of the format's GGML type (or, for
+  // q6k, of Q3_K, whose values Q6_K holds exactly) and of these
   // rows (blocks run along the last axis), unscaled or scaled by a power of
   // two (Checkpoint::scale: the factors take it, exactly unless they
   // overflow, which the check below reports).
   int exponent = 0;
   bool exact = source && std::frexp(source->scale, &exponent) == 0.5f;
+  uint32_t id = source && source->blocks ? source->blocks->id : 0;
+  bool also = codec.readAlso && id == codec.alsoId;
+  int64_t blockBytes = also ? codec.alsoBlockBytes : codec.blockBytes;
   bool blocks =
-      exact && source->blocks && source->blocks->id == codec.ggmlId &&
-      source->shape.back() == cols && source->numElements() == rows * cols &&
-      source->bytes.size() == (uint64_t)rows * (cols / S) * codec.blockBytes;
+      exact && (id == codec.ggmlId || also) && source->shape.back() == cols &&
+      source->numElements() == rows * cols &&
+      source->bytes.size() == (uint64_t)rows * (cols / S) * blockBytes;
   std::vector<uint8_t> tables[2];
   std::vector<float> factors[2];
   for (int i = 0; i < codec.tables; ++i)
@@ -534,8 +560,8 @@ void BlobWriter::addSuperBlocks(std::string name,
         for (int i = 0; i < codec.factors; ++i)
           f[i] = &factors[i][at];
         if (blocks) {
-          codec.read(source->bytes.data() + at * codec.blockBytes, codes, t, f,
-                     codec.bits);
+          (also ? codec.readAlso : codec.read)(
+              source->bytes.data() + at * blockBytes, codes, t, f, codec.bits);
           for (int i = 0; i < codec.factors; ++i)
             *f[i] = std::ldexp(*f[i], exponent - 1);
         } else

@@ -21,6 +21,13 @@ Types (GGML id, values per block, bytes per block):
   q6_K (14, 256, 210): 128 bytes of low nibbles, 64 bytes of 2-bit highs,
                        16 int8 scales of sub-blocks of 16, f16 d:
                        x = d sc (q - 32)
+  q2_K (10, 256, 84):  16 bytes of 4-bit scales (low) and mins (high) of
+                       sub-blocks of 16, 64 bytes of 2-bit codes, f16 d,
+                       f16 dmin: x = d sc q - dmin m
+  q3_K (11, 256, 110): 32 bytes of high bits, 64 bytes of 2-bit codes, 12
+                       bytes of 6-bit scales of sub-blocks of 16, f16 d:
+                       x = d (sc - 32) (q - 4 h'), h' = 1 where the high
+                       bit is clear
 In the nibble types of block 32, byte j holds value j (low nibble) and value
 j + 16 (high nibble); in the K types each 64 values use 32 bytes: value l in
 the low nibbles, value 32 + l in the high ones.
@@ -30,7 +37,8 @@ import numpy as np
 
 TYPES = {"q4_0": (2, 32, 18), "q4_1": (3, 32, 20), "q5_0": (6, 32, 22),
          "q5_1": (7, 32, 24), "q8_0": (8, 32, 34), "q4_K": (12, 256, 144),
-         "q5_K": (13, 256, 176), "q6_K": (14, 256, 210)}
+         "q5_K": (13, 256, 176), "q6_K": (14, 256, 210),
+         "q2_K": (10, 256, 84), "q3_K": (11, 256, 110)}
 
 
 def f16(v):
@@ -486,3 +494,109 @@ def _dec_q6_K(b):
     q[:, :, 96:128] = (ql[:, :, 32:] >> 4) | (((qh >> 6) & 3) << 4)
     q = (q - 32).reshape(-1, 16, 16)
     return (d[:, None, None] * sc[:, :, None] * q).reshape(-1, 256)
+
+
+# q2_K and q3_K: 2-bit codes in 64 bytes per 256 values; value v = 128 n +
+# 32 j + 16 h + l (n < 2, j < 4, h < 2, l < 16) is at bits 2j of byte
+# 32 n + 16 h + l, and is in sub-block 8 n + 2 j + h (the sub-blocks of 16
+# run in value order). q3_K's high bit of v is bit 4 n + j of byte 16 h + l.
+
+def _k2_index():
+    v = np.arange(256)
+    n, r = v // 128, v % 128
+    j, h, l = r // 32, (r % 32) // 16, r % 16
+    return 32 * n + 16 * h + l, 2 * j, 16 * h + l, 4 * n + j
+
+
+def _pack2(q):  # [B, 256] in 0..3 -> [B, 64]
+    byte, shift, _, _ = _k2_index()
+    out = np.zeros((len(q), 64), np.int64)
+    for v in range(256):
+        out[:, byte[v]] |= q[:, v] << shift[v]
+    return out.astype(np.uint8)
+
+
+def _unpack2(qs):  # [B, 64] -> [B, 256]
+    byte, shift, _, _ = _k2_index()
+    return (qs.astype(np.int64)[:, byte] >> shift) & 3
+
+
+def _enc_q2_K(b):
+    """Per sub-block of 16: the minimum (at most 0) and a step of a third
+    of the range; the steps and minima in 4 bits against d = max step / 15
+    and dmin = max minimum / 15."""
+    sub = b.reshape(-1, 16, 16)
+    lo = np.minimum(sub.min(axis=2), 0)
+    step = (sub.max(axis=2) - lo) / 3
+    d = f16(step.max(axis=1) / 15)
+    dmin = f16(-lo.min(axis=1) / 15)
+    df, mf = d.astype(np.float64), dmin.astype(np.float64)
+    sc = np.clip(rnd(step / np.where(df > 0, df, 1)[:, None]), 0, 15)
+    m = np.clip(rnd(-lo / np.where(mf > 0, mf, 1)[:, None]), 0, 15)
+    dl, ml = df[:, None] * sc, mf[:, None] * m
+    q = np.clip(rnd((sub + ml[:, :, None]) /
+                    np.where(dl > 0, dl, 1)[:, :, None]), 0, 3)
+    q = np.where((dl > 0)[:, :, None], q, 0).astype(np.int64).reshape(-1, 256)
+    scales = (sc.astype(np.int64) | (m.astype(np.int64) << 4)).astype(np.uint8)
+    return np.concatenate([scales, _pack2(q), f16bytes(d), f16bytes(dmin)],
+                          axis=1)
+
+
+def _dec_q2_K(b):
+    scales = b[:, 0:16].astype(np.int64)
+    q = _unpack2(b[:, 16:80])
+    d = b[:, 80:82].copy().view(np.float16).astype(np.float64).reshape(-1)
+    dmin = b[:, 82:84].copy().view(np.float16).astype(np.float64).reshape(-1)
+    dl = d[:, None] * (scales & 15)
+    ml = dmin[:, None] * (scales >> 4)
+    q = q.reshape(-1, 16, 16)
+    return (dl[:, :, None] * q - ml[:, :, None]).reshape(-1, 256)
+
+
+def _enc_q3_K(b):
+    """Per sub-block of 16 a signed step (the value of largest magnitude is
+    -4 steps), in 6 bits (-32 .. 31) against d = max |step| / 31; codes
+    -4 .. 3."""
+    sub = b.reshape(-1, 16, 16)
+    at = np.abs(sub).argmax(axis=2)
+    step = np.take_along_axis(sub, at[:, :, None], axis=2)[:, :, 0] / -4
+    d = f16(np.abs(step).max(axis=1) / 31)
+    df = d.astype(np.float64)
+    sc = np.clip(rnd(step / np.where(df > 0, df, 1)[:, None]), -32, 31)
+    dl = df[:, None] * sc
+    q = np.clip(rnd(sub / np.where(dl != 0, dl, 1)[:, :, None]), -4, 3)
+    q = np.where((dl != 0)[:, :, None], q, 0).astype(np.int64).reshape(-1, 256)
+    s6 = sc.astype(np.int64) + 32  # 0 .. 63
+    scales = np.zeros((len(b), 12), np.int64)
+    for k in range(4):
+        scales[:, k] = (s6[:, k] & 15) | ((s6[:, 8 + k] & 15) << 4)
+        scales[:, 4 + k] = (s6[:, 4 + k] & 15) | ((s6[:, 12 + k] & 15) << 4)
+        scales[:, 8 + k] = ((s6[:, k] >> 4) | ((s6[:, 4 + k] >> 4) << 2)
+                            | ((s6[:, 8 + k] >> 4) << 4)
+                            | ((s6[:, 12 + k] >> 4) << 6))
+    _, _, hbyte, hbit = _k2_index()
+    hmask = np.zeros((len(b), 32), np.int64)
+    high = q >= 0  # the bit is set where 4 is not subtracted
+    for v in range(256):
+        hmask[:, hbyte[v]] |= high[:, v].astype(np.int64) << hbit[v]
+    low = np.where(high, q, q + 4)
+    return np.concatenate([hmask.astype(np.uint8), _pack2(low),
+                           scales.astype(np.uint8), f16bytes(d)], axis=1)
+
+
+def _dec_q3_K(b):
+    hm = b[:, 0:32].astype(np.int64)
+    low = _unpack2(b[:, 32:96])
+    raw = b[:, 96:108].astype(np.int64)
+    d = b[:, 108:110].copy().view(np.float16).astype(np.float64).reshape(-1)
+    s6 = np.zeros((len(b), 16), np.int64)
+    for k in range(4):
+        s6[:, k] = (raw[:, k] & 15) | (((raw[:, 8 + k] >> 0) & 3) << 4)
+        s6[:, 4 + k] = (raw[:, 4 + k] & 15) | (((raw[:, 8 + k] >> 2) & 3) << 4)
+        s6[:, 8 + k] = (raw[:, k] >> 4) | (((raw[:, 8 + k] >> 4) & 3) << 4)
+        s6[:, 12 + k] = (raw[:, 4 + k] >> 4) | (((raw[:, 8 + k] >> 6) & 3) << 4)
+    _, _, hbyte, hbit = _k2_index()
+    high = (hm[:, hbyte] >> hbit) & 1
+    q = (low - np.where(high == 1, 0, 4)).reshape(-1, 16, 16)
+    dl = d[:, None] * (s6 - 32)
+    return (dl[:, :, None] * q).reshape(-1, 256)

@@ -14,7 +14,7 @@ pairing to llama.cpp's interleaved pairing, as convert_hf_to_gguf.py does.
 tensor another GGML type without re-encoding it (bad-input tests).
 
 --qtype stores every matrix block-quantized (test/reference/ggml_quants.py:
-q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K; --head-qtype for
+q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K; --head-qtype for
 output.weight, as llama.cpp's mixes do) and --dequantized writes the model
 those blocks decode to as a Hugging Face directory, for the reference.
 """
@@ -89,9 +89,9 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--dtype", choices=["f32", "f16"], default="f32")
     ap.add_argument("--truncate", type=int, default=0)
-    ap.add_argument("--quantized-type", type=int, nargs="?", const=10, default=0,
+    ap.add_argument("--quantized-type", type=int, nargs="?", const=16, default=0,
                     help="GGML type id for the first tensor, data unchanged "
-                         "(default 10, Q2_K, which seqc does not read)")
+                         "(default 16, IQ2_XXS, which seqc does not read)")
     ap.add_argument("--qtype", choices=sorted(ggml_quants.TYPES))
     ap.add_argument("--head-qtype", choices=sorted(ggml_quants.TYPES))
     ap.add_argument("--dequantized", help="directory for the decoded model")

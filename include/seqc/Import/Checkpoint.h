@@ -57,10 +57,20 @@ struct GgmlBlockType {
   int64_t values, bytes;
 };
 /// The block type of GGML type id `id` that seqc decodes (Q4_0, Q4_1, Q5_0,
-/// Q5_1, Q8_0, Q4_K, Q5_K, Q6_K), or null.
+/// Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), or null.
 const GgmlBlockType *ggmlBlockType(uint32_t id);
 /// "Q4_0, Q4_1, ...": the decoded types, for error messages.
 std::string ggmlBlockTypeNames();
+/// One Q2_K block (84 bytes at `p`): its codes in value order (256, 0..3),
+/// the scales and minima of its 16 sub-blocks of 16 (0..15) and its
+/// factors: value v is d sc[v / 16] q[v] - dmin mins[v / 16].
+void readQ2KBlock(const uint8_t *p, int8_t *q, int8_t *sc, uint8_t *mins,
+                  float &d, float &dmin);
+/// One Q3_K block (110 bytes): its codes in value order (256, -4..3), the
+/// scales of its 16 sub-blocks of 16 (-32..31) and its factor: value v is
+/// d sc[v / 16] q[v]. (Exactly a Q6_K block's values: codes q + 32, the
+/// same scales and factor.)
+void readQ3KBlock(const uint8_t *p, int8_t *q, int8_t *sc, float &d);
 
 /// One tensor of a checkpoint: a contiguous row-major view into the file.
 struct Tensor {
