@@ -307,8 +307,10 @@ struct PrepareKernelsPass
       if (!type)
         return launch.emitError("kernel argument ")
                << i << " is a scalar (" << arg.getType()
-               << "); only memrefs are bound so far (no push constants): "
-                  "make it a constant of the function";
+               << "); kernels take buffers only (no push constants: a "
+                  "schedule is recorded once, so values that change are "
+                  "read from buffers): make it a constant of the function "
+                  "or pass it in a memref";
       if (!type.hasStaticShape() || !type.getLayout().isIdentity())
         return launch.emitError("kernel argument ")
                << i << " (" << type
