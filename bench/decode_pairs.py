@@ -14,10 +14,16 @@ run the decode ms/token, the read bandwidth probe of the same run and
 the roofline ratio; per pair the ratio before/after of each round and
 their range. On a shared machine single runs differ by 10-20%; the ratio
 within one round is what to quote.
+
+A side may be DIR@VAR=VALUE: that artifact run with the environment
+variable set (one artifact against itself under a runtime setting, e.g.
+a Vulkan artifact's subgroup kernels against its fallbacks:
+`sg=DIR,DIR@SEQC_VULKAN_SUBGROUPS=0`).
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,10 +33,21 @@ sys.path.insert(0, str(REPO / "bench"))
 from machine import machine  # noqa: E402
 
 
+def split_side(side):
+    """DIR or DIR@VAR=VALUE: the artifact and the environment it runs in."""
+    path, at, setting = side.partition("@")
+    var, eq, value = setting.partition("=")
+    if at and (not eq or not var):
+        sys.exit(f"decode_pairs.py: {side!r}: expected DIR@VAR=VALUE")
+    return path, ({var: value} if at else {})
+
+
 def bench(run, artifact, decode, rounds):
-    out = subprocess.run([str(run), "bench", artifact, "--prefill", "1",
+    path, env = split_side(artifact)
+    out = subprocess.run([str(run), "bench", path, "--prefill", "1",
                           "--decode", str(decode), "--rounds", str(rounds)],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True,
+                         env={**os.environ, **env}).stdout
     d = json.loads(out)
     return {k: d[k] for k in ("decode_ms_per_token", "read_bandwidth_gb_s",
                               "roofline_ratio", "token_read_bytes",
@@ -53,7 +70,7 @@ def main():
         before, comma, after = dirs.partition(",")
         if not sep or not comma or not before or not after:
             sys.exit(f"decode_pairs.py: {p!r}: expected LABEL=BEFORE_DIR,AFTER_DIR")
-        for d in (before, after):
+        for d in (split_side(before)[0], split_side(after)[0]):
             if not (Path(d) / "manifest.json").is_file():
                 sys.exit(f"decode_pairs.py: {d}: not an artifact (no manifest.json)")
         pairs.append({"label": label, "before": before, "after": after, "runs": []})
