@@ -245,7 +245,9 @@ def kernel_artifacts(out):
                     "bindings=f32:2560:w:0",
                 "kernel.k1":
                     f"entry=seqc_step_kernel spirv={len(spirv)}+{len(spirv)} "
-                    "grid=128,1,1 workgroup=64,1,1 shared=256 features=none "
+                    "grid=128,1,1 workgroup=64,1,1 shared=256 "
+                    "features=subgroup_arithmetic "
+                    f"fallback_spirv=0+{len(spirv)} fallback_features=none "
                     "bindings=f32:128:r:0,f32:16384:r:1,f32:128:w:2",
                 "schedule.seqc_init_state":
                     "args=state scratch=0 dispatch=k0:state@0+10240",
