@@ -118,6 +118,19 @@ Expected<SPIRVKernel> describeSPIRV(mlir::spirv::ModuleOp spvModule,
   return k;
 }
 
+/// Appends `k`'s module to the code after the manifest; its offset there.
+size_t appendSPIRV(std::string &blob, const SPIRVKernel &k) {
+  size_t offset = blob.size();
+  blob.append(reinterpret_cast<const char *>(k.words.data()),
+              k.words.size() * sizeof(uint32_t));
+  return offset;
+}
+
+/// A kernel table's feature list: "F,..." or "none".
+std::string featureField(ArrayRef<std::string> features) {
+  return features.empty() ? std::string("none") : join(features, ",");
+}
+
 std::string kernelEntry(StringRef entry, size_t offset, const SPIRVKernel &k,
                         ArrayRef<int64_t> grid, ArrayRef<int64_t> block,
                         ArrayRef<std::string> bindings) {
@@ -125,9 +138,7 @@ std::string kernelEntry(StringRef entry, size_t offset, const SPIRVKernel &k,
                  "features={6} bindings={7}",
                  entry, offset, k.words.size() * sizeof(uint32_t),
                  seqc::joinInts(grid), seqc::joinInts(block), k.shared,
-                 k.features.empty() ? std::string("none")
-                                    : join(k.features, ","),
-                 join(bindings, ","))
+                 featureField(k.features), join(bindings, ","))
       .str();
 }
 
@@ -178,13 +189,10 @@ Expected<std::string> fallbackFields(const seqc::ScheduledDispatch &main,
                 spv->shared, mainSpv.shared));
   if (needsSubgroups(spv->features))
     return createStringError(what + " still needs subgroup operations");
-  size_t offset = blob.size();
-  blob.append(reinterpret_cast<const char *>(spv->words.data()),
-              spv->words.size() * sizeof(uint32_t));
+  size_t offset = appendSPIRV(blob, *spv);
   return formatv(" fallback_spirv={0}+{1} fallback_features={2}", offset,
                  spv->words.size() * sizeof(uint32_t),
-                 spv->features.empty() ? std::string("none")
-                                       : join(spv->features, ","))
+                 featureField(spv->features))
       .str();
 }
 
@@ -346,15 +354,22 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
   mlir::OwningOpRef<mlir::ModuleOp> fallbackModule;
   std::vector<seqc::EntrySchedule> fallbackSchedules;
   std::map<std::string, const seqc::ScheduledDispatch *> twin;
-  // The dispatches whose kernels need subgroup operations.
+  // The dispatches whose kernels need subgroup operations (each distinct
+  // kernel's features read once).
   std::map<std::string, std::set<size_t>> needed;
-  for (const seqc::EntrySchedule &entry : *schedules)
-    for (auto [i, d] : llvm::enumerate(entry.dispatches))
-      if (auto spv = module.lookupSymbol<mlir::spirv::ModuleOp>("__spv__" +
-                                                                d.gpuModule))
-        if (needsSubgroups(spirvFeatures(spv)))
+  std::map<std::string, bool> subgroupKernel;
+  if (hasFallbacks())
+    for (const seqc::EntrySchedule &entry : *schedules)
+      for (auto [i, d] : llvm::enumerate(entry.dispatches)) {
+        auto [it, inserted] = subgroupKernel.try_emplace(d.gpuModule, false);
+        if (inserted)
+          if (auto spv = module.lookupSymbol<mlir::spirv::ModuleOp>(
+                  "__spv__" + d.gpuModule))
+            it->second = needsSubgroups(spirvFeatures(spv));
+        if (it->second)
           needed[entry.name].insert(i);
-  if (hasFallbacks() && !needed.empty()) {
+      }
+  if (!needed.empty()) {
     progress("lowering the products again without subgroup operations (the "
              "fallback kernels)");
     if (Error e = lowerFallbacks(module.getContext(), needed, fallbackModule,
@@ -392,15 +407,14 @@ Error VulkanTarget::serialize(mlir::ModuleOp module,
         auto spv = describeSPIRV(spvModule, "kernel " + d.gpuModule);
         if (!spv)
           return spv.takeError();
-        size_t offset = blob.size();
-        blob.append(reinterpret_cast<const char *>(spv->words.data()),
-                    spv->words.size() * sizeof(uint32_t));
+        size_t offset = appendSPIRV(blob, *spv);
         std::string fields = kernelEntry(d.kernel.getName(), offset, *spv,
                                          d.grid, d.block, d.bindings);
-        if (!needsSubgroups(spv->features) || !hasFallbacks())
+        auto twinOf = twin.find(d.gpuModule);
+        if (twinOf == twin.end())
           return fields;
-        auto fallback = fallbackFields(d, *twin.at(d.gpuModule),
-                                       *fallbackModule, *spv, blob);
+        auto fallback =
+            fallbackFields(d, *twinOf->second, *fallbackModule, *spv, blob);
         if (!fallback)
           return fallback.takeError();
         ++fallbacks;
@@ -468,9 +482,7 @@ Error VulkanTarget::compileKernels(mlir::ModuleOp module,
     auto spv = describeSPIRV(spvModule, "function @" + k.function);
     if (!spv)
       return spv.takeError();
-    size_t offset = blob.size();
-    blob.append(reinterpret_cast<const char *>(spv->words.data()),
-                spv->words.size() * sizeof(uint32_t));
+    size_t offset = appendSPIRV(blob, *spv);
     names.push_back(k.function);
     entries.push_back({seqc::artifact::kKernelKeyPrefix + k.function,
                        kernelEntry(k.kernel.getName(), offset, *spv, k.grid,
