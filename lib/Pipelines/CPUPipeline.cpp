@@ -49,6 +49,15 @@ void seqc::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(seq::createSeqCPUABIPass());
   addSeqLoweringPasses(pm);
   pm.addPass(createCanonicalizerPass());
+  // Independent decode products of equal extents next to each other, so
+  // that their loops share one fork and join (seq-fuse-product-loops);
+  // which products run on all threads is seq-parallelize-products' rule.
+  seq::SeqParallelizeProductsPassOptions products;
+  products.int8Kernel = options.int8Kernel;
+  products.activationBlock = options.activationBlock;
+  seq::SeqGroupProductsPassOptions groups;
+  groups.minDecodeElements = products.minDecodeElements;
+  pm.addNestedPass<func::FuncOp>(seq::createSeqGroupProductsPass(groups));
   addBufferizationPasses(pm);
   bufferization::buildBufferDeallocationPipeline(pm);
   // Vector writes into buffers whose innermost stride is not 1 (a caller's
@@ -57,11 +66,9 @@ void seqc::buildCPUPipeline(OpPassManager &pm,
 
   // CPU codegen. Matrix products on all threads: scf.parallel, split into
   // tasks for the async runtime ABI (which seqc's runtime provides).
-  seq::SeqParallelizeProductsPassOptions products;
-  products.int8Kernel = options.int8Kernel;
-  products.activationBlock = options.activationBlock;
   pm.addNestedPass<func::FuncOp>(
       seq::createSeqParallelizeProductsPass(products));
+  pm.addNestedPass<func::FuncOp>(seq::createSeqFuseProductLoopsPass());
   pm.addPass(parallelForTasks(/*minTaskSize=*/512));
   // Then the loops marked parallel (attention over KV heads): a task per
   // iteration.

@@ -2,8 +2,13 @@
 // range are refused with a message when the pipeline is parsed (no crash).
 // RUN: seqc-opt %s --pass-pipeline="builtin.module(seq-cpu-pipeline{int8-dot=avx512vnni activation-block=64})" --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s
 // CHECK: func.func(
+// CHECK-NEXT: seq-group-products{min-decode-elements=65536}
+// CHECK: one-shot-bufferize
+// CHECK: func.func(
 // CHECK-NEXT: convert-vector-to-scf
 // CHECK: seq-parallelize-products{activation-block=64 int8-dot=avx512vnni min-decode-elements=65536}
+// CHECK: func.func(
+// CHECK-NEXT: seq-fuse-product-loops
 // CHECK: async-parallel-for{async-dispatch=false min-task-size=512 num-workers=-1}
 // CHECK: seq-parallelize-loops
 // CHECK: async-parallel-for{async-dispatch=false min-task-size=1 num-workers=-1}

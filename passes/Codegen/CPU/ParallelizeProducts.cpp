@@ -115,6 +115,22 @@ void seq::cpu::prefetchRowsAhead(OpBuilder &b, Location l, ValueRange weights,
                                  /*isDataCache=*/true);
 }
 
+std::optional<bool> seq::cpu::decodeOnAllThreads(linalg::GenericOp op,
+                                                 int64_t minDecodeElements) {
+  auto x = dyn_cast<ShapedType>(op.getDpsInputs()[0].getType());
+  if (!x || !x.hasRank() || x.getRank() != 2 || x.getDimSize(0) != 1)
+    return std::nullopt;
+  auto w = op.getDpsInputs().size() > 1
+               ? dyn_cast<ShapedType>(op.getDpsInputs()[1].getType())
+               : ShapedType();
+  // Group weights other than q8's hold two codes a byte.
+  int64_t elements = w && w.hasStaticShape() ? w.getNumElements() : 0;
+  if (auto format = seq::matchGroupProduct(op);
+      format && *format != seq::GroupFormat::Q8)
+    elements *= 2;
+  return minDecodeElements > 0 && elements >= minDecodeElements;
+}
+
 namespace {
 
 /// `op` as loops over its parallel dimensions — one scf.parallel when
@@ -286,19 +302,8 @@ struct SeqParallelizeProductsPass
       // A single-token product (decode) stays on one thread unless its
       // weight is large: measured on 2 cores, task dispatch costs more than
       // the second core gains for small weights.
-      bool parallel = true;
-      auto x = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
-      if (x && x.getRank() == 2 && x.getDimSize(0) == 1) {
-        auto w = op.getDpsInputs().size() > 1
-                     ? dyn_cast<MemRefType>(op.getDpsInputs()[1].getType())
-                     : MemRefType();
-        // Group weights other than q8's hold two codes a byte.
-        int64_t elements = w && w.hasStaticShape() ? w.getNumElements() : 0;
-        if (auto format = seq::matchGroupProduct(op);
-            format && *format != seq::GroupFormat::Q8)
-          elements *= 2;
-        parallel = minDecodeElements > 0 && elements >= minDecodeElements;
-      }
+      bool parallel =
+          seq::cpu::decodeOnAllThreads(op, minDecodeElements).value_or(true);
       products.push_back({op, parallel});
     });
     // Elementwise ops over a dynamic extent (prefill: [T, C] activations,
@@ -327,9 +332,25 @@ struct SeqParallelizeProductsPass
     }
     for (auto [op, parallel] : products) {
       rewriter.setInsertionPoint(op);
+      // The loops that replace a decode product on all threads are marked
+      // for seq-fuse-product-loops.
+      Block *block = op->getBlock();
+      Operation *before = op->getPrevNode();
+      bool decode =
+          parallel &&
+          seq::cpu::decodeOnAllThreads(op, minDecodeElements).value_or(false);
+      auto lowered = [&] {
+        if (decode)
+          for (Operation &made : llvm::make_range(
+                   before ? std::next(before->getIterator()) : block->begin(),
+                   op->getIterator()))
+            if (isa<scf::ParallelOp>(made))
+              made.setAttr(seq::cpu::kDecodeLoopAttr, rewriter.getUnitAttr());
+        rewriter.eraseOp(op);
+      };
       if (int8Kernel != seqc::Int8Kernel::None && seq::matchGroupProduct(op)) {
         if (succeeded(lowerQ4Product(rewriter, op, int8Kernel, parallel))) {
-          rewriter.eraseOp(op);
+          lowered();
           continue;
         }
         op.emitWarning() << "group product left to the generic loops (int8-dot="
@@ -339,7 +360,7 @@ struct SeqParallelizeProductsPass
       if (int8Kernel != seqc::Int8Kernel::None && isInt8Product(op)) {
         if (succeeded(lowerInt8Product(rewriter, op, int8Kernel,
                                        activationBlock, parallel))) {
-          rewriter.eraseOp(op);
+          lowered();
           continue;
         }
         op.emitWarning() << "int8 product left with f32 activations (int8-dot="
@@ -351,7 +372,7 @@ struct SeqParallelizeProductsPass
       }
       if (succeeded(toReductionLoops(rewriter, op, parallel,
                                      /*prefetch=*/!dot.isAttrPresent(op)))) {
-        rewriter.eraseOp(op);
+        lowered();
         continue;
       }
       // Sequential ones that are not a reduction into registers are left
@@ -362,7 +383,7 @@ struct SeqParallelizeProductsPass
         op.emitOpError("could not be lowered to parallel loops");
         return signalPassFailure();
       }
-      rewriter.eraseOp(op);
+      lowered();
     }
   }
 };

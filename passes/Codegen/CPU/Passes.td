@@ -205,6 +205,69 @@ def SeqParallelizeProductsPass
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def SeqGroupProductsPass : Pass<"seq-group-products", "::mlir::func::FuncOp"> {
+  let summary = "Place independent decode products of equal extents together";
+  let description = [{
+    Runs before bufferization, on tensors. A decode product that will run
+    on all threads (a `linalg.generic` marked `seq.parallel` whose first
+    input is one row and whose weight has at least `min-decode-elements`
+    elements, as `seq-parallelize-products` decides) costs one fork and
+    join of the thread pool; products that do not depend on each other and
+    have the same parallel extents could share one
+    (`seq-fuse-product-loops`), but the model builders interleave them
+    with the elementwise work that feeds the next.
+
+    This pass reorders each block: every other op keeps its order, and
+    each such product is delayed until an op needs its result. The
+    products that are ready at that point and have the same extents as
+    the first one needed are then placed together, in their original
+    order. Only products (pure ops on tensors) move, after their operands
+    and before their users, so every value is computed as before.
+
+    RWKV-7's layer, for example, runs its 1024-row products (receptance,
+    key, value and the up-projections of the decay, in-context rate and
+    gate LoRAs) in three places instead of seven, and its 64-row
+    down-projections together.
+
+    ```mlir
+    %r = linalg.generic ... ins(%xr, %wr ...) {seq.parallel}  // 1024 rows
+    %d = linalg.generic ... ins(%xw, %w1 ...) {seq.parallel}  // 64 rows
+    %t = linalg.generic ... ins(%d ...)                       // tanh
+    %k = linalg.generic ... ins(%xk, %wk ...) {seq.parallel}  // 1024 rows
+    ```
+    becomes `%d`, `%t`, `%r`, `%k` (with `%r` and `%k` placed when their
+    first user needs them).
+  }];
+  let options = [
+    Option<"minDecodeElements", "min-decode-elements", "int64_t", "65536",
+           "Elements a single-row product's weight needs to run on all "
+           "threads (seq-parallelize-products' option of the same name)">
+  ];
+}
+
+def SeqFuseProductLoopsPass
+    : Pass<"seq-fuse-product-loops", "::mlir::func::FuncOp"> {
+  let summary = "Merge the parallel loops of neighbouring decode products";
+  let description = [{
+    Runs after `seq-parallelize-products`, which marks the `scf.parallel`
+    loop of each decode product on all threads with `seq.decode_product`.
+    Two marked loops of one block with the same constant bounds and steps
+    become one loop whose body is the first's then the second's, so that
+    `async-parallel-for` forks and joins the thread pool once for both:
+    each task computes its rows of every product of the group.
+
+    The ops between the two loops move out of the way first: above the
+    first loop each op that neither writes a buffer the loop uses nor uses
+    a buffer it writes, below the second the others (typically the free
+    of a buffer whose last reader is the first loop). Loops are not merged
+    where one writes a buffer the other uses, or where an op between them
+    can go neither way. Buffers are told apart by their allocation or
+    function argument: distinct allocations and distinct arguments do not
+    alias (one-shot bufferization's assumption too). An op whose memory
+    effects are unknown stops the merge.
+  }];
+}
+
 def SeqApproximateMathPass
     : Pass<"seq-approximate-math", "::mlir::func::FuncOp"> {
   let summary = "Expand f32 math.exp and math.tanh into polynomials";

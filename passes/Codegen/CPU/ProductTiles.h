@@ -11,6 +11,7 @@
 #ifndef SEQC_PASSES_CODEGEN_CPU_PRODUCTTILES_H
 #define SEQC_PASSES_CODEGEN_CPU_PRODUCTTILES_H
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -38,6 +39,20 @@ bool isTiled(std::optional<int64_t> rows, std::optional<int64_t> tokens);
 /// iteration.
 void parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows, Value T,
                    TileFn tile);
+
+/// For a product marked `seq.parallel` whose first input is a single static
+/// row (decode), whether it runs on all threads: its weight (second input)
+/// has at least `minDecodeElements` elements (a group format's packed codes
+/// counting two to a byte; 0: never). nullopt for every other product
+/// (prefill products always run on all threads). On tensors (before
+/// bufferization: seq-group-products) and buffers alike.
+std::optional<bool> decodeOnAllThreads(linalg::GenericOp op,
+                                       int64_t minDecodeElements);
+
+/// The attribute seq-parallelize-products puts on the scf.parallel loop of
+/// a decode product that runs on all threads (and on the loops its integer
+/// kernels run on all threads beside it), for seq-fuse-product-loops.
+constexpr llvm::StringLiteral kDecodeLoopAttr = "seq.decode_product";
 
 /// How far ahead of the weights it reads a decode product prefetches them.
 constexpr int64_t kPrefetchBytes = 8192;
