@@ -60,13 +60,16 @@ static llvm::SetVector<Operation *> blockDeps(Block &block, Operation *op) {
   return deps;
 }
 
-/// Reorders `block`: every op other than a grouped product keeps its order,
-/// and each grouped product (a decode product on all threads, on tensors,
-/// free of memory effects) is delayed until an op needs its result. Then
-/// the products ready at that point whose parallel extents equal those of
-/// the first product needed are placed together, in their order. Results
-/// are unchanged: only ops without memory effects move, after their
-/// operands' definitions and before their users.
+/// Reorders `block`: each grouped product (a decode product on all threads,
+/// on tensors, free of memory effects) is delayed until an op needs its
+/// result. Then the products ready at that point whose parallel extents
+/// equal those of the first product needed are placed together, in their
+/// order, each after the ops it waits for that had not been placed yet
+/// (its output's tensor.empty and fill, its weight's view: ops without
+/// memory effects, or a `restrict` to_tensor). Every other op keeps its
+/// order. Results are unchanged: ops move only after their operands'
+/// definitions and before their users, and none that reads or writes
+/// memory others touch.
 static void groupProducts(Block &block, int64_t minDecodeElements) {
   Operation *terminator =
       !block.empty() && block.back().hasTrait<OpTrait::IsTerminator>()
