@@ -117,6 +117,8 @@ void seq::cpu::prefetchRowsAhead(OpBuilder &b, Location l, ValueRange weights,
 
 std::optional<bool> seq::cpu::decodeOnAllThreads(linalg::GenericOp op,
                                                  int64_t minDecodeElements) {
+  if (op.getNumDpsInputs() == 0)
+    return std::nullopt;
   auto x = dyn_cast<ShapedType>(op.getDpsInputs()[0].getType());
   if (!x || !x.hasRank() || x.getRank() != 2 || x.getDimSize(0) != 1)
     return std::nullopt;
@@ -330,7 +332,11 @@ struct SeqParallelizeProductsPass
       }
       rewriter.eraseOp(op);
     }
-    for (auto [op, parallel] : products) {
+    for (auto &product : products) {
+      // (Named copies: the lambda below may not capture structured
+      // bindings in C++17.)
+      linalg::GenericOp op = product.first;
+      bool parallel = product.second;
       rewriter.setInsertionPoint(op);
       // The loops that replace a decode product on all threads are marked
       // for seq-fuse-product-loops.

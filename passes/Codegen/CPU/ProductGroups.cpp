@@ -70,7 +70,8 @@ static llvm::SetVector<Operation *> blockDeps(Block &block, Operation *op) {
 /// order. Results are unchanged: ops move only after their operands'
 /// definitions and before their users, and none that reads or writes
 /// memory others touch.
-static void groupProducts(Block &block, int64_t minDecodeElements) {
+static void groupProducts(Block &block, int64_t minDecodeElements,
+                          seq::SeqDialect::ParallelAttrHelper marked) {
   Operation *terminator =
       !block.empty() && block.back().hasTrait<OpTrait::IsTerminator>()
           ? &block.back()
@@ -82,8 +83,8 @@ static void groupProducts(Block &block, int64_t minDecodeElements) {
       continue;
     order.push_back(&op);
     auto product = dyn_cast<linalg::GenericOp>(op);
-    if (!product || !product.hasPureTensorSemantics() ||
-        !isMemoryEffectFree(product) ||
+    if (!product || !marked.isAttrPresent(product) ||
+        !product.hasPureTensorSemantics() || !isMemoryEffectFree(product) ||
         !seq::cpu::decodeOnAllThreads(product, minDecodeElements)
              .value_or(false))
       continue;
@@ -245,8 +246,9 @@ struct SeqGroupProductsPass
     : public seq::impl::SeqGroupProductsPassBase<SeqGroupProductsPass> {
   using Base::Base;
   void runOnOperation() override {
+    seq::SeqDialect::ParallelAttrHelper marked(&getContext());
     for (Block *block : blocksIn(getOperation()))
-      groupProducts(*block, minDecodeElements);
+      groupProducts(*block, minDecodeElements, marked);
   }
 };
 

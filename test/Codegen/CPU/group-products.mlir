@@ -105,3 +105,49 @@ func.func @chain(%x: tensor<1x64xf32>, %wa: tensor<64x64xf32>, %wb: tensor<64x64
   } -> tensor<1x64xf32>
   return %s, %b : tensor<1x16xf32>, tensor<1x64xf32>
 }
+
+// -----
+
+#x = affine_map<(n, t, k) -> (t, k)>
+#w = affine_map<(n, t, k) -> (n, k)>
+#y = affine_map<(n, t, k) -> (t, n)>
+#o = affine_map<(t, n) -> (t, n)>
+
+// Only products marked seq.parallel are grouped: %a and %b move to the
+// end, together; the unmarked product %u stays in order with a generic
+// without inputs (%z), which is no product.
+// CHECK-LABEL: func.func @unmarked
+// CHECK: %[[U:.*]] = linalg.generic {{.*}} ins(%arg0, %arg2
+// CHECK: %[[Z:.*]] = linalg.generic {{.*}} outs(
+// CHECK: %[[A:.*]] = linalg.generic {{.*}} ins(%arg0, %arg1
+// CHECK-NOT: linalg.generic
+// CHECK: %[[B:.*]] = linalg.generic {{.*}} ins(%arg0, %arg3
+// CHECK: return %[[A]], %[[U]], %[[Z]], %[[B]]
+func.func @unmarked(%x: tensor<1x64xf32>, %wa: tensor<64x64xf32>, %wu: tensor<64x64xf32>, %wb: tensor<64x64xf32>) -> (tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>) {
+  %c0 = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<1x64xf32>
+  %f0 = linalg.fill ins(%c0 : f32) outs(%e0 : tensor<1x64xf32>) -> tensor<1x64xf32>
+  %a = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wa : tensor<1x64xf32>, tensor<64x64xf32>) outs(%f0 : tensor<1x64xf32>) attrs = {seq.parallel} {
+  ^bb0(%i: f32, %w: f32, %o: f32):
+    %p = arith.mulf %i, %w : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x64xf32>
+  %u = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wu : tensor<1x64xf32>, tensor<64x64xf32>) outs(%f0 : tensor<1x64xf32>) {
+  ^bb0(%i: f32, %w: f32, %o: f32):
+    %p = arith.mulf %i, %w : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x64xf32>
+  %z = linalg.generic {indexing_maps = [#o], iterator_types = ["parallel", "parallel"]} outs(%e0 : tensor<1x64xf32>) {
+  ^bb0(%o: f32):
+    linalg.yield %c0 : f32
+  } -> tensor<1x64xf32>
+  %b = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wb : tensor<1x64xf32>, tensor<64x64xf32>) outs(%f0 : tensor<1x64xf32>) attrs = {seq.parallel} {
+  ^bb0(%i: f32, %w: f32, %o: f32):
+    %p = arith.mulf %i, %w : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x64xf32>
+  return %a, %u, %z, %b : tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>
+}
