@@ -287,16 +287,21 @@ struct SeqParallelizeProductsPass
           << ": expected a positive multiple of 4";
       return signalPassFailure();
     }
-    // Each marked product, and whether it is worth all threads; dot
-    // products marked seq.dot stay on one thread.
-    SmallVector<std::pair<linalg::GenericOp, bool>> products;
+    // Each marked product, whether it is worth all threads (dot products
+    // marked seq.dot stay on one thread), and whether it is a decode
+    // product that is (its loops are marked for seq-fuse-product-loops).
+    struct Product {
+      linalg::GenericOp op;
+      bool parallel, decode;
+    };
+    SmallVector<Product> products;
     seq::SeqDialect::DotAttrHelper dot(&getContext());
     seq::SeqDialect::ParallelAttrHelper marked(&getContext());
     getOperation().walk([&](linalg::GenericOp op) {
       if (!op.hasPureBufferSemantics())
         return;
       if (dot.isAttrPresent(op)) {
-        products.push_back({op, false});
+        products.push_back({op, false, false});
         return;
       }
       if (!marked.isAttrPresent(op))
@@ -304,9 +309,9 @@ struct SeqParallelizeProductsPass
       // A single-token product (decode) stays on one thread unless its
       // weight is large: measured on 2 cores, task dispatch costs more than
       // the second core gains for small weights.
-      bool parallel =
-          seq::cpu::decodeOnAllThreads(op, minDecodeElements).value_or(true);
-      products.push_back({op, parallel});
+      std::optional<bool> decode =
+          seq::cpu::decodeOnAllThreads(op, minDecodeElements);
+      products.push_back({op, decode.value_or(true), decode.value_or(false)});
     });
     // Elementwise ops over a dynamic extent (prefill: [T, C] activations,
     // tens of them per layer, with exp, log and divisions) on all threads
@@ -332,19 +337,14 @@ struct SeqParallelizeProductsPass
       }
       rewriter.eraseOp(op);
     }
-    for (auto &product : products) {
-      // (Named copies: the lambda below may not capture structured
-      // bindings in C++17.)
-      linalg::GenericOp op = product.first;
-      bool parallel = product.second;
+    for (const Product &product : products) {
+      linalg::GenericOp op = product.op;
+      bool parallel = product.parallel, decode = product.decode;
       rewriter.setInsertionPoint(op);
       // The loops that replace a decode product on all threads are marked
       // for seq-fuse-product-loops.
       Block *block = op->getBlock();
       Operation *before = op->getPrevNode();
-      bool decode =
-          parallel &&
-          seq::cpu::decodeOnAllThreads(op, minDecodeElements).value_or(false);
       auto lowered = [&] {
         if (decode)
           for (Operation &made : llvm::make_range(

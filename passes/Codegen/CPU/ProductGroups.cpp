@@ -165,40 +165,37 @@ static void groupProducts(Block &block, int64_t minDecodeElements,
     });
     return products;
   };
-  // Places every product with the extents of `first` that can be made
-  // ready, in order, each after the ops it waits for. With `lookahead`,
-  // first the ready products of other extents that the others of the
-  // group wait for (RWKV-7's gate down-projection, so that the gate's
-  // up-projection joins the receptance).
-  std::function<void(Operation *, bool)> placeGroup = [&](Operation *first,
-                                                          bool lookahead) {
-    SmallVector<int64_t> key = extents[first];
-    auto members = [&] {
-      SmallVector<Operation *> ops;
-      for (Operation *op : order)
-        if (!placed.contains(op) && extents.contains(op) && extents[op] == key)
-          ops.push_back(op);
-      return ops;
-    };
-    if (lookahead)
-      for (Operation *op : members()) {
-        if (readySlice(op))
-          continue;
-        for (Operation *d : waitsOn(op))
-          if (!placed.contains(d) && extents[d] != key && readySlice(d))
-            placeGroup(d, false);
-      }
-    // Those ready before any is placed: none waits for another.
+  // Places every product with extents `key` that is ready before any of
+  // them is placed (so none waits for another), in order, each after the
+  // ops it waits for.
+  auto placeReady = [&](ArrayRef<int64_t> key) {
     SmallVector<std::pair<Operation *, SmallVector<Operation *>>> ready;
-    for (Operation *op : members())
-      if (std::optional<SmallVector<Operation *>> slice = readySlice(op))
-        ready.emplace_back(op, std::move(*slice));
+    for (Operation *op : order)
+      if (!placed.contains(op) && extents.contains(op) &&
+          ArrayRef<int64_t>(extents[op]) == key)
+        if (std::optional<SmallVector<Operation *>> slice = readySlice(op))
+          ready.emplace_back(op, std::move(*slice));
     for (auto &[op, slice] : ready) {
       for (Operation *d : slice)
         if (!placed.contains(d))
           place(d);
       place(op);
     }
+  };
+  // The group of `first`'s extents. First the ready products of other
+  // extents that its members wait for (RWKV-7's gate down-projection, so
+  // that the gate's up-projection joins the receptance).
+  auto placeGroup = [&](Operation *first) {
+    SmallVector<int64_t> key = extents[first];
+    for (Operation *op : order) {
+      if (placed.contains(op) || !extents.contains(op) || extents[op] != key ||
+          readySlice(op))
+        continue;
+      for (Operation *d : waitsOn(op))
+        if (!placed.contains(d) && extents[d] != key && readySlice(d))
+          placeReady(extents[d]);
+    }
+    placeReady(key);
   };
   // The first unplaced product `op` needs (directly or through other
   // products) that can be made ready.
@@ -221,7 +218,7 @@ static void groupProducts(Block &block, int64_t minDecodeElements,
       Operation *first = neededProduct(op);
       if (!first)
         return; // Not expected: leave the block as it is.
-      placeGroup(first, /*lookahead=*/true);
+      placeGroup(first);
     }
     // (A product's group may have placed `op`, on which a later product
     // of the group waits.)
@@ -231,7 +228,7 @@ static void groupProducts(Block &block, int64_t minDecodeElements,
   // Products whose results only the terminator uses, or nothing.
   for (Operation *op : order)
     if (!placed.contains(op))
-      placeGroup(op, /*lookahead=*/true);
+      placeGroup(op);
   if (schedule.size() != order.size())
     return;
   for (Operation *op : schedule) {
