@@ -42,6 +42,49 @@ def split_side(side):
     return path, ({var: value} if at else {})
 
 
+def parse_pairs(args, script):
+    """LABEL=BEFORE_DIR,AFTER_DIR arguments as pairs with no runs yet; exits
+    naming the argument that is not one, or a side that is no artifact."""
+    pairs = []
+    for p in args:
+        label, sep, dirs = p.partition("=")
+        before, comma, after = dirs.partition(",")
+        if not sep or not comma or not before or not after:
+            sys.exit(f"{script}: {p!r}: expected LABEL=BEFORE_DIR,AFTER_DIR")
+        for d in (split_side(before)[0], split_side(after)[0]):
+            if not (Path(d) / "manifest.json").is_file():
+                sys.exit(f"{script}: {d}: not an artifact (no manifest.json)")
+        pairs.append({"label": label, "before": before, "after": after, "runs": []})
+    return pairs
+
+
+def alternate(pairs, repeat, measure, speedup, describe):
+    """`repeat` rounds over the pairs, each measuring both sides of a pair
+    (measure(side) -> dict), before then after in even rounds and the other
+    way in odd ones; appends {before, after, speedup} to the pair's runs and
+    prints `describe` of it."""
+    for r in range(repeat):
+        for p in pairs:
+            order = ("before", "after") if r % 2 == 0 else ("after", "before")
+            res = {side: measure(p[side]) for side in order}
+            res["speedup"] = speedup(res)
+            p["runs"].append(res)
+            print(f"{p['label']}: {describe(res)}", flush=True)
+
+
+def table(pairs, columns):
+    """A markdown table, a row per pair: each column (header, key, side or
+    None for the run itself, format) the range of that value over the runs."""
+    print("\n| artifact | " + " | ".join(c[0] for c in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for p in pairs:
+        cells = []
+        for _, key, side, fmt in columns:
+            v = [r[side][key] if side else r[key] for r in p["runs"]]
+            cells.append(fmt.format(min(v)) + "–" + fmt.format(max(v)))
+        print(f"| {p['label']} | " + " | ".join(cells) + " |")
+
+
 def bench(run, artifact, decode, rounds):
     path, env = split_side(artifact)
     out = subprocess.run([str(run), "bench", path, "--prefill", "1",
@@ -64,40 +107,20 @@ def main():
     ap.add_argument("pairs", nargs="+", help="LABEL=BEFORE_DIR,AFTER_DIR")
     a = ap.parse_args()
     run = a.build / "bin" / "seqc-run"
-    pairs = []
-    for p in a.pairs:
-        label, sep, dirs = p.partition("=")
-        before, comma, after = dirs.partition(",")
-        if not sep or not comma or not before or not after:
-            sys.exit(f"decode_pairs.py: {p!r}: expected LABEL=BEFORE_DIR,AFTER_DIR")
-        for d in (split_side(before)[0], split_side(after)[0]):
-            if not (Path(d) / "manifest.json").is_file():
-                sys.exit(f"decode_pairs.py: {d}: not an artifact (no manifest.json)")
-        pairs.append({"label": label, "before": before, "after": after, "runs": []})
-    for r in range(a.repeat):
-        for p in pairs:
-            order = ("before", "after") if r % 2 == 0 else ("after", "before")
-            res = {}
-            for side in order:
-                res[side] = bench(run, p[side], a.decode, a.rounds)
-            res["speedup"] = (res["before"]["decode_ms_per_token"] /
-                              res["after"]["decode_ms_per_token"])
-            p["runs"].append(res)
-            print(f"{p['label']}: before {res['before']['decode_ms_per_token']:.2f} ms "
-                  f"({res['before']['roofline_ratio']:.2f} of roofline), after "
-                  f"{res['after']['decode_ms_per_token']:.2f} ms "
-                  f"({res['after']['roofline_ratio']:.2f}), {res['speedup']:.2f}x",
-                  flush=True)
-    print("\n| artifact | before ms/token | after ms/token | speedup (same round) "
-          "| roofline before | roofline after |")
-    print("|---|---|---|---|---|---|")
-    for p in pairs:
-        def rng(key, side=None, fmt="{:.2f}"):
-            v = [r[side][key] if side else r[key] for r in p["runs"]]
-            return fmt.format(min(v)) + "–" + fmt.format(max(v))
-        print(f"| {p['label']} | {rng('decode_ms_per_token', 'before', '{:.1f}')} "
-              f"| {rng('decode_ms_per_token', 'after', '{:.1f}')} | {rng('speedup')} "
-              f"| {rng('roofline_ratio', 'before')} | {rng('roofline_ratio', 'after')} |")
+    pairs = parse_pairs(a.pairs, "decode_pairs.py")
+    alternate(pairs, a.repeat, lambda side: bench(run, side, a.decode, a.rounds),
+              lambda res: (res["before"]["decode_ms_per_token"] /
+                           res["after"]["decode_ms_per_token"]),
+              lambda res: (f"before {res['before']['decode_ms_per_token']:.2f} ms "
+                           f"({res['before']['roofline_ratio']:.2f} of roofline), after "
+                           f"{res['after']['decode_ms_per_token']:.2f} ms "
+                           f"({res['after']['roofline_ratio']:.2f}), "
+                           f"{res['speedup']:.2f}x"))
+    table(pairs, [("before ms/token", "decode_ms_per_token", "before", "{:.1f}"),
+                  ("after ms/token", "decode_ms_per_token", "after", "{:.1f}"),
+                  ("speedup (same round)", "speedup", None, "{:.2f}"),
+                  ("roofline before", "roofline_ratio", "before", "{:.2f}"),
+                  ("roofline after", "roofline_ratio", "after", "{:.2f}")])
     if a.out:
         a.out.write_text(json.dumps({"machine": machine(), "repeat": a.repeat,
                                      "decode_tokens": a.decode, "rounds": a.rounds,

@@ -218,6 +218,11 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
       macs += (uint64_t)e.shape[0] * e.shape[1] *
               (holdsPackedCodes(e.dtype) ? 2 : 1);
   m.add(Key::TokenMatrixMacs, Twine(macs));
+  if (const WeightBlob::Entry *head = w.find("head"))
+    if (head->shape.size() == 2)
+      m.add(Key::HeadMatrixMacs,
+            Twine((uint64_t)head->shape[0] * head->shape[1] *
+                  (holdsPackedCodes(head->dtype) ? 2 : 1)));
   m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
   m.add(Key::WeightsChecksum, seqc::formatChecksum(w.checksum.digest()));
   m.add(Key::Tokenizer, d.tokenizer);

@@ -29,6 +29,9 @@ llvm::Error seqc::CPUPipelineOptions::validate() const {
     return llvm::createStringError(
         "activation-block=" + std::to_string(activationBlock) +
         ": expected a positive multiple of 4");
+  if (floatLanes != 0 && floatLanes != 8 && floatLanes != 16)
+    return llvm::createStringError("float-lanes=" + std::to_string(floatLanes) +
+                                   ": expected 0, 8 or 16");
   return llvm::Error::success();
 }
 
@@ -55,6 +58,7 @@ void seqc::buildCPUPipeline(OpPassManager &pm,
   seq::SeqParallelizeProductsPassOptions products;
   products.int8Kernel = options.int8Kernel;
   products.activationBlock = options.activationBlock;
+  products.floatLanes = options.floatLanes;
   seq::SeqGroupProductsPassOptions groups;
   groups.minDecodeElements = products.minDecodeElements;
   pm.addNestedPass<func::FuncOp>(seq::createSeqGroupProductsPass(groups));
@@ -106,6 +110,11 @@ struct CPUPipelineCLOptions : public PassPipelineOptions<CPUPipelineCLOptions> {
       *this, "activation-block",
       llvm::cl::desc("Activation channels sharing one int8 scale"),
       llvm::cl::init(32)};
+  Option<int64_t> floatLanes{
+      *this, "float-lanes",
+      llvm::cl::desc("f32 lanes of the panel kernel of prefill float "
+                     "products: 0 (scalar tiles), 8 (AVX2) or 16 (AVX-512)"),
+      llvm::cl::init(0)};
 };
 } // namespace
 
@@ -125,6 +134,7 @@ void seqc::registerCPUPipeline() {
         CPUPipelineOptions options;
         options.int8Kernel = cl.int8Kernel;
         options.activationBlock = cl.activationBlock;
+        options.floatLanes = cl.floatLanes;
         if (llvm::Error e = options.validate())
           return errorHandler("seq-cpu-pipeline: " +
                               llvm::toString(std::move(e)));

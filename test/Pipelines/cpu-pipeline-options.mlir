@@ -1,12 +1,12 @@
 // seq-cpu-pipeline's options reach seq-parallelize-products; values out of
 // range are refused with a message when the pipeline is parsed (no crash).
-// RUN: seqc-opt %s --pass-pipeline="builtin.module(seq-cpu-pipeline{int8-dot=avx512vnni activation-block=64})" --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s
+// RUN: seqc-opt %s --pass-pipeline="builtin.module(seq-cpu-pipeline{int8-dot=avx512vnni activation-block=64 float-lanes=16})" --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s
 // CHECK: func.func(
 // CHECK-NEXT: seq-group-products{min-decode-elements=65536}
 // CHECK: one-shot-bufferize
 // CHECK: func.func(
 // CHECK-NEXT: convert-vector-to-scf
-// CHECK: seq-parallelize-products{activation-block=64 int8-dot=avx512vnni min-decode-elements=65536}
+// CHECK: seq-parallelize-products{activation-block=64 float-lanes=16 int8-dot=avx512vnni min-decode-elements=65536}
 // CHECK: func.func(
 // CHECK-NEXT: seq-fuse-product-loops
 // CHECK: async-parallel-for{async-dispatch=false min-task-size=512 num-workers=-1}
@@ -23,6 +23,9 @@
 
 // RUN: not seqc-opt %s --pass-pipeline="builtin.module(seq-cpu-pipeline{activation-block=6})" 2>&1 | FileCheck %s --check-prefix=BAD-BLOCK
 // BAD-BLOCK: seq-cpu-pipeline: activation-block=6: expected a positive multiple of 4
+
+// RUN: not seqc-opt %s --pass-pipeline="builtin.module(seq-cpu-pipeline{float-lanes=4})" 2>&1 | FileCheck %s --check-prefix=BAD-LANES
+// BAD-LANES: seq-cpu-pipeline: float-lanes=4: expected 0, 8 or 16
 
 module {
 }

@@ -207,8 +207,13 @@ int seqcrun::cmdBench(Args &args) {
   std::string fmaIsa;
   double peak = fmaPeak(seqc_thread_count(), 3, fmaIsa);
   // A token's matrix multiply-adds (from the manifest; 0 when it predates
-  // the key): prefill's FLOP/s are 2 · macs · tokens / seconds.
+  // the key). A prefill computes the output head for the last token of
+  // each chunk only, so its FLOP/s are 2 · (macs - head) · tokens /
+  // seconds: the head's few rows are left out, not counted per token.
   double macs = (double)l.manifestInteger("token_matrix_macs", 0, 0, INT64_MAX);
+  double headMacs =
+      (double)l.manifestInteger("head_matrix_macs", 0, 0, INT64_MAX);
+  double prefillMacs = macs > headMacs ? macs - headMacs : 0;
   std::ostringstream json;
   json << "{\n  \"model\": \"" << seqc_model_get(l.model, "description")
        << "\",\n  \"weights_format\": \""
@@ -225,7 +230,7 @@ int seqcrun::cmdBench(Args &args) {
       check(seqc_session_prefill(s, ids.data(), ids.size()));
       best = std::min(best, seconds() - t);
     }
-    double flops = 2 * macs * n / best;
+    double flops = 2 * prefillMacs * n / best;
     json << (first ? "" : ",") << "\n    {\"tokens\": " << n
          << ", \"seconds\": " << best << ", \"tokens_per_s\": " << n / best
          << ", \"gflop_s\": " << flops / 1e9
@@ -233,6 +238,7 @@ int seqcrun::cmdBench(Args &args) {
     first = false;
   }
   json << "\n  ],\n  \"token_matrix_macs\": " << (uint64_t)macs
+       << ",\n  \"head_matrix_macs\": " << (uint64_t)headMacs
        << ",\n  \"fma_peak_gflop_s\": " << peak / 1e9
        << ",\n  \"fma_peak_isa\": \"" << fmaIsa << "\",\n";
   // Attention models: decode speed with the KV cache holding N tokens, for

@@ -193,6 +193,13 @@ cl::opt<std::string> vectorWidth(
              "the target CPU has AVX-512F, else the CPU's default), 256 or "
              "512"),
     cl::init("auto"), cl::sub(compileCmd));
+cl::opt<std::string> floatPrefill(
+    "float-prefill",
+    cl::desc("Kernel of prefill products with float weights: auto (panels "
+             "where the target CPU has AVX2 and FMA, else tiles), panels "
+             "(weight panels packed per chunk, vectors of the target's "
+             "width) or tiles (scalar tiles of 4 rows x 4 tokens)"),
+    cl::init("auto"), cl::sub(compileCmd));
 cl::opt<int64_t, false, seqc::IntFlag<int64_t, 4, 4096>> activationBlock(
     "activation-block",
     cl::desc("Activation channels sharing one int8 scale in the integer "
@@ -692,6 +699,7 @@ int runCompile() {
   targetOptions.cpu.cpu = cpu;
   targetOptions.cpu.int8Dot = int8Dot;
   targetOptions.cpu.vectorWidth = vectorWidth;
+  targetOptions.cpu.floatPrefill = floatPrefill;
   targetOptions.cpu.activationBlock = activationBlock;
   targetOptions.neuro.dt = neuroDt;
   if (neuroDt.getNumOccurrences() && targetName != "neuro")

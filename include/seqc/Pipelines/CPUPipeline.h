@@ -30,6 +30,10 @@ struct CPUPipelineOptions {
   /// Activation channels sharing one int8 scale in those kernels
   /// (activation-block): a positive multiple of 4.
   int64_t activationBlock = 32;
+  /// f32 lanes of the panel kernel of prefill float products (float-lanes):
+  /// 0 keeps scalar tiles, 8 (AVX2 and FMA) or 16 (AVX-512) vectors of
+  /// that many lanes, which the target must have.
+  int64_t floatLanes = 0;
 
   /// An error naming the first option out of range.
   llvm::Error validate() const;
@@ -41,8 +45,9 @@ struct CPUPipelineOptions {
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options = {});
 
-/// Registers `seq-cpu-pipeline` with the textual options int8-dot and
-/// activation-block; a value out of range is a parse error, not a crash.
+/// Registers `seq-cpu-pipeline` with the textual options int8-dot,
+/// activation-block and float-lanes; a value out of range is a parse error, not
+/// a crash.
 void registerCPUPipeline();
 
 } // namespace seqc

@@ -32,6 +32,9 @@ struct CPUTargetOptions {
   std::string vectorWidth = "auto";
   /// Activation channels sharing one int8 scale (a multiple of 4).
   int64_t activationBlock = 32;
+  /// Kernel of prefill products with float weights: auto (panels where the
+  /// CPU has AVX2 and FMA, else tiles), panels or tiles.
+  std::string floatPrefill = "auto";
   /// C files of the artifact (names in its directory, written before
   /// serialize()) compiled into model.so with the model's object: the
   /// neuromorphic target's event code.

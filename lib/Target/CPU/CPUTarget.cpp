@@ -312,6 +312,10 @@ seqc::createCPUTarget(const TargetOptions &options) {
         " quantizes the activations per group of its weights, " +
         std::to_string(mlir::seq::kQ4Group) + " channels");
   pipeline.activationBlock = o.activationBlock;
+  auto floatLanes = cpu::chooseFloatLanes(**tm, *vectorWidth, o.floatPrefill);
+  if (!floatLanes)
+    return floatLanes.takeError();
+  pipeline.floatLanes = *floatLanes;
   return std::make_unique<CPUTarget>(std::move(*tm), pipeline, *vectorWidth,
                                      o.cSources);
 }

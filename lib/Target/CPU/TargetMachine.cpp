@@ -106,3 +106,21 @@ Expected<unsigned> seqc::cpu::chooseVectorWidth(const TargetMachine &tm,
   return createStringError("--vector-width=" + request +
                            ": expected auto, 256 or 512");
 }
+
+Expected<int64_t> seqc::cpu::chooseFloatLanes(const TargetMachine &tm,
+                                              unsigned vectorWidth,
+                                              StringRef request) {
+  if (request == "tiles")
+    return 0;
+  if (request != "auto" && request != "panels")
+    return createStringError("--float-prefill=" + request +
+                             ": expected auto, panels or tiles");
+  if (vectorWidth == 512)
+    return 16;
+  if (tm.getMCSubtargetInfo()->checkFeatures("+avx2,+fma"))
+    return 8;
+  if (request == "panels")
+    return createStringError("--float-prefill=panels: the target CPU " +
+                             tm.getTargetCPU() + " lacks +avx2,+fma");
+  return 0;
+}

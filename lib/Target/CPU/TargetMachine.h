@@ -33,6 +33,15 @@ llvm::Expected<Int8Kernel> chooseInt8Kernel(const llvm::TargetMachine &tm,
 llvm::Expected<unsigned> chooseVectorWidth(const llvm::TargetMachine &tm,
                                            llvm::StringRef request);
 
+/// The f32 lanes of the panel kernel of prefill float products
+/// (float-lanes) that `request` (--float-prefill) asks for: for auto and
+/// panels, 16 where the vectors are 512 bits (`vectorWidth`, as
+/// chooseVectorWidth returns it), else 8 where the target has AVX2 and FMA,
+/// else 0 (auto) or an error (panels); 0 for tiles.
+llvm::Expected<int64_t> chooseFloatLanes(const llvm::TargetMachine &tm,
+                                         unsigned vectorWidth,
+                                         llvm::StringRef request);
+
 } // namespace seqc::cpu
 
 #endif // SEQC_LIB_TARGET_CPU_TARGETMACHINE_H

@@ -280,6 +280,12 @@ struct SeqParallelizeProductsPass
   using Base::Base;
 
   void runOnOperation() override {
+    if (floatLanes != 0 && floatLanes != 8 && floatLanes != 16) {
+      getOperation().emitError()
+          << "seq-parallelize-products: float-lanes="
+          << static_cast<int64_t>(floatLanes) << ": expected 0, 8 or 16";
+      return signalPassFailure();
+    }
     if (activationBlock <= 0 || activationBlock % 4) {
       getOperation().emitError()
           << "seq-parallelize-products: activation-block="
@@ -375,6 +381,11 @@ struct SeqParallelizeProductsPass
                          << "multiple of activation-block="
                          << static_cast<int64_t>(activationBlock)
                          << ", or its weight rows are not contiguous";
+      }
+      if (floatLanes && parallel &&
+          succeeded(lowerFloatPanels(rewriter, op, floatLanes))) {
+        lowered();
+        continue;
       }
       if (succeeded(toReductionLoops(rewriter, op, parallel,
                                      /*prefetch=*/!dot.isAttrPresent(op)))) {

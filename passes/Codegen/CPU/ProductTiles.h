@@ -49,6 +49,21 @@ void parallelTiles(RewriterBase &rewriter, Location loc, int64_t rows, Value T,
 std::optional<bool> decodeOnAllThreads(linalg::GenericOp op,
                                        int64_t minDecodeElements);
 
+/// Replaces the prefill product `op`, y[t, n] += x[t, k] * w[n, k] with
+/// f32 x and y and f32, f16 or bf16 w over loops (n, t, k), by panels of
+/// 2 x `lanes` weight rows (8: AVX2, 16: AVX-512; FloatPanels.cpp): an
+/// scf.for over the panels marked `seq.parallel` (a task each, made by
+/// seq-parallelize-loops), in which each chunk of the reduction packs the
+/// panel's weights into a buffer, transposed and as f32, and tiles
+/// of tokens accumulate in vectors. Fails (creating nothing) for any other
+/// product, a single static token, a weight that is not static with
+/// contiguous rows or has fewer than 2^16 elements (small products keep
+/// the tiles), rows not a multiple of the panel, a reduction length
+/// not a multiple of `lanes`, or outputs whose rows are not contiguous.
+/// Does not erase `op`.
+LogicalResult lowerFloatPanels(RewriterBase &rewriter, linalg::GenericOp op,
+                               int64_t lanes);
+
 /// The attribute seq-parallelize-products puts on the scf.parallel loop of
 /// a decode product that runs on all threads (and on the loops its integer
 /// kernels run on all threads beside it), for seq-fuse-product-loops.

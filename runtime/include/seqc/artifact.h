@@ -93,6 +93,9 @@ constexpr int kFormatVersion = 2;
   X(TokenMatrixMacs, "token_matrix_macs",                                      \
     "multiply-adds of a token's matrix products (the weights but the "         \
     "embedding table)")                                                        \
+  X(HeadMatrixMacs, "head_matrix_macs",                                        \
+    "of those, the output head's (a prefill computes it for its last "         \
+    "token only)")                                                             \
   X(WeightsId, "weights_id", "16 hex digits; weights.bin must carry the same") \
   X(WeightsChecksum, "weights_checksum",                                       \
     "xxh64:<16 hex digits>, XXH64 of the blob (seqc/Support/Checksum.h)")      \
