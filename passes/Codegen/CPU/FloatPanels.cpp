@@ -238,11 +238,10 @@ struct PanelLowering {
   }
 
   /// The tokens in blocks of up to kBlockBytes of activations, one after
-  /// the other: each
-  /// block's activations copied into tiles (xp[j][k][i]: token i of tile j
-  /// at channel k, so that a tile's step reads one contiguous run instead
-  /// of tileTokens rows a multiple of 4 KiB apart, which share their L1
-  /// sets), then a task per panel over the block.
+  /// the other: each block's activations copied into tiles (xp[j][k][i]:
+  /// token i of tile j at channel k, so that a tile's step reads one
+  /// contiguous run instead of tileTokens rows a multiple of 4 KiB apart,
+  /// which share their L1 sets), then a task per panel over the block.
   void lower(Value T) {
     int64_t tilesPerBlock =
         std::clamp<int64_t>(kBlockBytes / (p.K * 4 * tileTokens), 4, 64);
