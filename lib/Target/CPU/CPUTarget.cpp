@@ -69,6 +69,11 @@ public:
       d.runtime.add(seqc::artifact::Key::CpuFeatures, features);
     if (vectorWidth)
       d.runtime.add(seqc::artifact::Key::VectorWidth, Twine(vectorWidth));
+    // The float prefill products' kernel (--float-prefill): the order of
+    // their sums, so their last bits, depend on it.
+    if (pipeline.floatLanes)
+      d.runtime.add(seqc::artifact::Key::FloatPrefillLanes,
+                    Twine(pipeline.floatLanes));
     return d;
   }
 

@@ -105,6 +105,9 @@ constexpr int kFormatVersion = 2;
     "the extensions the code uses, comma-separated (cpu_features.def)")        \
   X(VectorWidth, "vector_width",                                               \
     "the vector width, in bits, LLVM vectorized the loops for, when chosen")   \
+  X(FloatPrefillLanes, "float_prefill_lanes",                                  \
+    "f32 lanes of the weight panels of float prefill products (8 or 16), "     \
+    "when they are used")                                                      \
   X(Target, "target", "the runtime driver that runs it; absent: cpu")          \
   X(Kernels, "kernels",                                                        \
     "kernel artifacts: the kernels' names, each described by its kernel.NAME " \
