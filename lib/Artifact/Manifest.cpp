@@ -211,18 +211,19 @@ seqc::describeArtifact(const ImportedModel &model, const ModelDescription &d,
       }
     return false;
   };
+  auto matrixMacs = [](const WeightBlob::Entry &e) {
+    return (uint64_t)e.shape[0] * e.shape[1] *
+           (holdsPackedCodes(e.dtype) ? 2 : 1);
+  };
   uint64_t macs = 0;
   for (const WeightBlob::Entry &e : w.entries)
     if (e.shape.size() == 2 && e.name != "emb" && e.name != "embed" &&
         !isScaleTable(e.name))
-      macs += (uint64_t)e.shape[0] * e.shape[1] *
-              (holdsPackedCodes(e.dtype) ? 2 : 1);
+      macs += matrixMacs(e);
   m.add(Key::TokenMatrixMacs, Twine(macs));
   if (const WeightBlob::Entry *head = w.find("head"))
     if (head->shape.size() == 2)
-      m.add(Key::HeadMatrixMacs,
-            Twine((uint64_t)head->shape[0] * head->shape[1] *
-                  (holdsPackedCodes(head->dtype) ? 2 : 1)));
+      m.add(Key::HeadMatrixMacs, Twine(matrixMacs(*head)));
   m.add(Key::WeightsId, formatv("{0:x16}", weightsId(w)));
   m.add(Key::WeightsChecksum, seqc::formatChecksum(w.checksum.digest()));
   m.add(Key::Tokenizer, d.tokenizer);

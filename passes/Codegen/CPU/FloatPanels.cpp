@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Codegen/CPU/IntegerDot.h"
 #include "passes/Codegen/CPU/ProductTiles.h"
 
 #include "dialects/Seq/IR/SeqDialect.h"
@@ -365,10 +366,6 @@ LogicalResult seq::cpu::lowerFloatPanels(RewriterBase &rewriter,
                          2 * lanes,
                          lanes == 16 ? 8 : 6,
                          VectorType::get({lanes}, rewriter.getF32Type())};
-  Value T = xType.isDynamicDim(0)
-                ? Value(memref::DimOp::create(rewriter, loc, product->x, 0))
-                : Value(arith::ConstantIndexOp::create(rewriter, loc,
-                                                       xType.getDimSize(0)));
-  lowering.lower(T);
+  lowering.lower(memrefDim(rewriter, loc, product->x, 0));
   return success();
 }
